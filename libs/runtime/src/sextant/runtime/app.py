@@ -1,0 +1,221 @@
+"""The app factory: a service declares what it is (:class:`ServiceSpec`); this builds the
+FastAPI app with health, readiness, metrics, problem+json errors, request context,
+internal-token checks, migrations, the outbox relay and its consumers.
+
+Nothing starts at import time; the lifespan starts everything and stops it in reverse.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+import structlog
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import MetaData
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sextant.runtime.bus.base import EventBus
+from sextant.runtime.consumer import EventProcessor, Handler, RetryPolicy
+from sextant.runtime.db import Database
+from sextant.runtime.errors import install_problem_handlers, problem
+from sextant.runtime.logging import bind_request_context, clear_request_context, configure_logging
+from sextant.runtime.metrics import ServiceMetrics, create_metrics
+from sextant.runtime.migrations import migrate
+from sextant.runtime.objectstore import ObjectStore
+from sextant.runtime.outbox import Outbox, OutboxRelay
+from sextant.runtime.settings import RuntimeSettings
+from sextant.runtime.tokens import InternalTokenVerifier, internal_claims, load_public_key
+
+log = structlog.get_logger()
+
+Hook = Callable[["ServiceState"], Awaitable[None]]
+
+
+@dataclass
+class ServiceSpec:
+    """Everything the factory needs to know about one service."""
+
+    name: str
+    metadata: MetaData
+    migrations_dir: Path
+    routers: Sequence[APIRouter] = ()
+    public_routers: Sequence[APIRouter] = ()  # not behind the internal token (gateway edge, webhooks)
+    handlers: Mapping[str, Handler] = field(default_factory=dict)  # topic → handler
+    on_start: Sequence[Hook] = ()
+    on_stop: Sequence[Hook] = ()
+    description: str = ""
+
+    @property
+    def schema(self) -> str:
+        schema = self.metadata.schema
+        if schema is None:
+            raise ValueError(f"{self.name}: metadata must name its schema")
+        return schema
+
+
+@dataclass
+class ServiceState:
+    """What a running service holds; routers reach it through :func:`service_state`."""
+
+    spec: ServiceSpec
+    settings: RuntimeSettings
+    db: Database
+    bus: EventBus
+    outbox: Outbox
+    metrics: ServiceMetrics
+    objects: ObjectStore | None
+    extras: dict[str, Any] = field(default_factory=dict)
+    processor: EventProcessor | None = None
+    relay: OutboxRelay | None = None
+
+
+def service_state(request: Request) -> ServiceState:
+    state: ServiceState = request.app.state.service
+    return state
+
+
+async def db_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One transaction per request, tenant-scoped when the caller names a tenant."""
+    state = service_state(request)
+    claims = getattr(request.state, "claims", None)
+    async with state.db.transaction(getattr(claims, "tid", None)) as session:
+        yield session
+
+
+State = Annotated[ServiceState, Depends(service_state)]
+Session = Annotated[AsyncSession, Depends(db_session)]
+
+
+def create_service_app(
+    spec: ServiceSpec,
+    settings: RuntimeSettings,
+    *,
+    bus_factory: Callable[[], EventBus],
+    objects: ObjectStore | None = None,
+    owns_bus: bool = True,
+    configure_logs: bool = True,
+) -> FastAPI:
+    """Build a service's app. ``owns_bus`` is False when the embedded mode shares one bus."""
+    if configure_logs:
+        configure_logging(settings.log_level, json=settings.log_json)
+    if settings.database_url is None:
+        raise ValueError("DATABASE_URL (or SEXTANT_DATABASE_URL) is not set")
+    if settings.internal_token_public_key is None:
+        raise ValueError("SEXTANT_INTERNAL_TOKEN_PUBLIC_KEY is not set")
+    try:
+        outbox_table = spec.metadata.tables[f"{spec.schema}.outbox"]
+        inbox_table = spec.metadata.tables[f"{spec.schema}.inbox"]
+    except KeyError:
+        raise ValueError(f"{spec.name}: call spine_tables(metadata) in its db module") from None
+    metrics = create_metrics(spec.name)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = Database(
+            settings.database_url or "", spec.schema,
+            app_password=settings.app_role_password.get_secret_value(), pool_size=settings.db_pool_size,
+        )
+        async with AsyncExitStack() as stack:
+            if settings.migrate_on_start:
+                await migrate(db, spec.migrations_dir, spec.metadata)
+            await db.start()
+            stack.push_async_callback(db.stop)
+            bus = bus_factory()
+            if owns_bus:
+                await bus.start()
+                stack.push_async_callback(bus.stop)
+            state = ServiceState(
+                spec=spec, settings=settings, db=db, bus=bus,
+                outbox=Outbox(outbox_table, source=f"/sextant/{spec.name}"),
+                metrics=metrics, objects=objects,
+            )
+            app.state.service = state
+            state.relay = OutboxRelay(db, outbox_table, bus)
+            await state.relay.start()
+            stack.push_async_callback(state.relay.stop)
+            if spec.handlers:
+                state.processor = EventProcessor(
+                    bus=bus, db=db, inbox=inbox_table, group=spec.name, handlers=spec.handlers,
+                    retry=RetryPolicy(settings.consumer_max_attempts, settings.consumer_backoff_seconds),
+                    metrics=metrics,
+                )
+                await state.processor.start()
+                stack.push_async_callback(state.processor.stop)
+            for hook in spec.on_start:
+                await hook(state)
+            for hook in reversed(spec.on_stop):
+                stack.push_async_callback(hook, state)
+            log.info("service.started", service=spec.name, bus=bus.name)
+            yield
+            log.info("service.stopping", service=spec.name)
+
+    app = FastAPI(
+        title=f"Sextant {spec.name}", description=spec.description, lifespan=lifespan,
+        version="0.1.0",
+    )
+    app.state.token_verifier = InternalTokenVerifier(
+        load_public_key(settings.internal_token_public_key), spec.name
+    )
+    app.state.metrics = metrics
+    install_problem_handlers(app)
+    _install_request_context(app, metrics)
+    app.include_router(_health_router(metrics))
+    for router in spec.routers:
+        app.include_router(router, dependencies=[Depends(internal_claims)])
+    for router in spec.public_routers:
+        app.include_router(router)
+    return app
+
+
+def _health_router(metrics: ServiceMetrics) -> APIRouter:
+    router = APIRouter(tags=["health"])
+
+    @router.get("/healthz", summary="Liveness: the process answers")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/readyz", summary="Readiness: the database and the bus answer")
+    async def readyz(request: Request) -> JSONResponse:
+        state: ServiceState | None = getattr(request.app.state, "service", None)
+        if state is None:
+            return problem(503, "Not ready", "service is starting", type_slug="not-ready")
+        checks = {"database": await state.db.ping(), "bus": await state.bus.ping()}
+        if all(checks.values()):
+            return JSONResponse({"status": "ready", "checks": checks})
+        failing = ", ".join(k for k, ok in checks.items() if not ok)
+        return problem(503, "Not ready", f"not answering: {failing}", type_slug="not-ready", checks=checks)
+
+    @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
+    async def prometheus() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+def _install_request_context(app: FastAPI, metrics: ServiceMetrics) -> None:
+    @app.middleware("http")
+    async def request_context(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        request_id = request.headers.get("x-request-id") or secrets.token_hex(8)
+        traceparent = request.headers.get("traceparent") or new_traceparent()
+        clear_request_context()
+        bind_request_context(request_id=request_id, traceparent=traceparent)
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = getattr(request.scope.get("route"), "path", "unmatched")
+        metrics.http_requests.labels(request.method, route, str(response.status_code)).inc()
+        metrics.http_latency.labels(request.method, route).observe(time.perf_counter() - started)
+        response.headers["x-request-id"] = request_id
+        return response
+
+
+def new_traceparent() -> str:
+    """A fresh W3C traceparent (version 00, sampled)."""
+    return f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"

@@ -1,0 +1,119 @@
+"""Domain errors and the one place that turns every error into RFC 9457 problem+json."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_JSON = "application/problem+json"
+log = structlog.get_logger()
+
+
+class DomainError(Exception):
+    """An error a client can act on; subclasses fix the status and the problem type."""
+
+    status: int = 400
+    title: str = "Bad request"
+    type_slug: str = "bad-request"
+
+    def __init__(self, detail: str, **extensions: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extensions = extensions
+
+
+class InvalidInput(DomainError):
+    status, title, type_slug = 400, "Invalid input", "invalid-input"
+
+
+class Unauthenticated(DomainError):
+    status, title, type_slug = 401, "Unauthenticated", "unauthenticated"
+
+
+class Forbidden(DomainError):
+    status, title, type_slug = 403, "Forbidden", "forbidden"
+
+
+class NotFound(DomainError):
+    status, title, type_slug = 404, "Not found", "not-found"
+
+
+class Conflict(DomainError):
+    status, title, type_slug = 409, "Conflict", "conflict"
+
+
+class Gone(DomainError):
+    status, title, type_slug = 410, "Gone", "gone"
+
+
+class Unavailable(DomainError):
+    status, title, type_slug = 503, "Service unavailable", "unavailable"
+
+
+def problem(
+    status: int, title: str, detail: str, *, type_slug: str, instance: str | None = None, **ext: Any
+) -> JSONResponse:
+    """A problem+json response."""
+    body: dict[str, Any] = {
+        "type": f"https://sextant.dev/problems/{type_slug}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+    if instance:
+        body["instance"] = instance
+    body.update(ext)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Map domain errors, validation errors, HTTP errors and crashes to problem+json."""
+
+    @app.exception_handler(DomainError)
+    async def _domain(request: Request, exc: DomainError) -> JSONResponse:
+        return problem(
+            exc.status, exc.title, exc.detail, type_slug=exc.type_slug,
+            instance=request.url.path, **exc.extensions,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+            for e in exc.errors()
+        ]
+        where = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors[:5])
+        return problem(
+            422, "Validation failed", where or "request is invalid",
+            type_slug="validation", instance=request.url.path, errors=errors,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return problem(
+            exc.status_code, _reason(exc.status_code), str(exc.detail),
+            type_slug=f"http-{exc.status_code}", instance=request.url.path,
+        )
+
+    @app.exception_handler(Exception)
+    async def _crash(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("request.crashed", path=request.url.path)
+        return problem(
+            500, "Internal error", "an unexpected error occurred; it has been logged",
+            type_slug="internal", instance=request.url.path,
+        )
+
+
+def _reason(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"

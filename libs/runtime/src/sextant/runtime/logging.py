@@ -1,0 +1,43 @@
+"""structlog JSON logs that carry request id, tenant id and the W3C traceparent."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import structlog
+
+
+def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
+    """Configure structlog and the stdlib root logger once per process."""
+    renderer: structlog.typing.Processor = (
+        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.StackInfoRenderer(),
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping()[level]),
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+    logging.basicConfig(level=level, stream=sys.stderr, format="%(name)s %(levelname)s %(message)s")
+    for noisy in ("aiokafka", "botocore", "aiobotocore", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def bind_request_context(
+    *, request_id: str | None = None, tenant_id: str | None = None, traceparent: str | None = None
+) -> None:
+    """Attach ids to every log line of the current task (request or event)."""
+    values = {"request_id": request_id, "tenant_id": tenant_id, "traceparent": traceparent}
+    structlog.contextvars.bind_contextvars(**{k: v for k, v in values.items() if v is not None})
+
+
+def clear_request_context() -> None:
+    structlog.contextvars.clear_contextvars()

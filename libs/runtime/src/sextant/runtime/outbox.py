@@ -1,0 +1,170 @@
+"""The transactional outbox and the idempotent inbox.
+
+A state change and the events announcing it are written in one transaction (outbox); a
+relay publishes committed rows to the bus and deletes them. An event's effect and its id
+are written in one transaction (inbox), so a redelivery is recognised and skipped.
+Together: at-least-once delivery, effectively-once effects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+from uuid import UUID
+
+import sqlalchemy as sa
+import structlog
+from sqlalchemy import MetaData, Table
+from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sextant.contracts import Envelope, EventModel, to_kafka_binary, topic_for_type
+from sextant.contracts.topics import entity_key
+from sextant.runtime.bus.base import EventBus, OutgoingRecord
+from sextant.runtime.db import Database
+from sextant.runtime.pgnotify import Listener, plain_dsn
+from sextant.runtime.transient import is_transient
+
+log = structlog.get_logger()
+
+
+@dataclass(frozen=True)
+class SpineTables:
+    outbox: Table
+    inbox: Table
+
+
+def spine_tables(metadata: MetaData) -> SpineTables:
+    """Declare the outbox and inbox in a service's metadata (its schema)."""
+    outbox = Table(
+        "outbox", metadata,
+        sa.Column("id", sa.BigInteger, sa.Identity(always=True), primary_key=True),
+        sa.Column("event_id", sa.Uuid, nullable=False, unique=True),
+        sa.Column("topic", sa.Text, nullable=False),
+        sa.Column("key", sa.Text, nullable=False),
+        sa.Column("envelope", JSONB, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+    )
+    inbox = Table(
+        "inbox", metadata,
+        sa.Column("consumer_group", sa.Text, primary_key=True),
+        sa.Column("event_id", sa.Uuid, primary_key=True),
+        sa.Column("processed_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+    )
+    return SpineTables(outbox=outbox, inbox=inbox)
+
+
+def record_for(envelope: Envelope, topic: str, key: str) -> OutgoingRecord:
+    """The bus record of an envelope (CloudEvents Kafka binding, binary mode)."""
+    headers, value = to_kafka_binary(envelope)
+    return OutgoingRecord(topic=topic, key=key, headers=tuple(headers), value=value)
+
+
+class Outbox:
+    """Writes events into the caller's transaction."""
+
+    def __init__(self, table: Table, source: str) -> None:
+        self._table = table
+        self.source = source
+
+    async def add(
+        self,
+        session: AsyncSession,
+        data: EventModel,
+        *,
+        tenant_id: UUID,
+        entity: str,
+        workspace_id: UUID | None = None,
+    ) -> Envelope:
+        """Stage ``data`` as an event about ``entity``; it is published after commit."""
+        traceparent = structlog.contextvars.get_contextvars().get("traceparent")
+        envelope = Envelope.wrap(
+            data, source=self.source, tenantid=tenant_id, workspaceid=workspace_id,
+            subject=entity, traceparent=traceparent,
+        )
+        topic = topic_for_type(envelope.type).name
+        await self.add_envelope(session, envelope, topic, entity_key(tenant_id, workspace_id, entity))
+        return envelope
+
+    async def add_envelope(self, session: AsyncSession, envelope: Envelope, topic: str, key: str) -> None:
+        """Stage an already-built envelope on an explicit topic and key."""
+        await session.execute(
+            self._table.insert().values(
+                event_id=envelope.id, topic=topic, key=key,
+                envelope=envelope.model_dump(mode="json"),
+            )
+        )
+
+
+async def claim_inbox(session: AsyncSession, inbox: Table, group: str, event_id: UUID) -> bool:
+    """Record that ``group`` processes ``event_id``; False if it already did (a redelivery)."""
+    result = await session.execute(
+        insert(inbox)
+        .values(consumer_group=group, event_id=event_id)
+        .on_conflict_do_nothing()
+        .returning(inbox.c.event_id)
+    )
+    return result.first() is not None
+
+
+class OutboxRelay:
+    """Publishes committed outbox rows in order, one relay per schema at a time."""
+
+    def __init__(self, db: Database, table: Table, bus: EventBus, *, batch_size: int = 500) -> None:
+        self._db = db
+        self._table = table
+        self._bus = bus
+        self._batch_size = batch_size
+        self._listener = Listener(plain_dsn(db.app_url), "sextant_outbox", accept=lambda s: s == db.schema)
+        self._task: asyncio.Task[None] | None = None
+        self.published = 0
+
+    async def start(self) -> None:
+        await self._listener.start()
+        self._task = asyncio.create_task(self._run(), name=f"outbox-relay:{self._db.schema}")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self._listener.stop()
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                while await self.publish_pending() == self._batch_size:
+                    pass
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("outbox.publish_failed", schema=self._db.schema, error=str(exc),
+                            transient=is_transient(exc))
+                await asyncio.sleep(0.5)
+            await self._listener.wait(1.0)
+
+    async def publish_pending(self) -> int:
+        """Publish one batch; returns how many rows went out."""
+        t = self._table
+        async with self._db.transaction() as session:
+            # One relay per schema publishes at a time, which keeps per-key order across replicas.
+            locked = await session.scalar(
+                sa.select(sa.func.pg_try_advisory_xact_lock(
+                    sa.func.hashtextextended(f"outbox:{self._db.schema}", 0)))
+            )
+            if not locked:
+                return 0
+            rows = (
+                await session.execute(
+                    sa.select(t.c.id, t.c.topic, t.c.key, t.c.envelope).order_by(t.c.id).limit(self._batch_size)
+                )
+            ).all()
+            if not rows:
+                return 0
+            await self._bus.publish(
+                [record_for(Envelope.model_validate(r.envelope), r.topic, r.key) for r in rows]
+            )
+            await session.execute(t.delete().where(t.c.id.in_([r.id for r in rows])))
+        self.published += len(rows)
+        return len(rows)

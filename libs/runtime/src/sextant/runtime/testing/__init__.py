@@ -1,0 +1,1 @@
+"""Real servers for tests: PostgreSQL, a Kafka-protocol broker and S3 (ARCHITECTURE §5)."""

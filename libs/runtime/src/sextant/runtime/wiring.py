@@ -1,0 +1,37 @@
+"""Building the bus and the object store a deployment asks for in its settings."""
+
+from __future__ import annotations
+
+from sextant.contracts import TOPICS
+from sextant.contracts.registry import _ensure_loaded
+from sextant.runtime.bus.base import EventBus
+from sextant.runtime.bus.kafka import KafkaBus
+from sextant.runtime.bus.local import LocalBus
+from sextant.runtime.db import asyncpg_url
+from sextant.runtime.objectstore import FolderObjectStore, ObjectStore, S3ObjectStore
+from sextant.runtime.pgnotify import plain_dsn
+from sextant.runtime.settings import RuntimeSettings
+
+
+def create_bus(settings: RuntimeSettings) -> EventBus:
+    """The local bus over PostgreSQL, or Kafka when ``bus=kafka``."""
+    if settings.bus == "kafka":
+        if not settings.kafka_bootstrap_servers:
+            raise ValueError("bus=kafka needs KAFKA_BOOTSTRAP_SERVERS")
+        return KafkaBus(settings.kafka_bootstrap_servers, enable_idempotence=settings.kafka_enable_idempotence)
+    if settings.database_url is None:
+        raise ValueError("the local bus needs DATABASE_URL")
+    return LocalBus(plain_dsn(asyncpg_url(settings.database_url)))
+
+
+def create_object_store(settings: RuntimeSettings) -> ObjectStore:
+    """S3 when ``S3_ENDPOINT_URL`` is set, else a folder under the data directory."""
+    if settings.s3_endpoint_url:
+        return S3ObjectStore(settings.s3_bucket, endpoint_url=settings.s3_endpoint_url, region=settings.s3_region)
+    return FolderObjectStore(settings.data_dir / "objects")
+
+
+def all_topic_names() -> list[str]:
+    """Every registered topic and its DLQ: what a Kafka deployment must have."""
+    _ensure_loaded()
+    return sorted([t.name for t in TOPICS.values()] + [t.dlq for t in TOPICS.values()])

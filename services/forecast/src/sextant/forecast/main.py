@@ -1,0 +1,28 @@
+"""The forecast service: work-item history, Monte Carlo forecasts, stale work."""
+
+from fastapi import FastAPI
+
+from sextant.forecast import api
+from sextant.forecast.db import MIGRATIONS, metadata
+from sextant.forecast.handlers import HANDLERS
+from sextant.runtime.app import ServiceSpec, create_service_app
+from sextant.runtime.settings import RuntimeSettings
+from sextant.runtime.wiring import create_bus, create_object_store
+
+SPEC = ServiceSpec(
+    name="forecast",
+    description="Work-item history, Monte Carlo forecasts with calibration, stale work.",
+    metadata=metadata,
+    migrations_dir=MIGRATIONS,
+    routers=[api.router],
+    handlers=HANDLERS,
+)
+
+
+def create_app(settings: RuntimeSettings | None = None) -> FastAPI:
+    """Build the forecast app for a standalone (distributed) deployment."""
+    settings = settings or RuntimeSettings()
+    return create_service_app(
+        SPEC, settings, bus_factory=lambda: create_bus(settings),
+        objects=create_object_store(settings),
+    )
