@@ -44,6 +44,14 @@ def app_url(owner_url: str, schema: str, password: str) -> URL:
     return asyncpg_url(owner_url).set(username=app_role_for(schema), password=password)
 
 
+async def set_tenant(session: AsyncSession, tenant_id: UUID) -> None:
+    """Scope the rest of the current transaction to one tenant (RLS reads this setting)."""
+    await session.execute(
+        text("SELECT set_config(:name, :value, true)"),
+        {"name": TENANT_SETTING, "value": str(tenant_id)},
+    )
+
+
 class Database:
     """A service's engines: the app role's pool, and the owner's for migrations."""
 
@@ -84,10 +92,7 @@ class Database:
             raise RuntimeError("Database.start() has not run")
         async with self._sessions() as session, session.begin():
             if tenant_id is not None:
-                await session.execute(
-                    text("SELECT set_config(:name, :value, true)"),
-                    {"name": TENANT_SETTING, "value": str(tenant_id)},
-                )
+                await set_tenant(session, tenant_id)
             yield session
 
     async def ping(self) -> bool:

@@ -76,7 +76,7 @@ def make_handler(member: str):  # type: ignore[no-untyped-def]
 def make_bus(transport: str, *, database_url: str, bootstrap: str | None, bus_dsn: str | None = None) -> EventBus:
     if transport == "kafka":
         assert bootstrap, "kafka transport needs a bootstrap server"
-        return KafkaBus(bootstrap, session_timeout_ms=6000)
+        return KafkaBus(bootstrap, session_timeout_ms=3000)
     return LocalBus(bus_dsn or plain_dsn(asyncpg_url(database_url)), partitions=4)
 
 

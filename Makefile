@@ -1,0 +1,54 @@
+# Sextant — the entry points a newcomer reads first.
+# Every target installs what it needs (uv from PyPI, then the locked workspace).
+
+SHELL := /bin/bash
+export UV_PYTHON_DOWNLOADS := never
+PYTHON ?= python3
+UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+VENV := .venv
+STAMP := $(VENV)/.synced
+
+HOST ?= 127.0.0.1
+PORT ?= 8080
+PYTEST_ARGS ?=
+
+.PHONY: run test lint fmt bench install clean help
+
+help:
+	@echo "make run    start the whole platform on http://$(HOST):$(PORT) (embedded PostgreSQL under ./.data)"
+	@echo "make test   run every test against real PostgreSQL, Kafka-protocol broker and S3 servers"
+	@echo "make lint   ruff + mypy (strict on libs/)"
+	@echo "make fmt    format the tree with ruff"
+	@echo "make bench  benchmarks: bus throughput per transport vs plain aiokafka"
+
+$(UV):
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check uv || $(PYTHON) -m pip install --quiet --user uv
+
+$(STAMP): $(UV) uv.lock pyproject.toml $(wildcard libs/*/pyproject.toml services/*/pyproject.toml cli/pyproject.toml)
+	$(UV) sync --all-packages --frozen
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(VENV)/bin/sextant run --host $(HOST) --port $(PORT)
+
+test: $(STAMP)
+	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy libs/contracts/src libs/runtime/src
+	$(VENV)/bin/mypy services/*/src cli/src
+
+fmt: $(STAMP)
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench: $(STAMP)
+	$(VENV)/bin/python libs/runtime/bench/bench_bus.py
+	@for b in services/*/bench/*.py; do [ -f "$$b" ] || continue; $(VENV)/bin/python "$$b" || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,68 @@
+"""The second wall: as the app role, RLS hides other tenants' rows whatever the query."""
+
+import uuid
+
+import pytest
+import sqlalchemy as sa
+from alembic.operations import Operations
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy.exc import DBAPIError
+
+from sextant.runtime.db import Database
+from sextant.runtime.migrations import _bootstrap, enable_tenant_rls
+
+TENANT_A = uuid.UUID("0190d6a0-0000-7000-8000-00000000000a")
+TENANT_B = uuid.UUID("0190d6a0-0000-7000-8000-00000000000b")
+
+
+def create_tenant_table(conn: sa.Connection) -> None:
+    _bootstrap(conn, "rlsdemo", "pw")
+    conn.execute(sa.text("CREATE TABLE rlsdemo.items (id serial PRIMARY KEY, tenant_id uuid NOT NULL, name text)"))
+    enable_tenant_rls(Operations(MigrationContext.configure(conn)), "items", "rlsdemo")
+
+
+@pytest.fixture
+async def db(database_url):
+    database = Database(database_url, "rlsdemo", app_password="pw")
+    owner = database.owner_engine()
+    async with owner.begin() as conn:
+        await conn.run_sync(create_tenant_table)
+    await owner.dispose()
+    await database.start()
+    for tenant, names in ((TENANT_A, ["a1", "a2"]), (TENANT_B, ["b1"])):
+        async with database.transaction(tenant) as session:
+            for name in names:
+                await session.execute(sa.text("INSERT INTO rlsdemo.items (tenant_id, name) VALUES (:t, :n)"),
+                                      {"t": tenant, "n": name})
+    yield database
+    await database.stop()
+
+
+async def names(db: Database, tenant):
+    async with db.transaction(tenant) as session:
+        return sorted((await session.execute(sa.text("SELECT name FROM rlsdemo.items"))).scalars())
+
+
+async def test_unfiltered_query_sees_only_the_current_tenant(db):
+    assert await names(db, TENANT_A) == ["a1", "a2"]
+    assert await names(db, TENANT_B) == ["b1"]
+
+
+async def test_no_tenant_set_sees_nothing(db):
+    assert await names(db, None) == []
+
+
+async def test_writing_a_row_for_another_tenant_is_refused(db):
+    with pytest.raises(DBAPIError, match="row-level security"):
+        async with db.transaction(TENANT_A) as session:
+            await session.execute(sa.text("INSERT INTO rlsdemo.items (tenant_id, name) VALUES (:t, 'x')"),
+                                  {"t": TENANT_B})
+
+
+async def test_app_role_cannot_switch_rls_off(db):
+    with pytest.raises(DBAPIError):
+        async with db.transaction(TENANT_A) as session:
+            await session.execute(sa.text("ALTER TABLE rlsdemo.items DISABLE ROW LEVEL SECURITY"))
+    async with db.transaction(TENANT_A) as session:
+        bypass = await session.scalar(sa.text("SELECT rolbypassrls OR rolsuper FROM pg_roles WHERE rolname = current_user"))
+    assert bypass is False
