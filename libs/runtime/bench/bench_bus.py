@@ -39,13 +39,18 @@ async def plain_aiokafka(bootstrap: str, events: int) -> float:
     payload = b'{"seq":0,"key":"key-0","poison":false}'
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=2)
     consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, group_id=f"plain-{secrets.token_hex(3)}",
-        enable_auto_commit=False, auto_offset_reset="earliest",
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=f"plain-{secrets.token_hex(3)}",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
     )
     await producer.start()
     await consumer.start()
     started = time.perf_counter()
-    futures = [await producer.send(topic, payload, key=f"key-{i % 50}".encode()) for i in range(events)]
+    futures = [
+        await producer.send(topic, payload, key=f"key-{i % 50}".encode()) for i in range(events)
+    ]
     await asyncio.gather(*futures)
     seen = 0
     while seen < events:
@@ -58,7 +63,9 @@ async def plain_aiokafka(bootstrap: str, events: int) -> float:
     return events / elapsed
 
 
-async def through_sextant(kind: str, database_url: str, bootstrap: str | None, events: int) -> float:
+async def through_sextant(
+    kind: str, database_url: str, bootstrap: str | None, events: int
+) -> float:
     """Events/s from publish to committed effect through the runtime's consumer."""
     topic, group = f"bench.{secrets.token_hex(4)}", f"bench-{secrets.token_hex(3)}"
     bus = busworker.make_bus(kind, database_url=database_url, bootstrap=bootstrap)
@@ -69,9 +76,13 @@ async def through_sextant(kind: str, database_url: str, bootstrap: str | None, e
     db = busworker.database(database_url)
     await db.start()
     processor = EventProcessor(
-        bus=bus, db=db, inbox=busworker.spine.inbox, group=group,
+        bus=bus,
+        db=db,
+        inbox=busworker.spine.inbox,
+        group=group,
         handlers={topic: busworker.make_handler("bench")},
-        retry=RetryPolicy(max_attempts=3, backoff_seconds=0.05), max_records=500,
+        retry=RetryPolicy(max_attempts=3, backoff_seconds=0.05),
+        max_records=500,
     )
     dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
     conn = await asyncpg.connect(dsn)
@@ -109,15 +120,22 @@ async def main(events: int, runs: int) -> None:
         await conn_reset(database_url)
         plain = [await plain_aiokafka(bootstrap, events) for _ in range(runs)]
         local = [await through_sextant("local", database_url, None, events) for _ in range(runs)]
-        kafka = [await through_sextant("kafka", database_url, bootstrap, events) for _ in range(runs)]
+        kafka = [
+            await through_sextant("kafka", database_url, bootstrap, events) for _ in range(runs)
+        ]
     finally:
         broker.stop()
         s3.stop()
         postgres.destroy()
     baseline = statistics.median(plain)
-    print(f"bus throughput, {events} events, median of {runs} runs (events/s, publish → committed effect)")
+    print(
+        f"bus throughput, {events} events, median of {runs} runs (events/s, publish → committed effect)"
+    )
     print(f"  {'plain aiokafka loop (tansu)':38s} {baseline:10.0f}   1.00x")
-    for name, values in (("sextant, local bus (PostgreSQL)", local), ("sextant, kafka bus (tansu)", kafka)):
+    for name, values in (
+        ("sextant, local bus (PostgreSQL)", local),
+        ("sextant, kafka bus (tansu)", kafka),
+    ):
         median = statistics.median(values)
         print(f"  {name:38s} {median:10.0f}   {median / baseline:.2f}x of plain")
 
@@ -130,7 +148,9 @@ async def conn_reset(database_url: str) -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()

@@ -32,19 +32,25 @@ class BusUnderTest:
     group: str = field(default_factory=lambda: f"group-{secrets.token_hex(4)}")
 
     def bus(self) -> EventBus:
-        return busworker.make_bus(self.kind, database_url=self.database_url, bootstrap=self.bootstrap)
+        return busworker.make_bus(
+            self.kind, database_url=self.database_url, bootstrap=self.bootstrap
+        )
 
     async def prepare(self) -> None:
         await busworker.prepare(self.database_url)
         if self.kind == "kafka":
             assert self.bootstrap
-            await KafkaBus(self.bootstrap).ensure_topics([self.topic, self.topic + ".dlq"], PARTITIONS)
+            await KafkaBus(self.bootstrap).ensure_topics(
+                [self.topic, self.topic + ".dlq"], PARTITIONS
+            )
 
     def worker_env(self, **extra: str) -> dict[str, str]:
         env = dict(os.environ)
         env.update(
-            CONFORMANCE_DATABASE_URL=self.database_url, CONFORMANCE_TRANSPORT=self.kind,
-            CONFORMANCE_TOPIC=self.topic, CONFORMANCE_GROUP=self.group,
+            CONFORMANCE_DATABASE_URL=self.database_url,
+            CONFORMANCE_TRANSPORT=self.kind,
+            CONFORMANCE_TOPIC=self.topic,
+            CONFORMANCE_GROUP=self.group,
             CONFORMANCE_BOOTSTRAP=self.bootstrap or "",
         )
         env.update(extra)
@@ -54,7 +60,10 @@ class BusUnderTest:
         log = (log_dir / f"{mode}-{secrets.token_hex(3)}.log").open("w")
         process = subprocess.Popen(
             [sys.executable, "-m", "sextant.runtime.testing.busworker", mode],
-            env=self.worker_env(**extra), stdout=subprocess.PIPE, stderr=log, text=True,
+            env=self.worker_env(**extra),
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
             stdin=subprocess.DEVNULL,
         )
         return process
@@ -73,7 +82,9 @@ def bus_kind(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-async def bus_under_test(bus_kind: str, database_url: str, request: pytest.FixtureRequest) -> AsyncIterator[BusUnderTest]:
+async def bus_under_test(
+    bus_kind: str, database_url: str, request: pytest.FixtureRequest
+) -> AsyncIterator[BusUnderTest]:
     bootstrap = request.getfixturevalue("kafka_bootstrap") if bus_kind == "kafka" else None
     under_test = BusUnderTest(bus_kind, database_url, bootstrap)
     await under_test.prepare()
@@ -88,7 +99,7 @@ def restartable_broker(s3_endpoint: str, tmp_path: Path) -> Iterator[TansuBroker
         MotoS3.create_bucket_at(s3_endpoint, bucket)
         broker = TansuBroker(s3_endpoint, bucket, tmp_path)
         broker.start()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         unavailable("tansu broker", exc)
     yield broker
     broker.stop()

@@ -70,7 +70,9 @@ async def wait_for(check: Callable[[], Awaitable[bool]], timeout: float, what: s
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
-def records(topic: str, seqs: range, keys: int, poison: frozenset[int] = frozenset()) -> list[OutgoingRecord]:
+def records(
+    topic: str, seqs: range, keys: int, poison: frozenset[int] = frozenset()
+) -> list[OutgoingRecord]:
     out = []
     for seq in seqs:
         key = f"key-{seq % keys}"
@@ -84,15 +86,19 @@ async def publish_retrying(bus: EventBus, batch: list[OutgoingRecord]) -> None:
         try:
             await bus.publish(batch)
             return
-        except Exception:  # noqa: BLE001 - the outage is the point of the test
+        except Exception:
             await asyncio.sleep(0.3)
 
 
 def in_process_consumer(under_test: BusUnderTest, bus: EventBus, db, member: str) -> EventProcessor:  # type: ignore[no-untyped-def]
     return EventProcessor(
-        bus=bus, db=db, inbox=busworker.spine.inbox, group=under_test.group,
+        bus=bus,
+        db=db,
+        inbox=busworker.spine.inbox,
+        group=under_test.group,
         handlers={under_test.topic: busworker.make_handler(member)},
-        retry=RetryPolicy(max_attempts=3, backoff_seconds=0.05), max_records=200,
+        retry=RetryPolicy(max_attempts=3, backoff_seconds=0.05),
+        max_records=200,
     )
 
 
@@ -151,8 +157,11 @@ async def test_consumer_killed_ten_times_mid_batch_loses_and_doubles_nothing(
                 # Strike only once this member is working (a Kafka rejoin takes seconds), at a
                 # random moment, so kills land mid-batch rather than during start-up.
                 with contextlib.suppress(AssertionError):
-                    await wait_for(lambda: _distinct_at_least(bus_under_test.database_url, before + 1),
-                                   60, "the new member to make progress")
+                    await wait_for(
+                        lambda n=before + 1: _distinct_at_least(bus_under_test.database_url, n),
+                        60,
+                        "the new member to make progress",
+                    )
                 await asyncio.sleep(rng.uniform(0.0, 0.6))
             worker.send_signal(signal.SIGKILL)
             await asyncio.to_thread(worker.wait)
@@ -160,7 +169,9 @@ async def test_consumer_killed_ten_times_mid_batch_loses_and_doubles_nothing(
             killed_with_work_done += after > before
         await producer
         survivor = bus_under_test.start_worker("consume", tmp_path)
-        await wait_for(lambda: _distinct_at_least(bus_under_test.database_url, total), 240, "all effects")
+        await wait_for(
+            lambda: _distinct_at_least(bus_under_test.database_url, total), 240, "all effects"
+        )
         survivor.send_signal(signal.SIGTERM)
         await asyncio.to_thread(survivor.wait, 30)
         counts = await effect_counts(bus_under_test.database_url)
@@ -179,7 +190,9 @@ async def test_producer_killed_after_commit_publishes_from_outbox_on_restart(
     bus_under_test: BusUnderTest, tmp_path: Path
 ):
     total = 300
-    producer = bus_under_test.start_worker("produce-and-hang", tmp_path, CONFORMANCE_COUNT=str(total))
+    producer = bus_under_test.start_worker(
+        "produce-and-hang", tmp_path, CONFORMANCE_COUNT=str(total)
+    )
     await asyncio.to_thread(wait_for_line, producer, "COMMITTED")
     producer.send_signal(signal.SIGKILL)  # after the DB commit, before any publish
     await asyncio.to_thread(producer.wait)
@@ -199,7 +212,9 @@ async def test_producer_killed_after_commit_publishes_from_outbox_on_restart(
     try:
         await relay.start()
         await consumer.start()
-        await wait_for(lambda: _distinct_at_least(bus_under_test.database_url, total), 60, "outbox events")
+        await wait_for(
+            lambda: _distinct_at_least(bus_under_test.database_url, total), 60, "outbox events"
+        )
         await asyncio.sleep(0.5)
         counts = await effect_counts(bus_under_test.database_url)
     finally:
@@ -210,10 +225,14 @@ async def test_producer_killed_after_commit_publishes_from_outbox_on_restart(
     assert counts.rows == total and counts.distinct_events == total and counts.order_violations == 0
 
 
-async def test_poison_message_is_dead_lettered_and_the_partition_keeps_flowing(bus_under_test: BusUnderTest):
+async def test_poison_message_is_dead_lettered_and_the_partition_keeps_flowing(
+    bus_under_test: BusUnderTest,
+):
     poison = frozenset({5, 17})
     good = [r for r in records(bus_under_test.topic, range(40), keys=1, poison=poison)]
-    malformed = OutgoingRecord(topic=bus_under_test.topic, key="key-0", headers=(("ce_type", b"x"),), value=b"{not json")
+    malformed = OutgoingRecord(
+        topic=bus_under_test.topic, key="key-0", headers=(("ce_type", b"x"),), value=b"{not json"
+    )
     bus = bus_under_test.bus()
     await bus.start()
     db = busworker.database(bus_under_test.database_url)
@@ -221,9 +240,11 @@ async def test_poison_message_is_dead_lettered_and_the_partition_keeps_flowing(b
     consumer = in_process_consumer(bus_under_test, bus, db, "poisoned")
     dlq = bus.consumer(f"{bus_under_test.group}-dlq-reader", [bus_under_test.topic + ".dlq"])
     try:
-        await bus.publish(good[:10] + [malformed] + good[10:])
+        await bus.publish([*good[:10], malformed, *good[10:]])
         await consumer.start()
-        await wait_for(lambda: _distinct_at_least(bus_under_test.database_url, 38), 60, "the good events")
+        await wait_for(
+            lambda: _distinct_at_least(bus_under_test.database_url, 38), 60, "the good events"
+        )
         await dlq.start()
         dead = []
         for _ in range(60):
@@ -242,7 +263,9 @@ async def test_poison_message_is_dead_lettered_and_the_partition_keeps_flowing(b
     by_attempts = sorted(dict(r.headers)["sextant_attempts"] for r in dead)
     assert by_attempts == [b"1", b"3", b"3"]  # malformed: once; poison: max_attempts
     assert all(dict(r.headers)["sextant_error"] for r in dead)
-    assert {dict(r.headers)["sextant_original_topic"] for r in dead} == {bus_under_test.topic.encode()}
+    assert {dict(r.headers)["sextant_original_topic"] for r in dead} == {
+        bus_under_test.topic.encode()
+    }
 
 
 async def test_restarting_the_broker_or_database_mid_stream_loses_and_doubles_nothing(
@@ -259,6 +282,7 @@ async def test_restarting_the_broker_or_database_mid_stream_loses_and_doubles_no
         database_url = server.start()
         request.addfinalizer(server.destroy)
         under_test = BusUnderTest("local", database_url, None)
+
         def restart() -> None:
             server.kill()
             time.sleep(2)
@@ -273,7 +297,9 @@ async def test_restarting_the_broker_or_database_mid_stream_loses_and_doubles_no
 
     async def produce() -> None:
         for start in range(0, total, 100):
-            await publish_retrying(bus, records(under_test.topic, range(start, start + 100), keys=20))
+            await publish_retrying(
+                bus, records(under_test.topic, range(start, start + 100), keys=20)
+            )
             await asyncio.sleep(0.02)
 
     producer = asyncio.create_task(produce())
@@ -281,7 +307,9 @@ async def test_restarting_the_broker_or_database_mid_stream_loses_and_doubles_no
         await wait_for(lambda: _distinct_at_least(database_url, 500), 60, "the stream to flow")
         await asyncio.to_thread(restart)
         await producer
-        await wait_for(lambda: _distinct_at_least(database_url, total), 240, "every effect after restart")
+        await wait_for(
+            lambda: _distinct_at_least(database_url, total), 240, "every effect after restart"
+        )
         await asyncio.sleep(1)
         counts = await effect_counts(database_url)
     finally:

@@ -5,7 +5,12 @@ import secrets
 import boto3
 import pytest
 
-from sextant.runtime.objectstore import ChecksumMismatch, FolderObjectStore, ObjectNotFound, S3ObjectStore
+from sextant.runtime.objectstore import (
+    ChecksumMismatch,
+    FolderObjectStore,
+    ObjectNotFound,
+    S3ObjectStore,
+)
 from sextant.runtime.testing.servers import ACCESS_KEY, REGION, SECRET_KEY
 
 
@@ -51,8 +56,13 @@ async def test_s3_store_detects_a_corrupted_object(s3_endpoint):
     store = S3ObjectStore(bucket, endpoint_url=s3_endpoint)
     await store.ensure_bucket()
     stored = await store.put("k", b"original")
-    raw = boto3.client("s3", endpoint_url=s3_endpoint, region_name=REGION,
-                       aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY)
+    raw = boto3.client(
+        "s3",
+        endpoint_url=s3_endpoint,
+        region_name=REGION,
+        aws_access_key_id=ACCESS_KEY,
+        aws_secret_access_key=SECRET_KEY,
+    )
     raw.put_object(Bucket=bucket, Key="k", Body=b"tampered", Metadata={"sha256": stored.sha256})
     with pytest.raises(ChecksumMismatch):
         await store.get("k")

@@ -17,7 +17,11 @@ TENANT_B = uuid.UUID("0190d6a0-0000-7000-8000-00000000000b")
 
 def create_tenant_table(conn: sa.Connection) -> None:
     _bootstrap(conn, "rlsdemo", "pw")
-    conn.execute(sa.text("CREATE TABLE rlsdemo.items (id serial PRIMARY KEY, tenant_id uuid NOT NULL, name text)"))
+    conn.execute(
+        sa.text(
+            "CREATE TABLE rlsdemo.items (id serial PRIMARY KEY, tenant_id uuid NOT NULL, name text)"
+        )
+    )
     enable_tenant_rls(Operations(MigrationContext.configure(conn)), "items", "rlsdemo")
 
 
@@ -32,8 +36,10 @@ async def db(database_url):
     for tenant, names in ((TENANT_A, ["a1", "a2"]), (TENANT_B, ["b1"])):
         async with database.transaction(tenant) as session:
             for name in names:
-                await session.execute(sa.text("INSERT INTO rlsdemo.items (tenant_id, name) VALUES (:t, :n)"),
-                                      {"t": tenant, "n": name})
+                await session.execute(
+                    sa.text("INSERT INTO rlsdemo.items (tenant_id, name) VALUES (:t, :n)"),
+                    {"t": tenant, "n": name},
+                )
     yield database
     await database.stop()
 
@@ -55,8 +61,10 @@ async def test_no_tenant_set_sees_nothing(db):
 async def test_writing_a_row_for_another_tenant_is_refused(db):
     with pytest.raises(DBAPIError, match="row-level security"):
         async with db.transaction(TENANT_A) as session:
-            await session.execute(sa.text("INSERT INTO rlsdemo.items (tenant_id, name) VALUES (:t, 'x')"),
-                                  {"t": TENANT_B})
+            await session.execute(
+                sa.text("INSERT INTO rlsdemo.items (tenant_id, name) VALUES (:t, 'x')"),
+                {"t": TENANT_B},
+            )
 
 
 async def test_app_role_cannot_switch_rls_off(db):
@@ -64,5 +72,7 @@ async def test_app_role_cannot_switch_rls_off(db):
         async with db.transaction(TENANT_A) as session:
             await session.execute(sa.text("ALTER TABLE rlsdemo.items DISABLE ROW LEVEL SECURITY"))
     async with db.transaction(TENANT_A) as session:
-        bypass = await session.scalar(sa.text("SELECT rolbypassrls OR rolsuper FROM pg_roles WHERE rolname = current_user"))
+        bypass = await session.scalar(
+            sa.text("SELECT rolbypassrls OR rolsuper FROM pg_roles WHERE rolname = current_user")
+        )
     assert bypass is False

@@ -28,16 +28,33 @@ TENANT = uuid.UUID("0190d6a0-0000-7000-8000-000000000001")
 
 def claims(**overrides):
     now = int(time.time())
-    base = {"iss": ISSUER, "aud": audience_for("forecast"), "sub": "user-1", "role": "member",
-            "scopes": [], "iat": now, "nbf": now, "exp": now + 60, "jti": "j1", "tid": str(TENANT)}
+    base = {
+        "iss": ISSUER,
+        "aud": audience_for("forecast"),
+        "sub": "user-1",
+        "role": "member",
+        "scopes": [],
+        "iat": now,
+        "nbf": now,
+        "exp": now + 60,
+        "jti": "j1",
+        "tid": str(TENANT),
+    }
     base.update(overrides)
     return base
 
 
 def test_minted_token_verifies_with_its_claims():
-    token = SIGNER.mint(service="forecast", subject="user-1", role="manager", tenant_id=TENANT, scopes=["read"])
+    token = SIGNER.mint(
+        service="forecast", subject="user-1", role="manager", tenant_id=TENANT, scopes=["read"]
+    )
     verified = VERIFIER.verify(token)
-    assert (verified.sub, verified.role, verified.tid, verified.scopes) == ("user-1", "manager", TENANT, ["read"])
+    assert (verified.sub, verified.role, verified.tid, verified.scopes) == (
+        "user-1",
+        "manager",
+        TENANT,
+        ["read"],
+    )
 
 
 def test_token_for_another_service_is_refused():
@@ -49,13 +66,19 @@ def test_token_for_another_service_is_refused():
 def test_token_signed_by_another_key_is_refused():
     other = InternalTokenSigner(load_private_key(generate_keypair()[0]))
     with pytest.raises(Unauthenticated):
-        VERIFIER.verify(other.mint(service="forecast", subject="u", role="member", tenant_id=TENANT))
+        VERIFIER.verify(
+            other.mint(service="forecast", subject="u", role="member", tenant_id=TENANT)
+        )
 
 
 def test_expired_token_beyond_leeway_is_refused():
     now = int(time.time())
-    token = jwt.encode(claims(iat=now - 120, nbf=now - 120, exp=now - 30), load_private_key(PRIVATE),
-                       algorithm=ALGORITHM, headers={"typ": TOKEN_TYPE})
+    token = jwt.encode(
+        claims(iat=now - 120, nbf=now - 120, exp=now - 30),
+        load_private_key(PRIVATE),
+        algorithm=ALGORITHM,
+        headers={"typ": TOKEN_TYPE},
+    )
     with pytest.raises(Unauthenticated, match="expired"):
         VERIFIER.verify(token)
 
@@ -83,15 +106,21 @@ def test_hs256_signed_with_the_public_key_is_refused():
 
 
 def test_a_public_user_token_type_is_refused():
-    token = jwt.encode(claims(), load_private_key(PRIVATE), algorithm=ALGORITHM, headers={"typ": "JWT"})
+    token = jwt.encode(
+        claims(), load_private_key(PRIVATE), algorithm=ALGORITHM, headers={"typ": "JWT"}
+    )
     with pytest.raises(Unauthenticated, match="not an internal token"):
         VERIFIER.verify(token)
 
 
 def test_a_long_lived_token_is_refused():
     now = int(time.time())
-    token = jwt.encode(claims(exp=now + 3600), load_private_key(PRIVATE), algorithm=ALGORITHM,
-                       headers={"typ": TOKEN_TYPE})
+    token = jwt.encode(
+        claims(exp=now + 3600),
+        load_private_key(PRIVATE),
+        algorithm=ALGORITHM,
+        headers={"typ": TOKEN_TYPE},
+    )
     with pytest.raises(Unauthenticated, match="too long"):
         VERIFIER.verify(token)
 
@@ -104,7 +133,9 @@ def test_garbage_is_refused(garbage):
 
 def test_mint_refuses_an_overlong_ttl():
     with pytest.raises(ValueError):
-        SIGNER.mint(service="forecast", subject="u", role="member", tenant_id=None, ttl_seconds=3600)
+        SIGNER.mint(
+            service="forecast", subject="u", role="member", tenant_id=None, ttl_seconds=3600
+        )
 
 
 def test_public_key_pem_is_ed25519():

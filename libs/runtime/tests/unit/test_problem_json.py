@@ -55,7 +55,9 @@ async def test_validation_error_says_which_field_is_wrong():
 
 
 async def test_malformed_json_is_a_client_error_not_a_crash():
-    response = await call("POST", "/items", content=b"{", headers={"content-type": "application/json"})
+    response = await call(
+        "POST", "/items", content=b"{", headers={"content-type": "application/json"}
+    )
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
 

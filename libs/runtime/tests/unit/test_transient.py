@@ -9,7 +9,9 @@ from sextant.runtime.transient import is_transient
 def test_connection_failures_are_transient():
     assert is_transient(ConnectionRefusedError())
     assert is_transient(asyncpg.CannotConnectNowError("starting up"))
-    wrapped = DBAPIError("SELECT 1", {}, asyncpg.ConnectionDoesNotExistError("gone"), connection_invalidated=True)
+    wrapped = DBAPIError(
+        "SELECT 1", {}, asyncpg.ConnectionDoesNotExistError("gone"), connection_invalidated=True
+    )
     assert is_transient(wrapped)
 
 

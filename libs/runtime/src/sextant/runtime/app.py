@@ -47,7 +47,9 @@ class ServiceSpec:
     metadata: MetaData
     migrations_dir: Path
     routers: Sequence[APIRouter] = ()
-    public_routers: Sequence[APIRouter] = ()  # not behind the internal token (gateway edge, webhooks)
+    public_routers: Sequence[
+        APIRouter
+    ] = ()  # not behind the internal token (gateway edge, webhooks)
     handlers: Mapping[str, Handler] = field(default_factory=dict)  # topic → handler
     on_start: Sequence[Hook] = ()
     on_stop: Sequence[Hook] = ()
@@ -120,8 +122,10 @@ def create_service_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = Database(
-            settings.database_url or "", spec.schema,
-            app_password=settings.app_role_password.get_secret_value(), pool_size=settings.db_pool_size,
+            settings.database_url or "",
+            spec.schema,
+            app_password=settings.app_role_password.get_secret_value(),
+            pool_size=settings.db_pool_size,
         )
         async with AsyncExitStack() as stack:
             if settings.migrate_on_start:
@@ -133,9 +137,13 @@ def create_service_app(
                 await bus.start()
                 stack.push_async_callback(bus.stop)
             state = ServiceState(
-                spec=spec, settings=settings, db=db, bus=bus,
+                spec=spec,
+                settings=settings,
+                db=db,
+                bus=bus,
                 outbox=Outbox(outbox_table, source=f"/sextant/{spec.name}"),
-                metrics=metrics, objects=objects,
+                metrics=metrics,
+                objects=objects,
             )
             app.state.service = state
             state.relay = OutboxRelay(db, outbox_table, bus)
@@ -143,8 +151,14 @@ def create_service_app(
             stack.push_async_callback(state.relay.stop)
             if spec.handlers:
                 state.processor = EventProcessor(
-                    bus=bus, db=db, inbox=inbox_table, group=spec.name, handlers=spec.handlers,
-                    retry=RetryPolicy(settings.consumer_max_attempts, settings.consumer_backoff_seconds),
+                    bus=bus,
+                    db=db,
+                    inbox=inbox_table,
+                    group=spec.name,
+                    handlers=spec.handlers,
+                    retry=RetryPolicy(
+                        settings.consumer_max_attempts, settings.consumer_backoff_seconds
+                    ),
                     metrics=metrics,
                 )
                 await state.processor.start()
@@ -158,7 +172,9 @@ def create_service_app(
             log.info("service.stopping", service=spec.name)
 
     app = FastAPI(
-        title=f"Sextant {spec.name}", description=spec.description, lifespan=lifespan,
+        title=f"Sextant {spec.name}",
+        description=spec.description,
+        lifespan=lifespan,
         version="0.1.0",
     )
     app.state.token_verifier = InternalTokenVerifier(
@@ -191,7 +207,9 @@ def _health_router(metrics: ServiceMetrics) -> APIRouter:
         if all(checks.values()):
             return JSONResponse({"status": "ready", "checks": checks})
         failing = ", ".join(k for k, ok in checks.items() if not ok)
-        return problem(503, "Not ready", f"not answering: {failing}", type_slug="not-ready", checks=checks)
+        return problem(
+            503, "Not ready", f"not answering: {failing}", type_slug="not-ready", checks=checks
+        )
 
     @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
     async def prometheus() -> Response:
@@ -202,7 +220,9 @@ def _health_router(metrics: ServiceMetrics) -> APIRouter:
 
 def _install_request_context(app: FastAPI, metrics: ServiceMetrics) -> None:
     @app.middleware("http")
-    async def request_context(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    async def request_context(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
         request_id = request.headers.get("x-request-id") or secrets.token_hex(8)
         traceparent = request.headers.get("traceparent") or new_traceparent()
         clear_request_context()

@@ -46,7 +46,9 @@ class RetryPolicy:
         return float(min(self.max_backoff_seconds, self.backoff_seconds * 2 ** (attempt - 1)))
 
 
-def dead_letter_record(record: IncomingRecord, error: BaseException, attempts: int) -> OutgoingRecord:
+def dead_letter_record(
+    record: IncomingRecord, error: BaseException, attempts: int
+) -> OutgoingRecord:
     """The DLQ copy of a record: original headers and value, plus why and how often it failed."""
     extra = (
         ("sextant_error", f"{type(error).__name__}: {error}"[:2000].encode()),
@@ -56,7 +58,9 @@ def dead_letter_record(record: IncomingRecord, error: BaseException, attempts: i
         ("sextant_original_offset", str(record.offset).encode()),
     )
     return OutgoingRecord(
-        topic=record.topic + DLQ_SUFFIX, key=record.key or "", headers=record.headers + extra,
+        topic=record.topic + DLQ_SUFFIX,
+        key=record.key or "",
+        headers=record.headers + extra,
         value=record.value,
     )
 
@@ -108,7 +112,7 @@ class EventProcessor:
             try:
                 await consumer.start()
                 break
-            except Exception as exc:  # noqa: BLE001 - the broker may not be up yet
+            except Exception as exc:
                 log.warning("consumer.start_failed", group=self._group, error=str(exc))
                 await asyncio.sleep(1)
         try:
@@ -122,7 +126,7 @@ class EventProcessor:
                 offsets: dict[PartitionKey, int] = dict(zip(batch, done, strict=True))
                 try:
                     await consumer.commit(offsets)
-                except Exception as exc:  # noqa: BLE001 - redelivery is absorbed by the inbox
+                except Exception as exc:
                     log.warning("consumer.commit_failed", group=self._group, error=str(exc))
         finally:
             with contextlib.suppress(Exception):
@@ -157,12 +161,21 @@ class EventProcessor:
                     raise
                 except Exception as exc:
                     if is_transient(exc):
-                        log.warning("consumer.infrastructure_down", group=self._group, error=str(exc))
-                        await asyncio.sleep(min(_MAX_INFRA_BACKOFF, self._retry.backoff_seconds * 4))
+                        log.warning(
+                            "consumer.infrastructure_down", group=self._group, error=str(exc)
+                        )
+                        await asyncio.sleep(
+                            min(_MAX_INFRA_BACKOFF, self._retry.backoff_seconds * 4)
+                        )
                         continue
                     attempt += 1
-                    log.warning("consumer.handler_failed", group=self._group, event_id=str(envelope.id),
-                                attempt=attempt, error=str(exc))
+                    log.warning(
+                        "consumer.handler_failed",
+                        group=self._group,
+                        event_id=str(envelope.id),
+                        attempt=attempt,
+                        error=str(exc),
+                    )
                     if attempt >= self._retry.max_attempts:
                         await self._dead_letter(record, exc, attempts=attempt)
                         return
@@ -170,16 +183,24 @@ class EventProcessor:
         finally:
             clear_request_context()
 
-    async def _dead_letter(self, record: IncomingRecord, error: BaseException, attempts: int) -> None:
+    async def _dead_letter(
+        self, record: IncomingRecord, error: BaseException, attempts: int
+    ) -> None:
         dead = dead_letter_record(record, error, attempts)
         while True:
             try:
                 await self._bus.publish([dead])
                 break
-            except Exception as exc:  # noqa: BLE001 - keep trying; the partition must not skip it
+            except Exception as exc:
                 log.warning("consumer.dlq_publish_failed", topic=dead.topic, error=str(exc))
                 await asyncio.sleep(1)
-        log.error("consumer.dead_lettered", group=self._group, topic=record.topic,
-                  offset=record.offset, attempts=attempts, error=str(error))
+        log.error(
+            "consumer.dead_lettered",
+            group=self._group,
+            topic=record.topic,
+            offset=record.offset,
+            attempts=attempts,
+            error=str(error),
+        )
         if self._metrics:
             self._metrics.events_dead_lettered.labels(record.topic).inc()

@@ -15,7 +15,12 @@ from uuid import UUID
 
 from sqlalchemy import text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 TENANT_SETTING = "sextant.tenant_id"
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -55,7 +60,9 @@ async def set_tenant(session: AsyncSession, tenant_id: UUID) -> None:
 class Database:
     """A service's engines: the app role's pool, and the owner's for migrations."""
 
-    def __init__(self, owner_url: str, schema: str, *, app_password: str, pool_size: int = 5) -> None:
+    def __init__(
+        self, owner_url: str, schema: str, *, app_password: str, pool_size: int = 5
+    ) -> None:
         self.schema = identifier(schema)
         self.owner_url = asyncpg_url(owner_url)
         self.app_url = app_url(owner_url, schema, app_password)
@@ -101,7 +108,7 @@ class Database:
             async with self.engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
             return True
-        except Exception:  # noqa: BLE001 - readiness reports any failure as not ready
+        except Exception:
             return False
 
     def owner_engine(self) -> AsyncEngine:

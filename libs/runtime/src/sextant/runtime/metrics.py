@@ -24,15 +24,21 @@ def create_metrics(service: str) -> ServiceMetrics:
     return ServiceMetrics(
         registry=registry,
         http_requests=Counter(
-            "sextant_http_requests", "HTTP requests served", ["method", "route", "status"],
+            "sextant_http_requests",
+            "HTTP requests served",
+            ["method", "route", "status"],
             registry=registry,
         ),
         http_latency=Histogram(
-            "sextant_http_request_seconds", "HTTP request latency", ["method", "route"],
+            "sextant_http_request_seconds",
+            "HTTP request latency",
+            ["method", "route"],
             registry=registry,
         ),
         events_handled=Counter(
-            "sextant_events_handled", "events whose effect committed", ["topic", "outcome"],
+            "sextant_events_handled",
+            "events whose effect committed",
+            ["topic", "outcome"],
             registry=registry,
         ),
         events_dead_lettered=Counter(

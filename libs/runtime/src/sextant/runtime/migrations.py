@@ -9,6 +9,7 @@ replicas and the embedded mode's seven services never race.
 from __future__ import annotations
 
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,6 +20,9 @@ from sqlalchemy import Connection, MetaData, text
 
 from sextant.runtime.db import TENANT_SETTING, Database, app_role_for, identifier
 
+# Migrations pass ``alembic.op`` (a module proxy); tests may pass an Operations object.
+AlembicOps = Operations | ModuleType
+
 _MIGRATION_LOCK = 0x5E87A47  # any constant shared by every service
 
 
@@ -28,7 +32,7 @@ async def migrate(db: Database, migrations_dir: Path, metadata: MetaData) -> Non
     try:
         async with engine.begin() as conn:
             await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
-            await conn.run_sync(_bootstrap, db.schema, db._app_password)  # noqa: SLF001
+            await conn.run_sync(_bootstrap, db.schema, db._app_password)
             await conn.run_sync(_upgrade, migrations_dir, db.schema, metadata)
     finally:
         await engine.dispose()
@@ -56,7 +60,9 @@ def _bootstrap(conn: Connection, schema: str, password: str) -> None:
         )
     )
     conn.execute(
-        text(f"ALTER DEFAULT PRIVILEGES IN SCHEMA {schema} GRANT USAGE, SELECT ON SEQUENCES TO {role}")
+        text(
+            f"ALTER DEFAULT PRIVILEGES IN SCHEMA {schema} GRANT USAGE, SELECT ON SEQUENCES TO {role}"
+        )
     )
 
 
@@ -124,7 +130,7 @@ def _is_version_table(diff: Any) -> bool:
     return bool(diff[0] == "remove_table" and diff[1].name == "alembic_version")
 
 
-def enable_tenant_rls(op: Operations, table: str, schema: str) -> None:
+def enable_tenant_rls(op: AlembicOps, table: str, schema: str) -> None:
     """Turn on FORCE'd row-level security keyed on ``tenant_id`` for a tenant table."""
     qualified = f"{identifier(schema)}.{identifier(table)}"
     condition = f"tenant_id = NULLIF(current_setting('{TENANT_SETTING}', true), '')::uuid"
@@ -135,7 +141,7 @@ def enable_tenant_rls(op: Operations, table: str, schema: str) -> None:
     )
 
 
-def create_spine_tables(op: Operations, schema: str) -> None:
+def create_spine_tables(op: AlembicOps, schema: str) -> None:
     """Create the outbox and inbox tables (the first migration of every service calls this)."""
     op.create_table(
         "outbox",
@@ -144,14 +150,18 @@ def create_spine_tables(op: Operations, schema: str) -> None:
         sa.Column("topic", sa.Text, nullable=False),
         sa.Column("key", sa.Text, nullable=False),
         sa.Column("envelope", sa.dialects.postgresql.JSONB, nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
         schema=schema,
     )
     op.create_table(
         "inbox",
         sa.Column("consumer_group", sa.Text, primary_key=True),
         sa.Column("event_id", sa.Uuid, primary_key=True),
-        sa.Column("processed_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.Column(
+            "processed_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
         schema=schema,
     )
     op.execute(

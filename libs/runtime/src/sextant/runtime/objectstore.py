@@ -32,7 +32,9 @@ class StoredObject:
 
 
 class ObjectStore(Protocol):
-    async def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> StoredObject: ...
+    async def put(
+        self, key: str, data: bytes, content_type: str = "application/octet-stream"
+    ) -> StoredObject: ...
     async def get(self, key: str) -> bytes: ...
     async def head(self, key: str) -> StoredObject: ...
     async def delete(self, key: str) -> None: ...
@@ -56,7 +58,9 @@ class FolderObjectStore:
     def _path(self, key: str) -> Path:
         return self._root / _safe_key(key)
 
-    async def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> StoredObject:
+    async def put(
+        self, key: str, data: bytes, content_type: str = "application/octet-stream"
+    ) -> StoredObject:
         digest = hashlib.sha256(data).hexdigest()
         path = self._path(key)
 
@@ -96,7 +100,8 @@ class FolderObjectStore:
         if not self._root.exists():
             return []
         keys = [
-            str(p.relative_to(self._root)) for p in self._root.rglob("*")
+            str(p.relative_to(self._root))
+            for p in self._root.rglob("*")
             if p.is_file() and not p.name.endswith(".sha256") and not p.name.startswith(".")
         ]
         return sorted(k for k in keys if k.startswith(prefix))
@@ -123,15 +128,21 @@ class S3ObjectStore:
         async with self._client() as s3:
             try:
                 await s3.head_bucket(Bucket=self._bucket)
-            except Exception:  # noqa: BLE001 - missing bucket: create it
+            except Exception:
                 await s3.create_bucket(Bucket=self._bucket)
 
-    async def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> StoredObject:
+    async def put(
+        self, key: str, data: bytes, content_type: str = "application/octet-stream"
+    ) -> StoredObject:
         digest = hashlib.sha256(data).digest()
         async with self._client() as s3:
             await s3.put_object(
-                Bucket=self._bucket, Key=_safe_key(key), Body=data, ContentType=content_type,
-                ChecksumSHA256=base64.b64encode(digest).decode(), Metadata={"sha256": digest.hex()},
+                Bucket=self._bucket,
+                Key=_safe_key(key),
+                Body=data,
+                ContentType=content_type,
+                ChecksumSHA256=base64.b64encode(digest).decode(),
+                Metadata={"sha256": digest.hex()},
             )
         return StoredObject(key=key, size=len(data), sha256=digest.hex())
 
@@ -154,7 +165,8 @@ class S3ObjectStore:
             except Exception as exc:
                 raise ObjectNotFound(key) from exc
         return StoredObject(
-            key=key, size=int(response["ContentLength"]),
+            key=key,
+            size=int(response["ContentLength"]),
             sha256=response.get("Metadata", {}).get("sha256", ""),
         )
 
@@ -175,5 +187,5 @@ class S3ObjectStore:
             async with self._client() as s3:
                 await s3.head_bucket(Bucket=self._bucket)
             return True
-        except Exception:  # noqa: BLE001
+        except Exception:
             return False

@@ -38,19 +38,25 @@ class SpineTables:
 def spine_tables(metadata: MetaData) -> SpineTables:
     """Declare the outbox and inbox in a service's metadata (its schema)."""
     outbox = Table(
-        "outbox", metadata,
+        "outbox",
+        metadata,
         sa.Column("id", sa.BigInteger, sa.Identity(always=True), primary_key=True),
         sa.Column("event_id", sa.Uuid, nullable=False, unique=True),
         sa.Column("topic", sa.Text, nullable=False),
         sa.Column("key", sa.Text, nullable=False),
         sa.Column("envelope", JSONB, nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
     )
     inbox = Table(
-        "inbox", metadata,
+        "inbox",
+        metadata,
         sa.Column("consumer_group", sa.Text, primary_key=True),
         sa.Column("event_id", sa.Uuid, primary_key=True),
-        sa.Column("processed_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.Column(
+            "processed_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
     )
     return SpineTables(outbox=outbox, inbox=inbox)
 
@@ -80,18 +86,28 @@ class Outbox:
         """Stage ``data`` as an event about ``entity``; it is published after commit."""
         traceparent = structlog.contextvars.get_contextvars().get("traceparent")
         envelope = Envelope.wrap(
-            data, source=self.source, tenantid=tenant_id, workspaceid=workspace_id,
-            subject=entity, traceparent=traceparent,
+            data,
+            source=self.source,
+            tenantid=tenant_id,
+            workspaceid=workspace_id,
+            subject=entity,
+            traceparent=traceparent,
         )
         topic = topic_for_type(envelope.type).name
-        await self.add_envelope(session, envelope, topic, entity_key(tenant_id, workspace_id, entity))
+        await self.add_envelope(
+            session, envelope, topic, entity_key(tenant_id, workspace_id, entity)
+        )
         return envelope
 
-    async def add_envelope(self, session: AsyncSession, envelope: Envelope, topic: str, key: str) -> None:
+    async def add_envelope(
+        self, session: AsyncSession, envelope: Envelope, topic: str, key: str
+    ) -> None:
         """Stage an already-built envelope on an explicit topic and key."""
         await session.execute(
             self._table.insert().values(
-                event_id=envelope.id, topic=topic, key=key,
+                event_id=envelope.id,
+                topic=topic,
+                key=key,
                 envelope=envelope.model_dump(mode="json"),
             )
         )
@@ -116,7 +132,9 @@ class OutboxRelay:
         self._table = table
         self._bus = bus
         self._batch_size = batch_size
-        self._listener = Listener(plain_dsn(db.app_url), "sextant_outbox", accept=lambda s: s == db.schema)
+        self._listener = Listener(
+            plain_dsn(db.app_url), "sextant_outbox", accept=lambda s: s == db.schema
+        )
         self._task: asyncio.Task[None] | None = None
         self.published = 0
 
@@ -139,8 +157,12 @@ class OutboxRelay:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("outbox.publish_failed", schema=self._db.schema, error=str(exc),
-                            transient=is_transient(exc))
+                log.warning(
+                    "outbox.publish_failed",
+                    schema=self._db.schema,
+                    error=str(exc),
+                    transient=is_transient(exc),
+                )
                 await asyncio.sleep(0.5)
             await self._listener.wait(1.0)
 
@@ -150,14 +172,19 @@ class OutboxRelay:
         async with self._db.transaction() as session:
             # One relay per schema publishes at a time, which keeps per-key order across replicas.
             locked = await session.scalar(
-                sa.select(sa.func.pg_try_advisory_xact_lock(
-                    sa.func.hashtextextended(f"outbox:{self._db.schema}", 0)))
+                sa.select(
+                    sa.func.pg_try_advisory_xact_lock(
+                        sa.func.hashtextextended(f"outbox:{self._db.schema}", 0)
+                    )
+                )
             )
             if not locked:
                 return 0
             rows = (
                 await session.execute(
-                    sa.select(t.c.id, t.c.topic, t.c.key, t.c.envelope).order_by(t.c.id).limit(self._batch_size)
+                    sa.select(t.c.id, t.c.topic, t.c.key, t.c.envelope)
+                    .order_by(t.c.id)
+                    .limit(self._batch_size)
                 )
             ).all()
             if not rows:

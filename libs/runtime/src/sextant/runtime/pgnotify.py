@@ -57,7 +57,7 @@ class Listener:
                     await conn.execute("SELECT 1")
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - reconnect on any connection failure
+            except Exception as exc:
                 log.debug("listener.reconnecting", channel=self._channel, error=str(exc))
                 await asyncio.sleep(0.5)
             finally:

@@ -24,7 +24,7 @@ from pydantic import BaseModel, Field
 from sextant.contracts import uuid7
 from sextant.runtime.errors import Unauthenticated
 
-TOKEN_TYPE = "sextant-internal+jwt"
+TOKEN_TYPE = "sextant-internal+jwt"  # noqa: S105 - a JWT typ, not a secret
 ISSUER = "sextant-gateway"
 ALGORITHM = "EdDSA"
 DEFAULT_TTL_SECONDS = 60
@@ -125,9 +125,11 @@ def generate_keypair() -> tuple[str, str]:
     private_pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ).decode()
-    public_pem = key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    ).decode()
+    public_pem = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
     return private_pem, public_pem
 
 

@@ -32,5 +32,7 @@ def is_transient(exc: BaseException) -> bool:
         if isinstance(current, InterfaceError | OperationalError):
             return True
         orig = getattr(current, "orig", None)
-        current = orig if isinstance(orig, BaseException) else (current.__cause__ or current.__context__)
+        current = (
+            orig if isinstance(orig, BaseException) else (current.__cause__ or current.__context__)
+        )
     return False

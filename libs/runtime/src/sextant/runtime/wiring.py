@@ -18,7 +18,9 @@ def create_bus(settings: RuntimeSettings) -> EventBus:
     if settings.bus == "kafka":
         if not settings.kafka_bootstrap_servers:
             raise ValueError("bus=kafka needs KAFKA_BOOTSTRAP_SERVERS")
-        return KafkaBus(settings.kafka_bootstrap_servers, enable_idempotence=settings.kafka_enable_idempotence)
+        return KafkaBus(
+            settings.kafka_bootstrap_servers, enable_idempotence=settings.kafka_enable_idempotence
+        )
     if settings.database_url is None:
         raise ValueError("the local bus needs DATABASE_URL")
     return LocalBus(plain_dsn(asyncpg_url(settings.database_url)))
@@ -27,7 +29,9 @@ def create_bus(settings: RuntimeSettings) -> EventBus:
 def create_object_store(settings: RuntimeSettings) -> ObjectStore:
     """S3 when ``S3_ENDPOINT_URL`` is set, else a folder under the data directory."""
     if settings.s3_endpoint_url:
-        return S3ObjectStore(settings.s3_bucket, endpoint_url=settings.s3_endpoint_url, region=settings.s3_region)
+        return S3ObjectStore(
+            settings.s3_bucket, endpoint_url=settings.s3_endpoint_url, region=settings.s3_region
+        )
     return FolderObjectStore(settings.data_dir / "objects")
 
 

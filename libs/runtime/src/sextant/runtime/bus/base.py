@@ -40,7 +40,9 @@ class BusConsumer(Protocol):
 
     async def stop(self) -> None: ...
 
-    async def poll(self, max_records: int, timeout: float) -> dict[PartitionKey, list[IncomingRecord]]:
+    async def poll(
+        self, max_records: int, timeout: float
+    ) -> dict[PartitionKey, list[IncomingRecord]]:
         """Records from the partitions this member owns, in offset order per partition."""
         ...
 

@@ -10,6 +10,7 @@ tansu broker used in tests rejects it, and the inbox makes duplicates harmless a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Sequence
 
 import structlog
@@ -63,7 +64,7 @@ class KafkaBus:
             await asyncio.wait_for(admin.start(), 5)
             await asyncio.wait_for(admin.list_topics(), 5)
             return True
-        except Exception:  # noqa: BLE001 - any failure means not ready
+        except Exception:
             return False
         finally:
             await admin.close()
@@ -76,12 +77,13 @@ class KafkaBus:
             existing = set(await admin.list_topics())
             missing = [n for n in names if n not in existing]
             if missing:
-                try:
+                with contextlib.suppress(TopicAlreadyExistsError):  # another replica won the race
                     await admin.create_topics(
-                        [NewTopic(n, num_partitions=partitions, replication_factor=1) for n in missing]
+                        [
+                            NewTopic(n, num_partitions=partitions, replication_factor=1)
+                            for n in missing
+                        ]
                     )
-                except TopicAlreadyExistsError:
-                    pass
         finally:
             await admin.close()
 
@@ -101,7 +103,9 @@ class KafkaBus:
 
 
 class KafkaConsumer:
-    def __init__(self, bootstrap: str, group: str, topics: list[str], session_timeout_ms: int) -> None:
+    def __init__(
+        self, bootstrap: str, group: str, topics: list[str], session_timeout_ms: int
+    ) -> None:
         self._consumer = AIOKafkaConsumer(
             *topics,
             bootstrap_servers=bootstrap,
@@ -123,9 +127,13 @@ class KafkaConsumer:
     async def stop(self) -> None:
         await self._consumer.stop()
 
-    async def poll(self, max_records: int, timeout: float) -> dict[PartitionKey, list[IncomingRecord]]:
+    async def poll(
+        self, max_records: int, timeout: float
+    ) -> dict[PartitionKey, list[IncomingRecord]]:
         try:
-            batch = await self._consumer.getmany(timeout_ms=int(timeout * 1000), max_records=max_records)
+            batch = await self._consumer.getmany(
+                timeout_ms=int(timeout * 1000), max_records=max_records
+            )
         except KafkaError as exc:
             log.warning("bus.kafka.poll_failed", error=str(exc))
             await asyncio.sleep(0.5)
@@ -133,9 +141,12 @@ class KafkaConsumer:
         return {
             (tp.topic, tp.partition): [
                 IncomingRecord(
-                    topic=m.topic, partition=m.partition, offset=m.offset,
+                    topic=m.topic,
+                    partition=m.partition,
+                    offset=m.offset,
                     key=m.key.decode() if m.key is not None else None,
-                    headers=tuple(m.headers), value=m.value or b"",
+                    headers=tuple(m.headers),
+                    value=m.value or b"",
                 )
                 for m in messages
             ]

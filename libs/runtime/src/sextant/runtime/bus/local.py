@@ -51,9 +51,14 @@ CREATE TABLE IF NOT EXISTS {SCHEMA}.members (
     PRIMARY KEY (group_id, member_id));
 """
 
-_CONNECTION_ERRORS = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
-                      asyncpg.CannotConnectNowError, asyncpg.AdminShutdownError,
-                      asyncpg.ConnectionDoesNotExistError)
+_CONNECTION_ERRORS = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+    asyncpg.ConnectionDoesNotExistError,
+)
 
 
 def _encode_headers(headers: Sequence[tuple[str, bytes]]) -> str:
@@ -104,7 +109,7 @@ class LocalBus:
             async with pool.acquire(timeout=2) as conn:
                 await conn.fetchval("SELECT 1")
             return True
-        except Exception:  # noqa: BLE001 - any failure means not ready
+        except Exception:
             return False
 
     async def publish(self, records: Sequence[OutgoingRecord]) -> None:
@@ -121,7 +126,9 @@ class LocalBus:
                     f"INSERT INTO {SCHEMA}.partitions (topic, partition, next_offset) "
                     "VALUES ($1, $2, $3) ON CONFLICT (topic, partition) DO UPDATE "
                     f"SET next_offset = {SCHEMA}.partitions.next_offset + $3 RETURNING next_offset",
-                    topic, partition, len(batch),
+                    topic,
+                    partition,
+                    len(batch),
                 )
                 first = end - len(batch)
                 await conn.executemany(
@@ -189,7 +196,9 @@ class LocalConsumer:
         await self._lock_conn.execute(
             f"INSERT INTO {SCHEMA}.members (group_id, member_id, backend_pid) VALUES ($1, $2, $3) "
             "ON CONFLICT (group_id, member_id) DO UPDATE SET backend_pid = excluded.backend_pid",
-            self._group, self._member_id, pid,
+            self._group,
+            self._member_id,
+            pid,
         )
         self._owned = set()
         self._last_rebalance = 0.0
@@ -201,7 +210,8 @@ class LocalConsumer:
         with contextlib.suppress(Exception):
             await conn.execute(
                 f"DELETE FROM {SCHEMA}.members WHERE group_id = $1 AND member_id = $2",
-                self._group, self._member_id,
+                self._group,
+                self._member_id,
             )
             await conn.close(timeout=2)  # closing releases every advisory lock we held
 
@@ -229,7 +239,9 @@ class LocalConsumer:
         me, members = live.index(self._member_id), len(live)
         wanted = {tp for i, tp in enumerate(everything) if i % members == me}
         for tp in self._owned - wanted:
-            await conn.fetchval("SELECT pg_advisory_unlock(hashtextextended($1, 0))", self._lock_name(tp))
+            await conn.fetchval(
+                "SELECT pg_advisory_unlock(hashtextextended($1, 0))", self._lock_name(tp)
+            )
             self._owned.discard(tp)
         for tp in wanted - self._owned:
             if await conn.fetchval(
@@ -241,7 +253,9 @@ class LocalConsumer:
     def _lock_name(self, tp: PartitionKey) -> str:
         return f"sextant_bus:{self._group}:{tp[0]}:{tp[1]}"
 
-    async def poll(self, max_records: int, timeout: float) -> dict[PartitionKey, list[IncomingRecord]]:
+    async def poll(
+        self, max_records: int, timeout: float
+    ) -> dict[PartitionKey, list[IncomingRecord]]:
         try:
             if self._lock_conn is None or self._lock_conn.is_closed():
                 await self._join()
@@ -279,14 +293,21 @@ class LocalConsumer:
                 AND r."offset" >= COALESCE(g.next_offset, 0)
               ORDER BY r."offset" LIMIT $4) r
             ORDER BY r.topic, r.partition, r."offset\"""",
-            [t for t, _ in owned], [p for _, p in owned], self._group, per_partition,
+            [t for t, _ in owned],
+            [p for _, p in owned],
+            self._group,
+            per_partition,
         )
         out: dict[PartitionKey, list[IncomingRecord]] = defaultdict(list)
         for row in rows:
             out[(row["topic"], row["partition"])].append(
                 IncomingRecord(
-                    topic=row["topic"], partition=row["partition"], offset=row["offset"],
-                    key=row["key"], headers=_decode_headers(row["headers"]), value=bytes(row["value"]),
+                    topic=row["topic"],
+                    partition=row["partition"],
+                    offset=row["offset"],
+                    key=row["key"],
+                    headers=_decode_headers(row["headers"]),
+                    value=bytes(row["value"]),
                 )
             )
         return dict(out)
@@ -301,5 +322,8 @@ class LocalConsumer:
             SELECT $1, t, p, o FROM unnest($2::text[], $3::int[], $4::bigint[]) AS x(t, p, o)
             ON CONFLICT (group_id, topic, partition)
             DO UPDATE SET next_offset = GREATEST({SCHEMA}.group_offsets.next_offset, excluded.next_offset)""",
-            self._group, [t for (t, _), _ in items], [p for (_, p), _ in items], [o for _, o in items],
+            self._group,
+            [t for (t, _), _ in items],
+            [p for (_, p), _ in items],
+            [o for _, o in items],
         )

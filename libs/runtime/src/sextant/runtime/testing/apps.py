@@ -42,6 +42,8 @@ async def running_service(
     spec: ServiceSpec, settings: RuntimeSettings
 ) -> AsyncIterator[tuple[httpx.AsyncClient, ServiceState]]:
     """Build and run a service from its spec; yields its client and its running state."""
-    app = create_service_app(spec, settings, bus_factory=lambda: create_bus(settings), configure_logs=False)
+    app = create_service_app(
+        spec, settings, bus_factory=lambda: create_bus(settings), configure_logs=False
+    )
     async with running_app(app) as client:
         yield client, app.state.service

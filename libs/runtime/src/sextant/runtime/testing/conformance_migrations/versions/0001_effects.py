@@ -21,7 +21,9 @@ def upgrade() -> None:
     op.create_table(
         "effects",
         sa.Column("id", sa.BigInteger, sa.Identity(always=True), primary_key=True),
-        sa.Column("event_id", sa.Uuid, nullable=False),  # deliberately not unique: duplicates must show
+        sa.Column(
+            "event_id", sa.Uuid, nullable=False
+        ),  # deliberately not unique: duplicates must show
         sa.Column("key", sa.Text, nullable=False),
         sa.Column("seq", sa.Integer, nullable=False),
         sa.Column("member", sa.Text, nullable=False),
