@@ -35,14 +35,20 @@ class KafkaBus:
         enable_idempotence: bool = False,
         client_id: str = "sextant",
         session_timeout_ms: int = 10_000,
+        topics: Sequence[str] = (),
+        partitions: int = 12,
     ) -> None:
         self._bootstrap = bootstrap_servers
+        self._topics = list(topics)
+        self._partitions = partitions
         self._idempotence = enable_idempotence
         self._client_id = client_id
         self._session_timeout_ms = session_timeout_ms
         self._producer: AIOKafkaProducer | None = None
 
     async def start(self) -> None:
+        if self._topics:
+            await self.ensure_topics(self._topics, self._partitions)
         self._producer = AIOKafkaProducer(
             bootstrap_servers=self._bootstrap,
             client_id=self._client_id,

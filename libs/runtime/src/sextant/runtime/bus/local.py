@@ -81,6 +81,7 @@ class LocalBus:
         self._retention_days = retention_days
         self._pool: asyncpg.Pool | None = None
         self._pool_lock = asyncio.Lock()
+        self._pruner: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         conn = await asyncpg.connect(self._dsn)
@@ -91,6 +92,17 @@ class LocalBus:
         finally:
             await conn.close()
         await self._ensure_pool()
+        self._pruner = asyncio.create_task(self._prune_periodically(), name="local-bus-pruner")
+
+    async def _prune_periodically(self, every_seconds: float = 3600) -> None:
+        while True:
+            try:
+                removed = await self.prune()
+                if removed:
+                    log.info("bus.local.pruned", records=removed)
+            except Exception as exc:
+                log.warning("bus.local.prune_failed", error=str(exc))
+            await asyncio.sleep(every_seconds)
 
     async def _ensure_pool(self) -> asyncpg.Pool:
         async with self._pool_lock:
@@ -99,6 +111,11 @@ class LocalBus:
             return self._pool
 
     async def stop(self) -> None:
+        if self._pruner is not None:
+            self._pruner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pruner
+            self._pruner = None
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
