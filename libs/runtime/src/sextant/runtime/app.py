@@ -184,7 +184,7 @@ def create_service_app(
     install_problem_handlers(app)
     _install_request_context(app, metrics)
     app.include_router(_health_router(metrics))
-    for router in spec.routers:
+    for router in (*spec.routers, _internal_router(spec)):
         app.include_router(router, dependencies=[Depends(internal_claims)])
     for router in spec.public_routers:
         app.include_router(router)
@@ -214,6 +214,22 @@ def _health_router(metrics: ServiceMetrics) -> APIRouter:
     @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
     async def prometheus() -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+def _internal_router(spec: ServiceSpec) -> APIRouter:
+    router = APIRouter(prefix="/internal", tags=["internal"])
+
+    @router.get("/info", summary="What this service is and who the verified caller is")
+    async def info(request: Request) -> dict[str, Any]:
+        claims = request.state.claims
+        return {
+            "service": spec.name,
+            "schema": spec.schema,
+            "consumes": sorted(spec.handlers),
+            "caller": {"sub": claims.sub, "role": claims.role, "tenant": claims.tid},
+        }
 
     return router
 

@@ -23,6 +23,8 @@ def create_app(settings: RuntimeSettings | None = None) -> FastAPI:
     """Build the forecast app for a standalone (distributed) deployment."""
     settings = settings or RuntimeSettings()
     return create_service_app(
-        SPEC, settings, bus_factory=lambda: create_bus(settings),
+        SPEC,
+        settings,
+        bus_factory=lambda: create_bus(settings),
         objects=create_object_store(settings),
     )

@@ -1,0 +1,3 @@
+from sextant.cli.main import app
+
+app()

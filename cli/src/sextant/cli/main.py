@@ -1,0 +1,105 @@
+"""The ``sextant`` command."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
+
+from sextant.cli.embedded import Ready, run_embedded
+from sextant.cli.services import SERVICE_NAMES, spec_for
+
+app = typer.Typer(
+    help="Sextant: engineering intelligence. `sextant run` starts everything.", no_args_is_help=True
+)
+console = Console(stderr=True)
+
+
+@app.command()
+def run(
+    host: str = typer.Option("127.0.0.1", help="address the gateway listens on"),
+    port: int = typer.Option(8080, help="port the gateway listens on"),
+    data_dir: Path = typer.Option(Path(".data"), help="embedded PostgreSQL, keys and objects"),
+) -> None:
+    """Run the whole platform in one process (the embedded mode)."""
+
+    def announce(ready: Ready) -> None:
+        console.print(
+            Panel.fit(
+                f"[bold]Sextant is running[/bold] at {ready.url}\n"
+                f"data:     {ready.data_dir}\n"
+                f"database: {ready.database}\n\n"
+                f"try:      curl {ready.url}/v1/status\n"
+                "stop:     Ctrl-C",
+                title="sextant run",
+            )
+        )
+
+    data_dir = data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    asyncio.run(run_embedded(host, port, data_dir, announce))
+    console.print("stopped")
+
+
+@app.command()
+def serve(
+    service: str = typer.Argument(..., help=f"one of: {', '.join(SERVICE_NAMES)}"),
+    host: str = typer.Option("0.0.0.0", help="address to listen on"),  # noqa: S104 - a pod's port
+    port: int = typer.Option(8000, help="port to listen on"),
+) -> None:
+    """Run one service alone (the distributed mode); settings come from the environment."""
+    import uvicorn
+
+    from sextant.runtime.app import create_service_app
+    from sextant.runtime.settings import RuntimeSettings
+    from sextant.runtime.wiring import create_bus, create_object_store
+
+    settings = RuntimeSettings()
+    service_app = create_service_app(
+        spec_for(service),
+        settings,
+        bus_factory=lambda: create_bus(settings),
+        objects=create_object_store(settings),
+    )
+    uvicorn.run(service_app, host=host, port=port, log_level="warning")
+
+
+@app.command()
+def migrate(
+    services: list[str] = typer.Argument(None, help="services to migrate (default: all)"),
+) -> None:
+    """Bring the services' schemas up to date, as the database owner, and exit."""
+    from sextant.runtime.db import Database
+    from sextant.runtime.migrations import migrate as migrate_schema
+    from sextant.runtime.settings import RuntimeSettings
+
+    settings = RuntimeSettings()
+    if not settings.database_url:
+        raise typer.BadParameter("set DATABASE_URL (the owner's connection)")
+
+    async def migrate_all() -> None:
+        for name in services or SERVICE_NAMES:
+            spec = spec_for(name)
+            db = Database(
+                settings.database_url or "",
+                spec.schema,
+                app_password=settings.app_role_password.get_secret_value(),
+            )
+            await migrate_schema(db, spec.migrations_dir, spec.metadata)
+            console.print(f"migrated [bold]{name}[/bold] (schema {spec.schema})")
+
+    asyncio.run(migrate_all())
+
+
+@app.command("services")
+def list_services() -> None:
+    """List the services, their schemas and the topics they consume."""
+    table = Table("service", "schema", "consumes")
+    for name in SERVICE_NAMES:
+        spec = spec_for(name)
+        table.add_row(name, spec.schema, ", ".join(sorted(spec.handlers)) or "-")
+    Console().print(table)

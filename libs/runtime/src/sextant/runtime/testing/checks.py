@@ -1,0 +1,88 @@
+"""The runtime contract every service keeps, checked the same way in every service's tests."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import jwt
+from sqlalchemy import text
+
+from sextant.runtime.app import ServiceSpec
+from sextant.runtime.migrations import compare_to_models
+from sextant.runtime.testing.apps import running_service, service_settings
+from sextant.runtime.testing.plugin import InternalKeys
+from sextant.runtime.tokens import (
+    ALGORITHM,
+    ISSUER,
+    TOKEN_TYPE,
+    InternalTokenSigner,
+    audience_for,
+    generate_keypair,
+    load_private_key,
+)
+
+TENANT = uuid.UUID("0190d6a0-0000-7000-8000-0000000000aa")
+
+
+async def check_health_readiness_metrics(spec: ServiceSpec, database_url: str, keys: InternalKeys) -> None:
+    async with running_service(spec, service_settings(database_url, keys)) as (client, _):
+        assert (await client.get("/healthz")).json() == {"status": "ok"}
+        ready = await client.get("/readyz")
+        assert ready.status_code == 200, ready.text
+        assert ready.json()["checks"] == {"database": True, "bus": True}
+        assert "sextant_http_requests" in (await client.get("/metrics")).text
+
+
+async def check_schema_matches_models_and_app_role_owns_nothing(
+    spec: ServiceSpec, database_url: str, keys: InternalKeys
+) -> None:
+    async with running_service(spec, service_settings(database_url, keys)) as (_, state):
+        engine = state.db.owner_engine()
+        async with engine.connect() as conn:
+            diffs = await conn.run_sync(compare_to_models, spec.schema, spec.metadata)
+            owned = await conn.scalar(
+                text("SELECT count(*) FROM pg_tables WHERE schemaname = :s AND tableowner = :r"),
+                {"s": spec.schema, "r": f"{spec.schema}_app"},
+            )
+            bypass = await conn.scalar(
+                text("SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = :r"),
+                {"r": f"{spec.schema}_app"},
+            )
+        await engine.dispose()
+    assert diffs == [], f"models and migrations drifted: {diffs}"
+    assert owned == 0 and bypass is False
+
+
+async def check_routes_require_the_internal_token(
+    spec: ServiceSpec, database_url: str, keys: InternalKeys
+) -> None:
+    now = int(time.time())
+    expired = jwt.encode(
+        {"iss": ISSUER, "aud": audience_for(spec.name), "sub": "u", "role": "member", "jti": "x",
+         "iat": now - 120, "exp": now - 60},
+        load_private_key(keys.private_pem), algorithm=ALGORITHM, headers={"typ": TOKEN_TYPE},
+    )
+    forged = InternalTokenSigner(load_private_key(generate_keypair()[0])).mint(
+        service=spec.name, subject="u", role="platform_admin", tenant_id=TENANT
+    )
+    other_service = "ingest" if spec.name != "ingest" else "forecast"
+    wrong_audience = keys.signer.mint(service=other_service, subject="u", role="member", tenant_id=TENANT)
+    good = keys.signer.mint(service=spec.name, subject="user-7", role="manager", tenant_id=TENANT)
+    async with running_service(spec, service_settings(database_url, keys)) as (client, _):
+        for label, headers in {
+            "no token": {},
+            "not bearer": {"Authorization": f"Basic {good}"},
+            "expired": {"Authorization": f"Bearer {expired}"},
+            "forged": {"Authorization": f"Bearer {forged}"},
+            "wrong audience": {"Authorization": f"Bearer {wrong_audience}"},
+        }.items():
+            response = await client.get("/internal/info", headers=headers)
+            assert response.status_code == 401, f"{label}: {response.status_code}"
+            assert response.headers["content-type"] == "application/problem+json", label
+        accepted = await client.get("/internal/info", headers={"Authorization": f"Bearer {good}"})
+    assert accepted.status_code == 200, accepted.text
+    body = accepted.json()
+    assert body["service"] == spec.name
+    assert body["caller"] == {"sub": "user-7", "role": "manager", "tenant": str(TENANT)}
+    assert body["consumes"] == sorted(spec.handlers)

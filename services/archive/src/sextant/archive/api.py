@@ -1,0 +1,5 @@
+"""Archive's HTTP routes (behind the gateway's internal token)."""
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/v1", tags=["archive"])

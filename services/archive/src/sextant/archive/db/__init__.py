@@ -1,0 +1,14 @@
+"""Archive's tables (schema ``archive``): retention policies, cold-store manifests, legal holds come with the archive issue;
+the outbox and inbox are here from the start."""
+
+from pathlib import Path
+
+from sqlalchemy import MetaData
+
+from sextant.runtime.outbox import spine_tables
+
+SCHEMA = "archive"
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+metadata = MetaData(schema=SCHEMA)
+spine = spine_tables(metadata)

@@ -1,0 +1,3 @@
+from sextant.runtime.migrations import run_env
+
+run_env()

@@ -1,0 +1,14 @@
+"""Identity's tables (schema ``identity``): developers, aliases, merge/split history, team memberships come with the identity issue (#5);
+the outbox and inbox are here from the start."""
+
+from pathlib import Path
+
+from sqlalchemy import MetaData
+
+from sextant.runtime.outbox import spine_tables
+
+SCHEMA = "identity"
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+metadata = MetaData(schema=SCHEMA)
+spine = spine_tables(metadata)

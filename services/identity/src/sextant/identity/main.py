@@ -1,0 +1,30 @@
+"""The identity service. one developer across GitHub, GitLab, Jira and git."""
+
+from fastapi import FastAPI
+
+from sextant.identity import api
+from sextant.identity.db import MIGRATIONS, metadata
+from sextant.identity.handlers import HANDLERS
+from sextant.runtime.app import ServiceSpec, create_service_app
+from sextant.runtime.settings import RuntimeSettings
+from sextant.runtime.wiring import create_bus, create_object_store
+
+SPEC = ServiceSpec(
+    name="identity",
+    description="Aliases, scored matching, merge suggestions, merge/split.",
+    metadata=metadata,
+    migrations_dir=MIGRATIONS,
+    routers=[api.router],
+    handlers=HANDLERS,
+)
+
+
+def create_app(settings: RuntimeSettings | None = None) -> FastAPI:
+    """Build the identity app for a standalone (distributed) deployment."""
+    settings = settings or RuntimeSettings()
+    return create_service_app(
+        SPEC,
+        settings,
+        bus_factory=lambda: create_bus(settings),
+        objects=create_object_store(settings),
+    )

@@ -1,0 +1,14 @@
+"""Ingest's tables (schema ``ingest``): source connections and their secrets, raw deliveries, backfill jobs come with the ingest issue (#4);
+the outbox and inbox are here from the start."""
+
+from pathlib import Path
+
+from sqlalchemy import MetaData
+
+from sextant.runtime.outbox import spine_tables
+
+SCHEMA = "ingest"
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+metadata = MetaData(schema=SCHEMA)
+spine = spine_tables(metadata)

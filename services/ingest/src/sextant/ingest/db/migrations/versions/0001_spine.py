@@ -1,0 +1,24 @@
+"""Outbox and inbox.
+
+Revision ID: 0001
+Revises:
+"""
+
+from alembic import context, op
+
+from sextant.runtime.migrations import create_spine_tables
+
+revision = "0001"
+down_revision = None
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    create_spine_tables(op, context.config.attributes["schema"])
+
+
+def downgrade() -> None:
+    schema = context.config.attributes["schema"]
+    op.drop_table("inbox", schema=schema)
+    op.drop_table("outbox", schema=schema)

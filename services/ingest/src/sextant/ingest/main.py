@@ -1,0 +1,30 @@
+"""The ingest service. signed webhooks and backfills, normalized into canonical activity events."""
+
+from fastapi import FastAPI
+
+from sextant.ingest import api
+from sextant.ingest.db import MIGRATIONS, metadata
+from sextant.ingest.handlers import HANDLERS
+from sextant.runtime.app import ServiceSpec, create_service_app
+from sextant.runtime.settings import RuntimeSettings
+from sextant.runtime.wiring import create_bus, create_object_store
+
+SPEC = ServiceSpec(
+    name="ingest",
+    description="Webhooks from GitHub, GitLab, Jira and generic pushes; backfill and replay.",
+    metadata=metadata,
+    migrations_dir=MIGRATIONS,
+    routers=[api.router],
+    handlers=HANDLERS,
+)
+
+
+def create_app(settings: RuntimeSettings | None = None) -> FastAPI:
+    """Build the ingest app for a standalone (distributed) deployment."""
+    settings = settings or RuntimeSettings()
+    return create_service_app(
+        SPEC,
+        settings,
+        bus_factory=lambda: create_bus(settings),
+        objects=create_object_store(settings),
+    )

@@ -1,0 +1,5 @@
+"""Insights's HTTP routes (behind the gateway's internal token)."""
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/v1", tags=["insights"])

@@ -1,0 +1,14 @@
+"""Insights's tables (schema ``insights``): metrics, per-developer history, suggestions and their feedback come with the insights issue;
+the outbox and inbox are here from the start."""
+
+from pathlib import Path
+
+from sqlalchemy import MetaData
+
+from sextant.runtime.outbox import spine_tables
+
+SCHEMA = "insights"
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+metadata = MetaData(schema=SCHEMA)
+spine = spine_tables(metadata)

@@ -1,0 +1,14 @@
+"""Reports's tables (schema ``reports``): report definitions, jobs, schedules, rendered files come with the reports issue;
+the outbox and inbox are here from the start."""
+
+from pathlib import Path
+
+from sqlalchemy import MetaData
+
+from sextant.runtime.outbox import spine_tables
+
+SCHEMA = "reports"
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+metadata = MetaData(schema=SCHEMA)
+spine = spine_tables(metadata)

@@ -1,0 +1,30 @@
+"""The reports service. PDF and CSV reports, on demand and on schedule."""
+
+from fastapi import FastAPI
+
+from sextant.reports import api
+from sextant.reports.db import MIGRATIONS, metadata
+from sextant.reports.handlers import HANDLERS
+from sextant.runtime.app import ServiceSpec, create_service_app
+from sextant.runtime.settings import RuntimeSettings
+from sextant.runtime.wiring import create_bus, create_object_store
+
+SPEC = ServiceSpec(
+    name="reports",
+    description="Report definitions, jobs, schedules, rendered files.",
+    metadata=metadata,
+    migrations_dir=MIGRATIONS,
+    routers=[api.router],
+    handlers=HANDLERS,
+)
+
+
+def create_app(settings: RuntimeSettings | None = None) -> FastAPI:
+    """Build the reports app for a standalone (distributed) deployment."""
+    settings = settings or RuntimeSettings()
+    return create_service_app(
+        SPEC,
+        settings,
+        bus_factory=lambda: create_bus(settings),
+        objects=create_object_store(settings),
+    )
