@@ -1,0 +1,275 @@
+"""Events of the services downstream of ingest: attribution, identity, forecast,
+insights, lifecycle (archive), reports, notifications and config/audit."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import AwareDatetime, Field
+
+from sextant.contracts.events.common import Actor
+from sextant.contracts.registry import EventModel, event_type
+from sextant.contracts.topics import (
+    ACTIVITY_ATTRIBUTED,
+    CONFIG,
+    FORECAST,
+    IDENTITY,
+    INSIGHTS,
+    LIFECYCLE,
+    NOTIFICATIONS,
+    REPORTS,
+)
+
+Role = Literal["platform_admin", "tenant_admin", "manager", "member", "partner"]
+
+
+class Attribution(EventModel):
+    """One actor reference of the original event and the developer it resolved to."""
+
+    path: str = Field(
+        description="where the actor sits in the original data, e.g. change_request.author"
+    )
+    actor: Actor
+    developer_id: UUID
+
+
+@event_type("sextant.activity.attributed.v1", topic=ACTIVITY_ATTRIBUTED)
+class ActivityAttributed(EventModel):
+    """An activity event with developer ids resolved, in the same per-key order."""
+
+    original_id: UUID
+    original_type: str
+    original: dict[str, Any] = Field(description="the original event's data, unchanged")
+    attributions: list[Attribution] = Field(default_factory=list)
+
+
+# identity ------------------------------------------------------------------------------
+
+
+@event_type("sextant.identity.developer.created.v1", topic=IDENTITY)
+class DeveloperCreated(EventModel):
+    developer_id: UUID
+    display_name: str | None = None
+    is_bot: bool = False
+
+
+@event_type("sextant.identity.developers.merged.v1", topic=IDENTITY)
+class DevelopersMerged(EventModel):
+    """``merged_ids`` now belong to ``survivor_id``: per-developer history must follow."""
+
+    survivor_id: UUID
+    merged_ids: list[UUID] = Field(min_length=1)
+    rule: str = Field(description="'manual' or the matching rule that merged them")
+    score: float | None = None
+    actor: str | None = Field(default=None, description="who merged, when manual")
+
+
+@event_type("sextant.identity.developer.split.v1", topic=IDENTITY)
+class DeveloperSplit(EventModel):
+    from_developer_id: UUID
+    new_developer_id: UUID
+    alias_ids: list[UUID] = Field(min_length=1)
+    actor: str | None = None
+
+
+@event_type("sextant.identity.alias.moved.v1", topic=IDENTITY)
+class AliasMoved(EventModel):
+    alias_id: UUID
+    from_developer_id: UUID
+    to_developer_id: UUID
+    actor: str | None = None
+
+
+@event_type("sextant.identity.developer.lock_changed.v1", topic=IDENTITY)
+class DeveloperLockChanged(EventModel):
+    developer_id: UUID
+    locked: bool
+    actor: str | None = None
+
+
+@event_type("sextant.identity.merge.suggested.v1", topic=IDENTITY)
+class MergeSuggested(EventModel):
+    suggestion_id: UUID
+    developer_ids: list[UUID] = Field(min_length=2)
+    rule: str
+    score: float = Field(ge=0, le=1)
+    evidence: list[str] = Field(default_factory=list)
+
+
+# forecast ------------------------------------------------------------------------------
+
+
+@event_type("sextant.forecast.computed.v1", topic=FORECAST)
+class ForecastComputed(EventModel):
+    kind: Literal["when", "how_many", "sprint"]
+    scope: str = Field(description="workspace:<id> or view:<id>")
+    percentiles: dict[str, float] = Field(description="e.g. {'p50': 12, 'p85': 9}")
+    trials: int = Field(gt=0)
+    inputs: dict[str, Any] = Field(default_factory=dict)
+
+
+@event_type("sextant.forecast.work_item.flagged_stale.v1", topic=FORECAST)
+class WorkItemFlaggedStale(EventModel):
+    work_item_key: str
+    state: str
+    age_days: float = Field(ge=0)
+    percentile: float = Field(ge=0, le=100)
+    score: float
+    explanation: str
+
+
+@event_type("sextant.forecast.stale_flag.dismissed.v1", topic=FORECAST)
+class StaleFlagDismissed(EventModel):
+    work_item_key: str
+    dismissed_by: str
+    reason: str | None = None
+
+
+# insights ------------------------------------------------------------------------------
+
+
+@event_type("sextant.insights.metrics.computed.v1", topic=INSIGHTS)
+class MetricsComputed(EventModel):
+    scope: str
+    period_start: AwareDatetime
+    period_end: AwareDatetime
+    metrics: dict[str, float | None] = Field(
+        description="e.g. deployment_frequency, lead_time_p50_hours"
+    )
+
+
+@event_type("sextant.insights.suggestion.created.v1", topic=INSIGHTS)
+class SuggestionCreated(EventModel):
+    suggestion_id: UUID
+    scope: str
+    title: str
+    body: str
+    generator: Literal["llm", "deterministic"]
+    evidence: list[str] = Field(default_factory=list)
+
+
+@event_type("sextant.insights.suggestion.feedback_recorded.v1", topic=INSIGHTS)
+class SuggestionFeedbackRecorded(EventModel):
+    suggestion_id: UUID
+    verdict: Literal["confirmed", "rejected"]
+    by: str
+    comment: str | None = None
+
+
+# lifecycle (archive) -------------------------------------------------------------------
+
+
+@event_type("sextant.lifecycle.tenant.soft_deleted.v1", topic=LIFECYCLE)
+class TenantSoftDeleted(EventModel):
+    restorable_until: AwareDatetime
+
+
+@event_type("sextant.lifecycle.tenant.restored.v1", topic=LIFECYCLE)
+class TenantRestored(EventModel):
+    restored_by: str
+
+
+@event_type("sextant.lifecycle.workspace.soft_deleted.v1", topic=LIFECYCLE)
+class WorkspaceSoftDeleted(EventModel):
+    restorable_until: AwareDatetime
+
+
+@event_type("sextant.lifecycle.workspace.restored.v1", topic=LIFECYCLE)
+class WorkspaceRestored(EventModel):
+    restored_by: str
+
+
+@event_type("sextant.lifecycle.archive.written.v1", topic=LIFECYCLE)
+class ArchiveWritten(EventModel):
+    manifest_id: UUID
+    object_key: str
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    row_count: int = Field(ge=0)
+    covers_until: AwareDatetime
+
+
+@event_type("sextant.lifecycle.purge.requested.v1", topic=LIFECYCLE)
+class PurgeRequested(EventModel):
+    """Owners delete rows older than ``older_than``; only sent after the cold copy is verified."""
+
+    manifest_id: UUID
+    older_than: AwareDatetime
+
+
+@event_type("sextant.lifecycle.purge.done.v1", topic=LIFECYCLE)
+class PurgeDone(EventModel):
+    manifest_id: UUID
+    service: str
+    rows_deleted: int = Field(ge=0)
+
+
+@event_type("sextant.lifecycle.restore.done.v1", topic=LIFECYCLE)
+class RestoreDone(EventModel):
+    manifest_id: UUID
+    rows_restored: int = Field(ge=0)
+
+
+@event_type("sextant.lifecycle.legal_hold.changed.v1", topic=LIFECYCLE)
+class LegalHoldChanged(EventModel):
+    hold_id: UUID
+    active: bool
+    reason: str
+    by: str
+
+
+# reports -------------------------------------------------------------------------------
+
+
+@event_type("sextant.reports.requested.v1", topic=REPORTS)
+class ReportRequested(EventModel):
+    report_id: UUID
+    definition: str
+    format: Literal["pdf", "csv"]
+    scope: str
+    requested_by: str
+
+
+@event_type("sextant.reports.rendered.v1", topic=REPORTS)
+class ReportRendered(EventModel):
+    report_id: UUID
+    object_key: str
+    format: Literal["pdf", "csv"]
+    size_bytes: int = Field(ge=0)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+@event_type("sextant.reports.failed.v1", topic=REPORTS)
+class ReportFailed(EventModel):
+    report_id: UUID
+    reason: str
+
+
+# notifications -------------------------------------------------------------------------
+
+
+@event_type("sextant.notifications.raised.v1", topic=NOTIFICATIONS)
+class NotificationRaised(EventModel):
+    notification_id: UUID
+    severity: Literal["info", "warning", "error"]
+    audience: list[Role] = Field(min_length=1)
+    title: str = Field(min_length=1, max_length=200)
+    body: str
+    link: str | None = None
+    raised_by: str = Field(description="the service that raised it")
+
+
+# config / audit ------------------------------------------------------------------------
+
+
+@event_type("sextant.config.changed.v1", topic=CONFIG)
+class ConfigChanged(EventModel):
+    """A configuration change, as the audit log records it."""
+
+    actor: str
+    action: str = Field(description="e.g. workspace.create, api_key.revoke, identity.merge")
+    target_type: str
+    target_id: str
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
+    request_id: str | None = None
