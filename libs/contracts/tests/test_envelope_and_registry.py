@@ -49,9 +49,8 @@ def test_envelope_round_trips_through_kafka_binary_mode(data, subject, with_work
 
 def test_envelope_rejects_a_naive_time_and_a_bad_type():
     with pytest.raises(ValueError, match="timezone"):
-        Envelope(
-            source="/s", type="sextant.x.y.v1", tenantid=uuid7(), data={}, time=datetime(2026, 1, 1)
-        )
+        naive = datetime(2026, 1, 1)  # noqa: DTZ001 - naive on purpose
+        Envelope(source="/s", type="sextant.x.y.v1", tenantid=uuid7(), data={}, time=naive)
     with pytest.raises(ValueError):
         Envelope(source="/s", type="not-a-type", tenantid=uuid7(), data={})
 
