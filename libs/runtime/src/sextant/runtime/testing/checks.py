@@ -25,7 +25,9 @@ from sextant.runtime.tokens import (
 TENANT = uuid.UUID("0190d6a0-0000-7000-8000-0000000000aa")
 
 
-async def check_health_readiness_metrics(spec: ServiceSpec, database_url: str, keys: InternalKeys) -> None:
+async def check_health_readiness_metrics(
+    spec: ServiceSpec, database_url: str, keys: InternalKeys
+) -> None:
     async with running_service(spec, service_settings(database_url, keys)) as (client, _):
         assert (await client.get("/healthz")).json() == {"status": "ok"}
         ready = await client.get("/readyz")
@@ -59,15 +61,26 @@ async def check_routes_require_the_internal_token(
 ) -> None:
     now = int(time.time())
     expired = jwt.encode(
-        {"iss": ISSUER, "aud": audience_for(spec.name), "sub": "u", "role": "member", "jti": "x",
-         "iat": now - 120, "exp": now - 60},
-        load_private_key(keys.private_pem), algorithm=ALGORITHM, headers={"typ": TOKEN_TYPE},
+        {
+            "iss": ISSUER,
+            "aud": audience_for(spec.name),
+            "sub": "u",
+            "role": "member",
+            "jti": "x",
+            "iat": now - 120,
+            "exp": now - 60,
+        },
+        load_private_key(keys.private_pem),
+        algorithm=ALGORITHM,
+        headers={"typ": TOKEN_TYPE},
     )
     forged = InternalTokenSigner(load_private_key(generate_keypair()[0])).mint(
         service=spec.name, subject="u", role="platform_admin", tenant_id=TENANT
     )
     other_service = "ingest" if spec.name != "ingest" else "forecast"
-    wrong_audience = keys.signer.mint(service=other_service, subject="u", role="member", tenant_id=TENANT)
+    wrong_audience = keys.signer.mint(
+        service=other_service, subject="u", role="member", tenant_id=TENANT
+    )
     good = keys.signer.mint(service=spec.name, subject="user-7", role="manager", tenant_id=TENANT)
     async with running_service(spec, service_settings(database_url, keys)) as (client, _):
         for label, headers in {
