@@ -54,18 +54,9 @@ def serve(
     """Run one service alone (the distributed mode); settings come from the environment."""
     import uvicorn
 
-    from sextant.runtime.app import create_service_app
-    from sextant.runtime.settings import RuntimeSettings
-    from sextant.runtime.wiring import create_bus, create_object_store
+    from sextant.runtime.wiring import standalone_app
 
-    settings = RuntimeSettings()
-    service_app = create_service_app(
-        spec_for(service),
-        settings,
-        bus_factory=lambda: create_bus(settings),
-        objects=create_object_store(settings),
-    )
-    uvicorn.run(service_app, host=host, port=port, log_level="warning")
+    uvicorn.run(standalone_app(spec_for(service)), host=host, port=port, log_level="warning")
 
 
 @app.command()

@@ -173,3 +173,11 @@ def create_spine_tables(op: AlembicOps, schema: str) -> None:
         f"CREATE TRIGGER outbox_notify AFTER INSERT ON {schema}.outbox "
         f"FOR EACH STATEMENT EXECUTE FUNCTION {schema}.notify_outbox()"
     )
+
+
+def drop_spine_tables(op: AlembicOps, schema: str) -> None:
+    """Undo :func:`create_spine_tables`."""
+    op.execute(f"DROP TRIGGER IF EXISTS outbox_notify ON {identifier(schema)}.outbox")
+    op.execute(f"DROP FUNCTION IF EXISTS {identifier(schema)}.notify_outbox()")
+    op.drop_table("inbox", schema=schema)
+    op.drop_table("outbox", schema=schema)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from fastapi import FastAPI
+
 from sextant.contracts import TOPICS
 from sextant.contracts.registry import _ensure_loaded
+from sextant.runtime.app import ServiceSpec, create_service_app
 from sextant.runtime.bus.base import EventBus
 from sextant.runtime.bus.kafka import KafkaBus
 from sextant.runtime.bus.local import LocalBus
@@ -39,3 +42,15 @@ def all_topic_names() -> list[str]:
     """Every registered topic and its DLQ: what a Kafka deployment must have."""
     _ensure_loaded()
     return sorted([t.name for t in TOPICS.values()] + [t.dlq for t in TOPICS.values()])
+
+
+def standalone_app(spec: ServiceSpec, settings: RuntimeSettings | None = None) -> FastAPI:
+    """A service on its own (the distributed mode): bus and object store from settings."""
+    settings = settings or RuntimeSettings()
+    resolved = settings
+    return create_service_app(
+        spec,
+        resolved,
+        bus_factory=lambda: create_bus(resolved),
+        objects=create_object_store(resolved),
+    )

@@ -5,9 +5,9 @@ from fastapi import FastAPI
 from sextant.reports import api
 from sextant.reports.db import MIGRATIONS, metadata
 from sextant.reports.handlers import HANDLERS
-from sextant.runtime.app import ServiceSpec, create_service_app
+from sextant.runtime.app import ServiceSpec
 from sextant.runtime.settings import RuntimeSettings
-from sextant.runtime.wiring import create_bus, create_object_store
+from sextant.runtime.wiring import standalone_app
 
 SPEC = ServiceSpec(
     name="reports",
@@ -21,10 +21,4 @@ SPEC = ServiceSpec(
 
 def create_app(settings: RuntimeSettings | None = None) -> FastAPI:
     """Build the reports app for a standalone (distributed) deployment."""
-    settings = settings or RuntimeSettings()
-    return create_service_app(
-        SPEC,
-        settings,
-        bus_factory=lambda: create_bus(settings),
-        objects=create_object_store(settings),
-    )
+    return standalone_app(SPEC, settings)

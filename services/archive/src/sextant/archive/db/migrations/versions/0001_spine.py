@@ -6,7 +6,7 @@ Revises:
 
 from alembic import context, op
 
-from sextant.runtime.migrations import create_spine_tables
+from sextant.runtime.migrations import create_spine_tables, drop_spine_tables
 
 revision = "0001"
 down_revision = None
@@ -19,6 +19,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    schema = context.config.attributes["schema"]
-    op.drop_table("inbox", schema=schema)
-    op.drop_table("outbox", schema=schema)
+    drop_spine_tables(op, context.config.attributes["schema"])
