@@ -1,0 +1,125 @@
+"""Monte Carlo speed and memory, each next to a per-trial Python loop of the same method.
+
+    .venv/bin/python services/forecast/bench/bench_montecarlo.py
+
+Targets (issue #6): how-many, 100,000 trials x 26 weeks ≤ 50 ms; when, 500 items over a
+104-week horizon ≤ 150 ms; peak extra memory ≤ 64 MB. Medians of several runs. The loop
+runs fewer trials and is scaled to the same count (its cost is linear in trials).
+Also prints the calibration on ../shared/corpora/throughput when present.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+
+from sextant.forecast.backtest import main as backtest_main
+from sextant.forecast.domain.montecarlo import ForecastOptions, how_many, level_sigma, when
+
+TRIALS = 100_000
+LOOP_TRIALS = 2_000
+
+
+def history() -> np.ndarray:
+    return np.random.default_rng(11).poisson(14, 104).astype(float)
+
+
+def median_ms(function, runs: int = 7) -> float:
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        function()
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
+def peak_mb(function) -> float:
+    tracemalloc.start()
+    function()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return peak / 2**20
+
+
+def loop_paths(
+    window: np.ndarray, weeks: int, rng: np.random.Generator, sigma: float, block: int = 4
+):
+    path: list[float] = []
+    while len(path) < weeks:
+        start = int(rng.integers(0, window.size - block + 1))
+        path.extend(window[start : start + block][: weeks - len(path)])
+    factor = float(np.exp(rng.normal(0, sigma)))
+    return [w * factor for w in path]
+
+
+def loop_how_many(hist: np.ndarray, weeks: int, trials: int) -> dict[int, int]:
+    window = hist[-52:].astype(np.float32)
+    sigma, rng = level_sigma(window), np.random.default_rng(1)
+    totals = [np.floor(sum(loop_paths(window, weeks, rng, sigma))) for _ in range(trials)]
+    return {p: int(np.percentile(totals, 100 - p, method="lower")) for p in (50, 85, 95)}
+
+
+def loop_when(hist: np.ndarray, items: int, trials: int, horizon: int = 104) -> dict[int, int]:
+    window = hist[-52:].astype(np.float32)
+    sigma, rng = level_sigma(window), np.random.default_rng(1)
+    finishes = []
+    for _ in range(trials):
+        done, week = 0.0, horizon + 1
+        for index, value in enumerate(loop_paths(window, horizon, rng, sigma), start=1):
+            done += value
+            if done >= items:
+                week = index
+                break
+        finishes.append(week)
+    return {p: int(np.percentile(finishes, p, method="higher")) for p in (50, 85, 95)}
+
+
+def main() -> None:
+    hist = history()
+    options = ForecastOptions(trials=TRIALS, seed=3)
+    how_ms = median_ms(lambda: how_many(hist, 26, options))
+    when_ms = median_ms(lambda: when(hist, 500, options, max_weeks=104))
+    how_loop_ms = (
+        median_ms(lambda: loop_how_many(hist, 26, LOOP_TRIALS), runs=3) * TRIALS / LOOP_TRIALS
+    )
+    when_loop_ms = (
+        median_ms(lambda: loop_when(hist, 500, LOOP_TRIALS), runs=3) * TRIALS / LOOP_TRIALS
+    )
+    how_mem = peak_mb(lambda: how_many(hist, 26, options))
+    when_mem = peak_mb(lambda: when(hist, 500, options, max_weeks=104))
+    vec_how, ref_how = how_many(hist, 26, options).percentiles, loop_how_many(hist, 26, 20_000)
+    vec_when, ref_when = when(hist, 500, options).percentiles, loop_when(hist, 500, 20_000)
+
+    print(
+        f"Monte Carlo, {TRIALS:,} trials (median of runs; loop scaled from {LOOP_TRIALS:,} trials)"
+    )
+    print(
+        f"  how-many 26 weeks   {how_ms:8.1f} ms  (target ≤ 50)   loop {how_loop_ms:9.0f} ms  "
+        f"→ {how_loop_ms / how_ms:5.0f}x   peak {how_mem:5.1f} MB"
+    )
+    print(
+        f"  when 500 items/104w {when_ms:8.1f} ms  (target ≤ 150)  loop {when_loop_ms:9.0f} ms  "
+        f"→ {when_loop_ms / when_ms:5.0f}x   peak {when_mem:5.1f} MB  (target ≤ 64)"
+    )
+    print(
+        f"  agreement how-many P50/P85/P95  vectorized {[vec_how[p] for p in (50, 85, 95)]}  "
+        f"loop {[ref_how[p] for p in (50, 85, 95)]}"
+    )
+    print(
+        f"  agreement when     P50/P85/P95  vectorized {[vec_when[p] for p in (50, 85, 95)]}  "
+        f"loop {[ref_when[p] for p in (50, 85, 95)]}"
+    )
+    corpora = Path(__file__).resolve().parents[3].parent / "shared" / "corpora" / "throughput"
+    if corpora.exists():
+        print("calibration (rolling origin every 4 weeks, 52-week window):")
+        backtest_main([str(corpora / f"{r}.weekly.csv") for r in ("git", "numpy", "sympy")])
+    else:
+        print(f"calibration: {corpora} not present, skipped")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,47 @@
+"""Print the calibration of "how many" forecasts on weekly-throughput CSV files.
+
+    python -m sextant.forecast.backtest FILE.csv [FILE.csv …]
+
+Each CSV has a header and one row per week; the last column is the count.
+"""
+
+from __future__ import annotations
+
+import csv
+import sys
+from pathlib import Path
+
+from sextant.forecast.domain.calibration import backtest
+
+BANDS = {50: (0.40, 0.60), 85: (0.80, 0.90), 95: (0.90, 0.98)}
+
+
+def read_weekly(path: Path) -> list[float]:
+    with path.open(newline="") as handle:
+        rows = list(csv.reader(handle))
+    return [float(row[-1]) for row in rows[1:] if row]
+
+
+def main(paths: list[str]) -> int:
+    if not paths:
+        print(__doc__)
+        return 2
+    print(
+        f"{'file':24s} {'horizon':>7s} {'origins':>7s}  {'P50':>6s} {'P85':>6s} {'P95':>6s}  in target bands"
+    )
+    all_in = True
+    for name in paths:
+        for result in backtest(read_weekly(Path(name))):
+            shares = result.hit_share
+            inside = all(lo <= shares[p] <= hi for p, (lo, hi) in BANDS.items())
+            all_in &= inside
+            print(
+                f"{Path(name).name:24s} {result.horizon_weeks:>5d} w {result.origins:>7d}  "
+                f"{shares[50]:>6.1%} {shares[85]:>6.1%} {shares[95]:>6.1%}  {'yes' if inside else 'NO'}"
+            )
+    print("targets: P50 40-60 %, P85 80-90 %, P95 90-98 %")
+    return 0 if all_in else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,1 @@
+"""Forecast's functional core: pure functions over numpy arrays, no I/O."""

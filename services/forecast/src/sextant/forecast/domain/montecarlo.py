@@ -1,0 +1,225 @@
+"""Monte Carlo delivery forecasts from weekly throughput, vectorized and seeded.
+
+Why not plain resampling of single weeks: real throughput drifts and neighbouring weeks
+are alike, so sums of independently drawn weeks are too narrow — measured here at
+64-82 % hits for a nominal 85 % on three public repositories. Two things fix that:
+
+1. **Block bootstrap.** Weeks are drawn in blocks of consecutive weeks (4 by default)
+   from the sampling window, so short-range dependence (holidays, release crunches,
+   a busy month) carries into the simulated future.
+2. **Level uncertainty.** Each trial also draws how fast the team is going overall: a
+   lognormal factor whose spread is the spread of the window's quarterly (13-week)
+   mean rates on a log scale. A team whose pace wandered a lot between quarters gets
+   wider forecasts; a steady team keeps narrow ones. Nothing is tuned per data set.
+
+The rolling-origin backtest in :mod:`calibration` holds this method to its nominal
+coverage; users see that calibration next to every forecast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+PERCENTILES = (50, 70, 85, 95)
+_QUARTER_WEEKS = 13
+_CHUNK_TRIALS = 25_000  # bounds memory: one chunk is trials x weeks float32 values
+
+
+@dataclass(frozen=True)
+class ForecastOptions:
+    """The knobs the best tools offer; every result echoes the ones it used."""
+
+    trials: int = 10_000
+    seed: int = 0
+    window_weeks: int = 52
+    block_weeks: int = 4
+    level_uncertainty: bool = True
+    capacity_factor: float = 1.0  # share of the team's throughput available (focus)
+    split_rate: float = 1.0  # items a backlog item turns into when worked
+    scope_growth_per_week: float = 0.0  # items added to the backlog each week
+
+    def __post_init__(self) -> None:
+        if self.trials < 1 or self.window_weeks < 1 or self.block_weeks < 1:
+            raise ValueError("trials, window_weeks and block_weeks must be positive")
+        if not 0 < self.capacity_factor <= 10:
+            raise ValueError("capacity_factor must be in (0, 10]")
+        if self.split_rate < 1 or self.scope_growth_per_week < 0:
+            raise ValueError("split_rate must be ≥ 1 and scope growth ≥ 0")
+
+
+@dataclass(frozen=True)
+class HowManyForecast:
+    """Items done within the horizon. ``percentiles[85]`` is the count reached with 85 %
+    probability, so higher percentiles are smaller counts."""
+
+    horizon_weeks: int
+    percentiles: dict[int, int]
+    curve: list[tuple[int, float]]  # (count, probability of reaching at least it)
+    options: dict[str, Any]
+    window: list[float] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class WhenForecast:
+    """Weeks until the backlog is done; ``percentiles[85]``: done within that many weeks
+    with 85 % probability (so higher percentiles are later). ``None``: beyond the horizon."""
+
+    items: int
+    percentiles: dict[int, int | None]
+    curve: list[tuple[int, float]]  # (week, probability of being done by then)
+    done_within_horizon: float
+    max_weeks: int
+    options: dict[str, Any]
+
+
+def _window(
+    history: NDArray[np.floating[Any]] | list[float], options: ForecastOptions
+) -> NDArray[np.float32]:
+    values = np.asarray(history, dtype=np.float32)
+    if values.ndim != 1 or values.size == 0:
+        raise ValueError("throughput history must be a non-empty list of weekly counts")
+    if np.any(values < 0) or not np.all(np.isfinite(values)):
+        raise ValueError("weekly counts must be finite and non-negative")
+    return values[-options.window_weeks :]
+
+
+def level_sigma(window: NDArray[np.float32]) -> float:
+    """Spread of the window's quarterly mean rates on a log scale (0 when too short)."""
+    quarters = window.size // _QUARTER_WEEKS
+    if quarters < 2:
+        return 0.0
+    means = window[-quarters * _QUARTER_WEEKS :].reshape(quarters, _QUARTER_WEEKS).mean(axis=1)
+    return float(np.std(np.log1p(means)))
+
+
+def weekly_paths(
+    window: NDArray[np.float32],
+    weeks: int,
+    trials: int,
+    options: ForecastOptions,
+    rng: np.random.Generator,
+) -> NDArray[np.float32]:
+    """Simulated throughput, shape (trials, weeks): blocks of real weeks x a level factor."""
+    block = min(options.block_weeks, window.size)
+    blocks = -(-weeks // block)
+    starts = rng.integers(0, window.size - block + 1, size=(trials, blocks), dtype=np.int32)
+    index = (starts[:, :, None] + np.arange(block, dtype=np.int32)).reshape(trials, blocks * block)
+    paths = window[index[:, :weeks]]
+    scale = np.float32(options.capacity_factor)
+    if options.level_uncertainty:
+        sigma = level_sigma(window)
+        if sigma > 0:
+            factor = np.exp(rng.normal(0.0, sigma, size=(trials, 1))).astype(np.float32)
+            scaled: NDArray[np.float32] = paths * (factor * scale)
+            return scaled
+    unscaled: NDArray[np.float32] = paths * scale
+    return unscaled
+
+
+def _chunks(trials: int) -> Iterator[int]:
+    full, rest = divmod(trials, _CHUNK_TRIALS)
+    yield from [_CHUNK_TRIALS] * full
+    if rest:
+        yield rest
+
+
+def how_many(
+    history: list[float] | NDArray[Any], horizon_weeks: int, options: ForecastOptions | None = None
+) -> HowManyForecast:
+    """The distribution of items done within ``horizon_weeks``."""
+    options = options or ForecastOptions()
+    if horizon_weeks < 1:
+        raise ValueError("horizon_weeks must be at least 1")
+    window = _window(history, options)
+    rng = np.random.default_rng(options.seed)
+    totals = np.concatenate(
+        [
+            weekly_paths(window, horizon_weeks, n, options, rng).sum(axis=1)
+            for n in _chunks(options.trials)
+        ]
+    )
+    totals = np.floor(totals).astype(np.int64)
+    percentiles = {p: int(np.percentile(totals, 100 - p, method="lower")) for p in PERCENTILES}
+    counts, tallies = np.unique(totals, return_counts=True)
+    reached = np.cumsum(tallies[::-1])[::-1] / totals.size
+    return HowManyForecast(
+        horizon_weeks=horizon_weeks,
+        percentiles=percentiles,
+        curve=[(int(c), round(float(r), 4)) for c, r in zip(counts, reached, strict=True)],
+        options=asdict(options),
+        window=[float(v) for v in window],
+    )
+
+
+def when(
+    history: list[float] | NDArray[Any],
+    items: int,
+    options: ForecastOptions | None = None,
+    max_weeks: int = 104,
+) -> WhenForecast:
+    """The distribution of weeks until ``items`` (grown by split rate and scope growth) are done."""
+    options = options or ForecastOptions()
+    if items < 1 or max_weeks < 1:
+        raise ValueError("items and max_weeks must be at least 1")
+    window = _window(history, options)
+    rng = np.random.default_rng(options.seed)
+    target = items * options.split_rate + options.scope_growth_per_week * np.arange(
+        1, max_weeks + 1
+    )
+    finish: list[NDArray[np.int64]] = []
+    for n in _chunks(options.trials):
+        done = np.cumsum(weekly_paths(window, max_weeks, n, options, rng), axis=1) >= target
+        first = np.argmax(done, axis=1) + 1
+        first[~done[:, -1]] = max_weeks + 1  # never done within the horizon
+        finish.append(first.astype(np.int64))
+    weeks = np.concatenate(finish)
+    within = weeks <= max_weeks
+    percentiles: dict[int, int | None] = {}
+    for p in PERCENTILES:
+        value = int(np.percentile(weeks, p, method="higher"))
+        percentiles[p] = value if value <= max_weeks else None
+    tally = np.bincount(weeks, minlength=max_weeks + 2)[1 : max_weeks + 1]
+    by_week = np.cumsum(tally) / weeks.size
+    return WhenForecast(
+        items=items,
+        percentiles=percentiles,
+        curve=[(w + 1, round(float(p), 4)) for w, p in enumerate(by_week) if tally[w] or w == 0],
+        done_within_horizon=round(float(within.mean()), 4),
+        max_weeks=max_weeks,
+        options=asdict(options),
+    )
+
+
+def sprint_completion_probability(
+    history: list[float] | NDArray[Any],
+    *,
+    weeks_left: float,
+    not_started: int,
+    in_progress_finish_probabilities: list[float],
+    options: ForecastOptions | None = None,
+) -> float:
+    """Probability the sprint's remaining scope is done by its end.
+
+    Items in progress go first: each finishes with its own probability (from its age, see
+    :func:`sextant.forecast.domain.history.finish_probability`); what the simulated
+    throughput has left over must cover the items not started yet.
+    """
+    options = options or ForecastOptions()
+    if weeks_left <= 0:
+        return 1.0 if not_started == 0 and not in_progress_finish_probabilities else 0.0
+    window = _window(history, options)
+    rng = np.random.default_rng(options.seed)
+    whole = int(np.ceil(weeks_left))
+    paths = weekly_paths(window, whole, options.trials, options, rng)
+    paths[:, -1] *= np.float32(weeks_left - (whole - 1))  # the last, partial week
+    capacity = np.floor(paths.sum(axis=1))
+    finish_p = np.asarray(in_progress_finish_probabilities, dtype=np.float64)
+    in_progress_done = rng.random((options.trials, finish_p.size)) < finish_p
+    all_in_progress_done = in_progress_done.all(axis=1)
+    left_over = capacity - in_progress_done.sum(axis=1)
+    return float(np.mean(all_in_progress_done & (left_over >= not_started)))

@@ -1,0 +1,130 @@
+"""Monte Carlo forecasts: reproducible, percentiles the right way round, options that act."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sextant.forecast.domain.montecarlo import (
+    ForecastOptions,
+    how_many,
+    level_sigma,
+    sprint_completion_probability,
+    when,
+)
+
+STEADY = [10, 12, 9, 11, 10, 13, 8, 10, 11, 9, 12, 10] * 5
+
+
+def test_same_seed_same_forecast_and_another_seed_differs():
+    a = how_many(STEADY, 8, ForecastOptions(seed=7))
+    assert a == how_many(STEADY, 8, ForecastOptions(seed=7))
+    assert a.curve != how_many(STEADY, 8, ForecastOptions(seed=8)).curve
+
+
+def test_how_many_percentiles_are_counts_reached_with_that_probability():
+    forecast = how_many(STEADY, 8)
+    p = forecast.percentiles
+    assert p[50] >= p[70] >= p[85] >= p[95]
+    assert 60 <= p[85] <= p[50] <= 100  # around 8 weeks x ~10.4 items
+    reached = dict(forecast.curve)
+    assert reached[p[85]] >= 0.85 and reached[p[50]] >= 0.50
+
+
+def test_when_percentiles_are_later_for_more_certainty():
+    forecast = when(STEADY, items=100)
+    p = forecast.percentiles
+    assert p[50] is not None and p[95] is not None
+    assert p[50] <= p[70] <= p[85] <= p[95]
+    assert 8 <= p[50] <= 12
+    assert forecast.done_within_horizon == 1.0
+
+
+def test_halving_capacity_roughly_doubles_when():
+    full = when(STEADY, items=100).percentiles[50]
+    half = when(STEADY, items=100, options=ForecastOptions(capacity_factor=0.5)).percentiles[50]
+    assert full is not None and half is not None
+    assert 1.7 <= half / full <= 2.3
+
+
+def test_split_rate_and_scope_growth_push_completion_later():
+    base = when(STEADY, items=100).percentiles[85]
+    split = when(STEADY, items=100, options=ForecastOptions(split_rate=1.5)).percentiles[85]
+    growing = when(STEADY, items=100, options=ForecastOptions(scope_growth_per_week=3)).percentiles[
+        85
+    ]
+    assert base is not None and split is not None and growing is not None
+    assert split > base and growing > base
+
+
+def test_work_beyond_the_horizon_is_reported_not_invented():
+    forecast = when([1, 0, 1, 0] * 13, items=500, max_weeks=20)
+    assert forecast.percentiles[50] is None
+    assert forecast.done_within_horizon == 0.0
+
+
+def test_vectorized_forecast_agrees_with_a_per_trial_loop():
+    rng = np.random.default_rng(3)
+    history = rng.poisson(10, 60).astype(float)
+    options = ForecastOptions(trials=20_000, seed=5)
+    vectorized = how_many(history, 6, options).percentiles
+    loop = _loop_how_many(history, 6, options)
+    for p in (50, 85, 95):
+        assert abs(vectorized[p] - loop[p]) <= max(1, 0.02 * loop[p])
+
+
+def _loop_how_many(history, weeks, options):
+    window = np.asarray(history[-options.window_weeks :], dtype=np.float32)
+    sigma = level_sigma(window)
+    rng = np.random.default_rng(options.seed + 1)
+    totals = []
+    for _ in range(options.trials):
+        total, filled = 0.0, 0
+        while filled < weeks:
+            start = rng.integers(0, window.size - options.block_weeks + 1)
+            for week in window[start : start + options.block_weeks][: weeks - filled]:
+                total += week
+                filled += 1
+        totals.append(np.floor(total * np.exp(rng.normal(0, sigma))))
+    return {p: int(np.percentile(totals, 100 - p, method="lower")) for p in (50, 85, 95)}
+
+
+def test_sprint_probability_falls_as_remaining_work_grows():
+    probabilities = [
+        sprint_completion_probability(
+            STEADY, weeks_left=1.0, not_started=n, in_progress_finish_probabilities=[0.9, 0.8]
+        )
+        for n in (0, 5, 10, 20)
+    ]
+    assert probabilities == sorted(probabilities, reverse=True)
+    assert probabilities[0] > 0.6 and probabilities[-1] < 0.05
+
+
+def test_sprint_already_over_is_done_only_when_nothing_is_left():
+    assert (
+        sprint_completion_probability(
+            STEADY, weeks_left=0, not_started=0, in_progress_finish_probabilities=[]
+        )
+        == 1.0
+    )
+    assert (
+        sprint_completion_probability(
+            STEADY, weeks_left=0, not_started=1, in_progress_finish_probabilities=[]
+        )
+        == 0.0
+    )
+
+
+@pytest.mark.parametrize("bad", [[], [-1, 2], [float("nan")]])
+def test_bad_history_is_refused(bad):
+    with pytest.raises(ValueError):
+        how_many(bad, 4)
+
+
+@settings(max_examples=30, deadline=None)
+@given(history=st.lists(st.integers(0, 40), min_size=8, max_size=80), horizon=st.integers(1, 20))
+def test_longer_horizons_never_forecast_fewer_items(history, horizon):
+    options = ForecastOptions(trials=2000, seed=1)
+    shorter = how_many(history, horizon, options).percentiles
+    longer = how_many(history, horizon + 4, options).percentiles
+    assert all(longer[p] >= shorter[p] for p in shorter)
