@@ -7,7 +7,6 @@ With ``CI=true`` a server that cannot be had fails the test; it is never silentl
 
 from __future__ import annotations
 
-import logging
 import os
 import secrets
 import tempfile
@@ -19,8 +18,6 @@ from typing import NoReturn
 import pytest
 
 from sextant.runtime.tokens import InternalTokenSigner, generate_keypair, load_private_key
-
-logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's request log drowns test output
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 

@@ -6,6 +6,7 @@ which is what the bus conformance suite needs to restart it mid-stream.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import subprocess
@@ -42,6 +43,7 @@ class MotoS3:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> str:
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto logs every request
         os.environ.setdefault("AWS_ACCESS_KEY_ID", ACCESS_KEY)
         os.environ.setdefault("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
         os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
