@@ -19,3 +19,7 @@ async def test_schema_matches_models_and_app_role_owns_nothing(database_url, int
 
 async def test_routes_require_a_valid_internal_token_for_this_service(database_url, internal_keys):
     await checks.check_routes_require_the_internal_token(SPEC, database_url, internal_keys)
+
+
+async def test_every_route_but_health_refuses_an_anonymous_caller(database_url, internal_keys):
+    await checks.check_every_route_requires_the_internal_token(SPEC, database_url, internal_keys)

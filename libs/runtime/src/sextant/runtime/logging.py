@@ -28,7 +28,7 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
         cache_logger_on_first_use=False,
     )
     logging.basicConfig(level=level, stream=sys.stderr, format="%(name)s %(levelname)s %(message)s")
-    for noisy in ("aiokafka", "botocore", "aiobotocore", "urllib3"):
+    for noisy in ("aiokafka", "botocore", "aiobotocore", "urllib3", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

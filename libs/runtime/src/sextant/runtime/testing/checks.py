@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 
 import jwt
 from sqlalchemy import text
 
-from sextant.runtime.app import ServiceSpec
+from sextant.runtime.app import ServiceSpec, create_service_app
 from sextant.runtime.migrations import compare_to_models
-from sextant.runtime.testing.apps import running_service, service_settings
+from sextant.runtime.testing.apps import running_app, running_service, service_settings
 from sextant.runtime.testing.plugin import InternalKeys
 from sextant.runtime.tokens import (
     ALGORITHM,
@@ -21,6 +22,7 @@ from sextant.runtime.tokens import (
     generate_keypair,
     load_private_key,
 )
+from sextant.runtime.wiring import create_bus
 
 TENANT = uuid.UUID("0190d6a0-0000-7000-8000-0000000000aa")
 
@@ -54,6 +56,57 @@ async def check_schema_matches_models_and_app_role_owns_nothing(
         await engine.dispose()
     assert diffs == [], f"models and migrations drifted: {diffs}"
     assert owned == 0 and bypass is False
+    await _check_tenant_tables_force_rls(spec, database_url, keys)
+
+
+async def _check_tenant_tables_force_rls(
+    spec: ServiceSpec, database_url: str, keys: InternalKeys
+) -> None:
+    """Every table with a tenant_id column has RLS enabled, forced, and a policy."""
+    tenant_tables = [t.name for t in spec.metadata.tables.values() if "tenant_id" in t.c]
+    async with running_service(spec, service_settings(database_url, keys)) as (_, state):
+        engine = state.db.owner_engine()
+        async with engine.connect() as conn:
+            for table in tenant_tables:
+                row = (
+                    await conn.execute(
+                        text(
+                            "SELECT c.relrowsecurity, c.relforcerowsecurity, "
+                            "(SELECT count(*) FROM pg_policies p WHERE p.schemaname = :s "
+                            "AND p.tablename = :t) FROM pg_class c JOIN pg_namespace n "
+                            "ON n.oid = c.relnamespace WHERE n.nspname = :s AND c.relname = :t"
+                        ),
+                        {"s": spec.schema, "t": table},
+                    )
+                ).one()
+                assert row[0] and row[1] and row[2] > 0, f"{spec.schema}.{table} lacks forced RLS"
+        await engine.dispose()
+
+
+async def check_every_route_requires_the_internal_token(
+    spec: ServiceSpec, database_url: str, keys: InternalKeys
+) -> None:
+    """Every route in the service's OpenAPI document, but health, readiness and the spec's
+    public routers, answers an anonymous caller 401 — including routes added later."""
+    public = {route.path for router in spec.public_routers for route in router.routes}  # type: ignore[attr-defined]
+    open_paths = {"/healthz", "/readyz", "/metrics", *public}
+    settings = service_settings(database_url, keys)
+    app = create_service_app(
+        spec, settings, bus_factory=lambda: create_bus(settings), configure_logs=False
+    )
+    checked = 0
+    async with running_app(app) as client:
+        for template, operations in app.openapi()["paths"].items():
+            if template in open_paths:
+                continue
+            path = re.sub(r"\{[^}]+\}", "00000000-0000-7000-8000-000000000000", template)
+            for method in operations:
+                response = await client.request(method.upper(), path)
+                assert response.status_code == 401, (
+                    f"{method.upper()} {template} answered {response.status_code}"
+                )
+                checked += 1
+    assert checked >= 1, "expected at least /internal/info to be checked"
 
 
 async def check_routes_require_the_internal_token(
