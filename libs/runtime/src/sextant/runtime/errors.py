@@ -51,6 +51,12 @@ class Gone(DomainError):
     status, title, type_slug = 410, "Gone", "gone"
 
 
+class Unprocessable(DomainError):
+    """Well-formed, but the answer cannot be computed (e.g. no history yet)."""
+
+    status, title, type_slug = 422, "Cannot be computed", "unprocessable"
+
+
 class Unavailable(DomainError):
     status, title, type_slug = 503, "Service unavailable", "unavailable"
 

@@ -1,5 +1,107 @@
-"""Forecast's HTTP routes (behind the gateway's internal token)."""
+"""Forecast's HTTP routes (behind the gateway's internal token): parse, call, reply."""
 
-from fastapi import APIRouter
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Query
+
+from sextant.forecast import service
+from sextant.forecast.db import repository
+from sextant.forecast.domain.montecarlo import ForecastOptions
+from sextant.forecast.schemas import HowManyReply, StaleReply, WhenReply
+from sextant.runtime.app import Session
+from sextant.runtime.errors import InvalidInput, NotFound
+from sextant.runtime.tokens import Caller
 
 router = APIRouter(prefix="/v1", tags=["forecast"])
+
+Scope = Annotated[str, Query(description="workspace:<id> (views are expanded by the gateway)")]
+ItemTypes = Annotated[
+    list[str] | None, Query(alias="item_type", description="only these item types")
+]
+
+
+def _options(
+    trials: int,
+    seed: int,
+    window_weeks: int,
+    capacity_factor: float,
+    split_rate: float = 1.0,
+    scope_growth_per_week: float = 0.0,
+) -> ForecastOptions:
+    try:
+        return ForecastOptions(
+            trials=trials,
+            seed=seed,
+            window_weeks=window_weeks,
+            capacity_factor=capacity_factor,
+            split_rate=split_rate,
+            scope_growth_per_week=scope_growth_per_week,
+        )
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from None
+
+
+def _tenant(caller: Caller) -> UUID:
+    if caller.tid is None:
+        raise InvalidInput("forecasts are per tenant; the call names none")
+    return caller.tid
+
+
+@router.get("/forecasts/how-many", response_model=HowManyReply, summary="Items done by a date")
+async def how_many(
+    caller: Caller,
+    session: Session,
+    scope: Scope,
+    until: date,
+    item_types: ItemTypes = None,
+    trials: Annotated[int, Query(ge=100, le=200_000)] = 10_000,
+    seed: int = 0,
+    window_weeks: Annotated[int, Query(ge=4, le=260)] = 52,
+    capacity_factor: Annotated[float, Query(gt=0, le=10)] = 1.0,
+) -> HowManyReply:
+    options = _options(trials, seed, window_weeks, capacity_factor)
+    return await service.forecast_how_many(
+        session, _tenant(caller), scope, until, item_types, options, datetime.now(UTC).date()
+    )
+
+
+@router.get("/forecasts/when", response_model=WhenReply, summary="When N items will be done")
+async def when(
+    caller: Caller,
+    session: Session,
+    scope: Scope,
+    items: Annotated[int, Query(ge=1, le=100_000)],
+    item_types: ItemTypes = None,
+    trials: Annotated[int, Query(ge=100, le=200_000)] = 10_000,
+    seed: int = 0,
+    window_weeks: Annotated[int, Query(ge=4, le=260)] = 52,
+    capacity_factor: Annotated[float, Query(gt=0, le=10)] = 1.0,
+    split_rate: Annotated[float, Query(ge=1, le=10)] = 1.0,
+    scope_growth_per_week: Annotated[float, Query(ge=0, le=10_000)] = 0.0,
+) -> WhenReply:
+    options = _options(
+        trials, seed, window_weeks, capacity_factor, split_rate, scope_growth_per_week
+    )
+    return await service.forecast_when(
+        session, _tenant(caller), scope, items, item_types, options, datetime.now(UTC).date()
+    )
+
+
+@router.get(
+    "/work-items/stale", response_model=StaleReply, summary="In-progress items that are outliers"
+)
+async def stale(caller: Caller, session: Session, scope: Scope) -> StaleReply:
+    return await service.stale_items(session, _tenant(caller), scope, datetime.now(UTC))
+
+
+@router.post("/work-items/{key}/stale-dismissal", status_code=204, summary="Dismiss a stale flag")
+async def dismiss(caller: Caller, session: Session, key: str, scope: Scope) -> None:
+    [workspace] = service.parse_scope(scope)
+    if not await repository.dismiss_stale(
+        session, _tenant(caller), workspace, key, datetime.now(UTC)
+    ):
+        raise NotFound(f"no work item {key!r} in {scope}")

@@ -1,19 +1,89 @@
-"""Forecast's event handlers. Each runs inside the runtime's transaction with the inbox
-already claimed; it reads the envelope and writes through repositories and the outbox."""
+"""Forecast's event handlers: project work items from attributed activity.
+
+Each runs inside the runtime's transaction with the inbox already claimed.
+"""
+
+from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sextant.contracts import Envelope
+from sextant.contracts import Envelope, data_model_for
+from sextant.contracts.events.activity import (
+    WorkItem,
+    WorkItemCreated,
+    WorkItemDeleted,
+    WorkItemResolved,
+    WorkItemTransitioned,
+)
+from sextant.contracts.events.platform import ActivityAttributed
 from sextant.contracts.topics import ACTIVITY_ATTRIBUTED, IDENTITY
+from sextant.forecast.db import repository
 from sextant.runtime.consumer import Handler
 
 
+def _snapshot(item: WorkItem) -> repository.ItemSnapshot:
+    return repository.ItemSnapshot(
+        key=item.key,
+        source_kind=item.source.kind,
+        external_id=item.source.external_id,
+        url=item.source.url,
+        title=item.title,
+        item_type=item.item_type,
+        status=item.status,
+        status_category=item.status_category,
+        created_at=item.created_at,
+        sprint_ids=list(item.sprint_ids),
+    )
+
+
 async def on_attributed_activity(session: AsyncSession, envelope: Envelope) -> None:
-    """Project work items and sprints (the forecast issue fills this in)."""
+    """Keep the work-item projection: snapshots, status history, soft deletes."""
+    attributed = ActivityAttributed.model_validate(envelope.data)
+    if ".work_item." not in attributed.original_type or envelope.workspaceid is None:
+        return  # change requests, builds, … are not forecast inputs (yet)
+    event = data_model_for(attributed.original_type).model_validate(attributed.original)
+    tenant, workspace = envelope.tenantid, envelope.workspaceid
+    if isinstance(event, WorkItemCreated):
+        await repository.record_snapshot(
+            session, tenant, workspace, _snapshot(event.work_item), event.occurred_at
+        )
+    elif isinstance(event, WorkItemTransitioned):
+        await repository.record_snapshot(
+            session, tenant, workspace, _snapshot(event.work_item), event.occurred_at
+        )
+        await repository.record_transition(
+            session,
+            tenant,
+            workspace,
+            event.work_item.key,
+            from_status=event.from_status,
+            to_status=event.to_status,
+            to_category=event.to_category,
+            at=event.occurred_at,
+            event_id=attributed.original_id,
+        )
+    elif isinstance(event, WorkItemResolved):
+        item = event.work_item
+        await repository.record_snapshot(
+            session, tenant, workspace, _snapshot(item), event.occurred_at
+        )
+        await repository.record_transition(
+            session,
+            tenant,
+            workspace,
+            item.key,
+            from_status=None,
+            to_status=item.status,
+            to_category="done",
+            at=event.occurred_at,
+            event_id=attributed.original_id,
+        )
+    elif isinstance(event, WorkItemDeleted):
+        await repository.mark_deleted(session, tenant, workspace, event.key, event.occurred_at)
 
 
 async def on_identity(session: AsyncSession, envelope: Envelope) -> None:
-    """Follow developer merges and splits (the forecast issue fills this in)."""
+    """Follow developer merges and splits (per-developer views come with a later issue)."""
 
 
 HANDLERS: dict[str, Handler] = {

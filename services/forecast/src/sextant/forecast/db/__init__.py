@@ -1,9 +1,14 @@
-"""Forecast's tables (schema ``forecast``). Work items, sprints and history come with the
-forecast issue; the outbox and inbox are here from the start."""
+"""Forecast's tables (schema ``forecast``): the work-item projection it forecasts from.
+
+Every table is a tenant table (RLS forced in the migration); rows never leave this
+package — repository functions return plain values and dataclasses.
+"""
 
 from pathlib import Path
 
+import sqlalchemy as sa
 from sqlalchemy import MetaData
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from sextant.runtime.outbox import spine_tables
 
@@ -12,3 +17,47 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 metadata = MetaData(schema=SCHEMA)
 spine = spine_tables(metadata)
+
+work_items = sa.Table(
+    "work_items",
+    metadata,
+    sa.Column("tenant_id", sa.Uuid, primary_key=True),
+    sa.Column("workspace_id", sa.Uuid, primary_key=True),
+    sa.Column("key", sa.Text, primary_key=True),
+    sa.Column("source_kind", sa.Text, nullable=False),
+    sa.Column("external_id", sa.Text, nullable=False),
+    sa.Column("url", sa.Text),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("item_type", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("status_category", sa.Text, nullable=False),
+    sa.Column("state_since", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("started_at", sa.DateTime(timezone=True)),
+    sa.Column("done_at", sa.DateTime(timezone=True)),
+    sa.Column("deleted_at", sa.DateTime(timezone=True)),
+    sa.Column("sprint_ids", ARRAY(sa.Text), nullable=False, server_default="{}"),
+    sa.Column("assignee_developer_id", sa.Uuid),
+    sa.Column("stale_dismissed_at", sa.DateTime(timezone=True)),
+)
+sa.Index("work_items_done", work_items.c.tenant_id, work_items.c.workspace_id, work_items.c.done_at)
+
+transitions = sa.Table(
+    "work_item_transitions",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(always=True), primary_key=True),
+    sa.Column("tenant_id", sa.Uuid, nullable=False),
+    sa.Column("workspace_id", sa.Uuid, nullable=False),
+    sa.Column("key", sa.Text, nullable=False),
+    sa.Column("from_status", sa.Text),
+    sa.Column("to_status", sa.Text, nullable=False),
+    sa.Column("to_category", sa.Text, nullable=False),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("event_id", sa.Uuid, nullable=False, unique=True),
+)
+sa.Index(
+    "work_item_transitions_item",
+    transitions.c.tenant_id,
+    transitions.c.workspace_id,
+    transitions.c.key,
+)

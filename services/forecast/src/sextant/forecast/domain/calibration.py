@@ -7,6 +7,7 @@ happened over the horizon. A well-calibrated P85 is reached about 85 % of the ti
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -26,7 +27,7 @@ class Calibration:
 
 
 def backtest(
-    weekly: list[float] | NDArray[Any],
+    weekly: Sequence[float] | NDArray[Any],
     horizons: tuple[int, ...] = (4, 12),
     *,
     step_weeks: int = 4,

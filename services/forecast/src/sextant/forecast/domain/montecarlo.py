@@ -18,7 +18,7 @@ coverage; users see that calibration next to every forecast.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -78,7 +78,7 @@ class WhenForecast:
 
 
 def _window(
-    history: NDArray[np.floating[Any]] | list[float], options: ForecastOptions
+    history: Sequence[float] | NDArray[Any], options: ForecastOptions
 ) -> NDArray[np.float32]:
     values = np.asarray(history, dtype=np.float32)
     if values.ndim != 1 or values.size == 0:
@@ -129,7 +129,9 @@ def _chunks(trials: int) -> Iterator[int]:
 
 
 def how_many(
-    history: list[float] | NDArray[Any], horizon_weeks: int, options: ForecastOptions | None = None
+    history: Sequence[float] | NDArray[Any],
+    horizon_weeks: int,
+    options: ForecastOptions | None = None,
 ) -> HowManyForecast:
     """The distribution of items done within ``horizon_weeks``."""
     options = options or ForecastOptions()
@@ -157,7 +159,7 @@ def how_many(
 
 
 def when(
-    history: list[float] | NDArray[Any],
+    history: Sequence[float] | NDArray[Any],
     items: int,
     options: ForecastOptions | None = None,
     max_weeks: int = 104,
@@ -196,7 +198,7 @@ def when(
 
 
 def sprint_completion_probability(
-    history: list[float] | NDArray[Any],
+    history: Sequence[float] | NDArray[Any],
     *,
     weeks_left: float,
     not_started: int,

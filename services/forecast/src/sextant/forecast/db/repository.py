@@ -1,0 +1,229 @@
+"""Reads and writes of the work-item projection; callers own the transaction."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sextant.forecast.db import transitions, work_items
+
+
+@dataclass(frozen=True)
+class ItemSnapshot:
+    """A work item as an activity event describes it."""
+
+    key: str
+    source_kind: str
+    external_id: str
+    url: str | None
+    title: str
+    item_type: str
+    status: str
+    status_category: str
+    created_at: datetime
+    sprint_ids: list[str]
+
+
+@dataclass(frozen=True)
+class InProgressItem:
+    workspace_id: UUID
+    key: str
+    title: str
+    item_type: str
+    status: str
+    state_since: datetime
+    stale_dismissed_at: datetime | None
+
+
+async def record_snapshot(
+    session: AsyncSession,
+    tenant_id: UUID,
+    workspace_id: UUID,
+    item: ItemSnapshot,
+    occurred_at: datetime,
+) -> None:
+    """Create or refresh an item; the status only moves forward in time."""
+    t = work_items
+    values = {
+        "tenant_id": tenant_id,
+        "workspace_id": workspace_id,
+        "key": item.key,
+        "source_kind": item.source_kind,
+        "external_id": item.external_id,
+        "url": item.url,
+        "title": item.title,
+        "item_type": item.item_type,
+        "status": item.status,
+        "status_category": item.status_category,
+        "state_since": occurred_at,
+        "created_at": item.created_at,
+        "sprint_ids": item.sprint_ids,
+        "started_at": occurred_at if item.status_category == "in_progress" else None,
+        "done_at": occurred_at if item.status_category == "done" else None,
+    }
+    statement = insert(t).values(**values)
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[t.c.tenant_id, t.c.workspace_id, t.c.key],
+            set_={
+                "title": statement.excluded.title,
+                "item_type": statement.excluded.item_type,
+                "url": statement.excluded.url,
+                "sprint_ids": statement.excluded.sprint_ids,
+                "deleted_at": None,
+            },
+        )
+    )
+
+
+async def record_transition(
+    session: AsyncSession,
+    tenant_id: UUID,
+    workspace_id: UUID,
+    key: str,
+    *,
+    from_status: str | None,
+    to_status: str,
+    to_category: str,
+    at: datetime,
+    event_id: UUID,
+) -> None:
+    """Append to the status history and move the item's current state (if not older)."""
+    await session.execute(
+        insert(transitions)
+        .values(
+            tenant_id=tenant_id,
+            workspace_id=workspace_id,
+            key=key,
+            from_status=from_status,
+            to_status=to_status,
+            to_category=to_category,
+            at=at,
+            event_id=event_id,
+        )
+        .on_conflict_do_nothing()
+    )
+    t = work_items
+    in_scope = (t.c.tenant_id == tenant_id) & (t.c.workspace_id == workspace_id) & (t.c.key == key)
+    await session.execute(
+        sa.update(t)
+        .where(in_scope & (t.c.state_since <= at))
+        .values(
+            status=to_status,
+            status_category=to_category,
+            state_since=at,
+            started_at=sa.case(
+                (sa.and_(t.c.started_at.is_(None), sa.literal(to_category) != "todo"), at),
+                else_=t.c.started_at,
+            ),
+            done_at=sa.case((sa.literal(to_category) == "done", at), else_=None),
+            stale_dismissed_at=None,
+        )
+    )
+
+
+async def mark_deleted(
+    session: AsyncSession, tenant_id: UUID, workspace_id: UUID, key: str, at: datetime
+) -> None:
+    t = work_items
+    await session.execute(
+        sa.update(t)
+        .where((t.c.tenant_id == tenant_id) & (t.c.workspace_id == workspace_id) & (t.c.key == key))
+        .values(deleted_at=at)
+    )
+
+
+def _scope(tenant_id: UUID, workspace_ids: list[UUID]) -> sa.ColumnElement[bool]:
+    """The application's own tenant filter (RLS is the second wall)."""
+    t = work_items
+    return (
+        (t.c.tenant_id == tenant_id)
+        & t.c.workspace_id.in_(workspace_ids)
+        & t.c.deleted_at.is_(None)
+    )
+
+
+async def done_times(
+    session: AsyncSession,
+    tenant_id: UUID,
+    workspace_ids: list[UUID],
+    item_types: list[str] | None,
+    since: datetime,
+) -> list[datetime]:
+    """When items in scope were done, since ``since`` (soft-deleted items excluded)."""
+    t = work_items
+    query = sa.select(t.c.done_at).where(_scope(tenant_id, workspace_ids) & (t.c.done_at >= since))
+    if item_types:
+        query = query.where(t.c.item_type.in_(item_types))
+    return list((await session.execute(query)).scalars())
+
+
+async def in_progress(
+    session: AsyncSession, tenant_id: UUID, workspace_ids: list[UUID]
+) -> list[InProgressItem]:
+    t = work_items
+    rows = await session.execute(
+        sa.select(
+            t.c.workspace_id,
+            t.c.key,
+            t.c.title,
+            t.c.item_type,
+            t.c.status,
+            t.c.state_since,
+            t.c.stale_dismissed_at,
+        )
+        .where(_scope(tenant_id, workspace_ids) & (t.c.status_category == "in_progress"))
+        .order_by(t.c.state_since)
+    )
+    return [InProgressItem(*row) for row in rows]
+
+
+async def state_durations(
+    session: AsyncSession, tenant_id: UUID, workspace_ids: list[UUID]
+) -> dict[tuple[str, str], list[float]]:
+    """Days items of each (type, status) stayed in that status before moving on."""
+    h, t = transitions, work_items
+    leaving = sa.func.lead(h.c.at).over(partition_by=(h.c.workspace_id, h.c.key), order_by=h.c.at)
+    spells = (
+        sa.select(
+            h.c.workspace_id,
+            h.c.key,
+            h.c.to_status.label("status"),
+            h.c.at,
+            leaving.label("left_at"),
+        )
+        .where((h.c.tenant_id == tenant_id) & h.c.workspace_id.in_(workspace_ids))
+        .subquery()
+    )
+    rows = await session.execute(
+        sa.select(
+            t.c.item_type,
+            spells.c.status,
+            sa.func.extract("epoch", spells.c.left_at - spells.c.at) / 86400.0,
+        )
+        .join(t, (t.c.workspace_id == spells.c.workspace_id) & (t.c.key == spells.c.key))
+        .where(spells.c.left_at.is_not(None) & _scope(tenant_id, workspace_ids))
+    )
+    durations: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for item_type, status, days in rows:
+        durations[(item_type, status)].append(float(days))
+    return dict(durations)
+
+
+async def dismiss_stale(
+    session: AsyncSession, tenant_id: UUID, workspace_id: UUID, key: str, at: datetime
+) -> bool:
+    t = work_items
+    result = await session.execute(
+        sa.update(t)
+        .where(_scope(tenant_id, [workspace_id]) & (t.c.key == key))
+        .values(stale_dismissed_at=at)
+        .returning(t.c.key)
+    )
+    return result.first() is not None

@@ -1,0 +1,183 @@
+"""Forecast use cases: read the projection, run the pure domain, shape the reply."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sextant.forecast.db import repository
+from sextant.forecast.domain import stale as stale_domain
+from sextant.forecast.domain.calibration import backtest
+from sextant.forecast.domain.history import throughput_by_week, week_start
+from sextant.forecast.domain.montecarlo import ForecastOptions, how_many, when
+from sextant.forecast.schemas import (
+    CalibrationReport,
+    CalibrationRow,
+    HowManyReply,
+    Inputs,
+    StaleItem,
+    StaleReply,
+    WhenReply,
+)
+from sextant.runtime.errors import InvalidInput, Unprocessable
+
+BACKTEST_HORIZONS = (4, 12)
+
+
+def parse_scope(scope: str) -> list[UUID]:
+    """``workspace:<id>`` → the workspaces it covers. Views are expanded by the gateway."""
+    kind, _, ident = scope.partition(":")
+    if kind == "view":
+        raise InvalidInput(
+            "view scopes are resolved by the gateway; call a service with workspace:<id>"
+        )
+    if kind != "workspace":
+        raise InvalidInput(f"scope must be workspace:<id> or view:<id>, not {scope!r}")
+    try:
+        return [UUID(ident)]
+    except ValueError:
+        raise InvalidInput(f"{ident!r} is not a workspace id") from None
+
+
+async def weekly_history(
+    session: AsyncSession,
+    tenant: UUID,
+    workspaces: list[UUID],
+    item_types: list[str] | None,
+    window_weeks: int,
+    today: date,
+) -> list[int]:
+    """Completed weeks of throughput, oldest first, ending with last week. Weeks before the
+    first completion are dropped: they predate the team's work, not a slow team."""
+    last_week = week_start(today) - timedelta(days=7)
+    first_week = last_week - timedelta(weeks=window_weeks - 1)
+    since = datetime.combine(first_week, datetime.min.time(), tzinfo=UTC)
+    done = await repository.done_times(session, tenant, workspaces, item_types, since)
+    if not done:
+        raise Unprocessable("no completed work items in this scope yet; forecasts need history")
+    weekly = throughput_by_week(done, first_week, last_week)
+    first_active = next((i for i, count in enumerate(weekly) if count), None)
+    if first_active is None:  # everything done so far was done this (unfinished) week
+        raise Unprocessable("no completed week of work in this scope yet; forecasts need history")
+    return weekly[first_active:]
+
+
+def _calibration(history: list[int], options: ForecastOptions) -> CalibrationReport:
+    needed = options.window_weeks + max(BACKTEST_HORIZONS)
+    if len(history) < needed:
+        return CalibrationReport(
+            available=False,
+            reason=f"needs {needed} weeks of history to backtest; this scope has {len(history)}",
+        )
+    rows = backtest(history, BACKTEST_HORIZONS, options=replace(options, trials=2000))
+    return CalibrationReport(
+        available=True,
+        rows=[
+            CalibrationRow(horizon_weeks=r.horizon_weeks, origins=r.origins, hit_share=r.hit_share)
+            for r in rows
+        ],
+    )
+
+
+async def forecast_how_many(
+    session: AsyncSession,
+    tenant: UUID,
+    scope: str,
+    until: date,
+    item_types: list[str] | None,
+    options: ForecastOptions,
+    today: date,
+) -> HowManyReply:
+    if until <= today:
+        raise InvalidInput(f"until ({until}) must be after today ({today})")
+    workspaces = parse_scope(scope)
+    # Calibration needs more history than the sampling window: read window + 12 weeks + slack.
+    history = await weekly_history(
+        session, tenant, workspaces, item_types, options.window_weeks * 3, today
+    )
+    horizon = -(-(until - today).days // 7)
+    forecast = await asyncio.to_thread(how_many, history, horizon, options)
+    calibration = await asyncio.to_thread(_calibration, history, options)
+    return HowManyReply(
+        until=until,
+        horizon_weeks=horizon,
+        percentiles=forecast.percentiles,
+        curve=forecast.curve,
+        inputs=Inputs(
+            scope=scope,
+            item_types=item_types,
+            history_weeks=history[-options.window_weeks :],
+            options=forecast.options,
+        ),
+        calibration=calibration,
+    )
+
+
+async def forecast_when(
+    session: AsyncSession,
+    tenant: UUID,
+    scope: str,
+    items: int,
+    item_types: list[str] | None,
+    options: ForecastOptions,
+    today: date,
+    max_weeks: int = 104,
+) -> WhenReply:
+    workspaces = parse_scope(scope)
+    history = await weekly_history(
+        session, tenant, workspaces, item_types, options.window_weeks * 3, today
+    )
+    forecast = await asyncio.to_thread(when, history, items, options, max_weeks)
+    calibration = await asyncio.to_thread(_calibration, history, options)
+
+    def to_date(weeks: int | None) -> date | None:
+        return None if weeks is None else today + timedelta(weeks=weeks)
+
+    return WhenReply(
+        items=items,
+        percentiles={p: to_date(w) for p, w in forecast.percentiles.items()},
+        percentile_weeks=forecast.percentiles,
+        curve=[(today + timedelta(weeks=w), p) for w, p in forecast.curve],
+        done_within_horizon=forecast.done_within_horizon,
+        inputs=Inputs(
+            scope=scope,
+            item_types=item_types,
+            history_weeks=history[-options.window_weeks :],
+            options=forecast.options,
+        ),
+        calibration=calibration,
+    )
+
+
+async def stale_items(session: AsyncSession, tenant: UUID, scope: str, now: datetime) -> StaleReply:
+    workspaces = parse_scope(scope)
+    durations = await repository.state_durations(session, tenant, workspaces)
+    flagged, dismissed = [], 0
+    for item in await repository.in_progress(session, tenant, workspaces):
+        age = (now - item.state_since).total_seconds() / 86400
+        verdict = stale_domain.assess(
+            item.status, age, durations.get((item.item_type, item.status), [])
+        )
+        if not verdict.stale:
+            continue
+        if item.stale_dismissed_at is not None:
+            dismissed += 1
+            continue
+        flagged.append(
+            StaleItem(
+                workspace_id=str(item.workspace_id),
+                key=item.key,
+                title=item.title,
+                item_type=item.item_type,
+                status=item.status,
+                age_days=round(age, 2),
+                percentile=verdict.percentile,
+                score=verdict.score,
+                explanation=verdict.explanation,
+            )
+        )
+    return StaleReply(scope=scope, items=flagged, dismissed=dismissed)

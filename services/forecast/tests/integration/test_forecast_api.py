@@ -1,0 +1,242 @@
+"""Attributed work-item events flow through the real bus into the projection, and the
+forecast routes answer from it — per tenant, with clear errors for bad input."""
+
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import pytest
+from sqlalchemy.engine import make_url
+
+from sextant.contracts import Envelope, uuid7
+from sextant.contracts.events.activity import WorkItem, WorkItemCreated, WorkItemTransitioned
+from sextant.contracts.events.common import SourceRef
+from sextant.contracts.events.platform import ActivityAttributed
+from sextant.contracts.topics import ACTIVITY_ATTRIBUTED, entity_key
+from sextant.forecast.main import SPEC
+from sextant.runtime.outbox import record_for
+from sextant.runtime.testing.apps import running_service, service_settings
+
+TENANT, OTHER_TENANT = uuid7(), uuid7()
+WORKSPACE = uuid7()
+SOURCE = uuid7()
+NOW = datetime.now(UTC)
+
+
+def item(key: str, status: str, category: str, created: datetime) -> WorkItem:
+    return WorkItem(
+        source=SourceRef(kind="jira", source_id=SOURCE, external_id=key),
+        key=key,
+        title=f"Story {key}",
+        item_type="story",
+        status=status,
+        status_category=category,
+        created_at=created,
+    )
+
+
+def attributed(event, type_name: str, key: str) -> Envelope:
+    data = ActivityAttributed(
+        original_id=uuid7(), original_type=type_name, original=event.model_dump(mode="json")
+    )
+    return Envelope.wrap(
+        data, source="/sextant/identity", tenantid=TENANT, workspaceid=WORKSPACE, subject=key
+    )
+
+
+def history_events() -> list[Envelope]:
+    """60 stories done over 30 weeks (1-5 days in progress), 6 in progress, one for 60 days."""
+    events = []
+    created_type = "sextant.activity.work_item.created.v1"
+    moved_type = "sextant.activity.work_item.transitioned.v1"
+    for i in range(60):
+        key, created = f"PROJ-{i}", NOW - timedelta(weeks=30) + timedelta(days=3.5 * i)
+        started, done = created + timedelta(days=1), created + timedelta(days=2 + i % 5)
+        events.append(
+            attributed(
+                WorkItemCreated(work_item=item(key, "To Do", "todo", created), occurred_at=created),
+                created_type,
+                key,
+            )
+        )
+        events.append(
+            attributed(
+                WorkItemTransitioned(
+                    work_item=item(key, "In Progress", "in_progress", created),
+                    from_status="To Do",
+                    to_status="In Progress",
+                    from_category="todo",
+                    to_category="in_progress",
+                    occurred_at=started,
+                ),
+                moved_type,
+                key,
+            )
+        )
+        events.append(
+            attributed(
+                WorkItemTransitioned(
+                    work_item=item(key, "Done", "done", created),
+                    from_status="In Progress",
+                    to_status="Done",
+                    from_category="in_progress",
+                    to_category="done",
+                    occurred_at=done,
+                ),
+                moved_type,
+                key,
+            )
+        )
+    for i, days in enumerate([1, 2, 2, 3, 1, 60]):
+        key, created = f"WIP-{i}", NOW - timedelta(days=days + 1)
+        events.append(
+            attributed(
+                WorkItemCreated(work_item=item(key, "To Do", "todo", created), occurred_at=created),
+                created_type,
+                key,
+            )
+        )
+        events.append(
+            attributed(
+                WorkItemTransitioned(
+                    work_item=item(key, "In Progress", "in_progress", created),
+                    from_status="To Do",
+                    to_status="In Progress",
+                    from_category="todo",
+                    to_category="in_progress",
+                    occurred_at=NOW - timedelta(days=days),
+                ),
+                moved_type,
+                key,
+            )
+        )
+    return events
+
+
+@pytest.fixture
+async def forecast(database_url, internal_keys):
+    async with running_service(SPEC, service_settings(database_url, internal_keys)) as (
+        client,
+        state,
+    ):
+        records = [
+            record_for(e, ACTIVITY_ATTRIBUTED.name, entity_key(TENANT, WORKSPACE, e.subject or ""))
+            for e in history_events()
+        ]
+        await state.bus.publish(records)
+        dsn = (
+            make_url(database_url)
+            .set(drivername="postgresql")
+            .render_as_string(hide_password=False)
+        )
+        conn = await asyncpg.connect(dsn)
+        for _ in range(200):
+            if await conn.fetchval("SELECT count(*) FROM forecast.work_item_transitions") == 126:
+                break
+            await asyncio.sleep(0.1)
+        await conn.close()
+        token = internal_keys.signer.mint(
+            service="forecast", subject="u1", role="manager", tenant_id=TENANT
+        )
+        client.headers["Authorization"] = f"Bearer {token}"
+        yield client
+
+
+SCOPE = f"workspace:{WORKSPACE}"
+
+
+async def test_how_many_answers_from_projected_history_with_its_inputs(forecast):
+    until = (NOW + timedelta(weeks=4)).date().isoformat()
+    response = await forecast.get(
+        "/v1/forecasts/how-many", params={"scope": SCOPE, "until": until, "seed": 3}
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["horizon_weeks"] == 4
+    p = {int(k): v for k, v in body["percentiles"].items()}
+    assert p[95] <= p[85] <= p[50] <= 16  # about two stories a week
+    assert p[50] >= 4
+    assert sum(body["inputs"]["history_weeks"]) > 0
+    assert (
+        body["calibration"]["available"] is False
+        and "weeks of history" in body["calibration"]["reason"]
+    )
+
+
+async def test_when_gives_dates_later_for_more_certainty(forecast):
+    response = await forecast.get("/v1/forecasts/when", params={"scope": SCOPE, "items": 10})
+    assert response.status_code == 200, response.text
+    dates = response.json()["percentiles"]
+    assert dates["50"] <= dates["85"] <= dates["95"]
+
+
+async def test_stale_flags_the_outlier_with_an_explanation_and_counts_dismissals(forecast):
+    flagged = (await forecast.get("/v1/work-items/stale", params={"scope": SCOPE})).json()
+    assert [i["key"] for i in flagged["items"]] == ["WIP-5"]
+    assert "60.0 days in 'In Progress'" in flagged["items"][0]["explanation"]
+    assert (
+        await forecast.post("/v1/work-items/WIP-5/stale-dismissal", params={"scope": SCOPE})
+    ).status_code == 204
+    after = (await forecast.get("/v1/work-items/stale", params={"scope": SCOPE})).json()
+    assert after["items"] == [] and after["dismissed"] == 1
+    missing = await forecast.post("/v1/work-items/NOPE-1/stale-dismissal", params={"scope": SCOPE})
+    assert missing.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "status", "says"),
+    [
+        (
+            "/v1/forecasts/how-many",
+            {"scope": "team:1", "until": "2099-01-01"},
+            400,
+            "scope must be",
+        ),
+        (
+            "/v1/forecasts/how-many",
+            {"scope": f"view:{uuid.uuid4()}", "until": "2099-01-01"},
+            400,
+            "gateway",
+        ),
+        (
+            "/v1/forecasts/how-many",
+            {"scope": "workspace:not-a-uuid", "until": "2099-01-01"},
+            400,
+            "not a workspace id",
+        ),
+        (
+            "/v1/forecasts/how-many",
+            {"scope": SCOPE, "until": "2001-01-01"},
+            400,
+            "must be after today",
+        ),
+        ("/v1/forecasts/how-many", {"scope": SCOPE}, 422, "until"),
+        ("/v1/forecasts/when", {"scope": SCOPE, "items": 0}, 422, "items"),
+        ("/v1/forecasts/when", {"scope": SCOPE, "items": 5, "trials": 10}, 422, "trials"),
+    ],
+)
+async def test_bad_input_gets_a_problem_saying_what_is_wrong(forecast, path, params, status, says):
+    response = await forecast.get(path, params=params)
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert says in response.json()["detail"]
+
+
+async def test_another_tenant_sees_no_history(forecast, internal_keys):
+    token = internal_keys.signer.mint(
+        service="forecast", subject="u2", role="manager", tenant_id=OTHER_TENANT
+    )
+    response = await forecast.get(
+        "/v1/forecasts/when",
+        params={"scope": SCOPE, "items": 5},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert response.status_code == 422
+    assert "no completed work items" in response.json()["detail"]
+    stale = await forecast.get(
+        "/v1/work-items/stale",
+        params={"scope": SCOPE},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert stale.json()["items"] == []
