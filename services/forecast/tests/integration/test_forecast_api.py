@@ -10,7 +10,13 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from sextant.contracts import Envelope, uuid7
-from sextant.contracts.events.activity import WorkItem, WorkItemCreated, WorkItemTransitioned
+from sextant.contracts.events.activity import (
+    Sprint,
+    SprintStarted,
+    WorkItem,
+    WorkItemCreated,
+    WorkItemTransitioned,
+)
 from sextant.contracts.events.common import SourceRef
 from sextant.contracts.events.platform import ActivityAttributed
 from sextant.contracts.topics import ACTIVITY_ATTRIBUTED, entity_key
@@ -111,6 +117,49 @@ def history_events() -> list[Envelope]:
                 key,
             )
         )
+    for i in range(3):
+        key = f"TODO-{i}"
+        events.append(
+            attributed(
+                WorkItemCreated(work_item=item(key, "To Do", "todo", NOW), occurred_at=NOW),
+                created_type,
+                key,
+            )
+        )
+    sprint = Sprint(
+        source=SourceRef(kind="jira", source_id=SOURCE, external_id="S1"),
+        name="Sprint 1",
+        starts_at=NOW - timedelta(days=9),
+        ends_at=NOW + timedelta(days=14),
+    )
+    events.append(
+        attributed(
+            SprintStarted(
+                sprint=sprint,
+                item_keys=["WIP-0", "WIP-1", "TODO-0", "PROJ-59"],
+                occurred_at=NOW - timedelta(days=9),
+            ),
+            "sextant.activity.sprint.started.v1",
+            "sprint-S1",
+        )
+    )
+    crunch = Sprint(
+        source=SourceRef(kind="jira", source_id=SOURCE, external_id="S2"),
+        name="Sprint 2",
+        starts_at=NOW - timedelta(days=9),
+        ends_at=NOW + timedelta(days=5),
+    )
+    events.append(
+        attributed(
+            SprintStarted(
+                sprint=crunch,
+                item_keys=["WIP-2", "WIP-3", "TODO-1", "TODO-2"],
+                occurred_at=NOW - timedelta(days=9),
+            ),
+            "sextant.activity.sprint.started.v1",
+            "sprint-S2",
+        )
+    )
     return events
 
 
@@ -132,7 +181,9 @@ async def forecast(database_url, internal_keys):
         )
         conn = await asyncpg.connect(dsn)
         for _ in range(200):
-            if await conn.fetchval("SELECT count(*) FROM forecast.work_item_transitions") == 126:
+            transitions = await conn.fetchval("SELECT count(*) FROM forecast.work_item_transitions")
+            sprint_items = await conn.fetchval("SELECT count(*) FROM forecast.sprint_items")
+            if transitions == 126 and sprint_items == 8:
                 break
             await asyncio.sleep(0.1)
         await conn.close()
@@ -144,6 +195,28 @@ async def forecast(database_url, internal_keys):
 
 
 SCOPE = f"workspace:{WORKSPACE}"
+
+
+async def test_sprint_forecast_counts_remaining_work_and_gives_a_probability(forecast):
+    response = await forecast.get("/v1/sprints/S1/forecast", params={"scope": SCOPE})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["remaining"] == {"not_started": 1, "in_progress": 2, "done": 1}
+    assert len(body["in_progress_finish_probabilities"]) == 2
+    # three items left, two weeks at a steady two items a week: near certain
+    assert body["probability_done"] >= 0.9
+    crunch = (await forecast.get("/v1/sprints/S2/forecast", params={"scope": SCOPE})).json()
+    # four items left in five days at two a week: near hopeless
+    assert crunch["remaining"] == {"not_started": 2, "in_progress": 2, "done": 0}
+    assert crunch["probability_done"] <= 0.1
+    missing = await forecast.get("/v1/sprints/S404/forecast", params={"scope": SCOPE})
+    assert missing.status_code == 404 and "S404" in missing.json()["detail"]
+
+
+async def test_backtest_says_when_history_is_too_short(forecast):
+    body = (await forecast.get("/v1/forecasts/backtest", params={"scope": SCOPE})).json()
+    assert body["calibration"]["available"] is False
+    assert body["targets"]["85"] == [0.8, 0.9]
 
 
 async def test_how_many_answers_from_projected_history_with_its_inputs(forecast):

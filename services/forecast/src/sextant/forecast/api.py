@@ -11,7 +11,13 @@ from fastapi import APIRouter, Query
 from sextant.forecast import service
 from sextant.forecast.db import repository
 from sextant.forecast.domain.montecarlo import ForecastOptions
-from sextant.forecast.schemas import HowManyReply, StaleReply, WhenReply
+from sextant.forecast.schemas import (
+    BacktestReply,
+    HowManyReply,
+    SprintForecastReply,
+    StaleReply,
+    WhenReply,
+)
 from sextant.runtime.app import Session
 from sextant.runtime.errors import InvalidInput, NotFound
 from sextant.runtime.tokens import Caller
@@ -105,3 +111,38 @@ async def dismiss(caller: Caller, session: Session, key: str, scope: Scope) -> N
         session, _tenant(caller), workspace, key, datetime.now(UTC)
     ):
         raise NotFound(f"no work item {key!r} in {scope}")
+
+
+@router.get(
+    "/forecasts/backtest", response_model=BacktestReply, summary="How well forecasts held here"
+)
+async def backtest(
+    caller: Caller,
+    session: Session,
+    scope: Scope,
+    window_weeks: Annotated[int, Query(ge=4, le=260)] = 52,
+) -> BacktestReply:
+    options = _options(2000, 0, window_weeks, 1.0)
+    return await service.calibration_for(
+        session, _tenant(caller), scope, options, datetime.now(UTC).date()
+    )
+
+
+@router.get(
+    "/sprints/{sprint_id}/forecast",
+    response_model=SprintForecastReply,
+    summary="Will the sprint finish",
+)
+async def sprint_forecast(
+    caller: Caller,
+    session: Session,
+    sprint_id: str,
+    scope: Scope,
+    trials: Annotated[int, Query(ge=100, le=200_000)] = 10_000,
+    seed: int = 0,
+    window_weeks: Annotated[int, Query(ge=4, le=260)] = 26,
+) -> SprintForecastReply:
+    options = _options(trials, seed, window_weeks, 1.0)
+    return await service.forecast_sprint(
+        session, _tenant(caller), scope, sprint_id, options, datetime.now(UTC)
+    )

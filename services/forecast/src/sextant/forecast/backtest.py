@@ -11,9 +11,8 @@ import csv
 import sys
 from pathlib import Path
 
+from sextant.forecast.domain.calibration import CALIBRATION_TARGETS as BANDS
 from sextant.forecast.domain.calibration import backtest
-
-BANDS = {50: (0.40, 0.60), 85: (0.80, 0.90), 95: (0.90, 0.98)}
 
 
 def read_weekly(path: Path) -> list[float]:

@@ -9,6 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sextant.contracts import Envelope, data_model_for
 from sextant.contracts.events.activity import (
+    SprintClosed,
+    SprintScopeChanged,
+    SprintStarted,
     WorkItem,
     WorkItemCreated,
     WorkItemDeleted,
@@ -39,11 +42,35 @@ def _snapshot(item: WorkItem) -> repository.ItemSnapshot:
 async def on_attributed_activity(session: AsyncSession, envelope: Envelope) -> None:
     """Keep the work-item projection: snapshots, status history, soft deletes."""
     attributed = ActivityAttributed.model_validate(envelope.data)
-    if ".work_item." not in attributed.original_type or envelope.workspaceid is None:
+    forecast_input = (
+        ".work_item." in attributed.original_type or ".sprint." in attributed.original_type
+    )
+    if not forecast_input or envelope.workspaceid is None:
         return  # change requests, builds, … are not forecast inputs (yet)
     event = data_model_for(attributed.original_type).model_validate(attributed.original)
     tenant, workspace = envelope.tenantid, envelope.workspaceid
-    if isinstance(event, WorkItemCreated):
+    if isinstance(event, SprintStarted | SprintScopeChanged | SprintClosed):
+        sprint = event.sprint
+        sprint_id = sprint.source.external_id
+        await repository.record_sprint(
+            session, tenant, workspace, sprint_id, sprint.name, sprint.starts_at, sprint.ends_at
+        )
+        if isinstance(event, SprintStarted):
+            await repository.change_sprint_scope(
+                session, tenant, workspace, sprint_id, list(event.item_keys), []
+            )
+        elif isinstance(event, SprintScopeChanged):
+            await repository.change_sprint_scope(
+                session,
+                tenant,
+                workspace,
+                sprint_id,
+                list(event.added_keys),
+                list(event.removed_keys),
+            )
+        else:
+            await repository.close_sprint(session, tenant, workspace, sprint_id, event.occurred_at)
+    elif isinstance(event, WorkItemCreated):
         await repository.record_snapshot(
             session, tenant, workspace, _snapshot(event.work_item), event.occurred_at
         )

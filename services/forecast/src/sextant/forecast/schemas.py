@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -69,4 +69,26 @@ class StaleReply(BaseModel):
     items: list[StaleItem]
     dismissed: int = Field(
         description="flags people dismissed as wrong, for the false-positive rate"
+    )
+
+
+class SprintForecastReply(BaseModel):
+    sprint_id: str
+    name: str
+    ends_at: datetime | None
+    probability_done: float = Field(
+        description="chance the remaining scope is done by the sprint's end"
+    )
+    remaining: dict[str, int] = Field(description="items not started / in progress / done")
+    in_progress_finish_probabilities: list[float] = Field(
+        description="per in-progress item, from its age"
+    )
+    inputs: Inputs
+
+
+class BacktestReply(BaseModel):
+    scope: str
+    calibration: CalibrationReport
+    targets: dict[int, tuple[float, float]] = Field(
+        description="the band each percentile should land in"
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
+from dataclasses import asdict, replace
 from datetime import UTC, date, datetime, timedelta
 from uuid import UUID
 
@@ -11,19 +11,26 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sextant.forecast.db import repository
 from sextant.forecast.domain import stale as stale_domain
-from sextant.forecast.domain.calibration import backtest
-from sextant.forecast.domain.history import throughput_by_week, week_start
-from sextant.forecast.domain.montecarlo import ForecastOptions, how_many, when
+from sextant.forecast.domain.calibration import CALIBRATION_TARGETS, backtest
+from sextant.forecast.domain.history import finish_probability, throughput_by_week, week_start
+from sextant.forecast.domain.montecarlo import (
+    ForecastOptions,
+    how_many,
+    sprint_completion_probability,
+    when,
+)
 from sextant.forecast.schemas import (
+    BacktestReply,
     CalibrationReport,
     CalibrationRow,
     HowManyReply,
     Inputs,
+    SprintForecastReply,
     StaleItem,
     StaleReply,
     WhenReply,
 )
-from sextant.runtime.errors import InvalidInput, Unprocessable
+from sextant.runtime.errors import InvalidInput, NotFound, Unprocessable
 
 BACKTEST_HORIZONS = (4, 12)
 
@@ -181,3 +188,59 @@ async def stale_items(session: AsyncSession, tenant: UUID, scope: str, now: date
             )
         )
     return StaleReply(scope=scope, items=flagged, dismissed=dismissed)
+
+
+async def forecast_sprint(
+    session: AsyncSession,
+    tenant: UUID,
+    scope: str,
+    sprint_id: str,
+    options: ForecastOptions,
+    now: datetime,
+) -> SprintForecastReply:
+    [workspace] = parse_scope(scope)
+    state = await repository.sprint_state(session, tenant, workspace, sprint_id)
+    if state is None:
+        raise NotFound(f"no sprint {sprint_id!r} in {scope}")
+    if state.ends_at is None:
+        raise Unprocessable(f"sprint {sprint_id!r} has no end date to forecast against")
+    history = await weekly_history(
+        session, tenant, [workspace], None, options.window_weeks, now.date()
+    )
+    cycle = await repository.cycle_times(session, tenant, [workspace])
+    remaining_days = max((state.ends_at - now).total_seconds() / 86400, 0.0)
+    finish = [
+        finish_probability((now - since).total_seconds() / 86400, remaining_days, cycle)
+        for since in state.in_progress_since
+    ]
+    probability = await asyncio.to_thread(
+        sprint_completion_probability,
+        history,
+        weeks_left=remaining_days / 7,
+        not_started=state.not_started,
+        in_progress_finish_probabilities=finish,
+        options=options,
+    )
+    return SprintForecastReply(
+        sprint_id=sprint_id,
+        name=state.name,
+        ends_at=state.ends_at,
+        probability_done=round(probability, 4),
+        remaining={
+            "not_started": state.not_started,
+            "in_progress": len(finish),
+            "done": state.done,
+        },
+        in_progress_finish_probabilities=[round(p, 4) for p in finish],
+        inputs=Inputs(scope=scope, item_types=None, history_weeks=history, options=asdict(options)),
+    )
+
+
+async def calibration_for(
+    session: AsyncSession, tenant: UUID, scope: str, options: ForecastOptions, today: date
+) -> BacktestReply:
+    history = await weekly_history(
+        session, tenant, parse_scope(scope), None, options.window_weeks * 3, today
+    )
+    report = await asyncio.to_thread(_calibration, history, options)
+    return BacktestReply(scope=scope, calibration=report, targets=CALIBRATION_TARGETS)

@@ -61,3 +61,24 @@ sa.Index(
     transitions.c.workspace_id,
     transitions.c.key,
 )
+
+sprints = sa.Table(
+    "sprints",
+    metadata,
+    sa.Column("tenant_id", sa.Uuid, primary_key=True),
+    sa.Column("workspace_id", sa.Uuid, primary_key=True),
+    sa.Column("sprint_id", sa.Text, primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("starts_at", sa.DateTime(timezone=True)),
+    sa.Column("ends_at", sa.DateTime(timezone=True)),
+    sa.Column("closed_at", sa.DateTime(timezone=True)),
+)
+
+sprint_items = sa.Table(
+    "sprint_items",
+    metadata,
+    sa.Column("tenant_id", sa.Uuid, primary_key=True),
+    sa.Column("workspace_id", sa.Uuid, primary_key=True),
+    sa.Column("sprint_id", sa.Text, primary_key=True),
+    sa.Column("key", sa.Text, primary_key=True),
+)

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sextant.forecast.db import transitions, work_items
+from sextant.forecast.db import sprint_items, sprints, transitions, work_items
 
 
 @dataclass(frozen=True)
@@ -227,3 +227,147 @@ async def dismiss_stale(
         .returning(t.c.key)
     )
     return result.first() is not None
+
+
+@dataclass(frozen=True)
+class SprintState:
+    sprint_id: str
+    name: str
+    ends_at: datetime | None
+    closed_at: datetime | None
+    not_started: int
+    in_progress_since: list[datetime]  # when each in-progress item entered its state
+    done: int
+
+
+async def record_sprint(
+    session: AsyncSession,
+    tenant_id: UUID,
+    workspace_id: UUID,
+    sprint_id: str,
+    name: str,
+    starts_at: datetime | None,
+    ends_at: datetime | None,
+) -> None:
+    statement = insert(sprints).values(
+        tenant_id=tenant_id,
+        workspace_id=workspace_id,
+        sprint_id=sprint_id,
+        name=name,
+        starts_at=starts_at,
+        ends_at=ends_at,
+    )
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[sprints.c.tenant_id, sprints.c.workspace_id, sprints.c.sprint_id],
+            set_={
+                "name": statement.excluded.name,
+                "starts_at": statement.excluded.starts_at,
+                "ends_at": statement.excluded.ends_at,
+            },
+        )
+    )
+
+
+async def change_sprint_scope(
+    session: AsyncSession,
+    tenant_id: UUID,
+    workspace_id: UUID,
+    sprint_id: str,
+    added: list[str],
+    removed: list[str],
+) -> None:
+    if added:
+        await session.execute(
+            insert(sprint_items)
+            .values(
+                [
+                    {
+                        "tenant_id": tenant_id,
+                        "workspace_id": workspace_id,
+                        "sprint_id": sprint_id,
+                        "key": k,
+                    }
+                    for k in added
+                ]
+            )
+            .on_conflict_do_nothing()
+        )
+    if removed:
+        s = sprint_items
+        await session.execute(
+            sa.delete(s).where(
+                (s.c.tenant_id == tenant_id)
+                & (s.c.workspace_id == workspace_id)
+                & (s.c.sprint_id == sprint_id)
+                & s.c.key.in_(removed)
+            )
+        )
+
+
+async def close_sprint(
+    session: AsyncSession, tenant_id: UUID, workspace_id: UUID, sprint_id: str, at: datetime
+) -> None:
+    s = sprints
+    await session.execute(
+        sa.update(s)
+        .where(
+            (s.c.tenant_id == tenant_id)
+            & (s.c.workspace_id == workspace_id)
+            & (s.c.sprint_id == sprint_id)
+        )
+        .values(closed_at=at)
+    )
+
+
+async def sprint_state(
+    session: AsyncSession, tenant_id: UUID, workspace_id: UUID, sprint_id: str
+) -> SprintState | None:
+    s, si, t = sprints, sprint_items, work_items
+    sprint = (
+        await session.execute(
+            sa.select(s.c.name, s.c.ends_at, s.c.closed_at).where(
+                (s.c.tenant_id == tenant_id)
+                & (s.c.workspace_id == workspace_id)
+                & (s.c.sprint_id == sprint_id)
+            )
+        )
+    ).first()
+    if sprint is None:
+        return None
+    items = (
+        await session.execute(
+            sa.select(t.c.status_category, t.c.state_since)
+            .join(si, (si.c.workspace_id == t.c.workspace_id) & (si.c.key == t.c.key))
+            .where(
+                (si.c.tenant_id == tenant_id)
+                & (si.c.workspace_id == workspace_id)
+                & (si.c.sprint_id == sprint_id)
+                & _scope(tenant_id, [workspace_id])
+            )
+        )
+    ).all()
+    return SprintState(
+        sprint_id=sprint_id,
+        name=sprint.name,
+        ends_at=sprint.ends_at,
+        closed_at=sprint.closed_at,
+        not_started=sum(1 for c, _ in items if c == "todo"),
+        in_progress_since=[since for c, since in items if c == "in_progress"],
+        done=sum(1 for c, _ in items if c == "done"),
+    )
+
+
+async def cycle_times(
+    session: AsyncSession, tenant_id: UUID, workspace_ids: list[UUID]
+) -> list[float]:
+    """Days from start to done of every finished item in scope."""
+    t = work_items
+    rows = await session.execute(
+        sa.select(sa.func.extract("epoch", t.c.done_at - t.c.started_at) / 86400.0).where(
+            _scope(tenant_id, workspace_ids)
+            & t.c.done_at.is_not(None)
+            & t.c.started_at.is_not(None)
+        )
+    )
+    return [float(v) for v in rows.scalars()]

@@ -16,6 +16,14 @@ from numpy.typing import NDArray
 
 from sextant.forecast.domain.montecarlo import PERCENTILES, ForecastOptions, how_many
 
+# Where a calibrated method's hit shares should land (issue #6): nominal ± a band that
+# allows for a few hundred origins of sampling noise.
+CALIBRATION_TARGETS: dict[int, tuple[float, float]] = {
+    50: (0.40, 0.60),
+    85: (0.80, 0.90),
+    95: (0.90, 0.98),
+}
+
 
 @dataclass(frozen=True)
 class Calibration:
