@@ -20,6 +20,7 @@ from sextant.contracts.events.activity import (
 from sextant.contracts.events.common import SourceRef
 from sextant.contracts.events.platform import ActivityAttributed
 from sextant.contracts.topics import ACTIVITY_ATTRIBUTED, entity_key
+from sextant.forecast import stale_scan
 from sextant.forecast.main import SPEC
 from sextant.runtime.outbox import record_for
 from sextant.runtime.testing.apps import running_service, service_settings
@@ -191,6 +192,7 @@ async def forecast(database_url, internal_keys):
             service="forecast", subject="u1", role="manager", tenant_id=TENANT
         )
         client.headers["Authorization"] = f"Bearer {token}"
+        client.service_state = state  # for tests that drive the stale scan directly
         yield client
 
 
@@ -313,3 +315,33 @@ async def test_another_tenant_sees_no_history(forecast, internal_keys):
         headers={"Authorization": f"Bearer {token}"},
     )
     assert stale.json()["items"] == []
+
+
+async def test_an_item_turning_stale_is_announced_once_on_the_bus(forecast, database_url):
+    assert await stale_scan.scan_once(forecast.service_state) == 1
+    assert await stale_scan.scan_once(forecast.service_state) == 0  # already flagged
+    dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    conn = await asyncpg.connect(dsn)
+    try:
+        for _ in range(100):
+            published = dict(
+                await conn.fetch(
+                    "SELECT topic, count(*) FROM sextant_bus.records "
+                    "WHERE topic IN ('sextant.notifications', 'sextant.forecast') GROUP BY topic"
+                )
+            )
+            if len(published) == 2:
+                break
+            await asyncio.sleep(0.1)
+        headers = await conn.fetchval(
+            "SELECT headers::text FROM sextant_bus.records WHERE topic = 'sextant.notifications'"
+        )
+    finally:
+        await conn.close()
+    assert published == {"sextant.notifications": 1, "sextant.forecast": 1}
+    assert (
+        str(TENANT)
+        in __import__("base64")
+        .b64decode(next(v for n, v in __import__("json").loads(headers) if n == "ce_tenantid"))
+        .decode()
+    )

@@ -49,6 +49,7 @@ async def on_attributed_activity(session: AsyncSession, envelope: Envelope) -> N
         return  # change requests, builds, … are not forecast inputs (yet)
     event = data_model_for(attributed.original_type).model_validate(attributed.original)
     tenant, workspace = envelope.tenantid, envelope.workspaceid
+    await repository.remember_scope(session, tenant, workspace)
     if isinstance(event, SprintStarted | SprintScopeChanged | SprintClosed):
         sprint = event.sprint
         sprint_id = sprint.source.external_id

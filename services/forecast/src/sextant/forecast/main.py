@@ -2,7 +2,7 @@
 
 from fastapi import FastAPI
 
-from sextant.forecast import api
+from sextant.forecast import api, stale_scan
 from sextant.forecast.db import MIGRATIONS, metadata
 from sextant.forecast.handlers import HANDLERS
 from sextant.runtime.app import ServiceSpec
@@ -16,6 +16,8 @@ SPEC = ServiceSpec(
     migrations_dir=MIGRATIONS,
     routers=[api.router],
     handlers=HANDLERS,
+    on_start=[stale_scan.start],
+    on_stop=[stale_scan.stop],
 )
 
 

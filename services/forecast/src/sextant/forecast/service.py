@@ -9,6 +9,8 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sextant.contracts import uuid7
+from sextant.contracts.events.platform import NotificationRaised, WorkItemFlaggedStale
 from sextant.forecast.db import repository
 from sextant.forecast.domain import stale as stale_domain
 from sextant.forecast.domain.calibration import CALIBRATION_TARGETS, backtest
@@ -31,6 +33,7 @@ from sextant.forecast.schemas import (
     WhenReply,
 )
 from sextant.runtime.errors import InvalidInput, NotFound, Unprocessable
+from sextant.runtime.outbox import Outbox
 
 BACKTEST_HORIZONS = (4, 12)
 
@@ -160,17 +163,59 @@ async def forecast_when(
     )
 
 
-async def stale_items(session: AsyncSession, tenant: UUID, scope: str, now: datetime) -> StaleReply:
-    workspaces = parse_scope(scope)
+async def _assessed(
+    session: AsyncSession, tenant: UUID, workspaces: list[UUID], now: datetime
+) -> list[tuple[repository.InProgressItem, float, stale_domain.StaleVerdict]]:
+    """Every in-progress item in scope that is stale now, with its age and verdict."""
     durations = await repository.state_durations(session, tenant, workspaces)
-    flagged, dismissed = [], 0
+    found = []
     for item in await repository.in_progress(session, tenant, workspaces):
         age = (now - item.state_since).total_seconds() / 86400
-        verdict = stale_domain.assess(
-            item.status, age, durations.get((item.item_type, item.status), [])
-        )
-        if not verdict.stale:
+        past = durations.get((item.item_type, item.status), [])
+        verdict = stale_domain.assess(item.status, age, past)
+        if verdict.stale:
+            found.append((item, age, verdict))
+    return found
+
+
+async def announce_newly_stale(
+    session: AsyncSession, outbox: Outbox, tenant: UUID, workspace: UUID, now: datetime
+) -> int:
+    """Raise one flag, and one notification for managers, per item per state it went
+    stale in (a transition clears the mark; a dismissal silences the item)."""
+    announced = 0
+    for item, age, verdict in await _assessed(session, tenant, [workspace], now):
+        if item.stale_flagged_at is not None or item.stale_dismissed_at is not None:
             continue
+        await repository.mark_flagged(session, tenant, workspace, item.key, now)
+        entity = f"work_item:{item.key}"
+        flag = WorkItemFlaggedStale(
+            work_item_key=item.key,
+            state=item.status,
+            age_days=round(age, 2),
+            percentile=verdict.percentile,
+            score=verdict.score,
+            explanation=verdict.explanation,
+        )
+        notice = NotificationRaised(
+            notification_id=uuid7(),
+            severity="warning",
+            audience=["manager", "tenant_admin"],
+            title=f"{item.key} looks stuck in {item.status}",
+            body=verdict.explanation,
+            raised_by="forecast",
+        )
+        for event in (flag, notice):
+            await outbox.add(
+                session, event, tenant_id=tenant, workspace_id=workspace, entity=entity
+            )
+        announced += 1
+    return announced
+
+
+async def stale_items(session: AsyncSession, tenant: UUID, scope: str, now: datetime) -> StaleReply:
+    flagged, dismissed = [], 0
+    for item, age, verdict in await _assessed(session, tenant, parse_scope(scope), now):
         if item.stale_dismissed_at is not None:
             dismissed += 1
             continue

@@ -62,8 +62,13 @@ async def check_schema_matches_models_and_app_role_owns_nothing(
 async def _check_tenant_tables_force_rls(
     spec: ServiceSpec, database_url: str, keys: InternalKeys
 ) -> None:
-    """Every table with a tenant_id column has RLS enabled, forced, and a policy."""
-    tenant_tables = [t.name for t in spec.metadata.tables.values() if "tenant_id" in t.c]
+    """Every table with a tenant_id column has RLS enabled, forced, and a policy — unless
+    it says why not in ``Table.info["cross_tenant"]``."""
+    tenant_tables = [
+        t.name
+        for t in spec.metadata.tables.values()
+        if "tenant_id" in t.c and not t.info.get("cross_tenant")
+    ]
     async with running_service(spec, service_settings(database_url, keys)) as (_, state):
         engine = state.db.owner_engine()
         async with engine.connect() as conn:

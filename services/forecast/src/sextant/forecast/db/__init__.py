@@ -39,6 +39,7 @@ work_items = sa.Table(
     sa.Column("sprint_ids", ARRAY(sa.Text), nullable=False, server_default="{}"),
     sa.Column("assignee_developer_id", sa.Uuid),
     sa.Column("stale_dismissed_at", sa.DateTime(timezone=True)),
+    sa.Column("stale_flagged_at", sa.DateTime(timezone=True)),
 )
 sa.Index("work_items_done", work_items.c.tenant_id, work_items.c.workspace_id, work_items.c.done_at)
 
@@ -81,4 +82,17 @@ sprint_items = sa.Table(
     sa.Column("workspace_id", sa.Uuid, primary_key=True),
     sa.Column("sprint_id", sa.Text, primary_key=True),
     sa.Column("key", sa.Text, primary_key=True),
+)
+
+# Which (tenant, workspace) scopes have data: the stale scan's list of work. Not a tenant
+# table on purpose — the scan must enumerate tenants before it can act as one of them.
+known_scopes = sa.Table(
+    "known_scopes",
+    metadata,
+    sa.Column("tenant_id", sa.Uuid, primary_key=True),
+    sa.Column("workspace_id", sa.Uuid, primary_key=True),
+    sa.Column(
+        "first_seen_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+    ),
+    info={"cross_tenant": "the stale scan lists scopes before it can act as their tenant"},
 )

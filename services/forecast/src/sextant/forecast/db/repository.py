@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sextant.forecast.db import sprint_items, sprints, transitions, work_items
+from sextant.forecast.db import known_scopes, sprint_items, sprints, transitions, work_items
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,7 @@ class InProgressItem:
     status: str
     state_since: datetime
     stale_dismissed_at: datetime | None
+    stale_flagged_at: datetime | None
 
 
 async def record_snapshot(
@@ -124,6 +125,7 @@ async def record_transition(
             ),
             done_at=sa.case((sa.literal(to_category) == "done", at), else_=None),
             stale_dismissed_at=None,
+            stale_flagged_at=None,
         )
     )
 
@@ -177,6 +179,7 @@ async def in_progress(
             t.c.status,
             t.c.state_since,
             t.c.stale_dismissed_at,
+            t.c.stale_flagged_at,
         )
         .where(_scope(tenant_id, workspace_ids) & (t.c.status_category == "in_progress"))
         .order_by(t.c.state_since)
@@ -371,3 +374,27 @@ async def cycle_times(
         )
     )
     return [float(v) for v in rows.scalars()]
+
+
+async def remember_scope(session: AsyncSession, tenant_id: UUID, workspace_id: UUID) -> None:
+    await session.execute(
+        insert(known_scopes)
+        .values(tenant_id=tenant_id, workspace_id=workspace_id)
+        .on_conflict_do_nothing()
+    )
+
+
+async def all_scopes(session: AsyncSession) -> list[tuple[UUID, UUID]]:
+    rows = await session.execute(sa.select(known_scopes.c.tenant_id, known_scopes.c.workspace_id))
+    return [(tenant, workspace) for tenant, workspace in rows]
+
+
+async def mark_flagged(
+    session: AsyncSession, tenant_id: UUID, workspace_id: UUID, key: str, at: datetime
+) -> None:
+    t = work_items
+    await session.execute(
+        sa.update(t)
+        .where(_scope(tenant_id, [workspace_id]) & (t.c.key == key))
+        .values(stale_flagged_at=at)
+    )
