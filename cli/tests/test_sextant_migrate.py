@@ -6,9 +6,11 @@ import subprocess
 import sys
 
 import asyncpg
+from alembic.script import ScriptDirectory
 from sqlalchemy.engine import make_url
 
-from sextant.cli.services import SERVICE_NAMES
+from sextant.cli.services import SERVICE_NAMES, spec_for
+from sextant.runtime.migrations import alembic_config
 
 
 def migrate(database_url: str, *services: str) -> subprocess.CompletedProcess[str]:
@@ -30,7 +32,11 @@ async def test_migrate_creates_every_schema_once(database_url):
     conn = await asyncpg.connect(dsn)
     try:
         for name in SERVICE_NAMES:
-            assert await conn.fetchval(f"SELECT version_num FROM {name}.alembic_version") == "0001"
+            spec = spec_for(name)
+            head = ScriptDirectory.from_config(
+                alembic_config(spec.migrations_dir, spec.schema)
+            ).get_current_head()
+            assert await conn.fetchval(f"SELECT version_num FROM {name}.alembic_version") == head
     finally:
         await conn.close()
 

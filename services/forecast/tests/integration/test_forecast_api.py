@@ -52,81 +52,48 @@ def attributed(event, type_name: str, key: str) -> Envelope:
     )
 
 
+def created(key: str, at: datetime) -> Envelope:
+    event = WorkItemCreated(work_item=item(key, "To Do", "todo", at), occurred_at=at)
+    return attributed(event, "sextant.activity.work_item.created.v1", key)
+
+
+MOVES = {
+    "in_progress": ("To Do", "todo", "In Progress"),
+    "done": ("In Progress", "in_progress", "Done"),
+}
+
+
+def moved(key: str, to_category: str, at: datetime, created_at: datetime) -> Envelope:
+    from_status, from_category, to_status = MOVES[to_category]
+    event = WorkItemTransitioned(
+        work_item=item(key, to_status, to_category, created_at),
+        from_status=from_status,
+        to_status=to_status,
+        from_category=from_category,
+        to_category=to_category,
+        occurred_at=at,
+    )
+    return attributed(event, "sextant.activity.work_item.transitioned.v1", key)
+
+
 def history_events() -> list[Envelope]:
-    """60 stories done over 30 weeks (1-5 days in progress), 6 in progress, one for 60 days."""
+    """60 stories done over 30 weeks (1-5 days in progress), 6 in progress (one for 60
+    days), 3 not started, and two sprints: one comfortable, one hopeless."""
     events = []
-    created_type = "sextant.activity.work_item.created.v1"
-    moved_type = "sextant.activity.work_item.transitioned.v1"
     for i in range(60):
-        key, created = f"PROJ-{i}", NOW - timedelta(weeks=30) + timedelta(days=3.5 * i)
-        started, done = created + timedelta(days=1), created + timedelta(days=2 + i % 5)
-        events.append(
-            attributed(
-                WorkItemCreated(work_item=item(key, "To Do", "todo", created), occurred_at=created),
-                created_type,
-                key,
-            )
-        )
-        events.append(
-            attributed(
-                WorkItemTransitioned(
-                    work_item=item(key, "In Progress", "in_progress", created),
-                    from_status="To Do",
-                    to_status="In Progress",
-                    from_category="todo",
-                    to_category="in_progress",
-                    occurred_at=started,
-                ),
-                moved_type,
-                key,
-            )
-        )
-        events.append(
-            attributed(
-                WorkItemTransitioned(
-                    work_item=item(key, "Done", "done", created),
-                    from_status="In Progress",
-                    to_status="Done",
-                    from_category="in_progress",
-                    to_category="done",
-                    occurred_at=done,
-                ),
-                moved_type,
-                key,
-            )
-        )
+        key, start = f"PROJ-{i}", NOW - timedelta(weeks=30) + timedelta(days=3.5 * i)
+        events += [
+            created(key, start),
+            moved(key, "in_progress", start + timedelta(days=1), start),
+            moved(key, "done", start + timedelta(days=2 + i % 5), start),
+        ]
     for i, days in enumerate([1, 2, 2, 3, 1, 60]):
-        key, created = f"WIP-{i}", NOW - timedelta(days=days + 1)
-        events.append(
-            attributed(
-                WorkItemCreated(work_item=item(key, "To Do", "todo", created), occurred_at=created),
-                created_type,
-                key,
-            )
-        )
-        events.append(
-            attributed(
-                WorkItemTransitioned(
-                    work_item=item(key, "In Progress", "in_progress", created),
-                    from_status="To Do",
-                    to_status="In Progress",
-                    from_category="todo",
-                    to_category="in_progress",
-                    occurred_at=NOW - timedelta(days=days),
-                ),
-                moved_type,
-                key,
-            )
-        )
-    for i in range(3):
-        key = f"TODO-{i}"
-        events.append(
-            attributed(
-                WorkItemCreated(work_item=item(key, "To Do", "todo", NOW), occurred_at=NOW),
-                created_type,
-                key,
-            )
-        )
+        key, start = f"WIP-{i}", NOW - timedelta(days=days + 1)
+        events += [
+            created(key, start),
+            moved(key, "in_progress", NOW - timedelta(days=days), start),
+        ]
+    events += [created(f"TODO-{i}", NOW) for i in range(3)]
     sprint = Sprint(
         source=SourceRef(kind="jira", source_id=SOURCE, external_id="S1"),
         name="Sprint 1",

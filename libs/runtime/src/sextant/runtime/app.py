@@ -146,7 +146,7 @@ def create_service_app(
                 objects=objects,
             )
             app.state.service = state
-            state.relay = OutboxRelay(db, outbox_table, bus)
+            state.relay = OutboxRelay(db, outbox_table, bus, metrics=metrics)
             await state.relay.start()
             stack.push_async_callback(state.relay.stop)
             if spec.handlers:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram, Info
 
 
 @dataclass(frozen=True)
@@ -18,9 +18,11 @@ class ServiceMetrics:
 
 
 def create_metrics(service: str) -> ServiceMetrics:
-    """Build the standard metrics of a service in a fresh registry."""
+    """Build the standard metrics of a service in a fresh registry, which names the service."""
     registry = CollectorRegistry()
-    labels = {"service": service}
+    Info("sextant_service", "which Sextant service this is", registry=registry).info(
+        {"service": service}
+    )
     return ServiceMetrics(
         registry=registry,
         http_requests=Counter(
@@ -45,6 +47,6 @@ def create_metrics(service: str) -> ServiceMetrics:
             "sextant_events_dead_lettered", "events sent to a DLQ", ["topic"], registry=registry
         ),
         outbox_published=Counter(
-            "sextant_outbox_published", "outbox rows published", list(labels), registry=registry
+            "sextant_outbox_published", "outbox rows published to the bus", registry=registry
         ),
     )

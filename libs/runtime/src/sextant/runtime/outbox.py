@@ -23,6 +23,7 @@ from sextant.contracts import Envelope, EventModel, to_kafka_binary, topic_for_t
 from sextant.contracts.topics import entity_key
 from sextant.runtime.bus.base import EventBus, OutgoingRecord
 from sextant.runtime.db import Database
+from sextant.runtime.metrics import ServiceMetrics
 from sextant.runtime.pgnotify import Listener, plain_dsn
 from sextant.runtime.transient import is_transient
 
@@ -127,8 +128,17 @@ async def claim_inbox(session: AsyncSession, inbox: Table, group: str, event_id:
 class OutboxRelay:
     """Publishes committed outbox rows in order, one relay per schema at a time."""
 
-    def __init__(self, db: Database, table: Table, bus: EventBus, *, batch_size: int = 500) -> None:
+    def __init__(
+        self,
+        db: Database,
+        table: Table,
+        bus: EventBus,
+        *,
+        batch_size: int = 500,
+        metrics: ServiceMetrics | None = None,
+    ) -> None:
         self._db = db
+        self._metrics = metrics
         self._table = table
         self._bus = bus
         self._batch_size = batch_size
@@ -194,4 +204,6 @@ class OutboxRelay:
             )
             await session.execute(t.delete().where(t.c.id.in_([r.id for r in rows])))
         self.published += len(rows)
+        if self._metrics:
+            self._metrics.outbox_published.inc(len(rows))
         return len(rows)

@@ -35,7 +35,9 @@ async def check_health_readiness_metrics(
         ready = await client.get("/readyz")
         assert ready.status_code == 200, ready.text
         assert ready.json()["checks"] == {"database": True, "bus": True}
-        assert "sextant_http_requests" in (await client.get("/metrics")).text
+        metrics = (await client.get("/metrics")).text
+        assert "sextant_http_requests" in metrics
+        assert f'sextant_service_info{{service="{spec.name}"}} 1.0' in metrics
 
 
 async def check_schema_matches_models_and_app_role_owns_nothing(
