@@ -8,9 +8,11 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
+from sextant.contracts.asyncapi import asyncapi_document
+from sextant.contracts.schemas import all_schemas
 from sextant.gateway.upstreams import Readiness, Upstreams
 from sextant.runtime.app import State
-from sextant.runtime.errors import problem
+from sextant.runtime.errors import NotFound, problem
 
 public_router = APIRouter(prefix="/v1", tags=["status"])
 
@@ -31,3 +33,23 @@ async def platform_status(state: State) -> JSONResponse:
     return problem(
         503, "Degraded", f"not ready: {', '.join(failing)}", type_slug="degraded", services=services
     )
+
+
+events_router = APIRouter(prefix="/v1/events", tags=["contracts"])
+
+
+@events_router.get(
+    "/asyncapi.json", summary="AsyncAPI 3.0 document of every topic partners can subscribe to"
+)
+async def asyncapi() -> dict[str, Any]:
+    return asyncapi_document()
+
+
+@events_router.get(
+    "/schemas/{event_type}", summary="JSON Schema of one event type's data (or 'envelope')"
+)
+async def event_schema(event_type: str) -> JSONResponse:
+    schemas = all_schemas()
+    if event_type not in schemas:
+        raise NotFound(f"no event type {event_type!r}; see /v1/events/asyncapi.json for the list")
+    return JSONResponse(schemas[event_type], media_type="application/schema+json")
