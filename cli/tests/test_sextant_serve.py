@@ -58,5 +58,5 @@ async def test_serve_runs_one_service_from_environment_settings(database_url, in
         "SEXTANT_DATA_DIR": "/tmp/sextant-serve-test",
     }
     ready, unauthenticated, body = await asyncio.to_thread(serve_until_ready, env, free_port())
-    assert ready == 200 and body["checks"] == {"database": True, "bus": True}
+    assert ready == 200 and body["checks"] == {"database": True, "bus": True, "consumer": True}
     assert unauthenticated == 401

@@ -204,6 +204,8 @@ def _health_router(metrics: ServiceMetrics) -> APIRouter:
         if state is None:
             return problem(503, "Not ready", "service is starting", type_slug="not-ready")
         checks = {"database": await state.db.ping(), "bus": await state.bus.ping()}
+        if state.processor is not None:
+            checks["consumer"] = state.processor.alive
         if all(checks.values()):
             return JSONResponse({"status": "ready", "checks": checks})
         failing = ", ".join(k for k, ok in checks.items() if not ok)

@@ -95,16 +95,28 @@ class EventProcessor:
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"consumer:{self._group}")
 
+    @property
+    def alive(self) -> bool:
+        """False once the consumer task has ended while it should still be running."""
+        return self._task is not None and (not self._task.done() or self._stopping.is_set())
+
     async def stop(self) -> None:
         """Finish the batch in hand, commit it, leave the group."""
         self._stopping.set()
-        if self._task is not None:
-            try:
-                await asyncio.wait_for(asyncio.shield(self._task), 10)
-            except TimeoutError:
-                self._task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await self._task
+        task = self._task
+        if task is None:
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(task), 10)
+        except TimeoutError:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        except asyncio.CancelledError:
+            if not task.cancelled():
+                raise  # it is our caller being cancelled, not the consumer
+        except Exception as exc:  # noqa: BLE001 - it already died; shutting down goes on
+            log.error("consumer.ended_with_error", group=self._group, error=str(exc))
 
     async def _run(self) -> None:
         consumer = self._bus.consumer(self._group, sorted(self._handlers))
@@ -117,7 +129,12 @@ class EventProcessor:
                 await asyncio.sleep(1)
         try:
             while not self._stopping.is_set():
-                batch = await consumer.poll(self._max_records, timeout=0.5)
+                try:
+                    batch = await consumer.poll(self._max_records, timeout=0.5)
+                except Exception as exc:
+                    log.error("consumer.poll_failed", group=self._group, error=str(exc))
+                    await asyncio.sleep(1)
+                    continue
                 if not batch:
                     continue
                 done = await asyncio.gather(

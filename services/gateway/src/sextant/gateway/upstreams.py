@@ -68,7 +68,10 @@ class Upstreams:
             response = await asyncio.wait_for(client.get("/readyz"), timeout)
         except (httpx.HTTPError, TimeoutError) as exc:
             return Readiness(False, f"unreachable: {type(exc).__name__}")
-        body: dict[str, Any] = response.json() if response.content else {}
+        try:
+            body: dict[str, Any] = response.json() if response.content else {}
+        except ValueError:
+            body = {"detail": f"answered {response.status_code} with a body that is not JSON"}
         if response.status_code == 200:
             return Readiness(True, "ready", body.get("checks"))
         return Readiness(False, str(body.get("detail", response.status_code)), body.get("checks"))
