@@ -115,7 +115,7 @@ class EventProcessor:
         except asyncio.CancelledError:
             if not task.cancelled():
                 raise  # it is our caller being cancelled, not the consumer
-        except Exception as exc:  # noqa: BLE001 - it already died; shutting down goes on
+        except Exception as exc:
             log.error("consumer.ended_with_error", group=self._group, error=str(exc))
 
     async def _run(self) -> None:
