@@ -94,3 +94,16 @@ def list_services() -> None:
         spec = spec_for(name)
         table.add_row(name, spec.schema, ", ".join(sorted(spec.handlers)) or "-")
     Console().print(table)
+
+
+@app.command()
+def backtest(
+    files: list[Path] = typer.Argument(..., help="weekly-throughput CSVs (last column = count)"),
+) -> None:
+    """Show how well Monte Carlo "how many" forecasts held on weekly throughput files."""
+    from sextant.forecast.backtest import main as backtest_main
+
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        raise typer.BadParameter(f"no such file: {', '.join(missing)}")
+    raise typer.Exit(backtest_main([str(f) for f in files]))

@@ -16,9 +16,20 @@ from sextant.forecast.domain.calibration import backtest
 
 
 def read_weekly(path: Path) -> list[float]:
+    """The weekly counts of a CSV, oldest first; ValueError names the bad line."""
     with path.open(newline="") as handle:
         rows = list(csv.reader(handle))
-    return [float(row[-1]) for row in rows[1:] if row]
+    counts = []
+    for line, row in enumerate(rows[1:], start=2):
+        if not row:
+            continue
+        try:
+            counts.append(float(row[-1]))
+        except ValueError:
+            raise ValueError(
+                f"{path.name}, line {line}: {row[-1]!r} is not a weekly count"
+            ) from None
+    return counts
 
 
 def main(paths: list[str]) -> int:
@@ -30,7 +41,12 @@ def main(paths: list[str]) -> int:
     )
     all_in = True
     for name in paths:
-        for result in backtest(read_weekly(Path(name))):
+        try:
+            results = backtest(read_weekly(Path(name)))
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        for result in results:
             shares = result.hit_share
             inside = all(lo <= shares[p] <= hi for p, (lo, hi) in BANDS.items())
             all_in &= inside
