@@ -151,7 +151,7 @@ async def forecast(database_url, internal_keys):
         for _ in range(200):
             transitions = await conn.fetchval("SELECT count(*) FROM forecast.work_item_transitions")
             sprint_items = await conn.fetchval("SELECT count(*) FROM forecast.sprint_items")
-            if transitions == 126 and sprint_items == 8:
+            if transitions == 195 and sprint_items == 8:
                 break
             await asyncio.sleep(0.1)
         await conn.close()
@@ -312,3 +312,21 @@ async def test_an_item_turning_stale_is_announced_once_on_the_bus(forecast, data
         .b64decode(next(v for n, v in __import__("json").loads(headers) if n == "ce_tenantid"))
         .decode()
     )
+
+
+async def test_history_gives_throughput_and_cycle_time_by_the_callers_definition(forecast):
+    default = (
+        await forecast.get("/v1/forecasts/history", params={"scope": SCOPE, "window_weeks": 8})
+    ).json()
+    assert len(default["weeks"]) == len(default["throughput"]) == 8
+    assert sum(default["throughput"]) > 0
+    [stories] = default["cycle_time"]
+    assert stories["item_type"] == "story" and stories["items"] == 60
+    assert 1 <= stories["percentiles_days"]["50"] <= stories["percentiles_days"]["95"] <= 5
+    # counting from creation ("To Do") makes every cycle one day longer
+    from_todo = (
+        await forecast.get(
+            "/v1/forecasts/history", params={"scope": SCOPE, "started": "To Do", "done": "Done"}
+        )
+    ).json()
+    assert from_todo["cycle_time"][0]["percentiles_days"]["50"] > stories["percentiles_days"]["50"]

@@ -13,6 +13,7 @@ from sextant.forecast.db import repository
 from sextant.forecast.domain.montecarlo import ForecastOptions
 from sextant.forecast.schemas import (
     BacktestReply,
+    HistoryReply,
     HowManyReply,
     SprintForecastReply,
     StaleReply,
@@ -145,4 +146,30 @@ async def sprint_forecast(
     options = _options(trials, seed, window_weeks, 1.0)
     return await service.forecast_sprint(
         session, _tenant(caller), scope, sprint_id, options, datetime.now(UTC)
+    )
+
+
+@router.get("/forecasts/history", response_model=HistoryReply, summary="Throughput and cycle time")
+async def history(
+    caller: Caller,
+    session: Session,
+    scope: Scope,
+    item_types: ItemTypes = None,
+    window_weeks: Annotated[int, Query(ge=1, le=520)] = 26,
+    started: Annotated[
+        list[str] | None, Query(description="statuses or categories; default in_progress")
+    ] = None,
+    done: Annotated[
+        list[str] | None, Query(description="statuses or categories; default done")
+    ] = None,
+) -> HistoryReply:
+    return await service.history(
+        session,
+        _tenant(caller),
+        scope,
+        item_types,
+        window_weeks,
+        started or ["in_progress"],
+        done or ["done"],
+        datetime.now(UTC).date(),
     )

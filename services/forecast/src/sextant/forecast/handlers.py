@@ -72,8 +72,21 @@ async def on_attributed_activity(session: AsyncSession, envelope: Envelope) -> N
         else:
             await repository.close_sprint(session, tenant, workspace, sprint_id, event.occurred_at)
     elif isinstance(event, WorkItemCreated):
+        item = event.work_item
         await repository.record_snapshot(
-            session, tenant, workspace, _snapshot(event.work_item), event.occurred_at
+            session, tenant, workspace, _snapshot(item), event.occurred_at
+        )
+        # Creation is entering the first status: the history starts here.
+        await repository.record_transition(
+            session,
+            tenant,
+            workspace,
+            item.key,
+            from_status=None,
+            to_status=item.status,
+            to_category=item.status_category,
+            at=event.occurred_at,
+            event_id=attributed.original_id,
         )
     elif isinstance(event, WorkItemTransitioned):
         await repository.record_snapshot(

@@ -92,3 +92,18 @@ class BacktestReply(BaseModel):
     targets: dict[int, tuple[float, float]] = Field(
         description="the band each percentile should land in"
     )
+
+
+class CycleTimeSummary(BaseModel):
+    item_type: str
+    items: int
+    percentiles_days: dict[int, float] = Field(description="P50/P85/P95 of start-to-done, in days")
+
+
+class HistoryReply(BaseModel):
+    scope: str
+    started: list[str] = Field(description="statuses or categories that count as started")
+    done: list[str] = Field(description="statuses or categories that count as done")
+    weeks: list[date] = Field(description="Monday of each completed week, oldest first")
+    throughput: list[int]
+    cycle_time: list[CycleTimeSummary]

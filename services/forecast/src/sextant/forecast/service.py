@@ -7,6 +7,7 @@ from dataclasses import asdict, replace
 from datetime import UTC, date, datetime, timedelta
 from uuid import UUID
 
+import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sextant.contracts import uuid7
@@ -14,7 +15,13 @@ from sextant.contracts.events.platform import NotificationRaised, WorkItemFlagge
 from sextant.forecast.db import repository
 from sextant.forecast.domain import stale as stale_domain
 from sextant.forecast.domain.calibration import CALIBRATION_TARGETS, backtest
-from sextant.forecast.domain.history import finish_probability, throughput_by_week, week_start
+from sextant.forecast.domain.history import (
+    Transition,
+    cycle_time_days,
+    finish_probability,
+    throughput_by_week,
+    week_start,
+)
 from sextant.forecast.domain.montecarlo import (
     ForecastOptions,
     how_many,
@@ -25,6 +32,8 @@ from sextant.forecast.schemas import (
     BacktestReply,
     CalibrationReport,
     CalibrationRow,
+    CycleTimeSummary,
+    HistoryReply,
     HowManyReply,
     Inputs,
     SprintForecastReply,
@@ -289,3 +298,48 @@ async def calibration_for(
     )
     report = await asyncio.to_thread(_calibration, history, options)
     return BacktestReply(scope=scope, calibration=report, targets=CALIBRATION_TARGETS)
+
+
+async def history(
+    session: AsyncSession,
+    tenant: UUID,
+    scope: str,
+    item_types: list[str] | None,
+    window_weeks: int,
+    started: list[str],
+    done: list[str],
+    today: date,
+) -> HistoryReply:
+    """Weekly throughput and cycle-time percentiles per item type, by the caller's
+    definition of "started" and "done" (status names or categories)."""
+    workspaces = parse_scope(scope)
+    started_set, done_set = frozenset(started), frozenset(done)
+    by_type: dict[str, list[float]] = {}
+    done_at: list[datetime] = []
+    for (item_type, _key), steps in (
+        await repository.histories(session, tenant, workspaces, item_types)
+    ).items():
+        spells = [
+            Transition(at=at, status=status, category=category) for at, status, category in steps
+        ]
+        days = cycle_time_days(spells, started=started_set, done=done_set)
+        if days is not None:
+            by_type.setdefault(item_type, []).append(days)
+            done_at.append(spells[-1].at)
+    last_week = week_start(today) - timedelta(days=7)
+    first_week = last_week - timedelta(weeks=window_weeks - 1)
+    return HistoryReply(
+        scope=scope,
+        started=sorted(started_set),
+        done=sorted(done_set),
+        weeks=[first_week + timedelta(weeks=i) for i in range(window_weeks)],
+        throughput=throughput_by_week(done_at, first_week, last_week),
+        cycle_time=[
+            CycleTimeSummary(
+                item_type=item_type,
+                items=len(days),
+                percentiles_days={p: round(float(np.percentile(days, p)), 2) for p in (50, 85, 95)},
+            )
+            for item_type, days in sorted(by_type.items())
+        ],
+    )

@@ -398,3 +398,27 @@ async def mark_flagged(
         .where(_scope(tenant_id, [workspace_id]) & (t.c.key == key))
         .values(stale_flagged_at=at)
     )
+
+
+async def histories(
+    session: AsyncSession, tenant_id: UUID, workspace_ids: list[UUID], item_types: list[str] | None
+) -> dict[tuple[str, str], list[tuple[datetime, str, str]]]:
+    """(item type, key) → its transitions (at, status, category), oldest first."""
+    h, t = transitions, work_items
+    query = (
+        sa.select(t.c.item_type, h.c.key, h.c.at, h.c.to_status, h.c.to_category)
+        .join(
+            t,
+            (t.c.workspace_id == h.c.workspace_id)
+            & (t.c.key == h.c.key)
+            & (t.c.tenant_id == h.c.tenant_id),
+        )
+        .where(_scope(tenant_id, workspace_ids))
+        .order_by(h.c.key, h.c.at)
+    )
+    if item_types:
+        query = query.where(t.c.item_type.in_(item_types))
+    found: dict[tuple[str, str], list[tuple[datetime, str, str]]] = defaultdict(list)
+    for item_type, key, at, status, category in await session.execute(query):
+        found[(item_type, key)].append((at, status, category))
+    return dict(found)
