@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 export UV_PYTHON_DOWNLOADS := never
 PYTHON ?= python3
-UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+UV := $(PYTHON) -m uv
 VENV := .venv
 STAMP := $(VENV)/.synced
 
@@ -21,10 +21,9 @@ help:
 	@echo "make fmt    format the tree with ruff"
 	@echo "make bench  benchmarks: bus throughput per transport vs plain aiokafka"
 
-$(UV):
-	$(PYTHON) -m pip install --quiet --disable-pip-version-check uv || $(PYTHON) -m pip install --quiet --user uv
-
-$(STAMP): $(UV) uv.lock pyproject.toml $(wildcard libs/*/pyproject.toml services/*/pyproject.toml cli/pyproject.toml)
+$(STAMP): uv.lock pyproject.toml $(wildcard libs/*/pyproject.toml services/*/pyproject.toml cli/pyproject.toml)
+	@# uv is run as a module: pip may put its script anywhere (pyenv, --user, a venv)
+	$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check uv || $(PYTHON) -m pip install --quiet --user uv
 	$(UV) sync --all-packages --frozen
 	@touch $(STAMP)
 
