@@ -2,13 +2,14 @@
 
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 
 SEXTANT = [sys.executable, "-m", "sextant.cli"]
 
 
-def test_backtest_prints_calibration_for_a_csv(tmp_path):
+def test_backtest_prints_calibration_for_a_csv(tmp_path: Path) -> None:
     rng = np.random.default_rng(4)
     weeks = rng.poisson(np.exp(np.log(10) + np.cumsum(rng.normal(0, 0.02, 400))))
     csv = tmp_path / "team.weekly.csv"
@@ -23,7 +24,7 @@ def test_backtest_prints_calibration_for_a_csv(tmp_path):
     assert result.returncode in (0, 1)  # 1 means "outside the target bands", still a report
 
 
-def test_backtest_names_a_missing_file(tmp_path):
+def test_backtest_names_a_missing_file(tmp_path: Path) -> None:
     result = subprocess.run(
         [*SEXTANT, "backtest", str(tmp_path / "nope.csv")], capture_output=True, text=True
     )
@@ -31,7 +32,7 @@ def test_backtest_names_a_missing_file(tmp_path):
     assert "no such file" in result.stderr
 
 
-def test_backtest_names_the_bad_line_of_a_malformed_csv(tmp_path):
+def test_backtest_names_the_bad_line_of_a_malformed_csv(tmp_path: Path) -> None:
     csv = tmp_path / "bad.csv"
     csv.write_text("week_start,count\n2020-01-06,3\n2020-01-13,three\n")
     result = subprocess.run(
@@ -42,7 +43,7 @@ def test_backtest_names_the_bad_line_of_a_malformed_csv(tmp_path):
     assert "Traceback" not in result.stderr
 
 
-def test_backtest_says_when_a_series_is_too_short(tmp_path):
+def test_backtest_says_when_a_series_is_too_short(tmp_path: Path) -> None:
     csv = tmp_path / "short.csv"
     csv.write_text("week_start,count\n" + "\n".join(f"2020-01-06,{i}" for i in range(20)))
     result = subprocess.run(

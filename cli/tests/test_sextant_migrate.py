@@ -23,7 +23,7 @@ def migrate(database_url: str, *services: str) -> subprocess.CompletedProcess[st
     )
 
 
-async def test_migrate_creates_every_schema_once(database_url):
+async def test_migrate_creates_every_schema_once(database_url: str) -> None:
     first = await asyncio.to_thread(migrate, database_url)
     assert first.returncode == 0, first.stderr
     again = await asyncio.to_thread(migrate, database_url, "forecast")
@@ -41,7 +41,7 @@ async def test_migrate_creates_every_schema_once(database_url):
         await conn.close()
 
 
-async def test_migrate_refuses_an_unknown_service(database_url):
+async def test_migrate_refuses_an_unknown_service(database_url: str) -> None:
     result = await asyncio.to_thread(migrate, database_url, "nonesuch")
     assert result.returncode != 0
     assert "unknown service 'nonesuch'" in result.stderr

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -29,7 +30,7 @@ def start(data_dir: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
     )
 
 
-def wait_until_all_ready(process: subprocess.Popen[bytes], port: int, log: Path) -> dict:
+def wait_until_all_ready(process: subprocess.Popen[bytes], port: int, log: Path) -> dict[str, Any]:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -37,7 +38,8 @@ def wait_until_all_ready(process: subprocess.Popen[bytes], port: int, log: Path)
         try:
             response = httpx.get(f"http://127.0.0.1:{port}/v1/status", timeout=5)
             if response.status_code == 200:
-                return response.json()
+                status: dict[str, Any] = response.json()
+                return status
         except httpx.HTTPError:
             pass
         time.sleep(0.5)
@@ -60,7 +62,7 @@ async def owner_connection(data_dir: Path) -> asyncpg.Connection:
     return await asyncpg.connect(f"postgresql://postgres@127.0.0.1:{port}/postgres")
 
 
-def test_run_serves_every_service_stops_on_ctrl_c_and_keeps_data(tmp_path):
+def test_run_serves_every_service_stops_on_ctrl_c_and_keeps_data(tmp_path: Path) -> None:
     data_dir, log, port = tmp_path / "data", tmp_path / "run.log", free_port()
 
     first = start(data_dir, port, log)
@@ -85,7 +87,7 @@ def test_run_serves_every_service_stops_on_ctrl_c_and_keeps_data(tmp_path):
 
     async def read_mark() -> str:
         conn = await owner_connection(data_dir)
-        note = await conn.fetchval("SELECT note FROM public.marker")
+        note: str = await conn.fetchval("SELECT note FROM public.marker")
         await conn.close()
         return note
 
@@ -94,7 +96,22 @@ def test_run_serves_every_service_stops_on_ctrl_c_and_keeps_data(tmp_path):
     assert second.returncode == 0
 
 
-def test_services_lists_every_service_with_its_topics():
+def test_sigterm_during_start_up_leaves_no_postgres_behind(tmp_path: Path) -> None:
+    data_dir, log = tmp_path / "data", tmp_path / "run.log"
+    postmaster = data_dir / "postgres" / "pgdata" / "postmaster.pid"
+    process = start(data_dir, free_port(), log)
+    deadline = time.monotonic() + 60
+    while not postmaster.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert postmaster.exists(), log.read_text()[-2000:]
+    process.send_signal(signal.SIGTERM)  # PostgreSQL is up; the services are migrating
+    process.wait(15)
+    assert process.returncode == 0, log.read_text()[-2000:]
+    assert "stopped" in log.read_text()
+    assert not postmaster.exists(), "PostgreSQL was left running"
+
+
+def test_services_lists_every_service_with_its_topics() -> None:
     output = subprocess.run(
         [*SEXTANT, "services"],
         capture_output=True,

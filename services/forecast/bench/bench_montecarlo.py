@@ -13,6 +13,7 @@ from __future__ import annotations
 import statistics
 import time
 import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +29,7 @@ def history() -> np.ndarray:
     return np.random.default_rng(11).poisson(14, 104).astype(float)
 
 
-def median_ms(function, runs: int = 7) -> float:
+def median_ms(function: Callable[[], object], runs: int = 7) -> float:
     times = []
     for _ in range(runs):
         started = time.perf_counter()
@@ -37,7 +38,7 @@ def median_ms(function, runs: int = 7) -> float:
     return statistics.median(times)
 
 
-def peak_mb(function) -> float:
+def peak_mb(function: Callable[[], object]) -> float:
     tracemalloc.start()
     function()
     _, peak = tracemalloc.get_traced_memory()
@@ -47,7 +48,7 @@ def peak_mb(function) -> float:
 
 def loop_paths(
     window: np.ndarray, weeks: int, rng: np.random.Generator, sigma: float, block: int = 4
-):
+) -> list[float]:
     path: list[float] = []
     while len(path) < weeks:
         start = int(rng.integers(0, window.size - block + 1))

@@ -23,6 +23,7 @@ from fastapi import FastAPI
 
 from sextant.cli.services import UPSTREAM_SPECS
 from sextant.gateway.main import create_app as create_gateway
+from sextant.gateway.settings import GatewaySettings
 from sextant.gateway.upstreams import Upstreams
 from sextant.runtime.app import create_service_app
 from sextant.runtime.embedded_pg import EmbeddedPostgres
@@ -41,6 +42,10 @@ class Ready:
     database: str
 
 
+class StartupInterrupted(Exception):
+    """SIGINT or SIGTERM arrived before the gateway served; everything started is stopped."""
+
+
 class _Server(uvicorn.Server):
     """uvicorn without its own signal handling: the embedded runner owns shutdown order."""
 
@@ -49,15 +54,60 @@ class _Server(uvicorn.Server):
         yield
 
 
+class _Signals:
+    """SIGINT/SIGTERM: during start-up, cancel it (what started is stopped on the way out);
+    once the gateway serves, ask uvicorn to stop, then force it on a second signal."""
+
+    def __init__(self) -> None:
+        self.received = False
+        self.server: uvicorn.Server | None = None
+        self._task = asyncio.current_task()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self._on_signal)
+
+    def _on_signal(self) -> None:
+        first, self.received = not self.received, True
+        if self.server is not None:
+            self.server.force_exit = self.server.should_exit
+            self.server.should_exit = True
+        elif first and self._task is not None:
+            self._task.cancel()
+
+    def close(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
 async def run_embedded(
     host: str, port: int, data_dir: Path, on_ready: Callable[[Ready], None]
 ) -> None:
-    """Run the whole platform until SIGINT or SIGTERM; ``data_dir`` must exist."""
+    """Run the whole platform until SIGINT or SIGTERM; ``data_dir`` must exist.
+
+    Raises :class:`StartupInterrupted` when stopped before the gateway served.
+    """
+    signals = _Signals()
+    try:
+        await _run(host, port, data_dir, on_ready, signals)
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if not signals.received or task is None:
+            raise
+        task.uncancel()  # the cancellation was ours, and it is over
+        raise StartupInterrupted from None
+    finally:
+        signals.close()
+
+
+async def _run(
+    host: str, port: int, data_dir: Path, on_ready: Callable[[Ready], None], signals: _Signals
+) -> None:
     postgres: EmbeddedPostgres | None = None
     database_url = os.environ.get("DATABASE_URL") or os.environ.get("SEXTANT_DATABASE_URL")
     if not database_url:
         postgres = EmbeddedPostgres(data_dir / "postgres")
-        database_url = await asyncio.to_thread(postgres.start)
+        database_url = await _start(postgres)
     try:
         private_pem, public_pem = ensure_local_keypair(data_dir)
         settings = RuntimeSettings(
@@ -68,14 +118,30 @@ async def run_embedded(
             bus="local",
         )
         configure_logging(settings.log_level, json=settings.log_json)
-        await _serve(host, port, settings, on_ready)
+        await _serve(host, port, settings, on_ready, signals)
     finally:
         if postgres is not None:
             await asyncio.to_thread(postgres.stop)
 
 
+async def _start(postgres: EmbeddedPostgres) -> str:
+    """Start PostgreSQL in a thread; if interrupted, let the start finish first, so that
+    the stop on the way out finds the server (else it would be left running)."""
+    starting = asyncio.ensure_future(asyncio.to_thread(postgres.start))
+    try:
+        return await asyncio.shield(starting)
+    except asyncio.CancelledError:
+        await asyncio.wait([starting])
+        await asyncio.to_thread(postgres.stop)
+        raise
+
+
 async def _serve(
-    host: str, port: int, settings: RuntimeSettings, on_ready: Callable[[Ready], None]
+    host: str,
+    port: int,
+    settings: RuntimeSettings,
+    on_ready: Callable[[Ready], None],
+    signals: _Signals,
 ) -> None:
     bus = create_bus(settings)
     objects = create_object_store(settings)
@@ -95,13 +161,20 @@ async def _serve(
         }
         for app in apps.values():
             await stack.enter_async_context(app.router.lifespan_context(app))
-        gateway = create_gateway(settings, upstreams=Upstreams.in_process(apps, timeout=5), bus=bus)
+        timeout = GatewaySettings().upstream_timeout_seconds
+        upstreams = Upstreams.in_process(apps, timeout=timeout)
+        gateway = create_gateway(settings, upstreams=upstreams, bus=bus)
         server = _Server(
-            uvicorn.Config(gateway, host=host, port=port, lifespan="on", log_level="warning")
+            uvicorn.Config(
+                gateway,
+                host=host,
+                port=port,
+                lifespan="on",
+                log_level="warning",
+                timeout_graceful_shutdown=5,  # open streams must not hold the stop up
+            )
         )
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, lambda: setattr(server, "should_exit", True))
+        signals.server = server
 
         async def announce() -> None:
             while not server.started and not server.should_exit:  # noqa: ASYNC110 - uvicorn has no event
@@ -110,10 +183,10 @@ async def _serve(
                 on_ready(Ready(f"http://{host}:{port}", settings.data_dir, _where(settings)))
 
         announcer = asyncio.create_task(announce())
-        await server.serve()
-        announcer.cancel()
-        if not server.started and not server.should_exit:
-            raise RuntimeError(f"the gateway could not listen on {host}:{port}")
+        try:
+            await server.serve()
+        finally:
+            announcer.cancel()
 
 
 def _where(settings: RuntimeSettings) -> str:

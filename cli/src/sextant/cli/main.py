@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
-from sextant.cli.embedded import Ready, run_embedded
+from sextant.cli.embedded import Ready, StartupInterrupted, run_embedded
 from sextant.cli.services import SERVICE_NAMES, spec_for
 
 app = typer.Typer(
@@ -41,7 +41,11 @@ def run(
 
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
-    asyncio.run(run_embedded(host, port, data_dir, announce))
+    try:
+        asyncio.run(run_embedded(host, port, data_dir, announce))
+    except StartupInterrupted:
+        console.print("stopped during start-up")
+        return
     console.print("stopped")
 
 

@@ -3,10 +3,13 @@ forecast routes answer from it — per tenant, with clear errors for bad input."
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
+import httpx
 import pytest
+from pydantic import BaseModel
 from sqlalchemy.engine import make_url
 
 from sextant.contracts import Envelope, uuid7
@@ -22,8 +25,10 @@ from sextant.contracts.events.platform import ActivityAttributed
 from sextant.contracts.topics import ACTIVITY_ATTRIBUTED, entity_key
 from sextant.forecast import stale_scan
 from sextant.forecast.main import SPEC
+from sextant.runtime.app import ServiceState
 from sextant.runtime.outbox import record_for
 from sextant.runtime.testing.apps import running_service, service_settings
+from sextant.runtime.testing.plugin import InternalKeys
 
 TENANT, OTHER_TENANT = uuid7(), uuid7()
 WORKSPACE = uuid7()
@@ -43,7 +48,7 @@ def item(key: str, status: str, category: str, created: datetime) -> WorkItem:
     )
 
 
-def attributed(event, type_name: str, key: str) -> Envelope:
+def attributed(event: BaseModel, type_name: str, key: str) -> Envelope:
     data = ActivityAttributed(
         original_id=uuid7(), original_type=type_name, original=event.model_dump(mode="json")
     )
@@ -132,7 +137,10 @@ def history_events() -> list[Envelope]:
 
 
 @pytest.fixture
-async def forecast(database_url, internal_keys):
+async def running_forecast(
+    database_url: str, internal_keys: InternalKeys
+) -> AsyncIterator[tuple[httpx.AsyncClient, ServiceState]]:
+    """The forecast service with the history projected, and a manager's token set."""
     async with running_service(SPEC, service_settings(database_url, internal_keys)) as (
         client,
         state,
@@ -159,14 +167,20 @@ async def forecast(database_url, internal_keys):
             service="forecast", subject="u1", role="manager", tenant_id=TENANT
         )
         client.headers["Authorization"] = f"Bearer {token}"
-        client.service_state = state  # for tests that drive the stale scan directly
-        yield client
+        yield client, state
+
+
+@pytest.fixture
+def forecast(running_forecast: tuple[httpx.AsyncClient, ServiceState]) -> httpx.AsyncClient:
+    return running_forecast[0]
 
 
 SCOPE = f"workspace:{WORKSPACE}"
 
 
-async def test_sprint_forecast_counts_remaining_work_and_gives_a_probability(forecast):
+async def test_sprint_forecast_counts_remaining_work_and_gives_a_probability(
+    forecast: httpx.AsyncClient,
+) -> None:
     response = await forecast.get("/v1/sprints/S1/forecast", params={"scope": SCOPE})
     assert response.status_code == 200, response.text
     body = response.json()
@@ -182,13 +196,15 @@ async def test_sprint_forecast_counts_remaining_work_and_gives_a_probability(for
     assert missing.status_code == 404 and "S404" in missing.json()["detail"]
 
 
-async def test_backtest_says_when_history_is_too_short(forecast):
+async def test_backtest_says_when_history_is_too_short(forecast: httpx.AsyncClient) -> None:
     body = (await forecast.get("/v1/forecasts/backtest", params={"scope": SCOPE})).json()
     assert body["calibration"]["available"] is False
     assert body["targets"]["85"] == [0.8, 0.9]
 
 
-async def test_how_many_answers_from_projected_history_with_its_inputs(forecast):
+async def test_how_many_answers_from_projected_history_with_its_inputs(
+    forecast: httpx.AsyncClient,
+) -> None:
     until = (NOW + timedelta(weeks=4)).date().isoformat()
     response = await forecast.get(
         "/v1/forecasts/how-many", params={"scope": SCOPE, "until": until, "seed": 3}
@@ -206,14 +222,16 @@ async def test_how_many_answers_from_projected_history_with_its_inputs(forecast)
     )
 
 
-async def test_when_gives_dates_later_for_more_certainty(forecast):
+async def test_when_gives_dates_later_for_more_certainty(forecast: httpx.AsyncClient) -> None:
     response = await forecast.get("/v1/forecasts/when", params={"scope": SCOPE, "items": 10})
     assert response.status_code == 200, response.text
     dates = response.json()["percentiles"]
     assert dates["50"] <= dates["85"] <= dates["95"]
 
 
-async def test_stale_flags_the_outlier_with_an_explanation_and_counts_dismissals(forecast):
+async def test_stale_flags_the_outlier_with_an_explanation_and_counts_dismissals(
+    forecast: httpx.AsyncClient,
+) -> None:
     flagged = (await forecast.get("/v1/work-items/stale", params={"scope": SCOPE})).json()
     assert [i["key"] for i in flagged["items"]] == ["WIP-5"]
     assert "60.0 days in 'In Progress'" in flagged["items"][0]["explanation"]
@@ -258,14 +276,18 @@ async def test_stale_flags_the_outlier_with_an_explanation_and_counts_dismissals
         ("/v1/forecasts/when", {"scope": SCOPE, "items": 5, "trials": 10}, 422, "trials"),
     ],
 )
-async def test_bad_input_gets_a_problem_saying_what_is_wrong(forecast, path, params, status, says):
+async def test_bad_input_gets_a_problem_saying_what_is_wrong(
+    forecast: httpx.AsyncClient, path: str, params: dict[str, str | int], status: int, says: str
+) -> None:
     response = await forecast.get(path, params=params)
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == "application/problem+json"
     assert says in response.json()["detail"]
 
 
-async def test_another_tenant_sees_no_history(forecast, internal_keys):
+async def test_another_tenant_sees_no_history(
+    forecast: httpx.AsyncClient, internal_keys: InternalKeys
+) -> None:
     token = internal_keys.signer.mint(
         service="forecast", subject="u2", role="manager", tenant_id=OTHER_TENANT
     )
@@ -284,9 +306,12 @@ async def test_another_tenant_sees_no_history(forecast, internal_keys):
     assert stale.json()["items"] == []
 
 
-async def test_an_item_turning_stale_is_announced_once_on_the_bus(forecast, database_url):
-    assert await stale_scan.scan_once(forecast.service_state) == 1
-    assert await stale_scan.scan_once(forecast.service_state) == 0  # already flagged
+async def test_an_item_turning_stale_is_announced_once_on_the_bus(
+    running_forecast: tuple[httpx.AsyncClient, ServiceState], database_url: str
+) -> None:
+    _, state = running_forecast
+    assert await stale_scan.scan_once(state) == 1
+    assert await stale_scan.scan_once(state) == 0  # already flagged
     dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
     conn = await asyncpg.connect(dsn)
     try:
@@ -314,7 +339,9 @@ async def test_an_item_turning_stale_is_announced_once_on_the_bus(forecast, data
     )
 
 
-async def test_history_gives_throughput_and_cycle_time_by_the_callers_definition(forecast):
+async def test_history_gives_throughput_and_cycle_time_by_the_callers_definition(
+    forecast: httpx.AsyncClient,
+) -> None:
     default = (
         await forecast.get("/v1/forecasts/history", params={"scope": SCOPE, "window_weeks": 8})
     ).json()

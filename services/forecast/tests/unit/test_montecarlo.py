@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from numpy.typing import NDArray
 
 from sextant.forecast.domain.montecarlo import (
     ForecastOptions,
@@ -16,13 +17,13 @@ from sextant.forecast.domain.montecarlo import (
 STEADY = [10, 12, 9, 11, 10, 13, 8, 10, 11, 9, 12, 10] * 5
 
 
-def test_same_seed_same_forecast_and_another_seed_differs():
+def test_same_seed_same_forecast_and_another_seed_differs() -> None:
     a = how_many(STEADY, 8, ForecastOptions(seed=7))
     assert a == how_many(STEADY, 8, ForecastOptions(seed=7))
     assert a.curve != how_many(STEADY, 8, ForecastOptions(seed=8)).curve
 
 
-def test_how_many_percentiles_are_counts_reached_with_that_probability():
+def test_how_many_percentiles_are_counts_reached_with_that_probability() -> None:
     forecast = how_many(STEADY, 8)
     p = forecast.percentiles
     assert p[50] >= p[70] >= p[85] >= p[95]
@@ -31,23 +32,23 @@ def test_how_many_percentiles_are_counts_reached_with_that_probability():
     assert reached[p[85]] >= 0.85 and reached[p[50]] >= 0.50
 
 
-def test_when_percentiles_are_later_for_more_certainty():
+def test_when_percentiles_are_later_for_more_certainty() -> None:
     forecast = when(STEADY, items=100)
-    p = forecast.percentiles
-    assert p[50] is not None and p[95] is not None
-    assert p[50] <= p[70] <= p[85] <= p[95]
-    assert 8 <= p[50] <= 12
+    p50, p70, p85, p95 = (forecast.percentiles[p] for p in (50, 70, 85, 95))
+    assert p50 is not None and p70 is not None and p85 is not None and p95 is not None
+    assert p50 <= p70 <= p85 <= p95
+    assert 8 <= p50 <= 12
     assert forecast.done_within_horizon == 1.0
 
 
-def test_halving_capacity_roughly_doubles_when():
+def test_halving_capacity_roughly_doubles_when() -> None:
     full = when(STEADY, items=100).percentiles[50]
     half = when(STEADY, items=100, options=ForecastOptions(capacity_factor=0.5)).percentiles[50]
     assert full is not None and half is not None
     assert 1.7 <= half / full <= 2.3
 
 
-def test_split_rate_and_scope_growth_push_completion_later():
+def test_split_rate_and_scope_growth_push_completion_later() -> None:
     base = when(STEADY, items=100).percentiles[85]
     split = when(STEADY, items=100, options=ForecastOptions(split_rate=1.5)).percentiles[85]
     growing = when(STEADY, items=100, options=ForecastOptions(scope_growth_per_week=3)).percentiles[
@@ -57,13 +58,13 @@ def test_split_rate_and_scope_growth_push_completion_later():
     assert split > base and growing > base
 
 
-def test_work_beyond_the_horizon_is_reported_not_invented():
+def test_work_beyond_the_horizon_is_reported_not_invented() -> None:
     forecast = when([1, 0, 1, 0] * 13, items=500, max_weeks=20)
     assert forecast.percentiles[50] is None
     assert forecast.done_within_horizon == 0.0
 
 
-def test_vectorized_forecast_agrees_with_a_per_trial_loop():
+def test_vectorized_forecast_agrees_with_a_per_trial_loop() -> None:
     rng = np.random.default_rng(3)
     history = rng.poisson(10, 60).astype(float)
     options = ForecastOptions(trials=20_000, seed=5)
@@ -73,7 +74,9 @@ def test_vectorized_forecast_agrees_with_a_per_trial_loop():
         assert abs(vectorized[p] - loop[p]) <= max(1, 0.02 * loop[p])
 
 
-def _loop_how_many(history, weeks, options):
+def _loop_how_many(
+    history: NDArray[np.float64], weeks: int, options: ForecastOptions
+) -> dict[int, int]:
     window = np.asarray(history[-options.window_weeks :], dtype=np.float32)
     sigma = level_sigma(window)
     rng = np.random.default_rng(options.seed + 1)
@@ -89,7 +92,7 @@ def _loop_how_many(history, weeks, options):
     return {p: int(np.percentile(totals, 100 - p, method="lower")) for p in (50, 85, 95)}
 
 
-def test_sprint_probability_falls_as_remaining_work_grows():
+def test_sprint_probability_falls_as_remaining_work_grows() -> None:
     probabilities = [
         sprint_completion_probability(
             STEADY, weeks_left=1.0, not_started=n, in_progress_finish_probabilities=[0.9, 0.8]
@@ -100,7 +103,7 @@ def test_sprint_probability_falls_as_remaining_work_grows():
     assert probabilities[0] > 0.6 and probabilities[-1] < 0.05
 
 
-def test_sprint_already_over_is_done_only_when_nothing_is_left():
+def test_sprint_already_over_is_done_only_when_nothing_is_left() -> None:
     assert (
         sprint_completion_probability(
             STEADY, weeks_left=0, not_started=0, in_progress_finish_probabilities=[]
@@ -116,14 +119,14 @@ def test_sprint_already_over_is_done_only_when_nothing_is_left():
 
 
 @pytest.mark.parametrize("bad", [[], [-1, 2], [float("nan")]])
-def test_bad_history_is_refused(bad):
+def test_bad_history_is_refused(bad: list[float]) -> None:
     with pytest.raises(ValueError):
         how_many(bad, 4)
 
 
 @settings(max_examples=30, deadline=None)
 @given(history=st.lists(st.integers(0, 40), min_size=8, max_size=80), horizon=st.integers(1, 20))
-def test_longer_horizons_never_forecast_fewer_items(history, horizon):
+def test_longer_horizons_never_forecast_fewer_items(history: list[int], horizon: int) -> None:
     options = ForecastOptions(trials=2000, seed=1)
     shorter = how_many(history, horizon, options).percentiles
     longer = how_many(history, horizon + 4, options).percentiles

@@ -4,11 +4,14 @@ from sextant.contracts import EVENT_TYPES, TOPICS
 from sextant.gateway.main import spec
 from sextant.gateway.upstreams import Upstreams
 from sextant.runtime.testing.apps import running_service, service_settings
+from sextant.runtime.testing.plugin import InternalKeys
 
 SPEC = spec(Upstreams({}))
 
 
-async def test_asyncapi_and_schemas_are_served_without_a_token(database_url, internal_keys):
+async def test_asyncapi_and_schemas_are_served_without_a_token(
+    database_url: str, internal_keys: InternalKeys
+) -> None:
     async with running_service(SPEC, service_settings(database_url, internal_keys)) as (client, _):
         document = (await client.get("/v1/events/asyncapi.json")).json()
         merged = await client.get("/v1/events/schemas/sextant.activity.change_request.merged.v1")

@@ -3,8 +3,8 @@ each handler runs inside the runtime's transaction with the inbox already claime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+import sextant.contracts.topics  # noqa: F401 - defining the topics registers them in TOPICS
 from sextant.contracts import TOPICS, Envelope
-from sextant.contracts.registry import _ensure_loaded
 from sextant.runtime.consumer import Handler
 
 
@@ -14,5 +14,4 @@ async def on_any_event(session: AsyncSession, envelope: Envelope) -> None:
 
 def handlers() -> dict[str, Handler]:
     """Every registered topic (not the DLQs), read by one handler."""
-    _ensure_loaded()
     return {topic.name: on_any_event for topic in TOPICS.values()}

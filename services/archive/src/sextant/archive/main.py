@@ -1,4 +1,4 @@
-"""The archive service. retention policies, the cold store, legal holds."""
+"""The archive service: retention policies, the cold store, legal holds."""
 
 from fastapi import FastAPI
 

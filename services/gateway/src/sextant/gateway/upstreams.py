@@ -65,7 +65,10 @@ class Upstreams:
         client = self._clients[name]
         timeout = client.timeout.read or 2.0
         try:
-            response = await asyncio.wait_for(client.get("/readyz"), timeout)
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation.
+            # The ASGI transport ignores httpx's own timeouts, hence the outer one.
+            async with asyncio.timeout(timeout):
+                response = await client.get("/readyz")
         except (httpx.HTTPError, TimeoutError) as exc:
             return Readiness(False, f"unreachable: {type(exc).__name__}")
         try:

@@ -1,4 +1,4 @@
-"""The identity service. one developer across GitHub, GitLab, Jira and git."""
+"""The identity service: one developer across GitHub, GitLab, Jira and git."""
 
 from fastapi import FastAPI
 

@@ -1,4 +1,4 @@
-"""The ingest service. signed webhooks and backfills, normalized into canonical activity events."""
+"""The ingest service: signed webhooks and backfills, normalized into activity events."""
 
 from fastapi import FastAPI
 

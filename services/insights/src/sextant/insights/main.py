@@ -1,4 +1,4 @@
-"""The insights service. DORA, flow and review metrics, developer trends, team-health suggestions."""
+"""The insights service: DORA, flow and review metrics, trends, team-health suggestions."""
 
 from fastapi import FastAPI
 

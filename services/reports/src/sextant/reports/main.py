@@ -1,4 +1,4 @@
-"""The reports service. PDF and CSV reports, on demand and on schedule."""
+"""The reports service: PDF and CSV reports, on demand and on schedule."""
 
 from fastapi import FastAPI
 

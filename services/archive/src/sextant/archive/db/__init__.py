@@ -1,5 +1,8 @@
-"""Archive's tables (schema ``archive``): retention policies, cold-store manifests, legal holds come with the archive issue;
-the outbox and inbox are here from the start."""
+"""Archive's tables (schema ``archive``).
+
+The outbox and inbox are here from the start; retention policies, cold-store manifests
+and legal holds come with the archive issue.
+"""
 
 from pathlib import Path
 

@@ -1,5 +1,8 @@
-"""Gateway's tables (schema ``gateway``): tenants, workspaces, views, users and roles, API keys, the audit log come with the gateway issue (#3);
-the outbox and inbox are here from the start."""
+"""Gateway's tables (schema ``gateway``).
+
+The outbox and inbox are here from the start; tenants, workspaces, views, users and
+roles, API keys and the audit log come with the gateway issue (#3).
+"""
 
 from pathlib import Path
 

@@ -1,5 +1,8 @@
-"""Identity's tables (schema ``identity``): developers, aliases, merge/split history, team memberships come with the identity issue (#5);
-the outbox and inbox are here from the start."""
+"""Identity's tables (schema ``identity``).
+
+The outbox and inbox are here from the start; developers, aliases, merge/split history
+and team memberships come with the identity issue (#5).
+"""
 
 from pathlib import Path
 

@@ -1,5 +1,8 @@
-"""Ingest's tables (schema ``ingest``): source connections and their secrets, raw deliveries, backfill jobs come with the ingest issue (#4);
-the outbox and inbox are here from the start."""
+"""Ingest's tables (schema ``ingest``).
+
+The outbox and inbox are here from the start; source connections and their secrets, raw
+deliveries and backfill jobs come with the ingest issue (#4).
+"""
 
 from pathlib import Path
 

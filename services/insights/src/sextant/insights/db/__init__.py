@@ -1,5 +1,8 @@
-"""Insights's tables (schema ``insights``): metrics, per-developer history, suggestions and their feedback come with the insights issue;
-the outbox and inbox are here from the start."""
+"""Insights's tables (schema ``insights``).
+
+The outbox and inbox are here from the start; metrics, per-developer history,
+suggestions and their feedback come with the insights issue.
+"""
 
 from pathlib import Path
 

@@ -1,5 +1,8 @@
-"""Reports's tables (schema ``reports``): report definitions, jobs, schedules, rendered files come with the reports issue;
-the outbox and inbox are here from the start."""
+"""Reports's tables (schema ``reports``).
+
+The outbox and inbox are here from the start; report definitions, jobs, schedules and
+rendered files come with the reports issue.
+"""
 
 from pathlib import Path
 
