@@ -57,6 +57,20 @@ class Unprocessable(DomainError):
     status, title, type_slug = 422, "Cannot be computed", "unprocessable"
 
 
+class PayloadTooLarge(DomainError):
+    status, title, type_slug = 413, "Payload too large", "payload-too-large"
+
+
+class UnsupportedMediaType(DomainError):
+    status, title, type_slug = 415, "Unsupported media type", "unsupported-media-type"
+
+
+class TooManyRequests(DomainError):
+    """Over a limit; ``retry_after`` (seconds) becomes the Retry-After header."""
+
+    status, title, type_slug = 429, "Too many requests", "too-many-requests"
+
+
 class Unavailable(DomainError):
     status, title, type_slug = 503, "Service unavailable", "unavailable"
 
@@ -74,7 +88,9 @@ def problem(
     if instance:
         body["instance"] = instance
     body.update(ext)
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+    if "retry_after" in ext:
+        headers["Retry-After"] = str(ext["retry_after"])
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
@@ -120,6 +136,18 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception) -> JSONResponse:
+        from sextant.runtime.transient import is_transient
+
+        if is_transient(exc):  # the database or the network is down: say so, retryably
+            log.warning("request.unavailable", path=request.url.path, error=type(exc).__name__)
+            return problem(
+                503,
+                "Service unavailable",
+                "a backing service (the database) is unavailable; nothing was changed",
+                type_slug="unavailable",
+                instance=request.url.path,
+                retry_after=5,
+            )
         log.exception("request.crashed", path=request.url.path)
         return problem(
             500,

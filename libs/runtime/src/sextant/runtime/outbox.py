@@ -83,8 +83,12 @@ class Outbox:
         tenant_id: UUID,
         entity: str,
         workspace_id: UUID | None = None,
+        event_id: UUID | None = None,
     ) -> Envelope:
-        """Stage ``data`` as an event about ``entity``; it is published after commit."""
+        """Stage ``data`` as an event about ``entity``; it is published after commit.
+
+        ``event_id`` gives a fact its deterministic id (so a copy of it, staged again, is
+        dropped here while unpublished, and by the consumers' inboxes after)."""
         traceparent = structlog.contextvars.get_contextvars().get("traceparent")
         envelope = Envelope.wrap(
             data,
@@ -94,6 +98,8 @@ class Outbox:
             subject=entity,
             traceparent=traceparent,
         )
+        if event_id is not None:
+            envelope = envelope.model_copy(update={"id": event_id})
         topic = topic_for_type(envelope.type).name
         await self.add_envelope(
             session, envelope, topic, entity_key(tenant_id, workspace_id, entity)
@@ -103,14 +109,16 @@ class Outbox:
     async def add_envelope(
         self, session: AsyncSession, envelope: Envelope, topic: str, key: str
     ) -> None:
-        """Stage an already-built envelope on an explicit topic and key."""
+        """Stage an already-built envelope on an explicit topic and key (once per id)."""
         await session.execute(
-            self._table.insert().values(
+            insert(self._table)
+            .values(
                 event_id=envelope.id,
                 topic=topic,
                 key=key,
                 envelope=envelope.model_dump(mode="json"),
             )
+            .on_conflict_do_nothing(index_elements=["event_id"])
         )
 
 

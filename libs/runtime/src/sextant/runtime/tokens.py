@@ -11,6 +11,7 @@ service cannot mint tokens and a token for one service is refused by another. Pu
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Literal
 from uuid import UUID
@@ -22,7 +23,7 @@ from fastapi import Depends, Request
 from pydantic import BaseModel, Field
 
 from sextant.contracts import uuid7
-from sextant.runtime.errors import Unauthenticated
+from sextant.runtime.errors import Forbidden, Unauthenticated
 
 TOKEN_TYPE = "sextant-internal+jwt"  # noqa: S105 - a JWT typ, not a secret
 ISSUER = "sextant-gateway"
@@ -180,3 +181,19 @@ async def internal_claims(request: Request) -> InternalClaims:
 
 
 Caller = Annotated[InternalClaims, Depends(internal_claims)]
+
+
+def caller_with_role(*roles: Role) -> Callable[[Request], Awaitable[InternalClaims]]:
+    """A dependency that lets through only callers holding one of ``roles``: each route
+    says who may call it (``Annotated[InternalClaims, Depends(caller_with_role(...))]``)."""
+    allowed = frozenset(roles)
+
+    async def dependency(request: Request) -> InternalClaims:
+        claims = await internal_claims(request)
+        if claims.role not in allowed:
+            raise Forbidden(
+                f"role '{claims.role}' may not do this; it needs one of: {', '.join(sorted(allowed))}"
+            )
+        return claims
+
+    return dependency

@@ -1,5 +1,242 @@
-"""Ingest's HTTP routes (behind the gateway's internal token)."""
+"""Ingest's HTTP routes: source connections (behind the gateway's internal token) and the
+webhook endpoint (public: authenticated by each tool's signature, not by a token)."""
 
-from fastapi import APIRouter
+from __future__ import annotations
 
-router = APIRouter(prefix="/v1", tags=["ingest"])
+from datetime import UTC, datetime
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from sextant.ingest import service
+from sextant.ingest.db import repository
+from sextant.ingest.db.repository import SourceRow
+from sextant.ingest.mapping import MappingRules
+from sextant.ingest.schemas import (
+    CreatedSourceReply,
+    DeliveryList,
+    DeliveryReceipt,
+    DeliveryReply,
+    SourceChange,
+    SourceCreate,
+    SourceList,
+    SourceReply,
+)
+from sextant.runtime.app import Session, State
+from sextant.runtime.errors import (
+    InvalidInput,
+    NotFound,
+    PayloadTooLarge,
+    TooManyRequests,
+    UnsupportedMediaType,
+)
+from sextant.runtime.tokens import InternalClaims, caller_with_role
+
+router = APIRouter(prefix="/v1", tags=["sources"])
+hooks = APIRouter(prefix="/v1", tags=["webhooks"])
+
+Admin = Annotated[InternalClaims, Depends(caller_with_role("tenant_admin", "platform_admin"))]
+Reader = Annotated[
+    InternalClaims, Depends(caller_with_role("tenant_admin", "platform_admin", "manager"))
+]
+
+
+def _tenant(caller: InternalClaims) -> UUID:
+    if caller.tid is None:
+        raise InvalidInput("sources belong to a tenant; the call names none")
+    return caller.tid
+
+
+def _reply(state: State, row: SourceRow) -> SourceReply:
+    base = service.ingest_of(state).settings.public_base_url.rstrip("/")
+    return SourceReply(
+        id=row.id,
+        workspace_id=row.workspace_id,
+        kind=row.kind,  # type: ignore[arg-type]
+        name=row.name,
+        webhook_url=f"{base}/v1/hooks/{row.id}",
+        mapping=MappingRules.model_validate(row.mapping),
+        has_credentials=row.credentials_sealed is not None,
+        disabled=row.disabled_at is not None,
+        signature_failures=row.signature_failures,
+        created_at=row.created_at,
+    )
+
+
+@router.post(
+    "/workspaces/{workspace_id}/sources",
+    status_code=201,
+    response_model=CreatedSourceReply,
+    summary="Connect a tool: returns the webhook URL and its secret (shown once)",
+)
+async def create_source(
+    workspace_id: UUID, body: SourceCreate, caller: Admin, session: Session, state: State
+) -> CreatedSourceReply:
+    created = await service.create_source(
+        session,
+        state.outbox,
+        service.ingest_of(state).box,
+        tenant_id=_tenant(caller),
+        workspace_id=workspace_id,
+        kind=body.kind,
+        name=body.name,
+        secret=body.secret,
+        credentials=body.credentials,
+        mapping=body.mapping,
+        actor=caller.sub,
+    )
+    return CreatedSourceReply(**_reply(state, created.row).model_dump(), secret=created.secret)
+
+
+@router.get(
+    "/workspaces/{workspace_id}/sources",
+    response_model=SourceList,
+    summary="The workspace's sources (secrets never shown)",
+)
+async def list_sources(
+    workspace_id: UUID, caller: Reader, session: Session, state: State
+) -> SourceList:
+    _tenant(caller)
+    rows = await repository.list_sources(session, workspace_id)
+    return SourceList(items=[_reply(state, row) for row in rows])
+
+
+@router.get("/sources/{source_id}", response_model=SourceReply, summary="One source")
+async def get_source(
+    source_id: UUID, caller: Reader, session: Session, state: State
+) -> SourceReply:
+    _tenant(caller)
+    return _reply(state, await service.source_or_404(session, source_id))
+
+
+@router.patch(
+    "/sources/{source_id}",
+    response_model=SourceReply,
+    summary="Rename, change mapping rules, disable or enable a source",
+)
+async def change_source(
+    source_id: UUID, body: SourceChange, caller: Admin, session: Session, state: State
+) -> SourceReply:
+    _tenant(caller)
+    values: dict[str, object] = {}
+    if body.name is not None:
+        values["name"] = body.name
+    if body.mapping is not None:
+        values["mapping"] = body.mapping.model_dump()
+    if body.disabled is not None:
+        values["disabled_at"] = _now() if body.disabled else None
+    if not values:
+        raise InvalidInput("nothing to change: give name, mapping or disabled")
+    row = await service.change_source(
+        session, state.outbox, source_id, actor=caller.sub, action="source.update", **values
+    )
+    return _reply(state, row)
+
+
+@router.delete(
+    "/sources/{source_id}",
+    status_code=204,
+    summary="Soft-delete a source: its webhook answers 404, its deliveries are kept",
+)
+async def delete_source(source_id: UUID, caller: Admin, session: Session, state: State) -> Response:
+    _tenant(caller)
+    await service.change_source(
+        session,
+        state.outbox,
+        source_id,
+        actor=caller.sub,
+        action="source.delete",
+        deleted_at=_now(),
+    )
+    return Response(status_code=204)
+
+
+@router.get(
+    "/sources/{source_id}/deliveries",
+    response_model=DeliveryList,
+    summary="Recent raw deliveries and what became of each",
+)
+async def list_deliveries(
+    source_id: UUID,
+    caller: Reader,
+    session: Session,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> DeliveryList:
+    _tenant(caller)
+    await service.source_or_404(session, source_id)
+    rows = await repository.recent_deliveries(session, source_id, limit)
+    return DeliveryList(items=[DeliveryReply(**row.__dict__) for row in rows])
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+# webhooks ------------------------------------------------------------------------------
+
+
+@hooks.post(
+    "/hooks/{source_id}",
+    status_code=202,
+    response_model=DeliveryReceipt,
+    summary="Receive a webhook delivery, authenticated by the tool's signature",
+    responses={
+        200: {"model": DeliveryReceipt, "description": "a redelivery; nothing new stored"},
+        400: {"description": "the body is not JSON"},
+        401: {"description": "bad or missing signature"},
+        404: {"description": "no such source"},
+        410: {"description": "the source is disabled"},
+        413: {"description": "over the body limit"},
+        415: {"description": "not application/json"},
+        429: {"description": "overloaded: retry after Retry-After seconds"},
+        503: {"description": "the database is unavailable: nothing was stored"},
+    },
+)
+async def receive(source_id: str, request: Request, state: State) -> JSONResponse:
+    ingest = service.ingest_of(state)
+    try:
+        source_uuid = UUID(source_id)
+    except ValueError:
+        raise NotFound(f"no source {source_id[:64]}") from None
+    limit = ingest.settings.max_body_bytes
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"the body is over the {limit} byte limit")
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media_type != "application/json":
+        raise UnsupportedMediaType(
+            f"the body must be application/json, not {media_type or 'unspecified'}"
+            " (for GitHub, set the hook's content type to application/json)"
+        )
+    if not ingest.in_flight.try_enter():
+        raise TooManyRequests(
+            "too many deliveries are being accepted; retry shortly", retry_after=1
+        )
+    try:
+        body = await _read_capped(request, limit)
+        headers = {name.lower(): value for name, value in request.headers.items()}
+        accepted = await service.accept_delivery(state, source_uuid, headers, body)
+    finally:
+        ingest.in_flight.leave()
+    receipt = DeliveryReceipt(
+        delivery_id=accepted.delivery_id,
+        duplicate=accepted.duplicate,
+        outcome=accepted.outcome,
+        events=accepted.events,
+        reason=accepted.reason,
+    )
+    return JSONResponse(receipt.model_dump(), status_code=200 if accepted.duplicate else 202)
+
+
+async def _read_capped(request: Request, limit: int) -> bytes:
+    """The body, refused as soon as it passes ``limit`` (a missing or false Content-Length
+    must not let a sender stream an unbounded body into memory)."""
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"the body is over the {limit} byte limit")
+        chunks.append(chunk)
+    return b"".join(chunks)

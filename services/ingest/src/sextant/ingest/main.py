@@ -2,7 +2,7 @@
 
 from fastapi import FastAPI
 
-from sextant.ingest import api
+from sextant.ingest import api, service
 from sextant.ingest.db import MIGRATIONS, metadata
 from sextant.ingest.handlers import HANDLERS
 from sextant.runtime.app import ServiceSpec
@@ -15,7 +15,9 @@ SPEC = ServiceSpec(
     metadata=metadata,
     migrations_dir=MIGRATIONS,
     routers=[api.router],
+    public_routers=[api.hooks],
     handlers=HANDLERS,
+    on_start=[service.start],
 )
 
 

@@ -1,12 +1,17 @@
-"""Ingest's tables (schema ``ingest``).
+"""Ingest's tables (schema ``ingest``): source connections, their webhook routes, and the
+raw deliveries kept for replay. Rows never leave this package — :mod:`repository`
+returns plain values.
 
-The outbox and inbox are here from the start; source connections and their secrets, raw
-deliveries and backfill jobs come with the ingest issue (#4).
+``sources`` and ``deliveries`` are tenant tables (RLS forced in the migration).
+``hook_routes`` is the one cross-tenant table: a webhook names only its source id, so the
+route says which tenant to act as before anything of the tenant's is read.
 """
 
 from pathlib import Path
 
+import sqlalchemy as sa
 from sqlalchemy import MetaData
+from sqlalchemy.dialects.postgresql import JSONB
 
 from sextant.runtime.outbox import spine_tables
 
@@ -15,3 +20,46 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 metadata = MetaData(schema=SCHEMA)
 spine = spine_tables(metadata)
+
+hook_routes = sa.Table(
+    "hook_routes",
+    metadata,
+    sa.Column("source_id", sa.Uuid, primary_key=True),
+    sa.Column("tenant_id", sa.Uuid, nullable=False),
+    info={"cross_tenant": "a webhook names only its source; this says whose it is"},
+)
+
+sources = sa.Table(
+    "sources",
+    metadata,
+    sa.Column("tenant_id", sa.Uuid, nullable=False),
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("workspace_id", sa.Uuid, nullable=False),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("secret_sealed", sa.LargeBinary, nullable=False),
+    sa.Column("credentials_sealed", sa.LargeBinary),
+    sa.Column("mapping", JSONB, nullable=False),
+    sa.Column("signature_failures", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("disabled_at", sa.DateTime(timezone=True)),
+    sa.Column("deleted_at", sa.DateTime(timezone=True)),
+)
+sa.Index("sources_workspace", sources.c.tenant_id, sources.c.workspace_id)
+
+deliveries = sa.Table(
+    "deliveries",
+    metadata,
+    sa.Column("tenant_id", sa.Uuid, nullable=False),
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("source_id", sa.Uuid, nullable=False),
+    sa.Column("delivery_id", sa.Text, nullable=False),
+    sa.Column("event", sa.Text),
+    sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("body", sa.LargeBinary, nullable=False),
+    sa.Column("outcome", sa.Text, nullable=False),  # normalized | ignored | failed
+    sa.Column("reason", sa.Text),
+    sa.Column("event_count", sa.Integer, nullable=False),
+    sa.UniqueConstraint("source_id", "delivery_id", name="deliveries_once"),
+)
+sa.Index("deliveries_received", deliveries.c.source_id, deliveries.c.received_at)

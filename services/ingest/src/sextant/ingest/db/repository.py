@@ -1,0 +1,159 @@
+"""Reads and writes of ingest's tables. Functions take a session already scoped to a
+tenant (except :func:`tenant_of`, which is how a webhook learns its tenant)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sextant.ingest.db import deliveries, hook_routes, sources
+
+
+@dataclass(frozen=True)
+class SourceRow:
+    id: UUID
+    tenant_id: UUID
+    workspace_id: UUID
+    kind: str
+    name: str
+    secret_sealed: bytes
+    credentials_sealed: bytes | None
+    mapping: dict[str, Any]
+    signature_failures: int
+    created_at: datetime
+    disabled_at: datetime | None
+    deleted_at: datetime | None
+
+
+@dataclass(frozen=True)
+class DeliveryRow:
+    id: UUID
+    delivery_id: str
+    event: str | None
+    received_at: datetime
+    outcome: str
+    reason: str | None
+    event_count: int
+
+
+async def tenant_of(session: AsyncSession, source_id: UUID) -> UUID | None:
+    tenant: UUID | None = await session.scalar(
+        sa.select(hook_routes.c.tenant_id).where(hook_routes.c.source_id == source_id)
+    )
+    return tenant
+
+
+async def add_source(session: AsyncSession, row: SourceRow) -> None:
+    await session.execute(hook_routes.insert().values(source_id=row.id, tenant_id=row.tenant_id))
+    await session.execute(
+        sources.insert().values(
+            tenant_id=row.tenant_id,
+            id=row.id,
+            workspace_id=row.workspace_id,
+            kind=row.kind,
+            name=row.name,
+            secret_sealed=row.secret_sealed,
+            credentials_sealed=row.credentials_sealed,
+            mapping=row.mapping,
+            created_at=row.created_at,
+        )
+    )
+
+
+async def get_source(
+    session: AsyncSession, source_id: UUID, *, include_deleted: bool = False
+) -> SourceRow | None:
+    query = sa.select(sources).where(sources.c.id == source_id)
+    if not include_deleted:
+        query = query.where(sources.c.deleted_at.is_(None))
+    row = (await session.execute(query)).mappings().first()
+    return SourceRow(**row) if row else None
+
+
+async def list_sources(session: AsyncSession, workspace_id: UUID) -> list[SourceRow]:
+    rows = (
+        await session.execute(
+            sa.select(sources)
+            .where(sources.c.workspace_id == workspace_id, sources.c.deleted_at.is_(None))
+            .order_by(sources.c.created_at, sources.c.id)
+        )
+    ).mappings()
+    return [SourceRow(**row) for row in rows]
+
+
+async def update_source(session: AsyncSession, source_id: UUID, **values: Any) -> None:
+    await session.execute(sources.update().where(sources.c.id == source_id).values(**values))
+
+
+async def count_signature_failure(session: AsyncSession, source_id: UUID) -> int:
+    """Add one to the source's signature-failure count; returns the new count."""
+    count: int = await session.scalar(
+        sources.update()
+        .where(sources.c.id == source_id)
+        .values(signature_failures=sources.c.signature_failures + 1)
+        .returning(sources.c.signature_failures)
+    )
+    return count
+
+
+async def add_delivery(
+    session: AsyncSession,
+    *,
+    tenant_id: UUID,
+    id: UUID,
+    source_id: UUID,
+    delivery_id: str,
+    event: str | None,
+    received_at: datetime,
+    body: bytes,
+    outcome: str,
+    reason: str | None,
+    event_count: int,
+) -> bool:
+    """Store a raw delivery once; False when this source already has this delivery id."""
+    inserted = await session.scalar(
+        insert(deliveries)
+        .values(
+            tenant_id=tenant_id,
+            id=id,
+            source_id=source_id,
+            delivery_id=delivery_id,
+            event=event,
+            received_at=received_at,
+            body=body,
+            outcome=outcome,
+            reason=reason,
+            event_count=event_count,
+        )
+        .on_conflict_do_nothing(constraint="deliveries_once")
+        .returning(deliveries.c.id)
+    )
+    return inserted is not None
+
+
+async def recent_deliveries(
+    session: AsyncSession, source_id: UUID, limit: int
+) -> list[DeliveryRow]:
+    rows = (
+        await session.execute(
+            sa.select(
+                deliveries.c.id,
+                deliveries.c.delivery_id,
+                deliveries.c.event,
+                deliveries.c.received_at,
+                deliveries.c.outcome,
+                deliveries.c.reason,
+                deliveries.c.event_count,
+            )
+            .where(deliveries.c.source_id == source_id)
+            .order_by(deliveries.c.received_at.desc(), deliveries.c.id.desc())
+            .limit(limit)
+        )
+    ).mappings()
+    return [DeliveryRow(**row) for row in rows]

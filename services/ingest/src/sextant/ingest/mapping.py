@@ -1,0 +1,67 @@
+"""Per-source mapping rules: what the tool's names mean in Sextant's terms.
+
+Like DevLake's scope config, but small: which item types and labels are incidents or
+bugs, which environments are production, which branches are the default, which accounts
+are bots. Defaults cover the common names so a new source works before anyone tunes it.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+def _lower(values: list[str]) -> set[str]:
+    return {value.strip().lower() for value in values}
+
+
+@lru_cache(maxsize=1024)
+def _glob(pattern: str) -> re.Pattern[str]:
+    """``*`` and ``?`` are wildcards; everything else is literal (``[bot]`` included)."""
+    escaped = re.escape(pattern.strip().lower()).replace(r"\*", ".*").replace(r"\?", ".")
+    return re.compile(escaped + r"\Z")
+
+
+def _matches(name: str, patterns: list[str]) -> bool:
+    return any(_glob(pattern).match(name.strip().lower()) for pattern in patterns)
+
+
+class MappingRules(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    incident_types: list[str] = Field(default_factory=lambda: ["incident"])
+    incident_labels: list[str] = Field(default_factory=lambda: ["incident"])
+    bug_types: list[str] = Field(default_factory=lambda: ["bug", "defect"])
+    bug_labels: list[str] = Field(default_factory=lambda: ["bug", "type: bug", "kind/bug"])
+    production_environments: list[str] = Field(
+        default_factory=lambda: ["production", "prod", "live"],
+        description="environment names (glob patterns, case-insensitive) that are production",
+    )
+    default_branches: list[str] = Field(
+        default_factory=list, description="extra default branches beyond the repository's own"
+    )
+    bot_patterns: list[str] = Field(
+        default_factory=lambda: ["*[bot]", "dependabot*", "renovate*"],
+        description="logins, names or emails (glob, case-insensitive) that are bots",
+    )
+
+    def item_type(self, tool_type: str | None, labels: list[str]) -> str:
+        """``incident`` or ``bug`` when the rules say so, else the tool's type in lower case."""
+        kind = (tool_type or "").strip().lower()
+        tags = _lower(labels)
+        if kind in _lower(self.incident_types) or tags & _lower(self.incident_labels):
+            return "incident"
+        if kind in _lower(self.bug_types) or tags & _lower(self.bug_labels):
+            return "bug"
+        return kind or "issue"
+
+    def is_production(self, environment: str) -> bool:
+        return _matches(environment, self.production_environments)
+
+    def is_default_branch(self, branch: str, repository_default: str | None) -> bool:
+        return branch == repository_default or branch in self.default_branches
+
+    def is_bot(self, *names: str | None) -> bool:
+        return any(_matches(name, self.bot_patterns) for name in names if name)

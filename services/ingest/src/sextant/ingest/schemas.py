@@ -1,0 +1,80 @@
+"""Request and reply bodies of ingest's routes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from sextant.contracts.events.common import SourceKind
+from sextant.ingest.mapping import MappingRules
+
+
+class SourceCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: SourceKind
+    name: str = Field(min_length=1, max_length=200)
+    secret: str | None = Field(
+        default=None,
+        description="the webhook secret to use; generated when omitted (shown once either way)",
+    )
+    credentials: dict[str, Any] | None = Field(
+        default=None,
+        description="API credentials for backfill (GitHub token or App, GitLab token, Jira "
+        "OAuth2 or API token); stored encrypted, never returned",
+    )
+    mapping: MappingRules = Field(default_factory=MappingRules)
+
+
+class SourceChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    mapping: MappingRules | None = None
+    disabled: bool | None = Field(default=None, description="a disabled source answers 410")
+
+
+class SourceReply(BaseModel):
+    id: UUID
+    workspace_id: UUID
+    kind: SourceKind
+    name: str
+    webhook_url: str
+    mapping: MappingRules
+    has_credentials: bool
+    disabled: bool
+    signature_failures: int
+    created_at: datetime
+
+
+class CreatedSourceReply(SourceReply):
+    secret: str = Field(description="shown only in this reply: configure it in the tool")
+
+
+class SourceList(BaseModel):
+    items: list[SourceReply]
+
+
+class DeliveryReceipt(BaseModel):
+    delivery_id: str = Field(description="the tool's delivery id, or a hash of the body")
+    duplicate: bool = Field(description="true when this delivery id was already stored")
+    outcome: str = Field(description="normalized, ignored, failed or duplicate")
+    events: int = Field(description="canonical events staged for this delivery")
+    reason: str | None = Field(default=None, description="why it was ignored or failed")
+
+
+class DeliveryReply(BaseModel):
+    id: UUID
+    delivery_id: str
+    event: str | None
+    received_at: datetime
+    outcome: str
+    reason: str | None
+    event_count: int
+
+
+class DeliveryList(BaseModel):
+    items: list[DeliveryReply]

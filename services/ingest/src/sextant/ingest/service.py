@@ -1,0 +1,337 @@
+"""Ingest's use cases: connect a source, accept a webhook delivery. Routes parse and
+reply; this module decides; :mod:`sextant.ingest.db.repository` stores."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sextant.contracts import uuid7
+from sextant.contracts.events.common import SourceKind
+from sextant.contracts.events.platform import ConfigChanged, NotificationRaised
+from sextant.ingest import signatures
+from sextant.ingest.db import repository
+from sextant.ingest.db.repository import SourceRow
+from sextant.ingest.mapping import MappingRules
+from sextant.ingest.normalize import Context, Malformed, Normalized, normalize
+from sextant.ingest.sealing import SecretBox
+from sextant.ingest.settings import IngestSettings
+from sextant.runtime.app import ServiceState
+from sextant.runtime.db import set_tenant
+from sextant.runtime.errors import Gone, InvalidInput, NotFound, Unauthenticated
+from sextant.runtime.outbox import Outbox
+
+log = structlog.get_logger()
+
+ADMINS = ["tenant_admin"]
+# Signature failures are announced at the 5th, then every 100th: loud enough to notice a
+# misconfigured secret or a probe, quiet enough not to flood the admins.
+FAILURE_NOTICE_FIRST, FAILURE_NOTICE_EVERY = 5, 100
+
+
+class InFlight:
+    """Deliveries being accepted right now; past the limit the endpoint answers 429
+    rather than queueing without bound (no await between check and count: no race)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.current = limit, 0
+
+    def try_enter(self) -> bool:
+        if self.current >= self.limit:
+            return False
+        self.current += 1
+        return True
+
+    def leave(self) -> None:
+        self.current -= 1
+
+
+@dataclass(frozen=True)
+class Ingest:
+    """What the routes need beyond the runtime's state: settings, the secret box, the
+    in-flight limiter."""
+
+    settings: IngestSettings
+    box: SecretBox
+    in_flight: InFlight
+
+
+def ingest_of(state: ServiceState) -> Ingest:
+    ingest: Ingest = state.extras["ingest"]
+    return ingest
+
+
+async def start(state: ServiceState) -> None:
+    settings = IngestSettings()
+    box = SecretBox.from_setting(
+        settings.secret_key.get_secret_value() if settings.secret_key else None,
+        state.settings.data_dir,
+    )
+    state.extras["ingest"] = Ingest(settings, box, InFlight(settings.max_in_flight))
+
+
+# sources -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CreatedSource:
+    row: SourceRow
+    secret: str
+
+
+async def create_source(
+    session: AsyncSession,
+    outbox: Outbox,
+    box: SecretBox,
+    *,
+    tenant_id: UUID,
+    workspace_id: UUID,
+    kind: SourceKind,
+    name: str,
+    secret: str | None,
+    credentials: dict[str, Any] | None,
+    mapping: MappingRules,
+    actor: str,
+) -> CreatedSource:
+    if secret is not None:
+        try:
+            signatures.check_secret_format(kind, secret)
+        except ValueError as exc:
+            raise InvalidInput(f"secret: {exc}") from None
+    secret = secret or signatures.new_secret(kind)
+    source_id = uuid7()
+    row = SourceRow(
+        id=source_id,
+        tenant_id=tenant_id,
+        workspace_id=workspace_id,
+        kind=kind,
+        name=name,
+        secret_sealed=box.seal(secret, source_id),
+        credentials_sealed=box.seal(json.dumps(credentials), source_id) if credentials else None,
+        mapping=mapping.model_dump(),
+        signature_failures=0,
+        created_at=datetime.now(UTC),
+        disabled_at=None,
+        deleted_at=None,
+    )
+    await repository.add_source(session, row)
+    await _audit(outbox, session, row, actor, "source.create", None, describe(row))
+    return CreatedSource(row, secret)
+
+
+def describe(row: SourceRow) -> dict[str, Any]:
+    """What the audit log and the API may show of a source: never its secrets."""
+    return {
+        "id": str(row.id),
+        "workspace_id": str(row.workspace_id),
+        "kind": row.kind,
+        "name": row.name,
+        "mapping": row.mapping,
+        "has_credentials": row.credentials_sealed is not None,
+        "disabled": row.disabled_at is not None,
+        "deleted": row.deleted_at is not None,
+    }
+
+
+async def source_or_404(session: AsyncSession, source_id: UUID) -> SourceRow:
+    row = await repository.get_source(session, source_id)
+    if row is None:
+        raise NotFound(f"no source {source_id}")
+    return row
+
+
+async def change_source(
+    session: AsyncSession,
+    outbox: Outbox,
+    source_id: UUID,
+    *,
+    actor: str,
+    action: str,
+    **values: Any,
+) -> SourceRow:
+    before = await source_or_404(session, source_id)
+    await repository.update_source(session, source_id, **values)
+    after = await repository.get_source(session, source_id, include_deleted=True)
+    assert after is not None
+    await _audit(outbox, session, after, actor, action, describe(before), describe(after))
+    return after
+
+
+async def _audit(
+    outbox: Outbox,
+    session: AsyncSession,
+    row: SourceRow,
+    actor: str,
+    action: str,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+) -> None:
+    request_id = structlog.contextvars.get_contextvars().get("request_id")
+    change = ConfigChanged(
+        actor=actor,
+        action=action,
+        target_type="source",
+        target_id=str(row.id),
+        before=before,
+        after=after,
+        request_id=request_id,
+    )
+    await outbox.add(
+        session,
+        change,
+        tenant_id=row.tenant_id,
+        workspace_id=row.workspace_id,
+        entity=f"source:{row.id}",
+    )
+
+
+# deliveries ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Accepted:
+    delivery_id: str
+    duplicate: bool
+    outcome: str  # normalized | ignored | failed
+    events: int
+    reason: str | None
+
+
+async def accept_delivery(
+    state: ServiceState, source_id: UUID, headers: dict[str, str], body: bytes
+) -> Accepted:
+    """Authenticate, parse, normalize and store one delivery with its events, in one
+    transaction that commits before the caller answers 2xx."""
+    ingest = ingest_of(state)
+    rejected: signatures.SignatureRejected | None = None
+    async with state.db.transaction() as session:
+        tenant_id = await repository.tenant_of(session, source_id)
+        if tenant_id is None:
+            raise NotFound(f"no source {source_id}")
+        await set_tenant(session, tenant_id)
+        source = await repository.get_source(session, source_id)
+        if source is None:
+            raise NotFound(f"no source {source_id}")
+        if source.disabled_at is not None:
+            raise Gone(f"source {source_id} is disabled")
+        try:
+            delivery = signatures.verify(
+                source.kind,  # type: ignore[arg-type]
+                ingest.box.open(source.secret_sealed, source.id),
+                headers,
+                body,
+                now=time.time(),
+                replay_window=ingest.settings.replay_window_seconds,
+            )
+        except signatures.SignatureRejected as exc:
+            rejected = exc
+        else:
+            return await _store(state.outbox, session, source, delivery, body)
+    await _count_signature_failure(state, tenant_id, source)
+    raise Unauthenticated(str(rejected))
+
+
+async def _store(
+    outbox: Outbox,
+    session: AsyncSession,
+    source: SourceRow,
+    delivery: signatures.Delivery,
+    body: bytes,
+) -> Accepted:
+    try:
+        payload = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidInput(f"the body is not valid JSON: {exc}") from None
+    ctx = Context(source.id, MappingRules.model_validate(source.mapping))
+    try:
+        result = normalize(source.kind, ctx, delivery.event, payload)  # type: ignore[arg-type]
+        outcome = "ignored" if result.ignored else "normalized"
+        reason = result.ignored
+    except Malformed as exc:
+        result, outcome, reason = Normalized(), "failed", str(exc)
+    stored = await repository.add_delivery(
+        session,
+        tenant_id=source.tenant_id,
+        id=uuid7(),
+        source_id=source.id,
+        delivery_id=delivery.delivery_id,
+        event=delivery.event
+        or (payload.get("webhookEvent") if isinstance(payload, dict) else None),
+        received_at=datetime.now(UTC),
+        body=body,
+        outcome=outcome,
+        reason=reason,
+        event_count=len(result.facts),
+    )
+    if not stored:
+        return Accepted(delivery.delivery_id, True, "duplicate", 0, None)
+    for fact in result.facts:
+        await outbox.add(
+            session,
+            fact.event,
+            tenant_id=source.tenant_id,
+            workspace_id=source.workspace_id,
+            entity=fact.entity,
+            event_id=fact.event_id(source.id),
+        )
+    if outcome == "failed":
+        log.warning("ingest.delivery_unreadable", source=str(source.id), reason=reason)
+        await _notify(
+            outbox,
+            session,
+            source,
+            "error",
+            f"A {source.kind} delivery to '{source.name}' could not be read",
+            f"Delivery {delivery.delivery_id}: {reason}. It is stored; replay it after a fix.",
+        )
+    return Accepted(delivery.delivery_id, False, outcome, len(result.facts), reason)
+
+
+async def _count_signature_failure(state: ServiceState, tenant_id: UUID, source: SourceRow) -> None:
+    async with state.db.transaction(tenant_id) as session:
+        failures = await repository.count_signature_failure(session, source.id)
+        if failures == FAILURE_NOTICE_FIRST or (
+            failures > FAILURE_NOTICE_FIRST and failures % FAILURE_NOTICE_EVERY == 0
+        ):
+            await _notify(
+                state.outbox,
+                session,
+                source,
+                "warning",
+                f"Webhook signatures keep failing for '{source.name}'",
+                f"{failures} deliveries to this {source.kind} source were refused for a bad "
+                "or missing signature. Check the secret configured in the tool.",
+            )
+
+
+async def _notify(
+    outbox: Outbox,
+    session: AsyncSession,
+    source: SourceRow,
+    severity: str,
+    title: str,
+    body: str,
+) -> None:
+    notice = NotificationRaised(
+        notification_id=uuid7(),
+        severity=severity,  # type: ignore[arg-type]
+        audience=ADMINS,  # type: ignore[arg-type]
+        title=title[:200],
+        body=body,
+        link=f"/v1/sources/{source.id}",
+        raised_by="ingest",
+    )
+    await outbox.add(
+        session,
+        notice,
+        tenant_id=source.tenant_id,
+        workspace_id=source.workspace_id,
+        entity=f"source:{source.id}",
+    )
