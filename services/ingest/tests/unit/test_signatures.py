@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
 from collections.abc import Callable
 
 import pytest
@@ -18,6 +17,8 @@ from hypothesis import strategies as st
 
 from sextant.ingest import signatures
 from sextant.ingest.signatures import SignatureRejected, verify
+
+from ..fixtures import signing
 
 NOW = 1_800_000_000
 SECRETS = {kind: signatures.new_secret(kind) for kind in ("github", "gitlab", "jira", "generic")}
@@ -38,28 +39,9 @@ def scheme(kind: str) -> str:
 def sign(
     kind: str, secret: str, body: bytes, *, msg_id: str = "msg_1", at: int = NOW
 ) -> dict[str, str]:
-    """The headers the tool would send for ``body``."""
-    if kind == "github":
-        digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-        return {
-            "x-hub-signature-256": f"sha256={digest}",
-            "x-github-delivery": "d-1",
-            "x-github-event": "push",
-        }
-    if kind == "jira":
-        digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-        return {"x-hub-signature": f"sha256={digest}", "x-atlassian-webhook-identifier": "j-1"}
-    if kind == "gitlab":
-        return {"x-gitlab-token": secret, "idempotency-key": "g-1", "x-gitlab-event": "Push Hook"}
-    if kind == "gitlab-signed":
-        return sign("generic", secret, body, msg_id="g-1", at=at) | {"x-gitlab-event": "Push Hook"}
-    key = base64.b64decode(secret.removeprefix("whsec_"))
-    mac = hmac.new(key, f"{msg_id}.{at}.".encode() + body, hashlib.sha256).digest()
-    return {
-        "webhook-id": msg_id,
-        "webhook-timestamp": str(at),
-        "webhook-signature": "v1," + base64.b64encode(mac).decode(),
-    }
+    """The headers the tool would send for ``body`` (fixed ids and time)."""
+    ids = {"github": "d-1", "jira": "j-1", "gitlab": "g-1", "gitlab-signed": "g-1"}
+    return signing.sign(kind, secret, body, delivery=ids.get(kind, msg_id), at=at)
 
 
 SIGNATURE_HEADER = {

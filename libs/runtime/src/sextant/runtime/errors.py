@@ -134,20 +134,31 @@ def install_problem_handlers(app: FastAPI) -> None:
             instance=request.url.path,
         )
 
-    @app.exception_handler(Exception)
-    async def _crash(request: Request, exc: Exception) -> JSONResponse:
+    async def _infrastructure(request: Request, exc: Exception) -> JSONResponse:
+        """The database or the network is down: say so, retryably (503 + Retry-After).
+        Registered per exception class, not for ``Exception``: Starlette re-raises what
+        reaches its catch-all, which would break the connection instead of answering."""
         from sextant.runtime.transient import is_transient
 
-        if is_transient(exc):  # the database or the network is down: say so, retryably
-            log.warning("request.unavailable", path=request.url.path, error=type(exc).__name__)
-            return problem(
-                503,
-                "Service unavailable",
-                "a backing service (the database) is unavailable; nothing was changed",
-                type_slug="unavailable",
-                instance=request.url.path,
-                retry_after=5,
-            )
+        if not is_transient(exc):
+            return await _crash(request, exc)
+        log.warning("request.unavailable", path=request.url.path, error=type(exc).__name__)
+        return problem(
+            503,
+            "Service unavailable",
+            "a backing service (the database) is unavailable; nothing was changed",
+            type_slug="unavailable",
+            instance=request.url.path,
+            retry_after=5,
+        )
+
+    from sqlalchemy.exc import DBAPIError
+
+    for infrastructure_error in (DBAPIError, OSError):  # OSError covers TimeoutError
+        app.add_exception_handler(infrastructure_error, _infrastructure)
+
+    @app.exception_handler(Exception)
+    async def _crash(request: Request, exc: Exception) -> JSONResponse:
         log.exception("request.crashed", path=request.url.path)
         return problem(
             500,

@@ -54,7 +54,7 @@ def _reply(state: State, row: SourceRow) -> SourceReply:
     return SourceReply(
         id=row.id,
         workspace_id=row.workspace_id,
-        kind=row.kind,  # type: ignore[arg-type]
+        kind=row.kind,
         name=row.name,
         webhook_url=f"{base}/v1/hooks/{row.id}",
         mapping=MappingRules.model_validate(row.mapping),

@@ -321,8 +321,8 @@ async def _notify(
 ) -> None:
     notice = NotificationRaised(
         notification_id=uuid7(),
-        severity=severity,  # type: ignore[arg-type]
-        audience=ADMINS,  # type: ignore[arg-type]
+        severity=severity,
+        audience=ADMINS,
         title=title[:200],
         body=body,
         link=f"/v1/sources/{source.id}",

@@ -167,7 +167,7 @@ def pull_request_review(ctx: Context, payload: dict[str, Any]) -> Normalized:
         change_request=cr,
         review_id=str(need(review, "id")),
         reviewer=reviewer,
-        state=REVIEW_STATES[state],  # type: ignore[arg-type]
+        state=REVIEW_STATES[state],
         occurred_at=timestamp(need(review, "submitted_at"), "review.submitted_at"),
     )
     entity = f"change_request:{cr.repository.external_id}:{cr.number}"
@@ -286,10 +286,8 @@ def issues(ctx: Context, payload: dict[str, Any]) -> Normalized:
             ]
         )
     if action in ("closed", "reopened"):
-        at = (
-            maybe_timestamp(issue.get("closed_at"), "issue.closed_at") if action == "closed" else at
-        )
-        at = at or item.created_at
+        if action == "closed":
+            at = maybe_timestamp(issue.get("closed_at"), "issue.closed_at") or at
         moved = WorkItemTransitioned(
             work_item=item,
             from_status="open" if action == "closed" else "closed",
@@ -351,7 +349,7 @@ def deployment_status(ctx: Context, payload: dict[str, Any]) -> Normalized:
         environment=environment,
         is_production=ctx.rules.is_production(environment),
         sha=need(deployment, "sha"),
-        status=mapped,  # type: ignore[arg-type]
+        status=mapped,
         started_at=maybe_timestamp(deployment.get("created_at"), "deployment.created_at"),
         finished_at=at if mapped != "in_progress" else None,
         deployed_by=actor(ctx, deployment.get("creator")),
@@ -389,7 +387,7 @@ def workflow_run(ctx: Context, payload: dict[str, Any]) -> Normalized:
         ),
         repository=repository(payload),
         name=run.get("name") or maybe(payload, "workflow.name") or f"run {run['id']}",
-        status=BUILD_CONCLUSIONS[conclusion],  # type: ignore[arg-type]
+        status=BUILD_CONCLUSIONS[conclusion],
         sha=run.get("head_sha"),
         branch=run.get("head_branch"),
         started_at=started,

@@ -273,7 +273,7 @@ def pipeline(ctx: Context, payload: dict[str, Any]) -> Normalized:
         ),
         repository=project(payload),
         name=attrs.get("name") or f"pipeline {attrs['id']}",
-        status=PIPELINE_STATUSES[status],  # type: ignore[arg-type]
+        status=PIPELINE_STATUSES[status],
         sha=attrs.get("sha"),
         branch=attrs.get("ref"),
         started_at=maybe_timestamp(attrs.get("created_at"), "object_attributes.created_at"),
@@ -313,7 +313,7 @@ def deployment(ctx: Context, payload: dict[str, Any]) -> Normalized:
         is_production=payload.get("environment_tier") == "production"
         or ctx.rules.is_production(environment),
         sha=sha,
-        status=mapped,  # type: ignore[arg-type]
+        status=mapped,
         finished_at=at if mapped != "in_progress" else None,
         deployed_by=actor(ctx, payload.get("user")),
         occurred_at=at,

@@ -1,0 +1,254 @@
+"""Webhooks end to end on real PostgreSQL and the local bus: a signed delivery is stored
+with its events in one transaction, once, and every bad input gets the right problem."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import httpx
+import pytest
+from sqlalchemy.engine import make_url
+
+from sextant.contracts import Envelope, from_kafka_binary, uuid7
+from sextant.ingest.main import SPEC
+from sextant.runtime.app import ServiceState
+from sextant.runtime.testing.apps import running_service, service_settings
+from sextant.runtime.testing.plugin import InternalKeys
+
+from ..fixtures import payloads
+from ..fixtures.signing import sign
+
+TENANT, OTHER_TENANT, WORKSPACE = uuid7(), uuid7(), uuid7()
+
+
+@dataclass
+class Ingest:
+    client: httpx.AsyncClient
+    state: ServiceState
+    keys: InternalKeys
+    dsn: str
+
+    def as_role(self, role: str, tenant: UUID | None = TENANT) -> dict[str, str]:
+        token = self.keys.signer.mint(
+            service="ingest", subject=f"{role}-1", role=role, tenant_id=tenant
+        )  # type: ignore[arg-type]
+        return {"Authorization": f"Bearer {token}"}
+
+    async def source(self, kind: str, **extra: Any) -> dict[str, Any]:
+        response = await self.client.post(
+            f"/v1/workspaces/{WORKSPACE}/sources",
+            json={"kind": kind, "name": f"{kind} source", **extra},
+            headers=self.as_role("tenant_admin"),
+        )
+        assert response.status_code == 201, response.text
+        created: dict[str, Any] = response.json()
+        return created
+
+    async def deliver(
+        self, source: dict[str, Any], body: bytes, headers: dict[str, str]
+    ) -> httpx.Response:
+        return await self.client.post(
+            f"/v1/hooks/{source['id']}",
+            content=body,
+            headers={"content-type": "application/json", **headers},
+        )
+
+    async def sql(self, query: str, *args: Any) -> list[asyncpg.Record]:
+        conn = await asyncpg.connect(self.dsn)
+        try:
+            return list(await conn.fetch(query, *args))
+        finally:
+            await conn.close()
+
+    async def published(self, topic: str, expect: int) -> list[Envelope]:
+        """The envelopes on ``topic`` once at least ``expect`` are there (or after ~5 s)."""
+        for _ in range(50):
+            rows = await self.sql(
+                'SELECT headers::text AS h, value FROM sextant_bus.records WHERE topic = $1 ORDER BY "offset"',
+                topic,
+            )
+            if len(rows) >= expect:
+                break
+            await asyncio.sleep(0.1)
+        return [
+            from_kafka_binary([(n, base64.b64decode(v)) for n, v in json.loads(r["h"])], r["value"])
+            for r in rows
+        ]
+
+
+@pytest.fixture
+async def ingest(
+    database_url: str, internal_keys: InternalKeys, tmp_path: Path
+) -> AsyncIterator[Ingest]:
+    settings = service_settings(database_url, internal_keys, data_dir=tmp_path)
+    dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    async with running_service(SPEC, settings) as (client, state):
+        yield Ingest(client, state, internal_keys, dsn)
+
+
+async def test_a_signed_delivery_is_stored_and_its_events_published(ingest: Ingest) -> None:
+    source = await ingest.source("github")
+    assert (
+        source["webhook_url"].endswith(f"/v1/hooks/{source['id']}") and len(source["secret"]) >= 32
+    )
+    body = json.dumps(payloads.github_pull_request("closed", merged=True)).encode()
+    response = await ingest.deliver(
+        source, body, sign("github", source["secret"], body, delivery="gh-1", event="pull_request")
+    )
+    assert response.status_code == 202, response.text
+    assert response.json() == {
+        "delivery_id": "gh-1",
+        "duplicate": False,
+        "outcome": "normalized",
+        "events": 1,
+        "reason": None,
+    }
+    [merged] = await ingest.published("sextant.activity", 1)
+    assert merged.type == "sextant.activity.change_request.merged.v1"
+    assert (merged.tenantid, merged.workspaceid) == (TENANT, WORKSPACE)
+    assert merged.data["merge_sha"] == "9f8e7d6c5b4a39281706f5e4d3c2b1a098765432"
+    [stored] = await ingest.sql("SELECT outcome, body FROM ingest.deliveries")
+    assert stored["outcome"] == "normalized" and bytes(stored["body"]) == body
+
+
+async def test_one_hundred_redeliveries_store_one_delivery_and_one_set_of_events(
+    ingest: Ingest,
+) -> None:
+    source = await ingest.source("jira")
+    body = json.dumps(payloads.jira_created()).encode()
+    headers = sign("jira", source["secret"], body, delivery="jira-hook-77")
+    responses = await asyncio.gather(*(ingest.deliver(source, body, headers) for _ in range(100)))
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [200] * 99 + [202]
+    assert sum(r.json()["duplicate"] for r in responses) == 99
+    assert (await ingest.sql("SELECT count(*) AS n FROM ingest.deliveries"))[0]["n"] == 1
+    await asyncio.sleep(0.5)  # let any stray copy reach the bus before counting
+    events = await ingest.published("sextant.activity", 1)
+    assert [e.type for e in events] == ["sextant.activity.work_item.created.v1"]
+
+
+async def test_secrets_are_shown_once_and_sealed_at_rest(ingest: Ingest) -> None:
+    source = await ingest.source(
+        "gitlab", secret="a-user-chosen-secret-123", credentials={"token": "glpat-xyz-secret"}
+    )
+    assert source["secret"] == "a-user-chosen-secret-123"
+    shown = await ingest.client.get(
+        f"/v1/sources/{source['id']}", headers=ingest.as_role("manager")
+    )
+    assert (
+        shown.status_code == 200
+        and "secret" not in shown.json()
+        and shown.json()["has_credentials"]
+    )
+    [row] = await ingest.sql("SELECT secret_sealed, credentials_sealed FROM ingest.sources")
+    assert b"a-user-chosen-secret-123" not in bytes(row["secret_sealed"])
+    assert b"glpat-xyz-secret" not in bytes(row["credentials_sealed"])
+    changes = await ingest.published("sextant.config", 1)
+    assert changes[0].data["action"] == "source.create"
+    assert "a-user-chosen-secret-123" not in json.dumps(changes[0].data)
+
+
+async def test_sources_are_tenant_scoped_and_need_an_admin_to_change(ingest: Ingest) -> None:
+    source = await ingest.source("github")
+    other = await ingest.client.get(
+        f"/v1/sources/{source['id']}", headers=ingest.as_role("tenant_admin", OTHER_TENANT)
+    )
+    assert other.status_code == 404
+    listed = await ingest.client.get(
+        f"/v1/workspaces/{WORKSPACE}/sources", headers=ingest.as_role("tenant_admin", OTHER_TENANT)
+    )
+    assert listed.json()["items"] == []
+    member = await ingest.client.post(
+        f"/v1/workspaces/{WORKSPACE}/sources",
+        json={"kind": "github", "name": "x"},
+        headers=ingest.as_role("member"),
+    )
+    assert member.status_code == 403 and "tenant_admin" in member.json()["detail"]
+    cross = await ingest.client.patch(
+        f"/v1/sources/{source['id']}",
+        json={"disabled": True},
+        headers=ingest.as_role("tenant_admin", OTHER_TENANT),
+    )
+    assert cross.status_code == 404
+
+
+def _problem(response: httpx.Response, status: int, says: str) -> None:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert says in response.json()["detail"], response.json()
+
+
+async def test_bad_deliveries_get_a_clear_problem_and_store_nothing(
+    ingest: Ingest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = await ingest.source("github")
+    body = json.dumps(payloads.github_push()).encode()
+    good = sign("github", source["secret"], body)
+    _problem(
+        await ingest.deliver(source, body, {**good, "x-hub-signature-256": "sha256=00"}),
+        401,
+        "does not match",
+    )
+    _problem(await ingest.deliver(source, body, {"x-github-event": "push"}), 401, "missing")
+    _problem(await ingest.deliver({"id": uuid7()}, body, good), 404, "no source")
+    _problem(await ingest.deliver({"id": "not-a-uuid"}, body, good), 404, "no source")
+    text = await ingest.client.post(
+        f"/v1/hooks/{source['id']}", content=body, headers={**good, "content-type": "text/plain"}
+    )
+    _problem(text, 415, "application/json")
+    broken = b'{"ref": "refs/heads/main",'
+    _problem(
+        await ingest.deliver(source, broken, sign("github", source["secret"], broken)),
+        400,
+        "not valid JSON",
+    )
+    ingest.state.extras["ingest"].settings.max_body_bytes = 100
+    _problem(await ingest.deliver(source, body, good), 413, "100 byte limit")
+    ingest.state.extras["ingest"].settings.max_body_bytes = 25 * 1024 * 1024
+    await ingest.client.patch(
+        f"/v1/sources/{source['id']}",
+        json={"disabled": True},
+        headers=ingest.as_role("tenant_admin"),
+    )
+    _problem(await ingest.deliver(source, body, good), 410, "disabled")
+    assert (await ingest.sql("SELECT count(*) AS n FROM ingest.deliveries"))[0]["n"] == 0
+
+
+async def test_an_unreadable_payload_is_kept_and_the_admins_are_told(ingest: Ingest) -> None:
+    source = await ingest.source("generic")
+    body = json.dumps({"type": "deployment", "id": "d1", "sha": "abcdef1"}).encode()
+    response = await ingest.deliver(
+        source, body, sign("generic", source["secret"], body, delivery="msg-9")
+    )
+    assert response.status_code == 202 and response.json()["outcome"] == "failed"
+    assert "environment" in response.json()["reason"]
+    [notice] = await ingest.published("sextant.notifications", 1)
+    assert "could not be read" in notice.data["title"] and notice.data["audience"] == [
+        "tenant_admin"
+    ]
+    listed = await ingest.client.get(
+        f"/v1/sources/{source['id']}/deliveries", headers=ingest.as_role("manager")
+    )
+    assert [d["outcome"] for d in listed.json()["items"]] == ["failed"]
+
+
+async def test_repeated_signature_failures_raise_one_notification(ingest: Ingest) -> None:
+    source = await ingest.source("github")
+    body = b"{}"
+    for _ in range(7):
+        response = await ingest.deliver(source, body, sign("github", "not-the-secret-at-all", body))
+        assert response.status_code == 401
+    [notice] = await ingest.published("sextant.notifications", 1)
+    assert "signatures keep failing" in notice.data["title"]
+    shown = await ingest.client.get(
+        f"/v1/sources/{source['id']}", headers=ingest.as_role("manager")
+    )
+    assert shown.json()["signature_failures"] == 7
