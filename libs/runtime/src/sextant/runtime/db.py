@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import text
@@ -49,12 +50,32 @@ def app_url(owner_url: str, schema: str, password: str) -> URL:
     return asyncpg_url(owner_url).set(username=app_role_for(schema), password=password)
 
 
+_TRANSACTION_OPEN = "sextant.transaction_open"
+
+
 async def set_tenant(session: AsyncSession, tenant_id: UUID) -> None:
     """Scope the rest of the current transaction to one tenant (RLS reads this setting)."""
     await session.execute(
         text("SELECT set_config(:name, :value, true)"),
         {"name": TENANT_SETTING, "value": str(tenant_id)},
     )
+    session.info[_TRANSACTION_OPEN] = True
+
+
+async def driver_connection(session: AsyncSession) -> Any:
+    """The asyncpg connection under ``session``'s transaction, for hot paths where building
+    a SQLAlchemy statement costs more than running it.
+
+    SQLAlchemy's asyncpg adapter sends BEGIN lazily, with its first statement; a raw
+    statement before that would run outside the transaction. So unless a SQLAlchemy
+    statement already ran (:func:`set_tenant` marks it), one trivial statement runs first.
+    """
+    if not session.info.get(_TRANSACTION_OPEN):
+        await session.execute(text("SELECT 1"))
+        session.info[_TRANSACTION_OPEN] = True
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    return raw.driver_connection
 
 
 class Database:

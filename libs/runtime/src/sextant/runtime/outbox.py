@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sextant.contracts import Envelope, EventModel, to_kafka_binary, topic_for_type
 from sextant.contracts.topics import entity_key
 from sextant.runtime.bus.base import EventBus, OutgoingRecord
-from sextant.runtime.db import Database
+from sextant.runtime.db import Database, driver_connection, identifier
 from sextant.runtime.metrics import ServiceMetrics
 from sextant.runtime.pgnotify import Listener, plain_dsn
 from sextant.runtime.transient import is_transient
@@ -72,6 +72,11 @@ class Outbox:
     """Writes events into the caller's transaction."""
 
     def __init__(self, table: Table, source: str) -> None:
+        self._insert_sql = (
+            f"INSERT INTO {identifier(table.schema or 'public')}.{identifier(table.name)} "
+            "(event_id, topic, key, envelope) VALUES ($1, $2, $3, $4::jsonb) "
+            "ON CONFLICT (event_id) DO NOTHING"
+        )
         self._table = table
         self.source = source
 
@@ -109,16 +114,17 @@ class Outbox:
     async def add_envelope(
         self, session: AsyncSession, envelope: Envelope, topic: str, key: str
     ) -> None:
-        """Stage an already-built envelope on an explicit topic and key (once per id)."""
-        await session.execute(
-            insert(self._table)
-            .values(
-                event_id=envelope.id,
-                topic=topic,
-                key=key,
-                envelope=envelope.model_dump(mode="json"),
-            )
-            .on_conflict_do_nothing(index_elements=["event_id"])
+        """Stage an already-built envelope on an explicit topic and key (once per id).
+
+        Runs on the driver connection: this is every producer's hot path, and building the
+        INSERT through SQLAlchemy cost more than executing it."""
+        driver = await driver_connection(session)
+        await driver.execute(
+            self._insert_sql,
+            envelope.id,
+            topic,
+            key,
+            envelope.model_dump_json(),
         )
 
 

@@ -132,6 +132,7 @@ async def change_source(
     row = await service.change_source(
         session, state.outbox, source_id, actor=caller.sub, action="source.update", **values
     )
+    service.ingest_of(state).sources.drop(source_id)
     return _reply(state, row)
 
 
@@ -150,6 +151,7 @@ async def delete_source(source_id: UUID, caller: Admin, session: Session, state:
         action="source.delete",
         deleted_at=_now(),
     )
+    service.ingest_of(state).sources.drop(source_id)
     return Response(status_code=204)
 
 

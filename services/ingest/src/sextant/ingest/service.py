@@ -54,13 +54,47 @@ class InFlight:
 
 
 @dataclass(frozen=True)
+class KnownSource:
+    row: SourceRow
+    secret: str
+    expires_at: float
+
+
+class SourceCache:
+    """Sources by id for the webhook path, kept a few seconds: the lookup and the secret's
+    decryption would otherwise cost more than storing the delivery. A change made through
+    this replica drops its entry at once; other replicas see it within ``ttl`` seconds."""
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self._entries: dict[UUID, KnownSource] = {}
+
+    def get(self, source_id: UUID) -> KnownSource | None:
+        known = self._entries.get(source_id)
+        if known is None or known.expires_at < time.monotonic():
+            return None
+        return known
+
+    def put(self, row: SourceRow, secret: str) -> KnownSource:
+        if len(self._entries) > 10_000:  # bound memory; a refill costs one lookup each
+            self._entries.clear()
+        known = KnownSource(row, secret, time.monotonic() + self.ttl)
+        self._entries[row.id] = known
+        return known
+
+    def drop(self, source_id: UUID) -> None:
+        self._entries.pop(source_id, None)
+
+
+@dataclass(frozen=True)
 class Ingest:
     """What the routes need beyond the runtime's state: settings, the secret box, the
-    in-flight limiter."""
+    in-flight limiter and the source cache."""
 
     settings: IngestSettings
     box: SecretBox
     in_flight: InFlight
+    sources: SourceCache
 
 
 def ingest_of(state: ServiceState) -> Ingest:
@@ -74,7 +108,9 @@ async def start(state: ServiceState) -> None:
         settings.secret_key.get_secret_value() if settings.secret_key else None,
         state.settings.data_dir,
     )
-    state.extras["ingest"] = Ingest(settings, box, InFlight(settings.max_in_flight))
+    state.extras["ingest"] = Ingest(
+        settings, box, InFlight(settings.max_in_flight), SourceCache(settings.source_cache_seconds)
+    )
 
 
 # sources -------------------------------------------------------------------------------
@@ -210,32 +246,42 @@ async def accept_delivery(
     """Authenticate, parse, normalize and store one delivery with its events, in one
     transaction that commits before the caller answers 2xx."""
     ingest = ingest_of(state)
-    rejected: signatures.SignatureRejected | None = None
+    known = await _known_source(state, source_id)
+    source = known.row
+    if source.disabled_at is not None:
+        raise Gone(f"source {source_id} is disabled")
+    try:
+        delivery = signatures.verify(
+            source.kind,  # type: ignore[arg-type]
+            known.secret,
+            headers,
+            body,
+            now=time.time(),
+            replay_window=ingest.settings.replay_window_seconds,
+        )
+    except signatures.SignatureRejected as exc:
+        await _count_signature_failure(state, source)
+        raise Unauthenticated(str(exc)) from None
+    async with state.db.transaction(source.tenant_id) as session:
+        return await _store(state.outbox, session, source, delivery, body)
+
+
+async def _known_source(state: ServiceState, source_id: UUID) -> KnownSource:
+    """The source and its opened secret: from the cache, else from the database (as the
+    tenant its hook route names)."""
+    ingest = ingest_of(state)
+    known = ingest.sources.get(source_id)
+    if known is not None:
+        return known
     async with state.db.transaction() as session:
         tenant_id = await repository.tenant_of(session, source_id)
         if tenant_id is None:
             raise NotFound(f"no source {source_id}")
         await set_tenant(session, tenant_id)
         source = await repository.get_source(session, source_id)
-        if source is None:
-            raise NotFound(f"no source {source_id}")
-        if source.disabled_at is not None:
-            raise Gone(f"source {source_id} is disabled")
-        try:
-            delivery = signatures.verify(
-                source.kind,  # type: ignore[arg-type]
-                ingest.box.open(source.secret_sealed, source.id),
-                headers,
-                body,
-                now=time.time(),
-                replay_window=ingest.settings.replay_window_seconds,
-            )
-        except signatures.SignatureRejected as exc:
-            rejected = exc
-        else:
-            return await _store(state.outbox, session, source, delivery, body)
-    await _count_signature_failure(state, tenant_id, source)
-    raise Unauthenticated(str(rejected))
+    if source is None:
+        raise NotFound(f"no source {source_id}")
+    return ingest.sources.put(source, ingest.box.open(source.secret_sealed, source.id))
 
 
 async def _store(
@@ -294,8 +340,8 @@ async def _store(
     return Accepted(delivery.delivery_id, False, outcome, len(result.facts), reason)
 
 
-async def _count_signature_failure(state: ServiceState, tenant_id: UUID, source: SourceRow) -> None:
-    async with state.db.transaction(tenant_id) as session:
+async def _count_signature_failure(state: ServiceState, source: SourceRow) -> None:
+    async with state.db.transaction(source.tenant_id) as session:
         failures = await repository.count_signature_failure(session, source.id)
         if failures == FAILURE_NOTICE_FIRST or (
             failures > FAILURE_NOTICE_FIRST and failures % FAILURE_NOTICE_EVERY == 0

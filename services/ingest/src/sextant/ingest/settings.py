@@ -23,6 +23,12 @@ class IngestSettings(ServiceSettings):
     replay_window_seconds: int = Field(
         default=300, gt=0, description="generic (Standard Webhooks) timestamp tolerance"
     )
+    source_cache_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        description="how long a replica keeps a source for the webhook path; a disable or "
+        "delete made elsewhere takes effect within this time",
+    )
     public_base_url: str = Field(
         default="", description="prefix of the webhook URL handed out, e.g. https://sextant.example"
     )

@@ -9,10 +9,10 @@ from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sextant.ingest.db import deliveries, hook_routes, sources
+from sextant.ingest.db import SCHEMA, deliveries, hook_routes, sources
+from sextant.runtime.db import driver_connection
 
 
 @dataclass(frozen=True)
@@ -116,25 +116,31 @@ async def add_delivery(
     reason: str | None,
     event_count: int,
 ) -> bool:
-    """Store a raw delivery once; False when this source already has this delivery id."""
-    inserted = await session.scalar(
-        insert(deliveries)
-        .values(
-            tenant_id=tenant_id,
-            id=id,
-            source_id=source_id,
-            delivery_id=delivery_id,
-            event=event,
-            received_at=received_at,
-            body=body,
-            outcome=outcome,
-            reason=reason,
-            event_count=event_count,
-        )
-        .on_conflict_do_nothing(constraint="deliveries_once")
-        .returning(deliveries.c.id)
+    """Store a raw delivery once; False when this source already has this delivery id.
+    (On the driver connection: this is the webhook hot path.)"""
+    driver = await driver_connection(session)
+    inserted = await driver.fetchval(
+        _INSERT_DELIVERY,
+        tenant_id,
+        id,
+        source_id,
+        delivery_id,
+        event,
+        received_at,
+        body,
+        outcome,
+        reason,
+        event_count,
     )
     return inserted is not None
+
+
+_INSERT_DELIVERY = f"""
+INSERT INTO {SCHEMA}.deliveries (tenant_id, id, source_id, delivery_id, event, received_at,
+                                 body, outcome, reason, event_count)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+ON CONFLICT ON CONSTRAINT deliveries_once DO NOTHING
+RETURNING id"""
 
 
 async def recent_deliveries(

@@ -1,0 +1,363 @@
+"""Webhook accept rate and latency: deliveries/s on one core with the durable commit, and
+p50/p99 accept latency at 70 % of that rate, next to an empty FastAPI endpoint measured
+by the same client in the same run.
+
+    .venv/bin/python services/ingest/bench/bench_webhooks.py [--seconds 8] [--connections 32]
+
+The server under test is ``sextant serve ingest`` (uvicorn, one worker) pinned to core 0
+with ``taskset`` when the machine has more than one core; PostgreSQL (synchronous_commit
+on, fsync on) and the load generator share the rest. Each delivery is a ~25 KB GitHub
+``pull_request`` body, signed, with its own delivery id: verified, stored raw, normalized
+and staged in the outbox in one committed transaction before the 202.
+
+The load generator is a minimal keep-alive HTTP/1.1 client on raw asyncio streams, so it
+is not the bottleneck (the empty endpoint's rate shows its ceiling).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import hmac
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from sextant.runtime.embedded_pg import EmbeddedPostgres, free_port
+from sextant.runtime.tokens import InternalTokenSigner, generate_keypair, load_private_key
+
+TARGET_RATE, TARGET_P99_MS = 2000, 50
+EMPTY_APP = """
+from fastapi import FastAPI, Request
+app = FastAPI()
+@app.post("/v1/hooks/{source_id}", status_code=202)
+async def hook(source_id: str, request: Request) -> dict:
+    await request.body()
+    return {"accepted": True}
+"""
+
+
+def pull_request_body(size: int = 25_000) -> bytes:
+    """A pull_request 'opened' delivery padded (in the PR description) to about ``size``."""
+    user = {
+        "id": 583231,
+        "login": "octocat",
+        "type": "User",
+        "url": "https://api.github.com/users/octocat",
+    }
+    repo = {
+        "id": 1296269,
+        "full_name": "octo-org/octo-repo",
+        "html_url": "https://github.com/octo-org/octo-repo",
+    }
+    pr = {
+        "id": 1042,
+        "number": 42,
+        "title": "Make the widget faster",
+        "user": user,
+        "state": "open",
+        "html_url": "https://github.com/octo-org/octo-repo/pull/42",
+        "draft": False,
+        "labels": [],
+        "created_at": "2026-03-02T09:00:00Z",
+        "updated_at": "2026-03-02T09:00:00Z",
+        "head": {"ref": "faster", "sha": "6dcb09b5b57875f334f61aebed695e2e4193db5e", "repo": repo},
+        "base": {"ref": "main", "sha": "9049f1265b7d61be4a8904a9a27120d2064dab3b", "repo": repo},
+    }
+    body = {
+        "action": "opened",
+        "number": 42,
+        "pull_request": pr,
+        "repository": repo,
+        "sender": user,
+    }
+    pad = size - len(json.dumps(body))
+    pr["body"] = ("The widget was slow because it recomputed the layout on every frame. " * 400)[
+        : max(pad, 0)
+    ]
+    return json.dumps(body).encode()
+
+
+class RawClient:
+    """Keep-alive HTTP/1.1 connections on asyncio streams: write a request, read a reply."""
+
+    def __init__(self, port: int, connections: int) -> None:
+        self.port, self.connections = port, connections
+        self.pool: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = (
+            asyncio.Queue()
+        )
+
+    async def open(self) -> None:
+        for _ in range(self.connections):
+            self.pool.put_nowait(await asyncio.open_connection("127.0.0.1", self.port))
+
+    async def close(self) -> None:
+        while not self.pool.empty():
+            _, writer = self.pool.get_nowait()
+            writer.close()
+
+    async def post(self, path: str, headers: dict[str, str], body: bytes) -> int:
+        reader, writer = await self.pool.get()
+        try:
+            head = f"POST {path} HTTP/1.1\r\nHost: bench\r\nContent-Length: {len(body)}\r\n"
+            head += "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
+            writer.write(head.encode() + body)
+            status_line = await reader.readline()
+            length = 0
+            while (line := await reader.readline()) not in (b"\r\n", b""):
+                name, _, value = line.decode().partition(":")
+                if name.lower() == "content-length":
+                    length = int(value)
+            await reader.readexactly(length)
+            return int(status_line.split()[1])
+        finally:
+            self.pool.put_nowait((reader, writer))
+
+
+async def closed_loop(client: RawClient, request: callable, seconds: float) -> tuple[float, int]:  # type: ignore[valid-type]
+    """Max rate: every connection sends back to back for ``seconds``; returns (rate, errors)."""
+    done, errors = 0, 0
+    deadline = time.perf_counter() + seconds
+
+    async def worker() -> None:
+        nonlocal done, errors
+        while time.perf_counter() < deadline:
+            status = await request()
+            done += 1
+            errors += status not in (200, 202)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(client.connections)))
+    return done / (time.perf_counter() - started), errors
+
+
+async def open_loop(request: callable, rate: float, seconds: float) -> list[float]:  # type: ignore[valid-type]
+    """Send at a fixed ``rate`` regardless of replies; returns each latency in ms."""
+    latencies: list[float] = []
+    interval, total = 1 / rate, int(rate * seconds)
+    started = time.perf_counter()
+
+    async def one(at: float) -> None:
+        await asyncio.sleep(max(0.0, at - time.perf_counter()))
+        sent = time.perf_counter()
+        await request()
+        latencies.append((time.perf_counter() - sent) * 1000)
+
+    await asyncio.gather(*(one(started + i * interval) for i in range(total)))
+    return latencies
+
+
+def pinned(command: list[str]) -> list[str]:
+    return (
+        ["taskset", "-c", "0", *command]
+        if shutil.which("taskset") and (os.cpu_count() or 1) > 1
+        else command
+    )
+
+
+def wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
+    for _ in range(300):
+        if process.poll() is not None:
+            raise RuntimeError(
+                f"server exited: {process.stderr.read().decode()[-2000:] if process.stderr else ''}"
+            )
+        try:
+            if httpx.get(url, timeout=1).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not come up")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+async def measure(
+    port: int, path: str, headers_for: callable, body: bytes, seconds: float, connections: int
+) -> dict[str, float]:  # type: ignore[valid-type]
+    client = RawClient(port, connections)
+    await client.open()
+    counter = iter(range(10**9))
+
+    async def request() -> int:
+        return await client.post(path, headers_for(next(counter)), body)
+
+    await closed_loop(client, request, 1.0)  # warm up
+    rate, errors = await closed_loop(client, request, seconds)
+    latencies = await open_loop(request, rate * 0.7, seconds)
+    await client.close()
+    latencies.sort()
+    return {
+        "rate": rate,
+        "errors": errors,
+        "p50": statistics.median(latencies),
+        "p99": latencies[int(len(latencies) * 0.99) - 1],
+    }
+
+
+async def main(seconds: float, connections: int, profile: str | None) -> int:
+    body = pull_request_body()
+    with tempfile.TemporaryDirectory(prefix="sextant-bench-") as tmp:
+        work = Path(tmp)
+        postgres = EmbeddedPostgres(work / "pg")
+        database_url = postgres.start()
+        try:
+            private_pem, public_pem = generate_keypair()
+            env = os.environ | {
+                "DATABASE_URL": database_url,
+                "SEXTANT_INTERNAL_TOKEN_PUBLIC_KEY": public_pem,
+                "SEXTANT_BUS": "local",
+                "SEXTANT_DATA_DIR": str(work),
+                "SEXTANT_LOG_LEVEL": "WARNING",
+                "SEXTANT_DB_POOL_SIZE": str(connections),
+                "SEXTANT_INGEST_MAX_IN_FLIGHT": str(connections * 4),
+            }
+            port = free_port()
+            server = subprocess.Popen(
+                pinned(
+                    [
+                        sys.executable,
+                        "-m",
+                        "sextant.cli",
+                        "serve",
+                        "ingest",
+                        "--host",
+                        "127.0.0.1",
+                        "--port",
+                        str(port),
+                    ]
+                ),
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
+            try:
+                wait_ready(f"http://127.0.0.1:{port}/readyz", server)
+                signer = InternalTokenSigner(load_private_key(private_pem))
+                token = signer.mint(
+                    service="ingest",
+                    subject="bench",
+                    role="tenant_admin",
+                    tenant_id=__import__("uuid").uuid4(),
+                )
+                source = httpx.post(
+                    f"http://127.0.0.1:{port}/v1/workspaces/{__import__('uuid').uuid4()}/sources",
+                    json={"kind": "github", "name": "bench"},
+                    headers={"Authorization": f"Bearer {token}"},
+                ).json()
+                signature = (
+                    "sha256="
+                    + hmac.new(source["secret"].encode(), body, hashlib.sha256).hexdigest()
+                )
+
+                def signed(n: int) -> dict[str, str]:
+                    return {
+                        "Content-Type": "application/json",
+                        "X-GitHub-Event": "pull_request",
+                        "X-GitHub-Delivery": f"bench-{n}",
+                        "X-Hub-Signature-256": signature,
+                    }
+
+                if profile:  # sample the server while the max-rate phase runs
+                    subprocess.Popen(
+                        [
+                            "py-spy",
+                            "record",
+                            "--pid",
+                            str(server.pid),
+                            "--duration",
+                            str(int(seconds)),
+                            "-r",
+                            "200",
+                            "-f",
+                            "raw",
+                            "-o",
+                            profile,
+                        ],
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                    )
+                ingest = await measure(
+                    port, f"/v1/hooks/{source['id']}", signed, body, seconds, connections
+                )
+            finally:
+                stop(server)
+
+            app_file = work / "empty_app.py"
+            app_file.write_text(EMPTY_APP)
+            port = free_port()
+            empty_server = subprocess.Popen(
+                pinned(
+                    [
+                        sys.executable,
+                        "-m",
+                        "uvicorn",
+                        "empty_app:app",
+                        "--app-dir",
+                        str(work),
+                        "--port",
+                        str(port),
+                        "--log-level",
+                        "warning",
+                        "--no-access-log",
+                    ]
+                ),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
+            try:
+                wait_ready(f"http://127.0.0.1:{port}/docs", empty_server)
+                empty = await measure(
+                    port,
+                    "/v1/hooks/x",
+                    lambda n: {"Content-Type": "application/json"},
+                    body,
+                    seconds,
+                    connections,
+                )
+            finally:
+                stop(empty_server)
+        finally:
+            postgres.stop()
+
+    print(
+        f"webhook accept, {len(body) / 1000:.1f} KB GitHub pull_request, server on one core, {connections} connections, {seconds:.0f} s per phase"
+    )
+    print(f"{'':28}{'deliveries/s':>14}{'p50 ms @70%':>14}{'p99 ms @70%':>14}")
+    for name, figures in (("ingest (durable commit)", ingest), ("empty FastAPI endpoint", empty)):
+        print(f"{name:28}{figures['rate']:>14,.0f}{figures['p50']:>14.1f}{figures['p99']:>14.1f}")
+    print(
+        f"ratio ingest / empty: {ingest['rate'] / empty['rate']:.2f}x; non-2xx during max-rate phase: {ingest['errors']:.0f}"
+    )
+    met = ingest["rate"] >= TARGET_RATE and ingest["p99"] <= TARGET_P99_MS
+    print(f"target >= {TARGET_RATE}/s and p99 <= {TARGET_P99_MS} ms: {'met' if met else 'NOT met'}")
+    return 0
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seconds", type=float, default=8)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument(
+        "--profile", metavar="FILE", help="record the ingest server with py-spy (collapsed stacks)"
+    )
+    args = parser.parse_args()
+    sys.exit(asyncio.run(main(args.seconds, args.connections, args.profile)))
