@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import zlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,8 +116,8 @@ async def test_a_signed_delivery_is_stored_and_its_events_published(ingest: Inge
     assert merged.type == "sextant.activity.change_request.merged.v1"
     assert (merged.tenantid, merged.workspaceid) == (TENANT, WORKSPACE)
     assert merged.data["merge_sha"] == "9f8e7d6c5b4a39281706f5e4d3c2b1a098765432"
-    [stored] = await ingest.sql("SELECT outcome, body FROM ingest.deliveries")
-    assert stored["outcome"] == "normalized" and bytes(stored["body"]) == body
+    [stored] = await ingest.sql("SELECT outcome, body_zlib FROM ingest.deliveries")
+    assert stored["outcome"] == "normalized" and zlib.decompress(stored["body_zlib"]) == body
 
 
 async def test_one_hundred_redeliveries_store_one_delivery_and_one_set_of_events(

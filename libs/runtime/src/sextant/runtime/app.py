@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sextant.runtime.bus.base import EventBus
 from sextant.runtime.consumer import EventProcessor, Handler, RetryPolicy
@@ -237,21 +238,46 @@ def _internal_router(spec: ServiceSpec) -> APIRouter:
 
 
 def _install_request_context(app: FastAPI, metrics: ServiceMetrics) -> None:
-    @app.middleware("http")
-    async def request_context(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        request_id = request.headers.get("x-request-id") or secrets.token_hex(8)
-        traceparent = request.headers.get("traceparent") or new_traceparent()
+    app.add_middleware(RequestContext, metrics=metrics)
+
+
+class RequestContext:
+    """Request id and traceparent on every log line and reply; request count and latency
+    by route. Plain ASGI rather than ``@app.middleware``: that one wraps each request in
+    a task group and memory streams, which cost more than a fast route itself."""
+
+    def __init__(self, app: ASGIApp, metrics: ServiceMetrics) -> None:
+        self.app, self.metrics = app, metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        request_id = (headers.get(b"x-request-id") or b"").decode("latin-1") or secrets.token_hex(8)
+        traceparent = (headers.get(b"traceparent") or b"").decode("latin-1") or new_traceparent()
         clear_request_context()
         bind_request_context(request_id=request_id, traceparent=traceparent)
         started = time.perf_counter()
-        response = await call_next(request)
-        route = getattr(request.scope.get("route"), "path", "unmatched")
-        metrics.http_requests.labels(request.method, route, str(response.status_code)).inc()
-        metrics.http_latency.labels(request.method, route).observe(time.perf_counter() - started)
-        response.headers["x-request-id"] = request_id
-        return response
+        status = 500
+
+        async def send_with_request_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"x-request-id", request_id.encode("latin-1")),
+                ]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_request_id)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            method = scope["method"]
+            self.metrics.http_requests.labels(method, route, str(status)).inc()
+            self.metrics.http_latency.labels(method, route).observe(time.perf_counter() - started)
 
 
 def new_traceparent() -> str:

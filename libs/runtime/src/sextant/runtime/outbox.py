@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -80,17 +81,16 @@ class Outbox:
         self._table = table
         self.source = source
 
-    async def add(
+    def stage(
         self,
-        session: AsyncSession,
         data: EventModel,
         *,
         tenant_id: UUID,
         entity: str,
         workspace_id: UUID | None = None,
         event_id: UUID | None = None,
-    ) -> Envelope:
-        """Stage ``data`` as an event about ``entity``; it is published after commit.
+    ) -> Staged:
+        """The envelope, topic and key ``data`` will be published with.
 
         ``event_id`` gives a fact its deterministic id (so a copy of it, staged again, is
         dropped here while unpublished, and by the consumers' inboxes after)."""
@@ -106,26 +106,54 @@ class Outbox:
         if event_id is not None:
             envelope = envelope.model_copy(update={"id": event_id})
         topic = topic_for_type(envelope.type).name
-        await self.add_envelope(
-            session, envelope, topic, entity_key(tenant_id, workspace_id, entity)
+        return Staged(envelope, topic, entity_key(tenant_id, workspace_id, entity))
+
+    async def add(
+        self,
+        session: AsyncSession,
+        data: EventModel,
+        *,
+        tenant_id: UUID,
+        entity: str,
+        workspace_id: UUID | None = None,
+        event_id: UUID | None = None,
+    ) -> Envelope:
+        """Stage ``data`` as an event about ``entity``; it is published after commit."""
+        staged = self.stage(
+            data, tenant_id=tenant_id, entity=entity, workspace_id=workspace_id, event_id=event_id
         )
-        return envelope
+        await self.add_all(session, [staged])
+        return staged.envelope
 
     async def add_envelope(
         self, session: AsyncSession, envelope: Envelope, topic: str, key: str
     ) -> None:
-        """Stage an already-built envelope on an explicit topic and key (once per id).
+        """Stage an already-built envelope on an explicit topic and key (once per id)."""
+        await self.add_all(session, [Staged(envelope, topic, key)])
+
+    async def add_all(self, session: AsyncSession, staged: Sequence[Staged]) -> None:
+        """Write staged events into the session's transaction, in order, once per id.
 
         Runs on the driver connection: this is every producer's hot path, and building the
-        INSERT through SQLAlchemy cost more than executing it."""
+        INSERT through SQLAlchemy cost more than executing it. Several rows go in one
+        pipelined round trip."""
+        if not staged:
+            return
         driver = await driver_connection(session)
-        await driver.execute(
-            self._insert_sql,
-            envelope.id,
-            topic,
-            key,
-            envelope.model_dump_json(),
-        )
+        rows = [(s.envelope.id, s.topic, s.key, s.envelope.model_dump_json()) for s in staged]
+        if len(rows) == 1:
+            await driver.execute(self._insert_sql, *rows[0])
+        else:
+            await driver.executemany(self._insert_sql, rows)
+
+
+@dataclass(frozen=True)
+class Staged:
+    """An event ready for the outbox."""
+
+    envelope: Envelope
+    topic: str
+    key: str
 
 
 async def claim_inbox(session: AsyncSession, inbox: Table, group: str, event_id: UUID) -> bool:

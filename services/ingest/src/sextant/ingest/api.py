@@ -24,7 +24,7 @@ from sextant.ingest.schemas import (
     SourceList,
     SourceReply,
 )
-from sextant.runtime.app import Session, State
+from sextant.runtime.app import Session, State, service_state
 from sextant.runtime.errors import (
     InvalidInput,
     NotFound,
@@ -196,7 +196,10 @@ def _now() -> datetime:
         503: {"description": "the database is unavailable: nothing was stored"},
     },
 )
-async def receive(source_id: str, request: Request, state: State) -> JSONResponse:
+async def receive(source_id: str, request: Request) -> JSONResponse:
+    # No dependencies here: FastAPI's dependency solving costs more than this route's
+    # own work at webhook rates, so the state is read from the request directly.
+    state = service_state(request)
     ingest = service.ingest_of(state)
     try:
         source_uuid = UUID(source_id)

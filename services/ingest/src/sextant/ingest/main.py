@@ -18,6 +18,7 @@ SPEC = ServiceSpec(
     public_routers=[api.hooks],
     handlers=HANDLERS,
     on_start=[service.start],
+    on_stop=[service.stop],
 )
 
 

@@ -18,14 +18,17 @@ def _lower(values: list[str]) -> set[str]:
 
 
 @lru_cache(maxsize=1024)
-def _glob(pattern: str) -> re.Pattern[str]:
-    """``*`` and ``?`` are wildcards; everything else is literal (``[bot]`` included)."""
-    escaped = re.escape(pattern.strip().lower()).replace(r"\*", ".*").replace(r"\?", ".")
-    return re.compile(escaped + r"\Z")
+def _globs(patterns: tuple[str, ...]) -> re.Pattern[str]:
+    """One regex for a list of globs: ``*`` and ``?`` are wildcards, everything else is
+    literal (``[bot]`` included); case-insensitive, whole name."""
+    alternatives = [
+        re.escape(p.strip().lower()).replace(r"\*", ".*").replace(r"\?", ".") for p in patterns
+    ]
+    return re.compile(f"(?:{'|'.join(alternatives) or '(?!)'})\\Z")
 
 
 def _matches(name: str, patterns: list[str]) -> bool:
-    return any(_glob(pattern).match(name.strip().lower()) for pattern in patterns)
+    return _globs(tuple(patterns)).match(name.strip().lower()) is not None
 
 
 class MappingRules(BaseModel):

@@ -23,10 +23,11 @@ from sextant.ingest.mapping import MappingRules
 from sextant.ingest.normalize import Context, Malformed, Normalized, normalize
 from sextant.ingest.sealing import SecretBox
 from sextant.ingest.settings import IngestSettings
+from sextant.ingest.writer import DeliveryWriter, PendingDelivery
 from sextant.runtime.app import ServiceState
 from sextant.runtime.db import set_tenant
 from sextant.runtime.errors import Gone, InvalidInput, NotFound, Unauthenticated
-from sextant.runtime.outbox import Outbox
+from sextant.runtime.outbox import Outbox, Staged
 
 log = structlog.get_logger()
 
@@ -57,6 +58,7 @@ class InFlight:
 class KnownSource:
     row: SourceRow
     secret: str
+    rules: MappingRules
     expires_at: float
 
 
@@ -78,7 +80,8 @@ class SourceCache:
     def put(self, row: SourceRow, secret: str) -> KnownSource:
         if len(self._entries) > 10_000:  # bound memory; a refill costs one lookup each
             self._entries.clear()
-        known = KnownSource(row, secret, time.monotonic() + self.ttl)
+        rules = MappingRules.model_validate(row.mapping)
+        known = KnownSource(row, secret, rules, time.monotonic() + self.ttl)
         self._entries[row.id] = known
         return known
 
@@ -89,12 +92,13 @@ class SourceCache:
 @dataclass(frozen=True)
 class Ingest:
     """What the routes need beyond the runtime's state: settings, the secret box, the
-    in-flight limiter and the source cache."""
+    in-flight limiter, the source cache and the group-commit writer."""
 
     settings: IngestSettings
     box: SecretBox
     in_flight: InFlight
     sources: SourceCache
+    writer: DeliveryWriter
 
 
 def ingest_of(state: ServiceState) -> Ingest:
@@ -109,8 +113,16 @@ async def start(state: ServiceState) -> None:
         state.settings.data_dir,
     )
     state.extras["ingest"] = Ingest(
-        settings, box, InFlight(settings.max_in_flight), SourceCache(settings.source_cache_seconds)
+        settings,
+        box,
+        InFlight(settings.max_in_flight),
+        SourceCache(settings.source_cache_seconds),
+        DeliveryWriter(state.db, state.outbox),
     )
+
+
+async def stop(state: ServiceState) -> None:
+    await ingest_of(state).writer.stop()
 
 
 # sources -------------------------------------------------------------------------------
@@ -262,8 +274,7 @@ async def accept_delivery(
     except signatures.SignatureRejected as exc:
         await _count_signature_failure(state, source)
         raise Unauthenticated(str(exc)) from None
-    async with state.db.transaction(source.tenant_id) as session:
-        return await _store(state.outbox, session, source, delivery, body)
+    return await _store(state, source, Context(source.id, known.rules), delivery, body)
 
 
 async def _known_source(state: ServiceState, source_id: UUID) -> KnownSource:
@@ -285,26 +296,46 @@ async def _known_source(state: ServiceState, source_id: UUID) -> KnownSource:
 
 
 async def _store(
-    outbox: Outbox,
-    session: AsyncSession,
+    state: ServiceState,
     source: SourceRow,
+    ctx: Context,
     delivery: signatures.Delivery,
     body: bytes,
 ) -> Accepted:
+    """Parse and normalize (here, in the request), then hand the rows to the group-commit
+    writer and wait for the commit."""
     try:
         payload = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InvalidInput(f"the body is not valid JSON: {exc}") from None
-    ctx = Context(source.id, MappingRules.model_validate(source.mapping))
     try:
         result = normalize(source.kind, ctx, delivery.event, payload)  # type: ignore[arg-type]
-        outcome = "ignored" if result.ignored else "normalized"
-        reason = result.ignored
+        outcome, reason = ("ignored" if result.ignored else "normalized"), result.ignored
     except Malformed as exc:
         result, outcome, reason = Normalized(), "failed", str(exc)
-    stored = await repository.add_delivery(
-        session,
-        tenant_id=source.tenant_id,
+    outbox = state.outbox
+    events = [
+        outbox.stage(
+            fact.event,
+            tenant_id=source.tenant_id,
+            workspace_id=source.workspace_id,
+            entity=fact.entity,
+            event_id=fact.event_id(source.id),
+        )
+        for fact in result.facts
+    ]
+    if outcome == "failed":
+        log.warning("ingest.delivery_unreadable", source=str(source.id), reason=reason)
+        events.append(
+            _notice(
+                outbox,
+                source,
+                "error",
+                f"A {source.kind} delivery to '{source.name}' could not be read",
+                f"Delivery {delivery.delivery_id}: {reason}. It is stored; replay it after a fix.",
+            )
+        )
+    row = repository.NewDelivery(
         id=uuid7(),
         source_id=source.id,
         delivery_id=delivery.delivery_id,
@@ -316,27 +347,9 @@ async def _store(
         reason=reason,
         event_count=len(result.facts),
     )
+    stored = await ingest_of(state).writer.write(PendingDelivery(source.tenant_id, row, events))
     if not stored:
         return Accepted(delivery.delivery_id, True, "duplicate", 0, None)
-    for fact in result.facts:
-        await outbox.add(
-            session,
-            fact.event,
-            tenant_id=source.tenant_id,
-            workspace_id=source.workspace_id,
-            entity=fact.entity,
-            event_id=fact.event_id(source.id),
-        )
-    if outcome == "failed":
-        log.warning("ingest.delivery_unreadable", source=str(source.id), reason=reason)
-        await _notify(
-            outbox,
-            session,
-            source,
-            "error",
-            f"A {source.kind} delivery to '{source.name}' could not be read",
-            f"Delivery {delivery.delivery_id}: {reason}. It is stored; replay it after a fix.",
-        )
     return Accepted(delivery.delivery_id, False, outcome, len(result.facts), reason)
 
 
@@ -346,25 +359,19 @@ async def _count_signature_failure(state: ServiceState, source: SourceRow) -> No
         if failures == FAILURE_NOTICE_FIRST or (
             failures > FAILURE_NOTICE_FIRST and failures % FAILURE_NOTICE_EVERY == 0
         ):
-            await _notify(
+            notice = _notice(
                 state.outbox,
-                session,
                 source,
                 "warning",
                 f"Webhook signatures keep failing for '{source.name}'",
                 f"{failures} deliveries to this {source.kind} source were refused for a bad "
                 "or missing signature. Check the secret configured in the tool.",
             )
+            await state.outbox.add_all(session, [notice])
 
 
-async def _notify(
-    outbox: Outbox,
-    session: AsyncSession,
-    source: SourceRow,
-    severity: str,
-    title: str,
-    body: str,
-) -> None:
+def _notice(outbox: Outbox, source: SourceRow, severity: str, title: str, body: str) -> Staged:
+    """A notification for the tenant's admins about one source."""
     notice = NotificationRaised(
         notification_id=uuid7(),
         severity=severity,
@@ -374,8 +381,7 @@ async def _notify(
         link=f"/v1/sources/{source.id}",
         raised_by="ingest",
     )
-    await outbox.add(
-        session,
+    return outbox.stage(
         notice,
         tenant_id=source.tenant_id,
         workspace_id=source.workspace_id,

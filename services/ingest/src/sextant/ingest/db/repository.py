@@ -3,7 +3,8 @@ tenant (except :func:`tenant_of`, which is how a webhook learns its tenant)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import zlib
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -102,43 +103,56 @@ async def count_signature_failure(session: AsyncSession, source_id: UUID) -> int
     return count
 
 
-async def add_delivery(
-    session: AsyncSession,
-    *,
-    tenant_id: UUID,
-    id: UUID,
-    source_id: UUID,
-    delivery_id: str,
-    event: str | None,
-    received_at: datetime,
-    body: bytes,
-    outcome: str,
-    reason: str | None,
-    event_count: int,
-) -> bool:
-    """Store a raw delivery once; False when this source already has this delivery id.
-    (On the driver connection: this is the webhook hot path.)"""
+@dataclass(frozen=True)
+class NewDelivery:
+    id: UUID
+    source_id: UUID
+    delivery_id: str
+    event: str | None
+    received_at: datetime
+    body: bytes = field(repr=False)  # as received; stored zlib-compressed
+    outcome: str
+    reason: str | None
+    event_count: int
+
+
+async def add_deliveries(
+    session: AsyncSession, tenant_id: UUID, rows: list[NewDelivery]
+) -> set[UUID]:
+    """Store raw deliveries, each once per (source, delivery id); returns the ids of the
+    rows stored (the others were redeliveries). One statement for the whole batch, on the
+    driver connection: this is the webhook hot path."""
+    if not rows:
+        return set()
     driver = await driver_connection(session)
-    inserted = await driver.fetchval(
-        _INSERT_DELIVERY,
-        tenant_id,
-        id,
-        source_id,
-        delivery_id,
-        event,
-        received_at,
-        body,
-        outcome,
-        reason,
-        event_count,
+    columns = list(
+        zip(
+            *(
+                (
+                    r.id,
+                    r.source_id,
+                    r.delivery_id,
+                    r.event,
+                    r.received_at,
+                    zlib.compress(r.body, 1),
+                    r.outcome,
+                    r.reason,
+                    r.event_count,
+                )
+                for r in rows
+            ),
+            strict=True,
+        )
     )
-    return inserted is not None
+    stored = await driver.fetch(_INSERT_DELIVERIES, tenant_id, *columns)
+    return {record["id"] for record in stored}
 
 
-_INSERT_DELIVERY = f"""
+_INSERT_DELIVERIES = f"""
 INSERT INTO {SCHEMA}.deliveries (tenant_id, id, source_id, delivery_id, event, received_at,
-                                 body, outcome, reason, event_count)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                                 body_zlib, outcome, reason, event_count)
+SELECT $1, * FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::timestamptz[],
+                         $7::bytea[], $8::text[], $9::text[], $10::int[])
 ON CONFLICT ON CONSTRAINT deliveries_once DO NOTHING
 RETURNING id"""
 

@@ -49,7 +49,7 @@ def upgrade() -> None:
         sa.Column("delivery_id", sa.Text, nullable=False),
         sa.Column("event", sa.Text),
         sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("body", sa.LargeBinary, nullable=False),
+        sa.Column("body_zlib", sa.LargeBinary, nullable=False),  # the raw body, zlib level 1
         sa.Column("outcome", sa.Text, nullable=False),
         sa.Column("reason", sa.Text),
         sa.Column("event_count", sa.Integer, nullable=False),
