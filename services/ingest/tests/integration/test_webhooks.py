@@ -253,3 +253,69 @@ async def test_repeated_signature_failures_raise_one_notification(ingest: Ingest
         f"/v1/sources/{source['id']}", headers=ingest.as_role("manager")
     )
     assert shown.json()["signature_failures"] == 7
+
+
+async def test_replay_renormalizes_stored_deliveries_keeping_event_ids(ingest: Ingest) -> None:
+    source = await ingest.source("jira")
+    for n, status in enumerate(["In Progress", "Done"]):
+        body = json.dumps(
+            payloads.jira_transitioned(
+                "To Do", status, "indeterminate", changelog_id=str(n), at_ms=1772528400000 + n
+            )
+        ).encode()
+        assert (
+            await ingest.deliver(
+                source, body, sign("jira", source["secret"], body, delivery=f"j-{n}")
+            )
+        ).status_code == 202
+    first = {e.id for e in await ingest.published("sextant.activity", 2)}
+    # As if an older normalizer had failed them: the replay must now produce their events.
+    await ingest.sql("UPDATE ingest.deliveries SET outcome = 'failed', event_count = 0")
+    window = {"from": "2000-01-01T00:00:00Z", "to": "2100-01-01T00:00:00Z"}
+    admin = ingest.as_role("tenant_admin")
+    page = await ingest.client.post(
+        f"/v1/sources/{source['id']}/replay", json=window | {"limit": 1}, headers=admin
+    )
+    assert page.status_code == 200, page.text
+    assert page.json()["complete"] is False and page.json()["deliveries"] == 1
+    rest = await ingest.client.post(
+        f"/v1/sources/{source['id']}/replay",
+        json=window | {"after": page.json()["resume_after"]},
+        headers=admin,
+    )
+    assert rest.json() | {"resume_after": None} == {
+        "deliveries": 1,
+        "outcomes": {"normalized": 1, "ignored": 0, "failed": 0},
+        "events": 1,
+        "complete": True,
+        "resume_after": None,
+    }
+    outcomes = await ingest.sql("SELECT outcome, event_count FROM ingest.deliveries")
+    assert {(r["outcome"], r["event_count"]) for r in outcomes} == {("normalized", 1)}
+    replayed = await ingest.published("sextant.activity", 4)
+    assert len(replayed) == 4 and {e.id for e in replayed} == first  # same facts, same ids
+
+
+async def test_replay_refuses_bad_requests(ingest: Ingest) -> None:
+    source = await ingest.source("jira")
+    url = f"/v1/sources/{source['id']}/replay"
+    backwards = await ingest.client.post(
+        url,
+        json={"from": "2026-02-01T00:00:00Z", "to": "2026-01-01T00:00:00Z"},
+        headers=ingest.as_role("tenant_admin"),
+    )
+    _problem(backwards, 422, "'to' must be after 'from'")
+    naive = await ingest.client.post(
+        url,
+        json={"from": "2026-01-01T00:00:00", "to": "2026-02-01T00:00:00Z"},
+        headers=ingest.as_role("tenant_admin"),
+    )
+    _problem(naive, 422, "timezone")
+    window = {"from": "2026-01-01T00:00:00Z", "to": "2026-02-01T00:00:00Z"}
+    _problem(
+        await ingest.client.post(url, json=window, headers=ingest.as_role("member")),
+        403,
+        "tenant_admin",
+    )
+    other = ingest.as_role("tenant_admin", OTHER_TENANT)
+    _problem(await ingest.client.post(url, json=window, headers=other), 404, "no source")

@@ -3,6 +3,7 @@ webhook endpoint (public: authenticated by each tool's signature, not by a token
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Annotated
 from uuid import UUID
@@ -19,6 +20,8 @@ from sextant.ingest.schemas import (
     DeliveryList,
     DeliveryReceipt,
     DeliveryReply,
+    ReplayReply,
+    ReplayRequest,
     SourceChange,
     SourceCreate,
     SourceList,
@@ -170,6 +173,22 @@ async def list_deliveries(
     await service.source_or_404(session, source_id)
     rows = await repository.recent_deliveries(session, source_id, limit)
     return DeliveryList(items=[DeliveryReply(**row.__dict__) for row in rows])
+
+
+@router.post(
+    "/sources/{source_id}/replay",
+    response_model=ReplayReply,
+    summary="Re-normalize stored deliveries (after a mapping fix) without repeating effects",
+)
+async def replay(
+    source_id: UUID, body: ReplayRequest, caller: Admin, session: Session, state: State
+) -> ReplayReply:
+    _tenant(caller)
+    source = await service.source_or_404(session, source_id)
+    replayed = await service.replay(
+        session, state.outbox, source, body.since, body.until, after=body.after, limit=body.limit
+    )
+    return ReplayReply(**asdict(replayed))
 
 
 def _now() -> datetime:

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from sextant.contracts.events.common import SourceKind
 from sextant.ingest.mapping import MappingRules
@@ -78,3 +78,28 @@ class DeliveryReply(BaseModel):
 
 class DeliveryList(BaseModel):
     items: list[DeliveryReply]
+
+
+class ReplayRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    since: AwareDatetime = Field(alias="from", description="deliveries received at or after")
+    until: AwareDatetime = Field(alias="to", description="deliveries received before")
+    after: UUID | None = Field(
+        default=None, description="resume after this delivery (a previous reply's resume_after)"
+    )
+    limit: int = Field(default=5_000, ge=1, le=50_000, description="deliveries in this call")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ReplayRequest:
+        if self.until <= self.since:
+            raise ValueError("'to' must be after 'from'")
+        return self
+
+
+class ReplayReply(BaseModel):
+    deliveries: int = Field(description="deliveries re-normalized in this call")
+    outcomes: dict[str, int] = Field(description="how many became normalized, ignored, failed")
+    events: int = Field(description="events staged; already-published ones are dropped downstream")
+    complete: bool = Field(description="false when the range holds more: call again with after")
+    resume_after: UUID | None = None

@@ -308,12 +308,52 @@ async def _store(
         payload = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InvalidInput(f"the body is not valid JSON: {exc}") from None
+    read = _read(state.outbox, source, ctx, delivery.delivery_id, delivery.event, payload)
+    row = repository.NewDelivery(
+        id=uuid7(),
+        source_id=source.id,
+        delivery_id=delivery.delivery_id,
+        event=delivery.event
+        or (payload.get("webhookEvent") if isinstance(payload, dict) else None),
+        received_at=datetime.now(UTC),
+        body=body,
+        outcome=read.outcome,
+        reason=read.reason,
+        event_count=read.facts,
+    )
+    stored = await ingest_of(state).writer.write(
+        PendingDelivery(source.tenant_id, row, read.events)
+    )
+    if not stored:
+        return Accepted(delivery.delivery_id, True, "duplicate", 0, None)
+    return Accepted(delivery.delivery_id, False, read.outcome, read.facts, read.reason)
+
+
+@dataclass(frozen=True)
+class Read:
+    """What one delivery became: its outcome, and the events to stage (facts, and a
+    notification when it could not be read)."""
+
+    outcome: str  # normalized | ignored | failed
+    reason: str | None
+    facts: int
+    events: list[Staged]
+
+
+def _read(
+    outbox: Outbox,
+    source: SourceRow,
+    ctx: Context,
+    delivery_id: str,
+    event: str | None,
+    payload: Any,
+) -> Read:
+    """Normalize a parsed delivery; the same for a webhook and for a replay."""
     try:
-        result = normalize(source.kind, ctx, delivery.event, payload)  # type: ignore[arg-type]
+        result = normalize(source.kind, ctx, event, payload)  # type: ignore[arg-type]
         outcome, reason = ("ignored" if result.ignored else "normalized"), result.ignored
     except Malformed as exc:
         result, outcome, reason = Normalized(), "failed", str(exc)
-    outbox = state.outbox
     events = [
         outbox.stage(
             fact.event,
@@ -332,25 +372,68 @@ async def _store(
                 source,
                 "error",
                 f"A {source.kind} delivery to '{source.name}' could not be read",
-                f"Delivery {delivery.delivery_id}: {reason}. It is stored; replay it after a fix.",
+                f"Delivery {delivery_id}: {reason}. It is stored; replay it after a fix.",
             )
         )
-    row = repository.NewDelivery(
-        id=uuid7(),
-        source_id=source.id,
-        delivery_id=delivery.delivery_id,
-        event=delivery.event
-        or (payload.get("webhookEvent") if isinstance(payload, dict) else None),
-        received_at=datetime.now(UTC),
-        body=body,
-        outcome=outcome,
-        reason=reason,
-        event_count=len(result.facts),
-    )
-    stored = await ingest_of(state).writer.write(PendingDelivery(source.tenant_id, row, events))
-    if not stored:
-        return Accepted(delivery.delivery_id, True, "duplicate", 0, None)
-    return Accepted(delivery.delivery_id, False, outcome, len(result.facts), reason)
+    return Read(outcome, reason, len(result.facts), events)
+
+
+# replay --------------------------------------------------------------------------------
+
+REPLAY_PAGE = 200
+
+
+@dataclass(frozen=True)
+class Replayed:
+    deliveries: int
+    outcomes: dict[str, int]
+    events: int
+    complete: bool
+    resume_after: UUID | None
+
+
+async def replay(
+    session: AsyncSession,
+    outbox: Outbox,
+    source: SourceRow,
+    since: datetime,
+    until: datetime,
+    *,
+    after: UUID | None,
+    limit: int,
+) -> Replayed:
+    """Re-normalize stored deliveries with the source's current mapping rules.
+
+    Events keep their fact ids, so what was already published is dropped by the
+    consumers' inboxes (no effect twice), while deliveries that failed or were ignored
+    before a mapping fix now produce their events. Up to ``limit`` deliveries per call;
+    ``resume_after`` continues a larger range."""
+    ctx = Context(source.id, MappingRules.model_validate(source.mapping))
+    outcomes: dict[str, int] = {"normalized": 0, "ignored": 0, "failed": 0}
+    done = events = 0
+    last: UUID | None = after
+    while done < limit:
+        page = await repository.deliveries_between(
+            session, source.id, since, until, last, min(REPLAY_PAGE, limit - done)
+        )
+        if not page:
+            return Replayed(done, outcomes, events, True, None)
+        for stored in page:
+            try:
+                payload = json.loads(stored.body)
+            except (UnicodeDecodeError, json.JSONDecodeError):
+                payload = None  # _read reports it as unreadable
+            read = _read(outbox, source, ctx, stored.delivery_id, stored.event, payload)
+            await repository.record_outcome(
+                session, stored.id, read.outcome, read.reason, read.facts
+            )
+            await outbox.add_all(session, read.events)
+            outcomes[read.outcome] += 1
+            events += read.facts
+        done += len(page)
+        last = page[-1].id
+    more = await repository.deliveries_between(session, source.id, since, until, last, 1)
+    return Replayed(done, outcomes, events, not more, last if more else None)
 
 
 async def _count_signature_failure(state: ServiceState, source: SourceRow) -> None:

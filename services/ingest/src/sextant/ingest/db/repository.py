@@ -177,3 +177,57 @@ async def recent_deliveries(
         )
     ).mappings()
     return [DeliveryRow(**row) for row in rows]
+
+
+@dataclass(frozen=True)
+class StoredDelivery:
+    id: UUID
+    delivery_id: str
+    event: str | None
+    received_at: datetime
+    body: bytes = field(repr=False)
+
+
+async def deliveries_between(
+    session: AsyncSession,
+    source_id: UUID,
+    since: datetime,
+    until: datetime,
+    after_id: UUID | None,
+    limit: int,
+) -> list[StoredDelivery]:
+    """Stored deliveries received in [since, until), oldest first (ids are UUIDv7, so id
+    order is arrival order), after ``after_id`` when paging."""
+    query = (
+        sa.select(
+            deliveries.c.id,
+            deliveries.c.delivery_id,
+            deliveries.c.event,
+            deliveries.c.received_at,
+            deliveries.c.body_zlib,
+        )
+        .where(
+            deliveries.c.source_id == source_id,
+            deliveries.c.received_at >= since,
+            deliveries.c.received_at < until,
+        )
+        .order_by(deliveries.c.id)
+        .limit(limit)
+    )
+    if after_id is not None:
+        query = query.where(deliveries.c.id > after_id)
+    rows = (await session.execute(query)).all()
+    return [
+        StoredDelivery(r.id, r.delivery_id, r.event, r.received_at, zlib.decompress(r.body_zlib))
+        for r in rows
+    ]
+
+
+async def record_outcome(
+    session: AsyncSession, id: UUID, outcome: str, reason: str | None, event_count: int
+) -> None:
+    await session.execute(
+        deliveries.update()
+        .where(deliveries.c.id == id)
+        .values(outcome=outcome, reason=reason, event_count=event_count)
+    )
