@@ -3,6 +3,7 @@ webhook endpoint (public: authenticated by each tool's signature, not by a token
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Annotated
@@ -13,9 +14,12 @@ from fastapi.responses import JSONResponse
 
 from sextant.ingest import service
 from sextant.ingest.db import repository
-from sextant.ingest.db.repository import SourceRow
+from sextant.ingest.db.repository import BackfillRow, SourceRow
 from sextant.ingest.mapping import MappingRules
 from sextant.ingest.schemas import (
+    BackfillReply,
+    BackfillRequest,
+    BackfillResource,
     CreatedSourceReply,
     DeliveryList,
     DeliveryReceipt,
@@ -130,8 +134,12 @@ async def change_source(
         values["mapping"] = body.mapping.model_dump()
     if body.disabled is not None:
         values["disabled_at"] = _now() if body.disabled else None
+    if body.credentials is not None:
+        values["credentials_sealed"] = service.ingest_of(state).box.seal(
+            json.dumps(body.credentials), source_id
+        )
     if not values:
-        raise InvalidInput("nothing to change: give name, mapping or disabled")
+        raise InvalidInput("nothing to change: give name, mapping, credentials or disabled")
     row = await service.change_source(
         session, state.outbox, source_id, actor=caller.sub, action="source.update", **values
     )
@@ -189,6 +197,53 @@ async def replay(
         session, state.outbox, source, body.since, body.until, after=body.after, limit=body.limit
     )
     return ReplayReply(**asdict(replayed))
+
+
+@router.post(
+    "/sources/{source_id}/backfill",
+    status_code=202,
+    response_model=BackfillReply,
+    summary="Fetch history through the tool's API; resumes a stopped backfill of the same start",
+)
+async def start_backfill(
+    source_id: UUID, body: BackfillRequest, caller: Admin, state: State
+) -> BackfillReply:
+    job = await service.start_backfill(state, _tenant(caller), source_id, body.since)
+    return _backfill_reply(job)
+
+
+@router.get(
+    "/sources/{source_id}/backfill",
+    response_model=BackfillReply,
+    summary="The latest backfill's progress, per resource",
+)
+async def backfill_progress(source_id: UUID, caller: Reader, session: Session) -> BackfillReply:
+    _tenant(caller)
+    await service.source_or_404(session, source_id)
+    job = await repository.latest_backfill(session, source_id)
+    if job is None:
+        raise NotFound(f"source {source_id} has not been backfilled")
+    return _backfill_reply(job)
+
+
+def _backfill_reply(job: BackfillRow) -> BackfillReply:
+    resources = {
+        name: BackfillResource(
+            **{k: counts.get(k, 0) for k in ("pages", "items", "events")},
+            done=job.checkpoint.get(name) == "",
+        )
+        for name, counts in job.progress.items()
+    }
+    return BackfillReply(
+        id=job.id,
+        status=job.status,
+        since=job.since,
+        resources=resources,
+        error=job.error,
+        started_at=job.started_at,
+        updated_at=job.updated_at,
+        finished_at=job.finished_at,
+    )
 
 
 def _now() -> datetime:

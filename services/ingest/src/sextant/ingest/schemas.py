@@ -34,6 +34,9 @@ class SourceChange(BaseModel):
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
     mapping: MappingRules | None = None
+    credentials: dict[str, Any] | None = Field(
+        default=None, description="replace the API credentials (stored encrypted, never shown)"
+    )
     disabled: bool | None = Field(default=None, description="a disabled source answers 410")
 
 
@@ -103,3 +106,27 @@ class ReplayReply(BaseModel):
     events: int = Field(description="events staged; already-published ones are dropped downstream")
     complete: bool = Field(description="false when the range holds more: call again with after")
     resume_after: UUID | None = None
+
+
+class BackfillRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    since: AwareDatetime = Field(description="fetch what changed from this time on")
+
+
+class BackfillResource(BaseModel):
+    pages: int
+    items: int
+    events: int
+    done: bool
+
+
+class BackfillReply(BaseModel):
+    id: UUID
+    status: str = Field(description="running, succeeded or failed (start again to resume)")
+    since: datetime
+    resources: dict[str, BackfillResource]
+    error: str | None
+    started_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None

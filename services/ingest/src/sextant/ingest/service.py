@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -15,23 +15,24 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sextant.contracts import uuid7
 from sextant.contracts.events.common import SourceKind
-from sextant.contracts.events.platform import ConfigChanged, NotificationRaised
+from sextant.contracts.events.platform import ConfigChanged
 from sextant.ingest import signatures
+from sextant.ingest.backfill import runner
 from sextant.ingest.db import repository
-from sextant.ingest.db.repository import SourceRow
+from sextant.ingest.db.repository import BackfillRow, SourceRow
 from sextant.ingest.mapping import MappingRules
-from sextant.ingest.normalize import Context, Malformed, Normalized, normalize
+from sextant.ingest.normalize import Context
+from sextant.ingest.reading import notice, read_delivery
 from sextant.ingest.sealing import SecretBox
 from sextant.ingest.settings import IngestSettings
 from sextant.ingest.writer import DeliveryWriter, PendingDelivery
 from sextant.runtime.app import ServiceState
 from sextant.runtime.db import set_tenant
-from sextant.runtime.errors import Gone, InvalidInput, NotFound, Unauthenticated
-from sextant.runtime.outbox import Outbox, Staged
+from sextant.runtime.errors import Conflict, Gone, InvalidInput, NotFound, Unauthenticated
+from sextant.runtime.outbox import Outbox
 
 log = structlog.get_logger()
 
-ADMINS = ["tenant_admin"]
 # Signature failures are announced at the 5th, then every 100th: loud enough to notice a
 # misconfigured secret or a probe, quiet enough not to flood the admins.
 FAILURE_NOTICE_FIRST, FAILURE_NOTICE_EVERY = 5, 100
@@ -92,13 +93,14 @@ class SourceCache:
 @dataclass(frozen=True)
 class Ingest:
     """What the routes need beyond the runtime's state: settings, the secret box, the
-    in-flight limiter, the source cache and the group-commit writer."""
+    in-flight limiter, the source cache, the group-commit writer and the backfills."""
 
     settings: IngestSettings
     box: SecretBox
     in_flight: InFlight
     sources: SourceCache
     writer: DeliveryWriter
+    backfills: runner.Backfills
 
 
 def ingest_of(state: ServiceState) -> Ingest:
@@ -118,10 +120,12 @@ async def start(state: ServiceState) -> None:
         InFlight(settings.max_in_flight),
         SourceCache(settings.source_cache_seconds),
         DeliveryWriter(state.db, state.outbox),
+        runner.Backfills(),
     )
 
 
 async def stop(state: ServiceState) -> None:
+    await ingest_of(state).backfills.stop()
     await ingest_of(state).writer.stop()
 
 
@@ -308,7 +312,7 @@ async def _store(
         payload = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InvalidInput(f"the body is not valid JSON: {exc}") from None
-    read = _read(state.outbox, source, ctx, delivery.delivery_id, delivery.event, payload)
+    read = read_delivery(state.outbox, source, ctx, delivery.delivery_id, delivery.event, payload)
     row = repository.NewDelivery(
         id=uuid7(),
         source_id=source.id,
@@ -327,55 +331,6 @@ async def _store(
     if not stored:
         return Accepted(delivery.delivery_id, True, "duplicate", 0, None)
     return Accepted(delivery.delivery_id, False, read.outcome, read.facts, read.reason)
-
-
-@dataclass(frozen=True)
-class Read:
-    """What one delivery became: its outcome, and the events to stage (facts, and a
-    notification when it could not be read)."""
-
-    outcome: str  # normalized | ignored | failed
-    reason: str | None
-    facts: int
-    events: list[Staged]
-
-
-def _read(
-    outbox: Outbox,
-    source: SourceRow,
-    ctx: Context,
-    delivery_id: str,
-    event: str | None,
-    payload: Any,
-) -> Read:
-    """Normalize a parsed delivery; the same for a webhook and for a replay."""
-    try:
-        result = normalize(source.kind, ctx, event, payload)  # type: ignore[arg-type]
-        outcome, reason = ("ignored" if result.ignored else "normalized"), result.ignored
-    except Malformed as exc:
-        result, outcome, reason = Normalized(), "failed", str(exc)
-    events = [
-        outbox.stage(
-            fact.event,
-            tenant_id=source.tenant_id,
-            workspace_id=source.workspace_id,
-            entity=fact.entity,
-            event_id=fact.event_id(source.id),
-        )
-        for fact in result.facts
-    ]
-    if outcome == "failed":
-        log.warning("ingest.delivery_unreadable", source=str(source.id), reason=reason)
-        events.append(
-            _notice(
-                outbox,
-                source,
-                "error",
-                f"A {source.kind} delivery to '{source.name}' could not be read",
-                f"Delivery {delivery_id}: {reason}. It is stored; replay it after a fix.",
-            )
-        )
-    return Read(outcome, reason, len(result.facts), events)
 
 
 # replay --------------------------------------------------------------------------------
@@ -423,7 +378,7 @@ async def replay(
                 payload = json.loads(stored.body)
             except (UnicodeDecodeError, json.JSONDecodeError):
                 payload = None  # _read reports it as unreadable
-            read = _read(outbox, source, ctx, stored.delivery_id, stored.event, payload)
+            read = read_delivery(outbox, source, ctx, stored.delivery_id, stored.event, payload)
             await repository.record_outcome(
                 session, stored.id, read.outcome, read.reason, read.facts
             )
@@ -442,7 +397,7 @@ async def _count_signature_failure(state: ServiceState, source: SourceRow) -> No
         if failures == FAILURE_NOTICE_FIRST or (
             failures > FAILURE_NOTICE_FIRST and failures % FAILURE_NOTICE_EVERY == 0
         ):
-            notice = _notice(
+            warning = notice(
                 state.outbox,
                 source,
                 "warning",
@@ -450,23 +405,55 @@ async def _count_signature_failure(state: ServiceState, source: SourceRow) -> No
                 f"{failures} deliveries to this {source.kind} source were refused for a bad "
                 "or missing signature. Check the secret configured in the tool.",
             )
-            await state.outbox.add_all(session, [notice])
+            await state.outbox.add_all(session, [warning])
 
 
-def _notice(outbox: Outbox, source: SourceRow, severity: str, title: str, body: str) -> Staged:
-    """A notification for the tenant's admins about one source."""
-    notice = NotificationRaised(
-        notification_id=uuid7(),
-        severity=severity,
-        audience=ADMINS,
-        title=title[:200],
-        body=body,
-        link=f"/v1/sources/{source.id}",
-        raised_by="ingest",
-    )
-    return outbox.stage(
-        notice,
-        tenant_id=source.tenant_id,
-        workspace_id=source.workspace_id,
-        entity=f"source:{source.id}",
-    )
+# backfill ------------------------------------------------------------------------------
+
+
+async def start_backfill(
+    state: ServiceState, tenant_id: UUID, source_id: UUID, since: datetime
+) -> BackfillRow:
+    """Start (or resume, when the last one for the same start date stopped) a backfill.
+
+    The job row commits before the task starts, so every page the task saves lands on a
+    row that exists."""
+    ingest = ingest_of(state)
+    async with state.db.transaction(tenant_id) as session:
+        source = await source_or_404(session, source_id)
+        credentials = (
+            json.loads(ingest.box.open(source.credentials_sealed, source.id))
+            if source.credentials_sealed
+            else None
+        )
+        try:
+            runner.check_credentials(source.kind, credentials)
+        except ValueError as exc:
+            raise InvalidInput(str(exc)) from None
+        if ingest.backfills.running(source.id):
+            raise Conflict(f"a backfill of source {source_id} is already running")
+        latest = await repository.latest_backfill(session, source.id)
+        now = datetime.now(UTC)
+        if latest is not None and latest.status != "succeeded" and latest.since == since:
+            job = replace(latest, status="running", error=None, updated_at=now, finished_at=None)
+            await repository.save_backfill(
+                session, job.id, status="running", error=None, updated_at=now, finished_at=None
+            )
+        else:
+            job = BackfillRow(
+                id=uuid7(),
+                tenant_id=tenant_id,
+                source_id=source.id,
+                since=since,
+                status="running",
+                checkpoint={},
+                progress={},
+                error=None,
+                started_at=now,
+                updated_at=now,
+                finished_at=None,
+            )
+            await repository.add_backfill(session, job)
+    assert credentials is not None
+    ingest.backfills.start(state, source, job, credentials)
+    return job

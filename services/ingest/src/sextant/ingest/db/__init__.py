@@ -66,3 +66,20 @@ deliveries = sa.Table(
     sa.UniqueConstraint("source_id", "delivery_id", name="deliveries_once"),
 )
 sa.Index("deliveries_received", deliveries.c.source_id, deliveries.c.received_at)
+
+backfills = sa.Table(
+    "backfills",
+    metadata,
+    sa.Column("tenant_id", sa.Uuid, nullable=False),
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("source_id", sa.Uuid, nullable=False),
+    sa.Column("since", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("status", sa.Text, nullable=False),  # running | succeeded | failed
+    sa.Column("checkpoint", JSONB, nullable=False),  # resource -> next page ("" when done)
+    sa.Column("progress", JSONB, nullable=False),  # resource -> pages, items, events
+    sa.Column("error", sa.Text),
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("finished_at", sa.DateTime(timezone=True)),
+)
+sa.Index("backfills_source", backfills.c.source_id, backfills.c.started_at)

@@ -12,7 +12,7 @@ from uuid import UUID
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sextant.ingest.db import SCHEMA, deliveries, hook_routes, sources
+from sextant.ingest.db import SCHEMA, backfills, deliveries, hook_routes, sources
 from sextant.runtime.db import driver_connection
 
 
@@ -231,3 +231,42 @@ async def record_outcome(
         .where(deliveries.c.id == id)
         .values(outcome=outcome, reason=reason, event_count=event_count)
     )
+
+
+@dataclass(frozen=True)
+class BackfillRow:
+    id: UUID
+    tenant_id: UUID
+    source_id: UUID
+    since: datetime
+    status: str
+    checkpoint: dict[str, str]
+    progress: dict[str, dict[str, int]]
+    error: str | None
+    started_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None
+
+
+async def latest_backfill(session: AsyncSession, source_id: UUID) -> BackfillRow | None:
+    row = (
+        (
+            await session.execute(
+                sa.select(backfills)
+                .where(backfills.c.source_id == source_id)
+                .order_by(backfills.c.started_at.desc())
+                .limit(1)
+            )
+        )
+        .mappings()
+        .first()
+    )
+    return BackfillRow(**row) if row else None
+
+
+async def add_backfill(session: AsyncSession, row: BackfillRow) -> None:
+    await session.execute(backfills.insert().values(**row.__dict__))
+
+
+async def save_backfill(session: AsyncSession, id: UUID, **values: Any) -> None:
+    await session.execute(backfills.update().where(backfills.c.id == id).values(**values))

@@ -124,9 +124,10 @@ def pull_request(ctx: Context, payload: dict[str, Any]) -> Normalized:
             merged = ChangeRequestMerged(
                 change_request=cr,
                 merge_sha=need(pr, "merge_commit_sha"),
-                # The webhook lists no commits; the head SHA ties the pushes of the branch
-                # (and the backfill adds the full list) so squash merges keep lead time.
-                commit_shas=[cr.head_sha] if cr.head_sha else [],
+                # The webhook lists no commits; the head SHA ties the pushes of the branch,
+                # and a backfill adds the full list, so squash merges keep lead time.
+                commit_shas=maybe(payload, "sextant.commit_shas")
+                or ([cr.head_sha] if cr.head_sha else []),
                 merged_by=actor(ctx, pr.get("merged_by")) or sender,
                 merged_at=merged_at,
             )
@@ -286,8 +287,9 @@ def issues(ctx: Context, payload: dict[str, Any]) -> Normalized:
             ]
         )
     if action in ("closed", "reopened"):
-        if action == "closed":
+        if action == "closed":  # versioned by closed_at, which a backfill sees too
             at = maybe_timestamp(issue.get("closed_at"), "issue.closed_at") or at
+            version = f"closed:{at.isoformat()}"
         moved = WorkItemTransitioned(
             work_item=item,
             from_status="open" if action == "closed" else "closed",

@@ -96,7 +96,10 @@ def merge_request(ctx: Context, payload: dict[str, Any]) -> Normalized:
         attrs.get("updated_at") or attrs["created_at"], "object_attributes.updated_at"
     )
     version = f"{action}:{updated_at.isoformat()}"
-    if action in ("open", "reopen"):
+    if action == "open":  # versioned by creation time, which a backfill sees too
+        opened = ChangeRequestOpened(change_request=cr, occurred_at=cr.created_at)
+        return Normalized([Fact(opened, entity, f"open:{cr.created_at.isoformat()}")])
+    if action == "reopen":
         opened = ChangeRequestOpened(change_request=cr, occurred_at=updated_at)
         return Normalized([Fact(opened, entity, version)])
     if action == "merge":
@@ -224,7 +227,9 @@ def issue(ctx: Context, payload: dict[str, Any]) -> Normalized:
             ]
         )
     if action in ("close", "reopen"):
-        at = maybe_timestamp(attrs.get("closed_at"), "closed_at") or at if action == "close" else at
+        if action == "close":  # versioned by closed_at, which a backfill sees too
+            at = maybe_timestamp(attrs.get("closed_at"), "closed_at") or at
+            version = f"close:{at.isoformat()}"
         moved = WorkItemTransitioned(
             work_item=item,
             from_status="opened" if action == "close" else "closed",

@@ -1,0 +1,146 @@
+"""GitHub REST: pull requests (with reviews and commits), issues, deployments (with
+statuses), per repository in the source's ``repositories`` list."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Any
+
+from sextant.ingest.backfill.api import Api, ApiError, next_link
+from sextant.ingest.backfill.pages import Page, start_of
+from sextant.ingest.normalize.base import timestamp
+
+DEFAULT_API = "https://api.github.com"
+
+
+def headers(credentials: dict[str, Any]) -> dict[str, str]:
+    return {
+        "Authorization": f"Bearer {credentials['token']}",
+        "Accept": "application/vnd.github+json",
+        "X-GitHub-Api-Version": "2022-11-28",
+    }
+
+
+async def fetch(
+    api: Api, credentials: dict[str, Any], since: datetime, checkpoint: dict[str, str]
+) -> AsyncIterator[Page]:
+    for name in credentials.get("repositories") or []:
+        repo = (await api.get(f"/repos/{name}")).json()
+        async for page in _pulls(api, name, repo, since, checkpoint):
+            yield page
+        async for page in _issues(api, name, repo, since, checkpoint):
+            yield page
+        async for page in _deployments(api, name, repo, since, checkpoint):
+            yield page
+
+
+async def _pulls(
+    api: Api, name: str, repo: dict[str, Any], since: datetime, checkpoint: dict[str, str]
+) -> AsyncIterator[Page]:
+    resource = f"{name}:pulls"
+    url = start_of(
+        resource,
+        checkpoint,
+        f"/repos/{name}/pulls?state=all&sort=updated&direction=desc&per_page=100",
+    )
+    while url:
+        response = await api.get(url)
+        page = Page(resource, next_link(response))
+        for pr in response.json():
+            if timestamp(pr["updated_at"], "updated_at") < since:
+                page.cursor = None  # newest first: the rest is older than the backfill
+                break
+            page.items += 1
+            base = {"pull_request": pr, "repository": repo, "sender": pr.get("user")}
+            page.payloads.append(("pull_request", base | {"action": "opened"}))
+            if pr.get("merged_at"):
+                commits = await _all(
+                    api, f"/repos/{name}/pulls/{pr['number']}/commits?per_page=100"
+                )
+                merged = pr | {"merged": True}
+                page.payloads.append(
+                    (
+                        "pull_request",
+                        {
+                            **base,
+                            "action": "closed",
+                            "pull_request": merged,
+                            "sextant": {"commit_shas": [c["sha"] for c in commits]},
+                        },
+                    )
+                )
+            elif pr.get("closed_at"):
+                page.payloads.append(("pull_request", base | {"action": "closed"}))
+            for review in await _all(
+                api, f"/repos/{name}/pulls/{pr['number']}/reviews?per_page=100"
+            ):
+                page.payloads.append(
+                    ("pull_request_review", base | {"action": "submitted", "review": review})
+                )
+        yield page
+        url = page.cursor
+
+
+async def _issues(
+    api: Api, name: str, repo: dict[str, Any], since: datetime, checkpoint: dict[str, str]
+) -> AsyncIterator[Page]:
+    resource = f"{name}:issues"
+    first = f"/repos/{name}/issues?state=all&sort=updated&direction=asc&per_page=100&since={since.isoformat()}"
+    url = start_of(resource, checkpoint, first)
+    while url:
+        response = await api.get(url)
+        page = Page(resource, next_link(response))
+        for issue in response.json():
+            if "pull_request" in issue:
+                continue  # pull requests are read from /pulls
+            page.items += 1
+            base = {"issue": issue, "repository": repo, "sender": issue.get("user")}
+            page.payloads.append(("issues", base | {"action": "opened"}))
+            if issue.get("state") == "closed" and issue.get("closed_at"):
+                page.payloads.append(
+                    ("issues", base | {"action": "closed", "sender": issue.get("closed_by")})
+                )
+        yield page
+        url = page.cursor
+
+
+async def _deployments(
+    api: Api, name: str, repo: dict[str, Any], since: datetime, checkpoint: dict[str, str]
+) -> AsyncIterator[Page]:
+    resource = f"{name}:deployments"
+    url = start_of(resource, checkpoint, f"/repos/{name}/deployments?per_page=100")
+    while url:
+        response = await api.get(url)
+        page = Page(resource, next_link(response))
+        for deployment in response.json():
+            if timestamp(deployment["created_at"], "created_at") < since:
+                page.cursor = None  # newest first
+                break
+            page.items += 1
+            for status in await _all(
+                api, f"/repos/{name}/deployments/{deployment['id']}/statuses?per_page=100"
+            ):
+                page.payloads.append(
+                    (
+                        "deployment_status",
+                        {"deployment_status": status, "deployment": deployment, "repository": repo},
+                    )
+                )
+        yield page
+        url = page.cursor
+
+
+async def _all(api: Api, url: str | None, limit: int = 50) -> list[dict[str, Any]]:
+    """Every item of a (small) paginated list, e.g. a pull request's reviews."""
+    items: list[dict[str, Any]] = []
+    for _ in range(limit):
+        if not url:
+            return items
+        response = await api.get(url)
+        body = response.json()
+        if not isinstance(body, list):
+            raise ApiError(f"{url}: expected a list")
+        items.extend(body)
+        url = next_link(response)
+    return items

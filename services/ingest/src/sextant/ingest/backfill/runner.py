@@ -1,0 +1,152 @@
+"""Backfill jobs: fetch pages, normalize them like webhooks, commit each page's events
+with the job's checkpoint and progress in one transaction — so a job stopped anywhere
+(an error, a restart) resumes after its last committed page and keeps what it had."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import structlog
+
+from sextant.ingest.backfill import github, gitlab, jira
+from sextant.ingest.backfill.api import Api
+from sextant.ingest.backfill.pages import DONE, Fetch
+from sextant.ingest.db import repository
+from sextant.ingest.db.repository import BackfillRow, SourceRow
+from sextant.ingest.mapping import MappingRules
+from sextant.ingest.normalize import Context
+from sextant.ingest.reading import notice, read_delivery
+from sextant.runtime.app import ServiceState
+
+log = structlog.get_logger()
+
+
+@dataclass(frozen=True)
+class Tool:
+    fetch: Fetch
+    default_api: str | None
+    headers: Any  # credentials -> request headers
+    api_url_key: str = "api_url"
+
+
+TOOLS: dict[str, Tool] = {
+    "github": Tool(github.fetch, github.DEFAULT_API, github.headers),
+    "gitlab": Tool(gitlab.fetch, gitlab.DEFAULT_API, gitlab.headers),
+    "jira": Tool(jira.fetch, None, jira.headers, api_url_key="site_url"),
+}
+
+
+def check_credentials(kind: str, credentials: dict[str, Any] | None) -> None:
+    """ValueError naming what a backfill of this kind of source is missing."""
+    tool = TOOLS.get(kind)
+    if tool is None:
+        raise ValueError(f"a {kind} source has no API to backfill from")
+    if not credentials:
+        raise ValueError("the source has no API credentials; add them with PATCH first")
+    missing = [name for name in tool_needs(kind) if not credentials.get(name)]
+    if tool.default_api is None and not credentials.get(tool.api_url_key):
+        missing.append(tool.api_url_key)
+    if missing:
+        raise ValueError(f"the source's credentials lack: {', '.join(missing)}")
+
+
+def tool_needs(kind: str) -> list[str]:
+    return {
+        "github": ["token", "repositories"],
+        "gitlab": ["token", "projects"],
+        "jira": [],  # token, or email + api_token; checked by jira.headers
+    }[kind]
+
+
+@dataclass
+class Backfills:
+    """The jobs running in this process, one per source."""
+
+    tasks: dict[UUID, asyncio.Task[None]] = field(default_factory=dict)
+
+    def running(self, source_id: UUID) -> bool:
+        task = self.tasks.get(source_id)
+        return task is not None and not task.done()
+
+    def start(
+        self, state: ServiceState, source: SourceRow, job: BackfillRow, credentials: dict[str, Any]
+    ) -> None:
+        self.tasks[source.id] = asyncio.create_task(
+            run(state, source, job, credentials), name=f"backfill-{source.id}"
+        )
+
+    async def stop(self) -> None:
+        for task in self.tasks.values():
+            task.cancel()
+        for task in self.tasks.values():
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+
+async def run(
+    state: ServiceState,
+    source: SourceRow,
+    job: BackfillRow,
+    credentials: dict[str, Any],
+    api: Api | None = None,
+) -> None:
+    tool = TOOLS[source.kind]
+    api = api or Api(
+        str(credentials.get(tool.api_url_key) or tool.default_api), tool.headers(credentials)
+    )
+    ctx = Context(source.id, MappingRules.model_validate(source.mapping))
+    checkpoint, progress = dict(job.checkpoint), {k: dict(v) for k, v in job.progress.items()}
+    status, error = "succeeded", None
+    try:
+        async for page in tool.fetch(api, credentials, job.since, checkpoint):
+            events = []
+            for event_name, payload in page.payloads:
+                read = read_delivery(state.outbox, source, ctx, "backfill", event_name, payload)
+                events.extend(read.events)
+            counts = progress.setdefault(page.resource, {"pages": 0, "items": 0, "events": 0})
+            counts["pages"] += 1
+            counts["items"] += page.items
+            counts["events"] += len(events)
+            checkpoint[page.resource] = page.cursor or DONE
+            async with state.db.transaction(source.tenant_id) as session:
+                await state.outbox.add_all(session, events)
+                await repository.save_backfill(
+                    session, job.id, checkpoint=checkpoint, progress=progress, updated_at=_now()
+                )
+    except asyncio.CancelledError:
+        status, error = "failed", "interrupted (the service stopped); start it again to resume"
+        raise
+    except Exception as exc:
+        status, error = "failed", str(exc) or type(exc).__name__
+        log.warning("backfill.failed", source=str(source.id), error=error)
+    finally:
+        await api.close()
+        with contextlib.suppress(Exception):
+            await _finish(state, source, job, status, error)
+
+
+async def _finish(
+    state: ServiceState, source: SourceRow, job: BackfillRow, status: str, error: str | None
+) -> None:
+    async with state.db.transaction(source.tenant_id) as session:
+        await repository.save_backfill(
+            session, job.id, status=status, error=error, updated_at=_now(), finished_at=_now()
+        )
+        if status == "failed":
+            warning = notice(
+                state.outbox,
+                source,
+                "error",
+                f"The backfill of '{source.name}' stopped",
+                f"{error}. What it fetched is kept; start the backfill again to resume.",
+            )
+            await state.outbox.add_all(session, [warning])
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

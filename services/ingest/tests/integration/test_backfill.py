@@ -1,0 +1,193 @@
+"""Backfills against local servers that answer like GitHub, GitLab and Jira: paging,
+rate limits honoured by waiting, partial data kept on failure, resumable, and the same
+facts (the same event ids) as the webhooks."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+
+from ..fixtures import fake_apis, payloads
+from ..fixtures.signing import sign
+from .conftest import Ingest
+
+SINCE = "2026-02-01T00:00:00Z"
+
+
+async def backfill(ingest: Ingest, source: dict[str, Any]) -> dict[str, Any]:
+    """Start a backfill and wait for it to finish; its last progress reply."""
+    admin = ingest.as_role("tenant_admin")
+    started = await ingest.client.post(
+        f"/v1/sources/{source['id']}/backfill", json={"since": SINCE}, headers=admin
+    )
+    assert started.status_code == 202, started.text
+    assert started.json()["status"] == "running"
+    for _ in range(200):
+        progress = (
+            await ingest.client.get(f"/v1/sources/{source['id']}/backfill", headers=admin)
+        ).json()
+        if progress["status"] != "running":
+            return progress
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"the backfill did not finish: {progress}")
+
+
+async def test_github_backfill_pages_waits_out_a_rate_limit_and_converges_with_webhooks(
+    ingest: Ingest,
+) -> None:
+    knobs = fake_apis.Knobs(rate_limit_once={"/repos/octo-org/octo-repo/pulls?"})
+    async with fake_apis.serving(fake_apis.github_app(knobs)) as url:
+        credentials = {"token": "ghp-test", "api_url": url, "repositories": ["octo-org/octo-repo"]}
+        source = await ingest.source("github", credentials=credentials)
+        progress = await backfill(ingest, source)
+    assert progress["status"] == "succeeded", progress
+    assert {name: r["done"] for name, r in progress["resources"].items()} == {
+        "octo-org/octo-repo:pulls": True,
+        "octo-org/octo-repo:issues": True,
+        "octo-org/octo-repo:deployments": True,
+    }
+    assert progress["resources"]["octo-org/octo-repo:pulls"] == {
+        "pages": 2,
+        "items": 2,
+        "events": 4,
+        "done": True,
+    }
+    assert (
+        sum(1 for seen in knobs.seen if seen.startswith("/repos/octo-org/octo-repo/pulls?")) == 3
+    )  # one 403
+    assert knobs.tokens == {"Bearer ghp-test"}
+    events = await ingest.published("sextant.activity", 9)
+    by_type = {e.type.split(".")[2] + "." + e.type.split(".")[3]: e for e in events}
+    merged = by_type["change_request.merged"]
+    assert merged.data["commit_shas"] == ["1" * 40, "6dcb09b5b57875f334f61aebed695e2e4193db5e"]
+    assert by_type["deployment.status_changed"].data["is_production"] is True
+    assert by_type["change_request.review_submitted"].data["state"] == "approved"
+    assert "work_item.transitioned" in by_type and "work_item.created" in by_type
+
+    # The same merge arriving by webhook is the same fact: the same event id.
+    body = json.dumps(payloads.github_pull_request("closed", merged=True)).encode()
+    reply = await ingest.deliver(
+        source, body, sign("github", source["secret"], body, event="pull_request")
+    )
+    assert reply.status_code == 202
+    again = [
+        e
+        for e in await ingest.published("sextant.activity", len(events) + 1)
+        if e.type == merged.type
+    ]
+    assert {e.id for e in again} == {merged.id}
+
+
+async def test_a_failing_backfill_keeps_its_pages_tells_the_admins_and_resumes(
+    ingest: Ingest,
+) -> None:
+    knobs = fake_apis.Knobs(
+        server_errors={
+            "/repos/octo-org/octo-repo/pulls?state=all&sort=updated&direction=desc&per_page=100&page=2": 10
+        }
+    )
+    async with fake_apis.serving(fake_apis.github_app(knobs)) as url:
+        credentials = {"token": "t", "api_url": url, "repositories": ["octo-org/octo-repo"]}
+        source = await ingest.source("github", credentials=credentials)
+        failed = await backfill(ingest, source)
+        assert failed["status"] == "failed" and "HTTP 502 after 4 attempts" in failed["error"]
+        # Page 1 (two pull requests: one open, one merged and reviewed) is kept.
+        pulls = failed["resources"]["octo-org/octo-repo:pulls"]
+        assert pulls == {"pages": 1, "items": 2, "events": 4, "done": False}
+        kept = await ingest.published("sextant.activity", 4)
+        assert sorted(e.type.split(".", 2)[2] for e in kept) == [
+            "change_request.merged.v1",
+            "change_request.opened.v1",
+            "change_request.opened.v1",
+            "change_request.review_submitted.v1",
+        ]
+        [warning] = await ingest.published("sextant.notifications", 1)
+        assert "backfill" in warning.data["title"] and "502" in warning.data["body"]
+
+        knobs.server_errors.clear()
+        resumed = await backfill(ingest, source)
+    assert resumed["status"] == "succeeded" and resumed["id"] == failed["id"]
+    assert resumed["resources"]["octo-org/octo-repo:pulls"]["pages"] == 2
+    events = await ingest.published("sextant.activity", 9)
+    assert len({e.id for e in events}) == len(events), "a resumed page was fetched twice"
+
+
+async def test_jira_backfill_replays_each_history_entry_with_the_status_it_had(
+    ingest: Ingest,
+) -> None:
+    knobs = fake_apis.Knobs()
+    async with fake_apis.serving(fake_apis.jira_app(knobs)) as url:
+        credentials = {
+            "email": "ada@example.com",
+            "api_token": "secret",
+            "site_url": url,
+            "jql": "project = ENG",
+        }
+        source = await ingest.source("jira", credentials=credentials)
+        progress = await backfill(ingest, source)
+    assert progress["status"] == "succeeded", progress
+    assert progress["resources"]["issues"] == {"pages": 2, "items": 2, "events": 5, "done": True}
+    events = await ingest.published("sextant.activity", 5)
+    moves = [
+        (e.data["from_status"], e.data["to_status"], e.data["to_category"])
+        for e in events
+        if e.type.endswith("transitioned.v1")
+    ]
+    assert moves == [("To Do", "In Progress", "in_progress"), ("In Progress", "Done", "done")]
+    created = [e.data["work_item"] for e in events if e.type.endswith("created.v1")]
+    assert [(w["key"], w["status"], w["status_category"]) for w in created] == [
+        ("ENG-7", "To Do", "todo"),
+        ("ENG-8", "To Do", "todo"),
+    ]
+    assert any("project+%3D+ENG" in seen for seen in knobs.seen)
+
+
+async def test_gitlab_backfill_reads_merge_requests_pipelines_and_deployments(
+    ingest: Ingest,
+) -> None:
+    knobs = fake_apis.Knobs()
+    async with fake_apis.serving(fake_apis.gitlab_app(knobs)) as url:
+        credentials = {"token": "glpat", "api_url": f"{url}/api/v4", "projects": ["group/app"]}
+        source = await ingest.source("gitlab", credentials=credentials)
+        progress = await backfill(ingest, source)
+    assert progress["status"] == "succeeded", progress
+    events = await ingest.published("sextant.activity", 4)
+    types = sorted(e.type.split(".", 2)[2] for e in events)
+    assert types == [
+        "build.finished.v1",
+        "change_request.merged.v1",
+        "change_request.opened.v1",
+        "deployment.status_changed.v1",
+    ]
+    assert knobs.tokens == {"glpat"} and any(
+        seen.startswith("/api/v4/projects/group/app/merge_requests?") for seen in knobs.seen
+    )
+
+
+@pytest.mark.parametrize(
+    ("kind", "credentials", "says"),
+    [
+        ("github", None, "no API credentials"),
+        ("github", {"token": "t"}, "lack: repositories"),
+        ("jira", {"token": "t"}, "lack: site_url"),
+        ("generic", {"token": "t"}, "no API to backfill from"),
+    ],
+)
+async def test_a_backfill_without_what_it_needs_is_refused(
+    ingest: Ingest, kind: str, credentials: Any, says: str
+) -> None:
+    extra = {"credentials": credentials} if credentials else {}
+    source = await ingest.source(kind, **extra)
+    response = await ingest.client.post(
+        f"/v1/sources/{source['id']}/backfill",
+        json={"since": SINCE},
+        headers=ingest.as_role("tenant_admin"),
+    )
+    assert response.status_code == 400 and says in response.json()["detail"], response.text
+    missing = await ingest.client.get(
+        f"/v1/sources/{source['id']}/backfill", headers=ingest.as_role("manager")
+    )
+    assert missing.status_code == 404
