@@ -1,11 +1,13 @@
-"""The gateway's public routes. Authentication and routing come with the gateway issue."""
+"""The gateway's public routes. Authentication and routing of the bearer-token API come
+with the gateway issue; webhooks need neither and are passed to ingest as they are."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
+from urllib.parse import quote
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from sextant.contracts.asyncapi import asyncapi_document
@@ -53,3 +55,17 @@ async def event_schema(event_type: str) -> JSONResponse:
     if event_type not in schemas:
         raise NotFound(f"no event type {event_type!r}; see /v1/events/asyncapi.json for the list")
     return JSONResponse(schemas[event_type], media_type="application/schema+json")
+
+
+hooks_router = APIRouter(prefix="/v1", tags=["webhooks"])
+
+
+@hooks_router.post(
+    "/hooks/{source_id}",
+    summary="Webhook deliveries, passed to ingest (authenticated there by the tool's signature)",
+    response_class=Response,
+    responses={202: {"description": "accepted"}, 503: {"description": "ingest unavailable"}},
+)
+async def webhook(source_id: str, request: Request, state: State) -> Response:
+    upstreams: Upstreams = state.extras["upstreams"]
+    return await upstreams.forward("ingest", request, f"/v1/hooks/{quote(source_id, safe='')}")

@@ -34,7 +34,7 @@ def spec(
         description="Authentication, tenancy, routing to services, audit log, notifications.",
         metadata=metadata,
         migrations_dir=MIGRATIONS,
-        public_routers=[api.public_router, api.events_router],
+        public_routers=[api.public_router, api.events_router, api.hooks_router],
         handlers=HANDLERS,
         on_start=[open_upstreams],
         on_stop=[close_upstreams],

@@ -1,8 +1,9 @@
 """The gateway's clients for the services behind it: one httpx client per service,
 in-process (ASGI transport) when embedded, over HTTP when distributed.
 
-Routing, retries for idempotent methods and circuit breakers (the gateway issue) belong
-here too, so that every call to a service goes through one place.
+Every call to a service goes through here: readiness probes and forwarded requests
+today; retries for idempotent methods and circuit breakers (the gateway issue) belong
+here too.
 """
 
 from __future__ import annotations
@@ -13,9 +14,28 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from fastapi import FastAPI
+import structlog
+from fastapi import FastAPI, Request, Response
+
+from sextant.runtime.errors import problem
 
 UPSTREAM_SERVICES = ("ingest", "identity", "forecast", "insights", "archive", "reports")
+
+# RFC 9110 §7.6.1: meaningful for one connection only, never forwarded. Content-Length is
+# recomputed for the streamed body.
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "content-length",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -78,6 +98,46 @@ class Upstreams:
         if response.status_code == 200:
             return Readiness(True, "ready", body.get("checks"))
         return Readiness(False, str(body.get("detail", response.status_code)), body.get("checks"))
+
+    async def forward(self, name: str, request: Request, path: str) -> Response:
+        """Pass ``request`` to service ``name`` at ``path`` and relay its answer.
+
+        The body streams through (the service enforces its own size limits); hop-by-hop
+        headers are dropped; the request id and traceparent travel along. A service that
+        does not answer in time gives 503 with a problem body, never a hang."""
+        client = self._clients[name]
+        headers = [
+            (key, value)
+            for key, value in request.headers.items()
+            if key.lower() not in HOP_BY_HOP and key.lower() != "host"
+        ]
+        context = structlog.contextvars.get_contextvars()
+        headers += [
+            ("x-request-id", str(context.get("request_id", ""))),
+            ("traceparent", str(context.get("traceparent", ""))),
+        ]
+        upstream = client.build_request(
+            request.method, path, headers=headers, content=request.stream()
+        )
+        timeout = client.timeout.read or 10.0
+        try:
+            async with asyncio.timeout(timeout):
+                response = await client.send(upstream)
+        except (httpx.HTTPError, TimeoutError) as exc:
+            return problem(
+                503,
+                "Service unavailable",
+                f"the {name} service did not answer ({type(exc).__name__}); nothing was accepted",
+                type_slug="upstream-unavailable",
+                instance=request.url.path,
+                retry_after=5,
+            )
+        relayed = Response(response.content, status_code=response.status_code)
+        for key, value in response.headers.multi_items():
+            # The gateway sets its own x-request-id (the same id) on the way out.
+            if key.lower() not in HOP_BY_HOP and key.lower() != "x-request-id":
+                relayed.headers.append(key, value)
+        return relayed
 
     async def close(self) -> None:
         await asyncio.gather(*(client.aclose() for client in self._clients.values()))
