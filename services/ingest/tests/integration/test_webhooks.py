@@ -6,11 +6,15 @@ from __future__ import annotations
 import asyncio
 import json
 import zlib
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 
-from sextant.contracts import uuid7
+from sextant.contracts import Envelope, EventModel, uuid7
+from sextant.contracts.events.platform import WorkspaceRestored, WorkspaceSoftDeleted
+from sextant.contracts.topics import LIFECYCLE, entity_key
+from sextant.runtime.outbox import record_for
 
 from ..fixtures import payloads
 from ..fixtures.signing import sign
@@ -241,3 +245,35 @@ async def test_replay_refuses_bad_requests(ingest: Ingest) -> None:
     )
     other = ingest.as_role("tenant_admin", OTHER_TENANT)
     _problem(await ingest.client.post(url, json=window, headers=other), 404, "no source")
+
+
+async def test_a_soft_deleted_workspace_stops_its_webhooks_until_restored(ingest: Ingest) -> None:
+    source = await ingest.source("github")
+    body = json.dumps(payloads.github_push()).encode()
+
+    async def announce(event: EventModel) -> None:
+        envelope = Envelope.wrap(
+            event, source="/sextant/gateway", tenantid=TENANT, workspaceid=WORKSPACE
+        )
+        await ingest.state.bus.publish(
+            [record_for(envelope, LIFECYCLE.name, entity_key(TENANT, WORKSPACE, "workspace"))]
+        )
+
+    async def status_of(delivery: str, expect: int) -> int:
+        for _ in range(60):  # the consumer applies the event, the source cache expires (2 s)
+            response = await ingest.deliver(
+                source, body, sign("github", source["secret"], body, delivery=delivery)
+            )
+            if response.status_code == expect:
+                break
+            await asyncio.sleep(0.1)
+        return response.status_code
+
+    await announce(WorkspaceSoftDeleted(restorable_until=datetime.now(UTC) + timedelta(days=30)))
+    assert await status_of("while-deleted", 410) == 410
+    shown = await ingest.client.get(
+        f"/v1/sources/{source['id']}", headers=ingest.as_role("manager")
+    )
+    assert shown.json()["suspended"] is True
+    await announce(WorkspaceRestored(restored_by="admin-1"))
+    assert await status_of("after-restore", 202) == 202

@@ -67,6 +67,7 @@ def _reply(state: State, row: SourceRow) -> SourceReply:
         mapping=MappingRules.model_validate(row.mapping),
         has_credentials=row.credentials_sealed is not None,
         disabled=row.disabled_at is not None,
+        suspended=row.suspended_at is not None,
         signature_failures=row.signature_failures,
         created_at=row.created_at,
     )

@@ -1,15 +1,37 @@
-"""Ingest's event handlers. Each runs inside the runtime's transaction with the inbox
-already claimed; it reads the envelope and writes through repositories and the outbox."""
+"""Ingest's event handlers. Each runs inside the runtime's transaction, as the event's
+tenant, with the inbox already claimed."""
+
+from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sextant.contracts import Envelope
 from sextant.contracts.topics import LIFECYCLE
+from sextant.ingest.db import repository
 from sextant.runtime.consumer import Handler
+
+# While a tenant or workspace is soft-deleted its webhooks answer 410 and nothing of it
+# is ingested; a restore within the grace period brings its sources back as they were.
+SUSPENDS = {
+    "sextant.lifecycle.tenant.soft_deleted.v1": "tenant",
+    "sextant.lifecycle.workspace.soft_deleted.v1": "workspace",
+}
+RESUMES = {
+    "sextant.lifecycle.tenant.restored.v1": "tenant",
+    "sextant.lifecycle.workspace.restored.v1": "workspace",
+}
 
 
 async def on_lifecycle(session: AsyncSession, envelope: Envelope) -> None:
-    """Stop serving soft-deleted tenants and workspaces (the ingest issue fills this in)."""
+    """Suspend or resume the sources of a soft-deleted or restored tenant or workspace."""
+    scope = SUSPENDS.get(envelope.type) or RESUMES.get(envelope.type)
+    if scope is None:
+        return  # archive and purge events are the archive service's business
+    if scope == "workspace" and envelope.workspaceid is None:
+        return  # a workspace event must name its workspace; nothing to act on
+    at = datetime.now(UTC) if envelope.type in SUSPENDS else None
+    workspace = envelope.workspaceid if scope == "workspace" else None
+    await repository.suspend_sources(session, workspace, at)
 
 
 HANDLERS: dict[str, Handler] = {

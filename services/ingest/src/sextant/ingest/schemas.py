@@ -49,6 +49,7 @@ class SourceReply(BaseModel):
     mapping: MappingRules
     has_credentials: bool
     disabled: bool
+    suspended: bool = Field(description="its workspace or tenant is soft-deleted")
     signature_failures: int
     created_at: datetime
 

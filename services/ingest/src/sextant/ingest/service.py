@@ -266,6 +266,8 @@ async def accept_delivery(
     source = known.row
     if source.disabled_at is not None:
         raise Gone(f"source {source_id} is disabled")
+    if source.suspended_at is not None:
+        raise Gone(f"source {source_id} belongs to a deleted workspace or tenant")
     try:
         delivery = signatures.verify(
             source.kind,  # type: ignore[arg-type]
@@ -430,6 +432,8 @@ async def start_backfill(
             runner.check_credentials(source.kind, credentials)
         except ValueError as exc:
             raise InvalidInput(str(exc)) from None
+        if source.suspended_at is not None:
+            raise Gone(f"source {source_id} belongs to a deleted workspace or tenant")
         if ingest.backfills.running(source.id):
             raise Conflict(f"a backfill of source {source_id} is already running")
         latest = await repository.latest_backfill(session, source.id)

@@ -47,6 +47,9 @@ sources = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("disabled_at", sa.DateTime(timezone=True)),
     sa.Column("deleted_at", sa.DateTime(timezone=True)),
+    # Set while its tenant or workspace is soft-deleted (the lifecycle events); kept apart
+    # from disabled_at so a restore brings back exactly the sources that were enabled.
+    sa.Column("suspended_at", sa.DateTime(timezone=True)),
 )
 sa.Index("sources_workspace", sources.c.tenant_id, sources.c.workspace_id)
 

@@ -30,6 +30,7 @@ class SourceRow:
     created_at: datetime
     disabled_at: datetime | None
     deleted_at: datetime | None
+    suspended_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -270,3 +271,14 @@ async def add_backfill(session: AsyncSession, row: BackfillRow) -> None:
 
 async def save_backfill(session: AsyncSession, id: UUID, **values: Any) -> None:
     await session.execute(backfills.update().where(backfills.c.id == id).values(**values))
+
+
+async def suspend_sources(
+    session: AsyncSession, workspace_id: UUID | None, at: datetime | None
+) -> int:
+    """Suspend (``at``) or resume (None) the tenant's sources, or one workspace's."""
+    query = sources.update().values(suspended_at=at)
+    if workspace_id is not None:
+        query = query.where(sources.c.workspace_id == workspace_id)
+    result = await session.execute(query)
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
