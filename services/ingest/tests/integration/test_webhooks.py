@@ -277,3 +277,16 @@ async def test_a_soft_deleted_workspace_stops_its_webhooks_until_restored(ingest
     assert shown.json()["suspended"] is True
     await announce(WorkspaceRestored(restored_by="admin-1"))
     assert await status_of("after-restore", 202) == 202
+
+
+async def test_overload_answers_429_with_retry_after_and_stores_nothing(ingest: Ingest) -> None:
+    source = await ingest.source("github")
+    body = json.dumps(payloads.github_push()).encode()
+    ingest.state.extras["ingest"].in_flight.limit = 0  # as if every slot were taken
+    try:
+        response = await ingest.deliver(source, body, sign("github", source["secret"], body))
+    finally:
+        ingest.state.extras["ingest"].in_flight.limit = 256
+    _problem(response, 429, "retry shortly")
+    assert response.headers["retry-after"] == "1"
+    assert (await ingest.sql("SELECT count(*) AS n FROM ingest.deliveries"))[0]["n"] == 0
