@@ -1,19 +1,26 @@
-"""Identity's event handlers. Each runs inside the runtime's transaction with the inbox
-already claimed; it reads the envelope and writes through repositories and the outbox."""
+"""Identity's event handlers. Each runs inside the runtime's transaction, as the event's
+tenant, with the inbox already claimed; what they emit goes through the outbox in the
+same transaction."""
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sextant.contracts import Envelope
 from sextant.contracts.topics import ACTIVITY, LIFECYCLE
+from sextant.identity import attribution
+from sextant.identity.db import spine
 from sextant.runtime.consumer import Handler
+from sextant.runtime.outbox import Outbox
+
+OUTBOX = Outbox(spine.outbox, source="/sextant/identity")
 
 
 async def on_activity(session: AsyncSession, envelope: Envelope) -> None:
-    """Attribute actors to developers and re-emit as activity.attributed (the identity issue fills this in)."""
+    """Attribute every actor to a developer and re-emit as activity.attributed."""
+    await attribution.attribute(session, OUTBOX, envelope)
 
 
 async def on_lifecycle(session: AsyncSession, envelope: Envelope) -> None:
-    """Stop serving soft-deleted tenants and workspaces (the identity issue fills this in)."""
+    """A soft-deleted tenant's developers stay until the archive purges them."""
 
 
 HANDLERS: dict[str, Handler] = {

@@ -1,0 +1,1 @@
+"""Identity's pure logic: what makes two aliases the same person (no I/O here)."""

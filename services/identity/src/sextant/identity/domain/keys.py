@@ -1,0 +1,156 @@
+"""Match keys: an alias is linked to every other alias that shares one of its keys.
+
+Each key carries the rule that made it and a score. Exact identifiers (an account id in
+one tool, a GitHub login, an email address) score 1.0; a full name scores below, because
+different people share names. Shared and relay addresses (``noreply@github.com``,
+GitGitGadget, role mailboxes) make no key at all, so they never merge different people;
+bots get keys of their own namespace, so a bot never merges with a human.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from sextant.contracts.events.common import Actor
+
+AUTO_MERGE_SCORE = 0.75  # links at or above merge on their own; below, they are suggested
+NAME_SCORE = 0.8
+
+_VIA = re.compile(r"\s+via\s+\S.*$", re.IGNORECASE)
+_NOREPLY = re.compile(
+    r"^(?:(\d+)\+)?([a-z0-9](?:[a-z0-9-]*[a-z0-9])?)@users\.noreply\.github\.com$"
+)
+RELAY_LOCAL_PARTS = frozenset(
+    {
+        "noreply",
+        "no-reply",
+        "donotreply",
+        "do-not-reply",
+        "notifications",
+        "gitgitgadget",
+        "root",
+        "admin",
+        "info",
+        "support",
+        "team",
+        "dev",
+        "devnull",
+        "nobody",
+        "unknown",
+        "git",
+        "github",
+        "gitlab",
+        "jira",
+        "ci",
+        "build",
+        "builder",
+        "jenkins",
+        "buildbot",
+        "actions",
+        "mailer-daemon",
+        "postmaster",
+        "none",
+        "user",
+        "test",
+    }
+)
+RELAY_DOMAINS = frozenset({"localhost", "localhost.localdomain", "(none)", "example.com", "none"})
+
+
+@dataclass(frozen=True)
+class Key:
+    value: str
+    score: float
+    rule: str
+
+
+def normalize_email(email: str | None) -> str | None:
+    if not email or "@" not in email:
+        return None
+    return email.strip().strip("<>").lower() or None
+
+
+def is_relay(email: str) -> bool:
+    """A shared, role or relay address: it names a system or a group, not one person."""
+    local, _, domain = email.rpartition("@")
+    local = local.split("+", 1)[0]
+    return (
+        local in RELAY_LOCAL_PARTS
+        or domain in RELAY_DOMAINS
+        or domain.endswith(".local")
+        or "." not in domain
+        or local.endswith(("-bot", "[bot]", "-noreply", "-no-reply"))
+    )
+
+
+def github_noreply(email: str) -> tuple[str | None, str] | None:
+    """``<id>+<login>@users.noreply.github.com`` or ``<login>@…``: (id, login)."""
+    match = _NOREPLY.match(email)
+    return (match.group(1), match.group(2)) if match else None
+
+
+def normalize_name(name: str | None) -> str | None:
+    """Case, accents and transliteration folded; "Last, First" reordered; initials and
+    punctuation dropped. None unless two name parts remain, or one long handle that is not
+    a role name ("root", "admin", …)."""
+    if not name:
+        return None
+    name = _VIA.sub("", name)  # "Derrick Stolee via GitGitGadget": the person, not the relay
+    if name.count(",") == 1:
+        last, first = (part.strip() for part in name.split(","))
+        if last and first:
+            name = f"{first} {last}"
+    folded = unicodedata.normalize("NFKD", name.casefold())
+    ascii_only = "".join(c for c in folded if not unicodedata.combining(c))
+    ascii_only = ascii_only.replace("ß", "ss").replace("ø", "o").replace("đ", "d").replace("ł", "l")
+    words = [p for p in re.split(r"[^a-z0-9]+", ascii_only) if p and not p.isdigit()]
+    parts = [p for p in words if len(p) > 1]
+    if len(parts) >= 2:
+        return " ".join(parts)
+    # One word: a handle ("charris") identifies someone when it is long and not a role.
+    if len(words) == 1 and len(words[0]) >= 5 and words[0] not in RELAY_LOCAL_PARTS:
+        return words[0]
+    return None
+
+
+def keys_for(actor: Actor) -> list[Key]:
+    """Every key this alias is known by."""
+    keys: list[Key] = []
+    if actor.account_id:
+        keys.append(
+            Key(f"account:{actor.kind}:{actor.account_id}", 1.0, f"same {actor.kind} account")
+        )
+    if actor.kind == "github" and actor.login:
+        keys.append(Key(f"github-login:{actor.login.lower()}", 1.0, "same GitHub login"))
+    email = normalize_email(actor.email)
+    if email:
+        noreply = github_noreply(email)
+        if noreply is not None:
+            user_id, login = noreply
+            keys.append(Key(f"github-login:{login}", 1.0, "GitHub noreply address of the login"))
+            if user_id:
+                keys.append(
+                    Key(f"account:github:{user_id}", 1.0, "GitHub noreply address of the account")
+                )
+        elif not is_relay(email):
+            keys.append(Key(f"email:{email}", 1.0, "same email address"))
+    name = normalize_name(actor.display_name)
+    if name:
+        keys.append(Key(f"name:{name}", NAME_SCORE, "same full name"))
+    # A handle ties a login to the name it spells: "Colin Snyder" and the GitHub login
+    # colinsnyder (often seen only through a noreply address).
+    handles = {name.replace(" ", "")} if name else set()
+    logins = [actor.login] if actor.kind == "github" and actor.login else []
+    if email and (noreply := github_noreply(email)):
+        logins.append(noreply[1])
+    handles |= {re.sub(r"[-_.]", "", login.lower()) for login in logins}
+    keys.extend(
+        Key(f"handle:{handle}", NAME_SCORE, "a login that spells the name")
+        for handle in sorted(handles)
+        if len(handle) >= 6
+    )
+    if actor.is_bot:  # a separate namespace: bots link only to bots
+        keys = [Key(f"bot|{k.value}", k.score, k.rule) for k in keys]
+    return keys

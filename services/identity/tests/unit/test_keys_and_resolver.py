@@ -1,0 +1,78 @@
+"""What links two aliases, and what never does."""
+
+from __future__ import annotations
+
+import pytest
+
+from sextant.contracts.events.common import Actor
+from sextant.identity.domain.keys import is_relay, keys_for, normalize_name
+from sextant.identity.domain.resolver import Resolver
+
+
+def actor(**fields: object) -> Actor:
+    return Actor.model_validate({"kind": "generic", **fields})
+
+
+@pytest.mark.parametrize(
+    ("raw", "normalized"),
+    [
+        ("Jérôme Richard", "jerome richard"),
+        ("Richard, Jérôme", "jerome richard"),
+        ("Jerome X. Richard", "jerome richard"),
+        ("Derrick Stolee via GitGitGadget", "derrick stolee"),
+        ("charris", "charris"),
+        ("root", None),
+        ("Al", None),
+        ("", None),
+    ],
+)
+def test_names_fold_case_accents_order_initials_and_relays(
+    raw: str, normalized: str | None
+) -> None:
+    assert normalize_name(raw) == normalized
+
+
+def test_github_noreply_addresses_link_to_the_account_and_login() -> None:
+    values = {k.value for k in keys_for(actor(email="583231+Octocat@users.noreply.github.com"))}
+    assert {"account:github:583231", "github-login:octocat"} <= values
+    account = {
+        k.value for k in keys_for(Actor(kind="github", account_id="583231", login="octocat"))
+    }
+    assert values & account
+
+
+@pytest.mark.parametrize(
+    "email", ["noreply@github.com", "gitgitgadget@gmail.com", "root@localhost", "ci-bot@corp.io"]
+)
+def test_relay_and_role_addresses_make_no_email_key(email: str) -> None:
+    assert is_relay(email)
+    assert not any(k.value.startswith("email:") for k in keys_for(actor(email=email)))
+
+
+def test_a_bot_never_shares_a_key_with_a_human() -> None:
+    human = {k.value for k in keys_for(Actor(kind="github", login="renovate", account_id="1"))}
+    bot = {
+        k.value
+        for k in keys_for(Actor(kind="github", login="renovate", account_id="1", is_bot=True))
+    }
+    assert human and bot and not human & bot
+
+
+def test_the_resolver_links_through_chains_and_keeps_strangers_apart() -> None:
+    people = Resolver().resolve(
+        [
+            actor(email="ada@lovelace.example.org", display_name="Ada"),
+            actor(email="ada@work.example.org", display_name="Ada Lovelace"),
+            actor(email="ada@lovelace.example.org", display_name="Ada Lovelace"),  # the bridge
+            actor(email="grace@hopper.example.org", display_name="Grace Hopper"),
+        ]
+    )
+    assert people[0] == people[1] == people[2] != people[3]
+
+
+def test_an_address_used_under_many_names_is_a_relay_and_merges_no_one() -> None:
+    shared = [
+        actor(email="team@corp.example.org", display_name=f"Person Number{i}") for i in "abcde"
+    ]
+    people = Resolver().resolve(shared)
+    assert len(set(people)) == 5
