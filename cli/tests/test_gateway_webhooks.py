@@ -4,6 +4,7 @@ and a dead ingest gives 503 quickly instead of a hang."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -82,7 +83,8 @@ async def test_a_dead_ingest_gives_503_not_a_hang(
     nowhere = f"http://127.0.0.1:{free_port()}"
     clients = {name: httpx.AsyncClient(base_url=nowhere, timeout=1) for name in UPSTREAM_SERVICES}
     gateway = create_gateway(settings, upstreams=Upstreams(clients))
-    async with running_app(gateway) as public:
+    # The outer bound turns a hang into a failure that shows where it waited.
+    async with asyncio.timeout(60), running_app(gateway) as public:
         started = time.monotonic()
         response = await public.post(
             f"/v1/hooks/{uuid7()}", content=b"{}", headers={"content-type": "application/json"}
