@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+from sextant.contracts.events.activity import WorkItem, WorkItemResolved, WorkItemTransitioned
+from sextant.contracts.events.common import Actor
 from sextant.contracts.registry import EventModel, type_of
 from sextant.ingest.mapping import MappingRules
 
@@ -101,3 +103,32 @@ def timestamp(value: Any, what: str) -> datetime:
 
 def maybe_timestamp(value: Any, what: str) -> datetime | None:
     return None if value in (None, "") else timestamp(value, what)
+
+
+def open_or_closed(
+    item: WorkItem,
+    *,
+    closed: bool,
+    open_status: str,
+    by: Actor | None,
+    at: datetime,
+    version: str,
+    resolution: str | None = None,
+) -> Normalized:
+    """A two-state issue (GitHub, GitLab) closed — a transition to done and a resolution —
+    or reopened, back to to-do."""
+    entity = f"work_item:{item.key}"
+    moved = WorkItemTransitioned(
+        work_item=item,
+        from_status=open_status if closed else "closed",
+        to_status=item.status,
+        from_category="todo" if closed else "done",
+        to_category=item.status_category,
+        actor=by,
+        occurred_at=at,
+    )
+    facts = [Fact(moved, entity, version)]
+    if closed:
+        resolved = WorkItemResolved(work_item=item, resolution=resolution, actor=by, occurred_at=at)
+        facts.append(Fact(resolved, entity, version))
+    return Normalized(facts)

@@ -20,8 +20,6 @@ from sextant.contracts.events.activity import (
     WorkItemAssigned,
     WorkItemCreated,
     WorkItemDeleted,
-    WorkItemResolved,
-    WorkItemTransitioned,
 )
 from sextant.contracts.events.common import Actor, Repository, SourceRef
 from sextant.ingest.normalize.base import (
@@ -32,6 +30,7 @@ from sextant.ingest.normalize.base import (
     maybe,
     maybe_timestamp,
     need,
+    open_or_closed,
     timestamp,
 )
 
@@ -290,22 +289,15 @@ def issues(ctx: Context, payload: dict[str, Any]) -> Normalized:
         if action == "closed":  # versioned by closed_at, which a backfill sees too
             at = maybe_timestamp(issue.get("closed_at"), "issue.closed_at") or at
             version = f"closed:{at.isoformat()}"
-        moved = WorkItemTransitioned(
-            work_item=item,
-            from_status="open" if action == "closed" else "closed",
-            to_status=item.status,
-            from_category="todo" if action == "closed" else "done",
-            to_category=item.status_category,
-            actor=sender,
-            occurred_at=at,
+        return open_or_closed(
+            item,
+            closed=action == "closed",
+            open_status="open",
+            by=sender,
+            at=at,
+            version=version,
+            resolution=issue.get("state_reason"),
         )
-        facts = [Fact(moved, entity, version)]
-        if action == "closed":
-            resolved = WorkItemResolved(
-                work_item=item, resolution=issue.get("state_reason"), actor=sender, occurred_at=at
-            )
-            facts.append(Fact(resolved, entity, version))
-        return Normalized(facts)
     if action in ("assigned", "unassigned"):
         assigned = WorkItemAssigned(
             work_item=item, assignee=item.assignee, actor=sender, occurred_at=at

@@ -19,8 +19,6 @@ from sextant.contracts.events.activity import (
     WorkItem,
     WorkItemAssigned,
     WorkItemCreated,
-    WorkItemResolved,
-    WorkItemTransitioned,
 )
 from sextant.contracts.events.common import Actor, Repository, SourceRef
 from sextant.ingest.normalize.base import (
@@ -30,6 +28,7 @@ from sextant.ingest.normalize.base import (
     Normalized,
     maybe_timestamp,
     need,
+    open_or_closed,
     timestamp,
 )
 
@@ -230,21 +229,9 @@ def issue(ctx: Context, payload: dict[str, Any]) -> Normalized:
         if action == "close":  # versioned by closed_at, which a backfill sees too
             at = maybe_timestamp(attrs.get("closed_at"), "closed_at") or at
             version = f"close:{at.isoformat()}"
-        moved = WorkItemTransitioned(
-            work_item=item,
-            from_status="opened" if action == "close" else "closed",
-            to_status=item.status,
-            from_category="todo" if action == "close" else "done",
-            to_category=item.status_category,
-            actor=user,
-            occurred_at=at,
+        return open_or_closed(
+            item, closed=action == "close", open_status="opened", by=user, at=at, version=version
         )
-        facts = [Fact(moved, entity, version)]
-        if action == "close":
-            facts.append(
-                Fact(WorkItemResolved(work_item=item, actor=user, occurred_at=at), entity, version)
-            )
-        return Normalized(facts)
     if action == "update" and "assignees" in (payload.get("changes") or {}):
         return Normalized(
             [
