@@ -45,7 +45,7 @@ async def test_a_signed_webhook_is_accepted_through_the_gateway(
     idle = FastAPI()
     apps = {name: idle for name in UPSTREAM_SERVICES} | {"ingest": ingest}
     gateway = create_gateway(settings, upstreams=Upstreams.in_process(apps, timeout=5))
-    async with running_app(ingest) as direct, running_app(gateway) as public:
+    async with asyncio.timeout(60), running_app(ingest) as direct, running_app(gateway) as public:
         token = internal_keys.signer.mint(
             service="ingest", subject="admin", role="tenant_admin", tenant_id=uuid7()
         )
