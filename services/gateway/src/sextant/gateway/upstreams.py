@@ -9,15 +9,17 @@ here too.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import structlog
 from fastapi import FastAPI, Request, Response
 
 from sextant.runtime.errors import problem
+
+T = TypeVar("T")
 
 UPSTREAM_SERVICES = ("ingest", "identity", "forecast", "insights", "archive", "reports")
 
@@ -36,6 +38,27 @@ HOP_BY_HOP = frozenset(
         "content-length",
     }
 )
+
+
+async def within(seconds: float, call: Coroutine[Any, Any, T]) -> T:
+    """``call``'s result, or TimeoutError after ``seconds`` — whatever ``call`` does.
+
+    The call runs as its own task and is abandoned (cancelled, not awaited) when time is
+    up. A timeout around an await in the same task is not enough: the ASGI transport
+    ignores httpx's timeouts, and a connect stuck on a listener that never accepts was
+    seen to swallow the cancellation, which held a request for a minute."""
+    task = asyncio.ensure_future(call)
+    done, _ = await asyncio.wait({task}, timeout=seconds)
+    if task in done:
+        return task.result()
+    task.cancel()
+    task.add_done_callback(_retrieve)
+    raise TimeoutError(f"no answer within {seconds} s")
+
+
+def _retrieve(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()  # mark it retrieved: an abandoned call's error is not news
 
 
 @dataclass(frozen=True)
@@ -85,10 +108,7 @@ class Upstreams:
         client = self._clients[name]
         timeout = client.timeout.read or 2.0
         try:
-            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation.
-            # The ASGI transport ignores httpx's own timeouts, hence the outer one.
-            async with asyncio.timeout(timeout):
-                response = await client.get("/readyz")
+            response = await within(timeout, client.get("/readyz"))
         except (httpx.HTTPError, TimeoutError) as exc:
             return Readiness(False, f"unreachable: {type(exc).__name__}")
         try:
@@ -121,8 +141,7 @@ class Upstreams:
         )
         timeout = client.timeout.read or 10.0
         try:
-            async with asyncio.timeout(timeout):
-                response = await client.send(upstream)
+            response = await within(timeout, client.send(upstream))
         except (httpx.HTTPError, TimeoutError) as exc:
             return problem(
                 503,
