@@ -352,6 +352,9 @@ async def test_history_gives_throughput_and_cycle_time_by_the_callers_definition
     ).json()
     assert len(default["weeks"]) == len(default["throughput"]) == 8
     assert sum(default["throughput"]) > 0
+    assert len(default["days"]) == len(default["daily_throughput"]) == 56
+    assert default["days"][0] == default["weeks"][0]
+    assert sum(default["daily_throughput"]) == sum(default["throughput"])  # same items, finer
     [stories] = default["cycle_time"]
     assert stories["item_type"] == "story" and stories["items"] == 60
     assert 1 <= stories["percentiles_days"]["50"] <= stories["percentiles_days"]["95"] <= 5

@@ -6,6 +6,7 @@ from sextant.forecast.domain.history import (
     Transition,
     cycle_time_days,
     finish_probability,
+    throughput_by_day,
     throughput_by_week,
 )
 from sextant.forecast.domain.stale import assess
@@ -16,6 +17,12 @@ T0 = datetime(2026, 11, 2, 9, tzinfo=UTC)  # a Monday
 def test_throughput_by_week_keeps_zero_weeks() -> None:
     done = [T0, T0 + timedelta(days=1), T0 + timedelta(days=15)]
     assert throughput_by_week(done, date(2026, 11, 2), date(2026, 11, 22)) == [2, 0, 1]
+
+
+def test_throughput_by_day_counts_utc_days_and_keeps_empty_ones() -> None:
+    late_on_the_3rd = datetime(2026, 11, 3, 23, 30, tzinfo=UTC)
+    done = [T0, T0 + timedelta(hours=2), late_on_the_3rd, T0 + timedelta(days=9)]
+    assert throughput_by_day(done, date(2026, 11, 2), date(2026, 11, 5)) == [2, 1, 0, 0]
 
 
 def test_cycle_time_runs_from_first_start_to_final_done() -> None:

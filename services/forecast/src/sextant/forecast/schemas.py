@@ -106,4 +106,6 @@ class HistoryReply(BaseModel):
     done: list[str] = Field(description="statuses or categories that count as done")
     weeks: list[date] = Field(description="Monday of each completed week, oldest first")
     throughput: list[int]
+    days: list[date] = Field(description="each day (UTC) of the same completed weeks")
+    daily_throughput: list[int] = Field(description="items done on each of ``days``")
     cycle_time: list[CycleTimeSummary]

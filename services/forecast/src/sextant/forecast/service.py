@@ -19,6 +19,7 @@ from sextant.forecast.domain.history import (
     Transition,
     cycle_time_days,
     finish_probability,
+    throughput_by_day,
     throughput_by_week,
     week_start,
 )
@@ -334,6 +335,8 @@ async def history(
         done=sorted(done_set),
         weeks=[first_week + timedelta(weeks=i) for i in range(window_weeks)],
         throughput=throughput_by_week(done_at, first_week, last_week),
+        days=[first_week + timedelta(days=i) for i in range(window_weeks * 7)],
+        daily_throughput=throughput_by_day(done_at, first_week, last_week + timedelta(days=6)),
         cycle_time=[
             CycleTimeSummary(
                 item_type=item_type,

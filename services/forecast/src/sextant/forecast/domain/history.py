@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 
@@ -35,6 +35,17 @@ def throughput_by_week(done_at: Iterable[datetime], first: date, last: date) -> 
     for moment in done_at:
         index = (week_start(moment) - start).days // 7
         if 0 <= index < weeks:
+            counts[index] += 1
+    return [int(c) for c in counts]
+
+
+def throughput_by_day(done_at: Iterable[datetime], first: date, last: date) -> list[int]:
+    """Items done per day (UTC) from ``first`` to ``last``, zero days included."""
+    days = (last - first).days + 1
+    counts = np.zeros(max(days, 0), dtype=np.int64)
+    for moment in done_at:
+        index = (moment.astimezone(UTC).date() - first).days
+        if 0 <= index < days:
             counts[index] += 1
     return [int(c) for c in counts]
 
