@@ -19,7 +19,7 @@ help:
 	@echo "make test   run every test against real PostgreSQL, Kafka-protocol broker and S3 servers"
 	@echo "make lint   ruff + mypy (strict on libs/)"
 	@echo "make fmt    format the tree with ruff"
-	@echo "make bench  benchmarks: bus throughput per transport vs plain aiokafka"
+	@echo "make bench  benchmarks: bus, webhook accept rate, identity accuracy, Monte Carlo, freshness"
 
 $(STAMP): uv.lock pyproject.toml $(wildcard libs/*/pyproject.toml services/*/pyproject.toml cli/pyproject.toml)
 	@# uv is run as a module: pip may put its script anywhere (pyenv, --user, a venv)
@@ -47,7 +47,7 @@ fmt: $(STAMP)
 
 bench: $(STAMP)
 	$(VENV)/bin/python libs/runtime/bench/bench_bus.py
-	@for b in services/*/bench/*.py; do [ -f "$$b" ] || continue; $(VENV)/bin/python "$$b" || exit 1; done
+	@for b in services/*/bench/*.py cli/bench/*.py; do [ -f "$$b" ] || continue; $(VENV)/bin/python "$$b" || exit 1; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

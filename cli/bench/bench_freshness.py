@@ -1,0 +1,211 @@
+"""Freshness in the embedded mode: from a webhook accepted (the gateway's 202) to the
+forecast's input showing it (the item counted in forecast history), p50 and p95.
+
+    .venv/bin/python cli/bench/bench_freshness.py [--items 60]
+
+The platform runs as `sextant run` composes it — every service in one process on one
+local bus over one PostgreSQL — with the gateway served by uvicorn on loopback, so each
+delivery crosses HTTP, ingest's group commit, the outbox relay, identity's attribution,
+a second relay and forecast's projection. Items are sent one at a time, so each figure
+is one item's path, not a queue.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import hmac
+import json
+import statistics
+import sys
+import tempfile
+import time
+from contextlib import AsyncExitStack
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+
+from sextant.cli.services import UPSTREAM_SPECS
+from sextant.contracts import uuid7
+from sextant.gateway.main import create_app as create_gateway
+from sextant.gateway.upstreams import Upstreams
+from sextant.runtime.app import create_service_app
+from sextant.runtime.embedded_pg import EmbeddedPostgres, free_port
+from sextant.runtime.settings import RuntimeSettings
+from sextant.runtime.tokens import InternalTokenSigner, generate_keypair, load_private_key
+from sextant.runtime.wiring import create_bus
+
+TENANT, WORKSPACE = uuid7(), uuid7()
+USER = {
+    "accountId": "5b10",
+    "displayName": "Ada Lovelace",
+    "emailAddress": "ada@lovelace.example.org",
+}
+DONE_AT = datetime.now(UTC) - timedelta(days=8)  # inside the last completed week
+
+
+def hooks(n: int) -> list[dict[str, Any]]:
+    def issue(status: str, category: str) -> dict[str, Any]:
+        return {
+            "id": str(10_000 + n),
+            "key": f"ENG-{n}",
+            "self": "https://jira.example.org/rest/api/2/issue/1",
+            "fields": {
+                "summary": "s",
+                "issuetype": {"name": "Story"},
+                "project": {"key": "ENG"},
+                "status": {"name": status, "statusCategory": {"key": category}},
+                "assignee": USER,
+                "created": (DONE_AT - timedelta(days=3)).isoformat(),
+            },
+        }
+
+    done = {
+        "timestamp": int(DONE_AT.timestamp() * 1000),
+        "webhookEvent": "jira:issue_updated",
+        "user": USER,
+        "issue": issue("Done", "done"),
+        "changelog": {
+            "id": f"c{n}",
+            "items": [{"field": "status", "fromString": "In Progress", "toString": "Done"}],
+        },
+    }
+    started = {
+        "timestamp": int((DONE_AT - timedelta(days=2)).timestamp() * 1000),
+        "webhookEvent": "jira:issue_updated",
+        "user": USER,
+        "issue": issue("In Progress", "indeterminate"),
+        "changelog": {
+            "id": f"s{n}",
+            "items": [{"field": "status", "fromString": "To Do", "toString": "In Progress"}],
+        },
+    }
+    created = {
+        "timestamp": 0,
+        "webhookEvent": "jira:issue_created",
+        "user": USER,
+        "issue": issue("To Do", "new"),
+    }
+    return [created, started, done]
+
+
+async def main(items: int) -> int:
+    with tempfile.TemporaryDirectory(prefix="sextant-freshness-") as tmp:
+        postgres = EmbeddedPostgres(Path(tmp) / "pg")
+        url = await asyncio.to_thread(postgres.start)
+        try:
+            return await measure(url, Path(tmp), items)
+        finally:
+            await asyncio.to_thread(postgres.stop)
+
+
+async def measure(database_url: str, data_dir: Path, items: int) -> int:
+    private_pem, public_pem = generate_keypair()
+    settings = RuntimeSettings.model_validate(
+        {
+            "database_url": database_url,
+            "internal_token_public_key": public_pem,
+            "data_dir": str(data_dir),
+            "bus": "local",
+            "log_level": "WARNING",
+        }
+    )
+    signer = InternalTokenSigner(load_private_key(private_pem))
+    bus = create_bus(settings)
+    await bus.start()
+    apps = {
+        name: create_service_app(
+            spec, settings, bus_factory=lambda: bus, owns_bus=False, configure_logs=False
+        )
+        for name, spec in UPSTREAM_SPECS.items()
+    }
+    stack = AsyncExitStack()
+    for app in apps.values():
+        await stack.enter_async_context(app.router.lifespan_context(app))
+    gateway = create_gateway(settings, upstreams=Upstreams.in_process(apps, timeout=10), bus=bus)
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(gateway, host="127.0.0.1", port=port, log_level="warning")
+    )
+    serving = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.05)
+
+    def token(service: str, role: str) -> dict[str, str]:
+        minted = signer.mint(service=service, subject="bench", role=role, tenant_id=TENANT)  # type: ignore[arg-type]
+        return {"Authorization": f"Bearer {minted}"}
+
+    ingest = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=apps["ingest"]), base_url="http://ingest"
+    )
+    forecast = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=apps["forecast"]), base_url="http://forecast"
+    )
+    public = httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10)
+    source = (
+        await ingest.post(
+            f"/v1/workspaces/{WORKSPACE}/sources",
+            json={"kind": "jira", "name": "ENG"},
+            headers=token("ingest", "tenant_admin"),
+        )
+    ).json()
+
+    async def counted() -> int:
+        reply = await forecast.get(
+            "/v1/forecasts/history",
+            params={"scope": f"workspace:{WORKSPACE}", "window_weeks": 2},
+            headers=token("forecast", "manager"),
+        )
+        return sum(reply.json()["throughput"]) if reply.status_code == 200 else 0
+
+    latencies: list[float] = []
+    for n in range(items):
+        for i, hook in enumerate(hooks(n)):
+            body = json.dumps(hook).encode()
+            signature = (
+                "sha256=" + hmac.new(source["secret"].encode(), body, hashlib.sha256).hexdigest()
+            )
+            reply = await public.post(
+                f"/v1/hooks/{source['id']}",
+                content=body,
+                headers={
+                    "content-type": "application/json",
+                    "x-hub-signature": signature,
+                    "x-atlassian-webhook-identifier": f"{n}-{i}",
+                },
+            )
+            assert reply.status_code == 202, reply.text
+        accepted = time.perf_counter()
+        while await counted() < n + 1:
+            if time.perf_counter() - accepted > 30:
+                raise RuntimeError(f"item {n} not visible after 30 s")
+            await asyncio.sleep(0.002)
+        latencies.append((time.perf_counter() - accepted) * 1000)
+
+    server.should_exit = True
+    await serving
+    for client in (ingest, forecast, public):
+        await client.aclose()
+    await stack.aclose()
+    await bus.stop()
+    latencies.sort()
+    p95 = latencies[max(int(len(latencies) * 0.95) - 1, 0)]
+    print(
+        f"freshness, embedded mode, {items} Jira issues one at a time: webhook 202 at the gateway -> counted in forecast history"
+    )
+    print(
+        f"p50 {statistics.median(latencies):.0f} ms   p95 {p95:.0f} ms   max {latencies[-1]:.0f} ms"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--items", type=int, default=60)
+    sys.exit(asyncio.run(main(parser.parse_args().items)))
