@@ -95,12 +95,43 @@ async def attribute(
     return attributed
 
 
+class KnownAliases:
+    """Alias fingerprints already resolved, per tenant, in this process (bounded).
+
+    A hit skips the database entirely. Only what was read from the database is kept
+    (committed before this transaction began), never what this transaction creates, which
+    a rollback could undo. An entry goes stale only by a merge; it then names the
+    merged-away developer, which every consumer maps to the survivor through the
+    developers.merged event — so the attribution stays right.
+    """
+
+    def __init__(self, size: int = 200_000) -> None:
+        self.size = size
+        self._entries: dict[tuple[UUID, str], UUID] = {}
+
+    def get(self, tenant: UUID, print_: str) -> UUID | None:
+        return self._entries.get((tenant, print_))
+
+    def put(self, tenant: UUID, print_: str, developer: UUID) -> None:
+        if len(self._entries) >= self.size:
+            self._entries.clear()
+        self._entries[(tenant, print_)] = developer
+
+
+KNOWN = KnownAliases()
+
+
 async def developer_for(
     session: AsyncSession, outbox: Outbox, envelope: Envelope, actor: Actor, print_: str
 ) -> UUID:
+    cached = KNOWN.get(envelope.tenantid, print_)
+    if cached is not None:
+        return cached
     known = await repository.developer_of_alias(session, print_)
     if known is not None:
-        return await _live(session, known)
+        live = await _live(session, known)
+        KNOWN.put(envelope.tenantid, print_, live)
+        return live
     # New aliases of one tenant are resolved one transaction at a time: two events naming
     # the same person on different partitions must not each create a developer.
     await repository.lock_tenant_resolution(session, envelope.tenantid)
