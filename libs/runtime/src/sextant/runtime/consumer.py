@@ -26,6 +26,7 @@ from sextant.runtime.db import Database
 from sextant.runtime.logging import bind_request_context, clear_request_context
 from sextant.runtime.metrics import ServiceMetrics
 from sextant.runtime.outbox import claim_inbox
+from sextant.runtime.tasks import cancel_and_wait
 from sextant.runtime.transient import is_transient
 
 log = structlog.get_logger()
@@ -107,11 +108,10 @@ class EventProcessor:
         if task is None:
             return
         try:
-            await asyncio.wait_for(asyncio.shield(task), 10)
+            async with asyncio.timeout(10):  # not wait_for: see sextant.runtime.tasks
+                await asyncio.shield(task)
         except TimeoutError:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
         except asyncio.CancelledError:
             if not task.cancelled():
                 raise  # it is our caller being cancelled, not the consumer

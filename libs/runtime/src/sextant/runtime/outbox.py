@@ -9,7 +9,6 @@ Together: at-least-once delivery, effectively-once effects.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from uuid import UUID
@@ -26,6 +25,7 @@ from sextant.runtime.bus.base import EventBus, OutgoingRecord
 from sextant.runtime.db import Database, driver_connection, identifier
 from sextant.runtime.metrics import ServiceMetrics
 from sextant.runtime.pgnotify import Listener, plain_dsn
+from sextant.runtime.tasks import cancel_and_wait
 from sextant.runtime.transient import is_transient
 
 log = structlog.get_logger()
@@ -195,10 +195,7 @@ class OutboxRelay:
         self._task = asyncio.create_task(self._run(), name=f"outbox-relay:{self._db.schema}")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
         await self._listener.stop()
 
     async def _run(self) -> None:

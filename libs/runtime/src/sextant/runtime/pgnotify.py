@@ -13,6 +13,8 @@ from collections.abc import Callable
 import asyncpg
 import structlog
 
+from sextant.runtime.tasks import cancel_and_wait
+
 log = structlog.get_logger()
 
 
@@ -30,15 +32,13 @@ class Listener:
         self._task = asyncio.create_task(self._run(), name=f"listen:{self._channel}")
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
 
     async def wait(self, timeout: float) -> None:
         """Return when notified or after ``timeout`` seconds, whichever comes first."""
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.woken.wait(), timeout)
+            async with asyncio.timeout(timeout):  # not wait_for: see sextant.runtime.tasks
+                await self.woken.wait()
         self.woken.clear()
 
     def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from datetime import UTC, datetime
 
 import structlog
@@ -11,6 +10,7 @@ import structlog
 from sextant.forecast import service
 from sextant.forecast.db import repository
 from sextant.runtime.app import ServiceState
+from sextant.runtime.tasks import cancel_and_wait
 
 log = structlog.get_logger()
 
@@ -46,8 +46,4 @@ async def start(state: ServiceState) -> None:
 
 
 async def stop(state: ServiceState) -> None:
-    task = state.extras.get("stale_scan")
-    if task is not None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    await cancel_and_wait(state.extras.get("stale_scan"))

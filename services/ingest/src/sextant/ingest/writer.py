@@ -10,7 +10,6 @@ accept thousands of deliveries a second. A lone delivery is written at once (no 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from uuid import UUID
@@ -21,6 +20,7 @@ from sextant.ingest.db import repository
 from sextant.ingest.db.repository import NewDelivery
 from sextant.runtime.db import Database
 from sextant.runtime.outbox import Outbox, Staged
+from sextant.runtime.tasks import cancel_and_wait
 
 log = structlog.get_logger()
 
@@ -54,11 +54,7 @@ class DeliveryWriter:
         return await asyncio.shield(pending.done)
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await asyncio.gather(*(cancel_and_wait(task) for task in self._tasks))
         while not self._queue.empty():
             self._queue.get_nowait().done.set_exception(RuntimeError("ingest is stopping"))
 

@@ -25,6 +25,7 @@ import structlog
 from sextant.contracts import uuid7
 from sextant.runtime.bus.base import IncomingRecord, OutgoingRecord, PartitionKey, partition_for
 from sextant.runtime.pgnotify import Listener
+from sextant.runtime.tasks import cancel_and_wait
 
 log = structlog.get_logger()
 
@@ -111,11 +112,8 @@ class LocalBus:
             return self._pool
 
     async def stop(self) -> None:
-        if self._pruner is not None:
-            self._pruner.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._pruner
-            self._pruner = None
+        await cancel_and_wait(self._pruner)
+        self._pruner = None
         if self._pool is not None:
             await self._pool.close()
             self._pool = None

@@ -22,6 +22,7 @@ from sextant.ingest.mapping import MappingRules
 from sextant.ingest.normalize import Context
 from sextant.ingest.reading import notice, read_delivery
 from sextant.runtime.app import ServiceState
+from sextant.runtime.tasks import cancel_and_wait
 
 log = structlog.get_logger()
 
@@ -81,11 +82,7 @@ class Backfills:
         )
 
     async def stop(self) -> None:
-        for task in self.tasks.values():
-            task.cancel()
-        for task in self.tasks.values():
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await asyncio.gather(*(cancel_and_wait(task) for task in self.tasks.values()))
 
 
 async def run(
