@@ -125,6 +125,7 @@ async def test_jira_backfill_replays_each_history_entry_with_the_status_it_had(
             "api_token": "secret",
             "site_url": url,
             "jql": "project = ENG",
+            "boards": [3],
         }
         source = await ingest.source("jira", credentials=credentials)
         progress = await backfill(ingest, source)
@@ -143,6 +144,21 @@ async def test_jira_backfill_replays_each_history_entry_with_the_status_it_had(
         ("ENG-8", "To Do", "todo"),
     ]
     assert any("project+%3D+ENG" in seen for seen in knobs.seen)
+    # The board's sprints since the start (Sprint 1 ended before it): scope and outcome.
+    assert progress["resources"]["sprints:3"] == {"pages": 2, "items": 2, "events": 3, "done": True}
+    sprints = {
+        (e.type.split(".")[3], e.data["sprint"]["name"]): e.data
+        for e in await ingest.published("sextant.activity", 8)
+        if ".sprint." in e.type
+    }
+    assert sorted(sprints) == [
+        ("closed", "Sprint 7"),
+        ("started", "Sprint 7"),
+        ("started", "Sprint 8"),
+    ]
+    assert sprints[("started", "Sprint 7")]["item_keys"] == ["ENG-7", "ENG-8"]
+    closed = sprints[("closed", "Sprint 7")]
+    assert (closed["completed_keys"], closed["incomplete_keys"]) == (["ENG-7"], ["ENG-8"])
 
 
 async def test_gitlab_backfill_reads_merge_requests_pipelines_and_deployments(

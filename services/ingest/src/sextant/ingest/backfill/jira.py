@@ -1,5 +1,6 @@
 """Jira REST: issues updated since the start, with their changelogs, through a JQL
-search (``startAt`` paging, or ``nextPageToken`` on Cloud's newer search).
+search (``startAt`` paging, or ``nextPageToken`` on Cloud's newer search); and, for the
+boards named in the credentials, their sprints through the agile API.
 
 A webhook carries the issue as it stood at that moment; the API gives it as it stands
 now, with its history. So each history entry becomes the webhook Jira would have sent
@@ -17,6 +18,7 @@ from urllib.parse import urlencode
 
 from sextant.ingest.backfill.api import Api
 from sextant.ingest.backfill.pages import Page, start_of
+from sextant.ingest.normalize.base import timestamp
 
 
 def headers(credentials: dict[str, Any]) -> dict[str, str]:
@@ -52,6 +54,90 @@ async def fetch(
             page.payloads.extend((None, payload) for payload in as_webhooks(issue, categories))
         yield page
         url = page.cursor
+    for board in credentials.get("boards") or []:
+        async for page in _sprints(api, str(board), since, checkpoint):
+            yield page
+
+
+async def _sprints(
+    api: Api, board: str, since: datetime, checkpoint: dict[str, str]
+) -> AsyncIterator[Page]:
+    """A board's active and closed sprints (Jira Software's agile API), each with the
+    issues it holds: started with its scope, closed with what was done and what was not."""
+    resource = f"sprints:{board}"
+    first = f"/rest/agile/1.0/board/{board}/sprint?state=active,closed&maxResults=50&startAt=0"
+    url = start_of(resource, checkpoint, first)
+    while url:
+        body = (await api.get(url)).json()
+        sprints = body.get("values") or []
+        start = int(body.get("startAt", 0))
+        more = not body.get("isLast", True) and sprints
+        page = Page(
+            resource,
+            f"/rest/agile/1.0/board/{board}/sprint?state=active,closed&maxResults=50&startAt={start + len(sprints)}"
+            if more
+            else None,
+        )
+        for sprint in sprints:
+            ended = sprint.get("completeDate") or sprint.get("endDate")
+            if ended and timestamp(ended, "sprint end") < since:
+                continue  # over before the backfill's start
+            page.items += 1
+            issues = await _sprint_issues(api, sprint["id"])
+            keys = [issue["key"] for issue in issues]
+            if sprint.get("startDate"):
+                page.payloads.append(
+                    (
+                        None,
+                        {
+                            "webhookEvent": "sprint_started",
+                            "timestamp": sprint["startDate"],
+                            "sprint": sprint,
+                            "sextant": {"item_keys": keys},
+                        },
+                    )
+                )
+            if sprint.get("state") == "closed":
+                done = {
+                    issue["key"]
+                    for issue in issues
+                    if ((issue.get("fields") or {}).get("status") or {})
+                    .get("statusCategory", {})
+                    .get("key")
+                    == "done"
+                }
+                page.payloads.append(
+                    (
+                        None,
+                        {
+                            "webhookEvent": "sprint_closed",
+                            "timestamp": ended,
+                            "sprint": sprint,
+                            "sextant": {
+                                "completed_keys": [k for k in keys if k in done],
+                                "incomplete_keys": [k for k in keys if k not in done],
+                            },
+                        },
+                    )
+                )
+        yield page
+        url = page.cursor
+
+
+async def _sprint_issues(api: Api, sprint_id: Any) -> list[dict[str, Any]]:
+    issues: list[dict[str, Any]] = []
+    start = 0
+    while True:
+        body = (
+            await api.get(
+                f"/rest/agile/1.0/sprint/{sprint_id}/issue?fields=status&maxResults=100&startAt={start}"
+            )
+        ).json()
+        batch = body.get("issues") or []
+        issues.extend(batch)
+        start += len(batch)
+        if not batch or start >= int(body.get("total", 0)):
+            return issues
 
 
 def _next(body: dict[str, Any], query: dict[str, Any], count: int) -> str | None:

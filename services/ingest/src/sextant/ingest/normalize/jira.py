@@ -219,14 +219,23 @@ def sprint_event(ctx: Context, payload: dict[str, Any]) -> Normalized:
         starts_at=maybe_timestamp(raw.get("startDate"), "sprint.startDate"),
         ends_at=maybe_timestamp(raw.get("endDate"), "sprint.endDate"),
     )
+    # Webhooks name no issues; a backfill adds them (``sextant.*_keys``) from the sprint.
+    extra = payload.get("sextant") or {}
     if payload["webhookEvent"] == "sprint_started":
         at = sprint.starts_at or timestamp(need(payload, "timestamp"), "timestamp")
-        started = SprintStarted(sprint=sprint, occurred_at=at)
+        started = SprintStarted(
+            sprint=sprint, item_keys=extra.get("item_keys") or [], occurred_at=at
+        )
         return Normalized([Fact(started, f"sprint:{sprint_id}", "started")])
     at = maybe_timestamp(raw.get("completeDate"), "sprint.completeDate") or timestamp(
         need(payload, "timestamp"), "timestamp"
     )
-    closed = SprintClosed(sprint=sprint, occurred_at=at)
+    closed = SprintClosed(
+        sprint=sprint,
+        completed_keys=extra.get("completed_keys") or [],
+        incomplete_keys=extra.get("incomplete_keys") or [],
+        occurred_at=at,
+    )
     return Normalized([Fact(closed, f"sprint:{sprint_id}", "closed")])
 
 
