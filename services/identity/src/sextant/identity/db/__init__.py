@@ -1,12 +1,14 @@
 """Identity's tables (schema ``identity``): developers, the aliases each tool knows them
-by, and the match keys that link aliases. All are tenant tables (RLS forced in the
-migration); rows never leave this package — :mod:`repository` returns plain values.
+by, the match keys that link aliases, merge history, merge suggestions and teams over
+time. All are tenant tables (RLS forced in the migrations); rows never leave this
+package — :mod:`repository` returns plain values.
 """
 
 from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy import MetaData
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 from sextant.runtime.outbox import spine_tables
 
@@ -55,3 +57,82 @@ alias_keys = sa.Table(
     sa.Column("score", sa.Float, nullable=False),
     sa.Column("rule", sa.Text, nullable=False),
 )
+
+# Every merge, with the aliases the merged developer held then: a split that names exactly
+# those aliases revives the merged developer (same id) instead of minting a new one.
+merges = sa.Table(
+    "merges",
+    metadata,
+    sa.Column("tenant_id", sa.Uuid, nullable=False),
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("survivor_id", sa.Uuid, nullable=False),
+    sa.Column("merged_id", sa.Uuid, nullable=False),
+    sa.Column("alias_ids", ARRAY(sa.Uuid), nullable=False),
+    sa.Column("rule", sa.Text, nullable=False),
+    sa.Column("score", sa.Float),
+    sa.Column("actor", sa.Text),
+    sa.Column("merged_at", sa.DateTime(timezone=True), nullable=False),
+)
+sa.Index("merges_survivor", merges.c.tenant_id, merges.c.survivor_id)
+
+# Pairs a person said are different people (a rejected suggestion, a split, a move): never
+# merged automatically or suggested again. Rows name the developers as they were then; a
+# check expands each live developer to everyone merged into it.
+separations = sa.Table(
+    "separations",
+    metadata,
+    sa.Column("tenant_id", sa.Uuid, primary_key=True),
+    sa.Column("developer_a", sa.Uuid, primary_key=True),
+    sa.Column("developer_b", sa.Uuid, primary_key=True),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("decided_by", sa.Text, nullable=False),
+    sa.Column("decided_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+merge_suggestions = sa.Table(
+    "merge_suggestions",
+    metadata,
+    sa.Column("tenant_id", sa.Uuid, nullable=False),
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("developer_a", sa.Uuid, nullable=False),
+    sa.Column("developer_b", sa.Uuid, nullable=False),
+    sa.Column("rule", sa.Text, nullable=False),
+    sa.Column("score", sa.Float, nullable=False),
+    sa.Column("evidence", JSONB, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),  # pending | confirmed | rejected
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("decided_at", sa.DateTime(timezone=True)),
+    sa.Column("decided_by", sa.Text),
+)
+sa.Index("merge_suggestions_status", merge_suggestions.c.tenant_id, merge_suggestions.c.status)
+
+teams = sa.Table(
+    "teams",
+    metadata,
+    sa.Column("tenant_id", sa.Uuid, nullable=False),
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("deleted_at", sa.DateTime(timezone=True)),
+)
+sa.Index(
+    "teams_name_once",
+    teams.c.tenant_id,
+    teams.c.name,
+    unique=True,
+    postgresql_where=teams.c.deleted_at.is_(None),
+)
+
+# Memberships name the developer as it was when added; reads follow merges to the live one.
+team_memberships = sa.Table(
+    "team_memberships",
+    metadata,
+    sa.Column("tenant_id", sa.Uuid, nullable=False),
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("team_id", sa.Uuid, nullable=False),
+    sa.Column("developer_id", sa.Uuid, nullable=False),
+    sa.Column("starts_on", sa.Date, nullable=False),
+    sa.Column("ends_on", sa.Date),  # the last day of membership (inclusive); None: ongoing
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+sa.Index("team_memberships_team", team_memberships.c.tenant_id, team_memberships.c.team_id)
