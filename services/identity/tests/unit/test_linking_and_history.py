@@ -23,9 +23,11 @@ def holder(developer: UUID, *shared: Key, locked: bool = False) -> Holder:
 
 
 def test_a_link_scores_the_weaker_of_its_two_sides() -> None:
-    [link] = shared_links([NAME], [("name:ada lovelace", 0.6)])
-    assert link.score == 0.6
-    assert shared_links([EMAIL], [("email:other@example.org", 1.0)]) == ()
+    [link] = shared_links([NAME], [("name:ada lovelace", WEAK.score, WEAK.rule)])
+    assert link == WEAK
+    [link] = shared_links([WEAK], [("name:ada lovelace", NAME.score, NAME.rule)])
+    assert link == WEAK
+    assert shared_links([EMAIL], [("email:other@example.org", 1.0, EMAIL.rule)]) == ()
 
 
 def test_an_alias_with_no_strong_link_starts_a_developer_and_the_weak_one_is_suggested() -> None:

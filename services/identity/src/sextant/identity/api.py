@@ -1,78 +1,89 @@
-"""Identity's HTTP routes (behind the gateway's internal token): developers and the
-evidence that links each alias to them."""
+"""Identity's HTTP routes (behind the gateway's internal token): developers with the
+evidence linking each alias, manual merge/split/move/lock, merge suggestions, teams.
+
+Tenant and platform admins change identities; managers and members read; partners see
+no developers. Every lookup is scoped to the caller's tenant: another tenant's id
+answers 404.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import date
+from typing import Annotated, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Depends, Query, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from sextant.identity import service
 from sextant.identity.db import repository
-from sextant.runtime.app import Session
-from sextant.runtime.errors import InvalidInput, NotFound
-from sextant.runtime.tokens import Caller
+from sextant.identity.db.repository import AliasRow, DeveloperRow, MembershipRow, TeamRow
+from sextant.identity.schemas import (
+    AliasView,
+    DeveloperDetail,
+    DeveloperList,
+    DeveloperSummary,
+    Evidence,
+    LockRequest,
+    MembershipCreate,
+    MembershipList,
+    MembershipView,
+    MergeRequest,
+    MoveRequest,
+    SplitReply,
+    SplitRequest,
+    SuggestionList,
+    SuggestionView,
+    TeamCreate,
+    TeamList,
+    TeamView,
+)
+from sextant.runtime.app import Session, State
+from sextant.runtime.errors import InvalidInput
+from sextant.runtime.tokens import InternalClaims, caller_with_role
 
 router = APIRouter(prefix="/v1", tags=["identity"])
 
-
-class DeveloperSummary(BaseModel):
-    id: UUID
-    display_name: str | None
-    is_bot: bool
-    locked: bool
-    aliases: int
-
-
-class DeveloperList(BaseModel):
-    items: list[DeveloperSummary]
+Admin = Annotated[InternalClaims, Depends(caller_with_role("tenant_admin", "platform_admin"))]
+Reader = Annotated[
+    InternalClaims,
+    Depends(caller_with_role("tenant_admin", "platform_admin", "manager", "member")),
+]
+Limit = Annotated[int, Query(ge=1, le=1000)]
 
 
-class Evidence(BaseModel):
-    key: str = Field(description="what this alias is known by, e.g. email:ada@example.com")
-    rule: str
-    score: float
-
-
-class AliasView(BaseModel):
-    id: UUID
-    kind: str
-    account_id: str | None
-    login: str | None
-    email: str | None
-    display_name: str | None
-    is_bot: bool
-    evidence: list[Evidence]
-
-
-class DeveloperDetail(BaseModel):
-    id: UUID
-    display_name: str | None
-    is_bot: bool
-    locked: bool
-    aliases: list[AliasView]
-
-
-def _tenant(caller: Caller) -> None:
+def _tenant(caller: InternalClaims) -> UUID:
     if caller.tid is None:
         raise InvalidInput("developers belong to a tenant; the call names none")
+    return caller.tid
+
+
+def _change(caller: InternalClaims, state: State) -> service.Change:
+    return service.Change(tenant=_tenant(caller), actor=caller.sub, outbox=state.outbox)
+
+
+# developers ----------------------------------------------------------------------------
 
 
 @router.get(
     "/developers", response_model=DeveloperList, summary="Developers (bots hidden by default)"
 )
 async def list_developers(
-    caller: Caller,
+    caller: Reader,
     session: Session,
     q: Annotated[
         str | None, Query(max_length=200, description="name, email or login contains")
     ] = None,
+    team: Annotated[UUID | None, Query(description="members of this team today")] = None,
     include_bots: bool = False,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    limit: Limit = 100,
 ) -> DeveloperList:
-    _tenant(caller)
-    rows = await repository.list_developers(session, q, include_bots, limit)
+    tenant = _tenant(caller)
+    only = None
+    if team is not None:
+        members = await service.team_members(session, tenant, team, service.today())
+        only = sorted({developer.id for _, developer in members})
+    rows = await repository.list_developers(session, tenant, q, include_bots, limit, only)
     return DeveloperList(
         items=[
             DeveloperSummary(
@@ -83,38 +94,219 @@ async def list_developers(
     )
 
 
+@router.post(
+    "/developers/merge",
+    response_model=DeveloperDetail,
+    summary="Merge developers into one (announced and audited)",
+)
+async def merge_developers(
+    body: MergeRequest, caller: Admin, session: Session, state: State
+) -> DeveloperDetail:
+    change = _change(caller, state)
+    survivor = await service.merge(session, change, body.survivor_id, body.merged_ids)
+    return await _detail(session, change.tenant, survivor)
+
+
+@router.get(
+    "/developers/merge-suggestions",
+    response_model=SuggestionList,
+    summary="Merge suggestions (links too weak to merge on their own), pending by default",
+)
+async def list_merge_suggestions(
+    caller: Reader,
+    session: Session,
+    status: Literal["pending", "confirmed", "rejected", "all"] = "pending",
+    limit: Limit = 100,
+) -> SuggestionList:
+    rows = await service.suggestion_views(
+        session, _tenant(caller), None if status == "all" else status, limit
+    )
+    return SuggestionList(
+        items=[
+            SuggestionView(
+                id=s.id,
+                developer_ids=live,
+                rule=s.rule,
+                score=s.score,
+                evidence=s.evidence,
+                status=s.status,
+                created_at=s.created_at,
+                decided_at=s.decided_at,
+                decided_by=s.decided_by,
+            )
+            for s, live in rows
+        ]
+    )
+
+
+@router.post(
+    "/developers/merge-suggestions/{suggestion_id}/confirm",
+    response_model=DeveloperDetail,
+    summary="Confirm a suggestion: merge the pair (the older developer survives)",
+)
+async def confirm_merge_suggestion(
+    suggestion_id: UUID, caller: Admin, session: Session, state: State
+) -> DeveloperDetail:
+    change = _change(caller, state)
+    survivor = await service.confirm_suggestion(session, change, suggestion_id)
+    return await _detail(session, change.tenant, survivor)
+
+
+@router.post(
+    "/developers/merge-suggestions/{suggestion_id}/reject",
+    status_code=204,
+    summary="Reject a suggestion: the pair is never suggested or merged automatically again",
+)
+async def reject_merge_suggestion(
+    suggestion_id: UUID, caller: Admin, session: Session, state: State
+) -> Response:
+    await service.reject_suggestion(session, _change(caller, state), suggestion_id)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/developers/aliases/{alias_id}/move",
+    response_model=DeveloperDetail,
+    summary="Move one alias to another developer (announced and audited)",
+)
+async def move_alias(
+    alias_id: UUID, body: MoveRequest, caller: Admin, session: Session, state: State
+) -> DeveloperDetail:
+    change = _change(caller, state)
+    await service.move_alias(session, change, alias_id, body.to_developer_id)
+    return await _detail(session, change.tenant, body.to_developer_id)
+
+
 @router.get(
     "/developers/{developer_id}",
     response_model=DeveloperDetail,
     summary="A developer, with each alias and its evidence",
 )
-async def get_developer(developer_id: UUID, caller: Caller, session: Session) -> DeveloperDetail:
-    _tenant(caller)
-    found = await repository.get_developer(session, developer_id)
-    if found is None:
-        raise NotFound(f"no developer {developer_id}")
-    developer, merged_into = found
-    if merged_into is not None:
-        raise NotFound(
-            f"developer {developer_id} was merged into {merged_into}", merged_into=str(merged_into)
-        )
-    aliases = await repository.aliases_of(session, developer_id)
+async def get_developer(developer_id: UUID, caller: Reader, session: Session) -> DeveloperDetail:
+    return await _detail(session, _tenant(caller), developer_id)
+
+
+@router.post(
+    "/developers/{developer_id}/split",
+    response_model=SplitReply,
+    summary="Split aliases out into another developer (undoes a merge exactly when it can)",
+)
+async def split_developer(
+    developer_id: UUID, body: SplitRequest, caller: Admin, session: Session, state: State
+) -> SplitReply:
+    change = _change(caller, state)
+    other, restored = await service.split(session, change, developer_id, body.alias_ids)
+    return SplitReply(
+        developer=await _detail(session, change.tenant, developer_id),
+        new_developer=await _detail(session, change.tenant, other),
+        restored=restored,
+    )
+
+
+@router.put(
+    "/developers/{developer_id}/lock",
+    response_model=DeveloperDetail,
+    summary="Lock a developer against automatic matching, or unlock it",
+)
+async def lock_developer(
+    developer_id: UUID, body: LockRequest, caller: Admin, session: Session, state: State
+) -> DeveloperDetail:
+    change = _change(caller, state)
+    await service.set_lock(session, change, developer_id, body.locked)
+    return await _detail(session, change.tenant, developer_id)
+
+
+# teams ---------------------------------------------------------------------------------
+
+
+@router.post("/teams", status_code=201, response_model=TeamView, summary="Create a team")
+async def create_team(body: TeamCreate, caller: Admin, session: Session, state: State) -> TeamView:
+    return _team(await service.create_team(session, _change(caller, state), body.name))
+
+
+@router.get("/teams", response_model=TeamList, summary="The tenant's teams")
+async def list_teams(
+    caller: Reader, session: Session, include_deleted: bool = False, limit: Limit = 100
+) -> TeamList:
+    rows = await repository.list_teams(session, _tenant(caller), include_deleted, limit)
+    return TeamList(items=[_team(t) for t in rows])
+
+
+@router.delete("/teams/{team_id}", status_code=204, summary="Delete a team (soft)")
+async def delete_team(team_id: UUID, caller: Admin, session: Session, state: State) -> Response:
+    await service.delete_team(session, _change(caller, state), team_id)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/teams/{team_id}/members",
+    status_code=201,
+    response_model=MembershipView,
+    summary="Add a developer to a team from a day (to a day, inclusive)",
+)
+async def add_team_member(
+    team_id: UUID, body: MembershipCreate, caller: Admin, session: Session, state: State
+) -> MembershipView:
+    change = _change(caller, state)
+    membership = await service.add_member(
+        session, change, team_id, body.developer_id, body.starts_on, body.ends_on
+    )
+    developer = await service.live_developer(session, change.tenant, body.developer_id)
+    return _membership(membership, developer)
+
+
+@router.get(
+    "/teams/{team_id}/members",
+    response_model=MembershipList,
+    summary="A team's memberships on a day (every membership when no day is given)",
+)
+async def list_team_members(
+    team_id: UUID,
+    caller: Reader,
+    session: Session,
+    on: Annotated[date | None, Query(description="members on this day (YYYY-MM-DD)")] = None,
+) -> MembershipList:
+    rows = await service.team_members(session, _tenant(caller), team_id, on)
+    return MembershipList(items=[_membership(m, d) for m, d in rows])
+
+
+# replies -------------------------------------------------------------------------------
+
+
+async def _detail(session: AsyncSession, tenant: UUID, developer_id: UUID) -> DeveloperDetail:
+    developer, aliases = await service.developer_with_aliases(session, tenant, developer_id)
     return DeveloperDetail(
         id=developer.id,
         display_name=developer.display_name,
         is_bot=developer.is_bot,
         locked=developer.locked,
-        aliases=[
-            AliasView(
-                id=a.id,
-                kind=a.kind,
-                account_id=a.account_id,
-                login=a.login,
-                email=a.email,
-                display_name=a.display_name,
-                is_bot=a.is_bot,
-                evidence=[Evidence(key=k, score=s, rule=r) for k, s, r in a.keys],
-            )
-            for a in aliases
-        ],
+        aliases=[_alias(a) for a in aliases],
+    )
+
+
+def _alias(a: AliasRow) -> AliasView:
+    return AliasView(
+        id=a.id,
+        kind=a.kind,
+        account_id=a.account_id,
+        login=a.login,
+        email=a.email,
+        display_name=a.display_name,
+        is_bot=a.is_bot,
+        evidence=[Evidence(key=k, score=s, rule=r) for k, s, r in a.keys],
+    )
+
+
+def _team(t: TeamRow) -> TeamView:
+    return TeamView(id=t.id, name=t.name, created_at=t.created_at, deleted=t.deleted_at is not None)
+
+
+def _membership(m: MembershipRow, developer: DeveloperRow) -> MembershipView:
+    return MembershipView(
+        id=m.id,
+        team_id=m.team_id,
+        developer_id=developer.id,
+        display_name=developer.display_name,
+        starts_on=m.starts_on,
+        ends_on=m.ends_on,
     )

@@ -2,14 +2,16 @@
 developer, by the same keys the batch resolver uses, and the event is re-emitted as
 ``activity.attributed`` under the same partition key (so per-entity order holds).
 
-An alias seen before costs one indexed lookup. A new alias joins the developer owning
-one of its keys (scored at or above the auto-merge threshold); when its keys reach
-several developers they are merged into the oldest — unless one is locked — and the
-merge is announced so that services holding per-developer history follow it.
+An alias seen before costs one indexed lookup. A new alias is placed by
+:func:`sextant.identity.domain.linking.place`: it joins the developer its strongest
+links reach, developers its strong links join are merged into the oldest (unless locked
+or kept apart by a person) and the merge is announced so that services holding
+per-developer history follow it; weaker links become merge suggestions, announced too.
 """
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -26,10 +28,12 @@ from sextant.contracts.events.platform import (
     Attribution,
     DeveloperCreated,
     DevelopersMerged,
+    MergeSuggested,
 )
 from sextant.identity.db import repository
-from sextant.identity.db.repository import DeveloperRow
-from sextant.identity.domain.keys import AUTO_MERGE_SCORE, keys_for
+from sextant.identity.db.repository import DeveloperRow, SuggestionRow
+from sextant.identity.domain.keys import Key, keys_for
+from sextant.identity.domain.linking import Holder, Suggestion, place, shared_links
 from sextant.runtime.outbox import Outbox
 
 ACTOR_KINDS = {"github", "gitlab", "jira", "generic"}
@@ -100,22 +104,34 @@ class KnownAliases:
 
     A hit skips the database entirely. Only what was read from the database is kept
     (committed before this transaction began), never what this transaction creates, which
-    a rollback could undo. An entry goes stale only by a merge; it then names the
-    merged-away developer, which every consumer maps to the survivor through the
-    developers.merged event — so the attribution stays right.
+    a rollback could undo. An entry goes stale by a merge — it then names the merged-away
+    developer, which every consumer maps to the survivor through the developers.merged
+    event, so the attribution stays right — or by a manual split or move, which forgets
+    the tenant's entries in this process once committed; other replicas' entries expire
+    after ``ttl_seconds``.
     """
 
-    def __init__(self, size: int = 200_000) -> None:
-        self.size = size
-        self._entries: dict[tuple[UUID, str], UUID] = {}
+    def __init__(self, size: int = 200_000, ttl_seconds: float = 30.0) -> None:
+        self.size, self.ttl = size, ttl_seconds
+        self._count = 0
+        self._entries: dict[UUID, dict[str, tuple[UUID, float]]] = {}
 
     def get(self, tenant: UUID, print_: str) -> UUID | None:
-        return self._entries.get((tenant, print_))
+        entry = self._entries.get(tenant, {}).get(print_)
+        if entry is None or entry[1] < time.monotonic():
+            return None
+        return entry[0]
 
     def put(self, tenant: UUID, print_: str, developer: UUID) -> None:
-        if len(self._entries) >= self.size:
+        if self._count >= self.size:
             self._entries.clear()
-        self._entries[(tenant, print_)] = developer
+            self._count = 0
+        known = self._entries.setdefault(tenant, {})
+        self._count += print_ not in known
+        known[print_] = (developer, time.monotonic() + self.ttl)
+
+    def forget(self, tenant: UUID) -> None:
+        self._count -= len(self._entries.pop(tenant, {}))
 
 
 KNOWN = KnownAliases()
@@ -124,26 +140,33 @@ KNOWN = KnownAliases()
 async def developer_for(
     session: AsyncSession, outbox: Outbox, envelope: Envelope, actor: Actor, print_: str
 ) -> UUID:
-    cached = KNOWN.get(envelope.tenantid, print_)
+    tenant, workspace = envelope.tenantid, envelope.workspaceid
+    cached = KNOWN.get(tenant, print_)
     if cached is not None:
         return cached
     known = await repository.developer_of_alias(session, print_)
     if known is not None:
-        live = await _live(session, known)
-        KNOWN.put(envelope.tenantid, print_, live)
+        live = await _live(session, tenant, known)
+        KNOWN.put(tenant, print_, live)
         return live
     # New aliases of one tenant are resolved one transaction at a time: two events naming
     # the same person on different partitions must not each create a developer.
-    await repository.lock_tenant_resolution(session, envelope.tenantid)
+    await repository.lock_tenant_resolution(session, tenant)
     known = await repository.developer_of_alias(session, print_)
     if known is not None:
-        return await _live(session, known)
+        return await _live(session, tenant, known)
     keys = keys_for(actor)
-    linking = [k for k in keys if k.score >= AUTO_MERGE_SCORE]
-    owners = await repository.developers_with_keys(session, [k.value for k in linking])
+    holders = holders_from(
+        keys, await repository.holders_of_keys(session, tenant, [k.value for k in keys])
+    )
+    ids = [h.developer_id for h in holders]
+    placement = place(
+        holders,
+        await repository.kept_apart(session, tenant, ids),
+        await repository.pending_pairs(session, tenant, ids),
+    )
     now = datetime.now(UTC)
-    tenant, workspace = envelope.tenantid, envelope.workspaceid
-    if not owners:
+    if placement.joins is None:
         developer = DeveloperRow(
             uuid7(), actor.display_name or actor.login, actor.is_bot, False, now
         )
@@ -160,34 +183,93 @@ async def developer_for(
         )
         owner = developer.id
     else:
-        survivor, others = owners[0], owners[1:]
-        mergeable = [d.id for d in others if not d.locked]
-        if mergeable and not survivor.locked:
-            await repository.merge_into(session, survivor.id, mergeable)
-            rule = next(k.rule for k in linking)
-            merged = DevelopersMerged(
-                survivor_id=survivor.id,
-                merged_ids=mergeable,
+        owner = placement.joins
+        if placement.merged:
+            rule = placement.rule or "matching"
+            await repository.merge_into(
+                session,
+                tenant,
+                owner,
+                placement.merged,
                 rule=rule,
-                score=min(k.score for k in linking),
+                score=placement.score,
+                actor=None,
+                at=now,
+            )
+            merged = DevelopersMerged(
+                survivor_id=owner,
+                merged_ids=list(placement.merged),
+                rule=rule,
+                score=placement.score,
             )
             await outbox.add(
                 session,
                 merged,
                 tenant_id=tenant,
                 workspace_id=workspace,
-                entity=f"developer:{survivor.id}",
+                entity=f"developer:{owner}",
             )
-        owner = survivor.id
     await repository.add_alias(session, tenant, uuid7(), owner, print_, actor, keys, now)
+    for suggestion in placement.suggestions:
+        await suggest(session, outbox, tenant, owner, suggestion, now, workspace)
     return owner
 
 
-async def _live(session: AsyncSession, developer_id: UUID) -> UUID:
+def holders_from(
+    keys: list[Key], found: list[tuple[DeveloperRow, str, float, str]]
+) -> list[Holder]:
+    """The developers holding ``keys`` (oldest first), each with the links it makes."""
+    held: dict[UUID, tuple[DeveloperRow, list[tuple[str, float, str]]]] = {}
+    for developer, key, score, rule in found:
+        held.setdefault(developer.id, (developer, []))[1].append((key, score, rule))
+    return [
+        Holder(developer.id, developer.locked, shared_links(keys, values))
+        for developer, values in held.values()
+    ]
+
+
+async def suggest(
+    session: AsyncSession,
+    outbox: Outbox,
+    tenant: UUID,
+    developer_id: UUID,
+    suggestion: Suggestion,
+    now: datetime,
+    workspace: UUID | None = None,
+) -> None:
+    """Store a merge suggestion of two developers and announce it."""
+    row = SuggestionRow(
+        id=uuid7(),
+        developer_a=developer_id,
+        developer_b=suggestion.developer_id,
+        rule=suggestion.rule,
+        score=suggestion.score,
+        evidence=list(suggestion.evidence),
+        status="pending",
+        created_at=now,
+    )
+    await repository.add_suggestion(session, tenant, row)
+    announced = MergeSuggested(
+        suggestion_id=row.id,
+        developer_ids=[row.developer_a, row.developer_b],
+        rule=row.rule,
+        score=row.score,
+        evidence=row.evidence,
+    )
+    await outbox.add(
+        session,
+        announced,
+        tenant_id=tenant,
+        workspace_id=workspace,
+        entity=f"developer:{row.developer_a}",
+    )
+
+
+async def _live(session: AsyncSession, tenant: UUID, developer_id: UUID) -> UUID:
     """Follow ``merged_into`` to the developer that holds this one now."""
     for _ in range(32):
-        found = await repository.get_developer(session, developer_id)
-        if found is None or found[1] is None:
+        found = await repository.get_developer(session, tenant, developer_id)
+        if found is None or found.merged_into is None:
             return developer_id
-        developer_id = found[1]
+        developer_id = found.merged_into
     return developer_id

@@ -1,18 +1,33 @@
-"""Reads and writes of identity's tables, in a session already scoped to the tenant."""
+"""Reads and writes of identity's tables, in a session already scoped to the tenant (RLS);
+functions the API reaches filter by tenant as well. Nothing here commits."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
+from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sextant.contracts import uuid7
 from sextant.contracts.events.common import Actor
-from sextant.identity.db import alias_keys, aliases, developers
+from sextant.identity.db import (
+    alias_keys,
+    aliases,
+    developers,
+    merge_suggestions,
+    merges,
+    separations,
+    team_memberships,
+    teams,
+)
+from sextant.identity.domain.history import PastMerge, Span
 from sextant.identity.domain.keys import Key
+from sextant.identity.domain.linking import Pair
 
 
 @dataclass(frozen=True)
@@ -22,6 +37,7 @@ class DeveloperRow:
     is_bot: bool
     locked: bool
     created_at: datetime
+    merged_into: UUID | None = None
 
 
 @dataclass(frozen=True)
@@ -37,8 +53,40 @@ class AliasRow:
     keys: list[tuple[str, float, str]]
 
 
+@dataclass(frozen=True)
+class SuggestionRow:
+    id: UUID
+    developer_a: UUID
+    developer_b: UUID
+    rule: str
+    score: float
+    evidence: list[str]
+    status: str
+    created_at: datetime
+    decided_at: datetime | None = None
+    decided_by: str | None = None
+
+
+@dataclass(frozen=True)
+class TeamRow:
+    id: UUID
+    name: str
+    created_at: datetime
+    deleted_at: datetime | None
+
+
+@dataclass(frozen=True)
+class MembershipRow:
+    id: UUID
+    team_id: UUID
+    developer_id: UUID  # as recorded; may since have been merged into another
+    starts_on: date
+    ends_on: date | None
+
+
 async def lock_tenant_resolution(session: AsyncSession, tenant_id: UUID) -> None:
-    """Hold the tenant's resolution lock until this transaction ends."""
+    """Hold the tenant's resolution lock until this transaction ends: automatic matching
+    and manual changes of one tenant's developers happen one transaction at a time."""
     await session.execute(
         sa.select(
             sa.func.pg_advisory_xact_lock(sa.func.hashtextextended(f"identity:{tenant_id}", 0))
@@ -53,21 +101,25 @@ async def developer_of_alias(session: AsyncSession, fingerprint: str) -> UUID | 
     return found
 
 
-async def developers_with_keys(session: AsyncSession, keys: list[str]) -> list[DeveloperRow]:
-    """The (live) developers owning any of ``keys``, oldest first."""
+async def holders_of_keys(
+    session: AsyncSession, tenant_id: UUID, keys: Sequence[str]
+) -> list[tuple[DeveloperRow, str, float, str]]:
+    """(live developer, key, score, rule) for every alias holding one of ``keys``, oldest
+    developer first."""
     if not keys:
         return []
-    owning = (
-        sa.select(aliases.c.developer_id)
-        .join(alias_keys, alias_keys.c.alias_id == aliases.c.id)
-        .where(alias_keys.c.key.in_(keys))
-    )
     rows = await session.execute(
-        sa.select(developers)
-        .where(developers.c.id.in_(owning), developers.c.merged_into.is_(None))
+        sa.select(developers, alias_keys.c.key, alias_keys.c.score, alias_keys.c.rule)
+        .join(aliases, aliases.c.developer_id == developers.c.id)
+        .join(alias_keys, alias_keys.c.alias_id == aliases.c.id)
+        .where(
+            alias_keys.c.tenant_id == tenant_id,
+            alias_keys.c.key.in_(keys),
+            developers.c.merged_into.is_(None),
+        )
         .order_by(developers.c.created_at, developers.c.id)
     )
-    return [_developer(r) for r in rows.mappings()]
+    return [(_developer(r), r["key"], float(r["score"]), r["rule"]) for r in rows.mappings()]
 
 
 async def add_developer(session: AsyncSession, tenant_id: UUID, row: DeveloperRow) -> None:
@@ -83,13 +135,239 @@ async def add_developer(session: AsyncSession, tenant_id: UUID, row: DeveloperRo
     )
 
 
-async def merge_into(session: AsyncSession, survivor: UUID, merged: list[UUID]) -> None:
+async def merge_into(
+    session: AsyncSession,
+    tenant_id: UUID,
+    survivor: UUID,
+    merged: Sequence[UUID],
+    *,
+    rule: str,
+    score: float | None,
+    actor: str | None,
+    at: datetime,
+) -> None:
+    """Move the aliases of ``merged`` to ``survivor``, remembering which each held (so a
+    split can restore them), and settle pending suggestions the merge answers."""
+    held: dict[UUID, list[UUID]] = {m: [] for m in merged}
+    for alias_id, developer_id in await session.execute(
+        sa.select(aliases.c.id, aliases.c.developer_id).where(
+            aliases.c.tenant_id == tenant_id, aliases.c.developer_id.in_(merged)
+        )
+    ):
+        held[developer_id].append(alias_id)
     await session.execute(
-        aliases.update().where(aliases.c.developer_id.in_(merged)).values(developer_id=survivor)
+        merges.insert(),
+        [
+            {
+                "tenant_id": tenant_id,
+                "id": uuid7(),
+                "survivor_id": survivor,
+                "merged_id": m,
+                "alias_ids": sorted(held[m]),
+                "rule": rule,
+                "score": score,
+                "actor": actor,
+                "merged_at": at,
+            }
+            for m in merged
+        ],
     )
     await session.execute(
-        developers.update().where(developers.c.id.in_(merged)).values(merged_into=survivor)
+        aliases.update()
+        .where(aliases.c.tenant_id == tenant_id, aliases.c.developer_id.in_(merged))
+        .values(developer_id=survivor)
     )
+    await session.execute(
+        developers.update()
+        .where(developers.c.tenant_id == tenant_id, developers.c.id.in_(merged))
+        .values(merged_into=survivor)
+    )
+    within = sa.select(_absorbed(tenant_id, [survivor]).c.id)
+    await session.execute(
+        merge_suggestions.update()
+        .where(
+            merge_suggestions.c.tenant_id == tenant_id,
+            merge_suggestions.c.status == "pending",
+            merge_suggestions.c.developer_a.in_(within),
+            merge_suggestions.c.developer_b.in_(within),
+        )
+        .values(status="confirmed", decided_at=at, decided_by=actor or "automatic")
+    )
+
+
+async def revive(session: AsyncSession, tenant_id: UUID, developer_id: UUID) -> None:
+    """A merged-away developer is live again (a split restored it)."""
+    await session.execute(
+        developers.update()
+        .where(developers.c.tenant_id == tenant_id, developers.c.id == developer_id)
+        .values(merged_into=None)
+    )
+
+
+async def move_aliases(
+    session: AsyncSession, tenant_id: UUID, alias_ids: Sequence[UUID], to_developer: UUID
+) -> None:
+    await session.execute(
+        aliases.update()
+        .where(aliases.c.tenant_id == tenant_id, aliases.c.id.in_(alias_ids))
+        .values(developer_id=to_developer)
+    )
+
+
+async def past_merges_into(
+    session: AsyncSession, tenant_id: UUID, survivor: UUID
+) -> list[PastMerge]:
+    rows = await session.execute(
+        sa.select(merges, developers.c.merged_into)
+        .join(developers, developers.c.id == merges.c.merged_id)
+        .where(merges.c.tenant_id == tenant_id, merges.c.survivor_id == survivor)
+    )
+    return [
+        PastMerge(
+            merged_id=r["merged_id"],
+            alias_ids=frozenset(r["alias_ids"]),
+            merged_at=r["merged_at"],
+            still_merged=r["merged_into"] == survivor,
+        )
+        for r in rows.mappings()
+    ]
+
+
+async def set_locked(
+    session: AsyncSession, tenant_id: UUID, developer_id: UUID, locked: bool
+) -> None:
+    await session.execute(
+        developers.update()
+        .where(developers.c.tenant_id == tenant_id, developers.c.id == developer_id)
+        .values(locked=locked)
+    )
+
+
+def _absorbed(tenant_id: UUID, ids: Sequence[UUID]) -> sa.CTE:
+    """(live, id): each of ``ids`` with every developer merged into it, transitively."""
+    top = (
+        sa.select(developers.c.id.label("live"), developers.c.id.label("id"))
+        .where(developers.c.tenant_id == tenant_id, developers.c.id.in_(ids))
+        .cte("absorbed", recursive=True)
+    )
+    inner = developers.alias("inner")
+    return top.union(
+        sa.select(top.c.live, inner.c.id).where(
+            inner.c.tenant_id == tenant_id, inner.c.merged_into == top.c.id
+        )
+    )
+
+
+async def _pairs_between(
+    session: AsyncSession,
+    tenant_id: UUID,
+    ids: Sequence[UUID],
+    table: sa.Table,
+    *conditions: sa.ColumnElement[bool],
+) -> set[Pair]:
+    if len(set(ids)) < 2:
+        return set()
+    members = _absorbed(tenant_id, ids)
+    a, b = members.alias("a"), members.alias("b")
+    rows = await session.execute(
+        sa.select(a.c.live, b.c.live)
+        .select_from(table)
+        .join(a, table.c.developer_a == a.c.id)
+        .join(b, table.c.developer_b == b.c.id)
+        .where(table.c.tenant_id == tenant_id, a.c.live != b.c.live, *conditions)
+    )
+    return {frozenset((x, y)) for x, y in rows}
+
+
+async def kept_apart(session: AsyncSession, tenant_id: UUID, ids: Sequence[UUID]) -> set[Pair]:
+    """Pairs of the (live) ``ids`` a person said are different people."""
+    return await _pairs_between(session, tenant_id, ids, separations)
+
+
+async def pending_pairs(session: AsyncSession, tenant_id: UUID, ids: Sequence[UUID]) -> set[Pair]:
+    """Pairs of the (live) ``ids`` already suggested and not yet decided."""
+    return await _pairs_between(
+        session, tenant_id, ids, merge_suggestions, merge_suggestions.c.status == "pending"
+    )
+
+
+async def add_separation(
+    session: AsyncSession,
+    tenant_id: UUID,
+    pair: tuple[UUID, UUID],
+    *,
+    reason: str,
+    decided_by: str,
+    at: datetime,
+) -> None:
+    a, b = sorted(pair)
+    await session.execute(
+        insert(separations)
+        .values(
+            tenant_id=tenant_id,
+            developer_a=a,
+            developer_b=b,
+            reason=reason,
+            decided_by=decided_by,
+            decided_at=at,
+        )
+        .on_conflict_do_nothing()
+    )
+
+
+async def live_ids(session: AsyncSession, tenant_id: UUID, ids: Sequence[UUID]) -> dict[UUID, UUID]:
+    """Each of ``ids`` (of this tenant) mapped to the live developer holding it now."""
+    if not ids:
+        return {}
+    up = (
+        sa.select(
+            developers.c.id.label("start"),
+            developers.c.id.label("id"),
+            developers.c.merged_into.label("next"),
+        )
+        .where(developers.c.tenant_id == tenant_id, developers.c.id.in_(ids))
+        .cte("up", recursive=True)
+    )
+    inner = developers.alias("inner")
+    up = up.union(
+        sa.select(up.c.start, inner.c.id, inner.c.merged_into).where(inner.c.id == up.c.next)
+    )
+    rows = await session.execute(sa.select(up.c.start, up.c.id).where(up.c.next.is_(None)))
+    return {start: live for start, live in rows}
+
+
+async def developers_by_id(
+    session: AsyncSession, tenant_id: UUID, ids: Sequence[UUID]
+) -> dict[UUID, DeveloperRow]:
+    """The developers of this tenant among ``ids``, merged-away ones included."""
+    if not ids:
+        return {}
+    rows = await session.execute(
+        sa.select(developers).where(developers.c.tenant_id == tenant_id, developers.c.id.in_(ids))
+    )
+    return {r["id"]: _developer(r) for r in rows.mappings()}
+
+
+async def alias_by_id(session: AsyncSession, tenant_id: UUID, alias_id: UUID) -> AliasRow | None:
+    row = (
+        (
+            await session.execute(
+                sa.select(aliases).where(aliases.c.tenant_id == tenant_id, aliases.c.id == alias_id)
+            )
+        )
+        .mappings()
+        .first()
+    )
+    return _alias(row, []) if row else None
+
+
+async def alias_ids_of(session: AsyncSession, tenant_id: UUID, developer_id: UUID) -> list[UUID]:
+    rows = await session.scalars(
+        sa.select(aliases.c.id).where(
+            aliases.c.tenant_id == tenant_id, aliases.c.developer_id == developer_id
+        )
+    )
+    return list(rows)
 
 
 async def add_alias(
@@ -144,54 +422,79 @@ async def add_alias(
 
 
 async def list_developers(
-    session: AsyncSession, search: str | None, include_bots: bool, limit: int
+    session: AsyncSession,
+    tenant_id: UUID,
+    search: str | None,
+    include_bots: bool,
+    limit: int,
+    only: Sequence[UUID] | None = None,
 ) -> list[tuple[DeveloperRow, int]]:
+    """Live developers by name; ``search`` matches a name, email or login of any alias,
+    ``only`` (e.g. a team's members) restricts to those ids."""
     counts = (
         sa.select(aliases.c.developer_id, sa.func.count().label("n"))
+        .where(aliases.c.tenant_id == tenant_id)
         .group_by(aliases.c.developer_id)
         .subquery()
     )
     query = (
         sa.select(developers, sa.func.coalesce(counts.c.n, 0).label("alias_count"))
         .outerjoin(counts, counts.c.developer_id == developers.c.id)
-        .where(developers.c.merged_into.is_(None))
+        .where(developers.c.tenant_id == tenant_id, developers.c.merged_into.is_(None))
         .order_by(developers.c.display_name, developers.c.id)
         .limit(limit)
     )
     if not include_bots:
         query = query.where(developers.c.is_bot.is_(False))
+    if only is not None:
+        query = query.where(developers.c.id.in_(only))
     if search:
-        like = f"%{search.lower()}%"
+        like = (
+            "%" + search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        )
         matching = sa.select(aliases.c.developer_id).where(
+            aliases.c.tenant_id == tenant_id,
             sa.or_(
-                sa.func.lower(aliases.c.display_name).like(like),
-                sa.func.lower(aliases.c.email).like(like),
-                sa.func.lower(aliases.c.login).like(like),
+                sa.func.lower(aliases.c.display_name).like(like, escape="\\"),
+                sa.func.lower(aliases.c.email).like(like, escape="\\"),
+                sa.func.lower(aliases.c.login).like(like, escape="\\"),
+            ),
+        )
+        query = query.where(
+            sa.or_(
+                developers.c.id.in_(matching),
+                sa.func.lower(developers.c.display_name).like(like, escape="\\"),
             )
         )
-        query = query.where(developers.c.id.in_(matching))
     rows = await session.execute(query)
     return [(_developer(r), int(r["alias_count"])) for r in rows.mappings()]
 
 
 async def get_developer(
-    session: AsyncSession, developer_id: UUID
-) -> tuple[DeveloperRow, UUID | None] | None:
+    session: AsyncSession, tenant_id: UUID, developer_id: UUID
+) -> DeveloperRow | None:
+    """The developer, merged away or not (see ``merged_into``)."""
     row = (
-        (await session.execute(sa.select(developers).where(developers.c.id == developer_id)))
+        (
+            await session.execute(
+                sa.select(developers).where(
+                    developers.c.tenant_id == tenant_id, developers.c.id == developer_id
+                )
+            )
+        )
         .mappings()
         .first()
     )
-    return (_developer(row), row["merged_into"]) if row else None
+    return _developer(row) if row else None
 
 
-async def aliases_of(session: AsyncSession, developer_id: UUID) -> list[AliasRow]:
+async def aliases_of(session: AsyncSession, tenant_id: UUID, developer_id: UUID) -> list[AliasRow]:
     rows = (
         (
             await session.execute(
                 sa.select(aliases)
-                .where(aliases.c.developer_id == developer_id)
-                .order_by(aliases.c.first_seen_at)
+                .where(aliases.c.tenant_id == tenant_id, aliases.c.developer_id == developer_id)
+                .order_by(aliases.c.first_seen_at, aliases.c.id)
             )
         )
         .mappings()
@@ -201,23 +504,188 @@ async def aliases_of(session: AsyncSession, developer_id: UUID) -> list[AliasRow
     if rows:
         for k in await session.execute(
             sa.select(alias_keys)
-            .where(alias_keys.c.alias_id.in_(list(keys)))
+            .where(alias_keys.c.tenant_id == tenant_id, alias_keys.c.alias_id.in_(list(keys)))
             .order_by(alias_keys.c.key)
         ):
             keys[k.alias_id].append((k.key, k.score, k.rule))
-    return [
-        AliasRow(
-            id=r["id"],
-            developer_id=r["developer_id"],
-            kind=r["kind"],
-            account_id=r["account_id"],
-            login=r["login"],
-            email=r["email"],
-            display_name=r["display_name"],
-            is_bot=r["is_bot"],
-            keys=keys[r["id"]],
+    return [_alias(r, keys[r["id"]]) for r in rows]
+
+
+# merge suggestions ---------------------------------------------------------------------
+
+
+async def add_suggestion(session: AsyncSession, tenant_id: UUID, row: SuggestionRow) -> None:
+    await session.execute(
+        merge_suggestions.insert().values(
+            tenant_id=tenant_id,
+            id=row.id,
+            developer_a=row.developer_a,
+            developer_b=row.developer_b,
+            rule=row.rule,
+            score=row.score,
+            evidence=row.evidence,
+            status=row.status,
+            created_at=row.created_at,
         )
-        for r in rows
+    )
+
+
+async def list_suggestions(
+    session: AsyncSession, tenant_id: UUID, status: str | None, limit: int
+) -> list[SuggestionRow]:
+    query = (
+        sa.select(merge_suggestions)
+        .where(merge_suggestions.c.tenant_id == tenant_id)
+        .order_by(merge_suggestions.c.created_at, merge_suggestions.c.id)
+        .limit(limit)
+    )
+    if status is not None:
+        query = query.where(merge_suggestions.c.status == status)
+    return [_suggestion(r) for r in (await session.execute(query)).mappings()]
+
+
+async def get_suggestion(
+    session: AsyncSession, tenant_id: UUID, suggestion_id: UUID
+) -> SuggestionRow | None:
+    row = (
+        (
+            await session.execute(
+                sa.select(merge_suggestions).where(
+                    merge_suggestions.c.tenant_id == tenant_id,
+                    merge_suggestions.c.id == suggestion_id,
+                )
+            )
+        )
+        .mappings()
+        .first()
+    )
+    return _suggestion(row) if row else None
+
+
+async def decide_suggestion(
+    session: AsyncSession,
+    tenant_id: UUID,
+    suggestion_id: UUID,
+    *,
+    status: str,
+    decided_by: str,
+    at: datetime,
+) -> None:
+    await session.execute(
+        merge_suggestions.update()
+        .where(merge_suggestions.c.tenant_id == tenant_id, merge_suggestions.c.id == suggestion_id)
+        .values(status=status, decided_by=decided_by, decided_at=at)
+    )
+
+
+# teams ---------------------------------------------------------------------------------
+
+
+async def add_team(session: AsyncSession, tenant_id: UUID, row: TeamRow) -> bool:
+    """Store a team; False when a live team of the tenant already has its name."""
+    stored = await session.scalar(
+        insert(teams)
+        .values(tenant_id=tenant_id, id=row.id, name=row.name, created_at=row.created_at)
+        .on_conflict_do_nothing(
+            index_elements=[teams.c.tenant_id, teams.c.name],
+            index_where=teams.c.deleted_at.is_(None),
+        )
+        .returning(teams.c.id)
+    )
+    return stored is not None
+
+
+async def list_teams(
+    session: AsyncSession, tenant_id: UUID, include_deleted: bool, limit: int
+) -> list[TeamRow]:
+    query = (
+        sa.select(teams)
+        .where(teams.c.tenant_id == tenant_id)
+        .order_by(teams.c.name, teams.c.id)
+        .limit(limit)
+    )
+    if not include_deleted:
+        query = query.where(teams.c.deleted_at.is_(None))
+    return [_team(r) for r in (await session.execute(query)).mappings()]
+
+
+async def get_team(
+    session: AsyncSession, tenant_id: UUID, team_id: UUID, *, for_update: bool = False
+) -> TeamRow | None:
+    """The team; ``for_update`` holds its row so its memberships change one at a time."""
+    query = sa.select(teams).where(teams.c.tenant_id == tenant_id, teams.c.id == team_id)
+    if for_update:
+        query = query.with_for_update()
+    row = (await session.execute(query)).mappings().first()
+    return _team(row) if row else None
+
+
+async def soft_delete_team(
+    session: AsyncSession, tenant_id: UUID, team_id: UUID, at: datetime
+) -> None:
+    await session.execute(
+        teams.update()
+        .where(teams.c.tenant_id == tenant_id, teams.c.id == team_id)
+        .values(deleted_at=at)
+    )
+
+
+async def memberships_of(
+    session: AsyncSession, tenant_id: UUID, team_id: UUID, developer_id: UUID
+) -> list[tuple[UUID, Span]]:
+    """The team memberships of a live developer, through everyone merged into it."""
+    within = sa.select(_absorbed(tenant_id, [developer_id]).c.id)
+    rows = await session.execute(
+        sa.select(
+            team_memberships.c.id, team_memberships.c.starts_on, team_memberships.c.ends_on
+        ).where(
+            team_memberships.c.tenant_id == tenant_id,
+            team_memberships.c.team_id == team_id,
+            team_memberships.c.developer_id.in_(within),
+        )
+    )
+    return [(mid, Span(starts, ends)) for mid, starts, ends in rows]
+
+
+async def add_membership(
+    session: AsyncSession, tenant_id: UUID, row: MembershipRow, at: datetime
+) -> None:
+    await session.execute(
+        team_memberships.insert().values(
+            tenant_id=tenant_id,
+            id=row.id,
+            team_id=row.team_id,
+            developer_id=row.developer_id,
+            starts_on=row.starts_on,
+            ends_on=row.ends_on,
+            created_at=at,
+        )
+    )
+
+
+async def team_memberships_on(
+    session: AsyncSession, tenant_id: UUID, team_id: UUID, on: date | None
+) -> list[MembershipRow]:
+    """The team's memberships covering day ``on`` (every one when None)."""
+    query = (
+        sa.select(team_memberships)
+        .where(team_memberships.c.tenant_id == tenant_id, team_memberships.c.team_id == team_id)
+        .order_by(team_memberships.c.starts_on, team_memberships.c.id)
+    )
+    if on is not None:
+        query = query.where(
+            team_memberships.c.starts_on <= on,
+            sa.or_(team_memberships.c.ends_on.is_(None), team_memberships.c.ends_on >= on),
+        )
+    return [
+        MembershipRow(
+            id=r["id"],
+            team_id=r["team_id"],
+            developer_id=r["developer_id"],
+            starts_on=r["starts_on"],
+            ends_on=r["ends_on"],
+        )
+        for r in (await session.execute(query)).mappings()
     ]
 
 
@@ -228,4 +696,41 @@ def _developer(row: sa.RowMapping) -> DeveloperRow:
         is_bot=row["is_bot"],
         locked=row["locked"],
         created_at=row["created_at"],
+        merged_into=row["merged_into"],
+    )
+
+
+def _alias(row: sa.RowMapping, keys: list[tuple[str, float, str]]) -> AliasRow:
+    return AliasRow(
+        id=row["id"],
+        developer_id=row["developer_id"],
+        kind=row["kind"],
+        account_id=row["account_id"],
+        login=row["login"],
+        email=row["email"],
+        display_name=row["display_name"],
+        is_bot=row["is_bot"],
+        keys=keys,
+    )
+
+
+def _suggestion(row: sa.RowMapping) -> SuggestionRow:
+    evidence: Any = row["evidence"]
+    return SuggestionRow(
+        id=row["id"],
+        developer_a=row["developer_a"],
+        developer_b=row["developer_b"],
+        rule=row["rule"],
+        score=row["score"],
+        evidence=[str(e) for e in evidence],
+        status=row["status"],
+        created_at=row["created_at"],
+        decided_at=row["decided_at"],
+        decided_by=row["decided_by"],
+    )
+
+
+def _team(row: sa.RowMapping) -> TeamRow:
+    return TeamRow(
+        id=row["id"], name=row["name"], created_at=row["created_at"], deleted_at=row["deleted_at"]
     )

@@ -57,14 +57,19 @@ class Placement:
     suggestions: tuple[Suggestion, ...]
 
 
-def shared_links(alias_keys: Iterable[Key], held: Iterable[tuple[str, float]]) -> tuple[Key, ...]:
-    """The links ``alias_keys`` make with a developer holding keys ``held`` (value, score):
-    each scored the lower of its two sides."""
-    theirs: dict[str, float] = {}
-    for value, score in held:
-        theirs[value] = max(score, theirs.get(value, 0.0))
+def shared_links(
+    alias_keys: Iterable[Key], held: Iterable[tuple[str, float, str]]
+) -> tuple[Key, ...]:
+    """The links ``alias_keys`` make with a developer holding keys ``held`` (value, score,
+    rule): each scored, and named, by the weaker of its two sides."""
+    theirs: dict[str, Key] = {}
+    for value, score, rule in held:
+        if value not in theirs or score > theirs[value].score:
+            theirs[value] = Key(value, score, rule)
     return tuple(
-        Key(k.value, min(k.score, theirs[k.value]), k.rule) for k in alias_keys if k.value in theirs
+        k if k.score <= theirs[k.value].score else theirs[k.value]
+        for k in alias_keys
+        if k.value in theirs
     )
 
 

@@ -1,0 +1,555 @@
+"""Identity's use cases behind the routes: manual merge, split, move and lock, merge
+suggestions confirmed or rejected, teams over time. Routes parse and reply; this module
+decides (with :mod:`sextant.identity.domain`); :mod:`sextant.identity.db.repository`
+stores.
+
+Every change runs in the request's one transaction, under the tenant's resolution lock
+(so it never interleaves with automatic matching), and stages in the same transaction
+the identity event that announces it and a ``config.changed`` event for the gateway's
+audit log.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+from uuid import UUID
+
+import sqlalchemy as sa
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session as SyncSession
+
+from sextant.contracts import EventModel, uuid7
+from sextant.contracts.events.platform import (
+    AliasMoved,
+    ConfigChanged,
+    DeveloperCreated,
+    DeveloperLockChanged,
+    DevelopersMerged,
+    DeveloperSplit,
+)
+from sextant.identity.attribution import KNOWN
+from sextant.identity.db import repository
+from sextant.identity.db.repository import (
+    AliasRow,
+    DeveloperRow,
+    MembershipRow,
+    SuggestionRow,
+    TeamRow,
+)
+from sextant.identity.domain.history import Span, first_overlap, restored_by_split
+from sextant.runtime.errors import Conflict, Gone, InvalidInput, NotFound
+from sextant.runtime.outbox import Outbox
+
+log = structlog.get_logger()
+
+
+@dataclass(frozen=True)
+class Change:
+    """Who changes what: the caller's tenant and subject, and the outbox to announce it."""
+
+    tenant: UUID
+    actor: str
+    outbox: Outbox
+
+
+# developers ----------------------------------------------------------------------------
+
+
+async def live_developer(session: AsyncSession, tenant: UUID, developer_id: UUID) -> DeveloperRow:
+    """The developer, live; 404 when unknown to this tenant, 409 when merged away."""
+    developer = await repository.get_developer(session, tenant, developer_id)
+    if developer is None:
+        raise NotFound(f"no developer {developer_id}")
+    if developer.merged_into is not None:
+        raise Conflict(
+            f"developer {developer_id} was merged into {developer.merged_into}",
+            merged_into=str(developer.merged_into),
+        )
+    return developer
+
+
+async def developer_with_aliases(
+    session: AsyncSession, tenant: UUID, developer_id: UUID
+) -> tuple[DeveloperRow, list[AliasRow]]:
+    developer = await repository.get_developer(session, tenant, developer_id)
+    if developer is None:
+        raise NotFound(f"no developer {developer_id}")
+    if developer.merged_into is not None:
+        raise NotFound(
+            f"developer {developer_id} was merged into {developer.merged_into}",
+            merged_into=str(developer.merged_into),
+        )
+    return developer, await repository.aliases_of(session, tenant, developer_id)
+
+
+async def merge(
+    session: AsyncSession, change: Change, survivor_id: UUID, merged_ids: list[UUID]
+) -> UUID:
+    """Merge ``merged_ids`` into ``survivor_id`` (a person's decision: locks do not apply)."""
+    if len(set(merged_ids)) != len(merged_ids):
+        raise InvalidInput("merged_ids names a developer twice")
+    if survivor_id in merged_ids:
+        raise InvalidInput("a developer cannot be merged into itself")
+    tenant = change.tenant
+    await repository.lock_tenant_resolution(session, tenant)
+    survivor = await live_developer(session, tenant, survivor_id)
+    merged = [await live_developer(session, tenant, m) for m in merged_ids]
+    before = {
+        "survivor": await _describe(session, tenant, survivor),
+        "merged": [await _describe(session, tenant, m) for m in merged],
+    }
+    now = _now()
+    await repository.merge_into(
+        session,
+        tenant,
+        survivor_id,
+        merged_ids,
+        rule="manual",
+        score=None,
+        actor=change.actor,
+        at=now,
+    )
+    await _announce(
+        session,
+        change,
+        DevelopersMerged(
+            survivor_id=survivor_id, merged_ids=merged_ids, rule="manual", actor=change.actor
+        ),
+        f"developer:{survivor_id}",
+    )
+    after = {"survivor": await _describe(session, tenant, survivor)}
+    await _audit(session, change, "identity.merge", "developer", survivor_id, before, after)
+    _forget_known_after_commit(session, tenant)
+    log.info("developers.merged", survivor=str(survivor_id), merged=len(merged_ids), rule="manual")
+    return survivor_id
+
+
+async def split(
+    session: AsyncSession, change: Change, developer_id: UUID, alias_ids: list[UUID]
+) -> tuple[UUID, bool]:
+    """Move ``alias_ids`` out of a developer: into the developer they came from when a
+    merge brought exactly these aliases in (restored, same id), else into a new one.
+    Returns (the other developer, restored)."""
+    if len(set(alias_ids)) != len(alias_ids):
+        raise InvalidInput("alias_ids names an alias twice")
+    tenant = change.tenant
+    await repository.lock_tenant_resolution(session, tenant)
+    developer = await live_developer(session, tenant, developer_id)
+    held = await repository.alias_ids_of(session, tenant, developer_id)
+    foreign = [a for a in alias_ids if a not in set(held)]
+    if foreign:
+        raise NotFound(
+            f"developer {developer_id} has no alias {foreign[0]}", alias_id=str(foreign[0])
+        )
+    if set(alias_ids) == set(held):
+        raise InvalidInput("a split must leave the developer at least one alias")
+    before = {"developer": await _describe(session, tenant, developer)}
+    now = _now()
+    restored = restored_by_split(
+        await repository.past_merges_into(session, tenant, developer_id), alias_ids
+    )
+    if restored is not None:
+        await repository.revive(session, tenant, restored)
+        other = restored
+    else:
+        split_off = [
+            a
+            for a in await repository.aliases_of(session, tenant, developer_id)
+            if a.id in set(alias_ids)
+        ]
+        first = split_off[0]
+        new = DeveloperRow(
+            uuid7(),
+            first.display_name or first.login,
+            all(a.is_bot for a in split_off),
+            False,
+            now,
+        )
+        await repository.add_developer(session, tenant, new)
+        await _announce(
+            session,
+            change,
+            DeveloperCreated(developer_id=new.id, display_name=new.display_name, is_bot=new.is_bot),
+            f"developer:{new.id}",
+        )
+        other = new.id
+    await repository.move_aliases(session, tenant, alias_ids, other)
+    # A person said these are two people: automatic matching must not join them again.
+    await repository.add_separation(
+        session, tenant, (developer_id, other), reason="split", decided_by=change.actor, at=now
+    )
+    await _announce(
+        session,
+        change,
+        DeveloperSplit(
+            from_developer_id=developer_id,
+            new_developer_id=other,
+            alias_ids=alias_ids,
+            actor=change.actor,
+        ),
+        f"developer:{developer_id}",
+    )
+    other_row = await live_developer(session, tenant, other)
+    after = {
+        "developer": await _describe(session, tenant, developer),
+        "new_developer": await _describe(session, tenant, other_row),
+        "restored": restored is not None,
+    }
+    await _audit(session, change, "identity.split", "developer", developer_id, before, after)
+    _forget_known_after_commit(session, tenant)
+    log.info(
+        "developer.split",
+        developer=str(developer_id),
+        aliases=len(alias_ids),
+        restored=restored is not None,
+    )
+    return other, restored is not None
+
+
+async def move_alias(
+    session: AsyncSession, change: Change, alias_id: UUID, to_developer_id: UUID
+) -> UUID:
+    """Move one alias to another developer; returns the developer it left."""
+    tenant = change.tenant
+    await repository.lock_tenant_resolution(session, tenant)
+    alias = await repository.alias_by_id(session, tenant, alias_id)
+    if alias is None:
+        raise NotFound(f"no alias {alias_id}")
+    await live_developer(session, tenant, to_developer_id)
+    source = alias.developer_id
+    if source == to_developer_id:
+        raise InvalidInput(f"alias {alias_id} already belongs to developer {to_developer_id}")
+    if len(await repository.alias_ids_of(session, tenant, source)) == 1:
+        raise Conflict(
+            f"alias {alias_id} is the last alias of developer {source}: merge the developers instead"
+        )
+    await repository.move_aliases(session, tenant, [alias_id], to_developer_id)
+    now = _now()
+    await repository.add_separation(
+        session,
+        tenant,
+        (source, to_developer_id),
+        reason="alias moved",
+        decided_by=change.actor,
+        at=now,
+    )
+    await _announce(
+        session,
+        change,
+        AliasMoved(
+            alias_id=alias_id,
+            from_developer_id=source,
+            to_developer_id=to_developer_id,
+            actor=change.actor,
+        ),
+        f"developer:{source}",
+    )
+    await _audit(
+        session,
+        change,
+        "identity.alias.move",
+        "alias",
+        alias_id,
+        {"developer_id": str(source)},
+        {"developer_id": str(to_developer_id)},
+    )
+    _forget_known_after_commit(session, tenant)
+    return source
+
+
+async def set_lock(
+    session: AsyncSession, change: Change, developer_id: UUID, locked: bool
+) -> DeveloperRow:
+    """Lock or unlock a developer against automatic changes (no event when unchanged)."""
+    tenant = change.tenant
+    await repository.lock_tenant_resolution(session, tenant)
+    developer = await live_developer(session, tenant, developer_id)
+    if developer.locked == locked:
+        return developer
+    await repository.set_locked(session, tenant, developer_id, locked)
+    await _announce(
+        session,
+        change,
+        DeveloperLockChanged(developer_id=developer_id, locked=locked, actor=change.actor),
+        f"developer:{developer_id}",
+    )
+    await _audit(
+        session,
+        change,
+        "identity.lock" if locked else "identity.unlock",
+        "developer",
+        developer_id,
+        {"locked": developer.locked},
+        {"locked": locked},
+    )
+    return await live_developer(session, tenant, developer_id)
+
+
+# merge suggestions ---------------------------------------------------------------------
+
+
+async def suggestion_views(
+    session: AsyncSession, tenant: UUID, status: str | None, limit: int
+) -> list[tuple[SuggestionRow, list[UUID]]]:
+    """Suggestions with their two developers as they are now (merges followed)."""
+    rows = await repository.list_suggestions(session, tenant, status, limit)
+    live = await repository.live_ids(
+        session, tenant, sorted({d for r in rows for d in (r.developer_a, r.developer_b)})
+    )
+    return [
+        (r, [live.get(r.developer_a, r.developer_a), live.get(r.developer_b, r.developer_b)])
+        for r in rows
+    ]
+
+
+async def _pending(session: AsyncSession, tenant: UUID, suggestion_id: UUID) -> SuggestionRow:
+    suggestion = await repository.get_suggestion(session, tenant, suggestion_id)
+    if suggestion is None:
+        raise NotFound(f"no merge suggestion {suggestion_id}")
+    if suggestion.status != "pending":
+        raise Conflict(
+            f"merge suggestion {suggestion_id} was already {suggestion.status}",
+            decided=suggestion.status,
+        )
+    return suggestion
+
+
+async def confirm_suggestion(session: AsyncSession, change: Change, suggestion_id: UUID) -> UUID:
+    """Merge the suggested pair (the older developer survives); returns the survivor."""
+    tenant = change.tenant
+    await repository.lock_tenant_resolution(session, tenant)
+    suggestion = await _pending(session, tenant, suggestion_id)
+    live = await repository.live_ids(
+        session, tenant, [suggestion.developer_a, suggestion.developer_b]
+    )
+    pair = sorted(
+        (await repository.developers_by_id(session, tenant, sorted(set(live.values())))).values(),
+        key=lambda d: (d.created_at, d.id),
+    )
+    now = _now()
+    survivor = pair[0].id
+    if len(pair) > 1:
+        merged = [d.id for d in pair[1:]]
+        await repository.merge_into(
+            session,
+            tenant,
+            survivor,
+            merged,
+            rule=suggestion.rule,
+            score=suggestion.score,
+            actor=change.actor,
+            at=now,
+        )
+        await _announce(
+            session,
+            change,
+            DevelopersMerged(
+                survivor_id=survivor,
+                merged_ids=merged,
+                rule=suggestion.rule,
+                score=suggestion.score,
+                actor=change.actor,
+            ),
+            f"developer:{survivor}",
+        )
+        _forget_known_after_commit(session, tenant)
+    await repository.decide_suggestion(
+        session, tenant, suggestion_id, status="confirmed", decided_by=change.actor, at=now
+    )
+    await _audit(
+        session,
+        change,
+        "identity.merge_suggestion.confirm",
+        "merge_suggestion",
+        suggestion_id,
+        {"status": "pending", "developer_ids": [str(d.id) for d in pair]},
+        {"status": "confirmed", "survivor_id": str(survivor)},
+    )
+    return survivor
+
+
+async def reject_suggestion(session: AsyncSession, change: Change, suggestion_id: UUID) -> None:
+    """Keep the pair apart: never suggested, never merged automatically again."""
+    tenant = change.tenant
+    await repository.lock_tenant_resolution(session, tenant)
+    suggestion = await _pending(session, tenant, suggestion_id)
+    live = await repository.live_ids(
+        session, tenant, [suggestion.developer_a, suggestion.developer_b]
+    )
+    a = live.get(suggestion.developer_a, suggestion.developer_a)
+    b = live.get(suggestion.developer_b, suggestion.developer_b)
+    now = _now()
+    await repository.decide_suggestion(
+        session, tenant, suggestion_id, status="rejected", decided_by=change.actor, at=now
+    )
+    if a != b:
+        await repository.add_separation(
+            session, tenant, (a, b), reason="rejected suggestion", decided_by=change.actor, at=now
+        )
+    await _audit(
+        session,
+        change,
+        "identity.merge_suggestion.reject",
+        "merge_suggestion",
+        suggestion_id,
+        {"status": "pending"},
+        {"status": "rejected", "developer_ids": [str(a), str(b)]},
+    )
+
+
+# teams ---------------------------------------------------------------------------------
+
+
+async def create_team(session: AsyncSession, change: Change, name: str) -> TeamRow:
+    name = name.strip()
+    if not name:
+        raise InvalidInput("a team needs a name")
+    team = TeamRow(uuid7(), name, _now(), None)
+    if not await repository.add_team(session, change.tenant, team):
+        raise Conflict(f"a team named {name!r} already exists")
+    await _audit(session, change, "identity.team.create", "team", team.id, None, {"name": name})
+    return team
+
+
+async def team_or_error(
+    session: AsyncSession, tenant: UUID, team_id: UUID, *, for_update: bool = False
+) -> TeamRow:
+    """The live team; 404 when unknown to this tenant, 410 when deleted."""
+    team = await repository.get_team(session, tenant, team_id, for_update=for_update)
+    if team is None:
+        raise NotFound(f"no team {team_id}")
+    if team.deleted_at is not None:
+        raise Gone(f"team {team_id} was deleted")
+    return team
+
+
+async def delete_team(session: AsyncSession, change: Change, team_id: UUID) -> None:
+    team = await team_or_error(session, change.tenant, team_id, for_update=True)
+    await repository.soft_delete_team(session, change.tenant, team_id, _now())
+    await _audit(
+        session, change, "identity.team.delete", "team", team_id, {"name": team.name}, None
+    )
+
+
+async def add_member(
+    session: AsyncSession,
+    change: Change,
+    team_id: UUID,
+    developer_id: UUID,
+    starts_on: date,
+    ends_on: date | None,
+) -> MembershipRow:
+    """A developer joins a team for a span of days; overlapping spans of one developer in
+    one team are refused (409)."""
+    if ends_on is not None and ends_on < starts_on:
+        raise InvalidInput("ends_on is before starts_on")
+    tenant = change.tenant
+    await team_or_error(session, tenant, team_id, for_update=True)  # one change at a time
+    await live_developer(session, tenant, developer_id)
+    span = Span(starts_on, ends_on)
+    clash = first_overlap(
+        await repository.memberships_of(session, tenant, team_id, developer_id), span
+    )
+    if clash is not None:
+        raise Conflict(
+            f"developer {developer_id} is already a member of team {team_id} on some of those days",
+            membership_id=str(clash),
+        )
+    membership = MembershipRow(uuid7(), team_id, developer_id, starts_on, ends_on)
+    await repository.add_membership(session, tenant, membership, _now())
+    await _audit(
+        session,
+        change,
+        "identity.team.member.add",
+        "team",
+        team_id,
+        None,
+        {
+            "membership_id": str(membership.id),
+            "developer_id": str(developer_id),
+            "starts_on": starts_on.isoformat(),
+            "ends_on": ends_on.isoformat() if ends_on else None,
+        },
+    )
+    return membership
+
+
+async def team_members(
+    session: AsyncSession, tenant: UUID, team_id: UUID, on: date | None
+) -> list[tuple[MembershipRow, DeveloperRow]]:
+    """The team's memberships covering ``on`` (all when None), each with the live
+    developer it belongs to now."""
+    await team_or_error(session, tenant, team_id)
+    rows = await repository.team_memberships_on(session, tenant, team_id, on)
+    live = await repository.live_ids(session, tenant, sorted({r.developer_id for r in rows}))
+    found = await repository.developers_by_id(session, tenant, sorted(set(live.values())))
+    return [
+        (r, found[live[r.developer_id]])
+        for r in rows
+        if r.developer_id in live and live[r.developer_id] in found
+    ]
+
+
+def today() -> date:
+    return datetime.now(UTC).date()
+
+
+# the spine of every change -------------------------------------------------------------
+
+
+async def _describe(session: AsyncSession, tenant: UUID, developer: DeveloperRow) -> dict[str, Any]:
+    """A developer as the audit log records it, before or after a change."""
+    return {
+        "id": str(developer.id),
+        "display_name": developer.display_name,
+        "locked": developer.locked,
+        "alias_ids": sorted(
+            str(a) for a in await repository.alias_ids_of(session, tenant, developer.id)
+        ),
+    }
+
+
+async def _announce(session: AsyncSession, change: Change, event: EventModel, entity: str) -> None:
+    await change.outbox.add(session, event, tenant_id=change.tenant, entity=entity)
+
+
+async def _audit(
+    session: AsyncSession,
+    change: Change,
+    action: str,
+    target_type: str,
+    target_id: UUID,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+) -> None:
+    """Stage the change for the gateway's hash-chained audit log (topic sextant.config)."""
+    request_id = structlog.contextvars.get_contextvars().get("request_id")
+    audited = ConfigChanged(
+        actor=change.actor,
+        action=action,
+        target_type=target_type,
+        target_id=str(target_id),
+        before=before,
+        after=after,
+        request_id=request_id,
+    )
+    await change.outbox.add(
+        session, audited, tenant_id=change.tenant, entity=f"{target_type}:{target_id}"
+    )
+
+
+def _forget_known_after_commit(session: AsyncSession, tenant: UUID) -> None:
+    """Drop this process's cached alias→developer answers of the tenant once the change
+    commits (not before: a concurrent read could cache the old answer again)."""
+
+    def forget(_: SyncSession) -> None:
+        KNOWN.forget(tenant)
+
+    sa.event.listen(session.sync_session, "after_commit", forget, once=True)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

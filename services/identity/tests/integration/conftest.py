@@ -1,0 +1,150 @@
+"""The identity service running on real PostgreSQL and the local bus, with helpers to act
+as a role, attribute actors the way the activity consumer does, and read what reached
+the bus."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import httpx
+import pytest
+from sqlalchemy.engine import make_url
+
+from sextant.contracts import Envelope, from_kafka_binary, uuid7
+from sextant.contracts.events.activity import Commit, CommitsPushed
+from sextant.contracts.events.common import Actor, Repository, SourceRef
+from sextant.identity.handlers import on_activity
+from sextant.identity.main import SPEC
+from sextant.runtime.app import ServiceState
+from sextant.runtime.testing.apps import running_service, service_settings
+from sextant.runtime.testing.plugin import InternalKeys
+
+NOW = datetime(2026, 3, 4, 15, 30, tzinfo=UTC)
+PROBLEM = "application/problem+json"
+
+
+@dataclass
+class Identity:
+    client: httpx.AsyncClient
+    state: ServiceState
+    keys: InternalKeys
+    dsn: str
+    tenant: UUID
+
+    def as_role(self, role: str, tenant: UUID | None = None) -> dict[str, str]:
+        token = self.keys.signer.mint(
+            service="identity",
+            subject=f"{role}-1",
+            role=role,  # type: ignore[arg-type]
+            tenant_id=tenant or self.tenant,
+        )
+        return {"Authorization": f"Bearer {token}"}
+
+    @property
+    def admin(self) -> dict[str, str]:
+        return self.as_role("tenant_admin")
+
+    @property
+    def member(self) -> dict[str, str]:
+        return self.as_role("member")
+
+    async def attribute(self, *actors: Actor, tenant: UUID | None = None) -> list[UUID]:
+        """Run the activity handler on a push by ``actors``, in its own transaction as the
+        consumer does; the developer id of each actor."""
+        tenant = tenant or self.tenant
+        commits = [
+            Commit(sha=f"{i:040x}", title="c", author=a, authored_at=NOW)
+            for i, a in enumerate(actors)
+        ]
+        data = CommitsPushed(
+            source=SourceRef(kind="generic", source_id=uuid7(), external_id="p"),
+            repository=Repository(external_id="1", full_name="o/r"),
+            branch="main",
+            after_sha="f" * 40,
+            commits=commits,
+            occurred_at=NOW,
+        )
+        envelope = Envelope.wrap(
+            data, source="/sextant/ingest", tenantid=tenant, workspaceid=uuid7(), subject="b"
+        )
+        async with self.state.db.transaction(tenant) as session:
+            await on_activity(session, envelope)
+        developers = []
+        for actor in actors:
+            developers.append(await self.developer_of(actor, tenant))
+        return developers
+
+    async def developer_of(self, actor: Actor, tenant: UUID | None = None) -> UUID:
+        """The developer holding the alias of ``actor`` now (read from the API)."""
+        headers = self.as_role("manager", tenant)
+        listing = await self.client.get(
+            "/v1/developers",
+            params={"q": actor.email or actor.login or "", "include_bots": True, "limit": 1000},
+            headers=headers,
+        )
+        for developer in listing.json()["items"]:
+            detail = (
+                await self.client.get(f"/v1/developers/{developer['id']}", headers=headers)
+            ).json()
+            if any(
+                a["email"] == actor.email and a["display_name"] == actor.display_name
+                for a in detail["aliases"]
+            ):
+                return UUID(detail["id"])
+        raise AssertionError(f"no developer holds {actor}")
+
+    async def aliases(self, developer_id: UUID) -> set[UUID]:
+        response = await self.client.get(f"/v1/developers/{developer_id}", headers=self.member)
+        assert response.status_code == 200, response.text
+        return {UUID(a["id"]) for a in response.json()["aliases"]}
+
+    async def events(self, type_: str) -> list[Envelope]:
+        """The envelopes of ``type_`` for this tenant on the bus, once the relay has
+        published everything staged so far (so an absence means something)."""
+        conn = await asyncpg.connect(self.dsn)
+        try:
+            for _ in range(100):
+                if not await conn.fetchval("SELECT count(*) FROM identity.outbox"):
+                    break
+                await asyncio.sleep(0.05)
+            else:
+                raise AssertionError("the outbox relay did not drain")
+            rows = await conn.fetch(
+                'SELECT headers::text AS h, value FROM sextant_bus.records ORDER BY "offset"'
+            )
+        finally:
+            await conn.close()
+        envelopes = [
+            from_kafka_binary([(n, base64.b64decode(v)) for n, v in json.loads(r["h"])], r["value"])
+            for r in rows
+        ]
+        return [e for e in envelopes if e.type == type_ and e.tenantid == self.tenant]
+
+
+@pytest.fixture
+async def identity(database_url: str, internal_keys: InternalKeys) -> AsyncIterator[Identity]:
+    dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    async with running_service(SPEC, service_settings(database_url, internal_keys)) as (
+        client,
+        state,
+    ):
+        yield Identity(client, state, internal_keys, dsn, uuid7())
+
+
+def person(name: str, email: str, **extra: Any) -> Actor:
+    return Actor.model_validate({"kind": "generic", "display_name": name, "email": email, **extra})
+
+
+def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == PROBLEM
+    body: dict[str, Any] = response.json()
+    return body
