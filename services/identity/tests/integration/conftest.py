@@ -21,7 +21,8 @@ from sqlalchemy.engine import make_url
 from sextant.contracts import Envelope, from_kafka_binary, uuid7
 from sextant.contracts.events.activity import Commit, CommitsPushed
 from sextant.contracts.events.common import Actor, Repository, SourceRef
-from sextant.identity.handlers import on_activity
+from sextant.identity import attribution
+from sextant.identity.handlers import OUTBOX
 from sextant.identity.main import SPEC
 from sextant.runtime.app import ServiceState
 from sextant.runtime.testing.apps import running_service, service_settings
@@ -57,8 +58,8 @@ class Identity:
         return self.as_role("member")
 
     async def attribute(self, *actors: Actor, tenant: UUID | None = None) -> list[UUID]:
-        """Run the activity handler on a push by ``actors``, in its own transaction as the
-        consumer does; the developer id of each actor."""
+        """Attribute a push by ``actors`` in its own transaction, as the activity consumer
+        does; the developer id each actor was attributed to."""
         tenant = tenant or self.tenant
         commits = [
             Commit(sha=f"{i:040x}", title="c", author=a, authored_at=NOW)
@@ -76,30 +77,8 @@ class Identity:
             data, source="/sextant/ingest", tenantid=tenant, workspaceid=uuid7(), subject="b"
         )
         async with self.state.db.transaction(tenant) as session:
-            await on_activity(session, envelope)
-        developers = []
-        for actor in actors:
-            developers.append(await self.developer_of(actor, tenant))
-        return developers
-
-    async def developer_of(self, actor: Actor, tenant: UUID | None = None) -> UUID:
-        """The developer holding the alias of ``actor`` now (read from the API)."""
-        headers = self.as_role("manager", tenant)
-        listing = await self.client.get(
-            "/v1/developers",
-            params={"q": actor.email or actor.login or "", "include_bots": True, "limit": 1000},
-            headers=headers,
-        )
-        for developer in listing.json()["items"]:
-            detail = (
-                await self.client.get(f"/v1/developers/{developer['id']}", headers=headers)
-            ).json()
-            if any(
-                a["email"] == actor.email and a["display_name"] == actor.display_name
-                for a in detail["aliases"]
-            ):
-                return UUID(detail["id"])
-        raise AssertionError(f"no developer holds {actor}")
+            attributed = await attribution.attribute(session, OUTBOX, envelope)
+        return [a.developer_id for a in attributed.attributions]
 
     async def aliases(self, developer_id: UUID) -> set[UUID]:
         response = await self.client.get(f"/v1/developers/{developer_id}", headers=self.member)
