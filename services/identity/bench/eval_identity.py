@@ -24,6 +24,7 @@ from itertools import combinations
 from pathlib import Path
 
 from sextant.contracts.events.common import Actor
+from sextant.identity.domain.keys import EXACT_SCORE
 from sextant.identity.domain.resolver import Resolver
 
 CORPORA = Path(__file__).resolve().parents[3].parent / "shared" / "corpora" / "identity"
@@ -80,12 +81,21 @@ def email_or_name(rows: list[dict[str, str]]) -> list[object]:
     return [find(i) for i in range(len(rows))]
 
 
-def sextant(rows: list[dict[str, str]]) -> list[object]:
-    actors = [
+def actors_of(rows: list[dict[str, str]]) -> list[Actor]:
+    return [
         Actor(kind="generic", email=row["author_email"], display_name=row["author_name"])
         for row in rows
     ]
-    return list(Resolver().resolve(actors))
+
+
+def sextant(rows: list[dict[str, str]]) -> list[object]:
+    return list(Resolver().resolve(actors_of(rows)))
+
+
+def names_suggested(rows: list[dict[str, str]]) -> list[object]:
+    """Sextant with names only suggested, never merged: what the auto-merge of an
+    uncorroborated name is worth (the service keeps it when this row scores lower)."""
+    return list(Resolver(auto_merge_score=EXACT_SCORE).resolve(actors_of(rows)))
 
 
 def evaluate(repo: str) -> dict[str, tuple[float, float, float, float, float, float]]:
@@ -109,6 +119,7 @@ def evaluate(repo: str) -> dict[str, tuple[float, float, float, float, float, fl
         ("exact email", exact_email),
         ("email or name", email_or_name),
         ("sextant", sextant),
+        ("names suggested", names_suggested),
     ):
         predicted = pairs(method(rows))
         strict = score(predicted, truth, lambda p: True)

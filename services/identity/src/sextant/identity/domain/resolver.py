@@ -17,7 +17,11 @@ RELAY_NAMES = 4  # distinct full names on one address that make it a relay
 
 
 class Resolver:
-    def __init__(self) -> None:
+    """``auto_merge_score``: the weakest link that merges on its own (raise it to 1.0 and
+    names only suggest, never merge: the eval bench measures what that costs)."""
+
+    def __init__(self, auto_merge_score: float = AUTO_MERGE_SCORE) -> None:
+        self.auto_merge_score = auto_merge_score
         self._parent: list[int] = []
         self._owner: dict[str, int] = {}
 
@@ -35,7 +39,7 @@ class Resolver:
         for i, actor in enumerate(actors):
             for key in keys_for(actor):
                 if (
-                    key.score < AUTO_MERGE_SCORE
+                    key.score < self.auto_merge_score
                     or key.value.removeprefix("bot|").removeprefix("email:") in relays
                 ):
                     continue
