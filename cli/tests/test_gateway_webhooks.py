@@ -99,4 +99,4 @@ async def test_a_dead_ingest_gives_503_not_a_hang(
     leftovers = sorted({repr(t.get_coro())[:120] for t in asyncio.all_tasks()})
     assert response.status_code == 503 and elapsed < 5, (elapsed, response.text, leftovers)
     assert response.headers["retry-after"] == "5"
-    assert "ingest service did not answer" in response.json()["detail"]
+    assert "ingest service is unavailable: it did not answer" in response.json()["detail"]

@@ -87,7 +87,9 @@ def gateway_over_http(env: dict[str, str]) -> tuple[httpx.Response, float]:
 async def test_a_standalone_gateway_reports_services_by_their_urls(
     database_url: str, internal_keys: InternalKeys
 ) -> None:
-    env = environment(database_url, internal_keys)
+    env = environment(
+        database_url, internal_keys, SEXTANT_INTERNAL_TOKEN_PRIVATE_KEY=internal_keys.private_pem
+    )
     status, seconds = await asyncio.to_thread(gateway_over_http, env)
     assert status.status_code == 503
     assert status.headers["content-type"] == "application/problem+json"

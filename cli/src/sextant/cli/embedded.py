@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import os
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,15 +22,19 @@ import uvicorn
 from fastapi import FastAPI
 
 from sextant.cli.services import UPSTREAM_SPECS
+from sextant.gateway.authn import ensure_local_issuer
 from sextant.gateway.main import create_app as create_gateway
 from sextant.gateway.settings import GatewaySettings
 from sextant.gateway.upstreams import Upstreams
 from sextant.runtime.app import create_service_app
+from sextant.runtime.bus.base import EventBus
 from sextant.runtime.embedded_pg import EmbeddedPostgres
 from sextant.runtime.logging import configure_logging
 from sextant.runtime.settings import RuntimeSettings
 from sextant.runtime.tokens import ensure_local_keypair
 from sextant.runtime.wiring import create_bus, create_object_store
+
+ADMIN_TOKEN_TTL = 12 * 3600  # the platform-admin token `sextant run` prints
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,7 @@ class Ready:
     url: str
     data_dir: Path
     database: str
+    admin_token: str
 
 
 class StartupInterrupted(Exception):
@@ -143,6 +148,56 @@ async def _serve(
     on_ready: Callable[[Ready], None],
     signals: _Signals,
 ) -> None:
+    os.environ.setdefault("SEXTANT_INGEST_PUBLIC_BASE_URL", f"http://{host}:{port}")
+    issuer = ensure_local_issuer(settings.data_dir)
+    async with running_services(settings) as (apps, bus):
+        gateway = create_gateway(
+            settings,
+            upstreams=Upstreams.in_process(
+                apps, timeout=GatewaySettings().upstream_timeout_seconds
+            ),
+            bus=bus,
+            local_issuer=issuer,
+        )
+        admin_token = issuer.mint(
+            subject="platform-admin@local",
+            role="platform_admin",
+            tenant_id=None,
+            ttl_seconds=ADMIN_TOKEN_TTL,
+        )
+        server = _Server(
+            uvicorn.Config(
+                gateway,
+                host=host,
+                port=port,
+                lifespan="on",
+                log_level="warning",
+                timeout_graceful_shutdown=5,  # open streams must not hold the stop up
+            )
+        )
+        signals.server = server
+
+        async def announce() -> None:
+            while not server.started and not server.should_exit:  # noqa: ASYNC110 - uvicorn has no event
+                await asyncio.sleep(0.05)
+            if server.started:
+                on_ready(
+                    Ready(f"http://{host}:{port}", settings.data_dir, _where(settings), admin_token)
+                )
+
+        announcer = asyncio.create_task(announce())
+        try:
+            await server.serve()
+        finally:
+            announcer.cancel()
+
+
+@contextlib.asynccontextmanager
+async def running_services(
+    settings: RuntimeSettings,
+) -> AsyncIterator[tuple[dict[str, FastAPI], EventBus]]:
+    """Every service behind the gateway, started on one shared bus (the embedded mode's
+    shape, also what whole-platform tests run); stopped in reverse on the way out."""
     bus = create_bus(settings)
     objects = create_object_store(settings)
     async with AsyncExitStack() as stack:
@@ -161,32 +216,7 @@ async def _serve(
         }
         for app in apps.values():
             await stack.enter_async_context(app.router.lifespan_context(app))
-        timeout = GatewaySettings().upstream_timeout_seconds
-        upstreams = Upstreams.in_process(apps, timeout=timeout)
-        gateway = create_gateway(settings, upstreams=upstreams, bus=bus)
-        server = _Server(
-            uvicorn.Config(
-                gateway,
-                host=host,
-                port=port,
-                lifespan="on",
-                log_level="warning",
-                timeout_graceful_shutdown=5,  # open streams must not hold the stop up
-            )
-        )
-        signals.server = server
-
-        async def announce() -> None:
-            while not server.started and not server.should_exit:  # noqa: ASYNC110 - uvicorn has no event
-                await asyncio.sleep(0.05)
-            if server.started:
-                on_ready(Ready(f"http://{host}:{port}", settings.data_dir, _where(settings)))
-
-        announcer = asyncio.create_task(announce())
-        try:
-            await server.serve()
-        finally:
-            announcer.cancel()
+        yield apps, bus
 
 
 def _where(settings: RuntimeSettings) -> str:

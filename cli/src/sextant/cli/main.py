@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from pathlib import Path
 
 import typer
@@ -34,10 +35,13 @@ def run(
                 f"data:     {ready.data_dir}\n"
                 f"database: {ready.database}\n\n"
                 f"try:      curl {ready.url}/v1/status\n"
-                "stop:     Ctrl-C",
+                "stop:     Ctrl-C\n\n"
+                "a platform-admin token (12 h) follows; `sextant token create` makes others",
                 title="sextant run",
             )
         )
+        # Outside the panel, unwrapped, so it copies whole.
+        print(f"SEXTANT_TOKEN={ready.admin_token}", file=sys.stderr, flush=True)
 
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -98,6 +102,53 @@ def list_services() -> None:
         spec = spec_for(name)
         table.add_row(name, spec.schema, ", ".join(sorted(spec.handlers)) or "-")
     Console().print(table)
+
+
+tenant_app = typer.Typer(help="Tenants of the embedded stack (or DATABASE_URL's).")
+token_app = typer.Typer(help="Bearer tokens from the built-in local issuer.")
+app.add_typer(tenant_app, name="tenant")
+app.add_typer(token_app, name="token")
+DATA_DIR = typer.Option(Path(".data"), help="the data folder `sextant run` uses")
+
+
+@tenant_app.command("create")
+def tenant_create(
+    name: str = typer.Argument(..., help="the tenant's name"), data_dir: Path = DATA_DIR
+) -> None:
+    """Create a tenant and print its id."""
+    from sextant.cli.admin import create_tenant
+
+    if not name.strip():
+        raise typer.BadParameter("the name must not be empty")
+    print(asyncio.run(create_tenant(data_dir.resolve(), name.strip())))
+
+
+@token_app.command("create")
+def token_create(
+    role: str = typer.Option(..., help="platform_admin, tenant_admin, manager, member or partner"),
+    tenant: str = typer.Option(None, help="the tenant id (every role but platform_admin)"),
+    subject: str = typer.Option("cli@local", help="who the token names"),
+    ttl: int = typer.Option(3600, min=60, max=7 * 86400, help="lifetime in seconds"),
+    data_dir: Path = DATA_DIR,
+) -> None:
+    """Print a bearer token for the gateway."""
+    from uuid import UUID
+
+    from sextant.cli.admin import create_token
+    from sextant.gateway.authn import ROLES
+
+    if role not in ROLES:
+        raise typer.BadParameter(f"role must be one of: {', '.join(ROLES)}")
+    try:
+        tenant_id = UUID(tenant) if tenant else None
+    except ValueError:
+        raise typer.BadParameter(f"{tenant!r} is not a tenant id") from None
+    try:
+        token = asyncio.run(create_token(data_dir.resolve(), tenant_id, role, subject, ttl))  # type: ignore[arg-type]
+    except ValueError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    print(token)
 
 
 @app.command()

@@ -55,6 +55,7 @@ class ServiceSpec:
     on_start: Sequence[Hook] = ()
     on_stop: Sequence[Hook] = ()
     description: str = ""
+    openapi_url: str | None = "/openapi.json"  # the gateway serves its own merged one
 
     @property
     def schema(self) -> str:
@@ -177,6 +178,7 @@ def create_service_app(
         description=spec.description,
         lifespan=lifespan,
         version="0.1.0",
+        openapi_url=spec.openapi_url,
     )
     app.state.token_verifier = InternalTokenVerifier(
         load_public_key(settings.internal_token_public_key), spec.name

@@ -42,6 +42,11 @@ class InternalClaims(BaseModel):
     tid: UUID | None = None
     role: Role
     scopes: list[str] = Field(default_factory=list)
+    scope_workspaces: list[UUID] | None = Field(
+        default=None,
+        description="the workspaces the request's ?scope= covers, as the gateway resolved "
+        "and checked them (a view expands to its live workspaces)",
+    )
     jti: str
     exp: int
     iat: int
@@ -66,6 +71,7 @@ class InternalTokenSigner:
         role: Role,
         tenant_id: UUID | None,
         scopes: list[str] | None = None,
+        scope_workspaces: list[UUID] | None = None,
         ttl_seconds: int = DEFAULT_TTL_SECONDS,
     ) -> str:
         if not 0 < ttl_seconds <= MAX_TTL_SECONDS:
@@ -84,6 +90,8 @@ class InternalTokenSigner:
         }
         if tenant_id is not None:
             claims["tid"] = str(tenant_id)
+        if scope_workspaces is not None:
+            claims["scope_workspaces"] = [str(w) for w in scope_workspaces]
         return jwt.encode(claims, self._key, algorithm=ALGORITHM, headers={"typ": TOKEN_TYPE})
 
 

@@ -21,11 +21,11 @@ from sextant.forecast.schemas import (
 )
 from sextant.runtime.app import Session
 from sextant.runtime.errors import InvalidInput, NotFound
+from sextant.runtime.scope import ScopeParam
 from sextant.runtime.tokens import Caller
 
 router = APIRouter(prefix="/v1", tags=["forecast"])
 
-Scope = Annotated[str, Query(description="workspace:<id> (views are expanded by the gateway)")]
 ItemTypes = Annotated[
     list[str] | None, Query(alias="item_type", description="only these item types")
 ]
@@ -62,7 +62,7 @@ def _tenant(caller: Caller) -> UUID:
 async def how_many(
     caller: Caller,
     session: Session,
-    scope: Scope,
+    scope: ScopeParam,
     until: date,
     item_types: ItemTypes = None,
     trials: Annotated[int, Query(ge=100, le=200_000)] = 10_000,
@@ -80,7 +80,7 @@ async def how_many(
 async def when(
     caller: Caller,
     session: Session,
-    scope: Scope,
+    scope: ScopeParam,
     items: Annotated[int, Query(ge=1, le=100_000)],
     item_types: ItemTypes = None,
     trials: Annotated[int, Query(ge=100, le=200_000)] = 10_000,
@@ -101,17 +101,16 @@ async def when(
 @router.get(
     "/work-items/stale", response_model=StaleReply, summary="In-progress items that are outliers"
 )
-async def stale(caller: Caller, session: Session, scope: Scope) -> StaleReply:
+async def stale(caller: Caller, session: Session, scope: ScopeParam) -> StaleReply:
     return await service.stale_items(session, _tenant(caller), scope, datetime.now(UTC))
 
 
 @router.post("/work-items/{key}/stale-dismissal", status_code=204, summary="Dismiss a stale flag")
-async def dismiss(caller: Caller, session: Session, key: str, scope: Scope) -> None:
-    [workspace] = service.parse_scope(scope)
+async def dismiss(caller: Caller, session: Session, key: str, scope: ScopeParam) -> None:
     if not await repository.dismiss_stale(
-        session, _tenant(caller), workspace, key, datetime.now(UTC)
+        session, _tenant(caller), scope.workspaces, key, datetime.now(UTC)
     ):
-        raise NotFound(f"no work item {key!r} in {scope}")
+        raise NotFound(f"no work item {key!r} in {scope.text}")
 
 
 @router.get(
@@ -120,7 +119,7 @@ async def dismiss(caller: Caller, session: Session, key: str, scope: Scope) -> N
 async def backtest(
     caller: Caller,
     session: Session,
-    scope: Scope,
+    scope: ScopeParam,
     window_weeks: Annotated[int, Query(ge=4, le=260)] = 52,
 ) -> BacktestReply:
     options = _options(2000, 0, window_weeks, 1.0)
@@ -138,7 +137,7 @@ async def sprint_forecast(
     caller: Caller,
     session: Session,
     sprint_id: str,
-    scope: Scope,
+    scope: ScopeParam,
     trials: Annotated[int, Query(ge=100, le=200_000)] = 10_000,
     seed: int = 0,
     window_weeks: Annotated[int, Query(ge=4, le=260)] = 26,
@@ -153,7 +152,7 @@ async def sprint_forecast(
 async def history(
     caller: Caller,
     session: Session,
-    scope: Scope,
+    scope: ScopeParam,
     item_types: ItemTypes = None,
     window_weeks: Annotated[int, Query(ge=1, le=520)] = 26,
     started: Annotated[

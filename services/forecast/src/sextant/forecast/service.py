@@ -44,23 +44,9 @@ from sextant.forecast.schemas import (
 )
 from sextant.runtime.errors import InvalidInput, NotFound, Unprocessable
 from sextant.runtime.outbox import Outbox
+from sextant.runtime.scope import QueryScope
 
 BACKTEST_HORIZONS = (4, 12)
-
-
-def parse_scope(scope: str) -> list[UUID]:
-    """``workspace:<id>`` → the workspaces it covers. Views are expanded by the gateway."""
-    kind, _, ident = scope.partition(":")
-    if kind == "view":
-        raise InvalidInput(
-            "view scopes are resolved by the gateway; call a service with workspace:<id>"
-        )
-    if kind != "workspace":
-        raise InvalidInput(f"scope must be workspace:<id> or view:<id>, not {scope!r}")
-    try:
-        return [UUID(ident)]
-    except ValueError:
-        raise InvalidInput(f"{ident!r} is not a workspace id") from None
 
 
 async def weekly_history(
@@ -106,7 +92,7 @@ def _calibration(history: list[int], options: ForecastOptions) -> CalibrationRep
 async def forecast_how_many(
     session: AsyncSession,
     tenant: UUID,
-    scope: str,
+    scope: QueryScope,
     until: date,
     item_types: list[str] | None,
     options: ForecastOptions,
@@ -114,7 +100,7 @@ async def forecast_how_many(
 ) -> HowManyReply:
     if until <= today:
         raise InvalidInput(f"until ({until}) must be after today ({today})")
-    workspaces = parse_scope(scope)
+    workspaces = scope.workspaces
     # Calibration needs more history than the sampling window: read window + 12 weeks + slack.
     history = await weekly_history(
         session, tenant, workspaces, item_types, options.window_weeks * 3, today
@@ -128,7 +114,7 @@ async def forecast_how_many(
         percentiles=forecast.percentiles,
         curve=forecast.curve,
         inputs=Inputs(
-            scope=scope,
+            scope=scope.text,
             item_types=item_types,
             history_weeks=history[-options.window_weeks :],
             options=forecast.options,
@@ -140,14 +126,14 @@ async def forecast_how_many(
 async def forecast_when(
     session: AsyncSession,
     tenant: UUID,
-    scope: str,
+    scope: QueryScope,
     items: int,
     item_types: list[str] | None,
     options: ForecastOptions,
     today: date,
     max_weeks: int = 104,
 ) -> WhenReply:
-    workspaces = parse_scope(scope)
+    workspaces = scope.workspaces
     history = await weekly_history(
         session, tenant, workspaces, item_types, options.window_weeks * 3, today
     )
@@ -164,7 +150,7 @@ async def forecast_when(
         curve=[(today + timedelta(weeks=w), p) for w, p in forecast.curve],
         done_within_horizon=forecast.done_within_horizon,
         inputs=Inputs(
-            scope=scope,
+            scope=scope.text,
             item_types=item_types,
             history_weeks=history[-options.window_weeks :],
             options=forecast.options,
@@ -223,9 +209,11 @@ async def announce_newly_stale(
     return announced
 
 
-async def stale_items(session: AsyncSession, tenant: UUID, scope: str, now: datetime) -> StaleReply:
+async def stale_items(
+    session: AsyncSession, tenant: UUID, scope: QueryScope, now: datetime
+) -> StaleReply:
     flagged, dismissed = [], 0
-    for item, age, verdict in await _assessed(session, tenant, parse_scope(scope), now):
+    for item, age, verdict in await _assessed(session, tenant, scope.workspaces, now):
         if item.stale_dismissed_at is not None:
             dismissed += 1
             continue
@@ -242,21 +230,25 @@ async def stale_items(session: AsyncSession, tenant: UUID, scope: str, now: date
                 explanation=verdict.explanation,
             )
         )
-    return StaleReply(scope=scope, items=flagged, dismissed=dismissed)
+    return StaleReply(scope=scope.text, items=flagged, dismissed=dismissed)
 
 
 async def forecast_sprint(
     session: AsyncSession,
     tenant: UUID,
-    scope: str,
+    scope: QueryScope,
     sprint_id: str,
     options: ForecastOptions,
     now: datetime,
 ) -> SprintForecastReply:
-    [workspace] = parse_scope(scope)
-    state = await repository.sprint_state(session, tenant, workspace, sprint_id)
-    if state is None:
-        raise NotFound(f"no sprint {sprint_id!r} in {scope}")
+    found = [
+        (workspace, state)
+        for workspace in scope.workspaces
+        if (state := await repository.sprint_state(session, tenant, workspace, sprint_id))
+    ]
+    if not found:
+        raise NotFound(f"no sprint {sprint_id!r} in {scope.text}")
+    workspace, state = found[0]
     if state.ends_at is None:
         raise Unprocessable(f"sprint {sprint_id!r} has no end date to forecast against")
     history = await weekly_history(
@@ -287,24 +279,26 @@ async def forecast_sprint(
             "done": state.done,
         },
         in_progress_finish_probabilities=[round(p, 4) for p in finish],
-        inputs=Inputs(scope=scope, item_types=None, history_weeks=history, options=asdict(options)),
+        inputs=Inputs(
+            scope=scope.text, item_types=None, history_weeks=history, options=asdict(options)
+        ),
     )
 
 
 async def calibration_for(
-    session: AsyncSession, tenant: UUID, scope: str, options: ForecastOptions, today: date
+    session: AsyncSession, tenant: UUID, scope: QueryScope, options: ForecastOptions, today: date
 ) -> BacktestReply:
     history = await weekly_history(
-        session, tenant, parse_scope(scope), None, options.window_weeks * 3, today
+        session, tenant, scope.workspaces, None, options.window_weeks * 3, today
     )
     report = await asyncio.to_thread(_calibration, history, options)
-    return BacktestReply(scope=scope, calibration=report, targets=CALIBRATION_TARGETS)
+    return BacktestReply(scope=scope.text, calibration=report, targets=CALIBRATION_TARGETS)
 
 
 async def history(
     session: AsyncSession,
     tenant: UUID,
-    scope: str,
+    scope: QueryScope,
     item_types: list[str] | None,
     window_weeks: int,
     started: list[str],
@@ -313,7 +307,7 @@ async def history(
 ) -> HistoryReply:
     """Weekly throughput and cycle-time percentiles per item type, by the caller's
     definition of "started" and "done" (status names or categories)."""
-    workspaces = parse_scope(scope)
+    workspaces = scope.workspaces
     started_set, done_set = frozenset(started), frozenset(done)
     by_type: dict[str, list[float]] = {}
     done_at: list[datetime] = []
@@ -330,7 +324,7 @@ async def history(
     last_week = week_start(today) - timedelta(days=7)
     first_week = last_week - timedelta(weeks=window_weeks - 1)
     return HistoryReply(
-        scope=scope,
+        scope=scope.text,
         started=sorted(started_set),
         done=sorted(done_set),
         weeks=[first_week + timedelta(weeks=i) for i in range(window_weeks)],

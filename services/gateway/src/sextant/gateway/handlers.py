@@ -1,17 +1,70 @@
 """Gateway's event handlers. Each runs inside the runtime's transaction with the inbox
-already claimed; it reads the envelope and writes through repositories and the outbox."""
+already claimed: notifications are stored for the API and the streams, and every
+``config.changed`` from any service is appended to its tenant's audit chain."""
 
+from __future__ import annotations
+
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sextant.contracts import Envelope
-from sextant.contracts.topics import NOTIFICATIONS
+from sextant.contracts.events.platform import ConfigChanged, NotificationRaised
+from sextant.contracts.topics import CONFIG, NOTIFICATIONS
+from sextant.gateway.db import repository
+from sextant.gateway.domain.audit import AuditEntry
+from sextant.gateway.notifications import CHANNEL
 from sextant.runtime.consumer import Handler
 
 
 async def on_notification(session: AsyncSession, envelope: Envelope) -> None:
-    """Fan notifications out to connected clients (the gateway issue fills this in)."""
+    """Keep the notification, then wake the streams (NOTIFY is delivered at commit)."""
+    if envelope.type != "sextant.notifications.raised.v1":
+        return
+    raised = NotificationRaised.model_validate(envelope.data)
+    seq = await repository.store_notification(
+        session,
+        envelope.tenantid,
+        id=raised.notification_id,
+        severity=raised.severity,
+        audience=list(raised.audience),
+        title=raised.title,
+        body=raised.body,
+        link=raised.link,
+        raised_by=raised.raised_by,
+        created_at=envelope.time,
+    )
+    if seq is not None:
+        await session.execute(
+            sa.text("SELECT pg_notify(:channel, :tenant)"),
+            {"channel": CHANNEL, "tenant": str(envelope.tenantid)},
+        )
+
+
+async def on_config_changed(session: AsyncSession, envelope: Envelope) -> None:
+    """Append the change to the audit chain of the tenant it belongs to."""
+    if envelope.type != "sextant.config.changed.v1":
+        return
+    change = ConfigChanged.model_validate(envelope.data)
+    await repository.append_audit(
+        session,
+        AuditEntry(
+            tenant_id=envelope.tenantid,
+            seq=0,  # set by the append, under the chain's lock
+            event_id=envelope.id,
+            at=envelope.time,
+            service=envelope.source.rsplit("/", 1)[-1],
+            actor=change.actor,
+            action=change.action,
+            target_type=change.target_type,
+            target_id=change.target_id,
+            before=change.before,
+            after=change.after,
+            request_id=change.request_id,
+        ),
+    )
 
 
 HANDLERS: dict[str, Handler] = {
     NOTIFICATIONS.name: on_notification,
+    CONFIG.name: on_config_changed,
 }

@@ -3,41 +3,96 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
-from sextant.gateway import api
+from sextant.gateway.access import BodyLimit, CrossTenantPaths, Gateway
+from sextant.gateway.api import audit, keys, notifications, platform, proxy, tenancy
+from sextant.gateway.authn import Authenticator, LocalIssuer
 from sextant.gateway.db import MIGRATIONS, metadata
+from sextant.gateway.domain.limits import TokenBuckets
 from sextant.gateway.handlers import HANDLERS
+from sextant.gateway.notifications import NotificationHub
 from sextant.gateway.settings import GatewaySettings
 from sextant.gateway.upstreams import Upstreams
 from sextant.runtime.app import ServiceSpec, ServiceState, create_service_app
 from sextant.runtime.bus.base import EventBus
+from sextant.runtime.pgnotify import plain_dsn
 from sextant.runtime.settings import RuntimeSettings
+from sextant.runtime.tokens import InternalTokenSigner, load_private_key
 from sextant.runtime.wiring import create_bus, create_object_store
 
 
 def spec(
-    upstreams: Upstreams | None = None, settings: GatewaySettings | None = None
+    upstreams: Upstreams | None = None,
+    settings: GatewaySettings | None = None,
+    local_issuer: LocalIssuer | None = None,
 ) -> ServiceSpec:
     """The gateway's spec; ``upstreams`` is given when embedded, else built from settings."""
 
-    async def open_upstreams(state: ServiceState) -> None:
+    async def open_gateway(state: ServiceState) -> None:
         gateway_settings = settings or GatewaySettings()
-        state.extras["upstreams"] = upstreams or Upstreams.over_http(
+        private_key = state.settings.internal_token_private_key
+        if private_key is None:
+            raise ValueError(
+                "the gateway needs SEXTANT_INTERNAL_TOKEN_PRIVATE_KEY to call services"
+            )
+        calls = upstreams or Upstreams.over_http(
             gateway_settings.service_urls, gateway_settings.upstream_timeout_seconds
         )
+        calls.configure(
+            retries=gateway_settings.upstream_retries,
+            breaker_failures=gateway_settings.breaker_failures,
+            breaker_cooldown=gateway_settings.breaker_cooldown_seconds,
+        )
+        issuer = local_issuer
+        if issuer is None and gateway_settings.local_issuer_private_key is not None:
+            issuer = LocalIssuer.from_pem(
+                gateway_settings.local_issuer_private_key.get_secret_value()
+            )
+        state.extras["gateway"] = Gateway(
+            settings=gateway_settings,
+            authenticator=Authenticator(gateway_settings, state.db, issuer),
+            local_issuer=issuer,
+            signer=InternalTokenSigner(load_private_key(private_key.get_secret_value())),
+            upstreams=calls,
+            tenant_buckets=TokenBuckets(
+                gateway_settings.tenant_rate_per_second, gateway_settings.tenant_burst
+            ),
+            key_buckets=TokenBuckets(
+                gateway_settings.key_rate_per_second, gateway_settings.key_burst
+            ),
+        )
+        state.extras["upstreams"] = calls
+        hub = NotificationHub(plain_dsn(state.db.app_url))
+        await hub.start()
+        state.extras["notification_hub"] = hub
 
-    async def close_upstreams(state: ServiceState) -> None:
-        await state.extras["upstreams"].close()
+    async def close_gateway(state: ServiceState) -> None:
+        await state.extras["notification_hub"].stop()
+        gateway: Gateway = state.extras["gateway"]
+        await gateway.authenticator.close()
+        await gateway.upstreams.close()
 
     return ServiceSpec(
         name="gateway",
         description="Authentication, tenancy, routing to services, audit log, notifications.",
         metadata=metadata,
         migrations_dir=MIGRATIONS,
-        public_routers=[api.public_router, api.events_router, api.hooks_router],
+        public_routers=[
+            platform.public_router,
+            platform.docs_router,
+            platform.events_router,
+            platform.hooks_router,
+            tenancy.router,
+            keys.router,
+            audit.router,
+            notifications.router,
+            proxy.router,  # last: it takes every /v1 path the others do not
+        ],
         handlers=HANDLERS,
-        on_start=[open_upstreams],
-        on_stop=[close_upstreams],
+        on_start=[open_gateway],
+        on_stop=[close_gateway],
+        openapi_url=None,
     )
 
 
@@ -46,14 +101,34 @@ def create_app(
     *,
     upstreams: Upstreams | None = None,
     bus: EventBus | None = None,
+    gateway_settings: GatewaySettings | None = None,
+    local_issuer: LocalIssuer | None = None,
 ) -> FastAPI:
     """Build the gateway; the embedded mode passes in-process upstreams and the shared bus."""
     settings = settings or RuntimeSettings()
+    gateway_settings = gateway_settings or GatewaySettings()
     shared_bus = bus
-    return create_service_app(
-        spec(upstreams),
+    app = create_service_app(
+        spec(upstreams, gateway_settings, local_issuer),
         settings,
         bus_factory=(lambda: shared_bus) if shared_bus else (lambda: create_bus(settings)),
         owns_bus=shared_bus is None,
         objects=create_object_store(settings),
     )
+    install_edge(app, gateway_settings)
+    return app
+
+
+def install_edge(app: FastAPI, settings: GatewaySettings) -> None:
+    """What only the public edge has: CORS, body limits, the cross-tenant path rewrite."""
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(CrossTenantPaths)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["authorization", "content-type", "x-request-id"],
+            expose_headers=["x-request-id", "retry-after"],
+            max_age=600,
+        )

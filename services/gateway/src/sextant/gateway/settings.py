@@ -1,9 +1,19 @@
 """Gateway settings (prefix ``SEXTANT_GATEWAY_``); shared ones live in RuntimeSettings."""
 
-from pydantic import Field
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from sextant.runtime.settings import ServiceSettings
+
+
+class TrustedIssuer(BaseModel):
+    """An OIDC provider whose bearer tokens the gateway accepts."""
+
+    issuer: str = Field(description="the exact `iss` its tokens carry")
+    audience: str = Field(description="the `aud` a token for Sextant must carry")
+    jwks_uri: str = Field(description="where its signing keys are published")
+    tenant_claim: str = Field(default="sextant_tenant", description="claim naming the tenant id")
+    role_claim: str = Field(default="sextant_role", description="claim naming the role")
 
 
 class GatewaySettings(ServiceSettings):
@@ -13,4 +23,30 @@ class GatewaySettings(ServiceSettings):
         default_factory=dict,
         description='distributed mode: {"ingest": "http://ingest:8000", ...} (a JSON map)',
     )
-    upstream_timeout_seconds: float = Field(default=2.0, gt=0)
+    upstream_timeout_seconds: float = Field(default=10.0, gt=0)
+    upstream_retries: int = Field(default=2, ge=0, le=5, description="idempotent methods only")
+    breaker_failures: int = Field(default=5, ge=1, description="consecutive failures that open it")
+    breaker_cooldown_seconds: float = Field(default=10.0, gt=0)
+
+    issuers: list[TrustedIssuer] = Field(default_factory=list, description="a JSON list")
+    jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
+    jwks_refresh_min_seconds: float = Field(
+        default=30.0, ge=0, description="an unknown kid refetches a JWKS at most this often"
+    )
+    local_issuer_private_key: SecretStr | None = Field(
+        default=None,
+        description="PEM (Ed25519) of the built-in issuer; the embedded mode makes one",
+    )
+
+    api_key_cache_seconds: float = Field(
+        default=2.0, ge=0, le=30, description="how soon a revocation holds on every replica"
+    )
+    tenant_rate_per_second: float = Field(default=200.0, gt=0)
+    tenant_burst: float = Field(default=400.0, ge=1)
+    key_rate_per_second: float = Field(default=50.0, gt=0)
+    key_burst: float = Field(default=100.0, ge=1)
+    max_body_bytes: int = Field(
+        default=1024 * 1024, ge=1024, description="public API bodies (webhooks follow ingest's)"
+    )
+    cors_origins: list[str] = Field(default_factory=list, description="a JSON list; empty: none")
+    soft_delete_grace_days: int = Field(default=30, ge=1, le=365)

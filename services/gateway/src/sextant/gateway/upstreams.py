@@ -9,14 +9,18 @@ here too.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine, Mapping
+import time
+from collections.abc import AsyncIterator, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import httpx
 import structlog
 from fastapi import FastAPI, Request, Response
+from starlette.background import BackgroundTask
+from starlette.responses import StreamingResponse
 
+from sextant.gateway.domain.limits import CircuitBreaker
 from sextant.runtime.errors import problem
 
 T = TypeVar("T")
@@ -38,6 +42,59 @@ HOP_BY_HOP = frozenset(
         "content-length",
     }
 )
+
+
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+RETRYABLE_STATUS = frozenset({502, 503, 504})
+
+
+def _forwarded_headers(request: Request, authorization: str | None) -> list[tuple[str, str]]:
+    """The caller's headers minus hop-by-hop ones (and its credential, when replaced),
+    plus this request's id and traceparent."""
+    dropped = HOP_BY_HOP | {"host", "x-request-id", "traceparent"}
+    if authorization is not None:
+        dropped |= {"authorization", "cookie"}
+    headers = [(k, v) for k, v in request.headers.items() if k.lower() not in dropped]
+    context = structlog.contextvars.get_contextvars()
+    headers += [
+        ("x-request-id", str(context.get("request_id", ""))),
+        ("traceparent", str(context.get("traceparent", ""))),
+    ]
+    if authorization is not None:
+        headers.append(("authorization", authorization))
+    return headers
+
+
+def _relay(response: httpx.Response) -> Response:
+    """Stream an upstream answer back as it arrives; hop-by-hop headers stay behind."""
+    headers = [
+        (k, v)
+        for k, v in response.headers.multi_items()
+        # The gateway sets its own x-request-id (the same id) on the way out.
+        if k.lower() not in HOP_BY_HOP and k.lower() != "x-request-id"
+    ]
+
+    async def body() -> AsyncIterator[bytes]:
+        async for chunk in response.aiter_raw():
+            yield chunk
+
+    relayed = StreamingResponse(
+        body(), status_code=response.status_code, background=BackgroundTask(response.aclose)
+    )
+    for key, value in headers:
+        relayed.headers.append(key, value)
+    return relayed
+
+
+def _unavailable(name: str, request: Request, why: str, retry_after: float) -> Response:
+    return problem(
+        503,
+        "Service unavailable",
+        f"the {name} service is unavailable: {why}; nothing was accepted",
+        type_slug="upstream-unavailable",
+        instance=request.url.path,
+        retry_after=max(1, round(retry_after)),
+    )
 
 
 async def within(seconds: float, call: Coroutine[Any, Any, T]) -> T:
@@ -69,10 +126,31 @@ class Readiness:
 
 
 class Upstreams:
-    """Clients for every upstream service, by name."""
+    """Clients for every upstream service, by name, each with its circuit breaker."""
 
-    def __init__(self, clients: Mapping[str, httpx.AsyncClient]) -> None:
+    def __init__(
+        self,
+        clients: Mapping[str, httpx.AsyncClient],
+        *,
+        retries: int = 2,
+        breaker_failures: int = 5,
+        breaker_cooldown: float = 10.0,
+    ) -> None:
         self._clients = dict(clients)
+        self._retries = retries
+        self._breakers = {
+            name: CircuitBreaker(breaker_failures, breaker_cooldown) for name in self._clients
+        }
+
+    def configure(self, *, retries: int, breaker_failures: int, breaker_cooldown: float) -> None:
+        """Apply the gateway's settings (the embedded mode builds upstreams before them)."""
+        self._retries = retries
+        self._breakers = {
+            name: CircuitBreaker(breaker_failures, breaker_cooldown) for name in self._clients
+        }
+
+    def breaker_state(self, name: str) -> str:
+        return self._breakers[name].state
 
     @classmethod
     def over_http(cls, urls: Mapping[str, str], timeout: float) -> Upstreams:
@@ -99,6 +177,9 @@ class Upstreams:
             }
         )
 
+    def client(self, name: str) -> httpx.AsyncClient:
+        return self._clients[name]
+
     @property
     def names(self) -> list[str]:
         return sorted(self._clients)
@@ -119,44 +200,62 @@ class Upstreams:
             return Readiness(True, "ready", body.get("checks"))
         return Readiness(False, str(body.get("detail", response.status_code)), body.get("checks"))
 
-    async def forward(self, name: str, request: Request, path: str) -> Response:
-        """Pass ``request`` to service ``name`` at ``path`` and relay its answer.
+    async def forward(
+        self,
+        name: str,
+        request: Request,
+        path: str,
+        *,
+        authorization: str | None = None,
+        body: bytes | None = None,
+    ) -> Response:
+        """Pass ``request`` to service ``name`` at ``path`` and stream its answer back.
 
-        The body streams through (the service enforces its own size limits); hop-by-hop
-        headers are dropped; the request id and traceparent travel along. A service that
-        does not answer in time gives 503 with a problem body, never a hang."""
-        client = self._clients[name]
-        headers = [
-            (key, value)
-            for key, value in request.headers.items()
-            if key.lower() not in HOP_BY_HOP and key.lower() != "host"
-        ]
-        context = structlog.contextvars.get_contextvars()
-        headers += [
-            ("x-request-id", str(context.get("request_id", ""))),
-            ("traceparent", str(context.get("traceparent", ""))),
-        ]
-        upstream = client.build_request(
-            request.method, path, headers=headers, content=request.stream()
-        )
-        timeout = client.timeout.read or 10.0
-        try:
-            response = await within(timeout, client.send(upstream))
-        except (httpx.HTTPError, TimeoutError) as exc:
-            return problem(
-                503,
-                "Service unavailable",
-                f"the {name} service did not answer ({type(exc).__name__}); nothing was accepted",
-                type_slug="upstream-unavailable",
-                instance=request.url.path,
-                retry_after=5,
+        ``authorization`` replaces the caller's (the internal token); ``body``, when
+        given, is sent instead of streaming the request's (so it can be sent again).
+        Idempotent methods are retried on connection errors and 502/503/504; a circuit
+        breaker per service answers 503 at once while the service keeps failing. A
+        service that does not answer in time gives 503 with a problem body, never a hang.
+        """
+        client, breaker = self._clients[name], self._breakers[name]
+        if not breaker.allow(time.monotonic()):
+            return _unavailable(
+                name,
+                request,
+                "it keeps failing, so calls are paused",
+                breaker.retry_after(time.monotonic()),
             )
-        relayed = Response(response.content, status_code=response.status_code)
-        for key, value in response.headers.multi_items():
-            # The gateway sets its own x-request-id (the same id) on the way out.
-            if key.lower() not in HOP_BY_HOP and key.lower() != "x-request-id":
-                relayed.headers.append(key, value)
-        return relayed
+        headers = _forwarded_headers(request, authorization)
+        idempotent = request.method in IDEMPOTENT and body is not None
+        attempts = 1 + (self._retries if idempotent else 0)
+        timeout = client.timeout.read or 10.0
+        query = request.url.query
+        url = f"{path}?{query}" if query else path
+        for attempt in range(attempts):
+            upstream = client.build_request(
+                request.method,
+                url,
+                headers=headers,
+                content=body if body is not None else request.stream(),
+            )
+            try:
+                response = await within(timeout, client.send(upstream, stream=True))
+            except (httpx.HTTPError, TimeoutError) as exc:
+                if attempt + 1 < attempts:
+                    await asyncio.sleep(0.05 * 2**attempt)
+                    continue
+                breaker.failed(time.monotonic())
+                return _unavailable(name, request, f"it did not answer ({type(exc).__name__})", 5)
+            if response.status_code in RETRYABLE_STATUS and attempt + 1 < attempts:
+                await response.aclose()
+                await asyncio.sleep(0.05 * 2**attempt)
+                continue
+            if response.status_code in RETRYABLE_STATUS:
+                breaker.failed(time.monotonic())
+            else:
+                breaker.succeeded()
+            return _relay(response)
+        raise AssertionError("unreachable: the last attempt returns")
 
     async def close(self) -> None:
         await asyncio.gather(*(client.aclose() for client in self._clients.values()))

@@ -20,6 +20,7 @@ def service_settings(database_url: str, keys: InternalKeys, **overrides: Any) ->
     values: dict[str, Any] = {
         "database_url": database_url,
         "internal_token_public_key": keys.public_pem,
+        "internal_token_private_key": keys.private_pem,  # used by the gateway alone
         "log_json": False,
         "log_level": "WARNING",
         "consumer_backoff_seconds": 0.05,

@@ -220,12 +220,12 @@ async def state_durations(
 
 
 async def dismiss_stale(
-    session: AsyncSession, tenant_id: UUID, workspace_id: UUID, key: str, at: datetime
+    session: AsyncSession, tenant_id: UUID, workspace_ids: list[UUID], key: str, at: datetime
 ) -> bool:
     t = work_items
     result = await session.execute(
         sa.update(t)
-        .where(_scope(tenant_id, [workspace_id]) & (t.c.key == key))
+        .where(_scope(tenant_id, workspace_ids) & (t.c.key == key))
         .values(stale_dismissed_at=at)
         .returning(t.c.key)
     )

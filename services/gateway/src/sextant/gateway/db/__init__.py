@@ -1,12 +1,19 @@
-"""Gateway's tables (schema ``gateway``).
+"""Gateway's tables (schema ``gateway``): tenants, workspaces, views, API keys, the audit
+log and the notifications it serves. Rows never leave this package: :mod:`repository`
+returns plain values.
 
-The outbox and inbox are here from the start; tenants, workspaces, views, users and
-roles, API keys and the audit log come with the gateway issue (#3).
+``tenants`` has no ``tenant_id`` (it *is* the tenant) and is read only by platform-admin
+routes and by authentication. ``api_key_routes`` is the one cross-tenant lookup: an API
+key names only its id, and the route says which tenant to act as before anything of
+the tenant's is read (as ingest's ``hook_routes`` does for webhooks). Every other table
+is a tenant table with forced RLS.
 """
 
 from pathlib import Path
 
+import sqlalchemy as sa
 from sqlalchemy import MetaData
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 from sextant.runtime.outbox import spine_tables
 
@@ -15,3 +22,127 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 metadata = MetaData(schema=SCHEMA)
 spine = spine_tables(metadata)
+
+tenants = sa.Table(
+    "tenants",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("deleted_at", sa.DateTime(timezone=True)),
+    sa.Column("restorable_until", sa.DateTime(timezone=True)),
+)
+
+workspaces = sa.Table(
+    "workspaces",
+    metadata,
+    sa.Column("tenant_id", sa.Uuid, nullable=False),
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("deleted_at", sa.DateTime(timezone=True)),
+    sa.Column("restorable_until", sa.DateTime(timezone=True)),
+)
+sa.Index("workspaces_tenant", workspaces.c.tenant_id, workspaces.c.created_at)
+
+views = sa.Table(
+    "views",
+    metadata,
+    sa.Column("tenant_id", sa.Uuid, nullable=False),
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("workspace_ids", ARRAY(sa.Uuid), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("deleted_at", sa.DateTime(timezone=True)),
+)
+sa.Index("views_tenant", views.c.tenant_id, views.c.created_at)
+
+api_key_routes = sa.Table(
+    "api_key_routes",
+    metadata,
+    sa.Column("key_id", sa.Text, primary_key=True),
+    sa.Column("tenant_id", sa.Uuid, nullable=False),
+    info={"cross_tenant": "an API key names only its id; this says whose it is"},
+)
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("tenant_id", sa.Uuid, nullable=False),
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("key_id", sa.Text, nullable=False, unique=True),
+    sa.Column("secret_sha256", sa.LargeBinary, nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("role", sa.Text, nullable=False),
+    sa.Column("created_by", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True)),
+    sa.Column("revoked_at", sa.DateTime(timezone=True)),
+)
+
+# The audit log: one hash chain per tenant (the nil UUID is the platform's own chain).
+# The app role may only SELECT and INSERT here (the migration revokes the rest), and
+# ``audit_heads`` holds each chain's last row, so removing the newest row is caught too.
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("tenant_id", sa.Uuid, nullable=False),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("event_id", sa.Uuid, nullable=False, unique=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("service", sa.Text, nullable=False),
+    sa.Column("actor", sa.Text, nullable=False),
+    sa.Column("action", sa.Text, nullable=False),
+    sa.Column("target_type", sa.Text, nullable=False),
+    sa.Column("target_id", sa.Text, nullable=False),
+    sa.Column("before", JSONB),
+    sa.Column("after", JSONB),
+    sa.Column("request_id", sa.Text),
+    sa.Column("prev_hash", sa.Text, nullable=False),
+    sa.Column("hash", sa.Text, nullable=False),
+    sa.PrimaryKeyConstraint("tenant_id", "seq"),
+)
+sa.Index("audit_log_action", audit_log.c.tenant_id, audit_log.c.action, audit_log.c.seq)
+
+audit_heads = sa.Table(
+    "audit_heads",
+    metadata,
+    sa.Column("tenant_id", sa.Uuid, primary_key=True),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("hash", sa.Text, nullable=False),
+)
+
+notifications = sa.Table(
+    "notifications",
+    metadata,
+    sa.Column("tenant_id", sa.Uuid, nullable=False),
+    sa.Column("seq", sa.BigInteger, sa.Identity(always=True), primary_key=True),
+    sa.Column("id", sa.Uuid, nullable=False, unique=True),
+    sa.Column("severity", sa.Text, nullable=False),
+    sa.Column("audience", ARRAY(sa.Text), nullable=False),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("link", sa.Text),
+    sa.Column("raised_by", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+sa.Index("notifications_tenant", notifications.c.tenant_id, notifications.c.seq)
+
+notification_reads = sa.Table(
+    "notification_reads",
+    metadata,
+    sa.Column("tenant_id", sa.Uuid, nullable=False),
+    sa.Column("notification_id", sa.Uuid, primary_key=True),
+    sa.Column("subject", sa.Text, primary_key=True),
+    sa.Column("read_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+TENANT_TABLES = (
+    "workspaces",
+    "views",
+    "api_keys",
+    "audit_log",
+    "audit_heads",
+    "notifications",
+    "notification_reads",
+)

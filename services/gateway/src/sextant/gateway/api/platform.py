@@ -1,5 +1,5 @@
-"""The gateway's public routes. Authentication and routing of the bearer-token API come
-with the gateway issue; webhooks need neither and are passed to ingest as they are."""
+"""The gateway's platform routes: status, the caller, the API and event documents, and
+webhooks (authenticated by ingest, by each tool's signature, so passed on as they are)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,9 @@ from fastapi.responses import JSONResponse
 
 from sextant.contracts.asyncapi import asyncapi_document
 from sextant.contracts.schemas import all_schemas
+from sextant.gateway.access import CurrentPrincipal, gateway_of
+from sextant.gateway.openapi import PublicOpenAPI
+from sextant.gateway.schemas import Me
 from sextant.gateway.upstreams import Readiness, Upstreams
 from sextant.runtime.app import State
 from sextant.runtime.errors import NotFound, problem
@@ -35,6 +38,33 @@ async def platform_status(state: State) -> JSONResponse:
     return problem(
         503, "Degraded", f"not ready: {', '.join(failing)}", type_slug="degraded", services=services
     )
+
+
+@public_router.get("/me", response_model=Me, summary="Who the bearer token says the caller is")
+async def me(caller: CurrentPrincipal) -> Me:
+    return Me(subject=caller.subject, role=caller.role, tenant_id=caller.tenant_id, via=caller.via)
+
+
+@public_router.get(
+    "/auth/jwks.json", summary="The built-in local issuer's public keys (embedded mode)"
+)
+async def local_jwks(state: State) -> dict[str, Any]:
+    issuer = gateway_of(state).local_issuer
+    if issuer is None:
+        raise NotFound("this deployment has no local issuer; tokens come from its OIDC provider")
+    return issuer.jwks()
+
+
+docs_router = APIRouter(tags=["contracts"])
+
+
+@docs_router.get("/openapi.json", include_in_schema=False)
+async def openapi_document(request: Request, state: State) -> JSONResponse:
+    """The whole public API: the gateway's routes and the services' behind it."""
+    builder: PublicOpenAPI | None = state.extras.get("openapi")
+    if builder is None:
+        builder = state.extras["openapi"] = PublicOpenAPI(request.app, gateway_of(state).upstreams)
+    return JSONResponse(await builder.document())
 
 
 events_router = APIRouter(prefix="/v1/events", tags=["contracts"])

@@ -1,0 +1,71 @@
+"""``sextant tenant create`` and ``sextant token create``: bootstrap a platform from the
+command line, against the embedded stack's database (``DATABASE_URL`` when set).
+
+They share the gateway's own code: a tenant is created by the gateway's use case (so it
+is audited through the outbox, published when the platform runs), and a token is signed
+by the same local issuer key ``sextant run`` uses."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from uuid import UUID
+
+from sextant.gateway import service
+from sextant.gateway.authn import PublicRole, ensure_local_issuer
+from sextant.gateway.db import MIGRATIONS, metadata, repository, spine
+from sextant.runtime.db import Database
+from sextant.runtime.embedded_pg import EmbeddedPostgres
+from sextant.runtime.migrations import migrate
+from sextant.runtime.outbox import Outbox
+from sextant.runtime.settings import RuntimeSettings
+
+
+@asynccontextmanager
+async def gateway_database(data_dir: Path) -> AsyncIterator[Database]:
+    """The gateway's database, migrated: ``DATABASE_URL``, else the embedded server under
+    ``data_dir`` (started for the command and stopped after, unless it was running)."""
+    url = os.environ.get("DATABASE_URL") or os.environ.get("SEXTANT_DATABASE_URL")
+    postgres: EmbeddedPostgres | None = None
+    started_here = False
+    if not url:
+        postgres = EmbeddedPostgres(data_dir / "postgres")
+        started_here = not postgres.running()
+        url = await asyncio.to_thread(postgres.start)
+    settings = RuntimeSettings(database_url=url)
+    db = Database(url, "gateway", app_password=settings.app_role_password.get_secret_value())
+    try:
+        await migrate(db, MIGRATIONS, metadata)
+        await db.start()
+        yield db
+    finally:
+        await db.stop()
+        if postgres is not None and started_here:
+            await asyncio.to_thread(postgres.stop)
+
+
+async def create_tenant(data_dir: Path, name: str) -> UUID:
+    async with gateway_database(data_dir) as db, db.transaction() as session:
+        outbox = Outbox(spine.outbox, source="/sextant/gateway")
+        row = await service.create_tenant(session, outbox, name, actor="cli")
+    return row.id
+
+
+async def create_token(
+    data_dir: Path, tenant_id: UUID | None, role: PublicRole, subject: str, ttl_seconds: int
+) -> str:
+    """A local-issuer token; the tenant must exist and not be deleted."""
+    if role == "platform_admin":
+        tenant_id = None
+    elif tenant_id is None:
+        raise ValueError(f"a {role} token needs --tenant")
+    else:
+        async with gateway_database(data_dir) as db, db.transaction() as session:
+            tenant = await repository.get_tenant(session, tenant_id)
+        if tenant is None or tenant.deleted_at is not None:
+            raise ValueError(f"no tenant {tenant_id} (or it is deleted)")
+    issuer = ensure_local_issuer(data_dir)
+    return issuer.mint(subject=subject, role=role, tenant_id=tenant_id, ttl_seconds=ttl_seconds)

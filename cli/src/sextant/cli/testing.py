@@ -1,0 +1,84 @@
+"""Whole-platform tests: the platform in the test's process, as `sextant run` assembles it:
+every service on one local bus over real PostgreSQL, the gateway in front with its local
+issuer, and an httpx client that talks to the gateway in-process."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import httpx
+from fastapi import FastAPI
+
+from sextant.cli.embedded import running_services
+from sextant.gateway.authn import LocalIssuer, PublicRole, ensure_local_issuer
+from sextant.gateway.main import create_app as create_gateway
+from sextant.gateway.settings import GatewaySettings
+from sextant.gateway.upstreams import Upstreams
+from sextant.runtime.testing.apps import running_app, service_settings
+from sextant.runtime.testing.plugin import InternalKeys
+
+
+@dataclass
+class Platform:
+    client: httpx.AsyncClient
+    issuer: LocalIssuer
+    apps: dict[str, FastAPI]
+    gateway: FastAPI
+
+    def headers(
+        self, role: PublicRole, tenant: UUID | None = None, subject: str | None = None
+    ) -> dict[str, str]:
+        token = self.issuer.mint(
+            subject=subject or f"{role}@{tenant}", role=role, tenant_id=tenant, ttl_seconds=600
+        )
+        return {"Authorization": f"Bearer {token}"}
+
+    @property
+    def admin(self) -> dict[str, str]:
+        return self.headers("platform_admin", subject="root@local")
+
+    async def tenant(self, name: str) -> UUID:
+        reply = await self.client.post("/v1/tenants", json={"name": name}, headers=self.admin)
+        assert reply.status_code == 201, reply.text
+        return UUID(reply.json()["id"])
+
+
+@asynccontextmanager
+async def running_platform(
+    database_url: str,
+    keys: InternalKeys,
+    data_dir: Path,
+    gateway_settings: GatewaySettings | None = None,
+) -> AsyncIterator[Platform]:
+    settings = service_settings(database_url, keys, data_dir=data_dir)
+    issuer = ensure_local_issuer(data_dir)
+    async with running_services(settings) as (apps, bus):
+        gateway = create_gateway(
+            settings,
+            upstreams=Upstreams.in_process(apps, timeout=10),
+            bus=bus,
+            gateway_settings=gateway_settings or GatewaySettings(),
+            local_issuer=issuer,
+        )
+        async with running_app(gateway) as client:
+            yield Platform(client, issuer, apps, gateway)
+
+
+async def eventually(
+    check: Callable[[], Awaitable[Any]], *, seconds: float = 15.0, every: float = 0.1
+) -> Any:
+    """The first truthy result of ``check``, or an AssertionError with the last one."""
+    last: Any = None
+    async with asyncio.timeout(seconds + 5):
+        for _ in range(int(seconds / every)):
+            last = await check()
+            if last:
+                return last
+            await asyncio.sleep(every)
+    raise AssertionError(f"not within {seconds} s; last: {last!r}")

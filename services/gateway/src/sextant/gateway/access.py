@@ -1,0 +1,218 @@
+"""Who may call a gateway route: authentication, rate limits, roles, tenant scoping.
+
+Every public route (the gateway's own and the ones it passes on) depends on
+:func:`principal`; a route names the roles that may call it with :func:`allow`. A
+platform admin's token names no tenant: it acts on one only through the explicit
+cross-tenant paths ``/v1/tenants/{tenant_id}/…`` (see :class:`CrossTenantPaths`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, replace
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import Depends, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from sextant.gateway.authn import Authenticator, LocalIssuer, Principal, PublicRole
+from sextant.gateway.domain.limits import TokenBuckets, retry_after_header
+from sextant.gateway.settings import GatewaySettings
+from sextant.gateway.upstreams import Upstreams
+from sextant.runtime.app import ServiceState, service_state
+from sextant.runtime.errors import Forbidden, NotFound, TooManyRequests, problem
+from sextant.runtime.logging import bind_request_context
+from sextant.runtime.tokens import InternalTokenSigner
+
+ACTING_TENANT = "acting_tenant"
+TENANT_OWN_SEGMENTS = frozenset({"restore"})  # /v1/tenants/{id}/restore is the tenant's own
+
+
+@dataclass
+class Gateway:
+    """What the gateway's routes need, built in its lifespan."""
+
+    settings: GatewaySettings
+    authenticator: Authenticator
+    local_issuer: LocalIssuer | None
+    signer: InternalTokenSigner
+    upstreams: Upstreams
+    tenant_buckets: TokenBuckets
+    key_buckets: TokenBuckets
+
+
+def gateway_of(state: ServiceState) -> Gateway:
+    gateway: Gateway = state.extras["gateway"]
+    return gateway
+
+
+class CrossTenantPaths:
+    """``/v1/tenants/{id}/<rest>`` is ``/v1/<rest>`` acted on as tenant ``id``: the one
+    way a platform admin reaches a tenant's data, explicit in the path (and the audit)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            parts = scope["path"].split("/")
+            # ['', 'v1', 'tenants', '<id>', '<rest>', ...]
+            if (
+                len(parts) > 4
+                and parts[1:3] == ["v1", "tenants"]
+                and parts[4] not in TENANT_OWN_SEGMENTS
+            ):
+                try:
+                    tenant = UUID(parts[3])
+                except ValueError:
+                    tenant = None
+                if tenant is not None:
+                    scope = dict(scope)
+                    scope["path"] = "/" + "/".join(["v1", *parts[4:]])
+                    scope["raw_path"] = scope["path"].encode()
+                    scope.setdefault("state", {})
+                    scope["state"] = {**scope["state"], ACTING_TENANT: tenant}
+        await self.app(scope, receive, send)
+
+
+class BodyLimit:
+    """Public API bodies up to ``limit`` bytes (webhooks follow ingest's own limit).
+
+    A declared Content-Length over it is answered 413 at once. A chunked body is counted
+    as it is read: past the limit the app is told the client left, and whatever it
+    answers is replaced by the same 413."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    def _too_large(self) -> JSONResponse:
+        return problem(
+            413,
+            "Payload too large",
+            f"request bodies are limited to {self.limit} bytes",
+            type_slug="payload-too-large",
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith("/v1/hooks/"):
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.limit:
+            await self._too_large()(scope, receive, send)
+            return
+        seen, over, answered = 0, False, False
+
+        async def counted() -> Message:
+            nonlocal seen, over
+            if over:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                over = True
+                return {"type": "http.disconnect"}
+            return message
+
+        async def guarded(message: Message) -> None:
+            nonlocal answered
+            if over:
+                if not answered:
+                    answered = True
+                    await self._too_large()(scope, receive, send)
+                return
+            await send(message)
+
+        try:
+            await self.app(scope, counted, guarded)
+        except Exception:
+            if not over:
+                raise
+        if over and not answered:
+            await self._too_large()(scope, receive, send)
+
+
+async def principal(request: Request) -> Principal:
+    """The verified caller, rate limited per tenant and per API key."""
+    cached: Principal | None = getattr(request.state, "principal", None)
+    if cached is not None:
+        return cached
+    gateway = gateway_of(service_state(request))
+    caller = await gateway.authenticator.authenticate(request.headers.get("authorization"))
+    acting: UUID | None = getattr(request.state, ACTING_TENANT, None)
+    if acting is not None:
+        if caller.role != "platform_admin":
+            raise Forbidden("only a platform admin acts through /v1/tenants/{id}/…")
+        if not await gateway.authenticator.tenant_active(acting):
+            raise NotFound(f"no tenant {acting}")
+        caller = replace(caller, tenant_id=acting)
+    _rate_limit(gateway, caller)
+    request.state.principal = caller
+    bind_request_context(tenant_id=str(caller.tenant_id) if caller.tenant_id else None)
+    return caller
+
+
+def _rate_limit(gateway: Gateway, caller: Principal) -> None:
+    now = time.monotonic()
+    waits = []
+    if caller.tenant_id is not None:
+        waits.append(gateway.tenant_buckets.take(str(caller.tenant_id), now))
+    if caller.key_id is not None:
+        waits.append(gateway.key_buckets.take(caller.key_id, now))
+    wait = max(waits, default=0.0)
+    if wait > 0:
+        raise TooManyRequests(
+            "rate limit reached for this tenant or API key; retry later",
+            retry_after=int(retry_after_header(wait)),
+        )
+
+
+CurrentPrincipal = Annotated[Principal, Depends(principal)]
+
+
+async def tenant_session(request: Request, caller: CurrentPrincipal) -> AsyncIterator[AsyncSession]:
+    """One transaction per request, RLS-scoped to the caller's tenant (none for a platform
+    admin's own routes, which touch only the tenants table)."""
+    state = service_state(request)
+    async with state.db.transaction(caller.tenant_id) as session:
+        yield session
+
+
+TenantSession = Annotated[AsyncSession, Depends(tenant_session)]
+
+
+def allow(*roles: PublicRole) -> Callable[[Request], Awaitable[Principal]]:
+    """A dependency that lets through only callers holding one of ``roles``."""
+    allowed = frozenset(roles)
+
+    async def dependency(request: Request) -> Principal:
+        caller = await principal(request)
+        if caller.role not in allowed:
+            raise Forbidden(
+                f"role '{caller.role}' may not do this; it needs one of: {', '.join(sorted(allowed))}"
+            )
+        return caller
+
+    return dependency
+
+
+def tenant_of(caller: Principal) -> UUID:
+    """The tenant a tenant-scoped route acts on."""
+    if caller.tenant_id is None:
+        raise Forbidden(
+            "a platform admin acts on a tenant's data through /v1/tenants/{tenant_id}/…"
+        )
+    return caller.tenant_id
+
+
+ALL_ROLES: tuple[PublicRole, ...] = (
+    "platform_admin",
+    "tenant_admin",
+    "manager",
+    "member",
+    "partner",
+)

@@ -1,0 +1,89 @@
+"""The audit log: every configuration change anywhere, hash-chained per tenant."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from sextant.gateway.access import TenantSession, allow
+from sextant.gateway.authn import Principal
+from sextant.gateway.db import repository
+from sextant.gateway.domain.audit import PLATFORM_CHAIN, verify_chain
+from sextant.gateway.schemas import AuditRecord, AuditVerifyReply, Page
+from sextant.runtime.errors import InvalidInput
+
+router = APIRouter(prefix="/v1", tags=["audit"])
+
+Auditor = Annotated[Principal, Depends(allow("tenant_admin", "platform_admin"))]
+
+
+@router.get(
+    "/audit-log",
+    response_model=Page[AuditRecord],
+    summary="Configuration changes, newest first (a platform admin sees the platform's own)",
+)
+async def audit_log(
+    caller: Auditor,
+    session: TenantSession,
+    action: str | None = None,
+    actor: str | None = None,
+    target_type: str | None = None,
+    target_id: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    cursor: Annotated[str | None, Query(description="from the previous page")] = None,
+) -> Page[AuditRecord]:
+    before_seq = None
+    if cursor is not None:
+        if not cursor.isdigit():
+            raise InvalidInput(f"cursor {cursor!r} is not one this API gave out")
+        before_seq = int(cursor)
+    tenant = caller.tenant_id or PLATFORM_CHAIN
+    rows = await repository.list_audit(
+        session,
+        tenant,
+        action=action,
+        actor=actor,
+        target_type=target_type,
+        target_id=target_id,
+        since=since,
+        until=until,
+        before_seq=before_seq,
+        limit=limit,
+    )
+    items = [
+        AuditRecord(
+            seq=r.entry.seq,
+            at=r.entry.at,
+            service=r.entry.service,
+            actor=r.entry.actor,
+            action=r.entry.action,
+            target_type=r.entry.target_type,
+            target_id=r.entry.target_id,
+            before=r.entry.before,
+            after=r.entry.after,
+            request_id=r.entry.request_id,
+            hash=r.hash,
+        )
+        for r in rows
+    ]
+    next_cursor = str(rows[-1].entry.seq) if len(rows) == limit else None
+    return Page[AuditRecord](items=items, next_cursor=next_cursor)
+
+
+@router.get(
+    "/audit-log/verify",
+    response_model=AuditVerifyReply,
+    summary="Recompute the caller's chain and name the first row that does not hold",
+)
+async def verify(caller: Auditor, session: TenantSession) -> AuditVerifyReply:
+    rows, head = await repository.audit_chain(session, caller.tenant_id or PLATFORM_CHAIN)
+    broken = verify_chain(((r.entry, r.prev_hash, r.hash) for r in rows), head)
+    if broken is None:
+        return AuditVerifyReply(intact=True, rows=len(rows))
+    return AuditVerifyReply(
+        intact=False, rows=len(rows), first_bad_seq=broken.seq, reason=broken.reason
+    )

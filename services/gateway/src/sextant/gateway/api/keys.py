@@ -1,0 +1,73 @@
+"""API keys for partners and CI: created by a tenant's admins, shown once, revocable."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Depends
+
+from sextant.gateway import service
+from sextant.gateway.access import TenantSession, allow, tenant_of
+from sextant.gateway.authn import API_KEY_PREFIX, Principal
+from sextant.gateway.db import repository
+from sextant.gateway.db.repository import ApiKeyRow
+from sextant.gateway.schemas import ApiKeyCreate, ApiKeyReply, CreatedApiKeyReply
+from sextant.runtime.app import State
+
+router = APIRouter(prefix="/v1", tags=["api keys"])
+
+TenantAdmin = Annotated[Principal, Depends(allow("tenant_admin", "platform_admin"))]
+
+
+def _reply(row: ApiKeyRow) -> ApiKeyReply:
+    return ApiKeyReply(
+        id=row.id,
+        prefix=f"{API_KEY_PREFIX}{row.key_id}",
+        name=row.name,
+        role=row.role,
+        created_by=row.created_by,
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        revoked_at=row.revoked_at,
+    )
+
+
+@router.post(
+    "/api-keys",
+    status_code=201,
+    response_model=CreatedApiKeyReply,
+    summary="Create an API key (the key is in this reply only)",
+)
+async def create_api_key(
+    body: ApiKeyCreate, caller: TenantAdmin, session: TenantSession, state: State
+) -> CreatedApiKeyReply:
+    row, key = await service.create_api_key(
+        session,
+        state.outbox,
+        tenant_of(caller),
+        name=body.name,
+        role=body.role,
+        expires_in_days=body.expires_in_days,
+        actor=caller.subject,
+    )
+    return CreatedApiKeyReply(**_reply(row).model_dump(), key=key)
+
+
+@router.get("/api-keys", response_model=list[ApiKeyReply], summary="The tenant's API keys")
+async def list_api_keys(caller: TenantAdmin, session: TenantSession) -> list[ApiKeyReply]:
+    return [_reply(r) for r in await repository.list_api_keys(session, tenant_of(caller))]
+
+
+@router.delete(
+    "/api-keys/{key_id}",
+    response_model=ApiKeyReply,
+    summary="Revoke a key: refused on every replica within seconds",
+)
+async def revoke_api_key(
+    key_id: UUID, caller: TenantAdmin, session: TenantSession, state: State
+) -> ApiKeyReply:
+    row = await service.revoke_api_key(
+        session, state.outbox, tenant_of(caller), key_id, caller.subject
+    )
+    return _reply(row)

@@ -1,0 +1,173 @@
+"""In-app notifications: a page of them, marking them read, and a WebSocket stream that
+replays what a reconnecting client missed (``?after=<seq>``) before going live."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+import structlog
+from fastapi import APIRouter, Depends, Query, WebSocket, WebSocketDisconnect
+
+from sextant.gateway.access import ACTING_TENANT, TenantSession, allow, gateway_of, tenant_of
+from sextant.gateway.authn import Principal
+from sextant.gateway.db import repository
+from sextant.gateway.db.repository import NotificationRow
+from sextant.gateway.notifications import NotificationHub, wait_for
+from sextant.gateway.schemas import MarkedRead, MarkRead, NotificationReply, Page
+from sextant.runtime.app import ServiceState
+from sextant.runtime.errors import DomainError, InvalidInput, NotFound
+
+log = structlog.get_logger()
+
+router = APIRouter(prefix="/v1", tags=["notifications"])
+
+Anyone = Annotated[
+    Principal,
+    Depends(allow("platform_admin", "tenant_admin", "manager", "member", "partner")),
+]
+HEARTBEAT_SECONDS = 15.0
+
+
+def _reply(row: NotificationRow) -> NotificationReply:
+    return NotificationReply(
+        id=row.id,
+        seq=row.seq,
+        severity=row.severity,
+        title=row.title,
+        body=row.body,
+        link=row.link,
+        raised_by=row.raised_by,
+        created_at=row.created_at,
+        read=row.read,
+    )
+
+
+@router.get(
+    "/notifications",
+    response_model=Page[NotificationReply],
+    summary="Notifications for the caller's role, newest first",
+)
+async def list_notifications(
+    caller: Anyone,
+    session: TenantSession,
+    unread: bool = False,
+    severity: Literal["info", "warning", "error"] | None = None,
+    after: Annotated[int | None, Query(ge=0, description="only those after this seq")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: Annotated[str | None, Query(description="from the previous page")] = None,
+) -> Page[NotificationReply]:
+    before = None
+    if cursor is not None:
+        if not cursor.isdigit():
+            raise InvalidInput(f"cursor {cursor!r} is not one this API gave out")
+        before = int(cursor)
+    rows = await repository.list_notifications(
+        session,
+        tenant_of(caller),
+        role=caller.role,
+        subject=caller.subject,
+        after_seq=after,
+        before_seq=before,
+        unread_only=unread,
+        severity=severity,
+        limit=limit,
+    )
+    next_cursor = str(rows[-1].seq) if len(rows) == limit else None
+    return Page[NotificationReply](items=[_reply(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.post("/notifications/read", response_model=MarkedRead, summary="Mark notifications read")
+async def mark_read(body: MarkRead, caller: Anyone, session: TenantSession) -> MarkedRead:
+    marked = await repository.mark_read(
+        session,
+        tenant_of(caller),
+        role=caller.role,
+        subject=caller.subject,
+        ids=body.ids,
+        at=datetime.now(UTC),
+    )
+    return MarkedRead(marked=marked)
+
+
+@router.post(
+    "/notifications/{notification_id}/read", response_model=MarkedRead, summary="Mark one read"
+)
+async def mark_one_read(
+    notification_id: UUID, caller: Anyone, session: TenantSession
+) -> MarkedRead:
+    tenant = tenant_of(caller)
+    if not await repository.notification_exists(session, tenant, notification_id, caller.role):
+        raise NotFound(f"no notification {notification_id}")
+    marked = await repository.mark_read(
+        session,
+        tenant,
+        role=caller.role,
+        subject=caller.subject,
+        ids=[notification_id],
+        at=datetime.now(UTC),
+    )
+    return MarkedRead(marked=marked)
+
+
+async def _stream_principal(websocket: WebSocket, state: ServiceState) -> Principal:
+    gateway = gateway_of(state)
+    authorization = websocket.headers.get("authorization")
+    if authorization is None and (token := websocket.query_params.get("access_token")):
+        authorization = f"Bearer {token}"  # browsers cannot set headers on a WebSocket
+    caller = await gateway.authenticator.authenticate(authorization)
+    acting = websocket.scope.get("state", {}).get(ACTING_TENANT)
+    if acting is not None:
+        if caller.role != "platform_admin":
+            raise InvalidInput("only a platform admin acts through /v1/tenants/{id}/…")
+        caller = Principal(caller.subject, caller.role, acting, caller.via, caller.key_id)
+    tenant_of(caller)
+    return caller
+
+
+@router.websocket("/notifications/stream")
+async def stream(websocket: WebSocket) -> None:
+    """Authenticate (``Authorization`` header or ``?access_token=``), send everything
+    after ``?after=<seq>``, then each new notification for the caller's tenant and role
+    as JSON; ``{"type": "heartbeat"}`` every 15 s while quiet."""
+    state: ServiceState = websocket.app.state.service
+    try:
+        caller = await _stream_principal(websocket, state)
+        after_text = websocket.query_params.get("after", "0")
+        if not after_text.isdigit():
+            raise InvalidInput("after must be a notification seq")
+    except DomainError as exc:
+        await websocket.close(code=1008, reason=exc.detail[:120])
+        return
+    after = int(after_text)
+    hub: NotificationHub = state.extras["notification_hub"]
+    await websocket.accept()
+    try:
+        while True:
+            changed = hub.changed()
+            async with state.db.transaction(caller.tenant_id) as session:
+                rows = await repository.list_notifications(
+                    session,
+                    tenant_of(caller),
+                    role=caller.role,
+                    subject=caller.subject,
+                    after_seq=after,
+                    before_seq=None,
+                    unread_only=False,
+                    severity=None,
+                    limit=200,
+                    oldest_first=True,
+                )
+            for row in rows:
+                await websocket.send_json(
+                    {"type": "notification", "notification": _reply(row).model_dump(mode="json")}
+                )
+                after = row.seq
+            if len(rows) == 200:
+                continue
+            await wait_for(changed, HEARTBEAT_SECONDS)
+            if not changed.is_set():
+                await websocket.send_json({"type": "heartbeat", "after": after})
+    except (WebSocketDisconnect, RuntimeError):
+        log.debug("notifications.stream_closed", subject=caller.subject)

@@ -1,0 +1,280 @@
+"""Tenants (platform admins), workspaces and views (a tenant's admins; others read)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Query, Response
+
+from sextant.gateway import service
+from sextant.gateway.access import (
+    ALL_ROLES,
+    Gateway,
+    TenantSession,
+    allow,
+    gateway_of,
+    tenant_of,
+)
+from sextant.gateway.authn import Principal
+from sextant.gateway.db import repository
+from sextant.gateway.db.repository import TenantRow, ViewRow, WorkspaceRow
+from sextant.gateway.schemas import (
+    NameBody,
+    Page,
+    TenantReply,
+    ViewChange,
+    ViewCreate,
+    ViewReply,
+    WorkspaceReply,
+)
+from sextant.runtime.app import State
+from sextant.runtime.errors import InvalidInput, NotFound
+
+router = APIRouter(prefix="/v1", tags=["tenancy"])
+
+PlatformAdmin = Annotated[Principal, Depends(allow("platform_admin"))]
+TenantAdmin = Annotated[Principal, Depends(allow("tenant_admin", "platform_admin"))]
+Reader = Annotated[Principal, Depends(allow(*ALL_ROLES))]
+Limit = Annotated[int, Query(ge=1, le=500)]
+Cursor = Annotated[str | None, Query(description="from the previous page's next_cursor")]
+
+
+def _cursor(cursor: str | None) -> UUID | None:
+    if cursor is None:
+        return None
+    try:
+        return UUID(cursor)
+    except ValueError:
+        raise InvalidInput(f"cursor {cursor!r} is not one this API gave out") from None
+
+
+def _page(items: list[Any], limit: int, last_id: UUID | None) -> tuple[list[Any], str | None]:
+    """The page and the cursor of the next one (none when this page is not full)."""
+    return items, (str(last_id) if len(items) == limit and last_id is not None else None)
+
+
+def _tenant(row: TenantRow) -> TenantReply:
+    return TenantReply(**row.__dict__)
+
+
+def _workspace(row: WorkspaceRow) -> WorkspaceReply:
+    return WorkspaceReply(**row.__dict__)
+
+
+def _view(row: ViewRow) -> ViewReply:
+    return ViewReply(
+        id=row.id,
+        tenant_id=row.tenant_id,
+        name=row.name,
+        workspace_ids=row.workspace_ids,
+        created_at=row.created_at,
+    )
+
+
+def _gateway(state: State) -> Gateway:
+    return gateway_of(state)
+
+
+# tenants --------------------------------------------------------------------------------
+
+
+@router.post("/tenants", status_code=201, response_model=TenantReply, summary="Create a tenant")
+async def create_tenant(
+    body: NameBody, caller: PlatformAdmin, session: TenantSession, state: State
+) -> TenantReply:
+    return _tenant(await service.create_tenant(session, state.outbox, body.name, caller.subject))
+
+
+@router.get("/tenants", response_model=Page[TenantReply], summary="Every tenant")
+async def list_tenants(
+    caller: PlatformAdmin,
+    session: TenantSession,
+    include_deleted: bool = False,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> Page[TenantReply]:
+    rows = await repository.list_tenants(
+        session, include_deleted=include_deleted, after=_cursor(cursor), limit=limit
+    )
+    items, next_cursor = _page(rows, limit, rows[-1].id if rows else None)
+    return Page[TenantReply](items=[_tenant(r) for r in items], next_cursor=next_cursor)
+
+
+@router.get("/tenants/{tenant_id}", response_model=TenantReply, summary="One tenant")
+async def get_tenant(tenant_id: UUID, caller: PlatformAdmin, session: TenantSession) -> TenantReply:
+    row = await repository.get_tenant(session, tenant_id)
+    if row is None:
+        raise NotFound(f"no tenant {tenant_id}")
+    return _tenant(row)
+
+
+@router.delete(
+    "/tenants/{tenant_id}",
+    response_model=TenantReply,
+    summary="Soft-delete a tenant: hidden everywhere, restorable within the grace period",
+)
+async def delete_tenant(
+    tenant_id: UUID, caller: PlatformAdmin, session: TenantSession, state: State
+) -> TenantReply:
+    gateway = _gateway(state)
+    row = await service.delete_tenant(
+        session, state.outbox, tenant_id, caller.subject, gateway.settings.soft_delete_grace_days
+    )
+    gateway.authenticator.forget_tenant(tenant_id)
+    return _tenant(row)
+
+
+@router.post(
+    "/tenants/{tenant_id}/restore", response_model=TenantReply, summary="Undo a soft delete"
+)
+async def restore_tenant(
+    tenant_id: UUID, caller: PlatformAdmin, session: TenantSession, state: State
+) -> TenantReply:
+    row = await service.restore_tenant(session, state.outbox, tenant_id, caller.subject)
+    _gateway(state).authenticator.forget_tenant(tenant_id)
+    return _tenant(row)
+
+
+# workspaces -----------------------------------------------------------------------------
+
+
+@router.post(
+    "/workspaces", status_code=201, response_model=WorkspaceReply, summary="Create a workspace"
+)
+async def create_workspace(
+    body: NameBody, caller: TenantAdmin, session: TenantSession, state: State
+) -> WorkspaceReply:
+    row = await service.create_workspace(
+        session, state.outbox, tenant_of(caller), body.name, caller.subject
+    )
+    return _workspace(row)
+
+
+@router.get("/workspaces", response_model=Page[WorkspaceReply], summary="The tenant's workspaces")
+async def list_workspaces(
+    caller: Reader,
+    session: TenantSession,
+    include_deleted: Annotated[
+        bool, Query(description="tenant admins only: also those soft-deleted")
+    ] = False,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> Page[WorkspaceReply]:
+    if include_deleted and caller.role not in ("tenant_admin", "platform_admin"):
+        include_deleted = False
+    rows = await repository.list_workspaces(
+        session,
+        tenant_of(caller),
+        include_deleted=include_deleted,
+        after=_cursor(cursor),
+        limit=limit,
+    )
+    items, next_cursor = _page(rows, limit, rows[-1].id if rows else None)
+    return Page[WorkspaceReply](items=[_workspace(r) for r in items], next_cursor=next_cursor)
+
+
+@router.get("/workspaces/{workspace_id}", response_model=WorkspaceReply, summary="One workspace")
+async def get_workspace(
+    workspace_id: UUID, caller: Reader, session: TenantSession
+) -> WorkspaceReply:
+    return _workspace(await service.live_workspace(session, tenant_of(caller), workspace_id))
+
+
+@router.patch("/workspaces/{workspace_id}", response_model=WorkspaceReply, summary="Rename")
+async def rename_workspace(
+    workspace_id: UUID, body: NameBody, caller: TenantAdmin, session: TenantSession, state: State
+) -> WorkspaceReply:
+    row = await service.rename_workspace(
+        session, state.outbox, tenant_of(caller), workspace_id, body.name, caller.subject
+    )
+    return _workspace(row)
+
+
+@router.delete(
+    "/workspaces/{workspace_id}",
+    response_model=WorkspaceReply,
+    summary="Soft-delete a workspace: its sources stop, its data is hidden; restorable",
+)
+async def delete_workspace(
+    workspace_id: UUID, caller: TenantAdmin, session: TenantSession, state: State
+) -> WorkspaceReply:
+    row = await service.delete_workspace(
+        session,
+        state.outbox,
+        tenant_of(caller),
+        workspace_id,
+        caller.subject,
+        _gateway(state).settings.soft_delete_grace_days,
+    )
+    return _workspace(row)
+
+
+@router.post(
+    "/workspaces/{workspace_id}/restore", response_model=WorkspaceReply, summary="Undo a delete"
+)
+async def restore_workspace(
+    workspace_id: UUID, caller: TenantAdmin, session: TenantSession, state: State
+) -> WorkspaceReply:
+    row = await service.restore_workspace(
+        session, state.outbox, tenant_of(caller), workspace_id, caller.subject
+    )
+    return _workspace(row)
+
+
+# views ----------------------------------------------------------------------------------
+
+
+@router.post(
+    "/views",
+    status_code=201,
+    response_model=ViewReply,
+    summary="Join several workspaces into one scope (use it as ?scope=view:<id>)",
+)
+async def create_view(
+    body: ViewCreate, caller: TenantAdmin, session: TenantSession, state: State
+) -> ViewReply:
+    row = await service.create_view(
+        session, state.outbox, tenant_of(caller), body.name, body.workspace_ids, caller.subject
+    )
+    return _view(row)
+
+
+@router.get("/views", response_model=Page[ViewReply], summary="The tenant's views")
+async def list_views(
+    caller: Reader, session: TenantSession, limit: Limit = 100, cursor: Cursor = None
+) -> Page[ViewReply]:
+    rows = await repository.list_views(
+        session, tenant_of(caller), after=_cursor(cursor), limit=limit
+    )
+    items, next_cursor = _page(rows, limit, rows[-1].id if rows else None)
+    return Page[ViewReply](items=[_view(r) for r in items], next_cursor=next_cursor)
+
+
+@router.get("/views/{view_id}", response_model=ViewReply, summary="One view")
+async def get_view(view_id: UUID, caller: Reader, session: TenantSession) -> ViewReply:
+    return _view(await service.get_view(session, tenant_of(caller), view_id))
+
+
+@router.patch("/views/{view_id}", response_model=ViewReply, summary="Rename or re-scope a view")
+async def change_view(
+    view_id: UUID, body: ViewChange, caller: TenantAdmin, session: TenantSession, state: State
+) -> ViewReply:
+    row = await service.change_view(
+        session,
+        state.outbox,
+        tenant_of(caller),
+        view_id,
+        name=body.name,
+        workspace_ids=body.workspace_ids,
+        actor=caller.subject,
+    )
+    return _view(row)
+
+
+@router.delete("/views/{view_id}", status_code=204, summary="Delete a view")
+async def delete_view(
+    view_id: UUID, caller: TenantAdmin, session: TenantSession, state: State
+) -> Response:
+    await service.delete_view(session, state.outbox, tenant_of(caller), view_id, caller.subject)
+    return Response(status_code=204)

@@ -1,0 +1,64 @@
+"""Which service owns a public path (ARCHITECTURE §7): the gateway's one routing table.
+
+A pattern is a list of segments: a literal, ``{name}`` for exactly one segment, or a
+final ``**`` for any number (zero included). The first pattern that matches wins, so
+the more specific ones come first (``/v1/developers/{id}/trends`` before
+``/v1/developers/**``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Route:
+    pattern: str
+    service: str
+
+    def match(self, segments: list[str]) -> dict[str, str] | None:
+        parts = self.pattern.strip("/").split("/")
+        params: dict[str, str] = {}
+        for i, part in enumerate(parts):
+            if part == "**":
+                return params
+            if i >= len(segments):
+                return None
+            if part.startswith("{") and part.endswith("}"):
+                params[part[1:-1]] = segments[i]
+            elif part != segments[i]:
+                return None
+        return params if len(parts) == len(segments) else None
+
+
+ROUTES: tuple[Route, ...] = (
+    Route("/v1/workspaces/{workspace_id}/sources", "ingest"),
+    Route("/v1/sources/**", "ingest"),
+    Route("/v1/developers/{developer_id}/trends", "insights"),
+    Route("/v1/developers/**", "identity"),
+    Route("/v1/teams/**", "identity"),
+    Route("/v1/forecasts/**", "forecast"),
+    Route("/v1/sprints/**", "forecast"),
+    Route("/v1/work-items/**", "forecast"),
+    Route("/v1/metrics/**", "insights"),
+    Route("/v1/suggestions/**", "insights"),
+    Route("/v1/retention-policies/**", "archive"),
+    Route("/v1/archive/**", "archive"),
+    Route("/v1/legal-holds/**", "archive"),
+    Route("/v1/reports/**", "reports"),
+)
+
+
+@dataclass(frozen=True)
+class Match:
+    service: str
+    params: dict[str, str]
+
+
+def route_for(path: str) -> Match | None:
+    """The service behind ``path`` and the path's named segments, or None."""
+    segments = [s for s in path.split("/") if s]
+    for route in ROUTES:
+        params = route.match(segments)
+        if params is not None:
+            return Match(route.service, params)
+    return None

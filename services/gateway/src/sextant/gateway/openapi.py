@@ -1,0 +1,124 @@
+"""One OpenAPI document for the whole public API: the gateway's own routes, plus each
+service's routes that :mod:`domain.routes` sends to it, as that service describes them
+(fetched through the same upstream clients, cached once read)."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from sextant.gateway.domain.routes import route_for
+from sextant.gateway.upstreams import Upstreams, within
+
+UNAUTHENTICATED_PREFIXES = ("/v1/hooks/", "/v1/events/", "/v1/status", "/v1/auth/jwks")
+
+
+def _rename_refs(node: Any, renames: dict[str, str]) -> Any:
+    if isinstance(node, dict):
+        out = {}
+        for key, value in node.items():
+            if key == "$ref" and isinstance(value, str):
+                name = value.rsplit("/", 1)[-1]
+                out[key] = f"#/components/schemas/{renames.get(name, name)}"
+            else:
+                out[key] = _rename_refs(value, renames)
+        return out
+    if isinstance(node, list):
+        return [_rename_refs(v, renames) for v in node]
+    return node
+
+
+def merge(own: dict[str, Any], services: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The gateway's document with each service's public paths and schemas folded in.
+
+    A schema name two services use for different shapes is prefixed with the service's
+    name in that service's part, so no operation points at another's model."""
+    merged = copy.deepcopy(own)
+    schemas: dict[str, Any] = merged.setdefault("components", {}).setdefault("schemas", {})
+    for name, document in sorted(services.items()):
+        theirs: dict[str, Any] = document.get("components", {}).get("schemas", {})
+        renames = {
+            key: f"{name}_{key}"
+            for key, value in theirs.items()
+            if key in schemas and schemas[key] != value
+        }
+        for key, value in theirs.items():
+            schemas[renames.get(key, key)] = _rename_refs(value, renames)
+        for path, item in document.get("paths", {}).items():
+            match = route_for(path)
+            if match is None or match.service != name:
+                continue  # health, internal and webhook routes are not the public API's
+            merged["paths"][path] = _rename_refs(item, renames)
+    _secure(merged)
+    return merged
+
+
+def _secure(document: dict[str, Any]) -> None:
+    """Declare the bearer scheme and the problem answers every authenticated route has."""
+    components = document.setdefault("components", {})
+    components.setdefault("securitySchemes", {})["bearer"] = {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "an OIDC/JWT access token, a local-issuer token, or an API key (sxk_…)",
+    }
+    problem = {
+        "description": "problem+json",
+        "content": {
+            "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+        },
+    }
+    components.setdefault("schemas", {})["Problem"] = {
+        "type": "object",
+        "properties": {
+            "type": {"type": "string"},
+            "title": {"type": "string"},
+            "status": {"type": "integer"},
+            "detail": {"type": "string"},
+            "instance": {"type": "string"},
+        },
+        "required": ["type", "title", "status", "detail"],
+    }
+    for path, item in document.get("paths", {}).items():
+        if path.startswith(UNAUTHENTICATED_PREFIXES):
+            continue
+        for operation in item.values():
+            if not isinstance(operation, dict):
+                continue
+            operation["security"] = [{"bearer": []}]
+            responses = operation.setdefault("responses", {})
+            for status in ("400", "401", "403", "404", "429", "503"):
+                responses.setdefault(status, problem)
+
+
+class PublicOpenAPI:
+    """Builds the merged document on first request; a service that cannot be read yet is
+    left out of that answer and asked again next time."""
+
+    def __init__(self, app: FastAPI, upstreams: Upstreams) -> None:
+        self._app = app
+        self._upstreams = upstreams
+        self._services: dict[str, dict[str, Any]] = {}
+
+    async def document(self) -> dict[str, Any]:
+        for name in self._upstreams.names:
+            if name not in self._services:
+                try:
+                    response = await within(5.0, self._upstreams.client(name).get("/openapi.json"))
+                    response.raise_for_status()
+                    self._services[name] = response.json()
+                except (httpx.HTTPError, TimeoutError, ValueError):
+                    continue
+        own = get_openapi(
+            title="Sextant API",
+            version=self._app.version,
+            description=(
+                "The public API of Sextant, through the gateway. A platform admin acts on a "
+                "tenant through /v1/tenants/{tenant_id}/<any path below>."
+            ),
+            routes=[r for r in self._app.routes if getattr(r, "path", "").startswith("/v1/")],
+        )
+        return merge(own, self._services)
