@@ -138,13 +138,13 @@ async def split(
     tenant = change.tenant
     await repository.lock_tenant_resolution(session, tenant)
     developer = await live_developer(session, tenant, developer_id)
-    held = await repository.alias_ids_of(session, tenant, developer_id)
-    foreign = [a for a in alias_ids if a not in set(held)]
+    held = set(await repository.alias_ids_of(session, tenant, developer_id))
+    foreign = [a for a in alias_ids if a not in held]
     if foreign:
         raise NotFound(
             f"developer {developer_id} has no alias {foreign[0]}", alias_id=str(foreign[0])
         )
-    if set(alias_ids) == set(held):
+    if set(alias_ids) == held:
         raise InvalidInput("a split must leave the developer at least one alias")
     before = {"developer": await _describe(session, tenant, developer)}
     now = _now()
@@ -158,7 +158,7 @@ async def split(
         split_off = [
             a
             for a in await repository.aliases_of(session, tenant, developer_id)
-            if a.id in set(alias_ids)
+            if a.id in alias_ids
         ]
         first = split_off[0]
         new = DeveloperRow(
