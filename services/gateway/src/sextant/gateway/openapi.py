@@ -119,6 +119,7 @@ class PublicOpenAPI:
                 "The public API of Sextant, through the gateway. A platform admin acts on a "
                 "tenant through /v1/tenants/{tenant_id}/<any path below>."
             ),
-            routes=[r for r in self._app.routes if getattr(r, "path", "").startswith("/v1/")],
+            routes=self._app.routes,
         )
+        own["paths"] = {p: item for p, item in own["paths"].items() if p.startswith("/v1/")}
         return merge(own, self._services)

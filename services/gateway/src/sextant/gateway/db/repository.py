@@ -430,7 +430,7 @@ async def list_notifications(
     )
     query = (
         sa.select(n, read.label("read"))
-        .where((n.c.tenant_id == tenant_id) & n.c.audience.any(role))
+        .where((n.c.tenant_id == tenant_id) & (sa.literal(role) == sa.any_(n.c.audience)))
         .order_by(n.c.seq.asc() if oldest_first else n.c.seq.desc())
         .limit(limit)
     )
@@ -460,7 +460,7 @@ async def mark_read(
     """Mark the given (or all visible) notifications read for ``subject``; how many were new."""
     n = notifications
     visible = sa.select(n.c.tenant_id, n.c.id, sa.literal(subject), sa.literal(at)).where(
-        (n.c.tenant_id == tenant_id) & n.c.audience.any(role)
+        (n.c.tenant_id == tenant_id) & (sa.literal(role) == sa.any_(n.c.audience))
     )
     if ids is not None:
         visible = visible.where(n.c.id.in_(ids))
@@ -479,7 +479,9 @@ async def notification_exists(
     n = notifications
     found = await session.execute(
         sa.select(n.c.seq).where(
-            (n.c.tenant_id == tenant_id) & (n.c.id == notification_id) & n.c.audience.any(role)
+            (n.c.tenant_id == tenant_id)
+            & (n.c.id == notification_id)
+            & (sa.literal(role) == sa.any_(n.c.audience))
         )
     )
     return found.first() is not None
