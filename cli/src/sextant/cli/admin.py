@@ -1,5 +1,6 @@
-"""``sextant tenant create`` and ``sextant token create``: bootstrap a platform from the
-command line, against the embedded stack's database (``DATABASE_URL`` when set).
+"""``sextant tenant create``, ``sextant token create`` and ``sextant audit verify``: run a
+platform from the command line, against the embedded stack's database (``DATABASE_URL``
+when set).
 
 They share the gateway's own code: a tenant is created by the gateway's use case (so it
 is audited through the outbox, published when the platform runs), and a token is signed
@@ -14,9 +15,12 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from uuid import UUID
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from sextant.gateway import service
 from sextant.gateway.authn import PublicRole, ensure_local_issuer
 from sextant.gateway.db import MIGRATIONS, metadata, repository, spine
+from sextant.gateway.domain.audit import ChainBreak, verify_chain
 from sextant.runtime.db import Database
 from sextant.runtime.embedded_pg import EmbeddedPostgres
 from sextant.runtime.migrations import migrate
@@ -69,3 +73,20 @@ async def create_token(
             raise ValueError(f"no tenant {tenant_id} (or it is deleted)")
     issuer = ensure_local_issuer(data_dir)
     return issuer.mint(subject=subject, role=role, tenant_id=tenant_id, ttl_seconds=ttl_seconds)
+
+
+async def verify_audit(data_dir: Path) -> list[tuple[UUID, int, ChainBreak | None]]:
+    """Every audit chain, recomputed as the database owner (who sees all tenants):
+    (tenant, rows, the first break or None)."""
+    async with gateway_database(data_dir) as db:
+        engine = db.owner_engine()
+        try:
+            async with AsyncSession(engine) as session, session.begin():
+                results = []
+                for tenant in await repository.audit_tenants(session):
+                    rows, head = await repository.audit_chain(session, tenant)
+                    broken = verify_chain(((r.entry, r.prev_hash, r.hash) for r in rows), head)
+                    results.append((tenant, len(rows), broken))
+                return results
+        finally:
+            await engine.dispose()

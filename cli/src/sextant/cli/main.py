@@ -151,6 +151,26 @@ def token_create(
     print(token)
 
 
+audit_app = typer.Typer(help="The hash-chained audit log.")
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("verify")
+def audit_verify(data_dir: Path = DATA_DIR) -> None:
+    """Recompute every tenant's audit chain; exit 1 naming the first bad row of any."""
+    from sextant.cli.admin import verify_audit
+
+    results = asyncio.run(verify_audit(data_dir.resolve()))
+    table = Table("tenant", "rows", "verdict")
+    failed = False
+    for tenant, rows, broken in results:
+        verdict = "intact" if broken is None else f"row {broken.seq}: {broken.reason}"
+        failed = failed or broken is not None
+        table.add_row(str(tenant), str(rows), verdict)
+    Console().print(table)
+    raise typer.Exit(1 if failed else 0)
+
+
 @app.command()
 def backtest(
     files: list[Path] = typer.Argument(..., help="weekly-throughput CSVs (last column = count)"),
