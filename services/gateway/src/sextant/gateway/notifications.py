@@ -5,7 +5,6 @@ replica hears of it, and reads it from the table (never from the message)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 from sextant.runtime.pgnotify import Listener
 from sextant.runtime.tasks import cancel_and_wait
@@ -38,10 +37,3 @@ class NotificationHub:
             await self._listener.wait(timeout=5.0)
             fired, self._changed = self._changed, asyncio.Event()
             fired.set()
-
-
-async def wait_for(event: asyncio.Event, timeout: float) -> None:
-    """Until ``event`` is set or ``timeout`` passes."""
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(timeout):
-            await event.wait()

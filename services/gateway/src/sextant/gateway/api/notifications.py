@@ -3,6 +3,7 @@ replays what a reconnecting client missed (``?after=<seq>``) before going live."
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 from uuid import UUID
@@ -14,7 +15,7 @@ from sextant.gateway.access import ACTING_TENANT, TenantSession, allow, gateway_
 from sextant.gateway.authn import Principal
 from sextant.gateway.db import repository
 from sextant.gateway.db.repository import NotificationRow
-from sextant.gateway.notifications import NotificationHub, wait_for
+from sextant.gateway.notifications import NotificationHub
 from sextant.gateway.schemas import MarkedRead, MarkRead, NotificationReply, Page
 from sextant.runtime.app import ServiceState
 from sextant.runtime.errors import DomainError, InvalidInput, NotFound
@@ -143,8 +144,10 @@ async def stream(websocket: WebSocket) -> None:
     after = int(after_text)
     hub: NotificationHub = state.extras["notification_hub"]
     await websocket.accept()
+    # The client sends nothing after connecting: whatever arrives means it has left.
+    left = asyncio.ensure_future(websocket.receive())
     try:
-        while True:
+        while not left.done():
             changed = hub.changed()
             async with state.db.transaction(caller.tenant_id) as session:
                 rows = await repository.list_notifications(
@@ -166,8 +169,15 @@ async def stream(websocket: WebSocket) -> None:
                 after = row.seq
             if len(rows) == 200:
                 continue
-            await wait_for(changed, HEARTBEAT_SECONDS)
-            if not changed.is_set():
+            woken = asyncio.ensure_future(changed.wait())
+            await asyncio.wait(
+                {woken, left}, timeout=HEARTBEAT_SECONDS, return_when="FIRST_COMPLETED"
+            )
+            woken.cancel()
+            if not changed.is_set() and not left.done():
                 await websocket.send_json({"type": "heartbeat", "after": after})
     except (WebSocketDisconnect, RuntimeError):
+        pass
+    finally:
+        left.cancel()
         log.debug("notifications.stream_closed", subject=caller.subject)

@@ -1,0 +1,174 @@
+"""Notifications from the topic to people: stored per tenant, listed and marked read, and
+streamed over a real WebSocket: a tenant's subscribers get theirs (for their role) and
+never another tenant's; a client that reconnects with its last seq gets what it missed."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import httpx
+import pytest
+import uvicorn
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import InvalidStatus
+
+from sextant.contracts import uuid7
+from sextant.contracts.events.platform import NotificationRaised
+from sextant.gateway.authn import LocalIssuer, new_local_issuer_pem
+from sextant.gateway.main import create_app
+from sextant.gateway.upstreams import Upstreams
+from sextant.runtime.app import ServiceState
+from sextant.runtime.embedded_pg import free_port
+from sextant.runtime.testing.apps import service_settings
+from sextant.runtime.testing.plugin import InternalKeys
+
+ISSUER = LocalIssuer.from_pem(new_local_issuer_pem())
+
+
+def token(role: str, tenant: UUID | None = None) -> str:
+    return ISSUER.mint(subject=f"{role}@{tenant}", role=role, tenant_id=tenant, ttl_seconds=600)  # type: ignore[arg-type]
+
+
+@dataclass
+class Served:
+    http: httpx.AsyncClient
+    ws_url: str
+    state: ServiceState
+
+    async def raise_notification(self, tenant: UUID, title: str, audience: list[str]) -> None:
+        async with self.state.db.transaction(tenant) as session:
+            await self.state.outbox.add(
+                session,
+                NotificationRaised(
+                    notification_id=uuid7(),
+                    severity="warning",
+                    audience=audience,  # type: ignore[arg-type]
+                    title=title,
+                    body="details",
+                    raised_by="test",
+                ),
+                tenant_id=tenant,
+                entity="notification",
+            )
+
+
+@pytest.fixture
+async def served(database_url: str, internal_keys: InternalKeys) -> AsyncIterator[Served]:
+    app = create_app(
+        service_settings(database_url, internal_keys), upstreams=Upstreams({}), local_issuer=ISSUER
+    )
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=5
+        )
+    )
+    task = asyncio.create_task(server.serve())
+    async with asyncio.timeout(30):
+        while not server.started:
+            await asyncio.sleep(0.05)
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+            yield Served(http, f"ws://127.0.0.1:{port}/v1/notifications/stream", app.state.service)
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 15)
+
+
+async def next_notification(ws: ClientConnection, seconds: float = 10) -> dict[str, Any]:
+    async with asyncio.timeout(seconds):
+        while True:
+            message = json.loads(await ws.recv())
+            if message["type"] == "notification":
+                result: dict[str, Any] = message["notification"]
+                return result
+
+
+async def nothing_arrives(ws: ClientConnection, seconds: float) -> None:
+    try:
+        async with asyncio.timeout(seconds):
+            while True:
+                message = json.loads(await ws.recv())
+                assert message["type"] == "heartbeat", message
+    except TimeoutError:
+        return
+
+
+async def test_a_tenants_notification_reaches_its_subscribers_by_role_and_never_another_tenant(
+    served: Served,
+) -> None:
+    admin = {"Authorization": f"Bearer {token('platform_admin')}"}
+    a = UUID(
+        (await served.http.post("/v1/tenants", json={"name": "A"}, headers=admin)).json()["id"]
+    )
+    b = UUID(
+        (await served.http.post("/v1/tenants", json={"name": "B"}, headers=admin)).json()["id"]
+    )
+
+    async with (
+        connect(
+            served.ws_url, additional_headers={"Authorization": f"Bearer {token('member', a)}"}
+        ) as a_member,
+        connect(f"{served.ws_url}?access_token={token('member', b)}") as b_member,
+    ):
+        await served.raise_notification(a, "A's backfill failed", ["member", "tenant_admin"])
+        got = await next_notification(a_member)
+        assert got["title"] == "A's backfill failed" and got["read"] is False
+        await served.raise_notification(a, "for A's admins only", ["tenant_admin"])
+        await served.raise_notification(a, "A again", ["member"])
+        assert (await next_notification(a_member))["title"] == "A again"
+        await nothing_arrives(b_member, 1.0)
+        last_seq = got["seq"]
+
+    # Missed while away: replayed on reconnect, in order, then live.
+    await served.raise_notification(a, "missed 1", ["member"])
+    await served.raise_notification(a, "missed 2", ["member"])
+    async with connect(
+        f"{served.ws_url}?after={last_seq}&access_token={token('member', a)}"
+    ) as again:
+        titles = [(await next_notification(again))["title"] for _ in range(3)]
+        assert titles == ["A again", "missed 1", "missed 2"]
+
+    member_a = {"Authorization": f"Bearer {token('member', a)}"}
+    listed = (await served.http.get("/v1/notifications", headers=member_a)).json()["items"]
+    assert [n["title"] for n in listed] == [
+        "missed 2",
+        "missed 1",
+        "A again",
+        "A's backfill failed",
+    ]
+    marked = await served.http.post(f"/v1/notifications/{listed[0]['id']}/read", headers=member_a)
+    assert marked.json() == {"marked": 1}
+    unread = (
+        await served.http.get("/v1/notifications", params={"unread": "true"}, headers=member_a)
+    ).json()
+    assert len(unread["items"]) == 3
+    assert (await served.http.post("/v1/notifications/read", json={}, headers=member_a)).json() == {
+        "marked": 3
+    }
+    other = await served.http.post(
+        f"/v1/notifications/{listed[0]['id']}/read",
+        headers={"Authorization": f"Bearer {token('member', b)}"},
+    )
+    assert other.status_code == 404
+    assert (
+        await served.http.get(
+            "/v1/notifications", headers={"Authorization": f"Bearer {token('member', b)}"}
+        )
+    ).json()["items"] == []
+
+
+async def test_a_stream_without_a_valid_token_is_refused(served: Served) -> None:
+    for url in (
+        served.ws_url,
+        f"{served.ws_url}?access_token=forged",
+        f"{served.ws_url}?access_token={token('platform_admin')}",
+    ):
+        with pytest.raises(InvalidStatus):
+            async with connect(url):
+                pass
