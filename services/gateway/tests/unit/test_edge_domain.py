@@ -1,0 +1,155 @@
+"""The gateway's pure pieces: the audit chain, token buckets, the circuit breaker, the
+routing table and the OpenAPI merge."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta, timezone
+from uuid import UUID, uuid4
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sextant.gateway.domain.audit import GENESIS, AuditEntry, chain_hash, verify_chain
+from sextant.gateway.domain.limits import CircuitBreaker, TokenBuckets, retry_after_header
+from sextant.gateway.domain.routes import ROUTES, route_for
+from sextant.gateway.openapi import merge
+
+TENANT = UUID(int=7)
+
+
+def chain(n: int) -> list[tuple[AuditEntry, str, str]]:
+    rows, prev = [], GENESIS
+    for seq in range(1, n + 1):
+        entry = AuditEntry(
+            TENANT, seq, uuid4(), datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=seq),
+            "gateway", "ada", "workspace.create", "workspace", str(seq), None, {"name": f"w{seq}"}, None,
+        )  # fmt: skip
+        digest = chain_hash(prev, entry)
+        rows.append((entry, prev, digest))
+        prev = digest
+    return rows
+
+
+def test_an_intact_chain_verifies_and_its_head_must_match() -> None:
+    rows = chain(5)
+    assert verify_chain(rows, (5, rows[-1][2])) is None
+    assert verify_chain(rows[:-1], (5, rows[-1][2])) is not None  # the newest row removed
+
+
+@given(st.integers(min_value=0, max_value=9), st.sampled_from(["actor", "after", "at", "seq"]))
+def test_changing_any_field_of_any_row_is_named_at_that_row(index: int, field: str) -> None:
+    rows = chain(10)
+    entry, prev, digest = rows[index]
+    changed = {
+        "actor": replace(entry, actor="mallory"),
+        "after": replace(entry, after={"name": "evil"}),
+        "at": replace(entry, at=entry.at + timedelta(seconds=1)),
+        "seq": replace(entry, seq=entry.seq + 100),
+    }[field]
+    rows[index] = (changed, prev, digest)
+    broken = verify_chain(rows, (10, rows[-1][2]))
+    assert broken is not None and broken.seq == index + 1
+
+
+def test_a_removed_row_is_named_and_time_zones_do_not_change_the_hash() -> None:
+    rows = chain(4)
+    broken = verify_chain(rows[:1] + rows[2:], (4, rows[-1][2]))
+    assert broken is not None and broken.seq == 2 and "missing" in broken.reason
+    entry = rows[0][0]
+    elsewhere = replace(entry, at=entry.at.astimezone(timezone(timedelta(hours=5))))
+    assert chain_hash(GENESIS, elsewhere) == rows[0][2]
+
+
+def test_token_buckets_allow_a_burst_then_the_rate_and_say_how_long_to_wait() -> None:
+    buckets = TokenBuckets(rate=2, burst=3)
+    assert [buckets.take("t", 0.0) for _ in range(3)] == [0.0, 0.0, 0.0]
+    wait = buckets.take("t", 0.0)
+    assert 0.49 < wait <= 0.5 and retry_after_header(wait) == "1"
+    assert buckets.take("t", 0.5) == 0.0  # one token back after 1/rate seconds
+    assert buckets.take("other", 0.0) == 0.0  # keys do not share a bucket
+
+
+def test_token_buckets_forget_the_least_recently_used_keys() -> None:
+    buckets = TokenBuckets(rate=1, burst=1, max_keys=2)
+    for key in ("a", "b", "c"):
+        buckets.take(key, 0.0)
+    assert buckets.take("a", 0.0) == 0.0  # forgotten, so it starts full again
+
+
+def test_the_breaker_opens_after_failures_probes_once_and_closes_on_success() -> None:
+    breaker = CircuitBreaker(threshold=3, cooldown=10)
+    for _ in range(3):
+        assert breaker.allow(0)
+        breaker.failed(0)
+    assert breaker.state == "open" and not breaker.allow(5)
+    assert breaker.retry_after(5) == 5
+    assert breaker.allow(10) and breaker.state == "half-open"
+    assert not breaker.allow(10)  # one probe at a time
+    breaker.failed(10)
+    assert breaker.state == "open" and not breaker.allow(15)
+    assert breaker.allow(20)
+    breaker.succeeded()
+    assert breaker.state == "closed" and breaker.allow(20)
+
+
+def test_routes_send_each_public_path_to_its_owner_most_specific_first() -> None:
+    ws = str(uuid4())
+    assert route_for(f"/v1/workspaces/{ws}/sources").params == {"workspace_id": ws}  # type: ignore[union-attr]
+    assert route_for("/v1/developers/abc/trends").service == "insights"  # type: ignore[union-attr]
+    assert route_for("/v1/developers/abc").service == "identity"  # type: ignore[union-attr]
+    assert route_for("/v1/developers").service == "identity"  # type: ignore[union-attr]
+    assert route_for("/v1/reports/1/file").service == "reports"  # type: ignore[union-attr]
+    for gateway_own in (
+        "/v1/workspaces",
+        f"/v1/workspaces/{ws}",
+        "/v1/tenants",
+        "/v1/hooks/x",
+        "/v1/nope",
+    ):
+        assert route_for(gateway_own) is None
+    assert {r.service for r in ROUTES} == {
+        "ingest",
+        "identity",
+        "forecast",
+        "insights",
+        "archive",
+        "reports",
+    }
+
+
+def test_merge_keeps_each_services_routed_paths_and_renames_clashing_schemas() -> None:
+    own = {
+        "openapi": "3.1.0",
+        "paths": {"/v1/me": {"get": {"responses": {}}}},
+        "components": {"schemas": {"Page": {"type": "object"}}},
+    }
+    ingest = {
+        "paths": {
+            "/v1/sources/{source_id}": {
+                "get": {
+                    "responses": {
+                        "200": {
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/Page"}
+                                }
+                            }
+                        }
+                    }
+                }
+            },
+            "/healthz": {"get": {}},
+            "/v1/hooks/{source_id}": {"post": {}},
+        },
+        "components": {"schemas": {"Page": {"type": "array"}}},
+    }
+    merged = merge(own, {"ingest": ingest})
+    assert sorted(merged["paths"]) == ["/v1/me", "/v1/sources/{source_id}"]
+    ref = merged["paths"]["/v1/sources/{source_id}"]["get"]["responses"]["200"]["content"][
+        "application/json"
+    ]["schema"]["$ref"]
+    assert ref == "#/components/schemas/ingest_Page"
+    assert merged["components"]["schemas"]["Page"] == {"type": "object"}
+    assert merged["paths"]["/v1/me"]["get"]["security"] == [{"bearer": []}]
+    assert "401" in merged["paths"]["/v1/sources/{source_id}"]["get"]["responses"]
