@@ -140,6 +140,14 @@ def install_problem_handlers(app: FastAPI) -> None:
         reaches its catch-all, which would break the connection instead of answering."""
         from sextant.runtime.transient import is_transient
 
+        if _sqlstate(exc) in UNSTORABLE_TEXT:
+            return problem(
+                400,
+                "Invalid input",
+                "a text value holds a character the database cannot store (NUL, \\u0000)",
+                type_slug="invalid-input",
+                instance=request.url.path,
+            )
         if not is_transient(exc):
             return await _crash(request, exc)
         log.warning("request.unavailable", path=request.url.path, error=type(exc).__name__)
@@ -167,6 +175,25 @@ def install_problem_handlers(app: FastAPI) -> None:
             type_slug="internal",
             instance=request.url.path,
         )
+
+
+# character_not_in_repertoire (a NUL in text), untranslatable_character (\u0000 in jsonb):
+# PostgreSQL refuses the value itself, so the request is at fault, wherever it was accepted.
+UNSTORABLE_TEXT = frozenset({"22021", "22P05"})
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    """The SQLSTATE PostgreSQL answered with, found through SQLAlchemy's wrappers."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        code = getattr(current, "sqlstate", None)
+        if isinstance(code, str):
+            return code
+        orig = getattr(current, "orig", None)
+        current = orig if isinstance(orig, BaseException) else current.__cause__
+    return None
 
 
 def _reason(status: int) -> str:
