@@ -1,12 +1,14 @@
 """Freshness in the embedded mode: from a webhook accepted (the gateway's 202) to the
-forecast's input showing it (the item counted in forecast history), p50 and p95.
+forecast's input showing it (the item counted in forecast history, read through the
+gateway with a bearer token, as a user would), p50 and p95.
 
     .venv/bin/python cli/bench/bench_freshness.py [--items 60]
 
 The platform runs as `sextant run` composes it — every service in one process on one
 local bus over one PostgreSQL — with the gateway served by uvicorn on loopback, so each
 delivery crosses HTTP, ingest's group commit, the outbox relay, identity's attribution,
-a second relay and forecast's projection. Items are sent one at a time, so each figure
+a second relay and forecast's projection; every call is the public API's (tenant,
+workspace and source made through the gateway, history polled through it). Items are sent one at a time, so each figure
 is one item's path, not a queue.
 """
 
@@ -29,17 +31,14 @@ from typing import Any
 import httpx
 import uvicorn
 
-from sextant.cli.services import UPSTREAM_SPECS
-from sextant.contracts import uuid7
+from sextant.cli.embedded import running_services
+from sextant.gateway.authn import ensure_local_issuer
 from sextant.gateway.main import create_app as create_gateway
 from sextant.gateway.upstreams import Upstreams
-from sextant.runtime.app import create_service_app
 from sextant.runtime.embedded_pg import EmbeddedPostgres, free_port
 from sextant.runtime.settings import RuntimeSettings
-from sextant.runtime.tokens import InternalTokenSigner, generate_keypair, load_private_key
-from sextant.runtime.wiring import create_bus
+from sextant.runtime.tokens import generate_keypair
 
-TENANT, WORKSPACE = uuid7(), uuid7()
 USER = {
     "accountId": "5b10",
     "displayName": "Ada Lovelace",
@@ -109,24 +108,18 @@ async def measure(database_url: str, data_dir: Path, items: int) -> int:
         {
             "database_url": database_url,
             "internal_token_public_key": public_pem,
+            "internal_token_private_key": private_pem,
             "data_dir": str(data_dir),
             "bus": "local",
             "log_level": "WARNING",
         }
     )
-    signer = InternalTokenSigner(load_private_key(private_pem))
-    bus = create_bus(settings)
-    await bus.start()
-    apps = {
-        name: create_service_app(
-            spec, settings, bus_factory=lambda: bus, owns_bus=False, configure_logs=False
-        )
-        for name, spec in UPSTREAM_SPECS.items()
-    }
+    issuer = ensure_local_issuer(data_dir)
     stack = AsyncExitStack()
-    for app in apps.values():
-        await stack.enter_async_context(app.router.lifespan_context(app))
-    gateway = create_gateway(settings, upstreams=Upstreams.in_process(apps, timeout=10), bus=bus)
+    apps, bus = await stack.enter_async_context(running_services(settings))
+    gateway = create_gateway(
+        settings, upstreams=Upstreams.in_process(apps, timeout=10), bus=bus, local_issuer=issuer
+    )
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(gateway, host="127.0.0.1", port=port, log_level="warning")
@@ -135,30 +128,33 @@ async def measure(database_url: str, data_dir: Path, items: int) -> int:
     while not server.started:
         await asyncio.sleep(0.05)
 
-    def token(service: str, role: str) -> dict[str, str]:
-        minted = signer.mint(service=service, subject="bench", role=role, tenant_id=TENANT)  # type: ignore[arg-type]
+    def bearer(role: str, tenant: str | None) -> dict[str, str]:
+        minted = issuer.mint(subject="bench", role=role, tenant_id=tenant, ttl_seconds=3600)  # type: ignore[arg-type]
         return {"Authorization": f"Bearer {minted}"}
 
-    ingest = httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=apps["ingest"]), base_url="http://ingest"
-    )
-    forecast = httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=apps["forecast"]), base_url="http://forecast"
-    )
     public = httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10)
+    tenant = (
+        await public.post(
+            "/v1/tenants", json={"name": "bench"}, headers=bearer("platform_admin", None)
+        )
+    ).json()["id"]
+    admin, manager = bearer("tenant_admin", tenant), bearer("manager", tenant)
+    workspace = (await public.post("/v1/workspaces", json={"name": "eng"}, headers=admin)).json()[
+        "id"
+    ]
     source = (
-        await ingest.post(
-            f"/v1/workspaces/{WORKSPACE}/sources",
+        await public.post(
+            f"/v1/workspaces/{workspace}/sources",
             json={"kind": "jira", "name": "ENG"},
-            headers=token("ingest", "tenant_admin"),
+            headers=admin,
         )
     ).json()
 
     async def counted() -> int:
-        reply = await forecast.get(
+        reply = await public.get(
             "/v1/forecasts/history",
-            params={"scope": f"workspace:{WORKSPACE}", "window_weeks": 2},
-            headers=token("forecast", "manager"),
+            params={"scope": f"workspace:{workspace}", "window_weeks": 2},
+            headers=manager,
         )
         return sum(reply.json()["throughput"]) if reply.status_code == 200 else 0
 
@@ -188,14 +184,12 @@ async def measure(database_url: str, data_dir: Path, items: int) -> int:
 
     server.should_exit = True
     await serving
-    for client in (ingest, forecast, public):
-        await client.aclose()
+    await public.aclose()
     await stack.aclose()
-    await bus.stop()
     latencies.sort()
     p95 = latencies[max(int(len(latencies) * 0.95) - 1, 0)]
     print(
-        f"freshness, embedded mode, {items} Jira issues one at a time: webhook 202 at the gateway -> counted in forecast history"
+        f"freshness, embedded mode, {items} Jira issues one at a time: webhook 202 at the gateway -> counted in forecast history read through the gateway"
     )
     print(
         f"p50 {statistics.median(latencies):.0f} ms   p95 {p95:.0f} ms   max {latencies[-1]:.0f} ms"
