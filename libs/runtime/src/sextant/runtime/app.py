@@ -26,7 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from sextant.runtime.bus.base import EventBus
 from sextant.runtime.consumer import EventProcessor, Handler, RetryPolicy
 from sextant.runtime.db import Database
-from sextant.runtime.errors import install_problem_handlers, problem
+from sextant.runtime.errors import document_problems, install_problem_handlers, problem
 from sextant.runtime.logging import bind_request_context, clear_request_context, configure_logging
 from sextant.runtime.metrics import ServiceMetrics, create_metrics
 from sextant.runtime.migrations import migrate
@@ -86,6 +86,12 @@ def service_state(request: Request) -> ServiceState:
     return state
 
 
+async def _state_dependency(request: Request) -> ServiceState:
+    """:func:`service_state` as a dependency; async, so FastAPI runs it on the event loop
+    rather than handing it to a worker thread on every request."""
+    return service_state(request)
+
+
 async def db_session(request: Request) -> AsyncIterator[AsyncSession]:
     """One transaction per request, tenant-scoped when the caller names a tenant."""
     state = service_state(request)
@@ -94,8 +100,10 @@ async def db_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-State = Annotated[ServiceState, Depends(service_state)]
-Session = Annotated[AsyncSession, Depends(db_session)]
+State = Annotated[ServiceState, Depends(_state_dependency)]
+# scope="function": the transaction commits before the reply is sent, so a 2xx always
+# means committed (FastAPI's default closes yield dependencies after the response).
+Session = Annotated[AsyncSession, Depends(db_session, scope="function")]
 
 
 def create_service_app(
@@ -185,6 +193,8 @@ def create_service_app(
     )
     app.state.metrics = metrics
     install_problem_handlers(app)
+    generate_openapi = app.openapi
+    app.openapi = lambda: document_problems(generate_openapi())  # type: ignore[method-assign]
     _install_request_context(app, metrics)
     app.include_router(_health_router(metrics))
     for router in (*spec.routers, _internal_router(spec)):
