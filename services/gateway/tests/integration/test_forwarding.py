@@ -41,6 +41,7 @@ class Upstream:
             await send({"type": "lifespan.shutdown.complete"})
             return
         headers = {k.decode(): v.decode() for k, v in scope["headers"]}
+        headers[":path"] = scope["raw_path"].decode()
         self.calls.append((scope["method"], headers))
         status = self.script.pop(0) if self.script else 200
         body = json.dumps({"headers": headers}).encode()
@@ -140,3 +141,25 @@ async def test_idempotent_calls_are_retried_others_are_not_and_a_failing_service
     paused = await client.get("/v1/reports/r1", headers=auth)
     assert paused.status_code == 503 and service.calls == []
     assert "paused" in paused.json()["detail"] and int(paused.headers["retry-after"]) > 0
+
+
+async def test_a_path_that_could_climb_out_of_the_public_api_is_refused_before_it_leaves(
+    gateway: tuple[httpx.AsyncClient, dict[str, str]], upstream: tuple[Upstream, str]
+) -> None:
+    client, headers = gateway
+    service, _ = upstream
+    auth = {"Authorization": headers["Authorization"]}
+    for path in (
+        "/v1/reports/..%2F..%2Finternal%2Finfo",
+        "/v1/reports/%2E%2E/%2E%2E/internal/info",
+        "/v1/reports/x%2Fy",
+        "/v1/reports/%1E%26",
+        "/v1/reports//x",
+    ):
+        reply = await client.get(path, headers=auth)
+        assert reply.status_code == 404, (path, reply.text)
+    assert service.calls == []
+
+    reply = await client.get("/v1/reports/a%20b%3Fc", headers=auth)
+    assert reply.status_code == 200
+    assert reply.json()["headers"][":path"] == "/v1/reports/a%20b%3Fc"  # sent as it was meant

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sextant.gateway.authn import Authenticator, LocalIssuer, Principal, PublicRole
+from sextant.gateway.domain.cache import TtlCache
 from sextant.gateway.domain.limits import TokenBuckets, retry_after_header
 from sextant.gateway.settings import GatewaySettings
 from sextant.gateway.upstreams import Upstreams
@@ -43,6 +44,7 @@ class Gateway:
     upstreams: Upstreams
     tenant_buckets: TokenBuckets
     key_buckets: TokenBuckets
+    scopes: TtlCache[tuple[UUID, str], list[UUID]]  # (tenant, scope) → live workspaces
 
 
 def gateway_of(state: ServiceState) -> Gateway:
@@ -71,9 +73,11 @@ class CrossTenantPaths:
                 except ValueError:
                     tenant = None
                 if tenant is not None:
+                    raw = (scope.get("raw_path") or scope["path"].encode()).split(b"?", 1)[0]
+                    raw_parts = raw.split(b"/")
                     scope = dict(scope)
                     scope["path"] = "/" + "/".join(["v1", *parts[4:]])
-                    scope["raw_path"] = scope["path"].encode()
+                    scope["raw_path"] = b"/".join([b"", b"v1", *raw_parts[4:]])
                     scope.setdefault("state", {})
                     scope["state"] = {**scope["state"], ACTING_TENANT: tenant}
         await self.app(scope, receive, send)
@@ -182,7 +186,8 @@ async def tenant_session(request: Request, caller: CurrentPrincipal) -> AsyncIte
         yield session
 
 
-TenantSession = Annotated[AsyncSession, Depends(tenant_session)]
+# scope="function": committed before the reply is sent, so a 2xx means it is stored.
+TenantSession = Annotated[AsyncSession, Depends(tenant_session, scope="function")]
 
 
 def allow(*roles: PublicRole) -> Callable[[Request], Awaitable[Principal]]:

@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from sextant.gateway.db import repository
+from sextant.gateway.domain.cache import TtlCache
 from sextant.gateway.settings import GatewaySettings, TrustedIssuer
 from sextant.runtime.db import Database
 from sextant.runtime.errors import Forbidden, Unauthenticated
@@ -178,8 +179,12 @@ class Authenticator:
         self._http = http or httpx.AsyncClient(timeout=5.0)
         self._issuers = {i.issuer: _IssuerKeys(i, {}) for i in settings.issuers}
         self._refresh = asyncio.Lock()
-        self._keys_cache: dict[bytes, tuple[float, Principal | None]] = {}
-        self._tenants_cache: dict[UUID, tuple[float, bool]] = {}
+        seconds = settings.api_key_cache_seconds
+        self._keys: TtlCache[bytes, Principal | None] = TtlCache(seconds)
+        self._tenants: TtlCache[UUID, bool] = TtlCache(seconds)
+        # A verified JWT cannot be revoked before it expires, so it is believed until then
+        # (its tenant is still checked on every request).
+        self._tokens: TtlCache[str, tuple[int, Principal]] = TtlCache(300)
 
     async def close(self) -> None:
         await self._http.aclose()
@@ -192,14 +197,23 @@ class Authenticator:
         if credential.startswith(API_KEY_PREFIX):
             principal = await self._api_key(credential)
         else:
-            principal = await self._jwt(credential)
+            principal = await self._verified_jwt(credential)
         if principal.tenant_id is not None and not await self.tenant_active(principal.tenant_id):
             raise Forbidden("the token's tenant does not exist or is deleted")
         return principal
 
     # JWTs -------------------------------------------------------------------------------
 
-    async def _jwt(self, token: str) -> Principal:
+    async def _verified_jwt(self, token: str) -> Principal:
+        now = time.monotonic()
+        cached = self._tokens.get(token, now)
+        if cached is not None and cached[0] > time.time() - self._settings.jwt_leeway_seconds:
+            return cached[1]
+        principal, expires = await self._jwt(token)
+        self._tokens.put(token, (expires, principal), now)
+        return principal
+
+    async def _jwt(self, token: str) -> tuple[Principal, int]:
         try:
             header = jwt.get_unverified_header(token)
             unverified = jwt.decode(token, options={"verify_signature": False})
@@ -238,7 +252,8 @@ class Authenticator:
             raise Unauthenticated("the token has expired") from None
         except jwt.PyJWTError as exc:
             raise Unauthenticated(f"the token was refused: {exc}") from None
-        return principal_from_claims(claims, tenant_claim=tenant_claim, role_claim=role_claim)
+        principal = principal_from_claims(claims, tenant_claim=tenant_claim, role_claim=role_claim)
+        return principal, int(claims["exp"])
 
     async def _key(self, entry: _IssuerKeys, kid: object) -> jwt.PyJWK | None:
         if not isinstance(kid, str):
@@ -270,15 +285,14 @@ class Authenticator:
         revocation holds on every replica within that time."""
         digest = api_key_digest(key)
         now = time.monotonic()
-        cached = self._keys_cache.get(digest)
-        if cached is None or now - cached[0] > self._settings.api_key_cache_seconds:
-            cached = (now, await self._lookup_key(key, digest))
-            if len(self._keys_cache) > 10_000:
-                self._keys_cache.clear()
-            self._keys_cache[digest] = cached
-        if cached[1] is None:
+        principal = self._keys.get(digest, now)
+        if principal is None:
+            principal = await self._lookup_key(key, digest)
+            if principal is not None:  # unknown keys are not remembered: no cache flooding
+                self._keys.put(digest, principal, now)
+        if principal is None:
             raise Unauthenticated("the API key is unknown, expired or revoked")
-        return cached[1]
+        return principal
 
     async def _lookup_key(self, key: str, digest: bytes) -> Principal | None:
         key_id = _api_key_id(key)
@@ -305,19 +319,18 @@ class Authenticator:
     async def tenant_active(self, tenant_id: UUID) -> bool:
         """True when the tenant exists and is not soft-deleted (cached briefly)."""
         now = time.monotonic()
-        cached = self._tenants_cache.get(tenant_id)
-        if cached is None or now - cached[0] > self._settings.api_key_cache_seconds:
-            async with self._db.transaction() as session:
-                tenant = await repository.get_tenant(session, tenant_id)
-            cached = (now, tenant is not None and tenant.deleted_at is None)
-            if len(self._tenants_cache) > 10_000:
-                self._tenants_cache.clear()
-            self._tenants_cache[tenant_id] = cached
-        return cached[1]
+        if self._tenants.get(tenant_id, now):
+            return True
+        async with self._db.transaction() as session:
+            tenant = await repository.get_tenant(session, tenant_id)
+        if tenant is None or tenant.deleted_at is not None:
+            return False  # not remembered: a tenant made a moment ago must not wait
+        self._tenants.put(tenant_id, True, now)
+        return True
 
     def forget_tenant(self, tenant_id: UUID) -> None:
         """Drop a cached tenant state at once (this replica deleted or restored it)."""
-        self._tenants_cache.pop(tenant_id, None)
+        self._tenants.forget(tenant_id)
 
 
 def ensure_local_issuer(data_dir: Path) -> LocalIssuer:

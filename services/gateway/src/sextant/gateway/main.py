@@ -9,6 +9,7 @@ from sextant.gateway.access import BodyLimit, CrossTenantPaths, Gateway
 from sextant.gateway.api import audit, keys, notifications, platform, proxy, tenancy
 from sextant.gateway.authn import Authenticator, LocalIssuer
 from sextant.gateway.db import MIGRATIONS, metadata
+from sextant.gateway.domain.cache import TtlCache
 from sextant.gateway.domain.limits import TokenBuckets
 from sextant.gateway.handlers import HANDLERS
 from sextant.gateway.notifications import NotificationHub
@@ -58,6 +59,7 @@ def spec(
             tenant_buckets=TokenBuckets(
                 gateway_settings.tenant_rate_per_second, gateway_settings.tenant_burst
             ),
+            scopes=TtlCache(gateway_settings.api_key_cache_seconds),
             key_buckets=TokenBuckets(
                 gateway_settings.key_rate_per_second, gateway_settings.key_burst
             ),

@@ -13,6 +13,7 @@ from fastapi.openapi.utils import get_openapi
 
 from sextant.gateway.domain.routes import route_for
 from sextant.gateway.upstreams import Upstreams, within
+from sextant.runtime.errors import document_problems, problem_response
 
 UNAUTHENTICATED_PREFIXES = ("/v1/hooks/", "/v1/events/", "/v1/status", "/v1/auth/jwks")
 
@@ -57,30 +58,19 @@ def merge(own: dict[str, Any], services: dict[str, dict[str, Any]]) -> dict[str,
     return merged
 
 
+# What any authenticated route can answer besides its own replies (the runtime maps each
+# domain error, validation failure and outage to one of these problem+json answers).
+COMMON_PROBLEMS = ("400", "401", "403", "404", "409", "413", "422", "429", "503")
+
+
 def _secure(document: dict[str, Any]) -> None:
     """Declare the bearer scheme and the problem answers every authenticated route has."""
+    document_problems(document)
     components = document.setdefault("components", {})
     components.setdefault("securitySchemes", {})["bearer"] = {
         "type": "http",
         "scheme": "bearer",
         "description": "an OIDC/JWT access token, a local-issuer token, or an API key (sxk_…)",
-    }
-    problem = {
-        "description": "problem+json",
-        "content": {
-            "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
-        },
-    }
-    components.setdefault("schemas", {})["Problem"] = {
-        "type": "object",
-        "properties": {
-            "type": {"type": "string"},
-            "title": {"type": "string"},
-            "status": {"type": "integer"},
-            "detail": {"type": "string"},
-            "instance": {"type": "string"},
-        },
-        "required": ["type", "title", "status", "detail"],
     }
     for path, item in document.get("paths", {}).items():
         if path.startswith(UNAUTHENTICATED_PREFIXES):
@@ -90,8 +80,8 @@ def _secure(document: dict[str, Any]) -> None:
                 continue
             operation["security"] = [{"bearer": []}]
             responses = operation.setdefault("responses", {})
-            for status in ("400", "401", "403", "404", "429", "503"):
-                responses.setdefault(status, problem)
+            for status in COMMON_PROBLEMS:
+                responses.setdefault(status, problem_response())
 
 
 class PublicOpenAPI:

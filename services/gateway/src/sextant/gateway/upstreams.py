@@ -65,14 +65,33 @@ def _forwarded_headers(request: Request, authorization: str | None) -> list[tupl
     return headers
 
 
-def _relay(response: httpx.Response) -> Response:
-    """Stream an upstream answer back as it arrives; hop-by-hop headers stay behind."""
+SMALL_REPLY_BYTES = 256 * 1024
+
+
+async def _relay(response: httpx.Response) -> Response:
+    """Relay an upstream answer: a small one whole (with its Content-Length), any other
+    streamed as it arrives. Hop-by-hop headers stay behind."""
     headers = [
         (k, v)
         for k, v in response.headers.multi_items()
         # The gateway sets its own x-request-id (the same id) on the way out.
         if k.lower() not in HOP_BY_HOP and k.lower() != "x-request-id"
     ]
+
+    length = response.headers.get("content-length", "")
+    if (
+        length.isdigit()
+        and int(length) <= SMALL_REPLY_BYTES
+        and "content-encoding" not in response.headers  # aread() would decode it
+    ):
+        try:
+            content = await response.aread()
+        finally:
+            await response.aclose()
+        whole = Response(content, status_code=response.status_code)
+        for key, value in headers:
+            whole.headers.append(key, value)
+        return whole
 
     async def body() -> AsyncIterator[bytes]:
         async for chunk in response.aiter_raw():
@@ -254,7 +273,7 @@ class Upstreams:
                 breaker.failed(time.monotonic())
             else:
                 breaker.succeeded()
-            return _relay(response)
+            return await _relay(response)
         raise AssertionError("unreachable: the last attempt returns")
 
     async def close(self) -> None:

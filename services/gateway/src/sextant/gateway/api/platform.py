@@ -17,7 +17,7 @@ from sextant.gateway.openapi import PublicOpenAPI
 from sextant.gateway.schemas import Me
 from sextant.gateway.upstreams import Readiness, Upstreams
 from sextant.runtime.app import State
-from sextant.runtime.errors import NotFound, problem
+from sextant.runtime.errors import NotFound, problem, problem_response
 
 public_router = APIRouter(prefix="/v1", tags=["status"])
 
@@ -78,7 +78,9 @@ async def asyncapi() -> dict[str, Any]:
 
 
 @events_router.get(
-    "/schemas/{event_type}", summary="JSON Schema of one event type's data (or 'envelope')"
+    "/schemas/{event_type}",
+    summary="JSON Schema of one event type's data (or 'envelope')",
+    responses={404: problem_response("no such event type")},
 )
 async def event_schema(event_type: str) -> JSONResponse:
     schemas = all_schemas()
@@ -94,7 +96,26 @@ hooks_router = APIRouter(prefix="/v1", tags=["webhooks"])
     "/hooks/{source_id}",
     summary="Webhook deliveries, passed to ingest (authenticated there by the tool's signature)",
     response_class=Response,
-    responses={202: {"description": "accepted"}, 503: {"description": "ingest unavailable"}},
+    status_code=202,
+    responses={
+        200: {"description": "a redelivery; nothing new stored"},
+        202: {"description": "accepted and stored"},
+        400: problem_response("the body is not JSON"),
+        401: problem_response("bad or missing signature"),
+        404: problem_response("no such source"),
+        410: problem_response("the source is disabled or its workspace deleted"),
+        413: problem_response("over the body limit"),
+        415: problem_response("not application/json"),
+        429: problem_response("overloaded: retry after Retry-After seconds"),
+        503: problem_response("ingest or its database is unavailable: nothing was stored"),
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "description": "the tool's payload, signed as the tool signs it",
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        }
+    },
 )
 async def webhook(source_id: str, request: Request, state: State) -> Response:
     upstreams: Upstreams = state.extras["upstreams"]

@@ -8,14 +8,15 @@ the service decides, by role, whether the caller may do what it asks."""
 
 from __future__ import annotations
 
+import time
 from uuid import UUID
 
 from fastapi import APIRouter, Request, Response
 
 from sextant.gateway import service
 from sextant.gateway.access import CurrentPrincipal, gateway_of, tenant_of
-from sextant.gateway.domain.routes import route_for
-from sextant.runtime.app import State
+from sextant.gateway.domain.routes import encoded_path, path_segments, route_for
+from sextant.runtime.app import ServiceState, State
 from sextant.runtime.errors import InvalidInput, NotFound
 
 router = APIRouter()
@@ -25,25 +26,23 @@ METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
 @router.api_route("/v1/{path:path}", methods=METHODS, include_in_schema=False)
 async def forward(path: str, request: Request, caller: CurrentPrincipal, state: State) -> Response:
-    match = route_for(request.url.path)
-    if match is None:
-        raise NotFound(f"no route {request.method} {request.url.path}")
+    # The raw path, so an encoded "/" or ".." cannot hide in one segment (httpx's ASGI
+    # transport puts the query string in raw_path too; servers do not).
+    raw = (request.scope.get("raw_path") or b"").decode("latin-1").split("?", 1)[0]
+    raw_path = raw or request.url.path
+    segments = path_segments(raw_path)
+    match = route_for(segments) if segments is not None else None
+    if segments is None or match is None:
+        raise NotFound(f"no route {request.method} {request.url.path[:200]!r}")
     gateway = gateway_of(state)
     tenant = tenant_of(caller)
     scope = request.query_params.getlist("scope")
     if len(scope) > 1:
         raise InvalidInput("give one scope")
     body = await request.body()  # within the edge's BodyLimit
-    async with state.db.transaction(tenant) as session:
-        if "workspace_id" in match.params:
-            try:
-                workspace = UUID(match.params["workspace_id"])
-            except ValueError:
-                raise InvalidInput(
-                    f"{match.params['workspace_id']!r} is not a workspace id"
-                ) from None
-            await service.live_workspace(session, tenant, workspace)
-        workspaces = await service.scope_workspaces(session, tenant, scope[0]) if scope else None
+    if "workspace_id" in match.params:
+        await _covered(state, tenant, f"workspace:{match.params['workspace_id']}")
+    workspaces = await _covered(state, tenant, scope[0]) if scope else None
     token = gateway.signer.mint(
         service=match.service,
         subject=caller.subject,
@@ -52,5 +51,23 @@ async def forward(path: str, request: Request, caller: CurrentPrincipal, state: 
         scope_workspaces=workspaces,
     )
     return await gateway.upstreams.forward(
-        match.service, request, request.url.path, authorization=f"Bearer {token}", body=body
+        match.service,
+        request,
+        encoded_path(segments),
+        authorization=f"Bearer {token}",
+        body=body,
     )
+
+
+async def _covered(state: ServiceState, tenant: UUID, scope: str) -> list[UUID]:
+    """The live workspaces ``scope`` covers for ``tenant`` (404 when it is not theirs),
+    remembered for a moment: a soft delete holds on every replica within that time."""
+    cache = gateway_of(state).scopes
+    now = time.monotonic()
+    known = cache.get((tenant, scope), now)
+    if known is not None:
+        return known
+    async with state.db.transaction(tenant) as session:
+        workspaces = await service.scope_workspaces(session, tenant, scope)
+    cache.put((tenant, scope), workspaces, now)
+    return workspaces

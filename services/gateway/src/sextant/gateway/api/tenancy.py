@@ -76,6 +76,12 @@ def _gateway(state: State) -> Gateway:
     return gateway_of(state)
 
 
+def _scopes_changed(state: State) -> None:
+    """A workspace or view changed here: this replica forgets resolved scopes at once
+    (the others within the cache's lifetime)."""
+    gateway_of(state).scopes.clear()
+
+
 # tenants --------------------------------------------------------------------------------
 
 
@@ -207,6 +213,7 @@ async def delete_workspace(
         caller.subject,
         _gateway(state).settings.soft_delete_grace_days,
     )
+    _scopes_changed(state)
     return _workspace(row)
 
 
@@ -219,6 +226,7 @@ async def restore_workspace(
     row = await service.restore_workspace(
         session, state.outbox, tenant_of(caller), workspace_id, caller.subject
     )
+    _scopes_changed(state)
     return _workspace(row)
 
 
@@ -269,6 +277,7 @@ async def change_view(
         workspace_ids=body.workspace_ids,
         actor=caller.subject,
     )
+    _scopes_changed(state)
     return _view(row)
 
 
@@ -277,4 +286,5 @@ async def delete_view(
     view_id: UUID, caller: TenantAdmin, session: TenantSession, state: State
 ) -> Response:
     await service.delete_view(session, state.outbox, tenant_of(caller), view_id, caller.subject)
+    _scopes_changed(state)
     return Response(status_code=204)

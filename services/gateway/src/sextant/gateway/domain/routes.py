@@ -8,6 +8,7 @@ the more specific ones come first (``/v1/developers/{id}/trends`` before
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import quote, unquote
 
 
 @dataclass(frozen=True)
@@ -54,9 +55,30 @@ class Match:
     params: dict[str, str]
 
 
-def route_for(path: str) -> Match | None:
-    """The service behind ``path`` and the path's named segments, or None."""
-    segments = [s for s in path.split("/") if s]
+def path_segments(raw_path: str) -> list[str] | None:
+    """The decoded segments of a request's raw path, or None when it cannot be a public
+    path: an empty, ``.`` or ``..`` segment, a segment that decodes to one holding
+    ``/`` (``%2F``), or a control character. Routing and forwarding both use these
+    segments, so what is checked is exactly what is sent."""
+    if not raw_path.startswith("/"):
+        return None
+    segments = [unquote(part) for part in raw_path[1:].split("/")]
+    for segment in segments:
+        if segment in ("", ".", "..") or "/" in segment:
+            return None
+        if any(ord(c) < 0x20 or ord(c) == 0x7F for c in segment):
+            return None
+    return segments
+
+
+def encoded_path(segments: list[str]) -> str:
+    """The path to forward: every segment percent-encoded on its own."""
+    return "/" + "/".join(quote(segment, safe="") for segment in segments)
+
+
+def route_for(path: str | list[str]) -> Match | None:
+    """The service behind ``path`` (a path or its segments) and its named segments."""
+    segments = path if isinstance(path, list) else [s for s in path.split("/") if s]
     for route in ROUTES:
         params = route.match(segments)
         if params is not None:
