@@ -3,6 +3,7 @@ reply; this module decides; :mod:`sextant.ingest.db.repository` stores."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from dataclasses import dataclass, replace
@@ -10,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+import orjson
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -71,6 +73,10 @@ class SourceCache:
     def __init__(self, ttl: float) -> None:
         self.ttl = ttl
         self._entries: dict[UUID, KnownSource] = {}
+        # One lookup per source at a time: when an entry expires under load, every
+        # delivery in flight would otherwise run its own (measured: as many lookup
+        # transactions as commits at 32 concurrent deliveries).
+        self.loading: dict[UUID, asyncio.Task[KnownSource]] = {}
 
     def get(self, source_id: UUID) -> KnownSource | None:
         known = self._entries.get(source_id)
@@ -290,6 +296,17 @@ async def _known_source(state: ServiceState, source_id: UUID) -> KnownSource:
     known = ingest.sources.get(source_id)
     if known is not None:
         return known
+    loading = ingest.sources.loading.get(source_id)
+    if loading is None:
+        # A task of its own, so a waiter that goes away does not cancel the others' lookup.
+        loading = asyncio.create_task(_load_source(state, source_id))
+        ingest.sources.loading[source_id] = loading
+        loading.add_done_callback(lambda _: ingest.sources.loading.pop(source_id, None))
+    return await asyncio.shield(loading)
+
+
+async def _load_source(state: ServiceState, source_id: UUID) -> KnownSource:
+    ingest = ingest_of(state)
     async with state.db.transaction() as session:
         tenant_id = await repository.tenant_of(session, source_id)
         if tenant_id is None:
@@ -311,8 +328,8 @@ async def _store(
     """Parse and normalize (here, in the request), then hand the rows to the group-commit
     writer and wait for the commit."""
     try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        payload = orjson.loads(body)  # a third of stdlib json's time on a 28 KB payload
+    except orjson.JSONDecodeError as exc:
         raise InvalidInput(f"the body is not valid JSON: {exc}") from None
     read = read_delivery(state.outbox, source, ctx, delivery.delivery_id, delivery.event, payload)
     row = repository.NewDelivery(
@@ -377,8 +394,8 @@ async def replay(
             return Replayed(done, outcomes, events, True, None)
         for stored in page:
             try:
-                payload = json.loads(stored.body)
-            except (UnicodeDecodeError, json.JSONDecodeError):
+                payload = orjson.loads(stored.body)
+            except orjson.JSONDecodeError:
                 payload = None  # _read reports it as unreadable
             read = read_delivery(outbox, source, ctx, stored.delivery_id, stored.event, payload)
             await repository.record_outcome(
