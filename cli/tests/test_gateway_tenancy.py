@@ -256,3 +256,23 @@ async def test_unknown_paths_and_unreachable_services_answer_problems_never_hang
 
 async def _equals(check: Any, expected: int) -> bool:
     return bool(await check() == expected)
+
+
+async def test_cors_answers_only_the_configured_origins(
+    database_url: str, internal_keys: InternalKeys, tmp_path: Path
+) -> None:
+    settings = GatewaySettings(cors_origins=["https://app.example.org"])
+    async with running_platform(database_url, internal_keys, tmp_path, settings) as platform:
+        preflight = {
+            "access-control-request-method": "GET",
+            "access-control-request-headers": "authorization",
+        }
+        allowed = await platform.client.options(
+            "/v1/workspaces", headers={"origin": "https://app.example.org", **preflight}
+        )
+        assert allowed.status_code == 200
+        assert allowed.headers["access-control-allow-origin"] == "https://app.example.org"
+        refused = await platform.client.options(
+            "/v1/workspaces", headers={"origin": "https://evil.example.org", **preflight}
+        )
+        assert "access-control-allow-origin" not in refused.headers
