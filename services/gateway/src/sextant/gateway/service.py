@@ -4,7 +4,7 @@ change announced through the outbox (lifecycle events for other services, and
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -12,7 +12,7 @@ from uuid import UUID
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sextant.contracts import uuid7
+from sextant.contracts import EventModel, uuid7
 from sextant.contracts.events.platform import (
     ConfigChanged,
     TenantRestored,
@@ -42,16 +42,16 @@ def _plain(value: Any) -> dict[str, Any]:
 async def audit(
     session: AsyncSession,
     outbox: Outbox,
-    *,
     tenant_id: UUID,
     actor: str,
     action: str,
-    target_type: str,
     target_id: UUID | str,
     before: Any = None,
     after: Any = None,
 ) -> None:
-    """Announce a configuration change; the audit log records it from the topic."""
+    """Announce a configuration change (``action`` is ``<target type>.<verb>``); the audit
+    log records it from the topic."""
+    target_type = action.split(".", 1)[0]
     change = ConfigChanged(
         actor=actor,
         action=action,
@@ -69,16 +69,7 @@ async def audit(
 
 async def create_tenant(session: AsyncSession, outbox: Outbox, name: str, actor: str) -> TenantRow:
     row = await repository.create_tenant(session, uuid7(), name, _now())
-    await audit(
-        session,
-        outbox,
-        tenant_id=row.id,
-        actor=actor,
-        action="tenant.create",
-        target_type="tenant",
-        target_id=row.id,
-        after=row,
-    )
+    await audit(session, outbox, row.id, actor, "tenant.create", row.id, after=row)
     return row
 
 
@@ -90,23 +81,10 @@ async def delete_tenant(
         raise NotFound(f"no tenant {tenant_id}")
     now = _now()
     until = now + timedelta(days=grace_days)
-    await repository.set_tenant_deleted(session, tenant_id, now, until)
-    after = TenantRow(before.id, before.name, before.created_at, now, until)
-    await outbox.add(
-        session, TenantSoftDeleted(restorable_until=until), tenant_id=tenant_id, entity="tenant"
+    announcement = TenantSoftDeleted(restorable_until=until)
+    return await _mark_tenant(
+        session, outbox, before, actor, "tenant.delete", announcement, now, until
     )
-    await audit(
-        session,
-        outbox,
-        tenant_id=tenant_id,
-        actor=actor,
-        action="tenant.delete",
-        target_type="tenant",
-        target_id=tenant_id,
-        before=before,
-        after=after,
-    )
-    return after
 
 
 async def restore_tenant(
@@ -117,25 +95,34 @@ async def restore_tenant(
         raise NotFound(f"no tenant {tenant_id}")
     if before.deleted_at is None:
         return before
-    if before.restorable_until is not None and before.restorable_until < _now():
-        raise Gone(f"tenant {tenant_id} can no longer be restored (grace period over)")
-    await repository.set_tenant_deleted(session, tenant_id, None, None)
-    after = TenantRow(before.id, before.name, before.created_at, None, None)
-    await outbox.add(
-        session, TenantRestored(restored_by=actor), tenant_id=tenant_id, entity="tenant"
+    _still_restorable(before.restorable_until, f"tenant {tenant_id}")
+    announcement = TenantRestored(restored_by=actor)
+    return await _mark_tenant(
+        session, outbox, before, actor, "tenant.restore", announcement, None, None
     )
-    await audit(
-        session,
-        outbox,
-        tenant_id=tenant_id,
-        actor=actor,
-        action="tenant.restore",
-        target_type="tenant",
-        target_id=tenant_id,
-        before=before,
-        after=after,
-    )
+
+
+async def _mark_tenant(
+    session: AsyncSession,
+    outbox: Outbox,
+    before: TenantRow,
+    actor: str,
+    action: str,
+    announcement: EventModel,
+    deleted_at: datetime | None,
+    restorable_until: datetime | None,
+) -> TenantRow:
+    """Soft-delete or restore a tenant, announced to every service and audited."""
+    await repository.set_tenant_deleted(session, before.id, deleted_at, restorable_until)
+    after = replace(before, deleted_at=deleted_at, restorable_until=restorable_until)
+    await outbox.add(session, announcement, tenant_id=before.id, entity="tenant")
+    await audit(session, outbox, before.id, actor, action, before.id, before=before, after=after)
     return after
+
+
+def _still_restorable(restorable_until: datetime | None, what: str) -> None:
+    if restorable_until is not None and restorable_until < _now():
+        raise Gone(f"{what} can no longer be restored (its grace period is over)")
 
 
 # workspaces -----------------------------------------------------------------------------
@@ -145,16 +132,7 @@ async def create_workspace(
     session: AsyncSession, outbox: Outbox, tenant_id: UUID, name: str, actor: str
 ) -> WorkspaceRow:
     row = await repository.create_workspace(session, tenant_id, uuid7(), name, _now())
-    await audit(
-        session,
-        outbox,
-        tenant_id=tenant_id,
-        actor=actor,
-        action="workspace.create",
-        target_type="workspace",
-        target_id=row.id,
-        after=row,
-    )
+    await audit(session, outbox, tenant_id, actor, "workspace.create", row.id, after=row)
     return row
 
 
@@ -181,11 +159,10 @@ async def rename_workspace(
     await audit(
         session,
         outbox,
-        tenant_id=tenant_id,
-        actor=actor,
-        action="workspace.update",
-        target_type="workspace",
-        target_id=workspace_id,
+        tenant_id,
+        actor,
+        "workspace.update",
+        workspace_id,
         before=before,
         after=after,
     )
@@ -203,29 +180,10 @@ async def delete_workspace(
     before = await live_workspace(session, tenant_id, workspace_id)
     now = _now()
     until = now + timedelta(days=grace_days)
-    await repository.update_workspace(
-        session, tenant_id, workspace_id, deleted_at=now, restorable_until=until
+    announcement = WorkspaceSoftDeleted(restorable_until=until)
+    return await _mark_workspace(
+        session, outbox, before, actor, "workspace.delete", announcement, now, until
     )
-    after = WorkspaceRow(**{**asdict(before), "deleted_at": now, "restorable_until": until})
-    await outbox.add(
-        session,
-        WorkspaceSoftDeleted(restorable_until=until),
-        tenant_id=tenant_id,
-        workspace_id=workspace_id,
-        entity="workspace",
-    )
-    await audit(
-        session,
-        outbox,
-        tenant_id=tenant_id,
-        actor=actor,
-        action="workspace.delete",
-        target_type="workspace",
-        target_id=workspace_id,
-        before=before,
-        after=after,
-    )
-    return after
 
 
 async def restore_workspace(
@@ -236,30 +194,33 @@ async def restore_workspace(
         raise NotFound(f"no workspace {workspace_id}")
     if before.deleted_at is None:
         return before
-    if before.restorable_until is not None and before.restorable_until < _now():
-        raise Gone(f"workspace {workspace_id} can no longer be restored (grace period over)")
+    _still_restorable(before.restorable_until, f"workspace {workspace_id}")
+    announcement = WorkspaceRestored(restored_by=actor)
+    return await _mark_workspace(
+        session, outbox, before, actor, "workspace.restore", announcement, None, None
+    )
+
+
+async def _mark_workspace(
+    session: AsyncSession,
+    outbox: Outbox,
+    before: WorkspaceRow,
+    actor: str,
+    action: str,
+    announcement: EventModel,
+    deleted_at: datetime | None,
+    restorable_until: datetime | None,
+) -> WorkspaceRow:
+    """Soft-delete or restore a workspace, announced to every service and audited."""
+    tenant_id, workspace_id = before.tenant_id, before.id
     await repository.update_workspace(
-        session, tenant_id, workspace_id, deleted_at=None, restorable_until=None
+        session, tenant_id, workspace_id, deleted_at=deleted_at, restorable_until=restorable_until
     )
-    after = WorkspaceRow(**{**asdict(before), "deleted_at": None, "restorable_until": None})
+    after = replace(before, deleted_at=deleted_at, restorable_until=restorable_until)
     await outbox.add(
-        session,
-        WorkspaceRestored(restored_by=actor),
-        tenant_id=tenant_id,
-        workspace_id=workspace_id,
-        entity="workspace",
+        session, announcement, tenant_id=tenant_id, workspace_id=workspace_id, entity="workspace"
     )
-    await audit(
-        session,
-        outbox,
-        tenant_id=tenant_id,
-        actor=actor,
-        action="workspace.restore",
-        target_type="workspace",
-        target_id=workspace_id,
-        before=before,
-        after=after,
-    )
+    await audit(session, outbox, tenant_id, actor, action, workspace_id, before=before, after=after)
     return after
 
 
@@ -287,16 +248,7 @@ async def create_view(
 ) -> ViewRow:
     checked = await _checked_workspaces(session, tenant_id, workspace_ids)
     row = await repository.create_view(session, tenant_id, uuid7(), name, checked, _now())
-    await audit(
-        session,
-        outbox,
-        tenant_id=tenant_id,
-        actor=actor,
-        action="view.create",
-        target_type="view",
-        target_id=row.id,
-        after=row,
-    )
+    await audit(session, outbox, tenant_id, actor, "view.create", row.id, after=row)
     return row
 
 
@@ -328,15 +280,7 @@ async def change_view(
     await repository.update_view(session, tenant_id, view_id, **values)
     after = ViewRow(**{**asdict(before), **values})
     await audit(
-        session,
-        outbox,
-        tenant_id=tenant_id,
-        actor=actor,
-        action="view.update",
-        target_type="view",
-        target_id=view_id,
-        before=before,
-        after=after,
+        session, outbox, tenant_id, actor, "view.update", view_id, before=before, after=after
     )
     return after
 
@@ -346,16 +290,7 @@ async def delete_view(
 ) -> None:
     before = await get_view(session, tenant_id, view_id)
     await repository.update_view(session, tenant_id, view_id, deleted_at=_now())
-    await audit(
-        session,
-        outbox,
-        tenant_id=tenant_id,
-        actor=actor,
-        action="view.delete",
-        target_type="view",
-        target_id=view_id,
-        before=before,
-    )
+    await audit(session, outbox, tenant_id, actor, "view.delete", view_id, before=before)
 
 
 async def scope_workspaces(session: AsyncSession, tenant_id: UUID, scope: str) -> list[UUID]:
@@ -396,16 +331,7 @@ async def create_api_key(
         revoked_at=None,
     )
     await repository.create_api_key(session, row)
-    await audit(
-        session,
-        outbox,
-        tenant_id=tenant_id,
-        actor=actor,
-        action="api_key.create",
-        target_type="api_key",
-        target_id=row.id,
-        after=row,
-    )
+    await audit(session, outbox, tenant_id, actor, "api_key.create", row.id, after=row)
     return row, key
 
 
@@ -421,14 +347,6 @@ async def revoke_api_key(
     await repository.revoke_api_key(session, tenant_id, key, now)
     after = ApiKeyRow(**{**asdict(before), "revoked_at": now})
     await audit(
-        session,
-        outbox,
-        tenant_id=tenant_id,
-        actor=actor,
-        action="api_key.revoke",
-        target_type="api_key",
-        target_id=key,
-        before=before,
-        after=after,
+        session, outbox, tenant_id, actor, "api_key.revoke", key, before=before, after=after
     )
     return after
