@@ -7,7 +7,6 @@ each generation mode (valid and invalid input); half the valid ones are aimed at
 that exist (the tenant's workspace, source and team) so they reach past the 404s. Failures
 are collected rather than raised, so one run reports every broken operation."""
 
-import json
 import os
 import re
 import subprocess
@@ -17,7 +16,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 import httpx
 import pytest
@@ -183,57 +181,14 @@ def aim_at_world(case: Any, world: dict[str, str]) -> None:
         case.query["scope"] = f"workspace:{world['workspace_id']}"
 
 
-@dataclass(frozen=True)
-class KnownFailure:
-    """A failure owned by another team, tolerated here until they fix it (then remove it).
-
-    It matches by operation (any when empty) and status; ``crash`` also requires the
-    stack's log to show that text in the crash of that very request."""
-
-    owner: str
-    reason: str
-    operations: tuple[str, ...]
-    statuses: tuple[int, ...]
-    crash: str | None = None
-
-    def matches(self, operation: str, response: requests.Response, log: Path) -> bool:
-        if self.operations and operation not in self.operations:
-            return False
-        if response.status_code not in self.statuses:
-            return False
-        return self.crash is None or self.crash in crash_of(response, log)
-
-
-# Deviations a team has accepted for now, each with its reason; none today.
-KNOWN_FAILURES: tuple[KnownFailure, ...] = ()
-
-
-def crash_of(response: requests.Response, log: Path) -> str:
-    """What the stack logged for a crash on the path that got ``response`` (a crash that
-    escapes to the outermost middleware answers without the request id to match on)."""
-    path = unquote(urlsplit(response.request.url or "").path)
-    for line in log.read_text(errors="replace").splitlines():
-        if '"request.crashed"' not in line:
-            continue
-        try:
-            entry = json.loads(line)
-        except ValueError:
-            continue
-        if unquote(str(entry.get("path"))) == path:  # logged as Starlette's URL spells it
-            return str(entry.get("exception", ""))
-    return ""
-
-
 @dataclass
 class Findings:
     """The first failing example of each (operation, failure, status), and how often; the
-    statuses each operation answered; the known failures seen."""
+    statuses each operation answered."""
 
-    log: Path
     first: dict[tuple[str, str, int | None], str] = field(default_factory=dict)
     counts: dict[tuple[str, str, int | None], int] = field(default_factory=dict)
     statuses: dict[str, dict[int, int]] = field(default_factory=dict)
-    known: dict[KnownFailure, int] = field(default_factory=dict)
     unnegatable: list[str] = field(default_factory=list)
 
     @property
@@ -249,13 +204,7 @@ class Findings:
         self.counts[key] = self.counts.get(key, 0) + 1
         self.first.setdefault(key, detail)
 
-    def failed(
-        self, operation: str, label: str, failure: Failure, case: Any, response: requests.Response
-    ) -> None:
-        for known in KNOWN_FAILURES:
-            if known.matches(operation, response, self.log):
-                self.known[known] = self.known.get(known, 0) + 1
-                return
+    def failed(self, label: str, failure: Failure, case: Any, response: requests.Response) -> None:
         self.add(
             label,
             failure.title,
@@ -276,12 +225,6 @@ class Findings:
             f"  {operation}: "
             + " ".join(f"{status}x{n}" for status, n in sorted(by_status.items()))
             for operation, by_status in sorted(self.statuses.items())
-        ]
-        lines += [f"  known ({k.owner}, x{n}): {k.reason}" for k, n in self.known.items()]
-        lines += [
-            f"  known ({k.owner}) not seen this run, remove it if fixed: {k.reason}"
-            for k in KNOWN_FAILURES
-            if k not in self.known
         ]
         if self.unnegatable:
             lines.append(f"  nothing to make invalid in: {', '.join(self.unnegatable)}")
@@ -323,9 +266,9 @@ def explore(
             case.validate_response(response, checks=CHECKS)
         except FailureGroup as group:
             for failure in group.exceptions:
-                findings.failed(operation.label, label, failure, case, response)
+                findings.failed(label, failure, case, response)
         except Failure as failure:
-            findings.failed(operation.label, label, failure, case, response)
+            findings.failed(label, failure, case, response)
 
     try:
         run()
@@ -354,7 +297,7 @@ def test_every_public_operation_answers_without_server_errors_and_as_documented(
         )
         return response
 
-    findings = Findings(stack.log)
+    findings = Findings()
     operations: list[str] = []
     for result in schema.get_all_operations():
         if not isinstance(result, Ok):  # described so badly that no request can be built
