@@ -235,11 +235,20 @@ async def test_when_gives_dates_later_for_more_certainty(forecast: httpx.AsyncCl
 
 
 async def test_stale_flags_the_outlier_with_an_explanation_and_counts_dismissals(
-    forecast: httpx.AsyncClient,
+    forecast: httpx.AsyncClient, internal_keys: InternalKeys
 ) -> None:
     flagged = (await forecast.get("/v1/work-items/stale", params={"scope": SCOPE})).json()
     assert [i["key"] for i in flagged["items"]] == ["WIP-5"]
     assert re.search(r"60\.\d days in 'In Progress'", flagged["items"][0]["explanation"])
+    partner = internal_keys.signer.mint(
+        service="forecast", subject="p", role="partner", tenant_id=TENANT
+    )
+    refused = await forecast.post(
+        "/v1/work-items/WIP-5/stale-dismissal",
+        params={"scope": SCOPE},
+        headers={"Authorization": f"Bearer {partner}"},
+    )
+    assert refused.status_code == 403  # partners read forecasts; they do not triage
     assert (
         await forecast.post("/v1/work-items/WIP-5/stale-dismissal", params={"scope": SCOPE})
     ).status_code == 204

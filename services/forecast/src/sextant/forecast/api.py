@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
 from sextant.forecast import service
 from sextant.forecast.db import repository
@@ -22,9 +22,16 @@ from sextant.forecast.schemas import (
 from sextant.runtime.app import Session
 from sextant.runtime.errors import InvalidInput, NotFound
 from sextant.runtime.scope import ScopeParam
-from sextant.runtime.tokens import Caller
+from sextant.runtime.tokens import Caller, InternalClaims, caller_with_role
 
 router = APIRouter(prefix="/v1", tags=["forecast"])
+
+# Reads are for every role of the tenant (partners included: they build on forecasts);
+# dismissing a stale flag is a judgement of the team's, so not a partner's.
+Triager = Annotated[
+    InternalClaims,
+    Depends(caller_with_role("tenant_admin", "platform_admin", "manager", "member")),
+]
 
 ItemTypes = Annotated[
     list[str] | None, Query(alias="item_type", description="only these item types")
@@ -106,7 +113,7 @@ async def stale(caller: Caller, session: Session, scope: ScopeParam) -> StaleRep
 
 
 @router.post("/work-items/{key}/stale-dismissal", status_code=204, summary="Dismiss a stale flag")
-async def dismiss(caller: Caller, session: Session, key: str, scope: ScopeParam) -> None:
+async def dismiss(caller: Triager, session: Session, key: str, scope: ScopeParam) -> None:
     if not await repository.dismiss_stale(
         session, _tenant(caller), scope.workspaces, key, datetime.now(UTC)
     ):
