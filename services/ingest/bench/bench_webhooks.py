@@ -7,8 +7,10 @@ by the same client in the same run.
 The server under test is ``sextant serve ingest`` (uvicorn, one worker) pinned to core 0
 with ``taskset`` when the machine has more than one core; PostgreSQL (synchronous_commit
 on, fsync on) and the load generator share the rest. Each delivery is a ~25 KB GitHub
-``pull_request`` body, signed, with its own delivery id: verified, stored raw, normalized
-and staged in the outbox in one committed transaction before the 202.
+``pull_request`` body of its own pull request number (so its event is new and the
+in-process outbox relay publishes it, as in production), signed, with its own delivery
+id: verified, stored raw, normalized and staged in the outbox in one committed
+transaction before the 202.
 
 The load generator is a minimal keep-alive HTTP/1.1 client on raw asyncio streams, so it
 is not the bottleneck (the empty endpoint's rate shows its ceiling).
@@ -23,6 +25,7 @@ import hmac
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import statistics
@@ -234,8 +237,7 @@ async def measure(
     server_pid: int,
     port: int,
     path: str,
-    headers_for: callable,  # type: ignore[valid-type]
-    body: bytes,
+    request_for: callable,  # type: ignore[valid-type]
     seconds: float,
     connections: int,
 ) -> dict[str, float]:
@@ -244,7 +246,7 @@ async def measure(
     counter = iter(range(10**9))
 
     async def request() -> int:
-        return await client.post(path, headers_for(next(counter)), body)
+        return await client.post(path, *request_for(next(counter)))
 
     await closed_loop(client, request, 1.0)  # warm up
     cpu_before, wall_before = cpu_seconds(server_pid), time.perf_counter()
@@ -312,18 +314,20 @@ async def main(seconds: float, connections: int, profile: str | None) -> int:
                     json={"kind": "github", "name": "bench"},
                     headers={"Authorization": f"Bearer {token}"},
                 ).json()
-                signature = (
-                    "sha256="
-                    + hmac.new(source["secret"].encode(), body, hashlib.sha256).hexdigest()
-                )
+                number = re.search(rb'"number": ?\d+', body)
+                assert number is not None, "the pull_request body has no number"
+                key = source["secret"].encode()
 
-                def signed(n: int) -> dict[str, str]:
+                def signed(n: int) -> tuple[dict[str, str], bytes]:
+                    """Pull request number n: a new event, not a copy the outbox drops."""
+                    numbered = body.replace(number.group(0), b'"number": %d' % n)
                     return {
                         "Content-Type": "application/json",
                         "X-GitHub-Event": "pull_request",
                         "X-GitHub-Delivery": f"bench-{n}",
-                        "X-Hub-Signature-256": signature,
-                    }
+                        "X-Hub-Signature-256": "sha256="
+                        + hmac.new(key, numbered, hashlib.sha256).hexdigest(),
+                    }, numbered
 
                 if profile:  # sample the server while the max-rate phase runs
                     subprocess.Popen(
@@ -350,7 +354,6 @@ async def main(seconds: float, connections: int, profile: str | None) -> int:
                     port,
                     f"/v1/hooks/{source['id']}",
                     signed,
-                    body,
                     seconds,
                     connections,
                 )
@@ -385,8 +388,7 @@ async def main(seconds: float, connections: int, profile: str | None) -> int:
                     empty_server.pid,
                     port,
                     "/v1/hooks/x",
-                    lambda n: {"Content-Type": "application/json"},
-                    body,
+                    lambda n: ({"Content-Type": "application/json"}, body),
                     seconds,
                     connections,
                 )
