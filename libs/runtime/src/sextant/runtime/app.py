@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sextant.runtime.bus.base import EventBus
@@ -56,6 +57,9 @@ class ServiceSpec:
     on_stop: Sequence[Hook] = ()
     description: str = ""
     openapi_url: str | None = "/openapi.json"  # the gateway serves its own merged one
+    # Plain Starlette routes matched before any other, for a hot path whose own work costs
+    # less than FastAPI's routing and dependency solving (ingest's webhooks). Public.
+    hot_routes: Sequence[BaseRoute] = ()
 
     @property
     def schema(self) -> str:
@@ -201,6 +205,7 @@ def create_service_app(
         app.include_router(router, dependencies=[Depends(internal_claims)])
     for router in spec.public_routers:
         app.include_router(router)
+    app.router.routes[0:0] = list(spec.hot_routes)
     return app
 
 

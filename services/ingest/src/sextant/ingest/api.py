@@ -4,14 +4,12 @@ webhook endpoint (public: authenticated by each tool's signature, not by a token
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.routing import Match, Route
 from starlette.types import Scope
@@ -48,14 +46,15 @@ from sextant.runtime.tokens import InternalClaims, caller_with_role
 router = APIRouter(prefix="/v1", tags=["sources"])
 
 
-class _HookRoute(Route):
-    """``POST /v1/hooks/{source_id}`` as a plain Starlette route, matched first.
+class HookRoute(Route):
+    """``POST /v1/hooks/{source_id}`` as a plain Starlette route, matched first (the
+    spec's ``hot_routes``).
 
     At webhook rates FastAPI's routing (every included router's routes are tried before
-    the hooks router, which the app includes last) and its per-request dependency and
-    parameter solving cost more than verifying, normalizing and storing a delivery; this
-    route skips both and calls the same :func:`receive`. The FastAPI route below stays
-    for the OpenAPI document and answers anything else on the path (a GET's 405)."""
+    the hooks router) and its per-request dependency and parameter solving cost more
+    than verifying, normalizing and storing a delivery; this route skips both and calls
+    the same :func:`receive`. The FastAPI route below stays for the OpenAPI document and
+    answers anything else on the path (a GET's 405)."""
 
     def __init__(self) -> None:
         super().__init__(
@@ -74,17 +73,7 @@ class _HookRoute(Route):
         return await receive(request.path_params["source_id"], request)
 
 
-@asynccontextmanager
-async def _hooks_first(app: FastAPI) -> AsyncIterator[None]:
-    """Put :class:`_HookRoute` ahead of every other route once the app runs (the
-    runtime's factory includes routers in its own order; a router's lifespan is the
-    one place a service reaches its app)."""
-    if not any(isinstance(route, _HookRoute) for route in app.router.routes):
-        app.router.routes.insert(0, _HookRoute())
-    yield
-
-
-hooks = APIRouter(prefix="/v1", tags=["webhooks"], lifespan=_hooks_first)
+hooks = APIRouter(prefix="/v1", tags=["webhooks"])
 
 Admin = Annotated[InternalClaims, Depends(caller_with_role("tenant_admin", "platform_admin"))]
 Reader = Annotated[

@@ -16,6 +16,7 @@ SPEC = ServiceSpec(
     migrations_dir=MIGRATIONS,
     routers=[api.router],
     public_routers=[api.hooks],
+    hot_routes=[api.HookRoute()],
     handlers=HANDLERS,
     on_start=[service.start],
     on_stop=[service.stop],
