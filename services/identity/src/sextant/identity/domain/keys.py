@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 
 from sextant.contracts.events.common import Actor
 
@@ -71,6 +72,7 @@ class Key:
     value: str
     score: float
     rule: str
+    evidence: tuple[str, ...] = ()  # what a name link was scored on (domain/evidence.py)
 
 
 def normalize_email(email: str | None) -> str | None:
@@ -98,6 +100,7 @@ def github_noreply(email: str) -> tuple[str | None, str] | None:
     return (match.group(1), match.group(2)) if match else None
 
 
+@lru_cache(maxsize=65_536)  # pure, and asked of each alias several times
 def normalize_name(name: str | None) -> str | None:
     """Case, accents and transliteration folded; "Last, First" reordered; initials and
     punctuation dropped. None unless two name parts remain, or one long handle that is not
