@@ -159,7 +159,7 @@ async def test_actors_become_developers_and_events_come_back_attributed(
         await emit(merged(bridge, 3), "cr:2")
         [announcement] = [
             e
-            for e in await published(dsn, "sextant.identity", 4)
+            for e in await published(dsn, "sextant.identity", 5)  # 3 created, suggested, merged
             if e.type == "sextant.identity.developers.merged.v1"
         ]
         assert announcement.data["survivor_id"] == author["developer_id"]

@@ -21,7 +21,7 @@ from uuid import UUID
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sextant.contracts import Envelope, uuid7
+from sextant.contracts import Envelope, EventModel, uuid7
 from sextant.contracts.events.common import Actor
 from sextant.contracts.events.platform import (
     ActivityAttributed,
@@ -32,9 +32,15 @@ from sextant.contracts.events.platform import (
 )
 from sextant.identity.db import repository
 from sextant.identity.db.repository import DeveloperRow, SuggestionRow
-from sextant.identity.domain.keys import Key, keys_for
-from sextant.identity.domain.linking import Holder, Suggestion, place, shared_links
-from sextant.runtime.outbox import Outbox
+from sextant.identity.domain.evidence import (
+    AliasFacts,
+    NamePopulation,
+    is_name_key,
+    name_link,
+)
+from sextant.identity.domain.keys import Key, keys_for, normalize_name
+from sextant.identity.domain.linking import Holder, Suggestion, place
+from sextant.runtime.outbox import Outbox, Staged
 
 ACTOR_KINDS = {"github", "gitlab", "jira", "generic"}
 ATTRIBUTED = uuid.UUID("5b0c3d8e-2f4a-5e61-9a7b-3c1d2e4f5a6b")  # namespace of attributed ids
@@ -73,29 +79,36 @@ def fingerprint(actor: Actor) -> str:
 async def attribute(
     session: AsyncSession, outbox: Outbox, envelope: Envelope
 ) -> ActivityAttributed:
-    """Resolve every actor of ``envelope`` and stage its attributed copy."""
+    """Resolve every actor of ``envelope`` and stage its attributed copy (with whatever
+    the resolution announces, in one round trip)."""
     tenant = envelope.tenantid
-    resolved: dict[str, UUID] = {}
-    attributions = []
-    for path, actor in actors_in(envelope.data):
-        print_ = fingerprint(actor)
-        if print_ not in resolved:
-            resolved[print_] = await developer_for(session, outbox, envelope, actor, print_)
-        attributions.append(Attribution(path=path, actor=actor, developer_id=resolved[print_]))
+    found = list(actors_in(envelope.data))
+    prints = {fingerprint(actor): actor for _, actor in found}
+    resolved = {p: d for p in prints if (d := KNOWN.get(tenant, p)) is not None}
+    staged: list[Staged] = []
+    if len(resolved) < len(prints):
+        unknown = {p: a for p, a in prints.items() if p not in resolved}
+        resolved |= await _resolve(session, outbox, envelope, unknown, staged)
+    attributions = [
+        Attribution(path=path, actor=actor, developer_id=resolved[fingerprint(actor)])
+        for path, actor in found
+    ]
     attributed = ActivityAttributed(
         original_id=envelope.id,
         original_type=envelope.type,
         original=envelope.data,
         attributions=attributions,
     )
-    await outbox.add(
-        session,
-        attributed,
-        tenant_id=tenant,
-        workspace_id=envelope.workspaceid,
-        entity=envelope.subject or str(envelope.id),
-        event_id=uuid.uuid5(ATTRIBUTED, str(envelope.id)),
+    staged.append(
+        outbox.stage(
+            attributed,
+            tenant_id=tenant,
+            workspace_id=envelope.workspaceid,
+            entity=envelope.subject or str(envelope.id),
+            event_id=uuid.uuid5(ATTRIBUTED, str(envelope.id)),
+        )
     )
+    await outbox.add_all(session, staged)
     return attributed
 
 
@@ -137,54 +150,95 @@ class KnownAliases:
 KNOWN = KnownAliases()
 
 
-async def developer_for(
-    session: AsyncSession, outbox: Outbox, envelope: Envelope, actor: Actor, print_: str
-) -> UUID:
-    tenant, workspace = envelope.tenantid, envelope.workspaceid
-    cached = KNOWN.get(tenant, print_)
-    if cached is not None:
-        return cached
-    known = await repository.developer_of_alias(session, print_)
-    if known is not None:
-        live = await _live(session, tenant, known)
-        KNOWN.put(tenant, print_, live)
-        return live
-    # New aliases of one tenant are resolved one transaction at a time: two events naming
-    # the same person on different partitions must not each create a developer.
-    await repository.lock_tenant_resolution(session, tenant)
-    known = await repository.developer_of_alias(session, print_)
-    if known is not None:
-        return await _live(session, tenant, known)
-    keys = keys_for(actor)
-    holders = holders_from(
-        keys, await repository.holders_of_keys(session, tenant, [k.value for k in keys])
+async def _resolve(
+    session: AsyncSession,
+    outbox: Outbox,
+    envelope: Envelope,
+    unknown: dict[str, Actor],
+    staged: list[Staged],
+) -> dict[str, UUID]:
+    """The developer of each alias not in this process's cache: one lookup for all of
+    them, then each new one placed (see the module's docstring)."""
+    tenant = envelope.tenantid
+    known = await repository.developers_of_aliases(session, tenant, list(unknown))
+    for print_, developer in known.items():
+        KNOWN.put(tenant, print_, developer)
+    new = {p: a for p, a in unknown.items() if p not in known}
+    if not new:
+        return known
+    keys = {p: keys_for(actor) for p, actor in new.items()}
+    # Every key lock of the event at once, in one order, before any other lock: two new
+    # aliases that could be one person share a key, so they are placed one at a time.
+    await repository.lock_keys(
+        session, tenant, sorted({k.value for ks in keys.values() for k in ks})
     )
-    ids = [h.developer_id for h in holders]
-    placement = place(
-        holders,
-        await repository.kept_apart(session, tenant, ids),
-        await repository.pending_pairs(session, tenant, ids),
-    )
-    now = datetime.now(UTC)
-    if placement.joins is None:
-        developer = DeveloperRow(
-            uuid7(), actor.display_name or actor.login, actor.is_bot, False, now
+    placing = Placing(session, outbox, envelope, staged)
+    for print_, actor in new.items():
+        known[print_] = await placing.place(print_, actor, keys[print_])
+    await repository.count_names(session, tenant, placing.named)
+    return known
+
+
+class Placing:
+    """Places the new aliases of one event, in its transaction."""
+
+    def __init__(
+        self, session: AsyncSession, outbox: Outbox, envelope: Envelope, staged: list[Staged]
+    ) -> None:
+        self.session, self.outbox, self.staged = session, outbox, staged
+        self.tenant, self.workspace = envelope.tenantid, envelope.workspaceid
+        self.tenant_locked = False
+        self.named: list[tuple[str, str | None]] = []
+
+    def stage(self, data: EventModel, entity: str) -> None:
+        self.staged.append(
+            self.outbox.stage(
+                data, tenant_id=self.tenant, workspace_id=self.workspace, entity=entity
+            )
         )
-        await repository.add_developer(session, tenant, developer)
-        created = DeveloperCreated(
-            developer_id=developer.id, display_name=developer.display_name, is_bot=actor.is_bot
+
+    async def place(self, print_: str, actor: Actor, keys: list[Key]) -> UUID:
+        session, tenant = self.session, self.tenant
+        facts = AliasFacts.of(actor)
+        if facts.name and not actor.is_bot:
+            self.named.append((facts.name, facts.domain))
+        values = [k.value for k in keys]
+        holders = await self.holders(actor, facts, keys, values)
+        now = datetime.now(UTC)
+        if not holders:
+            # Nobody holds a key of this alias, and nobody can gain one before this
+            # transaction ends (the key locks): a new developer, no tenant lock needed.
+            return await self.store(print_, actor, keys, None, now)
+        if len(holders) == 1 and not self.tenant_locked:
+            # The common case, an alias of one known developer: join it while holding its
+            # row (a merge, split or lock change of it waits) instead of the tenant.
+            placement = place(holders, frozenset())
+            [holder] = holders
+            if (
+                placement.joins == holder.developer_id
+                and not placement.suggestions
+                and await repository.hold_live_developer(
+                    session, tenant, holder.developer_id, holder.locked
+                )
+            ):
+                return await self.store(print_, actor, keys, holder.developer_id, now)
+        if not self.tenant_locked:
+            # Merges and suggestions run one transaction at a time per tenant, never
+            # interleaved with a person's merge or split; read the holders again under it.
+            await repository.lock_tenant_resolution(session, tenant)
+            self.tenant_locked = True
+            again = await repository.developers_of_aliases(session, tenant, [print_])
+            if print_ in again:
+                return again[print_]
+            holders = await self.holders(actor, facts, keys, values)
+        ids = [h.developer_id for h in holders]
+        placement = place(
+            holders,
+            await repository.kept_apart(session, tenant, ids),
+            await repository.pending_pairs(session, tenant, ids),
         )
-        await outbox.add(
-            session,
-            created,
-            tenant_id=tenant,
-            workspace_id=workspace,
-            entity=f"developer:{developer.id}",
-        )
-        owner = developer.id
-    else:
         owner = placement.joins
-        if placement.merged:
+        if owner is not None and placement.merged:
             rule = placement.rule or "matching"
             await repository.merge_into(
                 session,
@@ -202,29 +256,86 @@ async def developer_for(
                 rule=rule,
                 score=placement.score,
             )
-            await outbox.add(
-                session,
-                merged,
-                tenant_id=tenant,
-                workspace_id=workspace,
-                entity=f"developer:{owner}",
+            self.stage(merged, f"developer:{owner}")
+        owner = await self.store(print_, actor, keys, owner, now)
+        for suggestion in placement.suggestions:
+            await suggest(session, self.outbox, tenant, owner, suggestion, now, self.workspace)
+        return owner
+
+    async def holders(
+        self, actor: Actor, facts: AliasFacts, keys: list[Key], values: list[str]
+    ) -> list[Holder]:
+        """The holders of the alias's keys, with the population its name links need: the
+        words of its own names and its domain come with the lookup; a holder's other
+        name (a handle spelling it) costs one more query, rarely."""
+        tokens = {t for k in keys if k.value.startswith("name:") for t in k.value[5:].split()}
+        if facts.domain:
+            tokens.add(f"@{facts.domain}")
+        found, counts = await repository.holders_of(self.session, self.tenant, values, tokens)
+        if not any(is_name_key(h.key) for h in found):
+            return holders_from(keys, found, facts, None)
+        theirs = {
+            t
+            for h in found
+            if h.key.startswith("handle:")
+            for t in (normalize_name(h.alias.display_name) or "").split()
+        }
+        if missing := theirs - counts.keys() - tokens:
+            counts |= await repository.name_counts(self.session, self.tenant, missing)
+        return holders_from(keys, found, facts, repository.population_of(counts))
+
+    async def store(
+        self, print_: str, actor: Actor, keys: list[Key], owner: UUID | None, now: datetime
+    ) -> UUID:
+        """Store the alias (with a new developer when ``owner`` is None)."""
+        developer: UUID | DeveloperRow = owner or DeveloperRow(
+            uuid7(), actor.display_name or actor.login, actor.is_bot, False, now
+        )
+        stored = await repository.store_alias(
+            self.session, self.tenant, uuid7(), developer, print_, actor, keys, now
+        )
+        if not stored:  # a keyless twin stored first by another transaction
+            again = await repository.developers_of_aliases(self.session, self.tenant, [print_])
+            return again[print_]
+        if isinstance(developer, DeveloperRow):
+            created = DeveloperCreated(
+                developer_id=developer.id,
+                display_name=developer.display_name,
+                is_bot=actor.is_bot,
             )
-    await repository.add_alias(session, tenant, uuid7(), owner, print_, actor, keys, now)
-    for suggestion in placement.suggestions:
-        await suggest(session, outbox, tenant, owner, suggestion, now, workspace)
-    return owner
+            self.stage(created, f"developer:{developer.id}")
+            return developer.id
+        return developer
 
 
 def holders_from(
-    keys: list[Key], found: list[tuple[DeveloperRow, str, float, str]]
+    keys: list[Key],
+    found: list[repository.HeldKey],
+    facts: AliasFacts,
+    population: NamePopulation | None,
 ) -> list[Holder]:
-    """The developers holding ``keys`` (oldest first), each with the links it makes."""
-    held: dict[UUID, tuple[DeveloperRow, list[tuple[str, float, str]]]] = {}
-    for developer, key, score, rule in found:
-        held.setdefault(developer.id, (developer, []))[1].append((key, score, rule))
+    """The developers holding ``keys`` (oldest first), each with the links it makes: an
+    identifier scores as its key does, a name by the evidence between the two aliases
+    (the best pair of them, when the developer has several aliases carrying the name)."""
+    mine = {k.value: k for k in keys}
+    links: dict[UUID, dict[str, Key]] = {}
+    locked: dict[UUID, bool] = {}
+    for held in found:
+        locked[held.developer_id] = held.locked
+        own = mine.get(held.key)
+        if own is None:
+            continue
+        weaker = own if own.score <= held.score else Key(held.key, held.score, held.rule)
+        if is_name_key(held.key) and population is not None:
+            link = name_link(weaker, facts, AliasFacts.of(held.alias), population)
+        else:
+            link = weaker
+        best = links.setdefault(held.developer_id, {})
+        if held.key not in best or link.score > best[held.key].score:
+            best[held.key] = link
     return [
-        Holder(developer.id, developer.locked, shared_links(keys, values))
-        for developer, values in held.values()
+        Holder(developer, locked[developer], tuple(best.values()))
+        for developer, best in links.items()
     ]
 
 
@@ -263,13 +374,3 @@ async def suggest(
         workspace_id=workspace,
         entity=f"developer:{row.developer_a}",
     )
-
-
-async def _live(session: AsyncSession, tenant: UUID, developer_id: UUID) -> UUID:
-    """Follow ``merged_into`` to the developer that holds this one now."""
-    for _ in range(32):
-        found = await repository.get_developer(session, tenant, developer_id)
-        if found is None or found.merged_into is None:
-            return developer_id
-        developer_id = found.merged_into
-    return developer_id

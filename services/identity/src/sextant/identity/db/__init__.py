@@ -58,6 +58,24 @@ alias_keys = sa.Table(
     sa.Column("rule", sa.Text, nullable=False),
 )
 
+# The tenant's name population (domain/evidence.py): each distinct full name and each
+# distinct (domain, name) seen once; per token the number of distinct names carrying it,
+# "#<shard>" counting all names, "@<domain>" the names seen at a domain, "@#<shard>" all
+# such pairs (repository.total_shard).
+names_seen = sa.Table(
+    "names_seen",
+    metadata,
+    sa.Column("tenant_id", sa.Uuid, primary_key=True),
+    sa.Column("value", sa.Text, primary_key=True),
+)
+name_tokens = sa.Table(
+    "name_tokens",
+    metadata,
+    sa.Column("tenant_id", sa.Uuid, primary_key=True),
+    sa.Column("token", sa.Text, primary_key=True),
+    sa.Column("names", sa.BigInteger, nullable=False),
+)
+
 # Every merge, with the aliases the merged developer held then: a split that names exactly
 # those aliases revives the merged developer (same id) instead of minting a new one.
 merges = sa.Table(

@@ -3,7 +3,9 @@ functions the API reaches filter by tenant as well. Nothing here commits."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+import zlib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -16,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sextant.contracts import uuid7
 from sextant.contracts.events.common import Actor
 from sextant.identity.db import (
+    SCHEMA,
     alias_keys,
     aliases,
     developers,
@@ -25,9 +28,11 @@ from sextant.identity.db import (
     team_memberships,
     teams,
 )
+from sextant.identity.domain.evidence import NamePopulation
 from sextant.identity.domain.history import PastMerge, Span
 from sextant.identity.domain.keys import Key
 from sextant.identity.domain.linking import Pair
+from sextant.runtime.db import driver_connection
 
 
 @dataclass(frozen=True)
@@ -94,32 +99,191 @@ async def lock_tenant_resolution(session: AsyncSession, tenant_id: UUID) -> None
     )
 
 
-async def developer_of_alias(session: AsyncSession, fingerprint: str) -> UUID | None:
-    found: UUID | None = await session.scalar(
-        sa.select(aliases.c.developer_id).where(aliases.c.fingerprint == fingerprint)
-    )
+def _lock_id(tenant_id: UUID, key: str | None = None) -> str:
+    return f"identity:{tenant_id}" if key is None else f"identity:{tenant_id}|{key}"
+
+
+_LOCK_KEYS = (
+    "SELECT pg_advisory_xact_lock(h) FROM ("
+    "SELECT DISTINCT hashtextextended(k, 0) AS h FROM unnest($1::text[]) AS k ORDER BY h) AS s"
+)
+
+
+async def lock_keys(session: AsyncSession, tenant_id: UUID, keys: Sequence[str]) -> None:
+    """Hold a lock on each of ``keys`` until this transaction ends, in one global order (so
+    two transactions never wait on each other crosswise): two new aliases that share a
+    key — the only way they could be one person — are placed one after the other, so
+    they cannot each start a developer. Taken before any other lock of attribution."""
+    if keys:
+        driver = await driver_connection(session)
+        await driver.execute(_LOCK_KEYS, [_lock_id(tenant_id, k) for k in keys])
+
+
+_KNOWN_ALIASES = (
+    f"SELECT a.fingerprint, a.developer_id, d.merged_into FROM {SCHEMA}.aliases a "  # noqa: S608 (schema: a constant identifier)
+    f"JOIN {SCHEMA}.developers d ON d.id = a.developer_id "
+    "WHERE a.tenant_id = $1 AND a.fingerprint = ANY($2::text[])"
+)
+
+
+async def developers_of_aliases(
+    session: AsyncSession, tenant_id: UUID, fingerprints: Sequence[str]
+) -> dict[str, UUID]:
+    """The live developer of each known alias among ``fingerprints`` (one round trip;
+    merges moved the aliases, so a merged-away developer here is rare and followed)."""
+    driver = await driver_connection(session)
+    rows = await driver.fetch(_KNOWN_ALIASES, tenant_id, list(fingerprints))
+    found = {r["fingerprint"]: r["developer_id"] for r in rows}
+    stale = [r["developer_id"] for r in rows if r["merged_into"] is not None]
+    if stale:
+        live = await live_ids(session, tenant_id, stale)
+        found = {p: live.get(d, d) for p, d in found.items()}
     return found
 
 
-async def holders_of_keys(
-    session: AsyncSession, tenant_id: UUID, keys: Sequence[str]
-) -> list[tuple[DeveloperRow, str, float, str]]:
-    """(live developer, key, score, rule) for every alias holding one of ``keys``, oldest
-    developer first."""
+_HOLDERS = (
+    "SELECT d.id, d.locked, k.key, k.score, k.rule, "  # noqa: S608 (schema: a constant identifier)
+    "a.kind, a.account_id, a.login, a.email, a.display_name, "
+    f"(SELECT json_object_agg(token, names) FROM {SCHEMA}.name_tokens "
+    "  WHERE tenant_id = $1 AND token = ANY($3::text[])) AS population "
+    f"FROM {SCHEMA}.alias_keys k "
+    f"JOIN {SCHEMA}.aliases a ON a.id = k.alias_id "
+    f"JOIN {SCHEMA}.developers d ON d.id = a.developer_id "
+    "WHERE k.tenant_id = $1 AND k.key = ANY($2::text[]) AND d.merged_into IS NULL "
+    "ORDER BY d.created_at, d.id"
+)
+
+
+@dataclass(frozen=True)
+class HeldKey:
+    """One alias of a live developer holding one of the keys looked for."""
+
+    developer_id: UUID
+    locked: bool
+    key: str
+    score: float
+    rule: str
+    alias: Actor
+
+
+async def holders_of(
+    session: AsyncSession, tenant_id: UUID, keys: Sequence[str], tokens: Iterable[str] = ()
+) -> tuple[list[HeldKey], dict[str, int]]:
+    """Every alias of a live developer holding one of ``keys``, oldest developer first,
+    and (in the same round trip, when there is any) the population counts of ``tokens``
+    with the totals (see :func:`population_of`)."""
     if not keys:
-        return []
-    rows = await session.execute(
-        sa.select(developers, alias_keys.c.key, alias_keys.c.score, alias_keys.c.rule)
-        .join(aliases, aliases.c.developer_id == developers.c.id)
-        .join(alias_keys, alias_keys.c.alias_id == aliases.c.id)
-        .where(
-            alias_keys.c.tenant_id == tenant_id,
-            alias_keys.c.key.in_(keys),
-            developers.c.merged_into.is_(None),
+        return [], {}
+    driver = await driver_connection(session)
+    wanted = [*TOTAL_SHARDS, *set(tokens)]
+    rows = await driver.fetch(_HOLDERS, tenant_id, list(keys), wanted)
+    held = [
+        HeldKey(
+            r["id"],
+            r["locked"],
+            r["key"],
+            float(r["score"]),
+            r["rule"],
+            Actor.model_construct(
+                kind=r["kind"],
+                account_id=r["account_id"],
+                login=r["login"],
+                email=r["email"],
+                display_name=r["display_name"],
+                is_bot=False,
+            ),
         )
-        .order_by(developers.c.created_at, developers.c.id)
+        for r in rows
+    ]
+    population = rows[0]["population"] if rows else None
+    if isinstance(population, str):  # the driver may or may not decode json itself
+        population = json.loads(population)
+    return held, {t: int(n) for t, n in (population or {}).items()}
+
+
+_STILL_LIVE = (
+    f"SELECT id FROM {SCHEMA}.developers "  # noqa: S608 (schema: a constant identifier)
+    "WHERE tenant_id = $1 AND id = $2 AND merged_into IS NULL AND locked = $3 FOR SHARE"
+)
+
+
+async def hold_live_developer(
+    session: AsyncSession, tenant_id: UUID, developer_id: UUID, locked: bool
+) -> bool:
+    """Keep the developer as it is (live, locked or not) until this transaction ends: a
+    merge, lock change or split of it waits; False if one happened since it was read."""
+    driver = await driver_connection(session)
+    return await driver.fetchval(_STILL_LIVE, tenant_id, developer_id, locked) is not None
+
+
+_POPULATION = (
+    f"SELECT token, names FROM {SCHEMA}.name_tokens "  # noqa: S608 (schema: a constant identifier)
+    "WHERE tenant_id = $1 AND token = ANY($2::text[])"
+)
+
+
+async def name_counts(
+    session: AsyncSession, tenant_id: UUID, tokens: Iterable[str]
+) -> dict[str, int]:
+    """The population counts of ``tokens`` (names' words, ``@<domain>``)."""
+    driver = await driver_connection(session)
+    rows = await driver.fetch(_POPULATION, tenant_id, list(set(tokens)))
+    return {r["token"]: int(r["names"]) for r in rows}
+
+
+def population_of(counts: dict[str, int]) -> NamePopulation:
+    """The tenant's population as far as ``counts`` (with the total shards) tell it."""
+    tokens = {t: n for t, n in counts.items() if t not in TOTAL_SHARDS}
+    return NamePopulation(
+        names=sum(counts.get(t, 0) for t in TOTAL_SHARDS if t.startswith("#")),
+        with_domain=sum(counts.get(t, 0) for t in TOTAL_SHARDS if t.startswith("@")),
+        at_domain={t[1:]: n for t, n in tokens.items() if t.startswith("@")},
+        tokens={t: n for t, n in tokens.items() if not t.startswith("@")},
     )
-    return [(_developer(r), r["key"], float(r["score"]), r["rule"]) for r in rows.mappings()]
+
+
+# The totals are kept in shards, so two transactions counting new names wait on each other
+# only when the names share a token or a shard, not always.
+SHARDS = 16
+TOTAL_SHARDS = (*(f"#{i}" for i in range(SHARDS)), *(f"@#{i}" for i in range(SHARDS)))
+
+
+def total_shard(value: str, prefix: str = "") -> str:
+    """The shard of the total that counts ``value`` ("#3"; "@#3" for a name at a domain)."""
+    return f"{prefix}#{zlib.crc32(value.encode()) % SHARDS}"
+
+
+_COUNT_NAMES = (
+    "WITH seen AS ("  # noqa: S608 (schema: a constant identifier)
+    f"  INSERT INTO {SCHEMA}.names_seen (tenant_id, value)"
+    "  SELECT $1, v FROM unnest($2::text[]) AS v ON CONFLICT DO NOTHING RETURNING value"
+    f") INSERT INTO {SCHEMA}.name_tokens AS t (tenant_id, token, names)"
+    "  SELECT $1, u.token, count(*) FROM unnest($3::text[], $4::text[]) AS u(value, token)"
+    "  JOIN seen ON seen.value = u.value GROUP BY u.token ORDER BY u.token"
+    "  ON CONFLICT (tenant_id, token) DO UPDATE SET names = t.names + excluded.names"
+)
+
+
+async def count_names(
+    session: AsyncSession, tenant_id: UUID, named: Iterable[tuple[str, str | None]]
+) -> None:
+    """Add (name, domain) pairs to the tenant's population, each distinct one once, in one
+    round trip. Runs last in attribution: the counter rows it updates are then held for
+    the shortest time, and always after every advisory lock (one order, no deadlock)."""
+    values = sorted({f"name:{n}" for n, _ in named} | {f"at:{d}|{n}" for n, d in named if d})
+    if not values:
+        return
+    pairs: list[tuple[str, str]] = []
+    for value in values:
+        if value.startswith("name:"):
+            tokens = {total_shard(value), *value[5:].split()}
+        else:
+            tokens = {total_shard(value, "@"), f"@{value[3:].split('|', 1)[0]}"}
+        pairs += [(value, token) for token in tokens]
+    driver = await driver_connection(session)
+    await driver.execute(
+        _COUNT_NAMES, tenant_id, values, [v for v, _ in pairs], [t for _, t in pairs]
+    )
 
 
 async def add_developer(session: AsyncSession, tenant_id: UUID, row: DeveloperRow) -> None:
@@ -148,6 +312,13 @@ async def merge_into(
 ) -> None:
     """Move the aliases of ``merged`` to ``survivor``, remembering which each held (so a
     split can restore them), and settle pending suggestions the merge answers."""
+    # The merged developers' rows first: an alias joining one of them concurrently holds
+    # its row (``hold_live_developer``), so this waits for it and then moves it too.
+    await session.execute(
+        developers.update()
+        .where(developers.c.tenant_id == tenant_id, developers.c.id.in_(merged))
+        .values(merged_into=survivor)
+    )
     held: dict[UUID, list[UUID]] = {m: [] for m in merged}
     for alias_id, developer_id in await session.execute(
         sa.select(aliases.c.id, aliases.c.developer_id).where(
@@ -176,11 +347,6 @@ async def merge_into(
         aliases.update()
         .where(aliases.c.tenant_id == tenant_id, aliases.c.developer_id.in_(merged))
         .values(developer_id=survivor)
-    )
-    await session.execute(
-        developers.update()
-        .where(developers.c.tenant_id == tenant_id, developers.c.id.in_(merged))
-        .values(merged_into=survivor)
     )
     within = sa.select(_absorbed(tenant_id, [survivor]).c.id)
     await session.execute(
@@ -370,55 +536,59 @@ async def alias_ids_of(session: AsyncSession, tenant_id: UUID, developer_id: UUI
     return list(rows)
 
 
-async def add_alias(
+_STORE_ALIAS = (
+    "WITH a AS ("  # noqa: S608 (schema: a constant identifier)
+    f"  INSERT INTO {SCHEMA}.aliases (tenant_id, id, developer_id, fingerprint, kind,"
+    "    account_id, login, email, display_name, is_bot, first_seen_at)"
+    "  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+    "  ON CONFLICT ON CONSTRAINT aliases_once DO NOTHING RETURNING id"
+    "), d AS ("
+    f"  INSERT INTO {SCHEMA}.developers (tenant_id, id, display_name, is_bot, locked, created_at)"
+    "  SELECT $1, $3, $12, $10, false, $11 WHERE $13 AND EXISTS (SELECT FROM a)"
+    "), k AS ("
+    f"  INSERT INTO {SCHEMA}.alias_keys (tenant_id, key, alias_id, score, rule)"
+    "  SELECT $1, u.key, a.id, u.score, u.rule"
+    "  FROM a, unnest($14::text[], $15::float8[], $16::text[]) AS u(key, score, rule)"
+    "  ON CONFLICT DO NOTHING"
+    ") SELECT count(*) FROM a"
+)
+
+
+async def store_alias(
     session: AsyncSession,
     tenant_id: UUID,
     alias_id: UUID,
-    developer_id: UUID,
+    developer: UUID | DeveloperRow,
     fingerprint: str,
     actor: Actor,
-    keys: list[Key],
+    keys: Sequence[Key],
     seen_at: datetime,
 ) -> bool:
-    """Store an alias and its keys; False when another transaction stored it first."""
-    stored = await session.scalar(
-        insert(aliases)
-        .values(
-            tenant_id=tenant_id,
-            id=alias_id,
-            developer_id=developer_id,
-            fingerprint=fingerprint,
-            kind=actor.kind,
-            account_id=actor.account_id,
-            login=actor.login,
-            email=actor.email,
-            display_name=actor.display_name,
-            is_bot=actor.is_bot,
-            first_seen_at=seen_at,
-        )
-        .on_conflict_do_nothing(constraint="aliases_once")
-        .returning(aliases.c.id)
+    """Store an alias, its keys and (given a row) its new developer in one round trip;
+    False, and nothing stored, when another transaction stored the alias first."""
+    new = isinstance(developer, DeveloperRow)
+    developer_id = developer.id if isinstance(developer, DeveloperRow) else developer
+    driver = await driver_connection(session)
+    stored = await driver.fetchval(
+        _STORE_ALIAS,
+        tenant_id,
+        alias_id,
+        developer_id,
+        fingerprint,
+        actor.kind,
+        actor.account_id,
+        actor.login,
+        actor.email,
+        actor.display_name,
+        actor.is_bot,
+        seen_at,
+        developer.display_name if isinstance(developer, DeveloperRow) else None,
+        new,
+        [k.value for k in keys],
+        [k.score for k in keys],
+        [k.rule for k in keys],
     )
-    if stored is None:
-        return False
-    if keys:
-        await session.execute(
-            insert(alias_keys)
-            .values(
-                [
-                    {
-                        "tenant_id": tenant_id,
-                        "key": k.value,
-                        "alias_id": alias_id,
-                        "score": k.score,
-                        "rule": k.rule,
-                    }
-                    for k in keys
-                ]
-            )
-            .on_conflict_do_nothing()
-        )
-    return True
+    return bool(stored)
 
 
 async def list_developers(

@@ -49,7 +49,9 @@ SAME_DOMAIN = 10.0
 # Two different accounts (or logins) in one tool: people keep one, so however rare the
 # name, a person decides — the link is capped below the auto-merge threshold.
 CONFLICTING_IDS_CAP = 0.5
-MIDDLE_NAME = 0.3  # one side has middle names the other lacks
+# One side has middle names the other lacks ("John Ronald Smith", "John Smith"): scored
+# from the same evidence, but never above the key's own score, so it is only suggested
+# (the eval bench measured merging these as no gain).
 MAX_NAME_SCORE = 0.95
 
 FREEMAIL = frozenset(
@@ -214,12 +216,12 @@ def name_link(
     handles = a.handles & b.handles
     domain = a.domain if a.domain and a.domain == b.domain else None
     conflicts = [ns for ns, v in a.ids if (ns, v) not in b.ids and ns in _spaces(b.ids)]
-    odds *= (
-        (MIDDLE_NAME if middle else 1.0)
-        * (SAME_HANDLE if handles else 1.0)
-        * (population.domain_odds(domain) if domain else 1.0)
+    odds *= (SAME_HANDLE if handles else 1.0) * (population.domain_odds(domain) if domain else 1.0)
+    cap = min(
+        CONFLICTING_IDS_CAP if conflicts else MAX_NAME_SCORE,
+        MIDDLE_NAME_SCORE if middle else MAX_NAME_SCORE,
     )
-    score = round(min(odds / (1 + odds), CONFLICTING_IDS_CAP if conflicts else MAX_NAME_SCORE), 3)
+    score = round(min(odds / (1 + odds), cap), 3)
     if not explain:
         return Key(key.value, score, key.rule)
     evidence = [f"{others:.2g} others expected to carry the name among {population.names}"]

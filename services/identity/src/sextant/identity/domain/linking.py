@@ -4,7 +4,9 @@ which links are only suggested for a person to confirm or reject.
 The rules, over the live developers already holding one of the alias's keys (oldest
 first):
 
-- a link scores the lower of the two sides of its best shared key;
+- a link scores the lower of the two sides of its best shared key; a name (or a login
+  spelling one) scores by the evidence around it instead (``evidence.name_link``), and
+  the evidence is recorded with the merge or suggestion it makes;
 - a link at or above the auto-merge threshold is *strong*; to a locked developer only an
   exact identifier (an account id, a login, an email) is strong;
 - the alias joins its best strong holder, and the other strong holders merge with it
@@ -107,7 +109,7 @@ def place(
     return Placement(
         survivor.developer_id,
         tuple(h.developer_id for h in merged),
-        weakest.best.rule if weakest else None,
+        _explained(weakest.best) if weakest else None,
         weakest.best.score if weakest else None,
         suggestions,
     )
@@ -117,11 +119,17 @@ def _apart(holder: Holder, group: Iterable[Holder], kept_apart: Set[Pair]) -> bo
     return any(frozenset((holder.developer_id, g.developer_id)) in kept_apart for g in group)
 
 
+def _explained(link: Key) -> str:
+    """A link's rule with the evidence it was scored on, as a merge records it."""
+    return f"{link.rule} ({'; '.join(link.evidence)})" if link.evidence else link.rule
+
+
 def _suggest(holder: Holder) -> Suggestion:
+    """The shared keys first, then what the best link was scored on."""
     best = holder.best
     return Suggestion(
         holder.developer_id,
         best.rule,
         best.score,
-        tuple(sorted(k.value for k in holder.shared)),
+        (*sorted(k.value for k in holder.shared), *best.evidence),
     )

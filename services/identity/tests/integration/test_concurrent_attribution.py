@@ -1,0 +1,84 @@
+"""Two partitions attributing one person at the same time still make one developer: new
+aliases sharing a key are placed one transaction after the other (key locks), and an
+alias joining a developer holds it against a concurrent merge."""
+
+from __future__ import annotations
+
+import asyncio
+from uuid import UUID
+
+from sextant.contracts import Envelope, uuid7
+from sextant.contracts.events.activity import Commit, CommitsPushed
+from sextant.contracts.events.common import Actor, Repository, SourceRef
+from sextant.identity import attribution
+from sextant.identity.db.repository import total_shard
+from sextant.identity.handlers import OUTBOX
+
+from .conftest import NOW, Identity, person
+
+
+def push(tenant: UUID, *actors: Actor) -> Envelope:
+    data = CommitsPushed(
+        source=SourceRef(kind="generic", source_id=uuid7(), external_id="p"),
+        repository=Repository(external_id="1", full_name="o/r"),
+        branch="main",
+        after_sha="f" * 40,
+        commits=[
+            Commit(sha=f"{i:040x}", title="c", author=a, authored_at=NOW)
+            for i, a in enumerate(actors)
+        ],
+        occurred_at=NOW,
+    )
+    return Envelope.wrap(data, source="/sextant/ingest", tenantid=tenant, subject="b")
+
+
+async def attribute_held(identity: Identity, actor: Actor, release: asyncio.Event) -> UUID:
+    """Attribute ``actor`` in a transaction that stays open until ``release``."""
+    async with identity.state.db.transaction(identity.tenant) as session:
+        attributed = await attribution.attribute(session, OUTBOX, push(identity.tenant, actor))
+        await release.wait()
+    return attributed.attributions[0].developer_id
+
+
+async def test_two_new_aliases_of_one_person_at_once_make_one_developer(
+    identity: Identity,
+) -> None:
+    for first, second in (
+        # the same address from two tools: an identifier
+        (
+            person("Grace Hopper", "grace@navy.example.org"),
+            person("G. Hopper", "grace@navy.example.org", kind="jira"),
+        ),
+        # the same rare name at two addresses: a name link
+        (
+            person("Zebulon Quarrington", "zq@one.example.org"),
+            person("Zebulon Quarrington", "zq@two.example.org"),
+        ),
+    ):
+        release = asyncio.Event()
+        one = asyncio.create_task(attribute_held(identity, first, release))
+        await asyncio.sleep(0.2)  # the first transaction has placed its alias, uncommitted
+        opened = asyncio.Event()
+        opened.set()
+        two = asyncio.create_task(attribute_held(identity, second, opened))
+        await asyncio.sleep(0.3)
+        assert not two.done()  # waits for the first: they share a key
+        release.set()
+        await one
+        assert await asyncio.wait_for(two, 5) == await one
+
+
+async def test_aliases_sharing_no_key_are_placed_side_by_side(identity: Identity) -> None:
+    # Names, tokens, domains and total shards all differ: nothing for them to wait on.
+    assert total_shard("name:ada lovelace") != total_shard("name:alan turing")
+    release = asyncio.Event()
+    one = asyncio.create_task(
+        attribute_held(identity, person("Ada Lovelace", "ada@analytical.test"), release)
+    )
+    await asyncio.sleep(0.2)
+    other = Actor(kind="generic", email="alan@bletchley.test", display_name="Alan Turing")
+    done = asyncio.Event()
+    done.set()
+    two = await asyncio.wait_for(attribute_held(identity, other, done), 5)  # no wait
+    release.set()
+    assert await one != two
