@@ -1,12 +1,24 @@
 """Incremental attribution: each actor of an activity event becomes an alias of a
-developer, by the same keys the batch resolver uses, and the event is re-emitted as
-``activity.attributed`` under the same partition key (so per-entity order holds).
+developer, by the same keys and name evidence the batch resolver uses, and the event is
+re-emitted as ``activity.attributed`` under the same partition key (so per-entity order
+holds).
 
-An alias seen before costs one indexed lookup. A new alias is placed by
-:func:`sextant.identity.domain.linking.place`: it joins the developer its strongest
-links reach, developers its strong links join are merged into the oldest (unless locked
-or kept apart by a person) and the merge is announced so that services holding
-per-developer history follow it; weaker links become merge suggestions, announced too.
+An alias in this process's cache costs nothing; the others of an event cost one lookup
+together. A new alias is placed by :func:`sextant.identity.domain.linking.place`, under
+locks that keep two partitions from splitting one person:
+
+- first, in one statement and one global order, an advisory lock on each key of the
+  event's new aliases: two aliases that could be one person share a key, so they are
+  placed one after the other, and the second sees the first;
+- an alias whose keys nobody holds starts a developer under those locks alone;
+- an alias joining exactly one developer, with no merge and nothing to suggest, holds
+  that developer's row (a merge, split or lock change of it waits, or went first and the
+  alias falls through to the next case);
+- merges and suggestions take the tenant's resolution lock, as manual changes do, and
+  read the holders again under it.
+
+The tenant's name population is counted last, after every lock, so counters are held
+briefly and always in the same order. Everything staged for the outbox goes in one batch.
 """
 
 from __future__ import annotations
@@ -35,6 +47,7 @@ from sextant.identity.db.repository import DeveloperRow, SuggestionRow
 from sextant.identity.domain.evidence import (
     AliasFacts,
     NamePopulation,
+    domain_of,
     is_name_key,
     name_link,
 )
@@ -119,9 +132,9 @@ class KnownAliases:
     (committed before this transaction began), never what this transaction creates, which
     a rollback could undo. An entry goes stale by a merge — it then names the merged-away
     developer, which every consumer maps to the survivor through the developers.merged
-    event, so the attribution stays right — or by a manual split or move, which forgets
-    the tenant's entries in this process once committed; other replicas' entries expire
-    after ``ttl_seconds``.
+    event, so the attribution stays right and the entry stays — or by a manual split or
+    move, which forgets the tenant's entries in this process once committed; other
+    replicas' entries expire after ``ttl_seconds``.
     """
 
     def __init__(self, size: int = 200_000, ttl_seconds: float = 30.0) -> None:
@@ -175,7 +188,7 @@ async def _resolve(
     placing = Placing(session, outbox, envelope, staged)
     for print_, actor in new.items():
         known[print_] = await placing.place(print_, actor, keys[print_])
-    await repository.count_names(session, tenant, placing.named)
+    await repository.count_names(session, tenant, placing.named - placing.known_named)
     return known
 
 
@@ -188,7 +201,8 @@ class Placing:
         self.session, self.outbox, self.staged = session, outbox, staged
         self.tenant, self.workspace = envelope.tenantid, envelope.workspaceid
         self.tenant_locked = False
-        self.named: list[tuple[str, str | None]] = []
+        self.named: set[str] = set()  # population entries of the new aliases
+        self.known_named: set[str] = set()  # ... and of the aliases found holding keys
 
     def stage(self, data: EventModel, entity: str) -> None:
         self.staged.append(
@@ -201,7 +215,7 @@ class Placing:
         session, tenant = self.session, self.tenant
         facts = AliasFacts.of(actor)
         if facts.name and not actor.is_bot:
-            self.named.append((facts.name, facts.domain))
+            self.named |= repository.population_entries(facts.name, facts.domain)
         values = [k.value for k in keys]
         holders = await self.holders(actor, facts, keys, values)
         now = datetime.now(UTC)
@@ -217,11 +231,9 @@ class Placing:
             if (
                 placement.joins == holder.developer_id
                 and not placement.suggestions
-                and await repository.hold_live_developer(
-                    session, tenant, holder.developer_id, holder.locked
-                )
+                and await self.join_held(print_, actor, keys, holder, now)
             ):
-                return await self.store(print_, actor, keys, holder.developer_id, now)
+                return holder.developer_id
         if not self.tenant_locked:
             # Merges and suggestions run one transaction at a time per tenant, never
             # interleaved with a person's merge or split; read the holders again under it.
@@ -272,6 +284,9 @@ class Placing:
         if facts.domain:
             tokens.add(f"@{facts.domain}")
         found, counts = await repository.holders_of(self.session, self.tenant, values, tokens)
+        for held in found:  # already counted: no need to count them again
+            if name := normalize_name(held.alias.display_name):
+                self.known_named |= repository.population_entries(name, domain_of(held.alias.email))
         if not any(is_name_key(h.key) for h in found):
             return holders_from(keys, found, facts, None)
         theirs = {
@@ -284,6 +299,24 @@ class Placing:
             counts |= await repository.name_counts(self.session, self.tenant, missing)
         return holders_from(keys, found, facts, repository.population_of(counts))
 
+    async def join_held(
+        self, print_: str, actor: Actor, keys: list[Key], holder: Holder, now: datetime
+    ) -> bool:
+        """Store the alias with ``holder``, holding its row; False (nothing stored) when
+        the holder changed since it was read, or another transaction stored the alias."""
+        stored = await repository.store_alias(
+            self.session,
+            self.tenant,
+            uuid7(),
+            holder.developer_id,
+            print_,
+            actor,
+            keys,
+            now,
+            hold=holder.locked,
+        )
+        return stored == "stored"
+
     async def store(
         self, print_: str, actor: Actor, keys: list[Key], owner: UUID | None, now: datetime
     ) -> UUID:
@@ -294,7 +327,7 @@ class Placing:
         stored = await repository.store_alias(
             self.session, self.tenant, uuid7(), developer, print_, actor, keys, now
         )
-        if not stored:  # a keyless twin stored first by another transaction
+        if stored == "taken":  # a keyless twin stored first by another transaction
             again = await repository.developers_of_aliases(self.session, self.tenant, [print_])
             return again[print_]
         if isinstance(developer, DeveloperRow):

@@ -122,7 +122,8 @@ async def merge(
     )
     after = {"survivor": await _describe(session, tenant, survivor)}
     await _audit(session, change, "identity.merge", "developer", survivor_id, before, after)
-    _forget_known_after_commit(session, tenant)
+    # The cache stays warm: an entry naming a merged-away developer is still right (every
+    # consumer follows developers.merged to the survivor); only splits and moves forget.
     log.info("developers.merged", survivor=str(survivor_id), merged=len(merged_ids), rule="manual")
     return survivor_id
 
@@ -355,7 +356,6 @@ async def confirm_suggestion(session: AsyncSession, change: Change, suggestion_i
             ),
             f"developer:{survivor}",
         )
-        _forget_known_after_commit(session, tenant)
     await repository.decide_suggestion(
         session, tenant, suggestion_id, status="confirmed", decided_by=change.actor, at=now
     )

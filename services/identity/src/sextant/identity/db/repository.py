@@ -201,21 +201,6 @@ async def holders_of(
     return held, {t: int(n) for t, n in (population or {}).items()}
 
 
-_STILL_LIVE = (
-    f"SELECT id FROM {SCHEMA}.developers "  # noqa: S608 (schema: a constant identifier)
-    "WHERE tenant_id = $1 AND id = $2 AND merged_into IS NULL AND locked = $3 FOR SHARE"
-)
-
-
-async def hold_live_developer(
-    session: AsyncSession, tenant_id: UUID, developer_id: UUID, locked: bool
-) -> bool:
-    """Keep the developer as it is (live, locked or not) until this transaction ends: a
-    merge, lock change or split of it waits; False if one happened since it was read."""
-    driver = await driver_connection(session)
-    return await driver.fetchval(_STILL_LIVE, tenant_id, developer_id, locked) is not None
-
-
 _POPULATION = (
     f"SELECT token, names FROM {SCHEMA}.name_tokens "  # noqa: S608 (schema: a constant identifier)
     "WHERE tenant_id = $1 AND token = ANY($2::text[])"
@@ -264,13 +249,17 @@ _COUNT_NAMES = (
 )
 
 
-async def count_names(
-    session: AsyncSession, tenant_id: UUID, named: Iterable[tuple[str, str | None]]
-) -> None:
-    """Add (name, domain) pairs to the tenant's population, each distinct one once, in one
-    round trip. Runs last in attribution: the counter rows it updates are then held for
-    the shortest time, and always after every advisory lock (one order, no deadlock)."""
-    values = sorted({f"name:{n}" for n, _ in named} | {f"at:{d}|{n}" for n, d in named if d})
+def population_entries(name: str, domain: str | None) -> set[str]:
+    """What an alias adds to the population: its name, and its name at its domain."""
+    return {f"name:{name}", f"at:{domain}|{name}"} if domain else {f"name:{name}"}
+
+
+async def count_names(session: AsyncSession, tenant_id: UUID, entries: Iterable[str]) -> None:
+    """Add population entries (:func:`population_entries`) to the tenant's names, each
+    distinct one once, in one round trip. Runs last in attribution: the counter rows it
+    updates are then held for the shortest time, and always after every advisory lock
+    (one order, no deadlock)."""
+    values = sorted(set(entries))
     if not values:
         return
     pairs: list[tuple[str, str]] = []
@@ -537,10 +526,14 @@ async def alias_ids_of(session: AsyncSession, tenant_id: UUID, developer_id: UUI
 
 
 _STORE_ALIAS = (
-    "WITH a AS ("  # noqa: S608 (schema: a constant identifier)
+    "WITH live AS ("  # noqa: S608 (schema: a constant identifier)
+    f"  SELECT id FROM {SCHEMA}.developers WHERE tenant_id = $1 AND id = $3"
+    "  AND merged_into IS NULL AND locked = $17 FOR SHARE"
+    "), a AS ("
     f"  INSERT INTO {SCHEMA}.aliases (tenant_id, id, developer_id, fingerprint, kind,"
     "    account_id, login, email, display_name, is_bot, first_seen_at)"
-    "  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+    "  SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11"
+    "  WHERE $17::boolean IS NULL OR EXISTS (SELECT FROM live)"
     "  ON CONFLICT ON CONSTRAINT aliases_once DO NOTHING RETURNING id"
     "), d AS ("
     f"  INSERT INTO {SCHEMA}.developers (tenant_id, id, display_name, is_bot, locked, created_at)"
@@ -550,7 +543,7 @@ _STORE_ALIAS = (
     "  SELECT $1, u.key, a.id, u.score, u.rule"
     "  FROM a, unnest($14::text[], $15::float8[], $16::text[]) AS u(key, score, rule)"
     "  ON CONFLICT DO NOTHING"
-    ") SELECT count(*) FROM a"
+    ") SELECT (SELECT count(*) FROM a) AS stored, (SELECT count(*) FROM live) AS live"
 )
 
 
@@ -563,13 +556,18 @@ async def store_alias(
     actor: Actor,
     keys: Sequence[Key],
     seen_at: datetime,
-) -> bool:
-    """Store an alias, its keys and (given a row) its new developer in one round trip;
-    False, and nothing stored, when another transaction stored the alias first."""
+    hold: bool | None = None,
+) -> str:
+    """Store an alias, its keys and (given a row) its new developer in one round trip:
+    "stored"; or "taken", nothing stored, when another transaction stored the alias first.
+
+    ``hold`` (the developer's ``locked`` as read): join only while the developer is still
+    live and so locked, and hold its row until this transaction ends (a merge, split or
+    lock change of it waits) — else "moved", nothing stored."""
     new = isinstance(developer, DeveloperRow)
     developer_id = developer.id if isinstance(developer, DeveloperRow) else developer
     driver = await driver_connection(session)
-    stored = await driver.fetchval(
+    row = await driver.fetchrow(
         _STORE_ALIAS,
         tenant_id,
         alias_id,
@@ -587,8 +585,11 @@ async def store_alias(
         [k.value for k in keys],
         [k.score for k in keys],
         [k.rule for k in keys],
+        hold,
     )
-    return bool(stored)
+    if row["stored"]:
+        return "stored"
+    return "moved" if hold is not None and not row["live"] else "taken"
 
 
 async def list_developers(
