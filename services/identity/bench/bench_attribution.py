@@ -84,7 +84,8 @@ async def analyze(url: str) -> None:
     conn = await asyncpg.connect(dsn)
     try:
         for table in ("developers", "aliases", "alias_keys", "name_tokens", "names_seen"):
-            await conn.execute(f"ANALYZE identity.{table}")
+            if await conn.fetchval("SELECT to_regclass($1)", f"identity.{table}"):
+                await conn.execute(f"ANALYZE identity.{table}")
     finally:
         await conn.close()
 

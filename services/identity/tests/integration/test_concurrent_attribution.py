@@ -82,3 +82,31 @@ async def test_aliases_sharing_no_key_are_placed_side_by_side(identity: Identity
     two = await asyncio.wait_for(attribute_held(identity, other, done), 5)  # no wait
     release.set()
     assert await one != two
+
+
+async def test_a_merge_while_an_alias_joins_the_merged_developer_takes_the_alias_along(
+    identity: Identity,
+) -> None:
+    [grace] = await identity.attribute(person("Grace Hopper", "grace@navy.example.org"))
+    [other] = await identity.attribute(person("Amazing Grace", "amazing@cobol.example.org"))
+    release = asyncio.Event()
+    joining = asyncio.create_task(
+        attribute_held(
+            identity, person("Grace Hopper", "grace@navy.example.org", kind="jira"), release
+        )
+    )
+    await asyncio.sleep(0.2)  # the alias has joined Grace, uncommitted, holding her row
+    merge = asyncio.create_task(
+        identity.client.post(
+            "/v1/developers/merge",
+            json={"survivor_id": str(other), "merged_ids": [str(grace)]},
+            headers=identity.admin,
+        )
+    )
+    await asyncio.sleep(0.3)
+    assert not merge.done()  # waits for the joining transaction
+    release.set()
+    assert await joining == grace
+    merged = await asyncio.wait_for(merge, 5)
+    assert merged.status_code == 200, merged.text
+    assert len(merged.json()["aliases"]) == 3  # the joined alias moved along

@@ -271,7 +271,8 @@ class Placing:
             self.stage(merged, f"developer:{owner}")
         owner = await self.store(print_, actor, keys, owner, now)
         for suggestion in placement.suggestions:
-            await suggest(session, self.outbox, tenant, owner, suggestion, now, self.workspace)
+            announced = await suggest(session, tenant, owner, suggestion, now)
+            self.stage(announced, f"developer:{owner}")
         return owner
 
     async def holders(
@@ -374,14 +375,13 @@ def holders_from(
 
 async def suggest(
     session: AsyncSession,
-    outbox: Outbox,
     tenant: UUID,
     developer_id: UUID,
     suggestion: Suggestion,
     now: datetime,
-    workspace: UUID | None = None,
-) -> None:
-    """Store a merge suggestion of two developers and announce it."""
+) -> MergeSuggested:
+    """Store a merge suggestion of two developers; the announcement, for the caller to
+    stage after what it already staged (so it follows the merge it may come with)."""
     row = SuggestionRow(
         id=uuid7(),
         developer_a=developer_id,
@@ -393,17 +393,10 @@ async def suggest(
         created_at=now,
     )
     await repository.add_suggestion(session, tenant, row)
-    announced = MergeSuggested(
+    return MergeSuggested(
         suggestion_id=row.id,
         developer_ids=[row.developer_a, row.developer_b],
         rule=row.rule,
         score=row.score,
         evidence=row.evidence,
-    )
-    await outbox.add(
-        session,
-        announced,
-        tenant_id=tenant,
-        workspace_id=workspace,
-        entity=f"developer:{row.developer_a}",
     )
