@@ -19,7 +19,7 @@ help:
 	@echo "make test   run every test against real PostgreSQL, Kafka-protocol broker and S3 servers"
 	@echo "make lint   ruff + mypy (strict on libs/)"
 	@echo "make fmt    format the tree with ruff"
-	@echo "make bench  benchmarks: bus, webhook accept rate, identity accuracy, Monte Carlo, freshness"
+	@echo "make bench  benchmarks: bus, webhook accept rate, gateway latency, identity accuracy, Monte Carlo, freshness"
 
 $(STAMP): uv.lock pyproject.toml $(wildcard libs/*/pyproject.toml services/*/pyproject.toml cli/pyproject.toml)
 	@# uv is run as a module: pip may put its script anywhere (pyenv, --user, a venv)
