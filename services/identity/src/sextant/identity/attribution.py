@@ -12,8 +12,8 @@ locks that keep two partitions from splitting one person:
   placed one after the other, and the second sees the first;
 - an alias whose keys nobody holds starts a developer under those locks alone;
 - an alias joining exactly one developer, with no merge and nothing to suggest, holds
-  that developer's row (a merge, split or lock change of it waits, or went first and the
-  alias falls through to the next case);
+  that developer's row (a merge or lock change of it waits, or went first and the alias
+  falls through to the next case; a split moves only the aliases it names);
 - merges and suggestions take the tenant's resolution lock, as manual changes do, and
   read the holders again under it.
 
@@ -225,7 +225,7 @@ class Placing:
             return await self.store(print_, actor, keys, None, now)
         if len(holders) == 1 and not self.tenant_locked:
             # The common case, an alias of one known developer: join it while holding its
-            # row (a merge, split or lock change of it waits) instead of the tenant.
+            # row (a merge or lock change of it waits) instead of the tenant.
             placement = place(holders, frozenset())
             [holder] = holders
             if (

@@ -562,8 +562,8 @@ async def store_alias(
     "stored"; or "taken", nothing stored, when another transaction stored the alias first.
 
     ``hold`` (the developer's ``locked`` as read): join only while the developer is still
-    live and so locked, and hold its row until this transaction ends (a merge, split or
-    lock change of it waits) — else "moved", nothing stored."""
+    live and so locked, and hold its row until this transaction ends (a merge or lock
+    change of it waits) — else "moved", nothing stored."""
     new = isinstance(developer, DeveloperRow)
     developer_id = developer.id if isinstance(developer, DeveloperRow) else developer
     driver = await driver_connection(session)
