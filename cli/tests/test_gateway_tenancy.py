@@ -12,6 +12,7 @@ from uuid import uuid4
 import httpx
 
 from sextant.cli.testing import Platform, eventually, running_platform
+from sextant.gateway.access import gateway_of
 from sextant.gateway.settings import GatewaySettings
 from sextant.runtime.embedded_pg import free_port
 from sextant.runtime.testing.plugin import InternalKeys
@@ -246,7 +247,7 @@ async def test_unknown_paths_and_unreachable_services_answer_problems_never_hang
         problem_of(await platform.client.get("/v1/nothing-here", headers=member), 404)
         problem_of(await platform.client.get("/v1/me"), 401)
 
-        upstreams = platform.gateway.state.service.extras["upstreams"]
+        upstreams = gateway_of(platform.gateway.state.service).upstreams
         nobody_listens = f"http://127.0.0.1:{free_port()}"
         upstreams._clients["reports"] = httpx.AsyncClient(base_url=nobody_listens, timeout=2)
         async with asyncio.timeout(20):

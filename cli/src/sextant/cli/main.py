@@ -144,7 +144,7 @@ def token_create(
     except ValueError:
         raise typer.BadParameter(f"{tenant!r} is not a tenant id") from None
     try:
-        token = asyncio.run(create_token(data_dir.resolve(), tenant_id, role, subject, ttl))  # type: ignore[arg-type]
+        token = asyncio.run(create_token(data_dir.resolve(), tenant_id, role, subject, ttl))
     except ValueError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None

@@ -212,12 +212,3 @@ def tenant_of(caller: Principal) -> UUID:
             "a platform admin acts on a tenant's data through /v1/tenants/{tenant_id}/…"
         )
     return caller.tenant_id
-
-
-ALL_ROLES: tuple[PublicRole, ...] = (
-    "platform_admin",
-    "tenant_admin",
-    "manager",
-    "member",
-    "partner",
-)

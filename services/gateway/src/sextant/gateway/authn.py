@@ -37,7 +37,7 @@ from sextant.runtime.tokens import TOKEN_TYPE as INTERNAL_TOKEN_TYPE
 log = structlog.get_logger()
 
 PublicRole = Literal["platform_admin", "tenant_admin", "manager", "member", "partner"]
-ROLES: tuple[str, ...] = get_args(PublicRole)
+ROLES: tuple[PublicRole, ...] = get_args(PublicRole)
 LOCAL_ISSUER = "sextant-local"
 LOCAL_AUDIENCE = "sextant"
 API_KEY_PREFIX = "sxk_"

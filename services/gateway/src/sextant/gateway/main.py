@@ -64,7 +64,6 @@ def spec(
                 gateway_settings.key_rate_per_second, gateway_settings.key_burst
             ),
         )
-        state.extras["upstreams"] = calls
         hub = NotificationHub(plain_dsn(state.db.app_url))
         await hub.start()
         state.extras["notification_hub"] = hub

@@ -131,15 +131,3 @@ class Me(BaseModel):
     role: str
     tenant_id: UUID | None
     via: str
-
-
-class LocalTokenRequest(Body):
-    tenant_id: UUID | None = None
-    role: Literal["platform_admin", "tenant_admin", "manager", "member", "partner"]
-    subject: str = Field(min_length=1, max_length=200)
-    ttl_seconds: int = Field(default=3600, ge=60, le=7 * 86400)
-
-
-class TokenReply(BaseModel):
-    token: str
-    expires_in: int

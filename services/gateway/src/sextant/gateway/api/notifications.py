@@ -12,7 +12,7 @@ import structlog
 from fastapi import APIRouter, Depends, Query, WebSocket, WebSocketDisconnect
 
 from sextant.gateway.access import ACTING_TENANT, TenantSession, allow, gateway_of, tenant_of
-from sextant.gateway.authn import Principal
+from sextant.gateway.authn import ROLES, Principal
 from sextant.gateway.db import repository
 from sextant.gateway.db.repository import NotificationRow
 from sextant.gateway.notifications import NotificationHub
@@ -24,10 +24,7 @@ log = structlog.get_logger()
 
 router = APIRouter(prefix="/v1", tags=["notifications"])
 
-Anyone = Annotated[
-    Principal,
-    Depends(allow("platform_admin", "tenant_admin", "manager", "member", "partner")),
-]
+Anyone = Annotated[Principal, Depends(allow(*ROLES))]
 HEARTBEAT_SECONDS = 15.0
 
 

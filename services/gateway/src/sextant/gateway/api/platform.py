@@ -15,7 +15,7 @@ from sextant.contracts.schemas import all_schemas
 from sextant.gateway.access import CurrentPrincipal, gateway_of
 from sextant.gateway.openapi import PublicOpenAPI
 from sextant.gateway.schemas import Me
-from sextant.gateway.upstreams import Readiness, Upstreams
+from sextant.gateway.upstreams import Readiness
 from sextant.runtime.app import State
 from sextant.runtime.errors import NotFound, problem, problem_response
 
@@ -24,7 +24,7 @@ public_router = APIRouter(prefix="/v1", tags=["status"])
 
 @public_router.get("/status", summary="Health of every service behind the gateway")
 async def platform_status(state: State) -> JSONResponse:
-    upstreams: Upstreams = state.extras["upstreams"]
+    upstreams = gateway_of(state).upstreams
     own = Readiness(await state.db.ping() and await state.bus.ping(), "ready")
     names = upstreams.names
     results = await asyncio.gather(*(upstreams.readiness(name) for name in names))
@@ -118,5 +118,6 @@ hooks_router = APIRouter(prefix="/v1", tags=["webhooks"])
     },
 )
 async def webhook(source_id: str, request: Request, state: State) -> Response:
-    upstreams: Upstreams = state.extras["upstreams"]
-    return await upstreams.forward("ingest", request, f"/v1/hooks/{quote(source_id, safe='')}")
+    return await gateway_of(state).upstreams.forward(
+        "ingest", request, f"/v1/hooks/{quote(source_id, safe='')}"
+    )

@@ -9,14 +9,12 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from sextant.gateway import service
 from sextant.gateway.access import (
-    ALL_ROLES,
-    Gateway,
     TenantSession,
     allow,
     gateway_of,
     tenant_of,
 )
-from sextant.gateway.authn import Principal
+from sextant.gateway.authn import ROLES, Principal
 from sextant.gateway.db import repository
 from sextant.gateway.db.repository import TenantRow, ViewRow, WorkspaceRow
 from sextant.gateway.schemas import (
@@ -35,7 +33,7 @@ router = APIRouter(prefix="/v1", tags=["tenancy"])
 
 PlatformAdmin = Annotated[Principal, Depends(allow("platform_admin"))]
 TenantAdmin = Annotated[Principal, Depends(allow("tenant_admin", "platform_admin"))]
-Reader = Annotated[Principal, Depends(allow(*ALL_ROLES))]
+Reader = Annotated[Principal, Depends(allow(*ROLES))]
 Limit = Annotated[int, Query(ge=1, le=500)]
 Cursor = Annotated[str | None, Query(description="from the previous page's next_cursor")]
 
@@ -70,10 +68,6 @@ def _view(row: ViewRow) -> ViewReply:
         workspace_ids=row.workspace_ids,
         created_at=row.created_at,
     )
-
-
-def _gateway(state: State) -> Gateway:
-    return gateway_of(state)
 
 
 def _scopes_changed(state: State) -> None:
@@ -123,7 +117,7 @@ async def get_tenant(tenant_id: UUID, caller: PlatformAdmin, session: TenantSess
 async def delete_tenant(
     tenant_id: UUID, caller: PlatformAdmin, session: TenantSession, state: State
 ) -> TenantReply:
-    gateway = _gateway(state)
+    gateway = gateway_of(state)
     row = await service.delete_tenant(
         session, state.outbox, tenant_id, caller.subject, gateway.settings.soft_delete_grace_days
     )
@@ -138,7 +132,7 @@ async def restore_tenant(
     tenant_id: UUID, caller: PlatformAdmin, session: TenantSession, state: State
 ) -> TenantReply:
     row = await service.restore_tenant(session, state.outbox, tenant_id, caller.subject)
-    _gateway(state).authenticator.forget_tenant(tenant_id)
+    gateway_of(state).authenticator.forget_tenant(tenant_id)
     return _tenant(row)
 
 
@@ -211,7 +205,7 @@ async def delete_workspace(
         tenant_of(caller),
         workspace_id,
         caller.subject,
-        _gateway(state).settings.soft_delete_grace_days,
+        gateway_of(state).settings.soft_delete_grace_days,
     )
     _scopes_changed(state)
     return _workspace(row)

@@ -136,13 +136,3 @@ notification_reads = sa.Table(
     sa.Column("subject", sa.Text, primary_key=True),
     sa.Column("read_at", sa.DateTime(timezone=True), nullable=False),
 )
-
-TENANT_TABLES = (
-    "workspaces",
-    "views",
-    "api_keys",
-    "audit_log",
-    "audit_heads",
-    "notifications",
-    "notification_reads",
-)
