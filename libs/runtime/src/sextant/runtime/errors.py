@@ -160,9 +160,17 @@ def install_problem_handlers(app: FastAPI) -> None:
             retry_after=5,
         )
 
+    import asyncpg
     from sqlalchemy.exc import DBAPIError
 
-    for infrastructure_error in (DBAPIError, OSError):  # OSError covers TimeoutError
+    # SQLAlchemy's wrappers, and asyncpg's own errors from the driver-level hot paths
+    # (:meth:`Database.driver_transaction`); OSError covers TimeoutError.
+    for infrastructure_error in (
+        DBAPIError,
+        asyncpg.PostgresError,
+        asyncpg.InterfaceError,
+        OSError,
+    ):
         app.add_exception_handler(infrastructure_error, _infrastructure)
 
     @app.exception_handler(Exception)

@@ -83,11 +83,12 @@ class DeliveryWriter:
         first: dict[tuple[UUID, str], PendingDelivery] = {}
         for pending in items:  # a delivery id twice in one batch: the first one counts
             first.setdefault((pending.row.source_id, pending.row.delivery_id), pending)
-        async with self._db.transaction(tenant_id) as session:
+        async with self._db.driver_transaction(tenant_id) as connection:
             stored = await repository.add_deliveries(
-                session, tenant_id, [p.row for p in first.values()]
+                connection, tenant_id, [p.row for p in first.values()]
             )
-            await self._outbox.add_all(
-                session, [event for p in first.values() if p.row.id in stored for event in p.events]
+            await self._outbox.write(
+                connection,
+                [event for p in first.values() if p.row.id in stored for event in p.events],
             )
         return stored

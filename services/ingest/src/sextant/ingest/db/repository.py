@@ -9,11 +9,11 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+import asyncpg
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sextant.ingest.db import SCHEMA, backfills, deliveries, hook_routes, sources
-from sextant.runtime.db import driver_connection
 
 
 @dataclass(frozen=True)
@@ -118,14 +118,13 @@ class NewDelivery:
 
 
 async def add_deliveries(
-    session: AsyncSession, tenant_id: UUID, rows: list[NewDelivery]
+    connection: asyncpg.Connection, tenant_id: UUID, rows: list[NewDelivery]
 ) -> set[UUID]:
     """Store raw deliveries, each once per (source, delivery id); returns the ids of the
-    rows stored (the others were redeliveries). One statement for the whole batch, on the
-    driver connection: this is the webhook hot path."""
+    rows stored (the others were redeliveries). One statement for the whole batch, on a
+    driver connection (:meth:`Database.driver_transaction`): this is the webhook hot path."""
     if not rows:
         return set()
-    driver = await driver_connection(session)
     columns = list(
         zip(
             *(
@@ -145,7 +144,7 @@ async def add_deliveries(
             strict=True,
         )
     )
-    stored = await driver.fetch(_INSERT_DELIVERIES, tenant_id, *columns)
+    stored = await connection.fetch(_INSERT_DELIVERIES, tenant_id, *columns)
     return {record["id"] for record in stored}
 
 
