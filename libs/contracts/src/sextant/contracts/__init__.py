@@ -4,7 +4,12 @@ Every event on every topic is an :class:`Envelope` (CloudEvents 1.0 attribute na
 Sextant's tenancy extensions) whose ``data`` is one of the registered event models.
 """
 
-from sextant.contracts.envelope import Envelope, from_kafka_binary, to_kafka_binary
+from sextant.contracts.envelope import (
+    Envelope,
+    from_kafka_binary,
+    kafka_headers,
+    to_kafka_binary,
+)
 from sextant.contracts.ids import uuid7
 from sextant.contracts.registry import (
     EVENT_TYPES,
@@ -25,6 +30,7 @@ __all__ = [
     "data_model_for",
     "event_type",
     "from_kafka_binary",
+    "kafka_headers",
     "to_kafka_binary",
     "topic_for_type",
     "uuid7",

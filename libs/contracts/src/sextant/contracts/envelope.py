@@ -8,7 +8,7 @@ attribute is a ``ce_<name>`` header, the message value is the JSON of ``data`` a
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -60,12 +60,15 @@ class Envelope(BaseModel):
         subject: str | None = None,
         workspaceid: UUID | None = None,
         traceparent: str | None = None,
+        id: UUID | None = None,
     ) -> Envelope:
-        """Build the envelope for a registered event model, filling type and dataschema."""
+        """Build the envelope for a registered event model, filling type and dataschema;
+        ``id`` gives it a deterministic id instead of a new one."""
         from sextant.contracts.registry import type_of
 
         event_type = type_of(type(data))
         return cls(
+            id=id or uuid7(),
             source=source,
             type=event_type,
             subject=subject,
@@ -85,12 +88,20 @@ class Envelope(BaseModel):
 
 def to_kafka_binary(envelope: Envelope) -> tuple[list[tuple[str, bytes]], bytes]:
     """Headers and value for the CloudEvents Kafka binding, binary mode."""
-    attributes = envelope.model_dump(mode="json", exclude={"data", "datacontenttype"})
-    headers = [("content-type", envelope.datacontenttype.encode())]
-    for name, value in attributes.items():
-        if value is not None:
-            headers.append((_HEADER_PREFIX + name, str(value).encode()))
+    headers = kafka_headers(envelope.model_dump(mode="json", exclude={"data"}))
     return headers, json.dumps(envelope.data, separators=(",", ":")).encode()
+
+
+def kafka_headers(attributes: Mapping[str, Any]) -> list[tuple[str, bytes]]:
+    """The binary-mode headers for an envelope's attributes (all but ``data``) in their
+    JSON form. Shared with the outbox relay, which reads stored envelopes' attributes
+    as JSON and sends their ``data`` text as it is, without rebuilding the model."""
+    content_type = attributes.get("datacontenttype") or "application/json"
+    headers = [("content-type", str(content_type).encode())]
+    for name, value in attributes.items():
+        if value is not None and name not in ("datacontenttype", "data"):
+            headers.append((_HEADER_PREFIX + name, str(value).encode()))
+    return headers
 
 
 def from_kafka_binary(headers: Sequence[tuple[str, bytes]], value: bytes) -> Envelope:

@@ -52,6 +52,24 @@ CREATE TABLE IF NOT EXISTS {SCHEMA}.members (
     PRIMARY KEY (group_id, member_id));
 """
 
+_APPEND = f"""
+WITH appended AS (
+    SELECT r.*, row_number() OVER (PARTITION BY topic, partition ORDER BY n) AS place,
+           count(*) OVER (PARTITION BY topic, partition) AS size
+    FROM unnest($1::text[], $2::int[], $3::text[], $4::jsonb[], $5::bytea[]) WITH ORDINALITY
+         AS r(topic, partition, key, headers, value, n)
+), claimed AS (
+    INSERT INTO {SCHEMA}.partitions AS p (topic, partition, next_offset)
+    SELECT DISTINCT topic, partition, size FROM appended ORDER BY topic, partition
+    ON CONFLICT (topic, partition) DO UPDATE SET next_offset = p.next_offset + excluded.next_offset
+    RETURNING topic, partition, next_offset
+), stored AS (
+    INSERT INTO {SCHEMA}.records (topic, partition, "offset", key, headers, value)
+    SELECT a.topic, a.partition, c.next_offset - a.size + a.place - 1, a.key, a.headers, a.value
+    FROM appended a JOIN claimed c USING (topic, partition)
+)
+SELECT pg_notify($6, topic) FROM (SELECT DISTINCT topic FROM appended) AS topics"""
+
 _CONNECTION_ERRORS = (
     OSError,
     asyncpg.PostgresConnectionError,
@@ -128,34 +146,21 @@ class LocalBus:
             return False
 
     async def publish(self, records: Sequence[OutgoingRecord]) -> None:
+        """Append ``records`` in one statement (so one round trip, one transaction): each
+        partition's offsets are claimed under its row lock, taken in sorted order so two
+        publishers never deadlock, and each topic's consumers are woken on commit."""
         if not records:
             return
-        grouped: dict[PartitionKey, list[OutgoingRecord]] = defaultdict(list)
-        for record in records:
-            grouped[(record.topic, partition_for(record.key, self.partitions))].append(record)
         pool = await self._ensure_pool()
-        async with pool.acquire() as conn, conn.transaction():
-            # Sorted, so two publishers lock partitions in the same order and never deadlock.
-            for (topic, partition), batch in sorted(grouped.items()):
-                end = await conn.fetchval(
-                    f"INSERT INTO {SCHEMA}.partitions (topic, partition, next_offset) "
-                    "VALUES ($1, $2, $3) ON CONFLICT (topic, partition) DO UPDATE "
-                    f"SET next_offset = {SCHEMA}.partitions.next_offset + $3 RETURNING next_offset",
-                    topic,
-                    partition,
-                    len(batch),
-                )
-                first = end - len(batch)
-                await conn.executemany(
-                    f'INSERT INTO {SCHEMA}.records (topic, partition, "offset", key, headers, value) '
-                    "VALUES ($1, $2, $3, $4, $5::jsonb, $6)",
-                    [
-                        (topic, partition, first + i, r.key, _encode_headers(r.headers), r.value)
-                        for i, r in enumerate(batch)
-                    ],
-                )
-            for topic in {t for t, _ in grouped}:
-                await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, topic)
+        await pool.execute(
+            _APPEND,
+            [r.topic for r in records],
+            [partition_for(r.key, self.partitions) for r in records],
+            [r.key for r in records],
+            [_encode_headers(r.headers) for r in records],
+            [r.value for r in records],
+            CHANNEL,
+        )
 
     def consumer(self, group: str, topics: Sequence[str]) -> LocalConsumer:
         return LocalConsumer(self, group, list(topics))
