@@ -18,7 +18,7 @@ from typing import Annotated, Any
 import structlog
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.routing import BaseRoute
@@ -265,14 +265,19 @@ class RequestContext:
 
     def __init__(self, app: ASGIApp, metrics: ServiceMetrics) -> None:
         self.app, self.metrics = app, metrics
+        self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         headers = dict(scope["headers"])
-        request_id = (headers.get(b"x-request-id") or b"").decode("latin-1") or secrets.token_hex(8)
-        traceparent = (headers.get(b"traceparent") or b"").decode("latin-1") or new_traceparent()
+        request_id = (headers.get(b"x-request-id") or b"").decode("latin-1")
+        traceparent = (headers.get(b"traceparent") or b"").decode("latin-1")
+        if not (request_id and traceparent):
+            fresh = secrets.token_hex(32)  # one read of the OS's randomness for both ids
+            request_id = request_id or fresh[:16]
+            traceparent = traceparent or f"00-{fresh[16:48]}-{fresh[48:]}-01"
         clear_request_context()
         bind_request_context(request_id=request_id, traceparent=traceparent)
         started = time.perf_counter()
@@ -292,11 +297,19 @@ class RequestContext:
             await self.app(scope, receive, send_with_request_id)
         finally:
             route = getattr(scope.get("route"), "path", "unmatched")
-            method = scope["method"]
-            self.metrics.http_requests.labels(method, route, str(status)).inc()
-            self.metrics.http_latency.labels(method, route).observe(time.perf_counter() - started)
+            count, latency = self._series(scope["method"], route, status)
+            count.inc()
+            latency.observe(time.perf_counter() - started)
 
-
-def new_traceparent() -> str:
-    """A fresh W3C traceparent (version 00, sampled)."""
-    return f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"
+    def _series(self, method: str, route: str, status: int) -> tuple[Counter, Histogram]:
+        """The request's counter and histogram children, looked up once per label set
+        (prometheus_client's ``labels()`` costs more than a fast route's own work)."""
+        key = (method, route, status)
+        series = self._children.get(key)
+        if series is None:
+            series = (
+                self.metrics.http_requests.labels(method, route, str(status)),
+                self.metrics.http_latency.labels(method, route),
+            )
+            self._children[key] = series
+        return series
