@@ -9,6 +9,7 @@ import zlib
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import lz4.frame
 import pytest
 
 from sextant.contracts import Envelope, EventModel, uuid7
@@ -42,8 +43,9 @@ async def test_a_signed_delivery_is_stored_and_its_events_published(ingest: Inge
     assert merged.type == "sextant.activity.change_request.merged.v1"
     assert (merged.tenantid, merged.workspaceid) == (TENANT, WORKSPACE)
     assert merged.data["merge_sha"] == "9f8e7d6c5b4a39281706f5e4d3c2b1a098765432"
-    [stored] = await ingest.sql("SELECT outcome, body_zlib FROM ingest.deliveries")
-    assert stored["outcome"] == "normalized" and zlib.decompress(stored["body_zlib"]) == body
+    [stored] = await ingest.sql("SELECT outcome, body, body_codec FROM ingest.deliveries")
+    assert stored["outcome"] == "normalized" and stored["body_codec"] == "lz4"
+    assert lz4.frame.decompress(stored["body"]) == body
 
 
 async def test_one_hundred_redeliveries_store_one_delivery_and_one_set_of_events(
@@ -197,6 +199,13 @@ async def test_replay_renormalizes_stored_deliveries_keeping_event_ids(ingest: I
     first = {e.id for e in await ingest.published("sextant.activity", 2)}
     # As if an older normalizer had failed them: the replay must now produce their events.
     await ingest.sql("UPDATE ingest.deliveries SET outcome = 'failed', event_count = 0")
+    # One as stored before revision 0005 (zlib): the replay reads each row by its codec.
+    [older] = await ingest.sql("SELECT id, body FROM ingest.deliveries ORDER BY id LIMIT 1")
+    await ingest.sql(
+        "UPDATE ingest.deliveries SET body = $1, body_codec = 'zlib' WHERE id = $2",
+        zlib.compress(lz4.frame.decompress(older["body"])),
+        older["id"],
+    )
     window = {"from": "2000-01-01T00:00:00Z", "to": "2100-01-01T00:00:00Z"}
     admin = ingest.as_role("tenant_admin")
     page = await ingest.client.post(
