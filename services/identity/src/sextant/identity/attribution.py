@@ -3,13 +3,15 @@ developer, by the same keys and name evidence the batch resolver uses, and the e
 re-emitted as ``activity.attributed`` under the same partition key (so per-entity order
 holds).
 
-An alias in this process's cache costs nothing; the others of an event cost one lookup
-together. A new alias is placed by :func:`sextant.identity.domain.linking.place`, under
-locks that keep two partitions from splitting one person:
+An alias in this process's cache costs nothing. The others of an event cost one round
+trip together (:func:`repository.attribution_read`), which also takes the new ones' key
+locks and reads, after them, what placing them needs. A new alias is placed by
+:func:`sextant.identity.domain.linking.place`, under locks that keep two partitions from
+splitting one person:
 
-- first, in one statement and one global order, an advisory lock on each key of the
-  event's new aliases: two aliases that could be one person share a key, so they are
-  placed one after the other, and the second sees the first;
+- first, in one global order, an advisory lock on each key of the event's new aliases:
+  two aliases that could be one person share a key, so they are placed one after the
+  other, and the second sees the first;
 - an alias whose keys nobody holds starts a developer under those locks alone;
 - an alias joining exactly one developer, with no merge and nothing to suggest, holds
   that developer's row (a merge or lock change of it waits, or went first and the alias
@@ -30,8 +32,10 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+import sqlalchemy as sa
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session as SyncSession
 
 from sextant.contracts import Envelope, EventModel, uuid7
 from sextant.contracts.events.common import Actor
@@ -128,19 +132,24 @@ async def attribute(
 class KnownAliases:
     """Alias fingerprints already resolved, per tenant, in this process (bounded).
 
-    A hit skips the database entirely. Only what was read from the database is kept
-    (committed before this transaction began), never what this transaction creates, which
-    a rollback could undo. An entry goes stale by a merge — it then names the merged-away
-    developer, which every consumer maps to the survivor through the developers.merged
-    event, so the attribution stays right and the entry stays — or by a manual split or
-    move, which forgets the tenant's entries in this process once committed; other
-    replicas' entries expire after ``ttl_seconds``.
+    A hit skips the database entirely. An entry is what the database held once committed:
+    read from it, or placed by a transaction and put once that transaction commits (a
+    rollback leaves nothing behind). An entry goes stale by a merge — it then names the
+    merged-away developer, which every consumer maps to the survivor through the
+    developers.merged event, so the attribution stays right and the entry stays — or by a
+    manual split or move, which forgets the tenant's entries in this process once
+    committed; other replicas' entries expire after ``ttl_seconds``.
+
+    A forget also moves the tenant's generation on, and an answer obtained under an older
+    generation is not put: a split committing while a read of the old owner was on its
+    way back must not have that read cached after it.
     """
 
     def __init__(self, size: int = 200_000, ttl_seconds: float = 30.0) -> None:
         self.size, self.ttl = size, ttl_seconds
         self._count = 0
         self._entries: dict[UUID, dict[str, tuple[UUID, float]]] = {}
+        self._generations: dict[UUID, int] = {}
 
     def get(self, tenant: UUID, print_: str) -> UUID | None:
         entry = self._entries.get(tenant, {}).get(print_)
@@ -148,16 +157,44 @@ class KnownAliases:
             return None
         return entry[0]
 
-    def put(self, tenant: UUID, print_: str, developer: UUID) -> None:
-        if self._count >= self.size:
+    def generation(self, tenant: UUID) -> int:
+        """Take before reading what :meth:`put` will be given."""
+        return self._generations.get(tenant, 0)
+
+    def put(self, tenant: UUID, entries: dict[str, UUID], generation: int) -> None:
+        if generation != self.generation(tenant):
+            return  # a split or move committed since: the answers may be stale
+        if self._count + len(entries) > self.size:
             self._entries.clear()
             self._count = 0
         known = self._entries.setdefault(tenant, {})
-        self._count += print_ not in known
-        known[print_] = (developer, time.monotonic() + self.ttl)
+        expires = time.monotonic() + self.ttl
+        for print_, developer in entries.items():
+            self._count += print_ not in known
+            known[print_] = (developer, expires)
+
+    def put_after_commit(
+        self, session: AsyncSession, tenant: UUID, entries: dict[str, UUID], generation: int
+    ) -> None:
+        """:meth:`put` once ``session``'s transaction commits (never, if it rolls back)."""
+
+        def put(_: SyncSession) -> None:
+            self.put(tenant, entries, generation)
+
+        sa.event.listen(session.sync_session, "after_commit", put, once=True)
 
     def forget(self, tenant: UUID) -> None:
+        self._generations[tenant] = self.generation(tenant) + 1
         self._count -= len(self._entries.pop(tenant, {}))
+
+    def forget_after_commit(self, session: AsyncSession, tenant: UUID) -> None:
+        """:meth:`forget` once ``session``'s change commits (not before: a concurrent read
+        could cache the old answer again)."""
+
+        def forget(_: SyncSession) -> None:
+            self.forget(tenant)
+
+        sa.event.listen(session.sync_session, "after_commit", forget, once=True)
 
 
 KNOWN = KnownAliases()
@@ -170,36 +207,54 @@ async def _resolve(
     unknown: dict[str, Actor],
     staged: list[Staged],
 ) -> dict[str, UUID]:
-    """The developer of each alias not in this process's cache: one lookup for all of
-    them, then each new one placed (see the module's docstring)."""
+    """The developer of each alias not in this process's cache: one round trip finds the
+    known ones, locks the new ones' keys and reads what placing them needs; then each new
+    one is placed (see the module's docstring)."""
     tenant = envelope.tenantid
-    known = await repository.developers_of_aliases(session, tenant, list(unknown))
-    for print_, developer in known.items():
-        KNOWN.put(tenant, print_, developer)
+    generation = KNOWN.generation(tenant)
+    keys = {p: keys_for(actor) for p, actor in unknown.items()}
+    tokens = {t for p, actor in unknown.items() for t in population_tokens(actor, keys[p])}
+    # Every key lock of the event at once, in one order, before any other lock: two new
+    # aliases that could be one person share a key, so they are placed one at a time.
+    read = await repository.attribution_read(session, tenant, keys, tokens)
+    known = dict(read.known)
+    KNOWN.put(tenant, known, generation)
     new = {p: a for p, a in unknown.items() if p not in known}
     if not new:
         return known
-    keys = {p: keys_for(actor) for p, actor in new.items()}
-    # Every key lock of the event at once, in one order, before any other lock: two new
-    # aliases that could be one person share a key, so they are placed one at a time.
-    await repository.lock_keys(
-        session, tenant, sorted({k.value for ks in keys.values() for k in ks})
-    )
-    placing = Placing(session, outbox, envelope, staged)
-    for print_, actor in new.items():
-        known[print_] = await placing.place(print_, actor, keys[print_])
+    placing = Placing(session, outbox, envelope, staged, read)
+    placed = {p: await placing.place(p, actor, keys[p]) for p, actor in new.items()}
     await repository.count_names(session, tenant, placing.named - placing.known_named)
-    return known
+    KNOWN.put_after_commit(session, tenant, placed, generation)
+    return known | placed
+
+
+def population_tokens(actor: Actor, keys: list[Key]) -> set[str]:
+    """The population tokens an alias's name links are weighed by: the words of its names
+    and its domain."""
+    tokens = {t for k in keys if k.value.startswith("name:") for t in k.value[5:].split()}
+    if domain := AliasFacts.of(actor).domain:
+        tokens.add(f"@{domain}")
+    return tokens
 
 
 class Placing:
     """Places the new aliases of one event, in its transaction."""
 
     def __init__(
-        self, session: AsyncSession, outbox: Outbox, envelope: Envelope, staged: list[Staged]
+        self,
+        session: AsyncSession,
+        outbox: Outbox,
+        envelope: Envelope,
+        staged: list[Staged],
+        read: repository.AttributionFacts,
     ) -> None:
         self.session, self.outbox, self.staged = session, outbox, staged
         self.tenant, self.workspace = envelope.tenantid, envelope.workspaceid
+        # The holders of the new aliases' keys as last read (None: since changed here), and
+        # the keys this transaction gave an alias since.
+        self.read: repository.AttributionFacts | None = read
+        self.stale: set[str] = set()
         self.tenant_locked = False
         self.named: set[str] = set()  # population entries of the new aliases
         self.known_named: set[str] = set()  # ... and of the aliases found holding keys
@@ -216,8 +271,7 @@ class Placing:
         facts = AliasFacts.of(actor)
         if facts.name and not actor.is_bot:
             self.named |= repository.population_entries(facts.name, facts.domain)
-        values = [k.value for k in keys]
-        holders = await self.holders(actor, facts, keys, values)
+        holders = await self.holders(print_, actor, facts, keys)
         now = datetime.now(UTC)
         if not holders:
             # Nobody holds a key of this alias, and nobody can gain one before this
@@ -239,10 +293,10 @@ class Placing:
             # interleaved with a person's merge or split; read the holders again under it.
             await repository.lock_tenant_resolution(session, tenant)
             self.tenant_locked = True
-            again = await repository.developers_of_aliases(session, tenant, [print_])
-            if print_ in again:
-                return again[print_]
-            holders = await self.holders(actor, facts, keys, values)
+            again = await self.read_again(print_, actor, keys)
+            if print_ in again.known:
+                return again.known[print_]
+            holders = await self.holders(print_, actor, facts, keys)
         ids = [h.developer_id for h in holders]
         placement = place(
             holders,
@@ -251,6 +305,7 @@ class Placing:
         )
         owner = placement.joins
         if owner is not None and placement.merged:
+            self.read = None  # the merged developers' holders are the survivor's now
             rule = placement.rule or "matching"
             await repository.merge_into(
                 session,
@@ -276,15 +331,17 @@ class Placing:
         return owner
 
     async def holders(
-        self, actor: Actor, facts: AliasFacts, keys: list[Key], values: list[str]
+        self, print_: str, actor: Actor, facts: AliasFacts, keys: list[Key]
     ) -> list[Holder]:
-        """The holders of the alias's keys, with the population its name links need: the
-        words of its own names and its domain come with the lookup; a holder's other
-        name (a handle spelling it) costs one more query, rarely."""
-        tokens = {t for k in keys if k.value.startswith("name:") for t in k.value[5:].split()}
-        if facts.domain:
-            tokens.add(f"@{facts.domain}")
-        found, counts = await repository.holders_of(self.session, self.tenant, values, tokens)
+        """The holders of the alias's keys, with the population its name links need (the
+        words of its own names and its domain come with the holders; a holder's other
+        name, a handle spelling it, costs one more query, rarely)."""
+        values = {k.value for k in keys}
+        read = self.read
+        if read is None or not values <= read.keys or values & self.stale:
+            read = await self.read_again(print_, actor, keys)
+        found = [h for h in read.held if h.key in values]
+        counts = dict(read.counts)
         for held in found:  # already counted: no need to count them again
             if name := normalize_name(held.alias.display_name):
                 self.known_named |= repository.population_entries(name, domain_of(held.alias.email))
@@ -296,25 +353,27 @@ class Placing:
             if h.key.startswith("handle:")
             for t in (normalize_name(h.alias.display_name) or "").split()
         }
-        if missing := theirs - counts.keys() - tokens:
+        if missing := theirs - counts.keys() - read.tokens:
             counts |= await repository.name_counts(self.session, self.tenant, missing)
         return holders_from(keys, found, facts, repository.population_of(counts))
+
+    async def read_again(
+        self, print_: str, actor: Actor, keys: list[Key]
+    ) -> repository.AttributionFacts:
+        """Read the alias and the holders of its keys again (its key locks are held already)."""
+        self.read = await repository.attribution_read(
+            self.session, self.tenant, {print_: keys}, population_tokens(actor, keys)
+        )
+        self.stale = set()
+        return self.read
 
     async def join_held(
         self, print_: str, actor: Actor, keys: list[Key], holder: Holder, now: datetime
     ) -> bool:
         """Store the alias with ``holder``, holding its row; False (nothing stored) when
         the holder changed since it was read, or another transaction stored the alias."""
-        stored = await repository.store_alias(
-            self.session,
-            self.tenant,
-            uuid7(),
-            holder.developer_id,
-            print_,
-            actor,
-            keys,
-            now,
-            hold=holder.locked,
+        stored = await self.store_alias(
+            print_, actor, keys, holder.developer_id, now, holder.locked
         )
         return stored == "stored"
 
@@ -325,9 +384,7 @@ class Placing:
         developer: UUID | DeveloperRow = owner or DeveloperRow(
             uuid7(), actor.display_name or actor.login, actor.is_bot, False, now
         )
-        stored = await repository.store_alias(
-            self.session, self.tenant, uuid7(), developer, print_, actor, keys, now
-        )
+        stored = await self.store_alias(print_, actor, keys, developer, now)
         if stored == "taken":  # a keyless twin stored first by another transaction
             again = await repository.developers_of_aliases(self.session, self.tenant, [print_])
             return again[print_]
@@ -340,6 +397,24 @@ class Placing:
             self.stage(created, f"developer:{developer.id}")
             return developer.id
         return developer
+
+    async def store_alias(
+        self,
+        print_: str,
+        actor: Actor,
+        keys: list[Key],
+        developer: UUID | DeveloperRow,
+        now: datetime,
+        hold: bool | None = None,
+    ) -> str:
+        """:func:`repository.store_alias`, remembering the keys stored (their holders as
+        read before no longer tell the truth)."""
+        stored = await repository.store_alias(
+            self.session, self.tenant, uuid7(), developer, print_, actor, keys, now, hold
+        )
+        if stored == "stored":
+            self.stale.update(k.value for k in keys)
+        return stored
 
 
 def holders_from(

@@ -16,10 +16,8 @@ from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID
 
-import sqlalchemy as sa
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session as SyncSession
 
 from sextant.contracts import EventModel, uuid7
 from sextant.contracts.events.platform import (
@@ -200,7 +198,7 @@ async def split(
         "restored": restored is not None,
     }
     await _audit(session, change, "identity.split", "developer", developer_id, before, after)
-    _forget_known_after_commit(session, tenant)
+    KNOWN.forget_after_commit(session, tenant)
     log.info(
         "developer.split",
         developer=str(developer_id),
@@ -257,7 +255,7 @@ async def move_alias(
         {"developer_id": str(source)},
         {"developer_id": str(to_developer_id)},
     )
-    _forget_known_after_commit(session, tenant)
+    KNOWN.forget_after_commit(session, tenant)
     return source
 
 
@@ -539,16 +537,6 @@ async def _audit(
     await change.outbox.add(
         session, audited, tenant_id=change.tenant, entity=f"{target_type}:{target_id}"
     )
-
-
-def _forget_known_after_commit(session: AsyncSession, tenant: UUID) -> None:
-    """Drop this process's cached alias→developer answers of the tenant once the change
-    commits (not before: a concurrent read could cache the old answer again)."""
-
-    def forget(_: SyncSession) -> None:
-        KNOWN.forget(tenant)
-
-    sa.event.listen(session.sync_session, "after_commit", forget, once=True)
 
 
 def _now() -> datetime:

@@ -3,7 +3,6 @@ functions the API reaches filter by tenant as well. Nothing here commits."""
 
 from __future__ import annotations
 
-import json
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -103,22 +102,6 @@ def _lock_id(tenant_id: UUID, key: str | None = None) -> str:
     return f"identity:{tenant_id}" if key is None else f"identity:{tenant_id}|{key}"
 
 
-_LOCK_KEYS = (
-    "SELECT pg_advisory_xact_lock(h) FROM ("
-    "SELECT DISTINCT hashtextextended(k, 0) AS h FROM unnest($1::text[]) AS k ORDER BY h) AS s"
-)
-
-
-async def lock_keys(session: AsyncSession, tenant_id: UUID, keys: Sequence[str]) -> None:
-    """Hold a lock on each of ``keys`` until this transaction ends, in one global order (so
-    two transactions never wait on each other crosswise): two new aliases that share a
-    key — the only way they could be one person — are placed one after the other, so
-    they cannot each start a developer. Taken before any other lock of attribution."""
-    if keys:
-        driver = await driver_connection(session)
-        await driver.execute(_LOCK_KEYS, [_lock_id(tenant_id, k) for k in keys])
-
-
 _KNOWN_ALIASES = (
     f"SELECT a.fingerprint, a.developer_id, d.merged_into FROM {SCHEMA}.aliases a "  # noqa: S608 (schema: a constant identifier)
     f"JOIN {SCHEMA}.developers d ON d.id = a.developer_id "
@@ -133,25 +116,19 @@ async def developers_of_aliases(
     merges moved the aliases, so a merged-away developer here is rare and followed)."""
     driver = await driver_connection(session)
     rows = await driver.fetch(_KNOWN_ALIASES, tenant_id, list(fingerprints))
+    return await _live_developers(session, tenant_id, rows)
+
+
+async def _live_developers(
+    session: AsyncSession, tenant_id: UUID, rows: Iterable[Any]
+) -> dict[str, UUID]:
+    """Fingerprint -> live developer, from rows of (fingerprint, developer_id, merged_into)."""
     found = {r["fingerprint"]: r["developer_id"] for r in rows}
     stale = [r["developer_id"] for r in rows if r["merged_into"] is not None]
     if stale:
         live = await live_ids(session, tenant_id, stale)
         found = {p: live.get(d, d) for p, d in found.items()}
     return found
-
-
-_HOLDERS = (
-    "SELECT d.id, d.locked, k.key, k.score, k.rule, "  # noqa: S608 (schema: a constant identifier)
-    "a.kind, a.account_id, a.login, a.email, a.display_name, "
-    f"(SELECT json_object_agg(token, names) FROM {SCHEMA}.name_tokens "
-    "  WHERE tenant_id = $1 AND token = ANY($3::text[])) AS population "
-    f"FROM {SCHEMA}.alias_keys k "
-    f"JOIN {SCHEMA}.aliases a ON a.id = k.alias_id "
-    f"JOIN {SCHEMA}.developers d ON d.id = a.developer_id "
-    "WHERE k.tenant_id = $1 AND k.key = ANY($2::text[]) AND d.merged_into IS NULL "
-    "ORDER BY d.created_at, d.id"
-)
 
 
 @dataclass(frozen=True)
@@ -166,39 +143,79 @@ class HeldKey:
     alias: Actor
 
 
-async def holders_of(
-    session: AsyncSession, tenant_id: UUID, keys: Sequence[str], tokens: Iterable[str] = ()
-) -> tuple[list[HeldKey], dict[str, int]]:
-    """Every alias of a live developer holding one of ``keys``, oldest developer first,
-    and (in the same round trip, when there is any) the population counts of ``tokens``
-    with the totals (see :func:`population_of`)."""
-    if not keys:
-        return [], {}
+def _held_key(r: Any) -> HeldKey:
+    return HeldKey(
+        r["developer_id"],
+        r["locked"],
+        r["key"],
+        float(r["score"]),
+        r["rule"],
+        Actor.model_construct(
+            kind=r["kind"],
+            account_id=r["account_id"],
+            login=r["login"],
+            email=r["email"],
+            display_name=r["display_name"],
+            is_bot=False,
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class AttributionFacts:
+    """What attribution reads about an event's uncached aliases (:func:`attribution_read`)."""
+
+    known: dict[str, UUID]  # fingerprint -> live developer
+    held: list[HeldKey]  # the new aliases' keys as live developers hold them, oldest first
+    counts: dict[str, int]  # population counts (see :func:`population_of`) ...
+    tokens: frozenset[str]  # ... of these tokens (with the totals); absent ones count 0
+    keys: frozenset[str]  # the keys whose holders were read
+
+
+async def attribution_read(
+    session: AsyncSession,
+    tenant_id: UUID,
+    keys: dict[str, list[Key]],
+    tokens: Iterable[str],
+) -> AttributionFacts:
+    """In one round trip (function ``attribution_read``, migration 0005): which of the
+    aliases ``keys`` names (by fingerprint) are known; for the others, a lock on each of
+    their keys until this transaction ends, then, read after the locks, the holders of
+    their keys and the population counts of ``tokens`` with the totals.
+
+    The locks are taken in one global order (so two transactions never wait on each other
+    crosswise), before any other lock of attribution: two new aliases that share a key —
+    the only way they could be one person — are placed one after the other, so they
+    cannot each start a developer."""
+    pairs = [(p, k.value) for p, ks in keys.items() for k in ks]
+    asked = frozenset(tokens)
     driver = await driver_connection(session)
-    wanted = [*TOTAL_SHARDS, *set(tokens)]
-    rows = await driver.fetch(_HOLDERS, tenant_id, list(keys), wanted)
-    held = [
-        HeldKey(
-            r["id"],
-            r["locked"],
-            r["key"],
-            float(r["score"]),
-            r["rule"],
-            Actor.model_construct(
-                kind=r["kind"],
-                account_id=r["account_id"],
-                login=r["login"],
-                email=r["email"],
-                display_name=r["display_name"],
-                is_bot=False,
-            ),
-        )
-        for r in rows
-    ]
-    population = rows[0]["population"] if rows else None
-    if isinstance(population, str):  # the driver may or may not decode json itself
-        population = json.loads(population)
-    return held, {t: int(n) for t, n in (population or {}).items()}
+    rows = await driver.fetch(
+        _ATTRIBUTION_READ,
+        tenant_id,
+        list(keys),
+        [p for p, _ in pairs],
+        [k for _, k in pairs],
+        [_lock_id(tenant_id, k) for _, k in pairs],
+        [*TOTAL_SHARDS, *asked],
+    )
+    held = [r for r in rows if r["what"] == "held"]
+    known = await _live_developers(session, tenant_id, [r for r in rows if r["what"] == "known"])
+    # One stored by a transaction the key locks waited for:
+    known |= {r["fingerprint"]: r["developer_id"] for r in held if r["fingerprint"] in keys}
+    return AttributionFacts(
+        known=known,
+        held=[_held_key(r) for r in held],
+        counts={r["key"]: int(r["names"]) for r in rows if r["what"] == "count"},
+        tokens=asked,
+        keys=frozenset(k for _, k in pairs),
+    )
+
+
+_ATTRIBUTION_READ = (
+    f"SELECT * FROM {SCHEMA}.attribution_read($1, $2::text[], $3::text[], $4::text[],"  # noqa: S608 (schema: a constant identifier)
+    " $5::text[], $6::text[])"
+)
 
 
 _POPULATION = (
