@@ -245,6 +245,22 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def postgres_cpu_seconds(pgdata: Path) -> float:
+    """CPU time so far of the postmaster and its children (backends, WAL writer,
+    checkpointer): what the database spends, to tell a server-bound run from a
+    database-bound one."""
+    postmaster = int((pgdata / "postmaster.pid").read_text().split()[0])
+    total = cpu_seconds(postmaster)
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == postmaster:
+                total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, ValueError, IndexError):
+            continue  # a backend that ended meanwhile
+    return total
+
+
 async def measure(
     server_pid: int,
     port: int,
@@ -252,6 +268,7 @@ async def measure(
     request_for: callable,  # type: ignore[valid-type]
     seconds: float,
     connections: int,
+    pgdata: Path | None = None,
 ) -> dict[str, float]:
     client = RawClient(port, connections)
     await client.open()
@@ -262,8 +279,13 @@ async def measure(
 
     await closed_loop(client, request, 1.0)  # warm up
     cpu_before, wall_before = cpu_seconds(server_pid), time.perf_counter()
+    client_before = time.process_time()
+    database_before = postgres_cpu_seconds(pgdata) if pgdata else 0.0
     rate, errors = await closed_loop(client, request, seconds)
-    busy = (cpu_seconds(server_pid) - cpu_before) / (time.perf_counter() - wall_before)
+    wall = time.perf_counter() - wall_before
+    busy = (cpu_seconds(server_pid) - cpu_before) / wall
+    client_busy = (time.process_time() - client_before) / wall
+    database_busy = (postgres_cpu_seconds(pgdata) - database_before) / wall if pgdata else 0.0
     latencies = await open_loop(request, rate * 0.7, seconds)
     await client.close()
     latencies.sort()
@@ -273,6 +295,8 @@ async def measure(
         "p50": statistics.median(latencies),
         "p99": latencies[int(len(latencies) * 0.99) - 1],
         "busy": busy,
+        "client": client_busy,
+        "database": database_busy,
     }
 
 
@@ -369,6 +393,7 @@ async def main(seconds: float, connections: int, profile: str | None) -> int:
                     signed,
                     seconds,
                     connections,
+                    postgres.pgdata,
                 )
             finally:
                 stop(server)
@@ -421,6 +446,11 @@ async def main(seconds: float, connections: int, profile: str | None) -> int:
         )
     print(
         f"ratio ingest / empty: {ingest['rate'] / empty['rate']:.2f}x; non-2xx during max-rate phase: {ingest['errors']:.0f}"
+    )
+    print(
+        f"during ingest's max-rate phase, off the server's core: PostgreSQL {ingest['database']:.0%}"
+        f" and the load generator {ingest['client']:.0%} of a core, on {(os.cpu_count() or 1) - 1}"
+        " core(s)"
     )
     met = ingest["rate"] >= TARGET_RATE and ingest["p99"] <= TARGET_P99_MS
     print(f"target >= {TARGET_RATE}/s and p99 <= {TARGET_P99_MS} ms: {'met' if met else 'NOT met'}")

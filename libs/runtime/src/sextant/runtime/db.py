@@ -148,11 +148,10 @@ class Database:
         return are four round trips and more Python than the work; here BEGIN and the
         tenant setting go in one, and nothing else is added. The pool is this method's own,
         opened on first use, so services that never call it hold no extra connections."""
-        pool = await self._driver_pool_started()
         begin = "BEGIN"
         if tenant_id is not None:  # a UUID's text is hex and dashes: safe to inline
             begin += f"; SELECT set_config('{TENANT_SETTING}', '{UUID(str(tenant_id))}', true)"
-        async with pool.acquire() as connection:
+        async with self.driver() as connection:
             await connection.execute(begin)
             try:
                 yield connection
@@ -163,6 +162,15 @@ class Database:
                     await connection.execute("ROLLBACK")
                 raise
             await connection.execute("COMMIT")
+
+    @asynccontextmanager
+    async def driver(self) -> AsyncIterator[asyncpg.Connection]:
+        """A bare asyncpg connection of the driver pool, outside any transaction: for one
+        statement that is its own transaction and sets the tenant itself (ingest's
+        webhook writer). With no tenant set, RLS shows it no tenant's rows."""
+        pool = await self._driver_pool_started()
+        async with pool.acquire() as connection:
+            yield connection
 
     async def _driver_pool_started(self) -> asyncpg.Pool:
         if self._driver_pool is None:

@@ -144,11 +144,18 @@ class Outbox:
     async def write(self, connection: asyncpg.Connection, staged: Sequence[Staged]) -> None:
         """:meth:`add_all` on an asyncpg connection inside a transaction (see
         :meth:`Database.driver_transaction`)."""
-        rows = [(s.envelope.id, s.topic, s.key, s.envelope.model_dump_json()) for s in staged]
+        rows = self.rows(staged)
         if len(rows) == 1:
             await connection.execute(self._insert_sql, *rows[0])
         elif rows:
             await connection.executemany(self._insert_sql, rows)
+
+    @staticmethod
+    def rows(staged: Sequence[Staged]) -> list[tuple[UUID, str, str, str]]:
+        """The outbox rows of staged events — (event_id, topic, key, envelope JSON) — for
+        :meth:`write`, and for a hot path that inserts them in a statement of its own
+        (ingest's webhook writer), which must keep ``ON CONFLICT (event_id) DO NOTHING``."""
+        return [(s.envelope.id, s.topic, s.key, s.envelope.model_dump_json()) for s in staged]
 
 
 def _by_id(row: asyncpg.Record) -> int:

@@ -125,7 +125,7 @@ async def start(state: ServiceState) -> None:
         box,
         InFlight(settings.max_in_flight),
         SourceCache(settings.source_cache_seconds),
-        DeliveryWriter(state.db, state.outbox),
+        DeliveryWriter(state.db),
         runner.Backfills(),
     )
 

@@ -1,8 +1,8 @@
 """Group commit for webhook deliveries.
 
-Deliveries accepted at the same moment are written together — one transaction per tenant
-holding all their raw bodies and outbox rows — and each request waits for the commit that
-holds it before it answers 2xx. Durability is the same as a transaction each; the round
+Deliveries accepted at the same moment are written together — one statement (its own
+transaction) per tenant holding all their raw bodies and outbox rows — and each request
+waits for the commit that holds it before it answers 2xx. Durability is the same as a transaction each; the round
 trips, the fsync and the per-transaction work are shared, which is what lets one core
 accept thousands of deliveries a second. A lone delivery is written at once (no timer).
 """
@@ -19,7 +19,7 @@ import structlog
 from sextant.ingest.db import repository
 from sextant.ingest.db.repository import NewDelivery
 from sextant.runtime.db import Database
-from sextant.runtime.outbox import Outbox, Staged
+from sextant.runtime.outbox import Staged
 from sextant.runtime.tasks import cancel_and_wait
 
 log = structlog.get_logger()
@@ -38,10 +38,8 @@ class PendingDelivery:
 
 
 class DeliveryWriter:
-    def __init__(
-        self, db: Database, outbox: Outbox, *, max_batch: int = 128, writers: int = 2
-    ) -> None:
-        self._db, self._outbox, self._max_batch = db, outbox, max_batch
+    def __init__(self, db: Database, *, max_batch: int = 128, writers: int = 2) -> None:
+        self._db, self._max_batch = db, max_batch
         self._queue: asyncio.Queue[PendingDelivery] = asyncio.Queue()
         self._tasks = [
             asyncio.create_task(self._run(), name=f"ingest-writer-{n}") for n in range(writers)
@@ -79,16 +77,14 @@ class DeliveryWriter:
                         pending.done.set_result(pending.row.id in stored)
 
     async def _commit(self, tenant_id: UUID, items: list[PendingDelivery]) -> set[UUID]:
-        """One transaction for a tenant's share of the batch; the ids of rows stored."""
+        """One statement for a tenant's share of the batch; the ids of rows stored."""
         first: dict[tuple[UUID, str], PendingDelivery] = {}
         for pending in items:  # a delivery id twice in one batch: the first one counts
             first.setdefault((pending.row.source_id, pending.row.delivery_id), pending)
-        async with self._db.driver_transaction(tenant_id) as connection:
-            stored = await repository.add_deliveries(
-                connection, tenant_id, [p.row for p in first.values()]
-            )
-            await self._outbox.write(
+        async with self._db.driver() as connection:
+            return await repository.store_deliveries(
                 connection,
-                [event for p in first.values() if p.row.id in stored for event in p.events],
+                tenant_id,
+                [p.row for p in first.values()],
+                [(p.row.id, event) for p in first.values() for event in p.events],
             )
-        return stored

@@ -16,6 +16,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sextant.ingest.db import SCHEMA, backfills, deliveries, hook_routes, sources
+from sextant.runtime.db import TENANT_SETTING
+from sextant.runtime.outbox import Outbox, Staged
 
 
 @dataclass(frozen=True)
@@ -119,34 +121,51 @@ class NewDelivery:
     event_count: int
 
 
-async def add_deliveries(
-    connection: asyncpg.Connection, tenant_id: UUID, rows: list[NewDelivery]
+async def store_deliveries(
+    connection: asyncpg.Connection,
+    tenant_id: UUID,
+    rows: list[NewDelivery],
+    events: list[tuple[UUID, Staged]],
 ) -> set[UUID]:
-    """Store raw deliveries, each once per (source, delivery id); returns the ids of the
-    rows stored (the others were redeliveries). One statement for the whole batch, on a
-    driver connection (:meth:`Database.driver_transaction`): this is the webhook hot path."""
+    """Store a batch of raw deliveries, each once per (source, delivery id), and the
+    outbox rows of those stored — ``events`` pairs each event with its delivery's row id —
+    in one statement, so one round trip and one durable commit; returns the ids of the
+    rows stored (the others were redeliveries, and their events are not staged again).
+
+    This is the webhook hot path: the statement is its own transaction and sets the
+    tenant for RLS itself, before its first row is checked, so it needs no BEGIN, tenant
+    statement or COMMIT round trips (each one waits its turn on a busy event loop)."""
     if not rows:
         return set()
-    columns = list(
-        zip(
-            *(
-                (
-                    r.id,
-                    r.source_id,
-                    r.delivery_id,
-                    r.event,
-                    r.received_at,
-                    lz4.frame.compress(r.body),
-                    r.outcome,
-                    r.reason,
-                    r.event_count,
-                )
-                for r in rows
-            ),
-            strict=True,
-        )
+    columns = zip(
+        *(
+            (
+                r.id,
+                r.source_id,
+                r.delivery_id,
+                r.event,
+                r.received_at,
+                lz4.frame.compress(r.body),
+                r.outcome,
+                r.reason,
+                r.event_count,
+            )
+            for r in rows
+        ),
+        strict=True,
     )
-    stored = await connection.fetch(_INSERT_DELIVERIES, tenant_id, *columns)
+    outbox_rows = Outbox.rows([event for _, event in events])
+    event_columns = (
+        (
+            [delivery for delivery, _ in events],
+            *(list(column) for column in zip(*outbox_rows, strict=True)),
+        )
+        if events
+        else ([], [], [], [], [])
+    )
+    stored = await connection.fetch(
+        _STORE_DELIVERIES, tenant_id, str(tenant_id), *map(list, columns), *event_columns
+    )
     return {record["id"] for record in stored}
 
 
@@ -157,13 +176,27 @@ _DECOMPRESS: dict[str, Callable[[bytes], bytes]] = {
     "zlib": zlib.decompress,
 }
 
-_INSERT_DELIVERIES = f"""
-INSERT INTO {SCHEMA}.deliveries (tenant_id, body_codec, id, source_id, delivery_id, event,
-                                 received_at, body, outcome, reason, event_count)
-SELECT $1, '{BODY_CODEC}', * FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[],
-                         $6::timestamptz[], $7::bytea[], $8::text[], $9::text[], $10::int[])
-ON CONFLICT ON CONSTRAINT deliveries_once DO NOTHING
-RETURNING id"""
+_STORE_DELIVERIES = f"""
+WITH stored AS (
+    INSERT INTO {SCHEMA}.deliveries (tenant_id, body_codec, id, source_id, delivery_id, event,
+                                     received_at, body, outcome, reason, event_count)
+    SELECT $1, '{BODY_CODEC}', d.*
+    FROM unnest($3::uuid[], $4::uuid[], $5::text[], $6::text[], $7::timestamptz[],
+                $8::bytea[], $9::text[], $10::text[], $11::int[]) AS d
+    -- the tenant for RLS, set (for this statement's transaction) before any row reaches it
+    WHERE set_config('{TENANT_SETTING}', $2, true) = $2
+    ON CONFLICT ON CONSTRAINT deliveries_once DO NOTHING
+    RETURNING id
+), staged AS (
+    INSERT INTO {SCHEMA}.outbox (event_id, topic, key, envelope)
+    SELECT e.event_id, e.topic, e.key, e.envelope
+    FROM unnest($12::uuid[], $13::uuid[], $14::text[], $15::text[], $16::jsonb[])
+         WITH ORDINALITY AS e(delivery, event_id, topic, key, envelope, n)
+    JOIN stored ON stored.id = e.delivery
+    ORDER BY e.n
+    ON CONFLICT (event_id) DO NOTHING
+)
+SELECT id FROM stored"""
 
 
 async def recent_deliveries(
