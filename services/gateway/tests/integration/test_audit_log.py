@@ -107,11 +107,13 @@ async def test_config_changes_are_chained_and_any_tampering_is_named(
     owner = await asyncpg.connect(database_url)
     try:
         table = "gateway.audit_log"
+        # Rows are chained in arrival order, so whose row seq 3 is varies: keep its actor.
+        actor = await owner.fetchval(f"SELECT actor FROM {table} WHERE seq = 3")
         await owner.execute(f"UPDATE {table} SET actor = 'mallory' WHERE seq = 3")
         assert (await verdict())["first_bad_seq"] == 3
         [(_, _, broken)] = await verify_audit(tmp_path)
         assert broken is not None and broken.seq == 3
-        await owner.execute(f"UPDATE {table} SET actor = 'tenant_admin@test' WHERE seq = 3")
+        await owner.execute(f"UPDATE {table} SET actor = $1 WHERE seq = 3", actor)
         assert (await verdict())["intact"]
 
         for seq in (2, 6):  # a row in the middle, and the newest one
