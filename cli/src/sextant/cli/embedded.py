@@ -172,6 +172,7 @@ async def _serve(
                 port=port,
                 lifespan="on",
                 log_level="warning",
+                access_log=False,  # never shown at this level; the runtime counts requests
                 timeout_graceful_shutdown=5,  # open streams must not hold the stop up
             )
         )

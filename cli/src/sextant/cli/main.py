@@ -64,7 +64,15 @@ def serve(
 
     from sextant.runtime.wiring import standalone_app
 
-    uvicorn.run(standalone_app(spec_for(service)), host=host, port=port, log_level="warning")
+    # No access log: at the warning level it is never shown, yet each request would still
+    # build its line's arguments; the runtime's request metrics cover it.
+    uvicorn.run(
+        standalone_app(spec_for(service)),
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+    )
 
 
 @app.command()

@@ -344,6 +344,9 @@ async def _store(
         reason=read.reason,
         event_count=read.facts,
     )
+    # The parsed payload (some 150 KB of objects for 28 KB of JSON) is not needed while
+    # the commit is awaited; freed now, dozens in flight do not crowd the CPU's caches.
+    del payload
     stored = await ingest_of(state).writer.write(
         PendingDelivery(source.tenant_id, row, read.events)
     )
