@@ -2,6 +2,7 @@
 
 import uuid
 
+import asyncpg
 import pytest
 import sqlalchemy as sa
 from alembic.operations import Operations
@@ -76,3 +77,45 @@ async def test_app_role_cannot_switch_rls_off(db):
             sa.text("SELECT rolbypassrls OR rolsuper FROM pg_roles WHERE rolname = current_user")
         )
     assert bypass is False
+
+
+# The driver paths (bare asyncpg, for hot paths) keep the same wall.
+
+
+async def test_a_driver_transaction_sees_only_its_tenant_and_none_without_one(db):
+    async with db.driver_transaction(TENANT_B) as connection:
+        assert [r["name"] for r in await connection.fetch("SELECT name FROM rlsdemo.items")] == [
+            "b1"
+        ]
+    async with db.driver_transaction() as connection:
+        assert await connection.fetch("SELECT name FROM rlsdemo.items") == []
+    async with db.driver() as connection:  # a bare connection: no tenant either
+        assert await connection.fetch("SELECT name FROM rlsdemo.items") == []
+
+
+async def test_a_failed_driver_transaction_keeps_nothing_and_leaks_no_tenant(db):
+    with pytest.raises(RuntimeError, match="half-way"):
+        async with db.driver_transaction(TENANT_A) as connection:
+            await connection.execute(
+                "INSERT INTO rlsdemo.items (tenant_id, name) VALUES ($1, 'a3')", TENANT_A
+            )
+            raise RuntimeError("half-way")
+    assert await names(db, TENANT_A) == ["a1", "a2"]
+    # The pool hands connections back without a reset query: the tenant setting must not
+    # outlive its transaction on any of them.
+    for _ in range(3):
+        async with db.driver() as connection:
+            assert (
+                await connection.fetchval(
+                    "SELECT coalesce(current_setting('sextant.tenant_id', true), '')"
+                )
+                == ""
+            )
+
+
+async def test_a_driver_transaction_cannot_write_another_tenants_row(db):
+    with pytest.raises(asyncpg.InsufficientPrivilegeError, match="row-level security"):
+        async with db.driver_transaction(TENANT_A) as connection:
+            await connection.execute(
+                "INSERT INTO rlsdemo.items (tenant_id, name) VALUES ($1, 'x')", TENANT_B
+            )
