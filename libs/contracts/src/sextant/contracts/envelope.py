@@ -16,6 +16,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from sextant.contracts.ids import uuid7
+from sextant.contracts.registry import data_model_for, type_of
 
 SPEC_VERSION = "1.0"
 _HEADER_PREFIX = "ce_"
@@ -64,8 +65,6 @@ class Envelope(BaseModel):
     ) -> Envelope:
         """Build the envelope for a registered event model, filling type and dataschema;
         ``id`` gives it a deterministic id instead of a new one."""
-        from sextant.contracts.registry import type_of
-
         event_type = type_of(type(data))
         return cls(
             id=id or uuid7(),
@@ -81,8 +80,6 @@ class Envelope(BaseModel):
 
     def typed_data(self) -> BaseModel:
         """Parse ``data`` into the model registered for ``type``."""
-        from sextant.contracts.registry import data_model_for
-
         return data_model_for(self.type).model_validate(self.data)
 
 
