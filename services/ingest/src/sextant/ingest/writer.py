@@ -38,7 +38,10 @@ class PendingDelivery:
 
 
 class DeliveryWriter:
-    def __init__(self, db: Database, *, max_batch: int = 128, writers: int = 2) -> None:
+    # Four statements may be in flight: while some wait on their fsync the loop has the
+    # next batch to build (bench, interleaved runs: ratio to the empty endpoint 0.23-0.25
+    # with four, 0.21-0.22 with two; server CPU 93 % instead of 91 %).
+    def __init__(self, db: Database, *, max_batch: int = 128, writers: int = 4) -> None:
         self._db, self._max_batch = db, max_batch
         self._queue: asyncio.Queue[PendingDelivery] = asyncio.Queue()
         self._tasks = [
