@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import NDArray
 
 PERCENTILES = (50, 70, 85, 95)
@@ -108,17 +109,20 @@ def weekly_paths(
     block = min(options.block_weeks, window.size)
     blocks = -(-weeks // block)
     starts = rng.integers(0, window.size - block + 1, size=(trials, blocks), dtype=np.int32)
-    index = (starts[:, :, None] + np.arange(block, dtype=np.int32)).reshape(trials, blocks * block)
-    paths = window[index[:, :weeks]]
+    # Each start picks a run of `block` real weeks: gathered as rows of a table of every
+    # such run, a block at a time (half the time of indexing week by week).
+    runs = np.ascontiguousarray(sliding_window_view(window, block))
+    paths: NDArray[np.float32] = runs[starts].reshape(trials, blocks * block)[:, :weeks]
     scale = np.float32(options.capacity_factor)
+    # Scaled in place: these arrays are the whole cost, a copy of one is time and memory.
     if options.level_uncertainty:
         sigma = level_sigma(window)
         if sigma > 0:
             factor = np.exp(rng.normal(0.0, sigma, size=(trials, 1))).astype(np.float32)
-            scaled: NDArray[np.float32] = paths * (factor * scale)
-            return scaled
-    unscaled: NDArray[np.float32] = paths * scale
-    return unscaled
+            paths *= factor * scale
+            return paths
+    paths *= scale
+    return paths
 
 
 def _chunks(trials: int) -> Iterator[int]:
@@ -170,12 +174,14 @@ def when(
         raise ValueError("items and max_weeks must be at least 1")
     window = _window(history, options)
     rng = np.random.default_rng(options.seed)
-    target = items * options.split_rate + options.scope_growth_per_week * np.arange(
-        1, max_weeks + 1
-    )
+    # float32 like the paths, so the comparison does not widen every simulated value
+    target = (
+        items * options.split_rate + options.scope_growth_per_week * np.arange(1, max_weeks + 1)
+    ).astype(np.float32)
     finish: list[NDArray[np.int64]] = []
     for n in _chunks(options.trials):
-        done = np.cumsum(weekly_paths(window, max_weeks, n, options, rng), axis=1) >= target
+        paths = weekly_paths(window, max_weeks, n, options, rng)
+        done = np.cumsum(paths, axis=1, out=paths) >= target
         first = np.argmax(done, axis=1) + 1
         first[~done[:, -1]] = max_weeks + 1  # never done within the horizon
         finish.append(first.astype(np.int64))
