@@ -138,22 +138,19 @@ class Outbox:
         Runs on the driver connection: this is every producer's hot path, and building the
         INSERT through SQLAlchemy cost more than executing it. Several rows go in one
         pipelined round trip."""
-        if staged:
-            await self.write(await driver_connection(session), staged)
-
-    async def write(self, connection: asyncpg.Connection, staged: Sequence[Staged]) -> None:
-        """:meth:`add_all` on an asyncpg connection inside a transaction (see
-        :meth:`Database.driver_transaction`)."""
+        if not staged:
+            return
+        driver = await driver_connection(session)
         rows = self.rows(staged)
         if len(rows) == 1:
-            await connection.execute(self._insert_sql, *rows[0])
-        elif rows:
-            await connection.executemany(self._insert_sql, rows)
+            await driver.execute(self._insert_sql, *rows[0])
+        else:
+            await driver.executemany(self._insert_sql, rows)
 
     @staticmethod
     def rows(staged: Sequence[Staged]) -> list[tuple[UUID, str, str, str]]:
         """The outbox rows of staged events — (event_id, topic, key, envelope JSON) — for
-        :meth:`write`, and for a hot path that inserts them in a statement of its own
+        :meth:`add_all`, and for a hot path that inserts them in a statement of its own
         (ingest's webhook writer), which must keep ``ON CONFLICT (event_id) DO NOTHING``."""
         return [(s.envelope.id, s.topic, s.key, s.envelope.model_dump_json()) for s in staged]
 

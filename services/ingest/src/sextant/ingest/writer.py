@@ -2,9 +2,10 @@
 
 Deliveries accepted at the same moment are written together — one statement (its own
 transaction) per tenant holding all their raw bodies and outbox rows — and each request
-waits for the commit that holds it before it answers 2xx. Durability is the same as a transaction each; the round
-trips, the fsync and the per-transaction work are shared, which is what lets one core
-accept thousands of deliveries a second. A lone delivery is written at once (no timer).
+waits for the commit that holds it before it answers 2xx. Durability is the same as a
+transaction each; the round trip, the fsync and the per-transaction work are shared,
+which is what lets one core accept thousands of deliveries a second. A lone delivery is
+written at once (no timer).
 """
 
 from __future__ import annotations

@@ -155,14 +155,10 @@ async def store_deliveries(
         strict=True,
     )
     outbox_rows = Outbox.rows([event for _, event in events])
-    event_columns = (
-        (
-            [delivery for delivery, _ in events],
-            *(list(column) for column in zip(*outbox_rows, strict=True)),
-        )
-        if events
-        else ([], [], [], [], [])
-    )
+    event_columns = [
+        [delivery for delivery, _ in events],
+        *([row[i] for row in outbox_rows] for i in range(4)),  # event_id, topic, key, JSON
+    ]
     stored = await connection.fetch(
         _STORE_DELIVERIES, tenant_id, str(tenant_id), *map(list, columns), *event_columns
     )
