@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import structlog
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
@@ -22,7 +22,8 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncSession
-from starlette.routing import BaseRoute
+from starlette._exception_handler import _lookup_exception_handler
+from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sextant.runtime.bus.base import EventBus
@@ -58,9 +59,10 @@ class ServiceSpec:
     on_stop: Sequence[Hook] = ()
     description: str = ""
     openapi_url: str | None = "/openapi.json"  # the gateway serves its own merged one
-    # Plain Starlette routes matched before any other, for a hot path whose own work costs
-    # less than FastAPI's routing and dependency solving (ingest's webhooks). Public.
-    hot_routes: Sequence[BaseRoute] = ()
+    # Plain Starlette routes answered by the request-context layer itself, ahead of
+    # FastAPI's middleware, routing and dependency solving: for a hot path whose own work
+    # costs less than those (ingest's webhooks). Public; see :class:`RequestContext`.
+    hot_routes: Sequence[Route] = ()
 
     @property
     def schema(self) -> str:
@@ -202,13 +204,12 @@ def create_service_app(
     install_problem_handlers(app)
     generate_openapi = app.openapi
     app.openapi = lambda: document_problems(generate_openapi())  # type: ignore[method-assign]
-    _install_request_context(app, metrics)
+    app.add_middleware(RequestContext, metrics=metrics, hot_routes=spec.hot_routes)
     app.include_router(_health_router(metrics))
     for router in (*spec.routers, _internal_router(spec)):
         app.include_router(router, dependencies=[Depends(internal_claims)])
     for router in spec.public_routers:
         app.include_router(router)
-    app.router.routes[0:0] = list(spec.hot_routes)
     return app
 
 
@@ -269,17 +270,19 @@ def _internal_router(spec: ServiceSpec) -> APIRouter:
     return router
 
 
-def _install_request_context(app: FastAPI, metrics: ServiceMetrics) -> None:
-    app.add_middleware(RequestContext, metrics=metrics)
-
-
 class RequestContext:
     """Request id and traceparent on every log line and reply; request count and latency
     by route. Plain ASGI rather than ``@app.middleware``: that one wraps each request in
-    a task group and memory streams, which cost more than a fast route itself."""
+    a task group and memory streams, which cost more than a fast route itself.
 
-    def __init__(self, app: ASGIApp, metrics: ServiceMetrics) -> None:
-        self.app, self.metrics = app, metrics
+    It also answers the spec's hot routes itself (:meth:`_answer_hot`): the middleware
+    and routing layers below it cost a webhook as much as its HMAC and JSON parsing
+    together. Any other method on a hot path (a GET's 405) goes down the stack as usual."""
+
+    def __init__(
+        self, app: ASGIApp, metrics: ServiceMetrics, hot_routes: Sequence[Route] = ()
+    ) -> None:
+        self.app, self.metrics, self.hot_routes = app, metrics, tuple(hot_routes)
         self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -309,12 +312,37 @@ class RequestContext:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_request_id)
+            for hot in self.hot_routes:
+                match, child_scope = hot.matches(scope)
+                if match is Match.FULL:
+                    scope.update(child_scope, route=hot)
+                    await self._answer_hot(hot, scope, receive, send_with_request_id)
+                    break
+            else:
+                await self.app(scope, receive, send_with_request_id)
         finally:
             route = getattr(scope.get("route"), "path", "unmatched")
             count, latency = self._series(scope["method"], route, status)
             count.inc()
             latency.observe(time.perf_counter() - started)
+
+    @staticmethod
+    async def _answer_hot(route: Route, scope: Scope, receive: Receive, send: Send) -> None:
+        """Call a hot route's endpoint and send its response; an exception the app has a
+        handler for (the problem+json ones) is answered by that handler, as below; any
+        other reaches the server-error layer above, as it would from below."""
+        request = Request(scope, receive)
+        endpoint = cast(Callable[[Request], Awaitable[Response]], route.endpoint)
+        try:
+            response = await endpoint(request)
+        except Exception as exc:
+            found = _lookup_exception_handler(scope["app"].exception_handlers, exc)
+            if found is None:
+                raise
+            # The app's handlers are the async (request, exc) -> response kind.
+            handler = cast(Callable[[Request, Exception], Awaitable[Response]], found)
+            response = await handler(request, exc)
+        await response(scope, receive, send)
 
     def _series(self, method: str, route: str, status: int) -> tuple[Counter, Histogram]:
         """The request's counter and histogram children, looked up once per label set

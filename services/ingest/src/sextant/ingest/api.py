@@ -10,8 +10,7 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from starlette.routing import Match, Route
-from starlette.types import Scope
+from starlette.routing import Route
 
 from sextant.ingest import service
 from sextant.ingest.db import repository
@@ -45,31 +44,18 @@ from sextant.runtime.tokens import InternalClaims, caller_with_role
 router = APIRouter(prefix="/v1", tags=["sources"])
 
 
-class HookRoute(Route):
-    """``POST /v1/hooks/{source_id}`` as a plain Starlette route, matched first (the
-    spec's ``hot_routes``).
+def hook_route() -> Route:
+    """``POST /v1/hooks/{source_id}`` as a plain Starlette route, for the spec's
+    ``hot_routes``: at webhook rates FastAPI's middleware, routing and per-request
+    dependency and parameter solving cost more than verifying, normalizing and storing a
+    delivery, so the runtime answers it ahead of them with the same :func:`receive`. The
+    FastAPI route below stays for the OpenAPI document and answers anything else on the
+    path (a GET's 405)."""
 
-    At webhook rates FastAPI's routing (every included router's routes are tried before
-    the hooks router) and its per-request dependency and parameter solving cost more
-    than verifying, normalizing and storing a delivery; this route skips both and calls
-    the same :func:`receive`. The FastAPI route below stays for the OpenAPI document and
-    answers anything else on the path (a GET's 405)."""
-
-    def __init__(self) -> None:
-        super().__init__(
-            "/v1/hooks/{source_id}", self.endpoint_, methods=["POST"], include_in_schema=False
-        )
-
-    def matches(self, scope: Scope) -> tuple[Match, Scope]:
-        match, child_scope = super().matches(scope)
-        if match is not Match.FULL:
-            return Match.NONE, {}  # other methods: FastAPI's route answers, as before
-        child_scope["route"] = self  # the request metrics label it by its path
-        return match, child_scope
-
-    @staticmethod
-    async def endpoint_(request: Request) -> Response:
+    async def endpoint(request: Request) -> Response:
         return await receive(request.path_params["source_id"], request)
+
+    return Route("/v1/hooks/{source_id}", endpoint, methods=["POST"], include_in_schema=False)
 
 
 hooks = APIRouter(prefix="/v1", tags=["webhooks"])
