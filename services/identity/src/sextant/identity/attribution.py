@@ -21,13 +21,15 @@ splitting one person:
 
 The tenant's name population is counted last, after every lock, so counters are held
 briefly and always in the same order. Everything staged for the outbox goes in one batch.
+Both go in the statement storing the event's last new alias, when nothing follows it
+(no suggestion to store, the alias not taken meanwhile); otherwise in one more round trip.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -96,37 +98,52 @@ def fingerprint(actor: Actor) -> str:
 async def attribute(
     session: AsyncSession, outbox: Outbox, envelope: Envelope
 ) -> ActivityAttributed:
-    """Resolve every actor of ``envelope`` and stage its attributed copy (with whatever
-    the resolution announces, in one round trip)."""
+    """Resolve every actor of ``envelope`` and stage its attributed copy, with whatever
+    the resolution announces (in the statement storing its last new alias, when it can)."""
     tenant = envelope.tenantid
-    found = list(actors_in(envelope.data))
-    prints = {fingerprint(actor): actor for _, actor in found}
+    copy = AttributedCopy(outbox, envelope)
+    prints = {fingerprint(actor): actor for _, actor in copy.found}
     resolved = {p: d for p in prints if (d := KNOWN.get(tenant, p)) is not None}
     staged: list[Staged] = []
     if len(resolved) < len(prints):
         unknown = {p: a for p, a in prints.items() if p not in resolved}
-        resolved |= await _resolve(session, outbox, envelope, unknown, staged)
-    attributions = [
-        Attribution(path=path, actor=actor, developer_id=resolved[fingerprint(actor)])
-        for path, actor in found
-    ]
-    attributed = ActivityAttributed(
-        original_id=envelope.id,
-        original_type=envelope.type,
-        original=envelope.data,
-        attributions=attributions,
-    )
-    staged.append(
-        outbox.stage(
+        written = await _resolve(session, outbox, envelope, unknown, resolved, staged, copy)
+        if written is not None:
+            return written
+    attributed, staged_copy = copy.stage(resolved)
+    staged.append(staged_copy)
+    await repository.write_outbox(session, Outbox.rows(staged))
+    return attributed
+
+
+class AttributedCopy:
+    """The ``activity.attributed`` copy of one event, staged once the developer of each of
+    its actors is known."""
+
+    def __init__(self, outbox: Outbox, envelope: Envelope) -> None:
+        self.outbox, self.envelope = outbox, envelope
+        self.found = list(actors_in(envelope.data))
+
+    def stage(self, developers: dict[str, UUID]) -> tuple[ActivityAttributed, Staged]:
+        """The copy, given each actor's developer by fingerprint, and its outbox entry."""
+        envelope = self.envelope
+        attributed = ActivityAttributed(
+            original_id=envelope.id,
+            original_type=envelope.type,
+            original=envelope.data,
+            attributions=[
+                Attribution(path=path, actor=actor, developer_id=developers[fingerprint(actor)])
+                for path, actor in self.found
+            ],
+        )
+        staged = self.outbox.stage(
             attributed,
-            tenant_id=tenant,
+            tenant_id=envelope.tenantid,
             workspace_id=envelope.workspaceid,
             entity=envelope.subject or str(envelope.id),
             event_id=uuid.uuid5(ATTRIBUTED, str(envelope.id)),
         )
-    )
-    await outbox.add_all(session, staged)
-    return attributed
+        return attributed, staged
 
 
 class KnownAliases:
@@ -205,11 +222,14 @@ async def _resolve(
     outbox: Outbox,
     envelope: Envelope,
     unknown: dict[str, Actor],
+    resolved: dict[str, UUID],
     staged: list[Staged],
-) -> dict[str, UUID]:
-    """The developer of each alias not in this process's cache: one round trip finds the
-    known ones, locks the new ones' keys and reads what placing them needs; then each new
-    one is placed (see the module's docstring)."""
+    copy: AttributedCopy,
+) -> ActivityAttributed | None:
+    """Add to ``resolved`` the developer of each alias not in this process's cache: one
+    round trip finds the known ones, locks the new ones' keys and reads what placing them
+    needs; then each new one is placed (see the module's docstring). The attributed copy
+    when it was written with the last of them (nothing is left to write then), else None."""
     tenant = envelope.tenantid
     generation = KNOWN.generation(tenant)
     keys = {p: keys_for(actor) for p, actor in unknown.items()}
@@ -219,14 +239,24 @@ async def _resolve(
     read = await repository.attribution_read(session, tenant, keys, tokens)
     known = dict(read.known)
     KNOWN.put(tenant, known, generation)
+    resolved |= known
     new = {p: a for p, a in unknown.items() if p not in known}
     if not new:
-        return known
+        return None
     placing = Placing(session, outbox, envelope, staged, read)
-    placed = {p: await placing.place(p, actor, keys[p]) for p, actor in new.items()}
-    await repository.count_names(session, tenant, placing.named - placing.known_named)
+    *first, (last, actor) = new.items()
+    placed = {p: await placing.place(p, a, keys[p]) for p, a in first}
+
+    def finish(developer: UUID) -> tuple[ActivityAttributed, Staged]:
+        return copy.stage(resolved | placed | {last: developer})
+
+    placing.last = (last, finish)
+    placed[last] = await placing.place(last, actor, keys[last])
+    if placing.written is None:
+        await repository.count_names(session, tenant, placing.named - placing.known_named)
     KNOWN.put_after_commit(session, tenant, placed, generation)
-    return known | placed
+    resolved |= placed
+    return placing.written
 
 
 def population_tokens(actor: Actor, keys: list[Key]) -> set[str]:
@@ -258,12 +288,18 @@ class Placing:
         self.tenant_locked = False
         self.named: set[str] = set()  # population entries of the new aliases
         self.known_named: set[str] = set()  # ... and of the aliases found holding keys
+        # The event's last new alias, and its attributed copy given its developer: stored
+        # by the statement storing that alias, with the names to count, when nothing
+        # follows it (then ``written``).
+        self.last: tuple[str, Callable[[UUID], tuple[ActivityAttributed, Staged]]] | None = None
+        self.written: ActivityAttributed | None = None
 
     def stage(self, data: EventModel, entity: str) -> None:
-        self.staged.append(
-            self.outbox.stage(
-                data, tenant_id=self.tenant, workspace_id=self.workspace, entity=entity
-            )
+        self.staged.append(self.staging(data, entity))
+
+    def staging(self, data: EventModel, entity: str) -> Staged:
+        return self.outbox.stage(
+            data, tenant_id=self.tenant, workspace_id=self.workspace, entity=entity
         )
 
     async def place(self, print_: str, actor: Actor, keys: list[Key]) -> UUID:
@@ -276,7 +312,7 @@ class Placing:
         if not holders:
             # Nobody holds a key of this alias, and nobody can gain one before this
             # transaction ends (the key locks): a new developer, no tenant lock needed.
-            return await self.store(print_, actor, keys, None, now)
+            return await self.store(print_, actor, keys, None, now, final=True)
         if len(holders) == 1 and not self.tenant_locked:
             # The common case, an alias of one known developer: join it while holding its
             # row (a merge or lock change of it waits) instead of the tenant.
@@ -324,7 +360,7 @@ class Placing:
                 score=placement.score,
             )
             self.stage(merged, f"developer:{owner}")
-        owner = await self.store(print_, actor, keys, owner, now)
+        owner = await self.store(print_, actor, keys, owner, now, final=not placement.suggestions)
         for suggestion in placement.suggestions:
             announced = await suggest(session, tenant, owner, suggestion, now)
             self.stage(announced, f"developer:{owner}")
@@ -373,30 +409,42 @@ class Placing:
         """Store the alias with ``holder``, holding its row; False (nothing stored) when
         the holder changed since it was read, or another transaction stored the alias."""
         stored = await self.store_alias(
-            print_, actor, keys, holder.developer_id, now, holder.locked
+            print_, actor, keys, holder.developer_id, now, holder.locked, final=True
         )
         return stored == "stored"
 
     async def store(
-        self, print_: str, actor: Actor, keys: list[Key], owner: UUID | None, now: datetime
+        self,
+        print_: str,
+        actor: Actor,
+        keys: list[Key],
+        owner: UUID | None,
+        now: datetime,
+        *,
+        final: bool = False,
     ) -> UUID:
-        """Store the alias (with a new developer when ``owner`` is None)."""
+        """Store the alias (with a new developer when ``owner`` is None); ``final``: the
+        last store of its placement."""
         developer: UUID | DeveloperRow = owner or DeveloperRow(
             uuid7(), actor.display_name or actor.login, actor.is_bot, False, now
         )
-        stored = await self.store_alias(print_, actor, keys, developer, now)
-        if stored == "taken":  # a keyless twin stored first by another transaction
-            again = await repository.developers_of_aliases(self.session, self.tenant, [print_])
-            return again[print_]
+        created = None
         if isinstance(developer, DeveloperRow):
-            created = DeveloperCreated(
+            announced = DeveloperCreated(
                 developer_id=developer.id,
                 display_name=developer.display_name,
                 is_bot=actor.is_bot,
             )
-            self.stage(created, f"developer:{developer.id}")
-            return developer.id
-        return developer
+            created = self.staging(announced, f"developer:{developer.id}")
+        stored = await self.store_alias(
+            print_, actor, keys, developer, now, final=final, created=created
+        )
+        if stored == "taken":  # a keyless twin stored first by another transaction
+            again = await repository.developers_of_aliases(self.session, self.tenant, [print_])
+            return again[print_]
+        if created is not None:
+            self.staged.append(created)
+        return developer.id if isinstance(developer, DeveloperRow) else developer
 
     async def store_alias(
         self,
@@ -406,14 +454,26 @@ class Placing:
         developer: UUID | DeveloperRow,
         now: datetime,
         hold: bool | None = None,
+        *,
+        final: bool = False,
+        created: Staged | None = None,
     ) -> str:
         """:func:`repository.store_alias`, remembering the keys stored (their holders as
-        read before no longer tell the truth)."""
+        read before no longer tell the truth). The last store of the event's last alias
+        (``final``) carries what the event writes after it: the names to count and the
+        outbox rows, everything staged so far, ``created`` and the attributed copy."""
+        tail = copy = None
+        if final and self.last is not None and self.last[0] == print_:
+            developer_id = developer.id if isinstance(developer, DeveloperRow) else developer
+            copy, staged_copy = self.last[1](developer_id)
+            staged = [*self.staged, *([created] if created else []), staged_copy]
+            tail = repository.Tail(self.named - self.known_named, Outbox.rows(staged))
         stored = await repository.store_alias(
-            self.session, self.tenant, uuid7(), developer, print_, actor, keys, now, hold
+            self.session, self.tenant, uuid7(), developer, print_, actor, keys, now, hold, tail
         )
         if stored == "stored":
             self.stale.update(k.value for k in keys)
+            self.written = copy
         return stored
 
 
@@ -429,6 +489,7 @@ def holders_from(
     mine = {k.value: k for k in keys}
     links: dict[UUID, dict[str, Key]] = {}
     locked: dict[UUID, bool] = {}
+    theirs: dict[int, AliasFacts] = {}  # by alias: one holding several keys comes once each
     for held in found:
         locked[held.developer_id] = held.locked
         own = mine.get(held.key)
@@ -436,7 +497,10 @@ def holders_from(
             continue
         weaker = own if own.score <= held.score else Key(held.key, held.score, held.rule)
         if is_name_key(held.key) and population is not None:
-            link = name_link(weaker, facts, AliasFacts.of(held.alias), population)
+            alias = theirs.get(id(held.alias))
+            if alias is None:
+                alias = theirs[id(held.alias)] = AliasFacts.of(held.alias)
+            link = name_link(weaker, facts, alias, population)
         else:
             link = weaker
         best = links.setdefault(held.developer_id, {})

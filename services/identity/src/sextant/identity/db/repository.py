@@ -3,6 +3,7 @@ functions the API reaches filter by tenant as well. Nothing here commits."""
 
 from __future__ import annotations
 
+import weakref
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -32,6 +33,39 @@ from sextant.identity.domain.history import PastMerge, Span
 from sextant.identity.domain.keys import Key
 from sextant.identity.domain.linking import Pair
 from sextant.runtime.db import driver_connection
+
+_DRIVER = "sextant.identity.driver"
+
+
+async def _driver(session: AsyncSession) -> Any:
+    """:func:`driver_connection`, looked up once per transaction: attribution needs it two
+    or three times an event, and each lookup crosses into SQLAlchemy's greenlet twice
+    (60 µs measured, a third of a small statement's round trip). The transaction is held
+    weakly: a strong reference from the session's info back to it would make every
+    session a cycle, freed only by the garbage collector."""
+    held = session.info.get(_DRIVER)
+    if held is not None and held[0]() is session.sync_session.get_transaction():
+        return held[1]
+    driver = await driver_connection(session)
+    session.info[_DRIVER] = (weakref.ref(session.sync_session.get_transaction()), driver)
+    return driver
+
+
+_WRITE_OUTBOX = (
+    f"INSERT INTO {SCHEMA}.outbox (event_id, topic, key, envelope)"  # noqa: S608 (schema: a constant identifier)
+    " SELECT e.event_id, e.topic, e.key, e.envelope::jsonb"
+    " FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[])"
+    "   WITH ORDINALITY AS e(event_id, topic, key, envelope, n)"
+    " ORDER BY e.n ON CONFLICT (event_id) DO NOTHING"
+)
+
+
+async def write_outbox(session: AsyncSession, rows: Sequence[tuple[UUID, str, str, str]]) -> None:
+    """Write outbox rows (:meth:`sextant.runtime.outbox.Outbox.rows`) in order, once per
+    event id, in one round trip: :meth:`~sextant.runtime.outbox.Outbox.add_all` on the
+    transaction's driver connection as attribution already holds it."""
+    driver = await _driver(session)
+    await driver.execute(_WRITE_OUTBOX, *([r[i] for r in rows] for i in range(4)))
 
 
 @dataclass(frozen=True)
@@ -114,7 +148,7 @@ async def developers_of_aliases(
 ) -> dict[str, UUID]:
     """The live developer of each known alias among ``fingerprints`` (one round trip;
     merges moved the aliases, so a merged-away developer here is rare and followed)."""
-    driver = await driver_connection(session)
+    driver = await _driver(session)
     rows = await driver.fetch(_KNOWN_ALIASES, tenant_id, list(fingerprints))
     return await _live_developers(session, tenant_id, rows)
 
@@ -143,22 +177,20 @@ class HeldKey:
     alias: Actor
 
 
-def _held_key(r: Any) -> HeldKey:
-    return HeldKey(
-        r["developer_id"],
-        r["locked"],
-        r["key"],
-        float(r["score"]),
-        r["rule"],
-        Actor.model_construct(
+def _held_key(r: Any, aliases: dict[str, Actor]) -> HeldKey:
+    """A row of the read; ``aliases`` (by fingerprint) gives an alias holding several of
+    the keys one model, not one per key."""
+    alias = aliases.get(r["fingerprint"])
+    if alias is None:
+        alias = aliases[r["fingerprint"]] = Actor.model_construct(
             kind=r["kind"],
             account_id=r["account_id"],
             login=r["login"],
             email=r["email"],
             display_name=r["display_name"],
             is_bot=False,
-        ),
-    )
+        )
+    return HeldKey(r["developer_id"], r["locked"], r["key"], float(r["score"]), r["rule"], alias)
 
 
 @dataclass(frozen=True)
@@ -189,7 +221,7 @@ async def attribution_read(
     cannot each start a developer."""
     pairs = [(p, k.value) for p, ks in keys.items() for k in ks]
     asked = frozenset(tokens)
-    driver = await driver_connection(session)
+    driver = await _driver(session)
     rows = await driver.fetch(
         _ATTRIBUTION_READ,
         tenant_id,
@@ -200,12 +232,13 @@ async def attribution_read(
         [*TOTAL_SHARDS, *asked],
     )
     held = [r for r in rows if r["what"] == "held"]
+    holding: dict[str, Actor] = {}
     known = await _live_developers(session, tenant_id, [r for r in rows if r["what"] == "known"])
     # One stored by a transaction the key locks waited for:
     known |= {r["fingerprint"]: r["developer_id"] for r in held if r["fingerprint"] in keys}
     return AttributionFacts(
         known=known,
-        held=[_held_key(r) for r in held],
+        held=[_held_key(r, holding) for r in held],
         counts={r["key"]: int(r["names"]) for r in rows if r["what"] == "count"},
         tokens=asked,
         keys=frozenset(k for _, k in pairs),
@@ -228,7 +261,7 @@ async def name_counts(
     session: AsyncSession, tenant_id: UUID, tokens: Iterable[str]
 ) -> dict[str, int]:
     """The population counts of ``tokens`` (names' words, ``@<domain>``)."""
-    driver = await driver_connection(session)
+    driver = await _driver(session)
     rows = await driver.fetch(_POPULATION, tenant_id, list(set(tokens)))
     return {r["token"]: int(r["names"]) for r in rows}
 
@@ -275,10 +308,20 @@ async def count_names(session: AsyncSession, tenant_id: UUID, entries: Iterable[
     """Add population entries (:func:`population_entries`) to the tenant's names, each
     distinct one once, in one round trip. Runs last in attribution: the counter rows it
     updates are then held for the shortest time, and always after every advisory lock
-    (one order, no deadlock)."""
-    values = sorted(set(entries))
+    (one order, no deadlock). (:func:`store_alias` does the same with its alias, given a
+    :class:`Tail`.)"""
+    values, pairs = _names_counted(entries)
     if not values:
         return
+    driver = await _driver(session)
+    await driver.execute(
+        _COUNT_NAMES, tenant_id, values, [v for v, _ in pairs], [t for _, t in pairs]
+    )
+
+
+def _names_counted(entries: Iterable[str]) -> tuple[list[str], list[tuple[str, str]]]:
+    """The distinct population entries, sorted, and each with every token it counts in."""
+    values = sorted(set(entries))
     pairs: list[tuple[str, str]] = []
     for value in values:
         if value.startswith("name:"):
@@ -286,10 +329,7 @@ async def count_names(session: AsyncSession, tenant_id: UUID, entries: Iterable[
         else:
             tokens = {total_shard(value, "@"), f"@{value[3:].split('|', 1)[0]}"}
         pairs += [(value, token) for token in tokens]
-    driver = await driver_connection(session)
-    await driver.execute(
-        _COUNT_NAMES, tenant_id, values, [v for v, _ in pairs], [t for _, t in pairs]
-    )
+    return values, pairs
 
 
 async def add_developer(session: AsyncSession, tenant_id: UUID, row: DeveloperRow) -> None:
@@ -542,6 +582,16 @@ async def alias_ids_of(session: AsyncSession, tenant_id: UUID, developer_id: UUI
     return list(rows)
 
 
+@dataclass(frozen=True)
+class Tail:
+    """What an attribution writes after its last alias, for :func:`store_alias` to write in
+    the same statement: the population entries to count (:func:`count_names`) and the
+    outbox rows (:meth:`sextant.runtime.outbox.Outbox.rows`), in order."""
+
+    names: Iterable[str]
+    outbox: Sequence[tuple[UUID, str, str, str]]
+
+
 _STORE_ALIAS = (
     "WITH live AS ("  # noqa: S608 (schema: a constant identifier)
     f"  SELECT id FROM {SCHEMA}.developers WHERE tenant_id = $1 AND id = $3"
@@ -560,6 +610,24 @@ _STORE_ALIAS = (
     "  SELECT $1, u.key, a.id, u.score, u.rule"
     "  FROM a, unnest($14::text[], $15::float8[], $16::text[]) AS u(key, score, rule)"
     "  ON CONFLICT DO NOTHING"
+    # The tail, only with the alias: the counters after it (what count_names does; the
+    # alias's row and its developer's are locked first, as when counting comes after).
+    "), seen AS ("
+    f"  INSERT INTO {SCHEMA}.names_seen (tenant_id, value)"
+    "  SELECT $1, v FROM unnest($18::text[]) AS v WHERE EXISTS (SELECT FROM a)"
+    "  ON CONFLICT DO NOTHING RETURNING value"
+    "), counted AS ("
+    f"  INSERT INTO {SCHEMA}.name_tokens AS t (tenant_id, token, names)"
+    "  SELECT $1, u.token, count(*) FROM unnest($19::text[], $20::text[]) AS u(value, token)"
+    "  JOIN seen ON seen.value = u.value GROUP BY u.token ORDER BY u.token"
+    "  ON CONFLICT (tenant_id, token) DO UPDATE SET names = t.names + excluded.names"
+    "), staged AS ("
+    f"  INSERT INTO {SCHEMA}.outbox (event_id, topic, key, envelope)"
+    "  SELECT e.event_id, e.topic, e.key, e.envelope::jsonb"
+    "  FROM unnest($21::uuid[], $22::text[], $23::text[], $24::text[])"
+    "    WITH ORDINALITY AS e(event_id, topic, key, envelope, n)"
+    "  WHERE EXISTS (SELECT FROM a) ORDER BY e.n"
+    "  ON CONFLICT (event_id) DO NOTHING"
     ") SELECT (SELECT count(*) FROM a) AS stored, (SELECT count(*) FROM live) AS live"
 )
 
@@ -574,16 +642,21 @@ async def store_alias(
     keys: Sequence[Key],
     seen_at: datetime,
     hold: bool | None = None,
+    tail: Tail | None = None,
 ) -> str:
     """Store an alias, its keys and (given a row) its new developer in one round trip:
     "stored"; or "taken", nothing stored, when another transaction stored the alias first.
 
     ``hold`` (the developer's ``locked`` as read): join only while the developer is still
     live and so locked, and hold its row until this transaction ends (a merge or lock
-    change of it waits) — else "moved", nothing stored."""
+    change of it waits) — else "moved", nothing stored.
+
+    ``tail`` is written in the same statement when, and only when, the alias is stored."""
     new = isinstance(developer, DeveloperRow)
     developer_id = developer.id if isinstance(developer, DeveloperRow) else developer
-    driver = await driver_connection(session)
+    values, pairs = _names_counted(tail.names) if tail else ([], [])
+    rows = tail.outbox if tail else ()
+    driver = await _driver(session)
     row = await driver.fetchrow(
         _STORE_ALIAS,
         tenant_id,
@@ -603,6 +676,10 @@ async def store_alias(
         [k.score for k in keys],
         [k.rule for k in keys],
         hold,
+        values,
+        [v for v, _ in pairs],
+        [t for _, t in pairs],
+        *([r[i] for r in rows] for i in range(4)),  # event_id, topic, key, envelope JSON
     )
     if row["stored"]:
         return "stored"
