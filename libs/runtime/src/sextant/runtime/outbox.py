@@ -9,12 +9,12 @@ Together: at-least-once delivery, effectively-once effects.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
 import asyncpg
+import orjson
 import sqlalchemy as sa
 import structlog
 from sqlalchemy import MetaData, Table
@@ -254,7 +254,7 @@ class OutboxRelay:
                     OutgoingRecord(
                         r["topic"],
                         r["key"],
-                        tuple(kafka_headers(json.loads(r["attributes"]))),
+                        tuple(kafka_headers(orjson.loads(r["attributes"]))),
                         r["data"].encode(),
                     )
                     for r in rows

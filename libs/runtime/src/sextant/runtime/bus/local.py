@@ -14,12 +14,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import json
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
+import orjson
 import structlog
 
 from sextant.contracts import uuid7
@@ -81,11 +81,13 @@ _CONNECTION_ERRORS = (
 
 
 def _encode_headers(headers: Sequence[tuple[str, bytes]]) -> str:
-    return json.dumps([[name, base64.b64encode(value).decode()] for name, value in headers])
+    return orjson.dumps(
+        [[name, base64.b64encode(value).decode()] for name, value in headers]
+    ).decode()
 
 
 def _decode_headers(raw: str | list[Any]) -> tuple[tuple[str, bytes], ...]:
-    items = json.loads(raw) if isinstance(raw, str) else raw
+    items = orjson.loads(raw) if isinstance(raw, str) else raw
     return tuple((name, base64.b64decode(value)) for name, value in items)
 
 
