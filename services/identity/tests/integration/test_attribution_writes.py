@@ -193,3 +193,20 @@ async def test_another_tenants_alias_is_refused_with_everything_it_carries(
     finally:
         await conn.close()
     assert not [r for r in records if str(other) in (r["key"] or "")]
+
+
+async def test_the_read_gives_the_population_totals_summed_over_their_shards(
+    identity: Identity,
+) -> None:
+    names = ["Ada Lovelace", "Grace Hopper", "Edsger Dijkstra"]
+    for name in names:
+        first = name.split()[0].lower()
+        await identity.attribute(person(name, f"{first}@corp.example.org"))
+    ada = person("Ada Lovelace", "ada.l@elsewhere.example.net", kind="jira")
+    keys = {attribution.fingerprint(ada): keys_for(ada)}
+    async with identity.state.db.transaction(identity.tenant) as session:
+        read = await repository.attribution_read(session, identity.tenant, keys, {"ada"})
+    assert read.held  # the name's holder, so the population was read
+    population = repository.population_of(read.counts)
+    assert (population.names, population.with_domain) == (3, 3)
+    assert population.tokens == {"ada": 1}

@@ -233,7 +233,8 @@ async def _resolve(
     tenant = envelope.tenantid
     generation = KNOWN.generation(tenant)
     keys = {p: keys_for(actor) for p, actor in unknown.items()}
-    tokens = {t for p, actor in unknown.items() for t in population_tokens(actor, keys[p])}
+    facts = {p: AliasFacts.of(actor) for p, actor in unknown.items()}
+    tokens = {t for p in unknown for t in population_tokens(keys[p], facts[p])}
     # Every key lock of the event at once, in one order, before any other lock: two new
     # aliases that could be one person share a key, so they are placed one at a time.
     read = await repository.attribution_read(session, tenant, keys, tokens)
@@ -245,13 +246,13 @@ async def _resolve(
         return None
     placing = Placing(session, outbox, envelope, staged, read)
     *first, (last, actor) = new.items()
-    placed = {p: await placing.place(p, a, keys[p]) for p, a in first}
+    placed = {p: await placing.place(p, a, keys[p], facts[p]) for p, a in first}
 
     def finish(developer: UUID) -> tuple[ActivityAttributed, Staged]:
         return copy.stage(resolved | placed | {last: developer})
 
     placing.last = (last, finish)
-    placed[last] = await placing.place(last, actor, keys[last])
+    placed[last] = await placing.place(last, actor, keys[last], facts[last])
     if placing.written is None:
         await repository.count_names(session, tenant, placing.named - placing.known_named)
     KNOWN.put_after_commit(session, tenant, placed, generation)
@@ -259,11 +260,11 @@ async def _resolve(
     return placing.written
 
 
-def population_tokens(actor: Actor, keys: list[Key]) -> set[str]:
+def population_tokens(keys: list[Key], facts: AliasFacts) -> set[str]:
     """The population tokens an alias's name links are weighed by: the words of its names
     and its domain."""
     tokens = {t for k in keys if k.value.startswith("name:") for t in k.value[5:].split()}
-    if domain := AliasFacts.of(actor).domain:
+    if domain := facts.domain:
         tokens.add(f"@{domain}")
     return tokens
 
@@ -302,12 +303,11 @@ class Placing:
             data, tenant_id=self.tenant, workspace_id=self.workspace, entity=entity
         )
 
-    async def place(self, print_: str, actor: Actor, keys: list[Key]) -> UUID:
+    async def place(self, print_: str, actor: Actor, keys: list[Key], facts: AliasFacts) -> UUID:
         session, tenant = self.session, self.tenant
-        facts = AliasFacts.of(actor)
         if facts.name and not actor.is_bot:
             self.named |= repository.population_entries(facts.name, facts.domain)
-        holders = await self.holders(print_, actor, facts, keys)
+        holders = await self.holders(print_, facts, keys)
         now = datetime.now(UTC)
         if not holders:
             # Nobody holds a key of this alias, and nobody can gain one before this
@@ -329,10 +329,10 @@ class Placing:
             # interleaved with a person's merge or split; read the holders again under it.
             await repository.lock_tenant_resolution(session, tenant)
             self.tenant_locked = True
-            again = await self.read_again(print_, actor, keys)
+            again = await self.read_again(print_, keys, facts)
             if print_ in again.known:
                 return again.known[print_]
-            holders = await self.holders(print_, actor, facts, keys)
+            holders = await self.holders(print_, facts, keys)
         ids = [h.developer_id for h in holders]
         placement = place(
             holders,
@@ -366,16 +366,14 @@ class Placing:
             self.stage(announced, f"developer:{owner}")
         return owner
 
-    async def holders(
-        self, print_: str, actor: Actor, facts: AliasFacts, keys: list[Key]
-    ) -> list[Holder]:
+    async def holders(self, print_: str, facts: AliasFacts, keys: list[Key]) -> list[Holder]:
         """The holders of the alias's keys, with the population its name links need (the
         words of its own names and its domain come with the holders; a holder's other
         name, a handle spelling it, costs one more query, rarely)."""
         values = {k.value for k in keys}
         read = self.read
         if read is None or not values <= read.keys or values & self.stale:
-            read = await self.read_again(print_, actor, keys)
+            read = await self.read_again(print_, keys, facts)
         found = [h for h in read.held if h.key in values]
         counts = dict(read.counts)
         for held in found:  # already counted: no need to count them again
@@ -394,11 +392,11 @@ class Placing:
         return holders_from(keys, found, facts, repository.population_of(counts))
 
     async def read_again(
-        self, print_: str, actor: Actor, keys: list[Key]
+        self, print_: str, keys: list[Key], facts: AliasFacts
     ) -> repository.AttributionFacts:
         """Read the alias and the holders of its keys again (its key locks are held already)."""
         self.read = await repository.attribution_read(
-            self.session, self.tenant, {print_: keys}, population_tokens(actor, keys)
+            self.session, self.tenant, {print_: keys}, population_tokens(keys, facts)
         )
         self.stale = set()
         return self.read
