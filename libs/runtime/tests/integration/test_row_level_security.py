@@ -8,8 +8,9 @@ import sqlalchemy as sa
 from alembic.operations import Operations
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from sextant.runtime.db import Database
+from sextant.runtime.db import Database, driver_connection, set_tenant
 from sextant.runtime.migrations import _bootstrap, enable_tenant_rls
 
 TENANT_A = uuid.UUID("0190d6a0-0000-7000-8000-00000000000a")
@@ -119,3 +120,32 @@ async def test_a_driver_transaction_cannot_write_another_tenants_row(db):
             await connection.execute(
                 "INSERT INTO rlsdemo.items (tenant_id, name) VALUES ($1, 'x')", TENANT_B
             )
+
+
+async def test_a_sessions_driver_connection_is_its_transactions_own(db):
+    """Looked up once per transaction, the raw connection still writes inside that
+    transaction, as its tenant: a rollback keeps nothing; a later transaction of the same
+    session is given its own connection, not the one cached before."""
+    with pytest.raises(RuntimeError, match="half-way"):
+        async with db.transaction(TENANT_A) as session:
+            first = await driver_connection(session)
+            assert await driver_connection(session) is first  # the cached one
+            await first.execute(
+                "INSERT INTO rlsdemo.items (tenant_id, name) VALUES ($1, 'a3')", TENANT_A
+            )
+            assert await first.fetchval("SELECT count(*) FROM rlsdemo.items") == 3
+            raise RuntimeError("half-way")
+    assert await names(db, TENANT_A) == ["a1", "a2"]
+
+    async with AsyncSession(db.engine) as session:
+        async with session.begin():
+            await set_tenant(session, TENANT_A)
+            await driver_connection(session)
+        async with session.begin():
+            await set_tenant(session, TENANT_B)
+            again = await driver_connection(session)
+            current = await (await session.connection()).get_raw_connection()
+            assert again is current.driver_connection
+            assert [r["name"] for r in await again.fetch("SELECT name FROM rlsdemo.items")] == [
+                "b1"
+            ]

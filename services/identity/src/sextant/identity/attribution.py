@@ -112,7 +112,7 @@ async def attribute(
             return written
     attributed, staged_copy = copy.stage(resolved)
     staged.append(staged_copy)
-    await repository.write_outbox(session, Outbox.rows(staged))
+    await outbox.add_all(session, staged)
     return attributed
 
 

@@ -3,7 +3,6 @@ functions the API reaches filter by tenant as well. Nothing here commits."""
 
 from __future__ import annotations
 
-import weakref
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -33,47 +32,6 @@ from sextant.identity.domain.history import PastMerge, Span
 from sextant.identity.domain.keys import Key
 from sextant.identity.domain.linking import Pair
 from sextant.runtime.db import driver_connection
-
-_DRIVER = "sextant.identity.driver"
-
-
-async def _driver(session: AsyncSession) -> Any:
-    """:func:`driver_connection`, looked up once per transaction: attribution needs it two
-    or three times an event, and each lookup crosses into SQLAlchemy's greenlet twice
-    (60 µs measured, a third of a small statement's round trip). The transaction is held
-    weakly: a strong reference from the session's info back to it would make every
-    session a cycle, freed only by the garbage collector."""
-    held = session.info.get(_DRIVER)
-    if held is not None and held[0]() is session.sync_session.get_transaction():
-        return held[1]
-    driver = await driver_connection(session)
-    session.info[_DRIVER] = (weakref.ref(session.sync_session.get_transaction()), driver)
-    return driver
-
-
-_WRITE_OUTBOX_ROW = (
-    f"INSERT INTO {SCHEMA}.outbox (event_id, topic, key, envelope)"  # noqa: S608 (schema: a constant identifier)
-    " VALUES ($1, $2, $3, $4::jsonb) ON CONFLICT (event_id) DO NOTHING"
-)
-_WRITE_OUTBOX = (
-    f"INSERT INTO {SCHEMA}.outbox (event_id, topic, key, envelope)"  # noqa: S608 (schema: a constant identifier)
-    " SELECT e.event_id, e.topic, e.key, e.envelope::jsonb"
-    " FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[])"
-    "   WITH ORDINALITY AS e(event_id, topic, key, envelope, n)"
-    " ORDER BY e.n ON CONFLICT (event_id) DO NOTHING"
-)
-
-
-async def write_outbox(session: AsyncSession, rows: Sequence[tuple[UUID, str, str, str]]) -> None:
-    """Write outbox rows (:meth:`sextant.runtime.outbox.Outbox.rows`) in order, once per
-    event id, in one round trip: :meth:`~sextant.runtime.outbox.Outbox.add_all` on the
-    transaction's driver connection as attribution already holds it. One row, the usual
-    case, goes as plain values (30 µs less than through arrays, measured)."""
-    driver = await _driver(session)
-    if len(rows) == 1:
-        await driver.execute(_WRITE_OUTBOX_ROW, *rows[0])
-    else:
-        await driver.execute(_WRITE_OUTBOX, *([r[i] for r in rows] for i in range(4)))
 
 
 @dataclass(frozen=True)
@@ -156,7 +114,7 @@ async def developers_of_aliases(
 ) -> dict[str, UUID]:
     """The live developer of each known alias among ``fingerprints`` (one round trip;
     merges moved the aliases, so a merged-away developer here is rare and followed)."""
-    driver = await _driver(session)
+    driver = await driver_connection(session)
     rows = await driver.fetch(_KNOWN_ALIASES, tenant_id, list(fingerprints))
     return await _live_developers(session, tenant_id, rows)
 
@@ -229,7 +187,7 @@ async def attribution_read(
     cannot each start a developer."""
     pairs = [(p, k.value) for p, ks in keys.items() for k in ks]
     asked = frozenset(tokens)
-    driver = await _driver(session)
+    driver = await driver_connection(session)
     rows = await driver.fetch(
         _ATTRIBUTION_READ,
         tenant_id,
@@ -269,7 +227,7 @@ async def name_counts(
     session: AsyncSession, tenant_id: UUID, tokens: Iterable[str]
 ) -> dict[str, int]:
     """The population counts of ``tokens`` (names' words, ``@<domain>``)."""
-    driver = await _driver(session)
+    driver = await driver_connection(session)
     rows = await driver.fetch(_POPULATION, tenant_id, list(set(tokens)))
     return {r["token"]: int(r["names"]) for r in rows}
 
@@ -321,7 +279,7 @@ async def count_names(session: AsyncSession, tenant_id: UUID, entries: Iterable[
     values, pairs = _names_counted(entries)
     if not values:
         return
-    driver = await _driver(session)
+    driver = await driver_connection(session)
     await driver.execute(
         _COUNT_NAMES, tenant_id, values, [v for v, _ in pairs], [t for _, t in pairs]
     )
@@ -664,7 +622,7 @@ async def store_alias(
     developer_id = developer.id if isinstance(developer, DeveloperRow) else developer
     values, pairs = _names_counted(tail.names) if tail else ([], [])
     rows = tail.outbox if tail else ()
-    driver = await _driver(session)
+    driver = await driver_connection(session)
     row = await driver.fetchrow(
         _STORE_ALIAS,
         tenant_id,
