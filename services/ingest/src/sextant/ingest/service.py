@@ -23,7 +23,7 @@ from sextant.ingest.backfill import runner
 from sextant.ingest.db import repository
 from sextant.ingest.db.repository import BackfillRow, SourceRow
 from sextant.ingest.mapping import MappingRules
-from sextant.ingest.normalize import Context
+from sextant.ingest.normalize import Context, pruned
 from sextant.ingest.reading import notice, read_delivery
 from sextant.ingest.sealing import SecretBox
 from sextant.ingest.settings import IngestSettings
@@ -328,7 +328,7 @@ async def _store(
     """Parse and normalize (here, in the request), then hand the rows to the group-commit
     writer and wait for the commit."""
     try:
-        payload = orjson.loads(body)  # a third of stdlib json's time on a 28 KB payload
+        payload = pruned.parse(source.kind, delivery.event, body)
     except orjson.JSONDecodeError as exc:
         raise InvalidInput(f"the body is not valid JSON: {exc}") from None
     read = read_delivery(state.outbox, source, ctx, delivery.delivery_id, delivery.event, payload)
@@ -397,7 +397,7 @@ async def replay(
             return Replayed(done, outcomes, events, True, None)
         for stored in page:
             try:
-                payload = orjson.loads(stored.body)
+                payload = pruned.parse(source.kind, stored.event, stored.body)
             except orjson.JSONDecodeError:
                 payload = None  # _read reports it as unreadable
             read = read_delivery(outbox, source, ctx, stored.delivery_id, stored.event, payload)
