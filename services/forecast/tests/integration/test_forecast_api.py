@@ -239,7 +239,11 @@ async def test_stale_flags_the_outlier_with_an_explanation_and_counts_dismissals
 ) -> None:
     flagged = (await forecast.get("/v1/work-items/stale", params={"scope": SCOPE})).json()
     assert [i["key"] for i in flagged["items"]] == ["WIP-5"]
-    assert re.search(r"60\.\d days in 'In Progress'", flagged["items"][0]["explanation"])
+    # In progress since NOW - 60 days; NOW is today's 00:01, so the age grows through the day.
+    age = re.search(r"(\d+\.\d) days in 'In Progress'", flagged["items"][0]["explanation"])
+    assert age is not None
+    expected = (datetime.now(UTC) - (NOW - timedelta(days=60))) / timedelta(days=1)
+    assert abs(float(age[1]) - expected) < 0.1
     partner = internal_keys.signer.mint(
         service="forecast", subject="p", role="partner", tenant_id=TENANT
     )
