@@ -61,21 +61,7 @@ class Identity:
         """Attribute a push by ``actors`` in its own transaction, as the activity consumer
         does; the developer id each actor was attributed to."""
         tenant = tenant or self.tenant
-        commits = [
-            Commit(sha=f"{i:040x}", title="c", author=a, authored_at=NOW)
-            for i, a in enumerate(actors)
-        ]
-        data = CommitsPushed(
-            source=SourceRef(kind="generic", source_id=uuid7(), external_id="p"),
-            repository=Repository(external_id="1", full_name="o/r"),
-            branch="main",
-            after_sha="f" * 40,
-            commits=commits,
-            occurred_at=NOW,
-        )
-        envelope = Envelope.wrap(
-            data, source="/sextant/ingest", tenantid=tenant, workspaceid=uuid7(), subject="b"
-        )
+        envelope = push(tenant, *actors, workspace_id=uuid7())
         async with self.state.db.transaction(tenant) as session:
             attributed = await attribution.attribute(session, OUTBOX, envelope)
         return [a.developer_id for a in attributed.attributions]
@@ -116,6 +102,24 @@ async def identity(database_url: str, internal_keys: InternalKeys) -> AsyncItera
         state,
     ):
         yield Identity(client, state, internal_keys, dsn, uuid7())
+
+
+def push(tenant: UUID, *actors: Actor, workspace_id: UUID | None = None) -> Envelope:
+    """A push with one commit by each of ``actors``, as ingest announces it."""
+    data = CommitsPushed(
+        source=SourceRef(kind="generic", source_id=uuid7(), external_id="p"),
+        repository=Repository(external_id="1", full_name="o/r"),
+        branch="main",
+        after_sha="f" * 40,
+        commits=[
+            Commit(sha=f"{i:040x}", title="c", author=a, authored_at=NOW)
+            for i, a in enumerate(actors)
+        ],
+        occurred_at=NOW,
+    )
+    return Envelope.wrap(
+        data, source="/sextant/ingest", tenantid=tenant, workspaceid=workspace_id, subject="b"
+    )
 
 
 def person(name: str, email: str, **extra: Any) -> Actor:

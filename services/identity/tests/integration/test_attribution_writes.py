@@ -10,9 +10,7 @@ from uuid import UUID
 import asyncpg
 import pytest
 
-from sextant.contracts import Envelope, uuid7
-from sextant.contracts.events.activity import Commit, CommitsPushed
-from sextant.contracts.events.common import Actor, Repository, SourceRef
+from sextant.contracts import uuid7
 from sextant.contracts.events.platform import DeveloperCreated
 from sextant.identity import attribution
 from sextant.identity.db import repository
@@ -20,25 +18,10 @@ from sextant.identity.db.repository import DeveloperRow, Tail, total_shard
 from sextant.identity.domain.keys import keys_for
 from sextant.identity.handlers import OUTBOX
 
-from .conftest import NOW, Identity, person
+from .conftest import Identity, person, push
 
 CREATED = "sextant.identity.developer.created.v1"
 ATTRIBUTED = "sextant.activity.attributed.v1"
-
-
-def push(tenant: UUID, *actors: Actor) -> Envelope:
-    data = CommitsPushed(
-        source=SourceRef(kind="generic", source_id=uuid7(), external_id="p"),
-        repository=Repository(external_id="1", full_name="o/r"),
-        branch="main",
-        after_sha="f" * 40,
-        commits=[
-            Commit(sha=f"{i:040x}", title="c", author=a, authored_at=NOW)
-            for i, a in enumerate(actors)
-        ],
-        occurred_at=NOW,
-    )
-    return Envelope.wrap(data, source="/sextant/ingest", tenantid=tenant, subject="b")
 
 
 async def rows(identity: Identity, sql: str, tenant: UUID) -> dict[str, int]:

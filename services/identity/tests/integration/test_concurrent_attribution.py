@@ -7,29 +7,12 @@ from __future__ import annotations
 import asyncio
 from uuid import UUID
 
-from sextant.contracts import Envelope, uuid7
-from sextant.contracts.events.activity import Commit, CommitsPushed
-from sextant.contracts.events.common import Actor, Repository, SourceRef
+from sextant.contracts.events.common import Actor
 from sextant.identity import attribution
 from sextant.identity.db.repository import total_shard
 from sextant.identity.handlers import OUTBOX
 
-from .conftest import NOW, Identity, person
-
-
-def push(tenant: UUID, *actors: Actor) -> Envelope:
-    data = CommitsPushed(
-        source=SourceRef(kind="generic", source_id=uuid7(), external_id="p"),
-        repository=Repository(external_id="1", full_name="o/r"),
-        branch="main",
-        after_sha="f" * 40,
-        commits=[
-            Commit(sha=f"{i:040x}", title="c", author=a, authored_at=NOW)
-            for i, a in enumerate(actors)
-        ],
-        occurred_at=NOW,
-    )
-    return Envelope.wrap(data, source="/sextant/ingest", tenantid=tenant, subject="b")
+from .conftest import Identity, person, push
 
 
 async def attribute_held(identity: Identity, actor: Actor, release: asyncio.Event) -> UUID:
