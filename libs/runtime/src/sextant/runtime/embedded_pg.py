@@ -31,6 +31,14 @@ def _bin_dir() -> Path:
     return Path(POSTGRES_BIN_PATH)
 
 
+# Durable (fsync on). New WAL segments are not zero-filled: filling each 16 MB segment
+# stalls every commit behind it, and a busy instance whose WAL is still growing (a fresh
+# data directory has nothing to recycle) starts one every second or less. Under ingest's
+# bench that fill was the p99 at 70 % load: 58-68 ms with it, 22-29 ms without. Unfilled
+# segments are as durable: fdatasync also writes the allocation of the blocks it flushes.
+SERVER_SETTINGS = "-c max_connections=400 -c fsync=on -c shared_buffers=128MB -c wal_init_zero=off"
+
+
 class EmbeddedPostgres:
     """Start, stop and restart one PostgreSQL data directory."""
 
@@ -110,8 +118,7 @@ class EmbeddedPostgres:
                 "-l",
                 str(self.data_dir / "postgres.log"),
                 "-o",
-                f"-h 127.0.0.1 -p {self.port} -k {self.data_dir} -c max_connections=400 "
-                "-c fsync=on -c shared_buffers=128MB",
+                f"-h 127.0.0.1 -p {self.port} -k {self.data_dir} {SERVER_SETTINGS}",
                 "start",
             )
         self._wait_ready()

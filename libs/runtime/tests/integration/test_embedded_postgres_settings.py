@@ -1,0 +1,26 @@
+"""The embedded server is durable, and does not stall commits behind zero-filled WAL."""
+
+import os
+
+import asyncpg
+import pytest
+from sqlalchemy.engine import make_url
+
+
+@pytest.mark.skipif("DATABASE_URL" in os.environ, reason="an external server has its own settings")
+async def test_the_embedded_server_commits_durably_without_filling_new_wal_segments(postgres_url):
+    dsn = make_url(postgres_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    conn = await asyncpg.connect(dsn)
+    try:
+        settings = {
+            name: await conn.fetchval(f"SHOW {name}")
+            for name in ("fsync", "synchronous_commit", "full_page_writes", "wal_init_zero")
+        }
+    finally:
+        await conn.close()
+    assert settings == {
+        "fsync": "on",
+        "synchronous_commit": "on",
+        "full_page_writes": "on",
+        "wal_init_zero": "off",
+    }
