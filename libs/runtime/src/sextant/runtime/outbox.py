@@ -179,6 +179,20 @@ async def claim_inbox(session: AsyncSession, inbox: Table, group: str, event_id:
     return result.first() is not None
 
 
+def take_statement(table: str) -> str:
+    """The relay's statement taking (and deleting) the oldest rows of ``table``, a quoted
+    name: ``$1`` of them, with each envelope split into its attributes and its data.
+
+    ``= ANY(ARRAY(...))``, not ``IN (...)``: the ids become one array probed through the
+    primary key. As a semi-join the planner hashed a sequential scan of the whole table,
+    mostly dead rows on a busy outbox (0.35 of the statement's 0.4 ms in identity's bench)."""
+    return (
+        f"DELETE FROM {table} WHERE id = ANY(ARRAY(SELECT id FROM {table} ORDER BY id LIMIT $1))"
+        " RETURNING id, topic, key, (envelope - 'data')::text AS attributes,"
+        " (envelope -> 'data')::text AS data"
+    )
+
+
 class OutboxRelay:
     """Publishes committed outbox rows in order, one relay per schema at a time."""
 
@@ -203,11 +217,7 @@ class OutboxRelay:
         self.published = 0
         name = f"{identifier(table.schema or 'public')}.{identifier(table.name)}"
         self._lock_sql = "SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))"
-        self._take_sql = (
-            f"DELETE FROM {name} WHERE id IN (SELECT id FROM {name} ORDER BY id LIMIT $1) "
-            "RETURNING id, topic, key, (envelope - 'data')::text AS attributes, "
-            "(envelope -> 'data')::text AS data"
-        )
+        self._take_sql = take_statement(name)
 
     async def start(self) -> None:
         await self._listener.start()
