@@ -1,5 +1,5 @@
-"""A spec's hot routes are answered by the request-context layer, ahead of FastAPI's
-stack, and still behave like any route: request id on the reply, problem+json for domain
+"""A spec's hot routes are answered by the service's app before its FastAPI stack, and
+still behave like any route: request id on the reply, problem+json for domain
 and infrastructure errors, request metrics by route, and other methods on the same path
 answered by the stack below (405 or the FastAPI route)."""
 
@@ -18,6 +18,8 @@ async def hot(request: Request) -> Response:
         raise Gone("that one is disabled")
     if what == "down":
         raise ConnectionRefusedError("the database went away")
+    if what == "bug":
+        raise KeyError("a bug")
     return Response(f"hot {what} {len(await request.body())}", status_code=202)
 
 
@@ -55,6 +57,13 @@ async def test_hot_route_answers_with_the_runtime_context(database_url, internal
         assert down.json()["type"].endswith("unavailable")
         assert down.headers["retry-after"] == "5"
 
+        # A crash is the crash handler's problem+json, with the request id, not a dropped
+        # connection (no error middleware sits above a hot route).
+        bug = await client.post("/v1/hot/bug", headers={"x-request-id": "r-2"})
+        assert bug.status_code == 500
+        assert bug.headers["content-type"] == "application/problem+json"
+        assert bug.headers["x-request-id"] == "r-2"
+
         # Another method on the path goes down the stack, to the FastAPI route.
         assert (await client.get("/v1/hot/z")).json() == {"read": "z"}
         assert (await client.put("/v1/hot/z")).status_code == 405
@@ -63,6 +72,7 @@ async def test_hot_route_answers_with_the_runtime_context(database_url, internal
         for line in (
             'method="POST",route="/v1/hot/{what}",status="202"} 2.0',
             'method="POST",route="/v1/hot/{what}",status="410"} 1.0',
+            'method="POST",route="/v1/hot/{what}",status="500"} 1.0',
             'method="GET",route="/v1/hot/{what}",status="200"} 1.0',
         ):
             assert f"sextant_http_requests_total{{{line}" in metrics

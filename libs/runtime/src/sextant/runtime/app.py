@@ -59,9 +59,9 @@ class ServiceSpec:
     on_stop: Sequence[Hook] = ()
     description: str = ""
     openapi_url: str | None = "/openapi.json"  # the gateway serves its own merged one
-    # Plain Starlette routes answered by the request-context layer itself, ahead of
-    # FastAPI's middleware, routing and dependency solving: for a hot path whose own work
-    # costs less than those (ingest's webhooks). Public; see :class:`RequestContext`.
+    # Plain Starlette routes the app answers before its own stack (FastAPI's telemetry,
+    # middleware, routing and dependency solving): for a hot path whose own work costs
+    # less than those (ingest's webhooks). Public; see :class:`ServiceApp`.
     hot_routes: Sequence[Route] = ()
 
     @property
@@ -190,7 +190,7 @@ def create_service_app(
             yield
             log.info("service.stopping", service=spec.name)
 
-    app = FastAPI(
+    app = ServiceApp(
         title=f"Sextant {spec.name}",
         description=spec.description,
         lifespan=lifespan,
@@ -204,7 +204,8 @@ def create_service_app(
     install_problem_handlers(app)
     generate_openapi = app.openapi
     app.openapi = lambda: document_problems(generate_openapi())  # type: ignore[method-assign]
-    app.add_middleware(RequestContext, metrics=metrics, hot_routes=spec.hot_routes)
+    app.add_middleware(RequestContext, metrics=metrics)
+    app.answer_first(spec.hot_routes, metrics)
     app.include_router(_health_router(metrics))
     for router in (*spec.routers, _internal_router(spec)):
         app.include_router(router, dependencies=[Depends(internal_claims)])
@@ -270,19 +271,57 @@ def _internal_router(spec: ServiceSpec) -> APIRouter:
     return router
 
 
+class ServiceApp(FastAPI):
+    """A service's app: FastAPI, except that the spec's hot routes are answered first.
+
+    A hot route's request gets the same request context (:class:`RequestContext`) and
+    problem+json handlers as any other, but none of the layers that cost a webhook as
+    much as its HMAC and JSON parsing together: FastAPI's telemetry check, its error,
+    body-limit and exit-stack middleware, the router and dependency solving. Any other
+    method on a hot path (a GET's 405) goes through the stack as usual."""
+
+    _hot_routes: tuple[Route, ...] = ()
+    _hot_context: RequestContext | None = None
+
+    def answer_first(self, routes: Sequence[Route], metrics: ServiceMetrics) -> None:
+        self._hot_routes = tuple(routes)
+        self._hot_context = RequestContext(self._answer_hot, metrics)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._hot_context is not None and scope["type"] == "http":
+            for route in self._hot_routes:
+                match, child_scope = route.matches(scope)
+                if match is Match.FULL:
+                    scope.update(child_scope, route=route, app=self)
+                    await self._hot_context(scope, receive, send)
+                    return
+        await super().__call__(scope, receive, send)
+
+    async def _answer_hot(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Call the hot route's endpoint and send its response; an exception is answered
+        by the app's handler for it (problem+json; ``Exception``'s is the crash one)."""
+        request = Request(scope, receive)
+        endpoint = cast(Callable[[Request], Awaitable[Response]], scope["route"].endpoint)
+        try:
+            response = await endpoint(request)
+        except Exception as exc:
+            # FastAPI types its handlers narrower than Starlette's lookup takes.
+            found = _lookup_exception_handler(cast(Any, self.exception_handlers), exc)
+            if found is None:
+                raise
+            # The app's handlers are the async (request, exc) -> response kind.
+            handler = cast(Callable[[Request, Exception], Awaitable[Response]], found)
+            response = await handler(request, exc)
+        await response(scope, receive, send)
+
+
 class RequestContext:
     """Request id and traceparent on every log line and reply; request count and latency
     by route. Plain ASGI rather than ``@app.middleware``: that one wraps each request in
-    a task group and memory streams, which cost more than a fast route itself.
+    a task group and memory streams, which cost more than a fast route itself."""
 
-    It also answers the spec's hot routes itself (:meth:`_answer_hot`): the middleware
-    and routing layers below it cost a webhook as much as its HMAC and JSON parsing
-    together. Any other method on a hot path (a GET's 405) goes down the stack as usual."""
-
-    def __init__(
-        self, app: ASGIApp, metrics: ServiceMetrics, hot_routes: Sequence[Route] = ()
-    ) -> None:
-        self.app, self.metrics, self.hot_routes = app, metrics, tuple(hot_routes)
+    def __init__(self, app: ASGIApp, metrics: ServiceMetrics) -> None:
+        self.app, self.metrics = app, metrics
         self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -312,37 +351,12 @@ class RequestContext:
             await send(message)
 
         try:
-            for hot in self.hot_routes:
-                match, child_scope = hot.matches(scope)
-                if match is Match.FULL:
-                    scope.update(child_scope, route=hot)
-                    await self._answer_hot(hot, scope, receive, send_with_request_id)
-                    break
-            else:
-                await self.app(scope, receive, send_with_request_id)
+            await self.app(scope, receive, send_with_request_id)
         finally:
             route = getattr(scope.get("route"), "path", "unmatched")
             count, latency = self._series(scope["method"], route, status)
             count.inc()
             latency.observe(time.perf_counter() - started)
-
-    @staticmethod
-    async def _answer_hot(route: Route, scope: Scope, receive: Receive, send: Send) -> None:
-        """Call a hot route's endpoint and send its response; an exception the app has a
-        handler for (the problem+json ones) is answered by that handler, as below; any
-        other reaches the server-error layer above, as it would from below."""
-        request = Request(scope, receive)
-        endpoint = cast(Callable[[Request], Awaitable[Response]], route.endpoint)
-        try:
-            response = await endpoint(request)
-        except Exception as exc:
-            found = _lookup_exception_handler(scope["app"].exception_handlers, exc)
-            if found is None:
-                raise
-            # The app's handlers are the async (request, exc) -> response kind.
-            handler = cast(Callable[[Request, Exception], Awaitable[Response]], found)
-            response = await handler(request, exc)
-        await response(scope, receive, send)
 
     def _series(self, method: str, route: str, status: int) -> tuple[Counter, Histogram]:
         """The request's counter and histogram children, looked up once per label set

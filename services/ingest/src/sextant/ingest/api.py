@@ -48,7 +48,7 @@ def hook_route() -> Route:
     """``POST /v1/hooks/{source_id}`` as a plain Starlette route, for the spec's
     ``hot_routes``: at webhook rates FastAPI's middleware, routing and per-request
     dependency and parameter solving cost more than verifying, normalizing and storing a
-    delivery, so the runtime answers it ahead of them with the same :func:`receive`. The
+    delivery, so the service's app answers it before them with the same :func:`receive`. The
     FastAPI route below stays for the OpenAPI document and answers anything else on the
     path (a GET's 405)."""
 
