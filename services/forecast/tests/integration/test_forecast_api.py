@@ -91,11 +91,17 @@ def history_events() -> list[Envelope]:
     days), 3 not started, and two sprints: one comfortable, one hopeless."""
     events = []
     for i in range(60):
-        key, start = f"PROJ-{i}", NOW - timedelta(weeks=30) + timedelta(days=3.5 * i)
+        # Done every 3.5 days, so every calendar week holds two whatever weekday NOW is;
+        # 1-5 days in progress each. (Done at 2-6 days after evenly spaced starts, the
+        # weekly counts, and so the sprint odds, changed with the weekday: 0.88 on a
+        # Wednesday.) The last is done half a day before NOW.
+        key, done = f"PROJ-{i}", NOW - timedelta(days=207 - 3.5 * i)
+        started = done - timedelta(days=1 + i % 5)
+        start = started - timedelta(days=1)
         events += [
             created(key, start),
-            moved(key, "in_progress", start + timedelta(days=1), start),
-            moved(key, "done", start + timedelta(days=2 + i % 5), start),
+            moved(key, "in_progress", started, start),
+            moved(key, "done", done, start),
         ]
     for i, days in enumerate([1, 2, 2, 3, 1, 60]):
         key, start = f"WIP-{i}", NOW - timedelta(days=days + 1)
