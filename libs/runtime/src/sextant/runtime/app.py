@@ -284,8 +284,10 @@ class ServiceApp(FastAPI):
     _hot_context: RequestContext | None = None
 
     def answer_first(self, routes: Sequence[Route], metrics: ServiceMetrics) -> None:
-        self._hot_routes = tuple(routes)
-        self._hot_context = RequestContext(self._answer_hot, metrics)
+        """Answer ``routes`` first; with none, every request goes straight to FastAPI."""
+        if routes:
+            self._hot_routes = tuple(routes)
+            self._hot_context = RequestContext(self._answer_hot, metrics)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self._hot_context is not None and scope["type"] == "http":
