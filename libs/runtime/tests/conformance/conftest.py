@@ -28,6 +28,7 @@ class BusUnderTest:
     kind: str
     database_url: str
     bootstrap: str | None
+    batched: bool = False  # the consumers' handler is Batched
     topic: str = field(default_factory=lambda: f"conformance.{secrets.token_hex(4)}")
     group: str = field(default_factory=lambda: f"group-{secrets.token_hex(4)}")
 
@@ -52,6 +53,7 @@ class BusUnderTest:
             CONFORMANCE_TOPIC=self.topic,
             CONFORMANCE_GROUP=self.group,
             CONFORMANCE_BOOTSTRAP=self.bootstrap or "",
+            CONFORMANCE_BATCHED="1" if self.batched else "0",
         )
         env.update(extra)
         return env
@@ -81,12 +83,17 @@ def bus_kind(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+@pytest.fixture(params=["one-by-one", "batched"])
+def handling(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture
 async def bus_under_test(
-    bus_kind: str, database_url: str, request: pytest.FixtureRequest
+    bus_kind: str, handling: str, database_url: str, request: pytest.FixtureRequest
 ) -> AsyncIterator[BusUnderTest]:
     bootstrap = request.getfixturevalue("kafka_bootstrap") if bus_kind == "kafka" else None
-    under_test = BusUnderTest(bus_kind, database_url, bootstrap)
+    under_test = BusUnderTest(bus_kind, database_url, bootstrap, batched=handling == "batched")
     await under_test.prepare()
     yield under_test
 

@@ -96,7 +96,7 @@ def in_process_consumer(under_test: BusUnderTest, bus: EventBus, db, member: str
         db=db,
         inbox=busworker.spine.inbox,
         group=under_test.group,
-        handlers={under_test.topic: busworker.make_handler(member)},
+        handlers={under_test.topic: busworker.make_handler(member, batched=under_test.batched)},
         retry=RetryPolicy(max_attempts=3, backoff_seconds=0.05),
         max_records=200,
     )
@@ -142,9 +142,11 @@ async def test_consumer_killed_ten_times_mid_batch_loses_and_doubles_nothing(
     await bus.start()
 
     async def produce() -> None:
+        # ~35 s of work arriving: past the ten kills even for a consumer (batched) that
+        # keeps up with it, so each kill can land while records are flowing.
         for start in range(0, total, 100):
             await bus.publish(records(bus_under_test.topic, range(start, start + 100), keys=50))
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(0.35)
 
     producer = asyncio.create_task(produce())
     killed_with_work_done = 0
@@ -269,19 +271,25 @@ async def test_poison_message_is_dead_lettered_and_the_partition_keeps_flowing(
 
 
 async def test_restarting_the_broker_or_database_mid_stream_loses_and_doubles_nothing(
-    bus_kind: str, database_url: str, tmp_path: Path, request: pytest.FixtureRequest
+    bus_kind: str,
+    handling: str,
+    database_url: str,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
 ):
     total = 4000
     restart: Callable[[], None]
     if bus_kind == "kafka":
         broker: TansuBroker = request.getfixturevalue("restartable_broker")
-        under_test = BusUnderTest("kafka", database_url, broker.bootstrap)
+        under_test = BusUnderTest(
+            "kafka", database_url, broker.bootstrap, batched=handling == "batched"
+        )
         restart = lambda: broker.restart(down_seconds=2)  # noqa: E731
     else:
         server = EmbeddedPostgres(tmp_path / "restartable-pg")
         database_url = server.start()
         request.addfinalizer(server.destroy)
-        under_test = BusUnderTest("local", database_url, None)
+        under_test = BusUnderTest("local", database_url, None, batched=handling == "batched")
 
         def restart() -> None:
             server.kill()

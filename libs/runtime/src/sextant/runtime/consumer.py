@@ -6,6 +6,12 @@ records within one partition strictly in order. A handler that keeps failing is 
 with backoff ``max_attempts`` times, then its record goes to ``<topic>.dlq`` with the error
 and the attempt count, and the partition moves on. Database or broker outages are not the
 event's fault: they are retried until the infrastructure is back and never dead-lettered.
+
+A :class:`Batched` handler takes a partition's consecutive records of one tenant together,
+in one transaction: the inbox claim, the handler's own round trips and the commit (an
+fsync) are shared, which is what lets a consumer keep up with a backlog. A batch that fails
+for any reason but the infrastructure is handled again one record at a time, so retries
+and dead-lettering stay per record, exactly as above.
 """
 
 from __future__ import annotations
@@ -13,8 +19,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from uuid import UUID
 
 import structlog
 from sqlalchemy import Table
@@ -25,13 +32,48 @@ from sextant.runtime.bus.base import EventBus, IncomingRecord, OutgoingRecord, P
 from sextant.runtime.db import Database
 from sextant.runtime.logging import bind_request_context, clear_request_context
 from sextant.runtime.metrics import ServiceMetrics
-from sextant.runtime.outbox import claim_inbox
+from sextant.runtime.outbox import claim_inbox, claim_inbox_many
 from sextant.runtime.tasks import cancel_and_wait
 from sextant.runtime.transient import is_transient
 
 log = structlog.get_logger()
 
 Handler = Callable[[AsyncSession, Envelope], Awaitable[None]]
+BatchHandle = Callable[[AsyncSession, Sequence[Envelope]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Batched:
+    """A handler that takes up to ``max_batch`` envelopes of one tenant at a time, in
+    order, in one transaction (their inbox already claimed). It is also a plain
+    :data:`Handler`: one envelope is a batch of one."""
+
+    handle_many: BatchHandle
+    max_batch: int = 100
+
+    async def __call__(self, session: AsyncSession, envelope: Envelope) -> None:
+        await self.handle_many(session, [envelope])
+
+
+def each_in_context(envelopes: Sequence[Envelope]) -> Iterator[Envelope]:
+    """The envelopes of a batch, each with its own trace bound while the caller handles it
+    (what it stages for the outbox carries that event's traceparent, not its neighbour's);
+    the trace bound before is bound again after."""
+    before = structlog.contextvars.get_contextvars().get("traceparent")
+    try:
+        for envelope in envelopes:
+            _bind_trace(envelope.traceparent)
+            yield envelope
+    finally:
+        _bind_trace(before)
+
+
+def _bind_trace(traceparent: str | None) -> None:
+    if traceparent is None:
+        structlog.contextvars.unbind_contextvars("traceparent")
+    else:
+        structlog.contextvars.bind_contextvars(traceparent=traceparent)
+
 
 DLQ_SUFFIX = ".dlq"
 _MAX_INFRA_BACKOFF = 5.0
@@ -150,26 +192,87 @@ class EventProcessor:
                 await consumer.stop()
 
     async def _process_partition(self, records: list[IncomingRecord]) -> int:
+        run: list[tuple[IncomingRecord, Envelope]] = []  # consecutive, one topic and tenant
         for record in records:
-            await self.process(record)
+            handler = self._handlers[record.topic]
+            if not isinstance(handler, Batched):
+                await self._process_run(run)
+                run = []
+                await self.process(record)
+                continue
+            try:
+                envelope = from_kafka_binary(record.headers, record.value)
+            except (ValueError, json.JSONDecodeError) as exc:
+                await self._process_run(run)
+                run = []
+                await self._dead_letter(record, exc, attempts=1)
+                continue
+            if run and (
+                len(run) >= handler.max_batch
+                or run[0][0].topic != record.topic
+                or run[0][1].tenantid != envelope.tenantid
+            ):
+                await self._process_run(run)
+                run = []
+            run.append((record, envelope))
+        await self._process_run(run)
         return records[-1].offset + 1
 
-    async def process(self, record: IncomingRecord) -> None:
-        """Handle one record to completion: effect committed, or dead-lettered."""
-        try:
-            envelope = from_kafka_binary(record.headers, record.value)
-        except (ValueError, json.JSONDecodeError) as exc:
-            await self._dead_letter(record, exc, attempts=1)
+    async def _process_run(self, run: list[tuple[IncomingRecord, Envelope]]) -> None:
+        """Handle a run of a :class:`Batched` topic in one transaction; if it fails (not
+        the infrastructure), one record at a time instead."""
+        if len(run) <= 1:
+            for record, envelope in run:
+                await self.process(record, envelope)
             return
-        handler = self._handlers[record.topic]
+        topic, tenant = run[0][0].topic, run[0][1].tenantid
+        handler = self._handlers[topic]
+        assert isinstance(handler, Batched)
+        envelopes = list({e.id: e for _, e in run}.values())  # a copy redelivered within: once
+
+        async def handle(session: AsyncSession) -> None:
+            claimed = await claim_inbox_many(
+                session, self._inbox, self._group, [e.id for e in envelopes]
+            )
+            if fresh := [e for e in envelopes if e.id in claimed]:
+                await handler.handle_many(session, fresh)
+
+        bind_request_context(tenant_id=str(tenant))
+        try:
+            await self._committed(tenant, handle)
+        except Exception as exc:
+            log.warning(
+                "consumer.batch_failed", group=self._group, records=len(run), error=str(exc)
+            )
+            for record, envelope in run:
+                await self.process(record, envelope)
+            return
+        finally:
+            clear_request_context()
+        self.handled += len(run)
+        if self._metrics:
+            self._metrics.events_handled.labels(topic, "ok").inc(len(run))
+
+    async def process(self, record: IncomingRecord, envelope: Envelope | None = None) -> None:
+        """Handle one record to completion: effect committed, or dead-lettered."""
+        if envelope is None:
+            try:
+                envelope = from_kafka_binary(record.headers, record.value)
+            except (ValueError, json.JSONDecodeError) as exc:
+                await self._dead_letter(record, exc, attempts=1)
+                return
+        handler, event = self._handlers[record.topic], envelope
+
+        async def handle(session: AsyncSession) -> None:
+            if await claim_inbox(session, self._inbox, self._group, event.id):
+                await handler(session, event)
+
         bind_request_context(tenant_id=str(envelope.tenantid), traceparent=envelope.traceparent)
         try:
             attempt = 0
             while True:
                 try:
-                    async with self._db.transaction(envelope.tenantid) as session:
-                        if await claim_inbox(session, self._inbox, self._group, envelope.id):
-                            await handler(session, envelope)
+                    await self._committed(envelope.tenantid, handle)
                     self.handled += 1
                     if self._metrics:
                         self._metrics.events_handled.labels(record.topic, "ok").inc()
@@ -177,14 +280,6 @@ class EventProcessor:
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
-                    if is_transient(exc):
-                        log.warning(
-                            "consumer.infrastructure_down", group=self._group, error=str(exc)
-                        )
-                        await asyncio.sleep(
-                            min(_MAX_INFRA_BACKOFF, self._retry.backoff_seconds * 4)
-                        )
-                        continue
                     attempt += 1
                     log.warning(
                         "consumer.handler_failed",
@@ -199,6 +294,24 @@ class EventProcessor:
                     await asyncio.sleep(self._retry.delay(attempt))
         finally:
             clear_request_context()
+
+    async def _committed(
+        self, tenant: UUID, handle: Callable[[AsyncSession], Awaitable[None]]
+    ) -> None:
+        """Run ``handle`` in a transaction as ``tenant`` and commit, retrying for as long as
+        the database or broker is away; any other failure is the events', raised."""
+        while True:
+            try:
+                async with self._db.transaction(tenant) as session:
+                    await handle(session)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                log.warning("consumer.infrastructure_down", group=self._group, error=str(exc))
+                await asyncio.sleep(min(_MAX_INFRA_BACKOFF, self._retry.backoff_seconds * 4))
 
     async def _dead_letter(
         self, record: IncomingRecord, error: BaseException, attempts: int

@@ -179,6 +179,21 @@ async def claim_inbox(session: AsyncSession, inbox: Table, group: str, event_id:
     return result.first() is not None
 
 
+async def claim_inbox_many(
+    session: AsyncSession, inbox: Table, group: str, event_ids: Sequence[UUID]
+) -> set[UUID]:
+    """:func:`claim_inbox` for a batch in one statement: the ids not processed before."""
+    name = f"{identifier(inbox.schema or 'public')}.{identifier(inbox.name)}"
+    driver = await driver_connection(session)
+    rows = await driver.fetch(
+        f"INSERT INTO {name} (consumer_group, event_id) SELECT $1, unnest($2::uuid[])"
+        " ON CONFLICT DO NOTHING RETURNING event_id",
+        group,
+        list(event_ids),
+    )
+    return {row[0] for row in rows}
+
+
 def take_statement(table: str) -> str:
     """The relay's statement taking (and deleting) the oldest rows of ``table``, a quoted
     name: ``$1`` of them, with each envelope split into its attributes and its data.

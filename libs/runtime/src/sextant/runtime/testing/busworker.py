@@ -6,7 +6,8 @@ suite can SIGKILL it at any point.
 
 Environment: CONFORMANCE_DATABASE_URL (owner URL), CONFORMANCE_TRANSPORT (local|kafka),
 CONFORMANCE_BOOTSTRAP, CONFORMANCE_TOPIC, CONFORMANCE_GROUP, CONFORMANCE_COUNT,
-CONFORMANCE_MEMBER, CONFORMANCE_BUS_DSN (local bus database, defaults to the same).
+CONFORMANCE_MEMBER, CONFORMANCE_BUS_DSN (local bus database, defaults to the same),
+CONFORMANCE_BATCHED (``1``: the handler is :class:`~sextant.runtime.consumer.Batched`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import os
 import signal
 import sys
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -26,7 +28,7 @@ from sextant.contracts import Envelope
 from sextant.runtime.bus.base import EventBus
 from sextant.runtime.bus.kafka import KafkaBus
 from sextant.runtime.bus.local import LocalBus
-from sextant.runtime.consumer import EventProcessor, RetryPolicy
+from sextant.runtime.consumer import Batched, EventProcessor, Handler, RetryPolicy, each_in_context
 from sextant.runtime.db import Database, asyncpg_url
 from sextant.runtime.migrations import migrate
 from sextant.runtime.outbox import Outbox, spine_tables
@@ -67,15 +69,26 @@ def envelope(seq: int, key: str, *, poison: bool = False) -> Envelope:
     )
 
 
-def make_handler(member: str):  # type: ignore[no-untyped-def]
-    async def record_effect(session: AsyncSession, env: Envelope) -> None:
-        if env.data.get(POISON_MARK):
-            raise ValueError(f"event {env.data['seq']} is poison by design")
+def make_handler(member: str, *, batched: bool = False) -> Handler:
+    """Records each event's effect; a poison event fails, and with it a batch holding it."""
+
+    async def record_effects(session: AsyncSession, envelopes: Sequence[Envelope]) -> None:
+        for env in each_in_context(envelopes):
+            if env.data.get(POISON_MARK):
+                raise ValueError(f"event {env.data['seq']} is poison by design")
         await session.execute(
-            effects.insert().values(
-                event_id=env.id, key=env.data["key"], seq=env.data["seq"], member=member
-            )
+            effects.insert(),
+            [
+                {"event_id": e.id, "key": e.data["key"], "seq": e.data["seq"], "member": member}
+                for e in envelopes
+            ],
         )
+
+    if batched:
+        return Batched(record_effects, max_batch=50)
+
+    async def record_effect(session: AsyncSession, env: Envelope) -> None:
+        await record_effects(session, [env])
 
     return record_effect
 
@@ -115,7 +128,10 @@ async def consume_forever(env: dict[str, str]) -> None:
         inbox=spine.inbox,
         group=env["CONFORMANCE_GROUP"],
         handlers={
-            env["CONFORMANCE_TOPIC"]: make_handler(env.get("CONFORMANCE_MEMBER", str(os.getpid())))
+            env["CONFORMANCE_TOPIC"]: make_handler(
+                env.get("CONFORMANCE_MEMBER", str(os.getpid())),
+                batched=env.get("CONFORMANCE_BATCHED") == "1",
+            )
         },
         retry=RetryPolicy(max_attempts=3, backoff_seconds=0.05),
         max_records=200,

@@ -1,0 +1,105 @@
+"""A Batched handler gets a partition's consecutive records of one tenant together, in
+order, once each, with each event's own trace; the conformance suite runs the rest of the
+consumer's guarantees (kills, poison, restarts) with it too."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Sequence
+
+import structlog
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sextant.contracts import Envelope
+from sextant.runtime.bus.local import LocalBus
+from sextant.runtime.consumer import Batched, EventProcessor, each_in_context
+from sextant.runtime.outbox import record_for
+from sextant.runtime.testing import busworker
+
+TOPIC = "batched.test"
+OTHER_TENANT = uuid.UUID("00000000-0000-7000-8000-0000000000b2")
+
+
+def event(seq: int, tenant: uuid.UUID = busworker.TENANT) -> Envelope:
+    return Envelope(
+        id=uuid.uuid5(tenant, f"batched-{seq}"),
+        source="/sextant/test",
+        type=busworker.EVENT_TYPE,
+        subject="one-key",
+        tenantid=tenant,
+        traceparent=f"00-{seq:032x}-{seq:016x}-01",
+        data={"seq": seq},
+    )
+
+
+class Recorder:
+    """Each call's (tenant, seqs, traces seen while handling each)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[uuid.UUID, list[int], list[str | None]]] = []
+
+    async def __call__(self, session: AsyncSession, envelopes: Sequence[Envelope]) -> None:
+        traces = [
+            structlog.contextvars.get_contextvars().get("traceparent")
+            for _ in each_in_context(envelopes)
+        ]
+        self.calls.append((envelopes[0].tenantid, [e.data["seq"] for e in envelopes], traces))
+
+    @property
+    def seqs(self) -> list[int]:
+        return [s for _, seqs, _ in self.calls for s in seqs]
+
+
+async def consume(database_url: str, envelopes: list[Envelope], expected: int) -> Recorder:
+    """Publish ``envelopes`` on one key, then consume them with a Batched recorder."""
+    await busworker.prepare(database_url)
+    dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    bus = LocalBus(dsn, partitions=2)
+    db = busworker.database(database_url)
+    recorder = Recorder()
+    await bus.start()
+    await db.start()
+    processor = EventProcessor(
+        bus=bus,
+        db=db,
+        inbox=busworker.spine.inbox,
+        group=f"batched-{uuid.uuid4().hex[:6]}",
+        handlers={TOPIC: Batched(recorder, max_batch=50)},
+        max_records=500,
+    )
+    try:
+        await bus.publish([record_for(e, TOPIC, "one-key") for e in envelopes])
+        await processor.start()
+        async with asyncio.timeout(30):
+            while processor.handled < expected:
+                await asyncio.sleep(0.05)
+    finally:
+        await processor.stop()
+        await bus.stop()
+        await db.stop()
+    return recorder
+
+
+async def test_a_backlog_comes_in_batches_of_at_most_max_batch_in_order(database_url):
+    recorder = await consume(database_url, [event(n) for n in range(120)], 120)
+    assert [len(seqs) for _, seqs, _ in recorder.calls] == [50, 50, 20]
+    assert recorder.seqs == list(range(120))
+    assert all(
+        trace == event(seq).traceparent
+        for _, seqs, traces in recorder.calls
+        for seq, trace in zip(seqs, traces, strict=True)
+    )
+
+
+async def test_a_batch_holds_one_tenant_and_a_redelivery_is_handled_once(database_url):
+    a, b = busworker.TENANT, OTHER_TENANT
+    envelopes = [event(0, a), event(1, a), event(2, b), event(2, b), event(3, b), event(4, a)]
+    envelopes.append(event(1, a))  # handled before, in an earlier batch: the inbox has it
+    recorder = await consume(database_url, envelopes, len(envelopes))
+    assert [(tenant, seqs) for tenant, seqs, _ in recorder.calls] == [
+        (a, [0, 1]),
+        (b, [2, 3]),
+        (a, [4]),
+    ]
