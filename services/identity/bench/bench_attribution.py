@@ -1,12 +1,21 @@
 """Incremental attribution: time per activity event on real PostgreSQL, p50 and p99.
 
-    .venv/bin/python services/identity/bench/bench_attribution.py [--events 3000]
+    .venv/bin/python services/identity/bench/bench_attribution.py [--events 3000] [--batch 100]
 
 Each event names two actors from a population of 1,000 people (seen before, so this is
-the steady state); one event in ten brings a new alias. "handler" is the attribution
-work inside the consumer's transaction (lookups, new aliases and keys, the attributed
-copy into the outbox); "with commit" adds the transaction's commit. Both are also shown
-split by events whose aliases are all known and events bringing a new alias.
+the steady state); one event in ten brings a new alias. Two phases:
+
+- **backlog**: what the consumer does while events wait, as they do whenever the stream
+  runs faster than one transaction per event can follow. The events come ``--batch`` at a
+  time (the handler's ``Batched.max_batch``), as the consumer hands them over: claimed in
+  the inbox and attributed in one transaction, then committed. Per event is each batch's
+  time, commit included, over its events; p50 and p99 are over the batches, and the
+  rate is events per second of the whole phase.
+- **one at a time**: an event alone in its transaction, as when the consumer is idle and
+  latency is all there is. "handler" is the attribution work inside the transaction
+  (lookups, new aliases and keys, the attributed copy into the outbox); "with commit"
+  adds the transaction's commit. Both are also shown split by events whose aliases are
+  all known and events bringing a new alias.
 
 After the warm-up the identity tables are analyzed (as autovacuum does in a running
 database); ``--no-analyze`` keeps the fresh tables' empty statistics, under which the
@@ -31,10 +40,14 @@ from sqlalchemy.engine import make_url
 from sextant.contracts import Envelope, uuid7
 from sextant.contracts.events.activity import ChangeRequest, ChangeRequestMerged
 from sextant.contracts.events.common import Actor, Repository, SourceRef
+from sextant.contracts.topics import ACTIVITY
 from sextant.identity import attribution
-from sextant.identity.handlers import OUTBOX
+from sextant.identity.db import spine
+from sextant.identity.handlers import HANDLERS, OUTBOX
 from sextant.identity.main import SPEC
+from sextant.runtime.consumer import Batched
 from sextant.runtime.embedded_pg import EmbeddedPostgres
+from sextant.runtime.outbox import claim_inbox_many
 from sextant.runtime.settings import RuntimeSettings
 from sextant.runtime.testing.apps import running_service
 from sextant.runtime.tokens import generate_keypair
@@ -90,8 +103,18 @@ async def analyze(url: str) -> None:
         await conn.close()
 
 
-async def main(events: int, refresh_statistics: bool) -> int:
+def next_event(rng: random.Random, i: int) -> tuple[Envelope, bool]:
+    """An event of two known people; one in ten brings a new alias of its author."""
+    variant = rng.randrange(1, 1000) if i % 10 == 0 else 0
+    author, merger = person(rng.randrange(1000), variant), person(rng.randrange(1000))
+    return event(author, merger, 10_000 + i), variant != 0
+
+
+async def main(events: int, batch: int | None, refresh_statistics: bool) -> int:
     rng = random.Random(3)
+    handler_of_activity = HANDLERS[ACTIVITY.name]
+    assert isinstance(handler_of_activity, Batched)
+    batch = batch or handler_of_activity.max_batch
     with tempfile.TemporaryDirectory(prefix="sextant-identity-") as tmp:
         postgres = EmbeddedPostgres(Path(tmp) / "pg")
         url = await asyncio.to_thread(postgres.start)
@@ -112,17 +135,22 @@ async def main(events: int, refresh_statistics: bool) -> int:
                         await attribution.attribute(session, OUTBOX, event(person(n), person(n), n))
                 if refresh_statistics:
                     await analyze(url)
+                per_event, started_phase = [], time.perf_counter()
+                for b in range(events // batch):  # the backlog, a batch per transaction
+                    envelopes = [next_event(rng, b * batch + i)[0] for i in range(batch)]
+                    started = time.perf_counter()
+                    async with state.db.transaction(TENANT) as session:
+                        claimed = await claim_inbox_many(
+                            session, spine.inbox, SPEC.name, [e.id for e in envelopes]
+                        )
+                        assert len(claimed) == batch
+                        await handler_of_activity.handle_many(session, envelopes)
+                    per_event.append((time.perf_counter() - started) * 1000 / batch)
+                backlog_rate = (events // batch) * batch / (time.perf_counter() - started_phase)
                 handler, total, new = [], [], []
-                for i in range(events):
-                    variant = (
-                        rng.randrange(1, 1000) if i % 10 == 0 else 0
-                    )  # one in ten: a new alias
-                    new.append(variant != 0)
-                    envelope = event(
-                        person(rng.randrange(1000), variant),
-                        person(rng.randrange(1000)),
-                        10_000 + i,
-                    )
+                for i in range(events):  # one at a time
+                    envelope, fresh = next_event(rng, events + i)
+                    new.append(fresh)
                     started = time.perf_counter()
                     async with state.db.transaction(TENANT) as session:
                         inner = time.perf_counter()
@@ -134,6 +162,12 @@ async def main(events: int, refresh_statistics: bool) -> int:
     print(
         f"incremental attribution, {events} events x 2 actors, 1,000 known people, 10 % new aliases"
     )
+    print(
+        f"backlog, {batch} a transaction: per event (commit included) p50"
+        f" {statistics.median(per_event):.2f} ms   p99 {pct(per_event, 99):.2f} ms"
+        f"   {backlog_rate:,.0f} events/s"
+    )
+    print("one at a time:")
     known = [h for h, n in zip(handler, new, strict=True) if not n]
     fresh = [h for h, n in zip(handler, new, strict=True) if n]
     for name, values in (
@@ -142,8 +176,9 @@ async def main(events: int, refresh_statistics: bool) -> int:
         ("  known", known),
         ("  new alias", fresh),
     ):
-        print(f"{name:12} p50 {statistics.median(values):.2f} ms   p99 {pct(values, 99):.2f} ms")
-    print("target: p99 <= 1 ms per event")
+        print(f"  {name:12} p50 {statistics.median(values):.2f} ms   p99 {pct(values, 99):.2f} ms")
+    verdict = "met" if pct(per_event, 99) <= 1 else "NOT met"
+    print(f"target: p99 <= 1 ms per event under a backlog: {verdict}")
     return 0
 
 
@@ -152,6 +187,7 @@ if __name__ == "__main__":
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--events", type=int, default=3000)
+    parser.add_argument("--batch", type=int, help="default: the handler's max_batch")
     parser.add_argument("--no-analyze", action="store_true")
     arguments = parser.parse_args()
-    sys.exit(asyncio.run(main(arguments.events, not arguments.no_analyze)))
+    sys.exit(asyncio.run(main(arguments.events, arguments.batch, not arguments.no_analyze)))

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -59,6 +59,7 @@ from sextant.identity.domain.evidence import (
 )
 from sextant.identity.domain.keys import Key, keys_for, normalize_name
 from sextant.identity.domain.linking import Holder, Suggestion, place
+from sextant.runtime.consumer import each_in_context
 from sextant.runtime.outbox import Outbox, Staged
 
 ACTOR_KINDS = {"github", "gitlab", "jira", "generic"}
@@ -100,18 +101,36 @@ async def attribute(
 ) -> ActivityAttributed:
     """Resolve every actor of ``envelope`` and stage its attributed copy, with whatever
     the resolution announces (in the statement storing its last new alias, when it can)."""
-    tenant = envelope.tenantid
-    copy = AttributedCopy(outbox, envelope)
-    prints = {fingerprint(actor): actor for _, actor in copy.found}
-    resolved = {p: d for p in prints if (d := KNOWN.get(tenant, p)) is not None}
+    [attributed] = await attribute_many(session, outbox, [envelope])
+    return attributed
+
+
+async def attribute_many(
+    session: AsyncSession, outbox: Outbox, envelopes: Sequence[Envelope]
+) -> list[ActivityAttributed]:
+    """:func:`attribute` for consecutive events of one tenant in one transaction, in
+    order. Whatever they stage is written once, at the end, in the order it was staged
+    (the outbox publishes in that order): with the last event's last new alias when it
+    can, else in one statement."""
     staged: list[Staged] = []
-    if len(resolved) < len(prints):
-        unknown = {p: a for p, a in prints.items() if p not in resolved}
-        written = await _resolve(session, outbox, envelope, unknown, resolved, staged, copy)
-        if written is not None:
-            return written
-    attributed, staged_copy = copy.stage(resolved)
-    staged.append(staged_copy)
+    attributed: list[ActivityAttributed] = []
+    last = len(envelopes) - 1
+    for index, envelope in enumerate(each_in_context(envelopes)):
+        tenant = envelope.tenantid
+        copy = AttributedCopy(outbox, envelope)
+        prints = {fingerprint(actor): actor for _, actor in copy.found}
+        resolved = {p: d for p in prints if (d := KNOWN.get(tenant, p)) is not None}
+        if len(resolved) < len(prints):
+            unknown = {p: a for p, a in prints.items() if p not in resolved}
+            written = await _resolve(
+                session, outbox, envelope, unknown, resolved, staged, copy, index == last
+            )
+            if written is not None:  # the last event, written with all that was staged
+                attributed.append(written)
+                return attributed
+        one, staged_copy = copy.stage(resolved)
+        staged.append(staged_copy)
+        attributed.append(one)
     await outbox.add_all(session, staged)
     return attributed
 
@@ -225,11 +244,13 @@ async def _resolve(
     resolved: dict[str, UUID],
     staged: list[Staged],
     copy: AttributedCopy,
+    write_with_last: bool,
 ) -> ActivityAttributed | None:
     """Add to ``resolved`` the developer of each alias not in this process's cache: one
     round trip finds the known ones, locks the new ones' keys and reads what placing them
-    needs; then each new one is placed (see the module's docstring). The attributed copy
-    when it was written with the last of them (nothing is left to write then), else None."""
+    needs; then each new one is placed (see the module's docstring). With
+    ``write_with_last``, the attributed copy when it was written with the last of them,
+    and everything ``staged`` with it (nothing is left to write then); else None."""
     tenant = envelope.tenantid
     generation = KNOWN.generation(tenant)
     keys = {p: keys_for(actor) for p, actor in unknown.items()}
@@ -251,7 +272,8 @@ async def _resolve(
     def finish(developer: UUID) -> tuple[ActivityAttributed, Staged]:
         return copy.stage(resolved | placed | {last: developer})
 
-    placing.last = (last, finish)
+    if write_with_last:
+        placing.last = (last, finish)
     placed[last] = await placing.place(last, actor, keys[last], facts[last])
     if placing.written is None:
         await repository.count_names(session, tenant, placing.named - placing.known_named)

@@ -2,21 +2,24 @@
 tenant, with the inbox already claimed; what they emit goes through the outbox in the
 same transaction."""
 
+from collections.abc import Sequence
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sextant.contracts import Envelope
 from sextant.contracts.topics import ACTIVITY, LIFECYCLE
 from sextant.identity import attribution
 from sextant.identity.db import spine
-from sextant.runtime.consumer import Handler
+from sextant.runtime.consumer import Batched, Handler
 from sextant.runtime.outbox import Outbox
 
 OUTBOX = Outbox(spine.outbox, source="/sextant/identity")
 
 
-async def on_activity(session: AsyncSession, envelope: Envelope) -> None:
-    """Attribute every actor to a developer and re-emit as activity.attributed."""
-    await attribution.attribute(session, OUTBOX, envelope)
+async def on_activity(session: AsyncSession, envelopes: Sequence[Envelope]) -> None:
+    """Attribute every actor to a developer and re-emit as activity.attributed: a backlog
+    a batch at a time, sharing the lookups' round trips, the outbox write and the commit."""
+    await attribution.attribute_many(session, OUTBOX, envelopes)
 
 
 async def on_lifecycle(session: AsyncSession, envelope: Envelope) -> None:
@@ -24,6 +27,6 @@ async def on_lifecycle(session: AsyncSession, envelope: Envelope) -> None:
 
 
 HANDLERS: dict[str, Handler] = {
-    ACTIVITY.name: on_activity,
+    ACTIVITY.name: Batched(on_activity),
     LIFECYCLE.name: on_lifecycle,
 }
