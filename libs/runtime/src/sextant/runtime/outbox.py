@@ -18,7 +18,7 @@ import orjson
 import sqlalchemy as sa
 import structlog
 from sqlalchemy import MetaData, Table
-from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sextant.contracts import Envelope, EventModel, kafka_headers, to_kafka_binary, topic_for_type
@@ -170,19 +170,14 @@ class Staged:
 
 async def claim_inbox(session: AsyncSession, inbox: Table, group: str, event_id: UUID) -> bool:
     """Record that ``group`` processes ``event_id``; False if it already did (a redelivery)."""
-    result = await session.execute(
-        insert(inbox)
-        .values(consumer_group=group, event_id=event_id)
-        .on_conflict_do_nothing()
-        .returning(inbox.c.event_id)
-    )
-    return result.first() is not None
+    return event_id in await claim_inbox_many(session, inbox, group, [event_id])
 
 
 async def claim_inbox_many(
     session: AsyncSession, inbox: Table, group: str, event_ids: Sequence[UUID]
 ) -> set[UUID]:
-    """:func:`claim_inbox` for a batch in one statement: the ids not processed before."""
+    """Record that ``group`` processes ``event_ids``, in one statement; the ids it had
+    not processed before."""
     name = f"{identifier(inbox.schema or 'public')}.{identifier(inbox.name)}"
     driver = await driver_connection(session)
     rows = await driver.fetch(

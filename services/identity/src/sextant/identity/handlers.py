@@ -18,7 +18,7 @@ OUTBOX = Outbox(spine.outbox, source="/sextant/identity")
 
 async def on_activity(session: AsyncSession, envelopes: Sequence[Envelope]) -> None:
     """Attribute every actor to a developer and re-emit as activity.attributed: a backlog
-    a batch at a time, sharing the lookups' round trips, the outbox write and the commit."""
+    a batch at a time, sharing the inbox claim, the outbox write and the commit."""
     await attribution.attribute_many(session, OUTBOX, envelopes)
 
 
