@@ -1,5 +1,6 @@
 """The envelope survives the Kafka binary binding; ids sort by time; every type has one topic."""
 
+import os
 import uuid
 from datetime import UTC, datetime
 
@@ -15,6 +16,7 @@ from sextant.contracts import (
     from_kafka_binary,
     to_kafka_binary,
     topic_for_type,
+    uuid5,
     uuid7,
 )
 
@@ -62,6 +64,25 @@ def test_uuid7_has_version_7_and_sorts_by_creation():
     assert len(set(ids)) == len(ids)
     millis = ids[0].int >> 80
     assert abs(millis - int(datetime.now(UTC).timestamp() * 1000)) < 60_000
+
+
+def test_uuid7_in_a_forked_child_does_not_repeat_the_parents_randomness():
+    uuid7()  # the parent has read ahead from the OS
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - runs in the child
+        os.write(write, uuid7().bytes)
+        os._exit(0)
+    os.waitpid(child, 0)
+    in_child, in_parent = uuid.UUID(bytes=os.read(read, 16)), uuid7()
+    os.close(read), os.close(write)
+    assert in_child.int & ((1 << 62) - 1) != in_parent.int & ((1 << 62) - 1)
+
+
+@given(namespace=st.uuids(), name=st.text(max_size=80))
+def test_uuid5_is_the_standard_librarys(namespace, name):
+    assert uuid5(namespace, name) == uuid.uuid5(namespace, name)
+    assert uuid5(namespace, name).version == 5
 
 
 def test_every_type_is_on_exactly_one_topic_and_named_by_convention():

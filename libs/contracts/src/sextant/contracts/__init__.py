@@ -10,7 +10,7 @@ from sextant.contracts.envelope import (
     kafka_headers,
     to_kafka_binary,
 )
-from sextant.contracts.ids import uuid7
+from sextant.contracts.ids import uuid5, uuid7
 from sextant.contracts.registry import (
     EVENT_TYPES,
     TOPICS,
@@ -33,5 +33,6 @@ __all__ = [
     "kafka_headers",
     "to_kafka_binary",
     "topic_for_type",
+    "uuid5",
     "uuid7",
 ]

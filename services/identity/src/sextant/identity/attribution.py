@@ -39,7 +39,7 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session as SyncSession
 
-from sextant.contracts import Envelope, EventModel, uuid7
+from sextant.contracts import Envelope, EventModel, uuid5, uuid7
 from sextant.contracts.events.common import Actor
 from sextant.contracts.events.platform import (
     ActivityAttributed,
@@ -160,7 +160,7 @@ class AttributedCopy:
             tenant_id=envelope.tenantid,
             workspace_id=envelope.workspaceid,
             entity=envelope.subject or str(envelope.id),
-            event_id=uuid.uuid5(ATTRIBUTED, str(envelope.id)),
+            event_id=uuid5(ATTRIBUTED, str(envelope.id)),
         )
         return attributed, staged
 

@@ -4,12 +4,12 @@ is missing, timestamps in the tools' several formats, and deterministic event id
 from __future__ import annotations
 
 import re
-import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+from sextant.contracts import uuid5
 from sextant.contracts.events.activity import WorkItem, WorkItemResolved, WorkItemTransitioned
 from sextant.contracts.events.common import Actor
 from sextant.contracts.registry import EventModel, type_of
@@ -41,7 +41,7 @@ class Fact:
 
     def event_id(self, source_id: UUID) -> UUID:
         name = f"{source_id}|{type_of(type(self.event))}|{self.entity}|{self.version}"
-        return uuid.uuid5(FACT_NAMESPACE, name)
+        return uuid5(FACT_NAMESPACE, name)
 
 
 @dataclass
@@ -58,6 +58,8 @@ class Normalized:
 
 def need(payload: Any, path: str) -> Any:
     """``payload["a"]["b"]`` for ``"a.b"``, or :class:`Malformed` naming the missing part."""
+    if type(payload) is dict and "." not in path and (value := payload.get(path)) is not None:
+        return value  # one key, present: most calls, taken without the walk
     value = payload
     walked: list[str] = []
     for part in path.split("."):
