@@ -297,11 +297,17 @@ async def receive(source_id: str, request: Request) -> Response:
         source_uuid = UUID(source_id)
     except ValueError:
         raise NotFound(f"no source {source_id[:64]}") from None
+    # One dict of the raw headers serves every lookup below and the signature check
+    # (ASGI servers send names in lower case; lowered again for any that does not).
+    headers = {
+        name.decode("latin-1").lower(): value.decode("latin-1")
+        for name, value in request.scope["headers"]
+    }
     limit = ingest.settings.max_body_bytes
-    declared = request.headers.get("content-length")
+    declared = headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"the body is over the {limit} byte limit")
-    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    media_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if media_type != "application/json":
         raise UnsupportedMediaType(
             f"the body must be application/json, not {media_type or 'unspecified'}"
@@ -313,7 +319,6 @@ async def receive(source_id: str, request: Request) -> Response:
         )
     try:
         body = await _read_capped(request, limit)
-        headers = {name.lower(): value for name, value in request.headers.items()}
         accepted = await service.accept_delivery(state, source_uuid, headers, body)
     finally:
         ingest.in_flight.leave()

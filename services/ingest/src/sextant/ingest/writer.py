@@ -55,14 +55,17 @@ class DeliveryWriter:
 
     async def write(self, pending: PendingDelivery) -> bool:
         """Wait until ``pending`` is committed; True when stored, False when this source
-        already had its delivery id. Raises what the commit raised."""
+        already had its delivery id. Raises what the commit raised. (Not shielded: a
+        request cancelled meanwhile cancels only its own future, which the writer skips;
+        the delivery is committed all the same.)"""
         self._queue.put_nowait(pending)
-        return await asyncio.shield(pending.done)
+        return await pending.done
 
     async def stop(self) -> None:
         await asyncio.gather(*(cancel_and_wait(task) for task in self._tasks))
         while not self._queue.empty():
-            self._queue.get_nowait().done.set_exception(RuntimeError("ingest is stopping"))
+            if not (done := self._queue.get_nowait().done).done():
+                done.set_exception(RuntimeError("ingest is stopping"))
 
     async def _run(self) -> None:
         while True:
