@@ -227,12 +227,10 @@ def pinned(command: list[str]) -> list[str]:
     )
 
 
-def wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
+def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
     for _ in range(300):
         if process.poll() is not None:
-            raise RuntimeError(
-                f"server exited: {process.stderr.read().decode()[-2000:] if process.stderr else ''}"
-            )
+            raise RuntimeError(f"server exited: {log.read_text(errors='replace')[-2000:]}")
         try:
             if httpx.get(url, timeout=1).status_code < 500:
                 return
@@ -311,10 +309,13 @@ async def measure(
     }
 
 
-def start_server(command: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        pinned(command), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
+def start_server(
+    command: list[str], log: Path, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """Start a server with its stderr in ``log``: a file, not a pipe nobody drains, which
+    a server logging errors at full rate fills until it blocks and the bench hangs."""
+    with log.open("wb") as stderr:
+        return subprocess.Popen(pinned(command), env=env, stdout=subprocess.DEVNULL, stderr=stderr)
 
 
 def sample_with_py_spy(pid: int, seconds: float, output: str) -> None:
@@ -361,7 +362,9 @@ async def main(seconds: float, connections: int, repeat: int, profile: str | Non
             }
             ingest_port, empty_port = free_port(), free_port()
             serve = ["-m", "sextant.cli", "serve", "ingest", "--host", "127.0.0.1"]
-            server = start_server([sys.executable, *serve, "--port", str(ingest_port)], env)
+            server = start_server(
+                [sys.executable, *serve, "--port", str(ingest_port)], work / "ingest.log", env
+            )
             servers.append(server)
             (work / "empty_app.py").write_text(EMPTY_APP)
             empty_server = start_server(
@@ -377,11 +380,12 @@ async def main(seconds: float, connections: int, repeat: int, profile: str | Non
                     "--log-level",
                     "warning",
                     "--no-access-log",
-                ]
+                ],
+                work / "empty.log",
             )
             servers.append(empty_server)
-            wait_ready(f"http://127.0.0.1:{ingest_port}/readyz", server)
-            wait_ready(f"http://127.0.0.1:{empty_port}/docs", empty_server)
+            wait_ready(f"http://127.0.0.1:{ingest_port}/readyz", server, work / "ingest.log")
+            wait_ready(f"http://127.0.0.1:{empty_port}/docs", empty_server, work / "empty.log")
             signer = InternalTokenSigner(load_private_key(private_pem))
             token = signer.mint(
                 service="ingest",
