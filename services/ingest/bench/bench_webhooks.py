@@ -304,6 +304,9 @@ async def measure(
         "p50": statistics.median(latencies),
         "p99": latencies[int(len(latencies) * 0.99) - 1],
         "busy": busy,
+        # CPU per request: what a change to the code moves, even while the box's speed (and
+        # so the rate) drifts; divided by the empty endpoint's, it is the cost ratio again
+        "cpu_ms": busy * 1000 / rate,
         "client": client_busy,
         "database": database_busy,
     }
@@ -465,7 +468,7 @@ def report(
     )
     print(
         f"{'':28}{'deliveries/s':>14}{'p50 ms @70%':>14}{'p99 ms @70%':>14}{'server CPU':>12}"
-        f"{'ratio':>8}"
+        f"{'CPU ms each':>13}{'ratio':>8}"
     )
     rows = []
     if len(ingest_runs) > 1:
@@ -486,7 +489,7 @@ def report(
     for name, figures, run_ratio in rows:
         print(
             f"{name:28}{figures['rate']:>14,.0f}{figures['p50']:>14.1f}{figures['p99']:>14.1f}"
-            f"{figures['busy']:>12.0%}{run_ratio:>7.2f}x"
+            f"{figures['busy']:>12.0%}{figures['cpu_ms']:>13.3f}{run_ratio:>7.2f}x"
         )
     print(f"non-2xx during ingest's max-rate phases: {sum(r['errors'] for r in ingest_runs):.0f}")
     print(
