@@ -1,4 +1,4 @@
-"""The embedded server is durable, and does not stall commits behind zero-filled WAL."""
+"""The embedded server is durable, and does not stall commits behind zero-filled WAL or\nbehind a checkpoint's fsync of a page cache full of evicted pages."""
 
 import os
 
@@ -8,13 +8,21 @@ from sqlalchemy.engine import make_url
 
 
 @pytest.mark.skipif("DATABASE_URL" in os.environ, reason="an external server has its own settings")
-async def test_the_embedded_server_commits_durably_without_filling_new_wal_segments(postgres_url):
+async def test_the_embedded_server_commits_durably_without_stalling_on_wal_or_checkpoints(
+    postgres_url,
+):
     dsn = make_url(postgres_url).set(drivername="postgresql").render_as_string(hide_password=False)
     conn = await asyncpg.connect(dsn)
     try:
         settings = {
             name: await conn.fetchval(f"SHOW {name}")
-            for name in ("fsync", "synchronous_commit", "full_page_writes", "wal_init_zero")
+            for name in (
+                "fsync",
+                "synchronous_commit",
+                "full_page_writes",
+                "wal_init_zero",
+                "backend_flush_after",
+            )
         }
     finally:
         await conn.close()
@@ -23,4 +31,5 @@ async def test_the_embedded_server_commits_durably_without_filling_new_wal_segme
         "synchronous_commit": "on",
         "full_page_writes": "on",
         "wal_init_zero": "off",
+        "backend_flush_after": "256kB",
     }
