@@ -384,3 +384,46 @@ async def test_history_gives_throughput_and_cycle_time_by_the_callers_definition
         )
     ).json()
     assert from_todo["cycle_time"][0]["percentiles_days"]["50"] > stories["percentiles_days"]["50"]
+
+
+async def test_a_revised_fact_updates_the_item_without_repeating_its_history(
+    running_forecast: tuple[httpx.AsyncClient, ServiceState], database_url: str
+) -> None:
+    """After a mapping fix ingest says a fact again under a new id (an outage now an
+    incident): the item takes the new meaning, its status history gains nothing."""
+    _, state = running_forecast
+    start = NOW - timedelta(days=207 - 3.5 * 0) - timedelta(days=2)  # PROJ-0's creation
+    dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    conn = await asyncpg.connect(dsn)
+    try:
+        [original] = await conn.fetch(
+            "SELECT at, created_at FROM forecast.work_item_transitions t"
+            " JOIN forecast.work_items i USING (tenant_id, workspace_id, key)"
+            " WHERE key = 'PROJ-0' AND from_status IS NULL"
+        )
+        assert original["at"] == original["created_at"] == start
+        revised = WorkItemCreated(
+            work_item=item("PROJ-0", "To Do", "todo", start).model_copy(
+                update={"item_type": "incident"}
+            ),
+            occurred_at=start,
+        )
+        envelope = attributed(revised, "sextant.activity.work_item.created.v1", "PROJ-0")
+        await state.bus.publish(
+            [
+                record_for(
+                    envelope, ACTIVITY_ATTRIBUTED.name, entity_key(TENANT, WORKSPACE, "PROJ-0")
+                )
+            ]
+        )
+        for _ in range(100):
+            kind = await conn.fetchval(
+                "SELECT item_type FROM forecast.work_items WHERE key = 'PROJ-0'"
+            )
+            if kind == "incident":
+                break
+            await asyncio.sleep(0.05)
+        assert kind == "incident"
+        assert await conn.fetchval("SELECT count(*) FROM forecast.work_item_transitions") == 195
+    finally:
+        await conn.close()

@@ -198,7 +198,9 @@ async def test_replay_renormalizes_stored_deliveries_keeping_event_ids(ingest: I
         ).status_code == 202
     first = {e.id for e in await ingest.published("sextant.activity", 2)}
     # As if an older normalizer had failed them: the replay must now produce their events.
-    await ingest.sql("UPDATE ingest.deliveries SET outcome = 'failed', event_count = 0")
+    await ingest.sql(
+        "UPDATE ingest.deliveries SET outcome = 'failed', event_count = 0, meaning = NULL"
+    )
     # One as stored before revision 0005 (zlib): the replay reads each row by its codec.
     [older] = await ingest.sql("SELECT id, body FROM ingest.deliveries ORDER BY id LIMIT 1")
     await ingest.sql(
@@ -222,6 +224,8 @@ async def test_replay_renormalizes_stored_deliveries_keeping_event_ids(ingest: I
         "deliveries": 1,
         "outcomes": {"normalized": 1, "ignored": 0, "failed": 0},
         "events": 1,
+        "revised": 0,
+        "unchanged": 0,
         "complete": True,
         "resume_after": None,
     }
@@ -229,6 +233,71 @@ async def test_replay_renormalizes_stored_deliveries_keeping_event_ids(ingest: I
     assert {(r["outcome"], r["event_count"]) for r in outcomes} == {("normalized", 1)}
     replayed = await ingest.published("sextant.activity", 4)
     assert len(replayed) == 4 and {e.id for e in replayed} == first  # same facts, same ids
+    again = await ingest.client.post(
+        f"/v1/sources/{source['id']}/replay", json=window, headers=admin
+    )
+    assert again.json()["unchanged"] == 2 and again.json()["events"] == 0
+    await asyncio.sleep(0.5)
+    assert len(await ingest.published("sextant.activity", 5)) == 4  # nothing new to say
+
+
+async def test_replay_after_a_mapping_fix_revises_only_the_facts_it_changes(
+    ingest: Ingest,
+) -> None:
+    source = await ingest.source("jira")
+    for n, issue_type in enumerate(["Outage", "Story"]):
+        body = json.dumps(payloads.jira_created(issue_type, key=f"OPS-{n}")).encode()
+        headers = sign("jira", source["secret"], body, delivery=f"created-{n}")
+        assert (await ingest.deliver(source, body, headers)).status_code == 202
+    first = await ingest.published("sextant.activity", 2)
+    assert sorted(e.data["work_item"]["item_type"] for e in first) == ["outage", "story"]
+    [outage] = [e for e in first if e.data["work_item"]["item_type"] == "outage"]
+    admin = ingest.as_role("tenant_admin")
+    url = f"/v1/sources/{source['id']}"
+    window = {"from": "2000-01-01T00:00:00Z", "to": "2100-01-01T00:00:00Z"}
+
+    async def remap_and_replay(incident_types: list[str]) -> dict[str, object]:
+        mapping = {"incident_types": incident_types}
+        changed = await ingest.client.patch(url, json={"mapping": mapping}, headers=admin)
+        assert changed.status_code == 200, changed.text
+        replayed = await ingest.client.post(f"{url}/replay", json=window, headers=admin)
+        assert replayed.status_code == 200, replayed.text
+        reply: dict[str, object] = replayed.json()
+        return reply
+
+    fixed = await remap_and_replay(["incident", "outage"])
+    assert (fixed["revised"], fixed["unchanged"], fixed["events"]) == (1, 1, 1)
+    [revision] = (await ingest.published("sextant.activity", 3))[2:]
+    # the same fact, said anew: same type, entity and order key, a new id, the fixed meaning
+    assert (revision.type, revision.subject) == (outage.type, outage.subject)
+    assert revision.id != outage.id and revision.data["work_item"]["item_type"] == "incident"
+
+    again = await remap_and_replay(["incident", "outage"])
+    assert (again["revised"], again["unchanged"], again["events"]) == (0, 2, 0)
+
+    # Changed back, the old meaning is news again (not a copy of the first event).
+    undone = await remap_and_replay(["incident"])
+    assert (undone["revised"], undone["events"]) == (1, 1)
+    published = await ingest.published("sextant.activity", 4)
+    assert len(published) == 4 and len({e.id for e in published}) == 4
+    assert published[3].data["work_item"]["item_type"] == "outage"
+
+
+async def test_replaying_a_delivery_that_still_fails_does_not_notify_again(
+    ingest: Ingest,
+) -> None:
+    source = await ingest.source("generic")
+    body = json.dumps({"type": "deployment", "id": "d1", "sha": "abcdef1"}).encode()
+    headers = sign("generic", source["secret"], body, delivery="msg-1")
+    assert (await ingest.deliver(source, body, headers)).json()["outcome"] == "failed"
+    window = {"from": "2000-01-01T00:00:00Z", "to": "2100-01-01T00:00:00Z"}
+    replayed = await ingest.client.post(
+        f"/v1/sources/{source['id']}/replay", json=window, headers=ingest.as_role("tenant_admin")
+    )
+    assert replayed.json()["outcomes"]["failed"] == 1
+    notices = await ingest.published("sextant.notifications", 2)
+    # staged again, the same notice keeps its id: the gateway's inbox shows it once
+    assert len(notices) == 2 and len({(n.id, n.data["notification_id"]) for n in notices}) == 1
 
 
 async def test_replay_refuses_bad_requests(ingest: Ingest) -> None:

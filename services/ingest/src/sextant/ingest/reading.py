@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
 import structlog
 
-from sextant.contracts import uuid7
+from sextant.contracts import uuid5, uuid7
 from sextant.contracts.events.platform import NotificationRaised
 from sextant.ingest.db.repository import SourceRow
 from sextant.ingest.normalize import Context, Malformed, Normalized, normalize
+from sextant.ingest.normalize.base import FACT_NAMESPACE, meaning_of
 from sextant.runtime.outbox import Outbox, Staged
 
 log = structlog.get_logger()
@@ -21,13 +23,15 @@ ADMINS = ["tenant_admin"]
 
 @dataclass(frozen=True)
 class Read:
-    """What one delivery became: its outcome, and the events to stage (facts, and a
-    notification when it could not be read)."""
+    """What one delivery became: its outcome, the events to stage (facts, and a
+    notification when it could not be read), and its meaning: a digest of the facts and
+    the values mapping rules decided in them, which a replay compares."""
 
     outcome: str  # normalized | ignored | failed
     reason: str | None
     facts: int
     events: list[Staged]
+    meaning: bytes | None = None
 
 
 def read_delivery(
@@ -44,15 +48,16 @@ def read_delivery(
         outcome, reason = ("ignored" if result.ignored else "normalized"), result.ignored
     except Malformed as exc:
         result, outcome, reason = Normalized(), "failed", str(exc)
+    facts = [(fact.event_id(source.id), fact) for fact in result.facts]
     events = [
         outbox.stage(
             fact.event,
             tenant_id=source.tenant_id,
             workspace_id=source.workspace_id,
             entity=fact.entity,
-            event_id=fact.event_id(source.id),
+            event_id=event_id,
         )
-        for fact in result.facts
+        for event_id, fact in facts
     ]
     if outcome == "failed":
         log.warning("ingest.delivery_unreadable", source=str(source.id), reason=reason)
@@ -63,15 +68,43 @@ def read_delivery(
                 "error",
                 f"A {source.kind} delivery to '{source.name}' could not be read",
                 f"Delivery {delivery_id}: {reason}. It is stored; replay it after a fix.",
+                # the same failure read again (a replay before the fix) is not news
+                notice_id=uuid5(FACT_NAMESPACE, f"{source.id}|unreadable|{delivery_id}|{reason}"),
             )
         )
-    return Read(outcome, reason, len(result.facts), events)
+    meaning = meaning_of([(event_id, fact.event) for event_id, fact in facts])
+    return Read(outcome, reason, len(result.facts), events, meaning)
 
 
-def notice(outbox: Outbox, source: SourceRow, severity: str, title: str, body: str) -> Staged:
-    """A notification for the tenant's admins about one source."""
+def as_revision(read: Read, revision: UUID) -> list[Staged]:
+    """The read's facts as a revision of what they said before: the same events under new
+    ids (uuid5 of the fact's id and ``revision``), so downstream inboxes take them as news
+    and projections replace what the facts had said; keys, and so per-entity order, stay."""
+    return [
+        Staged(
+            staged.envelope.model_copy(
+                update={"id": uuid5(FACT_NAMESPACE, f"{staged.envelope.id}|revision|{revision}")}
+            ),
+            staged.topic,
+            staged.key,
+        )
+        for staged in read.events
+    ]
+
+
+def notice(
+    outbox: Outbox,
+    source: SourceRow,
+    severity: str,
+    title: str,
+    body: str,
+    *,
+    notice_id: UUID | None = None,
+) -> Staged:
+    """A notification for the tenant's admins about one source; ``notice_id`` when the
+    same notice raised twice must reach them once."""
     notice = NotificationRaised(
-        notification_id=uuid7(),
+        notification_id=notice_id or uuid7(),
         severity=severity,
         audience=ADMINS,
         title=title[:200],
@@ -84,4 +117,5 @@ def notice(outbox: Outbox, source: SourceRow, severity: str, title: str, body: s
         tenant_id=source.tenant_id,
         workspace_id=source.workspace_id,
         entity=f"source:{source.id}",
+        event_id=notice_id,
     )

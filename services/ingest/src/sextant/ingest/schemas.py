@@ -92,7 +92,9 @@ class ReplayRequest(BaseModel):
     after: UUID | None = Field(
         default=None, description="resume after this delivery (a previous reply's resume_after)"
     )
-    limit: int = Field(default=5_000, ge=1, le=50_000, description="deliveries in this call")
+    # One call is one transaction on the loop that also accepts webhooks: bounded, and
+    # paged with ``after`` beyond that.
+    limit: int = Field(default=1_000, ge=1, le=5_000, description="deliveries in this call")
 
     @model_validator(mode="after")
     def _ordered(self) -> ReplayRequest:
@@ -104,7 +106,14 @@ class ReplayRequest(BaseModel):
 class ReplayReply(BaseModel):
     deliveries: int = Field(description="deliveries re-normalized in this call")
     outcomes: dict[str, int] = Field(description="how many became normalized, ignored, failed")
-    events: int = Field(description="events staged; already-published ones are dropped downstream")
+    events: int = Field(description="events published: new facts, and revised ones")
+    revised: int = Field(
+        description="deliveries whose facts now say something else (a mapping fix): their "
+        "facts are published again under new ids, as revisions that replace what they said"
+    )
+    unchanged: int = Field(
+        description="deliveries whose facts say what they said: nothing is published again"
+    )
     complete: bool = Field(description="false when the range holds more: call again with after")
     resume_after: UUID | None = None
 

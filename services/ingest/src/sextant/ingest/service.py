@@ -24,7 +24,7 @@ from sextant.ingest.db import repository
 from sextant.ingest.db.repository import BackfillRow, SourceRow
 from sextant.ingest.mapping import MappingRules
 from sextant.ingest.normalize import Context, pruned
-from sextant.ingest.reading import notice, read_delivery
+from sextant.ingest.reading import as_revision, notice, read_delivery
 from sextant.ingest.sealing import SecretBox
 from sextant.ingest.settings import IngestSettings
 from sextant.ingest.writer import DeliveryWriter, PendingDelivery
@@ -343,6 +343,7 @@ async def _store(
         outcome=read.outcome,
         reason=read.reason,
         event_count=read.facts,
+        meaning=read.meaning,
     )
     # The parsed payload (some 150 KB of objects for 28 KB of JSON) is not needed while
     # the commit is awaited; freed now, dozens in flight do not crowd the CPU's caches.
@@ -358,6 +359,8 @@ async def _store(
 # replay --------------------------------------------------------------------------------
 
 REPLAY_PAGE = 200
+# Deliveries read between two yields to the event loop, which also accepts webhooks.
+REPLAY_SLICE = 20
 
 
 @dataclass(frozen=True)
@@ -365,6 +368,8 @@ class Replayed:
     deliveries: int
     outcomes: dict[str, int]
     events: int
+    revised: int
+    unchanged: int
     complete: bool
     resume_after: UUID | None
 
@@ -381,36 +386,55 @@ async def replay(
 ) -> Replayed:
     """Re-normalize stored deliveries with the source's current mapping rules.
 
-    Events keep their fact ids, so what was already published is dropped by the
-    consumers' inboxes (no effect twice), while deliveries that failed or were ignored
-    before a mapping fix now produce their events. Up to ``limit`` deliveries per call;
-    ``resume_after`` continues a larger range."""
+    Each delivery's facts are compared with what they meant when last read (their ids
+    and mapping-decided values, ``Read.meaning``):
+    - unchanged: nothing is published (downstream already has them);
+    - a delivery that had no facts (it failed or was ignored before a fix) publishes
+      them under their own ids, which a webhook or backfill copy converges with;
+    - facts that now say something else (an issue type now mapped to incident, an
+      environment now production) are published again as a revision: the same events
+      under new ids (:func:`reading.as_revision`), which downstream inboxes take as news
+      and projections apply over what the facts had said. Each call is its own
+      revision, so changing a mapping back and replaying again is news as well.
+
+    Up to ``limit`` deliveries per call; ``resume_after`` continues a larger range."""
     ctx = Context(source.id, MappingRules.model_validate(source.mapping))
+    revision = uuid7()
     outcomes: dict[str, int] = {"normalized": 0, "ignored": 0, "failed": 0}
-    done = events = 0
+    done = events = revised = unchanged = 0
     last: UUID | None = after
     while done < limit:
         page = await repository.deliveries_between(
             session, source.id, since, until, last, min(REPLAY_PAGE, limit - done)
         )
         if not page:
-            return Replayed(done, outcomes, events, True, None)
-        for stored in page:
+            return Replayed(done, outcomes, events, revised, unchanged, True, None)
+        for n, stored in enumerate(page):
+            if n and n % REPLAY_SLICE == 0:
+                await asyncio.sleep(0)
             try:
                 payload = pruned.parse(source.kind, stored.event, stored.body)
             except orjson.JSONDecodeError:
                 payload = None  # _read reports it as unreadable
             read = read_delivery(outbox, source, ctx, stored.delivery_id, stored.event, payload)
             await repository.record_outcome(
-                session, stored.id, read.outcome, read.reason, read.facts
+                session, stored.id, read.outcome, read.reason, read.facts, read.meaning
             )
-            await outbox.add_all(session, read.events)
+            if read.meaning is not None and read.meaning == stored.meaning:
+                unchanged += 1
+                staged = []
+            elif stored.meaning is not None and read.facts:
+                revised += 1
+                staged = as_revision(read, revision)
+            else:
+                staged = read.events
+            await outbox.add_all(session, staged)
             outcomes[read.outcome] += 1
-            events += read.facts
+            events += len(staged)
         done += len(page)
         last = page[-1].id
     more = await repository.deliveries_between(session, source.id, since, until, last, 1)
-    return Replayed(done, outcomes, events, not more, last if more else None)
+    return Replayed(done, outcomes, events, revised, unchanged, not more, last if more else None)
 
 
 async def _count_signature_failure(state: ServiceState, source: SourceRow) -> None:

@@ -62,6 +62,20 @@ sa.Index(
     transitions.c.workspace_id,
     transitions.c.key,
 )
+# One row per change, whichever event says it: a revision of a fact (ingest, after a
+# mapping fix) comes under a new event id. PostgreSQL >= 15 (NULLS NOT DISTINCT: a
+# creation has no from status).
+sa.Index(
+    "work_item_transitions_once",
+    transitions.c.tenant_id,
+    transitions.c.workspace_id,
+    transitions.c.key,
+    transitions.c.at,
+    transitions.c.from_status,
+    transitions.c.to_status,
+    unique=True,
+    postgresql_nulls_not_distinct=True,
+)
 
 sprints = sa.Table(
     "sprints",

@@ -95,7 +95,8 @@ async def record_transition(
     at: datetime,
     event_id: UUID,
 ) -> None:
-    """Append to the status history and move the item's current state (if not older)."""
+    """Append to the status history (once per change: a revised event of one already
+    recorded adds nothing) and move the item's current state (if not older)."""
     await session.execute(
         insert(transitions)
         .values(

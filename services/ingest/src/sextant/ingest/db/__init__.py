@@ -69,6 +69,8 @@ deliveries = sa.Table(
     sa.Column("outcome", sa.Text, nullable=False),  # normalized | ignored | failed
     sa.Column("reason", sa.Text),
     sa.Column("event_count", sa.Integer, nullable=False),
+    # digest of the facts and their mapping-decided values (normalize.base.meaning_of)
+    sa.Column("meaning", sa.LargeBinary),
     sa.UniqueConstraint("source_id", "delivery_id", name="deliveries_once"),
 )
 sa.Index("deliveries_received", deliveries.c.source_id, deliveries.c.received_at)

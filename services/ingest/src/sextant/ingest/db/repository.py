@@ -119,6 +119,7 @@ class NewDelivery:
     outcome: str
     reason: str | None
     event_count: int
+    meaning: bytes | None = None
 
 
 async def store_deliveries(
@@ -149,6 +150,7 @@ async def store_deliveries(
                 r.outcome,
                 r.reason,
                 r.event_count,
+                r.meaning,
             )
             for r in rows
         ),
@@ -175,10 +177,10 @@ _DECOMPRESS: dict[str, Callable[[bytes], bytes]] = {
 _STORE_DELIVERIES = f"""
 WITH stored AS (
     INSERT INTO {SCHEMA}.deliveries (tenant_id, body_codec, id, source_id, delivery_id, event,
-                                     received_at, body, outcome, reason, event_count)
+                                     received_at, body, outcome, reason, event_count, meaning)
     SELECT $1, '{BODY_CODEC}', d.*
     FROM unnest($3::uuid[], $4::uuid[], $5::text[], $6::text[], $7::timestamptz[],
-                $8::bytea[], $9::text[], $10::text[], $11::int[]) AS d
+                $8::bytea[], $9::text[], $10::text[], $11::int[], $12::bytea[]) AS d
     -- the tenant for RLS, set (for this statement's transaction) before any row reaches it
     WHERE set_config('{TENANT_SETTING}', $2, true) = $2
     ON CONFLICT ON CONSTRAINT deliveries_once DO NOTHING
@@ -186,7 +188,7 @@ WITH stored AS (
 ), staged AS (
     INSERT INTO {SCHEMA}.outbox (event_id, topic, key, envelope)
     SELECT e.event_id, e.topic, e.key, e.envelope
-    FROM unnest($12::uuid[], $13::uuid[], $14::text[], $15::text[], $16::jsonb[])
+    FROM unnest($13::uuid[], $14::uuid[], $15::text[], $16::text[], $17::jsonb[])
          WITH ORDINALITY AS e(delivery, event_id, topic, key, envelope, n)
     JOIN stored ON stored.id = e.delivery
     ORDER BY e.n
@@ -223,6 +225,8 @@ class StoredDelivery:
     delivery_id: str
     event: str | None
     received_at: datetime
+    outcome: str
+    meaning: bytes | None
     body: bytes = field(repr=False)
 
 
@@ -242,6 +246,8 @@ async def deliveries_between(
             deliveries.c.delivery_id,
             deliveries.c.event,
             deliveries.c.received_at,
+            deliveries.c.outcome,
+            deliveries.c.meaning,
             deliveries.c.body,
             deliveries.c.body_codec,
         )
@@ -258,19 +264,30 @@ async def deliveries_between(
     rows = (await session.execute(query)).all()
     return [
         StoredDelivery(
-            r.id, r.delivery_id, r.event, r.received_at, _DECOMPRESS[r.body_codec](r.body)
+            r.id,
+            r.delivery_id,
+            r.event,
+            r.received_at,
+            r.outcome,
+            r.meaning,
+            _DECOMPRESS[r.body_codec](r.body),
         )
         for r in rows
     ]
 
 
 async def record_outcome(
-    session: AsyncSession, id: UUID, outcome: str, reason: str | None, event_count: int
+    session: AsyncSession,
+    id: UUID,
+    outcome: str,
+    reason: str | None,
+    event_count: int,
+    meaning: bytes | None,
 ) -> None:
     await session.execute(
         deliveries.update()
         .where(deliveries.c.id == id)
-        .values(outcome=outcome, reason=reason, event_count=event_count)
+        .values(outcome=outcome, reason=reason, event_count=event_count, meaning=meaning)
     )
 
 

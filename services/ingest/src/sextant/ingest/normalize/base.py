@@ -3,11 +3,15 @@ is missing, timestamps in the tools' several formats, and deterministic event id
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from functools import cache
+from typing import Any, get_args
 from uuid import UUID
+
+from pydantic import BaseModel
 
 from sextant.contracts import uuid5
 from sextant.contracts.events.activity import WorkItem, WorkItemResolved, WorkItemTransitioned
@@ -42,6 +46,60 @@ class Fact:
     def event_id(self, source_id: UUID) -> UUID:
         name = f"{source_id}|{type_of(type(self.event))}|{self.entity}|{self.version}"
         return uuid5(FACT_NAMESPACE, name)
+
+
+# Fields whose values a source's mapping rules decide (mapping.py), wherever they sit in an
+# event. A replay compares them with what a delivery meant when it was stored: a mapping
+# fix that changes them must reach downstream as a revision of the facts, while an
+# unchanged fact is not published again.
+MAPPED_FIELDS = frozenset({"item_type", "is_production", "is_bot", "into_default_branch"})
+
+
+def mapped_values(event: BaseModel) -> list[str]:
+    """``path=value`` for every mapping-decided field in ``event``, sorted (list positions
+    are left out of the paths, so an order that differs between a webhook and a backfill
+    does not count as a change)."""
+    found: list[str] = []
+    _collect_mapped(event, "", found)
+    found.sort()
+    return found
+
+
+def _collect_mapped(model: BaseModel, path: str, found: list[str]) -> None:
+    for name, holds_models in _walked_fields(type(model)):
+        value = getattr(model, name)
+        if name in MAPPED_FIELDS:
+            found.append(f"{path}{name}={value}")
+        elif holds_models and value is not None:
+            for inner in value if isinstance(value, list | tuple) else (value,):
+                if isinstance(inner, BaseModel):
+                    _collect_mapped(inner, f"{path}{name}.", found)
+
+
+@cache
+def _walked_fields(model: type[BaseModel]) -> tuple[tuple[str, bool], ...]:
+    """A model's fields worth visiting: mapped ones, and those that can hold models (so
+    lists of strings, like commit SHAs, are never walked)."""
+    return tuple(
+        (name, name not in MAPPED_FIELDS)
+        for name, info in model.model_fields.items()
+        if name in MAPPED_FIELDS or _holds_models(info.annotation)
+    )
+
+
+def _holds_models(annotation: Any) -> bool:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return True
+    return any(_holds_models(arg) for arg in get_args(annotation))
+
+
+def meaning_of(facts: list[tuple[UUID, EventModel]]) -> bytes | None:
+    """A short digest of the facts (by id) and what mapping rules decided in each: stored
+    with a delivery, so a replay can tell which deliveries a mapping fix changed."""
+    if not facts:
+        return None
+    text = "\n".join(f"{event_id} {' '.join(mapped_values(event))}" for event_id, event in facts)
+    return hashlib.blake2b(text.encode(), digest_size=8).digest()
 
 
 @dataclass
@@ -134,3 +192,15 @@ def open_or_closed(
         resolved = WorkItemResolved(work_item=item, resolution=resolution, actor=by, occurred_at=at)
         facts.append(Fact(resolved, entity, version))
     return Normalized(facts)
+
+
+def version_time(at: datetime) -> str:
+    """A time as fact versions spell it: UTC, whole seconds.
+
+    One instant comes spelled several ways — GitLab's webhook ``2024-01-02 03:04:05 UTC``,
+    its REST API ``2024-01-02T03:04:05.123Z``, Jira's epoch milliseconds — and a version
+    that kept the text or the sub-seconds would make a webhook and a backfill record of one
+    fact two events. Sub-seconds are cut, as the tools that send whole seconds cut them; a
+    whole-second UTC time reads as it always did, so webhook event ids stay the same.
+    """
+    return at.astimezone(UTC).replace(microsecond=0).isoformat()
