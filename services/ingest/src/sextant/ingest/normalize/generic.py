@@ -13,7 +13,7 @@ from sextant.contracts.events.activity import (
     IncidentResolved,
 )
 from sextant.contracts.events.common import Actor, Repository, SourceRef
-from sextant.ingest.normalize.base import Context, Fact, Malformed, Normalized
+from sextant.ingest.normalize.base import Context, Fact, Malformed, Normalized, version_time
 
 KIND = "generic"
 
@@ -98,7 +98,7 @@ def normalize(ctx: Context, event: str | None, payload: dict[str, Any]) -> Norma
             deployed_by=_person(ctx, push.deployed_by),
             occurred_at=push.occurred_at,
         )
-        version = f"{push.status}:{push.occurred_at.isoformat()}"
+        version = f"{push.status}:{version_time(push.occurred_at)}"
         return Normalized([Fact(changed, f"deployment:{push.id}", version)])
     if push.type == "incident.opened":
         opened = IncidentOpened(

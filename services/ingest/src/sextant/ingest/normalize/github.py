@@ -32,6 +32,7 @@ from sextant.ingest.normalize.base import (
     need,
     open_or_closed,
     timestamp,
+    version_time,
 )
 
 KIND = "github"
@@ -113,7 +114,7 @@ def pull_request(ctx: Context, payload: dict[str, Any]) -> Normalized:
                 Fact(
                     ChangeRequestOpened(change_request=cr, occurred_at=at),
                     entity,
-                    f"{action}:{at.isoformat()}",
+                    f"{action}:{version_time(at)}",
                 )
             ]
         )
@@ -133,14 +134,14 @@ def pull_request(ctx: Context, payload: dict[str, Any]) -> Normalized:
             return Normalized([Fact(merged, entity, "merged")])
         closed_at = timestamp(need(pr, "closed_at"), "pull_request.closed_at")
         closed = ChangeRequestClosed(change_request=cr, closed_by=sender, closed_at=closed_at)
-        return Normalized([Fact(closed, entity, f"closed:{closed_at.isoformat()}")])
+        return Normalized([Fact(closed, entity, f"closed:{version_time(closed_at)}")])
     if action in UPDATE_ACTIONS:
         at = timestamp(need(pr, "updated_at"), "pull_request.updated_at")
         changes = UPDATE_ACTIONS[action] or sorted((payload.get("changes") or {}).keys())
         updated = ChangeRequestUpdated(
             change_request=cr, changes=changes, actor=sender, occurred_at=at
         )
-        return Normalized([Fact(updated, entity, f"{action}:{at.isoformat()}")])
+        return Normalized([Fact(updated, entity, f"{action}:{version_time(at)}")])
     return Normalized.ignore(f"pull_request action {action!r} changes nothing Sextant tracks")
 
 
@@ -274,7 +275,7 @@ def issues(ctx: Context, payload: dict[str, Any]) -> Normalized:
     sender = actor(ctx, payload.get("sender"))
     issue = payload["issue"]
     at = timestamp(issue.get("updated_at") or issue["created_at"], "issue.updated_at")
-    version = f"{action}:{at.isoformat()}"
+    version = f"{action}:{version_time(at)}"
     if action == "opened":
         return Normalized(
             [
@@ -288,7 +289,7 @@ def issues(ctx: Context, payload: dict[str, Any]) -> Normalized:
     if action in ("closed", "reopened"):
         if action == "closed":  # versioned by closed_at, which a backfill sees too
             at = maybe_timestamp(issue.get("closed_at"), "issue.closed_at") or at
-            version = f"closed:{at.isoformat()}"
+            version = f"closed:{version_time(at)}"
         return open_or_closed(
             item,
             closed=action == "closed",
@@ -350,7 +351,7 @@ def deployment_status(ctx: Context, payload: dict[str, Any]) -> Normalized:
         occurred_at=at,
     )
     return Normalized(
-        [Fact(changed, f"deployment:{deployment['id']}", f"{state}:{at.isoformat()}")]
+        [Fact(changed, f"deployment:{deployment['id']}", f"{state}:{version_time(at)}")]
     )
 
 

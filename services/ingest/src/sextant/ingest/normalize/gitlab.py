@@ -30,6 +30,7 @@ from sextant.ingest.normalize.base import (
     need,
     open_or_closed,
     timestamp,
+    version_time,
 )
 
 KIND = "gitlab"
@@ -91,13 +92,15 @@ def merge_request(ctx: Context, payload: dict[str, Any]) -> Normalized:
         created_at=timestamp(need(attrs, "created_at"), "object_attributes.created_at"),
     )
     entity = f"change_request:{cr.repository.external_id}:{cr.number}"
+    # The hook has no closed_at or merged_at: its updated_at is the time of the action,
+    # and a backfill passes the REST API's closed_at or merged_at as updated_at.
     updated_at = timestamp(
         attrs.get("updated_at") or attrs["created_at"], "object_attributes.updated_at"
     )
-    version = f"{action}:{updated_at.isoformat()}"
+    version = f"{action}:{version_time(updated_at)}"
     if action == "open":  # versioned by creation time, which a backfill sees too
         opened = ChangeRequestOpened(change_request=cr, occurred_at=cr.created_at)
-        return Normalized([Fact(opened, entity, f"open:{cr.created_at.isoformat()}")])
+        return Normalized([Fact(opened, entity, f"open:{version_time(cr.created_at)}")])
     if action == "reopen":
         opened = ChangeRequestOpened(change_request=cr, occurred_at=updated_at)
         return Normalized([Fact(opened, entity, version)])
@@ -118,7 +121,7 @@ def merge_request(ctx: Context, payload: dict[str, Any]) -> Normalized:
             raise Malformed("an approval names no user")
         review = ReviewSubmitted(
             change_request=cr,
-            review_id=f"approval:{user.account_id}:{updated_at.isoformat()}",
+            review_id=f"approval:{user.account_id}:{version_time(updated_at)}",
             reviewer=user,
             state="approved",
             occurred_at=updated_at,
@@ -214,7 +217,7 @@ def issue(ctx: Context, payload: dict[str, Any]) -> Normalized:
     )
     user = actor(ctx, payload.get("user"))
     at = timestamp(attrs.get("updated_at") or attrs["created_at"], "object_attributes.updated_at")
-    entity, version = f"work_item:{item.key}", f"{action}:{at.isoformat()}"
+    entity, version = f"work_item:{item.key}", f"{action}:{version_time(at)}"
     if action == "open":
         return Normalized(
             [
@@ -228,7 +231,7 @@ def issue(ctx: Context, payload: dict[str, Any]) -> Normalized:
     if action in ("close", "reopen"):
         if action == "close":  # versioned by closed_at, which a backfill sees too
             at = maybe_timestamp(attrs.get("closed_at"), "closed_at") or at
-            version = f"close:{at.isoformat()}"
+            version = f"close:{version_time(at)}"
         return open_or_closed(
             item, closed=action == "close", open_status="opened", by=user, at=at, version=version
         )
@@ -273,7 +276,7 @@ def pipeline(ctx: Context, payload: dict[str, Any]) -> Normalized:
         duration_seconds=attrs.get("duration"),
         triggered_by=actor(ctx, payload.get("user")),
     )
-    return Normalized([Fact(build, f"build:{attrs['id']}", f"{status}:{finished.isoformat()}")])
+    return Normalized([Fact(build, f"build:{attrs['id']}", f"{status}:{version_time(finished)}")])
 
 
 DEPLOYMENT_STATUSES = {
@@ -311,7 +314,7 @@ def deployment(ctx: Context, payload: dict[str, Any]) -> Normalized:
         occurred_at=at,
     )
     return Normalized(
-        [Fact(changed, f"deployment:{payload['deployment_id']}", f"{status}:{at.isoformat()}")]
+        [Fact(changed, f"deployment:{payload['deployment_id']}", f"{status}:{version_time(at)}")]
     )
 
 

@@ -27,6 +27,7 @@ from sextant.ingest.normalize.base import (
     maybe_timestamp,
     need,
     timestamp,
+    version_time,
 )
 
 KIND = "jira"
@@ -126,7 +127,7 @@ def issue_updated(ctx: Context, payload: dict[str, Any]) -> Normalized:
     )
     entity = f"work_item:{item.key}"
     changelog = payload.get("changelog") or {}
-    version = f"{changelog.get('id') or at.isoformat()}"
+    version = f"{changelog.get('id') or version_time(at)}"
     facts: list[Fact] = []
     for change in changelog.get("items") or []:
         field = str(change.get("field") or "").lower()
