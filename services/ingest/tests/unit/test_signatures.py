@@ -84,6 +84,16 @@ def test_a_generic_secret_must_be_whsec_base64() -> None:
         signatures.check_secret_format("github", "short")
 
 
+def test_a_gitlab_signing_token_must_decode_to_be_accepted_as_a_secret() -> None:
+    # a malformed one would otherwise be stored, and every delivery to it would fail
+    with pytest.raises(ValueError, match="'whsec_' \\+ base64"):
+        signatures.check_secret_format("gitlab", "whsec_not*base64*at*all!")
+    with pytest.raises(ValueError, match="16 bytes"):
+        signatures.check_secret_format("gitlab", "whsec_c2hvcnQta2V5LTEy")
+    signatures.check_secret_format("gitlab", SECRETS["gitlab-signed"])
+    signatures.check_secret_format("gitlab", "a-classic-x-gitlab-token")
+
+
 def _flip_case(value: str) -> str:
     flipped = value.swapcase()
     return flipped if flipped != value else value + "A"

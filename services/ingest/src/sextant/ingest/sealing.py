@@ -25,13 +25,20 @@ class SecretBox:
         self._aead = AESGCM(key)
 
     @classmethod
-    def from_setting(cls, value: str | None, data_dir: Path) -> SecretBox:
-        """The configured key, else the data dir's key file (made on first use)."""
+    def from_setting(cls, value: str | None, data_dir: Path, *, shared: bool) -> SecretBox:
+        """The configured key, else the data dir's key file (made on first use) — only
+        where one process seals and opens (``shared`` False): replicas that each made
+        their own key could not open the secrets the others sealed."""
         if value:
             try:
                 return cls(base64.b64decode(value, validate=True))
             except ValueError as exc:
                 raise ValueError(f"SEXTANT_INGEST_SECRET_KEY: {exc}") from None
+        if shared:
+            raise ValueError(
+                "SEXTANT_INGEST_SECRET_KEY must be set when ingest runs distributed "
+                "(SEXTANT_BUS=kafka): every replica must open the secrets the others sealed"
+            )
         path = data_dir / "keys" / "ingest-secrets.key"
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)

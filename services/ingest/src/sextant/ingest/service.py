@@ -119,6 +119,7 @@ async def start(state: ServiceState) -> None:
     box = SecretBox.from_setting(
         settings.secret_key.get_secret_value() if settings.secret_key else None,
         state.settings.data_dir,
+        shared=state.settings.bus == "kafka",
     )
     state.extras["ingest"] = Ingest(
         settings,

@@ -45,7 +45,9 @@ def check_secret_format(kind: SourceKind, secret: str) -> None:
     """Refuse a user-supplied secret the scheme could not use (ValueError says why)."""
     if len(secret) < 16:
         raise ValueError("a webhook secret must be at least 16 characters")
-    if kind == "generic":
+    # generic sources always sign the Standard Webhooks way; a GitLab source does when its
+    # secret is a signing token, which must then decode, or every delivery would fail
+    if kind == "generic" or secret.startswith(STANDARD_WEBHOOKS_PREFIX):
         _standard_webhooks_key(secret)
 
 
@@ -158,9 +160,9 @@ def _standard_webhooks_key(secret: str) -> bytes:
     try:
         key = base64.b64decode(secret.removeprefix(STANDARD_WEBHOOKS_PREFIX), validate=True)
     except binascii.Error:
-        raise ValueError("a generic source's secret must be 'whsec_' + base64") from None
+        raise ValueError("a signing secret must be 'whsec_' + base64") from None
     if len(key) < 16:
-        raise ValueError("a generic source's secret must hold at least 16 bytes")
+        raise ValueError("a signing secret must hold at least 16 bytes after 'whsec_'")
     return key
 
 
