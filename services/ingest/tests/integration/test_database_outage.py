@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import asyncpg
+import httpx
 import pytest
 
 from sextant.contracts import uuid7
@@ -52,6 +53,7 @@ async def test_no_accepted_delivery_is_lost_when_the_database_stops(
         )
         source = created.json()
         outcomes: dict[str, int] = {}
+        refusals: list[httpx.Response] = []
 
         async def deliver(n: int) -> None:
             body = json.dumps(payloads.jira_created(key=f"ENG-{n}")).encode()
@@ -63,6 +65,8 @@ async def test_no_accepted_delivery_is_lost_when_the_database_stops(
                     headers={"content-type": "application/json", **headers},
                 )
                 outcomes[f"jira-{n}"] = response.status_code
+                if response.status_code == 503:
+                    refusals.append(response)
             except Exception:
                 outcomes[f"jira-{n}"] = 0
 
@@ -94,6 +98,10 @@ async def test_no_accepted_delivery_is_lost_when_the_database_stops(
     refused = {d: status for d, status in outcomes.items() if status not in (200, 202)}
     assert set(refused.values()) <= {503}, refused
     assert refused, "the outage did not reach any delivery; the test proved nothing"
+    for refusal in refusals:  # a problem a sender can act on: retry later, nothing stored
+        assert refusal.headers["content-type"] == "application/problem+json"
+        assert int(refusal.headers["retry-after"]) > 0
+        assert "nothing was changed" in refusal.json()["detail"]
     assert len(accepted) >= WARM_UP
     assert accepted & set(after_restart), "nothing was accepted after the restart"
     conn = await asyncpg.connect(url)

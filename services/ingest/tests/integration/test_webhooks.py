@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import zlib
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -141,6 +142,18 @@ async def test_bad_deliveries_get_a_clear_problem_and_store_nothing(
     )
     ingest.state.extras["ingest"].settings.max_body_bytes = 100
     _problem(await ingest.deliver(source, body, good), 413, "100 byte limit")
+
+    async def streamed() -> AsyncIterator[bytes]:  # no Content-Length: counted as it comes
+        for start in range(0, len(body), 64):
+            yield body[start : start + 64]
+
+    chunked = await ingest.client.post(
+        f"/v1/hooks/{source['id']}",
+        content=streamed(),
+        headers={**good, "content-type": "application/json"},
+    )
+    assert "content-length" not in chunked.request.headers
+    _problem(chunked, 413, "100 byte limit")
     ingest.state.extras["ingest"].settings.max_body_bytes = 25 * 1024 * 1024
     await ingest.client.patch(
         f"/v1/sources/{source['id']}",
@@ -295,9 +308,11 @@ async def test_replaying_a_delivery_that_still_fails_does_not_notify_again(
         f"/v1/sources/{source['id']}/replay", json=window, headers=ingest.as_role("tenant_admin")
     )
     assert replayed.json()["outcomes"]["failed"] == 1
-    notices = await ingest.published("sextant.notifications", 2)
-    # staged again, the same notice keeps its id: the gateway's inbox shows it once
-    assert len(notices) == 2 and len({(n.id, n.data["notification_id"]) for n in notices}) == 1
+    await asyncio.sleep(0.5)  # for the relay to publish whatever the replay staged
+    notices = await ingest.published("sextant.notifications", 1)
+    # staged again, the same notice keeps its id (dropped by the outbox while the first is
+    # unpublished, by the gateway's inbox after): the admins see it once
+    assert len({(n.id, n.data["notification_id"]) for n in notices}) == 1
 
 
 async def test_replay_refuses_bad_requests(ingest: Ingest) -> None:
