@@ -65,7 +65,9 @@ async def test_one_hundred_redeliveries_store_one_delivery_and_one_set_of_events
     assert [e.type for e in events] == ["sextant.activity.work_item.created.v1"]
 
 
-async def test_secrets_are_shown_once_and_sealed_at_rest(ingest: Ingest) -> None:
+async def test_secrets_are_shown_once_sealed_at_rest_and_never_logged(
+    ingest: Ingest, capsys: pytest.CaptureFixture[str]
+) -> None:
     source = await ingest.source(
         "gitlab", secret="a-user-chosen-secret-123", credentials={"token": "glpat-xyz-secret"}
     )
@@ -84,6 +86,20 @@ async def test_secrets_are_shown_once_and_sealed_at_rest(ingest: Ingest) -> None
     changes = await ingest.published("sextant.config", 1)
     assert changes[0].data["action"] == "source.create"
     assert "a-user-chosen-secret-123" not in json.dumps(changes[0].data)
+    url, admin = f"/v1/sources/{source['id']}", ingest.as_role("tenant_admin")
+    replaced = {"credentials": {"token": "glpat-replaced-secret"}}
+    assert (await ingest.client.patch(url, json=replaced, headers=admin)).json()["has_credentials"]
+    removed = await ingest.client.patch(url, json={"credentials": {}}, headers=admin)
+    assert removed.json()["has_credentials"] is False
+    body = b'{"object_kind": "push"}'
+    wrong = {"x-gitlab-token": "not-the-secret", "x-gitlab-event": "Push Hook"}
+    assert (await ingest.deliver(source, body, wrong)).status_code == 401
+    logged = capsys.readouterr()
+    assert "source.update" in json.dumps(
+        [c.data for c in await ingest.published("sextant.config", 3)]
+    )
+    for secret in ("a-user-chosen-secret-123", "glpat-xyz-secret", "glpat-replaced-secret"):
+        assert secret not in logged.out + logged.err
 
 
 async def test_sources_are_tenant_scoped_and_need_an_admin_to_change(ingest: Ingest) -> None:

@@ -153,8 +153,10 @@ async def change_source(
     if body.disabled is not None:
         values["disabled_at"] = _now() if body.disabled else None
     if body.credentials is not None:
-        values["credentials_sealed"] = service.ingest_of(state).box.seal(
-            json.dumps(body.credentials), source_id
+        values["credentials_sealed"] = (
+            service.ingest_of(state).box.seal(json.dumps(body.credentials), source_id)
+            if body.credentials
+            else None  # {}: no credentials, not sealed emptiness that claims some
         )
     if not values:
         raise InvalidInput("nothing to change: give name, mapping, credentials or disabled")

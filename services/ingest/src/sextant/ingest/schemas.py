@@ -35,7 +35,8 @@ class SourceChange(BaseModel):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     mapping: MappingRules | None = None
     credentials: dict[str, Any] | None = Field(
-        default=None, description="replace the API credentials (stored encrypted, never shown)"
+        default=None,
+        description="replace the API credentials (stored encrypted, never shown); {} removes them",
     )
     disabled: bool | None = Field(default=None, description="a disabled source answers 410")
 
