@@ -58,6 +58,7 @@ async def test_github_backfill_pages_waits_out_a_rate_limit_and_converges_with_w
     assert (
         sum(1 for seen in knobs.seen if seen.startswith("/repos/octo-org/octo-repo/pulls?")) == 3
     )  # one 403
+    assert knobs.early == [] and knobs.waited["/repos/octo-org/octo-repo/pulls?"] >= 1
     assert knobs.tokens == {"Bearer ghp-test"}
     events = await ingest.published("sextant.activity", 9)
     by_type = {e.type.split(".")[2] + "." + e.type.split(".")[3]: e for e in events}
@@ -118,7 +119,7 @@ async def test_a_failing_backfill_keeps_its_pages_tells_the_admins_and_resumes(
 async def test_jira_backfill_replays_each_history_entry_with_the_status_it_had(
     ingest: Ingest,
 ) -> None:
-    knobs = fake_apis.Knobs()
+    knobs = fake_apis.Knobs(rate_limit_once={"/rest/api/2/search?startAt=1"})
     async with fake_apis.serving(fake_apis.jira_app(knobs)) as url:
         credentials = {
             "email": "ada@example.com",
@@ -131,6 +132,8 @@ async def test_jira_backfill_replays_each_history_entry_with_the_status_it_had(
         progress = await backfill(ingest, source)
     assert progress["status"] == "succeeded", progress
     assert progress["resources"]["issues"] == {"pages": 2, "items": 2, "events": 5, "done": True}
+    # A 429 with Retry-After: 1 was waited out, not failed.
+    assert knobs.early == [] and knobs.waited["/rest/api/2/search?startAt=1"] >= 1
     events = await ingest.published("sextant.activity", 5)
     moves = [
         (e.data["from_status"], e.data["to_status"], e.data["to_category"])
@@ -165,7 +168,7 @@ async def test_jira_backfill_replays_each_history_entry_with_the_status_it_had(
 async def test_gitlab_backfill_reads_merge_requests_pipelines_and_deployments(
     ingest: Ingest,
 ) -> None:
-    knobs = fake_apis.Knobs()
+    knobs = fake_apis.Knobs(rate_limit_once={"/api/v4/projects/group/app/deployments"})
     async with fake_apis.serving(fake_apis.gitlab_app(knobs)) as url:
         credentials = {"token": "glpat", "api_url": f"{url}/api/v4", "projects": ["group/app"]}
         source = await ingest.source("gitlab", credentials=credentials)
@@ -182,6 +185,28 @@ async def test_gitlab_backfill_reads_merge_requests_pipelines_and_deployments(
     assert knobs.tokens == {"glpat"} and any(
         seen.startswith("/api/v4/projects/group/app/merge_requests?") for seen in knobs.seen
     )
+    # A 429 naming its RateLimit-Reset was waited out until then, not failed.
+    assert knobs.early == [] and knobs.waited["/api/v4/projects/group/app/deployments"] >= 1
+
+
+async def test_an_api_that_stays_rate_limited_fails_the_backfill_which_resumes_later(
+    ingest: Ingest,
+) -> None:
+    knobs = fake_apis.Knobs(rate_limit_always={"/rest/api/2/search?startAt=1"})
+    async with fake_apis.serving(fake_apis.jira_app(knobs)) as url:
+        credentials = {"token": "t", "site_url": url}
+        source = await ingest.source("jira", credentials=credentials)
+        failed = await backfill(ingest, source)
+        assert failed["status"] == "failed" and "still rate limited" in failed["error"]
+        assert failed["resources"]["issues"] == {"pages": 1, "items": 1, "events": 4, "done": False}
+        [warning] = await ingest.published("sextant.notifications", 1)
+        assert "rate limited" in warning.data["body"]
+
+        knobs.rate_limit_always.clear()
+        resumed = await backfill(ingest, source)
+    assert resumed["status"] == "succeeded" and resumed["id"] == failed["id"]
+    assert resumed["resources"]["issues"] == {"pages": 2, "items": 2, "events": 5, "done": True}
+    assert len(await ingest.published("sextant.activity", 5)) == 5
 
 
 @pytest.mark.parametrize(

@@ -1,9 +1,13 @@
-"""HTTP for backfills: pagination helpers and a GET that honours the tools' rate limits.
+"""HTTP for backfills: query strings, pagination helpers and a GET that honours the
+tools' rate limits.
 
 GitHub answers 403/429 with ``x-ratelimit-remaining: 0`` and ``x-ratelimit-reset``
-(epoch seconds); GitLab 429 with ``ratelimit-reset``; Jira 429 with ``Retry-After``. All
-mean "wait, then ask again": the client sleeps until the reset (up to a limit) rather
-than failing the job. Server errors are retried with backoff; other errors fail the page.
+(epoch seconds), or with ``Retry-After`` for its secondary limits; GitLab 429 with
+``RateLimit-Reset`` (and ``Retry-After``); Jira 429 with ``Retry-After``. All mean "wait,
+then ask again": the client sleeps as told rather than failing the job — but only so
+often and so long (:data:`RATE_LIMITED_ANSWERS`, :data:`MAX_WAIT_SECONDS`), so an API
+that never lets up fails the page the normal way (kept pages, resumable). Server errors
+are retried with backoff; other errors fail the page.
 """
 
 from __future__ import annotations
@@ -12,19 +16,36 @@ import asyncio
 import re
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import structlog
 
 log = structlog.get_logger()
 
+RATE_LIMITED_ANSWERS = 10
+"""Rate-limited answers one request waits out before its page fails: GitHub's secondary
+limits ask for a minute or so, a few times over; an API that still says "wait" after ten
+waits is not going to stop saying it, and the job should say so instead of running."""
+
+MAX_WAIT_SECONDS = 3900.0
+"""The longest one request waits for rate limits in all: GitHub's primary limit resets
+hourly, so a backfill that used up its hour waits out the rest of it (plus a minute)."""
+
+DEFAULT_RATE_LIMIT_WAIT = 60.0  # a limit that names no reset: GitHub's advice, a minute
+
 _NEXT_LINK = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
 
 
 class ApiError(Exception):
     """A page could not be fetched; the message says which and why (no secrets)."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status  # the HTTP status that ended it, if any
 
 
 class Api:
@@ -33,15 +54,24 @@ class Api:
         base_url: str,
         headers: dict[str, str],
         *,
+        auth: httpx.Auth | None = None,
         timeout: float = 30.0,
-        max_wait_seconds: float = 900.0,
+        max_wait_seconds: float = MAX_WAIT_SECONDS,
+        rate_limited_answers: int = RATE_LIMITED_ANSWERS,
         attempts: int = 4,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._client = httpx.AsyncClient(
-            base_url=base_url.rstrip("/"), headers=headers, timeout=timeout, follow_redirects=True
+            base_url=base_url.rstrip("/"),
+            headers=headers,
+            auth=auth,
+            timeout=timeout,
+            follow_redirects=True,
+            transport=transport,
         )
-        self._max_wait, self._attempts, self._sleep = max_wait_seconds, attempts, sleep
+        self._max_wait, self._max_limited = max_wait_seconds, rate_limited_answers
+        self._attempts, self._sleep = attempts, sleep
         self.requests = 0
         self.waited_seconds = 0.0
 
@@ -49,7 +79,7 @@ class Api:
         await self._client.aclose()
 
     async def get(self, url: str, params: dict[str, Any] | None = None) -> httpx.Response:
-        failures = 0
+        failures, limited, waited = 0, 0, 0.0
         while True:
             self.requests += 1
             try:
@@ -57,25 +87,42 @@ class Api:
             except httpx.TransportError as exc:
                 error = type(exc).__name__
             else:
-                error = f"HTTP {response.status_code}"
-                wait = _rate_limit_wait(response)
+                wait = rate_limit_wait(response)
                 if wait is not None:
-                    if wait > self._max_wait:
+                    limited += 1
+                    if limited > self._max_limited or waited + wait > self._max_wait:
                         raise ApiError(
-                            f"{_path(url)}: rate limited for {wait:.0f} s, over the limit"
+                            f"{_path(url)}: HTTP {response.status_code}, still rate limited "
+                            f"after {waited:.0f} s of waiting ({limited} answers said wait)",
+                            response.status_code,
                         )
                     log.info("backfill.rate_limited", path=_path(url), wait_seconds=round(wait, 1))
+                    waited += wait
                     self.waited_seconds += wait
                     await self._sleep(wait)
                     continue
                 if response.status_code < 400:
                     return response
+                error = f"HTTP {response.status_code}"
                 if response.status_code < 500:
-                    raise ApiError(f"{_path(url)}: {error}: {_excerpt(response)}")
+                    raise ApiError(
+                        f"{_path(url)}: {error}: {_excerpt(response)}", response.status_code
+                    )
             failures += 1
             if failures >= self._attempts:
                 raise ApiError(f"{_path(url)}: {error} after {failures} attempts")
             await self._sleep(0.5 * 2 ** (failures - 1))
+
+
+def query(path: str, **params: Any) -> str:
+    """``path`` with ``params`` as an encoded query string (a ``+`` in a time zone
+    offset would otherwise arrive as a space)."""
+    return f"{path}?{urlencode(params)}"
+
+
+def utc(moment: datetime) -> str:
+    """ISO 8601 in UTC with a ``Z``, the form GitHub and GitLab document."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def next_link(response: httpx.Response) -> str | None:
@@ -84,26 +131,35 @@ def next_link(response: httpx.Response) -> str | None:
     return match.group(1) if match else None
 
 
-def _rate_limit_wait(response: httpx.Response) -> float | None:
-    """Seconds to wait when the response says "rate limited", else None."""
+def rate_limit_wait(response: httpx.Response) -> float | None:
+    """Seconds the API asks us to wait, or None when the answer is not a rate limit.
+
+    A 429 always is one; a 403 only when GitHub says so (no requests remaining, a
+    ``Retry-After``, or a secondary limit's message) — otherwise it is a permission."""
     if response.status_code not in (403, 429):
         return None
     headers = response.headers
     retry_after = headers.get("retry-after")
     if retry_after:
-        if retry_after.strip().isdigit():
-            return float(retry_after)
-        try:
-            return max(parsedate_to_datetime(retry_after).timestamp() - time.time(), 0.0)
-        except (TypeError, ValueError):
-            return 60.0
+        return _retry_after(retry_after)
     remaining = headers.get("x-ratelimit-remaining", headers.get("ratelimit-remaining"))
     reset = headers.get("x-ratelimit-reset", headers.get("ratelimit-reset"))
-    if remaining == "0" and reset and reset.isdigit():
+    if reset and reset.isdigit() and (remaining == "0" or response.status_code == 429):
+        # Epoch seconds, rounded down by the API: one more second so we land after it.
         return max(int(reset) - time.time(), 0.0) + 1.0
-    if response.status_code == 429:
-        return 60.0
-    return None  # a plain 403: permissions, not a limit
+    if response.status_code == 429 or "secondary rate limit" in response.text.lower():
+        return DEFAULT_RATE_LIMIT_WAIT
+    return None
+
+
+def _retry_after(value: str) -> float:
+    """``Retry-After``: delay seconds or an HTTP date."""
+    if value.strip().isdigit():
+        return float(value)
+    try:
+        return max(parsedate_to_datetime(value).timestamp() - time.time(), 0.0)
+    except (TypeError, ValueError):
+        return DEFAULT_RATE_LIMIT_WAIT
 
 
 def _path(url: str) -> str:

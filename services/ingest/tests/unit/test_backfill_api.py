@@ -1,0 +1,110 @@
+"""The backfill client's GET: how long each tool's "rate limited" answer makes it wait,
+and that waiting is bounded, so an API that never lets up fails the page."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from email.utils import formatdate
+
+import httpx
+import pytest
+
+from sextant.ingest.backfill.api import RATE_LIMITED_ANSWERS, Api, ApiError
+
+Answer = Callable[[httpx.Request], httpx.Response]
+
+
+class Sleeps(list[float]):
+    """The waits asked for, without waiting."""
+
+    async def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+def api_answering(*answers: httpx.Response | Answer, **options: float) -> tuple[Api, Sleeps]:
+    """An Api whose server gives ``answers`` in turn (the last one for ever after)."""
+    given = list(answers)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        answer = given.pop(0) if len(given) > 1 else given[0]
+        return answer(request) if callable(answer) else answer
+
+    sleeps = Sleeps()
+    api = Api(
+        "https://api.example", {}, sleep=sleeps, transport=httpx.MockTransport(handler), **options
+    )  # type: ignore[arg-type]
+    return api, sleeps
+
+
+OK = httpx.Response(200, json=[])
+
+
+async def test_an_api_that_answers_429_for_ever_fails_the_page_after_the_allowed_waits() -> None:
+    api, sleeps = api_answering(httpx.Response(429, headers={"Retry-After": "0"}))
+    with pytest.raises(ApiError, match="still rate limited") as raised:
+        await api.get("/rest/api/2/search")
+    assert raised.value.status == 429
+    assert len(sleeps) == RATE_LIMITED_ANSWERS
+    assert api.requests == RATE_LIMITED_ANSWERS + 1
+
+
+async def test_waiting_for_rate_limits_stops_at_the_total_wait_allowed() -> None:
+    api, sleeps = api_answering(
+        httpx.Response(429, headers={"Retry-After": "3000"}), max_wait_seconds=3900
+    )
+    with pytest.raises(ApiError, match=r"after 3000 s of waiting \(2 answers said wait\)"):
+        await api.get("/rest/api/2/search")
+    assert sleeps == [3000.0] and api.waited_seconds == 3000.0
+
+
+async def test_gitlab_429_waits_until_its_ratelimit_reset() -> None:
+    reset = int(time.time()) + 30
+    limited = httpx.Response(429, headers={"RateLimit-Reset": str(reset)})
+    api, sleeps = api_answering(limited, OK)
+    assert (await api.get("/projects/15/issues")).status_code == 200
+    [wait] = sleeps
+    assert 29 <= wait <= 31 and api.waited_seconds == wait
+
+
+async def test_github_primary_limit_waits_until_its_reset() -> None:
+    reset = int(time.time()) + 10
+    limited = httpx.Response(
+        403, headers={"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(reset)}
+    )
+    api, sleeps = api_answering(limited, OK)
+    assert (await api.get("/repos/o/r/pulls")).status_code == 200
+    assert 9 <= sleeps[0] <= 11
+
+
+async def test_retry_after_is_read_as_seconds_or_as_an_http_date() -> None:
+    in_20_s = formatdate(time.time() + 20, usegmt=True)
+    api, sleeps = api_answering(
+        httpx.Response(429, headers={"Retry-After": "7"}),
+        httpx.Response(403, headers={"Retry-After": in_20_s}),  # GitHub's secondary limit
+        OK,
+    )
+    assert (await api.get("/rest/api/2/search")).status_code == 200
+    assert sleeps[0] == 7 and 18 <= sleeps[1] <= 20
+
+
+async def test_a_github_secondary_limit_without_headers_waits_a_minute() -> None:
+    secondary = httpx.Response(
+        403, json={"message": "You have exceeded a secondary rate limit. Please wait."}
+    )
+    api, sleeps = api_answering(secondary, OK)
+    assert (await api.get("/repos/o/r/pulls")).status_code == 200
+    assert sleeps == [60.0]
+
+
+async def test_a_plain_403_is_a_permission_error_not_a_wait() -> None:
+    api, sleeps = api_answering(httpx.Response(403, json={"message": "Resource not accessible"}))
+    with pytest.raises(ApiError, match="HTTP 403") as raised:
+        await api.get("/repos/o/r/pulls")
+    assert raised.value.status == 403 and sleeps == []
+
+
+async def test_a_server_error_is_retried_with_backoff_and_recovers() -> None:
+    api, sleeps = api_answering(httpx.Response(502), httpx.Response(503), OK)
+    assert (await api.get("/projects/15")).status_code == 200
+    assert sleeps == [0.5, 1.0] and api.waited_seconds == 0
