@@ -136,7 +136,7 @@ def issue_updated(ctx: Context, payload: dict[str, Any]) -> Normalized:
                 work_item=item,
                 from_status=change.get("fromString"),
                 to_status=change.get("toString") or item.status,
-                from_category=None,  # Jira's changelog names the old status, not its category
+                from_category=_category_before(change, _statuses_shown(payload)),
                 to_category=item.status_category,
                 actor=user,
                 occurred_at=at,
@@ -165,6 +165,44 @@ def issue_updated(ctx: Context, payload: dict[str, Any]) -> Normalized:
         what = ", ".join(kinds) if kinds else payload.get("issue_event_type_name") or "nothing"
         return Normalized.ignore(f"the update changed {what}: nothing Sextant tracks")
     return Normalized(facts)
+
+
+def _statuses_shown(payload: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every status the payload shows with its category: the issue's own (as it is after
+    the change), its parent's, its subtasks' and its linked issues', and the statuses a
+    backfill lists from the site (``sextant.status_categories``: name to category key)."""
+    fields = maybe(payload, "issue.fields") or {}
+    links = [link for link in fields.get("issuelinks") or [] if isinstance(link, dict)]
+    others = [
+        fields.get("parent"),
+        *(fields.get("subtasks") or []),
+        *(link.get("inwardIssue") or link.get("outwardIssue") for link in links),
+    ]
+    shown = [fields.get("status"), *(maybe(other, "fields.status") for other in others)]
+    listed = maybe(payload, "sextant.status_categories") or {}
+    shown += [{"name": name, "statusCategory": {"key": key}} for name, key in listed.items()]
+    return [status for status in shown if maybe(status, "statusCategory.key")]
+
+
+def _category_before(change: dict[str, Any], shown: list[dict[str, Any]]) -> StatusCategory | None:
+    """The category of the status a changelog item left, when the payload shows that status.
+
+    Jira's changelog names the old status (``from`` is its id, ``fromString`` its name) but
+    not its category; a status has one category across the site, so wherever the payload
+    shows it, it tells. Ids are compared when both sides have one (team-managed projects
+    may reuse a name), names otherwise. A status the payload does not show stays None:
+    guessing from a name like "Done" would be wrong wherever a site recategorised it.
+    """
+    old_id, old_name = change.get("from"), change.get("fromString")
+    for status in shown:
+        seen_id = status.get("id")
+        if seen_id is not None and old_id is not None:
+            same = str(seen_id) == str(old_id)
+        else:
+            same = old_name is not None and status.get("name") == old_name
+        if same:
+            return CATEGORIES.get(str(maybe(status, "statusCategory.key")))
+    return None
 
 
 def _sprint_moves(
