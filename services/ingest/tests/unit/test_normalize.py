@@ -44,13 +44,6 @@ def test_a_merged_pull_request_carries_merge_and_head_shas_and_the_authors_ids()
     assert merged.merged_by is not None and merged.merged_by.login == "hubot"
 
 
-def test_a_bot_is_marked_as_one() -> None:
-    opened = only(
-        "github", "pull_request", payloads.github_pull_request("opened", user=payloads.DEPENDABOT)
-    )
-    assert opened.change_request.author.is_bot
-
-
 def test_a_push_lists_each_commit_with_its_author_email() -> None:
     pushed = only("github", "push", payloads.github_push())
     assert isinstance(pushed, CommitsPushed)

@@ -31,6 +31,11 @@ def _matches(name: str, patterns: list[str]) -> bool:
     return _globs(tuple(patterns)).match(name.strip().lower()) is not None
 
 
+# GitHub names every app's account ``<app>[bot]`` (dependabot[bot], github-actions[bot]):
+# the tool's own mark of a bot, so no source's patterns can leave it out.
+BOT_SUFFIX = "[bot]"
+
+
 class MappingRules(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -46,8 +51,10 @@ class MappingRules(BaseModel):
         default_factory=list, description="extra default branches beyond the repository's own"
     )
     bot_patterns: list[str] = Field(
-        default_factory=lambda: ["*[bot]", "dependabot*", "renovate*"],
-        description="logins, names or emails (glob, case-insensitive) that are bots",
+        default_factory=lambda: ["dependabot*", "renovate*"],
+        description="logins, names or emails (glob, case-insensitive) that are bots, besides"
+        " those the tool marks (GitHub's `[bot]` suffix and `type: Bot`, GitLab's `bot`,"
+        " Jira's app accounts)",
     )
 
     def item_type(self, tool_type: str | None, labels: list[str]) -> str:
@@ -67,4 +74,9 @@ class MappingRules(BaseModel):
         return branch == repository_default or branch in self.default_branches
 
     def is_bot(self, *names: str | None) -> bool:
-        return any(_matches(name, self.bot_patterns) for name in names if name)
+        """Any of the names ends in ``[bot]`` or matches one of the source's patterns."""
+        return any(
+            name.strip().lower().endswith(BOT_SUFFIX) or _matches(name, self.bot_patterns)
+            for name in names
+            if name
+        )
