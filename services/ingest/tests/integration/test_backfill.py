@@ -55,6 +55,9 @@ async def test_github_backfill_pages_waits_out_a_rate_limit_and_converges_with_w
         "events": 4,
         "done": True,
     }
+    # Issues updated since the start, as a time the API reads (the fake refuses a since
+    # whose "+00:00" arrived as " 00:00"): one, the older one and the pull request left out.
+    assert progress["resources"]["octo-org/octo-repo:issues"]["items"] == 1
     assert (
         sum(1 for seen in knobs.seen if seen.startswith("/repos/octo-org/octo-repo/pulls?")) == 3
     )  # one 403

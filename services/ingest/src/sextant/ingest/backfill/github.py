@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
-from sextant.ingest.backfill.api import Api, ApiError, next_link
+from sextant.ingest.backfill.api import Api, ApiError, next_link, query, utc
 from sextant.ingest.backfill.pages import Page, start_of
 from sextant.ingest.normalize.base import timestamp
 
@@ -39,11 +39,10 @@ async def _pulls(
     api: Api, name: str, repo: dict[str, Any], since: datetime, checkpoint: dict[str, str]
 ) -> AsyncIterator[Page]:
     resource = f"{name}:pulls"
-    url = start_of(
-        resource,
-        checkpoint,
-        f"/repos/{name}/pulls?state=all&sort=updated&direction=desc&per_page=100",
+    first = query(
+        f"/repos/{name}/pulls", state="all", sort="updated", direction="desc", per_page=100
     )
+    url = start_of(resource, checkpoint, first)
     while url:
         response = await api.get(url)
         page = Page(resource, next_link(response))
@@ -86,7 +85,14 @@ async def _issues(
     api: Api, name: str, repo: dict[str, Any], since: datetime, checkpoint: dict[str, str]
 ) -> AsyncIterator[Page]:
     resource = f"{name}:issues"
-    first = f"/repos/{name}/issues?state=all&sort=updated&direction=asc&per_page=100&since={since.isoformat()}"
+    first = query(
+        f"/repos/{name}/issues",
+        state="all",
+        sort="updated",
+        direction="asc",
+        per_page=100,
+        since=utc(since),
+    )
     url = start_of(resource, checkpoint, first)
     while url:
         response = await api.get(url)
@@ -109,7 +115,7 @@ async def _deployments(
     api: Api, name: str, repo: dict[str, Any], since: datetime, checkpoint: dict[str, str]
 ) -> AsyncIterator[Page]:
     resource = f"{name}:deployments"
-    url = start_of(resource, checkpoint, f"/repos/{name}/deployments?per_page=100")
+    url = start_of(resource, checkpoint, query(f"/repos/{name}/deployments", per_page=100))
     while url:
         response = await api.get(url)
         page = Page(resource, next_link(response))

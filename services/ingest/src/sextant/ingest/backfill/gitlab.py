@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-from sextant.ingest.backfill.api import Api, next_link
+from sextant.ingest.backfill.api import Api, next_link, query, utc
 from sextant.ingest.backfill.pages import Page, start_of
 
 DEFAULT_API = "https://gitlab.com/api/v4"
@@ -22,17 +22,25 @@ def headers(credentials: dict[str, Any]) -> dict[str, str]:
 async def fetch(
     api: Api, credentials: dict[str, Any], since: datetime, checkpoint: dict[str, str]
 ) -> AsyncIterator[Page]:
-    after = since.isoformat()
     for ref in credentials.get("projects") or []:
         project_id = quote(str(ref), safe="")
         project = (await api.get(f"/projects/{project_id}")).json()
         base = f"/projects/{project_id}"
-        common = f"updated_after={quote(after)}&order_by=updated_at&sort=asc&per_page=100"
+        common = {
+            "updated_after": utc(since),
+            "order_by": "updated_at",
+            "sort": "asc",
+            "per_page": 100,
+        }
         readers = (
-            ("merge_requests", f"{base}/merge_requests?scope=all&{common}", _merge_request),
-            ("issues", f"{base}/issues?scope=all&{common}", _issue),
-            ("pipelines", f"{base}/pipelines?{common}", None),
-            ("deployments", f"{base}/deployments?{common}", _deployment),
+            (
+                "merge_requests",
+                query(f"{base}/merge_requests", scope="all", **common),
+                _merge_request,
+            ),
+            ("issues", query(f"{base}/issues", scope="all", **common), _issue),
+            ("pipelines", query(f"{base}/pipelines", **common), None),
+            ("deployments", query(f"{base}/deployments", **common), _deployment),
         )
         for name, first, reshape in readers:
             url = start_of(f"{ref}:{name}", checkpoint, first)
