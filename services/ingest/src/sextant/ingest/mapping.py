@@ -70,8 +70,12 @@ class MappingRules(BaseModel):
     def is_production(self, environment: str) -> bool:
         return _matches(environment, self.production_environments)
 
-    def is_default_branch(self, branch: str, repository_default: str | None) -> bool:
-        return branch == repository_default or branch in self.default_branches
+    def is_default_branch(self, branch: str, repository_default: str | None) -> bool | None:
+        """The repository's default branch or one the rules name; None when it is neither
+        and the tool did not say which branch is the repository's default."""
+        if branch == repository_default or branch in self.default_branches:
+            return True
+        return None if repository_default is None else False
 
     def is_bot(self, *names: str | None) -> bool:
         """Any of the names ends in ``[bot]`` or matches one of the source's patterns."""

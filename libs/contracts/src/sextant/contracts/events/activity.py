@@ -24,6 +24,11 @@ class ChangeRequest(EventModel):
     title: str
     author: Actor
     base_branch: str
+    into_default_branch: bool | None = Field(
+        default=None,
+        description="the base branch is a default branch: the repository's own or one the"
+        " source's mapping names; None when the tool did not say which is the default",
+    )
     head_branch: str
     head_sha: str | None = None
     draft: bool = False
@@ -90,6 +95,11 @@ class CommitsPushed(EventModel):
     source: SourceRef
     repository: Repository
     branch: str
+    into_default_branch: bool | None = Field(
+        default=None,
+        description="the branch is a default branch: the repository's own or one the"
+        " source's mapping names; None when the tool did not say which is the default",
+    )
     before_sha: str | None = None
     after_sha: str
     forced: bool = False

@@ -65,6 +65,7 @@ def change_request(ctx: Context, payload: dict[str, Any]) -> ChangeRequest:
     pr = need(payload, "pull_request")
     author = actor(ctx, need(pr, "user"))
     assert author is not None
+    base = need(pr, "base.ref")
     return ChangeRequest(
         source=SourceRef(
             kind=KIND,
@@ -76,7 +77,10 @@ def change_request(ctx: Context, payload: dict[str, Any]) -> ChangeRequest:
         number=need(pr, "number"),
         title=pr.get("title") or "",
         author=author,
-        base_branch=need(pr, "base.ref"),
+        base_branch=base,
+        into_default_branch=ctx.rules.is_default_branch(
+            base, maybe(payload, "repository.default_branch")
+        ),
         head_branch=need(pr, "head.ref"),
         head_sha=maybe(pr, "head.sha"),
         draft=bool(pr.get("draft")),
@@ -218,6 +222,7 @@ def push(ctx: Context, payload: dict[str, Any]) -> Normalized:
     occurred = head.get("timestamp") or (commits[-1].authored_at.isoformat() if commits else None)
     if occurred is None:
         occurred = need(payload, "repository.pushed_at")
+    branch = ref.removeprefix("refs/heads/")
     pushed = CommitsPushed(
         source=SourceRef(
             kind=KIND,
@@ -226,7 +231,10 @@ def push(ctx: Context, payload: dict[str, Any]) -> Normalized:
             url=payload.get("compare"),
         ),
         repository=repo,
-        branch=ref.removeprefix("refs/heads/"),
+        branch=branch,
+        into_default_branch=ctx.rules.is_default_branch(
+            branch, maybe(payload, "repository.default_branch")
+        ),
         before_sha=payload.get("before"),
         after_sha=need(payload, "after"),
         forced=bool(payload.get("forced")),

@@ -26,6 +26,7 @@ from sextant.ingest.normalize.base import (
     Fact,
     Malformed,
     Normalized,
+    maybe,
     maybe_timestamp,
     need,
     open_or_closed,
@@ -73,6 +74,7 @@ def merge_request(ctx: Context, payload: dict[str, Any]) -> Normalized:
     author = user if action == "open" and user else None
     if author is None or str(attrs.get("author_id", author.account_id)) != author.account_id:
         author = Actor(kind=KIND, account_id=str(need(attrs, "author_id")))
+    target = need(attrs, "target_branch")
     cr = ChangeRequest(
         source=SourceRef(
             kind=KIND,
@@ -84,7 +86,11 @@ def merge_request(ctx: Context, payload: dict[str, Any]) -> Normalized:
         number=need(attrs, "iid"),
         title=attrs.get("title") or "",
         author=author,
-        base_branch=need(attrs, "target_branch"),
+        base_branch=target,
+        into_default_branch=ctx.rules.is_default_branch(
+            target,  # the target project's (the hook's project is the target project too)
+            maybe(attrs, "target.default_branch") or maybe(payload, "project.default_branch"),
+        ),
         head_branch=need(attrs, "source_branch"),
         head_sha=(attrs.get("last_commit") or {}).get("id"),
         draft=bool(attrs.get("draft") or attrs.get("work_in_progress")),
@@ -173,12 +179,16 @@ def push(ctx: Context, payload: dict[str, Any]) -> Normalized:
         return Normalized.ignore(
             "a push with no commits listed (e.g. a new branch at an old commit)"
         )
+    branch = ref.removeprefix("refs/heads/")
     pushed = CommitsPushed(
         source=SourceRef(
             kind=KIND, source_id=ctx.source_id, external_id=f"{repo.external_id}:{ref}:{after}"
         ),
         repository=repo,
-        branch=ref.removeprefix("refs/heads/"),
+        branch=branch,
+        into_default_branch=ctx.rules.is_default_branch(
+            branch, maybe(payload, "project.default_branch")
+        ),
         before_sha=payload.get("before"),
         after_sha=after,
         pusher=pusher,

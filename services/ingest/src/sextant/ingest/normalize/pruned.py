@@ -47,6 +47,7 @@ class _Repository(_Fields):
     id: Any = None
     full_name: Any = None
     html_url: Any = None
+    default_branch: Any = None
 
 
 class _PullRequest(_Fields):
