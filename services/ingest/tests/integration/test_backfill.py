@@ -6,13 +6,21 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
 import pytest
 
+from sextant.contracts import uuid7
+from sextant.ingest import service
+from sextant.ingest.backfill import runner
+from sextant.ingest.db import repository
+from sextant.ingest.db.repository import BackfillRow
+
 from ..fixtures import fake_apis, payloads
 from ..fixtures.signing import sign
-from .conftest import Ingest
+from .conftest import TENANT, Ingest
 
 SINCE = "2026-02-01T00:00:00Z"
 
@@ -217,7 +225,11 @@ async def test_an_api_that_stays_rate_limited_fails_the_backfill_which_resumes_l
     [
         ("github", None, "no API credentials"),
         ("github", {"token": "t"}, "lack: repositories"),
+        ("github", {"token": "t", "repositories": "octo-org/octo-repo"}, "repositories (a list)"),
+        ("gitlab", {"projects": ["group/app"]}, "lack: token"),
         ("jira", {"token": "t"}, "lack: site_url"),
+        ("jira", {"site_url": "https://x.example", "email": "ada@example.com"}, "lack: api_token"),
+        ("jira", {"site_url": "https://x.example"}, "lack: token (or email and api_token)"),
         ("generic", {"token": "t"}, "no API to backfill from"),
     ],
 )
@@ -236,3 +248,25 @@ async def test_a_backfill_without_what_it_needs_is_refused(
         f"/v1/sources/{source['id']}/backfill", headers=ingest.as_role("manager")
     )
     assert missing.status_code == 404
+
+
+async def test_a_backfill_that_cannot_even_start_is_failed_and_told_not_left_running(
+    ingest: Ingest,
+) -> None:
+    """Whatever stops a job while it sets up (here credentials that slipped past the
+    check) ends it failed, with the admins told."""
+    source = await ingest.source("jira", credentials={"token": "t", "site_url": "http://x"})
+    async with ingest.state.db.transaction(TENANT) as session:
+        row = await service.source_or_404(session, UUID(source["id"]))
+        now = datetime.now(UTC)
+        job = BackfillRow(uuid7(), TENANT, row.id, now, "running", {}, {}, None, now, now, None)
+        await repository.add_backfill(session, job)
+    await runner.run(ingest.state, row, job, {"site_url": "http://x", "email": "ada@example.com"})
+
+    progress = await ingest.client.get(
+        f"/v1/sources/{source['id']}/backfill", headers=ingest.as_role("manager")
+    )
+    assert progress.json()["status"] == "failed"
+    assert progress.json()["error"] == "the source's credentials lack: api_token"
+    [warning] = await ingest.published("sextant.notifications", 1)
+    assert "backfill" in warning.data["title"] and "lack: api_token" in warning.data["body"]

@@ -8,18 +8,23 @@ from datetime import datetime
 from typing import Any
 
 from sextant.ingest.backfill.api import Api, ApiError, next_link, query, utc
-from sextant.ingest.backfill.pages import Page, start_of
+from sextant.ingest.backfill.pages import Page, start_of, unlisted
 from sextant.ingest.normalize.base import timestamp
 
 DEFAULT_API = "https://api.github.com"
 
 
-def headers(credentials: dict[str, Any]) -> dict[str, str]:
-    return {
+def missing(credentials: dict[str, Any]) -> list[str]:
+    return ([] if credentials.get("token") else ["token"]) + unlisted(credentials, "repositories")
+
+
+def connect(credentials: dict[str, Any]) -> Api:
+    headers = {
         "Authorization": f"Bearer {credentials['token']}",
         "Accept": "application/vnd.github+json",
         "X-GitHub-Api-Version": "2022-11-28",
     }
+    return Api(str(credentials.get("api_url") or DEFAULT_API), headers)
 
 
 async def fetch(

@@ -10,13 +10,18 @@ from typing import Any
 from urllib.parse import quote
 
 from sextant.ingest.backfill.api import Api, next_link, query, utc
-from sextant.ingest.backfill.pages import Page, start_of
+from sextant.ingest.backfill.pages import Page, start_of, unlisted
 
 DEFAULT_API = "https://gitlab.com/api/v4"
 
 
-def headers(credentials: dict[str, Any]) -> dict[str, str]:
-    return {"PRIVATE-TOKEN": str(credentials["token"])}
+def missing(credentials: dict[str, Any]) -> list[str]:
+    return ([] if credentials.get("token") else ["token"]) + unlisted(credentials, "projects")
+
+
+def connect(credentials: dict[str, Any]) -> Api:
+    headers = {"PRIVATE-TOKEN": str(credentials["token"])}
+    return Api(str(credentials.get("api_url") or DEFAULT_API), headers)
 
 
 async def fetch(

@@ -21,16 +21,26 @@ from sextant.ingest.backfill.pages import Page, start_of
 from sextant.ingest.normalize.base import timestamp
 
 
-def headers(credentials: dict[str, Any]) -> dict[str, str]:
-    if credentials.get("token"):  # OAuth 2.0 access token or a Data Center PAT
-        return {"Authorization": f"Bearer {credentials['token']}", "Accept": "application/json"}
-    if credentials.get("email") and credentials.get("api_token"):
+def missing(credentials: dict[str, Any]) -> list[str]:
+    """The site, and a token (OAuth 2.0 or a Data Center PAT) or an Atlassian account's
+    email with its API token."""
+    lacking = [] if credentials.get("site_url") else ["site_url"]
+    if credentials.get("token"):
+        return lacking
+    basic = ("email", "api_token")
+    if any(credentials.get(name) for name in basic):
+        return lacking + [name for name in basic if not credentials.get(name)]
+    return [*lacking, "token (or email and api_token)"]
+
+
+def connect(credentials: dict[str, Any]) -> Api:
+    if credentials.get("token"):
+        authorization = f"Bearer {credentials['token']}"
+    else:
         pair = f"{credentials['email']}:{credentials['api_token']}".encode()
-        return {
-            "Authorization": f"Basic {base64.b64encode(pair).decode()}",
-            "Accept": "application/json",
-        }
-    raise ValueError("Jira credentials need a token, or an email and an api_token")
+        authorization = f"Basic {base64.b64encode(pair).decode()}"
+    headers = {"Authorization": authorization, "Accept": "application/json"}
+    return Api(str(credentials["site_url"]), headers)
 
 
 async def fetch(

@@ -1,5 +1,5 @@
 """What a tool's backfill yields: pages of webhook-shaped payloads, each with the cursor
-that resumes after it."""
+that resumes after it; and what it needs to know where to start."""
 
 from __future__ import annotations
 
@@ -30,3 +30,10 @@ def start_of(resource: str, checkpoint: dict[str, str], first: str) -> str | Non
     if saved == DONE:
         return None
     return saved or first
+
+
+def unlisted(credentials: dict[str, Any], name: str) -> list[str]:
+    """``[name]`` unless the credentials hold a non-empty list under it (a lone string
+    would be read letter by letter)."""
+    value = credentials.get(name)
+    return [] if isinstance(value, list) and value else [f"{name} (a list)"]

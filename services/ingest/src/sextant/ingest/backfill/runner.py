@@ -5,7 +5,7 @@ with the job's checkpoint and progress in one transaction — so a job stopped a
 from __future__ import annotations
 
 import asyncio
-import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -30,15 +30,14 @@ log = structlog.get_logger()
 @dataclass(frozen=True)
 class Tool:
     fetch: Fetch
-    default_api: str | None
-    headers: Any  # credentials -> request headers
-    api_url_key: str = "api_url"
+    missing: Callable[[dict[str, Any]], list[str]]  # what the credentials lack, by name
+    connect: Callable[[dict[str, Any]], Api]  # the tool's API, signed in
 
 
 TOOLS: dict[str, Tool] = {
-    "github": Tool(github.fetch, github.DEFAULT_API, github.headers),
-    "gitlab": Tool(gitlab.fetch, gitlab.DEFAULT_API, gitlab.headers),
-    "jira": Tool(jira.fetch, None, jira.headers, api_url_key="site_url"),
+    "github": Tool(github.fetch, github.missing, github.connect),
+    "gitlab": Tool(gitlab.fetch, gitlab.missing, gitlab.connect),
+    "jira": Tool(jira.fetch, jira.missing, jira.connect),
 }
 
 
@@ -49,19 +48,9 @@ def check_credentials(kind: str, credentials: dict[str, Any] | None) -> None:
         raise ValueError(f"a {kind} source has no API to backfill from")
     if not credentials:
         raise ValueError("the source has no API credentials; add them with PATCH first")
-    missing = [name for name in tool_needs(kind) if not credentials.get(name)]
-    if tool.default_api is None and not credentials.get(tool.api_url_key):
-        missing.append(tool.api_url_key)
+    missing = tool.missing(credentials)
     if missing:
         raise ValueError(f"the source's credentials lack: {', '.join(missing)}")
-
-
-def tool_needs(kind: str) -> list[str]:
-    return {
-        "github": ["token", "repositories"],
-        "gitlab": ["token", "projects"],
-        "jira": [],  # token, or email + api_token; checked by jira.headers
-    }[kind]
 
 
 @dataclass
@@ -92,13 +81,38 @@ async def run(
     credentials: dict[str, Any],
     api: Api | None = None,
 ) -> None:
+    """Run a job to its end, and record that end: whatever stops it — credentials the
+    tool refuses, an API error, a bug — leaves it failed with the admins told, never
+    "running" with no task behind it."""
+    status, error = "succeeded", None
+    try:
+        await _fetch_pages(state, source, job, credentials, api)
+    except asyncio.CancelledError:
+        status, error = "failed", "interrupted (the service stopped); start it again to resume"
+        raise
+    except Exception as exc:
+        status, error = "failed", str(exc) or type(exc).__name__
+        log.warning("backfill.failed", source=str(source.id), error=error)
+    finally:
+        try:
+            await _finish(state, source, job, status, error)
+        except Exception as exc:  # the database is away: the next start resumes the job
+            log.error("backfill.unrecorded", source=str(source.id), status=status, error=str(exc))
+
+
+async def _fetch_pages(
+    state: ServiceState,
+    source: SourceRow,
+    job: BackfillRow,
+    credentials: dict[str, Any],
+    api: Api | None,
+) -> None:
+    """Fetch, normalize and commit page after page, each with the job's checkpoint."""
+    check_credentials(source.kind, credentials)
     tool = TOOLS[source.kind]
-    api = api or Api(
-        str(credentials.get(tool.api_url_key) or tool.default_api), tool.headers(credentials)
-    )
     ctx = Context(source.id, MappingRules.model_validate(source.mapping))
     checkpoint, progress = dict(job.checkpoint), {k: dict(v) for k, v in job.progress.items()}
-    status, error = "succeeded", None
+    api = api or tool.connect(credentials)
     try:
         async for page in tool.fetch(api, credentials, job.since, checkpoint):
             events = []
@@ -115,16 +129,14 @@ async def run(
                 await repository.save_backfill(
                     session, job.id, checkpoint=checkpoint, progress=progress, updated_at=_now()
                 )
-    except asyncio.CancelledError:
-        status, error = "failed", "interrupted (the service stopped); start it again to resume"
-        raise
-    except Exception as exc:
-        status, error = "failed", str(exc) or type(exc).__name__
-        log.warning("backfill.failed", source=str(source.id), error=error)
     finally:
+        log.info(
+            "backfill.api_used",
+            source=str(source.id),
+            requests=api.requests,
+            waited_seconds=round(api.waited_seconds, 1),
+        )
         await api.close()
-        with contextlib.suppress(Exception):
-            await _finish(state, source, job, status, error)
 
 
 async def _finish(
