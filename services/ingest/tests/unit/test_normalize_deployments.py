@@ -114,45 +114,52 @@ def test_a_gitlab_deployment_not_yet_running_is_not_an_outcome() -> None:
     assert result.facts == [] and "created" in (result.ignored or "")
 
 
-def corpus(path: str) -> dict[str, Any]:
-    return json.loads((CORPORA / path).read_bytes())
+GITHUB_CORPUS_SHA = "f95f852bd8fca8fcc58a9a2d6c842781e32a215e"
 
 
 @pytest.mark.skipif(not CORPORA.exists(), reason="../shared/corpora is not here")
-def test_real_github_deployment_statuses() -> None:
-    done = deployment(
-        "github", "deployment_status", corpus("github-webhooks/deployment_status/default.json")
-    )
-    assert summary(done) == (
-        "production",
-        "f95f852bd8fca8fcc58a9a2d6c842781e32a215e",
-        "success",
-        True,
-    )
-    assert done.finished_at == datetime(2019, 5, 15, 15, 20, 55, tzinfo=UTC)
-    assert done.deployed_by is not None and done.deployed_by.login == "Codertocat"
-    pages = deployment(
-        "github", "deployment_status", corpus("github-webhooks/deployment_status/gh-pages.json")
-    )
-    assert summary(pages) == (
-        "github-pages",
-        "f95f852bd8fca8fcc58a9a2d6c842781e32a215e",
-        "in_progress",
-        False,
-    )
-    assert pages.finished_at is None
-    assert pages.deployed_by is not None and pages.deployed_by.is_bot  # github-pages[bot]
-
-
-@pytest.mark.skipif(not CORPORA.exists(), reason="../shared/corpora is not here")
-def test_a_real_gitlab_deployment() -> None:
-    changed = deployment("gitlab", "Deployment Hook", corpus("gitlab-webhooks/deployment.json"))
-    assert summary(changed) == (
-        "staging",
-        "279484c09fbe69ededfced8c1bb6e6d24616b468",
-        "success",
-        False,
-    )
-    assert changed.occurred_at == datetime(2021, 4, 28, 19, 50, tzinfo=UTC)  # 21:50 +0200
-    assert changed.deployed_by is not None and changed.deployed_by.login == "root"
-    assert changed.source.url == "http://10.126.0.2:3000/root/test-deployment-webhooks/-/jobs/796"
+@pytest.mark.parametrize(
+    ("kind", "event", "path", "expected", "finished_at", "deployer"),
+    [
+        pytest.param(
+            "github",
+            "deployment_status",
+            "github-webhooks/deployment_status/default.json",
+            ("production", GITHUB_CORPUS_SHA, "success", True),
+            datetime(2019, 5, 15, 15, 20, 55, tzinfo=UTC),
+            "Codertocat",
+            id="github success",
+        ),
+        pytest.param(
+            "github",
+            "deployment_status",
+            "github-webhooks/deployment_status/gh-pages.json",
+            ("github-pages", GITHUB_CORPUS_SHA, "in_progress", False),
+            None,
+            "github-pages[bot]",
+            id="github pages in progress",
+        ),
+        pytest.param(
+            "gitlab",
+            "Deployment Hook",
+            "gitlab-webhooks/deployment.json",
+            ("staging", "279484c09fbe69ededfced8c1bb6e6d24616b468", "success", False),
+            datetime(2021, 4, 28, 19, 50, tzinfo=UTC),  # sent as 21:50 +0200
+            "root",
+            id="gitlab success",
+        ),
+    ],
+)
+def test_real_deployment_webhooks(
+    kind: str,
+    event: str,
+    path: str,
+    expected: tuple[str, str, str, bool],
+    finished_at: datetime | None,
+    deployer: str,
+) -> None:
+    changed = deployment(kind, event, json.loads((CORPORA / path).read_bytes()))
+    assert summary(changed) == expected
+    assert changed.finished_at == finished_at
+    assert changed.deployed_by is not None and changed.deployed_by.login == deployer
+    assert changed.deployed_by.is_bot is deployer.endswith("[bot]")
