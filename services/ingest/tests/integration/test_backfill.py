@@ -127,11 +127,18 @@ async def test_a_failing_backfill_keeps_its_pages_tells_the_admins_and_resumes(
     assert len({e.id for e in events}) == len(events), "a resumed page was fetched twice"
 
 
+@pytest.mark.parametrize(
+    ("flavour", "second_page"),
+    [
+        ("data_center", "/rest/api/2/search?startAt=1"),
+        ("cloud", "/rest/api/3/search/jql?nextPageToken=page-1"),
+    ],
+)
 async def test_jira_backfill_replays_each_history_entry_with_the_status_it_had(
-    ingest: Ingest,
+    ingest: Ingest, flavour: str, second_page: str
 ) -> None:
-    knobs = fake_apis.Knobs(rate_limit_once={"/rest/api/2/search?startAt=1"})
-    async with fake_apis.serving(fake_apis.jira_app(knobs)) as url:
+    knobs = fake_apis.Knobs(rate_limit_once={second_page})
+    async with fake_apis.serving(fake_apis.jira_app(knobs, flavour)) as url:
         credentials = {
             "email": "ada@example.com",
             "api_token": "secret",
@@ -144,7 +151,15 @@ async def test_jira_backfill_replays_each_history_entry_with_the_status_it_had(
     assert progress["status"] == "succeeded", progress
     assert progress["resources"]["issues"] == {"pages": 2, "items": 2, "events": 5, "done": True}
     # A 429 with Retry-After: 1 was waited out, not failed.
-    assert knobs.early == [] and knobs.waited["/rest/api/2/search?startAt=1"] >= 1
+    assert knobs.early == [] and knobs.waited[second_page] >= 1
+    searched = [seen.partition("?")[0] for seen in knobs.seen if "/search" in seen]
+    if flavour == "cloud":  # the old search is gone (410): the new one, and whole changelogs
+        assert searched[0] == "/rest/api/2/search" and set(searched[1:]) == {
+            "/rest/api/3/search/jql"
+        }
+        assert any(seen.startswith("/rest/api/3/issue/ENG-7/changelog?") for seen in knobs.seen)
+    else:
+        assert set(searched) == {"/rest/api/2/search"}
     events = await ingest.published("sextant.activity", 5)
     moves = [
         (e.data["from_status"], e.data["to_status"], e.data["to_category"])

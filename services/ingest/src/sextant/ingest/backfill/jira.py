@@ -1,6 +1,11 @@
 """Jira REST: issues updated since the start, with their changelogs, through a JQL
-search (``startAt`` paging, or ``nextPageToken`` on Cloud's newer search); and, for the
-boards named in the credentials, their sprints through the agile API.
+search; and, for the boards named in the credentials, their sprints through the agile API.
+
+Two searches: Jira Cloud removed ``/rest/api/2|3/search`` in 2025 (CHANGE-2046: it
+answers 410) for ``/rest/api/3/search/jql``, paged by ``nextPageToken``, whose changelog
+may be cut short (the rest is paged from the issue's own changelog); Data Center and
+Server only have ``/rest/api/2/search``, paged by ``startAt``. An Atlassian Cloud address
+starts with Cloud's, any other with Data Center's, and a 404 or 410 switches to the other.
 
 A webhook carries the issue as it stood at that moment; the API gives it as it stands
 now, with its history. So each history entry becomes the webhook Jira would have sent
@@ -14,11 +19,15 @@ import base64
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlencode
 
-from sextant.ingest.backfill.api import Api
+import httpx
+import structlog
+
+from sextant.ingest.backfill.api import Api, ApiError, query
 from sextant.ingest.backfill.pages import Page, start_of
 from sextant.ingest.normalize.base import timestamp
+
+log = structlog.get_logger()
 
 
 def missing(credentials: dict[str, Any]) -> list[str]:
@@ -43,6 +52,21 @@ def connect(credentials: dict[str, Any]) -> Api:
     return Api(str(credentials["site_url"]), headers)
 
 
+CLOUD_SEARCH = "/rest/api/3/search/jql"
+SERVER_SEARCH = "/rest/api/2/search"
+# Everything a list view can show, custom fields included: story points live in a custom
+# field whose id differs from site to site, and the new search returns only ids unless told.
+FIELDS = "*navigable"
+
+
+def searches(site_url: str) -> tuple[str, str]:
+    """The search endpoint to try first on this site, and the one to fall back to."""
+    host = httpx.URL(site_url).host
+    if host.endswith(".atlassian.net") or host == "api.atlassian.com":  # OAuth 2.0 apps
+        return CLOUD_SEARCH, SERVER_SEARCH
+    return SERVER_SEARCH, CLOUD_SEARCH
+
+
 async def fetch(
     api: Api, credentials: dict[str, Any], since: datetime, checkpoint: dict[str, str]
 ) -> AsyncIterator[Page]:
@@ -54,13 +78,23 @@ async def fetch(
     jql = f'updated >= "{since:%Y-%m-%d %H:%M}" ORDER BY updated ASC'
     if scope:
         jql = f"({scope}) AND {jql}"
-    query = {"jql": jql, "expand": "changelog", "maxResults": 100, "fields": "*navigable"}
-    url = start_of("issues", checkpoint, f"/rest/api/2/search?{urlencode(query | {'startAt': 0})}")
+    search = {"jql": jql, "expand": "changelog", "fields": FIELDS, "maxResults": 100}
+    first, fallback = searches(str(credentials["site_url"]))
+    url = start_of("issues", checkpoint, _first_page(first, search))
     while url:
-        body = (await api.get(url)).json()
+        try:
+            body = (await api.get(url)).json()
+        except ApiError as exc:
+            if exc.status not in (404, 410) or url.startswith(fallback):
+                raise
+            log.info("backfill.jira_search_moved", tried=_endpoint(url), then=fallback)
+            url = _first_page(fallback, search)  # a new start: the same facts again are one
+            continue
         issues = body.get("issues") or []
-        page = Page("issues", _next(body, query, len(issues)), items=len(issues))
+        page = Page("issues", _next_page(url, body, search, len(issues)), items=len(issues))
         for issue in issues:
+            if url.startswith(CLOUD_SEARCH):
+                issue = await _with_whole_changelog(api, issue)
             page.payloads.extend((None, payload) for payload in as_webhooks(issue, categories))
         yield page
         url = page.cursor
@@ -69,24 +103,69 @@ async def fetch(
             yield page
 
 
+def _first_page(endpoint: str, search: dict[str, Any]) -> str:
+    offset = {} if endpoint == CLOUD_SEARCH else {"startAt": 0}  # Cloud's pages by token
+    return query(endpoint, **search, **offset)
+
+
+def _endpoint(url: str) -> str:
+    return url.partition("?")[0]
+
+
+def _next_page(url: str, body: dict[str, Any], search: dict[str, Any], count: int) -> str | None:
+    if url.startswith(CLOUD_SEARCH):
+        token = body.get("nextPageToken")
+        if token and not body.get("isLast"):
+            return query(CLOUD_SEARCH, **search, nextPageToken=token)
+        return None
+    start, total = int(body.get("startAt", 0)), int(body.get("total", 0))
+    if count and start + count < total:
+        return query(SERVER_SEARCH, **search, startAt=start + count)
+    return None
+
+
+async def _with_whole_changelog(api: Api, issue: dict[str, Any]) -> dict[str, Any]:
+    """The issue with all its history: Cloud's search may return only part of a long
+    changelog (``total`` says how much there is); the issue's changelog pages the rest."""
+    changelog = issue.get("changelog") or {}
+    histories = changelog.get("histories") or []
+    if int(changelog.get("total") or 0) <= len(histories):
+        return issue
+    every: list[dict[str, Any]] = []
+    while True:
+        page = (
+            await api.get(
+                query(
+                    f"/rest/api/3/issue/{issue['key']}/changelog",
+                    startAt=len(every),
+                    maxResults=100,
+                )
+            )
+        ).json()
+        values = page.get("values") or []
+        every.extend(values)
+        if not values or page.get("isLast", True):
+            return issue | {"changelog": {"startAt": 0, "total": len(every), "histories": every}}
+
+
 async def _sprints(
     api: Api, board: str, since: datetime, checkpoint: dict[str, str]
 ) -> AsyncIterator[Page]:
     """A board's active and closed sprints (Jira Software's agile API), each with the
     issues it holds: started with its scope, closed with what was done and what was not."""
     resource = f"sprints:{board}"
-    first = f"/rest/agile/1.0/board/{board}/sprint?state=active,closed&maxResults=50&startAt=0"
-    url = start_of(resource, checkpoint, first)
+
+    def sprints_from(start: int) -> str:
+        path = f"/rest/agile/1.0/board/{board}/sprint"
+        return query(path, state="active,closed", maxResults=50, startAt=start)
+
+    url = start_of(resource, checkpoint, sprints_from(0))
     while url:
         body = (await api.get(url)).json()
         sprints = body.get("values") or []
-        start = int(body.get("startAt", 0))
         more = not body.get("isLast", True) and sprints
         page = Page(
-            resource,
-            f"/rest/agile/1.0/board/{board}/sprint?state=active,closed&maxResults=50&startAt={start + len(sprints)}"
-            if more
-            else None,
+            resource, sprints_from(int(body.get("startAt", 0)) + len(sprints)) if more else None
         )
         for sprint in sprints:
             ended = sprint.get("completeDate") or sprint.get("endDate")
@@ -138,27 +217,13 @@ async def _sprint_issues(api: Api, sprint_id: Any) -> list[dict[str, Any]]:
     issues: list[dict[str, Any]] = []
     start = 0
     while True:
-        body = (
-            await api.get(
-                f"/rest/agile/1.0/sprint/{sprint_id}/issue?fields=status&maxResults=100&startAt={start}"
-            )
-        ).json()
+        path = f"/rest/agile/1.0/sprint/{sprint_id}/issue"
+        body = (await api.get(query(path, fields="status", maxResults=100, startAt=start))).json()
         batch = body.get("issues") or []
         issues.extend(batch)
         start += len(batch)
         if not batch or start >= int(body.get("total", 0)):
             return issues
-
-
-def _next(body: dict[str, Any], query: dict[str, Any], count: int) -> str | None:
-    if body.get("nextPageToken"):
-        return (
-            f"/rest/api/3/search/jql?{urlencode(query | {'nextPageToken': body['nextPageToken']})}"
-        )
-    start, total = int(body.get("startAt", 0)), int(body.get("total", 0))
-    if count and start + count < total:
-        return f"/rest/api/2/search?{urlencode(query | {'startAt': start + count})}"
-    return None
 
 
 def as_webhooks(issue: dict[str, Any], categories: dict[str, str]) -> list[dict[str, Any]]:

@@ -1,0 +1,66 @@
+"""Each tool's backfill against its fake API in process (no servers, no database): the
+payloads it hands the normalizers, and the choices it makes per site."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from sextant.ingest.backfill import jira
+from sextant.ingest.backfill.api import Api
+from sextant.ingest.backfill.pages import Fetch
+
+from ..fixtures import fake_apis
+
+SINCE = datetime(2026, 2, 1, tzinfo=UTC)
+
+
+async def fetched(
+    fetch: Fetch, app: FastAPI, credentials: dict[str, Any], base_url: str = "http://fake"
+) -> list[tuple[str | None, dict[str, Any]]]:
+    """Every payload of every page ``fetch`` yields against ``app``."""
+    api = Api(base_url, {}, transport=httpx.ASGITransport(app))
+    try:
+        return [
+            payload
+            async for page in fetch(api, credentials, SINCE, {})
+            for payload in page.payloads
+        ]
+    finally:
+        await api.close()
+
+
+@pytest.mark.parametrize(
+    ("site_url", "first"),
+    [
+        ("https://acme.atlassian.net", jira.CLOUD_SEARCH),
+        ("https://api.atlassian.com/ex/jira/11223344-a1b2", jira.CLOUD_SEARCH),
+        ("https://jira.example.org", jira.SERVER_SEARCH),
+        ("http://127.0.0.1:8080/jira", jira.SERVER_SEARCH),
+    ],
+)
+def test_a_jira_cloud_site_is_searched_the_cloud_way_first(site_url: str, first: str) -> None:
+    assert jira.searches(site_url)[0] == first
+
+
+async def test_a_cloud_address_that_answers_like_data_center_falls_back_to_its_search() -> None:
+    """A site under an Atlassian address that has no ``/search/jql`` (404) is searched
+    the Data Center way, with the same webhooks from it."""
+    knobs = fake_apis.Knobs()
+    sent = await fetched(
+        jira.fetch,
+        fake_apis.jira_app(knobs, "data_center"),
+        {"site_url": "https://acme.atlassian.net"},
+    )
+    searched = [seen.partition("?")[0] for seen in knobs.seen if "/search" in seen]
+    assert searched == ["/rest/api/3/search/jql", "/rest/api/2/search", "/rest/api/2/search"]
+    assert [(p["webhookEvent"], p["issue"]["key"]) for _, p in sent] == [
+        ("jira:issue_created", "ENG-7"),
+        ("jira:issue_updated", "ENG-7"),
+        ("jira:issue_updated", "ENG-7"),
+        ("jira:issue_created", "ENG-8"),
+    ]
