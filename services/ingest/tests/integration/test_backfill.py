@@ -8,6 +8,7 @@ import asyncio
 import json
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qs
 from uuid import UUID
 
 import pytest
@@ -191,7 +192,7 @@ async def test_jira_backfill_replays_each_history_entry_with_the_status_it_had(
     assert (closed["completed_keys"], closed["incomplete_keys"]) == (["ENG-7"], ["ENG-8"])
 
 
-async def test_gitlab_backfill_reads_merge_requests_pipelines_and_deployments(
+async def test_gitlab_backfill_pages_through_each_list_and_reads_every_kind(
     ingest: Ingest,
 ) -> None:
     knobs = fake_apis.Knobs(rate_limit_once={"/api/v4/projects/group/app/deployments"})
@@ -200,19 +201,92 @@ async def test_gitlab_backfill_reads_merge_requests_pipelines_and_deployments(
         source = await ingest.source("gitlab", credentials=credentials)
         progress = await backfill(ingest, source)
     assert progress["status"] == "succeeded", progress
-    events = await ingest.published("sextant.activity", 4)
-    types = sorted(e.type.split(".", 2)[2] for e in events)
-    assert types == [
+    assert {name: (r["pages"], r["items"]) for name, r in progress["resources"].items()} == {
+        "group/app:merge_requests": (2, 2),
+        "group/app:issues": (2, 2),
+        "group/app:pipelines": (1, 1),
+        "group/app:deployments": (1, 1),
+    }
+    # Page 2 was asked of the address the source names, by X-Next-Page (the Link header
+    # names a host behind GitLab's proxy).
+    assert any(
+        seen.startswith("/api/v4/projects/group/app/issues?") and "page=2" in seen
+        for seen in knobs.seen
+    )
+    events = await ingest.published("sextant.activity", 9)
+    assert sorted(e.type.split(".", 2)[2] for e in events) == [
         "build.finished.v1",
         "change_request.merged.v1",
         "change_request.opened.v1",
+        "change_request.opened.v1",
         "deployment.status_changed.v1",
+        "work_item.created.v1",
+        "work_item.created.v1",
+        "work_item.resolved.v1",
+        "work_item.transitioned.v1",
     ]
-    assert knobs.tokens == {"glpat"} and any(
-        seen.startswith("/api/v4/projects/group/app/merge_requests?") for seen in knobs.seen
-    )
+    # Issues reshaped into the Issue Hook: created as opened, the closed one closed then.
+    items = [e.data for e in events if ".work_item." in e.type]
+    assert sorted((d["work_item"]["key"], d["work_item"]["status"]) for d in items) == [
+        ("group/app#23", "closed"),
+        ("group/app#23", "closed"),
+        ("group/app#23", "opened"),
+        ("group/app#24", "opened"),
+    ]
+    [closed] = [d for d in items if "to_status" in d]
+    assert (closed["from_status"], closed["to_status"]) == ("opened", "closed")
+    assert closed["occurred_at"].startswith("2026-03-04T15:35:00")
+    assert knobs.tokens == {"glpat"}
     # A 429 naming its RateLimit-Reset was waited out until then, not failed.
     assert knobs.early == [] and knobs.waited["/api/v4/projects/group/app/deployments"] >= 1
+
+
+async def test_a_server_error_that_clears_on_retry_leaves_nothing_out(ingest: Ingest) -> None:
+    knobs = fake_apis.Knobs(server_errors={"/api/v4/projects/group/app/issues?page=2": 2})
+    async with fake_apis.serving(fake_apis.gitlab_app(knobs)) as url:
+        credentials = {"token": "glpat", "api_url": f"{url}/api/v4", "projects": ["group/app"]}
+        source = await ingest.source("gitlab", credentials=credentials)
+        progress = await backfill(ingest, source)
+    assert progress["status"] == "succeeded" and progress["error"] is None, progress
+    assert progress["resources"]["group/app:issues"] == {
+        "pages": 2,
+        "items": 2,
+        "events": 4,
+        "done": True,
+    }
+    assert knobs.server_errors == {"/api/v4/projects/group/app/issues?page=2": 0}
+    assert len(await ingest.published("sextant.activity", 9)) == 9
+
+
+async def test_a_failed_gitlab_page_keeps_what_came_before_and_the_backfill_resumes_after_it(
+    ingest: Ingest,
+) -> None:
+    knobs = fake_apis.Knobs(server_errors={"/api/v4/projects/group/app/issues?page=2": 10})
+    async with fake_apis.serving(fake_apis.gitlab_app(knobs)) as url:
+        credentials = {"token": "glpat", "api_url": f"{url}/api/v4", "projects": ["group/app"]}
+        source = await ingest.source("gitlab", credentials=credentials)
+        failed = await backfill(ingest, source)
+        assert failed["status"] == "failed" and "HTTP 502 after 4 attempts" in failed["error"]
+        resources = failed["resources"]
+        assert resources["group/app:merge_requests"]["done"] is True
+        assert resources["group/app:issues"] == {"pages": 1, "items": 1, "events": 3, "done": False}
+        [warning] = await ingest.published("sextant.notifications", 1)
+        assert "502" in warning.data["body"]
+
+        knobs.server_errors.clear()
+        asked = len(knobs.seen)
+        resumed = await backfill(ingest, source)
+    assert resumed["status"] == "succeeded" and resumed["id"] == failed["id"]
+    assert resumed["resources"]["group/app:issues"]["pages"] == 2
+    asked_again = [
+        (seen.partition("?")[0].rsplit("/", 1)[1], parse_qs(seen.partition("?")[2]).get("page"))
+        for seen in knobs.seen[asked:]
+    ]
+    assert ("merge_requests", None) not in asked_again, "a finished list was fetched again"
+    assert ("issues", None) not in asked_again, "a committed page was fetched again"
+    assert ("issues", ["2"]) in asked_again
+    events = await ingest.published("sextant.activity", 9)
+    assert len(events) == len({e.id for e in events}) == 9
 
 
 async def test_an_api_that_stays_rate_limited_fails_the_backfill_which_resumes_later(

@@ -9,6 +9,8 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
+import httpx
+
 from sextant.ingest.backfill.api import Api, next_link, query, utc
 from sextant.ingest.backfill.pages import Page, start_of, unlisted
 
@@ -51,7 +53,7 @@ async def fetch(
             url = start_of(f"{ref}:{name}", checkpoint, first)
             while url:
                 response = await api.get(url)
-                page = Page(f"{ref}:{name}", next_link(response))
+                page = Page(f"{ref}:{name}", next_page(response))
                 for item in response.json():
                     page.items += 1
                     if reshape is None:  # the list lacks finished_at: read the pipeline
@@ -61,6 +63,16 @@ async def fetch(
                         page.payloads.extend(reshape(item, project))
                 yield page
                 url = page.cursor
+
+
+def next_page(response: httpx.Response) -> str | None:
+    """The URL just asked with GitLab's ``X-Next-Page``: its Link header names the host
+    GitLab believes it has, which behind a proxy may be one we cannot reach; the Link
+    only when there is no page number (keyset pagination)."""
+    number = response.headers.get("x-next-page")
+    if number:
+        return str(response.request.url.copy_set_param("page", number))
+    return next_link(response)
 
 
 def _labels(item: dict[str, Any]) -> list[dict[str, str]]:
