@@ -68,6 +68,16 @@ PROJECT = payloads.GITLAB_PROJECT
             [("Deployment Hook", payloads.gitlab_deployment())],
             id="deployment",
         ),
+        pytest.param(
+            # the hook's time is stamped after the commit, the API's at the save: they can
+            # straddle a second, and the deployment's status alone is its version
+            gitlab_backfill._deployment(
+                payloads.gitlab_rest_deployment() | {"updated_at": "2026-03-03T12:09:59.990Z"},
+                PROJECT,
+            ),
+            [("Deployment Hook", payloads.gitlab_deployment())],
+            id="deployment, times a second apart",
+        ),
     ],
 )
 def test_a_gitlab_webhook_and_its_backfill_record_get_the_same_event_ids(

@@ -323,9 +323,10 @@ def deployment(ctx: Context, payload: dict[str, Any]) -> Normalized:
         deployed_by=actor(ctx, payload.get("user")),
         occurred_at=at,
     )
-    return Normalized(
-        [Fact(changed, f"deployment:{payload['deployment_id']}", f"{status}:{version_time(at)}")]
-    )
+    # A deployment reaches each status once (a retry is a new deployment), so the status
+    # is its version: the hook's status_changed_at is stamped after the commit and the
+    # API's updated_at at the save, and the two can fall in different seconds.
+    return Normalized([Fact(changed, f"deployment:{payload['deployment_id']}", status)])
 
 
 IGNORED = {
