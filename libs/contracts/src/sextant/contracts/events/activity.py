@@ -139,7 +139,10 @@ class WorkItemTransitioned(EventModel):
     work_item: WorkItem
     from_status: str | None
     to_status: str
-    from_category: StatusCategory | None
+    from_category: StatusCategory | None = Field(
+        description="the old status's category; null when the tool's payload does not show "
+        "it (a Jira changelog names statuses, not their categories)"
+    )
     to_category: StatusCategory
     actor: Actor | None = None
     occurred_at: AwareDatetime
