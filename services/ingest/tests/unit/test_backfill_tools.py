@@ -10,7 +10,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from sextant.ingest.backfill import jira
+from sextant.ingest.backfill import gitlab, jira
 from sextant.ingest.backfill.api import Api
 from sextant.ingest.backfill.pages import Fetch
 
@@ -64,3 +64,17 @@ async def test_a_cloud_address_that_answers_like_data_center_falls_back_to_its_s
         ("jira:issue_updated", "ENG-7"),
         ("jira:issue_created", "ENG-8"),
     ]
+
+
+async def test_a_merged_gitlab_merge_request_carries_its_commits_from_every_page() -> None:
+    knobs = fake_apis.Knobs()
+    credentials = {"token": "t", "projects": ["group/app"]}
+    sent = await fetched(
+        gitlab.fetch, fake_apis.gitlab_app(knobs), credentials, "http://fake/api/v4"
+    )
+    merges = [p for _, p in sent if p.get("object_attributes", {}).get("action") == "merge"]
+    assert [(m["object_attributes"]["iid"], m["sextant"]) for m in merges] == [
+        (4, {"commit_shas": ["c4" * 20, "bb" * 20]})
+    ]
+    asked = [seen.partition("?")[0] for seen in knobs.seen if "/commits" in seen]
+    assert asked == ["/api/v4/projects/group/app/merge_requests/4/commits"] * 2  # two pages

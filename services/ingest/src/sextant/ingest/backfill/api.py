@@ -131,6 +131,27 @@ def next_link(response: httpx.Response) -> str | None:
     return match.group(1) if match else None
 
 
+async def every_item(
+    api: Api,
+    url: str,
+    next_page: Callable[[httpx.Response], str | None] = next_link,
+    pages: int = 50,
+) -> list[dict[str, Any]]:
+    """Every item of a (small) paginated list, e.g. a pull request's reviews."""
+    items: list[dict[str, Any]] = []
+    following: str | None = url
+    for _ in range(pages):
+        if not following:
+            break
+        response = await api.get(following)
+        body = response.json()
+        if not isinstance(body, list):
+            raise ApiError(f"{_path(following)}: expected a list")
+        items.extend(body)
+        following = next_page(response)
+    return items
+
+
 def rate_limit_wait(response: httpx.Response) -> float | None:
     """Seconds the API asks us to wait, or None when the answer is not a rate limit.
 

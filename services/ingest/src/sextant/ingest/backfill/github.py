@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
-from sextant.ingest.backfill.api import Api, ApiError, next_link, query, utc
+from sextant.ingest.backfill.api import Api, every_item, next_link, query, utc
 from sextant.ingest.backfill.pages import Page, start_of, unlisted
 from sextant.ingest.normalize.base import timestamp
 
@@ -59,7 +59,7 @@ async def _pulls(
             base = {"pull_request": pr, "repository": repo, "sender": pr.get("user")}
             page.payloads.append(("pull_request", base | {"action": "opened"}))
             if pr.get("merged_at"):
-                commits = await _all(
+                commits = await every_item(
                     api, f"/repos/{name}/pulls/{pr['number']}/commits?per_page=100"
                 )
                 merged = pr | {"merged": True}
@@ -76,7 +76,7 @@ async def _pulls(
                 )
             elif pr.get("closed_at"):
                 page.payloads.append(("pull_request", base | {"action": "closed"}))
-            for review in await _all(
+            for review in await every_item(
                 api, f"/repos/{name}/pulls/{pr['number']}/reviews?per_page=100"
             ):
                 page.payloads.append(
@@ -129,7 +129,7 @@ async def _deployments(
                 page.cursor = None  # newest first
                 break
             page.items += 1
-            for status in await _all(
+            for status in await every_item(
                 api, f"/repos/{name}/deployments/{deployment['id']}/statuses?per_page=100"
             ):
                 page.payloads.append(
@@ -140,18 +140,3 @@ async def _deployments(
                 )
         yield page
         url = page.cursor
-
-
-async def _all(api: Api, url: str | None, limit: int = 50) -> list[dict[str, Any]]:
-    """Every item of a (small) paginated list, e.g. a pull request's reviews."""
-    items: list[dict[str, Any]] = []
-    for _ in range(limit):
-        if not url:
-            return items
-        response = await api.get(url)
-        body = response.json()
-        if not isinstance(body, list):
-            raise ApiError(f"{url}: expected a list")
-        items.extend(body)
-        url = next_link(response)
-    return items

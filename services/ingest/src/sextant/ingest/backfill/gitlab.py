@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 import httpx
 
-from sextant.ingest.backfill.api import Api, next_link, query, utc
+from sextant.ingest.backfill.api import Api, every_item, next_link, query, utc
 from sextant.ingest.backfill.pages import Page, start_of, unlisted
 
 DEFAULT_API = "https://gitlab.com/api/v4"
@@ -46,7 +46,7 @@ async def fetch(
                 _merge_request,
             ),
             ("issues", query(f"{base}/issues", scope="all", **common), _issue),
-            ("pipelines", query(f"{base}/pipelines", **common), None),
+            ("pipelines", query(f"{base}/pipelines", **common), _pipeline),
             ("deployments", query(f"{base}/deployments", **common), _deployment),
         )
         for name, first, reshape in readers:
@@ -56,13 +56,22 @@ async def fetch(
                 page = Page(f"{ref}:{name}", next_page(response))
                 for item in response.json():
                     page.items += 1
-                    if reshape is None:  # the list lacks finished_at: read the pipeline
-                        detail = (await api.get(f"{base}/pipelines/{item['id']}")).json()
-                        page.payloads.extend(_pipeline(detail, project))
-                    else:
-                        page.payloads.extend(reshape(item, project))
+                    page.payloads.extend(reshape(await _in_full(api, base, name, item), project))
                 yield page
                 url = page.cursor
+
+
+async def _in_full(api: Api, base: str, name: str, item: dict[str, Any]) -> dict[str, Any]:
+    """What a list leaves out and the webhook needs: a pipeline's finished_at (from the
+    pipeline itself), a merged merge request's commits (lead time follows the commits
+    through a squash merge, as GitHub's backfill does)."""
+    if name == "pipelines":
+        detail: dict[str, Any] = (await api.get(f"{base}/pipelines/{item['id']}")).json()
+        return detail
+    if name == "merge_requests" and item.get("merged_at"):
+        commits = query(f"{base}/merge_requests/{item['iid']}/commits", per_page=100)
+        return item | {"commits": await every_item(api, commits, next_page)}
+    return item
 
 
 def next_page(response: httpx.Response) -> str | None:
@@ -80,7 +89,7 @@ def _labels(item: dict[str, Any]) -> list[dict[str, str]]:
 
 
 def _merge_request(mr: dict[str, Any], project: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    def hook(action: str, at: str, user: Any) -> tuple[str, dict[str, Any]]:
+    def hook(action: str, at: str, user: Any, **extra: Any) -> tuple[str, dict[str, Any]]:
         attributes = {
             "id": mr["id"],
             "iid": mr["iid"],
@@ -103,12 +112,16 @@ def _merge_request(mr: dict[str, Any], project: dict[str, Any]) -> list[tuple[st
             "project": project,
             "object_attributes": attributes,
             "labels": _labels(mr),
+            **extra,
         }
         return ("Merge Request Hook", body)
 
     hooks = [hook("open", mr["created_at"], mr.get("author"))]
     if mr.get("merged_at"):
-        hooks.append(hook("merge", mr["merged_at"], mr.get("merged_by") or mr.get("merge_user")))
+        # Not in GitLab's hook: the commits, passed as GitHub's backfill passes them.
+        commits = {"commit_shas": [commit["id"] for commit in mr.get("commits") or []]}
+        merged_by = mr.get("merged_by") or mr.get("merge_user")
+        hooks.append(hook("merge", mr["merged_at"], merged_by, sextant=commits))
     elif mr.get("closed_at"):
         hooks.append(hook("close", mr["closed_at"], mr.get("closed_by")))
     return hooks
