@@ -87,16 +87,17 @@ class Api:
             except httpx.TransportError as exc:
                 error = type(exc).__name__
             else:
+                where = _path(str(response.request.url))  # an auth flow's exchange, maybe
                 wait = rate_limit_wait(response)
                 if wait is not None:
                     limited += 1
                     if limited > self._max_limited or waited + wait > self._max_wait:
                         raise ApiError(
-                            f"{_path(url)}: HTTP {response.status_code}, still rate limited "
+                            f"{where}: HTTP {response.status_code}, still rate limited "
                             f"after {waited:.0f} s of waiting ({limited} answers said wait)",
                             response.status_code,
                         )
-                    log.info("backfill.rate_limited", path=_path(url), wait_seconds=round(wait, 1))
+                    log.info("backfill.rate_limited", path=where, wait_seconds=round(wait, 1))
                     waited += wait
                     self.waited_seconds += wait
                     await self._sleep(wait)
@@ -105,9 +106,7 @@ class Api:
                     return response
                 error = f"HTTP {response.status_code}"
                 if response.status_code < 500:
-                    raise ApiError(
-                        f"{_path(url)}: {error}: {_excerpt(response)}", response.status_code
-                    )
+                    raise ApiError(f"{where}: {error}: {_excerpt(response)}", response.status_code)
             failures += 1
             if failures >= self._attempts:
                 raise ApiError(f"{_path(url)}: {error} after {failures} attempts")

@@ -1,5 +1,6 @@
 """GitHub REST: pull requests (with reviews and commits), issues, deployments (with
-statuses), per repository in the source's ``repositories`` list."""
+statuses), per repository in the source's ``repositories`` list; signed in with a token
+or as a GitHub App installation (:mod:`.github_app`)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
+from sextant.ingest.backfill import github_app
 from sextant.ingest.backfill.api import Api, every_item, next_link, query, utc
 from sextant.ingest.backfill.pages import Page, start_of, unlisted
 from sextant.ingest.normalize.base import timestamp
@@ -15,16 +17,34 @@ DEFAULT_API = "https://api.github.com"
 
 
 def missing(credentials: dict[str, Any]) -> list[str]:
-    return ([] if credentials.get("token") else ["token"]) + unlisted(credentials, "repositories")
+    """A token, or a GitHub App installation (app_id, private_key, installation_id);
+    and the repositories."""
+    lacking = unlisted(credentials, "repositories")
+    if credentials.get("token"):
+        return lacking
+    if not any(credentials.get(name) for name in github_app.CREDENTIALS):
+        return [*lacking, "token (or app_id, private_key and installation_id)"]
+    lacking += [name for name in github_app.CREDENTIALS if not credentials.get(name)]
+    if credentials.get("private_key"):
+        try:
+            github_app.private_key(str(credentials["private_key"]))
+        except ValueError as exc:
+            lacking.append(f"a usable private_key ({exc})")
+    return lacking
 
 
-def connect(credentials: dict[str, Any]) -> Api:
-    headers = {
-        "Authorization": f"Bearer {credentials['token']}",
-        "Accept": "application/vnd.github+json",
-        "X-GitHub-Api-Version": "2022-11-28",
-    }
-    return Api(str(credentials.get("api_url") or DEFAULT_API), headers)
+def connect(credentials: dict[str, Any], **options: Any) -> Api:
+    api_url = str(credentials.get("api_url") or DEFAULT_API)
+    if credentials.get("token"):
+        token = {"Authorization": f"Bearer {credentials['token']}"}
+        return Api(api_url, github_app.HEADERS | token, **options)
+    auth = github_app.InstallationAuth(
+        api_url,
+        str(credentials["app_id"]),
+        github_app.private_key(str(credentials["private_key"])),
+        str(credentials["installation_id"]),
+    )
+    return Api(api_url, github_app.HEADERS, auth=auth, **options)
 
 
 async def fetch(

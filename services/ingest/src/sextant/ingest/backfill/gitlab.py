@@ -21,9 +21,9 @@ def missing(credentials: dict[str, Any]) -> list[str]:
     return ([] if credentials.get("token") else ["token"]) + unlisted(credentials, "projects")
 
 
-def connect(credentials: dict[str, Any]) -> Api:
+def connect(credentials: dict[str, Any], **options: Any) -> Api:
     headers = {"PRIVATE-TOKEN": str(credentials["token"])}
-    return Api(str(credentials.get("api_url") or DEFAULT_API), headers)
+    return Api(str(credentials.get("api_url") or DEFAULT_API), headers, **options)
 
 
 async def fetch(

@@ -42,14 +42,14 @@ def missing(credentials: dict[str, Any]) -> list[str]:
     return [*lacking, "token (or email and api_token)"]
 
 
-def connect(credentials: dict[str, Any]) -> Api:
+def connect(credentials: dict[str, Any], **options: Any) -> Api:
     if credentials.get("token"):
         authorization = f"Bearer {credentials['token']}"
     else:
         pair = f"{credentials['email']}:{credentials['api_token']}".encode()
         authorization = f"Basic {base64.b64encode(pair).decode()}"
     headers = {"Authorization": authorization, "Accept": "application/json"}
-    return Api(str(credentials["site_url"]), headers)
+    return Api(str(credentials["site_url"]), headers, **options)
 
 
 CLOUD_SEARCH = "/rest/api/3/search/jql"

@@ -31,7 +31,7 @@ log = structlog.get_logger()
 class Tool:
     fetch: Fetch
     missing: Callable[[dict[str, Any]], list[str]]  # what the credentials lack, by name
-    connect: Callable[[dict[str, Any]], Api]  # the tool's API, signed in
+    connect: Callable[..., Api]  # credentials, Api options -> the tool's API, signed in
 
 
 TOOLS: dict[str, Tool] = {
