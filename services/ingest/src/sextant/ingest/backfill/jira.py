@@ -29,6 +29,12 @@ from sextant.ingest.normalize.base import timestamp
 
 log = structlog.get_logger()
 
+CLOUD_SEARCH = "/rest/api/3/search/jql"
+SERVER_SEARCH = "/rest/api/2/search"
+# Everything a list view can show, custom fields included: story points live in a custom
+# field whose id differs from site to site, and the new search returns only ids unless told.
+FIELDS = "*navigable"
+
 
 def missing(credentials: dict[str, Any]) -> list[str]:
     """The site, and a token (OAuth 2.0 or a Data Center PAT) or an Atlassian account's
@@ -50,13 +56,6 @@ def connect(credentials: dict[str, Any], **options: Any) -> Api:
         authorization = f"Basic {base64.b64encode(pair).decode()}"
     headers = {"Authorization": authorization, "Accept": "application/json"}
     return Api(str(credentials["site_url"]), headers, **options)
-
-
-CLOUD_SEARCH = "/rest/api/3/search/jql"
-SERVER_SEARCH = "/rest/api/2/search"
-# Everything a list view can show, custom fields included: story points live in a custom
-# field whose id differs from site to site, and the new search returns only ids unless told.
-FIELDS = "*navigable"
 
 
 def searches(site_url: str) -> tuple[str, str]:
@@ -87,7 +86,7 @@ async def fetch(
         except ApiError as exc:
             if exc.status not in (404, 410) or url.startswith(fallback):
                 raise
-            log.info("backfill.jira_search_moved", tried=_endpoint(url), then=fallback)
+            log.info("backfill.jira_search_moved", tried=url.partition("?")[0], then=fallback)
             url = _first_page(fallback, search)  # a new start: the same facts again are one
             continue
         issues = body.get("issues") or []
@@ -106,10 +105,6 @@ async def fetch(
 def _first_page(endpoint: str, search: dict[str, Any]) -> str:
     offset = {} if endpoint == CLOUD_SEARCH else {"startAt": 0}  # Cloud's pages by token
     return query(endpoint, **search, **offset)
-
-
-def _endpoint(url: str) -> str:
-    return url.partition("?")[0]
 
 
 def _next_page(url: str, body: dict[str, Any], search: dict[str, Any], count: int) -> str | None:
@@ -131,17 +126,10 @@ async def _with_whole_changelog(api: Api, issue: dict[str, Any]) -> dict[str, An
     histories = changelog.get("histories") or []
     if int(changelog.get("total") or 0) <= len(histories):
         return issue
+    path = f"/rest/api/3/issue/{issue['key']}/changelog"
     every: list[dict[str, Any]] = []
     while True:
-        page = (
-            await api.get(
-                query(
-                    f"/rest/api/3/issue/{issue['key']}/changelog",
-                    startAt=len(every),
-                    maxResults=100,
-                )
-            )
-        ).json()
+        page = (await api.get(query(path, startAt=len(every), maxResults=100))).json()
         values = page.get("values") or []
         every.extend(values)
         if not values or page.get("isLast", True):
