@@ -187,11 +187,15 @@ async def test_jira_backfill_replays_each_history_entry_with_the_status_it_had(
         assert set(searched) == {"/rest/api/2/search"}
     events = await ingest.published("sextant.activity", 5)
     moves = [
-        (e.data["from_status"], e.data["to_status"], e.data["to_category"])
+        (e.data["from_status"], e.data["from_category"], e.data["to_status"], e.data["to_category"])
         for e in events
         if e.type.endswith("transitioned.v1")
     ]
-    assert moves == [("To Do", "In Progress", "in_progress"), ("In Progress", "Done", "done")]
+    # the category each transition left comes from the site's statuses, which the backfill reads
+    assert moves == [
+        ("To Do", "todo", "In Progress", "in_progress"),
+        ("In Progress", "in_progress", "Done", "done"),
+    ]
     # Two items are two keys: their order across partitions is not defined.
     created = [e.data["work_item"] for e in events if e.type.endswith("created.v1")]
     assert sorted((w["key"], w["status"], w["status_category"]) for w in created) == [
@@ -249,6 +253,8 @@ async def test_gitlab_backfill_pages_through_each_list_and_reads_every_kind(
         "work_item.resolved.v1",
         "work_item.transitioned.v1",
     ]
+    [merged] = [e.data for e in events if e.type.endswith("merged.v1")]
+    assert merged["commit_shas"] == ["c4" * 20, "bb" * 20]  # both pages of its commits
     # Issues reshaped into the Issue Hook: created as opened, the closed one closed then.
     items = [e.data for e in events if ".work_item." in e.type]
     assert sorted((d["work_item"]["key"], d["work_item"]["status"]) for d in items) == [

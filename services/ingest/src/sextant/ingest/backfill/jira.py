@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -74,7 +74,9 @@ async def fetch(
         for status in (await api.get("/rest/api/2/status")).json()
     }
     scope = credentials.get("jql")
-    jql = f'updated >= "{since:%Y-%m-%d %H:%M}" ORDER BY updated ASC'
+    # JQL reads the time in the Jira user's own time zone, which is not known here: a day
+    # earlier covers every zone, and what is read twice is the same facts, under one id.
+    jql = f'updated >= "{since - timedelta(days=1):%Y-%m-%d %H:%M}" ORDER BY updated ASC'
     if scope:
         jql = f"({scope}) AND {jql}"
     search = {"jql": jql, "expand": "changelog", "fields": FIELDS, "maxResults": 100}
@@ -252,6 +254,8 @@ def as_webhooks(issue: dict[str, Any], categories: dict[str, str]) -> list[dict[
                 "user": history.get("author"),
                 "issue": as_of(status),
                 "changelog": {"id": history.get("id"), "items": history.get("items") or []},
+                # the site's statuses, so a transition knows the category it left
+                "sextant": {"status_categories": categories},
             }
         )
     return sent

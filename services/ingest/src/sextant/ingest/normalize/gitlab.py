@@ -114,7 +114,10 @@ def merge_request(ctx: Context, payload: dict[str, Any]) -> Normalized:
         merged = ChangeRequestMerged(
             change_request=cr,
             merge_sha=attrs.get("merge_commit_sha") or need(attrs, "last_commit.id"),
-            commit_shas=[cr.head_sha] if cr.head_sha else [],
+            # The hook lists no commits; a backfill adds the merge request's own
+            # (sextant.commit_shas), so squash merges keep their lead time.
+            commit_shas=maybe(payload, "sextant.commit_shas")
+            or ([cr.head_sha] if cr.head_sha else []),
             merged_by=user,
             merged_at=updated_at,
         )
