@@ -9,8 +9,9 @@ from email.utils import formatdate
 
 import httpx
 import pytest
+import structlog.testing
 
-from sextant.ingest.backfill.api import RATE_LIMITED_ANSWERS, Api, ApiError
+from sextant.ingest.backfill.api import RATE_LIMITED_ANSWERS, Api, ApiError, every_item
 
 Answer = Callable[[httpx.Request], httpx.Response]
 
@@ -108,3 +109,17 @@ async def test_a_server_error_is_retried_with_backoff_and_recovers() -> None:
     api, sleeps = api_answering(httpx.Response(502), httpx.Response(503), OK)
     assert (await api.get("/projects/15")).status_code == 200
     assert sleeps == [0.5, 1.0] and api.waited_seconds == 0
+
+
+async def test_a_list_longer_than_its_page_budget_is_cut_and_says_so() -> None:
+    def page(request: httpx.Request) -> httpx.Response:
+        n = int(request.url.params.get("page", "1"))
+        link = f'<https://api.example/items?page={n + 1}>; rel="next"'
+        return httpx.Response(200, json=[n], headers={"link": link})
+
+    api, _ = api_answering(page)
+    with structlog.testing.capture_logs() as logged:
+        items = await every_item(api, "/items?page=1", pages=3)
+    assert items == [1, 2, 3]
+    assert [e["event"] for e in logged] == ["backfill.list_cut_short"]
+    assert logged[0]["items"] == 3

@@ -136,7 +136,8 @@ async def every_item(
     next_page: Callable[[httpx.Response], str | None] = next_link,
     pages: int = 50,
 ) -> list[dict[str, Any]]:
-    """Every item of a (small) paginated list, e.g. a pull request's reviews."""
+    """Every item of a (small) paginated list, e.g. a pull request's reviews, up to
+    ``pages`` pages (logged when there are more)."""
     items: list[dict[str, Any]] = []
     following: str | None = url
     for _ in range(pages):
@@ -148,6 +149,8 @@ async def every_item(
             raise ApiError(f"{_path(following)}: expected a list")
         items.extend(body)
         following = next_page(response)
+    if following:  # more than anyone reviews or commits in one change: say it was cut
+        log.warning("backfill.list_cut_short", path=_path(url), pages=pages, items=len(items))
     return items
 
 
