@@ -212,6 +212,43 @@ async def test_repeated_signature_failures_raise_one_notification(ingest: Ingest
     assert shown.json()["signature_failures"] == 7
 
 
+async def test_a_forged_flood_is_counted_in_a_few_writes_and_told_once_per_mark(
+    ingest: Ingest,
+) -> None:
+    source = await ingest.source("github")
+    body = b"{}"
+    forged = sign("github", "not-the-secret-at-all", body)
+    for burst in range(3):
+        responses = await asyncio.gather(
+            *(ingest.deliver(source, body, forged) for _ in range(100))
+        )
+        assert {r.status_code for r in responses} == {401}
+        if burst < 2:
+            await asyncio.sleep(0.2)
+    counted = ingest.state.extras["ingest"].signature_failures
+    for _ in range(50):  # the last burst's count is written within a second
+        [row] = await ingest.sql("SELECT signature_failures AS n FROM ingest.sources")
+        if row["n"] == 300:
+            break
+        await asyncio.sleep(0.1)
+    assert row["n"] == 300
+    assert counted.writes <= 6, counted.writes  # not one transaction per refusal
+    notices = await ingest.published("sextant.notifications", 1)
+    # the 5th, 100th, 200th and 300th passed in a few writes: a notice per write passing one
+    assert 1 <= len(notices) <= counted.writes
+    assert all("signatures keep failing" in n.data["title"] for n in notices)
+
+
+async def test_made_up_source_ids_get_404_without_a_lookup_each(ingest: Ingest) -> None:
+    probe = {"id": uuid7()}
+    body = b"{}"
+    responses = [
+        await ingest.deliver(probe, body, {"x-hub-signature-256": "sha256=00"}) for _ in range(20)
+    ]
+    assert {r.status_code for r in responses} == {404}
+    assert ingest.state.extras["ingest"].sources.lookups == 1
+
+
 async def test_replay_renormalizes_stored_deliveries_keeping_event_ids(ingest: Ingest) -> None:
     source = await ingest.source("jira")
     for n, status in enumerate(["In Progress", "Done"]):

@@ -24,9 +24,10 @@ from sextant.ingest.db import repository
 from sextant.ingest.db.repository import BackfillRow, SourceRow
 from sextant.ingest.mapping import MappingRules
 from sextant.ingest.normalize import Context, pruned
-from sextant.ingest.reading import as_revision, notice, read_delivery
+from sextant.ingest.reading import as_revision, read_delivery
 from sextant.ingest.sealing import SecretBox
 from sextant.ingest.settings import IngestSettings
+from sextant.ingest.signature_failures import SignatureFailures
 from sextant.ingest.writer import DeliveryWriter, PendingDelivery
 from sextant.runtime.app import ServiceState
 from sextant.runtime.db import set_tenant
@@ -34,10 +35,6 @@ from sextant.runtime.errors import Conflict, Gone, InvalidInput, NotFound, Unaut
 from sextant.runtime.outbox import Outbox
 
 log = structlog.get_logger()
-
-# Signature failures are announced at the 5th, then every 100th: loud enough to notice a
-# misconfigured secret or a probe, quiet enough not to flood the admins.
-FAILURE_NOTICE_FIRST, FAILURE_NOTICE_EVERY = 5, 100
 
 
 class InFlight:
@@ -68,11 +65,17 @@ class KnownSource:
 class SourceCache:
     """Sources by id for the webhook path, kept a few seconds: the lookup and the secret's
     decryption would otherwise cost more than storing the delivery. A change made through
-    this replica drops its entry at once; other replicas see it within ``ttl`` seconds."""
+    this replica drops its entry at once; other replicas see it within ``ttl`` seconds.
+
+    Ids with no source are remembered as long, so a sender probing made-up ids gets its
+    404s without a database transaction each (a new source's id is new everywhere: no
+    id is remembered missing before its source exists)."""
 
     def __init__(self, ttl: float) -> None:
         self.ttl = ttl
         self._entries: dict[UUID, KnownSource] = {}
+        self._missing: dict[UUID, float] = {}  # id -> until when it is known to be missing
+        self.lookups = 0  # database lookups made, for tests and curiosity
         # One lookup per source at a time: when an entry expires under load, every
         # delivery in flight would otherwise run its own (measured: as many lookup
         # transactions as commits at 32 concurrent deliveries).
@@ -95,17 +98,28 @@ class SourceCache:
     def drop(self, source_id: UUID) -> None:
         self._entries.pop(source_id, None)
 
+    def is_missing(self, source_id: UUID) -> bool:
+        until = self._missing.get(source_id)
+        return until is not None and until >= time.monotonic()
+
+    def put_missing(self, source_id: UUID) -> None:
+        if len(self._missing) > 10_000:  # bound memory; a refill costs one lookup each
+            self._missing.clear()
+        self._missing[source_id] = time.monotonic() + self.ttl
+
 
 @dataclass(frozen=True)
 class Ingest:
     """What the routes need beyond the runtime's state: settings, the secret box, the
-    in-flight limiter, the source cache, the group-commit writer and the backfills."""
+    in-flight limiter, the source cache, the group-commit writer, the signature-failure
+    counter and the backfills."""
 
     settings: IngestSettings
     box: SecretBox
     in_flight: InFlight
     sources: SourceCache
     writer: DeliveryWriter
+    signature_failures: SignatureFailures
     backfills: runner.Backfills
 
 
@@ -127,6 +141,7 @@ async def start(state: ServiceState) -> None:
         InFlight(settings.max_in_flight),
         SourceCache(settings.source_cache_seconds),
         DeliveryWriter(state.db),
+        SignatureFailures(state),
         runner.Backfills(),
     )
 
@@ -134,6 +149,7 @@ async def start(state: ServiceState) -> None:
 async def stop(state: ServiceState) -> None:
     await ingest_of(state).backfills.stop()
     await ingest_of(state).writer.stop()
+    await ingest_of(state).signature_failures.stop()
 
 
 # sources -------------------------------------------------------------------------------
@@ -285,7 +301,7 @@ async def accept_delivery(
             replay_window=ingest.settings.replay_window_seconds,
         )
     except signatures.SignatureRejected as exc:
-        await _count_signature_failure(state, source)
+        ingest.signature_failures.note(source)
         raise Unauthenticated(str(exc)) from None
     return await _store(state, source, Context(source.id, known.rules), delivery, body)
 
@@ -297,6 +313,8 @@ async def _known_source(state: ServiceState, source_id: UUID) -> KnownSource:
     known = ingest.sources.get(source_id)
     if known is not None:
         return known
+    if ingest.sources.is_missing(source_id):
+        raise NotFound(f"no source {source_id}")
     loading = ingest.sources.loading.get(source_id)
     if loading is None:
         # A task of its own, so a waiter that goes away does not cancel the others' lookup.
@@ -308,13 +326,14 @@ async def _known_source(state: ServiceState, source_id: UUID) -> KnownSource:
 
 async def _load_source(state: ServiceState, source_id: UUID) -> KnownSource:
     ingest = ingest_of(state)
+    ingest.sources.lookups += 1
     async with state.db.transaction() as session:
         tenant_id = await repository.tenant_of(session, source_id)
-        if tenant_id is None:
-            raise NotFound(f"no source {source_id}")
-        await set_tenant(session, tenant_id)
-        source = await repository.get_source(session, source_id)
+        if tenant_id is not None:
+            await set_tenant(session, tenant_id)
+        source = await repository.get_source(session, source_id) if tenant_id else None
     if source is None:
+        ingest.sources.put_missing(source_id)
         raise NotFound(f"no source {source_id}")
     return ingest.sources.put(source, ingest.box.open(source.secret_sealed, source.id))
 
@@ -436,23 +455,6 @@ async def replay(
         last = page[-1].id
     more = await repository.deliveries_between(session, source.id, since, until, last, 1)
     return Replayed(done, outcomes, events, revised, unchanged, not more, last if more else None)
-
-
-async def _count_signature_failure(state: ServiceState, source: SourceRow) -> None:
-    async with state.db.transaction(source.tenant_id) as session:
-        failures = await repository.count_signature_failure(session, source.id)
-        if failures == FAILURE_NOTICE_FIRST or (
-            failures > FAILURE_NOTICE_FIRST and failures % FAILURE_NOTICE_EVERY == 0
-        ):
-            warning = notice(
-                state.outbox,
-                source,
-                "warning",
-                f"Webhook signatures keep failing for '{source.name}'",
-                f"{failures} deliveries to this {source.kind} source were refused for a bad "
-                "or missing signature. Check the secret configured in the tool.",
-            )
-            await state.outbox.add_all(session, [warning])
 
 
 # backfill ------------------------------------------------------------------------------

@@ -97,12 +97,12 @@ async def update_source(session: AsyncSession, source_id: UUID, **values: Any) -
     await session.execute(sources.update().where(sources.c.id == source_id).values(**values))
 
 
-async def count_signature_failure(session: AsyncSession, source_id: UUID) -> int:
-    """Add one to the source's signature-failure count; returns the new count."""
+async def count_signature_failures(session: AsyncSession, source_id: UUID, more: int) -> int:
+    """Add ``more`` to the source's signature-failure count; returns the new count."""
     count: int = await session.scalar(
         sources.update()
         .where(sources.c.id == source_id)
-        .values(signature_failures=sources.c.signature_failures + 1)
+        .values(signature_failures=sources.c.signature_failures + more)
         .returning(sources.c.signature_failures)
     )
     return count
