@@ -328,10 +328,10 @@ async def _load_source(state: ServiceState, source_id: UUID) -> KnownSource:
     ingest = ingest_of(state)
     ingest.sources.lookups += 1
     async with state.db.transaction() as session:
-        tenant_id = await repository.tenant_of(session, source_id)
-        if tenant_id is not None:
+        source = None
+        if (tenant_id := await repository.tenant_of(session, source_id)) is not None:
             await set_tenant(session, tenant_id)
-        source = await repository.get_source(session, source_id) if tenant_id else None
+            source = await repository.get_source(session, source_id)
     if source is None:
         ingest.sources.put_missing(source_id)
         raise NotFound(f"no source {source_id}")

@@ -225,7 +225,6 @@ class StoredDelivery:
     delivery_id: str
     event: str | None
     received_at: datetime
-    outcome: str
     meaning: bytes | None
     body: bytes = field(repr=False)
 
@@ -246,7 +245,6 @@ async def deliveries_between(
             deliveries.c.delivery_id,
             deliveries.c.event,
             deliveries.c.received_at,
-            deliveries.c.outcome,
             deliveries.c.meaning,
             deliveries.c.body,
             deliveries.c.body_codec,
@@ -268,7 +266,6 @@ async def deliveries_between(
             r.delivery_id,
             r.event,
             r.received_at,
-            r.outcome,
             r.meaning,
             _DECOMPRESS[r.body_codec](r.body),
         )
