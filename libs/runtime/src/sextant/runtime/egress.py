@@ -241,6 +241,10 @@ class EgressPolicy:
         return found
 
 
+STRICT = EgressPolicy()
+"""The default: https to public addresses only, nothing allowed beyond."""
+
+
 def egress_policy(settings: RuntimeSettings) -> EgressPolicy:
     """The policy the deployment's settings ask for."""
     return EgressPolicy(
