@@ -138,6 +138,7 @@ ON_PREMISE = EgressPolicy(
         Allowed.parse("jira.corp.example:8443"),
         Allowed.parse("10.20.0.0/16"),
         Allowed.parse("[fd00::5]:8080"),
+        Allowed.parse("xn--bcher-kva.example"),
     ),
     allow_http=True,
 )
@@ -156,6 +157,7 @@ ON_PREMISE = EgressPolicy(
         ("https://10.21.0.1/", False),  # private, not listed
         ("http://[fd00::5]:8080/", True),
         ("http://[fd00::5]:8081/", False),
+        ("http://bücher.example/", True),  # listed as DNS has it (IDNA)
         ("http://other.example/", False),  # plain http only to listed hosts
         ("ftp://gitlab.corp.example/", False),
         ("https://localhost/", False),

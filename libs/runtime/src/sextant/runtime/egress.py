@@ -202,7 +202,8 @@ class EgressPolicy:
             parsed = httpx.URL(url)
         except httpx.InvalidURL as exc:
             raise EgressRefused(f"not a URL ({exc})") from None
-        host, scheme = parsed.host, parsed.scheme
+        # The host as it goes on the wire (IDNA): what the connection will resolve.
+        host, scheme = parsed.raw_host.decode("ascii"), parsed.scheme
         if not host or not scheme:
             raise EgressRefused("not an absolute URL (https://host/...)")
         port = parsed.port or DEFAULT_PORTS.get(scheme, 0)
