@@ -109,7 +109,7 @@ def test_every_spelling_of_an_address_is_read_as_that_address(
         ("https://169.254.169.254/latest/meta-data/", "is a link-local address"),
         ("https://[::1]:8080/", "::1 is a loopback address"),
         ("https://[::ffff:127.0.0.1]/", "is a loopback address"),
-        ("https://0.0.0.0/", "is a unspecified address"),
+        ("https://0.0.0.0/", "is an unspecified address"),
         ("https://2130706433/", "2130706433 is a loopback address"),
         ("https://0x7f.1/", "is a loopback address"),
         ("https://10.1.2.3/api/v4", "10.1.2.3 is a private address"),

@@ -85,6 +85,10 @@ def refusal(address: IPAddress) -> str | None:
     return None
 
 
+def _a(kind: str) -> str:
+    return f"an {kind}" if kind[0] in "aeiou" else f"a {kind}"
+
+
 def _carried_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
     if address.ipv4_mapped is not None:
         return address.ipv4_mapped
@@ -219,7 +223,7 @@ class EgressPolicy:
             return
         reason = refusal(address) if address is not None else None
         if reason is not None:
-            raise EgressRefused(f"{host} is a {reason} address")
+            raise EgressRefused(f"{host} is {_a(reason)} address")
         if address is None and _is_local_name(host):
             raise EgressRefused(f"{host} is a loopback name")
 
@@ -237,8 +241,8 @@ class EgressPolicy:
                 continue
             reason = refusal(each)
             if reason is not None:
-                said = f"is a {reason} address" if address else f"resolves to a {reason} address"
-                raise EgressRefused(f"{host} {said}")
+                said = "is" if address is not None else "resolves to"
+                raise EgressRefused(f"{host} {said} {_a(reason)} address")
         return found
 
 
