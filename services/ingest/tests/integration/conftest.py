@@ -7,6 +7,7 @@ import asyncio
 import base64
 import json
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,11 +82,20 @@ class Ingest:
         ]
 
 
+@asynccontextmanager
+async def running_ingest(
+    database_url: str, internal_keys: InternalKeys, tmp_path: Path, **runtime: Any
+) -> AsyncIterator[Ingest]:
+    """The service with these runtime settings, the defaults for the rest."""
+    settings = service_settings(database_url, internal_keys, data_dir=tmp_path, **runtime)
+    dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    async with running_service(SPEC, settings) as (client, state):
+        yield Ingest(client, state, internal_keys, dsn)
+
+
 @pytest.fixture
 async def ingest(
     database_url: str, internal_keys: InternalKeys, tmp_path: Path
 ) -> AsyncIterator[Ingest]:
-    settings = service_settings(database_url, internal_keys, data_dir=tmp_path)
-    dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
-    async with running_service(SPEC, settings) as (client, state):
-        yield Ingest(client, state, internal_keys, dsn)
+    async with running_ingest(database_url, internal_keys, tmp_path) as ingest:
+        yield ingest

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 from uuid import UUID
@@ -18,12 +20,26 @@ from sextant.ingest import service
 from sextant.ingest.backfill import runner
 from sextant.ingest.db import repository
 from sextant.ingest.db.repository import BackfillRow
+from sextant.runtime.testing.plugin import InternalKeys
 
 from ..fixtures import fake_apis, payloads
 from ..fixtures.signing import sign
-from .conftest import TENANT, Ingest
+from .conftest import TENANT, Ingest, running_ingest
 
 SINCE = "2026-02-01T00:00:00Z"
+
+
+@pytest.fixture
+async def ingest(
+    database_url: str, internal_keys: InternalKeys, tmp_path: Path
+) -> AsyncIterator[Ingest]:
+    """Ingest letting backfills reach 127.0.0.1 over plain http, where the fake APIs
+    listen — in this module only: by default the egress policy refuses both
+    (test_backfill_egress.py)."""
+    async with running_ingest(
+        database_url, internal_keys, tmp_path, egress_allow=["127.0.0.1"], egress_allow_http=True
+    ) as trusting:
+        yield trusting
 
 
 async def backfill(ingest: Ingest, source: dict[str, Any]) -> dict[str, Any]:
@@ -374,13 +390,17 @@ async def test_a_backfill_that_cannot_even_start_is_failed_and_told_not_left_run
 ) -> None:
     """Whatever stops a job while it sets up (here credentials that slipped past the
     check) ends it failed, with the admins told."""
-    source = await ingest.source("jira", credentials={"token": "t", "site_url": "http://x"})
+    source = await ingest.source(
+        "jira", credentials={"token": "t", "site_url": "https://x.example"}
+    )
     async with ingest.state.db.transaction(TENANT) as session:
         row = await service.source_or_404(session, UUID(source["id"]))
         now = datetime.now(UTC)
         job = BackfillRow(uuid7(), TENANT, row.id, now, "running", {}, {}, None, now, now, None)
         await repository.add_backfill(session, job)
-    await runner.run(ingest.state, row, job, {"site_url": "http://x", "email": "ada@example.com"})
+    await runner.run(
+        ingest.state, row, job, {"site_url": "https://x.example", "email": "ada@example.com"}
+    )
 
     progress = await ingest.client.get(
         f"/v1/sources/{source['id']}/backfill", headers=ingest.as_role("manager")
@@ -389,3 +409,74 @@ async def test_a_backfill_that_cannot_even_start_is_failed_and_told_not_left_run
     assert progress.json()["error"] == "the source's credentials lack: api_token"
     [warning] = await ingest.published("sextant.notifications", 1)
     assert "backfill" in warning.data["title"] and "lack: api_token" in warning.data["body"]
+
+
+SECRET = "pg-superuser-password-5f1c"  # what an internal service might answer
+
+
+async def backfill_records(ingest: Ingest, source: dict[str, Any]) -> list[str]:
+    """Everything the failed job left for people to read: the progress reply, the stored
+    row, the notification."""
+    progress = await ingest.client.get(
+        f"/v1/sources/{source['id']}/backfill", headers=ingest.as_role("manager")
+    )
+    rows = await ingest.sql("SELECT error FROM ingest.backfills")
+    notices = await ingest.published("sextant.notifications", 1)
+    assert progress.json()["status"] == "failed" and rows and notices  # found something
+    return [
+        progress.text,
+        *(str(r["error"]) for r in rows),
+        *(n.model_dump_json() for n in notices),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("answer", "says"),
+    [
+        ((404, {"message": f"Not Found: {SECRET}"}), "HTTP 404, not found"),
+        ((401, SECRET), "HTTP 401, the credentials were refused"),
+        ((422, {"errors": [SECRET]}), "HTTP 422"),
+        # read, but not as the API's: the value it could not read is not quoted either
+        ((200, [{"number": 1, "updated_at": SECRET}]), "an answer it could not read"),
+    ],
+)
+async def test_a_failed_backfill_never_repeats_what_the_api_answered(
+    ingest: Ingest, answer: tuple[int, Any], says: str
+) -> None:
+    knobs = fake_apis.Knobs(answers={"/repos/octo-org/octo-repo/pulls": answer})
+    async with fake_apis.serving(fake_apis.github_app(knobs)) as url:
+        credentials = {"token": "t", "api_url": url, "repositories": ["octo-org/octo-repo"]}
+        source = await ingest.source("github", credentials=credentials)
+        failed = await backfill(ingest, source)
+    assert failed["status"] == "failed" and says in failed["error"], failed
+    if answer[0] != 200:  # the status and where, host included
+        assert failed["error"].startswith(
+            f"127.0.0.1/repos/octo-org/octo-repo/pulls: HTTP {answer[0]}"
+        )
+    for record in await backfill_records(ingest, source):
+        assert SECRET not in record
+
+
+async def test_a_redirect_to_a_host_off_the_allow_list_is_refused_and_never_followed(
+    ingest: Ingest,
+) -> None:
+    """127.0.0.1 is allowed here, ``localhost`` is not: the API's redirect there is
+    refused, and the server behind it never asked."""
+    elsewhere = fake_apis.Knobs()
+    async with fake_apis.serving(fake_apis.github_app(elsewhere)) as hidden:
+        knobs = fake_apis.Knobs(
+            redirects={
+                "/repos/octo-org/octo-repo": hidden.replace("127.0.0.1", "localhost")
+                + "/repos/octo-org/octo-repo"
+            }
+        )
+        async with fake_apis.serving(fake_apis.github_app(knobs)) as url:
+            credentials = {"token": "t", "api_url": url, "repositories": ["octo-org/octo-repo"]}
+            source = await ingest.source("github", credentials=credentials)
+            failed = await backfill(ingest, source)
+    assert failed["status"] == "failed", failed
+    # plain http to a host off the list (over https: a loopback name)
+    assert (
+        failed["error"] == "refused by the egress policy: http://localhost: only https is allowed"
+    )
+    assert knobs.seen == ["/repos/octo-org/octo-repo?"] and elsewhere.seen == []

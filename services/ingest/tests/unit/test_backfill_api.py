@@ -123,3 +123,50 @@ async def test_a_list_longer_than_its_page_budget_is_cut_and_says_so() -> None:
     assert items == [1, 2, 3]
     assert [e["event"] for e in logged] == ["backfill.list_cut_short"]
     assert logged[0]["items"] == 3
+
+
+SECRET = "internal-secret-8d2e"
+
+
+@pytest.mark.parametrize(
+    ("status", "says"),
+    [
+        (400, "api.example/repos/o/r/pulls: HTTP 400"),
+        (401, "api.example/repos/o/r/pulls: HTTP 401, the credentials were refused"),
+        (403, "api.example/repos/o/r/pulls: HTTP 403, the credentials may not read this"),
+        (
+            404,
+            "api.example/repos/o/r/pulls: HTTP 404, not found: check the URL and the names "
+            "in the credentials",
+        ),
+        (422, "api.example/repos/o/r/pulls: HTTP 422"),
+    ],
+)
+async def test_a_refused_call_says_its_status_and_where_never_the_body(
+    status: int, says: str
+) -> None:
+    api, _ = api_answering(httpx.Response(status, json={"message": SECRET}))
+    with pytest.raises(ApiError) as raised:
+        await api.get("/repos/o/r/pulls?token=abc")
+    assert str(raised.value) == says  # the query (which may hold a token) left out too
+
+
+async def test_a_server_error_that_lasts_says_its_status_and_where_never_the_body() -> None:
+    api, _ = api_answering(httpx.Response(502, text=f"<html>{SECRET}</html>"))
+    with pytest.raises(ApiError) as raised:
+        await api.get("/projects/15")
+    assert str(raised.value) == "api.example/projects/15: HTTP 502 after 4 attempts"
+
+
+@pytest.mark.parametrize(
+    "base_url", ["https://localhost:9", "http://127.0.0.1:9", "https://[::1]:9"]
+)
+async def test_an_api_on_loopback_is_refused_at_once_without_retries(base_url: str) -> None:
+    sleeps = Sleeps()
+    api = Api(base_url, {}, sleep=sleeps)  # the default policy, real sockets
+    try:
+        with pytest.raises(ApiError, match=r"^refused by the egress policy: "):
+            await api.get("/repos/o/r")
+    finally:
+        await api.close()
+    assert api.requests == 1 and sleeps == []

@@ -7,10 +7,10 @@ are honoured as they are, because operators and CI set them for everything at on
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class RuntimeSettings(BaseSettings):
@@ -57,6 +57,34 @@ class RuntimeSettings(BaseSettings):
 
     log_level: str = "INFO"
     log_json: bool = True
+
+    egress_allow: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="hosts a tenant's URLs may reach although private (on-premise GitLab, "
+        "Jira Data Center), comma-separated: names, addresses or networks, each with an "
+        "optional port (gitlab.corp.example, jira.corp.example:8443, 10.20.0.0/16, "
+        "[fd00::5]:8443); empty: public addresses only (sextant.runtime.egress)",
+    )
+    egress_allow_http: bool = Field(
+        default=False,
+        description="let a tenant's URLs use plain http, to hosts on SEXTANT_EGRESS_ALLOW only",
+    )
+
+    @field_validator("egress_allow", mode="before")
+    @classmethod
+    def _split_egress_allow(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [entry.strip() for entry in value.split(",") if entry.strip()]
+        return value
+
+    @field_validator("egress_allow")
+    @classmethod
+    def _check_egress_allow(cls, value: list[str]) -> list[str]:
+        from sextant.runtime.egress import Allowed  # egress reads these settings back
+
+        for entry in value:
+            Allowed.parse(entry)  # a typo fails the start, not a tenant's backfill
+        return value
 
 
 class ServiceSettings(BaseSettings):

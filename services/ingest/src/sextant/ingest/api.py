@@ -6,14 +6,16 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
 from starlette.routing import Route
 
 from sextant.ingest import service
+from sextant.ingest.backfill import runner
 from sextant.ingest.db import repository
 from sextant.ingest.db.repository import BackfillRow, SourceRow
 from sextant.ingest.mapping import MappingRules
@@ -32,7 +34,7 @@ from sextant.ingest.schemas import (
     SourceList,
     SourceReply,
 )
-from sextant.runtime.app import Session, State, service_state
+from sextant.runtime.app import ServiceState, Session, State, service_state
 from sextant.runtime.errors import (
     InvalidInput,
     NotFound,
@@ -99,6 +101,7 @@ def _reply(state: State, row: SourceRow) -> SourceReply:
 async def create_source(
     workspace_id: UUID, body: SourceCreate, caller: Admin, session: Session, state: State
 ) -> CreatedSourceReply:
+    _refuse_unreachable_urls(state, body.credentials)
     created = await service.create_source(
         session,
         state.outbox,
@@ -153,6 +156,7 @@ async def change_source(
     if body.disabled is not None:
         values["disabled_at"] = _now() if body.disabled else None
     if body.credentials is not None:
+        _refuse_unreachable_urls(state, body.credentials)
         values["credentials_sealed"] = (
             service.ingest_of(state).box.seal(json.dumps(body.credentials), source_id)
             if body.credentials
@@ -165,6 +169,21 @@ async def change_source(
     )
     service.ingest_of(state).sources.drop(source_id)
     return _reply(state, row)
+
+
+def _refuse_unreachable_urls(state: ServiceState, credentials: dict[str, Any] | None) -> None:
+    """422 naming each credential URL the egress policy refuses as written (http, a
+    loopback or private address, localhost): a tenant's URL never aims the backfill at
+    what only the service can reach. Names are resolved and checked on every call."""
+    egress = service.ingest_of(state).backfills.egress
+    refused = runner.refused_urls(credentials or {}, egress)
+    if refused:
+        raise RequestValidationError(
+            [
+                {"loc": ("body", "credentials", name), "msg": why, "type": "egress_refused"}
+                for name, why in refused.items()
+            ]
+        )
 
 
 @router.delete(

@@ -31,6 +31,7 @@ from sextant.ingest.signature_failures import SignatureFailures
 from sextant.ingest.writer import DeliveryWriter, PendingDelivery
 from sextant.runtime.app import ServiceState
 from sextant.runtime.db import set_tenant
+from sextant.runtime.egress import egress_policy
 from sextant.runtime.errors import Conflict, Gone, InvalidInput, NotFound, Unauthenticated
 from sextant.runtime.outbox import Outbox
 
@@ -142,7 +143,7 @@ async def start(state: ServiceState) -> None:
         SourceCache(settings.source_cache_seconds),
         DeliveryWriter(state.db),
         SignatureFailures(state),
-        runner.Backfills(),
+        runner.Backfills(egress_policy(state.settings)),
     )
 
 

@@ -8,6 +8,10 @@ then ask again": the client sleeps as told rather than failing the job — but o
 often and so long (:data:`RATE_LIMITED_ANSWERS`, :data:`MAX_WAIT_SECONDS`), so an API
 that never lets up fails the page the normal way (kept pages, resumable). Server errors
 are retried with backoff; other errors fail the page.
+
+The URLs come from a tenant's credentials, so every request goes through the runtime's
+egress policy (:mod:`sextant.runtime.egress`), and an error says the status and where,
+never what the answer said: an answer's body is the target's, not ours to show.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ from urllib.parse import urlencode
 import httpx
 import structlog
 
+from sextant.runtime.egress import STRICT, EgressPolicy, EgressRefused, egress_client
+
 log = structlog.get_logger()
 
 RATE_LIMITED_ANSWERS = 10
@@ -38,6 +44,13 @@ hourly, so a backfill that used up its hour waits out the rest of it (plus a min
 DEFAULT_RATE_LIMIT_WAIT = 60.0  # a limit that names no reset: GitHub's advice, a minute
 
 _NEXT_LINK = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
+
+# What a status that ends a page means for the credentials (said instead of the body).
+_HINTS = {
+    401: "the credentials were refused",
+    403: "the credentials may not read this",
+    404: "not found: check the URL and the names in the credentials",
+}
 
 
 class ApiError(Exception):
@@ -54,6 +67,7 @@ class Api:
         base_url: str,
         headers: dict[str, str],
         *,
+        egress: EgressPolicy = STRICT,
         auth: httpx.Auth | None = None,
         timeout: float = 30.0,
         max_wait_seconds: float = MAX_WAIT_SECONDS,
@@ -62,13 +76,17 @@ class Api:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self._client = httpx.AsyncClient(
-            base_url=base_url.rstrip("/"),
-            headers=headers,
-            auth=auth,
-            timeout=timeout,
-            follow_redirects=True,
-            transport=transport,
+        options: dict[str, Any] = {
+            "base_url": base_url.rstrip("/"),
+            "headers": headers,
+            "auth": auth,
+            "timeout": timeout,
+            "follow_redirects": True,
+        }
+        self._client = (
+            httpx.AsyncClient(transport=transport, **options)  # an in-process fake, in tests
+            if transport is not None
+            else egress_client(egress, **options)
         )
         self._max_wait, self._max_limited = max_wait_seconds, rate_limited_answers
         self._attempts, self._sleep = attempts, sleep
@@ -84,10 +102,12 @@ class Api:
             self.requests += 1
             try:
                 response = await self._client.get(url, params=params)
+            except EgressRefused as exc:
+                raise ApiError(f"refused by the egress policy: {exc}") from None
             except httpx.TransportError as exc:
                 error = type(exc).__name__
             else:
-                where = _path(str(response.request.url))  # an auth flow's exchange, maybe
+                where = _where(response.request.url)  # an auth flow's exchange, maybe
                 wait = rate_limit_wait(response)
                 if wait is not None:
                     limited += 1
@@ -106,10 +126,13 @@ class Api:
                     return response
                 error = f"HTTP {response.status_code}"
                 if response.status_code < 500:
-                    raise ApiError(f"{where}: {error}: {_excerpt(response)}", response.status_code)
+                    hint = _HINTS.get(response.status_code)
+                    said = f"{error}, {hint}" if hint else error
+                    raise ApiError(f"{where}: {said}", response.status_code)
             failures += 1
             if failures >= self._attempts:
-                raise ApiError(f"{_path(url)}: {error} after {failures} attempts")
+                where = _where(self._client.build_request("GET", url).url)
+                raise ApiError(f"{where}: {error} after {failures} attempts")
             await self._sleep(0.5 * 2 ** (failures - 1))
 
 
@@ -146,7 +169,7 @@ async def every_item(
         response = await api.get(following)
         body = response.json()
         if not isinstance(body, list):
-            raise ApiError(f"{_path(following)}: expected a list")
+            raise ApiError(f"{_where(response.request.url)}: expected a list")
         items.extend(body)
         following = next_page(response)
     if following:  # more than anyone reviews or commits in one change: say it was cut
@@ -189,5 +212,6 @@ def _path(url: str) -> str:
     return httpx.URL(url).path or url
 
 
-def _excerpt(response: httpx.Response) -> str:
-    return response.text[:200].replace("\n", " ")
+def _where(url: httpx.URL) -> str:
+    """The host and path asked, without the query (which may carry a token)."""
+    return f"{url.host}{url.path}"

@@ -14,7 +14,7 @@ from uuid import UUID
 import structlog
 
 from sextant.ingest.backfill import github, gitlab, jira
-from sextant.ingest.backfill.api import Api
+from sextant.ingest.backfill.api import Api, ApiError
 from sextant.ingest.backfill.pages import DONE, Fetch
 from sextant.ingest.db import repository
 from sextant.ingest.db.repository import BackfillRow, SourceRow
@@ -22,6 +22,7 @@ from sextant.ingest.mapping import MappingRules
 from sextant.ingest.normalize import Context
 from sextant.ingest.reading import notice, read_delivery
 from sextant.runtime.app import ServiceState
+from sextant.runtime.egress import STRICT, EgressPolicy, EgressRefused
 from sextant.runtime.tasks import cancel_and_wait
 
 log = structlog.get_logger()
@@ -32,6 +33,13 @@ class Tool:
     fetch: Fetch
     missing: Callable[[dict[str, Any]], list[str]]  # what the credentials lack, by name
     connect: Callable[..., Api]  # credentials, Api options -> the tool's API, signed in
+
+
+URL_CREDENTIALS = ("api_url", "site_url")  # the credentials that say where to call
+
+
+class CredentialsLacking(ValueError):
+    """The credentials cannot make a backfill; the message names what they lack."""
 
 
 TOOLS: dict[str, Tool] = {
@@ -45,18 +53,38 @@ def check_credentials(kind: str, credentials: dict[str, Any] | None) -> None:
     """ValueError naming what a backfill of this kind of source is missing."""
     tool = TOOLS.get(kind)
     if tool is None:
-        raise ValueError(f"a {kind} source has no API to backfill from")
+        raise CredentialsLacking(f"a {kind} source has no API to backfill from")
     if not credentials:
-        raise ValueError("the source has no API credentials; add them with PATCH first")
+        raise CredentialsLacking("the source has no API credentials; add them with PATCH first")
     missing = tool.missing(credentials)
     if missing:
-        raise ValueError(f"the source's credentials lack: {', '.join(missing)}")
+        raise CredentialsLacking(f"the source's credentials lack: {', '.join(missing)}")
+
+
+def refused_urls(credentials: dict[str, Any], egress: EgressPolicy) -> dict[str, str]:
+    """The credentials' URLs the egress policy refuses without a lookup, each with why:
+    set, they would only fail the backfill later. (The addresses a name resolves to are
+    checked on every call.)"""
+    refused = {}
+    for name in URL_CREDENTIALS:
+        url = credentials.get(name)
+        if url is None or url == "":
+            continue  # the tool's default, or lacking (said when a backfill starts)
+        if not isinstance(url, str):
+            refused[name] = "not a URL"
+            continue
+        try:
+            egress.check_url(url)
+        except EgressRefused as exc:
+            refused[name] = str(exc)
+    return refused
 
 
 @dataclass
 class Backfills:
-    """The jobs running in this process, one per source."""
+    """The jobs running in this process, one per source, calling out under ``egress``."""
 
+    egress: EgressPolicy = STRICT
     tasks: dict[UUID, asyncio.Task[None]] = field(default_factory=dict)
 
     def running(self, source_id: UUID) -> bool:
@@ -67,7 +95,7 @@ class Backfills:
         self, state: ServiceState, source: SourceRow, job: BackfillRow, credentials: dict[str, Any]
     ) -> None:
         self.tasks[source.id] = asyncio.create_task(
-            run(state, source, job, credentials), name=f"backfill-{source.id}"
+            run(state, source, job, credentials, egress=self.egress), name=f"backfill-{source.id}"
         )
 
     async def stop(self) -> None:
@@ -80,19 +108,32 @@ async def run(
     job: BackfillRow,
     credentials: dict[str, Any],
     api: Api | None = None,
+    *,
+    egress: EgressPolicy = STRICT,
 ) -> None:
     """Run a job to its end, and record that end: whatever stops it — credentials the
     tool refuses, an API error, a bug — leaves it failed with the admins told, never
-    "running" with no task behind it."""
+    "running" with no task behind it.
+
+    The error the job keeps (and the admins are told) is ours: which call failed and how
+    (:class:`ApiError`), or what the credentials lack — never the text of anything else,
+    which may quote what the API answered (a value it could not read)."""
     status, error = "succeeded", None
     try:
-        await _fetch_pages(state, source, job, credentials, api)
+        await _fetch_pages(state, source, job, credentials, api, egress)
     except asyncio.CancelledError:
         status, error = "failed", "interrupted (the service stopped); start it again to resume"
         raise
-    except Exception as exc:
-        status, error = "failed", str(exc) or type(exc).__name__
+    except (ApiError, CredentialsLacking) as exc:
+        status, error = "failed", str(exc)
         log.warning("backfill.failed", source=str(source.id), error=error)
+    except Exception as exc:
+        status = "failed"
+        error = (
+            f"stopped by an answer it could not read, or a fault of its own "
+            f"({type(exc).__name__}); the service's log has the details"
+        )
+        log.warning("backfill.failed", source=str(source.id), exc_info=True)
     finally:
         try:
             await _finish(state, source, job, status, error)
@@ -106,13 +147,14 @@ async def _fetch_pages(
     job: BackfillRow,
     credentials: dict[str, Any],
     api: Api | None,
+    egress: EgressPolicy,
 ) -> None:
     """Fetch, normalize and commit page after page, each with the job's checkpoint."""
     check_credentials(source.kind, credentials)
     tool = TOOLS[source.kind]
     ctx = Context(source.id, MappingRules.model_validate(source.mapping))
     checkpoint, progress = dict(job.checkpoint), {k: dict(v) for k, v in job.progress.items()}
-    api = api or tool.connect(credentials)
+    api = api or tool.connect(credentials, egress=egress)
     try:
         async for page in tool.fetch(api, credentials, job.since, checkpoint):
             events = []
