@@ -170,3 +170,25 @@ async def test_an_api_on_loopback_is_refused_at_once_without_retries(base_url: s
     finally:
         await api.close()
     assert api.requests == 1 and sleeps == []
+
+
+async def test_a_redirect_to_another_host_does_not_carry_the_source_token() -> None:
+    seen: dict[str, dict[str, str]] = {}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen[request.url.host] = dict(request.headers)
+        if request.url.host == "gitlab.example":
+            return httpx.Response(301, headers={"location": "https://cdn.example/page"})
+        return httpx.Response(200, json=[])
+
+    api = Api(
+        "https://gitlab.example",
+        {"PRIVATE-TOKEN": "glpat-secret"},
+        transport=httpx.MockTransport(handler),
+    )
+    try:
+        await api.get("/api/v4/projects")
+    finally:
+        await api.close()
+    assert seen["gitlab.example"]["private-token"] == "glpat-secret"
+    assert "private-token" not in seen["cdn.example"]

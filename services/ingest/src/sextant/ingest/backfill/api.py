@@ -82,6 +82,7 @@ class Api:
             "auth": auth,
             "timeout": timeout,
             "follow_redirects": True,
+            "event_hooks": {"request": [_keep_headers_home(base_url, headers)]},
         }
         self._client = (
             httpx.AsyncClient(transport=transport, **options)  # an in-process fake, in tests
@@ -134,6 +135,21 @@ class Api:
                 where = _where(self._client.build_request("GET", url).url)
                 raise ApiError(f"{where}: {error} after {failures} attempts")
             await self._sleep(0.5 * 2 ** (failures - 1))
+
+
+def _keep_headers_home(
+    base_url: str, headers: dict[str, str]
+) -> Callable[[httpx.Request], Awaitable[None]]:
+    """A request hook that drops the source's own headers (GitLab's ``PRIVATE-TOKEN``)
+    from a redirect to another host: httpx drops ``Authorization`` there, not these."""
+    home, names = httpx.URL(base_url).host, tuple(headers)
+
+    async def hook(request: httpx.Request) -> None:
+        if request.url.host != home:
+            for name in names:
+                request.headers.pop(name, None)
+
+    return hook
 
 
 def query(path: str, **params: Any) -> str:
