@@ -274,3 +274,22 @@ async def test_a_replica_that_cannot_hear_revocations_trusts_no_cache(
         while not two.revocations.feed.trusted:
             await asyncio.sleep(0.05)
     assert (await two.http.get("/v1/me", headers=as_key)).status_code == 401
+
+
+async def test_a_stream_that_missed_its_keys_revocation_is_closed_when_its_replica_hears_again(
+    replicas: tuple[Replica, Replica],
+) -> None:
+    one, two = replicas
+    tenant = await new_tenant(one)
+    key = await new_key(one, tenant, role="member")
+    async with connect(f"{two.ws_url}?access_token={key['key']}") as ws:
+        await asyncio.sleep(0.2)
+        await two.revocations.feed.stop()  # the revocation will not reach two
+        revoked = await one.http.delete(
+            f"/v1/api-keys/{key['id']}", headers=bearer("tenant_admin", tenant)
+        )
+        assert revoked.status_code == 200
+        await ws.ping()  # still open: two has not heard
+        await two.revocations.feed.start()  # reconnected: every open stream is re-checked
+        code, reason = await closed_with(ws)
+        assert code == 1008 and "revoked" in reason
