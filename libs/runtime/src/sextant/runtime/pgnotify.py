@@ -164,22 +164,27 @@ class Invalidations:
             for payload in sent:
                 self.apply(payload)
             if sent:
-                async with db.transaction() as session:
-                    listening = set(
-                        (
-                            await session.execute(
-                                sa.text(
-                                    "SELECT pid FROM pg_stat_activity WHERE application_name = :n"
-                                ),
-                                {"n": self.application_name},
-                            )
-                        ).scalars()
-                    )
+                listening = await self._listening(db)
                 for payload in sent:
                     await self._acknowledged(_digest(payload), listening, wait)
         finally:
             for payload in sent:
                 self._acked.pop(_digest(payload), None)
+
+    async def _listening(self, db: Database) -> set[int]:
+        """The sessions listening on the channel now (those of the same role: the app's).
+        The change is committed: a failure here must not report it failed, so it only
+        leaves nothing to wait for."""
+        try:
+            async with db.transaction() as session:
+                rows = await session.execute(
+                    sa.text("SELECT pid FROM pg_stat_activity WHERE application_name = :n"),
+                    {"n": self.application_name},
+                )
+                return set(rows.scalars())
+        except Exception as exc:
+            log.warning("invalidations.listeners_unknown", channel=self.channel, error=str(exc))
+            return set()
 
     async def _acknowledged(self, digest: str, listening: set[int], wait: float) -> None:
         with contextlib.suppress(TimeoutError):
