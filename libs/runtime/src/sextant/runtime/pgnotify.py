@@ -172,13 +172,17 @@ class Invalidations:
                 self._acked.pop(_digest(payload), None)
 
     async def _listening(self, db: Database) -> set[int]:
-        """The sessions listening on the channel now (those of the same role: the app's).
+        """The sessions listening on the channel now, in this database (NOTIFY does not
+        leave it) and of the same role (the app's: others' application names are hidden).
         The change is committed: a failure here must not report it failed, so it only
         leaves nothing to wait for."""
         try:
             async with db.transaction() as session:
                 rows = await session.execute(
-                    sa.text("SELECT pid FROM pg_stat_activity WHERE application_name = :n"),
+                    sa.text(
+                        "SELECT pid FROM pg_stat_activity"
+                        " WHERE application_name = :n AND datname = current_database()"
+                    ),
                     {"n": self.application_name},
                 )
                 return set(rows.scalars())
