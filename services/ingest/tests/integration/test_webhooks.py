@@ -406,7 +406,7 @@ async def test_a_soft_deleted_workspace_stops_its_webhooks_until_restored(ingest
         )
 
     async def status_of(delivery: str, expect: int) -> int:
-        for _ in range(60):  # the consumer applies the event, the source cache expires (2 s)
+        for _ in range(60):  # the consumer applies the event; its NOTIFY drops the cached source
             response = await ingest.deliver(
                 source, body, sign("github", source["secret"], body, delivery=delivery)
             )

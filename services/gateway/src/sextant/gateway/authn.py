@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -180,7 +181,8 @@ class Authenticator:
         self._issuers = {i.issuer: _IssuerKeys(i, {}) for i in settings.issuers}
         self._refresh = asyncio.Lock()
         seconds = settings.api_key_cache_seconds
-        self._keys: TtlCache[bytes, Principal | None] = TtlCache(seconds)
+        # digest → the key's principal and its expiry
+        self._keys: TtlCache[bytes, tuple[Principal, datetime | None]] = TtlCache(seconds)
         self._tenants: TtlCache[UUID, bool] = TtlCache(seconds)
         # A verified JWT cannot be revoked before it expires, so it is believed until then
         # (its tenant is still checked on every request).
@@ -281,38 +283,75 @@ class Authenticator:
     # API keys ---------------------------------------------------------------------------
 
     async def _api_key(self, key: str) -> Principal:
-        """Checked against the database at most every ``api_key_cache_seconds``, so a
-        revocation holds on every replica within that time."""
+        """Checked against the database at most every ``api_key_cache_seconds``; a
+        revocation drops the key from every replica's cache at once (:meth:`forget_key`)."""
         digest = api_key_digest(key)
         now = time.monotonic()
-        principal = self._keys.get(digest, now)
-        if principal is None:
-            principal = await self._lookup_key(key, digest)
-            if principal is not None:  # unknown keys are not remembered: no cache flooding
-                self._keys.put(digest, principal, now)
-        if principal is None:
+        known = self._keys.get(digest, now)
+        if known is None:
+            epoch = self._keys.epoch
+            row = await self._lookup_key(key, digest)
+            if row is None:  # unknown keys are not remembered: no cache flooding
+                raise Unauthenticated("the API key is unknown, expired or revoked")
+            known = (
+                Principal(
+                    f"api-key:{row.key_id}",
+                    cast(PublicRole, row.role),
+                    row.tenant_id,
+                    "api_key",
+                    row.key_id,
+                ),
+                row.expires_at,
+            )
+            self._keys.put(digest, known, now, epoch=epoch)
+        principal, expires_at = known
+        if expires_at is not None and expires_at <= datetime.now(UTC):
+            self._keys.forget(digest)
             raise Unauthenticated("the API key is unknown, expired or revoked")
         return principal
 
-    async def _lookup_key(self, key: str, digest: bytes) -> Principal | None:
+    async def _lookup_key(self, key: str, digest: bytes) -> repository.ApiKeyRow | None:
+        """The key's row when the key is whole, known and not revoked."""
         key_id = _api_key_id(key)
         if key_id is None:
             return None
+        row = await self._key_row(key_id)
+        if row is None or not hmac.compare_digest(row.secret_sha256, digest):
+            return None
+        return row
+
+    async def _key_row(self, key_id: str) -> repository.ApiKeyRow | None:
         async with self._db.transaction() as session:
             tenant_id = await repository.api_key_tenant(session, key_id)
         if tenant_id is None:
             return None
         async with self._db.transaction(tenant_id) as session:
             row = await repository.api_key_by_key_id(session, tenant_id, key_id)
-        if row is None or not hmac.compare_digest(row.secret_sha256, digest):
+        if row is None or row.revoked_at is not None:
             return None
-        if row.revoked_at is not None:
-            return None
-        if row.expires_at is not None and row.expires_at <= datetime.now(UTC):
-            return None
-        return Principal(
-            f"api-key:{row.key_id}", cast(PublicRole, row.role), tenant_id, "api_key", row.key_id
-        )
+        return row
+
+    async def credential_live(self, caller: Principal) -> bool:
+        """Whether ``caller``'s credential still holds, from the database (an open stream
+        that may have missed a revocation asks this)."""
+        if caller.key_id is not None:
+            row = await self._key_row(caller.key_id)
+            if row is None or (row.expires_at is not None and row.expires_at <= datetime.now(UTC)):
+                return False
+        return caller.tenant_id is None or await self.tenant_active(caller.tenant_id)
+
+    def trust_caches_while(self, trusted: Callable[[], bool]) -> None:
+        """Believe cached keys and tenants only while ``trusted()`` (no message missed)."""
+        self._keys.trusted = self._tenants.trusted = trusted
+
+    def forget_key(self, key_id: str) -> None:
+        """Drop a revoked key at once."""
+        self._keys.forget_where(lambda _digest, known: known[0].key_id == key_id)
+
+    def forget_all(self) -> None:
+        """Drop every cached key and tenant (messages may have been missed)."""
+        self._keys.clear()
+        self._tenants.clear()
 
     # tenants ----------------------------------------------------------------------------
 
@@ -321,16 +360,18 @@ class Authenticator:
         now = time.monotonic()
         if self._tenants.get(tenant_id, now):
             return True
+        epoch = self._tenants.epoch
         async with self._db.transaction() as session:
             tenant = await repository.get_tenant(session, tenant_id)
         if tenant is None or tenant.deleted_at is not None:
             return False  # not remembered: a tenant made a moment ago must not wait
-        self._tenants.put(tenant_id, True, now)
+        self._tenants.put(tenant_id, True, now, epoch=epoch)
         return True
 
     def forget_tenant(self, tenant_id: UUID) -> None:
-        """Drop a cached tenant state at once (this replica deleted or restored it)."""
+        """Drop a deleted tenant at once, and the keys of it this replica believes."""
         self._tenants.forget(tenant_id)
+        self._keys.forget_where(lambda _digest, known: known[0].tenant_id == tenant_id)
 
 
 def ensure_local_issuer(data_dir: Path) -> LocalIssuer:

@@ -13,6 +13,7 @@ from sextant.gateway.domain.cache import TtlCache
 from sextant.gateway.domain.limits import TokenBuckets
 from sextant.gateway.handlers import HANDLERS
 from sextant.gateway.notifications import NotificationHub
+from sextant.gateway.revocation import close_revocations, open_revocations
 from sextant.gateway.settings import GatewaySettings
 from sextant.gateway.upstreams import Upstreams
 from sextant.runtime.app import ServiceSpec, ServiceState, create_service_app
@@ -67,8 +68,10 @@ def spec(
         hub = NotificationHub(plain_dsn(state.db.app_url))
         await hub.start()
         state.extras["notification_hub"] = hub
+        await open_revocations(state, plain_dsn(state.db.app_url))
 
     async def close_gateway(state: ServiceState) -> None:
+        await close_revocations(state)
         await state.extras["notification_hub"].stop()
         gateway: Gateway = state.extras["gateway"]
         await gateway.authenticator.close()

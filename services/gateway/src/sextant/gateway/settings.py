@@ -39,7 +39,20 @@ class GatewaySettings(ServiceSettings):
     )
 
     api_key_cache_seconds: float = Field(
-        default=2.0, ge=0, le=30, description="how soon a revocation holds on every replica"
+        default=10.0,
+        ge=0,
+        le=30,
+        description="how long a replica believes a verified key, a live tenant or a resolved "
+        "scope without asking the database; revocations and deletions do not wait for it "
+        "(they are pushed to every replica)",
+    )
+    revocation_wait_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        le=10,
+        description="how long a revoke or delete call waits to hear its own invalidation "
+        "back (by then every replica has been sent it); a replica that does not hear it "
+        "trusts no cache meanwhile",
     )
     tenant_rate_per_second: float = Field(default=200.0, gt=0)
     tenant_burst: float = Field(default=400.0, ge=1)

@@ -33,6 +33,8 @@ from sextant.ingest.schemas import (
     SourceCreate,
     SourceList,
     SourceReply,
+    SourceSuspension,
+    SuspensionReply,
 )
 from sextant.runtime.app import ServiceState, Session, State, service_state
 from sextant.runtime.errors import (
@@ -67,6 +69,10 @@ Admin = Annotated[InternalClaims, Depends(caller_with_role("tenant_admin", "plat
 Reader = Annotated[
     InternalClaims, Depends(caller_with_role("tenant_admin", "platform_admin", "manager"))
 ]
+
+
+# The gateway itself (never a user's token): these routes are not in its public table.
+System = Annotated[InternalClaims, Depends(caller_with_role("system"))]
 
 
 def _tenant(caller: InternalClaims) -> UUID:
@@ -283,6 +289,17 @@ def _backfill_reply(job: BackfillRow) -> BackfillReply:
         updated_at=job.updated_at,
         finished_at=job.finished_at,
     )
+
+
+@router.put(
+    "/source-suspension",
+    response_model=SuspensionReply,
+    summary="(the gateway's) Stop or resume the webhooks of a deleted or restored tenant "
+    "or workspace; answers once every ingest replica holds it",
+)
+async def suspend_sources(body: SourceSuspension, caller: System, state: State) -> SuspensionReply:
+    count = await service.suspend_sources(state, _tenant(caller), body.workspace_id, body.suspended)
+    return SuspensionReply(sources=count)
 
 
 def _now() -> datetime:

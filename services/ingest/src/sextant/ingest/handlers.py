@@ -8,7 +8,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sextant.contracts import Envelope
 from sextant.contracts.topics import LIFECYCLE
 from sextant.ingest.db import repository
+from sextant.ingest.service import SOURCES_CHANNEL, source_change
 from sextant.runtime.consumer import Handler
+from sextant.runtime.pgnotify import notify
 
 # While a tenant or workspace is soft-deleted its webhooks answer 410 and nothing of it
 # is ingested; a restore within the grace period brings its sources back as they were.
@@ -32,6 +34,8 @@ async def on_lifecycle(session: AsyncSession, envelope: Envelope) -> None:
     at = datetime.now(UTC) if envelope.type in SUSPENDS else None
     workspace = envelope.workspaceid if scope == "workspace" else None
     await repository.suspend_sources(session, workspace, at)
+    change = source_change(envelope.tenantid, workspace_id=workspace)
+    await notify(session, SOURCES_CHANNEL, change)  # every replica drops them at commit
 
 
 HANDLERS: dict[str, Handler] = {

@@ -141,3 +141,17 @@ class BackfillReply(BaseModel):
     started_at: datetime
     updated_at: datetime
     finished_at: datetime | None
+
+
+class SourceSuspension(BaseModel):
+    """The gateway's word that a tenant (no workspace) or one workspace was soft-deleted
+    (``suspended``) or restored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    workspace_id: UUID | None = Field(default=None, description="none: the whole tenant")
+    suspended: bool
+
+
+class SuspensionReply(BaseModel):
+    sources: int = Field(description="how many of the tenant's sources it changed")

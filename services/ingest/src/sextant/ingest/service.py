@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -34,6 +35,7 @@ from sextant.runtime.db import set_tenant
 from sextant.runtime.egress import egress_policy
 from sextant.runtime.errors import Conflict, Gone, InvalidInput, NotFound, Unauthenticated
 from sextant.runtime.outbox import Outbox
+from sextant.runtime.pgnotify import Invalidations, notify, plain_dsn
 
 log = structlog.get_logger()
 
@@ -65,8 +67,10 @@ class KnownSource:
 
 class SourceCache:
     """Sources by id for the webhook path, kept a few seconds: the lookup and the secret's
-    decryption would otherwise cost more than storing the delivery. A change made through
-    this replica drops its entry at once; other replicas see it within ``ttl`` seconds.
+    decryption would otherwise cost more than storing the delivery. A change to a source's
+    state (disabled, deleted, suspended with its workspace or tenant) drops its entry on
+    every replica as it commits (:data:`SOURCES_CHANNEL`); while this replica cannot hear
+    those messages (``trusted`` False) no entry is believed. ``ttl`` is the last line.
 
     Ids with no source are remembered as long, so a sender probing made-up ids gets its
     404s without a database transaction each (a new source's id is new everywhere: no
@@ -74,6 +78,8 @@ class SourceCache:
 
     def __init__(self, ttl: float) -> None:
         self.ttl = ttl
+        self.trusted: Callable[[], bool] = lambda: True
+        self.epoch = 0  # advanced by every drop: a lookup begun before one is not kept
         self._entries: dict[UUID, KnownSource] = {}
         self._missing: dict[UUID, float] = {}  # id -> until when it is known to be missing
         self.lookups = 0  # database lookups made, for tests and curiosity
@@ -84,20 +90,38 @@ class SourceCache:
 
     def get(self, source_id: UUID) -> KnownSource | None:
         known = self._entries.get(source_id)
-        if known is None or known.expires_at < time.monotonic():
+        if known is None or known.expires_at < time.monotonic() or not self.trusted():
             return None
         return known
 
-    def put(self, row: SourceRow, secret: str) -> KnownSource:
-        if len(self._entries) > 10_000:  # bound memory; a refill costs one lookup each
-            self._entries.clear()
+    def put(self, row: SourceRow, secret: str, *, epoch: int | None = None) -> KnownSource:
+        """The source as the webhook path needs it; kept unless a drop came since the
+        lookup began (``epoch``) or this replica trusts no cache now."""
         rules = MappingRules.model_validate(row.mapping)
         known = KnownSource(row, secret, rules, time.monotonic() + self.ttl)
-        self._entries[row.id] = known
+        if self.trusted() and (epoch is None or epoch == self.epoch):
+            if len(self._entries) > 10_000:  # bound memory; a refill costs one lookup each
+                self._entries.clear()
+            self._entries[row.id] = known
         return known
 
     def drop(self, source_id: UUID) -> None:
-        self._entries.pop(source_id, None)
+        self.drop_where(lambda row: row.id == source_id)
+
+    def drop_where(self, changed: Callable[[SourceRow], bool]) -> None:
+        """Drop the sources ``changed`` matches, and forget lookups under way (a delivery
+        that comes now must read the change, not wait for a read from before it)."""
+        self.epoch += 1
+        for source_id in [i for i, known in self._entries.items() if changed(known.row)]:
+            del self._entries[source_id]
+        self.loading.clear()
+
+    def clear(self) -> None:
+        self.drop_where(lambda _row: True)
+
+    def loaded(self, source_id: UUID, task: asyncio.Task[KnownSource]) -> None:
+        if self.loading.get(source_id) is task:
+            del self.loading[source_id]
 
     def is_missing(self, source_id: UUID) -> bool:
         until = self._missing.get(source_id)
@@ -109,16 +133,51 @@ class SourceCache:
         self._missing[source_id] = time.monotonic() + self.ttl
 
 
+# A source's state changed (disabled, deleted, suspended or resumed): every replica drops
+# what it cached of it (see SourceCache) as the change commits.
+SOURCES_CHANNEL = "sextant_ingest_sources"
+
+
+def source_change(
+    tenant_id: UUID, *, workspace_id: UUID | None = None, source_id: UUID | None = None
+) -> str:
+    """The message for a change to one source, one workspace's or a whole tenant's; unique
+    (a nonce), so its acknowledgements are its own."""
+    return json.dumps(
+        {
+            "tenant": str(tenant_id),
+            "workspace": str(workspace_id) if workspace_id else None,
+            "source": str(source_id) if source_id else None,
+            "nonce": str(uuid7()),
+        }
+    )
+
+
+def _forget_changed(sources: SourceCache, payload: str) -> None:
+    change = json.loads(payload)
+    tenant = UUID(change["tenant"])
+    workspace = UUID(change["workspace"]) if change.get("workspace") else None
+    source = UUID(change["source"]) if change.get("source") else None
+    sources.drop_where(
+        lambda row: (
+            row.tenant_id == tenant
+            and (workspace is None or row.workspace_id == workspace)
+            and (source is None or row.id == source)
+        )
+    )
+
+
 @dataclass(frozen=True)
 class Ingest:
     """What the routes need beyond the runtime's state: settings, the secret box, the
-    in-flight limiter, the source cache, the group-commit writer, the signature-failure
-    counter and the backfills."""
+    in-flight limiter, the source cache and what keeps it true, the group-commit writer,
+    the signature-failure counter and the backfills."""
 
     settings: IngestSettings
     box: SecretBox
     in_flight: InFlight
     sources: SourceCache
+    source_changes: Invalidations
     writer: DeliveryWriter
     signature_failures: SignatureFailures
     backfills: runner.Backfills
@@ -136,18 +195,29 @@ async def start(state: ServiceState) -> None:
         state.settings.data_dir,
         shared=state.settings.bus == "kafka",
     )
+    sources = SourceCache(settings.source_cache_seconds)
+    source_changes = Invalidations(
+        plain_dsn(state.db.app_url),
+        SOURCES_CHANNEL,
+        on_message=lambda payload: _forget_changed(sources, payload),
+        on_reset=sources.clear,
+    )
+    sources.trusted = lambda: source_changes.trusted
     state.extras["ingest"] = Ingest(
         settings,
         box,
         InFlight(settings.max_in_flight),
-        SourceCache(settings.source_cache_seconds),
+        sources,
+        source_changes,
         DeliveryWriter(state.db),
         SignatureFailures(state),
         runner.Backfills(egress_policy(state.settings)),
     )
+    await source_changes.start()
 
 
 async def stop(state: ServiceState) -> None:
+    await ingest_of(state).source_changes.stop()
     await ingest_of(state).backfills.stop()
     await ingest_of(state).writer.stop()
     await ingest_of(state).signature_failures.stop()
@@ -236,6 +306,7 @@ async def change_source(
     await repository.update_source(session, source_id, **values)
     after = await repository.get_source(session, source_id, include_deleted=True)
     assert after is not None
+    await notify(session, SOURCES_CHANNEL, source_change(after.tenant_id, source_id=source_id))
     await _audit(outbox, session, after, actor, action, describe(before), describe(after))
     return after
 
@@ -266,6 +337,27 @@ async def _audit(
         workspace_id=row.workspace_id,
         entity=f"source:{row.id}",
     )
+
+
+async def suspend_sources(
+    state: ServiceState, tenant_id: UUID, workspace_id: UUID | None, suspended: bool
+) -> int:
+    """Suspend (or resume) a tenant's sources, or one workspace's, and return only once
+    every ingest replica has dropped what it cached of them: a webhook that comes after
+    this returns reads the new state (410 while suspended). How many sources changed."""
+    ingest = ingest_of(state)
+    wait = ingest.settings.source_change_wait_seconds
+    async with ingest.source_changes.announcing(state.db, tenant_id, wait=wait) as change:
+        at = datetime.now(UTC) if suspended else None
+        count = await repository.suspend_sources(change.session, workspace_id, at)
+        await change.send(source_change(tenant_id, workspace_id=workspace_id))
+    log.info(
+        "sources.suspended" if suspended else "sources.resumed",
+        tenant_id=str(tenant_id),
+        workspace_id=str(workspace_id) if workspace_id else None,
+        sources=count,
+    )
+    return count
 
 
 # deliveries ----------------------------------------------------------------------------
@@ -321,13 +413,14 @@ async def _known_source(state: ServiceState, source_id: UUID) -> KnownSource:
         # A task of its own, so a waiter that goes away does not cancel the others' lookup.
         loading = asyncio.create_task(_load_source(state, source_id))
         ingest.sources.loading[source_id] = loading
-        loading.add_done_callback(lambda _: ingest.sources.loading.pop(source_id, None))
+        loading.add_done_callback(lambda task: ingest.sources.loaded(source_id, task))
     return await asyncio.shield(loading)
 
 
 async def _load_source(state: ServiceState, source_id: UUID) -> KnownSource:
     ingest = ingest_of(state)
     ingest.sources.lookups += 1
+    epoch = ingest.sources.epoch
     async with state.db.transaction() as session:
         source = None
         if (tenant_id := await repository.tenant_of(session, source_id)) is not None:
@@ -336,7 +429,8 @@ async def _load_source(state: ServiceState, source_id: UUID) -> KnownSource:
     if source is None:
         ingest.sources.put_missing(source_id)
         raise NotFound(f"no source {source_id}")
-    return ingest.sources.put(source, ingest.box.open(source.secret_sealed, source.id))
+    secret = ingest.box.open(source.secret_sealed, source.id)
+    return ingest.sources.put(source, secret, epoch=epoch)
 
 
 async def _store(

@@ -24,10 +24,18 @@ class IngestSettings(ServiceSettings):
         default=300, gt=0, description="generic (Standard Webhooks) timestamp tolerance"
     )
     source_cache_seconds: float = Field(
-        default=2.0,
+        default=10.0,
         ge=0,
-        description="how long a replica keeps a source for the webhook path; a disable or "
-        "delete made elsewhere takes effect within this time",
+        description="how long a replica keeps a source for the webhook path; a change to "
+        "its state (disabled, deleted, suspended) does not wait for it: every replica drops "
+        "the source as the change commits",
+    )
+    source_change_wait_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        le=10,
+        description="how long a suspension waits for every ingest replica to acknowledge "
+        "it before answering (one that does not is logged)",
     )
     public_base_url: str = Field(
         default="", description="prefix of the webhook URL handed out, e.g. https://sextant.example"

@@ -12,8 +12,10 @@ from sextant.gateway.access import TenantSession, allow, tenant_of
 from sextant.gateway.authn import API_KEY_PREFIX, Principal
 from sextant.gateway.db import repository
 from sextant.gateway.db.repository import ApiKeyRow
+from sextant.gateway.revocation import Revoked, revocations_of
 from sextant.gateway.schemas import ApiKeyCreate, ApiKeyReply, CreatedApiKeyReply
 from sextant.runtime.app import State
+from sextant.runtime.errors import Unauthenticated
 
 router = APIRouter(prefix="/v1", tags=["api keys"])
 
@@ -42,6 +44,11 @@ def _reply(row: ApiKeyRow) -> ApiKeyReply:
 async def create_api_key(
     body: ApiKeyCreate, caller: TenantAdmin, session: TenantSession, state: State
 ) -> CreatedApiKeyReply:
+    if caller.key_id is not None and not await repository.hold_live_api_key(
+        session, tenant_of(caller), caller.key_id
+    ):
+        # revoked while this request was on its way: a key never outlives itself in a new one
+        raise Unauthenticated("the API key is unknown, expired or revoked")
     row, key = await service.create_api_key(
         session,
         state.outbox,
@@ -62,12 +69,13 @@ async def list_api_keys(caller: TenantAdmin, session: TenantSession) -> list[Api
 @router.delete(
     "/api-keys/{key_id}",
     response_model=ApiKeyReply,
-    summary="Revoke a key: refused on every replica within seconds",
+    summary="Revoke a key: refused on every replica, its streams closed, when this returns",
 )
-async def revoke_api_key(
-    key_id: UUID, caller: TenantAdmin, session: TenantSession, state: State
-) -> ApiKeyReply:
-    row = await service.revoke_api_key(
-        session, state.outbox, tenant_of(caller), key_id, caller.subject
-    )
+async def revoke_api_key(key_id: UUID, caller: TenantAdmin, state: State) -> ApiKeyReply:
+    tenant = tenant_of(caller)
+    async with revocations_of(state).change(state.db, tenant) as change:
+        row = await service.revoke_api_key(
+            change.session, state.outbox, tenant, key_id, caller.subject
+        )
+        await change.revoke(Revoked("api_key", tenant, key_id=row.key_id))
     return _reply(row)

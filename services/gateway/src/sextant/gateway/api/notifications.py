@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import structlog
@@ -15,10 +15,11 @@ from sextant.gateway.access import ACTING_TENANT, TenantSession, allow, gateway_
 from sextant.gateway.authn import ROLES, Principal
 from sextant.gateway.db import repository
 from sextant.gateway.db.repository import NotificationRow
-from sextant.gateway.notifications import NotificationHub
+from sextant.gateway.notifications import NotificationHub, Streams
+from sextant.gateway.revocation import POLICY_VIOLATION
 from sextant.gateway.schemas import MarkedRead, MarkRead, NotificationReply, Page
 from sextant.runtime.app import ServiceState
-from sextant.runtime.errors import DomainError, InvalidInput, NotFound
+from sextant.runtime.errors import DomainError, InvalidInput, NotFound, Unauthenticated
 
 log = structlog.get_logger()
 
@@ -111,6 +112,8 @@ async def mark_one_read(
 
 async def _stream_principal(websocket: WebSocket, state: ServiceState) -> Principal:
     gateway = gateway_of(state)
+    streams: Streams = state.extras["streams"]
+    epoch = streams.epoch
     authorization = websocket.headers.get("authorization")
     if authorization is None and (token := websocket.query_params.get("access_token")):
         authorization = f"Bearer {token}"  # browsers cannot set headers on a WebSocket
@@ -121,6 +124,9 @@ async def _stream_principal(websocket: WebSocket, state: ServiceState) -> Princi
             raise InvalidInput("only a platform admin acts through /v1/tenants/{id}/…")
         caller = Principal(caller.subject, caller.role, acting, caller.via, caller.key_id)
     tenant_of(caller)
+    if streams.epoch != epoch and not await gateway.authenticator.credential_live(caller):
+        # something was revoked while this caller was being checked: perhaps its own key
+        raise Unauthenticated("the credential was revoked or its tenant deleted")
     return caller
 
 
@@ -140,11 +146,15 @@ async def stream(websocket: WebSocket) -> None:
         return
     after = int(after_text)
     hub: NotificationHub = state.extras["notification_hub"]
+    streams: Streams = state.extras["streams"]
+    # Registered with no await since the check: a revocation from now on ends it.
+    opened = streams.open(caller)
+    ended = opened.ended
     await websocket.accept()
     # The client sends nothing after connecting: whatever arrives means it has left.
     left = asyncio.ensure_future(websocket.receive())
     try:
-        while not left.done():
+        while not left.done() and not ended.done():
             changed = hub.changed()
             async with state.db.transaction(caller.tenant_id) as session:
                 rows = await repository.list_notifications(
@@ -159,6 +169,8 @@ async def stream(websocket: WebSocket) -> None:
                     limit=200,
                     oldest_first=True,
                 )
+            if ended.done():
+                break  # nothing more for a credential revoked while this was read
             for row in rows:
                 await websocket.send_json(
                     {"type": "notification", "notification": _reply(row).model_dump(mode="json")}
@@ -167,14 +179,17 @@ async def stream(websocket: WebSocket) -> None:
             if len(rows) == 200:
                 continue
             woken = asyncio.ensure_future(changed.wait())
-            await asyncio.wait(
-                {woken, left}, timeout=HEARTBEAT_SECONDS, return_when="FIRST_COMPLETED"
-            )
+            waits: set[asyncio.Future[Any]] = {woken, left, ended}
+            await asyncio.wait(waits, timeout=HEARTBEAT_SECONDS, return_when="FIRST_COMPLETED")
             woken.cancel()
-            if not changed.is_set() and not left.done():
+            if not changed.is_set() and not left.done() and not ended.done():
                 await websocket.send_json({"type": "heartbeat", "after": after})
+        if ended.done() and not left.done():
+            await websocket.close(code=POLICY_VIOLATION, reason=ended.result())
+            log.info("notifications.stream_ended", subject=caller.subject, why=ended.result())
     except (WebSocketDisconnect, RuntimeError):
         pass
     finally:
+        streams.close(opened)
         left.cancel()
         log.debug("notifications.stream_closed", subject=caller.subject)

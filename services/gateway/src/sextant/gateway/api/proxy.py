@@ -61,13 +61,14 @@ async def forward(path: str, request: Request, caller: CurrentPrincipal, state: 
 
 async def _covered(state: ServiceState, tenant: UUID, scope: str) -> list[UUID]:
     """The live workspaces ``scope`` covers for ``tenant`` (404 when it is not theirs),
-    remembered for a moment: a soft delete holds on every replica within that time."""
+    remembered for a moment; a soft delete drops it on every replica at once."""
     cache = gateway_of(state).scopes
     now = time.monotonic()
     known = cache.get((tenant, scope), now)
     if known is not None:
         return known
+    epoch = cache.epoch  # a deletion during the lookup: its answer is not kept
     async with state.db.transaction(tenant) as session:
         workspaces = await service.scope_workspaces(session, tenant, scope)
-    cache.put((tenant, scope), workspaces, now)
+    cache.put((tenant, scope), workspaces, now, epoch=epoch)
     return workspaces

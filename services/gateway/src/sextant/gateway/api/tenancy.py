@@ -17,6 +17,7 @@ from sextant.gateway.access import (
 from sextant.gateway.authn import ROLES, Principal
 from sextant.gateway.db import repository
 from sextant.gateway.db.repository import TenantRow, ViewRow, WorkspaceRow
+from sextant.gateway.revocation import Revoked, deleting
 from sextant.gateway.schemas import (
     NameBody,
     Page,
@@ -114,14 +115,14 @@ async def get_tenant(tenant_id: UUID, caller: PlatformAdmin, session: TenantSess
     response_model=TenantReply,
     summary="Soft-delete a tenant: hidden everywhere, restorable within the grace period",
 )
-async def delete_tenant(
-    tenant_id: UUID, caller: PlatformAdmin, session: TenantSession, state: State
-) -> TenantReply:
-    gateway = gateway_of(state)
-    row = await service.delete_tenant(
-        session, state.outbox, tenant_id, caller.subject, gateway.settings.soft_delete_grace_days
-    )
-    gateway.authenticator.forget_tenant(tenant_id)
+async def delete_tenant(tenant_id: UUID, caller: PlatformAdmin, state: State) -> TenantReply:
+    """Its keys, tokens, streams and webhooks are refused on every replica on return."""
+    grace_days = gateway_of(state).settings.soft_delete_grace_days
+    async with deleting(state, tenant_id, None, caller.subject) as change:
+        row = await service.delete_tenant(
+            change.session, state.outbox, tenant_id, caller.subject, grace_days
+        )
+        await change.revoke(Revoked("tenant", tenant_id))
     return _tenant(row)
 
 
@@ -196,18 +197,15 @@ async def rename_workspace(
     response_model=WorkspaceReply,
     summary="Soft-delete a workspace: its sources stop, its data is hidden; restorable",
 )
-async def delete_workspace(
-    workspace_id: UUID, caller: TenantAdmin, session: TenantSession, state: State
-) -> WorkspaceReply:
-    row = await service.delete_workspace(
-        session,
-        state.outbox,
-        tenant_of(caller),
-        workspace_id,
-        caller.subject,
-        gateway_of(state).settings.soft_delete_grace_days,
-    )
-    _scopes_changed(state)
+async def delete_workspace(workspace_id: UUID, caller: TenantAdmin, state: State) -> WorkspaceReply:
+    """Its scopes and webhooks are refused on every replica on return."""
+    tenant = tenant_of(caller)
+    grace_days = gateway_of(state).settings.soft_delete_grace_days
+    async with deleting(state, tenant, workspace_id, caller.subject) as change:
+        row = await service.delete_workspace(
+            change.session, state.outbox, tenant, workspace_id, caller.subject, grace_days
+        )
+        await change.revoke(Revoked("workspace", tenant, workspace_id=workspace_id))
     return _workspace(row)
 
 

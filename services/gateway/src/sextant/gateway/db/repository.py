@@ -6,7 +6,7 @@ RLS on the transaction's tenant is the second."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -283,6 +283,24 @@ async def list_api_keys(session: AsyncSession, tenant_id: UUID) -> list[ApiKeyRo
         sa.select(k).where(k.c.tenant_id == tenant_id).order_by(k.c.created_at)
     )
     return [ApiKeyRow(**r._mapping) for r in rows]
+
+
+async def hold_live_api_key(session: AsyncSession, tenant_id: UUID, key_id: str) -> bool:
+    """Whether the key is live, holding it so until the transaction ends: a revocation
+    waits for this transaction, or this one sees the revocation (``FOR SHARE``)."""
+    k = api_keys
+    row = (
+        await session.execute(
+            sa.select(k.c.revoked_at, k.c.expires_at)
+            .where((k.c.tenant_id == tenant_id) & (k.c.key_id == key_id))
+            .with_for_update(read=True)
+        )
+    ).first()
+    return (
+        row is not None
+        and row.revoked_at is None
+        and (row.expires_at is None or row.expires_at > datetime.now(UTC))
+    )
 
 
 async def revoke_api_key(session: AsyncSession, tenant_id: UUID, key: UUID, at: datetime) -> None:
