@@ -60,7 +60,7 @@ def run(
         ):
             asyncio.run(run_embedded(listener, data_dir, announce))
     except CannotStart as exc:
-        console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
+        console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
     except StartupInterrupted:
         console.print("stopped during start-up")
