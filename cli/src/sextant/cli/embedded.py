@@ -156,6 +156,12 @@ class _Signals:
             loop.remove_signal_handler(sig)
 
 
+def http_url(listener: socket.socket) -> str:
+    """The address a listening socket serves, as a URL."""
+    host, port = listener.getsockname()[:2]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
 async def run_embedded(
     listener: socket.socket, data_dir: Path, on_ready: Callable[[Ready], None]
 ) -> None:
@@ -208,8 +214,8 @@ async def _serve(
     on_ready: Callable[[Ready], None],
     signals: _Signals,
 ) -> None:
-    host, port = listener.getsockname()[:2]
-    os.environ.setdefault("SEXTANT_INGEST_PUBLIC_BASE_URL", f"http://{host}:{port}")
+    url = http_url(listener)
+    os.environ.setdefault("SEXTANT_INGEST_PUBLIC_BASE_URL", url)
     issuer = ensure_local_issuer(settings.data_dir)
     async with running_services(settings, stop_within=SERVICES_STOP_SECONDS) as (apps, bus):
         gateway = create_gateway(
@@ -229,8 +235,6 @@ async def _serve(
         server = _Server(
             uvicorn.Config(
                 gateway,
-                host=host,
-                port=port,
                 lifespan="on",
                 log_level="warning",
                 access_log=False,  # never shown at this level; the runtime counts requests
@@ -243,9 +247,7 @@ async def _serve(
             while not server.started and not server.should_exit:  # noqa: ASYNC110 - uvicorn has no event
                 await asyncio.sleep(0.05)
             if server.started:
-                on_ready(
-                    Ready(f"http://{host}:{port}", settings.data_dir, _where(settings), admin_token)
-                )
+                on_ready(Ready(url, settings.data_dir, _where(settings), admin_token))
 
         announcer = asyncio.create_task(announce())
         try:

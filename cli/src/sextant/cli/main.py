@@ -21,6 +21,7 @@ from sextant.cli.embedded import (
     run_embedded,
 )
 from sextant.cli.services import SERVICE_NAMES, spec_for
+from sextant.runtime.embedded_pg import PostgresUnavailable
 
 app = typer.Typer(
     help="Sextant: engineering intelligence. `sextant run` starts everything.", no_args_is_help=True
@@ -59,7 +60,7 @@ def run(
             gateway_socket(host, port) as listener,
         ):
             asyncio.run(run_embedded(listener, data_dir, announce))
-    except CannotStart as exc:
+    except (CannotStart, PostgresUnavailable) as exc:
         console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
     except StartupInterrupted:
