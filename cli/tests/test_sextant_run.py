@@ -2,6 +2,9 @@
 as it is abused: its PostgreSQL killed, the run itself killed, a second run on its folder."""
 
 import asyncio
+import hashlib
+import hmac
+import json
 import os
 import signal
 import subprocess
@@ -9,15 +12,26 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import asyncpg
 import httpx
 import pytest
 
 from sextant.cli.services import SERVICE_NAMES
+from sextant.gateway.authn import ensure_local_issuer
 from sextant.runtime.embedded_pg import free_port, process_alive
 
 SEXTANT = [sys.executable, "-m", "sextant.cli"]
+PUSH = {
+    "ref": "refs/heads/main",
+    "before": "0" * 40,
+    "after": "a" * 40,
+    "commits": [],
+    "repository": {"id": 1, "full_name": "octo-org/octo-repo"},
+    "pusher": {"name": "octocat"},
+    "head_commit": {"timestamp": "2026-03-02T10:00:00Z"},
+}
 
 
 def start(data_dir: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
@@ -148,6 +162,45 @@ def create_tenant(port: int, token: str, name: str) -> httpx.Response:
     )
 
 
+def a_signed_webhook_is_accepted(port: int, log: Path, data_dir: Path) -> None:
+    """A new tenant, workspace and source through the public API, then a delivery to the
+    source: writes through the gateway's and ingest's pools, and ingest's webhook writer."""
+    tenant = create_tenant(port, admin_token(log), "after-the-crash")
+    assert tenant.status_code == 201, tenant.text
+    token = ensure_local_issuer(data_dir).mint(
+        subject="admin@acme",
+        role="tenant_admin",
+        tenant_id=UUID(tenant.json()["id"]),
+        ttl_seconds=600,
+    )
+    with httpx.Client(
+        base_url=f"http://127.0.0.1:{port}",
+        headers={"authorization": f"Bearer {token}"},
+        timeout=10,
+    ) as api:
+        workspace = api.post("/v1/workspaces", json={"name": "ws"})
+        assert workspace.status_code == 201, workspace.text
+        source = api.post(
+            f"/v1/workspaces/{workspace.json()['id']}/sources",
+            json={"kind": "github", "name": "gh"},
+        )
+        assert source.status_code == 201, source.text
+    body = json.dumps(PUSH).encode()
+    digest = hmac.new(source.json()["secret"].encode(), body, hashlib.sha256).hexdigest()
+    delivered = httpx.post(
+        f"http://127.0.0.1:{port}/v1/hooks/{source.json()['id']}",
+        content=body,
+        headers={
+            "content-type": "application/json",
+            "x-github-event": "push",
+            "x-github-delivery": "after-the-crash",
+            "x-hub-signature-256": f"sha256={digest}",
+        },
+        timeout=10,
+    )
+    assert delivered.status_code == 202, delivered.text
+
+
 async def consumed_everything(data_dir: Path) -> bool:
     """Whether the gateway's consumer group has read every record of the topic a new
     tenant is announced on (so the bus and its LISTEN wake-ups work)."""
@@ -183,8 +236,7 @@ def test_a_killed_postgres_is_restarted_and_ctrl_c_still_stops_everything_fast(
     assert parent_of(restarted) == run.pid  # started by the run, not by anyone else
     assert (data_dir / "postgres" / "port").read_text() == pg_port
     assert "embedded_postgres.restarted" in log.read_text()
-    written = create_tenant(port, admin_token(log), "after-the-crash")
-    assert written.status_code == 201, written.text
+    a_signed_webhook_is_accepted(port, log, data_dir)
     deadline = time.monotonic() + 20
     while not asyncio.run(consumed_everything(data_dir)):
         assert time.monotonic() < deadline, "the bus did not deliver after the restart"
