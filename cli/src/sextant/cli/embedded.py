@@ -232,28 +232,54 @@ async def _serve(
             tenant_id=None,
             ttl_seconds=ADMIN_TOKEN_TTL,
         )
-        server = _Server(
-            uvicorn.Config(
-                gateway,
-                lifespan="on",
-                log_level="warning",
-                access_log=False,  # never shown at this level; the runtime counts requests
-                timeout_graceful_shutdown=REQUESTS_STOP_SECONDS,  # nor may open streams
-            )
+        async with _started(gateway, stop_within=SERVICES_STOP_SECONDS):
+            await _serve_gateway(listener, gateway, url, settings, admin_token, on_ready, signals)
+
+
+async def _serve_gateway(
+    listener: socket.socket,
+    gateway: FastAPI,
+    url: str,
+    settings: RuntimeSettings,
+    admin_token: str,
+    on_ready: Callable[[Ready], None],
+    signals: _Signals,
+) -> None:
+    """Serve the (started) gateway until a signal; its lifespan is the caller's, so that
+    its stop has the same budget as the other services' (uvicorn's has none)."""
+    server = _Server(
+        uvicorn.Config(
+            gateway,
+            lifespan="off",
+            log_level="warning",
+            access_log=False,  # never shown at this level; the runtime counts requests
+            timeout_graceful_shutdown=REQUESTS_STOP_SECONDS,  # nor may open streams
         )
-        signals.server = server
+    )
+    signals.server = server
 
-        async def announce() -> None:
-            while not server.started and not server.should_exit:  # noqa: ASYNC110 - uvicorn has no event
-                await asyncio.sleep(0.05)
-            if server.started:
-                on_ready(Ready(url, settings.data_dir, _where(settings), admin_token))
+    async def announce() -> None:
+        while not server.started and not server.should_exit:  # noqa: ASYNC110 - uvicorn has no event
+            await asyncio.sleep(0.05)
+        if server.started:
+            on_ready(Ready(url, settings.data_dir, _where(settings), admin_token))
 
-        announcer = asyncio.create_task(announce())
-        try:
-            await server.serve(sockets=[listener])
-        finally:
-            announcer.cancel()
+    announcer = asyncio.create_task(announce())
+    try:
+        await server.serve(sockets=[listener])
+    finally:
+        announcer.cancel()
+
+
+@contextlib.asynccontextmanager
+async def _started(app: FastAPI, *, stop_within: float | None) -> AsyncIterator[None]:
+    """``app``'s lifespan, its stop given up on after ``stop_within`` seconds."""
+    lifespan = app.router.lifespan_context(app)
+    await lifespan.__aenter__()
+    try:
+        yield
+    finally:
+        await _within(stop_within, app.title, lifespan.__aexit__(None, None, None))
 
 
 @contextlib.asynccontextmanager

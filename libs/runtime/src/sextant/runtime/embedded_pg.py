@@ -217,6 +217,17 @@ class EmbeddedPostgres:
         self.stop(mode="immediate")
         shutil.rmtree(self.data_dir, ignore_errors=True)
 
+    def last_complaint(self) -> str | None:
+        """The last FATAL or PANIC line of the server's log: why it would not start."""
+        try:
+            with self.log_file.open("rb") as log_file:
+                log_file.seek(max(0, log_file.seek(0, os.SEEK_END) - 8192))
+                tail = log_file.read().decode(errors="replace").splitlines()
+        except OSError:
+            return None
+        complaints = [line for line in tail if "FATAL:" in line or "PANIC:" in line]
+        return complaints[-1].split(":  ", 1)[-1].strip() if complaints else None
+
     def spawn(self) -> subprocess.Popen[bytes]:
         """Launch the postmaster as this process's child, in a session of its own (a Ctrl-C
         at the terminal is for the parent, which stops it in order)."""
@@ -332,7 +343,9 @@ class SupervisedPostgres:
             code = process.poll()
             if code is not None:
                 raise PostgresUnavailable(
-                    f"PostgreSQL exited with {code} while starting; see {self.server.log_file}"
+                    f"PostgreSQL exited with {code} while starting"
+                    f" ({self.server.last_complaint() or 'no reason logged'});"
+                    f" see {self.server.log_file}"
                 )
             if self.server.postmaster_status() == (process.pid, "ready"):
                 return
