@@ -46,3 +46,16 @@ def test_a_zombie_is_not_alive() -> None:
         assert process_alive(os.getpid())
     finally:
         child.wait()
+
+
+def test_why_a_start_failed_is_the_last_line_logged_since_it_began(tmp_path: Path) -> None:
+    server = EmbeddedPostgres(tmp_path / "pg", port=5999)
+    server.data_dir.mkdir(parents=True)
+    server.log_file.write_text("FATAL:  terminating connection due to unexpected postmaster exit\n")
+    before = server.log_size()
+    assert server.last_log_line(since=before) is None
+    with server.log_file.open("a") as log:
+        log.write('postgres: could not access the server configuration file "x": No such file\n')
+    assert server.last_log_line(since=before) == (
+        'postgres: could not access the server configuration file "x": No such file'
+    )

@@ -217,16 +217,21 @@ class EmbeddedPostgres:
         self.stop(mode="immediate")
         shutil.rmtree(self.data_dir, ignore_errors=True)
 
-    def last_complaint(self) -> str | None:
-        """The last FATAL or PANIC line of the server's log: why it would not start."""
+    def log_size(self) -> int:
+        try:
+            return self.log_file.stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    def last_log_line(self, since: int) -> str | None:
+        """The last line the server logged after byte ``since``: why it would not start."""
         try:
             with self.log_file.open("rb") as log_file:
-                log_file.seek(max(0, log_file.seek(0, os.SEEK_END) - 8192))
-                tail = log_file.read().decode(errors="replace").splitlines()
+                log_file.seek(max(since, log_file.seek(0, os.SEEK_END) - 4096))
+                lines = log_file.read().decode(errors="replace").strip().splitlines()
         except OSError:
             return None
-        complaints = [line for line in tail if "FATAL:" in line or "PANIC:" in line]
-        return complaints[-1].split(":  ", 1)[-1].strip() if complaints else None
+        return lines[-1].strip() if lines else None
 
     def spawn(self) -> subprocess.Popen[bytes]:
         """Launch the postmaster as this process's child, in a session of its own (a Ctrl-C
@@ -336,6 +341,7 @@ class SupervisedPostgres:
 
     async def _launch(self, timeout: float) -> None:
         """Spawn the postmaster and wait until it says it is ready."""
+        logged = self.server.log_size()
         process = self.server.spawn()
         self._process = process
         deadline = time.monotonic() + timeout
@@ -344,7 +350,7 @@ class SupervisedPostgres:
             if code is not None:
                 raise PostgresUnavailable(
                     f"PostgreSQL exited with {code} while starting"
-                    f" ({self.server.last_complaint() or 'no reason logged'});"
+                    f" ({self.server.last_log_line(since=logged) or 'no reason logged'});"
                     f" see {self.server.log_file}"
                 )
             if self.server.postmaster_status() == (process.pid, "ready"):
