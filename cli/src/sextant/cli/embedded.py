@@ -49,10 +49,11 @@ log = structlog.get_logger()
 ADMIN_TOKEN_TTL = 12 * 3600  # the platform-admin token `sextant run` prints
 LOCK_FILE = "run.lock"
 # What each step of a stop may take, so that Ctrl-C ends the run within 5 s whatever it
-# finds: in-flight requests (open streams are cut), the services, the bus, then
+# finds (about 1 s when all is well): in-flight requests (open streams are cut), the
+# gateway's consumers and relay, the other services' (at once), the bus, then
 # PostgreSQL's fast shutdown (immediate past its budget: the next start replays the WAL).
 REQUESTS_STOP_SECONDS = 1
-SERVICES_STOP_SECONDS = 1.5
+SERVICES_STOP_SECONDS = 1.0
 BUS_STOP_SECONDS = 0.5
 POSTGRES_STOP_SECONDS = 1.0
 
@@ -253,7 +254,7 @@ async def _serve_gateway(
             lifespan="off",
             log_level="warning",
             access_log=False,  # never shown at this level; the runtime counts requests
-            timeout_graceful_shutdown=REQUESTS_STOP_SECONDS,  # nor may open streams
+            timeout_graceful_shutdown=REQUESTS_STOP_SECONDS,  # then open streams are cut
         )
     )
     signals.server = server
