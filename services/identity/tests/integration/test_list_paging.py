@@ -54,10 +54,33 @@ async def test_teams_page_by_name_with_a_cursor_to_the_end(identity: Identity) -
     assert await every_page(identity, "/v1/teams", limit=2) == [["API", "Data"], ["Web"]]
 
 
+async def test_merge_suggestions_page_oldest_first_with_a_cursor_to_the_end(
+    identity: Identity,
+) -> None:
+    for first, last, domain in (("Ada", "Lovelace", "one"), ("Grace", "Hopper", "two")):
+        await identity.attribute(
+            person(f"{first} Middle {last}", f"{first.lower()}@{domain}.example.org"),
+            person(f"{first} {last}", f"{first.lower()}@{domain}-b.example.org"),
+        )
+    pages: list[list[str]] = []
+    cursor: str | None = None
+    for _ in range(4):
+        query: dict[str, str | int] = {"limit": 1, **({"cursor": cursor} if cursor else {})}
+        response = await identity.client.get(
+            "/v1/developers/merge-suggestions", params=query, headers=identity.member
+        )
+        assert response.status_code == 200, response.text
+        pages.append([s["evidence"][0] for s in response.json()["items"]])
+        cursor = response.json()["next_cursor"]
+        if cursor is None:
+            break
+    assert pages == [["name:ada lovelace"], ["name:grace hopper"], []]
+
+
 async def test_a_cursor_the_lists_did_not_give_out_is_refused_naming_it(
     identity: Identity,
 ) -> None:
-    for path in ("/v1/developers", "/v1/teams"):
+    for path in ("/v1/developers", "/v1/teams", "/v1/developers/merge-suggestions"):
         for cursor in ("²", "9" * 20, "00000000-0000-0000-0000-000000000000"):
             problem = assert_problem(
                 await identity.client.get(path, params={"cursor": cursor}, headers=identity.member),

@@ -122,9 +122,10 @@ async def list_merge_suggestions(
     session: Session,
     status: Literal["pending", "confirmed", "rejected", "all"] = "pending",
     limit: Limit = 100,
+    cursor: Cursor = None,
 ) -> SuggestionList:
     rows = await service.suggestion_views(
-        session, _tenant(caller), None if status == "all" else status, limit
+        session, _tenant(caller), None if status == "all" else status, limit, after_id(cursor)
     )
     return SuggestionList(
         items=[
@@ -140,7 +141,8 @@ async def list_merge_suggestions(
                 decided_by=s.decided_by,
             )
             for s, live in rows
-        ]
+        ],
+        next_cursor=next_cursor(rows, limit, lambda row: row[0].id),
     )
 
 

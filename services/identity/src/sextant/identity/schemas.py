@@ -100,6 +100,9 @@ class SuggestionView(BaseModel):
 
 class SuggestionList(BaseModel):
     items: list[SuggestionView]
+    next_cursor: str | None = Field(
+        default=None, description="pass as ?cursor= for the next page; absent on the last"
+    )
 
 
 class TeamCreate(BaseModel):

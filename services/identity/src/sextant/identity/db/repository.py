@@ -652,12 +652,12 @@ async def store_alias(
     return "moved" if hold is not None and not row["live"] else "taken"
 
 
-def _after_row(table: sa.Table, name: sa.Column[str], after: UUID) -> sa.ColumnElement[bool]:
-    """Rows after the row ``after`` names, in (name, id) order: a page's cursor holds only
+def _after_row(table: sa.Table, order: sa.Column[Any], after: UUID) -> sa.ColumnElement[bool]:
+    """Rows after the row ``after`` names, in (order, id) order: a page's cursor holds only
     the last row's id. A row that is gone (or another tenant's, hidden by RLS) compares
     with NULL, so nothing follows it."""
-    its_name = sa.select(name).where(table.c.id == after).scalar_subquery()
-    return sa.tuple_(name, table.c.id) > sa.tuple_(its_name, sa.literal(after))
+    its_value = sa.select(order).where(table.c.id == after).scalar_subquery()
+    return sa.tuple_(order, table.c.id) > sa.tuple_(its_value, sa.literal(after))
 
 
 async def list_developers(
@@ -774,14 +774,21 @@ async def add_suggestion(session: AsyncSession, tenant_id: UUID, row: Suggestion
 
 
 async def list_suggestions(
-    session: AsyncSession, tenant_id: UUID, status: str | None, limit: int
+    session: AsyncSession,
+    tenant_id: UUID,
+    status: str | None,
+    limit: int,
+    after: UUID | None = None,
 ) -> list[SuggestionRow]:
+    """Suggestions oldest first; ``after`` continues after that suggestion."""
     query = (
         sa.select(merge_suggestions)
         .where(merge_suggestions.c.tenant_id == tenant_id)
         .order_by(merge_suggestions.c.created_at, merge_suggestions.c.id)
         .limit(limit)
     )
+    if after is not None:
+        query = query.where(_after_row(merge_suggestions, merge_suggestions.c.created_at, after))
     if status is not None:
         query = query.where(merge_suggestions.c.status == status)
     return [_suggestion(r) for r in (await session.execute(query)).mappings()]
