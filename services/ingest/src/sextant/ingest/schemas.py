@@ -84,6 +84,9 @@ class DeliveryReply(BaseModel):
 
 class DeliveryList(BaseModel):
     items: list[DeliveryReply]
+    next_cursor: str | None = Field(
+        default=None, description="pass as ?cursor= for the next page; absent on the last"
+    )
 
 
 class ReplayRequest(BaseModel):
