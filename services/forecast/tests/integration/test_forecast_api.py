@@ -296,7 +296,20 @@ async def test_stale_flags_the_outlier_with_an_explanation_and_counts_dismissals
             "must be after today",
         ),
         ("/v1/forecasts/how-many", {"scope": SCOPE}, 422, "until"),
+        (  # 416,000 weeks x 10,000 trials: gigabytes, before the horizon was bounded
+            "/v1/forecasts/how-many",
+            {"scope": SCOPE, "until": "9999-12-31"},
+            400,
+            "must lie within 260 weeks of today",
+        ),
         ("/v1/forecasts/when", {"scope": SCOPE, "items": 0}, 422, "items"),
+        ("/v1/forecasts/when", {"scope": SCOPE, "items": 5, "seed": -1}, 422, "seed"),
+        (
+            "/v1/forecasts/how-many",
+            {"scope": SCOPE, "until": (NOW + timedelta(weeks=4)).date().isoformat(), "seed": 2**63},
+            422,
+            "seed",
+        ),
         ("/v1/forecasts/when", {"scope": SCOPE, "items": 5, "trials": 10}, 422, "trials"),
     ],
 )

@@ -47,6 +47,10 @@ from sextant.runtime.outbox import Outbox
 from sextant.runtime.scope import QueryScope
 
 BACKTEST_HORIZONS = (4, 12)
+# How far ahead "how many by <date>" looks: five years, as far back as the longest sampling
+# window reaches. Each week ahead costs a column per trial (memory and time), so a year-9999
+# date would ask for gigabytes.
+MAX_HORIZON_WEEKS = 260
 
 
 async def weekly_history(
@@ -100,6 +104,10 @@ async def forecast_how_many(
 ) -> HowManyReply:
     if until <= today:
         raise InvalidInput(f"until ({until}) must be after today ({today})")
+    if (until - today).days > MAX_HORIZON_WEEKS * 7:
+        raise InvalidInput(
+            f"until ({until}) must lie within {MAX_HORIZON_WEEKS} weeks of today ({today})"
+        )
     workspaces = scope.workspaces
     # Calibration needs more history than the sampling window: read window + 12 weeks + slack.
     history = await weekly_history(

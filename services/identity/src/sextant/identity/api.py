@@ -40,6 +40,7 @@ from sextant.identity.schemas import (
 )
 from sextant.runtime.app import Session, State
 from sextant.runtime.errors import InvalidInput
+from sextant.runtime.paging import Cursor, after_id, next_cursor
 from sextant.runtime.tokens import InternalClaims, caller_with_role
 
 router = APIRouter(prefix="/v1", tags=["identity"])
@@ -77,20 +78,24 @@ async def list_developers(
     team: Annotated[UUID | None, Query(description="members of this team today")] = None,
     include_bots: bool = False,
     limit: Limit = 100,
+    cursor: Cursor = None,
 ) -> DeveloperList:
     tenant = _tenant(caller)
     only = None
     if team is not None:
         members = await service.team_members(session, tenant, team, service.today())
         only = sorted({developer.id for _, developer in members})
-    rows = await repository.list_developers(session, tenant, q, include_bots, limit, only)
+    rows = await repository.list_developers(
+        session, tenant, q, include_bots, limit, only, after=after_id(cursor)
+    )
     return DeveloperList(
         items=[
             DeveloperSummary(
                 id=d.id, display_name=d.display_name, is_bot=d.is_bot, locked=d.locked, aliases=n
             )
             for d, n in rows
-        ]
+        ],
+        next_cursor=next_cursor(rows, limit, lambda row: row[0].id),
     )
 
 
@@ -117,9 +122,10 @@ async def list_merge_suggestions(
     session: Session,
     status: Literal["pending", "confirmed", "rejected", "all"] = "pending",
     limit: Limit = 100,
+    cursor: Cursor = None,
 ) -> SuggestionList:
     rows = await service.suggestion_views(
-        session, _tenant(caller), None if status == "all" else status, limit
+        session, _tenant(caller), None if status == "all" else status, limit, after_id(cursor)
     )
     return SuggestionList(
         items=[
@@ -135,7 +141,8 @@ async def list_merge_suggestions(
                 decided_by=s.decided_by,
             )
             for s, live in rows
-        ]
+        ],
+        next_cursor=next_cursor(rows, limit, lambda row: row[0].id),
     )
 
 
@@ -226,10 +233,18 @@ async def create_team(body: TeamCreate, caller: Admin, session: Session, state: 
 
 @router.get("/teams", response_model=TeamList, summary="The tenant's teams")
 async def list_teams(
-    caller: Reader, session: Session, include_deleted: bool = False, limit: Limit = 100
+    caller: Reader,
+    session: Session,
+    include_deleted: bool = False,
+    limit: Limit = 100,
+    cursor: Cursor = None,
 ) -> TeamList:
-    rows = await repository.list_teams(session, _tenant(caller), include_deleted, limit)
-    return TeamList(items=[_team(t) for t in rows])
+    rows = await repository.list_teams(
+        session, _tenant(caller), include_deleted, limit, after=after_id(cursor)
+    )
+    return TeamList(
+        items=[_team(t) for t in rows], next_cursor=next_cursor(rows, limit, lambda t: t.id)
+    )
 
 
 @router.delete("/teams/{team_id}", status_code=204, summary="Delete a team (soft)")

@@ -18,6 +18,9 @@ class DeveloperSummary(BaseModel):
 
 class DeveloperList(BaseModel):
     items: list[DeveloperSummary]
+    next_cursor: str | None = Field(
+        default=None, description="pass as ?cursor= for the next page; absent on the last"
+    )
 
 
 class Evidence(BaseModel):
@@ -97,6 +100,9 @@ class SuggestionView(BaseModel):
 
 class SuggestionList(BaseModel):
     items: list[SuggestionView]
+    next_cursor: str | None = Field(
+        default=None, description="pass as ?cursor= for the next page; absent on the last"
+    )
 
 
 class TeamCreate(BaseModel):
@@ -114,6 +120,9 @@ class TeamView(BaseModel):
 
 class TeamList(BaseModel):
     items: list[TeamView]
+    next_cursor: str | None = Field(
+        default=None, description="pass as ?cursor= for the next page; absent on the last"
+    )
 
 
 class MembershipCreate(BaseModel):

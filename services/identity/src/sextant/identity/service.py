@@ -291,10 +291,10 @@ async def set_lock(
 
 
 async def suggestion_views(
-    session: AsyncSession, tenant: UUID, status: str | None, limit: int
+    session: AsyncSession, tenant: UUID, status: str | None, limit: int, after: UUID | None
 ) -> list[tuple[SuggestionRow, list[UUID]]]:
     """Suggestions with their two developers as they are now (merges followed)."""
-    rows = await repository.list_suggestions(session, tenant, status, limit)
+    rows = await repository.list_suggestions(session, tenant, status, limit, after)
     live = await repository.live_ids(
         session, tenant, sorted({d for r in rows for d in (r.developer_a, r.developer_b)})
     )

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import orjson
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
 from starlette.routing import Route
 
@@ -44,6 +44,7 @@ from sextant.runtime.errors import (
     TooManyRequests,
     UnsupportedMediaType,
 )
+from sextant.runtime.paging import Cursor, Limit, after_id, next_cursor
 from sextant.runtime.tokens import InternalClaims, caller_with_role
 
 router = APIRouter(prefix="/v1", tags=["sources"])
@@ -220,12 +221,16 @@ async def list_deliveries(
     source_id: UUID,
     caller: Reader,
     session: Session,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ) -> DeliveryList:
     _tenant(caller)
     await service.source_or_404(session, source_id)
-    rows = await repository.recent_deliveries(session, source_id, limit)
-    return DeliveryList(items=[DeliveryReply(**row.__dict__) for row in rows])
+    rows = await repository.recent_deliveries(session, source_id, limit, after_id(cursor))
+    return DeliveryList(
+        items=[DeliveryReply(**row.__dict__) for row in rows],
+        next_cursor=next_cursor(rows, limit, lambda row: row.id),
+    )
 
 
 @router.post(

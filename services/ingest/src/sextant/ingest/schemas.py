@@ -6,10 +6,11 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sextant.contracts.events.common import SourceKind
 from sextant.ingest.mapping import MappingRules
+from sextant.runtime.paging import Moment
 
 
 class SourceCreate(BaseModel):
@@ -83,13 +84,16 @@ class DeliveryReply(BaseModel):
 
 class DeliveryList(BaseModel):
     items: list[DeliveryReply]
+    next_cursor: str | None = Field(
+        default=None, description="pass as ?cursor= for the next page; absent on the last"
+    )
 
 
 class ReplayRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    since: AwareDatetime = Field(alias="from", description="deliveries received at or after")
-    until: AwareDatetime = Field(alias="to", description="deliveries received before")
+    since: Moment = Field(alias="from", description="deliveries received at or after")
+    until: Moment = Field(alias="to", description="deliveries received before")
     after: UUID | None = Field(
         default=None, description="resume after this delivery (a previous reply's resume_after)"
     )
@@ -122,7 +126,7 @@ class ReplayReply(BaseModel):
 class BackfillRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    since: AwareDatetime = Field(description="fetch what changed from this time on")
+    since: Moment = Field(description="fetch what changed from this time on")
 
 
 class BackfillResource(BaseModel):

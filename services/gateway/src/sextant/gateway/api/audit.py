@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends
 
 from sextant.gateway.access import TenantSession, allow
 from sextant.gateway.authn import Principal
 from sextant.gateway.db import repository
 from sextant.gateway.domain.audit import PLATFORM_CHAIN, verify_chain
 from sextant.gateway.schemas import AuditRecord, AuditVerifyReply, Page
-from sextant.runtime.errors import InvalidInput
+from sextant.runtime.paging import Cursor, Limit, Moment, from_seq, next_cursor
 
 router = APIRouter(prefix="/v1", tags=["audit"])
 
@@ -31,16 +30,12 @@ async def audit_log(
     actor: str | None = None,
     target_type: str | None = None,
     target_id: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    cursor: Annotated[str | None, Query(description="from the previous page")] = None,
+    since: Moment | None = None,
+    until: Moment | None = None,
+    limit: Limit = 100,
+    cursor: Cursor = None,
 ) -> Page[AuditRecord]:
-    before_seq = None
-    if cursor is not None:
-        if not cursor.isdigit():
-            raise InvalidInput(f"cursor {cursor!r} is not one this API gave out")
-        before_seq = int(cursor)
+    before_seq = from_seq(cursor)
     tenant = caller.tenant_id or PLATFORM_CHAIN
     rows = await repository.list_audit(
         session,
@@ -70,8 +65,9 @@ async def audit_log(
         )
         for r in rows
     ]
-    next_cursor = str(rows[-1].entry.seq) if len(rows) == limit else None
-    return Page[AuditRecord](items=items, next_cursor=next_cursor)
+    return Page[AuditRecord](
+        items=items, next_cursor=next_cursor(rows, limit, lambda r: r.entry.seq)
+    )
 
 
 @router.get(

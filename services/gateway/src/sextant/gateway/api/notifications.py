@@ -20,6 +20,7 @@ from sextant.gateway.revocation import POLICY_VIOLATION
 from sextant.gateway.schemas import MarkedRead, MarkRead, NotificationReply, Page
 from sextant.runtime.app import ServiceState
 from sextant.runtime.errors import DomainError, InvalidInput, NotFound, Unauthenticated
+from sextant.runtime.paging import MAX_SEQ, Cursor, Limit, from_seq, next_cursor, seq_number
 
 log = structlog.get_logger()
 
@@ -53,15 +54,13 @@ async def list_notifications(
     session: TenantSession,
     unread: bool = False,
     severity: Literal["info", "warning", "error"] | None = None,
-    after: Annotated[int | None, Query(ge=0, description="only those after this seq")] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: Annotated[str | None, Query(description="from the previous page")] = None,
+    after: Annotated[
+        int | None, Query(ge=0, le=MAX_SEQ, description="only those after this seq")
+    ] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ) -> Page[NotificationReply]:
-    before = None
-    if cursor is not None:
-        if not cursor.isdigit():
-            raise InvalidInput(f"cursor {cursor!r} is not one this API gave out")
-        before = int(cursor)
+    before = from_seq(cursor)
     rows = await repository.list_notifications(
         session,
         tenant_of(caller),
@@ -73,8 +72,9 @@ async def list_notifications(
         severity=severity,
         limit=limit,
     )
-    next_cursor = str(rows[-1].seq) if len(rows) == limit else None
-    return Page[NotificationReply](items=[_reply(r) for r in rows], next_cursor=next_cursor)
+    return Page[NotificationReply](
+        items=[_reply(r) for r in rows], next_cursor=next_cursor(rows, limit, lambda r: r.seq)
+    )
 
 
 @router.post("/notifications/read", response_model=MarkedRead, summary="Mark notifications read")
@@ -138,13 +138,10 @@ async def stream(websocket: WebSocket) -> None:
     state: ServiceState = websocket.app.state.service
     try:
         caller = await _stream_principal(websocket, state)
-        after_text = websocket.query_params.get("after", "0")
-        if not after_text.isdigit():
-            raise InvalidInput("after must be a notification seq")
+        after = seq_number(websocket.query_params.get("after", "0"), "after")
     except DomainError as exc:
         await websocket.close(code=1008, reason=exc.detail[:120])
         return
-    after = int(after_text)
     hub: NotificationHub = state.extras["notification_hub"]
     streams: Streams = state.extras["streams"]
     # Registered with no await since the check: a revocation from now on ends it.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Response
@@ -28,29 +28,14 @@ from sextant.gateway.schemas import (
     WorkspaceReply,
 )
 from sextant.runtime.app import State
-from sextant.runtime.errors import InvalidInput, NotFound
+from sextant.runtime.errors import NotFound
+from sextant.runtime.paging import Cursor, Limit, after_id, next_cursor
 
 router = APIRouter(prefix="/v1", tags=["tenancy"])
 
 PlatformAdmin = Annotated[Principal, Depends(allow("platform_admin"))]
 TenantAdmin = Annotated[Principal, Depends(allow("tenant_admin", "platform_admin"))]
 Reader = Annotated[Principal, Depends(allow(*ROLES))]
-Limit = Annotated[int, Query(ge=1, le=500)]
-Cursor = Annotated[str | None, Query(description="from the previous page's next_cursor")]
-
-
-def _cursor(cursor: str | None) -> UUID | None:
-    if cursor is None:
-        return None
-    try:
-        return UUID(cursor)
-    except ValueError:
-        raise InvalidInput(f"cursor {cursor!r} is not one this API gave out") from None
-
-
-def _page(items: list[Any], limit: int, last_id: UUID | None) -> tuple[list[Any], str | None]:
-    """The page and the cursor of the next one (none when this page is not full)."""
-    return items, (str(last_id) if len(items) == limit and last_id is not None else None)
 
 
 def _tenant(row: TenantRow) -> TenantReply:
@@ -96,10 +81,11 @@ async def list_tenants(
     cursor: Cursor = None,
 ) -> Page[TenantReply]:
     rows = await repository.list_tenants(
-        session, include_deleted=include_deleted, after=_cursor(cursor), limit=limit
+        session, include_deleted=include_deleted, after=after_id(cursor), limit=limit
     )
-    items, next_cursor = _page(rows, limit, rows[-1].id if rows else None)
-    return Page[TenantReply](items=[_tenant(r) for r in items], next_cursor=next_cursor)
+    return Page[TenantReply](
+        items=[_tenant(r) for r in rows], next_cursor=next_cursor(rows, limit, lambda r: r.id)
+    )
 
 
 @router.get("/tenants/{tenant_id}", response_model=TenantReply, summary="One tenant")
@@ -168,11 +154,12 @@ async def list_workspaces(
         session,
         tenant_of(caller),
         include_deleted=include_deleted,
-        after=_cursor(cursor),
+        after=after_id(cursor),
         limit=limit,
     )
-    items, next_cursor = _page(rows, limit, rows[-1].id if rows else None)
-    return Page[WorkspaceReply](items=[_workspace(r) for r in items], next_cursor=next_cursor)
+    return Page[WorkspaceReply](
+        items=[_workspace(r) for r in rows], next_cursor=next_cursor(rows, limit, lambda r: r.id)
+    )
 
 
 @router.get("/workspaces/{workspace_id}", response_model=WorkspaceReply, summary="One workspace")
@@ -245,10 +232,11 @@ async def list_views(
     caller: Reader, session: TenantSession, limit: Limit = 100, cursor: Cursor = None
 ) -> Page[ViewReply]:
     rows = await repository.list_views(
-        session, tenant_of(caller), after=_cursor(cursor), limit=limit
+        session, tenant_of(caller), after=after_id(cursor), limit=limit
     )
-    items, next_cursor = _page(rows, limit, rows[-1].id if rows else None)
-    return Page[ViewReply](items=[_view(r) for r in items], next_cursor=next_cursor)
+    return Page[ViewReply](
+        items=[_view(r) for r in rows], next_cursor=next_cursor(rows, limit, lambda r: r.id)
+    )
 
 
 @router.get("/views/{view_id}", response_model=ViewReply, summary="One view")

@@ -652,6 +652,14 @@ async def store_alias(
     return "moved" if hold is not None and not row["live"] else "taken"
 
 
+def _after_row(table: sa.Table, order: sa.Column[Any], after: UUID) -> sa.ColumnElement[bool]:
+    """Rows after the row ``after`` names, in (order, id) order: a page's cursor holds only
+    the last row's id. A row that is gone (or another tenant's, hidden by RLS) compares
+    with NULL, so nothing follows it."""
+    its_value = sa.select(order).where(table.c.id == after).scalar_subquery()
+    return sa.tuple_(order, table.c.id) > sa.tuple_(its_value, sa.literal(after))
+
+
 async def list_developers(
     session: AsyncSession,
     tenant_id: UUID,
@@ -659,9 +667,11 @@ async def list_developers(
     include_bots: bool,
     limit: int,
     only: Sequence[UUID] | None = None,
+    after: UUID | None = None,
 ) -> list[tuple[DeveloperRow, int]]:
     """Live developers by name; ``search`` matches a name, email or login of any alias,
-    ``only`` (e.g. a team's members) restricts to those ids."""
+    ``only`` (e.g. a team's members) restricts to those ids, ``after`` continues after
+    that developer (by name, then id)."""
     counts = (
         sa.select(aliases.c.developer_id, sa.func.count().label("n"))
         .where(aliases.c.tenant_id == tenant_id)
@@ -675,6 +685,8 @@ async def list_developers(
         .order_by(developers.c.display_name, developers.c.id)
         .limit(limit)
     )
+    if after is not None:
+        query = query.where(_after_row(developers, developers.c.display_name, after))
     if not include_bots:
         query = query.where(developers.c.is_bot.is_(False))
     if only is not None:
@@ -762,14 +774,21 @@ async def add_suggestion(session: AsyncSession, tenant_id: UUID, row: Suggestion
 
 
 async def list_suggestions(
-    session: AsyncSession, tenant_id: UUID, status: str | None, limit: int
+    session: AsyncSession,
+    tenant_id: UUID,
+    status: str | None,
+    limit: int,
+    after: UUID | None = None,
 ) -> list[SuggestionRow]:
+    """Suggestions oldest first; ``after`` continues after that suggestion."""
     query = (
         sa.select(merge_suggestions)
         .where(merge_suggestions.c.tenant_id == tenant_id)
         .order_by(merge_suggestions.c.created_at, merge_suggestions.c.id)
         .limit(limit)
     )
+    if after is not None:
+        query = query.where(_after_row(merge_suggestions, merge_suggestions.c.created_at, after))
     if status is not None:
         query = query.where(merge_suggestions.c.status == status)
     return [_suggestion(r) for r in (await session.execute(query)).mappings()]
@@ -827,14 +846,21 @@ async def add_team(session: AsyncSession, tenant_id: UUID, row: TeamRow) -> bool
 
 
 async def list_teams(
-    session: AsyncSession, tenant_id: UUID, include_deleted: bool, limit: int
+    session: AsyncSession,
+    tenant_id: UUID,
+    include_deleted: bool,
+    limit: int,
+    after: UUID | None = None,
 ) -> list[TeamRow]:
+    """Teams by name; ``after`` continues after that team (by name, then id)."""
     query = (
         sa.select(teams)
         .where(teams.c.tenant_id == tenant_id)
         .order_by(teams.c.name, teams.c.id)
         .limit(limit)
     )
+    if after is not None:
+        query = query.where(_after_row(teams, teams.c.name, after))
     if not include_deleted:
         query = query.where(teams.c.deleted_at.is_(None))
     return [_team(r) for r in (await session.execute(query)).mappings()]

@@ -198,8 +198,17 @@ SELECT id FROM stored"""
 
 
 async def recent_deliveries(
-    session: AsyncSession, source_id: UUID, limit: int
+    session: AsyncSession, source_id: UUID, limit: int, before: UUID | None = None
 ) -> list[DeliveryRow]:
+    """A source's deliveries, newest first; ``before`` continues after that delivery (a
+    page's cursor holds only the last row's id: one that is gone compares with NULL, so
+    nothing follows it)."""
+    older: sa.ColumnElement[bool] = sa.true()
+    if before is not None:
+        its_time = sa.select(deliveries.c.received_at).where(deliveries.c.id == before)
+        older = sa.tuple_(deliveries.c.received_at, deliveries.c.id) < sa.tuple_(
+            its_time.scalar_subquery(), sa.literal(before)
+        )
     rows = (
         await session.execute(
             sa.select(
@@ -211,7 +220,7 @@ async def recent_deliveries(
                 deliveries.c.reason,
                 deliveries.c.event_count,
             )
-            .where(deliveries.c.source_id == source_id)
+            .where(deliveries.c.source_id == source_id, older)
             .order_by(deliveries.c.received_at.desc(), deliveries.c.id.desc())
             .limit(limit)
         )
