@@ -3,8 +3,9 @@ payloads it hands the normalizers, and the choices it makes per site."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
+from urllib.parse import unquote_plus
 
 import httpx
 import pytest
@@ -78,3 +79,29 @@ async def test_a_merged_gitlab_merge_request_carries_its_commits_from_every_page
     ]
     asked = [seen.partition("?")[0] for seen in knobs.seen if "/commits" in seen]
     assert asked == ["/api/v4/projects/group/app/merge_requests/4/commits"] * 2  # two pages
+
+
+def test_times_sent_to_the_tools_keep_four_digit_years() -> None:
+    """``%Y`` writes year 1 as ``1`` on Linux, which no tool reads as a date."""
+    from sextant.ingest.backfill.api import utc
+
+    assert utc(datetime(1, 1, 2, tzinfo=UTC)) == "0001-01-02T00:00:00Z"
+    east = timezone(timedelta(hours=2))
+    assert utc(datetime(2026, 3, 4, 5, 6, 7, tzinfo=east)) == "2026-03-04T03:06:07Z"
+
+
+async def test_a_jira_search_from_the_first_years_spells_its_date_in_full() -> None:
+    knobs = fake_apis.Knobs()
+    api = Api(
+        "http://fake", {}, transport=httpx.ASGITransport(fake_apis.jira_app(knobs, "data_center"))
+    )
+    try:
+        async for _ in jira.fetch(
+            api, {"site_url": "https://jira.example.org"}, datetime(1, 1, 3, tzinfo=UTC), {}
+        ):
+            pass
+    finally:
+        await api.close()
+    searches = [unquote_plus(seen) for seen in knobs.seen if "/search" in seen]
+    assert searches, "the fake Jira saw no search"
+    assert all('updated >= "0001-01-02 00:00"' in seen for seen in searches)

@@ -160,7 +160,8 @@ def query(path: str, **params: Any) -> str:
 
 def utc(moment: datetime) -> str:
     """ISO 8601 in UTC with a ``Z``, the form GitHub and GitLab document."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    moment = moment.astimezone(UTC)
+    return f"{moment.year:04d}-{moment:%m-%dT%H:%M:%S}Z"  # %Y drops leading zeros on Linux
 
 
 def next_link(response: httpx.Response) -> str | None:

@@ -76,7 +76,8 @@ async def fetch(
     scope = credentials.get("jql")
     # JQL reads the time in the Jira user's own time zone, which is not known here: a day
     # earlier covers every zone, and what is read twice is the same facts, under one id.
-    jql = f'updated >= "{since - timedelta(days=1):%Y-%m-%d %H:%M}" ORDER BY updated ASC'
+    start = since - timedelta(days=1)
+    jql = f'updated >= "{start.year:04d}-{start:%m-%d %H:%M}" ORDER BY updated ASC'
     if scope:
         jql = f"({scope}) AND {jql}"
     search = {"jql": jql, "expand": "changelog", "fields": FIELDS, "maxResults": 100}
