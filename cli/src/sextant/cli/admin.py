@@ -9,6 +9,7 @@ by the same local issuer key ``sextant run`` uses."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,6 +18,7 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sextant.cli.embedded import CannotStart, claim_data_folder
 from sextant.gateway import service
 from sextant.gateway.authn import PublicRole, ensure_local_issuer
 from sextant.gateway.db import MIGRATIONS, metadata, repository, spine
@@ -33,22 +35,40 @@ async def gateway_database(data_dir: Path) -> AsyncIterator[Database]:
     """The gateway's database, migrated: ``DATABASE_URL``, else the embedded server under
     ``data_dir`` (started for the command and stopped after, unless it was running)."""
     url = os.environ.get("DATABASE_URL") or os.environ.get("SEXTANT_DATABASE_URL")
-    postgres: EmbeddedPostgres | None = None
-    started_here = False
-    if not url:
-        postgres = EmbeddedPostgres(data_dir / "postgres")
-        started_here = not postgres.running()
-        url = await asyncio.to_thread(postgres.start)
-    settings = RuntimeSettings(database_url=url)
-    db = Database(url, "gateway", app_password=settings.app_role_password.get_secret_value())
+    with contextlib.ExitStack() as held:
+        postgres: EmbeddedPostgres | None = None
+        started_here = False
+        if not url:
+            postgres = EmbeddedPostgres(data_dir / "postgres")
+            started_here = _claim_or_share(held, data_dir, postgres)
+            url = await asyncio.to_thread(postgres.start)
+        settings = RuntimeSettings(database_url=url)
+        db = Database(url, "gateway", app_password=settings.app_role_password.get_secret_value())
+        try:
+            await migrate(db, MIGRATIONS, metadata)
+            await db.start()
+            yield db
+        finally:
+            await db.stop()
+            if postgres is not None and started_here:
+                await asyncio.to_thread(postgres.stop)
+
+
+def _claim_or_share(held: contextlib.ExitStack, data_dir: Path, postgres: EmbeddedPostgres) -> bool:
+    """Whether this command starts (and so stops) the folder's server. It holds the data
+    folder as a run does while it works, so a `sextant run` starting meanwhile waits its
+    turn instead of stopping the server under it; with a live run it uses the run's
+    server and never stops it."""
+    data_dir.mkdir(parents=True, exist_ok=True)
     try:
-        await migrate(db, MIGRATIONS, metadata)
-        await db.start()
-        yield db
-    finally:
-        await db.stop()
-        if postgres is not None and started_here:
-            await asyncio.to_thread(postgres.stop)
+        held.enter_context(claim_data_folder(data_dir, "nothing (a sextant admin command)"))
+    except CannotStart:
+        if not postgres.running():
+            raise CannotStart(
+                f"a `sextant run` is starting on {data_dir}: try again once it is ready"
+            ) from None
+        return False
+    return not postgres.running()
 
 
 async def create_tenant(data_dir: Path, name: str) -> UUID:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -27,6 +29,7 @@ app = typer.Typer(
     help="Sextant: engineering intelligence. `sextant run` starts everything.", no_args_is_help=True
 )
 console = Console(stderr=True)
+T = TypeVar("T")
 
 
 @app.command()
@@ -135,6 +138,15 @@ app.add_typer(token_app, name="token")
 DATA_DIR = typer.Option(Path(".data"), help="the data folder `sextant run` uses")
 
 
+def _admin(command: Coroutine[Any, Any, T]) -> T:
+    """Run an admin command; a data folder it cannot use now is an error line, exit 1."""
+    try:
+        return asyncio.run(command)
+    except CannotStart as exc:
+        console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+
+
 @tenant_app.command("create")
 def tenant_create(
     name: str = typer.Argument(..., help="the tenant's name"), data_dir: Path = DATA_DIR
@@ -144,7 +156,7 @@ def tenant_create(
 
     if not name.strip():
         raise typer.BadParameter("the name must not be empty")
-    print(asyncio.run(create_tenant(data_dir.resolve(), name.strip())))
+    print(_admin(create_tenant(data_dir.resolve(), name.strip())))
 
 
 @token_app.command("create")
@@ -168,7 +180,7 @@ def token_create(
     except ValueError:
         raise typer.BadParameter(f"{tenant!r} is not a tenant id") from None
     try:
-        token = asyncio.run(create_token(data_dir.resolve(), tenant_id, role, subject, ttl))
+        token = _admin(create_token(data_dir.resolve(), tenant_id, role, subject, ttl))
     except ValueError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
@@ -184,7 +196,7 @@ def audit_verify(data_dir: Path = DATA_DIR) -> None:
     """Recompute every tenant's audit chain; exit 1 naming the first bad row of any."""
     from sextant.cli.admin import verify_audit
 
-    results = asyncio.run(verify_audit(data_dir.resolve()))
+    results = _admin(verify_audit(data_dir.resolve()))
     table = Table("tenant", "rows", "verdict")
     failed = False
     for tenant, rows, broken in results:
