@@ -307,7 +307,13 @@ async def receive(source_id: str, request: Request) -> Response:
     }
     limit = ingest.settings.max_body_bytes
     declared = headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    # ASCII digits only (str.isdigit takes "²"), and no int() of a 5,000-digit number
+    if (
+        declared is not None
+        and declared.isascii()
+        and declared.isdigit()
+        and (len(declared) > 18 or int(declared) > limit)
+    ):
         raise PayloadTooLarge(f"the body is over the {limit} byte limit")
     media_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if media_type != "application/json":
