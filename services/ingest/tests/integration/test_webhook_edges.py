@@ -293,3 +293,20 @@ async def test_the_writer_fails_only_the_row_it_cannot_store(ingest: Ingest) -> 
     assert isinstance(results[37], Exception)
     assert results[:37] + results[38:] == [True] * 59
     assert len(await ingest.sql("SELECT id FROM ingest.deliveries")) == 59
+
+
+async def test_latin1_bytes_in_any_header_of_a_direct_delivery_are_no_500(
+    ingest: Ingest,
+) -> None:
+    """Straight to ingest (no gateway): "²" (0xb2) once passed str.isdigit() and crashed
+    int() on webhook-timestamp; every other header is named or ignored."""
+    source = await _source(ingest, "generic")
+    body = json.dumps(payloads.generic_deployment()).encode()
+    signed = sign("generic", source["secret"], body, delivery="latin")
+    for name in [*signed, "content-type", "x-request-id", "traceparent", "x-custom"]:
+        for value in (b"\xb2", b"1\xb2", b"\xff\xe9"):
+            response = await ingest.deliver(source, body, signed | {name: value})
+            _no_server_error(response)
+            assert response.headers["x-request-id"].isascii()
+    timestamp = await ingest.deliver(source, body, signed | {"webhook-timestamp": b"\xb2"})
+    assert timestamp.status_code == 401 and "webhook-timestamp" in timestamp.json()["detail"]
