@@ -280,7 +280,7 @@ def _now() -> datetime:
     summary="Receive a webhook delivery, authenticated by the tool's signature",
     responses={
         200: {"model": DeliveryReceipt, "description": "a redelivery; nothing new stored"},
-        400: {"description": "the body is not JSON"},
+        400: {"description": "the body is not JSON, or a delivery id or event header is malformed"},
         401: {"description": "bad or missing signature"},
         404: {"description": "no such source"},
         410: {"description": "the source is disabled"},
