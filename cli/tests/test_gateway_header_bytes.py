@@ -158,12 +158,21 @@ async def test_proxied_and_gateway_routes_take_latin1_bytes_too(stack: Stack) ->
         ("GET", "/v1/audit-log"),
     ]
     for method, path in routes:
-        for extra in ({"x-custom": LATIN}, {"accept-language": LATIN}, {"x-request-id": LATIN}):
+        for extra in (
+            {"x-custom": LATIN},
+            {"accept-language": LATIN},
+            {"x-request-id": LATIN},
+            {"traceparent": LATIN},
+            {"cookie": b"session=" + LATIN},
+            {"origin": LATIN},
+            {"x-csrf-token": LATIN},
+        ):
             response = await stack.public.request(method, path, headers=stack.admin | extra)
             _harmless(response)
-        anonymous = await stack.public.request(method, path, headers={"authorization": LATIN})
-        assert anonymous.status_code == 401, anonymous.text
-        assert anonymous.headers["content-type"] == "application/problem+json"
+        for anonymous_headers in ({"authorization": LATIN}, {"cookie": b"session=" + LATIN}):
+            anonymous = await stack.public.request(method, path, headers=anonymous_headers)
+            assert anonymous.status_code == 401, anonymous.text
+            assert anonymous.headers["content-type"] == "application/problem+json"
     listed = await stack.public.get(
         f"/v1/workspaces/{stack.workspace}/sources", headers=stack.admin | {"x-custom": LATIN}
     )
