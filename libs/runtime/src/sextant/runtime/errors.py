@@ -139,11 +139,21 @@ def install_problem_handlers(app: FastAPI) -> None:
         """The database or the network is down: say so, retryably (503 + Retry-After).
         Registered per exception class, not for ``Exception``: Starlette re-raises what
         reaches its catch-all, which would break the connection instead of answering."""
-        if _sqlstate(exc) in UNSTORABLE_TEXT:
+        state = _sqlstate(exc)
+        if state in UNSTORABLE_TEXT:
             return problem(
                 400,
                 "Invalid input",
                 "a text value holds a character the database cannot store (NUL, \\u0000)",
+                type_slug="invalid-input",
+                instance=request.url.path,
+            )
+        if state in OUT_OF_RANGE:
+            return problem(
+                400,
+                "Invalid input",
+                "a value is out of the range the database can store (a number, a time, or"
+                " a text too long for its index)",
                 type_slug="invalid-input",
                 instance=request.url.path,
             )
@@ -187,6 +197,9 @@ def install_problem_handlers(app: FastAPI) -> None:
 # character_not_in_repertoire (a NUL in text), untranslatable_character (\u0000 in jsonb):
 # PostgreSQL refuses the value itself, so the request is at fault, wherever it was accepted.
 UNSTORABLE_TEXT = frozenset({"22021", "22P05"})
+# numeric_value_out_of_range, datetime_field_overflow, program_limit_exceeded (an index
+# row over 2,704 bytes): the value is too large for the database, wherever it was accepted.
+OUT_OF_RANGE = frozenset({"22003", "22008", "54000"})
 
 
 # SQLSTATE classes that never mean an outage: data exception (a value out of range),
