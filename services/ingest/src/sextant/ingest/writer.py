@@ -32,7 +32,7 @@ class PendingDelivery:
 
     tenant_id: UUID
     row: NewDelivery
-    events: list[OutboxRow]  # the outbox rows of its events (``reading.Read.rows``)
+    outbox_rows: list[OutboxRow]  # its events' (``reading.Read.rows``)
     done: asyncio.Future[bool] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -82,7 +82,7 @@ class DeliveryWriter:
         """Commit ``items`` and answer each one's waiter. A statement refused for what a
         row holds (not for an outage) is split in halves and each half tried again, down
         to the row at fault: one bad delivery fails alone, never its batch neighbours
-        (log2 of the batch extra statements for one bad row among 128)."""
+        (about 2·log2(n) statements to find one bad row among n: 14 for 128)."""
         try:
             stored = await self._commit(tenant_id, items)
         except Exception as exc:
@@ -115,5 +115,5 @@ class DeliveryWriter:
                 connection,
                 tenant_id,
                 [p.row for p in first.values()],
-                [(p.row.id, row) for p in first.values() for row in p.events],
+                [(p.row.id, row) for p in first.values() for row in p.outbox_rows],
             )
