@@ -310,3 +310,17 @@ async def test_latin1_bytes_in_any_header_of_a_direct_delivery_are_no_500(
             assert response.headers["x-request-id"].isascii()
     timestamp = await ingest.deliver(source, body, signed | {"webhook-timestamp": b"\xb2"})
     assert timestamp.status_code == 401 and "webhook-timestamp" in timestamp.json()["detail"]
+
+
+async def test_a_backslash_before_u0000_is_text_not_a_nul(ingest: Ingest) -> None:
+    """The NUL check searches the written JSON for ``\\u0000``, which an escaped
+    backslash followed by ``u0000`` also contains: such a title is text, and stored."""
+    source = await _source(ingest, "github")
+    body = _body(
+        payloads.github_pull_request("opened"), ["pull_request", "title"], '"C:\\\\u0000 path"'
+    )
+    response = await _send(ingest, "github", source, body, "pull_request")
+    assert response.status_code == 202, response.text
+    assert response.json()["outcome"] == "normalized", response.json()
+    [opened] = await ingest.published("sextant.activity", 1)
+    assert opened.data["change_request"]["title"] == "C:\\u0000 path"

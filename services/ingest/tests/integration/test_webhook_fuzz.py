@@ -1,13 +1,14 @@
 """Fuzzing the webhook endpoint with valid signatures, on the real ingest app and real
 PostgreSQL: corpus-like payloads of every tool, mutated (edge numbers and strings,
 out-of-range times, deep nesting, wrong types, missing keys, odd delivery ids) or
-mutated byte by byte, then signed the way each tool signs. Every answer must be under
+mutated byte by byte, then signed the way each tool signs, or sent with one header of
+odd bytes (Latin-1, controls, 3,000 characters). Every answer must be under
 500 — a 503 would say the database is down, and it is up — and every error
 problem+json.
 
 Hypothesis draws the cases (derandomized, so a run is repeatable; no shrinking: every
 case is sent and every failure reported with what was sent); they go out 16 at a time,
-so the group-commit writer batches good deliveries with bad ones. Bounded: some 700
+so the group-commit writer batches good deliveries with bad ones. Bounded: 840
 deliveries, seconds on a quiet box."""
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from .conftest import Ingest
 
 MUTATED_PER_KIND = 120
 BYTE_FLIPS_PER_KIND = 50
+ODD_HEADERS_PER_KIND = 40
 IN_FLIGHT = 16
 
 # kind → (event header, payload) for the corpus-like payloads each kind gets
@@ -157,6 +159,8 @@ class Case:
     body: bytes
     delivery: str | None
     what: str
+    # a header set after signing (name, raw value): Latin-1 bytes, controls, any length
+    odd_header: tuple[str, bytes] | None = None
 
 
 def _paths(value: Any, here: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -220,6 +224,45 @@ def byte_flipped(draw: st.DrawFn, kind: str) -> Case:
     return Case(kind, event, bytes(body), None, f"byte {at} = {byte:#04x}")
 
 
+# Every header ingest reads, and one it does not.
+HEADER_NAMES = [
+    "x-github-delivery",
+    "x-github-event",
+    "x-hub-signature-256",
+    "x-hub-signature",
+    "x-gitlab-token",
+    "x-gitlab-event",
+    "idempotency-key",
+    "x-gitlab-event-uuid",
+    "x-atlassian-webhook-identifier",
+    "webhook-id",
+    "webhook-timestamp",
+    "webhook-signature",
+    "content-type",
+    "content-length",
+    "x-request-id",
+    "traceparent",
+    "x-custom",
+]
+
+
+@st.composite
+def odd_header(draw: st.DrawFn, kind: str) -> Case:
+    event, make = draw(st.sampled_from(CORPUS[kind]))
+    name = draw(st.sampled_from(HEADER_NAMES))
+    value = draw(
+        st.one_of(
+            st.binary(max_size=40).map(lambda raw: bytes(b for b in raw if b not in b"\r\n")),
+            st.text(
+                alphabet=st.characters(min_codepoint=0x20, max_codepoint=0xFF), max_size=3000
+            ).map(lambda text: text.encode("latin-1")),
+            st.sampled_from([b"\xb2", b"1\xb2", b"\xff\xe9", b"\xd9\xa3", b"99999999999999999999"]),
+        )
+    )
+    body = _dump(copy.deepcopy(make()))
+    return Case(kind, event, body, None, f"header {name} = {value[:40]!r}", (name, value))
+
+
 def _draw(strategy: st.SearchStrategy[Case], examples: int) -> list[Case]:
     cases: list[Case] = []
 
@@ -244,7 +287,11 @@ def _headers(kind: str, secret: str, case: Case) -> dict[str, bytes]:
     (Standard Webhooks signs its id too: signed here with the drawn one)."""
     delivery = str(uuid7()) if case.delivery is None else case.delivery
     headers = sign(kind, secret, case.body, delivery=delivery, event=case.event)
-    return {name: value.encode("latin-1") for name, value in headers.items()}
+    raw = {name: value.encode("latin-1") for name, value in headers.items()}
+    if case.odd_header is not None:
+        name, value = case.odd_header
+        raw[name] = value
+    return raw
 
 
 def _judge(case: Case, response: httpx.Response) -> str | None:
@@ -270,6 +317,7 @@ async def test_signed_mutated_deliveries_never_get_a_5xx(ingest: Ingest) -> None
         for kind in CORPUS
         for case in _draw(mutated(kind), MUTATED_PER_KIND)
         + _draw(byte_flipped(kind), BYTE_FLIPS_PER_KIND)
+        + _draw(odd_header(kind), ODD_HEADERS_PER_KIND)
     ]
     failures: list[str] = []
     statuses: dict[int, int] = {}
