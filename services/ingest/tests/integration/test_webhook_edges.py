@@ -128,6 +128,26 @@ async def test_out_of_range_times_are_stored_and_reported_naming_the_field(
     assert [r["outcome"] for r in rows] == ["failed"] * len(TIME_EDGES)
 
 
+async def test_out_of_range_incident_times_are_reported_naming_the_field(ingest: Ingest) -> None:
+    source = await _source(ingest, "generic")
+    for field in ("opened_at", "resolved_at"):
+        for literal in TIME_EDGES:
+            incident = {
+                "type": "incident.resolved",
+                "id": "inc-1",
+                "title": "Checkout down",
+                "opened_at": "2026-03-05T08:00:00Z",
+                "resolved_at": "2026-03-05T09:00:00Z",
+            }
+            response = await _send(
+                ingest, "generic", source, _body(incident, [field], literal), None
+            )
+            _no_server_error(response)
+            assert response.status_code == 202, (literal, response.text)
+            receipt = response.json()
+            assert receipt["outcome"] == "failed" and field in receipt["reason"], receipt
+
+
 @pytest.mark.parametrize("kind", sorted(KINDS))
 async def test_bodies_the_parser_refuses_answer_400_naming_why(ingest: Ingest, kind: str) -> None:
     event, payload, _, text_path = KINDS[kind]
