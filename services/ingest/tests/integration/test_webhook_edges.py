@@ -344,3 +344,16 @@ async def test_a_backslash_before_u0000_is_text_not_a_nul(ingest: Ingest) -> Non
     assert response.json()["outcome"] == "normalized", response.json()
     [opened] = await ingest.published("sextant.activity", 1)
     assert opened.data["change_request"]["title"] == "C:\\u0000 path"
+
+
+async def test_an_author_that_is_no_account_is_reported_not_asserted(ingest: Ingest) -> None:
+    """Found by the fuzz: a pull request's or review's ``user`` that is a string was an
+    ``assert`` in the normalizer, and a 500."""
+    source = await _source(ingest, "github")
+    for literal in ('"9999-12-31T23:59:59-14:00"', "42", "[]"):
+        body = _body(payloads.github_pull_request("opened"), ["pull_request", "user"], literal)
+        response = await _send(ingest, "github", source, body, "pull_request")
+        assert response.status_code == 202, response.text
+        receipt = response.json()
+        assert receipt["outcome"] == "failed", receipt
+        assert "pull_request.user is not an account object" in receipt["reason"], receipt

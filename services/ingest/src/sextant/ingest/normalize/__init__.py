@@ -37,7 +37,7 @@ def normalize(kind: SourceKind, ctx: Context, event: str | None, payload: Any) -
         raise Malformed(f"a canonical event could not be built ({where}: {first['msg']})") from None
     except RecursionError:
         raise Malformed("the payload is nested too deeply to read") from None
-    except (KeyError, TypeError, ValueError, AttributeError, ArithmeticError, OSError) as exc:
+    except (LookupError, TypeError, ValueError, AttributeError, ArithmeticError, OSError) as exc:
         # ArithmeticError and OSError: what the standard library raises for numbers out of
         # its range (an OSError here is never an outage: normalizing does no I/O).
         raise Malformed(
