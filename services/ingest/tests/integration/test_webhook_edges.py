@@ -357,3 +357,20 @@ async def test_an_author_that_is_no_account_is_reported_not_asserted(ingest: Ing
         receipt = response.json()
         assert receipt["outcome"] == "failed", receipt
         assert "pull_request.user is not an account object" in receipt["reason"], receipt
+
+
+async def test_a_deeply_nested_generic_type_is_reported_without_a_traceback(
+    ingest: Ingest, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """Found by the fuzz: pydantic quoted a ``type`` nested 1,000 deep in its error, whose
+    repr failed inside it and was printed to stderr as "Exception ignored"."""
+    source = await _source(ingest, "generic")
+    deep = '{"a": ' * 1_000 + "1" + "}" * 1_000
+    body = _body(payloads.generic_deployment(), ["type"], deep)
+    response = await _send(ingest, "generic", source, body, None)
+    assert response.status_code == 202, response.text
+    assert response.json()["outcome"] == "failed"
+    assert response.json()["reason"].startswith("type: must be deployment")
+    logged = capfd.readouterr()
+    assert "Exception ignored" not in logged.out + logged.err
+    assert "RecursionError" not in logged.out + logged.err

@@ -101,6 +101,10 @@ def _person(ctx: Context, person: Person | None) -> Actor | None:
 
 
 def normalize(ctx: Context, event: str | None, payload: dict[str, Any]) -> Normalized:
+    if not isinstance(payload.get("type"), str):
+        # said here: pydantic quotes a discriminator it cannot match, and the repr of one
+        # nested a thousand deep fails inside it (printed to stderr as "Exception ignored")
+        raise Malformed("type: must be deployment, incident.opened or incident.resolved")
     try:
         push = GENERIC_PUSH.validate_python(payload)
     except ValidationError as exc:
