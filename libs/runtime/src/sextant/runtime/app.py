@@ -8,6 +8,7 @@ Nothing starts at import time; the lifespan starts everything and stops it in re
 from __future__ import annotations
 
 import gc
+import re
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
@@ -317,6 +318,20 @@ class ServiceApp(FastAPI):
         await response(scope, receive, send)
 
 
+# A caller's ids are taken only when they read as ids: they go into every log line, the
+# reply's headers and the calls to other services, so a NUL, a Latin-1 byte or 8 KB of
+# text there is replaced by a fresh id rather than carried along.
+_REQUEST_ID = re.compile(rb"[!-~]{1,128}")  # visible ASCII
+_TRACEPARENT = re.compile(rb"[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}")  # W3C
+
+
+def _given(value: bytes | None, form: re.Pattern[bytes]) -> str:
+    """``value`` as text when it has ``form``, else "" (a fresh one is made)."""
+    if value is None or form.fullmatch(value) is None:
+        return ""
+    return value.decode("ascii")
+
+
 class RequestContext:
     """Request id and traceparent on every log line and reply; request count and latency
     by route. Plain ASGI rather than ``@app.middleware``: that one wraps each request in
@@ -331,8 +346,8 @@ class RequestContext:
             await self.app(scope, receive, send)
             return
         headers = dict(scope["headers"])
-        request_id = (headers.get(b"x-request-id") or b"").decode("latin-1")
-        traceparent = (headers.get(b"traceparent") or b"").decode("latin-1")
+        request_id = _given(headers.get(b"x-request-id"), _REQUEST_ID)
+        traceparent = _given(headers.get(b"traceparent"), _TRACEPARENT)
         if not (request_id and traceparent):
             fresh = secrets.token_hex(32)  # one read of the OS's randomness for both ids
             request_id = request_id or fresh[:16]

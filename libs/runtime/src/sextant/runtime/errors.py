@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from typing import Any
 
 import structlog
@@ -138,9 +139,8 @@ def install_problem_handlers(app: FastAPI) -> None:
         """The database or the network is down: say so, retryably (503 + Retry-After).
         Registered per exception class, not for ``Exception``: Starlette re-raises what
         reaches its catch-all, which would break the connection instead of answering."""
-        from sextant.runtime.transient import is_transient
-
-        if _sqlstate(exc) in UNSTORABLE_TEXT:
+        state = _sqlstate(exc)
+        if state in UNSTORABLE_TEXT:
             return problem(
                 400,
                 "Invalid input",
@@ -148,7 +148,16 @@ def install_problem_handlers(app: FastAPI) -> None:
                 type_slug="invalid-input",
                 instance=request.url.path,
             )
-        if not is_transient(exc):
+        if state in OUT_OF_RANGE:
+            return problem(
+                400,
+                "Invalid input",
+                "a value is out of the range the database can store (a number, a time, or"
+                " a text too long for its index)",
+                type_slug="invalid-input",
+                instance=request.url.path,
+            )
+        if not is_outage(exc):
             return await _crash(request, exc)
         log.warning("request.unavailable", path=request.url.path, error=type(exc).__name__)
         return problem(
@@ -188,6 +197,50 @@ def install_problem_handlers(app: FastAPI) -> None:
 # character_not_in_repertoire (a NUL in text), untranslatable_character (\u0000 in jsonb):
 # PostgreSQL refuses the value itself, so the request is at fault, wherever it was accepted.
 UNSTORABLE_TEXT = frozenset({"22021", "22P05"})
+# numeric_value_out_of_range, datetime_field_overflow, program_limit_exceeded (an index
+# row over 2,704 bytes): the value is too large for the database, wherever it was accepted.
+OUT_OF_RANGE = frozenset({"22003", "22008", "54000"})
+
+
+# SQLSTATE classes that never mean an outage: data exception (a value out of range),
+# integrity constraint violation, syntax error or access rule violation, program limit
+# exceeded (an index row over its 2,704 bytes).
+_REFUSED_CLASSES = frozenset({"22", "23", "42", "54"})
+# What the C library says of a number it cannot hold (datetime.fromtimestamp(1e17) is an
+# OSError with EOVERFLOW): an OSError, but no outage.
+_VALUE_ERRNOS = frozenset({errno.EOVERFLOW, errno.ERANGE, errno.EDOM})
+
+
+def is_outage(exc: BaseException) -> bool:
+    """True when ``exc`` says a backing service (the database, the network) is unavailable:
+    worth a 503 and a retry. False for a value that was refused — by PostgreSQL, by the
+    driver encoding a query argument (asyncpg's client-side ``DataError`` is an
+    ``InterfaceError``, which reads as an outage otherwise), or by the C library —
+    which no retry will change."""
+    from sextant.runtime.transient import is_transient
+
+    return is_transient(exc) and not _refused_value(exc)
+
+
+def _refused_value(exc: BaseException) -> bool:
+    """Through SQLAlchemy's wrappers and explicit causes (not the context: an outage met
+    while handling some earlier ValueError is still an outage)."""
+    import asyncpg
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        code = getattr(current, "sqlstate", None)
+        if isinstance(code, str) and code[:2] in _REFUSED_CLASSES:
+            return True
+        if isinstance(current, asyncpg.InterfaceError) and isinstance(current, ValueError):
+            return True  # asyncpg's DataError: a query argument it could not encode
+        if isinstance(current, OSError) and current.errno in _VALUE_ERRNOS:
+            return True
+        orig = getattr(current, "orig", None)
+        current = orig if isinstance(orig, BaseException) else current.__cause__
+    return False
 
 
 def _sqlstate(exc: BaseException) -> str | None:

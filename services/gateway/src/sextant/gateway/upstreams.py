@@ -48,20 +48,28 @@ IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 RETRYABLE_STATUS = frozenset({502, 503, 504})
 
 
-def _forwarded_headers(request: Request, authorization: str | None) -> list[tuple[str, str]]:
+def _forwarded_headers(request: Request, authorization: str | None) -> list[tuple[bytes, bytes]]:
     """The caller's headers minus hop-by-hop ones (and its credential, when replaced),
-    plus this request's id and traceparent."""
+    plus this request's id and traceparent.
+
+    As raw bytes, passed on as they came: httpx encodes a ``str`` header as ASCII, so a
+    Latin-1 byte (0xe9) in any header of any request was a crash here. Judging a value
+    is the service's part (ingest names a delivery id it refuses)."""
     dropped = HOP_BY_HOP | {"host", "x-request-id", "traceparent"}
     if authorization is not None:
         dropped |= {"authorization", "cookie"}
-    headers = [(k, v) for k, v in request.headers.items() if k.lower() not in dropped]
+    headers = [
+        (name, value)
+        for name, value in request.headers.raw
+        if name.decode("latin-1").lower() not in dropped
+    ]
     context = structlog.contextvars.get_contextvars()
     headers += [
-        ("x-request-id", str(context.get("request_id", ""))),
-        ("traceparent", str(context.get("traceparent", ""))),
+        (b"x-request-id", str(context.get("request_id", "")).encode("latin-1", "replace")),
+        (b"traceparent", str(context.get("traceparent", "")).encode("latin-1", "replace")),
     ]
     if authorization is not None:
-        headers.append(("authorization", authorization))
+        headers.append((b"authorization", authorization.encode("latin-1", "replace")))
     return headers
 
 

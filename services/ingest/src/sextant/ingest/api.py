@@ -321,7 +321,7 @@ def _now() -> datetime:
     summary="Receive a webhook delivery, authenticated by the tool's signature",
     responses={
         200: {"model": DeliveryReceipt, "description": "a redelivery; nothing new stored"},
-        400: {"description": "the body is not JSON"},
+        400: {"description": "the body is not JSON, or a delivery id or event header is malformed"},
         401: {"description": "bad or missing signature"},
         404: {"description": "no such source"},
         410: {"description": "the source is disabled"},
@@ -348,7 +348,13 @@ async def receive(source_id: str, request: Request) -> Response:
     }
     limit = ingest.settings.max_body_bytes
     declared = headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    # ASCII digits only (str.isdigit takes "²"), and no int() of a 5,000-digit number
+    if (
+        declared is not None
+        and declared.isascii()
+        and declared.isdigit()
+        and (len(declared) > 18 or int(declared) > limit)
+    ):
         raise PayloadTooLarge(f"the body is over the {limit} byte limit")
     media_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if media_type != "application/json":

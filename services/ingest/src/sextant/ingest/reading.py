@@ -3,7 +3,7 @@ replay and a backfill share, so the three always agree."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
@@ -11,7 +11,7 @@ import structlog
 
 from sextant.contracts import uuid5, uuid7
 from sextant.contracts.events.platform import NotificationRaised
-from sextant.ingest.db.repository import SourceRow
+from sextant.ingest.db.repository import OutboxRow, SourceRow
 from sextant.ingest.normalize import Context, Malformed, Normalized, normalize
 from sextant.ingest.normalize.base import FACT_NAMESPACE, meaning_of
 from sextant.runtime.outbox import Outbox, Staged
@@ -32,6 +32,9 @@ class Read:
     facts: int
     events: list[Staged]
     meaning: bytes | None = None
+    # ``events`` as outbox rows (event id, topic, key, envelope JSON), written here, in
+    # the delivery's own request, so a value no row can hold fails this delivery alone
+    rows: list[OutboxRow] = field(default_factory=list)
 
 
 def read_delivery(
@@ -42,7 +45,9 @@ def read_delivery(
     event: str | None,
     payload: Any,
 ) -> Read:
-    """Normalize a parsed delivery; the same for a webhook and for a replay."""
+    """Normalize a parsed delivery; the same for a webhook and for a replay. A delivery
+    whose facts hold what the database cannot store (a NUL character, an integer past
+    64 bits) is unreadable like a malformed one: kept, and its admins told."""
     try:
         result = normalize(source.kind, ctx, event, payload)  # type: ignore[arg-type]
         outcome, reason = ("ignored" if result.ignored else "normalized"), result.ignored
@@ -59,6 +64,11 @@ def read_delivery(
         )
         for event_id, fact in facts
     ]
+    rows, unstorable = _outbox_rows(events)
+    if unstorable is not None:
+        facts, events, outcome, reason = [], [], "failed", unstorable
+    if reason is not None and "\x00" in reason:  # the reason is stored as text too
+        reason = reason.replace("\x00", "\\u0000")
     if outcome == "failed":
         log.warning("ingest.delivery_unreadable", source=str(source.id), reason=reason)
         events.append(
@@ -72,8 +82,54 @@ def read_delivery(
                 notice_id=uuid5(FACT_NAMESPACE, f"{source.id}|unreadable|{delivery_id}|{reason}"),
             )
         )
+        rows = Outbox.rows(events)  # the notice's: the source's own text, storable
     meaning = meaning_of([(event_id, fact.event) for event_id, fact in facts])
-    return Read(outcome, reason, len(result.facts), events, meaning)
+    return Read(outcome, reason, len(facts), events, meaning, rows)
+
+
+_INT64 = range(-(2**63), 2**63)
+
+
+def _outbox_rows(events: list[Staged]) -> tuple[list[OutboxRow], str | None]:
+    """The events' outbox rows, or why they cannot be stored, naming the field.
+
+    JSON escapes a NUL as ``\\u0000``, which PostgreSQL's jsonb refuses; a search of the
+    written text finds one cheaply, and only then is the event walked, to name the field
+    (the text also matches an escaped backslash before ``u0000``, which the walk tells
+    apart). orjson refuses integers past 64 bits."""
+    refused: TypeError | None = None
+    try:
+        rows = Outbox.rows(events)
+    except TypeError as exc:  # orjson: "Integer exceeds 64-bit range"
+        rows, refused = [], exc
+    else:
+        if not any("\\u0000" in row[3] for row in rows):
+            return rows, None
+    for staged in events:
+        for path, value in _leaves(staged.envelope.model_dump(mode="json")):
+            if isinstance(value, str) and "\x00" in value:
+                return [], f"{path} holds a NUL character (\\u0000), which cannot be stored"
+            if isinstance(value, int) and value not in _INT64:
+                return [], f"{path} is out of range: {str(value)[:40]} is past 64 bits"
+    if refused is not None:
+        raise refused
+    return rows, None
+
+
+def _leaves(data: Any) -> list[tuple[str, Any]]:
+    """Every scalar in an event's JSON-ready data with its dotted path (iteratively: an
+    event is shallow, but no walk here should depend on the recursion limit)."""
+    found: list[tuple[str, Any]] = []
+    stack: list[tuple[str, Any]] = [("", data)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend((f"{path}.{key}" if path else str(key), v) for key, v in value.items())
+        elif isinstance(value, list):
+            stack.extend((f"{path}[{n}]", v) for n, v in enumerate(value))
+        else:
+            found.append((path, value))
+    return found
 
 
 def as_revision(read: Read, revision: UUID) -> list[Staged]:

@@ -396,6 +396,8 @@ async def accept_delivery(
     except signatures.SignatureRejected as exc:
         ingest.signature_failures.note(source)
         raise Unauthenticated(str(exc)) from None
+    except signatures.InvalidHeader as exc:
+        raise InvalidInput(str(exc)) from None
     return await _store(state, source, Context(source.id, known.rules), delivery, body)
 
 
@@ -451,8 +453,7 @@ async def _store(
         id=uuid7(),
         source_id=source.id,
         delivery_id=delivery.delivery_id,
-        event=delivery.event
-        or (payload.get("webhookEvent") if isinstance(payload, dict) else None),
+        event=delivery.event or _named_event(payload),
         received_at=datetime.now(UTC),
         body=body,
         outcome=read.outcome,
@@ -463,12 +464,18 @@ async def _store(
     # The parsed payload (some 150 KB of objects for 28 KB of JSON) is not needed while
     # the commit is awaited; freed now, dozens in flight do not crowd the CPU's caches.
     del payload
-    stored = await ingest_of(state).writer.write(
-        PendingDelivery(source.tenant_id, row, read.events)
-    )
+    stored = await ingest_of(state).writer.write(PendingDelivery(source.tenant_id, row, read.rows))
     if not stored:
         return Accepted(delivery.delivery_id, True, "duplicate", 0, None)
     return Accepted(delivery.delivery_id, False, read.outcome, read.facts, read.reason)
+
+
+def _named_event(payload: Any) -> str | None:
+    """The event a body names for itself (Jira's ``webhookEvent``), kept when it reads as
+    an event name: it is stored as text, and any other value is the payload's problem,
+    which its normalizer reports."""
+    named = payload.get("webhookEvent") if isinstance(payload, dict) else None
+    return named if isinstance(named, str) and signatures.is_event_name(named) else None
 
 
 # replay --------------------------------------------------------------------------------

@@ -26,6 +26,47 @@ class SignatureRejected(Exception):
     """The delivery is not proven to come from the source; the message says why."""
 
 
+class InvalidHeader(ValueError):
+    """A signed delivery whose id or event header cannot be stored as given (the tools
+    sign the body, not these headers); the message names the header."""
+
+
+# A tool's delivery ids are UUIDs, numbers or short tokens (``msg_…``); the body-hash
+# fallback is 71 characters. Bounded and visible ASCII, a delivery id fits the unique
+# index on (source, delivery id) and reads safely in logs and notifications.
+DELIVERY_ID_MAX = 200
+_DELIVERY_ID = re.compile(rf"[!-~]{{1,{DELIVERY_ID_MAX}}}")
+EVENT_NAME_MAX = 100
+_EVENT_NAME = re.compile(rf"[ -~]{{1,{EVENT_NAME_MAX}}}")  # GitLab's have spaces
+
+
+def is_event_name(value: str) -> bool:
+    """True for a plausible event name: 1-100 printable ASCII characters."""
+    return _EVENT_NAME.fullmatch(value) is not None
+
+
+def _delivery_id(header: str, headers: Mapping[str, str]) -> str | None:
+    """The delivery id a header gives (None when absent or empty), or
+    :class:`InvalidHeader` when it is not 1-200 visible ASCII characters."""
+    value = headers.get(header.lower())
+    if not value:
+        return None
+    if _DELIVERY_ID.fullmatch(value) is None:
+        raise InvalidHeader(
+            f"the {header} header must be 1-{DELIVERY_ID_MAX} visible ASCII characters"
+        )
+    return value
+
+
+def _event(header: str, headers: Mapping[str, str]) -> str | None:
+    value = headers.get(header.lower())
+    if value is not None and not is_event_name(value):
+        raise InvalidHeader(
+            f"the {header} header must be 1-{EVENT_NAME_MAX} printable ASCII characters"
+        )
+    return value
+
+
 @dataclass(frozen=True)
 class Delivery:
     """Who sent what: the tool's delivery id (or a body hash) and its event name."""
@@ -79,8 +120,8 @@ def _github(
     secret: str, headers: Mapping[str, str], body: bytes, now: float, window: int
 ) -> Delivery:
     _hex_hmac_header("X-Hub-Signature-256", headers.get("x-hub-signature-256"), secret, body)
-    delivery = headers.get("x-github-delivery") or _body_hash(body)
-    return Delivery(delivery, headers.get("x-github-event"))
+    delivery = _delivery_id("X-GitHub-Delivery", headers) or _body_hash(body)
+    return Delivery(delivery, _event("X-GitHub-Event", headers))
 
 
 def _gitlab(
@@ -92,7 +133,7 @@ def _gitlab(
     body (GitLab's design; prefer a signing token where the GitLab version has it)."""
     if secret.startswith(STANDARD_WEBHOOKS_PREFIX):
         signed = _standard_webhooks(secret, headers, body, now, window)
-        return Delivery(signed.delivery_id, headers.get("x-gitlab-event"))
+        return Delivery(signed.delivery_id, _event("X-Gitlab-Event", headers))
     token = headers.get("x-gitlab-token")
     if not token:
         raise SignatureRejected("the X-Gitlab-Token header is missing")
@@ -100,9 +141,11 @@ def _gitlab(
         raise SignatureRejected("the X-Gitlab-Token header does not match the source's secret")
     # Idempotency-Key stays the same across GitLab's retries; the event UUID is the fallback.
     delivery = (
-        headers.get("idempotency-key") or headers.get("x-gitlab-event-uuid") or _body_hash(body)
+        _delivery_id("Idempotency-Key", headers)
+        or _delivery_id("X-Gitlab-Event-UUID", headers)
+        or _body_hash(body)
     )
-    return Delivery(delivery, headers.get("x-gitlab-event"))
+    return Delivery(delivery, _event("X-Gitlab-Event", headers))
 
 
 def _jira(
@@ -110,11 +153,12 @@ def _jira(
 ) -> Delivery:
     _hex_hmac_header("X-Hub-Signature", headers.get("x-hub-signature"), secret, body)
     # Jira names the event only in the body; the identifier is stable across its retries.
-    delivery = headers.get("x-atlassian-webhook-identifier") or _body_hash(body)
+    delivery = _delivery_id("X-Atlassian-Webhook-Identifier", headers) or _body_hash(body)
     return Delivery(delivery, None)
 
 
 _SIGNATURE = re.compile(r"^v1,([A-Za-z0-9+/]+={0,2})$")
+_SECONDS = re.compile(r"[0-9]{1,12}")
 
 
 def _standard_webhooks(
@@ -133,7 +177,7 @@ def _standard_webhooks(
         if not value:
             raise SignatureRejected(f"the {name} header is missing")
     assert message_id and timestamp and signatures
-    if not timestamp.isdigit():
+    if _SECONDS.fullmatch(timestamp) is None:  # not str.isdigit: it takes "²" and "٣"
         raise SignatureRejected("webhook-timestamp must be whole seconds since the epoch")
     if abs(now - int(timestamp)) > window:
         raise SignatureRejected(
@@ -150,7 +194,8 @@ def _standard_webhooks(
         except binascii.Error:
             continue
         if hmac.compare_digest(given, expected):
-            return Delivery(message_id, None)
+            # signed, but checked all the same: a Standard Webhooks sender chooses its ids
+            return Delivery(_delivery_id("webhook-id", headers) or message_id, None)
     raise SignatureRejected("no webhook-signature matches the body")
 
 

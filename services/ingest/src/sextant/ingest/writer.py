@@ -18,9 +18,9 @@ from uuid import UUID
 import structlog
 
 from sextant.ingest.db import repository
-from sextant.ingest.db.repository import NewDelivery
+from sextant.ingest.db.repository import NewDelivery, OutboxRow
 from sextant.runtime.db import Database
-from sextant.runtime.outbox import Staged
+from sextant.runtime.errors import is_outage
 from sextant.runtime.tasks import cancel_and_wait
 
 log = structlog.get_logger()
@@ -32,7 +32,7 @@ class PendingDelivery:
 
     tenant_id: UUID
     row: NewDelivery
-    events: list[Staged]
+    outbox_rows: list[OutboxRow]  # its events' (``reading.Read.rows``)
     done: asyncio.Future[bool] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -76,16 +76,34 @@ class DeliveryWriter:
             for pending in batch:
                 by_tenant[pending.tenant_id].append(pending)
             for tenant_id, items in by_tenant.items():
-                try:
-                    stored = await self._commit(tenant_id, items)
-                except Exception as exc:
-                    for pending in items:
-                        if not pending.done.done():
-                            pending.done.set_exception(exc)
-                    continue
-                for pending in items:
-                    if not pending.done.done():
-                        pending.done.set_result(pending.row.id in stored)
+                await self._settle(tenant_id, items)
+
+    async def _settle(self, tenant_id: UUID, items: list[PendingDelivery]) -> None:
+        """Commit ``items`` and answer each one's waiter. A statement refused for what a
+        row holds (not for an outage) is split in halves and each half tried again, down
+        to the row at fault: one bad delivery fails alone, never its batch neighbours
+        (about 2·log2(n) statements to find one bad row among n: 14 for 128)."""
+        try:
+            stored = await self._commit(tenant_id, items)
+        except Exception as exc:
+            if len(items) > 1 and not is_outage(exc):
+                half = len(items) // 2
+                await self._settle(tenant_id, items[:half])
+                await self._settle(tenant_id, items[half:])
+                return
+            if len(items) == 1:
+                log.warning(
+                    "ingest.delivery_refused",
+                    delivery=items[0].row.delivery_id[:200],
+                    error=type(exc).__name__,
+                )
+            for pending in items:
+                if not pending.done.done():
+                    pending.done.set_exception(exc)
+            return
+        for pending in items:
+            if not pending.done.done():
+                pending.done.set_result(pending.row.id in stored)
 
     async def _commit(self, tenant_id: UUID, items: list[PendingDelivery]) -> set[UUID]:
         """One statement for a tenant's share of the batch; the ids of rows stored."""
@@ -97,5 +115,5 @@ class DeliveryWriter:
                 connection,
                 tenant_id,
                 [p.row for p in first.values()],
-                [(p.row.id, event) for p in first.values() for event in p.events],
+                [(p.row.id, row) for p in first.values() for row in p.outbox_rows],
             )

@@ -17,7 +17,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sextant.ingest.db import SCHEMA, backfills, deliveries, hook_routes, sources
 from sextant.runtime.db import TENANT_SETTING
-from sextant.runtime.outbox import Outbox, Staged
 
 
 @dataclass(frozen=True)
@@ -122,14 +121,19 @@ class NewDelivery:
     meaning: bytes | None = None
 
 
+# An outbox row as ``Outbox.rows`` writes it: event id, topic, key, envelope JSON.
+OutboxRow = tuple[UUID, str, str, str]
+
+
 async def store_deliveries(
     connection: asyncpg.Connection,
     tenant_id: UUID,
     rows: list[NewDelivery],
-    events: list[tuple[UUID, Staged]],
+    events: list[tuple[UUID, OutboxRow]],
 ) -> set[UUID]:
     """Store a batch of raw deliveries, each once per (source, delivery id), and the
-    outbox rows of those stored — ``events`` pairs each event with its delivery's row id —
+    outbox rows of those stored — ``events`` pairs each outbox row (:meth:`Outbox.rows`)
+    with its delivery's row id —
     in one statement, so one round trip and one durable commit; returns the ids of the
     rows stored (the others were redeliveries, and their events are not staged again).
 
@@ -156,10 +160,9 @@ async def store_deliveries(
         ),
         strict=True,
     )
-    outbox_rows = Outbox.rows([event for _, event in events])
     event_columns = [
         [delivery for delivery, _ in events],
-        *([row[i] for row in outbox_rows] for i in range(4)),  # event_id, topic, key, JSON
+        *([row[i] for _, row in events] for i in range(4)),  # event_id, topic, key, JSON
     ]
     stored = await connection.fetch(
         _STORE_DELIVERIES, tenant_id, str(tenant_id), *map(list, columns), *event_columns

@@ -35,7 +35,11 @@ def normalize(kind: SourceKind, ctx: Context, event: str | None, payload: Any) -
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"])
         raise Malformed(f"a canonical event could not be built ({where}: {first['msg']})") from None
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+    except RecursionError:
+        raise Malformed("the payload is nested too deeply to read") from None
+    except (LookupError, TypeError, ValueError, AttributeError, ArithmeticError, OSError) as exc:
+        # ArithmeticError and OSError: what the standard library raises for numbers out of
+        # its range (an OSError here is never an outage: normalizing does no I/O).
         raise Malformed(
             f"the payload has an unexpected shape ({type(exc).__name__}: {exc})"
         ) from None

@@ -143,9 +143,32 @@ _LOOSE_TIMESTAMP = re.compile(
 )
 
 
+# The instants a tool can mean: anything outside is a garbled value (year 1, year 9999 at
+# -14:00, 1e20 milliseconds), which Python cannot even hold in UTC at the edges, and
+# which would overflow the date arithmetic of every consumer downstream.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+_EARLIEST_MS, _LATEST_MS = EARLIEST.timestamp() * 1000, LATEST.timestamp() * 1000
+
+
+def plausible(at: datetime, what: str) -> datetime:
+    """``at`` in UTC, or :class:`Malformed` when it lies outside 1970-2200 (or cannot be
+    held in UTC at all: year 9999 at -14:00)."""
+    try:
+        utc = at.astimezone(UTC)
+    except (OverflowError, ValueError):
+        utc = None
+    if utc is None or not EARLIEST <= utc < LATEST:
+        raise Malformed(f"{what} is out of range (1970-2200): {at.isoformat()[:40]!r}")
+    return utc
+
+
 def timestamp(value: Any, what: str) -> datetime:
-    """ISO 8601 (with ``Z``, ``+0000`` or GitLab's ``… UTC``) or epoch milliseconds, as UTC."""
+    """ISO 8601 (with ``Z``, ``+0000`` or GitLab's ``… UTC``) or epoch milliseconds, as UTC,
+    within 1970-2200 (:func:`plausible`)."""
     if isinstance(value, int | float) and not isinstance(value, bool):
+        if not _EARLIEST_MS <= value < _LATEST_MS:  # also false for NaN
+            raise Malformed(f"{what} is out of range (1970-2200): {value!r:.40}")
         return datetime.fromtimestamp(value / 1000, UTC)
     if not isinstance(value, str) or not value:
         raise Malformed(f"{what} is not a timestamp")
@@ -158,7 +181,7 @@ def timestamp(value: Any, what: str) -> datetime:
         parsed = datetime.fromisoformat(f"{day}T{clock}{zone}")
     except ValueError:
         raise Malformed(f"{what} is not an ISO 8601 timestamp: {value[:40]!r}") from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    return plausible(parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC), what)
 
 
 def maybe_timestamp(value: Any, what: str) -> datetime | None:

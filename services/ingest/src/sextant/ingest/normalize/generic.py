@@ -3,9 +3,18 @@ signed by the Standard Webhooks scheme. The body's ``type`` says which."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+)
 
 from sextant.contracts.events.activity import (
     DeploymentStatusChanged,
@@ -13,9 +22,28 @@ from sextant.contracts.events.activity import (
     IncidentResolved,
 )
 from sextant.contracts.events.common import Actor, Repository, SourceRef
-from sextant.ingest.normalize.base import Context, Fact, Malformed, Normalized, version_time
+from sextant.ingest.normalize.base import (
+    Context,
+    Fact,
+    Malformed,
+    Normalized,
+    plausible,
+    version_time,
+)
 
 KIND = "generic"
+
+
+def _plausible(at: datetime) -> datetime:
+    try:
+        plausible(at, "the time")
+    except Malformed as exc:
+        raise ValueError(str(exc)) from None
+    return at
+
+
+# An aware time within the range every normalizer accepts (base.plausible).
+Instant = Annotated[AwareDatetime, AfterValidator(_plausible)]
 
 
 class Person(BaseModel):
@@ -35,9 +63,9 @@ class DeploymentPush(BaseModel):
     status: Literal["in_progress", "success", "failure", "cancelled"]
     repository: str | None = None
     url: str | None = None
-    started_at: AwareDatetime | None = None
-    finished_at: AwareDatetime | None = None
-    occurred_at: AwareDatetime
+    started_at: Instant | None = None
+    finished_at: Instant | None = None
+    occurred_at: Instant
     deployed_by: Person | None = None
 
 
@@ -50,8 +78,8 @@ class IncidentPush(BaseModel):
     severity: str | None = None
     service: str | None = None
     deployment_sha: str | None = None
-    opened_at: AwareDatetime
-    resolved_at: AwareDatetime | None = None
+    opened_at: Instant
+    resolved_at: Instant | None = None
 
 
 GENERIC_PUSH: TypeAdapter[DeploymentPush | IncidentPush] = TypeAdapter(
@@ -73,6 +101,10 @@ def _person(ctx: Context, person: Person | None) -> Actor | None:
 
 
 def normalize(ctx: Context, event: str | None, payload: dict[str, Any]) -> Normalized:
+    if not isinstance(payload.get("type"), str):
+        # said here: pydantic quotes a discriminator it cannot match, and the repr of one
+        # nested a thousand deep fails inside it (printed to stderr as "Exception ignored")
+        raise Malformed("type: must be deployment, incident.opened or incident.resolved")
     try:
         push = GENERIC_PUSH.validate_python(payload)
     except ValidationError as exc:

@@ -61,10 +61,18 @@ def repository(payload: dict[str, Any]) -> Repository:
     )
 
 
+def account(ctx: Context, payload: Any, path: str) -> Actor:
+    """The account at ``path``, required: :class:`Malformed` naming it when it is missing
+    or is not an object (an ``assert`` here was a 500 for a signed delivery)."""
+    found = actor(ctx, need(payload, path))
+    if found is None:
+        raise Malformed(f"the payload's {path} is not an account object")
+    return found
+
+
 def change_request(ctx: Context, payload: dict[str, Any]) -> ChangeRequest:
     pr = need(payload, "pull_request")
-    author = actor(ctx, need(pr, "user"))
-    assert author is not None
+    author = account(ctx, payload, "pull_request.user")
     base = need(pr, "base.ref")
     return ChangeRequest(
         source=SourceRef(
@@ -166,8 +174,7 @@ def pull_request_review(ctx: Context, payload: dict[str, Any]) -> Normalized:
     if state not in REVIEW_STATES:
         return Normalized.ignore(f"a review in state {state!r} is not a verdict")
     cr = change_request(ctx, payload)
-    reviewer = actor(ctx, need(review, "user"))
-    assert reviewer is not None
+    reviewer = account(ctx, payload, "review.user")
     submitted = ReviewSubmitted(
         change_request=cr,
         review_id=str(need(review, "id")),

@@ -92,6 +92,8 @@ def parse(kind: str, event: str | None, body: bytes) -> Any:
     if decoder is not None:
         try:
             return msgspec.to_builtins(decoder.decode(body))
-        except (msgspec.DecodeError, msgspec.ValidationError):
-            pass  # the full parse says what is wrong, or reads what the structs could not
+        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+            # the full parse says what is wrong (nesting past its depth limit, too), or
+            # reads what the structs could not
+            pass
     return orjson.loads(body)
