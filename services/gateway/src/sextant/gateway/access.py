@@ -25,7 +25,7 @@ from sextant.gateway.domain.limits import TokenBuckets, retry_after_header
 from sextant.gateway.settings import GatewaySettings
 from sextant.gateway.upstreams import Upstreams
 from sextant.runtime.app import ServiceState, service_state
-from sextant.runtime.errors import Forbidden, NotFound, TooManyRequests, problem
+from sextant.runtime.errors import Forbidden, NotFound, TooManyRequests, Unauthenticated, problem
 from sextant.runtime.logging import bind_request_context
 from sextant.runtime.tokens import InternalTokenSigner
 
@@ -44,6 +44,11 @@ class Gateway:
     upstreams: Upstreams
     tenant_buckets: TokenBuckets
     key_buckets: TokenBuckets
+    # Rate limits for callers not (yet) known: failures per client address (charged after
+    # a failure, checked before any work), platform admins per subject, webhooks per source.
+    anonymous_buckets: TokenBuckets
+    admin_buckets: TokenBuckets
+    source_buckets: TokenBuckets
     scopes: TtlCache[tuple[UUID, str], list[UUID]]  # (tenant, scope) → live workspaces
 
 
@@ -140,13 +145,51 @@ class BodyLimit:
             await self._too_large()(scope, receive, send)
 
 
+def client_address(scope: Scope, trusted_proxies: int) -> str:
+    """The caller's address: the peer's, or with ``trusted_proxies`` proxies in front the
+    address the outermost of them saw (X-Forwarded-For, read from the right, so a client
+    cannot name itself by adding entries on the left)."""
+    peer = scope.get("client")
+    chain = [str(peer[0]) if peer else "unknown"]
+    if trusted_proxies > 0:
+        forwarded = [
+            value.decode("latin-1")
+            for name, value in scope.get("headers", [])
+            if name.lower() == b"x-forwarded-for"
+        ]
+        hops = [hop.strip() for value in forwarded for hop in value.split(",") if hop.strip()]
+        chain = hops + chain
+        return chain[max(0, len(chain) - 1 - trusted_proxies)]
+    return chain[0]
+
+
+def refuse_if_failing(gateway: Gateway, address: str, now: float) -> None:
+    """429 before any work for an address whose failures (bad credentials, webhooks to
+    unknown sources, too-slow uploads) used up its allowance."""
+    wait = gateway.anonymous_buckets.wait(address, now)
+    if wait > 0:
+        raise TooManyRequests(
+            "too many failed requests from this address (bad credentials, unknown webhook "
+            "sources or too-slow uploads); retry later",
+            retry_after=int(retry_after_header(wait)),
+        )
+
+
 async def principal(request: Request) -> Principal:
-    """The verified caller, rate limited per tenant and per API key."""
+    """The verified caller, rate limited per tenant, per API key and per platform admin;
+    callers that fail to authenticate are limited per client address, checked before
+    their credential costs a lookup."""
     cached: Principal | None = getattr(request.state, "principal", None)
     if cached is not None:
         return cached
     gateway = gateway_of(service_state(request))
-    caller = await gateway.authenticator.authenticate(request.headers.get("authorization"))
+    address = client_address(request.scope, gateway.settings.trusted_proxies)
+    refuse_if_failing(gateway, address, time.monotonic())
+    try:
+        caller = await gateway.authenticator.authenticate(request.headers.get("authorization"))
+    except Unauthenticated:
+        gateway.anonymous_buckets.take(address, time.monotonic())
+        raise
     acting: UUID | None = getattr(request.state, ACTING_TENANT, None)
     if acting is not None:
         if caller.role != "platform_admin":
@@ -167,10 +210,12 @@ def _rate_limit(gateway: Gateway, caller: Principal) -> None:
         waits.append(gateway.tenant_buckets.take(str(caller.tenant_id), now))
     if caller.key_id is not None:
         waits.append(gateway.key_buckets.take(caller.key_id, now))
+    if caller.role == "platform_admin":
+        waits.append(gateway.admin_buckets.take(caller.subject, now))
     wait = max(waits, default=0.0)
     if wait > 0:
         raise TooManyRequests(
-            "rate limit reached for this tenant or API key; retry later",
+            "rate limit reached for this tenant, API key or platform admin; retry later",
             retry_after=int(retry_after_header(wait)),
         )
 

@@ -1,23 +1,40 @@
 """The gateway's platform routes: status, the caller, the API and event documents, and
-webhooks (authenticated by ingest, by each tool's signature, so passed on as they are)."""
+webhooks (authenticated by ingest, by each tool's signature, so passed on as they are,
+once the gateway has read the whole body at a decent pace and within the source's rate)."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 from urllib.parse import quote
+from uuid import UUID
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from sextant.contracts.asyncapi import asyncapi_document
 from sextant.contracts.schemas import all_schemas
-from sextant.gateway.access import CurrentPrincipal, gateway_of
+from sextant.gateway.access import (
+    CurrentPrincipal,
+    Gateway,
+    client_address,
+    gateway_of,
+    refuse_if_failing,
+)
+from sextant.gateway.domain.limits import UploadPace, retry_after_header
 from sextant.gateway.openapi import PublicOpenAPI
 from sextant.gateway.schemas import Me
 from sextant.gateway.upstreams import Readiness
 from sextant.runtime.app import State
-from sextant.runtime.errors import NotFound, problem, problem_response
+from sextant.runtime.errors import (
+    DomainError,
+    NotFound,
+    PayloadTooLarge,
+    TooManyRequests,
+    problem,
+    problem_response,
+)
 
 public_router = APIRouter(prefix="/v1", tags=["status"])
 
@@ -103,10 +120,14 @@ hooks_router = APIRouter(prefix="/v1", tags=["webhooks"])
         400: problem_response("the body is not JSON"),
         401: problem_response("bad or missing signature"),
         404: problem_response("no such source"),
+        408: problem_response("the body came too slowly"),
         410: problem_response("the source is disabled or its workspace deleted"),
         413: problem_response("over the body limit"),
         415: problem_response("not application/json"),
-        429: problem_response("overloaded: retry after Retry-After seconds"),
+        429: problem_response(
+            "overloaded, over the source's rate, or too many failures from this address: "
+            "retry after Retry-After seconds"
+        ),
         503: problem_response("ingest or its database is unavailable: nothing was stored"),
     },
     openapi_extra={
@@ -118,6 +139,84 @@ hooks_router = APIRouter(prefix="/v1", tags=["webhooks"])
     },
 )
 async def webhook(source_id: str, request: Request, state: State) -> Response:
-    return await gateway_of(state).upstreams.forward(
-        "ingest", request, f"/v1/hooks/{quote(source_id, safe='')}"
+    """Checked and read here, so that what reaches ingest's breaker is a whole body: an
+    address that keeps failing is refused first, then the body is read within its pace
+    and size, then the source's rate is charged. Failures that prove nothing about a
+    source (an unknown one, a too-slow upload) are charged to the caller's address; a
+    bad signature is not, as one sender (a tool's hook service) delivers for many
+    tenants."""
+    gateway = gateway_of(state)
+    address = client_address(request.scope, gateway.settings.trusted_proxies)
+    refuse_if_failing(gateway, address, time.monotonic())
+    try:
+        source = UUID(source_id)
+    except ValueError:
+        gateway.anonymous_buckets.take(address, time.monotonic())
+        raise NotFound(f"no source {source_id[:64]!r}") from None
+    try:
+        body = await _read_body(request, gateway)
+    except UploadTooSlow:
+        gateway.anonymous_buckets.take(address, time.monotonic())
+        raise
+    wait = gateway.source_buckets.take(str(source), time.monotonic())
+    if wait > 0:
+        raise TooManyRequests(
+            "too many deliveries for this source; retry later",
+            retry_after=int(retry_after_header(wait)),
+        )
+    reply = await gateway.upstreams.forward(
+        "ingest", request, f"/v1/hooks/{quote(str(source), safe='')}", key=str(source), body=body
     )
+    if reply.status_code == 404:
+        gateway.anonymous_buckets.take(address, time.monotonic())
+    return reply
+
+
+class UploadTooSlow(DomainError):
+    status, title, type_slug = 408, "Request timeout", "request-timeout"
+
+
+class UploadAborted(DomainError):
+    """The client left mid-body; nobody reads the answer, but it is logged as a 400."""
+
+
+async def _read_body(request: Request, gateway: Gateway) -> bytes:
+    """The whole body, at the pace of :class:`UploadPace` and within the size ingest
+    accepts — before anything is forwarded, so a slow or aborted upload costs a breaker
+    nothing and ties up no upstream connection."""
+    settings = gateway.settings
+    limit = settings.webhook_max_body_bytes
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"the body is over the {limit} byte limit")
+    pace = UploadPace(
+        settings.webhook_body_grace_seconds, settings.webhook_body_min_bytes_per_second
+    )
+    started = time.monotonic()
+    chunks: list[bytes] = []
+    received = 0
+    more = True
+    while more:
+        try:
+            async with asyncio.timeout_at(_loop_time(pace.deadline(started, received))):
+                message = await request.receive()
+        except TimeoutError:
+            raise UploadTooSlow(
+                f"the body came too slowly: {received} bytes in "
+                f"{time.monotonic() - started:.1f} s; after {pace.grace:g} s it must average "
+                f"{pace.min_bytes_per_second:g} bytes/s"
+            ) from None
+        if message["type"] == "http.disconnect":
+            raise UploadAborted("the client left before the body was whole")
+        chunk = message.get("body", b"")
+        received += len(chunk)
+        if received > limit:
+            raise PayloadTooLarge(f"the body is over the {limit} byte limit")
+        chunks.append(chunk)
+        more = message.get("more_body", False)
+    return b"".join(chunks)
+
+
+def _loop_time(monotonic_deadline: float) -> float:
+    """A time.monotonic() deadline on the event loop's clock."""
+    return asyncio.get_running_loop().time() + (monotonic_deadline - time.monotonic())
