@@ -272,3 +272,26 @@ async def test_webhooks_are_limited_per_source_and_unknown_sources_per_address(
         assert [r.status_code for r in probes] == [404, 404, 429]
         assert (await deliver(gw.client, quiet, **scanner)).status_code == 429
         assert (await deliver(gw.client, quiet)).status_code == 202  # other addresses pass
+
+
+async def test_refused_signatures_are_limited_per_source_and_address_not_for_the_sender(
+    database_url: str, internal_keys: InternalKeys, services: tuple[Services, str]
+) -> None:
+    upstream, url = services
+    broken, fine = uuid4(), uuid4()
+    upstream.answers = {f"/v1/hooks/{broken}": 401, f"/v1/hooks/{fine}": 202}
+    limits = {
+        "anonymous_failure_burst": 2,
+        "anonymous_failure_rate_per_second": 0.01,
+        "trusted_proxies": 1,
+    }
+    async with edge(database_url, internal_keys, url, **limits) as gw:
+        hook_service = {"x-forwarded-for": "192.0.2.10"}  # one tool delivering for everyone
+        replies = [await deliver(gw.client, broken, **hook_service) for _ in range(3)]
+        assert [r.status_code for r in replies] == [401, 401, 429]
+        assert upstream.calls.count(f"/v1/hooks/{broken}") == 2
+        # The same sender's deliveries to another tenant's source still go through ...
+        assert (await deliver(gw.client, fine, **hook_service)).status_code == 202
+        # ... and another sender still reaches the broken source.
+        other = await deliver(gw.client, broken, **{"x-forwarded-for": "192.0.2.11"})
+        assert other.status_code == 401

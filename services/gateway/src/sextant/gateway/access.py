@@ -163,14 +163,15 @@ def client_address(scope: Scope, trusted_proxies: int) -> str:
     return chain[0]
 
 
-def refuse_if_failing(gateway: Gateway, address: str, now: float) -> None:
-    """429 before any work for an address whose failures (bad credentials, webhooks to
-    unknown sources, too-slow uploads) used up its allowance."""
-    wait = gateway.anonymous_buckets.wait(address, now)
+def refuse_if_failing(gateway: Gateway, caller: str, now: float) -> None:
+    """429 before any work for a caller — an address, or a webhook source from an
+    address — whose failures (bad credentials or signatures, unknown webhook sources,
+    too-slow uploads) used up its allowance."""
+    wait = gateway.anonymous_buckets.wait(caller, now)
     if wait > 0:
         raise TooManyRequests(
-            "too many failed requests from this address (bad credentials, unknown webhook "
-            "sources or too-slow uploads); retry later",
+            "too many failed requests from this address (bad credentials or signatures, "
+            "unknown webhook sources or too-slow uploads); retry later",
             retry_after=int(retry_after_header(wait)),
         )
 

@@ -76,7 +76,7 @@ class GatewaySettings(ServiceSettings):
         default=2.0,
         gt=0,
         description="per client address: failed authentications, webhooks to unknown "
-        "sources, too-slow uploads",
+        "sources, too-slow uploads; per (source, address): webhooks refused 401 or 410",
     )
     anonymous_failure_burst: float = Field(default=30.0, ge=1)
     admin_rate_per_second: float = Field(default=20.0, gt=0, description="per platform admin")

@@ -139,12 +139,13 @@ hooks_router = APIRouter(prefix="/v1", tags=["webhooks"])
     },
 )
 async def webhook(source_id: str, request: Request, state: State) -> Response:
-    """Checked and read here, so that what reaches ingest's breaker is a whole body: an
-    address that keeps failing is refused first, then the body is read within its pace
-    and size, then the source's rate is charged. Failures that prove nothing about a
-    source (an unknown one, a too-slow upload) are charged to the caller's address; a
-    bad signature is not, as one sender (a tool's hook service) delivers for many
-    tenants."""
+    """Checked and read here, so that what reaches ingest and its breaker is a whole body
+    within its source's rate. Failures cost the caller's allowance: those that prove
+    nothing about a source (an unknown one, a too-slow upload) its address's; a delivery
+    ingest refuses for its signature or a disabled source the allowance of that source
+    *from that address* — one sender (a tool's hook service) delivers for many tenants,
+    and one tenant's broken secret must not hold back the others'. A caller over either
+    is answered 429 before its body is read."""
     gateway = gateway_of(state)
     address = client_address(request.scope, gateway.settings.trusted_proxies)
     refuse_if_failing(gateway, address, time.monotonic())
@@ -153,6 +154,8 @@ async def webhook(source_id: str, request: Request, state: State) -> Response:
     except ValueError:
         gateway.anonymous_buckets.take(address, time.monotonic())
         raise NotFound(f"no source {source_id[:64]!r}") from None
+    sender = f"{source}@{address}"
+    refuse_if_failing(gateway, sender, time.monotonic())
     try:
         body = await _read_body(request, gateway)
     except UploadTooSlow:
@@ -169,6 +172,8 @@ async def webhook(source_id: str, request: Request, state: State) -> Response:
     )
     if reply.status_code == 404:
         gateway.anonymous_buckets.take(address, time.monotonic())
+    elif reply.status_code in (401, 410):
+        gateway.anonymous_buckets.take(sender, time.monotonic())
     return reply
 
 
