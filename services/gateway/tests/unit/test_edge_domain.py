@@ -96,6 +96,16 @@ def test_token_buckets_can_be_checked_without_spending_a_token() -> None:
     assert buckets.wait("addr", 0.5) == 0.0
 
 
+def test_failures_charged_after_the_fact_add_up_to_a_longer_wait_down_to_a_floor() -> None:
+    buckets = TokenBuckets(rate=2, burst=3)
+    for _ in range(5):  # five let through together, all failed
+        buckets.charge("addr", 0.0)
+    assert buckets.wait("addr", 0.0) == 1.5  # 3 - 5 = -2 tokens: 3 to earn at 2/s
+    for _ in range(10):
+        buckets.charge("addr", 0.0)
+    assert buckets.wait("addr", 0.0) == 2.0  # floored at -3: 4 to earn
+
+
 def opened(breaker: CircuitBreaker, at: float = 0.0) -> CircuitBreaker:
     for _ in range(breaker.threshold):
         attempt = breaker.attempt(at)

@@ -189,7 +189,7 @@ async def principal(request: Request) -> Principal:
     try:
         caller = await gateway.authenticator.authenticate(request.headers.get("authorization"))
     except Unauthenticated:
-        gateway.anonymous_buckets.take(address, time.monotonic())
+        gateway.anonymous_buckets.charge(address, time.monotonic())
         raise
     acting: UUID | None = getattr(request.state, ACTING_TENANT, None)
     if acting is not None:

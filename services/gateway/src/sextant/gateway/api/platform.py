@@ -152,14 +152,14 @@ async def webhook(source_id: str, request: Request, state: State) -> Response:
     try:
         source = UUID(source_id)
     except ValueError:
-        gateway.anonymous_buckets.take(address, time.monotonic())
+        gateway.anonymous_buckets.charge(address, time.monotonic())
         raise NotFound(f"no source {source_id[:64]!r}") from None
     sender = f"{source}@{address}"
     refuse_if_failing(gateway, sender, time.monotonic())
     try:
         body = await _read_body(request, gateway)
     except UploadTooSlow:
-        gateway.anonymous_buckets.take(address, time.monotonic())
+        gateway.anonymous_buckets.charge(address, time.monotonic())
         raise
     wait = gateway.source_buckets.take(str(source), time.monotonic())
     if wait > 0:
@@ -171,9 +171,9 @@ async def webhook(source_id: str, request: Request, state: State) -> Response:
         "ingest", request, f"/v1/hooks/{quote(str(source), safe='')}", key=str(source), body=body
     )
     if reply.status_code == 404:
-        gateway.anonymous_buckets.take(address, time.monotonic())
+        gateway.anonymous_buckets.charge(address, time.monotonic())
     elif reply.status_code in (401, 410):
-        gateway.anonymous_buckets.take(sender, time.monotonic())
+        gateway.anonymous_buckets.charge(sender, time.monotonic())
     return reply
 
 

@@ -40,6 +40,18 @@ class TokenBuckets:
             return 0.0
         return (1 - bucket.tokens) / self.rate
 
+    def charge(self, key: str, now: float) -> None:
+        """Spend a token after the fact, even when none is left, down to ``-burst``: the
+        failures of requests let through together (each checked with :meth:`wait`
+        before the others failed) add up to a longer wait instead of vanishing."""
+        bucket = self._buckets.pop(key, None) or _Bucket(self.burst, now)
+        bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.updated) * self.rate)
+        bucket.tokens = max(-self.burst, bucket.tokens - 1)
+        bucket.updated = now
+        self._buckets[key] = bucket
+        if len(self._buckets) > self.max_keys:
+            self._buckets.popitem(last=False)
+
     def wait(self, key: str, now: float) -> float:
         """Like :meth:`take` but costs nothing: 0 when a token is there, else the seconds
         until one is. For limits charged after the fact (a failed authentication), checked
