@@ -1,5 +1,6 @@
 """The distributed mode's upstream URLs come from one JSON setting, and must name everyone;
-circuit breakers per (service, key) always leave half-open, whatever the probe does."""
+circuit breakers per (service, key) always leave half-open, whatever the probe does; a
+webhook body is read whole, in time and within its limit, before anything is forwarded."""
 
 import asyncio
 import contextlib
@@ -11,8 +12,11 @@ import httpx
 import pytest
 from starlette.requests import Request
 
+from sextant.gateway.api.platform import UploadAborted, UploadTooSlow, read_body
+from sextant.gateway.domain.limits import UploadPace
 from sextant.gateway.settings import GatewaySettings
 from sextant.gateway.upstreams import UPSTREAM_SERVICES, Upstreams, within
+from sextant.runtime.errors import PayloadTooLarge
 
 URLS = {name: f"http://{name}:8000" for name in UPSTREAM_SERVICES}
 
@@ -166,3 +170,52 @@ async def test_one_keys_failures_pause_only_that_keys_calls() -> None:
     assert await send(upstreams, "a") == 503 and ingest.calls == 2  # paused: not sent
     assert await send(upstreams, "b") == 202 and ingest.calls == 3
     assert upstreams.breaker_state("ingest", "b") == "closed"
+
+
+def uploading(*messages: dict[str, Any]) -> Request:
+    """A request whose body arrives as ``messages``; after them, nothing ever comes."""
+    queue = list(messages)
+
+    async def receive() -> dict[str, Any]:
+        if queue:
+            return queue.pop(0)
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    return Request(webhook_request().scope, receive)
+
+
+PACE = UploadPace(grace=0.05, min_bytes_per_second=1_000_000)
+
+
+async def test_a_webhook_body_is_read_whole_in_chunks() -> None:
+    request = uploading(
+        {"type": "http.request", "body": b'{"a":', "more_body": True},
+        {"type": "http.request", "body": b" 1}", "more_body": False},
+    )
+    assert await read_body(request, 1024, PACE) == b'{"a": 1}'
+
+
+async def test_a_client_that_leaves_mid_body_never_reaches_a_breaker() -> None:
+    request = uploading(
+        {"type": "http.request", "body": b"{", "more_body": True}, {"type": "http.disconnect"}
+    )
+    with pytest.raises(UploadAborted):
+        await read_body(request, 1024, PACE)
+
+
+async def test_a_body_that_stops_coming_is_cut_off_after_the_grace() -> None:
+    request = uploading({"type": "http.request", "body": b"{", "more_body": True})
+    started = time.monotonic()
+    with pytest.raises(UploadTooSlow, match="1 bytes in"):
+        await read_body(request, 1024, PACE)
+    assert time.monotonic() - started < 1
+
+
+async def test_a_body_over_the_limit_is_refused_as_it_arrives() -> None:
+    request = uploading(
+        {"type": "http.request", "body": b" " * 600, "more_body": True},
+        {"type": "http.request", "body": b" " * 600, "more_body": True},
+    )
+    with pytest.raises(PayloadTooLarge, match="1024 byte"):
+        await read_body(request, 1024, PACE)

@@ -17,7 +17,6 @@ from sextant.contracts.asyncapi import asyncapi_document
 from sextant.contracts.schemas import all_schemas
 from sextant.gateway.access import (
     CurrentPrincipal,
-    Gateway,
     client_address,
     gateway_of,
     refuse_if_failing,
@@ -157,7 +156,11 @@ async def webhook(source_id: str, request: Request, state: State) -> Response:
     sender = f"{source}@{address}"
     refuse_if_failing(gateway, sender, time.monotonic())
     try:
-        body = await _read_body(request, gateway)
+        settings = gateway.settings
+        pace = UploadPace(
+            settings.webhook_body_grace_seconds, settings.webhook_body_min_bytes_per_second
+        )
+        body = await read_body(request, settings.webhook_max_body_bytes, pace)
     except UploadTooSlow:
         gateway.anonymous_buckets.charge(address, time.monotonic())
         raise
@@ -185,18 +188,13 @@ class UploadAborted(DomainError):
     """The client left mid-body; nobody reads the answer, but it is logged as a 400."""
 
 
-async def _read_body(request: Request, gateway: Gateway) -> bytes:
-    """The whole body, at the pace of :class:`UploadPace` and within the size ingest
-    accepts — before anything is forwarded, so a slow or aborted upload costs a breaker
-    nothing and ties up no upstream connection."""
-    settings = gateway.settings
-    limit = settings.webhook_max_body_bytes
+async def read_body(request: Request, limit: int, pace: UploadPace) -> bytes:
+    """The whole body, at ``pace`` and within ``limit`` bytes (ingest's) — before
+    anything is forwarded, so a slow or aborted upload costs a breaker nothing and ties
+    up no upstream connection."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"the body is over the {limit} byte limit")
-    pace = UploadPace(
-        settings.webhook_body_grace_seconds, settings.webhook_body_min_bytes_per_second
-    )
     started = time.monotonic()
     chunks: list[bytes] = []
     received = 0
