@@ -31,8 +31,11 @@ other senders are not B's):
   share of a 2-core box however each is answered, which only a limit in front of the
   gateway (connections per address) addresses.
 
-Before this issue's fix, (a) opened the one ingest breaker every tenant shared (after
-five uploads that timed out upstream) and B got 503s for ten seconds at a time.
+On the code before this issue's fix, the slow-loris uploads were passed on to ingest,
+held 10 s each and answered 503, each counted as an ingest failure by the breaker all
+tenants shared; B at full rate was not paused there only because its own successes kept
+resetting that breaker's count of consecutive failures (a quieter tenant is: see
+tests/integration/test_isolation.py). This bench measures what B keeps, not that.
 
 B's own per-source rate limit is raised so B measures the gateway, not its allowance;
 every other limit is the default. The phases alternate (alone, attacked, alone, …)
