@@ -218,8 +218,12 @@ async def test_failed_authentications_are_limited_per_client_address_before_any_
         assert refused.status_code == 429 and refused.headers["content-type"] == PROBLEM
         assert int(refused.headers["retry-after"]) >= 99  # one token at 0.01/s
         assert "this address" in refused.json()["detail"]
-        # Refused before authentication: even a good token from that address waits.
-        assert (await gw.client.get("/v1/me", headers=gw.tenants["a"])).status_code == 429
+        assert (await gw.client.get("/v1/me")).status_code == 429
+        # A JWT is still checked (its signature, no lookup): a good one passes, a forged
+        # one gets 429 too.
+        assert (await gw.client.get("/v1/me", headers=gw.tenants["a"])).status_code == 200
+        forged = {"Authorization": gw.tenants["a"]["Authorization"][:-4] + "AAAA"}
+        assert (await gw.client.get("/v1/me", headers=forged)).status_code == 429
         # Another address (named by the one trusted proxy) is not held back ...
         elsewhere = {"x-forwarded-for": "198.51.100.7"}
         assert (await gw.client.get("/v1/me", headers=bad_key | elsewhere)).status_code == 401
@@ -274,22 +278,27 @@ async def test_webhooks_are_limited_per_source_and_unknown_sources_per_address(
         assert (await deliver(gw.client, quiet)).status_code == 202  # other addresses pass
 
 
-async def test_refused_signatures_are_limited_per_source_and_address_not_for_the_sender(
+async def test_refused_deliveries_hold_back_their_source_from_that_address_not_the_sender(
     database_url: str, internal_keys: InternalKeys, services: tuple[Services, str]
 ) -> None:
     upstream, url = services
-    broken, fine = uuid4(), uuid4()
-    upstream.answers = {f"/v1/hooks/{broken}": 401, f"/v1/hooks/{fine}": 202}
+    broken, deleted, fine = uuid4(), uuid4(), uuid4()
+    upstream.answers = {
+        f"/v1/hooks/{broken}": 401,  # a tenant's secret does not match
+        f"/v1/hooks/{deleted}": 404,  # a deleted source whose hook still fires
+        f"/v1/hooks/{fine}": 202,
+    }
     limits = {
-        "anonymous_failure_burst": 2,
+        "anonymous_failure_burst": 3,
         "anonymous_failure_rate_per_second": 0.01,
         "trusted_proxies": 1,
     }
     async with edge(database_url, internal_keys, url, **limits) as gw:
         hook_service = {"x-forwarded-for": "192.0.2.10"}  # one tool delivering for everyone
-        replies = [await deliver(gw.client, broken, **hook_service) for _ in range(3)]
-        assert [r.status_code for r in replies] == [401, 401, 429]
-        assert upstream.calls.count(f"/v1/hooks/{broken}") == 2
+        for source, status in ((broken, 401), (deleted, 404)):
+            replies = [await deliver(gw.client, source, **hook_service) for _ in range(4)]
+            assert [r.status_code for r in replies] == [status] * 3 + [429]
+            assert upstream.calls.count(f"/v1/hooks/{source}") == 3
         # The same sender's deliveries to another tenant's source still go through ...
         assert (await deliver(gw.client, fine, **hook_service)).status_code == 202
         # ... and another sender still reaches the broken source.

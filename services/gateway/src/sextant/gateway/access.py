@@ -19,7 +19,13 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from sextant.gateway.authn import Authenticator, LocalIssuer, Principal, PublicRole
+from sextant.gateway.authn import (
+    API_KEY_PREFIX,
+    Authenticator,
+    LocalIssuer,
+    Principal,
+    PublicRole,
+)
 from sextant.gateway.domain.cache import TtlCache
 from sextant.gateway.domain.limits import TokenBuckets, retry_after_header
 from sextant.gateway.settings import GatewaySettings
@@ -177,19 +183,30 @@ def refuse_if_failing(gateway: Gateway, caller: str, now: float) -> None:
 
 
 async def principal(request: Request) -> Principal:
-    """The verified caller, rate limited per tenant, per API key and per platform admin;
-    callers that fail to authenticate are limited per client address, checked before
-    their credential costs a lookup."""
+    """The verified caller, rate limited per tenant, per API key and per platform admin.
+
+    Callers that fail to authenticate are limited per client address. Once an address has
+    spent its allowance, an API key or a missing credential is refused before it costs a
+    lookup; a JWT is still verified (a signature check, no lookup before it holds), so
+    the people behind a shared address who sign in keep working while the address's
+    bad credentials get 429."""
     cached: Principal | None = getattr(request.state, "principal", None)
     if cached is not None:
         return cached
     gateway = gateway_of(service_state(request))
     address = client_address(request.scope, gateway.settings.trusted_proxies)
-    refuse_if_failing(gateway, address, time.monotonic())
+    authorization = request.headers.get("authorization")
+    scheme, _, credential = (authorization or "").partition(" ")
+    jwt = scheme.lower() == "bearer" and not credential.strip().startswith(API_KEY_PREFIX)
+    over = gateway.anonymous_buckets.wait(address, time.monotonic()) > 0
+    if over and not jwt:
+        refuse_if_failing(gateway, address, time.monotonic())
     try:
-        caller = await gateway.authenticator.authenticate(request.headers.get("authorization"))
+        caller = await gateway.authenticator.authenticate(authorization)
     except Unauthenticated:
         gateway.anonymous_buckets.charge(address, time.monotonic())
+        if over:
+            refuse_if_failing(gateway, address, time.monotonic())
         raise
     acting: UUID | None = getattr(request.state, ACTING_TENANT, None)
     if acting is not None:

@@ -75,8 +75,8 @@ class GatewaySettings(ServiceSettings):
     anonymous_failure_rate_per_second: float = Field(
         default=2.0,
         gt=0,
-        description="per client address: failed authentications, webhooks to unknown "
-        "sources, too-slow uploads; per (source, address): webhooks refused 401 or 410",
+        description="per client address: failed authentications, too-slow uploads, "
+        "refused webhooks (once per source); per (source, address): refused webhooks",
     )
     anonymous_failure_burst: float = Field(default=30.0, ge=1)
     admin_rate_per_second: float = Field(default=20.0, gt=0, description="per platform admin")

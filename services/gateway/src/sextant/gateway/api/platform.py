@@ -17,6 +17,7 @@ from sextant.contracts.asyncapi import asyncapi_document
 from sextant.contracts.schemas import all_schemas
 from sextant.gateway.access import (
     CurrentPrincipal,
+    Gateway,
     client_address,
     gateway_of,
     refuse_if_failing,
@@ -139,22 +140,25 @@ hooks_router = APIRouter(prefix="/v1", tags=["webhooks"])
 )
 async def webhook(source_id: str, request: Request, state: State) -> Response:
     """Checked and read here, so that what reaches ingest and its breaker is a whole body
-    within its source's rate. Failures cost the caller's allowance: those that prove
-    nothing about a source (an unknown one, a too-slow upload) its address's; a delivery
-    ingest refuses for its signature or a disabled source the allowance of that source
-    *from that address* — one sender (a tool's hook service) delivers for many tenants,
-    and one tenant's broken secret must not hold back the others'. A caller over either
-    is answered 429 before its body is read."""
+    within its source's rate.
+
+    A refused delivery (unknown or deleted source, bad signature, disabled source) costs
+    the allowance of that source *from that address*, and the address's own allowance
+    only the first time that pair fails: one sender (a tool's hook service) delivers for
+    many tenants, so one tenant's deleted source or broken secret must hold back only
+    itself, while a scanner trying many sources spends its address's allowance. A
+    too-slow upload costs the address. Over either allowance: 429 before the body is
+    read."""
     gateway = gateway_of(state)
     address = client_address(request.scope, gateway.settings.trusted_proxies)
+    sender = f"{source_id[:64]}@{address}"
     refuse_if_failing(gateway, address, time.monotonic())
+    refuse_if_failing(gateway, sender, time.monotonic())
     try:
         source = UUID(source_id)
     except ValueError:
-        gateway.anonymous_buckets.charge(address, time.monotonic())
+        _refused(gateway, sender, address)
         raise NotFound(f"no source {source_id[:64]!r}") from None
-    sender = f"{source}@{address}"
-    refuse_if_failing(gateway, sender, time.monotonic())
     try:
         settings = gateway.settings
         pace = UploadPace(
@@ -173,11 +177,18 @@ async def webhook(source_id: str, request: Request, state: State) -> Response:
     reply = await gateway.upstreams.forward(
         "ingest", request, f"/v1/hooks/{quote(str(source), safe='')}", key=str(source), body=body
     )
-    if reply.status_code == 404:
-        gateway.anonymous_buckets.charge(address, time.monotonic())
-    elif reply.status_code in (401, 410):
-        gateway.anonymous_buckets.charge(sender, time.monotonic())
+    if reply.status_code in (401, 404, 410):
+        _refused(gateway, sender, address)
     return reply
+
+
+def _refused(gateway: Gateway, sender: str, address: str) -> None:
+    """Charge a refused delivery to its (source, address), and to the address when that
+    pair has not failed lately."""
+    now = time.monotonic()
+    if sender not in gateway.anonymous_buckets:
+        gateway.anonymous_buckets.charge(address, now)
+    gateway.anonymous_buckets.charge(sender, now)
 
 
 class UploadTooSlow(DomainError):

@@ -40,6 +40,10 @@ class TokenBuckets:
             return 0.0
         return (1 - bucket.tokens) / self.rate
 
+    def __contains__(self, key: str) -> bool:
+        """Whether ``key`` has a bucket (it was charged or taken lately)."""
+        return key in self._buckets
+
     def charge(self, key: str, now: float) -> None:
         """Spend a token after the fact, even when none is left, down to ``-burst``: the
         failures of requests let through together (each checked with :meth:`wait`
