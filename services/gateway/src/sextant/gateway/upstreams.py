@@ -155,7 +155,7 @@ class Upstreams:
         retries: int = 2,
         breaker_failures: int = 5,
         breaker_cooldown: float = 10.0,
-        probe_deadline: float = 30.0,
+        probe_deadline: float = 45.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._clients = dict(clients)
@@ -173,7 +173,7 @@ class Upstreams:
         retries: int,
         breaker_failures: int,
         breaker_cooldown: float,
-        probe_deadline: float = 30.0,
+        probe_deadline: float = 45.0,
         breaker_keys: int = 100_000,
     ) -> None:
         """Apply the gateway's settings (the embedded mode builds upstreams before them)."""

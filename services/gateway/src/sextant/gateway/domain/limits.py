@@ -85,7 +85,7 @@ class CircuitBreaker:
     stuck one's verdict, if it ever comes, is ignored)."""
 
     def __init__(
-        self, threshold: int = 5, cooldown: float = 10.0, probe_deadline: float = 30.0
+        self, threshold: int = 5, cooldown: float = 10.0, probe_deadline: float = 45.0
     ) -> None:
         self.threshold, self.cooldown, self.probe_deadline = threshold, cooldown, probe_deadline
         self.failures = 0
@@ -183,7 +183,7 @@ class Breakers:
         self,
         threshold: int = 5,
         cooldown: float = 10.0,
-        probe_deadline: float = 30.0,
+        probe_deadline: float = 45.0,
         max_keys: int = 100_000,
     ) -> None:
         self.threshold, self.cooldown, self.probe_deadline = threshold, cooldown, probe_deadline
