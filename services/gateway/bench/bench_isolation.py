@@ -13,7 +13,8 @@ verified, stored, normalized and staged for publishing) back to back over
 and its p99 the 99th percentile of their latencies. Only 2xx count.
 
 The misbehaviour, each from an address of its own on 127.0.0.0/8 (as attackers and
-other senders are not B's):
+other senders are not B's), runs in a process of its own, so its client-side work does
+not slow B's senders:
 
 - (a) ``--slow`` connections upload to ``/v1/hooks/<random uuid>`` with no credentials,
   one byte a second (a slow-loris), each opening again a second after the gateway drops
@@ -53,6 +54,7 @@ import hashlib
 import hmac
 import importlib.util
 import json
+import multiprocessing
 import os
 import re
 import shlex
@@ -65,6 +67,8 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
+from multiprocessing.queues import Queue
+from multiprocessing.synchronize import Event as EventType
 from pathlib import Path
 
 import httpx
@@ -290,13 +294,49 @@ async def failing_sender(
         connection.close()
 
 
+def attack(
+    port: int,
+    a_path: str,
+    body: bytes,
+    wrong_secret: str,
+    args: argparse.Namespace,
+    started: EventType,
+    stop: EventType,
+    results: Queue[tuple[dict[str, int], dict[str, int]]],
+) -> None:
+    """The attackers, in a process of their own, so that their client-side work does not
+    slow B's senders (which would pass for an effect on the gateway)."""
+
+    async def main() -> None:
+        signer = Signer(body, wrong_secret, f"a-{os.getpid()}")
+        halt = asyncio.Event()
+        slow: Counter[str] = Counter()
+        failing: Counter[str] = Counter()
+        tasks = [asyncio.create_task(slow_loris(port, halt, slow)) for _ in range(args.slow)]
+        if args.failing_rate > 0:
+            tasks.append(
+                asyncio.create_task(
+                    failing_sender(port, a_path, signer, args.failing_rate, halt, failing)
+                )
+            )
+        started.set()
+        while not stop.is_set():
+            await asyncio.sleep(0.05)
+        halt.set()
+        await asyncio.wait_for(asyncio.gather(*tasks), timeout=30)
+        results.put((dict(slow), dict(failing)))
+
+    asyncio.run(main())
+
+
 async def phases(
-    port: int, b_path: str, b: Signer, a_path: str, a: Signer, args: argparse.Namespace
+    port: int, b_path: str, b: Signer, a_path: str, wrong_secret: str, args: argparse.Namespace
 ) -> tuple[list[dict[str, float]], list[dict[str, float]], Counter[str], Counter[str]]:
     alone: list[dict[str, float]] = []
     attacked: list[dict[str, float]] = []
     slow_outcomes: Counter[str] = Counter()
     failing_outcomes: Counter[str] = Counter()
+    spawn = multiprocessing.get_context("spawn")
     await tenant_b(port, b_path, b, 1.0, args.connections, args.pids)  # warm up
     for run in range(args.repeat):
         for kind in ("alone", "attacked") if run % 2 == 0 else ("attacked", "alone"):
@@ -305,22 +345,27 @@ async def phases(
                     await tenant_b(port, b_path, b, args.seconds, args.connections, args.pids)
                 )
                 continue
-            stop = asyncio.Event()
-            attackers = [
-                asyncio.create_task(slow_loris(port, stop, slow_outcomes)) for _ in range(args.slow)
-            ]
-            if args.failing_rate > 0:
-                attackers.append(
-                    asyncio.create_task(
-                        failing_sender(port, a_path, a, args.failing_rate, stop, failing_outcomes)
-                    )
-                )
-            await asyncio.sleep(1)  # the attack is under way before B is measured
-            attacked.append(
-                await tenant_b(port, b_path, b, args.seconds, args.connections, args.pids)
+            started, stop, results = spawn.Event(), spawn.Event(), spawn.Queue()
+            attacker = spawn.Process(
+                target=attack,
+                args=(port, a_path, b.body, wrong_secret, args, started, stop, results),
             )
-            stop.set()
-            await asyncio.wait_for(asyncio.gather(*attackers), timeout=30)
+            attacker.start()
+            try:
+                await asyncio.to_thread(started.wait, 60)
+                await asyncio.sleep(1)  # the attack is under way before B is measured
+                attacked.append(
+                    await tenant_b(port, b_path, b, args.seconds, args.connections, args.pids)
+                )
+                stop.set()
+                slow, failing = await asyncio.to_thread(results.get, True, 60)
+                slow_outcomes.update(slow)
+                failing_outcomes.update(failing)
+            finally:
+                stop.set()
+                await asyncio.to_thread(attacker.join, 30)
+                if attacker.is_alive():
+                    attacker.kill()
     return alone, attacked, slow_outcomes, failing_outcomes
 
 
@@ -360,7 +405,6 @@ def run(work: Path, database_url: str, args: argparse.Namespace) -> None:
                     raise RuntimeError(f"source for {name}: {reply.status_code} {reply.text}")
                 sources[name] = reply.json()
             b = Signer(body, sources["b"]["secret"], "b")
-            a = Signer(body, "not-" + sources["a"]["secret"], "a")
             port = int(gateway_url.rsplit(":", 1)[1])
             alone, attacked, slow, failing = asyncio.run(
                 phases(
@@ -368,7 +412,7 @@ def run(work: Path, database_url: str, args: argparse.Namespace) -> None:
                     f"/v1/hooks/{sources['b']['id']}",
                     b,
                     f"/v1/hooks/{sources['a']['id']}",
-                    a,
+                    "not-" + sources["a"]["secret"],
                     args,
                 )
             )

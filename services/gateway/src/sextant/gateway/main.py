@@ -103,6 +103,7 @@ def spec(
             notifications.router,
             proxy.router,  # last: it takes every /v1 path the others do not
         ],
+        hot_routes=[platform.hook_route()],
         handlers=HANDLERS,
         on_start=[open_gateway],
         on_stop=[close_gateway],

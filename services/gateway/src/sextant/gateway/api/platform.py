@@ -12,6 +12,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
+from starlette.routing import Route
 
 from sextant.contracts.asyncapi import asyncapi_document
 from sextant.contracts.schemas import all_schemas
@@ -26,7 +27,7 @@ from sextant.gateway.domain.limits import UploadPace, retry_after_header
 from sextant.gateway.openapi import PublicOpenAPI
 from sextant.gateway.schemas import Me
 from sextant.gateway.upstreams import Readiness
-from sextant.runtime.app import State
+from sextant.runtime.app import State, service_state
 from sextant.runtime.errors import (
     DomainError,
     NotFound,
@@ -139,6 +140,24 @@ hooks_router = APIRouter(prefix="/v1", tags=["webhooks"])
     },
 )
 async def webhook(source_id: str, request: Request, state: State) -> Response:
+    """For the OpenAPI document and anything :func:`hook_route` does not answer."""
+    return await receive_webhook(source_id, request, gateway_of(state))
+
+
+def hook_route() -> Route:
+    """``POST /v1/hooks/{source_id}`` as a plain Starlette route, for the spec's
+    ``hot_routes`` (as ingest does): answered before FastAPI's middleware, routing and
+    dependency solving, which cost more than a refusal (429, 404) itself — the answer
+    an attacker's flood mostly gets."""
+
+    async def endpoint(request: Request) -> Response:
+        gateway = gateway_of(service_state(request))
+        return await receive_webhook(request.path_params["source_id"], request, gateway)
+
+    return Route("/v1/hooks/{source_id}", endpoint, methods=["POST"], include_in_schema=False)
+
+
+async def receive_webhook(source_id: str, request: Request, gateway: Gateway) -> Response:
     """Checked and read here, so that what reaches ingest and its breaker is a whole body
     within its source's rate.
 
@@ -149,7 +168,6 @@ async def webhook(source_id: str, request: Request, state: State) -> Response:
     itself, while a scanner trying many sources spends its address's allowance. A
     too-slow upload costs the address. Over either allowance: 429 before the body is
     read."""
-    gateway = gateway_of(state)
     address = client_address(request.scope, gateway.settings.trusted_proxies)
     sender = f"{source_id[:64]}@{address}"
     refuse_if_failing(gateway, address, time.monotonic())
