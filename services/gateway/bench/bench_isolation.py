@@ -40,10 +40,9 @@ not slow B's senders:
   share of a 2-core box however each is answered, which only a limit in front of the
   gateway (connections per address) addresses.
 
-On the code before this issue's fix, the slow-loris uploads were streamed on to ingest,
-each holding one of the gateway's pooled connections to it for the 10 s upstream timeout
-(then a 503, a failure of the breaker all tenants shared), and B's deliveries queued
-behind them: with ``--seconds 15`` (longer than that timeout) B's p99 went from 66 ms
+On the code before this issue's fix, the slow-loris uploads were streamed on to ingest
+and held there until the 10 s upstream timeout (then a 503, a failure of the breaker all
+tenants shared), and B's deliveries waited behind them: with ``--seconds 15`` (longer than that timeout) B's p99 went from 66 ms
 alone to 9,994 ms attacked.
 
 B's own per-source rate limit is raised so its capacity is the gateway's, not its
