@@ -1,17 +1,27 @@
-"""The gateway's pure pieces: the audit chain, token buckets, the circuit breaker, the
-routing table and the OpenAPI merge."""
+"""The gateway's pure pieces: the audit chain, token buckets, circuit breakers, the upload
+pace, the client address, the routing table and the OpenAPI merge."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from uuid import UUID, uuid4
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from starlette.requests import ClientDisconnect
 
+from sextant.gateway.access import client_address
 from sextant.gateway.domain.audit import GENESIS, AuditEntry, chain_hash, verify_chain
-from sextant.gateway.domain.limits import CircuitBreaker, TokenBuckets, retry_after_header
+from sextant.gateway.domain.limits import (
+    Breakers,
+    CircuitBreaker,
+    TokenBuckets,
+    UploadPace,
+    retry_after_header,
+)
 from sextant.gateway.domain.routes import ROUTES, route_for
 from sextant.gateway.openapi import merge
 
@@ -77,20 +87,115 @@ def test_token_buckets_forget_the_least_recently_used_keys() -> None:
     assert buckets.take("a", 0.0) == 0.0  # forgotten, so it starts full again
 
 
+def test_token_buckets_can_be_checked_without_spending_a_token() -> None:
+    buckets = TokenBuckets(rate=2, burst=2)
+    assert buckets.wait("addr", 0.0) == 0.0  # unknown: full
+    buckets.take("addr", 0.0)
+    buckets.take("addr", 0.0)
+    assert buckets.wait("addr", 0.0) == 0.5 and buckets.wait("addr", 0.0) == 0.5  # no cost
+    assert buckets.wait("addr", 0.5) == 0.0
+
+
+def test_failures_charged_after_the_fact_add_up_to_a_longer_wait_down_to_a_floor() -> None:
+    buckets = TokenBuckets(rate=2, burst=3)
+    for _ in range(5):  # five let through together, all failed
+        buckets.charge("addr", 0.0)
+    assert buckets.wait("addr", 0.0) == 1.5  # 3 - 5 = -2 tokens: 3 to earn at 2/s
+    for _ in range(10):
+        buckets.charge("addr", 0.0)
+    assert buckets.wait("addr", 0.0) == 2.0  # floored at -3: 4 to earn
+
+
+def opened(breaker: CircuitBreaker, at: float = 0.0) -> CircuitBreaker:
+    for _ in range(breaker.threshold):
+        attempt = breaker.attempt(at)
+        assert attempt is not None
+        attempt.failed(at)
+    return breaker
+
+
 def test_the_breaker_opens_after_failures_probes_once_and_closes_on_success() -> None:
-    breaker = CircuitBreaker(threshold=3, cooldown=10)
-    for _ in range(3):
-        assert breaker.allow(0)
-        breaker.failed(0)
-    assert breaker.state == "open" and not breaker.allow(5)
+    breaker = opened(CircuitBreaker(threshold=3, cooldown=10))
+    assert breaker.state == "open" and breaker.attempt(5) is None
     assert breaker.retry_after(5) == 5
-    assert breaker.allow(10) and breaker.state == "half-open"
-    assert not breaker.allow(10)  # one probe at a time
-    breaker.failed(10)
-    assert breaker.state == "open" and not breaker.allow(15)
-    assert breaker.allow(20)
-    breaker.succeeded()
-    assert breaker.state == "closed" and breaker.allow(20)
+    probe = breaker.attempt(10)
+    assert probe is not None and probe.is_probe and breaker.state == "half-open"
+    assert breaker.attempt(10) is None  # one probe at a time
+    probe.failed(10)
+    assert breaker.state == "open" and breaker.attempt(15) is None
+    probe = breaker.attempt(20)
+    assert probe is not None
+    probe.succeeded()
+    assert breaker.state == "closed" and breaker.attempt(20) is not None
+
+
+def test_a_success_between_failures_starts_the_count_again() -> None:
+    breaker = CircuitBreaker(threshold=3, cooldown=10)
+    for verdict in ("failed", "failed", "succeeded", "failed", "failed"):
+        attempt = breaker.attempt(0)
+        assert attempt is not None
+        attempt.failed(0) if verdict == "failed" else attempt.succeeded()
+    assert breaker.state == "closed"
+
+
+@pytest.mark.parametrize(
+    "exit_with", [RuntimeError("crash"), asyncio.CancelledError(), ClientDisconnect()]
+)
+def test_a_probe_that_ends_without_a_verdict_frees_the_slot_for_the_next_call(
+    exit_with: BaseException,
+) -> None:
+    breaker = opened(CircuitBreaker(threshold=2, cooldown=10))
+    probe = breaker.attempt(10)
+    assert probe is not None and probe.is_probe
+    with pytest.raises(type(exit_with)), probe:
+        raise exit_with
+    assert breaker.state == "open"  # no verdict: still open, cooldown over
+    following = breaker.attempt(10)
+    assert following is not None and following.is_probe
+    following.succeeded()
+    assert breaker.state == "closed"
+
+
+def test_a_stuck_probe_is_replaced_after_its_deadline_and_its_late_verdict_ignored() -> None:
+    breaker = opened(CircuitBreaker(threshold=1, cooldown=10, probe_deadline=30))
+    stuck = breaker.attempt(10)
+    assert stuck is not None and stuck.is_probe
+    assert breaker.attempt(39.9) is None and breaker.retry_after(39.9) == 1.0
+    replacement = breaker.attempt(40)
+    assert replacement is not None and replacement.is_probe
+    stuck.succeeded()  # the stuck one answers at last: it no longer speaks for the breaker
+    assert breaker.state == "half-open"
+    replacement.failed(41)
+    assert breaker.state == "open" and breaker.attempt(50) is None
+
+
+def test_breakers_are_kept_per_key_and_the_least_recently_used_forgotten() -> None:
+    breakers = Breakers(threshold=1, cooldown=10, max_keys=2)
+    opened(breakers.get(("ingest", "source-a")))
+    assert breakers.state(("ingest", "source-a")) == "open"
+    assert breakers.state(("ingest", "source-b")) == "closed"
+    assert breakers.get(("ingest", "source-b")).attempt(1) is not None
+    breakers.get(("reports", "tenant-c"))  # a third key: source-a is the least recent
+    assert breakers.state(("ingest", "source-a")) == "closed"
+
+
+def test_an_upload_has_a_grace_then_must_average_the_minimum_rate() -> None:
+    pace = UploadPace(grace=5, min_bytes_per_second=1000)
+    assert pace.deadline(100, 0) == 105  # nothing yet: the grace
+    assert pace.deadline(100, 3000) == 105  # 3 KB in: still the grace
+    assert pace.deadline(100, 20_000) == 120  # 20 KB in: 20 s at 1 KB/s
+
+
+def test_the_client_address_is_the_peer_unless_proxies_are_trusted() -> None:
+    scope = {
+        "client": ("10.0.0.9", 5000),
+        "headers": [(b"x-forwarded-for", b"6.6.6.6, 203.0.113.7"), (b"x-forwarded-for", b"10.0.0.8")],
+    }  # fmt: skip
+    assert client_address(scope, 0) == "10.0.0.9"  # X-Forwarded-For ignored
+    assert client_address(scope, 1) == "10.0.0.8"
+    assert client_address(scope, 2) == "203.0.113.7"  # the "6.6.6.6" a client wrote is not
+    assert client_address(scope, 5) == "6.6.6.6"  # fewer hops than proxies: the leftmost
+    assert client_address({"headers": []}, 0) == "unknown"
 
 
 def test_routes_send_each_public_path_to_its_owner_most_specific_first() -> None:

@@ -19,13 +19,19 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from sextant.gateway.authn import Authenticator, LocalIssuer, Principal, PublicRole
+from sextant.gateway.authn import (
+    API_KEY_PREFIX,
+    Authenticator,
+    LocalIssuer,
+    Principal,
+    PublicRole,
+)
 from sextant.gateway.domain.cache import TtlCache
 from sextant.gateway.domain.limits import TokenBuckets, retry_after_header
 from sextant.gateway.settings import GatewaySettings
 from sextant.gateway.upstreams import Upstreams
 from sextant.runtime.app import ServiceState, service_state
-from sextant.runtime.errors import Forbidden, NotFound, TooManyRequests, problem
+from sextant.runtime.errors import Forbidden, NotFound, TooManyRequests, Unauthenticated, problem
 from sextant.runtime.logging import bind_request_context
 from sextant.runtime.tokens import InternalTokenSigner
 
@@ -44,6 +50,11 @@ class Gateway:
     upstreams: Upstreams
     tenant_buckets: TokenBuckets
     key_buckets: TokenBuckets
+    # Rate limits for callers not (yet) known: failures per client address (charged after
+    # a failure, checked before any work), platform admins per subject, webhooks per source.
+    anonymous_buckets: TokenBuckets
+    admin_buckets: TokenBuckets
+    source_buckets: TokenBuckets
     scopes: TtlCache[tuple[UUID, str], list[UUID]]  # (tenant, scope) → live workspaces
 
 
@@ -140,13 +151,63 @@ class BodyLimit:
             await self._too_large()(scope, receive, send)
 
 
+def client_address(scope: Scope, trusted_proxies: int) -> str:
+    """The caller's address: the peer's, or with ``trusted_proxies`` proxies in front the
+    address the outermost of them saw (X-Forwarded-For, read from the right, so a client
+    cannot name itself by adding entries on the left)."""
+    peer = scope.get("client")
+    chain = [str(peer[0]) if peer else "unknown"]
+    if trusted_proxies > 0:
+        forwarded = [
+            value.decode("latin-1")
+            for name, value in scope.get("headers", [])
+            if name.lower() == b"x-forwarded-for"
+        ]
+        hops = [hop.strip() for value in forwarded for hop in value.split(",") if hop.strip()]
+        chain = hops + chain
+        return chain[max(0, len(chain) - 1 - trusted_proxies)]
+    return chain[0]
+
+
+def refuse_if_failing(gateway: Gateway, caller: str, now: float) -> None:
+    """429 before any work for a caller — an address, or a webhook source from an
+    address — whose failures (bad credentials or signatures, unknown webhook sources,
+    too-slow uploads) used up its allowance."""
+    wait = gateway.anonymous_buckets.wait(caller, now)
+    if wait > 0:
+        raise TooManyRequests(
+            "too many failed requests from this address (bad credentials or signatures, "
+            "unknown webhook sources or too-slow uploads); retry later",
+            retry_after=int(retry_after_header(wait)),
+        )
+
+
 async def principal(request: Request) -> Principal:
-    """The verified caller, rate limited per tenant and per API key."""
+    """The verified caller, rate limited per tenant, per API key and per platform admin.
+
+    Callers that fail to authenticate are limited per client address. Once an address has
+    spent its allowance, an API key or a missing credential is refused before it costs a
+    lookup; a JWT is still verified (a signature check, no lookup before it holds), so
+    the people behind a shared address who sign in keep working while the address's
+    bad credentials get 429."""
     cached: Principal | None = getattr(request.state, "principal", None)
     if cached is not None:
         return cached
     gateway = gateway_of(service_state(request))
-    caller = await gateway.authenticator.authenticate(request.headers.get("authorization"))
+    address = client_address(request.scope, gateway.settings.trusted_proxies)
+    authorization = request.headers.get("authorization")
+    scheme, _, credential = (authorization or "").partition(" ")
+    jwt = scheme.lower() == "bearer" and not credential.strip().startswith(API_KEY_PREFIX)
+    over = gateway.anonymous_buckets.wait(address, time.monotonic()) > 0
+    if over and not jwt:
+        refuse_if_failing(gateway, address, time.monotonic())
+    try:
+        caller = await gateway.authenticator.authenticate(authorization)
+    except Unauthenticated:
+        gateway.anonymous_buckets.charge(address, time.monotonic())
+        if over:
+            refuse_if_failing(gateway, address, time.monotonic())
+        raise
     acting: UUID | None = getattr(request.state, ACTING_TENANT, None)
     if acting is not None:
         if caller.role != "platform_admin":
@@ -167,10 +228,12 @@ def _rate_limit(gateway: Gateway, caller: Principal) -> None:
         waits.append(gateway.tenant_buckets.take(str(caller.tenant_id), now))
     if caller.key_id is not None:
         waits.append(gateway.key_buckets.take(caller.key_id, now))
+    if caller.role == "platform_admin":
+        waits.append(gateway.admin_buckets.take(caller.subject, now))
     wait = max(waits, default=0.0)
     if wait > 0:
         raise TooManyRequests(
-            "rate limit reached for this tenant or API key; retry later",
+            "rate limit reached for this tenant, API key or platform admin; retry later",
             retry_after=int(retry_after_header(wait)),
         )
 

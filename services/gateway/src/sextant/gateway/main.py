@@ -45,6 +45,8 @@ def spec(
             retries=gateway_settings.upstream_retries,
             breaker_failures=gateway_settings.breaker_failures,
             breaker_cooldown=gateway_settings.breaker_cooldown_seconds,
+            probe_deadline=gateway_settings.breaker_probe_deadline_seconds,
+            breaker_keys=gateway_settings.breaker_max_keys,
         )
         issuer = local_issuer
         if issuer is None and gateway_settings.local_issuer_private_key is not None:
@@ -63,6 +65,17 @@ def spec(
             scopes=TtlCache(gateway_settings.api_key_cache_seconds),
             key_buckets=TokenBuckets(
                 gateway_settings.key_rate_per_second, gateway_settings.key_burst
+            ),
+            anonymous_buckets=TokenBuckets(
+                gateway_settings.anonymous_failure_rate_per_second,
+                gateway_settings.anonymous_failure_burst,
+            ),
+            admin_buckets=TokenBuckets(
+                gateway_settings.admin_rate_per_second, gateway_settings.admin_burst
+            ),
+            source_buckets=TokenBuckets(
+                gateway_settings.webhook_source_rate_per_second,
+                gateway_settings.webhook_source_burst,
             ),
         )
         hub = NotificationHub(plain_dsn(state.db.app_url))
@@ -93,6 +106,7 @@ def spec(
             notifications.router,
             proxy.router,  # last: it takes every /v1 path the others do not
         ],
+        hot_routes=[platform.hook_route()],
         handlers=HANDLERS,
         on_start=[open_gateway],
         on_stop=[close_gateway],

@@ -25,7 +25,9 @@ class GatewaySettings(ServiceSettings):
     )
     upstream_timeout_seconds: float = Field(default=10.0, gt=0)
     upstream_retries: int = Field(default=2, ge=0, le=5, description="idempotent methods only")
-    breaker_failures: int = Field(default=5, ge=1, description="consecutive failures that open it")
+    breaker_failures: int = Field(
+        default=5, ge=1, description="consecutive failures of one (service, tenant or source)"
+    )
     breaker_cooldown_seconds: float = Field(default=10.0, gt=0)
 
     issuers: list[TrustedIssuer] = Field(default_factory=list, description="a JSON list")
@@ -63,3 +65,38 @@ class GatewaySettings(ServiceSettings):
     )
     cors_origins: list[str] = Field(default_factory=list, description="a JSON list; empty: none")
     soft_delete_grace_days: int = Field(default=30, ge=1, le=365)
+
+    # Isolation and abuse limits (issue #25): breakers per caller key, webhook intake,
+    # limits on callers that are not (yet) authenticated. Rates are per replica.
+    breaker_probe_deadline_seconds: float = Field(
+        default=45.0, gt=0, description="a half-open probe out longer is presumed stuck"
+    )
+    breaker_max_keys: int = Field(
+        default=100_000, ge=100, description="breakers kept (least recently used forgotten)"
+    )
+    webhook_max_body_bytes: int = Field(
+        default=25 * 1024 * 1024, ge=1024, description="ingest's max_body_bytes, mirrored"
+    )
+    webhook_body_grace_seconds: float = Field(
+        default=5.0, gt=0, description="a webhook body may arrive at any pace this long"
+    )
+    webhook_body_min_bytes_per_second: float = Field(
+        default=32 * 1024, gt=0, description="then on average at least this fast, else 408"
+    )
+    webhook_source_rate_per_second: float = Field(default=100.0, gt=0)
+    webhook_source_burst: float = Field(default=1000.0, ge=1)
+    anonymous_failure_rate_per_second: float = Field(
+        default=2.0,
+        gt=0,
+        description="per client address: failed authentications, too-slow uploads, "
+        "refused webhooks (once per source); per (source, address): refused webhooks",
+    )
+    anonymous_failure_burst: float = Field(default=30.0, ge=1)
+    admin_rate_per_second: float = Field(default=20.0, gt=0, description="per platform admin")
+    admin_burst: float = Field(default=60.0, ge=1)
+    trusted_proxies: int = Field(
+        default=0,
+        ge=0,
+        le=10,
+        description="proxies in front whose X-Forwarded-For is believed; 0: the peer address",
+    )

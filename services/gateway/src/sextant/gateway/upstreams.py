@@ -1,16 +1,17 @@
 """The gateway's clients for the services behind it: one httpx client per service,
 in-process (ASGI transport) when embedded, over HTTP when distributed.
 
-Every call to a service goes through here: readiness probes and forwarded requests
-today; retries for idempotent methods and circuit breakers (the gateway issue) belong
-here too.
+Every call to a service goes through here: readiness probes and forwarded requests,
+retries for idempotent methods, and circuit breakers per (service, caller key) — the
+tenant of an authenticated call, the source of a webhook — so one caller's failures
+pause only its own calls.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Coroutine, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -20,7 +21,7 @@ from fastapi import FastAPI, Request, Response
 from starlette.background import BackgroundTask
 from starlette.responses import StreamingResponse
 
-from sextant.gateway.domain.limits import CircuitBreaker
+from sextant.gateway.domain.limits import Breakers
 from sextant.runtime.errors import problem
 
 T = TypeVar("T")
@@ -153,7 +154,7 @@ class Readiness:
 
 
 class Upstreams:
-    """Clients for every upstream service, by name, each with its circuit breaker."""
+    """Clients for every upstream service, by name, and circuit breakers by (service, key)."""
 
     def __init__(
         self,
@@ -162,22 +163,33 @@ class Upstreams:
         retries: int = 2,
         breaker_failures: int = 5,
         breaker_cooldown: float = 10.0,
+        probe_deadline: float = 45.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._clients = dict(clients)
-        self._retries = retries
-        self._breakers = {
-            name: CircuitBreaker(breaker_failures, breaker_cooldown) for name in self._clients
-        }
+        self._clock = clock
+        self.configure(
+            retries=retries,
+            breaker_failures=breaker_failures,
+            breaker_cooldown=breaker_cooldown,
+            probe_deadline=probe_deadline,
+        )
 
-    def configure(self, *, retries: int, breaker_failures: int, breaker_cooldown: float) -> None:
+    def configure(
+        self,
+        *,
+        retries: int,
+        breaker_failures: int,
+        breaker_cooldown: float,
+        probe_deadline: float = 45.0,
+        breaker_keys: int = 100_000,
+    ) -> None:
         """Apply the gateway's settings (the embedded mode builds upstreams before them)."""
         self._retries = retries
-        self._breakers = {
-            name: CircuitBreaker(breaker_failures, breaker_cooldown) for name in self._clients
-        }
+        self._breakers = Breakers(breaker_failures, breaker_cooldown, probe_deadline, breaker_keys)
 
-    def breaker_state(self, name: str) -> str:
-        return self._breakers[name].state
+    def breaker_state(self, name: str, key: str) -> str:
+        return self._breakers.state((name, key))
 
     @classmethod
     def over_http(cls, urls: Mapping[str, str], timeout: float) -> Upstreams:
@@ -233,55 +245,57 @@ class Upstreams:
         request: Request,
         path: str,
         *,
+        key: str,
+        body: bytes,
         authorization: str | None = None,
-        body: bytes | None = None,
     ) -> Response:
-        """Pass ``request`` to service ``name`` at ``path`` and stream its answer back.
+        """Pass ``request`` with ``body`` to service ``name`` at ``path``; relay its answer.
 
-        ``authorization`` replaces the caller's (the internal token); ``body``, when
-        given, is sent instead of streaming the request's (so it can be sent again).
-        Idempotent methods are retried on connection errors and 502/503/504; a circuit
-        breaker per service answers 503 at once while the service keeps failing. A
-        service that does not answer in time gives 503 with a problem body, never a hang.
+        ``key`` names whose calls these are (a tenant, a webhook source): the circuit
+        breaker of (service, key) answers 503 at once while that caller's calls keep
+        failing, and other callers' breakers never see them. Only the upstream's faults
+        count — no connection, no answer in time, 502/503/504 — and the body was read
+        whole before, so a slow or aborted upload never does. ``authorization`` replaces
+        the caller's (the internal token). Idempotent methods are retried on those faults;
+        a service that does not answer in time gives 503 with a problem body, never a hang.
         """
-        client, breaker = self._clients[name], self._breakers[name]
-        if not breaker.allow(time.monotonic()):
+        client = self._clients[name]
+        breaker = self._breakers.get((name, key))
+        attempt = breaker.attempt(self._clock())
+        if attempt is None:
             return _unavailable(
                 name,
                 request,
-                "it keeps failing, so calls are paused",
-                breaker.retry_after(time.monotonic()),
+                "it keeps failing for these calls, so they are paused",
+                breaker.retry_after(self._clock()),
             )
-        headers = _forwarded_headers(request, authorization)
-        idempotent = request.method in IDEMPOTENT and body is not None
-        attempts = 1 + (self._retries if idempotent else 0)
-        timeout = client.timeout.read or 10.0
-        query = request.url.query
-        url = f"{path}?{query}" if query else path
-        for attempt in range(attempts):
-            upstream = client.build_request(
-                request.method,
-                url,
-                headers=headers,
-                content=body if body is not None else request.stream(),
-            )
-            try:
-                response = await within(timeout, client.send(upstream, stream=True))
-            except (httpx.HTTPError, TimeoutError) as exc:
-                if attempt + 1 < attempts:
-                    await asyncio.sleep(0.05 * 2**attempt)
+        with attempt:  # given back whatever happens below: crash, cancellation, a verdict
+            headers = _forwarded_headers(request, authorization)
+            attempts = 1 + (self._retries if request.method in IDEMPOTENT else 0)
+            timeout = client.timeout.read or 10.0
+            query = request.url.query
+            url = f"{path}?{query}" if query else path
+            for tried in range(1, attempts + 1):
+                upstream = client.build_request(request.method, url, headers=headers, content=body)
+                try:
+                    response = await within(timeout, client.send(upstream, stream=True))
+                except (httpx.HTTPError, TimeoutError) as exc:
+                    if tried < attempts:
+                        await asyncio.sleep(0.05 * 2 ** (tried - 1))
+                        continue
+                    attempt.failed(self._clock())
+                    return _unavailable(
+                        name, request, f"it did not answer ({type(exc).__name__})", 5
+                    )
+                if response.status_code in RETRYABLE_STATUS and tried < attempts:
+                    await response.aclose()
+                    await asyncio.sleep(0.05 * 2 ** (tried - 1))
                     continue
-                breaker.failed(time.monotonic())
-                return _unavailable(name, request, f"it did not answer ({type(exc).__name__})", 5)
-            if response.status_code in RETRYABLE_STATUS and attempt + 1 < attempts:
-                await response.aclose()
-                await asyncio.sleep(0.05 * 2**attempt)
-                continue
-            if response.status_code in RETRYABLE_STATUS:
-                breaker.failed(time.monotonic())
-            else:
-                breaker.succeeded()
-            return await _relay(response)
+                if response.status_code in RETRYABLE_STATUS:
+                    attempt.failed(self._clock())
+                else:
+                    attempt.succeeded()
+                return await _relay(response)
         raise AssertionError("unreachable: the last attempt returns")
 
     async def close(self) -> None:

@@ -1,23 +1,41 @@
 """The gateway's platform routes: status, the caller, the API and event documents, and
-webhooks (authenticated by ingest, by each tool's signature, so passed on as they are)."""
+webhooks (authenticated by ingest, by each tool's signature, so passed on as they are,
+once the gateway has read the whole body at a decent pace and within the source's rate)."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 from urllib.parse import quote
+from uuid import UUID
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
+from starlette.routing import Route
 
 from sextant.contracts.asyncapi import asyncapi_document
 from sextant.contracts.schemas import all_schemas
-from sextant.gateway.access import CurrentPrincipal, gateway_of
+from sextant.gateway.access import (
+    CurrentPrincipal,
+    Gateway,
+    client_address,
+    gateway_of,
+    refuse_if_failing,
+)
+from sextant.gateway.domain.limits import UploadPace, retry_after_header
 from sextant.gateway.openapi import PublicOpenAPI
 from sextant.gateway.schemas import Me
 from sextant.gateway.upstreams import Readiness
-from sextant.runtime.app import State
-from sextant.runtime.errors import NotFound, problem, problem_response
+from sextant.runtime.app import State, service_state
+from sextant.runtime.errors import (
+    DomainError,
+    NotFound,
+    PayloadTooLarge,
+    TooManyRequests,
+    problem,
+    problem_response,
+)
 
 public_router = APIRouter(prefix="/v1", tags=["status"])
 
@@ -103,10 +121,14 @@ hooks_router = APIRouter(prefix="/v1", tags=["webhooks"])
         400: problem_response("the body is not JSON"),
         401: problem_response("bad or missing signature"),
         404: problem_response("no such source"),
+        408: problem_response("the body came too slowly"),
         410: problem_response("the source is disabled or its workspace deleted"),
         413: problem_response("over the body limit"),
         415: problem_response("not application/json"),
-        429: problem_response("overloaded: retry after Retry-After seconds"),
+        429: problem_response(
+            "overloaded, over the source's rate, or too many failures from this address: "
+            "retry after Retry-After seconds"
+        ),
         503: problem_response("ingest or its database is unavailable: nothing was stored"),
     },
     openapi_extra={
@@ -118,6 +140,115 @@ hooks_router = APIRouter(prefix="/v1", tags=["webhooks"])
     },
 )
 async def webhook(source_id: str, request: Request, state: State) -> Response:
-    return await gateway_of(state).upstreams.forward(
-        "ingest", request, f"/v1/hooks/{quote(source_id, safe='')}"
+    """For the OpenAPI document and anything :func:`hook_route` does not answer."""
+    return await receive_webhook(source_id, request, gateway_of(state))
+
+
+def hook_route() -> Route:
+    """``POST /v1/hooks/{source_id}`` as a plain Starlette route, for the spec's
+    ``hot_routes`` (as ingest does): answered before FastAPI's middleware, routing and
+    dependency solving, which cost more than a refusal (429, 404) itself — the answer
+    an attacker's flood mostly gets."""
+
+    async def endpoint(request: Request) -> Response:
+        gateway = gateway_of(service_state(request))
+        return await receive_webhook(request.path_params["source_id"], request, gateway)
+
+    return Route("/v1/hooks/{source_id}", endpoint, methods=["POST"], include_in_schema=False)
+
+
+async def receive_webhook(source_id: str, request: Request, gateway: Gateway) -> Response:
+    """Checked and read here, so that what reaches ingest and its breaker is a whole body
+    within its source's rate.
+
+    A refused delivery (unknown or deleted source, bad signature, disabled source) costs
+    the allowance of that source *from that address*, and the address's own allowance
+    only the first time that pair fails: one sender (a tool's hook service) delivers for
+    many tenants, so one tenant's deleted source or broken secret must hold back only
+    itself, while a scanner trying many sources spends its address's allowance. A
+    too-slow upload costs the address. Over either allowance: 429 before the body is
+    read."""
+    address = client_address(request.scope, gateway.settings.trusted_proxies)
+    sender = f"{source_id[:64]}@{address}"
+    refuse_if_failing(gateway, address, time.monotonic())
+    refuse_if_failing(gateway, sender, time.monotonic())
+    try:
+        source = UUID(source_id)
+    except ValueError:
+        _refused(gateway, sender, address)
+        raise NotFound(f"no source {source_id[:64]!r}") from None
+    try:
+        settings = gateway.settings
+        pace = UploadPace(
+            settings.webhook_body_grace_seconds, settings.webhook_body_min_bytes_per_second
+        )
+        body = await read_body(request, settings.webhook_max_body_bytes, pace)
+    except UploadTooSlow:
+        gateway.anonymous_buckets.charge(address, time.monotonic())
+        raise
+    wait = gateway.source_buckets.take(str(source), time.monotonic())
+    if wait > 0:
+        raise TooManyRequests(
+            "too many deliveries for this source; retry later",
+            retry_after=int(retry_after_header(wait)),
+        )
+    reply = await gateway.upstreams.forward(
+        "ingest", request, f"/v1/hooks/{quote(str(source), safe='')}", key=str(source), body=body
     )
+    if reply.status_code in (401, 404, 410):
+        _refused(gateway, sender, address)
+    return reply
+
+
+def _refused(gateway: Gateway, sender: str, address: str) -> None:
+    """Charge a refused delivery to its (source, address), and to the address when that
+    pair has not failed lately."""
+    now = time.monotonic()
+    if sender not in gateway.anonymous_buckets:
+        gateway.anonymous_buckets.charge(address, now)
+    gateway.anonymous_buckets.charge(sender, now)
+
+
+class UploadTooSlow(DomainError):
+    status, title, type_slug = 408, "Request timeout", "request-timeout"
+
+
+class UploadAborted(DomainError):
+    """The client left mid-body; nobody reads the answer, but it is logged as a 400."""
+
+
+async def read_body(request: Request, limit: int, pace: UploadPace) -> bytes:
+    """The whole body, at ``pace`` and within ``limit`` bytes (ingest's) — before
+    anything is forwarded, so a slow or aborted upload costs a breaker nothing and ties
+    up no upstream connection."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"the body is over the {limit} byte limit")
+    started = time.monotonic()
+    chunks: list[bytes] = []
+    received = 0
+    more = True
+    while more:
+        try:
+            async with asyncio.timeout_at(_loop_time(pace.deadline(started, received))):
+                message = await request.receive()
+        except TimeoutError:
+            raise UploadTooSlow(
+                f"the body came too slowly: {received} bytes in "
+                f"{time.monotonic() - started:.1f} s; after {pace.grace:g} s it must average "
+                f"{pace.min_bytes_per_second:g} bytes/s"
+            ) from None
+        if message["type"] == "http.disconnect":
+            raise UploadAborted("the client left before the body was whole")
+        chunk = message.get("body", b"")
+        received += len(chunk)
+        if received > limit:
+            raise PayloadTooLarge(f"the body is over the {limit} byte limit")
+        chunks.append(chunk)
+        more = message.get("more_body", False)
+    return b"".join(chunks)
+
+
+def _loop_time(monotonic_deadline: float) -> float:
+    """A time.monotonic() deadline on the event loop's clock."""
+    return asyncio.get_running_loop().time() + (monotonic_deadline - time.monotonic())

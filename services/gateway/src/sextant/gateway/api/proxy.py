@@ -54,6 +54,7 @@ async def forward(path: str, request: Request, caller: CurrentPrincipal, state: 
         match.service,
         request,
         encoded_path(segments),
+        key=str(tenant),
         authorization=f"Bearer {token}",
         body=body,
     )
