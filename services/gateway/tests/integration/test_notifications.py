@@ -21,6 +21,7 @@ from sextant.contracts import uuid7
 from sextant.contracts.events.platform import NotificationRaised
 from sextant.gateway.authn import LocalIssuer, new_local_issuer_pem
 from sextant.gateway.main import create_app
+from sextant.gateway.settings import GatewaySettings
 from sextant.gateway.upstreams import Upstreams
 from sextant.runtime.app import ServiceState
 from sextant.runtime.embedded_pg import free_port
@@ -58,9 +59,15 @@ class Served:
 
 
 @pytest.fixture
-async def served(database_url: str, internal_keys: InternalKeys) -> AsyncIterator[Served]:
+async def served(
+    database_url: str, internal_keys: InternalKeys, request: pytest.FixtureRequest
+) -> AsyncIterator[Served]:
+    """The gateway on a loopback port; ``indirect`` parameters are its settings."""
     app = create_app(
-        service_settings(database_url, internal_keys), upstreams=Upstreams({}), local_issuer=ISSUER
+        service_settings(database_url, internal_keys),
+        upstreams=Upstreams({}),
+        local_issuer=ISSUER,
+        gateway_settings=GatewaySettings(**getattr(request, "param", {})),
     )
     port = free_port()
     server = uvicorn.Server(
@@ -172,3 +179,46 @@ async def test_a_stream_without_a_valid_token_is_refused(served: Served) -> None
         with pytest.raises(InvalidStatus):
             async with connect(url):
                 pass
+
+
+@pytest.mark.parametrize(
+    "served",
+    [{"anonymous_failure_burst": 3, "anonymous_failure_rate_per_second": 0.01}],
+    indirect=True,
+)
+async def test_failed_stream_sign_ins_spend_the_addresss_allowance_like_any_other(
+    served: Served,
+) -> None:
+    """A WebSocket is a door too: forged keys on it are limited per address, and once
+    the address is over, an API key gets 429 on HTTP before any lookup."""
+    for _ in range(3):
+        with pytest.raises(InvalidStatus):
+            async with connect(f"{served.ws_url}?access_token=sxk_0123456789abcdef_forged"):
+                pass
+    refused = await served.http.get(
+        "/v1/notifications", headers={"Authorization": "Bearer sxk_0123456789abcdef_forged"}
+    )
+    assert refused.status_code == 429, refused.text
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert int(refused.headers["retry-after"]) >= 1
+
+
+async def test_a_stream_handshake_with_latin1_header_bytes_is_refused_cleanly(
+    served: Served,
+) -> None:
+    """Header bytes outside ASCII on the WebSocket path: an ordinary refusal (no
+    credential), never a server error, and the server goes on serving."""
+    host, port = served.ws_url.removeprefix("ws://").split("/")[0].split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(
+        b"GET /v1/notifications/stream HTTP/1.1\r\n"
+        b"Host: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+        b"X-Thing: caf\xe9 \xff\r\nOrigin: http://\xe9xample\r\n\r\n"
+    )
+    await writer.drain()
+    async with asyncio.timeout(10):
+        status = await reader.readline()
+    writer.close()
+    assert status.startswith(b"HTTP/1.1 403"), status
+    assert (await served.http.get("/v1/auth/jwks.json")).status_code == 200

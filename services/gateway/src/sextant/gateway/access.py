@@ -183,31 +183,13 @@ def refuse_if_failing(gateway: Gateway, caller: str, now: float) -> None:
 
 
 async def principal(request: Request) -> Principal:
-    """The verified caller, rate limited per tenant, per API key and per platform admin.
-
-    Callers that fail to authenticate are limited per client address. Once an address has
-    spent its allowance, an API key or a missing credential is refused before it costs a
-    lookup; a JWT is still verified (a signature check, no lookup before it holds), so
-    the people behind a shared address who sign in keep working while the address's
-    bad credentials get 429."""
+    """The verified caller of a route, rate limited per tenant, per API key and per
+    platform admin (see :func:`authenticated` for callers that fail)."""
     cached: Principal | None = getattr(request.state, "principal", None)
     if cached is not None:
         return cached
     gateway = gateway_of(service_state(request))
-    address = client_address(request.scope, gateway.settings.trusted_proxies)
-    authorization = request.headers.get("authorization")
-    scheme, _, credential = (authorization or "").partition(" ")
-    jwt = scheme.lower() == "bearer" and not credential.strip().startswith(API_KEY_PREFIX)
-    over = gateway.anonymous_buckets.wait(address, time.monotonic()) > 0
-    if over and not jwt:
-        refuse_if_failing(gateway, address, time.monotonic())
-    try:
-        caller = await gateway.authenticator.authenticate(authorization)
-    except Unauthenticated:
-        gateway.anonymous_buckets.charge(address, time.monotonic())
-        if over:
-            refuse_if_failing(gateway, address, time.monotonic())
-        raise
+    caller = await authenticated(gateway, request.scope, request.headers.get("authorization"))
     acting: UUID | None = getattr(request.state, ACTING_TENANT, None)
     if acting is not None:
         if caller.role != "platform_admin":
@@ -215,13 +197,37 @@ async def principal(request: Request) -> Principal:
         if not await gateway.authenticator.tenant_active(acting):
             raise NotFound(f"no tenant {acting}")
         caller = replace(caller, tenant_id=acting)
-    _rate_limit(gateway, caller)
+    rate_limit(gateway, caller)
     request.state.principal = caller
     bind_request_context(tenant_id=str(caller.tenant_id) if caller.tenant_id else None)
     return caller
 
 
-def _rate_limit(gateway: Gateway, caller: Principal) -> None:
+async def authenticated(gateway: Gateway, scope: Scope, authorization: str | None) -> Principal:
+    """The caller ``authorization`` names, for a route or a WebSocket.
+
+    Callers that fail to authenticate are limited per client address. Once an address has
+    spent its allowance, an API key or a missing credential is refused before it costs a
+    lookup; a JWT is still verified (a signature check, no lookup before it holds), so
+    the people behind a shared address who sign in keep working while the address's
+    bad credentials get 429."""
+    address = client_address(scope, gateway.settings.trusted_proxies)
+    scheme, _, credential = (authorization or "").partition(" ")
+    jwt = scheme.lower() == "bearer" and not credential.strip().startswith(API_KEY_PREFIX)
+    over = gateway.anonymous_buckets.wait(address, time.monotonic()) > 0
+    if over and not jwt:
+        refuse_if_failing(gateway, address, time.monotonic())
+    try:
+        return await gateway.authenticator.authenticate(authorization)
+    except Unauthenticated:
+        gateway.anonymous_buckets.charge(address, time.monotonic())
+        if over:
+            refuse_if_failing(gateway, address, time.monotonic())
+        raise
+
+
+def rate_limit(gateway: Gateway, caller: Principal) -> None:
+    """429 once the caller's tenant, API key or platform-admin subject is over its rate."""
     now = time.monotonic()
     waits = []
     if caller.tenant_id is not None:

@@ -11,7 +11,15 @@ from uuid import UUID
 import structlog
 from fastapi import APIRouter, Depends, Query, WebSocket, WebSocketDisconnect
 
-from sextant.gateway.access import ACTING_TENANT, TenantSession, allow, gateway_of, tenant_of
+from sextant.gateway.access import (
+    ACTING_TENANT,
+    TenantSession,
+    allow,
+    authenticated,
+    gateway_of,
+    rate_limit,
+    tenant_of,
+)
 from sextant.gateway.authn import ROLES, Principal
 from sextant.gateway.db import repository
 from sextant.gateway.db.repository import NotificationRow
@@ -117,13 +125,14 @@ async def _stream_principal(websocket: WebSocket, state: ServiceState) -> Princi
     authorization = websocket.headers.get("authorization")
     if authorization is None and (token := websocket.query_params.get("access_token")):
         authorization = f"Bearer {token}"  # browsers cannot set headers on a WebSocket
-    caller = await gateway.authenticator.authenticate(authorization)
+    caller = await authenticated(gateway, websocket.scope, authorization)
     acting = websocket.scope.get("state", {}).get(ACTING_TENANT)
     if acting is not None:
         if caller.role != "platform_admin":
             raise InvalidInput("only a platform admin acts through /v1/tenants/{id}/…")
         caller = Principal(caller.subject, caller.role, acting, caller.via, caller.key_id)
     tenant_of(caller)
+    rate_limit(gateway, caller)
     if streams.epoch != epoch and not await gateway.authenticator.credential_live(caller):
         # something was revoked while this caller was being checked: perhaps its own key
         raise Unauthenticated("the credential was revoked or its tenant deleted")
