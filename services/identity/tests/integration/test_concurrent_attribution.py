@@ -7,6 +7,9 @@ from __future__ import annotations
 import asyncio
 from uuid import UUID
 
+import asyncpg
+
+from sextant.contracts import Envelope
 from sextant.contracts.events.common import Actor
 from sextant.identity import attribution
 from sextant.identity.db.repository import total_shard
@@ -93,3 +96,61 @@ async def test_a_merge_while_an_alias_joins_the_merged_developer_takes_the_alias
     merged = await asyncio.wait_for(merge, 5)
     assert merged.status_code == 200, merged.text
     assert len(merged.json()["aliases"]) == 3  # the joined alias moved along
+
+
+async def test_two_batches_of_one_tenant_sharing_keys_in_opposite_orders_never_deadlock(
+    identity: Identity,
+) -> None:
+    """Two partitions' batches of one tenant, each event's aliases sharing a key with the
+    other batch's in the opposite order. A third transaction holds the middle key until both
+    batches wait: a batch locking each event's keys (and counting its names) only when its
+    turn comes then holds its first event's locks while it waits for its last one's, which
+    the other batch holds — the crossing PostgreSQL breaks after ``deadlock_timeout`` by
+    failing one of them."""
+    tenant = identity.tenant
+    ada, alan = person("Ada Crossley", "ada@cross.test"), person("Alan Crossley", "alan@cross.test")
+    grace = person("Grace Crossley", "grace@cross.test")
+    # The same addresses seen by another tool: each shares its email key with its twin.
+    ada2, alan2, grace2 = (
+        person(a.display_name or "", a.email or "", kind="jira") for a in (ada, alan, grace)
+    )
+    one = [push(tenant, ada), push(tenant, grace), push(tenant, alan)]
+    two = [push(tenant, alan2), push(tenant, grace2), push(tenant, ada2)]
+
+    async def batch(envelopes: list[Envelope]) -> list[UUID]:
+        async with identity.state.db.transaction(tenant) as session:
+            attributed = await attribution.attribute_many(session, OUTBOX, envelopes)
+        return [a.attributions[0].developer_id for a in attributed]
+
+    conn, holder = await asyncpg.connect(identity.dsn), await asyncpg.connect(identity.dsn)
+    try:
+        deadlocks = "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()"
+        before = await conn.fetchval(deadlocks)
+        blocker = holder.transaction()
+        await blocker.start()
+        await holder.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+            f"identity:{tenant}|email:grace@cross.test",
+        )
+        tasks = [asyncio.create_task(batch(one)), asyncio.create_task(batch(two))]
+        waiting = (
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        for _ in range(100):  # both batches stopped at a lock
+            if await conn.fetchval(waiting) >= 2:
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("the batches did not both wait for a lock")
+        await blocker.commit()
+        first, second = await asyncio.wait_for(asyncio.gather(*tasks), 10)
+        await conn.execute("SELECT pg_stat_force_next_flush()")
+        await asyncio.sleep(0.1)
+        await conn.execute("SELECT pg_stat_clear_snapshot()")
+        assert await conn.fetchval(deadlocks) == before
+    finally:
+        await conn.close()
+        await holder.close()
+    # Each twin joined the same developer, whichever batch went first.
+    assert first == list(reversed(second))
