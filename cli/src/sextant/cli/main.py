@@ -12,7 +12,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 from sextant.cli.embedded import Ready, StartupInterrupted, run_embedded
-from sextant.cli.services import SERVICE_NAMES, spec_for
+from sextant.cli.services import SERVICE_NAMES, app_for, spec_for
 
 app = typer.Typer(
     help="Sextant: engineering intelligence. `sextant run` starts everything.", no_args_is_help=True
@@ -62,12 +62,10 @@ def serve(
     """Run one service alone (the distributed mode); settings come from the environment."""
     import uvicorn
 
-    from sextant.runtime.wiring import standalone_app
-
     # No access log: at the warning level it is never shown, yet each request would still
     # build its line's arguments; the runtime's request metrics cover it.
     uvicorn.run(
-        standalone_app(spec_for(service)),
+        app_for(service),
         host=host,
         port=port,
         log_level="warning",
