@@ -14,19 +14,24 @@ from sextant.runtime.bus.kafka import KafkaBus
 from sextant.runtime.testing.servers import TansuBroker
 
 
-class CountedAdminClient(AIOKafkaAdminClient):
-    """aiokafka's admin client, counting how many were built and closed."""
+class AdminClients:
+    """Builds aiokafka's admin clients in the bus's stead, counting those built and closed."""
 
-    built: list[CountedAdminClient] = []
-    closed: list[CountedAdminClient] = []
+    def __init__(self) -> None:
+        self.built: list[AIOKafkaAdminClient] = []
+        self.closed: list[AIOKafkaAdminClient] = []
 
-    def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
-        self.built.append(self)
+    def __call__(self, **options: Any) -> AIOKafkaAdminClient:
+        client = AIOKafkaAdminClient(**options)
+        self.built.append(client)
+        close = client.close
 
-    async def close(self) -> None:
-        self.closed.append(self)
-        await super().close()
+        async def counted_close() -> None:
+            self.closed.append(client)
+            await close()
+
+        client.close = counted_close
+        return client
 
 
 async def pings_until(bus: KafkaBus, ready: bool, seconds: float = 20) -> None:
@@ -40,23 +45,22 @@ async def pings_until(bus: KafkaBus, ready: bool, seconds: float = 20) -> None:
 async def test_probes_share_one_client_and_follow_the_broker_down_and_up(
     restartable_broker: TansuBroker, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(CountedAdminClient, "built", [])
-    monkeypatch.setattr(CountedAdminClient, "closed", [])
-    monkeypatch.setattr(kafka, "AIOKafkaAdminClient", CountedAdminClient)
+    clients = AdminClients()
+    monkeypatch.setattr(kafka, "AIOKafkaAdminClient", clients)
     bus = KafkaBus(restartable_broker.bootstrap)
     await bus.start()
     try:
         assert [await bus.ping() for _ in range(20)] == [True] * 20
         assert await asyncio.gather(*(bus.ping() for _ in range(10))) == [True] * 10
-        assert len(CountedAdminClient.built) == 1
+        assert len(clients.built) == 1
 
         await asyncio.to_thread(restartable_broker.stop)
         await pings_until(bus, False)
         await asyncio.to_thread(restartable_broker.start)
         await pings_until(bus, True)
-        rebuilt = len(CountedAdminClient.built)
+        rebuilt = len(clients.built)
         assert [await bus.ping() for _ in range(10)] == [True] * 10
-        assert len(CountedAdminClient.built) == rebuilt  # one client again, once it is back
+        assert len(clients.built) == rebuilt  # one client again, once it is back
     finally:
         await bus.stop()
-    assert CountedAdminClient.closed == CountedAdminClient.built  # none left open
+    assert clients.closed == clients.built  # none left open
