@@ -22,7 +22,7 @@ from sextant.cli.embedded import (
     gateway_socket,
     run_embedded,
 )
-from sextant.cli.services import SERVICE_NAMES, spec_for
+from sextant.cli.services import SERVICE_NAMES, app_for, spec_for
 from sextant.runtime.embedded_pg import PostgresUnavailable
 
 app = typer.Typer(
@@ -81,12 +81,10 @@ def serve(
     """Run one service alone (the distributed mode); settings come from the environment."""
     import uvicorn
 
-    from sextant.runtime.wiring import standalone_app
-
     # No access log: at the warning level it is never shown, yet each request would still
     # build its line's arguments; the runtime's request metrics cover it.
     uvicorn.run(
-        standalone_app(spec_for(service)),
+        app_for(service),
         host=host,
         port=port,
         log_level="warning",

@@ -9,9 +9,10 @@ locks and reads, after them, what placing them needs. A new alias is placed by
 :func:`sextant.identity.domain.linking.place`, under locks that keep two partitions from
 splitting one person:
 
-- first, in one global order, an advisory lock on each key of the event's new aliases:
-  two aliases that could be one person share a key, so they are placed one after the
-  other, and the second sees the first;
+- first, in one global order, an advisory lock on each key of the event's new aliases
+  (of the whole batch's, before its first event: two partitions' batches of a tenant then
+  never hold what the other waits for): two aliases that could be one person share a key,
+  so they are placed one after the other, and the second sees the first;
 - an alias whose keys nobody holds starts a developer under those locks alone;
 - an alias joining exactly one developer, with no merge and nothing to suggest, holds
   that developer's row (a merge or lock change of it waits, or went first and the alias
@@ -19,8 +20,9 @@ splitting one person:
 - merges and suggestions take the tenant's resolution lock, as manual changes do, and
   read the holders again under it.
 
-The tenant's name population is counted last, after every lock, so counters are held
-briefly and always in the same order. Everything staged for the outbox goes in one batch.
+The tenant's name population is counted last, once per batch, after every lock, so
+counters are held briefly and always in the same order (a later event of the batch weighs
+names by the population as it stood before the batch). Everything staged for the outbox goes in one batch.
 Both go in the statement storing the event's last new alias, when nothing follows it
 (no suggestion to store, the alias not taken meanwhile); otherwise in one more round trip.
 """
@@ -109,12 +111,16 @@ async def attribute_many(
     session: AsyncSession, outbox: Outbox, envelopes: Sequence[Envelope]
 ) -> list[ActivityAttributed]:
     """:func:`attribute` for consecutive events of one tenant in one transaction, in
-    order. Whatever they stage is written once, at the end, in the order it was staged
-    (the outbox publishes in that order): with the last event's last new alias when it
-    can, else in one statement."""
+    order. Every key lock the batch needs is taken first. Whatever they stage, and the
+    names they count, are written once, at the end, in the order staged (the outbox
+    publishes in that order): with the last event's last new alias when it can, else in
+    one statement."""
     staged: list[Staged] = []
+    counting: set[str] = set()  # the population entries to count, once, at the end
     attributed: list[ActivityAttributed] = []
     last = len(envelopes) - 1
+    if last > 0:
+        await _lock_batch_keys(session, envelopes)
     for index, envelope in enumerate(each_in_context(envelopes)):
         tenant = envelope.tenantid
         copy = AttributedCopy(outbox, envelope)
@@ -123,7 +129,7 @@ async def attribute_many(
         if len(resolved) < len(prints):
             unknown = {p: a for p, a in prints.items() if p not in resolved}
             written = await _resolve(
-                session, outbox, envelope, unknown, resolved, staged, copy, index == last
+                session, outbox, envelope, unknown, resolved, staged, counting, copy, index == last
             )
             if written is not None:  # the last event, written with all that was staged
                 attributed.append(written)
@@ -131,8 +137,20 @@ async def attribute_many(
         one, staged_copy = copy.stage(resolved)
         staged.append(staged_copy)
         attributed.append(one)
+    await repository.count_names(session, envelopes[-1].tenantid, counting)
     await outbox.add_all(session, staged)
     return attributed
+
+
+async def _lock_batch_keys(session: AsyncSession, envelopes: Sequence[Envelope]) -> None:
+    """Every key lock the batch's events will take, up front and in one global order
+    (:func:`repository.lock_new_keys`): an event taking its own locks only when its turn
+    comes would hold the first events' keys while waiting for a later one's, which another
+    partition's batch of the tenant may hold while waiting for the first's."""
+    tenant = envelopes[0].tenantid
+    actors = {fingerprint(a): a for e in envelopes for _, a in actors_in(e.data)}
+    keys = {p: keys_for(a) for p, a in actors.items() if KNOWN.get(tenant, p) is None}
+    await repository.lock_new_keys(session, tenant, keys)
 
 
 class AttributedCopy:
@@ -243,6 +261,7 @@ async def _resolve(
     unknown: dict[str, Actor],
     resolved: dict[str, UUID],
     staged: list[Staged],
+    counting: set[str],
     copy: AttributedCopy,
     write_with_last: bool,
 ) -> ActivityAttributed | None:
@@ -265,7 +284,7 @@ async def _resolve(
     new = {p: a for p, a in unknown.items() if p not in known}
     if not new:
         return None
-    placing = Placing(session, outbox, envelope, staged, read)
+    placing = Placing(session, outbox, envelope, staged, counting, read)
     *first, (last, actor) = new.items()
     placed = {p: await placing.place(p, a, keys[p], facts[p]) for p, a in first}
 
@@ -276,7 +295,7 @@ async def _resolve(
         placing.last = (last, finish)
     placed[last] = await placing.place(last, actor, keys[last], facts[last])
     if placing.written is None:
-        await repository.count_names(session, tenant, placing.named - placing.known_named)
+        counting |= placing.named - placing.known_named
     KNOWN.put_after_commit(session, tenant, placed, generation)
     resolved |= placed
     return placing.written
@@ -300,9 +319,11 @@ class Placing:
         outbox: Outbox,
         envelope: Envelope,
         staged: list[Staged],
+        counting: set[str],
         read: repository.AttributionFacts,
     ) -> None:
         self.session, self.outbox, self.staged = session, outbox, staged
+        self.counting = counting  # the batch's earlier events' population entries
         self.tenant, self.workspace = envelope.tenantid, envelope.workspaceid
         # The holders of the new aliases' keys as last read (None: since changed here), and
         # the keys this transaction gave an alias since.
@@ -487,7 +508,9 @@ class Placing:
             developer_id = developer.id if isinstance(developer, DeveloperRow) else developer
             copy, staged_copy = self.last[1](developer_id)
             staged = [*self.staged, *([created] if created else []), staged_copy]
-            tail = repository.Tail(self.named - self.known_named, Outbox.rows(staged))
+            tail = repository.Tail(
+                self.counting | (self.named - self.known_named), Outbox.rows(staged)
+            )
         stored = await repository.store_alias(
             self.session, self.tenant, uuid7(), developer, print_, actor, keys, now, hold, tail
         )

@@ -45,6 +45,10 @@ class KafkaBus:
         self._client_id = client_id
         self._session_timeout_ms = session_timeout_ms
         self._producer: AIOKafkaProducer | None = None
+        # The readiness probe's client, kept for the process's life: building one per
+        # probe cost a bootstrap connection and a metadata fetch every few seconds.
+        self._probe: AIOKafkaAdminClient | None = None
+        self._probe_lock = asyncio.Lock()
 
     async def start(self) -> None:
         if self._topics:
@@ -63,17 +67,33 @@ class KafkaBus:
         if self._producer is not None:
             await self._producer.stop()
             self._producer = None
+        async with self._probe_lock:
+            await self._drop_probe()
 
     async def ping(self) -> bool:
-        admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap, request_timeout_ms=3000)
-        try:
-            await asyncio.wait_for(admin.start(), 5)
-            await asyncio.wait_for(admin.list_topics(), 5)
-            return True
-        except Exception:
-            return False
-        finally:
-            await admin.close()
+        """Whether the broker answers a metadata request, on the one probe client (built
+        on first use; dropped when a probe fails, so the next one connects afresh)."""
+        async with self._probe_lock:  # concurrent probes share one client, and one answer
+            try:
+                if self._probe is None:
+                    probe = AIOKafkaAdminClient(
+                        bootstrap_servers=self._bootstrap,
+                        client_id=f"{self._client_id}-probe",
+                        request_timeout_ms=3000,
+                    )
+                    self._probe = probe
+                    await asyncio.wait_for(probe.start(), 5)
+                await asyncio.wait_for(self._probe.list_topics(), 5)
+                return True
+            except Exception:
+                await self._drop_probe()
+                return False
+
+    async def _drop_probe(self) -> None:
+        probe, self._probe = self._probe, None
+        if probe is not None:
+            with contextlib.suppress(Exception):
+                await probe.close()
 
     async def ensure_topics(self, names: Sequence[str], partitions: int) -> None:
         """Create topics that do not exist yet (idempotent)."""

@@ -211,6 +211,35 @@ async def attribution_read(
     )
 
 
+_LOCK_NEW_KEYS = (
+    "SELECT count(pg_advisory_xact_lock(h)) FROM ("  # noqa: S608 (schema: a constant identifier)
+    "  SELECT DISTINCT hashtextextended(u.lock_id, 0) AS h"
+    "  FROM unnest($2::text[], $3::text[]) AS u(print, lock_id)"
+    f"  WHERE NOT EXISTS (SELECT FROM {SCHEMA}.aliases a"
+    "    WHERE a.tenant_id = $1 AND a.fingerprint = u.print)"
+    "  ORDER BY h) AS s"
+)
+
+
+async def lock_new_keys(session: AsyncSession, tenant_id: UUID, keys: dict[str, list[Key]]) -> None:
+    """Take, in one round trip and in :func:`attribution_read`'s global order, the key
+    locks of every alias of ``keys`` (by fingerprint) not stored yet: a batch takes all its
+    events' locks before the first event's, so two batches of one tenant (two partitions)
+    wait on each other at most once, in order, instead of each holding what the other's
+    later event needs (a deadlock, found only after ``deadlock_timeout``). Each event's
+    :func:`attribution_read` then takes its own again (advisory locks are re-entrant)."""
+    pairs = [(p, k.value) for p, ks in keys.items() for k in ks]
+    if not pairs:
+        return
+    driver = await driver_connection(session)
+    await driver.fetchval(
+        _LOCK_NEW_KEYS,
+        tenant_id,
+        [p for p, _ in pairs],
+        [_lock_id(tenant_id, k) for _, k in pairs],
+    )
+
+
 _ATTRIBUTION_READ = (
     f"SELECT * FROM {SCHEMA}.attribution_read($1, $2::text[], $3::text[], $4::text[],"  # noqa: S608 (schema: a constant identifier)
     " $5::text[], $6::text[])"
