@@ -122,7 +122,7 @@ def test_the_embedded_key_file_stays_key_k0_after_a_key_list_is_set(tmp_path: Pa
 
 
 def test_distributed_replicas_refuse_to_start_without_a_shared_key(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="SEXTANT_INGEST_SECRET_KEYS .* must be set"):
+    with pytest.raises(ValueError, match=r"SEXTANT_INGEST_SECRET_KEYS .* must be set"):
         SecretBox.from_setting(None, tmp_path, shared=True)
     assert not (tmp_path / "keys").exists()
     key = b64(os.urandom(32))
