@@ -16,9 +16,7 @@ KEY = bytes(range(32))
 NONCE = bytes(range(100, 112))
 SOURCE = UUID("01890a5d-ac96-774b-bcce-b302099a8057")
 # AAD = SOURCE.bytes + b"\x01\x02k1"
-SEALED_V1 = (
-    b"\x01\x02k1" + NONCE + bytes.fromhex("206eb0121c9b64d798c7e6de66144479567150f13bc1b1")
-)
+SEALED_V1 = b"\x01\x02k1" + NONCE + bytes.fromhex("206eb0121c9b64d798c7e6de66144479567150f13bc1b1")
 # Before key ids (marked version 0 by migration 0007): AAD = SOURCE.bytes alone.
 SEALED_V0 = b"\x00" + NONCE + bytes.fromhex("206eb0121c9b643cbc5d4c19eb73ab7acace8334376d27")
 
@@ -110,9 +108,7 @@ def test_the_single_key_setting_is_key_k0_beside_the_list(tmp_path: Path) -> Non
 
 def test_the_embedded_key_file_stays_key_k0_after_a_key_list_is_set(tmp_path: Path) -> None:
     sealed = SecretBox.from_setting(None, tmp_path, shared=False).seal("token", SOURCE)
-    rotated = SecretBox.from_setting(
-        None, tmp_path, shared=False, keys=f"k1:{b64(os.urandom(32))}"
-    )
+    rotated = SecretBox.from_setting(None, tmp_path, shared=False, keys=f"k1:{b64(os.urandom(32))}")
     assert (rotated.current, rotated.key_ids) == ("k1", ("k1", "k0"))
     assert rotated.open(sealed, SOURCE) == "token"
     # with a key list and no file yet, none is made
