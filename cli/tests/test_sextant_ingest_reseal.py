@@ -113,4 +113,6 @@ def test_reseal_moves_every_tenant_s_sources_to_the_current_key(
 
     lost = reseal(database_url, f"c:{b64(KEY_C)}", tmp_path)
     assert lost.returncode == 1
-    assert "names key 'b', which is not configured" in lost.stderr
+    assert f"source {ids[0]}: a sealed secret names key 'b', which is not configured" in (
+        " ".join(lost.stderr.split())  # rich may wrap the line
+    )

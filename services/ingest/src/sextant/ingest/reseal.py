@@ -35,8 +35,8 @@ async def reseal_sources(
 ) -> ResealProgress:
     """Re-seal every source's values with ``box.current``; ``progress`` after each batch.
 
-    A value sealed with a key ``box`` lacks raises :class:`~sextant.ingest.sealing.KeyMissing`
-    (batches before it stay committed)."""
+    A value that does not open (its key is not in ``box``, or it was altered) stops the
+    walk with a ValueError naming the source; the batches before it stay committed."""
     done = ResealProgress()
     after: UUID | None = None
     while True:
@@ -54,10 +54,13 @@ async def reseal_sources(
                     session, source_ids
                 ):
                     values: dict[str, bytes] = {}
-                    if (sealed := box.reseal(secret, source_id)) is not None:
-                        values["secret_sealed"] = sealed
-                    if credentials and (sealed := box.reseal(credentials, source_id)):
-                        values["credentials_sealed"] = sealed
+                    try:
+                        if (sealed := box.reseal(secret, source_id)) is not None:
+                            values["secret_sealed"] = sealed
+                        if credentials and (sealed := box.reseal(credentials, source_id)):
+                            values["credentials_sealed"] = sealed
+                    except ValueError as exc:  # KeyMissing, SealBroken: say which source
+                        raise ValueError(f"source {source_id}: {exc}") from exc
                     if values:
                         await repository.update_source(session, source_id, **values)
                         resealed += len(values)
