@@ -102,6 +102,11 @@ def test_the_single_key_setting_is_key_k0_beside_the_list(tmp_path: Path) -> Non
     both = SecretBox.from_setting(b64(key_0), tmp_path, shared=True, keys=f"k1:{b64(key_1)}")
     assert (both.current, both.key_ids) == ("k1", ("k1", "k0"))
     assert both.open(sealed, SOURCE) == "token"
+    # a rolling rotation's first step: the old key moved into the list, still first
+    moved = SecretBox.from_setting(
+        None, tmp_path, shared=True, keys=f"k0:{b64(key_0)},k1:{b64(key_1)}"
+    )
+    assert (moved.current, moved.open(sealed, SOURCE)) == ("k0", "token")
     with pytest.raises(ValueError, match="set one of them"):
         SecretBox.from_setting(b64(key_0), tmp_path, shared=True, keys=f"k0:{b64(key_1)}")
 
