@@ -1,4 +1,5 @@
-"""``sextant tenant create``, ``sextant token create`` and ``sextant audit verify``: run a
+"""``sextant tenant create``, ``sextant token create``, ``sextant audit verify`` and
+``sextant ingest reseal``: run a
 platform from the command line, against the embedded stack's database (``DATABASE_URL``
 when set).
 
@@ -11,11 +12,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from uuid import UUID
 
+from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sextant.cli.embedded import CannotStart, claim_data_folder
@@ -23,6 +25,10 @@ from sextant.gateway import service
 from sextant.gateway.authn import PublicRole, ensure_local_issuer
 from sextant.gateway.db import MIGRATIONS, metadata, repository, spine
 from sextant.gateway.domain.audit import ChainBreak, verify_chain
+from sextant.ingest import db as ingest_db
+from sextant.ingest.reseal import ResealProgress, reseal_sources
+from sextant.ingest.sealing import secret_box
+from sextant.ingest.settings import IngestSettings
 from sextant.runtime.db import Database
 from sextant.runtime.embedded_pg import EmbeddedPostgres
 from sextant.runtime.migrations import migrate
@@ -30,11 +36,23 @@ from sextant.runtime.outbox import Outbox
 from sextant.runtime.settings import RuntimeSettings
 
 
+def configured_url() -> str | None:
+    """``DATABASE_URL`` (a distributed platform's database), else None: the embedded one."""
+    return os.environ.get("DATABASE_URL") or os.environ.get("SEXTANT_DATABASE_URL")
+
+
+def gateway_database(data_dir: Path) -> contextlib.AbstractAsyncContextManager[Database]:
+    """The gateway's database, migrated (see :func:`service_database`)."""
+    return service_database(data_dir, "gateway", MIGRATIONS, metadata)
+
+
 @asynccontextmanager
-async def gateway_database(data_dir: Path) -> AsyncIterator[Database]:
-    """The gateway's database, migrated: ``DATABASE_URL``, else the embedded server under
+async def service_database(
+    data_dir: Path, schema: str, migrations: Path, tables: MetaData
+) -> AsyncIterator[Database]:
+    """A service's database, migrated: ``DATABASE_URL``, else the embedded server under
     ``data_dir`` (started for the command and stopped after, unless it was running)."""
-    url = os.environ.get("DATABASE_URL") or os.environ.get("SEXTANT_DATABASE_URL")
+    url = configured_url()
     with contextlib.ExitStack() as held:
         postgres: EmbeddedPostgres | None = None
         started_here = False
@@ -43,9 +61,9 @@ async def gateway_database(data_dir: Path) -> AsyncIterator[Database]:
             started_here = _claim_or_share(held, data_dir, postgres)
             url = await asyncio.to_thread(postgres.start)
         settings = RuntimeSettings(database_url=url)
-        db = Database(url, "gateway", app_password=settings.app_role_password.get_secret_value())
+        db = Database(url, schema, app_password=settings.app_role_password.get_secret_value())
         try:
-            await migrate(db, MIGRATIONS, metadata)
+            await migrate(db, migrations, tables)
             await db.start()
             yield db
         finally:
@@ -110,3 +128,15 @@ async def verify_audit(data_dir: Path) -> list[tuple[UUID, int, ChainBreak | Non
                 return results
         finally:
             await engine.dispose()
+
+
+async def reseal_ingest_secrets(
+    data_dir: Path, batch_size: int, progress: Callable[[ResealProgress], None]
+) -> ResealProgress:
+    """Every source's secrets sealed again with ingest's current key (its settings: the
+    embedded key file too, without ``DATABASE_URL``)."""
+    box = secret_box(IngestSettings(), data_dir, shared=configured_url() is not None)
+    async with service_database(
+        data_dir, ingest_db.SCHEMA, ingest_db.MIGRATIONS, ingest_db.metadata
+    ) as db:
+        return await reseal_sources(db, box, batch_size=batch_size, progress=progress)

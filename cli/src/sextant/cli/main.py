@@ -205,6 +205,32 @@ def audit_verify(data_dir: Path = DATA_DIR) -> None:
     raise typer.Exit(1 if failed else 0)
 
 
+ingest_app = typer.Typer(help="Ingest's stored source secrets.")
+app.add_typer(ingest_app, name="ingest")
+
+
+@ingest_app.command("reseal")
+def ingest_reseal(
+    batch_size: int = typer.Option(200, min=1, max=10_000, help="sources per transaction"),
+    data_dir: Path = DATA_DIR,
+) -> None:
+    """Seal every source's secret and credentials again with the current key (the first
+    of SEXTANT_INGEST_SECRET_KEYS); once it finishes, old keys can be removed. Safe to run
+    again: what is already under the current key is left alone."""
+    from sextant.cli.admin import reseal_ingest_secrets
+    from sextant.ingest.reseal import ResealProgress
+
+    def report(done: ResealProgress) -> None:
+        console.print(f"{done.sources} sources looked at, {done.resealed} values re-sealed")
+
+    try:
+        done = _admin(reseal_ingest_secrets(data_dir.resolve(), batch_size, report))
+    except ValueError as exc:  # a key setting that does not parse, or a key not configured
+        console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    print(f"done: {done.sources} sources, {done.resealed} values re-sealed")
+
+
 @app.command()
 def backtest(
     files: list[Path] = typer.Argument(..., help="weekly-throughput CSVs (last column = count)"),

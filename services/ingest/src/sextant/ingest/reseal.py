@@ -1,0 +1,70 @@
+"""``sextant ingest reseal``: every stored source secret and credential sealed again with
+the current key, so an old key can be removed from ``SEXTANT_INGEST_SECRET_KEYS``.
+
+It walks the webhook routes (the one table that lists every tenant's sources) in batches,
+each its own transaction acting as each tenant of the batch in turn, with the rows locked
+while they are re-sealed; values already under the current key are left as they are, so
+a second run, or one after an interruption, only finishes what is left."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from uuid import UUID
+
+from sextant.ingest.db import repository
+from sextant.ingest.sealing import SecretBox
+from sextant.runtime.db import Database, set_tenant
+
+
+@dataclass
+class ResealProgress:
+    """Sources looked at, and values (secrets and credentials) sealed again, so far."""
+
+    sources: int = 0
+    resealed: int = 0
+
+
+async def reseal_sources(
+    db: Database,
+    box: SecretBox,
+    *,
+    batch_size: int = 200,
+    progress: Callable[[ResealProgress], None] = lambda _: None,
+) -> ResealProgress:
+    """Re-seal every source's values with ``box.current``; ``progress`` after each batch.
+
+    A value that does not open (its key is not in ``box``, or it was altered) stops the
+    walk with a ValueError naming the source; the batches before it stay committed."""
+    done = ResealProgress()
+    after: UUID | None = None
+    while True:
+        resealed = 0
+        async with db.transaction() as session:
+            routes = await repository.routes_after(session, after, batch_size)
+            if not routes:
+                return done
+            by_tenant: dict[UUID, list[UUID]] = defaultdict(list)
+            for source_id, tenant_id in routes:
+                by_tenant[tenant_id].append(source_id)
+            for tenant_id, source_ids in by_tenant.items():
+                await set_tenant(session, tenant_id)
+                for source_id, secret, credentials in await repository.sealed_values(
+                    session, source_ids
+                ):
+                    values: dict[str, bytes] = {}
+                    try:
+                        if (sealed := box.reseal(secret, source_id)) is not None:
+                            values["secret_sealed"] = sealed
+                        if credentials and (sealed := box.reseal(credentials, source_id)):
+                            values["credentials_sealed"] = sealed
+                    except ValueError as exc:  # KeyMissing, SealBroken: say which source
+                        raise ValueError(f"source {source_id}: {exc}") from exc
+                    if values:
+                        await repository.update_source(session, source_id, **values)
+                        resealed += len(values)
+        done.sources += len(routes)
+        done.resealed += resealed
+        after = routes[-1][0]
+        progress(done)
