@@ -39,7 +39,10 @@ def bearer(role: str, tenant: UUID | str | None = None, subject: str = "someone"
     return {"Authorization": f"Bearer {token}"}
 
 
-ROOT = bearer("platform_admin", subject="root")
+def root() -> dict[str, str]:
+    """A platform admin's header, minted when used: a token minted at import would expire
+    in a long test session before this module's tests run."""
+    return bearer("platform_admin", subject="root")
 
 
 def answering_upstream() -> FastAPI:
@@ -111,7 +114,7 @@ async def replicas(
 
 
 async def new_tenant(one: Replica) -> str:
-    created = await one.http.post("/v1/tenants", json={"name": "Acme"}, headers=ROOT)
+    created = await one.http.post("/v1/tenants", json={"name": "Acme"}, headers=root())
     assert created.status_code == 201, created.text
     tenant: str = created.json()["id"]
     return tenant
@@ -180,7 +183,7 @@ async def test_a_deleted_tenant_is_refused_by_both_replicas_as_the_call_returns(
         for caller in callers:
             assert (await r.http.get("/v1/me", headers=caller)).status_code == 200
 
-    assert (await two.http.delete(f"/v1/tenants/{tenant}", headers=ROOT)).status_code == 200
+    assert (await two.http.delete(f"/v1/tenants/{tenant}", headers=root())).status_code == 200
 
     for r in (one, two):
         for caller in callers:
@@ -246,7 +249,7 @@ async def test_a_stream_on_the_other_replica_is_closed_with_1008_when_its_tenant
         connect(two.ws_url, additional_headers=bearer("member", spared)) as other_tenant,
     ):
         await asyncio.sleep(0.2)
-        assert (await one.http.delete(f"/v1/tenants/{tenant}", headers=ROOT)).status_code == 200
+        assert (await one.http.delete(f"/v1/tenants/{tenant}", headers=root())).status_code == 200
         for ws in (by_key, by_token):
             assert await closed_with(ws, seconds=1) == (1008, "the tenant was deleted")
         await other_tenant.ping()
