@@ -5,7 +5,6 @@ retried (others never), and a circuit opens on a failing service."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -14,14 +13,13 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-import uvicorn
 
 from sextant.gateway.authn import LocalIssuer, new_local_issuer_pem
 from sextant.gateway.main import create_app
 from sextant.gateway.settings import GatewaySettings
 from sextant.gateway.upstreams import UPSTREAM_SERVICES, Upstreams
 from sextant.runtime.embedded_pg import free_port
-from sextant.runtime.testing.apps import running_app, service_settings
+from sextant.runtime.testing.apps import running_app, served, service_settings
 from sextant.runtime.testing.plugin import InternalKeys
 
 ISSUER = LocalIssuer.from_pem(new_local_issuer_pem())
@@ -57,14 +55,9 @@ class Upstream:
 
 @pytest.fixture
 async def upstream() -> AsyncIterator[tuple[Upstream, str]]:
-    app, port = Upstream(), free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.02)
-    yield app, f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    await task
+    app = Upstream()
+    async with served(app) as url:
+        yield app, url
 
 
 @pytest.fixture

@@ -19,14 +19,12 @@ from uuid import uuid4
 
 import httpx
 import pytest
-import uvicorn
 
 from sextant.gateway.authn import LocalIssuer, new_local_issuer_pem
 from sextant.gateway.main import create_app
 from sextant.gateway.settings import GatewaySettings
 from sextant.gateway.upstreams import UPSTREAM_SERVICES, Upstreams
-from sextant.runtime.embedded_pg import free_port
-from sextant.runtime.testing.apps import running_app, service_settings
+from sextant.runtime.testing.apps import running_app, served, service_settings
 from sextant.runtime.testing.plugin import InternalKeys
 
 ISSUER = LocalIssuer.from_pem(new_local_issuer_pem())
@@ -62,14 +60,9 @@ class Services:
 
 @pytest.fixture
 async def services() -> AsyncIterator[tuple[Services, str]]:
-    app, port = Services(), free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.02)
-    yield app, f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    await task
+    app = Services()
+    async with served(app) as url:
+        yield app, url
 
 
 @dataclass

@@ -13,7 +13,6 @@ from uuid import UUID
 
 import httpx
 import pytest
-import uvicorn
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 
@@ -24,7 +23,7 @@ from sextant.gateway.main import create_app
 from sextant.gateway.settings import GatewaySettings
 from sextant.gateway.upstreams import Upstreams
 from sextant.runtime.app import ServiceState
-from sextant.runtime.embedded_pg import free_port
+from sextant.runtime.testing.apps import served as served_on_loopback
 from sextant.runtime.testing.apps import service_settings
 from sextant.runtime.testing.plugin import InternalKeys
 
@@ -69,22 +68,9 @@ async def served(
         local_issuer=ISSUER,
         gateway_settings=GatewaySettings(**getattr(request, "param", {})),
     )
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=5
-        )
-    )
-    task = asyncio.create_task(server.serve())
-    async with asyncio.timeout(30):
-        while not server.started:
-            await asyncio.sleep(0.05)
-    try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
-            yield Served(http, f"ws://127.0.0.1:{port}/v1/notifications/stream", app.state.service)
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 15)
+    async with served_on_loopback(app) as url, httpx.AsyncClient(base_url=url) as http:
+        ws_url = url.replace("http://", "ws://") + "/v1/notifications/stream"
+        yield Served(http, ws_url, app.state.service)
 
 
 async def next_notification(ws: ClientConnection, seconds: float = 10) -> dict[str, Any]:

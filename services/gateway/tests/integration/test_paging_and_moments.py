@@ -10,14 +10,13 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
-import uvicorn
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from sextant.gateway.authn import LocalIssuer, new_local_issuer_pem
 from sextant.gateway.main import create_app
 from sextant.gateway.upstreams import Upstreams
-from sextant.runtime.embedded_pg import free_port
+from sextant.runtime.testing.apps import served as served_on_loopback
 from sextant.runtime.testing.apps import service_settings
 from sextant.runtime.testing.plugin import InternalKeys
 
@@ -59,28 +58,15 @@ async def served(database_url: str, internal_keys: InternalKeys) -> AsyncIterato
     app = create_app(
         service_settings(database_url, internal_keys), upstreams=Upstreams({}), local_issuer=ISSUER
     )
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=5
-        )
-    )
-    task = asyncio.create_task(server.serve())
-    async with asyncio.timeout(30):
-        while not server.started:
-            await asyncio.sleep(0.05)
-    try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
-            platform = bearer("platform_admin")
-            created = await http.post("/v1/tenants", json={"name": "paging"}, headers=platform)
-            admin = bearer("tenant_admin", created.json()["id"])
-            for name in ("a", "b", "c"):
-                made = await http.post("/v1/workspaces", json={"name": name}, headers=admin)
-                assert made.status_code == 201, made.text
-            yield Served(http, f"ws://127.0.0.1:{port}/v1/notifications/stream", platform, admin)
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 15)
+    async with served_on_loopback(app) as url, httpx.AsyncClient(base_url=url) as http:
+        platform = bearer("platform_admin")
+        created = await http.post("/v1/tenants", json={"name": "paging"}, headers=platform)
+        admin = bearer("tenant_admin", created.json()["id"])
+        for name in ("a", "b", "c"):
+            made = await http.post("/v1/workspaces", json={"name": name}, headers=admin)
+            assert made.status_code == 201, made.text
+        ws_url = url.replace("http://", "ws://") + "/v1/notifications/stream"
+        yield Served(http, ws_url, platform, admin)
 
 
 def assert_problem(response: httpx.Response, status: int, names: str) -> None:

@@ -15,7 +15,6 @@ from uuid import UUID
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
@@ -26,8 +25,7 @@ from sextant.gateway.revocation import Revocations
 from sextant.gateway.settings import GatewaySettings
 from sextant.gateway.upstreams import UPSTREAM_SERVICES, Upstreams
 from sextant.runtime.app import ServiceState
-from sextant.runtime.embedded_pg import free_port
-from sextant.runtime.testing.apps import service_settings
+from sextant.runtime.testing.apps import served, service_settings
 from sextant.runtime.testing.plugin import InternalKeys
 
 ISSUER = LocalIssuer.from_pem(new_local_issuer_pem())
@@ -80,26 +78,13 @@ async def replica(database_url: str, internal_keys: InternalKeys) -> AsyncIterat
         gateway_settings=GatewaySettings(api_key_cache_seconds=CACHE_SECONDS),
         local_issuer=ISSUER,
     )
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=5
-        )
-    )
-    task = asyncio.create_task(server.serve())
-    async with asyncio.timeout(30):
-        while not server.started:
-            await asyncio.sleep(0.05)
-    state: ServiceState = app.state.service
-    async with asyncio.timeout(10):  # both replicas listen before anything is revoked
-        while not state.extras["revocations"].feed.trusted:
-            await asyncio.sleep(0.05)
-    try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
-            yield Replica(http, f"ws://127.0.0.1:{port}/v1/notifications/stream", state)
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 15)
+    async with served(app) as url, httpx.AsyncClient(base_url=url) as http:
+        state: ServiceState = app.state.service
+        async with asyncio.timeout(10):  # both replicas listen before anything is revoked
+            while not state.extras["revocations"].feed.trusted:
+                await asyncio.sleep(0.05)
+        ws_url = url.replace("http://", "ws://") + "/v1/notifications/stream"
+        yield Replica(http, ws_url, state)
 
 
 @pytest.fixture

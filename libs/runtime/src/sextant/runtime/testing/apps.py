@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
+import uvicorn
 from fastapi import FastAPI
 
 from sextant.runtime.app import ServiceSpec, ServiceState, create_service_app
+from sextant.runtime.embedded_pg import free_port
 from sextant.runtime.settings import RuntimeSettings
 from sextant.runtime.testing.plugin import InternalKeys
 from sextant.runtime.wiring import create_bus
@@ -48,3 +51,26 @@ async def running_service(
     )
     async with running_app(app) as client:
         yield client, app.state.service
+
+
+@asynccontextmanager
+async def served(app: Any) -> AsyncIterator[str]:
+    """Serve an ASGI app with uvicorn on a free loopback port, for what needs a real
+    socket (WebSockets, slow uploads, several replicas); yields its base URL."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=5
+        )
+    )
+    task = asyncio.create_task(server.serve())
+    try:
+        async with asyncio.timeout(30):
+            while not server.started:
+                if task.done():
+                    task.result()  # it could not start: say why
+                await asyncio.sleep(0.02)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 15)
