@@ -39,6 +39,25 @@ class RuntimeSettings(BaseSettings):
     kafka_enable_idempotence: bool = Field(
         default=False, description="true on real Kafka; tansu 0.6 rejects idempotent producers"
     )
+    kafka_create_topics: bool = Field(
+        default=True,
+        description="a service on the Kafka bus creates the registered topics and their DLQs "
+        "that are missing, with SEXTANT_KAFKA_PARTITIONS; false where services may not "
+        "create topics (then `sextant topics create` does, once). Either way a service "
+        "refuses to start while a topic is missing or has fewer partitions",
+    )
+    kafka_partitions: int | None = Field(
+        default=None,
+        ge=1,
+        description="partitions of every topic and DLQ; unset: the topic registry's (12). "
+        "Consumer replicas of a service beyond this count stay idle",
+    )
+    kafka_replication_factor: int = Field(
+        default=1,
+        ge=1,
+        description="copies of each partition for the topics Sextant creates; 3 on a "
+        "production cluster (1 suits a single dev broker)",
+    )
     consumer_max_attempts: int = Field(default=5, ge=1)
     consumer_backoff_seconds: float = Field(default=0.2, gt=0)
 
