@@ -1,0 +1,61 @@
+"""`sextant topics create` makes every registered topic and DLQ with the configured
+partitions on a real broker (tansu), is idempotent, and names a topic with too few."""
+
+import asyncio
+import os
+import subprocess
+import sys
+
+from aiokafka.admin import AIOKafkaAdminClient
+
+import sextant.contracts.topics  # noqa: F401 - registers every topic
+from sextant.contracts import TOPICS
+
+
+def topics_create(bootstrap: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "sextant.cli", "topics", "create", *args],
+        env={**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def statuses(output: str) -> dict[str, str]:
+    """topic → status, from the command's lines ("created  sextant.activity  2 partitions")."""
+    lines = [line.split() for line in output.splitlines() if line.strip()]
+    return {words[-3]: " ".join(words[:-3]) for words in lines}
+
+
+async def partition_counts(bootstrap: str) -> dict[str, int]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        return {t["topic"]: len(t["partitions"]) for t in await admin.describe_topics()}
+    finally:
+        await admin.close()
+
+
+async def test_topics_create_makes_every_topic_and_dlq_once_and_names_too_few(
+    kafka_bootstrap: str,
+) -> None:
+    names = sorted([t.name for t in TOPICS.values()] + [t.dlq for t in TOPICS.values()])
+    assert len(names) == 18 and "sextant.activity.dlq" in names
+
+    first = await asyncio.to_thread(topics_create, kafka_bootstrap, "--partitions", "2")
+    assert first.returncode == 0, first.stderr
+    assert set(statuses(first.stdout)) == set(names)
+    assert set(statuses(first.stdout).values()) <= {"created", "present"}
+    counts = await partition_counts(kafka_bootstrap)
+    assert all(counts[name] >= 2 for name in names), counts
+
+    again = await asyncio.to_thread(topics_create, kafka_bootstrap, "--partitions", "2")
+    assert again.returncode == 0, again.stderr
+    assert set(statuses(again.stdout).values()) == {"present"}
+
+    more = await asyncio.to_thread(topics_create, kafka_bootstrap, "--partitions", "5000")
+    assert more.returncode == 1
+    assert f"sextant.activity has {counts['sextant.activity']} partitions, 5000" in more.stderr
+    assert "SEXTANT_KAFKA_PARTITIONS" in more.stderr
+    assert await partition_counts(kafka_bootstrap) == counts  # nothing altered
