@@ -131,6 +131,26 @@ def list_services() -> None:
     Console().print(table)
 
 
+@app.command("settings")
+def settings_reference(
+    output: Path = typer.Option(None, help="write the page here (docs/settings.md)"),
+) -> None:
+    """Print the settings reference: every setting of every service, with its variable,
+    default and meaning, generated from the settings classes (docs/settings.md)."""
+    from sextant.cli.settings_reference import MissingDescription, render
+
+    try:
+        page = render()
+    except MissingDescription as exc:
+        console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
+        raise typer.Exit(1) from None
+    if output is None:
+        print(page, end="")
+        return
+    output.write_text(page, encoding="utf-8")
+    console.print(f"wrote {output}")
+
+
 topics_app = typer.Typer(help="Kafka topics of a distributed deployment.")
 app.add_typer(topics_app, name="topics")
 
