@@ -1,15 +1,22 @@
 """`sextant topics create` makes every registered topic and DLQ with the configured
-partitions on a real broker (tansu), is idempotent, and names a topic with too few."""
+partitions on a real broker (tansu), is idempotent, and names a topic with too few; a
+service served on Kafka does not start while a topic has too few."""
 
 import asyncio
 import os
 import subprocess
 import sys
 
+import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
 import sextant.contracts.topics  # noqa: F401 - registers every topic
+from sextant.cli.services import spec_for
 from sextant.contracts import TOPICS
+from sextant.runtime.testing.apps import running_app, service_settings
+from sextant.runtime.testing.plugin import InternalKeys
+from sextant.runtime.topics import TopicsNotReady
+from sextant.runtime.wiring import standalone_app
 
 
 def topics_create(bootstrap: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -59,3 +66,21 @@ async def test_topics_create_makes_every_topic_and_dlq_once_and_names_too_few(
     assert f"sextant.activity has {counts['sextant.activity']} partitions, 5000" in more.stderr
     assert "SEXTANT_KAFKA_PARTITIONS" in more.stderr
     assert await partition_counts(kafka_bootstrap) == counts  # nothing altered
+
+
+async def test_a_served_service_does_not_start_while_its_topics_have_too_few_partitions(
+    kafka_bootstrap: str, database_url: str, internal_keys: InternalKeys
+) -> None:
+    settings = service_settings(
+        database_url,
+        internal_keys,
+        bus="kafka",
+        kafka_bootstrap_servers=kafka_bootstrap,
+        kafka_partitions=4000,
+        kafka_create_topics=False,
+    )
+    with pytest.raises(TopicsNotReady) as refused:
+        async with running_app(standalone_app(spec_for("identity"), settings)):
+            pass
+    assert "sextant.activity.attributed " in str(refused.value)
+    assert "4000 partitions" in str(refused.value)
