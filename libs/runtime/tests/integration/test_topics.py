@@ -4,6 +4,7 @@ missing ones when allowed, naming what is wrong and the setting to change otherw
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 
 import pytest
@@ -114,3 +115,17 @@ async def test_a_deployment_configured_for_more_partitions_than_its_topics_does_
         await create_bus(settings).start()
     assert "sextant.activity " in str(refused.value)
     assert "1000 partitions" in str(refused.value)
+
+
+async def test_two_replicas_starting_together_both_start_on_one_topic(
+    kafka_bootstrap: str,
+) -> None:
+    name = fresh()
+    plans = [TopicPlan(name, 3), TopicPlan(f"{name}.dlq", 3)]
+    one, two = await asyncio.gather(
+        ensure_topics(kafka_bootstrap, plans, create=True),
+        ensure_topics(kafka_bootstrap, plans, create=True),
+    )
+    assert all(o.ok and o.partitions == 3 for o in [*one, *two]), (one, two)
+    counts = await partition_counts(kafka_bootstrap)
+    assert (counts[name], counts[f"{name}.dlq"]) == (3, 3)

@@ -14,6 +14,7 @@ topic would ask the broker to auto-create it (aiokafka sets ``allow_auto_topic_c
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -25,6 +26,7 @@ from sextant.contracts import TOPICS
 from sextant.contracts.registry import _ensure_loaded
 
 TOPIC_ALREADY_EXISTS = 36  # another replica created it first: checked like any other
+READ_BACK_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -106,25 +108,7 @@ async def reconcile(
         outcomes = {p.name: _judge(p, existing.get(p.name)) for p in plans}
         missing = [p for p in plans if outcomes[p.name].status == "missing"]
         if create and missing:
-            response = await admin.create_topics(
-                [NewTopic(p.name, p.partitions, p.replication_factor) for p in missing]
-            )
-            errors = {  # (topic, code) before v1 of the response, then a message too
-                error[0]: (error[1], error[2] if len(error) > 2 else None)
-                for error in response.topic_errors
-                if error[1] not in (0, TOPIC_ALREADY_EXISTS)
-            }
-            existing = await _partition_counts(admin)
-            for plan in missing:
-                if plan.name in errors:
-                    code, message = errors[plan.name]
-                    reason = message or for_code(code).__name__
-                    outcomes[plan.name] = TopicOutcome(plan, "not created", error=reason)
-                    continue
-                judged = _judge(plan, existing.get(plan.name))
-                if judged.status == "present":
-                    judged = TopicOutcome(plan, "created", judged.partitions)
-                outcomes[plan.name] = judged
+            outcomes.update(await _create(admin, missing))
         return [outcomes[p.name] for p in plans]
     finally:
         await admin.close()
@@ -138,6 +122,42 @@ async def ensure_topics(
     failed = [o for o in outcomes if not o.ok]
     if failed:
         raise TopicsNotReady(failed)
+    return outcomes
+
+
+async def _create(
+    admin: AIOKafkaAdminClient, missing: Sequence[TopicPlan]
+) -> dict[str, TopicOutcome]:
+    """Create ``missing``. One the broker created is taken as asked (its metadata may lag
+    on other brokers); one another process created first is read back and judged."""
+    response = await admin.create_topics(
+        [NewTopic(p.name, p.partitions, p.replication_factor) for p in missing]
+    )
+    codes = {  # (topic, code) before v1 of the response, then a message too
+        error[0]: (error[1], error[2] if len(error) > 2 else None)
+        for error in response.topic_errors
+    }
+    outcomes: dict[str, TopicOutcome] = {}
+    raced = []
+    for plan in missing:
+        code, message = codes.get(plan.name, (0, None))
+        if code == 0:
+            outcomes[plan.name] = TopicOutcome(plan, "created", plan.partitions)
+        elif code == TOPIC_ALREADY_EXISTS:
+            raced.append(plan)
+        else:
+            reason = message or for_code(code).__name__
+            outcomes[plan.name] = TopicOutcome(plan, "not created", error=reason)
+    for attempt in range(READ_BACK_ATTEMPTS):
+        if not raced:
+            break
+        await asyncio.sleep(0.2 * attempt)
+        existing = await _partition_counts(admin)
+        for plan in [p for p in raced if p.name in existing]:
+            outcomes[plan.name] = _judge(plan, existing[plan.name])
+            raced.remove(plan)
+    for plan in raced:  # created elsewhere, yet never seen: judged missing
+        outcomes[plan.name] = TopicOutcome(plan, "missing")
     return outcomes
 
 
