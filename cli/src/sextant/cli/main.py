@@ -185,7 +185,8 @@ def topics_create(
         console.print(f"[red]error:[/red] Kafka at {settings.kafka_bootstrap_servers}: {exc}")
         raise typer.Exit(1) from None
     for outcome in outcomes:
-        print(f"{outcome.status:<18} {outcome.plan.name:<34} {outcome.partitions} partitions")
+        found = "-" if outcome.partitions is None else outcome.partitions
+        print(f"{outcome.status:<18} {outcome.plan.name:<34} {found} partitions")
     failed = [o for o in outcomes if not o.ok]
     for outcome in failed:
         console.print(f"[red]error:[/red] {escape(outcome.describe())}", soft_wrap=True)
