@@ -18,6 +18,10 @@ from sextant.runtime.testing.plugin import InternalKeys
 from sextant.runtime.topics import TopicsNotReady
 from sextant.runtime.wiring import standalone_app
 
+# The session's broker is shared: every test that makes the registry's topics asks for
+# the same count (libs/runtime/tests/integration/test_topics.py too).
+REGISTRY_PARTITIONS = "2"
+
 
 def topics_create(bootstrap: str, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -50,14 +54,18 @@ async def test_topics_create_makes_every_topic_and_dlq_once_and_names_too_few(
     names = sorted([t.name for t in TOPICS.values()] + [t.dlq for t in TOPICS.values()])
     assert len(names) == 18 and "sextant.activity.dlq" in names
 
-    first = await asyncio.to_thread(topics_create, kafka_bootstrap, "--partitions", "2")
+    first = await asyncio.to_thread(
+        topics_create, kafka_bootstrap, "--partitions", REGISTRY_PARTITIONS
+    )
     assert first.returncode == 0, first.stderr
     assert set(statuses(first.stdout)) == set(names)
     assert set(statuses(first.stdout).values()) <= {"created", "present"}
     counts = await partition_counts(kafka_bootstrap)
-    assert all(counts[name] >= 2 for name in names), counts
+    assert all(counts[name] >= int(REGISTRY_PARTITIONS) for name in names), counts
 
-    again = await asyncio.to_thread(topics_create, kafka_bootstrap, "--partitions", "2")
+    again = await asyncio.to_thread(
+        topics_create, kafka_bootstrap, "--partitions", REGISTRY_PARTITIONS
+    )
     assert again.returncode == 0, again.stderr
     assert set(statuses(again.stdout).values()) == {"present"}
 

@@ -14,6 +14,8 @@ from sextant.runtime.settings import RuntimeSettings
 from sextant.runtime.topics import TopicPlan, TopicsNotReady, ensure_topics, reconcile
 from sextant.runtime.wiring import create_bus
 
+REGISTRY_PARTITIONS = 2  # what cli/tests/test_sextant_topics.py asks for too
+
 
 async def partition_counts(bootstrap: str) -> dict[str, int]:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
@@ -91,15 +93,17 @@ async def test_without_leave_to_create_a_missing_topic_is_named_and_not_created(
 async def test_the_kafka_bus_of_a_deployment_creates_every_registered_topic_and_dlq(
     kafka_bootstrap: str,
 ) -> None:
+    # The session's broker is shared: every test that makes the registry's topics asks
+    # for REGISTRY_PARTITIONS, whichever runs first.
     settings = RuntimeSettings(
-        bus="kafka", kafka_bootstrap_servers=kafka_bootstrap, kafka_partitions=3
+        bus="kafka", kafka_bootstrap_servers=kafka_bootstrap, kafka_partitions=REGISTRY_PARTITIONS
     )
     bus = create_bus(settings)
     await bus.start()
     await bus.stop()
     counts = await partition_counts(kafka_bootstrap)
     for topic in ("sextant.activity", "sextant.activity.dlq", "sextant.config.dlq"):
-        assert counts.get(topic, 0) >= 3, (topic, counts.get(topic))
+        assert counts.get(topic, 0) >= REGISTRY_PARTITIONS, (topic, counts.get(topic))
 
 
 async def test_a_deployment_configured_for_more_partitions_than_its_topics_does_not_start(
