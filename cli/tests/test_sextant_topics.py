@@ -20,7 +20,7 @@ from sextant.runtime.wiring import standalone_app
 
 # The session's broker is shared: every test that makes the registry's topics asks for
 # the same count (libs/runtime/tests/integration/test_topics.py too).
-REGISTRY_PARTITIONS = "2"
+REGISTRY_PARTITIONS = "12"  # the registry's own, as a service with default settings asks
 
 
 def topics_create(bootstrap: str, *args: str) -> subprocess.CompletedProcess[str]:

@@ -14,7 +14,9 @@ from sextant.runtime.settings import RuntimeSettings
 from sextant.runtime.topics import TopicPlan, TopicsNotReady, ensure_topics, reconcile
 from sextant.runtime.wiring import create_bus
 
-REGISTRY_PARTITIONS = 2  # what cli/tests/test_sextant_topics.py asks for too
+# The registry's own count: what cli/tests/test_sextant_topics.py and any test of a service
+# on Kafka with default settings ask for too.
+REGISTRY_PARTITIONS = 12
 
 
 async def partition_counts(bootstrap: str) -> dict[str, int]:
