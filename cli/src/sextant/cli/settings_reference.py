@@ -40,6 +40,13 @@ SCALARS: dict[object, str] = {
     SecretStr: "secret",
 }
 
+BOUNDS = (
+    (annotated_types.Ge, "ge", "≥"),
+    (annotated_types.Gt, "gt", ">"),
+    (annotated_types.Le, "le", "≤"),
+    (annotated_types.Lt, "lt", "<"),
+)
+
 
 class MissingDescription(ValueError):
     """Settings without a description: the reference would leave their meaning out."""
@@ -77,13 +84,18 @@ def render(sections: Sequence[tuple[str, type[BaseSettings]]] | None = None) -> 
 
 
 def _table(cls: type[BaseModel], missing: list[str]) -> str:
-    prefix = str(cls.model_config.get("env_prefix", "")) if _is_settings(cls) else ""
-    name_column = "variable" if _is_settings(cls) else "field"
+    """The rows of ``cls``'s settings (or a held model's fields); the undescribed ones
+    are added to ``missing``, by variable (or ``Model.field``)."""
+    if not cls.model_fields:
+        return "No settings of its own.\n"
+    settings = issubclass(cls, BaseSettings)
+    prefix = str(cls.model_config.get("env_prefix", "")) if settings else ""
+    name_column = "variable" if settings else "field"
     rows = [f"| {name_column} | type | default | meaning |", "| --- | --- | --- | --- |"]
     for field_name, info in cls.model_fields.items():
-        names = _env_names(prefix, field_name, info) if _is_settings(cls) else [field_name]
+        names = _env_names(prefix, field_name, info) if settings else [field_name]
         if not info.description:
-            missing.append(names[0])
+            missing.append(names[0] if settings else f"{cls.__name__}.{field_name}")
         rows.append(
             "| "
             + " | ".join(
@@ -96,13 +108,7 @@ def _table(cls: type[BaseModel], missing: list[str]) -> str:
             )
             + " |"
         )
-    if not cls.model_fields:
-        return "No settings of its own.\n"
     return "\n".join(rows) + "\n"
-
-
-def _is_settings(cls: type[BaseModel]) -> bool:
-    return issubclass(cls, BaseSettings)
 
 
 def _env_names(prefix: str, field_name: str, info: FieldInfo) -> list[str]:
@@ -112,14 +118,6 @@ def _env_names(prefix: str, field_name: str, info: FieldInfo) -> list[str]:
     if isinstance(alias, str):
         return [alias]
     return [f"{prefix}{field_name}".upper()]
-
-
-BOUNDS = (
-    (annotated_types.Ge, "ge", "≥"),
-    (annotated_types.Gt, "gt", ">"),
-    (annotated_types.Le, "le", "≤"),
-    (annotated_types.Lt, "lt", "<"),
-)
 
 
 def _type(info: FieldInfo) -> str:
