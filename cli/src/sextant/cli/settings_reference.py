@@ -12,7 +12,6 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-import annotated_types
 from pydantic import AliasChoices, BaseModel, SecretStr
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings
@@ -40,12 +39,7 @@ SCALARS: dict[object, str] = {
     SecretStr: "secret",
 }
 
-BOUNDS = (
-    (annotated_types.Ge, "ge", "≥"),
-    (annotated_types.Gt, "gt", ">"),
-    (annotated_types.Le, "le", "≤"),
-    (annotated_types.Lt, "lt", "<"),
-)
+BOUNDS = {"ge": "≥", "gt": ">", "le": "≤", "lt": "<"}  # pydantic's Field(ge=…) and so on
 
 
 class MissingDescription(ValueError):
@@ -124,8 +118,8 @@ def _type(info: FieldInfo) -> str:
     bounds = [
         f"{sign} {_number(getattr(item, attribute))}"
         for item in info.metadata
-        for kind, attribute, sign in BOUNDS
-        if isinstance(item, kind)
+        for attribute, sign in BOUNDS.items()
+        if getattr(item, attribute, None) is not None  # annotated_types.Ge(ge=1), …
     ]
     return ", ".join([_type_name(info.annotation), *bounds])
 
