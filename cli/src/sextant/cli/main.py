@@ -129,6 +129,68 @@ def list_services() -> None:
     Console().print(table)
 
 
+@app.command("settings")
+def settings_reference(
+    output: Path = typer.Option(None, help="write the page here (docs/settings.md)"),
+) -> None:
+    """Print the settings reference: every setting of every service, with its variable,
+    default and meaning, generated from the settings classes (docs/settings.md)."""
+    from sextant.cli.settings_reference import MissingDescription, render
+
+    try:
+        page = render()
+    except MissingDescription as exc:
+        console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
+        raise typer.Exit(1) from None
+    if output is None:
+        print(page, end="")
+        return
+    output.write_text(page, encoding="utf-8")
+    console.print(f"wrote {output}")
+
+
+topics_app = typer.Typer(help="Kafka topics of a distributed deployment.")
+app.add_typer(topics_app, name="topics")
+
+
+@topics_app.command("create")
+def topics_create(
+    partitions: int = typer.Option(
+        None, min=1, help="partitions of every topic and DLQ [default: SEXTANT_KAFKA_PARTITIONS]"
+    ),
+    replication_factor: int = typer.Option(
+        None, min=1, help="copies of each partition [default: SEXTANT_KAFKA_REPLICATION_FACTOR]"
+    ),
+) -> None:
+    """Create every registered topic and DLQ that is missing, with its partitions, on
+    KAFKA_BOOTSTRAP_SERVERS; idempotent. Exit 1 naming any topic with too few partitions
+    (they are never added here: keys would move)."""
+    from aiokafka.errors import KafkaError
+
+    from sextant.runtime.settings import RuntimeSettings
+    from sextant.runtime.topics import reconcile, registry_plan
+
+    settings = RuntimeSettings()
+    if not settings.kafka_bootstrap_servers:
+        raise typer.BadParameter("set KAFKA_BOOTSTRAP_SERVERS")
+    plans = registry_plan(
+        partitions or settings.kafka_partitions,
+        replication_factor or settings.kafka_replication_factor,
+    )
+    try:
+        outcomes = asyncio.run(reconcile(settings.kafka_bootstrap_servers, plans, create=True))
+    except KafkaError as exc:
+        console.print(f"[red]error:[/red] Kafka at {settings.kafka_bootstrap_servers}: {exc}")
+        raise typer.Exit(1) from None
+    for outcome in outcomes:
+        found = "-" if outcome.partitions is None else outcome.partitions
+        print(f"{outcome.status:<18} {outcome.plan.name:<34} {found} partitions")
+    failed = [o for o in outcomes if not o.ok]
+    for outcome in failed:
+        console.print(f"[red]error:[/red] {escape(outcome.describe())}", soft_wrap=True)
+    raise typer.Exit(1 if failed else 0)
+
+
 tenant_app = typer.Typer(help="Tenants of the embedded stack (or DATABASE_URL's).")
 token_app = typer.Typer(help="Bearer tokens from the built-in local issuer.")
 app.add_typer(tenant_app, name="tenant")

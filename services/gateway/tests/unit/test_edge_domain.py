@@ -20,6 +20,7 @@ from sextant.gateway.domain.limits import (
     CircuitBreaker,
     TokenBuckets,
     UploadPace,
+    replica_share,
     retry_after_header,
 )
 from sextant.gateway.domain.routes import ROUTES, route_for
@@ -78,6 +79,18 @@ def test_token_buckets_allow_a_burst_then_the_rate_and_say_how_long_to_wait() ->
     assert 0.49 < wait <= 0.5 and retry_after_header(wait) == "1"
     assert buckets.take("t", 0.5) == 0.0  # one token back after 1/rate seconds
     assert buckets.take("other", 0.0) == 0.0  # keys do not share a bucket
+
+
+def test_a_replica_keeps_its_share_of_a_gateway_wide_limit() -> None:
+    # 30/s with a burst of 90 over three replicas: 10/s and 30 at once on each.
+    share = replica_share(30.0, 90.0, 3)
+    assert (share.rate, share.burst) == (10.0, 30.0)
+    assert [share.take("t", 0.0) for _ in range(31)][-2:] == [0.0, pytest.approx(0.1)]
+    # A burst of 3 over four replicas rounds up to one request each (4 in all, not 0).
+    assert replica_share(2.0, 3.0, 4).burst == 1.0
+    assert replica_share(2.0, 3.0, 1).burst == 3.0
+    with pytest.raises(ValueError):
+        replica_share(2.0, 3.0, 0)
 
 
 def test_token_buckets_forget_the_least_recently_used_keys() -> None:

@@ -18,7 +18,11 @@ class RuntimeSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="SEXTANT_", extra="ignore")
 
-    data_dir: Path = Field(default=Path(".data"), description="embedded PostgreSQL, keys, objects")
+    data_dir: Path = Field(
+        default=Path(".data"),
+        description="where the embedded mode keeps PostgreSQL, keys and objects (the folder "
+        "object store too, when S3 is not set)",
+    )
     database_url: str | None = Field(
         default=None,
         validation_alias=AliasChoices("SEXTANT_DATABASE_URL", "DATABASE_URL"),
@@ -28,25 +32,63 @@ class RuntimeSettings(BaseSettings):
         default=SecretStr("sextant-app"),
         description="password of the per-service application roles the runtime creates",
     )
-    db_pool_size: int = 5
-    migrate_on_start: bool = True
+    db_pool_size: int = Field(
+        default=5,
+        description="connections a service keeps to PostgreSQL (as many more may open under load)",
+    )
+    migrate_on_start: bool = Field(
+        default=True,
+        description="a service brings its schema to head as it starts; false when "
+        "`sextant migrate` runs first as a separate step",
+    )
 
-    bus: Literal["local", "kafka"] = "local"
+    bus: Literal["local", "kafka"] = Field(
+        default="local",
+        description="the event bus: local (tables in PostgreSQL, the embedded mode) or kafka",
+    )
     kafka_bootstrap_servers: str | None = Field(
         default=None,
         validation_alias=AliasChoices("SEXTANT_KAFKA_BOOTSTRAP_SERVERS", "KAFKA_BOOTSTRAP_SERVERS"),
+        description="host:port of the Kafka brokers, comma-separated; needed when bus=kafka",
     )
     kafka_enable_idempotence: bool = Field(
         default=False, description="true on real Kafka; tansu 0.6 rejects idempotent producers"
     )
-    consumer_max_attempts: int = Field(default=5, ge=1)
-    consumer_backoff_seconds: float = Field(default=0.2, gt=0)
+    kafka_create_topics: bool = Field(
+        default=True,
+        description="a service on the Kafka bus creates the registered topics and their DLQs "
+        "that are missing, with SEXTANT_KAFKA_PARTITIONS; false where services may not "
+        "create topics (then `sextant topics create` does, once). Either way a service "
+        "refuses to start while a topic is missing or has fewer partitions",
+    )
+    kafka_partitions: int | None = Field(
+        default=None,
+        ge=1,
+        description="partitions of every topic and DLQ; unset: the topic registry's (12). "
+        "Consumer replicas of a service beyond this count stay idle",
+    )
+    kafka_replication_factor: int = Field(
+        default=1,
+        ge=1,
+        description="copies of each partition for the topics Sextant creates; 3 on a "
+        "production cluster (1 suits a single dev broker)",
+    )
+    consumer_max_attempts: int = Field(
+        default=5,
+        ge=1,
+        description="tries of a failing event handler before its record goes to the DLQ",
+    )
+    consumer_backoff_seconds: float = Field(
+        default=0.2, gt=0, description="first wait between tries; doubles each try, up to 10 s"
+    )
 
     s3_endpoint_url: str | None = Field(
-        default=None, validation_alias=AliasChoices("SEXTANT_S3_ENDPOINT_URL", "S3_ENDPOINT_URL")
+        default=None,
+        validation_alias=AliasChoices("SEXTANT_S3_ENDPOINT_URL", "S3_ENDPOINT_URL"),
+        description="S3 endpoint for archives and reports; unset: a folder under the data dir",
     )
-    s3_bucket: str = "sextant"
-    s3_region: str = "us-east-1"
+    s3_bucket: str = Field(default="sextant", description="the S3 bucket objects go to")
+    s3_region: str = Field(default="us-east-1", description="the S3 bucket's region")
 
     internal_token_public_key: str | None = Field(
         default=None, description="PEM of the gateway's Ed25519 key that signs internal tokens"
@@ -55,8 +97,10 @@ class RuntimeSettings(BaseSettings):
         default=None, description="PEM of that key's private half; only the gateway holds it"
     )
 
-    log_level: str = "INFO"
-    log_json: bool = True
+    log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR")
+    log_json: bool = Field(
+        default=True, description="one JSON object a line; false: readable lines for a person"
+    )
 
     egress_allow: Annotated[list[str], NoDecode] = Field(
         default_factory=list,

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from sextant.contracts import TOPICS
-from sextant.contracts.registry import _ensure_loaded
 from sextant.runtime.app import ServiceSpec, create_service_app
 from sextant.runtime.bus.base import EventBus
 from sextant.runtime.bus.kafka import KafkaBus
@@ -14,6 +12,7 @@ from sextant.runtime.db import asyncpg_url
 from sextant.runtime.objectstore import FolderObjectStore, ObjectStore, S3ObjectStore
 from sextant.runtime.pgnotify import plain_dsn
 from sextant.runtime.settings import RuntimeSettings
+from sextant.runtime.topics import registry_plan
 
 
 def create_bus(settings: RuntimeSettings) -> EventBus:
@@ -22,7 +21,10 @@ def create_bus(settings: RuntimeSettings) -> EventBus:
         if not settings.kafka_bootstrap_servers:
             raise ValueError("bus=kafka needs KAFKA_BOOTSTRAP_SERVERS")
         return KafkaBus(
-            settings.kafka_bootstrap_servers, enable_idempotence=settings.kafka_enable_idempotence
+            settings.kafka_bootstrap_servers,
+            enable_idempotence=settings.kafka_enable_idempotence,
+            topics=registry_plan(settings.kafka_partitions, settings.kafka_replication_factor),
+            create_topics=settings.kafka_create_topics,
         )
     if settings.database_url is None:
         raise ValueError("the local bus needs DATABASE_URL")
@@ -36,12 +38,6 @@ def create_object_store(settings: RuntimeSettings) -> ObjectStore:
             settings.s3_bucket, endpoint_url=settings.s3_endpoint_url, region=settings.s3_region
         )
     return FolderObjectStore(settings.data_dir / "objects")
-
-
-def all_topic_names() -> list[str]:
-    """Every registered topic and its DLQ: what a Kafka deployment must have."""
-    _ensure_loaded()
-    return sorted([t.name for t in TOPICS.values()] + [t.dlq for t in TOPICS.values()])
 
 
 def standalone_app(spec: ServiceSpec, settings: RuntimeSettings | None = None) -> FastAPI:

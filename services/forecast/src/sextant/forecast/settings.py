@@ -7,5 +7,3 @@ from sextant.runtime.settings import ServiceSettings
 
 class ForecastSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="SEXTANT_FORECAST_", extra="ignore")
-
-    default_trials: int = 10_000

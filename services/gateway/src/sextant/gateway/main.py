@@ -10,7 +10,7 @@ from sextant.gateway.api import audit, keys, notifications, platform, proxy, ten
 from sextant.gateway.authn import Authenticator, LocalIssuer
 from sextant.gateway.db import MIGRATIONS, metadata
 from sextant.gateway.domain.cache import TtlCache
-from sextant.gateway.domain.limits import TokenBuckets
+from sextant.gateway.domain.limits import TokenBuckets, replica_share
 from sextant.gateway.handlers import HANDLERS
 from sextant.gateway.notifications import NotificationHub
 from sextant.gateway.revocation import close_revocations, open_revocations
@@ -48,6 +48,11 @@ def spec(
             probe_deadline=gateway_settings.breaker_probe_deadline_seconds,
             breaker_keys=gateway_settings.breaker_max_keys,
         )
+        replicas = gateway_settings.replicas
+
+        def share(rate: float, burst: float) -> TokenBuckets:
+            return replica_share(rate, burst, replicas)
+
         issuer = local_issuer
         if issuer is None and gateway_settings.local_issuer_private_key is not None:
             issuer = LocalIssuer.from_pem(
@@ -59,21 +64,19 @@ def spec(
             local_issuer=issuer,
             signer=InternalTokenSigner(load_private_key(private_key.get_secret_value())),
             upstreams=calls,
-            tenant_buckets=TokenBuckets(
+            tenant_buckets=share(
                 gateway_settings.tenant_rate_per_second, gateway_settings.tenant_burst
             ),
             scopes=TtlCache(gateway_settings.api_key_cache_seconds),
-            key_buckets=TokenBuckets(
-                gateway_settings.key_rate_per_second, gateway_settings.key_burst
-            ),
-            anonymous_buckets=TokenBuckets(
+            key_buckets=share(gateway_settings.key_rate_per_second, gateway_settings.key_burst),
+            anonymous_buckets=share(
                 gateway_settings.anonymous_failure_rate_per_second,
                 gateway_settings.anonymous_failure_burst,
             ),
-            admin_buckets=TokenBuckets(
+            admin_buckets=share(
                 gateway_settings.admin_rate_per_second, gateway_settings.admin_burst
             ),
-            source_buckets=TokenBuckets(
+            source_buckets=share(
                 gateway_settings.webhook_source_rate_per_second,
                 gateway_settings.webhook_source_burst,
             ),

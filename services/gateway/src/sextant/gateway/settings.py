@@ -23,15 +23,30 @@ class GatewaySettings(ServiceSettings):
         default_factory=dict,
         description='distributed mode: {"ingest": "http://ingest:8000", ...} (a JSON map)',
     )
-    upstream_timeout_seconds: float = Field(default=10.0, gt=0)
-    upstream_retries: int = Field(default=2, ge=0, le=5, description="idempotent methods only")
+    upstream_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="how long a call to a service may take, each try"
+    )
+    upstream_retries: int = Field(
+        default=2,
+        ge=0,
+        le=5,
+        description="retries of a call to a service that failed to answer; idempotent methods only",
+    )
     breaker_failures: int = Field(
         default=5, ge=1, description="consecutive failures of one (service, tenant or source)"
     )
-    breaker_cooldown_seconds: float = Field(default=10.0, gt=0)
+    breaker_cooldown_seconds: float = Field(
+        default=10.0, gt=0, description="how long an open breaker answers 503 before a probe"
+    )
 
-    issuers: list[TrustedIssuer] = Field(default_factory=list, description="a JSON list")
-    jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
+    issuers: list[TrustedIssuer] = Field(
+        default_factory=list,
+        description="OIDC providers whose tokens are accepted, a JSON list of "
+        '{"issuer", "audience", "jwks_uri", "tenant_claim", "role_claim"}',
+    )
+    jwt_leeway_seconds: int = Field(
+        default=30, ge=0, le=300, description="clock skew allowed on a token's exp and nbf"
+    )
     jwks_refresh_min_seconds: float = Field(
         default=30.0, ge=0, description="an unknown kid refetches a JWKS at most this often"
     )
@@ -56,18 +71,35 @@ class GatewaySettings(ServiceSettings):
         "back (by then every replica has been sent it); a replica that does not hear it "
         "trusts no cache meanwhile",
     )
-    tenant_rate_per_second: float = Field(default=200.0, gt=0)
-    tenant_burst: float = Field(default=400.0, ge=1)
-    key_rate_per_second: float = Field(default=50.0, gt=0)
-    key_burst: float = Field(default=100.0, ge=1)
+    replicas: int = Field(
+        default=1,
+        ge=1,
+        description="gateway replicas behind the load balancer (the chart sets it): each "
+        "keeps 1/replicas of every rate and burst below, so the limits hold for the whole "
+        "gateway",
+    )
+    tenant_rate_per_second: float = Field(
+        default=200.0, gt=0, description="requests a second per tenant, all its callers"
+    )
+    tenant_burst: float = Field(default=400.0, ge=1, description="a tenant's burst allowance")
+    key_rate_per_second: float = Field(
+        default=50.0, gt=0, description="requests a second per API key"
+    )
+    key_burst: float = Field(default=100.0, ge=1, description="an API key's burst allowance")
     max_body_bytes: int = Field(
         default=1024 * 1024, ge=1024, description="public API bodies (webhooks follow ingest's)"
     )
     cors_origins: list[str] = Field(default_factory=list, description="a JSON list; empty: none")
-    soft_delete_grace_days: int = Field(default=30, ge=1, le=365)
+    soft_delete_grace_days: int = Field(
+        default=30,
+        ge=1,
+        le=365,
+        description="how long a soft-deleted tenant or workspace can be restored before purge",
+    )
 
     # Isolation and abuse limits (issue #25): breakers per caller key, webhook intake,
-    # limits on callers that are not (yet) authenticated. Rates are per replica.
+    # limits on callers that are not (yet) authenticated. Rates are for the whole gateway
+    # (each replica keeps its share: see ``replicas``).
     breaker_probe_deadline_seconds: float = Field(
         default=45.0, gt=0, description="a half-open probe out longer is presumed stuck"
     )
@@ -83,17 +115,23 @@ class GatewaySettings(ServiceSettings):
     webhook_body_min_bytes_per_second: float = Field(
         default=32 * 1024, gt=0, description="then on average at least this fast, else 408"
     )
-    webhook_source_rate_per_second: float = Field(default=100.0, gt=0)
-    webhook_source_burst: float = Field(default=1000.0, ge=1)
+    webhook_source_rate_per_second: float = Field(
+        default=100.0, gt=0, description="webhook deliveries a second per source"
+    )
+    webhook_source_burst: float = Field(
+        default=1000.0, ge=1, description="a webhook source's burst allowance"
+    )
     anonymous_failure_rate_per_second: float = Field(
         default=2.0,
         gt=0,
         description="per client address: failed authentications, too-slow uploads, "
         "refused webhooks (once per source); per (source, address): refused webhooks",
     )
-    anonymous_failure_burst: float = Field(default=30.0, ge=1)
+    anonymous_failure_burst: float = Field(
+        default=30.0, ge=1, description="failures allowed at once per address (and pair)"
+    )
     admin_rate_per_second: float = Field(default=20.0, gt=0, description="per platform admin")
-    admin_burst: float = Field(default=60.0, ge=1)
+    admin_burst: float = Field(default=60.0, ge=1, description="a platform admin's burst")
     trusted_proxies: int = Field(
         default=0,
         ge=0,

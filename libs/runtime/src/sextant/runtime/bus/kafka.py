@@ -10,15 +10,15 @@ tansu broker used in tests rejects it, and the inbox makes duplicates harmless a
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Sequence
 
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 
 from sextant.runtime.bus.base import IncomingRecord, OutgoingRecord, PartitionKey
+from sextant.runtime.topics import TopicPlan, ensure_topics
 
 log = structlog.get_logger()
 
@@ -35,12 +35,12 @@ class KafkaBus:
         enable_idempotence: bool = False,
         client_id: str = "sextant",
         session_timeout_ms: int = 10_000,
-        topics: Sequence[str] = (),
-        partitions: int = 12,
+        topics: Sequence[TopicPlan] = (),
+        create_topics: bool = True,
     ) -> None:
         self._bootstrap = bootstrap_servers
         self._topics = list(topics)
-        self._partitions = partitions
+        self._create_topics = create_topics
         self._idempotence = enable_idempotence
         self._client_id = client_id
         self._session_timeout_ms = session_timeout_ms
@@ -51,8 +51,8 @@ class KafkaBus:
         self._probe_lock = asyncio.Lock()
 
     async def start(self) -> None:
-        if self._topics:
-            await self.ensure_topics(self._topics, self._partitions)
+        if self._topics:  # before anything is sent: a send would auto-create a topic
+            await ensure_topics(self._bootstrap, self._topics, create=self._create_topics)
         self._producer = AIOKafkaProducer(
             bootstrap_servers=self._bootstrap,
             client_id=self._client_id,
@@ -96,22 +96,10 @@ class KafkaBus:
                 await probe.close()
 
     async def ensure_topics(self, names: Sequence[str], partitions: int) -> None:
-        """Create topics that do not exist yet (idempotent)."""
-        admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap)
-        await admin.start()
-        try:
-            existing = set(await admin.list_topics())
-            missing = [n for n in names if n not in existing]
-            if missing:
-                with contextlib.suppress(TopicAlreadyExistsError):  # another replica won the race
-                    await admin.create_topics(
-                        [
-                            NewTopic(n, num_partitions=partitions, replication_factor=1)
-                            for n in missing
-                        ]
-                    )
-        finally:
-            await admin.close()
+        """Create topics that do not exist yet (idempotent); fail on one with fewer
+        partitions (:mod:`sextant.runtime.topics`)."""
+        plans = [TopicPlan(name, partitions) for name in names]
+        await ensure_topics(self._bootstrap, plans, create=True)
 
     async def publish(self, records: Sequence[OutgoingRecord]) -> None:
         if self._producer is None:

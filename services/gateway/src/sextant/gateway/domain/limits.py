@@ -18,8 +18,9 @@ class _Bucket:
 class TokenBuckets:
     """Buckets by key: ``rate`` tokens a second up to ``burst``; one request costs one.
 
-    Held in memory per replica (the limit is per replica); the least recently used keys
-    are forgotten beyond ``max_keys`` so a flood of new keys cannot grow memory."""
+    Held in memory per replica (:func:`replica_share` gives a replica its part of a
+    gateway-wide limit); the least recently used keys are forgotten beyond ``max_keys``
+    so a flood of new keys cannot grow memory."""
 
     def __init__(self, rate: float, burst: float, max_keys: int = 100_000) -> None:
         if rate <= 0 or burst < 1:
@@ -65,6 +66,16 @@ class TokenBuckets:
             return 0.0
         tokens = min(self.burst, bucket.tokens + (now - bucket.updated) * self.rate)
         return 0.0 if tokens >= 1 else (1 - tokens) / self.rate
+
+
+def replica_share(rate: float, burst: float, replicas: int) -> TokenBuckets:
+    """This replica's buckets for a limit the whole gateway keeps: ``rate`` and ``burst``
+    divided by the ``replicas`` the load balancer spreads callers over, so together they
+    let through at most the configured limit. The burst is at least one request (a
+    limit of fewer than one per replica is rounded up to one each)."""
+    if replicas < 1:
+        raise ValueError("replicas must be >= 1")
+    return TokenBuckets(rate / replicas, max(1.0, burst / replicas))
 
 
 def retry_after_header(seconds: float) -> str:
