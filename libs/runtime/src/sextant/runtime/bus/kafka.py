@@ -10,6 +10,7 @@ tansu broker used in tests rejects it, and the inbox makes duplicates harmless a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Sequence
 
 import structlog
