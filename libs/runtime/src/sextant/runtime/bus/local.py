@@ -16,6 +16,7 @@ import base64
 import contextlib
 from collections import defaultdict
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
@@ -96,7 +97,7 @@ class LocalBus:
 
     name = "local"
 
-    def __init__(self, dsn: str, *, partitions: int = 8, retention_days: int = 7) -> None:
+    def __init__(self, dsn: str, *, partitions: int = 8, retention_days: float = 7) -> None:
         self._dsn = dsn
         self.partitions = partitions
         self._retention_days = retention_days
@@ -171,8 +172,8 @@ class LocalBus:
         """Drop records past retention; returns how many went."""
         pool = await self._ensure_pool()
         result: str = await pool.execute(
-            f"DELETE FROM {SCHEMA}.records WHERE appended_at < now() - make_interval(days => $1)",
-            self._retention_days,
+            f"DELETE FROM {SCHEMA}.records WHERE appended_at < now() - $1::interval",
+            timedelta(days=self._retention_days),
         )
         return int(result.split()[-1])
 
