@@ -1,6 +1,7 @@
 """The embedded mode's durable bus: an append-only log in PostgreSQL with Kafka's semantics.
 
-- A topic has a fixed number of partitions; a key always lands on the same partition, and a
+- A topic has a fixed number of partitions, recorded by the first process to start (every
+  later one must be configured alike); a key always lands on the same partition, and a
   partition's offsets are assigned under a row lock, so commit order is offset order.
 - A consumer group splits the partitions among its live members. A member holds a
   session-level advisory lock per partition it consumes, so two members never read the
@@ -47,6 +48,7 @@ CREATE INDEX IF NOT EXISTS records_appended_at ON {SCHEMA}.records (appended_at)
 CREATE TABLE IF NOT EXISTS {SCHEMA}.group_offsets (
     group_id text NOT NULL, topic text NOT NULL, partition int NOT NULL, next_offset bigint NOT NULL,
     PRIMARY KEY (group_id, topic, partition));
+CREATE TABLE IF NOT EXISTS {SCHEMA}.settings (name text PRIMARY KEY, value int NOT NULL);
 CREATE TABLE IF NOT EXISTS {SCHEMA}.members (
     group_id text NOT NULL, member_id text NOT NULL, backend_pid int NOT NULL,
     joined_at timestamptz NOT NULL DEFAULT now(),
@@ -126,8 +128,25 @@ class LocalBus:
             async with conn.transaction():
                 await conn.execute("SELECT pg_advisory_xact_lock($1)", _DDL_LOCK)
                 await conn.execute(_DDL)
+                await conn.execute(
+                    f"INSERT INTO {SCHEMA}.settings VALUES ('partitions', $1) ON CONFLICT DO NOTHING",
+                    self.partitions,
+                )
+                stored = await conn.fetchval(
+                    f"SELECT value FROM {SCHEMA}.settings WHERE name = 'partitions'"
+                )
         finally:
             await conn.close()
+        if stored != self.partitions:
+            # A key hashed over another count lands on another partition: per-key order
+            # would break between this process and the others.
+            raise ValueError(
+                f"the local bus in this database has {stored} partitions per topic, but "
+                f"SEXTANT_LOCAL_BUS_PARTITIONS is {self.partitions}: every process must use "
+                f"the same count (set it to {stored}; to change it, stop every service, let "
+                f"no record stay unconsumed, and delete the 'partitions' row of "
+                f"{SCHEMA}.settings)"
+            )
         await self._ensure_pool()
         self._pruner = asyncio.create_task(self._prune_periodically(), name="local-bus-pruner")
 
