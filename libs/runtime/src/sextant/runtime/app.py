@@ -35,7 +35,7 @@ from sextant.runtime.logging import bind_request_context, clear_request_context,
 from sextant.runtime.metrics import ServiceMetrics, create_metrics
 from sextant.runtime.migrations import migrate
 from sextant.runtime.objectstore import ObjectStore
-from sextant.runtime.outbox import Outbox, OutboxRelay
+from sextant.runtime.outbox import InboxPruner, Outbox, OutboxRelay, inbox_retention
 from sextant.runtime.settings import RuntimeSettings
 from sextant.runtime.tokens import InternalTokenVerifier, internal_claims, load_public_key
 
@@ -181,6 +181,22 @@ def create_service_app(
                 )
                 await state.processor.start()
                 stack.push_async_callback(state.processor.stop)
+                pruner = InboxPruner(
+                    db,
+                    inbox_table,
+                    spec.name,
+                    inbox_retention(
+                        list(spec.handlers),
+                        override_days=settings.inbox_retention_days,
+                        bus_retention_days=(
+                            settings.local_bus_retention_days if bus.name == "local" else None
+                        ),
+                    ),
+                    every_seconds=settings.inbox_prune_every_seconds,
+                    batch_size=settings.inbox_prune_batch_size,
+                )
+                await pruner.start()
+                stack.push_async_callback(pruner.stop)
             for hook in spec.on_start:
                 await hook(state)
             for hook in reversed(spec.on_stop):

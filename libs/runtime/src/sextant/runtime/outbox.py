@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from uuid import UUID
 
 import asyncpg
@@ -22,6 +23,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sextant.contracts import Envelope, EventModel, kafka_headers, to_kafka_binary, topic_for_type
+from sextant.contracts.registry import TOPICS, _ensure_loaded
 from sextant.contracts.topics import entity_key
 from sextant.runtime.bus.base import EventBus, OutgoingRecord
 from sextant.runtime.db import Database, driver_connection, identifier
@@ -198,6 +200,118 @@ async def claim_inbox_many(
         list(event_ids),
     )
     return {row[0] for row in rows}
+
+
+DEFAULT_TOPIC_RETENTION_DAYS = 7  # Kafka's log.retention.hours=168
+_TRY_LOCK = "SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))"
+
+
+def inbox_retention(
+    topics: Sequence[str], *, override_days: float | None, bus_retention_days: float | None
+) -> timedelta:
+    """How long a consumer of ``topics`` must remember an event id: as long as the bus can
+    still redeliver the event, so the longest retention among them.
+
+    A topic's retention is its contract's (``Topic.retention_days``; Kafka's default of
+    7 days for a topic without one), or the bus's own when that is shorter (the local bus
+    drops every record after its retention); ``override_days`` (an operator's setting)
+    replaces both. A redelivery older than this is refused by the handlers' own keys (the
+    events' fact ids), not by the inbox."""
+    if override_days is not None:
+        return timedelta(days=override_days)
+    _ensure_loaded()
+    longest = 0.0
+    for name in topics:
+        topic = TOPICS.get(name)
+        days = float(topic.retention_days if topic else DEFAULT_TOPIC_RETENTION_DAYS)
+        if bus_retention_days is not None:
+            days = min(days, bus_retention_days)
+        longest = max(longest, days)
+    return timedelta(days=longest)
+
+
+async def prune_inbox(
+    db: Database,
+    inbox: Table,
+    group: str,
+    retention: timedelta,
+    *,
+    batch_size: int = 1000,
+    blocks_per_range: int = 1024,
+) -> int:
+    """Delete ``group``'s inbox rows older than ``retention``; returns how many went.
+
+    The inbox has no index on ``processed_at`` (one would cost every claim an insert), so
+    the heap is walked once, ``blocks_per_range`` blocks at a time (a TID range scan; 1024
+    blocks are 8 MiB, some 100,000 rows), and each statement deletes at most
+    ``batch_size`` rows in its own short transaction: no lock is held for long and no
+    statement rescans what an earlier one cleaned. Replicas take
+    turns through an advisory lock; one that finds it taken leaves the pass to the other."""
+    name = f"{identifier(inbox.schema or 'public')}.{identifier(inbox.name)}"
+    delete_sql = (
+        f"DELETE FROM {name} WHERE ctid = ANY(ARRAY(SELECT ctid FROM {name}"
+        " WHERE ctid >= format('(%s,0)', $1::bigint)::tid"
+        " AND ctid < format('(%s,0)', $2::bigint)::tid"
+        " AND consumer_group = $3 AND processed_at < now() - $4::interval LIMIT $5))"
+    )
+    async with db.driver_transaction() as connection:
+        blocks = int(
+            await connection.fetchval(
+                "SELECT pg_relation_size($1::regclass) / current_setting('block_size')::int", name
+            )
+        )
+    removed = 0
+    for start in range(0, blocks, blocks_per_range):
+        while True:
+            async with db.driver_transaction() as connection:
+                if not await connection.fetchval(_TRY_LOCK, f"inbox-prune:{name}:{group}"):
+                    return removed
+                status: str = await connection.execute(
+                    delete_sql, start, start + blocks_per_range, group, retention, batch_size
+                )
+            deleted = int(status.split()[-1])
+            removed += deleted
+            if deleted < batch_size:
+                break
+    return removed
+
+
+class InboxPruner:
+    """Prunes a consumer group's inbox every ``every_seconds`` (see :func:`prune_inbox`)."""
+
+    def __init__(
+        self,
+        db: Database,
+        inbox: Table,
+        group: str,
+        retention: timedelta,
+        *,
+        every_seconds: float,
+        batch_size: int,
+    ) -> None:
+        self._args = (db, inbox, group, retention)
+        self._every, self._batch_size = every_seconds, batch_size
+        self._task: asyncio.Task[None] | None = None
+        self.pruned = 0
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"inbox-pruner:{self._args[2]}")
+
+    async def stop(self) -> None:
+        await cancel_and_wait(self._task)
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                removed = await prune_inbox(*self._args, batch_size=self._batch_size)
+                self.pruned += removed
+                if removed:
+                    log.info("inbox.pruned", group=self._args[2], rows=removed)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("inbox.prune_failed", group=self._args[2], error=str(exc))
+            await asyncio.sleep(self._every)
 
 
 def take_statement(table: str) -> str:

@@ -81,6 +81,28 @@ class RuntimeSettings(BaseSettings):
     consumer_backoff_seconds: float = Field(
         default=0.2, gt=0, description="first wait between tries; doubles each try, up to 10 s"
     )
+    local_bus_partitions: int = Field(
+        default=8,
+        ge=1,
+        description="partitions of every topic on the local bus: at most this many replicas "
+        "of a service consume at once; every service of one deployment must agree",
+    )
+    local_bus_retention_days: float = Field(
+        default=7, gt=0, description="days the local bus keeps a record (Kafka's default)"
+    )
+    inbox_retention_days: float | None = Field(
+        default=None,
+        gt=0,
+        description="days a consumer remembers the ids of events it processed; unset: the "
+        "longest retention of the topics it consumes (their contract's, or the local bus's "
+        "when shorter), so anything the bus can redeliver is still refused by the inbox",
+    )
+    inbox_prune_every_seconds: float = Field(
+        default=600, gt=0, description="how often a consumer prunes its inbox"
+    )
+    inbox_prune_batch_size: int = Field(
+        default=1000, ge=1, description="inbox rows deleted per statement (one short transaction)"
+    )
 
     s3_endpoint_url: str | None = Field(
         default=None,

@@ -28,7 +28,11 @@ def create_bus(settings: RuntimeSettings) -> EventBus:
         )
     if settings.database_url is None:
         raise ValueError("the local bus needs DATABASE_URL")
-    return LocalBus(plain_dsn(asyncpg_url(settings.database_url)))
+    return LocalBus(
+        plain_dsn(asyncpg_url(settings.database_url)),
+        partitions=settings.local_bus_partitions,
+        retention_days=settings.local_bus_retention_days,
+    )
 
 
 def create_object_store(settings: RuntimeSettings) -> ObjectStore:

@@ -50,6 +50,10 @@ async def on_attributed_activity(session: AsyncSession, envelope: Envelope) -> N
     event = data_model_for(attributed.original_type).model_validate(attributed.original)
     tenant, workspace = envelope.tenantid, envelope.workspaceid
     await repository.remember_scope(session, tenant, workspace)
+    if isinstance(
+        event, WorkItemCreated | WorkItemTransitioned | WorkItemResolved
+    ) and await repository.change_recorded(session, attributed.original_id):
+        return  # a copy of a change already applied, redelivered after the inbox forgot it
     if isinstance(event, SprintStarted | SprintScopeChanged | SprintClosed):
         sprint = event.sprint
         sprint_id = sprint.source.external_id

@@ -1,6 +1,7 @@
 """The embedded mode's durable bus: an append-only log in PostgreSQL with Kafka's semantics.
 
-- A topic has a fixed number of partitions; a key always lands on the same partition, and a
+- A topic has a fixed number of partitions, recorded by the first process to start (every
+  later one must be configured alike); a key always lands on the same partition, and a
   partition's offsets are assigned under a row lock, so commit order is offset order.
 - A consumer group splits the partitions among its live members. A member holds a
   session-level advisory lock per partition it consumes, so two members never read the
@@ -16,6 +17,7 @@ import base64
 import contextlib
 from collections import defaultdict
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
@@ -46,6 +48,7 @@ CREATE INDEX IF NOT EXISTS records_appended_at ON {SCHEMA}.records (appended_at)
 CREATE TABLE IF NOT EXISTS {SCHEMA}.group_offsets (
     group_id text NOT NULL, topic text NOT NULL, partition int NOT NULL, next_offset bigint NOT NULL,
     PRIMARY KEY (group_id, topic, partition));
+CREATE TABLE IF NOT EXISTS {SCHEMA}.settings (name text PRIMARY KEY, value int NOT NULL);
 CREATE TABLE IF NOT EXISTS {SCHEMA}.members (
     group_id text NOT NULL, member_id text NOT NULL, backend_pid int NOT NULL,
     joined_at timestamptz NOT NULL DEFAULT now(),
@@ -86,6 +89,21 @@ def _encode_headers(headers: Sequence[tuple[str, bytes]]) -> str:
     ).decode()
 
 
+def _group_payload(group: str) -> str:
+    """The notification that ``group``'s membership changed ('/' is in no topic name)."""
+    return f"group/{group}"
+
+
+def _member_lock(group: str, member_id: str) -> str:
+    """The advisory lock a member holds while it is in ``group`` (its peers wait on it)."""
+    return f"sextant_bus_member:{group}:{member_id}"
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
 def _decode_headers(raw: str | list[Any]) -> tuple[tuple[str, bytes], ...]:
     items = orjson.loads(raw) if isinstance(raw, str) else raw
     return tuple((name, base64.b64decode(value)) for name, value in items)
@@ -96,7 +114,7 @@ class LocalBus:
 
     name = "local"
 
-    def __init__(self, dsn: str, *, partitions: int = 8, retention_days: int = 7) -> None:
+    def __init__(self, dsn: str, *, partitions: int = 8, retention_days: float = 7) -> None:
         self._dsn = dsn
         self.partitions = partitions
         self._retention_days = retention_days
@@ -110,8 +128,25 @@ class LocalBus:
             async with conn.transaction():
                 await conn.execute("SELECT pg_advisory_xact_lock($1)", _DDL_LOCK)
                 await conn.execute(_DDL)
+                await conn.execute(
+                    f"INSERT INTO {SCHEMA}.settings VALUES ('partitions', $1) ON CONFLICT DO NOTHING",
+                    self.partitions,
+                )
+                stored = await conn.fetchval(
+                    f"SELECT value FROM {SCHEMA}.settings WHERE name = 'partitions'"
+                )
         finally:
             await conn.close()
+        if stored != self.partitions:
+            # A key hashed over another count lands on another partition: per-key order
+            # would break between this process and the others.
+            raise ValueError(
+                f"the local bus in this database has {stored} partitions per topic, but "
+                f"SEXTANT_LOCAL_BUS_PARTITIONS is {self.partitions}: every process must use "
+                f"the same count (set it to {stored}; to change it, stop every service, let "
+                f"no record stay unconsumed, and delete the 'partitions' row of "
+                f"{SCHEMA}.settings)"
+            )
         await self._ensure_pool()
         self._pruner = asyncio.create_task(self._prune_periodically(), name="local-bus-pruner")
 
@@ -171,8 +206,8 @@ class LocalBus:
         """Drop records past retention; returns how many went."""
         pool = await self._ensure_pool()
         result: str = await pool.execute(
-            f"DELETE FROM {SCHEMA}.records WHERE appended_at < now() - make_interval(days => $1)",
-            self._retention_days,
+            f"DELETE FROM {SCHEMA}.records WHERE appended_at < now() - $1::interval",
+            timedelta(days=self._retention_days),
         )
         return int(result.split()[-1])
 
@@ -185,9 +220,17 @@ class LocalBus:
 
 
 class LocalConsumer:
-    """One member of a consumer group on the local bus."""
+    """One member of a consumer group on the local bus.
 
-    REBALANCE_EVERY = 1.0
+    Partitions move as soon as membership changes, not on a timer: a member that joins or
+    leaves NOTIFYs its group, a member that gives partitions up NOTIFYs again so the one
+    waiting for them takes them, and each member watches another's lock (a ring), so a
+    member that dies (its connection gone, its locks with it) is noticed at once and its
+    partitions taken. Every member still re-reads the membership every
+    ``REBALANCE_EVERY`` seconds, in case a notification was lost while reconnecting.
+    Partitions are only given up or taken in :meth:`poll`, so never with work in flight."""
+
+    REBALANCE_EVERY = 5.0
 
     def __init__(self, bus: LocalBus, group: str, topics: list[str]) -> None:
         self._bus = bus
@@ -197,18 +240,33 @@ class LocalConsumer:
         self._lock_conn: asyncpg.Connection | None = None
         self._owned: set[PartitionKey] = set()
         self._last_rebalance = 0.0
-        self._listener = Listener(bus.dsn, CHANNEL, accept=lambda topic: topic in topics)
+        self._rebalance_due = True
+        self._membership_changed = asyncio.Event()
+        self._group_payload = _group_payload(group)
+        self._listener = Listener(bus.dsn, CHANNEL, accept=self._heard)
+        self._watcher: asyncio.Task[None] | None = None
 
     @property
     def assignment(self) -> set[PartitionKey]:
         return set(self._owned)
 
+    def _heard(self, payload: str) -> bool:
+        """A notification: new records on one of our topics, or our group changed."""
+        if payload == self._group_payload:
+            self._rebalance_due = True
+            self._membership_changed.set()
+            return True
+        return payload in self._topics
+
     async def start(self) -> None:
         await self._listener.start()
+        self._watcher = asyncio.create_task(self._watch(), name=f"local-bus-watch:{self._group}")
         with contextlib.suppress(*_CONNECTION_ERRORS):
             await self._join()
 
     async def stop(self) -> None:
+        await cancel_and_wait(self._watcher)
+        self._watcher = None
         await self._listener.stop()
         await self._leave()
 
@@ -216,38 +274,59 @@ class LocalConsumer:
         self._lock_conn = await asyncpg.connect(self._bus.dsn, timeout=5)
         pid = self._lock_conn.get_server_pid()
         await self._lock_conn.execute(
-            f"INSERT INTO {SCHEMA}.members (group_id, member_id, backend_pid) VALUES ($1, $2, $3) "
-            "ON CONFLICT (group_id, member_id) DO UPDATE SET backend_pid = excluded.backend_pid",
+            "SELECT pg_advisory_lock(hashtextextended($1, 0))",
+            _member_lock(self._group, self._member_id),
+        )
+        await self._lock_conn.execute(
+            f"WITH joined AS (INSERT INTO {SCHEMA}.members (group_id, member_id, backend_pid)"
+            " VALUES ($1, $2, $3) ON CONFLICT (group_id, member_id)"
+            " DO UPDATE SET backend_pid = excluded.backend_pid)"
+            " SELECT pg_notify($4, $5)",
             self._group,
             self._member_id,
             pid,
+            CHANNEL,
+            self._group_payload,
         )
         self._owned = set()
-        self._last_rebalance = 0.0
+        self._rebalance_due = True
 
     async def _leave(self) -> None:
         conn, self._lock_conn, self._owned = self._lock_conn, None, set()
         if conn is None or conn.is_closed():
             return
         with contextlib.suppress(Exception):
+            # Partitions first, so the members woken by the notification can take them.
+            await conn.execute("SELECT pg_advisory_unlock_all()")
             await conn.execute(
-                f"DELETE FROM {SCHEMA}.members WHERE group_id = $1 AND member_id = $2",
+                f"WITH gone AS (DELETE FROM {SCHEMA}.members WHERE group_id = $1"
+                " AND member_id = $2) SELECT pg_notify($3, $4)",
                 self._group,
                 self._member_id,
+                CHANNEL,
+                self._group_payload,
             )
-            await conn.close(timeout=2)  # closing releases every advisory lock we held
+            await conn.close(timeout=2)
+
+    async def _members(self, conn: asyncpg.Connection) -> list[str]:
+        rows = await conn.fetch(
+            f"SELECT member_id FROM {SCHEMA}.members WHERE group_id = $1", self._group
+        )
+        return [row["member_id"] for row in rows]
+
+    async def _live_members(self, conn: asyncpg.Connection) -> list[str]:
+        rows = await conn.fetch(
+            f"SELECT member_id FROM {SCHEMA}.members m WHERE group_id = $1 AND EXISTS "
+            "(SELECT 1 FROM pg_stat_activity a WHERE a.pid = m.backend_pid) ORDER BY member_id",
+            self._group,
+        )
+        return [row["member_id"] for row in rows]
 
     async def _rebalance(self) -> None:
         conn = self._lock_conn
         assert conn is not None
-        live: list[str] = [
-            row["member_id"]
-            for row in await conn.fetch(
-                f"SELECT member_id FROM {SCHEMA}.members m WHERE group_id = $1 AND EXISTS "
-                "(SELECT 1 FROM pg_stat_activity a WHERE a.pid = m.backend_pid) ORDER BY member_id",
-                self._group,
-            )
-        ]
+        self._rebalance_due = False
+        live = await self._live_members(conn)
         await conn.execute(
             f"DELETE FROM {SCHEMA}.members m WHERE group_id = $1 AND NOT EXISTS "
             "(SELECT 1 FROM pg_stat_activity a WHERE a.pid = m.backend_pid)",
@@ -260,20 +339,92 @@ class LocalConsumer:
         everything = [(t, p) for t in sorted(self._topics) for p in range(self._bus.partitions)]
         me, members = live.index(self._member_id), len(live)
         wanted = {tp for i, tp in enumerate(everything) if i % members == me}
-        for tp in self._owned - wanted:
+        released = self._owned - wanted
+        for tp in released:
             await conn.fetchval(
                 "SELECT pg_advisory_unlock(hashtextextended($1, 0))", self._lock_name(tp)
             )
             self._owned.discard(tp)
+        if released:  # whoever wants them is told now, not at its next tick
+            await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, self._group_payload)
         for tp in wanted - self._owned:
             if await conn.fetchval(
                 "SELECT pg_try_advisory_lock(hashtextextended($1, 0))", self._lock_name(tp)
             ):
                 self._owned.add(tp)
+        # One still held by the member giving it up: try again at the next poll too, in
+        # case its notification came before our listener was up.
+        self._rebalance_due = self._rebalance_due or self._owned != wanted
+        log.debug(
+            "bus.local.rebalanced", group=self._group, members=members, owned=len(self._owned)
+        )
         self._last_rebalance = asyncio.get_running_loop().time()
 
     def _lock_name(self, tp: PartitionKey) -> str:
         return f"sextant_bus:{self._group}:{tp[0]}:{tp[1]}"
+
+    async def _watch(self) -> None:
+        """Wait on the member lock of the next member in the ring; when it comes free
+        that member is gone (left, or its connection died with it): drop its row and tell
+        the group. Picks the member again whenever the membership changes."""
+        while True:
+            conn: asyncpg.Connection | None = None
+            try:
+                conn = await asyncpg.connect(self._bus.dsn, timeout=5)
+                while True:
+                    self._membership_changed.clear()
+                    # Every row, the dead ones' too: a dead member's lock is free at once.
+                    peer = self._next_in_ring(await self._members(conn))
+                    if peer is None:
+                        await self._membership_changed.wait()
+                        continue
+                    if await self._outlived(conn, peer):
+                        await conn.execute(
+                            f"WITH gone AS (DELETE FROM {SCHEMA}.members WHERE group_id = $1"
+                            " AND member_id = $2) SELECT pg_notify($3, $4)",
+                            self._group,
+                            peer,
+                            CHANNEL,
+                            self._group_payload,
+                        )
+                    else:
+                        break  # membership changed mid-wait: a fresh connection, a new peer
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.debug("bus.local.watch_failed", group=self._group, error=str(exc))
+                await asyncio.sleep(0.5)
+            finally:
+                if conn is not None:
+                    conn.terminate()  # also ends a lock wait still queued on the server
+
+    def _next_in_ring(self, live: list[str]) -> str | None:
+        others = [m for m in live if m != self._member_id]
+        if not others:
+            return None
+        return next((m for m in others if m > self._member_id), others[0])
+
+    async def _outlived(self, conn: asyncpg.Connection, peer: str) -> bool:
+        """Wait until ``peer`` no longer holds its member lock (True) or the membership
+        changes first (False)."""
+        lock = _member_lock(self._group, peer)
+        waiting = asyncio.ensure_future(
+            conn.execute("SELECT pg_advisory_lock(hashtextextended($1, 0))", lock)
+        )
+        waiting.add_done_callback(_retrieve)  # cut short by a stop: nobody awaits it
+        changed = asyncio.ensure_future(self._membership_changed.wait())
+        try:
+            await asyncio.wait({waiting, changed}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            changed.cancel()
+        if not waiting.done():
+            waiting.cancel()
+            with contextlib.suppress(BaseException):
+                await waiting
+            return False
+        waiting.result()
+        await conn.execute("SELECT pg_advisory_unlock(hashtextextended($1, 0))", lock)
+        return True
 
     async def poll(
         self, max_records: int, timeout: float
@@ -281,12 +432,13 @@ class LocalConsumer:
         try:
             if self._lock_conn is None or self._lock_conn.is_closed():
                 await self._join()
-            loop = asyncio.get_running_loop()
-            if loop.time() - self._last_rebalance >= self.REBALANCE_EVERY:
+            if self._rebalance_is_due():
                 await self._rebalance()
             records = await self._fetch(max_records)
             if not records:
                 await self._listener.wait(min(timeout, self.REBALANCE_EVERY))
+                if self._rebalance_is_due():
+                    await self._rebalance()
                 records = await self._fetch(max_records)
             return records
         except _CONNECTION_ERRORS as exc:
@@ -297,6 +449,10 @@ class LocalConsumer:
                 self._lock_conn = None
             await asyncio.sleep(0.5)
             return {}
+
+    def _rebalance_is_due(self) -> bool:
+        elapsed = asyncio.get_running_loop().time() - self._last_rebalance
+        return self._rebalance_due or elapsed >= self.REBALANCE_EVERY
 
     async def _fetch(self, max_records: int) -> dict[PartitionKey, list[IncomingRecord]]:
         if not self._owned:

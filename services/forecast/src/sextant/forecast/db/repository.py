@@ -83,6 +83,16 @@ async def record_snapshot(
     )
 
 
+async def change_recorded(session: AsyncSession, event_id: UUID) -> bool:
+    """Whether the change of fact ``event_id`` is in the history already: then the item's
+    snapshot and state have taken it too, and applying it again would undo what came
+    after (a later title, a dismissed stale flag)."""
+    found = await session.execute(
+        sa.select(sa.literal(1)).where(transitions.c.event_id == event_id).limit(1)
+    )
+    return found.first() is not None
+
+
 async def record_transition(
     session: AsyncSession,
     tenant_id: UUID,

@@ -1,0 +1,53 @@
+"""The local bus's partition count comes from the settings, and a process configured with
+another count than the one the bus was created with refuses to start (its keys would land
+on other partitions, breaking per-key order)."""
+
+from __future__ import annotations
+
+import asyncpg
+import pytest
+from sqlalchemy.engine import make_url
+
+from sextant.runtime.bus.base import OutgoingRecord
+from sextant.runtime.bus.local import SCHEMA, LocalBus
+from sextant.runtime.settings import RuntimeSettings
+from sextant.runtime.wiring import create_bus
+
+
+async def test_records_spread_over_the_configured_partitions(database_url: str) -> None:
+    settings = RuntimeSettings(database_url=database_url, local_bus_partitions=3)
+    bus = create_bus(settings)
+    assert isinstance(bus, LocalBus)
+    await bus.start()
+    try:
+        await bus.publish([OutgoingRecord("spread", f"key-{i}", (), b"{}") for i in range(60)])
+        consumer = bus.consumer("g", ["spread"])
+        await consumer.start()
+        await consumer.poll(100, timeout=0.1)
+        assert consumer.assignment == {("spread", 0), ("spread", 1), ("spread", 2)}
+        await consumer.stop()
+    finally:
+        await bus.stop()
+    dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    conn = await asyncpg.connect(dsn)
+    try:
+        used = {r[0] for r in await conn.fetch(f"SELECT DISTINCT partition FROM {SCHEMA}.records")}
+    finally:
+        await conn.close()
+    assert used == {0, 1, 2}
+
+
+async def test_another_partition_count_than_the_bus_was_created_with_is_refused(
+    database_url: str,
+) -> None:
+    dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    first = LocalBus(dsn, partitions=3)
+    await first.start()
+    await first.stop()
+    with pytest.raises(
+        ValueError, match="has 3 partitions per topic, but SEXTANT_LOCAL_BUS_PARTITIONS is 8"
+    ):
+        await LocalBus(dsn, partitions=8).start()
+    again = LocalBus(dsn, partitions=3)
+    await again.start()  # the same count starts
+    await again.stop()
