@@ -31,10 +31,15 @@ from sextant.runtime.testing.plugin import InternalKeys
 from sextant.runtime.wiring import create_bus
 
 ISSUER = LocalIssuer.from_pem(new_local_issuer_pem())
-ROOT = {
-    "Authorization": "Bearer "
-    + ISSUER.mint(subject="root", role="platform_admin", tenant_id=None, ttl_seconds=600)
-}
+
+
+def root() -> dict[str, str]:
+    """A platform admin's header, minted when used (one minted at import could expire in
+    a long session before this module runs)."""
+    token = ISSUER.mint(subject="root", role="platform_admin", tenant_id=None, ttl_seconds=600)
+    return {"Authorization": f"Bearer {token}"}
+
+
 PUSH = json.dumps(
     {
         "ref": "refs/heads/main",
@@ -103,7 +108,7 @@ def signed(secret: str, delivery: str) -> dict[str, str]:
 
 async def connected_source(s: Stack) -> tuple[str, str, dict[str, str], dict[str, Any]]:
     """A tenant, its workspace and a GitHub source, made through the gateway."""
-    tenant = (await s.gateway.post("/v1/tenants", json={"name": "Acme"}, headers=ROOT)).json()
+    tenant = (await s.gateway.post("/v1/tenants", json={"name": "Acme"}, headers=root())).json()
     token = ISSUER.mint(subject="a", role="tenant_admin", tenant_id=tenant["id"], ttl_seconds=600)
     admin = {"Authorization": f"Bearer {token}"}
     workspace = (await s.gateway.post("/v1/workspaces", json={"name": "w"}, headers=admin)).json()
@@ -132,7 +137,7 @@ async def test_a_webhook_right_after_its_workspace_or_tenant_is_deleted_is_refus
         if deleted == "workspace":
             gone = await s.gateway.delete(f"/v1/workspaces/{workspace}", headers=admin)
         else:
-            gone = await s.gateway.delete(f"/v1/tenants/{tenant}", headers=ROOT)
+            gone = await s.gateway.delete(f"/v1/tenants/{tenant}", headers=root())
         assert gone.status_code == 200, gone.text
 
         for client, delivery in ((s.gateway, "after-1"), (s.ingest_two, "after-2")):  # no sleep
@@ -155,7 +160,7 @@ async def test_a_workspace_is_not_deleted_when_ingest_cannot_stop_its_webhooks(
         await send({"type": "http.response.body", "body": b""})
 
     async with stack(database_url, internal_keys, tmp_path, ingest_upstream=answer_503) as s:
-        tenant = (await s.gateway.post("/v1/tenants", json={"name": "Acme"}, headers=ROOT)).json()
+        tenant = (await s.gateway.post("/v1/tenants", json={"name": "Acme"}, headers=root())).json()
         token = ISSUER.mint(
             subject="a", role="tenant_admin", tenant_id=tenant["id"], ttl_seconds=600
         )

@@ -67,7 +67,7 @@ async def suspend(
     replica: Ingest, workspace: UUID | None, suspended: bool = True, role: str = "system"
 ) -> httpx.Response:
     return await replica.client.put(
-        "/v1/source-suspension",
+        "/internal/source-suspension",
         json={"workspace_id": str(workspace) if workspace else None, "suspended": suspended},
         headers=replica.as_role(role),
     )

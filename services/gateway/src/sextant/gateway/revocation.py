@@ -13,7 +13,7 @@ revoked credential's life.
 
 A soft-deleted workspace or tenant also stops its webhooks: ingest is told synchronously,
 inside the deleting transaction, and answers only once every ingest replica refuses them
-(see ingest's ``PUT /v1/source-suspension``). If ingest cannot be told, nothing is
+(see ingest's ``PUT /internal/source-suspension``). If ingest cannot be told, nothing is
 deleted and the call answers 503.
 """
 
@@ -194,7 +194,9 @@ async def suspend_sources(
     try:
         async with asyncio.timeout(gateway.settings.upstream_timeout_seconds):
             response = await gateway.upstreams.client("ingest").put(
-                "/v1/source-suspension", json=body, headers={"Authorization": f"Bearer {token}"}
+                "/internal/source-suspension",
+                json=body,
+                headers={"Authorization": f"Bearer {token}"},
             )
     except (httpx.HTTPError, TimeoutError) as exc:
         log.warning("revocation.ingest_unreachable", error=type(exc).__name__)

@@ -65,6 +65,8 @@ def hook_route() -> Route:
 
 
 hooks = APIRouter(prefix="/v1", tags=["webhooks"])
+# Calls from other services only (the gateway's), never routed from the public edge.
+internal = APIRouter(prefix="/internal", tags=["internal"])
 
 Admin = Annotated[InternalClaims, Depends(caller_with_role("tenant_admin", "platform_admin"))]
 Reader = Annotated[
@@ -296,7 +298,7 @@ def _backfill_reply(job: BackfillRow) -> BackfillReply:
     )
 
 
-@router.put(
+@internal.put(
     "/source-suspension",
     response_model=SuspensionReply,
     summary="(the gateway's) Stop or resume the webhooks of a deleted or restored tenant "
