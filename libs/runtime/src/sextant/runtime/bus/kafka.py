@@ -9,8 +9,8 @@ tansu broker used in tests rejects it, and the inbox makes duplicates harmless a
 The producer batches: a publish sends every record before awaiting any, a partition's
 records share a batch of up to 1 MiB (aiokafka's 16 KiB default split a relay's 500
 envelopes into a dozen acks=all round trips; with nothing else changed the bus bench's
-Kafka path went from 916 to 1,665 events/s), and ``linger_ms`` waits 5 ms for more. No compression: on the bench's two
-cores it costs more CPU than the loopback bytes it saves.
+Kafka path went from 916 to 1,665 events/s), and ``linger_ms`` waits 5 ms for more. No
+compression: on the bench's two cores it would cost CPU to save loopback bytes.
 """
 
 from __future__ import annotations
