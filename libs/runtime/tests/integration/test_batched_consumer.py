@@ -5,16 +5,18 @@ consumer's guarantees (kills, poison, restarts) with it too."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import uuid
 from collections.abc import Sequence
 
+import sqlalchemy as sa
 import structlog
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sextant.contracts import Envelope
 from sextant.runtime.bus.local import LocalBus
-from sextant.runtime.consumer import Batched, EventProcessor, each_in_context
+from sextant.runtime.consumer import Batched, EventProcessor, Handler, each_in_context, each_of
 from sextant.runtime.outbox import record_for
 from sextant.runtime.testing import busworker
 
@@ -52,8 +54,11 @@ class Recorder:
         return [s for _, seqs, _ in self.calls for s in seqs]
 
 
-async def consume(database_url: str, envelopes: list[Envelope], expected: int) -> Recorder:
-    """Publish ``envelopes`` on one key, then consume them with a Batched recorder."""
+async def consume(
+    database_url: str, envelopes: list[Envelope], expected: int, handler: Handler | None = None
+) -> Recorder:
+    """Publish ``envelopes`` on one key, then consume them with a Batched recorder (or
+    ``handler``)."""
     await busworker.prepare(database_url)
     dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
     bus = LocalBus(dsn, partitions=2)
@@ -66,7 +71,7 @@ async def consume(database_url: str, envelopes: list[Envelope], expected: int) -
         db=db,
         inbox=busworker.spine.inbox,
         group=f"batched-{uuid.uuid4().hex[:6]}",
-        handlers={TOPIC: Batched(recorder, max_batch=50)},
+        handlers={TOPIC: handler or Batched(recorder, max_batch=50)},
         max_records=500,
     )
     try:
@@ -103,3 +108,20 @@ async def test_a_batch_holds_one_tenant_and_a_redelivery_is_handled_once(databas
         (b, [2, 3]),
         (a, [4]),
     ]
+
+
+async def test_each_of_runs_a_per_event_handler_for_a_batch_in_one_transaction(database_url):
+    """A per-event handler made Batched with ``each_of``: 120 events in order, each with
+    its own trace bound, in three transactions (50, 50, 20), not 120."""
+    seen: list[tuple[int, int, str | None]] = []  # (seq, transaction, trace)
+
+    async def one(session: AsyncSession, envelope: Envelope) -> None:
+        trace = structlog.contextvars.get_contextvars().get("traceparent")
+        transaction = (await session.execute(sa.text("SELECT txid_current()"))).scalar_one()
+        seen.append((envelope.data["seq"], transaction, trace))
+
+    await consume(database_url, [event(n) for n in range(120)], 120, each_of(one, max_batch=50))
+    assert [seq for seq, _, _ in seen] == list(range(120))
+    assert [trace for _, _, trace in seen] == [event(n).traceparent for n in range(120)]
+    transactions = [transaction for _, transaction, _ in seen]
+    assert [len(list(run)) for _, run in itertools.groupby(transactions)] == [50, 50, 20]

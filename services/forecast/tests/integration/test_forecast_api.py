@@ -25,8 +25,10 @@ from sextant.contracts.events.common import SourceRef
 from sextant.contracts.events.platform import ActivityAttributed
 from sextant.contracts.topics import ACTIVITY_ATTRIBUTED, entity_key
 from sextant.forecast import stale_scan
+from sextant.forecast.handlers import HANDLERS
 from sextant.forecast.main import SPEC
 from sextant.runtime.app import ServiceState
+from sextant.runtime.consumer import Batched
 from sextant.runtime.outbox import record_for
 from sextant.runtime.testing.apps import running_service, service_settings
 from sextant.runtime.testing.plugin import InternalKeys
@@ -440,3 +442,41 @@ async def test_a_revised_fact_updates_the_item_without_repeating_its_history(
         assert await conn.fetchval("SELECT count(*) FROM forecast.work_item_transitions") == 195
     finally:
         await conn.close()
+
+
+async def test_a_batch_of_one_tenants_events_is_projected_in_order_in_one_transaction(
+    database_url: str, internal_keys: InternalKeys
+) -> None:
+    """Forecast's activity handler is Batched: an item created, started and finished, and
+    a second item created, handed over together, leave the history event by event."""
+    handler = HANDLERS[ACTIVITY_ATTRIBUTED.name]
+    assert isinstance(handler, Batched)
+    start = NOW - timedelta(days=3)
+    batch = [
+        created("BATCH-1", start),
+        moved("BATCH-1", "in_progress", start + timedelta(days=1), start),
+        moved("BATCH-1", "done", start + timedelta(days=2), start),
+        created("BATCH-2", start),
+    ]
+    settings = service_settings(database_url, internal_keys)
+    async with running_service(SPEC, settings) as (_, state), state.db.transaction(TENANT) as s:
+        await handler.handle_many(s, batch)
+    dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    conn = await asyncpg.connect(dsn)
+    try:
+        rows = await conn.fetch(
+            "SELECT key, from_status, to_status FROM forecast.work_item_transitions"
+            " WHERE key LIKE 'BATCH-%' ORDER BY key, at"
+        )
+        statuses = await conn.fetch(
+            "SELECT key, status FROM forecast.work_items WHERE key LIKE 'BATCH-%' ORDER BY key"
+        )
+    finally:
+        await conn.close()
+    assert [tuple(r) for r in rows] == [
+        ("BATCH-1", None, "To Do"),
+        ("BATCH-1", "To Do", "In Progress"),
+        ("BATCH-1", "In Progress", "Done"),
+        ("BATCH-2", None, "To Do"),
+    ]
+    assert [tuple(r) for r in statuses] == [("BATCH-1", "Done"), ("BATCH-2", "To Do")]

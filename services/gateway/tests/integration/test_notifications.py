@@ -11,18 +11,24 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+import asyncpg
 import httpx
 import pytest
+from sqlalchemy.engine import make_url
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 
-from sextant.contracts import uuid7
+from sextant.contracts import Envelope, uuid7
 from sextant.contracts.events.platform import NotificationRaised
+from sextant.contracts.topics import NOTIFICATIONS
 from sextant.gateway.authn import LocalIssuer, new_local_issuer_pem
+from sextant.gateway.handlers import HANDLERS
 from sextant.gateway.main import create_app
+from sextant.gateway.notifications import CHANNEL
 from sextant.gateway.settings import GatewaySettings
 from sextant.gateway.upstreams import Upstreams
 from sextant.runtime.app import ServiceState
+from sextant.runtime.consumer import Batched
 from sextant.runtime.testing.apps import served as served_on_loopback
 from sextant.runtime.testing.apps import service_settings
 from sextant.runtime.testing.plugin import InternalKeys
@@ -208,3 +214,47 @@ async def test_a_stream_handshake_with_latin1_header_bytes_is_refused_cleanly(
     writer.close()
     assert status.startswith(b"HTTP/1.1 403"), status
     assert (await served.http.get("/v1/auth/jwks.json")).status_code == 200
+
+
+def raised_envelope(tenant: UUID, title: str) -> Envelope:
+    return Envelope.wrap(
+        NotificationRaised(
+            notification_id=uuid7(),
+            severity="info",
+            audience=["manager"],
+            title=title,
+            body="details",
+            raised_by="test",
+        ),
+        source="/sextant/forecast",
+        tenantid=tenant,
+        subject="notification",
+    )
+
+
+async def test_a_batch_of_notifications_is_kept_in_order_with_one_wake_up(
+    served: Served, database_url: str
+) -> None:
+    """The notifications handler is Batched: three of one tenant's notifications in one
+    transaction are stored in order and wake the streams once, at commit; the same batch
+    again (a redelivery) stores nothing and wakes no one."""
+    handler = HANDLERS[NOTIFICATIONS.name]
+    assert isinstance(handler, Batched)
+    tenant = uuid7()
+    batch = [raised_envelope(tenant, f"batched {n}") for n in range(3)]
+    woken: list[str] = []
+    dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    listener = await asyncpg.connect(dsn)
+    try:
+        await listener.add_listener(CHANNEL, lambda *args: woken.append(args[3]))
+        for _ in range(2):
+            async with served.state.db.transaction(tenant) as session:
+                await handler.handle_many(session, batch)
+        await asyncio.sleep(0.5)  # NOTIFYs arrive at commit; give a stray second one time
+        titles = await listener.fetch(
+            "SELECT title FROM gateway.notifications WHERE tenant_id = $1 ORDER BY seq", tenant
+        )
+    finally:
+        await listener.close()
+    assert [r["title"] for r in titles] == ["batched 0", "batched 1", "batched 2"]
+    assert woken == [str(tenant)]

@@ -1,9 +1,15 @@
 """Forecast's event handlers: project work items from attributed activity.
 
-Each runs inside the runtime's transaction with the inbox already claimed.
+Each runs inside the runtime's transaction with the inbox already claimed. Both are
+:class:`~sextant.runtime.consumer.Batched`: a backlog is projected a batch of one tenant's
+events at a time, in order, in one transaction (a batch that fails is handled again one
+event at a time by the runtime, so retries and the DLQ stay per event).
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,7 +27,7 @@ from sextant.contracts.events.activity import (
 from sextant.contracts.events.platform import ActivityAttributed
 from sextant.contracts.topics import ACTIVITY_ATTRIBUTED, IDENTITY
 from sextant.forecast.db import repository
-from sextant.runtime.consumer import Handler
+from sextant.runtime.consumer import Batched, Handler, each_in_context
 
 
 def _snapshot(item: WorkItem) -> repository.ItemSnapshot:
@@ -39,17 +45,28 @@ def _snapshot(item: WorkItem) -> repository.ItemSnapshot:
     )
 
 
-async def on_attributed_activity(session: AsyncSession, envelope: Envelope) -> None:
-    """Keep the work-item projection: snapshots, status history, soft deletes."""
-    attributed = ActivityAttributed.model_validate(envelope.data)
-    forecast_input = (
-        ".work_item." in attributed.original_type or ".sprint." in attributed.original_type
-    )
-    if not forecast_input or envelope.workspaceid is None:
-        return  # change requests, builds, … are not forecast inputs (yet)
+async def on_attributed_activity(session: AsyncSession, envelopes: Sequence[Envelope]) -> None:
+    """Keep the work-item projection (snapshots, status history, soft deletes) for a
+    batch of one tenant's events, in order; each workspace is remembered once a batch."""
+    remembered: set[UUID] = set()
+    for envelope in each_in_context(envelopes):
+        attributed = ActivityAttributed.model_validate(envelope.data)
+        forecast_input = (
+            ".work_item." in attributed.original_type or ".sprint." in attributed.original_type
+        )
+        if not forecast_input or envelope.workspaceid is None:
+            continue  # change requests, builds, … are not forecast inputs (yet)
+        if envelope.workspaceid not in remembered:
+            await repository.remember_scope(session, envelope.tenantid, envelope.workspaceid)
+            remembered.add(envelope.workspaceid)
+        await _project(session, envelope.tenantid, envelope.workspaceid, attributed)
+
+
+async def _project(
+    session: AsyncSession, tenant: UUID, workspace: UUID, attributed: ActivityAttributed
+) -> None:
+    """One work-item or sprint event of ``workspace`` into the projection."""
     event = data_model_for(attributed.original_type).model_validate(attributed.original)
-    tenant, workspace = envelope.tenantid, envelope.workspaceid
-    await repository.remember_scope(session, tenant, workspace)
     if isinstance(
         event, WorkItemCreated | WorkItemTransitioned | WorkItemResolved
     ) and await repository.change_recorded(session, attributed.original_id):
@@ -127,11 +144,11 @@ async def on_attributed_activity(session: AsyncSession, envelope: Envelope) -> N
         await repository.mark_deleted(session, tenant, workspace, event.key, event.occurred_at)
 
 
-async def on_identity(session: AsyncSession, envelope: Envelope) -> None:
+async def on_identity(session: AsyncSession, envelopes: Sequence[Envelope]) -> None:
     """Follow developer merges and splits (per-developer views come with a later issue)."""
 
 
 HANDLERS: dict[str, Handler] = {
-    ACTIVITY_ATTRIBUTED.name: on_attributed_activity,
-    IDENTITY.name: on_identity,
+    ACTIVITY_ATTRIBUTED.name: Batched(on_attributed_activity),
+    IDENTITY.name: Batched(on_identity),
 }

@@ -1,8 +1,12 @@
 """Gateway's event handlers. Each runs inside the runtime's transaction with the inbox
 already claimed: notifications are stored for the API and the streams, and every
-``config.changed`` from any service is appended to its tenant's audit chain."""
+``config.changed`` from any service is appended to its tenant's audit chain. Both are
+:class:`~sextant.runtime.consumer.Batched`: a batch of one tenant's events in order, in one
+transaction (a failed batch is handled again one event at a time by the runtime)."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,13 +17,26 @@ from sextant.contracts.topics import CONFIG, NOTIFICATIONS
 from sextant.gateway.db import repository
 from sextant.gateway.domain.audit import AuditEntry
 from sextant.gateway.notifications import CHANNEL
-from sextant.runtime.consumer import Handler
+from sextant.runtime.consumer import Batched, Handler, each_in_context, each_of
 
 
-async def on_notification(session: AsyncSession, envelope: Envelope) -> None:
-    """Keep the notification, then wake the streams (NOTIFY is delivered at commit)."""
+async def on_notifications(session: AsyncSession, envelopes: Sequence[Envelope]) -> None:
+    """Keep a batch of one tenant's notifications, then wake its streams once (NOTIFY is
+    delivered at commit, and one wake-up reads all that is new)."""
+    stored = False
+    for envelope in each_in_context(envelopes):
+        stored = await _store_notification(session, envelope) or stored
+    if stored:
+        await session.execute(
+            sa.text("SELECT pg_notify(:channel, :tenant)"),
+            {"channel": CHANNEL, "tenant": str(envelopes[0].tenantid)},
+        )
+
+
+async def _store_notification(session: AsyncSession, envelope: Envelope) -> bool:
+    """Keep one notification; False if it is not one or was kept before."""
     if envelope.type != "sextant.notifications.raised.v1":
-        return
+        return False
     raised = NotificationRaised.model_validate(envelope.data)
     seq = await repository.store_notification(
         session,
@@ -33,11 +50,7 @@ async def on_notification(session: AsyncSession, envelope: Envelope) -> None:
         raised_by=raised.raised_by,
         created_at=envelope.time,
     )
-    if seq is not None:
-        await session.execute(
-            sa.text("SELECT pg_notify(:channel, :tenant)"),
-            {"channel": CHANNEL, "tenant": str(envelope.tenantid)},
-        )
+    return seq is not None
 
 
 async def on_config_changed(session: AsyncSession, envelope: Envelope) -> None:
@@ -65,6 +78,6 @@ async def on_config_changed(session: AsyncSession, envelope: Envelope) -> None:
 
 
 HANDLERS: dict[str, Handler] = {
-    NOTIFICATIONS.name: on_notification,
-    CONFIG.name: on_config_changed,
+    NOTIFICATIONS.name: Batched(on_notifications),
+    CONFIG.name: each_of(on_config_changed),
 }

@@ -69,7 +69,7 @@ def envelope(seq: int, key: str, *, poison: bool = False) -> Envelope:
     )
 
 
-def make_handler(member: str, *, batched: bool = False) -> Handler:
+def make_handler(member: str, *, batched: bool = False, max_batch: int = 50) -> Handler:
     """Records each event's effect; a poison event fails, and with it a batch holding it."""
 
     async def record_effects(session: AsyncSession, envelopes: Sequence[Envelope]) -> None:
@@ -85,7 +85,7 @@ def make_handler(member: str, *, batched: bool = False) -> Handler:
         )
 
     if batched:
-        return Batched(record_effects, max_batch=50)
+        return Batched(record_effects, max_batch=max_batch)
 
     async def record_effect(session: AsyncSession, env: Envelope) -> None:
         await record_effects(session, [env])
