@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 from uuid import UUID
 
+import fastapi_offline
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from starlette.routing import Route
 
 from sextant.contracts.asyncapi import asyncapi_document
@@ -83,6 +86,39 @@ async def openapi_document(request: Request, state: State) -> JSONResponse:
     if builder is None:
         builder = state.extras["openapi"] = PublicOpenAPI(request.app, gateway_of(state).upstreams)
     return JSONResponse(await builder.document())
+
+
+# Swagger UI's files as the fastapi-offline package ships them: the explorer loads nothing
+# from outside the gateway, so it works on a machine with no route to a CDN.
+EXPLORER_ASSETS = Path(fastapi_offline.__file__).parent / "static"
+EXPLORER_FILES = {
+    "swagger-ui-bundle.js": "text/javascript",
+    "swagger-ui.css": "text/css",
+    "favicon.png": "image/png",
+}
+
+
+@docs_router.get("/docs", include_in_schema=False)
+async def api_explorer() -> HTMLResponse:
+    """Swagger UI over /openapi.json, its script, style and icon served by the gateway."""
+    return get_swagger_ui_html(
+        openapi_url="/openapi.json",
+        title="Sextant API",
+        swagger_js_url="/docs/assets/swagger-ui-bundle.js",
+        swagger_css_url="/docs/assets/swagger-ui.css",
+        swagger_favicon_url="/docs/assets/favicon.png",
+        # Swagger UI otherwise sends the document to validator.swagger.io for a badge.
+        swagger_ui_parameters={"validatorUrl": None, "persistAuthorization": True},
+    )
+
+
+@docs_router.get("/docs/assets/{name}", include_in_schema=False)
+async def api_explorer_asset(name: str) -> FileResponse:
+    """One of the explorer's files, by name from a fixed list (never a path from the URL)."""
+    media_type = EXPLORER_FILES.get(name)
+    if media_type is None:
+        raise NotFound(f"no explorer asset {name[:64]!r}")
+    return FileResponse(EXPLORER_ASSETS / name, media_type=media_type)
 
 
 events_router = APIRouter(prefix="/v1/events", tags=["contracts"])
