@@ -21,6 +21,7 @@ from uuid import UUID
 
 import httpx
 import pytest
+from jsonschema import Draft202012Validator
 
 from sextant.cli.testing import running_platform
 from sextant.runtime.testing.plugin import InternalKeys
@@ -108,12 +109,36 @@ def missing_pieces(document: dict[str, Any]) -> list[str]:
     return missing
 
 
+def wrong_examples(document: dict[str, Any]) -> list[str]:
+    """Each example that its own schema refuses (an example must be a real body)."""
+    wrong = []
+    components = document["components"]
+    for name, schema in components["schemas"].items():
+        checker = Draft202012Validator({**schema, "components": components})
+        for i, example in enumerate(schema.get("examples", [])):
+            for error in checker.iter_errors(example):
+                wrong.append(f"schema {name}: example {i} at {list(error.path)}: {error.message}")
+    for route, operation in operations(document):
+        bodies = [operation.get("requestBody", {}), *operation["responses"].values()]
+        for body in bodies:
+            for media in body.get("content", {}).values():
+                if "example" in media:
+                    checker = Draft202012Validator(
+                        {**media.get("schema", {}), "components": components}
+                    )
+                    for error in checker.iter_errors(media["example"]):
+                        wrong.append(f"{route}: example at {list(error.path)}: {error.message}")
+    return wrong
+
+
 async def test_every_operation_parameter_body_and_error_of_the_merged_document_is_described(
     document: dict[str, Any],
 ) -> None:
     assert len(operations(document)) >= 60  # every service's part was merged in
     missing = missing_pieces(document)
     assert missing == [], "\n".join(missing)
+    wrong = wrong_examples(document)
+    assert wrong == [], "\n".join(wrong)
     ids = Counter(operation["operationId"] for _, operation in operations(document))
     assert [name for name, count in ids.items() if count > 1] == []
     assert document["paths"]["/v1/tenants"]["post"]["operationId"] == "create_tenant"

@@ -20,7 +20,6 @@ from typing import Annotated, Any, cast
 import structlog
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,6 +35,7 @@ from sextant.runtime.logging import bind_request_context, clear_request_context,
 from sextant.runtime.metrics import ServiceMetrics, create_metrics
 from sextant.runtime.migrations import migrate
 from sextant.runtime.objectstore import ObjectStore
+from sextant.runtime.openapi import operation_id, restore_example_nulls
 from sextant.runtime.outbox import InboxPruner, Outbox, OutboxRelay, inbox_retention
 from sextant.runtime.settings import RuntimeSettings
 from sextant.runtime.tokens import InternalTokenVerifier, internal_claims, load_public_key
@@ -113,13 +113,6 @@ State = Annotated[ServiceState, Depends(_state_dependency)]
 # scope="function": the transaction commits before the reply is sent, so a 2xx always
 # means committed (FastAPI's default closes yield dependencies after the response).
 Session = Annotated[AsyncSession, Depends(db_session, scope="function")]
-
-
-def operation_id(route: APIRoute) -> str:
-    """The route function's name ("create_tenant"), not FastAPI's name+path+method: a
-    generated client's method is named after it. Unique across the merged public document
-    (a test there says which two collide)."""
-    return route.name
 
 
 def create_service_app(
@@ -229,7 +222,9 @@ def create_service_app(
     app.state.metrics = metrics
     install_problem_handlers(app)
     generate_openapi = app.openapi
-    app.openapi = lambda: document_problems(generate_openapi())  # type: ignore[method-assign]
+    app.openapi = lambda: restore_example_nulls(  # type: ignore[method-assign]
+        document_problems(generate_openapi())
+    )
     app.add_middleware(RequestContext, metrics=metrics)
     app.answer_first(spec.hot_routes, metrics)
     app.include_router(_health_router(metrics))

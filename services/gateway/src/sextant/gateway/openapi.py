@@ -14,6 +14,7 @@ from fastapi.openapi.utils import get_openapi
 from sextant.gateway.domain.routes import route_for
 from sextant.gateway.upstreams import Upstreams, within
 from sextant.runtime.errors import document_problems, problem_response
+from sextant.runtime.openapi import restore_example_nulls
 
 UNAUTHENTICATED_PREFIXES = ("/v1/hooks/", "/v1/events/", "/v1/status", "/v1/auth/jwks")
 
@@ -55,7 +56,7 @@ def merge(own: dict[str, Any], services: dict[str, dict[str, Any]]) -> dict[str,
                 continue  # health, internal and webhook routes are not the public API's
             merged["paths"][path] = _rename_refs(item, renames)
     _secure(merged)
-    return merged
+    return restore_example_nulls(merged)
 
 
 # What the edge itself answers on any authenticated route, whatever the route: no or a bad

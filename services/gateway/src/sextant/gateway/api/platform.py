@@ -56,7 +56,6 @@ def example_reply(example: dict[str, Any]) -> dict[str, Any]:
             {
                 "status": "ok",
                 "services": {
-                    "gateway": {"ready": True, "detail": "ready", "checks": None},
                     "ingest": {
                         "ready": True,
                         "detail": "ready",
