@@ -6,15 +6,16 @@ from datetime import date, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict
 
 # What the examples below share: a scope, its inputs and how well its forecasts held.
-INPUTS = {
+INPUTS: JsonDict = {
     "scope": "workspace:0b8e2f6a-1c4d-4e7f-9a2b-3c5d7e9f1a2b",
     "item_types": None,
     "history_weeks": [4, 6, 3, 5, 7, 5],
     "options": {"trials": 10000, "seed": 0, "window_weeks": 52, "capacity_factor": 1.0},
 }
-CALIBRATION = {
+CALIBRATION: JsonDict = {
     "available": True,
     "rows": [{"horizon_weeks": 4, "origins": 20, "hit_share": {"50": 0.55, "85": 0.85}}],
 }

@@ -9,7 +9,7 @@ answers 404.
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path, Query, Response
@@ -53,10 +53,13 @@ Reader = Annotated[
 Limit = Annotated[int, Query(ge=1, le=1000, description="at most this many on the page")]
 DeveloperId = Annotated[UUID, Path(description="the developer's id")]
 TeamId = Annotated[UUID, Path(description="the team's id")]
+Responses = dict[int | str, dict[str, Any]]
 # The problems identity's own rules raise, besides the edge's (see the gateway's openapi.py).
-MERGED_AWAY = {409: problem_response("a developer named was merged into another (merged_into)")}
-DECIDED = {409: problem_response("the suggestion was already confirmed or rejected")}
-TEAM_GONE = {410: problem_response("the team was deleted")}
+MERGED_AWAY: Responses = {
+    409: problem_response("a developer named was merged into another (merged_into)")
+}
+DECIDED: Responses = {409: problem_response("the suggestion was already confirmed or rejected")}
+TEAM_GONE: Responses = {410: problem_response("the team was deleted")}
 
 
 def _tenant(caller: InternalClaims) -> UUID:

@@ -6,6 +6,7 @@ from datetime import date, datetime
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict
 
 # The ids and aliases the examples below share, so they read as one story.
 ADA = "018f2a3b-4c5d-7e6f-8a9b-0c1d2e3f4a5b"
@@ -13,7 +14,7 @@ ADA_2 = "018f2a3b-4c5d-7e6f-8a9b-0c1d2e3f4a6c"
 ALIAS = "018f2a3b-5d6e-7f80-9a1b-2c3d4e5f6a7b"
 TEAM = "018f2a3c-1a2b-7c3d-8e4f-5a6b7c8d9e0f"
 AT = "2026-12-01T09:30:00Z"
-ALIAS_VIEW = {
+ALIAS_VIEW: JsonDict = {
     "id": ALIAS,
     "kind": "github",
     "account_id": "583231",
@@ -23,7 +24,7 @@ ALIAS_VIEW = {
     "is_bot": False,
     "evidence": [{"key": "email:ada@acme.example", "rule": "same_email", "score": 1.0}],
 }
-DEVELOPER = {
+DEVELOPER: JsonDict = {
     "id": ADA,
     "display_name": "Ada Lovelace",
     "is_bot": False,

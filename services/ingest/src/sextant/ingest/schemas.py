@@ -7,13 +7,14 @@ from typing import Any
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.config import JsonDict
 
 from sextant.contracts.events.common import SourceKind
 from sextant.ingest.mapping import MappingRules
 from sextant.runtime.paging import Moment
 
 # The source the examples below share, so they read as one story.
-SOURCE = {
+SOURCE: JsonDict = {
     "id": "1f2e3d4c-5b6a-4789-8a0b-1c2d3e4f5a6b",
     "workspace_id": "0b8e2f6a-1c4d-4e7f-9a2b-3c5d7e9f1a2b",
     "kind": "github",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path, Query, Response
@@ -39,7 +39,9 @@ Reader = Annotated[Principal, Depends(allow(*ROLES))]
 TenantId = Annotated[UUID, Path(description="the tenant's id")]
 WorkspaceId = Annotated[UUID, Path(description="the workspace's id")]
 ViewId = Annotated[UUID, Path(description="the view's id")]
-PAST_GRACE = {410: problem_response("its grace period is over: it can no longer be restored")}
+PAST_GRACE: dict[int | str, dict[str, Any]] = {
+    410: problem_response("its grace period is over: it can no longer be restored")
+}
 
 
 def _tenant(row: TenantRow) -> TenantReply:
