@@ -78,7 +78,8 @@ def _secure(document: dict[str, Any]) -> None:
     """Declare the bearer scheme and, per route, the problems it can answer besides its
     own: the edge's on every authenticated route; a bad or foreign ?scope= on every route
     the gateway forwards; an object not found where the path names one; a value refused
-    where there is input; a body over the limit where there is a body. A route declares anything else itself (409, 410...)."""
+    where there is input; a body over the limit where there is a body. A route declares
+    anything else itself (409, 410...)."""
     document_problems(document)
     components = document.setdefault("components", {})
     components.setdefault("securitySchemes", {})["bearer"] = {
