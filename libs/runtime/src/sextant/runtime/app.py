@@ -35,6 +35,7 @@ from sextant.runtime.logging import bind_request_context, clear_request_context,
 from sextant.runtime.metrics import ServiceMetrics, create_metrics
 from sextant.runtime.migrations import migrate
 from sextant.runtime.objectstore import ObjectStore
+from sextant.runtime.openapi import operation_id, restore_example_nulls
 from sextant.runtime.outbox import InboxPruner, Outbox, OutboxRelay, inbox_retention
 from sextant.runtime.settings import RuntimeSettings
 from sextant.runtime.tokens import InternalTokenVerifier, internal_claims, load_public_key
@@ -213,6 +214,7 @@ def create_service_app(
         lifespan=lifespan,
         version="0.1.0",
         openapi_url=spec.openapi_url,
+        generate_unique_id_function=operation_id,
     )
     app.state.token_verifier = InternalTokenVerifier(
         load_public_key(settings.internal_token_public_key), spec.name
@@ -220,7 +222,9 @@ def create_service_app(
     app.state.metrics = metrics
     install_problem_handlers(app)
     generate_openapi = app.openapi
-    app.openapi = lambda: document_problems(generate_openapi())  # type: ignore[method-assign]
+    app.openapi = lambda: restore_example_nulls(  # type: ignore[method-assign]
+        document_problems(generate_openapi())
+    )
     app.add_middleware(RequestContext, metrics=metrics)
     app.answer_first(spec.hot_routes, metrics)
     app.include_router(_health_router(metrics))

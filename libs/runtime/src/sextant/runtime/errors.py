@@ -127,13 +127,17 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return problem(
+        """An unknown path (404) or method (405, with its Allow header kept)."""
+        answer = problem(
             exc.status_code,
             _reason(exc.status_code),
             str(exc.detail),
             type_slug=f"http-{exc.status_code}",
             instance=request.url.path,
         )
+        for name, value in (exc.headers or {}).items():
+            answer.headers[name] = value
+        return answer
 
     async def _infrastructure(request: Request, exc: Exception) -> JSONResponse:
         """The database or the network is down: say so, retryably (503 + Retry-After).

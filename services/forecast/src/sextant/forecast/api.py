@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 
 from sextant.forecast import service
 from sextant.forecast.db import repository
@@ -37,6 +37,15 @@ Triager = Annotated[
 Seed = Annotated[int, Query(ge=0, le=2**63 - 1, description="the same seed, the same forecast")]
 ItemTypes = Annotated[
     list[str] | None, Query(alias="item_type", description="only these item types")
+]
+Trials = Annotated[
+    int, Query(ge=100, le=200_000, description="Monte Carlo trials: more is steadier, slower")
+]
+WindowWeeks = Annotated[
+    int, Query(ge=4, le=260, description="how many past weeks of throughput to sample from")
+]
+CapacityFactor = Annotated[
+    float, Query(gt=0, le=10, description="the team's capacity against its past: 0.8 = 20 % less")
 ]
 
 
@@ -72,13 +81,16 @@ async def how_many(
     caller: Caller,
     session: Session,
     scope: ScopeParam,
-    until: date,
+    until: Annotated[date, Query(description="the date to forecast to (within five years)")],
     item_types: ItemTypes = None,
-    trials: Annotated[int, Query(ge=100, le=200_000)] = 10_000,
+    trials: Trials = 10_000,
     seed: Seed = 0,
-    window_weeks: Annotated[int, Query(ge=4, le=260)] = 52,
-    capacity_factor: Annotated[float, Query(gt=0, le=10)] = 1.0,
+    window_weeks: WindowWeeks = 52,
+    capacity_factor: CapacityFactor = 1.0,
 ) -> HowManyReply:
+    """How many items the scope will finish by a date, as percentiles and a curve, from Monte
+    Carlo trials over its own weekly throughput. Answers 422 while the scope has no
+    completed history to sample from."""
     options = _options(trials, seed, window_weeks, capacity_factor)
     return await service.forecast_how_many(
         session, _tenant(caller), scope, until, item_types, options, datetime.now(UTC).date()
@@ -90,15 +102,23 @@ async def when(
     caller: Caller,
     session: Session,
     scope: ScopeParam,
-    items: Annotated[int, Query(ge=1, le=100_000)],
+    items: Annotated[int, Query(ge=1, le=100_000, description="how many items are left to do")],
     item_types: ItemTypes = None,
-    trials: Annotated[int, Query(ge=100, le=200_000)] = 10_000,
+    trials: Trials = 10_000,
     seed: Seed = 0,
-    window_weeks: Annotated[int, Query(ge=4, le=260)] = 52,
-    capacity_factor: Annotated[float, Query(gt=0, le=10)] = 1.0,
-    split_rate: Annotated[float, Query(ge=1, le=10)] = 1.0,
-    scope_growth_per_week: Annotated[float, Query(ge=0, le=10_000)] = 0.0,
+    window_weeks: WindowWeeks = 52,
+    capacity_factor: CapacityFactor = 1.0,
+    split_rate: Annotated[
+        float,
+        Query(ge=1, le=10, description="items each one becomes when started: 1.5 = half split"),
+    ] = 1.0,
+    scope_growth_per_week: Annotated[
+        float, Query(ge=0, le=10_000, description="items added to the backlog each week")
+    ] = 0.0,
 ) -> WhenReply:
+    """By when the scope will finish a number of items, as percentile dates and a curve, from
+    Monte Carlo trials over its own weekly throughput. Answers 422 while the scope has no
+    completed history to sample from."""
     options = _options(
         trials, seed, window_weeks, capacity_factor, split_rate, scope_growth_per_week
     )
@@ -111,11 +131,25 @@ async def when(
     "/work-items/stale", response_model=StaleReply, summary="In-progress items that are outliers"
 )
 async def stale(caller: Caller, session: Session, scope: ScopeParam) -> StaleReply:
+    """Items in progress for far longer than the scope's items of their type usually take, each
+    with its age percentile and why it is flagged."""
     return await service.stale_items(session, _tenant(caller), scope, datetime.now(UTC))
 
 
-@router.post("/work-items/{key}/stale-dismissal", status_code=204, summary="Dismiss a stale flag")
-async def dismiss(caller: Triager, session: Session, key: str, scope: ScopeParam) -> None:
+@router.post(
+    "/work-items/{key}/stale-dismissal",
+    status_code=204,
+    summary="Dismiss a stale flag",
+    responses={204: {"description": "dismissed: the item is no longer flagged"}},
+)
+async def dismiss(
+    caller: Triager,
+    session: Session,
+    key: Annotated[str, Path(description="the work item's key in its tool, e.g. WEB-142")],
+    scope: ScopeParam,
+) -> None:
+    """Says a stale flag is wrong for this item: it is not flagged again, and dismissals count
+    in the false-positive rate."""
     if not await repository.dismiss_stale(
         session, _tenant(caller), scope.workspaces, key, datetime.now(UTC)
     ):
@@ -129,8 +163,10 @@ async def backtest(
     caller: Caller,
     session: Session,
     scope: ScopeParam,
-    window_weeks: Annotated[int, Query(ge=4, le=260)] = 52,
+    window_weeks: WindowWeeks = 52,
 ) -> BacktestReply:
+    """Forecasts replayed from past weeks of this scope against what then happened: the share
+    that held at each percentile, and the band it should land in."""
     options = _options(2000, 0, window_weeks, 1.0)
     return await service.calibration_for(
         session, _tenant(caller), scope, options, datetime.now(UTC).date()
@@ -145,12 +181,14 @@ async def backtest(
 async def sprint_forecast(
     caller: Caller,
     session: Session,
-    sprint_id: str,
+    sprint_id: Annotated[str, Path(description="the sprint's id in its tool")],
     scope: ScopeParam,
-    trials: Annotated[int, Query(ge=100, le=200_000)] = 10_000,
+    trials: Trials = 10_000,
     seed: Seed = 0,
-    window_weeks: Annotated[int, Query(ge=4, le=260)] = 26,
+    window_weeks: WindowWeeks = 26,
 ) -> SprintForecastReply:
+    """The chance a sprint's remaining items are done by its end, from the scope's throughput
+    and each in-progress item's age. Answers 422 when the sprint has no end date."""
     options = _options(trials, seed, window_weeks, 1.0)
     return await service.forecast_sprint(
         session, _tenant(caller), scope, sprint_id, options, datetime.now(UTC)
@@ -163,7 +201,9 @@ async def history(
     session: Session,
     scope: ScopeParam,
     item_types: ItemTypes = None,
-    window_weeks: Annotated[int, Query(ge=1, le=520)] = 26,
+    window_weeks: Annotated[
+        int, Query(ge=1, le=520, description="how many completed weeks to report")
+    ] = 26,
     started: Annotated[
         list[str] | None, Query(description="statuses or categories; default in_progress")
     ] = None,
@@ -171,6 +211,8 @@ async def history(
         list[str] | None, Query(description="statuses or categories; default done")
     ] = None,
 ) -> HistoryReply:
+    """The scope's weekly and daily throughput and its cycle-time percentiles per item type,
+    over its completed weeks: what forecasts sample from."""
     return await service.history(
         session,
         _tenant(caller),

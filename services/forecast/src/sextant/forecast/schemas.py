@@ -5,7 +5,20 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict
+
+# What the examples below share: a scope, its inputs and how well its forecasts held.
+INPUTS: JsonDict = {
+    "scope": "workspace:0b8e2f6a-1c4d-4e7f-9a2b-3c5d7e9f1a2b",
+    "item_types": None,
+    "history_weeks": [4, 6, 3, 5, 7, 5],
+    "options": {"trials": 10000, "seed": 0, "window_weeks": 52, "capacity_factor": 1.0},
+}
+CALIBRATION: JsonDict = {
+    "available": True,
+    "rows": [{"horizon_weeks": 4, "origins": 20, "hit_share": {"50": 0.55, "85": 0.85}}],
+}
 
 
 class CalibrationRow(BaseModel):
@@ -32,6 +45,21 @@ class Inputs(BaseModel):
 
 
 class HowManyReply(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "until": "2027-01-31",
+                    "horizon_weeks": 8,
+                    "percentiles": {"50": 41, "85": 34, "95": 30},
+                    "curve": [[30, 0.95], [34, 0.85], [41, 0.5]],
+                    "inputs": INPUTS,
+                    "calibration": CALIBRATION,
+                }
+            ]
+        }
+    )
+
     until: date
     horizon_weeks: int
     percentiles: dict[int, int] = Field(description="P85 = items done with 85 % probability")
@@ -41,6 +69,22 @@ class HowManyReply(BaseModel):
 
 
 class WhenReply(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": 30,
+                    "percentiles": {"50": "2027-01-18", "85": "2027-02-01", "95": "2027-02-08"},
+                    "percentile_weeks": {"50": 6, "85": 8, "95": 9},
+                    "curve": [["2027-01-18", 0.5], ["2027-02-01", 0.85]],
+                    "done_within_horizon": 1.0,
+                    "inputs": INPUTS,
+                    "calibration": CALIBRATION,
+                }
+            ]
+        }
+    )
+
     items: int
     percentiles: dict[int, date | None] = Field(
         description="P85 = done by that date with 85 % probability"
@@ -65,6 +109,30 @@ class StaleItem(BaseModel):
 
 
 class StaleReply(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "scope": INPUTS["scope"],
+                    "items": [
+                        {
+                            "workspace_id": "0b8e2f6a-1c4d-4e7f-9a2b-3c5d7e9f1a2b",
+                            "key": "WEB-142",
+                            "title": "Checkout times out on retry",
+                            "item_type": "story",
+                            "status": "In Review",
+                            "age_days": 23.5,
+                            "percentile": 0.97,
+                            "score": 2.4,
+                            "explanation": "in progress 23.5 days; 97 % of stories finish sooner",
+                        }
+                    ],
+                    "dismissed": 1,
+                }
+            ]
+        }
+    )
+
     scope: str
     items: list[StaleItem]
     dismissed: int = Field(
@@ -73,6 +141,22 @@ class StaleReply(BaseModel):
 
 
 class SprintForecastReply(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "sprint_id": "1042",
+                    "name": "Sprint 42",
+                    "ends_at": "2026-12-11T17:00:00Z",
+                    "probability_done": 0.62,
+                    "remaining": {"not_started": 3, "in_progress": 4, "done": 9},
+                    "in_progress_finish_probabilities": [0.9, 0.75, 0.6, 0.4],
+                    "inputs": INPUTS,
+                }
+            ]
+        }
+    )
+
     sprint_id: str
     name: str
     ends_at: datetime | None
@@ -87,6 +171,18 @@ class SprintForecastReply(BaseModel):
 
 
 class BacktestReply(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "scope": INPUTS["scope"],
+                    "calibration": CALIBRATION,
+                    "targets": {"50": [0.4, 0.6], "85": [0.75, 0.95]},
+                }
+            ]
+        }
+    )
+
     scope: str
     calibration: CalibrationReport
     targets: dict[int, tuple[float, float]] = Field(
@@ -101,6 +197,29 @@ class CycleTimeSummary(BaseModel):
 
 
 class HistoryReply(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "scope": INPUTS["scope"],
+                    "started": ["in_progress"],
+                    "done": ["done"],
+                    "weeks": ["2026-11-16", "2026-11-23"],
+                    "throughput": [5, 7],
+                    "days": ["2026-11-16", "2026-11-17"],
+                    "daily_throughput": [1, 2],
+                    "cycle_time": [
+                        {
+                            "item_type": "story",
+                            "items": 12,
+                            "percentiles_days": {"50": 3.5, "85": 8.0, "95": 12.5},
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
     scope: str
     started: list[str] = Field(description="statuses or categories that count as started")
     done: list[str] = Field(description="statuses or categories that count as done")

@@ -14,6 +14,7 @@ from fastapi.openapi.utils import get_openapi
 from sextant.gateway.domain.routes import route_for
 from sextant.gateway.upstreams import Upstreams, within
 from sextant.runtime.errors import document_problems, problem_response
+from sextant.runtime.openapi import restore_example_nulls
 
 UNAUTHENTICATED_PREFIXES = ("/v1/hooks/", "/v1/events/", "/v1/status", "/v1/auth/jwks")
 
@@ -55,16 +56,30 @@ def merge(own: dict[str, Any], services: dict[str, dict[str, Any]]) -> dict[str,
                 continue  # health, internal and webhook routes are not the public API's
             merged["paths"][path] = _rename_refs(item, renames)
     _secure(merged)
-    return merged
+    return restore_example_nulls(merged)
 
 
-# What any authenticated route can answer besides its own replies (the runtime maps each
-# domain error, validation failure and outage to one of these problem+json answers).
-COMMON_PROBLEMS = ("400", "401", "403", "404", "409", "413", "422", "429", "503")
+# What the edge itself answers on any authenticated route, whatever the route: no or a bad
+# token (401), a role or tenant that may not (403), over a rate (429), the route's service
+# or a database down (503, retryable).
+EDGE_PROBLEMS = {
+    "401": "no token, or an expired, revoked or unknown one",
+    "403": "the caller's role or tenant may not do this",
+    "429": "over the tenant's, the key's or the address's rate: retry after Retry-After",
+    "503": "the service behind this route or a database is unavailable: nothing was changed",
+}
+ROUTED_PROBLEMS = {
+    "400": "a ?scope= given twice, or a value the service cannot use",
+    "404": "the ?scope= or the object named is not the caller's tenant's",
+}
 
 
 def _secure(document: dict[str, Any]) -> None:
-    """Declare the bearer scheme and the problem answers every authenticated route has."""
+    """Declare the bearer scheme and, per route, the problems it can answer besides its
+    own: the edge's on every authenticated route; a bad or foreign ?scope= on every route
+    the gateway forwards; an object not found where the path names one; a value refused
+    where there is input; a body over the limit where there is a body. A route declares
+    anything else itself (409, 410...)."""
     document_problems(document)
     components = document.setdefault("components", {})
     components.setdefault("securitySchemes", {})["bearer"] = {
@@ -79,9 +94,27 @@ def _secure(document: dict[str, Any]) -> None:
             if not isinstance(operation, dict):
                 continue
             operation["security"] = [{"bearer": []}]
+            problems = dict(EDGE_PROBLEMS)
+            if route_for(path) is not None:
+                problems.update(ROUTED_PROBLEMS)
+            if "{" in path:
+                problems.setdefault("404", "no such object for this tenant")
+            if operation.get("parameters") or "requestBody" in operation:
+                problems.setdefault("400", "a value the service cannot use or store")
+            if "requestBody" in operation:
+                problems["413"] = "the body is over the gateway's limit"
             responses = operation.setdefault("responses", {})
-            for status in COMMON_PROBLEMS:
-                responses.setdefault(status, problem_response())
+            for status, description in problems.items():
+                responses.setdefault(status, problem_response(description))
+            operation["responses"] = dict(sorted(responses.items()))
+
+
+DESCRIPTION = """The public API of Sextant, through the gateway. A platform admin acts on a \
+tenant through /v1/tenants/{tenant_id}/<any path below>.
+
+Every error is `application/problem+json` (RFC 9457) with the `Problem` schema: the \
+errors each operation lists, and also an unknown path (404) or a method a path does not \
+allow (405, with an `Allow` header)."""
 
 
 class PublicOpenAPI:
@@ -105,10 +138,7 @@ class PublicOpenAPI:
         own = get_openapi(
             title="Sextant API",
             version=self._app.version,
-            description=(
-                "The public API of Sextant, through the gateway. A platform admin acts on a "
-                "tenant through /v1/tenants/{tenant_id}/<any path below>."
-            ),
+            description=DESCRIPTION,
             routes=self._app.routes,
         )
         own["paths"] = {p: item for p, item in own["paths"].items() if p.startswith("/v1/")}

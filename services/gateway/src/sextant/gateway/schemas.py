@@ -10,16 +10,31 @@ from pydantic import BaseModel, ConfigDict, Field
 
 KeyRole = Literal["tenant_admin", "manager", "member", "partner"]
 
+# The ids and times the examples below share, so they read as one story.
+TENANT = "7d4f6b1e-2c3a-4e5f-8a9b-0c1d2e3f4a5b"
+WORKSPACE = "0b8e2f6a-1c4d-4e7f-9a2b-3c5d7e9f1a2b"
+WORKSPACE_2 = "5e1a9c3d-7b2f-4a6e-8d0c-2f4a6b8c0d1e"
+VIEW = "c3a1e5f7-9b2d-4f6a-8c0e-1a3b5c7d9e2f"
+API_KEY = "9f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a"
+NOTIFICATION = "4a6c8e0f-2b4d-4f68-9a1c-3e5b7d9f0a2c"
+AT = "2026-12-01T09:30:00Z"
+
 
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
 class NameBody(Body):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"name": "Acme"}]})
+
     name: str = Field(min_length=1, max_length=200)
 
 
 class TenantReply(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"id": TENANT, "name": "Acme", "created_at": AT}]}
+    )
+
     id: UUID
     name: str
     created_at: datetime
@@ -28,6 +43,12 @@ class TenantReply(BaseModel):
 
 
 class WorkspaceReply(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"id": WORKSPACE, "tenant_id": TENANT, "name": "web", "created_at": AT}]
+        }
+    )
+
     id: UUID
     tenant_id: UUID
     name: str
@@ -37,16 +58,38 @@ class WorkspaceReply(BaseModel):
 
 
 class ViewCreate(Body):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"name": "product", "workspace_ids": [WORKSPACE, WORKSPACE_2]}]
+        }
+    )
+
     name: str = Field(min_length=1, max_length=200)
     workspace_ids: list[UUID] = Field(min_length=1, max_length=500)
 
 
 class ViewChange(Body):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"workspace_ids": [WORKSPACE]}]})
+
     name: str | None = Field(default=None, min_length=1, max_length=200)
     workspace_ids: list[UUID] | None = Field(default=None, min_length=1, max_length=500)
 
 
 class ViewReply(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": VIEW,
+                    "tenant_id": TENANT,
+                    "name": "product",
+                    "workspace_ids": [WORKSPACE, WORKSPACE_2],
+                    "created_at": AT,
+                }
+            ]
+        }
+    )
+
     id: UUID
     tenant_id: UUID
     name: str
@@ -65,12 +108,33 @@ class Page(BaseModel, Generic[T]):
 
 
 class ApiKeyCreate(Body):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"name": "ci", "role": "member", "expires_in_days": 90}]}
+    )
+
     name: str = Field(min_length=1, max_length=200)
     role: KeyRole
     expires_in_days: int | None = Field(default=90, ge=1, le=730, description="null: never")
 
 
 class ApiKeyReply(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": API_KEY,
+                    "prefix": "sxk_3f9a",
+                    "name": "ci",
+                    "role": "member",
+                    "created_by": "ada@acme.example",
+                    "created_at": AT,
+                    "expires_at": "2027-03-01T09:30:00Z",
+                    "revoked_at": None,
+                }
+            ]
+        }
+    )
+
     id: UUID
     prefix: str = Field(description="the key's visible start, to tell keys apart")
     name: str
@@ -82,10 +146,48 @@ class ApiKeyReply(BaseModel):
 
 
 class CreatedApiKeyReply(ApiKeyReply):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": API_KEY,
+                    "prefix": "sxk_3f9a",
+                    "name": "ci",
+                    "role": "member",
+                    "created_by": "ada@acme.example",
+                    "created_at": AT,
+                    "expires_at": "2027-03-01T09:30:00Z",
+                    "revoked_at": None,
+                    "key": "sxk_3f9a...",
+                }
+            ]
+        }
+    )
+
     key: str = Field(description="the whole key: shown once, never again")
 
 
 class AuditRecord(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "seq": 42,
+                    "at": AT,
+                    "service": "gateway",
+                    "actor": "ada@acme.example",
+                    "action": "workspace.created",
+                    "target_type": "workspace",
+                    "target_id": WORKSPACE,
+                    "before": None,
+                    "after": {"name": "web"},
+                    "request_id": "req-5f2a",
+                    "hash": "9c1d...e07b",
+                }
+            ]
+        }
+    )
+
     seq: int
     at: datetime
     service: str
@@ -100,6 +202,8 @@ class AuditRecord(BaseModel):
 
 
 class AuditVerifyReply(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"intact": True, "rows": 42}]})
+
     intact: bool
     rows: int
     first_bad_seq: int | None = None
@@ -107,6 +211,24 @@ class AuditVerifyReply(BaseModel):
 
 
 class NotificationReply(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": NOTIFICATION,
+                    "seq": 7,
+                    "severity": "warning",
+                    "title": "Source suspended",
+                    "body": "acme/web stopped after 20 bad signatures",
+                    "link": "/v1/sources/1f2e3d4c-5b6a-4789-8a0b-1c2d3e4f5a6b",
+                    "raised_by": "ingest",
+                    "created_at": AT,
+                    "read": False,
+                }
+            ]
+        }
+    )
+
     id: UUID
     seq: int = Field(description="the cursor: reconnect the stream with ?after=<seq>")
     severity: str
@@ -119,14 +241,31 @@ class NotificationReply(BaseModel):
 
 
 class MarkRead(Body):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"ids": [NOTIFICATION]}]})
+
     ids: list[UUID] | None = Field(default=None, description="null: every visible one")
 
 
 class MarkedRead(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"marked": 1}]})
+
     marked: int
 
 
 class Me(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "subject": "ada@acme.example",
+                    "role": "tenant_admin",
+                    "tenant_id": TENANT,
+                    "via": "jwt",
+                }
+            ]
+        }
+    )
+
     subject: str
     role: str
     tenant_id: UUID | None

@@ -9,10 +9,10 @@ answers 404.
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sextant.identity import service
@@ -39,7 +39,7 @@ from sextant.identity.schemas import (
     TeamView,
 )
 from sextant.runtime.app import Session, State
-from sextant.runtime.errors import InvalidInput
+from sextant.runtime.errors import InvalidInput, problem_response
 from sextant.runtime.paging import Cursor, after_id, next_cursor
 from sextant.runtime.tokens import InternalClaims, caller_with_role
 
@@ -50,7 +50,16 @@ Reader = Annotated[
     InternalClaims,
     Depends(caller_with_role("tenant_admin", "platform_admin", "manager", "member")),
 ]
-Limit = Annotated[int, Query(ge=1, le=1000)]
+Limit = Annotated[int, Query(ge=1, le=1000, description="at most this many on the page")]
+DeveloperId = Annotated[UUID, Path(description="the developer's id")]
+TeamId = Annotated[UUID, Path(description="the team's id")]
+Responses = dict[int | str, dict[str, Any]]
+# The problems identity's own rules raise, besides the edge's (see the gateway's openapi.py).
+MERGED_AWAY: Responses = {
+    409: problem_response("a developer named was merged into another (merged_into)")
+}
+DECIDED: Responses = {409: problem_response("the suggestion was already confirmed or rejected")}
+TEAM_GONE: Responses = {410: problem_response("the team was deleted")}
 
 
 def _tenant(caller: InternalClaims) -> UUID:
@@ -67,7 +76,10 @@ def _change(caller: InternalClaims, state: State) -> service.Change:
 
 
 @router.get(
-    "/developers", response_model=DeveloperList, summary="Developers (bots hidden by default)"
+    "/developers",
+    response_model=DeveloperList,
+    summary="Developers (bots hidden by default)",
+    responses=TEAM_GONE,
 )
 async def list_developers(
     caller: Reader,
@@ -76,10 +88,12 @@ async def list_developers(
         str | None, Query(max_length=200, description="name, email or login contains")
     ] = None,
     team: Annotated[UUID | None, Query(description="members of this team today")] = None,
-    include_bots: bool = False,
+    include_bots: Annotated[bool, Query(description="also bots (CI, dependabot...)")] = False,
     limit: Limit = 100,
     cursor: Cursor = None,
 ) -> DeveloperList:
+    """The tenant's developers, each an identity across tools (GitHub, GitLab, Jira accounts
+    linked by evidence), a page at a time; filter by name or team."""
     tenant = _tenant(caller)
     only = None
     if team is not None:
@@ -103,10 +117,13 @@ async def list_developers(
     "/developers/merge",
     response_model=DeveloperDetail,
     summary="Merge developers into one (announced and audited)",
+    responses=MERGED_AWAY,
 )
 async def merge_developers(
     body: MergeRequest, caller: Admin, session: Session, state: State
 ) -> DeveloperDetail:
+    """Merges developers a person knows are one: their aliases move to the survivor; the others
+    answer 409 with merged_into from then on. Tenant admins only."""
     change = _change(caller, state)
     survivor = await service.merge(session, change, body.survivor_id, body.merged_ids)
     return await _detail(session, change.tenant, survivor)
@@ -120,10 +137,15 @@ async def merge_developers(
 async def list_merge_suggestions(
     caller: Reader,
     session: Session,
-    status: Literal["pending", "confirmed", "rejected", "all"] = "pending",
+    status: Annotated[
+        Literal["pending", "confirmed", "rejected", "all"],
+        Query(description="only suggestions in this state"),
+    ] = "pending",
     limit: Limit = 100,
     cursor: Cursor = None,
 ) -> SuggestionList:
+    """Pairs of developers the matching found likely the same but not sure enough to merge,
+    with the evidence; confirm or reject each."""
     rows = await service.suggestion_views(
         session, _tenant(caller), None if status == "all" else status, limit, after_id(cursor)
     )
@@ -150,10 +172,17 @@ async def list_merge_suggestions(
     "/developers/merge-suggestions/{suggestion_id}/confirm",
     response_model=DeveloperDetail,
     summary="Confirm a suggestion: merge the pair (the older developer survives)",
+    responses={
+        409: problem_response("already decided, or one of the pair was merged into another")
+    },
 )
 async def confirm_merge_suggestion(
-    suggestion_id: UUID, caller: Admin, session: Session, state: State
+    suggestion_id: Annotated[UUID, Path(description="the suggestion's id")],
+    caller: Admin,
+    session: Session,
+    state: State,
 ) -> DeveloperDetail:
+    """Merges a suggested pair, as a manual merge would."""
     change = _change(caller, state)
     survivor = await service.confirm_suggestion(session, change, suggestion_id)
     return await _detail(session, change.tenant, survivor)
@@ -163,10 +192,16 @@ async def confirm_merge_suggestion(
     "/developers/merge-suggestions/{suggestion_id}/reject",
     status_code=204,
     summary="Reject a suggestion: the pair is never suggested or merged automatically again",
+    responses={204: {"description": "rejected"}, **DECIDED},
 )
 async def reject_merge_suggestion(
-    suggestion_id: UUID, caller: Admin, session: Session, state: State
+    suggestion_id: Annotated[UUID, Path(description="the suggestion's id")],
+    caller: Admin,
+    session: Session,
+    state: State,
 ) -> Response:
+    """Records that a suggested pair are two people: never suggested or merged automatically
+    again."""
     await service.reject_suggestion(session, _change(caller, state), suggestion_id)
     return Response(status_code=204)
 
@@ -175,10 +210,17 @@ async def reject_merge_suggestion(
     "/developers/aliases/{alias_id}/move",
     response_model=DeveloperDetail,
     summary="Move one alias to another developer (announced and audited)",
+    responses=MERGED_AWAY,
 )
 async def move_alias(
-    alias_id: UUID, body: MoveRequest, caller: Admin, session: Session, state: State
+    alias_id: Annotated[UUID, Path(description="the alias's id")],
+    body: MoveRequest,
+    caller: Admin,
+    session: Session,
+    state: State,
 ) -> DeveloperDetail:
+    """Moves one alias (an account in one tool) to another developer, when matching put it on
+    the wrong person."""
     change = _change(caller, state)
     await service.move_alias(session, change, alias_id, body.to_developer_id)
     return await _detail(session, change.tenant, body.to_developer_id)
@@ -189,7 +231,11 @@ async def move_alias(
     response_model=DeveloperDetail,
     summary="A developer, with each alias and its evidence",
 )
-async def get_developer(developer_id: UUID, caller: Reader, session: Session) -> DeveloperDetail:
+async def get_developer(
+    developer_id: DeveloperId, caller: Reader, session: Session
+) -> DeveloperDetail:
+    """One developer with every alias and the evidence that linked each; a developer merged
+    away answers 404 naming the survivor."""
     return await _detail(session, _tenant(caller), developer_id)
 
 
@@ -197,10 +243,13 @@ async def get_developer(developer_id: UUID, caller: Reader, session: Session) ->
     "/developers/{developer_id}/split",
     response_model=SplitReply,
     summary="Split aliases out into another developer (undoes a merge exactly when it can)",
+    responses=MERGED_AWAY,
 )
 async def split_developer(
-    developer_id: UUID, body: SplitRequest, caller: Admin, session: Session, state: State
+    developer_id: DeveloperId, body: SplitRequest, caller: Admin, session: Session, state: State
 ) -> SplitReply:
+    """Moves the given aliases to another developer: the one merged in with exactly those
+    aliases, restored under its old id, or a new one."""
     change = _change(caller, state)
     other, restored = await service.split(session, change, developer_id, body.alias_ids)
     return SplitReply(
@@ -214,10 +263,13 @@ async def split_developer(
     "/developers/{developer_id}/lock",
     response_model=DeveloperDetail,
     summary="Lock a developer against automatic matching, or unlock it",
+    responses=MERGED_AWAY,
 )
 async def lock_developer(
-    developer_id: UUID, body: LockRequest, caller: Admin, session: Session, state: State
+    developer_id: DeveloperId, body: LockRequest, caller: Admin, session: Session, state: State
 ) -> DeveloperDetail:
+    """Locks a developer so automatic matching never adds or moves its aliases (manual changes
+    still do), or unlocks it."""
     change = _change(caller, state)
     await service.set_lock(session, change, developer_id, body.locked)
     return await _detail(session, change.tenant, developer_id)
@@ -226,8 +278,15 @@ async def lock_developer(
 # teams ---------------------------------------------------------------------------------
 
 
-@router.post("/teams", status_code=201, response_model=TeamView, summary="Create a team")
+@router.post(
+    "/teams",
+    status_code=201,
+    response_model=TeamView,
+    summary="Create a team",
+    responses={409: problem_response("a team of that name exists")},
+)
 async def create_team(body: TeamCreate, caller: Admin, session: Session, state: State) -> TeamView:
+    """A team of the tenant, for scoping reports to the people in it. Tenant admins only."""
     return _team(await service.create_team(session, _change(caller, state), body.name))
 
 
@@ -235,10 +294,11 @@ async def create_team(body: TeamCreate, caller: Admin, session: Session, state: 
 async def list_teams(
     caller: Reader,
     session: Session,
-    include_deleted: bool = False,
+    include_deleted: Annotated[bool, Query(description="also soft-deleted teams")] = False,
     limit: Limit = 100,
     cursor: Cursor = None,
 ) -> TeamList:
+    """The tenant's teams, a page at a time."""
     rows = await repository.list_teams(
         session, _tenant(caller), include_deleted, limit, after=after_id(cursor)
     )
@@ -247,8 +307,14 @@ async def list_teams(
     )
 
 
-@router.delete("/teams/{team_id}", status_code=204, summary="Delete a team (soft)")
-async def delete_team(team_id: UUID, caller: Admin, session: Session, state: State) -> Response:
+@router.delete(
+    "/teams/{team_id}",
+    status_code=204,
+    summary="Delete a team (soft)",
+    responses={204: {"description": "deleted"}, **TEAM_GONE},
+)
+async def delete_team(team_id: TeamId, caller: Admin, session: Session, state: State) -> Response:
+    """Soft-deletes a team; its memberships stay in the history."""
     await service.delete_team(session, _change(caller, state), team_id)
     return Response(status_code=204)
 
@@ -258,10 +324,18 @@ async def delete_team(team_id: UUID, caller: Admin, session: Session, state: Sta
     status_code=201,
     response_model=MembershipView,
     summary="Add a developer to a team from a day (to a day, inclusive)",
+    responses={
+        409: problem_response(
+            "the developer was merged into another, or is in the team on those days already"
+        ),
+        **TEAM_GONE,
+    },
 )
 async def add_team_member(
-    team_id: UUID, body: MembershipCreate, caller: Admin, session: Session, state: State
+    team_id: TeamId, body: MembershipCreate, caller: Admin, session: Session, state: State
 ) -> MembershipView:
+    """Adds a developer to a team for a span of days; spans of one developer in one team may
+    not overlap."""
     change = _change(caller, state)
     membership = await service.add_member(
         session, change, team_id, body.developer_id, body.starts_on, body.ends_on
@@ -274,13 +348,15 @@ async def add_team_member(
     "/teams/{team_id}/members",
     response_model=MembershipList,
     summary="A team's memberships on a day (every membership when no day is given)",
+    responses=TEAM_GONE,
 )
 async def list_team_members(
-    team_id: UUID,
+    team_id: TeamId,
     caller: Reader,
     session: Session,
     on: Annotated[date | None, Query(description="members on this day (YYYY-MM-DD)")] = None,
 ) -> MembershipList:
+    """Who was in the team on a day, or every membership when no day is given."""
     rows = await service.team_members(session, _tenant(caller), team_id, on)
     return MembershipList(items=[_membership(m, d) for m, d in rows])
 

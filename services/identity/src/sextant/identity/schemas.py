@@ -6,9 +6,48 @@ from datetime import date, datetime
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict
+
+# The ids and aliases the examples below share, so they read as one story.
+ADA = "018f2a3b-4c5d-7e6f-8a9b-0c1d2e3f4a5b"
+ADA_2 = "018f2a3b-4c5d-7e6f-8a9b-0c1d2e3f4a6c"
+ALIAS = "018f2a3b-5d6e-7f80-9a1b-2c3d4e5f6a7b"
+TEAM = "018f2a3c-1a2b-7c3d-8e4f-5a6b7c8d9e0f"
+AT = "2026-12-01T09:30:00Z"
+ALIAS_VIEW: JsonDict = {
+    "id": ALIAS,
+    "kind": "github",
+    "account_id": "583231",
+    "login": "ada",
+    "email": "ada@acme.example",
+    "display_name": "Ada Lovelace",
+    "is_bot": False,
+    "evidence": [{"key": "email:ada@acme.example", "rule": "same_email", "score": 1.0}],
+}
+DEVELOPER: JsonDict = {
+    "id": ADA,
+    "display_name": "Ada Lovelace",
+    "is_bot": False,
+    "locked": False,
+    "aliases": [ALIAS_VIEW],
+}
 
 
 class DeveloperSummary(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": ADA,
+                    "display_name": "Ada Lovelace",
+                    "is_bot": False,
+                    "locked": False,
+                    "aliases": 3,
+                }
+            ]
+        }
+    )
+
     id: UUID
     display_name: str | None
     is_bot: bool
@@ -30,6 +69,8 @@ class Evidence(BaseModel):
 
 
 class AliasView(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [ALIAS_VIEW]})
+
     id: UUID
     kind: str
     account_id: str | None
@@ -41,6 +82,8 @@ class AliasView(BaseModel):
 
 
 class DeveloperDetail(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [DEVELOPER]})
+
     id: UUID
     display_name: str | None
     is_bot: bool
@@ -49,7 +92,10 @@ class DeveloperDetail(BaseModel):
 
 
 class MergeRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"survivor_id": ADA, "merged_ids": [ADA_2]}]},
+    )
 
     survivor_id: UUID = Field(description="the developer that keeps its id")
     merged_ids: list[UUID] = Field(
@@ -58,7 +104,9 @@ class MergeRequest(BaseModel):
 
 
 class SplitRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"alias_ids": [ALIAS]}]}
+    )
 
     alias_ids: list[UUID] = Field(
         min_length=1,
@@ -69,24 +117,56 @@ class SplitRequest(BaseModel):
 
 
 class SplitReply(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "developer": DEVELOPER,
+                    "new_developer": {**DEVELOPER, "id": ADA_2},
+                    "restored": True,
+                }
+            ]
+        }
+    )
+
     developer: DeveloperDetail
     new_developer: DeveloperDetail
     restored: bool = Field(description="true when the split undid a merge (same id as before)")
 
 
 class MoveRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"to_developer_id": ADA}]}
+    )
 
     to_developer_id: UUID
 
 
 class LockRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"locked": True}]})
 
     locked: bool = Field(description="a locked developer is never changed by automatic matching")
 
 
 class SuggestionView(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "018f2a3d-0b1c-7d2e-8f3a-4b5c6d7e8f9a",
+                    "developer_ids": [ADA, ADA_2],
+                    "rule": "similar_name",
+                    "score": 0.72,
+                    "evidence": ["name:ada lovelace"],
+                    "status": "pending",
+                    "created_at": AT,
+                    "decided_at": None,
+                    "decided_by": None,
+                }
+            ]
+        }
+    )
+
     id: UUID
     developer_ids: list[UUID] = Field(description="the two developers, as they are now")
     rule: str
@@ -106,12 +186,20 @@ class SuggestionList(BaseModel):
 
 
 class TeamCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"name": "payments"}]}
+    )
 
     name: str = Field(min_length=1, max_length=200)
 
 
 class TeamView(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"id": TEAM, "name": "payments", "created_at": AT, "deleted": False}]
+        }
+    )
+
     id: UUID
     name: str
     created_at: datetime
@@ -126,7 +214,12 @@ class TeamList(BaseModel):
 
 
 class MembershipCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"developer_id": ADA, "starts_on": "2026-01-05", "ends_on": None}]
+        },
+    )
 
     developer_id: UUID
     starts_on: date
@@ -134,6 +227,21 @@ class MembershipCreate(BaseModel):
 
 
 class MembershipView(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "018f2a3e-2c3d-7e4f-8a5b-6c7d8e9f0a1b",
+                    "team_id": TEAM,
+                    "developer_id": ADA,
+                    "display_name": "Ada Lovelace",
+                    "starts_on": "2026-01-05",
+                    "ends_on": None,
+                }
+            ]
+        }
+    )
+
     id: UUID
     team_id: UUID
     developer_id: UUID = Field(description="the developer as it is now (merges followed)")

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import orjson
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
 from fastapi.exceptions import RequestValidationError
 from starlette.routing import Route
 
@@ -43,11 +43,15 @@ from sextant.runtime.errors import (
     PayloadTooLarge,
     TooManyRequests,
     UnsupportedMediaType,
+    problem_response,
 )
 from sextant.runtime.paging import Cursor, Limit, after_id, next_cursor
 from sextant.runtime.tokens import InternalClaims, caller_with_role
 
 router = APIRouter(prefix="/v1", tags=["sources"])
+
+SourceId = Annotated[UUID, Path(description="the source's id (the end of its webhook URL)")]
+WorkspaceId = Annotated[UUID, Path(description="the workspace the sources feed")]
 
 
 def hook_route() -> Route:
@@ -108,8 +112,11 @@ def _reply(state: State, row: SourceRow) -> SourceReply:
     summary="Connect a tool: returns the webhook URL and its secret (shown once)",
 )
 async def create_source(
-    workspace_id: UUID, body: SourceCreate, caller: Admin, session: Session, state: State
+    workspace_id: WorkspaceId, body: SourceCreate, caller: Admin, session: Session, state: State
 ) -> CreatedSourceReply:
+    """Connects a tool (GitHub, GitLab, Jira) to a workspace: configure the reply's webhook_url
+    and secret in the tool (the secret is never shown again). API credentials, if given, let
+    it backfill history. Tenant admins only."""
     _refuse_unreachable_urls(state, body.credentials)
     created = await service.create_source(
         session,
@@ -133,8 +140,10 @@ async def create_source(
     summary="The workspace's sources (secrets never shown)",
 )
 async def list_sources(
-    workspace_id: UUID, caller: Reader, session: Session, state: State
+    workspace_id: WorkspaceId, caller: Reader, session: Session, state: State
 ) -> SourceList:
+    """The workspace's sources with their webhook URLs, mapping rules and state; never their
+    secrets or credentials."""
     _tenant(caller)
     rows = await repository.list_sources(session, workspace_id)
     return SourceList(items=[_reply(state, row) for row in rows])
@@ -142,8 +151,9 @@ async def list_sources(
 
 @router.get("/sources/{source_id}", response_model=SourceReply, summary="One source")
 async def get_source(
-    source_id: UUID, caller: Reader, session: Session, state: State
+    source_id: SourceId, caller: Reader, session: Session, state: State
 ) -> SourceReply:
+    """One source, with its webhook URL, mapping rules, state and signature failures."""
     _tenant(caller)
     return _reply(state, await service.source_or_404(session, source_id))
 
@@ -154,8 +164,10 @@ async def get_source(
     summary="Rename, change mapping rules, disable or enable a source",
 )
 async def change_source(
-    source_id: UUID, body: SourceChange, caller: Admin, session: Session, state: State
+    source_id: SourceId, body: SourceChange, caller: Admin, session: Session, state: State
 ) -> SourceReply:
+    """Renames a source, changes its mapping rules (replay to apply them to what was stored),
+    replaces its credentials, or disables or enables it."""
     _tenant(caller)
     values: dict[str, object] = {}
     if body.name is not None:
@@ -199,8 +211,12 @@ def _refuse_unreachable_urls(state: ServiceState, credentials: dict[str, Any] | 
     "/sources/{source_id}",
     status_code=204,
     summary="Soft-delete a source: its webhook answers 404, its deliveries are kept",
+    responses={204: {"description": "deleted"}},
 )
-async def delete_source(source_id: UUID, caller: Admin, session: Session, state: State) -> Response:
+async def delete_source(
+    source_id: SourceId, caller: Admin, session: Session, state: State
+) -> Response:
+    """Soft-deletes a source: its webhook answers 404 from then on; what it delivered stays."""
     _tenant(caller)
     await service.change_source(
         session,
@@ -220,12 +236,14 @@ async def delete_source(source_id: UUID, caller: Admin, session: Session, state:
     summary="Recent raw deliveries and what became of each",
 )
 async def list_deliveries(
-    source_id: UUID,
+    source_id: SourceId,
     caller: Reader,
     session: Session,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> DeliveryList:
+    """The source's raw webhook deliveries, newest first, with what became of each (normalized,
+    ignored, failed, duplicate) and why."""
     _tenant(caller)
     await service.source_or_404(session, source_id)
     rows = await repository.recent_deliveries(session, source_id, limit, after_id(cursor))
@@ -241,8 +259,10 @@ async def list_deliveries(
     summary="Re-normalize stored deliveries (after a mapping fix) without repeating effects",
 )
 async def replay(
-    source_id: UUID, body: ReplayRequest, caller: Admin, session: Session, state: State
+    source_id: SourceId, body: ReplayRequest, caller: Admin, session: Session, state: State
 ) -> ReplayReply:
+    """Normalizes stored deliveries of a time range again, with the source's current mapping
+    rules; facts that now say something else are published as revisions, the rest not again."""
     _tenant(caller)
     source = await service.source_or_404(session, source_id)
     replayed = await service.replay(
@@ -256,10 +276,16 @@ async def replay(
     status_code=202,
     response_model=BackfillReply,
     summary="Fetch history through the tool's API; resumes a stopped backfill of the same start",
+    responses={
+        409: problem_response("a backfill of this source is already running"),
+        410: problem_response("the source's workspace or tenant is deleted"),
+    },
 )
 async def start_backfill(
-    source_id: UUID, body: BackfillRequest, caller: Admin, state: State
+    source_id: SourceId, body: BackfillRequest, caller: Admin, state: State
 ) -> BackfillReply:
+    """Starts fetching the source's history since a time through the tool's API, with its
+    stored credentials; progress at GET of the same path."""
     job = await service.start_backfill(state, _tenant(caller), source_id, body.since)
     return _backfill_reply(job)
 
@@ -269,7 +295,9 @@ async def start_backfill(
     response_model=BackfillReply,
     summary="The latest backfill's progress, per resource",
 )
-async def backfill_progress(source_id: UUID, caller: Reader, session: Session) -> BackfillReply:
+async def backfill_progress(source_id: SourceId, caller: Reader, session: Session) -> BackfillReply:
+    """The latest backfill of the source: its state and the pages, items and events fetched per
+    resource."""
     _tenant(caller)
     await service.source_or_404(session, source_id)
     job = await repository.latest_backfill(session, source_id)

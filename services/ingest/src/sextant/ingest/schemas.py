@@ -7,14 +7,37 @@ from typing import Any
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.config import JsonDict
 
 from sextant.contracts.events.common import SourceKind
 from sextant.ingest.mapping import MappingRules
 from sextant.runtime.paging import Moment
 
+# The source the examples below share, so they read as one story.
+SOURCE: JsonDict = {
+    "id": "1f2e3d4c-5b6a-4789-8a0b-1c2d3e4f5a6b",
+    "workspace_id": "0b8e2f6a-1c4d-4e7f-9a2b-3c5d7e9f1a2b",
+    "kind": "github",
+    "name": "acme/web",
+    "webhook_url": "http://127.0.0.1:8080/v1/hooks/1f2e3d4c-5b6a-4789-8a0b-1c2d3e4f5a6b",
+    "mapping": {"production_environments": ["production"], "bot_patterns": ["dependabot*"]},
+    "has_credentials": True,
+    "disabled": False,
+    "suspended": False,
+    "signature_failures": 0,
+    "created_at": "2026-12-01T09:30:00Z",
+}
+
 
 class SourceCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"kind": "github", "name": "acme/web", "credentials": {"token": "ghp_..."}}
+            ]
+        },
+    )
 
     kind: SourceKind
     name: str = Field(min_length=1, max_length=200)
@@ -31,7 +54,12 @@ class SourceCreate(BaseModel):
 
 
 class SourceChange(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"mapping": {"production_environments": ["production", "prod-eu"]}}]
+        },
+    )
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
     mapping: MappingRules | None = None
@@ -43,6 +71,8 @@ class SourceChange(BaseModel):
 
 
 class SourceReply(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [SOURCE]})
+
     id: UUID
     workspace_id: UUID
     kind: SourceKind
@@ -57,6 +87,10 @@ class SourceReply(BaseModel):
 
 
 class CreatedSourceReply(SourceReply):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{**SOURCE, "secret": "whsec_5b1e..."}]}
+    )
+
     secret: str = Field(description="shown only in this reply: configure it in the tool")
 
 
@@ -73,6 +107,22 @@ class DeliveryReceipt(BaseModel):
 
 
 class DeliveryReply(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "018f2b00-1a2b-7c3d-8e4f-5a6b7c8d9e0f",
+                    "delivery_id": "72d3162e-cc78-11e3-81ab-4c9367dc0958",
+                    "event": "pull_request",
+                    "received_at": "2026-12-01T09:31:02Z",
+                    "outcome": "normalized",
+                    "reason": None,
+                    "event_count": 2,
+                }
+            ]
+        }
+    )
+
     id: UUID
     delivery_id: str
     event: str | None
@@ -90,7 +140,13 @@ class DeliveryList(BaseModel):
 
 
 class ReplayRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+        json_schema_extra={
+            "examples": [{"from": "2026-11-01T00:00:00Z", "to": "2026-12-01T00:00:00Z"}]
+        },
+    )
 
     since: Moment = Field(alias="from", description="deliveries received at or after")
     until: Moment = Field(alias="to", description="deliveries received before")
@@ -109,6 +165,22 @@ class ReplayRequest(BaseModel):
 
 
 class ReplayReply(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "deliveries": 120,
+                    "outcomes": {"normalized": 112, "ignored": 8},
+                    "events": 14,
+                    "revised": 7,
+                    "unchanged": 113,
+                    "complete": True,
+                    "resume_after": None,
+                }
+            ]
+        }
+    )
+
     deliveries: int = Field(description="deliveries re-normalized in this call")
     outcomes: dict[str, int] = Field(description="how many became normalized, ignored, failed")
     events: int = Field(description="events published: new facts, and revised ones")
@@ -124,7 +196,9 @@ class ReplayReply(BaseModel):
 
 
 class BackfillRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"since": "2026-06-01T00:00:00Z"}]}
+    )
 
     since: Moment = Field(description="fetch what changed from this time on")
 
@@ -137,6 +211,25 @@ class BackfillResource(BaseModel):
 
 
 class BackfillReply(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "018f2b10-2b3c-7d4e-8f5a-6b7c8d9e0f1a",
+                    "status": "running",
+                    "since": "2026-06-01T00:00:00Z",
+                    "resources": {
+                        "pulls": {"pages": 4, "items": 380, "events": 1140, "done": False}
+                    },
+                    "error": None,
+                    "started_at": "2026-12-01T09:40:00Z",
+                    "updated_at": "2026-12-01T09:41:10Z",
+                    "finished_at": None,
+                }
+            ]
+        }
+    )
+
     id: UUID
     status: str = Field(description="running, succeeded or failed (start again to resume)")
     since: datetime

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 
 from sextant.gateway.access import TenantSession, allow
 from sextant.gateway.authn import Principal
@@ -26,15 +26,21 @@ Auditor = Annotated[Principal, Depends(allow("tenant_admin", "platform_admin"))]
 async def audit_log(
     caller: Auditor,
     session: TenantSession,
-    action: str | None = None,
-    actor: str | None = None,
-    target_type: str | None = None,
-    target_id: str | None = None,
-    since: Moment | None = None,
-    until: Moment | None = None,
+    action: Annotated[
+        str | None, Query(description="only this action, e.g. workspace.created")
+    ] = None,
+    actor: Annotated[str | None, Query(description="only changes by this subject")] = None,
+    target_type: Annotated[
+        str | None, Query(description="only changes to this kind of object, e.g. workspace")
+    ] = None,
+    target_id: Annotated[str | None, Query(description="only changes to this object")] = None,
+    since: Annotated[Moment | None, Query(description="only changes at or after this time")] = None,
+    until: Annotated[Moment | None, Query(description="only changes before this time")] = None,
     limit: Limit = 100,
     cursor: Cursor = None,
 ) -> Page[AuditRecord]:
+    """Who changed what configuration, when, with the values before and after; each record
+    carries its hash in the tenant's chain."""
     before_seq = from_seq(cursor)
     tenant = caller.tenant_id or PLATFORM_CHAIN
     rows = await repository.list_audit(
@@ -76,6 +82,8 @@ async def audit_log(
     summary="Recompute the caller's chain and name the first row that does not hold",
 )
 async def verify(caller: Auditor, session: TenantSession) -> AuditVerifyReply:
+    """Recomputes the tenant's hash chain and says whether any record was altered or removed
+    since it was written."""
     rows, head = await repository.audit_chain(session, caller.tenant_id or PLATFORM_CHAIN)
     broken = verify_chain(((r.entry, r.prev_hash, r.hash) for r in rows), head)
     if broken is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Path
 
 from sextant.gateway import service
 from sextant.gateway.access import TenantSession, allow, tenant_of
@@ -44,6 +44,8 @@ def _reply(row: ApiKeyRow) -> ApiKeyReply:
 async def create_api_key(
     body: ApiKeyCreate, caller: TenantAdmin, session: TenantSession, state: State
 ) -> CreatedApiKeyReply:
+    """A key for a partner or CI, with a role no higher than the caller's; the key itself is in
+    this reply only, so store it now."""
     if caller.key_id is not None and not await repository.hold_live_api_key(
         session, tenant_of(caller), caller.key_id
     ):
@@ -63,6 +65,8 @@ async def create_api_key(
 
 @router.get("/api-keys", response_model=list[ApiKeyReply], summary="The tenant's API keys")
 async def list_api_keys(caller: TenantAdmin, session: TenantSession) -> list[ApiKeyReply]:
+    """The tenant's keys, revoked and expired ones included; never the keys themselves, only
+    their visible start."""
     return [_reply(r) for r in await repository.list_api_keys(session, tenant_of(caller))]
 
 
@@ -71,7 +75,12 @@ async def list_api_keys(caller: TenantAdmin, session: TenantSession) -> list[Api
     response_model=ApiKeyReply,
     summary="Revoke a key: refused on every replica, its streams closed, when this returns",
 )
-async def revoke_api_key(key_id: UUID, caller: TenantAdmin, state: State) -> ApiKeyReply:
+async def revoke_api_key(
+    key_id: Annotated[UUID, Path(description="the key's id (not the key)")],
+    caller: TenantAdmin,
+    state: State,
+) -> ApiKeyReply:
+    """Revokes a key at once on every replica; calls with it are refused from then on."""
     tenant = tenant_of(caller)
     async with revocations_of(state).change(state.db, tenant) as change:
         row = await service.revoke_api_key(

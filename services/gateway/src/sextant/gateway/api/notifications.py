@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import structlog
-from fastapi import APIRouter, Depends, Query, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Depends, Path, Query, WebSocket, WebSocketDisconnect
 
 from sextant.gateway.access import (
     ACTING_TENANT,
@@ -60,14 +60,18 @@ def _reply(row: NotificationRow) -> NotificationReply:
 async def list_notifications(
     caller: Anyone,
     session: TenantSession,
-    unread: bool = False,
-    severity: Literal["info", "warning", "error"] | None = None,
+    unread: Annotated[bool, Query(description="only those the caller has not read")] = False,
+    severity: Annotated[
+        Literal["info", "warning", "error"] | None, Query(description="only this severity")
+    ] = None,
     after: Annotated[
         int | None, Query(ge=0, le=MAX_SEQ, description="only those after this seq")
     ] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[NotificationReply]:
+    """What the platform told the caller's role: a source suspended, a backfill done, a token
+    revoked; also streamed live at /v1/notifications/stream (WebSocket)."""
     before = from_seq(cursor)
     rows = await repository.list_notifications(
         session,
@@ -87,6 +91,7 @@ async def list_notifications(
 
 @router.post("/notifications/read", response_model=MarkedRead, summary="Mark notifications read")
 async def mark_read(body: MarkRead, caller: Anyone, session: TenantSession) -> MarkedRead:
+    """Marks the given notifications read for the caller; ids the caller cannot see are skipped."""
     marked = await repository.mark_read(
         session,
         tenant_of(caller),
@@ -102,8 +107,11 @@ async def mark_read(body: MarkRead, caller: Anyone, session: TenantSession) -> M
     "/notifications/{notification_id}/read", response_model=MarkedRead, summary="Mark one read"
 )
 async def mark_one_read(
-    notification_id: UUID, caller: Anyone, session: TenantSession
+    notification_id: Annotated[UUID, Path(description="the notification's id")],
+    caller: Anyone,
+    session: TenantSession,
 ) -> MarkedRead:
+    """Marks one notification read for the caller."""
     tenant = tenant_of(caller)
     if not await repository.notification_exists(session, tenant, notification_id, caller.role):
         raise NotFound(f"no notification {notification_id}")

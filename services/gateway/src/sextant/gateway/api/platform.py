@@ -5,13 +5,16 @@ once the gateway has read the whole body at a decent pace and within the source'
 from __future__ import annotations
 
 import asyncio
+import pathlib
 import time
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 from uuid import UUID
 
-from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse
+import fastapi_offline
+from fastapi import APIRouter, Path, Request, Response
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from starlette.routing import Route
 
 from sextant.contracts.asyncapi import asyncapi_document
@@ -40,8 +43,33 @@ from sextant.runtime.errors import (
 public_router = APIRouter(prefix="/v1", tags=["status"])
 
 
-@public_router.get("/status", summary="Health of every service behind the gateway")
+def example_reply(example: dict[str, Any]) -> dict[str, Any]:
+    """A 200 reply's OpenAPI entry with an example, for a route that answers no model."""
+    return {"content": {"application/json": {"example": example}}}
+
+
+@public_router.get(
+    "/status",
+    summary="Health of every service behind the gateway",
+    responses={
+        200: example_reply(
+            {
+                "status": "ok",
+                "services": {
+                    "ingest": {
+                        "ready": True,
+                        "detail": "ready",
+                        "checks": {"database": True, "bus": True},
+                    },
+                },
+            }
+        ),
+        503: problem_response("a service or a check is not ready; the body says which"),
+    },
+)
 async def platform_status(state: State) -> JSONResponse:
+    """Whether the gateway and each service behind it is ready, with each service's own checks
+    (database, bus). No token needed."""
     upstreams = gateway_of(state).upstreams
     own = Readiness(await state.db.ping() and await state.bus.ping(), "ready")
     names = upstreams.names
@@ -60,13 +88,24 @@ async def platform_status(state: State) -> JSONResponse:
 
 @public_router.get("/me", response_model=Me, summary="Who the bearer token says the caller is")
 async def me(caller: CurrentPrincipal) -> Me:
+    """The subject, role and tenant the gateway reads from the caller's token or API key: the
+    first call to make with a new token."""
     return Me(subject=caller.subject, role=caller.role, tenant_id=caller.tenant_id, via=caller.via)
 
 
 @public_router.get(
-    "/auth/jwks.json", summary="The built-in local issuer's public keys (embedded mode)"
+    "/auth/jwks.json",
+    summary="The built-in local issuer's public keys (embedded mode)",
+    responses={
+        200: example_reply(
+            {"keys": [{"kty": "OKP", "crv": "Ed25519", "kid": "local-1", "x": "11qYAYKxCrfVS_7T"}]}
+        ),
+        404: problem_response("this deployment has no local issuer"),
+    },
 )
 async def local_jwks(state: State) -> dict[str, Any]:
+    """The public keys of the gateway's own token issuer (the embedded mode's), so other
+    parties can verify its tokens."""
     issuer = gateway_of(state).local_issuer
     if issuer is None:
         raise NotFound("this deployment has no local issuer; tokens come from its OIDC provider")
@@ -85,22 +124,70 @@ async def openapi_document(request: Request, state: State) -> JSONResponse:
     return JSONResponse(await builder.document())
 
 
+# Swagger UI's files as the fastapi-offline package ships them: the explorer loads nothing
+# from outside the gateway, so it works on a machine with no route to a CDN.
+EXPLORER_ASSETS = pathlib.Path(fastapi_offline.__file__).parent / "static"
+EXPLORER_FILES = {
+    "swagger-ui-bundle.js": "text/javascript",
+    "swagger-ui.css": "text/css",
+    "favicon.png": "image/png",
+}
+
+
+@docs_router.get("/docs", include_in_schema=False)
+async def api_explorer() -> HTMLResponse:
+    """Swagger UI over /openapi.json, its script, style and icon served by the gateway."""
+    return get_swagger_ui_html(
+        openapi_url="/openapi.json",
+        title="Sextant API",
+        swagger_js_url="/docs/assets/swagger-ui-bundle.js",
+        swagger_css_url="/docs/assets/swagger-ui.css",
+        swagger_favicon_url="/docs/assets/favicon.png",
+        # Swagger UI otherwise sends the document to validator.swagger.io for a badge.
+        swagger_ui_parameters={"validatorUrl": None, "persistAuthorization": True},
+    )
+
+
+@docs_router.get("/docs/assets/{name}", include_in_schema=False)
+async def api_explorer_asset(name: str) -> FileResponse:
+    """One of the explorer's files, by name from a fixed list (never a path from the URL)."""
+    media_type = EXPLORER_FILES.get(name)
+    if media_type is None:
+        raise NotFound(f"no explorer asset {name[:64]!r}")
+    return FileResponse(EXPLORER_ASSETS / name, media_type=media_type)
+
+
 events_router = APIRouter(prefix="/v1/events", tags=["contracts"])
 
 
 @events_router.get(
-    "/asyncapi.json", summary="AsyncAPI 3.0 document of every topic partners can subscribe to"
+    "/asyncapi.json",
+    summary="AsyncAPI 3.0 document of every topic partners can subscribe to",
+    responses={
+        200: example_reply(
+            {"asyncapi": "3.0.0", "info": {"title": "Sextant events"}, "channels": {}}
+        )
+    },
 )
 async def asyncapi() -> dict[str, Any]:
+    """Every event topic partners can subscribe to, with each event's data schema."""
     return asyncapi_document()
 
 
 @events_router.get(
     "/schemas/{event_type}",
     summary="JSON Schema of one event type's data (or 'envelope')",
-    responses={404: problem_response("no such event type")},
+    responses={
+        200: example_reply({"type": "object", "properties": {"key": {"type": "string"}}}),
+        404: problem_response("no such event type"),
+    },
 )
-async def event_schema(event_type: str) -> JSONResponse:
+async def event_schema(
+    event_type: Annotated[
+        str, Path(description="an event type as the AsyncAPI document names it, or 'envelope'")
+    ],
+) -> JSONResponse:
+    """The JSON Schema of one event type's data, or of the CloudEvents envelope."""
     schemas = all_schemas()
     if event_type not in schemas:
         raise NotFound(f"no event type {event_type!r}; see /v1/events/asyncapi.json for the list")
@@ -135,11 +222,24 @@ hooks_router = APIRouter(prefix="/v1", tags=["webhooks"])
         "requestBody": {
             "required": True,
             "description": "the tool's payload, signed as the tool signs it",
-            "content": {"application/json": {"schema": {"type": "object"}}},
+            "content": {
+                "application/json": {
+                    "schema": {"type": "object"},
+                    "example": {
+                        "action": "closed",
+                        "pull_request": {"number": 42, "merged": True},
+                        "repository": {"full_name": "acme/web"},
+                    },
+                }
+            },
         }
     },
 )
-async def webhook(source_id: str, request: Request, state: State) -> Response:
+async def webhook(
+    source_id: Annotated[str, Path(description="the source's id, from its webhook URL")],
+    request: Request,
+    state: State,
+) -> Response:
     """For the OpenAPI document and anything :func:`hook_route` does not answer."""
     return await receive_webhook(source_id, request, gateway_of(state))
 

@@ -12,6 +12,8 @@ import time
 from uuid import UUID
 
 from fastapi import APIRouter, Request, Response
+from starlette.exceptions import HTTPException
+from starlette.routing import compile_path
 
 from sextant.gateway import service
 from sextant.gateway.access import CurrentPrincipal, gateway_of, tenant_of
@@ -33,6 +35,14 @@ async def forward(path: str, request: Request, caller: CurrentPrincipal, state: 
     segments = path_segments(raw_path)
     match = route_for(segments) if segments is not None else None
     if segments is None or match is None:
+        allowed = _own_methods(request)
+        if allowed:
+            raise HTTPException(
+                405,
+                f"{request.method} is not allowed on {request.url.path[:200]!r}; "
+                f"it allows {', '.join(allowed)}",
+                headers={"Allow": ", ".join(allowed)},
+            )
         raise NotFound(f"no route {request.method} {request.url.path[:200]!r}")
     gateway = gateway_of(state)
     tenant = tenant_of(caller)
@@ -58,6 +68,17 @@ async def forward(path: str, request: Request, caller: CurrentPrincipal, state: 
         authorization=f"Bearer {token}",
         body=body,
     )
+
+
+def _own_methods(request: Request) -> list[str]:
+    """The methods the gateway's own routes answer on this path, as its OpenAPI document
+    lists them (this catch-all takes their paths for any other method, so the router's
+    own 405 never comes)."""
+    allowed: set[str] = set()
+    for template, item in request.app.openapi()["paths"].items():
+        if compile_path(template)[0].match(request.url.path):
+            allowed |= {method.upper() for method in item if method.upper() in METHODS}
+    return sorted(allowed)
 
 
 async def _covered(state: ServiceState, tenant: UUID, scope: str) -> list[UUID]:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
 
 from sextant.gateway import service
 from sextant.gateway.access import (
@@ -28,7 +28,7 @@ from sextant.gateway.schemas import (
     WorkspaceReply,
 )
 from sextant.runtime.app import State
-from sextant.runtime.errors import NotFound
+from sextant.runtime.errors import NotFound, problem_response
 from sextant.runtime.paging import Cursor, Limit, after_id, next_cursor
 
 router = APIRouter(prefix="/v1", tags=["tenancy"])
@@ -36,6 +36,12 @@ router = APIRouter(prefix="/v1", tags=["tenancy"])
 PlatformAdmin = Annotated[Principal, Depends(allow("platform_admin"))]
 TenantAdmin = Annotated[Principal, Depends(allow("tenant_admin", "platform_admin"))]
 Reader = Annotated[Principal, Depends(allow(*ROLES))]
+TenantId = Annotated[UUID, Path(description="the tenant's id")]
+WorkspaceId = Annotated[UUID, Path(description="the workspace's id")]
+ViewId = Annotated[UUID, Path(description="the view's id")]
+PAST_GRACE: dict[int | str, dict[str, Any]] = {
+    410: problem_response("its grace period is over: it can no longer be restored")
+}
 
 
 def _tenant(row: TenantRow) -> TenantReply:
@@ -69,6 +75,8 @@ def _scopes_changed(state: State) -> None:
 async def create_tenant(
     body: NameBody, caller: PlatformAdmin, session: TenantSession, state: State
 ) -> TenantReply:
+    """A new, empty tenant; platform admins only. Its admins then create its workspaces (a
+    tenant admin token names the tenant)."""
     return _tenant(await service.create_tenant(session, state.outbox, body.name, caller.subject))
 
 
@@ -76,10 +84,11 @@ async def create_tenant(
 async def list_tenants(
     caller: PlatformAdmin,
     session: TenantSession,
-    include_deleted: bool = False,
+    include_deleted: Annotated[bool, Query(description="also those soft-deleted")] = False,
     limit: Limit = 100,
     cursor: Cursor = None,
 ) -> Page[TenantReply]:
+    """Every tenant of the platform, oldest first, a page at a time; platform admins only."""
     rows = await repository.list_tenants(
         session, include_deleted=include_deleted, after=after_id(cursor), limit=limit
     )
@@ -89,7 +98,10 @@ async def list_tenants(
 
 
 @router.get("/tenants/{tenant_id}", response_model=TenantReply, summary="One tenant")
-async def get_tenant(tenant_id: UUID, caller: PlatformAdmin, session: TenantSession) -> TenantReply:
+async def get_tenant(
+    tenant_id: TenantId, caller: PlatformAdmin, session: TenantSession
+) -> TenantReply:
+    """One tenant, soft-deleted or not; platform admins only."""
     row = await repository.get_tenant(session, tenant_id)
     if row is None:
         raise NotFound(f"no tenant {tenant_id}")
@@ -101,7 +113,7 @@ async def get_tenant(tenant_id: UUID, caller: PlatformAdmin, session: TenantSess
     response_model=TenantReply,
     summary="Soft-delete a tenant: hidden everywhere, restorable within the grace period",
 )
-async def delete_tenant(tenant_id: UUID, caller: PlatformAdmin, state: State) -> TenantReply:
+async def delete_tenant(tenant_id: TenantId, caller: PlatformAdmin, state: State) -> TenantReply:
     """Its keys, tokens, streams and webhooks are refused on every replica on return."""
     grace_days = gateway_of(state).settings.soft_delete_grace_days
     async with deleting(state, tenant_id, None, caller.subject) as change:
@@ -113,11 +125,15 @@ async def delete_tenant(tenant_id: UUID, caller: PlatformAdmin, state: State) ->
 
 
 @router.post(
-    "/tenants/{tenant_id}/restore", response_model=TenantReply, summary="Undo a soft delete"
+    "/tenants/{tenant_id}/restore",
+    response_model=TenantReply,
+    summary="Undo a soft delete",
+    responses=PAST_GRACE,
 )
 async def restore_tenant(
-    tenant_id: UUID, caller: PlatformAdmin, session: TenantSession, state: State
+    tenant_id: TenantId, caller: PlatformAdmin, session: TenantSession, state: State
 ) -> TenantReply:
+    """Brings a soft-deleted tenant back, keys and tokens working again, within the grace period."""
     row = await service.restore_tenant(session, state.outbox, tenant_id, caller.subject)
     gateway_of(state).authenticator.forget_tenant(tenant_id)
     return _tenant(row)
@@ -132,6 +148,8 @@ async def restore_tenant(
 async def create_workspace(
     body: NameBody, caller: TenantAdmin, session: TenantSession, state: State
 ) -> WorkspaceReply:
+    """A workspace of the caller's tenant: the unit sources feed and forecasts are scoped to
+    (?scope=workspace:<id>). Tenant admins only."""
     row = await service.create_workspace(
         session, state.outbox, tenant_of(caller), body.name, caller.subject
     )
@@ -148,6 +166,7 @@ async def list_workspaces(
     limit: Limit = 100,
     cursor: Cursor = None,
 ) -> Page[WorkspaceReply]:
+    """The workspaces of the caller's tenant, oldest first, a page at a time."""
     if include_deleted and caller.role not in ("tenant_admin", "platform_admin"):
         include_deleted = False
     rows = await repository.list_workspaces(
@@ -164,15 +183,21 @@ async def list_workspaces(
 
 @router.get("/workspaces/{workspace_id}", response_model=WorkspaceReply, summary="One workspace")
 async def get_workspace(
-    workspace_id: UUID, caller: Reader, session: TenantSession
+    workspace_id: WorkspaceId, caller: Reader, session: TenantSession
 ) -> WorkspaceReply:
+    """One live workspace of the caller's tenant."""
     return _workspace(await service.live_workspace(session, tenant_of(caller), workspace_id))
 
 
 @router.patch("/workspaces/{workspace_id}", response_model=WorkspaceReply, summary="Rename")
 async def rename_workspace(
-    workspace_id: UUID, body: NameBody, caller: TenantAdmin, session: TenantSession, state: State
+    workspace_id: WorkspaceId,
+    body: NameBody,
+    caller: TenantAdmin,
+    session: TenantSession,
+    state: State,
 ) -> WorkspaceReply:
+    """Renames a workspace; its id, sources and data stay as they are."""
     row = await service.rename_workspace(
         session, state.outbox, tenant_of(caller), workspace_id, body.name, caller.subject
     )
@@ -184,7 +209,9 @@ async def rename_workspace(
     response_model=WorkspaceReply,
     summary="Soft-delete a workspace: its sources stop, its data is hidden; restorable",
 )
-async def delete_workspace(workspace_id: UUID, caller: TenantAdmin, state: State) -> WorkspaceReply:
+async def delete_workspace(
+    workspace_id: WorkspaceId, caller: TenantAdmin, state: State
+) -> WorkspaceReply:
     """Its scopes and webhooks are refused on every replica on return."""
     tenant = tenant_of(caller)
     grace_days = gateway_of(state).settings.soft_delete_grace_days
@@ -197,11 +224,15 @@ async def delete_workspace(workspace_id: UUID, caller: TenantAdmin, state: State
 
 
 @router.post(
-    "/workspaces/{workspace_id}/restore", response_model=WorkspaceReply, summary="Undo a delete"
+    "/workspaces/{workspace_id}/restore",
+    response_model=WorkspaceReply,
+    summary="Undo a delete",
+    responses=PAST_GRACE,
 )
 async def restore_workspace(
-    workspace_id: UUID, caller: TenantAdmin, session: TenantSession, state: State
+    workspace_id: WorkspaceId, caller: TenantAdmin, session: TenantSession, state: State
 ) -> WorkspaceReply:
+    """Brings a soft-deleted workspace back, with its sources and data, within the grace period."""
     row = await service.restore_workspace(
         session, state.outbox, tenant_of(caller), workspace_id, caller.subject
     )
@@ -221,6 +252,8 @@ async def restore_workspace(
 async def create_view(
     body: ViewCreate, caller: TenantAdmin, session: TenantSession, state: State
 ) -> ViewReply:
+    """A named set of the tenant's workspaces, queried as one scope; every workspace must be
+    the tenant's and live."""
     row = await service.create_view(
         session, state.outbox, tenant_of(caller), body.name, body.workspace_ids, caller.subject
     )
@@ -231,6 +264,7 @@ async def create_view(
 async def list_views(
     caller: Reader, session: TenantSession, limit: Limit = 100, cursor: Cursor = None
 ) -> Page[ViewReply]:
+    """The views of the caller's tenant, a page at a time."""
     rows = await repository.list_views(
         session, tenant_of(caller), after=after_id(cursor), limit=limit
     )
@@ -240,14 +274,16 @@ async def list_views(
 
 
 @router.get("/views/{view_id}", response_model=ViewReply, summary="One view")
-async def get_view(view_id: UUID, caller: Reader, session: TenantSession) -> ViewReply:
+async def get_view(view_id: ViewId, caller: Reader, session: TenantSession) -> ViewReply:
+    """One view and the workspaces it joins."""
     return _view(await service.get_view(session, tenant_of(caller), view_id))
 
 
 @router.patch("/views/{view_id}", response_model=ViewReply, summary="Rename or re-scope a view")
 async def change_view(
-    view_id: UUID, body: ViewChange, caller: TenantAdmin, session: TenantSession, state: State
+    view_id: ViewId, body: ViewChange, caller: TenantAdmin, session: TenantSession, state: State
 ) -> ViewReply:
+    """Renames a view or replaces its workspaces; scopes resolved through it change at once."""
     row = await service.change_view(
         session,
         state.outbox,
@@ -263,8 +299,9 @@ async def change_view(
 
 @router.delete("/views/{view_id}", status_code=204, summary="Delete a view")
 async def delete_view(
-    view_id: UUID, caller: TenantAdmin, session: TenantSession, state: State
+    view_id: ViewId, caller: TenantAdmin, session: TenantSession, state: State
 ) -> Response:
+    """Deletes a view (its workspaces and their data stay); nothing to restore."""
     await service.delete_view(session, state.outbox, tenant_of(caller), view_id, caller.subject)
     _scopes_changed(state)
     return Response(status_code=204)
