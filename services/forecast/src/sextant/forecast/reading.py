@@ -58,6 +58,7 @@ def _item(row: reads.WorkItemRow) -> WorkItemSummary:
         status=row.status,
         status_category=row.status_category,
         source_kind=row.source_kind,
+        source_id=row.source_id,
         external_id=row.external_id,
         url=row.url,
         assignee_developer_id=row.assignee_developer_id,

@@ -124,6 +124,7 @@ _ITEM_EXAMPLE: dict[str, Any] = {
     "status": "In Progress",
     "status_category": "in_progress",
     "source_kind": "jira",
+    "source_id": "0190f5c2-9c30-7e5c-9f50-3d4e5f6a7b82",
     "external_id": "10070",
     "url": "https://jira.example.org/browse/ENG-42",
     "assignee_developer_id": "0190f5c2-8b2f-7d4b-8e4f-2c3d4e5f6a71",
@@ -150,6 +151,10 @@ class WorkItemSummary(BaseModel):
     status: str = Field(description="the tool's status name")
     status_category: str = Field(description="todo, in_progress or done")
     source_kind: str = Field(description="the tool: jira, github, gitlab")
+    source_id: UUID | None = Field(
+        description="the source connection it came from (GET /v1/sources/{id}); none for "
+        "items last changed before forecast kept it"
+    )
     external_id: str = Field(description="the tool's own id of the item")
     url: str | None = Field(description="the item in the tool, when the tool gave one")
     assignee_developer_id: UUID | None = Field(

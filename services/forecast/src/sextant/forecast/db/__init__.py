@@ -42,6 +42,7 @@ work_items = sa.Table(
     sa.Column("stale_flagged_at", sa.DateTime(timezone=True)),
     # The read API's id: the key is unique only within a workspace (migration 0006).
     sa.Column("id", sa.Uuid, nullable=False, server_default=sa.text("gen_random_uuid()")),
+    sa.Column("source_id", sa.Uuid),  # the Sextant source connection it came from
 )
 sa.Index("work_items_done", work_items.c.tenant_id, work_items.c.workspace_id, work_items.c.done_at)
 sa.Index("work_items_id", work_items.c.id, unique=True)

@@ -66,6 +66,7 @@ class WorkItemRow:
     status: str
     status_category: str
     source_kind: str
+    source_id: UUID | None
     external_id: str
     url: str | None
     assignee_developer_id: UUID | None
@@ -110,6 +111,7 @@ _ITEM_COLUMNS = (
     _W.c.status,
     _W.c.status_category,
     _W.c.source_kind,
+    _W.c.source_id,
     _W.c.external_id,
     _W.c.url,
     _W.c.assignee_developer_id,
@@ -139,7 +141,7 @@ def _in_sprint(sprint_workspace: UUID, source_sprint_id: str) -> sa.ColumnElemen
         & (sprint_items.c.workspace_id == sprint_workspace)
         & (sprint_items.c.sprint_id == source_sprint_id)
     )
-    named: sa.ColumnElement[bool] = _W.c.sprint_ids.any(source_sprint_id)
+    named = sa.literal(source_sprint_id) == sa.any_(_W.c.sprint_ids)
     return (_W.c.workspace_id == sprint_workspace) & (_W.c.key.in_(listed) | named)
 
 

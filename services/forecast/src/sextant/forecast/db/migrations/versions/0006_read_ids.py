@@ -1,7 +1,8 @@
 """Work items and sprints get an id of their own for the read API: the source's key or
 sprint id is unique only within a workspace, and a view spans several (two Jira sites
 both have a sprint "42"). Existing rows get theirs from the default; the write path
-needs no change. Plus the index the work-item list pages by (newest first per scope).
+needs no change. A work item's source connection, for the read API (filled by the
+events from now on). Plus the index the work-item list pages by (newest first per scope).
 
 Revision ID: 0006
 Revises: 0005
@@ -25,6 +26,7 @@ def upgrade() -> None:
             schema=schema,
         )
         op.create_index(f"{table}_id", table, ["id"], unique=True, schema=schema)
+    op.add_column("work_items", sa.Column("source_id", sa.Uuid), schema=schema)
     op.create_index(
         "work_items_listed",
         "work_items",
@@ -36,6 +38,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     schema = context.config.attributes["schema"]
     op.drop_index("work_items_listed", "work_items", schema=schema)
+    op.drop_column("work_items", "source_id", schema=schema)
     for table in ("sprints", "work_items"):
         op.drop_index(f"{table}_id", table, schema=schema)
         op.drop_column(table, "id", schema=schema)

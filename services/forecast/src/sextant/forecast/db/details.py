@@ -1,6 +1,8 @@
-"""Who a work item is assigned to, as identity resolved it: kept apart from the
-repository's projection writes (their batching is tuned on its own), and applied like
-the status: an event older than the item's current state does not rewind it."""
+"""What the read API shows of a work item beyond what forecasts need: the source
+connection it came from and who it is assigned to, as identity resolved them. Kept apart
+from the repository's projection writes (their batching is tuned on its own), and
+applied like the status: an event older than the item's current state does not rewind
+it."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from uuid import UUID
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sextant.contracts.events.activity import WorkItem
 from sextant.contracts.events.platform import ActivityAttributed
 from sextant.forecast.db import work_items
 
@@ -25,23 +28,24 @@ def assignee_of(attributed: ActivityAttributed) -> UUID | None:
     return None
 
 
-async def record_assignee(
+async def record_details(
     session: AsyncSession,
     tenant_id: UUID,
     workspace_id: UUID,
-    key: str,
-    developer_id: UUID | None,
+    item: WorkItem,
+    assignee: UUID | None,
     at: datetime,
 ) -> None:
-    """The item's assignee as of ``at``, unless the item already moved past ``at``."""
+    """The item's source connection and assignee as of ``at``, unless the item already
+    moved past ``at``."""
     t = work_items
     await session.execute(
         sa.update(t)
         .where(
             (t.c.tenant_id == tenant_id)
             & (t.c.workspace_id == workspace_id)
-            & (t.c.key == key)
+            & (t.c.key == item.key)
             & (t.c.state_since <= at)
         )
-        .values(assignee_developer_id=developer_id)
+        .values(source_id=item.source.source_id, assignee_developer_id=assignee)
     )
