@@ -130,6 +130,7 @@ BAD_INPUT = problem_response(
     "an unknown or uncovered scope, an inverted time range, a cursor "
     "this list did not give out; the detail names the parameter"
 )
+SCOPE_REFUSED = problem_response("an unknown or uncovered scope; the detail says which")
 UNREADABLE = problem_response(
     "a parameter of the wrong shape (an id that is no UUID, a time "
     "without its offset, limit outside 1..500)"
@@ -213,7 +214,7 @@ async def list_work_items(
     description="The item as it stands, every status it went through (oldest first, its "
     "creation included), the sprints it is or was in, and its stale flag.",
     responses={
-        400: BAD_INPUT,
+        400: SCOPE_REFUSED,
         404: problem_response("no such work item in scope"),
         422: UNREADABLE,
     },
@@ -280,7 +281,11 @@ async def list_sprints(
     "/sprints/{sprint_id}",
     response_model=SprintDetail,
     summary="One sprint and its items per status category",
-    responses={400: BAD_INPUT, 404: problem_response("no such sprint in scope"), 422: UNREADABLE},
+    responses={
+        400: SCOPE_REFUSED,
+        404: problem_response("no such sprint in scope"),
+        422: UNREADABLE,
+    },
 )
 async def get_sprint(
     caller: Caller,
@@ -320,6 +325,11 @@ async def backtest(
     "/sprints/{sprint_id}/forecast",
     response_model=SprintForecastReply,
     summary="Will the sprint finish",
+    responses={
+        400: SCOPE_REFUSED,
+        404: problem_response("no such sprint in scope"),
+        422: problem_response("a parameter out of range, or no end date or history to forecast"),
+    },
 )
 async def sprint_forecast(
     caller: Caller,
