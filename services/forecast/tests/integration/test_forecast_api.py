@@ -209,6 +209,22 @@ async def test_sprint_forecast_counts_remaining_work_and_gives_a_probability(
     assert missing.status_code == 404 and "S404" in missing.json()["detail"]
 
 
+async def test_sprint_forecast_takes_the_id_the_sprint_list_gives_out(
+    forecast: httpx.AsyncClient,
+) -> None:
+    listed = (await forecast.get("/v1/sprints", params={"scope": SCOPE})).json()["items"]
+    crunch = next(s for s in listed if s["source_sprint_id"] == "S2")
+    by_id = await forecast.get(
+        f"/v1/sprints/{crunch['id']}/forecast", params={"scope": SCOPE, "seed": 1}
+    )
+    by_tool_id = await forecast.get("/v1/sprints/S2/forecast", params={"scope": SCOPE, "seed": 1})
+    assert by_id.status_code == 200, by_id.text
+    # The same sprint either way (the tool's id still works), and the reply names both ids.
+    assert by_id.json() == by_tool_id.json()
+    assert (by_id.json()["id"], by_id.json()["sprint_id"]) == (crunch["id"], "S2")
+    assert by_id.json()["remaining"] == {"not_started": 2, "in_progress": 2, "done": 0}
+
+
 async def test_backtest_says_when_history_is_too_short(forecast: httpx.AsyncClient) -> None:
     body = (await forecast.get("/v1/forecasts/backtest", params={"scope": SCOPE})).json()
     assert body["calibration"]["available"] is False

@@ -3,25 +3,34 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Annotated
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import Response
 
-from sextant.forecast import service
-from sextant.forecast.db import repository
+from sextant.forecast import reading, service
+from sextant.forecast.db import reads, repository
 from sextant.forecast.domain.montecarlo import ForecastOptions
 from sextant.forecast.schemas import (
     BacktestReply,
     HistoryReply,
     HowManyReply,
+    SprintDetail,
     SprintForecastReply,
+    SprintList,
+    SprintSummary,
     StaleReply,
     WhenReply,
+    WorkItemDetail,
+    WorkItemList,
+    WorkItemSummary,
 )
 from sextant.runtime.app import Session
-from sextant.runtime.errors import InvalidInput, NotFound
+from sextant.runtime.errors import InvalidInput, NotFound, problem_response
+from sextant.runtime.paging import Cursor, Limit, Moment
 from sextant.runtime.scope import ScopeParam
+from sextant.runtime.tabular import CSV_RESPONSE, list_reply
 from sextant.runtime.tokens import Caller, InternalClaims, caller_with_role
 
 router = APIRouter(prefix="/v1", tags=["forecast"])
@@ -136,6 +145,181 @@ async def stale(caller: Caller, session: Session, scope: ScopeParam) -> StaleRep
     return await service.stale_items(session, _tenant(caller), scope, datetime.now(UTC))
 
 
+# the read API ------------------------------------------------------------------------------
+# /work-items/stale is declared above /work-items/{item_id}: the first route that matches wins.
+
+BAD_INPUT = problem_response(
+    "an unknown or uncovered scope, an inverted time range, a cursor "
+    "this list did not give out; the detail names the parameter"
+)
+SCOPE_REFUSED = problem_response("an unknown or uncovered scope; the detail says which")
+UNREADABLE = problem_response(
+    "a parameter of the wrong shape (an id that is no UUID, a time "
+    "without its offset, limit outside 1..500)"
+)
+
+
+def _since(what: str) -> Any:
+    return Query(description=f"only items {what} at or after this time (ISO 8601 with offset)")
+
+
+def _before(what: str) -> Any:
+    return Query(description=f"only items {what} before this time (ISO 8601 with offset)")
+
+
+@router.get(
+    "/work-items",
+    response_model=WorkItemList,
+    summary="Work items in a scope",
+    description="The scope's work items, newest created first, as JSON or (Accept: text/csv) "
+    "CSV rows. Every filter narrows the list; a repeated one (status_category, status, "
+    "item_type) matches any of its values. Time ranges are half-open: since ≤ t < before. "
+    "`total` counts every item matching the filters, over all pages.",
+    responses={
+        200: CSV_RESPONSE,
+        400: BAD_INPUT,
+        404: problem_response("no such sprint in scope"),
+        422: UNREADABLE,
+    },
+)
+async def list_work_items(
+    request: Request,
+    caller: Caller,
+    session: Session,
+    scope: ScopeParam,
+    status_category: Annotated[
+        list[Literal["todo", "in_progress", "done"]] | None,
+        Query(description="only items in these status categories"),
+    ] = None,
+    status: Annotated[
+        list[str] | None, Query(description="only items in these statuses (the tool's names)")
+    ] = None,
+    item_types: ItemTypes = None,
+    assignee: Annotated[
+        UUID | None, Query(description="only items assigned to this developer id")
+    ] = None,
+    sprint: Annotated[
+        UUID | None, Query(description="only items in this sprint (an id from GET /v1/sprints)")
+    ] = None,
+    created_since: Annotated[Moment | None, _since("created")] = None,
+    created_before: Annotated[Moment | None, _before("created")] = None,
+    status_changed_since: Annotated[Moment | None, _since("that entered their status")] = None,
+    status_changed_before: Annotated[Moment | None, _before("that entered their status")] = None,
+    resolved_since: Annotated[Moment | None, _since("done")] = None,
+    resolved_before: Annotated[Moment | None, _before("done")] = None,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> WorkItemList | Response:
+    tenant, now = _tenant(caller), datetime.now(UTC)
+    filters = reads.WorkItemFilter(
+        status_categories=list(status_category or []),
+        statuses=status or [],
+        item_types=item_types or [],
+        assignee=assignee,
+        sprint=None
+        if sprint is None
+        else await reading.sprint_in_scope(session, tenant, scope, sprint, now, "sprint"),
+        created=reading.window(created_since, created_before, "created"),
+        status_changed=reading.window(
+            status_changed_since, status_changed_before, "status_changed"
+        ),
+        resolved=reading.window(resolved_since, resolved_before, "resolved"),
+    )
+    page = await reading.work_item_page(session, tenant, scope, filters, limit, cursor)
+    return list_reply(request, page, WorkItemSummary)  # type: ignore[return-value]
+
+
+@router.get(
+    "/work-items/{item_id}",
+    response_model=WorkItemDetail,
+    summary="One work item with its status history",
+    description="The item as it stands, every status it went through (oldest first, its "
+    "creation included), the sprints it is or was in, and its stale flag.",
+    responses={
+        400: SCOPE_REFUSED,
+        404: problem_response("no such work item in scope"),
+        422: UNREADABLE,
+    },
+)
+async def get_work_item(
+    caller: Caller,
+    session: Session,
+    scope: ScopeParam,
+    item_id: Annotated[UUID, Path(description="the id GET /v1/work-items gives out")],
+) -> WorkItemDetail:
+    return await reading.work_item_detail(
+        session, _tenant(caller), scope, item_id, datetime.now(UTC)
+    )
+
+
+@router.get(
+    "/sprints",
+    response_model=SprintList,
+    summary="Sprints in a scope",
+    description="The scope's sprints, latest start first (undated last), as JSON or "
+    "(Accept: text/csv) CSV rows. A sprint is closed once closed, future while its start "
+    "lies ahead, active otherwise. `total` counts every sprint matching, over all pages.",
+    responses={200: CSV_RESPONSE, 400: BAD_INPUT, 422: UNREADABLE},
+)
+async def list_sprints(
+    request: Request,
+    caller: Caller,
+    session: Session,
+    scope: ScopeParam,
+    state: Annotated[
+        list[Literal["active", "closed", "future"]] | None,
+        Query(description="only sprints in these states"),
+    ] = None,
+    starts_since: Annotated[
+        Moment | None, Query(description="only sprints starting at or after this time")
+    ] = None,
+    starts_before: Annotated[
+        Moment | None, Query(description="only sprints starting before this time")
+    ] = None,
+    ends_since: Annotated[
+        Moment | None, Query(description="only sprints ending at or after this time")
+    ] = None,
+    ends_before: Annotated[
+        Moment | None, Query(description="only sprints ending before this time")
+    ] = None,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> SprintList | Response:
+    page = await reading.sprint_page(
+        session,
+        _tenant(caller),
+        scope,
+        list(state or []),
+        reading.window(starts_since, starts_before, "starts"),
+        reading.window(ends_since, ends_before, "ends"),
+        datetime.now(UTC),
+        limit,
+        cursor,
+    )
+    return list_reply(request, page, SprintSummary)  # type: ignore[return-value]
+
+
+@router.get(
+    "/sprints/{sprint_id}",
+    response_model=SprintDetail,
+    summary="One sprint and its items per status category",
+    responses={
+        400: SCOPE_REFUSED,
+        404: problem_response("no such sprint in scope"),
+        422: UNREADABLE,
+    },
+)
+async def get_sprint(
+    caller: Caller,
+    session: Session,
+    scope: ScopeParam,
+    sprint_id: Annotated[UUID, Path(description="the id GET /v1/sprints gives out")],
+) -> SprintDetail:
+    return await reading.sprint_detail(
+        session, _tenant(caller), scope, sprint_id, datetime.now(UTC)
+    )
+
+
 @router.post(
     "/work-items/{key}/stale-dismissal",
     status_code=204,
@@ -177,11 +361,22 @@ async def backtest(
     "/sprints/{sprint_id}/forecast",
     response_model=SprintForecastReply,
     summary="Will the sprint finish",
+    responses={
+        400: SCOPE_REFUSED,
+        404: problem_response("no such sprint in scope"),
+        422: problem_response("a parameter out of range, or no end date or history to forecast"),
+    },
 )
 async def sprint_forecast(
     caller: Caller,
     session: Session,
-    sprint_id: Annotated[str, Path(description="the sprint's id in its tool")],
+    sprint_id: Annotated[
+        str,
+        Path(
+            description="the id GET /v1/sprints gives out (or, as before there were ids, "
+            "the tool's sprint id)"
+        ),
+    ],
     scope: ScopeParam,
     trials: Trials = 10_000,
     seed: Seed = 0,

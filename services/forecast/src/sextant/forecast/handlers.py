@@ -26,7 +26,7 @@ from sextant.contracts.events.activity import (
 )
 from sextant.contracts.events.platform import ActivityAttributed
 from sextant.contracts.topics import ACTIVITY_ATTRIBUTED, IDENTITY
-from sextant.forecast.db import repository
+from sextant.forecast.db import details, repository
 from sextant.runtime.consumer import Batched, Handler, each_in_context
 
 
@@ -142,6 +142,15 @@ async def _project(
         )
     elif isinstance(event, WorkItemDeleted):
         await repository.mark_deleted(session, tenant, workspace, event.key, event.occurred_at)
+    if isinstance(event, WorkItemCreated | WorkItemTransitioned | WorkItemResolved):
+        await details.record_details(
+            session,
+            tenant,
+            workspace,
+            event.work_item,
+            details.assignee_of(attributed),
+            event.occurred_at,
+        )
 
 
 async def on_identity(session: AsyncSession, envelopes: Sequence[Envelope]) -> None:

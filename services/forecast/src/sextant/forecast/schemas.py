@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
+from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
@@ -145,6 +146,7 @@ class SprintForecastReply(BaseModel):
         json_schema_extra={
             "examples": [
                 {
+                    "id": "0190f5c2-7a1e-7c3a-9d3e-1b2c3d4e5f60",
                     "sprint_id": "1042",
                     "name": "Sprint 42",
                     "ends_at": "2026-12-11T17:00:00Z",
@@ -157,7 +159,8 @@ class SprintForecastReply(BaseModel):
         }
     )
 
-    sprint_id: str
+    id: UUID = Field(description="the sprint's id in this API (GET /v1/sprints)")
+    sprint_id: str = Field(description="the tool's id of the sprint")
     name: str
     ends_at: datetime | None
     probability_done: float = Field(
@@ -228,3 +231,118 @@ class HistoryReply(BaseModel):
     days: list[date] = Field(description="each day (UTC) of the same completed weeks")
     daily_throughput: list[int] = Field(description="items done on each of ``days``")
     cycle_time: list[CycleTimeSummary]
+
+
+# the read API ----------------------------------------------------------------------------
+
+_ITEM_EXAMPLE: dict[str, Any] = {
+    "id": "5f0c2a64-3d8e-4b8e-9a51-2f7f1d0c9b11",
+    "workspace_id": "0190f5c2-7a1e-7c3a-9d3e-1b2c3d4e5f60",
+    "key": "ENG-42",
+    "title": "Export the dashboard",
+    "item_type": "story",
+    "status": "In Progress",
+    "status_category": "in_progress",
+    "source_kind": "jira",
+    "source_id": "0190f5c2-9c30-7e5c-9f50-3d4e5f6a7b82",
+    "external_id": "10070",
+    "url": "https://jira.example.org/browse/ENG-42",
+    "assignee_developer_id": "0190f5c2-8b2f-7d4b-8e4f-2c3d4e5f6a71",
+    "created_at": "2026-11-02T09:15:00Z",
+    "started_at": "2026-11-04T10:00:00Z",
+    "resolved_at": None,
+    "status_changed_at": "2026-11-04T10:00:00Z",
+    "stale": False,
+    "stale_flagged_at": None,
+    "stale_dismissed_at": None,
+}
+
+
+class WorkItemSummary(BaseModel):
+    """A work item as it stands now (one row of the list, one line of its CSV)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_ITEM_EXAMPLE]})
+
+    id: UUID = Field(description="this API's id of the item (GET /v1/work-items/{id})")
+    workspace_id: UUID
+    key: str = Field(description="the tool's key, e.g. ENG-42 or octo-org/octo-repo#42")
+    title: str
+    item_type: str
+    status: str = Field(description="the tool's status name")
+    status_category: str = Field(description="todo, in_progress or done")
+    source_kind: str = Field(description="the tool: jira, github, gitlab")
+    source_id: UUID | None = Field(
+        description="the source connection it came from (GET /v1/sources/{id}); none for "
+        "items last changed before forecast kept it"
+    )
+    external_id: str = Field(description="the tool's own id of the item")
+    url: str | None = Field(description="the item in the tool, when the tool gave one")
+    assignee_developer_id: UUID | None = Field(
+        description="the developer (GET /v1/developers/{id}) it is assigned to"
+    )
+    created_at: datetime
+    started_at: datetime | None = Field(description="when it first left todo")
+    resolved_at: datetime | None = Field(description="when it was done; none when reopened")
+    status_changed_at: datetime = Field(description="when it entered its current status")
+    stale: bool = Field(description="flagged stale by the scan and not dismissed")
+    stale_flagged_at: datetime | None
+    stale_dismissed_at: datetime | None
+
+
+class WorkItemList(BaseModel):
+    items: list[WorkItemSummary]
+    total: int = Field(description="items matching the filters in all pages")
+    next_cursor: str | None = Field(description="pass as ?cursor= for the next page; none last")
+
+
+class StatusChange(BaseModel):
+    from_status: str | None = Field(description="none for the item's creation")
+    to_status: str
+    to_category: str
+    at: datetime
+
+
+class SprintSummary(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "8d7e6f5a-4b3c-4d2e-9f1a-0b1c2d3e4f50",
+                    "workspace_id": "0190f5c2-7a1e-7c3a-9d3e-1b2c3d4e5f60",
+                    "source_sprint_id": "37",
+                    "name": "Sprint 12",
+                    "state": "active",
+                    "starts_at": "2026-11-30T09:00:00Z",
+                    "ends_at": "2026-12-14T17:00:00Z",
+                    "closed_at": None,
+                }
+            ]
+        }
+    )
+
+    id: UUID = Field(description="this API's id (GET /v1/sprints/{id}, …/forecast)")
+    workspace_id: UUID
+    source_sprint_id: str = Field(description="the tool's id of the sprint")
+    name: str
+    state: Literal["active", "closed", "future"]
+    starts_at: datetime | None
+    ends_at: datetime | None
+    closed_at: datetime | None
+
+
+class SprintList(BaseModel):
+    items: list[SprintSummary]
+    total: int = Field(description="sprints matching the filters in all pages")
+    next_cursor: str | None = Field(description="pass as ?cursor= for the next page; none last")
+
+
+class SprintDetail(SprintSummary):
+    items: dict[str, int] = Field(
+        description="its work items per status category (list them with ?sprint=<id>)",
+        examples=[{"todo": 3, "in_progress": 2, "done": 5}],
+    )
+
+
+class WorkItemDetail(WorkItemSummary):
+    status_history: list[StatusChange] = Field(description="oldest first")
+    sprints: list[SprintSummary] = Field(description="the sprints it is or was in")

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sextant.contracts import uuid7
 from sextant.contracts.events.platform import NotificationRaised, WorkItemFlaggedStale
-from sextant.forecast.db import repository
+from sextant.forecast.db import reads, repository
 from sextant.forecast.domain import stale as stale_domain
 from sextant.forecast.domain.calibration import CALIBRATION_TARGETS, backtest
 from sextant.forecast.domain.history import (
@@ -249,14 +249,22 @@ async def forecast_sprint(
     options: ForecastOptions,
     now: datetime,
 ) -> SprintForecastReply:
+    """``sprint_id`` is the id GET /v1/sprints gives out or, as before there was one, the
+    tool's sprint id (found in whichever of the scope's workspaces holds it)."""
+    workspaces, source_id = scope.workspaces, sprint_id
+    listed = await _listed_sprint(session, tenant, scope, sprint_id, now)
+    if listed is not None:
+        workspaces, source_id = [listed.workspace_id], listed.source_sprint_id
     found = [
         (workspace, state)
-        for workspace in scope.workspaces
-        if (state := await repository.sprint_state(session, tenant, workspace, sprint_id))
+        for workspace in workspaces
+        if (state := await repository.sprint_state(session, tenant, workspace, source_id))
     ]
     if not found:
-        raise NotFound(f"no sprint {sprint_id!r} in {scope.text}")
+        raise NotFound(f"no sprint {sprint_id!r} in {scope.text}", parameter="sprint_id")
     workspace, state = found[0]
+    if listed is None:
+        listed = await reads.sprint_by_source(session, tenant, workspace, source_id, now)
     if state.ends_at is None:
         raise Unprocessable(f"sprint {sprint_id!r} has no end date to forecast against")
     history = await weekly_history(
@@ -277,7 +285,8 @@ async def forecast_sprint(
         options=options,
     )
     return SprintForecastReply(
-        sprint_id=sprint_id,
+        id=listed.id,
+        sprint_id=source_id,
         name=state.name,
         ends_at=state.ends_at,
         probability_done=round(probability, 4),
@@ -291,6 +300,17 @@ async def forecast_sprint(
             scope=scope.text, item_types=None, history_weeks=history, options=asdict(options)
         ),
     )
+
+
+async def _listed_sprint(
+    session: AsyncSession, tenant: UUID, scope: QueryScope, sprint_id: str, now: datetime
+) -> reads.SprintRow | None:
+    """The sprint with this API's id ``sprint_id`` in scope; None when it is no such id."""
+    try:
+        as_id = UUID(sprint_id)
+    except ValueError:
+        return None
+    return await reads.sprint(session, tenant, scope.workspaces, as_id, now)
 
 
 async def calibration_for(

@@ -40,8 +40,19 @@ work_items = sa.Table(
     sa.Column("assignee_developer_id", sa.Uuid),
     sa.Column("stale_dismissed_at", sa.DateTime(timezone=True)),
     sa.Column("stale_flagged_at", sa.DateTime(timezone=True)),
+    # The read API's id: the key is unique only within a workspace (migration 0006).
+    sa.Column("id", sa.Uuid, nullable=False, server_default=sa.text("gen_random_uuid()")),
+    sa.Column("source_id", sa.Uuid),  # the Sextant source connection it came from
 )
 sa.Index("work_items_done", work_items.c.tenant_id, work_items.c.workspace_id, work_items.c.done_at)
+sa.Index("work_items_id", work_items.c.id, unique=True)
+sa.Index(
+    "work_items_listed",
+    work_items.c.tenant_id,
+    work_items.c.workspace_id,
+    work_items.c.created_at,
+    work_items.c.id,
+)
 
 transitions = sa.Table(
     "work_item_transitions",
@@ -87,7 +98,10 @@ sprints = sa.Table(
     sa.Column("starts_at", sa.DateTime(timezone=True)),
     sa.Column("ends_at", sa.DateTime(timezone=True)),
     sa.Column("closed_at", sa.DateTime(timezone=True)),
+    # The read API's id: the source's sprint id is unique only within a workspace.
+    sa.Column("id", sa.Uuid, nullable=False, server_default=sa.text("gen_random_uuid()")),
 )
+sa.Index("sprints_id", sprints.c.id, unique=True)
 
 sprint_items = sa.Table(
     "sprint_items",
