@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
@@ -530,20 +531,25 @@ async def relink_repository(
                 ]
             )
         )
+
     # Each change's production deployment: the first successful one that counted it.
-    first_production = (
-        sa.select(d.c.id, d.c.succeeded_at)
-        .join(dc, sa.and_(dc.c.tenant_id == d.c.tenant_id, dc.c.deployment_id == d.c.id))
-        .where(
-            dc.c.tenant_id == cr.c.tenant_id,
-            dc.c.change_request_id == cr.c.id,
-            dc.c.counted,
-            d.c.is_production,
+    def first_production(column: Any) -> Any:
+        return (
+            sa.select(column)
+            .select_from(
+                dc.join(d, sa.and_(d.c.tenant_id == dc.c.tenant_id, d.c.id == dc.c.deployment_id))
+            )
+            .where(
+                dc.c.tenant_id == cr.c.tenant_id,
+                dc.c.change_request_id == cr.c.id,
+                dc.c.counted,
+                d.c.is_production,
+            )
+            .order_by(d.c.succeeded_at, d.c.id)
+            .limit(1)
+            .scalar_subquery()
         )
-        .order_by(d.c.succeeded_at, d.c.id)
-        .limit(1)
-        .lateral()
-    )
+
     await session.execute(
         sa.update(cr)
         .where(
@@ -552,8 +558,22 @@ async def relink_repository(
             cr.c.repository_id == repository_id,
         )
         .values(
-            deployment_id=sa.select(first_production.c.id).scalar_subquery(),
-            deployed_at=sa.select(first_production.c.succeeded_at).scalar_subquery(),
+            deployment_id=first_production(d.c.id), deployed_at=first_production(d.c.succeeded_at)
+        )
+    )
+
+
+async def lock_repository(
+    session: AsyncSession, tenant: UUID, workspace: UUID, repository_id: str
+) -> None:
+    """Serialise the derivations of one repository across partitions: a deployment and
+    the merge it ships can be projected by two transactions at once, and each must derive
+    after the other's rows are committed (READ COMMITTED reads them once the lock is had)."""
+    await session.execute(
+        sa.select(
+            sa.func.pg_advisory_xact_lock(
+                sa.func.hashtextextended(f"insights/{tenant}/{workspace}/{repository_id}", 0)
+            )
         )
     )
 
