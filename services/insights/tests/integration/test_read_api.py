@@ -20,6 +20,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from sextant.contracts import Envelope, uuid7
+from sextant.contracts.topics import ACTIVITY_ATTRIBUTED
 from sextant.insights.main import SPEC
 from sextant.runtime.app import ServiceState
 from sextant.runtime.testing.apps import running_service, service_settings
@@ -284,3 +285,92 @@ async def test_redelivered_events_change_nothing(
 
     assert await rows() == before_rows
     assert len(before_rows["pushes"]) == 4 and len(before_rows["deployment_changes"]) == 5
+
+
+async def test_another_tenant_sees_none_of_it(
+    running: Running, internal_keys: InternalKeys
+) -> None:
+    client = running.client
+    one = (await by_number(client))[1]
+    d2 = (await deployments(client))["production@S1"]["id"]
+    other = {
+        "Authorization": "Bearer "
+        + internal_keys.signer.mint(
+            service="insights", subject="u2", role="tenant_admin", tenant_id=OTHER_TENANT
+        )
+    }
+
+    for path in ("/v1/change-requests", "/v1/deployments", "/v1/incidents", "/v1/builds"):
+        reply = await client.get(
+            path, params={"scope": SCOPE, "include_bots": "true"}, headers=other
+        )
+        assert reply.status_code == 200, reply.text
+        assert reply.json()["items"] == [], path
+    for path in (f"/v1/change-requests/{one['id']}", f"/v1/deployments/{d2}"):
+        reply = await client.get(path, params={"scope": SCOPE}, headers=other)
+        assert reply.status_code == 404, reply.text
+    # The row-level wall too: under the other tenant's setting PostgreSQL shows no row.
+    async with running.conn.transaction():
+        await running.conn.execute("SET LOCAL ROLE insights_app")
+        await running.conn.execute(
+            "SELECT set_config('sextant.tenant_id', $1, true)", str(OTHER_TENANT)
+        )
+        assert await running.conn.fetchval("SELECT count(*) FROM insights.change_requests") == 0
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "status", "named"),
+    [
+        ("/v1/change-requests", {"state": "reopened"}, 422, "state"),
+        ("/v1/change-requests", {"author": "alice"}, 422, "author"),
+        ("/v1/change-requests", {"limit": "0"}, 422, "limit"),
+        ("/v1/change-requests", {"cursor": "not-a-cursor"}, 400, "cursor"),
+        ("/v1/deployments", {"since": "2026-03-02"}, 422, "since"),
+        (
+            "/v1/deployments",
+            {"since": "2026-03-03T00:00:00Z", "until": "2026-03-02T00:00:00Z"},
+            400,
+            "since",
+        ),
+        ("/v1/builds", {"status": "green"}, 422, "status"),
+        ("/v1/incidents", {"scope": "team:1"}, 400, "scope"),
+        ("/v1/change-requests/not-a-uuid", {}, 422, "change_request_id"),
+        (f"/v1/deployments/{UUID(int=7)}", {}, 404, str(UUID(int=7))),
+    ],
+)
+async def test_bad_input_is_a_problem_naming_the_parameter(
+    running: Running, path: str, params: dict[str, str], status: int, named: str
+) -> None:
+    reply = await running.client.get(path, params={"scope": SCOPE, **params})
+
+    assert reply.status_code == status, reply.text
+    assert reply.headers["content-type"].startswith("application/problem+json")
+    assert named in reply.text
+
+
+async def test_a_poison_event_is_dead_lettered_and_its_key_keeps_flowing(
+    running: Running,
+) -> None:
+    state, conn = running.state, running.conn
+    scenario = Tenant(TENANT, WORKSPACE)
+    poison = scenario.deployed("D-bad", "X1", hours(20))
+    poison.data["original"].pop("sha")  # a deployment without its SHA cannot be projected
+    after = scenario.deployed("D-bad", "X1", hours(21))
+    dlq = state.bus.consumer("insights-test-dlq", [f"{ACTIVITY_ATTRIBUTED.name}.dlq"])
+    await dlq.start()
+    try:
+        before = await inbox_count(conn)
+        await publish(state, scenario, [poison, after])
+        await settled(conn, before, 1)
+        dead: list[Any] = []
+
+        async def dead_lettered() -> bool:
+            for batch in (await dlq.poll(100, timeout=0.2)).values():
+                dead.extend(batch)
+            return any(dict(r.headers).get("sextant_error") for r in dead)
+
+        await until_true(dead_lettered)
+    finally:
+        await dlq.stop()
+    deployed = await deployments(running.client)
+    assert deployed["production@X1"]["succeeded_at"] == "2026-03-03T06:00:00Z"
