@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
@@ -168,7 +168,12 @@ async def list_change_requests(
     responses=ONE_PROBLEMS,
 )
 async def get_change_request(
-    caller: Caller, session: Session, change_request_id: UUID, scope: ScopeParam
+    caller: Caller,
+    session: Session,
+    change_request_id: Annotated[
+        UUID, Path(description="the change request's id, as a list gives it")
+    ],
+    scope: ScopeParam,
 ) -> ChangeRequestDetail:
     tenant = _tenant(caller)
     row = await reads.change_request(session, tenant, scope.workspaces, change_request_id)
@@ -277,7 +282,10 @@ async def list_deployments(
     responses=ONE_PROBLEMS,
 )
 async def get_deployment(
-    caller: Caller, session: Session, deployment_id: UUID, scope: ScopeParam
+    caller: Caller,
+    session: Session,
+    deployment_id: Annotated[UUID, Path(description="the deployment's id, as a list gives it")],
+    scope: ScopeParam,
 ) -> DeploymentDetail:
     tenant = _tenant(caller)
     row = await reads.deployment(session, tenant, scope.workspaces, deployment_id)
@@ -360,7 +368,10 @@ async def list_incidents(
     responses=ONE_PROBLEMS,
 )
 async def get_incident(
-    caller: Caller, session: Session, incident_id: UUID, scope: ScopeParam
+    caller: Caller,
+    session: Session,
+    incident_id: Annotated[UUID, Path(description="the incident's id, as a list gives it")],
+    scope: ScopeParam,
 ) -> IncidentSummary:
     row = await reads.incident(session, _tenant(caller), scope.workspaces, incident_id)
     if row is None:
@@ -426,7 +437,10 @@ async def list_builds(
     responses=ONE_PROBLEMS,
 )
 async def get_build(
-    caller: Caller, session: Session, build_id: UUID, scope: ScopeParam
+    caller: Caller,
+    session: Session,
+    build_id: Annotated[UUID, Path(description="the build's id, as a list gives it")],
+    scope: ScopeParam,
 ) -> BuildSummary:
     row = await reads.build(session, _tenant(caller), scope.workspaces, build_id)
     if row is None:
