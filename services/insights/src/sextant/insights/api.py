@@ -94,10 +94,6 @@ def _window(
     )
 
 
-def _page(request: Request, page: BaseModel, item: type[BaseModel]) -> BaseModel | Response:
-    return list_reply(request, page, item)
-
-
 # change requests ------------------------------------------------------------------------------
 
 
@@ -158,7 +154,7 @@ async def list_change_requests(
         items=[_change_request(r) for r in rows],
         next_cursor=next_cursor(rows, limit, lambda r: r.id),
     )
-    return _page(request, page, ChangeRequestSummary)
+    return list_reply(request, page, ChangeRequestSummary)
 
 
 @router.get(
@@ -272,7 +268,7 @@ async def list_deployments(
     page = DeploymentPage(
         items=[_deployment(r) for r in rows], next_cursor=next_cursor(rows, limit, lambda r: r.id)
     )
-    return _page(request, page, DeploymentSummary)
+    return list_reply(request, page, DeploymentSummary)
 
 
 @router.get(
@@ -358,7 +354,7 @@ async def list_incidents(
     page = IncidentPage(
         items=[_incident(r) for r in rows], next_cursor=next_cursor(rows, limit, lambda r: r.id)
     )
-    return _page(request, page, IncidentSummary)
+    return list_reply(request, page, IncidentSummary)
 
 
 @router.get(
@@ -427,7 +423,7 @@ async def list_builds(
     page = BuildPage(
         items=[_build(r) for r in rows], next_cursor=next_cursor(rows, limit, lambda r: r.id)
     )
-    return _page(request, page, BuildSummary)
+    return list_reply(request, page, BuildSummary)
 
 
 @router.get(
