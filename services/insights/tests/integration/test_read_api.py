@@ -333,6 +333,8 @@ async def test_another_tenant_sees_none_of_it(
             "since",
         ),
         ("/v1/builds", {"status": "green"}, 422, "status"),
+        ("/v1/builds", {"branch": "main\x00"}, 422, "branch"),
+        ("/v1/deployments", {"environment": "x" * 201}, 422, "environment"),
         ("/v1/incidents", {"scope": "team:1"}, 400, "scope"),
         ("/v1/change-requests/not-a-uuid", {}, 422, "change_request_id"),
         (f"/v1/deployments/{UUID(int=7)}", {}, 404, str(UUID(int=7))),

@@ -50,8 +50,17 @@ IncludeBots = Annotated[
     bool,
     Query(description="include what bots did (left out by default, as in every metric)"),
 ]
+PRINTABLE = r"^[^\x00-\x1f\x7f]*$"  # a control character names nothing a tool stores
+
+
+def text_filter(description: str, max_length: int) -> Any:
+    """A free-text equality filter: bounded, and refused (422, named) with a control
+    character rather than sent to PostgreSQL, which cannot hold a NUL."""
+    return Query(max_length=max_length, pattern=PRINTABLE, description=description)
+
+
 Repository = Annotated[
-    str | None, Query(max_length=500, description="only this repository, e.g. octo-org/octo-repo")
+    str | None, text_filter("only this repository, e.g. octo-org/octo-repo", 500)
 ]
 
 LIST_PROBLEMS: dict[int | str, dict[str, Any]] = {
@@ -248,7 +257,7 @@ async def list_deployments(
     session: Session,
     scope: ScopeParam,
     environment: Annotated[
-        str | None, Query(max_length=200, description="only this environment, e.g. production")
+        str | None, text_filter("only this environment, e.g. production", 200)
     ] = None,
     production: Annotated[
         bool | None, Query(description="only production (true) or only the others (false)")
@@ -339,11 +348,9 @@ async def list_incidents(
     scope: ScopeParam,
     state: Annotated[IncidentState | None, Query(description="open or resolved")] = None,
     severity: Annotated[
-        str | None, Query(max_length=100, description="only this severity, as the tool says it")
+        str | None, text_filter("only this severity, as the tool says it", 100)
     ] = None,
-    service: Annotated[
-        str | None, Query(max_length=200, description="only incidents of this service")
-    ] = None,
+    service: Annotated[str | None, text_filter("only incidents of this service", 200)] = None,
     since: Since = None,
     until: Until = None,
     limit: Limit = 100,
@@ -411,7 +418,7 @@ async def list_builds(
     scope: ScopeParam,
     status: Annotated[BuildStatus | None, Query(description="only this status")] = None,
     repository: Repository = None,
-    branch: Annotated[str | None, Query(max_length=500, description="only this branch")] = None,
+    branch: Annotated[str | None, text_filter("only this branch", 500)] = None,
     since: Since = None,
     until: Until = None,
     include_bots: IncludeBots = False,
