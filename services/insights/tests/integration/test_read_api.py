@@ -376,3 +376,36 @@ async def test_a_poison_event_is_dead_lettered_and_its_key_keeps_flowing(
         await dlq.stop()
     deployed = await deployments(running.client)
     assert deployed["production@X1"]["succeeded_at"] == "2026-03-03T06:00:00Z"
+
+
+HOSTILE = [
+    "",
+    "\x00",
+    "'; DROP TABLE insights.deployments; --",
+    "x" * 5000,
+    "0001-01-01T00:00:00+14:00",
+    "9999-12-31T23:59:59-14:00",
+    "-1",
+    "NaN",
+    "\U0001f680",
+]
+PARAMETERS = {
+    "/v1/change-requests": ["state", "author", "repository", "since", "until", "limit", "cursor"],
+    "/v1/deployments": ["environment", "production", "status", "repository", "since", "until"],
+    "/v1/incidents": ["state", "severity", "service", "since", "until", "include_bots"],
+    "/v1/builds": ["status", "repository", "branch", "since", "until", "include_bots"],
+}
+
+
+async def test_no_value_of_any_parameter_gets_a_server_error(running: Running) -> None:
+    answered: set[int] = set()
+    for path, names in PARAMETERS.items():
+        for name in ["scope", *names]:
+            for value in HOSTILE:
+                params = {"scope": SCOPE, name: value}
+                reply = await running.client.get(path, params=params)
+                assert reply.status_code < 500, (path, name, value, reply.text)
+                if reply.status_code >= 400:
+                    assert reply.headers["content-type"].startswith("application/problem+json")
+                answered.add(reply.status_code)
+    assert answered == {200, 400, 422}
