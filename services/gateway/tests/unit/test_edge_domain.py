@@ -218,6 +218,8 @@ def test_routes_send_each_public_path_to_its_owner_most_specific_first() -> None
     assert route_for("/v1/developers/abc").service == "identity"  # type: ignore[union-attr]
     assert route_for("/v1/developers").service == "identity"  # type: ignore[union-attr]
     assert route_for("/v1/reports/1/file").service == "reports"  # type: ignore[union-attr]
+    for ingested in ("/v1/change-requests", "/v1/deployments/x", "/v1/incidents", "/v1/builds"):
+        assert route_for(ingested).service == "insights"  # type: ignore[union-attr]
     for gateway_own in (
         "/v1/workspaces",
         f"/v1/workspaces/{ws}",

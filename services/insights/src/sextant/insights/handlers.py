@@ -1,27 +1,273 @@
-"""Insights's event handlers. Each runs inside the runtime's transaction with the inbox
-already claimed; it reads the envelope and writes through repositories and the outbox."""
+"""Insights's event handlers: project attributed activity and follow identity.
+
+Both are :class:`~sextant.runtime.consumer.Batched`: a backlog is projected a batch of one
+tenant's events at a time, in order, in one transaction (a batch that fails is handled
+again one event at a time by the runtime, so retries and the DLQ stay per event). What a
+batch touched is derived once, at its end: the first commit and review of each touched
+repository's change requests, and what its deployments shipped (domain/linkage.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sextant.contracts import Envelope
+from sextant.contracts import Envelope, data_model_for
+from sextant.contracts.events.activity import (
+    BuildFinished,
+    ChangeRequest,
+    ChangeRequestClosed,
+    ChangeRequestMerged,
+    ChangeRequestOpened,
+    ChangeRequestUpdated,
+    CommitsPushed,
+    DeploymentStatusChanged,
+    IncidentOpened,
+    IncidentResolved,
+    ReviewSubmitted,
+)
+from sextant.contracts.events.common import Actor, Repository
+from sextant.contracts.events.platform import (
+    ActivityAttributed,
+    DeveloperCreated,
+    DevelopersMerged,
+)
 from sextant.contracts.topics import ACTIVITY_ATTRIBUTED, FORECAST, IDENTITY
-from sextant.runtime.consumer import Handler
+from sextant.insights.db import projection
+from sextant.insights.db.projection import Person, record_id
+from sextant.runtime.consumer import Batched, Handler, each_in_context
+
+PROJECTED = (
+    ".change_request.",
+    ".commits.",
+    ".build.",
+    ".deployment.",
+    ".incident.",
+)
+
+Touched = set[tuple[UUID, str]]  # (workspace, repository id)
 
 
-async def on_attributed_activity(session: AsyncSession, envelope: Envelope) -> None:
-    """Update DORA, flow and review metrics (the insights issue fills this in)."""
+class Batch:
+    """One batch's events of one tenant, and the repositories they touched."""
+
+    def __init__(self, session: AsyncSession, tenant: UUID) -> None:
+        self.session = session
+        self.tenant = tenant
+        self.times: Touched = set()
+        self.links: Touched = set()
+
+    async def finish(self) -> None:
+        """Derive, per touched repository, in one order (so two batches never wait on
+        each other's locks crosswise)."""
+        for workspace, repository in sorted(self.times | self.links):
+            await projection.lock_repository(self.session, self.tenant, workspace, repository)
+            await projection.refresh_change_times(self.session, self.tenant, workspace, repository)
+            if (workspace, repository) in self.links:
+                await projection.relink_repository(self.session, self.tenant, workspace, repository)
+
+
+def _person(attributed: ActivityAttributed, path: str, actor: Actor | None) -> Person:
+    """The developer identity resolved for the actor at ``path``, and whether it is a bot."""
+    developer = next((a.developer_id for a in attributed.attributions if a.path == path), None)
+    return Person(developer, actor.is_bot if actor is not None else False)
+
+
+def _change(attributed: ActivityAttributed, cr: ChangeRequest) -> projection.ChangeSnapshot:
+    return projection.ChangeSnapshot(
+        id=record_id("change_request", cr.source.source_id, cr.source.external_id),
+        source_kind=cr.source.kind,
+        external_id=cr.source.external_id,
+        url=cr.source.url,
+        repository_id=cr.repository.external_id,
+        repository=cr.repository.full_name,
+        number=cr.number,
+        title=cr.title,
+        author=_person(attributed, "change_request.author", cr.author),
+        base_branch=cr.base_branch,
+        head_branch=cr.head_branch,
+        into_default_branch=cr.into_default_branch,
+        draft=cr.draft,
+        labels=list(cr.labels),
+        opened_at=cr.created_at,
+    )
+
+
+def _repository(repository: Repository | None) -> tuple[str | None, str | None]:
+    return (None, None) if repository is None else (repository.external_id, repository.full_name)
+
+
+async def on_attributed_activity(session: AsyncSession, envelopes: Sequence[Envelope]) -> None:
+    """Project a batch of one tenant's attributed events, in order."""
+    batch = Batch(session, envelopes[0].tenantid)
+    for envelope in each_in_context(envelopes):
+        attributed = ActivityAttributed.model_validate(envelope.data)
+        if envelope.workspaceid is None or not any(
+            part in attributed.original_type for part in PROJECTED
+        ):
+            continue  # work items and sprints are forecast's; nothing else is ours
+        await _project(batch, envelope.workspaceid, attributed)
+    await batch.finish()
+
+
+async def _project(batch: Batch, workspace: UUID, attributed: ActivityAttributed) -> None:
+    """One attributed event of ``workspace`` into the projections."""
+    session, tenant = batch.session, batch.tenant
+    event = data_model_for(attributed.original_type).model_validate(attributed.original)
+    if isinstance(
+        event,
+        ChangeRequestOpened
+        | ChangeRequestUpdated
+        | ReviewSubmitted
+        | ChangeRequestMerged
+        | ChangeRequestClosed,
+    ):
+        change = _change(attributed, event.change_request)
+        at = (
+            event.merged_at
+            if isinstance(event, ChangeRequestMerged)
+            else event.closed_at
+            if isinstance(event, ChangeRequestClosed)
+            else event.occurred_at
+        )
+        await projection.record_change_request(session, tenant, workspace, change, at)
+        batch.times.add((workspace, change.repository_id))
+        if isinstance(event, ReviewSubmitted):
+            reviewer = _person(attributed, "reviewer", event.reviewer)
+            await projection.record_review(
+                session,
+                tenant,
+                workspace,
+                change.id,
+                event.review_id,
+                reviewer,
+                event.state,
+                event.occurred_at,
+            )
+        elif isinstance(event, ChangeRequestMerged):
+            await projection.record_merge(
+                session, tenant, change.id, event.merge_sha, event.commit_shas, event.merged_at
+            )
+            batch.links.add((workspace, change.repository_id))
+        elif isinstance(event, ChangeRequestClosed):
+            await projection.record_close(session, tenant, change.id, event.closed_at)
+    elif isinstance(event, CommitsPushed):
+        push = projection.PushRecord(
+            event_id=attributed.original_id,
+            repository_id=event.repository.external_id,
+            branch=event.branch,
+            into_default_branch=event.into_default_branch,
+            before_sha=event.before_sha,
+            after_sha=event.after_sha,
+            forced=event.forced,
+            pusher=_person(attributed, "pusher", event.pusher),
+            commits=[
+                projection.PushedCommit(
+                    sha=c.sha,
+                    title=c.title,
+                    author=_person(attributed, f"commits[{i}].author", c.author),
+                    authored_at=c.authored_at,
+                    committed_at=c.committed_at,
+                )
+                for i, c in enumerate(event.commits)
+            ],
+            pushed_at=event.occurred_at,
+        )
+        await projection.record_push(session, tenant, workspace, push)
+        batch.links.add((workspace, push.repository_id))
+    elif isinstance(event, BuildFinished):
+        repository_id, repository = _repository(event.repository)
+        await projection.record_build(
+            session,
+            tenant,
+            workspace,
+            projection.BuildRecord(
+                id=record_id("build", event.source.source_id, event.source.external_id),
+                source_kind=event.source.kind,
+                external_id=event.source.external_id,
+                url=event.source.url,
+                repository_id=repository_id,
+                repository=repository,
+                name=event.name,
+                status=event.status,
+                sha=event.sha,
+                branch=event.branch,
+                started_at=event.started_at,
+                finished_at=event.finished_at,
+                duration_seconds=event.duration_seconds,
+                triggered_by=_person(attributed, "triggered_by", event.triggered_by),
+            ),
+        )
+    elif isinstance(event, DeploymentStatusChanged):
+        repository_id, repository = _repository(event.repository)
+        await projection.record_deployment(
+            session,
+            tenant,
+            workspace,
+            projection.DeploymentRecord(
+                id=record_id("deployment", event.source.source_id, event.source.external_id),
+                source_kind=event.source.kind,
+                external_id=event.source.external_id,
+                url=event.source.url,
+                repository_id=repository_id,
+                repository=repository,
+                environment=event.environment,
+                is_production=event.is_production,
+                sha=event.sha,
+                status=event.status,
+                status_at=event.occurred_at,
+                started_at=event.started_at,
+                finished_at=event.finished_at,
+                deployed_by=_person(attributed, "deployed_by", event.deployed_by),
+            ),
+        )
+        if repository_id is not None:
+            batch.links.add((workspace, repository_id))
+    elif isinstance(event, IncidentOpened | IncidentResolved):
+        await projection.record_incident(
+            session,
+            tenant,
+            workspace,
+            projection.IncidentRecord(
+                id=record_id("incident", event.source.source_id, event.source.external_id),
+                source_kind=event.source.kind,
+                external_id=event.source.external_id,
+                url=event.source.url,
+                title=event.title,
+                severity=event.severity,
+                service=event.service,
+                deployment_sha=event.deployment_sha if isinstance(event, IncidentOpened) else None,
+                opened_at=event.opened_at,
+                resolved_at=None if isinstance(event, IncidentOpened) else event.resolved_at,
+                at=event.opened_at if isinstance(event, IncidentOpened) else event.resolved_at,
+            ),
+        )
+
+
+async def on_identity(session: AsyncSession, envelopes: Sequence[Envelope]) -> None:
+    """Keep the local developer map: who is a bot, and who was merged into whom (a split
+    announces its new developer as created; the records keep the id they were attributed
+    to, see the README)."""
+    for envelope in each_in_context(envelopes):
+        event = data_model_for(envelope.type).model_validate(envelope.data)
+        if isinstance(event, DeveloperCreated):
+            await projection.remember_developer(
+                session, envelope.tenantid, event.developer_id, event.is_bot
+            )
+        elif isinstance(event, DevelopersMerged):
+            await projection.merge_developers(
+                session, envelope.tenantid, event.survivor_id, event.merged_ids
+            )
 
 
 async def on_forecast(session: AsyncSession, envelope: Envelope) -> None:
-    """Use forecasts and stale flags in suggestions (the insights issue fills this in)."""
-
-
-async def on_identity(session: AsyncSession, envelope: Envelope) -> None:
-    """Recompute per-developer history after merges and splits (the insights issue fills this in)."""
+    """Use forecasts and stale flags in suggestions (the suggestions work fills this in)."""
 
 
 HANDLERS: dict[str, Handler] = {
-    ACTIVITY_ATTRIBUTED.name: on_attributed_activity,
+    ACTIVITY_ATTRIBUTED.name: Batched(on_attributed_activity),
     FORECAST.name: on_forecast,
-    IDENTITY.name: on_identity,
+    IDENTITY.name: Batched(on_identity),
 }

@@ -1,12 +1,17 @@
-"""Insights's tables (schema ``insights``).
+"""Insights's tables (schema ``insights``): the projections of attributed activity the
+read API answers from and the metrics are computed from.
 
-The outbox and inbox are here from the start; metrics, per-developer history,
-suggestions and their feedback come with the insights issue.
+Every table is a tenant table (RLS forced in the migration); rows never leave this
+package — repository functions return plain values and dataclasses. Records are keyed by
+what the tool calls them (``uuid5`` of source connection and external id), so a
+redelivered event lands on the row it made the first time.
 """
 
 from pathlib import Path
 
+import sqlalchemy as sa
 from sqlalchemy import MetaData
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from sextant.runtime.outbox import spine_tables
 
@@ -15,3 +20,195 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 metadata = MetaData(schema=SCHEMA)
 spine = spine_tables(metadata)
+
+
+def _timestamp(name: str, nullable: bool = True) -> sa.Column[object]:
+    return sa.Column(name, sa.DateTime(timezone=True), nullable=nullable)
+
+
+change_requests = sa.Table(
+    "change_requests",
+    metadata,
+    sa.Column("tenant_id", sa.Uuid, primary_key=True),
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("workspace_id", sa.Uuid, nullable=False),
+    sa.Column("source_kind", sa.Text, nullable=False),
+    sa.Column("external_id", sa.Text, nullable=False),
+    sa.Column("url", sa.Text),
+    sa.Column("repository_id", sa.Text, nullable=False),
+    sa.Column("repository", sa.Text, nullable=False),
+    sa.Column("number", sa.Integer, nullable=False),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("author_developer_id", sa.Uuid),
+    sa.Column("author_is_bot", sa.Boolean, nullable=False),
+    sa.Column("base_branch", sa.Text, nullable=False),
+    sa.Column("head_branch", sa.Text, nullable=False),
+    sa.Column("into_default_branch", sa.Boolean),
+    sa.Column("draft", sa.Boolean, nullable=False),
+    sa.Column("labels", ARRAY(sa.Text), nullable=False, server_default="{}"),
+    _timestamp("opened_at", nullable=False),
+    _timestamp("first_commit_at"),
+    _timestamp("first_review_at"),
+    _timestamp("merged_at"),
+    sa.Column("merge_sha", sa.Text),
+    sa.Column("commit_shas", ARRAY(sa.Text), nullable=False, server_default="{}"),
+    _timestamp("closed_at"),
+    _timestamp("snapshot_at", nullable=False),
+    sa.Column("deployment_id", sa.Uuid),
+    _timestamp("deployed_at"),
+)
+sa.Index(
+    "change_requests_repository",
+    change_requests.c.tenant_id,
+    change_requests.c.workspace_id,
+    change_requests.c.repository_id,
+)
+
+reviews = sa.Table(
+    "reviews",
+    metadata,
+    sa.Column("tenant_id", sa.Uuid, primary_key=True),
+    sa.Column("change_request_id", sa.Uuid, primary_key=True),
+    sa.Column("review_id", sa.Text, primary_key=True),
+    sa.Column("workspace_id", sa.Uuid, nullable=False),
+    sa.Column("reviewer_developer_id", sa.Uuid),
+    sa.Column("reviewer_is_bot", sa.Boolean, nullable=False),
+    sa.Column("state", sa.Text, nullable=False),
+    _timestamp("submitted_at", nullable=False),
+)
+
+# A commit as first pushed (its author and time); the branch it came on lets a change
+# request find its first commit before it merges.
+commits = sa.Table(
+    "commits",
+    metadata,
+    sa.Column("tenant_id", sa.Uuid, primary_key=True),
+    sa.Column("workspace_id", sa.Uuid, primary_key=True),
+    sa.Column("repository_id", sa.Text, primary_key=True),
+    sa.Column("sha", sa.Text, primary_key=True),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("author_developer_id", sa.Uuid),
+    sa.Column("author_is_bot", sa.Boolean, nullable=False),
+    _timestamp("authored_at", nullable=False),
+    _timestamp("committed_at"),
+    sa.Column("branch", sa.Text, nullable=False),
+    _timestamp("pushed_at", nullable=False),
+)
+
+# Every push, as the ancestry the deployment linkage walks (domain/linkage.py).
+pushes = sa.Table(
+    "pushes",
+    metadata,
+    sa.Column("tenant_id", sa.Uuid, primary_key=True),
+    sa.Column("event_id", sa.Uuid, primary_key=True),
+    sa.Column("workspace_id", sa.Uuid, nullable=False),
+    sa.Column("repository_id", sa.Text, nullable=False),
+    sa.Column("branch", sa.Text, nullable=False),
+    sa.Column("into_default_branch", sa.Boolean),
+    sa.Column("before_sha", sa.Text),
+    sa.Column("after_sha", sa.Text, nullable=False),
+    sa.Column("forced", sa.Boolean, nullable=False),
+    sa.Column("commit_shas", ARRAY(sa.Text), nullable=False),
+    sa.Column("pusher_developer_id", sa.Uuid),
+    sa.Column("pusher_is_bot", sa.Boolean, nullable=False),
+    _timestamp("pushed_at", nullable=False),
+)
+sa.Index("pushes_repository", pushes.c.tenant_id, pushes.c.workspace_id, pushes.c.repository_id)
+
+builds = sa.Table(
+    "builds",
+    metadata,
+    sa.Column("tenant_id", sa.Uuid, primary_key=True),
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("workspace_id", sa.Uuid, nullable=False),
+    sa.Column("source_kind", sa.Text, nullable=False),
+    sa.Column("external_id", sa.Text, nullable=False),
+    sa.Column("url", sa.Text),
+    sa.Column("repository_id", sa.Text),
+    sa.Column("repository", sa.Text),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("sha", sa.Text),
+    sa.Column("branch", sa.Text),
+    _timestamp("started_at"),
+    _timestamp("finished_at", nullable=False),
+    sa.Column("duration_seconds", sa.Float),
+    sa.Column("triggered_by_developer_id", sa.Uuid),
+    sa.Column("triggered_by_is_bot", sa.Boolean, nullable=False),
+)
+
+deployments = sa.Table(
+    "deployments",
+    metadata,
+    sa.Column("tenant_id", sa.Uuid, primary_key=True),
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("workspace_id", sa.Uuid, nullable=False),
+    sa.Column("source_kind", sa.Text, nullable=False),
+    sa.Column("external_id", sa.Text, nullable=False),
+    sa.Column("url", sa.Text),
+    sa.Column("repository_id", sa.Text),
+    sa.Column("repository", sa.Text),
+    sa.Column("environment", sa.Text, nullable=False),
+    sa.Column("is_production", sa.Boolean, nullable=False),
+    sa.Column("sha", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    _timestamp("status_at", nullable=False),
+    _timestamp("started_at"),
+    _timestamp("finished_at"),
+    _timestamp("succeeded_at"),
+    sa.Column("deployed_by_developer_id", sa.Uuid),
+    sa.Column("deployed_by_is_bot", sa.Boolean, nullable=False),
+)
+sa.Index(
+    "deployments_repository",
+    deployments.c.tenant_id,
+    deployments.c.workspace_id,
+    deployments.c.repository_id,
+)
+
+# What each successful deployment shipped (domain/linkage.py); recomputed per repository.
+deployment_changes = sa.Table(
+    "deployment_changes",
+    metadata,
+    sa.Column("tenant_id", sa.Uuid, primary_key=True),
+    sa.Column("deployment_id", sa.Uuid, primary_key=True),
+    sa.Column("change_request_id", sa.Uuid, primary_key=True),
+    sa.Column("workspace_id", sa.Uuid, nullable=False),
+    sa.Column("repository_id", sa.Text, nullable=False),
+    sa.Column("counted", sa.Boolean, nullable=False),
+)
+sa.Index(
+    "deployment_changes_repository",
+    deployment_changes.c.tenant_id,
+    deployment_changes.c.workspace_id,
+    deployment_changes.c.repository_id,
+)
+
+incidents = sa.Table(
+    "incidents",
+    metadata,
+    sa.Column("tenant_id", sa.Uuid, primary_key=True),
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("workspace_id", sa.Uuid, nullable=False),
+    sa.Column("source_kind", sa.Text, nullable=False),
+    sa.Column("external_id", sa.Text, nullable=False),
+    sa.Column("url", sa.Text),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("severity", sa.Text),
+    sa.Column("service", sa.Text),
+    sa.Column("deployment_sha", sa.Text),
+    _timestamp("opened_at", nullable=False),
+    _timestamp("resolved_at"),
+    _timestamp("snapshot_at", nullable=False),
+)
+
+# The local alias map: every developer id identity announced and the one it is now
+# (a merged developer points at the survivor), with identity's bot flag.
+developers = sa.Table(
+    "developers",
+    metadata,
+    sa.Column("tenant_id", sa.Uuid, primary_key=True),
+    sa.Column("developer_id", sa.Uuid, primary_key=True),
+    sa.Column("current_id", sa.Uuid, nullable=False),
+    sa.Column("is_bot", sa.Boolean, nullable=False, server_default=sa.false()),
+)

@@ -1,0 +1,620 @@
+"""Writes of the activity projections; callers own the transaction.
+
+Every write is idempotent: a record is upserted under its tool id, a push and a review are
+inserted once, and a fact that moves with time (a deployment's status, a change request's
+title) is only replaced by one that happened later. Derived columns (first commit, first
+review, the deployment that shipped a change) are recomputed from the rows, never
+accumulated, so applying an event twice or out of order leaves the same rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sextant.contracts import uuid5
+from sextant.insights.db import (
+    builds,
+    change_requests,
+    commits,
+    deployment_changes,
+    deployments,
+    developers,
+    incidents,
+    pushes,
+    reviews,
+)
+from sextant.insights.domain import linkage
+
+RECORDS = UUID("9d3f6a2e-4c1b-5e7a-8f90-1a2b3c4d5e6f")  # namespace of projected record ids
+
+
+def record_id(kind: str, source_id: UUID, external_id: str) -> UUID:
+    """The id a record of ``kind`` keeps whatever event (or redelivery) brings it."""
+    return uuid5(RECORDS, f"{kind}/{source_id}/{external_id}")
+
+
+@dataclass(frozen=True)
+class Person:
+    """Who did something, as the attributed event resolved them."""
+
+    developer_id: UUID | None
+    is_bot: bool
+
+
+# change requests ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChangeSnapshot:
+    id: UUID
+    source_kind: str
+    external_id: str
+    url: str | None
+    repository_id: str
+    repository: str
+    number: int
+    title: str
+    author: Person
+    base_branch: str
+    head_branch: str
+    into_default_branch: bool | None
+    draft: bool
+    labels: list[str]
+    opened_at: datetime
+
+
+async def record_change_request(
+    session: AsyncSession, tenant: UUID, workspace: UUID, change: ChangeSnapshot, at: datetime
+) -> None:
+    """Create the change request, or refresh what it says if ``at`` is not older."""
+    t = change_requests
+    values = {
+        "tenant_id": tenant,
+        "id": change.id,
+        "workspace_id": workspace,
+        "source_kind": change.source_kind,
+        "external_id": change.external_id,
+        "url": change.url,
+        "repository_id": change.repository_id,
+        "repository": change.repository,
+        "number": change.number,
+        "title": change.title,
+        "author_developer_id": change.author.developer_id,
+        "author_is_bot": change.author.is_bot,
+        "base_branch": change.base_branch,
+        "head_branch": change.head_branch,
+        "into_default_branch": change.into_default_branch,
+        "draft": change.draft,
+        "labels": change.labels,
+        "opened_at": change.opened_at,
+        "snapshot_at": at,
+    }
+    statement = insert(t).values(**values)
+    refreshed = (
+        "url",
+        "repository",
+        "title",
+        "author_developer_id",
+        "author_is_bot",
+        "base_branch",
+        "head_branch",
+        "into_default_branch",
+        "draft",
+        "labels",
+        "snapshot_at",
+    )
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[t.c.tenant_id, t.c.id],
+            set_={name: statement.excluded[name] for name in refreshed},
+            where=t.c.snapshot_at <= statement.excluded.snapshot_at,
+        )
+    )
+
+
+async def record_merge(
+    session: AsyncSession,
+    tenant: UUID,
+    change_id: UUID,
+    merge_sha: str,
+    commit_shas: Sequence[str],
+    merged_at: datetime,
+) -> None:
+    t = change_requests
+    await session.execute(
+        sa.update(t)
+        .where(t.c.tenant_id == tenant, t.c.id == change_id)
+        .values(merged_at=merged_at, merge_sha=merge_sha, commit_shas=list(commit_shas))
+    )
+
+
+async def record_close(
+    session: AsyncSession, tenant: UUID, change_id: UUID, closed_at: datetime
+) -> None:
+    t = change_requests
+    await session.execute(
+        sa.update(t).where(t.c.tenant_id == tenant, t.c.id == change_id).values(closed_at=closed_at)
+    )
+
+
+async def record_review(
+    session: AsyncSession,
+    tenant: UUID,
+    workspace: UUID,
+    change_id: UUID,
+    review_id: str,
+    reviewer: Person,
+    state: str,
+    submitted_at: datetime,
+) -> None:
+    await session.execute(
+        insert(reviews)
+        .values(
+            tenant_id=tenant,
+            change_request_id=change_id,
+            review_id=review_id,
+            workspace_id=workspace,
+            reviewer_developer_id=reviewer.developer_id,
+            reviewer_is_bot=reviewer.is_bot,
+            state=state,
+            submitted_at=submitted_at,
+        )
+        .on_conflict_do_nothing()
+    )
+
+
+# pushes and commits --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PushedCommit:
+    sha: str
+    title: str
+    author: Person
+    authored_at: datetime
+    committed_at: datetime | None
+
+
+@dataclass(frozen=True)
+class PushRecord:
+    event_id: UUID
+    repository_id: str
+    branch: str
+    into_default_branch: bool | None
+    before_sha: str | None
+    after_sha: str
+    forced: bool
+    pusher: Person
+    commits: list[PushedCommit]
+    pushed_at: datetime
+
+
+async def record_push(
+    session: AsyncSession, tenant: UUID, workspace: UUID, push: PushRecord
+) -> None:
+    """The push (once per event) and each commit as first pushed."""
+    await session.execute(
+        insert(pushes)
+        .values(
+            tenant_id=tenant,
+            event_id=push.event_id,
+            workspace_id=workspace,
+            repository_id=push.repository_id,
+            branch=push.branch,
+            into_default_branch=push.into_default_branch,
+            before_sha=push.before_sha,
+            after_sha=push.after_sha,
+            forced=push.forced,
+            commit_shas=[c.sha for c in push.commits],
+            pusher_developer_id=push.pusher.developer_id,
+            pusher_is_bot=push.pusher.is_bot,
+            pushed_at=push.pushed_at,
+        )
+        .on_conflict_do_nothing()
+    )
+    if not push.commits:
+        return
+    statement = insert(commits).values(
+        [
+            {
+                "tenant_id": tenant,
+                "workspace_id": workspace,
+                "repository_id": push.repository_id,
+                "sha": c.sha,
+                "title": c.title,
+                "author_developer_id": c.author.developer_id,
+                "author_is_bot": c.author.is_bot,
+                "authored_at": c.authored_at,
+                "committed_at": c.committed_at,
+                "branch": push.branch,
+                "pushed_at": push.pushed_at,
+            }
+            for c in {c.sha: c for c in push.commits}.values()
+        ]
+    )
+    # The first push of a commit names its branch, whichever push arrives first.
+    t = commits
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[t.c.tenant_id, t.c.workspace_id, t.c.repository_id, t.c.sha],
+            set_={"branch": statement.excluded.branch, "pushed_at": statement.excluded.pushed_at},
+            where=t.c.pushed_at > statement.excluded.pushed_at,
+        )
+    )
+
+
+# builds, deployments, incidents ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BuildRecord:
+    id: UUID
+    source_kind: str
+    external_id: str
+    url: str | None
+    repository_id: str | None
+    repository: str | None
+    name: str
+    status: str
+    sha: str | None
+    branch: str | None
+    started_at: datetime | None
+    finished_at: datetime
+    duration_seconds: float | None
+    triggered_by: Person
+
+
+async def record_build(
+    session: AsyncSession, tenant: UUID, workspace: UUID, build: BuildRecord
+) -> None:
+    """A finished build; a rerun under the same id replaces it if it finished later."""
+    t = builds
+    values = {
+        "tenant_id": tenant,
+        "id": build.id,
+        "workspace_id": workspace,
+        "source_kind": build.source_kind,
+        "external_id": build.external_id,
+        "url": build.url,
+        "repository_id": build.repository_id,
+        "repository": build.repository,
+        "name": build.name,
+        "status": build.status,
+        "sha": build.sha,
+        "branch": build.branch,
+        "started_at": build.started_at,
+        "finished_at": build.finished_at,
+        "duration_seconds": build.duration_seconds,
+        "triggered_by_developer_id": build.triggered_by.developer_id,
+        "triggered_by_is_bot": build.triggered_by.is_bot,
+    }
+    statement = insert(t).values(**values)
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[t.c.tenant_id, t.c.id],
+            set_={k: statement.excluded[k] for k in values if k not in ("tenant_id", "id")},
+            where=t.c.finished_at < statement.excluded.finished_at,
+        )
+    )
+
+
+@dataclass(frozen=True)
+class DeploymentRecord:
+    id: UUID
+    source_kind: str
+    external_id: str
+    url: str | None
+    repository_id: str | None
+    repository: str | None
+    environment: str
+    is_production: bool
+    sha: str
+    status: str
+    status_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    deployed_by: Person
+
+
+async def record_deployment(
+    session: AsyncSession, tenant: UUID, workspace: UUID, deployment: DeploymentRecord
+) -> None:
+    """A deployment's status as of ``status_at``; an older status arriving late is kept
+    out. It succeeded when the tool said so (at its finish time, else the event's)."""
+    t = deployments
+    succeeded_at = (
+        (deployment.finished_at or deployment.status_at) if deployment.status == "success" else None
+    )
+    values = {
+        "tenant_id": tenant,
+        "id": deployment.id,
+        "workspace_id": workspace,
+        "source_kind": deployment.source_kind,
+        "external_id": deployment.external_id,
+        "url": deployment.url,
+        "repository_id": deployment.repository_id,
+        "repository": deployment.repository,
+        "environment": deployment.environment,
+        "is_production": deployment.is_production,
+        "sha": deployment.sha,
+        "status": deployment.status,
+        "status_at": deployment.status_at,
+        "started_at": deployment.started_at,
+        "finished_at": deployment.finished_at,
+        "succeeded_at": succeeded_at,
+        "deployed_by_developer_id": deployment.deployed_by.developer_id,
+        "deployed_by_is_bot": deployment.deployed_by.is_bot,
+    }
+    statement = insert(t).values(**values)
+    replaced = [k for k in values if k not in ("tenant_id", "id", "started_at")]
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[t.c.tenant_id, t.c.id],
+            set_={
+                **{k: statement.excluded[k] for k in replaced},
+                "started_at": sa.func.coalesce(statement.excluded.started_at, t.c.started_at),
+            },
+            where=t.c.status_at <= statement.excluded.status_at,
+        )
+    )
+
+
+@dataclass(frozen=True)
+class IncidentRecord:
+    id: UUID
+    source_kind: str
+    external_id: str
+    url: str | None
+    title: str
+    severity: str | None
+    service: str | None
+    deployment_sha: str | None
+    opened_at: datetime
+    resolved_at: datetime | None
+    at: datetime
+
+
+async def record_incident(
+    session: AsyncSession, tenant: UUID, workspace: UUID, incident: IncidentRecord
+) -> None:
+    """An incident opened or resolved; the blamed SHA and the resolution are kept once
+    known, the title and severity follow the latest event."""
+    t = incidents
+    statement = insert(t).values(
+        tenant_id=tenant,
+        id=incident.id,
+        workspace_id=workspace,
+        source_kind=incident.source_kind,
+        external_id=incident.external_id,
+        url=incident.url,
+        title=incident.title,
+        severity=incident.severity,
+        service=incident.service,
+        deployment_sha=incident.deployment_sha,
+        opened_at=incident.opened_at,
+        resolved_at=incident.resolved_at,
+        snapshot_at=incident.at,
+    )
+    newer = t.c.snapshot_at <= statement.excluded.snapshot_at
+    excluded = statement.excluded
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[t.c.tenant_id, t.c.id],
+            set_={
+                "url": sa.func.coalesce(excluded.url, t.c.url),
+                "title": sa.case((newer, excluded.title), else_=t.c.title),
+                "severity": sa.case((newer, excluded.severity), else_=t.c.severity),
+                "service": sa.func.coalesce(t.c.service, excluded.service),
+                "deployment_sha": sa.func.coalesce(t.c.deployment_sha, excluded.deployment_sha),
+                "opened_at": sa.func.least(t.c.opened_at, excluded.opened_at),
+                "resolved_at": sa.func.coalesce(excluded.resolved_at, t.c.resolved_at),
+                "snapshot_at": sa.func.greatest(t.c.snapshot_at, excluded.snapshot_at),
+            },
+        )
+    )
+
+
+# derived columns --------------------------------------------------------------------------
+
+
+async def refresh_change_times(
+    session: AsyncSession, tenant: UUID, workspace: UUID, repository_id: str
+) -> None:
+    """First commit and first review of the repository's change requests, from the rows.
+
+    The first commit is the earliest authored of the commits the merge listed; before a
+    merge (or when the tool listed none), of those first pushed to its head branch. The
+    first review is the earliest by someone other than the author and not a bot."""
+    cr, c, r = change_requests, commits, reviews
+    same_repository = sa.and_(
+        c.c.tenant_id == cr.c.tenant_id,
+        c.c.workspace_id == cr.c.workspace_id,
+        c.c.repository_id == cr.c.repository_id,
+    )
+    first_commit = (
+        sa.select(sa.func.min(c.c.authored_at))
+        .where(
+            same_repository,
+            sa.case(
+                (sa.func.cardinality(cr.c.commit_shas) > 0, c.c.sha == sa.any_(cr.c.commit_shas)),
+                else_=c.c.branch == cr.c.head_branch,
+            ),
+        )
+        .scalar_subquery()
+    )
+    first_review = (
+        sa.select(sa.func.min(r.c.submitted_at))
+        .where(
+            r.c.tenant_id == cr.c.tenant_id,
+            r.c.change_request_id == cr.c.id,
+            sa.not_(r.c.reviewer_is_bot),
+            r.c.reviewer_developer_id.is_distinct_from(cr.c.author_developer_id),
+        )
+        .scalar_subquery()
+    )
+    await session.execute(
+        sa.update(cr)
+        .where(
+            cr.c.tenant_id == tenant,
+            cr.c.workspace_id == workspace,
+            cr.c.repository_id == repository_id,
+        )
+        .values(first_commit_at=first_commit, first_review_at=first_review)
+    )
+
+
+async def relink_repository(
+    session: AsyncSession, tenant: UUID, workspace: UUID, repository_id: str
+) -> None:
+    """Recompute what each successful deployment of the repository shipped
+    (:func:`linkage.link_deployments`) and, per change request, its production one."""
+    d, cr, p, dc = deployments, change_requests, pushes, deployment_changes
+    in_repository = (d.c.tenant_id == tenant, d.c.workspace_id == workspace)
+    deployed = [
+        linkage.Deployment(row.id, row.environment, row.sha, row.succeeded_at)
+        for row in await session.execute(
+            sa.select(d.c.id, d.c.environment, d.c.sha, d.c.succeeded_at).where(
+                *in_repository, d.c.repository_id == repository_id, d.c.succeeded_at.is_not(None)
+            )
+        )
+    ]
+    changes = [
+        linkage.Change(row.id, row.merge_sha, row.commit_shas)
+        for row in await session.execute(
+            sa.select(cr.c.id, cr.c.merge_sha, cr.c.commit_shas).where(
+                cr.c.tenant_id == tenant,
+                cr.c.workspace_id == workspace,
+                cr.c.repository_id == repository_id,
+                cr.c.merge_sha.is_not(None),
+            )
+        )
+    ]
+    pushed = [
+        linkage.Push(row.before_sha, row.commit_shas, row.forced)
+        for row in await session.execute(
+            sa.select(p.c.before_sha, p.c.commit_shas, p.c.forced).where(
+                p.c.tenant_id == tenant,
+                p.c.workspace_id == workspace,
+                p.c.repository_id == repository_id,
+            )
+        )
+    ]
+    shipped = linkage.link_deployments(deployed, changes, pushed)
+    await session.execute(
+        sa.delete(dc).where(
+            dc.c.tenant_id == tenant,
+            dc.c.workspace_id == workspace,
+            dc.c.repository_id == repository_id,
+        )
+    )
+    if shipped:
+        await session.execute(
+            insert(dc).values(
+                [
+                    {
+                        "tenant_id": tenant,
+                        "deployment_id": s.deployment_id,
+                        "change_request_id": s.change_id,
+                        "workspace_id": workspace,
+                        "repository_id": repository_id,
+                        "counted": s.counted,
+                    }
+                    for s in shipped
+                ]
+            )
+        )
+
+    # Each change's production deployment: the first successful one that counted it.
+    def first_production(column: Any) -> Any:
+        return (
+            sa.select(column)
+            .select_from(
+                dc.join(d, sa.and_(d.c.tenant_id == dc.c.tenant_id, d.c.id == dc.c.deployment_id))
+            )
+            .where(
+                dc.c.tenant_id == cr.c.tenant_id,
+                dc.c.change_request_id == cr.c.id,
+                dc.c.counted,
+                d.c.is_production,
+            )
+            .order_by(d.c.succeeded_at, d.c.id)
+            .limit(1)
+            .scalar_subquery()
+        )
+
+    await session.execute(
+        sa.update(cr)
+        .where(
+            cr.c.tenant_id == tenant,
+            cr.c.workspace_id == workspace,
+            cr.c.repository_id == repository_id,
+        )
+        .values(
+            deployment_id=first_production(d.c.id), deployed_at=first_production(d.c.succeeded_at)
+        )
+    )
+
+
+async def lock_repository(
+    session: AsyncSession, tenant: UUID, workspace: UUID, repository_id: str
+) -> None:
+    """Serialise the derivations of one repository across partitions: a deployment and
+    the merge it ships can be projected by two transactions at once, and each must derive
+    after the other's rows are committed (READ COMMITTED reads them once the lock is had)."""
+    await session.execute(
+        sa.select(
+            sa.func.pg_advisory_xact_lock(
+                sa.func.hashtextextended(f"insights/{tenant}/{workspace}/{repository_id}", 0)
+            )
+        )
+    )
+
+
+# the local developer map -------------------------------------------------------------------
+
+
+async def remember_developer(
+    session: AsyncSession, tenant: UUID, developer_id: UUID, is_bot: bool
+) -> None:
+    statement = insert(developers).values(
+        tenant_id=tenant, developer_id=developer_id, current_id=developer_id, is_bot=is_bot
+    )
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[developers.c.tenant_id, developers.c.developer_id],
+            set_={"is_bot": statement.excluded.is_bot},
+        )
+    )
+
+
+async def merge_developers(
+    session: AsyncSession, tenant: UUID, survivor: UUID, merged: Sequence[UUID]
+) -> None:
+    """``merged`` (and whatever was merged into them before) now read as ``survivor``."""
+    t = developers
+    statement = insert(t).values(
+        [
+            {"tenant_id": tenant, "developer_id": d, "current_id": survivor}
+            for d in dict.fromkeys([survivor, *merged])
+        ]
+    )
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[t.c.tenant_id, t.c.developer_id],
+            set_={"current_id": statement.excluded.current_id},
+            where=t.c.developer_id != survivor,
+        )
+    )
+    await session.execute(
+        sa.update(t)
+        .where(t.c.tenant_id == tenant, t.c.current_id.in_(list(merged)))
+        .values(current_id=survivor)
+    )

@@ -1,0 +1,354 @@
+"""Reads of the projections for the read API; callers own the transaction.
+
+Lists are ordered by record id (stable while a caller pages) and filtered in SQL. A
+developer is shown as who they are now (a merged developer's survivor, through the local
+map), and a bot is a bot if the tool or identity says so."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sextant.insights.db import (
+    builds,
+    change_requests,
+    commits,
+    deployment_changes,
+    deployments,
+    developers,
+    incidents,
+    reviews,
+)
+
+
+@dataclass(frozen=True)
+class Window:
+    """The filters every list shares."""
+
+    tenant: UUID
+    workspaces: Sequence[UUID]
+    since: datetime | None
+    until: datetime | None
+    include_bots: bool
+    limit: int
+    after: UUID | None
+
+
+def _person(developer_column: Any, bot_column: Any, name: str) -> tuple[Any, Any, Any]:
+    """The developer as they are now, their bot flag, and the map's alias to join."""
+    person = developers.alias(f"{name}_map")
+    return (
+        sa.func.coalesce(person.c.current_id, developer_column),
+        sa.or_(bot_column, sa.func.coalesce(person.c.is_bot, sa.false())),
+        person,
+    )
+
+
+def _on_map(person: Any, tenant_column: Any, developer_column: Any) -> Any:
+    return sa.and_(person.c.tenant_id == tenant_column, person.c.developer_id == developer_column)
+
+
+def _window(table: sa.Table, moment: Any, window: Window) -> list[Any]:
+    conditions = [table.c.tenant_id == window.tenant, table.c.workspace_id.in_(window.workspaces)]
+    if window.since is not None:
+        conditions.append(moment >= window.since)
+    if window.until is not None:
+        conditions.append(moment < window.until)
+    if window.after is not None:
+        conditions.append(table.c.id > window.after)
+    return conditions
+
+
+async def developer_ids(session: AsyncSession, tenant: UUID, developer: UUID) -> list[UUID]:
+    """Every developer id that reads as ``developer`` now (it and those merged into it)."""
+    t = developers
+    current = (
+        sa.select(t.c.current_id)
+        .where(t.c.tenant_id == tenant, t.c.developer_id == developer)
+        .scalar_subquery()
+    )
+    rows = await session.execute(
+        sa.select(t.c.developer_id).where(
+            t.c.tenant_id == tenant, t.c.current_id == sa.func.coalesce(current, developer)
+        )
+    )
+    return sorted({developer, *(row[0] for row in rows)})
+
+
+# change requests ---------------------------------------------------------------------------
+
+CR_STATE = sa.case(
+    (change_requests.c.merged_at.is_not(None), "merged"),
+    (change_requests.c.closed_at.is_not(None), "closed"),
+    else_="open",
+)
+
+
+def _change_request_select() -> tuple[sa.Select[Any], Any]:
+    cr = change_requests
+    author, author_bot, person = _person(cr.c.author_developer_id, cr.c.author_is_bot, "author")
+    select = sa.select(
+        cr,
+        CR_STATE.label("state"),
+        author.label("author_now"),
+        author_bot.label("author_bot"),
+    ).select_from(cr.outerjoin(person, _on_map(person, cr.c.tenant_id, cr.c.author_developer_id)))
+    return select, author_bot
+
+
+async def list_change_requests(
+    session: AsyncSession,
+    window: Window,
+    state: str | None,
+    authors: Sequence[UUID] | None,
+    repository: str | None,
+) -> list[sa.Row[Any]]:
+    cr = change_requests
+    select, author_bot = _change_request_select()
+    conditions = _window(cr, cr.c.opened_at, window)
+    if state is not None:
+        conditions.append(state == CR_STATE)
+    if authors is not None:
+        conditions.append(cr.c.author_developer_id.in_(list(authors)))
+    if repository is not None:
+        conditions.append(cr.c.repository == repository)
+    if not window.include_bots:
+        conditions.append(sa.not_(author_bot))
+    rows = await session.execute(select.where(*conditions).order_by(cr.c.id).limit(window.limit))
+    return list(rows)
+
+
+async def change_request(
+    session: AsyncSession, tenant: UUID, workspaces: Sequence[UUID], id: UUID
+) -> sa.Row[Any] | None:
+    cr = change_requests
+    select, _ = _change_request_select()
+    rows = await session.execute(
+        select.where(cr.c.tenant_id == tenant, cr.c.workspace_id.in_(workspaces), cr.c.id == id)
+    )
+    found: sa.Row[Any] | None = rows.first()
+    return found
+
+
+async def reviews_of(session: AsyncSession, tenant: UUID, change_id: UUID) -> list[sa.Row[Any]]:
+    r = reviews
+    reviewer, reviewer_bot, person = _person(
+        r.c.reviewer_developer_id, r.c.reviewer_is_bot, "reviewer"
+    )
+    rows = await session.execute(
+        sa.select(r, reviewer.label("reviewer_now"), reviewer_bot.label("reviewer_bot"))
+        .select_from(r.outerjoin(person, _on_map(person, r.c.tenant_id, r.c.reviewer_developer_id)))
+        .where(r.c.tenant_id == tenant, r.c.change_request_id == change_id)
+        .order_by(r.c.submitted_at, r.c.review_id)
+    )
+    return list(rows)
+
+
+async def commits_of(
+    session: AsyncSession,
+    tenant: UUID,
+    workspace: UUID,
+    repository_id: str,
+    commit_shas: Sequence[str],
+    head_branch: str,
+) -> list[sa.Row[Any]]:
+    """The change's commits as pushed: those the merge listed, else those first pushed to
+    its head branch (the same rule as its first commit time)."""
+    c = commits
+    author, author_bot, person = _person(c.c.author_developer_id, c.c.author_is_bot, "author")
+    belongs = c.c.sha.in_(list(commit_shas)) if commit_shas else c.c.branch == head_branch
+    rows = await session.execute(
+        sa.select(c, author.label("author_now"), author_bot.label("author_bot"))
+        .select_from(c.outerjoin(person, _on_map(person, c.c.tenant_id, c.c.author_developer_id)))
+        .where(
+            c.c.tenant_id == tenant,
+            c.c.workspace_id == workspace,
+            c.c.repository_id == repository_id,
+            belongs,
+        )
+        .order_by(c.c.authored_at, c.c.sha)
+    )
+    return list(rows)
+
+
+# deployments ---------------------------------------------------------------------------------
+
+DEPLOYED_AT = sa.func.coalesce(deployments.c.finished_at, deployments.c.status_at)
+
+
+def _deployment_select() -> tuple[sa.Select[Any], Any]:
+    d, dc = deployments, deployment_changes
+    by, by_bot, person = _person(d.c.deployed_by_developer_id, d.c.deployed_by_is_bot, "by")
+    shipped = (
+        sa.select(sa.func.count())
+        .where(dc.c.tenant_id == d.c.tenant_id, dc.c.deployment_id == d.c.id, dc.c.counted)
+        .scalar_subquery()
+    )
+    select = sa.select(
+        d, by.label("by_now"), by_bot.label("by_bot"), shipped.label("changes_shipped")
+    ).select_from(d.outerjoin(person, _on_map(person, d.c.tenant_id, d.c.deployed_by_developer_id)))
+    return select, by_bot
+
+
+async def list_deployments(
+    session: AsyncSession,
+    window: Window,
+    environment: str | None,
+    status: str | None,
+    production: bool | None,
+    repository: str | None,
+) -> list[sa.Row[Any]]:
+    d = deployments
+    select, by_bot = _deployment_select()
+    conditions = _window(d, DEPLOYED_AT, window)
+    if environment is not None:
+        conditions.append(d.c.environment == environment)
+    if status is not None:
+        conditions.append(d.c.status == status)
+    if production is not None:
+        conditions.append(d.c.is_production == production)
+    if repository is not None:
+        conditions.append(d.c.repository == repository)
+    if not window.include_bots:
+        conditions.append(sa.not_(by_bot))
+    rows = await session.execute(select.where(*conditions).order_by(d.c.id).limit(window.limit))
+    return list(rows)
+
+
+async def deployment(
+    session: AsyncSession, tenant: UUID, workspaces: Sequence[UUID], id: UUID
+) -> sa.Row[Any] | None:
+    d = deployments
+    select, _ = _deployment_select()
+    rows = await session.execute(
+        select.where(d.c.tenant_id == tenant, d.c.workspace_id.in_(workspaces), d.c.id == id)
+    )
+    found: sa.Row[Any] | None = rows.first()
+    return found
+
+
+async def shipped_by(session: AsyncSession, tenant: UUID, deployment_id: UUID) -> list[sa.Row[Any]]:
+    cr, dc = change_requests, deployment_changes
+    author, _, person = _person(cr.c.author_developer_id, cr.c.author_is_bot, "author")
+    rows = await session.execute(
+        sa.select(cr, author.label("author_now"), dc.c.counted)
+        .select_from(
+            dc.join(
+                cr, sa.and_(cr.c.tenant_id == dc.c.tenant_id, cr.c.id == dc.c.change_request_id)
+            ).outerjoin(person, _on_map(person, cr.c.tenant_id, cr.c.author_developer_id))
+        )
+        .where(dc.c.tenant_id == tenant, dc.c.deployment_id == deployment_id)
+        .order_by(cr.c.merged_at, cr.c.id)
+    )
+    return list(rows)
+
+
+# incidents and builds ------------------------------------------------------------------------
+
+
+def _caused_by() -> Any:
+    """The last successful production deployment of the blamed SHA, in the incident's
+    workspace, at or before it opened."""
+    d, i = deployments, incidents
+    return (
+        sa.select(d.c.id)
+        .where(
+            d.c.tenant_id == i.c.tenant_id,
+            d.c.workspace_id == i.c.workspace_id,
+            d.c.sha == i.c.deployment_sha,
+            d.c.is_production,
+            d.c.succeeded_at <= i.c.opened_at,
+        )
+        .order_by(d.c.succeeded_at.desc(), d.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+INCIDENT_STATE = sa.case((incidents.c.resolved_at.is_not(None), "resolved"), else_="open")
+
+
+async def list_incidents(
+    session: AsyncSession,
+    window: Window,
+    state: str | None,
+    severity: str | None,
+    service: str | None,
+) -> list[sa.Row[Any]]:
+    i = incidents
+    conditions = _window(i, i.c.opened_at, window)
+    if state is not None:
+        conditions.append(state == INCIDENT_STATE)
+    if severity is not None:
+        conditions.append(i.c.severity == severity)
+    if service is not None:
+        conditions.append(i.c.service == service)
+    rows = await session.execute(
+        sa.select(i, INCIDENT_STATE.label("state"), _caused_by().label("caused_by"))
+        .where(*conditions)
+        .order_by(i.c.id)
+        .limit(window.limit)
+    )
+    return list(rows)
+
+
+async def incident(
+    session: AsyncSession, tenant: UUID, workspaces: Sequence[UUID], id: UUID
+) -> sa.Row[Any] | None:
+    i = incidents
+    rows = await session.execute(
+        sa.select(i, INCIDENT_STATE.label("state"), _caused_by().label("caused_by")).where(
+            i.c.tenant_id == tenant, i.c.workspace_id.in_(workspaces), i.c.id == id
+        )
+    )
+    found: sa.Row[Any] | None = rows.first()
+    return found
+
+
+def _build_select() -> tuple[sa.Select[Any], Any]:
+    b = builds
+    by, by_bot, person = _person(b.c.triggered_by_developer_id, b.c.triggered_by_is_bot, "by")
+    select = sa.select(b, by.label("by_now"), by_bot.label("by_bot")).select_from(
+        b.outerjoin(person, _on_map(person, b.c.tenant_id, b.c.triggered_by_developer_id))
+    )
+    return select, by_bot
+
+
+async def list_builds(
+    session: AsyncSession,
+    window: Window,
+    status: str | None,
+    repository: str | None,
+    branch: str | None,
+) -> list[sa.Row[Any]]:
+    b = builds
+    select, by_bot = _build_select()
+    conditions = _window(b, b.c.finished_at, window)
+    if status is not None:
+        conditions.append(b.c.status == status)
+    if repository is not None:
+        conditions.append(b.c.repository == repository)
+    if branch is not None:
+        conditions.append(b.c.branch == branch)
+    if not window.include_bots:
+        conditions.append(sa.not_(by_bot))
+    rows = await session.execute(select.where(*conditions).order_by(b.c.id).limit(window.limit))
+    return list(rows)
+
+
+async def build(
+    session: AsyncSession, tenant: UUID, workspaces: Sequence[UUID], id: UUID
+) -> sa.Row[Any] | None:
+    b = builds
+    select, _ = _build_select()
+    rows = await session.execute(
+        select.where(b.c.tenant_id == tenant, b.c.workspace_id.in_(workspaces), b.c.id == id)
+    )
+    found: sa.Row[Any] | None = rows.first()
+    return found

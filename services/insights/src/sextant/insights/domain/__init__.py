@@ -1,0 +1,1 @@
+"""Insights's pure logic: no I/O, tested without a server."""
