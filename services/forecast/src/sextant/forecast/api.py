@@ -303,6 +303,8 @@ async def list_sprints(
     "/sprints/{sprint_id}",
     response_model=SprintDetail,
     summary="One sprint and its items per status category",
+    description="The sprint (its tool's id and name, state, start and end) and how many of "
+    "its items are in each status category today.",
     responses={
         400: SCOPE_REFUSED,
         404: problem_response("no such sprint in scope"),
