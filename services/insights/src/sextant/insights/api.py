@@ -180,6 +180,9 @@ async def get_change_request(
     ],
     scope: ScopeParam,
 ) -> ChangeRequestDetail:
+    """The change request as it stands (state, times from first commit to merge), every
+    review in order, the commits it carries, and the production deployment that shipped it
+    (none until one has). 404 when it is not in the scope."""
     tenant = _tenant(caller)
     row = await reads.change_request(session, tenant, scope.workspaces, change_request_id)
     if row is None:
@@ -292,6 +295,9 @@ async def get_deployment(
     deployment_id: Annotated[UUID, Path(description="the deployment's id, as a list gives it")],
     scope: ScopeParam,
 ) -> DeploymentDetail:
+    """The deployment (environment, status, SHA, times) and the change requests it shipped;
+    each says whether it counts, since a first deployment's inherited changes do not.
+    404 when it is not in the scope."""
     tenant = _tenant(caller)
     row = await reads.deployment(session, tenant, scope.workspaces, deployment_id)
     if row is None:
@@ -376,6 +382,9 @@ async def get_incident(
     incident_id: Annotated[UUID, Path(description="the incident's id, as a list gives it")],
     scope: ScopeParam,
 ) -> IncidentSummary:
+    """The incident with its severity, open and resolve times, and the production deployment
+    of the SHA its tool blamed (the last one at or before it opened). 404 when it is not in
+    the scope."""
     row = await reads.incident(session, _tenant(caller), scope.workspaces, incident_id)
     if row is None:
         raise NotFound(f"no incident {incident_id} in {scope.text}")
@@ -445,6 +454,8 @@ async def get_build(
     build_id: Annotated[UUID, Path(description="the build's id, as a list gives it")],
     scope: ScopeParam,
 ) -> BuildSummary:
+    """The CI build: its pipeline, branch and SHA, result and times. 404 when it is not in
+    the scope."""
     row = await reads.build(session, _tenant(caller), scope.workspaces, build_id)
     if row is None:
         raise NotFound(f"no build {build_id} in {scope.text}")
