@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shlex
 import stat
 from pathlib import Path
 from uuid import UUID, uuid4
@@ -26,6 +27,15 @@ from sextant.runtime.tokens import (
     load_private_key,
     load_public_key,
 )
+
+
+def exported(stdout: str) -> dict[str, str]:
+    """The variables of ``export NAME=value`` lines, as a shell's eval would set them."""
+    values = {}
+    for line in stdout.splitlines():
+        name, value = shlex.split(line.removeprefix("export "))[0].split("=", 1)
+        values[name] = value
+    return values
 
 
 async def sextant(*args: str) -> Result:
@@ -73,12 +83,13 @@ async def test_workspaces_and_sources_from_the_command_line_page_through_every_p
         assert str(ws) in listed.stdout and f"ws{n}" in listed.stdout
 
     assert source.exit_code == 0, source.output
-    values = dict(line.split("=", 1) for line in source.stdout.splitlines())
-    assert set(values) == {"SOURCE_ID", "WEBHOOK_URL", "WEBHOOK_SECRET"}
+    values = exported(source.stdout)
+    assert set(values) == {"SOURCE_ID", "WEBHOOK_URL", "SEXTANT_WEBHOOK_SECRET"}
     assert values["WEBHOOK_URL"].endswith(f"/v1/hooks/{values['SOURCE_ID']}")
-    assert len(values["WEBHOOK_SECRET"]) >= 32
+    assert len(values["SEXTANT_WEBHOOK_SECRET"]) >= 32
     assert "Pull requests" in source.stderr and "Workflow runs" in source.stderr
-    assert values["SOURCE_ID"] in sources.stdout and values["WEBHOOK_SECRET"] not in sources.stdout
+    assert values["SOURCE_ID"] in sources.stdout
+    assert values["SEXTANT_WEBHOOK_SECRET"] not in sources.stdout
 
     # A refusal prints the problem's title and detail, exit 1, no traceback.
     assert refused.exit_code == 1

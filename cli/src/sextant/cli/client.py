@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import os
 import secrets
+import shlex
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -192,8 +193,8 @@ def source_create(
     url: str = URL,
     token: str = TOKEN,
 ) -> None:
-    """Connect a tool: print the source's id, its webhook URL and secret (shown once, as
-    shell assignments: `eval "$(sextant source create …)"`), and the events to tick."""
+    """Connect a tool: print the source's id, its webhook URL and secret (shown once) as
+    shell exports (`eval "$(sextant source create …)"`), and the events to tick."""
     if kind not in EVENTS_TO_TICK:
         raise typer.BadParameter(f"kind must be one of: {', '.join(EVENTS_TO_TICK)}")
     try:
@@ -204,9 +205,10 @@ def source_create(
         )
     except ApiProblem as problem:
         raise _fail(problem) from None
-    print(f"SOURCE_ID={source['id']}")
-    print(f"WEBHOOK_URL={source['webhook_url']}")
-    print(f"WEBHOOK_SECRET={source['secret']}")
+    # Under the names `sextant webhook send` reads (SEXTANT_WEBHOOK_SECRET).
+    print(f"export SOURCE_ID={shlex.quote(str(source['id']))}")
+    print(f"export WEBHOOK_URL={shlex.quote(source['webhook_url'])}")
+    print(f"export SEXTANT_WEBHOOK_SECRET={shlex.quote(source['secret'])}")
     console.print(
         f"In {kind}, add a webhook to [bold]{escape(source['webhook_url'])}[/bold] with the "
         f"secret above as {SECRET_GOES[kind]} (it is not shown again).\n"
