@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin
 
 import httpx
 import typer
@@ -205,6 +206,9 @@ def source_create(
         )
     except ApiProblem as problem:
         raise _fail(problem) from None
+    # A gateway without SEXTANT_INGEST_PUBLIC_BASE_URL hands out a path: the address this
+    # command reached it at is the best guess for the whole URL.
+    source["webhook_url"] = urljoin(url.rstrip("/") + "/", source["webhook_url"])
     # Under the names `sextant webhook send` reads (SEXTANT_WEBHOOK_SECRET).
     print(f"export SOURCE_ID={shlex.quote(str(source['id']))}")
     print(f"export WEBHOOK_URL={shlex.quote(source['webhook_url'])}")
