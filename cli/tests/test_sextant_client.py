@@ -157,3 +157,21 @@ def test_generated_keys_are_what_the_settings_read(tmp_path: Path) -> None:
 
     again = CliRunner().invoke(app, ["keys", "generate", "--output", str(written)])
     assert again.exit_code == 1 and "exists" in again.stderr  # never over the keys in use
+
+
+async def test_a_server_that_is_not_sextant_gets_one_line_not_a_traceback() -> None:
+    from fastapi import FastAPI
+
+    from sextant.runtime.testing.apps import served
+
+    elsewhere = FastAPI()
+
+    @elsewhere.get("/v1/workspaces")
+    async def not_a_page() -> list[str]:
+        return ["web"]
+
+    async with served(elsewhere) as url:
+        result = await sextant("workspace", "list", "--url", url, "--token", "t")
+    assert result.exit_code == 1
+    assert "not a list" in result.stderr and "without `items`" in result.stderr
+    assert "Traceback" not in result.output

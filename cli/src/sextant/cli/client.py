@@ -96,8 +96,15 @@ class Api:
         """Every item of a list, page after page, following ``next_cursor`` to its end."""
         query = {**(params or {}), "limit": PAGE_SIZE}
         while True:
-            page = self.call("GET", path, params=query).json()
-            yield from page["items"]
+            reply = self.call("GET", path, params=query)
+            try:
+                page = reply.json()
+                items = page["items"]
+            except (ValueError, KeyError, TypeError):
+                raise ApiProblem(
+                    "not a list", f"{reply.url} answered {reply.status_code} without `items`"
+                ) from None
+            yield from items
             cursor = page.get("next_cursor")
             if not cursor:
                 return
