@@ -167,6 +167,31 @@ async def test_a_platform_admin_reaches_a_tenant_only_through_the_cross_tenant_p
         )
 
 
+async def test_a_platform_admin_making_a_workspace_is_told_the_roles_and_the_command(
+    database_url: str, internal_keys: InternalKeys, tmp_path: Path
+) -> None:
+    """The token `sextant run` prints is a platform admin's; its first workspace or source
+    gets a 403 that says why and what to run instead."""
+    async with running_platform(database_url, internal_keys, tmp_path) as platform:
+        acme = await platform.tenant("Acme")
+        ws = await workspace(platform, platform.headers("tenant_admin", acme), "web")
+        refusals = [
+            await platform.client.post(
+                "/v1/workspaces", json={"name": "eng"}, headers=platform.admin
+            ),
+            await platform.client.post(
+                f"/v1/workspaces/{ws}/sources",
+                json={"kind": "github", "name": "repo"},
+                headers=platform.admin,
+            ),
+        ]
+    for refused in refusals:
+        detail = problem_of(refused, 403)["detail"]
+        assert "platform admin" in detail and "manages tenants" in detail
+        assert "tenant_admin, manager, member or partner" in detail
+        assert "sextant token create --role tenant_admin --tenant <tenant id>" in detail
+
+
 async def test_an_api_key_works_until_revoked_and_is_shown_only_once(
     database_url: str, internal_keys: InternalKeys, tmp_path: Path
 ) -> None:

@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
+from sextant.cli import client
 from sextant.cli.embedded import (
     CannotStart,
     Ready,
@@ -291,6 +292,12 @@ def ingest_reseal(
         console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
     print(f"done: {done.sources} sources, {done.resealed} values re-sealed")
+
+
+app.add_typer(client.workspace_app, name="workspace")
+app.add_typer(client.source_app, name="source")
+app.add_typer(client.keys_app, name="keys")
+app.command("status")(client.status)
 
 
 @app.command()

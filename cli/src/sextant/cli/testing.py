@@ -13,6 +13,7 @@ from typing import Any
 from uuid import UUID
 
 import httpx
+import uvicorn
 from fastapi import FastAPI
 
 from sextant.cli.embedded import running_services
@@ -20,6 +21,7 @@ from sextant.gateway.authn import LocalIssuer, PublicRole, ensure_local_issuer
 from sextant.gateway.main import create_app as create_gateway
 from sextant.gateway.settings import GatewaySettings
 from sextant.gateway.upstreams import Upstreams
+from sextant.runtime.embedded_pg import free_port
 from sextant.runtime.testing.apps import running_app, service_settings
 from sextant.runtime.testing.plugin import InternalKeys
 
@@ -68,6 +70,35 @@ async def running_platform(
         )
         async with running_app(gateway) as client:
             yield Platform(client, issuer, apps, gateway)
+
+
+@asynccontextmanager
+async def served_platform(platform: Platform) -> AsyncIterator[str]:
+    """The running platform's gateway on a real loopback socket, for what must talk HTTP
+    as a user's client does (the CLI's commands); yields its URL. Its lifespan is the
+    platform's, already running: uvicorn only serves requests."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            platform.gateway,
+            host="127.0.0.1",
+            port=port,
+            lifespan="off",
+            log_level="warning",
+            access_log=False,
+        )
+    )
+    task = asyncio.create_task(server.serve())
+    try:
+        async with asyncio.timeout(30):
+            while not server.started:
+                if task.done():
+                    task.result()  # it could not start: say why
+                await asyncio.sleep(0.02)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 15)
 
 
 async def eventually(

@@ -7,6 +7,7 @@ Nothing starts at import time; the lifespan starts everything and stops it in re
 
 from __future__ import annotations
 
+import functools
 import gc
 import re
 import secrets
@@ -33,10 +34,11 @@ from sextant.runtime.db import Database
 from sextant.runtime.errors import document_problems, install_problem_handlers, problem
 from sextant.runtime.logging import bind_request_context, clear_request_context, configure_logging
 from sextant.runtime.metrics import ServiceMetrics, create_metrics
-from sextant.runtime.migrations import migrate
+from sextant.runtime.migrations import head_revisions, migrate
 from sextant.runtime.objectstore import ObjectStore
 from sextant.runtime.openapi import operation_id, restore_example_nulls
 from sextant.runtime.outbox import InboxPruner, Outbox, OutboxRelay, inbox_retention
+from sextant.runtime.readiness import service_checks, summary
 from sextant.runtime.settings import RuntimeSettings
 from sextant.runtime.tokens import InternalTokenVerifier, internal_claims, load_public_key
 
@@ -242,26 +244,32 @@ def _health_router(metrics: ServiceMetrics) -> APIRouter:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @router.get("/readyz", summary="Readiness: the database and the bus answer")
+    @router.get("/readyz", summary="Readiness: every check (database, migrations, bus...)")
     async def readyz(request: Request) -> JSONResponse:
         state: ServiceState | None = getattr(request.app.state, "service", None)
         if state is None:
             return problem(503, "Not ready", "service is starting", type_slug="not-ready")
-        checks = {"database": await state.db.ping(), "bus": await state.bus.ping()}
-        if state.processor is not None:
-            checks["consumer"] = state.processor.alive
-        if all(checks.values()):
-            return JSONResponse({"status": "ready", "checks": checks})
-        failing = ", ".join(k for k, ok in checks.items() if not ok)
-        return problem(
-            503, "Not ready", f"not answering: {failing}", type_slug="not-ready", checks=checks
-        )
+        checks = await service_checks(state, expected_revisions(state.spec))
+        listed = [check.as_json() for check in checks]
+        if all(check.ok for check in checks):
+            return JSONResponse({"status": "ready", "detail": summary(checks), "checks": listed})
+        return problem(503, "Not ready", summary(checks), type_slug="not-ready", checks=listed)
 
     @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
     async def prometheus() -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     return router
+
+
+def expected_revisions(spec: ServiceSpec) -> frozenset[str]:
+    """The migration heads of a service's code, read from its folder once per process."""
+    return _heads(spec.migrations_dir)
+
+
+@functools.cache
+def _heads(migrations_dir: Path) -> frozenset[str]:
+    return head_revisions(migrations_dir)
 
 
 def freeze_startup_objects() -> None:

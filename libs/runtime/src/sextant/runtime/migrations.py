@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from alembic import command, context
 from alembic.config import Config
 from alembic.operations import Operations
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, MetaData, text
 
 from sextant.runtime.db import TENANT_SETTING, Database, app_role_for, identifier
@@ -80,6 +81,12 @@ def alembic_config(migrations_dir: Path, schema: str) -> Config:
     config.set_main_option("version_locations", str(migrations_dir / "versions"))
     config.attributes["schema"] = schema
     return config
+
+
+def head_revisions(migrations_dir: Path) -> frozenset[str]:
+    """The revisions a schema is at once every migration in ``migrations_dir`` ran."""
+    script = ScriptDirectory.from_config(alembic_config(migrations_dir, "unused"))
+    return frozenset(script.get_heads())
 
 
 def run_env() -> None:

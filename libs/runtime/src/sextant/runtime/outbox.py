@@ -358,6 +358,11 @@ class OutboxRelay:
         await self._listener.start()
         self._task = asyncio.create_task(self._run(), name=f"outbox-relay:{self._db.schema}")
 
+    @property
+    def alive(self) -> bool:
+        """False once the relay's task has ended: committed events are no longer published."""
+        return self._task is not None and not self._task.done()
+
     async def stop(self) -> None:
         await cancel_and_wait(self._task)
         await self._listener.stop()

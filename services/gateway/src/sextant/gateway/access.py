@@ -274,10 +274,19 @@ def allow(*roles: PublicRole) -> Callable[[Request], Awaitable[Principal]]:
     return dependency
 
 
+# The 403 a newcomer meets first, with the platform-admin token `sextant run` prints: it
+# says what each kind of role is for and how to get the one that is needed.
+PLATFORM_ADMIN_HOLDS_NO_TENANT = (
+    "this token is a platform admin's: it manages tenants (/v1/tenants) and belongs to none. "
+    "Workspaces, sources and everything else in a tenant need a token with a tenant role "
+    "(tenant_admin, manager, member or partner): make a tenant admin's with "
+    "`sextant token create --role tenant_admin --tenant <tenant id>`, "
+    "or act on one tenant as platform admin through /v1/tenants/{tenant_id}/…"
+)
+
+
 def tenant_of(caller: Principal) -> UUID:
     """The tenant a tenant-scoped route acts on."""
     if caller.tenant_id is None:
-        raise Forbidden(
-            "a platform admin acts on a tenant's data through /v1/tenants/{tenant_id}/…"
-        )
+        raise Forbidden(PLATFORM_ADMIN_HOLDS_NO_TENANT)
     return caller.tenant_id

@@ -13,7 +13,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeGuard, TypeVar
 
 import httpx
 import structlog
@@ -141,6 +141,17 @@ async def within(seconds: float, call: Coroutine[Any, Any, T]) -> T:
     raise TimeoutError(f"no answer within {seconds} s")
 
 
+def _well_formed(checks: object) -> TypeGuard[list[dict[str, Any]]]:
+    """A list of checks as ``/readyz`` lists them: name, ok, detail each."""
+    return isinstance(checks, list) and all(
+        isinstance(c, dict)
+        and isinstance(c.get("name"), str)
+        and isinstance(c.get("ok"), bool)
+        and isinstance(c.get("detail"), str)
+        for c in checks
+    )
+
+
 def _retrieve(task: asyncio.Future[Any]) -> None:
     if not task.cancelled():
         task.exception()  # mark it retrieved: an abandoned call's error is not news
@@ -148,9 +159,11 @@ def _retrieve(task: asyncio.Future[Any]) -> None:
 
 @dataclass(frozen=True)
 class Readiness:
+    """A service's verdict as its ``/readyz`` gave it: each check with name, ok, detail."""
+
     ready: bool
     detail: str
-    checks: dict[str, bool] | None = None
+    checks: list[dict[str, Any]] | None = None
 
 
 class Upstreams:
@@ -224,7 +237,9 @@ class Upstreams:
         return sorted(self._clients)
 
     async def readiness(self, name: str) -> Readiness:
-        """The service's own ``/readyz`` verdict; unreachable or slow counts as not ready."""
+        """The service's own ``/readyz`` verdict with its checks. Unreachable or slow counts
+        as not ready, and so does a 200 without the checks every Sextant service lists:
+        whatever answered is not the service (a URL pointing elsewhere)."""
         client = self._clients[name]
         timeout = client.timeout.read or 2.0
         try:
@@ -234,10 +249,15 @@ class Upstreams:
         try:
             body: dict[str, Any] = response.json() if response.content else {}
         except ValueError:
-            body = {"detail": f"answered {response.status_code} with a body that is not JSON"}
-        if response.status_code == 200:
-            return Readiness(True, "ready", body.get("checks"))
-        return Readiness(False, str(body.get("detail", response.status_code)), body.get("checks"))
+            body = {}
+        checks = body.get("checks") if isinstance(body, dict) else None
+        if not _well_formed(checks):
+            return Readiness(
+                False, f"answered {response.status_code} without its checks: not a Sextant service"
+            )
+        ready = response.status_code == 200 and all(check["ok"] for check in checks)
+        detail = str(body.get("detail") or ("ready" if ready else response.status_code))
+        return Readiness(ready, detail, checks)
 
     async def forward(
         self,

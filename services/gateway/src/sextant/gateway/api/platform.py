@@ -30,7 +30,7 @@ from sextant.gateway.domain.limits import UploadPace, retry_after_header
 from sextant.gateway.openapi import PublicOpenAPI
 from sextant.gateway.schemas import Me
 from sextant.gateway.upstreams import Readiness
-from sextant.runtime.app import State, service_state
+from sextant.runtime.app import State, expected_revisions, service_state
 from sextant.runtime.errors import (
     DomainError,
     NotFound,
@@ -39,6 +39,7 @@ from sextant.runtime.errors import (
     problem,
     problem_response,
 )
+from sextant.runtime.readiness import service_checks, summary
 
 public_router = APIRouter(prefix="/v1", tags=["status"])
 
@@ -50,7 +51,14 @@ def example_reply(example: dict[str, Any]) -> dict[str, Any]:
 
 @public_router.get(
     "/status",
-    summary="Health of every service behind the gateway",
+    summary="Health of every service behind the gateway, check by check",
+    description=(
+        "Each service (the gateway first) with `ready`, a one-line `detail` and its `checks` "
+        "(database, migrations, bus, outbox relay, consumer), each with `name`, `ok` and "
+        "`detail`. 200 with `status: ok` when every check passes; otherwise 503 (problem+json) with "
+        "`health: degraded` (some services fail a check) or `unavailable` (the gateway "
+        "itself, or every service behind it, fails)."
+    ),
     responses={
         200: example_reply(
             {
@@ -58,31 +66,47 @@ def example_reply(example: dict[str, Any]) -> dict[str, Any]:
                 "services": {
                     "ingest": {
                         "ready": True,
-                        "detail": "ready",
-                        "checks": {"database": True, "bus": True},
+                        "detail": "all 2 checks pass",
+                        "checks": [
+                            {"name": "database", "ok": True, "detail": "answers"},
+                            {
+                                "name": "consumer",
+                                "ok": True,
+                                "detail": "consuming sextant.lifecycle",
+                            },
+                        ],
                     },
                 },
             }
         ),
-        503: problem_response("a service or a check is not ready; the body says which"),
+        503: problem_response("a check fails: `services` says which and why"),
     },
 )
 async def platform_status(state: State) -> JSONResponse:
-    """Whether the gateway and each service behind it is ready, with each service's own checks
-    (database, bus). No token needed."""
     upstreams = gateway_of(state).upstreams
-    own = Readiness(await state.db.ping() and await state.bus.ping(), "ready")
+    own_checks = await service_checks(state, expected_revisions(state.spec))
+    own = Readiness(
+        all(c.ok for c in own_checks), summary(own_checks), [c.as_json() for c in own_checks]
+    )
     names = upstreams.names
     results = await asyncio.gather(*(upstreams.readiness(name) for name in names))
+    verdicts = dict(zip(["gateway", *names], [own, *results], strict=True))
     services: dict[str, Any] = {
         name: {"ready": r.ready, "detail": r.detail, "checks": r.checks}
-        for name, r in zip(["gateway", *names], [own, *results], strict=True)
+        for name, r in verdicts.items()
     }
-    if all(s["ready"] for s in services.values()):
+    failing = [name for name, r in verdicts.items() if not r.ready]
+    if not failing:
         return JSONResponse({"status": "ok", "services": services})
-    failing = sorted(name for name, s in services.items() if not s["ready"])
+    down = not own.ready or all(not r.ready for r in results)
+    status = "unavailable" if down else "degraded"
     return problem(
-        503, "Degraded", f"not ready: {', '.join(failing)}", type_slug="degraded", services=services
+        503,
+        status.capitalize(),
+        "; ".join(f"{name}: {verdicts[name].detail}" for name in failing),
+        type_slug=status,
+        health=status,
+        services=services,
     )
 
 
