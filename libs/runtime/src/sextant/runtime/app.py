@@ -486,8 +486,7 @@ class RequestContext:
             latency.observe(time.perf_counter() - started)
             if span is not None:
                 span.update_name(f"{scope['method']} {route}")
-                span.set_attribute("http.route", route)
-                span.set_attribute("http.response.status_code", status)
+                span.set_attributes({"http.route": route, "http.response.status_code": status})
                 end_span(span, failure, failed=status >= 500)
                 current_tracer.reset(tracer_set)
 

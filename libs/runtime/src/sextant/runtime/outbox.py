@@ -31,7 +31,7 @@ from sextant.runtime.db import Database, driver_connection, identifier
 from sextant.runtime.metrics import ServiceMetrics
 from sextant.runtime.pgnotify import Listener, plain_dsn
 from sextant.runtime.tasks import cancel_and_wait
-from sextant.runtime.tracing import Tracer, current_tracer, end_span, producer_span, start_span
+from sextant.runtime.tracing import Tracer, end_span, start_span
 from sextant.runtime.transient import is_transient
 
 log = structlog.get_logger()
@@ -111,10 +111,6 @@ class Outbox:
             id=event_id,
         )
         topic = topic_for_type(envelope.type).name
-        tracer = current_tracer.get()
-        if tracer is not None:
-            sent = producer_span(tracer, topic, traceparent)
-            envelope = envelope.model_copy(update={"traceparent": sent})
         return Staged(envelope, topic, entity_key(tenant_id, workspace_id, entity))
 
     async def add(

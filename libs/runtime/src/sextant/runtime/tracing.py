@@ -16,18 +16,21 @@ OpenTelemetry context attached or detached anywhere:
   of the caller's ``traceparent``;
 - HTTP client span per outbound httpx request (:class:`TracedTransport`), whose context
   replaces the request's ``traceparent`` header;
-- a producer span per staged event, whose context is the envelope's ``traceparent``;
+- an event staged in the outbox carries the ``traceparent`` of the span that staged it
+  (the request's, or the event's handling that caused it): no span of its own, which
+  would double the spans of the webhook path for no information (see the bench);
 - a relay span per published outbox batch, linked to the events it publishes;
-- consumer spans: per event, a **child** of the producer's span (one event causes one
-  effect, and a child keeps webhook → ingest → identity → forecast one trace, which a
-  link would split into one trace per hop); per batch, a span **linked** to every event
-  in it (a batch has many parents, a span only one), with each event's own child span
-  inside the handler (:func:`~sextant.runtime.consumer.each_in_context`).
+- consumer spans: per event, a **child** of the span that staged the event (one event
+  causes one effect, and a child keeps webhook → ingest → identity → forecast one trace,
+  which a link would split into one trace per hop); per batch, a span **linked** to
+  every event in it (a batch has many parents, a span only one), with each event's own
+  child span inside the handler (:func:`~sextant.runtime.consumer.each_in_context`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from itertools import islice
 from contextvars import ContextVar
 from dataclasses import dataclass
 
@@ -44,6 +47,10 @@ from opentelemetry.trace.status import Status, StatusCode
 from sextant.runtime.settings import RuntimeSettings
 
 Tracer = trace.Tracer
+
+# A span keeps this many links (the SDK's default limit): a relay batch of 500 events
+# builds no more than it keeps.
+LINKS_KEPT = 128
 
 # The tracer of the service whose code runs in this task (set by its request context and
 # consumer): an outbound call or a staged event is that service's span.
@@ -95,8 +102,16 @@ def traces_url(endpoint: str) -> str:
 
 
 def parent_context(traceparent: str | None) -> Context | None:
-    """The W3C ``traceparent`` as a parent (None: a new trace). It was checked where it
-    came in (the request context's pattern, or our own formatting)."""
+    """The W3C ``traceparent`` as a parent (None: a new trace)."""
+    span_context = _span_context(traceparent)
+    if span_context is None:
+        return None
+    return trace.set_span_in_context(NonRecordingSpan(span_context), Context())
+
+
+def _span_context(traceparent: str | None) -> SpanContext | None:
+    """The span a W3C ``traceparent`` names; None when it names none. It was checked
+    where it came in (the request context's pattern, or our own formatting)."""
     if not traceparent or len(traceparent) != 55:
         return None
     try:
@@ -108,17 +123,13 @@ def parent_context(traceparent: str | None) -> Context | None:
         )
     except ValueError:
         return None
-    if not span_context.is_valid:
-        return None
-    return trace.set_span_in_context(NonRecordingSpan(span_context), Context())
+    return span_context if span_context.is_valid else None
 
 
 def link_to(traceparent: str | None) -> Link | None:
     """A link to the span named by ``traceparent``, when it names one."""
-    parent = parent_context(traceparent)
-    if parent is None:
-        return None
-    return Link(trace.get_current_span(parent).get_span_context())
+    span_context = _span_context(traceparent)
+    return Link(span_context) if span_context is not None else None
 
 
 def traceparent_of(span: Span) -> str:
@@ -136,13 +147,14 @@ def start_span(
     attributes: dict[str, str | int] | None = None,
     links: Iterable[str | None] = (),
 ) -> Span:
-    """A span under ``parent`` (a ``traceparent``), linked to ``links``."""
+    """A span under ``parent`` (a ``traceparent``), linked to the first ``LINKS_KEPT``
+    of ``links`` that name a span."""
     return tracer.start_span(
         name,
         context=parent_context(parent) or Context(),
         kind=kind,
         attributes=attributes,
-        links=[link for link in map(link_to, links) if link is not None],
+        links=list(islice(filter(None, map(link_to, links)), LINKS_KEPT)),
     )
 
 
@@ -153,20 +165,6 @@ def end_span(span: Span, error: BaseException | None = None, *, failed: bool = F
     if error is not None or failed:
         span.set_status(Status(StatusCode.ERROR, type(error).__name__ if error else None))
     span.end()
-
-
-def producer_span(tracer: Tracer, topic: str, parent: str | None) -> str:
-    """Record that an event is staged for ``topic``; the ``traceparent`` its envelope
-    carries (the consumer's span is its child)."""
-    span = start_span(
-        tracer,
-        f"send {topic}",
-        kind=SpanKind.PRODUCER,
-        parent=parent,
-        attributes={"messaging.system": "sextant", "messaging.destination.name": topic},
-    )
-    span.end()
-    return traceparent_of(span)
 
 
 class TracedTransport(httpx.AsyncBaseTransport):
