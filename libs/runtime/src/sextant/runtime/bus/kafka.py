@@ -123,23 +123,17 @@ class KafkaBus:
     async def backlog(self, group: str, topics: Sequence[str]) -> Backlog:
         """The group's lag (end offsets minus its committed ones; a partition it never
         committed counts from the log's start) and each DLQ's records still retained, from
-        a short-lived client: this runs per metrics scrape, not per event."""
+        a short-lived client of the group that joins nothing: this runs per metrics
+        scrape, not per event."""
         dlqs = [f"{topic}.dlq" for topic in topics]
         reader = AIOKafkaConsumer(
             bootstrap_servers=self._bootstrap,
             client_id=f"{self._client_id}-backlog",
+            group_id=group,  # to read its committed offsets; it never subscribes
             enable_auto_commit=False,
-        )
-        admin = AIOKafkaAdminClient(
-            bootstrap_servers=self._bootstrap, client_id=f"{self._client_id}-backlog"
         )
         await reader.start()
         try:
-            await admin.start()
-            try:
-                committed = await admin.list_consumer_group_offsets(group)
-            finally:
-                await admin.close()
             known = await reader.topics()
             partitions = [
                 TopicPartition(name, p)
@@ -149,14 +143,15 @@ class KafkaBus:
             ]
             ends = await reader.end_offsets(partitions)
             starts = await reader.beginning_offsets(partitions)
+            committed = {tp: await reader.committed(tp) for tp in partitions if tp.topic in topics}
         finally:
             await reader.stop()
         lag = dict.fromkeys(topics, 0)
         dead = dict.fromkeys(topics, 0)
         for tp in partitions:
             if tp.topic in lag:
-                done = committed.get(tp)
-                lag[tp.topic] += ends[tp] - (done.offset if done is not None else starts[tp])
+                done = committed[tp]
+                lag[tp.topic] += ends[tp] - (done if done is not None else starts[tp])
             else:
                 dead[tp.topic.removesuffix(".dlq")] += ends[tp] - starts[tp]
         return Backlog(lag=lag, dead_letters=dead)
