@@ -30,9 +30,9 @@ OpenTelemetry context attached or detached anywhere:
 from __future__ import annotations
 
 from collections.abc import Iterable
-from itertools import islice
 from contextvars import ContextVar
 from dataclasses import dataclass
+from itertools import islice
 
 import httpx
 from opentelemetry import trace
