@@ -36,12 +36,13 @@ from sextant.gateway.authn import ensure_local_issuer
 from sextant.gateway.main import create_app as create_gateway
 from sextant.gateway.settings import GatewaySettings
 from sextant.gateway.upstreams import Upstreams
-from sextant.runtime.app import create_service_app
+from sextant.runtime.app import create_service_app, serve_metrics_of
 from sextant.runtime.bus.base import EventBus
 from sextant.runtime.embedded_pg import EmbeddedPostgres, SupervisedPostgres
 from sextant.runtime.logging import configure_logging
 from sextant.runtime.settings import RuntimeSettings
 from sextant.runtime.tokens import ensure_local_keypair
+from sextant.runtime.tracing import TraceExport
 from sextant.runtime.wiring import create_bus, create_object_store
 
 log = structlog.get_logger()
@@ -218,7 +219,14 @@ async def _serve(
     url = http_url(listener)
     os.environ.setdefault("SEXTANT_INGEST_PUBLIC_BASE_URL", url)
     issuer = ensure_local_issuer(settings.data_dir)
-    async with running_services(settings, stop_within=SERVICES_STOP_SECONDS) as (apps, bus):
+    export = TraceExport.from_settings(settings)  # one span pipeline for every service
+    async with (
+        _exported(export),
+        running_services(settings, stop_within=SERVICES_STOP_SECONDS, trace_export=export) as (
+            apps,
+            bus,
+        ),
+    ):
         gateway = create_gateway(
             settings,
             upstreams=Upstreams.in_process(
@@ -226,7 +234,9 @@ async def _serve(
             ),
             bus=bus,
             local_issuer=issuer,
+            trace_export=export,
         )
+        serve_metrics_of(gateway, apps)
         admin_token = issuer.mint(
             subject="platform-admin@local",
             role="platform_admin",
@@ -273,6 +283,16 @@ async def _serve_gateway(
 
 
 @contextlib.asynccontextmanager
+async def _exported(export: TraceExport | None) -> AsyncIterator[None]:
+    """Flush and stop the span pipeline once every service has stopped."""
+    try:
+        yield
+    finally:
+        if export is not None:
+            export.shutdown()
+
+
+@contextlib.asynccontextmanager
 async def _started(app: FastAPI, *, stop_within: float | None) -> AsyncIterator[None]:
     """``app``'s lifespan, its stop given up on after ``stop_within`` seconds."""
     lifespan = app.router.lifespan_context(app)
@@ -285,12 +305,16 @@ async def _started(app: FastAPI, *, stop_within: float | None) -> AsyncIterator[
 
 @contextlib.asynccontextmanager
 async def running_services(
-    settings: RuntimeSettings, *, stop_within: float | None = None
+    settings: RuntimeSettings,
+    *,
+    stop_within: float | None = None,
+    trace_export: TraceExport | None = None,
 ) -> AsyncIterator[tuple[dict[str, FastAPI], EventBus]]:
     """Every service behind the gateway, started on one shared bus (the embedded mode's
-    shape, also what whole-platform tests run); on the way out the services stop all at
-    once (one after another, their consumers' last batches added up to seconds), within
-    ``stop_within`` seconds when given, then the bus."""
+    shape, also what whole-platform tests run), their spans through ``trace_export`` when
+    tracing; on the way out the services stop all at once (one after another, their
+    consumers' last batches added up to seconds), within ``stop_within`` seconds when
+    given, then the bus."""
     bus = create_bus(settings)
     objects = create_object_store(settings)
     lifespans: list[AbstractAsyncContextManager[object]] = []
@@ -304,6 +328,7 @@ async def running_services(
                 owns_bus=False,
                 objects=objects,
                 configure_logs=False,
+                trace_export=trace_export,
             )
             for name, spec in UPSTREAM_SPECS.items()
         }

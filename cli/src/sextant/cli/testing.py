@@ -21,9 +21,11 @@ from sextant.gateway.authn import LocalIssuer, PublicRole, ensure_local_issuer
 from sextant.gateway.main import create_app as create_gateway
 from sextant.gateway.settings import GatewaySettings
 from sextant.gateway.upstreams import Upstreams
+from sextant.runtime.app import serve_metrics_of
 from sextant.runtime.embedded_pg import free_port
 from sextant.runtime.testing.apps import running_app, service_settings
 from sextant.runtime.testing.plugin import InternalKeys
+from sextant.runtime.tracing import TraceExport
 
 
 @dataclass
@@ -57,17 +59,21 @@ async def running_platform(
     keys: InternalKeys,
     data_dir: Path,
     gateway_settings: GatewaySettings | None = None,
+    trace_export: TraceExport | None = None,
 ) -> AsyncIterator[Platform]:
+    """The platform; ``trace_export`` turns tracing on (an in-memory exporter's)."""
     settings = service_settings(database_url, keys, data_dir=data_dir)
     issuer = ensure_local_issuer(data_dir)
-    async with running_services(settings) as (apps, bus):
+    async with running_services(settings, trace_export=trace_export) as (apps, bus):
         gateway = create_gateway(
             settings,
             upstreams=Upstreams.in_process(apps, timeout=10),
             bus=bus,
             gateway_settings=gateway_settings or GatewaySettings(),
             local_issuer=issuer,
+            trace_export=trace_export,
         )
+        serve_metrics_of(gateway, apps)
         async with running_app(gateway) as client:
             yield Platform(client, issuer, apps, gateway)
 

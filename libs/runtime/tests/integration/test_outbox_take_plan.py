@@ -10,7 +10,7 @@ from sextant.runtime.outbox import take_statement
 OUTBOX = (
     "CREATE TABLE outbox (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
     " event_id uuid NOT NULL UNIQUE DEFAULT gen_random_uuid(), topic text NOT NULL,"
-    " key text NOT NULL, envelope jsonb NOT NULL)"
+    " key text NOT NULL, envelope jsonb NOT NULL, created_at timestamptz NOT NULL DEFAULT now())"
 )
 
 
@@ -43,6 +43,7 @@ async def test_a_churned_outbox_is_taken_through_its_primary_key_not_scanned(dat
         taken = await conn.fetch(take_statement("outbox"), 2)
         assert [r["data"] for r in taken] == ['{"n": 1}'] * 2
         assert [r["attributes"] for r in taken] == ['{"id": "x"}'] * 2
+        assert all(0 <= r["waited"] < 60 for r in taken)  # seconds since committed
         assert await conn.fetchval("SELECT count(*) FROM outbox") == 1
     finally:
         await conn.close()

@@ -21,6 +21,7 @@ from typing import Annotated, Any, cast
 import structlog
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from opentelemetry.trace import SpanKind
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,14 +34,28 @@ from sextant.runtime.consumer import EventProcessor, Handler, RetryPolicy
 from sextant.runtime.db import Database
 from sextant.runtime.errors import document_problems, install_problem_handlers, problem
 from sextant.runtime.logging import bind_request_context, clear_request_context, configure_logging
-from sextant.runtime.metrics import ServiceMetrics, create_metrics
+from sextant.runtime.metrics import ServiceMetrics, ServicesCollector, create_metrics
 from sextant.runtime.migrations import head_revisions, migrate
 from sextant.runtime.objectstore import ObjectStore
 from sextant.runtime.openapi import operation_id, restore_example_nulls
-from sextant.runtime.outbox import InboxPruner, Outbox, OutboxRelay, inbox_retention
+from sextant.runtime.outbox import (
+    InboxPruner,
+    Outbox,
+    OutboxRelay,
+    inbox_retention,
+    outbox_backlog,
+)
 from sextant.runtime.readiness import service_checks, summary
 from sextant.runtime.settings import RuntimeSettings
 from sextant.runtime.tokens import InternalTokenVerifier, internal_claims, load_public_key
+from sextant.runtime.tracing import (
+    TraceExport,
+    Tracer,
+    current_tracer,
+    end_span,
+    start_span,
+    traceparent_of,
+)
 
 log = structlog.get_logger()
 
@@ -90,6 +105,7 @@ class ServiceState:
     extras: dict[str, Any] = field(default_factory=dict)
     processor: EventProcessor | None = None
     relay: OutboxRelay | None = None
+    tracer: Tracer | None = None  # None: tracing is off
 
 
 def service_state(request: Request) -> ServiceState:
@@ -125,8 +141,11 @@ def create_service_app(
     objects: ObjectStore | None = None,
     owns_bus: bool = True,
     configure_logs: bool = True,
+    trace_export: TraceExport | None = None,
 ) -> FastAPI:
-    """Build a service's app. ``owns_bus`` is False when the embedded mode shares one bus."""
+    """Build a service's app. ``owns_bus`` is False when the embedded mode shares one bus;
+    ``trace_export`` is the process's span pipeline when the caller shares one (the
+    embedded mode, tests), else the settings' own (None when tracing is off)."""
     if configure_logs:
         configure_logging(settings.log_level, json=settings.log_json)
     if settings.database_url is None:
@@ -139,6 +158,9 @@ def create_service_app(
     except KeyError:
         raise ValueError(f"{spec.name}: call spine_tables(metadata) in its db module") from None
     metrics = create_metrics(spec.name)
+    owned_export = None if trace_export is not None else TraceExport.from_settings(settings)
+    export = trace_export or owned_export
+    tracer = export.tracer(spec.name) if export is not None else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -149,6 +171,8 @@ def create_service_app(
             pool_size=settings.db_pool_size,
         )
         async with AsyncExitStack() as stack:
+            if owned_export is not None:
+                stack.callback(owned_export.shutdown)
             if settings.migrate_on_start:
                 await migrate(db, spec.migrations_dir, spec.metadata)
             await db.start()
@@ -165,9 +189,10 @@ def create_service_app(
                 outbox=Outbox(outbox_table, source=f"/sextant/{spec.name}"),
                 metrics=metrics,
                 objects=objects,
+                tracer=tracer,
             )
             app.state.service = state
-            state.relay = OutboxRelay(db, outbox_table, bus, metrics=metrics)
+            state.relay = OutboxRelay(db, outbox_table, bus, metrics=metrics, tracer=tracer)
             await state.relay.start()
             stack.push_async_callback(state.relay.stop)
             if spec.handlers:
@@ -181,6 +206,7 @@ def create_service_app(
                         settings.consumer_max_attempts, settings.consumer_backoff_seconds
                     ),
                     metrics=metrics,
+                    tracer=tracer,
                 )
                 await state.processor.start()
                 stack.push_async_callback(state.processor.stop)
@@ -227,8 +253,8 @@ def create_service_app(
     app.openapi = lambda: restore_example_nulls(  # type: ignore[method-assign]
         document_problems(generate_openapi())
     )
-    app.add_middleware(RequestContext, metrics=metrics)
-    app.answer_first(spec.hot_routes, metrics)
+    app.add_middleware(RequestContext, metrics=metrics, tracer=tracer)
+    app.answer_first(spec.hot_routes, metrics, tracer)
     app.include_router(_health_router(metrics))
     for router in (*spec.routers, _internal_router(spec)):
         app.include_router(router, dependencies=[Depends(internal_claims)])
@@ -256,8 +282,22 @@ def _health_router(metrics: ServiceMetrics) -> APIRouter:
         return problem(503, "Not ready", summary(checks), type_slug="not-ready", checks=listed)
 
     @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
-    async def prometheus() -> Response:
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    async def prometheus(request: Request) -> Response:
+        peers: Mapping[str, FastAPI] = getattr(request.app.state, "metrics_peers", {})
+        own: ServiceState | None = getattr(request.app.state, "service", None)
+        states = [own] + [getattr(peer.state, "service", None) for peer in peers.values()]
+        for state in states:
+            if state is not None:
+                await refresh_spine_gauges(state)
+        if not peers:
+            return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        registries = {own.spec.name if own else "self": metrics.registry} | {
+            name: peer.state.metrics.registry for name, peer in peers.items()
+        }
+        return Response(
+            generate_latest(ServicesCollector(registries)),
+            media_type=CONTENT_TYPE_LATEST,
+        )
 
     return router
 
@@ -270,6 +310,36 @@ def expected_revisions(spec: ServiceSpec) -> frozenset[str]:
 @functools.cache
 def _heads(migrations_dir: Path) -> frozenset[str]:
     return head_revisions(migrations_dir)
+
+
+def serve_metrics_of(app: FastAPI, peers: Mapping[str, FastAPI]) -> None:
+    """``app``'s ``/metrics`` shows ``peers`` too (the embedded mode: the gateway's shows
+    every in-process service), each sample labelled with its service."""
+    app.state.metrics_peers = dict(peers)
+
+
+async def refresh_spine_gauges(state: ServiceState) -> None:
+    """Read the outbox backlog, the consumer group's lag and its DLQs' depth into the
+    gauges; an answer missing (database or bus down) leaves the last values."""
+    metrics = state.metrics
+    outbox = state.spec.metadata.tables[f"{state.spec.schema}.outbox"]
+    try:
+        waiting, oldest = await outbox_backlog(state.db, outbox)
+        metrics.outbox_backlog.set(waiting)
+        metrics.outbox_oldest_seconds.set(oldest)
+    except Exception as exc:
+        log.warning("metrics.outbox_unread", service=state.spec.name, error=str(exc))
+    if not state.spec.handlers:
+        return
+    try:
+        backlog = await state.bus.backlog(state.spec.name, sorted(state.spec.handlers))
+    except Exception as exc:
+        log.warning("metrics.backlog_unread", service=state.spec.name, error=str(exc))
+        return
+    for topic, lag in backlog.lag.items():
+        metrics.consumer_lag.labels(topic).set(lag)
+    for topic, depth in backlog.dead_letters.items():
+        metrics.dlq_depth.labels(topic).set(depth)
 
 
 def freeze_startup_objects() -> None:
@@ -312,11 +382,13 @@ class ServiceApp(FastAPI):
     _hot_routes: tuple[Route, ...] = ()
     _hot_context: RequestContext | None = None
 
-    def answer_first(self, routes: Sequence[Route], metrics: ServiceMetrics) -> None:
+    def answer_first(
+        self, routes: Sequence[Route], metrics: ServiceMetrics, tracer: Tracer | None = None
+    ) -> None:
         """Answer ``routes`` first; with none, every request goes straight to FastAPI."""
         if routes:
             self._hot_routes = tuple(routes)
-            self._hot_context = RequestContext(self._answer_hot, metrics)
+            self._hot_context = RequestContext(self._answer_hot, metrics, tracer)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self._hot_context is not None and scope["type"] == "http":
@@ -362,11 +434,16 @@ def _given(value: bytes | None, form: re.Pattern[bytes]) -> str:
 
 class RequestContext:
     """Request id and traceparent on every log line and reply; request count and latency
-    by route. Plain ASGI rather than ``@app.middleware``: that one wraps each request in
-    a task group and memory streams, which cost more than a fast route itself."""
+    by route; a server span per request when tracing is on. Plain ASGI rather than
+    ``@app.middleware``: that one wraps each request in a task group and memory streams,
+    which cost more than a fast route itself.
 
-    def __init__(self, app: ASGIApp, metrics: ServiceMetrics) -> None:
-        self.app, self.metrics = app, metrics
+    The route label is the route's template, never the raw path (bounded cardinality); a
+    route that forwards many templates (the gateway's proxy) names the one it matched in
+    the scope's ``sextant.route``."""
+
+    def __init__(self, app: ASGIApp, metrics: ServiceMetrics, tracer: Tracer | None = None) -> None:
+        self.app, self.metrics, self.tracer = app, metrics, tracer
         self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -376,6 +453,17 @@ class RequestContext:
         headers = dict(scope["headers"])
         request_id = _given(headers.get(b"x-request-id"), _REQUEST_ID)
         traceparent = _given(headers.get(b"traceparent"), _TRACEPARENT)
+        span = None
+        if self.tracer is not None:
+            span = start_span(
+                self.tracer,
+                scope["method"],
+                kind=SpanKind.SERVER,
+                parent=traceparent or None,
+                attributes={"http.request.method": scope["method"], "url.path": scope["path"]},
+            )
+            traceparent = traceparent_of(span)
+            tracer_set = current_tracer.set(self.tracer)
         if not (request_id and traceparent):
             fresh = secrets.token_hex(32)  # one read of the OS's randomness for both ids
             request_id = request_id or fresh[:16]
@@ -395,13 +483,24 @@ class RequestContext:
                 ]
             await send(message)
 
+        failure: BaseException | None = None
         try:
             await self.app(scope, receive, send_with_request_id)
+        except BaseException as exc:
+            failure = exc
+            raise
         finally:
-            route = getattr(scope.get("route"), "path", "unmatched")
+            route = str(
+                scope.get("sextant.route") or getattr(scope.get("route"), "path", "unmatched")
+            )
             count, latency = self._series(scope["method"], route, status)
             count.inc()
             latency.observe(time.perf_counter() - started)
+            if span is not None:
+                span.update_name(f"{scope['method']} {route}")
+                span.set_attributes({"http.route": route, "http.response.status_code": status})
+                end_span(span, failure, failed=status >= 500)
+                current_tracer.reset(tracer_set)
 
     def _series(self, method: str, route: str, status: int) -> tuple[Counter, Histogram]:
         """The request's counter and histogram children, looked up once per label set

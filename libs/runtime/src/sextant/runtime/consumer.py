@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from uuid import UUID
 
 import structlog
+from opentelemetry.trace import Span, SpanKind
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -34,6 +35,7 @@ from sextant.runtime.logging import bind_request_context, clear_request_context
 from sextant.runtime.metrics import ServiceMetrics
 from sextant.runtime.outbox import claim_inbox, claim_inbox_many
 from sextant.runtime.tasks import cancel_and_wait
+from sextant.runtime.tracing import Tracer, current_tracer, end_span, start_span, traceparent_of
 from sextant.runtime.transient import is_transient
 
 log = structlog.get_logger()
@@ -70,14 +72,45 @@ def each_of(handler: Handler, *, max_batch: int = 100) -> Batched:
 def each_in_context(envelopes: Sequence[Envelope]) -> Iterator[Envelope]:
     """The envelopes of a batch, each with its own trace bound while the caller handles it
     (what it stages for the outbox carries that event's traceparent, not its neighbour's);
-    the trace bound before is bound again after."""
+    the trace bound before is bound again after.
+
+    When tracing, each event's handling is a span, a child of the event's producer and
+    linked to the batch's span (bound before), so its trace runs on through this service."""
     before = structlog.contextvars.get_contextvars().get("traceparent")
+    tracer = current_tracer.get()
+    span: Span | None = None
     try:
         for envelope in envelopes:
-            _bind_trace(envelope.traceparent)
+            if tracer is None:
+                _bind_trace(envelope.traceparent)
+                yield envelope
+                continue
+            batch = (before,) if before != envelope.traceparent else ()
+            span = _event_span(tracer, envelope, links=batch)
+            _bind_trace(traceparent_of(span))
             yield envelope
+            span.end()
+            span = None
     finally:
+        if span is not None:  # the batch failed while this event was in hand
+            end_span(span, failed=True)
         _bind_trace(before)
+
+
+def _event_span(tracer: Tracer, envelope: Envelope, links: Sequence[str | None] = ()) -> Span:
+    """The span of one event's handling: a child of its producer's (see
+    :mod:`sextant.runtime.tracing` for why a child, not a link)."""
+    return start_span(
+        tracer,
+        f"process {envelope.type}",
+        kind=SpanKind.CONSUMER,
+        parent=envelope.traceparent,
+        attributes={
+            "messaging.message.id": str(envelope.id),
+            "cloudevents.event_type": envelope.type,
+        },
+        links=links,
+    )
 
 
 def _bind_trace(traceparent: str | None) -> None:
@@ -134,6 +167,7 @@ class EventProcessor:
         retry: RetryPolicy | None = None,
         metrics: ServiceMetrics | None = None,
         max_records: int = 500,
+        tracer: Tracer | None = None,
     ) -> None:
         self._bus = bus
         self._db = db
@@ -143,6 +177,7 @@ class EventProcessor:
         self._retry = retry or RetryPolicy()
         self._metrics = metrics
         self._max_records = max_records
+        self._tracer = tracer
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self.handled = 0
@@ -173,6 +208,7 @@ class EventProcessor:
             log.error("consumer.ended_with_error", group=self._group, error=str(exc))
 
     async def _run(self) -> None:
+        current_tracer.set(self._tracer)  # this task's: handlers' calls and staged events
         consumer = self._bus.consumer(self._group, sorted(self._handlers))
         while not self._stopping.is_set():
             try:
@@ -250,16 +286,36 @@ class EventProcessor:
                 await handler.handle_many(session, fresh)
 
         bind_request_context(tenant_id=str(tenant))
+        span = None
+        if self._tracer is not None:
+            span = start_span(
+                self._tracer,
+                f"process {topic}",
+                kind=SpanKind.CONSUMER,
+                parent=None,
+                attributes={
+                    "messaging.destination.name": topic,
+                    "messaging.consumer.group.name": self._group,
+                    "messaging.batch.message_count": len(envelopes),
+                },
+                links=[e.traceparent for e in envelopes],
+            )
+            bind_request_context(traceparent=traceparent_of(span))
         try:
             await self._committed(tenant, handle)
         except Exception as exc:
             log.warning(
                 "consumer.batch_failed", group=self._group, records=len(run), error=str(exc)
             )
+            if span is not None:
+                end_span(span, exc)
+                span = None
             for record, envelope in run:
                 await self.process(record, envelope)
             return
         finally:
+            if span is not None:
+                span.end()
             clear_request_context()
         self.handled += len(run)
         if self._metrics:
@@ -279,7 +335,14 @@ class EventProcessor:
             if await claim_inbox(session, self._inbox, self._group, event.id):
                 await handler(session, event)
 
-        bind_request_context(tenant_id=str(envelope.tenantid), traceparent=envelope.traceparent)
+        # A Batched handler's each_in_context makes the event's span (the same one a
+        # batch of many gives it); any other handler's is made here.
+        span = None
+        if self._tracer is not None and not isinstance(handler, Batched):
+            span = _event_span(self._tracer, envelope)
+        traceparent = envelope.traceparent if span is None else traceparent_of(span)
+        bind_request_context(tenant_id=str(envelope.tenantid), traceparent=traceparent)
+        failure: BaseException | None = None
         try:
             attempt = 0
             while True:
@@ -301,10 +364,13 @@ class EventProcessor:
                         error=str(exc),
                     )
                     if attempt >= self._retry.max_attempts:
+                        failure = exc
                         await self._dead_letter(record, exc, attempts=attempt)
                         return
                     await asyncio.sleep(self._retry.delay(attempt))
         finally:
+            if span is not None:
+                end_span(span, failure)
             clear_request_context()
 
     async def _committed(

@@ -1,4 +1,7 @@
-"""structlog JSON logs that carry request id, tenant id and the W3C traceparent."""
+"""structlog JSON logs that carry request id, tenant id and the W3C traceparent, and the
+trace and span ids read from it (``trace_id``/``span_id``, the names log backends join
+traces on). With tracing on, the traceparent bound is the current span's
+(:mod:`sextant.runtime.tracing`), so a line names the span it was written in."""
 
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
+            add_trace_ids,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.StackInfoRenderer(),
@@ -30,6 +34,16 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
     logging.basicConfig(level=level, stream=sys.stderr, format="%(name)s %(levelname)s %(message)s")
     for noisy in ("aiokafka", "botocore", "aiobotocore", "urllib3", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def add_trace_ids(
+    _logger: object, _method: str, event: structlog.typing.EventDict
+) -> structlog.typing.EventDict:
+    """``trace_id`` and ``span_id`` from the line's W3C traceparent, when it has one."""
+    traceparent = event.get("traceparent")
+    if isinstance(traceparent, str) and len(traceparent) == 55:
+        event["trace_id"], event["span_id"] = traceparent[3:35], traceparent[36:52]
+    return event
 
 
 def _stderr_logger(*_args: object) -> structlog.PrintLogger:

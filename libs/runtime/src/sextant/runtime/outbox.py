@@ -18,6 +18,7 @@ import asyncpg
 import orjson
 import sqlalchemy as sa
 import structlog
+from opentelemetry.trace import SpanKind
 from sqlalchemy import MetaData, Table
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,6 +31,7 @@ from sextant.runtime.db import Database, driver_connection, identifier
 from sextant.runtime.metrics import ServiceMetrics
 from sextant.runtime.pgnotify import Listener, plain_dsn
 from sextant.runtime.tasks import cancel_and_wait
+from sextant.runtime.tracing import Tracer, end_span, start_span
 from sextant.runtime.transient import is_transient
 
 log = structlog.get_logger()
@@ -324,8 +326,21 @@ def take_statement(table: str) -> str:
     return (
         f"DELETE FROM {table} WHERE id = ANY(ARRAY(SELECT id FROM {table} ORDER BY id LIMIT $1))"
         " RETURNING id, topic, key, (envelope - 'data')::text AS attributes,"
-        " (envelope -> 'data')::text AS data"
+        " (envelope -> 'data')::text AS data,"
+        " extract(epoch FROM clock_timestamp() - created_at)::float8 AS waited"
     )
+
+
+async def outbox_backlog(db: Database, table: Table) -> tuple[int, float]:
+    """How many rows wait in ``table`` for the relay, and the oldest one's age in seconds
+    (0 when none): a count over the table, for a metrics scrape, not the hot path."""
+    name = f"{identifier(table.schema or 'public')}.{identifier(table.name)}"
+    async with db.driver_transaction() as connection:
+        row = await connection.fetchrow(
+            "SELECT count(*) AS n, COALESCE(extract(epoch FROM clock_timestamp()"
+            f" - min(created_at)), 0)::float8 AS oldest FROM {name}"
+        )
+    return int(row["n"]), float(row["oldest"])
 
 
 class OutboxRelay:
@@ -339,8 +354,10 @@ class OutboxRelay:
         *,
         batch_size: int = 500,
         metrics: ServiceMetrics | None = None,
+        tracer: Tracer | None = None,
     ) -> None:
         self._db = db
+        self._tracer = tracer
         self._metrics = metrics
         self._table = table
         self._bus = bus
@@ -399,18 +416,32 @@ class OutboxRelay:
             rows = sorted(await connection.fetch(self._take_sql, self._batch_size), key=_by_id)
             if not rows:
                 return 0
-            await self._bus.publish(
-                [
-                    OutgoingRecord(
-                        r["topic"],
-                        r["key"],
-                        tuple(kafka_headers(orjson.loads(r["attributes"]))),
-                        r["data"].encode(),
-                    )
-                    for r in rows
-                ]
-            )
+            attributes = [orjson.loads(r["attributes"]) for r in rows]
+            records = [
+                OutgoingRecord(r["topic"], r["key"], tuple(kafka_headers(a)), r["data"].encode())
+                for r, a in zip(rows, attributes, strict=True)
+            ]
+            span = None
+            if self._tracer is not None:  # its own trace, linked to the events it carries
+                span = start_span(
+                    self._tracer,
+                    "outbox publish",
+                    kind=SpanKind.PRODUCER,
+                    parent=None,
+                    attributes={"messaging.batch.message_count": len(rows)},
+                    links=[a.get("traceparent") for a in attributes],
+                )
+            try:
+                await self._bus.publish(records)
+            except BaseException as exc:
+                if span is not None:
+                    end_span(span, exc)
+                raise
+            if span is not None:
+                span.end()
         self.published += len(rows)
         if self._metrics:
             self._metrics.outbox_published.inc(len(rows))
+            for row in rows:
+                self._metrics.outbox_relay_delay.observe(row["waited"])
         return len(rows)

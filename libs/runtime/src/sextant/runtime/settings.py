@@ -124,6 +124,23 @@ class RuntimeSettings(BaseSettings):
         default=True, description="one JSON object a line; false: readable lines for a person"
     )
 
+    tracing_otlp_endpoint: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "SEXTANT_TRACING_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"
+        ),
+        description="base URL of an OpenTelemetry collector (OTLP over http/protobuf; "
+        "spans go to its /v1/traces), e.g. http://127.0.0.1:4318; unset: no tracing, "
+        "and no cost (sextant.runtime.tracing)",
+    )
+    tracing_sample_ratio: float = Field(
+        default=1.0,
+        ge=0,
+        le=1,
+        description="share of new traces recorded when tracing is on; a trace begun by a "
+        "caller keeps the caller's decision",
+    )
+
     egress_allow: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="hosts a tenant's URLs may reach although private (on-premise GitLab, "

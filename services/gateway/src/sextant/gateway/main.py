@@ -21,6 +21,7 @@ from sextant.runtime.bus.base import EventBus
 from sextant.runtime.pgnotify import plain_dsn
 from sextant.runtime.settings import RuntimeSettings
 from sextant.runtime.tokens import InternalTokenSigner, load_private_key
+from sextant.runtime.tracing import TraceExport
 from sextant.runtime.wiring import create_bus, create_object_store
 
 
@@ -124,8 +125,10 @@ def create_app(
     bus: EventBus | None = None,
     gateway_settings: GatewaySettings | None = None,
     local_issuer: LocalIssuer | None = None,
+    trace_export: TraceExport | None = None,
 ) -> FastAPI:
-    """Build the gateway; the embedded mode passes in-process upstreams and the shared bus."""
+    """Build the gateway; the embedded mode passes in-process upstreams, the shared bus
+    and the process's span pipeline."""
     settings = settings or RuntimeSettings()
     gateway_settings = gateway_settings or GatewaySettings()
     shared_bus = bus
@@ -135,6 +138,7 @@ def create_app(
         bus_factory=(lambda: shared_bus) if shared_bus else (lambda: create_bus(settings)),
         owns_bus=shared_bus is None,
         objects=create_object_store(settings),
+        trace_export=trace_export,
     )
     install_edge(app, gateway_settings)
     return app

@@ -23,6 +23,7 @@ from starlette.responses import StreamingResponse
 
 from sextant.gateway.domain.limits import Breakers
 from sextant.runtime.errors import problem
+from sextant.runtime.tracing import TracedTransport
 
 T = TypeVar("T")
 
@@ -211,7 +212,11 @@ class Upstreams:
             raise ValueError(f"SEXTANT_GATEWAY_SERVICE_URLS lacks: {', '.join(missing)}")
         return cls(
             {
-                name: httpx.AsyncClient(base_url=urls[name], timeout=timeout)
+                name: httpx.AsyncClient(
+                    transport=TracedTransport(httpx.AsyncHTTPTransport()),
+                    base_url=urls[name],
+                    timeout=timeout,
+                )
                 for name in UPSTREAM_SERVICES
             }
         )
@@ -221,7 +226,7 @@ class Upstreams:
         return cls(
             {
                 name: httpx.AsyncClient(
-                    transport=httpx.ASGITransport(app=app),
+                    transport=TracedTransport(httpx.ASGITransport(app=app)),
                     base_url=f"http://{name}",
                     timeout=timeout,
                 )

@@ -33,6 +33,14 @@ class IncomingRecord:
     value: bytes
 
 
+@dataclass(frozen=True)
+class Backlog:
+    """What waits on the bus for a consumer group, by topic (a metrics scrape's view)."""
+
+    lag: dict[str, int]  # records not yet committed by the group
+    dead_letters: dict[str, int]  # records in the topic's DLQ (``<topic>.dlq``)
+
+
 class BusConsumer(Protocol):
     """A member of a consumer group. Offsets are committed only when the caller says so."""
 
@@ -65,6 +73,10 @@ class EventBus(Protocol):
         ...
 
     def consumer(self, group: str, topics: Sequence[str]) -> BusConsumer: ...
+
+    async def backlog(self, group: str, topics: Sequence[str]) -> Backlog:
+        """``group``'s lag on ``topics`` and the depth of their DLQs."""
+        ...
 
 
 def partition_for(key: str, partitions: int) -> int:

@@ -24,7 +24,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
-from sextant.runtime.bus.base import IncomingRecord, OutgoingRecord, PartitionKey
+from sextant.runtime.bus.base import Backlog, IncomingRecord, OutgoingRecord, PartitionKey
 from sextant.runtime.topics import TopicPlan, ensure_topics
 
 log = structlog.get_logger()
@@ -119,6 +119,42 @@ class KafkaBus:
             for r in records
         ]
         await asyncio.gather(*futures)
+
+    async def backlog(self, group: str, topics: Sequence[str]) -> Backlog:
+        """The group's lag (end offsets minus its committed ones; a partition it never
+        committed counts from the log's start) and each DLQ's records still retained, from
+        a short-lived client of the group that joins nothing: this runs per metrics
+        scrape, not per event."""
+        dlqs = [f"{topic}.dlq" for topic in topics]
+        reader = AIOKafkaConsumer(
+            bootstrap_servers=self._bootstrap,
+            client_id=f"{self._client_id}-backlog",
+            group_id=group,  # to read its committed offsets; it never subscribes
+            enable_auto_commit=False,
+        )
+        await reader.start()
+        try:
+            known = await reader.topics()
+            partitions = [
+                TopicPartition(name, p)
+                for name in (*topics, *dlqs)
+                if name in known
+                for p in sorted(reader.partitions_for_topic(name) or ())
+            ]
+            ends = await reader.end_offsets(partitions)
+            starts = await reader.beginning_offsets(partitions)
+            committed = {tp: await reader.committed(tp) for tp in partitions if tp.topic in topics}
+        finally:
+            await reader.stop()
+        lag = dict.fromkeys(topics, 0)
+        dead = dict.fromkeys(topics, 0)
+        for tp in partitions:
+            if tp.topic in lag:
+                done = committed[tp]
+                lag[tp.topic] += ends[tp] - (done if done is not None else starts[tp])
+            else:
+                dead[tp.topic.removesuffix(".dlq")] += ends[tp] - starts[tp]
+        return Backlog(lag=lag, dead_letters=dead)
 
     def consumer(self, group: str, topics: Sequence[str]) -> KafkaConsumer:
         return KafkaConsumer(self._bootstrap, group, list(topics), self._session_timeout_ms)

@@ -25,7 +25,13 @@ import orjson
 import structlog
 
 from sextant.contracts import uuid7
-from sextant.runtime.bus.base import IncomingRecord, OutgoingRecord, PartitionKey, partition_for
+from sextant.runtime.bus.base import (
+    Backlog,
+    IncomingRecord,
+    OutgoingRecord,
+    PartitionKey,
+    partition_for,
+)
 from sextant.runtime.pgnotify import Listener
 from sextant.runtime.tasks import cancel_and_wait
 
@@ -201,6 +207,32 @@ class LocalBus:
 
     def consumer(self, group: str, topics: Sequence[str]) -> LocalConsumer:
         return LocalConsumer(self, group, list(topics))
+
+    async def backlog(self, group: str, topics: Sequence[str]) -> Backlog:
+        """The group's lag from the partitions' next offsets and its committed ones (a
+        partition it never committed counts from offset 0, as its consumer starts there);
+        a DLQ's depth is the records it still holds (retention prunes them too)."""
+        pool = await self.pool()
+        dlqs = [f"{topic}.dlq" for topic in topics]
+        lag = await pool.fetch(
+            f"""SELECT p.topic, sum(p.next_offset - COALESCE(g.next_offset, 0))::bigint AS n
+            FROM {SCHEMA}.partitions p LEFT JOIN {SCHEMA}.group_offsets g
+              ON g.group_id = $1 AND g.topic = p.topic AND g.partition = p.partition
+            WHERE p.topic = ANY($2::text[]) GROUP BY p.topic""",
+            group,
+            list(topics),
+        )
+        dead = await pool.fetch(
+            f"SELECT topic, count(*) AS n FROM {SCHEMA}.records"
+            " WHERE topic = ANY($1::text[]) GROUP BY topic",
+            dlqs,
+        )
+        depth = {row["topic"]: int(row["n"]) for row in dead}
+        lags = {row["topic"]: int(row["n"]) for row in lag}
+        return Backlog(
+            lag={topic: lags.get(topic, 0) for topic in topics},
+            dead_letters={topic: depth.get(f"{topic}.dlq", 0) for topic in topics},
+        )
 
     async def prune(self) -> int:
         """Drop records past retention; returns how many went."""

@@ -44,6 +44,7 @@ async def forward(path: str, request: Request, caller: CurrentPrincipal, state: 
                 headers={"Allow": ", ".join(allowed)},
             )
         raise NotFound(f"no route {request.method} {request.url.path[:200]!r}")
+    request.scope["sextant.route"] = match.pattern  # the metrics' and span's route label
     gateway = gateway_of(state)
     tenant = tenant_of(caller)
     scope = request.query_params.getlist("scope")

@@ -57,6 +57,7 @@ ROUTES: tuple[Route, ...] = (
 class Match:
     service: str
     params: dict[str, str]
+    pattern: str = ""  # the route's template: the request metrics' label, never the raw path
 
 
 def path_segments(raw_path: str) -> list[str] | None:
@@ -86,5 +87,5 @@ def route_for(path: str | list[str]) -> Match | None:
     for route in ROUTES:
         params = route.match(segments)
         if params is not None:
-            return Match(route.service, params)
+            return Match(route.service, params, route.pattern)
     return None
