@@ -95,6 +95,11 @@ def _configured(settings: IngestSettings) -> None:
             "SEXTANT_INGEST_JIRA_OAUTH_CLIENT_ID and SEXTANT_INGEST_JIRA_OAUTH_CLIENT_SECRET "
             "(an Atlassian OAuth 2.0 app); a pasted token in the credentials still works"
         )
+    if not redirect_uri(settings).startswith(("https://", "http://")):
+        raise Conflict(
+            "Jira OAuth 2.0 has no callback URL: the operator sets SEXTANT_INGEST_PUBLIC_BASE_URL "
+            "(the gateway's public address) or SEXTANT_INGEST_JIRA_OAUTH_REDIRECT_URI"
+        )
 
 
 def _hash(state: str) -> bytes:
