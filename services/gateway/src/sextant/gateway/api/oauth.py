@@ -28,6 +28,7 @@ CALLBACK_STATUSES = {
     409: "the state was used already (each is taken once), or the consent granted several "
     "Jira sites and the source names none of them",
     410: "the state expired: start the connection again",
+    422: "a parameter over its length",
     429: "too many refused callbacks from this address: retry after Retry-After seconds",
     502: "Atlassian's token or resources endpoint failed; nothing was connected",
     503: "ingest is unavailable",
