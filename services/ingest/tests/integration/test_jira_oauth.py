@@ -7,7 +7,9 @@ grant marked needs-reconnect with a notification that reaches the gateway."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
+import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +28,8 @@ from sextant.gateway.main import create_app as create_gateway
 from sextant.gateway.upstreams import UPSTREAM_SERVICES, Upstreams
 from sextant.ingest import atlassian, jira_oauth, service
 from sextant.ingest.main import SPEC as INGEST
+from sextant.ingest.reseal import reseal_sources
+from sextant.ingest.sealing import SecretBox, key_id_of
 from sextant.runtime.app import ServiceState, create_service_app
 from sextant.runtime.testing.apps import running_app, served, service_settings
 from sextant.runtime.testing.plugin import InternalKeys
@@ -396,3 +400,32 @@ async def test_a_revoked_grant_needs_reconnecting_and_the_admins_are_told(
     assert (await platform.connect(source)).status_code == 200
     again = await platform.gateway.get(f"/v1/sources/{source}/oauth/jira", headers=platform.admin)
     assert (again.json()["status"], again.json()["error"]) == ("connected", None)
+
+
+async def test_reseal_moves_grants_and_open_consents_to_the_current_key(
+    platform: Platform, tmp_path: Path
+) -> None:
+    source = await platform.jira_source()
+    assert (await platform.connect(source)).status_code == 200
+    asked = await platform.start(source)  # a consent still open
+    fresh = base64.b64encode(os.urandom(32)).decode()
+    # k1 first, the running service's k0 (its data dir's key file) kept to open the rest
+    box = SecretBox.from_setting(None, tmp_path, shared=False, keys=f"k1:{fresh}")
+    assert box.key_ids == ("k1", "k0")
+
+    done = await reseal_sources(platform.ingest.db, box)
+
+    # the source's webhook secret (it has no credentials), its tokens, the consent's verifier
+    assert done.resealed == 3
+    [grant] = await platform.sql("SELECT tokens_sealed FROM ingest.oauth_grants")
+    [consent] = await platform.sql(
+        "SELECT verifier_sealed FROM ingest.oauth_states WHERE used_at IS NULL"
+    )
+    for sealed in (grant["tokens_sealed"], consent["verifier_sealed"]):
+        assert key_id_of(sealed) == "k1"
+    assert json.loads(box.open(grant["tokens_sealed"], UUID(source))) == {
+        "access_token": "access-1",
+        "refresh_token": "refresh-1",
+    }
+    verifier = box.open(consent["verifier_sealed"], UUID(source))
+    assert atlassian.challenge_of(verifier) == asked["code_challenge"]

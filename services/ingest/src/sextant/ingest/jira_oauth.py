@@ -34,6 +34,7 @@ from sextant.ingest import atlassian, service
 from sextant.ingest.db import repository
 from sextant.ingest.db.repository import OAuthGrantRow, OAuthStateRow, SourceRow
 from sextant.ingest.reading import notice
+from sextant.ingest.sealing import KeyMissing
 from sextant.ingest.settings import IngestSettings
 from sextant.runtime.app import ServiceState
 from sextant.runtime.errors import (
@@ -42,6 +43,7 @@ from sextant.runtime.errors import (
     Gone,
     InvalidInput,
     NotFound,
+    Unavailable,
 )
 from sextant.runtime.tasks import cancel_and_wait
 
@@ -190,7 +192,14 @@ async def finish(
     if not code:
         raise InvalidInput("code: missing; Atlassian's callback carries one")
     ingest = service.ingest_of(state)
-    verifier = ingest.box.open(row.verifier_sealed, row.source_id)
+    try:
+        verifier = ingest.box.open(row.verifier_sealed, row.source_id)
+    except KeyMissing as exc:  # the operator's to fix (a key removed before a reseal)
+        raise Unavailable(
+            f"the consent's verifier is sealed with key {exc.key_id!r}, which this ingest "
+            "replica is not configured with (SEXTANT_INGEST_SECRET_KEYS)",
+            key_id=exc.key_id,
+        ) from None
     oauth = _oauth(state)
     try:
         tokens = await oauth.exchange(code, verifier, row.redirect_uri)

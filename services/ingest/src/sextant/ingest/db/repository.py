@@ -505,3 +505,38 @@ async def due_refreshes(
         .limit(limit)
     )
     return [(row.source_id, row.tenant_id) for row in rows]
+
+
+async def sealed_grant_tokens(
+    session: AsyncSession, source_ids: list[UUID]
+) -> list[tuple[UUID, bytes]]:
+    """(source id, sealed tokens) of the tenant's OAuth grants among ``source_ids``,
+    locked until the transaction ends (a refresh under way is waited for)."""
+    rows = await session.execute(
+        sa.select(oauth_grants.c.source_id, oauth_grants.c.tokens_sealed)
+        .where(oauth_grants.c.source_id.in_(source_ids))
+        .with_for_update()
+    )
+    return [(row.source_id, row.tokens_sealed) for row in rows]
+
+
+async def sealed_state_verifiers(
+    session: AsyncSession, now: datetime
+) -> list[tuple[bytes, UUID, bytes]]:
+    """(state hash, source id, sealed verifier) of every consent still open, locked."""
+    rows = await session.execute(
+        sa.select(
+            oauth_states.c.state_hash, oauth_states.c.source_id, oauth_states.c.verifier_sealed
+        )
+        .where(oauth_states.c.used_at.is_(None), oauth_states.c.expires_at > now)
+        .with_for_update()
+    )
+    return [(row.state_hash, row.source_id, row.verifier_sealed) for row in rows]
+
+
+async def update_state_verifier(session: AsyncSession, state_hash: bytes, sealed: bytes) -> None:
+    await session.execute(
+        oauth_states.update()
+        .where(oauth_states.c.state_hash == state_hash)
+        .values(verifier_sealed=sealed)
+    )
