@@ -256,7 +256,9 @@ async def _store_grant(
     return Connected(row.source_id, row.tenant_id, site.url, site.cloud_id, expires_at)
 
 
-def _site_for(source: SourceRow, sites: list[atlassian.Site], ingest: Any) -> atlassian.Site:
+def _site_for(
+    source: SourceRow, sites: list[atlassian.Site], ingest: service.Ingest
+) -> atlassian.Site:
     """The grant's site: the one the source's credentials name (``site_url``), else the
     only one; several with none named is the admin's choice to make."""
     wanted = ""
