@@ -12,6 +12,7 @@ import json
 import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -429,3 +430,23 @@ async def test_reseal_moves_grants_and_open_consents_to_the_current_key(
     }
     verifier = box.open(consent["verifier_sealed"], UUID(source))
     assert atlassian.challenge_of(verifier) == asked["code_challenge"]
+
+
+async def test_replicas_looking_at_once_refresh_a_grant_once(platform: Platform) -> None:
+    """Two refreshers (two replicas) find the same grant due: one refreshes it, the other
+    skips it — locked, or already refreshed — and the next refresh stays scheduled."""
+    platform.atlassian.exchange_expires_in = 600  # inside the 15 minutes: due at once
+    source = await platform.jira_source()
+    assert (await platform.connect(source)).status_code == 200
+    looked = datetime.now(UTC)
+    first, second = await asyncio.gather(
+        jira_oauth.refresh_due(platform.ingest), jira_oauth.refresh_due(platform.ingest)
+    )
+    assert first + second == 1
+    # A replica that found it due before that refresh comes to it after: left alone.
+    late = await jira_oauth.refresh(platform.ingest, platform.tenant, UUID(source), due_by=looked)
+    assert late is False
+    refreshes = [g for g in platform.atlassian.grants if g["grant_type"] == "refresh_token"]
+    assert len(refreshes) == 1
+    [scheduled] = await platform.sql("SELECT refresh_at FROM ingest.oauth_refreshes")
+    assert (scheduled["refresh_at"] - looked).total_seconds() > 3600 - 960 - 5

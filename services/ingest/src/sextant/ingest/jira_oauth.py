@@ -304,31 +304,42 @@ async def grant_of(state: ServiceState, tenant_id: UUID, source_id: UUID) -> OAu
 
 async def refresh_due(state: ServiceState, now: datetime | None = None) -> int:
     """Refresh every grant due (up to a batch); how many were refreshed."""
+    now = now or _now()
     async with state.db.transaction() as session:
-        due = await repository.due_refreshes(session, now or _now(), REFRESH_BATCH)
+        due = await repository.due_refreshes(session, now, REFRESH_BATCH)
     refreshed = 0
     for source_id, tenant_id in due:
         try:
-            refreshed += await refresh(state, tenant_id, source_id)
+            refreshed += await refresh(state, tenant_id, source_id, due_by=now)
         except Exception:  # one grant's fault (a key gone, a bug) must not stop the rest
             log.warning("jira_oauth.refresh_crashed", source_id=str(source_id), exc_info=True)
     return refreshed
 
 
-async def refresh(state: ServiceState, tenant_id: UUID, source_id: UUID) -> bool:
+async def refresh(
+    state: ServiceState, tenant_id: UUID, source_id: UUID, *, due_by: datetime | None = None
+) -> bool:
     """Refresh one grant under its row lock; False when another replica holds it, it is
-    not due any more, or the refresh failed (retried later, or marked needs-reconnect)."""
+    not due by ``due_by`` any more (another replica just refreshed it), or the refresh
+    failed (retried later, or marked needs-reconnect). Without ``due_by``: now."""
     ingest = service.ingest_of(state)
     settings = ingest.settings
     async with state.db.transaction(tenant_id) as session:
         grant = await repository.get_oauth_grant(session, source_id, lock=True)
-        source = await repository.get_source(session, source_id, include_deleted=True)
-        if grant is None or source is None or grant.status != CONNECTED:
-            if grant is None or source is None:
+        if grant is None:
+            if await repository.get_oauth_grant(session, source_id) is None:  # gone
                 await repository.schedule_refresh(session, tenant_id, source_id, None)
-            return False
-        if source.deleted_at is not None:
+            return False  # else another replica is refreshing it
+        source = await repository.get_source(session, source_id, include_deleted=True)
+        if source is None or source.deleted_at is not None:
             await repository.schedule_refresh(session, tenant_id, source_id, None)
+            return False
+        if grant.status != CONNECTED:
+            return False
+        # The earliest its schedule could say (the margin and all the jitter): later than
+        # due_by, it was refreshed since it was found due, and its next time is scheduled.
+        earliest = settings.jira_oauth_refresh_before_seconds + REFRESH_JITTER_SECONDS
+        if due_by is not None and grant.expires_at - timedelta(seconds=earliest) > due_by:
             return False
         tokens = json.loads(service.open_sealed(ingest.box, grant.tokens_sealed, source))
         try:
