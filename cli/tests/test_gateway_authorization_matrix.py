@@ -24,7 +24,7 @@ from sextant.gateway.settings import GatewaySettings
 from sextant.runtime.testing.plugin import InternalKeys
 
 TENANT_ROLES = ("tenant_admin", "manager", "member", "partner")
-PUBLIC_PATHS = ("/v1/hooks/", "/v1/events/", "/v1/status", "/v1/auth/jwks.json")
+PUBLIC_PATHS = ("/v1/hooks/", "/v1/oauth/", "/v1/events/", "/v1/status", "/v1/auth/jwks.json")
 # Configuration changes: only tenant admins (and platform admins acting on a tenant).
 ADMIN_ONLY = re.compile(
     r"^(POST|PUT|PATCH|DELETE) /v1/(workspaces|views|api-keys|sources|developers|teams)"

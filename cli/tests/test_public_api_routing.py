@@ -10,7 +10,8 @@ from sextant.runtime.bus.base import EventBus
 from sextant.runtime.settings import RuntimeSettings
 from sextant.runtime.tokens import generate_keypair
 
-NOT_PUBLIC = ("/healthz", "/readyz", "/metrics", "/internal/", "/v1/hooks/")
+# Webhooks and OAuth callbacks carry no bearer: the gateway's own routes pass them on.
+NOT_PUBLIC = ("/healthz", "/readyz", "/metrics", "/internal/", "/v1/hooks/", "/v1/oauth/")
 
 
 def test_every_service_route_is_routed_to_that_service() -> None:

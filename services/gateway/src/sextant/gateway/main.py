@@ -6,7 +6,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from sextant.gateway.access import BodyLimit, CrossTenantPaths, Gateway
-from sextant.gateway.api import audit, keys, notifications, platform, proxy, tenancy
+from sextant.gateway.api import audit, keys, notifications, oauth, platform, proxy, tenancy
 from sextant.gateway.authn import Authenticator, LocalIssuer
 from sextant.gateway.db import MIGRATIONS, metadata
 from sextant.gateway.domain.cache import TtlCache
@@ -108,6 +108,7 @@ def spec(
             keys.router,
             audit.router,
             notifications.router,
+            oauth.router,
             proxy.router,  # last: it takes every /v1 path the others do not
         ],
         hot_routes=[platform.hook_route()],

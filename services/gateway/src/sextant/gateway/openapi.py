@@ -16,7 +16,13 @@ from sextant.gateway.upstreams import Upstreams, within
 from sextant.runtime.errors import document_problems, problem_response
 from sextant.runtime.openapi import restore_example_nulls
 
-UNAUTHENTICATED_PREFIXES = ("/v1/hooks/", "/v1/events/", "/v1/status", "/v1/auth/jwks")
+UNAUTHENTICATED_PREFIXES = (
+    "/v1/hooks/",
+    "/v1/oauth/",
+    "/v1/events/",
+    "/v1/status",
+    "/v1/auth/jwks",
+)
 
 
 def _rename_refs(node: Any, renames: dict[str, str]) -> Any:

@@ -273,6 +273,7 @@ class Upstreams:
         key: str,
         body: bytes,
         authorization: str | None = None,
+        retry: bool = True,
     ) -> Response:
         """Pass ``request`` with ``body`` to service ``name`` at ``path``; relay its answer.
 
@@ -281,8 +282,10 @@ class Upstreams:
         failing, and other callers' breakers never see them. Only the upstream's faults
         count — no connection, no answer in time, 502/503/504 — and the body was read
         whole before, so a slow or aborted upload never does. ``authorization`` replaces
-        the caller's (the internal token). Idempotent methods are retried on those faults;
-        a service that does not answer in time gives 503 with a problem body, never a hang.
+        the caller's (the internal token). Idempotent methods are retried on those faults
+        (unless ``retry`` is False: a GET that spends something, such as an OAuth
+        callback's single-use state); a service that does not answer in time gives 503
+        with a problem body, never a hang.
         """
         client = self._clients[name]
         breaker = self._breakers.get((name, key))
@@ -296,7 +299,7 @@ class Upstreams:
             )
         with attempt:  # given back whatever happens below: crash, cancellation, a verdict
             headers = _forwarded_headers(request, authorization)
-            attempts = 1 + (self._retries if request.method in IDEMPOTENT else 0)
+            attempts = 1 + (self._retries if retry and request.method in IDEMPOTENT else 0)
             timeout = client.timeout.read or 10.0
             query = request.url.query
             url = f"{path}?{query}" if query else path

@@ -10,11 +10,11 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import orjson
-from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from starlette.routing import Route
 
-from sextant.ingest import service
+from sextant.ingest import jira_oauth, service
 from sextant.ingest.backfill import runner
 from sextant.ingest.db import repository
 from sextant.ingest.db.repository import BackfillRow, SourceRow
@@ -27,6 +27,9 @@ from sextant.ingest.schemas import (
     DeliveryList,
     DeliveryReceipt,
     DeliveryReply,
+    JiraOAuthConnected,
+    JiraOAuthStarted,
+    JiraOAuthStatus,
     ReplayReply,
     ReplayRequest,
     SourceChange,
@@ -335,6 +338,97 @@ def _backfill_reply(job: BackfillRow) -> BackfillReply:
 async def suspend_sources(body: SourceSuspension, caller: System, state: State) -> SuspensionReply:
     count = await service.suspend_sources(state, _tenant(caller), body.workspace_id, body.suspended)
     return SuspensionReply(sources=count)
+
+
+# Jira OAuth 2.0 ------------------------------------------------------------------------
+
+
+@router.post(
+    "/sources/{source_id}/oauth/jira/start",
+    response_model=JiraOAuthStarted,
+    summary="Connect a Jira source with OAuth 2.0: the consent URL to send the browser to",
+    description="Starts Atlassian's authorization-code flow with PKCE for this source. The "
+    "reply's URL carries a state bound to the tenant, the source and the admin, good once "
+    "and for a few minutes (SEXTANT_INGEST_JIRA_OAUTH_STATE_SECONDS); Atlassian sends the "
+    "browser back to `GET /v1/oauth/jira/callback`, which stores the tokens sealed.",
+    responses={
+        400: problem_response("the source is not a Jira source"),
+        404: problem_response("no such source"),
+        409: problem_response("Jira OAuth 2.0 is not configured on this deployment"),
+        410: problem_response("the source's workspace or tenant was deleted"),
+    },
+)
+async def start_jira_oauth(source_id: UUID, caller: Admin, state: State) -> JiraOAuthStarted:
+    started = await jira_oauth.start(state, _tenant(caller), source_id, caller.sub)
+    return JiraOAuthStarted(
+        authorize_url=started.authorize_url, state_expires_at=started.expires_at
+    )
+
+
+@router.get(
+    "/sources/{source_id}/oauth/jira",
+    response_model=JiraOAuthStatus,
+    summary="A Jira source's OAuth 2.0 connection: its site, its token's expiry, its status",
+    responses={404: problem_response("no such source, or it is not connected with OAuth 2.0")},
+)
+async def jira_oauth_status(source_id: UUID, caller: Reader, state: State) -> JiraOAuthStatus:
+    grant = await jira_oauth.grant_of(state, _tenant(caller), source_id)
+    return JiraOAuthStatus(
+        status=grant.status,
+        site_url=grant.site_url,
+        cloud_id=grant.cloud_id,
+        scopes=grant.scopes,
+        expires_at=grant.expires_at,
+        connected_by=grant.connected_by,
+        connected_at=grant.connected_at,
+        refreshed_at=grant.refreshed_at,
+        error=grant.error,
+    )
+
+
+# Atlassian's redirect back, through the gateway: no bearer, the state authenticates it.
+callbacks = APIRouter(prefix="/v1", tags=["oauth"])
+
+
+@callbacks.get(
+    "/oauth/jira/callback",
+    response_model=JiraOAuthConnected,
+    summary="Atlassian's redirect after consent: exchanges the code, stores the tokens",
+    responses={
+        400: problem_response("state or code missing, or a state this deployment never gave"),
+        403: problem_response("consent declined, or the code refused (PKCE verifier, spent)"),
+        404: problem_response("the source was deleted meanwhile"),
+        409: problem_response("the state was used already, or several sites and none named"),
+        410: problem_response("the state expired"),
+        502: problem_response("Atlassian's token or resources endpoint failed"),
+    },
+)
+async def jira_oauth_callback(
+    state: State,
+    code: Annotated[
+        str | None, Query(max_length=2048, description="the authorization code")
+    ] = None,
+    state_token: Annotated[
+        str | None,
+        Query(alias="state", max_length=256, description="the state the start handed out"),
+    ] = None,
+    error: Annotated[
+        str | None, Query(max_length=256, description="Atlassian's error, e.g. access_denied")
+    ] = None,
+    error_description: Annotated[
+        str | None, Query(max_length=1024, description="Atlassian's words for the error")
+    ] = None,
+) -> JiraOAuthConnected:
+    connected = await jira_oauth.finish(
+        state, code=code, state_token=state_token, error=error, error_description=error_description
+    )
+    return JiraOAuthConnected(
+        connected=True,
+        source_id=connected.source_id,
+        site_url=connected.site_url,
+        cloud_id=connected.cloud_id,
+        expires_at=connected.expires_at,
+    )
 
 
 def _now() -> datetime:

@@ -1,5 +1,6 @@
-"""``sextant ingest reseal``: every stored source secret and credential sealed again with
-the current key, so an old key can be removed from ``SEXTANT_INGEST_SECRET_KEYS``.
+"""``sextant ingest reseal``: every stored source secret and credential, Jira OAuth grant
+and open consent's PKCE verifier sealed again with the current key, so an old key can be
+removed from ``SEXTANT_INGEST_SECRET_KEYS``.
 
 It walks the webhook routes (the one table that lists every tenant's sources) in batches,
 each its own transaction acting as each tenant of the batch in turn, with the rows locked
@@ -11,7 +12,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from sextant.ingest.db import repository
 from sextant.ingest.sealing import SecretBox
@@ -44,6 +48,7 @@ async def reseal_sources(
         async with db.transaction() as session:
             routes = await repository.routes_after(session, after, batch_size)
             if not routes:
+                done.resealed += await _reseal_consents(session, box)
                 return done
             by_tenant: dict[UUID, list[UUID]] = defaultdict(list)
             for source_id, tenant_id in routes:
@@ -64,7 +69,34 @@ async def reseal_sources(
                     if values:
                         await repository.update_source(session, source_id, **values)
                         resealed += len(values)
+                for source_id, tokens in await repository.sealed_grant_tokens(session, source_ids):
+                    sealed = _resealed(box, tokens, source_id, "its OAuth tokens")
+                    if sealed is not None:
+                        await repository.update_oauth_grant(
+                            session, source_id, tokens_sealed=sealed
+                        )
+                        resealed += 1
         done.sources += len(routes)
         done.resealed += resealed
         after = routes[-1][0]
         progress(done)
+
+
+async def _reseal_consents(session: AsyncSession, box: SecretBox) -> int:
+    """The PKCE verifiers of consents still open (a few, for minutes each), in one go."""
+    resealed = 0
+    for state_hash, source_id, verifier in await repository.sealed_state_verifiers(
+        session, datetime.now(UTC)
+    ):
+        sealed = _resealed(box, verifier, source_id, "an open OAuth consent")
+        if sealed is not None:
+            await repository.update_state_verifier(session, state_hash, sealed)
+            resealed += 1
+    return resealed
+
+
+def _resealed(box: SecretBox, sealed: bytes, source_id: UUID, what: str) -> bytes | None:
+    try:
+        return box.reseal(sealed, source_id)
+    except ValueError as exc:  # KeyMissing, SealBroken: say which source
+        raise ValueError(f"source {source_id} ({what}): {exc}") from exc

@@ -252,3 +252,37 @@ class SourceSuspension(BaseModel):
 
 class SuspensionReply(BaseModel):
     sources: int = Field(description="how many of the tenant's sources it changed")
+
+
+class JiraOAuthStarted(BaseModel):
+    authorize_url: str = Field(
+        description="Atlassian's consent page with this connection's state and PKCE "
+        "challenge: send the admin's browser there",
+        examples=["https://auth.atlassian.com/authorize?audience=api.atlassian.com&..."],
+    )
+    state_expires_at: datetime = Field(
+        description="consent must come back to the callback before this; else start again"
+    )
+
+
+class JiraOAuthStatus(BaseModel):
+    status: str = Field(
+        description="connected, or needs_reconnect once Atlassian refused a refresh "
+        "(access revoked): start the connection again"
+    )
+    site_url: str = Field(description="the Jira site the grant reads")
+    cloud_id: str = Field(description="Atlassian's id of that site")
+    scopes: str = Field(description="the scopes granted, space-separated")
+    expires_at: datetime = Field(description="when the current access token expires")
+    connected_by: str = Field(description="the admin who gave consent")
+    connected_at: datetime
+    refreshed_at: datetime | None = Field(description="the last refresh, if any")
+    error: str | None = Field(description="why it needs reconnecting")
+
+
+class JiraOAuthConnected(BaseModel):
+    connected: bool = Field(description="true: the tokens are stored, sealed")
+    source_id: UUID
+    site_url: str = Field(description="the Jira site the grant reads")
+    cloud_id: str
+    expires_at: datetime = Field(description="when the access token expires (it is refreshed)")

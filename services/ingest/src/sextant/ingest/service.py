@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+import httpx
 import orjson
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,7 +21,9 @@ from sextant.contracts import uuid7
 from sextant.contracts.events.common import SourceKind
 from sextant.contracts.events.platform import ConfigChanged
 from sextant.ingest import signatures
-from sextant.ingest.backfill import runner
+from sextant.ingest.atlassian import StoredBearer
+from sextant.ingest.backfill import jira, runner
+from sextant.ingest.backfill.api import ApiError
 from sextant.ingest.db import repository
 from sextant.ingest.db.repository import BackfillRow, SourceRow
 from sextant.ingest.mapping import MappingRules
@@ -271,7 +274,7 @@ async def create_source(
         deleted_at=None,
     )
     await repository.add_source(session, row)
-    await _audit(outbox, session, row, actor, "source.create", None, describe(row))
+    await audit_source(outbox, session, row, actor, "source.create", None, describe(row))
     return CreatedSource(row, secret)
 
 
@@ -310,11 +313,11 @@ async def change_source(
     after = await repository.get_source(session, source_id, include_deleted=True)
     assert after is not None
     await notify(session, SOURCES_CHANNEL, source_change(after.tenant_id, source_id=source_id))
-    await _audit(outbox, session, after, actor, action, describe(before), describe(after))
+    await audit_source(outbox, session, after, actor, action, describe(before), describe(after))
     return after
 
 
-async def _audit(
+async def audit_source(
     outbox: Outbox,
     session: AsyncSession,
     row: SourceRow,
@@ -588,6 +591,7 @@ async def start_backfill(
     The job row commits before the task starts, so every page the task saves lands on a
     row that exists."""
     ingest = ingest_of(state)
+    auth: httpx.Auth | None = None
     async with state.db.transaction(tenant_id) as session:
         source = await source_or_404(session, source_id)
         credentials = (
@@ -595,6 +599,17 @@ async def start_backfill(
             if source.credentials_sealed
             else None
         )
+        grant = await repository.get_oauth_grant(session, source.id)
+        if grant is not None and source.kind == "jira":
+            if grant.status != "connected":
+                raise Conflict(
+                    f"source {source_id}'s Jira OAuth connection needs reconnecting "
+                    f"({grant.error}); start it again with POST "
+                    f"/v1/sources/{source_id}/oauth/jira/start"
+                )
+            api_url = ingest.settings.jira_oauth_api_url
+            credentials = jira.with_grant(credentials or {}, api_url, grant.cloud_id)
+            auth = StoredBearer(lambda: current_access_token(state, source))
         try:
             runner.check_credentials(source.kind, credentials)
         except ValueError as exc:
@@ -626,5 +641,16 @@ async def start_backfill(
             )
             await repository.add_backfill(session, job)
     assert credentials is not None
-    ingest.backfills.start(state, source, job, credentials)
+    ingest.backfills.start(state, source, job, credentials, auth)
     return job
+
+
+async def current_access_token(state: ServiceState, source: SourceRow) -> tuple[str, float]:
+    """The source's OAuth access token as the refresher last stored it, and when it
+    expires (epoch seconds); an ApiError, which fails the backfill, once it is revoked."""
+    async with state.db.transaction(source.tenant_id) as session:
+        grant = await repository.get_oauth_grant(session, source.id)
+    if grant is None or grant.status != "connected":
+        raise ApiError("the Jira OAuth connection was revoked or removed: connect it again")
+    tokens = json.loads(open_sealed(ingest_of(state).box, grant.tokens_sealed, source))
+    return str(tokens["access_token"]), grant.expires_at.timestamp()

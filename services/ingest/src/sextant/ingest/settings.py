@@ -49,3 +49,59 @@ class IngestSettings(ServiceSettings):
     public_base_url: str = Field(
         default="", description="prefix of the webhook URL handed out, e.g. https://sextant.example"
     )
+    jira_oauth_client_id: str = Field(
+        default="",
+        description="the Atlassian OAuth 2.0 (3LO) app's client id (developer.atlassian.com); "
+        "unset, connecting Jira with OAuth answers 409 and a pasted token still works",
+    )
+    jira_oauth_client_secret: SecretStr | None = Field(
+        default=None,
+        description="the OAuth app's client secret, from the environment or a secret store "
+        "(never stored in the database)",
+    )
+    jira_oauth_redirect_uri: str = Field(
+        default="",
+        description="the callback registered with the app; empty: the gateway's "
+        "`<public_base_url>/v1/oauth/jira/callback`",
+    )
+    jira_oauth_scopes: str = Field(
+        default="read:jira-work read:jira-user read:board-scope:jira-software "
+        "read:sprint:jira-software offline_access",
+        description="scopes asked at consent, space-separated; offline_access is what "
+        "brings a refresh token",
+    )
+    jira_oauth_authorize_url: str = Field(
+        default="https://auth.atlassian.com/authorize",
+        description="Atlassian's consent page, where an admin's browser is sent",
+    )
+    jira_oauth_token_url: str = Field(
+        default="https://auth.atlassian.com/oauth/token",
+        description="Atlassian's token endpoint: codes and refresh tokens are exchanged here",
+    )
+    jira_oauth_resources_url: str = Field(
+        default="https://api.atlassian.com/oauth/token/accessible-resources",
+        description="lists the Jira sites (cloud ids) a grant reaches",
+    )
+    jira_oauth_api_url: str = Field(
+        default="https://api.atlassian.com",
+        description="base of the REST API an OAuth grant calls: "
+        "`<this>/ex/jira/<cloud id>/rest/...`",
+    )
+    jira_oauth_state_seconds: int = Field(
+        default=600,
+        gt=0,
+        le=3600,
+        description="how long a consent may take, from start to callback; an older state is "
+        "refused",
+    )
+    jira_oauth_refresh_before_seconds: int = Field(
+        default=900,
+        gt=0,
+        description="an access token is refreshed this long before it expires (Atlassian's "
+        "last an hour), less a random part of a minute so replicas and grants spread out",
+    )
+    jira_oauth_refresh_interval_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="how often the refresher looks for grants due (with ±20 % jitter)",
+    )

@@ -36,11 +36,21 @@ SERVER_SEARCH = "/rest/api/2/search"
 FIELDS = "*navigable"
 
 
+OAUTH = "oauth"  # credentials marked so sign in with the source's OAuth grant (StoredBearer)
+
+
+def with_grant(credentials: dict[str, Any], api_url: str, cloud_id: str) -> dict[str, Any]:
+    """The credentials of a source connected with OAuth 2.0: its JQL and boards as they
+    are, the API at ``<api_url>/ex/jira/<cloud id>`` (Cloud's, signed in by the grant)."""
+    site = f"{api_url.rstrip('/')}/ex/jira/{cloud_id}"
+    return {**credentials, "site_url": site, OAUTH: True}
+
+
 def missing(credentials: dict[str, Any]) -> list[str]:
     """The site, and a token (OAuth 2.0 or a Data Center PAT) or an Atlassian account's
-    email with its API token."""
+    email with its API token — or a grant from connecting with OAuth 2.0."""
     lacking = [] if credentials.get("site_url") else ["site_url"]
-    if credentials.get("token"):
+    if credentials.get("token") or credentials.get(OAUTH):
         return lacking
     basic = ("email", "api_token")
     if any(credentials.get(name) for name in basic):
@@ -49,6 +59,9 @@ def missing(credentials: dict[str, Any]) -> list[str]:
 
 
 def connect(credentials: dict[str, Any], **options: Any) -> Api:
+    """The site's API, signed in; an OAuth grant's bearer comes with ``options``' auth."""
+    if credentials.get(OAUTH):
+        return Api(str(credentials["site_url"]), {"Accept": "application/json"}, **options)
     if credentials.get("token"):
         authorization = f"Bearer {credentials['token']}"
     else:
@@ -58,10 +71,11 @@ def connect(credentials: dict[str, Any], **options: Any) -> Api:
     return Api(str(credentials["site_url"]), headers, **options)
 
 
-def searches(site_url: str) -> tuple[str, str]:
-    """The search endpoint to try first on this site, and the one to fall back to."""
+def searches(site_url: str, cloud: bool = False) -> tuple[str, str]:
+    """The search endpoint to try first on this site (``cloud``: an OAuth grant's, always
+    Cloud), and the one to fall back to."""
     host = httpx.URL(site_url).host
-    if host.endswith(".atlassian.net") or host == "api.atlassian.com":  # OAuth 2.0 apps
+    if cloud or host.endswith(".atlassian.net") or host == "api.atlassian.com":
         return CLOUD_SEARCH, SERVER_SEARCH
     return SERVER_SEARCH, CLOUD_SEARCH
 
@@ -81,7 +95,7 @@ async def fetch(
     if scope:
         jql = f"({scope}) AND {jql}"
     search = {"jql": jql, "expand": "changelog", "fields": FIELDS, "maxResults": 100}
-    first, fallback = searches(str(credentials["site_url"]))
+    first, fallback = searches(str(credentials["site_url"]), bool(credentials.get(OAUTH)))
     url = start_of("issues", checkpoint, _first_page(first, search))
     while url:
         try:

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+import httpx
 import structlog
 
 from sextant.ingest.backfill import github, gitlab, jira
@@ -92,10 +93,17 @@ class Backfills:
         return task is not None and not task.done()
 
     def start(
-        self, state: ServiceState, source: SourceRow, job: BackfillRow, credentials: dict[str, Any]
+        self,
+        state: ServiceState,
+        source: SourceRow,
+        job: BackfillRow,
+        credentials: dict[str, Any],
+        auth: httpx.Auth | None = None,
     ) -> None:
+        """Run the job in a task; ``auth`` signs its calls (an OAuth grant's bearer)."""
         self.tasks[source.id] = asyncio.create_task(
-            run(state, source, job, credentials, egress=self.egress), name=f"backfill-{source.id}"
+            run(state, source, job, credentials, egress=self.egress, auth=auth),
+            name=f"backfill-{source.id}",
         )
 
     async def stop(self) -> None:
@@ -110,6 +118,7 @@ async def run(
     api: Api | None = None,
     *,
     egress: EgressPolicy = STRICT,
+    auth: httpx.Auth | None = None,
 ) -> None:
     """Run a job to its end, and record that end: whatever stops it — credentials the
     tool refuses, an API error, a bug — leaves it failed with the admins told, never
@@ -120,7 +129,7 @@ async def run(
     which may quote what the API answered (a value it could not read)."""
     status, error = "succeeded", None
     try:
-        await _fetch_pages(state, source, job, credentials, api, egress)
+        await _fetch_pages(state, source, job, credentials, api, egress, auth)
     except asyncio.CancelledError:
         status, error = "failed", "interrupted (the service stopped); start it again to resume"
         raise
@@ -148,13 +157,14 @@ async def _fetch_pages(
     credentials: dict[str, Any],
     api: Api | None,
     egress: EgressPolicy,
+    auth: httpx.Auth | None = None,
 ) -> None:
     """Fetch, normalize and commit page after page, each with the job's checkpoint."""
     check_credentials(source.kind, credentials)
     tool = TOOLS[source.kind]
     ctx = Context(source.id, MappingRules.model_validate(source.mapping))
     checkpoint, progress = dict(job.checkpoint), {k: dict(v) for k, v in job.progress.items()}
-    api = api or tool.connect(credentials, egress=egress)
+    api = api or tool.connect(credentials, egress=egress, **({"auth": auth} if auth else {}))
     try:
         async for page in tool.fetch(api, credentials, job.since, checkpoint):
             events = []

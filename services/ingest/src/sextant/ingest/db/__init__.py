@@ -91,3 +91,52 @@ backfills = sa.Table(
     sa.Column("finished_at", sa.DateTime(timezone=True)),
 )
 sa.Index("backfills_source", backfills.c.source_id, backfills.c.started_at)
+
+# Jira OAuth 2.0 (3LO): a consent under way, named only by its state in the callback —
+# so not a tenant table: the state says whose it is. One row per start; used once.
+oauth_states = sa.Table(
+    "oauth_states",
+    metadata,
+    sa.Column("state_hash", sa.LargeBinary, primary_key=True),  # SHA-256 of the state
+    sa.Column("tenant_id", sa.Uuid, nullable=False),
+    sa.Column("source_id", sa.Uuid, nullable=False),
+    sa.Column("started_by", sa.Text, nullable=False),
+    sa.Column("verifier_sealed", sa.LargeBinary, nullable=False),  # PKCE code_verifier
+    sa.Column("redirect_uri", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("used_at", sa.DateTime(timezone=True)),
+    info={"cross_tenant": "an OAuth callback names only its state; this says whose it is"},
+)
+sa.Index("oauth_states_expiry", oauth_states.c.expires_at)
+
+# A source's OAuth grant: the access and rotating refresh tokens, sealed (bound to the
+# source, as its credentials are), and where the API is.
+oauth_grants = sa.Table(
+    "oauth_grants",
+    metadata,
+    sa.Column("tenant_id", sa.Uuid, nullable=False),
+    sa.Column("source_id", sa.Uuid, primary_key=True),
+    sa.Column("tokens_sealed", sa.LargeBinary, nullable=False),  # {access_token, refresh_token}
+    sa.Column("cloud_id", sa.Text, nullable=False),
+    sa.Column("site_url", sa.Text, nullable=False),
+    sa.Column("scopes", sa.Text, nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),  # the access token's
+    sa.Column("status", sa.Text, nullable=False),  # connected | needs_reconnect
+    sa.Column("error", sa.Text),
+    sa.Column("connected_by", sa.Text, nullable=False),
+    sa.Column("connected_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("refreshed_at", sa.DateTime(timezone=True)),
+)
+
+# When each connected grant is next refreshed: the refresher lists these before it can
+# act as their tenant (no tokens here).
+oauth_refreshes = sa.Table(
+    "oauth_refreshes",
+    metadata,
+    sa.Column("source_id", sa.Uuid, primary_key=True),
+    sa.Column("tenant_id", sa.Uuid, nullable=False),
+    sa.Column("refresh_at", sa.DateTime(timezone=True), nullable=False),
+    info={"cross_tenant": "the token refresher lists grants before it can act as their tenant"},
+)
+sa.Index("oauth_refreshes_due", oauth_refreshes.c.refresh_at)

@@ -13,9 +13,19 @@ from uuid import UUID
 import asyncpg
 import lz4.frame
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sextant.ingest.db import SCHEMA, backfills, deliveries, hook_routes, sources
+from sextant.ingest.db import (
+    SCHEMA,
+    backfills,
+    deliveries,
+    hook_routes,
+    oauth_grants,
+    oauth_refreshes,
+    oauth_states,
+    sources,
+)
 from sextant.runtime.db import TENANT_SETTING
 
 
@@ -373,3 +383,160 @@ async def suspend_sources(
         query = query.where(sources.c.workspace_id == workspace_id)
     result = await session.execute(query)
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+# Jira OAuth 2.0 ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OAuthStateRow:
+    state_hash: bytes
+    tenant_id: UUID
+    source_id: UUID
+    started_by: str
+    verifier_sealed: bytes
+    redirect_uri: str
+    created_at: datetime
+    expires_at: datetime
+    used_at: datetime | None
+
+
+@dataclass(frozen=True)
+class OAuthGrantRow:
+    tenant_id: UUID
+    source_id: UUID
+    tokens_sealed: bytes = field(repr=False)
+    cloud_id: str
+    site_url: str
+    scopes: str
+    expires_at: datetime
+    status: str  # connected | needs_reconnect
+    error: str | None
+    connected_by: str
+    connected_at: datetime
+    refreshed_at: datetime | None
+
+
+async def add_oauth_state(
+    session: AsyncSession, row: OAuthStateRow, prune_before: datetime
+) -> None:
+    """Keep a consent's state; states that expired before ``prune_before`` go."""
+    await session.execute(oauth_states.delete().where(oauth_states.c.expires_at < prune_before))
+    await session.execute(oauth_states.insert().values(**row.__dict__))
+
+
+async def claim_oauth_state(
+    session: AsyncSession, state_hash: bytes, at: datetime
+) -> tuple[OAuthStateRow | None, bool]:
+    """The state and whether this call used it (False: it was used before), marked used at
+    ``at`` — under its row lock, so two callbacks with one state cannot both use it."""
+    row = (
+        (
+            await session.execute(
+                sa.select(oauth_states)
+                .where(oauth_states.c.state_hash == state_hash)
+                .with_for_update()
+            )
+        )
+        .mappings()
+        .first()
+    )
+    if row is None:
+        return None, False
+    found = OAuthStateRow(**row)
+    if found.used_at is not None:
+        return found, False
+    await session.execute(
+        oauth_states.update().where(oauth_states.c.state_hash == state_hash).values(used_at=at)
+    )
+    return found, True
+
+
+async def get_oauth_grant(
+    session: AsyncSession, source_id: UUID, *, lock: bool = False
+) -> OAuthGrantRow | None:
+    """The source's grant; with ``lock``, held until the transaction ends, or None when
+    another transaction holds it (a refresh under way elsewhere)."""
+    query = sa.select(oauth_grants).where(oauth_grants.c.source_id == source_id)
+    if lock:
+        query = query.with_for_update(skip_locked=True)
+    row = (await session.execute(query)).mappings().first()
+    return OAuthGrantRow(**row) if row else None
+
+
+async def save_oauth_grant(session: AsyncSession, row: OAuthGrantRow, refresh_at: datetime) -> None:
+    """Store a grant (a new one replaces the source's old) and when to refresh it."""
+    values = row.__dict__
+    await session.execute(
+        pg_insert(oauth_grants)
+        .values(**values)
+        .on_conflict_do_update(index_elements=[oauth_grants.c.source_id], set_=values)
+    )
+    await schedule_refresh(session, row.tenant_id, row.source_id, refresh_at)
+
+
+async def update_oauth_grant(session: AsyncSession, source_id: UUID, **values: Any) -> None:
+    await session.execute(
+        oauth_grants.update().where(oauth_grants.c.source_id == source_id).values(**values)
+    )
+
+
+async def schedule_refresh(
+    session: AsyncSession, tenant_id: UUID, source_id: UUID, refresh_at: datetime | None
+) -> None:
+    """Refresh the grant at ``refresh_at``; None: never (it needs a reconnect)."""
+    await session.execute(oauth_refreshes.delete().where(oauth_refreshes.c.source_id == source_id))
+    if refresh_at is not None:
+        await session.execute(
+            oauth_refreshes.insert().values(
+                source_id=source_id, tenant_id=tenant_id, refresh_at=refresh_at
+            )
+        )
+
+
+async def due_refreshes(
+    session: AsyncSession, now: datetime, limit: int
+) -> list[tuple[UUID, UUID]]:
+    """(source id, tenant id) of grants due for a refresh, the most urgent first."""
+    rows = await session.execute(
+        sa.select(oauth_refreshes.c.source_id, oauth_refreshes.c.tenant_id)
+        .where(oauth_refreshes.c.refresh_at <= now)
+        .order_by(oauth_refreshes.c.refresh_at)
+        .limit(limit)
+    )
+    return [(row.source_id, row.tenant_id) for row in rows]
+
+
+async def sealed_grant_tokens(
+    session: AsyncSession, source_ids: list[UUID]
+) -> list[tuple[UUID, bytes]]:
+    """(source id, sealed tokens) of the tenant's OAuth grants among ``source_ids``,
+    locked until the transaction ends (a refresh under way is waited for)."""
+    rows = await session.execute(
+        sa.select(oauth_grants.c.source_id, oauth_grants.c.tokens_sealed)
+        .where(oauth_grants.c.source_id.in_(source_ids))
+        .with_for_update()
+    )
+    return [(row.source_id, row.tokens_sealed) for row in rows]
+
+
+async def sealed_state_verifiers(
+    session: AsyncSession, now: datetime
+) -> list[tuple[bytes, UUID, bytes]]:
+    """(state hash, source id, sealed verifier) of every consent still open, locked."""
+    rows = await session.execute(
+        sa.select(
+            oauth_states.c.state_hash, oauth_states.c.source_id, oauth_states.c.verifier_sealed
+        )
+        .where(oauth_states.c.used_at.is_(None), oauth_states.c.expires_at > now)
+        .with_for_update()
+    )
+    return [(row.state_hash, row.source_id, row.verifier_sealed) for row in rows]
+
+
+async def update_state_verifier(session: AsyncSession, state_hash: bytes, sealed: bytes) -> None:
+    await session.execute(
+        oauth_states.update()
+        .where(oauth_states.c.state_hash == state_hash)
+        .values(verifier_sealed=sealed)
+    )
