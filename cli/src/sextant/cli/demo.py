@@ -22,6 +22,8 @@ import httpx
 from sextant.cli.demo_data import Delivery, DemoHistory, SourceKind
 from sextant.cli.webhooks import Reply, deliver
 
+FORECAST_ITEMS = 60  # about a month of the demo team's work: a range, not a single week
+
 
 class DemoFailed(Exception):
     """A call the demo needs was refused; the message names it and the gateway's answer."""
@@ -170,23 +172,29 @@ async def post_history(
     load.seconds = time.monotonic() - started
 
 
+@dataclass(frozen=True)
+class FirstForecast:
+    reply: dict[str, Any]
+    seconds: float  # from the call of :func:`first_forecast`
+
+
 async def first_forecast(
-    client: httpx.AsyncClient, load: DemoLoad, items: int, timeout: float
-) -> dict[str, Any] | None:
+    client: httpx.AsyncClient, load: DemoLoad, items: int, *, every: float = 1.0
+) -> FirstForecast:
     """The first 200 reply of ``/v1/forecasts/when`` for the demo's workspace, polled
-    while the pipeline projects the deliveries; None when ``timeout`` passes first."""
-    deadline = time.monotonic() + timeout
+    every ``every`` seconds while it answers 422 (no completed week projected yet); run
+    it alongside :func:`post_history` to see when the pipeline first has enough."""
+    started = time.monotonic()
     params = {"scope": load.scope, "items": str(items)}
     while True:
         reply = await client.get(
             "/v1/forecasts/when", params=params, headers=_bearer(load.tenant_admin_token)
         )
         if reply.status_code == 200:
-            answer: dict[str, Any] = reply.json()
-            return answer
-        if reply.status_code != 422 or time.monotonic() > deadline:
-            return None
-        await asyncio.sleep(0.5)
+            return FirstForecast(reply.json(), time.monotonic() - started)
+        if reply.status_code != 422:
+            raise DemoFailed(f"the forecast answered {reply.status_code}: {reply.text[:300]}")
+        await asyncio.sleep(every)
 
 
 def example_commands(url: str, load: DemoLoad) -> list[str]:
@@ -194,7 +202,7 @@ def example_commands(url: str, load: DemoLoad) -> list[str]:
     auth = '-H "Authorization: Bearer $SEXTANT_TENANT_TOKEN"'
     scope = load.scope
     return [
-        f'curl -s {auth} "{url}/v1/forecasts/when?scope={scope}&items=20"',
+        f'curl -s {auth} "{url}/v1/forecasts/when?scope={scope}&items={FORECAST_ITEMS}"',
         f'curl -s {auth} "{url}/v1/work-items/stale?scope={scope}"',
         f'curl -s {auth} "{url}/v1/developers"',
     ]

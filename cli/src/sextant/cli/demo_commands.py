@@ -20,6 +20,16 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
+from sextant.cli.demo import (
+    FORECAST_ITEMS,
+    DemoFailed,
+    DemoLoad,
+    FirstForecast,
+    create_demo_tenant,
+    example_commands,
+    first_forecast,
+    post_history,
+)
 from sextant.cli.webhooks import KINDS, CannotInfer, Kind, deliver, infer_event, kind_of
 
 console = Console(stderr=True)
@@ -125,7 +135,7 @@ def demo(
     seed: Annotated[int, typer.Option(help="the same seed and moment give the same history")] = 0,
     weeks: Annotated[int, typer.Option(min=2, max=104, help="weeks of history, ending now")] = 12,
     team: Annotated[int, typer.Option(min=1, max=12, help="people in the team")] = 8,
-    concurrency: Annotated[int, typer.Option(min=1, max=64, help="deliveries in flight")] = 8,
+    concurrency: Annotated[int, typer.Option(min=1, max=64, help="deliveries in flight")] = 16,
     rate: Annotated[
         float,
         typer.Option(
@@ -141,13 +151,6 @@ def demo(
     source, and post weeks of a team's work to them as signed webhooks: issues in sprints,
     pull requests, CI runs and deployments, a few stale items. Then wait for the first
     forecast and print the workspace, a tenant-admin token and commands to try."""
-    from sextant.cli.demo import (
-        DemoFailed,
-        create_demo_tenant,
-        example_commands,
-        first_forecast,
-        post_history,
-    )
     from sextant.cli.demo_data import generate
 
     data_dir = data_dir.resolve()
@@ -167,7 +170,7 @@ def demo(
     total = sum(len(thread) for thread in history.threads)
     name = f"Demo {now:%Y-%m-%d %H:%M:%S} (seed {seed})"
 
-    async def load() -> tuple[Any, dict[str, Any] | None]:
+    async def load() -> tuple[DemoLoad, FirstForecast | None]:
         async with httpx.AsyncClient(base_url=url, timeout=30) as client:
             made = await create_demo_tenant(client, admin_token, tenant_admin, name)
             console.print(
@@ -175,26 +178,30 @@ def demo(
                 f"webhooks ({history.count('jira')} Jira, {history.count('github')} GitHub), "
                 f"{weeks} weeks of {team} people"
             )
-            with Progress(
-                "{task.description}",
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                console=console,
-            ) as bar:
-                task = bar.add_task("webhooks", total=total)
-                await post_history(
-                    client,
-                    made,
-                    history,
-                    concurrency=concurrency,
-                    rate_per_source=rate,
-                    progress=lambda n: bar.advance(task, n),
-                )
-            forecast = None
-            if wait:
-                with console.status("waiting for the first forecast"):
-                    forecast = await first_forecast(client, made, 20, wait)
+            watch = asyncio.create_task(first_forecast(client, made, FORECAST_ITEMS))
+            try:
+                with Progress(
+                    "{task.description}",
+                    BarColumn(),
+                    MofNCompleteColumn(),
+                    TimeElapsedColumn(),
+                    console=console,
+                ) as bar:
+                    task = bar.add_task("webhooks", total=total)
+                    await post_history(
+                        client,
+                        made,
+                        history,
+                        concurrency=concurrency,
+                        rate_per_source=rate,
+                        progress=lambda n: bar.advance(task, n),
+                    )
+                if not watch.done() and wait:
+                    with console.status("waiting for the first forecast"):
+                        await asyncio.wait({watch}, timeout=wait)
+                forecast = watch.result() if watch.done() else None
+            finally:
+                watch.cancel()
             return made, forecast
 
     try:
@@ -213,8 +220,11 @@ def demo(
             f"  refused {delivery.source} {delivery.event or ''}: {escape(reply.describe())}"
         )
     if forecast is not None:
-        p85 = forecast["percentiles"].get("85")
-        console.print(f"forecast: 20 items done by {p85} (85 % likely)")
+        chances = forecast.reply["percentiles"]
+        console.print(
+            f"first forecast {forecast.seconds:.1f} s after the first webhook: "
+            f"{FORECAST_ITEMS} items done by {chances['50']} (50 %) to {chances['95']} (95 %)"
+        )
     elif wait:
         console.print("[yellow]no forecast yet[/yellow]: the pipeline is still projecting")
     print(f"SEXTANT_WORKSPACE={made.workspace_id}")

@@ -649,9 +649,8 @@ class _Generator:
                 self.work_item(owner, created, started, in_review, done)
                 if done > self.now:
                     break  # their current issue: still in progress or in review
-                started = done + self.hours(2, 40)
-                if started > self.now:
-                    break
+                # between issues at ``now``, they have just picked up the next one
+                started = min(done + self.hours(2, 40), done + (self.now - done) / 2)
         for n in range(min(stale, len(self.history.team))):
             owner = self.history.team[n]
             started = self.now - timedelta(days=18 + 5 * n) - self.hours(1, 8)
