@@ -70,7 +70,11 @@ def test_standard_webhooks_signs_the_given_moment() -> None:
         ({"webhookEvent": "jira:issue_updated"}, "jira", None),
         ({"object_kind": "merge_request"}, "gitlab", "Merge Request Hook"),
         ({"object_kind": "pipeline"}, "gitlab", "Pipeline Hook"),
-        ({"action": "submitted", "review": {}, "pull_request": {}}, "github", "pull_request_review"),
+        (
+            {"action": "submitted", "review": {}, "pull_request": {}},
+            "github",
+            "pull_request_review",
+        ),
         ({"action": "opened", "pull_request": {}}, "github", "pull_request"),
         ({"deployment_status": {}, "deployment": {}}, "github", "deployment_status"),
         ({"action": "completed", "workflow_run": {}}, "github", "workflow_run"),
