@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, timedelta
@@ -15,8 +16,11 @@ from typing import Any
 
 from typer.testing import CliRunner, Result
 
+from sextant.cli.demo import Pacer
 from sextant.cli.main import app
 from sextant.cli.testing import Platform, running_platform
+from sextant.cli.webhooks import deliver
+from sextant.gateway.settings import GatewaySettings
 from sextant.runtime.testing.apps import served
 from sextant.runtime.testing.plugin import InternalKeys
 
@@ -163,3 +167,38 @@ async def test_demo_loads_a_team_whose_forecast_answers_with_a_sensible_range(
 
         people = await platform.client.get("/v1/developers", headers=auth)
         assert len(people.json()["items"]) == 4
+
+
+async def test_a_delivery_over_the_sources_rate_waits_out_retry_after_and_is_accepted(
+    database_url: str, internal_keys: InternalKeys, tmp_path: Path
+) -> None:
+    """One delivery a second allowed, none banked: the second and third are refused 429
+    at first, then accepted after Retry-After, as a tool's retries would be."""
+    slow = GatewaySettings(webhook_source_rate_per_second=1.0, webhook_source_burst=1.0)
+    async with running_platform(database_url, internal_keys, tmp_path, slow) as platform:
+        tenant = await platform.tenant("Acme")
+        admin = platform.headers("tenant_admin", tenant)
+        client = platform.client
+        workspace = (await client.post("/v1/workspaces", json={"name": "e"}, headers=admin)).json()
+        source = (
+            await client.post(
+                f"/v1/workspaces/{workspace['id']}/sources",
+                json={"kind": "jira", "name": "ENG"},
+                headers=admin,
+            )
+        ).json()
+        body = json.dumps(JIRA_DONE).encode()
+        replies = [
+            await deliver(client, source["id"], "jira", source["secret"], body, delivery=f"d-{n}")
+            for n in range(3)
+        ]
+    assert [r.status for r in replies] == [202, 202, 202]  # three delivery ids: three stored
+    assert replies[0].retries == 0
+    assert replies[1].retries >= 1 and replies[2].retries >= 1
+
+
+async def test_the_pacer_spaces_starts_evenly() -> None:
+    pacer = Pacer(20.0)
+    started = time.monotonic()
+    await asyncio.gather(*(pacer.wait() for _ in range(11)))
+    assert time.monotonic() - started >= 0.5  # ten intervals of 50 ms after the first
