@@ -202,3 +202,11 @@ async def test_the_pacer_spaces_starts_evenly() -> None:
     started = time.monotonic()
     await asyncio.gather(*(pacer.wait() for _ in range(11)))
     assert time.monotonic() - started >= 0.5  # ten intervals of 50 ms after the first
+
+
+async def test_demo_without_the_runs_key_says_which_folder_it_needs(tmp_path: Path) -> None:
+    """No key is made up: a new one would sign tokens the running gateway rejects."""
+    result = await sextant("demo", "--data-dir", str(tmp_path), "--url", "http://127.0.0.1:9")
+    assert result.exit_code == 1
+    assert "no local issuer key" in result.output and "--data-dir" in result.output
+    assert not (tmp_path / "keys").exists()

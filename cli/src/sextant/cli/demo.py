@@ -172,6 +172,10 @@ async def post_history(
     load.seconds = time.monotonic() - started
 
 
+# no completed week projected yet (422), or a busy platform (429, 502-504): ask again
+NOT_YET = frozenset({422, 429, 502, 503, 504})
+
+
 @dataclass(frozen=True)
 class FirstForecast:
     reply: dict[str, Any]
@@ -182,7 +186,7 @@ async def first_forecast(
     client: httpx.AsyncClient, load: DemoLoad, items: int, *, every: float = 1.0
 ) -> FirstForecast:
     """The first 200 reply of ``/v1/forecasts/when`` for the demo's workspace, polled
-    every ``every`` seconds while it answers 422 (no completed week projected yet); run
+    every ``every`` seconds while it answers :data:`NOT_YET`; run
     it alongside :func:`post_history` to see when the pipeline first has enough."""
     started = time.monotonic()
     params = {"scope": load.scope, "items": str(items)}
@@ -192,7 +196,7 @@ async def first_forecast(
         )
         if reply.status_code == 200:
             return FirstForecast(reply.json(), time.monotonic() - started)
-        if reply.status_code != 422:
+        if reply.status_code not in NOT_YET:
             raise DemoFailed(f"the forecast answered {reply.status_code}: {reply.text[:300]}")
         await asyncio.sleep(every)
 

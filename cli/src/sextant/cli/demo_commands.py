@@ -11,7 +11,7 @@ import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 from uuid import UUID
 
 import httpx
@@ -31,6 +31,9 @@ from sextant.cli.demo import (
     post_history,
 )
 from sextant.cli.webhooks import KINDS, CannotInfer, Kind, deliver, infer_event, kind_of
+
+if TYPE_CHECKING:
+    from sextant.gateway.authn import LocalIssuer
 
 console = Console(stderr=True)
 DEFAULT_URL = "http://127.0.0.1:8080"
@@ -105,7 +108,7 @@ def webhook_send(
 demo_app = typer.Typer(help="Load a demo tenant whose history ends today.")
 
 
-def _issuer(data_dir: Path) -> Any:
+def _issuer(data_dir: Path) -> LocalIssuer:
     """The local issuer of the `sextant run` on ``data_dir`` (never made here: a new key
     would sign tokens that gateway does not know)."""
     from sextant.gateway.authn import LocalIssuer
@@ -160,10 +163,9 @@ def demo(
     )
 
     def tenant_admin(tenant: UUID) -> str:
-        minted: str = issuer.mint(
+        return issuer.mint(
             subject="demo-admin@local", role="tenant_admin", tenant_id=tenant, ttl_seconds=12 * 3600
         )
-        return minted
 
     now = datetime.now(UTC)
     history = generate(now, seed=seed, weeks=weeks, team_size=team)
