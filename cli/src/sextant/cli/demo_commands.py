@@ -1,6 +1,6 @@
 """``sextant webhook send`` and ``sextant demo``: talk to a running gateway over HTTP.
 
-main.py registers them (``app.add_typer``); the signing lives in :mod:`sextant.cli.webhooks`
+main.py registers them (``app.add_typer``, ``app.command``); the signing lives in :mod:`sextant.cli.webhooks`
 and the demo's steps in :mod:`sextant.cli.demo`.
 """
 
@@ -105,9 +105,6 @@ def webhook_send(
     raise typer.Exit(code)
 
 
-demo_app = typer.Typer(help="Load a demo tenant whose history ends today.")
-
-
 def _issuer(data_dir: Path) -> LocalIssuer:
     """The local issuer of the `sextant run` on ``data_dir`` (never made here: a new key
     would sign tokens that gateway does not know)."""
@@ -122,7 +119,6 @@ def _issuer(data_dir: Path) -> LocalIssuer:
     return LocalIssuer.from_pem(path.read_text())
 
 
-@demo_app.callback(invoke_without_command=True)
 def demo(
     url: Url = DEFAULT_URL,
     data_dir: Annotated[

@@ -308,10 +308,10 @@ def backtest(
 
 def _register_gateway_clients() -> None:
     """`sextant webhook send` and `sextant demo` (they talk to a running gateway)."""
-    from sextant.cli.demo_commands import demo_app, webhook_app
+    from sextant.cli.demo_commands import demo, webhook_app
 
     app.add_typer(webhook_app, name="webhook")
-    app.add_typer(demo_app, name="demo")
+    app.command("demo")(demo)
 
 
 _register_gateway_clients()
