@@ -162,7 +162,9 @@ async def test_demo_loads_a_team_whose_forecast_answers_with_a_sensible_range(
         )
         flagged = stale.json()["items"]
         assert flagged, stale.text
-        assert all(item["status"] == "In Progress" for item in flagged)
+        assert all(item["status"] == "In Progress" for item in flagged), [
+            (i["key"], i["status"], i["age_days"], i["explanation"]) for i in flagged
+        ]
         assert all(item["age_days"] >= 18 for item in flagged)
 
         people = await platform.client.get("/v1/developers", headers=auth)

@@ -46,7 +46,7 @@ class DemoLoad:
     tenant_admin_token: str
     sources: dict[SourceKind, DemoSource]
     accepted: int = 0
-    refused: list[tuple[Delivery, Reply]] = field(default_factory=list)
+    refused: list[tuple[Delivery, Reply]] = field(default_factory=list)  # or not normalized
     retries: int = 0
     seconds: float = 0.0
 
@@ -161,7 +161,9 @@ async def post_history(
                     delivery=delivery.delivery_id,
                 )
                 load.retries += reply.retries
-                if reply.accepted:
+                # every generated delivery means something: stored but not normalized is
+                # as much a problem as refused
+                if reply.accepted and reply.outcome == "normalized":
                     load.accepted += 1
                 else:
                     load.refused.append((delivery, reply))

@@ -211,7 +211,7 @@ def demo(
     rate_seen = made.accepted / made.seconds if made.seconds else 0.0
     console.print(
         f"{made.accepted} webhooks accepted in {made.seconds:.1f} s ({rate_seen:.0f}/s), "
-        f"{len(made.refused)} refused, {made.retries} retried after 429"
+        f"{len(made.refused)} refused or not normalized, {made.retries} retried after 429"
     )
     for delivery, reply in made.refused[:5]:
         console.print(

@@ -146,6 +146,11 @@ class Reply:
     def accepted(self) -> bool:
         return 200 <= self.status < 300
 
+    @property
+    def outcome(self) -> str | None:
+        """The receipt's outcome: normalized, ignored, failed or duplicate."""
+        return self.body.get("outcome") if isinstance(self.body, dict) else None
+
     def describe(self) -> str:
         """One line: the status and the receipt's outcome or the problem's detail."""
         if isinstance(self.body, dict):
