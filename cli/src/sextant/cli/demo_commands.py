@@ -198,6 +198,9 @@ def demo(
                     with console.status("waiting for the first forecast"):
                         await asyncio.wait({watch}, timeout=wait)
                 forecast = watch.result() if watch.done() else None
+                if forecast is not None:  # the latest, with everything posted
+                    latest = await first_forecast(client, made, FORECAST_ITEMS)
+                    forecast = FirstForecast(latest.reply, forecast.seconds)
             finally:
                 watch.cancel()
             return made, forecast
@@ -218,9 +221,9 @@ def demo(
             f"  refused {delivery.source} {delivery.event or ''}: {escape(reply.describe())}"
         )
     if forecast is not None:
-        chances = forecast.reply["percentiles"]
+        chances = {p: d or "beyond two years" for p, d in forecast.reply["percentiles"].items()}
         console.print(
-            f"first forecast {forecast.seconds:.1f} s after the first webhook: "
+            f"first forecast {forecast.seconds:.1f} s after the first webhook; now: "
             f"{FORECAST_ITEMS} items done by {chances['50']} (50 %) to {chances['95']} (95 %)"
         )
     elif wait:
