@@ -311,3 +311,14 @@ def backtest(
     if missing:
         raise typer.BadParameter(f"no such file: {', '.join(missing)}")
     raise typer.Exit(backtest_main([str(f) for f in files]))
+
+
+def _register_gateway_clients() -> None:
+    """`sextant webhook send` and `sextant demo` (they talk to a running gateway)."""
+    from sextant.cli.demo_commands import demo, webhook_app
+
+    app.add_typer(webhook_app, name="webhook")
+    app.command("demo")(demo)
+
+
+_register_gateway_clients()
