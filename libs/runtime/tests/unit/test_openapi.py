@@ -75,3 +75,21 @@ def test_a_missing_required_value_that_cannot_be_null_is_left_missing() -> None:
         }
     }
     assert restore_example_nulls(doc)["components"]["schemas"]["Named"]["examples"] == [{}]
+
+
+def test_a_detail_models_example_is_its_parents_plus_its_own_fields() -> None:
+    from pydantic import BaseModel, ConfigDict
+
+    from sextant.runtime.openapi import extended_example
+
+    class Summary(BaseModel):
+        model_config = ConfigDict(json_schema_extra={"examples": [{"id": 1, "name": "a"}]})
+        id: int
+        name: str
+
+    class Detail(Summary):
+        model_config = extended_example(Summary, history=[1, 2], name="b")
+        history: list[int]
+
+    assert Detail.model_json_schema()["examples"] == [{"id": 1, "name": "b", "history": [1, 2]}]
+    assert Summary.model_json_schema()["examples"] == [{"id": 1, "name": "a"}]

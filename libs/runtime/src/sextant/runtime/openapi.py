@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi.routing import APIRoute
+from pydantic import BaseModel, ConfigDict
 
 
 def operation_id(route: APIRoute) -> str:
@@ -13,6 +14,18 @@ def operation_id(route: APIRoute) -> str:
     generated client's method is named after it. Unique across the merged public document
     (a test there says which two collide)."""
     return route.name
+
+
+def extended_example(parent: type[BaseModel], **fields: Any) -> ConfigDict:
+    """The ``model_config`` of a detail model that adds ``fields`` to ``parent``: its example
+    is the parent's plus those fields. An inherited example lacks the detail's own required
+    fields, so it would not match the detail's schema."""
+    extra = parent.model_config.get("json_schema_extra")
+    examples = extra.get("examples") if isinstance(extra, dict) else None
+    base = examples[0] if isinstance(examples, list) and examples else {}
+    if not isinstance(base, dict):
+        raise TypeError(f"{parent.__name__}'s example is not an object")
+    return ConfigDict(json_schema_extra={"examples": [{**base, **fields}]})
 
 
 def restore_example_nulls(document: dict[str, Any]) -> dict[str, Any]:

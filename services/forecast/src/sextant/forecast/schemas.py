@@ -9,6 +9,8 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 
+from sextant.runtime.openapi import extended_example
+
 # What the examples below share: a scope, its inputs and how well its forecasts held.
 INPUTS: JsonDict = {
     "scope": "workspace:0b8e2f6a-1c4d-4e7f-9a2b-3c5d7e9f1a2b",
@@ -337,6 +339,8 @@ class SprintList(BaseModel):
 
 
 class SprintDetail(SprintSummary):
+    model_config = extended_example(SprintSummary, items={"todo": 3, "in_progress": 2, "done": 5})
+
     items: dict[str, int] = Field(
         description="its work items per status category (list them with ?sprint=<id>)",
         examples=[{"todo": 3, "in_progress": 2, "done": 5}],
@@ -344,5 +348,24 @@ class SprintDetail(SprintSummary):
 
 
 class WorkItemDetail(WorkItemSummary):
+    model_config = extended_example(
+        WorkItemSummary,
+        status_history=[
+            {
+                "from_status": None,
+                "to_status": "To Do",
+                "to_category": "todo",
+                "at": "2026-11-20T09:00:00Z",
+            },
+            {
+                "from_status": "To Do",
+                "to_status": "In Progress",
+                "to_category": "in_progress",
+                "at": "2026-11-24T10:30:00Z",
+            },
+        ],
+        sprints=[],
+    )
+
     status_history: list[StatusChange] = Field(description="oldest first")
     sprints: list[SprintSummary] = Field(description="the sprints it is or was in")

@@ -358,7 +358,7 @@ async def suspend_sources(body: SourceSuspension, caller: System, state: State) 
         410: problem_response("the source's workspace or tenant was deleted"),
     },
 )
-async def start_jira_oauth(source_id: UUID, caller: Admin, state: State) -> JiraOAuthStarted:
+async def start_jira_oauth(source_id: SourceId, caller: Admin, state: State) -> JiraOAuthStarted:
     started = await jira_oauth.start(state, _tenant(caller), source_id, caller.sub)
     return JiraOAuthStarted(
         authorize_url=started.authorize_url, state_expires_at=started.expires_at
@@ -371,7 +371,9 @@ async def start_jira_oauth(source_id: UUID, caller: Admin, state: State) -> Jira
     summary="A Jira source's OAuth 2.0 connection: its site, its token's expiry, its status",
     responses={404: problem_response("no such source, or it is not connected with OAuth 2.0")},
 )
-async def jira_oauth_status(source_id: UUID, caller: Reader, state: State) -> JiraOAuthStatus:
+async def jira_oauth_status(source_id: SourceId, caller: Reader, state: State) -> JiraOAuthStatus:
+    """Whether the source's Atlassian grant is connected or needs reconnecting (access
+    revoked), which site it reads, and when its token was refreshed and expires."""
     grant = await jira_oauth.grant_of(state, _tenant(caller), source_id)
     return JiraOAuthStatus(
         status=grant.status,

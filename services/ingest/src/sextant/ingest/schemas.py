@@ -255,6 +255,21 @@ class SuspensionReply(BaseModel):
 
 
 class JiraOAuthStarted(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "authorize_url": "https://auth.atlassian.com/authorize?audience=api.atlassian"
+                    ".com&client_id=abc&scope=read%3Ajira-work%20offline_access&redirect_uri="
+                    "https%3A%2F%2Fsextant.example.com%2Fv1%2Foauth%2Fjira%2Fcallback&state=Zx9"
+                    "&response_type=code&prompt=consent&code_challenge=E9Mel&code_challenge_"
+                    "method=S256",
+                    "state_expires_at": "2026-12-06T14:10:00Z",
+                }
+            ]
+        }
+    )
+
     authorize_url: str = Field(
         description="Atlassian's consent page with this connection's state and PKCE "
         "challenge: send the admin's browser there",
@@ -266,6 +281,24 @@ class JiraOAuthStarted(BaseModel):
 
 
 class JiraOAuthStatus(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "status": "connected",
+                    "site_url": "https://acme.atlassian.net",
+                    "cloud_id": "11223344-a1b2-3b33-c444-def123456789",
+                    "scopes": "read:jira-work offline_access",
+                    "expires_at": "2026-12-06T15:00:00Z",
+                    "connected_by": "admin@acme",
+                    "connected_at": "2026-12-06T13:00:00Z",
+                    "refreshed_at": None,
+                    "error": None,
+                }
+            ]
+        }
+    )
+
     status: str = Field(
         description="connected, or needs_reconnect once Atlassian refused a refresh "
         "(access revoked): start the connection again"

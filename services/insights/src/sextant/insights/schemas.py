@@ -8,6 +8,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from sextant.runtime.openapi import extended_example
+
 ChangeState = Literal["open", "merged", "closed"]
 DeploymentStatus = Literal["in_progress", "success", "failure", "cancelled"]
 BuildStatus = Literal["success", "failed", "cancelled"]
@@ -151,6 +153,32 @@ class ShippedChange(BaseModel):
 
 
 class ChangeRequestDetail(ChangeRequestSummary):
+    model_config = extended_example(
+        ChangeRequestSummary,
+        labels=["bug"],
+        commit_shas=["9fceb02d0ae598e95dc970b74767f19372d61af8"],
+        reviews=[
+            {
+                "review_id": "1901",
+                "reviewer_developer_id": "0190f5c2-3333-7c3a-9d3e-1b2c3d4e5f60",
+                "reviewer_is_bot": False,
+                "state": "approved",
+                "submitted_at": "2026-03-02T11:05:00Z",
+            }
+        ],
+        commits=[
+            {
+                "sha": "9fceb02d0ae598e95dc970b74767f19372d61af8",
+                "title": "Fix the login page",
+                "author_developer_id": EXAMPLE_DEVELOPER,
+                "author_is_bot": False,
+                "authored_at": "2026-03-01T16:20:00Z",
+                "branch": "fix-login",
+            }
+        ],
+        deployment=None,
+    )
+
     labels: list[str]
     commit_shas: list[str] = Field(description="the commits the tool listed at merge")
     reviews: list[Review]
@@ -159,6 +187,21 @@ class ChangeRequestDetail(ChangeRequestSummary):
 
 
 class DeploymentDetail(DeploymentSummary):
+    model_config = extended_example(
+        DeploymentSummary,
+        changes=[
+            {
+                "id": EXAMPLE_ID,
+                "repository": "octo-org/octo-repo",
+                "number": 42,
+                "title": "Fix the login page",
+                "merged_at": "2026-03-02T15:30:00Z",
+                "author_developer_id": EXAMPLE_DEVELOPER,
+                "counted": True,
+            }
+        ],
+    )
+
     changes: list[ShippedChange] = Field(
         description="what lay between this deployment and the previous successful one of"
         " the same repository and environment"
