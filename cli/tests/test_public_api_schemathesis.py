@@ -523,7 +523,9 @@ def declared_operations(document: dict[str, Any]) -> set[str]:
     }
 
 
-@pytest.mark.timeout(900)  # ~80 operations: minutes on a quiet 2-core box, far more when it is shared
+@pytest.mark.timeout(
+    900
+)  # ~80 operations: minutes on a quiet 2-core box, far more when it is shared
 def test_every_public_operation_answers_without_server_errors_and_as_documented(
     stack: Stack,
 ) -> None:

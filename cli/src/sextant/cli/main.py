@@ -6,7 +6,7 @@ import asyncio
 import sys
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -15,16 +15,12 @@ from rich.panel import Panel
 from rich.table import Table
 
 from sextant.cli import client
-from sextant.cli.embedded import (
-    CannotStart,
-    Ready,
-    StartupInterrupted,
-    claim_data_folder,
-    gateway_socket,
-    run_embedded,
-)
-from sextant.cli.services import SERVICE_NAMES, app_for, spec_for
-from sextant.runtime.embedded_pg import PostgresUnavailable
+
+if TYPE_CHECKING:
+    from sextant.cli.embedded import Ready
+
+# Commands import the platform (every service, the embedded PostgreSQL) only when they run
+# it: the everyday client commands (status, webhook send, demo...) start in a second, not 5.
 
 app = typer.Typer(
     help="Sextant: engineering intelligence. `sextant run` starts everything.", no_args_is_help=True
@@ -40,6 +36,14 @@ def run(
     data_dir: Path = typer.Option(Path(".data"), help="embedded PostgreSQL, keys and objects"),
 ) -> None:
     """Run the whole platform in one process (the embedded mode); one run per data folder."""
+    from sextant.cli.embedded import (
+        CannotStart,
+        StartupInterrupted,
+        claim_data_folder,
+        gateway_socket,
+        run_embedded,
+    )
+    from sextant.runtime.embedded_pg import PostgresUnavailable
 
     def announce(ready: Ready) -> None:
         console.print(
@@ -75,17 +79,24 @@ def run(
 
 @app.command()
 def serve(
-    service: str = typer.Argument(..., help=f"one of: {', '.join(SERVICE_NAMES)}"),
+    service: str = typer.Argument(..., help="a service, as `sextant services` lists them"),
     host: str = typer.Option("0.0.0.0", help="address to listen on"),  # noqa: S104 - a pod's port
     port: int = typer.Option(8000, help="port to listen on"),
 ) -> None:
     """Run one service alone (the distributed mode); settings come from the environment."""
     import uvicorn
 
+    from sextant.cli.services import app_for
+
     # No access log: at the warning level it is never shown, yet each request would still
     # build its line's arguments; the runtime's request metrics cover it.
+    try:
+        service_app = app_for(service)
+    except ValueError as exc:
+        console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
     uvicorn.run(
-        app_for(service),
+        service_app,
         host=host,
         port=port,
         log_level="warning",
@@ -98,6 +109,7 @@ def migrate(
     services: list[str] = typer.Argument(None, help="services to migrate (default: all)"),
 ) -> None:
     """Bring the services' schemas up to date, as the database owner, and exit."""
+    from sextant.cli.services import SERVICE_NAMES, spec_for
     from sextant.runtime.db import Database
     from sextant.runtime.migrations import migrate as migrate_schema
     from sextant.runtime.settings import RuntimeSettings
@@ -123,6 +135,8 @@ def migrate(
 @app.command("services")
 def list_services() -> None:
     """List the services, their schemas and the topics they consume."""
+    from sextant.cli.services import SERVICE_NAMES, spec_for
+
     table = Table("service", "schema", "consumes")
     for name in SERVICE_NAMES:
         spec = spec_for(name)
@@ -201,6 +215,8 @@ DATA_DIR = typer.Option(Path(".data"), help="the data folder `sextant run` uses"
 
 def _admin(command: Coroutine[Any, Any, T]) -> T:
     """Run an admin command; a data folder it cannot use now is an error line, exit 1."""
+    from sextant.cli.embedded import CannotStart
+
     try:
         return asyncio.run(command)
     except CannotStart as exc:
