@@ -11,6 +11,7 @@ from uuid import UUID
 
 import asyncpg
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from sextant.contracts import Envelope, uuid7
@@ -116,21 +117,28 @@ async def forecast(
 
 async def handle_batch(state: ServiceState, envelopes: list[Envelope]) -> list[str]:
     """The handler on ``envelopes`` in one transaction; the statements it sent to forecast's
-    tables (not the driver's own type lookups on a new connection)."""
+    tables: through SQLAlchemy, and on the driver connection directly (the driver's query
+    log leaves out SQLAlchemy's prepared statements, and its own type lookups on a new
+    connection are not the handler's)."""
     sent: list[str] = []
+
+    def through_sqlalchemy(*args: object) -> None:
+        sent.append(str(args[2]))
+
+    def on_the_driver(record: asyncpg.connection.LoggedQuery) -> None:
+        sent.append(record.query)
+
+    engine = state.db.engine.sync_engine
     async with state.db.transaction(TENANT) as session:
         driver = await driver_connection(session)
-
-        def note(record: asyncpg.connection.LoggedQuery) -> None:
-            if "forecast." in record.query:
-                sent.append(record.query)
-
-        driver.add_query_logger(note)
+        sa.event.listen(engine, "before_cursor_execute", through_sqlalchemy)
+        driver.add_query_logger(on_the_driver)
         try:
             await on_attributed_activity(session, envelopes)
         finally:
-            driver.remove_query_logger(note)
-    return sent
+            driver.remove_query_logger(on_the_driver)
+            sa.event.remove(engine, "before_cursor_execute", through_sqlalchemy)
+    return [statement for statement in sent if "forecast." in statement]
 
 
 async def history(conn: asyncpg.Connection, key: str) -> list[tuple[object, ...]]:
@@ -261,7 +269,7 @@ async def test_a_batch_costs_the_same_statements_whatever_its_size(
     small = await handle_batch(state, backlog(0, 5))
     large = await handle_batch(state, backlog(100, 50))
     # One at a time, each event cost four statements (100 events: 400).
-    assert len(large) == len(small) <= 6, large
+    assert 3 <= len(large) == len(small) <= 6, large
     assert await conn.fetchval("SELECT count(*) FROM forecast.work_items") == 55
     assert await conn.fetchval("SELECT count(*) FROM forecast.work_item_transitions") == 110
 
