@@ -9,9 +9,16 @@ import secrets
 
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from sextant.runtime.settings import RuntimeSettings
-from sextant.runtime.topics import TopicPlan, TopicsNotReady, ensure_topics, reconcile
+from sextant.runtime.topics import (
+    TopicPlan,
+    TopicsNotReady,
+    ensure_topics,
+    reconcile,
+    registry_plan,
+)
 from sextant.runtime.wiring import create_bus
 
 # The registry's own count: what cli/tests/test_sextant_topics.py and any test of a service
@@ -135,3 +142,35 @@ async def test_two_replicas_starting_together_both_start_on_one_topic(
     assert all(o.ok and o.partitions == 3 for o in [*one, *two]), (one, two)
     counts = await partition_counts(kafka_bootstrap)
     assert (counts[name], counts[f"{name}.dlq"]) == (3, 3)
+
+
+async def test_a_created_topic_keeps_records_for_its_contracts_retention(
+    kafka_bootstrap: str,
+) -> None:
+    name = fresh()
+    [outcome] = await ensure_topics(
+        kafka_bootstrap, [TopicPlan(name, 1, retention_days=30)], create=True
+    )
+    assert outcome.status == "created"
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
+    try:
+        responses = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, name)])
+    finally:
+        await admin.close()
+    # (error code, message, type, name, [(config, value, ...)]) per resource
+    configs = {
+        entry[0]: entry[1]
+        for response in responses
+        for resource in response.resources
+        for entry in resource[4]
+    }
+    assert configs.get("retention.ms") == "2592000000"  # 30 days of 86,400,000 ms
+
+
+def test_the_registry_plans_each_topic_and_its_dlq_with_the_contracts_retention() -> None:
+    plans = {p.name: p for p in registry_plan()}
+    # sextant.activity: 30 days in its contract; sextant.identity: 365.
+    assert plans["sextant.activity"].configs == {"retention.ms": "2592000000"}
+    assert plans["sextant.activity.dlq"].configs == {"retention.ms": "2592000000"}
+    assert plans["sextant.identity"].configs == {"retention.ms": "31536000000"}

@@ -36,6 +36,16 @@ class TopicPlan:
     name: str
     partitions: int
     replication_factor: int = 1
+    retention_days: float | None = None  # the contract's; None: the broker's default
+
+    @property
+    def configs(self) -> dict[str, str]:
+        """The topic configs it is created with: its retention (``retention.ms``), which
+        the consumers' inboxes keep event ids for, so the broker must not drop records
+        sooner nor keep them for ever."""
+        if self.retention_days is None:
+            return {}
+        return {"retention.ms": str(round(self.retention_days * 86_400_000))}
 
 
 Status = Literal["created", "present", "missing", "too few partitions", "not created"]
@@ -83,14 +93,15 @@ class TopicsNotReady(RuntimeError):
 
 
 def registry_plan(partitions: int | None = None, replication_factor: int = 1) -> list[TopicPlan]:
-    """Every registered topic and its DLQ (same partitions: a poison record keeps its key),
-    with the registry's partition count unless ``partitions`` overrides it."""
+    """Every registered topic and its DLQ (same partitions: a poison record keeps its key;
+    same retention: an operator replays it within that time), with the registry's
+    partition count unless ``partitions`` overrides it, and the contract's retention."""
     _ensure_loaded()
     plans = []
     for topic in sorted(TOPICS.values(), key=lambda t: t.name):
         count = partitions or topic.partitions
         for name in (topic.name, topic.dlq):
-            plans.append(TopicPlan(name, count, replication_factor))
+            plans.append(TopicPlan(name, count, replication_factor, topic.retention_days))
     return plans
 
 
@@ -131,7 +142,10 @@ async def _create(
     """Create ``missing``. One the broker created is taken as asked (its metadata may lag
     on other brokers); one another process created first is read back and judged."""
     response = await admin.create_topics(
-        [NewTopic(p.name, p.partitions, p.replication_factor) for p in missing]
+        [
+            NewTopic(p.name, p.partitions, p.replication_factor, topic_configs=p.configs)
+            for p in missing
+        ]
     )
     codes = {  # (topic, code) before v1 of the response, then a message too
         error[0]: (error[1], error[2] if len(error) > 2 else None)

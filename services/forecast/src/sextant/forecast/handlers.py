@@ -26,13 +26,26 @@ from sextant.contracts.events.activity import (
 )
 from sextant.contracts.events.platform import ActivityAttributed
 from sextant.contracts.topics import ACTIVITY_ATTRIBUTED, IDENTITY
-from sextant.forecast.db import details, repository
+from sextant.forecast.db import repository
 from sextant.runtime.consumer import Batched, Handler, each_in_context
 
+ASSIGNEE_PATH = "work_item.assignee"
+"""Where identity's attribution names the assignee in a work-item event."""
 
-def _snapshot(item: WorkItem) -> repository.ItemSnapshot:
+
+def assignee_of(attributed: ActivityAttributed) -> UUID | None:
+    """The developer the event's work item is assigned to; None when unassigned."""
+    for attribution in attributed.attributions:
+        if attribution.path == ASSIGNEE_PATH:
+            return attribution.developer_id
+    return None
+
+
+def _snapshot(item: WorkItem, assignee: UUID | None) -> repository.ItemSnapshot:
     return repository.ItemSnapshot(
         key=item.key,
+        source_id=item.source.source_id,
+        assignee_developer_id=assignee,
         source_kind=item.source.kind,
         external_id=item.source.external_id,
         url=item.source.url,
@@ -47,8 +60,13 @@ def _snapshot(item: WorkItem) -> repository.ItemSnapshot:
 
 async def on_attributed_activity(session: AsyncSession, envelopes: Sequence[Envelope]) -> None:
     """Keep the work-item projection (snapshots, status history, soft deletes) for a
-    batch of one tenant's events, in order; each workspace is remembered once a batch."""
+    batch of one tenant's events, in order: the batch's work-item events are applied
+    together in a few statements (the repository keeps each item's events in order), its
+    sprint events one at a time (they touch only the sprint tables); each workspace is
+    remembered once a batch."""
     remembered: set[UUID] = set()
+    changes: list[repository.ItemChange] = []
+    tenant = envelopes[0].tenantid if envelopes else None
     for envelope in each_in_context(envelopes):
         attributed = ActivityAttributed.model_validate(envelope.data)
         forecast_input = (
@@ -59,98 +77,67 @@ async def on_attributed_activity(session: AsyncSession, envelopes: Sequence[Enve
         if envelope.workspaceid not in remembered:
             await repository.remember_scope(session, envelope.tenantid, envelope.workspaceid)
             remembered.add(envelope.workspaceid)
-        await _project(session, envelope.tenantid, envelope.workspaceid, attributed)
+        event = data_model_for(attributed.original_type).model_validate(attributed.original)
+        if isinstance(event, SprintStarted | SprintScopeChanged | SprintClosed):
+            await _project_sprint(session, envelope.tenantid, envelope.workspaceid, event)
+        elif (change := _item_change(envelope.workspaceid, attributed, event)) is not None:
+            changes.append(change)
+    if tenant is not None:
+        await repository.apply_item_changes(session, tenant, changes)
 
 
-async def _project(
-    session: AsyncSession, tenant: UUID, workspace: UUID, attributed: ActivityAttributed
-) -> None:
-    """One work-item or sprint event of ``workspace`` into the projection."""
-    event = data_model_for(attributed.original_type).model_validate(attributed.original)
-    if isinstance(
-        event, WorkItemCreated | WorkItemTransitioned | WorkItemResolved
-    ) and await repository.change_recorded(session, attributed.original_id):
-        return  # a copy of a change already applied, redelivered after the inbox forgot it
-    if isinstance(event, SprintStarted | SprintScopeChanged | SprintClosed):
-        sprint = event.sprint
-        sprint_id = sprint.source.external_id
-        await repository.record_sprint(
-            session, tenant, workspace, sprint_id, sprint.name, sprint.starts_at, sprint.ends_at
-        )
-        if isinstance(event, SprintStarted):
-            await repository.change_sprint_scope(
-                session, tenant, workspace, sprint_id, list(event.item_keys), []
-            )
-        elif isinstance(event, SprintScopeChanged):
-            await repository.change_sprint_scope(
-                session,
-                tenant,
-                workspace,
-                sprint_id,
-                list(event.added_keys),
-                list(event.removed_keys),
-            )
-        else:
-            await repository.close_sprint(session, tenant, workspace, sprint_id, event.occurred_at)
-    elif isinstance(event, WorkItemCreated):
+def _item_change(
+    workspace: UUID, attributed: ActivityAttributed, event: object
+) -> repository.ItemChange | None:
+    """A work-item event as the repository applies it (creation is entering the first
+    status: the history starts there; resolving is entering a done status)."""
+    if isinstance(event, WorkItemCreated):
         item = event.work_item
-        await repository.record_snapshot(
-            session, tenant, workspace, _snapshot(item), event.occurred_at
-        )
-        # Creation is entering the first status: the history starts here.
-        await repository.record_transition(
-            session,
-            tenant,
-            workspace,
-            item.key,
-            from_status=None,
-            to_status=item.status,
-            to_category=item.status_category,
-            at=event.occurred_at,
-            event_id=attributed.original_id,
-        )
+        from_status, to_status, to_category = None, item.status, item.status_category
     elif isinstance(event, WorkItemTransitioned):
-        await repository.record_snapshot(
-            session, tenant, workspace, _snapshot(event.work_item), event.occurred_at
-        )
-        await repository.record_transition(
-            session,
-            tenant,
-            workspace,
-            event.work_item.key,
-            from_status=event.from_status,
-            to_status=event.to_status,
-            to_category=event.to_category,
-            at=event.occurred_at,
-            event_id=attributed.original_id,
-        )
+        item = event.work_item
+        from_status, to_status, to_category = event.from_status, event.to_status, event.to_category
     elif isinstance(event, WorkItemResolved):
         item = event.work_item
-        await repository.record_snapshot(
-            session, tenant, workspace, _snapshot(item), event.occurred_at
-        )
-        await repository.record_transition(
-            session,
-            tenant,
-            workspace,
-            item.key,
-            from_status=None,
-            to_status=item.status,
-            to_category="done",
-            at=event.occurred_at,
-            event_id=attributed.original_id,
-        )
+        from_status, to_status, to_category = None, item.status, "done"
     elif isinstance(event, WorkItemDeleted):
-        await repository.mark_deleted(session, tenant, workspace, event.key, event.occurred_at)
-    if isinstance(event, WorkItemCreated | WorkItemTransitioned | WorkItemResolved):
-        await details.record_details(
-            session,
-            tenant,
-            workspace,
-            event.work_item,
-            details.assignee_of(attributed),
-            event.occurred_at,
+        return repository.ItemChange(workspace_id=workspace, key=event.key, at=event.occurred_at)
+    else:
+        return None
+    return repository.ItemChange(
+        workspace_id=workspace,
+        key=item.key,
+        at=event.occurred_at,
+        snapshot=_snapshot(item, assignee_of(attributed)),
+        event_id=attributed.original_id,
+        from_status=from_status,
+        to_status=to_status,
+        to_category=to_category,
+    )
+
+
+async def _project_sprint(
+    session: AsyncSession,
+    tenant: UUID,
+    workspace: UUID,
+    event: SprintStarted | SprintScopeChanged | SprintClosed,
+) -> None:
+    """One sprint event of ``workspace`` into the projection."""
+    sprint = event.sprint
+    sprint_id = sprint.source.external_id
+    await repository.record_sprint(
+        session, tenant, workspace, sprint_id, sprint.name, sprint.starts_at, sprint.ends_at
+    )
+    if isinstance(event, SprintStarted):
+        await repository.change_sprint_scope(
+            session, tenant, workspace, sprint_id, list(event.item_keys), []
         )
+    elif isinstance(event, SprintScopeChanged):
+        await repository.change_sprint_scope(
+            session, tenant, workspace, sprint_id, list(event.added_keys), list(event.removed_keys)
+        )
+    else:
+        await repository.close_sprint(session, tenant, workspace, sprint_id, event.occurred_at)
 
 
 async def on_identity(session: AsyncSession, envelopes: Sequence[Envelope]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
@@ -11,7 +12,15 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sextant.forecast.db import known_scopes, sprint_items, sprints, transitions, work_items
+from sextant.forecast.db import (
+    SCHEMA,
+    known_scopes,
+    sprint_items,
+    sprints,
+    transitions,
+    work_items,
+)
+from sextant.runtime.db import driver_connection
 
 
 @dataclass(frozen=True)
@@ -19,6 +28,8 @@ class ItemSnapshot:
     """A work item as an activity event describes it."""
 
     key: str
+    source_id: UUID | None  # the source connection it came through (read API)
+    assignee_developer_id: UUID | None  # as identity attributed it (read API)
     source_kind: str
     external_id: str
     url: str | None
@@ -42,114 +53,180 @@ class InProgressItem:
     stale_flagged_at: datetime | None
 
 
-async def record_snapshot(
-    session: AsyncSession,
-    tenant_id: UUID,
-    workspace_id: UUID,
-    item: ItemSnapshot,
-    occurred_at: datetime,
+@dataclass(frozen=True)
+class ItemChange:
+    """One work-item event of a batch: a status change (with the item as the event
+    describes it, under the event's fact id) or, with ``snapshot`` None, a deletion."""
+
+    workspace_id: UUID
+    key: str
+    at: datetime
+    snapshot: ItemSnapshot | None = None
+    event_id: UUID | None = None
+    from_status: str | None = None
+    to_status: str = ""
+    to_category: str = ""
+
+
+_ITEM_COLUMNS = (
+    "workspace_id",
+    "key",
+    "source_kind",
+    "external_id",
+    "url",
+    "title",
+    "item_type",
+    "status",
+    "status_category",
+    "state_since",
+    "created_at",
+    "sprint_ids",
+    "started_at",
+    "done_at",
+    "deleted_at",
+    "assignee_developer_id",
+    "source_id",
+    "stale_dismissed_at",
+    "stale_flagged_at",
+)
+_TRANSITIONS = f"{SCHEMA}.{transitions.name}"
+_ITEMS = f"{SCHEMA}.{work_items.name}"
+_RECORDED = f"SELECT event_id FROM {_TRANSITIONS} WHERE event_id = ANY($1::uuid[])"  # noqa: S608 (names: constant identifiers)
+# Once per change: a copy of a change already recorded (the fact id, or the same move at
+# the same instant under a revised event's id) adds no row.
+_RECORD_TRANSITIONS = (
+    f"INSERT INTO {_TRANSITIONS}"  # noqa: S608 (names: constant identifiers)
+    " (tenant_id, workspace_id, key, from_status, to_status, to_category, at, event_id)"
+    " SELECT $1::uuid, w, k, f, s, c, a, e FROM unnest($2::uuid[], $3::text[], $4::text[],"
+    " $5::text[], $6::text[], $7::timestamptz[], $8::uuid[]) WITH ORDINALITY"
+    " AS t(w, k, f, s, c, a, e, n) ORDER BY n"
+    " ON CONFLICT DO NOTHING RETURNING event_id"
+)
+_LOCK_ITEMS = (
+    f"SELECT {', '.join(_ITEM_COLUMNS)} FROM {_ITEMS}"  # noqa: S608 (names: constant identifiers)
+    " WHERE tenant_id = $1 AND (workspace_id, key) IN"
+    " (SELECT * FROM unnest($2::uuid[], $3::text[])) ORDER BY workspace_id, key FOR UPDATE"
+)
+_WRITE_ITEM = (
+    f"INSERT INTO {_ITEMS} (tenant_id, {', '.join(_ITEM_COLUMNS)})"  # noqa: S608 (names: constant identifiers)
+    f" VALUES ({', '.join(f'${n}' for n in range(1, len(_ITEM_COLUMNS) + 2))})"
+    " ON CONFLICT (tenant_id, workspace_id, key) DO UPDATE SET "
+    + ", ".join(f"{c} = EXCLUDED.{c}" for c in _ITEM_COLUMNS[2:])
+)
+
+
+async def apply_item_changes(
+    session: AsyncSession, tenant_id: UUID, changes: Sequence[ItemChange]
 ) -> None:
-    """Create or refresh an item; the status only moves forward in time."""
-    t = work_items
-    values = {
-        "tenant_id": tenant_id,
-        "workspace_id": workspace_id,
-        "key": item.key,
-        "source_kind": item.source_kind,
-        "external_id": item.external_id,
-        "url": item.url,
-        "title": item.title,
-        "item_type": item.item_type,
-        "status": item.status,
-        "status_category": item.status_category,
-        "state_since": occurred_at,
-        "created_at": item.created_at,
-        "sprint_ids": item.sprint_ids,
-        "started_at": occurred_at if item.status_category == "in_progress" else None,
-        "done_at": occurred_at if item.status_category == "done" else None,
+    """Apply a batch of one tenant's work-item events, in order, in four statements
+    whatever its size: the fact ids already in the history, the history's new rows, the
+    items' current rows (locked), and the items as the events leave them.
+
+    The outcome is the one of applying each event in turn: a change whose fact id is in
+    the history already (redelivered after the inbox forgot it, or twice in the batch) is
+    not applied again, since it would undo what came after (a later title, a dismissed
+    stale flag); a change creates or refreshes its item (the status only moves forward in
+    time) and is appended to the history once; a deletion marks an item that exists."""
+    if not changes:
+        return
+    driver = await driver_connection(session)
+    fact_ids = [c.event_id for c in changes if c.event_id is not None]
+    recorded = {row[0] for row in await driver.fetch(_RECORDED, fact_ids)} if fact_ids else set()
+    moves = [c for c in changes if c.event_id is not None and c.event_id not in recorded]
+    appended: set[UUID] = set()
+    if moves:
+        rows = await driver.fetch(
+            _RECORD_TRANSITIONS,
+            tenant_id,
+            [c.workspace_id for c in moves],
+            [c.key for c in moves],
+            [c.from_status for c in moves],
+            [c.to_status for c in moves],
+            [c.to_category for c in moves],
+            [c.at for c in moves],
+            [c.event_id for c in moves],
+        )
+        appended = {row[0] for row in rows}
+    applied: list[ItemChange] = []
+    for change in changes:
+        if change.event_id is not None:
+            if change.event_id in recorded:
+                continue
+            if change.event_id in appended:  # its first copy is in the history now
+                recorded.add(change.event_id)
+        applied.append(change)
+    scopes = sorted({(c.workspace_id, c.key) for c in applied})
+    if not scopes:
+        return
+    found = await driver.fetch(
+        _LOCK_ITEMS, tenant_id, [w for w, _ in scopes], [k for _, k in scopes]
+    )
+    items: dict[tuple[UUID, str], dict[str, object]] = {
+        (row["workspace_id"], row["key"]): dict(row) for row in found
     }
-    statement = insert(t).values(**values)
-    await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=[t.c.tenant_id, t.c.workspace_id, t.c.key],
-            set_={
-                "title": statement.excluded.title,
-                "item_type": statement.excluded.item_type,
-                "url": statement.excluded.url,
-                "sprint_ids": statement.excluded.sprint_ids,
-                "deleted_at": None,
-            },
+    touched: set[tuple[UUID, str]] = set()
+    for change in applied:
+        scope = (change.workspace_id, change.key)
+        if _apply(items, change):
+            touched.add(scope)
+    if touched:
+        await driver.executemany(
+            _WRITE_ITEM,
+            [(tenant_id, *(items[s][c] for c in _ITEM_COLUMNS)) for s in sorted(touched)],
         )
+
+
+def _apply(items: dict[tuple[UUID, str], dict[str, object]], change: ItemChange) -> bool:
+    """One event on the items in hand; whether it changed one."""
+    scope = (change.workspace_id, change.key)
+    item = items.get(scope)
+    snapshot = change.snapshot
+    if snapshot is None:  # a deletion marks an item that exists
+        if item is None:
+            return False
+        item["deleted_at"] = change.at
+        return True
+    if item is None:  # created as the event describes it, its state since the event
+        category = snapshot.status_category
+        item = items[scope] = {
+            "workspace_id": change.workspace_id,
+            "key": change.key,
+            "source_kind": snapshot.source_kind,
+            "external_id": snapshot.external_id,
+            "created_at": snapshot.created_at,
+            "status": snapshot.status,
+            "status_category": category,
+            "state_since": change.at,
+            "started_at": change.at if category == "in_progress" else None,
+            "done_at": change.at if category == "done" else None,
+            "assignee_developer_id": None,
+            "source_id": None,
+            "stale_dismissed_at": None,
+            "stale_flagged_at": None,
+        }
+    item.update(
+        title=snapshot.title,
+        item_type=snapshot.item_type,
+        url=snapshot.url,
+        sprint_ids=list(snapshot.sprint_ids),
+        deleted_at=None,
     )
-
-
-async def change_recorded(session: AsyncSession, event_id: UUID) -> bool:
-    """Whether the change of fact ``event_id`` is in the history already: then the item's
-    snapshot and state have taken it too, and applying it again would undo what came
-    after (a later title, a dismissed stale flag)."""
-    found = await session.execute(
-        sa.select(sa.literal(1)).where(transitions.c.event_id == event_id).limit(1)
-    )
-    return found.first() is not None
-
-
-async def record_transition(
-    session: AsyncSession,
-    tenant_id: UUID,
-    workspace_id: UUID,
-    key: str,
-    *,
-    from_status: str | None,
-    to_status: str,
-    to_category: str,
-    at: datetime,
-    event_id: UUID,
-) -> None:
-    """Append to the status history (once per change: a revised event of one already
-    recorded adds nothing) and move the item's current state (if not older)."""
-    await session.execute(
-        insert(transitions)
-        .values(
-            tenant_id=tenant_id,
-            workspace_id=workspace_id,
-            key=key,
-            from_status=from_status,
-            to_status=to_status,
-            to_category=to_category,
-            at=at,
-            event_id=event_id,
-        )
-        .on_conflict_do_nothing()
-    )
-    t = work_items
-    in_scope = (t.c.tenant_id == tenant_id) & (t.c.workspace_id == workspace_id) & (t.c.key == key)
-    await session.execute(
-        sa.update(t)
-        .where(in_scope & (t.c.state_since <= at))
-        .values(
-            status=to_status,
-            status_category=to_category,
-            state_since=at,
-            started_at=sa.case(
-                (sa.and_(t.c.started_at.is_(None), sa.literal(to_category) != "todo"), at),
-                else_=t.c.started_at,
-            ),
-            done_at=sa.case((sa.literal(to_category) == "done", at), else_=None),
+    since = item["state_since"]
+    assert isinstance(since, datetime)
+    if since <= change.at:  # the status (and who has it, from where) only moves forward in time
+        item.update(
+            source_id=snapshot.source_id,
+            assignee_developer_id=snapshot.assignee_developer_id,
+            status=change.to_status,
+            status_category=change.to_category,
+            state_since=change.at,
+            done_at=change.at if change.to_category == "done" else None,
             stale_dismissed_at=None,
             stale_flagged_at=None,
         )
-    )
-
-
-async def mark_deleted(
-    session: AsyncSession, tenant_id: UUID, workspace_id: UUID, key: str, at: datetime
-) -> None:
-    t = work_items
-    await session.execute(
-        sa.update(t)
-        .where((t.c.tenant_id == tenant_id) & (t.c.workspace_id == workspace_id) & (t.c.key == key))
-        .values(deleted_at=at)
-    )
+        if item["started_at"] is None and change.to_category != "todo":
+            item["started_at"] = change.at
+    return True
 
 
 def _scope(tenant_id: UUID, workspace_ids: list[UUID]) -> sa.ColumnElement[bool]:
