@@ -541,3 +541,43 @@ async def test_a_scope_change_after_the_sprint_started_keeps_the_sprints_dates(
         await conn.close()
     assert tuple(sprint) == ("Sprint 7", starts, ends)
     assert [m["key"] for m in members] == ["BATCH-7"]
+
+
+async def test_a_done_stays_done_whatever_the_order_and_a_same_instant_move_counts_in_order(
+    database_url: str, internal_keys: InternalKeys
+) -> None:
+    """The rules a lost Done was suspected of breaking, in one batch: a Done handed over
+    before the start it follows still ends the item Done (the start is older), and two
+    moves at the same instant, in the order sent, end in the later one."""
+    handler = HANDLERS[ACTIVITY_ATTRIBUTED.name]
+    assert isinstance(handler, Batched)
+    start = NOW - timedelta(days=3)
+    same = start + timedelta(days=1)
+    batch = [
+        created("LATE-1", start),
+        moved("LATE-1", "done", start + timedelta(days=2), start),
+        moved("LATE-1", "in_progress", start + timedelta(days=1), start),
+        created("SAME-1", start),
+        moved("SAME-1", "in_progress", same, start),
+        moved("SAME-1", "done", same, start),
+    ]
+    settings = service_settings(database_url, internal_keys)
+    async with running_service(SPEC, settings) as (_, state), state.db.transaction(TENANT) as s:
+        await handler.handle_many(s, batch)
+    dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    conn = await asyncpg.connect(dsn)
+    try:
+        items = await conn.fetch(
+            "SELECT key, status, status_category, state_since FROM forecast.work_items"
+            " WHERE key IN ('LATE-1', 'SAME-1') ORDER BY key"
+        )
+        history = await conn.fetchval(
+            "SELECT count(*) FROM forecast.work_item_transitions WHERE key = 'SAME-1'"
+        )
+    finally:
+        await conn.close()
+    assert [tuple(r) for r in items] == [
+        ("LATE-1", "Done", "done", start + timedelta(days=2)),
+        ("SAME-1", "Done", "done", same),
+    ]
+    assert history == 3  # created, started, done: the same-instant moves are two rows
