@@ -17,8 +17,9 @@ from typing import Any
 from typer.testing import CliRunner, Result
 
 from sextant.cli.demo import Pacer
+from sextant.cli.demo_data import DemoHistory, generate
 from sextant.cli.main import app
-from sextant.cli.testing import Platform, running_platform
+from sextant.cli.testing import Platform, eventually, running_platform
 from sextant.cli.webhooks import deliver
 from sextant.gateway.settings import GatewaySettings
 from sextant.runtime.testing.apps import served
@@ -168,6 +169,59 @@ async def test_demo_loads_a_team_whose_forecast_answers_with_a_sensible_range(
 
         people = await platform.client.get("/v1/developers", headers=auth)
         assert len(people.json()["items"]) == 4
+
+        # every issue as the generator left it: no transition lost on the way to forecast
+        tenants = (await platform.client.get("/v1/tenants", headers=platform.admin)).json()
+        [named] = [m for t in tenants["items"] if (m := DEMO_NAME.match(t["name"]))]
+        moment = datetime.fromisoformat(named["moment"]).replace(tzinfo=UTC)
+        history = generate(moment, seed=5, weeks=6, team_size=4)
+        expected = final_statuses(history)
+        assert len(expected) == sum(1 for thread in history.threads if "issue" in thread[0].payload)
+
+        differing: dict[str, tuple[str | None, str | None]] = {}
+
+        async def settled() -> bool:
+            found = await work_item_statuses(platform, scope, auth)
+            differing.clear()
+            for key in expected.keys() | found.keys():
+                if expected.get(key) != found.get(key):
+                    differing[key] = (expected.get(key), found.get(key))
+            return not differing
+
+        try:
+            await eventually(settled, seconds=60, every=1)
+        except AssertionError:
+            raise AssertionError(f"(generator, forecast) status per key: {differing}") from None
+
+
+DEMO_NAME = re.compile(r"^Demo (?P<moment>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) \(seed \d+\)$")
+
+
+def final_statuses(history: DemoHistory) -> dict[str, str]:
+    """Each issue's status when the generator stopped: by the lists it kept of them."""
+    by_status = (
+        ("Done", history.done_keys),
+        ("In Review", history.in_review_keys),
+        ("In Progress", history.in_progress_keys + history.stale_keys),
+        ("To Do", history.backlog_keys),
+    )
+    return {key: status for status, keys in by_status for key in keys}
+
+
+async def work_item_statuses(
+    platform: Platform, scope: str, auth: dict[str, str]
+) -> dict[str, str]:
+    """Forecast's status of every work item in ``scope``, through the read API's pages."""
+    found: dict[str, str] = {}
+    params: dict[str, Any] = {"scope": scope, "limit": 100}
+    while True:
+        reply = await platform.client.get("/v1/work-items", params=params, headers=auth)
+        assert reply.status_code == 200, reply.text
+        page = reply.json()
+        found |= {item["key"]: item["status"] for item in page["items"]}
+        if not page["next_cursor"]:
+            return found
+        params["cursor"] = page["next_cursor"]
 
 
 async def test_a_delivery_over_the_sources_rate_waits_out_retry_after_and_is_accepted(

@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 from sextant.contracts import Envelope, uuid7
 from sextant.contracts.events.activity import (
     Sprint,
+    SprintScopeChanged,
     SprintStarted,
     WorkItem,
     WorkItemCreated,
@@ -496,3 +497,87 @@ async def test_a_batch_of_one_tenants_events_is_projected_in_order_in_one_transa
         ("BATCH-2", None, "To Do"),
     ]
     assert [tuple(r) for r in statuses] == [("BATCH-1", "Done"), ("BATCH-2", "To Do")]
+
+
+async def test_a_scope_change_after_the_sprint_started_keeps_the_sprints_dates(
+    database_url: str, internal_keys: InternalKeys
+) -> None:
+    """Jira's changelog names a sprint, never its dates: an issue added to a running sprint
+    must not wipe the dates its start gave (the demo's sprints all lost them so)."""
+    handler = HANDLERS[ACTIVITY_ATTRIBUTED.name]
+    assert isinstance(handler, Batched)
+    starts, ends = NOW - timedelta(days=3), NOW + timedelta(days=11)
+    ref = SourceRef(kind="jira", source_id=SOURCE, external_id="S7")
+    batch = [
+        attributed(
+            SprintStarted(
+                sprint=Sprint(source=ref, name="Sprint 7", starts_at=starts, ends_at=ends),
+                occurred_at=starts,
+            ),
+            "sextant.activity.sprint.started.v1",
+            "sprint-S7",
+        ),
+        attributed(
+            SprintScopeChanged(
+                sprint=Sprint(source=ref, name="Sprint 7"),
+                added_keys=["BATCH-7"],
+                occurred_at=starts + timedelta(hours=2),
+            ),
+            "sextant.activity.sprint.scope_changed.v1",
+            "sprint-S7",
+        ),
+    ]
+    settings = service_settings(database_url, internal_keys)
+    async with running_service(SPEC, settings) as (_, state), state.db.transaction(TENANT) as s:
+        await handler.handle_many(s, batch)
+    dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    conn = await asyncpg.connect(dsn)
+    try:
+        sprint = await conn.fetchrow(
+            "SELECT name, starts_at, ends_at FROM forecast.sprints WHERE sprint_id = 'S7'"
+        )
+        members = await conn.fetch("SELECT key FROM forecast.sprint_items WHERE sprint_id = 'S7'")
+    finally:
+        await conn.close()
+    assert tuple(sprint) == ("Sprint 7", starts, ends)
+    assert [m["key"] for m in members] == ["BATCH-7"]
+
+
+async def test_a_done_stays_done_whatever_the_order_and_a_same_instant_move_counts_in_order(
+    database_url: str, internal_keys: InternalKeys
+) -> None:
+    """The rules a lost Done was suspected of breaking, in one batch: a Done handed over
+    before the start it follows still ends the item Done (the start is older), and two
+    moves at the same instant, in the order sent, end in the later one."""
+    handler = HANDLERS[ACTIVITY_ATTRIBUTED.name]
+    assert isinstance(handler, Batched)
+    start = NOW - timedelta(days=3)
+    same = start + timedelta(days=1)
+    batch = [
+        created("LATE-1", start),
+        moved("LATE-1", "done", start + timedelta(days=2), start),
+        moved("LATE-1", "in_progress", start + timedelta(days=1), start),
+        created("SAME-1", start),
+        moved("SAME-1", "in_progress", same, start),
+        moved("SAME-1", "done", same, start),
+    ]
+    settings = service_settings(database_url, internal_keys)
+    async with running_service(SPEC, settings) as (_, state), state.db.transaction(TENANT) as s:
+        await handler.handle_many(s, batch)
+    dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    conn = await asyncpg.connect(dsn)
+    try:
+        items = await conn.fetch(
+            "SELECT key, status, status_category, state_since FROM forecast.work_items"
+            " WHERE key IN ('LATE-1', 'SAME-1') ORDER BY key"
+        )
+        history = await conn.fetchval(
+            "SELECT count(*) FROM forecast.work_item_transitions WHERE key = 'SAME-1'"
+        )
+    finally:
+        await conn.close()
+    assert [tuple(r) for r in items] == [
+        ("LATE-1", "Done", "done", start + timedelta(days=2)),
+        ("SAME-1", "Done", "done", same),
+    ]
+    assert history == 3  # created, started, done: the same-instant moves are two rows

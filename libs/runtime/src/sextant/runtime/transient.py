@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncpg
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 _TRANSIENT = (
     OSError,
@@ -16,6 +17,10 @@ _TRANSIENT = (
     asyncpg.ConnectionDoesNotExistError,
     asyncpg.SerializationError,
     asyncpg.DeadlockDetectedError,
+    # A busy database, not a bad event: the pool had no connection free in time, or the
+    # server none to give (53xxx: too many connections, out of memory, disk full).
+    PoolTimeout,
+    asyncpg.InsufficientResourcesError,
 )
 
 

@@ -340,6 +340,8 @@ async def record_sprint(
     starts_at: datetime | None,
     ends_at: datetime | None,
 ) -> None:
+    """Create or rename a sprint; a date the event does not carry (a scope change names
+    the sprint only) keeps the one known."""
     statement = insert(sprints).values(
         tenant_id=tenant_id,
         workspace_id=workspace_id,
@@ -353,8 +355,8 @@ async def record_sprint(
             index_elements=[sprints.c.tenant_id, sprints.c.workspace_id, sprints.c.sprint_id],
             set_={
                 "name": statement.excluded.name,
-                "starts_at": statement.excluded.starts_at,
-                "ends_at": statement.excluded.ends_at,
+                "starts_at": sa.func.coalesce(statement.excluded.starts_at, sprints.c.starts_at),
+                "ends_at": sa.func.coalesce(statement.excluded.ends_at, sprints.c.ends_at),
             },
         )
     )
