@@ -100,22 +100,55 @@ def _repository(repository: Repository | None) -> tuple[str | None, str | None]:
 
 
 async def on_attributed_activity(session: AsyncSession, envelopes: Sequence[Envelope]) -> None:
-    """Project a batch of one tenant's attributed events, in order."""
+    """Project a batch of one tenant's attributed events, in order.
+
+    The repositories whose derivations the batch will redo are locked first, in one
+    order, before any row is written: a batch that wrote a change request and then waited
+    for its repository's lock deadlocked with one holding that lock and writing the same
+    rows (PostgreSQL broke it, and the batch was retried)."""
     batch = Batch(session, envelopes[0].tenantid)
-    for envelope in each_in_context(envelopes):
+    parsed: dict[UUID, tuple[UUID, ActivityAttributed, object]] = {}
+    for envelope in envelopes:
         attributed = ActivityAttributed.model_validate(envelope.data)
         if envelope.workspaceid is None or not any(
             part in attributed.original_type for part in PROJECTED
         ):
             continue  # work items and sprints are forecast's; nothing else is ours
-        await _project(batch, envelope.workspaceid, attributed)
+        event = data_model_for(attributed.original_type).model_validate(attributed.original)
+        parsed[envelope.id] = (envelope.workspaceid, attributed, event)
+    derived = {key for w, _, event in parsed.values() if (key := _derived(w, event)) is not None}
+    for workspace, repository in sorted(derived):
+        await projection.lock_repository(session, batch.tenant, workspace, repository)
+    for envelope in each_in_context(envelopes):
+        if envelope.id in parsed:
+            await _project(batch, *parsed[envelope.id])
     await batch.finish()
 
 
-async def _project(batch: Batch, workspace: UUID, attributed: ActivityAttributed) -> None:
+def _derived(workspace: UUID, event: object) -> tuple[UUID, str] | None:
+    """The repository whose derivations ``event`` makes the batch redo (see
+    :meth:`Batch.finish`), if any."""
+    if isinstance(
+        event,
+        ChangeRequestOpened
+        | ChangeRequestUpdated
+        | ReviewSubmitted
+        | ChangeRequestMerged
+        | ChangeRequestClosed,
+    ):
+        return workspace, event.change_request.repository.external_id
+    if isinstance(event, CommitsPushed):
+        return workspace, event.repository.external_id
+    if isinstance(event, DeploymentStatusChanged) and event.repository is not None:
+        return workspace, event.repository.external_id
+    return None
+
+
+async def _project(
+    batch: Batch, workspace: UUID, attributed: ActivityAttributed, event: object
+) -> None:
     """One attributed event of ``workspace`` into the projections."""
     session, tenant = batch.session, batch.tenant
-    event = data_model_for(attributed.original_type).model_validate(attributed.original)
     if isinstance(
         event,
         ChangeRequestOpened
