@@ -18,6 +18,7 @@ The shared history: two full weeks from Monday 2 March 2026 (UTC), service ``api
 """
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 import pytest
@@ -33,6 +34,7 @@ from sextant.insights.domain.dora import (
     Incident,
     RestoreMeasure,
     attribute,
+    band_of,
     compute,
     percentile,
 )
@@ -334,3 +336,143 @@ def test_the_definitions_are_listed_by_id() -> None:
     assert list(DEFINITIONS) == ["dora-2021", "dora-2023", "dora-2024"]
     assert DORA_2024.lead_time_bands == DORA_2023.lead_time_bands
     assert DORA_2021.change_failure_rate_bands[0].limit == 0.15
+
+
+# the band tables and the edges of every rule ---------------------------------------------
+
+H, D = 3600.0, 86400.0
+
+
+def test_the_band_tables_are_each_years() -> None:
+    # 2021: lead time under 1 h / 1 week (604800 s) / 180 days (15552000 s)
+    assert [(b.band, b.limit, b.inclusive) for b in DORA_2021.lead_time_bands] == [
+        (Band.ELITE, 3600, False),
+        (Band.HIGH, 604800, False),
+        (Band.MEDIUM, 15552000, False),
+    ]
+    # 2023: under 1 day / 1 week / 30 days (2592000 s)
+    assert [(b.band, b.limit, b.inclusive) for b in DORA_2023.lead_time_bands] == [
+        (Band.ELITE, 86400, False),
+        (Band.HIGH, 604800, False),
+        (Band.MEDIUM, 2592000, False),
+    ]
+    assert [(b.band, b.limit, b.inclusive) for b in DORA_2021.change_failure_rate_bands] == [
+        (Band.ELITE, 0.15, True),
+        (Band.HIGH, 0.20, True),
+        (Band.MEDIUM, 0.30, True),
+    ]
+    assert [(b.band, b.limit, b.inclusive) for b in DORA_2023.change_failure_rate_bands] == [
+        (Band.ELITE, 0.05, True),
+        (Band.HIGH, 0.10, True),
+        (Band.MEDIUM, 0.15, True),
+    ]
+    for definition in DEFINITIONS.values():  # restore: under 1 h / 1 day / 1 week (604800 s)
+        assert [(b.band, b.limit, b.inclusive) for b in definition.time_to_restore_bands] == [
+            (Band.ELITE, 3600, False),
+            (Band.HIGH, 86400, False),
+            (Band.MEDIUM, 604800, False),
+        ]
+    assert [(b.band, b.bucket_days, b.at_least) for b in DORA_2021.deployment_frequency_bands] == [
+        (Band.ELITE, 7, 5),
+        (Band.HIGH, 28, 1),
+        (Band.MEDIUM, 182, 1),
+    ]
+    assert [(b.band, b.bucket_days, b.at_least) for b in DORA_2023.deployment_frequency_bands] == [
+        (Band.ELITE, 7, 5),
+        (Band.HIGH, 7, 1),
+        (Band.MEDIUM, 28, 1),
+    ]
+    assert DORA_2024.deployment_frequency_bands == DORA_2023.deployment_frequency_bands
+    assert DORA_2024.change_failure_rate_bands == DORA_2023.change_failure_rate_bands
+    assert [d.version for d in DEFINITIONS.values()] == [1, 1, 1]
+
+
+@pytest.mark.parametrize(
+    ("value", "bands", "expected"),
+    [
+        (0.05, DORA_2023.change_failure_rate_bands, Band.ELITE),  # at the limit: in
+        (0.0501, DORA_2023.change_failure_rate_bands, Band.HIGH),
+        (0.15, DORA_2023.change_failure_rate_bands, Band.MEDIUM),
+        (0.1501, DORA_2023.change_failure_rate_bands, Band.LOW),
+        (D, DORA_2023.lead_time_bands, Band.HIGH),  # exactly a day is not under a day
+        (D - 1, DORA_2023.lead_time_bands, Band.ELITE),
+        (H, DORA_2021.time_to_restore_bands, Band.HIGH),
+        (7 * D, DORA_2021.time_to_restore_bands, Band.LOW),
+        (None, DORA_2021.time_to_restore_bands, None),
+        (0.3, (), None),  # no table, no band
+    ],
+)
+def test_bands_at_their_edges(value: float | None, bands: Any, expected: Band | None) -> None:
+    assert band_of(value, bands) is expected
+
+
+def test_the_frequency_band_edges() -> None:
+    # one deployment day in one week: median 1, exactly high's "at least 1 a week"
+    one = compute(
+        DORA_2023,
+        deployments=[Deployment(UUID(int=1), "api", at(3, 10))],
+        changes=[],
+        incidents=[],
+        since=SINCE,
+        until=SINCE + timedelta(days=7),
+    )
+    assert one.deployment_frequency.band is Band.HIGH
+    # five deployment days in the week: elite; four: high
+    five = [Deployment(UUID(int=n), "api", at(2 + n, 10)) for n in range(5)]
+    week = {"changes": [], "incidents": [], "since": SINCE, "until": SINCE + timedelta(days=7)}
+    assert compute(DORA_2023, deployments=five, **week).deployment_frequency.band is Band.ELITE  # type: ignore[arg-type]
+    assert compute(DORA_2023, deployments=five[:4], **week).deployment_frequency.band is Band.HIGH  # type: ignore[arg-type]
+    # 2021 over 26 weeks with one deployment: no month has one (median 0), half a year does
+    half = compute(
+        DORA_2021,
+        deployments=[Deployment(UUID(int=1), "api", at(3, 10))],
+        changes=[],
+        incidents=[],
+        since=SINCE,
+        until=SINCE + timedelta(days=182),
+    )
+    assert half.deployment_frequency.band is Band.MEDIUM
+    assert half.deployment_frequency.weeks == 26
+    # one deployment in 8 weeks under 2023: weekly median 0; 4-week months [1, 0], median 0.5
+    assert (
+        compute(
+            DORA_2023,
+            deployments=[Deployment(UUID(int=1), "api", at(3, 10))],
+            changes=[],
+            incidents=[],
+            since=SINCE,
+            until=SINCE + timedelta(days=56),
+        ).deployment_frequency.band
+        is Band.LOW
+    )
+
+
+def test_the_edges_of_the_range_attribution_and_rework() -> None:
+    # a deployment exactly at since counts, one exactly at until does not
+    edges = [Deployment(UUID(int=1), "api", SINCE), Deployment(UUID(int=2), "api", UNTIL)]
+    result = compute(
+        DORA_2024, deployments=edges, changes=[], incidents=[], since=SINCE, until=UNTIL
+    )
+    assert result.deployment_frequency.deployments == 1
+    # an incident opened the moment a deployment succeeded belongs to it; a zero window is allowed
+    same = Incident(UUID(int=3), "api", SINCE, SINCE + timedelta(hours=1))
+    assert attribute([same], edges, timedelta(0)) == {same.id: edges[0]}
+    # rework: a deployment at the incident's opening is not a fix; one at its resolution is
+    opening = Deployment(UUID(int=4), "api", at(3, 10))
+    resolution = Deployment(UUID(int=5), "api", at(3, 12))
+    cause = Deployment(UUID(int=6), "api", at(3, 9))
+    incident = Incident(UUID(int=7), "api", at(3, 10), at(3, 12))
+    rework = compute(
+        DORA_2024,
+        deployments=[cause, opening, resolution],
+        changes=[],
+        incidents=[incident],
+        since=SINCE,
+        until=UNTIL,
+    ).rework_rate
+    assert rework is not None and (rework.numerator, rework.denominator) == (1, 3)
+    # (the incident opened as `opening` succeeded, so `opening`, the latest, caused it)
+    with pytest.raises(ValueError, match="since"):
+        compute(DORA_2024, deployments=[], changes=[], incidents=[], since=SINCE, until=SINCE)
+    zero = report(attribution_window=timedelta(0))
+    assert zero.attribution_window == timedelta(0)

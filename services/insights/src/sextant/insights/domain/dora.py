@@ -38,7 +38,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from uuid import UUID
 
@@ -281,11 +281,13 @@ def _distribution(seconds: Sequence[float], bands: Sequence[UpperBound]) -> Dist
         count=len(seconds),
         median_seconds=median,
         p85_seconds=percentile(seconds, 0.85),
-        band=_upper_band(median, bands),
+        band=band_of(median, bands),
     )
 
 
-def _upper_band(value: float | None, bands: Sequence[UpperBound]) -> Band | None:
+def band_of(value: float | None, bands: Sequence[UpperBound]) -> Band | None:
+    """The first band ``value`` is within, low past them all; None without a value or a
+    table."""
     if value is None or not bands:
         return None
     for bound in bands:
@@ -296,7 +298,7 @@ def _upper_band(value: float | None, bands: Sequence[UpperBound]) -> Band | None
 
 def _rate(numerator: int, denominator: int, bands: Sequence[UpperBound]) -> Rate:
     value = numerator / denominator if denominator else None
-    return Rate(numerator, denominator, value, _upper_band(value, bands))
+    return Rate(numerator, denominator, value, band_of(value, bands))
 
 
 def bucket_counts(
@@ -307,13 +309,13 @@ def bucket_counts(
     span = until - since
     full = span // timedelta(days=bucket_days)
     buckets = max(full, 1)
-    days: list[set[datetime]] = [set() for _ in range(buckets)]
+    days: list[set[date]] = [set() for _ in range(buckets)]
     counts = [0] * buckets
     for at in times:
         index = (at - since) // timedelta(days=bucket_days)
         if index < buckets:
             counts[index] += 1
-            days[index].add(at.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0))
+            days[index].add(at.astimezone(UTC).date())
     return [len(d) for d in days], counts
 
 
