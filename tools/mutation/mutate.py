@@ -79,6 +79,10 @@ CORES: Final = (
     Core("services/ingest/src/sextant/ingest/normalize/gitlab.py", NORMALIZE_TESTS),
     Core("services/ingest/src/sextant/ingest/normalize/jira.py", NORMALIZE_TESTS),
     Core("services/ingest/src/sextant/ingest/normalize/generic.py", NORMALIZE_TESTS),
+    Core(
+        "services/insights/src/sextant/insights/domain/dora.py",
+        ("services/insights/tests/unit/test_dora.py",),
+    ),
     Core("libs/runtime/src/sextant/runtime/paging.py", ("libs/runtime/tests/unit/test_paging.py",)),
     Core(
         "libs/runtime/src/sextant/runtime/tabular.py", ("libs/runtime/tests/unit/test_tabular.py",)

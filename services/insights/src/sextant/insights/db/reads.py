@@ -352,3 +352,81 @@ async def build(
     )
     found: sa.Row[Any] | None = rows.first()
     return found
+
+
+# DORA inputs ----------------------------------------------------------------------------------
+
+
+async def dora_inputs(
+    session: AsyncSession,
+    tenant: UUID,
+    workspaces: Sequence[UUID],
+    since: datetime,
+    until: datetime,
+    deployed_from: datetime,
+    include_bots: bool,
+) -> tuple[list[Any], list[Any], list[Any]]:
+    """What the DORA keys are computed from, in three queries: the successful production
+    deployments from ``deployed_from`` (an incident early in the range may belong to an
+    earlier one) to ``until``; the counted changes a production deployment shipped in the range (bots'
+    left out unless asked); the incidents opened in the range, each with the repository of
+    the production deployment of the SHA its tool blamed, when there is one."""
+    d, c, i = deployments, change_requests, incidents
+    deployed = await session.execute(
+        sa.select(d.c.id, d.c.workspace_id, d.c.repository, d.c.succeeded_at)
+        .where(
+            d.c.tenant_id == tenant,
+            d.c.workspace_id.in_(workspaces),
+            d.c.is_production,
+            d.c.status == "success",
+            d.c.succeeded_at >= deployed_from,
+            d.c.succeeded_at < until,
+        )
+        .order_by(d.c.succeeded_at, d.c.id)
+    )
+    _, author_bot, author = _person(c.c.author_developer_id, c.c.author_is_bot, "author")
+    conditions = [
+        c.c.tenant_id == tenant,
+        c.c.workspace_id.in_(workspaces),
+        c.c.deployment_id.is_not(None),
+        c.c.deployed_at >= since,
+        c.c.deployed_at < until,
+    ]
+    if not include_bots:
+        conditions.append(sa.not_(author_bot))
+    shipped = await session.execute(
+        sa.select(c.c.id, c.c.opened_at, c.c.first_commit_at, c.c.deployed_at)
+        .select_from(c.outerjoin(author, _on_map(author, c.c.tenant_id, c.c.author_developer_id)))
+        .where(*conditions)
+        .order_by(c.c.id)
+    )
+    blamed = (
+        sa.select(d.c.repository)
+        .where(
+            d.c.tenant_id == i.c.tenant_id,
+            d.c.workspace_id == i.c.workspace_id,
+            d.c.sha == i.c.deployment_sha,
+            d.c.is_production,
+        )
+        .order_by(d.c.succeeded_at.desc().nulls_last(), d.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    opened = await session.execute(
+        sa.select(
+            i.c.id,
+            i.c.workspace_id,
+            i.c.service,
+            i.c.opened_at,
+            i.c.resolved_at,
+            blamed.label("blamed_repository"),
+        )
+        .where(
+            i.c.tenant_id == tenant,
+            i.c.workspace_id.in_(workspaces),
+            i.c.opened_at >= since,
+            i.c.opened_at < until,
+        )
+        .order_by(i.c.id)
+    )
+    return list(deployed), list(shipped), list(opened)
