@@ -60,10 +60,9 @@ class Batch:
         self.links: Touched = set()
 
     async def finish(self) -> None:
-        """Derive, per touched repository, in one order (so two batches never wait on
-        each other's locks crosswise)."""
+        """Derive, per touched repository; their locks were taken before any row was
+        written (:func:`on_attributed_activity`), so none is taken twice."""
         for workspace, repository in sorted(self.times | self.links):
-            await projection.lock_repository(self.session, self.tenant, workspace, repository)
             await projection.refresh_change_times(self.session, self.tenant, workspace, repository)
             if (workspace, repository) in self.links:
                 await projection.relink_repository(self.session, self.tenant, workspace, repository)
