@@ -1,0 +1,315 @@
+"""The cold store's repository (the raw statements name schema ``archive``): staging events, the partitions waiting to be written,
+the manifest chain. Functions take the caller's session and never commit."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sextant.archive.db import manifest_heads, manifests, open_partitions, staged_events
+from sextant.archive.domain.manifest import ChainedEntry, ManifestEntry
+from sextant.archive.domain.parts import ArchivedEvent
+from sextant.runtime.db import driver_connection
+
+_CHAIN_LOCK = 0x41524348  # "ARCH": pg_advisory_xact_lock(class, hashtext(tenant))
+
+_STAGE = """
+INSERT INTO archive.staged_events (tenant_id, event_id, topic, day, time, specversion,
+    source, type, subject, datacontenttype, dataschema, workspace_id, traceparent, data)
+SELECT $1::uuid, e.id, $2::text, (e.time AT TIME ZONE 'UTC')::date, e.time, e.specversion,
+    e.source, e.type, e.subject, e.datacontenttype, e.dataschema, e.workspace_id,
+    e.traceparent, e.data
+FROM unnest($3::uuid[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::text[],
+    $9::text[], $10::text[], $11::uuid[], $12::text[], $13::text[])
+    AS e(id, time, specversion, source, type, subject, datacontenttype, dataschema,
+         workspace_id, traceparent, data)
+ON CONFLICT (tenant_id, event_id) DO NOTHING
+RETURNING day
+"""
+
+_OPEN = """
+INSERT INTO archive.open_partitions (tenant_id, topic, day)
+SELECT $1::uuid, $2::text, d FROM unnest($3::date[]) AS d
+ON CONFLICT (tenant_id, topic, day)
+DO UPDATE SET touches = archive.open_partitions.touches + 1
+"""
+
+
+async def stage(
+    session: AsyncSession, tenant: UUID, topic: str, events: Sequence[ArchivedEvent]
+) -> int:
+    """Stage a batch of one tenant's events of one topic; an event staged before (a
+    redelivery, even after it was archived) is left alone. How many were new."""
+    if not events:
+        return 0
+    driver = await driver_connection(session)
+    days = await driver.fetch(
+        _STAGE,
+        tenant,
+        topic,
+        [e.id for e in events],
+        [e.time for e in events],
+        [e.specversion for e in events],
+        [e.source for e in events],
+        [e.type for e in events],
+        [e.subject for e in events],
+        [e.datacontenttype for e in events],
+        [e.dataschema for e in events],
+        [e.workspaceid for e in events],
+        [e.traceparent for e in events],
+        [e.data for e in events],
+    )
+    if days:
+        await driver.execute(_OPEN, tenant, topic, sorted({r["day"] for r in days}))
+    return len(days)
+
+
+@dataclass(frozen=True)
+class Partition:
+    """A (tenant, topic, UTC day) partition with events waiting, as last seen."""
+
+    tenant_id: UUID
+    topic: str
+    day: date
+    touches: int
+
+
+async def partitions_waiting(session: AsyncSession) -> list[Partition]:
+    """Every partition with events waiting (across tenants: the flusher's index)."""
+    rows = await session.execute(
+        sa.select(
+            open_partitions.c.tenant_id,
+            open_partitions.c.topic,
+            open_partitions.c.day,
+            open_partitions.c.touches,
+        ).order_by(open_partitions.c.tenant_id, open_partitions.c.day, open_partitions.c.topic)
+    )
+    return [Partition(r.tenant_id, r.topic, r.day, r.touches) for r in rows]
+
+
+async def close_partition(session: AsyncSession, partition: Partition) -> bool:
+    """Forget a partition with nothing waiting, unless a batch staged into it since it
+    was seen (its ``touches`` moved on); True when forgotten."""
+    result = await session.execute(
+        sa.delete(open_partitions).where(
+            open_partitions.c.tenant_id == partition.tenant_id,
+            open_partitions.c.topic == partition.topic,
+            open_partitions.c.day == partition.day,
+            open_partitions.c.touches == partition.touches,
+        )
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+@dataclass(frozen=True)
+class Waiting:
+    count: int
+    oldest_staged_at: datetime | None
+
+
+async def waiting(session: AsyncSession, partition: Partition) -> Waiting:
+    """How many of a partition's events wait, and since when."""
+    row = (
+        await session.execute(
+            sa.select(sa.func.count(), sa.func.min(staged_events.c.staged_at)).where(
+                *_in(partition), staged_events.c.manifest_id.is_(None)
+            )
+        )
+    ).one()
+    return Waiting(int(row[0]), row[1])
+
+
+def _in(partition: Partition) -> list[Any]:
+    return [
+        staged_events.c.tenant_id == partition.tenant_id,
+        staged_events.c.topic == partition.topic,
+        staged_events.c.day == partition.day,
+    ]
+
+
+async def lock_chain(session: AsyncSession, tenant: UUID) -> None:
+    """Hold the tenant's manifest chain for the rest of the transaction."""
+    await session.execute(
+        sa.text("SELECT pg_advisory_xact_lock(:k, hashtext(:t))"),
+        {"k": _CHAIN_LOCK, "t": str(tenant)},
+    )
+
+
+async def take_waiting(
+    session: AsyncSession, partition: Partition, limit: int
+) -> list[ArchivedEvent]:
+    """Up to ``limit`` of a partition's waiting events, in (time, id) order."""
+    c = staged_events.c
+    rows = await session.execute(
+        sa.select(
+            c.event_id,
+            c.specversion,
+            c.source,
+            c.type,
+            c.subject,
+            c.time,
+            c.datacontenttype,
+            c.dataschema,
+            c.workspace_id,
+            c.traceparent,
+            c.data,
+        )
+        .where(*_in(partition), c.manifest_id.is_(None))
+        .order_by(c.time, c.event_id)
+        .limit(limit)
+    )
+    return [
+        ArchivedEvent(
+            id=r.event_id,
+            specversion=r.specversion,
+            source=r.source,
+            type=r.type,
+            subject=r.subject,
+            time=r.time,
+            datacontenttype=r.datacontenttype,
+            dataschema=r.dataschema,
+            tenantid=partition.tenant_id,
+            workspaceid=r.workspace_id,
+            traceparent=r.traceparent,
+            data=r.data or "",
+        )
+        for r in rows
+    ]
+
+
+@dataclass(frozen=True)
+class ChainHead:
+    seq: int
+    row_hash: str
+
+
+async def chain_head(session: AsyncSession, tenant: UUID) -> ChainHead | None:
+    row = (
+        await session.execute(
+            sa.select(manifest_heads.c.seq, manifest_heads.c.row_hash).where(
+                manifest_heads.c.tenant_id == tenant
+            )
+        )
+    ).first()
+    return None if row is None else ChainHead(row.seq, row.row_hash)
+
+
+async def next_part(session: AsyncSession, partition: Partition) -> int:
+    """The part number the partition's next file takes (a file written by a flush that
+    did not commit is overwritten by the next: it was never in the manifest)."""
+    highest = await session.scalar(
+        sa.select(sa.func.max(manifests.c.part)).where(
+            manifests.c.tenant_id == partition.tenant_id,
+            manifests.c.topic == partition.topic,
+            manifests.c.day == partition.day,
+        )
+    )
+    return int(highest or 0) + 1
+
+
+async def record_part(
+    session: AsyncSession, chained: ChainedEntry, part: int, event_ids: Sequence[UUID]
+) -> None:
+    """Add the part's manifest entry at the head of the chain and mark its events
+    archived (their data dropped: the part holds it), in the caller's transaction."""
+    e = chained.entry
+    await session.execute(
+        sa.insert(manifests).values(
+            id=e.manifest_id,
+            tenant_id=e.tenant_id,
+            seq=e.seq,
+            topic=e.topic,
+            day=e.day,
+            part=part,
+            object_key=e.object_key,
+            event_count=e.event_count,
+            first_event_id=e.first_event_id,
+            last_event_id=e.last_event_id,
+            first_at=e.first_at,
+            last_at=e.last_at,
+            sha256=e.sha256,
+            size_bytes=e.size_bytes,
+            schema_versions=list(e.schema_versions),
+            prev_hash=chained.prev_hash,
+            row_hash=chained.row_hash,
+        )
+    )
+    upsert = insert(manifest_heads).values(
+        tenant_id=e.tenant_id, seq=e.seq, row_hash=chained.row_hash
+    )
+    await session.execute(
+        upsert.on_conflict_do_update(
+            index_elements=[manifest_heads.c.tenant_id],
+            set_={"seq": e.seq, "row_hash": chained.row_hash},
+        )
+    )
+    driver = await driver_connection(session)
+    await driver.execute(_ARCHIVED, e.manifest_id, e.tenant_id, list(event_ids))
+
+
+_ARCHIVED = """
+UPDATE archive.staged_events SET manifest_id = $1, data = NULL
+WHERE tenant_id = $2 AND event_id = ANY($3::uuid[])
+"""
+
+
+def _chained(r: Any) -> ChainedEntry:
+    return ChainedEntry(
+        entry=ManifestEntry(
+            tenant_id=r.tenant_id,
+            seq=r.seq,
+            manifest_id=r.id,
+            topic=r.topic,
+            day=r.day,
+            object_key=r.object_key,
+            event_count=r.event_count,
+            first_event_id=r.first_event_id,
+            last_event_id=r.last_event_id,
+            first_at=r.first_at,
+            last_at=r.last_at,
+            sha256=r.sha256,
+            size_bytes=r.size_bytes,
+            schema_versions=tuple(r.schema_versions),
+        ),
+        prev_hash=r.prev_hash,
+        row_hash=r.row_hash,
+    )
+
+
+@dataclass(frozen=True)
+class ManifestRow:
+    chained: ChainedEntry
+    part: int
+    created_at: datetime
+
+
+async def list_manifests(
+    session: AsyncSession,
+    tenant: UUID,
+    *,
+    after_seq: int | None,
+    limit: int,
+    topic: str | None = None,
+    since: date | None = None,
+    until: date | None = None,
+) -> list[ManifestRow]:
+    """A page of the tenant's manifest entries in chain order, filtered."""
+    m = manifests.c
+    query = sa.select(manifests).where(m.tenant_id == tenant)
+    if after_seq is not None:
+        query = query.where(m.seq > after_seq)
+    if topic is not None:
+        query = query.where(m.topic == topic)
+    if since is not None:
+        query = query.where(m.day >= since)
+    if until is not None:
+        query = query.where(m.day <= until)
+    rows = await session.execute(query.order_by(m.seq).limit(limit))
+    return [ManifestRow(_chained(r), r.part, r.created_at) for r in rows]
