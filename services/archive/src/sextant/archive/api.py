@@ -7,19 +7,26 @@ from datetime import date
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Body, Depends, Path, Query
 
-from sextant.archive import coldstore
+from sextant.archive import coldstore, governance
 from sextant.archive.db import coldstore as coldstore_db
+from sextant.archive.db import holds as holds_db
 from sextant.archive.schemas import (
+    LegalHold,
+    LegalHoldPage,
+    LegalHoldRelease,
+    LegalHoldRequest,
     Manifest,
     ManifestPage,
+    RetentionPolicies,
+    RetentionUpdate,
     VerificationFinding,
     VerificationReport,
 )
 from sextant.runtime.app import Session, State
 from sextant.runtime.errors import InvalidInput, problem_response
-from sextant.runtime.paging import Cursor, Limit, from_seq, next_cursor
+from sextant.runtime.paging import Cursor, Limit, after_id, from_seq, next_cursor
 from sextant.runtime.tokens import InternalClaims, caller_with_role
 
 router = APIRouter(prefix="/v1", tags=["archive"])
@@ -135,4 +142,119 @@ async def verify_archive(caller: Admin, state: State) -> VerificationReport:
             VerificationFinding(seq=f.seq, object_key=f.object_key, reason=f.reason)
             for f in report.findings
         ],
+    )
+
+
+def _actor(caller: InternalClaims, state: State) -> governance.Actor:
+    return governance.Actor(tenant=_tenant(caller), name=caller.sub, outbox=state.outbox)
+
+
+# retention policies -----------------------------------------------------------------------
+
+
+@router.get(
+    "/retention-policies",
+    response_model=RetentionPolicies,
+    summary="How long each class of the tenant's data is kept, hot and cold",
+    description="Every data class with its hot period (rows in PostgreSQL) and cold period "
+    "(the archived copy), both counted from the event; is_default while the tenant has not "
+    "chosen its own. Daily rollups are kept hot and are no class here.",
+    responses=ADMIN_PROBLEMS,
+)
+async def get_retention_policies(caller: Admin, session: Session) -> RetentionPolicies:
+    return await governance.retention(session, _tenant(caller))
+
+
+@router.put(
+    "/retention-policies",
+    response_model=RetentionPolicies,
+    summary="Change the retention of some data classes",
+    description="Sets the named classes' periods (the others keep theirs) and answers every "
+    "class. cold_days must be at least hot_days. Each change is audited.",
+    responses={
+        **ADMIN_PROBLEMS,
+        422: problem_response(
+            "an unknown class, a period out of range or cold_days below "
+            "hot_days (the field is named)"
+        ),
+    },
+)
+async def put_retention_policies(
+    caller: Admin, state: State, session: Session, update: RetentionUpdate
+) -> RetentionPolicies:
+    return await governance.change_retention(session, _actor(caller, state), update)
+
+
+# legal holds ------------------------------------------------------------------------------
+
+
+@router.post(
+    "/legal-holds",
+    response_model=LegalHold,
+    status_code=201,
+    summary="Place a legal hold",
+    description="Stops every purge, hot or cold, of the data it covers: the whole tenant, "
+    "a workspace or a developer, optionally only events in [starts_at, ends_at). Audited "
+    "and announced (LegalHoldChanged).",
+    responses={
+        **ADMIN_PROBLEMS,
+        422: problem_response("a bad scope, reason or time range (the field is named)"),
+    },
+)
+async def place_legal_hold(
+    caller: Admin, state: State, session: Session, request: LegalHoldRequest
+) -> LegalHold:
+    return await governance.place_hold(session, _actor(caller, state), request)
+
+
+@router.get(
+    "/legal-holds",
+    response_model=LegalHoldPage,
+    summary="The tenant's legal holds, oldest first",
+    description="Active and released ones unless active= says which; page with next_cursor.",
+    responses={
+        **ADMIN_PROBLEMS,
+        400: problem_response("no tenant, or a cursor this API did not give out"),
+        422: problem_response("a parameter of the wrong type or out of range (named)"),
+    },
+)
+async def list_legal_holds(
+    caller: Admin,
+    session: Session,
+    active: Annotated[
+        bool | None, Query(description="true: only holds in force; false: only released ones")
+    ] = None,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> LegalHoldPage:
+    rows = await holds_db.list_holds(
+        session, _tenant(caller), active=active, after=after_id(cursor), limit=limit
+    )
+    return LegalHoldPage(
+        items=[governance.hold_view(h) for h in rows],
+        next_cursor=next_cursor(rows, limit, lambda h: h.id),
+    )
+
+
+@router.post(
+    "/legal-holds/{hold_id}/release",
+    response_model=LegalHold,
+    summary="Release a legal hold",
+    description="Purges it stopped may go ahead again. Audited and announced.",
+    responses={
+        **ADMIN_PROBLEMS,
+        404: problem_response("no such hold in the tenant"),
+        409: problem_response("the hold was already released"),
+        422: problem_response("the id is not a UUID, or a bad reason"),
+    },
+)
+async def release_legal_hold(
+    caller: Admin,
+    state: State,
+    session: Session,
+    hold_id: Annotated[UUID, Path(description="the hold's id, as placing or listing gave it")],
+    release: Annotated[LegalHoldRelease | None, Body(description="why, for the record")] = None,
+) -> LegalHold:
+    return await governance.release_hold(
+        session, _actor(caller, state), hold_id, release or LegalHoldRelease()
     )

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Annotated
 from uuid import UUID
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+from sextant.archive.domain.retention import DATA_CLASSES, MAX_COLD_DAYS, MAX_HOT_DAYS, DataClass
+from sextant.runtime.paging import Moment
+
+PRINTABLE = r"^[^\x00-\x1f\x7f]*$"  # a control character names nothing worth keeping
 
 
 class Manifest(BaseModel):
@@ -53,3 +59,129 @@ class VerificationReport(BaseModel):
         description="the object of the earliest finding; null when intact"
     )
     findings: list[VerificationFinding]
+
+
+# retention policies ---------------------------------------------------------------------
+
+HotDays = Annotated[
+    int,
+    Field(ge=1, le=MAX_HOT_DAYS, description="days the rows stay in PostgreSQL, from the event"),
+]
+ColdDays = Annotated[
+    int,
+    Field(
+        ge=1,
+        le=MAX_COLD_DAYS,
+        description="days the archived copy is kept in the object store, from the event; "
+        "at least hot_days",
+    ),
+]
+
+
+class RetentionPolicy(BaseModel):
+    """How long one class of the tenant's data is kept, hot and cold."""
+
+    data_class: DataClass
+    hot_days: HotDays
+    cold_days: ColdDays
+    is_default: bool = Field(description="true while the tenant has not chosen its own")
+    updated_at: datetime | None = Field(description="when the tenant last changed it")
+    updated_by: str | None = Field(description="who last changed it")
+
+
+class RetentionPolicies(BaseModel):
+    items: list[RetentionPolicy] = Field(description="every data class, in a fixed order")
+
+
+class RetentionChoice(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    data_class: DataClass
+    hot_days: HotDays
+    cold_days: ColdDays
+
+    @field_validator("cold_days")
+    @classmethod
+    def _cold_outlasts_hot(cls, value: int, info: ValidationInfo) -> int:
+        hot = info.data.get("hot_days")
+        if hot is not None and value < hot:
+            raise ValueError(
+                f"must be at least hot_days ({hot}): the cold copy is the only one once the "
+                "hot period ends"
+            )
+        return value
+
+
+class RetentionUpdate(BaseModel):
+    """The classes to change; the others keep what they have."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    policies: list[RetentionChoice] = Field(min_length=1, max_length=len(DATA_CLASSES))
+
+    @field_validator("policies")
+    @classmethod
+    def _each_class_once(cls, value: list[RetentionChoice]) -> list[RetentionChoice]:
+        classes = [p.data_class for p in value]
+        if len(set(classes)) != len(classes):
+            raise ValueError("names a data class more than once")
+        return value
+
+
+# legal holds ------------------------------------------------------------------------------
+
+HOLD_SCOPE = r"^(tenant|workspace:[0-9a-fA-F-]{36}|developer:[0-9a-fA-F-]{36})$"
+
+
+class LegalHoldRequest(BaseModel):
+    """A hold stops every purge, hot or cold, of the data it covers."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    scope: str = Field(
+        pattern=HOLD_SCOPE,
+        description="tenant (all of it), workspace:<id> or developer:<id>",
+        examples=["workspace:0190f1c4-0000-7000-8000-0000000000aa"],
+    )
+    starts_at: Moment | None = Field(
+        default=None, description="covers events at or after this moment; none: from the start"
+    )
+    ends_at: Moment | None = Field(
+        default=None, description="covers events before this moment; none: with no end"
+    )
+    reason: str = Field(
+        min_length=1, max_length=500, pattern=PRINTABLE, description="why, for the record"
+    )
+
+    @field_validator("ends_at")
+    @classmethod
+    def _ends_after_start(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
+        start = info.data.get("starts_at")
+        if value is not None and start is not None and value <= start:
+            raise ValueError("must be after starts_at")
+        return value
+
+
+class LegalHoldRelease(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str | None = Field(default=None, max_length=500, pattern=PRINTABLE)
+
+
+class LegalHold(BaseModel):
+    id: UUID
+    scope: str = Field(description="tenant, workspace:<id> or developer:<id>")
+    starts_at: datetime | None
+    ends_at: datetime | None
+    reason: str
+    active: bool = Field(description="false once released")
+    created_at: datetime
+    created_by: str
+    released_at: datetime | None
+    released_by: str | None
+    release_reason: str | None
+
+
+class LegalHoldPage(BaseModel):
+    items: list[LegalHold]
+    next_cursor: str | None = Field(description="pass as ?cursor= for the next page")

@@ -99,3 +99,32 @@ manifest_heads = sa.Table(
     sa.Column("seq", sa.BigInteger, nullable=False),
     sa.Column("row_hash", sa.Text, nullable=False),
 )
+
+retention_policies = sa.Table(
+    "retention_policies",
+    metadata,
+    sa.Column("tenant_id", sa.Uuid, primary_key=True),
+    sa.Column("data_class", sa.Text, primary_key=True),
+    sa.Column("hot_days", sa.Integer, nullable=False),
+    sa.Column("cold_days", sa.Integer, nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_by", sa.Text, nullable=False),
+)
+
+legal_holds = sa.Table(
+    "legal_holds",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),  # UUIDv7: the list's order
+    sa.Column("tenant_id", sa.Uuid, nullable=False),
+    sa.Column("scope_kind", sa.Text, nullable=False),  # tenant, workspace, developer
+    sa.Column("scope_id", sa.Uuid),  # NULL for the whole tenant
+    sa.Column("starts_at", sa.DateTime(timezone=True)),  # NULL: from the beginning
+    sa.Column("ends_at", sa.DateTime(timezone=True)),  # NULL: to now and on
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("created_by", sa.Text, nullable=False),
+    sa.Column("released_at", sa.DateTime(timezone=True)),
+    sa.Column("released_by", sa.Text),
+    sa.Column("release_reason", sa.Text),
+)
+sa.Index("legal_holds_listed", legal_holds.c.tenant_id, legal_holds.c.id)
