@@ -17,6 +17,32 @@ PRINTABLE = r"^[^\x00-\x1f\x7f]*$"  # a control character names nothing worth ke
 class Manifest(BaseModel):
     """One object of the cold store, as its manifest entry records it."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "0190f1c4-7a00-7000-8000-000000000001",
+                    "seq": 1,
+                    "topic": "sextant.activity",
+                    "day": "2026-03-01",
+                    "part": 1,
+                    "object_key": "tenant=0190f1c4-0000-7000-8000-000000000001/topic=sextant.activity/day=2026-03-01/part-00001.parquet",
+                    "event_count": 50000,
+                    "first_event_id": "0190f1c4-0000-7000-8000-0000000000a1",
+                    "last_event_id": "0190f1c4-0000-7000-8000-0000000000f9",
+                    "first_at": "2026-03-01T00:00:02Z",
+                    "last_at": "2026-03-01T17:43:10Z",
+                    "sha256": "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881",
+                    "size_bytes": 1240512,
+                    "schema_versions": ["sextant.activity.work_item.created.v1"],
+                    "prev_hash": "0000000000000000000000000000000000000000000000000000000000000000",
+                    "row_hash": "5b1c6a3f0e2d4c7b8a9f1e0d2c3b4a5968778695a4b3c2d1e0f9a8b7c6d5e4f3",
+                    "created_at": "2026-03-01T17:48:10Z",
+                }
+            ]
+        }
+    )
+
     id: UUID
     seq: int = Field(description="its position in the tenant's manifest chain, from 1")
     topic: str
@@ -52,6 +78,26 @@ class VerificationFinding(BaseModel):
 class VerificationReport(BaseModel):
     """The cold store re-read: every object against its entry, and the chain."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "intact": False,
+                    "objects": 3,
+                    "events": 120000,
+                    "first_bad_object": "tenant=0190f1c4-0000-7000-8000-000000000001/topic=sextant.activity/day=2026-03-01/part-00001.parquet",
+                    "findings": [
+                        {
+                            "seq": 1,
+                            "object_key": "tenant=0190f1c4-0000-7000-8000-000000000001/topic=sextant.activity/day=2026-03-01/part-00001.parquet",
+                            "reason": "the object is missing from the store",
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
     intact: bool = Field(description="true when nothing was found wrong")
     objects: int = Field(description="objects re-read")
     events: int = Field(description="events their entries count")
@@ -80,6 +126,21 @@ ColdDays = Annotated[
 
 class RetentionPolicy(BaseModel):
     """How long one class of the tenant's data is kept, hot and cold."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "data_class": "activity_events",
+                    "hot_days": 90,
+                    "cold_days": 730,
+                    "is_default": True,
+                    "updated_at": None,
+                    "updated_by": None,
+                }
+            ]
+        }
+    )
 
     data_class: DataClass
     hot_days: HotDays
@@ -115,7 +176,14 @@ class RetentionChoice(BaseModel):
 class RetentionUpdate(BaseModel):
     """The classes to change; the others keep what they have."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"policies": [{"data_class": "activity_events", "hot_days": 30, "cold_days": 3650}]}
+            ]
+        },
+    )
 
     policies: list[RetentionChoice] = Field(min_length=1, max_length=len(DATA_CLASSES))
 
@@ -136,7 +204,19 @@ HOLD_SCOPE = r"^(tenant|workspace:[0-9a-fA-F-]{36}|developer:[0-9a-fA-F-]{36})$"
 class LegalHoldRequest(BaseModel):
     """A hold stops every purge, hot or cold, of the data it covers."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "scope": "workspace:0190f1c4-0000-7000-8000-0000000000aa",
+                    "starts_at": "2026-01-01T00:00:00Z",
+                    "ends_at": None,
+                    "reason": "litigation 2026-17",
+                }
+            ]
+        },
+    )
 
     scope: str = Field(
         pattern=HOLD_SCOPE,
@@ -163,12 +243,33 @@ class LegalHoldRequest(BaseModel):
 
 
 class LegalHoldRelease(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"reason": "settled"}]}
+    )
 
     reason: str | None = Field(default=None, max_length=500, pattern=PRINTABLE)
 
 
 class LegalHold(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "0190f1c4-7b00-7000-8000-000000000001",
+                    "scope": "workspace:0190f1c4-0000-7000-8000-0000000000aa",
+                    "starts_at": "2026-01-01T00:00:00Z",
+                    "ends_at": None,
+                    "reason": "litigation 2026-17",
+                    "active": True,
+                    "created_at": "2026-03-05T09:00:00Z",
+                    "created_by": "alice@example.com",
+                    "released_at": None,
+                    "released_by": None,
+                    "release_reason": None,
+                }
+            ]
+        }
+    )
     id: UUID
     scope: str = Field(description="tenant, workspace:<id> or developer:<id>")
     starts_at: datetime | None
