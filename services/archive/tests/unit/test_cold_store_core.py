@@ -1,4 +1,5 @@
-"""The cold store's pure cores: part files, the manifest chain, verification."""
+"""The archive's pure cores: part files, the manifest chain, verification; the hold
+scope's validation."""
 
 from __future__ import annotations
 
@@ -10,10 +11,13 @@ from datetime import UTC, date, datetime
 from uuid import UUID
 
 import pyarrow.parquet as pq
+import pytest
+from pydantic import ValidationError
 
 from sextant.archive.domain.manifest import GENESIS, ChainedEntry, ManifestEntry, chain_hash
 from sextant.archive.domain.parts import ArchivedEvent, build_part, part_key
 from sextant.archive.domain.verify import Unreadable, check_chain, check_object, first_finding
+from sextant.archive.schemas import LegalHoldRequest
 
 TENANT = UUID("0190f1c4-0000-7000-8000-000000000001")
 WORKSPACE = UUID("0190f1c4-0000-7000-8000-0000000000aa")
@@ -174,3 +178,13 @@ def test_the_first_finding_is_the_earliest_entry() -> None:
     findings = [check_object(rows[2], Unreadable.MISSING), check_object(rows[1], b"")]
     first = first_finding(f for f in findings if f is not None)
     assert first is not None and first.object_key == "k2"
+
+
+def test_a_hold_scope_names_the_tenant_or_a_well_formed_id() -> None:
+    good = f"workspace:{WORKSPACE}"
+    assert LegalHoldRequest(scope=good, reason="r").scope == good
+    assert LegalHoldRequest(scope="tenant", reason="r").scope == "tenant"
+    for bad in ("workspace:" + "-" * 36, "team:" + str(WORKSPACE), "developer:", "tenant:x"):
+        with pytest.raises(ValidationError) as refused:
+            LegalHoldRequest(scope=bad, reason="r")
+        assert refused.value.errors()[0]["loc"] == ("scope",)

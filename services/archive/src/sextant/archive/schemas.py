@@ -198,7 +198,8 @@ class RetentionUpdate(BaseModel):
 
 # legal holds ------------------------------------------------------------------------------
 
-HOLD_SCOPE = r"^(tenant|workspace:[0-9a-fA-F-]{36}|developer:[0-9a-fA-F-]{36})$"
+_UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+HOLD_SCOPE = rf"^(tenant|workspace:{_UUID}|developer:{_UUID})$"
 
 
 class LegalHoldRequest(BaseModel):
