@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,7 +21,7 @@ import pyarrow.parquet as pq
 import pytest
 from sqlalchemy.engine import make_url
 
-from sextant.archive import coldstore
+from sextant.archive import coldstore, purging
 from sextant.archive.main import SPEC
 from sextant.archive.settings import ArchiveSettings
 from sextant.contracts import Envelope, uuid7
@@ -35,6 +36,7 @@ from sextant.runtime.wiring import create_bus
 
 NOW = datetime.now(UTC)
 LATER = NOW + timedelta(days=1)  # every partition has aged by then
+PURGE_TIME = datetime(2030, 1, 1, tzinfo=UTC)  # past every default hot period of 2026
 
 
 def change(tenant: UUID, at: datetime, n: int) -> Envelope:
@@ -68,6 +70,24 @@ async def staged(database_url: str, count: int) -> None:
     try:
         async with asyncio.timeout(30):
             while await conn.fetchval("SELECT count(*) FROM archive.staged_events") < count:
+                await asyncio.sleep(0.05)
+    finally:
+        await conn.close()
+
+
+async def purge_requests(database_url: str, tenant: UUID, count: int) -> list[str]:
+    """The manifest ids of the tenant's PurgeRequested events, as the bus delivered them."""
+    conn = await asyncpg.connect(admin_dsn(database_url))
+    try:
+        async with asyncio.timeout(30):
+            while True:
+                rows = await conn.fetch(
+                    "SELECT data FROM archive.staged_events WHERE tenant_id = $1"
+                    " AND type = 'sextant.lifecycle.purge.requested.v1'",
+                    tenant,
+                )
+                if len(rows) >= count:
+                    return [json.loads(r["data"])["manifest_id"] for r in rows]
                 await asyncio.sleep(0.05)
     finally:
         await conn.close()
@@ -188,6 +208,23 @@ async def test_events_are_archived_once_to_parquet_parts_the_manifest_names(
         )
         assert bad.status_code == 400 and "since" in bad.json()["detail"]
 
+        # Purges: none under a tenant hold; each verified object once the hold is released.
+        hold = await client.post(
+            "/v1/legal-holds", json={"scope": "tenant", "reason": "audit"}, headers=headers
+        )
+        assert hold.status_code == 201, hold.text
+        held = await purging.request_purges(state, tenant, PURGE_TIME)
+        assert held.requested == [] and held.held_back == [(1, "a legal hold on tenant covers it")]
+        released = await client.post(
+            f"/v1/legal-holds/{hold.json()['id']}/release", headers=headers
+        )
+        assert released.status_code == 200
+        run = await purging.request_purges(state, tenant, PURGE_TIME)
+        ids = [m["id"] for m in page1["items"] + rest.json()["items"]]
+        assert [str(m) for m in run.requested] == ids and run.held_back == []
+        assert (await purging.request_purges(state, tenant, PURGE_TIME)).requested == []
+        assert sorted(await purge_requests(database_url, tenant, 3)) == sorted(ids)
+
 
 def replace_settings(**changes: Any) -> ArchiveSettings:
     return SETTINGS.model_copy(update=changes)
@@ -252,3 +289,8 @@ async def test_verification_names_a_missing_object_an_altered_object_and_an_alte
         assert "missing" in reasons[1] and "altered" in reasons[2]
         entry3 = [f["reason"] for f in report["findings"] if f["seq"] == 3]
         assert any("manifest entry was altered" in r for r in entry3)
+
+        # Nothing unverified is purged: the missing first object stops its topic's run.
+        run = await purging.request_purges(state, tenant, PURGE_TIME)
+        assert run.requested == []
+        assert run.held_back == [(1, "unverified: the object is missing from the store")]

@@ -88,6 +88,9 @@ manifests = sa.Table(
     sa.Column(
         "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
     ),
+    # when PurgeRequested went out for its hot rows (migration 0004; not in the hash: the
+    # chain records what was archived, this what was done with it since)
+    sa.Column("purge_requested_at", sa.DateTime(timezone=True)),
     sa.UniqueConstraint("tenant_id", "seq", name="manifests_chain"),
     sa.UniqueConstraint("tenant_id", "topic", "day", "part", name="manifests_part"),
 )

@@ -296,3 +296,52 @@ async def list_manifests(
         query = query.where(m.day <= until)
     rows = await session.execute(query.order_by(m.seq).limit(limit))
     return [ManifestRow(_chained(r), r.part, r.created_at) for r in rows]
+
+
+async def purge_candidates(session: AsyncSession, tenant: UUID) -> list[ManifestRow]:
+    """The tenant's entries whose hot rows were not yet asked to be purged, in chain order."""
+    rows = await session.execute(
+        sa.select(manifests)
+        .where(manifests.c.tenant_id == tenant, manifests.c.purge_requested_at.is_(None))
+        .order_by(manifests.c.seq)
+    )
+    return [ManifestRow(_chained(r), r.part, r.created_at) for r in rows]
+
+
+async def workspaces_of(session: AsyncSession, tenant: UUID, manifest_id: UUID) -> frozenset[UUID]:
+    """The workspaces an archived object's events belong to."""
+    rows = await session.execute(
+        sa.select(staged_events.c.workspace_id)
+        .where(
+            staged_events.c.tenant_id == tenant,
+            staged_events.c.manifest_id == manifest_id,
+            staged_events.c.workspace_id.is_not(None),
+        )
+        .distinct()
+    )
+    return frozenset(r.workspace_id for r in rows)
+
+
+async def waiting_until(session: AsyncSession, tenant: UUID, topic: str, until: datetime) -> bool:
+    """Whether an event of the topic at or before ``until`` still waits for its part."""
+    found = await session.scalar(
+        sa.select(sa.literal(True))
+        .where(
+            staged_events.c.tenant_id == tenant,
+            staged_events.c.topic == topic,
+            staged_events.c.manifest_id.is_(None),
+            staged_events.c.time <= until,
+        )
+        .limit(1)
+    )
+    return bool(found)
+
+
+async def mark_purge_requested(
+    session: AsyncSession, tenant: UUID, manifest_id: UUID, at: datetime
+) -> None:
+    await session.execute(
+        sa.update(manifests)
+        .where(manifests.c.tenant_id == tenant, manifests.c.id == manifest_id)
+        .values(purge_requested_at=at)
+    )

@@ -70,3 +70,13 @@ async def list_holds(
         query = query.where(legal_holds.c.id > after)
     rows = await session.execute(query.order_by(legal_holds.c.id).limit(limit))
     return [Hold(**r._mapping) for r in rows]
+
+
+async def active(session: AsyncSession, tenant: UUID) -> list[Hold]:
+    """Every hold in force in the tenant."""
+    rows = await session.execute(
+        sa.select(*_COLUMNS).where(
+            legal_holds.c.tenant_id == tenant, legal_holds.c.released_at.is_(None)
+        )
+    )
+    return [Hold(**r._mapping) for r in rows]

@@ -1,0 +1,25 @@
+"""When each archived object's hot rows were asked to be purged.
+
+Revision ID: 0004
+Revises: 0003
+"""
+
+import sqlalchemy as sa
+from alembic import context, op
+
+revision = "0004"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    schema = context.config.attributes["schema"]
+    op.add_column(
+        "manifests", sa.Column("purge_requested_at", sa.DateTime(timezone=True)), schema=schema
+    )
+
+
+def downgrade() -> None:
+    schema = context.config.attributes["schema"]
+    op.drop_column("manifests", "purge_requested_at", schema=schema)

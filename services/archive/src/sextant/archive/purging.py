@@ -1,0 +1,110 @@
+"""Asking the owners to purge hot rows, only after verification.
+
+For each archived object not yet handled, in chain order: its class's hot period must be
+over and no legal hold may cover it (:mod:`sextant.archive.domain.purge`); then the
+object is re-read and must verify (present, its SHA-256, count and id range, its manifest
+entry's own hash), and no event of its topic at or before its last event may still wait
+for a part. Only then ``PurgeRequested`` goes out (``older_than`` = its last event's
+time) and the entry is marked, in one transaction. The first object of a topic that does
+not pass stops that topic's run: a later request would cover its events too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from uuid import UUID
+
+import structlog
+
+from sextant.archive.coldstore import object_store
+from sextant.archive.db import coldstore, holds, policies
+from sextant.archive.domain.manifest import ChainedEntry, chain_hash
+from sextant.archive.domain.purge import ArchivedObject, Hold, decide
+from sextant.archive.domain.retention import DataClass, Periods, effective
+from sextant.archive.domain.verify import Unreadable, check_object
+from sextant.contracts.events.platform import PurgeRequested
+from sextant.runtime.app import ServiceState
+from sextant.runtime.objectstore import ChecksumMismatch, ObjectNotFound
+
+log = structlog.get_logger()
+
+
+@dataclass
+class PurgeRun:
+    requested: list[UUID] = field(default_factory=list)
+    held_back: list[tuple[int, str]] = field(default_factory=list)  # (seq, why)
+
+
+async def request_purges(
+    state: ServiceState, tenant: UUID, now: datetime | None = None
+) -> PurgeRun:
+    """One pass over the tenant's archived objects (see the module)."""
+    now = now or datetime.now(UTC)
+    run = PurgeRun()
+    async with state.db.transaction(tenant) as session:
+        periods = effective(await policies.chosen(session, tenant))
+        in_force = [
+            Hold(h.scope_kind, h.scope_id, h.starts_at, h.ends_at)
+            for h in await holds.active(session, tenant)
+        ]
+        candidates = await coldstore.purge_candidates(session, tenant)
+    stopped: set[str] = set()
+    for row in candidates:
+        entry = row.chained.entry
+        if entry.topic in stopped:
+            continue
+        why = await _held_back(state, tenant, row.chained, periods, in_force, now)
+        if why is None:
+            async with state.db.transaction(tenant) as session:
+                if await coldstore.waiting_until(session, tenant, entry.topic, entry.last_at):
+                    why = "events of its topic up to its last still wait for a part"
+                else:
+                    await coldstore.mark_purge_requested(session, tenant, entry.manifest_id, now)
+                    await state.outbox.add(
+                        session,
+                        PurgeRequested(manifest_id=entry.manifest_id, older_than=entry.last_at),
+                        tenant_id=tenant,
+                        entity=f"manifest:{entry.manifest_id}",
+                    )
+        if why is None:
+            run.requested.append(entry.manifest_id)
+        else:
+            stopped.add(entry.topic)
+            run.held_back.append((entry.seq, why))
+    if run.requested:
+        log.info("archive.purge_requested", objects=len(run.requested))
+    return run
+
+
+async def _held_back(
+    state: ServiceState,
+    tenant: UUID,
+    row: ChainedEntry,
+    periods: Mapping[DataClass, Periods],
+    in_force: list[Hold],
+    now: datetime,
+) -> str | None:
+    """Why the object's hot rows may not be purged yet; None when they may."""
+    entry = row.entry
+    async with state.db.transaction(tenant) as session:
+        workspaces = await coldstore.workspaces_of(session, tenant, entry.manifest_id)
+    target = ArchivedObject(entry.topic, entry.first_at, entry.last_at, workspaces)
+    decision = decide(target, periods, in_force, now)
+    if not decision.purge:
+        return decision.reason
+    if chain_hash(row.prev_hash, entry) != row.row_hash:
+        return "unverified: its manifest entry was altered (hash mismatch)"
+    fetched: bytes | Unreadable
+    try:
+        fetched = await object_store(state).get(entry.object_key)
+    except ObjectNotFound:
+        fetched = Unreadable.MISSING
+    except ChecksumMismatch:
+        fetched = Unreadable.CORRUPT
+    finding = check_object(row, fetched)
+    if finding is not None:
+        log.warning("archive.purge_unverified", seq=entry.seq, reason=finding.reason)
+        return f"unverified: {finding.reason}"
+    return None
