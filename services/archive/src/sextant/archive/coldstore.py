@@ -180,13 +180,14 @@ async def verify_tenant(state: ServiceState, tenant: UUID) -> Verification:
 
 
 def archive_settings(state: ServiceState) -> ArchiveSettings:
-    settings: ArchiveSettings = state.extras["archive_settings"]
+    """The archive's settings, read from the environment once per running service."""
+    settings: ArchiveSettings = state.extras.setdefault("archive_settings", ArchiveSettings())
     return settings
 
 
 async def start(state: ServiceState) -> None:
     """Start the flusher: every ``flush_check_seconds``, write what is due."""
-    settings = state.extras.setdefault("archive_settings", ArchiveSettings())
+    settings = archive_settings(state)
 
     async def loop() -> None:
         while True:

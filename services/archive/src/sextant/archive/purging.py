@@ -11,6 +11,7 @@ not pass stops that topic's run: a later request would cover its events too.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -18,7 +19,7 @@ from uuid import UUID
 
 import structlog
 
-from sextant.archive.coldstore import object_store
+from sextant.archive.coldstore import archive_settings, object_store
 from sextant.archive.db import coldstore, holds, policies
 from sextant.archive.domain.manifest import ChainedEntry, chain_hash
 from sextant.archive.domain.purge import ArchivedObject, Hold, decide
@@ -27,6 +28,7 @@ from sextant.archive.domain.verify import Unreadable, check_object
 from sextant.contracts.events.platform import PurgeRequested
 from sextant.runtime.app import ServiceState
 from sextant.runtime.objectstore import ChecksumMismatch, ObjectNotFound
+from sextant.runtime.tasks import cancel_and_wait
 
 log = structlog.get_logger()
 
@@ -108,3 +110,33 @@ async def _held_back(
         log.warning("archive.purge_unverified", seq=entry.seq, reason=finding.reason)
         return f"unverified: {finding.reason}"
     return None
+
+
+async def purge_all(state: ServiceState, now: datetime | None = None) -> int:
+    """One purge run over every tenant with archived objects; how many requests went out.
+    A tenant whose run fails (the store down) is logged and left for the next run."""
+    async with state.db.transaction() as session:
+        tenants = await coldstore.tenants_with_archives(session)
+    requested = 0
+    for tenant in tenants:
+        try:
+            requested += len((await request_purges(state, tenant, now)).requested)
+        except Exception as exc:
+            log.warning("archive.purge_run_failed", tenant_id=str(tenant), error=str(exc))
+    return requested
+
+
+async def start(state: ServiceState) -> None:
+    """Start the purge run: every ``purge_check_seconds``, over every tenant."""
+    every = archive_settings(state).purge_check_seconds
+
+    async def loop() -> None:
+        while True:
+            await asyncio.sleep(every)
+            await purge_all(state)
+
+    state.extras["archive_purger"] = asyncio.create_task(loop(), name="archive-purger")
+
+
+async def stop(state: ServiceState) -> None:
+    await cancel_and_wait(state.extras.get("archive_purger"))

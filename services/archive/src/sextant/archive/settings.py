@@ -27,3 +27,9 @@ class ArchiveSettings(ServiceSettings):
         gt=0,
         description="how often the archive looks for partitions due to be written",
     )
+    purge_check_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        description="how often the archive asks owners to purge hot rows whose cold copy "
+        "verifies (past the hot period, under no legal hold)",
+    )

@@ -131,3 +131,10 @@ legal_holds = sa.Table(
     sa.Column("release_reason", sa.Text),
 )
 sa.Index("legal_holds_listed", legal_holds.c.tenant_id, legal_holds.c.id)
+
+archived_tenants = sa.Table(
+    "archived_tenants",
+    metadata,
+    sa.Column("tenant_id", sa.Uuid, primary_key=True),
+    info={"cross_tenant": "the purge run lists the tenants with archived objects to visit each"},
+)

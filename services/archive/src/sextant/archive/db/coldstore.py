@@ -13,7 +13,13 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sextant.archive.db import manifest_heads, manifests, open_partitions, staged_events
+from sextant.archive.db import (
+    archived_tenants,
+    manifest_heads,
+    manifests,
+    open_partitions,
+    staged_events,
+)
 from sextant.archive.domain.manifest import ChainedEntry, ManifestEntry
 from sextant.archive.domain.parts import ArchivedEvent
 from sextant.runtime.db import driver_connection
@@ -235,6 +241,9 @@ async def record_part(
     )
     driver = await driver_connection(session)
     await driver.execute(_ARCHIVED, e.manifest_id, e.tenant_id, list(event_ids))
+    await session.execute(
+        insert(archived_tenants).values(tenant_id=e.tenant_id).on_conflict_do_nothing()
+    )
 
 
 _ARCHIVED = """
@@ -345,3 +354,11 @@ async def mark_purge_requested(
         .where(manifests.c.tenant_id == tenant, manifests.c.id == manifest_id)
         .values(purge_requested_at=at)
     )
+
+
+async def tenants_with_archives(session: AsyncSession) -> list[UUID]:
+    """Every tenant with an archived object (across tenants: the purge run's list)."""
+    rows = await session.execute(
+        sa.select(archived_tenants.c.tenant_id).order_by(archived_tenants.c.tenant_id)
+    )
+    return [r.tenant_id for r in rows]

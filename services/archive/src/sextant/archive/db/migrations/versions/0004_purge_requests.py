@@ -1,4 +1,5 @@
-"""When each archived object's hot rows were asked to be purged.
+"""When each archived object's hot rows were asked to be purged; the tenants the purge
+run visits.
 
 Revision ID: 0004
 Revises: 0003
@@ -18,8 +19,12 @@ def upgrade() -> None:
     op.add_column(
         "manifests", sa.Column("purge_requested_at", sa.DateTime(timezone=True)), schema=schema
     )
+    op.create_table(
+        "archived_tenants", sa.Column("tenant_id", sa.Uuid, primary_key=True), schema=schema
+    )
 
 
 def downgrade() -> None:
     schema = context.config.attributes["schema"]
+    op.drop_table("archived_tenants", schema=schema)
     op.drop_column("manifests", "purge_requested_at", schema=schema)
