@@ -75,22 +75,33 @@ async def staged(database_url: str, count: int) -> None:
         await conn.close()
 
 
-async def purge_requests(database_url: str, tenant: UUID, count: int) -> list[str]:
-    """The manifest ids of the tenant's PurgeRequested events, as the bus delivered them."""
+async def delivered_of(
+    database_url: str, tenant: UUID, event_type: str, count: int
+) -> list[dict[str, Any]]:
+    """The data of the tenant's events of a type, as the bus delivered them to the archive
+    (which consumes its own), once ``count`` are in."""
     conn = await asyncpg.connect(admin_dsn(database_url))
     try:
         async with asyncio.timeout(30):
             while True:
                 rows = await conn.fetch(
-                    "SELECT data FROM archive.staged_events WHERE tenant_id = $1"
-                    " AND type = 'sextant.lifecycle.purge.requested.v1'",
+                    "SELECT data FROM archive.staged_events WHERE tenant_id = $1 AND type = $2",
                     tenant,
+                    event_type,
                 )
                 if len(rows) >= count:
-                    return [json.loads(r["data"])["manifest_id"] for r in rows]
+                    return [json.loads(r["data"]) for r in rows]
                 await asyncio.sleep(0.05)
     finally:
         await conn.close()
+
+
+async def purge_requests(database_url: str, tenant: UUID, count: int) -> list[str]:
+    """The manifest ids of the tenant's PurgeRequested events."""
+    requested = await delivered_of(
+        database_url, tenant, "sextant.lifecycle.purge.requested.v1", count
+    )
+    return [r["manifest_id"] for r in requested]
 
 
 @asynccontextmanager
@@ -294,3 +305,9 @@ async def test_verification_names_a_missing_object_an_altered_object_and_an_alte
         run = await purging.request_purges(state, tenant, PURGE_TIME)
         assert run.requested == []
         assert run.held_back == [(1, "unverified: the object is missing from the store")]
+        # The tenant's admins are told, once however many runs find it (one notification id).
+        await purging.request_purges(state, tenant, PURGE_TIME)
+        notices = await delivered_of(database_url, tenant, "sextant.notifications.raised.v1", 2)
+        assert {n["notification_id"] for n in notices} == {notices[0]["notification_id"]}
+        assert notices[0]["severity"] == "error" and notices[0]["audience"] == ["tenant_admin"]
+        assert keys[0] in notices[0]["body"] and "missing" in notices[0]["body"]

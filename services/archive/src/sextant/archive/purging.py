@@ -15,9 +15,10 @@ import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from uuid import UUID
+from uuid import UUID, uuid5
 
 import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from sextant.archive.coldstore import archive_settings, object_store
 from sextant.archive.db import coldstore, holds, policies
@@ -25,12 +26,37 @@ from sextant.archive.domain.manifest import ChainedEntry, chain_hash
 from sextant.archive.domain.purge import ArchivedObject, Hold, decide
 from sextant.archive.domain.retention import DataClass, Periods, effective
 from sextant.archive.domain.verify import Unreadable, check_object
-from sextant.contracts.events.platform import PurgeRequested
+from sextant.contracts.events.platform import NotificationRaised, PurgeRequested
 from sextant.runtime.app import ServiceState
 from sextant.runtime.objectstore import ChecksumMismatch, ObjectNotFound
 from sextant.runtime.tasks import cancel_and_wait
 
 log = structlog.get_logger()
+
+UNVERIFIED = "unverified: "
+_NOTICES = UUID("6a1f3c2e-5b0d-4e8a-9c71-2d4f8e6b0a35")  # namespace of the notices' ids
+
+
+async def _raise_unverified(
+    state: ServiceState, session: AsyncSession, tenant: UUID, row: ChainedEntry, why: str
+) -> None:
+    """Tell the tenant's admins an object failed verification. Its id is the object's and
+    the reason's, so each run finding the same fault raises one notification, not one a
+    run (the gateway keeps a notification id once)."""
+    entry = row.entry
+    notice = NotificationRaised(
+        notification_id=uuid5(_NOTICES, f"{entry.manifest_id}:{why}"),
+        severity="error",
+        audience=["tenant_admin"],
+        title="An archived object failed verification; nothing it holds will be purged",
+        body=f"{entry.object_key} (manifest entry {entry.seq}): {why.removeprefix(UNVERIFIED)}."
+        " Its hot rows stay until it verifies; `sextant archive verify` lists every finding.",
+        link="/v1/archive/manifests",
+        raised_by="archive",
+    )
+    await state.outbox.add(
+        session, notice, tenant_id=tenant, entity=f"manifest:{entry.manifest_id}"
+    )
 
 
 @dataclass
@@ -72,9 +98,12 @@ async def request_purges(
                     )
         if why is None:
             run.requested.append(entry.manifest_id)
-        else:
-            stopped.add(entry.topic)
-            run.held_back.append((entry.seq, why))
+            continue
+        stopped.add(entry.topic)
+        run.held_back.append((entry.seq, why))
+        if why.startswith(UNVERIFIED):
+            async with state.db.transaction(tenant) as session:
+                await _raise_unverified(state, session, tenant, row.chained, why)
     if run.requested:
         log.info("archive.purge_requested", objects=len(run.requested))
     return run
@@ -97,7 +126,7 @@ async def _held_back(
     if not decision.purge:
         return decision.reason
     if chain_hash(row.prev_hash, entry) != row.row_hash:
-        return "unverified: its manifest entry was altered (hash mismatch)"
+        return f"{UNVERIFIED}its manifest entry was altered (hash mismatch)"
     fetched: bytes | Unreadable
     try:
         fetched = await object_store(state).get(entry.object_key)
@@ -108,7 +137,7 @@ async def _held_back(
     finding = check_object(row, fetched)
     if finding is not None:
         log.warning("archive.purge_unverified", seq=entry.seq, reason=finding.reason)
-        return f"unverified: {finding.reason}"
+        return f"{UNVERIFIED}{finding.reason}"
     return None
 
 
