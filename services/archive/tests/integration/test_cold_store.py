@@ -241,23 +241,42 @@ def replace_settings(**changes: Any) -> ArchiveSettings:
     return SETTINGS.model_copy(update=changes)
 
 
+@pytest.mark.parametrize("kind", ["folder", "s3"])
 async def test_a_store_that_is_down_loses_nothing_and_the_next_flush_writes_it(
-    database_url: str, internal_keys: InternalKeys, tmp_path: Path
+    kind: str,
+    database_url: str,
+    internal_keys: InternalKeys,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
 ) -> None:
     tenant = uuid7()
-    blocked = tmp_path / "not-a-folder"
-    blocked.write_text("a file where the store's folder should be")
-    async with archive(database_url, internal_keys, FolderObjectStore(blocked)) as (client, state):
+    down: ObjectStore
+    if kind == "folder":
+        blocked = tmp_path / "not-a-folder"
+        blocked.write_text("a file where the store's folder should be")
+        down = FolderObjectStore(blocked)
+    else:  # a bucket that does not exist: every call is refused
+        endpoint = request.getfixturevalue("s3_endpoint")
+        down = S3ObjectStore(f"absent-{secrets.token_hex(4)}", endpoint_url=endpoint)
+    async with archive(database_url, internal_keys, down) as (client, state):
+        headers = admin_of(internal_keys, tenant)
         await publish(state, [change(tenant, NOW, n) for n in range(2)])
         await staged(database_url, 2)
-        with pytest.raises(OSError):
+        with pytest.raises(Exception):  # noqa: B017 - each backend fails its own way
             await coldstore.flush_due(state, SETTINGS, LATER)
-        state.objects = FolderObjectStore(tmp_path / "objects")
+        nothing = await client.get("/v1/archive/manifests", headers=headers)
+        assert nothing.json()["items"] == []
+        state.objects = await object_store(kind, tmp_path, request)
         assert await coldstore.flush_due(state, SETTINGS, LATER) == 1
-        reply = await client.get("/v1/archive/manifests", headers=admin_of(internal_keys, tenant))
+        reply = await client.get("/v1/archive/manifests", headers=headers)
         assert [(m["seq"], m["part"], m["event_count"]) for m in reply.json()["items"]] == [
             (1, 1, 2)
         ]
+        if kind == "s3":  # a store that refuses to answer verifies nothing: 503, not findings
+            state.objects = down
+            refused = await client.post("/v1/archive/verify", headers=headers)
+            assert refused.status_code == 503, refused.text
+            assert refused.headers["content-type"] == "application/problem+json"
 
 
 @pytest.mark.parametrize("kind", ["folder", "s3"])
