@@ -272,6 +272,13 @@ async def test_a_store_that_is_down_loses_nothing_and_the_next_flush_writes_it(
         assert [(m["seq"], m["part"], m["event_count"]) for m in reply.json()["items"]] == [
             (1, 1, 2)
         ]
+        # Two flushers (replicas) at once: one part, and the other finds nothing left.
+        await publish(state, [change(tenant, NOW - timedelta(days=1), n) for n in range(2)])
+        await staged(database_url, 4)
+        both = await asyncio.gather(
+            coldstore.flush_due(state, SETTINGS, LATER), coldstore.flush_due(state, SETTINGS, LATER)
+        )
+        assert sorted(both) == [0, 1]
         if kind == "s3":  # a store that refuses to answer verifies nothing: 503, not findings
             state.objects = down
             refused = await client.post("/v1/archive/verify", headers=headers)

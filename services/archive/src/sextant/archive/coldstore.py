@@ -75,16 +75,20 @@ async def flush_partition(
             aged = oldest is not None and now - oldest >= max_age
             if waiting.count < settings.part_max_events and not aged:
                 return written
-            await write_part(state, session, partition, settings.part_max_events)
+            if await write_part(state, session, partition, settings.part_max_events) is None:
+                continue  # written meanwhile by another replica: look again
             written += 1
 
 
 async def write_part(
     state: ServiceState, session: AsyncSession, partition: coldstore.Partition, limit: int
-) -> ChainedEntry:
-    """One part file of the partition's oldest waiting events, stored and recorded."""
+) -> ChainedEntry | None:
+    """One part file of the partition's oldest waiting events, stored and recorded; None
+    when another replica wrote them while this one waited for the chain's lock."""
     await coldstore.lock_chain(session, partition.tenant_id)
     events = await coldstore.take_waiting(session, partition, limit)
+    if not events:
+        return None
     head = await coldstore.chain_head(session, partition.tenant_id)
     part = await coldstore.next_part(session, partition)
     data = await asyncio.to_thread(parts.build_part, events)
