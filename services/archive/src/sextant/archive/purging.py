@@ -88,8 +88,11 @@ async def request_purges(
             async with state.db.transaction(tenant) as session:
                 if await coldstore.waiting_until(session, tenant, entry.topic, entry.last_at):
                     why = "events of its topic up to its last still wait for a part"
+                elif not await coldstore.mark_purge_requested(
+                    session, tenant, entry.manifest_id, now
+                ):
+                    continue  # another replica's run requested it: once is enough
                 else:
-                    await coldstore.mark_purge_requested(session, tenant, entry.manifest_id, now)
                     await state.outbox.add(
                         session,
                         PurgeRequested(manifest_id=entry.manifest_id, older_than=entry.last_at),

@@ -348,12 +348,18 @@ async def waiting_until(session: AsyncSession, tenant: UUID, topic: str, until: 
 
 async def mark_purge_requested(
     session: AsyncSession, tenant: UUID, manifest_id: UUID, at: datetime
-) -> None:
-    await session.execute(
+) -> bool:
+    """Mark the entry's purge requested; False when another run marked it first."""
+    result = await session.execute(
         sa.update(manifests)
-        .where(manifests.c.tenant_id == tenant, manifests.c.id == manifest_id)
+        .where(
+            manifests.c.tenant_id == tenant,
+            manifests.c.id == manifest_id,
+            manifests.c.purge_requested_at.is_(None),
+        )
         .values(purge_requested_at=at)
     )
+    return bool(getattr(result, "rowcount", 0))
 
 
 async def tenants_with_archives(session: AsyncSession) -> list[UUID]:
