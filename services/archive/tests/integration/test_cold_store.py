@@ -236,6 +236,15 @@ async def test_events_are_archived_once_to_parquet_parts_the_manifest_names(
             purging.purge_all(state, PURGE_TIME), purging.purge_all(state, PURGE_TIME)
         )
         assert sum(runs) == 4
+        # ... and, at that time, the archived events' ids are past the redelivery window.
+        conn = await asyncpg.connect(admin_dsn(database_url))
+        try:
+            kept = await conn.fetchval(
+                "SELECT count(*) FROM archive.staged_events WHERE manifest_id IS NOT NULL"
+            )
+        finally:
+            await conn.close()
+        assert kept == 0
         ids = [m["id"] for m in page1["items"] + rest.json()["items"]]
         assert await purging.purge_all(state, PURGE_TIME) == 0  # each object once
         assert sorted(await purge_requests(database_url, tenant, 3)) == sorted(ids)

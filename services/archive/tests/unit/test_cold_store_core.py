@@ -90,6 +90,7 @@ def entry(seq: int, data: bytes, first: int = 1, last: int = 2, count: int = 2) 
         sha256=hashlib.sha256(data).hexdigest(),
         size_bytes=len(data),
         schema_versions=("sextant.activity.work_item.created.v1",),
+        workspace_ids=(WORKSPACE,),
     )
 
 
@@ -108,7 +109,8 @@ def test_the_chain_hash_covers_the_previous_hash_and_the_canonical_entry() -> No
         '"sha256":"2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881",'
         '"size_bytes":1,'
         '"tenant_id":"0190f1c4-0000-7000-8000-000000000001",'
-        '"topic":"sextant.activity"}'
+        '"topic":"sextant.activity",'
+        '"workspace_ids":["0190f1c4-0000-7000-8000-0000000000aa"]}'
     )
     expected = hashlib.sha256(("0" * 64 + "\n" + canonical).encode()).hexdigest()
     assert chain_hash(GENESIS, e) == expected

@@ -112,6 +112,7 @@ def _manifest(row: coldstore_db.ManifestRow) -> Manifest:
         sha256=e.sha256,
         size_bytes=e.size_bytes,
         schema_versions=list(e.schema_versions),
+        workspace_ids=list(e.workspace_ids),
         prev_hash=row.chained.prev_hash,
         row_hash=row.chained.row_hash,
         created_at=row.created_at,

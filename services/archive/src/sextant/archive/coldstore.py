@@ -108,6 +108,7 @@ async def write_part(
         sha256=hashlib.sha256(data).hexdigest(),
         size_bytes=len(data),
         schema_versions=tuple(sorted({e.type for e in events})),
+        workspace_ids=tuple(sorted({e.workspaceid for e in events if e.workspaceid})),
     )
     prev = GENESIS if head is None else head.row_hash
     chained = ChainedEntry(entry, prev, chain_hash(prev, entry))

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid5
 
 import structlog
@@ -63,6 +63,7 @@ async def _raise_unverified(
 class PurgeRun:
     requested: list[UUID] = field(default_factory=list)
     held_back: list[tuple[int, str]] = field(default_factory=list)  # (seq, why)
+    forgotten: int = 0  # archived ids dropped, past the redelivery window
 
 
 async def request_purges(
@@ -107,6 +108,9 @@ async def request_purges(
         if why.startswith(UNVERIFIED):
             async with state.db.transaction(tenant) as session:
                 await _raise_unverified(state, session, tenant, row.chained, why)
+    keep = timedelta(days=archive_settings(state).archived_ids_days)
+    async with state.db.transaction(tenant) as session:
+        run.forgotten = await coldstore.forget_archived_ids(session, tenant, now - keep)
     if run.requested:
         log.info("archive.purge_requested", objects=len(run.requested))
     return run
@@ -122,8 +126,7 @@ async def _held_back(
 ) -> str | None:
     """Why the object's hot rows may not be purged yet; None when they may."""
     entry = row.entry
-    async with state.db.transaction(tenant) as session:
-        workspaces = await coldstore.workspaces_of(session, tenant, entry.manifest_id)
+    workspaces = frozenset(entry.workspace_ids)
     target = ArchivedObject(entry.topic, entry.first_at, entry.last_at, workspaces)
     decision = decide(target, periods, in_force, now)
     if not decision.purge:

@@ -35,6 +35,7 @@ class Manifest(BaseModel):
                     "sha256": "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881",
                     "size_bytes": 1240512,
                     "schema_versions": ["sextant.activity.work_item.created.v1"],
+                    "workspace_ids": ["0190f1c4-0000-7000-8000-0000000000aa"],
                     "prev_hash": "0000000000000000000000000000000000000000000000000000000000000000",
                     "row_hash": "5b1c6a3f0e2d4c7b8a9f1e0d2c3b4a5968778695a4b3c2d1e0f9a8b7c6d5e4f3",
                     "created_at": "2026-03-01T17:48:10Z",
@@ -59,6 +60,7 @@ class Manifest(BaseModel):
     sha256: str = Field(description="hex SHA-256 of the object's bytes")
     size_bytes: int
     schema_versions: list[str] = Field(description="the versioned event types it holds")
+    workspace_ids: list[UUID] = Field(description="the workspaces its events belong to")
     prev_hash: str = Field(description="the hash of the entry before it (64 zeros for the first)")
     row_hash: str = Field(description="SHA-256 over this entry and prev_hash")
     created_at: datetime

@@ -27,6 +27,13 @@ class ArchiveSettings(ServiceSettings):
         gt=0,
         description="how often the archive looks for partitions due to be written",
     )
+    archived_ids_days: int = Field(
+        default=400,
+        ge=1,
+        le=36500,
+        description="days an archived event's id is kept (without its data) to recognise a "
+        "redelivery; longer than any topic's retention (365 days)",
+    )
     purge_check_seconds: float = Field(
         default=3600.0,
         gt=0,

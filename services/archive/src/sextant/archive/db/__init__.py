@@ -83,6 +83,8 @@ manifests = sa.Table(
     sa.Column("sha256", sa.Text, nullable=False),
     sa.Column("size_bytes", sa.BigInteger, nullable=False),
     sa.Column("schema_versions", ARRAY(sa.Text), nullable=False),
+    # the workspaces its events belong to (migration 0004)
+    sa.Column("workspace_ids", ARRAY(sa.Uuid), nullable=False, server_default="{}"),
     sa.Column("prev_hash", sa.Text, nullable=False),
     sa.Column("row_hash", sa.Text, nullable=False),
     sa.Column(

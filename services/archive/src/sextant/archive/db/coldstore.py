@@ -226,6 +226,7 @@ async def record_part(
             sha256=e.sha256,
             size_bytes=e.size_bytes,
             schema_versions=list(e.schema_versions),
+            workspace_ids=list(e.workspace_ids),
             prev_hash=chained.prev_hash,
             row_hash=chained.row_hash,
         )
@@ -269,6 +270,7 @@ def _chained(r: Any) -> ChainedEntry:
             sha256=r.sha256,
             size_bytes=r.size_bytes,
             schema_versions=tuple(r.schema_versions),
+            workspace_ids=tuple(r.workspace_ids),
         ),
         prev_hash=r.prev_hash,
         row_hash=r.row_hash,
@@ -317,20 +319,6 @@ async def purge_candidates(session: AsyncSession, tenant: UUID) -> list[Manifest
     return [ManifestRow(_chained(r), r.part, r.created_at) for r in rows]
 
 
-async def workspaces_of(session: AsyncSession, tenant: UUID, manifest_id: UUID) -> frozenset[UUID]:
-    """The workspaces an archived object's events belong to."""
-    rows = await session.execute(
-        sa.select(staged_events.c.workspace_id)
-        .where(
-            staged_events.c.tenant_id == tenant,
-            staged_events.c.manifest_id == manifest_id,
-            staged_events.c.workspace_id.is_not(None),
-        )
-        .distinct()
-    )
-    return frozenset(r.workspace_id for r in rows)
-
-
 async def waiting_until(session: AsyncSession, tenant: UUID, topic: str, until: datetime) -> bool:
     """Whether an event of the topic at or before ``until`` still waits for its part."""
     found = await session.scalar(
@@ -368,3 +356,16 @@ async def tenants_with_archives(session: AsyncSession) -> list[UUID]:
         sa.select(archived_tenants.c.tenant_id).order_by(archived_tenants.c.tenant_id)
     )
     return [r.tenant_id for r in rows]
+
+
+async def forget_archived_ids(session: AsyncSession, tenant: UUID, staged_before: datetime) -> int:
+    """Drop the ids of events archived and staged before ``staged_before`` (no bus
+    redelivers them any more); how many."""
+    result = await session.execute(
+        sa.delete(staged_events).where(
+            staged_events.c.tenant_id == tenant,
+            staged_events.c.manifest_id.is_not(None),
+            staged_events.c.staged_at < staged_before,
+        )
+    )
+    return int(getattr(result, "rowcount", 0))

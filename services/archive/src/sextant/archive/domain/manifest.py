@@ -35,6 +35,7 @@ class ManifestEntry:
     sha256: str
     size_bytes: int
     schema_versions: tuple[str, ...]
+    workspace_ids: tuple[UUID, ...] = ()  # sorted; a legal hold on one covers the object
 
     def canonical(self) -> bytes:
         body = {
@@ -52,6 +53,7 @@ class ManifestEntry:
             "sha256": self.sha256,
             "size_bytes": self.size_bytes,
             "schema_versions": list(self.schema_versions),
+            "workspace_ids": [str(w) for w in self.workspace_ids],
         }
         return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
 
