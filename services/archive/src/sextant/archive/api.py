@@ -12,6 +12,7 @@ from fastapi import APIRouter, Body, Depends, Path, Query
 from sextant.archive import coldstore, governance
 from sextant.archive.db import coldstore as coldstore_db
 from sextant.archive.db import holds as holds_db
+from sextant.archive.domain.verify import first_finding
 from sextant.archive.schemas import (
     LegalHold,
     LegalHoldPage,
@@ -133,7 +134,7 @@ def _manifest(row: coldstore_db.ManifestRow) -> Manifest:
 )
 async def verify_archive(caller: Admin, state: State) -> VerificationReport:
     report = await coldstore.verify_tenant(state, _tenant(caller))
-    first = report.findings[0] if report.findings else None
+    first = first_finding(report.findings)
     return VerificationReport(
         intact=first is None,
         objects=report.objects,

@@ -180,7 +180,7 @@ async def verify_tenant(state: ServiceState, tenant: UUID) -> Verification:
             report.findings.append(finding)
         report.objects += 1
         report.events += row.entry.event_count
-    report.findings.sort(key=lambda f: f.seq)
+    report.findings.sort(key=lambda f: f.seq)  # the earliest first, as the reply lists them
     return report
 
 
