@@ -39,13 +39,14 @@ LATER = NOW + timedelta(days=1)  # every partition has aged by then
 PURGE_TIME = datetime(2030, 1, 1, tzinfo=UTC)  # past every default hot period of 2026
 
 
-def change(tenant: UUID, at: datetime, n: int) -> Envelope:
+def change(tenant: UUID, at: datetime, n: int, workspace: UUID | None = None) -> Envelope:
     envelope = Envelope.wrap(
         ConfigChanged(
             actor="admin", action="workspace.create", target_type="workspace", target_id=str(n)
         ),
         source="/sextant/gateway",
         tenantid=tenant,
+        workspaceid=workspace,
         subject=f"workspace:{n}",
     )
     return envelope.model_copy(update={"time": at})
@@ -146,7 +147,8 @@ async def test_events_are_archived_once_to_parquet_parts_the_manifest_names(
     tenant, other = uuid7(), uuid7()
     day1 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
     day2 = datetime(2026, 3, 2, 23, 59, tzinfo=UTC)
-    events = [change(tenant, day1 + timedelta(minutes=n), n) for n in range(4)]
+    workspace = uuid7()
+    events = [change(tenant, day1 + timedelta(minutes=n), n, workspace) for n in range(4)]
     events += [change(tenant, day2, 10), change(other, day1, 20)]
     store = FolderObjectStore(tmp_path / "objects")
     async with archive(database_url, internal_keys, store) as (client, state):
@@ -187,12 +189,14 @@ async def test_events_are_archived_once_to_parquet_parts_the_manifest_names(
         assert page1["items"][0]["last_event_id"] == str(events[2].id)
         assert page1["items"][1]["prev_hash"] == page1["items"][0]["row_hash"]
         assert page1["items"][0]["prev_hash"] == "0" * 64
+        assert page1["items"][0]["workspace_ids"] == [str(workspace)]
         rest = await client.get(
             "/v1/archive/manifests",
             params={"limit": 2, "cursor": page1["next_cursor"]},
             headers=headers,
         )
         assert [m["day"] for m in rest.json()["items"]] == ["2026-03-02"]
+        assert rest.json()["items"][0]["workspace_ids"] == []
         assert rest.json()["next_cursor"] is None
         by_day = await client.get(
             "/v1/archive/manifests", params={"since": "2026-03-02"}, headers=headers
@@ -219,13 +223,17 @@ async def test_events_are_archived_once_to_parquet_parts_the_manifest_names(
         )
         assert bad.status_code == 400 and "since" in bad.json()["detail"]
 
-        # Purges: none under a tenant hold; each verified object once the hold is released.
+        # Purges: none under a hold on a workspace of day 1's events (the first object of
+        # the topic stops the run); each verified object once the hold is released.
         hold = await client.post(
-            "/v1/legal-holds", json={"scope": "tenant", "reason": "audit"}, headers=headers
+            "/v1/legal-holds",
+            json={"scope": f"workspace:{workspace}", "reason": "audit"},
+            headers=headers,
         )
         assert hold.status_code == 201, hold.text
         held = await purging.request_purges(state, tenant, PURGE_TIME)
-        assert held.requested == [] and held.held_back == [(1, "a legal hold on tenant covers it")]
+        assert held.requested == []
+        assert held.held_back == [(1, f"a legal hold on workspace:{workspace} covers it")]
         released = await client.post(
             f"/v1/legal-holds/{hold.json()['id']}/release", headers=headers
         )
