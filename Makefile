@@ -20,7 +20,7 @@ help:
 	@echo "make lint   ruff + mypy (strict on libs/)"
 	@echo "make fmt    format the tree with ruff"
 	@echo "make mutation  mutation-test the pure cores (85 % of mutants killed per module; long)"
-	@echo "make bench  benchmarks: bus, webhook accept rate, gateway latency, identity accuracy, Monte Carlo, freshness"
+	@echo "make bench  benchmarks: bus, webhook accept rate, gateway latency, identity accuracy, Monte Carlo, freshness, archive throughput"
 
 $(STAMP): uv.lock pyproject.toml $(wildcard libs/*/pyproject.toml services/*/pyproject.toml cli/pyproject.toml)
 	@# uv is run as a module: pip may put its script anywhere (pyenv, --user, a venv)

@@ -1,5 +1,5 @@
 """Everyday commands over the gateway's REST API: ``sextant workspace``, ``sextant
-source``, ``sextant status`` — and ``sextant keys generate`` for a distributed deployment.
+source``, ``sextant status``, ``sextant archive verify`` — and ``sextant keys generate`` for a distributed deployment.
 
 They talk HTTP to ``--url`` (``SEXTANT_URL``) with ``--token`` (``SEXTANT_TOKEN``), as any
 client would: a problem+json answer prints its title and detail and exits 1, never a
@@ -284,6 +284,38 @@ def status(url: str = URL) -> None:
         )
         raise typer.Exit(1)
     console.print(f"[green]{health}[/green]")
+
+
+# archive ---------------------------------------------------------------------------------
+
+archive_app = typer.Typer(help="The tenant's cold store.", no_args_is_help=True)
+
+
+@archive_app.command("verify")
+def archive_verify(url: str = URL, token: str | None = TOKEN) -> None:
+    """Re-read every archived object and check the manifest chain; exit 1 naming the
+    first bad object."""
+    api = Api.connect(url, token)
+    try:
+        with console.status("verifying the cold store…"):
+            report = api.call("POST", "/v1/archive/verify").json()
+        findings: list[dict[str, Any]] = report["findings"]
+        objects, events, intact = report["objects"], report["events"], report["intact"]
+    except ApiProblem as problem:
+        raise _fail(problem) from None
+    except (ValueError, KeyError, TypeError):
+        raise _fail(ApiProblem("not a report", "the answer holds no verification")) from None
+    if intact:
+        print(f"intact: {objects} objects, {events} events")
+        return
+    table = _table("entry", "object", "finding")
+    for finding in findings:
+        table.add_row(str(finding["seq"]), escape(finding["object_key"]), escape(finding["reason"]))
+    Console().print(table)
+    first = findings[0]
+    named = first["object_key"] or f"manifest entry {first['seq']}"
+    console.print(f"[red]first bad object:[/red] {escape(named)}", highlight=False, soft_wrap=True)
+    raise typer.Exit(1)
 
 
 # keys ------------------------------------------------------------------------------------

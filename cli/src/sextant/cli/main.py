@@ -313,6 +313,7 @@ def ingest_reseal(
 app.add_typer(client.workspace_app, name="workspace")
 app.add_typer(client.source_app, name="source")
 app.add_typer(client.keys_app, name="keys")
+app.add_typer(client.archive_app, name="archive")
 app.command("status")(client.status)
 
 

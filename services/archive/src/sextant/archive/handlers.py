@@ -1,17 +1,62 @@
-"""Archive's event handlers. Archive reads every topic to keep the cold store complete;
-each handler runs inside the runtime's transaction with the inbox already claimed."""
+"""Archive's event handlers: every topic's events staged for the cold store.
 
+Each topic's handler is :class:`~sextant.runtime.consumer.Batched`: a batch of one
+tenant's events is staged in one statement, in the transaction that claims their inbox,
+so an event the bus counts as handled is durably waiting for its part file (the flusher,
+:mod:`sextant.archive.coldstore`, writes them out by size or age).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import sextant.contracts.topics  # noqa: F401 - defining the topics registers them in TOPICS
+from sextant.archive.db import coldstore
+from sextant.archive.domain.parts import ArchivedEvent
 from sextant.contracts import TOPICS, Envelope
-from sextant.runtime.consumer import Handler
+from sextant.contracts.events.platform import ArchiveWritten
+from sextant.contracts.registry import type_of
+from sextant.runtime.consumer import Batched, BatchHandle, Handler
+
+ARCHIVE_WRITTEN = type_of(ArchiveWritten)
+"""Not archived: the manifest is its record, and archiving it would write a part for
+every part written, forever."""
+
+BATCH = 1000
 
 
-async def on_any_event(session: AsyncSession, envelope: Envelope) -> None:
-    """Stage the event for the cold store (the archive issue fills this in)."""
+def archived_event(envelope: Envelope) -> ArchivedEvent:
+    """An envelope as the cold store keeps it."""
+    return ArchivedEvent(
+        id=envelope.id,
+        specversion=envelope.specversion,
+        source=envelope.source,
+        type=envelope.type,
+        subject=envelope.subject,
+        time=envelope.time,
+        datacontenttype=envelope.datacontenttype,
+        dataschema=envelope.dataschema,
+        tenantid=envelope.tenantid,
+        workspaceid=envelope.workspaceid,
+        traceparent=envelope.traceparent,
+        data=orjson.dumps(envelope.data).decode(),
+    )
+
+
+def staging(topic: str) -> BatchHandle:
+    """The handler that stages ``topic``'s events (a batch is one tenant's)."""
+
+    async def stage(session: AsyncSession, envelopes: Sequence[Envelope]) -> None:
+        kept = [archived_event(e) for e in envelopes if e.type != ARCHIVE_WRITTEN]
+        if kept:
+            await coldstore.stage(session, envelopes[0].tenantid, topic, kept)
+
+    return stage
 
 
 def handlers() -> dict[str, Handler]:
-    """Every registered topic (not the DLQs), read by one handler."""
-    return {topic.name: on_any_event for topic in TOPICS.values()}
+    """Every registered topic (not the DLQs), each staged by its own batched handler."""
+    return {topic.name: Batched(staging(topic.name), BATCH) for topic in TOPICS.values()}

@@ -1,12 +1,17 @@
 """Archive's tables (schema ``archive``).
 
-The outbox and inbox are here from the start; retention policies, cold-store manifests
-and legal holds come with the archive issue.
+Tenant tables (RLS forced in the migrations): ``staged_events`` (events waiting for their
+part file, kept after it as the ids already archived, without their data), ``manifests``
+and ``manifest_heads`` (the cold store's hash chain), ``retention_policies`` and
+``legal_holds``. ``open_partitions`` is the archive's own index of the (tenant, topic,
+day) partitions holding waiting events, which the flusher reads across tenants.
 """
 
 from pathlib import Path
 
+import sqlalchemy as sa
 from sqlalchemy import MetaData
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from sextant.runtime.outbox import spine_tables
 
@@ -15,3 +20,123 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 metadata = MetaData(schema=SCHEMA)
 spine = spine_tables(metadata)
+
+staged_events = sa.Table(
+    "staged_events",
+    metadata,
+    sa.Column("tenant_id", sa.Uuid, primary_key=True),
+    sa.Column("event_id", sa.Uuid, primary_key=True),
+    sa.Column("topic", sa.Text, nullable=False),
+    sa.Column("day", sa.Date, nullable=False),
+    sa.Column("time", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("specversion", sa.Text, nullable=False),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("type", sa.Text, nullable=False),
+    sa.Column("subject", sa.Text),
+    sa.Column("datacontenttype", sa.Text, nullable=False),
+    sa.Column("dataschema", sa.Text),
+    sa.Column("workspace_id", sa.Uuid),
+    sa.Column("traceparent", sa.Text),
+    sa.Column("data", sa.Text),  # the JSON text; NULL once archived
+    sa.Column(
+        "staged_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+    ),
+    sa.Column("manifest_id", sa.Uuid),  # the part that holds it; NULL while waiting
+)
+sa.Index(
+    "staged_events_waiting",
+    staged_events.c.tenant_id,
+    staged_events.c.topic,
+    staged_events.c.day,
+    staged_events.c.time,
+    staged_events.c.event_id,
+    postgresql_where=staged_events.c.manifest_id.is_(None),
+)
+
+open_partitions = sa.Table(
+    "open_partitions",
+    metadata,
+    sa.Column("tenant_id", sa.Uuid, primary_key=True),
+    sa.Column("topic", sa.Text, primary_key=True),
+    sa.Column("day", sa.Date, primary_key=True),
+    # bumped by every batch that stages into it: the flusher drops the row only when
+    # nothing was staged since it looked (a row lock and a re-check, not a time)
+    sa.Column("touches", sa.BigInteger, nullable=False, server_default="1"),
+    info={"cross_tenant": "the flusher lists waiting partitions before it can act as their tenant"},
+)
+
+manifests = sa.Table(
+    "manifests",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("tenant_id", sa.Uuid, nullable=False),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("topic", sa.Text, nullable=False),
+    sa.Column("day", sa.Date, nullable=False),
+    sa.Column("part", sa.Integer, nullable=False),
+    sa.Column("object_key", sa.Text, nullable=False),
+    sa.Column("event_count", sa.Integer, nullable=False),
+    sa.Column("first_event_id", sa.Uuid, nullable=False),
+    sa.Column("last_event_id", sa.Uuid, nullable=False),
+    sa.Column("first_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("last_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("sha256", sa.Text, nullable=False),
+    sa.Column("size_bytes", sa.BigInteger, nullable=False),
+    sa.Column("schema_versions", ARRAY(sa.Text), nullable=False),
+    # the workspaces its events belong to (migration 0004)
+    sa.Column("workspace_ids", ARRAY(sa.Uuid), nullable=False, server_default="{}"),
+    sa.Column("prev_hash", sa.Text, nullable=False),
+    sa.Column("row_hash", sa.Text, nullable=False),
+    sa.Column(
+        "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+    ),
+    # when PurgeRequested went out for its hot rows (migration 0004; not in the hash: the
+    # chain records what was archived, this what was done with it since)
+    sa.Column("purge_requested_at", sa.DateTime(timezone=True)),
+    sa.UniqueConstraint("tenant_id", "seq", name="manifests_chain"),
+    sa.UniqueConstraint("tenant_id", "topic", "day", "part", name="manifests_part"),
+)
+
+manifest_heads = sa.Table(
+    "manifest_heads",
+    metadata,
+    sa.Column("tenant_id", sa.Uuid, primary_key=True),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("row_hash", sa.Text, nullable=False),
+)
+
+retention_policies = sa.Table(
+    "retention_policies",
+    metadata,
+    sa.Column("tenant_id", sa.Uuid, primary_key=True),
+    sa.Column("data_class", sa.Text, primary_key=True),
+    sa.Column("hot_days", sa.Integer, nullable=False),
+    sa.Column("cold_days", sa.Integer, nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_by", sa.Text, nullable=False),
+)
+
+legal_holds = sa.Table(
+    "legal_holds",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),  # UUIDv7: the list's order
+    sa.Column("tenant_id", sa.Uuid, nullable=False),
+    sa.Column("scope_kind", sa.Text, nullable=False),  # tenant, workspace, developer
+    sa.Column("scope_id", sa.Uuid),  # NULL for the whole tenant
+    sa.Column("starts_at", sa.DateTime(timezone=True)),  # NULL: from the beginning
+    sa.Column("ends_at", sa.DateTime(timezone=True)),  # NULL: to now and on
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("created_by", sa.Text, nullable=False),
+    sa.Column("released_at", sa.DateTime(timezone=True)),
+    sa.Column("released_by", sa.Text),
+    sa.Column("release_reason", sa.Text),
+)
+sa.Index("legal_holds_listed", legal_holds.c.tenant_id, legal_holds.c.id)
+
+archived_tenants = sa.Table(
+    "archived_tenants",
+    metadata,
+    sa.Column("tenant_id", sa.Uuid, primary_key=True),
+    info={"cross_tenant": "the purge run lists the tenants with archived objects to visit each"},
+)

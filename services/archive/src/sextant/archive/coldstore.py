@@ -1,0 +1,209 @@
+"""The cold store's shell: writing waiting partitions to part files, and verifying them.
+
+A part is written, then recorded: its manifest entry and the marking of its events as
+archived commit together, after the object is stored. A crash between the two leaves an
+object no entry names, under the part number the next flush takes again (overwritten);
+a crash before the commit loses nothing (the events still wait). So every staged event
+ends in exactly one recorded part.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sextant.archive.db import coldstore
+from sextant.archive.domain import parts
+from sextant.archive.domain.manifest import GENESIS, ChainedEntry, ManifestEntry, chain_hash
+from sextant.archive.domain.verify import Finding, Unreadable, check_chain, check_object
+from sextant.archive.settings import ArchiveSettings
+from sextant.contracts.events.platform import ArchiveWritten
+from sextant.contracts.ids import uuid7
+from sextant.runtime.app import ServiceState
+from sextant.runtime.errors import Unavailable
+from sextant.runtime.objectstore import ChecksumMismatch, ObjectNotFound, ObjectStore
+from sextant.runtime.tasks import cancel_and_wait
+
+log = structlog.get_logger()
+
+VERIFY_PAGE = 500
+
+
+def object_store(state: ServiceState) -> ObjectStore:
+    """The store the cold copies go to (the runtime's: S3, or the data folder)."""
+    if state.objects is None:
+        raise Unavailable("the archive has no object store configured")
+    return state.objects
+
+
+async def flush_due(
+    state: ServiceState, settings: ArchiveSettings, now: datetime | None = None
+) -> int:
+    """Write every partition that is due (by size or age) to part files; how many parts."""
+    now = now or datetime.now(UTC)
+    async with state.db.transaction() as session:
+        partitions = await coldstore.partitions_waiting(session)
+    written = 0
+    for partition in partitions:
+        written += await flush_partition(state, settings, partition, now)
+    return written
+
+
+async def flush_partition(
+    state: ServiceState,
+    settings: ArchiveSettings,
+    partition: coldstore.Partition,
+    now: datetime,
+) -> int:
+    """Write a partition's waiting events, a part of at most ``part_max_events`` at a
+    time, if it is due; forget the partition once nothing waits. How many parts."""
+    max_age = timedelta(seconds=settings.part_max_age_seconds)
+    written = 0
+    while True:
+        async with state.db.transaction(partition.tenant_id) as session:
+            waiting = await coldstore.waiting(session, partition)
+            if waiting.count == 0:
+                await coldstore.close_partition(session, partition)
+                return written
+            oldest = waiting.oldest_staged_at
+            aged = oldest is not None and now - oldest >= max_age
+            if waiting.count < settings.part_max_events and not aged:
+                return written
+            if await write_part(state, session, partition, settings.part_max_events) is None:
+                continue  # written meanwhile by another replica: look again
+            written += 1
+
+
+async def write_part(
+    state: ServiceState, session: AsyncSession, partition: coldstore.Partition, limit: int
+) -> ChainedEntry | None:
+    """One part file of the partition's oldest waiting events, stored and recorded; None
+    when another replica wrote them while this one waited for the chain's lock."""
+    await coldstore.lock_chain(session, partition.tenant_id)
+    events = await coldstore.take_waiting(session, partition, limit)
+    if not events:
+        return None
+    head = await coldstore.chain_head(session, partition.tenant_id)
+    part = await coldstore.next_part(session, partition)
+    data = await asyncio.to_thread(parts.build_part, events)
+    key = parts.part_key(partition.tenant_id, partition.topic, partition.day, part)
+    entry = ManifestEntry(
+        tenant_id=partition.tenant_id,
+        seq=1 if head is None else head.seq + 1,
+        manifest_id=uuid7(),
+        topic=partition.topic,
+        day=partition.day,
+        object_key=key,
+        event_count=len(events),
+        first_event_id=events[0].id,
+        last_event_id=events[-1].id,
+        first_at=events[0].time,
+        last_at=events[-1].time,
+        sha256=hashlib.sha256(data).hexdigest(),
+        size_bytes=len(data),
+        schema_versions=tuple(sorted({e.type for e in events})),
+        workspace_ids=tuple(sorted({e.workspaceid for e in events if e.workspaceid})),
+    )
+    prev = GENESIS if head is None else head.row_hash
+    chained = ChainedEntry(entry, prev, chain_hash(prev, entry))
+    stored = await object_store(state).put(key, data, parts.CONTENT_TYPE)
+    if stored.sha256 != entry.sha256:
+        raise ChecksumMismatch(f"the store kept {key!r} with another checksum")
+    await coldstore.record_part(session, chained, part, [e.id for e in events])
+    await state.outbox.add(
+        session,
+        ArchiveWritten(
+            manifest_id=entry.manifest_id,
+            object_key=key,
+            sha256=entry.sha256,
+            row_count=entry.event_count,
+            covers_until=entry.last_at,
+        ),
+        tenant_id=partition.tenant_id,
+        entity=f"manifest:{entry.manifest_id}",
+    )
+    log.info(
+        "archive.part_written",
+        topic=partition.topic,
+        day=str(partition.day),
+        part=part,
+        events=len(events),
+        bytes=len(data),
+    )
+    return chained
+
+
+@dataclass
+class Verification:
+    """What verifying a tenant's cold store found."""
+
+    objects: int = 0
+    events: int = 0
+    findings: list[Finding] = field(default_factory=list)
+
+
+async def verify_tenant(state: ServiceState, tenant: UUID) -> Verification:
+    """Re-read every object of the tenant's manifest and check it and the chain."""
+    store = object_store(state)
+    report = Verification()
+    rows: list[ChainedEntry] = []
+    after: int | None = None
+    while True:
+        async with state.db.transaction(tenant) as session:
+            page = await coldstore.list_manifests(
+                session, tenant, after_seq=after, limit=VERIFY_PAGE
+            )
+            head = await coldstore.chain_head(session, tenant)
+        rows.extend(r.chained for r in page)
+        if len(page) < VERIFY_PAGE:
+            break
+        after = page[-1].chained.entry.seq
+    report.findings.extend(check_chain(rows, None if head is None else (head.seq, head.row_hash)))
+    for row in rows:
+        fetched: bytes | Unreadable
+        try:
+            fetched = await store.get(row.entry.object_key)
+        except ObjectNotFound:
+            fetched = Unreadable.MISSING
+        except ChecksumMismatch:
+            fetched = Unreadable.CORRUPT
+        except Exception as exc:  # the store's own failure (down, refused): not a finding
+            log.warning("archive.verify_unavailable", error=str(exc))
+            raise Unavailable("the object store could not be read; nothing was verified") from exc
+        if (finding := check_object(row, fetched)) is not None:
+            report.findings.append(finding)
+        report.objects += 1
+        report.events += row.entry.event_count
+    report.findings.sort(key=lambda f: f.seq)  # the earliest first, as the reply lists them
+    return report
+
+
+def archive_settings(state: ServiceState) -> ArchiveSettings:
+    """The archive's settings, read from the environment once per running service."""
+    settings: ArchiveSettings = state.extras.setdefault("archive_settings", ArchiveSettings())
+    return settings
+
+
+async def start(state: ServiceState) -> None:
+    """Start the flusher: every ``flush_check_seconds``, write what is due."""
+    settings = archive_settings(state)
+
+    async def loop() -> None:
+        while True:
+            try:
+                await flush_due(state, settings)
+            except Exception as exc:
+                log.warning("archive.flush_failed", error=str(exc))
+            await asyncio.sleep(settings.flush_check_seconds)
+
+    state.extras["archive_flusher"] = asyncio.create_task(loop(), name="archive-flusher")
+
+
+async def stop(state: ServiceState) -> None:
+    await cancel_and_wait(state.extras.get("archive_flusher"))

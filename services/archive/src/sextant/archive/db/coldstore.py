@@ -1,0 +1,371 @@
+"""The cold store's repository (the raw statements name schema ``archive``): staging events, the partitions waiting to be written,
+the manifest chain. Functions take the caller's session and never commit."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sextant.archive.db import (
+    archived_tenants,
+    manifest_heads,
+    manifests,
+    open_partitions,
+    staged_events,
+)
+from sextant.archive.domain.manifest import ChainedEntry, ManifestEntry
+from sextant.archive.domain.parts import ArchivedEvent
+from sextant.runtime.db import driver_connection
+
+_CHAIN_LOCK = 0x41524348  # "ARCH": pg_advisory_xact_lock(class, hashtext(tenant))
+
+_STAGE = """
+INSERT INTO archive.staged_events (tenant_id, event_id, topic, day, time, specversion,
+    source, type, subject, datacontenttype, dataschema, workspace_id, traceparent, data)
+SELECT $1::uuid, e.id, $2::text, (e.time AT TIME ZONE 'UTC')::date, e.time, e.specversion,
+    e.source, e.type, e.subject, e.datacontenttype, e.dataschema, e.workspace_id,
+    e.traceparent, e.data
+FROM unnest($3::uuid[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::text[],
+    $9::text[], $10::text[], $11::uuid[], $12::text[], $13::text[])
+    AS e(id, time, specversion, source, type, subject, datacontenttype, dataschema,
+         workspace_id, traceparent, data)
+ON CONFLICT (tenant_id, event_id) DO NOTHING
+RETURNING day
+"""
+
+_OPEN = """
+INSERT INTO archive.open_partitions (tenant_id, topic, day)
+SELECT $1::uuid, $2::text, d FROM unnest($3::date[]) AS d
+ON CONFLICT (tenant_id, topic, day)
+DO UPDATE SET touches = archive.open_partitions.touches + 1
+"""
+
+
+async def stage(
+    session: AsyncSession, tenant: UUID, topic: str, events: Sequence[ArchivedEvent]
+) -> int:
+    """Stage a batch of one tenant's events of one topic; an event staged before (a
+    redelivery, even after it was archived) is left alone. How many were new."""
+    if not events:
+        return 0
+    driver = await driver_connection(session)
+    days = await driver.fetch(
+        _STAGE,
+        tenant,
+        topic,
+        [e.id for e in events],
+        [e.time for e in events],
+        [e.specversion for e in events],
+        [e.source for e in events],
+        [e.type for e in events],
+        [e.subject for e in events],
+        [e.datacontenttype for e in events],
+        [e.dataschema for e in events],
+        [e.workspaceid for e in events],
+        [e.traceparent for e in events],
+        [e.data for e in events],
+    )
+    if days:
+        await driver.execute(_OPEN, tenant, topic, sorted({r["day"] for r in days}))
+    return len(days)
+
+
+@dataclass(frozen=True)
+class Partition:
+    """A (tenant, topic, UTC day) partition with events waiting, as last seen."""
+
+    tenant_id: UUID
+    topic: str
+    day: date
+    touches: int
+
+
+async def partitions_waiting(session: AsyncSession) -> list[Partition]:
+    """Every partition with events waiting (across tenants: the flusher's index)."""
+    rows = await session.execute(
+        sa.select(
+            open_partitions.c.tenant_id,
+            open_partitions.c.topic,
+            open_partitions.c.day,
+            open_partitions.c.touches,
+        ).order_by(open_partitions.c.tenant_id, open_partitions.c.day, open_partitions.c.topic)
+    )
+    return [Partition(r.tenant_id, r.topic, r.day, r.touches) for r in rows]
+
+
+async def close_partition(session: AsyncSession, partition: Partition) -> bool:
+    """Forget a partition with nothing waiting, unless a batch staged into it since it
+    was seen (its ``touches`` moved on); True when forgotten."""
+    result = await session.execute(
+        sa.delete(open_partitions).where(
+            open_partitions.c.tenant_id == partition.tenant_id,
+            open_partitions.c.topic == partition.topic,
+            open_partitions.c.day == partition.day,
+            open_partitions.c.touches == partition.touches,
+        )
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+@dataclass(frozen=True)
+class Waiting:
+    count: int
+    oldest_staged_at: datetime | None
+
+
+async def waiting(session: AsyncSession, partition: Partition) -> Waiting:
+    """How many of a partition's events wait, and since when."""
+    row = (
+        await session.execute(
+            sa.select(sa.func.count(), sa.func.min(staged_events.c.staged_at)).where(
+                *_in(partition), staged_events.c.manifest_id.is_(None)
+            )
+        )
+    ).one()
+    return Waiting(int(row[0]), row[1])
+
+
+def _in(partition: Partition) -> list[Any]:
+    return [
+        staged_events.c.tenant_id == partition.tenant_id,
+        staged_events.c.topic == partition.topic,
+        staged_events.c.day == partition.day,
+    ]
+
+
+async def lock_chain(session: AsyncSession, tenant: UUID) -> None:
+    """Hold the tenant's manifest chain for the rest of the transaction."""
+    await session.execute(
+        sa.text("SELECT pg_advisory_xact_lock(:k, hashtext(:t))"),
+        {"k": _CHAIN_LOCK, "t": str(tenant)},
+    )
+
+
+async def take_waiting(
+    session: AsyncSession, partition: Partition, limit: int
+) -> list[ArchivedEvent]:
+    """Up to ``limit`` of a partition's waiting events, in (time, id) order (on the
+    driver: a part is tens of thousands of rows, and SQLAlchemy's row processing cost
+    more than the query)."""
+    driver = await driver_connection(session)
+    rows = await driver.fetch(_WAITING, partition.tenant_id, partition.topic, partition.day, limit)
+    tenant = partition.tenant_id
+    return [
+        ArchivedEvent(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], tenant, r[8], r[9], r[10])
+        for r in rows
+    ]
+
+
+_WAITING = """
+SELECT event_id, specversion, source, type, subject, time, datacontenttype, dataschema,
+       workspace_id, traceparent, data
+FROM archive.staged_events
+WHERE tenant_id = $1 AND topic = $2 AND day = $3 AND manifest_id IS NULL
+ORDER BY time, event_id
+LIMIT $4
+"""
+
+
+@dataclass(frozen=True)
+class ChainHead:
+    seq: int
+    row_hash: str
+
+
+async def chain_head(session: AsyncSession, tenant: UUID) -> ChainHead | None:
+    row = (
+        await session.execute(
+            sa.select(manifest_heads.c.seq, manifest_heads.c.row_hash).where(
+                manifest_heads.c.tenant_id == tenant
+            )
+        )
+    ).first()
+    return None if row is None else ChainHead(row.seq, row.row_hash)
+
+
+async def next_part(session: AsyncSession, partition: Partition) -> int:
+    """The part number the partition's next file takes (a file written by a flush that
+    did not commit is overwritten by the next: it was never in the manifest)."""
+    highest = await session.scalar(
+        sa.select(sa.func.max(manifests.c.part)).where(
+            manifests.c.tenant_id == partition.tenant_id,
+            manifests.c.topic == partition.topic,
+            manifests.c.day == partition.day,
+        )
+    )
+    return int(highest or 0) + 1
+
+
+async def record_part(
+    session: AsyncSession, chained: ChainedEntry, part: int, event_ids: Sequence[UUID]
+) -> None:
+    """Add the part's manifest entry at the head of the chain and mark its events
+    archived (their data dropped: the part holds it), in the caller's transaction."""
+    e = chained.entry
+    await session.execute(
+        sa.insert(manifests).values(
+            id=e.manifest_id,
+            tenant_id=e.tenant_id,
+            seq=e.seq,
+            topic=e.topic,
+            day=e.day,
+            part=part,
+            object_key=e.object_key,
+            event_count=e.event_count,
+            first_event_id=e.first_event_id,
+            last_event_id=e.last_event_id,
+            first_at=e.first_at,
+            last_at=e.last_at,
+            sha256=e.sha256,
+            size_bytes=e.size_bytes,
+            schema_versions=list(e.schema_versions),
+            workspace_ids=list(e.workspace_ids),
+            prev_hash=chained.prev_hash,
+            row_hash=chained.row_hash,
+        )
+    )
+    upsert = insert(manifest_heads).values(
+        tenant_id=e.tenant_id, seq=e.seq, row_hash=chained.row_hash
+    )
+    await session.execute(
+        upsert.on_conflict_do_update(
+            index_elements=[manifest_heads.c.tenant_id],
+            set_={"seq": e.seq, "row_hash": chained.row_hash},
+        )
+    )
+    driver = await driver_connection(session)
+    await driver.execute(_ARCHIVED, e.manifest_id, e.tenant_id, list(event_ids))
+    await session.execute(
+        insert(archived_tenants).values(tenant_id=e.tenant_id).on_conflict_do_nothing()
+    )
+
+
+_ARCHIVED = """
+UPDATE archive.staged_events SET manifest_id = $1, data = NULL
+WHERE tenant_id = $2 AND event_id = ANY($3::uuid[])
+"""
+
+
+def _chained(r: Any) -> ChainedEntry:
+    return ChainedEntry(
+        entry=ManifestEntry(
+            tenant_id=r.tenant_id,
+            seq=r.seq,
+            manifest_id=r.id,
+            topic=r.topic,
+            day=r.day,
+            object_key=r.object_key,
+            event_count=r.event_count,
+            first_event_id=r.first_event_id,
+            last_event_id=r.last_event_id,
+            first_at=r.first_at,
+            last_at=r.last_at,
+            sha256=r.sha256,
+            size_bytes=r.size_bytes,
+            schema_versions=tuple(r.schema_versions),
+            workspace_ids=tuple(r.workspace_ids),
+        ),
+        prev_hash=r.prev_hash,
+        row_hash=r.row_hash,
+    )
+
+
+@dataclass(frozen=True)
+class ManifestRow:
+    chained: ChainedEntry
+    part: int
+    created_at: datetime
+
+
+async def list_manifests(
+    session: AsyncSession,
+    tenant: UUID,
+    *,
+    after_seq: int | None,
+    limit: int,
+    topic: str | None = None,
+    since: date | None = None,
+    until: date | None = None,
+) -> list[ManifestRow]:
+    """A page of the tenant's manifest entries in chain order, filtered."""
+    m = manifests.c
+    query = sa.select(manifests).where(m.tenant_id == tenant)
+    if after_seq is not None:
+        query = query.where(m.seq > after_seq)
+    if topic is not None:
+        query = query.where(m.topic == topic)
+    if since is not None:
+        query = query.where(m.day >= since)
+    if until is not None:
+        query = query.where(m.day <= until)
+    rows = await session.execute(query.order_by(m.seq).limit(limit))
+    return [ManifestRow(_chained(r), r.part, r.created_at) for r in rows]
+
+
+async def purge_candidates(session: AsyncSession, tenant: UUID) -> list[ManifestRow]:
+    """The tenant's entries whose hot rows were not yet asked to be purged, in chain order."""
+    rows = await session.execute(
+        sa.select(manifests)
+        .where(manifests.c.tenant_id == tenant, manifests.c.purge_requested_at.is_(None))
+        .order_by(manifests.c.seq)
+    )
+    return [ManifestRow(_chained(r), r.part, r.created_at) for r in rows]
+
+
+async def waiting_until(session: AsyncSession, tenant: UUID, topic: str, until: datetime) -> bool:
+    """Whether an event of the topic at or before ``until`` still waits for its part."""
+    found = await session.scalar(
+        sa.select(sa.literal(True))
+        .where(
+            staged_events.c.tenant_id == tenant,
+            staged_events.c.topic == topic,
+            staged_events.c.manifest_id.is_(None),
+            staged_events.c.time <= until,
+        )
+        .limit(1)
+    )
+    return bool(found)
+
+
+async def mark_purge_requested(
+    session: AsyncSession, tenant: UUID, manifest_id: UUID, at: datetime
+) -> bool:
+    """Mark the entry's purge requested; False when another run marked it first."""
+    result = await session.execute(
+        sa.update(manifests)
+        .where(
+            manifests.c.tenant_id == tenant,
+            manifests.c.id == manifest_id,
+            manifests.c.purge_requested_at.is_(None),
+        )
+        .values(purge_requested_at=at)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def tenants_with_archives(session: AsyncSession) -> list[UUID]:
+    """Every tenant with an archived object (across tenants: the purge run's list)."""
+    rows = await session.execute(
+        sa.select(archived_tenants.c.tenant_id).order_by(archived_tenants.c.tenant_id)
+    )
+    return [r.tenant_id for r in rows]
+
+
+async def forget_archived_ids(session: AsyncSession, tenant: UUID, staged_before: datetime) -> int:
+    """Drop the ids of events archived and staged before ``staged_before`` (no bus
+    redelivers them any more); how many."""
+    result = await session.execute(
+        sa.delete(staged_events).where(
+            staged_events.c.tenant_id == tenant,
+            staged_events.c.manifest_id.is_not(None),
+            staged_events.c.staged_at < staged_before,
+        )
+    )
+    return int(getattr(result, "rowcount", 0))

@@ -1,0 +1,1 @@
+"""Archive's pure cores: Parquet parts, the manifest chain, verification, retention."""

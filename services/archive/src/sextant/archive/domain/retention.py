@@ -1,0 +1,55 @@
+"""Retention: how long each class of a tenant's data stays hot (in PostgreSQL) and cold
+(in the object store), and the defaults a tenant starts with.
+
+Both periods count from the event's time. The cold copy is the only one once the hot
+period ends, so it must last at least as long (``cold_days >= hot_days``). Daily rollups
+(DeveloperMetrics, DORA days) are no class here: they are kept hot, so trends survive the
+purge of the events behind them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal, get_args
+
+DataClass = Literal[
+    "raw_deliveries",
+    "activity_events",
+    "work_items",
+    "change_requests",
+    "deployments",
+    "audit_log",
+    "notifications",
+    "rendered_reports",
+]
+DATA_CLASSES: tuple[DataClass, ...] = get_args(DataClass)
+
+MAX_HOT_DAYS = 3650
+MAX_COLD_DAYS = 36500
+
+
+@dataclass(frozen=True)
+class Periods:
+    hot_days: int
+    cold_days: int
+
+
+DEFAULTS: Mapping[DataClass, Periods] = {
+    # a webhook's raw body is for replaying a recent mistake; its normalized events stay
+    "raw_deliveries": Periods(30, 365),
+    "activity_events": Periods(90, 730),
+    # what dashboards and forecasts read: two years hot, five in all
+    "work_items": Periods(730, 1825),
+    "change_requests": Periods(730, 1825),
+    "deployments": Periods(730, 1825),
+    # audits are asked for years later (SOX and the like keep seven)
+    "audit_log": Periods(365, 2555),
+    "notifications": Periods(90, 365),
+    "rendered_reports": Periods(90, 365),
+}
+
+
+def effective(chosen: Mapping[DataClass, Periods]) -> dict[DataClass, Periods]:
+    """Every class's periods: the tenant's choice, else the default."""
+    return {c: chosen.get(c, DEFAULTS[c]) for c in DATA_CLASSES}

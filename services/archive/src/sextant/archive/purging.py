@@ -1,0 +1,177 @@
+"""Asking the owners to purge hot rows, only after verification.
+
+For each archived object not yet handled, in chain order: its class's hot period must be
+over and no legal hold may cover it (:mod:`sextant.archive.domain.purge`); then the
+object is re-read and must verify (present, its SHA-256, count and id range, its manifest
+entry's own hash), and no event of its topic at or before its last event may still wait
+for a part. Only then ``PurgeRequested`` goes out (``older_than`` = its last event's
+time) and the entry is marked, in one transaction. The first object of a topic that does
+not pass stops that topic's run: a later request would cover its events too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from uuid import UUID, uuid5
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sextant.archive.coldstore import archive_settings, object_store
+from sextant.archive.db import coldstore, holds, policies
+from sextant.archive.domain.manifest import ChainedEntry, chain_hash
+from sextant.archive.domain.purge import ArchivedObject, Hold, decide
+from sextant.archive.domain.retention import DataClass, Periods, effective
+from sextant.archive.domain.verify import Unreadable, check_object
+from sextant.contracts.events.platform import NotificationRaised, PurgeRequested
+from sextant.runtime.app import ServiceState
+from sextant.runtime.objectstore import ChecksumMismatch, ObjectNotFound
+from sextant.runtime.tasks import cancel_and_wait
+
+log = structlog.get_logger()
+
+UNVERIFIED = "unverified: "
+_NOTICES = UUID("6a1f3c2e-5b0d-4e8a-9c71-2d4f8e6b0a35")  # namespace of the notices' ids
+
+
+async def _raise_unverified(
+    state: ServiceState, session: AsyncSession, tenant: UUID, row: ChainedEntry, why: str
+) -> None:
+    """Tell the tenant's admins an object failed verification. Its id is the object's and
+    the reason's, so each run finding the same fault raises one notification, not one a
+    run (the gateway keeps a notification id once)."""
+    entry = row.entry
+    notice = NotificationRaised(
+        notification_id=uuid5(_NOTICES, f"{entry.manifest_id}:{why}"),
+        severity="error",
+        audience=["tenant_admin"],
+        title="An archived object failed verification; nothing it holds will be purged",
+        body=f"{entry.object_key} (manifest entry {entry.seq}): {why.removeprefix(UNVERIFIED)}."
+        " Its hot rows stay until it verifies; `sextant archive verify` lists every finding.",
+        link="/v1/archive/manifests",
+        raised_by="archive",
+    )
+    await state.outbox.add(
+        session, notice, tenant_id=tenant, entity=f"manifest:{entry.manifest_id}"
+    )
+
+
+@dataclass
+class PurgeRun:
+    requested: list[UUID] = field(default_factory=list)
+    held_back: list[tuple[int, str]] = field(default_factory=list)  # (seq, why)
+    forgotten: int = 0  # archived ids dropped, past the redelivery window
+
+
+async def request_purges(
+    state: ServiceState, tenant: UUID, now: datetime | None = None
+) -> PurgeRun:
+    """One pass over the tenant's archived objects (see the module)."""
+    now = now or datetime.now(UTC)
+    run = PurgeRun()
+    async with state.db.transaction(tenant) as session:
+        periods = effective(await policies.chosen(session, tenant))
+        in_force = [
+            Hold(h.scope_kind, h.scope_id, h.starts_at, h.ends_at)
+            for h in await holds.active(session, tenant)
+        ]
+        candidates = await coldstore.purge_candidates(session, tenant)
+    stopped: set[str] = set()
+    for row in candidates:
+        entry = row.chained.entry
+        if entry.topic in stopped:
+            continue
+        why = await _held_back(state, tenant, row.chained, periods, in_force, now)
+        if why is None:
+            async with state.db.transaction(tenant) as session:
+                if await coldstore.waiting_until(session, tenant, entry.topic, entry.last_at):
+                    why = "events of its topic up to its last still wait for a part"
+                elif not await coldstore.mark_purge_requested(
+                    session, tenant, entry.manifest_id, now
+                ):
+                    continue  # another replica's run requested it: once is enough
+                else:
+                    await state.outbox.add(
+                        session,
+                        PurgeRequested(manifest_id=entry.manifest_id, older_than=entry.last_at),
+                        tenant_id=tenant,
+                        entity=f"manifest:{entry.manifest_id}",
+                    )
+        if why is None:
+            run.requested.append(entry.manifest_id)
+            continue
+        stopped.add(entry.topic)
+        run.held_back.append((entry.seq, why))
+        if why.startswith(UNVERIFIED):
+            async with state.db.transaction(tenant) as session:
+                await _raise_unverified(state, session, tenant, row.chained, why)
+    keep = timedelta(days=archive_settings(state).archived_ids_days)
+    async with state.db.transaction(tenant) as session:
+        run.forgotten = await coldstore.forget_archived_ids(session, tenant, now - keep)
+    if run.requested:
+        log.info("archive.purge_requested", objects=len(run.requested))
+    return run
+
+
+async def _held_back(
+    state: ServiceState,
+    tenant: UUID,
+    row: ChainedEntry,
+    periods: Mapping[DataClass, Periods],
+    in_force: list[Hold],
+    now: datetime,
+) -> str | None:
+    """Why the object's hot rows may not be purged yet; None when they may."""
+    entry = row.entry
+    workspaces = frozenset(entry.workspace_ids)
+    target = ArchivedObject(entry.topic, entry.first_at, entry.last_at, workspaces)
+    decision = decide(target, periods, in_force, now)
+    if not decision.purge:
+        return decision.reason
+    if chain_hash(row.prev_hash, entry) != row.row_hash:
+        return f"{UNVERIFIED}its manifest entry was altered (hash mismatch)"
+    fetched: bytes | Unreadable
+    try:
+        fetched = await object_store(state).get(entry.object_key)
+    except ObjectNotFound:
+        fetched = Unreadable.MISSING
+    except ChecksumMismatch:
+        fetched = Unreadable.CORRUPT
+    finding = check_object(row, fetched)
+    if finding is not None:
+        log.warning("archive.purge_unverified", seq=entry.seq, reason=finding.reason)
+        return f"{UNVERIFIED}{finding.reason}"
+    return None
+
+
+async def purge_all(state: ServiceState, now: datetime | None = None) -> int:
+    """One purge run over every tenant with archived objects; how many requests went out.
+    A tenant whose run fails (the store down) is logged and left for the next run."""
+    async with state.db.transaction() as session:
+        tenants = await coldstore.tenants_with_archives(session)
+    requested = 0
+    for tenant in tenants:
+        try:
+            requested += len((await request_purges(state, tenant, now)).requested)
+        except Exception as exc:
+            log.warning("archive.purge_run_failed", tenant_id=str(tenant), error=str(exc))
+    return requested
+
+
+async def start(state: ServiceState) -> None:
+    """Start the purge run: every ``purge_check_seconds``, over every tenant."""
+    every = archive_settings(state).purge_check_seconds
+
+    async def loop() -> None:
+        while True:
+            await asyncio.sleep(every)
+            await purge_all(state)
+
+    state.extras["archive_purger"] = asyncio.create_task(loop(), name="archive-purger")
+
+
+async def stop(state: ServiceState) -> None:
+    await cancel_and_wait(state.extras.get("archive_purger"))

@@ -1,0 +1,55 @@
+"""Which archived objects may be purged: worked examples of the hot period and holds."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from uuid import UUID
+
+from sextant.archive.domain.purge import ArchivedObject, Hold, decide
+from sextant.archive.domain.retention import DEFAULTS
+
+WS, OTHER_WS = UUID(int=1), UUID(int=2)
+# activity events of 2026-03-01, 09:00-17:00; activity_events stay hot 90 days by default,
+# so from 2026-05-30T17:00Z on (March 31 + April 30 + May 29 days after the last event).
+MARCH_1 = ArchivedObject(
+    topic="sextant.activity",
+    first_at=datetime(2026, 3, 1, 9, tzinfo=UTC),
+    last_at=datetime(2026, 3, 1, 17, tzinfo=UTC),
+    workspaces=frozenset({WS}),
+)
+HOT_END = datetime(2026, 5, 30, 17, tzinfo=UTC)
+
+
+def test_an_object_is_purged_only_once_its_last_event_is_past_the_hot_period() -> None:
+    early = decide(MARCH_1, DEFAULTS, [], datetime(2026, 5, 30, 16, 59, tzinfo=UTC))
+    assert not early.purge and "2026-05-30T17:00:00+00:00" in early.reason
+    assert decide(MARCH_1, DEFAULTS, [], HOT_END).purge
+
+
+def test_a_topic_of_no_purged_class_is_never_purged() -> None:
+    identity = ArchivedObject("sextant.identity", MARCH_1.first_at, MARCH_1.last_at, frozenset())
+    decision = decide(identity, DEFAULTS, [], datetime(2099, 1, 1, tzinfo=UTC))
+    assert not decision.purge and "no purged data class" in decision.reason
+
+
+def test_a_hold_stops_the_purge_when_its_scope_and_time_range_cover_an_event() -> None:
+    later = datetime(2026, 7, 1, tzinfo=UTC)
+    tenant = Hold("tenant", None, None, None)
+    assert not decide(MARCH_1, DEFAULTS, [tenant], later).purge
+    own = Hold("workspace", WS, None, None)
+    assert (
+        "workspace:00000000-0000-0000-0000-000000000001"
+        in decide(MARCH_1, DEFAULTS, [own], later).reason
+    )
+    assert decide(MARCH_1, DEFAULTS, [Hold("workspace", OTHER_WS, None, None)], later).purge
+    developer = Hold("developer", UUID(int=9), None, None)
+    assert not decide(MARCH_1, DEFAULTS, [developer], later).purge  # cannot tell: held
+
+
+def test_a_hold_whose_time_range_misses_the_events_does_not_stop_the_purge() -> None:
+    later = datetime(2026, 7, 1, tzinfo=UTC)
+    ends_at_first_event = Hold("tenant", None, None, MARCH_1.first_at)  # [.., 09:00) misses
+    starts_after_last = Hold("tenant", None, datetime(2026, 3, 1, 17, 0, 1, tzinfo=UTC), None)
+    assert decide(MARCH_1, DEFAULTS, [ends_at_first_event, starts_after_last], later).purge
+    at_last_event = Hold("tenant", None, MARCH_1.last_at, None)  # covers 17:00 exactly
+    assert not decide(MARCH_1, DEFAULTS, [at_last_event], later).purge
