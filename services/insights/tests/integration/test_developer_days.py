@@ -6,6 +6,8 @@ order or repetition of the events (a property test)."""
 from __future__ import annotations
 
 import base64
+import csv
+import io
 import json
 from datetime import date
 from typing import Any
@@ -17,6 +19,8 @@ from hypothesis import strategies as st
 
 from sextant.contracts import Envelope, from_kafka_binary, uuid7
 from sextant.contracts.events.platform import AliasMoved, DevelopersMerged, DeveloperSplit
+from sextant.runtime.testing.plugin import InternalKeys
+from sextant.runtime.tokens import Role
 
 from .scenario import ALIASES, ALICE, ALICE_OLD, BOB, BOT, CAROL, DAVE, Tenant, hours
 from .test_dora_api import history
@@ -43,17 +47,23 @@ async def days(
     return {r["day"]: tuple(r)[1:] for r in rows}
 
 
-async def computed(conn: asyncpg.Connection, tenant: UUID) -> list[Envelope]:
-    """The MetricsComputed events the tenant's days published so far."""
+async def published(conn: asyncpg.Connection, topic: str, tenant: UUID) -> list[Envelope]:
+    """What the tenant's events published on ``topic`` so far."""
     rows = await conn.fetch(
         "SELECT headers::text AS h, value FROM sextant_bus.records"
-        " WHERE topic = 'sextant.insights' AND key LIKE $1 ORDER BY \"offset\"",
+        ' WHERE topic = $1 AND key LIKE $2 ORDER BY "offset"',
+        topic,
         f"{tenant}/%",
     )
     return [
         from_kafka_binary([(n, base64.b64decode(v)) for n, v in json.loads(r["h"])], r["value"])
         for r in rows
     ]
+
+
+async def computed(conn: asyncpg.Connection, tenant: UUID) -> list[Envelope]:
+    """The MetricsComputed events the tenant's days published so far."""
+    return await published(conn, "sextant.insights", tenant)
 
 
 async def feed(running: Running, scenario: Tenant, envelopes: list[Envelope]) -> None:
@@ -191,3 +201,94 @@ async def test_days_do_not_depend_on_order_or_replay(running: Running, data: st.
     # (14:30, 1 h after it opened); Dave as alone: #11's merge lists d1 only.
     assert await days(running.conn, tenant, CAROL) == {DAY: (3, 1, 0, 2, 2.0, 2, [], None, None, 1)}
     assert await days(running.conn, tenant, DAVE) == DAVE_ALONE
+
+
+async def test_trends_by_role_as_json_and_csv_and_the_tenant_s_switch(
+    history: Running, internal_keys: InternalKeys
+) -> None:
+    client, conn = history.client, history.conn
+
+    def as_(role: Role, tenant: UUID = TENANT) -> dict[str, str]:
+        token = internal_keys.signer.mint(
+            service="insights", subject=f"{role}-1", role=role, tenant_id=tenant
+        )
+        return {"Authorization": f"Bearer {token}"}
+
+    url = f"/v1/developers/{ALICE_OLD}/trends"
+    params = {"until": "2026-03-09"}
+    reply = await client.get(url, params=params, headers=as_("manager"))
+    assert reply.status_code == 200, reply.text
+    body = reply.json()
+    assert body["developer_id"] == str(ALICE)  # alice-old reads as Alice, who absorbed her
+    assert len(body["weeks"]) == 52
+    assert body["weeks"][-1] == {
+        "week_start": "2026-03-02",
+        "active_days": 1,
+        "commits": 3,
+        "changes_opened": 1,
+        "changes_merged": 1,
+        "reviews_given": 0,
+        "review_latency_hours": None,
+        "cycle_time_p50_hours": 4.033333,
+        "wip": 0,
+    }
+    # 30 and 31 January: #0 opened (WIP 1), then merged with commit A (WIP 0 at the end).
+    assert body["weeks"][-6] == {
+        "week_start": "2026-01-26",
+        "active_days": 2,
+        "commits": 1,
+        "changes_opened": 1,
+        "changes_merged": 1,
+        "reviews_given": 0,
+        "review_latency_hours": None,
+        "cycle_time_p50_hours": 24.0,
+        "wip": 0,
+    }
+    four = body["windows"][0]
+    assert [w["weeks"] for w in body["windows"]] == [4, 13, 52]
+    # Two active weeks of history before the window: too few to test or to rank against.
+    assert four["flow_efficiency"] is None
+    assert all(m["test"] is None and m["arrow"] is None for m in four["metrics"])
+
+    reply = await client.get(url, params=params, headers={**as_("manager"), "Accept": "text/csv"})
+    assert reply.status_code == 200
+    rows = list(csv.DictReader(io.StringIO(reply.text)))
+    assert len(rows) == 52
+    assert (rows[-1]["week_start"], rows[-1]["commits"], rows[-1]["cycle_time_p50_hours"]) == (
+        "2026-03-02",
+        "3",
+        "4.033333",
+    )
+
+    member = await client.get(url, params=params, headers=as_("member"))
+    assert member.status_code == 403
+    assert member.headers["content-type"].startswith("application/problem+json")
+    assert "no user is linked to a developer" in member.json()["detail"]
+    unknown = await client.get(f"/v1/developers/{uuid7()}/trends", headers=as_("manager"))
+    assert unknown.status_code == 404
+    assert unknown.json()["parameter"] == "developer_id"
+
+    # Another tenant turns per-developer metrics off: trends answer 403 saying so, the
+    # change is audited, and its days announce nothing.
+    tenant = uuid7()
+    settings_url = "/v1/metrics/developer-settings"
+    off = {"developer_metrics_enabled": False}
+    refused = await client.put(settings_url, json=off, headers=as_("manager", tenant))
+    assert refused.status_code == 403
+    done = await client.put(settings_url, json=off, headers=as_("tenant_admin", tenant))
+    assert (done.status_code, done.json()) == (200, off)
+    reply = await client.get(settings_url, headers=as_("member", tenant))
+    assert reply.json() == off
+    closed = await client.get(url, headers=as_("manager", tenant))
+    assert closed.status_code == 403
+    assert "turned off for this tenant" in closed.json()["detail"]
+    [audited] = await published(conn, "sextant.config", tenant)
+    assert audited.data["action"] == "insights.developer_metrics.set"
+    assert (audited.data["before"], audited.data["after"]) == (
+        {"developer_metrics_enabled": True},
+        off,
+    )
+    scenario = Tenant(tenant, uuid7())
+    await feed(history, scenario, carol_and_dave(scenario))
+    assert await days(conn, tenant, CAROL) == CAROL_ALONE
+    assert await computed(conn, tenant) == []

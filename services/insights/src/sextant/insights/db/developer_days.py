@@ -28,31 +28,10 @@ from sextant.insights.db import (
     reviews,
     tenant_settings,
 )
+from sextant.insights.domain.trends import DeveloperDay
 from sextant.runtime.db import driver_connection
 
 Pair = tuple[UUID, date]  # (developer, UTC day)
-
-
-@dataclass(frozen=True)
-class DeveloperDay:
-    """A developer's figures of one UTC day (hours rounded to the microsecond hour)."""
-
-    commits: int
-    changes_opened: int
-    changes_merged: int
-    reviews_given: int
-    review_latency_hours_sum: float
-    review_latency_count: int
-    cycle_time_hours: tuple[float, ...]
-    cycle_time_p50_hours: float | None
-    cycle_time_p85_hours: float | None
-    wip: int
-
-    @property
-    def active(self) -> bool:
-        return bool(
-            self.commits or self.changes_opened or self.changes_merged or self.reviews_given
-        )
 
 
 @dataclass(frozen=True)
@@ -377,6 +356,14 @@ async def restore_developer(session: AsyncSession, tenant: UUID, developer_id: U
 
 
 # reads --------------------------------------------------------------------------------------
+
+
+async def known_developer(session: AsyncSession, tenant: UUID, developer_id: UUID) -> bool:
+    """Whether identity announced ``developer_id`` or any record was attributed to it."""
+    d, t = developers, developer_day_rows
+    announced = sa.exists().where(d.c.tenant_id == tenant, d.c.developer_id == developer_id)
+    active = sa.exists().where(t.c.tenant_id == tenant, t.c.developer_id == developer_id)
+    return bool(await session.scalar(sa.select(sa.or_(announced, active))))
 
 
 @dataclass(frozen=True)
