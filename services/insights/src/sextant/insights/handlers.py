@@ -92,11 +92,12 @@ class Batch:
         session, tenant = self.session, self.tenant
         if not self.days and not self.pushes:
             return  # every event that moves WIP touches its own day too
-        await developer_days.lock_tenant_days(session, tenant)
+        await developer_days.lock_tenant_days(session, tenant, exclusive=False)
         exact = self.days | await developer_days.merged_days_of_pushes(session, tenant, self.pushes)
         current = await developer_days.current_ids(
             session, tenant, {d for d, _ in exact | self.wip_from}
         )
+        await developer_days.lock_developers(session, tenant, current.values())
         pairs = {(current[d], day) for d, day in exact}
         pairs |= await developer_days.days_since(
             session, tenant, {(current[d], day) for d, day in self.wip_from}
@@ -333,7 +334,7 @@ async def on_identity(session: AsyncSession, envelopes: Sequence[Envelope]) -> N
     each developer back exactly their own history: a merge sums the days of the developers
     merged, a split or a moved alias hands the records made under the aliases it names to
     their new developer (records keep their alias, see the README)."""
-    await developer_days.lock_tenant_days(session, envelopes[0].tenantid)
+    await developer_days.lock_tenant_days(session, envelopes[0].tenantid, exclusive=True)
     for envelope in each_in_context(envelopes):
         tenant = envelope.tenantid
         event = data_model_for(envelope.type).model_validate(envelope.data)

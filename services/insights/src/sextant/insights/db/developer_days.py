@@ -159,15 +159,34 @@ def published_metrics(figures: DeveloperDay | None) -> dict[str, float | None]:
     }
 
 
-async def lock_tenant_days(session: AsyncSession, tenant: UUID) -> None:
-    """Serialise the tenant's day recomputes with its identity changes until commit: a batch
-    reading the alias map before a merge commits would write the merged developer's day
-    while the merge, not seeing that row yet, recomputes the survivor without it."""
-    await session.execute(
-        sa.select(
-            sa.func.pg_advisory_xact_lock(sa.func.hashtextextended(f"insights/days/{tenant}", 0))
-        )
-    )
+def _days_lock(tenant: UUID, developer: UUID | None = None) -> str:
+    return f"insights/days/{tenant}" if developer is None else f"insights/days/{tenant}/{developer}"
+
+
+async def lock_tenant_days(session: AsyncSession, tenant: UUID, *, exclusive: bool) -> None:
+    """Hold the tenant's DeveloperMetrics lock until commit: exclusive for an identity change
+    (it moves records between developers), shared for a batch's recompute, which then locks
+    the developers it recomputes (:func:`lock_developers`). Without it a batch reading the
+    alias map before a merge commits would write the merged developer's day while the merge,
+    not seeing that row yet, recomputed the survivor without it."""
+    lock = sa.func.pg_advisory_xact_lock if exclusive else sa.func.pg_advisory_xact_lock_shared
+    await session.execute(sa.select(lock(sa.func.hashtextextended(_days_lock(tenant), 0))))
+
+
+_LOCK_DEVELOPERS = sa.text(
+    "SELECT count(pg_advisory_xact_lock(h)) FROM ("
+    "  SELECT DISTINCT hashtextextended(k, 0) AS h FROM unnest(CAST(:keys AS text[])) AS k"
+    "  ORDER BY h) AS s"
+)
+
+
+async def lock_developers(session: AsyncSession, tenant: UUID, ids: Iterable[UUID]) -> None:
+    """Lock the developers (current ids) whose days a batch recomputes, until commit, in one
+    global order: two batches recomputing one developer's day must not each compute it
+    without the other's uncommitted records (the later one would overwrite the earlier)."""
+    keys = sorted({_days_lock(tenant, i) for i in ids})
+    if keys:
+        await session.execute(_LOCK_DEVELOPERS, {"keys": keys})
 
 
 async def current_ids(session: AsyncSession, tenant: UUID, ids: Iterable[UUID]) -> dict[UUID, UUID]:
