@@ -270,6 +270,8 @@ async def test_trends_by_role_as_json_and_csv_and_the_tenant_s_switch(
     assert member.status_code == 403
     assert member.headers["content-type"].startswith("application/problem+json")
     assert "no user is linked to a developer" in member.json()["detail"]
+    elsewhere = await client.get(url, params=params, headers=as_("manager", uuid7()))
+    assert elsewhere.status_code == 404  # another tenant's manager: no such developer there
     unknown = await client.get(f"/v1/developers/{uuid7()}/trends", headers=as_("manager"))
     assert unknown.status_code == 404
     assert unknown.json()["parameter"] == "developer_id"
