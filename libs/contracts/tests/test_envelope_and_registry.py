@@ -120,3 +120,26 @@ def test_wrap_fills_type_and_schema_from_the_model():
     assert envelope.type == "sextant.notifications.raised.v1"
     assert envelope.dataschema == "/v1/events/schemas/sextant.notifications.raised.v1"
     assert envelope.typed_data() == data
+
+
+def test_an_attribution_without_an_alias_still_reads_and_one_with_it_keeps_it():
+    """``Attribution.alias_id`` is optional: events written before it (or by an identity
+    that does not fill it) read as before; a consumer following splits reads it back."""
+    from sextant.contracts.events.platform import ActivityAttributed
+
+    old = {
+        "original_id": str(uuid7()),
+        "original_type": "sextant.activity.commits.pushed.v1",
+        "original": {},
+        "attributions": [
+            {
+                "path": "pusher",
+                "actor": {"kind": "github", "login": "a"},
+                "developer_id": str(uuid7()),
+            }
+        ],
+    }
+    assert ActivityAttributed.model_validate(old).attributions[0].alias_id is None
+    alias = uuid7()
+    old["attributions"][0]["alias_id"] = str(alias)
+    assert ActivityAttributed.model_validate(old).attributions[0].alias_id == alias

@@ -138,6 +138,11 @@ async def test_actors_become_developers_and_events_come_back_attributed(
         detail = (await client.get(f"/v1/developers/{humans[0]['id']}", headers=headers)).json()
         rules = {e["rule"] for a in detail["aliases"] for e in a["evidence"]}
         assert "GitHub noreply address of the account" in rules
+        # Each attribution names the alias it came under (what a split or a move names).
+        named = {author["alias_id"], attributed[1].data["attributions"][0]["alias_id"]}
+        assert named == {a["id"] for a in detail["aliases"]}
+        bot_alias = attributed[1].data["attributions"][1]["alias_id"]
+        assert bot_alias is not None and bot_alias not in named
 
         # A third alias links two developers: they merge, and the merge is announced.
         jira = Actor(

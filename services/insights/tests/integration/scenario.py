@@ -15,7 +15,7 @@ from uuid import UUID
 
 from pydantic import BaseModel
 
-from sextant.contracts import Envelope, uuid7
+from sextant.contracts import Envelope, uuid5, uuid7
 from sextant.contracts.events.activity import (
     BuildFinished,
     ChangeRequest,
@@ -44,13 +44,19 @@ T0 = datetime(2026, 3, 2, 9, tzinfo=UTC)
 SOURCE = UUID("0190f5c2-aaaa-7000-8000-000000000001")
 REPO = Repository(external_id="r1", full_name="octo-org/octo-repo")
 
-ALICE, ALICE_OLD, BOB, BOT = (UUID(f"0190f5c2-dddd-7000-8000-00000000000{i}") for i in range(4))
+ALICE, ALICE_OLD, BOB, BOT, CAROL, DAVE = (
+    UUID(f"0190f5c2-dddd-7000-8000-00000000000{i}") for i in range(6)
+)
 ACTORS = {
     ALICE: Actor(kind="github", login="alice"),
     ALICE_OLD: Actor(kind="github", login="alice-old"),
     BOB: Actor(kind="github", login="bob"),
     BOT: Actor(kind="github", login="dependabot[bot]", is_bot=True),
+    CAROL: Actor(kind="github", login="carol"),
+    DAVE: Actor(kind="github", login="dave"),
 }
+ALIASES = {developer: uuid5(SOURCE, f"alias/{developer}") for developer in ACTORS}
+"""Identity's alias of each actor (what a split or an alias move names)."""
 
 
 def hours(n: float) -> datetime:
@@ -67,7 +73,12 @@ class Tenant:
         self, event: BaseModel, subject: str, people: dict[str, UUID] | None = None
     ) -> Envelope:
         attributions = [
-            Attribution(path=path, actor=ACTORS[developer], developer_id=developer)
+            Attribution(
+                path=path,
+                actor=ACTORS[developer],
+                developer_id=developer,
+                alias_id=ALIASES[developer],
+            )
             for path, developer in (people or {}).items()
         ]
         data = ActivityAttributed(

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -121,9 +121,10 @@ async def attribute_many(
     last = len(envelopes) - 1
     if last > 0:
         await _lock_batch_keys(session, envelopes)
+    alias_ids = await _alias_ids(session, envelopes)
     for index, envelope in enumerate(each_in_context(envelopes)):
         tenant = envelope.tenantid
-        copy = AttributedCopy(outbox, envelope)
+        copy = AttributedCopy(outbox, envelope, alias_ids)
         prints = {fingerprint(actor): actor for _, actor in copy.found}
         resolved = {p: d for p in prints if (d := KNOWN.get(tenant, p)) is not None}
         if len(resolved) < len(prints):
@@ -134,6 +135,7 @@ async def attribute_many(
             if written is not None:  # the last event, written with all that was staged
                 attributed.append(written)
                 return attributed
+        await copy.learn_alias_ids(session, prints)
         one, staged_copy = copy.stage(resolved)
         staged.append(staged_copy)
         attributed.append(one)
@@ -153,13 +155,36 @@ async def _lock_batch_keys(session: AsyncSession, envelopes: Sequence[Envelope])
     await repository.lock_new_keys(session, tenant, keys)
 
 
+async def _alias_ids(session: AsyncSession, envelopes: Sequence[Envelope]) -> dict[str, UUID]:
+    """The alias id of every actor of the batch already stored: from this process's cache,
+    the others in one round trip, before the batch writes anything (so only committed
+    aliases are cached). The aliases the batch stores add theirs as they are stored."""
+    tenant = envelopes[0].tenantid
+    prints = {fingerprint(a) for e in envelopes for _, a in actors_in(e.data)}
+    found = {p: i for p in prints if (i := ALIAS_IDS.get(tenant, p)) is not None}
+    if missing := prints - found.keys():
+        read = await repository.alias_ids_by_fingerprint(session, tenant, missing)
+        ALIAS_IDS.put(tenant, read)
+        found |= read
+    return found
+
+
 class AttributedCopy:
     """The ``activity.attributed`` copy of one event, staged once the developer of each of
-    its actors is known."""
+    its actors is known; each attribution names the alias too (a split or an alias move
+    names aliases, so consumers can give each side back its own events)."""
 
-    def __init__(self, outbox: Outbox, envelope: Envelope) -> None:
+    def __init__(self, outbox: Outbox, envelope: Envelope, alias_ids: dict[str, UUID]) -> None:
         self.outbox, self.envelope = outbox, envelope
         self.found = list(actors_in(envelope.data))
+        self.alias_ids = alias_ids  # by fingerprint, shared by the batch's events
+
+    async def learn_alias_ids(self, session: AsyncSession, prints: Iterable[str]) -> None:
+        """Read the ids of aliases another transaction stored after the batch's read (rare)."""
+        if missing := {p for p in prints if p not in self.alias_ids}:
+            self.alias_ids |= await repository.alias_ids_by_fingerprint(
+                session, self.envelope.tenantid, missing
+            )
 
     def stage(self, developers: dict[str, UUID]) -> tuple[ActivityAttributed, Staged]:
         """The copy, given each actor's developer by fingerprint, and its outbox entry."""
@@ -169,7 +194,12 @@ class AttributedCopy:
             original_type=envelope.type,
             original=envelope.data,
             attributions=[
-                Attribution(path=path, actor=actor, developer_id=developers[fingerprint(actor)])
+                Attribution(
+                    path=path,
+                    actor=actor,
+                    developer_id=developers[fingerprint(actor)],
+                    alias_id=self.alias_ids.get(fingerprint(actor)),
+                )
                 for path, actor in self.found
             ],
         )
@@ -254,6 +284,32 @@ class KnownAliases:
 KNOWN = KnownAliases()
 
 
+class AliasIds:
+    """Identity's alias id of each fingerprint, per tenant, in this process (bounded). An
+    alias keeps its id for good (a split or a move changes its developer, never its id), so
+    an entry never goes stale; only ids read from committed rows are put."""
+
+    def __init__(self, size: int = 200_000) -> None:
+        self.size = size
+        self._count = 0
+        self._entries: dict[UUID, dict[str, UUID]] = {}
+
+    def get(self, tenant: UUID, print_: str) -> UUID | None:
+        return self._entries.get(tenant, {}).get(print_)
+
+    def put(self, tenant: UUID, entries: dict[str, UUID]) -> None:
+        if self._count + len(entries) > self.size:
+            self._entries.clear()
+            self._count = 0
+        known = self._entries.setdefault(tenant, {})
+        for print_, alias_id in entries.items():
+            self._count += print_ not in known
+            known[print_] = alias_id
+
+
+ALIAS_IDS = AliasIds()
+
+
 async def _resolve(
     session: AsyncSession,
     outbox: Outbox,
@@ -284,7 +340,8 @@ async def _resolve(
     new = {p: a for p, a in unknown.items() if p not in known}
     if not new:
         return None
-    placing = Placing(session, outbox, envelope, staged, counting, read)
+    await copy.learn_alias_ids(session, resolved.keys())
+    placing = Placing(session, outbox, envelope, staged, counting, read, copy)
     *first, (last, actor) = new.items()
     placed = {p: await placing.place(p, a, keys[p], facts[p]) for p, a in first}
 
@@ -321,8 +378,11 @@ class Placing:
         staged: list[Staged],
         counting: set[str],
         read: repository.AttributionFacts,
+        copy: AttributedCopy,
     ) -> None:
         self.session, self.outbox, self.staged = session, outbox, staged
+        self.alias_ids = copy.alias_ids  # the new aliases' ids go in as they are stored
+        self.copy = copy
         self.counting = counting  # the batch's earlier events' population entries
         self.tenant, self.workspace = envelope.tenantid, envelope.workspaceid
         # The holders of the new aliases' keys as last read (None: since changed here), and
@@ -374,6 +434,7 @@ class Placing:
             self.tenant_locked = True
             again = await self.read_again(print_, keys, facts)
             if print_ in again.known:
+                await self.copy.learn_alias_ids(session, [print_])
                 return again.known[print_]
             holders = await self.holders(print_, facts, keys)
         ids = [h.developer_id for h in holders]
@@ -482,6 +543,7 @@ class Placing:
         )
         if stored == "taken":  # a keyless twin stored first by another transaction
             again = await repository.developers_of_aliases(self.session, self.tenant, [print_])
+            await self.copy.learn_alias_ids(self.session, [print_])
             return again[print_]
         if created is not None:
             self.staged.append(created)
@@ -504,19 +566,24 @@ class Placing:
         (``final``) carries what the event writes after it: the names to count and the
         outbox rows, everything staged so far, ``created`` and the attributed copy."""
         tail = copy = None
+        alias_id = uuid7()
         if final and self.last is not None and self.last[0] == print_:
             developer_id = developer.id if isinstance(developer, DeveloperRow) else developer
+            self.alias_ids[print_] = alias_id  # named by the copy written with it
             copy, staged_copy = self.last[1](developer_id)
             staged = [*self.staged, *([created] if created else []), staged_copy]
             tail = repository.Tail(
                 self.counting | (self.named - self.known_named), Outbox.rows(staged)
             )
         stored = await repository.store_alias(
-            self.session, self.tenant, uuid7(), developer, print_, actor, keys, now, hold, tail
+            self.session, self.tenant, alias_id, developer, print_, actor, keys, now, hold, tail
         )
         if stored == "stored":
             self.stale.update(k.value for k in keys)
             self.written = copy
+            self.alias_ids[print_] = alias_id
+        elif self.alias_ids.get(print_) == alias_id:
+            del self.alias_ids[print_]  # not stored: the copy naming it was not written
         return stored
 
 

@@ -10,6 +10,7 @@ repository's change requests, and what its deployments shipped (domain/linkage.p
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,13 +32,20 @@ from sextant.contracts.events.activity import (
 from sextant.contracts.events.common import Actor, Repository
 from sextant.contracts.events.platform import (
     ActivityAttributed,
+    AliasMoved,
     DeveloperCreated,
     DevelopersMerged,
+    DeveloperSplit,
+    MetricsComputed,
 )
 from sextant.contracts.topics import ACTIVITY_ATTRIBUTED, FORECAST, IDENTITY
-from sextant.insights.db import projection
+from sextant.insights.db import developer_days, projection, spine
+from sextant.insights.db.developer_days import DayChange, Pair, utc_day
 from sextant.insights.db.projection import Person, record_id
 from sextant.runtime.consumer import Batched, Handler, each_in_context
+from sextant.runtime.outbox import Outbox
+
+OUTBOX = Outbox(spine.outbox, source="/sextant/insights")
 
 PROJECTED = (
     ".change_request.",
@@ -58,6 +66,16 @@ class Batch:
         self.tenant = tenant
         self.times: Touched = set()
         self.links: Touched = set()
+        # DeveloperMetrics to recompute, by the developer ids the events were attributed to:
+        # exact days, and days from which every later row's WIP may have moved.
+        self.days: set[Pair] = set()
+        self.wip_from: set[Pair] = set()
+        self.pushes: list[tuple[UUID, str, str, list[str]]] = []
+
+    def touch(self, person: Person, at: datetime) -> None:
+        """``person``'s figures of the day of ``at`` may change."""
+        if person.developer_id is not None:
+            self.days.add((person.developer_id, utc_day(at)))
 
     async def finish(self) -> None:
         """Derive, per touched repository; their locks were taken before any row was
@@ -66,12 +84,35 @@ class Batch:
             await projection.refresh_change_times(self.session, self.tenant, workspace, repository)
             if (workspace, repository) in self.links:
                 await projection.relink_repository(self.session, self.tenant, workspace, repository)
+        await self.refresh_developer_days()
+
+    async def refresh_developer_days(self) -> None:
+        """Recompute the developers' days the batch touched, after the derivations (a
+        cycle time needs the first commit), and announce the ones that changed."""
+        session, tenant = self.session, self.tenant
+        if not self.days and not self.pushes:
+            return  # every event that moves WIP touches its own day too
+        await developer_days.lock_tenant_days(session, tenant, exclusive=False)
+        exact = self.days | await developer_days.merged_days_of_pushes(session, tenant, self.pushes)
+        current = await developer_days.current_ids(
+            session, tenant, {d for d, _ in exact | self.wip_from}
+        )
+        await developer_days.lock_developers(session, tenant, current.values())
+        pairs = {(current[d], day) for d, day in exact}
+        pairs |= await developer_days.days_since(
+            session, tenant, {(current[d], day) for d, day in self.wip_from}
+        )
+        await announce(session, tenant, await developer_days.refresh(session, tenant, pairs))
 
 
 def _person(attributed: ActivityAttributed, path: str, actor: Actor | None) -> Person:
     """The developer identity resolved for the actor at ``path``, and whether it is a bot."""
-    developer = next((a.developer_id for a in attributed.attributions if a.path == path), None)
-    return Person(developer, actor.is_bot if actor is not None else False)
+    found = next((a for a in attributed.attributions if a.path == path), None)
+    return Person(
+        found.developer_id if found else None,
+        actor.is_bot if actor is not None else False,
+        found.alias_id if found else None,
+    )
 
 
 def _change(attributed: ActivityAttributed, cr: ChangeRequest) -> projection.ChangeSnapshot:
@@ -166,6 +207,9 @@ async def _project(
         )
         await projection.record_change_request(session, tenant, workspace, change, at)
         batch.times.add((workspace, change.repository_id))
+        batch.touch(change.author, change.opened_at)
+        if change.author.developer_id is not None:
+            batch.wip_from.add((change.author.developer_id, utc_day(change.opened_at)))
         if isinstance(event, ReviewSubmitted):
             reviewer = _person(attributed, "reviewer", event.reviewer)
             await projection.record_review(
@@ -178,13 +222,16 @@ async def _project(
                 event.state,
                 event.occurred_at,
             )
+            batch.touch(reviewer, event.occurred_at)
         elif isinstance(event, ChangeRequestMerged):
             await projection.record_merge(
                 session, tenant, change.id, event.merge_sha, event.commit_shas, event.merged_at
             )
             batch.links.add((workspace, change.repository_id))
+            batch.touch(change.author, event.merged_at)
         elif isinstance(event, ChangeRequestClosed):
             await projection.record_close(session, tenant, change.id, event.closed_at)
+            batch.touch(change.author, event.closed_at)
     elif isinstance(event, CommitsPushed):
         push = projection.PushRecord(
             event_id=attributed.original_id,
@@ -209,6 +256,10 @@ async def _project(
         )
         await projection.record_push(session, tenant, workspace, push)
         batch.links.add((workspace, push.repository_id))
+        for c in push.commits:
+            batch.touch(c.author, c.authored_at)
+        shas = [c.sha for c in push.commits]
+        batch.pushes.append((workspace, push.repository_id, push.branch, shas))
     elif isinstance(event, BuildFinished):
         repository_id, repository = _repository(event.repository)
         await projection.record_build(
@@ -279,19 +330,67 @@ async def _project(
 
 
 async def on_identity(session: AsyncSession, envelopes: Sequence[Envelope]) -> None:
-    """Keep the local developer map: who is a bot, and who was merged into whom (a split
-    announces its new developer as created; the records keep the id they were attributed
-    to, see the README)."""
+    """Keep the local developer map — who is a bot, who was merged into whom — and give
+    each developer back exactly their own history: a merge sums the days of the developers
+    merged, a split or a moved alias hands the records made under the aliases it names to
+    their new developer (records keep their alias, see the README)."""
+    await developer_days.lock_tenant_days(session, envelopes[0].tenantid, exclusive=True)
     for envelope in each_in_context(envelopes):
+        tenant = envelope.tenantid
         event = data_model_for(envelope.type).model_validate(envelope.data)
         if isinstance(event, DeveloperCreated):
-            await projection.remember_developer(
-                session, envelope.tenantid, event.developer_id, event.is_bot
-            )
+            await projection.remember_developer(session, tenant, event.developer_id, event.is_bot)
         elif isinstance(event, DevelopersMerged):
-            await projection.merge_developers(
-                session, envelope.tenantid, event.survivor_id, event.merged_ids
+            await projection.merge_developers(session, tenant, event.survivor_id, event.merged_ids)
+            people = {event.survivor_id, *event.merged_ids}
+            await announce(
+                session,
+                tenant,
+                await developer_days.refresh_people(session, tenant, people, people),
             )
+        elif isinstance(event, DeveloperSplit):
+            await developer_days.restore_developer(session, tenant, event.new_developer_id)
+            await _hand_over(
+                session, tenant, event.alias_ids, event.from_developer_id, event.new_developer_id
+            )
+        elif isinstance(event, AliasMoved):
+            await _hand_over(
+                session, tenant, [event.alias_id], event.from_developer_id, event.to_developer_id
+            )
+
+
+async def _hand_over(
+    session: AsyncSession, tenant: UUID, aliases: list[UUID], source: UUID, target: UUID
+) -> None:
+    """The records made under ``aliases`` go from ``source`` to ``target``; both get their
+    days recomputed."""
+    current = await developer_days.current_ids(session, tenant, {source, target})
+    await developer_days.reattribute_aliases(session, tenant, aliases, target)
+    people = {current[source], current[target]}
+    await announce(
+        session, tenant, await developer_days.refresh_people(session, tenant, people, people)
+    )
+
+
+async def announce(session: AsyncSession, tenant: UUID, changes: Sequence[DayChange]) -> None:
+    """A ``MetricsComputed`` per (developer, day) whose figures changed, for partners — none
+    while the tenant has per-developer metrics turned off."""
+    if not changes or not await developer_days.developer_metrics_enabled(session, tenant):
+        return
+    staged = [
+        OUTBOX.stage(
+            MetricsComputed(
+                scope=f"developer:{c.developer_id}",
+                period_start=developer_days.day_start(c.day),
+                period_end=developer_days.day_start(c.day + timedelta(days=1)),
+                metrics=developer_days.published_metrics(c.figures),
+            ),
+            tenant_id=tenant,
+            entity=f"developer:{c.developer_id}",
+        )
+        for c in changes
+    ]
+    await OUTBOX.add_all(session, staged)
 
 
 async def on_forecast(session: AsyncSession, envelope: Envelope) -> None:

@@ -32,6 +32,11 @@ class Attribution(EventModel):
     )
     actor: Actor
     developer_id: UUID
+    alias_id: UUID | None = Field(
+        default=None,
+        description="identity's alias the actor is known by; a split or an alias move names "
+        "aliases, so a consumer keeping it can give each side back its own events",
+    )
 
 
 @event_type("sextant.activity.attributed.v1", topic=ACTIVITY_ATTRIBUTED)

@@ -568,6 +568,21 @@ async def alias_by_id(session: AsyncSession, tenant_id: UUID, alias_id: UUID) ->
     return _alias(row, []) if row else None
 
 
+async def alias_ids_by_fingerprint(
+    session: AsyncSession, tenant_id: UUID, fingerprints: Iterable[str]
+) -> dict[str, UUID]:
+    """The alias id of each stored alias among ``fingerprints``."""
+    wanted = list(set(fingerprints))
+    if not wanted:
+        return {}
+    rows = await session.execute(
+        sa.select(aliases.c.fingerprint, aliases.c.id).where(
+            aliases.c.tenant_id == tenant_id, aliases.c.fingerprint.in_(wanted)
+        )
+    )
+    return {r.fingerprint: r.id for r in rows}
+
+
 async def alias_ids_of(session: AsyncSession, tenant_id: UUID, developer_id: UUID) -> list[UUID]:
     rows = await session.scalars(
         sa.select(aliases.c.id).where(

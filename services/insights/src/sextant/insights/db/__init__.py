@@ -41,6 +41,7 @@ change_requests = sa.Table(
     sa.Column("title", sa.Text, nullable=False),
     sa.Column("author_developer_id", sa.Uuid),
     sa.Column("author_is_bot", sa.Boolean, nullable=False),
+    sa.Column("author_alias_id", sa.Uuid),
     sa.Column("base_branch", sa.Text, nullable=False),
     sa.Column("head_branch", sa.Text, nullable=False),
     sa.Column("into_default_branch", sa.Boolean),
@@ -73,6 +74,7 @@ reviews = sa.Table(
     sa.Column("workspace_id", sa.Uuid, nullable=False),
     sa.Column("reviewer_developer_id", sa.Uuid),
     sa.Column("reviewer_is_bot", sa.Boolean, nullable=False),
+    sa.Column("reviewer_alias_id", sa.Uuid),
     sa.Column("state", sa.Text, nullable=False),
     _timestamp("submitted_at", nullable=False),
 )
@@ -89,6 +91,7 @@ commits = sa.Table(
     sa.Column("title", sa.Text, nullable=False),
     sa.Column("author_developer_id", sa.Uuid),
     sa.Column("author_is_bot", sa.Boolean, nullable=False),
+    sa.Column("author_alias_id", sa.Uuid),
     _timestamp("authored_at", nullable=False),
     _timestamp("committed_at"),
     sa.Column("branch", sa.Text, nullable=False),
@@ -211,4 +214,48 @@ developers = sa.Table(
     sa.Column("developer_id", sa.Uuid, primary_key=True),
     sa.Column("current_id", sa.Uuid, nullable=False),
     sa.Column("is_bot", sa.Boolean, nullable=False, server_default=sa.false()),
+)
+
+# DeveloperMetrics (db/developer_days.py): who did what per UTC day, by the developer id each
+# record reads as now; recomputed from the rows above, never accumulated. The indexes are
+# the recompute's reads by person.
+sa.Index(
+    "commits_author", commits.c.tenant_id, commits.c.author_developer_id, commits.c.authored_at
+)
+sa.Index(
+    "change_requests_author",
+    change_requests.c.tenant_id,
+    change_requests.c.author_developer_id,
+    change_requests.c.opened_at,
+)
+sa.Index(
+    "reviews_reviewer", reviews.c.tenant_id, reviews.c.reviewer_developer_id, reviews.c.submitted_at
+)
+
+developer_day_rows = sa.Table(
+    "developer_days",
+    metadata,
+    sa.Column("tenant_id", sa.Uuid, primary_key=True),
+    sa.Column("developer_id", sa.Uuid, primary_key=True),
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("commits", sa.Integer, nullable=False),
+    sa.Column("changes_opened", sa.Integer, nullable=False),
+    sa.Column("changes_merged", sa.Integer, nullable=False),
+    sa.Column("reviews_given", sa.Integer, nullable=False),
+    sa.Column("review_latency_hours_sum", sa.Float, nullable=False),
+    sa.Column("review_latency_count", sa.Integer, nullable=False),
+    sa.Column("cycle_time_hours", ARRAY(sa.Float), nullable=False),
+    sa.Column("cycle_time_p50_hours", sa.Float),
+    sa.Column("cycle_time_p85_hours", sa.Float),
+    sa.Column("wip", sa.Integer, nullable=False),
+)
+
+# Per-tenant switches set through the API (audited by the gateway's log).
+tenant_settings = sa.Table(
+    "tenant_settings",
+    metadata,
+    sa.Column("tenant_id", sa.Uuid, primary_key=True),
+    sa.Column("developer_metrics_enabled", sa.Boolean, nullable=False),
+    sa.Column("updated_by", sa.Text, nullable=False),
+    _timestamp("updated_at", nullable=False),
 )

@@ -47,6 +47,7 @@ class Person:
 
     developer_id: UUID | None
     is_bot: bool
+    alias_id: UUID | None = None  # identity's alias, when the event named it
 
 
 # change requests ------------------------------------------------------------------------
@@ -89,6 +90,7 @@ async def record_change_request(
         "title": change.title,
         "author_developer_id": change.author.developer_id,
         "author_is_bot": change.author.is_bot,
+        "author_alias_id": change.author.alias_id,
         "base_branch": change.base_branch,
         "head_branch": change.head_branch,
         "into_default_branch": change.into_default_branch,
@@ -104,6 +106,7 @@ async def record_change_request(
         "title",
         "author_developer_id",
         "author_is_bot",
+        "author_alias_id",
         "base_branch",
         "head_branch",
         "into_default_branch",
@@ -164,6 +167,7 @@ async def record_review(
             workspace_id=workspace,
             reviewer_developer_id=reviewer.developer_id,
             reviewer_is_bot=reviewer.is_bot,
+            reviewer_alias_id=reviewer.alias_id,
             state=state,
             submitted_at=submitted_at,
         )
@@ -232,6 +236,7 @@ async def record_push(
                 "title": c.title,
                 "author_developer_id": c.author.developer_id,
                 "author_is_bot": c.author.is_bot,
+                "author_alias_id": c.author.alias_id,
                 "authored_at": c.authored_at,
                 "committed_at": c.committed_at,
                 "branch": push.branch,
