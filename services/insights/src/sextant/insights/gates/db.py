@@ -187,7 +187,7 @@ async def change_request_of_sha(
             c.c.tenant_id == tenant,
             c.c.workspace_id == workspace,
             c.c.repository == repository,
-            sa.or_(c.c.merge_sha == sha, c.c.commit_shas.any(sha), head_pushed),
+            sa.or_(c.c.merge_sha == sha, sa.literal(sha) == sa.any_(c.c.commit_shas), head_pushed),
         )
         .order_by((c.c.merge_sha == sha).desc(), c.c.opened_at.desc(), c.c.id.desc())
         .limit(1)
@@ -206,7 +206,7 @@ async def sha_seen(
             p.c.tenant_id == tenant,
             p.c.workspace_id == workspace,
             p.c.repository_id == repository_id,
-            sa.or_(p.c.after_sha == sha, p.c.commit_shas.any(sha)),
+            sa.or_(p.c.after_sha == sha, sa.literal(sha) == sa.any_(p.c.commit_shas)),
         ),
         sa.exists().where(
             b.c.tenant_id == tenant,
