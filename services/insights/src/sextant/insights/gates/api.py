@@ -175,6 +175,7 @@ EvaluationId = Annotated[UUID, Path(description="the evaluation's id, as evaluat
     "/gates/evaluations/{evaluation_id}",
     response_model=Evaluation,
     summary="One stored gate evaluation",
+    description="Its verdict, every rule with the facts behind it, and any override.",
     responses={
         **BAD_SCOPE,
         **FORBIDDEN,

@@ -6,13 +6,17 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, time
-from typing import Literal
+from functools import cache
+from typing import Any, Literal
 from uuid import UUID
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import available_timezones
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from sextant.insights.gates import rules
+from sextant.runtime.openapi import extended_example
+
+EXAMPLE_WORKSPACE = "0190f5c2-0000-7c3a-9d3e-1b2c3d4e5f60"
 
 Enforcement = Literal["block", "warn"]
 OutcomeName = Literal["pass", "warn", "fail", "unknown"]
@@ -92,11 +96,14 @@ class DeliveryBudgetRule(RuleSettings):
     )
 
 
+@cache
+def _zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
 def _zone(value: str) -> str:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"{value!r} is not an IANA time zone") from None
+    if value not in _zones():
+        raise ValueError(f"{value!r} is not an IANA time zone")
     return value
 
 
@@ -175,7 +182,48 @@ def _tenant_admin() -> list[PolicyRole]:
     return ["tenant_admin"]
 
 
+POLICY_EXAMPLE: dict[str, Any] = {
+    "rules": {
+        "reviews": {"enforcement": "block", "minimum": 1},
+        "work_item": {"enforcement": "block", "pattern": rules.DEFAULT_WORK_ITEM_PATTERN},
+        "builds": {"enforcement": "block"},
+        "size": {"warn_over_lines": 400},
+        "incidents": {"enforcement": "block", "severity_at_least": "SEV2"},
+        "delivery_budget": {
+            "enforcement": "warn",
+            "definition": "dora-2024",
+            "window_days": 28,
+            "max_change_failure_rate": 0.15,
+            "max_recovery_hours": 24,
+        },
+        "freeze": {
+            "windows": [
+                {
+                    "name": "year-end",
+                    "time_zone": "Europe/Paris",
+                    "starts": "2026-12-23T18:00:00",
+                    "ends": "2027-01-04T08:00:00",
+                },
+                {
+                    "name": "friday evenings",
+                    "time_zone": "America/New_York",
+                    "weekdays": [4],
+                    "from_time": "16:00:00",
+                    "to_time": "23:59:59",
+                },
+            ],
+            "environments": ["production"],
+        },
+    },
+    "override_roles": ["tenant_admin"],
+}
+
+
 class PolicyInput(Strict):
+    """A gate policy as set: the rules it applies and who may override it."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [POLICY_EXAMPLE]})
+
     rules: PolicyRules = Field(default_factory=PolicyRules)
     override_roles: list[PolicyRole] = Field(
         default_factory=_tenant_admin,
@@ -185,9 +233,19 @@ class PolicyInput(Strict):
 
 
 class Policy(PolicyInput):
-    scope: str
+    """A stored version of a scope's policy."""
+
+    model_config = extended_example(
+        PolicyInput,
+        scope=f"workspace:{EXAMPLE_WORKSPACE}",
+        version=3,
+        created_by="ada@example.com",
+        created_at="2026-03-02T09:00:00Z",
+    )
+
+    scope: str = Field(description="workspace:<id> or view:<id>")
     version: int = Field(description="0 is the built-in default, never stored")
-    created_by: str | None
+    created_by: str | None = Field(description="who set it (none for the default)")
     created_at: datetime | None
 
 
@@ -195,6 +253,18 @@ class Policy(PolicyInput):
 
 
 class EvaluateRequest(Strict):
+    """What to gate: a SHA (or a change request, at the SHA it stands at) of a repository,
+    for an environment."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"repository": "octo-org/api", "sha": "9f9f0001c0ffee", "environment": "production"}
+            ]
+        },
+    )
+
     repository: str = Field(
         min_length=1, max_length=500, pattern=PRINTABLE, description="e.g. octo-org/octo-repo"
     )
@@ -226,6 +296,45 @@ class Override(BaseModel):
 
 
 class Evaluation(BaseModel):
+    """A gate's answer, as stored: the evidence of what was let through and why."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "0190f5c2-7777-7c3a-9d3e-1b2c3d4e5f60",
+                    "scope": f"workspace:{EXAMPLE_WORKSPACE}",
+                    "workspace_id": EXAMPLE_WORKSPACE,
+                    "repository": "octo-org/api",
+                    "sha": "9f9f0001c0ffee",
+                    "environment": "production",
+                    "change_request_id": "0190f5c2-8888-7c3a-9d3e-1b2c3d4e5f60",
+                    "policy_version": 3,
+                    "verdict": "fail",
+                    "rules": [
+                        {
+                            "rule": "reviews",
+                            "outcome": "fail",
+                            "enforcement": "block",
+                            "reason": "0 approving review(s) of the 1 required",
+                            "facts": [],
+                        },
+                        {
+                            "rule": "builds",
+                            "outcome": "pass",
+                            "enforcement": "block",
+                            "reason": "1 build(s) green",
+                            "facts": ["build:0190f5c2-9999-7c3a-9d3e-1b2c3d4e5f60"],
+                        },
+                    ],
+                    "evaluated_at": "2026-03-02T12:00:00Z",
+                    "requested_by": "ci-key",
+                    "override": None,
+                }
+            ]
+        }
+    )
+
     id: UUID
     scope: str
     workspace_id: UUID
@@ -247,4 +356,11 @@ class EvaluationPage(BaseModel):
 
 
 class OverrideRequest(Strict):
+    """Why a failed gate is let through (kept on the evaluation and in the audit log)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"reason": "hotfix for INC-42, agreed on the call"}]},
+    )
+
     reason: str = Field(min_length=5, max_length=2000, pattern=r"^[^\x00]*$")
