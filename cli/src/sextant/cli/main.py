@@ -14,7 +14,7 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
-from sextant.cli import client
+from sextant.cli import client, gate
 
 if TYPE_CHECKING:
     from sextant.cli.embedded import Ready
@@ -314,6 +314,7 @@ app.add_typer(client.workspace_app, name="workspace")
 app.add_typer(client.source_app, name="source")
 app.add_typer(client.keys_app, name="keys")
 app.command("status")(client.status)
+app.add_typer(gate.gate_app, name="gate")
 
 
 @app.command()
