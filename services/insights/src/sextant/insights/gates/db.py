@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sextant.insights.db import (
     builds,
     change_requests,
+    commits,
     deployments,
     developers,
     incidents,
@@ -75,6 +76,13 @@ gate_evaluations = sa.Table(
         name="gate_evaluations_answer",
     ),
 )
+
+# What a gate looks a SHA up by (the projections' own indexes are by repository id).
+sa.Index("change_requests_merge_sha", change_requests.c.tenant_id, change_requests.c.merge_sha)
+sa.Index("change_requests_commit_shas", change_requests.c.commit_shas, postgresql_using="gin")
+sa.Index("pushes_after_sha", pushes.c.tenant_id, pushes.c.workspace_id, pushes.c.after_sha)
+sa.Index("builds_sha", builds.c.tenant_id, builds.c.workspace_id, builds.c.sha)
+sa.Index("deployments_sha", deployments.c.tenant_id, deployments.c.workspace_id, deployments.c.sha)
 
 # policies ------------------------------------------------------------------------------
 
@@ -140,21 +148,21 @@ class Target:
 async def repository_workspace(
     session: AsyncSession, tenant: UUID, workspaces: Sequence[UUID], repository: str
 ) -> UUID | None:
-    """The workspace of the scope that has seen ``repository`` (by its full name)."""
-    c, d, b = change_requests, deployments, builds
-    seen = sa.union_all(
-        sa.select(c.c.workspace_id).where(
-            c.c.tenant_id == tenant, c.c.workspace_id.in_(workspaces), c.c.repository == repository
-        ),
-        sa.select(d.c.workspace_id).where(
-            d.c.tenant_id == tenant, d.c.workspace_id.in_(workspaces), d.c.repository == repository
-        ),
-        sa.select(b.c.workspace_id).where(
-            b.c.tenant_id == tenant, b.c.workspace_id.in_(workspaces), b.c.repository == repository
-        ),
-    ).subquery()
-    found: UUID | None = await session.scalar(sa.select(seen.c.workspace_id).limit(1))
-    return found
+    """The workspace of the scope that has seen ``repository`` (by its full name): a change
+    request of it, else a deployment, else a build (one query each, the first usually hits)."""
+    for table in (change_requests, deployments, builds):
+        found: UUID | None = await session.scalar(
+            sa.select(table.c.workspace_id)
+            .where(
+                table.c.tenant_id == tenant,
+                table.c.workspace_id.in_(workspaces),
+                table.c.repository == repository,
+            )
+            .limit(1)
+        )
+        if found is not None:
+            return found
+    return None
 
 
 def _repository_id(tenant: UUID, workspace: UUID, repository: str) -> Any:
@@ -171,42 +179,68 @@ async def change_request_of_sha(
     session: AsyncSession, tenant: UUID, workspace: UUID, repository: str, sha: str
 ) -> UUID | None:
     """The change request ``sha`` belongs to: the one merged as it, or carrying it among
-    its commits, or whose head branch a push last moved to it (an open one); the newest
-    such change when several match."""
+    its commits, else the newest whose head branch a push moved to it (an open one)."""
     c, p = change_requests, pushes
-    head_pushed = sa.exists().where(
-        p.c.tenant_id == c.c.tenant_id,
-        p.c.workspace_id == c.c.workspace_id,
-        p.c.repository_id == c.c.repository_id,
-        p.c.branch == c.c.head_branch,
-        p.c.after_sha == sha,
+    in_repository = (
+        c.c.tenant_id == tenant,
+        c.c.workspace_id == workspace,
+        c.c.repository == repository,
     )
-    found: UUID | None = await session.scalar(
+    merged: UUID | None = await session.scalar(
         sa.select(c.c.id)
         .where(
-            c.c.tenant_id == tenant,
-            c.c.workspace_id == workspace,
-            c.c.repository == repository,
-            sa.or_(c.c.merge_sha == sha, sa.literal(sha) == sa.any_(c.c.commit_shas), head_pushed),
+            *in_repository,
+            sa.or_(c.c.merge_sha == sha, c.c.commit_shas.contains([sha])),
         )
         .order_by((c.c.merge_sha == sha).desc(), c.c.opened_at.desc(), c.c.id.desc())
         .limit(1)
     )
-    return found
+    if merged is not None:
+        return merged
+    # Two steps, not a join: the planner walked every push of the repository once per
+    # change request (10,000 open ones: a minute).
+    branches = list(
+        await session.scalars(
+            sa.select(p.c.branch)
+            .distinct()
+            .where(
+                p.c.tenant_id == tenant,
+                p.c.workspace_id == workspace,
+                p.c.after_sha == sha,
+                p.c.repository_id == _repository_id(tenant, workspace, repository),
+            )
+        )
+    )
+    if not branches:
+        return None
+    headed: UUID | None = await session.scalar(
+        sa.select(c.c.id)
+        .where(*in_repository, c.c.head_branch.in_(branches))
+        .order_by(c.c.opened_at.desc(), c.c.id.desc())
+        .limit(1)
+    )
+    return headed
 
 
 async def sha_seen(
     session: AsyncSession, tenant: UUID, workspace: UUID, repository: str, sha: str
 ) -> bool:
-    """Whether any fact of the repository names ``sha``: a push, a build, a deployment."""
-    p, b, d = pushes, builds, deployments
+    """Whether any fact of the repository names ``sha``: a commit pushed, a push's head, a
+    build, a deployment."""
+    p, b, d, k = pushes, builds, deployments, commits
     repository_id = _repository_id(tenant, workspace, repository)
     seen = sa.or_(
         sa.exists().where(
             p.c.tenant_id == tenant,
             p.c.workspace_id == workspace,
             p.c.repository_id == repository_id,
-            sa.or_(p.c.after_sha == sha, sa.literal(sha) == sa.any_(p.c.commit_shas)),
+            p.c.after_sha == sha,
+        ),
+        sa.exists().where(
+            k.c.tenant_id == tenant,
+            k.c.workspace_id == workspace,
+            k.c.repository_id == repository_id,
+            k.c.sha == sha,
         ),
         sa.exists().where(
             b.c.tenant_id == tenant,

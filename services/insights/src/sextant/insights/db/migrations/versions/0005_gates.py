@@ -1,5 +1,5 @@
 """Quality gates: versioned policies per scope and every distinct evaluation, kept as
-evidence (gates/db.py).
+evidence (gates/db.py); indexes a gate looks a SHA up by.
 
 Revision ID: 0005
 Revises: 0002
@@ -17,6 +17,13 @@ branch_labels = None
 depends_on = None
 
 TABLES = ("gate_policies", "gate_evaluations")
+# What a gate looks a SHA up by (the projections' own indexes are by repository id).
+INDEXES = (
+    ("change_requests_merge_sha", "change_requests", ["tenant_id", "merge_sha"]),
+    ("pushes_after_sha", "pushes", ["tenant_id", "workspace_id", "after_sha"]),
+    ("builds_sha", "builds", ["tenant_id", "workspace_id", "sha"]),
+    ("deployments_sha", "deployments", ["tenant_id", "workspace_id", "sha"]),
+)
 
 
 def upgrade() -> None:
@@ -64,9 +71,21 @@ def upgrade() -> None:
     )
     for table in TABLES:
         enable_tenant_rls(op, table, schema)
+    for name, table, columns in INDEXES:
+        op.create_index(name, table, columns, schema=schema)
+    op.create_index(
+        "change_requests_commit_shas",
+        "change_requests",
+        ["commit_shas"],
+        schema=schema,
+        postgresql_using="gin",
+    )
 
 
 def downgrade() -> None:
     schema = context.config.attributes["schema"]
+    op.drop_index("change_requests_commit_shas", "change_requests", schema=schema)
+    for name, table, _ in reversed(INDEXES):
+        op.drop_index(name, table, schema=schema)
     for table in reversed(TABLES):
         op.drop_table(table, schema=schema)
