@@ -35,9 +35,11 @@ from sextant.contracts.events.platform import (
     DevelopersMerged,
 )
 from sextant.contracts.topics import ACTIVITY_ATTRIBUTED, FORECAST, IDENTITY
-from sextant.insights.db import projection
+from sextant.insights.db import projection, spine
 from sextant.insights.db.projection import Person, record_id
+from sextant.insights.gates import service as gates
 from sextant.runtime.consumer import Batched, Handler, each_in_context
+from sextant.runtime.outbox import Outbox
 
 PROJECTED = (
     ".change_request.",
@@ -47,6 +49,7 @@ PROJECTED = (
     ".incident.",
 )
 
+OUTBOX = Outbox(spine.outbox, source="/sextant/insights")  # gates re-evaluated in a batch
 Touched = set[tuple[UUID, str]]  # (workspace, repository id)
 
 
@@ -66,6 +69,7 @@ class Batch:
             await projection.refresh_change_times(self.session, self.tenant, workspace, repository)
             if (workspace, repository) in self.links:
                 await projection.relink_repository(self.session, self.tenant, workspace, repository)
+            await gates.reevaluate(self.session, OUTBOX, self.tenant, workspace, repository)
 
 
 def _person(attributed: ActivityAttributed, path: str, actor: Actor | None) -> Person:

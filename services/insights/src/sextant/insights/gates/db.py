@@ -17,7 +17,7 @@ from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.dialects.postgresql import JSONB, distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sextant.insights.db import (
@@ -83,6 +83,14 @@ sa.Index("change_requests_commit_shas", change_requests.c.commit_shas, postgresq
 sa.Index("pushes_after_sha", pushes.c.tenant_id, pushes.c.workspace_id, pushes.c.after_sha)
 sa.Index("builds_sha", builds.c.tenant_id, builds.c.workspace_id, builds.c.sha)
 sa.Index("deployments_sha", deployments.c.tenant_id, deployments.c.workspace_id, deployments.c.sha)
+
+sa.Index(
+    "gate_evaluations_repository",
+    gate_evaluations.c.tenant_id,
+    gate_evaluations.c.workspace_id,
+    gate_evaluations.c.repository,
+    gate_evaluations.c.evaluated_at,
+)
 
 # policies ------------------------------------------------------------------------------
 
@@ -479,3 +487,37 @@ async def record_override(
         )
     ).first()
     return row
+
+
+async def awaiting(
+    session: AsyncSession, tenant: UUID, workspace: UUID, repository_id: str, since: datetime
+) -> list[sa.Row[Any]]:
+    """The questions whose latest answer since ``since`` still holds a pipeline up: per
+    (scope, SHA, environment) of the repository, the newest evaluation, if it is a fail or
+    an unknown nobody overrode."""
+    e, c = gate_evaluations, change_requests
+    name = (
+        sa.select(c.c.repository)
+        .where(c.c.tenant_id == tenant, c.c.workspace_id == workspace)
+        .where(c.c.repository_id == repository_id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    latest = (
+        sa.select(e)
+        .ext(distinct_on(e.c.scope, e.c.sha, e.c.environment))
+        .where(
+            e.c.tenant_id == tenant,
+            e.c.workspace_id == workspace,
+            e.c.repository == name,
+            e.c.evaluated_at >= since,
+        )
+        .order_by(e.c.scope, e.c.sha, e.c.environment, e.c.evaluated_at.desc(), e.c.id.desc())
+        .subquery()
+    )
+    found = await session.execute(
+        sa.select(latest).where(
+            latest.c.verdict.in_(("fail", "unknown")), latest.c.overridden_at.is_(None)
+        )
+    )
+    return list(found)

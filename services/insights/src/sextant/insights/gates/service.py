@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -379,3 +379,32 @@ async def override(
         entity=f"gate_evaluation:{evaluation_id}",
     )
     return stored
+
+
+# re-evaluation from the event stream -------------------------------------------------
+
+REEVALUATOR = "sextant:re-evaluation"
+REEVALUATION_HORIZON = timedelta(days=7)
+
+
+async def reevaluate(
+    session: AsyncSession, outbox: Outbox, tenant: UUID, workspace: UUID, repository_id: str
+) -> int:
+    """Ask again every question of the repository still held up (its latest answer a fail
+    or an unknown, not overridden, from the last week), now that its facts moved: a review
+    approved later turns the fail into a pass without the pipeline asking. Runs in the
+    consumer's batch transaction; a new answer is stored and announced as any other.
+    Returns how many answers changed."""
+    now = datetime.now(UTC)
+    change = Change(tenant, REEVALUATOR, "system", outbox)
+    changed = 0
+    for row in await db.awaiting(
+        session, tenant, workspace, repository_id, now - REEVALUATION_HORIZON
+    ):
+        asked = EvaluateRequest(repository=row.repository, sha=row.sha, environment=row.environment)
+        try:
+            _, new = await evaluate(session, change, QueryScope(row.scope, [workspace]), asked, now)
+        except NotFound:
+            continue  # the repository's facts were purged since
+        changed += new
+    return changed

@@ -23,6 +23,11 @@ INDEXES = (
     ("pushes_after_sha", "pushes", ["tenant_id", "workspace_id", "after_sha"]),
     ("builds_sha", "builds", ["tenant_id", "workspace_id", "sha"]),
     ("deployments_sha", "deployments", ["tenant_id", "workspace_id", "sha"]),
+    (
+        "gate_evaluations_repository",
+        "gate_evaluations",
+        ["tenant_id", "workspace_id", "repository", "evaluated_at"],
+    ),
 )
 
 
@@ -86,6 +91,7 @@ def downgrade() -> None:
     schema = context.config.attributes["schema"]
     op.drop_index("change_requests_commit_shas", "change_requests", schema=schema)
     for name, table, _ in reversed(INDEXES):
-        op.drop_index(name, table, schema=schema)
+        if table != "gate_evaluations":
+            op.drop_index(name, table, schema=schema)
     for table in reversed(TABLES):
-        op.drop_table(table, schema=schema)
+        op.drop_table(table, schema=schema)  # its index goes with it
