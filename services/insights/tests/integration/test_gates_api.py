@@ -262,7 +262,9 @@ async def test_a_change_merged_without_review_fails_and_a_review_re_evaluates_it
     assert verdicts[body["id"]] == "fail" and verdicts[second["id"]] == "pass"
 
 
-async def test_an_open_change_without_a_build_is_unknown_not_pass(gates: Gates) -> None:
+async def test_an_open_change_without_a_build_is_unknown_until_its_build_arrives(
+    gates: Gates,
+) -> None:
     reply = await gates.evaluate(sha=HEAD_SHA)
     assert reply.status_code == 201, reply.text
     assert reply.json()["verdict"] == "unknown"
@@ -271,6 +273,26 @@ async def test_an_open_change_without_a_build_is_unknown_not_pass(gates: Gates) 
     by_change = await gates.evaluate(change_request=change_id)
     assert by_change.status_code == 200, by_change.text  # the same SHA, the same answer
     assert by_change.json()["sha"] == HEAD_SHA
+
+    built = BuildFinished(
+        source=SourceRef(kind="github", source_id=SOURCE, external_id="ci-8"),
+        repository=REPO,
+        name="ci",
+        status="success",
+        sha=HEAD_SHA,
+        branch="feature/PROJ-8",
+        finished_at=hours(5),
+    )
+    scenario = Tenant(TENANT, WORKSPACE)
+    before = await inbox_count(gates.conn)
+    await publish(gates.state, scenario, [scenario.attributed(built, "build-ci-8")])
+    await settled(gates.conn, before, 1)
+    listed = await gates.call(
+        "GET", "/v1/gates/evaluations", "member", params={"sha": HEAD_SHA, "verdict": "pass"}
+    )
+    [green] = listed.json()["items"]  # the build re-evaluated the held-up question
+    assert green["requested_by"] == "sextant:re-evaluation"
+    assert outcomes(green)["builds"] == "pass"
 
 
 async def test_evaluations_are_listed_and_paged(gates: Gates) -> None:

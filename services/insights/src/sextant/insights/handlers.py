@@ -61,6 +61,7 @@ class Batch:
         self.tenant = tenant
         self.times: Touched = set()
         self.links: Touched = set()
+        self.gated: Touched = set()  # facts a gate reads moved, nothing to derive (builds)
 
     async def finish(self) -> None:
         """Derive, per touched repository; their locks were taken before any row was
@@ -69,6 +70,7 @@ class Batch:
             await projection.refresh_change_times(self.session, self.tenant, workspace, repository)
             if (workspace, repository) in self.links:
                 await projection.relink_repository(self.session, self.tenant, workspace, repository)
+        for workspace, repository in sorted(self.times | self.links | self.gated):
             await gates.reevaluate(self.session, OUTBOX, self.tenant, workspace, repository)
 
 
@@ -236,6 +238,8 @@ async def _project(
                 triggered_by=_person(attributed, "triggered_by", event.triggered_by),
             ),
         )
+        if repository_id is not None:
+            batch.gated.add((workspace, repository_id))
     elif isinstance(event, DeploymentStatusChanged):
         repository_id, repository = _repository(event.repository)
         await projection.record_deployment(

@@ -495,13 +495,16 @@ async def awaiting(
     """The questions whose latest answer since ``since`` still holds a pipeline up: per
     (scope, SHA, environment) of the repository, the newest evaluation, if it is a fail or
     an unknown nobody overrode."""
-    e, c = gate_evaluations, change_requests
-    name = (
-        sa.select(c.c.repository)
-        .where(c.c.tenant_id == tenant, c.c.workspace_id == workspace)
-        .where(c.c.repository_id == repository_id)
-        .limit(1)
-        .scalar_subquery()
+    e = gate_evaluations
+    name = sa.func.coalesce(
+        *(
+            sa.select(t.c.repository)
+            .where(t.c.tenant_id == tenant, t.c.workspace_id == workspace)
+            .where(t.c.repository_id == repository_id)
+            .limit(1)
+            .scalar_subquery()
+            for t in (change_requests, builds, deployments)
+        )
     )
     latest = (
         sa.select(e)
