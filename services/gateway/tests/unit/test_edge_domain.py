@@ -220,6 +220,8 @@ def test_routes_send_each_public_path_to_its_owner_most_specific_first() -> None
     assert route_for("/v1/reports/1/file").service == "reports"  # type: ignore[union-attr]
     for ingested in ("/v1/change-requests", "/v1/deployments/x", "/v1/incidents", "/v1/builds"):
         assert route_for(ingested).service == "insights"  # type: ignore[union-attr]
+    for gated in ("/v1/gate-policies", "/v1/gates/evaluate", "/v1/gates/evaluations/x/override"):
+        assert route_for(gated).service == "insights"  # type: ignore[union-attr]
     for gateway_own in (
         "/v1/workspaces",
         f"/v1/workspaces/{ws}",

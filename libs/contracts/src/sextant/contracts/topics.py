@@ -74,6 +74,14 @@ NOTIFICATIONS = register_topic(
         retention_days=30,
     )
 )
+GATES = register_topic(
+    Topic(
+        name="sextant.gates",
+        key="tenant_id/workspace_id/evaluation_id",
+        description="Quality-gate evaluations of a SHA for an environment, and their break-glass overrides: the evidence partners keep.",
+        retention_days=365,
+    )
+)
 CONFIG = register_topic(
     Topic(
         name="sextant.config",

@@ -42,6 +42,7 @@ from sextant.contracts.topics import ACTIVITY_ATTRIBUTED, FORECAST, IDENTITY
 from sextant.insights.db import developer_days, projection, spine
 from sextant.insights.db.developer_days import DayChange, Pair, utc_day
 from sextant.insights.db.projection import Person, record_id
+from sextant.insights.gates import service as gates
 from sextant.runtime.consumer import Batched, Handler, each_in_context
 from sextant.runtime.outbox import Outbox
 
@@ -66,6 +67,7 @@ class Batch:
         self.tenant = tenant
         self.times: Touched = set()
         self.links: Touched = set()
+        self.gated: Touched = set()  # facts a gate reads moved, nothing to derive (builds)
         # DeveloperMetrics to recompute, by the developer ids the events were attributed to:
         # exact days, and days from which every later row's WIP may have moved.
         self.days: set[Pair] = set()
@@ -84,6 +86,8 @@ class Batch:
             await projection.refresh_change_times(self.session, self.tenant, workspace, repository)
             if (workspace, repository) in self.links:
                 await projection.relink_repository(self.session, self.tenant, workspace, repository)
+        for workspace, repository in sorted(self.times | self.links | self.gated):
+            await gates.reevaluate(self.session, OUTBOX, self.tenant, workspace, repository)
         await self.refresh_developer_days()
 
     async def refresh_developer_days(self) -> None:
@@ -283,6 +287,8 @@ async def _project(
                 triggered_by=_person(attributed, "triggered_by", event.triggered_by),
             ),
         )
+        if repository_id is not None:
+            batch.gated.add((workspace, repository_id))
     elif isinstance(event, DeploymentStatusChanged):
         repository_id, repository = _repository(event.repository)
         await projection.record_deployment(

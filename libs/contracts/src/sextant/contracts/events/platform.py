@@ -1,5 +1,5 @@
 """Events of the services downstream of ingest: attribution, identity, forecast,
-insights, lifecycle (archive), reports, notifications and config/audit."""
+insights, gates, lifecycle (archive), reports, notifications and config/audit."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from sextant.contracts.topics import (
     ACTIVITY_ATTRIBUTED,
     CONFIG,
     FORECAST,
+    GATES,
     IDENTITY,
     INSIGHTS,
     LIFECYCLE,
@@ -160,6 +161,50 @@ class SuggestionFeedbackRecorded(EventModel):
     verdict: Literal["confirmed", "rejected"]
     by: str
     comment: str | None = None
+
+
+# gates ---------------------------------------------------------------------------------
+
+
+class GateRuleResult(EventModel):
+    """One rule of a gate: its outcome, why, and the ids of the facts behind it."""
+
+    rule: str
+    outcome: Literal["pass", "warn", "fail", "unknown"]
+    enforcement: Literal["block", "warn"]
+    reason: str
+    facts: list[str] = Field(default_factory=list, description="e.g. review:<id>, build:<uuid>")
+
+
+@event_type("sextant.gates.evaluated.v1", topic=GATES)
+class GateEvaluated(EventModel):
+    """A gate evaluated for a SHA and an environment under one version of a policy."""
+
+    evaluation_id: UUID
+    scope: str = Field(description="workspace:<id> or view:<id>, whose policy applied")
+    repository: str
+    sha: str
+    environment: str
+    change_request_id: UUID | None = None
+    policy_version: int = Field(ge=0, description="0: the built-in default policy")
+    verdict: Literal["pass", "warn", "fail", "unknown"]
+    rules: list[GateRuleResult]
+    requested_by: str
+    evaluated_at: AwareDatetime
+
+
+@event_type("sextant.gates.overridden.v1", topic=GATES)
+class GateOverridden(EventModel):
+    """Break-glass: a failed gate let through by someone allowed to, with the reason."""
+
+    evaluation_id: UUID
+    repository: str
+    sha: str
+    environment: str
+    verdict: Literal["pass", "warn", "fail", "unknown"]
+    overridden_by: str
+    reason: str
+    overridden_at: AwareDatetime
 
 
 # lifecycle (archive) -------------------------------------------------------------------

@@ -46,6 +46,8 @@ ROUTES: tuple[Route, ...] = (
     Route("/v1/deployments/**", "insights"),
     Route("/v1/incidents/**", "insights"),
     Route("/v1/builds/**", "insights"),
+    Route("/v1/gate-policies", "insights"),
+    Route("/v1/gates/**", "insights"),
     Route("/v1/retention-policies/**", "archive"),
     Route("/v1/archive/**", "archive"),
     Route("/v1/legal-holds/**", "archive"),
