@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from sextant.insights.domain import dora
 from sextant.insights.gates.rules import (
@@ -33,6 +34,7 @@ from sextant.insights.gates.rules import (
     verdict,
     work_item_rule,
 )
+from sextant.insights.gates.schemas import WorkItemRule
 
 T0 = datetime(2026, 3, 2, 9, tzinfo=UTC)  # a Monday
 ALICE, BOB, CAROL, BOT = (UUID(f"0190f5c2-dddd-7000-8000-00000000000{i}") for i in range(4))
@@ -387,3 +389,14 @@ def test_a_freeze_answers_for_the_instant_whatever_zone_it_is_given_in(
 ) -> None:
     window = WeeklyFreeze("w", zone, days, starts, ends)
     assert in_freeze(window, now) == in_freeze(window, now.astimezone(ZoneInfo(given_in)))
+
+
+def test_a_pattern_that_backtracks_for_ever_in_python_is_matched_in_linear_time() -> None:
+    # (a+)+$ against 64 a's and a b takes ~2^64 steps in Python's re: with RE2 it answers.
+    result = work_item_rule(change(title="a" * 64 + "b", head="a" * 64 + "b"), r"(a+)+$")
+    assert result.outcome == Outcome.FAIL
+
+
+def test_a_pattern_re2_cannot_match_in_linear_time_is_refused_naming_why() -> None:
+    with pytest.raises(ValidationError, match=r"RE2 regular expression.*invalid escape"):
+        WorkItemRule(pattern=r"(PROJ)-\1")

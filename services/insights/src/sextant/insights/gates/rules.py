@@ -7,7 +7,10 @@ finished). The callers read the projections and pass plain values in; nothing he
 
 How a change links to a work item: the projections keep no link field, so the rule looks
 for a work-item key (``PROJ-123`` by default, the policy's pattern otherwise) in the change
-request's title or head branch, the two places teams put it and every source sends.
+request's title or head branch, the two places teams put it and every source sends. The
+pattern is a tenant admin's input, so it is matched by RE2, in time linear in the text: no
+pattern can stall the service for the other tenants (Python's ``re`` backtracks, and
+``(a+)+$`` on a long title would hold the event loop for ever).
 """
 
 from __future__ import annotations
@@ -17,8 +20,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from enum import StrEnum
+from functools import cache
+from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
+
+import re2
 
 from sextant.insights.domain import dora
 
@@ -128,13 +135,23 @@ def reviews_rule(change: Change | None, minimum: int) -> RuleResult:
 # linked work item ---------------------------------------------------------------------
 
 
+@cache
+def work_item_keys(pattern: str) -> Any:
+    """``pattern`` compiled by RE2 (linear time; no backreferences or lookarounds). Raises
+    ``re2.error`` for a pattern RE2 cannot compile."""
+    options = re2.Options()
+    options.log_errors = False  # a refused pattern is the caller's 422, not a log line
+    return re2.compile(pattern, options)
+
+
 def work_item_rule(change: Change | None, pattern: str = DEFAULT_WORK_ITEM_PATTERN) -> RuleResult:
     """The change names a work item: a key matching ``pattern`` in its title or head branch."""
     name = "work_item"
     if change is None:
         return RuleResult(name, Outcome.UNKNOWN, "no change request carries this SHA yet")
     keys = sorted(
-        set(re.findall(pattern, change.title)) | set(re.findall(pattern, change.head_branch))
+        set(work_item_keys(pattern).findall(change.title))
+        | set(work_item_keys(pattern).findall(change.head_branch))
     )
     if keys:
         return RuleResult(

@@ -4,13 +4,13 @@ does not compile, a severity that reads as none) is refused here, so a 422 names
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, time
 from functools import cache
 from typing import Any, Literal
 from uuid import UUID
 from zoneinfo import available_timezones
 
+import re2
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from sextant.insights.gates import rules
@@ -44,17 +44,20 @@ class WorkItemRule(RuleSettings):
     pattern: str = Field(
         default=rules.DEFAULT_WORK_ITEM_PATTERN,
         max_length=200,
-        description="a regular expression a work-item key matches, looked for in the change "
-        "request's title and head branch",
+        description="a regular expression (RE2 syntax, matched in linear time) a work-item key "
+        "matches, looked for in the change request's title and head branch",
     )
 
     @field_validator("pattern")
     @classmethod
     def _compiles(cls, value: str) -> str:
         try:
-            re.compile(value)
-        except re.error as exc:
-            raise ValueError(f"not a regular expression: {exc}") from None
+            rules.work_item_keys(value)
+        except re2.error as exc:
+            reason = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else exc
+            raise ValueError(
+                f"not an RE2 regular expression (no backreferences or lookarounds): {reason}"
+            ) from None
         return value
 
 
