@@ -166,6 +166,22 @@ def settings_reference(
     console.print(f"wrote {output}")
 
 
+@app.command("openapi")
+def openapi_document(
+    output: Path = typer.Option(None, help="write the document here (web/openapi.json)"),
+) -> None:
+    """Print the public API's OpenAPI document (the gateway's /openapi.json), built without
+    a running platform; the web portal's API types are generated from web/openapi.json."""
+    from sextant.cli.openapi_document import public_document, render
+
+    text = render(asyncio.run(public_document()))
+    if output is None:
+        print(text, end="")
+        return
+    output.write_text(text, encoding="utf-8")
+    console.print(f"wrote {output}")
+
+
 topics_app = typer.Typer(help="Kafka topics of a distributed deployment.")
 app.add_typer(topics_app, name="topics")
 
