@@ -80,6 +80,20 @@ describe("FanChart", () => {
     expect(container.querySelectorAll("rect.band")).toHaveLength(1);
   });
 
+  it("gives percentiles that coincide one mark, named by its first and last", () => {
+    const { container } = render(
+      <FanChart
+        title="When 3 items are done"
+        unit="date"
+        curve={[["2026-12-20", 0], ["2026-12-27", 1]]}
+        percentiles={{ "50": "2026-12-27", "70": "2026-12-27", "85": "2026-12-27", "95": "2026-12-27" }}
+      />,
+    );
+    const labels = [...container.querySelectorAll("g.mark text")].map((t) => t.textContent);
+    expect(labels).toEqual(["P50–95", "2026-12-27"]);
+    expect(screen.getAllByRole("row")).toHaveLength(5); // every percentile still in the table
+  });
+
   it("orders confidences numerically and reads dates as days", () => {
     expect(confidences({ "95": 1, "50": 2, "85": 3 })).toEqual(["50", "85", "95"]);
     expect(xValue("2027-02-08") - xValue("2027-01-18")).toBe(21);

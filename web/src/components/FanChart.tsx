@@ -36,6 +36,21 @@ export function confidences(percentiles: Record<string, unknown>): string[] {
   return Object.keys(percentiles).sort((a, b) => Number(a) - Number(b));
 }
 
+/** One mark per distinct value: percentiles that coincide (a short history often makes
+ * them one date) share a mark instead of writing over each other. */
+export function marks(
+  levels: string[],
+  at: (level: string) => string | number,
+): { value: string | number; levels: string[] }[] {
+  const grouped: { value: string | number; levels: string[] }[] = [];
+  for (const level of levels) {
+    const same = grouped.find((mark) => mark.value === at(level));
+    if (same) same.levels.push(level);
+    else grouped.push({ value: at(level), levels: [level] });
+  }
+  return grouped;
+}
+
 export function FanChart({ title, curve, percentiles, unit }: FanChartProps) {
   const id = useId();
   const all = confidences(percentiles);
@@ -87,16 +102,17 @@ export function FanChart({ title, curve, percentiles, unit }: FanChartProps) {
           </g>
         ))}
         {ordered.length > 1 && <polyline className="curve" points={line} fill="none" />}
-        {levels.map((c) => {
-          const x = sx(xValue(at(c)));
+        {marks(levels, at).map(({ value, levels: same }) => {
+          const x = sx(xValue(value));
+          const name = same.length === 1 ? `P${same[0]}` : `P${same[0]}–${same[same.length - 1]}`;
           return (
-            <g key={c} className="mark">
+            <g key={name} className="mark">
               <line x1={x} x2={x} y1={PAD.top} y2={HEIGHT - PAD.bottom} />
               <text x={x} y={HEIGHT - PAD.bottom + 16} textAnchor="middle">
-                P{c}
+                {name}
               </text>
               <text x={x} y={HEIGHT - 6} textAnchor="middle" className="value">
-                {label(at(c), unit)}
+                {label(value, unit)}
               </text>
             </g>
           );
