@@ -8198,15 +8198,6 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description a value the service cannot use or store */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
             /** @description the code is not a sign-in link of this platform, or it expired */
             401: {
                 headers: {
@@ -8261,7 +8252,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the service behind this route or a database is unavailable: nothing was changed */
+            /** @description the gateway's database is unavailable: no session was opened */
             503: {
                 headers: {
                     [name: string]: unknown;

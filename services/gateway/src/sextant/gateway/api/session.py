@@ -46,6 +46,7 @@ NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
         409: problem_response("the link was used already: each opens one session"),
         422: problem_response("`code` is missing or over its length"),
         429: problem_response("too many refused sign-ins from this address; retry later"),
+        503: problem_response("the gateway's database is unavailable: no session was opened"),
     },
 )
 async def sign_in_with_link(
