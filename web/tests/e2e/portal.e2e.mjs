@@ -6,7 +6,8 @@
 // an axe-core check (no serious or critical violation).
 //
 // Environment: SEXTANT_URL, SEXTANT_SIGN_IN_URL, SEXTANT_WEBHOOKS (a folder of Jira
-// webhook bodies, sent in name order), SEXTANT_ARTIFACTS (screenshots go there).
+// webhook bodies, sent in name order), SEXTANT_ARTIFACTS (screenshots and timings.json go
+// there), SEXTANT_E2E_ROUNDS (rounds of page timings: 1; the bench asks for more).
 import assert from "node:assert/strict";
 import { createHmac, randomUUID } from "node:crypto";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -22,6 +23,7 @@ const WEBHOOKS = required("SEXTANT_WEBHOOKS");
 const ARTIFACTS = required("SEXTANT_ARTIFACTS");
 const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const AXE = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
+const ROUNDS = Number(process.env.SEXTANT_E2E_ROUNDS ?? 1);
 const timings = {};
 
 function required(name) {
@@ -64,10 +66,8 @@ async function inspect(page, name) {
 
 /** Open a page from the navigation; note how long until its heading shows. */
 async function open(page, link, heading) {
-  const started = Date.now();
   await page.getByRole("navigation", { name: "Pages" }).getByRole("link", { name: link }).click();
   await page.getByRole("heading", { level: 1, name: heading }).waitFor();
-  timings[link] = Date.now() - started;
 }
 
 async function sendWebhooks(url, secret) {
@@ -121,7 +121,7 @@ try {
   await page.goto(SIGN_IN);
   assert.equal(new URL(page.url()).pathname, "/");
   await page.getByRole("heading", { level: 1, name: "Tenants" }).waitFor();
-  timings["first load"] = Date.now() - started;
+  timings.firstLoadMs = Date.now() - started;
   const cookies = await context.cookies(BASE);
   const session = cookies.find((c) => c.name === "sextant_session");
   assert.ok(session, "the link set the session cookie");
@@ -209,6 +209,34 @@ try {
   await page.getByRole("button", { name: /Use the (dark|light) theme/ }).click();
   await inspect(page, "6-forecast-other-theme");
 
+  step("time each page: from its link until its data shows, and its API call alone");
+  const timed = [
+    ["Overview", () => page.getByTestId("dora-definition"), `metrics/dora?scope=${scope}`],
+    ["Workspaces & sources", () => page.getByRole("heading", { name: "Sources of eng" }), "workspaces?limit=50"],
+    ["Developers", () => page.getByRole("cell", { name: "Ada Lovelace" }), "developers?limit=50"],
+    ["Forecasts", () => page.getByRole("img", { name: /When 3 items are done/ }), query],
+  ];
+  const pageMs = {};
+  const apiMs = {};
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [link, ready, path] of timed) {
+      let started = performance.now();
+      await page.getByRole("navigation", { name: "Pages" }).getByRole("link", { name: link }).click();
+      if (link === "Forecasts") {
+        await page.getByLabel("Items", { exact: true }).fill("3");
+        started = performance.now();
+        await page.getByRole("button", { name: "Forecast" }).click();
+      }
+      await ready().waitFor();
+      (pageMs[link] ??= []).push(performance.now() - started);
+      started = performance.now();
+      assert.ok((await page.request.get(api(path))).ok(), path);
+      (apiMs[link] ??= []).push(performance.now() - started);
+    }
+  }
+  timings.pages = pageMs;
+  timings.api = apiMs;
+
   step("sign out ends the session");
   await page.getByRole("button", { name: "Sign out" }).click();
   await page.getByText("Sign in with the one-time link").waitFor();
@@ -216,7 +244,7 @@ try {
   assert.equal(after.status(), 401);
   assert.deepEqual(consoleErrors.filter((e) => !/status of 4\d\d/.test(e)), []);
   writeFileSync(join(ARTIFACTS, "timings.json"), JSON.stringify(timings, null, 2));
-  step(`timings (ms): ${JSON.stringify(timings)}`);
+  step(`first load ${timings.firstLoadMs} ms; pages (ms): ${JSON.stringify(pageMs)}`);
   step("passed");
 } finally {
   await context.close();
