@@ -228,6 +228,12 @@ async def test_the_portal_is_served_at_the_root_without_shadowing_the_api(edge: 
     assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
     route = await edge.http.get("/forecasts")  # a client-side route: the app's page
     assert route.text == INDEX
+    head = await edge.http.head("/forecasts")
+    assert (head.status_code, head.content) == (200, b"")
+    assert head.headers["content-length"] == str(len(INDEX))
+    written = await edge.http.post("/forecasts")
+    assert_problem(written, 405, "Method Not Allowed")
+    assert written.headers["allow"] == "GET, HEAD"
     asset = await edge.http.get("/assets/index-3f9a1c.js")
     assert asset.status_code == 200
     assert asset.headers["cache-control"] == "public, max-age=31536000, immutable"

@@ -71,7 +71,7 @@ def portal_file(dist: Path, path: str) -> tuple[Path, str] | None:
     return (index, REVALIDATE) if index.is_file() else None
 
 
-@router.get("/{path:path}")
+@router.api_route("/{path:path}", methods=["GET", "HEAD"])
 async def portal(
     path: Annotated[str, PathParam(description="a page of the portal or one of its files")],
     state: State,
