@@ -102,7 +102,10 @@ async def open_session_from_link(
     if role not in ROLES:
         raise Forbidden("the sign-in link names no Sextant role")
     tenant = claims.get("sextant_tenant")
-    tenant_id = UUID(str(tenant)) if tenant is not None else None
+    try:
+        tenant_id = UUID(str(tenant)) if tenant is not None else None
+    except ValueError:
+        raise Forbidden("the sign-in link's tenant is not a tenant id") from None
     if role != "platform_admin" and tenant_id is None:
         raise Forbidden(f"a {role} sign-in link must name its tenant")
     now = datetime.now(UTC)
