@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useMemo, useState } from "react";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { actAsTenant, api, useCsrfToken, type Schemas } from "./api/client";
 import { problemOf, type Problem } from "./api/problem";
 import { ProblemMessage } from "./components/ProblemMessage";
@@ -63,8 +63,12 @@ function Layout({ theme, toggleTheme }: { theme: Theme; toggleTheme: () => void 
   const current = PAGES.find((p) => p.path === path) ?? null;
   const Page = current?.page;
 
+  const first = useRef(true);
   useEffect(() => {
     document.title = current ? `${current.title} · Sextant` : "Sextant";
+    // After a click in the navigation, keyboard and screen-reader users land on the page.
+    if (!first.current) document.getElementById("main")?.focus();
+    first.current = false;
   }, [current]);
 
   const signOut = async () => {
