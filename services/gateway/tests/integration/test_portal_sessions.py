@@ -233,7 +233,7 @@ async def test_the_portal_is_served_at_the_root_without_shadowing_the_api(edge: 
     assert head.headers["content-length"] == str(len(INDEX))
     written = await edge.http.post("/forecasts")
     assert_problem(written, 405, "Method Not Allowed")
-    assert written.headers["allow"] == "GET, HEAD"
+    assert set(written.headers["allow"].split(", ")) == {"GET", "HEAD"}
     asset = await edge.http.get("/assets/index-3f9a1c.js")
     assert asset.status_code == 200
     assert asset.headers["cache-control"] == "public, max-age=31536000, immutable"
