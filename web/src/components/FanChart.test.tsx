@@ -91,6 +91,11 @@ describe("FanChart", () => {
     );
     const labels = [...container.querySelectorAll("g.mark text")].map((t) => t.textContent);
     expect(labels).toEqual(["P50–95", "2026-12-27"]);
+    // at the right end of the axis, so written leftwards from the mark
+    const anchors = [...container.querySelectorAll("g.mark text")].map((t) =>
+      t.getAttribute("text-anchor"),
+    );
+    expect(anchors).toEqual(["end", "end"]);
     expect(screen.getAllByRole("row")).toHaveLength(5); // every percentile still in the table
   });
 

@@ -36,6 +36,13 @@ export function confidences(percentiles: Record<string, unknown>): string[] {
   return Object.keys(percentiles).sort((a, b) => Number(a) - Number(b));
 }
 
+/** A label near either end of the axis grows inwards, so it is never cut off. */
+export function edgeAnchor(x: number): "start" | "middle" | "end" {
+  if (x > WIDTH - PAD.right - 50) return "end";
+  if (x < PAD.left + 50) return "start";
+  return "middle";
+}
+
 /** One mark per distinct value: percentiles that coincide (a short history often makes
  * them one date) share a mark instead of writing over each other. */
 export function marks(
@@ -105,13 +112,14 @@ export function FanChart({ title, curve, percentiles, unit }: FanChartProps) {
         {marks(levels, at).map(({ value, levels: same }) => {
           const x = sx(xValue(value));
           const name = same.length === 1 ? `P${same[0]}` : `P${same[0]}–${same[same.length - 1]}`;
+          const anchor = edgeAnchor(x);
           return (
             <g key={name} className="mark">
               <line x1={x} x2={x} y1={PAD.top} y2={HEIGHT - PAD.bottom} />
-              <text x={x} y={HEIGHT - PAD.bottom + 16} textAnchor="middle">
+              <text x={x} y={HEIGHT - PAD.bottom + 16} textAnchor={anchor}>
                 {name}
               </text>
-              <text x={x} y={HEIGHT - 6} textAnchor="middle" className="value">
+              <text x={x} y={HEIGHT - 6} textAnchor={anchor} className="value">
                 {label(value, unit)}
               </text>
             </g>
