@@ -12,7 +12,12 @@ HOST ?= 127.0.0.1
 PORT ?= 8080
 PYTEST_ARGS ?=
 
-.PHONY: run test lint fmt bench mutation install clean help
+# The web portal (web/): npm ci from its lock, built to web/dist, which the gateway serves.
+WEB_SOURCES := $(shell find web/src -type f 2>/dev/null) web/index.html web/vite.config.ts web/tsconfig.json
+WEB_MODULES := web/node_modules/.package-lock.json
+NO_NPM := note: npm (Node.js 20+) not found: the web portal at / is not built; the API and the CLI work without it
+
+.PHONY: run test lint fmt bench mutation install clean help web web-api web-test-deps
 
 help:
 	@echo "make run    start the whole platform on http://$(HOST):$(PORT) (embedded PostgreSQL under ./.data)"
@@ -20,7 +25,8 @@ help:
 	@echo "make lint   ruff + mypy (strict on libs/)"
 	@echo "make fmt    format the tree with ruff"
 	@echo "make mutation  mutation-test the pure cores (85 % of mutants killed per module; long)"
-	@echo "make bench  benchmarks: bus, webhook accept rate, gateway latency, identity accuracy, Monte Carlo, freshness, archive throughput"
+	@echo "make web-api  regenerate web/openapi.json and the portal's API types from the gateway"
+	@echo "make bench  benchmarks: bus, webhook accept rate, gateway latency, identity accuracy, Monte Carlo, freshness, archive throughput, portal"
 
 $(STAMP): uv.lock pyproject.toml $(wildcard libs/*/pyproject.toml services/*/pyproject.toml cli/pyproject.toml)
 	@# uv is run as a module: pip may put its script anywhere (pyenv, --user, a venv)
@@ -30,10 +36,33 @@ $(STAMP): uv.lock pyproject.toml $(wildcard libs/*/pyproject.toml services/*/pyp
 
 install: $(STAMP)
 
-run: $(STAMP)
+$(WEB_MODULES): web/package-lock.json web/package.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+
+web/dist/index.html: $(WEB_MODULES) $(WEB_SOURCES)
+	cd web && npm run build
+
+# Built on first use and again when its lock or sources change; without npm, said once.
+web:
+	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory --quiet web/dist/index.html; \
+	else echo "$(NO_NPM)"; fi
+
+web-api: $(STAMP) $(WEB_MODULES)
+	$(VENV)/bin/sextant openapi --output web/openapi.json
+	cd web && npm run api
+
+# What the portal's tests need: its packages and build, and Debian's Chromium (installed
+# when missing and we are root; the end-to-end test says why it skips, or fails under CI).
+web-test-deps: web
+	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  apt-get install -y -q chromium >/dev/null || (apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null) \
+	  || echo "note: could not install chromium"; fi
+
+run: $(STAMP) web
 	$(VENV)/bin/sextant run --host $(HOST) --port $(PORT)
 
-test: $(STAMP)
+test: $(STAMP) web-test-deps
+	@if command -v npm >/dev/null 2>&1; then cd web && npm test; else echo "$(NO_NPM)"; fi
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
@@ -42,6 +71,8 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy libs/contracts/src libs/runtime/src
 	$(VENV)/bin/mypy services/*/src cli/src
 	$(VENV)/bin/mypy tools/mutation
+	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory $(WEB_MODULES) && cd web && npm run typecheck; \
+	else echo "$(NO_NPM)"; fi
 
 fmt: $(STAMP)
 	$(VENV)/bin/ruff format .

@@ -67,6 +67,7 @@ class Ready:
     data_dir: Path
     database: str
     admin_token: str
+    sign_in_url: str  # the portal's one-time sign-in link, as platform admin
 
 
 class StartupInterrupted(Exception):
@@ -243,16 +244,27 @@ async def _serve(
             tenant_id=None,
             ttl_seconds=ADMIN_TOKEN_TTL,
         )
+        sign_in_code = issuer.mint_sign_in(
+            subject="platform-admin@local",
+            role="platform_admin",
+            tenant_id=None,
+            ttl_seconds=ADMIN_TOKEN_TTL,
+        )
+        ready = Ready(
+            url,
+            settings.data_dir,
+            _where(settings),
+            admin_token,
+            f"{url}/v1/session/link?code={sign_in_code}",
+        )
         async with _started(gateway, stop_within=SERVICES_STOP_SECONDS):
-            await _serve_gateway(listener, gateway, url, settings, admin_token, on_ready, signals)
+            await _serve_gateway(listener, gateway, ready, on_ready, signals)
 
 
 async def _serve_gateway(
     listener: socket.socket,
     gateway: FastAPI,
-    url: str,
-    settings: RuntimeSettings,
-    admin_token: str,
+    ready: Ready,
     on_ready: Callable[[Ready], None],
     signals: _Signals,
 ) -> None:
@@ -273,7 +285,7 @@ async def _serve_gateway(
         while not server.started and not server.should_exit:  # noqa: ASYNC110 - uvicorn has no event
             await asyncio.sleep(0.05)
         if server.started:
-            on_ready(Ready(url, settings.data_dir, _where(settings), admin_token))
+            on_ready(ready)
 
     announcer = asyncio.create_task(announce())
     try:

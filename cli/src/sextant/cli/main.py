@@ -51,6 +51,7 @@ def run(
                 f"[bold]Sextant is running[/bold] at {ready.url}\n"
                 f"data:     {ready.data_dir}\n"
                 f"database: {ready.database}\n\n"
+                f"portal:   {ready.url}/ (open the one-time sign-in link below)\n"
                 f"try:      curl {ready.url}/v1/status\n"
                 "stop:     Ctrl-C\n\n"
                 "a platform-admin token (12 h) follows; `sextant token create` makes others",
@@ -59,6 +60,7 @@ def run(
         )
         # Outside the panel, unwrapped, so it copies whole.
         print(f"SEXTANT_TOKEN={ready.admin_token}", file=sys.stderr, flush=True)
+        print(f"SEXTANT_SIGN_IN_URL={ready.sign_in_url}", file=sys.stderr, flush=True)
 
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -161,6 +163,22 @@ def settings_reference(
         print(page, end="")
         return
     output.write_text(page, encoding="utf-8")
+    console.print(f"wrote {output}")
+
+
+@app.command("openapi")
+def openapi_document(
+    output: Path = typer.Option(None, help="write the document here (web/openapi.json)"),
+) -> None:
+    """Print the public API's OpenAPI document (the gateway's /openapi.json), built without
+    a running platform; the web portal's API types are generated from web/openapi.json."""
+    from sextant.cli.openapi_document import public_document, render
+
+    text = render(asyncio.run(public_document()))
+    if output is None:
+        print(text, end="")
+        return
+    output.write_text(text, encoding="utf-8")
     console.print(f"wrote {output}")
 
 

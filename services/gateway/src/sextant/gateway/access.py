@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Annotated
 from uuid import UUID
 
@@ -28,9 +29,11 @@ from sextant.gateway.authn import (
 )
 from sextant.gateway.domain.cache import TtlCache
 from sextant.gateway.domain.limits import TokenBuckets, retry_after_header
+from sextant.gateway.sessions import check_csrf, session_cookie, session_principal
 from sextant.gateway.settings import GatewaySettings
 from sextant.gateway.upstreams import Upstreams
 from sextant.runtime.app import ServiceState, service_state
+from sextant.runtime.db import Database
 from sextant.runtime.errors import Forbidden, NotFound, TooManyRequests, Unauthenticated, problem
 from sextant.runtime.logging import bind_request_context
 from sextant.runtime.tokens import InternalTokenSigner
@@ -188,8 +191,14 @@ async def principal(request: Request) -> Principal:
     cached: Principal | None = getattr(request.state, "principal", None)
     if cached is not None:
         return cached
-    gateway = gateway_of(service_state(request))
-    caller = await authenticated(gateway, request.scope, request.headers.get("authorization"))
+    state = service_state(request)
+    gateway = gateway_of(state)
+    authorization = request.headers.get("authorization")
+    cookie = None if authorization else session_cookie(request)
+    if cookie is not None:
+        caller = await signed_in(gateway, state.db, request, cookie)
+    else:
+        caller = await authenticated(gateway, request.scope, authorization)
     acting: UUID | None = getattr(request.state, ACTING_TENANT, None)
     if acting is not None:
         if caller.role != "platform_admin":
@@ -224,6 +233,24 @@ async def authenticated(gateway: Gateway, scope: Scope, authorization: str | Non
         if over:
             refuse_if_failing(gateway, address, time.monotonic())
         raise
+
+
+async def signed_in(gateway: Gateway, db: Database, request: Request, cookie: str) -> Principal:
+    """The caller a browser's session cookie stands for (no ``Authorization`` sent), its
+    writes checked for the CSRF token; an unknown cookie counts as a failed sign-in."""
+    address = client_address(request.scope, gateway.settings.trusted_proxies)
+    refuse_if_failing(gateway, address, time.monotonic())
+    try:
+        caller = await session_principal(db, cookie, datetime.now(UTC))
+    except Unauthenticated:
+        gateway.anonymous_buckets.charge(address, time.monotonic())
+        raise
+    check_csrf(request, request.method, cookie)
+    if caller.tenant_id is not None and not await gateway.authenticator.tenant_active(
+        caller.tenant_id
+    ):
+        raise Forbidden("the session's tenant does not exist or is deleted")
+    return caller
 
 
 def rate_limit(gateway: Gateway, caller: Principal) -> None:

@@ -42,6 +42,9 @@ ROLES: tuple[PublicRole, ...] = get_args(PublicRole)
 LOCAL_ISSUER = "sextant-local"
 LOCAL_AUDIENCE = "sextant"
 API_KEY_PREFIX = "sxk_"
+# A one-time sign-in link's code: a local-issuer JWT of its own type, so it is never a
+# bearer token, and a bearer token is never a sign-in link.
+SIGN_IN_TYPE = "sextant-sign-in+jwt"
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,7 @@ class Principal:
     subject: str
     role: PublicRole
     tenant_id: UUID | None
-    via: Literal["jwt", "api_key"]
+    via: Literal["jwt", "api_key", "session"]
     key_id: str | None = None
 
 
@@ -127,6 +130,48 @@ class LocalIssuer:
         return jwt.encode(
             claims, self._key, algorithm="EdDSA", headers={"kid": self.kid, "typ": "JWT"}
         )
+
+    def mint_sign_in(
+        self, *, subject: str, role: PublicRole, tenant_id: UUID | None, ttl_seconds: int
+    ) -> str:
+        """The code of a one-time sign-in link (the gateway lets it open one session)."""
+        now = int(time.time())
+        claims: dict[str, Any] = {
+            "iss": LOCAL_ISSUER,
+            "aud": LOCAL_AUDIENCE,
+            "sub": subject,
+            "sextant_role": role,
+            "iat": now,
+            "exp": now + ttl_seconds,
+            "jti": secrets.token_hex(16),
+        }
+        if tenant_id is not None:
+            claims["sextant_tenant"] = str(tenant_id)
+        return jwt.encode(
+            claims, self._key, algorithm="EdDSA", headers={"kid": self.kid, "typ": SIGN_IN_TYPE}
+        )
+
+    def sign_in_claims(self, code: str) -> dict[str, Any]:
+        """The verified claims of a sign-in link's code; 401 naming why it is refused."""
+        try:
+            header = jwt.get_unverified_header(code)
+            if header.get("typ") != SIGN_IN_TYPE or header.get("kid") != self.kid:
+                raise Unauthenticated("this is not a sign-in link of this platform")
+            claims: dict[str, Any] = jwt.decode(
+                code,
+                self.jwk.key,
+                algorithms=["EdDSA"],
+                audience=LOCAL_AUDIENCE,
+                issuer=LOCAL_ISSUER,
+                options={"require": ["exp", "jti", "sub"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise Unauthenticated(
+                "the sign-in link has expired: restart `sextant run` for a new one"
+            ) from None
+        except jwt.PyJWTError:
+            raise Unauthenticated("this is not a sign-in link of this platform") from None
+        return claims
 
     def jwks(self) -> dict[str, Any]:
         return {"keys": [self.jwk._jwk_data]}
@@ -223,6 +268,8 @@ class Authenticator:
             raise Unauthenticated("the bearer token is not a well-formed JWT") from None
         if header.get("typ") == INTERNAL_TOKEN_TYPE:
             raise Unauthenticated("internal service tokens are not accepted here")
+        if header.get("typ") == SIGN_IN_TYPE:
+            raise Unauthenticated("a sign-in link's code is not a bearer token: open the link")
         issuer = unverified.get("iss")
         if self._local is not None and issuer == LOCAL_ISSUER:
             key = self._local.jwk if header.get("kid") == self._local.kid else None

@@ -6,7 +6,17 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from sextant.gateway.access import BodyLimit, CrossTenantPaths, Gateway
-from sextant.gateway.api import audit, keys, notifications, oauth, platform, proxy, tenancy
+from sextant.gateway.api import (
+    audit,
+    keys,
+    notifications,
+    oauth,
+    platform,
+    portal,
+    proxy,
+    session,
+    tenancy,
+)
 from sextant.gateway.authn import Authenticator, LocalIssuer
 from sextant.gateway.db import MIGRATIONS, metadata
 from sextant.gateway.domain.cache import TtlCache
@@ -109,7 +119,9 @@ def spec(
             audit.router,
             notifications.router,
             oauth.router,
-            proxy.router,  # last: it takes every /v1 path the others do not
+            session.router,
+            proxy.router,  # it takes every /v1 path the others do not
+            portal.router,  # last: every path nothing else answers, but the platform's own
         ],
         hot_routes=[platform.hook_route()],
         handlers=HANDLERS,

@@ -22,7 +22,9 @@ UNAUTHENTICATED_PREFIXES = (
     "/v1/events/",
     "/v1/status",
     "/v1/auth/jwks",
+    "/v1/session/link",  # the one-time code is the credential
 )
+SESSION_PATHS = frozenset({"/v1/session"})  # the portal's cookie, not a bearer token
 
 
 def _rename_refs(node: Any, renames: dict[str, str]) -> Any:
@@ -93,13 +95,21 @@ def _secure(document: dict[str, Any]) -> None:
         "scheme": "bearer",
         "description": "an OIDC/JWT access token, a local-issuer token, or an API key (sxk_…)",
     }
+    components["securitySchemes"]["session"] = {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": "sextant_session",
+        "description": "the web portal's session (`__Host-sextant_session` over https); "
+        "every /v1 route takes it when no Authorization header is sent, and a write "
+        "needs the X-CSRF-Token that GET /v1/session gives",
+    }
     for path, item in document.get("paths", {}).items():
         if path.startswith(UNAUTHENTICATED_PREFIXES):
             continue
         for operation in item.values():
             if not isinstance(operation, dict):
                 continue
-            operation["security"] = [{"bearer": []}]
+            operation["security"] = [{"session" if path in SESSION_PATHS else "bearer": []}]
             problems = dict(EDGE_PROBLEMS)
             if route_for(path) is not None:
                 problems.update(ROUTED_PROBLEMS)

@@ -270,3 +270,25 @@ class Me(BaseModel):
     role: str
     tenant_id: UUID | None
     via: str
+
+
+class SessionReply(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "subject": "platform-admin@local",
+                    "role": "platform_admin",
+                    "tenant_id": None,
+                    "expires_at": AT,
+                    "csrf_token": "q2Vd0m6cJ0x1Qm9yZ1l1b2Jm3tB8h1r5c7x9z0a2b4c",
+                }
+            ]
+        }
+    )
+
+    subject: str
+    role: str
+    tenant_id: UUID | None
+    expires_at: datetime
+    csrf_token: str = Field(description="send it as X-CSRF-Token on every write")

@@ -1,5 +1,7 @@
 """Gateway settings (prefix ``SEXTANT_GATEWAY_``); shared ones live in RuntimeSettings."""
 
+from pathlib import Path
+
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
@@ -53,6 +55,19 @@ class GatewaySettings(ServiceSettings):
     local_issuer_private_key: SecretStr | None = Field(
         default=None,
         description="PEM (Ed25519) of the built-in issuer; the embedded mode makes one",
+    )
+
+    session_ttl_seconds: int = Field(
+        default=8 * 3600,
+        ge=60,
+        le=30 * 24 * 3600,
+        description="how long a browser's sign-in session lasts (the portal's cookie); "
+        "sign-out ends it at once",
+    )
+    web_dist: Path | None = Field(
+        default=None,
+        description="the built web portal served at / (web/dist); unset: the source "
+        "tree's web/dist, which `make run` builds",
     )
 
     api_key_cache_seconds: float = Field(

@@ -5,8 +5,9 @@ returns plain values.
 ``tenants`` has no ``tenant_id`` (it *is* the tenant) and is read only by platform-admin
 routes and by authentication. ``api_key_routes`` is the one cross-tenant lookup: an API
 key names only its id, and the route says which tenant to act as before anything of
-the tenant's is read (as ingest's ``hook_routes`` does for webhooks). Every other table
-is a tenant table with forced RLS.
+the tenant's is read (as ingest's ``hook_routes`` does for webhooks); so is
+``browser_sessions``, found by the cookie alone (a platform admin's names no tenant).
+Every other table is a tenant table with forced RLS.
 """
 
 from pathlib import Path
@@ -64,6 +65,24 @@ api_key_routes = sa.Table(
     sa.Column("tenant_id", sa.Uuid, nullable=False),
     info={"cross_tenant": "an API key names only its id; this says whose it is"},
 )
+
+# The portal's sign-in sessions: only the cookie's digest is kept; ``link_jti`` makes a
+# one-time sign-in link good for one session: a row is kept until both the session and
+# its link have expired (a signed-out session's link stays spent).
+browser_sessions = sa.Table(
+    "browser_sessions",
+    metadata,
+    sa.Column("id_sha256", sa.LargeBinary, primary_key=True),
+    sa.Column("subject", sa.Text, nullable=False),
+    sa.Column("role", sa.Text, nullable=False),
+    sa.Column("tenant_id", sa.Uuid),
+    sa.Column("link_jti", sa.Text, unique=True),
+    sa.Column("link_expires_at", sa.DateTime(timezone=True)),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    info={"cross_tenant": "a session is found by its cookie before any tenant is known"},
+)
+sa.Index("browser_sessions_expiry", browser_sessions.c.expires_at)
 
 api_keys = sa.Table(
     "api_keys",

@@ -1,0 +1,31 @@
+import type { ReactNode } from "react";
+import type { Problem } from "../api/problem";
+import { ProblemMessage } from "./ProblemMessage";
+import type { Loaded } from "../useLoaded";
+
+export function Loading({ what }: { what: string }) {
+  return (
+    <p className="loading" role="status" aria-live="polite">
+      Loading {what}…
+    </p>
+  );
+}
+
+export function Empty({ children }: { children: ReactNode }) {
+  return <div className="empty">{children}</div>;
+}
+
+/** Loading, then the problem or the data (drawn by ``children``). */
+export function Show<T>({
+  loaded,
+  what,
+  children,
+}: {
+  loaded: Loaded<T>;
+  what: string;
+  children: (data: T) => ReactNode;
+}) {
+  if (loaded.state === "loading") return <Loading what={what} />;
+  if (loaded.state === "failed") return <ProblemMessage problem={loaded.problem as Problem} />;
+  return <>{children(loaded.data)}</>;
+}

@@ -1,0 +1,252 @@
+// The portal end to end, in Debian's Chromium driven by playwright-core, against a real
+// `sextant run` (cli/tests/test_portal_end_to_end.py starts it and runs this script):
+// sign in through the one-time link, create a tenant, a workspace and a Jira source in
+// the pages, send the source signed webhooks, see the developer appear, read the
+// forecast chart's numbers against the API, sign out. Every page gets a screenshot and
+// an axe-core check (no serious or critical violation).
+//
+// Environment: SEXTANT_URL, SEXTANT_SIGN_IN_URL, SEXTANT_WEBHOOKS (a folder of Jira
+// webhook bodies, sent in name order), SEXTANT_ARTIFACTS (screenshots and timings.json go
+// there), SEXTANT_E2E_ROUNDS (rounds of page timings: 1; the bench asks for more).
+import assert from "node:assert/strict";
+import { createHmac, randomUUID } from "node:crypto";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+
+const require = createRequire(import.meta.url);
+const BASE = required("SEXTANT_URL");
+const SIGN_IN = required("SEXTANT_SIGN_IN_URL");
+const WEBHOOKS = required("SEXTANT_WEBHOOKS");
+const ARTIFACTS = required("SEXTANT_ARTIFACTS");
+const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
+const AXE = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
+const ROUNDS = Number(process.env.SEXTANT_E2E_ROUNDS ?? 1);
+const timings = {};
+
+function required(name) {
+  const value = process.env[name];
+  if (!value) throw new Error(`set ${name}`);
+  return value;
+}
+
+function step(text) {
+  console.log(`e2e: ${text}`);
+}
+
+async function until(what, check, seconds = 90) {
+  const deadline = Date.now() + seconds * 1000;
+  let last;
+  while (Date.now() < deadline) {
+    try {
+      const value = await check();
+      if (value) return value;
+    } catch (error) {
+      last = error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  throw new Error(`${what}: not within ${seconds} s${last ? ` (${last})` : ""}`);
+}
+
+/** Screenshot and axe-check the page as it stands. */
+async function inspect(page, name) {
+  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+  await page.evaluate(AXE); // evaluated, not a <script>: the portal's CSP allows none inline
+  const violations = await page.evaluate(async () => {
+    const result = await window.axe.run(document, { resultTypes: ["violations"] });
+    return result.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.length, help: v.help }));
+  });
+  const grave = violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+  assert.deepEqual(grave, [], `${name}: axe-core found ${JSON.stringify(grave)}`);
+  step(`${name}: screenshot, axe-core clean (${violations.length} minor)`);
+}
+
+/** Open a page from the navigation; note how long until its heading shows. */
+async function open(page, link, heading) {
+  await page.getByRole("navigation", { name: "Pages" }).getByRole("link", { name: link }).click();
+  await page.getByRole("heading", { level: 1, name: heading }).waitFor();
+}
+
+async function sendWebhooks(url, secret) {
+  for (const name of readdirSync(WEBHOOKS).sort()) {
+    const body = readFileSync(join(WEBHOOKS, name));
+    const signature = createHmac("sha256", secret).update(body).digest("hex");
+    const reply = await fetch(url, {
+      method: "POST",
+      body,
+      headers: {
+        "content-type": "application/json",
+        "x-hub-signature": `sha256=${signature}`,
+        "x-atlassian-webhook-identifier": randomUUID(),
+      },
+    });
+    assert.equal(reply.status, 202, `${name}: ${reply.status} ${await reply.text()}`);
+  }
+}
+
+mkdirSync(ARTIFACTS, { recursive: true });
+const profile = mkdtempSync(join(tmpdir(), "sextant-e2e-chromium-"));
+const context = await chromium.launchPersistentContext(profile, {
+  executablePath: CHROMIUM,
+  headless: true,
+  args: [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+  ],
+  viewport: { width: 1280, height: 900 },
+});
+try {
+  const page = context.pages()[0] ?? (await context.newPage());
+  page.setDefaultTimeout(30_000);
+  const consoleErrors = [];
+  page.on("console", (message) => message.type() === "error" && consoleErrors.push(message.text()));
+  page.on("pageerror", (error) => consoleErrors.push(String(error)));
+
+  step("a visitor without a session is asked to sign in");
+  await page.goto(`${BASE}/forecasts`);
+  await page.getByText("Sign in with the one-time link").waitFor();
+  await inspect(page, "0-signed-out");
+
+  step("sign in through the one-time link");
+  const started = Date.now();
+  await page.goto(SIGN_IN);
+  assert.equal(new URL(page.url()).pathname, "/");
+  await page.getByRole("heading", { level: 1, name: "Tenants" }).waitFor();
+  timings.firstLoadMs = Date.now() - started;
+  const cookies = await context.cookies(BASE);
+  const session = cookies.find((c) => c.name === "sextant_session");
+  assert.ok(session, "the link set the session cookie");
+  assert.equal(session.httpOnly, true);
+  assert.equal(session.sameSite, "Strict");
+  const again = await page.request.get(SIGN_IN, { maxRedirects: 0 });
+  assert.equal(again.status(), 409, "a sign-in link opens one session");
+  await page.getByText("No tenant yet").waitFor();
+  await inspect(page, "1-tenants-empty");
+
+  step("create a tenant, then a workspace and a Jira source in it");
+  await page.getByLabel("New tenant").fill("E2E Corp");
+  await page.getByRole("button", { name: "Create tenant" }).click();
+  await page.getByRole("heading", { level: 1, name: "Workspaces & sources" }).waitFor();
+  await page.getByText("No workspace yet").waitFor();
+  await page.getByLabel("New workspace").fill("eng");
+  await page.getByRole("button", { name: "Create workspace" }).click();
+  await page.getByRole("heading", { name: "Sources of eng" }).waitFor();
+  await page.getByLabel("Tool", { exact: true }).selectOption("jira");
+  await page.getByLabel("Name", { exact: true }).fill("ENG");
+  await page.getByRole("button", { name: "Connect source" }).click();
+  const webhookUrl = await page.getByTestId("webhook-url").textContent();
+  const secret = await page.getByTestId("webhook-secret").textContent();
+  assert.match(webhookUrl, /\/v1\/hooks\/[0-9a-f-]{36}$/);
+  await page.getByRole("cell", { name: webhookUrl }).waitFor(); // listed with its URL
+  await inspect(page, "2-workspaces-and-sources");
+
+  // The pages act as platform admin on the chosen tenant: the same path for the API.
+  const tenant = await page.evaluate(() => localStorage.getItem("sextant.tenant"));
+  const scope = await page.evaluate(() => localStorage.getItem("sextant.scope"));
+  assert.ok(tenant && scope?.startsWith("workspace:"));
+  const api = (path) => `${BASE}/v1/tenants/${tenant}/${path}`;
+
+  step("send the source's webhooks, signed as Jira signs them");
+  await sendWebhooks(webhookUrl, secret);
+
+  step("the developer the issue names appears");
+  await open(page, "Developers", "Developers");
+  await until("Ada Lovelace in the developers", async () => {
+    if (await page.getByRole("cell", { name: "Ada Lovelace" }).count()) return true;
+    await page.reload();
+    await page.getByRole("heading", { level: 1, name: "Developers" }).waitFor();
+    return false;
+  });
+  await inspect(page, "3-developers");
+
+  step("the overview shows the DORA tiles with their definition");
+  await open(page, "Overview", "Overview");
+  await page.getByTestId("dora-definition").waitFor();
+  const dora = await (await page.request.get(api(`metrics/dora?scope=${scope}`))).json();
+  assert.equal(await page.getByTestId("dora-definition").textContent(), dora.definition_id);
+  await inspect(page, "4-overview");
+
+  step("a forecast's chart shows the API's numbers");
+  const query = `forecasts/when?scope=${scope}&items=3`;
+  const expected = await until("a forecast of the workspace", async () => {
+    const reply = await page.request.get(api(query));
+    return reply.ok() ? reply.json() : null;
+  });
+  await open(page, "Forecasts", "Forecasts");
+  await page.getByLabel("Items", { exact: true }).fill("3");
+  await page.getByRole("button", { name: "Forecast" }).click();
+  await page.getByRole("img", { name: /When 3 items are done/ }).waitFor();
+  const shown = {};
+  for (const confidence of Object.keys(expected.percentiles)) {
+    shown[confidence] = await page.getByTestId(`percentile-${confidence}`).textContent();
+  }
+  const wanted = Object.fromEntries(
+    Object.entries(expected.percentiles).map(([c, v]) => [c, v ?? "beyond the horizon"]),
+  );
+  assert.deepEqual(shown, wanted, "the chart's percentiles are the API's");
+  assert.ok(Object.keys(shown).length >= 3, "the forecast has its percentiles");
+  await inspect(page, "5-forecast");
+
+  step("the other theme is checked too, the chart in it");
+  await page.getByRole("button", { name: /Use the (dark|light) theme/ }).click();
+  await inspect(page, "6-forecast-other-theme");
+
+  step("a forecast the API refuses shows its problem+json");
+  await page.getByLabel("Items", { exact: true }).fill("0");
+  await page.getByLabel("Items", { exact: true }).evaluate((input) => input.removeAttribute("min"));
+  await page.getByRole("button", { name: "Forecast" }).click();
+  const alert = page.getByRole("alert");
+  await alert.waitFor();
+  assert.match(await alert.textContent(), /422/);
+  assert.match(await alert.textContent(), /items/);
+
+  step("time each page: from its link until its data shows, and its API call alone");
+  const timed = [
+    ["Overview", () => page.getByTestId("dora-definition"), `metrics/dora?scope=${scope}`],
+    ["Workspaces & sources", () => page.getByRole("heading", { name: "Sources of eng" }), "workspaces?limit=50"],
+    ["Developers", () => page.getByRole("cell", { name: "Ada Lovelace" }), "developers?limit=50"],
+    ["Forecasts", () => page.getByRole("img", { name: /When 3 items are done/ }), query],
+  ];
+  const pageMs = {};
+  const apiMs = {};
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [link, ready, path] of timed) {
+      let started = performance.now();
+      await page.getByRole("navigation", { name: "Pages" }).getByRole("link", { name: link }).click();
+      if (link === "Forecasts") {
+        await page.getByLabel("Items", { exact: true }).fill("3");
+        started = performance.now();
+        await page.getByRole("button", { name: "Forecast" }).click();
+      }
+      await ready().waitFor();
+      (pageMs[link] ??= []).push(performance.now() - started);
+      started = performance.now();
+      assert.ok((await page.request.get(api(path))).ok(), path);
+      (apiMs[link] ??= []).push(performance.now() - started);
+    }
+  }
+  timings.pages = pageMs;
+  timings.api = apiMs;
+
+  step("sign out ends the session");
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.getByText("Sign in with the one-time link").waitFor();
+  const after = await page.request.get(`${BASE}/v1/me`);
+  assert.equal(after.status(), 401);
+  assert.deepEqual(consoleErrors.filter((e) => !/status of 4\d\d/.test(e)), []);
+  writeFileSync(join(ARTIFACTS, "timings.json"), JSON.stringify(timings, null, 2));
+  step(`first load ${timings.firstLoadMs} ms; pages (ms): ${JSON.stringify(pageMs)}`);
+  step("passed");
+} finally {
+  await context.close();
+  rmSync(profile, { recursive: true, force: true });
+}
