@@ -1,0 +1,93 @@
+"""The reports API's request and reply models."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+from uuid import UUID
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from sextant.reports.domain.kinds import Kind
+
+Format = Literal["pdf", "csv"]
+Status = Literal["queued", "running", "done", "failed"]
+LONGEST_PERIOD_DAYS = 3 * 366  # insights answers at most three years at once
+
+
+class ReportRequest(BaseModel):
+    """What to report on; the scope is the request's ``?scope=``, checked by the gateway."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "kind": "dora",
+                    "from": "2026-03-02",
+                    "to": "2026-03-08",
+                    "format": "pdf",
+                    "time_zone": "Europe/Paris",
+                }
+            ]
+        },
+    )
+
+    kind: Kind = Field(
+        description="dora: the DORA keys over the period; compliance: changes merged "
+        "without an approving review"
+    )
+    period_from: date = Field(alias="from", description="first day of the period (included)")
+    period_to: date = Field(alias="to", description="last day of the period (included)")
+    format: Format = Field(default="pdf", description="pdf or csv")
+    time_zone: str = Field(
+        default="UTC",
+        max_length=64,
+        description="IANA time zone the days are counted in, e.g. Europe/Paris",
+    )
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        if value not in _zones():
+            raise ValueError(f"{value!r} is not an IANA time zone")
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not an IANA time zone") from None
+        return value
+
+
+def _zones() -> set[str]:
+    """IANA names only (ZoneInfo alone would also open a path like ``../etc``)."""
+    return available_timezones() | {"UTC"}
+
+
+class ReportView(BaseModel):
+    """A report job: what was asked, how far it is, and where its file is."""
+
+    id: UUID
+    kind: Kind
+    format: Format
+    scope: str
+    period_from: date = Field(serialization_alias="from")
+    period_to: date = Field(serialization_alias="to")
+    time_zone: str
+    status: Status = Field(description="queued, running, done or failed")
+    progress: int = Field(ge=0, le=100, description="percent done")
+    step: str = Field(description="what the worker is doing, or did last")
+    reason: str | None = Field(description="why it failed (failed only)")
+    file: str | None = Field(description="where to download it (done only)")
+    size_bytes: int | None
+    sha256: str | None
+    attempts: int = Field(description="how many times it was rendered or tried")
+    requested_by: str
+    created_at: datetime
+    finished_at: datetime | None
+
+
+class ReportPage(BaseModel):
+    items: list[ReportView]
+    next_cursor: str | None = Field(description="pass as ?cursor= for the next page")
