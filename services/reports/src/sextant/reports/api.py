@@ -96,7 +96,7 @@ async def create_report(
     if body.period_from > body.period_to:
         raise InvalidInput("from must be on or before to", parameter="from")
     if (body.period_to - body.period_from).days >= LONGEST_PERIOD_DAYS:
-        raise InvalidInput("a report covers at most three years", parameter="from")
+        raise InvalidInput("from must be at most three years before to", parameter="from")
     new = repository.NewReport(
         id=uuid7(),
         tenant_id=tenant,
@@ -191,7 +191,7 @@ async def report_file(
     if row is None:
         raise NotFound(f"no report {report_id}")
     if row.status != "done" or row.object_key is None or state.objects is None:
-        raise Conflict(f"report {report_id} is {row.status}, not rendered", status=row.status)
+        raise Conflict(f"report {report_id} is {row.status}, not rendered", report_status=row.status)
     try:
         data = await state.objects.get(row.object_key)
     except ObjectNotFound:
