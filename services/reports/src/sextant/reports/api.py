@@ -191,7 +191,9 @@ async def report_file(
     if row is None:
         raise NotFound(f"no report {report_id}")
     if row.status != "done" or row.object_key is None or state.objects is None:
-        raise Conflict(f"report {report_id} is {row.status}, not rendered", report_status=row.status)
+        raise Conflict(
+            f"report {report_id} is {row.status}, not rendered", report_status=row.status
+        )
     try:
         data = await state.objects.get(row.object_key)
     except ObjectNotFound:

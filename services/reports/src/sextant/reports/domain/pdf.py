@@ -33,7 +33,6 @@ from reportlab.platypus.tableofcontents import TableOfContents
 from sextant.reports.domain.csv import Cell, cell_text
 from sextant.reports.domain.kinds import ChartSeries, ReportModel
 
-ROWS_PER_PAGE = 30
 PAGE = landscape(A4)
 CELL_CHARS = 60  # a longer text (a title) is cut in the PDF; the CSV keeps it whole
 
@@ -121,13 +120,10 @@ def render_pdf(report: ReportModel, cover: Cover) -> bytes:
         story.append(Paragraph(section.title, styles["Heading1"]))
         if not section.rows:
             story.append(Paragraph("None in this period.", styles["BodyText"]))
-        for start in range(0, max(len(section.rows), 1), ROWS_PER_PAGE):
-            chunk = section.rows[start : start + ROWS_PER_PAGE]
-            if not chunk:
-                break
+        else:
             table = Table(
-                [list(section.header)] + [[_cell(v) for v in row] for row in chunk],
-                repeatRows=1,
+                [list(section.header)] + [[_cell(v) for v in row] for row in section.rows],
+                repeatRows=1,  # the header again on every page the table runs onto
             )
             table.setStyle(
                 TableStyle(
@@ -139,8 +135,6 @@ def render_pdf(report: ReportModel, cover: Cover) -> bytes:
                 )
             )
             story.append(table)
-            if start + ROWS_PER_PAGE < len(section.rows):
-                story.append(PageBreak())
         story.append(PageBreak())
     for series in report.charts:
         story.append(Paragraph(series.title, styles["Heading1"]))

@@ -1,0 +1,103 @@
+"""Each kind's table model from what the services answered, worked by hand."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sextant.reports.domain.kinds import approved_by_another, compliance_report, dora_report
+
+ALICE, BOB, BOT = "a" * 8, "b" * 8, "c" * 8
+WEEK = (datetime(2026, 3, 2, tzinfo=UTC), datetime(2026, 3, 9, tzinfo=UTC))
+
+DORA = {
+    "definition_id": "dora-2024",
+    "definition_version": 1,
+    "attribution_window_days": 7.0,
+    "include_bots": False,
+    "incidents": 1,
+    "incidents_attributed": 1,
+    "deployment_frequency": {
+        "deployments": 3,
+        "deployment_days": 1,
+        "weeks": 1,
+        "median_deployment_days_per_week": 1,
+        "p85_deployment_days_per_week": 1,
+        "band": "high",
+    },
+    "lead_time": {"count": 2, "median_hours": 4.5, "p85_hours": 5.2, "band": "elite"},
+    "change_failure_rate": {"numerator": 1, "denominator": 3, "rate": 0.25, "band": "low"},
+    "time_to_restore": {"count": 1, "median_hours": 1.5, "p85_hours": 1.5, "band": "high"},
+    "rework_rate": None,
+}
+
+
+def test_dora_has_a_row_per_key_and_charts_of_the_medians_and_rates() -> None:
+    report = dora_report(DORA)
+    rows = {row[0]: row for row in report.sections[0].rows}
+    assert list(rows) == [
+        "deployment_frequency",
+        "lead_time",
+        "change_failure_rate",
+        "time_to_restore",
+    ]  # no rework rate outside dora-2024's answer
+    assert rows["lead_time"][2:5] == [2, 4.5, 5.2]
+    assert rows["change_failure_rate"][5:8] == [1, 3, 0.25]
+    assert rows["deployment_frequency"][5:7] == [1, 1]
+    assert [(c.labels, c.values) for c in report.charts] == [
+        (["lead_time", "time_to_restore"], [4.5, 1.5]),
+        (["change_failure_rate"], [0.25]),
+    ]
+    assert "dora-2024" in report.definition and "within 7 days" in report.definition
+
+
+def change(number: int, author: str, merged: str | None, reviews: list[Any]) -> dict[str, Any]:
+    return {
+        "repository": "octo/repo",
+        "number": number,
+        "title": f"Change {number}",
+        "url": None,
+        "author_developer_id": author,
+        "opened_at": "2026-03-01T08:00:00Z",
+        "merged_at": merged,
+        "reviews": reviews,
+    }
+
+
+def review(by: str | None, state: str, at: str, bot: bool = False) -> dict[str, Any]:
+    return {"reviewer_developer_id": by, "state": state, "submitted_at": at, "reviewer_is_bot": bot}
+
+
+def test_only_an_approval_by_another_person_before_the_merge_counts() -> None:
+    merged = "2026-03-03T12:00:00Z"
+    assert approved_by_another(
+        change(1, ALICE, merged, [review(BOB, "approved", "2026-03-03T11:00:00Z")])
+    )
+    assert approved_by_another(change(1, ALICE, merged, [review(BOB, "approved", merged)]))
+    for reviews in (
+        [review(ALICE, "approved", "2026-03-03T11:00:00Z")],  # the author's own
+        [review(BOT, "approved", "2026-03-03T11:00:00Z", bot=True)],  # a bot's
+        [review(BOB, "approved", "2026-03-03T12:00:01Z")],  # after the merge
+        [review(BOB, "commented", "2026-03-03T11:00:00Z")],  # not an approval
+        [review(None, "approved", "2026-03-03T11:00:00Z")],  # nobody we know
+        [],
+    ):
+        assert not approved_by_another(change(1, ALICE, merged, reviews)), reviews
+
+
+def test_compliance_lists_unapproved_merges_of_the_period_oldest_first() -> None:
+    changes = [
+        change(4, BOB, "2026-03-05T10:00:00Z", []),
+        change(1, ALICE, "2026-03-03T12:00:00Z", [review(BOB, "approved", "2026-03-03T11:00:00Z")]),
+        change(2, ALICE, "2026-03-02T00:00:00Z", []),  # the period's first instant: in
+        change(3, ALICE, "2026-03-09T00:00:00Z", []),  # the end is excluded
+        change(5, ALICE, None, []),  # never merged
+    ]
+    report = compliance_report(changes, *WEEK)
+    rows = report.sections[0].rows
+    assert [(row[1], row[6]) for row in rows] == [
+        (2, datetime(2026, 3, 2, tzinfo=UTC)),
+        (4, datetime(2026, 3, 5, 10, tzinfo=UTC)),
+    ]
+    assert "Merged in the period: 3; without an approving review: 2." in report.definition
+    assert [(c.labels, c.values) for c in report.charts] == [(["octo/repo"], [2.0])]
