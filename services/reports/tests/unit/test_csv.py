@@ -52,6 +52,6 @@ def test_chunks_join_to_the_same_bytes_every_time() -> None:
         for i in range(5000)
     ]
     chunks = list(csv_chunks(["n", "name", "at"], iter(rows)))
-    assert len(chunks) == 3  # 2,048 rows a chunk, the header counted in the first
+    assert len(chunks) == 3  # 2,048 rows a chunk (the header with the first), then 904
     assert b"".join(chunks) == csv_bytes(["n", "name", "at"], rows)
     assert chunks[-1].endswith(b"4999,row 4999,2026-01-04T11:19:00Z\r\n")
