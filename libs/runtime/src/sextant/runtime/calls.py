@@ -42,7 +42,8 @@ class PeerCallFailed(Exception):
     """Another service refused or failed a call; ``status`` is 0 when it could not be reached."""
 
     def __init__(self, service: str, path: str, status: int, detail: str) -> None:
-        super().__init__(f"{service} {path}: {status or 'unreachable'} {detail}".strip())
+        said = f"{status} {detail}".strip() if status else f"unreachable ({detail})"
+        super().__init__(f"{service} {path}: {said}")
         self.service, self.path, self.status, self.detail = service, path, status, detail
 
 
