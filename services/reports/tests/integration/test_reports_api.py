@@ -265,6 +265,7 @@ async def test_another_tenant_sees_nothing_of_a_report(platform: Platform) -> No
         ({"scope": SCOPE}, {"kind": "dora", "from": "2026-03-09", "to": "2026-03-02"}, 400, "from"),
         ({"scope": SCOPE}, {"kind": "dora", "from": "2020-01-01", "to": "2026-03-02"}, 400, "from"),
         ({"scope": SCOPE}, {"kind": "dora", "from": "2026-02-30", "to": "2026-03-02"}, 422, "from"),
+        ({"scope": SCOPE}, {"kind": "dora", "from": "9999-12-31", "to": "9999-12-31"}, 422, "from"),
         ({"scope": "team:1"}, {"kind": "dora", **WEEK}, 400, "scope"),
         ({}, {"kind": "dora", **WEEK}, 422, "scope"),
     ],

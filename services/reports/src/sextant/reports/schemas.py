@@ -14,6 +14,7 @@ from sextant.reports.domain.kinds import Kind
 Format = Literal["pdf", "csv"]
 Status = Literal["queued", "running", "done", "failed"]
 LONGEST_PERIOD_DAYS = 3 * 366  # insights answers at most three years at once
+EARLIEST_DAY, LATEST_DAY = date(1970, 1, 1), date(9998, 12, 31)  # every zone's midnights fit
 
 
 class ReportRequest(BaseModel):
@@ -47,6 +48,13 @@ class ReportRequest(BaseModel):
         max_length=64,
         description="IANA time zone the days are counted in, e.g. Europe/Paris",
     )
+
+    @field_validator("period_from", "period_to")
+    @classmethod
+    def _storable_day(cls, value: date) -> date:
+        if not EARLIEST_DAY <= value <= LATEST_DAY:
+            raise ValueError(f"must lie between {EARLIEST_DAY} and {LATEST_DAY}")
+        return value
 
     @field_validator("time_zone")
     @classmethod
