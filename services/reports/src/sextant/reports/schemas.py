@@ -7,7 +7,7 @@ from typing import Literal
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 
 from sextant.reports.domain.kinds import Kind
 
@@ -73,8 +73,32 @@ def _zones() -> set[str]:
     return available_timezones() | {"UTC"}
 
 
+REPORT_EXAMPLE: dict[str, JsonValue] = {
+    "id": "01a24c0b-fe8d-7377-8d87-5d73ab74e7f6",
+    "kind": "dora",
+    "format": "pdf",
+    "scope": "workspace:0190f5c2-1111-7c3a-9d3e-1b2c3d4e5f60",
+    "from": "2026-03-02",
+    "to": "2026-03-08",
+    "time_zone": "Europe/Paris",
+    "status": "done",
+    "progress": 100,
+    "step": "done",
+    "reason": None,
+    "file": "/v1/reports/01a24c0b-fe8d-7377-8d87-5d73ab74e7f6/file",
+    "size_bytes": 7155,
+    "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+    "attempts": 1,
+    "requested_by": "alice@example.com",
+    "created_at": "2026-03-09T08:00:00Z",
+    "finished_at": "2026-03-09T08:00:03Z",
+}
+
+
 class ReportView(BaseModel):
     """A report job: what was asked, how far it is, and where its file is."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [REPORT_EXAMPLE]})
 
     id: UUID
     kind: Kind
@@ -97,5 +121,9 @@ class ReportView(BaseModel):
 
 
 class ReportPage(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"items": [REPORT_EXAMPLE], "next_cursor": None}]}
+    )
+
     items: list[ReportView]
     next_cursor: str | None = Field(description="pass as ?cursor= for the next page")
