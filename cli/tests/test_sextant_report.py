@@ -1,5 +1,5 @@
 """`sextant report create` over real HTTP against the whole embedded platform: the gateway
-routes /v1/reports to reports, whose worker reads insights in-process on the requester's
+routes /v1/reports to reports, whose worker reads insights and forecast in-process on the requester's
 behalf (runtime.calls) and stores the file; the command waits and writes it."""
 
 from __future__ import annotations
@@ -45,6 +45,17 @@ async def test_a_report_asked_from_the_command_line_is_written_to_the_file(
                 *common,
             )
             pdf = await sextant("report", "create", "dora", *week, "-o", str(pdf_file), *common)
+            sprints = await sextant(
+                "report",
+                "create",
+                "sprint",
+                *week,
+                "--format",
+                "csv",
+                "-o",
+                str(tmp_path / "s.csv"),
+                *common,
+            )
             refused = await sextant(
                 "report",
                 "create",
@@ -65,6 +76,10 @@ async def test_a_report_asked_from_the_command_line_is_written_to_the_file(
     )
     assert pdf.exit_code == 0, pdf.output
     assert pdf_file.read_bytes().startswith(b"%PDF-")
+    assert sprints.exit_code == 0, sprints.output  # forecast read in-process too
+    assert (tmp_path / "s.csv").read_bytes() == (
+        b"name,state,starts_at,ends_at,closed_at,items,done,in_progress,todo,done_share\r\n"
+    )
     assert refused.exit_code == 1
     assert "from must be on or before to" in refused.output
     assert not (tmp_path / "never.pdf").exists()

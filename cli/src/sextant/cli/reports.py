@@ -51,7 +51,7 @@ def wait_for(api: Api, location: str, timeout: float, show: bool) -> dict[str, A
 
 @report_app.command("create")
 def report_create(
-    kind: str = typer.Argument(help="dora or compliance"),
+    kind: str = typer.Argument(help="dora, compliance or sprint"),
     scope: str = typer.Option(..., "--scope", help="workspace:<id> or view:<id>"),
     first: str = typer.Option(..., "--from", help="first day, YYYY-MM-DD (included)"),
     last: str = typer.Option(..., "--to", help="last day, YYYY-MM-DD (included)"),

@@ -253,7 +253,7 @@ async def test_another_tenant_sees_nothing_of_a_report(platform: Platform) -> No
 @pytest.mark.parametrize(
     ("params", "body", "status", "named"),
     [
-        ({"scope": SCOPE}, {"kind": "sprint", **WEEK}, 422, "kind"),
+        ({"scope": SCOPE}, {"kind": "velocity", **WEEK}, 422, "kind"),
         ({"scope": SCOPE}, {"kind": "dora", **WEEK, "format": "xlsx"}, 422, "format"),
         ({"scope": SCOPE}, {"kind": "dora", **WEEK, "time_zone": "Mars/Olympus"}, 422, "time_zone"),
         (

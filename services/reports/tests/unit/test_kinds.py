@@ -5,7 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sextant.reports.domain.kinds import approved_by_another, compliance_report, dora_report
+from sextant.reports.domain.kinds import (
+    approved_by_another,
+    compliance_report,
+    dora_report,
+    sprint_report,
+)
 
 ALICE, BOB, BOT = "a" * 8, "b" * 8, "c" * 8
 WEEK = (datetime(2026, 3, 2, tzinfo=UTC), datetime(2026, 3, 9, tzinfo=UTC))
@@ -101,3 +106,35 @@ def test_compliance_lists_unapproved_merges_of_the_period_oldest_first() -> None
     ]
     assert "Merged in the period: 3; without an approving review: 2." in report.definition
     assert [(c.labels, c.values) for c in report.charts] == [(["octo/repo"], [2.0])]
+
+
+def sprint(name: str, starts: str, items: dict[str, int], state: str = "closed") -> dict[str, Any]:
+    return {
+        "name": name,
+        "state": state,
+        "starts_at": starts,
+        "ends_at": "2026-03-13T17:00:00Z",
+        "closed_at": None,
+        "items": items,
+    }
+
+
+def test_sprints_in_start_order_with_their_items_by_category_and_the_share_done() -> None:
+    report = sprint_report(
+        [
+            sprint(
+                "S2", "2026-03-09T09:00:00Z", {"todo": 1, "in_progress": 1, "done": 2}, "active"
+            ),
+            sprint("S1", "2026-03-02T09:00:00Z", {"done": 3, "todo": 0}),
+            sprint("S0", "2026-03-02T09:00:00Z", {}),  # started with S1, holds nothing
+        ]
+    )
+    rows = report.sections[0].rows
+    assert [row[0] for row in rows] == ["S0", "S1", "S2"]
+    # items, done, in progress, todo, done share: S2's 2 of 4 done; S0's share is nothing
+    assert [row[5:] for row in rows] == [[0, 0, 0, 0, None], [3, 3, 0, 0, 1.0], [4, 2, 1, 1, 0.5]]
+    assert rows[2][2] == datetime(2026, 3, 9, 9, tzinfo=UTC)
+    assert [(c.title, c.values) for c in report.charts] == [
+        ("Items done per sprint", [0.0, 3.0, 2.0]),
+        ("Items per sprint", [0.0, 3.0, 4.0]),
+    ]

@@ -23,7 +23,12 @@ from sextant.contracts import uuid7
 from sextant.contracts.events.platform import NotificationRaised, ReportFailed, ReportRendered
 from sextant.reports.db import repository
 from sextant.reports.domain.csv import csv_bytes
-from sextant.reports.domain.kinds import ReportModel, compliance_report, dora_report
+from sextant.reports.domain.kinds import (
+    ReportModel,
+    compliance_report,
+    dora_report,
+    sprint_report,
+)
 from sextant.reports.domain.pdf import Cover, render_pdf
 from sextant.reports.settings import ReportsSettings
 from sextant.runtime.app import ServiceState
@@ -82,6 +87,25 @@ async def fetch_model(calls: PeerCalls, job: sa.Row[Any], on_behalf: OnBehalfOf)
                     )
                 )
         return compliance_report(details, since, until)
+    if job.kind == "sprint":
+        started = calls.pages(
+            "forecast",
+            "/v1/sprints",
+            {
+                "scope": job.scope,
+                "starts_since": window["since"],
+                "starts_before": window["until"],
+                "limit": "500",
+            },
+            on_behalf,
+        )
+        sprints = [
+            await calls.get_json(
+                "forecast", f"/v1/sprints/{sprint['id']}", {"scope": job.scope}, on_behalf
+            )
+            async for sprint in started
+        ]
+        return sprint_report(sprints)
     raise RenderFailed(f"unknown report kind {job.kind!r}")
 
 

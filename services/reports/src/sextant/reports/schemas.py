@@ -38,7 +38,7 @@ class ReportRequest(BaseModel):
 
     kind: Kind = Field(
         description="dora: the DORA keys over the period; compliance: changes merged "
-        "without an approving review"
+        "without an approving review; sprint: the sprints that started in it"
     )
     period_from: date = Field(alias="from", description="first day of the period (included)")
     period_to: date = Field(alias="to", description="last day of the period (included)")

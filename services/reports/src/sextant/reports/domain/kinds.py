@@ -12,8 +12,8 @@ from typing import Any, Literal
 
 from sextant.reports.domain.csv import Cell
 
-Kind = Literal["dora", "compliance"]
-KINDS: tuple[Kind, ...] = ("dora", "compliance")
+Kind = Literal["dora", "compliance", "sprint"]
+KINDS: tuple[Kind, ...] = ("dora", "compliance", "sprint")
 
 
 @dataclass(frozen=True)
@@ -235,6 +235,68 @@ def compliance_report(
             )
         ]
         if names
+        else [],
+    )
+
+
+# sprints ---------------------------------------------------------------------------------
+
+SPRINT_HEADER = [
+    "name",
+    "state",
+    "starts_at",
+    "ends_at",
+    "closed_at",
+    "items",
+    "done",
+    "in_progress",
+    "todo",
+    "done_share",
+]
+
+
+def sprint_report(sprints: Sequence[Mapping[str, Any]]) -> ReportModel:
+    """The sprints that started in the period, from forecast's sprint details, in the
+    order they started: their items now, by status category, and the share done."""
+    ordered = sorted(sprints, key=lambda s: (_moment(s["starts_at"]), s["name"]))
+    rows: list[list[Cell]] = []
+    totals: list[float] = []
+    dones: list[float] = []
+    for sprint in ordered:
+        counts = sprint.get("items", {})
+        done, doing, todo = (int(counts.get(k, 0)) for k in ("done", "in_progress", "todo"))
+        total = done + doing + todo
+        totals.append(float(total))
+        dones.append(float(done))
+        rows.append(
+            [
+                sprint["name"],
+                sprint["state"],
+                _moment(sprint["starts_at"]),
+                None if sprint.get("ends_at") is None else _moment(sprint["ends_at"]),
+                None if sprint.get("closed_at") is None else _moment(sprint["closed_at"]),
+                total,
+                done,
+                doing,
+                todo,
+                None if total == 0 else done / total,
+            ]
+        )
+    names = [str(sprint["name"]) for sprint in ordered]
+    return ReportModel(
+        title="Sprints",
+        definition=(
+            "Every sprint of the scope that started in the period, with the work items it "
+            "holds now by status category (todo, in progress, done) and the share done. "
+            "Scope changes, carry-over and the forecast made at the start are not in this "
+            f"version. Sprints: {len(rows)}."
+        ),
+        sections=[Section("Sprints", SPRINT_HEADER, rows)],
+        charts=[
+            ChartSeries("Items done per sprint", "bar", names, dones, "items"),
+            ChartSeries("Items per sprint", "bar", names, totals, "items"),
+        ]
+        if rows
         else [],
     )
 
