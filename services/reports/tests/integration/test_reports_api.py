@@ -222,6 +222,12 @@ async def test_dora_and_compliance_reports_match_insights_for_the_same_week(
         ("3", "Change 3", "2026-03-02T19:00:00Z")
     ]
 
+    told = await published(platform.dsn, dora["id"])
+    outcome = {e["type"]: e["data"] for e in told[1:3]}
+    assert outcome["sextant.reports.rendered.v1"]["sha256"] == dora["sha256"]
+    assert outcome["sextant.reports.rendered.v1"]["size_bytes"] == len(body)
+    assert outcome["sextant.notifications.raised.v1"]["link"] == dora["file"]
+
     pdf = await rendered(platform, {"kind": "dora", "format": "pdf", **WEEK})
     assert pdf["status"] == "done", pdf["reason"]
     reply = await download(platform, pdf)
