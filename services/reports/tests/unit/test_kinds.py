@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sextant.reports.domain.kinds import (
+    Period,
     approved_by_another,
     compliance_report,
     dora_report,
@@ -138,3 +139,12 @@ def test_sprints_in_start_order_with_their_items_by_category_and_the_share_done(
         ("Items done per sprint", [0.0, 3.0, 2.0]),
         ("Items per sprint", [0.0, 3.0, 4.0]),
     ]
+
+
+def test_a_period_is_counted_in_its_time_zone_across_a_clock_change() -> None:
+    # Paris is UTC+1 until Sunday 29 March 2026 02:00, UTC+2 after: that day has 23 hours
+    week = Period(date(2026, 3, 23), date(2026, 3, 29), "Europe/Paris").moments()
+    assert week == (datetime(2026, 3, 22, 23, tzinfo=UTC), datetime(2026, 3, 29, 22, tzinfo=UTC))
+    assert Period(date(2026, 3, 2), date(2026, 3, 8), "UTC").moments() == WEEK
+    tokyo = Period(date(2026, 3, 2), date(2026, 3, 2), "Asia/Tokyo").moments()
+    assert tokyo == (datetime(2026, 3, 1, 15, tzinfo=UTC), datetime(2026, 3, 2, 15, tzinfo=UTC))

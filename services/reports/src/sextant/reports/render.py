@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 import structlog
@@ -24,6 +23,7 @@ from sextant.contracts.events.platform import NotificationRaised, ReportFailed, 
 from sextant.reports.db import repository
 from sextant.reports.domain.csv import csv_bytes
 from sextant.reports.domain.kinds import (
+    Period,
     ReportModel,
     compliance_report,
     dora_report,
@@ -47,21 +47,13 @@ class RenderFailed(Exception):
     """A reason to give the requester (the job fails with it, and can be retried)."""
 
 
-def period_moments(first: date, last: date, time_zone: str) -> tuple[datetime, datetime]:
-    """[first day's midnight, the day after last's midnight) in the zone, as UTC moments."""
-    zone = ZoneInfo(time_zone)
-    start = datetime.combine(first, datetime.min.time(), zone)
-    end = datetime.combine(last + timedelta(days=1), datetime.min.time(), zone)
-    return start.astimezone(UTC), end.astimezone(UTC)
-
-
 def utc_text(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 async def fetch_model(calls: PeerCalls, job: sa.Row[Any], on_behalf: OnBehalfOf) -> ReportModel:
     """What the job's kind needs, from the services that own it, as a table model."""
-    since, until = period_moments(job.period_from, job.period_to, job.time_zone)
+    since, until = Period(job.period_from, job.period_to, job.time_zone).moments()
     window = {"scope": job.scope, "since": utc_text(since), "until": utc_text(until)}
     if job.kind == "dora":
         reply = await calls.get_json("insights", "/v1/metrics/dora", window, on_behalf)

@@ -7,8 +7,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from sextant.reports.domain.csv import Cell
 
@@ -51,6 +52,14 @@ class Period:
     first: date
     last: date
     time_zone: str
+
+    def moments(self) -> tuple[datetime, datetime]:
+        """[the first day's midnight, the midnight after the last day) in the zone, in UTC:
+        a day is whatever length the zone gives it (23 or 25 hours at a clock change)."""
+        zone = ZoneInfo(self.time_zone)
+        start = datetime.combine(self.first, time.min, zone)
+        end = datetime.combine(self.last + timedelta(days=1), time.min, zone)
+        return start.astimezone(UTC), end.astimezone(UTC)
 
 
 # DORA ------------------------------------------------------------------------------------
