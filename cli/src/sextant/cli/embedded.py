@@ -345,6 +345,8 @@ async def running_services(
             for name, spec in UPSTREAM_SPECS.items()
         }
         for app in apps.values():
+            app.state.peer_apps = apps  # for calls on a user's behalf (reports)
+        for app in apps.values():
             lifespan = app.router.lifespan_context(app)
             await lifespan.__aenter__()
             lifespans.append(lifespan)

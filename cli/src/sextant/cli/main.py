@@ -14,7 +14,7 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
-from sextant.cli import client, gate
+from sextant.cli import client, gate, reports
 
 if TYPE_CHECKING:
     from sextant.cli.embedded import Ready
@@ -332,6 +332,7 @@ app.add_typer(client.workspace_app, name="workspace")
 app.add_typer(client.source_app, name="source")
 app.add_typer(client.keys_app, name="keys")
 app.add_typer(client.archive_app, name="archive")
+app.add_typer(reports.report_app, name="report")
 app.command("status")(client.status)
 app.add_typer(gate.gate_app, name="gate")
 

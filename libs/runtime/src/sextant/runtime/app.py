@@ -106,6 +106,9 @@ class ServiceState:
     processor: EventProcessor | None = None
     relay: OutboxRelay | None = None
     tracer: Tracer | None = None  # None: tracing is off
+    # The other services' apps when they run in this process (the embedded mode), for
+    # calls on a user's behalf (sextant.runtime.calls); empty when distributed.
+    peers: Mapping[str, FastAPI] = field(default_factory=dict)
 
 
 def service_state(request: Request) -> ServiceState:
@@ -190,6 +193,7 @@ def create_service_app(
                 metrics=metrics,
                 objects=objects,
                 tracer=tracer,
+                peers=getattr(app.state, "peer_apps", {}),
             )
             app.state.service = state
             state.relay = OutboxRelay(db, outbox_table, bus, metrics=metrics, tracer=tracer)

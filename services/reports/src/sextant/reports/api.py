@@ -1,5 +1,251 @@
-"""Reports's HTTP routes (behind the gateway's internal token)."""
+"""Reports's HTTP routes (behind the gateway's internal token): ask for a report, follow
+it, page the tenant's reports, download the file, retry a failed one."""
 
-from fastapi import APIRouter
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+import sqlalchemy as sa
+from fastapi import APIRouter, BackgroundTasks, Depends, Path, Response
+from fastapi.responses import StreamingResponse
+
+from sextant.contracts import uuid7
+from sextant.contracts.events.platform import ReportRequested
+from sextant.reports.db import repository
+from sextant.reports.render import CONTENT_TYPES, worker_of
+from sextant.reports.schemas import LONGEST_PERIOD_DAYS, ReportPage, ReportRequest, ReportView
+from sextant.runtime.app import Session, State
+from sextant.runtime.errors import Conflict, InvalidInput, NotFound, problem_response
+from sextant.runtime.objectstore import ObjectNotFound
+from sextant.runtime.paging import Cursor, Limit, after_id, next_cursor
+from sextant.runtime.scope import ScopeParam
+from sextant.runtime.tokens import InternalClaims, caller_with_role
 
 router = APIRouter(prefix="/v1", tags=["reports"])
+
+Requester = Annotated[
+    InternalClaims,
+    # a partner reads only what a tenant granted it, which reports cannot check yet
+    Depends(caller_with_role("tenant_admin", "manager", "member")),
+]
+ReportId = Annotated[UUID, Path(description="the report's id, as POST /v1/reports gave it")]
+CHUNK_BYTES = 64 * 1024
+
+NOT_FOUND = problem_response("no such report in the caller's tenant")
+FORBIDDEN = problem_response("the caller's role may not ask for reports")
+BAD_ID = problem_response("the id is not a UUID")
+
+
+def _tenant(caller: InternalClaims) -> UUID:
+    if caller.tid is None:
+        raise InvalidInput("reports are per tenant; the call names none")
+    return caller.tid
+
+
+def _view(row: sa.Row[Any]) -> ReportView:
+    return ReportView(
+        id=row.id,
+        kind=row.kind,
+        format=row.format,
+        scope=row.scope,
+        period_from=row.period_from,
+        period_to=row.period_to,
+        time_zone=row.time_zone,
+        status=row.status,
+        progress=row.progress,
+        step=row.step,
+        reason=row.reason,
+        file=f"/v1/reports/{row.id}/file" if row.status == "done" else None,
+        size_bytes=row.size_bytes,
+        sha256=row.sha256,
+        attempts=row.attempts,
+        requested_by=row.requested_by,
+        created_at=row.created_at,
+        finished_at=row.finished_at,
+    )
+
+
+@router.post(
+    "/reports",
+    status_code=202,
+    response_model=ReportView,
+    summary="Ask for a report; it is rendered in the background",
+    description="Checks the parameters, stores a queued job and answers 202 with its id and "
+    "a Location to follow (GET /v1/reports/{id} shows status and progress). The scope is "
+    "?scope=, checked against the caller's tenant by the gateway; from and to are days in "
+    "the time zone, both included.",
+    responses={
+        400: problem_response("a bad scope, from after to, or a period over three years"),
+        403: FORBIDDEN,
+        422: problem_response("a parameter of the wrong type or value (named in the detail)"),
+    },
+)
+async def create_report(
+    body: ReportRequest,
+    caller: Requester,
+    scope: ScopeParam,
+    session: Session,
+    state: State,
+    response: Response,
+    background: BackgroundTasks,
+) -> ReportView:
+    tenant = _tenant(caller)
+    if body.period_from > body.period_to:
+        raise InvalidInput("from must be on or before to", parameter="from")
+    if (body.period_to - body.period_from).days >= LONGEST_PERIOD_DAYS:
+        raise InvalidInput("from must be at most three years before to", parameter="from")
+    new = repository.NewReport(
+        id=uuid7(),
+        tenant_id=tenant,
+        kind=body.kind,
+        format=body.format,
+        scope=scope.text,
+        scope_workspaces=scope.workspaces,
+        period_from=body.period_from,
+        period_to=body.period_to,
+        time_zone=body.time_zone,
+        requested_by=caller.sub,
+        requester_role=caller.role,
+    )
+    row = await repository.create(session, new, datetime.now(UTC))
+    await _requested(session, state, row)
+    background.add_task(worker_of(state).wake.set)  # after the commit, not before
+    response.headers["Location"] = f"/v1/reports/{row.id}"
+    return _view(row)
+
+
+async def _requested(session: Any, state: Any, row: sa.Row[Any]) -> None:
+    await state.outbox.add(
+        session,
+        ReportRequested(
+            report_id=row.id,
+            definition=row.kind,
+            format=row.format,
+            scope=row.scope,
+            requested_by=row.requested_by,
+        ),
+        tenant_id=row.tenant_id,
+        entity=f"report/{row.id}",
+    )
+
+
+@router.get(
+    "/reports",
+    response_model=ReportPage,
+    summary="The tenant's reports, oldest first",
+    description="Every report asked for in the caller's tenant, by id; page with next_cursor.",
+    responses={
+        400: problem_response("a cursor this API did not give out"),
+        403: FORBIDDEN,
+        422: problem_response("a parameter out of range (named in the detail)"),
+    },
+)
+async def list_reports(
+    caller: Requester, session: Session, limit: Limit = 50, cursor: Cursor = None
+) -> ReportPage:
+    rows = await repository.page(session, _tenant(caller), after_id(cursor), limit)
+    return ReportPage(
+        items=[_view(r) for r in rows], next_cursor=next_cursor(rows, limit, lambda r: r.id)
+    )
+
+
+@router.get(
+    "/reports/{report_id}",
+    response_model=ReportView,
+    summary="One report: status, progress, and its file once done",
+    responses={403: FORBIDDEN, 404: NOT_FOUND, 422: BAD_ID},
+)
+async def get_report(report_id: ReportId, caller: Requester, session: Session) -> ReportView:
+    """Queued, running (with a percentage and the step), done (with the file's link, size
+    and SHA-256) or failed (with the reason; POST .../retry renders it again)."""
+    row = await repository.get(session, _tenant(caller), report_id)
+    if row is None:
+        raise NotFound(f"no report {report_id}")
+    return _view(row)
+
+
+@router.get(
+    "/reports/{report_id}/file",
+    summary="The rendered file, streamed from the object store",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "the PDF or CSV",
+            "content": {"application/pdf": {}, "text/csv": {}},
+        },
+        403: FORBIDDEN,
+        404: NOT_FOUND,
+        409: problem_response("the report is not rendered (yet, or it failed)"),
+        422: BAD_ID,
+    },
+)
+async def report_file(
+    report_id: ReportId, caller: Requester, session: Session, state: State
+) -> StreamingResponse:
+    """The file as rendered, with its SHA-256 in a header; a download name from the kind
+    and period."""
+    row = await repository.get(session, _tenant(caller), report_id)
+    if row is None:
+        raise NotFound(f"no report {report_id}")
+    if row.status != "done" or row.object_key is None or state.objects is None:
+        raise Conflict(
+            f"report {report_id} is {row.status}, not rendered", report_status=row.status
+        )
+    try:
+        data = await state.objects.get(row.object_key)
+    except ObjectNotFound:
+        raise NotFound(f"the file of report {report_id} is no longer kept") from None
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for start in range(0, len(data), CHUNK_BYTES):
+            yield data[start : start + CHUNK_BYTES]
+
+    name = f"{row.kind}-{row.period_from}-{row.period_to}.{row.format}"
+    return StreamingResponse(
+        chunks(),
+        media_type=CONTENT_TYPES[row.format],
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "Content-Length": str(len(data)),
+            "X-Content-SHA256": row.sha256 or "",
+        },
+    )
+
+
+@router.post(
+    "/reports/{report_id}/retry",
+    status_code=202,
+    response_model=ReportView,
+    summary="Render a failed report again",
+    responses={
+        403: FORBIDDEN,
+        404: NOT_FOUND,
+        409: problem_response("the report has not failed"),
+        422: BAD_ID,
+    },
+)
+async def retry_report(
+    report_id: ReportId,
+    caller: Requester,
+    session: Session,
+    state: State,
+    response: Response,
+    background: BackgroundTasks,
+) -> ReportView:
+    """Puts a failed report back on the queue with the same parameters."""
+    tenant = _tenant(caller)
+    if not await repository.requeue(session, tenant, report_id, datetime.now(UTC)):
+        row = await repository.get(session, tenant, report_id)
+        if row is None:
+            raise NotFound(f"no report {report_id}")
+        raise Conflict(f"report {report_id} is {row.status}; only a failed one is retried")
+    row = await repository.get(session, tenant, report_id)
+    if row is None:  # requeued in this very transaction: cannot happen
+        raise NotFound(f"no report {report_id}")
+    await _requested(session, state, row)
+    background.add_task(worker_of(state).wake.set)
+    response.headers["Location"] = f"/v1/reports/{row.id}"
+    return _view(row)

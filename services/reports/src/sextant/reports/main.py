@@ -2,7 +2,7 @@
 
 from fastapi import FastAPI
 
-from sextant.reports import api
+from sextant.reports import api, render
 from sextant.reports.db import MIGRATIONS, metadata
 from sextant.reports.handlers import HANDLERS
 from sextant.runtime.app import ServiceSpec
@@ -16,6 +16,8 @@ SPEC = ServiceSpec(
     migrations_dir=MIGRATIONS,
     routers=[api.router],
     handlers=HANDLERS,
+    on_start=[render.start],
+    on_stop=[render.stop],
 )
 
 

@@ -1,5 +1,6 @@
 """Reports's own settings (prefix ``SEXTANT_REPORTS_``); shared ones live in RuntimeSettings."""
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from sextant.runtime.settings import ServiceSettings
@@ -7,3 +8,25 @@ from sextant.runtime.settings import ServiceSettings
 
 class ReportsSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="SEXTANT_REPORTS_", extra="ignore")
+
+    service_urls: dict[str, str] = Field(
+        default_factory=dict,
+        description='distributed mode: where the services reports read are, {"insights": '
+        '"http://insights:8000", "forecast": "http://forecast:8000"} (a JSON map); the '
+        "embedded mode calls them in-process",
+    )
+    call_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="how long one call to another service may take"
+    )
+    worker_poll_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        description="how often the render worker looks for queued reports (a report asked "
+        "of this replica wakes it at once)",
+    )
+    render_lease_seconds: float = Field(
+        default=600.0,
+        gt=0,
+        description="how long a worker holds a report it renders; a worker that died holding "
+        "one leaves it to another after this",
+    )

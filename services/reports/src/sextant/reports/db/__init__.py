@@ -1,11 +1,13 @@
 """Reports's tables (schema ``reports``).
 
-The outbox and inbox are here from the start; report definitions, jobs, schedules and
-rendered files come with the reports issue.
+``reports`` holds every job (tenant rows under row-level security); ``render_queue`` is the
+worker's cross-tenant list of jobs to render, leased so a crashed worker's job is taken up
+again once its lease runs out.
 """
 
 from pathlib import Path
 
+import sqlalchemy as sa
 from sqlalchemy import MetaData
 
 from sextant.runtime.outbox import spine_tables
@@ -15,3 +17,40 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 metadata = MetaData(schema=SCHEMA)
 spine = spine_tables(metadata)
+
+reports = sa.Table(
+    "reports",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("tenant_id", sa.Uuid, nullable=False),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("format", sa.Text, nullable=False),
+    sa.Column("scope", sa.Text, nullable=False),
+    sa.Column("scope_workspaces", sa.ARRAY(sa.Uuid), nullable=False),
+    sa.Column("period_from", sa.Date, nullable=False),
+    sa.Column("period_to", sa.Date, nullable=False),
+    sa.Column("time_zone", sa.Text, nullable=False),
+    sa.Column("requested_by", sa.Text, nullable=False),
+    sa.Column("requester_role", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("progress", sa.Integer, nullable=False),
+    sa.Column("step", sa.Text, nullable=False),
+    sa.Column("reason", sa.Text),
+    sa.Column("object_key", sa.Text),
+    sa.Column("size_bytes", sa.BigInteger),
+    sa.Column("sha256", sa.Text),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("finished_at", sa.DateTime(timezone=True)),
+    sa.Index("reports_tenant_id", "tenant_id", "id"),
+)
+
+render_queue = sa.Table(
+    "render_queue",
+    metadata,
+    sa.Column("report_id", sa.Uuid, primary_key=True),
+    sa.Column("tenant_id", sa.Uuid, nullable=False),
+    sa.Column("lease_until", sa.DateTime(timezone=True)),
+    info={"cross_tenant": "the worker takes the next job of any tenant, then works as it"},
+)

@@ -1,0 +1,86 @@
+"""``sextant report create``: ask the gateway for a report, show its progress, save the file.
+
+The same calls any client makes: ``POST /v1/reports?scope=…`` (202 and a Location), then
+``GET`` that location until the job is done or failed, then its ``/file``, streamed to
+disk. A failed report prints the reason the service gave and how to retry it; exit 1."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
+
+from sextant.cli.client import TOKEN, URL, Api, ApiProblem, _fail, console, problem_of
+
+report_app = typer.Typer(
+    help="Reports (PDF or CSV), rendered by the platform.", no_args_is_help=True
+)
+
+POLL_SECONDS = 0.5
+OUTPUT = typer.Option(..., "-o", "--output", help="where to write the file")
+
+
+def wait_for(api: Api, location: str, timeout: float, show: bool) -> dict[str, Any]:
+    """Follow a report until it is done or failed, drawing its progress."""
+    deadline = time.monotonic() + timeout
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        console=console,
+        disable=not show,
+        transient=True,
+    ) as progress:
+        bar = progress.add_task("queued", total=100)
+        while True:
+            view: dict[str, Any] = api.call("GET", location).json()
+            progress.update(bar, completed=view["progress"], description=view["step"])
+            if view["status"] in ("done", "failed"):
+                return view
+            if time.monotonic() > deadline:
+                raise ApiProblem(
+                    "still rendering",
+                    f"{location} is {view['status']} at {view['progress']} % after "
+                    f"{timeout:g} s; follow it with GET {location}",
+                )
+            time.sleep(POLL_SECONDS)
+
+
+@report_app.command("create")
+def report_create(
+    kind: str = typer.Argument(help="dora, compliance or sprint"),
+    scope: str = typer.Option(..., "--scope", help="workspace:<id> or view:<id>"),
+    first: str = typer.Option(..., "--from", help="first day, YYYY-MM-DD (included)"),
+    last: str = typer.Option(..., "--to", help="last day, YYYY-MM-DD (included)"),
+    output: Path = OUTPUT,
+    format: str = typer.Option("pdf", "--format", help="pdf or csv"),
+    time_zone: str = typer.Option("UTC", "--time-zone", help="IANA zone the days are in"),
+    timeout: float = typer.Option(600.0, "--timeout", help="seconds to wait for the file"),
+    url: str = URL,
+    token: str = TOKEN,
+) -> None:
+    """Ask for a report, show its progress, and write its file to OUTPUT."""
+    api = Api.connect(url, token)
+    body = {"kind": kind, "from": first, "to": last, "format": format, "time_zone": time_zone}
+    try:
+        asked = api.call("POST", "/v1/reports", json=body, params={"scope": scope})
+        location = asked.headers.get("Location") or f"/v1/reports/{asked.json()['id']}"
+        view = wait_for(api, location, timeout, show=console.is_terminal)
+        if view["status"] == "failed":
+            raise ApiProblem(
+                "report failed",
+                f"{view['reason']}\nretry: POST /v1/reports/{view['id']}/retry",
+            )
+        with api.http.stream("GET", view["file"]) as reply:
+            if reply.status_code != 200:
+                reply.read()
+                raise problem_of(reply)
+            with output.open("wb") as file:
+                for chunk in reply.iter_bytes():
+                    file.write(chunk)
+    except ApiProblem as problem:
+        raise _fail(problem) from None
+    console.print(f"wrote {output} ({view['size_bytes']} bytes, sha256 {view['sha256']})")

@@ -1,0 +1,85 @@
+"""`sextant report create` over real HTTP against the whole embedded platform: the gateway
+routes /v1/reports to reports, whose worker reads insights and forecast in-process on the requester's
+behalf (runtime.calls) and stores the file; the command waits and writes it."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from typer.testing import CliRunner, Result
+
+from sextant.cli.main import app
+from sextant.cli.testing import running_platform, served_platform
+from sextant.runtime.testing.plugin import InternalKeys
+
+
+async def sextant(*args: str) -> Result:
+    """The command run as a user runs it; in a thread, so the platform keeps answering."""
+    return await asyncio.to_thread(CliRunner().invoke, app, list(args))
+
+
+async def test_a_report_asked_from_the_command_line_is_written_to_the_file(
+    database_url: str, internal_keys: InternalKeys, tmp_path: Path
+) -> None:
+    async with running_platform(database_url, internal_keys, tmp_path / "data") as platform:
+        tenant = await platform.tenant("Acme")
+        admin = platform.headers("tenant_admin", tenant)
+        made = await platform.client.post("/v1/workspaces", json={"name": "eng"}, headers=admin)
+        assert made.status_code == 201, made.text
+        scope = f"workspace:{made.json()['id']}"
+        member = platform.headers("member", tenant)["Authorization"].removeprefix("Bearer ")
+        async with served_platform(platform) as url:
+            common = ("--scope", scope, "--url", url, "--token", member)
+            week = ("--from", "2026-03-02", "--to", "2026-03-08")
+            csv_file, pdf_file = tmp_path / "evidence.csv", tmp_path / "dora.pdf"
+            wrote = await sextant(
+                "report",
+                "create",
+                "compliance",
+                *week,
+                "--format",
+                "csv",
+                "-o",
+                str(csv_file),
+                *common,
+            )
+            pdf = await sextant("report", "create", "dora", *week, "-o", str(pdf_file), *common)
+            sprints = await sextant(
+                "report",
+                "create",
+                "sprint",
+                *week,
+                "--format",
+                "csv",
+                "-o",
+                str(tmp_path / "s.csv"),
+                *common,
+            )
+            refused = await sextant(
+                "report",
+                "create",
+                "dora",
+                "--from",
+                "2026-03-09",
+                "--to",
+                "2026-03-02",
+                "-o",
+                str(tmp_path / "never.pdf"),
+                *common,
+            )
+
+    assert wrote.exit_code == 0, wrote.output
+    # an empty workspace: nothing merged without review, the header alone
+    assert csv_file.read_bytes() == (
+        b"repository,number,title,url,author_developer_id,opened_at,merged_at,reviews,finding\r\n"
+    )
+    assert pdf.exit_code == 0, pdf.output
+    assert pdf_file.read_bytes().startswith(b"%PDF-")
+    assert sprints.exit_code == 0, sprints.output  # forecast read in-process too
+    assert (tmp_path / "s.csv").read_bytes() == (
+        b"name,state,starts_at,ends_at,closed_at,items,done,in_progress,todo,done_share\r\n"
+    )
+    assert refused.exit_code == 1
+    assert "from must be on or before to" in refused.output
+    assert not (tmp_path / "never.pdf").exists()

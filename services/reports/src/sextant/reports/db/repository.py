@@ -1,0 +1,168 @@
+"""Report jobs and the render queue: every statement on them. Functions never commit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sextant.reports.db import render_queue, reports
+
+
+@dataclass(frozen=True)
+class NewReport:
+    id: UUID
+    tenant_id: UUID
+    kind: str
+    format: str
+    scope: str
+    scope_workspaces: list[UUID]
+    period_from: date
+    period_to: date
+    time_zone: str
+    requested_by: str
+    requester_role: str
+
+
+async def create(session: AsyncSession, new: NewReport, now: datetime) -> sa.Row[Any]:
+    """Store a queued job and put it on the render queue."""
+    row: sa.Row[Any] = (
+        await session.execute(
+            sa.insert(reports)
+            .values(
+                **new.__dict__,
+                status="queued",
+                progress=0,
+                step="queued",
+                attempts=0,
+                created_at=now,
+                updated_at=now,
+            )
+            .returning(reports)
+        )
+    ).one()
+    await session.execute(sa.insert(render_queue).values(report_id=new.id, tenant_id=new.tenant_id))
+    return row
+
+
+async def get(session: AsyncSession, tenant_id: UUID, report_id: UUID) -> sa.Row[Any] | None:
+    return (
+        await session.execute(
+            sa.select(reports).where(reports.c.tenant_id == tenant_id, reports.c.id == report_id)
+        )
+    ).one_or_none()
+
+
+async def page(
+    session: AsyncSession, tenant_id: UUID, after: UUID | None, limit: int
+) -> list[sa.Row[Any]]:
+    """A tenant's jobs by id (oldest first: ids are UUIDv7), after ``after``."""
+    query = sa.select(reports).where(reports.c.tenant_id == tenant_id)
+    if after is not None:
+        query = query.where(reports.c.id > after)
+    return list((await session.execute(query.order_by(reports.c.id).limit(limit))).all())
+
+
+async def requeue(session: AsyncSession, tenant_id: UUID, report_id: UUID, now: datetime) -> bool:
+    """A failed job back on the queue; False when it is not a failed job of the tenant."""
+    updated = await session.execute(
+        sa.update(reports)
+        .where(
+            reports.c.tenant_id == tenant_id,
+            reports.c.id == report_id,
+            reports.c.status == "failed",
+        )
+        .values(status="queued", progress=0, step="queued", reason=None, updated_at=now)
+    )
+    if updated.rowcount == 0:  # type: ignore[attr-defined]
+        return False
+    await session.execute(sa.insert(render_queue).values(report_id=report_id, tenant_id=tenant_id))
+    return True
+
+
+async def claim_next(session: AsyncSession, lease: timedelta) -> tuple[UUID, UUID] | None:
+    """Lease the next job nobody holds (or whose holder's lease ran out): (report, tenant)."""
+    waiting = (
+        sa.select(render_queue.c.report_id)
+        .where(
+            sa.or_(
+                render_queue.c.lease_until.is_(None),
+                render_queue.c.lease_until < sa.func.now(),
+            )
+        )
+        .order_by(render_queue.c.report_id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    row = (
+        await session.execute(
+            sa.update(render_queue)
+            .where(render_queue.c.report_id == waiting)
+            .values(lease_until=sa.func.now() + lease)
+            .returning(render_queue.c.report_id, render_queue.c.tenant_id)
+        )
+    ).one_or_none()
+    return None if row is None else (row.report_id, row.tenant_id)
+
+
+async def start_attempt(session: AsyncSession, report_id: UUID, now: datetime) -> sa.Row[Any]:
+    row: sa.Row[Any] = (
+        await session.execute(
+            sa.update(reports)
+            .where(reports.c.id == report_id)
+            .values(
+                status="running",
+                progress=5,
+                step="started",
+                attempts=reports.c.attempts + 1,
+                updated_at=now,
+            )
+            .returning(reports)
+        )
+    ).one()
+    return row
+
+
+async def progress(
+    session: AsyncSession, report_id: UUID, percent: int, step: str, now: datetime
+) -> None:
+    await session.execute(
+        sa.update(reports)
+        .where(reports.c.id == report_id)
+        .values(progress=percent, step=step, updated_at=now)
+    )
+
+
+async def finish(
+    session: AsyncSession,
+    report_id: UUID,
+    now: datetime,
+    *,
+    object_key: str | None = None,
+    size_bytes: int | None = None,
+    sha256: str | None = None,
+    reason: str | None = None,
+) -> None:
+    """Done with its file, or failed with its reason; off the queue either way."""
+    failed = reason is not None
+    await session.execute(
+        sa.update(reports)
+        .where(reports.c.id == report_id)
+        .values(
+            status="failed" if failed else "done",
+            progress=100,
+            step="failed" if failed else "done",
+            reason=reason,
+            object_key=object_key,
+            size_bytes=size_bytes,
+            sha256=sha256,
+            updated_at=now,
+            finished_at=now,
+        )
+    )
+    await session.execute(sa.delete(render_queue).where(render_queue.c.report_id == report_id))

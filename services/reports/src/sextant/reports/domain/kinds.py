@@ -1,0 +1,314 @@
+"""Each report kind as a pure function from what the other services answered to a
+:class:`ReportModel`: the table (what the CSV holds, and the PDF prints), the chart
+series, and the definition printed with it. No I/O here; the worker fetches."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from sextant.reports.domain.csv import Cell
+
+Kind = Literal["dora", "compliance", "sprint"]
+KINDS: tuple[Kind, ...] = ("dora", "compliance", "sprint")
+
+
+@dataclass(frozen=True)
+class ChartSeries:
+    """One chart: a value per label, drawn as bars or a line."""
+
+    title: str
+    chart: Literal["bar", "line"]
+    labels: list[str]
+    values: list[float]
+    unit: str
+
+
+@dataclass(frozen=True)
+class Section:
+    """A titled table of the report (a CSV holds the report's first section)."""
+
+    title: str
+    header: list[str]
+    rows: list[list[Cell]]
+
+
+@dataclass(frozen=True)
+class ReportModel:
+    title: str
+    definition: str  # what the numbers mean, printed on the report
+    sections: list[Section]
+    charts: list[ChartSeries] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Period:
+    """The days a report covers, both included, in the report's time zone."""
+
+    first: date
+    last: date
+    time_zone: str
+
+    def moments(self) -> tuple[datetime, datetime]:
+        """[the first day's midnight, the midnight after the last day) in the zone, in UTC:
+        a day is whatever length the zone gives it (23 or 25 hours at a clock change)."""
+        zone = ZoneInfo(self.time_zone)
+        start = datetime.combine(self.first, time.min, zone)
+        end = datetime.combine(self.last + timedelta(days=1), time.min, zone)
+        return start.astimezone(UTC), end.astimezone(UTC)
+
+
+# DORA ------------------------------------------------------------------------------------
+
+DORA_HEADER = [
+    "metric",
+    "definition_id",
+    "count",
+    "median",
+    "p85",
+    "numerator",
+    "denominator",
+    "rate",
+    "unit",
+    "band",
+]
+
+
+def dora_report(reply: Mapping[str, Any]) -> ReportModel:
+    """The DORA keys as insights' ``GET /v1/metrics/dora`` gave them, one row per key (the
+    same columns as that route's own CSV), and a chart of each key's headline number."""
+    definition = str(reply["definition_id"])
+    frequency = reply["deployment_frequency"]
+    rows: list[list[Cell]] = [
+        [
+            "deployment_frequency",
+            definition,
+            frequency["deployments"],
+            frequency["median_deployment_days_per_week"],
+            frequency["p85_deployment_days_per_week"],
+            frequency["deployment_days"],
+            frequency["weeks"],
+            None,
+            "deployment days per week",
+            frequency["band"],
+        ],
+        _duration("lead_time", definition, reply["lead_time"]),
+        _rate("change_failure_rate", definition, reply["change_failure_rate"]),
+        _duration("time_to_restore", definition, reply["time_to_restore"]),
+    ]
+    if reply.get("rework_rate") is not None:
+        rows.append(_rate("rework_rate", definition, reply["rework_rate"]))
+    medians = [(str(row[0]), row[3]) for row in rows if isinstance(row[3], int | float)]
+    rates = [(str(row[0]), row[7]) for row in rows if isinstance(row[7], int | float)]
+    charts = [
+        ChartSeries(
+            "Lead time and time to restore, median (hours)",
+            "bar",
+            [name for name, _ in medians[1:]],
+            [float(v) for _, v in medians[1:]],
+            "hours",
+        ),
+        ChartSeries(
+            "Failure and rework rates",
+            "bar",
+            [name for name, _ in rates],
+            [float(v) for _, v in rates],
+            "fraction",
+        ),
+    ]
+    return ReportModel(
+        title="DORA keys",
+        definition=(
+            f"Definition {definition} (version {reply['definition_version']}): deployment "
+            "frequency in deployment days per week, lead time for changes from first commit "
+            "to production, change failure rate and time to restore, median and P85; "
+            f"incidents attributed within {reply['attribution_window_days']:g} days of a "
+            f"deployment; bots' changes {'counted' if reply['include_bots'] else 'left out'}. "
+            f"Incidents opened: {reply['incidents']}, attributed: {reply['incidents_attributed']}."
+        ),
+        sections=[Section("DORA keys", DORA_HEADER, rows)],
+        charts=[chart for chart in charts if chart.labels],
+    )
+
+
+def _duration(metric: str, definition: str, view: Mapping[str, Any]) -> list[Cell]:
+    return [
+        metric,
+        definition,
+        view["count"],
+        view["median_hours"],
+        view["p85_hours"],
+        None,
+        None,
+        None,
+        "hours",
+        view["band"],
+    ]
+
+
+def _rate(metric: str, definition: str, view: Mapping[str, Any]) -> list[Cell]:
+    return [
+        metric,
+        definition,
+        None,
+        None,
+        None,
+        view["numerator"],
+        view["denominator"],
+        view["rate"],
+        "fraction",
+        view["band"],
+    ]
+
+
+# compliance evidence ---------------------------------------------------------------------
+
+COMPLIANCE_HEADER = [
+    "repository",
+    "number",
+    "title",
+    "url",
+    "author_developer_id",
+    "opened_at",
+    "merged_at",
+    "reviews",
+    "finding",
+]
+
+
+def approved_by_another(change: Mapping[str, Any]) -> bool:
+    """Whether someone other than the author, not a bot, approved the change before it
+    merged (an approval after the merge approves nothing that went in)."""
+    merged_at = _moment(change["merged_at"])
+    author = change.get("author_developer_id")
+    return any(
+        review["state"] == "approved"
+        and not review["reviewer_is_bot"]
+        and review["reviewer_developer_id"] is not None
+        and review["reviewer_developer_id"] != author
+        and _moment(review["submitted_at"]) <= merged_at
+        for review in change.get("reviews", [])
+    )
+
+
+def compliance_report(
+    changes: Sequence[Mapping[str, Any]], since: datetime, until: datetime
+) -> ReportModel:
+    """Changes merged in [since, until) without an approving review, from insights' change
+    request details (reviews included); one row each, oldest merge first."""
+    merged = [
+        c
+        for c in changes
+        if c.get("merged_at") is not None and since <= _moment(c["merged_at"]) < until
+    ]
+    unreviewed = sorted(
+        (c for c in merged if not approved_by_another(c)),
+        key=lambda c: (_moment(c["merged_at"]), c["repository"], c["number"]),
+    )
+    rows: list[list[Cell]] = [
+        [
+            c["repository"],
+            c["number"],
+            c["title"],
+            c.get("url"),
+            c.get("author_developer_id"),
+            _moment(c["opened_at"]),
+            _moment(c["merged_at"]),
+            len(c.get("reviews", [])),
+            "merged without an approving review",
+        ]
+        for c in unreviewed
+    ]
+    by_repository = Counter(str(c["repository"]) for c in unreviewed)
+    names = sorted(by_repository)
+    return ReportModel(
+        title="Compliance evidence: changes merged without an approving review",
+        definition=(
+            "A change counts when it was merged in the period and no one but its author, "
+            "and no bot, approved it at or before the merge. Bots' own changes are left "
+            f"out, as in every list. Merged in the period: {len(merged)}; without an "
+            f"approving review: {len(unreviewed)}."
+        ),
+        sections=[Section("Merged without an approving review", COMPLIANCE_HEADER, rows)],
+        charts=[
+            ChartSeries(
+                "Unreviewed merges by repository",
+                "bar",
+                names,
+                [float(by_repository[n]) for n in names],
+                "changes",
+            )
+        ]
+        if names
+        else [],
+    )
+
+
+# sprints ---------------------------------------------------------------------------------
+
+SPRINT_HEADER = [
+    "name",
+    "state",
+    "starts_at",
+    "ends_at",
+    "closed_at",
+    "items",
+    "done",
+    "in_progress",
+    "todo",
+    "done_share",
+]
+
+
+def sprint_report(sprints: Sequence[Mapping[str, Any]]) -> ReportModel:
+    """The sprints that started in the period, from forecast's sprint details, in the
+    order they started: their items now, by status category, and the share done."""
+    ordered = sorted(sprints, key=lambda s: (_moment(s["starts_at"]), s["name"]))
+    rows: list[list[Cell]] = []
+    totals: list[float] = []
+    dones: list[float] = []
+    for sprint in ordered:
+        counts = sprint.get("items", {})
+        done, doing, todo = (int(counts.get(k, 0)) for k in ("done", "in_progress", "todo"))
+        total = done + doing + todo
+        totals.append(float(total))
+        dones.append(float(done))
+        rows.append(
+            [
+                sprint["name"],
+                sprint["state"],
+                _moment(sprint["starts_at"]),
+                None if sprint.get("ends_at") is None else _moment(sprint["ends_at"]),
+                None if sprint.get("closed_at") is None else _moment(sprint["closed_at"]),
+                total,
+                done,
+                doing,
+                todo,
+                None if total == 0 else done / total,
+            ]
+        )
+    names = [str(sprint["name"]) for sprint in ordered]
+    return ReportModel(
+        title="Sprints",
+        definition=(
+            "Every sprint of the scope that started in the period, with the work items it "
+            "holds now by status category (todo, in progress, done) and the share done. "
+            "Scope changes, carry-over and the forecast made at the start are not in this "
+            f"version. Sprints: {len(rows)}."
+        ),
+        sections=[Section("Sprints", SPRINT_HEADER, rows)],
+        charts=[
+            ChartSeries("Items done per sprint", "bar", names, dones, "items"),
+            ChartSeries("Items per sprint", "bar", names, totals, "items"),
+        ]
+        if rows
+        else [],
+    )
+
+
+def _moment(value: str | datetime) -> datetime:
+    return value if isinstance(value, datetime) else datetime.fromisoformat(value)

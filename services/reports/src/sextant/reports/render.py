@@ -1,0 +1,276 @@
+"""The render worker: takes queued reports one at a time, reads what they need from the
+other services on the requester's behalf, renders the file, stores it, and says so.
+
+A job is leased from the render queue (sextant.reports.db.render_queue), so replicas share
+the work and a worker that dies mid-render leaves the job to another once the lease runs
+out. Progress is committed step by step, so ``GET /v1/reports/{id}`` shows it. The last
+step writes the job's outcome, the ReportRendered or ReportFailed event and a
+NotificationRaised in one transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+import structlog
+
+from sextant.contracts import uuid7
+from sextant.contracts.events.platform import NotificationRaised, ReportFailed, ReportRendered
+from sextant.reports.db import repository
+from sextant.reports.domain.csv import csv_bytes
+from sextant.reports.domain.kinds import (
+    Period,
+    ReportModel,
+    compliance_report,
+    dora_report,
+    sprint_report,
+)
+from sextant.reports.domain.pdf import Cover, render_pdf
+from sextant.reports.settings import ReportsSettings
+from sextant.runtime.app import ServiceState
+from sextant.runtime.calls import OnBehalfOf, PeerCallFailed, PeerCalls
+from sextant.runtime.tasks import cancel_and_wait
+from sextant.runtime.tokens import InternalTokenSigner, load_private_key
+
+log = structlog.get_logger()
+
+READS = ["insights", "forecast"]
+AUDIENCE: list[Any] = ["tenant_admin", "manager", "member"]
+CONTENT_TYPES = {"pdf": "application/pdf", "csv": "text/csv; charset=utf-8"}
+
+
+class RenderFailed(Exception):
+    """A reason to give the requester (the job fails with it, and can be retried)."""
+
+
+def utc_text(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+async def fetch_model(calls: PeerCalls, job: sa.Row[Any], on_behalf: OnBehalfOf) -> ReportModel:
+    """What the job's kind needs, from the services that own it, as a table model."""
+    since, until = Period(job.period_from, job.period_to, job.time_zone).moments()
+    window = {"scope": job.scope, "since": utc_text(since), "until": utc_text(until)}
+    if job.kind == "dora":
+        reply = await calls.get_json("insights", "/v1/metrics/dora", window, on_behalf)
+        return dora_report(reply)
+    if job.kind == "compliance":
+        # The list filters by opening; a change merged in the period opened before its end.
+        listed = calls.pages(
+            "insights",
+            "/v1/change-requests",
+            {"scope": job.scope, "state": "merged", "until": window["until"], "limit": "500"},
+            on_behalf,
+        )
+        details = []
+        async for change in listed:
+            merged_at = datetime.fromisoformat(change["merged_at"])
+            if since <= merged_at < until:
+                details.append(
+                    await calls.get_json(
+                        "insights",
+                        f"/v1/change-requests/{change['id']}",
+                        {"scope": job.scope},
+                        on_behalf,
+                    )
+                )
+        return compliance_report(details, since, until)
+    if job.kind == "sprint":
+        started = calls.pages(
+            "forecast",
+            "/v1/sprints",
+            {
+                "scope": job.scope,
+                "starts_since": window["since"],
+                "starts_before": window["until"],
+                "limit": "500",
+            },
+            on_behalf,
+        )
+        sprints = [
+            await calls.get_json(
+                "forecast", f"/v1/sprints/{sprint['id']}", {"scope": job.scope}, on_behalf
+            )
+            async for sprint in started
+        ]
+        return sprint_report(sprints)
+    raise RenderFailed(f"unknown report kind {job.kind!r}")
+
+
+def render_file(model: ReportModel, job: sa.Row[Any]) -> bytes:
+    """The job's file in its format (CPU work: run it off the event loop)."""
+    if job.format == "csv":
+        section = model.sections[0]
+        return csv_bytes(section.header, section.rows)
+    cover = Cover(
+        tenant=str(job.tenant_id),
+        scope=job.scope,
+        period=f"{job.period_from.isoformat()} to {job.period_to.isoformat()} ({job.time_zone})",
+        generated_for=job.requested_by,
+    )
+    return render_pdf(model, cover)
+
+
+class RenderWorker:
+    """One per replica; started and stopped with the service."""
+
+    def __init__(self, state: ServiceState, settings: ReportsSettings) -> None:
+        self.state, self.settings = state, settings
+        self.wake = asyncio.Event()
+        self.calls: PeerCalls | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        key = self.state.settings.internal_token_private_key
+        if key is not None:
+            self.calls = PeerCalls.build(
+                InternalTokenSigner(load_private_key(key.get_secret_value())),
+                READS,
+                urls=self.settings.service_urls,
+                apps={n: a for n, a in self.state.peers.items() if n in READS},
+                timeout=self.settings.call_timeout_seconds,
+            )
+        self._task = asyncio.create_task(self._run(), name="reports-render-worker")
+
+    async def stop(self) -> None:
+        await cancel_and_wait(self._task)
+        if self.calls is not None:
+            await self.calls.close()
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                while await self.render_next():
+                    pass
+            except Exception as exc:
+                log.warning("reports.worker_failed", error=str(exc))
+            try:
+                async with asyncio.timeout(self.settings.worker_poll_seconds):
+                    await self.wake.wait()
+            except TimeoutError:
+                pass
+            self.wake.clear()
+
+    async def render_next(self) -> bool:
+        """Render one queued report; False when none is waiting."""
+        lease = timedelta(seconds=self.settings.render_lease_seconds)
+        async with self.state.db.transaction() as session:
+            claimed = await repository.claim_next(session, lease)
+        if claimed is None:
+            return False
+        report_id, tenant_id = claimed
+        async with self.state.db.transaction(tenant_id) as session:
+            job = await repository.start_attempt(session, report_id, datetime.now(UTC))
+        try:
+            data, object_key = await self._render(job)
+        except (RenderFailed, PeerCallFailed) as exc:
+            await self._fail(job, str(exc))
+        except Exception as exc:
+            log.error("reports.render_crashed", report_id=str(report_id), error=repr(exc))
+            await self._fail(job, f"the renderer failed: {type(exc).__name__}")
+        else:
+            await self._done(job, data, object_key)
+        return True
+
+    async def _step(self, job: sa.Row[Any], percent: int, step: str) -> None:
+        async with self.state.db.transaction(job.tenant_id) as session:
+            await repository.progress(session, job.id, percent, step, datetime.now(UTC))
+
+    async def _render(self, job: sa.Row[Any]) -> tuple[bytes, str]:
+        if self.calls is None:
+            raise RenderFailed(
+                "reports cannot call other services: SEXTANT_INTERNAL_TOKEN_PRIVATE_KEY is not set"
+            )
+        if self.state.objects is None:
+            raise RenderFailed("no object store is configured for report files")
+        on_behalf = OnBehalfOf(
+            subject=job.requested_by,
+            role=job.requester_role,
+            tenant_id=job.tenant_id,
+            scope_workspaces=list(job.scope_workspaces),
+        )
+        await self._step(job, 10, "reading")
+        model = await fetch_model(self.calls, job, on_behalf)
+        await self._step(job, 60, "rendering")
+        data = await asyncio.to_thread(render_file, model, job)
+        await self._step(job, 90, "storing")
+        object_key = f"reports/{job.tenant_id}/{job.id}.{job.format}"
+        await self.state.objects.put(object_key, data, CONTENT_TYPES[job.format])
+        return data, object_key
+
+    async def _done(self, job: sa.Row[Any], data: bytes, object_key: str) -> None:
+        digest = hashlib.sha256(data).hexdigest()
+        async with self.state.db.transaction(job.tenant_id) as session:
+            await repository.finish(
+                session,
+                job.id,
+                datetime.now(UTC),
+                object_key=object_key,
+                size_bytes=len(data),
+                sha256=digest,
+            )
+            await self._announce(
+                session,
+                job,
+                ReportRendered(
+                    report_id=job.id,
+                    object_key=object_key,
+                    format=job.format,
+                    size_bytes=len(data),
+                    sha256=digest,
+                ),
+                NotificationRaised(
+                    notification_id=uuid7(),
+                    severity="info",
+                    audience=AUDIENCE,
+                    title=f"Report ready: {job.kind} for {job.scope}",
+                    body=f"{job.kind} report {job.period_from} to {job.period_to} is ready.",
+                    link=f"/v1/reports/{job.id}/file",
+                    raised_by="reports",
+                ),
+            )
+        log.info("reports.rendered", report_id=str(job.id), bytes=len(data))
+
+    async def _fail(self, job: sa.Row[Any], reason: str) -> None:
+        async with self.state.db.transaction(job.tenant_id) as session:
+            await repository.finish(session, job.id, datetime.now(UTC), reason=reason)
+            await self._announce(
+                session,
+                job,
+                ReportFailed(report_id=job.id, reason=reason[:2000]),
+                NotificationRaised(
+                    notification_id=uuid7(),
+                    severity="warning",
+                    audience=AUDIENCE,
+                    title=f"Report failed: {job.kind} for {job.scope}",
+                    body=f"{reason[:1000]} (retry with POST /v1/reports/{job.id}/retry)",
+                    link=f"/v1/reports/{job.id}",
+                    raised_by="reports",
+                ),
+            )
+        log.warning("reports.failed", report_id=str(job.id), reason=reason)
+
+    async def _announce(self, session: Any, job: sa.Row[Any], *events: Any) -> None:
+        for event in events:
+            await self.state.outbox.add(
+                session, event, tenant_id=job.tenant_id, entity=f"report/{job.id}"
+            )
+
+
+def worker_of(state: ServiceState) -> RenderWorker:
+    worker: RenderWorker = state.extras["render_worker"]
+    return worker
+
+
+async def start(state: ServiceState) -> None:
+    worker = RenderWorker(state, ReportsSettings())
+    state.extras["render_worker"] = worker
+    await worker.start()
+
+
+async def stop(state: ServiceState) -> None:
+    await worker_of(state).stop()

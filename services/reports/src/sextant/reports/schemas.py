@@ -1,0 +1,129 @@
+"""The reports API's request and reply models."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+from uuid import UUID
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
+
+from sextant.reports.domain.kinds import Kind
+
+Format = Literal["pdf", "csv"]
+Status = Literal["queued", "running", "done", "failed"]
+LONGEST_PERIOD_DAYS = 3 * 366  # insights answers at most three years at once
+EARLIEST_DAY, LATEST_DAY = date(1970, 1, 1), date(9998, 12, 31)  # every zone's midnights fit
+
+
+class ReportRequest(BaseModel):
+    """What to report on; the scope is the request's ``?scope=``, checked by the gateway."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "kind": "dora",
+                    "from": "2026-03-02",
+                    "to": "2026-03-08",
+                    "format": "pdf",
+                    "time_zone": "Europe/Paris",
+                }
+            ]
+        },
+    )
+
+    kind: Kind = Field(
+        description="dora: the DORA keys over the period; compliance: changes merged "
+        "without an approving review; sprint: the sprints that started in it"
+    )
+    period_from: date = Field(alias="from", description="first day of the period (included)")
+    period_to: date = Field(alias="to", description="last day of the period (included)")
+    format: Format = Field(default="pdf", description="pdf or csv")
+    time_zone: str = Field(
+        default="UTC",
+        max_length=64,
+        description="IANA time zone the days are counted in, e.g. Europe/Paris",
+    )
+
+    @field_validator("period_from", "period_to")
+    @classmethod
+    def _storable_day(cls, value: date) -> date:
+        if not EARLIEST_DAY <= value <= LATEST_DAY:
+            raise ValueError(f"must lie between {EARLIEST_DAY} and {LATEST_DAY}")
+        return value
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        if value not in _zones():
+            raise ValueError(f"{value!r} is not an IANA time zone")
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not an IANA time zone") from None
+        return value
+
+
+def _zones() -> set[str]:
+    """IANA names only (ZoneInfo alone would also open a path like ``../etc``)."""
+    return available_timezones() | {"UTC"}
+
+
+REPORT_EXAMPLE: dict[str, JsonValue] = {
+    "id": "01a24c0b-fe8d-7377-8d87-5d73ab74e7f6",
+    "kind": "dora",
+    "format": "pdf",
+    "scope": "workspace:0190f5c2-1111-7c3a-9d3e-1b2c3d4e5f60",
+    "from": "2026-03-02",
+    "to": "2026-03-08",
+    "time_zone": "Europe/Paris",
+    "status": "done",
+    "progress": 100,
+    "step": "done",
+    "reason": None,
+    "file": "/v1/reports/01a24c0b-fe8d-7377-8d87-5d73ab74e7f6/file",
+    "size_bytes": 7155,
+    "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+    "attempts": 1,
+    "requested_by": "alice@example.com",
+    "created_at": "2026-03-09T08:00:00Z",
+    "finished_at": "2026-03-09T08:00:03Z",
+}
+
+
+class ReportView(BaseModel):
+    """A report job: what was asked, how far it is, and where its file is."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [REPORT_EXAMPLE]})
+
+    id: UUID
+    kind: Kind
+    format: Format
+    scope: str
+    period_from: date = Field(serialization_alias="from")
+    period_to: date = Field(serialization_alias="to")
+    time_zone: str
+    status: Status = Field(description="queued, running, done or failed")
+    progress: int = Field(ge=0, le=100, description="percent done")
+    step: str = Field(description="what the worker is doing, or did last")
+    reason: str | None = Field(description="why it failed (failed only)")
+    file: str | None = Field(description="where to download it (done only)")
+    size_bytes: int | None
+    sha256: str | None
+    attempts: int = Field(description="how many times it was rendered or tried")
+    requested_by: str
+    created_at: datetime
+    finished_at: datetime | None
+
+
+class ReportPage(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"items": [REPORT_EXAMPLE], "next_cursor": None}]}
+    )
+
+    items: list[ReportView]
+    next_cursor: str | None = Field(description="pass as ?cursor= for the next page")

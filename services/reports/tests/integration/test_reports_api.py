@@ -1,0 +1,350 @@
+"""Reports end to end: insights and reports on one real PostgreSQL, insights fed the
+scenario week of its own tests (services/insights/tests/integration/scenario.py) through
+its real consumer, reports asked over HTTP and read back — the CSV and the PDF's text
+against insights' own answer for the same scope and period, and numbers worked by hand.
+
+The week: Monday 2 March 2026 to Sunday 8 March (UTC), i.e. [2026-03-02T00:00Z,
+2026-03-09T00:00Z). Insights's test works its DORA keys by hand: 3 deployments on 1 day;
+lead times 3 h and 5 h 2 min (median 4 h 1 min); CFR 1/3; restore 1.5 h. Merged that week:
+#1 (Alice's, approved by Bob at 14:00 before its 15:00 merge), #2 (a bot's: left out), #3
+(Bob's, never reviewed, merged at 19:00): only #3 is merged without an approving review.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import csv
+import importlib.util
+import io
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import asyncpg
+import httpx
+import pypdf
+import pytest
+from sqlalchemy.engine import make_url
+
+from sextant.contracts import uuid7
+from sextant.contracts.envelope import from_kafka_binary
+from sextant.insights.main import SPEC as INSIGHTS
+from sextant.reports.main import SPEC as REPORTS
+from sextant.runtime.app import ServiceState, create_service_app
+from sextant.runtime.objectstore import FolderObjectStore
+from sextant.runtime.testing.apps import running_app, service_settings
+from sextant.runtime.testing.plugin import InternalKeys
+from sextant.runtime.wiring import create_bus
+
+SCENARIO_FILE = Path(__file__).parents[3] / "insights" / "tests" / "integration" / "scenario.py"
+TENANT, OTHER_TENANT = uuid7(), uuid7()
+WORKSPACE = uuid7()
+SCOPE = f"workspace:{WORKSPACE}"
+WEEK = {"from": "2026-03-02", "to": "2026-03-08", "time_zone": "UTC"}
+API_WEEK = {"since": "2026-03-02T00:00:00Z", "until": "2026-03-09T00:00:00Z"}
+
+
+def scenario() -> ModuleType:
+    """Insights's hand-worked scenario, loaded from its file (tests are not packages)."""
+    spec = importlib.util.spec_from_file_location("insights_scenario", SCENARIO_FILE)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@dataclass
+class Platform:
+    reports: httpx.AsyncClient
+    insights: httpx.AsyncClient
+    state: ServiceState
+    keys: InternalKeys
+    dsn: str
+
+    def as_member(self, tenant: Any = TENANT, subject: str = "u1") -> dict[str, str]:
+        token = self.keys.signer.mint(
+            service="reports", subject=subject, role="member", tenant_id=tenant
+        )
+        return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+async def platform(
+    database_url: str, internal_keys: InternalKeys, tmp_path: Path
+) -> AsyncIterator[Platform]:
+    settings = service_settings(database_url, internal_keys)
+    insights_app = create_service_app(
+        INSIGHTS, settings, bus_factory=lambda: create_bus(settings), configure_logs=False
+    )
+    reports_app = create_service_app(
+        REPORTS,
+        settings,
+        bus_factory=lambda: create_bus(settings),
+        objects=FolderObjectStore(tmp_path / "objects"),
+        configure_logs=False,
+    )
+    reports_app.state.peer_apps = {"insights": insights_app}
+    async with running_app(insights_app) as insights, running_app(reports_app) as reports:
+        await seed(insights_app.state.service, database_url)
+        token = internal_keys.signer.mint(
+            service="insights", subject="u1", role="member", tenant_id=TENANT
+        )
+        insights.headers["Authorization"] = f"Bearer {token}"
+        dsn = make_url(database_url).set(drivername="postgresql").render_as_string(False)
+        yield Platform(reports, insights, reports_app.state.service, internal_keys, dsn)
+
+
+@pytest.fixture(scope="module")
+async def reports_alone(
+    postgres_url: str, internal_keys: InternalKeys, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Platform]:
+    """Reports with no other service to read (its calls fail), one database per module."""
+    name = f"t_{uuid7().hex[:12]}"
+    admin = make_url(postgres_url).set(drivername="postgresql").render_as_string(False)
+    conn = await asyncpg.connect(admin)
+    await conn.execute(f"CREATE DATABASE {name}")
+    await conn.close()
+    url = make_url(postgres_url).set(database=name).render_as_string(False)
+    settings = service_settings(url, internal_keys)
+    app = create_service_app(
+        REPORTS,
+        settings,
+        bus_factory=lambda: create_bus(settings),
+        objects=FolderObjectStore(tmp_path_factory.mktemp("objects")),
+        configure_logs=False,
+    )
+    try:
+        async with running_app(app) as client:
+            dsn = make_url(url).set(drivername="postgresql").render_as_string(False)
+            yield Platform(client, client, app.state.service, internal_keys, dsn)
+    finally:
+        conn = await asyncpg.connect(admin)
+        await conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        await conn.close()
+
+
+async def seed(state: ServiceState, database_url: str) -> None:
+    """Publish the scenario's whole week and wait until insights's consumer took it in."""
+    module = scenario()
+    tenant = module.Tenant(TENANT, WORKSPACE)
+    events = tenant.first_phase() + tenant.second_phase()
+    dsn = make_url(database_url).set(drivername="postgresql").render_as_string(False)
+    conn = await asyncpg.connect(dsn)
+    try:
+        await state.bus.publish([tenant.record(e) for e in tenant.first_phase()])
+        await until(lambda: _inbox(conn), len(tenant.first_phase()))
+        await state.bus.publish([tenant.record(e) for e in tenant.second_phase()])
+        await until(lambda: _inbox(conn), len(events))
+    finally:
+        await conn.close()
+
+
+async def _inbox(conn: asyncpg.Connection) -> int:
+    count: int = await conn.fetchval("SELECT count(*) FROM insights.inbox")
+    return count
+
+
+async def until(count: Any, at_least: int, seconds: float = 30) -> None:
+    for _ in range(int(seconds / 0.1)):
+        if await count() >= at_least:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"insights took in fewer than {at_least} events in {seconds} s")
+
+
+async def rendered(
+    platform: Platform, body: dict[str, Any], tenant: Any = TENANT
+) -> dict[str, Any]:
+    """Ask for a report and follow it to its end, checking progress never goes back."""
+    headers = platform.as_member(tenant)
+    asked = await platform.reports.post(
+        "/v1/reports", params={"scope": SCOPE}, json=body, headers=headers
+    )
+    assert asked.status_code == 202, asked.text
+    location = asked.headers["Location"]
+    assert location == f"/v1/reports/{asked.json()['id']}"
+    assert asked.json()["status"] == "queued"
+    seen = [0]
+    for _ in range(300):
+        view = (await platform.reports.get(location, headers=headers)).json()
+        assert view["progress"] >= seen[-1]
+        seen.append(view["progress"])
+        if view["status"] in ("done", "failed"):
+            return dict(view)
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"not rendered in 30 s: {seen}")
+
+
+async def download(platform: Platform, view: dict[str, Any]) -> httpx.Response:
+    reply = await platform.reports.get(view["file"], headers=platform.as_member())
+    assert reply.status_code == 200, reply.text
+    return reply
+
+
+def numbers(row: dict[str, str]) -> dict[str, float | str]:
+    return {k: float(v) if v and v[0].isdigit() else v for k, v in row.items()}
+
+
+async def test_dora_and_compliance_reports_match_insights_for_the_same_week(
+    platform: Platform,
+) -> None:
+    dora = await rendered(platform, {"kind": "dora", "format": "csv", **WEEK})
+    assert dora["status"] == "done", dora["reason"]
+    assert (dora["progress"], dora["from"], dora["to"]) == (100, "2026-03-02", "2026-03-08")
+    body = (await download(platform, dora)).content
+    ours = {row["metric"]: numbers(row) for row in csv.DictReader(io.StringIO(body.decode()))}
+    api = await platform.insights.get(
+        "/v1/metrics/dora",
+        params={"scope": SCOPE, **API_WEEK},
+        headers={"Accept": "text/csv"},
+    )
+    assert api.status_code == 200, api.text
+    theirs = {row["metric"]: numbers(row) for row in csv.DictReader(io.StringIO(api.text))}
+    assert ours == theirs
+    assert ours["lead_time"]["median"] == pytest.approx(4 + 1 / 60)  # by hand: 3 h, 5 h 2 min
+    assert (
+        ours["change_failure_rate"]["numerator"],
+        ours["change_failure_rate"]["denominator"],
+    ) == (
+        1,
+        3,
+    )
+    assert ours["deployment_frequency"]["count"] == 3
+
+    compliance = await rendered(platform, {"kind": "compliance", "format": "csv", **WEEK})
+    assert compliance["status"] == "done", compliance["reason"]
+    rows = list(csv.DictReader(io.StringIO((await download(platform, compliance)).text)))
+    assert [(r["number"], r["title"], r["merged_at"]) for r in rows] == [
+        ("3", "Change 3", "2026-03-02T19:00:00Z")
+    ]
+
+    told = await published(platform.dsn, dora["id"])
+    outcome = {e["type"]: e["data"] for e in told[1:3]}
+    assert outcome["sextant.reports.rendered.v1"]["sha256"] == dora["sha256"]
+    assert outcome["sextant.reports.rendered.v1"]["size_bytes"] == len(body)
+    assert outcome["sextant.notifications.raised.v1"]["link"] == dora["file"]
+
+    pdf = await rendered(platform, {"kind": "dora", "format": "pdf", **WEEK})
+    assert pdf["status"] == "done", pdf["reason"]
+    reply = await download(platform, pdf)
+    assert reply.headers["content-type"] == "application/pdf"
+    pages = [page.extract_text() for page in pypdf.PdfReader(io.BytesIO(reply.content)).pages]
+    assert f"Scope: {SCOPE}" in pages[0]
+    assert "Period: 2026-03-02 to 2026-03-08 (UTC)" in pages[0]
+    assert "Contents" in pages[1]
+    table = pages[2].split()
+    assert repr(theirs["lead_time"]["median"]) in table  # the API's very number
+    assert all(f"Page {n}" in text for n, text in enumerate(pages, start=1))
+
+
+async def test_another_tenant_sees_nothing_of_a_report(platform: Platform) -> None:
+    view = await rendered(platform, {"kind": "compliance", "format": "csv", **WEEK})
+    stranger = platform.as_member(OTHER_TENANT, "intruder")
+    for path in (f"/v1/reports/{view['id']}", f"/v1/reports/{view['id']}/file"):
+        reply = await platform.reports.get(path, headers=stranger)
+        assert reply.status_code == 404, (path, reply.text)
+        assert reply.headers["content-type"] == "application/problem+json"
+    retried = await platform.reports.post(f"/v1/reports/{view['id']}/retry", headers=stranger)
+    assert retried.status_code == 404
+    listed = await platform.reports.get("/v1/reports", headers=stranger)
+    assert listed.json() == {"items": [], "next_cursor": None}
+    own = await platform.reports.get("/v1/reports", headers=platform.as_member())
+    assert [item["id"] for item in own.json()["items"]] == [view["id"]]
+
+
+@pytest.mark.parametrize(
+    ("params", "body", "status", "named"),
+    [
+        ({"scope": SCOPE}, {"kind": "velocity", **WEEK}, 422, "kind"),
+        ({"scope": SCOPE}, {"kind": "dora", **WEEK, "format": "xlsx"}, 422, "format"),
+        ({"scope": SCOPE}, {"kind": "dora", **WEEK, "time_zone": "Mars/Olympus"}, 422, "time_zone"),
+        (
+            {"scope": SCOPE},
+            {"kind": "dora", **WEEK, "time_zone": "../etc/passwd"},
+            422,
+            "time_zone",
+        ),
+        ({"scope": SCOPE}, {"kind": "dora", "from": "2026-03-09", "to": "2026-03-02"}, 400, "from"),
+        ({"scope": SCOPE}, {"kind": "dora", "from": "2020-01-01", "to": "2026-03-02"}, 400, "from"),
+        ({"scope": SCOPE}, {"kind": "dora", "from": "2026-02-30", "to": "2026-03-02"}, 422, "from"),
+        ({"scope": SCOPE}, {"kind": "dora", "from": "9999-12-31", "to": "9999-12-31"}, 422, "from"),
+        ({"scope": "team:1"}, {"kind": "dora", **WEEK}, 400, "scope"),
+        ({}, {"kind": "dora", **WEEK}, 422, "scope"),
+    ],
+)
+async def test_bad_parameters_are_refused_before_any_job_exists(
+    reports_alone: Platform, params: dict[str, str], body: dict[str, Any], status: int, named: str
+) -> None:
+    headers = reports_alone.as_member()
+    reply = await reports_alone.reports.post(
+        "/v1/reports", params=params, json=body, headers=headers
+    )
+    assert reply.status_code == status, reply.text
+    assert reply.headers["content-type"] == "application/problem+json"
+    assert named in reply.json()["detail"]
+    listed = await reports_alone.reports.get("/v1/reports", headers=headers)
+    assert listed.json()["items"] == []
+
+
+async def test_a_job_that_cannot_read_its_data_fails_with_the_reason_and_is_retried(
+    reports_alone: Platform,
+) -> None:
+    failed = await rendered(reports_alone, {"kind": "dora", "format": "pdf", **WEEK})
+    assert failed["status"] == "failed"
+    assert "insights" in failed["reason"] and "not configured" in failed["reason"]
+    assert failed["file"] is None
+    headers = reports_alone.as_member()
+    early = await reports_alone.reports.get(f"/v1/reports/{failed['id']}/file", headers=headers)
+    assert early.status_code == 409
+    retried = await reports_alone.reports.post(f"/v1/reports/{failed['id']}/retry", headers=headers)
+    assert retried.status_code == 202, retried.text
+    assert retried.json()["status"] == "queued"
+    for _ in range(300):
+        view = (
+            await reports_alone.reports.get(f"/v1/reports/{failed['id']}", headers=headers)
+        ).json()
+        if view["status"] == "failed":
+            break
+        await asyncio.sleep(0.1)
+    assert (view["status"], view["attempts"]) == ("failed", 2)
+    again = await reports_alone.reports.post(f"/v1/reports/{failed['id']}/retry", headers=headers)
+    assert again.status_code == 202
+    unknown = await reports_alone.reports.post(f"/v1/reports/{uuid7()}/retry", headers=headers)
+    assert unknown.status_code == 404
+    told = await published(reports_alone.dsn, failed["id"])
+    assert told[0]["type"] == "sextant.reports.requested.v1"
+    outcome = {e["type"]: e["data"] for e in told[1:3]}  # two topics: no order between them
+    assert set(outcome) == {"sextant.reports.failed.v1", "sextant.notifications.raised.v1"}
+    assert "not configured" in outcome["sextant.reports.failed.v1"]["reason"]
+    assert outcome["sextant.notifications.raised.v1"]["link"] == f"/v1/reports/{failed['id']}"
+
+
+async def published(dsn: str, report_id: str, seconds: float = 15) -> list[dict[str, Any]]:
+    """The reports and notifications events about a report on the local bus, in order,
+    once the relay has published at least three."""
+    found: list[dict[str, Any]] = []
+    for _ in range(int(seconds / 0.1)):
+        conn = await asyncpg.connect(dsn)
+        try:
+            rows = await conn.fetch(
+                "SELECT headers, value FROM sextant_bus.records WHERE topic = ANY($1) "
+                'ORDER BY appended_at, "offset"',
+                ["sextant.reports", "sextant.notifications"],
+            )
+        finally:
+            await conn.close()
+        envelopes = [
+            from_kafka_binary(
+                [(name, base64.b64decode(v)) for name, v in json.loads(r["headers"])], r["value"]
+            ).model_dump(mode="json")
+            for r in rows
+        ]
+        found = [e for e in envelopes if report_id in json.dumps(e["data"])]
+        if len(found) >= 3:
+            return found
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"fewer than 3 events about {report_id}: {found}")

@@ -1,0 +1,150 @@
+"""Each kind's table model from what the services answered, worked by hand."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sextant.reports.domain.kinds import (
+    Period,
+    approved_by_another,
+    compliance_report,
+    dora_report,
+    sprint_report,
+)
+
+ALICE, BOB, BOT = "a" * 8, "b" * 8, "c" * 8
+WEEK = (datetime(2026, 3, 2, tzinfo=UTC), datetime(2026, 3, 9, tzinfo=UTC))
+
+DORA = {
+    "definition_id": "dora-2024",
+    "definition_version": 1,
+    "attribution_window_days": 7.0,
+    "include_bots": False,
+    "incidents": 1,
+    "incidents_attributed": 1,
+    "deployment_frequency": {
+        "deployments": 3,
+        "deployment_days": 1,
+        "weeks": 1,
+        "median_deployment_days_per_week": 1,
+        "p85_deployment_days_per_week": 1,
+        "band": "high",
+    },
+    "lead_time": {"count": 2, "median_hours": 4.5, "p85_hours": 5.2, "band": "elite"},
+    "change_failure_rate": {"numerator": 1, "denominator": 3, "rate": 0.25, "band": "low"},
+    "time_to_restore": {"count": 1, "median_hours": 1.5, "p85_hours": 1.5, "band": "high"},
+    "rework_rate": None,
+}
+
+
+def test_dora_has_a_row_per_key_and_charts_of_the_medians_and_rates() -> None:
+    report = dora_report(DORA)
+    rows = {row[0]: row for row in report.sections[0].rows}
+    assert list(rows) == [
+        "deployment_frequency",
+        "lead_time",
+        "change_failure_rate",
+        "time_to_restore",
+    ]  # no rework rate outside dora-2024's answer
+    assert rows["lead_time"][2:5] == [2, 4.5, 5.2]
+    assert rows["change_failure_rate"][5:8] == [1, 3, 0.25]
+    assert rows["deployment_frequency"][5:7] == [1, 1]
+    assert [(c.labels, c.values) for c in report.charts] == [
+        (["lead_time", "time_to_restore"], [4.5, 1.5]),
+        (["change_failure_rate"], [0.25]),
+    ]
+    assert "dora-2024" in report.definition and "within 7 days" in report.definition
+
+
+def change(number: int, author: str, merged: str | None, reviews: list[Any]) -> dict[str, Any]:
+    return {
+        "repository": "octo/repo",
+        "number": number,
+        "title": f"Change {number}",
+        "url": None,
+        "author_developer_id": author,
+        "opened_at": "2026-03-01T08:00:00Z",
+        "merged_at": merged,
+        "reviews": reviews,
+    }
+
+
+def review(by: str | None, state: str, at: str, bot: bool = False) -> dict[str, Any]:
+    return {"reviewer_developer_id": by, "state": state, "submitted_at": at, "reviewer_is_bot": bot}
+
+
+def test_only_an_approval_by_another_person_before_the_merge_counts() -> None:
+    merged = "2026-03-03T12:00:00Z"
+    assert approved_by_another(
+        change(1, ALICE, merged, [review(BOB, "approved", "2026-03-03T11:00:00Z")])
+    )
+    assert approved_by_another(change(1, ALICE, merged, [review(BOB, "approved", merged)]))
+    for reviews in (
+        [review(ALICE, "approved", "2026-03-03T11:00:00Z")],  # the author's own
+        [review(BOT, "approved", "2026-03-03T11:00:00Z", bot=True)],  # a bot's
+        [review(BOB, "approved", "2026-03-03T12:00:01Z")],  # after the merge
+        [review(BOB, "commented", "2026-03-03T11:00:00Z")],  # not an approval
+        [review(None, "approved", "2026-03-03T11:00:00Z")],  # nobody we know
+        [],
+    ):
+        assert not approved_by_another(change(1, ALICE, merged, reviews)), reviews
+
+
+def test_compliance_lists_unapproved_merges_of_the_period_oldest_first() -> None:
+    changes = [
+        change(4, BOB, "2026-03-05T10:00:00Z", []),
+        change(1, ALICE, "2026-03-03T12:00:00Z", [review(BOB, "approved", "2026-03-03T11:00:00Z")]),
+        change(2, ALICE, "2026-03-02T00:00:00Z", []),  # the period's first instant: in
+        change(3, ALICE, "2026-03-09T00:00:00Z", []),  # the end is excluded
+        change(5, ALICE, None, []),  # never merged
+    ]
+    report = compliance_report(changes, *WEEK)
+    rows = report.sections[0].rows
+    assert [(row[1], row[6]) for row in rows] == [
+        (2, datetime(2026, 3, 2, tzinfo=UTC)),
+        (4, datetime(2026, 3, 5, 10, tzinfo=UTC)),
+    ]
+    assert "Merged in the period: 3; without an approving review: 2." in report.definition
+    assert [(c.labels, c.values) for c in report.charts] == [(["octo/repo"], [2.0])]
+
+
+def sprint(name: str, starts: str, items: dict[str, int], state: str = "closed") -> dict[str, Any]:
+    return {
+        "name": name,
+        "state": state,
+        "starts_at": starts,
+        "ends_at": "2026-03-13T17:00:00Z",
+        "closed_at": None,
+        "items": items,
+    }
+
+
+def test_sprints_in_start_order_with_their_items_by_category_and_the_share_done() -> None:
+    report = sprint_report(
+        [
+            sprint(
+                "S2", "2026-03-09T09:00:00Z", {"todo": 1, "in_progress": 1, "done": 2}, "active"
+            ),
+            sprint("S1", "2026-03-02T09:00:00Z", {"done": 3, "todo": 0}),
+            sprint("S0", "2026-03-02T09:00:00Z", {}),  # started with S1, holds nothing
+        ]
+    )
+    rows = report.sections[0].rows
+    assert [row[0] for row in rows] == ["S0", "S1", "S2"]
+    # items, done, in progress, todo, done share: S2's 2 of 4 done; S0's share is nothing
+    assert [row[5:] for row in rows] == [[0, 0, 0, 0, None], [3, 3, 0, 0, 1.0], [4, 2, 1, 1, 0.5]]
+    assert rows[2][2] == datetime(2026, 3, 9, 9, tzinfo=UTC)
+    assert [(c.title, c.values) for c in report.charts] == [
+        ("Items done per sprint", [0.0, 3.0, 2.0]),
+        ("Items per sprint", [0.0, 3.0, 4.0]),
+    ]
+
+
+def test_a_period_is_counted_in_its_time_zone_across_a_clock_change() -> None:
+    # Paris is UTC+1 until Sunday 29 March 2026 02:00, UTC+2 after: that day has 23 hours
+    week = Period(date(2026, 3, 23), date(2026, 3, 29), "Europe/Paris").moments()
+    assert week == (datetime(2026, 3, 22, 23, tzinfo=UTC), datetime(2026, 3, 29, 22, tzinfo=UTC))
+    assert Period(date(2026, 3, 2), date(2026, 3, 8), "UTC").moments() == WEEK
+    tokyo = Period(date(2026, 3, 2), date(2026, 3, 2), "Asia/Tokyo").moments()
+    assert tokyo == (datetime(2026, 3, 1, 15, tzinfo=UTC), datetime(2026, 3, 2, 15, tzinfo=UTC))
