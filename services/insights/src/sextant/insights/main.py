@@ -2,7 +2,7 @@
 
 from fastapi import FastAPI
 
-from sextant.insights import api, metrics
+from sextant.insights import api, flow_metrics, metrics
 from sextant.insights.db import MIGRATIONS, metadata
 from sextant.insights.handlers import HANDLERS
 from sextant.runtime.app import ServiceSpec
@@ -14,7 +14,7 @@ SPEC = ServiceSpec(
     description="Metrics, DeveloperMetrics history, suggestions and feedback.",
     metadata=metadata,
     migrations_dir=MIGRATIONS,
-    routers=[api.router, metrics.router],
+    routers=[api.router, metrics.router, flow_metrics.router],
     handlers=HANDLERS,
 )
 
