@@ -27,9 +27,12 @@ Work items:
 """
 
 from datetime import UTC, datetime, timedelta
+from random import Random
 from uuid import UUID
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sextant.insights.domain.flow import (
     ChangeTimes,
@@ -236,3 +239,33 @@ def test_periods_are_cut_from_since_and_the_last_may_be_short() -> None:
     assert periods(at(2, 6), at(4), Granularity.DAY) == [(at(2, 6), at(3, 6)), (at(3, 6), at(4))]
     with pytest.raises(ValueError):
         periods(at(4), at(4), Granularity.DAY)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.randoms(use_true_random=False))
+def test_the_figures_do_not_depend_on_the_order_the_rows_come_in(rng: Random) -> None:
+    changes, reviews, items = list(CHANGES), list(REVIEWS), list(ITEMS)
+    rng.shuffle(changes)
+    rng.shuffle(reviews)
+    rng.shuffle(items)
+    assert flow(changes, items, SINCE, UNTIL) == flow(CHANGES, ITEMS, SINCE, UNTIL)
+    assert review(changes, reviews, SINCE, UNTIL) == review(CHANGES, REVIEWS, SINCE, UNTIL)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.sampled_from(list(Granularity)), st.integers(min_value=1, max_value=20 * 24))
+def test_the_periods_add_up_to_the_total(granularity: Granularity, span_hours: int) -> None:
+    until = SINCE + timedelta(hours=span_hours)
+    total = flow(CHANGES, ITEMS, SINCE, until)
+    cuts = [flow(CHANGES, ITEMS, s, e) for s, e in periods(SINCE, until, granularity)]
+    assert sum(c.changes.merged for c in cuts) == total.changes.merged
+    assert sum(c.changes.cycle_time.count for c in cuts) == total.changes.cycle_time.count
+    assert sum(c.work_items.throughput for c in cuts) == total.work_items.throughput
+    assert cuts[-1].work_items.wip == total.work_items.wip  # both at until
+    assert (
+        sum(
+            review(CHANGES, REVIEWS, s, e).concentration.reviews
+            for s, e in periods(SINCE, until, granularity)
+        )
+        == review(CHANGES, REVIEWS, SINCE, until).concentration.reviews
+    )

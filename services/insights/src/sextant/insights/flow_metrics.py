@@ -366,7 +366,7 @@ def flow_rows(reply: FlowReply) -> list[MetricRow]:
         **METRIC_RESPONSES,
     },
 )
-async def get_flow(
+async def get_flow_metrics(
     request: Request,
     caller: Caller,
     session: Session,
@@ -617,7 +617,7 @@ def review_rows(reply: ReviewReply) -> list[MetricRow]:
         **METRIC_RESPONSES,
     },
 )
-async def get_review(
+async def get_review_metrics(
     request: Request,
     caller: Caller,
     session: Session,
