@@ -40,9 +40,11 @@ from sextant.insights.domain.flow import (
     Review,
     WorkItem,
     flow,
+    flow_series,
     gini,
     periods,
     review,
+    review_series,
     rounds,
 )
 
@@ -256,16 +258,16 @@ def test_the_figures_do_not_depend_on_the_order_the_rows_come_in(rng: Random) ->
 @given(st.sampled_from(list(Granularity)), st.integers(min_value=1, max_value=20 * 24))
 def test_the_periods_add_up_to_the_total(granularity: Granularity, span_hours: int) -> None:
     until = SINCE + timedelta(hours=span_hours)
+    cuts = periods(SINCE, until, granularity)
     total = flow(CHANGES, ITEMS, SINCE, until)
-    cuts = [flow(CHANGES, ITEMS, s, e) for s, e in periods(SINCE, until, granularity)]
-    assert sum(c.changes.merged for c in cuts) == total.changes.merged
-    assert sum(c.changes.cycle_time.count for c in cuts) == total.changes.cycle_time.count
-    assert sum(c.work_items.throughput for c in cuts) == total.work_items.throughput
-    assert cuts[-1].work_items.wip == total.work_items.wip  # both at until
-    assert (
-        sum(
-            review(CHANGES, REVIEWS, s, e).concentration.reviews
-            for s, e in periods(SINCE, until, granularity)
-        )
-        == review(CHANGES, REVIEWS, SINCE, until).concentration.reviews
-    )
+    series = flow_series(CHANGES, ITEMS, cuts)
+    assert series == [flow(CHANGES, ITEMS, s, e) for s, e in cuts]
+    assert sum(c.changes.merged for c in series) == total.changes.merged
+    assert sum(c.changes.cycle_time.count for c in series) == total.changes.cycle_time.count
+    assert sum(c.work_items.throughput for c in series) == total.work_items.throughput
+    assert series[-1].work_items.wip == total.work_items.wip  # both at until
+    reviewed = review_series(CHANGES, REVIEWS, cuts)
+    assert reviewed == [review(CHANGES, REVIEWS, s, e) for s, e in cuts]
+    whole = review(CHANGES, REVIEWS, SINCE, until)
+    assert sum(r.concentration.reviews for r in reviewed) == whole.concentration.reviews
+    assert sum(r.opened for r in reviewed) == whole.opened

@@ -394,7 +394,7 @@ async def get_flow_metrics(
         include_bots=include_bots,
         developer=developer,
         total=_flow_period(flow.flow(changes, items, chosen.since, chosen.until)),
-        periods=[_flow_period(flow.flow(changes, items, s, e)) for s, e in chosen.periods],
+        periods=[_flow_period(f) for f in flow.flow_series(changes, items, chosen.periods)],
     )
     if wants_csv(request.headers.get("accept")):
         return Response(csv_text(flow_rows(reply), MetricRow), media_type=CSV_MEDIA_TYPE)
@@ -644,10 +644,8 @@ async def get_review_metrics(
         for r in await reads.flow_reviews(session, f)
     ]
 
-    def figures(start: datetime, end: datetime) -> flow.ReviewFigures:
-        return flow.review(changes, reviews, start, end, include_bots)
-
-    total = figures(chosen.since, chosen.until)
+    total = flow.review(changes, reviews, chosen.since, chosen.until, include_bots)
+    series = flow.review_series(changes, reviews, chosen.periods, include_bots)
     reply = ReviewReply(
         definition_id=flow.DEFINITION_ID,
         definition_version=flow.DEFINITION_VERSION,
@@ -659,7 +657,7 @@ async def get_review_metrics(
         developer=developer,
         total=_review_period(total),
         reviewer_load=_loads(total.load),
-        periods=[_review_period(figures(s, e)) for s, e in chosen.periods],
+        periods=[_review_period(f) for f in series],
     )
     if wants_csv(request.headers.get("accept")):
         return Response(csv_text(review_rows(reply), MetricRow), media_type=CSV_MEDIA_TYPE)

@@ -37,11 +37,13 @@ The definitions (the service README states them for users):
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import TypeVar
 from uuid import UUID
 
 from sextant.insights.domain.dora import percentile
@@ -58,6 +60,8 @@ class Granularity(StrEnum):
     WEEK = "week"
 
 
+T = TypeVar("T")
+Period = tuple[datetime, datetime]
 STEP = {Granularity.DAY: timedelta(days=1), Granularity.WEEK: timedelta(days=7)}
 
 
@@ -185,9 +189,7 @@ def _seconds(start: datetime, end: datetime) -> float:
     return max((end - start).total_seconds(), 0.0)
 
 
-def periods(
-    since: datetime, until: datetime, granularity: Granularity
-) -> list[tuple[datetime, datetime]]:
+def periods(since: datetime, until: datetime, granularity: Granularity) -> list[Period]:
     """``[since, until)`` cut into days or 7-day weeks from ``since``; the last may be short."""
     if since >= until:
         raise ValueError("since must be before until")
@@ -275,13 +277,67 @@ def item_flow(items: Sequence[WorkItem], start: datetime, end: datetime) -> Item
     )
 
 
+def bucketed(
+    values: Sequence[T], moment: Callable[[T], datetime | None], cuts: Sequence[Period]
+) -> list[list[T]]:
+    """``values`` by the cut their ``moment`` falls in (cuts ordered, not overlapping; a value
+    in none, or without a moment, is left out): one pass, not one per cut."""
+    starts = [start for start, _ in cuts]
+    found: list[list[T]] = [[] for _ in cuts]
+    for value in values:
+        at = moment(value)
+        if at is None:
+            continue
+        k = bisect_right(starts, at) - 1
+        if k >= 0 and at < cuts[k][1]:
+            found[k].append(value)
+    return found
+
+
+def flow_series(
+    changes: Sequence[ChangeTimes], items: Sequence[WorkItem], cuts: Sequence[Period]
+) -> list[FlowFigures]:
+    """The flow figures of each of ``cuts`` (ordered, not overlapping)."""
+    merged = bucketed(changes, lambda c: c.merged_at, cuts)
+    return [
+        FlowFigures(start, end, change_flow(merged[k], start, end), item_flow(items, start, end))
+        for k, (start, end) in enumerate(cuts)
+    ]
+
+
 def flow(
     changes: Sequence[ChangeTimes],
     items: Sequence[WorkItem],
     start: datetime,
     end: datetime,
 ) -> FlowFigures:
-    return FlowFigures(start, end, change_flow(changes, start, end), item_flow(items, start, end))
+    return flow_series(changes, items, [(start, end)])[0]
+
+
+def review_series(
+    changes: Sequence[ChangeTimes],
+    reviews: Sequence[Review],
+    cuts: Sequence[Period],
+    include_bots: bool = False,
+) -> list[ReviewFigures]:
+    """The review figures of each of ``cuts`` (ordered, not overlapping): ``reviews`` hold
+    those of ``changes`` and every review submitted in the range on the scope's changes."""
+    of_change: dict[UUID, list[Review]] = {}
+    for r in reviews:
+        if not r.is_bot and by_others(r):
+            of_change.setdefault(r.change_id, []).append(r)
+    given = [
+        r
+        for r in reviews
+        if r.reviewer is not None and by_others(r) and (include_bots or not r.is_bot)
+    ]
+    opened_in = bucketed(changes, lambda c: c.opened_at, cuts)
+    merged_in = bucketed(changes, lambda c: c.merged_at, cuts)
+    given_in = bucketed(given, lambda r: r.submitted_at, cuts)
+    return [
+        _review_figures(start, end, opened_in[k], merged_in[k], given_in[k], of_change)
+        for k, (start, end) in enumerate(cuts)
+    ]
 
 
 def review(
@@ -291,36 +347,24 @@ def review(
     end: datetime,
     include_bots: bool = False,
 ) -> ReviewFigures:
-    """The review figures of ``[start, end)``: ``reviews`` hold those of ``changes`` and
-    every review submitted in the range on the scope's changes."""
+    return review_series(changes, reviews, [(start, end)], include_bots)[0]
 
-    def within(at: datetime | None) -> bool:
-        return at is not None and start <= at < end
 
-    of_change: dict[UUID, list[Review]] = {}
-    for r in reviews:
-        if r.is_bot or not by_others(r):
-            continue
-        of_change.setdefault(r.change_id, []).append(r)
-
-    opened = [c for c in changes if within(c.opened_at)]
+def _review_figures(
+    start: datetime,
+    end: datetime,
+    opened: Sequence[ChangeTimes],
+    merged: Sequence[ChangeTimes],
+    given: Sequence[Review],
+    of_change: dict[UUID, list[Review]],
+) -> ReviewFigures:
     first = [
         _seconds(c.opened_at, c.first_review_at) for c in opened if c.first_review_at is not None
     ]
-    merged = [c for c in changes if within(c.merged_at)]
     round_counts = [rounds(of_change.get(c.id, [])) for c in merged]
     unapproved = sum(
         1 for c in merged if not any(r.state == APPROVED for r in of_change.get(c.id, []))
     )
-
-    given = [
-        r
-        for r in reviews
-        if within(r.submitted_at)
-        and r.reviewer is not None
-        and by_others(r)
-        and (include_bots or not r.is_bot)
-    ]
     per_reviewer = Counter(r.reviewer for r in given)
     changes_of: dict[UUID, set[UUID]] = {}
     for r in given:
