@@ -207,3 +207,13 @@ async def test_bad_input_is_a_problem_naming_the_parameter(running: Running) -> 
             assert reply.status_code == status, (route, params, reply.text)
             assert reply.headers["content-type"].startswith("application/problem+json")
             assert named in reply.text
+    for params in (
+        {"since": "0001-01-02T00:00:00Z", "until": "0001-01-09T00:00:00Z", "granularity": "day"},
+        {"until": "0001-01-02T00:00:00Z"},
+        {"since": "9999-12-24T00:00:00Z", "until": "9999-12-31T12:00:00Z", "granularity": "day"},
+    ):
+        for route in ("flow", "review"):
+            reply = await running.client.get(
+                f"/v1/metrics/{route}", params={"scope": SCOPE, **params}
+            )
+            assert reply.status_code < 500, (route, params, reply.text)

@@ -195,7 +195,7 @@ def periods(since: datetime, until: datetime, granularity: Granularity) -> list[
         raise ValueError("since must be before until")
     step, cuts, start = STEP[granularity], [], since
     while start < until:
-        end = min(start + step, until)
+        end = until if until - start <= step else start + step  # no overflow near year 9999
         cuts.append((start, end))
         start = end
     return cuts
