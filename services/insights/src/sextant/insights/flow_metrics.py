@@ -5,7 +5,7 @@ for a scope over a range, in total and per day or week, with the counts behind e
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sextant.insights.db import reads
 from sextant.insights.domain import flow
-from sextant.insights.metrics import DEFAULT_RANGE, EXAMPLE_WORKSPACE, HOURS, LONGEST_RANGE, earlier
+from sextant.insights.metrics import EXAMPLE_WORKSPACE, HOURS, metric_range
 from sextant.runtime.app import Session
 from sextant.runtime.errors import InvalidInput, problem_response
 from sextant.runtime.paging import Moment
@@ -173,12 +173,7 @@ class Selection:
             raise InvalidInput("metrics are per tenant; the call names none")
         self.tenant: UUID = caller.tid
         self.scope = scope
-        self.until = until or datetime.now(UTC)
-        self.since = since or earlier(self.until, DEFAULT_RANGE)
-        if self.since >= self.until:
-            raise InvalidInput("since must be before until", parameter="since")
-        if self.until - self.since > LONGEST_RANGE:
-            raise InvalidInput("the range can be at most three years", parameter="since")
+        self.since, self.until = metric_range(since, until)
         self.granularity = flow.Granularity(granularity)
         if (self.until - self.since) / flow.STEP[self.granularity] > MOST_PERIODS:
             raise InvalidInput(
