@@ -137,6 +137,25 @@ def test_a_day_holds_the_changes_merged_that_day() -> None:
     assert hours(changes.cycle_time.p85) == pytest.approx(2)
 
 
+def test_a_day_of_reviews_and_clamped_coding() -> None:
+    # 4 March: C2 (rounds 2, approved by no one else) and C3 (no review) merged
+    day = review(CHANGES, REVIEWS, at(4), at(5))
+    assert (day.merged, day.rounds.count, day.rounds.median) == (2, 1, 2)
+    assert day.unreviewed_merged == 1
+    assert day.merged_without_approval == 2
+    # 5 March: C4, approved by Carol; its commit came after the opening: coding 0, not less
+    day = review(CHANGES, REVIEWS, at(5), at(6))
+    assert (day.merged, day.merged_without_approval, day.unreviewed_merged) == (1, 0, 0)
+    changes = flow(CHANGES, ITEMS, at(5), at(6)).changes
+    assert (changes.coding.count, changes.coding.median) == (1, 0)
+
+
+def test_a_change_merged_at_the_end_belongs_to_the_next_period() -> None:
+    late = ChangeTimes(UUID(int=999), ALICE, at(8), None, None, UNTIL, None, 1)
+    assert flow([late], [], SINCE, UNTIL).changes.merged == 0
+    assert flow([late], [], UNTIL, UNTIL + timedelta(days=1)).changes.merged == 1
+
+
 def test_the_weeks_work_item_flow() -> None:
     items = flow(CHANGES, ITEMS, SINCE, UNTIL).work_items
     # done in the week: W1, W2, W3 (W6 at the end is not in it)

@@ -232,9 +232,8 @@ def by_others(review: Review) -> bool:
 # the figures ---------------------------------------------------------------------------
 
 
-def change_flow(changes: Sequence[ChangeTimes], start: datetime, end: datetime) -> ChangeFlow:
-    """The phases of the changes merged in ``[start, end)``."""
-    merged = [c for c in changes if c.merged_at is not None and start <= c.merged_at < end]
+def change_flow(merged: Sequence[ChangeTimes]) -> ChangeFlow:
+    """The phases of ``merged``, the changes merged in one period."""
     coding, pickup, review, deploy, cycle = [], [], [], [], []
     for c in merged:
         assert c.merged_at is not None
@@ -300,7 +299,7 @@ def flow_series(
     """The flow figures of each of ``cuts`` (ordered, not overlapping)."""
     merged = bucketed(changes, lambda c: c.merged_at, cuts)
     return [
-        FlowFigures(start, end, change_flow(merged[k], start, end), item_flow(items, start, end))
+        FlowFigures(start, end, change_flow(merged[k]), item_flow(items, start, end))
         for k, (start, end) in enumerate(cuts)
     ]
 
