@@ -83,6 +83,10 @@ CORES: Final = (
         "services/insights/src/sextant/insights/domain/dora.py",
         ("services/insights/tests/unit/test_dora.py",),
     ),
+    Core(
+        "services/insights/src/sextant/insights/domain/flow.py",
+        ("services/insights/tests/unit/test_flow.py",),
+    ),
     Core("libs/runtime/src/sextant/runtime/paging.py", ("libs/runtime/tests/unit/test_paging.py",)),
     Core(
         "libs/runtime/src/sextant/runtime/tabular.py", ("libs/runtime/tests/unit/test_tabular.py",)

@@ -28,6 +28,11 @@ from sextant.contracts.events.activity import (
     IncidentOpened,
     IncidentResolved,
     ReviewSubmitted,
+    WorkItemAssigned,
+    WorkItemCreated,
+    WorkItemDeleted,
+    WorkItemResolved,
+    WorkItemTransitioned,
 )
 from sextant.contracts.events.common import Actor, Repository
 from sextant.contracts.events.platform import (
@@ -54,7 +59,10 @@ PROJECTED = (
     ".build.",
     ".deployment.",
     ".incident.",
+    ".work_item.",
 )
+ASSIGNEE_PATH = "work_item.assignee"
+"""Where identity's attribution names a work item's assignee."""
 
 Touched = set[tuple[UUID, str]]  # (workspace, repository id)
 
@@ -157,7 +165,7 @@ async def on_attributed_activity(session: AsyncSession, envelopes: Sequence[Enve
         if envelope.workspaceid is None or not any(
             part in attributed.original_type for part in PROJECTED
         ):
-            continue  # work items and sprints are forecast's; nothing else is ours
+            continue  # sprints are forecast's; nothing else is ours
         event = data_model_for(attributed.original_type).model_validate(attributed.original)
         parsed[envelope.id] = (envelope.workspaceid, attributed, event)
     derived = {key for w, _, event in parsed.values() if (key := _derived(w, event)) is not None}
@@ -314,6 +322,39 @@ async def _project(
         )
         if repository_id is not None:
             batch.links.add((workspace, repository_id))
+    elif isinstance(
+        event, WorkItemCreated | WorkItemTransitioned | WorkItemAssigned | WorkItemResolved
+    ):
+        item = event.work_item
+        category = (
+            event.to_category
+            if isinstance(event, WorkItemTransitioned)
+            else "done"
+            if isinstance(event, WorkItemResolved)
+            else item.status_category
+        )
+        assignee = _person(attributed, ASSIGNEE_PATH, item.assignee).developer_id
+        await projection.record_work_item(
+            session,
+            tenant,
+            workspace,
+            projection.WorkItemMove(
+                id=record_id("work_item", item.source.source_id, item.key),
+                key=item.key,
+                assignee_developer_id=assignee,
+                category=category,
+                at=event.occurred_at,
+            ),
+        )
+    elif isinstance(event, WorkItemDeleted):
+        await projection.delete_work_item(
+            session,
+            tenant,
+            workspace,
+            record_id("work_item", event.source.source_id, event.key),
+            event.key,
+            event.occurred_at,
+        )
     elif isinstance(event, IncidentOpened | IncidentResolved):
         await projection.record_incident(
             session,

@@ -2,7 +2,7 @@
 
 from fastapi import FastAPI
 
-from sextant.insights import api, developer_metrics, metrics
+from sextant.insights import api, developer_metrics, flow_metrics, metrics
 from sextant.insights.db import MIGRATIONS, metadata
 from sextant.insights.gates import api as gates_api
 from sextant.insights.handlers import HANDLERS
@@ -15,7 +15,13 @@ SPEC = ServiceSpec(
     description="Metrics, DeveloperMetrics history, suggestions and feedback.",
     metadata=metadata,
     migrations_dir=MIGRATIONS,
-    routers=[api.router, metrics.router, developer_metrics.router, gates_api.router],
+    routers=[
+        api.router,
+        metrics.router,
+        flow_metrics.router,
+        developer_metrics.router,
+        gates_api.router,
+    ],
     handlers=HANDLERS,
 )
 

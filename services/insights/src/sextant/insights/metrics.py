@@ -330,6 +330,18 @@ def earlier(moment: datetime, by: timedelta) -> datetime:
     return moment - by if moment - EARLIEST > by else EARLIEST
 
 
+def metric_range(since: datetime | None, until: datetime | None) -> tuple[datetime, datetime]:
+    """A metric call's ``[since, until)``: by default the 28 days before now; refused
+    (400, naming ``since``) when empty or longer than three years."""
+    end = until or datetime.now(UTC)
+    start = since or earlier(end, DEFAULT_RANGE)
+    if start >= end:
+        raise InvalidInput("since must be before until", parameter="since")
+    if end - start > LONGEST_RANGE:
+        raise InvalidInput("the range can be at most three years", parameter="since")
+    return start, end
+
+
 def service_key(workspace: UUID, name: str | None, fallback: UUID) -> str:
     """Deployments and incidents meet on the workspace and the service's short name: a
     repository ``octo-org/api`` and an incident of service ``api`` are the same service.
@@ -492,12 +504,7 @@ async def get_dora(
     if caller.tid is None:
         raise InvalidInput("metrics are per tenant; the call names none")
     chosen = dora.DEFINITIONS[definition]
-    end = until or datetime.now(UTC)
-    start = since or earlier(end, DEFAULT_RANGE)
-    if start >= end:
-        raise InvalidInput("since must be before until", parameter="since")
-    if end - start > LONGEST_RANGE:
-        raise InvalidInput("the range can be at most three years", parameter="since")
+    start, end = metric_range(since, until)
     window = (
         chosen.attribution_window
         if attribution_window_days is None

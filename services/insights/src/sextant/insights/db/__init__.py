@@ -259,3 +259,21 @@ tenant_settings = sa.Table(
     sa.Column("updated_by", sa.Text, nullable=False),
     _timestamp("updated_at", nullable=False),
 )
+
+# A work item's status-category milestones, for the flow metrics (forecast keeps the rest):
+# the first move into progress, the latest category and since when, done_at when that is done.
+work_items = sa.Table(
+    "work_items",
+    metadata,
+    sa.Column("tenant_id", sa.Uuid, primary_key=True),
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("workspace_id", sa.Uuid, nullable=False),
+    sa.Column("key", sa.Text, nullable=False),
+    sa.Column("assignee_developer_id", sa.Uuid),
+    sa.Column("category", sa.Text, nullable=False),
+    _timestamp("category_at", nullable=False),
+    _timestamp("started_at"),
+    _timestamp("done_at"),
+    _timestamp("deleted_at"),
+)
+sa.Index("work_items_workspace", work_items.c.tenant_id, work_items.c.workspace_id)

@@ -30,6 +30,7 @@ from sextant.insights.db import (
     incidents,
     pushes,
     reviews,
+    work_items,
 )
 from sextant.insights.domain import linkage
 
@@ -422,6 +423,94 @@ async def record_incident(
                 "opened_at": sa.func.least(t.c.opened_at, excluded.opened_at),
                 "resolved_at": sa.func.coalesce(excluded.resolved_at, t.c.resolved_at),
                 "snapshot_at": sa.func.greatest(t.c.snapshot_at, excluded.snapshot_at),
+            },
+        )
+    )
+
+
+# work items ---------------------------------------------------------------------------
+
+CATEGORY_RANK = {"todo": 0, "in_progress": 1, "done": 2}
+"""Two moves at one instant: the later in the workflow wins, whichever arrives first."""
+
+
+@dataclass(frozen=True)
+class WorkItemMove:
+    """A work item seen in ``category`` at ``at`` (its creation, a transition, a resolution
+    or any later snapshot)."""
+
+    id: UUID
+    key: str
+    assignee_developer_id: UUID | None
+    category: str
+    at: datetime
+
+
+async def record_work_item(
+    session: AsyncSession, tenant: UUID, workspace: UUID, move: WorkItemMove
+) -> None:
+    """Keep the first move into progress and the latest category (done_at while it is
+    done); a late, older move changes neither, so the order of arrival does not matter."""
+    t = work_items
+    statement = insert(t).values(
+        tenant_id=tenant,
+        id=move.id,
+        workspace_id=workspace,
+        key=move.key,
+        assignee_developer_id=move.assignee_developer_id,
+        category=move.category,
+        category_at=move.at,
+        started_at=move.at if move.category == "in_progress" else None,
+        done_at=move.at if move.category == "done" else None,
+    )
+    excluded = statement.excluded
+
+    def rank(category: Any) -> Any:
+        return sa.case(CATEGORY_RANK, value=category, else_=-1)
+
+    newer = sa.or_(
+        excluded.category_at > t.c.category_at,
+        sa.and_(
+            excluded.category_at == t.c.category_at, rank(excluded.category) > rank(t.c.category)
+        ),
+    )
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[t.c.tenant_id, t.c.id],
+            set_={
+                "key": excluded.key,
+                "assignee_developer_id": sa.case(
+                    (newer, excluded.assignee_developer_id), else_=t.c.assignee_developer_id
+                ),
+                "category": sa.case((newer, excluded.category), else_=t.c.category),
+                "done_at": sa.case((newer, excluded.done_at), else_=t.c.done_at),
+                "category_at": sa.func.greatest(t.c.category_at, excluded.category_at),
+                "started_at": sa.func.least(t.c.started_at, excluded.started_at),
+            },
+        )
+    )
+
+
+async def delete_work_item(
+    session: AsyncSession, tenant: UUID, workspace: UUID, id: UUID, key: str, at: datetime
+) -> None:
+    """The item was deleted in its tool: the metrics leave it out from now on."""
+    statement = insert(work_items).values(
+        tenant_id=tenant,
+        id=id,
+        workspace_id=workspace,
+        key=key,
+        category="todo",
+        category_at=at,
+        deleted_at=at,
+    )
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[work_items.c.tenant_id, work_items.c.id],
+            set_={
+                "deleted_at": sa.func.coalesce(
+                    work_items.c.deleted_at, statement.excluded.deleted_at
+                )
             },
         )
     )

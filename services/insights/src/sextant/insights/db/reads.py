@@ -24,6 +24,7 @@ from sextant.insights.db import (
     developers,
     incidents,
     reviews,
+    work_items,
 )
 
 
@@ -430,3 +431,114 @@ async def dora_inputs(
         .order_by(i.c.id)
     )
     return list(deployed), list(shipped), list(opened)
+
+
+# flow and review inputs -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FlowFilter:
+    """Whose flow: a scope's workspaces over ``[since, until)``, bots' changes or not, and
+    optionally one developer's (every id that reads as them) changes and work items."""
+
+    tenant: UUID
+    workspaces: Sequence[UUID]
+    since: datetime
+    until: datetime
+    include_bots: bool
+    developers: Sequence[UUID] | None
+
+
+def _in_range(column: Any, f: FlowFilter) -> Any:
+    return sa.and_(column >= f.since, column < f.until)
+
+
+def _flow_changes(f: FlowFilter) -> tuple[Any, list[Any]]:
+    """The scope's change requests (bots' and others' filtered out as asked), the author
+    map joined; callers add which moments matter."""
+    c = change_requests
+    author, author_bot, person = _person(c.c.author_developer_id, c.c.author_is_bot, "author")
+    conditions = [c.c.tenant_id == f.tenant, c.c.workspace_id.in_(f.workspaces)]
+    if not f.include_bots:
+        conditions.append(sa.not_(author_bot))
+    if f.developers is not None:
+        conditions.append(c.c.author_developer_id.in_(list(f.developers)))
+    joined = c.outerjoin(person, _on_map(person, c.c.tenant_id, c.c.author_developer_id))
+    return (joined, author), conditions
+
+
+async def flow_changes(session: AsyncSession, f: FlowFilter) -> list[sa.Row[Any]]:
+    """Each change request opened or merged in the range: its milestones, its author as
+    they read now and how many commits it listed."""
+    c = change_requests
+    (joined, author), conditions = _flow_changes(f)
+    rows: sa.Result[Any] = await session.execute(
+        sa.select(
+            c.c.id,
+            author.label("author_now"),
+            c.c.opened_at,
+            c.c.first_commit_at,
+            c.c.first_review_at,
+            c.c.merged_at,
+            c.c.deployed_at,
+            sa.func.cardinality(c.c.commit_shas).label("commits"),
+        )
+        .select_from(joined)
+        .where(*conditions, sa.or_(_in_range(c.c.opened_at, f), _in_range(c.c.merged_at, f)))
+        .order_by(c.c.id)
+    )
+    return list(rows)
+
+
+async def flow_reviews(session: AsyncSession, f: FlowFilter) -> list[sa.Row[Any]]:
+    """The reviews of the changes :func:`flow_changes` reads, and those submitted in the
+    range on any of the scope's changes; reviewer and author as they read now."""
+    c, r = change_requests, reviews
+    (joined, author), conditions = _flow_changes(f)
+    reviewer, reviewer_bot, person = _person(
+        r.c.reviewer_developer_id, r.c.reviewer_is_bot, "reviewer"
+    )
+    rows: sa.Result[Any] = await session.execute(
+        sa.select(
+            r.c.change_request_id,
+            r.c.review_id,
+            author.label("author_now"),
+            reviewer.label("reviewer_now"),
+            reviewer_bot.label("reviewer_bot"),
+            r.c.state,
+            r.c.submitted_at,
+        )
+        .select_from(
+            joined.join(
+                r, sa.and_(r.c.tenant_id == c.c.tenant_id, r.c.change_request_id == c.c.id)
+            ).outerjoin(person, _on_map(person, r.c.tenant_id, r.c.reviewer_developer_id))
+        )
+        .where(
+            *conditions,
+            sa.or_(
+                _in_range(c.c.opened_at, f),
+                _in_range(c.c.merged_at, f),
+                _in_range(r.c.submitted_at, f),
+            ),
+        )
+        .order_by(r.c.change_request_id, r.c.submitted_at, r.c.review_id)
+    )
+    return list(rows)
+
+
+async def flow_work_items(session: AsyncSession, f: FlowFilter) -> list[sa.Row[Any]]:
+    """The work items not deleted that were in progress or done within the range."""
+    w = work_items
+    conditions = [
+        w.c.tenant_id == f.tenant,
+        w.c.workspace_id.in_(f.workspaces),
+        w.c.deleted_at.is_(None),
+        sa.or_(w.c.done_at.is_(None), w.c.done_at >= f.since),
+        sa.or_(w.c.started_at < f.until, w.c.done_at < f.until),
+    ]
+    if f.developers is not None:
+        conditions.append(w.c.assignee_developer_id.in_(list(f.developers)))
+    rows: sa.Result[Any] = await session.execute(
+        sa.select(w.c.id, w.c.started_at, w.c.done_at).where(*conditions).order_by(w.c.id)
+    )
+    return list(rows)

@@ -1,8 +1,8 @@
 """Quality gates: versioned policies per scope and every distinct evaluation, kept as
 evidence (gates/db.py); indexes a gate looks a SHA up by.
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0004
+Revises: 0003
 """
 
 import sqlalchemy as sa
@@ -11,8 +11,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 from sextant.runtime.migrations import enable_tenant_rls
 
-revision = "0005"
-down_revision = "0004"
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 

@@ -2,7 +2,7 @@
 for per-developer metrics, the alias each record's actor came under (identity moves
 aliases between developers), and the indexes the daily recompute reads by.
 
-Revision ID: 0004
+Revision ID: 0003
 Revises: 0002
 """
 
@@ -12,7 +12,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 
 from sextant.runtime.migrations import enable_tenant_rls
 
-revision = "0004"
+revision = "0003"
 down_revision = "0002"
 branch_labels = None
 depends_on = None
