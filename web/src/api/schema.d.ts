@@ -50,6 +50,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/archive/manifests": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The cold store's manifest: one entry per archived object
+         * @description Entries in chain order (seq), each with its object's key, SHA-256, event count, first and last event ids and hash-chain links; filter by topic and UTC day. Page with next_cursor.
+         */
+        get: operations["list_manifests"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/archive/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Verify the cold store: re-read every object and check the manifest chain
+         * @description Each object must be present, match its entry's SHA-256, hold its entry's event count and first/last event ids; the chain must be unbroken up to its recorded head. Answers 200 with intact=false and the findings (earliest first) when not.
+         */
+        post: operations["verify_archive"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/audit-log": {
         parameters: {
             query?: never;
@@ -426,6 +466,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/developers/{developer_id}/trends": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A developer's weekly history and trends against their own past
+         * @description The last 52 weeks of a developer's figures (from the daily DeveloperMetrics history), and over the last 4, 13 and 52 weeks a Mann-Whitney U test per metric against the 52 weeks before (an arrow only when p < 0.05) and a composite flow efficiency, 50 meaning as usual for them. A merged developer answers as the one it was merged into. Managers and tenant admins only; Accept: text/csv for the weekly series.
+         */
+        get: operations["get_trends"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/events/asyncapi.json": {
         parameters: {
             query?: never;
@@ -552,6 +612,110 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/gate-policies": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The gate policy of a workspace or view
+         * @description The newest version (or ?version=); version 0 is the built-in default (one approving review, builds green) that applies until a policy is set.
+         */
+        get: operations["get_policy"];
+        /**
+         * Set the gate policy of a workspace or view (a new version)
+         * @description Each PUT stores a new version (earlier ones stay, so every evaluation names the rules it applied) and is audited. A rule left null is not applied; blocking rules fail the gate, warn rules only warn.
+         */
+        put: operations["put_policy"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/gates/evaluate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Evaluate the gate for a SHA (or a change request) and an environment
+         * @description Every rule of the scope's policy with its outcome (pass, warn, fail, unknown while its facts are not in), reason and the facts behind it, and the verdict. The same answer under the same policy version is stored once: 201 when new, 200 with the stored one when the facts have not moved.
+         */
+        post: operations["evaluate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/gates/evaluations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Stored gate evaluations in a scope: the evidence
+         * @description In the order they were made; filter by repository, SHA, environment, verdict. Page with next_cursor.
+         */
+        get: operations["list_evaluations"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/gates/evaluations/{evaluation_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One stored gate evaluation
+         * @description Its verdict, every rule with the facts behind it, and any override.
+         */
+        get: operations["get_evaluation"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/gates/evaluations/{evaluation_id}/override": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Break-glass: let a failed gate through, with a reason
+         * @description Only a role the scope's policy names (tenant_admin by default), once per evaluation, only a fail or unknown verdict. Audited and flagged on the evaluation.
+         */
+        post: operations["override"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/hooks/{source_id}": {
         parameters: {
             query?: never;
@@ -614,6 +778,50 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/legal-holds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The tenant's legal holds, oldest first
+         * @description Active and released ones unless active= says which; page with next_cursor.
+         */
+        get: operations["list_legal_holds"];
+        put?: never;
+        /**
+         * Place a legal hold
+         * @description Stops every purge, hot or cold, of the data it covers: the whole tenant, a workspace or a developer, optionally only events in [starts_at, ends_at). Audited and announced (LegalHoldChanged).
+         */
+        post: operations["place_legal_hold"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/legal-holds/{hold_id}/release": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Release a legal hold
+         * @description Purges it stopped may go ahead again. Audited and announced.
+         */
+        post: operations["release_legal_hold"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/me": {
         parameters: {
             query?: never;
@@ -655,6 +863,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/metrics/developer-settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Whether per-developer metrics are on for the tenant
+         * @description On unless a tenant admin turned them off.
+         */
+        get: operations["get_developer_settings"];
+        /**
+         * Turn per-developer metrics on or off for the tenant (audited)
+         * @description Tenant admins only; the change goes to the gateway's audit log.
+         */
+        put: operations["put_developer_settings"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/metrics/dora": {
         parameters: {
             query?: never;
@@ -667,6 +899,46 @@ export interface paths {
          * @description Deployment frequency (days and counts), lead time for changes, change failure rate, time to restore (median and P85) and, under dora-2024, deployment rework rate, over [since, until), with the band of each and the counts behind it. GET /v1/metrics/definitions states each definition. Accept: text/csv for one row per key.
          */
         get: operations["get_dora"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/metrics/flow": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Flow of a scope: change-request phases and work-item throughput, cycle time, WIP
+         * @description Change-request cycle time split into coding, pickup, review and deploy (median and P85 in hours, with counts), for the changes merged in each period; work-item throughput, cycle time, work in progress and its age. In total over [since, until) and per day or week. Accept: text/csv for one row per number and period.
+         */
+        get: operations["get_flow_metrics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/metrics/review": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Review of a scope: time to first review, rounds, reviewer load, size, approvals
+         * @description Time to first review (median and P85 in hours), review rounds, change size in commits and changes merged without an approving review, in total over [since, until) and per day or week; each reviewer's load over the range and how concentrated it is (top share and Gini). Accept: text/csv for one row per number and period.
+         */
+        get: operations["get_review_metrics"];
         put?: never;
         post?: never;
         delete?: never;
@@ -749,6 +1021,116 @@ export interface paths {
          */
         get: operations["jira_callback"];
         put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/reports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The tenant's reports, oldest first
+         * @description Every report asked for in the caller's tenant, by id; page with next_cursor.
+         */
+        get: operations["list_reports"];
+        put?: never;
+        /**
+         * Ask for a report; it is rendered in the background
+         * @description Checks the parameters, stores a queued job and answers 202 with its id and a Location to follow (GET /v1/reports/{id} shows status and progress). The scope is ?scope=, checked against the caller's tenant by the gateway; from and to are days in the time zone, both included.
+         */
+        post: operations["create_report"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/reports/{report_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One report: status, progress, and its file once done
+         * @description Queued, running (with a percentage and the step), done (with the file's link, size
+         *     and SHA-256) or failed (with the reason; POST .../retry renders it again).
+         */
+        get: operations["get_report"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/reports/{report_id}/file": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The rendered file, streamed from the object store
+         * @description The file as rendered, with its SHA-256 in a header; a download name from the kind
+         *     and period.
+         */
+        get: operations["report_file"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/reports/{report_id}/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Render a failed report again
+         * @description Puts a failed report back on the queue with the same parameters.
+         */
+        post: operations["retry_report"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/retention-policies": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * How long each class of the tenant's data is kept, hot and cold
+         * @description Every data class with its hot period (rows in PostgreSQL) and cold period (the archived copy), both counted from the event; is_default while the tenant has not chosen its own. Daily rollups are kept hot and are no class here.
+         */
+        get: operations["get_retention_policies"];
+        /**
+         * Change the retention of some data classes
+         * @description Sets the named classes' periods (the others keep theirs) and answers every class. cold_days must be at least hot_days. Each change is audited.
+         */
+        put: operations["put_retention_policies"];
         post?: never;
         delete?: never;
         options?: never;
@@ -1501,6 +1883,21 @@ export interface components {
             /** Role */
             role: string;
         };
+        /** ApprovalView */
+        ApprovalView: {
+            /**
+             * Denominator
+             * @description merged change requests
+             */
+            denominator: number;
+            /**
+             * Numerator
+             * @description merged without an approving review by another person
+             */
+            numerator: number;
+            /** Rate */
+            rate: number | null;
+        };
         /**
          * AuditRecord
          * @example {
@@ -1758,6 +2155,16 @@ export interface components {
              */
             workspace_id: string;
         };
+        /** BuildsRule */
+        BuildsRule: {
+            /**
+             * Enforcement
+             * @description block: a failure fails the gate; warn: it only warns
+             * @default block
+             * @enum {string}
+             */
+            enforcement: "block" | "warn";
+        };
         /**
          * CalibrationReport
          * @description How well this method's forecasts held on this scope's own history.
@@ -1783,6 +2190,29 @@ export interface components {
             horizon_weeks: number;
             /** Origins */
             origins: number;
+        };
+        /** ChangeFlowView */
+        ChangeFlowView: {
+            /** @description first commit → opened */
+            coding: components["schemas"]["DurationFigure"];
+            /** @description first commit → production deployment */
+            cycle_time: components["schemas"]["DurationFigure"];
+            /** @description merged → the production deployment */
+            deploy: components["schemas"]["DurationFigure"];
+            /**
+             * Deployed
+             * @description of those, shipped by a production deployment
+             */
+            deployed: number;
+            /**
+             * Merged
+             * @description change requests merged in the period
+             */
+            merged: number;
+            /** @description opened → first review by someone else */
+            pickup: components["schemas"]["DurationFigure"];
+            /** @description first review → merged */
+            review: components["schemas"]["DurationFigure"];
         };
         /**
          * ChangeRequestDetail
@@ -2038,6 +2468,21 @@ export interface components {
              */
             workspace_id: string;
         };
+        /** ChangeTestView */
+        ChangeTestView: {
+            /**
+             * Expected U
+             * @description U expected when nothing changed (n1 * n2 / 2)
+             */
+            expected_u: number;
+            /** P Value */
+            p_value: number;
+            /**
+             * U
+             * @description Mann-Whitney U of the recent weeks
+             */
+            u: number;
+        };
         /** CommitView */
         CommitView: {
             /** Author Developer Id */
@@ -2058,6 +2503,35 @@ export interface components {
             sha: string;
             /** Title */
             title: string;
+        };
+        /** ConcentrationView */
+        ConcentrationView: {
+            /**
+             * Gini
+             * @description 0: evenly shared; towards 1: one reviewer does all
+             */
+            gini: number | null;
+            /** Reviewers */
+            reviewers: number;
+            /** Reviews */
+            reviews: number;
+            /**
+             * Top Share
+             * @description the busiest reviewer's share of the reviews
+             */
+            top_share: number | null;
+        };
+        /** CountFigure */
+        CountFigure: {
+            /**
+             * Count
+             * @description how many values the figures are taken over
+             */
+            count: number;
+            /** Median */
+            median: number | null;
+            /** P85 */
+            p85: number | null;
         };
         /**
          * CreatedApiKeyReply
@@ -2353,6 +2827,40 @@ export interface components {
             title: string;
             /** Version */
             version: number;
+        };
+        /** DeliveryBudgetRule */
+        DeliveryBudgetRule: {
+            /**
+             * Definition
+             * @description the DORA definition the rate and recovery are computed under
+             * @default dora-2024
+             * @enum {string}
+             */
+            definition: "dora-2021" | "dora-2023" | "dora-2024";
+            /**
+             * Enforcement
+             * @description block: a failure fails the gate; warn: it only warns
+             * @default block
+             * @enum {string}
+             */
+            enforcement: "block" | "warn";
+            /**
+             * Max Change Failure Rate
+             * @description a fraction; none: not checked
+             * @default 0.15
+             */
+            max_change_failure_rate: number | null;
+            /**
+             * Max Recovery Hours
+             * @description median recovery; none: not checked
+             */
+            max_recovery_hours?: number | null;
+            /**
+             * Window Days
+             * @description the trailing window
+             * @default 28
+             */
+            window_days: number;
         };
         /** DeliveryList */
         DeliveryList: {
@@ -2657,6 +3165,20 @@ export interface components {
             next_cursor?: string | null;
         };
         /**
+         * DeveloperSettings
+         * @description Whether the tenant shows per-developer metrics at all.
+         * @example {
+         *       "developer_metrics_enabled": false
+         *     }
+         */
+        DeveloperSettings: {
+            /**
+             * Developer Metrics Enabled
+             * @description false: trends answer 403 and no per-developer MetricsComputed is published
+             */
+            developer_metrics_enabled: boolean;
+        };
+        /**
          * DeveloperSummary
          * @example {
          *       "aliases": 3,
@@ -2795,6 +3317,130 @@ export interface components {
             /** P85 Hours */
             p85_hours: number | null;
         };
+        /** DurationFigure */
+        DurationFigure: {
+            /**
+             * Count
+             * @description how many durations the figures are taken over
+             */
+            count: number;
+            /** Median Hours */
+            median_hours: number | null;
+            /** P85 Hours */
+            p85_hours: number | null;
+        };
+        /**
+         * EvaluateRequest
+         * @description What to gate: a SHA (or a change request, at the SHA it stands at) of a repository,
+         *     for an environment.
+         * @example {
+         *       "environment": "production",
+         *       "repository": "octo-org/api",
+         *       "sha": "9f9f0001c0ffee"
+         *     }
+         */
+        EvaluateRequest: {
+            /**
+             * Change Request
+             * @description a change request's id
+             */
+            change_request?: string | null;
+            /** Environment */
+            environment: string;
+            /**
+             * Repository
+             * @description e.g. octo-org/octo-repo
+             */
+            repository: string;
+            /**
+             * Sha
+             * @description a commit SHA (hex)
+             */
+            sha?: string | null;
+        };
+        /**
+         * Evaluation
+         * @description A gate's answer, as stored: the evidence of what was let through and why.
+         * @example {
+         *       "change_request_id": "0190f5c2-8888-7c3a-9d3e-1b2c3d4e5f60",
+         *       "environment": "production",
+         *       "evaluated_at": "2026-03-02T12:00:00Z",
+         *       "id": "0190f5c2-7777-7c3a-9d3e-1b2c3d4e5f60",
+         *       "override": null,
+         *       "policy_version": 3,
+         *       "repository": "octo-org/api",
+         *       "requested_by": "ci-key",
+         *       "rules": [
+         *         {
+         *           "enforcement": "block",
+         *           "facts": [],
+         *           "outcome": "fail",
+         *           "reason": "0 approving review(s) of the 1 required",
+         *           "rule": "reviews"
+         *         },
+         *         {
+         *           "enforcement": "block",
+         *           "facts": [
+         *             "build:0190f5c2-9999-7c3a-9d3e-1b2c3d4e5f60"
+         *           ],
+         *           "outcome": "pass",
+         *           "reason": "1 build(s) green",
+         *           "rule": "builds"
+         *         }
+         *       ],
+         *       "scope": "workspace:0190f5c2-0000-7c3a-9d3e-1b2c3d4e5f60",
+         *       "sha": "9f9f0001c0ffee",
+         *       "verdict": "fail",
+         *       "workspace_id": "0190f5c2-0000-7c3a-9d3e-1b2c3d4e5f60"
+         *     }
+         */
+        Evaluation: {
+            /** Change Request Id */
+            change_request_id: string | null;
+            /** Environment */
+            environment: string;
+            /**
+             * Evaluated At
+             * Format: date-time
+             */
+            evaluated_at: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** @description break-glass: who overrode it, why, when */
+            override: components["schemas"]["Override"] | null;
+            /** Policy Version */
+            policy_version: number;
+            /** Repository */
+            repository: string;
+            /** Requested By */
+            requested_by: string;
+            /** Rules */
+            rules: components["schemas"]["RuleView"][];
+            /** Scope */
+            scope: string;
+            /** Sha */
+            sha: string;
+            /**
+             * Verdict
+             * @enum {string}
+             */
+            verdict: "pass" | "warn" | "fail" | "unknown";
+            /**
+             * Workspace Id
+             * Format: uuid
+             */
+            workspace_id: string;
+        };
+        /** EvaluationPage */
+        EvaluationPage: {
+            /** Items */
+            items: components["schemas"]["Evaluation"][];
+            /** Next Cursor */
+            next_cursor: string | null;
+        };
         /** Evidence */
         Evidence: {
             /**
@@ -2806,6 +3452,210 @@ export interface components {
             rule: string;
             /** Score */
             score: number;
+        };
+        /** FlowPeriod */
+        FlowPeriod: {
+            change_requests: components["schemas"]["ChangeFlowView"];
+            /**
+             * End
+             * Format: date-time
+             */
+            end: string;
+            /**
+             * Start
+             * Format: date-time
+             */
+            start: string;
+            work_items: components["schemas"]["ItemFlowView"];
+        };
+        /**
+         * FlowReply
+         * @description Change-request phases and work-item flow of a scope, in total and per period.
+         * @example {
+         *       "definition_id": "flow-2026",
+         *       "definition_version": 1,
+         *       "developer": null,
+         *       "granularity": "week",
+         *       "include_bots": false,
+         *       "periods": [
+         *         {
+         *           "change_requests": {
+         *             "coding": {
+         *               "count": 2,
+         *               "median_hours": 4,
+         *               "p85_hours": 5.4
+         *             },
+         *             "cycle_time": {
+         *               "count": 2,
+         *               "median_hours": 4,
+         *               "p85_hours": 5.4
+         *             },
+         *             "deploy": {
+         *               "count": 2,
+         *               "median_hours": 4,
+         *               "p85_hours": 5.4
+         *             },
+         *             "deployed": 2,
+         *             "merged": 2,
+         *             "pickup": {
+         *               "count": 2,
+         *               "median_hours": 4,
+         *               "p85_hours": 5.4
+         *             },
+         *             "review": {
+         *               "count": 2,
+         *               "median_hours": 4,
+         *               "p85_hours": 5.4
+         *             }
+         *           },
+         *           "end": "2026-03-09T00:00:00Z",
+         *           "start": "2026-03-02T00:00:00Z",
+         *           "work_items": {
+         *             "age": {
+         *               "count": 2,
+         *               "median_hours": 4,
+         *               "p85_hours": 5.4
+         *             },
+         *             "cycle_time": {
+         *               "count": 2,
+         *               "median_hours": 4,
+         *               "p85_hours": 5.4
+         *             },
+         *             "throughput": 2,
+         *             "wip": 1
+         *           }
+         *         }
+         *       ],
+         *       "scope": "workspace:0190f5c2-0000-7c3a-9d3e-1b2c3d4e5f60",
+         *       "since": "2026-03-02T00:00:00Z",
+         *       "total": {
+         *         "change_requests": {
+         *           "coding": {
+         *             "count": 2,
+         *             "median_hours": 4,
+         *             "p85_hours": 5.4
+         *           },
+         *           "cycle_time": {
+         *             "count": 2,
+         *             "median_hours": 4,
+         *             "p85_hours": 5.4
+         *           },
+         *           "deploy": {
+         *             "count": 2,
+         *             "median_hours": 4,
+         *             "p85_hours": 5.4
+         *           },
+         *           "deployed": 2,
+         *           "merged": 2,
+         *           "pickup": {
+         *             "count": 2,
+         *             "median_hours": 4,
+         *             "p85_hours": 5.4
+         *           },
+         *           "review": {
+         *             "count": 2,
+         *             "median_hours": 4,
+         *             "p85_hours": 5.4
+         *           }
+         *         },
+         *         "end": "2026-03-09T00:00:00Z",
+         *         "start": "2026-03-02T00:00:00Z",
+         *         "work_items": {
+         *           "age": {
+         *             "count": 2,
+         *             "median_hours": 4,
+         *             "p85_hours": 5.4
+         *           },
+         *           "cycle_time": {
+         *             "count": 2,
+         *             "median_hours": 4,
+         *             "p85_hours": 5.4
+         *           },
+         *           "throughput": 2,
+         *           "wip": 1
+         *         }
+         *       },
+         *       "until": "2026-03-09T00:00:00Z"
+         *     }
+         */
+        FlowReply: {
+            /** Definition Id */
+            definition_id: string;
+            /** Definition Version */
+            definition_version: number;
+            /**
+             * Developer
+             * @description the developer filter, if any
+             */
+            developer: string | null;
+            /**
+             * Granularity
+             * @enum {string}
+             */
+            granularity: "day" | "week";
+            /** Include Bots */
+            include_bots: boolean;
+            /** Periods */
+            periods: components["schemas"]["FlowPeriod"][];
+            /** Scope */
+            scope: string;
+            /**
+             * Since
+             * Format: date-time
+             */
+            since: string;
+            total: components["schemas"]["FlowPeriod"];
+            /**
+             * Until
+             * Format: date-time
+             */
+            until: string;
+        };
+        /** FreezeRule */
+        FreezeRule: {
+            /**
+             * Environments
+             * @description the environments frozen; none: every environment
+             */
+            environments?: string[] | null;
+            /** Windows */
+            windows?: components["schemas"]["FreezeWindow"][];
+        };
+        /**
+         * FreezeWindow
+         * @description Either dated (``starts``/``ends``, wall-clock times in the zone) or weekly
+         *     (``weekdays`` with ``from_time``/``to_time``).
+         */
+        FreezeWindow: {
+            /**
+             * Ends
+             * @description local wall-clock time, no offset
+             */
+            ends?: string | null;
+            /** From Time */
+            from_time?: string | null;
+            /** Name */
+            name: string;
+            /**
+             * Starts
+             * @description local wall-clock time, no offset
+             */
+            starts?: string | null;
+            /**
+             * Time Zone
+             * @description an IANA zone, e.g. Europe/Paris
+             */
+            time_zone: string;
+            /**
+             * To Time
+             * @description at or before from_time: next day
+             */
+            to_time?: string | null;
+            /**
+             * Weekdays
+             * @description 0 = Monday … 6 = Sunday, for a weekly window
+             */
+            weekdays?: number[] | null;
         };
         /** FrequencyBandView */
         FrequencyBandView: {
@@ -3047,6 +3897,22 @@ export interface components {
              */
             workspace_id: string;
         };
+        /** IncidentsRule */
+        IncidentsRule: {
+            /**
+             * Enforcement
+             * @description block: a failure fails the gate; warn: it only warns
+             * @default block
+             * @enum {string}
+             */
+            enforcement: "block" | "warn";
+            /**
+             * Severity At Least
+             * @description an open incident this severe or worse on the target service fails the gate (SEV0-9, P0-9, critical, high, medium, low)
+             * @default SEV2
+             */
+            severity_at_least: string;
+        };
         /** Inputs */
         Inputs: {
             /**
@@ -3062,6 +3928,23 @@ export interface components {
             };
             /** Scope */
             scope: string;
+        };
+        /** ItemFlowView */
+        ItemFlowView: {
+            /** @description how long those had been in progress */
+            age: components["schemas"]["DurationFigure"];
+            /** @description first move into progress → done */
+            cycle_time: components["schemas"]["DurationFigure"];
+            /**
+             * Throughput
+             * @description work items that entered done in the period
+             */
+            throughput: number;
+            /**
+             * Wip
+             * @description work items in progress at the period's end
+             */
+            wip: number;
         };
         /** JiraOAuthConnected */
         JiraOAuthConnected: {
@@ -3173,6 +4056,110 @@ export interface components {
             status: string;
         };
         /**
+         * LegalHold
+         * @example {
+         *       "active": true,
+         *       "created_at": "2026-03-05T09:00:00Z",
+         *       "created_by": "alice@example.com",
+         *       "ends_at": null,
+         *       "id": "0190f1c4-7b00-7000-8000-000000000001",
+         *       "reason": "litigation 2026-17",
+         *       "release_reason": null,
+         *       "released_at": null,
+         *       "released_by": null,
+         *       "scope": "workspace:0190f1c4-0000-7000-8000-0000000000aa",
+         *       "starts_at": "2026-01-01T00:00:00Z"
+         *     }
+         */
+        LegalHold: {
+            /**
+             * Active
+             * @description false once released
+             */
+            active: boolean;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Ends At */
+            ends_at: string | null;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Reason */
+            reason: string;
+            /** Release Reason */
+            release_reason: string | null;
+            /** Released At */
+            released_at: string | null;
+            /** Released By */
+            released_by: string | null;
+            /**
+             * Scope
+             * @description tenant, workspace:<id> or developer:<id>
+             */
+            scope: string;
+            /** Starts At */
+            starts_at: string | null;
+        };
+        /** LegalHoldPage */
+        LegalHoldPage: {
+            /** Items */
+            items: components["schemas"]["LegalHold"][];
+            /**
+             * Next Cursor
+             * @description pass as ?cursor= for the next page
+             */
+            next_cursor: string | null;
+        };
+        /**
+         * LegalHoldRelease
+         * @example {
+         *       "reason": "settled"
+         *     }
+         */
+        LegalHoldRelease: {
+            /** Reason */
+            reason?: string | null;
+        };
+        /**
+         * LegalHoldRequest
+         * @description A hold stops every purge, hot or cold, of the data it covers.
+         * @example {
+         *       "reason": "litigation 2026-17",
+         *       "scope": "workspace:0190f1c4-0000-7000-8000-0000000000aa",
+         *       "starts_at": "2026-01-01T00:00:00Z"
+         *     }
+         */
+        LegalHoldRequest: {
+            /**
+             * Ends At
+             * @description covers events before this moment; none: with no end
+             */
+            ends_at?: string | null;
+            /**
+             * Reason
+             * @description why, for the record
+             */
+            reason: string;
+            /**
+             * Scope
+             * @description tenant (all of it), workspace:<id> or developer:<id>
+             * @example workspace:0190f1c4-0000-7000-8000-0000000000aa
+             */
+            scope: string;
+            /**
+             * Starts At
+             * @description covers events at or after this moment; none: from the start
+             */
+            starts_at?: string | null;
+        };
+        /**
          * LockRequest
          * @example {
          *       "locked": true
@@ -3184,6 +4171,130 @@ export interface components {
              * @description a locked developer is never changed by automatic matching
              */
             locked: boolean;
+        };
+        /**
+         * Manifest
+         * @description One object of the cold store, as its manifest entry records it.
+         * @example {
+         *       "created_at": "2026-03-01T17:48:10Z",
+         *       "day": "2026-03-01",
+         *       "event_count": 50000,
+         *       "first_at": "2026-03-01T00:00:02Z",
+         *       "first_event_id": "0190f1c4-0000-7000-8000-0000000000a1",
+         *       "id": "0190f1c4-7a00-7000-8000-000000000001",
+         *       "last_at": "2026-03-01T17:43:10Z",
+         *       "last_event_id": "0190f1c4-0000-7000-8000-0000000000f9",
+         *       "object_key": "tenant=0190f1c4-0000-7000-8000-000000000001/topic=sextant.activity/day=2026-03-01/part-00001.parquet",
+         *       "part": 1,
+         *       "prev_hash": "0000000000000000000000000000000000000000000000000000000000000000",
+         *       "row_hash": "5b1c6a3f0e2d4c7b8a9f1e0d2c3b4a5968778695a4b3c2d1e0f9a8b7c6d5e4f3",
+         *       "schema_versions": [
+         *         "sextant.activity.work_item.created.v1"
+         *       ],
+         *       "seq": 1,
+         *       "sha256": "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881",
+         *       "size_bytes": 1240512,
+         *       "topic": "sextant.activity",
+         *       "workspace_ids": [
+         *         "0190f1c4-0000-7000-8000-0000000000aa"
+         *       ]
+         *     }
+         */
+        Manifest: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Day
+             * Format: date
+             * @description the UTC day its events happened on
+             */
+            day: string;
+            /** Event Count */
+            event_count: number;
+            /**
+             * First At
+             * Format: date-time
+             * @description the time of its first event
+             */
+            first_at: string;
+            /**
+             * First Event Id
+             * Format: uuid
+             */
+            first_event_id: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Last At
+             * Format: date-time
+             * @description the time of its last event
+             */
+            last_at: string;
+            /**
+             * Last Event Id
+             * Format: uuid
+             */
+            last_event_id: string;
+            /**
+             * Object Key
+             * @description where it is in the object store: tenant=…/topic=…/day=…/part-NNNNN.parquet
+             */
+            object_key: string;
+            /**
+             * Part
+             * @description the part number within its (topic, day)
+             */
+            part: number;
+            /**
+             * Prev Hash
+             * @description the hash of the entry before it (64 zeros for the first)
+             */
+            prev_hash: string;
+            /**
+             * Row Hash
+             * @description SHA-256 over this entry and prev_hash
+             */
+            row_hash: string;
+            /**
+             * Schema Versions
+             * @description the versioned event types it holds
+             */
+            schema_versions: string[];
+            /**
+             * Seq
+             * @description its position in the tenant's manifest chain, from 1
+             */
+            seq: number;
+            /**
+             * Sha256
+             * @description hex SHA-256 of the object's bytes
+             */
+            sha256: string;
+            /** Size Bytes */
+            size_bytes: number;
+            /** Topic */
+            topic: string;
+            /**
+             * Workspace Ids
+             * @description the workspaces its events belong to
+             */
+            workspace_ids: string[];
+        };
+        /** ManifestPage */
+        ManifestPage: {
+            /** Items */
+            items: components["schemas"]["Manifest"][];
+            /**
+             * Next Cursor
+             * @description pass as ?cursor= for the next page
+             */
+            next_cursor: string | null;
         };
         /** MappingRules */
         MappingRules: {
@@ -3344,6 +4455,43 @@ export interface components {
              */
             survivor_id: string;
         };
+        /** MetricTrendView */
+        MetricTrendView: {
+            /**
+             * Arrow
+             * @description only when p < 0.05
+             */
+            arrow: ("up" | "down") | null;
+            /**
+             * Baseline Median
+             * @description median week of the baseline
+             */
+            baseline_median: number | null;
+            /**
+             * Baseline Weeks
+             * @description weeks of the baseline with a value
+             */
+            baseline_weeks: number;
+            /**
+             * Better
+             * @description whether the arrow points the good way
+             */
+            better: boolean | null;
+            /** Metric */
+            metric: string;
+            /**
+             * Recent Median
+             * @description median week of the window
+             */
+            recent_median: number | null;
+            /**
+             * Recent Weeks
+             * @description weeks of the window with a value
+             */
+            recent_weeks: number;
+            /** @description null when the window has fewer than 3 or the baseline fewer than 8 weeks with a value */
+            test: components["schemas"]["ChangeTestView"] | null;
+        };
         /**
          * MoveRequest
          * @example {
@@ -3410,6 +4558,29 @@ export interface components {
             /** Title */
             title: string;
         };
+        /** Override */
+        Override: {
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /** By */
+            by: string;
+            /** Reason */
+            reason: string;
+        };
+        /**
+         * OverrideRequest
+         * @description Why a failed gate is let through (kept on the evaluation and in the audit log).
+         * @example {
+         *       "reason": "hotfix for INC-42, agreed on the call"
+         *     }
+         */
+        OverrideRequest: {
+            /** Reason */
+            reason: string;
+        };
         /** Page[AuditRecord] */
         Page_AuditRecord_: {
             /** Items */
@@ -3459,6 +4630,172 @@ export interface components {
              * @description pass as ?cursor= for the next page; absent on the last
              */
             next_cursor?: string | null;
+        };
+        /**
+         * Policy
+         * @description A stored version of a scope's policy.
+         * @example {
+         *       "created_at": "2026-03-02T09:00:00Z",
+         *       "created_by": "ada@example.com",
+         *       "override_roles": [
+         *         "tenant_admin"
+         *       ],
+         *       "rules": {
+         *         "builds": {
+         *           "enforcement": "block"
+         *         },
+         *         "delivery_budget": {
+         *           "definition": "dora-2024",
+         *           "enforcement": "warn",
+         *           "max_change_failure_rate": 0.15,
+         *           "max_recovery_hours": 24,
+         *           "window_days": 28
+         *         },
+         *         "freeze": {
+         *           "environments": [
+         *             "production"
+         *           ],
+         *           "windows": [
+         *             {
+         *               "ends": "2027-01-04T08:00:00",
+         *               "name": "year-end",
+         *               "starts": "2026-12-23T18:00:00",
+         *               "time_zone": "Europe/Paris"
+         *             },
+         *             {
+         *               "from_time": "16:00:00",
+         *               "name": "friday evenings",
+         *               "time_zone": "America/New_York",
+         *               "to_time": "23:59:59",
+         *               "weekdays": [
+         *                 4
+         *               ]
+         *             }
+         *           ]
+         *         },
+         *         "incidents": {
+         *           "enforcement": "block",
+         *           "severity_at_least": "SEV2"
+         *         },
+         *         "reviews": {
+         *           "enforcement": "block",
+         *           "minimum": 1
+         *         },
+         *         "size": {
+         *           "warn_over_lines": 400
+         *         },
+         *         "work_item": {
+         *           "enforcement": "block",
+         *           "pattern": "\\b[A-Z][A-Z0-9_]+-[0-9]+\\b"
+         *         }
+         *       },
+         *       "scope": "workspace:0190f5c2-0000-7c3a-9d3e-1b2c3d4e5f60",
+         *       "version": 3
+         *     }
+         */
+        Policy: {
+            /** Created At */
+            created_at: string | null;
+            /**
+             * Created By
+             * @description who set it (none for the default)
+             */
+            created_by: string | null;
+            /**
+             * Override Roles
+             * @description who may override a failed gate (break-glass)
+             */
+            override_roles?: ("tenant_admin" | "manager")[];
+            rules?: components["schemas"]["PolicyRules"];
+            /**
+             * Scope
+             * @description workspace:<id> or view:<id>
+             */
+            scope: string;
+            /**
+             * Version
+             * @description 0 is the built-in default, never stored
+             */
+            version: number;
+        };
+        /**
+         * PolicyInput
+         * @description A gate policy as set: the rules it applies and who may override it.
+         * @example {
+         *       "override_roles": [
+         *         "tenant_admin"
+         *       ],
+         *       "rules": {
+         *         "builds": {
+         *           "enforcement": "block"
+         *         },
+         *         "delivery_budget": {
+         *           "definition": "dora-2024",
+         *           "enforcement": "warn",
+         *           "max_change_failure_rate": 0.15,
+         *           "max_recovery_hours": 24,
+         *           "window_days": 28
+         *         },
+         *         "freeze": {
+         *           "environments": [
+         *             "production"
+         *           ],
+         *           "windows": [
+         *             {
+         *               "ends": "2027-01-04T08:00:00",
+         *               "name": "year-end",
+         *               "starts": "2026-12-23T18:00:00",
+         *               "time_zone": "Europe/Paris"
+         *             },
+         *             {
+         *               "from_time": "16:00:00",
+         *               "name": "friday evenings",
+         *               "time_zone": "America/New_York",
+         *               "to_time": "23:59:59",
+         *               "weekdays": [
+         *                 4
+         *               ]
+         *             }
+         *           ]
+         *         },
+         *         "incidents": {
+         *           "enforcement": "block",
+         *           "severity_at_least": "SEV2"
+         *         },
+         *         "reviews": {
+         *           "enforcement": "block",
+         *           "minimum": 1
+         *         },
+         *         "size": {
+         *           "warn_over_lines": 400
+         *         },
+         *         "work_item": {
+         *           "enforcement": "block",
+         *           "pattern": "\\b[A-Z][A-Z0-9_]+-[0-9]+\\b"
+         *         }
+         *       }
+         *     }
+         */
+        PolicyInput: {
+            /**
+             * Override Roles
+             * @description who may override a failed gate (break-glass)
+             */
+            override_roles?: ("tenant_admin" | "manager")[];
+            rules?: components["schemas"]["PolicyRules"];
+        };
+        /**
+         * PolicyRules
+         * @description The rules a gate applies; a rule left out (null) is not applied.
+         */
+        PolicyRules: {
+            builds?: components["schemas"]["BuildsRule"] | null;
+            delivery_budget?: components["schemas"]["DeliveryBudgetRule"] | null;
+            freeze?: components["schemas"]["FreezeRule"] | null;
+            incidents?: components["schemas"]["IncidentsRule"] | null;
+            reviews?: components["schemas"]["ReviewsRule"] | null;
+            size?: components["schemas"]["SizeRule"] | null;
+            work_item?: components["schemas"]["WorkItemRule"] | null;
         };
         /** @description RFC 9457 problem details */
         Problem: {
@@ -3573,6 +4910,186 @@ export interface components {
              */
             to: string;
         };
+        /**
+         * ReportPage
+         * @example {
+         *       "items": [
+         *         {
+         *           "attempts": 1,
+         *           "created_at": "2026-03-09T08:00:00Z",
+         *           "file": "/v1/reports/01a24c0b-fe8d-7377-8d87-5d73ab74e7f6/file",
+         *           "finished_at": "2026-03-09T08:00:03Z",
+         *           "format": "pdf",
+         *           "from": "2026-03-02",
+         *           "id": "01a24c0b-fe8d-7377-8d87-5d73ab74e7f6",
+         *           "kind": "dora",
+         *           "progress": 100,
+         *           "reason": null,
+         *           "requested_by": "alice@example.com",
+         *           "scope": "workspace:0190f5c2-1111-7c3a-9d3e-1b2c3d4e5f60",
+         *           "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+         *           "size_bytes": 7155,
+         *           "status": "done",
+         *           "step": "done",
+         *           "time_zone": "Europe/Paris",
+         *           "to": "2026-03-08"
+         *         }
+         *       ],
+         *       "next_cursor": null
+         *     }
+         */
+        ReportPage: {
+            /** Items */
+            items: components["schemas"]["ReportView"][];
+            /**
+             * Next Cursor
+             * @description pass as ?cursor= for the next page
+             */
+            next_cursor: string | null;
+        };
+        /**
+         * ReportRequest
+         * @description What to report on; the scope is the request's ``?scope=``, checked by the gateway.
+         * @example {
+         *       "format": "pdf",
+         *       "from": "2026-03-02",
+         *       "kind": "dora",
+         *       "time_zone": "Europe/Paris",
+         *       "to": "2026-03-08"
+         *     }
+         */
+        ReportRequest: {
+            /**
+             * Format
+             * @description pdf or csv
+             * @default pdf
+             * @enum {string}
+             */
+            format: "pdf" | "csv";
+            /**
+             * From
+             * Format: date
+             * @description first day of the period (included)
+             */
+            from: string;
+            /**
+             * Kind
+             * @description dora: the DORA keys over the period; compliance: changes merged without an approving review; sprint: the sprints that started in it
+             * @enum {string}
+             */
+            kind: "dora" | "compliance" | "sprint";
+            /**
+             * Time Zone
+             * @description IANA time zone the days are counted in, e.g. Europe/Paris
+             * @default UTC
+             */
+            time_zone: string;
+            /**
+             * To
+             * Format: date
+             * @description last day of the period (included)
+             */
+            to: string;
+        };
+        /**
+         * ReportView
+         * @description A report job: what was asked, how far it is, and where its file is.
+         * @example {
+         *       "attempts": 1,
+         *       "created_at": "2026-03-09T08:00:00Z",
+         *       "file": "/v1/reports/01a24c0b-fe8d-7377-8d87-5d73ab74e7f6/file",
+         *       "finished_at": "2026-03-09T08:00:03Z",
+         *       "format": "pdf",
+         *       "from": "2026-03-02",
+         *       "id": "01a24c0b-fe8d-7377-8d87-5d73ab74e7f6",
+         *       "kind": "dora",
+         *       "progress": 100,
+         *       "reason": null,
+         *       "requested_by": "alice@example.com",
+         *       "scope": "workspace:0190f5c2-1111-7c3a-9d3e-1b2c3d4e5f60",
+         *       "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+         *       "size_bytes": 7155,
+         *       "status": "done",
+         *       "step": "done",
+         *       "time_zone": "Europe/Paris",
+         *       "to": "2026-03-08"
+         *     }
+         */
+        ReportView: {
+            /**
+             * Attempts
+             * @description how many times it was rendered or tried
+             */
+            attempts: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * File
+             * @description where to download it (done only)
+             */
+            file: string | null;
+            /** Finished At */
+            finished_at: string | null;
+            /**
+             * Format
+             * @enum {string}
+             */
+            format: "pdf" | "csv";
+            /**
+             * From
+             * Format: date
+             */
+            from: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "dora" | "compliance" | "sprint";
+            /**
+             * Progress
+             * @description percent done
+             */
+            progress: number;
+            /**
+             * Reason
+             * @description why it failed (failed only)
+             */
+            reason: string | null;
+            /** Requested By */
+            requested_by: string;
+            /** Scope */
+            scope: string;
+            /** Sha256 */
+            sha256: string | null;
+            /** Size Bytes */
+            size_bytes: number | null;
+            /**
+             * Status
+             * @description queued, running, done or failed
+             * @enum {string}
+             */
+            status: "queued" | "running" | "done" | "failed";
+            /**
+             * Step
+             * @description what the worker is doing, or did last
+             */
+            step: string;
+            /** Time Zone */
+            time_zone: string;
+            /**
+             * To
+             * Format: date
+             */
+            to: string;
+        };
         /** RestoreView */
         RestoreView: {
             /**
@@ -3601,6 +5118,93 @@ export interface components {
              */
             unresolved: number;
         };
+        /** RetentionChoice */
+        RetentionChoice: {
+            /**
+             * Cold Days
+             * @description days the archived copy is kept in the object store, from the event; at least hot_days
+             */
+            cold_days: number;
+            /**
+             * Data Class
+             * @enum {string}
+             */
+            data_class: "raw_deliveries" | "activity_events" | "work_items" | "change_requests" | "deployments" | "audit_log" | "notifications" | "rendered_reports";
+            /**
+             * Hot Days
+             * @description days the rows stay in PostgreSQL, from the event
+             */
+            hot_days: number;
+        };
+        /** RetentionPolicies */
+        RetentionPolicies: {
+            /**
+             * Items
+             * @description every data class, in a fixed order
+             */
+            items: components["schemas"]["RetentionPolicy"][];
+        };
+        /**
+         * RetentionPolicy
+         * @description How long one class of the tenant's data is kept, hot and cold.
+         * @example {
+         *       "cold_days": 730,
+         *       "data_class": "activity_events",
+         *       "hot_days": 90,
+         *       "is_default": true,
+         *       "updated_at": null,
+         *       "updated_by": null
+         *     }
+         */
+        RetentionPolicy: {
+            /**
+             * Cold Days
+             * @description days the archived copy is kept in the object store, from the event; at least hot_days
+             */
+            cold_days: number;
+            /**
+             * Data Class
+             * @enum {string}
+             */
+            data_class: "raw_deliveries" | "activity_events" | "work_items" | "change_requests" | "deployments" | "audit_log" | "notifications" | "rendered_reports";
+            /**
+             * Hot Days
+             * @description days the rows stay in PostgreSQL, from the event
+             */
+            hot_days: number;
+            /**
+             * Is Default
+             * @description true while the tenant has not chosen its own
+             */
+            is_default: boolean;
+            /**
+             * Updated At
+             * @description when the tenant last changed it
+             */
+            updated_at: string | null;
+            /**
+             * Updated By
+             * @description who last changed it
+             */
+            updated_by: string | null;
+        };
+        /**
+         * RetentionUpdate
+         * @description The classes to change; the others keep what they have.
+         * @example {
+         *       "policies": [
+         *         {
+         *           "cold_days": 3650,
+         *           "data_class": "activity_events",
+         *           "hot_days": 30
+         *         }
+         *       ]
+         *     }
+         */
+        RetentionUpdate: {
+            /** Policies */
+            policies: components["schemas"]["RetentionChoice"][];
+        };
         /** Review */
         Review: {
             /** Review Id */
@@ -3619,6 +5223,243 @@ export interface components {
              * Format: date-time
              */
             submitted_at: string;
+        };
+        /** ReviewPeriod */
+        ReviewPeriod: {
+            /** @description commits per merged change request */
+            change_size: components["schemas"]["CountFigure"];
+            /**
+             * End
+             * Format: date-time
+             */
+            end: string;
+            /**
+             * Merged
+             * @description change requests merged in the period
+             */
+            merged: number;
+            merged_without_approval: components["schemas"]["ApprovalView"];
+            /**
+             * Opened
+             * @description change requests opened in the period
+             */
+            opened: number;
+            review_rounds: components["schemas"]["RoundsView"];
+            reviewer_concentration: components["schemas"]["ConcentrationView"];
+            /**
+             * Start
+             * Format: date-time
+             */
+            start: string;
+            /** @description opened → first review by someone else, of those opened in the period */
+            time_to_first_review: components["schemas"]["DurationFigure"];
+        };
+        /**
+         * ReviewReply
+         * @description Review figures of a scope, in total and per period, and who gives the reviews.
+         * @example {
+         *       "definition_id": "flow-2026",
+         *       "definition_version": 1,
+         *       "developer": null,
+         *       "granularity": "week",
+         *       "include_bots": false,
+         *       "periods": [
+         *         {
+         *           "change_size": {
+         *             "count": 2,
+         *             "median": 2,
+         *             "p85": 2
+         *           },
+         *           "end": "2026-03-09T00:00:00Z",
+         *           "merged": 2,
+         *           "merged_without_approval": {
+         *             "denominator": 2,
+         *             "numerator": 1,
+         *             "rate": 0.5
+         *           },
+         *           "opened": 3,
+         *           "review_rounds": {
+         *             "count": 1,
+         *             "median": 2,
+         *             "p85": 2,
+         *             "unreviewed": 1
+         *           },
+         *           "reviewer_concentration": {
+         *             "gini": 0,
+         *             "reviewers": 1,
+         *             "reviews": 2,
+         *             "top_share": 1
+         *           },
+         *           "start": "2026-03-02T00:00:00Z",
+         *           "time_to_first_review": {
+         *             "count": 1,
+         *             "median_hours": 2.5,
+         *             "p85_hours": 2.5
+         *           }
+         *         }
+         *       ],
+         *       "reviewer_load": [
+         *         {
+         *           "change_requests": 2,
+         *           "reviewer": "0190f5c2-dddd-7000-8000-000000000002",
+         *           "reviews": 2,
+         *           "share": 1
+         *         }
+         *       ],
+         *       "scope": "workspace:0190f5c2-0000-7c3a-9d3e-1b2c3d4e5f60",
+         *       "since": "2026-03-02T00:00:00Z",
+         *       "total": {
+         *         "change_size": {
+         *           "count": 2,
+         *           "median": 2,
+         *           "p85": 2
+         *         },
+         *         "end": "2026-03-09T00:00:00Z",
+         *         "merged": 2,
+         *         "merged_without_approval": {
+         *           "denominator": 2,
+         *           "numerator": 1,
+         *           "rate": 0.5
+         *         },
+         *         "opened": 3,
+         *         "review_rounds": {
+         *           "count": 1,
+         *           "median": 2,
+         *           "p85": 2,
+         *           "unreviewed": 1
+         *         },
+         *         "reviewer_concentration": {
+         *           "gini": 0,
+         *           "reviewers": 1,
+         *           "reviews": 2,
+         *           "top_share": 1
+         *         },
+         *         "start": "2026-03-02T00:00:00Z",
+         *         "time_to_first_review": {
+         *           "count": 1,
+         *           "median_hours": 2.5,
+         *           "p85_hours": 2.5
+         *         }
+         *       },
+         *       "until": "2026-03-09T00:00:00Z"
+         *     }
+         */
+        ReviewReply: {
+            /** Definition Id */
+            definition_id: string;
+            /** Definition Version */
+            definition_version: number;
+            /**
+             * Developer
+             * @description the developer filter, if any
+             */
+            developer: string | null;
+            /**
+             * Granularity
+             * @enum {string}
+             */
+            granularity: "day" | "week";
+            /** Include Bots */
+            include_bots: boolean;
+            /** Periods */
+            periods: components["schemas"]["ReviewPeriod"][];
+            /**
+             * Reviewer Load
+             * @description over the whole range, busiest first
+             */
+            reviewer_load: components["schemas"]["ReviewerLoadView"][];
+            /** Scope */
+            scope: string;
+            /**
+             * Since
+             * Format: date-time
+             */
+            since: string;
+            total: components["schemas"]["ReviewPeriod"];
+            /**
+             * Until
+             * Format: date-time
+             */
+            until: string;
+        };
+        /** ReviewerLoadView */
+        ReviewerLoadView: {
+            /**
+             * Change Requests
+             * @description distinct change requests reviewed
+             */
+            change_requests: number;
+            /**
+             * Reviewer
+             * Format: uuid
+             * @description the reviewer's developer id (as it reads now)
+             */
+            reviewer: string;
+            /**
+             * Reviews
+             * @description reviews given in the range
+             */
+            reviews: number;
+            /**
+             * Share
+             * @description of all reviews given in the range
+             */
+            share: number;
+        };
+        /** ReviewsRule */
+        ReviewsRule: {
+            /**
+             * Enforcement
+             * @description block: a failure fails the gate; warn: it only warns
+             * @default block
+             * @enum {string}
+             */
+            enforcement: "block" | "warn";
+            /**
+             * Minimum
+             * @description approving reviews by people other than the author
+             * @default 1
+             */
+            minimum: number;
+        };
+        /** RoundsView */
+        RoundsView: {
+            /**
+             * Count
+             * @description how many values the figures are taken over
+             */
+            count: number;
+            /** Median */
+            median: number | null;
+            /** P85 */
+            p85: number | null;
+            /**
+             * Unreviewed
+             * @description merged change requests without a review by another
+             */
+            unreviewed: number;
+        };
+        /** RuleView */
+        RuleView: {
+            /**
+             * Enforcement
+             * @enum {string}
+             */
+            enforcement: "block" | "warn";
+            /**
+             * Facts
+             * @description ids of the facts behind it, e.g. review:<id>
+             */
+            facts: string[];
+            /**
+             * Outcome
+             * @enum {string}
+             */
+            outcome: "pass" | "warn" | "fail" | "unknown";
+            /** Reason */
+            reason: string;
+            /** Rule */
+            rule: string;
         };
         /**
          * SessionReply
@@ -3670,6 +5511,15 @@ export interface components {
             repository: string;
             /** Title */
             title: string;
+        };
+        /** SizeRule */
+        SizeRule: {
+            /**
+             * Warn Over Lines
+             * @description more changed lines warn
+             * @default 400
+             */
+            warn_over_lines: number;
         };
         /**
          * SourceChange
@@ -4292,6 +6142,80 @@ export interface components {
             /** Restorable Until */
             restorable_until?: string | null;
         };
+        /**
+         * TrendsReply
+         * @description A developer's last 52 weeks and their trends; never a ranking of developers.
+         * @example {
+         *       "change_test": "Mann-Whitney U, two-sided, last N weeks vs the 52 before",
+         *       "developer_id": "0190f5c2-dddd-7000-8000-000000000000",
+         *       "flow_efficiency": "mean percentile of the window's median week in the developer's own baseline",
+         *       "until": "2026-03-09",
+         *       "weeks": [
+         *         {
+         *           "active_days": 3,
+         *           "changes_merged": 2,
+         *           "changes_opened": 2,
+         *           "commits": 9,
+         *           "cycle_time_p50_hours": 20,
+         *           "review_latency_hours": 3.5,
+         *           "reviews_given": 4,
+         *           "week_start": "2026-03-02",
+         *           "wip": 1
+         *         }
+         *       ],
+         *       "windows": [
+         *         {
+         *           "flow_components": {
+         *             "changes_merged": 75,
+         *             "wip": 50
+         *           },
+         *           "flow_efficiency": 62.5,
+         *           "metrics": [
+         *             {
+         *               "arrow": "up",
+         *               "baseline_median": 1,
+         *               "baseline_weeks": 52,
+         *               "better": true,
+         *               "metric": "changes_merged",
+         *               "recent_median": 2,
+         *               "recent_weeks": 4,
+         *               "test": {
+         *                 "expected_u": 104,
+         *                 "p_value": 0.01,
+         *                 "u": 180
+         *               }
+         *             }
+         *           ],
+         *           "weeks": 4
+         *         }
+         *       ]
+         *     }
+         */
+        TrendsReply: {
+            /** Change Test */
+            change_test: string;
+            /**
+             * Developer Id
+             * Format: uuid
+             * @description the developer asked for, as it reads now
+             */
+            developer_id: string;
+            /** Flow Efficiency */
+            flow_efficiency: string;
+            /**
+             * Until
+             * Format: date
+             * @description end of the last week, excluded
+             */
+            until: string;
+            /**
+             * Weeks
+             * @description the last 52 weeks, oldest first
+             */
+            weeks: components["schemas"]["WeekView"][];
+            /** Windows */
+            windows: components["schemas"]["WindowView"][];
+        };
         /** UpperBandView */
         UpperBandView: {
             /**
@@ -4309,6 +6233,62 @@ export interface components {
              * @description true when the limit itself is in the band (≤)
              */
             inclusive: boolean;
+        };
+        /** VerificationFinding */
+        VerificationFinding: {
+            /**
+             * Object Key
+             * @description the object it concerns (empty: a missing entry)
+             */
+            object_key: string;
+            /** Reason */
+            reason: string;
+            /**
+             * Seq
+             * @description the manifest entry it concerns
+             */
+            seq: number;
+        };
+        /**
+         * VerificationReport
+         * @description The cold store re-read: every object against its entry, and the chain.
+         * @example {
+         *       "events": 120000,
+         *       "findings": [
+         *         {
+         *           "object_key": "tenant=0190f1c4-0000-7000-8000-000000000001/topic=sextant.activity/day=2026-03-01/part-00001.parquet",
+         *           "reason": "the object is missing from the store",
+         *           "seq": 1
+         *         }
+         *       ],
+         *       "first_bad_object": "tenant=0190f1c4-0000-7000-8000-000000000001/topic=sextant.activity/day=2026-03-01/part-00001.parquet",
+         *       "intact": false,
+         *       "objects": 3
+         *     }
+         */
+        VerificationReport: {
+            /**
+             * Events
+             * @description events their entries count
+             */
+            events: number;
+            /** Findings */
+            findings: components["schemas"]["VerificationFinding"][];
+            /**
+             * First Bad Object
+             * @description the object of the earliest finding; null when intact
+             */
+            first_bad_object: string | null;
+            /**
+             * Intact
+             * @description true when nothing was found wrong
+             */
+            intact: boolean;
+            /**
+             * Objects
+             * @description objects re-read
+             */
+            objects: number;
         };
         /**
          * ViewChange
@@ -4373,6 +6353,46 @@ export interface components {
             tenant_id: string;
             /** Workspace Ids */
             workspace_ids: string[];
+        };
+        /** WeekView */
+        WeekView: {
+            /**
+             * Active Days
+             * @description days with a commit, opening, merge or review
+             */
+            active_days: number;
+            /** Changes Merged */
+            changes_merged: number;
+            /** Changes Opened */
+            changes_opened: number;
+            /** Commits */
+            commits: number;
+            /**
+             * Cycle Time P50 Hours
+             * @description median first commit (else opening) to merge of the changes merged
+             */
+            cycle_time_p50_hours: number | null;
+            /**
+             * Review Latency Hours
+             * @description mean time from a change's opening to this developer's first review of it
+             */
+            review_latency_hours: number | null;
+            /**
+             * Reviews Given
+             * @description reviews of others' change requests
+             */
+            reviews_given: number;
+            /**
+             * Week Start
+             * Format: date
+             * @description first day of the seven (UTC)
+             */
+            week_start: string;
+            /**
+             * Wip
+             * @description open change requests at the end of the last active day
+             */
+            wip: number | null;
         };
         /**
          * WhenReply
@@ -4458,6 +6478,28 @@ export interface components {
             percentiles: {
                 [key: string]: string | null;
             };
+        };
+        /** WindowView */
+        WindowView: {
+            /**
+             * Flow Components
+             * @description each measure's percentile in the baseline, turned so higher is better
+             */
+            flow_components: {
+                [key: string]: number;
+            };
+            /**
+             * Flow Efficiency
+             * @description 0-100 against the developer's own baseline, 50 = as usual; null without 8 baseline weeks
+             */
+            flow_efficiency: number | null;
+            /** Metrics */
+            metrics: components["schemas"]["MetricTrendView"][];
+            /**
+             * Weeks
+             * @description 4, 13 or 52: the last weeks tested against the 52 before
+             */
+            weeks: number;
         };
         /**
          * WorkItemDetail
@@ -4609,6 +6651,22 @@ export interface components {
              * @description items matching the filters in all pages
              */
             total: number;
+        };
+        /** WorkItemRule */
+        WorkItemRule: {
+            /**
+             * Enforcement
+             * @description block: a failure fails the gate; warn: it only warns
+             * @default block
+             * @enum {string}
+             */
+            enforcement: "block" | "warn";
+            /**
+             * Pattern
+             * @description a regular expression (RE2 syntax, matched in linear time) a work-item key matches, looked for in the change request's title and head branch
+             * @default \b[A-Z][A-Z0-9_]+-[0-9]+\b
+             */
+            pattern: string;
         };
         /**
          * WorkItemSummary
@@ -4982,6 +7040,174 @@ export interface operations {
                 };
             };
             /** @description the service behind this route or a database is unavailable: nothing was changed */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_manifests: {
+        parameters: {
+            query?: {
+                /** @description only this topic, e.g. sextant.activity */
+                topic?: string | null;
+                /** @description only days on or after this UTC day */
+                since?: string | null;
+                /** @description only days on or before this UTC day */
+                until?: string | null;
+                /** @description items per page */
+                limit?: number;
+                /** @description the previous page's next_cursor; none for the first */
+                cursor?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ManifestPage"];
+                };
+            };
+            /** @description no tenant, a cursor this API did not give out, or since after until */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no token, or an expired, revoked or unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller is not a tenant or platform admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the ?scope= or the object named is not the caller's tenant's */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description a parameter of the wrong type or out of range (named) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description over the tenant's, the key's or the address's rate: retry after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the service behind this route or a database is unavailable: nothing was changed */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    verify_archive: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VerificationReport"];
+                };
+            };
+            /** @description the call names no tenant */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no token, or an expired, revoked or unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller is not a tenant or platform admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the ?scope= or the object named is not the caller's tenant's */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description over the tenant's, the key's or the address's rate: retry after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the object store is not configured or not reachable */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -6668,6 +8894,96 @@ export interface operations {
             };
         };
     };
+    get_trends: {
+        parameters: {
+            query?: {
+                /** @description end of the last week, excluded (a date); default: the Monday starting the current week, so every week is complete */
+                until?: string | null;
+            };
+            header?: never;
+            path: {
+                /** @description the developer (identity's id) */
+                developer_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The trends as JSON, or the weekly series as CSV rows when Accept prefers text/csv. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TrendsReply"];
+                    "text/csv": string;
+                };
+            };
+            /** @description the call names no tenant */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no token, or an expired, revoked or unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the role may not see developers' metrics, or the tenant turned them off */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no such developer */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description a parameter of the wrong type (named in the detail) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description over the tenant's, the key's or the address's rate: retry after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the service behind this route or a database is unavailable: nothing was changed */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     asyncapi: {
         parameters: {
             query?: never;
@@ -7132,6 +9448,599 @@ export interface operations {
             };
         };
     };
+    get_policy: {
+        parameters: {
+            query: {
+                /** @description a stored version; default: newest */
+                version?: number | null;
+                /** @description workspace:<id> or view:<id> (a view joins several workspaces) */
+                scope: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Policy"];
+                };
+            };
+            /** @description a bad scope, or a cursor this API did not give out */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no token, or an expired, revoked or unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no such version */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description a field of the wrong type or out of range (named) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description over the tenant's, the key's or the address's rate: retry after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the service behind this route or a database is unavailable: nothing was changed */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    put_policy: {
+        parameters: {
+            query: {
+                /** @description workspace:<id> or view:<id> (a view joins several workspaces) */
+                scope: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PolicyInput"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Policy"];
+                };
+            };
+            /** @description a bad scope, or a cursor this API did not give out */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no token, or an expired, revoked or unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the ?scope= or the object named is not the caller's tenant's */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the body is over the gateway's limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description a field of the wrong type or out of range (named) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description over the tenant's, the key's or the address's rate: retry after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the service behind this route or a database is unavailable: nothing was changed */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    evaluate: {
+        parameters: {
+            query: {
+                /** @description workspace:<id> or view:<id> (a view joins several workspaces) */
+                scope: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EvaluateRequest"];
+            };
+        };
+        responses: {
+            /** @description the same answer, stored before */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Evaluation"];
+                };
+            };
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Evaluation"];
+                };
+            };
+            /** @description a bad scope, or a cursor this API did not give out */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no token, or an expired, revoked or unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no such repository, SHA or change request in the scope (named) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the body is over the gateway's limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description a field of the wrong type or out of range (named) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description over the tenant's, the key's or the address's rate: retry after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the service behind this route or a database is unavailable: nothing was changed */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_evaluations: {
+        parameters: {
+            query: {
+                /** @description e.g. octo-org/api */
+                repository?: string | null;
+                /** @description a commit SHA */
+                sha?: string | null;
+                /** @description e.g. production */
+                environment?: string | null;
+                /** @description the verdict */
+                verdict?: ("pass" | "warn" | "fail" | "unknown") | null;
+                /** @description items per page */
+                limit?: number;
+                /** @description the previous page's next_cursor; none for the first */
+                cursor?: string | null;
+                /** @description workspace:<id> or view:<id> (a view joins several workspaces) */
+                scope: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EvaluationPage"];
+                };
+            };
+            /** @description a bad scope, or a cursor this API did not give out */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no token, or an expired, revoked or unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the ?scope= or the object named is not the caller's tenant's */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description a field of the wrong type or out of range (named) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description over the tenant's, the key's or the address's rate: retry after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the service behind this route or a database is unavailable: nothing was changed */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_evaluation: {
+        parameters: {
+            query: {
+                /** @description workspace:<id> or view:<id> (a view joins several workspaces) */
+                scope: string;
+            };
+            header?: never;
+            path: {
+                /** @description the evaluation's id, as evaluate gave it */
+                evaluation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Evaluation"];
+                };
+            };
+            /** @description a bad scope, or a cursor this API did not give out */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no token, or an expired, revoked or unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no such evaluation in the scope */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description a field of the wrong type or out of range (named) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description over the tenant's, the key's or the address's rate: retry after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the service behind this route or a database is unavailable: nothing was changed */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    override: {
+        parameters: {
+            query: {
+                /** @description workspace:<id> or view:<id> (a view joins several workspaces) */
+                scope: string;
+            };
+            header?: never;
+            path: {
+                /** @description the evaluation's id, as evaluate gave it */
+                evaluation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OverrideRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Evaluation"];
+                };
+            };
+            /** @description a bad scope, or a cursor this API did not give out */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no token, or an expired, revoked or unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no such evaluation in the scope */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description already overridden, or the verdict is not a fail or unknown */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the body is over the gateway's limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description a field of the wrong type or out of range (named) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description over the tenant's, the key's or the address's rate: retry after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the service behind this route or a database is unavailable: nothing was changed */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     webhook: {
         parameters: {
             query?: never;
@@ -7461,6 +10370,300 @@ export interface operations {
             };
         };
     };
+    list_legal_holds: {
+        parameters: {
+            query?: {
+                /** @description true: only holds in force; false: only released ones */
+                active?: boolean | null;
+                /** @description items per page */
+                limit?: number;
+                /** @description the previous page's next_cursor; none for the first */
+                cursor?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LegalHoldPage"];
+                };
+            };
+            /** @description no tenant, or a cursor this API did not give out */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no token, or an expired, revoked or unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller is not a tenant or platform admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the ?scope= or the object named is not the caller's tenant's */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description a parameter of the wrong type or out of range (named) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description over the tenant's, the key's or the address's rate: retry after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the service behind this route or a database is unavailable: nothing was changed */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    place_legal_hold: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LegalHoldRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LegalHold"];
+                };
+            };
+            /** @description the call names no tenant */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no token, or an expired, revoked or unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller is not a tenant or platform admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the ?scope= or the object named is not the caller's tenant's */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the body is over the gateway's limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description a bad scope, reason or time range (the field is named) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description over the tenant's, the key's or the address's rate: retry after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the service behind this route or a database is unavailable: nothing was changed */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    release_legal_hold: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the hold's id, as placing or listing gave it */
+                hold_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["LegalHoldRelease"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LegalHold"];
+                };
+            };
+            /** @description the call names no tenant */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no token, or an expired, revoked or unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller is not a tenant or platform admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no such hold in the tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the hold was already released */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the body is over the gateway's limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the id is not a UUID, or a bad reason */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description over the tenant's, the key's or the address's rate: retry after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the service behind this route or a database is unavailable: nothing was changed */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     me: {
         parameters: {
             query?: never;
@@ -7591,6 +10794,176 @@ export interface operations {
             };
         };
     };
+    get_developer_settings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeveloperSettings"];
+                };
+            };
+            /** @description the call names no tenant */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no token, or an expired, revoked or unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role or tenant may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the ?scope= or the object named is not the caller's tenant's */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description over the tenant's, the key's or the address's rate: retry after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the service behind this route or a database is unavailable: nothing was changed */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    put_developer_settings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DeveloperSettings"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeveloperSettings"];
+                };
+            };
+            /** @description the call names no tenant */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no token, or an expired, revoked or unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description only a tenant admin may change it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the ?scope= or the object named is not the caller's tenant's */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the body is over the gateway's limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the body is not a settings object (the field is named) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description over the tenant's, the key's or the address's rate: retry after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the service behind this route or a database is unavailable: nothing was changed */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     get_dora: {
         parameters: {
             query: {
@@ -7628,6 +11001,208 @@ export interface operations {
                 };
             };
             /** @description a bad scope, since not before until, or a range longer than three years */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no token, or an expired, revoked or unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role or tenant may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the ?scope= or the object named is not the caller's tenant's */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description a parameter of the wrong type or out of range (named in the detail) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description over the tenant's, the key's or the address's rate: retry after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the service behind this route or a database is unavailable: nothing was changed */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_flow_metrics: {
+        parameters: {
+            query: {
+                /** @description start of the range, included (ISO 8601 with an offset); default: 28 days before until */
+                since?: string | null;
+                /** @description end of the range, excluded (ISO 8601 with an offset); default: now */
+                until?: string | null;
+                /** @description day or week: the periods, cut from since (the last may be shorter) */
+                granularity?: "day" | "week";
+                /** @description count changes authored by bots, and bots' reviews in reviewer load */
+                include_bots?: boolean;
+                /** @description only this developer's changes (as author) and work items (as assignee); those merged into it included */
+                developer?: string | null;
+                /** @description workspace:<id> or view:<id> (a view joins several workspaces) */
+                scope: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The figures as JSON, or as CSV rows when Accept prefers text/csv. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FlowReply"];
+                    /**
+                     * @example period,start,end,metric,reviewer,count,median,p85,value,unit
+                     *     total,2026-03-02T00:00:00+00:00,2026-03-09T00:00:00+00:00,pickup,,2,4.0,5.4,,hours
+                     */
+                    "text/csv": string;
+                };
+            };
+            /** @description a bad scope, since not before until, a range over three years, or more than 400 periods (use granularity=week) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no token, or an expired, revoked or unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role or tenant may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the ?scope= or the object named is not the caller's tenant's */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description a parameter of the wrong type or out of range (named in the detail) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description over the tenant's, the key's or the address's rate: retry after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the service behind this route or a database is unavailable: nothing was changed */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_review_metrics: {
+        parameters: {
+            query: {
+                /** @description start of the range, included (ISO 8601 with an offset); default: 28 days before until */
+                since?: string | null;
+                /** @description end of the range, excluded (ISO 8601 with an offset); default: now */
+                until?: string | null;
+                /** @description day or week: the periods, cut from since (the last may be shorter) */
+                granularity?: "day" | "week";
+                /** @description count changes authored by bots, and bots' reviews in reviewer load */
+                include_bots?: boolean;
+                /** @description only this developer's changes (as author) and work items (as assignee); those merged into it included */
+                developer?: string | null;
+                /** @description workspace:<id> or view:<id> (a view joins several workspaces) */
+                scope: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The figures as JSON, or as CSV rows when Accept prefers text/csv. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReviewReply"];
+                    /**
+                     * @example period,start,end,metric,reviewer,count,median,p85,value,unit
+                     *     total,2026-03-02T00:00:00+00:00,2026-03-09T00:00:00+00:00,merged_without_approval,,1,,,0.5,fraction of merged changes
+                     */
+                    "text/csv": string;
+                };
+            };
+            /** @description a bad scope, since not before until, a range over three years, or more than 400 periods (use granularity=week) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8059,6 +11634,640 @@ export interface operations {
                 };
             };
             /** @description ingest is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_reports: {
+        parameters: {
+            query?: {
+                /** @description items per page */
+                limit?: number;
+                /** @description the previous page's next_cursor; none for the first */
+                cursor?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReportPage"];
+                };
+            };
+            /** @description a cursor this API did not give out */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no token, or an expired, revoked or unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not ask for reports */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the ?scope= or the object named is not the caller's tenant's */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description a parameter out of range (named in the detail) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description over the tenant's, the key's or the address's rate: retry after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the service behind this route or a database is unavailable: nothing was changed */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    create_report: {
+        parameters: {
+            query: {
+                /** @description workspace:<id> or view:<id> (a view joins several workspaces) */
+                scope: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReportRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReportView"];
+                };
+            };
+            /** @description a bad scope, from after to, or a period over three years */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no token, or an expired, revoked or unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not ask for reports */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the ?scope= or the object named is not the caller's tenant's */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the body is over the gateway's limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description a parameter of the wrong type or value (named in the detail) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description over the tenant's, the key's or the address's rate: retry after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the service behind this route or a database is unavailable: nothing was changed */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_report: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the report's id, as POST /v1/reports gave it */
+                report_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReportView"];
+                };
+            };
+            /** @description a ?scope= given twice, or a value the service cannot use */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no token, or an expired, revoked or unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not ask for reports */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no such report in the caller's tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the id is not a UUID */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description over the tenant's, the key's or the address's rate: retry after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the service behind this route or a database is unavailable: nothing was changed */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    report_file: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the report's id, as POST /v1/reports gave it */
+                report_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the PDF or CSV */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/pdf": unknown;
+                    "text/csv": unknown;
+                };
+            };
+            /** @description a ?scope= given twice, or a value the service cannot use */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no token, or an expired, revoked or unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not ask for reports */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no such report in the caller's tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the report is not rendered (yet, or it failed) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the id is not a UUID */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description over the tenant's, the key's or the address's rate: retry after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the service behind this route or a database is unavailable: nothing was changed */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    retry_report: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the report's id, as POST /v1/reports gave it */
+                report_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReportView"];
+                };
+            };
+            /** @description a ?scope= given twice, or a value the service cannot use */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no token, or an expired, revoked or unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not ask for reports */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no such report in the caller's tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the report has not failed */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the id is not a UUID */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description over the tenant's, the key's or the address's rate: retry after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the service behind this route or a database is unavailable: nothing was changed */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_retention_policies: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RetentionPolicies"];
+                };
+            };
+            /** @description the call names no tenant */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no token, or an expired, revoked or unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller is not a tenant or platform admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the ?scope= or the object named is not the caller's tenant's */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description over the tenant's, the key's or the address's rate: retry after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the service behind this route or a database is unavailable: nothing was changed */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    put_retention_policies: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RetentionUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RetentionPolicies"];
+                };
+            };
+            /** @description the call names no tenant */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no token, or an expired, revoked or unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller is not a tenant or platform admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the ?scope= or the object named is not the caller's tenant's */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the body is over the gateway's limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an unknown class, a period out of range or cold_days below hot_days (the field is named) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description over the tenant's, the key's or the address's rate: retry after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the service behind this route or a database is unavailable: nothing was changed */
             503: {
                 headers: {
                     [name: string]: unknown;
