@@ -122,6 +122,7 @@ def _event(event: Event) -> bytes:
 
 
 def _link(link: Link) -> bytes:
+    """A ``Link`` message's content; like the exporter's, without the linked trace state."""
     context = link.context
     dropped = link.dropped_attributes
     return (
@@ -129,7 +130,6 @@ def _link(link: Link) -> bytes:
         + context.trace_id.to_bytes(16, "big")
         + b"\x12\x08"
         + context.span_id.to_bytes(8, "big")
-        + (_delimited(b"\x1a", _trace_state(context).encode()) if context.trace_state else b"")
         + _key_values(b"\x22", link.attributes)
         + (b"\x28" + _varint(dropped) if dropped else b"")
         + b"\x35"
