@@ -25,6 +25,11 @@ _fixed64 = struct.Struct("<Q").pack
 _fixed32 = struct.Struct("<I").pack
 _double = struct.Struct("<d").pack
 _SMALL = [bytes((n,)) for n in range(128)]
+# A span's fixed-size fields written at once: trace and span ids (tag, length, big-endian
+# bytes), the parent's id, kind with start and end times (varint kind < 128, fixed64s).
+_IDS = struct.Struct(">BBQQBBQ").pack
+_PARENT = struct.Struct(">BBQ").pack
+_TIMES = struct.Struct("<BBBQBQ").pack
 _INT64 = (1 << 64) - 1
 _SCALARS = frozenset((str, int, bool, float, bytes))
 
@@ -37,6 +42,7 @@ _ATTRIBUTES_KEPT = 4096
 _attribute_cache: dict[tuple[str, type, Any], bytes] = {}
 # By identity: a resource hashes by serialising its attributes to JSON, every time.
 _resource_cache: dict[int, tuple[Resource, bytes]] = {}
+_names: dict[str, bytes] = {}
 _scope_cache: dict[int, tuple[InstrumentationScope | None, bytes]] = {}
 
 
@@ -77,15 +83,17 @@ def _any_value(value: Any) -> bytes:
     raise TypeError(f"an attribute of type {type(value).__name__} cannot be encoded")
 
 
-def _key_value(key: str, value: Any) -> bytes:
-    """A ``KeyValue`` message's content."""
+def _key_value(tag: bytes, key: str, value: Any) -> bytes:
+    """A ``KeyValue`` field under ``tag``, its encoding kept when its value is a scalar."""
     cacheable = type(value) in _SCALARS
     if cacheable:
-        cache_key = (key, type(value), value)
+        cache_key = (tag, key, type(value), value)
         found = _attribute_cache.get(cache_key)
         if found is not None:
             return found
-    encoded = _delimited(b"\x0a", key.encode()) + _delimited(b"\x12", _any_value(value))
+    encoded = _delimited(
+        tag, _delimited(b"\x0a", key.encode()) + _delimited(b"\x12", _any_value(value))
+    )
     if cacheable:
         if len(_attribute_cache) >= _ATTRIBUTES_KEPT:
             _attribute_cache.clear()
@@ -97,7 +105,11 @@ def _key_values(tag: bytes, attributes: Mapping[str, Any] | None) -> bytes:
     """Each attribute as a ``KeyValue`` field under ``tag``."""
     if not attributes:
         return b""
-    return b"".join(_delimited(tag, _key_value(k, v)) for k, v in attributes.items())
+    return b"".join([_key_value(tag, k, v) for k, v in attributes.items()])
+
+
+_LOCAL_PARENT = b"\x85\x01" + _fixed32(_HAS_IS_REMOTE)  # field 16, fixed32
+_REMOTE_PARENT = b"\x85\x01" + _fixed32(_HAS_IS_REMOTE | _IS_REMOTE)
 
 
 def _flags(parent: SpanContext | None) -> bytes:
@@ -142,27 +154,22 @@ def _span(span: ReadableSpan) -> bytes:
     context = span.context
     assert context is not None, "a finished span has a context"
     parent = span.parent
-    status = span.status
-    description = status.description
-    end_time = span.end_time
     parts = [
-        b"\x0a\x10",
-        context.trace_id.to_bytes(16, "big"),
-        b"\x12\x08",
-        context.span_id.to_bytes(8, "big"),
+        _IDS(0x0A, 16, context.trace_id >> 64, context.trace_id & _INT64, 0x12, 8, context.span_id)
     ]
     if context.trace_state:
         parts.append(_delimited(b"\x1a", _trace_state(context).encode()))
     if parent is not None:
-        parts += (b"\x22\x08", parent.span_id.to_bytes(8, "big"))
+        parts.append(_PARENT(0x22, 8, parent.span_id))
+    name = _names.get(span.name)
+    if name is None:
+        if len(_names) >= _ATTRIBUTES_KEPT:
+            _names.clear()
+        name = _names[span.name] = _delimited(b"\x2a", span.name.encode())
     parts += (
-        _delimited(b"\x2a", span.name.encode()),
-        b"\x30",
-        _SMALL[span.kind.value + 1],  # the protocol's kinds count from UNSPECIFIED = 0
-        b"\x39",
-        _fixed64(span.start_time or 0),
-        b"\x41",
-        _fixed64(end_time or 0),
+        name,
+        # the protocol's kinds count from UNSPECIFIED = 0, the API's from INTERNAL = 0
+        _TIMES(0x30, span.kind.value + 1, 0x39, span.start_time or 0, 0x41, span.end_time or 0),
         _key_values(b"\x4a", span.attributes),
     )
     for tag, count in (
@@ -172,16 +179,23 @@ def _span(span: ReadableSpan) -> bytes:
     ):
         if count:
             parts += (tag, _varint(count))
-    parts += (_delimited(b"\x5a", _event(e)) for e in span.events)
-    parts += (_delimited(b"\x6a", _link(link)) for link in span.links)
-    parts.append(
-        _delimited(
-            b"\x7a",
-            (_delimited(b"\x12", description.encode()) if description else b"")
-            + (b"\x18" + _SMALL[status.status_code.value] if status.status_code.value else b""),
+    if span.events:
+        parts += (_delimited(b"\x5a", _event(e)) for e in span.events)
+    if span.links:
+        parts += (_delimited(b"\x6a", _link(link)) for link in span.links)
+    status = span.status
+    if status.status_code.value or status.description:
+        description = status.description
+        parts.append(
+            _delimited(
+                b"\x7a",
+                (_delimited(b"\x12", description.encode()) if description else b"")
+                + (b"\x18" + _SMALL[status.status_code.value] if status.status_code.value else b""),
+            )
         )
-    )
-    parts += (b"\x85\x01", _flags(parent))
+    else:
+        parts.append(b"\x7a\x00")  # present, as the exporter's encoder always sets it
+    parts.append(_REMOTE_PARENT if parent is not None and parent.is_remote else _LOCAL_PARENT)
     return b"".join(parts)
 
 
