@@ -2,8 +2,13 @@
 
 Off by default: with no exporter a service has no tracer, and every hook below is a
 ``None`` check. On (``OTEL_EXPORTER_OTLP_ENDPOINT`` or ``SEXTANT_TRACING_OTLP_ENDPOINT``),
-each service gets its own ``TracerProvider`` (its resource names the service, so the
-embedded mode's seven services show as seven) over one shared export pipeline.
+each service gets its own :class:`Tracer` (its resource names the service, so the
+embedded mode's seven services show as seven) over one shared export pipeline: the SDK's
+``BatchSpanProcessor`` and OTLP exporter, with the runtime's encoder
+(:mod:`sextant.runtime.otlp`). The tracer is the runtime's own, not the SDK's: the SDK's
+general path cost more per request than ingest's accept route itself (see the bench);
+this one records the same spans (the SDK's ``ReadableSpan``) with the same sampling, and a
+request not sampled builds no span object, only its ids.
 
 The trace context travels the way it already did without tracing: the W3C
 ``traceparent`` bound in the task's log context (:mod:`sextant.runtime.logging`). A span
@@ -293,7 +298,7 @@ def start_span(
         kind=kind,
         parent=_span_context(parent),
         attributes=attributes,
-        links=list(islice(filter(None, map(link_to, links)), LINKS_KEPT)),
+        links=list(islice(filter(None, map(link_to, links)), LINKS_KEPT)) if links else (),
     )
 
 
