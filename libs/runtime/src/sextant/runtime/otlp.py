@@ -39,7 +39,7 @@ _HAS_IS_REMOTE, _IS_REMOTE = 0x100, 0x200
 # An attribute's encoding is kept once seen (routes, methods, topics repeat); a bounded
 # table, emptied when full rather than grown without end by unique values.
 _ATTRIBUTES_KEPT = 4096
-_attribute_cache: dict[tuple[str, type, Any], bytes] = {}
+_attribute_cache: dict[tuple[bytes, str, type, Any], bytes] = {}
 # By identity: a resource hashes by serialising its attributes to JSON, every time.
 _resource_cache: dict[int, tuple[Resource, bytes]] = {}
 _names: dict[str, bytes] = {}
