@@ -171,8 +171,10 @@ async def main(seconds: float, connections: int, repeat: int, sampled: float) ->
 
                 return signed
 
-            for _ in range(repeat):  # interleaved, so a drift of the host's speed hits both
-                for mode in MODES:
+            # interleaved, so a drift of the host's speed hits all three; each round starts
+            # with the next mode, so none always runs first or after the same one
+            for n in range(repeat):
+                for mode in MODES[n % len(MODES) :] + MODES[: n % len(MODES)]:
                     runs[mode].append(
                         await measure(
                             servers[mode].pid,
