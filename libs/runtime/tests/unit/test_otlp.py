@@ -47,6 +47,7 @@ def runtime_spans() -> list[ReadableSpan]:
     server.update_name("POST /v1/hooks/{source_id}")
     server.set_attributes({"http.route": "/v1/hooks/{source_id}", "http.response.status_code": 202})
     end_span(server)
+    server.set_attribute("after.end", True)  # changes nothing already finished
     relay = start_span(
         ingest,
         "outbox publish",
@@ -116,6 +117,7 @@ def test_a_runtime_span_encodes_the_ids_parent_links_and_failure_it_was_given() 
     assert server.parent_span_id.hex() == "00f067aa0ba902b7"
     assert server.kind == 2  # SPAN_KIND_SERVER in the protocol (the API's SERVER is 1)
     assert server.flags == 0x300  # its parent is remote, and the flags say so
+    assert "after.end" not in {kv.key for kv in server.attributes}
     assert [link.span_id for link in relay.links] == [
         server.span_id,
         bytes.fromhex("b7ad6b7169203331"),

@@ -186,12 +186,14 @@ class RecordedSpan(Span):
             return
         self._ended = True
         tracer = self._tracer
+        # the finished span keeps the attributes; a late set_attribute writes elsewhere
+        attributes, self._attributes = self._attributes, {}
         finished = ReadableSpan(
             self._name,
             self._context,
             self._parent,
             tracer.resource,
-            self._attributes,
+            attributes,
             tuple(self._events),
             self._links,
             self._kind,
