@@ -102,3 +102,17 @@ def test_tracing_is_off_unless_an_otlp_endpoint_is_set(monkeypatch: pytest.Monke
 )
 def test_the_traces_url_of_an_endpoint(endpoint: str, url: str) -> None:
     assert traces_url(endpoint) == url
+
+
+async def test_a_request_not_sampled_records_nothing_and_hands_the_decision_on(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure_logging("INFO", json=True)
+    exporter = InMemorySpanExporter()
+    tracer = TraceExport((SimpleSpanProcessor(exporter),), sample_ratio=0.0).tracer("ingest")
+    reply = await get_item(tracer, {})
+    assert reply.status_code == 200
+    assert exporter.get_finished_spans() == ()
+    line = last_log_line(capsys)
+    # a new trace, flagged not sampled, so what this request calls or stages records nothing
+    assert line["traceparent"].endswith("-00") and line["trace_id"] != "0" * 32

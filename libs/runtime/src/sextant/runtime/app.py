@@ -500,10 +500,11 @@ class RequestContext:
             count, latency = self._series(scope["method"], route, status)
             count.inc()
             latency.observe(time.perf_counter() - started)
-            if span is not None:
+            if span is not None and span.is_recording():  # not sampled: nothing to record
                 span.update_name(f"{scope['method']} {route}")
                 span.set_attributes({"http.route": route, "http.response.status_code": status})
                 end_span(span, failure, failed=status >= 500)
+            if span is not None:
                 current_tracer.reset(tracer_set)
 
     def _series(self, method: str, route: str, status: int) -> tuple[Counter, Histogram]:
