@@ -1,0 +1,149 @@
+"""The backtests' numbers worked by hand: CRPS, the origin-aware bands, the half-item
+rule of "how many", the rolling origins of "when", and the reply's origin dates."""
+
+from datetime import date
+
+import numpy as np
+import pytest
+
+from sextant.forecast import service
+from sextant.forecast.domain.calibration import (
+    backtest,
+    backtest_when,
+    coverage_band,
+    crps,
+)
+from sextant.forecast.domain.montecarlo import ForecastOptions
+
+ALL = (50, 70, 85, 95)
+
+
+@pytest.mark.parametrize(
+    ("samples", "actual", "expected"),
+    [
+        # E|X - 1| = 1, E|X - X'| = 1 (the two values differ half the time, by 2): 1 - 1/2
+        ([0.0, 2.0], 1.0, 0.5),
+        # a point forecast scores its absolute error
+        ([3.0, 3.0, 3.0], 5.0, 2.0),
+        # E|X| = 1.5; the 16 pairs' |i - j| sum to 20, so E|X - X'| / 2 = 0.625
+        ([3.0, 1.0, 0.0, 2.0], 0.0, 0.875),
+    ],
+)
+def test_crps_of_small_samples(samples: list[float], actual: float, expected: float) -> None:
+    assert crps(np.array(samples), actual) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    ("percentile", "origins", "horizon", "step", "band"),
+    [
+        # Binomial(20, 0.85): P(X ≤ 13) < 2.5 % ≤ P(X ≤ 14), P(X ≤ 19) < 97.5 % ≤ P(X ≤ 20):
+        # 14/20 to 20/20, wider than the fixed 0.80-0.90
+        (85, 20, 4, 4, (0.70, 1.0)),
+        # 60 origins 4 weeks apart over 12-week horizons overlap: they count as 20
+        (85, 60, 12, 4, (0.70, 1.0)),
+        # the same 60 with 4-week horizons are 60: Binomial(60, 0.85) gives 45/60 to 56/60
+        (85, 60, 4, 4, (0.75, 56 / 60)),
+        # origins further apart than the horizon count once each, not more
+        (85, 20, 4, 8, (0.70, 1.0)),
+        # 300 origins: 243/300 to 267/300 lies inside the fixed band, which is kept
+        (85, 300, 4, 4, (0.80, 0.90)),
+        # Binomial(20, 0.5): 6 to 14
+        (50, 20, 4, 4, (0.30, 0.70)),
+        # Binomial(10, 0.95): 8 to 10
+        (95, 10, 4, 4, (0.80, 1.0)),
+        # no fixed target at P70: the binomial alone, Binomial(20, 0.7) gives 10 to 18
+        (70, 20, 4, 4, (0.50, 0.90)),
+    ],
+)
+def test_coverage_bands_widen_with_fewer_independent_origins(
+    percentile: int, origins: int, horizon: int, step: int, band: tuple[float, float]
+) -> None:
+    low, high = coverage_band(percentile, origins, horizon, step)
+    assert (low, high) == pytest.approx(band)
+
+
+def test_a_single_origin_still_has_a_band() -> None:
+    # Binomial(1, 0.5): 0 or 1 hit
+    assert coverage_band(50, 1, 12, 4) == (0.0, 1.0)
+
+
+@pytest.mark.parametrize(("capacity", "held"), [(1.1, 1.0), (1.2, 0.0)])
+def test_how_many_holds_when_the_count_reaches_the_total_less_half_an_item(
+    capacity: float, held: float
+) -> None:
+    """A steady 3 a week forecast at 110 % is 3.3 a week: a week of 3 stands for 2.5-3.49,
+    so it reaches 3.3. At 120 % (3.6, shown as 4) it falls short — flooring the totals
+    (3.6 → 3) counted it as held."""
+    options = ForecastOptions(trials=100, capacity_factor=capacity)
+    [result] = backtest(np.full(60, 3.0), horizons=(1,), options=options)
+    assert (result.origins, result.first_origin, result.last_origin) == (2, 52, 56)
+    assert result.hit_share == dict.fromkeys(ALL, held)
+    assert result.median_width == pytest.approx(0.0, abs=1e-5)
+    assert result.mean_crps == pytest.approx(0.3 if held else 0.6, abs=1e-5)
+
+
+def test_when_is_backtested_at_rolling_origins_against_the_real_finish_week() -> None:
+    """Twelve weeks of 5 then sixteen of 4, an 8-week window, 4-week horizons, origins every
+    4 weeks with 12 real weeks after them: 8, 12 and 16.
+
+    - 8: the backlog is the last 4 weeks' 20 items; the window's steady 5 finishes it in
+      week 4, and so did the real weeks (5, 5, 5, 5): held.
+    - 12: 20 items again, forecast week 4; the real 4s finish it in week 5: missed.
+    - 16: 16 items (four 4s); every block of the window (5s then 4s) finishes it in week
+      4, and so do the real 4s: held."""
+    series = [5.0] * 12 + [4.0] * 16
+    options = ForecastOptions(trials=200, window_weeks=8)
+    [result] = backtest_when(series, horizons=(4,), options=options)
+    assert (result.kind, result.origins, result.first_origin, result.last_origin) == (
+        "when",
+        3,
+        8,
+        16,
+    )
+    assert result.hit_share == dict.fromkeys(ALL, 2 / 3)
+    assert result.median_width == 0.0
+    assert result.mean_crps == pytest.approx(1 / 3)  # one origin a week late, by one week
+
+
+def test_when_needs_its_reach_of_real_weeks_after_each_origin() -> None:
+    with pytest.raises(ValueError, match="too short for a 12-week backtest"):
+        backtest_when(np.full(52 + 35, 5.0), horizons=(12,))
+
+
+def test_a_backlog_never_finished_in_the_real_weeks_misses_every_date() -> None:
+    """A team that stopped: 10 weeks of 2, then nothing. At origin 8 the backlog (4 weeks'
+    8 items) is forecast for week 4; the real weeks after it (2, 2, then zeros) never
+    finish it within the 12 weeks looked at."""
+    series = [2.0] * 10 + [0.0] * 10
+    options = ForecastOptions(trials=100, window_weeks=8)
+    [result] = backtest_when(series, horizons=(4,), options=options)
+    assert result.origins == 1
+    assert result.hit_share == dict.fromkeys(ALL, 0.0)
+    assert result.mean_crps == pytest.approx(13 - 4)  # "not within 12" scores as week 13
+
+
+def test_the_when_reply_names_its_origins_by_date() -> None:
+    """100 weeks of 5 a week before the week of Wednesday 2026-12-02 (its Monday:
+    2026-11-30). Index 52 is 48 weeks before that Monday; 4-week horizons are scored up to
+    origin 88 (12 weeks before it), 12-week ones up to 64 (36 weeks before)."""
+    report = service._calibration([5] * 100, ForecastOptions(trials=100), "when", date(2026, 12, 2))
+    assert report.kind == "when" and report.available
+    short, long = report.rows
+    assert (short.horizon_weeks, short.origins) == (4, 10)
+    assert (short.first_origin, short.last_origin) == (date(2025, 12, 29), date(2026, 9, 7))
+    assert (long.horizon_weeks, long.origins) == (12, 4)
+    assert (long.first_origin, long.last_origin) == (date(2025, 12, 29), date(2026, 3, 23))
+    assert short.hit_share == dict.fromkeys(ALL, 1.0) and short.step_weeks == 4
+    # Binomial(10, 0.85): P(X ≤ 5) = 1.0 % < 2.5 % ≤ P(X ≤ 6) = 5.0 %: 6 to 10 hits
+    assert short.bands[85] == pytest.approx((0.6, 1.0))
+
+
+def test_when_needs_three_horizons_more_history_than_how_many() -> None:
+    options = ForecastOptions(trials=100)
+    history, today = [5] * 87, date(2026, 12, 2)
+    assert service._calibration(history, options, "how_many", today).available
+    when_report = service._calibration(history, options, "when", today)
+    assert not when_report.available
+    assert when_report.reason == (
+        "needs 88 weeks of history to backtest when forecasts; this scope has 87"
+    )
