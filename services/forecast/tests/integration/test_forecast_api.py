@@ -2,10 +2,11 @@
 forecast routes answer from it — per tenant, with clear errors for bad input."""
 
 import asyncio
+import math
 import re
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import asyncpg
 import httpx
@@ -260,6 +261,11 @@ async def test_when_gives_dates_later_for_more_certainty(forecast: httpx.AsyncCl
     assert response.status_code == 200, response.text
     dates = response.json()["percentiles"]
     assert dates["50"] <= dates["85"] <= dates["95"]
+    # dates to the day: the fractional weeks' day, rounded up
+    today = datetime.now(UTC).date()
+    for p, weeks in response.json()["percentile_weeks"].items():
+        days = (date.fromisoformat(dates[p]) - today).days
+        assert days == math.ceil(weeks * 7 - 1e-9), (p, weeks, dates[p])
     # the answer comes with the backtest of "when" forecasts (too little history here)
     calibration = response.json()["calibration"]
     assert calibration["kind"] == "when" and calibration["available"] is False

@@ -82,17 +82,19 @@ def test_how_many_holds_when_the_count_reaches_the_total_less_half_an_item(
     assert result.mean_crps == pytest.approx(0.3 if held else 0.6, abs=1e-5)
 
 
-def test_when_is_backtested_at_rolling_origins_against_the_real_finish_week() -> None:
+def test_when_is_backtested_at_rolling_origins_against_the_real_finish_time() -> None:
     """Twelve weeks of 5 then sixteen of 4, an 8-week window, 4-week horizons, origins every
     4 weeks with 12 real weeks after them: 8, 12 and 16.
 
-    - 8: the backlog is the last 4 weeks' 20 items; the window's steady 5 finishes it in
-      week 4, and so did the real weeks (5, 5, 5, 5): held.
-    - 12: 20 items again, forecast week 4; the real 4s finish it in week 5: missed.
-    - 16: 16 items (four 4s); every block of the window (5s then 4s) finishes it in week
-      4, and so do the real 4s: held."""
+    - 8: the backlog is the last 4 weeks' 20 items; the window's steady 5 finishes it at
+      exactly 4.0 weeks, and so did the real weeks (5, 5, 5, 5): every percentile held.
+    - 12: 20 items again, forecast 4.0; the real 4s finish it at 5.0: all missed.
+    - 16: 16 items (four 4s). The window is 5, 5, 5, 5, 4, 4, 4, 4, so its five 4-week
+      blocks finish at 3.2 (5555: 15, then a fifth of the next 5), 3.25 (5554), 3.5
+      (5544), 3.75 (5444) and 4.0 (4444), a fifth of the trials each. The real 4s finish
+      at 4.0: later than P50 (3.5) and P70 (3.75), held by P85 and P95 (4.0)."""
     series = [5.0] * 12 + [4.0] * 16
-    options = ForecastOptions(trials=200, window_weeks=8)
+    options = ForecastOptions(trials=4000, window_weeks=8)
     [result] = backtest_when(series, horizons=(4,), options=options)
     assert (result.kind, result.origins, result.first_origin, result.last_origin) == (
         "when",
@@ -100,9 +102,11 @@ def test_when_is_backtested_at_rolling_origins_against_the_real_finish_week() ->
         8,
         16,
     )
-    assert result.hit_share == dict.fromkeys(ALL, 2 / 3)
-    assert result.median_width == 0.0
-    assert result.mean_crps == pytest.approx(1 / 3)  # one origin a week late, by one week
+    assert result.hit_share == {50: 1 / 3, 70: 1 / 3, 85: 2 / 3, 95: 2 / 3}
+    assert result.median_width == 0.0  # two origins had no spread at all
+    # CRPS: 0 at origin 8; 1 at origin 12 (a week late, no spread); at 16, E|X - 4| = 0.46
+    # less half of E|X - X'| = 2 x 4.2 / 25 (the ten pairs' gaps sum to 4.2) = 0.168
+    assert result.mean_crps == pytest.approx((0 + 1 + 0.46 - 0.168) / 3, abs=0.01)
 
 
 def test_when_needs_its_reach_of_real_weeks_after_each_origin() -> None:

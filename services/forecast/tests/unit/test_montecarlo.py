@@ -64,6 +64,24 @@ def test_when_percentiles_are_later_for_more_certainty() -> None:
     assert forecast.done_within_horizon == 1.0
 
 
+def test_when_places_the_finish_inside_its_week() -> None:
+    """A steady 5 a week has 10 done after two weeks; the third week's first 2 of 5 items
+    finish a 12-item backlog: 2.4 weeks in every trial (whole weeks said 3)."""
+    forecast = when([5.0] * 20, items=12, options=ForecastOptions(trials=100))
+    assert forecast.percentiles == dict.fromkeys((50, 70, 85, 95), pytest.approx(2.4))
+    assert forecast.curve == [(1, 0.0), (3, 1.0)]
+
+
+def test_a_growing_backlog_is_done_when_the_team_catches_up_with_it() -> None:
+    """Weeks of 6 against 9 items growing by 1 a week (10 by the end of week 1, 11 by the
+    end of week 2): 6 done, then 12 — caught up in week 2, when 5 of its 6 were needed:
+    1 + 5/6 weeks. Growing by 7 a week (16, 23, ...) the team of 6 never catches up."""
+    options = ForecastOptions(trials=50, scope_growth_per_week=1)
+    assert when([6.0] * 20, items=9, options=options).percentiles[50] == pytest.approx(11 / 6)
+    faster_growth = ForecastOptions(trials=50, scope_growth_per_week=7)
+    assert when([6.0] * 20, items=9, options=faster_growth).percentiles[50] is None
+
+
 def test_halving_capacity_roughly_doubles_when() -> None:
     full = when(STEADY, items=100).percentiles[50]
     half = when(STEADY, items=100, options=ForecastOptions(capacity_factor=0.5)).percentiles[50]

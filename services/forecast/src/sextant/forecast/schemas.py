@@ -110,7 +110,7 @@ class WhenReply(BaseModel):
                 {
                     "items": 30,
                     "percentiles": {"50": "2027-01-18", "85": "2027-02-01", "95": "2027-02-08"},
-                    "percentile_weeks": {"50": 6, "85": 8, "95": 9},
+                    "percentile_weeks": {"50": 5.71, "85": 7.86, "95": 8.43},
                     "curve": [["2027-01-18", 0.5], ["2027-02-01", 0.85]],
                     "done_within_horizon": 1.0,
                     "inputs": INPUTS,
@@ -124,7 +124,10 @@ class WhenReply(BaseModel):
     percentiles: dict[int, date | None] = Field(
         description="P85 = done by that date with 85 % probability"
     )
-    percentile_weeks: dict[int, int | None]
+    percentile_weeks: dict[int, float | None] = Field(
+        description="the same in weeks from today, fractional: the finish is placed inside "
+        "its week by the share of that week's items still needed"
+    )
     curve: list[tuple[date, float]] = Field(description="(date, probability of being done by then)")
     done_within_horizon: float
     inputs: Inputs

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from dataclasses import asdict, replace
 from datetime import UTC, date, datetime, timedelta
 from uuid import UUID
@@ -181,8 +182,9 @@ async def forecast_when(
     forecast = await asyncio.to_thread(when, history, items, options, max_weeks)
     calibration = await asyncio.to_thread(_calibration, history, options, "when", today)
 
-    def to_date(weeks: int | None) -> date | None:
-        return None if weeks is None else today + timedelta(weeks=weeks)
+    def to_date(weeks: float | None) -> date | None:
+        # the day the fractional week falls in, rounded up: "done by" that day
+        return None if weeks is None else today + timedelta(days=math.ceil(weeks * 7 - 1e-9))
 
     return WhenReply(
         items=items,

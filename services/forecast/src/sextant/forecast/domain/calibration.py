@@ -10,7 +10,8 @@ happened after it. A well-calibrated P85 holds about 85 % of the time.
   credited a count of 7 with reaching 7.9 and over-covered sparse series.
 - **When**: the backlog at an origin is what the ``horizon`` weeks before it delivered
   (known at the origin, so a steady team needs about ``horizon`` weeks); P85 holds when
-  the real weeks held it done by P85's week. The forecast looks
+  the real weeks had it done by P85's time, the real finish placed inside its week the
+  way the simulation places its own (:func:`~montecarlo.finish_times`). The forecast looks
   ``WHEN_REACH x horizon`` weeks ahead, and only origins with that many real weeks after
   them are scored, so every real finish is seen.
 
@@ -35,6 +36,7 @@ from numpy.typing import NDArray
 from sextant.forecast.domain.montecarlo import (
     PERCENTILES,
     ForecastOptions,
+    finish_times,
     finish_weeks,
     how_many_totals,
     simulated_totals,
@@ -209,8 +211,8 @@ def backtest_when(
             weeks = finish_weeks(
                 series[:origin], items, replace(options, seed=options.seed + origin), reach
             )
-            done = np.cumsum(series[origin : origin + reach]) >= items
-            actual = int(np.argmax(done)) + 1 if done.any() else reach + 1
+            real = np.cumsum(series[origin : origin + reach])[None, :]
+            actual = float(finish_times(real, np.full(reach, items))[0])
             held = {
                 p: actual <= (reach + 1 if week is None else week)
                 for p, week in when_weeks(weeks, reach).items()

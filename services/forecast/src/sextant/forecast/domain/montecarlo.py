@@ -72,11 +72,16 @@ class HowManyForecast:
 @dataclass(frozen=True)
 class WhenForecast:
     """Weeks until the backlog is done; ``percentiles[85]``: done within that many weeks
-    with 85 % probability (so higher percentiles are later). ``None``: beyond the horizon."""
+    with 85 % probability (so higher percentiles are later). ``None``: beyond the horizon.
+
+    Weeks are fractional: the finish is placed inside the week that reaches the backlog by
+    the share of that week's items still needed (3.4: two fifths into the fourth week), so
+    an answer is a day, not the end of a week — whole weeks made P50 hold 56-67 % of the
+    time in the backtest, for no reason but rounding."""
 
     items: int
-    percentiles: dict[int, int | None]
-    curve: list[tuple[int, float]]  # (week, probability of being done by then)
+    percentiles: dict[int, float | None]
+    curve: list[tuple[int, float]]  # (whole week, probability of being done by its end)
     done_within_horizon: float
     max_weeks: int
     options: dict[str, Any]
@@ -198,18 +203,38 @@ def when(
     """The distribution of weeks until ``items`` (grown by split rate and scope growth) are done."""
     options = options or ForecastOptions()
     weeks = finish_weeks(history, items, options, max_weeks)
-    within = weeks <= max_weeks
-    percentiles = when_weeks(weeks, max_weeks)
-    tally = np.bincount(weeks, minlength=max_weeks + 2)[1 : max_weeks + 1]
-    by_week = np.cumsum(tally) / weeks.size
+    by_week = np.searchsorted(np.sort(weeks), np.arange(1, max_weeks + 1), side="right")
+    tally = np.diff(by_week, prepend=0)
     return WhenForecast(
         items=items,
-        percentiles=percentiles,
-        curve=[(w + 1, round(float(p), 4)) for w, p in enumerate(by_week) if tally[w] or w == 0],
-        done_within_horizon=round(float(within.mean()), 4),
+        percentiles=when_weeks(weeks, max_weeks),
+        curve=[
+            (w + 1, round(float(done) / weeks.size, 4))
+            for w, done in enumerate(by_week)
+            if tally[w] or w == 0
+        ],
+        done_within_horizon=round(float(np.mean(weeks <= max_weeks)), 4),
         max_weeks=max_weeks,
         options=asdict(options),
     )
+
+
+def finish_times(cumulative: NDArray[Any], target: NDArray[Any]) -> NDArray[np.float64]:
+    """Per row of cumulative weekly counts, when it first reaches ``target`` (one value per
+    week), in fractional weeks: the reaching week's start plus the share of that week's
+    items still needed at its start. Columns + 1 when never reached. The backtest places
+    the real finish the same way."""
+    weeks = cumulative.shape[1]
+    done = cumulative >= target
+    first = np.argmax(done, axis=1)
+    reached = np.take_along_axis(cumulative, first[:, None], axis=1)[:, 0].astype(np.float64)
+    before = np.take_along_axis(cumulative, np.maximum(first - 1, 0)[:, None], axis=1)[:, 0]
+    before = np.where(first > 0, before, 0.0).astype(np.float64)
+    gained = np.where(reached > before, reached - before, 1.0)  # 1: never reached, no week
+    share = np.clip((np.asarray(target, dtype=np.float64)[first] - before) / gained, 0.0, 1.0)
+    finish: NDArray[np.float64] = first + share
+    finish[~done.any(axis=1)] = weeks + 1
+    return finish
 
 
 def finish_weeks(
@@ -217,8 +242,9 @@ def finish_weeks(
     items: int,
     options: ForecastOptions,
     max_weeks: int,
-) -> NDArray[np.int64]:
-    """Per trial, the week (1-based) the backlog is done in; ``max_weeks + 1``: not within."""
+) -> NDArray[np.float64]:
+    """Per trial, when the backlog is done (fractional weeks, see :func:`finish_times`);
+    ``max_weeks + 1``: not within the horizon."""
     if items < 1 or max_weeks < 1:
         raise ValueError("items and max_weeks must be at least 1")
     window = _window(history, options)
@@ -227,21 +253,18 @@ def finish_weeks(
     target = (
         items * options.split_rate + options.scope_growth_per_week * np.arange(1, max_weeks + 1)
     ).astype(np.float32)
-    finish: list[NDArray[np.int64]] = []
+    finish: list[NDArray[np.float64]] = []
     for n in _chunks(options.trials):
         paths = weekly_paths(window, max_weeks, n, options, rng)
-        done = np.cumsum(paths, axis=1, out=paths) >= target
-        first = np.argmax(done, axis=1) + 1
-        first[~done[:, -1]] = max_weeks + 1  # never done within the horizon
-        finish.append(first.astype(np.int64))
+        finish.append(finish_times(np.cumsum(paths, axis=1, out=paths), target))
     return np.concatenate(finish)
 
 
-def when_weeks(weeks: NDArray[np.int64], max_weeks: int) -> dict[int, int | None]:
-    """The week each percentile's share of trials is done by; None: beyond ``max_weeks``."""
-    percentiles: dict[int, int | None] = {}
+def when_weeks(weeks: NDArray[np.float64], max_weeks: int) -> dict[int, float | None]:
+    """The time each percentile's share of trials is done by; None: beyond ``max_weeks``."""
+    percentiles: dict[int, float | None] = {}
     for p in PERCENTILES:
-        value = int(np.percentile(weeks, p, method="higher"))
+        value = float(np.percentile(weeks, p, method="higher"))
         percentiles[p] = value if value <= max_weeks else None
     return percentiles
 
