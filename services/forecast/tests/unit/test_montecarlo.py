@@ -9,6 +9,7 @@ from numpy.typing import NDArray
 from sextant.forecast.domain.montecarlo import (
     ForecastOptions,
     how_many,
+    level_shift,
     level_sigma,
     sprint_completion_probability,
     when,
@@ -119,7 +120,7 @@ def _loop_how_many(
     history: NDArray[np.float64], weeks: int, options: ForecastOptions
 ) -> dict[int, int]:
     window = np.asarray(history[-options.window_weeks :], dtype=np.float32)
-    sigma = level_sigma(window)
+    sigma, shift = level_sigma(window), level_shift(window)
     rng = np.random.default_rng(options.seed + 1)
     totals = []
     for _ in range(options.trials):
@@ -129,8 +130,8 @@ def _loop_how_many(
             for week in window[start : start + options.block_weeks][: weeks - filled]:
                 total += week
                 filled += 1
-        totals.append(np.floor(total * np.exp(rng.normal(0, sigma))))
-    return {p: int(np.percentile(totals, 100 - p, method="lower")) for p in (50, 85, 95)}
+        totals.append(total * np.exp(rng.normal(shift, sigma)))
+    return {p: round(np.percentile(totals, 100 - p, method="lower")) for p in (50, 85, 95)}
 
 
 def test_sprint_probability_falls_as_remaining_work_grows() -> None:
@@ -172,3 +173,42 @@ def test_longer_horizons_never_forecast_fewer_items(history: list[int], horizon:
     shorter = how_many(history, horizon, options).percentiles
     longer = how_many(history, horizon + 4, options).percentiles
     assert all(longer[p] >= shorter[p] for p in shorter)
+
+
+def test_no_level_shift_without_two_quarters_or_when_quarters_agree() -> None:
+    assert level_shift(np.full(25, 9.0, dtype=np.float32)) == 0.0
+    # the same 13 weeks twice: the quarters' means agree, nothing to shift towards
+    quarter = [4, 4, 4, 4, 2, 2, 2, 2, 6, 6, 6, 6, 4]
+    assert level_shift(np.array(quarter * 2, dtype=np.float32)) == 0.0
+
+
+def test_a_clean_jump_in_pace_moves_the_level_to_the_latest_quarter() -> None:
+    """13 weeks of 4 then 13 of 9: no noise inside a quarter, so the latest quarter is
+    trusted fully: log(1 + 9) - log(1 + 6.5), the window's mean being 6.5."""
+    window = np.array([4.0] * 13 + [9.0] * 13, dtype=np.float32)
+    assert level_shift(window) == pytest.approx(np.log(10 / 7.5))
+
+
+def test_a_noisy_quarter_shrinks_the_shift_towards_the_window() -> None:
+    """Quarter 1: runs of 4, 2, 6 (then a 4), mean 4; quarter 2: 9 every week.
+    Noise of a quarter's log mean from its three 4-week runs: var(4, 2, 6) = 4, / 3 runs,
+    / (1 + 4)^2 → 4 / 75 for quarter 1, 0 for quarter 2: 2 / 75 on average. The quarters'
+    log means, log 5 and log 10, spread (log 2)^2 / 2. The signal, that less the noise,
+    gets the weight signal / (signal + noise) of the full move log(10 / 7.5)."""
+    quarter_1 = [4, 4, 4, 4, 2, 2, 2, 2, 6, 6, 6, 6, 4]
+    window = np.array(quarter_1 + [9] * 13, dtype=np.float32)
+    noise = 2 / 75
+    signal = np.log(2) ** 2 / 2 - noise
+    expected = signal / (signal + noise) * np.log(10 / 7.5)
+    assert expected == pytest.approx(0.25575, abs=1e-5)
+    assert level_shift(window) == pytest.approx(expected)
+
+
+def test_the_level_factor_centres_on_the_recent_pace_only_when_asked() -> None:
+    """Two quarters, 4 then 9 a week, 13 weeks ahead: centred on the latest quarter the
+    median total is near 13 x 9 = 117 (a little under: the blocks still include 4s),
+    centred on the window's level it is near 13 x 6.5 = 84.5."""
+    history = [4.0] * 13 + [9.0] * 13
+    recent = how_many(history, 13, ForecastOptions(trials=4000)).totals[50]
+    window = how_many(history, 13, ForecastOptions(trials=4000, recent_level=False)).totals[50]
+    assert 100 <= recent <= 125 and 75 <= window <= 95

@@ -40,6 +40,7 @@ class ForecastOptions:
     window_weeks: int = 52
     block_weeks: int = 4
     level_uncertainty: bool = True
+    recent_level: bool = True  # centre the level factor on the latest quarter's pace
     capacity_factor: float = 1.0  # share of the team's throughput available (focus)
     split_rate: float = 1.0  # items a backlog item turns into when worked
     scope_growth_per_week: float = 0.0  # items added to the backlog each week
@@ -107,6 +108,29 @@ def level_sigma(window: NDArray[np.float32]) -> float:
     return float(np.std(np.log1p(means)))
 
 
+def level_shift(window: NDArray[np.float32]) -> float:
+    """How far the latest quarter's pace sits from the window's, on a log scale, shrunk by
+    how much of the quarters' spread week-to-week noise alone would explain (0 when too
+    short). An empirical-Bayes estimate of the current level."""
+    quarters = window.size // _QUARTER_WEEKS
+    if quarters < 2:
+        return 0.0
+    table = (
+        window[-quarters * _QUARTER_WEEKS :].reshape(quarters, _QUARTER_WEEKS).astype(np.float64)
+    )
+    means = table.mean(axis=1)
+    logs = np.log1p(means)
+    between = float(np.var(logs, ddof=1))
+    # a quarter's mean from its three 4-week runs, so a busy month counts as one draw
+    runs = table[:, : 3 * 4].reshape(quarters, 3, 4).mean(axis=2)
+    noise = float(np.mean(runs.var(axis=1, ddof=1) / (3 * (1 + means) ** 2)))
+    signal = max(0.0, between - noise)
+    if signal == 0.0:
+        return 0.0
+    weight = signal / (signal + noise)
+    return weight * float(logs[-1] - np.log1p(table.mean()))
+
+
 def weekly_paths(
     window: NDArray[np.float32],
     weeks: int,
@@ -126,8 +150,9 @@ def weekly_paths(
     # Scaled in place: these arrays are the whole cost, a copy of one is time and memory.
     if options.level_uncertainty:
         sigma = level_sigma(window)
+        shift = level_shift(window) if options.recent_level else 0.0
         if sigma > 0:
-            factor = np.exp(rng.normal(0.0, sigma, size=(trials, 1))).astype(np.float32)
+            factor = np.exp(rng.normal(shift, sigma, size=(trials, 1))).astype(np.float32)
             paths *= factor * scale
             return paths
     paths *= scale
@@ -156,7 +181,7 @@ def simulated_totals(
     rng = np.random.default_rng(options.seed)
     return np.concatenate(
         [
-            weekly_paths(window, horizon_weeks, n, options, rng).sum(axis=1, dtype=np.float64)
+            weekly_paths(window, horizon_weeks, n, options, rng).sum(axis=1).astype(np.float64)
             for n in _chunks(options.trials)
         ]
     )
