@@ -8,6 +8,8 @@ import pytest
 
 from sextant.forecast import service
 from sextant.forecast.domain.calibration import (
+    _binomial_quantile,
+    _central_width,
     backtest,
     backtest_when,
     coverage_band,
@@ -67,19 +69,82 @@ def test_a_single_origin_still_has_a_band() -> None:
     assert coverage_band(50, 1, 12, 4) == (0.0, 1.0)
 
 
-@pytest.mark.parametrize(("capacity", "held"), [(1.1, 1.0), (1.2, 0.0)])
+@pytest.mark.parametrize(
+    ("weekly", "capacity", "held", "error"),
+    [(3.0, 1.1, 1.0, 0.3), (3.0, 1.2, 0.0, 0.6), (2.0, 1.25, 1.0, 0.5)],
+)
 def test_how_many_holds_when_the_count_reaches_the_total_less_half_an_item(
-    capacity: float, held: float
+    weekly: float, capacity: float, held: float, error: float
 ) -> None:
     """A steady 3 a week forecast at 110 % is 3.3 a week: a week of 3 stands for 2.5-3.49,
     so it reaches 3.3. At 120 % (3.6, shown as 4) it falls short — flooring the totals
-    (3.6 → 3) counted it as held."""
+    (3.6 → 3) counted it as held. A steady 2 at 125 % is 2.5: exactly reached."""
     options = ForecastOptions(trials=100, capacity_factor=capacity)
-    [result] = backtest(np.full(60, 3.0), horizons=(1,), options=options)
+    [result] = backtest(np.full(60, weekly), horizons=(1,), options=options)
     assert (result.origins, result.first_origin, result.last_origin) == (2, 52, 56)
     assert result.hit_share == dict.fromkeys(ALL, held)
     assert result.median_width == pytest.approx(0.0, abs=1e-5)
-    assert result.mean_crps == pytest.approx(0.3 if held else 0.6, abs=1e-5)
+    assert result.mean_crps == pytest.approx(error, abs=1e-5)
+
+
+def test_the_defaults_are_4_and_12_week_horizons_every_4_weeks_after_a_52_week_window() -> None:
+    how = backtest(np.full(70, 3.0))
+    assert [(r.horizon_weeks, r.step_weeks, r.first_origin) for r in how] == [
+        (4, 4, 52),
+        (12, 4, 52),
+    ]
+    assert [r.last_origin for r in how] == [64, 56]  # the last with 4 / 12 weeks after it
+    when = backtest_when(np.full(92, 3.0))
+    assert [(r.kind, r.horizon_weeks, r.first_origin, r.last_origin) for r in when] == [
+        ("when", 4, 52, 80),  # 12 weeks after the last
+        ("when", 12, 52, 56),  # 36 weeks after the last
+    ]
+
+
+@pytest.mark.parametrize(
+    ("percentile", "origins", "band"),
+    [
+        # 400 origins: Binomial(400, p)'s central 95 % lies inside the fixed targets
+        (50, 400, (0.40, 0.60)),
+        (95, 400, (0.90, 0.98)),
+    ],
+)
+def test_many_origins_keep_the_fixed_targets(
+    percentile: int, origins: int, band: tuple[float, float]
+) -> None:
+    assert coverage_band(percentile, origins, 4, 4) == pytest.approx(band)
+
+
+def test_the_binomial_quantile_tops_out_at_every_trial() -> None:
+    # no k reaches a level above 1: the quantile is the largest count there is
+    assert _binomial_quantile(4, 0.5, 1.5) == 4
+    # Binomial(4, 0.5): P(X ≤ 1) = 5/16, P(X ≤ 2) = 11/16
+    assert _binomial_quantile(4, 0.5, 0.5) == 2
+
+
+def test_the_width_is_the_central_90_percent() -> None:
+    # 0..100: the 5th and the 95th percentiles are 5 and 95
+    assert _central_width(np.arange(101.0)) == 90.0
+
+
+def test_an_early_origin_sizes_its_backlog_from_the_weeks_there_are() -> None:
+    """First origin at week 2 of 1, 5, then 3s: the backlog is the 6 items of the two
+    weeks there are (not the last week's 5 alone). The window's 1, 5 repeat: 6 done at
+    exactly 2.0 weeks; the real 3, 3 also finish at 2.0: held, no error."""
+    series = [1.0, 5.0] + [3.0] * 12
+    options = ForecastOptions(trials=100, window_weeks=8)
+    [result] = backtest_when(series, horizons=(4,), options=options, first_origin=2)
+    assert (result.origins, result.first_origin) == (1, 2)
+    assert result.hit_share == dict.fromkeys(ALL, 1.0) and result.mean_crps == 0.0
+
+
+def test_a_team_that_did_nothing_is_rightly_never_done() -> None:
+    """Nothing done for 20 weeks: the backlog is the 1-item minimum, the forecast never
+    finishes it within 12 weeks, nor did the team: every percentile held."""
+    options = ForecastOptions(trials=100, window_weeks=8)
+    [result] = backtest_when(np.zeros(20), horizons=(4,), options=options)
+    assert (result.origins, result.hit_share) == (1, dict.fromkeys(ALL, 1.0))
+    assert result.mean_crps == 0.0
 
 
 def test_when_is_backtested_at_rolling_origins_against_the_real_finish_time() -> None:
