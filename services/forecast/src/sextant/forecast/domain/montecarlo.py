@@ -77,8 +77,8 @@ class WhenForecast:
 
     Weeks are fractional: the finish is placed inside the week that reaches the backlog by
     the share of that week's items still needed (3.4: two fifths into the fourth week), so
-    an answer is a day, not the end of a week — whole weeks made P50 hold 56-67 % of the
-    time in the backtest, for no reason but rounding."""
+    an answer is a day, not the end of a week — whole weeks made P50 hold up to 67 % of
+    the time in the backtest, for no reason but rounding."""
 
     items: int
     percentiles: dict[int, float | None]
