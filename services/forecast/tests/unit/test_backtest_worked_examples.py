@@ -118,6 +118,13 @@ def test_the_binomial_quantile_tops_out_at_every_trial() -> None:
     assert _binomial_quantile(4, 0.5, 1.5) == 4
     # Binomial(4, 0.5): P(X ≤ 1) = 5/16, P(X ≤ 2) = 11/16
     assert _binomial_quantile(4, 0.5, 0.5) == 2
+    # Binomial(1, 0.5): P(X ≤ 0) = 0.5 exactly reaches the level
+    assert _binomial_quantile(1, 0.5, 0.5) == 0
+
+
+def test_a_single_origin_counts_once_not_twice() -> None:
+    # Binomial(1, 0.85): 0 or 1 hit (P(X ≤ 0) = 0.15); two origins would give 0.5 to 1
+    assert coverage_band(85, 1, 12, 4) == (0.0, 1.0)
 
 
 def test_the_width_is_the_central_90_percent() -> None:
@@ -187,3 +194,13 @@ def test_a_backlog_never_finished_in_the_real_weeks_misses_every_date() -> None:
     assert result.origins == 1
     assert result.hit_share == dict.fromkeys(ALL, 0.0)
     assert result.mean_crps == pytest.approx(13 - 4)  # "not within 12" scores as week 13
+
+
+def test_a_backlog_of_nothing_is_one_item() -> None:
+    """Eight weeks of nothing, then one a week: the backlog at week 8 is the 1-item minimum.
+    The idle window never finishes it (scored as week 13); the team did after 1.0 week:
+    the forecast held (late is not wrong for a "by" date), its CRPS is the 12 weeks."""
+    options = ForecastOptions(trials=100, window_weeks=8)
+    [result] = backtest_when([0.0] * 8 + [1.0] * 12, horizons=(4,), options=options)
+    assert (result.origins, result.hit_share) == (1, dict.fromkeys(ALL, 1.0))
+    assert result.mean_crps == 12.0

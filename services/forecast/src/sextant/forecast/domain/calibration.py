@@ -215,9 +215,9 @@ def backtest_when(
             )
             real = np.cumsum(series[origin : origin + reach])[None, :]
             actual = float(finish_times(real, np.full(reach, items))[0])
+            # a percentile beyond the reach holds: the real finish was no later than that
             held = {
-                p: actual <= (reach + 1 if week is None else week)
-                for p, week in when_weeks(weeks, reach).items()
+                p: week is None or actual <= week for p, week in when_weeks(weeks, reach).items()
             }
             return _Scored(held, _central_width(weeks), crps(weeks, actual))
 
