@@ -64,7 +64,7 @@ CORES: Final = (
     Core("services/forecast/src/sextant/forecast/domain/montecarlo.py", (FORECAST,)),
     Core(
         "services/forecast/src/sextant/forecast/domain/calibration.py",
-        (f"{FORECAST}/test_calibration.py",),
+        (f"{FORECAST}/test_backtest_worked_examples.py", f"{FORECAST}/test_calibration.py"),
     ),
     Core("services/forecast/src/sextant/forecast/domain/stale.py", STALE_TESTS),
     Core("services/forecast/src/sextant/forecast/domain/history.py", STALE_TESTS),

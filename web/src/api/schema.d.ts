@@ -2049,14 +2049,30 @@ export interface components {
          * @example {
          *       "calibration": {
          *         "available": true,
+         *         "kind": "how_many",
          *         "rows": [
          *           {
+         *             "bands": {
+         *               "50": [
+         *                 0.3,
+         *                 0.7
+         *               ],
+         *               "85": [
+         *                 0.65,
+         *                 1
+         *               ]
+         *             },
+         *             "first_origin": "2025-03-03",
          *             "hit_share": {
          *               "50": 0.55,
          *               "85": 0.85
          *             },
          *             "horizon_weeks": 4,
-         *             "origins": 20
+         *             "last_origin": "2026-10-05",
+         *             "mean_crps": 3.2,
+         *             "median_width": 14.5,
+         *             "origins": 20,
+         *             "step_weeks": 4
          *           }
          *         ]
          *       },
@@ -2067,13 +2083,43 @@ export interface components {
          *           0.6
          *         ],
          *         "85": [
-         *           0.75,
-         *           0.95
+         *           0.8,
+         *           0.9
+         *         ]
+         *       },
+         *       "when_calibration": {
+         *         "available": true,
+         *         "kind": "when",
+         *         "rows": [
+         *           {
+         *             "bands": {
+         *               "50": [
+         *                 0.3,
+         *                 0.7
+         *               ],
+         *               "85": [
+         *                 0.65,
+         *                 1
+         *               ]
+         *             },
+         *             "first_origin": "2025-03-03",
+         *             "hit_share": {
+         *               "50": 0.55,
+         *               "85": 0.85
+         *             },
+         *             "horizon_weeks": 4,
+         *             "last_origin": "2026-10-05",
+         *             "mean_crps": 3.2,
+         *             "median_width": 14.5,
+         *             "origins": 20,
+         *             "step_weeks": 4
+         *           }
          *         ]
          *       }
          *     }
          */
         BacktestReply: {
+            /** @description how-many forecasts, backtested */
             calibration: components["schemas"]["CalibrationReport"];
             /** Scope */
             scope: string;
@@ -2087,6 +2133,8 @@ export interface components {
                     number
                 ];
             };
+            /** @description when forecasts, backtested */
+            when_calibration: components["schemas"]["CalibrationReport"];
         };
         /** BuildPage */
         BuildPage: {
@@ -2172,13 +2220,39 @@ export interface components {
         CalibrationReport: {
             /** Available */
             available: boolean;
+            /**
+             * Kind
+             * @description which forecast was backtested
+             * @enum {string}
+             */
+            kind: "how_many" | "when";
             /** Reason */
             reason?: string | null;
             /** Rows */
             rows?: components["schemas"]["CalibrationRow"][];
         };
-        /** CalibrationRow */
+        /**
+         * CalibrationRow
+         * @description One horizon of a rolling-origin backtest: a forecast made at every origin from the
+         *     weeks before it only, scored against what followed.
+         */
         CalibrationRow: {
+            /**
+             * Bands
+             * @description percentile → where a calibrated method's share lands with 95 % probability given these origins (a binomial interval on the origins that do not overlap, never narrower than the fixed target)
+             */
+            bands: {
+                [key: string]: [
+                    number,
+                    number
+                ];
+            };
+            /**
+             * First Origin
+             * Format: date
+             * @description the Monday the earliest scored forecast was made on
+             */
+            first_origin: string;
             /**
              * Hit Share
              * @description percentile → share of past forecasts that held
@@ -2186,10 +2260,37 @@ export interface components {
             hit_share: {
                 [key: string]: number;
             };
-            /** Horizon Weeks */
+            /**
+             * Horizon Weeks
+             * @description how many: the weeks counted; when: the backlog is what the horizon's weeks before the origin delivered, looked for up to 3 horizons ahead
+             */
             horizon_weeks: number;
-            /** Origins */
+            /**
+             * Last Origin
+             * Format: date
+             * @description the Monday the latest scored forecast was made on
+             */
+            last_origin: string;
+            /**
+             * Mean Crps
+             * @description mean CRPS over the origins (lower is better)
+             */
+            mean_crps: number;
+            /**
+             * Median Width
+             * @description median width of the central 90 % interval (items, or weeks for when)
+             */
+            median_width: number;
+            /**
+             * Origins
+             * @description how many forecasts were scored
+             */
             origins: number;
+            /**
+             * Step Weeks
+             * @description weeks between origins
+             */
+            step_weeks: number;
         };
         /** ChangeFlowView */
         ChangeFlowView: {
@@ -3752,14 +3853,30 @@ export interface components {
          * @example {
          *       "calibration": {
          *         "available": true,
+         *         "kind": "how_many",
          *         "rows": [
          *           {
+         *             "bands": {
+         *               "50": [
+         *                 0.3,
+         *                 0.7
+         *               ],
+         *               "85": [
+         *                 0.65,
+         *                 1
+         *               ]
+         *             },
+         *             "first_origin": "2025-03-03",
          *             "hit_share": {
          *               "50": 0.55,
          *               "85": 0.85
          *             },
          *             "horizon_weeks": 4,
-         *             "origins": 20
+         *             "last_origin": "2026-10-05",
+         *             "mean_crps": 3.2,
+         *             "median_width": 14.5,
+         *             "origins": 20,
+         *             "step_weeks": 4
          *           }
          *         ]
          *       },
@@ -6399,14 +6516,30 @@ export interface components {
          * @example {
          *       "calibration": {
          *         "available": true,
+         *         "kind": "when",
          *         "rows": [
          *           {
+         *             "bands": {
+         *               "50": [
+         *                 0.3,
+         *                 0.7
+         *               ],
+         *               "85": [
+         *                 0.65,
+         *                 1
+         *               ]
+         *             },
+         *             "first_origin": "2025-03-03",
          *             "hit_share": {
          *               "50": 0.55,
          *               "85": 0.85
          *             },
          *             "horizon_weeks": 4,
-         *             "origins": 20
+         *             "last_origin": "2026-10-05",
+         *             "mean_crps": 3.2,
+         *             "median_width": 14.5,
+         *             "origins": 20,
+         *             "step_weeks": 4
          *           }
          *         ]
          *       },
@@ -6441,9 +6574,9 @@ export interface components {
          *       },
          *       "items": 30,
          *       "percentile_weeks": {
-         *         "50": 6,
-         *         "85": 8,
-         *         "95": 9
+         *         "50": 5.71,
+         *         "85": 7.86,
+         *         "95": 8.43
          *       },
          *       "percentiles": {
          *         "50": "2027-01-18",
@@ -6453,6 +6586,7 @@ export interface components {
          *     }
          */
         WhenReply: {
+            /** @description when forecasts backtested on this scope's history: which origins, each horizon, how often each percentile's date held */
             calibration: components["schemas"]["CalibrationReport"];
             /**
              * Curve
@@ -6467,7 +6601,10 @@ export interface components {
             inputs: components["schemas"]["Inputs"];
             /** Items */
             items: number;
-            /** Percentile Weeks */
+            /**
+             * Percentile Weeks
+             * @description the same in weeks from today, fractional: the finish is placed inside its week by the share of that week's items still needed
+             */
             percentile_weeks: {
                 [key: string]: number | null;
             };

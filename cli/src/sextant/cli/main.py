@@ -339,9 +339,11 @@ app.add_typer(gate.gate_app, name="gate")
 
 @app.command()
 def backtest(
-    files: list[Path] = typer.Argument(..., help="weekly-throughput CSVs (last column = count)"),
+    files: list[Path] = typer.Argument(
+        ..., help="weekly-throughput CSVs (a week_start,count header, one row per week)"
+    ),
 ) -> None:
-    """Show how well Monte Carlo "how many" forecasts held on weekly throughput files."""
+    """Show how well Monte Carlo "how many" and "when" forecasts held on weekly throughput files."""
     from sextant.forecast.backtest import main as backtest_main
 
     missing = [str(f) for f in files if not f.is_file()]

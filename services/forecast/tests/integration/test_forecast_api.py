@@ -2,10 +2,11 @@
 forecast routes answer from it — per tenant, with clear errors for bad input."""
 
 import asyncio
+import math
 import re
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import asyncpg
 import httpx
@@ -229,6 +230,9 @@ async def test_sprint_forecast_takes_the_id_the_sprint_list_gives_out(
 async def test_backtest_says_when_history_is_too_short(forecast: httpx.AsyncClient) -> None:
     body = (await forecast.get("/v1/forecasts/backtest", params={"scope": SCOPE})).json()
     assert body["calibration"]["available"] is False
+    assert body["calibration"]["kind"] == "how_many"
+    assert body["when_calibration"]["kind"] == "when"
+    assert body["when_calibration"]["available"] is False
     assert body["targets"]["85"] == [0.8, 0.9]
 
 
@@ -257,6 +261,15 @@ async def test_when_gives_dates_later_for_more_certainty(forecast: httpx.AsyncCl
     assert response.status_code == 200, response.text
     dates = response.json()["percentiles"]
     assert dates["50"] <= dates["85"] <= dates["95"]
+    # dates to the day: the fractional weeks' day, rounded up
+    today = datetime.now(UTC).date()
+    for p, weeks in response.json()["percentile_weeks"].items():
+        days = (date.fromisoformat(dates[p]) - today).days
+        assert days == math.ceil(weeks * 7 - 1e-9), (p, weeks, dates[p])
+    # the answer comes with the backtest of "when" forecasts (too little history here)
+    calibration = response.json()["calibration"]
+    assert calibration["kind"] == "when" and calibration["available"] is False
+    assert "needs 88 weeks of history to backtest when forecasts" in calibration["reason"]
 
 
 async def test_stale_flags_the_outlier_with_an_explanation_and_counts_dismissals(

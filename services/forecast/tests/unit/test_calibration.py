@@ -1,5 +1,6 @@
 """The backtest's bookkeeping, and the method's calibration on drifting data."""
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -10,8 +11,26 @@ from sextant.forecast.backtest import read_weekly
 from sextant.forecast.domain.calibration import CALIBRATION_TARGETS as BANDS
 from sextant.forecast.domain.calibration import backtest
 from sextant.forecast.domain.montecarlo import ForecastOptions
+from sextant.runtime.testing.plugin import IN_CI
 
-CORPORA = Path(__file__).resolve().parents[4].parent / "shared" / "corpora" / "throughput"
+CORPORA = (
+    Path(
+        os.environ.get(
+            "SEXTANT_CORPORA", Path(__file__).resolve().parents[4].parent / "shared" / "corpora"
+        )
+    )
+    / "throughput"
+)
+
+
+def corpora() -> Path:
+    """The throughput corpora; missing, the test is skipped, or fails under CI=true (as the
+    server fixtures do), so CI never passes by not looking."""
+    if not CORPORA.exists():
+        if IN_CI:
+            pytest.fail(f"CI=true and the throughput corpora are not at {CORPORA}")
+        pytest.skip(f"the throughput corpora are not at {CORPORA} (SEXTANT_CORPORA)")
+    return CORPORA
 
 
 def drifting_series(seed: int, weeks: int = 700) -> NDArray[np.float64]:
@@ -48,28 +67,33 @@ def test_too_short_a_series_is_refused() -> None:
 
 @pytest.mark.parametrize("seed", [1, 2])
 def test_method_is_calibrated_on_drifting_synthetic_throughput(seed: int) -> None:
-    # A random-walk rate is the method's hardest case: its P95 can land just under 90 %
-    # at 12 weeks, so this stand-alone check allows 88 % there; the corpora test below
-    # holds the issue's bands exactly.
+    # A random-walk rate is the method's hardest case. Scored against unrounded totals
+    # (issue #24) P50 and P85 are held to the bands their origins allow (12-week origins
+    # overlap: 160 count as 53, so P85 may land at 75-94 %; measured 77-84 %); P95 lands
+    # just under 90 % at 12 weeks, so this stand-alone check allows 88 % there.
     for result in backtest(drifting_series(seed)):
-        assert within(result.hit_share[50], 50), result
-        assert within(result.hit_share[85], 85), result
+        for p in (50, 85):
+            low, high = result.bands[p]
+            assert low <= result.hit_share[p] <= high, (p, result)
         assert 0.88 <= result.hit_share[95] <= BANDS[95][1], result
 
 
 def test_plain_week_resampling_is_overconfident_where_the_method_is_not() -> None:
-    """The reason for the method: without blocks and level uncertainty P85 falls short."""
+    """The reason for the method: without blocks and level uncertainty P85 falls short
+    (65-75 % here, against 77-84 %), and the width that buys costs no skill: the CRPS is
+    no worse than plain resampling's (within 1 %)."""
     plain = ForecastOptions(trials=4000, block_weeks=1, level_uncertainty=False)
     for seed in (1, 2):
         series = drifting_series(seed)
         for ours, theirs in zip(backtest(series), backtest(series, options=plain), strict=True):
-            assert theirs.hit_share[85] < BANDS[85][0]
-            assert ours.hit_share[85] - theirs.hit_share[85] >= 0.05
+            assert theirs.hit_share[85] < 0.76
+            assert ours.hit_share[85] - theirs.hit_share[85] >= 0.04
+            assert ours.mean_crps <= theirs.mean_crps * 1.01
 
 
-@pytest.mark.skipif(not CORPORA.exists(), reason="shared corpora not present")
 @pytest.mark.parametrize("repo", ["git", "numpy", "sympy"])
 def test_method_is_calibrated_on_the_public_corpora(repo: str) -> None:
-    for result in backtest(read_weekly(CORPORA / f"{repo}.weekly.csv")):
+    # the first and last weeks are partial (the corpora's README)
+    for result in backtest(read_weekly(corpora() / f"{repo}.weekly.csv")[1:-1]):
         for p in (50, 85, 95):
             assert within(result.hit_share[p], p), (repo, result.horizon_weeks, p, result.hit_share)

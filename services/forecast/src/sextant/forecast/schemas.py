@@ -19,22 +19,54 @@ INPUTS: JsonDict = {
     "options": {"trials": 10000, "seed": 0, "window_weeks": 52, "capacity_factor": 1.0},
 }
 CALIBRATION: JsonDict = {
+    "kind": "how_many",
     "available": True,
-    "rows": [{"horizon_weeks": 4, "origins": 20, "hit_share": {"50": 0.55, "85": 0.85}}],
+    "rows": [
+        {
+            "horizon_weeks": 4,
+            "origins": 20,
+            "first_origin": "2025-03-03",
+            "last_origin": "2026-10-05",
+            "step_weeks": 4,
+            "hit_share": {"50": 0.55, "85": 0.85},
+            "bands": {"50": [0.3, 0.7], "85": [0.65, 1.0]},
+            "median_width": 14.5,
+            "mean_crps": 3.2,
+        }
+    ],
 }
 
 
 class CalibrationRow(BaseModel):
-    horizon_weeks: int
-    origins: int
+    """One horizon of a rolling-origin backtest: a forecast made at every origin from the
+    weeks before it only, scored against what followed."""
+
+    horizon_weeks: int = Field(
+        description="how many: the weeks counted; when: the backlog is what the horizon's "
+        "weeks before the origin delivered, looked for up to 3 horizons ahead"
+    )
+    origins: int = Field(description="how many forecasts were scored")
+    first_origin: date = Field(description="the Monday the earliest scored forecast was made on")
+    last_origin: date = Field(description="the Monday the latest scored forecast was made on")
+    step_weeks: int = Field(description="weeks between origins")
     hit_share: dict[int, float] = Field(
         description="percentile → share of past forecasts that held"
     )
+    bands: dict[int, tuple[float, float]] = Field(
+        description="percentile → where a calibrated method's share lands with 95 % "
+        "probability given these origins (a binomial interval on the origins that do not "
+        "overlap, never narrower than the fixed target)"
+    )
+    median_width: float = Field(
+        description="median width of the central 90 % interval (items, or weeks for when)"
+    )
+    mean_crps: float = Field(description="mean CRPS over the origins (lower is better)")
 
 
 class CalibrationReport(BaseModel):
     """How well this method's forecasts held on this scope's own history."""
 
+    kind: Literal["how_many", "when"] = Field(description="which forecast was backtested")
     available: bool
     reason: str | None = None
     rows: list[CalibrationRow] = Field(default_factory=list)
@@ -78,11 +110,11 @@ class WhenReply(BaseModel):
                 {
                     "items": 30,
                     "percentiles": {"50": "2027-01-18", "85": "2027-02-01", "95": "2027-02-08"},
-                    "percentile_weeks": {"50": 6, "85": 8, "95": 9},
+                    "percentile_weeks": {"50": 5.71, "85": 7.86, "95": 8.43},
                     "curve": [["2027-01-18", 0.5], ["2027-02-01", 0.85]],
                     "done_within_horizon": 1.0,
                     "inputs": INPUTS,
-                    "calibration": CALIBRATION,
+                    "calibration": {**CALIBRATION, "kind": "when"},
                 }
             ]
         }
@@ -92,11 +124,17 @@ class WhenReply(BaseModel):
     percentiles: dict[int, date | None] = Field(
         description="P85 = done by that date with 85 % probability"
     )
-    percentile_weeks: dict[int, int | None]
+    percentile_weeks: dict[int, float | None] = Field(
+        description="the same in weeks from today, fractional: the finish is placed inside "
+        "its week by the share of that week's items still needed"
+    )
     curve: list[tuple[date, float]] = Field(description="(date, probability of being done by then)")
     done_within_horizon: float
     inputs: Inputs
-    calibration: CalibrationReport
+    calibration: CalibrationReport = Field(
+        description="when forecasts backtested on this scope's history: which origins, each "
+        "horizon, how often each percentile's date held"
+    )
 
 
 class StaleItem(BaseModel):
@@ -182,14 +220,16 @@ class BacktestReply(BaseModel):
                 {
                     "scope": INPUTS["scope"],
                     "calibration": CALIBRATION,
-                    "targets": {"50": [0.4, 0.6], "85": [0.75, 0.95]},
+                    "when_calibration": {**CALIBRATION, "kind": "when"},
+                    "targets": {"50": [0.4, 0.6], "85": [0.8, 0.9]},
                 }
             ]
         }
     )
 
     scope: str
-    calibration: CalibrationReport
+    calibration: CalibrationReport = Field(description="how-many forecasts, backtested")
+    when_calibration: CalibrationReport = Field(description="when forecasts, backtested")
     targets: dict[int, tuple[float, float]] = Field(
         description="the band each percentile should land in"
     )

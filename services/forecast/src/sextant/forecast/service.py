@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from dataclasses import asdict, replace
 from datetime import UTC, date, datetime, timedelta
 from uuid import UUID
@@ -14,7 +15,13 @@ from sextant.contracts import uuid7
 from sextant.contracts.events.platform import NotificationRaised, WorkItemFlaggedStale
 from sextant.forecast.db import reads, repository
 from sextant.forecast.domain import stale as stale_domain
-from sextant.forecast.domain.calibration import CALIBRATION_TARGETS, backtest
+from sextant.forecast.domain.calibration import (
+    CALIBRATION_TARGETS,
+    WHEN_REACH,
+    Kind,
+    backtest,
+    backtest_when,
+)
 from sextant.forecast.domain.history import (
     Transition,
     cycle_time_days,
@@ -76,18 +83,45 @@ async def weekly_history(
     return weekly[first_active:]
 
 
-def _calibration(history: list[int], options: ForecastOptions) -> CalibrationReport:
-    needed = options.window_weeks + max(BACKTEST_HORIZONS)
+def _calibration(
+    history: list[int], options: ForecastOptions, kind: Kind, today: date
+) -> CalibrationReport:
+    """The rolling-origin backtest of ``kind`` on this history, each origin as its date."""
+    reach = max(BACKTEST_HORIZONS) * (WHEN_REACH if kind == "when" else 1)
+    needed = options.window_weeks + reach
     if len(history) < needed:
         return CalibrationReport(
+            kind=kind,
             available=False,
-            reason=f"needs {needed} weeks of history to backtest; this scope has {len(history)}",
+            reason=(
+                f"needs {needed} weeks of history to backtest {kind.replace('_', '-')} "
+                f"forecasts; this scope has {len(history)}"
+            ),
         )
-    rows = backtest(history, BACKTEST_HORIZONS, options=replace(options, trials=2000))
+    run = backtest_when if kind == "when" else backtest
+    rows = run(history, BACKTEST_HORIZONS, options=replace(options, trials=2000))
+    # history[-1] is last week, so origin i (forecast made before week i) is this Monday
+    # less len(history) - i weeks
+    this_week = week_start(today)
+
+    def origin_date(index: int) -> date:
+        return this_week - timedelta(weeks=len(history) - index)
+
     return CalibrationReport(
+        kind=kind,
         available=True,
         rows=[
-            CalibrationRow(horizon_weeks=r.horizon_weeks, origins=r.origins, hit_share=r.hit_share)
+            CalibrationRow(
+                horizon_weeks=r.horizon_weeks,
+                origins=r.origins,
+                first_origin=origin_date(r.first_origin),
+                last_origin=origin_date(r.last_origin),
+                step_weeks=r.step_weeks,
+                hit_share=r.hit_share,
+                bands=r.bands,
+                median_width=round(r.median_width, 2),
+                mean_crps=round(r.mean_crps, 3),
+            )
             for r in rows
         ],
     )
@@ -115,7 +149,7 @@ async def forecast_how_many(
     )
     horizon = -(-(until - today).days // 7)
     forecast = await asyncio.to_thread(how_many, history, horizon, options)
-    calibration = await asyncio.to_thread(_calibration, history, options)
+    calibration = await asyncio.to_thread(_calibration, history, options, "how_many", today)
     return HowManyReply(
         until=until,
         horizon_weeks=horizon,
@@ -146,10 +180,11 @@ async def forecast_when(
         session, tenant, workspaces, item_types, options.window_weeks * 3, today
     )
     forecast = await asyncio.to_thread(when, history, items, options, max_weeks)
-    calibration = await asyncio.to_thread(_calibration, history, options)
+    calibration = await asyncio.to_thread(_calibration, history, options, "when", today)
 
-    def to_date(weeks: int | None) -> date | None:
-        return None if weeks is None else today + timedelta(weeks=weeks)
+    def to_date(weeks: float | None) -> date | None:
+        # the day the fractional week falls in, rounded up: "done by" that day
+        return None if weeks is None else today + timedelta(days=math.ceil(weeks * 7 - 1e-9))
 
     return WhenReply(
         items=items,
@@ -319,8 +354,14 @@ async def calibration_for(
     history = await weekly_history(
         session, tenant, scope.workspaces, None, options.window_weeks * 3, today
     )
-    report = await asyncio.to_thread(_calibration, history, options)
-    return BacktestReply(scope=scope.text, calibration=report, targets=CALIBRATION_TARGETS)
+    report = await asyncio.to_thread(_calibration, history, options, "how_many", today)
+    when_report = await asyncio.to_thread(_calibration, history, options, "when", today)
+    return BacktestReply(
+        scope=scope.text,
+        calibration=report,
+        when_calibration=when_report,
+        targets=CALIBRATION_TARGETS,
+    )
 
 
 async def history(

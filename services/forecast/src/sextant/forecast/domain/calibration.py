@@ -1,20 +1,47 @@
-"""How well forecasts have held: a rolling-origin backtest of "how many" forecasts.
+"""How well forecasts have held: rolling-origin backtests of "how many" and "when".
 
 At every origin (every 4 weeks, once a full sampling window of history exists) the
 forecast is made from the weeks before the origin only, then compared with what really
-happened over the horizon. A well-calibrated P85 is reached about 85 % of the time.
+happened after it. A well-calibrated P85 holds about 85 % of the time.
+
+- **How many** in ``horizon`` weeks: P85 holds when the real count reached P85's
+  unrounded simulated total, less the half item a whole count stands for (a count of 8
+  reaches 7.5 to 8.49…, the totals shown as 8). Flooring the totals first, as before,
+  credited a count of 7 with reaching 7.9 and over-covered sparse series.
+- **When**: the backlog at an origin is what the ``horizon`` weeks before it delivered
+  (known at the origin, so a steady team needs about ``horizon`` weeks); P85 holds when
+  the real weeks had it done by P85's time, the real finish placed inside its week the
+  way the simulation places its own (:func:`~montecarlo.finish_times`). The forecast looks
+  ``WHEN_REACH x horizon`` weeks ahead, and only origins with that many real weeks after
+  them are scored, so every real finish is seen.
+
+Each row also carries the proper score (CRPS, mean over origins; lower is better: it
+rewards being both calibrated and sharp) and the median width of the central 90 %
+interval, so a method cannot buy calibration with width unseen.
+
+The bands a row's hit shares should land in widen with fewer origins: see
+:func:`coverage_band`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
 
-from sextant.forecast.domain.montecarlo import PERCENTILES, ForecastOptions, how_many
+from sextant.forecast.domain.montecarlo import (
+    PERCENTILES,
+    ForecastOptions,
+    finish_times,
+    finish_weeks,
+    how_many_totals,
+    simulated_totals,
+    when_weeks,
+)
 
 # Where a calibrated method's hit shares should land (issue #6): nominal ± a band that
 # allows for a few hundred origins of sampling noise.
@@ -23,15 +50,119 @@ CALIBRATION_TARGETS: dict[int, tuple[float, float]] = {
     85: (0.80, 0.90),
     95: (0.90, 0.98),
 }
+# The share of a calibrated method's backtests whose hit share lands inside its band.
+BAND_CONFIDENCE = 0.95
+# Trials per origin's forecast unless the options say otherwise
+DEFAULT_TRIALS = 4000  # pragma: no mutate (4000 or 4001 trials move no figure a test pins)
+# How far a "when" forecast looks, in multiples of the horizon its backlog was sized by.
+WHEN_REACH = 3
+
+Kind = Literal["how_many", "when"]
 
 
 @dataclass(frozen=True)
 class Calibration:
-    """For one horizon: at how many origins, and the share of them each percentile held."""
+    """For one horizon: at how many origins, the share of them each percentile held, the
+    band each share should land in, and how sharp and how good (CRPS) the forecasts were.
+
+    Origins are indices into the weekly series (the first week after the history used);
+    ``median_width`` is in items for "how many", in weeks for "when"."""
 
     horizon_weeks: int
     origins: int
-    hit_share: dict[int, float]  # percentile → share of origins whose actual count reached it
+    hit_share: dict[int, float]  # percentile → share of origins where it held
+    bands: dict[int, tuple[float, float]]
+    median_width: float
+    mean_crps: float
+    kind: Kind
+    first_origin: int
+    last_origin: int
+    step_weeks: int
+
+
+@dataclass(frozen=True)
+class _Scored:
+    held: dict[int, bool]
+    width: float
+    crps: float
+
+
+def crps(samples: NDArray[Any], actual: float) -> float:
+    """Continuous ranked probability score of a sample forecast against what happened:
+    E|X - y| - E|X - X'| / 2, the second term from the sorted samples in one pass."""
+    ordered = np.sort(np.asarray(samples, dtype=np.float64))
+    n = ordered.size
+    ranks = np.arange(1, n + 1)
+    spread = float(np.sum((2 * ranks - n - 1) * ordered)) / (n * n)
+    return float(np.mean(np.abs(ordered - actual))) - spread
+
+
+def _binomial_quantile(trials: int, probability: float, level: float) -> int:
+    """The smallest k with P(Binomial(trials, probability) ≤ k) ≥ level."""
+    log_p, log_q = math.log(probability), math.log1p(-probability)
+    cumulative = 0.0
+    for k in range(trials + 1):
+        cumulative += math.exp(
+            math.lgamma(trials + 1)
+            - math.lgamma(k + 1)
+            - math.lgamma(trials - k + 1)
+            + k * log_p
+            + (trials - k) * log_q
+        )
+        if cumulative >= level:
+            return k
+    return trials
+
+
+def coverage_band(
+    percentile: int, origins: int, horizon_weeks: int, step_weeks: int
+) -> tuple[float, float]:
+    """Where a calibrated method's hit share lands with 95 % probability, given the origins.
+
+    Each origin's hit is a coin with the nominal probability, so the share of hits is
+    binomial; origins closer together than the horizon share weeks, so they count as
+    ``origins x step / horizon`` independent ones. The band is the central 95 % of that
+    binomial, never narrower than the fixed target (which allows for what sampling noise
+    cannot explain). Few origins → a wide band, not a false alarm."""
+    nominal = percentile / 100
+    independent = max(1, int(origins * min(1.0, step_weeks / horizon_weeks)))
+    tail = (1 - BAND_CONFIDENCE) / 2
+    low = _binomial_quantile(independent, nominal, tail) / independent
+    high = _binomial_quantile(independent, nominal, 1 - tail) / independent
+    fixed_low, fixed_high = CALIBRATION_TARGETS.get(percentile, (nominal, nominal))
+    return (min(fixed_low, low), max(fixed_high, high))
+
+
+def _rolling(
+    series: NDArray[np.float64],
+    horizon: int,
+    kind: Kind,
+    reach: int,
+    step_weeks: int,
+    start: int,
+    score: Callable[[int], _Scored],
+) -> Calibration:
+    origins = list(range(start, series.size - reach + 1, step_weeks))
+    if not origins:
+        raise ValueError(f"the series is too short for a {horizon}-week backtest")
+    scored = [score(origin) for origin in origins]
+    return Calibration(
+        horizon_weeks=horizon,
+        origins=len(origins),
+        hit_share={p: float(np.mean([s.held[p] for s in scored])) for p in PERCENTILES},
+        bands={p: coverage_band(p, len(origins), horizon, step_weeks) for p in PERCENTILES},
+        median_width=float(np.median([s.width for s in scored])),
+        mean_crps=float(np.mean([s.crps for s in scored])),
+        kind=kind,
+        first_origin=origins[0],
+        last_origin=origins[-1],
+        step_weeks=step_weeks,
+    )
+
+
+def _central_width(samples: NDArray[Any]) -> float:
+    low, high = np.percentile(samples, [5, 95])
+    return float(high - low)
 
 
 def backtest(
@@ -42,24 +173,56 @@ def backtest(
     options: ForecastOptions | None = None,
     first_origin: int | None = None,
 ) -> list[Calibration]:
-    """Rolling-origin backtest over a weekly throughput series."""
-    options = options or ForecastOptions(trials=4000)
+    """Rolling-origin backtest of "how many" forecasts over a weekly throughput series."""
+    options = options or ForecastOptions(trials=DEFAULT_TRIALS)
     series = np.asarray(weekly, dtype=np.float64)
     start = first_origin if first_origin is not None else options.window_weeks
-    results = []
-    for horizon in horizons:
-        hits: dict[int, list[bool]] = {p: [] for p in PERCENTILES}
-        for origin in range(start, series.size - horizon + 1, step_weeks):
-            forecast = how_many(
+
+    def scorer(horizon: int) -> Callable[[int], _Scored]:
+        def score(origin: int) -> _Scored:
+            totals = simulated_totals(
                 series[:origin], horizon, replace(options, seed=options.seed + origin)
             )
-            actual = series[origin : origin + horizon].sum()
-            for p in PERCENTILES:
-                hits[p].append(bool(actual >= forecast.percentiles[p]))
-        origins = len(hits[PERCENTILES[0]])
-        if origins == 0:
-            raise ValueError(f"the series is too short for a {horizon}-week backtest")
-        results.append(
-            Calibration(horizon, origins, {p: float(np.mean(v)) for p, v in hits.items()})
-        )
-    return results
+            actual = float(series[origin : origin + horizon].sum())
+            held = {p: actual >= total - 0.5 for p, total in how_many_totals(totals).items()}
+            return _Scored(held, _central_width(totals), crps(totals, actual))
+
+        return score
+
+    return [_rolling(series, h, "how_many", h, step_weeks, start, scorer(h)) for h in horizons]
+
+
+def backtest_when(
+    weekly: Sequence[float] | NDArray[Any],
+    horizons: tuple[int, ...] = (4, 12),
+    *,
+    step_weeks: int = 4,
+    options: ForecastOptions | None = None,
+    first_origin: int | None = None,
+) -> list[Calibration]:
+    """Rolling-origin backtest of "when" forecasts (module docstring: how a backlog is sized)."""
+    options = options or ForecastOptions(trials=DEFAULT_TRIALS)
+    series = np.asarray(weekly, dtype=np.float64)
+    start = first_origin if first_origin is not None else options.window_weeks
+
+    def scorer(horizon: int) -> Callable[[int], _Scored]:
+        reach = WHEN_REACH * horizon
+
+        def score(origin: int) -> _Scored:
+            items = max(1, round(float(series[max(0, origin - horizon) : origin].sum())))
+            weeks = finish_weeks(
+                series[:origin], items, replace(options, seed=options.seed + origin), reach
+            )
+            real = np.cumsum(series[origin : origin + reach])[None, :]
+            actual = float(finish_times(real, np.full(reach, items))[0])
+            # a percentile beyond the reach holds: the real finish was no later than that
+            held = {
+                p: week is None or actual <= week for p, week in when_weeks(weeks, reach).items()
+            }
+            return _Scored(held, _central_width(weeks), crps(weeks, actual))
+
+        return score
+
+    return [
+        _rolling(series, h, "when", WHEN_REACH * h, step_weeks, start, scorer(h)) for h in horizons
+    ]

@@ -1,0 +1,139 @@
+"""Calibration and skill of the forecasts, next to plain resampling, in one run.
+
+    .venv/bin/python services/forecast/bench/bench_calibration.py [--corpora DIR]
+
+For every weekly throughput file in ``../shared/corpora/throughput`` (``*.weekly.csv``;
+the ``.detail`` files break the same weeks down and have no ``count``), and for a few
+shapes generated here (sparse, growing, declining, regime change, drifting), a
+rolling-origin backtest (origins every 4 weeks after a 52-week window; horizons 4 and 12)
+of "how many" and "when", with this service's method and with plain resampling of single
+weeks (no blocks, no level factor). Per row: the share of origins each of P50/P85/P95
+held (``*``: outside the band the number of origins allows), the median width of the
+central 90 % interval and the mean CRPS (lower is better). The corpora's first and last
+weeks are partial (their README) and are left out. ``--corpora`` or ``SEXTANT_CORPORA``
+points elsewhere than ``../shared/corpora``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from sextant.forecast.backtest import read_weekly
+from sextant.forecast.domain.calibration import Calibration, backtest, backtest_when
+from sextant.forecast.domain.montecarlo import ForecastOptions
+
+ROOT = Path(__file__).resolve().parents[3]
+CORPORA = Path(os.environ.get("SEXTANT_CORPORA", ROOT.parent / "shared" / "corpora"))
+OURS = ForecastOptions(trials=4000)
+PLAIN = ForecastOptions(trials=4000, block_weeks=1, level_uncertainty=False)
+SHOWN = (50, 85, 95)
+WEEKS = 520
+
+
+def sparse(rng: np.random.Generator) -> NDArray[np.float64]:
+    """About 45 % zero weeks: a small team finishing ~1 item a week, in bursts."""
+    rate = np.repeat(rng.gamma(2.0, 0.45, WEEKS // 4 + 1), 4)[:WEEKS]
+    return rng.poisson(rate).astype(np.float64)
+
+
+def growing(rng: np.random.Generator) -> NDArray[np.float64]:
+    """A team doubling its pace every ~2.5 years (from 6 to ~24 a week over ten years)."""
+    return rng.poisson(6 * np.exp(np.log(4) * np.arange(WEEKS) / WEEKS)).astype(np.float64)
+
+
+def declining(rng: np.random.Generator) -> NDArray[np.float64]:
+    """The reverse: from 24 a week down to ~6."""
+    return rng.poisson(24 * np.exp(-np.log(4) * np.arange(WEEKS) / WEEKS)).astype(np.float64)
+
+
+def regime_change(rng: np.random.Generator) -> NDArray[np.float64]:
+    """Steady pace that jumps every ~2 years (8, 20, 11, 25, 14 a week)."""
+    levels = np.repeat([8, 20, 11, 25, 14], WEEKS // 5)
+    return rng.poisson(levels).astype(np.float64)
+
+
+def drifting(rng: np.random.Generator) -> NDArray[np.float64]:
+    """A rate that wanders (log random walk, 2 % a week) with month-long bursts."""
+    log_rate = np.log(12) + np.cumsum(rng.normal(0, 0.02, WEEKS))
+    bursts = np.repeat(rng.normal(0, 0.2, WEEKS // 4 + 1), 4)[:WEEKS]
+    return rng.poisson(np.exp(log_rate + bursts)).astype(np.float64)
+
+
+SHAPES: dict[str, Callable[[np.random.Generator], NDArray[np.float64]]] = {
+    "synthetic sparse": sparse,
+    "synthetic growing": growing,
+    "synthetic declining": declining,
+    "synthetic regime change": regime_change,
+    "synthetic drifting": drifting,
+}
+
+
+def series_to_bench(corpora: Path) -> list[tuple[str, NDArray[np.float64]]]:
+    found = sorted((corpora / "throughput").glob("*.weekly.csv"))
+    series = [(path.name, np.asarray(read_weekly(path))[1:-1]) for path in found]
+    if not found:
+        print(f"no throughput corpora at {corpora / 'throughput'}: synthetic shapes only")
+    return series + [(name, make(np.random.default_rng(24))) for name, make in SHAPES.items()]
+
+
+def cells(row: Calibration) -> str:
+    shown = []
+    for p in SHOWN:
+        low, high = row.bands[p]
+        share = row.hit_share[p]
+        shown.append(f"{share:6.1%}{' ' if low <= share <= high else '*'}")
+    return " ".join(shown)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--corpora", type=Path, default=CORPORA)
+    args = parser.parse_args()
+    started = time.perf_counter()
+    outside = {"ours": 0, "plain": 0}
+    total_cells = 0
+    crps_ratios: list[float] = []
+    width_ratios: list[float] = []
+    print("calibration, rolling origin every 4 weeks, 52-week window; '*' outside its band")
+    print(
+        f"{'series':24s} {'kind':8s} {'h':>3s} {'orig':>4s} | {'ours P50/P85/P95':23s} "
+        f"{'width':>7s} {'CRPS':>7s} | {'plain P50/P85/P95':23s} {'width':>7s} {'CRPS':>7s}"
+    )
+    for name, series in series_to_bench(args.corpora):
+        for kind, run in (("how-many", backtest), ("when", backtest_when)):
+            for ours, plain in zip(
+                run(series, options=OURS), run(series, options=PLAIN), strict=True
+            ):
+                for label, row in (("ours", ours), ("plain", plain)):
+                    outside[label] += sum(
+                        not row.bands[p][0] <= row.hit_share[p] <= row.bands[p][1] for p in SHOWN
+                    )
+                total_cells += len(SHOWN)
+                crps_ratios.append(ours.mean_crps / plain.mean_crps)
+                width_ratios.append(ours.median_width / max(plain.median_width, 1e-9))
+                print(
+                    f"{name:24s} {kind:8s} {ours.horizon_weeks:>3d} {ours.origins:>4d} | "
+                    f"{cells(ours)} {ours.median_width:7.1f} {ours.mean_crps:7.2f} | "
+                    f"{cells(plain)} {plain.median_width:7.1f} {plain.mean_crps:7.2f}"
+                )
+    print(
+        f"cells outside their band: ours {outside['ours']}/{total_cells}, "
+        f"plain {outside['plain']}/{total_cells}"
+    )
+    print(
+        f"ours / plain: CRPS median {np.median(crps_ratios):.3f} "
+        f"(worst {max(crps_ratios):.3f}, best {min(crps_ratios):.3f}); "
+        f"interval width median {np.median(width_ratios):.2f}x"
+    )
+    print(f"({time.perf_counter() - started:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
