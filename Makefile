@@ -10,7 +10,7 @@ STAMP := $(VENV)/.synced
 
 HOST ?= 127.0.0.1
 PORT ?= 8080
-PYTEST_ARGS ?=
+PYTEST_ARGS ?= --durations=40
 
 # The web portal (web/): npm ci from its lock, built to web/dist, which the gateway serves.
 WEB_SOURCES := $(shell find web/src -type f 2>/dev/null) web/index.html web/vite.config.ts web/tsconfig.json
