@@ -229,7 +229,8 @@ def name_link(
     score = round(min(odds / (1 + odds), cap), 3)
     if not explain:
         return Key(key.value, score, key.rule)
-    evidence = [f"{others:.2g} others expected to carry the name among {population.names}"]
+    seen = f"{population.names} name{'' if population.names == 1 else 's'} seen so far"
+    evidence = [f"{others:.2g} others expected to carry the name among {seen}"]
     evidence += ["middle names differ"] if middle else []
     evidence += [f"same handle {min(handles)}"] if handles else []
     if domain:
