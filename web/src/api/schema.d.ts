@@ -1796,7 +1796,9 @@ export interface components {
          *       "id": "018f2a3b-5d6e-7f80-9a1b-2c3d4e5f6a7b",
          *       "is_bot": false,
          *       "kind": "github",
-         *       "login": "ada"
+         *       "login": "ada",
+         *       "placed_by": "same GitHub login",
+         *       "placed_score": 1
          *     }
          */
         AliasView: {
@@ -1819,6 +1821,16 @@ export interface components {
             kind: string;
             /** Login */
             login: string | null;
+            /**
+             * Placed By
+             * @description the link (rule and the evidence it was scored on) that joined this alias to its developer, or who moved it; null when it started the developer
+             */
+            placed_by?: string | null;
+            /**
+             * Placed Score
+             * @description the score of that link
+             */
+            placed_score?: number | null;
         };
         /**
          * ApiKeyCreate
@@ -3231,13 +3243,28 @@ export interface components {
          *           "id": "018f2a3b-5d6e-7f80-9a1b-2c3d4e5f6a7b",
          *           "is_bot": false,
          *           "kind": "github",
-         *           "login": "ada"
+         *           "login": "ada",
+         *           "placed_by": "same GitHub login",
+         *           "placed_score": 1
          *         }
          *       ],
          *       "display_name": "Ada Lovelace",
          *       "id": "018f2a3b-4c5d-7e6f-8a9b-0c1d2e3f4a5b",
          *       "is_bot": false,
-         *       "locked": false
+         *       "locked": false,
+         *       "merges": [
+         *         {
+         *           "actor": null,
+         *           "alias_ids": [
+         *             "018f2a3b-5d6e-7f80-9a1b-2c3d4e5f6a7b"
+         *           ],
+         *           "merged_at": "2026-12-01T09:30:00Z",
+         *           "merged_id": "018f2a3b-4c5d-7e6f-8a9b-0c1d2e3f4a6c",
+         *           "rule": "same full name (0.004 others expected to carry the name among 120; same handle ada)",
+         *           "score": 0.87,
+         *           "survivor_id": "018f2a3b-4c5d-7e6f-8a9b-0c1d2e3f4a5b"
+         *         }
+         *       ]
          *     }
          */
         DeveloperDetail: {
@@ -3254,6 +3281,11 @@ export interface components {
             is_bot: boolean;
             /** Locked */
             locked: boolean;
+            /**
+             * Merges
+             * @description the merges that brought this developer's aliases together, oldest first
+             */
+            merges?: components["schemas"]["MergeView"][];
         };
         /** DeveloperList */
         DeveloperList: {
@@ -4572,6 +4604,55 @@ export interface components {
              */
             survivor_id: string;
         };
+        /**
+         * MergeView
+         * @example {
+         *       "actor": null,
+         *       "alias_ids": [
+         *         "018f2a3b-5d6e-7f80-9a1b-2c3d4e5f6a7b"
+         *       ],
+         *       "merged_at": "2026-12-01T09:30:00Z",
+         *       "merged_id": "018f2a3b-4c5d-7e6f-8a9b-0c1d2e3f4a6c",
+         *       "rule": "same full name (0.004 others expected to carry the name among 120; same handle ada)",
+         *       "score": 0.87,
+         *       "survivor_id": "018f2a3b-4c5d-7e6f-8a9b-0c1d2e3f4a5b"
+         *     }
+         */
+        MergeView: {
+            /**
+             * Actor
+             * @description who merged them; null when automatic
+             */
+            actor: string | null;
+            /**
+             * Alias Ids
+             * @description the aliases the merged developer brought
+             */
+            alias_ids: string[];
+            /**
+             * Merged At
+             * Format: date-time
+             */
+            merged_at: string;
+            /**
+             * Merged Id
+             * Format: uuid
+             */
+            merged_id: string;
+            /**
+             * Rule
+             * @description the link that merged them, with its evidence; 'manual' for a person's merge
+             */
+            rule: string;
+            /** Score */
+            score: number | null;
+            /**
+             * Survivor Id
+             * Format: uuid
+             * @description the developer merged into (this one or one merged into it)
+             */
+            survivor_id: string;
+        };
         /** MetricTrendView */
         MetricTrendView: {
             /**
@@ -5797,13 +5878,28 @@ export interface components {
          *             "id": "018f2a3b-5d6e-7f80-9a1b-2c3d4e5f6a7b",
          *             "is_bot": false,
          *             "kind": "github",
-         *             "login": "ada"
+         *             "login": "ada",
+         *             "placed_by": "same GitHub login",
+         *             "placed_score": 1
          *           }
          *         ],
          *         "display_name": "Ada Lovelace",
          *         "id": "018f2a3b-4c5d-7e6f-8a9b-0c1d2e3f4a5b",
          *         "is_bot": false,
-         *         "locked": false
+         *         "locked": false,
+         *         "merges": [
+         *           {
+         *             "actor": null,
+         *             "alias_ids": [
+         *               "018f2a3b-5d6e-7f80-9a1b-2c3d4e5f6a7b"
+         *             ],
+         *             "merged_at": "2026-12-01T09:30:00Z",
+         *             "merged_id": "018f2a3b-4c5d-7e6f-8a9b-0c1d2e3f4a6c",
+         *             "rule": "same full name (0.004 others expected to carry the name among 120; same handle ada)",
+         *             "score": 0.87,
+         *             "survivor_id": "018f2a3b-4c5d-7e6f-8a9b-0c1d2e3f4a5b"
+         *           }
+         *         ]
          *       },
          *       "new_developer": {
          *         "aliases": [
@@ -5821,13 +5917,28 @@ export interface components {
          *             "id": "018f2a3b-5d6e-7f80-9a1b-2c3d4e5f6a7b",
          *             "is_bot": false,
          *             "kind": "github",
-         *             "login": "ada"
+         *             "login": "ada",
+         *             "placed_by": "same GitHub login",
+         *             "placed_score": 1
          *           }
          *         ],
          *         "display_name": "Ada Lovelace",
          *         "id": "018f2a3b-4c5d-7e6f-8a9b-0c1d2e3f4a6c",
          *         "is_bot": false,
-         *         "locked": false
+         *         "locked": false,
+         *         "merges": [
+         *           {
+         *             "actor": null,
+         *             "alias_ids": [
+         *               "018f2a3b-5d6e-7f80-9a1b-2c3d4e5f6a7b"
+         *             ],
+         *             "merged_at": "2026-12-01T09:30:00Z",
+         *             "merged_id": "018f2a3b-4c5d-7e6f-8a9b-0c1d2e3f4a6c",
+         *             "rule": "same full name (0.004 others expected to carry the name among 120; same handle ada)",
+         *             "score": 0.87,
+         *             "survivor_id": "018f2a3b-4c5d-7e6f-8a9b-0c1d2e3f4a5b"
+         *           }
+         *         ]
          *       },
          *       "restored": true
          *     }

@@ -24,9 +24,54 @@ async def test_a_common_name_is_suggested_and_a_rare_one_merges(identity: Identi
     assert float(suggestion["score"]) < 0.75  # type: ignore[arg-type]
     evidence = suggestion["evidence"]
     assert isinstance(evidence, list) and "name:givena sura" in evidence
-    assert any("among 400" in e for e in evidence)
+    assert any("among 400 names seen so far" in e for e in evidence)
 
     first, second = await identity.attribute(
         person("Zebulon Quarrington", "zq@one.test"), person("Zebulon Quarrington", "z@two.test")
     )
     assert first == second
+
+
+async def test_a_developers_detail_shows_the_link_that_placed_each_alias_and_its_merges(
+    identity: Identity,
+) -> None:
+    # One person at two addresses under a rare name (a name link), then a login that
+    # bridges two developers (a merge by an identifier).
+    first, second = await identity.attribute(
+        person("Ottoline Marchbanks", "om@one.test"), person("Ottoline Marchbanks", "om@two.test")
+    )
+    assert first == second
+    detail = (await identity.client.get(f"/v1/developers/{first}", headers=identity.member)).json()
+    placed = {a["email"]: (a["placed_by"], a["placed_score"]) for a in detail["aliases"]}
+    assert placed["om@one.test"] == (None, None)  # it started the developer
+    rule, score = placed["om@two.test"]
+    assert rule.startswith(("same full name (", "a login or mailbox that spells the name ("))
+    # Judged against the tenant's names before this batch: none yet, and it says so.
+    assert "others expected to carry the name among 0 names seen so far" in rule
+    assert 0.75 <= score < 1.0
+    assert detail["merges"] == []
+
+    [other] = await identity.attribute(
+        person("Ottie", "ottie@three.test", login="ottie", kind="github")
+    )
+    assert other != first
+    [bridge] = await identity.attribute(
+        person("Ottie", "om@one.test", login="ottie", kind="github")
+    )
+    detail = (await identity.client.get(f"/v1/developers/{bridge}", headers=identity.member)).json()
+    [merge] = detail["merges"]
+    assert merge["actor"] is None and merge["score"] == 1.0
+    assert {merge["survivor_id"], merge["merged_id"]} == {str(first), str(other)}
+    assert merge["rule"] in {"same email address", "same GitHub login"}
+
+    moved_alias = next(a["id"] for a in detail["aliases"] if a["email"] == "om@two.test")
+    [elsewhere] = await identity.attribute(person("Quentin Zywiec", "qz@four.test"))
+    moved = await identity.client.post(
+        f"/v1/developers/aliases/{moved_alias}/move",
+        json={"to_developer_id": str(elsewhere)},
+        headers=identity.admin,
+    )
+    assert moved.status_code == 200, moved.text
+    [alias] = [a for a in moved.json()["aliases"] if a["id"] == moved_alias]
+    assert alias["placed_by"] == f"moved by tenant_admin-1 from developer {bridge}"
+    assert alias["placed_score"] is None

@@ -76,3 +76,50 @@ def test_an_address_used_under_many_names_is_a_relay_and_merges_no_one() -> None
     ]
     people = Resolver().resolve(shared)
     assert len(set(people)) == 5
+
+
+def test_a_subaddress_is_the_same_mailbox() -> None:
+    plain = {k.value for k in keys_for(actor(email="jaysoffian@gmail.com"))}
+    tagged = {k.value for k in keys_for(actor(email="JaySoffian+git@gmail.com"))}
+    assert "email:jaysoffian@gmail.com" in plain & tagged
+
+
+@pytest.mark.parametrize(
+    ("email", "name", "personal"),
+    [
+        ("git@srimukh.example", "Srimukh Sripada", True),  # a word of the name, 5+ letters
+        ("git@srimukhsripada.example", "Srimukh Sripada", True),  # the whole name
+        ("git@corp.example", "Srimukh Sripada", False),  # a role mailbox at a company
+        ("git@srimukh.example", "postmalloc", False),  # nothing of the name in the domain
+        ("dev@al.example", "Al Bo", False),  # too short to be a name's word
+    ],
+)
+def test_a_role_word_at_the_persons_own_domain_is_their_address(
+    email: str, name: str, personal: bool
+) -> None:
+    assert is_relay(email, normalize_name(name)) is not personal
+    made = {k.value for k in keys_for(actor(email=email, display_name=name))}
+    assert (f"email:{email}" in made) is personal
+
+
+def test_a_mailbox_that_is_someones_login_links_the_two() -> None:
+    people = Resolver().resolve(
+        [
+            actor(email="schnaitterm@knights.example.edu", display_name="Michael Schnaitter"),
+            actor(email="schnaitterm@users.noreply.github.com", display_name="schnaitterm"),
+            actor(email="grace@hopper.example.org", display_name="Grace Hopper"),
+        ]
+    )
+    assert people[0] == people[1] != people[2]
+
+
+def test_a_shared_mailbox_word_does_not_merge_two_surnames() -> None:
+    resolver = Resolver()
+    people = resolver.resolve(
+        [
+            actor(email="helloworld@sallings.example", display_name="Dustin Sallings"),
+            actor(email="hello.world@spicuzza.example", display_name="Dustin Spicuzza"),
+        ]
+    )
+    assert people[0] != people[1]
+    assert [u.link.value for u in resolver.suggested] == ["handle:helloworld"]

@@ -29,6 +29,7 @@ from sextant.identity.schemas import (
     MembershipList,
     MembershipView,
     MergeRequest,
+    MergeView,
     MoveRequest,
     SplitReply,
     SplitRequest,
@@ -365,13 +366,14 @@ async def list_team_members(
 
 
 async def _detail(session: AsyncSession, tenant: UUID, developer_id: UUID) -> DeveloperDetail:
-    developer, aliases = await service.developer_with_aliases(session, tenant, developer_id)
+    developer, aliases, merges = await service.developer_with_aliases(session, tenant, developer_id)
     return DeveloperDetail(
         id=developer.id,
         display_name=developer.display_name,
         is_bot=developer.is_bot,
         locked=developer.locked,
         aliases=[_alias(a) for a in aliases],
+        merges=[MergeView(**vars(m)) for m in merges],
     )
 
 
@@ -385,6 +387,8 @@ def _alias(a: AliasRow) -> AliasView:
         display_name=a.display_name,
         is_bot=a.is_bot,
         evidence=[Evidence(key=k, score=s, rule=r) for k, s, r in a.keys],
+        placed_by=a.placed_by,
+        placed_score=a.placed_score,
     )
 
 

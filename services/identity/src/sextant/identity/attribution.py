@@ -424,7 +424,7 @@ class Placing:
             if (
                 placement.joins == holder.developer_id
                 and not placement.suggestions
-                and await self.join_held(print_, actor, keys, holder, now)
+                and await self.join_held(print_, actor, keys, holder, now, placement.link)
             ):
                 return holder.developer_id
         if not self.tenant_locked:
@@ -464,7 +464,9 @@ class Placing:
                 score=placement.score,
             )
             self.stage(merged, f"developer:{owner}")
-        owner = await self.store(print_, actor, keys, owner, now, final=not placement.suggestions)
+        owner = await self.store(
+            print_, actor, keys, owner, now, final=not placement.suggestions, placed=placement.link
+        )
         for suggestion in placement.suggestions:
             announced = await suggest(session, tenant, owner, suggestion, now)
             self.stage(announced, f"developer:{owner}")
@@ -506,12 +508,18 @@ class Placing:
         return self.read
 
     async def join_held(
-        self, print_: str, actor: Actor, keys: list[Key], holder: Holder, now: datetime
+        self,
+        print_: str,
+        actor: Actor,
+        keys: list[Key],
+        holder: Holder,
+        now: datetime,
+        placed: Key | None,
     ) -> bool:
         """Store the alias with ``holder``, holding its row; False (nothing stored) when
         the holder changed since it was read, or another transaction stored the alias."""
         stored = await self.store_alias(
-            print_, actor, keys, holder.developer_id, now, holder.locked, final=True
+            print_, actor, keys, holder.developer_id, now, holder.locked, final=True, placed=placed
         )
         return stored == "stored"
 
@@ -524,9 +532,10 @@ class Placing:
         now: datetime,
         *,
         final: bool = False,
+        placed: Key | None = None,
     ) -> UUID:
         """Store the alias (with a new developer when ``owner`` is None); ``final``: the
-        last store of its placement."""
+        last store of its placement; ``placed``: the link that joined it to ``owner``."""
         developer: UUID | DeveloperRow = owner or DeveloperRow(
             uuid7(), actor.display_name or actor.login, actor.is_bot, False, now
         )
@@ -539,7 +548,14 @@ class Placing:
             )
             created = self.staging(announced, f"developer:{developer.id}")
         stored = await self.store_alias(
-            print_, actor, keys, developer, now, final=final, created=created
+            print_,
+            actor,
+            keys,
+            developer,
+            now,
+            final=final,
+            created=created,
+            placed=placed if owner is not None else None,
         )
         if stored == "taken":  # a keyless twin stored first by another transaction
             again = await repository.developers_of_aliases(self.session, self.tenant, [print_])
@@ -560,6 +576,7 @@ class Placing:
         *,
         final: bool = False,
         created: Staged | None = None,
+        placed: Key | None = None,
     ) -> str:
         """:func:`repository.store_alias`, remembering the keys stored (their holders as
         read before no longer tell the truth). The last store of the event's last alias
@@ -576,7 +593,17 @@ class Placing:
                 self.counting | (self.named - self.known_named), Outbox.rows(staged)
             )
         stored = await repository.store_alias(
-            self.session, self.tenant, alias_id, developer, print_, actor, keys, now, hold, tail
+            self.session,
+            self.tenant,
+            alias_id,
+            developer,
+            print_,
+            actor,
+            keys,
+            now,
+            hold,
+            tail,
+            placed,
         )
         if stored == "stored":
             self.stale.update(k.value for k in keys)

@@ -23,6 +23,17 @@ ALIAS_VIEW: JsonDict = {
     "display_name": "Ada Lovelace",
     "is_bot": False,
     "evidence": [{"key": "email:ada@acme.example", "rule": "same_email", "score": 1.0}],
+    "placed_by": "same GitHub login",
+    "placed_score": 1.0,
+}
+MERGE_VIEW: JsonDict = {
+    "survivor_id": ADA,
+    "merged_id": ADA_2,
+    "alias_ids": [ALIAS],
+    "rule": "same full name (0.004 others expected to carry the name among 120; same handle ada)",
+    "score": 0.87,
+    "actor": None,
+    "merged_at": AT,
 }
 DEVELOPER: JsonDict = {
     "id": ADA,
@@ -30,6 +41,7 @@ DEVELOPER: JsonDict = {
     "is_bot": False,
     "locked": False,
     "aliases": [ALIAS_VIEW],
+    "merges": [MERGE_VIEW],
 }
 
 
@@ -79,6 +91,28 @@ class AliasView(BaseModel):
     display_name: str | None
     is_bot: bool
     evidence: list[Evidence]
+    placed_by: str | None = Field(
+        default=None,
+        description="the link (rule and the evidence it was scored on) that joined this alias "
+        "to its developer, or who moved it; null when it started the developer",
+    )
+    placed_score: float | None = Field(default=None, description="the score of that link")
+
+
+class MergeView(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [MERGE_VIEW]})
+
+    survivor_id: UUID = Field(
+        description="the developer merged into (this one or one merged into it)"
+    )
+    merged_id: UUID
+    alias_ids: list[UUID] = Field(description="the aliases the merged developer brought")
+    rule: str = Field(
+        description="the link that merged them, with its evidence; 'manual' for a person's merge"
+    )
+    score: float | None
+    actor: str | None = Field(description="who merged them; null when automatic")
+    merged_at: datetime
 
 
 class DeveloperDetail(BaseModel):
@@ -89,6 +123,10 @@ class DeveloperDetail(BaseModel):
     is_bot: bool
     locked: bool
     aliases: list[AliasView]
+    merges: list[MergeView] = Field(
+        default_factory=list,
+        description="the merges that brought this developer's aliases together, oldest first",
+    )
 
 
 class MergeRequest(BaseModel):

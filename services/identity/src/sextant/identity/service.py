@@ -71,7 +71,9 @@ async def live_developer(session: AsyncSession, tenant: UUID, developer_id: UUID
 
 async def developer_with_aliases(
     session: AsyncSession, tenant: UUID, developer_id: UUID
-) -> tuple[DeveloperRow, list[AliasRow]]:
+) -> tuple[DeveloperRow, list[AliasRow], list[repository.MergeRow]]:
+    """The live developer, its aliases (each with the link that placed it) and the merges
+    that brought them together; 404 naming the survivor for a merged-away developer."""
     developer = await repository.get_developer(session, tenant, developer_id)
     if developer is None:
         raise NotFound(f"no developer {developer_id}")
@@ -80,7 +82,11 @@ async def developer_with_aliases(
             f"developer {developer_id} was merged into {developer.merged_into}",
             merged_into=str(developer.merged_into),
         )
-    return developer, await repository.aliases_of(session, tenant, developer_id)
+    return (
+        developer,
+        await repository.aliases_of(session, tenant, developer_id),
+        await repository.merges_behind(session, tenant, developer_id),
+    )
 
 
 async def merge(
@@ -175,7 +181,13 @@ async def split(
             f"developer:{new.id}",
         )
         other = new.id
-    await repository.move_aliases(session, tenant, alias_ids, other)
+    await repository.move_aliases(
+        session,
+        tenant,
+        alias_ids,
+        other,
+        f"split off by {change.actor} from developer {developer_id}",
+    )
     # A person said these are two people: automatic matching must not join them again.
     await repository.add_separation(
         session, tenant, (developer_id, other), reason="split", decided_by=change.actor, at=now
@@ -225,7 +237,13 @@ async def move_alias(
         raise Conflict(
             f"alias {alias_id} is the last alias of developer {source}: merge the developers instead"
         )
-    await repository.move_aliases(session, tenant, [alias_id], to_developer_id)
+    await repository.move_aliases(
+        session,
+        tenant,
+        [alias_id],
+        to_developer_id,
+        f"moved by {change.actor} from developer {source}",
+    )
     now = _now()
     await repository.add_separation(
         session,

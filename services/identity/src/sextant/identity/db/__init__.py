@@ -44,6 +44,10 @@ aliases = sa.Table(
     sa.Column("display_name", sa.Text),
     sa.Column("is_bot", sa.Boolean, nullable=False),
     sa.Column("first_seen_at", sa.DateTime(timezone=True), nullable=False),
+    # The link that placed the alias with its developer (rule with its evidence, score),
+    # or who moved it; NULL when it started its developer or was stored before 0007.
+    sa.Column("placed_by", sa.Text),
+    sa.Column("placed_score", sa.Float),
     sa.UniqueConstraint("tenant_id", "fingerprint", name="aliases_once"),
 )
 sa.Index("aliases_developer", aliases.c.tenant_id, aliases.c.developer_id)

@@ -55,6 +55,8 @@ class AliasRow:
     display_name: str | None
     is_bot: bool
     keys: list[tuple[str, float, str]]
+    placed_by: str | None = None
+    placed_score: float | None = None
 
 
 @dataclass(frozen=True)
@@ -412,13 +414,56 @@ async def revive(session: AsyncSession, tenant_id: UUID, developer_id: UUID) -> 
 
 
 async def move_aliases(
-    session: AsyncSession, tenant_id: UUID, alias_ids: Sequence[UUID], to_developer: UUID
+    session: AsyncSession,
+    tenant_id: UUID,
+    alias_ids: Sequence[UUID],
+    to_developer: UUID,
+    placed_by: str,
 ) -> None:
+    """Move aliases to another developer; ``placed_by`` says who, and why, on each."""
     await session.execute(
         aliases.update()
         .where(aliases.c.tenant_id == tenant_id, aliases.c.id.in_(alias_ids))
-        .values(developer_id=to_developer)
+        .values(developer_id=to_developer, placed_by=placed_by, placed_score=None)
     )
+
+
+@dataclass(frozen=True)
+class MergeRow:
+    """One merge that made a developer what it is: who was merged into whom, by which link."""
+
+    survivor_id: UUID
+    merged_id: UUID
+    alias_ids: list[UUID]
+    rule: str
+    score: float | None
+    actor: str | None  # None: automatic
+    merged_at: datetime
+
+
+async def merges_behind(
+    session: AsyncSession, tenant_id: UUID, developer_id: UUID
+) -> list[MergeRow]:
+    """The merges into ``developer_id`` and into every developer merged into it, oldest
+    first: the links, with their evidence, that brought its aliases together."""
+    absorbed = _absorbed(tenant_id, [developer_id])
+    rows = await session.execute(
+        sa.select(merges)
+        .where(merges.c.tenant_id == tenant_id, merges.c.survivor_id.in_(sa.select(absorbed.c.id)))
+        .order_by(merges.c.merged_at, merges.c.id)
+    )
+    return [
+        MergeRow(
+            r["survivor_id"],
+            r["merged_id"],
+            list(r["alias_ids"]),
+            r["rule"],
+            r["score"],
+            r["actor"],
+            r["merged_at"],
+        )
+        for r in rows.mappings()
+    ]
 
 
 async def past_merges_into(
@@ -608,8 +653,8 @@ _STORE_ALIAS = (
     "  AND merged_into IS NULL AND locked = $17 FOR SHARE"
     "), a AS ("
     f"  INSERT INTO {SCHEMA}.aliases (tenant_id, id, developer_id, fingerprint, kind,"
-    "    account_id, login, email, display_name, is_bot, first_seen_at)"
-    "  SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11"
+    "    account_id, login, email, display_name, is_bot, first_seen_at, placed_by, placed_score)"
+    "  SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $25, $26"
     "  WHERE $17::boolean IS NULL OR EXISTS (SELECT FROM live)"
     "  ON CONFLICT ON CONSTRAINT aliases_once DO NOTHING RETURNING id"
     "), d AS ("
@@ -653,6 +698,7 @@ async def store_alias(
     seen_at: datetime,
     hold: bool | None = None,
     tail: Tail | None = None,
+    placed: Key | None = None,
 ) -> str:
     """Store an alias, its keys and (given a row) its new developer in one round trip:
     "stored"; or "taken", nothing stored, when another transaction stored the alias first.
@@ -661,7 +707,8 @@ async def store_alias(
     live and so locked, and hold its row until this transaction ends (a merge or lock
     change of it waits) — else "moved", nothing stored.
 
-    ``tail`` is written in the same statement when, and only when, the alias is stored."""
+    ``tail`` is written in the same statement when, and only when, the alias is stored;
+    ``placed`` is the link that joined it to an existing developer."""
     new = isinstance(developer, DeveloperRow)
     developer_id = developer.id if isinstance(developer, DeveloperRow) else developer
     values, pairs = _names_counted(tail.names) if tail else ([], [])
@@ -690,6 +737,8 @@ async def store_alias(
         [v for v, _ in pairs],
         [t for _, t in pairs],
         *([r[i] for r in rows] for i in range(4)),  # event_id, topic, key, envelope JSON
+        placed.rule if placed else None,
+        placed.score if placed else None,
     )
     if row["stored"]:
         return "stored"
@@ -1012,6 +1061,8 @@ def _alias(row: sa.RowMapping, keys: list[tuple[str, float, str]]) -> AliasRow:
         display_name=row["display_name"],
         is_bot=row["is_bot"],
         keys=keys,
+        placed_by=row["placed_by"],
+        placed_score=row["placed_score"],
     )
 
 

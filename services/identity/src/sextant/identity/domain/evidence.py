@@ -210,12 +210,17 @@ def name_link(
     value = key.value.removeprefix("bot|")
     named = value.removeprefix("name:").removeprefix("handle:")
     name = named if value.startswith("name:") else _spelled_by(named, a, b)
-    others = population.expected_others(name) if name else float(max(population.names, 1))
+    # A handle that spells neither side's name (a mailbox or a login: "schnaitterm") is a
+    # word someone coined, judged like a single-word name: by how many names carry it.
+    others = population.expected_others(name or named)
     odds = PRIOR_ODDS / max(others, 1e-9)
     middle = key.score <= MIDDLE_NAME_SCORE  # one side's name is longer
-    handles = a.handles & b.handles
+    # The shared handle corroborates a name; it cannot corroborate itself.
+    handles = (a.handles & b.handles) - ({named} if name is None else set())
     domain = a.domain if a.domain and a.domain == b.domain else None
     conflicts = [ns for ns, v in a.ids if (ns, v) not in b.ids and ns in _spaces(b.ids)]
+    if name is None and _different_full_names(a.name, b.name):
+        conflicts.append("full name")  # "contact@" at two people's own domains
     odds *= (SAME_HANDLE if handles else 1.0) * (population.domain_odds(domain) if domain else 1.0)
     cap = min(
         CONFLICTING_IDS_CAP if conflicts else MAX_NAME_SCORE,
@@ -224,7 +229,8 @@ def name_link(
     score = round(min(odds / (1 + odds), cap), 3)
     if not explain:
         return Key(key.value, score, key.rule)
-    evidence = [f"{others:.2g} others expected to carry the name among {population.names}"]
+    seen = f"{population.names} name{'' if population.names == 1 else 's'} seen so far"
+    evidence = [f"{others:.2g} others expected to carry the name among {seen}"]
     evidence += ["middle names differ"] if middle else []
     evidence += [f"same handle {min(handles)}"] if handles else []
     if domain:
@@ -235,6 +241,13 @@ def name_link(
 
 def _spaces(ids: frozenset[tuple[str, str]]) -> set[str]:
     return {ns for ns, _ in ids}
+
+
+def _different_full_names(a: str | None, b: str | None) -> bool:
+    """Two full names (two words or more) with different surnames: two people, whatever
+    handle they share ("Dustin Sallings", "Dustin Spicuzza"); "Matt Kraai" and "Matthew
+    Kraai" may be one."""
+    return bool(a and b and " " in a and " " in b and a.split()[-1] != b.split()[-1])
 
 
 def _spelled_by(handle: str, a: AliasFacts, b: AliasFacts) -> str | None:

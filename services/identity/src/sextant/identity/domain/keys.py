@@ -81,17 +81,36 @@ def normalize_email(email: str | None) -> str | None:
     return email.strip().strip("<>").lower() or None
 
 
-def is_relay(email: str) -> bool:
-    """A shared, role or relay address: it names a system or a group, not one person."""
+def mailbox(email: str) -> str:
+    """The mailbox an address delivers to: a subaddress (``jay+git@…``, RFC 5233) is the
+    same person's mailbox as ``jay@…``, so both make one key."""
+    local, _, domain = email.rpartition("@")
+    return f"{local.split('+', 1)[0]}@{domain}"
+
+
+def is_relay(email: str, name: str | None = None) -> bool:
+    """A shared, role or relay address: it names a system or a group, not one person.
+    A role word at a domain that spells the person's own ``name`` (normalized) is theirs:
+    ``git@srimukh.com`` of Srimukh Sripada is a personal address, not a relay."""
     local, _, domain = email.rpartition("@")
     local = local.split("+", 1)[0]
     return (
-        local in RELAY_LOCAL_PARTS
+        (local in RELAY_LOCAL_PARTS and not _spells_owner(domain, name))
         or domain in RELAY_DOMAINS
         or domain.endswith(".local")
         or "." not in domain
         or local.endswith(("-bot", "[bot]", "-noreply", "-no-reply"))
     )
+
+
+def _spells_owner(domain: str, name: str | None) -> bool:
+    """Does the domain's leading label spell ``name``: the whole name run together, or one
+    of its words of at least five letters (a given name or surname, not an initial)?"""
+    if not name or domain in RELAY_DOMAINS:
+        return False
+    label = domain.split(".", 1)[0]
+    words = name.split()
+    return label == "".join(words) or (len(label) >= 5 and label in words)
 
 
 def github_noreply(email: str) -> tuple[str | None, str] | None:
@@ -144,8 +163,8 @@ def keys_for(actor: Actor) -> list[Key]:
                 keys.append(
                     Key(f"account:github:{user_id}", 1.0, "GitHub noreply address of the account")
                 )
-        elif not is_relay(email):
-            keys.append(Key(f"email:{email}", 1.0, "same email address"))
+        elif not is_relay(email, normalize_name(actor.display_name)):
+            keys.append(Key(f"email:{mailbox(email)}", 1.0, "same email address"))
     name = normalize_name(actor.display_name)
     if name:
         keys.append(Key(f"name:{name}", NAME_SCORE, "same full name"))
@@ -165,8 +184,12 @@ def keys_for(actor: Actor) -> list[Key]:
     if email and (noreply := github_noreply(email)):
         logins.append(noreply[1])
     handles |= {re.sub(r"[-_.]", "", login.lower()) for login in logins}
+    # The local part of a personal address is a handle too: "schnaitterm@ucf.edu" and the
+    # GitHub login schnaitterm; evidence.name_link judges how rare it is.
+    if email and not github_noreply(email) and not is_relay(email, name):
+        handles.add(re.sub(r"[-_.]", "", mailbox(email).rpartition("@")[0]))
     keys.extend(
-        Key(f"handle:{handle}", NAME_SCORE, "a login that spells the name")
+        Key(f"handle:{handle}", NAME_SCORE, "a login or mailbox that spells the name")
         for handle in sorted(handles)
         if len(handle) >= 6
     )

@@ -57,6 +57,7 @@ class Placement:
     rule: str | None  # the rule and score of the weakest merging link
     score: float | None
     suggestions: tuple[Suggestion, ...]
+    link: Key | None = None  # the alias's own link to ``joins``, its evidence spelled out
 
 
 def shared_links(
@@ -112,6 +113,7 @@ def place(
         _explained(weakest.best) if weakest else None,
         weakest.best.score if weakest else None,
         suggestions,
+        Key(survivor.best.value, survivor.best.score, _explained(survivor.best)),
     )
 
 
