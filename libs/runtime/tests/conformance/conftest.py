@@ -31,6 +31,7 @@ class BusUnderTest:
     batched: bool = False  # the consumers' handler is Batched
     topic: str = field(default_factory=lambda: f"conformance.{secrets.token_hex(4)}")
     group: str = field(default_factory=lambda: f"group-{secrets.token_hex(4)}")
+    started: list[subprocess.Popen[str]] = field(default_factory=list)
 
     def bus(self) -> EventBus:
         return busworker.make_bus(
@@ -68,7 +69,16 @@ class BusUnderTest:
             text=True,
             stdin=subprocess.DEVNULL,
         )
+        self.started.append(process)
         return process
+
+    def stop_workers(self) -> None:
+        """Kill every worker still running: a test that failed or timed out midway must
+        not leave a process consuming (and loading the box) for the rest of the run."""
+        for process in self.started:
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=10)
 
 
 def wait_for_line(process: subprocess.Popen[str], expected: str) -> None:
@@ -95,7 +105,10 @@ async def bus_under_test(
     bootstrap = request.getfixturevalue("kafka_bootstrap") if bus_kind == "kafka" else None
     under_test = BusUnderTest(bus_kind, database_url, bootstrap, batched=handling == "batched")
     await under_test.prepare()
-    yield under_test
+    try:
+        yield under_test
+    finally:
+        under_test.stop_workers()
 
 
 @pytest.fixture
