@@ -81,9 +81,25 @@ async def test_memberships_over_time_refuse_overlaps_and_filter_developers(
     # Order holds per partition key (per team, per developer), not across them.
     actions = sorted(a.data["action"] for a in await identity.events("sextant.config.changed.v1"))
     assert actions == ["identity.merge", "identity.team.create"] + ["identity.team.member.add"] * 4
+    [created_event] = await identity.events("sextant.identity.team.created.v1")
+    assert created_event.data["team_id"] == team
+    assert created_event.data["name"] == "Platform"
+    spans = {
+        (e.data["developer_id"], e.data["starts_on"], e.data["ends_on"], e.data["removed"])
+        for e in await identity.events("sextant.identity.team.membership_changed.v1")
+    }
+    assert spans == {
+        (str(ada), str(day - timedelta(days=60)), str(day - timedelta(days=31)), False),
+        (str(bob), str(day - timedelta(days=45)), None, False),
+        (str(ada), str(day - timedelta(days=30)), None, False),
+        (str(cyd), str(day + timedelta(days=10)), str(day + timedelta(days=20)), False),
+    }  # the refused ones announce nothing; the merge moves none (they read as the survivor)
 
     deleted = await identity.client.delete(f"/v1/teams/{team}", headers=identity.admin)
     assert deleted.status_code == 204
+    [gone] = await identity.events("sextant.identity.team.deleted.v1")
+    assert gone.data["team_id"] == team
+    assert gone.subject == f"team:{team}"
     assert_problem(await identity.client.get(members, headers=identity.member), 410)
     assert (await identity.client.get("/v1/teams", headers=identity.member)).json()["items"] == []
     kept = await identity.client.get(

@@ -27,6 +27,9 @@ from sextant.contracts.events.platform import (
     DeveloperLockChanged,
     DevelopersMerged,
     DeveloperSplit,
+    TeamCreated,
+    TeamDeleted,
+    TeamMembershipChanged,
 )
 from sextant.identity.attribution import KNOWN
 from sextant.identity.db import repository
@@ -408,6 +411,9 @@ async def create_team(session: AsyncSession, change: Change, name: str) -> TeamR
     team = TeamRow(uuid7(), name, _now(), None)
     if not await repository.add_team(session, change.tenant, team):
         raise Conflict(f"a team named {name!r} already exists")
+    await _announce(
+        session, change, TeamCreated(team_id=team.id, name=name, actor=change.actor), _team(team.id)
+    )
     await _audit(session, change, "identity.team.create", "team", team.id, None, {"name": name})
     return team
 
@@ -427,6 +433,9 @@ async def team_or_error(
 async def delete_team(session: AsyncSession, change: Change, team_id: UUID) -> None:
     team = await team_or_error(session, change.tenant, team_id, for_update=True)
     await repository.soft_delete_team(session, change.tenant, team_id, _now())
+    await _announce(
+        session, change, TeamDeleted(team_id=team_id, actor=change.actor), _team(team_id)
+    )
     await _audit(
         session, change, "identity.team.delete", "team", team_id, {"name": team.name}, None
     )
@@ -458,6 +467,19 @@ async def add_member(
         )
     membership = MembershipRow(uuid7(), team_id, developer_id, starts_on, ends_on)
     await repository.add_membership(session, tenant, membership, _now())
+    await _announce(
+        session,
+        change,
+        TeamMembershipChanged(
+            membership_id=membership.id,
+            team_id=team_id,
+            developer_id=developer_id,
+            starts_on=starts_on,
+            ends_on=ends_on,
+            actor=change.actor,
+        ),
+        _team(team_id),
+    )
     await _audit(
         session,
         change,
@@ -508,6 +530,12 @@ async def _describe(session: AsyncSession, tenant: UUID, developer: DeveloperRow
             str(a) for a in await repository.alias_ids_of(session, tenant, developer.id)
         ),
     }
+
+
+def _team(team_id: UUID) -> str:
+    """A team's events share its key, so a consumer sees its creation, memberships and
+    deletion in order."""
+    return f"team:{team_id}"
 
 
 async def _announce(session: AsyncSession, change: Change, event: EventModel, entity: str) -> None:
