@@ -27,6 +27,7 @@ from sextant.contracts.events.platform import (
     DeveloperLockChanged,
     DevelopersMerged,
     DeveloperSplit,
+    DeveloperUserLinked,
     TeamCreated,
     TeamDeleted,
     TeamMembershipChanged,
@@ -288,6 +289,42 @@ async def set_lock(
         {"locked": locked},
     )
     return await live_developer(session, tenant, developer_id)
+
+
+async def link_user(
+    session: AsyncSession, change: Change, developer_id: UUID, user_id: str | None
+) -> str | None:
+    """Link a user (the gateway's token subject) to a live developer, or unlink it (None);
+    announced so insights shows the user their own history and teams, and audited. Returns
+    the user linked before (no event when unchanged)."""
+    tenant = change.tenant
+    await repository.lock_tenant_resolution(session, tenant)
+    await live_developer(session, tenant, developer_id)
+    before = await repository.user_of(session, tenant, developer_id)
+    if before == user_id:
+        return before
+    await repository.link_user(session, tenant, developer_id, user_id, change.actor, _now())
+    await _announce(
+        session,
+        change,
+        DeveloperUserLinked(
+            developer_id=developer_id,
+            user_id=user_id,
+            previous_user_id=before,
+            actor=change.actor,
+        ),
+        f"developer:{developer_id}",
+    )
+    await _audit(
+        session,
+        change,
+        "identity.developer.user.link" if user_id else "identity.developer.user.unlink",
+        "developer",
+        developer_id,
+        {"user_id": before},
+        {"user_id": user_id},
+    )
+    return before
 
 
 # merge suggestions ---------------------------------------------------------------------
