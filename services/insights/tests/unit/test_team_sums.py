@@ -4,7 +4,7 @@ developer's last day, and the periods cut like the flow metrics'."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from uuid import UUID
 
 import pytest
@@ -12,7 +12,7 @@ import pytest
 from sextant.insights.domain import flow
 from sextant.insights.domain.teams import MemberDay, figures, series
 from sextant.insights.domain.trends import DeveloperDay
-from sextant.insights.team_metrics import day_periods
+from sextant.insights.team_metrics import day_periods, earliest_day
 from sextant.runtime.errors import InvalidInput
 
 ADA, BEN = UUID(int=1), UUID(int=2)
@@ -102,3 +102,8 @@ def test_a_range_too_long_or_empty_is_refused_naming_the_parameter() -> None:
     with pytest.raises(InvalidInput) as empty:
         day_periods(MON, MON, flow.Granularity.DAY)
     assert empty.value.extensions["parameter"] == "since"
+
+
+def test_the_default_range_is_the_28_days_before_until_and_never_before_the_first_day() -> None:
+    assert earliest_day(date(2026, 3, 29)) == MON - timedelta(days=1)
+    assert earliest_day(date.min + timedelta(days=3)) == date.min  # then refused as empty

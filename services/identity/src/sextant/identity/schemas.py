@@ -158,7 +158,9 @@ class UserLink(BaseModel):
     user_id: str | None = Field(
         min_length=1,
         max_length=320,
-        description="the user's subject as the gateway's tokens carry it; null unlinks",
+        pattern=r"^[^\x00-\x1f\x7f]+$",
+        description="the user's subject as the gateway's tokens carry it (no control "
+        "characters); null unlinks",
     )
 
 

@@ -145,6 +145,11 @@ def day_periods(
     return [(a.date(), b.date()) for a, b in flow.periods(start, end, granularity)]
 
 
+def earliest_day(until: date) -> date:
+    """The default ``since``: :data:`DEFAULT_DAYS` before ``until`` (or the first day there is)."""
+    return max(until, date.min + timedelta(days=DEFAULT_DAYS)) - timedelta(days=DEFAULT_DAYS)
+
+
 Responses = dict[int | str, dict[str, Any]]
 TEAM_RESPONSES: Responses = {
     200: {
@@ -200,7 +205,7 @@ async def get_team_metrics(
         raise InvalidInput("team metrics are per tenant; the call names none")
     tenant = caller.tid
     end = until or datetime.now(UTC).date() + timedelta(days=1)
-    start = since or end - timedelta(days=DEFAULT_DAYS)
+    start = since or earliest_day(end)
     cut = day_periods(start, end, flow.Granularity(granularity))
     team = await teams.get_team(session, tenant, team_id)
     if team is None:
