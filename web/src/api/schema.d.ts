@@ -6540,7 +6540,7 @@ export interface components {
         UserLink: {
             /**
              * User Id
-             * @description the user's subject as the gateway's tokens carry it; null unlinks
+             * @description the user's subject as the gateway's tokens carry it (no control characters); null unlinks
              */
             user_id: string | null;
         };
