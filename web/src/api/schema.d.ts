@@ -3747,6 +3747,11 @@ export interface components {
              * Format: date-time
              */
             since: string;
+            /**
+             * Team
+             * @description the team filter, if any
+             */
+            team?: string | null;
             total: components["schemas"]["FlowPeriod"];
             /**
              * Until
@@ -5534,6 +5539,11 @@ export interface components {
              * Format: date-time
              */
             since: string;
+            /**
+             * Team
+             * @description the team filter, if any
+             */
+            team?: string | null;
             total: components["schemas"]["ReviewPeriod"];
             /**
              * Until
@@ -11534,6 +11544,8 @@ export interface operations {
                 include_bots?: boolean;
                 /** @description only this developer's changes (as author) and work items (as assignee); those merged into it included */
                 developer?: string | null;
+                /** @description only the team's: changes whose author was in the team on the day they merged (else opened), work items whose assignee was in it on the day they were done */
+                team?: string | null;
                 /** @description workspace:<id> or view:<id> (a view joins several workspaces) */
                 scope: string;
             };
@@ -11584,8 +11596,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the ?scope= or the object named is not the caller's tenant's */
+            /** @description the team filter names no team of this tenant */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the team filter names a deleted team */
+            410: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -11635,6 +11656,8 @@ export interface operations {
                 include_bots?: boolean;
                 /** @description only this developer's changes (as author) and work items (as assignee); those merged into it included */
                 developer?: string | null;
+                /** @description only the team's: changes whose author was in the team on the day they merged (else opened), work items whose assignee was in it on the day they were done */
+                team?: string | null;
                 /** @description workspace:<id> or view:<id> (a view joins several workspaces) */
                 scope: string;
             };
@@ -11685,8 +11708,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the ?scope= or the object named is not the caller's tenant's */
+            /** @description the team filter names no team of this tenant */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the team filter names a deleted team */
+            410: {
                 headers: {
                     [name: string]: unknown;
                 };

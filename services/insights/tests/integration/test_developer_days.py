@@ -256,7 +256,9 @@ async def test_trends_by_role_as_json_and_csv_and_the_tenant_s_switch(
     assert four["flow_efficiency"] is None
     assert all(m["test"] is None and m["arrow"] is None for m in four["metrics"])
 
-    reply = await client.get(url, params=params, headers={**as_("tenant_admin"), "Accept": "text/csv"})
+    reply = await client.get(
+        url, params=params, headers={**as_("tenant_admin"), "Accept": "text/csv"}
+    )
     assert reply.status_code == 200
     rows = list(csv.DictReader(io.StringIO(reply.text)))
     assert len(rows) == 52

@@ -48,6 +48,7 @@ __all__ = ["running"]  # the fixture, imported to be reused
 MON = date(2026, 3, 2)
 TEAM_A, TEAM_B = uuid7(), uuid7()
 WEEK = {"since": "2026-03-02", "until": "2026-03-06", "granularity": "day"}
+FLOW_WEEK = {"since": "2026-03-02T00:00:00Z", "until": "2026-03-09T00:00:00Z"}
 
 
 def joined(scenario: Tenant, team: UUID, who: UUID, starts: int, ends: int | None) -> Envelope:
@@ -156,6 +157,20 @@ async def test_a_mover_counts_for_each_team_on_its_days_and_a_merge_moves_member
         ("day", "2026-03-05", "0"),
     ]
 
+    # The flow metrics' team filter: a change counts for the team its author was in on the
+    # day it merged (#20 Carol's Monday, #21 Dave's Tuesday: both A's).
+    async def merged(team: UUID | None) -> int:
+        params = {"scope": f"workspace:{scenario.workspace}", **FLOW_WEEK}
+        if team is not None:
+            params["team"] = str(team)
+        reply = await running.client.get("/v1/metrics/flow", params=params, headers=admin)
+        assert reply.status_code == 200, reply.text
+        assert reply.json()["team"] == (None if team is None else str(team))
+        count: int = reply.json()["total"]["change_requests"]["merged"]
+        return count
+
+    assert (await merged(None), await merged(TEAM_A), await merged(TEAM_B)) == (2, 2, 0)
+
     # Bob is merged into Dave: Bob's Wednesday commit is Dave's, and Bob's membership of B
     # (from Monday) reads as Dave's, so Dave's days count for B too.
     member_dave = token(internal_keys, "member", scenario.tenant, "u-dave")
@@ -167,6 +182,7 @@ async def test_a_mover_counts_for_each_team_on_its_days_and_a_merge_moves_member
     assert [p["commits"] for p in a["periods"]] == [2, 2, 2, 0]
     b = await metrics(TEAM_B)
     assert [p["commits"] for p in b["periods"]] == [0, 1, 2, 3]
+    assert await merged(TEAM_B) == 1  # #21: Dave's Tuesday is B's now
     allowed = await running.client.get(
         f"/v1/teams/{TEAM_B}/metrics", params=WEEK, headers=member_dave
     )
@@ -181,6 +197,12 @@ async def test_a_mover_counts_for_each_team_on_its_days_and_a_merge_moves_member
     assert gone.headers["content-type"].startswith("application/problem+json")
     unknown = await running.client.get(f"/v1/teams/{uuid7()}/metrics", headers=admin)
     assert (unknown.status_code, unknown.json()["parameter"]) == (404, "team_id")
+    flow = {"scope": f"workspace:{scenario.workspace}", "team": str(uuid7())}
+    no_team = await running.client.get("/v1/metrics/review", params=flow, headers=admin)
+    assert (no_team.status_code, no_team.json()["parameter"]) == (404, "team")
+    flow["team"] = str(TEAM_A)
+    deleted = await running.client.get("/v1/metrics/flow", params=flow, headers=admin)
+    assert (deleted.status_code, deleted.json()["parameter"]) == (410, "team")
 
 
 async def test_privacy_by_role(

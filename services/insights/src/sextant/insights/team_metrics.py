@@ -11,6 +11,7 @@ from uuid import UUID
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from sextant.insights import privacy
 from sextant.insights.db import teams
@@ -145,6 +146,19 @@ def day_periods(
     return [(a.date(), b.date()) for a, b in flow.periods(start, end, granularity)]
 
 
+async def team_or_error(
+    session: AsyncSession, tenant: UUID, team_id: UUID, parameter: str = "team"
+) -> teams.Team:
+    """The live team; 404 naming ``parameter`` when this tenant has none such, 410 when
+    deleted."""
+    team = await teams.get_team(session, tenant, team_id)
+    if team is None:
+        raise NotFound(f"no team {team_id} in this tenant", parameter=parameter)
+    if team.deleted:
+        raise Gone(f"team {team_id} was deleted", parameter=parameter)
+    return team
+
+
 def earliest_day(until: date) -> date:
     """The default ``since``: :data:`DEFAULT_DAYS` before ``until`` (or the first day there is)."""
     return max(until, date.min + timedelta(days=DEFAULT_DAYS)) - timedelta(days=DEFAULT_DAYS)
@@ -207,11 +221,7 @@ async def get_team_metrics(
     end = until or datetime.now(UTC).date() + timedelta(days=1)
     start = since or earliest_day(end)
     cut = day_periods(start, end, flow.Granularity(granularity))
-    team = await teams.get_team(session, tenant, team_id)
-    if team is None:
-        raise NotFound(f"no team {team_id} in this tenant", parameter="team_id")
-    if team.deleted:
-        raise Gone(f"team {team_id} was deleted")
+    team = await team_or_error(session, tenant, team_id, "team_id")
     await privacy.check_team(session, tenant, caller, team_id)
     rows = await teams.member_days(session, tenant, team_id, start, end, include_bots)
     reply = TeamMetricsReply(

@@ -131,7 +131,7 @@ async def get_team(session: AsyncSession, tenant: UUID, team_id: UUID) -> Team |
     return None if row is None else Team(team_id, row.name, row.deleted_at is not None)
 
 
-def _reads_as(tenant: UUID, column: sa.ColumnElement[UUID]) -> sa.ColumnElement[UUID]:
+def reads_as(tenant: UUID, column: sa.ColumnElement[UUID]) -> sa.ColumnElement[UUID]:
     """The id ``column`` (a developer id) reads as now: its survivor, else itself."""
     d = developers.alias("reads_as")
     survivor = (
@@ -140,6 +140,27 @@ def _reads_as(tenant: UUID, column: sa.ColumnElement[UUID]) -> sa.ColumnElement[
         .scalar_subquery()
     )
     return sa.func.coalesce(survivor, column)
+
+
+def utc_day_of(moment: sa.ColumnElement[datetime]) -> sa.ColumnElement[date]:
+    """The UTC day of a timestamp column."""
+    return sa.cast(sa.func.timezone("UTC", moment), sa.Date)
+
+
+def in_team_on(
+    tenant: UUID, team_id: UUID, developer_now: sa.ColumnElement[UUID], day: sa.ColumnElement[date]
+) -> sa.ColumnElement[bool]:
+    """Whether ``developer_now`` (an id as it reads now) was in the team on ``day``: one of
+    the team's memberships covers the day (``starts_on`` to ``ends_on``, both included) and
+    names that developer or one merged into them."""
+    m = team_memberships
+    return sa.exists().where(
+        m.c.tenant_id == tenant,
+        m.c.team_id == team_id,
+        reads_as(tenant, m.c.developer_id) == developer_now,
+        m.c.starts_on <= day,
+        sa.or_(m.c.ends_on.is_(None), m.c.ends_on >= day),
+    )
 
 
 async def member_days(
@@ -152,14 +173,8 @@ async def member_days(
 ) -> list[MemberDay]:
     """The DeveloperMetrics rows over [since, until) of the developers who were in the team
     on each row's day (a membership covers ``starts_on`` to ``ends_on``, both included)."""
-    t, m = developer_day_rows, team_memberships
-    in_team = sa.exists().where(
-        m.c.tenant_id == tenant,
-        m.c.team_id == team_id,
-        _reads_as(tenant, m.c.developer_id) == t.c.developer_id,
-        m.c.starts_on <= t.c.day,
-        sa.or_(m.c.ends_on.is_(None), m.c.ends_on >= t.c.day),
-    )
+    t = developer_day_rows
+    in_team = in_team_on(tenant, team_id, t.c.developer_id, t.c.day)
     query = (
         sa.select(t.c.developer_id, t.c.day, *(t.c[name] for name in FIELDS))
         .where(t.c.tenant_id == tenant, t.c.day >= since, t.c.day < until, in_team)
@@ -180,7 +195,7 @@ async def linked_developer(session: AsyncSession, tenant: UUID, user_id: str) ->
     """The developer linked to ``user_id``, as it reads now; None when not linked."""
     u = user_links
     return await session.scalar(
-        sa.select(_reads_as(tenant, u.c.developer_id)).where(
+        sa.select(reads_as(tenant, u.c.developer_id)).where(
             u.c.tenant_id == tenant, u.c.user_id == user_id
         )
     )
@@ -194,7 +209,7 @@ async def teams_of(session: AsyncSession, tenant: UUID, developer_ids: Iterable[
     m = team_memberships
     rows = await session.scalars(
         sa.select(m.c.team_id)
-        .where(m.c.tenant_id == tenant, _reads_as(tenant, m.c.developer_id).in_(wanted))
+        .where(m.c.tenant_id == tenant, reads_as(tenant, m.c.developer_id).in_(wanted))
         .distinct()
     )
     return set(rows)
