@@ -246,6 +246,18 @@ async def test_privacy_by_role(
     assert await status(carol, "member", "u-carol", elsewhere) == 404
     assert await status(team_a, "tenant_admin", "admin", elsewhere) == 404
 
+    # The admin relinks u-carol to Dave (Dave's link to u-dave ends), then unlinks her.
+    relinked = DeveloperUserLinked(developer_id=DAVE, user_id="u-carol", previous_user_id="u-dave")
+    await feed(running, scenario, [scenario.identity(relinked, f"developer:{DAVE}")])
+    assert (await status(dave, "member", "u-carol"), await status(carol, "member", "u-carol")) == (
+        200,
+        403,
+    )
+    assert await status(dave, "member", "u-dave") == 403
+    unlinked = DeveloperUserLinked(developer_id=DAVE, user_id=None, previous_user_id="u-carol")
+    await feed(running, scenario, [scenario.identity(unlinked, f"developer:{DAVE}")])
+    assert await status(dave, "member", "u-carol") == 403
+
 
 def token(keys: InternalKeys, role: Role, tenant: UUID, user: str = "admin") -> dict[str, str]:
     minted = keys.signer.mint(service="insights", subject=user, role=role, tenant_id=tenant)

@@ -94,20 +94,20 @@ async def link_user(
     user_id: str | None,
     previous_user_id: str | None,
 ) -> None:
-    """``user_id`` is ``developer_id`` now (a user is one developer); ``previous_user_id``,
-    or the developer's link when ``user_id`` is None, ends."""
+    """``user_id`` is ``developer_id`` now (None: nobody is). As in identity, a user is one
+    developer and a developer one user, so the developer's earlier link and the user's end."""
     u = user_links
     ended = [i for i in (previous_user_id, user_id) if i is not None]
-    if ended:
-        await session.execute(sa.delete(u).where(u.c.tenant_id == tenant, u.c.user_id.in_(ended)))
-    if user_id is None:
-        await session.execute(
-            sa.delete(u).where(u.c.tenant_id == tenant, u.c.developer_id == developer_id)
-        )
-        return
     await session.execute(
-        insert(u).values(tenant_id=tenant, user_id=user_id, developer_id=developer_id)
+        sa.delete(u).where(
+            u.c.tenant_id == tenant,
+            sa.or_(u.c.developer_id == developer_id, u.c.user_id.in_(ended)),
+        )
     )
+    if user_id is not None:
+        await session.execute(
+            insert(u).values(tenant_id=tenant, user_id=user_id, developer_id=developer_id)
+        )
 
 
 # reads -----------------------------------------------------------------------------------
