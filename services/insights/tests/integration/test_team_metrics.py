@@ -46,14 +46,23 @@ from .test_read_api import Running, inbox_count, publish, running, settled
 __all__ = ["running"]  # the fixture, imported to be reused
 
 MON = date(2026, 3, 2)
-TEAM_A, TEAM_B = uuid7(), uuid7()
+TEAM_A, TEAM_B, CAROL_IN_B = uuid7(), uuid7(), uuid7()
 WEEK = {"since": "2026-03-02", "until": "2026-03-06", "granularity": "day"}
 FLOW_WEEK = {"since": "2026-03-02T00:00:00Z", "until": "2026-03-09T00:00:00Z"}
 
 
-def joined(scenario: Tenant, team: UUID, who: UUID, starts: int, ends: int | None) -> Envelope:
+def joined(
+    scenario: Tenant,
+    team: UUID,
+    who: UUID,
+    starts: int,
+    ends: int | None,
+    membership: UUID | None = None,
+    removed: bool = False,
+) -> Envelope:
     event = TeamMembershipChanged(
-        membership_id=uuid7(),
+        membership_id=membership or uuid7(),
+        removed=removed,
         team_id=team,
         developer_id=who,
         starts_on=MON + timedelta(days=starts),
@@ -74,7 +83,7 @@ def the_week(s: Tenant) -> list[Envelope]:
         s.identity(TeamCreated(team_id=TEAM_A, name="Payments"), f"team:{TEAM_A}"),
         s.identity(TeamCreated(team_id=TEAM_B, name="Search"), f"team:{TEAM_B}"),
         joined(s, TEAM_A, CAROL, 0, 1),
-        joined(s, TEAM_B, CAROL, 2, None),
+        joined(s, TEAM_B, CAROL, 2, None, CAROL_IN_B),
         joined(s, TEAM_A, DAVE, 0, None),
         joined(s, TEAM_A, BOT, 0, None),
         joined(s, TEAM_B, BOB, 0, None),
@@ -183,6 +192,10 @@ async def test_a_mover_counts_for_each_team_on_its_days_and_a_merge_moves_member
     b = await metrics(TEAM_B)
     assert [p["commits"] for p in b["periods"]] == [0, 1, 2, 3]
     assert await merged(TEAM_B) == 1  # #21: Dave's Tuesday is B's now
+    # Carol's membership of B is removed (identity announces removed=true): her Thursday goes.
+    removal = joined(scenario, TEAM_B, CAROL, 2, None, CAROL_IN_B, removed=True)
+    await feed(running, scenario, [removal])
+    assert [p["commits"] for p in (await metrics(TEAM_B))["periods"]] == [0, 1, 2, 0]
     allowed = await running.client.get(
         f"/v1/teams/{TEAM_B}/metrics", params=WEEK, headers=member_dave
     )
