@@ -384,7 +384,8 @@ async def on_identity(session: AsyncSession, envelopes: Sequence[Envelope]) -> N
     """Keep the local developer map — who is a bot, who was merged into whom — and give
     each developer back exactly their own history: a merge sums the days of the developers
     merged, a split or a moved alias hands the records made under the aliases it names to
-    their new developer (records keep their alias, see the README)."""
+    their new developer (records keep their alias, see the README); and follow teams,
+    memberships and user links (they read as their developer does now: nothing to move)."""
     await developer_days.lock_tenant_days(session, envelopes[0].tenantid, exclusive=True)
     for envelope in each_in_context(envelopes):
         tenant = envelope.tenantid
