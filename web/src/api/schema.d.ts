@@ -475,10 +475,32 @@ export interface paths {
         };
         /**
          * A developer's weekly history and trends against their own past
-         * @description The last 52 weeks of a developer's figures (from the daily DeveloperMetrics history), and over the last 4, 13 and 52 weeks a Mann-Whitney U test per metric against the 52 weeks before (an arrow only when p < 0.05) and a composite flow efficiency, 50 meaning as usual for them. A merged developer answers as the one it was merged into. Managers and tenant admins only; Accept: text/csv for the weekly series.
+         * @description The last 52 weeks of a developer's figures (from the daily DeveloperMetrics history), and over the last 4, 13 and 52 weeks a Mann-Whitney U test per metric against the 52 weeks before (an arrow only when p < 0.05) and a composite flow efficiency, 50 meaning as usual for them. A merged developer answers as the one it was merged into. Tenant admins see every developer, managers their teams' developers, members their own history (the developer linked to their user); Accept: text/csv for the weekly series.
          */
         get: operations["get_trends"];
         put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/developers/{developer_id}/user": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Link a user to a developer, or unlink it (announced and audited)
+         * @description Says which user (the subject of the gateway's tokens) this developer is: insights then
+         *     shows that user their own history and their teams' aggregates. A user is one developer and
+         *     a developer one user: earlier links of either end. Tenant admins only.
+         */
+        put: operations["link_user"];
         post?: never;
         delete?: never;
         options?: never;
@@ -1466,6 +1488,26 @@ export interface paths {
          *     not overlap.
          */
         post: operations["add_team_member"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/teams/{team_id}/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A team's figures per day or week, from its members' daily history
+         * @description Commits, change requests opened and merged, reviews given, review latency, cycle time (median and P85) and WIP of the developers who were in the team on each day (identity's dated memberships; a developer who moved counts for their old team before and the new one after), over [since, until) in UTC days. Tenant admins see every team; managers and members the teams of the developer linked to their user. Accept: text/csv for rows.
+         */
+        get: operations["get_team_metrics"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -3737,6 +3779,11 @@ export interface components {
              * Format: date-time
              */
             since: string;
+            /**
+             * Team
+             * @description the team filter, if any
+             */
+            team?: string | null;
             total: components["schemas"]["FlowPeriod"];
             /**
              * Until
@@ -5573,6 +5620,11 @@ export interface components {
              * Format: date-time
              */
             since: string;
+            /**
+             * Team
+             * @description the team filter, if any
+             */
+            team?: string | null;
             total: components["schemas"]["ReviewPeriod"];
             /**
              * Until
@@ -6320,6 +6372,143 @@ export interface components {
             next_cursor?: string | null;
         };
         /**
+         * TeamMetricsReply
+         * @description A team's figures in total and per period, with the rule that made them.
+         * @example {
+         *       "granularity": "day",
+         *       "include_bots": false,
+         *       "membership_rule": "a developer's day counts for the teams they were a member of on that day (starts_on to ends_on, both included); memberships read as the developer reads now, so a merge brings the merged developer's memberships along",
+         *       "periods": [],
+         *       "since": "2026-03-02",
+         *       "team_id": "0190f5c2-eeee-7000-8000-000000000000",
+         *       "team_name": "Payments",
+         *       "total": {
+         *         "changes_merged": 2,
+         *         "changes_opened": 2,
+         *         "commits": 7,
+         *         "cycle_time_count": 2,
+         *         "cycle_time_p50_hours": 3,
+         *         "cycle_time_p85_hours": 3.7,
+         *         "developer_days": 3,
+         *         "developers": 2,
+         *         "end": "2026-03-04",
+         *         "period": "total",
+         *         "review_latency_count": 1,
+         *         "review_latency_hours": 2.5,
+         *         "reviews_given": 1,
+         *         "start": "2026-03-02",
+         *         "wip": 1
+         *       },
+         *       "until": "2026-03-04"
+         *     }
+         */
+        TeamMetricsReply: {
+            /**
+             * Granularity
+             * @enum {string}
+             */
+            granularity: "day" | "week";
+            /** Include Bots */
+            include_bots: boolean;
+            /** Membership Rule */
+            membership_rule: string;
+            /** Periods */
+            periods: components["schemas"]["TeamPeriod"][];
+            /**
+             * Since
+             * Format: date
+             */
+            since: string;
+            /**
+             * Team Id
+             * Format: uuid
+             */
+            team_id: string;
+            /**
+             * Team Name
+             * @description null when identity has not announced it yet
+             */
+            team_name: string | null;
+            total: components["schemas"]["TeamPeriod"];
+            /**
+             * Until
+             * Format: date
+             * @description excluded
+             */
+            until: string;
+        };
+        /**
+         * TeamPeriod
+         * @description A team's figures over one period (or the whole range).
+         */
+        TeamPeriod: {
+            /** Changes Merged */
+            changes_merged: number;
+            /** Changes Opened */
+            changes_opened: number;
+            /** Commits */
+            commits: number;
+            /**
+             * Cycle Time Count
+             * @description changes merged behind the percentiles
+             */
+            cycle_time_count: number;
+            /**
+             * Cycle Time P50 Hours
+             * @description median first commit (else opening) to merge of the members' merges
+             */
+            cycle_time_p50_hours: number | null;
+            /** Cycle Time P85 Hours */
+            cycle_time_p85_hours: number | null;
+            /**
+             * Developer Days
+             * @description member days with activity behind the figures
+             */
+            developer_days: number;
+            /**
+             * Developers
+             * @description distinct developers counted (members with activity)
+             */
+            developers: number;
+            /**
+             * End
+             * Format: date
+             * @description the day after the period's last
+             */
+            end: string;
+            /**
+             * Period
+             * @enum {string}
+             */
+            period: "total" | "day" | "week";
+            /**
+             * Review Latency Count
+             * @description first reviews behind the latency
+             */
+            review_latency_count: number;
+            /**
+             * Review Latency Hours
+             * @description mean time from a change's opening to a member's first review of it
+             */
+            review_latency_hours: number | null;
+            /**
+             * Reviews Given
+             * @description reviews of others' change requests
+             */
+            reviews_given: number;
+            /**
+             * Start
+             * Format: date
+             * @description first UTC day of the period
+             */
+            start: string;
+            /**
+             * Wip
+             * @description sum over the developers counted of their open change requests at the end of their last active day of the period
+             */
+            wip: number;
+        };
+        /**
          * TeamView
          * @example {
          *       "created_at": "2026-12-01T09:30:00Z",
@@ -6461,6 +6650,38 @@ export interface components {
              * @description true when the limit itself is in the band (≤)
              */
             inclusive: boolean;
+        };
+        /**
+         * UserLink
+         * @description Which user (the gateway's token subject) a developer is; null for none.
+         * @example {
+         *       "user_id": "ada@example.org"
+         *     }
+         */
+        UserLink: {
+            /**
+             * User Id
+             * @description the user's subject as the gateway's tokens carry it (no control characters); null unlinks
+             */
+            user_id: string | null;
+        };
+        /** UserLinkView */
+        UserLinkView: {
+            /**
+             * Developer Id
+             * Format: uuid
+             */
+            developer_id: string;
+            /**
+             * Previous User Id
+             * @description the user linked before this change
+             */
+            previous_user_id: string | null;
+            /**
+             * User Id
+             * @description the user linked now; null for none
+             */
+            user_id: string | null;
         };
         /** VerificationFinding */
         VerificationFinding: {
@@ -9185,7 +9406,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the role may not see developers' metrics, or the tenant turned them off */
+            /** @description the caller may not see this developer (see the privacy rules), or the tenant turned per-developer metrics off */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9204,6 +9425,114 @@ export interface operations {
                 };
             };
             /** @description a parameter of the wrong type (named in the detail) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description over the tenant's, the key's or the address's rate: retry after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the service behind this route or a database is unavailable: nothing was changed */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    link_user: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the developer's id */
+                developer_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UserLink"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserLinkView"];
+                };
+            };
+            /** @description a ?scope= given twice, or a value the service cannot use */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no token, or an expired, revoked or unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role or tenant may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no such developer in this tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description a developer named was merged into another (merged_into) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the body is over the gateway's limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation Error */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -11326,6 +11655,8 @@ export interface operations {
                 include_bots?: boolean;
                 /** @description only this developer's changes (as author) and work items (as assignee); those merged into it included */
                 developer?: string | null;
+                /** @description only the team's: changes whose author was in the team on the day they merged (else opened), work items whose assignee was in it on the day they were done */
+                team?: string | null;
                 /** @description workspace:<id> or view:<id> (a view joins several workspaces) */
                 scope: string;
             };
@@ -11376,8 +11707,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the ?scope= or the object named is not the caller's tenant's */
+            /** @description the team filter names no team of this tenant */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the team filter names a deleted team */
+            410: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -11427,6 +11767,8 @@ export interface operations {
                 include_bots?: boolean;
                 /** @description only this developer's changes (as author) and work items (as assignee); those merged into it included */
                 developer?: string | null;
+                /** @description only the team's: changes whose author was in the team on the day they merged (else opened), work items whose assignee was in it on the day they were done */
+                team?: string | null;
                 /** @description workspace:<id> or view:<id> (a view joins several workspaces) */
                 scope: string;
             };
@@ -11477,8 +11819,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the ?scope= or the object named is not the caller's tenant's */
+            /** @description the team filter names no team of this tenant */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the team filter names a deleted team */
+            410: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -14388,6 +14739,111 @@ export interface operations {
                 };
             };
             /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description over the tenant's, the key's or the address's rate: retry after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the service behind this route or a database is unavailable: nothing was changed */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_team_metrics: {
+        parameters: {
+            query?: {
+                /** @description first UTC day, included; default: 28 days before until */
+                since?: string | null;
+                /** @description UTC day after the last one, excluded; default: tomorrow (today in) */
+                until?: string | null;
+                /** @description day or week: the periods, cut from since (the last may be shorter) */
+                granularity?: "day" | "week";
+                /** @description count developers identity knows as bots too */
+                include_bots?: boolean;
+            };
+            header?: never;
+            path: {
+                /** @description the team (identity's id) */
+                team_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The figures as JSON, or as CSV (the total, then one row per period) when Accept prefers text/csv. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TeamMetricsReply"];
+                    "text/csv": string;
+                };
+            };
+            /** @description the call names no tenant, since is not before until, or the range is over three years or 400 periods (the parameter is named) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no token, or an expired, revoked or unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller may not see this team (see the privacy rules) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no such team in this tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the team was deleted */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description a parameter of the wrong type (named in the detail) */
             422: {
                 headers: {
                     [name: string]: unknown;

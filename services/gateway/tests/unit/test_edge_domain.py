@@ -217,6 +217,10 @@ def test_routes_send_each_public_path_to_its_owner_most_specific_first() -> None
     assert route_for("/v1/developers/abc/trends").service == "insights"  # type: ignore[union-attr]
     assert route_for("/v1/developers/abc").service == "identity"  # type: ignore[union-attr]
     assert route_for("/v1/developers").service == "identity"  # type: ignore[union-attr]
+    team = route_for("/v1/teams/t1/metrics")
+    assert (team.service, team.params) == ("insights", {"team_id": "t1"})  # type: ignore[union-attr]
+    for identity_s in ("/v1/teams", "/v1/teams/t1", "/v1/teams/t1/members", "/v1/teams/t1/m"):
+        assert route_for(identity_s).service == "identity"  # type: ignore[union-attr]
     assert route_for("/v1/reports/1/file").service == "reports"  # type: ignore[union-attr]
     for ingested in ("/v1/change-requests", "/v1/deployments/x", "/v1/incidents", "/v1/builds"):
         assert route_for(ingested).service == "insights"  # type: ignore[union-attr]

@@ -81,9 +81,25 @@ async def test_memberships_over_time_refuse_overlaps_and_filter_developers(
     # Order holds per partition key (per team, per developer), not across them.
     actions = sorted(a.data["action"] for a in await identity.events("sextant.config.changed.v1"))
     assert actions == ["identity.merge", "identity.team.create"] + ["identity.team.member.add"] * 4
+    [created_event] = await identity.events("sextant.identity.team.created.v1")
+    assert created_event.data["team_id"] == team
+    assert created_event.data["name"] == "Platform"
+    spans = {
+        (e.data["developer_id"], e.data["starts_on"], e.data["ends_on"], e.data["removed"])
+        for e in await identity.events("sextant.identity.team.membership_changed.v1")
+    }
+    assert spans == {
+        (str(ada), str(day - timedelta(days=60)), str(day - timedelta(days=31)), False),
+        (str(bob), str(day - timedelta(days=45)), None, False),
+        (str(ada), str(day - timedelta(days=30)), None, False),
+        (str(cyd), str(day + timedelta(days=10)), str(day + timedelta(days=20)), False),
+    }  # the refused ones announce nothing; the merge moves none (they read as the survivor)
 
     deleted = await identity.client.delete(f"/v1/teams/{team}", headers=identity.admin)
     assert deleted.status_code == 204
+    [gone] = await identity.events("sextant.identity.team.deleted.v1")
+    assert gone.data["team_id"] == team
+    assert gone.subject == f"team:{team}"
     assert_problem(await identity.client.get(members, headers=identity.member), 410)
     assert (await identity.client.get("/v1/teams", headers=identity.member)).json()["items"] == []
     kept = await identity.client.get(
@@ -184,3 +200,72 @@ async def test_developers_search_by_name_email_or_login_with_bots_hidden_by_defa
         await identity.client.get("/v1/developers", params={"limit": 0}, headers=identity.member),
         422,
     )
+
+
+async def test_a_user_is_linked_to_one_developer_announced_and_audited(
+    identity: Identity,
+) -> None:
+    ada, bob = await identity.attribute(
+        person("Ada Lovelace", "ada@example.org"), person("Bob Dobbs", "bob@example.org")
+    )
+
+    async def link(developer: object, user: str | None, headers: Any = None) -> Any:
+        return await identity.client.put(
+            f"/v1/developers/{developer}/user",
+            json={"user_id": user},
+            headers=headers or identity.admin,
+        )
+
+    first = await link(ada, "u-ada")
+    assert first.status_code == 200, first.text
+    assert first.json() == {"developer_id": str(ada), "user_id": "u-ada", "previous_user_id": None}
+    assert (await link(ada, "u-ada")).status_code == 200  # unchanged: announces nothing
+    moved = await link(bob, "u-ada")  # the user is Bob after all: Ada's link ends
+    assert moved.json()["previous_user_id"] is None
+    unlinked = await link(bob, None)
+    assert unlinked.json() == {
+        "developer_id": str(bob),
+        "user_id": None,
+        "previous_user_id": "u-ada",
+    }
+
+    announced = [
+        (e.data["developer_id"], e.data["user_id"], e.data["previous_user_id"], e.subject)
+        for e in await identity.events("sextant.identity.developer.user_linked.v1")
+    ]
+    assert sorted(announced, key=str) == sorted(
+        [
+            (str(ada), "u-ada", None, f"developer:{ada}"),
+            (str(bob), "u-ada", None, f"developer:{bob}"),
+            (str(bob), None, "u-ada", f"developer:{bob}"),
+        ],
+        key=str,
+    )
+    audited = [
+        (a.data["action"], a.data["before"], a.data["after"])
+        for a in await identity.events("sextant.config.changed.v1")
+        if a.data["action"].startswith("identity.developer.user")
+    ]
+    assert sorted(audited, key=str) == sorted(
+        [
+            ("identity.developer.user.link", {"user_id": None}, {"user_id": "u-ada"}),
+            ("identity.developer.user.link", {"user_id": None}, {"user_id": "u-ada"}),
+            ("identity.developer.user.unlink", {"user_id": "u-ada"}, {"user_id": None}),
+        ],
+        key=str,
+    )
+
+    assert_problem(await link(ada, "u-x", identity.member), 403)
+    assert_problem(await link(uuid7(), "u-x"), 404)
+    assert_problem(await link(ada, "u-x", identity.as_role("tenant_admin", uuid7())), 404)
+    assert_problem(await link(ada, ""), 422)
+    missing = await identity.client.put(
+        f"/v1/developers/{ada}/user", json={}, headers=identity.admin
+    )
+    assert_problem(missing, 422)
+    await identity.client.post(
+        "/v1/developers/merge",
+        json={"survivor_id": str(ada), "merged_ids": [str(bob)]},
+        headers=identity.admin,
+    )
+    assert_problem(await link(bob, "u-bob"), 409)  # merged away: link the survivor

@@ -222,7 +222,7 @@ async def test_trends_by_role_as_json_and_csv_and_the_tenant_s_switch(
 
     url = f"/v1/developers/{ALICE_OLD}/trends"
     params = {"until": "2026-03-09"}
-    reply = await client.get(url, params=params, headers=as_("manager"))
+    reply = await client.get(url, params=params, headers=as_("tenant_admin"))
     assert reply.status_code == 200, reply.text
     body = reply.json()
     assert body["developer_id"] == str(ALICE)  # alice-old reads as Alice, who absorbed her
@@ -256,7 +256,9 @@ async def test_trends_by_role_as_json_and_csv_and_the_tenant_s_switch(
     assert four["flow_efficiency"] is None
     assert all(m["test"] is None and m["arrow"] is None for m in four["metrics"])
 
-    reply = await client.get(url, params=params, headers={**as_("manager"), "Accept": "text/csv"})
+    reply = await client.get(
+        url, params=params, headers={**as_("tenant_admin"), "Accept": "text/csv"}
+    )
     assert reply.status_code == 200
     rows = list(csv.DictReader(io.StringIO(reply.text)))
     assert len(rows) == 52
@@ -269,10 +271,10 @@ async def test_trends_by_role_as_json_and_csv_and_the_tenant_s_switch(
     member = await client.get(url, params=params, headers=as_("member"))
     assert member.status_code == 403
     assert member.headers["content-type"].startswith("application/problem+json")
-    assert "no user is linked to a developer" in member.json()["detail"]
-    elsewhere = await client.get(url, params=params, headers=as_("manager", uuid7()))
-    assert elsewhere.status_code == 404  # another tenant's manager: no such developer there
-    unknown = await client.get(f"/v1/developers/{uuid7()}/trends", headers=as_("manager"))
+    assert "no developer is linked to your user" in member.json()["detail"]
+    elsewhere = await client.get(url, params=params, headers=as_("tenant_admin", uuid7()))
+    assert elsewhere.status_code == 404  # another tenant's admin: no such developer there
+    unknown = await client.get(f"/v1/developers/{uuid7()}/trends", headers=as_("tenant_admin"))
     assert unknown.status_code == 404
     assert unknown.json()["parameter"] == "developer_id"
 

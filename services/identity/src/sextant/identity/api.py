@@ -38,6 +38,8 @@ from sextant.identity.schemas import (
     TeamCreate,
     TeamList,
     TeamView,
+    UserLink,
+    UserLinkView,
 )
 from sextant.runtime.app import Session, State
 from sextant.runtime.errors import InvalidInput, problem_response
@@ -274,6 +276,25 @@ async def lock_developer(
     change = _change(caller, state)
     await service.set_lock(session, change, developer_id, body.locked)
     return await _detail(session, change.tenant, developer_id)
+
+
+@router.put(
+    "/developers/{developer_id}/user",
+    response_model=UserLinkView,
+    summary="Link a user to a developer, or unlink it (announced and audited)",
+    responses={
+        404: problem_response("no such developer in this tenant"),
+        **MERGED_AWAY,
+    },
+)
+async def link_user(
+    developer_id: DeveloperId, body: UserLink, caller: Admin, session: Session, state: State
+) -> UserLinkView:
+    """Says which user (the subject of the gateway's tokens) this developer is: insights then
+    shows that user their own history and their teams' aggregates. A user is one developer and
+    a developer one user: earlier links of either end. Tenant admins only."""
+    before = await service.link_user(session, _change(caller, state), developer_id, body.user_id)
+    return UserLinkView(developer_id=developer_id, user_id=body.user_id, previous_user_id=before)
 
 
 # teams ---------------------------------------------------------------------------------

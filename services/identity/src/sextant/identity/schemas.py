@@ -186,6 +186,28 @@ class LockRequest(BaseModel):
     locked: bool = Field(description="a locked developer is never changed by automatic matching")
 
 
+class UserLink(BaseModel):
+    """Which user (the gateway's token subject) a developer is; null for none."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"user_id": "ada@example.org"}]}
+    )
+
+    user_id: str | None = Field(
+        min_length=1,
+        max_length=320,
+        pattern=r"^[^\x00-\x1f\x7f]+$",
+        description="the user's subject as the gateway's tokens carry it (no control "
+        "characters); null unlinks",
+    )
+
+
+class UserLinkView(BaseModel):
+    developer_id: UUID
+    user_id: str | None = Field(description="the user linked now; null for none")
+    previous_user_id: str | None = Field(description="the user linked before this change")
+
+
 class SuggestionView(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={

@@ -27,6 +27,10 @@ from sextant.contracts.events.platform import (
     DeveloperLockChanged,
     DevelopersMerged,
     DeveloperSplit,
+    DeveloperUserLinked,
+    TeamCreated,
+    TeamDeleted,
+    TeamMembershipChanged,
 )
 from sextant.identity.attribution import KNOWN
 from sextant.identity.db import repository
@@ -305,6 +309,42 @@ async def set_lock(
     return await live_developer(session, tenant, developer_id)
 
 
+async def link_user(
+    session: AsyncSession, change: Change, developer_id: UUID, user_id: str | None
+) -> str | None:
+    """Link a user (the gateway's token subject) to a live developer, or unlink it (None);
+    announced so insights shows the user their own history and teams, and audited. Returns
+    the user linked before (no event when unchanged)."""
+    tenant = change.tenant
+    await repository.lock_tenant_resolution(session, tenant)
+    await live_developer(session, tenant, developer_id)
+    before = await repository.user_of(session, tenant, developer_id)
+    if before == user_id:
+        return before
+    await repository.link_user(session, tenant, developer_id, user_id, change.actor, _now())
+    await _announce(
+        session,
+        change,
+        DeveloperUserLinked(
+            developer_id=developer_id,
+            user_id=user_id,
+            previous_user_id=before,
+            actor=change.actor,
+        ),
+        f"developer:{developer_id}",
+    )
+    await _audit(
+        session,
+        change,
+        "identity.developer.user.link" if user_id else "identity.developer.user.unlink",
+        "developer",
+        developer_id,
+        {"user_id": before},
+        {"user_id": user_id},
+    )
+    return before
+
+
 # merge suggestions ---------------------------------------------------------------------
 
 
@@ -426,6 +466,9 @@ async def create_team(session: AsyncSession, change: Change, name: str) -> TeamR
     team = TeamRow(uuid7(), name, _now(), None)
     if not await repository.add_team(session, change.tenant, team):
         raise Conflict(f"a team named {name!r} already exists")
+    await _announce(
+        session, change, TeamCreated(team_id=team.id, name=name, actor=change.actor), _team(team.id)
+    )
     await _audit(session, change, "identity.team.create", "team", team.id, None, {"name": name})
     return team
 
@@ -445,6 +488,9 @@ async def team_or_error(
 async def delete_team(session: AsyncSession, change: Change, team_id: UUID) -> None:
     team = await team_or_error(session, change.tenant, team_id, for_update=True)
     await repository.soft_delete_team(session, change.tenant, team_id, _now())
+    await _announce(
+        session, change, TeamDeleted(team_id=team_id, actor=change.actor), _team(team_id)
+    )
     await _audit(
         session, change, "identity.team.delete", "team", team_id, {"name": team.name}, None
     )
@@ -476,6 +522,19 @@ async def add_member(
         )
     membership = MembershipRow(uuid7(), team_id, developer_id, starts_on, ends_on)
     await repository.add_membership(session, tenant, membership, _now())
+    await _announce(
+        session,
+        change,
+        TeamMembershipChanged(
+            membership_id=membership.id,
+            team_id=team_id,
+            developer_id=developer_id,
+            starts_on=starts_on,
+            ends_on=ends_on,
+            actor=change.actor,
+        ),
+        _team(team_id),
+    )
     await _audit(
         session,
         change,
@@ -526,6 +585,12 @@ async def _describe(session: AsyncSession, tenant: UUID, developer: DeveloperRow
             str(a) for a in await repository.alias_ids_of(session, tenant, developer.id)
         ),
     }
+
+
+def _team(team_id: UUID) -> str:
+    """A team's events share its key, so a consumer sees its creation, memberships and
+    deletion in order."""
+    return f"team:{team_id}"
 
 
 async def _announce(session: AsyncSession, change: Change, event: EventModel, entity: str) -> None:

@@ -1,11 +1,10 @@
 """A developer's trends (weekly series, change tests, flow efficiency against their own
 history; domain/trends.py does the sums) and the tenant's switch for per-developer metrics.
 
-Who may see a developer: tenant admins and managers see every developer of their tenant. A
-member would see only their own history, but nothing links a user to a developer yet (the
-gateway's caller names a user, identity's developers are aliases of tools), so members get
-403 for every developer. A tenant admin can turn per-developer metrics off for the tenant:
-then every trends call answers 403 saying so, and no MetricsComputed is published.
+Who may see a developer: see privacy.py (admins everyone, managers their teams' developers,
+members themselves, through the user a tenant admin linked to a developer in identity). A
+tenant admin can turn per-developer metrics off for the tenant: then every trends call
+answers 403 saying so, and no MetricsComputed is published.
 """
 
 from __future__ import annotations
@@ -20,6 +19,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from sextant.contracts.events.platform import ConfigChanged
+from sextant.insights import privacy
 from sextant.insights.db import developer_days
 from sextant.insights.domain import trends
 from sextant.runtime.app import Session, State
@@ -29,7 +29,6 @@ from sextant.runtime.tokens import Caller, InternalClaims
 
 router = APIRouter(prefix="/v1", tags=["developer metrics"])
 
-SEES_EVERY_DEVELOPER = frozenset({"tenant_admin", "manager", "platform_admin"})
 SETS_THE_SWITCH = frozenset({"tenant_admin", "platform_admin"})
 HISTORY_WEEKS = trends.BASELINE_WEEKS + max(trends.WINDOWS)  # the 52-week window's baseline too
 SERIES_WEEKS = max(trends.WINDOWS)
@@ -200,14 +199,10 @@ def this_week(today: date) -> date:
 
 
 async def may_see_developers(session: Session, caller: InternalClaims) -> UUID:
-    """The caller's tenant, when they may see per-developer metrics (else 403 saying why)."""
+    """The caller's tenant, when per-developer metrics are on for it (else 403 saying so)."""
     tenant = _tenant(caller)
-    if caller.role not in SEES_EVERY_DEVELOPER:
-        raise Forbidden(
-            f"role '{caller.role}' may not see a developer's metrics: managers and tenant "
-            "admins see every developer; a member would see only their own, but no user is "
-            "linked to a developer yet"
-        )
+    if caller.role not in privacy.SEES_EVERYTHING | privacy.SEES_THEIR_TEAMS:
+        raise Forbidden(f"role '{caller.role}' may not see a developer's metrics")
     if not await developer_days.developer_metrics_enabled(session, tenant):
         raise Forbidden(OFF)
     return tenant
@@ -221,7 +216,8 @@ TRENDS_RESPONSES: Responses = {
     },
     400: problem_response("the call names no tenant"),
     403: problem_response(
-        "the role may not see developers' metrics, or the tenant turned them off"
+        "the caller may not see this developer (see the privacy rules), or the tenant turned "
+        "per-developer metrics off"
     ),
     404: problem_response("no such developer"),
     422: problem_response("a parameter of the wrong type (named in the detail)"),
@@ -236,7 +232,8 @@ TRENDS_RESPONSES: Responses = {
     "history), and over the last 4, 13 and 52 weeks a Mann-Whitney U test per metric against "
     "the 52 weeks before (an arrow only when p < 0.05) and a composite flow efficiency, 50 "
     "meaning as usual for them. A merged developer answers as the one it was merged into. "
-    "Managers and tenant admins only; Accept: text/csv for the weekly series.",
+    "Tenant admins see every developer, managers their teams' developers, members their own "
+    "history (the developer linked to their user); Accept: text/csv for the weekly series.",
     responses=TRENDS_RESPONSES,
 )
 async def get_trends(
@@ -257,6 +254,7 @@ async def get_trends(
     current = (await developer_days.current_ids(session, tenant, [developer_id]))[developer_id]
     if not await developer_days.known_developer(session, tenant, current):
         raise NotFound(f"no developer {developer_id} in this tenant", parameter="developer_id")
+    await privacy.check_developer(session, tenant, caller, current)
     rows = await developer_days.history(
         session, tenant, current, end - timedelta(weeks=HISTORY_WEEKS), end
     )

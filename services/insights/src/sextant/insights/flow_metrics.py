@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sextant.insights.db import reads
 from sextant.insights.domain import flow
 from sextant.insights.metrics import EXAMPLE_WORKSPACE, HOURS, metric_range
+from sextant.insights.team_metrics import team_or_error
 from sextant.runtime.app import Session
 from sextant.runtime.errors import InvalidInput, problem_response
 from sextant.runtime.paging import Moment
@@ -125,6 +126,8 @@ METRIC_RESPONSES: dict[int | str, dict[str, Any]] = {
         "a bad scope, since not before until, a range over three years, or more than 400 "
         "periods (use granularity=week)"
     ),
+    404: problem_response("the team filter names no team of this tenant"),
+    410: problem_response("the team filter names a deleted team"),
     422: problem_response("a parameter of the wrong type or out of range (named in the detail)"),
 }
 
@@ -155,6 +158,14 @@ Developer = Annotated[
     ),
 ]
 
+TeamFilter = Annotated[
+    UUID | None,
+    Query(
+        description="only the team's: changes whose author was in the team on the day they "
+        "merged (else opened), work items whose assignee was in it on the day they were done"
+    ),
+]
+
 
 class Selection:
     """What a call asked for, checked, and the periods it cuts the range into."""
@@ -168,6 +179,7 @@ class Selection:
         granularity: GranularityName,
         include_bots: bool,
         developer: UUID | None,
+        team: UUID | None = None,
     ) -> None:
         if caller.tid is None:
             raise InvalidInput("metrics are per tenant; the call names none")
@@ -184,8 +196,11 @@ class Selection:
         self.periods = flow.periods(self.since, self.until, self.granularity)
         self.include_bots = include_bots
         self.developer = developer
+        self.team = team
 
     async def filter(self, session: AsyncSession) -> reads.FlowFilter:
+        if self.team is not None:
+            await team_or_error(session, self.tenant, self.team)
         developers = (
             None
             if self.developer is None
@@ -198,6 +213,7 @@ class Selection:
             self.until,
             self.include_bots,
             developers,
+            self.team,
         )
 
 
@@ -277,6 +293,7 @@ class FlowReply(BaseModel):
     granularity: GranularityName
     include_bots: bool
     developer: UUID | None = Field(description="the developer filter, if any")
+    team: UUID | None = Field(default=None, description="the team filter, if any")
     total: FlowPeriod
     periods: list[FlowPeriod]
 
@@ -371,8 +388,9 @@ async def get_flow_metrics(
     granularity: GranularityParam = "week",
     include_bots: IncludeBots = False,
     developer: Developer = None,
+    team: TeamFilter = None,
 ) -> BaseModel | Response:
-    chosen = Selection(caller, scope, since, until, granularity, include_bots, developer)
+    chosen = Selection(caller, scope, since, until, granularity, include_bots, developer, team)
     f = await chosen.filter(session)
     changes = await _changes(session, f)
     items = [
@@ -388,6 +406,7 @@ async def get_flow_metrics(
         granularity=granularity,
         include_bots=include_bots,
         developer=developer,
+        team=team,
         total=_flow_period(flow.flow(changes, items, chosen.since, chosen.until)),
         periods=[_flow_period(f) for f in flow.flow_series(changes, items, chosen.periods)],
     )
@@ -461,6 +480,7 @@ class ReviewReply(BaseModel):
     granularity: GranularityName
     include_bots: bool
     developer: UUID | None = Field(description="the developer filter, if any")
+    team: UUID | None = Field(default=None, description="the team filter, if any")
     total: ReviewPeriod
     reviewer_load: list[ReviewerLoadView] = Field(description="over the whole range, busiest first")
     periods: list[ReviewPeriod]
@@ -622,8 +642,9 @@ async def get_review_metrics(
     granularity: GranularityParam = "week",
     include_bots: IncludeBots = False,
     developer: Developer = None,
+    team: TeamFilter = None,
 ) -> BaseModel | Response:
-    chosen = Selection(caller, scope, since, until, granularity, include_bots, developer)
+    chosen = Selection(caller, scope, since, until, granularity, include_bots, developer, team)
     f = await chosen.filter(session)
     changes = await _changes(session, f)
     reviews = [
@@ -650,6 +671,7 @@ async def get_review_metrics(
         granularity=granularity,
         include_bots=include_bots,
         developer=developer,
+        team=team,
         total=_review_period(total),
         reviewer_load=_loads(total.load),
         periods=[_review_period(f) for f in series],

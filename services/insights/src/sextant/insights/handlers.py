@@ -41,10 +41,14 @@ from sextant.contracts.events.platform import (
     DeveloperCreated,
     DevelopersMerged,
     DeveloperSplit,
+    DeveloperUserLinked,
     MetricsComputed,
+    TeamCreated,
+    TeamDeleted,
+    TeamMembershipChanged,
 )
 from sextant.contracts.topics import ACTIVITY_ATTRIBUTED, FORECAST, IDENTITY
-from sextant.insights.db import developer_days, projection, spine
+from sextant.insights.db import developer_days, projection, spine, teams
 from sextant.insights.db.developer_days import DayChange, Pair, utc_day
 from sextant.insights.db.projection import Person, record_id
 from sextant.insights.gates import service as gates
@@ -380,7 +384,8 @@ async def on_identity(session: AsyncSession, envelopes: Sequence[Envelope]) -> N
     """Keep the local developer map — who is a bot, who was merged into whom — and give
     each developer back exactly their own history: a merge sums the days of the developers
     merged, a split or a moved alias hands the records made under the aliases it names to
-    their new developer (records keep their alias, see the README)."""
+    their new developer (records keep their alias, see the README); and follow teams,
+    memberships and user links (they read as their developer does now: nothing to move)."""
     await developer_days.lock_tenant_days(session, envelopes[0].tenantid, exclusive=True)
     for envelope in each_in_context(envelopes):
         tenant = envelope.tenantid
@@ -404,6 +409,33 @@ async def on_identity(session: AsyncSession, envelopes: Sequence[Envelope]) -> N
             await _hand_over(
                 session, tenant, [event.alias_id], event.from_developer_id, event.to_developer_id
             )
+        else:
+            await _follow_team(session, tenant, envelope, event)
+
+
+async def _follow_team(
+    session: AsyncSession, tenant: UUID, envelope: Envelope, event: object
+) -> None:
+    """Teams, memberships and user links as identity announces them (db/teams.py)."""
+    if isinstance(event, TeamCreated):
+        await teams.remember_team(session, tenant, event.team_id, event.name)
+    elif isinstance(event, TeamDeleted):
+        await teams.delete_team(session, tenant, event.team_id, envelope.time)
+    elif isinstance(event, TeamMembershipChanged):
+        await teams.record_membership(
+            session,
+            tenant,
+            event.membership_id,
+            event.team_id,
+            event.developer_id,
+            event.starts_on,
+            event.ends_on,
+            event.removed,
+        )
+    elif isinstance(event, DeveloperUserLinked):
+        await teams.link_user(
+            session, tenant, event.developer_id, event.user_id, event.previous_user_id
+        )
 
 
 async def _hand_over(

@@ -2,7 +2,7 @@
 
 from fastapi import FastAPI
 
-from sextant.insights import api, developer_metrics, flow_metrics, metrics
+from sextant.insights import api, developer_metrics, flow_metrics, metrics, team_metrics
 from sextant.insights.db import MIGRATIONS, metadata
 from sextant.insights.gates import api as gates_api
 from sextant.insights.handlers import HANDLERS
@@ -20,6 +20,7 @@ SPEC = ServiceSpec(
         metrics.router,
         flow_metrics.router,
         developer_metrics.router,
+        team_metrics.router,
         gates_api.router,
     ],
     handlers=HANDLERS,

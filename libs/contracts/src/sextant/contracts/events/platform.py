@@ -3,6 +3,7 @@ insights, gates, lifecycle (archive), reports, notifications and config/audit.""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any, Literal
 from uuid import UUID
 
@@ -101,6 +102,52 @@ class MergeSuggested(EventModel):
     rule: str
     score: float = Field(ge=0, le=1)
     evidence: list[str] = Field(default_factory=list)
+
+
+@event_type("sextant.identity.team.created.v1", topic=IDENTITY)
+class TeamCreated(EventModel):
+    team_id: UUID
+    name: str
+    actor: str | None = None
+
+
+@event_type("sextant.identity.team.deleted.v1", topic=IDENTITY)
+class TeamDeleted(EventModel):
+    """The team was soft-deleted: its scope answers 410; its memberships stay history."""
+
+    team_id: UUID
+    actor: str | None = None
+
+
+@event_type("sextant.identity.team.membership_changed.v1", topic=IDENTITY)
+class TeamMembershipChanged(EventModel):
+    """A developer's span of days in a team, as it stands now (keyed by ``membership_id``).
+
+    The membership names the developer it was given to; like an attribution it reads as
+    whoever that developer reads as now: a merge takes it to the survivor, a split that
+    restores a developer gives it back, a split into a new developer leaves it where it was.
+    """
+
+    membership_id: UUID
+    team_id: UUID
+    developer_id: UUID
+    starts_on: date = Field(description="first day in the team (UTC)")
+    ends_on: date | None = Field(default=None, description="last day in the team, inclusive")
+    removed: bool = Field(default=False, description="true: the membership no longer exists")
+    actor: str | None = None
+
+
+@event_type("sextant.identity.developer.user_linked.v1", topic=IDENTITY)
+class DeveloperUserLinked(EventModel):
+    """A tenant admin linked a user (the gateway's token subject) to a developer, or unlinked
+    it (``user_id`` null): what a member's own history and teams are."""
+
+    developer_id: UUID
+    user_id: str | None = Field(description="the user's subject; null: the link was removed")
+    previous_user_id: str | None = Field(
+        default=None, description="the user linked before, whose link this ends"
+    )
+    actor: str | None = None
 
 
 # forecast ------------------------------------------------------------------------------

@@ -36,6 +36,7 @@ ROUTES: tuple[Route, ...] = (
     Route("/v1/sources/**", "ingest"),
     Route("/v1/developers/{developer_id}/trends", "insights"),
     Route("/v1/developers/**", "identity"),
+    Route("/v1/teams/{team_id}/metrics", "insights"),
     Route("/v1/teams/**", "identity"),
     Route("/v1/forecasts/**", "forecast"),
     Route("/v1/sprints/**", "forecast"),

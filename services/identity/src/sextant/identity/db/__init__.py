@@ -158,3 +158,16 @@ team_memberships = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
 )
 sa.Index("team_memberships_team", team_memberships.c.tenant_id, team_memberships.c.team_id)
+
+# Which developer a user (the gateway's token subject) is: set by a tenant admin, announced
+# as DeveloperUserLinked so insights can show a member their own history and teams.
+user_links = sa.Table(
+    "user_links",
+    metadata,
+    sa.Column("tenant_id", sa.Uuid, primary_key=True),
+    sa.Column("user_id", sa.Text, primary_key=True),
+    sa.Column("developer_id", sa.Uuid, nullable=False),
+    sa.Column("linked_by", sa.Text, nullable=False),
+    sa.Column("linked_at", sa.DateTime(timezone=True), nullable=False),
+)
+sa.Index("user_links_developer", user_links.c.tenant_id, user_links.c.developer_id, unique=True)

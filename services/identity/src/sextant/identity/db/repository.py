@@ -26,6 +26,7 @@ from sextant.identity.db import (
     separations,
     team_memberships,
     teams,
+    user_links,
 )
 from sextant.identity.domain.evidence import NamePopulation
 from sextant.identity.domain.history import PastMerge, Span
@@ -1086,3 +1087,41 @@ def _team(row: sa.RowMapping) -> TeamRow:
     return TeamRow(
         id=row["id"], name=row["name"], created_at=row["created_at"], deleted_at=row["deleted_at"]
     )
+
+
+# user links ----------------------------------------------------------------------------
+
+
+async def user_of(session: AsyncSession, tenant_id: UUID, developer_id: UUID) -> str | None:
+    """The user linked to ``developer_id`` (this very id, not those merged into it)."""
+    u = user_links
+    return await session.scalar(
+        sa.select(u.c.user_id).where(u.c.tenant_id == tenant_id, u.c.developer_id == developer_id)
+    )
+
+
+async def link_user(
+    session: AsyncSession,
+    tenant_id: UUID,
+    developer_id: UUID,
+    user_id: str | None,
+    by: str,
+    at: datetime,
+) -> None:
+    """``user_id`` is ``developer_id`` from now on (None: the developer has no user); a
+    user is one developer and a developer one user, so both earlier links end."""
+    u = user_links
+    ended = u.c.developer_id == developer_id
+    if user_id is not None:
+        ended = sa.or_(ended, u.c.user_id == user_id)
+    await session.execute(sa.delete(u).where(u.c.tenant_id == tenant_id, ended))
+    if user_id is not None:
+        await session.execute(
+            u.insert().values(
+                tenant_id=tenant_id,
+                user_id=user_id,
+                developer_id=developer_id,
+                linked_by=by,
+                linked_at=at,
+            )
+        )

@@ -277,3 +277,33 @@ work_items = sa.Table(
     _timestamp("deleted_at"),
 )
 sa.Index("work_items_workspace", work_items.c.tenant_id, work_items.c.workspace_id)
+
+# Teams as identity announces them (db/teams.py): a team's name and soft deletion, each dated
+# membership keyed by the developer it was given to (read as that developer reads now), and
+# the user a tenant admin linked to a developer (what "my history" and "my teams" mean).
+team_rows = sa.Table(
+    "teams",
+    metadata,
+    sa.Column("tenant_id", sa.Uuid, primary_key=True),
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("name", sa.Text),
+    _timestamp("deleted_at"),
+)
+team_memberships = sa.Table(
+    "team_memberships",
+    metadata,
+    sa.Column("tenant_id", sa.Uuid, primary_key=True),
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("team_id", sa.Uuid, nullable=False),
+    sa.Column("developer_id", sa.Uuid, nullable=False),
+    sa.Column("starts_on", sa.Date, nullable=False),
+    sa.Column("ends_on", sa.Date),
+)
+sa.Index("team_memberships_team", team_memberships.c.tenant_id, team_memberships.c.team_id)
+user_links = sa.Table(
+    "user_links",
+    metadata,
+    sa.Column("tenant_id", sa.Uuid, primary_key=True),
+    sa.Column("user_id", sa.Text, primary_key=True),
+    sa.Column("developer_id", sa.Uuid, nullable=False),
+)

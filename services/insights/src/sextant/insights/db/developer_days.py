@@ -126,7 +126,7 @@ FIELDS = (
 )
 
 
-def _figures(row: Any) -> DeveloperDay:
+def figures_of(row: Any) -> DeveloperDay:
     values = {name: row[name] for name in FIELDS}
     values["cycle_time_hours"] = tuple(values["cycle_time_hours"])
     return DeveloperDay(**values)
@@ -278,14 +278,14 @@ async def refresh(session: AsyncSession, tenant: UUID, pairs: Iterable[Pair]) ->
         return []
     driver = await driver_connection(session)
     computed = {
-        (row["developer_id"], row["day"]): _figures(row)
+        (row["developer_id"], row["day"]): figures_of(row)
         for row in await driver.fetch(
             _COMPUTE, tenant, [d for d, _ in wanted], [day for _, day in wanted]
         )
     }
     t = developer_day_rows
     existing = {
-        (row.developer_id, row.day): _figures(row._mapping)
+        (row.developer_id, row.day): figures_of(row._mapping)
         for row in await session.execute(
             sa.select(t).where(
                 t.c.tenant_id == tenant,
@@ -406,7 +406,7 @@ async def history(
         )
         .order_by(t.c.day)
     )
-    return [DayRow(row.day, _figures(row._mapping)) for row in rows]
+    return [DayRow(row.day, figures_of(row._mapping)) for row in rows]
 
 
 # the tenant's switch ------------------------------------------------------------------------

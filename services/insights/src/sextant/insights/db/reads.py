@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -24,6 +24,7 @@ from sextant.insights.db import (
     developers,
     incidents,
     reviews,
+    teams,
     work_items,
 )
 
@@ -447,6 +448,9 @@ class FlowFilter:
     until: datetime
     include_bots: bool
     developers: Sequence[UUID] | None
+    team: UUID | None = None
+    """Only the team's: a change whose author was in it on the day it merged (else opened),
+    a work item whose assignee was in it on the day it was done (else the range's last)."""
 
 
 def _in_range(column: Any, f: FlowFilter) -> Any:
@@ -463,6 +467,9 @@ def _flow_changes(f: FlowFilter) -> tuple[Any, list[Any]]:
         conditions.append(sa.not_(author_bot))
     if f.developers is not None:
         conditions.append(c.c.author_developer_id.in_(list(f.developers)))
+    if f.team is not None:
+        day = teams.utc_day_of(sa.func.coalesce(c.c.merged_at, c.c.opened_at))
+        conditions.append(teams.in_team_on(f.tenant, f.team, author, day))
     joined = c.outerjoin(person, _on_map(person, c.c.tenant_id, c.c.author_developer_id))
     return (joined, author), conditions
 
@@ -538,6 +545,11 @@ async def flow_work_items(session: AsyncSession, f: FlowFilter) -> list[sa.Row[A
     ]
     if f.developers is not None:
         conditions.append(w.c.assignee_developer_id.in_(list(f.developers)))
+    if f.team is not None:
+        last_day = (f.until - timedelta(microseconds=1)).astimezone(UTC).date()
+        day = sa.func.coalesce(teams.utc_day_of(w.c.done_at), last_day)
+        assignee = teams.reads_as(f.tenant, w.c.assignee_developer_id)
+        conditions.append(teams.in_team_on(f.tenant, f.team, assignee, day))
     rows: sa.Result[Any] = await session.execute(
         sa.select(w.c.id, w.c.started_at, w.c.done_at).where(*conditions).order_by(w.c.id)
     )
