@@ -1,7 +1,7 @@
 """Users linked to developers (what a member's own history and teams are).
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 """
 
 import sqlalchemy as sa
@@ -9,8 +9,8 @@ from alembic import context, op
 
 from sextant.runtime.migrations import enable_tenant_rls
 
-revision = "0007"
-down_revision = "0006"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
