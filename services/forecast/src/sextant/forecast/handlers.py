@@ -24,7 +24,12 @@ from sextant.contracts.events.activity import (
     WorkItemResolved,
     WorkItemTransitioned,
 )
-from sextant.contracts.events.platform import ActivityAttributed
+from sextant.contracts.events.platform import (
+    ActivityAttributed,
+    AliasMoved,
+    DevelopersMerged,
+    DeveloperSplit,
+)
 from sextant.contracts.topics import ACTIVITY_ATTRIBUTED, IDENTITY
 from sextant.forecast.db import repository
 from sextant.runtime.consumer import Batched, Handler, each_in_context
@@ -33,19 +38,21 @@ ASSIGNEE_PATH = "work_item.assignee"
 """Where identity's attribution names the assignee in a work-item event."""
 
 
-def assignee_of(attributed: ActivityAttributed) -> UUID | None:
-    """The developer the event's work item is assigned to; None when unassigned."""
+def assignee_of(attributed: ActivityAttributed) -> tuple[UUID | None, UUID | None]:
+    """The developer the event's work item is assigned to and the alias identity knew the
+    assignee by; (None, None) when unassigned."""
     for attribution in attributed.attributions:
         if attribution.path == ASSIGNEE_PATH:
-            return attribution.developer_id
-    return None
+            return attribution.developer_id, attribution.alias_id
+    return None, None
 
 
-def _snapshot(item: WorkItem, assignee: UUID | None) -> repository.ItemSnapshot:
+def _snapshot(item: WorkItem, assignee: tuple[UUID | None, UUID | None]) -> repository.ItemSnapshot:
     return repository.ItemSnapshot(
         key=item.key,
         source_id=item.source.source_id,
-        assignee_developer_id=assignee,
+        assignee_developer_id=assignee[0],
+        assignee_alias_id=assignee[1],
         source_kind=item.source.kind,
         external_id=item.source.external_id,
         url=item.source.url,
@@ -141,7 +148,22 @@ async def _project_sprint(
 
 
 async def on_identity(session: AsyncSession, envelopes: Sequence[Envelope]) -> None:
-    """Follow developer merges and splits (per-developer views come with a later issue)."""
+    """Assignees follow identity: a merge reassigns the merged developers' items to the
+    survivor (and maps later events naming them); a split or a moved alias hands the items
+    assigned through its aliases to their new developer."""
+    for envelope in each_in_context(envelopes):
+        tenant = envelope.tenantid
+        event = data_model_for(envelope.type).model_validate(envelope.data)
+        if isinstance(event, DevelopersMerged):
+            await repository.merge_developers(session, tenant, event.survivor_id, event.merged_ids)
+        elif isinstance(event, DeveloperSplit):
+            await repository.hand_over_aliases(
+                session, tenant, event.alias_ids, event.new_developer_id
+            )
+        elif isinstance(event, AliasMoved):
+            await repository.hand_over_aliases(
+                session, tenant, [event.alias_id], event.to_developer_id
+            )
 
 
 HANDLERS: dict[str, Handler] = {

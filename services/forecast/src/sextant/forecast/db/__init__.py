@@ -38,6 +38,7 @@ work_items = sa.Table(
     sa.Column("deleted_at", sa.DateTime(timezone=True)),
     sa.Column("sprint_ids", ARRAY(sa.Text), nullable=False, server_default="{}"),
     sa.Column("assignee_developer_id", sa.Uuid),
+    sa.Column("assignee_alias_id", sa.Uuid),  # a split or moved alias takes its items along
     sa.Column("stale_dismissed_at", sa.DateTime(timezone=True)),
     sa.Column("stale_flagged_at", sa.DateTime(timezone=True)),
     # The read API's id: the key is unique only within a workspace (migration 0006).
@@ -86,6 +87,16 @@ sa.Index(
     transitions.c.to_status,
     unique=True,
     postgresql_nulls_not_distinct=True,
+)
+
+# Who each merged-away developer is now (identity's merges, chains flattened): an event
+# attributed before a merge but handled after it is written under the survivor.
+developer_merges = sa.Table(
+    "developer_merges",
+    metadata,
+    sa.Column("tenant_id", sa.Uuid, primary_key=True),
+    sa.Column("developer_id", sa.Uuid, primary_key=True),
+    sa.Column("survivor_id", sa.Uuid, nullable=False),
 )
 
 sprints = sa.Table(

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
@@ -14,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sextant.forecast.db import (
     SCHEMA,
+    developer_merges,
     known_scopes,
     sprint_items,
     sprints,
@@ -30,6 +32,7 @@ class ItemSnapshot:
     key: str
     source_id: UUID | None  # the source connection it came through (read API)
     assignee_developer_id: UUID | None  # as identity attributed it (read API)
+    assignee_alias_id: UUID | None
     source_kind: str
     external_id: str
     url: str | None
@@ -85,6 +88,7 @@ _ITEM_COLUMNS = (
     "done_at",
     "deleted_at",
     "assignee_developer_id",
+    "assignee_alias_id",
     "source_id",
     "stale_dismissed_at",
     "stale_flagged_at",
@@ -113,6 +117,81 @@ _WRITE_ITEM = (
     " ON CONFLICT (tenant_id, workspace_id, key) DO UPDATE SET "
     + ", ".join(f"{c} = EXCLUDED.{c}" for c in _ITEM_COLUMNS[2:])
 )
+
+
+_SURVIVORS = (
+    f"SELECT developer_id, survivor_id FROM {SCHEMA}.developer_merges"  # noqa: S608 (constant)
+    " WHERE tenant_id = $1 AND developer_id = ANY($2::uuid[])"
+)
+
+
+async def _as_survivors(
+    driver: Any, tenant_id: UUID, changes: Sequence[ItemChange]
+) -> Sequence[ItemChange]:
+    """The changes with each assignee merged away since attribution replaced by the
+    developer it is now (one round trip, only when the batch names an assignee)."""
+    named = list({c.snapshot.assignee_developer_id for c in changes if c.snapshot} - {None})
+    if not named:
+        return changes
+    now = {row[0]: row[1] for row in await driver.fetch(_SURVIVORS, tenant_id, named)}
+    if not now:
+        return changes
+    return [
+        replace(c, snapshot=replace(c.snapshot, assignee_developer_id=now[assignee]))
+        if c.snapshot and (assignee := c.snapshot.assignee_developer_id) in now
+        else c
+        for c in changes
+    ]
+
+
+async def merge_developers(
+    session: AsyncSession, tenant_id: UUID, survivor: UUID, merged: Sequence[UUID]
+) -> None:
+    """``merged`` (and whoever was merged into them before) are ``survivor`` now: their
+    items are reassigned and later events naming them are written under the survivor."""
+    m = developer_merges
+    rows = [{"tenant_id": tenant_id, "developer_id": d, "survivor_id": survivor} for d in merged]
+    statement = insert(m).values(rows)
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[m.c.tenant_id, m.c.developer_id],
+            set_={"survivor_id": statement.excluded.survivor_id},
+        )
+    )
+    await session.execute(
+        sa.update(m)
+        .where(m.c.tenant_id == tenant_id, m.c.survivor_id.in_(list(merged)))
+        .values(survivor_id=survivor)
+    )
+    await session.execute(
+        sa.update(work_items)
+        .where(
+            work_items.c.tenant_id == tenant_id,
+            work_items.c.assignee_developer_id.in_(list(merged)),
+        )
+        .values(assignee_developer_id=survivor)
+    )
+
+
+async def hand_over_aliases(
+    session: AsyncSession, tenant_id: UUID, alias_ids: Sequence[UUID], developer: UUID
+) -> None:
+    """Items assigned through ``alias_ids`` go to ``developer`` (a split or a moved alias);
+    a developer a split restores is no longer merged away."""
+    await session.execute(
+        sa.delete(developer_merges).where(
+            developer_merges.c.tenant_id == tenant_id,
+            developer_merges.c.developer_id == developer,
+        )
+    )
+    await session.execute(
+        sa.update(work_items)
+        .where(
+            work_items.c.tenant_id == tenant_id,
+            work_items.c.assignee_alias_id.in_(list(alias_ids)),
+        )
+        .values(assignee_developer_id=developer)
+    )
 
 
 async def apply_item_changes(
@@ -148,6 +227,7 @@ async def apply_item_changes(
         )
         appended = {row[0] for row in rows}
     applied: list[ItemChange] = []
+    changes = await _as_survivors(driver, tenant_id, changes)
     for change in changes:
         if change.event_id is not None:
             if change.event_id in recorded:
@@ -200,6 +280,7 @@ def _apply(items: dict[tuple[UUID, str], dict[str, object]], change: ItemChange)
             "started_at": change.at if category == "in_progress" else None,
             "done_at": change.at if category == "done" else None,
             "assignee_developer_id": None,
+            "assignee_alias_id": None,
             "source_id": None,
             "stale_dismissed_at": None,
             "stale_flagged_at": None,
@@ -217,6 +298,7 @@ def _apply(items: dict[tuple[UUID, str], dict[str, object]], change: ItemChange)
         item.update(
             source_id=snapshot.source_id,
             assignee_developer_id=snapshot.assignee_developer_id,
+            assignee_alias_id=snapshot.assignee_alias_id,
             status=change.to_status,
             status_category=change.to_category,
             state_since=change.at,
