@@ -23,10 +23,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sextant.archive.coldstore import archive_settings, object_store
 from sextant.archive.db import coldstore, holds, policies
 from sextant.archive.domain.manifest import ChainedEntry, chain_hash
-from sextant.archive.domain.purge import ArchivedObject, Hold, decide
+from sextant.archive.domain.purge import TOPIC_CLASSES, ArchivedObject, Hold, decide, meeting
 from sextant.archive.domain.retention import DataClass, Periods, effective
 from sextant.archive.domain.verify import Unreadable, check_object
-from sextant.contracts.events.platform import NotificationRaised, PurgeRequested
+from sextant.contracts import uuid7
+from sextant.contracts.events.platform import NotificationRaised, PurgeHold, PurgeRequested
 from sextant.runtime.app import ServiceState
 from sextant.runtime.objectstore import ChecksumMismatch, ObjectNotFound
 from sextant.runtime.tasks import cancel_and_wait
@@ -61,7 +62,7 @@ async def _raise_unverified(
 
 @dataclass
 class PurgeRun:
-    requested: list[UUID] = field(default_factory=list)
+    requested: list[UUID] = field(default_factory=list)  # an entry once per class requested
     held_back: list[tuple[int, str]] = field(default_factory=list)  # (seq, why)
     forgotten: int = 0  # archived ids dropped, past the redelivery window
 
@@ -69,7 +70,8 @@ class PurgeRun:
 async def request_purges(
     state: ServiceState, tenant: UUID, now: datetime | None = None
 ) -> PurgeRun:
-    """One pass over the tenant's archived objects (see the module)."""
+    """One pass over the tenant's archived objects (see the module): per topic and data
+    class, in chain order, up to the first object that may not be purged yet."""
     now = now or datetime.now(UTC)
     run = PurgeRun()
     async with state.db.transaction(tenant) as session:
@@ -79,41 +81,90 @@ async def request_purges(
             for h in await holds.active(session, tenant)
         ]
         candidates = await coldstore.purge_candidates(session, tenant)
-    stopped: set[str] = set()
+        done = await coldstore.requested_classes(session, tenant)
+    stopped: set[tuple[str, DataClass | None]] = set()
+    unverified: dict[UUID, str | None] = {}  # each object re-read once a run
     for row in candidates:
         entry = row.chained.entry
-        if entry.topic in stopped:
-            continue
-        why = await _held_back(state, tenant, row.chained, periods, in_force, now)
-        if why is None:
-            async with state.db.transaction(tenant) as session:
-                if await coldstore.waiting_until(session, tenant, entry.topic, entry.last_at):
-                    why = "events of its topic up to its last still wait for a part"
-                elif not await coldstore.mark_purge_requested(
-                    session, tenant, entry.manifest_id, now
-                ):
-                    continue  # another replica's run requested it: once is enough
-                else:
-                    await state.outbox.add(
-                        session,
-                        PurgeRequested(manifest_id=entry.manifest_id, older_than=entry.last_at),
-                        tenant_id=tenant,
-                        entity=f"manifest:{entry.manifest_id}",
-                    )
-        if why is None:
-            run.requested.append(entry.manifest_id)
-            continue
-        stopped.add(entry.topic)
-        run.held_back.append((entry.seq, why))
-        if why.startswith(UNVERIFIED):
-            async with state.db.transaction(tenant) as session:
-                await _raise_unverified(state, session, tenant, row.chained, why)
+        classes = TOPIC_CLASSES.get(entry.topic) or (None,)
+        for data_class in classes:
+            if (entry.topic, data_class) in stopped or data_class in done.get(
+                entry.manifest_id, set()
+            ):
+                continue
+            why = await _held_back(
+                state, tenant, row.chained, periods, in_force, now, data_class, unverified
+            )
+            if why is None and data_class is not None:
+                why = await _request(state, tenant, row.chained, data_class, in_force, now)
+                if why is None:
+                    run.requested.append(entry.manifest_id)
+                    continue
+                if why == _ALREADY:
+                    continue
+            stopped.add((entry.topic, data_class))
+            run.held_back.append((entry.seq, why or "nothing to purge"))
+            if why is not None and why.startswith(UNVERIFIED) and data_class == classes[0]:
+                async with state.db.transaction(tenant) as session:
+                    await _raise_unverified(state, session, tenant, row.chained, why)
     keep = timedelta(days=archive_settings(state).archived_ids_days)
     async with state.db.transaction(tenant) as session:
         run.forgotten = await coldstore.forget_archived_ids(session, tenant, now - keep)
     if run.requested:
         log.info("archive.purge_requested", objects=len(run.requested))
     return run
+
+
+_ALREADY = "another replica's run requested it"
+
+
+async def _request(
+    state: ServiceState,
+    tenant: UUID,
+    row: ChainedEntry,
+    data_class: DataClass,
+    in_force: list[Hold],
+    now: datetime,
+) -> str | None:
+    """Send the class's PurgeRequested for the entry and record it, in one transaction;
+    why not when it may not go (yet)."""
+    entry = row.entry
+    target = ArchivedObject(entry.topic, entry.first_at, entry.last_at, frozenset())
+    async with state.db.transaction(tenant) as session:
+        if await coldstore.waiting_until(session, tenant, entry.topic, entry.last_at):
+            return "events of its topic up to its last still wait for a part"
+        request_id = uuid7()
+        if not await coldstore.mark_class_requested(
+            session, tenant, entry.manifest_id, data_class, request_id, now
+        ):
+            return _ALREADY  # once is enough
+        request = PurgeRequested(
+            manifest_id=entry.manifest_id,
+            data_class=data_class,
+            topic=entry.topic,
+            not_before=entry.first_at,
+            older_than=entry.last_at,
+            holds=[
+                PurgeHold(
+                    scope_kind=h.scope_kind,
+                    scope_id=h.scope_id,
+                    starts_at=h.starts_at,
+                    ends_at=h.ends_at,
+                )
+                for h in meeting(in_force, target)
+            ],
+        )
+        await state.outbox.add(
+            session,
+            request,
+            tenant_id=tenant,
+            entity=f"manifest:{entry.manifest_id}",
+            event_id=request_id,
+        )
+        requested = await coldstore.requested_classes(session, tenant)
+        if requested.get(entry.manifest_id, set()) >= set(TOPIC_CLASSES[entry.topic]):
+            await coldstore.mark_purge_requested(session, tenant, entry.manifest_id, now)
+    return None
 
 
 async def _held_back(
@@ -123,14 +174,24 @@ async def _held_back(
     periods: Mapping[DataClass, Periods],
     in_force: list[Hold],
     now: datetime,
+    data_class: DataClass | None,
+    unverified: dict[UUID, str | None],
 ) -> str | None:
-    """Why the object's hot rows may not be purged yet; None when they may."""
+    """Why the object's hot rows of the class may not be purged yet; None when they may."""
     entry = row.entry
     workspaces = frozenset(entry.workspace_ids)
     target = ArchivedObject(entry.topic, entry.first_at, entry.last_at, workspaces)
-    decision = decide(target, periods, in_force, now)
+    decision = decide(target, periods, in_force, now, data_class)
     if not decision.purge:
         return decision.reason
+    if entry.manifest_id not in unverified:
+        unverified[entry.manifest_id] = await _unverified(state, row)
+    return unverified[entry.manifest_id]
+
+
+async def _unverified(state: ServiceState, row: ChainedEntry) -> str | None:
+    """Why the object does not verify (its entry's hash, then the object); None when it does."""
+    entry = row.entry
     if chain_hash(row.prev_hash, entry) != row.row_hash:
         return f"{UNVERIFIED}its manifest entry was altered (hash mismatch)"
     fetched: bytes | Unreadable

@@ -2,11 +2,12 @@
 
 from fastapi import FastAPI
 
-from sextant.insights import api, developer_metrics, flow_metrics, metrics
+from sextant.insights import api, developer_metrics, flow_metrics, metrics, retention
 from sextant.insights.db import MIGRATIONS, metadata
 from sextant.insights.gates import api as gates_api
 from sextant.insights.handlers import HANDLERS
 from sextant.runtime.app import ServiceSpec
+from sextant.runtime.purge import with_purge
 from sextant.runtime.settings import RuntimeSettings
 from sextant.runtime.wiring import standalone_app
 
@@ -22,7 +23,7 @@ SPEC = ServiceSpec(
         developer_metrics.router,
         gates_api.router,
     ],
-    handlers=HANDLERS,
+    handlers=with_purge(HANDLERS, retention.PURGER),
 )
 
 

@@ -134,6 +134,30 @@ legal_holds = sa.Table(
 )
 sa.Index("legal_holds_listed", legal_holds.c.tenant_id, legal_holds.c.id)
 
+# One row per (object, data class) whose purge was requested (migration 0005); an entry's
+# purge_requested_at is set once every class of its topic has one.
+purge_requests = sa.Table(
+    "purge_requests",
+    metadata,
+    sa.Column("tenant_id", sa.Uuid, primary_key=True),
+    sa.Column("manifest_id", sa.Uuid, primary_key=True),
+    sa.Column("data_class", sa.Text, primary_key=True),
+    sa.Column("request_id", sa.Uuid, nullable=False),  # the PurgeRequested event's id
+    sa.Column("requested_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# Each owner's PurgeDone against its request (a redelivered answer is recorded once).
+purge_answers = sa.Table(
+    "purge_answers",
+    metadata,
+    sa.Column("tenant_id", sa.Uuid, primary_key=True),
+    sa.Column("manifest_id", sa.Uuid, primary_key=True),
+    sa.Column("data_class", sa.Text, primary_key=True),
+    sa.Column("service", sa.Text, primary_key=True),
+    sa.Column("rows_deleted", sa.BigInteger, nullable=False),
+    sa.Column("answered_at", sa.DateTime(timezone=True), nullable=False),
+)
+
 archived_tenants = sa.Table(
     "archived_tenants",
     metadata,

@@ -18,6 +18,8 @@ from sextant.archive.db import (
     manifest_heads,
     manifests,
     open_partitions,
+    purge_answers,
+    purge_requests,
     staged_events,
 )
 from sextant.archive.domain.manifest import ChainedEntry, ManifestEntry
@@ -348,6 +350,67 @@ async def mark_purge_requested(
         .values(purge_requested_at=at)
     )
     return bool(getattr(result, "rowcount", 0))
+
+
+async def requested_classes(session: AsyncSession, tenant: UUID) -> dict[UUID, set[str]]:
+    """The data classes already requested per entry, for the entries not fully handled."""
+    rows = await session.execute(
+        sa.select(purge_requests.c.manifest_id, purge_requests.c.data_class)
+        .join(manifests, manifests.c.id == purge_requests.c.manifest_id)
+        .where(purge_requests.c.tenant_id == tenant, manifests.c.purge_requested_at.is_(None))
+    )
+    requested: dict[UUID, set[str]] = {}
+    for r in rows:
+        requested.setdefault(r.manifest_id, set()).add(r.data_class)
+    return requested
+
+
+async def mark_class_requested(
+    session: AsyncSession,
+    tenant: UUID,
+    manifest_id: UUID,
+    data_class: str,
+    request_id: UUID,
+    at: datetime,
+) -> bool:
+    """Record the class's purge requested for the entry; False when another run did first."""
+    result = await session.execute(
+        insert(purge_requests)
+        .values(
+            tenant_id=tenant,
+            manifest_id=manifest_id,
+            data_class=data_class,
+            request_id=request_id,
+            requested_at=at,
+        )
+        .on_conflict_do_nothing()
+        .returning(purge_requests.c.request_id)
+    )
+    return result.first() is not None
+
+
+async def record_answer(
+    session: AsyncSession,
+    tenant: UUID,
+    manifest_id: UUID,
+    data_class: str,
+    service: str,
+    rows_deleted: int,
+    at: datetime,
+) -> None:
+    """Record an owner's PurgeDone (once: a redelivered answer changes nothing)."""
+    await session.execute(
+        insert(purge_answers)
+        .values(
+            tenant_id=tenant,
+            manifest_id=manifest_id,
+            data_class=data_class,
+            service=service,
+            rows_deleted=rows_deleted,
+            answered_at=at,
+        )
+        .on_conflict_do_nothing()
+    )
 
 
 async def tenants_with_archives(session: AsyncSession) -> list[UUID]:
