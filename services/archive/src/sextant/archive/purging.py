@@ -1,12 +1,15 @@
 """Asking the owners to purge hot rows, only after verification.
 
-For each archived object not yet handled, in chain order: its class's hot period must be
-over and no legal hold may cover it (:mod:`sextant.archive.domain.purge`); then the
-object is re-read and must verify (present, its SHA-256, count and id range, its manifest
-entry's own hash), and no event of its topic at or before its last event may still wait
-for a part. Only then ``PurgeRequested`` goes out (``older_than`` = its last event's
-time) and the entry is marked, in one transaction. The first object of a topic that does
-not pass stops that topic's run: a later request would cover its events too.
+For each archived object not yet handled, in chain order, and each data class its topic's
+events stand for: the class's hot period must be over and no legal hold may cover it
+(:mod:`sextant.archive.domain.purge`); then the object is re-read and must verify
+(present, its SHA-256, count and id range, its manifest entry's own hash), and no event of
+its topic at or before its last event may still wait for a part. Only then
+``PurgeRequested`` goes out (the class, the object's first..last event time, the holds
+that meet that range) and is recorded, in one transaction. The first object of a (topic,
+class) that does not pass stops that lane's run: a later request would cover its events
+too. The owners answer with ``PurgeDone`` (:mod:`sextant.runtime.purge`), recorded by the
+lifecycle handler.
 """
 
 from __future__ import annotations
