@@ -158,6 +158,32 @@ purge_answers = sa.Table(
     sa.Column("answered_at", sa.DateTime(timezone=True), nullable=False),
 )
 
+# A restore (migration 0006): the selection, its progress (objects done up to after_seq,
+# the manifest seq last published) and a lease, so a replica that dies mid-way is
+# taken over.
+restores = sa.Table(
+    "restores",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),  # UUIDv7
+    sa.Column("tenant_id", sa.Uuid, nullable=False),
+    sa.Column("topics", ARRAY(sa.Text), nullable=False),
+    sa.Column("since", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("until", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("workspace_id", sa.Uuid),
+    sa.Column("status", sa.Text, nullable=False),  # pending, running, done, failed
+    sa.Column("objects_total", sa.Integer),
+    sa.Column("objects_done", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("events_published", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("after_seq", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("failure", sa.Text),
+    sa.Column("requested_by", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("finished_at", sa.DateTime(timezone=True)),
+    sa.Column("lease_until", sa.DateTime(timezone=True)),
+    info={"cross_tenant": "the restore worker takes the next open restore of any tenant"},
+)
+sa.Index("restores_open", restores.c.status, restores.c.lease_until)
+
 archived_tenants = sa.Table(
     "archived_tenants",
     metadata,
