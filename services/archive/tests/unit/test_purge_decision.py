@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from uuid import UUID
 
-from sextant.archive.domain.purge import ArchivedObject, Hold, decide, meeting
+from sextant.archive.domain.purge import ArchivedObject, Hold, decide, expiry, meeting
 from sextant.archive.domain.retention import DEFAULTS
 
 WS, OTHER_WS = UUID(int=1), UUID(int=2)
@@ -82,3 +82,16 @@ def test_a_request_names_the_holds_whose_time_range_meets_the_object() -> None:
         other_workspace,
         developer_that_day,
     ]
+
+
+def test_an_object_is_deleted_once_every_class_it_stands_for_is_past_its_cold_period() -> None:
+    # sextant.activity: activity_events kept cold 730 days, raw_deliveries 365: the longer
+    # wins, 730 days after 2026-03-01T17:00Z is 2028-02-29T17:00Z (2028 is a leap year)
+    early = expiry(MARCH_1, DEFAULTS, [], datetime(2028, 2, 29, 16, 59, tzinfo=UTC))
+    assert not early.purge and "2028-02-29T17:00:00+00:00" in early.reason
+    assert expiry(MARCH_1, DEFAULTS, [], datetime(2028, 2, 29, 17, tzinfo=UTC)).purge
+    later = datetime(2029, 1, 1, tzinfo=UTC)
+    assert not expiry(MARCH_1, DEFAULTS, [Hold("workspace", WS, None, None)], later).purge
+    assert expiry(MARCH_1, DEFAULTS, [Hold("workspace", OTHER_WS, None, None)], later).purge
+    identity = ArchivedObject("sextant.identity", MARCH_1.first_at, MARCH_1.last_at, frozenset())
+    assert not expiry(identity, DEFAULTS, [], datetime(2099, 1, 1, tzinfo=UTC)).purge

@@ -121,6 +121,7 @@ def _manifest(row: coldstore_db.ManifestRow) -> Manifest:
         prev_hash=row.chained.prev_hash,
         row_hash=row.chained.row_hash,
         created_at=row.created_at,
+        deleted_at=row.deleted_at,
     )
 
 
@@ -143,6 +144,7 @@ async def verify_archive(caller: Admin, state: State) -> VerificationReport:
         intact=first is None,
         objects=report.objects,
         events=report.events,
+        tombstones=report.tombstones,
         first_bad_object=None if first is None else first.object_key,
         findings=[
             VerificationFinding(seq=f.seq, object_key=f.object_key, reason=f.reason)

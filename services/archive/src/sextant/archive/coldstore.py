@@ -145,6 +145,7 @@ class Verification:
 
     objects: int = 0
     events: int = 0
+    tombstones: int = 0  # entries whose object was deleted at the end of its cold period
     findings: list[Finding] = field(default_factory=list)
 
 
@@ -152,7 +153,7 @@ async def verify_tenant(state: ServiceState, tenant: UUID) -> Verification:
     """Re-read every object of the tenant's manifest and check it and the chain."""
     store = object_store(state)
     report = Verification()
-    rows: list[ChainedEntry] = []
+    rows: list[coldstore.ManifestRow] = []
     after: int | None = None
     while True:
         async with state.db.transaction(tenant) as session:
@@ -160,12 +161,17 @@ async def verify_tenant(state: ServiceState, tenant: UUID) -> Verification:
                 session, tenant, after_seq=after, limit=VERIFY_PAGE
             )
             head = await coldstore.chain_head(session, tenant)
-        rows.extend(r.chained for r in page)
+        rows.extend(page)
         if len(page) < VERIFY_PAGE:
             break
         after = page[-1].chained.entry.seq
-    report.findings.extend(check_chain(rows, None if head is None else (head.seq, head.row_hash)))
-    for row in rows:
+    chain = [r.chained for r in rows]
+    report.findings.extend(check_chain(chain, None if head is None else (head.seq, head.row_hash)))
+    for listed in rows:
+        if listed.deleted_at is not None:  # a tombstone: its object is gone by design
+            report.tombstones += 1
+            continue
+        row = listed.chained
         fetched: bytes | Unreadable
         try:
             fetched = await store.get(row.entry.object_key)

@@ -26,7 +26,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sextant.archive.coldstore import archive_settings, object_store
 from sextant.archive.db import coldstore, holds, policies
 from sextant.archive.domain.manifest import ChainedEntry, chain_hash
-from sextant.archive.domain.purge import TOPIC_CLASSES, ArchivedObject, Hold, decide, meeting
+from sextant.archive.domain.purge import (
+    TOPIC_CLASSES,
+    ArchivedObject,
+    Hold,
+    decide,
+    expiry,
+    meeting,
+)
 from sextant.archive.domain.retention import DataClass, Periods, effective
 from sextant.archive.domain.verify import Unreadable, check_object
 from sextant.contracts import uuid7
@@ -68,6 +75,7 @@ class PurgeRun:
     requested: list[UUID] = field(default_factory=list)  # an entry once per class requested
     held_back: list[tuple[int, str]] = field(default_factory=list)  # (seq, why)
     forgotten: int = 0  # archived ids dropped, past the redelivery window
+    deleted: int = 0  # objects deleted from the store, past their cold period
 
 
 async def request_purges(
@@ -110,6 +118,7 @@ async def request_purges(
             if why is not None and why.startswith(UNVERIFIED) and data_class == classes[0]:
                 async with state.db.transaction(tenant) as session:
                     await _raise_unverified(state, session, tenant, row.chained, why)
+    run.deleted = await expire_objects(state, tenant, periods, in_force, now)
     keep = timedelta(days=archive_settings(state).archived_ids_days)
     async with state.db.transaction(tenant) as session:
         run.forgotten = await coldstore.forget_archived_ids(session, tenant, now - keep)
@@ -168,6 +177,35 @@ async def _request(
         if requested.get(entry.manifest_id, set()) >= set(TOPIC_CLASSES[entry.topic]):
             await coldstore.mark_purge_requested(session, tenant, entry.manifest_id, now)
     return None
+
+
+async def expire_objects(
+    state: ServiceState,
+    tenant: UUID,
+    periods: Mapping[DataClass, Periods],
+    in_force: list[Hold],
+    now: datetime,
+) -> int:
+    """Delete the objects past their cold period that no hold covers; each entry stays
+    as a tombstone. The object goes first, then the mark: a crash between the two leaves
+    an entry whose object is missing, which the next run deletes (already gone) and marks."""
+    async with state.db.transaction(tenant) as session:
+        stored = await coldstore.kept_objects(session, tenant)
+    deleted = 0
+    for row in stored:
+        entry = row.chained.entry
+        target = ArchivedObject(
+            entry.topic, entry.first_at, entry.last_at, frozenset(entry.workspace_ids)
+        )
+        if not expiry(target, periods, in_force, now).purge:
+            continue
+        await object_store(state).delete(entry.object_key)
+        async with state.db.transaction(tenant) as session:
+            await coldstore.mark_deleted(session, tenant, entry.manifest_id, now)
+        deleted += 1
+    if deleted:
+        log.info("archive.objects_expired", tenant_id=str(tenant), objects=deleted)
+    return deleted
 
 
 async def _held_back(

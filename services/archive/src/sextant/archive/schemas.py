@@ -64,6 +64,11 @@ class Manifest(BaseModel):
     prev_hash: str = Field(description="the hash of the entry before it (64 zeros for the first)")
     row_hash: str = Field(description="SHA-256 over this entry and prev_hash")
     created_at: datetime
+    deleted_at: datetime | None = Field(
+        default=None,
+        description="when its object was deleted at the end of its cold period (the entry "
+        "stays, a tombstone, so the chain still verifies); null while it is stored",
+    )
 
 
 class ManifestPage(BaseModel):
@@ -103,6 +108,9 @@ class VerificationReport(BaseModel):
     intact: bool = Field(description="true when nothing was found wrong")
     objects: int = Field(description="objects re-read")
     events: int = Field(description="events their entries count")
+    tombstones: int = Field(
+        default=0, description="entries whose object was deleted at the end of its cold period"
+    )
     first_bad_object: str | None = Field(
         description="the object of the earliest finding; null when intact"
     )

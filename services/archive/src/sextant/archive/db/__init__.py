@@ -93,6 +93,9 @@ manifests = sa.Table(
     # when PurgeRequested went out for its hot rows (migration 0004; not in the hash: the
     # chain records what was archived, this what was done with it since)
     sa.Column("purge_requested_at", sa.DateTime(timezone=True)),
+    # when its object was deleted, its cold period over (migration 0007; the entry stays
+    # as a tombstone, so the chain still verifies)
+    sa.Column("deleted_at", sa.DateTime(timezone=True)),
     sa.UniqueConstraint("tenant_id", "seq", name="manifests_chain"),
     sa.UniqueConstraint("tenant_id", "topic", "day", "part", name="manifests_part"),
 )

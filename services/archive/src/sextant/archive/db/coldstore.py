@@ -284,6 +284,7 @@ class ManifestRow:
     chained: ChainedEntry
     part: int
     created_at: datetime
+    deleted_at: datetime | None = None  # a tombstone: its object deleted, cold period over
 
 
 async def list_manifests(
@@ -308,7 +309,7 @@ async def list_manifests(
     if until is not None:
         query = query.where(m.day <= until)
     rows = await session.execute(query.order_by(m.seq).limit(limit))
-    return [ManifestRow(_chained(r), r.part, r.created_at) for r in rows]
+    return [ManifestRow(_chained(r), r.part, r.created_at, r.deleted_at) for r in rows]
 
 
 async def purge_candidates(session: AsyncSession, tenant: UUID) -> list[ManifestRow]:
@@ -318,7 +319,7 @@ async def purge_candidates(session: AsyncSession, tenant: UUID) -> list[Manifest
         .where(manifests.c.tenant_id == tenant, manifests.c.purge_requested_at.is_(None))
         .order_by(manifests.c.seq)
     )
-    return [ManifestRow(_chained(r), r.part, r.created_at) for r in rows]
+    return [ManifestRow(_chained(r), r.part, r.created_at, r.deleted_at) for r in rows]
 
 
 async def waiting_until(session: AsyncSession, tenant: UUID, topic: str, until: datetime) -> bool:
@@ -432,3 +433,28 @@ async def forget_archived_ids(session: AsyncSession, tenant: UUID, staged_before
         )
     )
     return int(getattr(result, "rowcount", 0))
+
+
+async def kept_objects(session: AsyncSession, tenant: UUID) -> list[ManifestRow]:
+    """The tenant's entries whose object is still stored, in chain order."""
+    rows = await session.execute(
+        sa.select(manifests)
+        .where(manifests.c.tenant_id == tenant, manifests.c.deleted_at.is_(None))
+        .order_by(manifests.c.seq)
+    )
+    return [ManifestRow(_chained(r), r.part, r.created_at, r.deleted_at) for r in rows]
+
+
+async def mark_deleted(
+    session: AsyncSession, tenant: UUID, manifest_id: UUID, at: datetime
+) -> None:
+    """Make the entry a tombstone: its object is gone (the entry and its hash stay)."""
+    await session.execute(
+        sa.update(manifests)
+        .where(
+            manifests.c.tenant_id == tenant,
+            manifests.c.id == manifest_id,
+            manifests.c.deleted_at.is_(None),
+        )
+        .values(deleted_at=at)
+    )

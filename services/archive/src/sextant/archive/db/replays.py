@@ -89,6 +89,7 @@ async def covered(session: AsyncSession, restore: Restore) -> list[ChainedEntry]
             m.c.first_at < restore.until,
             m.c.last_at >= restore.since,
             m.c.seq > restore.after_seq,
+            m.c.deleted_at.is_(None),  # past its cold period: nothing left to restore
         )
         .order_by(m.c.seq)
     )

@@ -109,3 +109,24 @@ def decide(
         scope = hold.scope_kind if hold.scope_id is None else f"{hold.scope_kind}:{hold.scope_id}"
         return Decision(False, f"a legal hold on {scope} covers it")
     return Decision(True, f"{data_class} is past its hot period")
+
+
+def expiry(
+    target: ArchivedObject,
+    periods: Mapping[DataClass, Periods],
+    holds: Iterable[Hold],
+    now: datetime,
+) -> Decision:
+    """Whether the object itself may be deleted from the store: every class its topic
+    stands for is past its cold period (the longest wins), and no hold covers it."""
+    classes = TOPIC_CLASSES.get(target.topic, ())
+    if not classes:
+        return Decision(False, f"{target.topic} belongs to no data class: kept")
+    cold_until = max(target.last_at + timedelta(days=periods[c].cold_days) for c in classes)
+    if now < cold_until:
+        return Decision(False, f"kept cold until {cold_until.isoformat()}")
+    hold = covering_hold(target, holds)
+    if hold is not None:
+        scope = hold.scope_kind if hold.scope_id is None else f"{hold.scope_kind}:{hold.scope_id}"
+        return Decision(False, f"a legal hold on {scope} covers it")
+    return Decision(True, "past its cold period")
