@@ -4369,6 +4369,11 @@ export interface components {
              * @description the UTC day its events happened on
              */
             day: string;
+            /**
+             * Deleted At
+             * @description when its object was deleted at the end of its cold period (the entry stays, a tombstone, so the chain still verifies); null while it is stored
+             */
+            deleted_at?: string | null;
             /** Event Count */
             event_count: number;
             /**
@@ -6551,6 +6556,12 @@ export interface components {
              * @description objects re-read
              */
             objects: number;
+            /**
+             * Tombstones
+             * @description entries whose object was deleted at the end of its cold period
+             * @default 0
+             */
+            tombstones: number;
         };
         /**
          * ViewChange
