@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from uuid import UUID
 
-from sextant.archive.domain.purge import ArchivedObject, Hold, decide, expiry, meeting
+from sextant.archive.domain.purge import ArchivedObject, Hold, cold_until, decide, expiry, meeting
 from sextant.archive.domain.retention import DEFAULTS
 
 WS, OTHER_WS = UUID(int=1), UUID(int=2)
@@ -95,3 +95,10 @@ def test_an_object_is_deleted_once_every_class_it_stands_for_is_past_its_cold_pe
     assert expiry(MARCH_1, DEFAULTS, [Hold("workspace", OTHER_WS, None, None)], later).purge
     identity = ArchivedObject("sextant.identity", MARCH_1.first_at, MARCH_1.last_at, frozenset())
     assert not expiry(identity, DEFAULTS, [], datetime(2099, 1, 1, tzinfo=UTC)).purge
+
+
+def test_a_cold_copy_is_locked_until_the_longest_cold_period_of_its_topic() -> None:
+    assert cold_until("sextant.activity", MARCH_1.last_at, DEFAULTS) == datetime(
+        2028, 2, 29, 17, tzinfo=UTC
+    )
+    assert cold_until("sextant.identity", MARCH_1.last_at, DEFAULTS) is None

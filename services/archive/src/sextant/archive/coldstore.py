@@ -18,9 +18,11 @@ from uuid import UUID
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sextant.archive.db import coldstore
+from sextant.archive.db import coldstore, policies
 from sextant.archive.domain import parts
 from sextant.archive.domain.manifest import GENESIS, ChainedEntry, ManifestEntry, chain_hash
+from sextant.archive.domain.purge import cold_until
+from sextant.archive.domain.retention import effective
 from sextant.archive.domain.verify import Finding, Unreadable, check_chain, check_object
 from sextant.archive.settings import ArchiveSettings
 from sextant.contracts.events.platform import ArchiveWritten
@@ -112,7 +114,10 @@ async def write_part(
     )
     prev = GENESIS if head is None else head.row_hash
     chained = ChainedEntry(entry, prev, chain_hash(prev, entry))
-    stored = await object_store(state).put(key, data, parts.CONTENT_TYPE)
+    # Object Lock (where the bucket has it) keeps the copy until its cold period ends
+    periods = effective(await policies.chosen(session, partition.tenant_id))
+    retain = cold_until(partition.topic, entry.last_at, periods)
+    stored = await object_store(state).put(key, data, parts.CONTENT_TYPE, retain_until=retain)
     if stored.sha256 != entry.sha256:
         raise ChecksumMismatch(f"the store kept {key!r} with another checksum")
     await coldstore.record_part(session, chained, part, [e.id for e in events])

@@ -111,6 +111,18 @@ def decide(
     return Decision(True, f"{data_class} is past its hot period")
 
 
+def cold_until(
+    topic: str, last_at: datetime, periods: Mapping[DataClass, Periods]
+) -> datetime | None:
+    """Until when an object of the topic whose last event is ``last_at`` is kept cold: the
+    longest cold period of the classes its topic stands for; None for a topic of no class
+    (kept for good)."""
+    classes = TOPIC_CLASSES.get(topic, ())
+    if not classes:
+        return None
+    return max(last_at + timedelta(days=periods[c].cold_days) for c in classes)
+
+
 def expiry(
     target: ArchivedObject,
     periods: Mapping[DataClass, Periods],
@@ -119,12 +131,11 @@ def expiry(
 ) -> Decision:
     """Whether the object itself may be deleted from the store: every class its topic
     stands for is past its cold period (the longest wins), and no hold covers it."""
-    classes = TOPIC_CLASSES.get(target.topic, ())
-    if not classes:
+    kept_until = cold_until(target.topic, target.last_at, periods)
+    if kept_until is None:
         return Decision(False, f"{target.topic} belongs to no data class: kept")
-    cold_until = max(target.last_at + timedelta(days=periods[c].cold_days) for c in classes)
-    if now < cold_until:
-        return Decision(False, f"kept cold until {cold_until.isoformat()}")
+    if now < kept_until:
+        return Decision(False, f"kept cold until {kept_until.isoformat()}")
     hold = covering_hold(target, holds)
     if hold is not None:
         scope = hold.scope_kind if hold.scope_id is None else f"{hold.scope_kind}:{hold.scope_id}"
