@@ -213,6 +213,7 @@ async def test_events_are_archived_once_to_parquet_parts_the_manifest_names(
             "intact": True,
             "objects": 3,
             "events": 5,
+            "tombstones": 0,
             "first_bad_object": None,
             "findings": None,
         }
