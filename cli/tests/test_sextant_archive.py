@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
+import pytest
 from sqlalchemy.engine import make_url
 from typer.testing import CliRunner, Result
 
@@ -86,8 +87,12 @@ async def test_archive_verify_exits_1_naming_the_first_bad_object(
 
 
 async def test_archive_restore_follows_the_restore_to_its_end(
-    database_url: str, internal_keys: InternalKeys, tmp_path: Path
+    database_url: str,
+    internal_keys: InternalKeys,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setenv("SEXTANT_ARCHIVE_RESTORE_CHECK_SECONDS", "0.1")  # no 2 s waits
     tenant = uuid7()
     settings = service_settings(database_url, internal_keys)
     service = create_service_app(
