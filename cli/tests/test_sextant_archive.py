@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
+import pytest
 from sqlalchemy.engine import make_url
 from typer.testing import CliRunner, Result
 
@@ -83,3 +84,38 @@ async def test_archive_verify_exits_1_naming_the_first_bad_object(
         broken = await sextant("archive", "verify", "--url", url, "--token", admin)
         assert broken.exit_code == 1
         assert f"first bad object: {first_key}" in " ".join(broken.output.split())
+
+
+async def test_archive_restore_follows_the_restore_to_its_end(
+    database_url: str,
+    internal_keys: InternalKeys,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SEXTANT_ARCHIVE_RESTORE_CHECK_SECONDS", "0.1")  # no 2 s waits
+    tenant = uuid7()
+    settings = service_settings(database_url, internal_keys)
+    service = create_service_app(
+        SPEC,
+        settings,
+        bus_factory=lambda: create_bus(settings),
+        objects=FolderObjectStore(tmp_path / "objects"),
+        configure_logs=False,
+    )
+    admin = internal_keys.signer.mint(
+        service="archive", subject="admin-1", role="tenant_admin", tenant_id=tenant
+    )
+    async with served(service) as url:
+        done = await sextant(
+            "archive", "restore", "--topic", "sextant.identity",
+            "--since", "2026-03-01T00:00:00Z", "--until", "2026-03-02T00:00:00Z",
+            "--url", url, "--token", admin,
+        )  # fmt: skip
+        assert done.exit_code == 0, done.output
+        assert "restored: 0 objects, 0 events published again" in done.output
+        refused = await sextant(
+            "archive", "restore", "--topic", "sextant.config",
+            "--since", "2026-03-01T00:00:00Z", "--until", "2026-03-02T00:00:00Z",
+            "--url", url, "--token", admin,
+        )  # fmt: skip
+        assert refused.exit_code == 1 and "topics" in refused.output

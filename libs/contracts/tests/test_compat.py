@@ -83,3 +83,34 @@ def test_additive_changes_are_allowed():
         ["sha"],
     )
     assert breaking_changes(BASE, new) == []
+
+
+def test_the_purge_events_grew_only_optional_fields():
+    """PurgeRequested/PurgeDone as the first archive sent them still read, and their
+    schemas gained nothing a consumer of those must now send."""
+    from pydantic import AwareDatetime, BaseModel, Field
+
+    from sextant.contracts.events.platform import PurgeDone, PurgeRequested
+    from sextant.contracts.schemas import json_schema_for
+
+    class FirstRequest(BaseModel):
+        manifest_id: str
+        older_than: AwareDatetime
+
+    class FirstDone(BaseModel):
+        manifest_id: str
+        service: str
+        rows_deleted: int = Field(ge=0)
+
+    requested = json_schema_for("sextant.lifecycle.purge.requested.v1")
+    done = json_schema_for("sextant.lifecycle.purge.done.v1")
+    assert sorted(requested["required"]) == ["manifest_id", "older_than"]
+    assert sorted(done["required"]) == ["manifest_id", "rows_deleted", "service"]
+    old = PurgeRequested.model_validate(
+        {"manifest_id": "00000000-0000-7000-8000-000000000001", "older_than": "2026-03-01T17:00Z"}
+    )
+    assert old.data_class is None and old.not_before is None and old.holds == []
+    first = {"manifest_id": "00000000-0000-7000-8000-000000000001", "service": "ingest"}
+    assert PurgeDone.model_validate(first | {"rows_deleted": 3}).request_id is None
+    assert FirstRequest.model_validate(old.model_dump(mode="json")).older_than == old.older_than
+    assert FirstDone.model_validate(first | {"rows_deleted": 3, "data_class": "x"})

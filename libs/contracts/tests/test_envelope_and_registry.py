@@ -143,3 +143,32 @@ def test_an_attribution_without_an_alias_still_reads_and_one_with_it_keeps_it():
     alias = uuid7()
     old["attributions"][0]["alias_id"] = str(alias)
     assert ActivityAttributed.model_validate(old).attributions[0].alias_id == alias
+
+
+def test_a_replay_travels_with_its_restore_and_is_claimed_once_per_restore():
+    from uuid import UUID, uuid5
+
+    from sextant.contracts import from_kafka_binary, to_kafka_binary
+    from sextant.contracts.compat import breaking_changes
+    from sextant.contracts.schemas import envelope_schema
+
+    original = Envelope(
+        id=UUID("00000000-0000-7000-8000-000000000001"),
+        source="/sextant/ingest",
+        type="sextant.test.replayed.v1",
+        tenantid=UUID("00000000-0000-7000-8000-0000000000aa"),
+        data={"n": 1},
+    )
+    restore = UUID("00000000-0000-7000-8000-0000000000bb")
+    replay = original.model_copy(update={"replayid": restore})
+    headers, value = to_kafka_binary(replay)
+    assert ("ce_replayid", str(restore).encode()) in headers
+    assert from_kafka_binary(headers, value) == replay
+    assert original.inbox_id == original.id
+    assert replay.inbox_id == uuid5(restore, "00000000-0000-7000-8000-000000000001")
+    assert replay.inbox_id != original.id
+    # an envelope without the field reads as before; the schema only grew an optional one
+    assert "replayid" not in envelope_schema()["required"]
+    without = envelope_schema()
+    without["properties"] = {k: v for k, v in without["properties"].items() if k != "replayid"}
+    assert breaking_changes(without, envelope_schema()) == []

@@ -70,6 +70,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/archive/restores": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Restore archived events: publish them again, marked as replays
+         * @description Every object covering the topics and [since, until) is verified first (a bad one fails the restore, naming it, before anything is published); then their events are published on their own topics with replayid set, so the services rebuild their projections. Answers 202 with the restore; follow Location for its progress. Audited.
+         */
+        post: operations["request_restore"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/archive/restores/{restore_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A restore's progress
+         * @description Its status (pending, running, done, failed), the objects it covers and has published, the events published, and why it failed.
+         */
+        get: operations["get_restore"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/archive/verify": {
         parameters: {
             query?: never;
@@ -4408,6 +4448,11 @@ export interface components {
              * @description the UTC day its events happened on
              */
             day: string;
+            /**
+             * Deleted At
+             * @description when its object was deleted at the end of its cold period (the entry stays, a tombstone, so the chain still verifies); null while it is stored
+             */
+            deleted_at?: string | null;
             /** Event Count */
             event_count: number;
             /**
@@ -5334,6 +5379,111 @@ export interface components {
              * Format: date
              */
             to: string;
+        };
+        /**
+         * Restore
+         * @description A restore and its progress.
+         * @example {
+         *       "created_at": "2026-06-01T10:00:00Z",
+         *       "events_published": 250000,
+         *       "failure": null,
+         *       "finished_at": null,
+         *       "id": "0190f1c4-7a00-7000-8000-0000000000c1",
+         *       "objects_done": 5,
+         *       "objects_total": 12,
+         *       "requested_by": "admin@example.com",
+         *       "since": "2026-03-01T00:00:00Z",
+         *       "status": "running",
+         *       "topics": [
+         *         "sextant.activity.attributed"
+         *       ],
+         *       "until": "2026-04-01T00:00:00Z",
+         *       "workspace_id": null
+         *     }
+         */
+        Restore: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Events Published */
+            events_published: number;
+            /**
+             * Failure
+             * @description why it failed, naming the first bad object
+             */
+            failure: string | null;
+            /** Finished At */
+            finished_at: string | null;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Objects Done */
+            objects_done: number;
+            /**
+             * Objects Total
+             * @description the objects it covers, once verified
+             */
+            objects_total: number | null;
+            /** Requested By */
+            requested_by: string;
+            /**
+             * Since
+             * Format: date-time
+             */
+            since: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "pending" | "running" | "done" | "failed";
+            /** Topics */
+            topics: string[];
+            /**
+             * Until
+             * Format: date-time
+             */
+            until: string;
+            /** Workspace Id */
+            workspace_id: string | null;
+        };
+        /**
+         * RestoreRequest
+         * @description Archived events of these topics in [since, until) to publish again as replays.
+         * @example {
+         *       "since": "2026-03-01T00:00:00Z",
+         *       "topics": [
+         *         "sextant.activity.attributed"
+         *       ],
+         *       "until": "2026-04-01T00:00:00Z"
+         *     }
+         */
+        RestoreRequest: {
+            /**
+             * Since
+             * Format: date-time
+             * @description events at or after this moment
+             */
+            since: string;
+            /**
+             * Topics
+             * @description the topics projections are built from (a config change or a purge request is never replayed)
+             */
+            topics: ("sextant.activity" | "sextant.activity.attributed" | "sextant.identity")[];
+            /**
+             * Until
+             * Format: date-time
+             * @description events before this moment
+             */
+            until: string;
+            /**
+             * Workspace Id
+             * @description only this workspace's events
+             */
+            workspace_id?: string | null;
         };
         /** RestoreView */
         RestoreView: {
@@ -6738,6 +6888,12 @@ export interface components {
              * @description objects re-read
              */
             objects: number;
+            /**
+             * Tombstones
+             * @description entries whose object was deleted at the end of its cold period
+             * @default 0
+             */
+            tombstones: number;
         };
         /**
          * ViewChange
@@ -7585,6 +7741,188 @@ export interface operations {
                 };
             };
             /** @description a parameter of the wrong type or out of range (named) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description over the tenant's, the key's or the address's rate: retry after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the service behind this route or a database is unavailable: nothing was changed */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    request_restore: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RestoreRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Restore"];
+                };
+            };
+            /** @description the call names no tenant */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no token, or an expired, revoked or unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller is not a tenant or platform admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the ?scope= or the object named is not the caller's tenant's */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the body is over the gateway's limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description a topic that is not replayable, or until not after since (named) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description over the tenant's, the key's or the address's rate: retry after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the service behind this route or a database is unavailable: nothing was changed */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_restore: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the restore's id, as requesting it gave it */
+                restore_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Restore"];
+                };
+            };
+            /** @description the call names no tenant */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no token, or an expired, revoked or unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller is not a tenant or platform admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no such restore in the tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the id is not a UUID */
             422: {
                 headers: {
                     [name: string]: unknown;

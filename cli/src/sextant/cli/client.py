@@ -11,6 +11,7 @@ import base64
 import os
 import secrets
 import shlex
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -316,6 +317,59 @@ def archive_verify(url: str = URL, token: str | None = TOKEN) -> None:
     named = first["object_key"] or f"manifest entry {first['seq']}"
     console.print(f"[red]first bad object:[/red] {escape(named)}", highlight=False, soft_wrap=True)
     raise typer.Exit(1)
+
+
+RESTORE_POLL_SECONDS = 0.5
+RESTORE_TOPICS = typer.Option(
+    ...,
+    "--topic",
+    help="a topic to replay (repeat): sextant.activity, sextant.activity.attributed, "
+    "sextant.identity",
+)
+
+
+@archive_app.command("restore")
+def archive_restore(
+    topics: list[str] = RESTORE_TOPICS,
+    since: str = typer.Option(..., "--since", help="events at or after this moment (ISO 8601)"),
+    until: str = typer.Option(..., "--until", help="events before this moment (ISO 8601)"),
+    workspace: str | None = typer.Option(None, "--workspace", help="only this workspace's id"),
+    timeout: float = typer.Option(3600.0, "--timeout", help="seconds to wait for it to end"),
+    url: str = URL,
+    token: str | None = TOKEN,
+) -> None:
+    """Publish archived events again as replays and follow the restore to its end; exit 1
+    when it fails (naming the object that did not verify)."""
+    api = Api.connect(url, token)
+    body = {"topics": topics, "since": since, "until": until, "workspace_id": workspace}
+    try:
+        asked = api.call("POST", "/v1/archive/restores", json=body)
+        location = asked.headers.get("Location") or f"/v1/archive/restores/{asked.json()['id']}"
+        deadline = time.monotonic() + timeout
+        with console.status("restoring…") as status:
+            while True:
+                view: dict[str, Any] = api.call("GET", location).json()
+                status.update(
+                    f"{view['status']}: {view['objects_done']}/{view['objects_total'] or '?'}"
+                    f" objects, {view['events_published']} events"
+                )
+                if view["status"] in ("done", "failed"):
+                    break
+                if time.monotonic() > deadline:
+                    raise ApiProblem(
+                        "still restoring", f"follow it with GET {location} ({view['status']})"
+                    )
+                time.sleep(RESTORE_POLL_SECONDS)
+    except ApiProblem as problem:
+        raise _fail(problem) from None
+    except (ValueError, KeyError, TypeError):
+        raise _fail(ApiProblem("not a restore", "the answer holds no restore")) from None
+    if view["status"] == "failed":
+        raise _fail(ApiProblem("restore failed", view["failure"] or "no reason given"))
+    print(
+        f"restored: {view['objects_done']} objects, {view['events_published']} events "
+        f"published again (restore {view['id']})"
+    )
 
 
 # keys ------------------------------------------------------------------------------------

@@ -25,8 +25,8 @@ from sextant.archive import coldstore, purging
 from sextant.archive.main import SPEC
 from sextant.archive.settings import ArchiveSettings
 from sextant.contracts import Envelope, uuid7
-from sextant.contracts.events.platform import ConfigChanged
-from sextant.contracts.topics import CONFIG, entity_key
+from sextant.contracts.events.platform import ConfigChanged, PurgeDone
+from sextant.contracts.topics import CONFIG, LIFECYCLE, entity_key
 from sextant.runtime.app import ServiceState, create_service_app
 from sextant.runtime.objectstore import FolderObjectStore, ObjectStore, S3ObjectStore
 from sextant.runtime.outbox import record_for
@@ -213,6 +213,7 @@ async def test_events_are_archived_once_to_parquet_parts_the_manifest_names(
             "intact": True,
             "objects": 3,
             "events": 5,
+            "tombstones": 0,
             "first_bad_object": None,
             "findings": None,
         }
@@ -256,6 +257,43 @@ async def test_events_are_archived_once_to_parquet_parts_the_manifest_names(
         ids = [m["id"] for m in page1["items"] + rest.json()["items"]]
         assert await purging.purge_all(state, PURGE_TIME) == 0  # each object once
         assert sorted(await purge_requests(database_url, tenant, 3)) == sorted(ids)
+        requested = await delivered_of(
+            database_url, tenant, "sextant.lifecycle.purge.requested.v1", 3
+        )
+        first = next(r for r in requested if r["manifest_id"] == ids[0])
+        assert first | {"manifest_id": None} == {
+            "manifest_id": None,
+            "data_class": "audit_log",
+            "topic": "sextant.config",
+            "not_before": "2026-03-01T09:00:00Z",
+            "older_than": "2026-03-01T09:02:00Z",
+            "holds": [],  # the released hold is in force no more
+        }
+
+        # An owner's answer is recorded against its request, once however often it comes.
+        done = Envelope.wrap(
+            PurgeDone(
+                manifest_id=ids[0], service="gateway", rows_deleted=3, data_class="audit_log"
+            ),
+            source="/sextant/gateway",
+            tenantid=tenant,
+            subject=f"manifest:{ids[0]}",
+        )
+        key = entity_key(tenant, None, done.subject or "")
+        await state.bus.publish([record_for(done, LIFECYCLE.name, key)] * 2)
+        async with state.db.transaction(tenant) as session:  # redelivered, inbox forgotten
+            await SPEC.handlers[LIFECYCLE.name](session, done)
+        conn = await asyncpg.connect(admin_dsn(database_url))
+        try:
+            async with asyncio.timeout(30):
+                while not await conn.fetchval("SELECT count(*) FROM archive.purge_answers"):
+                    await asyncio.sleep(0.05)
+            answers = await conn.fetch(
+                "SELECT manifest_id, data_class, service, rows_deleted FROM archive.purge_answers"
+            )
+        finally:
+            await conn.close()
+        assert [tuple(a) for a in answers] == [(UUID(ids[0]), "audit_log", "gateway", 3)]
 
 
 def replace_settings(**changes: Any) -> ArchiveSettings:

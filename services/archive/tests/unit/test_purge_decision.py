@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from uuid import UUID
 
-from sextant.archive.domain.purge import ArchivedObject, Hold, decide
+from sextant.archive.domain.purge import ArchivedObject, Hold, cold_until, decide, expiry, meeting
 from sextant.archive.domain.retention import DEFAULTS
 
 WS, OTHER_WS = UUID(int=1), UUID(int=2)
@@ -53,3 +53,52 @@ def test_a_hold_whose_time_range_misses_the_events_does_not_stop_the_purge() -> 
     assert decide(MARCH_1, DEFAULTS, [ends_at_first_event, starts_after_last], later).purge
     at_last_event = Hold("tenant", None, MARCH_1.last_at, None)  # covers 17:00 exactly
     assert not decide(MARCH_1, DEFAULTS, [at_last_event], later).purge
+
+
+def test_each_class_an_object_stands_for_ends_its_hot_period_on_its_own() -> None:
+    attributed = ArchivedObject(
+        "sextant.activity.attributed", MARCH_1.first_at, MARCH_1.last_at, frozenset({WS})
+    )
+    assert decide(attributed, DEFAULTS, [], HOT_END, "activity_events").purge
+    # work items stay hot 730 days: 2027-03-01 is 365 days on, 2028-02-29 (a leap year) 365
+    early = decide(attributed, DEFAULTS, [], HOT_END, "work_items")
+    assert not early.purge and "2028-02-29T17:00:00+00:00" in early.reason
+    assert decide(
+        attributed, DEFAULTS, [], datetime(2028, 2, 29, 17, tzinfo=UTC), "work_items"
+    ).purge
+    # raw deliveries stay hot 30 days, from the activity topic's objects only
+    assert decide(
+        MARCH_1, DEFAULTS, [], datetime(2026, 3, 31, 17, tzinfo=UTC), "raw_deliveries"
+    ).purge
+    not_here = decide(attributed, DEFAULTS, [], datetime(2099, 1, 1, tzinfo=UTC), "raw_deliveries")
+    assert not not_here.purge and "holds no raw_deliveries" in not_here.reason
+
+
+def test_a_request_names_the_holds_whose_time_range_meets_the_object() -> None:
+    other_workspace = Hold("workspace", OTHER_WS, None, None)
+    before = Hold("tenant", None, None, MARCH_1.first_at)
+    developer_that_day = Hold("developer", UUID(int=9), datetime(2026, 3, 1, 12, tzinfo=UTC), None)
+    assert meeting([other_workspace, before, developer_that_day], MARCH_1) == [
+        other_workspace,
+        developer_that_day,
+    ]
+
+
+def test_an_object_is_deleted_once_every_class_it_stands_for_is_past_its_cold_period() -> None:
+    # sextant.activity: activity_events kept cold 730 days, raw_deliveries 365: the longer
+    # wins, 730 days after 2026-03-01T17:00Z is 2028-02-29T17:00Z (2028 is a leap year)
+    early = expiry(MARCH_1, DEFAULTS, [], datetime(2028, 2, 29, 16, 59, tzinfo=UTC))
+    assert not early.purge and "2028-02-29T17:00:00+00:00" in early.reason
+    assert expiry(MARCH_1, DEFAULTS, [], datetime(2028, 2, 29, 17, tzinfo=UTC)).purge
+    later = datetime(2029, 1, 1, tzinfo=UTC)
+    assert not expiry(MARCH_1, DEFAULTS, [Hold("workspace", WS, None, None)], later).purge
+    assert expiry(MARCH_1, DEFAULTS, [Hold("workspace", OTHER_WS, None, None)], later).purge
+    identity = ArchivedObject("sextant.identity", MARCH_1.first_at, MARCH_1.last_at, frozenset())
+    assert not expiry(identity, DEFAULTS, [], datetime(2099, 1, 1, tzinfo=UTC)).purge
+
+
+def test_a_cold_copy_is_locked_until_the_longest_cold_period_of_its_topic() -> None:
+    assert cold_until("sextant.activity", MARCH_1.last_at, DEFAULTS) == datetime(
+        2028, 2, 29, 17, tzinfo=UTC
+    )
+    assert cold_until("sextant.identity", MARCH_1.last_at, DEFAULTS) is None

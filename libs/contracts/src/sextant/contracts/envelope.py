@@ -11,7 +11,7 @@ import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid5
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -42,6 +42,10 @@ class Envelope(BaseModel):
     tenantid: UUID
     workspaceid: UUID | None = None
     traceparent: str | None = None
+    replayid: UUID | None = Field(
+        default=None,
+        description="set on an event the archive publishes again: the restore it belongs to",
+    )
     data: dict[str, Any]
 
     @field_validator("time")
@@ -77,6 +81,15 @@ class Envelope(BaseModel):
             dataschema=f"/v1/events/schemas/{event_type}",
             data=data.model_dump(mode="json"),
         )
+
+    @property
+    def inbox_id(self) -> UUID:
+        """The id a consumer's inbox records: the event's own, or for a replay the event's
+        within its restore, so a restore's redelivery is handled once yet a restore
+        rebuilds what a purge removed (the original is long in the inbox)."""
+        if self.replayid is None:
+            return self.id
+        return uuid5(self.replayid, str(self.id))
 
     def typed_data(self) -> BaseModel:
         """Parse ``data`` into the model registered for ``type``."""

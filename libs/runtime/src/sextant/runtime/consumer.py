@@ -276,13 +276,15 @@ class EventProcessor:
         topic, tenant = run[0][0].topic, run[0][1].tenantid
         handler = self._handlers[topic]
         assert isinstance(handler, Batched)
-        envelopes = list({e.id: e for _, e in run}.values())  # a copy redelivered within: once
+        envelopes = list(
+            {e.inbox_id: e for _, e in run}.values()
+        )  # a copy redelivered within: once
 
         async def handle(session: AsyncSession) -> None:
             claimed = await claim_inbox_many(
-                session, self._inbox, self._group, [e.id for e in envelopes]
+                session, self._inbox, self._group, [e.inbox_id for e in envelopes]
             )
-            if fresh := [e for e in envelopes if e.id in claimed]:
+            if fresh := [e for e in envelopes if e.inbox_id in claimed]:
                 await handler.handle_many(session, fresh)
 
         bind_request_context(tenant_id=str(tenant))
@@ -332,7 +334,7 @@ class EventProcessor:
         handler, event = self._handlers[record.topic], envelope
 
         async def handle(session: AsyncSession) -> None:
-            if await claim_inbox(session, self._inbox, self._group, event.id):
+            if await claim_inbox(session, self._inbox, self._group, event.inbox_id):
                 await handler(session, event)
 
         # A Batched handler's each_in_context makes the event's span (the same one a

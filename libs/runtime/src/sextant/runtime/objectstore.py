@@ -12,6 +12,7 @@ import base64
 import hashlib
 import os
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -35,7 +36,12 @@ class StoredObject:
 
 class ObjectStore(Protocol):
     async def put(
-        self, key: str, data: bytes, content_type: str = "application/octet-stream"
+        self,
+        key: str,
+        data: bytes,
+        content_type: str = "application/octet-stream",
+        *,
+        retain_until: datetime | None = None,
     ) -> StoredObject: ...
     async def get(self, key: str) -> bytes: ...
     async def head(self, key: str) -> StoredObject: ...
@@ -61,7 +67,12 @@ class FolderObjectStore:
         return self._root / _safe_key(key)
 
     async def put(
-        self, key: str, data: bytes, content_type: str = "application/octet-stream"
+        self,
+        key: str,
+        data: bytes,
+        content_type: str = "application/octet-stream",
+        *,
+        retain_until: datetime | None = None,  # a folder has no Object Lock: not kept
     ) -> StoredObject:
         digest = hashlib.sha256(data).hexdigest()
         path = self._path(key)
@@ -112,10 +123,30 @@ class FolderObjectStore:
         return True
 
 
-class S3ObjectStore:
-    """Objects in an S3 bucket (AWS, MinIO, moto) with SHA-256 checksums on put."""
+MIB = 1024 * 1024
 
-    def __init__(self, bucket: str, *, endpoint_url: str | None, region: str = "us-east-1") -> None:
+
+class S3ObjectStore:
+    """Objects in an S3 bucket (AWS, MinIO, moto) with SHA-256 checksums on put.
+
+    An object over ``multipart_threshold`` bytes goes up in parts of ``part_size`` (each
+    with its own SHA-256; an upload that fails is aborted, so no part lingers). When the
+    bucket has Object Lock enabled, a put with ``retain_until`` locks the object's version
+    until then (``lock_mode``, GOVERNANCE by default); a delete then removes every version
+    of the key, which the bucket refuses for a version still locked."""
+
+    def __init__(
+        self,
+        bucket: str,
+        *,
+        endpoint_url: str | None,
+        region: str = "us-east-1",
+        multipart_threshold: int = 16 * MIB,
+        part_size: int = 8 * MIB,
+        lock_mode: str = "GOVERNANCE",
+    ) -> None:
+        if part_size < 5 * MIB:
+            raise ValueError("S3 parts (but the last) are at least 5 MiB")
         try:
             import aioboto3
         except ImportError as exc:
@@ -125,6 +156,23 @@ class S3ObjectStore:
         self._endpoint = endpoint_url
         self._region = region
         self._session = aioboto3.Session()
+        self._multipart_threshold = multipart_threshold
+        self._part_size = part_size
+        self._lock_mode = lock_mode
+        self._locking: bool | None = None  # whether the bucket has Object Lock, once asked
+
+    async def object_lock(self) -> bool:
+        """Whether the bucket has Object Lock enabled (asked once)."""
+        if self._locking is None:
+            async with self._client() as s3:
+                try:
+                    found = await s3.get_object_lock_configuration(Bucket=self._bucket)
+                except s3.exceptions.ClientError:
+                    self._locking = False
+                else:
+                    enabled = found.get("ObjectLockConfiguration", {}).get("ObjectLockEnabled")
+                    self._locking = enabled == "Enabled"
+        return self._locking
 
     def _client(self) -> Any:
         return self._session.client("s3", endpoint_url=self._endpoint, region_name=self._region)
@@ -137,19 +185,53 @@ class S3ObjectStore:
                 await s3.create_bucket(Bucket=self._bucket)
 
     async def put(
-        self, key: str, data: bytes, content_type: str = "application/octet-stream"
+        self,
+        key: str,
+        data: bytes,
+        content_type: str = "application/octet-stream",
+        *,
+        retain_until: datetime | None = None,
     ) -> StoredObject:
         digest = hashlib.sha256(data).digest()
+        common: dict[str, Any] = {
+            "Bucket": self._bucket,
+            "Key": _safe_key(key),
+            "ContentType": content_type,
+            "Metadata": {"sha256": digest.hex()},
+        }
+        if retain_until is not None and await self.object_lock():
+            common |= {"ObjectLockMode": self._lock_mode, "ObjectLockRetainUntilDate": retain_until}
         async with self._client() as s3:
-            await s3.put_object(
-                Bucket=self._bucket,
-                Key=_safe_key(key),
-                Body=data,
-                ContentType=content_type,
-                ChecksumSHA256=base64.b64encode(digest).decode(),
-                Metadata={"sha256": digest.hex()},
-            )
+            if len(data) > self._multipart_threshold:
+                await self._put_in_parts(s3, common, data)
+            else:
+                await s3.put_object(
+                    **common,
+                    Body=data,
+                    ChecksumAlgorithm="SHA256",  # a locked put must name it
+                    ChecksumSHA256=base64.b64encode(digest).decode(),
+                )
         return StoredObject(key=key, size=len(data), sha256=digest.hex())
+
+    async def _put_in_parts(self, s3: Any, common: dict[str, Any], data: bytes) -> None:
+        """A multipart upload: each part checked by its own SHA-256; aborted on failure."""
+        started = await s3.create_multipart_upload(**common, ChecksumAlgorithm="SHA256")
+        upload = {"Bucket": common["Bucket"], "Key": common["Key"], "UploadId": started["UploadId"]}
+        try:
+            parts = []
+            for number, start in enumerate(range(0, len(data), self._part_size), start=1):
+                chunk = data[start : start + self._part_size]
+                checksum = base64.b64encode(hashlib.sha256(chunk).digest()).decode()
+                sent = await s3.upload_part(
+                    **upload, PartNumber=number, Body=chunk, ChecksumSHA256=checksum
+                )
+                parts.append(
+                    {"PartNumber": number, "ETag": sent["ETag"], "ChecksumSHA256": checksum}
+                )
+            await s3.complete_multipart_upload(**upload, MultipartUpload={"Parts": parts})
+        except BaseException:
+            await s3.abort_multipart_upload(**upload)
+            raise
 
     async def get(self, key: str) -> bytes:
         async with self._client() as s3:
@@ -176,8 +258,19 @@ class S3ObjectStore:
         )
 
     async def delete(self, key: str) -> None:
+        """Delete the object; in a bucket with Object Lock (versioned), every version of
+        it, which the bucket refuses for a version whose retention has not passed."""
+        safe = _safe_key(key)
         async with self._client() as s3:
-            await s3.delete_object(Bucket=self._bucket, Key=_safe_key(key))
+            if not await self.object_lock():
+                await s3.delete_object(Bucket=self._bucket, Key=safe)
+                return
+            listed = await s3.list_object_versions(Bucket=self._bucket, Prefix=safe)
+            for version in listed.get("Versions", []) + listed.get("DeleteMarkers", []):
+                if version["Key"] == safe:
+                    await s3.delete_object(
+                        Bucket=self._bucket, Key=safe, VersionId=version["VersionId"]
+                    )
 
     async def list(self, prefix: str = "") -> list[str]:
         keys: list[str] = []

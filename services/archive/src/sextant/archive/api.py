@@ -3,15 +3,16 @@ and its verification; retention policies; legal holds."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Body, Depends, Path, Query
+from fastapi import APIRouter, Body, Depends, Path, Query, Response
 
 from sextant.archive import coldstore, governance
 from sextant.archive.db import coldstore as coldstore_db
 from sextant.archive.db import holds as holds_db
+from sextant.archive.db import replays as restores_db
 from sextant.archive.domain.verify import first_finding
 from sextant.archive.schemas import (
     LegalHold,
@@ -20,13 +21,16 @@ from sextant.archive.schemas import (
     LegalHoldRequest,
     Manifest,
     ManifestPage,
+    Restore,
+    RestoreRequest,
     RetentionPolicies,
     RetentionUpdate,
     VerificationFinding,
     VerificationReport,
 )
+from sextant.contracts import uuid7
 from sextant.runtime.app import Session, State
-from sextant.runtime.errors import InvalidInput, problem_response
+from sextant.runtime.errors import InvalidInput, NotFound, problem_response
 from sextant.runtime.paging import Cursor, Limit, after_id, from_seq, next_cursor
 from sextant.runtime.tokens import InternalClaims, caller_with_role
 
@@ -117,6 +121,7 @@ def _manifest(row: coldstore_db.ManifestRow) -> Manifest:
         prev_hash=row.chained.prev_hash,
         row_hash=row.chained.row_hash,
         created_at=row.created_at,
+        deleted_at=row.deleted_at,
     )
 
 
@@ -139,11 +144,94 @@ async def verify_archive(caller: Admin, state: State) -> VerificationReport:
         intact=first is None,
         objects=report.objects,
         events=report.events,
+        tombstones=report.tombstones,
         first_bad_object=None if first is None else first.object_key,
         findings=[
             VerificationFinding(seq=f.seq, object_key=f.object_key, reason=f.reason)
             for f in report.findings
         ],
+    )
+
+
+@router.post(
+    "/archive/restores",
+    response_model=Restore,
+    status_code=202,
+    summary="Restore archived events: publish them again, marked as replays",
+    description="Every object covering the topics and [since, until) is verified first (a bad "
+    "one fails the restore, naming it, before anything is published); then their events "
+    "are published on their own topics with replayid set, so the services rebuild their "
+    "projections. Answers 202 with the restore; follow Location for its progress. Audited.",
+    responses={
+        **ADMIN_PROBLEMS,
+        422: problem_response("a topic that is not replayable, or until not after since (named)"),
+    },
+)
+async def request_restore(
+    caller: Admin, state: State, session: Session, request: RestoreRequest, response: Response
+) -> Restore:
+    actor = _actor(caller, state)
+    restore = restores_db.Restore(
+        id=uuid7(),
+        tenant_id=actor.tenant,
+        topics=list(request.topics),
+        since=request.since,
+        until=request.until,
+        workspace_id=request.workspace_id,
+        status="pending",
+        objects_total=None,
+        objects_done=0,
+        events_published=0,
+        after_seq=0,
+        failure=None,
+        requested_by=actor.name,
+        created_at=datetime.now(UTC),
+        finished_at=None,
+    )
+    await restores_db.create(session, restore)
+    await governance.audit_restore(session, actor, restore.id, request)
+    response.headers["Location"] = f"/v1/archive/restores/{restore.id}"
+    return _restore_view(restore)
+
+
+@router.get(
+    "/archive/restores/{restore_id}",
+    response_model=Restore,
+    summary="A restore's progress",
+    description="Its status (pending, running, done, failed), the objects it covers and "
+    "has published, the events published, and why it failed.",
+    responses={
+        **ADMIN_PROBLEMS,
+        404: problem_response("no such restore in the tenant"),
+        422: problem_response("the id is not a UUID"),
+    },
+)
+async def get_restore(
+    caller: Admin,
+    session: Session,
+    restore_id: Annotated[UUID, Path(description="the restore's id, as requesting it gave it")],
+) -> Restore:
+    found = await restores_db.get(session, _tenant(caller), restore_id)
+    if found is None:
+        raise NotFound("no such restore")
+    return _restore_view(found)
+
+
+def _restore_view(restore: restores_db.Restore) -> Restore:
+    return Restore(
+        id=restore.id,
+        status=restore.status,
+        topics=restore.topics,
+        since=restore.since,
+        until=restore.until,
+        workspace_id=restore.workspace_id,
+        objects_total=restore.objects_total,
+        objects_done=restore.objects_done,
+        events_published=restore.events_published,
+        failure=restore.failure,
+        requested_by=restore.requested_by,
+        created_at=restore.created_at,
+        finished_at=restore.finished_at,
     )
 
 

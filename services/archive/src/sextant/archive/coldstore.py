@@ -18,9 +18,11 @@ from uuid import UUID
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sextant.archive.db import coldstore
+from sextant.archive.db import coldstore, policies
 from sextant.archive.domain import parts
 from sextant.archive.domain.manifest import GENESIS, ChainedEntry, ManifestEntry, chain_hash
+from sextant.archive.domain.purge import cold_until
+from sextant.archive.domain.retention import effective
 from sextant.archive.domain.verify import Finding, Unreadable, check_chain, check_object
 from sextant.archive.settings import ArchiveSettings
 from sextant.contracts.events.platform import ArchiveWritten
@@ -112,7 +114,10 @@ async def write_part(
     )
     prev = GENESIS if head is None else head.row_hash
     chained = ChainedEntry(entry, prev, chain_hash(prev, entry))
-    stored = await object_store(state).put(key, data, parts.CONTENT_TYPE)
+    # Object Lock (where the bucket has it) keeps the copy until its cold period ends
+    periods = effective(await policies.chosen(session, partition.tenant_id))
+    retain = cold_until(partition.topic, entry.last_at, periods)
+    stored = await object_store(state).put(key, data, parts.CONTENT_TYPE, retain_until=retain)
     if stored.sha256 != entry.sha256:
         raise ChecksumMismatch(f"the store kept {key!r} with another checksum")
     await coldstore.record_part(session, chained, part, [e.id for e in events])
@@ -145,6 +150,7 @@ class Verification:
 
     objects: int = 0
     events: int = 0
+    tombstones: int = 0  # entries whose object was deleted at the end of its cold period
     findings: list[Finding] = field(default_factory=list)
 
 
@@ -152,7 +158,7 @@ async def verify_tenant(state: ServiceState, tenant: UUID) -> Verification:
     """Re-read every object of the tenant's manifest and check it and the chain."""
     store = object_store(state)
     report = Verification()
-    rows: list[ChainedEntry] = []
+    rows: list[coldstore.ManifestRow] = []
     after: int | None = None
     while True:
         async with state.db.transaction(tenant) as session:
@@ -160,12 +166,17 @@ async def verify_tenant(state: ServiceState, tenant: UUID) -> Verification:
                 session, tenant, after_seq=after, limit=VERIFY_PAGE
             )
             head = await coldstore.chain_head(session, tenant)
-        rows.extend(r.chained for r in page)
+        rows.extend(page)
         if len(page) < VERIFY_PAGE:
             break
         after = page[-1].chained.entry.seq
-    report.findings.extend(check_chain(rows, None if head is None else (head.seq, head.row_hash)))
-    for row in rows:
+    chain = [r.chained for r in rows]
+    report.findings.extend(check_chain(chain, None if head is None else (head.seq, head.row_hash)))
+    for listed in rows:
+        if listed.deleted_at is not None:  # a tombstone: its object is gone by design
+            report.tombstones += 1
+            continue
+        row = listed.chained
         fetched: bytes | Unreadable
         try:
             fetched = await store.get(row.entry.object_key)

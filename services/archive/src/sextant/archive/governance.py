@@ -18,6 +18,7 @@ from sextant.archive.schemas import (
     LegalHold,
     LegalHoldRelease,
     LegalHoldRequest,
+    RestoreRequest,
     RetentionPolicies,
     RetentionPolicy,
     RetentionUpdate,
@@ -208,3 +209,11 @@ async def _announce(
         tenant_id=actor.tenant,
         entity=f"legal_hold:{hold.id}",
     )
+
+
+async def audit_restore(
+    session: AsyncSession, actor: Actor, restore_id: UUID, request: RestoreRequest
+) -> None:
+    """A restore republishes a tenant's history: it goes in the audit log."""
+    after = request.model_dump(mode="json")
+    await _audit(session, actor, "archive.restore", "restore", str(restore_id), None, after)

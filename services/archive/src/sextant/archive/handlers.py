@@ -17,14 +17,16 @@ import sextant.contracts.topics  # noqa: F401 - defining the topics registers th
 from sextant.archive.db import coldstore
 from sextant.archive.domain.parts import ArchivedEvent
 from sextant.contracts import TOPICS, Envelope
-from sextant.contracts.events.platform import ArchiveWritten
+from sextant.contracts.events.platform import ArchiveWritten, PurgeDone
 from sextant.contracts.registry import type_of
+from sextant.contracts.topics import LIFECYCLE
 from sextant.runtime.consumer import Batched, BatchHandle, Handler
 
 ARCHIVE_WRITTEN = type_of(ArchiveWritten)
 """Not archived: the manifest is its record, and archiving it would write a part for
 every part written, forever."""
 
+PURGE_DONE = type_of(PurgeDone)
 BATCH = 1000
 
 
@@ -57,6 +59,35 @@ def staging(topic: str) -> BatchHandle:
     return stage
 
 
+def lifecycle(stage: BatchHandle) -> BatchHandle:
+    """The lifecycle topic's handler: staged like every topic, and each owner's
+    ``PurgeDone`` recorded against its request."""
+
+    async def handle(session: AsyncSession, envelopes: Sequence[Envelope]) -> None:
+        await stage(session, envelopes)
+        for envelope in envelopes:
+            if envelope.type != PURGE_DONE:
+                continue
+            done = PurgeDone.model_validate(envelope.data)
+            if done.data_class is None:
+                continue  # an owner that names no class answers no request of ours
+            await coldstore.record_answer(
+                session,
+                envelope.tenantid,
+                done.manifest_id,
+                done.data_class,
+                done.service,
+                done.rows_deleted,
+                envelope.time,
+            )
+
+    return handle
+
+
 def handlers() -> dict[str, Handler]:
     """Every registered topic (not the DLQs), each staged by its own batched handler."""
-    return {topic.name: Batched(staging(topic.name), BATCH) for topic in TOPICS.values()}
+    own: dict[str, Handler] = {
+        topic.name: Batched(staging(topic.name), BATCH) for topic in TOPICS.values()
+    }
+    own[LIFECYCLE.name] = Batched(lifecycle(staging(LIFECYCLE.name)), BATCH)
+    return own

@@ -2,7 +2,7 @@
 
 from fastapi import FastAPI
 
-from sextant.archive import api, coldstore, purging
+from sextant.archive import api, coldstore, purging, restoring
 from sextant.archive.db import MIGRATIONS, metadata
 from sextant.archive.handlers import handlers
 from sextant.runtime.app import ServiceSpec
@@ -16,8 +16,8 @@ SPEC = ServiceSpec(
     migrations_dir=MIGRATIONS,
     routers=[api.router],
     handlers=handlers(),
-    on_start=[coldstore.start, purging.start],
-    on_stop=[coldstore.stop, purging.stop],
+    on_start=[coldstore.start, purging.start, restoring.start],
+    on_stop=[coldstore.stop, purging.stop, restoring.stop],
 )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
@@ -64,6 +64,11 @@ class Manifest(BaseModel):
     prev_hash: str = Field(description="the hash of the entry before it (64 zeros for the first)")
     row_hash: str = Field(description="SHA-256 over this entry and prev_hash")
     created_at: datetime
+    deleted_at: datetime | None = Field(
+        default=None,
+        description="when its object was deleted at the end of its cold period (the entry "
+        "stays, a tombstone, so the chain still verifies); null while it is stored",
+    )
 
 
 class ManifestPage(BaseModel):
@@ -103,6 +108,9 @@ class VerificationReport(BaseModel):
     intact: bool = Field(description="true when nothing was found wrong")
     objects: int = Field(description="objects re-read")
     events: int = Field(description="events their entries count")
+    tombstones: int = Field(
+        default=0, description="entries whose object was deleted at the end of its cold period"
+    )
     first_bad_object: str | None = Field(
         description="the object of the earliest finding; null when intact"
     )
@@ -289,3 +297,82 @@ class LegalHold(BaseModel):
 class LegalHoldPage(BaseModel):
     items: list[LegalHold]
     next_cursor: str | None = Field(description="pass as ?cursor= for the next page")
+
+
+ReplayableTopic = Literal["sextant.activity", "sextant.activity.attributed", "sextant.identity"]
+
+
+class RestoreRequest(BaseModel):
+    """Archived events of these topics in [since, until) to publish again as replays."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "topics": ["sextant.activity.attributed"],
+                    "since": "2026-03-01T00:00:00Z",
+                    "until": "2026-04-01T00:00:00Z",
+                    "workspace_id": None,
+                }
+            ]
+        },
+    )
+
+    topics: list[ReplayableTopic] = Field(
+        min_length=1,
+        max_length=3,
+        description="the topics projections are built from (a config change or a purge "
+        "request is never replayed)",
+    )
+    since: Moment = Field(description="events at or after this moment")
+    until: Moment = Field(description="events before this moment")
+    workspace_id: UUID | None = Field(default=None, description="only this workspace's events")
+
+    @field_validator("until")
+    @classmethod
+    def _until_after_since(cls, value: datetime, info: ValidationInfo) -> datetime:
+        since = info.data.get("since")
+        if since is not None and value <= since:
+            raise ValueError("must be after since")
+        return value
+
+
+class Restore(BaseModel):
+    """A restore and its progress."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "0190f1c4-7a00-7000-8000-0000000000c1",
+                    "status": "running",
+                    "topics": ["sextant.activity.attributed"],
+                    "since": "2026-03-01T00:00:00Z",
+                    "until": "2026-04-01T00:00:00Z",
+                    "workspace_id": None,
+                    "objects_total": 12,
+                    "objects_done": 5,
+                    "events_published": 250000,
+                    "failure": None,
+                    "requested_by": "admin@example.com",
+                    "created_at": "2026-06-01T10:00:00Z",
+                    "finished_at": None,
+                }
+            ]
+        }
+    )
+
+    id: UUID
+    status: Literal["pending", "running", "done", "failed"]
+    topics: list[str]
+    since: datetime
+    until: datetime
+    workspace_id: UUID | None
+    objects_total: int | None = Field(description="the objects it covers, once verified")
+    objects_done: int
+    events_published: int
+    failure: str | None = Field(description="why it failed, naming the first bad object")
+    requested_by: str
+    created_at: datetime
+    finished_at: datetime | None

@@ -40,3 +40,9 @@ class ArchiveSettings(ServiceSettings):
         description="how often the archive asks owners to purge hot rows whose cold copy "
         "verifies (past the hot period, under no legal hold)",
     )
+    restore_check_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        description="how often the archive's restore worker looks for restores to run "
+        "(a restore requested is taken at the next look)",
+    )

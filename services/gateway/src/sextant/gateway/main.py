@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+from sextant.gateway import retention
 from sextant.gateway.access import BodyLimit, CrossTenantPaths, Gateway
 from sextant.gateway.api import (
     audit,
@@ -29,6 +30,7 @@ from sextant.gateway.upstreams import Upstreams
 from sextant.runtime.app import ServiceSpec, ServiceState, create_service_app
 from sextant.runtime.bus.base import EventBus
 from sextant.runtime.pgnotify import plain_dsn
+from sextant.runtime.purge import with_purge
 from sextant.runtime.settings import RuntimeSettings
 from sextant.runtime.tokens import InternalTokenSigner, load_private_key
 from sextant.runtime.tracing import TraceExport
@@ -124,7 +126,7 @@ def spec(
             portal.router,  # last: every path nothing else answers, but the platform's own
         ],
         hot_routes=[platform.hook_route()],
-        handlers=HANDLERS,
+        handlers=with_purge(HANDLERS, retention.PURGER),
         on_start=[open_gateway],
         on_stop=[close_gateway],
         openapi_url=None,

@@ -2,10 +2,11 @@
 
 from fastapi import FastAPI
 
-from sextant.ingest import api, jira_oauth, service
+from sextant.ingest import api, jira_oauth, retention, service
 from sextant.ingest.db import MIGRATIONS, metadata
 from sextant.ingest.handlers import HANDLERS
 from sextant.runtime.app import ServiceSpec
+from sextant.runtime.purge import with_purge
 from sextant.runtime.settings import RuntimeSettings
 from sextant.runtime.wiring import standalone_app
 
@@ -17,7 +18,7 @@ SPEC = ServiceSpec(
     routers=[api.router, api.internal],
     public_routers=[api.hooks, api.callbacks],
     hot_routes=[api.hook_route()],
-    handlers=HANDLERS,
+    handlers=with_purge(HANDLERS, retention.PURGER),
     on_start=[service.start, jira_oauth.start_refresher],
     on_stop=[service.stop, jira_oauth.stop_refresher],  # run in reverse
 )

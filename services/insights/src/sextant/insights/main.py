@@ -2,11 +2,19 @@
 
 from fastapi import FastAPI
 
-from sextant.insights import api, developer_metrics, flow_metrics, metrics, team_metrics
+from sextant.insights import (
+    api,
+    developer_metrics,
+    flow_metrics,
+    metrics,
+    retention,
+    team_metrics,
+)
 from sextant.insights.db import MIGRATIONS, metadata
 from sextant.insights.gates import api as gates_api
 from sextant.insights.handlers import HANDLERS
 from sextant.runtime.app import ServiceSpec
+from sextant.runtime.purge import with_purge
 from sextant.runtime.settings import RuntimeSettings
 from sextant.runtime.wiring import standalone_app
 
@@ -23,7 +31,7 @@ SPEC = ServiceSpec(
         team_metrics.router,
         gates_api.router,
     ],
-    handlers=HANDLERS,
+    handlers=with_purge(HANDLERS, retention.PURGER),
 )
 
 

@@ -286,19 +286,44 @@ class ArchiveWritten(EventModel):
     covers_until: AwareDatetime
 
 
+class PurgeHold(EventModel):
+    """A legal hold in force when a purge was requested: the owners keep the rows it covers."""
+
+    scope_kind: Literal["tenant", "workspace", "developer"]
+    scope_id: UUID | None = Field(default=None, description="the workspace or developer")
+    starts_at: AwareDatetime | None = None
+    ends_at: AwareDatetime | None = Field(default=None, description="exclusive")
+
+
 @event_type("sextant.lifecycle.purge.requested.v1", topic=LIFECYCLE)
 class PurgeRequested(EventModel):
-    """Owners delete rows older than ``older_than``; only sent after the cold copy is verified."""
+    """Owners delete their hot rows of ``data_class`` timed in ``[not_before, older_than]``
+    (both inclusive) but those a hold covers; only sent after the cold copy is verified.
+    A request without a ``data_class`` (an older archive) names nothing to delete."""
 
     manifest_id: UUID
-    older_than: AwareDatetime
+    older_than: AwareDatetime = Field(description="the range's end: the object's last event")
+    data_class: str | None = Field(
+        default=None, description="the retention class whose hot period ended, e.g. raw_deliveries"
+    )
+    topic: str | None = Field(default=None, description="the archived object's topic")
+    not_before: AwareDatetime | None = Field(
+        default=None, description="the range's start: the object's first event"
+    )
+    holds: list[PurgeHold] = Field(
+        default_factory=list, description="legal holds in force that meet the range"
+    )
 
 
 @event_type("sextant.lifecycle.purge.done.v1", topic=LIFECYCLE)
 class PurgeDone(EventModel):
+    """An owner's answer to a ``PurgeRequested``: how many of its rows it deleted."""
+
     manifest_id: UUID
     service: str
     rows_deleted: int = Field(ge=0)
+    data_class: str | None = Field(default=None, description="the request's data class")
+    request_id: UUID | None = Field(default=None, description="the PurgeRequested event's id")
 
 
 @event_type("sextant.lifecycle.restore.done.v1", topic=LIFECYCLE)

@@ -93,6 +93,9 @@ manifests = sa.Table(
     # when PurgeRequested went out for its hot rows (migration 0004; not in the hash: the
     # chain records what was archived, this what was done with it since)
     sa.Column("purge_requested_at", sa.DateTime(timezone=True)),
+    # when its object was deleted, its cold period over (migration 0007; the entry stays
+    # as a tombstone, so the chain still verifies)
+    sa.Column("deleted_at", sa.DateTime(timezone=True)),
     sa.UniqueConstraint("tenant_id", "seq", name="manifests_chain"),
     sa.UniqueConstraint("tenant_id", "topic", "day", "part", name="manifests_part"),
 )
@@ -133,6 +136,56 @@ legal_holds = sa.Table(
     sa.Column("release_reason", sa.Text),
 )
 sa.Index("legal_holds_listed", legal_holds.c.tenant_id, legal_holds.c.id)
+
+# One row per (object, data class) whose purge was requested (migration 0005); an entry's
+# purge_requested_at is set once every class of its topic has one.
+purge_requests = sa.Table(
+    "purge_requests",
+    metadata,
+    sa.Column("tenant_id", sa.Uuid, primary_key=True),
+    sa.Column("manifest_id", sa.Uuid, primary_key=True),
+    sa.Column("data_class", sa.Text, primary_key=True),
+    sa.Column("request_id", sa.Uuid, nullable=False),  # the PurgeRequested event's id
+    sa.Column("requested_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# Each owner's PurgeDone against its request (a redelivered answer is recorded once).
+purge_answers = sa.Table(
+    "purge_answers",
+    metadata,
+    sa.Column("tenant_id", sa.Uuid, primary_key=True),
+    sa.Column("manifest_id", sa.Uuid, primary_key=True),
+    sa.Column("data_class", sa.Text, primary_key=True),
+    sa.Column("service", sa.Text, primary_key=True),
+    sa.Column("rows_deleted", sa.BigInteger, nullable=False),
+    sa.Column("answered_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# A restore (migration 0006): the selection, its progress (objects done up to after_seq,
+# the manifest seq last published) and a lease, so a replica that dies mid-way is
+# taken over.
+restores = sa.Table(
+    "restores",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),  # UUIDv7
+    sa.Column("tenant_id", sa.Uuid, nullable=False),
+    sa.Column("topics", ARRAY(sa.Text), nullable=False),
+    sa.Column("since", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("until", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("workspace_id", sa.Uuid),
+    sa.Column("status", sa.Text, nullable=False),  # pending, running, done, failed
+    sa.Column("objects_total", sa.Integer),
+    sa.Column("objects_done", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("events_published", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("after_seq", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("failure", sa.Text),
+    sa.Column("requested_by", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("finished_at", sa.DateTime(timezone=True)),
+    sa.Column("lease_until", sa.DateTime(timezone=True)),
+    info={"cross_tenant": "the restore worker takes the next open restore of any tenant"},
+)
+sa.Index("restores_open", restores.c.status, restores.c.lease_until)
 
 archived_tenants = sa.Table(
     "archived_tenants",

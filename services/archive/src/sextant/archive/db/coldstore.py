@@ -18,6 +18,8 @@ from sextant.archive.db import (
     manifest_heads,
     manifests,
     open_partitions,
+    purge_answers,
+    purge_requests,
     staged_events,
 )
 from sextant.archive.domain.manifest import ChainedEntry, ManifestEntry
@@ -282,6 +284,7 @@ class ManifestRow:
     chained: ChainedEntry
     part: int
     created_at: datetime
+    deleted_at: datetime | None = None  # a tombstone: its object deleted, cold period over
 
 
 async def list_manifests(
@@ -306,7 +309,7 @@ async def list_manifests(
     if until is not None:
         query = query.where(m.day <= until)
     rows = await session.execute(query.order_by(m.seq).limit(limit))
-    return [ManifestRow(_chained(r), r.part, r.created_at) for r in rows]
+    return [ManifestRow(_chained(r), r.part, r.created_at, r.deleted_at) for r in rows]
 
 
 async def purge_candidates(session: AsyncSession, tenant: UUID) -> list[ManifestRow]:
@@ -316,7 +319,7 @@ async def purge_candidates(session: AsyncSession, tenant: UUID) -> list[Manifest
         .where(manifests.c.tenant_id == tenant, manifests.c.purge_requested_at.is_(None))
         .order_by(manifests.c.seq)
     )
-    return [ManifestRow(_chained(r), r.part, r.created_at) for r in rows]
+    return [ManifestRow(_chained(r), r.part, r.created_at, r.deleted_at) for r in rows]
 
 
 async def waiting_until(session: AsyncSession, tenant: UUID, topic: str, until: datetime) -> bool:
@@ -350,6 +353,67 @@ async def mark_purge_requested(
     return bool(getattr(result, "rowcount", 0))
 
 
+async def requested_classes(session: AsyncSession, tenant: UUID) -> dict[UUID, set[str]]:
+    """The data classes already requested per entry, for the entries not fully handled."""
+    rows = await session.execute(
+        sa.select(purge_requests.c.manifest_id, purge_requests.c.data_class)
+        .join(manifests, manifests.c.id == purge_requests.c.manifest_id)
+        .where(purge_requests.c.tenant_id == tenant, manifests.c.purge_requested_at.is_(None))
+    )
+    requested: dict[UUID, set[str]] = {}
+    for r in rows:
+        requested.setdefault(r.manifest_id, set()).add(r.data_class)
+    return requested
+
+
+async def mark_class_requested(
+    session: AsyncSession,
+    tenant: UUID,
+    manifest_id: UUID,
+    data_class: str,
+    request_id: UUID,
+    at: datetime,
+) -> bool:
+    """Record the class's purge requested for the entry; False when another run did first."""
+    result = await session.execute(
+        insert(purge_requests)
+        .values(
+            tenant_id=tenant,
+            manifest_id=manifest_id,
+            data_class=data_class,
+            request_id=request_id,
+            requested_at=at,
+        )
+        .on_conflict_do_nothing()
+        .returning(purge_requests.c.request_id)
+    )
+    return result.first() is not None
+
+
+async def record_answer(
+    session: AsyncSession,
+    tenant: UUID,
+    manifest_id: UUID,
+    data_class: str,
+    service: str,
+    rows_deleted: int,
+    at: datetime,
+) -> None:
+    """Record an owner's PurgeDone (once: a redelivered answer changes nothing)."""
+    await session.execute(
+        insert(purge_answers)
+        .values(
+            tenant_id=tenant,
+            manifest_id=manifest_id,
+            data_class=data_class,
+            service=service,
+            rows_deleted=rows_deleted,
+            answered_at=at,
+        )
+        .on_conflict_do_nothing()
+    )
+
+
 async def tenants_with_archives(session: AsyncSession) -> list[UUID]:
     """Every tenant with an archived object (across tenants: the purge run's list)."""
     rows = await session.execute(
@@ -369,3 +433,28 @@ async def forget_archived_ids(session: AsyncSession, tenant: UUID, staged_before
         )
     )
     return int(getattr(result, "rowcount", 0))
+
+
+async def kept_objects(session: AsyncSession, tenant: UUID) -> list[ManifestRow]:
+    """The tenant's entries whose object is still stored, in chain order."""
+    rows = await session.execute(
+        sa.select(manifests)
+        .where(manifests.c.tenant_id == tenant, manifests.c.deleted_at.is_(None))
+        .order_by(manifests.c.seq)
+    )
+    return [ManifestRow(_chained(r), r.part, r.created_at, r.deleted_at) for r in rows]
+
+
+async def mark_deleted(
+    session: AsyncSession, tenant: UUID, manifest_id: UUID, at: datetime
+) -> None:
+    """Make the entry a tombstone: its object is gone (the entry and its hash stay)."""
+    await session.execute(
+        sa.update(manifests)
+        .where(
+            manifests.c.tenant_id == tenant,
+            manifests.c.id == manifest_id,
+            manifests.c.deleted_at.is_(None),
+        )
+        .values(deleted_at=at)
+    )

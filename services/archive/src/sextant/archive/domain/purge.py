@@ -18,15 +18,24 @@ from uuid import UUID
 
 from sextant.archive.domain.retention import DataClass, Periods
 
-TOPIC_CLASSES: Mapping[str, DataClass] = {
-    "sextant.activity": "activity_events",
-    "sextant.activity.attributed": "activity_events",
-    "sextant.config": "audit_log",
-    "sextant.notifications": "notifications",
-    "sextant.reports": "rendered_reports",
+TOPIC_CLASSES: Mapping[str, tuple[DataClass, ...]] = {
+    # ingest's raw deliveries became the activity events of their time
+    "sextant.activity": ("activity_events", "raw_deliveries"),
+    # the projections (work items, changes, deployments) are built from attributed activity
+    "sextant.activity.attributed": (
+        "activity_events",
+        "work_items",
+        "change_requests",
+        "deployments",
+    ),
+    "sextant.config": ("audit_log",),
+    "sextant.notifications": ("notifications",),
+    "sextant.reports": ("rendered_reports",),
 }
-"""The data class a topic's events belong to; a topic not named here is never purged
-(identity, forecast, insights and lifecycle events are what projections are rebuilt from)."""
+"""The data classes whose hot rows a topic's archived events stand for, each purged once
+its own hot period is over; a topic not named here is never purged (identity, forecast,
+insights and lifecycle events are what projections are rebuilt from). Daily rollups are
+no class: they stay hot."""
 
 
 @dataclass(frozen=True)
@@ -70,16 +79,28 @@ def covering_hold(target: ArchivedObject, holds: Iterable[Hold]) -> Hold | None:
     return None
 
 
+def meeting(holds: Iterable[Hold], target: ArchivedObject) -> list[Hold]:
+    """The holds whose time range meets the object's (a request names them: the owners
+    keep the rows they cover)."""
+    return [h for h in holds if _meets(h, target.first_at, target.last_at)]
+
+
 def decide(
     target: ArchivedObject,
     periods: Mapping[DataClass, Periods],
     holds: Iterable[Hold],
     now: datetime,
+    data_class: DataClass | None = None,
 ) -> Decision:
-    """Whether the object's hot rows may be purged (once it verifies), and why (not)."""
-    data_class = TOPIC_CLASSES.get(target.topic)
-    if data_class is None:
+    """Whether the object's hot rows of ``data_class`` (by default its topic's first) may
+    be purged (once it verifies), and why (not)."""
+    classes = TOPIC_CLASSES.get(target.topic, ())
+    if not classes:
         return Decision(False, f"{target.topic} belongs to no purged data class")
+    if data_class is None:
+        data_class = classes[0]
+    elif data_class not in classes:
+        return Decision(False, f"{target.topic} holds no {data_class}")
     hot_until = target.last_at + timedelta(days=periods[data_class].hot_days)
     if now < hot_until:
         return Decision(False, f"{data_class} stays hot until {hot_until.isoformat()}")
@@ -88,3 +109,35 @@ def decide(
         scope = hold.scope_kind if hold.scope_id is None else f"{hold.scope_kind}:{hold.scope_id}"
         return Decision(False, f"a legal hold on {scope} covers it")
     return Decision(True, f"{data_class} is past its hot period")
+
+
+def cold_until(
+    topic: str, last_at: datetime, periods: Mapping[DataClass, Periods]
+) -> datetime | None:
+    """Until when an object of the topic whose last event is ``last_at`` is kept cold: the
+    longest cold period of the classes its topic stands for; None for a topic of no class
+    (kept for good)."""
+    classes = TOPIC_CLASSES.get(topic, ())
+    if not classes:
+        return None
+    return max(last_at + timedelta(days=periods[c].cold_days) for c in classes)
+
+
+def expiry(
+    target: ArchivedObject,
+    periods: Mapping[DataClass, Periods],
+    holds: Iterable[Hold],
+    now: datetime,
+) -> Decision:
+    """Whether the object itself may be deleted from the store: every class its topic
+    stands for is past its cold period (the longest wins), and no hold covers it."""
+    kept_until = cold_until(target.topic, target.last_at, periods)
+    if kept_until is None:
+        return Decision(False, f"{target.topic} belongs to no data class: kept")
+    if now < kept_until:
+        return Decision(False, f"kept cold until {kept_until.isoformat()}")
+    hold = covering_hold(target, holds)
+    if hold is not None:
+        scope = hold.scope_kind if hold.scope_id is None else f"{hold.scope_kind}:{hold.scope_id}"
+        return Decision(False, f"a legal hold on {scope} covers it")
+    return Decision(True, "past its cold period")

@@ -1,0 +1,165 @@
+"""An owner's side of the purge: deleting its own hot rows once the archive asks.
+
+The archive publishes ``PurgeRequested`` only after the object holding a range of events
+verifies; the request names a data class, the range ``[not_before, older_than]`` (the
+object's first and last event) and the legal holds in force that meet it. A service
+declares once, in its SPEC's handlers, which of its tables hold which data class
+(:class:`PurgeTable`: the tenant and time columns, and the workspace and developer
+columns when it has them) and :func:`with_purge` answers for it: rows of the class timed
+in the range are deleted in chunks of ``chunk_rows`` (each statement bounded), never a
+row a hold covers, and ``PurgeDone`` with the count goes out through the outbox in the
+same transaction.
+
+A hold covers a row when its time range meets the row's time and its scope does: a
+tenant hold always, a workspace or developer hold when the row's column names that id,
+or always when the table has no such column (the owner cannot tell, so it keeps the row).
+
+Redelivery is harmless: the rows are gone (a second run deletes none of them) and the
+answer's id is the request's and the service's, so the archive records it once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+from uuid import UUID, uuid5
+
+import sqlalchemy as sa
+import structlog
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sextant.contracts import Envelope
+from sextant.contracts.events.platform import PurgeDone, PurgeHold, PurgeRequested
+from sextant.contracts.topics import LIFECYCLE
+from sextant.runtime.consumer import Handler
+from sextant.runtime.outbox import Outbox
+
+log = structlog.get_logger()
+
+PURGE_REQUESTED = "sextant.lifecycle.purge.requested.v1"
+_ANSWERS = UUID("0b7d2f64-3c1e-4f5a-8e92-6d1a7c4b3e58")  # namespace of PurgeDone ids
+
+
+@dataclass(frozen=True)
+class PurgeTable:
+    """One of a service's tables holding rows of a retention data class."""
+
+    table: sa.Table
+    data_class: str
+    time_column: str
+    tenant_column: str = "tenant_id"
+    workspace_column: str | None = None
+    developer_column: str | None = None
+
+    def _column(self, name: str) -> sa.ColumnElement[object]:
+        return self.table.c[name]
+
+    def _held(self, hold: PurgeHold) -> sa.ColumnElement[bool]:
+        """Rows the hold covers (see the module for the rule)."""
+        at = self._column(self.time_column)
+        parts: list[sa.ColumnElement[bool]] = []
+        if hold.starts_at is not None:
+            parts.append(at >= hold.starts_at)
+        if hold.ends_at is not None:
+            parts.append(at < hold.ends_at)
+        column = {"workspace": self.workspace_column, "developer": self.developer_column}.get(
+            hold.scope_kind
+        )
+        if column is not None and hold.scope_id is not None:
+            parts.append(self._column(column) == hold.scope_id)
+        return sa.and_(sa.true(), *parts)
+
+    def doomed(self, tenant: UUID, request: PurgeRequested) -> sa.ColumnElement[bool]:
+        """The rows the request deletes from this table."""
+        at = self._column(self.time_column)
+        parts = [self._column(self.tenant_column) == tenant, at <= request.older_than]
+        if request.not_before is not None:
+            parts.append(at >= request.not_before)
+        parts.extend(sa.not_(self._held(hold)) for hold in request.holds)
+        return sa.and_(*parts)
+
+
+class Purger:
+    """Answers ``PurgeRequested`` for a service's declared tables (see the module)."""
+
+    def __init__(
+        self,
+        service: str,
+        outbox: Outbox,
+        tables: Sequence[PurgeTable],
+        *,
+        chunk_rows: int = 5000,
+    ) -> None:
+        if chunk_rows < 1:
+            raise ValueError("chunk_rows must be at least 1")
+        self.service = service
+        self.outbox = outbox
+        self.tables = tuple(tables)
+        self.chunk_rows = chunk_rows
+
+    def classes(self) -> frozenset[str]:
+        return frozenset(t.data_class for t in self.tables)
+
+    async def delete(self, session: AsyncSession, tenant: UUID, request: PurgeRequested) -> int:
+        """Delete the request's rows from every table of its class, a chunk at a time."""
+        deleted = 0
+        for purged in self.tables:
+            if purged.data_class != request.data_class:
+                continue
+            ctid: sa.ColumnElement[object] = sa.literal_column("ctid")
+            chunk = (
+                sa.select(ctid)
+                .select_from(purged.table)
+                .where(purged.doomed(tenant, request))
+                .limit(self.chunk_rows)
+            )
+            statement = sa.delete(purged.table).where(
+                ctid == sa.func.any(sa.func.array(chunk.scalar_subquery()))
+            )
+            while True:
+                result = cast("CursorResult[Any]", await session.execute(statement))
+                count = result.rowcount or 0
+                deleted += count
+                if count < self.chunk_rows:
+                    break
+        return deleted
+
+    async def __call__(self, session: AsyncSession, envelope: Envelope) -> None:
+        """Handle a lifecycle event: a purge request of one of our classes, else nothing."""
+        if envelope.type != PURGE_REQUESTED:
+            return
+        request = PurgeRequested.model_validate(envelope.data)
+        if request.data_class is None or request.data_class not in self.classes():
+            return
+        deleted = await self.delete(session, envelope.tenantid, request)
+        answer = PurgeDone(
+            manifest_id=request.manifest_id,
+            service=self.service,
+            rows_deleted=deleted,
+            data_class=request.data_class,
+            request_id=envelope.id,
+        )
+        await self.outbox.add(
+            session,
+            answer,
+            tenant_id=envelope.tenantid,
+            entity=f"manifest:{request.manifest_id}",
+            event_id=uuid5(_ANSWERS, f"{envelope.id}:{self.service}"),
+        )
+        log.info("purge.done", service=self.service, data_class=request.data_class, rows=deleted)
+
+
+def with_purge(handlers: Mapping[str, Handler], purger: Purger) -> dict[str, Handler]:
+    """``handlers`` with ``purger`` answering purge requests on the lifecycle topic; the
+    service's own lifecycle handler (if any) still gets every other lifecycle event."""
+    own = handlers.get(LIFECYCLE.name)
+
+    async def on_lifecycle(session: AsyncSession, envelope: Envelope) -> None:
+        if envelope.type == PURGE_REQUESTED:
+            await purger(session, envelope)
+        elif own is not None:
+            await own(session, envelope)
+
+    return {**handlers, LIFECYCLE.name: on_lifecycle}

@@ -1,0 +1,13 @@
+"""The gateway's rows under retention: notifications, purged when the archive asks. The
+audit log is not declared: it is hash-chained (deleting its oldest rows would break
+verification) until the chain can start from a checkpoint."""
+
+from sextant.gateway.db import notifications, spine
+from sextant.runtime.outbox import Outbox
+from sextant.runtime.purge import Purger, PurgeTable
+
+PURGER = Purger(
+    "gateway",
+    Outbox(spine.outbox, source="/sextant/gateway"),
+    [PurgeTable(notifications, "notifications", time_column="created_at")],
+)

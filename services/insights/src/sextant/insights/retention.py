@@ -1,0 +1,76 @@
+"""Insights' rows under retention: the projections, each row timed by the latest event it
+reflects, purged when the archive asks. The daily rollups (developer_days, the DORA days)
+and the gates' tables are not declared: they stay hot, so trends survive the purge of the
+events behind them."""
+
+from sextant.insights.db import (
+    builds,
+    change_requests,
+    commits,
+    deployments,
+    incidents,
+    pushes,
+    reviews,
+    spine,
+    work_items,
+)
+from sextant.runtime.outbox import Outbox
+from sextant.runtime.purge import Purger, PurgeTable
+
+WS = "workspace_id"
+PURGER = Purger(
+    "insights",
+    Outbox(spine.outbox, source="/sextant/insights"),
+    [
+        PurgeTable(
+            change_requests,
+            "change_requests",
+            time_column="snapshot_at",
+            workspace_column=WS,
+            developer_column="author_developer_id",
+        ),
+        PurgeTable(
+            reviews,
+            "change_requests",
+            time_column="submitted_at",
+            workspace_column=WS,
+            developer_column="reviewer_developer_id",
+        ),
+        PurgeTable(
+            commits,
+            "change_requests",
+            time_column="pushed_at",
+            workspace_column=WS,
+            developer_column="author_developer_id",
+        ),
+        PurgeTable(
+            pushes,
+            "change_requests",
+            time_column="pushed_at",
+            workspace_column=WS,
+            developer_column="pusher_developer_id",
+        ),
+        PurgeTable(
+            deployments,
+            "deployments",
+            time_column="status_at",
+            workspace_column=WS,
+            developer_column="deployed_by_developer_id",
+        ),
+        PurgeTable(
+            builds,
+            "deployments",
+            time_column="finished_at",
+            workspace_column=WS,
+            developer_column="triggered_by_developer_id",
+        ),
+        PurgeTable(incidents, "deployments", time_column="snapshot_at", workspace_column=WS),
+        PurgeTable(
+            work_items,
+            "work_items",
+            time_column="done_at",  # open items stay
+            workspace_column=WS,
+            developer_column="assignee_developer_id",
+        ),
+    ],
+)
