@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+from sextant.gateway import subscriptions as webhook_deliveries
 from sextant.gateway.access import BodyLimit, CrossTenantPaths, Gateway
 from sextant.gateway.api import (
     audit,
@@ -15,6 +16,7 @@ from sextant.gateway.api import (
     portal,
     proxy,
     session,
+    subscriptions,
     tenancy,
 )
 from sextant.gateway.authn import Authenticator, LocalIssuer
@@ -96,8 +98,10 @@ def spec(
         await hub.start()
         state.extras["notification_hub"] = hub
         await open_revocations(state, plain_dsn(state.db.app_url))
+        await webhook_deliveries.start(state, gateway_settings)
 
     async def close_gateway(state: ServiceState) -> None:
+        await webhook_deliveries.stop(state)
         await close_revocations(state)
         await state.extras["notification_hub"].stop()
         gateway: Gateway = state.extras["gateway"]
@@ -118,6 +122,7 @@ def spec(
             keys.router,
             audit.router,
             notifications.router,
+            subscriptions.router,
             oauth.router,
             session.router,
             proxy.router,  # it takes every /v1 path the others do not
