@@ -1466,7 +1466,7 @@ export interface paths {
          * @description Each event sent or to be sent, oldest first: its attempts, the receiver's last
          *     answer or the last error, and when it is tried next.
          */
-        get: operations["list_deliveries"];
+        get: operations["list_subscription_deliveries"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2830,6 +2830,7 @@ export interface components {
          *         "sextant.gates.evaluated.v1"
          *       ],
          *       "id": "6b2d4f80-1a3c-4e5f-9b7d-8c0e2a4f6b1d",
+         *       "secret": "whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
          *       "status": "active",
          *       "url": "https://webhooks.partner.invalid/sextant"
          *     }
@@ -14420,7 +14421,7 @@ export interface operations {
             };
         };
     };
-    list_deliveries: {
+    list_subscription_deliveries: {
         parameters: {
             query?: {
                 /** @description items per page */

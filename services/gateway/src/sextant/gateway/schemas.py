@@ -329,23 +329,20 @@ class SubscriptionCreate(Body):
     )
 
 
+SUBSCRIPTION_EXAMPLE: dict[str, Any] = {
+    "id": SUBSCRIPTION,
+    "url": "https://webhooks.partner.invalid/sextant",
+    "description": "deployment evidence",
+    "event_types": ["sextant.gates.evaluated.v1"],
+    "status": "active",
+    "consecutive_failures": 0,
+    "created_by": "admin@acme",
+    "created_at": AT,
+}
+
+
 class SubscriptionReply(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "id": SUBSCRIPTION,
-                    "url": "https://webhooks.partner.invalid/sextant",
-                    "description": "deployment evidence",
-                    "event_types": ["sextant.gates.evaluated.v1"],
-                    "status": "active",
-                    "consecutive_failures": 0,
-                    "created_by": "admin@acme",
-                    "created_at": AT,
-                }
-            ]
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": [SUBSCRIPTION_EXAMPLE]})
 
     id: UUID
     url: str
@@ -359,6 +356,14 @@ class SubscriptionReply(BaseModel):
 
 
 class CreatedSubscriptionReply(SubscriptionReply):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {**SUBSCRIPTION_EXAMPLE, "secret": "whsec_" + "A" * 43 + "="}  # 32 zero bytes
+            ]
+        }
+    )
+
     secret: str = Field(
         description="whsec_…: the Standard Webhooks signing secret, in this reply only"
     )

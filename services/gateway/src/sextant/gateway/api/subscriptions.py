@@ -148,7 +148,7 @@ async def delete_subscription(
     summary="A subscription's delivery log",
     responses=UNKNOWN,
 )
-async def list_deliveries(
+async def list_subscription_deliveries(
     subscription_id: SubscriptionId,
     caller: TenantAdmin,
     session: TenantSession,
