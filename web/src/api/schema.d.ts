@@ -3091,7 +3091,7 @@ export interface components {
         /** DeliveryList */
         DeliveryList: {
             /** Items */
-            items: components["schemas"]["ingest_DeliveryReply"][];
+            items: components["schemas"]["DeliveryReply"][];
             /**
              * Next Cursor
              * @description pass as ?cursor= for the next page; absent on the last
@@ -3129,63 +3129,36 @@ export interface components {
         /**
          * DeliveryReply
          * @example {
-         *       "attempts": 2,
-         *       "created_at": "2026-12-01T09:30:00Z",
-         *       "event_id": "0193a1b2-c3d4-7e5f-8a9b-aabbccddeeff",
-         *       "event_type": "sextant.gates.evaluated.v1",
-         *       "finished_at": "2026-12-01T09:30:00Z",
-         *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
-         *       "last_status_code": 204,
-         *       "status": "delivered",
-         *       "subscription_id": "6b2d4f80-1a3c-4e5f-9b7d-8c0e2a4f6b1d"
+         *       "delivery_id": "72d3162e-cc78-11e3-81ab-4c9367dc0958",
+         *       "event": "pull_request",
+         *       "event_count": 2,
+         *       "id": "018f2b00-1a2b-7c3d-8e4f-5a6b7c8d9e0f",
+         *       "outcome": "normalized",
+         *       "reason": null,
+         *       "received_at": "2026-12-01T09:31:02Z"
          *     }
          */
         DeliveryReply: {
-            /** Attempts */
-            attempts: number;
-            /**
-             * Created At
-             * Format: date-time
-             */
-            created_at: string;
-            /**
-             * Event Id
-             * Format: uuid
-             * @description the webhook-id header: the same on every retry
-             */
-            event_id: string;
-            /** Event Type */
-            event_type: string;
-            /** Finished At */
-            finished_at?: string | null;
+            /** Delivery Id */
+            delivery_id: string;
+            /** Event */
+            event: string | null;
+            /** Event Count */
+            event_count: number;
             /**
              * Id
              * Format: uuid
              */
             id: string;
+            /** Outcome */
+            outcome: string;
+            /** Reason */
+            reason: string | null;
             /**
-             * Last Error
-             * @description why the last attempt failed
+             * Received At
+             * Format: date-time
              */
-            last_error?: string | null;
-            /**
-             * Last Status Code
-             * @description the receiver's last answer
-             */
-            last_status_code?: number | null;
-            /** Next Attempt At */
-            next_attempt_at?: string | null;
-            /**
-             * Status
-             * @description abandoned: the subscription was disabled or deleted first
-             * @enum {string}
-             */
-            status: "pending" | "delivered" | "failed" | "abandoned";
-            /**
-             * Subscription Id
-             * Format: uuid
-             */
-            subscription_id: string;
+            received_at: string;
         };
         /**
          * DeploymentDetail
@@ -4860,20 +4833,20 @@ export interface components {
              */
             next_cursor?: string | null;
         };
-        /** Page[DeliveryReply] */
-        Page_DeliveryReply_: {
+        /** Page[NotificationReply] */
+        Page_NotificationReply_: {
             /** Items */
-            items: components["schemas"]["DeliveryReply"][];
+            items: components["schemas"]["NotificationReply"][];
             /**
              * Next Cursor
              * @description pass as ?cursor= for the next page; absent on the last
              */
             next_cursor?: string | null;
         };
-        /** Page[NotificationReply] */
-        Page_NotificationReply_: {
+        /** Page[SubscriptionDeliveryReply] */
+        Page_SubscriptionDeliveryReply_: {
             /** Items */
-            items: components["schemas"]["NotificationReply"][];
+            items: components["schemas"]["SubscriptionDeliveryReply"][];
             /**
              * Next Cursor
              * @description pass as ?cursor= for the next page; absent on the last
@@ -6320,6 +6293,67 @@ export interface components {
             url: string;
         };
         /**
+         * SubscriptionDeliveryReply
+         * @example {
+         *       "attempts": 2,
+         *       "created_at": "2026-12-01T09:30:00Z",
+         *       "event_id": "0193a1b2-c3d4-7e5f-8a9b-aabbccddeeff",
+         *       "event_type": "sextant.gates.evaluated.v1",
+         *       "finished_at": "2026-12-01T09:30:00Z",
+         *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+         *       "last_status_code": 204,
+         *       "status": "delivered",
+         *       "subscription_id": "6b2d4f80-1a3c-4e5f-9b7d-8c0e2a4f6b1d"
+         *     }
+         */
+        SubscriptionDeliveryReply: {
+            /** Attempts */
+            attempts: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Event Id
+             * Format: uuid
+             * @description the webhook-id header: the same on every retry
+             */
+            event_id: string;
+            /** Event Type */
+            event_type: string;
+            /** Finished At */
+            finished_at?: string | null;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Last Error
+             * @description why the last attempt failed
+             */
+            last_error?: string | null;
+            /**
+             * Last Status Code
+             * @description the receiver's last answer
+             */
+            last_status_code?: number | null;
+            /** Next Attempt At */
+            next_attempt_at?: string | null;
+            /**
+             * Status
+             * @description abandoned: the subscription was disabled or deleted first
+             * @enum {string}
+             */
+            status: "pending" | "delivered" | "failed" | "abandoned";
+            /**
+             * Subscription Id
+             * Format: uuid
+             */
+            subscription_id: string;
+        };
+        /**
          * SubscriptionReply
          * @example {
          *       "consecutive_failures": 0,
@@ -7195,40 +7229,6 @@ export interface components {
              * Format: uuid
              */
             tenant_id: string;
-        };
-        /**
-         * DeliveryReply
-         * @example {
-         *       "delivery_id": "72d3162e-cc78-11e3-81ab-4c9367dc0958",
-         *       "event": "pull_request",
-         *       "event_count": 2,
-         *       "id": "018f2b00-1a2b-7c3d-8e4f-5a6b7c8d9e0f",
-         *       "outcome": "normalized",
-         *       "reason": null,
-         *       "received_at": "2026-12-01T09:31:02Z"
-         *     }
-         */
-        ingest_DeliveryReply: {
-            /** Delivery Id */
-            delivery_id: string;
-            /** Event */
-            event: string | null;
-            /** Event Count */
-            event_count: number;
-            /**
-             * Id
-             * Format: uuid
-             */
-            id: string;
-            /** Outcome */
-            outcome: string;
-            /** Reason */
-            reason: string | null;
-            /**
-             * Received At
-             * Format: date-time
-             */
-            received_at: string;
         };
     };
     responses: never;
@@ -14444,7 +14444,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Page_DeliveryReply_"];
+                    "application/json": components["schemas"]["Page_SubscriptionDeliveryReply_"];
                 };
             };
             /** @description a value the service cannot use or store */

@@ -8,6 +8,7 @@ import base64
 import pytest
 
 from sextant.gateway.domain import webhooks
+from sextant.runtime.backoff import retry_delay
 
 # The test vector published with the Standard Webhooks specification (and Svix's docs).
 SPEC_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -60,7 +61,7 @@ def test_a_new_secret_is_whsec_and_32_bytes_of_the_source() -> None:
 def test_retries_back_off_exponentially_with_full_jitter_up_to_the_cap(
     attempt: int, unit: float, expected: float
 ) -> None:
-    assert webhooks.retry_delay(attempt, 5.0, 3600.0, unit) == pytest.approx(expected)
+    assert retry_delay(attempt, 5.0, 3600.0, unit) == pytest.approx(expected)
 
 
 @pytest.mark.parametrize(

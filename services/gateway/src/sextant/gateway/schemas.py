@@ -369,7 +369,7 @@ class CreatedSubscriptionReply(SubscriptionReply):
     )
 
 
-class DeliveryReply(BaseModel):
+class SubscriptionDeliveryReply(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [

@@ -40,6 +40,7 @@ from sextant.gateway.db.webhooks import DeliveryRow, SubscriptionRow
 from sextant.gateway.domain import webhooks
 from sextant.gateway.settings import GatewaySettings
 from sextant.runtime.app import ServiceState
+from sextant.runtime.backoff import retry_delay
 from sextant.runtime.egress import EgressPolicy, EgressRefused, egress_client, egress_policy
 from sextant.runtime.errors import InvalidInput, NotFound
 from sextant.runtime.outbox import Outbox
@@ -335,7 +336,7 @@ class DeliveryWorker:
         attempt = delivery.attempts + 1
         retry_at = None
         if not succeeded and attempt < settings.subscription_max_attempts:
-            wait = webhooks.retry_delay(
+            wait = retry_delay(
                 attempt,
                 settings.subscription_backoff_seconds,
                 settings.subscription_backoff_cap_seconds,

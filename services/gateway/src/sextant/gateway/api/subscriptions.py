@@ -15,9 +15,9 @@ from sextant.gateway.db import webhooks as repository
 from sextant.gateway.db.webhooks import DeliveryRow, SubscriptionRow
 from sextant.gateway.schemas import (
     CreatedSubscriptionReply,
-    DeliveryReply,
     Page,
     SubscriptionCreate,
+    SubscriptionDeliveryReply,
     SubscriptionReply,
 )
 from sextant.runtime.app import State
@@ -50,8 +50,8 @@ def _reply(row: SubscriptionRow) -> SubscriptionReply:
     )
 
 
-def _delivery(row: DeliveryRow) -> DeliveryReply:
-    return DeliveryReply(
+def _delivery(row: DeliveryRow) -> SubscriptionDeliveryReply:
+    return SubscriptionDeliveryReply(
         id=row.id,
         subscription_id=row.subscription_id,
         event_id=row.event_id,
@@ -144,7 +144,7 @@ async def delete_subscription(
 
 @router.get(
     "/subscriptions/{subscription_id}/deliveries",
-    response_model=Page[DeliveryReply],
+    response_model=Page[SubscriptionDeliveryReply],
     summary="A subscription's delivery log",
     responses=UNKNOWN,
 )
@@ -154,7 +154,7 @@ async def list_subscription_deliveries(
     session: TenantSession,
     limit: Limit = 100,
     cursor: Cursor = None,
-) -> Page[DeliveryReply]:
+) -> Page[SubscriptionDeliveryReply]:
     """Each event sent or to be sent, oldest first: its attempts, the receiver's last
     answer or the last error, and when it is tried next."""
     tenant = tenant_of(caller)
@@ -163,6 +163,6 @@ async def list_subscription_deliveries(
     rows = await repository.list_deliveries(
         session, tenant, subscription_id, after=after_id(cursor), limit=limit
     )
-    return Page[DeliveryReply](
+    return Page[SubscriptionDeliveryReply](
         items=[_delivery(r) for r in rows], next_cursor=next_cursor(rows, limit, lambda r: r.id)
     )

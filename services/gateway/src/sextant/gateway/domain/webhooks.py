@@ -1,6 +1,7 @@
 """Outbound webhooks as the Standard Webhooks specification has them: the secret, the
-signature, and when a failed delivery is tried again. Pure: no clock, no randomness of
-its own, no I/O.
+signature, and which answers count as delivered (when to retry is the runtime's
+:func:`~sextant.runtime.backoff.retry_delay`). Pure: no clock, no randomness of its own,
+no I/O.
 
 A receiver verifies a delivery with its secret alone: ``webhook-signature`` carries
 ``v1,<base64 HMAC-SHA256 of "<webhook-id>.<webhook-timestamp>.<body>">`` under the key the
@@ -44,14 +45,6 @@ def signed_headers(secret: str, message_id: str, timestamp: int, body: bytes) ->
         "webhook-signature": signature(secret, message_id, timestamp, body),
         "content-type": "application/json",
     }
-
-
-def retry_delay(attempt: int, base_seconds: float, cap_seconds: float, unit: float) -> float:
-    """Seconds to wait after failed attempt number ``attempt`` (1, 2, ...): exponential
-    backoff with full jitter (``unit`` is a uniform draw in [0, 1)), so receivers that
-    failed together are not all retried in the same instant when they come back."""
-    ceiling = min(cap_seconds, base_seconds * 2.0 ** (attempt - 1))
-    return ceiling * unit
 
 
 def delivered(status_code: int) -> bool:
