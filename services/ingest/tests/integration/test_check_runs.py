@@ -2,7 +2,7 @@
 loopback receive what ingest sends for a ``sextant.gates`` evaluation of a repository
 their source's credentials list. On GitHub the check run is created once (its first try
 answered 500, so retried) and a later re-evaluation (fail turned pass) PATCHes the same
-check run; on GitLab the commit status is set. A repository no source lists is not
+check run; on GitLab the commit status is set, then set again. A repository no source lists is not
 posted anywhere."""
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ CHECK_RUN_ID = 4242
 
 @dataclass
 class FakeForge:
-    """GitHub's check-runs and GitLab's commit-status endpoints; records every call."""
+    """GitHub's check-runs and GitLab's commit-status endpoints; records every call.
+    GitHub's first create answers 500."""
 
     seen: list[dict[str, Any]] = field(default_factory=list)
     fail_first_post: bool = True
@@ -138,16 +139,27 @@ async def calls(forge: FakeForge, count: int) -> list[dict[str, Any]]:
 async def test_a_gate_is_posted_as_a_check_run_and_a_re_evaluation_updates_the_same_one(
     ingest: Ingest,
 ) -> None:
-    forge = FakeForge()
-    async with served(forge.app()) as url:
+    """GitHub and GitLab sources of one workspace, each with its own fake API."""
+    forge, lab = FakeForge(), FakeForge()
+    async with served(forge.app()) as url, served(lab.app()) as lab_url:
         await ingest.source(
             "github",
             credentials={"token": "gh-token", "repositories": ["acme/web"], "api_url": url},
+        )
+        await ingest.source(
+            "gitlab",
+            credentials={"token": "gl-token", "projects": ["acme/web"], "api_url": lab_url},
         )
         first_at = datetime.now(UTC)
         failed = await evaluated(ingest, "fail", first_at)
         created = await calls(forge, 2)  # a 500, then the retry
         assert [c["method"] for c in created] == ["POST", "POST"]
+        [status, *_] = await calls(lab, 1)
+        assert status["method"] == "POST"
+        assert status["path"] == "/projects/acme/web/statuses/" + "f" * 40
+        assert status["auth"] == "gl-token"
+        assert status["body"]["state"] == "failed"
+        assert status["body"]["name"] == "Sextant gate (production)"
         posted = created[1]
         assert posted["path"] == "/repos/acme/web/check-runs"
         assert posted["auth"] == "Bearer gh-token"
@@ -160,6 +172,8 @@ async def test_a_gate_is_posted_as_a_check_run_and_a_re_evaluation_updates_the_s
 
         passed = await evaluated(ingest, "pass", first_at + timedelta(seconds=5))
         [*_, updated] = await calls(forge, 3)
+        [*_, passed_status] = await calls(lab, 2)
+        assert passed_status["body"]["state"] == "success"
         assert updated["method"] == "PATCH"
         assert updated["path"] == f"/repos/acme/web/check-runs/{CHECK_RUN_ID}"
         assert updated["body"]["conclusion"] == "success"
@@ -168,23 +182,10 @@ async def test_a_gate_is_posted_as_a_check_run_and_a_re_evaluation_updates_the_s
         # A repository the credentials do not list is nobody's to post to.
         await evaluated(ingest, "fail", first_at, repository="acme/other")
         await asyncio.sleep(0.5)
-        assert len(forge.seen) == 3
+        assert len(forge.seen) == 3 and len(lab.seen) == 2
     [row] = await ingest.sql(
-        "SELECT status, attempts, external_ref FROM ingest.check_runs WHERE repository = 'acme/web'"
+        "SELECT c.status, c.attempts, c.external_ref FROM ingest.check_runs c"
+        " JOIN ingest.sources s ON s.id = c.source_id"
+        " WHERE c.repository = 'acme/web' AND s.kind = 'github'"
     )
     assert (row["status"], row["attempts"], row["external_ref"]) == ("posted", 1, str(CHECK_RUN_ID))
-
-
-async def test_a_gate_is_posted_as_a_gitlab_commit_status(ingest: Ingest) -> None:
-    forge = FakeForge()
-    async with served(forge.app()) as url:
-        await ingest.source(
-            "gitlab", credentials={"token": "gl-token", "projects": ["acme/web"], "api_url": url}
-        )
-        await evaluated(ingest, "fail", datetime.now(UTC))
-        [status] = await calls(forge, 1)
-    assert status["method"] == "POST"
-    assert status["path"] == "/projects/acme/web/statuses/" + "f" * 40
-    assert status["auth"] == "gl-token"
-    assert status["body"]["state"] == "failed"
-    assert status["body"]["name"] == "Sextant gate (production)"
