@@ -293,7 +293,8 @@ async def record_attempt(
     retry_at: datetime | None,
 ) -> int:
     """Write one attempt's outcome: delivered, retried at ``retry_at``, or failed for good;
-    the subscription's run of consecutive failed attempts, as it stands after this one."""
+    the subscription's run of consecutive failed attempts, as it stands after this one
+    (0, and nothing written, when the delivery was abandoned while it was out)."""
     d, s, q = subscription_deliveries, subscriptions, delivery_queue
     if succeeded:
         status = "delivered"
@@ -301,9 +302,13 @@ async def record_attempt(
         status = "pending"
     else:
         status = "failed"
-    await session.execute(
+    written = await session.execute(
         sa.update(d)
-        .where((d.c.tenant_id == delivery.tenant_id) & (d.c.id == delivery.id))
+        .where(
+            (d.c.tenant_id == delivery.tenant_id)
+            & (d.c.id == delivery.id)
+            & (d.c.status == "pending")  # not abandoned meanwhile (deleted, disabled)
+        )
         .values(
             status=status,
             attempts=d.c.attempts + 1,
@@ -313,6 +318,8 @@ async def record_attempt(
             finished_at=None if status == "pending" else now,
         )
     )
+    if written.rowcount == 0:  # type: ignore[attr-defined]
+        return 0
     if status == "pending":
         await session.execute(
             sa.update(q)
