@@ -22,7 +22,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from sextant.contracts import uuid7
-from sextant.contracts.events.platform import GateEvaluated, GateRuleResult
+from sextant.contracts.events.platform import GateEvaluated, GateOverridden, GateRuleResult
 from sextant.runtime.testing.apps import served
 from sextant.runtime.testing.plugin import InternalKeys
 
@@ -129,6 +129,28 @@ async def evaluated(
     return gate.evaluation_id
 
 
+async def overridden(ingest: Ingest, evaluation_id: UUID) -> None:
+    """A break-glass override on the bus, as insights publishes it."""
+    override = GateOverridden(
+        evaluation_id=evaluation_id,
+        repository="acme/web",
+        sha="f" * 40,
+        environment="production",
+        verdict="fail",
+        overridden_by="lead@acme",
+        reason="hotfix",
+        overridden_at=datetime.now(UTC),
+    )
+    async with ingest.state.db.transaction(TENANT) as session:
+        await ingest.state.outbox.add(
+            session,
+            override,
+            tenant_id=TENANT,
+            workspace_id=WORKSPACE,
+            entity=f"gate_evaluation:{evaluation_id}",
+        )
+
+
 async def calls(forge: FakeForge, count: int) -> list[dict[str, Any]]:
     async with asyncio.timeout(20):
         while len(forge.seen) < count:
@@ -179,10 +201,20 @@ async def test_a_gate_is_posted_as_a_check_run_and_a_re_evaluation_updates_the_s
         assert updated["body"]["conclusion"] == "success"
         assert updated["body"]["external_id"] == str(passed)
 
+        # Break-glass on the first (failed) evaluation: nothing holds it any more (the
+        # pass replaced it), so nothing is posted; on the current one it is flagged.
+        await overridden(ingest, failed)
+        await overridden(ingest, passed)
+        [*_, flagged] = await calls(forge, 4)
+        assert flagged["method"] == "PATCH" and flagged["body"]["conclusion"] == "success"
+        assert flagged["body"]["output"]["title"] == "Gate overridden (break-glass)"
+        assert "by lead@acme (was fail): hotfix" in flagged["body"]["output"]["summary"]
+        await calls(lab, 3)
+
         # A repository the credentials do not list is nobody's to post to.
         await evaluated(ingest, "fail", first_at, repository="acme/other")
         await asyncio.sleep(0.5)
-        assert len(forge.seen) == 3 and len(lab.seen) == 2
+        assert len(forge.seen) == 4 and len(lab.seen) == 3
     [row] = await ingest.sql(
         "SELECT c.status, c.attempts, c.external_ref FROM ingest.check_runs c"
         " JOIN ingest.sources s ON s.id = c.source_id"

@@ -26,7 +26,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sextant.contracts import Envelope
-from sextant.contracts.events.platform import GateEvaluated
+from sextant.contracts.events.platform import GateEvaluated, GateOverridden
 from sextant.ingest.backfill import github, gitlab
 from sextant.ingest.backfill.api import ApiError
 from sextant.ingest.db import checks as repository
@@ -65,7 +65,7 @@ def github_check_run(check: CheckRunRow) -> dict[str, Any]:
         "name": check_name(check.environment),
         "head_sha": check.sha,
         "external_id": str(check.evaluation_id),
-        "output": {"title": f"Gate {check.verdict}", "summary": check.summary},
+        "output": {"title": _title(check), "summary": check.summary},
     }
     if check.verdict in GITHUB_CONCLUSION:
         body |= {"status": "completed", "conclusion": GITHUB_CONCLUSION[check.verdict]}
@@ -74,11 +74,16 @@ def github_check_run(check: CheckRunRow) -> dict[str, Any]:
     return body
 
 
+def _title(check: CheckRunRow) -> str:
+    overridden = check.summary.startswith("**overridden**")
+    return "Gate overridden (break-glass)" if overridden else f"Gate {check.verdict}"
+
+
 def gitlab_status(check: CheckRunRow) -> dict[str, Any]:
     return {
         "state": GITLAB_STATE[check.verdict],
         "name": check_name(check.environment),
-        "description": f"Gate {check.verdict} (evaluation {check.evaluation_id})"[:255],
+        "description": f"{_title(check)} (evaluation {check.evaluation_id})"[:255],
     }
 
 
@@ -93,7 +98,18 @@ def lists_repository(kind: str, credentials: dict[str, Any], repository: str) ->
 
 
 async def on_gate_evaluated(session: AsyncSession, envelope: Envelope) -> None:
-    """Record the evaluation for each posting source of its workspace, due now."""
+    """Record the evaluation for each posting source of its workspace, due now; a
+    break-glass override turns the overridden evaluation's check runs into a pass."""
+    if envelope.type == "sextant.gates.overridden.v1":
+        override = GateOverridden.model_validate(envelope.data)
+        summary = (
+            f"**overridden** by {override.overridden_by} (was {override.verdict}): "
+            f"{override.reason}"
+        )[:MAX_SUMMARY]
+        await repository.record_override(
+            session, override.evaluation_id, summary, datetime.now(UTC)
+        )
+        return
     if envelope.type != "sextant.gates.evaluated.v1" or envelope.workspaceid is None:
         return
     gate = GateEvaluated.model_validate(envelope.data)

@@ -190,3 +190,36 @@ async def record_attempt(
         )
     else:
         await session.execute(sa.delete(q).where(q.c.check_run_id == check.id))
+
+
+async def record_override(
+    session: AsyncSession, evaluation_id: UUID, summary: str, now: datetime
+) -> int:
+    """A break-glass override of an evaluation still held: its check runs turn ``pass``
+    (flagged in the summary) and are due again; how many."""
+    c = check_runs
+    rows = (
+        await session.execute(
+            sa.update(c)
+            .where(c.c.evaluation_id == evaluation_id)
+            .values(
+                verdict="pass",
+                summary=summary,
+                status="pending",
+                attempts=0,
+                last_error=None,
+                updated_at=now,
+            )
+            .returning(c.c.id, c.c.tenant_id)
+        )
+    ).all()
+    for row in rows:
+        q = insert(check_run_queue).values(
+            check_run_id=row.id, tenant_id=row.tenant_id, due_at=now, lease_until=None
+        )
+        await session.execute(
+            q.on_conflict_do_update(
+                index_elements=["check_run_id"], set_={"due_at": now, "lease_until": None}
+            )
+        )
+    return len(rows)
