@@ -27,8 +27,8 @@ TENANT_ROLES = ("tenant_admin", "manager", "member", "partner")
 PUBLIC_PATHS = ("/v1/hooks/", "/v1/oauth/", "/v1/events/", "/v1/status", "/v1/auth/jwks.json")
 # Configuration changes: only tenant admins (and platform admins acting on a tenant).
 ADMIN_ONLY = re.compile(
-    r"^(POST|PUT|PATCH|DELETE) /v1/(workspaces|views|api-keys|sources|developers|teams)"
-    r"|^GET /v1/(api-keys|audit-log)"
+    r"^(POST|PUT|PATCH|DELETE) /v1/(workspaces|views|api-keys|sources|developers|teams|subscriptions)"
+    r"|^GET /v1/(api-keys|audit-log|subscriptions)"
 )
 
 

@@ -1465,6 +1465,78 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/subscriptions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The tenant's subscriptions
+         * @description Active and disabled ones, oldest first, a page at a time; never their secrets.
+         */
+        get: operations["list_subscriptions"];
+        put?: never;
+        /**
+         * Subscribe a URL to event types (the signing secret is in this reply only)
+         * @description Every later event of the tenant of one of ``event_types`` is POSTed to ``url``,
+         *     signed per Standard Webhooks with the ``whsec_`` secret returned here once: store it
+         *     now. Failed deliveries are retried with backoff; after repeated failures the
+         *     subscription is disabled and the tenant's admins notified.
+         */
+        post: operations["create_subscription"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/subscriptions/{subscription_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One subscription
+         * @description Its state: active or disabled (and why), failed attempts in a row.
+         */
+        get: operations["get_subscription"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a subscription: nothing more is sent to it
+         * @description Its pending deliveries are abandoned; it is gone from the lists.
+         */
+        delete: operations["delete_subscription"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/subscriptions/{subscription_id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A subscription's delivery log
+         * @description Each event sent or to be sent, oldest first: its attempts, the receiver's last
+         *     answer or the last error, and when it is tried next.
+         */
+        get: operations["list_subscription_deliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/teams": {
         parameters: {
             query?: never;
@@ -2840,6 +2912,59 @@ export interface components {
              * Format: uuid
              */
             workspace_id: string;
+        };
+        /**
+         * CreatedSubscriptionReply
+         * @example {
+         *       "consecutive_failures": 0,
+         *       "created_at": "2026-12-01T09:30:00Z",
+         *       "created_by": "admin@acme",
+         *       "description": "deployment evidence",
+         *       "event_types": [
+         *         "sextant.gates.evaluated.v1"
+         *       ],
+         *       "id": "6b2d4f80-1a3c-4e5f-9b7d-8c0e2a4f6b1d",
+         *       "secret": "whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+         *       "status": "active",
+         *       "url": "https://webhooks.partner.invalid/sextant"
+         *     }
+         */
+        CreatedSubscriptionReply: {
+            /**
+             * Consecutive Failures
+             * @description failed attempts in a row; 0 after a success
+             */
+            consecutive_failures: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Description */
+            description: string;
+            /** Disabled Reason */
+            disabled_reason?: string | null;
+            /** Event Types */
+            event_types: string[];
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Secret
+             * @description whsec_…: the Standard Webhooks signing secret, in this reply only
+             */
+            secret: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "active" | "disabled";
+            /** Url */
+            url: string;
         };
         /** CycleTimeSummary */
         CycleTimeSummary: {
@@ -4891,6 +5016,26 @@ export interface components {
              */
             next_cursor?: string | null;
         };
+        /** Page[SubscriptionDeliveryReply] */
+        Page_SubscriptionDeliveryReply_: {
+            /** Items */
+            items: components["schemas"]["SubscriptionDeliveryReply"][];
+            /**
+             * Next Cursor
+             * @description pass as ?cursor= for the next page; absent on the last
+             */
+            next_cursor?: string | null;
+        };
+        /** Page[SubscriptionReply] */
+        Page_SubscriptionReply_: {
+            /** Items */
+            items: components["schemas"]["SubscriptionReply"][];
+            /**
+             * Next Cursor
+             * @description pass as ?cursor= for the next page; absent on the last
+             */
+            next_cursor?: string | null;
+        };
         /** Page[TenantReply] */
         Page_TenantReply_: {
             /** Items */
@@ -6431,6 +6576,142 @@ export interface components {
             to_category: string;
             /** To Status */
             to_status: string;
+        };
+        /**
+         * SubscriptionCreate
+         * @example {
+         *       "description": "deployment evidence",
+         *       "event_types": [
+         *         "sextant.gates.evaluated.v1",
+         *         "sextant.gates.overridden.v1"
+         *       ],
+         *       "url": "https://webhooks.partner.invalid/sextant"
+         *     }
+         */
+        SubscriptionCreate: {
+            /**
+             * Description
+             * @default
+             */
+            description: string;
+            /**
+             * Event Types
+             * @description registered event types (see /v1/events/asyncapi.json), e.g. sextant.gates.evaluated.v1
+             */
+            event_types: string[];
+            /**
+             * Url
+             * @description where deliveries are POSTed: https, to a public address (plain http and private hosts only where the operator's egress allow-list opens them)
+             */
+            url: string;
+        };
+        /**
+         * SubscriptionDeliveryReply
+         * @example {
+         *       "attempts": 2,
+         *       "created_at": "2026-12-01T09:30:00Z",
+         *       "event_id": "0193a1b2-c3d4-7e5f-8a9b-aabbccddeeff",
+         *       "event_type": "sextant.gates.evaluated.v1",
+         *       "finished_at": "2026-12-01T09:30:00Z",
+         *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+         *       "last_status_code": 204,
+         *       "status": "delivered",
+         *       "subscription_id": "6b2d4f80-1a3c-4e5f-9b7d-8c0e2a4f6b1d"
+         *     }
+         */
+        SubscriptionDeliveryReply: {
+            /** Attempts */
+            attempts: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Event Id
+             * Format: uuid
+             * @description the webhook-id header: the same on every retry
+             */
+            event_id: string;
+            /** Event Type */
+            event_type: string;
+            /** Finished At */
+            finished_at?: string | null;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Last Error
+             * @description why the last attempt failed
+             */
+            last_error?: string | null;
+            /**
+             * Last Status Code
+             * @description the receiver's last answer
+             */
+            last_status_code?: number | null;
+            /** Next Attempt At */
+            next_attempt_at?: string | null;
+            /**
+             * Status
+             * @description abandoned: the subscription was disabled or deleted first
+             * @enum {string}
+             */
+            status: "pending" | "delivered" | "failed" | "abandoned";
+            /**
+             * Subscription Id
+             * Format: uuid
+             */
+            subscription_id: string;
+        };
+        /**
+         * SubscriptionReply
+         * @example {
+         *       "consecutive_failures": 0,
+         *       "created_at": "2026-12-01T09:30:00Z",
+         *       "created_by": "admin@acme",
+         *       "description": "deployment evidence",
+         *       "event_types": [
+         *         "sextant.gates.evaluated.v1"
+         *       ],
+         *       "id": "6b2d4f80-1a3c-4e5f-9b7d-8c0e2a4f6b1d",
+         *       "status": "active",
+         *       "url": "https://webhooks.partner.invalid/sextant"
+         *     }
+         */
+        SubscriptionReply: {
+            /**
+             * Consecutive Failures
+             * @description failed attempts in a row; 0 after a success
+             */
+            consecutive_failures: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Description */
+            description: string;
+            /** Disabled Reason */
+            disabled_reason?: string | null;
+            /** Event Types */
+            event_types: string[];
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "active" | "disabled";
+            /** Url */
+            url: string;
         };
         /** SuggestionList */
         SuggestionList: {
@@ -14592,6 +14873,435 @@ export interface operations {
                 };
             };
             /** @description a check fails: `services` says which and why */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_subscriptions: {
+        parameters: {
+            query?: {
+                /** @description items per page */
+                limit?: number;
+                /** @description the previous page's next_cursor; none for the first */
+                cursor?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_SubscriptionReply_"];
+                };
+            };
+            /** @description a value the service cannot use or store */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no token, or an expired, revoked or unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role or tenant may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description over the tenant's, the key's or the address's rate: retry after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the service behind this route or a database is unavailable: nothing was changed */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    create_subscription: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SubscriptionCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreatedSubscriptionReply"];
+                };
+            };
+            /** @description an unknown event type, or a URL the egress policy refuses (named) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no token, or an expired, revoked or unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role or tenant may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the body is over the gateway's limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description over the tenant's, the key's or the address's rate: retry after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the service behind this route or a database is unavailable: nothing was changed */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_subscription: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the subscription's id */
+                subscription_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SubscriptionReply"];
+                };
+            };
+            /** @description a value the service cannot use or store */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no token, or an expired, revoked or unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role or tenant may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no such subscription in the caller's tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description over the tenant's, the key's or the address's rate: retry after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the service behind this route or a database is unavailable: nothing was changed */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    delete_subscription: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the subscription's id */
+                subscription_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SubscriptionReply"];
+                };
+            };
+            /** @description a value the service cannot use or store */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no token, or an expired, revoked or unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role or tenant may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no such subscription in the caller's tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description over the tenant's, the key's or the address's rate: retry after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the service behind this route or a database is unavailable: nothing was changed */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_subscription_deliveries: {
+        parameters: {
+            query?: {
+                /** @description items per page */
+                limit?: number;
+                /** @description the previous page's next_cursor; none for the first */
+                cursor?: string | null;
+            };
+            header?: never;
+            path: {
+                /** @description the subscription's id */
+                subscription_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_SubscriptionDeliveryReply_"];
+                };
+            };
+            /** @description a value the service cannot use or store */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no token, or an expired, revoked or unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role or tenant may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no such subscription in the caller's tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description over the tenant's, the key's or the address's rate: retry after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the service behind this route or a database is unavailable: nothing was changed */
             503: {
                 headers: {
                     [name: string]: unknown;

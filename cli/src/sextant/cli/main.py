@@ -14,7 +14,7 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
-from sextant.cli import client, gate, reports
+from sextant.cli import client, gate, reports, subscriptions
 
 if TYPE_CHECKING:
     from sextant.cli.embedded import Ready
@@ -335,6 +335,7 @@ app.add_typer(client.archive_app, name="archive")
 app.add_typer(reports.report_app, name="report")
 app.command("status")(client.status)
 app.add_typer(gate.gate_app, name="gate")
+app.add_typer(subscriptions.subscriptions_app, name="subscriptions")
 
 
 @app.command()

@@ -345,14 +345,16 @@ def egress_client(
     *,
     verify: ssl.SSLContext | bool = True,
     network: httpcore.AsyncNetworkBackend | None = None,
+    limits: httpx.Limits = LIMITS,
     **options: Any,
 ) -> httpx.AsyncClient:
     """An httpx client for URLs a tenant set: every request, each redirect hop and an
     auth flow's own requests included, passes ``policy``. ``options`` are the client's
     (base_url, headers, auth, timeout, follow_redirects...); ``network`` replaces the
-    sockets underneath, for tests that must see no connection made."""
+    sockets underneath, for tests that must see no connection made; ``limits`` bound its
+    connection pool (a client that many receivers share needs more than the default)."""
     if "mounts" in options or "transport" in options:
         raise TypeError("an egress client has its own transport; mounts would bypass it")
     options.setdefault("max_redirects", policy.max_redirects)
-    transport = EgressTransport(policy, verify=verify, network=network)
+    transport = EgressTransport(policy, verify=verify, limits=limits, network=network)
     return httpx.AsyncClient(transport=transport, trust_env=False, **options)

@@ -11,13 +11,14 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sextant.contracts import Envelope
+from sextant.contracts import TOPICS, Envelope
 from sextant.contracts.events.platform import ConfigChanged, NotificationRaised
 from sextant.contracts.topics import CONFIG, NOTIFICATIONS
 from sextant.gateway.db import repository
 from sextant.gateway.domain.audit import AuditEntry
 from sextant.gateway.notifications import CHANNEL
-from sextant.runtime.consumer import Batched, Handler, each_in_context, each_of
+from sextant.gateway.subscriptions import fan_out
+from sextant.runtime.consumer import Batched, Handler, each_in_context
 
 
 async def on_notifications(session: AsyncSession, envelopes: Sequence[Envelope]) -> None:
@@ -77,7 +78,26 @@ async def on_config_changed(session: AsyncSession, envelope: Envelope) -> None:
     )
 
 
+async def on_config_batch(session: AsyncSession, envelopes: Sequence[Envelope]) -> None:
+    """Audit a batch of one tenant's config changes, then queue them for its partners."""
+    for envelope in each_in_context(envelopes):
+        await on_config_changed(session, envelope)
+    await fan_out(session, envelopes)
+
+
+async def on_notifications_batch(session: AsyncSession, envelopes: Sequence[Envelope]) -> None:
+    """Keep and announce a batch of notifications, then queue them for the partners."""
+    await on_notifications(session, envelopes)
+    await fan_out(session, envelopes)
+
+
+async def on_partner_events(session: AsyncSession, envelopes: Sequence[Envelope]) -> None:
+    """Every other topic concerns the gateway only through its partners' subscriptions."""
+    await fan_out(session, envelopes)
+
+
 HANDLERS: dict[str, Handler] = {
-    NOTIFICATIONS.name: Batched(on_notifications),
-    CONFIG.name: each_of(on_config_changed),
+    **{name: Batched(on_partner_events) for name in TOPICS},  # every topic is registered
+    NOTIFICATIONS.name: Batched(on_notifications_batch),  # by the imports above
+    CONFIG.name: Batched(on_config_batch),
 }

@@ -6,6 +6,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from sextant.gateway import retention
+from sextant.gateway import subscriptions as webhook_deliveries
 from sextant.gateway.access import BodyLimit, CrossTenantPaths, Gateway
 from sextant.gateway.api import (
     audit,
@@ -16,6 +17,7 @@ from sextant.gateway.api import (
     portal,
     proxy,
     session,
+    subscriptions,
     tenancy,
 )
 from sextant.gateway.authn import Authenticator, LocalIssuer
@@ -98,8 +100,10 @@ def spec(
         await hub.start()
         state.extras["notification_hub"] = hub
         await open_revocations(state, plain_dsn(state.db.app_url))
+        await webhook_deliveries.start(state, gateway_settings)
 
     async def close_gateway(state: ServiceState) -> None:
+        await webhook_deliveries.stop(state)
         await close_revocations(state)
         await state.extras["notification_hub"].stop()
         gateway: Gateway = state.extras["gateway"]
@@ -120,6 +124,7 @@ def spec(
             keys.router,
             audit.router,
             notifications.router,
+            subscriptions.router,
             oauth.router,
             session.router,
             proxy.router,  # it takes every /v1 path the others do not

@@ -292,3 +292,112 @@ class SessionReply(BaseModel):
     tenant_id: UUID | None
     expires_at: datetime
     csrf_token: str = Field(description="send it as X-CSRF-Token on every write")
+
+
+# partner subscriptions ---------------------------------------------------------------
+
+SUBSCRIPTION = "6b2d4f80-1a3c-4e5f-9b7d-8c0e2a4f6b1d"
+DELIVERY = "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+EVENT = "0193a1b2-c3d4-7e5f-8a9b-aabbccddeeff"
+
+
+class SubscriptionCreate(Body):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "url": "https://webhooks.partner.invalid/sextant",
+                    "description": "deployment evidence",
+                    "event_types": ["sextant.gates.evaluated.v1", "sextant.gates.overridden.v1"],
+                }
+            ]
+        }
+    )
+
+    url: str = Field(
+        min_length=1,
+        max_length=2000,
+        description="where deliveries are POSTed: https, to a public address (plain http "
+        "and private hosts only where the operator's egress allow-list opens them)",
+    )
+    description: str = Field(default="", max_length=500)
+    event_types: list[str] = Field(
+        min_length=1,
+        max_length=100,
+        description="registered event types (see /v1/events/asyncapi.json), e.g. "
+        "sextant.gates.evaluated.v1",
+    )
+
+
+SUBSCRIPTION_EXAMPLE: dict[str, Any] = {
+    "id": SUBSCRIPTION,
+    "url": "https://webhooks.partner.invalid/sextant",
+    "description": "deployment evidence",
+    "event_types": ["sextant.gates.evaluated.v1"],
+    "status": "active",
+    "consecutive_failures": 0,
+    "created_by": "admin@acme",
+    "created_at": AT,
+}
+
+
+class SubscriptionReply(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [SUBSCRIPTION_EXAMPLE]})
+
+    id: UUID
+    url: str
+    description: str
+    event_types: list[str]
+    status: Literal["active", "disabled"]
+    consecutive_failures: int = Field(description="failed attempts in a row; 0 after a success")
+    disabled_reason: str | None = None
+    created_by: str
+    created_at: datetime
+
+
+class CreatedSubscriptionReply(SubscriptionReply):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {**SUBSCRIPTION_EXAMPLE, "secret": "whsec_" + "A" * 43 + "="}  # 32 zero bytes
+            ]
+        }
+    )
+
+    secret: str = Field(
+        description="whsec_…: the Standard Webhooks signing secret, in this reply only"
+    )
+
+
+class SubscriptionDeliveryReply(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": DELIVERY,
+                    "subscription_id": SUBSCRIPTION,
+                    "event_id": EVENT,
+                    "event_type": "sextant.gates.evaluated.v1",
+                    "status": "delivered",
+                    "attempts": 2,
+                    "last_status_code": 204,
+                    "created_at": AT,
+                    "finished_at": AT,
+                }
+            ]
+        }
+    )
+
+    id: UUID
+    subscription_id: UUID
+    event_id: UUID = Field(description="the webhook-id header: the same on every retry")
+    event_type: str
+    status: Literal["pending", "delivered", "failed", "abandoned"] = Field(
+        description="abandoned: the subscription was disabled or deleted first"
+    )
+    attempts: int
+    last_status_code: int | None = Field(default=None, description="the receiver's last answer")
+    last_error: str | None = Field(default=None, description="why the last attempt failed")
+    next_attempt_at: datetime | None = None
+    created_at: datetime
+    finished_at: datetime | None = None

@@ -153,3 +153,41 @@ class GatewaySettings(ServiceSettings):
         le=10,
         description="proxies in front whose X-Forwarded-For is believed; 0: the peer address",
     )
+
+    # Partner subscriptions: signed outbound webhooks (sextant.gateway.subscriptions).
+    subscription_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=60,
+        description="how long one delivery to a subscriber may take, connecting included",
+    )
+    subscription_max_attempts: int = Field(
+        default=8, ge=1, le=20, description="tries of one delivery before it is marked failed"
+    )
+    subscription_backoff_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="the first retry waits up to this (full jitter), each next one twice as long",
+    )
+    subscription_backoff_cap_seconds: float = Field(
+        default=3600.0, gt=0, description="no retry waits longer than this"
+    )
+    subscription_disable_after: int = Field(
+        default=20,
+        ge=1,
+        description="consecutive failed attempts (over all its deliveries) after which a "
+        "subscription is disabled and the tenant's admins notified",
+    )
+    subscription_concurrency: int = Field(
+        default=32, ge=1, le=512, description="deliveries in flight at once, per gateway replica"
+    )
+    subscription_concurrency_per_subscription: int = Field(
+        default=2,
+        ge=1,
+        le=32,
+        description="deliveries in flight at once to one subscription, over all replicas: a "
+        "slow or dead receiver holds no more than this",
+    )
+    subscription_poll_seconds: float = Field(
+        default=1.0, gt=0, description="how often an idle delivery worker looks for due deliveries"
+    )

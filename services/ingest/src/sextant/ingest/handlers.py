@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sextant.contracts import Envelope
-from sextant.contracts.topics import LIFECYCLE
+from sextant.contracts.topics import GATES, LIFECYCLE
+from sextant.ingest.checks import on_gate_evaluated
 from sextant.ingest.db import repository
 from sextant.ingest.service import SOURCES_CHANNEL, source_change
 from sextant.runtime.consumer import Handler
@@ -40,4 +41,5 @@ async def on_lifecycle(session: AsyncSession, envelope: Envelope) -> None:
 
 HANDLERS: dict[str, Handler] = {
     LIFECYCLE.name: on_lifecycle,
+    GATES.name: on_gate_evaluated,  # posted back as check runs (sextant.ingest.checks)
 }

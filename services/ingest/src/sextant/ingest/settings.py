@@ -105,3 +105,22 @@ class IngestSettings(ServiceSettings):
         gt=0,
         description="how often the refresher looks for grants due (with ±20 % jitter)",
     )
+
+    # Gate results posted back as GitHub check runs / GitLab commit statuses (checks.py).
+    check_run_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=60, description="how long posting one check run may take"
+    )
+    check_run_max_attempts: int = Field(
+        default=6, ge=1, le=20, description="tries of one check run before it is marked failed"
+    )
+    check_run_backoff_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="the first retry of a check run waits up to this (full jitter), each next twice",
+    )
+    check_run_backoff_cap_seconds: float = Field(
+        default=600.0, gt=0, description="no check-run retry waits longer than this"
+    )
+    check_run_poll_seconds: float = Field(
+        default=1.0, gt=0, description="how often an idle poster looks for due check runs"
+    )

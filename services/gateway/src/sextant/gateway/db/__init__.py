@@ -155,3 +155,63 @@ notification_reads = sa.Table(
     sa.Column("subject", sa.Text, primary_key=True),
     sa.Column("read_at", sa.DateTime(timezone=True), nullable=False),
 )
+
+# Partner subscriptions (signed outbound webhooks): what a tenant subscribed to, each
+# event's delivery to each subscription (the delivery log), and the cross-tenant queue the
+# delivery workers lease from. ``secret`` is kept as given out: a delivery is signed with
+# it, so it cannot be a digest.
+subscriptions = sa.Table(
+    "subscriptions",
+    metadata,
+    sa.Column("tenant_id", sa.Uuid, nullable=False),
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("event_types", ARRAY(sa.Text), nullable=False),
+    sa.Column("secret", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),  # active | disabled
+    sa.Column("consecutive_failures", sa.Integer, nullable=False),
+    sa.Column("disabled_reason", sa.Text),
+    sa.Column("created_by", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("deleted_at", sa.DateTime(timezone=True)),
+)
+sa.Index("subscriptions_tenant", subscriptions.c.tenant_id, subscriptions.c.id)
+
+subscription_deliveries = sa.Table(
+    "subscription_deliveries",
+    metadata,
+    sa.Column("tenant_id", sa.Uuid, nullable=False),
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("subscription_id", sa.Uuid, nullable=False),
+    sa.Column("event_id", sa.Uuid, nullable=False),
+    sa.Column("event_type", sa.Text, nullable=False),
+    sa.Column("body", sa.Text, nullable=False),  # the bytes signed, the same on every try
+    sa.Column("status", sa.Text, nullable=False),  # pending | delivered | failed | abandoned
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("last_status_code", sa.Integer),
+    sa.Column("last_error", sa.Text),
+    sa.Column("next_attempt_at", sa.DateTime(timezone=True)),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("finished_at", sa.DateTime(timezone=True)),
+    sa.UniqueConstraint("subscription_id", "event_id"),
+)
+sa.Index(
+    "subscription_deliveries_log",
+    subscription_deliveries.c.tenant_id,
+    subscription_deliveries.c.subscription_id,
+    subscription_deliveries.c.id,
+)
+
+delivery_queue = sa.Table(
+    "delivery_queue",
+    metadata,
+    sa.Column("delivery_id", sa.Uuid, primary_key=True),
+    sa.Column("tenant_id", sa.Uuid, nullable=False),
+    sa.Column("subscription_id", sa.Uuid, nullable=False),
+    sa.Column("due_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("lease_until", sa.DateTime(timezone=True)),
+    info={"cross_tenant": "a delivery worker takes the next due delivery of any tenant"},
+)
+sa.Index("delivery_queue_due", delivery_queue.c.due_at)
+sa.Index("delivery_queue_subscription", delivery_queue.c.subscription_id)

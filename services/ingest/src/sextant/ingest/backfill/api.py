@@ -97,6 +97,17 @@ class Api:
     async def close(self) -> None:
         await self._client.aclose()
 
+    async def send(self, method: str, url: str, body: dict[str, Any]) -> httpx.Response:
+        """One write (a check run, a commit status), tried once: its caller retries on
+        its own schedule. ApiError for a refused egress or no answer; any status returns."""
+        try:
+            return await self._client.request(method, url, json=body)
+        except EgressRefused as exc:
+            raise ApiError(f"refused by the egress policy: {exc}") from None
+        except httpx.HTTPError as exc:
+            where = _where(self._client.build_request(method, url).url)
+            raise ApiError(f"{where}: {type(exc).__name__}") from None
+
     async def get(self, url: str, params: dict[str, Any] | None = None) -> httpx.Response:
         failures, limited, waited = 0, 0, 0.0
         while True:

@@ -140,3 +140,39 @@ oauth_refreshes = sa.Table(
     info={"cross_tenant": "the token refresher lists grants before it can act as their tenant"},
 )
 sa.Index("oauth_refreshes_due", oauth_refreshes.c.refresh_at)
+
+# Gate results posted back to the tools (sextant.ingest.checks): one row per source,
+# repository, SHA and environment — a later evaluation of the same updates the same
+# GitHub check run (``external_ref`` is its id) or GitLab commit status — and the
+# cross-tenant queue the posters lease from.
+check_runs = sa.Table(
+    "check_runs",
+    metadata,
+    sa.Column("tenant_id", sa.Uuid, nullable=False),
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("source_id", sa.Uuid, nullable=False),
+    sa.Column("repository", sa.Text, nullable=False),
+    sa.Column("sha", sa.Text, nullable=False),
+    sa.Column("environment", sa.Text, nullable=False),
+    sa.Column("evaluation_id", sa.Uuid, nullable=False),
+    sa.Column("evaluated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("verdict", sa.Text, nullable=False),
+    sa.Column("summary", sa.Text, nullable=False),
+    sa.Column("external_ref", sa.Text),
+    sa.Column("status", sa.Text, nullable=False),  # pending | posted | failed | skipped
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("last_error", sa.Text),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("source_id", "repository", "sha", "environment"),
+)
+
+check_run_queue = sa.Table(
+    "check_run_queue",
+    metadata,
+    sa.Column("check_run_id", sa.Uuid, primary_key=True),
+    sa.Column("tenant_id", sa.Uuid, nullable=False),
+    sa.Column("due_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("lease_until", sa.DateTime(timezone=True)),
+    info={"cross_tenant": "a poster takes the next due check run of any tenant"},
+)
+sa.Index("check_run_queue_due", check_run_queue.c.due_at)
