@@ -13,9 +13,8 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Path, Response
 from fastapi.responses import StreamingResponse
 
 from sextant.contracts import uuid7
-from sextant.contracts.events.platform import ReportRequested
 from sextant.reports.db import repository
-from sextant.reports.render import CONTENT_TYPES, worker_of
+from sextant.reports.render import CONTENT_TYPES, announce_requested, worker_of
 from sextant.reports.schemas import LONGEST_PERIOD_DAYS, ReportPage, ReportRequest, ReportView
 from sextant.runtime.app import Session, State
 from sextant.runtime.errors import Conflict, InvalidInput, NotFound, problem_response
@@ -63,6 +62,7 @@ def _view(row: sa.Row[Any]) -> ReportView:
         sha256=row.sha256,
         attempts=row.attempts,
         requested_by=row.requested_by,
+        schedule_id=row.schedule_id,
         created_at=row.created_at,
         finished_at=row.finished_at,
     )
@@ -118,18 +118,7 @@ async def create_report(
 
 
 async def _requested(session: Any, state: Any, row: sa.Row[Any]) -> None:
-    await state.outbox.add(
-        session,
-        ReportRequested(
-            report_id=row.id,
-            definition=row.kind,
-            format=row.format,
-            scope=row.scope,
-            requested_by=row.requested_by,
-        ),
-        tenant_id=row.tenant_id,
-        entity=f"report/{row.id}",
-    )
+    await announce_requested(session, state.outbox, row)
 
 
 @router.get(

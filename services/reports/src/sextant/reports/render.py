@@ -19,7 +19,12 @@ import sqlalchemy as sa
 import structlog
 
 from sextant.contracts import uuid7
-from sextant.contracts.events.platform import NotificationRaised, ReportFailed, ReportRendered
+from sextant.contracts.events.platform import (
+    NotificationRaised,
+    ReportFailed,
+    ReportRendered,
+    ReportRequested,
+)
 from sextant.reports.db import repository
 from sextant.reports.domain.csv import csv_bytes
 from sextant.reports.domain.kinds import (
@@ -41,6 +46,22 @@ log = structlog.get_logger()
 READS = ["insights", "forecast"]
 AUDIENCE: list[Any] = ["tenant_admin", "manager", "member"]
 CONTENT_TYPES = {"pdf": "application/pdf", "csv": "text/csv; charset=utf-8"}
+
+
+async def announce_requested(session: Any, outbox: Any, row: sa.Row[Any]) -> None:
+    """The ReportRequested event of a job just queued (asked for, retried or scheduled)."""
+    await outbox.add(
+        session,
+        ReportRequested(
+            report_id=row.id,
+            definition=row.kind,
+            format=row.format,
+            scope=row.scope,
+            requested_by=row.requested_by,
+        ),
+        tenant_id=row.tenant_id,
+        entity=f"report/{row.id}",
+    )
 
 
 class RenderFailed(Exception):
@@ -226,7 +247,7 @@ class RenderWorker:
                 NotificationRaised(
                     notification_id=uuid7(),
                     severity="info",
-                    audience=AUDIENCE,
+                    audience=job.notify or AUDIENCE,
                     title=f"Report ready: {job.kind} for {job.scope}",
                     body=f"{job.kind} report {job.period_from} to {job.period_to} is ready.",
                     link=f"/v1/reports/{job.id}/file",
@@ -245,7 +266,7 @@ class RenderWorker:
                 NotificationRaised(
                     notification_id=uuid7(),
                     severity="warning",
-                    audience=AUDIENCE,
+                    audience=job.notify or AUDIENCE,
                     title=f"Report failed: {job.kind} for {job.scope}",
                     body=f"{reason[:1000]} (retry with POST /v1/reports/{job.id}/retry)",
                     link=f"/v1/reports/{job.id}",

@@ -30,3 +30,9 @@ class ReportsSettings(ServiceSettings):
         description="how long a worker holds a report it renders; a worker that died holding "
         "one leaves it to another after this",
     )
+    schedule_poll_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="how often the scheduler looks for schedules that fell due (a run is "
+        "queued at most this late)",
+    )

@@ -26,6 +26,8 @@ class NewReport:
     time_zone: str
     requested_by: str
     requester_role: str
+    schedule_id: UUID | None = None
+    notify: list[str] | None = None
 
 
 async def create(session: AsyncSession, new: NewReport, now: datetime) -> sa.Row[Any]:
