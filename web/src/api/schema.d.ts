@@ -1028,6 +1028,51 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/report-schedules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The tenant's report schedules, oldest first
+         * @description Every schedule of the caller's tenant, by id, with its next run; page with next_cursor.
+         */
+        get: operations["list_schedules"];
+        put?: never;
+        /**
+         * Schedule a report, weekly or monthly
+         * @description Stores the schedule (audited) and answers 201 with its first run. Each run queues a report like POST /v1/reports, on the creator's behalf for the scope's workspaces as they are now: weekly over the seven days before the run, monthly over the month before it, in the schedule's time zone. The roles in notify are told when each report is ready or failed.
+         */
+        post: operations["create_schedule"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/report-schedules/{schedule_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One report schedule, its next run and the report its last run produced */
+        get: operations["get_schedule"];
+        put?: never;
+        post?: never;
+        /**
+         * Stop a report schedule
+         * @description Removes the schedule (audited); the reports it produced stay.
+         */
+        delete: operations["delete_schedule"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/reports": {
         parameters: {
             query?: never;
@@ -5182,6 +5227,11 @@ export interface components {
             reason: string | null;
             /** Requested By */
             requested_by: string;
+            /**
+             * Schedule Id
+             * @description the schedule that produced it; none when asked for
+             */
+            schedule_id?: string | null;
             /** Scope */
             scope: string;
             /** Sha256 */
@@ -5577,6 +5627,182 @@ export interface components {
             reason: string;
             /** Rule */
             rule: string;
+        };
+        /**
+         * SchedulePage
+         * @example {
+         *       "items": [
+         *         {
+         *           "at": "08:00:00",
+         *           "created_at": "2026-03-20T10:00:00Z",
+         *           "created_by": "alice@example.com",
+         *           "day": 1,
+         *           "every": "weekly",
+         *           "format": "pdf",
+         *           "id": "01a24c0b-fe8d-7377-8d87-5d73ab74e7f7",
+         *           "kind": "dora",
+         *           "last_report_id": null,
+         *           "last_run_at": null,
+         *           "next_run_at": "2026-03-23T07:00:00Z",
+         *           "notify": [
+         *             "tenant_admin",
+         *             "manager"
+         *           ],
+         *           "scope": "workspace:0190f5c2-1111-7c3a-9d3e-1b2c3d4e5f60",
+         *           "time_zone": "Europe/Paris"
+         *         }
+         *       ],
+         *       "next_cursor": null
+         *     }
+         */
+        SchedulePage: {
+            /** Items */
+            items: components["schemas"]["ScheduleView"][];
+            /**
+             * Next Cursor
+             * @description pass as ?cursor= for the next page
+             */
+            next_cursor: string | null;
+        };
+        /**
+         * ScheduleRequest
+         * @description A report to produce on its own, weekly or monthly; the scope is ``?scope=``.
+         * @example {
+         *       "at": "08:00",
+         *       "day": 1,
+         *       "every": "weekly",
+         *       "format": "pdf",
+         *       "kind": "dora",
+         *       "notify": [
+         *         "tenant_admin",
+         *         "manager"
+         *       ],
+         *       "time_zone": "Europe/Paris"
+         *     }
+         */
+        ScheduleRequest: {
+            /**
+             * At
+             * Format: time
+             * @description local time of the run, HH:MM, in time_zone (a time skipped by a daylight-saving change runs after the jump; a repeated one, the first time)
+             */
+            at: string;
+            /**
+             * Day
+             * @description weekly: 1 (Monday) to 7 (Sunday); monthly: 1 to 31 (a day past a month's end runs on its last day)
+             */
+            day: number;
+            /**
+             * Every
+             * @description weekly: reports on the seven days before each run; monthly: on the calendar month before it
+             * @enum {string}
+             */
+            every: "weekly" | "monthly";
+            /**
+             * Format
+             * @description pdf or csv
+             * @default pdf
+             * @enum {string}
+             */
+            format: "pdf" | "csv";
+            /**
+             * Kind
+             * @description the report kind, as for POST /v1/reports
+             * @enum {string}
+             */
+            kind: "dora" | "compliance" | "sprint";
+            /**
+             * Notify
+             * @description the roles notified when a report of this schedule is ready or failed
+             */
+            notify?: ("platform_admin" | "tenant_admin" | "manager" | "member" | "partner")[];
+            /**
+             * Time Zone
+             * @description IANA time zone of day and at
+             * @default UTC
+             */
+            time_zone: string;
+        };
+        /**
+         * ScheduleView
+         * @description A schedule: what it produces, when it runs next, and what it produced last.
+         * @example {
+         *       "at": "08:00:00",
+         *       "created_at": "2026-03-20T10:00:00Z",
+         *       "created_by": "alice@example.com",
+         *       "day": 1,
+         *       "every": "weekly",
+         *       "format": "pdf",
+         *       "id": "01a24c0b-fe8d-7377-8d87-5d73ab74e7f7",
+         *       "kind": "dora",
+         *       "last_report_id": null,
+         *       "last_run_at": null,
+         *       "next_run_at": "2026-03-23T07:00:00Z",
+         *       "notify": [
+         *         "tenant_admin",
+         *         "manager"
+         *       ],
+         *       "scope": "workspace:0190f5c2-1111-7c3a-9d3e-1b2c3d4e5f60",
+         *       "time_zone": "Europe/Paris"
+         *     }
+         */
+        ScheduleView: {
+            /**
+             * At
+             * Format: time
+             */
+            at: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Day */
+            day: number;
+            /**
+             * Every
+             * @enum {string}
+             */
+            every: "weekly" | "monthly";
+            /**
+             * Format
+             * @enum {string}
+             */
+            format: "pdf" | "csv";
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "dora" | "compliance" | "sprint";
+            /**
+             * Last Report Id
+             * @description the report the last run produced
+             */
+            last_report_id: string | null;
+            /**
+             * Last Run At
+             * @description the last run, in UTC
+             */
+            last_run_at: string | null;
+            /**
+             * Next Run At
+             * Format: date-time
+             * @description the next run, in UTC
+             */
+            next_run_at: string;
+            /** Notify */
+            notify: ("platform_admin" | "tenant_admin" | "manager" | "member" | "partner")[];
+            /** Scope */
+            scope: string;
+            /** Time Zone */
+            time_zone: string;
         };
         /**
          * SessionReply
@@ -11771,6 +11997,363 @@ export interface operations {
                 };
             };
             /** @description ingest is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_schedules: {
+        parameters: {
+            query?: {
+                /** @description items per page */
+                limit?: number;
+                /** @description the previous page's next_cursor; none for the first */
+                cursor?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SchedulePage"];
+                };
+            };
+            /** @description a cursor this API did not give out */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no token, or an expired, revoked or unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not read schedules */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the ?scope= or the object named is not the caller's tenant's */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description a parameter out of range (named in the detail) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description over the tenant's, the key's or the address's rate: retry after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the service behind this route or a database is unavailable: nothing was changed */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    create_schedule: {
+        parameters: {
+            query: {
+                /** @description workspace:<id> or view:<id> (a view joins several workspaces) */
+                scope: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ScheduleRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScheduleView"];
+                };
+            };
+            /** @description a bad scope */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no token, or an expired, revoked or unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not schedule reports */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the ?scope= or the object named is not the caller's tenant's */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the body is over the gateway's limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description a parameter of the wrong type or value (named in the detail) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description over the tenant's, the key's or the address's rate: retry after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the service behind this route or a database is unavailable: nothing was changed */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_schedule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the schedule's id, as POST /v1/report-schedules gave it */
+                schedule_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScheduleView"];
+                };
+            };
+            /** @description a ?scope= given twice, or a value the service cannot use */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no token, or an expired, revoked or unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not read schedules */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no such schedule in the caller's tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the id is not a UUID */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description over the tenant's, the key's or the address's rate: retry after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the service behind this route or a database is unavailable: nothing was changed */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    delete_schedule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the schedule's id, as POST /v1/report-schedules gave it */
+                schedule_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description a ?scope= given twice, or a value the service cannot use */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no token, or an expired, revoked or unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not delete schedules */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no such schedule in the caller's tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the id is not a UUID */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description over the tenant's, the key's or the address's rate: retry after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the service behind this route or a database is unavailable: nothing was changed */
             503: {
                 headers: {
                     [name: string]: unknown;

@@ -52,6 +52,7 @@ ROUTES: tuple[Route, ...] = (
     Route("/v1/archive/**", "archive"),
     Route("/v1/legal-holds/**", "archive"),
     Route("/v1/reports/**", "reports"),
+    Route("/v1/report-schedules/**", "reports"),
 )
 
 
