@@ -68,6 +68,20 @@ async def test_a_report_asked_from_the_command_line_is_written_to_the_file(
                 str(tmp_path / "never.pdf"),
                 *common,
             )
+            boss = admin["Authorization"].removeprefix("Bearer ")
+            planned = ("--url", url, "--token", boss)
+            scheduled = await sextant(
+                "report", "schedule", "create", "dora", "--scope", scope, "--every", "monthly",
+                "--day", "31", "--at", "07:00", "--time-zone", "America/New_York", *planned,
+            )  # fmt: skip
+            listed = await sextant("report", "schedule", "list", *planned)
+            schedule_id = scheduled.output.split()[1].rstrip(":")
+            stopped = await sextant("report", "schedule", "delete", schedule_id, *planned)
+            again = await sextant("report", "schedule", "delete", schedule_id, *planned)
+            by_member = await sextant(
+                "report", "schedule", "create", "dora", "--scope", scope, "--every", "weekly",
+                "--day", "1", "--at", "08:00", "--url", url, "--token", member,
+            )  # fmt: skip
 
     assert wrote.exit_code == 0, wrote.output
     # an empty workspace: nothing merged without review, the header alone
@@ -83,3 +97,12 @@ async def test_a_report_asked_from_the_command_line_is_written_to_the_file(
     assert refused.exit_code == 1
     assert "from must be on or before to" in refused.output
     assert not (tmp_path / "never.pdf").exists()
+    assert scheduled.exit_code == 0, scheduled.output
+    assert "next run" in scheduled.output
+    assert listed.exit_code == 0, listed.output
+    assert (
+        schedule_id in listed.output and "monthly day 31 at 07:00 America/New_York" in listed.output
+    )
+    assert stopped.exit_code == 0, stopped.output
+    assert again.exit_code == 1 and "no report schedule" in again.output
+    assert by_member.exit_code == 1 and "role 'member' may not" in by_member.output
