@@ -232,6 +232,19 @@ async def test_dora_and_compliance_reports_match_insights_for_the_same_week(
     assert [(r["number"], r["title"], r["merged_at"]) for r in rows] == [
         ("3", "Change 3", "2026-03-02T19:00:00Z")
     ]
+    pack = await rendered(platform, {"kind": "compliance", "format": "pdf", **WEEK})
+    assert pack["status"] == "done", pack["reason"]
+    text = " ".join(
+        " ".join(page.extract_text().split())
+        for page in pypdf.PdfReader(io.BytesIO((await download(platform, pack)).content)).pages
+    )
+    production = await platform.insights.get(
+        "/v1/deployments", params={"scope": SCOPE, "production": "true", **API_WEEK}
+    )
+    # D1, D2 and D3 went to production that week (STG1 to staging); no gate was asked
+    assert len(production.json()["items"]) == 3
+    assert "Deployments: 3." in text and "made in the period: 0, overridden: 0." in text
+    assert "Production deployments and what they shipped" in text and "not gated" in text
 
     told = await published(platform.dsn, dora["id"])
     outcome = {e["type"]: e["data"] for e in told[1:3]}

@@ -148,3 +148,77 @@ def test_a_period_is_counted_in_its_time_zone_across_a_clock_change() -> None:
     assert Period(date(2026, 3, 2), date(2026, 3, 8), "UTC").moments() == WEEK
     tokyo = Period(date(2026, 3, 2), date(2026, 3, 2), "Asia/Tokyo").moments()
     assert tokyo == (datetime(2026, 3, 1, 15, tzinfo=UTC), datetime(2026, 3, 2, 15, tzinfo=UTC))
+
+
+def evaluation(
+    ident: str, at: str, verdict: str, sha: str = "abc123", override: Any = None
+) -> dict[str, Any]:
+    return {
+        "id": ident,
+        "repository": "octo/repo",
+        "sha": sha,
+        "environment": "production",
+        "policy_version": 2,
+        "verdict": verdict,
+        "rules": [
+            {"rule": "reviews", "outcome": "fail" if verdict == "fail" else "pass"},
+            {"rule": "builds", "outcome": "pass"},
+        ],
+        "evaluated_at": at,
+        "requested_by": "ci-key",
+        "override": override,
+    }
+
+
+def test_the_compliance_pack_shows_what_was_deployed_which_gate_held_and_who_overrode() -> None:
+    overridden = {"by": "carol", "reason": "hotfix INC-7", "at": "2026-03-04T09:05:00Z"}
+    evaluations = [
+        evaluation("e1", "2026-03-04T09:00:00Z", "fail", override=overridden),
+        evaluation("e0", "2026-03-04T08:00:00Z", "pass"),  # earlier: not the one that held
+        evaluation("e2", "2026-03-04T11:00:00Z", "pass"),  # after the deployment: not it
+        evaluation("e3", "2026-03-09T00:00:00Z", "pass", sha="def456"),  # past the period
+    ]
+    deployments = [
+        {
+            "id": "d2",
+            "repository": "octo/repo",
+            "environment": "production",
+            "sha": "def456",
+            "status": "success",
+            "finished_at": "2026-03-06T10:00:00Z",
+            "deployed_by_developer_id": None,
+            "changes": [],
+        },
+        {
+            "id": "d1",
+            "repository": "octo/repo",
+            "environment": "production",
+            "sha": "ABC123",  # a SHA is matched whatever its case
+            "status": "success",
+            "finished_at": "2026-03-04T10:00:00Z",
+            "deployed_by_developer_id": ALICE,
+            "changes": [
+                {"number": 8, "title": "B", "merged_at": "2026-03-03T12:00:00Z"},
+                {"number": 7, "title": "A", "merged_at": "2026-03-03T11:00:00Z"},
+            ],
+        },
+    ]
+    report = compliance_report([], *WEEK, deployments, evaluations)
+    shipped, gates = report.sections[1], report.sections[2]
+    verdict_at = shipped.header.index("gate_verdict")
+    # d1 (deployed first) held by e1's failed gate, overridden by carol; one row per change
+    assert [(r[0], r[verdict_at], r[verdict_at + 1], r[verdict_at + 2]) for r in shipped.rows] == [
+        ("d1", "fail", "carol", 7),
+        ("d1", "fail", "carol", 8),
+        ("d2", "not gated", None, None),
+    ]
+    # the period's three evaluations in time order; e3 falls on the period's end
+    assert [(r[5], r[6], r[8], r[9]) for r in gates.rows] == [
+        ("pass", None, None, None),
+        ("fail", "reviews", "carol", "hotfix INC-7"),
+        ("pass", None, None, None),
+    ]
+    assert "Gate evaluations made in the period: 3, overridden: 1." in report.definition
+    assert [(c.title, c.labels, c.values) for c in report.charts] == [
+        ("Gate verdicts", ["pass", "fail"], [2.0, 1.0])
+    ]

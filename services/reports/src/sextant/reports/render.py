@@ -99,7 +99,24 @@ async def fetch_model(calls: PeerCalls, job: sa.Row[Any], on_behalf: OnBehalfOf)
                         on_behalf,
                     )
                 )
-        return compliance_report(details, since, until)
+        deployments = [
+            await calls.get_json(
+                "insights", f"/v1/deployments/{d['id']}", {"scope": job.scope}, on_behalf
+            )
+            async for d in calls.pages(
+                "insights",
+                "/v1/deployments",
+                {"production": "true", **window, "limit": "500"},
+                on_behalf,
+            )
+        ]
+        evaluations = [
+            e
+            async for e in calls.pages(
+                "insights", "/v1/gates/evaluations", {"scope": job.scope, "limit": "500"}, on_behalf
+            )
+        ]
+        return compliance_report(details, since, until, deployments, evaluations)
     if job.kind == "sprint":
         started = calls.pages(
             "forecast",

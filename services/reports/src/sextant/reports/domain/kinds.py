@@ -196,10 +196,17 @@ def approved_by_another(change: Mapping[str, Any]) -> bool:
 
 
 def compliance_report(
-    changes: Sequence[Mapping[str, Any]], since: datetime, until: datetime
+    changes: Sequence[Mapping[str, Any]],
+    since: datetime,
+    until: datetime,
+    deployments: Sequence[Mapping[str, Any]] = (),
+    evaluations: Sequence[Mapping[str, Any]] = (),
 ) -> ReportModel:
-    """Changes merged in [since, until) without an approving review, from insights' change
-    request details (reviews included); one row each, oldest merge first."""
+    """The compliance evidence pack for [since, until): changes merged without an approving
+    review (from insights' change details, reviews included; the CSV's table), production
+    deployments with the changes they shipped and the gate verdict that let each through
+    (from insights' deployment details), and every gate evaluation with its failed rules
+    and who overrode it (insights' stored evaluations)."""
     merged = [
         c
         for c in changes
@@ -223,29 +230,168 @@ def compliance_report(
         ]
         for c in unreviewed
     ]
+    judged = sorted(
+        (e for e in evaluations if since <= _moment(e["evaluated_at"]) < until),
+        key=lambda e: (_moment(e["evaluated_at"]), str(e["id"])),
+    )
+    shipped = sorted(
+        (d for d in deployments if _deployed_at(d) is not None),
+        key=lambda d: (_deployed_at(d), str(d["id"])),
+    )
+    overridden = sum(1 for e in judged if e.get("override"))
     by_repository = Counter(str(c["repository"]) for c in unreviewed)
     names = sorted(by_repository)
+    verdicts = Counter(str(e["verdict"]) for e in judged)
     return ReportModel(
-        title="Compliance evidence: changes merged without an approving review",
+        title="Compliance evidence",
         definition=(
-            "A change counts when it was merged in the period and no one but its author, "
-            "and no bot, approved it at or before the merge. Bots' own changes are left "
-            f"out, as in every list. Merged in the period: {len(merged)}; without an "
-            f"approving review: {len(unreviewed)}."
+            "Merged without an approving review: a change merged in the period that no one "
+            "but its author, and no bot, approved at or before the merge; bots' own changes "
+            f"are left out, as in every list. Merged in the period: {len(merged)}; without "
+            f"an approving review: {len(unreviewed)}. Production deployments: those that "
+            "finished in the period, each with the change requests it shipped and the "
+            "verdict of the latest gate evaluation of its repository, SHA and environment "
+            f"made before it finished. Deployments: {len(shipped)}. Gate evaluations made in "
+            f"the period: {len(judged)}, overridden: {overridden}."
         ),
-        sections=[Section("Merged without an approving review", COMPLIANCE_HEADER, rows)],
+        sections=[
+            Section("Merged without an approving review", COMPLIANCE_HEADER, rows),
+            Section(
+                "Production deployments and what they shipped",
+                DEPLOYMENT_HEADER,
+                [row for d in shipped for row in _deployment_rows(d, evaluations)],
+            ),
+            Section("Gate evaluations and overrides", GATE_HEADER, [_gate_row(e) for e in judged]),
+        ],
         charts=[
-            ChartSeries(
-                "Unreviewed merges by repository",
-                "bar",
-                names,
-                [float(by_repository[n]) for n in names],
-                "changes",
+            chart
+            for chart in (
+                ChartSeries(
+                    "Unreviewed merges by repository",
+                    "bar",
+                    names,
+                    [float(by_repository[n]) for n in names],
+                    "changes",
+                ),
+                ChartSeries(
+                    "Gate verdicts",
+                    "bar",
+                    [v for v in VERDICTS if verdicts[v]],
+                    [float(verdicts[v]) for v in VERDICTS if verdicts[v]],
+                    "evaluations",
+                ),
             )
-        ]
-        if names
-        else [],
+            if chart.labels
+        ],
     )
+
+
+DEPLOYMENT_HEADER = [
+    "deployment_id",
+    "repository",
+    "environment",
+    "sha",
+    "status",
+    "finished_at",
+    "deployed_by_developer_id",
+    "gate_verdict",
+    "gate_overridden_by",
+    "change_number",
+    "change_title",
+    "change_merged_at",
+    "change_author_developer_id",
+]
+GATE_HEADER = [
+    "evaluated_at",
+    "repository",
+    "sha",
+    "environment",
+    "policy_version",
+    "verdict",
+    "failed_rules",
+    "requested_by",
+    "overridden_by",
+    "override_reason",
+    "overridden_at",
+]
+VERDICTS = ("pass", "warn", "fail", "unknown")
+
+
+def _deployed_at(deployment: Mapping[str, Any]) -> datetime | None:
+    moment = deployment.get("finished_at")
+    return None if moment is None else _moment(moment)
+
+
+def gate_of(
+    deployment: Mapping[str, Any], evaluations: Sequence[Mapping[str, Any]]
+) -> Mapping[str, Any] | None:
+    """The latest evaluation of the deployment's repository, SHA and environment made at or
+    before it finished: the gate that let it through (None: it was never gated)."""
+    finished = _deployed_at(deployment)
+    candidates = [
+        e
+        for e in evaluations
+        if e["repository"] == deployment.get("repository")
+        and str(e["sha"]).lower() == str(deployment["sha"]).lower()
+        and e["environment"] == deployment["environment"]
+        and finished is not None
+        and _moment(e["evaluated_at"]) <= finished
+    ]
+    return max(candidates, key=lambda e: _moment(e["evaluated_at"]), default=None)
+
+
+def _deployment_rows(
+    deployment: Mapping[str, Any], evaluations: Sequence[Mapping[str, Any]]
+) -> list[list[Cell]]:
+    gate = gate_of(deployment, evaluations)
+    override = None if gate is None else gate.get("override")
+    head: list[Cell] = [
+        str(deployment["id"]),
+        deployment.get("repository"),
+        deployment["environment"],
+        deployment["sha"],
+        deployment["status"],
+        _deployed_at(deployment),
+        None
+        if deployment.get("deployed_by_developer_id") is None
+        else str(deployment["deployed_by_developer_id"]),
+        "not gated" if gate is None else str(gate["verdict"]),
+        None if not override else str(override["by"]),
+    ]
+    changes = sorted(
+        deployment.get("changes", []),
+        key=lambda c: (c.get("merged_at") or "", c.get("number") or 0),
+    )
+    if not changes:
+        return [[*head, None, None, None, None]]
+    return [
+        [
+            *head,
+            c.get("number"),
+            c.get("title"),
+            None if c.get("merged_at") is None else _moment(c["merged_at"]),
+            None if c.get("author_developer_id") is None else str(c["author_developer_id"]),
+        ]
+        for c in changes
+    ]
+
+
+def _gate_row(evaluation: Mapping[str, Any]) -> list[Cell]:
+    override = evaluation.get("override") or {}
+    failed = [r["rule"] for r in evaluation.get("rules", []) if r.get("outcome") == "fail"]
+    return [
+        _moment(evaluation["evaluated_at"]),
+        evaluation["repository"],
+        evaluation["sha"],
+        evaluation["environment"],
+        evaluation["policy_version"],
+        evaluation["verdict"],
+        "; ".join(failed) or None,
+        evaluation.get("requested_by"),
+        override.get("by"),
+        override.get("reason"),
+        None if override.get("at") is None else _moment(override["at"]),
+    ]
 
 
 # sprints ---------------------------------------------------------------------------------
