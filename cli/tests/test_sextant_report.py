@@ -5,6 +5,7 @@ behalf (runtime.calls) and stores the file; the command waits and writes it."""
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from typer.testing import CliRunner, Result
@@ -68,6 +69,12 @@ async def test_a_report_asked_from_the_command_line_is_written_to_the_file(
                 str(tmp_path / "never.pdf"),
                 *common,
             )
+            today = datetime.now(UTC).date()
+            ahead = (today + timedelta(days=30)).isoformat()
+            forecast = await sextant(
+                "report", "create", "forecast", "--from", today.isoformat(), "--to", ahead,
+                "-o", str(tmp_path / "forecast.pdf"), *common,
+            )  # fmt: skip
             boss = admin["Authorization"].removeprefix("Bearer ")
             planned = ("--url", url, "--token", boss)
             scheduled = await sextant(
@@ -106,3 +113,6 @@ async def test_a_report_asked_from_the_command_line_is_written_to_the_file(
     assert stopped.exit_code == 0, stopped.output
     assert again.exit_code == 1 and "no report schedule" in again.output
     assert by_member.exit_code == 1 and "role 'member' may not" in by_member.output
+    # forecast was asked on the member's behalf and said why it cannot answer yet
+    assert forecast.exit_code == 1
+    assert "no completed work items in this scope yet" in forecast.output

@@ -297,6 +297,8 @@ async def test_another_tenant_sees_nothing_of_a_report(platform: Platform) -> No
         ({"scope": SCOPE}, {"kind": "dora", "from": "2026-02-30", "to": "2026-03-02"}, 422, "from"),
         ({"scope": SCOPE}, {"kind": "dora", "from": "9999-12-31", "to": "9999-12-31"}, 422, "from"),
         ({"scope": "team:1"}, {"kind": "dora", **WEEK}, 400, "scope"),
+        ({"scope": SCOPE}, {"kind": "forecast", **WEEK}, 400, "to must be after today"),
+        ({"scope": SCOPE}, {"kind": "dora", **WEEK, "items": 30}, 400, "items"),
         ({}, {"kind": "dora", **WEEK}, 422, "scope"),
     ],
 )
@@ -493,6 +495,7 @@ async def test_schedules_are_paged_audited_deleted_and_kept_from_other_tenants(
         ({**MONDAY_8_PARIS, "time_zone": "Mars/Olympus"}, "time_zone"),
         ({**MONDAY_8_PARIS, "notify": ["everyone"]}, "notify"),
         ({**MONDAY_8_PARIS, "kind": "poetry"}, "kind"),
+        ({**MONDAY_8_PARIS, "kind": "forecast"}, "a forecast looks ahead"),
     ],
 )
 async def test_a_bad_schedule_is_refused_with_the_field_named(

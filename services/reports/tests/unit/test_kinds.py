@@ -10,6 +10,7 @@ from sextant.reports.domain.kinds import (
     approved_by_another,
     compliance_report,
     dora_report,
+    forecast_report,
     sprint_report,
 )
 
@@ -222,3 +223,59 @@ def test_the_compliance_pack_shows_what_was_deployed_which_gate_held_and_who_ove
     assert [(c.title, c.labels, c.values) for c in report.charts] == [
         ("Gate verdicts", ["pass", "fail"], [2.0, 1.0])
     ]
+
+
+def calibration(kind: str, available: bool = True) -> dict[str, Any]:
+    rows = [
+        {
+            "horizon_weeks": 4,
+            "origins": 10,
+            "first_origin": "2025-06-02",
+            "last_origin": "2025-08-04",
+            "step_weeks": 1,
+            "hit_share": {"50": 0.6, "70": 0.7, "85": 0.9, "95": 1.0},
+        }
+    ]
+    if not available:
+        return {"kind": kind, "available": False, "reason": "fewer than 8 weeks", "rows": []}
+    return {"kind": kind, "available": True, "reason": None, "rows": rows}
+
+
+def test_a_forecast_is_a_percentile_table_two_fans_and_its_calibration() -> None:
+    how_many = {
+        "until": "2027-01-31",
+        "horizon_weeks": 8,
+        "percentiles": {"85": 34, "50": 41, "95": 30, "70": 37},
+        "curve": [[41, 0.5], [30, 0.95], [34, 0.85]],
+        "inputs": {"history_weeks": [3, 5, 4], "scope": "workspace:x", "options": {}},
+        "calibration": calibration("how_many"),
+    }
+    when = {
+        "items": 30,
+        "percentiles": {"50": "2027-01-18", "85": "2027-02-01", "95": None},
+        "percentile_weeks": {"50": 5.71, "85": 7.86, "95": None},
+        "curve": [["2027-01-18", 0.5], ["2027-02-01", 0.85]],
+        "calibration": calibration("when", available=False),
+    }
+    report = forecast_report(how_many, when)
+    table, held = report.sections
+    assert table.rows == [
+        ["how_many", 50, 41, date(2027, 1, 31), 8],
+        ["how_many", 70, 37, date(2027, 1, 31), 8],
+        ["how_many", 85, 34, date(2027, 1, 31), 8],
+        ["how_many", 95, 30, date(2027, 1, 31), 8],
+        ["when", 50, 30, date(2027, 1, 18), 5.71],
+        ["when", 85, 30, date(2027, 2, 1), 7.86],
+        ["when", 95, 30, None, None],  # not done within the horizon
+    ]
+    assert held.rows == [
+        ["how_many", 4, 10, date(2025, 6, 2), date(2025, 8, 4), 0.6, 0.7, 0.9, 1.0]
+    ]
+    # the fan: items ascending, the chance of at least that many falling
+    assert (report.charts[0].labels, report.charts[0].values) == (
+        ["30", "34", "41"],
+        [0.95, 0.85, 0.5],
+    )
+    assert report.charts[1].labels == ["2027-01-18", "2027-02-01"]
+    assert "3 weeks sampled, 12 items" in report.definition
+    assert "Calibration not available: when: fewer than 8 weeks." in report.definition

@@ -62,6 +62,7 @@ def _view(row: sa.Row[Any]) -> ReportView:
         sha256=row.sha256,
         attempts=row.attempts,
         requested_by=row.requested_by,
+        items=row.items,
         schedule_id=row.schedule_id,
         created_at=row.created_at,
         finished_at=row.finished_at,
@@ -97,6 +98,10 @@ async def create_report(
         raise InvalidInput("from must be on or before to", parameter="from")
     if (body.period_to - body.period_from).days >= LONGEST_PERIOD_DAYS:
         raise InvalidInput("from must be at most three years before to", parameter="from")
+    if body.kind == "forecast" and body.period_to <= datetime.now(UTC).date():
+        raise InvalidInput("a forecast looks ahead: to must be after today", parameter="to")
+    if body.items is not None and body.kind != "forecast":
+        raise InvalidInput("items is for the forecast kind only", parameter="items")
     new = repository.NewReport(
         id=uuid7(),
         tenant_id=tenant,
@@ -109,6 +114,7 @@ async def create_report(
         time_zone=body.time_zone,
         requested_by=caller.sub,
         requester_role=caller.role,
+        items=body.items,
     )
     row = await repository.create(session, new, datetime.now(UTC))
     await _requested(session, state, row)

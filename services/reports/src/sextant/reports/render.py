@@ -32,6 +32,7 @@ from sextant.reports.domain.kinds import (
     ReportModel,
     compliance_report,
     dora_report,
+    forecast_report,
     sprint_report,
 )
 from sextant.reports.domain.pdf import Cover, render_pdf
@@ -136,6 +137,14 @@ async def fetch_model(calls: PeerCalls, job: sa.Row[Any], on_behalf: OnBehalfOf)
             async for sprint in started
         ]
         return sprint_report(sprints)
+    if job.kind == "forecast":
+        ahead = {"scope": job.scope, "until": job.period_to.isoformat()}
+        how_many = await calls.get_json("forecast", "/v1/forecasts/how-many", ahead, on_behalf)
+        when = None
+        if job.items is not None:
+            asked = {"scope": job.scope, "items": str(job.items)}
+            when = await calls.get_json("forecast", "/v1/forecasts/when", asked, on_behalf)
+        return forecast_report(how_many, when)
     raise RenderFailed(f"unknown report kind {job.kind!r}")
 
 

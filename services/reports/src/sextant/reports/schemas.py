@@ -38,8 +38,10 @@ class ReportRequest(BaseModel):
     )
 
     kind: Kind = Field(
-        description="dora: the DORA keys over the period; compliance: changes merged "
-        "without an approving review; sprint: the sprints that started in it"
+        description="dora: the DORA keys over the period; compliance: the evidence pack "
+        "(unreviewed merges, production deployments and their gates, gate evaluations and "
+        "overrides); sprint: the sprints that started in it; forecast: how many items the "
+        "scope finishes from today to the period's last day (and when `items` will be done)"
     )
     period_from: date = Field(alias="from", description="first day of the period (included)")
     period_to: date = Field(alias="to", description="last day of the period (included)")
@@ -48,6 +50,13 @@ class ReportRequest(BaseModel):
         default="UTC",
         max_length=64,
         description="IANA time zone the days are counted in, e.g. Europe/Paris",
+    )
+
+    items: int | None = Field(
+        default=None,
+        ge=1,
+        le=100_000,
+        description="forecast only: also forecast when this many items will be done",
     )
 
     @field_validator("period_from", "period_to")
@@ -96,6 +105,7 @@ REPORT_EXAMPLE: dict[str, JsonValue] = {
     "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
     "attempts": 1,
     "requested_by": "alice@example.com",
+    "items": None,
     "schedule_id": None,
     "created_at": "2026-03-09T08:00:00Z",
     "finished_at": "2026-03-09T08:00:03Z",
@@ -123,6 +133,7 @@ class ReportView(BaseModel):
     sha256: str | None
     attempts: int = Field(description="how many times it was rendered or tried")
     requested_by: str
+    items: int | None = Field(default=None, description="forecast: the when forecast's items")
     schedule_id: UUID | None = Field(
         default=None, description="the schedule that produced it; none when asked for"
     )
@@ -201,6 +212,8 @@ class ScheduleRequest(BaseModel):
 
     @model_validator(mode="after")
     def _weekday(self) -> ScheduleRequest:
+        if self.kind == "forecast":
+            raise ValueError("kind: a forecast looks ahead; schedules report on past periods")
         if self.every == "weekly" and self.day > 7:
             raise ValueError(f"day: a weekly day is 1 (Monday) to 7 (Sunday), not {self.day}")
         return self

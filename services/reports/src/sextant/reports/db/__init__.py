@@ -47,6 +47,7 @@ reports = sa.Table(
     sa.Column("finished_at", sa.DateTime(timezone=True)),
     sa.Column("schedule_id", sa.Uuid),
     sa.Column("notify", sa.ARRAY(sa.Text)),
+    sa.Column("items", sa.Integer),
     sa.Index("reports_tenant_id", "tenant_id", "id"),
 )
 

@@ -28,6 +28,7 @@ class NewReport:
     requester_role: str
     schedule_id: UUID | None = None
     notify: list[str] | None = None
+    items: int | None = None
 
 
 async def create(session: AsyncSession, new: NewReport, now: datetime) -> sa.Row[Any]:

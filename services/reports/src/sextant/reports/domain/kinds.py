@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 
 from sextant.reports.domain.csv import Cell
 
-Kind = Literal["dora", "compliance", "sprint"]
-KINDS: tuple[Kind, ...] = ("dora", "compliance", "sprint")
+Kind = Literal["dora", "compliance", "sprint", "forecast"]
+KINDS: tuple[Kind, ...] = ("dora", "compliance", "sprint", "forecast")
 
 
 @dataclass(frozen=True)
@@ -454,6 +454,102 @@ def sprint_report(sprints: Sequence[Mapping[str, Any]]) -> ReportModel:
         if rows
         else [],
     )
+
+
+# delivery forecast -----------------------------------------------------------------------
+
+FORECAST_HEADER = ["forecast", "percentile", "items", "date", "weeks"]
+CALIBRATION_HEADER = ["forecast", "horizon_weeks", "origins", "first_origin", "last_origin"]
+
+
+def forecast_report(
+    how_many: Mapping[str, Any], when: Mapping[str, Any] | None = None
+) -> ReportModel:
+    """Forecast's Monte Carlo answers as a percentile table (how many items by the period's
+    end; when a number of items will be done, if asked), the fan of each curve, and how
+    well the method held on the scope's own history (its calibration)."""
+    until = date.fromisoformat(str(how_many["until"]))
+    rows: list[list[Cell]] = [
+        ["how_many", int(p), int(n), until, how_many["horizon_weeks"]]
+        for p, n in sorted(how_many["percentiles"].items(), key=lambda kv: int(kv[0]))
+    ]
+    charts = [
+        ChartSeries(
+            f"Chance of finishing at least this many items by {until.isoformat()}",
+            "line",
+            [str(n) for n, _ in sorted(how_many["curve"])],
+            [float(chance) for _, chance in sorted(how_many["curve"])],
+            "probability",
+        )
+    ]
+    reports = [how_many]
+    if when is not None:
+        weeks = when["percentile_weeks"]
+        rows += [
+            [
+                "when",
+                int(p),
+                int(when["items"]),
+                None if day is None else date.fromisoformat(str(day)),
+                weeks.get(p, weeks.get(str(p))),
+            ]
+            for p, day in sorted(when["percentiles"].items(), key=lambda kv: int(kv[0]))
+        ]
+        charts.append(
+            ChartSeries(
+                f"Chance of finishing {when['items']} items by each date",
+                "line",
+                [str(day) for day, _ in when["curve"]],
+                [float(chance) for _, chance in when["curve"]],
+                "probability",
+            )
+        )
+        reports.append(when)
+    calibration: list[list[Cell]] = []
+    for reply in reports:
+        report = reply["calibration"]
+        for row in report.get("rows", []):
+            held = row["hit_share"]
+            calibration.append(
+                [
+                    report["kind"],
+                    row["horizon_weeks"],
+                    row["origins"],
+                    date.fromisoformat(str(row["first_origin"])),
+                    date.fromisoformat(str(row["last_origin"])),
+                    *(held.get(p, held.get(str(p))) for p in CALIBRATION_PERCENTILES),
+                ]
+            )
+    unavailable = [
+        f"{r['calibration']['kind']}: {r['calibration'].get('reason') or 'not available'}"
+        for r in reports
+        if not r["calibration"].get("available")
+    ]
+    history = how_many["inputs"]["history_weeks"]
+    return ReportModel(
+        title="Delivery forecast",
+        definition=(
+            "Monte Carlo trials over the scope's own weekly throughput "
+            f"({len(history)} weeks sampled, {sum(history)} items). How many: items done "
+            f"by {until.isoformat()} with each probability (P85 = at least that many with "
+            "85 % probability). When: the date by which the items are done with each "
+            "probability. Calibration: the share of past forecasts, made from the weeks "
+            "before each origin only, that held at each percentile."
+            + (f" Calibration not available: {'; '.join(unavailable)}." if unavailable else "")
+        ),
+        sections=[
+            Section("Percentiles", FORECAST_HEADER, rows),
+            Section(
+                "Calibration",
+                CALIBRATION_HEADER + [f"held_p{p}" for p in CALIBRATION_PERCENTILES],
+                calibration,
+            ),
+        ],
+        charts=[chart for chart in charts if chart.labels],
+    )
+
+
+CALIBRATION_PERCENTILES = (50, 70, 85, 95)  # forecast's own
 
 
 def _moment(value: str | datetime) -> datetime:

@@ -1,4 +1,5 @@
-"""Report schedules, the cross-tenant clock the scheduler reads, and a report's schedule.
+"""Report schedules, the cross-tenant clock the scheduler reads, a report's schedule and
+its forecast's items.
 
 Revision ID: 0003
 Revises: 0002
@@ -51,10 +52,12 @@ def upgrade() -> None:
     op.create_index("schedule_clock_next_run_at", "schedule_clock", ["next_run_at"], schema=schema)
     op.add_column("reports", sa.Column("schedule_id", sa.Uuid), schema=schema)
     op.add_column("reports", sa.Column("notify", sa.ARRAY(sa.Text)), schema=schema)
+    op.add_column("reports", sa.Column("items", sa.Integer), schema=schema)
 
 
 def downgrade() -> None:
     schema = context.config.attributes["schema"]
+    op.drop_column("reports", "items", schema=schema)
     op.drop_column("reports", "notify", schema=schema)
     op.drop_column("reports", "schedule_id", schema=schema)
     op.drop_table("schedule_clock", schema=schema)
