@@ -51,7 +51,7 @@ def wait_for(api: Api, location: str, timeout: float, show: bool) -> dict[str, A
 
 @report_app.command("create")
 def report_create(
-    kind: str = typer.Argument(help="dora, compliance or sprint"),
+    kind: str = typer.Argument(help="dora, compliance, sprint or forecast"),
     scope: str = typer.Option(..., "--scope", help="workspace:<id> or view:<id>"),
     first: str = typer.Option(..., "--from", help="first day, YYYY-MM-DD (included)"),
     last: str = typer.Option(..., "--to", help="last day, YYYY-MM-DD (included)"),
@@ -59,12 +59,23 @@ def report_create(
     format: str = typer.Option("pdf", "--format", help="pdf or csv"),
     time_zone: str = typer.Option("UTC", "--time-zone", help="IANA zone the days are in"),
     timeout: float = typer.Option(600.0, "--timeout", help="seconds to wait for the file"),
+    items: int | None = typer.Option(
+        None, "--items", help="forecast: also forecast when this many items will be done"
+    ),
     url: str = URL,
     token: str = TOKEN,
 ) -> None:
     """Ask for a report, show its progress, and write its file to OUTPUT."""
     api = Api.connect(url, token)
-    body = {"kind": kind, "from": first, "to": last, "format": format, "time_zone": time_zone}
+    body: dict[str, Any] = {
+        "kind": kind,
+        "from": first,
+        "to": last,
+        "format": format,
+        "time_zone": time_zone,
+    }
+    if items is not None:
+        body["items"] = items
     try:
         asked = api.call("POST", "/v1/reports", json=body, params={"scope": scope})
         location = asked.headers.get("Location") or f"/v1/reports/{asked.json()['id']}"
