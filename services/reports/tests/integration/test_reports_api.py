@@ -20,7 +20,7 @@ import io
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -263,6 +263,20 @@ async def test_dora_and_compliance_reports_match_insights_for_the_same_week(
     table = pages[2].split()
     assert repr(theirs["lead_time"]["median"]) in table  # the API's very number
     assert all(f"Page {n}" in text for n, text in enumerate(pages, start=1))
+
+    # Files are kept 90 days (the default): not swept a day before, gone a day after.
+    sweeper, now = scheduler_of(platform.state), datetime.now(UTC)
+    assert await sweeper.expire_files(now + timedelta(days=89)) == 0
+    assert await sweeper.expire_files(now + timedelta(days=91)) == 4  # dora csv+pdf, compliance csv+pdf
+    member = platform.as_member()
+    for path in (f"/v1/reports/{pdf['id']}", pdf["file"], f"/v1/reports/{pdf['id']}/retry"):
+        send = platform.reports.post if path.endswith("retry") else platform.reports.get
+        gone = await send(path, headers=member)
+        assert gone.status_code == 410, (path, gone.text)
+        assert "ask for the report again" in gone.json()["detail"]
+    listed = await platform.reports.get("/v1/reports", headers=member)
+    assert listed.json()["items"] == []
+    assert await platform.state.objects.list("reports/") == []  # type: ignore[union-attr]
 
 
 async def test_another_tenant_sees_nothing_of_a_report(platform: Platform) -> None:

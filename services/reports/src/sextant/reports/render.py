@@ -251,14 +251,16 @@ class RenderWorker:
 
     async def _done(self, job: sa.Row[Any], data: bytes, object_key: str) -> None:
         digest = hashlib.sha256(data).hexdigest()
+        now = datetime.now(UTC)
         async with self.state.db.transaction(job.tenant_id) as session:
             await repository.finish(
                 session,
                 job.id,
-                datetime.now(UTC),
+                now,
                 object_key=object_key,
                 size_bytes=len(data),
                 sha256=digest,
+                expires_at=now + timedelta(days=self.settings.file_retention_days),
             )
             await self._announce(
                 session,

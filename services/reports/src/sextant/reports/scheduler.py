@@ -1,4 +1,5 @@
-"""The scheduler: queues the report of every schedule that fell due.
+"""The scheduler: queues the report of every schedule that fell due, and deletes rendered
+files once they expire (SEXTANT_REPORTS_FILE_RETENTION_DAYS).
 
 Every replica runs one, but a pass holds a transaction-scoped advisory lock, so one
 replica at a time does the work (another that finds the lock taken skips its pass), and
@@ -30,6 +31,7 @@ from sextant.runtime.tasks import cancel_and_wait
 log = structlog.get_logger()
 
 LOCK = "sextant.reports.scheduler"
+SWEEP_LOCK = "sextant.reports.file-expiry"
 BATCH = 100  # schedules queued per transaction; a pass takes batches until none is due
 
 
@@ -54,6 +56,7 @@ class Scheduler:
         while True:
             try:
                 await self.run_due(datetime.now(UTC))
+                await self.expire_files(datetime.now(UTC))
             except Exception as exc:
                 log.warning("reports.scheduler_failed", error=str(exc))
             await asyncio.sleep(self.settings.schedule_poll_seconds)
@@ -85,6 +88,31 @@ class Scheduler:
                 await set_tenant(session, clock.tenant_id)
                 await self._queue(session, clock, now)
             return len(due)
+
+    async def expire_files(self, now: datetime) -> int:
+        """Delete the files expired at ``now`` and soft-delete their reports (each in its
+        tenant); how many. A file is deleted inside the transaction that marks its report,
+        so a pass that dies before its commit is redone by the next (deleting is
+        idempotent)."""
+        swept = 0
+        while True:
+            async with self.state.db.transaction() as session:
+                locked = await session.scalar(
+                    sa.select(
+                        sa.func.pg_try_advisory_xact_lock(sa.func.hashtextextended(SWEEP_LOCK, 0))
+                    )
+                )
+                if not locked:
+                    return swept
+                due = await repository.expired(session, now, BATCH)
+                for entry in due:
+                    await set_tenant(session, entry.tenant_id)
+                    key = await repository.soft_delete(session, entry.report_id, now)
+                    if key is not None and self.state.objects is not None:
+                        await self.state.objects.delete(key)
+                swept += len(due)
+            if len(due) < BATCH:
+                return swept
 
     async def _queue(self, session: Any, clock: Any, now: datetime) -> None:
         schedule = await schedules.get(session, clock.tenant_id, clock.schedule_id)

@@ -36,3 +36,11 @@ class ReportsSettings(ServiceSettings):
         description="how often the scheduler looks for schedules that fell due (a run is "
         "queued at most this late)",
     )
+    file_retention_days: int = Field(
+        default=90,
+        ge=1,
+        le=3650,
+        description="days a rendered report's file is kept after it is done; then the file "
+        "is deleted, the report hidden from the list, and its routes answer 410 (the "
+        "archive's default for rendered_reports)",
+    )

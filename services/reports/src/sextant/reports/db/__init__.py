@@ -4,7 +4,8 @@
 worker's cross-tenant list of jobs to render, leased so a crashed worker's job is taken up
 again once its lease runs out. ``report_schedules`` holds each tenant's schedules (under
 row-level security) and ``schedule_clock`` the cross-tenant time each one runs next, which
-the scheduler reads and advances.
+the scheduler reads and advances; ``file_expiry`` the cross-tenant time each rendered
+file expires, which the retention sweep reads.
 """
 
 from pathlib import Path
@@ -48,6 +49,8 @@ reports = sa.Table(
     sa.Column("schedule_id", sa.Uuid),
     sa.Column("notify", sa.ARRAY(sa.Text)),
     sa.Column("items", sa.Integer),
+    sa.Column("expires_at", sa.DateTime(timezone=True)),
+    sa.Column("deleted_at", sa.DateTime(timezone=True)),
     sa.Index("reports_tenant_id", "tenant_id", "id"),
 )
 
@@ -90,4 +93,14 @@ schedule_clock = sa.Table(
     sa.Column("next_run_at", sa.DateTime(timezone=True), nullable=False),
     sa.Index("schedule_clock_next_run_at", "next_run_at"),
     info={"cross_tenant": "the scheduler finds every tenant's due schedules, then works as it"},
+)
+
+file_expiry = sa.Table(
+    "file_expiry",
+    metadata,
+    sa.Column("report_id", sa.Uuid, primary_key=True),
+    sa.Column("tenant_id", sa.Uuid, nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("file_expiry_expires_at", "expires_at"),
+    info={"cross_tenant": "the sweeper finds every tenant's expired files, then works as it"},
 )

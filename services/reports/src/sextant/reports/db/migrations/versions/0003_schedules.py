@@ -1,5 +1,5 @@
 """Report schedules, the cross-tenant clock the scheduler reads, a report's schedule and
-its forecast's items.
+its forecast's items, and when rendered files expire.
 
 Revision ID: 0003
 Revises: 0002
@@ -53,10 +53,23 @@ def upgrade() -> None:
     op.add_column("reports", sa.Column("schedule_id", sa.Uuid), schema=schema)
     op.add_column("reports", sa.Column("notify", sa.ARRAY(sa.Text)), schema=schema)
     op.add_column("reports", sa.Column("items", sa.Integer), schema=schema)
+    op.add_column("reports", sa.Column("expires_at", sa.DateTime(timezone=True)), schema=schema)
+    op.add_column("reports", sa.Column("deleted_at", sa.DateTime(timezone=True)), schema=schema)
+    op.create_table(
+        "file_expiry",
+        sa.Column("report_id", sa.Uuid, primary_key=True),
+        sa.Column("tenant_id", sa.Uuid, nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        schema=schema,
+    )
+    op.create_index("file_expiry_expires_at", "file_expiry", ["expires_at"], schema=schema)
 
 
 def downgrade() -> None:
     schema = context.config.attributes["schema"]
+    op.drop_table("file_expiry", schema=schema)
+    op.drop_column("reports", "deleted_at", schema=schema)
+    op.drop_column("reports", "expires_at", schema=schema)
     op.drop_column("reports", "items", schema=schema)
     op.drop_column("reports", "notify", schema=schema)
     op.drop_column("reports", "schedule_id", schema=schema)
