@@ -1028,6 +1028,31 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/report-logo": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The logo printed on the tenant's report covers */
+        get: operations["get_logo"];
+        /**
+         * Set the logo printed on the tenant's report covers
+         * @description The body is the image itself, PNG or JPEG (told by its bytes, whatever the Content-Type says), at most SEXTANT_REPORTS_LOGO_MAX_BYTES and 4096 pixels a side. Replaces the previous one; audited. Tenant admins only.
+         */
+        put: operations["put_logo"];
+        post?: never;
+        /**
+         * Remove the tenant's report logo
+         * @description Covers go without a logo from the next report on; audited. Tenant admins only.
+         */
+        delete: operations["delete_logo"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/report-schedules": {
         parameters: {
             query?: never;
@@ -1082,7 +1107,7 @@ export interface paths {
         };
         /**
          * The tenant's reports, oldest first
-         * @description Every report asked for in the caller's tenant, by id; page with next_cursor.
+         * @description Every report asked for in the caller's tenant whose file has not expired, by id; page with next_cursor.
          */
         get: operations["list_reports"];
         put?: never;
@@ -5135,11 +5160,16 @@ export interface components {
              */
             from: string;
             /**
+             * Items
+             * @description forecast only: also forecast when this many items will be done
+             */
+            items?: number | null;
+            /**
              * Kind
-             * @description dora: the DORA keys over the period; compliance: changes merged without an approving review; sprint: the sprints that started in it
+             * @description dora: the DORA keys over the period; compliance: the evidence pack (unreviewed merges, production deployments and their gates, gate evaluations and overrides); sprint: the sprints that started in it; forecast: how many items the scope finishes from today to the period's last day (and when `items` will be done)
              * @enum {string}
              */
-            kind: "dora" | "compliance" | "sprint";
+            kind: "dora" | "compliance" | "sprint" | "forecast";
             /**
              * Time Zone
              * @description IANA time zone the days are counted in, e.g. Europe/Paris
@@ -5211,10 +5241,15 @@ export interface components {
              */
             id: string;
             /**
+             * Items
+             * @description forecast: the when forecast's items
+             */
+            items?: number | null;
+            /**
              * Kind
              * @enum {string}
              */
-            kind: "dora" | "compliance" | "sprint";
+            kind: "dora" | "compliance" | "sprint" | "forecast";
             /**
              * Progress
              * @description percent done
@@ -5710,7 +5745,7 @@ export interface components {
              * @description the report kind, as for POST /v1/reports
              * @enum {string}
              */
-            kind: "dora" | "compliance" | "sprint";
+            kind: "dora" | "compliance" | "sprint" | "forecast";
             /**
              * Notify
              * @description the roles notified when a report of this schedule is ready or failed
@@ -5780,7 +5815,7 @@ export interface components {
              * Kind
              * @enum {string}
              */
-            kind: "dora" | "compliance" | "sprint";
+            kind: "dora" | "compliance" | "sprint" | "forecast";
             /**
              * Last Report Id
              * @description the report the last run produced
@@ -12007,6 +12042,249 @@ export interface operations {
             };
         };
     };
+    get_logo: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the logo */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/jpeg": unknown;
+                    "image/png": unknown;
+                };
+            };
+            /** @description a ?scope= given twice, or a value the service cannot use */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no token, or an expired, revoked or unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not read reports */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the tenant has no logo */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description over the tenant's, the key's or the address's rate: retry after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no object store is configured for reports */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    put_logo: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description the image's bytes as the body (not a form), PNG or JPEG */
+        requestBody: {
+            content: {
+                "image/jpeg": string;
+                "image/png": string;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description a damaged image, or one over 4096 pixels a side */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no token, or an expired, revoked or unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description only a tenant admin sets the logo */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the ?scope= or the object named is not the caller's tenant's */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the image is over the size limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the body is neither a PNG nor a JPEG */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description over the tenant's, the key's or the address's rate: retry after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no object store is configured for reports */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    delete_logo: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description a ?scope= given twice, or a value the service cannot use */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no token, or an expired, revoked or unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description only a tenant admin removes the logo */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the tenant has no logo */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description over the tenant's, the key's or the address's rate: retry after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no object store is configured for reports */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     list_schedules: {
         parameters: {
             query?: {
@@ -12608,6 +12886,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description the report's file expired and was deleted (the retention of files) */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description the id is not a UUID */
             422: {
                 headers: {
@@ -12704,6 +12991,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description the report's file expired and was deleted (the retention of files) */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description the id is not a UUID */
             422: {
                 headers: {
@@ -12792,6 +13088,15 @@ export interface operations {
             };
             /** @description the report has not failed */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the report's file expired and was deleted (the retention of files) */
+            410: {
                 headers: {
                     [name: string]: unknown;
                 };

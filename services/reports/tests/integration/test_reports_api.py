@@ -28,6 +28,7 @@ from uuid import UUID
 
 import asyncpg
 import httpx
+import PIL.Image
 import pypdf
 import pytest
 from sqlalchemy.engine import make_url
@@ -252,6 +253,10 @@ async def test_dora_and_compliance_reports_match_insights_for_the_same_week(
     assert outcome["sextant.reports.rendered.v1"]["size_bytes"] == len(body)
     assert outcome["sextant.notifications.raised.v1"]["link"] == dora["file"]
 
+    branded = await platform.reports.put(
+        "/v1/report-logo", content=logo_png(), headers=platform.as_member(role="tenant_admin")
+    )
+    assert branded.status_code == 204, branded.text
     pdf = await rendered(platform, {"kind": "dora", "format": "pdf", **WEEK})
     assert pdf["status"] == "done", pdf["reason"]
     reply = await download(platform, pdf)
@@ -263,11 +268,15 @@ async def test_dora_and_compliance_reports_match_insights_for_the_same_week(
     table = pages[2].split()
     assert repr(theirs["lead_time"]["median"]) in table  # the API's very number
     assert all(f"Page {n}" in text for n, text in enumerate(pages, start=1))
+    cover_images = pypdf.PdfReader(io.BytesIO(reply.content)).pages[0].images
+    assert [i.image.size for i in cover_images] == [(40, 20)]  # type: ignore[union-attr]
 
     # Files are kept 90 days (the default): not swept a day before, gone a day after.
     sweeper, now = scheduler_of(platform.state), datetime.now(UTC)
     assert await sweeper.expire_files(now + timedelta(days=89)) == 0
-    assert await sweeper.expire_files(now + timedelta(days=91)) == 4  # dora csv+pdf, compliance csv+pdf
+    assert (
+        await sweeper.expire_files(now + timedelta(days=91)) == 4
+    )  # dora csv+pdf, compliance csv+pdf
     member = platform.as_member()
     for path in (f"/v1/reports/{pdf['id']}", pdf["file"], f"/v1/reports/{pdf['id']}/retry"):
         send = platform.reports.post if path.endswith("retry") else platform.reports.get
@@ -277,6 +286,42 @@ async def test_dora_and_compliance_reports_match_insights_for_the_same_week(
     listed = await platform.reports.get("/v1/reports", headers=member)
     assert listed.json()["items"] == []
     assert await platform.state.objects.list("reports/") == []  # type: ignore[union-attr]
+
+
+def logo_png() -> bytes:
+    buffer = io.BytesIO()
+    PIL.Image.new("RGB", (40, 20), (200, 30, 30)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+async def test_a_tenant_admin_sets_reads_and_removes_the_cover_logo(
+    reports_alone: Platform,
+) -> None:
+    admin = reports_alone.as_member(role="tenant_admin")
+    png = logo_png()
+    refused = await reports_alone.reports.put(
+        "/v1/report-logo", content=b"GIF89a" + png, headers=admin
+    )
+    assert refused.status_code == 415, refused.text
+    assert refused.headers["content-type"] == "application/problem+json"
+    too_big = await reports_alone.reports.put(
+        "/v1/report-logo", content=png + b"\0" * 300_000, headers=admin
+    )
+    assert too_big.status_code == 413, too_big.text
+    manager = await reports_alone.reports.put(
+        "/v1/report-logo", content=png, headers=reports_alone.as_manager()
+    )
+    assert manager.status_code == 403
+    assert (
+        await reports_alone.reports.put("/v1/report-logo", content=png, headers=admin)
+    ).status_code == 204
+    seen = await reports_alone.reports.get("/v1/report-logo", headers=reports_alone.as_member())
+    assert (seen.status_code, seen.headers["content-type"], seen.content) == (200, "image/png", png)
+    stranger = reports_alone.as_member(OTHER_TENANT, "intruder", "tenant_admin")
+    assert (await reports_alone.reports.get("/v1/report-logo", headers=stranger)).status_code == 404
+    assert (await reports_alone.reports.delete("/v1/report-logo", headers=admin)).status_code == 204
+    assert (await reports_alone.reports.get("/v1/report-logo", headers=admin)).status_code == 404
+    assert (await reports_alone.reports.delete("/v1/report-logo", headers=admin)).status_code == 404
 
 
 async def test_another_tenant_sees_nothing_of_a_report(platform: Platform) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -39,6 +40,7 @@ from sextant.reports.domain.pdf import Cover, render_pdf
 from sextant.reports.settings import ReportsSettings
 from sextant.runtime.app import ServiceState
 from sextant.runtime.calls import OnBehalfOf, PeerCallFailed, PeerCalls
+from sextant.runtime.objectstore import ObjectNotFound
 from sextant.runtime.tasks import cancel_and_wait
 from sextant.runtime.tokens import InternalTokenSigner, load_private_key
 
@@ -148,7 +150,12 @@ async def fetch_model(calls: PeerCalls, job: sa.Row[Any], on_behalf: OnBehalfOf)
     raise RenderFailed(f"unknown report kind {job.kind!r}")
 
 
-def render_file(model: ReportModel, job: sa.Row[Any]) -> bytes:
+def logo_key(tenant_id: Any) -> str:
+    """Where a tenant's cover logo is kept in the object store."""
+    return f"branding/{tenant_id}/logo"
+
+
+def render_file(model: ReportModel, job: sa.Row[Any], logo: bytes | None = None) -> bytes:
     """The job's file in its format (CPU work: run it off the event loop)."""
     if job.format == "csv":
         section = model.sections[0]
@@ -158,6 +165,7 @@ def render_file(model: ReportModel, job: sa.Row[Any]) -> bytes:
         scope=job.scope,
         period=f"{job.period_from.isoformat()} to {job.period_to.isoformat()} ({job.time_zone})",
         generated_for=job.requested_by,
+        logo=logo,
     )
     return render_pdf(model, cover)
 
@@ -243,7 +251,11 @@ class RenderWorker:
         await self._step(job, 10, "reading")
         model = await fetch_model(self.calls, job, on_behalf)
         await self._step(job, 60, "rendering")
-        data = await asyncio.to_thread(render_file, model, job)
+        logo = None
+        if job.format == "pdf":
+            with suppress(ObjectNotFound):  # no logo uploaded: the cover goes without
+                logo = await self.state.objects.get(logo_key(job.tenant_id))
+        data = await asyncio.to_thread(render_file, model, job, logo)
         await self._step(job, 90, "storing")
         object_key = f"reports/{job.tenant_id}/{job.id}.{job.format}"
         await self.state.objects.put(object_key, data, CONTENT_TYPES[job.format])

@@ -44,3 +44,9 @@ class ReportsSettings(ServiceSettings):
         "is deleted, the report hidden from the list, and its routes answer 410 (the "
         "archive's default for rendered_reports)",
     )
+    logo_max_bytes: int = Field(
+        default=256 * 1024,
+        ge=1024,
+        le=16 * 1024 * 1024,
+        description="the largest logo (PNG or JPEG) a tenant may upload for its report covers",
+    )
