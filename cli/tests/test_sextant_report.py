@@ -77,6 +77,15 @@ async def test_a_report_asked_from_the_command_line_is_written_to_the_file(
             )  # fmt: skip
             boss = admin["Authorization"].removeprefix("Bearer ")
             planned = ("--url", url, "--token", boss)
+            trends_file = tmp_path / "trends.csv"
+            trends_by_admin = await sextant(
+                "report", "create", "developer-trends", *week, "--format", "csv",
+                "-o", str(trends_file), "--scope", scope, *planned,
+            )  # fmt: skip
+            trends_by_member = await sextant(
+                "report", "create", "developer-trends", *week, "-o", str(tmp_path / "no.pdf"),
+                *common,
+            )  # fmt: skip
             scheduled = await sextant(
                 "report", "schedule", "create", "dora", "--scope", scope, "--every", "monthly",
                 "--day", "31", "--at", "07:00", "--time-zone", "America/New_York", *planned,
@@ -116,3 +125,13 @@ async def test_a_report_asked_from_the_command_line_is_written_to_the_file(
     # forecast was asked on the member's behalf and said why it cannot answer yet
     assert forecast.exit_code == 1
     assert "no completed work items in this scope yet" in forecast.output
+    # identity read in-process: no developers yet, the header alone
+    assert trends_by_admin.exit_code == 0, trends_by_admin.output
+    assert trends_file.read_bytes() == (
+        b"developer_id,developer,window_weeks,flow_efficiency,metric,recent_median,"
+        b"baseline_median,arrow,better\r\n"
+    )
+    # insights' privacy rule answers for a member: a failed report with the reason
+    assert trends_by_member.exit_code == 1
+    assert "developer trends are not shown to" in trends_by_member.output
+    assert "role 'member' may not see a developer's metrics" in trends_by_member.output

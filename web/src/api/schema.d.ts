@@ -5166,10 +5166,10 @@ export interface components {
             items?: number | null;
             /**
              * Kind
-             * @description dora: the DORA keys over the period; compliance: the evidence pack (unreviewed merges, production deployments and their gates, gate evaluations and overrides); sprint: the sprints that started in it; forecast: how many items the scope finishes from today to the period's last day (and when `items` will be done)
+             * @description dora: the DORA keys over the period; compliance: the evidence pack (unreviewed merges, production deployments and their gates, gate evaluations and overrides); sprint: the sprints that started in it; forecast: how many items the scope finishes from today to the period's last day (and when `items` will be done); developer-trends: each of the tenant's developers against their own past (managers and tenant admins, when the tenant shows per-developer metrics)
              * @enum {string}
              */
-            kind: "dora" | "compliance" | "sprint" | "forecast";
+            kind: "dora" | "compliance" | "sprint" | "forecast" | "developer-trends";
             /**
              * Time Zone
              * @description IANA time zone the days are counted in, e.g. Europe/Paris
@@ -5249,7 +5249,7 @@ export interface components {
              * Kind
              * @enum {string}
              */
-            kind: "dora" | "compliance" | "sprint" | "forecast";
+            kind: "dora" | "compliance" | "sprint" | "forecast" | "developer-trends";
             /**
              * Progress
              * @description percent done
@@ -5745,7 +5745,7 @@ export interface components {
              * @description the report kind, as for POST /v1/reports
              * @enum {string}
              */
-            kind: "dora" | "compliance" | "sprint" | "forecast";
+            kind: "dora" | "compliance" | "sprint" | "forecast" | "developer-trends";
             /**
              * Notify
              * @description the roles notified when a report of this schedule is ready or failed
@@ -5815,7 +5815,7 @@ export interface components {
              * Kind
              * @enum {string}
              */
-            kind: "dora" | "compliance" | "sprint" | "forecast";
+            kind: "dora" | "compliance" | "sprint" | "forecast" | "developer-trends";
             /**
              * Last Report Id
              * @description the report the last run produced

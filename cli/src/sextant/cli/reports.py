@@ -51,7 +51,7 @@ def wait_for(api: Api, location: str, timeout: float, show: bool) -> dict[str, A
 
 @report_app.command("create")
 def report_create(
-    kind: str = typer.Argument(help="dora, compliance, sprint or forecast"),
+    kind: str = typer.Argument(help="dora, compliance, sprint, forecast or developer-trends"),
     scope: str = typer.Option(..., "--scope", help="workspace:<id> or view:<id>"),
     first: str = typer.Option(..., "--from", help="first day, YYYY-MM-DD (included)"),
     last: str = typer.Option(..., "--to", help="last day, YYYY-MM-DD (included)"),

@@ -9,6 +9,7 @@ from sextant.reports.domain.kinds import (
     Period,
     approved_by_another,
     compliance_report,
+    developer_trends_report,
     dora_report,
     forecast_report,
     sprint_report,
@@ -279,3 +280,39 @@ def test_a_forecast_is_a_percentile_table_two_fans_and_its_calibration() -> None
     assert report.charts[1].labels == ["2027-01-18", "2027-02-01"]
     assert "3 weeks sampled, 12 items" in report.definition
     assert "Calibration not available: when: fewer than 8 weeks." in report.definition
+
+
+def trends(flow: float | None, arrow: str | None) -> dict[str, Any]:
+    return {
+        "change_test": "Mann-Whitney U",
+        "flow_efficiency": "mean percentile",
+        "windows": [
+            {
+                "weeks": 4,
+                "flow_efficiency": flow,
+                "metrics": [
+                    {
+                        "metric": "changes_merged",
+                        "recent_median": 3.0,
+                        "baseline_median": 2.0,
+                        "arrow": arrow,
+                        "better": None if arrow is None else arrow == "up",
+                    }
+                ],
+            }
+        ],
+    }
+
+
+def test_developer_trends_are_in_name_order_never_ranked() -> None:
+    zoe = {"id": "z" * 8, "display_name": "zoe"}
+    ada = {"id": "a" * 8, "display_name": "Ada"}
+    report = developer_trends_report([(zoe, trends(80.0, "up")), (ada, trends(None, None))])
+    assert report.sections[0].rows == [
+        ["a" * 8, "Ada", 4, None, "changes_merged", 3.0, 2.0, None, None],
+        ["z" * 8, "zoe", 4, 80.0, "changes_merged", 3.0, 2.0, "up", True],
+    ]
+    assert report.charts == []  # nothing that sets one developer beside another
+    assert "The change test: Mann-Whitney U." in report.definition
+    assert "Developers: 2, in name order." in report.definition
+    assert "Developers: 0" in developer_trends_report([]).definition

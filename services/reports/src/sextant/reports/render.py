@@ -15,6 +15,7 @@ import hashlib
 from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 import sqlalchemy as sa
 import structlog
@@ -32,6 +33,7 @@ from sextant.reports.domain.kinds import (
     Period,
     ReportModel,
     compliance_report,
+    developer_trends_report,
     dora_report,
     forecast_report,
     sprint_report,
@@ -46,7 +48,7 @@ from sextant.runtime.tokens import InternalTokenSigner, load_private_key
 
 log = structlog.get_logger()
 
-READS = ["insights", "forecast"]
+READS = ["insights", "forecast", "identity"]
 AUDIENCE: list[Any] = ["tenant_admin", "manager", "member"]
 CONTENT_TYPES = {"pdf": "application/pdf", "csv": "text/csv; charset=utf-8"}
 
@@ -147,7 +149,45 @@ async def fetch_model(calls: PeerCalls, job: sa.Row[Any], on_behalf: OnBehalfOf)
             asked = {"scope": job.scope, "items": str(job.items)}
             when = await calls.get_json("forecast", "/v1/forecasts/when", asked, on_behalf)
         return forecast_report(how_many, when)
+    if job.kind == "developer-trends":
+        return await _developer_trends(calls, job, on_behalf)
     raise RenderFailed(f"unknown report kind {job.kind!r}")
+
+
+async def _developer_trends(
+    calls: PeerCalls, job: sa.Row[Any], on_behalf: OnBehalfOf
+) -> ReportModel:
+    """The tenant's developers (identity) and each one's trends (insights), up to the
+    period's end. Insights' privacy rules decide: its 403 (a role that may not see
+    developers, or the tenant turned per-developer metrics off) fails the job saying so.
+    Insights is asked first about no developer (the nil id: 404 when it would answer), so
+    its refusal comes even when the tenant has no developers yet."""
+    until = {"until": (job.period_to + timedelta(days=1)).isoformat()}
+
+    async def trends_of(developer_id: Any) -> Any:
+        path = f"/v1/developers/{developer_id}/trends"
+        try:
+            return await calls.get_json("insights", path, until, on_behalf)
+        except PeerCallFailed as refused:
+            if refused.status == 403:
+                raise RenderFailed(
+                    f"developer trends are not shown to {job.requested_by} "
+                    f"({job.requester_role}): {refused.detail}"
+                ) from None
+            raise
+
+    try:
+        await trends_of(UUID(int=0))
+    except PeerCallFailed as probe:
+        if probe.status != 404:
+            raise
+    found = [
+        (developer, await trends_of(developer["id"]))
+        async for developer in calls.pages(
+            "identity", "/v1/developers", {"limit": "500"}, on_behalf
+        )
+    ]
+    return developer_trends_report(found)
 
 
 def logo_key(tenant_id: Any) -> str:

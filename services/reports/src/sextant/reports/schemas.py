@@ -41,7 +41,9 @@ class ReportRequest(BaseModel):
         description="dora: the DORA keys over the period; compliance: the evidence pack "
         "(unreviewed merges, production deployments and their gates, gate evaluations and "
         "overrides); sprint: the sprints that started in it; forecast: how many items the "
-        "scope finishes from today to the period's last day (and when `items` will be done)"
+        "scope finishes from today to the period's last day (and when `items` will be done); "
+        "developer-trends: each of the tenant's developers against their own past (managers "
+        "and tenant admins, when the tenant shows per-developer metrics)"
     )
     period_from: date = Field(alias="from", description="first day of the period (included)")
     period_to: date = Field(alias="to", description="last day of the period (included)")

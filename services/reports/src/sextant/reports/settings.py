@@ -12,7 +12,8 @@ class ReportsSettings(ServiceSettings):
     service_urls: dict[str, str] = Field(
         default_factory=dict,
         description='distributed mode: where the services reports read are, {"insights": '
-        '"http://insights:8000", "forecast": "http://forecast:8000"} (a JSON map); the '
+        '"http://insights:8000", "forecast": "http://forecast:8000", "identity": '
+        '"http://identity:8000"} (a JSON map); the '
         "embedded mode calls them in-process",
     )
     call_timeout_seconds: float = Field(

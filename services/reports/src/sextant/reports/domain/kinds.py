@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 
 from sextant.reports.domain.csv import Cell
 
-Kind = Literal["dora", "compliance", "sprint", "forecast"]
-KINDS: tuple[Kind, ...] = ("dora", "compliance", "sprint", "forecast")
+Kind = Literal["dora", "compliance", "sprint", "forecast", "developer-trends"]
+KINDS: tuple[Kind, ...] = ("dora", "compliance", "sprint", "forecast", "developer-trends")
 
 
 @dataclass(frozen=True)
@@ -453,6 +453,64 @@ def sprint_report(sprints: Sequence[Mapping[str, Any]]) -> ReportModel:
         ]
         if rows
         else [],
+    )
+
+
+# developer trends ------------------------------------------------------------------------
+
+TRENDS_HEADER = [
+    "developer_id",
+    "developer",
+    "window_weeks",
+    "flow_efficiency",
+    "metric",
+    "recent_median",
+    "baseline_median",
+    "arrow",
+    "better",
+]
+
+
+def developer_trends_report(
+    developers: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]],
+) -> ReportModel:
+    """Each developer's trends against their own past, from identity's developer and
+    insights' ``/v1/developers/{id}/trends``: one row per window and metric. Developers are
+    in name order, never ranked, and nothing compares one with another (no chart)."""
+    ordered = sorted(
+        developers, key=lambda d: (str(d[0]["display_name"]).casefold(), str(d[0]["id"]))
+    )
+    rows: list[list[Cell]] = [
+        [
+            str(developer["id"]),
+            developer["display_name"],
+            window["weeks"],
+            window.get("flow_efficiency"),
+            metric["metric"],
+            metric.get("recent_median"),
+            metric.get("baseline_median"),
+            metric.get("arrow"),
+            metric.get("better"),
+        ]
+        for developer, trends in ordered
+        for window in trends["windows"]
+        for metric in window["metrics"]
+    ]
+    method = (
+        f" The change test: {ordered[0][1]['change_test']}. Flow efficiency: "
+        f"{ordered[0][1]['flow_efficiency']}."
+        if ordered
+        else ""
+    )
+    return ReportModel(
+        title="Developer trends",
+        definition=(
+            "Each developer against their own past, never against one another: over the "
+            "last 4, 13 and 52 weeks before the period's end, each metric's median week "
+            "against the 52 weeks before, with an arrow only when the change is significant."
+            f"{method} Developers: {len(ordered)}, in name order."
+        ),
+        sections=[Section("Trends against each developer's own past", TRENDS_HEADER, rows)],
     )
 
 
