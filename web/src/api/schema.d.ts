@@ -1035,7 +1035,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The logo printed on the tenant's report covers */
+        /**
+         * The logo printed on the tenant's report covers
+         * @description The image's bytes as they were uploaded (PNG or JPEG); 404 while the tenant has none.
+         */
         get: operations["get_logo"];
         /**
          * Set the logo printed on the tenant's report covers
@@ -1084,7 +1087,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One report schedule, its next run and the report its last run produced */
+        /**
+         * One report schedule, its next run and the report its last run produced
+         * @description The schedule as created, when it runs next (UTC), and its last run and report, if it ran yet.
+         */
         get: operations["get_schedule"];
         put?: never;
         post?: never;
@@ -12051,14 +12057,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description the logo */
+            /** @description the logo's bytes, PNG or JPEG as uploaded */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "image/jpeg": unknown;
-                    "image/png": unknown;
+                    "application/octet-stream": string;
                 };
             };
             /** @description a ?scope= given twice, or a value the service cannot use */
@@ -12124,11 +12129,10 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        /** @description the image's bytes as the body (not a form), PNG or JPEG */
+        /** @description the image's bytes as the body (not a form), PNG or JPEG, whatever the Content-Type says */
         requestBody: {
             content: {
-                "image/jpeg": string;
-                "image/png": string;
+                "application/octet-stream": string;
             };
         };
         responses: {

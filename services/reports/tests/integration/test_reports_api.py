@@ -316,7 +316,11 @@ async def test_a_tenant_admin_sets_reads_and_removes_the_cover_logo(
         await reports_alone.reports.put("/v1/report-logo", content=png, headers=admin)
     ).status_code == 204
     seen = await reports_alone.reports.get("/v1/report-logo", headers=reports_alone.as_member())
-    assert (seen.status_code, seen.headers["content-type"], seen.content) == (200, "image/png", png)
+    assert (seen.status_code, seen.headers["content-type"], seen.content) == (
+        200,
+        "application/octet-stream",
+        png,
+    )
     stranger = reports_alone.as_member(OTHER_TENANT, "intruder", "tenant_admin")
     assert (await reports_alone.reports.get("/v1/report-logo", headers=stranger)).status_code == 404
     assert (await reports_alone.reports.delete("/v1/report-logo", headers=admin)).status_code == 204

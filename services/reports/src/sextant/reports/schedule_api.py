@@ -153,6 +153,8 @@ async def list_schedules(
     "/report-schedules/{schedule_id}",
     response_model=ScheduleView,
     summary="One report schedule, its next run and the report its last run produced",
+    description="The schedule as created, when it runs next (UTC), and its last run and "
+    "report, if it ran yet.",
     responses={
         403: problem_response("the caller's role may not read schedules"),
         404: NOT_FOUND,
