@@ -5,6 +5,7 @@ behalf (runtime.calls) and stores the file; the command waits and writes it."""
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from typer.testing import CliRunner, Result
@@ -68,6 +69,35 @@ async def test_a_report_asked_from_the_command_line_is_written_to_the_file(
                 str(tmp_path / "never.pdf"),
                 *common,
             )
+            today = datetime.now(UTC).date()
+            ahead = (today + timedelta(days=30)).isoformat()
+            forecast = await sextant(
+                "report", "create", "forecast", "--from", today.isoformat(), "--to", ahead,
+                "-o", str(tmp_path / "forecast.pdf"), *common,
+            )  # fmt: skip
+            boss = admin["Authorization"].removeprefix("Bearer ")
+            planned = ("--url", url, "--token", boss)
+            trends_file = tmp_path / "trends.csv"
+            trends_by_admin = await sextant(
+                "report", "create", "developer-trends", *week, "--format", "csv",
+                "-o", str(trends_file), "--scope", scope, *planned,
+            )  # fmt: skip
+            trends_by_member = await sextant(
+                "report", "create", "developer-trends", *week, "-o", str(tmp_path / "no.pdf"),
+                *common,
+            )  # fmt: skip
+            scheduled = await sextant(
+                "report", "schedule", "create", "dora", "--scope", scope, "--every", "monthly",
+                "--day", "31", "--at", "07:00", "--time-zone", "America/New_York", *planned,
+            )  # fmt: skip
+            listed = await sextant("report", "schedule", "list", *planned)
+            schedule_id = scheduled.output.split()[1].rstrip(":")
+            stopped = await sextant("report", "schedule", "delete", schedule_id, *planned)
+            again = await sextant("report", "schedule", "delete", schedule_id, *planned)
+            by_member = await sextant(
+                "report", "schedule", "create", "dora", "--scope", scope, "--every", "weekly",
+                "--day", "1", "--at", "08:00", "--url", url, "--token", member,
+            )  # fmt: skip
 
     assert wrote.exit_code == 0, wrote.output
     # an empty workspace: nothing merged without review, the header alone
@@ -83,3 +113,25 @@ async def test_a_report_asked_from_the_command_line_is_written_to_the_file(
     assert refused.exit_code == 1
     assert "from must be on or before to" in refused.output
     assert not (tmp_path / "never.pdf").exists()
+    assert scheduled.exit_code == 0, scheduled.output
+    assert "next run" in scheduled.output
+    assert listed.exit_code == 0, listed.output
+    assert (
+        schedule_id in listed.output and "monthly day 31 at 07:00 America/New_York" in listed.output
+    )
+    assert stopped.exit_code == 0, stopped.output
+    assert again.exit_code == 1 and "no report schedule" in again.output
+    assert by_member.exit_code == 1 and "role 'member' may not" in by_member.output
+    # forecast was asked on the member's behalf and said why it cannot answer yet
+    assert forecast.exit_code == 1
+    assert "no completed work items in this scope yet" in forecast.output
+    # identity read in-process: no developers yet, the header alone
+    assert trends_by_admin.exit_code == 0, trends_by_admin.output
+    assert trends_file.read_bytes() == (
+        b"developer_id,developer,window_weeks,flow_efficiency,metric,recent_median,"
+        b"baseline_median,arrow,better\r\n"
+    )
+    # insights' privacy rule answers for a member: a failed report with the reason
+    assert trends_by_member.exit_code == 1
+    assert "developer trends are not shown to" in trends_by_member.output
+    assert "role 'member' may not see a developer's metrics" in trends_by_member.output

@@ -1090,6 +1090,82 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/report-logo": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The logo printed on the tenant's report covers
+         * @description The image's bytes as they were uploaded (PNG or JPEG); 404 while the tenant has none.
+         */
+        get: operations["get_logo"];
+        /**
+         * Set the logo printed on the tenant's report covers
+         * @description The body is the image itself, PNG or JPEG (told by its bytes, whatever the Content-Type says), at most SEXTANT_REPORTS_LOGO_MAX_BYTES and 4096 pixels a side. Replaces the previous one; audited. Tenant admins only.
+         */
+        put: operations["put_logo"];
+        post?: never;
+        /**
+         * Remove the tenant's report logo
+         * @description Covers go without a logo from the next report on; audited. Tenant admins only.
+         */
+        delete: operations["delete_logo"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/report-schedules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The tenant's report schedules, oldest first
+         * @description Every schedule of the caller's tenant, by id, with its next run; page with next_cursor.
+         */
+        get: operations["list_schedules"];
+        put?: never;
+        /**
+         * Schedule a report, weekly or monthly
+         * @description Stores the schedule (audited) and answers 201 with its first run. Each run queues a report like POST /v1/reports, on the creator's behalf for the scope's workspaces as they are now: weekly over the seven days before the run, monthly over the month before it, in the schedule's time zone. The roles in notify are told when each report is ready or failed.
+         */
+        post: operations["create_schedule"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/report-schedules/{schedule_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One report schedule, its next run and the report its last run produced
+         * @description The schedule as created, when it runs next (UTC), and its last run and report, if it ran yet.
+         */
+        get: operations["get_schedule"];
+        put?: never;
+        post?: never;
+        /**
+         * Stop a report schedule
+         * @description Removes the schedule (audited); the reports it produced stay.
+         */
+        delete: operations["delete_schedule"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/reports": {
         parameters: {
             query?: never;
@@ -1099,7 +1175,7 @@ export interface paths {
         };
         /**
          * The tenant's reports, oldest first
-         * @description Every report asked for in the caller's tenant, by id; page with next_cursor.
+         * @description Every report asked for in the caller's tenant whose file has not expired, by id; page with next_cursor.
          */
         get: operations["list_reports"];
         put?: never;
@@ -5408,11 +5484,16 @@ export interface components {
              */
             from: string;
             /**
+             * Items
+             * @description forecast only: also forecast when this many items will be done
+             */
+            items?: number | null;
+            /**
              * Kind
-             * @description dora: the DORA keys over the period; compliance: changes merged without an approving review; sprint: the sprints that started in it
+             * @description dora: the DORA keys over the period; compliance: the evidence pack (unreviewed merges, production deployments and their gates, gate evaluations and overrides); sprint: the sprints that started in it; forecast: how many items the scope finishes from today to the period's last day (and when `items` will be done); developer-trends: each of the tenant's developers against their own past (managers and tenant admins, when the tenant shows per-developer metrics)
              * @enum {string}
              */
-            kind: "dora" | "compliance" | "sprint";
+            kind: "dora" | "compliance" | "sprint" | "forecast" | "developer-trends";
             /**
              * Time Zone
              * @description IANA time zone the days are counted in, e.g. Europe/Paris
@@ -5484,10 +5565,15 @@ export interface components {
              */
             id: string;
             /**
+             * Items
+             * @description forecast: the when forecast's items
+             */
+            items?: number | null;
+            /**
              * Kind
              * @enum {string}
              */
-            kind: "dora" | "compliance" | "sprint";
+            kind: "dora" | "compliance" | "sprint" | "forecast" | "developer-trends";
             /**
              * Progress
              * @description percent done
@@ -5500,6 +5586,11 @@ export interface components {
             reason: string | null;
             /** Requested By */
             requested_by: string;
+            /**
+             * Schedule Id
+             * @description the schedule that produced it; none when asked for
+             */
+            schedule_id?: string | null;
             /** Scope */
             scope: string;
             /** Sha256 */
@@ -6005,6 +6096,182 @@ export interface components {
             reason: string;
             /** Rule */
             rule: string;
+        };
+        /**
+         * SchedulePage
+         * @example {
+         *       "items": [
+         *         {
+         *           "at": "08:00:00",
+         *           "created_at": "2026-03-20T10:00:00Z",
+         *           "created_by": "alice@example.com",
+         *           "day": 1,
+         *           "every": "weekly",
+         *           "format": "pdf",
+         *           "id": "01a24c0b-fe8d-7377-8d87-5d73ab74e7f7",
+         *           "kind": "dora",
+         *           "last_report_id": null,
+         *           "last_run_at": null,
+         *           "next_run_at": "2026-03-23T07:00:00Z",
+         *           "notify": [
+         *             "tenant_admin",
+         *             "manager"
+         *           ],
+         *           "scope": "workspace:0190f5c2-1111-7c3a-9d3e-1b2c3d4e5f60",
+         *           "time_zone": "Europe/Paris"
+         *         }
+         *       ],
+         *       "next_cursor": null
+         *     }
+         */
+        SchedulePage: {
+            /** Items */
+            items: components["schemas"]["ScheduleView"][];
+            /**
+             * Next Cursor
+             * @description pass as ?cursor= for the next page
+             */
+            next_cursor: string | null;
+        };
+        /**
+         * ScheduleRequest
+         * @description A report to produce on its own, weekly or monthly; the scope is ``?scope=``.
+         * @example {
+         *       "at": "08:00",
+         *       "day": 1,
+         *       "every": "weekly",
+         *       "format": "pdf",
+         *       "kind": "dora",
+         *       "notify": [
+         *         "tenant_admin",
+         *         "manager"
+         *       ],
+         *       "time_zone": "Europe/Paris"
+         *     }
+         */
+        ScheduleRequest: {
+            /**
+             * At
+             * Format: time
+             * @description local time of the run, HH:MM, in time_zone (a time skipped by a daylight-saving change runs after the jump; a repeated one, the first time)
+             */
+            at: string;
+            /**
+             * Day
+             * @description weekly: 1 (Monday) to 7 (Sunday); monthly: 1 to 31 (a day past a month's end runs on its last day)
+             */
+            day: number;
+            /**
+             * Every
+             * @description weekly: reports on the seven days before each run; monthly: on the calendar month before it
+             * @enum {string}
+             */
+            every: "weekly" | "monthly";
+            /**
+             * Format
+             * @description pdf or csv
+             * @default pdf
+             * @enum {string}
+             */
+            format: "pdf" | "csv";
+            /**
+             * Kind
+             * @description the report kind, as for POST /v1/reports
+             * @enum {string}
+             */
+            kind: "dora" | "compliance" | "sprint" | "forecast" | "developer-trends";
+            /**
+             * Notify
+             * @description the roles notified when a report of this schedule is ready or failed
+             */
+            notify?: ("platform_admin" | "tenant_admin" | "manager" | "member" | "partner")[];
+            /**
+             * Time Zone
+             * @description IANA time zone of day and at
+             * @default UTC
+             */
+            time_zone: string;
+        };
+        /**
+         * ScheduleView
+         * @description A schedule: what it produces, when it runs next, and what it produced last.
+         * @example {
+         *       "at": "08:00:00",
+         *       "created_at": "2026-03-20T10:00:00Z",
+         *       "created_by": "alice@example.com",
+         *       "day": 1,
+         *       "every": "weekly",
+         *       "format": "pdf",
+         *       "id": "01a24c0b-fe8d-7377-8d87-5d73ab74e7f7",
+         *       "kind": "dora",
+         *       "last_report_id": null,
+         *       "last_run_at": null,
+         *       "next_run_at": "2026-03-23T07:00:00Z",
+         *       "notify": [
+         *         "tenant_admin",
+         *         "manager"
+         *       ],
+         *       "scope": "workspace:0190f5c2-1111-7c3a-9d3e-1b2c3d4e5f60",
+         *       "time_zone": "Europe/Paris"
+         *     }
+         */
+        ScheduleView: {
+            /**
+             * At
+             * Format: time
+             */
+            at: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Day */
+            day: number;
+            /**
+             * Every
+             * @enum {string}
+             */
+            every: "weekly" | "monthly";
+            /**
+             * Format
+             * @enum {string}
+             */
+            format: "pdf" | "csv";
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "dora" | "compliance" | "sprint" | "forecast" | "developer-trends";
+            /**
+             * Last Report Id
+             * @description the report the last run produced
+             */
+            last_report_id: string | null;
+            /**
+             * Last Run At
+             * @description the last run, in UTC
+             */
+            last_run_at: string | null;
+            /**
+             * Next Run At
+             * Format: date-time
+             * @description the next run, in UTC
+             */
+            next_run_at: string;
+            /** Notify */
+            notify: ("platform_admin" | "tenant_admin" | "manager" | "member" | "partner")[];
+            /** Scope */
+            scope: string;
+            /** Time Zone */
+            time_zone: string;
         };
         /**
          * SessionReply
@@ -12862,6 +13129,604 @@ export interface operations {
             };
         };
     };
+    get_logo: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the logo's bytes, PNG or JPEG as uploaded */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": string;
+                };
+            };
+            /** @description a ?scope= given twice, or a value the service cannot use */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no token, or an expired, revoked or unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not read reports */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the tenant has no logo */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description over the tenant's, the key's or the address's rate: retry after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no object store is configured for reports */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    put_logo: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description the image's bytes as the body (not a form), PNG or JPEG, whatever the Content-Type says */
+        requestBody: {
+            content: {
+                "application/octet-stream": string;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description a damaged image, or one over 4096 pixels a side */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no token, or an expired, revoked or unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description only a tenant admin sets the logo */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the ?scope= or the object named is not the caller's tenant's */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the image is over the size limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the body is neither a PNG nor a JPEG */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description over the tenant's, the key's or the address's rate: retry after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no object store is configured for reports */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    delete_logo: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description a ?scope= given twice, or a value the service cannot use */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no token, or an expired, revoked or unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description only a tenant admin removes the logo */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the tenant has no logo */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description over the tenant's, the key's or the address's rate: retry after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no object store is configured for reports */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_schedules: {
+        parameters: {
+            query?: {
+                /** @description items per page */
+                limit?: number;
+                /** @description the previous page's next_cursor; none for the first */
+                cursor?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SchedulePage"];
+                };
+            };
+            /** @description a cursor this API did not give out */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no token, or an expired, revoked or unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not read schedules */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the ?scope= or the object named is not the caller's tenant's */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description a parameter out of range (named in the detail) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description over the tenant's, the key's or the address's rate: retry after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the service behind this route or a database is unavailable: nothing was changed */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    create_schedule: {
+        parameters: {
+            query: {
+                /** @description workspace:<id> or view:<id> (a view joins several workspaces) */
+                scope: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ScheduleRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScheduleView"];
+                };
+            };
+            /** @description a bad scope */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no token, or an expired, revoked or unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not schedule reports */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the ?scope= or the object named is not the caller's tenant's */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the body is over the gateway's limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description a parameter of the wrong type or value (named in the detail) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description over the tenant's, the key's or the address's rate: retry after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the service behind this route or a database is unavailable: nothing was changed */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_schedule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the schedule's id, as POST /v1/report-schedules gave it */
+                schedule_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScheduleView"];
+                };
+            };
+            /** @description a ?scope= given twice, or a value the service cannot use */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no token, or an expired, revoked or unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not read schedules */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no such schedule in the caller's tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the id is not a UUID */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description over the tenant's, the key's or the address's rate: retry after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the service behind this route or a database is unavailable: nothing was changed */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    delete_schedule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the schedule's id, as POST /v1/report-schedules gave it */
+                schedule_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description a ?scope= given twice, or a value the service cannot use */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no token, or an expired, revoked or unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not delete schedules */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no such schedule in the caller's tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the id is not a UUID */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description over the tenant's, the key's or the address's rate: retry after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the service behind this route or a database is unavailable: nothing was changed */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     list_reports: {
         parameters: {
             query?: {
@@ -13106,6 +13971,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description the report's file expired and was deleted (the retention of files) */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description the id is not a UUID */
             422: {
                 headers: {
@@ -13202,6 +14076,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description the report's file expired and was deleted (the retention of files) */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description the id is not a UUID */
             422: {
                 headers: {
@@ -13290,6 +14173,15 @@ export interface operations {
             };
             /** @description the report has not failed */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the report's file expired and was deleted (the retention of files) */
+            410: {
                 headers: {
                     [name: string]: unknown;
                 };

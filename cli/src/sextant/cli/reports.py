@@ -51,7 +51,7 @@ def wait_for(api: Api, location: str, timeout: float, show: bool) -> dict[str, A
 
 @report_app.command("create")
 def report_create(
-    kind: str = typer.Argument(help="dora, compliance or sprint"),
+    kind: str = typer.Argument(help="dora, compliance, sprint, forecast or developer-trends"),
     scope: str = typer.Option(..., "--scope", help="workspace:<id> or view:<id>"),
     first: str = typer.Option(..., "--from", help="first day, YYYY-MM-DD (included)"),
     last: str = typer.Option(..., "--to", help="last day, YYYY-MM-DD (included)"),
@@ -59,12 +59,23 @@ def report_create(
     format: str = typer.Option("pdf", "--format", help="pdf or csv"),
     time_zone: str = typer.Option("UTC", "--time-zone", help="IANA zone the days are in"),
     timeout: float = typer.Option(600.0, "--timeout", help="seconds to wait for the file"),
+    items: int | None = typer.Option(
+        None, "--items", help="forecast: also forecast when this many items will be done"
+    ),
     url: str = URL,
     token: str = TOKEN,
 ) -> None:
     """Ask for a report, show its progress, and write its file to OUTPUT."""
     api = Api.connect(url, token)
-    body = {"kind": kind, "from": first, "to": last, "format": format, "time_zone": time_zone}
+    body: dict[str, Any] = {
+        "kind": kind,
+        "from": first,
+        "to": last,
+        "format": format,
+        "time_zone": time_zone,
+    }
+    if items is not None:
+        body["items"] = items
     try:
         asked = api.call("POST", "/v1/reports", json=body, params={"scope": scope})
         location = asked.headers.get("Location") or f"/v1/reports/{asked.json()['id']}"
@@ -84,3 +95,77 @@ def report_create(
     except ApiProblem as problem:
         raise _fail(problem) from None
     console.print(f"wrote {output} ({view['size_bytes']} bytes, sha256 {view['sha256']})")
+
+
+schedule_app = typer.Typer(
+    help="Report schedules: reports produced on their own, weekly or monthly.",
+    no_args_is_help=True,
+)
+report_app.add_typer(schedule_app, name="schedule")
+NOTIFY = typer.Option(
+    ["tenant_admin", "manager"], "--notify", help="a role told when a report is ready (repeat)"
+)
+
+
+@schedule_app.command("create")
+def schedule_create(
+    kind: str = typer.Argument(help="dora, compliance or sprint"),
+    scope: str = typer.Option(..., "--scope", help="workspace:<id> or view:<id>"),
+    every: str = typer.Option(..., "--every", help="weekly or monthly"),
+    day: int = typer.Option(
+        ..., "--day", help="weekly: 1 (Monday) to 7 (Sunday); monthly: 1 to 31"
+    ),
+    at: str = typer.Option(..., "--at", help="local time of the run, HH:MM"),
+    time_zone: str = typer.Option("UTC", "--time-zone", help="IANA zone of --day and --at"),
+    format: str = typer.Option("pdf", "--format", help="pdf or csv"),
+    notify: list[str] = NOTIFY,
+    url: str = URL,
+    token: str = TOKEN,
+) -> None:
+    """Schedule a report; prints its id and first run (UTC)."""
+    api = Api.connect(url, token)
+    body = {
+        "kind": kind,
+        "format": format,
+        "every": every,
+        "day": day,
+        "at": at,
+        "time_zone": time_zone,
+        "notify": notify,
+    }
+    try:
+        made = api.call("POST", "/v1/report-schedules", json=body, params={"scope": scope}).json()
+    except ApiProblem as problem:
+        raise _fail(problem) from None
+    console.print(f"schedule {made['id']}: next run {made['next_run_at']}", highlight=False)
+
+
+@schedule_app.command("list")
+def schedule_list(url: str = URL, token: str = TOKEN) -> None:
+    """The tenant's schedules: id, kind, scope, cadence and next run."""
+    api = Api.connect(url, token)
+    try:
+        for s in api.pages("/v1/report-schedules"):
+            console.print(
+                f"{s['id']}  {s['kind']} {s['format']}  {s['scope']}  {s['every']} day "
+                f"{s['day']} at {s['at'][:5]} {s['time_zone']}  next {s['next_run_at']}",
+                highlight=False,
+                soft_wrap=True,
+            )
+    except ApiProblem as problem:
+        raise _fail(problem) from None
+
+
+@schedule_app.command("delete")
+def schedule_delete(
+    schedule_id: str = typer.Argument(help="the schedule's id"),
+    url: str = URL,
+    token: str = TOKEN,
+) -> None:
+    """Stop a schedule (the reports it produced stay)."""
+    api = Api.connect(url, token)
+    try:
+        api.call("DELETE", f"/v1/report-schedules/{schedule_id}")
+    except ApiProblem as problem:
+        raise _fail(problem) from None
+    console.print(f"deleted schedule {schedule_id}", highlight=False)

@@ -222,6 +222,8 @@ def test_routes_send_each_public_path_to_its_owner_most_specific_first() -> None
     for identity_s in ("/v1/teams", "/v1/teams/t1", "/v1/teams/t1/members", "/v1/teams/t1/m"):
         assert route_for(identity_s).service == "identity"  # type: ignore[union-attr]
     assert route_for("/v1/reports/1/file").service == "reports"  # type: ignore[union-attr]
+    for scheduled in ("/v1/report-schedules", "/v1/report-schedules/1", "/v1/report-logo"):
+        assert route_for(scheduled).service == "reports"  # type: ignore[union-attr]
     for ingested in ("/v1/change-requests", "/v1/deployments/x", "/v1/incidents", "/v1/builds"):
         assert route_for(ingested).service == "insights"  # type: ignore[union-attr]
     for gated in ("/v1/gate-policies", "/v1/gates/evaluate", "/v1/gates/evaluations/x/override"):

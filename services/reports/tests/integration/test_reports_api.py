@@ -20,12 +20,15 @@ import io
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+from uuid import UUID
 
 import asyncpg
 import httpx
+import PIL.Image
 import pypdf
 import pytest
 from sqlalchemy.engine import make_url
@@ -34,6 +37,7 @@ from sextant.contracts import uuid7
 from sextant.contracts.envelope import from_kafka_binary
 from sextant.insights.main import SPEC as INSIGHTS
 from sextant.reports.main import SPEC as REPORTS
+from sextant.reports.scheduler import scheduler_of
 from sextant.runtime.app import ServiceState, create_service_app
 from sextant.runtime.objectstore import FolderObjectStore
 from sextant.runtime.testing.apps import running_app, service_settings
@@ -65,11 +69,19 @@ class Platform:
     keys: InternalKeys
     dsn: str
 
-    def as_member(self, tenant: Any = TENANT, subject: str = "u1") -> dict[str, str]:
+    def as_member(
+        self, tenant: Any = TENANT, subject: str = "u1", role: str = "member"
+    ) -> dict[str, str]:
         token = self.keys.signer.mint(
-            service="reports", subject=subject, role="member", tenant_id=tenant
+            service="reports",
+            subject=subject,
+            role=role,  # type: ignore[arg-type]
+            tenant_id=tenant,
         )
         return {"Authorization": f"Bearer {token}"}
+
+    def as_manager(self, tenant: Any = TENANT) -> dict[str, str]:
+        return self.as_member(tenant, "manager@example.com", "manager")
 
 
 @pytest.fixture
@@ -221,6 +233,19 @@ async def test_dora_and_compliance_reports_match_insights_for_the_same_week(
     assert [(r["number"], r["title"], r["merged_at"]) for r in rows] == [
         ("3", "Change 3", "2026-03-02T19:00:00Z")
     ]
+    pack = await rendered(platform, {"kind": "compliance", "format": "pdf", **WEEK})
+    assert pack["status"] == "done", pack["reason"]
+    text = " ".join(
+        " ".join(page.extract_text().split())
+        for page in pypdf.PdfReader(io.BytesIO((await download(platform, pack)).content)).pages
+    )
+    production = await platform.insights.get(
+        "/v1/deployments", params={"scope": SCOPE, "production": "true", **API_WEEK}
+    )
+    # D1, D2 and D3 went to production that week (STG1 to staging); no gate was asked
+    assert len(production.json()["items"]) == 3
+    assert "Deployments: 3." in text and "made in the period: 0, overridden: 0." in text
+    assert "Production deployments and what they shipped" in text and "not gated" in text
 
     told = await published(platform.dsn, dora["id"])
     outcome = {e["type"]: e["data"] for e in told[1:3]}
@@ -228,6 +253,10 @@ async def test_dora_and_compliance_reports_match_insights_for_the_same_week(
     assert outcome["sextant.reports.rendered.v1"]["size_bytes"] == len(body)
     assert outcome["sextant.notifications.raised.v1"]["link"] == dora["file"]
 
+    branded = await platform.reports.put(
+        "/v1/report-logo", content=logo_png(), headers=platform.as_member(role="tenant_admin")
+    )
+    assert branded.status_code == 204, branded.text
     pdf = await rendered(platform, {"kind": "dora", "format": "pdf", **WEEK})
     assert pdf["status"] == "done", pdf["reason"]
     reply = await download(platform, pdf)
@@ -239,6 +268,64 @@ async def test_dora_and_compliance_reports_match_insights_for_the_same_week(
     table = pages[2].split()
     assert repr(theirs["lead_time"]["median"]) in table  # the API's very number
     assert all(f"Page {n}" in text for n, text in enumerate(pages, start=1))
+    cover_images = pypdf.PdfReader(io.BytesIO(reply.content)).pages[0].images
+    assert [i.image.size for i in cover_images] == [(40, 20)]  # type: ignore[union-attr]
+
+    # Files are kept 90 days (the default): not swept a day before, gone a day after.
+    sweeper, now = scheduler_of(platform.state), datetime.now(UTC)
+    assert await sweeper.expire_files(now + timedelta(days=89)) == 0
+    assert (
+        await sweeper.expire_files(now + timedelta(days=91)) == 4
+    )  # dora csv+pdf, compliance csv+pdf
+    member = platform.as_member()
+    for path in (f"/v1/reports/{pdf['id']}", pdf["file"], f"/v1/reports/{pdf['id']}/retry"):
+        send = platform.reports.post if path.endswith("retry") else platform.reports.get
+        gone = await send(path, headers=member)
+        assert gone.status_code == 410, (path, gone.text)
+        assert "ask for the report again" in gone.json()["detail"]
+    listed = await platform.reports.get("/v1/reports", headers=member)
+    assert listed.json()["items"] == []
+    assert await platform.state.objects.list("reports/") == []  # type: ignore[union-attr]
+
+
+def logo_png() -> bytes:
+    buffer = io.BytesIO()
+    PIL.Image.new("RGB", (40, 20), (200, 30, 30)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+async def test_a_tenant_admin_sets_reads_and_removes_the_cover_logo(
+    reports_alone: Platform,
+) -> None:
+    admin = reports_alone.as_member(role="tenant_admin")
+    png = logo_png()
+    refused = await reports_alone.reports.put(
+        "/v1/report-logo", content=b"GIF89a" + png, headers=admin
+    )
+    assert refused.status_code == 415, refused.text
+    assert refused.headers["content-type"] == "application/problem+json"
+    too_big = await reports_alone.reports.put(
+        "/v1/report-logo", content=png + b"\0" * 300_000, headers=admin
+    )
+    assert too_big.status_code == 413, too_big.text
+    manager = await reports_alone.reports.put(
+        "/v1/report-logo", content=png, headers=reports_alone.as_manager()
+    )
+    assert manager.status_code == 403
+    assert (
+        await reports_alone.reports.put("/v1/report-logo", content=png, headers=admin)
+    ).status_code == 204
+    seen = await reports_alone.reports.get("/v1/report-logo", headers=reports_alone.as_member())
+    assert (seen.status_code, seen.headers["content-type"], seen.content) == (
+        200,
+        "application/octet-stream",
+        png,
+    )
+    stranger = reports_alone.as_member(OTHER_TENANT, "intruder", "tenant_admin")
+    assert (await reports_alone.reports.get("/v1/report-logo", headers=stranger)).status_code == 404
+    assert (await reports_alone.reports.delete("/v1/report-logo", headers=admin)).status_code == 204
+    assert (await reports_alone.reports.get("/v1/report-logo", headers=admin)).status_code == 404
+    assert (await reports_alone.reports.delete("/v1/report-logo", headers=admin)).status_code == 404
 
 
 async def test_another_tenant_sees_nothing_of_a_report(platform: Platform) -> None:
@@ -273,6 +360,8 @@ async def test_another_tenant_sees_nothing_of_a_report(platform: Platform) -> No
         ({"scope": SCOPE}, {"kind": "dora", "from": "2026-02-30", "to": "2026-03-02"}, 422, "from"),
         ({"scope": SCOPE}, {"kind": "dora", "from": "9999-12-31", "to": "9999-12-31"}, 422, "from"),
         ({"scope": "team:1"}, {"kind": "dora", **WEEK}, 400, "scope"),
+        ({"scope": SCOPE}, {"kind": "forecast", **WEEK}, 400, "to must be after today"),
+        ({"scope": SCOPE}, {"kind": "dora", **WEEK, "items": 30}, 400, "items"),
         ({}, {"kind": "dora", **WEEK}, 422, "scope"),
     ],
 )
@@ -348,3 +437,169 @@ async def published(dsn: str, report_id: str, seconds: float = 15) -> list[dict[
             return found
         await asyncio.sleep(0.1)
     raise AssertionError(f"fewer than 3 events about {report_id}: {found}")
+
+
+MONDAY_8_PARIS = {
+    "kind": "dora",
+    "format": "csv",
+    "every": "weekly",
+    "day": 1,
+    "at": "08:00",
+    "time_zone": "Europe/Paris",
+    "notify": ["manager"],
+}
+
+
+async def test_a_schedule_queues_one_report_when_due_and_carries_on_after_summer_time(
+    reports_alone: Platform,
+) -> None:
+    """Weekly on Monday at 08:00 in Paris, its clock set back to Monday 2 March 2026
+    (08:00 CET, 07:00Z) and the scheduler woken on Wednesday 25 March at 12:00Z, as if it
+    had been down for three weeks: it queues one report, for the run of Monday 23 March
+    (the seven days 16 to 22 March), and runs next on Monday 30 March at 08:00 CEST,
+    06:00Z (summer time began on the 29th)."""
+    scheduler = scheduler_of(reports_alone.state)
+    await scheduler.stop()  # the test says what "now" is
+    try:
+        manager = reports_alone.as_manager()
+        made = await reports_alone.reports.post(
+            "/v1/report-schedules", params={"scope": SCOPE}, json=MONDAY_8_PARIS, headers=manager
+        )
+        assert made.status_code == 201, made.text
+        schedule = made.json()
+        assert made.headers["Location"] == f"/v1/report-schedules/{schedule['id']}"
+        assert (schedule["every"], schedule["day"], schedule["at"]) == ("weekly", 1, "08:00:00")
+        conn = await asyncpg.connect(reports_alone.dsn)
+        try:
+            await conn.execute(
+                "UPDATE reports.schedule_clock SET next_run_at = '2026-03-02T07:00:00Z' "
+                "WHERE schedule_id = $1",
+                UUID(schedule["id"]),
+            )
+        finally:
+            await conn.close()
+        now = datetime(2026, 3, 25, 12, tzinfo=UTC)
+        runs = await asyncio.gather(scheduler.run_due(now), scheduler.run_due(now))
+        assert sorted(runs) == [0, 1]  # one pass queued it; the other found nothing or the lock
+        assert await scheduler.run_due(now) == 0
+
+        seen = await reports_alone.reports.get(
+            f"/v1/report-schedules/{schedule['id']}", headers=reports_alone.as_member()
+        )
+        assert seen.json()["next_run_at"] == "2026-03-30T06:00:00Z"
+        assert seen.json()["last_run_at"] == "2026-03-23T07:00:00Z"
+        report_id = seen.json()["last_report_id"]
+        report = await reports_alone.reports.get(f"/v1/reports/{report_id}", headers=manager)
+        assert report.json()["schedule_id"] == schedule["id"]
+        assert (report.json()["from"], report.json()["to"]) == ("2026-03-16", "2026-03-22")
+        assert (report.json()["kind"], report.json()["time_zone"]) == ("dora", "Europe/Paris")
+        assert report.json()["requested_by"] == "manager@example.com"
+        told = await published(reports_alone.dsn, report_id)  # it fails: no insights here
+        notices = [e for e in told if e["type"] == "sextant.notifications.raised.v1"]
+        assert notices[0]["data"]["audience"] == ["manager"]
+    finally:
+        await scheduler.start()
+
+
+async def test_schedules_are_paged_audited_deleted_and_kept_from_other_tenants(
+    reports_alone: Platform,
+) -> None:
+    manager = reports_alone.as_manager()
+    ids = []
+    for day in (2, 3, 4):
+        made = await reports_alone.reports.post(
+            "/v1/report-schedules",
+            params={"scope": SCOPE},
+            json={**MONDAY_8_PARIS, "day": day},
+            headers=manager,
+        )
+        assert made.status_code == 201, made.text
+        ids.append(made.json()["id"])
+    first = await reports_alone.reports.get(
+        "/v1/report-schedules", params={"limit": 2}, headers=manager
+    )
+    rest = await reports_alone.reports.get(
+        "/v1/report-schedules",
+        params={"limit": 500, "cursor": first.json()["next_cursor"]},
+        headers=manager,
+    )
+    listed = [s["id"] for s in first.json()["items"] + rest.json()["items"]]
+    assert listed[-3:] == ids and len(first.json()["items"]) == 2
+
+    stranger = reports_alone.as_member(OTHER_TENANT, "intruder", "tenant_admin")
+    assert (await reports_alone.reports.get("/v1/report-schedules", headers=stranger)).json()[
+        "items"
+    ] == []
+    theirs = await reports_alone.reports.delete(f"/v1/report-schedules/{ids[0]}", headers=stranger)
+    assert theirs.status_code == 404
+    member = await reports_alone.reports.delete(
+        f"/v1/report-schedules/{ids[0]}", headers=reports_alone.as_member()
+    )
+    assert member.status_code == 403
+
+    gone = await reports_alone.reports.delete(f"/v1/report-schedules/{ids[0]}", headers=manager)
+    assert gone.status_code == 204
+    after = await reports_alone.reports.get(f"/v1/report-schedules/{ids[0]}", headers=manager)
+    assert after.status_code == 404
+    audit = await audited(reports_alone.dsn, ids[0])
+    assert [(a["action"], a["actor"]) for a in audit] == [
+        ("reports.schedule.create", "manager@example.com"),
+        ("reports.schedule.delete", "manager@example.com"),
+    ]
+    assert audit[0]["after"]["day"] == 2 and audit[1]["before"]["day"] == 2
+
+
+@pytest.mark.parametrize(
+    ("body", "named"),
+    [
+        ({**MONDAY_8_PARIS, "day": 8}, "day"),
+        ({**MONDAY_8_PARIS, "every": "daily"}, "every"),
+        ({**MONDAY_8_PARIS, "at": "25:00"}, "at"),
+        ({**MONDAY_8_PARIS, "time_zone": "Mars/Olympus"}, "time_zone"),
+        ({**MONDAY_8_PARIS, "notify": ["everyone"]}, "notify"),
+        ({**MONDAY_8_PARIS, "kind": "poetry"}, "kind"),
+        ({**MONDAY_8_PARIS, "kind": "forecast"}, "a forecast looks ahead"),
+    ],
+)
+async def test_a_bad_schedule_is_refused_with_the_field_named(
+    reports_alone: Platform, body: dict[str, Any], named: str
+) -> None:
+    reply = await reports_alone.reports.post(
+        "/v1/report-schedules",
+        params={"scope": SCOPE},
+        json=body,
+        headers=reports_alone.as_manager(),
+    )
+    assert reply.status_code == 422, reply.text
+    assert reply.headers["content-type"].startswith("application/problem+json")
+    assert named in reply.text
+
+
+async def audited(dsn: str, schedule_id: str, seconds: float = 15) -> list[dict[str, Any]]:
+    """The configuration changes about a schedule on the local bus, in order, once two are."""
+    found: list[dict[str, Any]] = []
+    for _ in range(int(seconds / 0.1)):
+        conn = await asyncpg.connect(dsn)
+        try:
+            rows = await conn.fetch(
+                "SELECT headers, value FROM sextant_bus.records WHERE topic = $1 "
+                'ORDER BY appended_at, "offset"',
+                "sextant.config",
+            )
+        finally:
+            await conn.close()
+        found = [
+            e["data"]
+            for e in (
+                from_kafka_binary(
+                    [(name, base64.b64decode(v)) for name, v in json.loads(r["headers"])],
+                    r["value"],
+                ).model_dump(mode="json")
+                for r in rows
+            )
+            if e["data"]["target_id"] == schedule_id
+        ]
+        if len(found) >= 2:
+            return found
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"fewer than 2 audit events about {schedule_id}: {found}")

@@ -9,7 +9,9 @@ from sextant.reports.domain.kinds import (
     Period,
     approved_by_another,
     compliance_report,
+    developer_trends_report,
     dora_report,
+    forecast_report,
     sprint_report,
 )
 
@@ -148,3 +150,169 @@ def test_a_period_is_counted_in_its_time_zone_across_a_clock_change() -> None:
     assert Period(date(2026, 3, 2), date(2026, 3, 8), "UTC").moments() == WEEK
     tokyo = Period(date(2026, 3, 2), date(2026, 3, 2), "Asia/Tokyo").moments()
     assert tokyo == (datetime(2026, 3, 1, 15, tzinfo=UTC), datetime(2026, 3, 2, 15, tzinfo=UTC))
+
+
+def evaluation(
+    ident: str, at: str, verdict: str, sha: str = "abc123", override: Any = None
+) -> dict[str, Any]:
+    return {
+        "id": ident,
+        "repository": "octo/repo",
+        "sha": sha,
+        "environment": "production",
+        "policy_version": 2,
+        "verdict": verdict,
+        "rules": [
+            {"rule": "reviews", "outcome": "fail" if verdict == "fail" else "pass"},
+            {"rule": "builds", "outcome": "pass"},
+        ],
+        "evaluated_at": at,
+        "requested_by": "ci-key",
+        "override": override,
+    }
+
+
+def test_the_compliance_pack_shows_what_was_deployed_which_gate_held_and_who_overrode() -> None:
+    overridden = {"by": "carol", "reason": "hotfix INC-7", "at": "2026-03-04T09:05:00Z"}
+    evaluations = [
+        evaluation("e1", "2026-03-04T09:00:00Z", "fail", override=overridden),
+        evaluation("e0", "2026-03-04T08:00:00Z", "pass"),  # earlier: not the one that held
+        evaluation("e2", "2026-03-04T11:00:00Z", "pass"),  # after the deployment: not it
+        evaluation("e3", "2026-03-09T00:00:00Z", "pass", sha="def456"),  # past the period
+    ]
+    deployments = [
+        {
+            "id": "d2",
+            "repository": "octo/repo",
+            "environment": "production",
+            "sha": "def456",
+            "status": "success",
+            "finished_at": "2026-03-06T10:00:00Z",
+            "deployed_by_developer_id": None,
+            "changes": [],
+        },
+        {
+            "id": "d1",
+            "repository": "octo/repo",
+            "environment": "production",
+            "sha": "ABC123",  # a SHA is matched whatever its case
+            "status": "success",
+            "finished_at": "2026-03-04T10:00:00Z",
+            "deployed_by_developer_id": ALICE,
+            "changes": [
+                {"number": 8, "title": "B", "merged_at": "2026-03-03T12:00:00Z"},
+                {"number": 7, "title": "A", "merged_at": "2026-03-03T11:00:00Z"},
+            ],
+        },
+    ]
+    report = compliance_report([], *WEEK, deployments, evaluations)
+    shipped, gates = report.sections[1], report.sections[2]
+    verdict_at = shipped.header.index("gate_verdict")
+    # d1 (deployed first) held by e1's failed gate, overridden by carol; one row per change
+    assert [(r[0], r[verdict_at], r[verdict_at + 1], r[verdict_at + 2]) for r in shipped.rows] == [
+        ("d1", "fail", "carol", 7),
+        ("d1", "fail", "carol", 8),
+        ("d2", "not gated", None, None),
+    ]
+    # the period's three evaluations in time order; e3 falls on the period's end
+    assert [(r[5], r[6], r[8], r[9]) for r in gates.rows] == [
+        ("pass", None, None, None),
+        ("fail", "reviews", "carol", "hotfix INC-7"),
+        ("pass", None, None, None),
+    ]
+    assert "Gate evaluations made in the period: 3, overridden: 1." in report.definition
+    assert [(c.title, c.labels, c.values) for c in report.charts] == [
+        ("Gate verdicts", ["pass", "fail"], [2.0, 1.0])
+    ]
+
+
+def calibration(kind: str, available: bool = True) -> dict[str, Any]:
+    rows = [
+        {
+            "horizon_weeks": 4,
+            "origins": 10,
+            "first_origin": "2025-06-02",
+            "last_origin": "2025-08-04",
+            "step_weeks": 1,
+            "hit_share": {"50": 0.6, "70": 0.7, "85": 0.9, "95": 1.0},
+        }
+    ]
+    if not available:
+        return {"kind": kind, "available": False, "reason": "fewer than 8 weeks", "rows": []}
+    return {"kind": kind, "available": True, "reason": None, "rows": rows}
+
+
+def test_a_forecast_is_a_percentile_table_two_fans_and_its_calibration() -> None:
+    how_many = {
+        "until": "2027-01-31",
+        "horizon_weeks": 8,
+        "percentiles": {"85": 34, "50": 41, "95": 30, "70": 37},
+        "curve": [[41, 0.5], [30, 0.95], [34, 0.85]],
+        "inputs": {"history_weeks": [3, 5, 4], "scope": "workspace:x", "options": {}},
+        "calibration": calibration("how_many"),
+    }
+    when = {
+        "items": 30,
+        "percentiles": {"50": "2027-01-18", "85": "2027-02-01", "95": None},
+        "percentile_weeks": {"50": 5.71, "85": 7.86, "95": None},
+        "curve": [["2027-01-18", 0.5], ["2027-02-01", 0.85]],
+        "calibration": calibration("when", available=False),
+    }
+    report = forecast_report(how_many, when)
+    table, held = report.sections
+    assert table.rows == [
+        ["how_many", 50, 41, date(2027, 1, 31), 8],
+        ["how_many", 70, 37, date(2027, 1, 31), 8],
+        ["how_many", 85, 34, date(2027, 1, 31), 8],
+        ["how_many", 95, 30, date(2027, 1, 31), 8],
+        ["when", 50, 30, date(2027, 1, 18), 5.71],
+        ["when", 85, 30, date(2027, 2, 1), 7.86],
+        ["when", 95, 30, None, None],  # not done within the horizon
+    ]
+    assert held.rows == [
+        ["how_many", 4, 10, date(2025, 6, 2), date(2025, 8, 4), 0.6, 0.7, 0.9, 1.0]
+    ]
+    # the fan: items ascending, the chance of at least that many falling
+    assert (report.charts[0].labels, report.charts[0].values) == (
+        ["30", "34", "41"],
+        [0.95, 0.85, 0.5],
+    )
+    assert report.charts[1].labels == ["2027-01-18", "2027-02-01"]
+    assert "3 weeks sampled, 12 items" in report.definition
+    assert "Calibration not available: when: fewer than 8 weeks." in report.definition
+
+
+def trends(flow: float | None, arrow: str | None) -> dict[str, Any]:
+    return {
+        "change_test": "Mann-Whitney U",
+        "flow_efficiency": "mean percentile",
+        "windows": [
+            {
+                "weeks": 4,
+                "flow_efficiency": flow,
+                "metrics": [
+                    {
+                        "metric": "changes_merged",
+                        "recent_median": 3.0,
+                        "baseline_median": 2.0,
+                        "arrow": arrow,
+                        "better": None if arrow is None else arrow == "up",
+                    }
+                ],
+            }
+        ],
+    }
+
+
+def test_developer_trends_are_in_name_order_never_ranked() -> None:
+    zoe = {"id": "z" * 8, "display_name": "zoe"}
+    ada = {"id": "a" * 8, "display_name": "Ada"}
+    report = developer_trends_report([(zoe, trends(80.0, "up")), (ada, trends(None, None))])
+    assert report.sections[0].rows == [
+        ["a" * 8, "Ada", 4, None, "changes_merged", 3.0, 2.0, None, None],
+        ["z" * 8, "zoe", 4, 80.0, "changes_merged", 3.0, 2.0, "up", True],
+    ]
+    assert report.charts == []  # nothing that sets one developer beside another
+    assert "The change test: Mann-Whitney U." in report.definition
+    assert "Developers: 2, in name order." in report.definition
+    assert "Developers: 0" in developer_trends_report([]).definition

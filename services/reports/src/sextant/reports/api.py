@@ -13,12 +13,11 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Path, Response
 from fastapi.responses import StreamingResponse
 
 from sextant.contracts import uuid7
-from sextant.contracts.events.platform import ReportRequested
 from sextant.reports.db import repository
-from sextant.reports.render import CONTENT_TYPES, worker_of
+from sextant.reports.render import CONTENT_TYPES, announce_requested, worker_of
 from sextant.reports.schemas import LONGEST_PERIOD_DAYS, ReportPage, ReportRequest, ReportView
 from sextant.runtime.app import Session, State
-from sextant.runtime.errors import Conflict, InvalidInput, NotFound, problem_response
+from sextant.runtime.errors import Conflict, Gone, InvalidInput, NotFound, problem_response
 from sextant.runtime.objectstore import ObjectNotFound
 from sextant.runtime.paging import Cursor, Limit, after_id, next_cursor
 from sextant.runtime.scope import ScopeParam
@@ -37,6 +36,20 @@ CHUNK_BYTES = 64 * 1024
 NOT_FOUND = problem_response("no such report in the caller's tenant")
 FORBIDDEN = problem_response("the caller's role may not ask for reports")
 BAD_ID = problem_response("the id is not a UUID")
+GONE = problem_response("the report's file expired and was deleted (the retention of files)")
+
+
+async def _kept(session: Any, tenant: UUID, report_id: UUID) -> sa.Row[Any]:
+    """The tenant's report; 404 when there is none, 410 when its file expired."""
+    row = await repository.get(session, tenant, report_id)
+    if row is None:
+        raise NotFound(f"no report {report_id}")
+    if row.deleted_at is not None:
+        raise Gone(
+            f"report {report_id} expired on {row.expires_at:%Y-%m-%d}: its file is deleted; "
+            "ask for the report again"
+        )
+    return row
 
 
 def _tenant(caller: InternalClaims) -> UUID:
@@ -63,6 +76,8 @@ def _view(row: sa.Row[Any]) -> ReportView:
         sha256=row.sha256,
         attempts=row.attempts,
         requested_by=row.requested_by,
+        items=row.items,
+        schedule_id=row.schedule_id,
         created_at=row.created_at,
         finished_at=row.finished_at,
     )
@@ -97,6 +112,10 @@ async def create_report(
         raise InvalidInput("from must be on or before to", parameter="from")
     if (body.period_to - body.period_from).days >= LONGEST_PERIOD_DAYS:
         raise InvalidInput("from must be at most three years before to", parameter="from")
+    if body.kind == "forecast" and body.period_to <= datetime.now(UTC).date():
+        raise InvalidInput("a forecast looks ahead: to must be after today", parameter="to")
+    if body.items is not None and body.kind != "forecast":
+        raise InvalidInput("items is for the forecast kind only", parameter="items")
     new = repository.NewReport(
         id=uuid7(),
         tenant_id=tenant,
@@ -109,6 +128,7 @@ async def create_report(
         time_zone=body.time_zone,
         requested_by=caller.sub,
         requester_role=caller.role,
+        items=body.items,
     )
     row = await repository.create(session, new, datetime.now(UTC))
     await _requested(session, state, row)
@@ -118,25 +138,15 @@ async def create_report(
 
 
 async def _requested(session: Any, state: Any, row: sa.Row[Any]) -> None:
-    await state.outbox.add(
-        session,
-        ReportRequested(
-            report_id=row.id,
-            definition=row.kind,
-            format=row.format,
-            scope=row.scope,
-            requested_by=row.requested_by,
-        ),
-        tenant_id=row.tenant_id,
-        entity=f"report/{row.id}",
-    )
+    await announce_requested(session, state.outbox, row)
 
 
 @router.get(
     "/reports",
     response_model=ReportPage,
     summary="The tenant's reports, oldest first",
-    description="Every report asked for in the caller's tenant, by id; page with next_cursor.",
+    description="Every report asked for in the caller's tenant whose file has not expired, "
+    "by id; page with next_cursor.",
     responses={
         400: problem_response("a cursor this API did not give out"),
         403: FORBIDDEN,
@@ -156,15 +166,12 @@ async def list_reports(
     "/reports/{report_id}",
     response_model=ReportView,
     summary="One report: status, progress, and its file once done",
-    responses={403: FORBIDDEN, 404: NOT_FOUND, 422: BAD_ID},
+    responses={403: FORBIDDEN, 404: NOT_FOUND, 410: GONE, 422: BAD_ID},
 )
 async def get_report(report_id: ReportId, caller: Requester, session: Session) -> ReportView:
     """Queued, running (with a percentage and the step), done (with the file's link, size
     and SHA-256) or failed (with the reason; POST .../retry renders it again)."""
-    row = await repository.get(session, _tenant(caller), report_id)
-    if row is None:
-        raise NotFound(f"no report {report_id}")
-    return _view(row)
+    return _view(await _kept(session, _tenant(caller), report_id))
 
 
 @router.get(
@@ -179,6 +186,7 @@ async def get_report(report_id: ReportId, caller: Requester, session: Session) -
         403: FORBIDDEN,
         404: NOT_FOUND,
         409: problem_response("the report is not rendered (yet, or it failed)"),
+        410: GONE,
         422: BAD_ID,
     },
 )
@@ -187,9 +195,7 @@ async def report_file(
 ) -> StreamingResponse:
     """The file as rendered, with its SHA-256 in a header; a download name from the kind
     and period."""
-    row = await repository.get(session, _tenant(caller), report_id)
-    if row is None:
-        raise NotFound(f"no report {report_id}")
+    row = await _kept(session, _tenant(caller), report_id)
     if row.status != "done" or row.object_key is None or state.objects is None:
         raise Conflict(
             f"report {report_id} is {row.status}, not rendered", report_status=row.status
@@ -224,6 +230,7 @@ async def report_file(
         403: FORBIDDEN,
         404: NOT_FOUND,
         409: problem_response("the report has not failed"),
+        410: GONE,
         422: BAD_ID,
     },
 )
@@ -238,13 +245,9 @@ async def retry_report(
     """Puts a failed report back on the queue with the same parameters."""
     tenant = _tenant(caller)
     if not await repository.requeue(session, tenant, report_id, datetime.now(UTC)):
-        row = await repository.get(session, tenant, report_id)
-        if row is None:
-            raise NotFound(f"no report {report_id}")
-        raise Conflict(f"report {report_id} is {row.status}; only a failed one is retried")
-    row = await repository.get(session, tenant, report_id)
-    if row is None:  # requeued in this very transaction: cannot happen
-        raise NotFound(f"no report {report_id}")
+        held = await _kept(session, tenant, report_id)
+        raise Conflict(f"report {report_id} is {held.status}; only a failed one is retried")
+    row = await _kept(session, tenant, report_id)  # requeued in this very transaction
     await _requested(session, state, row)
     background.add_task(worker_of(state).wake.set)
     response.headers["Location"] = f"/v1/reports/{row.id}"

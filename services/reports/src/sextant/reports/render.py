@@ -12,35 +12,61 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 import sqlalchemy as sa
 import structlog
 
 from sextant.contracts import uuid7
-from sextant.contracts.events.platform import NotificationRaised, ReportFailed, ReportRendered
+from sextant.contracts.events.platform import (
+    NotificationRaised,
+    ReportFailed,
+    ReportRendered,
+    ReportRequested,
+)
 from sextant.reports.db import repository
 from sextant.reports.domain.csv import csv_bytes
 from sextant.reports.domain.kinds import (
     Period,
     ReportModel,
     compliance_report,
+    developer_trends_report,
     dora_report,
+    forecast_report,
     sprint_report,
 )
 from sextant.reports.domain.pdf import Cover, render_pdf
 from sextant.reports.settings import ReportsSettings
 from sextant.runtime.app import ServiceState
 from sextant.runtime.calls import OnBehalfOf, PeerCallFailed, PeerCalls
+from sextant.runtime.objectstore import ObjectNotFound
 from sextant.runtime.tasks import cancel_and_wait
 from sextant.runtime.tokens import InternalTokenSigner, load_private_key
 
 log = structlog.get_logger()
 
-READS = ["insights", "forecast"]
+READS = ["insights", "forecast", "identity"]
 AUDIENCE: list[Any] = ["tenant_admin", "manager", "member"]
 CONTENT_TYPES = {"pdf": "application/pdf", "csv": "text/csv; charset=utf-8"}
+
+
+async def announce_requested(session: Any, outbox: Any, row: sa.Row[Any]) -> None:
+    """The ReportRequested event of a job just queued (asked for, retried or scheduled)."""
+    await outbox.add(
+        session,
+        ReportRequested(
+            report_id=row.id,
+            definition=row.kind,
+            format=row.format,
+            scope=row.scope,
+            requested_by=row.requested_by,
+        ),
+        tenant_id=row.tenant_id,
+        entity=f"report/{row.id}",
+    )
 
 
 class RenderFailed(Exception):
@@ -78,7 +104,24 @@ async def fetch_model(calls: PeerCalls, job: sa.Row[Any], on_behalf: OnBehalfOf)
                         on_behalf,
                     )
                 )
-        return compliance_report(details, since, until)
+        deployments = [
+            await calls.get_json(
+                "insights", f"/v1/deployments/{d['id']}", {"scope": job.scope}, on_behalf
+            )
+            async for d in calls.pages(
+                "insights",
+                "/v1/deployments",
+                {"production": "true", **window, "limit": "500"},
+                on_behalf,
+            )
+        ]
+        evaluations = [
+            e
+            async for e in calls.pages(
+                "insights", "/v1/gates/evaluations", {"scope": job.scope, "limit": "500"}, on_behalf
+            )
+        ]
+        return compliance_report(details, since, until, deployments, evaluations)
     if job.kind == "sprint":
         started = calls.pages(
             "forecast",
@@ -98,10 +141,61 @@ async def fetch_model(calls: PeerCalls, job: sa.Row[Any], on_behalf: OnBehalfOf)
             async for sprint in started
         ]
         return sprint_report(sprints)
+    if job.kind == "forecast":
+        ahead = {"scope": job.scope, "until": job.period_to.isoformat()}
+        how_many = await calls.get_json("forecast", "/v1/forecasts/how-many", ahead, on_behalf)
+        when = None
+        if job.items is not None:
+            asked = {"scope": job.scope, "items": str(job.items)}
+            when = await calls.get_json("forecast", "/v1/forecasts/when", asked, on_behalf)
+        return forecast_report(how_many, when)
+    if job.kind == "developer-trends":
+        return await _developer_trends(calls, job, on_behalf)
     raise RenderFailed(f"unknown report kind {job.kind!r}")
 
 
-def render_file(model: ReportModel, job: sa.Row[Any]) -> bytes:
+async def _developer_trends(
+    calls: PeerCalls, job: sa.Row[Any], on_behalf: OnBehalfOf
+) -> ReportModel:
+    """The tenant's developers (identity) and each one's trends (insights), up to the
+    period's end. Insights' privacy rules decide: its 403 (a role that may not see
+    developers, or the tenant turned per-developer metrics off) fails the job saying so.
+    Insights is asked first about no developer (the nil id: 404 when it would answer), so
+    its refusal comes even when the tenant has no developers yet."""
+    until = {"until": (job.period_to + timedelta(days=1)).isoformat()}
+
+    async def trends_of(developer_id: Any) -> Any:
+        path = f"/v1/developers/{developer_id}/trends"
+        try:
+            return await calls.get_json("insights", path, until, on_behalf)
+        except PeerCallFailed as refused:
+            if refused.status == 403:
+                raise RenderFailed(
+                    f"developer trends are not shown to {job.requested_by} "
+                    f"({job.requester_role}): {refused.detail}"
+                ) from None
+            raise
+
+    try:
+        await trends_of(UUID(int=0))
+    except PeerCallFailed as probe:
+        if probe.status != 404:
+            raise
+    found = [
+        (developer, await trends_of(developer["id"]))
+        async for developer in calls.pages(
+            "identity", "/v1/developers", {"limit": "500"}, on_behalf
+        )
+    ]
+    return developer_trends_report(found)
+
+
+def logo_key(tenant_id: Any) -> str:
+    """Where a tenant's cover logo is kept in the object store."""
+    return f"branding/{tenant_id}/logo"
+
+
+def render_file(model: ReportModel, job: sa.Row[Any], logo: bytes | None = None) -> bytes:
     """The job's file in its format (CPU work: run it off the event loop)."""
     if job.format == "csv":
         section = model.sections[0]
@@ -111,6 +205,7 @@ def render_file(model: ReportModel, job: sa.Row[Any]) -> bytes:
         scope=job.scope,
         period=f"{job.period_from.isoformat()} to {job.period_to.isoformat()} ({job.time_zone})",
         generated_for=job.requested_by,
+        logo=logo,
     )
     return render_pdf(model, cover)
 
@@ -196,7 +291,11 @@ class RenderWorker:
         await self._step(job, 10, "reading")
         model = await fetch_model(self.calls, job, on_behalf)
         await self._step(job, 60, "rendering")
-        data = await asyncio.to_thread(render_file, model, job)
+        logo = None
+        if job.format == "pdf":
+            with suppress(ObjectNotFound):  # no logo uploaded: the cover goes without
+                logo = await self.state.objects.get(logo_key(job.tenant_id))
+        data = await asyncio.to_thread(render_file, model, job, logo)
         await self._step(job, 90, "storing")
         object_key = f"reports/{job.tenant_id}/{job.id}.{job.format}"
         await self.state.objects.put(object_key, data, CONTENT_TYPES[job.format])
@@ -204,14 +303,16 @@ class RenderWorker:
 
     async def _done(self, job: sa.Row[Any], data: bytes, object_key: str) -> None:
         digest = hashlib.sha256(data).hexdigest()
+        now = datetime.now(UTC)
         async with self.state.db.transaction(job.tenant_id) as session:
             await repository.finish(
                 session,
                 job.id,
-                datetime.now(UTC),
+                now,
                 object_key=object_key,
                 size_bytes=len(data),
                 sha256=digest,
+                expires_at=now + timedelta(days=self.settings.file_retention_days),
             )
             await self._announce(
                 session,
@@ -226,7 +327,7 @@ class RenderWorker:
                 NotificationRaised(
                     notification_id=uuid7(),
                     severity="info",
-                    audience=AUDIENCE,
+                    audience=job.notify or AUDIENCE,
                     title=f"Report ready: {job.kind} for {job.scope}",
                     body=f"{job.kind} report {job.period_from} to {job.period_to} is ready.",
                     link=f"/v1/reports/{job.id}/file",
@@ -245,7 +346,7 @@ class RenderWorker:
                 NotificationRaised(
                     notification_id=uuid7(),
                     severity="warning",
-                    audience=AUDIENCE,
+                    audience=job.notify or AUDIENCE,
                     title=f"Report failed: {job.kind} for {job.scope}",
                     body=f"{reason[:1000]} (retry with POST /v1/reports/{job.id}/retry)",
                     link=f"/v1/reports/{job.id}",

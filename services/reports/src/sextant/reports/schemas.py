@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Literal
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
 
+from sextant.contracts.events.platform import Role
 from sextant.reports.domain.kinds import Kind
 
 Format = Literal["pdf", "csv"]
@@ -37,8 +38,12 @@ class ReportRequest(BaseModel):
     )
 
     kind: Kind = Field(
-        description="dora: the DORA keys over the period; compliance: changes merged "
-        "without an approving review; sprint: the sprints that started in it"
+        description="dora: the DORA keys over the period; compliance: the evidence pack "
+        "(unreviewed merges, production deployments and their gates, gate evaluations and "
+        "overrides); sprint: the sprints that started in it; forecast: how many items the "
+        "scope finishes from today to the period's last day (and when `items` will be done); "
+        "developer-trends: each of the tenant's developers against their own past (managers "
+        "and tenant admins, when the tenant shows per-developer metrics)"
     )
     period_from: date = Field(alias="from", description="first day of the period (included)")
     period_to: date = Field(alias="to", description="last day of the period (included)")
@@ -47,6 +52,13 @@ class ReportRequest(BaseModel):
         default="UTC",
         max_length=64,
         description="IANA time zone the days are counted in, e.g. Europe/Paris",
+    )
+
+    items: int | None = Field(
+        default=None,
+        ge=1,
+        le=100_000,
+        description="forecast only: also forecast when this many items will be done",
     )
 
     @field_validator("period_from", "period_to")
@@ -59,13 +71,18 @@ class ReportRequest(BaseModel):
     @field_validator("time_zone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        if value not in _zones():
-            raise ValueError(f"{value!r} is not an IANA time zone")
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"{value!r} is not an IANA time zone") from None
-        return value
+        return known_zone(value)
+
+
+def known_zone(value: str) -> str:
+    """``value`` when it names an IANA zone; a ValueError (422) otherwise."""
+    if value not in _zones():
+        raise ValueError(f"{value!r} is not an IANA time zone")
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{value!r} is not an IANA time zone") from None
+    return value
 
 
 def _zones() -> set[str]:
@@ -90,6 +107,8 @@ REPORT_EXAMPLE: dict[str, JsonValue] = {
     "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
     "attempts": 1,
     "requested_by": "alice@example.com",
+    "items": None,
+    "schedule_id": None,
     "created_at": "2026-03-09T08:00:00Z",
     "finished_at": "2026-03-09T08:00:03Z",
 }
@@ -116,6 +135,10 @@ class ReportView(BaseModel):
     sha256: str | None
     attempts: int = Field(description="how many times it was rendered or tried")
     requested_by: str
+    items: int | None = Field(default=None, description="forecast: the when forecast's items")
+    schedule_id: UUID | None = Field(
+        default=None, description="the schedule that produced it; none when asked for"
+    )
     created_at: datetime
     finished_at: datetime | None
 
@@ -126,4 +149,121 @@ class ReportPage(BaseModel):
     )
 
     items: list[ReportView]
+    next_cursor: str | None = Field(description="pass as ?cursor= for the next page")
+
+
+Every = Literal["weekly", "monthly"]
+DEFAULT_NOTIFY: list[Role] = ["tenant_admin", "manager"]
+
+
+class ScheduleRequest(BaseModel):
+    """A report to produce on its own, weekly or monthly; the scope is ``?scope=``."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "kind": "dora",
+                    "format": "pdf",
+                    "every": "weekly",
+                    "day": 1,
+                    "at": "08:00",
+                    "time_zone": "Europe/Paris",
+                    "notify": ["tenant_admin", "manager"],
+                }
+            ]
+        },
+    )
+
+    kind: Kind = Field(description="the report kind, as for POST /v1/reports")
+    format: Format = Field(default="pdf", description="pdf or csv")
+    every: Every = Field(
+        description="weekly: reports on the seven days before each run; monthly: on the "
+        "calendar month before it"
+    )
+    day: int = Field(
+        ge=1,
+        le=31,
+        description="weekly: 1 (Monday) to 7 (Sunday); monthly: 1 to 31 (a day past a "
+        "month's end runs on its last day)",
+    )
+    at: time = Field(
+        description="local time of the run, HH:MM, in time_zone (a time skipped by a "
+        "daylight-saving change runs after the jump; a repeated one, the first time)"
+    )
+    time_zone: str = Field(default="UTC", max_length=64, description="IANA time zone of day and at")
+    notify: list[Role] = Field(
+        default_factory=lambda: list(DEFAULT_NOTIFY),
+        min_length=1,
+        max_length=5,
+        description="the roles notified when a report of this schedule is ready or failed",
+    )
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        return known_zone(value)
+
+    @field_validator("at")
+    @classmethod
+    def _naive_time(cls, value: time) -> time:
+        if value.tzinfo is not None:
+            raise ValueError("a local time without an offset (the zone is time_zone)")
+        return value
+
+    @model_validator(mode="after")
+    def _weekday(self) -> ScheduleRequest:
+        if self.kind == "forecast":
+            raise ValueError("kind: a forecast looks ahead; schedules report on past periods")
+        if self.every == "weekly" and self.day > 7:
+            raise ValueError(f"day: a weekly day is 1 (Monday) to 7 (Sunday), not {self.day}")
+        return self
+
+
+SCHEDULE_EXAMPLE: dict[str, JsonValue] = {
+    "id": "01a24c0b-fe8d-7377-8d87-5d73ab74e7f7",
+    "kind": "dora",
+    "format": "pdf",
+    "scope": "workspace:0190f5c2-1111-7c3a-9d3e-1b2c3d4e5f60",
+    "every": "weekly",
+    "day": 1,
+    "at": "08:00:00",
+    "time_zone": "Europe/Paris",
+    "notify": ["tenant_admin", "manager"],
+    "created_by": "alice@example.com",
+    "created_at": "2026-03-20T10:00:00Z",
+    "next_run_at": "2026-03-23T07:00:00Z",
+    "last_run_at": None,
+    "last_report_id": None,
+}
+
+
+class ScheduleView(BaseModel):
+    """A schedule: what it produces, when it runs next, and what it produced last."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [SCHEDULE_EXAMPLE]})
+
+    id: UUID
+    kind: Kind
+    format: Format
+    scope: str
+    every: Every
+    day: int
+    at: time
+    time_zone: str
+    notify: list[Role]
+    created_by: str
+    created_at: datetime
+    next_run_at: datetime = Field(description="the next run, in UTC")
+    last_run_at: datetime | None = Field(description="the last run, in UTC")
+    last_report_id: UUID | None = Field(description="the report the last run produced")
+
+
+class SchedulePage(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"items": [SCHEDULE_EXAMPLE], "next_cursor": None}]}
+    )
+
+    items: list[ScheduleView]
     next_cursor: str | None = Field(description="pass as ?cursor= for the next page")

@@ -53,6 +53,8 @@ ROUTES: tuple[Route, ...] = (
     Route("/v1/archive/**", "archive"),
     Route("/v1/legal-holds/**", "archive"),
     Route("/v1/reports/**", "reports"),
+    Route("/v1/report-schedules/**", "reports"),
+    Route("/v1/report-logo", "reports"),
 )
 
 

@@ -2,7 +2,10 @@
 
 ``reports`` holds every job (tenant rows under row-level security); ``render_queue`` is the
 worker's cross-tenant list of jobs to render, leased so a crashed worker's job is taken up
-again once its lease runs out.
+again once its lease runs out. ``report_schedules`` holds each tenant's schedules (under
+row-level security) and ``schedule_clock`` the cross-tenant time each one runs next, which
+the scheduler reads and advances; ``file_expiry`` the cross-tenant time each rendered
+file expires, which the retention sweep reads.
 """
 
 from pathlib import Path
@@ -43,6 +46,11 @@ reports = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("finished_at", sa.DateTime(timezone=True)),
+    sa.Column("schedule_id", sa.Uuid),
+    sa.Column("notify", sa.ARRAY(sa.Text)),
+    sa.Column("items", sa.Integer),
+    sa.Column("expires_at", sa.DateTime(timezone=True)),
+    sa.Column("deleted_at", sa.DateTime(timezone=True)),
     sa.Index("reports_tenant_id", "tenant_id", "id"),
 )
 
@@ -53,4 +61,46 @@ render_queue = sa.Table(
     sa.Column("tenant_id", sa.Uuid, nullable=False),
     sa.Column("lease_until", sa.DateTime(timezone=True)),
     info={"cross_tenant": "the worker takes the next job of any tenant, then works as it"},
+)
+
+report_schedules = sa.Table(
+    "report_schedules",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("tenant_id", sa.Uuid, nullable=False),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("format", sa.Text, nullable=False),
+    sa.Column("scope", sa.Text, nullable=False),
+    sa.Column("scope_workspaces", sa.ARRAY(sa.Uuid), nullable=False),
+    sa.Column("every", sa.Text, nullable=False),
+    sa.Column("day", sa.Integer, nullable=False),
+    sa.Column("at", sa.Time, nullable=False),
+    sa.Column("time_zone", sa.Text, nullable=False),
+    sa.Column("notify", sa.ARRAY(sa.Text), nullable=False),
+    sa.Column("created_by", sa.Text, nullable=False),
+    sa.Column("creator_role", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("last_run_at", sa.DateTime(timezone=True)),
+    sa.Column("last_report_id", sa.Uuid),
+    sa.Index("report_schedules_tenant_id", "tenant_id", "id"),
+)
+
+schedule_clock = sa.Table(
+    "schedule_clock",
+    metadata,
+    sa.Column("schedule_id", sa.Uuid, primary_key=True),
+    sa.Column("tenant_id", sa.Uuid, nullable=False),
+    sa.Column("next_run_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("schedule_clock_next_run_at", "next_run_at"),
+    info={"cross_tenant": "the scheduler finds every tenant's due schedules, then works as it"},
+)
+
+file_expiry = sa.Table(
+    "file_expiry",
+    metadata,
+    sa.Column("report_id", sa.Uuid, primary_key=True),
+    sa.Column("tenant_id", sa.Uuid, nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("file_expiry_expires_at", "expires_at"),
+    info={"cross_tenant": "the sweeper finds every tenant's expired files, then works as it"},
 )

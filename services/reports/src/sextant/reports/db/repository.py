@@ -10,7 +10,7 @@ from uuid import UUID
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sextant.reports.db import render_queue, reports
+from sextant.reports.db import file_expiry, render_queue, reports
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,9 @@ class NewReport:
     time_zone: str
     requested_by: str
     requester_role: str
+    schedule_id: UUID | None = None
+    notify: list[str] | None = None
+    items: int | None = None
 
 
 async def create(session: AsyncSession, new: NewReport, now: datetime) -> sa.Row[Any]:
@@ -50,6 +53,7 @@ async def create(session: AsyncSession, new: NewReport, now: datetime) -> sa.Row
 
 
 async def get(session: AsyncSession, tenant_id: UUID, report_id: UUID) -> sa.Row[Any] | None:
+    """A job of the tenant, expired ones included (their routes answer 410)."""
     return (
         await session.execute(
             sa.select(reports).where(reports.c.tenant_id == tenant_id, reports.c.id == report_id)
@@ -61,7 +65,9 @@ async def page(
     session: AsyncSession, tenant_id: UUID, after: UUID | None, limit: int
 ) -> list[sa.Row[Any]]:
     """A tenant's jobs by id (oldest first: ids are UUIDv7), after ``after``."""
-    query = sa.select(reports).where(reports.c.tenant_id == tenant_id)
+    query = sa.select(reports).where(
+        reports.c.tenant_id == tenant_id, reports.c.deleted_at.is_(None)
+    )
     if after is not None:
         query = query.where(reports.c.id > after)
     return list((await session.execute(query.order_by(reports.c.id).limit(limit))).all())
@@ -147,22 +153,64 @@ async def finish(
     size_bytes: int | None = None,
     sha256: str | None = None,
     reason: str | None = None,
+    expires_at: datetime | None = None,
 ) -> None:
-    """Done with its file, or failed with its reason; off the queue either way."""
+    """Done with its file (kept until ``expires_at``), or failed with its reason; off the
+    queue either way."""
     failed = reason is not None
-    await session.execute(
-        sa.update(reports)
-        .where(reports.c.id == report_id)
-        .values(
-            status="failed" if failed else "done",
-            progress=100,
-            step="failed" if failed else "done",
-            reason=reason,
-            object_key=object_key,
-            size_bytes=size_bytes,
-            sha256=sha256,
-            updated_at=now,
-            finished_at=now,
+    tenant_id = (
+        await session.execute(
+            sa.update(reports)
+            .where(reports.c.id == report_id)
+            .values(
+                status="failed" if failed else "done",
+                progress=100,
+                step="failed" if failed else "done",
+                reason=reason,
+                object_key=object_key,
+                size_bytes=size_bytes,
+                sha256=sha256,
+                updated_at=now,
+                finished_at=now,
+                expires_at=expires_at,
+            )
+            .returning(reports.c.tenant_id)
         )
-    )
+    ).scalar_one()
     await session.execute(sa.delete(render_queue).where(render_queue.c.report_id == report_id))
+    if expires_at is not None:
+        await session.execute(
+            sa.insert(file_expiry).values(
+                report_id=report_id, tenant_id=tenant_id, expires_at=expires_at
+            )
+        )
+
+
+async def expired(session: AsyncSession, now: datetime, limit: int) -> list[sa.Row[Any]]:
+    """Files of any tenant expired at ``now``, locked for this transaction (another sweep
+    skips them): (report_id, tenant_id, expires_at)."""
+    return list(
+        (
+            await session.execute(
+                sa.select(file_expiry)
+                .where(file_expiry.c.expires_at <= now)
+                .order_by(file_expiry.c.expires_at, file_expiry.c.report_id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+        ).all()
+    )
+
+
+async def soft_delete(session: AsyncSession, report_id: UUID, now: datetime) -> str | None:
+    """Mark an expired job deleted (in its tenant) and drop its expiry; its file's key."""
+    key: str | None = (
+        await session.execute(
+            sa.update(reports)
+            .where(reports.c.id == report_id)
+            .values(deleted_at=now, updated_at=now)
+            .returning(reports.c.object_key)
+        )
+    ).scalar_one_or_none()
+    await session.execute(sa.delete(file_expiry).where(file_expiry.c.report_id == report_id))
+    return key

@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 
 from sextant.reports.domain.csv import Cell
 
-Kind = Literal["dora", "compliance", "sprint"]
-KINDS: tuple[Kind, ...] = ("dora", "compliance", "sprint")
+Kind = Literal["dora", "compliance", "sprint", "forecast", "developer-trends"]
+KINDS: tuple[Kind, ...] = ("dora", "compliance", "sprint", "forecast", "developer-trends")
 
 
 @dataclass(frozen=True)
@@ -196,10 +196,17 @@ def approved_by_another(change: Mapping[str, Any]) -> bool:
 
 
 def compliance_report(
-    changes: Sequence[Mapping[str, Any]], since: datetime, until: datetime
+    changes: Sequence[Mapping[str, Any]],
+    since: datetime,
+    until: datetime,
+    deployments: Sequence[Mapping[str, Any]] = (),
+    evaluations: Sequence[Mapping[str, Any]] = (),
 ) -> ReportModel:
-    """Changes merged in [since, until) without an approving review, from insights' change
-    request details (reviews included); one row each, oldest merge first."""
+    """The compliance evidence pack for [since, until): changes merged without an approving
+    review (from insights' change details, reviews included; the CSV's table), production
+    deployments with the changes they shipped and the gate verdict that let each through
+    (from insights' deployment details), and every gate evaluation with its failed rules
+    and who overrode it (insights' stored evaluations)."""
     merged = [
         c
         for c in changes
@@ -223,29 +230,168 @@ def compliance_report(
         ]
         for c in unreviewed
     ]
+    judged = sorted(
+        (e for e in evaluations if since <= _moment(e["evaluated_at"]) < until),
+        key=lambda e: (_moment(e["evaluated_at"]), str(e["id"])),
+    )
+    shipped = sorted(
+        (d for d in deployments if _deployed_at(d) is not None),
+        key=lambda d: (_deployed_at(d), str(d["id"])),
+    )
+    overridden = sum(1 for e in judged if e.get("override"))
     by_repository = Counter(str(c["repository"]) for c in unreviewed)
     names = sorted(by_repository)
+    verdicts = Counter(str(e["verdict"]) for e in judged)
     return ReportModel(
-        title="Compliance evidence: changes merged without an approving review",
+        title="Compliance evidence",
         definition=(
-            "A change counts when it was merged in the period and no one but its author, "
-            "and no bot, approved it at or before the merge. Bots' own changes are left "
-            f"out, as in every list. Merged in the period: {len(merged)}; without an "
-            f"approving review: {len(unreviewed)}."
+            "Merged without an approving review: a change merged in the period that no one "
+            "but its author, and no bot, approved at or before the merge; bots' own changes "
+            f"are left out, as in every list. Merged in the period: {len(merged)}; without "
+            f"an approving review: {len(unreviewed)}. Production deployments: those that "
+            "finished in the period, each with the change requests it shipped and the "
+            "verdict of the latest gate evaluation of its repository, SHA and environment "
+            f"made before it finished. Deployments: {len(shipped)}. Gate evaluations made in "
+            f"the period: {len(judged)}, overridden: {overridden}."
         ),
-        sections=[Section("Merged without an approving review", COMPLIANCE_HEADER, rows)],
+        sections=[
+            Section("Merged without an approving review", COMPLIANCE_HEADER, rows),
+            Section(
+                "Production deployments and what they shipped",
+                DEPLOYMENT_HEADER,
+                [row for d in shipped for row in _deployment_rows(d, evaluations)],
+            ),
+            Section("Gate evaluations and overrides", GATE_HEADER, [_gate_row(e) for e in judged]),
+        ],
         charts=[
-            ChartSeries(
-                "Unreviewed merges by repository",
-                "bar",
-                names,
-                [float(by_repository[n]) for n in names],
-                "changes",
+            chart
+            for chart in (
+                ChartSeries(
+                    "Unreviewed merges by repository",
+                    "bar",
+                    names,
+                    [float(by_repository[n]) for n in names],
+                    "changes",
+                ),
+                ChartSeries(
+                    "Gate verdicts",
+                    "bar",
+                    [v for v in VERDICTS if verdicts[v]],
+                    [float(verdicts[v]) for v in VERDICTS if verdicts[v]],
+                    "evaluations",
+                ),
             )
-        ]
-        if names
-        else [],
+            if chart.labels
+        ],
     )
+
+
+DEPLOYMENT_HEADER = [
+    "deployment_id",
+    "repository",
+    "environment",
+    "sha",
+    "status",
+    "finished_at",
+    "deployed_by_developer_id",
+    "gate_verdict",
+    "gate_overridden_by",
+    "change_number",
+    "change_title",
+    "change_merged_at",
+    "change_author_developer_id",
+]
+GATE_HEADER = [
+    "evaluated_at",
+    "repository",
+    "sha",
+    "environment",
+    "policy_version",
+    "verdict",
+    "failed_rules",
+    "requested_by",
+    "overridden_by",
+    "override_reason",
+    "overridden_at",
+]
+VERDICTS = ("pass", "warn", "fail", "unknown")
+
+
+def _deployed_at(deployment: Mapping[str, Any]) -> datetime | None:
+    moment = deployment.get("finished_at")
+    return None if moment is None else _moment(moment)
+
+
+def gate_of(
+    deployment: Mapping[str, Any], evaluations: Sequence[Mapping[str, Any]]
+) -> Mapping[str, Any] | None:
+    """The latest evaluation of the deployment's repository, SHA and environment made at or
+    before it finished: the gate that let it through (None: it was never gated)."""
+    finished = _deployed_at(deployment)
+    candidates = [
+        e
+        for e in evaluations
+        if e["repository"] == deployment.get("repository")
+        and str(e["sha"]).lower() == str(deployment["sha"]).lower()
+        and e["environment"] == deployment["environment"]
+        and finished is not None
+        and _moment(e["evaluated_at"]) <= finished
+    ]
+    return max(candidates, key=lambda e: _moment(e["evaluated_at"]), default=None)
+
+
+def _deployment_rows(
+    deployment: Mapping[str, Any], evaluations: Sequence[Mapping[str, Any]]
+) -> list[list[Cell]]:
+    gate = gate_of(deployment, evaluations)
+    override = None if gate is None else gate.get("override")
+    head: list[Cell] = [
+        str(deployment["id"]),
+        deployment.get("repository"),
+        deployment["environment"],
+        deployment["sha"],
+        deployment["status"],
+        _deployed_at(deployment),
+        None
+        if deployment.get("deployed_by_developer_id") is None
+        else str(deployment["deployed_by_developer_id"]),
+        "not gated" if gate is None else str(gate["verdict"]),
+        None if not override else str(override["by"]),
+    ]
+    changes = sorted(
+        deployment.get("changes", []),
+        key=lambda c: (c.get("merged_at") or "", c.get("number") or 0),
+    )
+    if not changes:
+        return [[*head, None, None, None, None]]
+    return [
+        [
+            *head,
+            c.get("number"),
+            c.get("title"),
+            None if c.get("merged_at") is None else _moment(c["merged_at"]),
+            None if c.get("author_developer_id") is None else str(c["author_developer_id"]),
+        ]
+        for c in changes
+    ]
+
+
+def _gate_row(evaluation: Mapping[str, Any]) -> list[Cell]:
+    override = evaluation.get("override") or {}
+    failed = [r["rule"] for r in evaluation.get("rules", []) if r.get("outcome") == "fail"]
+    return [
+        _moment(evaluation["evaluated_at"]),
+        evaluation["repository"],
+        evaluation["sha"],
+        evaluation["environment"],
+        evaluation["policy_version"],
+        evaluation["verdict"],
+        "; ".join(failed) or None,
+        evaluation.get("requested_by"),
+        override.get("by"),
+        override.get("reason"),
+        None if override.get("at") is None else _moment(override["at"]),
+    ]
 
 
 # sprints ---------------------------------------------------------------------------------
@@ -308,6 +454,160 @@ def sprint_report(sprints: Sequence[Mapping[str, Any]]) -> ReportModel:
         if rows
         else [],
     )
+
+
+# developer trends ------------------------------------------------------------------------
+
+TRENDS_HEADER = [
+    "developer_id",
+    "developer",
+    "window_weeks",
+    "flow_efficiency",
+    "metric",
+    "recent_median",
+    "baseline_median",
+    "arrow",
+    "better",
+]
+
+
+def developer_trends_report(
+    developers: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]],
+) -> ReportModel:
+    """Each developer's trends against their own past, from identity's developer and
+    insights' ``/v1/developers/{id}/trends``: one row per window and metric. Developers are
+    in name order, never ranked, and nothing compares one with another (no chart)."""
+    ordered = sorted(
+        developers, key=lambda d: (str(d[0]["display_name"]).casefold(), str(d[0]["id"]))
+    )
+    rows: list[list[Cell]] = [
+        [
+            str(developer["id"]),
+            developer["display_name"],
+            window["weeks"],
+            window.get("flow_efficiency"),
+            metric["metric"],
+            metric.get("recent_median"),
+            metric.get("baseline_median"),
+            metric.get("arrow"),
+            metric.get("better"),
+        ]
+        for developer, trends in ordered
+        for window in trends["windows"]
+        for metric in window["metrics"]
+    ]
+    method = (
+        f" The change test: {ordered[0][1]['change_test']}. Flow efficiency: "
+        f"{ordered[0][1]['flow_efficiency']}."
+        if ordered
+        else ""
+    )
+    return ReportModel(
+        title="Developer trends",
+        definition=(
+            "Each developer against their own past, never against one another: over the "
+            "last 4, 13 and 52 weeks before the period's end, each metric's median week "
+            "against the 52 weeks before, with an arrow only when the change is significant."
+            f"{method} Developers: {len(ordered)}, in name order."
+        ),
+        sections=[Section("Trends against each developer's own past", TRENDS_HEADER, rows)],
+    )
+
+
+# delivery forecast -----------------------------------------------------------------------
+
+FORECAST_HEADER = ["forecast", "percentile", "items", "date", "weeks"]
+CALIBRATION_HEADER = ["forecast", "horizon_weeks", "origins", "first_origin", "last_origin"]
+
+
+def forecast_report(
+    how_many: Mapping[str, Any], when: Mapping[str, Any] | None = None
+) -> ReportModel:
+    """Forecast's Monte Carlo answers as a percentile table (how many items by the period's
+    end; when a number of items will be done, if asked), the fan of each curve, and how
+    well the method held on the scope's own history (its calibration)."""
+    until = date.fromisoformat(str(how_many["until"]))
+    rows: list[list[Cell]] = [
+        ["how_many", int(p), int(n), until, how_many["horizon_weeks"]]
+        for p, n in sorted(how_many["percentiles"].items(), key=lambda kv: int(kv[0]))
+    ]
+    charts = [
+        ChartSeries(
+            f"Chance of finishing at least this many items by {until.isoformat()}",
+            "line",
+            [str(n) for n, _ in sorted(how_many["curve"])],
+            [float(chance) for _, chance in sorted(how_many["curve"])],
+            "probability",
+        )
+    ]
+    reports = [how_many]
+    if when is not None:
+        weeks = when["percentile_weeks"]
+        rows += [
+            [
+                "when",
+                int(p),
+                int(when["items"]),
+                None if day is None else date.fromisoformat(str(day)),
+                weeks.get(p, weeks.get(str(p))),
+            ]
+            for p, day in sorted(when["percentiles"].items(), key=lambda kv: int(kv[0]))
+        ]
+        charts.append(
+            ChartSeries(
+                f"Chance of finishing {when['items']} items by each date",
+                "line",
+                [str(day) for day, _ in when["curve"]],
+                [float(chance) for _, chance in when["curve"]],
+                "probability",
+            )
+        )
+        reports.append(when)
+    calibration: list[list[Cell]] = []
+    for reply in reports:
+        report = reply["calibration"]
+        for row in report.get("rows", []):
+            held = row["hit_share"]
+            calibration.append(
+                [
+                    report["kind"],
+                    row["horizon_weeks"],
+                    row["origins"],
+                    date.fromisoformat(str(row["first_origin"])),
+                    date.fromisoformat(str(row["last_origin"])),
+                    *(held.get(p, held.get(str(p))) for p in CALIBRATION_PERCENTILES),
+                ]
+            )
+    unavailable = [
+        f"{r['calibration']['kind']}: {r['calibration'].get('reason') or 'not available'}"
+        for r in reports
+        if not r["calibration"].get("available")
+    ]
+    history = how_many["inputs"]["history_weeks"]
+    return ReportModel(
+        title="Delivery forecast",
+        definition=(
+            "Monte Carlo trials over the scope's own weekly throughput "
+            f"({len(history)} weeks sampled, {sum(history)} items). How many: items done "
+            f"by {until.isoformat()} with each probability (P85 = at least that many with "
+            "85 % probability). When: the date by which the items are done with each "
+            "probability. Calibration: the share of past forecasts, made from the weeks "
+            "before each origin only, that held at each percentile."
+            + (f" Calibration not available: {'; '.join(unavailable)}." if unavailable else "")
+        ),
+        sections=[
+            Section("Percentiles", FORECAST_HEADER, rows),
+            Section(
+                "Calibration",
+                CALIBRATION_HEADER + [f"held_p{p}" for p in CALIBRATION_PERCENTILES],
+                calibration,
+            ),
+        ],
+        charts=[chart for chart in charts if chart.labels],
+    )
+
+
+CALIBRATION_PERCENTILES = (50, 70, 85, 95)  # forecast's own
 
 
 def _moment(value: str | datetime) -> datetime:

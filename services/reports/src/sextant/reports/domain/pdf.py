@@ -21,6 +21,7 @@ from reportlab.platypus import (
     BaseDocTemplate,
     Flowable,
     Frame,
+    Image,
     PageBreak,
     PageTemplate,
     Paragraph,
@@ -45,6 +46,7 @@ class Cover:
     scope: str
     period: str
     generated_for: str
+    logo: bytes | None = None  # PNG or JPEG, checked when it was uploaded
 
 
 class _Document(BaseDocTemplate):  # type: ignore[misc]  # reportlab ships no types
@@ -86,6 +88,15 @@ def chart_drawing(
     return drawing
 
 
+LOGO_BOX = (60 * mm, 25 * mm)  # width, height: the logo is scaled to fit, proportions kept
+
+
+def _logo(data: bytes) -> Flowable:
+    logo = Image(io.BytesIO(data), width=LOGO_BOX[0], height=LOGO_BOX[1], kind="proportional")
+    logo.hAlign = "LEFT"
+    return logo
+
+
 def render_pdf(report: ReportModel, cover: Cover) -> bytes:
     """The report's PDF bytes."""
     styles = getSampleStyleSheet()
@@ -102,7 +113,8 @@ def render_pdf(report: ReportModel, cover: Cover) -> bytes:
     frame = Frame(doc.leftMargin, doc.bottomMargin, doc.width, doc.height, id="body")
     doc.addPageTemplates([PageTemplate(id="page", frames=[frame], onPage=_number_page)])
     contents = TableOfContents()
-    story: list[Flowable] = [
+    story: list[Flowable] = [] if cover.logo is None else [_logo(cover.logo)]
+    story += [
         Paragraph(report.title, styles["Title"]),
         Paragraph(f"Tenant: {cover.tenant}", styles["BodyText"]),
         Paragraph(f"Scope: {cover.scope}", styles["BodyText"]),

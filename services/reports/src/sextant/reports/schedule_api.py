@@ -1,0 +1,195 @@
+"""Report schedules (behind the gateway's internal token): create one, page the tenant's,
+read one, delete one. Creating and deleting are configuration changes, audited through
+the gateway's audit log (ConfigChanged on the outbox)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+import sqlalchemy as sa
+import structlog
+from fastapi import APIRouter, Depends, Path, Response
+
+from sextant.contracts import uuid7
+from sextant.contracts.events.platform import ConfigChanged
+from sextant.reports.db import schedules
+from sextant.reports.domain.schedules import next_run
+from sextant.reports.scheduler import cadence_of
+from sextant.reports.schemas import SchedulePage, ScheduleRequest, ScheduleView
+from sextant.runtime.app import Session, State
+from sextant.runtime.errors import InvalidInput, NotFound, problem_response
+from sextant.runtime.paging import Cursor, Limit, after_id, next_cursor
+from sextant.runtime.scope import ScopeParam
+from sextant.runtime.tokens import InternalClaims, caller_with_role
+
+router = APIRouter(prefix="/v1", tags=["reports"])
+
+Reader = Annotated[InternalClaims, Depends(caller_with_role("tenant_admin", "manager", "member"))]
+# A schedule reports on its creator's behalf to the roles it notifies: not a member's call.
+Planner = Annotated[InternalClaims, Depends(caller_with_role("tenant_admin", "manager"))]
+ScheduleId = Annotated[
+    UUID, Path(description="the schedule's id, as POST /v1/report-schedules gave it")
+]
+
+NOT_FOUND = problem_response("no such schedule in the caller's tenant")
+BAD_ID = problem_response("the id is not a UUID")
+
+
+def _tenant(caller: InternalClaims) -> UUID:
+    if caller.tid is None:
+        raise InvalidInput("schedules are per tenant; the call names none")
+    return caller.tid
+
+
+def _view(row: sa.Row[Any]) -> ScheduleView:
+    return ScheduleView(
+        id=row.id,
+        kind=row.kind,
+        format=row.format,
+        scope=row.scope,
+        every=row.every,
+        day=row.day,
+        at=row.at,
+        time_zone=row.time_zone,
+        notify=row.notify,
+        created_by=row.created_by,
+        created_at=row.created_at,
+        next_run_at=row.next_run_at,
+        last_run_at=row.last_run_at,
+        last_report_id=row.last_report_id,
+    )
+
+
+def _audited(action: str, caller: InternalClaims, view: ScheduleView) -> ConfigChanged:
+    stored = view.model_dump(mode="json", exclude={"next_run_at", "last_run_at", "last_report_id"})
+    created = action.endswith("create")
+    return ConfigChanged(
+        actor=caller.sub,
+        action=action,
+        target_type="report_schedule",
+        target_id=str(view.id),
+        before=None if created else stored,
+        after=stored if created else None,
+        request_id=structlog.contextvars.get_contextvars().get("request_id"),
+    )
+
+
+@router.post(
+    "/report-schedules",
+    status_code=201,
+    response_model=ScheduleView,
+    summary="Schedule a report, weekly or monthly",
+    description="Stores the schedule (audited) and answers 201 with its first run. Each "
+    "run queues a report like POST /v1/reports, on the creator's behalf for the scope's "
+    "workspaces as they are now: weekly over the seven days before the run, monthly over "
+    "the month before it, in the schedule's time zone. The roles in notify are told when "
+    "each report is ready or failed.",
+    responses={
+        400: problem_response("a bad scope"),
+        403: problem_response("the caller's role may not schedule reports"),
+        422: problem_response("a parameter of the wrong type or value (named in the detail)"),
+    },
+)
+async def create_schedule(
+    body: ScheduleRequest,
+    caller: Planner,
+    scope: ScopeParam,
+    session: Session,
+    state: State,
+    response: Response,
+) -> ScheduleView:
+    tenant = _tenant(caller)
+    now = datetime.now(UTC)
+    new = schedules.NewSchedule(
+        id=uuid7(),
+        tenant_id=tenant,
+        kind=body.kind,
+        format=body.format,
+        scope=scope.text,
+        scope_workspaces=scope.workspaces,
+        every=body.every,
+        day=body.day,
+        at=body.at,
+        time_zone=body.time_zone,
+        notify=list(body.notify),
+        created_by=caller.sub,
+        creator_role=caller.role,
+    )
+    view = _view(await schedules.create(session, new, now, next_run(cadence_of(new), now)))
+    await state.outbox.add(
+        session,
+        _audited("reports.schedule.create", caller, view),
+        tenant_id=tenant,
+        entity=f"report_schedule:{view.id}",
+    )
+    response.headers["Location"] = f"/v1/report-schedules/{view.id}"
+    return view
+
+
+@router.get(
+    "/report-schedules",
+    response_model=SchedulePage,
+    summary="The tenant's report schedules, oldest first",
+    description="Every schedule of the caller's tenant, by id, with its next run; page "
+    "with next_cursor.",
+    responses={
+        400: problem_response("a cursor this API did not give out"),
+        403: problem_response("the caller's role may not read schedules"),
+        422: problem_response("a parameter out of range (named in the detail)"),
+    },
+)
+async def list_schedules(
+    caller: Reader, session: Session, limit: Limit = 50, cursor: Cursor = None
+) -> SchedulePage:
+    rows = await schedules.page(session, _tenant(caller), after_id(cursor), limit)
+    return SchedulePage(
+        items=[_view(r) for r in rows], next_cursor=next_cursor(rows, limit, lambda r: r.id)
+    )
+
+
+@router.get(
+    "/report-schedules/{schedule_id}",
+    response_model=ScheduleView,
+    summary="One report schedule, its next run and the report its last run produced",
+    description="The schedule as created, when it runs next (UTC), and its last run and "
+    "report, if it ran yet.",
+    responses={
+        403: problem_response("the caller's role may not read schedules"),
+        404: NOT_FOUND,
+        422: BAD_ID,
+    },
+)
+async def get_schedule(schedule_id: ScheduleId, caller: Reader, session: Session) -> ScheduleView:
+    row = await schedules.get(session, _tenant(caller), schedule_id)
+    if row is None:
+        raise NotFound(f"no report schedule {schedule_id}")
+    return _view(row)
+
+
+@router.delete(
+    "/report-schedules/{schedule_id}",
+    status_code=204,
+    summary="Stop a report schedule",
+    description="Removes the schedule (audited); the reports it produced stay.",
+    responses={
+        403: problem_response("the caller's role may not delete schedules"),
+        404: NOT_FOUND,
+        422: BAD_ID,
+    },
+)
+async def delete_schedule(
+    schedule_id: ScheduleId, caller: Planner, session: Session, state: State
+) -> Response:
+    tenant = _tenant(caller)
+    row = await schedules.delete(session, tenant, schedule_id)
+    if row is None:
+        raise NotFound(f"no report schedule {schedule_id}")
+    await state.outbox.add(
+        session,
+        _audited("reports.schedule.delete", caller, _view(row)),
+        tenant_id=tenant,
+        entity=f"report_schedule:{schedule_id}",
+    )
+    return Response(status_code=204)
