@@ -110,6 +110,8 @@ def test_reviewer_load_by_top_share_against_the_fair_share() -> None:
         "top_share": 0.6,
         "fair_share": 0.2,
         "gini": 0.4,
+        # sum over i = 12..20 of C(20, i) 0.2^i 0.8^(20-i), well under 0.05 / 5
+        "chance_p": 0.000102,
         "reviews": 20,
         "reviewers": 5,
     }
@@ -119,6 +121,12 @@ def test_reviewer_load_by_top_share_against_the_fair_share() -> None:
 def test_reviewer_load_quiet_when_shared() -> None:
     # top share 7/20 = 0.35 < 0.4
     team = TeamActivity(NOW, TEAM, reviews=reviews({A: 7, B: 4, C: 3, D: 3, E: 3}))
+    assert reviewer_load(team) == []
+
+
+def test_reviewer_load_quiet_when_the_share_may_be_luck() -> None:
+    # 5 of 12 = 0.417 >= 0.4, but P(X >= 5 | 12, 0.2) = 0.0726 is not below 0.05 / 5
+    team = TeamActivity(NOW, TEAM, reviews=reviews({A: 5, B: 2, C: 2, D: 2, E: 1}))
     assert reviewer_load(team) == []
 
 

@@ -10,7 +10,10 @@ here, not fitted to any tenant:
 - **reviewer_load**: the top reviewer's **share** of the window's reviews is at least
   ``TOP_SHARE_FACTOR`` times the fair share (1 / reviewers). Top-share rather than Gini
   decides because it names the person carrying the load and reads as "X does 60 % of the
-  reviews"; the Gini coefficient (0 = even, 1 = one person) is reported as evidence.
+  reviews"; the Gini coefficient (0 = even, 1 = one person) is reported as evidence. The
+  share must also be unlikely by chance: the binomial tail P(X >= top | reviews, fair
+  share) below ``ALPHA / reviewers`` (a small team's twelve reviews put 40 % on someone
+  by luck about a quarter of the time).
 - **wip_overload**: a person's WIP above the team's norm, ``median + WIP_K * max(MAD *
   1.4826, 1)`` over the members (a robust z-score of 3: one overloaded person does not
   move the norm as a mean and standard deviation would; the floor of one item keeps a team
@@ -26,7 +29,9 @@ here, not fitted to any tenant:
 - **redistribution**: an overloaded person's queued (not started) items that a teammate
   with capacity (WIP at or below the team median) and history in the item's area could take.
 - **flow_regression**: a team flow metric whose last ``REGRESSION_WEEKS`` weeks differ
-  from the year before by the trends' Mann-Whitney test, in the bad direction.
+  from the year before by the trends' Mann-Whitney test, in the bad direction, at
+  ``ALPHA / len(METRICS)`` (Bonferroni over the metrics tested together: a steady team
+  raises a false regression in at most ~5 % of the runs, not ~30 % at 0.05 each).
 """
 
 from __future__ import annotations
@@ -41,7 +46,7 @@ from statistics import median
 from typing import Literal
 from uuid import UUID
 
-from sextant.insights.domain.trends import Week, window_trend
+from sextant.insights.domain.trends import ALPHA, METRICS, Week, window_trend
 
 Severity = Literal["low", "medium", "high"]
 KINDS = (
@@ -67,6 +72,7 @@ SILO_SHARE = 0.8
 SILO_MIN_CHANGES = 10
 EXPERT_MIN_CHANGES = 5
 REGRESSION_WEEKS = 4
+REGRESSION_ALPHA = ALPHA / len(METRICS)
 
 
 @dataclass(frozen=True)
@@ -157,6 +163,11 @@ def gini(counts: Sequence[float]) -> float:
     return (2 * weighted) / (n * total) - (n + 1) / n
 
 
+def binomial_tail(k: int, n: int, p: float) -> float:
+    """P(X >= k) for X ~ Binomial(n, p), exactly."""
+    return sum(math.comb(n, i) * p**i * (1 - p) ** (n - i) for i in range(k, n + 1))
+
+
 def wip_norm(wips: Sequence[int]) -> tuple[float, float, float]:
     """(median, MAD, threshold) of the members' WIP."""
     mid = median(wips)
@@ -212,6 +223,9 @@ def reviewer_load(team: TeamActivity) -> list[Finding]:
     # compared as counts (top * reviewers against factor * reviews): no float rounding
     if top_count * len(counts) < TOP_SHARE_FACTOR * len(recent):
         return []
+    chance = binomial_tail(top_count, len(recent), fair)
+    if chance >= ALPHA / len(counts):
+        return []
     return [
         Finding(
             id=finding_id("reviewer_load", top),
@@ -223,6 +237,7 @@ def reviewer_load(team: TeamActivity) -> list[Finding]:
                 "top_share": round(share, 3),
                 "fair_share": round(fair, 3),
                 "gini": round(gini(list(counts.values())), 3),
+                "chance_p": round(chance, 6),
                 "reviews": len(recent),
                 "reviewers": len(counts),
             },
@@ -423,13 +438,13 @@ def flow_regression(team: TeamActivity) -> list[Finding]:
     trend = window_trend(team.weeks, REGRESSION_WEEKS)
     found = []
     for m in trend.metrics:
-        if m.better is not False or m.test is None:
+        if m.better is not False or m.test is None or m.test.p_value >= REGRESSION_ALPHA:
             continue
         found.append(
             Finding(
                 id=finding_id("flow_regression", m.metric),
                 kind="flow_regression",
-                severity="high" if m.test.p_value < 0.01 else "medium",
+                severity="high" if m.test.p_value < REGRESSION_ALPHA / 10 else "medium",
                 people=(),
                 area=None,
                 evidence={
