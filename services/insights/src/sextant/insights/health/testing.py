@@ -46,10 +46,14 @@ def findings_of(prompt: str) -> list[dict[str, Any]]:
     return found
 
 
-def reply_text(findings: list[dict[str, Any]], reply: FakeReply, rng: random.Random) -> str:
+def reply_text(
+    findings: list[dict[str, Any]], reply: FakeReply, rng: random.Random
+) -> tuple[str, int, int]:
+    """The reply's text, how many suggestions it has and how many are ungrounded."""
     if reply.mode == "malformed":
-        return "Here are my suggestions: pair people more."
+        return "Here are my suggestions: pair people more.", 1, 1
     suggestions = []
+    bad_count = 0
     for f in findings:
         people = list(f["people"])
         s = {
@@ -68,8 +72,9 @@ def reply_text(findings: list[dict[str, Any]], reply: FakeReply, rng: random.Ran
             s["people"] = [*people, "P99"]
         elif bad == "invalid":
             del s["finding_ids"]
+        bad_count += bad is not None
         suggestions.append(s)
-    return json.dumps({"suggestions": suggestions})
+    return json.dumps({"suggestions": suggestions}), len(suggestions), bad_count
 
 
 class FakeGemini:
@@ -80,6 +85,8 @@ class FakeGemini:
         self.default = FakeReply()
         self.requests: list[dict[str, Any]] = []
         self.paths: list[str] = []
+        self.written = 0  # suggestions answered
+        self.ungrounded = 0  # of which made ungrounded on purpose
         self.rng = random.Random(seed)
         self.app = Starlette(routes=[Route("/{path:path}", self._answer, methods=["POST"])])
 
@@ -98,7 +105,9 @@ class FakeGemini:
             status = {429: "RESOURCE_EXHAUSTED", 500: "INTERNAL"}.get(reply.status, "ERROR")
             error = {"error": {"code": reply.status, "message": "fake", "status": status}}
             return JSONResponse(error, status_code=reply.status, headers=reply.headers)
-        text = reply_text(findings_of(prompt_of(body)), reply, self.rng)
+        text, written, ungrounded = reply_text(findings_of(prompt_of(body)), reply, self.rng)
+        self.written += written
+        self.ungrounded += ungrounded
         return JSONResponse(
             {
                 "candidates": [
