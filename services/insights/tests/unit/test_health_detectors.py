@@ -354,3 +354,26 @@ def test_gini_between_zero_and_one_and_unchanged_by_order(counts: list[int]) -> 
     g = gini(counts)
     assert 0 <= g < 1
     assert g == gini(list(reversed(counts)))
+
+
+def test_team_weeks_bucket_changes_and_reviews() -> None:
+    from sextant.insights.health.detectors import team_weeks
+
+    # NOW is Monday 1 June 2026 12:00; the last week is 25-31 May
+    opened = datetime(2026, 5, 26, 10, tzinfo=UTC)
+    c = Change(
+        uid(1),
+        A,
+        "api",
+        opened,
+        first_review_at=opened + timedelta(hours=4),
+        merged_at=opened + timedelta(hours=10),
+    )
+    r = Review(uid(1), B, opened + timedelta(hours=4))
+    weeks = team_weeks([c], [r], NOW)
+    assert len(weeks) == 56
+    last = weeks[-1]
+    assert last.start == date(2026, 5, 25)
+    assert (last.changes_opened, last.changes_merged, last.reviews_given) == (1, 1, 1)
+    assert (last.review_latency_hours, last.cycle_time_p50_hours) == (4.0, 10.0)
+    assert weeks[-2].active_days == 0

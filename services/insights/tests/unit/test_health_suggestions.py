@@ -6,6 +6,7 @@ import json
 from uuid import UUID
 
 from sextant.insights.health.detectors import Finding
+from sextant.insights.health.learning import acceptance, fresh, key, rank
 from sextant.insights.health.suggestions import aliases, complete, ground, render_prompt, template
 
 A, B, C = UUID(int=1), UUID(int=2), UUID(int=3)
@@ -80,3 +81,19 @@ def test_templates_fill_what_the_model_left() -> None:
     silo = template(SILO, ALIAS)
     assert silo.title == "P1 wrote 90 % of billing's changes this year"
     assert silo.aliases == {"P1": A}
+
+
+def test_acceptance_is_the_beta_posterior_mean_and_ranks_by_severity() -> None:
+    assert acceptance(0, 0) == 0.5
+    assert acceptance(3, 1) == 4 / 6
+    assert acceptance(0, 8) == 0.1
+    # high 3 * 0.1 = 0.3 falls below medium 2 * (1+4)/(2+4) = 1.6667
+    assert rank("high", 0, 8) == 0.3
+    assert rank("medium", 4, 0) == round(2 * 5 / 6, 6)
+
+
+def test_a_held_suggestion_is_not_repeated_and_drafts_not_twice() -> None:
+    silo = template(SILO, ALIAS)
+    load = template(LOAD, ALIAS)
+    assert fresh([silo, load, silo], [key("reviewer_load", [B], None)]) == [silo]
+    assert fresh([silo], [key("knowledge_silo", [A], "web")]) == [silo]  # another area

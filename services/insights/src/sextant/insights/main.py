@@ -6,6 +6,8 @@ from sextant.insights import api, developer_metrics, flow_metrics, metrics
 from sextant.insights.db import MIGRATIONS, metadata
 from sextant.insights.gates import api as gates_api
 from sextant.insights.handlers import HANDLERS
+from sextant.insights.health import api as health_api
+from sextant.insights.health import service as health
 from sextant.runtime.app import ServiceSpec
 from sextant.runtime.settings import RuntimeSettings
 from sextant.runtime.wiring import standalone_app
@@ -21,8 +23,11 @@ SPEC = ServiceSpec(
         flow_metrics.router,
         developer_metrics.router,
         gates_api.router,
+        health_api.router,
     ],
     handlers=HANDLERS,
+    on_start=[health.start],
+    on_stop=[health.stop],
 )
 
 

@@ -41,12 +41,20 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from statistics import median
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID
 
-from sextant.insights.domain.trends import ALPHA, METRICS, Week, window_trend
+from sextant.insights.domain.trends import (
+    ALPHA,
+    BASELINE_WEEKS,
+    METRICS,
+    DeveloperDay,
+    Week,
+    weekly,
+    window_trend,
+)
 
 Severity = Literal["low", "medium", "high"]
 KINDS = (
@@ -458,6 +466,44 @@ def flow_regression(team: TeamActivity) -> list[Finding]:
             )
         )
     return found
+
+
+def team_weeks(changes: Sequence[Change], reviews: Sequence[Review], until: datetime) -> list[Week]:
+    """The team's weekly figures (the trends' buckets) from its changes and reviews: the
+    ``REGRESSION_WEEKS`` before ``until``'s day and the year before them."""
+    days: dict[date, dict[str, Any]] = defaultdict(
+        lambda: {"opened": 0, "merged": 0, "reviews": 0, "latency": [], "cycle": []}
+    )
+    for c in changes:
+        days[c.opened_at.date()]["opened"] += 1
+        if c.merged_at is not None:
+            days[c.merged_at.date()]["merged"] += 1
+            days[c.merged_at.date()]["cycle"].append(_hours(c.merged_at - c.opened_at))
+        if c.first_review_at is not None:
+            days[c.first_review_at.date()]["latency"].append(
+                _hours(c.first_review_at - c.opened_at)
+            )
+    for r in reviews:
+        days[r.submitted_at.date()]["reviews"] += 1
+    figures = [
+        (
+            day,
+            DeveloperDay(
+                commits=0,
+                changes_opened=d["opened"],
+                changes_merged=d["merged"],
+                reviews_given=d["reviews"],
+                review_latency_hours_sum=sum(d["latency"]),
+                review_latency_count=len(d["latency"]),
+                cycle_time_hours=tuple(d["cycle"]),
+                cycle_time_p50_hours=None,
+                cycle_time_p85_hours=None,
+                wip=0,
+            ),
+        )
+        for day, d in days.items()
+    ]
+    return weekly(figures, until.date(), REGRESSION_WEEKS + BASELINE_WEEKS)
 
 
 DETECTORS = (
