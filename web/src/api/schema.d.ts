@@ -1403,6 +1403,106 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/suggestions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Team-health suggestions in a scope, ranked
+         * @description Highest rank first (severity weight x the kind's expected acceptance from this tenant's verdicts), each with the findings it rests on and the path that wrote it. Page with next_cursor.
+         */
+        get: operations["list_suggestions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/suggestions/runs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Run the team-health detectors and suggestions for a workspace now
+         * @description Queued and carried out in the background: 202 with the run and its Location; follow its progress and result with GET. The scope must be one workspace.
+         */
+        post: operations["start_run"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/suggestions/runs/{run_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A suggestions run: its progress and result
+         * @description status queued → running → succeeded (or failed), progress in percent, and once done how many findings and suggestions, which path wrote them, what the grounding check dropped and the tokens spent.
+         */
+        get: operations["get_run"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/suggestions/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Acceptance of suggestions per kind
+         * @description Per kind: suggestions confirmed, rejected, snoozed and open in the scope, the observed acceptance rate, and the tenant's expected acceptance that ranks them.
+         */
+        get: operations["stats"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/suggestions/{suggestion_id}/feedback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Confirm, reject or snooze a suggestion
+         * @description Confirm and reject teach the tenant's acceptance model for the kind; a rejected kind is not suggested again for the same people and area within the cooldown; a snooze holds it back for snooze_days. Once confirmed or rejected, a suggestion is decided (409 after).
+         */
+        post: operations["feedback"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/teams": {
         parameters: {
             query?: never;
@@ -3554,6 +3654,22 @@ export interface components {
             /** Score */
             score: number;
         };
+        /** FeedbackRequest */
+        FeedbackRequest: {
+            /** Reason */
+            reason?: string | null;
+            /**
+             * Snooze Days
+             * @description for a snooze: days until it may come back
+             * @default 14
+             */
+            snooze_days: number;
+            /**
+             * Verdict
+             * @enum {string}
+             */
+            verdict: "confirm" | "reject" | "snooze";
+        };
         /** FlowPeriod */
         FlowPeriod: {
             change_requests: components["schemas"]["ChangeFlowView"];
@@ -4172,6 +4288,29 @@ export interface components {
              */
             status: string;
         };
+        /** KindStats */
+        KindStats: {
+            /**
+             * Acceptance Rate
+             * @description confirmed / (confirmed + rejected); null before any verdict
+             */
+            acceptance_rate: number | null;
+            /** Confirmed */
+            confirmed: number;
+            /**
+             * Expected Acceptance
+             * @description the Beta(1, 1) posterior mean that ranks the kind's suggestions
+             */
+            expected_acceptance: number;
+            /** Kind */
+            kind: string;
+            /** Open */
+            open: number;
+            /** Rejected */
+            rejected: number;
+            /** Snoozed */
+            snoozed: number;
+        };
         /**
          * LegalHold
          * @example {
@@ -4747,6 +4886,19 @@ export interface components {
              * @description pass as ?cursor= for the next page; absent on the last
              */
             next_cursor?: string | null;
+        };
+        /** Person */
+        Person: {
+            /**
+             * Alias
+             * @description how the text names them, e.g. P1
+             */
+            alias: string;
+            /**
+             * Developer Id
+             * Format: uuid
+             */
+            developer_id: string;
         };
         /**
          * Policy
@@ -5578,6 +5730,112 @@ export interface components {
             /** Rule */
             rule: string;
         };
+        /** Run */
+        Run: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Error */
+            error: string | null;
+            /** Finished At */
+            finished_at: string | null;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Progress
+             * @description percent done
+             */
+            progress: number;
+            /** Requested By */
+            requested_by: string;
+            /** @description set once the run succeeded */
+            result: components["schemas"]["RunResult"] | null;
+            /** Started At */
+            started_at: string | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "queued" | "running" | "succeeded" | "failed";
+            /**
+             * Step
+             * @description what the run is doing or did last
+             */
+            step: string;
+            /** Team Id */
+            team_id: string | null;
+            /**
+             * Trigger
+             * @enum {string}
+             */
+            trigger: "on_demand" | "schedule";
+            /**
+             * Workspace Id
+             * Format: uuid
+             */
+            workspace_id: string;
+        };
+        /** RunRequest */
+        RunRequest: {
+            /**
+             * Team Id
+             * @description the team the run is about (recorded; until insights knows teams, a run covers the whole workspace)
+             */
+            team_id?: string | null;
+        };
+        /** RunResult */
+        RunResult: {
+            /**
+             * By Kind
+             * @description findings by kind
+             */
+            by_kind: {
+                [key: string]: number;
+            };
+            /**
+             * Dropped
+             * @description model suggestions dropped by the grounding check, by reason (unknown_finding, unknown_person, invalid, malformed_reply)
+             */
+            dropped: {
+                [key: string]: number;
+            };
+            /**
+             * Fallback
+             * @description why templates wrote everything: no_api_key, token_budget, breaker_open, timeout, http_<status>, network, no_prompt
+             */
+            fallback: string | null;
+            /**
+             * Findings
+             * @description problems the detectors found
+             */
+            findings: number;
+            /**
+             * Held Back
+             * @description suggestions not made again (cooldown, open, snoozed)
+             */
+            held_back: number;
+            /**
+             * Suggestions
+             * @description suggestions made (after cooldowns and repeats)
+             */
+            suggestions: number;
+            /**
+             * Tokens
+             * @description Gemini tokens the run spent
+             */
+            tokens: number;
+            /**
+             * Written By
+             * @description model: Gemini was asked and its grounded suggestions kept; template: every suggestion written from its finding
+             * @enum {string}
+             */
+            written_by: "model" | "template";
+        };
         /**
          * SessionReply
          * @example {
@@ -6119,6 +6377,80 @@ export interface components {
             /** To Status */
             to_status: string;
         };
+        /** Suggestion */
+        Suggestion: {
+            /** Action */
+            action: string;
+            /** Area */
+            area: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Finding Ids */
+            finding_ids: string[];
+            /**
+             * Findings
+             * @description the findings it rests on: kind, severity, people, area, evidence numbers, the change and work-item ids behind them
+             */
+            findings: {
+                [key: string]: unknown;
+            }[];
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Kind
+             * @description the kind of its first finding, e.g. pairing
+             */
+            kind: string;
+            /**
+             * People
+             * @description the pseudonyms its text uses, and who they are
+             */
+            people: components["schemas"]["Person"][];
+            /**
+             * Rank
+             * @description severity weight x the kind's expected acceptance
+             */
+            rank: number;
+            /** Rationale */
+            rationale: string;
+            /**
+             * Run Id
+             * Format: uuid
+             */
+            run_id: string;
+            /**
+             * Severity
+             * @enum {string}
+             */
+            severity: "low" | "medium" | "high";
+            /** Snoozed Until */
+            snoozed_until: string | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "open" | "confirmed" | "rejected" | "snoozed";
+            /** Team Id */
+            team_id: string | null;
+            /** Title */
+            title: string;
+            /**
+             * Workspace Id
+             * Format: uuid
+             */
+            workspace_id: string;
+            /**
+             * Written By
+             * @enum {string}
+             */
+            written_by: "model" | "template";
+        };
         /** SuggestionList */
         SuggestionList: {
             /** Items */
@@ -6128,6 +6460,18 @@ export interface components {
              * @description pass as ?cursor= for the next page; absent on the last
              */
             next_cursor?: string | null;
+        };
+        /** SuggestionPage */
+        SuggestionPage: {
+            /** Items */
+            items: components["schemas"]["Suggestion"][];
+            /** Next Cursor */
+            next_cursor: string | null;
+        };
+        /** SuggestionStats */
+        SuggestionStats: {
+            /** Kinds */
+            kinds: components["schemas"]["KindStats"][];
         };
         /**
          * SuggestionView
@@ -13792,6 +14136,483 @@ export interface operations {
                 };
             };
             /** @description a check fails: `services` says which and why */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_suggestions: {
+        parameters: {
+            query: {
+                /** @description only suggestions in this state */
+                status?: ("open" | "confirmed" | "rejected" | "snoozed") | null;
+                /** @description items per page */
+                limit?: number;
+                /** @description the previous page's next_cursor; none for the first */
+                cursor?: string | null;
+                /** @description workspace:<id> or view:<id> (a view joins several workspaces) */
+                scope: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SuggestionPage"];
+                };
+            };
+            /** @description a bad scope, or a cursor this API did not give out */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no token, or an expired, revoked or unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the ?scope= or the object named is not the caller's tenant's */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description a field of the wrong type or out of range (named) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description over the tenant's, the key's or the address's rate: retry after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the service behind this route or a database is unavailable: nothing was changed */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    start_run: {
+        parameters: {
+            query: {
+                /** @description workspace:<id> or view:<id> (a view joins several workspaces) */
+                scope: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["RunRequest"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Run"];
+                };
+            };
+            /** @description a bad scope, or a cursor this API did not give out */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no token, or an expired, revoked or unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the ?scope= or the object named is not the caller's tenant's */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the body is over the gateway's limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description a field of the wrong type or out of range (named) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description over the tenant's, the key's or the address's rate: retry after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the service behind this route or a database is unavailable: nothing was changed */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_run: {
+        parameters: {
+            query: {
+                /** @description workspace:<id> or view:<id> (a view joins several workspaces) */
+                scope: string;
+            };
+            header?: never;
+            path: {
+                /** @description the run's id, as POST /v1/suggestions/runs gave it */
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Run"];
+                };
+            };
+            /** @description a bad scope, or a cursor this API did not give out */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no token, or an expired, revoked or unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no such run in the scope */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description a field of the wrong type or out of range (named) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description over the tenant's, the key's or the address's rate: retry after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the service behind this route or a database is unavailable: nothing was changed */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    stats: {
+        parameters: {
+            query: {
+                /** @description workspace:<id> or view:<id> (a view joins several workspaces) */
+                scope: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SuggestionStats"];
+                };
+            };
+            /** @description a bad scope, or a cursor this API did not give out */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no token, or an expired, revoked or unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the ?scope= or the object named is not the caller's tenant's */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description a field of the wrong type or out of range (named) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description over the tenant's, the key's or the address's rate: retry after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the service behind this route or a database is unavailable: nothing was changed */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    feedback: {
+        parameters: {
+            query: {
+                /** @description workspace:<id> or view:<id> (a view joins several workspaces) */
+                scope: string;
+            };
+            header?: never;
+            path: {
+                /** @description the suggestion's id */
+                suggestion_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FeedbackRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Suggestion"];
+                };
+            };
+            /** @description a bad scope, or a cursor this API did not give out */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no token, or an expired, revoked or unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no such suggestion in the scope */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the suggestion was already confirmed or rejected */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the body is over the gateway's limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description a field of the wrong type or out of range (named) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description over the tenant's, the key's or the address's rate: retry after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the service behind this route or a database is unavailable: nothing was changed */
             503: {
                 headers: {
                     [name: string]: unknown;
