@@ -3654,7 +3654,14 @@ export interface components {
             /** Score */
             score: number;
         };
-        /** FeedbackRequest */
+        /**
+         * FeedbackRequest
+         * @example {
+         *       "reason": "billing is Alice's by design",
+         *       "snooze_days": 14,
+         *       "verdict": "reject"
+         *     }
+         */
         FeedbackRequest: {
             /** Reason */
             reason?: string | null;
@@ -4288,7 +4295,18 @@ export interface components {
              */
             status: string;
         };
-        /** KindStats */
+        /**
+         * KindStats
+         * @example {
+         *       "acceptance_rate": 0.75,
+         *       "confirmed": 3,
+         *       "expected_acceptance": 0.666667,
+         *       "kind": "knowledge_silo",
+         *       "open": 2,
+         *       "rejected": 1,
+         *       "snoozed": 0
+         *     }
+         */
         KindStats: {
             /**
              * Acceptance Rate
@@ -4887,7 +4905,13 @@ export interface components {
              */
             next_cursor?: string | null;
         };
-        /** Person */
+        /**
+         * Person
+         * @example {
+         *       "alias": "P1",
+         *       "developer_id": "0190f000-0000-7000-8000-00000000d001"
+         *     }
+         */
         Person: {
             /**
              * Alias
@@ -5730,7 +5754,39 @@ export interface components {
             /** Rule */
             rule: string;
         };
-        /** Run */
+        /**
+         * Run
+         * @example {
+         *       "created_at": "2026-03-02T09:00:00Z",
+         *       "error": null,
+         *       "finished_at": "2026-03-02T09:00:09Z",
+         *       "id": "0190f000-0000-7000-8000-00000000b001",
+         *       "progress": 100,
+         *       "requested_by": "mia@example.com",
+         *       "result": {
+         *         "by_kind": {
+         *           "knowledge_silo": 1,
+         *           "review_wait": 1,
+         *           "reviewer_load": 1
+         *         },
+         *         "dropped": {
+         *           "unknown_person": 1
+         *         },
+         *         "fallback": null,
+         *         "findings": 3,
+         *         "held_back": 1,
+         *         "suggestions": 2,
+         *         "tokens": 1840,
+         *         "written_by": "model"
+         *       },
+         *       "started_at": "2026-03-02T09:00:01Z",
+         *       "status": "succeeded",
+         *       "step": "done",
+         *       "team_id": null,
+         *       "trigger": "on_demand",
+         *       "workspace_id": "0190f000-0000-7000-8000-00000000a001"
+         *     }
+         */
         Run: {
             /**
              * Created At
@@ -5780,7 +5836,10 @@ export interface components {
              */
             workspace_id: string;
         };
-        /** RunRequest */
+        /**
+         * RunRequest
+         * @example {}
+         */
         RunRequest: {
             /**
              * Team Id
@@ -5788,7 +5847,25 @@ export interface components {
              */
             team_id?: string | null;
         };
-        /** RunResult */
+        /**
+         * RunResult
+         * @example {
+         *       "by_kind": {
+         *         "knowledge_silo": 1,
+         *         "review_wait": 1,
+         *         "reviewer_load": 1
+         *       },
+         *       "dropped": {
+         *         "unknown_person": 1
+         *       },
+         *       "fallback": null,
+         *       "findings": 3,
+         *       "held_back": 1,
+         *       "suggestions": 2,
+         *       "tokens": 1840,
+         *       "written_by": "model"
+         *     }
+         */
         RunResult: {
             /**
              * By Kind
@@ -6377,7 +6454,53 @@ export interface components {
             /** To Status */
             to_status: string;
         };
-        /** Suggestion */
+        /**
+         * Suggestion
+         * @example {
+         *       "action": "Have a teammate pair with P1 or review in octo/billing to share the knowledge.",
+         *       "area": "octo/billing",
+         *       "created_at": "2026-03-02T09:00:09Z",
+         *       "finding_ids": [
+         *         "knowledge_silo-3f2a1c9b0d"
+         *       ],
+         *       "findings": [
+         *         {
+         *           "area": "octo/billing",
+         *           "change_ids": [],
+         *           "detail": {},
+         *           "evidence": {
+         *             "author_share": 1,
+         *             "changes": 12
+         *           },
+         *           "id": "knowledge_silo-3f2a1c9b0d",
+         *           "item_ids": [],
+         *           "kind": "knowledge_silo",
+         *           "people": [
+         *             "0190f000-0000-7000-8000-00000000d001"
+         *           ],
+         *           "severity": "high"
+         *         }
+         *       ],
+         *       "id": "0190f000-0000-7000-8000-00000000c001",
+         *       "kind": "knowledge_silo",
+         *       "people": [
+         *         {
+         *           "alias": "P1",
+         *           "developer_id": "0190f000-0000-7000-8000-00000000d001"
+         *         }
+         *       ],
+         *       "rank": 1.5,
+         *       "rationale": "12 changes in the last year; one author is a bus factor of 1.",
+         *       "run_id": "0190f000-0000-7000-8000-00000000b001",
+         *       "severity": "high",
+         *       "snoozed_until": null,
+         *       "status": "open",
+         *       "team_id": null,
+         *       "title": "P1 wrote 100 % of octo/billing's changes this year",
+         *       "workspace_id": "0190f000-0000-7000-8000-00000000a001",
+         *       "written_by": "template"
+         *     }
+         */
         Suggestion: {
             /** Action */
             action: string;
@@ -6461,14 +6584,80 @@ export interface components {
              */
             next_cursor?: string | null;
         };
-        /** SuggestionPage */
+        /**
+         * SuggestionPage
+         * @example {
+         *       "items": [
+         *         {
+         *           "action": "Have a teammate pair with P1 or review in octo/billing to share the knowledge.",
+         *           "area": "octo/billing",
+         *           "created_at": "2026-03-02T09:00:09Z",
+         *           "finding_ids": [
+         *             "knowledge_silo-3f2a1c9b0d"
+         *           ],
+         *           "findings": [
+         *             {
+         *               "area": "octo/billing",
+         *               "change_ids": [],
+         *               "detail": {},
+         *               "evidence": {
+         *                 "author_share": 1,
+         *                 "changes": 12
+         *               },
+         *               "id": "knowledge_silo-3f2a1c9b0d",
+         *               "item_ids": [],
+         *               "kind": "knowledge_silo",
+         *               "people": [
+         *                 "0190f000-0000-7000-8000-00000000d001"
+         *               ],
+         *               "severity": "high"
+         *             }
+         *           ],
+         *           "id": "0190f000-0000-7000-8000-00000000c001",
+         *           "kind": "knowledge_silo",
+         *           "people": [
+         *             {
+         *               "alias": "P1",
+         *               "developer_id": "0190f000-0000-7000-8000-00000000d001"
+         *             }
+         *           ],
+         *           "rank": 1.5,
+         *           "rationale": "12 changes in the last year; one author is a bus factor of 1.",
+         *           "run_id": "0190f000-0000-7000-8000-00000000b001",
+         *           "severity": "high",
+         *           "snoozed_until": null,
+         *           "status": "open",
+         *           "team_id": null,
+         *           "title": "P1 wrote 100 % of octo/billing's changes this year",
+         *           "workspace_id": "0190f000-0000-7000-8000-00000000a001",
+         *           "written_by": "template"
+         *         }
+         *       ],
+         *       "next_cursor": null
+         *     }
+         */
         SuggestionPage: {
             /** Items */
             items: components["schemas"]["Suggestion"][];
             /** Next Cursor */
             next_cursor: string | null;
         };
-        /** SuggestionStats */
+        /**
+         * SuggestionStats
+         * @example {
+         *       "kinds": [
+         *         {
+         *           "acceptance_rate": 0.75,
+         *           "confirmed": 3,
+         *           "expected_acceptance": 0.666667,
+         *           "kind": "knowledge_silo",
+         *           "open": 2,
+         *           "rejected": 1,
+         *           "snoozed": 0
+         *         }
+         *       ]
+         *     }
+         */
         SuggestionStats: {
             /** Kinds */
             kinds: components["schemas"]["KindStats"][];

@@ -6,12 +6,74 @@ from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 PRINTABLE = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+WORKSPACE = "0190f000-0000-7000-8000-00000000a001"
+RUN = "0190f000-0000-7000-8000-00000000b001"
+SUGGESTION = "0190f000-0000-7000-8000-00000000c001"
+ALICE = "0190f000-0000-7000-8000-00000000d001"
+RESULT: dict[str, Any] = {
+    "findings": 3,
+    "suggestions": 2,
+    "held_back": 1,
+    "written_by": "model",
+    "fallback": None,
+    "dropped": {"unknown_person": 1},
+    "tokens": 1840,
+    "by_kind": {"knowledge_silo": 1, "reviewer_load": 1, "review_wait": 1},
+}
+RUN_EXAMPLE: dict[str, Any] = {
+    "id": RUN,
+    "workspace_id": WORKSPACE,
+    "team_id": None,
+    "trigger": "on_demand",
+    "status": "succeeded",
+    "progress": 100,
+    "step": "done",
+    "requested_by": "mia@example.com",
+    "created_at": "2026-03-02T09:00:00Z",
+    "started_at": "2026-03-02T09:00:01Z",
+    "finished_at": "2026-03-02T09:00:09Z",
+    "result": RESULT,
+    "error": None,
+}
+FINDING: dict[str, Any] = {
+    "id": "knowledge_silo-3f2a1c9b0d",
+    "kind": "knowledge_silo",
+    "severity": "high",
+    "people": [ALICE],
+    "area": "octo/billing",
+    "evidence": {"author_share": 1.0, "changes": 12},
+    "change_ids": [],
+    "item_ids": [],
+    "detail": {},
+}
+SUGGESTION_EXAMPLE: dict[str, Any] = {
+    "id": SUGGESTION,
+    "run_id": RUN,
+    "workspace_id": WORKSPACE,
+    "team_id": None,
+    "kind": "knowledge_silo",
+    "severity": "high",
+    "title": "P1 wrote 100 % of octo/billing's changes this year",
+    "action": "Have a teammate pair with P1 or review in octo/billing to share the knowledge.",
+    "rationale": "12 changes in the last year; one author is a bus factor of 1.",
+    "finding_ids": ["knowledge_silo-3f2a1c9b0d"],
+    "findings": [FINDING],
+    "people": [{"alias": "P1", "developer_id": ALICE}],
+    "area": "octo/billing",
+    "written_by": "template",
+    "rank": 1.5,
+    "status": "open",
+    "snoozed_until": None,
+    "created_at": "2026-03-02T09:00:09Z",
+}
 
 
 class RunRequest(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"team_id": None}]})
+
     team_id: UUID | None = Field(
         default=None,
         description="the team the run is about (recorded; until insights knows teams, a run "
@@ -20,6 +82,8 @@ class RunRequest(BaseModel):
 
 
 class RunResult(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [RESULT]})
+
     findings: int = Field(description="problems the detectors found")
     suggestions: int = Field(description="suggestions made (after cooldowns and repeats)")
     held_back: int = Field(description="suggestions not made again (cooldown, open, snoozed)")
@@ -40,6 +104,8 @@ class RunResult(BaseModel):
 
 
 class Run(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [RUN_EXAMPLE]})
+
     id: UUID
     workspace_id: UUID
     team_id: UUID | None
@@ -56,11 +122,17 @@ class Run(BaseModel):
 
 
 class Person(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"alias": "P1", "developer_id": ALICE}]}
+    )
+
     alias: str = Field(description="how the text names them, e.g. P1")
     developer_id: UUID
 
 
 class Suggestion(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [SUGGESTION_EXAMPLE]})
+
     id: UUID
     run_id: UUID
     workspace_id: UUID
@@ -85,11 +157,23 @@ class Suggestion(BaseModel):
 
 
 class SuggestionPage(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"items": [SUGGESTION_EXAMPLE], "next_cursor": None}]}
+    )
+
     items: list[Suggestion]
     next_cursor: str | None
 
 
 class FeedbackRequest(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"verdict": "reject", "reason": "billing is Alice's by design", "snooze_days": 14}
+            ]
+        }
+    )
+
     verdict: Literal["confirm", "reject", "snooze"]
     reason: str | None = Field(default=None, max_length=2000, pattern=PRINTABLE)
     snooze_days: int = Field(
@@ -97,7 +181,20 @@ class FeedbackRequest(BaseModel):
     )
 
 
+KIND_EXAMPLE: dict[str, Any] = {
+    "kind": "knowledge_silo",
+    "confirmed": 3,
+    "rejected": 1,
+    "snoozed": 0,
+    "open": 2,
+    "acceptance_rate": 0.75,
+    "expected_acceptance": 0.666667,
+}
+
+
 class KindStats(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [KIND_EXAMPLE]})
+
     kind: str
     confirmed: int
     rejected: int
@@ -112,4 +209,6 @@ class KindStats(BaseModel):
 
 
 class SuggestionStats(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"kinds": [KIND_EXAMPLE]}]})
+
     kinds: list[KindStats]
