@@ -4,7 +4,9 @@ made again within the cooldown; events and the notification staged in the outbox
 
 The workspace's history is written into the projections directly (the projections' own
 tests cover how events land there): Alice wrote all twelve of the year's changes to
-octo/billing, a knowledge silo of one author (high severity).
+octo/billing, a knowledge silo of one author (high severity); Bob was given an item after
+forecast flagged one of his stale (the flag comes over sextant.forecast, as forecast sends
+it, and so does its dismissal).
 """
 
 from __future__ import annotations
@@ -17,18 +19,20 @@ from uuid import UUID
 import asyncpg
 import httpx
 
-from sextant.contracts import uuid7
-from sextant.contracts.topics import INSIGHTS, NOTIFICATIONS
+from sextant.contracts import Envelope, uuid7
+from sextant.contracts.events.platform import StaleFlagDismissed, WorkItemFlaggedStale
+from sextant.contracts.topics import FORECAST, INSIGHTS, NOTIFICATIONS, entity_key
 from sextant.insights.main import SPEC
+from sextant.runtime.outbox import record_for
 from sextant.runtime.testing.apps import running_service, service_settings
 from sextant.runtime.testing.plugin import InternalKeys
 
-from .test_read_api import dsn, until_true
+from .test_read_api import dsn, inbox_count, settled, until_true
 
 TENANT, OTHER = uuid7(), uuid7()
 WORKSPACE = uuid7()
 SCOPE = f"workspace:{WORKSPACE}"
-ALICE = uuid7()
+ALICE, BOB = uuid7(), uuid7()
 
 
 async def seed_silo(conn: asyncpg.Connection, now: datetime) -> None:
@@ -53,17 +57,62 @@ async def seed_silo(conn: asyncpg.Connection, now: datetime) -> None:
         )
 
 
-async def published(reader: Any, seen: dict[str, dict[str, Any]], event_type: str) -> Any:
-    """The data of the first ``event_type`` event the relay published."""
+async def seed_stale(conn: asyncpg.Connection, state: Any, now: datetime) -> None:
+    """Bob holds T-1 in progress since 30 days; forecast flags it stale 5 days ago; T-2 is
+    given him 2 days ago (assigned while stale)."""
+    for key, category, at in (("T-1", "in_progress", 30), ("T-2", "todo", 2)):
+        moment = now - timedelta(days=at)
+        await conn.execute(
+            """INSERT INTO insights.work_items (tenant_id, id, workspace_id, key,
+               assignee_developer_id, category, category_at, started_at)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8)""",
+            TENANT,
+            uuid7(),
+            WORKSPACE,
+            key,
+            BOB,
+            category,
+            moment,
+            moment if category == "in_progress" else None,
+        )
+    flagged = WorkItemFlaggedStale(
+        work_item_key="T-1",
+        state="In Review",
+        age_days=30,
+        percentile=97,
+        score=2.1,
+        explanation="older than 97 % of items that left In Review",
+    )
+    await forecast_event(conn, state, flagged, now - timedelta(days=5))
+
+
+async def forecast_event(conn: asyncpg.Connection, state: Any, event: Any, at: datetime) -> None:
+    """Publish ``event`` on sextant.forecast as the forecast service would, and wait for it."""
+    before = await inbox_count(conn)
+    envelope = Envelope.wrap(
+        event, source="/sextant/forecast", tenantid=TENANT, workspaceid=WORKSPACE, subject="T-1"
+    ).model_copy(update={"time": at})
+    key = entity_key(TENANT, WORKSPACE, "work_item:T-1")
+    await state.bus.publish([record_for(envelope, FORECAST.name, key)])
+    await settled(conn, before, 1)
+
+
+async def published(
+    reader: Any, seen: dict[str, tuple[str, Any]], event_type: str, count: int = 1
+) -> list[Any]:
+    """The data of the ``event_type`` events the relay published, once ``count`` came (by
+    event id: a record polled again, never committed, is kept once)."""
 
     async def arrived() -> Any:
         for batch in (await reader.poll(100, timeout=0.2)).values():
             for record in batch:
                 headers = {k: v.decode() for k, v in record.headers}
-                seen.setdefault(headers["ce_type"], json.loads(record.value))
-        return seen.get(event_type)
+                seen[headers["ce_id"]] = (headers["ce_type"], json.loads(record.value))
+        found = [data for kind, data in seen.values() if kind == event_type]
+        return found if len(found) >= count else None
 
-    return await until_true(arrived)
+    found: list[Any] = await until_true(arrived)
+    return found
 
 
 async def finished(client: httpx.AsyncClient, location: str, headers: dict[str, str]) -> Any:
@@ -84,9 +133,10 @@ async def test_a_run_suggests_feedback_teaches_and_the_cooldown_holds(
         conn = await asyncpg.connect(dsn(database_url))
         reader = state.bus.consumer("health-test-reader", [INSIGHTS.name, NOTIFICATIONS.name])
         await reader.start()
-        seen: dict[str, dict[str, Any]] = {}
+        seen: dict[str, tuple[str, Any]] = {}
         try:
             await seed_silo(conn, datetime.now(UTC))
+            await seed_stale(conn, state, datetime.now(UTC))
 
             def auth(role: Any, tenant: UUID = TENANT) -> dict[str, str]:
                 token = internal_keys.signer.mint(
@@ -109,34 +159,50 @@ async def test_a_run_suggests_feedback_teaches_and_the_cooldown_holds(
             assert run["status"] == "succeeded", run
             assert run["progress"] == 100
             assert run["result"] == {
-                "findings": 1,
-                "suggestions": 1,
+                "findings": 2,
+                "suggestions": 2,
                 "held_back": 0,
                 "written_by": "template",
                 "fallback": "no_api_key",
                 "dropped": {},
                 "tokens": 0,
-                "by_kind": {"knowledge_silo": 1},
+                "by_kind": {"assigned_while_stale": 1, "knowledge_silo": 1},
             }
 
             listed = (await client.get("/v1/suggestions", params=params, headers=member)).json()
-            [silo] = listed["items"]
+            [silo, stale] = listed["items"]  # ranked: high 3 x 0.5, then medium 2 x 0.5
+            assert (stale["kind"], stale["rank"]) == ("assigned_while_stale", 1.0)
+            # pseudonyms are the run's, in the detectors' order: Bob (stale) P1, Alice P2
+            assert stale["people"] == [{"alias": "P1", "developer_id": str(BOB)}]
+            assert stale["findings"][0]["evidence"] == {
+                "stale_items": 1,
+                "assigned_since_stale": 1,
+            }
+            paged = await client.get(
+                "/v1/suggestions", params={**params, "limit": 1}, headers=member
+            )
+            rest = await client.get(
+                "/v1/suggestions",
+                params={**params, "limit": 1, "cursor": paged.json()["next_cursor"]},
+                headers=member,
+            )
+            assert [i["id"] for i in rest.json()["items"]] == [stale["id"]]
             assert (silo["kind"], silo["severity"], silo["area"]) == (
                 "knowledge_silo",
                 "high",
                 "octo/billing",
             )
             assert silo["written_by"] == "template"
-            assert silo["people"] == [{"alias": "P1", "developer_id": str(ALICE)}]
-            assert silo["title"] == "P1 wrote 100 % of octo/billing's changes this year"
+            assert silo["people"] == [{"alias": "P2", "developer_id": str(ALICE)}]
+            assert silo["title"] == "P2 wrote 100 % of octo/billing's changes this year"
             assert silo["findings"][0]["evidence"] == {"author_share": 1.0, "changes": 12}
             assert silo["rank"] == 1.5  # high (3) x the prior's 0.5
 
-            created = await published(reader, seen, "sextant.insights.suggestion.created.v1")
-            assert created["suggestion_id"] == silo["id"]
+            made = await published(reader, seen, "sextant.insights.suggestion.created.v1", 2)
+            [created] = [e for e in made if e["suggestion_id"] == silo["id"]]
             assert (created["generator"], created["kind"]) == ("deterministic", "knowledge_silo")
             assert created["people"] == [str(ALICE)]
-            notice = await published(reader, seen, "sextant.notifications.raised.v1")
+            [notice] = await published(reader, seen, "sextant.notifications.raised.v1")
             assert notice["title"] == f"Team health: {silo['title']}"
             assert notice["raised_by"] == "insights"
 
@@ -164,7 +230,7 @@ async def test_a_run_suggests_feedback_teaches_and_the_cooldown_holds(
                 feedback, params=params, headers=lead, json={"verdict": "confirm"}
             )
             assert again.status_code == 409
-            verdict = await published(
+            [verdict] = await published(
                 reader, seen, "sextant.insights.suggestion.feedback_recorded.v1"
             )
             assert (verdict["verdict"], verdict["comment"], verdict["kind"]) == (
@@ -178,6 +244,15 @@ async def test_a_run_suggests_feedback_teaches_and_the_cooldown_holds(
             ).json()
             assert stats["kinds"] == [
                 {
+                    "kind": "assigned_while_stale",
+                    "confirmed": 0,
+                    "rejected": 0,
+                    "snoozed": 0,
+                    "open": 1,
+                    "acceptance_rate": None,
+                    "expected_acceptance": 0.5,
+                },
+                {
                     "kind": "knowledge_silo",
                     "confirmed": 0,
                     "rejected": 1,
@@ -185,14 +260,25 @@ async def test_a_run_suggests_feedback_teaches_and_the_cooldown_holds(
                     "open": 0,
                     "acceptance_rate": 0.0,
                     "expected_acceptance": round(1 / 3, 6),  # Beta(1, 1 + 1)
-                }
+                },
             ]
 
             # the same silo again within the cooldown: found, not suggested
             second = await client.post("/v1/suggestions/runs", params=params, headers=lead)
             run = await finished(client, second.headers["Location"], lead)
-            assert run["result"]["findings"] == 1
-            assert (run["result"]["suggestions"], run["result"]["held_back"]) == (0, 1)
+            assert run["result"]["findings"] == 2
+            assert (run["result"]["suggestions"], run["result"]["held_back"]) == (0, 2)
+
+            # forecast's dismissal clears the flag: the stale finding goes
+            await forecast_event(
+                conn,
+                state,
+                StaleFlagDismissed(work_item_key="T-1", dismissed_by="mia"),
+                datetime.now(UTC),
+            )
+            third = await client.post("/v1/suggestions/runs", params=params, headers=lead)
+            run = await finished(client, third.headers["Location"], lead)
+            assert run["result"]["by_kind"] == {"knowledge_silo": 1}
 
             # the weekly schedule: due a week on, taken once
             worker = state.extras["health_worker"]
