@@ -6,7 +6,8 @@ developer ids (never a name or an email). The thresholds are method constants st
 here, not fitted to any tenant:
 
 - **review_wait**: an open change waiting for its first review longer than the team's P85
-  of first-review waits over the window (nearest-rank, at least ``MIN_WAITS`` of them).
+  of first-review waits over the window (at least ``MIN_WAITS`` of them; interpolated
+  between the closest ranks, as the DORA and flow metrics the team sees compute it).
 - **reviewer_load**: the top reviewer's **share** of the window's reviews is at least
   ``TOP_SHARE_FACTOR`` times the fair share (1 / reviewers). Top-share rather than Gini
   decides because it names the person carrying the load and reads as "X does 60 % of the
@@ -46,6 +47,7 @@ from statistics import median
 from typing import Any, Literal
 from uuid import UUID
 
+from sextant.insights.domain.dora import percentile
 from sextant.insights.domain.trends import (
     ALPHA,
     BASELINE_WEEKS,
@@ -154,12 +156,6 @@ def finding_id(kind: str, *subject: object) -> str:
     return f"{kind}-{digest[:10]}"
 
 
-def percentile(values: Sequence[float], p: float) -> float:
-    """Nearest-rank percentile (the smallest value with at least ``p`` % at or below it)."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
-
-
 def gini(counts: Sequence[float]) -> float:
     """Gini coefficient of ``counts`` (0 = all equal); 0 for no or all-zero counts."""
     total = sum(counts)
@@ -196,7 +192,7 @@ def review_wait(team: TeamActivity) -> list[Finding]:
     ]
     if len(waits) < MIN_WAITS:
         return []
-    p85 = percentile(waits, 85)
+    p85 = percentile(waits, 0.85) or 0.0
     found = []
     for c in team.changes:
         if not c.open or c.first_review_at is not None:
@@ -210,7 +206,7 @@ def review_wait(team: TeamActivity) -> list[Finding]:
                     severity="high" if waited > 2 * p85 else "medium",
                     people=(c.author,),
                     area=c.area,
-                    evidence={"wait_hours": round(waited, 1), "team_p85_hours": round(p85, 1)},
+                    evidence={"wait_hours": round(waited, 1), "team_p85_hours": round(p85, 2)},
                     change_ids=(c.id,),
                 )
             )
@@ -370,7 +366,7 @@ def pairing(team: TeamActivity) -> list[Finding]:
     ]
     if len(cycles) < MIN_WAITS:
         return []
-    p85 = percentile(cycles, 85)
+    p85 = percentile(cycles, 0.85) or 0.0
     history = _authorship(team)
     found = []
     for c in team.changes:
@@ -389,7 +385,7 @@ def pairing(team: TeamActivity) -> list[Finding]:
                 area=c.area,
                 evidence={
                     "open_hours": round(age, 1),
-                    "team_p85_cycle_hours": round(p85, 1),
+                    "team_p85_cycle_hours": round(p85, 2),
                     "author_changes_in_area": history[c.area][c.author],
                     "expert_changes_in_area": history[c.area][expert],
                 },

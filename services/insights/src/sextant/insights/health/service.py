@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -28,7 +29,16 @@ from sextant.contracts.events.platform import (
     SuggestionFeedbackRecorded,
 )
 from sextant.insights.health import db, learning
-from sextant.insights.health.detectors import HISTORY, Finding, TeamActivity, detect, team_weeks
+from sextant.insights.health.detectors import (
+    HISTORY,
+    Change,
+    Finding,
+    Review,
+    TeamActivity,
+    WorkItem,
+    detect,
+    team_weeks,
+)
 from sextant.insights.health.gemini import Gemini, Outcome, build, suggest
 from sextant.insights.health.schemas import FeedbackRequest, Person, Run, Suggestion
 from sextant.insights.health.suggestions import Draft
@@ -54,17 +64,13 @@ def suggestion_view(row: sa.Row[Any]) -> Suggestion:
     return Suggestion.model_validate(m)
 
 
-def members_of(activity: TeamActivity) -> tuple[UUID, ...]:
+def members_of(
+    changes: Sequence[Change], reviews: Sequence[Review], items: Sequence[WorkItem]
+) -> tuple[UUID, ...]:
     """Everyone active in the workspace: authors, reviewers, assignees (until teams)."""
-    seen: dict[UUID, None] = {}
-    for c in activity.changes:
-        seen[c.author] = None
-    for r in activity.reviews:
-        seen[r.reviewer] = None
-    for i in activity.items:
-        if i.assignee is not None:
-            seen[i.assignee] = None
-    return tuple(seen)
+    people = [c.author for c in changes] + [r.reviewer for r in reviews]
+    people += [i.assignee for i in items if i.assignee is not None]
+    return tuple(dict.fromkeys(people))
 
 
 def _finding_json(f: Finding) -> dict[str, Any]:
@@ -195,8 +201,14 @@ class HealthWorker:
                 session, tenant, row.workspace_id, now - HISTORY
             )
             spent = await db.tokens_spent(session, tenant, now.date())
-        activity = TeamActivity(now, (), changes, reviews, items, team_weeks(changes, reviews, now))
-        activity = TeamActivity(now, members_of(activity), changes, reviews, items, activity.weeks)
+        activity = TeamActivity(
+            now,
+            members_of(changes, reviews, items),
+            changes,
+            reviews,
+            items,
+            team_weeks(changes, reviews, now),
+        )
         findings = detect(activity)
         await self._step(tenant, run_id, 40, "suggesting")
         outcome = await suggest(

@@ -31,7 +31,7 @@ from pydantic import BaseModel, Field, ValidationError
 from sextant.insights.health.detectors import Finding, Severity
 
 PROMPTS = Path(__file__).parent / "prompts"
-Path_ = Literal["model", "template"]
+Writer = Literal["model", "template"]
 SEVERITY_ORDER: dict[str, int] = {"low": 0, "medium": 1, "high": 2}
 _ALIAS = re.compile(r"\bP\d+\b")
 # what of a finding's detail may reach the model (item keys never do)
@@ -65,7 +65,7 @@ class Draft:
     finding_ids: tuple[str, ...]
     people: tuple[UUID, ...]
     area: str | None
-    written_by: Path_
+    written_by: Writer
     aliases: dict[str, UUID] = field(default_factory=dict)
 
 
