@@ -70,46 +70,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/v1/archive/restores": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * Restore archived events: publish them again, marked as replays
-         * @description Every object covering the topics and [since, until) is verified first (a bad one fails the restore, naming it, before anything is published); then their events are published on their own topics with replayid set, so the services rebuild their projections. Answers 202 with the restore; follow Location for its progress. Audited.
-         */
-        post: operations["request_restore"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/archive/restores/{restore_id}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * A restore's progress
-         * @description Its status (pending, running, done, failed), the objects it covers and has published, the events published, and why it failed.
-         */
-        get: operations["get_restore"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/v1/archive/verify": {
         parameters: {
             query?: never;
@@ -515,32 +475,10 @@ export interface paths {
         };
         /**
          * A developer's weekly history and trends against their own past
-         * @description The last 52 weeks of a developer's figures (from the daily DeveloperMetrics history), and over the last 4, 13 and 52 weeks a Mann-Whitney U test per metric against the 52 weeks before (an arrow only when p < 0.05) and a composite flow efficiency, 50 meaning as usual for them. A merged developer answers as the one it was merged into. Tenant admins see every developer, managers their teams' developers, members their own history (the developer linked to their user); Accept: text/csv for the weekly series.
+         * @description The last 52 weeks of a developer's figures (from the daily DeveloperMetrics history), and over the last 4, 13 and 52 weeks a Mann-Whitney U test per metric against the 52 weeks before (an arrow only when p < 0.05) and a composite flow efficiency, 50 meaning as usual for them. A merged developer answers as the one it was merged into. Managers and tenant admins only; Accept: text/csv for the weekly series.
          */
         get: operations["get_trends"];
         put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/developers/{developer_id}/user": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        /**
-         * Link a user to a developer, or unlink it (announced and audited)
-         * @description Says which user (the subject of the gateway's tokens) this developer is: insights then
-         *     shows that user their own history and their teams' aggregates. A user is one developer and
-         *     a developer one user: earlier links of either end. Tenant admins only.
-         */
-        put: operations["link_user"];
         post?: never;
         delete?: never;
         options?: never;
@@ -1090,82 +1028,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/v1/report-logo": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * The logo printed on the tenant's report covers
-         * @description The image's bytes as they were uploaded (PNG or JPEG); 404 while the tenant has none.
-         */
-        get: operations["get_logo"];
-        /**
-         * Set the logo printed on the tenant's report covers
-         * @description The body is the image itself, PNG or JPEG (told by its bytes, whatever the Content-Type says), at most SEXTANT_REPORTS_LOGO_MAX_BYTES and 4096 pixels a side. Replaces the previous one; audited. Tenant admins only.
-         */
-        put: operations["put_logo"];
-        post?: never;
-        /**
-         * Remove the tenant's report logo
-         * @description Covers go without a logo from the next report on; audited. Tenant admins only.
-         */
-        delete: operations["delete_logo"];
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/report-schedules": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * The tenant's report schedules, oldest first
-         * @description Every schedule of the caller's tenant, by id, with its next run; page with next_cursor.
-         */
-        get: operations["list_schedules"];
-        put?: never;
-        /**
-         * Schedule a report, weekly or monthly
-         * @description Stores the schedule (audited) and answers 201 with its first run. Each run queues a report like POST /v1/reports, on the creator's behalf for the scope's workspaces as they are now: weekly over the seven days before the run, monthly over the month before it, in the schedule's time zone. The roles in notify are told when each report is ready or failed.
-         */
-        post: operations["create_schedule"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/report-schedules/{schedule_id}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * One report schedule, its next run and the report its last run produced
-         * @description The schedule as created, when it runs next (UTC), and its last run and report, if it ran yet.
-         */
-        get: operations["get_schedule"];
-        put?: never;
-        post?: never;
-        /**
-         * Stop a report schedule
-         * @description Removes the schedule (audited); the reports it produced stay.
-         */
-        delete: operations["delete_schedule"];
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/v1/reports": {
         parameters: {
             query?: never;
@@ -1175,7 +1037,7 @@ export interface paths {
         };
         /**
          * The tenant's reports, oldest first
-         * @description Every report asked for in the caller's tenant whose file has not expired, by id; page with next_cursor.
+         * @description Every report asked for in the caller's tenant, by id; page with next_cursor.
          */
         get: operations["list_reports"];
         put?: never;
@@ -1541,7 +1403,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/v1/subscriptions": {
+    "/v1/suggestions": {
         parameters: {
             query?: never;
             header?: never;
@@ -1549,50 +1411,39 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * The tenant's subscriptions
-         * @description Active and disabled ones, oldest first, a page at a time; never their secrets.
+         * Team-health suggestions in a scope, ranked
+         * @description Highest rank first (severity weight x the kind's expected acceptance from this tenant's verdicts), each with the findings it rests on and the path that wrote it. Page with next_cursor.
          */
-        get: operations["list_subscriptions"];
+        get: operations["list_suggestions"];
         put?: never;
-        /**
-         * Subscribe a URL to event types (the signing secret is in this reply only)
-         * @description Every later event of the tenant of one of ``event_types`` is POSTed to ``url``,
-         *     signed per Standard Webhooks with the ``whsec_`` secret returned here once: store it
-         *     now. Failed deliveries are retried with backoff; after repeated failures the
-         *     subscription is disabled and the tenant's admins notified.
-         */
-        post: operations["create_subscription"];
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
         patch?: never;
         trace?: never;
     };
-    "/v1/subscriptions/{subscription_id}": {
+    "/v1/suggestions/runs": {
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
-        /**
-         * One subscription
-         * @description Its state: active or disabled (and why), failed attempts in a row.
-         */
-        get: operations["get_subscription"];
+        get?: never;
         put?: never;
-        post?: never;
         /**
-         * Delete a subscription: nothing more is sent to it
-         * @description Its pending deliveries are abandoned; it is gone from the lists.
+         * Run the team-health detectors and suggestions for a workspace now
+         * @description Queued and carried out in the background: 202 with the run and its Location; follow its progress and result with GET. The scope must be one workspace.
          */
-        delete: operations["delete_subscription"];
+        post: operations["start_run"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
         trace?: never;
     };
-    "/v1/subscriptions/{subscription_id}/deliveries": {
+    "/v1/suggestions/runs/{run_id}": {
         parameters: {
             query?: never;
             header?: never;
@@ -1600,13 +1451,52 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * A subscription's delivery log
-         * @description Each event sent or to be sent, oldest first: its attempts, the receiver's last
-         *     answer or the last error, and when it is tried next.
+         * A suggestions run: its progress and result
+         * @description status queued → running → succeeded (or failed), progress in percent, and once done how many findings and suggestions, which path wrote them, what the grounding check dropped and the tokens spent.
          */
-        get: operations["list_subscription_deliveries"];
+        get: operations["get_run"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/suggestions/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Acceptance of suggestions per kind
+         * @description Per kind: suggestions confirmed, rejected, snoozed and open in the scope, the observed acceptance rate, and the tenant's expected acceptance that ranks them.
+         */
+        get: operations["stats"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/suggestions/{suggestion_id}/feedback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Confirm, reject or snooze a suggestion
+         * @description Confirm and reject teach the tenant's acceptance model for the kind; a rejected kind is not suggested again for the same people and area within the cooldown; a snooze holds it back for snooze_days. Once confirmed or rejected, a suggestion is decided (409 after).
+         */
+        post: operations["feedback"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1676,26 +1566,6 @@ export interface paths {
          *     not overlap.
          */
         post: operations["add_team_member"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/teams/{team_id}/metrics": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * A team's figures per day or week, from its members' daily history
-         * @description Commits, change requests opened and merged, reviews given, review latency, cycle time (median and P85) and WIP of the developers who were in the team on each day (identity's dated memberships; a developer who moved counts for their old team before and the new one after), over [since, until) in UTC days. Tenant admins see every team; managers and members the teams of the developer linked to their user. Accept: text/csv for rows.
-         */
-        get: operations["get_team_metrics"];
-        put?: never;
-        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -2026,9 +1896,7 @@ export interface components {
          *       "id": "018f2a3b-5d6e-7f80-9a1b-2c3d4e5f6a7b",
          *       "is_bot": false,
          *       "kind": "github",
-         *       "login": "ada",
-         *       "placed_by": "same GitHub login",
-         *       "placed_score": 1
+         *       "login": "ada"
          *     }
          */
         AliasView: {
@@ -2051,16 +1919,6 @@ export interface components {
             kind: string;
             /** Login */
             login: string | null;
-            /**
-             * Placed By
-             * @description the link (rule and the evidence it was scored on) that joined this alias to its developer, or who moved it; null when it started the developer
-             */
-            placed_by?: string | null;
-            /**
-             * Placed Score
-             * @description the score of that link
-             */
-            placed_score?: number | null;
         };
         /**
          * ApiKeyCreate
@@ -2989,59 +2847,6 @@ export interface components {
              */
             workspace_id: string;
         };
-        /**
-         * CreatedSubscriptionReply
-         * @example {
-         *       "consecutive_failures": 0,
-         *       "created_at": "2026-12-01T09:30:00Z",
-         *       "created_by": "admin@acme",
-         *       "description": "deployment evidence",
-         *       "event_types": [
-         *         "sextant.gates.evaluated.v1"
-         *       ],
-         *       "id": "6b2d4f80-1a3c-4e5f-9b7d-8c0e2a4f6b1d",
-         *       "secret": "whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
-         *       "status": "active",
-         *       "url": "https://webhooks.partner.invalid/sextant"
-         *     }
-         */
-        CreatedSubscriptionReply: {
-            /**
-             * Consecutive Failures
-             * @description failed attempts in a row; 0 after a success
-             */
-            consecutive_failures: number;
-            /**
-             * Created At
-             * Format: date-time
-             */
-            created_at: string;
-            /** Created By */
-            created_by: string;
-            /** Description */
-            description: string;
-            /** Disabled Reason */
-            disabled_reason?: string | null;
-            /** Event Types */
-            event_types: string[];
-            /**
-             * Id
-             * Format: uuid
-             */
-            id: string;
-            /**
-             * Secret
-             * @description whsec_…: the Standard Webhooks signing secret, in this reply only
-             */
-            secret: string;
-            /**
-             * Status
-             * @enum {string}
-             */
-            status: "active" | "disabled";
-            /** Url */
-            url: string;
-        };
         /** CycleTimeSummary */
         CycleTimeSummary: {
             /** Item Type */
@@ -3526,28 +3331,13 @@ export interface components {
          *           "id": "018f2a3b-5d6e-7f80-9a1b-2c3d4e5f6a7b",
          *           "is_bot": false,
          *           "kind": "github",
-         *           "login": "ada",
-         *           "placed_by": "same GitHub login",
-         *           "placed_score": 1
+         *           "login": "ada"
          *         }
          *       ],
          *       "display_name": "Ada Lovelace",
          *       "id": "018f2a3b-4c5d-7e6f-8a9b-0c1d2e3f4a5b",
          *       "is_bot": false,
-         *       "locked": false,
-         *       "merges": [
-         *         {
-         *           "actor": null,
-         *           "alias_ids": [
-         *             "018f2a3b-5d6e-7f80-9a1b-2c3d4e5f6a7b"
-         *           ],
-         *           "merged_at": "2026-12-01T09:30:00Z",
-         *           "merged_id": "018f2a3b-4c5d-7e6f-8a9b-0c1d2e3f4a6c",
-         *           "rule": "same full name (0.004 others expected to carry the name among 120; same handle ada)",
-         *           "score": 0.87,
-         *           "survivor_id": "018f2a3b-4c5d-7e6f-8a9b-0c1d2e3f4a5b"
-         *         }
-         *       ]
+         *       "locked": false
          *     }
          */
         DeveloperDetail: {
@@ -3564,11 +3354,6 @@ export interface components {
             is_bot: boolean;
             /** Locked */
             locked: boolean;
-            /**
-             * Merges
-             * @description the merges that brought this developer's aliases together, oldest first
-             */
-            merges?: components["schemas"]["MergeView"][];
         };
         /** DeveloperList */
         DeveloperList: {
@@ -3869,6 +3654,29 @@ export interface components {
             /** Score */
             score: number;
         };
+        /**
+         * FeedbackRequest
+         * @example {
+         *       "reason": "billing is Alice's by design",
+         *       "snooze_days": 14,
+         *       "verdict": "reject"
+         *     }
+         */
+        FeedbackRequest: {
+            /** Reason */
+            reason?: string | null;
+            /**
+             * Snooze Days
+             * @description for a snooze: days until it may come back
+             * @default 14
+             */
+            snooze_days: number;
+            /**
+             * Verdict
+             * @enum {string}
+             */
+            verdict: "confirm" | "reject" | "snooze";
+        };
         /** FlowPeriod */
         FlowPeriod: {
             change_requests: components["schemas"]["ChangeFlowView"];
@@ -4020,11 +3828,6 @@ export interface components {
              * Format: date-time
              */
             since: string;
-            /**
-             * Team
-             * @description the team filter, if any
-             */
-            team?: string | null;
             total: components["schemas"]["FlowPeriod"];
             /**
              * Until
@@ -4493,6 +4296,40 @@ export interface components {
             status: string;
         };
         /**
+         * KindStats
+         * @example {
+         *       "acceptance_rate": 0.75,
+         *       "confirmed": 3,
+         *       "expected_acceptance": 0.666667,
+         *       "kind": "knowledge_silo",
+         *       "open": 2,
+         *       "rejected": 1,
+         *       "snoozed": 0
+         *     }
+         */
+        KindStats: {
+            /**
+             * Acceptance Rate
+             * @description confirmed / (confirmed + rejected); null before any verdict
+             */
+            acceptance_rate: number | null;
+            /** Confirmed */
+            confirmed: number;
+            /**
+             * Expected Acceptance
+             * @description the Beta(1, 1) posterior mean that ranks the kind's suggestions
+             */
+            expected_acceptance: number;
+            /** Kind */
+            kind: string;
+            /** Open */
+            open: number;
+            /** Rejected */
+            rejected: number;
+            /** Snoozed */
+            snoozed: number;
+        };
+        /**
          * LegalHold
          * @example {
          *       "active": true,
@@ -4649,11 +4486,6 @@ export interface components {
              * @description the UTC day its events happened on
              */
             day: string;
-            /**
-             * Deleted At
-             * @description when its object was deleted at the end of its cold period (the entry stays, a tombstone, so the chain still verifies); null while it is stored
-             */
-            deleted_at?: string | null;
             /** Event Count */
             event_count: number;
             /**
@@ -4897,55 +4729,6 @@ export interface components {
              */
             survivor_id: string;
         };
-        /**
-         * MergeView
-         * @example {
-         *       "actor": null,
-         *       "alias_ids": [
-         *         "018f2a3b-5d6e-7f80-9a1b-2c3d4e5f6a7b"
-         *       ],
-         *       "merged_at": "2026-12-01T09:30:00Z",
-         *       "merged_id": "018f2a3b-4c5d-7e6f-8a9b-0c1d2e3f4a6c",
-         *       "rule": "same full name (0.004 others expected to carry the name among 120; same handle ada)",
-         *       "score": 0.87,
-         *       "survivor_id": "018f2a3b-4c5d-7e6f-8a9b-0c1d2e3f4a5b"
-         *     }
-         */
-        MergeView: {
-            /**
-             * Actor
-             * @description who merged them; null when automatic
-             */
-            actor: string | null;
-            /**
-             * Alias Ids
-             * @description the aliases the merged developer brought
-             */
-            alias_ids: string[];
-            /**
-             * Merged At
-             * Format: date-time
-             */
-            merged_at: string;
-            /**
-             * Merged Id
-             * Format: uuid
-             */
-            merged_id: string;
-            /**
-             * Rule
-             * @description the link that merged them, with its evidence; 'manual' for a person's merge
-             */
-            rule: string;
-            /** Score */
-            score: number | null;
-            /**
-             * Survivor Id
-             * Format: uuid
-             * @description the developer merged into (this one or one merged into it)
-             */
-            survivor_id: string;
-        };
         /** MetricTrendView */
         MetricTrendView: {
             /**
@@ -5092,26 +4875,6 @@ export interface components {
              */
             next_cursor?: string | null;
         };
-        /** Page[SubscriptionDeliveryReply] */
-        Page_SubscriptionDeliveryReply_: {
-            /** Items */
-            items: components["schemas"]["SubscriptionDeliveryReply"][];
-            /**
-             * Next Cursor
-             * @description pass as ?cursor= for the next page; absent on the last
-             */
-            next_cursor?: string | null;
-        };
-        /** Page[SubscriptionReply] */
-        Page_SubscriptionReply_: {
-            /** Items */
-            items: components["schemas"]["SubscriptionReply"][];
-            /**
-             * Next Cursor
-             * @description pass as ?cursor= for the next page; absent on the last
-             */
-            next_cursor?: string | null;
-        };
         /** Page[TenantReply] */
         Page_TenantReply_: {
             /** Items */
@@ -5141,6 +4904,25 @@ export interface components {
              * @description pass as ?cursor= for the next page; absent on the last
              */
             next_cursor?: string | null;
+        };
+        /**
+         * Person
+         * @example {
+         *       "alias": "P1",
+         *       "developer_id": "0190f000-0000-7000-8000-00000000d001"
+         *     }
+         */
+        Person: {
+            /**
+             * Alias
+             * @description how the text names them, e.g. P1
+             */
+            alias: string;
+            /**
+             * Developer Id
+             * Format: uuid
+             */
+            developer_id: string;
         };
         /**
          * Policy
@@ -5484,16 +5266,11 @@ export interface components {
              */
             from: string;
             /**
-             * Items
-             * @description forecast only: also forecast when this many items will be done
-             */
-            items?: number | null;
-            /**
              * Kind
-             * @description dora: the DORA keys over the period; compliance: the evidence pack (unreviewed merges, production deployments and their gates, gate evaluations and overrides); sprint: the sprints that started in it; forecast: how many items the scope finishes from today to the period's last day (and when `items` will be done); developer-trends: each of the tenant's developers against their own past (managers and tenant admins, when the tenant shows per-developer metrics)
+             * @description dora: the DORA keys over the period; compliance: changes merged without an approving review; sprint: the sprints that started in it
              * @enum {string}
              */
-            kind: "dora" | "compliance" | "sprint" | "forecast" | "developer-trends";
+            kind: "dora" | "compliance" | "sprint";
             /**
              * Time Zone
              * @description IANA time zone the days are counted in, e.g. Europe/Paris
@@ -5565,15 +5342,10 @@ export interface components {
              */
             id: string;
             /**
-             * Items
-             * @description forecast: the when forecast's items
-             */
-            items?: number | null;
-            /**
              * Kind
              * @enum {string}
              */
-            kind: "dora" | "compliance" | "sprint" | "forecast" | "developer-trends";
+            kind: "dora" | "compliance" | "sprint";
             /**
              * Progress
              * @description percent done
@@ -5586,11 +5358,6 @@ export interface components {
             reason: string | null;
             /** Requested By */
             requested_by: string;
-            /**
-             * Schedule Id
-             * @description the schedule that produced it; none when asked for
-             */
-            schedule_id?: string | null;
             /** Scope */
             scope: string;
             /** Sha256 */
@@ -5615,111 +5382,6 @@ export interface components {
              * Format: date
              */
             to: string;
-        };
-        /**
-         * Restore
-         * @description A restore and its progress.
-         * @example {
-         *       "created_at": "2026-06-01T10:00:00Z",
-         *       "events_published": 250000,
-         *       "failure": null,
-         *       "finished_at": null,
-         *       "id": "0190f1c4-7a00-7000-8000-0000000000c1",
-         *       "objects_done": 5,
-         *       "objects_total": 12,
-         *       "requested_by": "admin@example.com",
-         *       "since": "2026-03-01T00:00:00Z",
-         *       "status": "running",
-         *       "topics": [
-         *         "sextant.activity.attributed"
-         *       ],
-         *       "until": "2026-04-01T00:00:00Z",
-         *       "workspace_id": null
-         *     }
-         */
-        Restore: {
-            /**
-             * Created At
-             * Format: date-time
-             */
-            created_at: string;
-            /** Events Published */
-            events_published: number;
-            /**
-             * Failure
-             * @description why it failed, naming the first bad object
-             */
-            failure: string | null;
-            /** Finished At */
-            finished_at: string | null;
-            /**
-             * Id
-             * Format: uuid
-             */
-            id: string;
-            /** Objects Done */
-            objects_done: number;
-            /**
-             * Objects Total
-             * @description the objects it covers, once verified
-             */
-            objects_total: number | null;
-            /** Requested By */
-            requested_by: string;
-            /**
-             * Since
-             * Format: date-time
-             */
-            since: string;
-            /**
-             * Status
-             * @enum {string}
-             */
-            status: "pending" | "running" | "done" | "failed";
-            /** Topics */
-            topics: string[];
-            /**
-             * Until
-             * Format: date-time
-             */
-            until: string;
-            /** Workspace Id */
-            workspace_id: string | null;
-        };
-        /**
-         * RestoreRequest
-         * @description Archived events of these topics in [since, until) to publish again as replays.
-         * @example {
-         *       "since": "2026-03-01T00:00:00Z",
-         *       "topics": [
-         *         "sextant.activity.attributed"
-         *       ],
-         *       "until": "2026-04-01T00:00:00Z"
-         *     }
-         */
-        RestoreRequest: {
-            /**
-             * Since
-             * Format: date-time
-             * @description events at or after this moment
-             */
-            since: string;
-            /**
-             * Topics
-             * @description the topics projections are built from (a config change or a purge request is never replayed)
-             */
-            topics: ("sextant.activity" | "sextant.activity.attributed" | "sextant.identity")[];
-            /**
-             * Until
-             * Format: date-time
-             * @description events before this moment
-             */
-            until: string;
-            /**
-             * Workspace Id
-             * @description only this workspace's events
-             */
-            workspace_id?: string | null;
         };
         /** RestoreView */
         RestoreView: {
@@ -6006,11 +5668,6 @@ export interface components {
              * Format: date-time
              */
             since: string;
-            /**
-             * Team
-             * @description the team filter, if any
-             */
-            team?: string | null;
             total: components["schemas"]["ReviewPeriod"];
             /**
              * Until
@@ -6098,180 +5755,163 @@ export interface components {
             rule: string;
         };
         /**
-         * SchedulePage
+         * Run
          * @example {
-         *       "items": [
-         *         {
-         *           "at": "08:00:00",
-         *           "created_at": "2026-03-20T10:00:00Z",
-         *           "created_by": "alice@example.com",
-         *           "day": 1,
-         *           "every": "weekly",
-         *           "format": "pdf",
-         *           "id": "01a24c0b-fe8d-7377-8d87-5d73ab74e7f7",
-         *           "kind": "dora",
-         *           "last_report_id": null,
-         *           "last_run_at": null,
-         *           "next_run_at": "2026-03-23T07:00:00Z",
-         *           "notify": [
-         *             "tenant_admin",
-         *             "manager"
-         *           ],
-         *           "scope": "workspace:0190f5c2-1111-7c3a-9d3e-1b2c3d4e5f60",
-         *           "time_zone": "Europe/Paris"
-         *         }
-         *       ],
-         *       "next_cursor": null
+         *       "created_at": "2026-03-02T09:00:00Z",
+         *       "error": null,
+         *       "finished_at": "2026-03-02T09:00:09Z",
+         *       "id": "0190f000-0000-7000-8000-00000000b001",
+         *       "progress": 100,
+         *       "requested_by": "mia@example.com",
+         *       "result": {
+         *         "by_kind": {
+         *           "knowledge_silo": 1,
+         *           "review_wait": 1,
+         *           "reviewer_load": 1
+         *         },
+         *         "dropped": {
+         *           "unknown_person": 1
+         *         },
+         *         "fallback": null,
+         *         "findings": 3,
+         *         "held_back": 1,
+         *         "suggestions": 2,
+         *         "tokens": 1840,
+         *         "written_by": "model"
+         *       },
+         *       "started_at": "2026-03-02T09:00:01Z",
+         *       "status": "succeeded",
+         *       "step": "done",
+         *       "team_id": null,
+         *       "trigger": "on_demand",
+         *       "workspace_id": "0190f000-0000-7000-8000-00000000a001"
          *     }
          */
-        SchedulePage: {
-            /** Items */
-            items: components["schemas"]["ScheduleView"][];
-            /**
-             * Next Cursor
-             * @description pass as ?cursor= for the next page
-             */
-            next_cursor: string | null;
-        };
-        /**
-         * ScheduleRequest
-         * @description A report to produce on its own, weekly or monthly; the scope is ``?scope=``.
-         * @example {
-         *       "at": "08:00",
-         *       "day": 1,
-         *       "every": "weekly",
-         *       "format": "pdf",
-         *       "kind": "dora",
-         *       "notify": [
-         *         "tenant_admin",
-         *         "manager"
-         *       ],
-         *       "time_zone": "Europe/Paris"
-         *     }
-         */
-        ScheduleRequest: {
-            /**
-             * At
-             * Format: time
-             * @description local time of the run, HH:MM, in time_zone (a time skipped by a daylight-saving change runs after the jump; a repeated one, the first time)
-             */
-            at: string;
-            /**
-             * Day
-             * @description weekly: 1 (Monday) to 7 (Sunday); monthly: 1 to 31 (a day past a month's end runs on its last day)
-             */
-            day: number;
-            /**
-             * Every
-             * @description weekly: reports on the seven days before each run; monthly: on the calendar month before it
-             * @enum {string}
-             */
-            every: "weekly" | "monthly";
-            /**
-             * Format
-             * @description pdf or csv
-             * @default pdf
-             * @enum {string}
-             */
-            format: "pdf" | "csv";
-            /**
-             * Kind
-             * @description the report kind, as for POST /v1/reports
-             * @enum {string}
-             */
-            kind: "dora" | "compliance" | "sprint" | "forecast" | "developer-trends";
-            /**
-             * Notify
-             * @description the roles notified when a report of this schedule is ready or failed
-             */
-            notify?: ("platform_admin" | "tenant_admin" | "manager" | "member" | "partner")[];
-            /**
-             * Time Zone
-             * @description IANA time zone of day and at
-             * @default UTC
-             */
-            time_zone: string;
-        };
-        /**
-         * ScheduleView
-         * @description A schedule: what it produces, when it runs next, and what it produced last.
-         * @example {
-         *       "at": "08:00:00",
-         *       "created_at": "2026-03-20T10:00:00Z",
-         *       "created_by": "alice@example.com",
-         *       "day": 1,
-         *       "every": "weekly",
-         *       "format": "pdf",
-         *       "id": "01a24c0b-fe8d-7377-8d87-5d73ab74e7f7",
-         *       "kind": "dora",
-         *       "last_report_id": null,
-         *       "last_run_at": null,
-         *       "next_run_at": "2026-03-23T07:00:00Z",
-         *       "notify": [
-         *         "tenant_admin",
-         *         "manager"
-         *       ],
-         *       "scope": "workspace:0190f5c2-1111-7c3a-9d3e-1b2c3d4e5f60",
-         *       "time_zone": "Europe/Paris"
-         *     }
-         */
-        ScheduleView: {
-            /**
-             * At
-             * Format: time
-             */
-            at: string;
+        Run: {
             /**
              * Created At
              * Format: date-time
              */
             created_at: string;
-            /** Created By */
-            created_by: string;
-            /** Day */
-            day: number;
-            /**
-             * Every
-             * @enum {string}
-             */
-            every: "weekly" | "monthly";
-            /**
-             * Format
-             * @enum {string}
-             */
-            format: "pdf" | "csv";
+            /** Error */
+            error: string | null;
+            /** Finished At */
+            finished_at: string | null;
             /**
              * Id
              * Format: uuid
              */
             id: string;
             /**
-             * Kind
+             * Progress
+             * @description percent done
+             */
+            progress: number;
+            /** Requested By */
+            requested_by: string;
+            /** @description set once the run succeeded */
+            result: components["schemas"]["RunResult"] | null;
+            /** Started At */
+            started_at: string | null;
+            /**
+             * Status
              * @enum {string}
              */
-            kind: "dora" | "compliance" | "sprint" | "forecast" | "developer-trends";
+            status: "queued" | "running" | "succeeded" | "failed";
             /**
-             * Last Report Id
-             * @description the report the last run produced
+             * Step
+             * @description what the run is doing or did last
              */
-            last_report_id: string | null;
+            step: string;
+            /** Team Id */
+            team_id: string | null;
             /**
-             * Last Run At
-             * @description the last run, in UTC
+             * Trigger
+             * @enum {string}
              */
-            last_run_at: string | null;
+            trigger: "on_demand" | "schedule";
             /**
-             * Next Run At
-             * Format: date-time
-             * @description the next run, in UTC
+             * Workspace Id
+             * Format: uuid
              */
-            next_run_at: string;
-            /** Notify */
-            notify: ("platform_admin" | "tenant_admin" | "manager" | "member" | "partner")[];
-            /** Scope */
-            scope: string;
-            /** Time Zone */
-            time_zone: string;
+            workspace_id: string;
+        };
+        /**
+         * RunRequest
+         * @example {}
+         */
+        RunRequest: {
+            /**
+             * Team Id
+             * @description the team the run is about (recorded; until insights knows teams, a run covers the whole workspace)
+             */
+            team_id?: string | null;
+        };
+        /**
+         * RunResult
+         * @example {
+         *       "by_kind": {
+         *         "knowledge_silo": 1,
+         *         "review_wait": 1,
+         *         "reviewer_load": 1
+         *       },
+         *       "dropped": {
+         *         "unknown_person": 1
+         *       },
+         *       "fallback": null,
+         *       "findings": 3,
+         *       "held_back": 1,
+         *       "suggestions": 2,
+         *       "tokens": 1840,
+         *       "written_by": "model"
+         *     }
+         */
+        RunResult: {
+            /**
+             * By Kind
+             * @description findings by kind
+             */
+            by_kind: {
+                [key: string]: number;
+            };
+            /**
+             * Dropped
+             * @description model suggestions dropped by the grounding check, by reason (unknown_finding, unknown_person, invalid, malformed_reply)
+             */
+            dropped: {
+                [key: string]: number;
+            };
+            /**
+             * Fallback
+             * @description why templates wrote everything: no_api_key, token_budget, breaker_open, timeout, http_<status>, network, no_prompt
+             */
+            fallback: string | null;
+            /**
+             * Findings
+             * @description problems the detectors found
+             */
+            findings: number;
+            /**
+             * Held Back
+             * @description suggestions not made again (cooldown, open, snoozed)
+             */
+            held_back: number;
+            /**
+             * Suggestions
+             * @description suggestions made (after cooldowns and repeats)
+             */
+            suggestions: number;
+            /**
+             * Tokens
+             * @description Gemini tokens the run spent
+             */
+            tokens: number;
+            /**
+             * Written By
+             * @description model: Gemini was asked and its grounded suggestions kept; template: every suggestion written from its finding
+             * @enum {string}
+             */
+            written_by: "model" | "template";
         };
         /**
          * SessionReply
@@ -6492,28 +6132,13 @@ export interface components {
          *             "id": "018f2a3b-5d6e-7f80-9a1b-2c3d4e5f6a7b",
          *             "is_bot": false,
          *             "kind": "github",
-         *             "login": "ada",
-         *             "placed_by": "same GitHub login",
-         *             "placed_score": 1
+         *             "login": "ada"
          *           }
          *         ],
          *         "display_name": "Ada Lovelace",
          *         "id": "018f2a3b-4c5d-7e6f-8a9b-0c1d2e3f4a5b",
          *         "is_bot": false,
-         *         "locked": false,
-         *         "merges": [
-         *           {
-         *             "actor": null,
-         *             "alias_ids": [
-         *               "018f2a3b-5d6e-7f80-9a1b-2c3d4e5f6a7b"
-         *             ],
-         *             "merged_at": "2026-12-01T09:30:00Z",
-         *             "merged_id": "018f2a3b-4c5d-7e6f-8a9b-0c1d2e3f4a6c",
-         *             "rule": "same full name (0.004 others expected to carry the name among 120; same handle ada)",
-         *             "score": 0.87,
-         *             "survivor_id": "018f2a3b-4c5d-7e6f-8a9b-0c1d2e3f4a5b"
-         *           }
-         *         ]
+         *         "locked": false
          *       },
          *       "new_developer": {
          *         "aliases": [
@@ -6531,28 +6156,13 @@ export interface components {
          *             "id": "018f2a3b-5d6e-7f80-9a1b-2c3d4e5f6a7b",
          *             "is_bot": false,
          *             "kind": "github",
-         *             "login": "ada",
-         *             "placed_by": "same GitHub login",
-         *             "placed_score": 1
+         *             "login": "ada"
          *           }
          *         ],
          *         "display_name": "Ada Lovelace",
          *         "id": "018f2a3b-4c5d-7e6f-8a9b-0c1d2e3f4a6c",
          *         "is_bot": false,
-         *         "locked": false,
-         *         "merges": [
-         *           {
-         *             "actor": null,
-         *             "alias_ids": [
-         *               "018f2a3b-5d6e-7f80-9a1b-2c3d4e5f6a7b"
-         *             ],
-         *             "merged_at": "2026-12-01T09:30:00Z",
-         *             "merged_id": "018f2a3b-4c5d-7e6f-8a9b-0c1d2e3f4a6c",
-         *             "rule": "same full name (0.004 others expected to carry the name among 120; same handle ada)",
-         *             "score": 0.87,
-         *             "survivor_id": "018f2a3b-4c5d-7e6f-8a9b-0c1d2e3f4a5b"
-         *           }
-         *         ]
+         *         "locked": false
          *       },
          *       "restored": true
          *     }
@@ -6845,140 +6455,124 @@ export interface components {
             to_status: string;
         };
         /**
-         * SubscriptionCreate
+         * Suggestion
          * @example {
-         *       "description": "deployment evidence",
-         *       "event_types": [
-         *         "sextant.gates.evaluated.v1",
-         *         "sextant.gates.overridden.v1"
+         *       "action": "Have a teammate pair with P1 or review in octo/billing to share the knowledge.",
+         *       "area": "octo/billing",
+         *       "created_at": "2026-03-02T09:00:09Z",
+         *       "finding_ids": [
+         *         "knowledge_silo-3f2a1c9b0d"
          *       ],
-         *       "url": "https://webhooks.partner.invalid/sextant"
+         *       "findings": [
+         *         {
+         *           "area": "octo/billing",
+         *           "change_ids": [],
+         *           "detail": {},
+         *           "evidence": {
+         *             "author_share": 1,
+         *             "changes": 12
+         *           },
+         *           "id": "knowledge_silo-3f2a1c9b0d",
+         *           "item_ids": [],
+         *           "kind": "knowledge_silo",
+         *           "people": [
+         *             "0190f000-0000-7000-8000-00000000d001"
+         *           ],
+         *           "severity": "high"
+         *         }
+         *       ],
+         *       "id": "0190f000-0000-7000-8000-00000000c001",
+         *       "kind": "knowledge_silo",
+         *       "people": [
+         *         {
+         *           "alias": "P1",
+         *           "developer_id": "0190f000-0000-7000-8000-00000000d001"
+         *         }
+         *       ],
+         *       "rank": 1.5,
+         *       "rationale": "12 changes in the last year; one author is a bus factor of 1.",
+         *       "run_id": "0190f000-0000-7000-8000-00000000b001",
+         *       "severity": "high",
+         *       "snoozed_until": null,
+         *       "status": "open",
+         *       "team_id": null,
+         *       "title": "P1 wrote 100 % of octo/billing's changes this year",
+         *       "workspace_id": "0190f000-0000-7000-8000-00000000a001",
+         *       "written_by": "template"
          *     }
          */
-        SubscriptionCreate: {
-            /**
-             * Description
-             * @default
-             */
-            description: string;
-            /**
-             * Event Types
-             * @description registered event types (see /v1/events/asyncapi.json), e.g. sextant.gates.evaluated.v1
-             */
-            event_types: string[];
-            /**
-             * Url
-             * @description where deliveries are POSTed: https, to a public address (plain http and private hosts only where the operator's egress allow-list opens them)
-             */
-            url: string;
-        };
-        /**
-         * SubscriptionDeliveryReply
-         * @example {
-         *       "attempts": 2,
-         *       "created_at": "2026-12-01T09:30:00Z",
-         *       "event_id": "0193a1b2-c3d4-7e5f-8a9b-aabbccddeeff",
-         *       "event_type": "sextant.gates.evaluated.v1",
-         *       "finished_at": "2026-12-01T09:30:00Z",
-         *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
-         *       "last_status_code": 204,
-         *       "status": "delivered",
-         *       "subscription_id": "6b2d4f80-1a3c-4e5f-9b7d-8c0e2a4f6b1d"
-         *     }
-         */
-        SubscriptionDeliveryReply: {
-            /** Attempts */
-            attempts: number;
+        Suggestion: {
+            /** Action */
+            action: string;
+            /** Area */
+            area: string | null;
             /**
              * Created At
              * Format: date-time
              */
             created_at: string;
+            /** Finding Ids */
+            finding_ids: string[];
             /**
-             * Event Id
-             * Format: uuid
-             * @description the webhook-id header: the same on every retry
+             * Findings
+             * @description the findings it rests on: kind, severity, people, area, evidence numbers, the change and work-item ids behind them
              */
-            event_id: string;
-            /** Event Type */
-            event_type: string;
-            /** Finished At */
-            finished_at?: string | null;
+            findings: {
+                [key: string]: unknown;
+            }[];
             /**
              * Id
              * Format: uuid
              */
             id: string;
             /**
-             * Last Error
-             * @description why the last attempt failed
+             * Kind
+             * @description the kind of its first finding, e.g. pairing
              */
-            last_error?: string | null;
+            kind: string;
             /**
-             * Last Status Code
-             * @description the receiver's last answer
+             * People
+             * @description the pseudonyms its text uses, and who they are
              */
-            last_status_code?: number | null;
-            /** Next Attempt At */
-            next_attempt_at?: string | null;
+            people: components["schemas"]["Person"][];
             /**
-             * Status
-             * @description abandoned: the subscription was disabled or deleted first
+             * Rank
+             * @description severity weight x the kind's expected acceptance
+             */
+            rank: number;
+            /** Rationale */
+            rationale: string;
+            /**
+             * Run Id
+             * Format: uuid
+             */
+            run_id: string;
+            /**
+             * Severity
              * @enum {string}
              */
-            status: "pending" | "delivered" | "failed" | "abandoned";
-            /**
-             * Subscription Id
-             * Format: uuid
-             */
-            subscription_id: string;
-        };
-        /**
-         * SubscriptionReply
-         * @example {
-         *       "consecutive_failures": 0,
-         *       "created_at": "2026-12-01T09:30:00Z",
-         *       "created_by": "admin@acme",
-         *       "description": "deployment evidence",
-         *       "event_types": [
-         *         "sextant.gates.evaluated.v1"
-         *       ],
-         *       "id": "6b2d4f80-1a3c-4e5f-9b7d-8c0e2a4f6b1d",
-         *       "status": "active",
-         *       "url": "https://webhooks.partner.invalid/sextant"
-         *     }
-         */
-        SubscriptionReply: {
-            /**
-             * Consecutive Failures
-             * @description failed attempts in a row; 0 after a success
-             */
-            consecutive_failures: number;
-            /**
-             * Created At
-             * Format: date-time
-             */
-            created_at: string;
-            /** Created By */
-            created_by: string;
-            /** Description */
-            description: string;
-            /** Disabled Reason */
-            disabled_reason?: string | null;
-            /** Event Types */
-            event_types: string[];
-            /**
-             * Id
-             * Format: uuid
-             */
-            id: string;
+            severity: "low" | "medium" | "high";
+            /** Snoozed Until */
+            snoozed_until: string | null;
             /**
              * Status
              * @enum {string}
              */
-            status: "active" | "disabled";
-            /** Url */
-            url: string;
+            status: "open" | "confirmed" | "rejected" | "snoozed";
+            /** Team Id */
+            team_id: string | null;
+            /** Title */
+            title: string;
+            /**
+             * Workspace Id
+             * Format: uuid
+             */
+            workspace_id: string;
+            /**
+             * Written By
+             * @enum {string}
+             */
+            written_by: "model" | "template";
         };
         /** SuggestionList */
         SuggestionList: {
@@ -6989,6 +6583,84 @@ export interface components {
              * @description pass as ?cursor= for the next page; absent on the last
              */
             next_cursor?: string | null;
+        };
+        /**
+         * SuggestionPage
+         * @example {
+         *       "items": [
+         *         {
+         *           "action": "Have a teammate pair with P1 or review in octo/billing to share the knowledge.",
+         *           "area": "octo/billing",
+         *           "created_at": "2026-03-02T09:00:09Z",
+         *           "finding_ids": [
+         *             "knowledge_silo-3f2a1c9b0d"
+         *           ],
+         *           "findings": [
+         *             {
+         *               "area": "octo/billing",
+         *               "change_ids": [],
+         *               "detail": {},
+         *               "evidence": {
+         *                 "author_share": 1,
+         *                 "changes": 12
+         *               },
+         *               "id": "knowledge_silo-3f2a1c9b0d",
+         *               "item_ids": [],
+         *               "kind": "knowledge_silo",
+         *               "people": [
+         *                 "0190f000-0000-7000-8000-00000000d001"
+         *               ],
+         *               "severity": "high"
+         *             }
+         *           ],
+         *           "id": "0190f000-0000-7000-8000-00000000c001",
+         *           "kind": "knowledge_silo",
+         *           "people": [
+         *             {
+         *               "alias": "P1",
+         *               "developer_id": "0190f000-0000-7000-8000-00000000d001"
+         *             }
+         *           ],
+         *           "rank": 1.5,
+         *           "rationale": "12 changes in the last year; one author is a bus factor of 1.",
+         *           "run_id": "0190f000-0000-7000-8000-00000000b001",
+         *           "severity": "high",
+         *           "snoozed_until": null,
+         *           "status": "open",
+         *           "team_id": null,
+         *           "title": "P1 wrote 100 % of octo/billing's changes this year",
+         *           "workspace_id": "0190f000-0000-7000-8000-00000000a001",
+         *           "written_by": "template"
+         *         }
+         *       ],
+         *       "next_cursor": null
+         *     }
+         */
+        SuggestionPage: {
+            /** Items */
+            items: components["schemas"]["Suggestion"][];
+            /** Next Cursor */
+            next_cursor: string | null;
+        };
+        /**
+         * SuggestionStats
+         * @example {
+         *       "kinds": [
+         *         {
+         *           "acceptance_rate": 0.75,
+         *           "confirmed": 3,
+         *           "expected_acceptance": 0.666667,
+         *           "kind": "knowledge_silo",
+         *           "open": 2,
+         *           "rejected": 1,
+         *           "snoozed": 0
+         *         }
+         *       ]
+         *     }
+         */
+        SuggestionStats: {
+            /** Kinds */
+            kinds: components["schemas"]["KindStats"][];
         };
         /**
          * SuggestionView
@@ -7068,143 +6740,6 @@ export interface components {
              * @description pass as ?cursor= for the next page; absent on the last
              */
             next_cursor?: string | null;
-        };
-        /**
-         * TeamMetricsReply
-         * @description A team's figures in total and per period, with the rule that made them.
-         * @example {
-         *       "granularity": "day",
-         *       "include_bots": false,
-         *       "membership_rule": "a developer's day counts for the teams they were a member of on that day (starts_on to ends_on, both included); memberships read as the developer reads now, so a merge brings the merged developer's memberships along",
-         *       "periods": [],
-         *       "since": "2026-03-02",
-         *       "team_id": "0190f5c2-eeee-7000-8000-000000000000",
-         *       "team_name": "Payments",
-         *       "total": {
-         *         "changes_merged": 2,
-         *         "changes_opened": 2,
-         *         "commits": 7,
-         *         "cycle_time_count": 2,
-         *         "cycle_time_p50_hours": 3,
-         *         "cycle_time_p85_hours": 3.7,
-         *         "developer_days": 3,
-         *         "developers": 2,
-         *         "end": "2026-03-04",
-         *         "period": "total",
-         *         "review_latency_count": 1,
-         *         "review_latency_hours": 2.5,
-         *         "reviews_given": 1,
-         *         "start": "2026-03-02",
-         *         "wip": 1
-         *       },
-         *       "until": "2026-03-04"
-         *     }
-         */
-        TeamMetricsReply: {
-            /**
-             * Granularity
-             * @enum {string}
-             */
-            granularity: "day" | "week";
-            /** Include Bots */
-            include_bots: boolean;
-            /** Membership Rule */
-            membership_rule: string;
-            /** Periods */
-            periods: components["schemas"]["TeamPeriod"][];
-            /**
-             * Since
-             * Format: date
-             */
-            since: string;
-            /**
-             * Team Id
-             * Format: uuid
-             */
-            team_id: string;
-            /**
-             * Team Name
-             * @description null when identity has not announced it yet
-             */
-            team_name: string | null;
-            total: components["schemas"]["TeamPeriod"];
-            /**
-             * Until
-             * Format: date
-             * @description excluded
-             */
-            until: string;
-        };
-        /**
-         * TeamPeriod
-         * @description A team's figures over one period (or the whole range).
-         */
-        TeamPeriod: {
-            /** Changes Merged */
-            changes_merged: number;
-            /** Changes Opened */
-            changes_opened: number;
-            /** Commits */
-            commits: number;
-            /**
-             * Cycle Time Count
-             * @description changes merged behind the percentiles
-             */
-            cycle_time_count: number;
-            /**
-             * Cycle Time P50 Hours
-             * @description median first commit (else opening) to merge of the members' merges
-             */
-            cycle_time_p50_hours: number | null;
-            /** Cycle Time P85 Hours */
-            cycle_time_p85_hours: number | null;
-            /**
-             * Developer Days
-             * @description member days with activity behind the figures
-             */
-            developer_days: number;
-            /**
-             * Developers
-             * @description distinct developers counted (members with activity)
-             */
-            developers: number;
-            /**
-             * End
-             * Format: date
-             * @description the day after the period's last
-             */
-            end: string;
-            /**
-             * Period
-             * @enum {string}
-             */
-            period: "total" | "day" | "week";
-            /**
-             * Review Latency Count
-             * @description first reviews behind the latency
-             */
-            review_latency_count: number;
-            /**
-             * Review Latency Hours
-             * @description mean time from a change's opening to a member's first review of it
-             */
-            review_latency_hours: number | null;
-            /**
-             * Reviews Given
-             * @description reviews of others' change requests
-             */
-            reviews_given: number;
-            /**
-             * Start
-             * Format: date
-             * @description first UTC day of the period
-             */
-            start: string;
-            /**
-             * Wip
-             * @description sum over the developers counted of their open change requests at the end of their last active day of the period
-             */
-            wip: number;
         };
         /**
          * TeamView
@@ -7349,38 +6884,6 @@ export interface components {
              */
             inclusive: boolean;
         };
-        /**
-         * UserLink
-         * @description Which user (the gateway's token subject) a developer is; null for none.
-         * @example {
-         *       "user_id": "ada@example.org"
-         *     }
-         */
-        UserLink: {
-            /**
-             * User Id
-             * @description the user's subject as the gateway's tokens carry it (no control characters); null unlinks
-             */
-            user_id: string | null;
-        };
-        /** UserLinkView */
-        UserLinkView: {
-            /**
-             * Developer Id
-             * Format: uuid
-             */
-            developer_id: string;
-            /**
-             * Previous User Id
-             * @description the user linked before this change
-             */
-            previous_user_id: string | null;
-            /**
-             * User Id
-             * @description the user linked now; null for none
-             */
-            user_id: string | null;
-        };
         /** VerificationFinding */
         VerificationFinding: {
             /**
@@ -7436,12 +6939,6 @@ export interface components {
              * @description objects re-read
              */
             objects: number;
-            /**
-             * Tombstones
-             * @description entries whose object was deleted at the end of its cold period
-             * @default 0
-             */
-            tombstones: number;
         };
         /**
          * ViewChange
@@ -8289,188 +7786,6 @@ export interface operations {
                 };
             };
             /** @description a parameter of the wrong type or out of range (named) */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description over the tenant's, the key's or the address's rate: retry after Retry-After */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description the service behind this route or a database is unavailable: nothing was changed */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-        };
-    };
-    request_restore: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["RestoreRequest"];
-            };
-        };
-        responses: {
-            /** @description Successful Response */
-            202: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Restore"];
-                };
-            };
-            /** @description the call names no tenant */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description no token, or an expired, revoked or unknown one */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description the caller is not a tenant or platform admin */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description the ?scope= or the object named is not the caller's tenant's */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description the body is over the gateway's limit */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description a topic that is not replayable, or until not after since (named) */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description over the tenant's, the key's or the address's rate: retry after Retry-After */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description the service behind this route or a database is unavailable: nothing was changed */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-        };
-    };
-    get_restore: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                /** @description the restore's id, as requesting it gave it */
-                restore_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Successful Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Restore"];
-                };
-            };
-            /** @description the call names no tenant */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description no token, or an expired, revoked or unknown one */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description the caller is not a tenant or platform admin */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description no such restore in the tenant */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description the id is not a UUID */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -10292,7 +9607,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the caller may not see this developer (see the privacy rules), or the tenant turned per-developer metrics off */
+            /** @description the role may not see developers' metrics, or the tenant turned them off */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -10311,114 +9626,6 @@ export interface operations {
                 };
             };
             /** @description a parameter of the wrong type (named in the detail) */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description over the tenant's, the key's or the address's rate: retry after Retry-After */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description the service behind this route or a database is unavailable: nothing was changed */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-        };
-    };
-    link_user: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                /** @description the developer's id */
-                developer_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["UserLink"];
-            };
-        };
-        responses: {
-            /** @description Successful Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["UserLinkView"];
-                };
-            };
-            /** @description a ?scope= given twice, or a value the service cannot use */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description no token, or an expired, revoked or unknown one */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description the caller's role or tenant may not do this */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description no such developer in this tenant */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description a developer named was merged into another (merged_into) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description the body is over the gateway's limit */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Validation Error */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -12541,8 +11748,6 @@ export interface operations {
                 include_bots?: boolean;
                 /** @description only this developer's changes (as author) and work items (as assignee); those merged into it included */
                 developer?: string | null;
-                /** @description only the team's: changes whose author was in the team on the day they merged (else opened), work items whose assignee was in it on the day they were done */
-                team?: string | null;
                 /** @description workspace:<id> or view:<id> (a view joins several workspaces) */
                 scope: string;
             };
@@ -12593,17 +11798,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the team filter names no team of this tenant */
+            /** @description the ?scope= or the object named is not the caller's tenant's */
             404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description the team filter names a deleted team */
-            410: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -12653,8 +11849,6 @@ export interface operations {
                 include_bots?: boolean;
                 /** @description only this developer's changes (as author) and work items (as assignee); those merged into it included */
                 developer?: string | null;
-                /** @description only the team's: changes whose author was in the team on the day they merged (else opened), work items whose assignee was in it on the day they were done */
-                team?: string | null;
                 /** @description workspace:<id> or view:<id> (a view joins several workspaces) */
                 scope: string;
             };
@@ -12705,17 +11899,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the team filter names no team of this tenant */
+            /** @description the ?scope= or the object named is not the caller's tenant's */
             404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description the team filter names a deleted team */
-            410: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -13129,604 +12314,6 @@ export interface operations {
             };
         };
     };
-    get_logo: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description the logo's bytes, PNG or JPEG as uploaded */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/octet-stream": string;
-                };
-            };
-            /** @description a ?scope= given twice, or a value the service cannot use */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description no token, or an expired, revoked or unknown one */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description the caller's role may not read reports */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description the tenant has no logo */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description over the tenant's, the key's or the address's rate: retry after Retry-After */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description no object store is configured for reports */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-        };
-    };
-    put_logo: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** @description the image's bytes as the body (not a form), PNG or JPEG, whatever the Content-Type says */
-        requestBody: {
-            content: {
-                "application/octet-stream": string;
-            };
-        };
-        responses: {
-            /** @description Successful Response */
-            204: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description a damaged image, or one over 4096 pixels a side */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description no token, or an expired, revoked or unknown one */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description only a tenant admin sets the logo */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description the ?scope= or the object named is not the caller's tenant's */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description the image is over the size limit */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description the body is neither a PNG nor a JPEG */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description over the tenant's, the key's or the address's rate: retry after Retry-After */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description no object store is configured for reports */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-        };
-    };
-    delete_logo: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Successful Response */
-            204: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description a ?scope= given twice, or a value the service cannot use */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description no token, or an expired, revoked or unknown one */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description only a tenant admin removes the logo */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description the tenant has no logo */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description over the tenant's, the key's or the address's rate: retry after Retry-After */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description no object store is configured for reports */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-        };
-    };
-    list_schedules: {
-        parameters: {
-            query?: {
-                /** @description items per page */
-                limit?: number;
-                /** @description the previous page's next_cursor; none for the first */
-                cursor?: string | null;
-            };
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Successful Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["SchedulePage"];
-                };
-            };
-            /** @description a cursor this API did not give out */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description no token, or an expired, revoked or unknown one */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description the caller's role may not read schedules */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description the ?scope= or the object named is not the caller's tenant's */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description a parameter out of range (named in the detail) */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description over the tenant's, the key's or the address's rate: retry after Retry-After */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description the service behind this route or a database is unavailable: nothing was changed */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-        };
-    };
-    create_schedule: {
-        parameters: {
-            query: {
-                /** @description workspace:<id> or view:<id> (a view joins several workspaces) */
-                scope: string;
-            };
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["ScheduleRequest"];
-            };
-        };
-        responses: {
-            /** @description Successful Response */
-            201: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ScheduleView"];
-                };
-            };
-            /** @description a bad scope */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description no token, or an expired, revoked or unknown one */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description the caller's role may not schedule reports */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description the ?scope= or the object named is not the caller's tenant's */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description the body is over the gateway's limit */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description a parameter of the wrong type or value (named in the detail) */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description over the tenant's, the key's or the address's rate: retry after Retry-After */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description the service behind this route or a database is unavailable: nothing was changed */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-        };
-    };
-    get_schedule: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                /** @description the schedule's id, as POST /v1/report-schedules gave it */
-                schedule_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Successful Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ScheduleView"];
-                };
-            };
-            /** @description a ?scope= given twice, or a value the service cannot use */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description no token, or an expired, revoked or unknown one */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description the caller's role may not read schedules */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description no such schedule in the caller's tenant */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description the id is not a UUID */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description over the tenant's, the key's or the address's rate: retry after Retry-After */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description the service behind this route or a database is unavailable: nothing was changed */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-        };
-    };
-    delete_schedule: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                /** @description the schedule's id, as POST /v1/report-schedules gave it */
-                schedule_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Successful Response */
-            204: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description a ?scope= given twice, or a value the service cannot use */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description no token, or an expired, revoked or unknown one */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description the caller's role may not delete schedules */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description no such schedule in the caller's tenant */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description the id is not a UUID */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description over the tenant's, the key's or the address's rate: retry after Retry-After */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description the service behind this route or a database is unavailable: nothing was changed */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-        };
-    };
     list_reports: {
         parameters: {
             query?: {
@@ -13971,15 +12558,6 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the report's file expired and was deleted (the retention of files) */
-            410: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
             /** @description the id is not a UUID */
             422: {
                 headers: {
@@ -14076,15 +12654,6 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the report's file expired and was deleted (the retention of files) */
-            410: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
             /** @description the id is not a UUID */
             422: {
                 headers: {
@@ -14173,15 +12742,6 @@ export interface operations {
             };
             /** @description the report has not failed */
             409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description the report's file expired and was deleted (the retention of files) */
-            410: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -15775,13 +14335,17 @@ export interface operations {
             };
         };
     };
-    list_subscriptions: {
+    list_suggestions: {
         parameters: {
-            query?: {
+            query: {
+                /** @description only suggestions in this state */
+                status?: ("open" | "confirmed" | "rejected" | "snoozed") | null;
                 /** @description items per page */
                 limit?: number;
                 /** @description the previous page's next_cursor; none for the first */
                 cursor?: string | null;
+                /** @description workspace:<id> or view:<id> (a view joins several workspaces) */
+                scope: string;
             };
             header?: never;
             path?: never;
@@ -15795,10 +14359,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Page_SubscriptionReply_"];
+                    "application/json": components["schemas"]["SuggestionPage"];
                 };
             };
-            /** @description a value the service cannot use or store */
+            /** @description a bad scope, or a cursor this API did not give out */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -15816,7 +14380,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the caller's role or tenant may not do this */
+            /** @description the caller's role may not do this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -15825,7 +14389,16 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Validation Error */
+            /** @description the ?scope= or the object named is not the caller's tenant's */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description a field of the wrong type or out of range (named) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -15854,29 +14427,32 @@ export interface operations {
             };
         };
     };
-    create_subscription: {
+    start_run: {
         parameters: {
-            query?: never;
+            query: {
+                /** @description workspace:<id> or view:<id> (a view joins several workspaces) */
+                scope: string;
+            };
             header?: never;
             path?: never;
             cookie?: never;
         };
-        requestBody: {
+        requestBody?: {
             content: {
-                "application/json": components["schemas"]["SubscriptionCreate"];
+                "application/json": components["schemas"]["RunRequest"] | null;
             };
         };
         responses: {
             /** @description Successful Response */
-            201: {
+            202: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["CreatedSubscriptionReply"];
+                    "application/json": components["schemas"]["Run"];
                 };
             };
-            /** @description an unknown event type, or a URL the egress policy refuses (named) */
+            /** @description a bad scope, or a cursor this API did not give out */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -15894,8 +14470,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the caller's role or tenant may not do this */
+            /** @description the caller's role may not do this */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the ?scope= or the object named is not the caller's tenant's */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -15912,7 +14497,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Validation Error */
+            /** @description a field of the wrong type or out of range (named) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -15941,13 +14526,16 @@ export interface operations {
             };
         };
     };
-    get_subscription: {
+    get_run: {
         parameters: {
-            query?: never;
+            query: {
+                /** @description workspace:<id> or view:<id> (a view joins several workspaces) */
+                scope: string;
+            };
             header?: never;
             path: {
-                /** @description the subscription's id */
-                subscription_id: string;
+                /** @description the run's id, as POST /v1/suggestions/runs gave it */
+                run_id: string;
             };
             cookie?: never;
         };
@@ -15959,10 +14547,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["SubscriptionReply"];
+                    "application/json": components["schemas"]["Run"];
                 };
             };
-            /** @description a value the service cannot use or store */
+            /** @description a bad scope, or a cursor this API did not give out */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -15980,7 +14568,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the caller's role or tenant may not do this */
+            /** @description the caller's role may not do this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -15989,7 +14577,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description no such subscription in the caller's tenant */
+            /** @description no such run in the scope */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -15998,7 +14586,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Validation Error */
+            /** @description a field of the wrong type or out of range (named) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -16027,14 +14615,14 @@ export interface operations {
             };
         };
     };
-    delete_subscription: {
+    stats: {
         parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                /** @description the subscription's id */
-                subscription_id: string;
+            query: {
+                /** @description workspace:<id> or view:<id> (a view joins several workspaces) */
+                scope: string;
             };
+            header?: never;
+            path?: never;
             cookie?: never;
         };
         requestBody?: never;
@@ -16045,10 +14633,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["SubscriptionReply"];
+                    "application/json": components["schemas"]["SuggestionStats"];
                 };
             };
-            /** @description a value the service cannot use or store */
+            /** @description a bad scope, or a cursor this API did not give out */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -16066,7 +14654,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the caller's role or tenant may not do this */
+            /** @description the caller's role may not do this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -16075,7 +14663,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description no such subscription in the caller's tenant */
+            /** @description the ?scope= or the object named is not the caller's tenant's */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -16084,7 +14672,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Validation Error */
+            /** @description a field of the wrong type or out of range (named) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -16113,22 +14701,24 @@ export interface operations {
             };
         };
     };
-    list_subscription_deliveries: {
+    feedback: {
         parameters: {
-            query?: {
-                /** @description items per page */
-                limit?: number;
-                /** @description the previous page's next_cursor; none for the first */
-                cursor?: string | null;
+            query: {
+                /** @description workspace:<id> or view:<id> (a view joins several workspaces) */
+                scope: string;
             };
             header?: never;
             path: {
-                /** @description the subscription's id */
-                subscription_id: string;
+                /** @description the suggestion's id */
+                suggestion_id: string;
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FeedbackRequest"];
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -16136,10 +14726,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Page_SubscriptionDeliveryReply_"];
+                    "application/json": components["schemas"]["Suggestion"];
                 };
             };
-            /** @description a value the service cannot use or store */
+            /** @description a bad scope, or a cursor this API did not give out */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -16157,7 +14747,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the caller's role or tenant may not do this */
+            /** @description the caller's role may not do this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -16166,7 +14756,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description no such subscription in the caller's tenant */
+            /** @description no such suggestion in the scope */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -16175,7 +14765,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Validation Error */
+            /** @description the suggestion was already confirmed or rejected */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the body is over the gateway's limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description a field of the wrong type or out of range (named) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -16679,111 +15287,6 @@ export interface operations {
                 };
             };
             /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description over the tenant's, the key's or the address's rate: retry after Retry-After */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description the service behind this route or a database is unavailable: nothing was changed */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-        };
-    };
-    get_team_metrics: {
-        parameters: {
-            query?: {
-                /** @description first UTC day, included; default: 28 days before until */
-                since?: string | null;
-                /** @description UTC day after the last one, excluded; default: tomorrow (today in) */
-                until?: string | null;
-                /** @description day or week: the periods, cut from since (the last may be shorter) */
-                granularity?: "day" | "week";
-                /** @description count developers identity knows as bots too */
-                include_bots?: boolean;
-            };
-            header?: never;
-            path: {
-                /** @description the team (identity's id) */
-                team_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description The figures as JSON, or as CSV (the total, then one row per period) when Accept prefers text/csv. */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["TeamMetricsReply"];
-                    "text/csv": string;
-                };
-            };
-            /** @description the call names no tenant, since is not before until, or the range is over three years or 400 periods (the parameter is named) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description no token, or an expired, revoked or unknown one */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description the caller may not see this team (see the privacy rules) */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description no such team in this tenant */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description the team was deleted */
-            410: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description a parameter of the wrong type (named in the detail) */
             422: {
                 headers: {
                     [name: string]: unknown;

@@ -43,15 +43,19 @@ from sextant.contracts.events.platform import (
     DeveloperSplit,
     DeveloperUserLinked,
     MetricsComputed,
+    StaleFlagDismissed,
     TeamCreated,
     TeamDeleted,
     TeamMembershipChanged,
+    WorkItemFlaggedStale,
 )
+from sextant.contracts.registry import type_of
 from sextant.contracts.topics import ACTIVITY_ATTRIBUTED, FORECAST, IDENTITY
 from sextant.insights.db import developer_days, projection, spine, teams
 from sextant.insights.db.developer_days import DayChange, Pair, utc_day
 from sextant.insights.db.projection import Person, record_id
 from sextant.insights.gates import service as gates
+from sextant.insights.health import db as health_db
 from sextant.runtime.consumer import Batched, Handler, each_in_context
 from sextant.runtime.outbox import Outbox
 
@@ -473,7 +477,20 @@ async def announce(session: AsyncSession, tenant: UUID, changes: Sequence[DayCha
 
 
 async def on_forecast(session: AsyncSession, envelope: Envelope) -> None:
-    """Use forecasts and stale flags in suggestions (the suggestions work fills this in)."""
+    """Keep the forecast service's stale flags for the team-health detectors (a flag
+    dismissed is forgotten); forecasts themselves are not used."""
+    if envelope.workspaceid is None:
+        return
+    if envelope.type == type_of(WorkItemFlaggedStale):
+        flagged = WorkItemFlaggedStale.model_validate(envelope.data)
+        await health_db.flag_stale(
+            session, envelope.tenantid, envelope.workspaceid, flagged.work_item_key, envelope.time
+        )
+    elif envelope.type == type_of(StaleFlagDismissed):
+        dismissed = StaleFlagDismissed.model_validate(envelope.data)
+        await health_db.clear_stale(
+            session, envelope.tenantid, envelope.workspaceid, dismissed.work_item_key
+        )
 
 
 HANDLERS: dict[str, Handler] = {

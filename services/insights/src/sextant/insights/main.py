@@ -13,6 +13,8 @@ from sextant.insights import (
 from sextant.insights.db import MIGRATIONS, metadata
 from sextant.insights.gates import api as gates_api
 from sextant.insights.handlers import HANDLERS
+from sextant.insights.health import api as health_api
+from sextant.insights.health import service as health
 from sextant.runtime.app import ServiceSpec
 from sextant.runtime.purge import with_purge
 from sextant.runtime.settings import RuntimeSettings
@@ -30,8 +32,11 @@ SPEC = ServiceSpec(
         developer_metrics.router,
         team_metrics.router,
         gates_api.router,
+        health_api.router,
     ],
     handlers=with_purge(HANDLERS, retention.PURGER),
+    on_start=[health.start],
+    on_stop=[health.stop],
 )
 
 

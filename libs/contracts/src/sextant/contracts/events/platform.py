@@ -199,15 +199,22 @@ class SuggestionCreated(EventModel):
     title: str
     body: str
     generator: Literal["llm", "deterministic"]
-    evidence: list[str] = Field(default_factory=list)
+    evidence: list[str] = Field(
+        default_factory=list, description="the ids of the findings it rests on"
+    )
+    kind: str | None = Field(default=None, description="e.g. pairing, knowledge_silo")
+    severity: Literal["low", "medium", "high"] | None = None
+    people: list[UUID] = Field(default_factory=list, description="developer ids it is about")
+    run_id: UUID | None = None
 
 
 @event_type("sextant.insights.suggestion.feedback_recorded.v1", topic=INSIGHTS)
 class SuggestionFeedbackRecorded(EventModel):
     suggestion_id: UUID
-    verdict: Literal["confirmed", "rejected"]
+    verdict: Literal["confirmed", "rejected", "snoozed"]
     by: str
     comment: str | None = None
+    kind: str | None = Field(default=None, description="the suggestion's kind")
 
 
 # gates ---------------------------------------------------------------------------------

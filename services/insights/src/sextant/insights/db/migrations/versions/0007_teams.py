@@ -1,7 +1,7 @@
 """Teams, their dated memberships and user ↔ developer links, as identity announces them.
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 """
 
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ from alembic import context, op
 from sextant.runtime.migrations import enable_tenant_rls
 
 revision = "0007"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,1 @@
+"""Team-health: detectors over the team's activity, grounded suggestions, feedback, runs."""
