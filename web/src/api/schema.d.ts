@@ -70,6 +70,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/archive/restores": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Restore archived events: publish them again, marked as replays
+         * @description Every object covering the topics and [since, until) is verified first (a bad one fails the restore, naming it, before anything is published); then their events are published on their own topics with replayid set, so the services rebuild their projections. Answers 202 with the restore; follow Location for its progress. Audited.
+         */
+        post: operations["request_restore"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/archive/restores/{restore_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A restore's progress
+         * @description Its status (pending, running, done, failed), the objects it covers and has published, the events published, and why it failed.
+         */
+        get: operations["get_restore"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/archive/verify": {
         parameters: {
             query?: never;
@@ -475,10 +515,32 @@ export interface paths {
         };
         /**
          * A developer's weekly history and trends against their own past
-         * @description The last 52 weeks of a developer's figures (from the daily DeveloperMetrics history), and over the last 4, 13 and 52 weeks a Mann-Whitney U test per metric against the 52 weeks before (an arrow only when p < 0.05) and a composite flow efficiency, 50 meaning as usual for them. A merged developer answers as the one it was merged into. Managers and tenant admins only; Accept: text/csv for the weekly series.
+         * @description The last 52 weeks of a developer's figures (from the daily DeveloperMetrics history), and over the last 4, 13 and 52 weeks a Mann-Whitney U test per metric against the 52 weeks before (an arrow only when p < 0.05) and a composite flow efficiency, 50 meaning as usual for them. A merged developer answers as the one it was merged into. Tenant admins see every developer, managers their teams' developers, members their own history (the developer linked to their user); Accept: text/csv for the weekly series.
          */
         get: operations["get_trends"];
         put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/developers/{developer_id}/user": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Link a user to a developer, or unlink it (announced and audited)
+         * @description Says which user (the subject of the gateway's tokens) this developer is: insights then
+         *     shows that user their own history and their teams' aggregates. A user is one developer and
+         *     a developer one user: earlier links of either end. Tenant admins only.
+         */
+        put: operations["link_user"];
         post?: never;
         delete?: never;
         options?: never;
@@ -1028,6 +1090,82 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/report-logo": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The logo printed on the tenant's report covers
+         * @description The image's bytes as they were uploaded (PNG or JPEG); 404 while the tenant has none.
+         */
+        get: operations["get_logo"];
+        /**
+         * Set the logo printed on the tenant's report covers
+         * @description The body is the image itself, PNG or JPEG (told by its bytes, whatever the Content-Type says), at most SEXTANT_REPORTS_LOGO_MAX_BYTES and 4096 pixels a side. Replaces the previous one; audited. Tenant admins only.
+         */
+        put: operations["put_logo"];
+        post?: never;
+        /**
+         * Remove the tenant's report logo
+         * @description Covers go without a logo from the next report on; audited. Tenant admins only.
+         */
+        delete: operations["delete_logo"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/report-schedules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The tenant's report schedules, oldest first
+         * @description Every schedule of the caller's tenant, by id, with its next run; page with next_cursor.
+         */
+        get: operations["list_schedules"];
+        put?: never;
+        /**
+         * Schedule a report, weekly or monthly
+         * @description Stores the schedule (audited) and answers 201 with its first run. Each run queues a report like POST /v1/reports, on the creator's behalf for the scope's workspaces as they are now: weekly over the seven days before the run, monthly over the month before it, in the schedule's time zone. The roles in notify are told when each report is ready or failed.
+         */
+        post: operations["create_schedule"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/report-schedules/{schedule_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One report schedule, its next run and the report its last run produced
+         * @description The schedule as created, when it runs next (UTC), and its last run and report, if it ran yet.
+         */
+        get: operations["get_schedule"];
+        put?: never;
+        post?: never;
+        /**
+         * Stop a report schedule
+         * @description Removes the schedule (audited); the reports it produced stay.
+         */
+        delete: operations["delete_schedule"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/reports": {
         parameters: {
             query?: never;
@@ -1037,7 +1175,7 @@ export interface paths {
         };
         /**
          * The tenant's reports, oldest first
-         * @description Every report asked for in the caller's tenant, by id; page with next_cursor.
+         * @description Every report asked for in the caller's tenant whose file has not expired, by id; page with next_cursor.
          */
         get: operations["list_reports"];
         put?: never;
@@ -1403,6 +1541,78 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/subscriptions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The tenant's subscriptions
+         * @description Active and disabled ones, oldest first, a page at a time; never their secrets.
+         */
+        get: operations["list_subscriptions"];
+        put?: never;
+        /**
+         * Subscribe a URL to event types (the signing secret is in this reply only)
+         * @description Every later event of the tenant of one of ``event_types`` is POSTed to ``url``,
+         *     signed per Standard Webhooks with the ``whsec_`` secret returned here once: store it
+         *     now. Failed deliveries are retried with backoff; after repeated failures the
+         *     subscription is disabled and the tenant's admins notified.
+         */
+        post: operations["create_subscription"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/subscriptions/{subscription_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One subscription
+         * @description Its state: active or disabled (and why), failed attempts in a row.
+         */
+        get: operations["get_subscription"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a subscription: nothing more is sent to it
+         * @description Its pending deliveries are abandoned; it is gone from the lists.
+         */
+        delete: operations["delete_subscription"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/subscriptions/{subscription_id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A subscription's delivery log
+         * @description Each event sent or to be sent, oldest first: its attempts, the receiver's last
+         *     answer or the last error, and when it is tried next.
+         */
+        get: operations["list_subscription_deliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/suggestions": {
         parameters: {
             query?: never;
@@ -1566,6 +1776,26 @@ export interface paths {
          *     not overlap.
          */
         post: operations["add_team_member"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/teams/{team_id}/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A team's figures per day or week, from its members' daily history
+         * @description Commits, change requests opened and merged, reviews given, review latency, cycle time (median and P85) and WIP of the developers who were in the team on each day (identity's dated memberships; a developer who moved counts for their old team before and the new one after), over [since, until) in UTC days. Tenant admins see every team; managers and members the teams of the developer linked to their user. Accept: text/csv for rows.
+         */
+        get: operations["get_team_metrics"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1896,7 +2126,9 @@ export interface components {
          *       "id": "018f2a3b-5d6e-7f80-9a1b-2c3d4e5f6a7b",
          *       "is_bot": false,
          *       "kind": "github",
-         *       "login": "ada"
+         *       "login": "ada",
+         *       "placed_by": "same GitHub login",
+         *       "placed_score": 1
          *     }
          */
         AliasView: {
@@ -1919,6 +2151,16 @@ export interface components {
             kind: string;
             /** Login */
             login: string | null;
+            /**
+             * Placed By
+             * @description the link (rule and the evidence it was scored on) that joined this alias to its developer, or who moved it; null when it started the developer
+             */
+            placed_by?: string | null;
+            /**
+             * Placed Score
+             * @description the score of that link
+             */
+            placed_score?: number | null;
         };
         /**
          * ApiKeyCreate
@@ -2847,6 +3089,59 @@ export interface components {
              */
             workspace_id: string;
         };
+        /**
+         * CreatedSubscriptionReply
+         * @example {
+         *       "consecutive_failures": 0,
+         *       "created_at": "2026-12-01T09:30:00Z",
+         *       "created_by": "admin@acme",
+         *       "description": "deployment evidence",
+         *       "event_types": [
+         *         "sextant.gates.evaluated.v1"
+         *       ],
+         *       "id": "6b2d4f80-1a3c-4e5f-9b7d-8c0e2a4f6b1d",
+         *       "secret": "whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+         *       "status": "active",
+         *       "url": "https://webhooks.partner.invalid/sextant"
+         *     }
+         */
+        CreatedSubscriptionReply: {
+            /**
+             * Consecutive Failures
+             * @description failed attempts in a row; 0 after a success
+             */
+            consecutive_failures: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Description */
+            description: string;
+            /** Disabled Reason */
+            disabled_reason?: string | null;
+            /** Event Types */
+            event_types: string[];
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Secret
+             * @description whsec_…: the Standard Webhooks signing secret, in this reply only
+             */
+            secret: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "active" | "disabled";
+            /** Url */
+            url: string;
+        };
         /** CycleTimeSummary */
         CycleTimeSummary: {
             /** Item Type */
@@ -3331,13 +3626,28 @@ export interface components {
          *           "id": "018f2a3b-5d6e-7f80-9a1b-2c3d4e5f6a7b",
          *           "is_bot": false,
          *           "kind": "github",
-         *           "login": "ada"
+         *           "login": "ada",
+         *           "placed_by": "same GitHub login",
+         *           "placed_score": 1
          *         }
          *       ],
          *       "display_name": "Ada Lovelace",
          *       "id": "018f2a3b-4c5d-7e6f-8a9b-0c1d2e3f4a5b",
          *       "is_bot": false,
-         *       "locked": false
+         *       "locked": false,
+         *       "merges": [
+         *         {
+         *           "actor": null,
+         *           "alias_ids": [
+         *             "018f2a3b-5d6e-7f80-9a1b-2c3d4e5f6a7b"
+         *           ],
+         *           "merged_at": "2026-12-01T09:30:00Z",
+         *           "merged_id": "018f2a3b-4c5d-7e6f-8a9b-0c1d2e3f4a6c",
+         *           "rule": "same full name (0.004 others expected to carry the name among 120; same handle ada)",
+         *           "score": 0.87,
+         *           "survivor_id": "018f2a3b-4c5d-7e6f-8a9b-0c1d2e3f4a5b"
+         *         }
+         *       ]
          *     }
          */
         DeveloperDetail: {
@@ -3354,6 +3664,11 @@ export interface components {
             is_bot: boolean;
             /** Locked */
             locked: boolean;
+            /**
+             * Merges
+             * @description the merges that brought this developer's aliases together, oldest first
+             */
+            merges?: components["schemas"]["MergeView"][];
         };
         /** DeveloperList */
         DeveloperList: {
@@ -3828,6 +4143,11 @@ export interface components {
              * Format: date-time
              */
             since: string;
+            /**
+             * Team
+             * @description the team filter, if any
+             */
+            team?: string | null;
             total: components["schemas"]["FlowPeriod"];
             /**
              * Until
@@ -4486,6 +4806,11 @@ export interface components {
              * @description the UTC day its events happened on
              */
             day: string;
+            /**
+             * Deleted At
+             * @description when its object was deleted at the end of its cold period (the entry stays, a tombstone, so the chain still verifies); null while it is stored
+             */
+            deleted_at?: string | null;
             /** Event Count */
             event_count: number;
             /**
@@ -4729,6 +5054,55 @@ export interface components {
              */
             survivor_id: string;
         };
+        /**
+         * MergeView
+         * @example {
+         *       "actor": null,
+         *       "alias_ids": [
+         *         "018f2a3b-5d6e-7f80-9a1b-2c3d4e5f6a7b"
+         *       ],
+         *       "merged_at": "2026-12-01T09:30:00Z",
+         *       "merged_id": "018f2a3b-4c5d-7e6f-8a9b-0c1d2e3f4a6c",
+         *       "rule": "same full name (0.004 others expected to carry the name among 120; same handle ada)",
+         *       "score": 0.87,
+         *       "survivor_id": "018f2a3b-4c5d-7e6f-8a9b-0c1d2e3f4a5b"
+         *     }
+         */
+        MergeView: {
+            /**
+             * Actor
+             * @description who merged them; null when automatic
+             */
+            actor: string | null;
+            /**
+             * Alias Ids
+             * @description the aliases the merged developer brought
+             */
+            alias_ids: string[];
+            /**
+             * Merged At
+             * Format: date-time
+             */
+            merged_at: string;
+            /**
+             * Merged Id
+             * Format: uuid
+             */
+            merged_id: string;
+            /**
+             * Rule
+             * @description the link that merged them, with its evidence; 'manual' for a person's merge
+             */
+            rule: string;
+            /** Score */
+            score: number | null;
+            /**
+             * Survivor Id
+             * Format: uuid
+             * @description the developer merged into (this one or one merged into it)
+             */
+            survivor_id: string;
+        };
         /** MetricTrendView */
         MetricTrendView: {
             /**
@@ -4869,6 +5243,26 @@ export interface components {
         Page_NotificationReply_: {
             /** Items */
             items: components["schemas"]["NotificationReply"][];
+            /**
+             * Next Cursor
+             * @description pass as ?cursor= for the next page; absent on the last
+             */
+            next_cursor?: string | null;
+        };
+        /** Page[SubscriptionDeliveryReply] */
+        Page_SubscriptionDeliveryReply_: {
+            /** Items */
+            items: components["schemas"]["SubscriptionDeliveryReply"][];
+            /**
+             * Next Cursor
+             * @description pass as ?cursor= for the next page; absent on the last
+             */
+            next_cursor?: string | null;
+        };
+        /** Page[SubscriptionReply] */
+        Page_SubscriptionReply_: {
+            /** Items */
+            items: components["schemas"]["SubscriptionReply"][];
             /**
              * Next Cursor
              * @description pass as ?cursor= for the next page; absent on the last
@@ -5266,11 +5660,16 @@ export interface components {
              */
             from: string;
             /**
+             * Items
+             * @description forecast only: also forecast when this many items will be done
+             */
+            items?: number | null;
+            /**
              * Kind
-             * @description dora: the DORA keys over the period; compliance: changes merged without an approving review; sprint: the sprints that started in it
+             * @description dora: the DORA keys over the period; compliance: the evidence pack (unreviewed merges, production deployments and their gates, gate evaluations and overrides); sprint: the sprints that started in it; forecast: how many items the scope finishes from today to the period's last day (and when `items` will be done); developer-trends: each of the tenant's developers against their own past (managers and tenant admins, when the tenant shows per-developer metrics)
              * @enum {string}
              */
-            kind: "dora" | "compliance" | "sprint";
+            kind: "dora" | "compliance" | "sprint" | "forecast" | "developer-trends";
             /**
              * Time Zone
              * @description IANA time zone the days are counted in, e.g. Europe/Paris
@@ -5342,10 +5741,15 @@ export interface components {
              */
             id: string;
             /**
+             * Items
+             * @description forecast: the when forecast's items
+             */
+            items?: number | null;
+            /**
              * Kind
              * @enum {string}
              */
-            kind: "dora" | "compliance" | "sprint";
+            kind: "dora" | "compliance" | "sprint" | "forecast" | "developer-trends";
             /**
              * Progress
              * @description percent done
@@ -5358,6 +5762,11 @@ export interface components {
             reason: string | null;
             /** Requested By */
             requested_by: string;
+            /**
+             * Schedule Id
+             * @description the schedule that produced it; none when asked for
+             */
+            schedule_id?: string | null;
             /** Scope */
             scope: string;
             /** Sha256 */
@@ -5382,6 +5791,111 @@ export interface components {
              * Format: date
              */
             to: string;
+        };
+        /**
+         * Restore
+         * @description A restore and its progress.
+         * @example {
+         *       "created_at": "2026-06-01T10:00:00Z",
+         *       "events_published": 250000,
+         *       "failure": null,
+         *       "finished_at": null,
+         *       "id": "0190f1c4-7a00-7000-8000-0000000000c1",
+         *       "objects_done": 5,
+         *       "objects_total": 12,
+         *       "requested_by": "admin@example.com",
+         *       "since": "2026-03-01T00:00:00Z",
+         *       "status": "running",
+         *       "topics": [
+         *         "sextant.activity.attributed"
+         *       ],
+         *       "until": "2026-04-01T00:00:00Z",
+         *       "workspace_id": null
+         *     }
+         */
+        Restore: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Events Published */
+            events_published: number;
+            /**
+             * Failure
+             * @description why it failed, naming the first bad object
+             */
+            failure: string | null;
+            /** Finished At */
+            finished_at: string | null;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Objects Done */
+            objects_done: number;
+            /**
+             * Objects Total
+             * @description the objects it covers, once verified
+             */
+            objects_total: number | null;
+            /** Requested By */
+            requested_by: string;
+            /**
+             * Since
+             * Format: date-time
+             */
+            since: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "pending" | "running" | "done" | "failed";
+            /** Topics */
+            topics: string[];
+            /**
+             * Until
+             * Format: date-time
+             */
+            until: string;
+            /** Workspace Id */
+            workspace_id: string | null;
+        };
+        /**
+         * RestoreRequest
+         * @description Archived events of these topics in [since, until) to publish again as replays.
+         * @example {
+         *       "since": "2026-03-01T00:00:00Z",
+         *       "topics": [
+         *         "sextant.activity.attributed"
+         *       ],
+         *       "until": "2026-04-01T00:00:00Z"
+         *     }
+         */
+        RestoreRequest: {
+            /**
+             * Since
+             * Format: date-time
+             * @description events at or after this moment
+             */
+            since: string;
+            /**
+             * Topics
+             * @description the topics projections are built from (a config change or a purge request is never replayed)
+             */
+            topics: ("sextant.activity" | "sextant.activity.attributed" | "sextant.identity")[];
+            /**
+             * Until
+             * Format: date-time
+             * @description events before this moment
+             */
+            until: string;
+            /**
+             * Workspace Id
+             * @description only this workspace's events
+             */
+            workspace_id?: string | null;
         };
         /** RestoreView */
         RestoreView: {
@@ -5668,6 +6182,11 @@ export interface components {
              * Format: date-time
              */
             since: string;
+            /**
+             * Team
+             * @description the team filter, if any
+             */
+            team?: string | null;
             total: components["schemas"]["ReviewPeriod"];
             /**
              * Until
@@ -5914,6 +6433,182 @@ export interface components {
             written_by: "model" | "template";
         };
         /**
+         * SchedulePage
+         * @example {
+         *       "items": [
+         *         {
+         *           "at": "08:00:00",
+         *           "created_at": "2026-03-20T10:00:00Z",
+         *           "created_by": "alice@example.com",
+         *           "day": 1,
+         *           "every": "weekly",
+         *           "format": "pdf",
+         *           "id": "01a24c0b-fe8d-7377-8d87-5d73ab74e7f7",
+         *           "kind": "dora",
+         *           "last_report_id": null,
+         *           "last_run_at": null,
+         *           "next_run_at": "2026-03-23T07:00:00Z",
+         *           "notify": [
+         *             "tenant_admin",
+         *             "manager"
+         *           ],
+         *           "scope": "workspace:0190f5c2-1111-7c3a-9d3e-1b2c3d4e5f60",
+         *           "time_zone": "Europe/Paris"
+         *         }
+         *       ],
+         *       "next_cursor": null
+         *     }
+         */
+        SchedulePage: {
+            /** Items */
+            items: components["schemas"]["ScheduleView"][];
+            /**
+             * Next Cursor
+             * @description pass as ?cursor= for the next page
+             */
+            next_cursor: string | null;
+        };
+        /**
+         * ScheduleRequest
+         * @description A report to produce on its own, weekly or monthly; the scope is ``?scope=``.
+         * @example {
+         *       "at": "08:00",
+         *       "day": 1,
+         *       "every": "weekly",
+         *       "format": "pdf",
+         *       "kind": "dora",
+         *       "notify": [
+         *         "tenant_admin",
+         *         "manager"
+         *       ],
+         *       "time_zone": "Europe/Paris"
+         *     }
+         */
+        ScheduleRequest: {
+            /**
+             * At
+             * Format: time
+             * @description local time of the run, HH:MM, in time_zone (a time skipped by a daylight-saving change runs after the jump; a repeated one, the first time)
+             */
+            at: string;
+            /**
+             * Day
+             * @description weekly: 1 (Monday) to 7 (Sunday); monthly: 1 to 31 (a day past a month's end runs on its last day)
+             */
+            day: number;
+            /**
+             * Every
+             * @description weekly: reports on the seven days before each run; monthly: on the calendar month before it
+             * @enum {string}
+             */
+            every: "weekly" | "monthly";
+            /**
+             * Format
+             * @description pdf or csv
+             * @default pdf
+             * @enum {string}
+             */
+            format: "pdf" | "csv";
+            /**
+             * Kind
+             * @description the report kind, as for POST /v1/reports
+             * @enum {string}
+             */
+            kind: "dora" | "compliance" | "sprint" | "forecast" | "developer-trends";
+            /**
+             * Notify
+             * @description the roles notified when a report of this schedule is ready or failed
+             */
+            notify?: ("platform_admin" | "tenant_admin" | "manager" | "member" | "partner")[];
+            /**
+             * Time Zone
+             * @description IANA time zone of day and at
+             * @default UTC
+             */
+            time_zone: string;
+        };
+        /**
+         * ScheduleView
+         * @description A schedule: what it produces, when it runs next, and what it produced last.
+         * @example {
+         *       "at": "08:00:00",
+         *       "created_at": "2026-03-20T10:00:00Z",
+         *       "created_by": "alice@example.com",
+         *       "day": 1,
+         *       "every": "weekly",
+         *       "format": "pdf",
+         *       "id": "01a24c0b-fe8d-7377-8d87-5d73ab74e7f7",
+         *       "kind": "dora",
+         *       "last_report_id": null,
+         *       "last_run_at": null,
+         *       "next_run_at": "2026-03-23T07:00:00Z",
+         *       "notify": [
+         *         "tenant_admin",
+         *         "manager"
+         *       ],
+         *       "scope": "workspace:0190f5c2-1111-7c3a-9d3e-1b2c3d4e5f60",
+         *       "time_zone": "Europe/Paris"
+         *     }
+         */
+        ScheduleView: {
+            /**
+             * At
+             * Format: time
+             */
+            at: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Day */
+            day: number;
+            /**
+             * Every
+             * @enum {string}
+             */
+            every: "weekly" | "monthly";
+            /**
+             * Format
+             * @enum {string}
+             */
+            format: "pdf" | "csv";
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "dora" | "compliance" | "sprint" | "forecast" | "developer-trends";
+            /**
+             * Last Report Id
+             * @description the report the last run produced
+             */
+            last_report_id: string | null;
+            /**
+             * Last Run At
+             * @description the last run, in UTC
+             */
+            last_run_at: string | null;
+            /**
+             * Next Run At
+             * Format: date-time
+             * @description the next run, in UTC
+             */
+            next_run_at: string;
+            /** Notify */
+            notify: ("platform_admin" | "tenant_admin" | "manager" | "member" | "partner")[];
+            /** Scope */
+            scope: string;
+            /** Time Zone */
+            time_zone: string;
+        };
+        /**
          * SessionReply
          * @example {
          *       "csrf_token": "q2Vd0m6cJ0x1Qm9yZ1l1b2Jm3tB8h1r5c7x9z0a2b4c",
@@ -6132,13 +6827,28 @@ export interface components {
          *             "id": "018f2a3b-5d6e-7f80-9a1b-2c3d4e5f6a7b",
          *             "is_bot": false,
          *             "kind": "github",
-         *             "login": "ada"
+         *             "login": "ada",
+         *             "placed_by": "same GitHub login",
+         *             "placed_score": 1
          *           }
          *         ],
          *         "display_name": "Ada Lovelace",
          *         "id": "018f2a3b-4c5d-7e6f-8a9b-0c1d2e3f4a5b",
          *         "is_bot": false,
-         *         "locked": false
+         *         "locked": false,
+         *         "merges": [
+         *           {
+         *             "actor": null,
+         *             "alias_ids": [
+         *               "018f2a3b-5d6e-7f80-9a1b-2c3d4e5f6a7b"
+         *             ],
+         *             "merged_at": "2026-12-01T09:30:00Z",
+         *             "merged_id": "018f2a3b-4c5d-7e6f-8a9b-0c1d2e3f4a6c",
+         *             "rule": "same full name (0.004 others expected to carry the name among 120; same handle ada)",
+         *             "score": 0.87,
+         *             "survivor_id": "018f2a3b-4c5d-7e6f-8a9b-0c1d2e3f4a5b"
+         *           }
+         *         ]
          *       },
          *       "new_developer": {
          *         "aliases": [
@@ -6156,13 +6866,28 @@ export interface components {
          *             "id": "018f2a3b-5d6e-7f80-9a1b-2c3d4e5f6a7b",
          *             "is_bot": false,
          *             "kind": "github",
-         *             "login": "ada"
+         *             "login": "ada",
+         *             "placed_by": "same GitHub login",
+         *             "placed_score": 1
          *           }
          *         ],
          *         "display_name": "Ada Lovelace",
          *         "id": "018f2a3b-4c5d-7e6f-8a9b-0c1d2e3f4a6c",
          *         "is_bot": false,
-         *         "locked": false
+         *         "locked": false,
+         *         "merges": [
+         *           {
+         *             "actor": null,
+         *             "alias_ids": [
+         *               "018f2a3b-5d6e-7f80-9a1b-2c3d4e5f6a7b"
+         *             ],
+         *             "merged_at": "2026-12-01T09:30:00Z",
+         *             "merged_id": "018f2a3b-4c5d-7e6f-8a9b-0c1d2e3f4a6c",
+         *             "rule": "same full name (0.004 others expected to carry the name among 120; same handle ada)",
+         *             "score": 0.87,
+         *             "survivor_id": "018f2a3b-4c5d-7e6f-8a9b-0c1d2e3f4a5b"
+         *           }
+         *         ]
          *       },
          *       "restored": true
          *     }
@@ -6455,6 +7180,142 @@ export interface components {
             to_status: string;
         };
         /**
+         * SubscriptionCreate
+         * @example {
+         *       "description": "deployment evidence",
+         *       "event_types": [
+         *         "sextant.gates.evaluated.v1",
+         *         "sextant.gates.overridden.v1"
+         *       ],
+         *       "url": "https://webhooks.partner.invalid/sextant"
+         *     }
+         */
+        SubscriptionCreate: {
+            /**
+             * Description
+             * @default
+             */
+            description: string;
+            /**
+             * Event Types
+             * @description registered event types (see /v1/events/asyncapi.json), e.g. sextant.gates.evaluated.v1
+             */
+            event_types: string[];
+            /**
+             * Url
+             * @description where deliveries are POSTed: https, to a public address (plain http and private hosts only where the operator's egress allow-list opens them)
+             */
+            url: string;
+        };
+        /**
+         * SubscriptionDeliveryReply
+         * @example {
+         *       "attempts": 2,
+         *       "created_at": "2026-12-01T09:30:00Z",
+         *       "event_id": "0193a1b2-c3d4-7e5f-8a9b-aabbccddeeff",
+         *       "event_type": "sextant.gates.evaluated.v1",
+         *       "finished_at": "2026-12-01T09:30:00Z",
+         *       "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+         *       "last_status_code": 204,
+         *       "status": "delivered",
+         *       "subscription_id": "6b2d4f80-1a3c-4e5f-9b7d-8c0e2a4f6b1d"
+         *     }
+         */
+        SubscriptionDeliveryReply: {
+            /** Attempts */
+            attempts: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Event Id
+             * Format: uuid
+             * @description the webhook-id header: the same on every retry
+             */
+            event_id: string;
+            /** Event Type */
+            event_type: string;
+            /** Finished At */
+            finished_at?: string | null;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Last Error
+             * @description why the last attempt failed
+             */
+            last_error?: string | null;
+            /**
+             * Last Status Code
+             * @description the receiver's last answer
+             */
+            last_status_code?: number | null;
+            /** Next Attempt At */
+            next_attempt_at?: string | null;
+            /**
+             * Status
+             * @description abandoned: the subscription was disabled or deleted first
+             * @enum {string}
+             */
+            status: "pending" | "delivered" | "failed" | "abandoned";
+            /**
+             * Subscription Id
+             * Format: uuid
+             */
+            subscription_id: string;
+        };
+        /**
+         * SubscriptionReply
+         * @example {
+         *       "consecutive_failures": 0,
+         *       "created_at": "2026-12-01T09:30:00Z",
+         *       "created_by": "admin@acme",
+         *       "description": "deployment evidence",
+         *       "event_types": [
+         *         "sextant.gates.evaluated.v1"
+         *       ],
+         *       "id": "6b2d4f80-1a3c-4e5f-9b7d-8c0e2a4f6b1d",
+         *       "status": "active",
+         *       "url": "https://webhooks.partner.invalid/sextant"
+         *     }
+         */
+        SubscriptionReply: {
+            /**
+             * Consecutive Failures
+             * @description failed attempts in a row; 0 after a success
+             */
+            consecutive_failures: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Description */
+            description: string;
+            /** Disabled Reason */
+            disabled_reason?: string | null;
+            /** Event Types */
+            event_types: string[];
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "active" | "disabled";
+            /** Url */
+            url: string;
+        };
+        /**
          * Suggestion
          * @example {
          *       "action": "Have a teammate pair with P1 or review in octo/billing to share the knowledge.",
@@ -6742,6 +7603,143 @@ export interface components {
             next_cursor?: string | null;
         };
         /**
+         * TeamMetricsReply
+         * @description A team's figures in total and per period, with the rule that made them.
+         * @example {
+         *       "granularity": "day",
+         *       "include_bots": false,
+         *       "membership_rule": "a developer's day counts for the teams they were a member of on that day (starts_on to ends_on, both included); memberships read as the developer reads now, so a merge brings the merged developer's memberships along",
+         *       "periods": [],
+         *       "since": "2026-03-02",
+         *       "team_id": "0190f5c2-eeee-7000-8000-000000000000",
+         *       "team_name": "Payments",
+         *       "total": {
+         *         "changes_merged": 2,
+         *         "changes_opened": 2,
+         *         "commits": 7,
+         *         "cycle_time_count": 2,
+         *         "cycle_time_p50_hours": 3,
+         *         "cycle_time_p85_hours": 3.7,
+         *         "developer_days": 3,
+         *         "developers": 2,
+         *         "end": "2026-03-04",
+         *         "period": "total",
+         *         "review_latency_count": 1,
+         *         "review_latency_hours": 2.5,
+         *         "reviews_given": 1,
+         *         "start": "2026-03-02",
+         *         "wip": 1
+         *       },
+         *       "until": "2026-03-04"
+         *     }
+         */
+        TeamMetricsReply: {
+            /**
+             * Granularity
+             * @enum {string}
+             */
+            granularity: "day" | "week";
+            /** Include Bots */
+            include_bots: boolean;
+            /** Membership Rule */
+            membership_rule: string;
+            /** Periods */
+            periods: components["schemas"]["TeamPeriod"][];
+            /**
+             * Since
+             * Format: date
+             */
+            since: string;
+            /**
+             * Team Id
+             * Format: uuid
+             */
+            team_id: string;
+            /**
+             * Team Name
+             * @description null when identity has not announced it yet
+             */
+            team_name: string | null;
+            total: components["schemas"]["TeamPeriod"];
+            /**
+             * Until
+             * Format: date
+             * @description excluded
+             */
+            until: string;
+        };
+        /**
+         * TeamPeriod
+         * @description A team's figures over one period (or the whole range).
+         */
+        TeamPeriod: {
+            /** Changes Merged */
+            changes_merged: number;
+            /** Changes Opened */
+            changes_opened: number;
+            /** Commits */
+            commits: number;
+            /**
+             * Cycle Time Count
+             * @description changes merged behind the percentiles
+             */
+            cycle_time_count: number;
+            /**
+             * Cycle Time P50 Hours
+             * @description median first commit (else opening) to merge of the members' merges
+             */
+            cycle_time_p50_hours: number | null;
+            /** Cycle Time P85 Hours */
+            cycle_time_p85_hours: number | null;
+            /**
+             * Developer Days
+             * @description member days with activity behind the figures
+             */
+            developer_days: number;
+            /**
+             * Developers
+             * @description distinct developers counted (members with activity)
+             */
+            developers: number;
+            /**
+             * End
+             * Format: date
+             * @description the day after the period's last
+             */
+            end: string;
+            /**
+             * Period
+             * @enum {string}
+             */
+            period: "total" | "day" | "week";
+            /**
+             * Review Latency Count
+             * @description first reviews behind the latency
+             */
+            review_latency_count: number;
+            /**
+             * Review Latency Hours
+             * @description mean time from a change's opening to a member's first review of it
+             */
+            review_latency_hours: number | null;
+            /**
+             * Reviews Given
+             * @description reviews of others' change requests
+             */
+            reviews_given: number;
+            /**
+             * Start
+             * Format: date
+             * @description first UTC day of the period
+             */
+            start: string;
+            /**
+             * Wip
+             * @description sum over the developers counted of their open change requests at the end of their last active day of the period
+             */
+            wip: number;
+        };
+        /**
          * TeamView
          * @example {
          *       "created_at": "2026-12-01T09:30:00Z",
@@ -6884,6 +7882,38 @@ export interface components {
              */
             inclusive: boolean;
         };
+        /**
+         * UserLink
+         * @description Which user (the gateway's token subject) a developer is; null for none.
+         * @example {
+         *       "user_id": "ada@example.org"
+         *     }
+         */
+        UserLink: {
+            /**
+             * User Id
+             * @description the user's subject as the gateway's tokens carry it (no control characters); null unlinks
+             */
+            user_id: string | null;
+        };
+        /** UserLinkView */
+        UserLinkView: {
+            /**
+             * Developer Id
+             * Format: uuid
+             */
+            developer_id: string;
+            /**
+             * Previous User Id
+             * @description the user linked before this change
+             */
+            previous_user_id: string | null;
+            /**
+             * User Id
+             * @description the user linked now; null for none
+             */
+            user_id: string | null;
+        };
         /** VerificationFinding */
         VerificationFinding: {
             /**
@@ -6939,6 +7969,12 @@ export interface components {
              * @description objects re-read
              */
             objects: number;
+            /**
+             * Tombstones
+             * @description entries whose object was deleted at the end of its cold period
+             * @default 0
+             */
+            tombstones: number;
         };
         /**
          * ViewChange
@@ -7786,6 +8822,188 @@ export interface operations {
                 };
             };
             /** @description a parameter of the wrong type or out of range (named) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description over the tenant's, the key's or the address's rate: retry after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the service behind this route or a database is unavailable: nothing was changed */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    request_restore: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RestoreRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Restore"];
+                };
+            };
+            /** @description the call names no tenant */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no token, or an expired, revoked or unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller is not a tenant or platform admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the ?scope= or the object named is not the caller's tenant's */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the body is over the gateway's limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description a topic that is not replayable, or until not after since (named) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description over the tenant's, the key's or the address's rate: retry after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the service behind this route or a database is unavailable: nothing was changed */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_restore: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the restore's id, as requesting it gave it */
+                restore_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Restore"];
+                };
+            };
+            /** @description the call names no tenant */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no token, or an expired, revoked or unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller is not a tenant or platform admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no such restore in the tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the id is not a UUID */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -9607,7 +10825,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the role may not see developers' metrics, or the tenant turned them off */
+            /** @description the caller may not see this developer (see the privacy rules), or the tenant turned per-developer metrics off */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9626,6 +10844,114 @@ export interface operations {
                 };
             };
             /** @description a parameter of the wrong type (named in the detail) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description over the tenant's, the key's or the address's rate: retry after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the service behind this route or a database is unavailable: nothing was changed */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    link_user: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the developer's id */
+                developer_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UserLink"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserLinkView"];
+                };
+            };
+            /** @description a ?scope= given twice, or a value the service cannot use */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no token, or an expired, revoked or unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role or tenant may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no such developer in this tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description a developer named was merged into another (merged_into) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the body is over the gateway's limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation Error */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -11748,6 +13074,8 @@ export interface operations {
                 include_bots?: boolean;
                 /** @description only this developer's changes (as author) and work items (as assignee); those merged into it included */
                 developer?: string | null;
+                /** @description only the team's: changes whose author was in the team on the day they merged (else opened), work items whose assignee was in it on the day they were done */
+                team?: string | null;
                 /** @description workspace:<id> or view:<id> (a view joins several workspaces) */
                 scope: string;
             };
@@ -11798,8 +13126,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the ?scope= or the object named is not the caller's tenant's */
+            /** @description the team filter names no team of this tenant */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the team filter names a deleted team */
+            410: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -11849,6 +13186,8 @@ export interface operations {
                 include_bots?: boolean;
                 /** @description only this developer's changes (as author) and work items (as assignee); those merged into it included */
                 developer?: string | null;
+                /** @description only the team's: changes whose author was in the team on the day they merged (else opened), work items whose assignee was in it on the day they were done */
+                team?: string | null;
                 /** @description workspace:<id> or view:<id> (a view joins several workspaces) */
                 scope: string;
             };
@@ -11899,8 +13238,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the ?scope= or the object named is not the caller's tenant's */
+            /** @description the team filter names no team of this tenant */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the team filter names a deleted team */
+            410: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -12314,6 +13662,604 @@ export interface operations {
             };
         };
     };
+    get_logo: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the logo's bytes, PNG or JPEG as uploaded */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": string;
+                };
+            };
+            /** @description a ?scope= given twice, or a value the service cannot use */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no token, or an expired, revoked or unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not read reports */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the tenant has no logo */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description over the tenant's, the key's or the address's rate: retry after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no object store is configured for reports */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    put_logo: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description the image's bytes as the body (not a form), PNG or JPEG, whatever the Content-Type says */
+        requestBody: {
+            content: {
+                "application/octet-stream": string;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description a damaged image, or one over 4096 pixels a side */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no token, or an expired, revoked or unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description only a tenant admin sets the logo */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the ?scope= or the object named is not the caller's tenant's */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the image is over the size limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the body is neither a PNG nor a JPEG */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description over the tenant's, the key's or the address's rate: retry after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no object store is configured for reports */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    delete_logo: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description a ?scope= given twice, or a value the service cannot use */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no token, or an expired, revoked or unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description only a tenant admin removes the logo */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the tenant has no logo */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description over the tenant's, the key's or the address's rate: retry after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no object store is configured for reports */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_schedules: {
+        parameters: {
+            query?: {
+                /** @description items per page */
+                limit?: number;
+                /** @description the previous page's next_cursor; none for the first */
+                cursor?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SchedulePage"];
+                };
+            };
+            /** @description a cursor this API did not give out */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no token, or an expired, revoked or unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not read schedules */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the ?scope= or the object named is not the caller's tenant's */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description a parameter out of range (named in the detail) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description over the tenant's, the key's or the address's rate: retry after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the service behind this route or a database is unavailable: nothing was changed */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    create_schedule: {
+        parameters: {
+            query: {
+                /** @description workspace:<id> or view:<id> (a view joins several workspaces) */
+                scope: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ScheduleRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScheduleView"];
+                };
+            };
+            /** @description a bad scope */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no token, or an expired, revoked or unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not schedule reports */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the ?scope= or the object named is not the caller's tenant's */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the body is over the gateway's limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description a parameter of the wrong type or value (named in the detail) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description over the tenant's, the key's or the address's rate: retry after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the service behind this route or a database is unavailable: nothing was changed */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_schedule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the schedule's id, as POST /v1/report-schedules gave it */
+                schedule_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScheduleView"];
+                };
+            };
+            /** @description a ?scope= given twice, or a value the service cannot use */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no token, or an expired, revoked or unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not read schedules */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no such schedule in the caller's tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the id is not a UUID */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description over the tenant's, the key's or the address's rate: retry after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the service behind this route or a database is unavailable: nothing was changed */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    delete_schedule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the schedule's id, as POST /v1/report-schedules gave it */
+                schedule_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description a ?scope= given twice, or a value the service cannot use */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no token, or an expired, revoked or unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not delete schedules */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no such schedule in the caller's tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the id is not a UUID */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description over the tenant's, the key's or the address's rate: retry after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the service behind this route or a database is unavailable: nothing was changed */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     list_reports: {
         parameters: {
             query?: {
@@ -12558,6 +14504,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description the report's file expired and was deleted (the retention of files) */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description the id is not a UUID */
             422: {
                 headers: {
@@ -12654,6 +14609,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description the report's file expired and was deleted (the retention of files) */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description the id is not a UUID */
             422: {
                 headers: {
@@ -12742,6 +14706,15 @@ export interface operations {
             };
             /** @description the report has not failed */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the report's file expired and was deleted (the retention of files) */
+            410: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -14335,6 +16308,435 @@ export interface operations {
             };
         };
     };
+    list_subscriptions: {
+        parameters: {
+            query?: {
+                /** @description items per page */
+                limit?: number;
+                /** @description the previous page's next_cursor; none for the first */
+                cursor?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_SubscriptionReply_"];
+                };
+            };
+            /** @description a value the service cannot use or store */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no token, or an expired, revoked or unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role or tenant may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description over the tenant's, the key's or the address's rate: retry after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the service behind this route or a database is unavailable: nothing was changed */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    create_subscription: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SubscriptionCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreatedSubscriptionReply"];
+                };
+            };
+            /** @description an unknown event type, or a URL the egress policy refuses (named) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no token, or an expired, revoked or unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role or tenant may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the body is over the gateway's limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description over the tenant's, the key's or the address's rate: retry after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the service behind this route or a database is unavailable: nothing was changed */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_subscription: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the subscription's id */
+                subscription_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SubscriptionReply"];
+                };
+            };
+            /** @description a value the service cannot use or store */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no token, or an expired, revoked or unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role or tenant may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no such subscription in the caller's tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description over the tenant's, the key's or the address's rate: retry after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the service behind this route or a database is unavailable: nothing was changed */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    delete_subscription: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the subscription's id */
+                subscription_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SubscriptionReply"];
+                };
+            };
+            /** @description a value the service cannot use or store */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no token, or an expired, revoked or unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role or tenant may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no such subscription in the caller's tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description over the tenant's, the key's or the address's rate: retry after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the service behind this route or a database is unavailable: nothing was changed */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_subscription_deliveries: {
+        parameters: {
+            query?: {
+                /** @description items per page */
+                limit?: number;
+                /** @description the previous page's next_cursor; none for the first */
+                cursor?: string | null;
+            };
+            header?: never;
+            path: {
+                /** @description the subscription's id */
+                subscription_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_SubscriptionDeliveryReply_"];
+                };
+            };
+            /** @description a value the service cannot use or store */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no token, or an expired, revoked or unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role or tenant may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no such subscription in the caller's tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description over the tenant's, the key's or the address's rate: retry after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the service behind this route or a database is unavailable: nothing was changed */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     list_suggestions: {
         parameters: {
             query: {
@@ -15287,6 +17689,111 @@ export interface operations {
                 };
             };
             /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description over the tenant's, the key's or the address's rate: retry after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the service behind this route or a database is unavailable: nothing was changed */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_team_metrics: {
+        parameters: {
+            query?: {
+                /** @description first UTC day, included; default: 28 days before until */
+                since?: string | null;
+                /** @description UTC day after the last one, excluded; default: tomorrow (today in) */
+                until?: string | null;
+                /** @description day or week: the periods, cut from since (the last may be shorter) */
+                granularity?: "day" | "week";
+                /** @description count developers identity knows as bots too */
+                include_bots?: boolean;
+            };
+            header?: never;
+            path: {
+                /** @description the team (identity's id) */
+                team_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The figures as JSON, or as CSV (the total, then one row per period) when Accept prefers text/csv. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TeamMetricsReply"];
+                    "text/csv": string;
+                };
+            };
+            /** @description the call names no tenant, since is not before until, or the range is over three years or 400 periods (the parameter is named) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no token, or an expired, revoked or unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller may not see this team (see the privacy rules) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no such team in this tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the team was deleted */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description a parameter of the wrong type (named in the detail) */
             422: {
                 headers: {
                     [name: string]: unknown;
