@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
+import pytest
+
 from sextant.reports.domain.kinds import (
     Period,
     approved_by_another,
@@ -14,6 +16,7 @@ from sextant.reports.domain.kinds import (
     forecast_report,
     sprint_report,
 )
+from sextant.reports.render import RenderFailed, shown
 
 ALICE, BOB, BOT = "a" * 8, "b" * 8, "c" * 8
 WEEK = (datetime(2026, 3, 2, tzinfo=UTC), datetime(2026, 3, 9, tzinfo=UTC))
@@ -316,3 +319,12 @@ def test_developer_trends_are_in_name_order_never_ranked() -> None:
     assert "The change test: Mann-Whitney U." in report.definition
     assert "Developers: 2, in name order." in report.definition
     assert "Developers: 0" in developer_trends_report([]).definition
+
+
+def test_developers_insights_refuses_are_left_out_and_all_refused_fails() -> None:
+    ada, zoe = {"id": "a", "display_name": "Ada"}, {"id": "z", "display_name": "Zoe"}
+    own = trends(80.0, "up")
+    assert shown([(ada, own, None), (zoe, None, "their teams only")], "m (member)") == [(ada, own)]
+    assert shown([], "m (member)") == []  # nobody to hide
+    with pytest.raises(RenderFailed, match=r"not shown to m \(member\): not linked"):
+        shown([(ada, None, "elsewhere"), (zoe, None, "not linked")], "m (member)")

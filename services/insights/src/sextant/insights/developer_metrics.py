@@ -252,9 +252,11 @@ async def get_trends(
     tenant = await may_see_developers(session, caller)
     end = until or this_week(datetime.now(UTC).date())
     current = (await developer_days.current_ids(session, tenant, [developer_id]))[developer_id]
+    # Who may look first: a member or manager learns nothing about ids they may not see,
+    # not even whether they exist.
+    await privacy.check_developer(session, tenant, caller, current)
     if not await developer_days.known_developer(session, tenant, current):
         raise NotFound(f"no developer {developer_id} in this tenant", parameter="developer_id")
-    await privacy.check_developer(session, tenant, caller, current)
     rows = await developer_days.history(
         session, tenant, current, end - timedelta(weeks=HISTORY_WEEKS), end
     )

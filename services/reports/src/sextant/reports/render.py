@@ -15,7 +15,6 @@ import hashlib
 from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from uuid import UUID
 
 import sqlalchemy as sa
 import structlog
@@ -157,37 +156,34 @@ async def fetch_model(calls: PeerCalls, job: sa.Row[Any], on_behalf: OnBehalfOf)
 async def _developer_trends(
     calls: PeerCalls, job: sa.Row[Any], on_behalf: OnBehalfOf
 ) -> ReportModel:
-    """The tenant's developers (identity) and each one's trends (insights), up to the
-    period's end. Insights' privacy rules decide: its 403 (a role that may not see
-    developers, or the tenant turned per-developer metrics off) fails the job saying so.
-    Insights is asked first about no developer (the nil id: 404 when it would answer), so
-    its refusal comes even when the tenant has no developers yet."""
+    """The tenant's developers (identity) and the trends (insights, up to the period's end)
+    of each one the requester may see: insights' privacy rules decide (:func:`shown`)."""
     until = {"until": (job.period_to + timedelta(days=1)).isoformat()}
-
-    async def trends_of(developer_id: Any) -> Any:
-        path = f"/v1/developers/{developer_id}/trends"
+    answers: list[tuple[dict[str, Any], Any, str | None]] = []
+    async for developer in calls.pages("identity", "/v1/developers", {"limit": "500"}, on_behalf):
+        path = f"/v1/developers/{developer['id']}/trends"
         try:
-            return await calls.get_json("insights", path, until, on_behalf)
+            trends = await calls.get_json("insights", path, until, on_behalf)
+            answers.append((developer, trends, None))
         except PeerCallFailed as refused:
-            if refused.status == 403:
-                raise RenderFailed(
-                    f"developer trends are not shown to {job.requested_by} "
-                    f"({job.requester_role}): {refused.detail}"
-                ) from None
-            raise
+            if refused.status != 403:
+                raise
+            answers.append((developer, None, refused.detail))
+    return developer_trends_report(shown(answers, f"{job.requested_by} ({job.requester_role})"))
 
-    try:
-        await trends_of(UUID(int=0))
-    except PeerCallFailed as probe:
-        if probe.status != 404:
-            raise
-    found = [
-        (developer, await trends_of(developer["id"]))
-        async for developer in calls.pages(
-            "identity", "/v1/developers", {"limit": "500"}, on_behalf
-        )
-    ]
-    return developer_trends_report(found)
+
+def shown(
+    answers: list[tuple[dict[str, Any], Any, str | None]], requester: str
+) -> list[tuple[dict[str, Any], Any]]:
+    """The developers whose trends insights gave (a member sees their own, a manager their
+    teams'); those it refused are left out. When it refused every one, the report fails
+    with insights' reason instead of coming out empty; with no developers at all there is
+    nothing to hide and the report is made."""
+    kept = [(developer, trends) for developer, trends, refusal in answers if refusal is None]
+    refusals = [refusal for _, _, refusal in answers if refusal is not None]
+    if refusals and not kept:
+        raise RenderFailed(f"developer trends are not shown to {requester}: {refusals[-1]}")
+    return kept
 
 
 def logo_key(tenant_id: Any) -> str:
