@@ -18,6 +18,7 @@ from sextant.gateway.access import (
     authenticated,
     gateway_of,
     rate_limit,
+    signed_in,
     tenant_of,
 )
 from sextant.gateway.authn import ROLES, Principal
@@ -26,6 +27,7 @@ from sextant.gateway.db.repository import NotificationRow
 from sextant.gateway.notifications import NotificationHub, Streams
 from sextant.gateway.revocation import POLICY_VIOLATION
 from sextant.gateway.schemas import MarkedRead, MarkRead, NotificationReply, Page
+from sextant.gateway.sessions import session_cookie
 from sextant.runtime.app import ServiceState
 from sextant.runtime.errors import DomainError, InvalidInput, NotFound, Unauthenticated
 from sextant.runtime.paging import MAX_SEQ, Cursor, Limit, from_seq, next_cursor, seq_number
@@ -133,7 +135,11 @@ async def _stream_principal(websocket: WebSocket, state: ServiceState) -> Princi
     authorization = websocket.headers.get("authorization")
     if authorization is None and (token := websocket.query_params.get("access_token")):
         authorization = f"Bearer {token}"  # browsers cannot set headers on a WebSocket
-    caller = await authenticated(gateway, websocket.scope, authorization)
+    cookie = None if authorization else session_cookie(websocket)
+    if cookie is not None:  # the portal's page: its session, from its own origin
+        caller = await signed_in(gateway, state.db, websocket, cookie)
+    else:
+        caller = await authenticated(gateway, websocket.scope, authorization)
     acting = websocket.scope.get("state", {}).get(ACTING_TENANT)
     if acting is not None:
         if caller.role != "platform_admin":
@@ -149,7 +155,8 @@ async def _stream_principal(websocket: WebSocket, state: ServiceState) -> Princi
 
 @router.websocket("/notifications/stream")
 async def stream(websocket: WebSocket) -> None:
-    """Authenticate (``Authorization`` header or ``?access_token=``), send everything
+    """Authenticate (``Authorization`` header, ``?access_token=``, or the portal's session
+    cookie from the gateway's own origin), send everything
     after ``?after=<seq>``, then each new notification for the caller's tenant and role
     as JSON; ``{"type": "heartbeat"}`` every 15 s while quiet."""
     state: ServiceState = websocket.app.state.service
