@@ -78,7 +78,7 @@ async def list_notifications(
     rows = await repository.list_notifications(
         session,
         tenant_of(caller),
-        role=caller.role,
+        role=audience_role(caller),
         subject=caller.subject,
         after_seq=after,
         before_seq=before,
@@ -97,7 +97,7 @@ async def mark_read(body: MarkRead, caller: Anyone, session: TenantSession) -> M
     marked = await repository.mark_read(
         session,
         tenant_of(caller),
-        role=caller.role,
+        role=audience_role(caller),
         subject=caller.subject,
         ids=body.ids,
         at=datetime.now(UTC),
@@ -115,17 +115,26 @@ async def mark_one_read(
 ) -> MarkedRead:
     """Marks one notification read for the caller."""
     tenant = tenant_of(caller)
-    if not await repository.notification_exists(session, tenant, notification_id, caller.role):
+    if not await repository.notification_exists(
+        session, tenant, notification_id, audience_role(caller)
+    ):
         raise NotFound(f"no notification {notification_id}")
     marked = await repository.mark_read(
         session,
         tenant,
-        role=caller.role,
+        role=audience_role(caller),
         subject=caller.subject,
         ids=[notification_id],
         at=datetime.now(UTC),
     )
     return MarkedRead(marked=marked)
+
+
+def audience_role(caller: Principal) -> str:
+    """The role whose notifications a caller reads: a platform admin acting on a tenant
+    (``/v1/tenants/{id}/…``, the portal's way in) reads what the tenant's admins do; no
+    notification is addressed to the platform's own role."""
+    return "tenant_admin" if caller.role == "platform_admin" else caller.role
 
 
 async def _stream_principal(websocket: WebSocket, state: ServiceState) -> Principal:
@@ -181,7 +190,7 @@ async def stream(websocket: WebSocket) -> None:
                 rows = await repository.list_notifications(
                     session,
                     tenant_of(caller),
-                    role=caller.role,
+                    role=audience_role(caller),
                     subject=caller.subject,
                     after_seq=after,
                     before_seq=None,
