@@ -9,6 +9,7 @@ import { Developers } from "./pages/Developers";
 import { Forecasts } from "./pages/Forecasts";
 import { Metrics } from "./pages/Metrics";
 import { Overview } from "./pages/Overview";
+import { Reports } from "./pages/Reports";
 import { Tenants } from "./pages/Tenants";
 import { Workspaces } from "./pages/Workspaces";
 import { Link, navigate, usePath } from "./router";
@@ -20,6 +21,7 @@ const PAGES = [
   { path: "/workspaces", title: "Workspaces & sources", page: Workspaces },
   { path: "/developers", title: "Developers", page: Developers },
   { path: "/forecasts", title: "Forecasts", page: Forecasts },
+  { path: "/reports", title: "Reports", page: Reports },
 ];
 
 type Theme = "light" | "dark";

@@ -187,9 +187,9 @@ export function Metrics() {
           <Show loaded={definitions} what="the definitions">
             {(list) => (
               <div className="panel">
-                <label>
-                  Definition{" "}
-                  <select
+                <label htmlFor="definition">Definition</label>{" "}
+                <select
+                    id="definition"
                     value={definition ?? list.default}
                     onChange={(e) => setChosen(e.target.value as DefinitionId)}
                   >
@@ -199,7 +199,6 @@ export function Metrics() {
                       </option>
                     ))}
                   </select>
-                </label>
                 {list.definitions
                   .filter((d) => d.id === definition)
                   .map((d) => (

@@ -2,6 +2,7 @@ import { useState, type FormEvent } from "react";
 import { api, type Schemas } from "../api/client";
 import { unwrap, type Problem } from "../api/problem";
 import { ProblemMessage } from "../components/ProblemMessage";
+import { DemoOffer } from "../components/DemoOffer";
 import { Empty, Show } from "../components/States";
 import { usePortal } from "../session";
 import { asProblem, useLoaded } from "../useLoaded";
@@ -181,7 +182,13 @@ export function Workspaces() {
       <Show loaded={page} what="workspaces">
         {(current) => {
           const all = [...earlier, ...current.items];
-          if (all.length === 0) return <Empty>No workspace yet: create one above.</Empty>;
+          if (all.length === 0)
+            return (
+              <Empty>
+                No workspace yet: create one above, or load the demo (a tenant of its own).
+                <DemoOffer />
+              </Empty>
+            );
           const chosen = all.find((w) => w.id === chosenId);
           return (
             <>
