@@ -4,6 +4,7 @@ import { problemOf, type Problem } from "./api/problem";
 import { ProblemMessage } from "./components/ProblemMessage";
 import { Loading } from "./components/States";
 import { NotificationCentre } from "./components/NotificationCentre";
+import { Admin } from "./pages/Admin";
 import { DeveloperDetail } from "./pages/DeveloperDetail";
 import { Developers } from "./pages/Developers";
 import { Forecasts } from "./pages/Forecasts";
@@ -22,6 +23,7 @@ const PAGES = [
   { path: "/developers", title: "Developers", page: Developers },
   { path: "/forecasts", title: "Forecasts", page: Forecasts },
   { path: "/reports", title: "Reports", page: Reports },
+  { path: "/admin", title: "Admin", page: Admin },
 ];
 
 type Theme = "light" | "dark";
