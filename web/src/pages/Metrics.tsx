@@ -29,6 +29,9 @@ export function CycleTime({ change }: { change: Schemas["ChangeFlowView"] }) {
   const segments = breakdown(change);
   return (
     <>
+      {segments.every((s) => s.share === 0) ? (
+        <p className="hint">No merged change with its phases in this period.</p>
+      ) : (
       <div className="breakdown" role="img" aria-label="Cycle time by phase (medians)">
         {segments
           .filter((s) => s.share > 0)
@@ -38,6 +41,7 @@ export function CycleTime({ change }: { change: Schemas["ChangeFlowView"] }) {
             </span>
           ))}
       </div>
+      )}
       <table>
         <caption>
           Cycle time of {change.merged} merged changes ({change.deployed} deployed): median{" "}
@@ -158,24 +162,30 @@ export function Metrics() {
   const { scope } = usePortal();
   const [chosen, setChosen] = useState<DefinitionId | null>(null);
   const [definitions] = useLoaded(async () => unwrap(await api.GET("/v1/metrics/definitions")), "definitions");
+  // The DORA keys do not wait for the definitions: without a choice the API's default.
   const definition =
     chosen ?? (definitions.state === "done" ? (definitions.data.default as DefinitionId) : null);
   const [dora] = useLoaded(
     async () =>
-      scope && definition
-        ? json(unwrap(await api.GET("/v1/metrics/dora", { params: { query: { scope, definition } } })))
+      scope
+        ? json(
+            unwrap(
+              await api.GET("/v1/metrics/dora", {
+                params: { query: chosen ? { scope, definition: chosen } : { scope } },
+              }),
+            ),
+          )
         : null,
-    `dora:${scope}:${definition}`,
+    `dora:${scope}:${chosen}`,
   );
-  const [activity] = useLoaded(async () => {
-    if (!scope) return null;
-    const query = { params: { query: { scope } } };
-    const [flow, review] = await Promise.all([
-      api.GET("/v1/metrics/flow", query).then(unwrap).then(json),
-      api.GET("/v1/metrics/review", query).then(unwrap).then(json),
-    ]);
-    return { flow, review };
-  }, `activity:${scope}`);
+  const [flow] = useLoaded(
+    async () => (scope ? json(unwrap(await api.GET("/v1/metrics/flow", { params: { query: { scope } } }))) : null),
+    `flow:${scope}`,
+  );
+  const [review] = useLoaded(
+    async () => (scope ? json(unwrap(await api.GET("/v1/metrics/review", { params: { query: { scope } } }))) : null),
+    `review:${scope}`,
+  );
 
   return (
     <section aria-labelledby="metrics-title">
@@ -210,15 +220,11 @@ export function Metrics() {
           <Show loaded={dora} what="the DORA keys">
             {(reply) => reply && <Tiles dora={reply} />}
           </Show>
-          <Show loaded={activity} what="flow and review">
-            {(reply) =>
-              reply && (
-                <>
-                  <Flow flow={reply.flow} />
-                  <Review review={reply.review} />
-                </>
-              )
-            }
+          <Show loaded={flow} what="flow">
+            {(reply) => reply && <Flow flow={reply} />}
+          </Show>
+          <Show loaded={review} what="review load">
+            {(reply) => reply && <Review review={reply} />}
           </Show>
         </>
       )}

@@ -121,7 +121,7 @@ export function Reports() {
                       <td>
                         <progress max={100} value={r.progress} aria-label={`${r.kind} report progress`} />{" "}
                         <span data-testid={`report-status-${r.id}`}>{r.status}</span>{" "}
-                        <span className="hint">{r.status === "failed" ? r.reason : r.step}</span>
+                        {r.status === "failed" ? <span className="hint">{r.reason}</span> : r.step !== r.status && <span className="hint">{r.step}</span>}
                       </td>
                       <td>
                         {href ? (

@@ -249,6 +249,17 @@ try {
   assert.match(await page.getByTestId("trends-private").textContent(), /turned off/);
   await setMetrics(true);
 
+  step("a source's deliveries as the API lists them, and a replay of them");
+  await open(page, "Workspaces & sources", "Workspaces & sources");
+  await page.getByRole("button", { name: "Deliveries of ENG" }).click();
+  const sourceId = webhookUrl.split("/").pop();
+  const deliveries = await (await page.request.get(api(`sources/${sourceId}/deliveries?limit=20`))).json();
+  const activity = page.getByRole("region", { name: "Deliveries of ENG" });
+  await activity.getByRole("table").waitFor();
+  assert.equal(await activity.getByRole("row").count(), deliveries.items.length + 1, "a row per delivery");
+  await activity.getByRole("button", { name: "Replay the last 30 days" }).click();
+  await activity.getByText(`Replayed ${deliveries.items.length} deliveries`).waitFor();
+
   step("request a report; its notification arrives live over the WebSocket; download it");
   const unread = async () => Number(await page.getByTestId("unread-count").textContent());
   const before = await unread();
