@@ -44,6 +44,7 @@ PAGES = (
     "10-reports",
     "11-notifications",
     "12-admin",
+    "13-gates",
 )
 
 

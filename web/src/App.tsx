@@ -8,6 +8,7 @@ import { Admin } from "./pages/Admin";
 import { DeveloperDetail } from "./pages/DeveloperDetail";
 import { Developers } from "./pages/Developers";
 import { Forecasts } from "./pages/Forecasts";
+import { Gates } from "./pages/Gates";
 import { Metrics } from "./pages/Metrics";
 import { Overview } from "./pages/Overview";
 import { Reports } from "./pages/Reports";
@@ -23,6 +24,7 @@ const PAGES = [
   { path: "/developers", title: "Developers", page: Developers },
   { path: "/forecasts", title: "Forecasts", page: Forecasts },
   { path: "/reports", title: "Reports", page: Reports },
+  { path: "/gates", title: "Gates", page: Gates },
   { path: "/admin", title: "Admin", page: Admin },
 ];
 

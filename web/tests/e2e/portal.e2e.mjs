@@ -290,6 +290,12 @@ try {
   await page.getByTestId("audit-chain").filter({ hasText: "The chain holds" }).waitFor();
   await inspect(page, "12-admin");
 
+  step("the gates page: the scope's policy and its evaluations");
+  await open(page, "Gates", "Gates");
+  await page.getByLabel("Rules and who may override (JSON)").waitFor();
+  await page.getByText("No gate evaluated yet").waitFor();
+  await inspect(page, "13-gates");
+
   step("time each page: from its link until its data shows, and its API call alone");
   const timed = [
     ["Overview", () => page.getByTestId("dora-definition"), `metrics/dora?scope=${scope}`],
