@@ -2,7 +2,7 @@
 import { cleanup, render, screen, within } from "@testing-library/react";
 import { afterEach, describe, expect, it } from "vitest";
 import { CycleTime } from "../pages/Metrics";
-import { breakdown, figure, hours, percent, trendArrow, trendWindow } from "./metrics";
+import { breakdown, figure, hours, percent, trendArrow, trendText, trendWindow } from "./metrics";
 
 afterEach(cleanup);
 
@@ -59,6 +59,12 @@ describe("the metrics pages' figures", () => {
     expect(trendArrow(trend("up", true))).toBe("↑ better");
     expect(trendArrow(trend("down", false))).toBe("↓ worse");
     expect(trendArrow(trend("down", null))).toBe("↓");
+  });
+
+  it("tells a change that is not significant from a test that was not run", () => {
+    expect(trendText(trend("up", true))).toBe("↑ better");
+    expect(trendText(trend(null, null))).toBe("no significant change");
+    expect(trendText({ ...trend(null, null), test: null })).toBe("not tested: too few weeks");
   });
 
   it("finds the window of 4, 13 or 52 weeks", () => {

@@ -70,3 +70,9 @@ export function figure(value: number | null | undefined): string {
   if (value === null || value === undefined) return "—";
   return Number.isInteger(value) ? String(value) : value.toFixed(1);
 }
+
+/** A trend's cell: the arrow, else whether the test found nothing or was not run (fewer
+ * than 3 window weeks or 8 baseline weeks with a value). */
+export function trendText(metric: Schemas["MetricTrendView"]): string {
+  return trendArrow(metric) ?? (metric.test ? "no significant change" : "not tested: too few weeks");
+}

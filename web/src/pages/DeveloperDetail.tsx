@@ -3,7 +3,7 @@ import { api, type Schemas } from "../api/client";
 import { json, unwrap, type Problem } from "../api/problem";
 import { ProblemMessage } from "../components/ProblemMessage";
 import { Empty, Show } from "../components/States";
-import { figure, TREND_LABELS, trendArrow, trendWindow } from "../lib/metrics";
+import { figure, TREND_LABELS, trendText, trendWindow } from "../lib/metrics";
 import { Link, navigate } from "../router";
 import { asProblem, useLoaded } from "../useLoaded";
 
@@ -79,7 +79,7 @@ function Trends({ developer }: { developer: string }) {
                         <td>{figure(m.recent_median)}</td>
                         <td>{figure(m.baseline_median)}</td>
                         <td data-testid={`trend-${m.metric}`}>
-                          {trendArrow(m) ?? "no significant change"}
+                          {trendText(m)}
                           {m.test && <span className="hint"> (p = {m.test.p_value.toFixed(3)})</span>}
                         </td>
                       </tr>
