@@ -45,6 +45,7 @@ PAGES = (
     "11-notifications",
     "12-admin",
     "13-gates",
+    "14-stale",
 )
 
 

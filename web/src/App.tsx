@@ -12,6 +12,7 @@ import { Gates } from "./pages/Gates";
 import { Metrics } from "./pages/Metrics";
 import { Overview } from "./pages/Overview";
 import { Reports } from "./pages/Reports";
+import { StaleWork } from "./pages/StaleWork";
 import { Tenants } from "./pages/Tenants";
 import { Workspaces } from "./pages/Workspaces";
 import { Link, navigate, usePath } from "./router";
@@ -23,6 +24,7 @@ const PAGES = [
   { path: "/workspaces", title: "Workspaces & sources", page: Workspaces },
   { path: "/developers", title: "Developers", page: Developers },
   { path: "/forecasts", title: "Forecasts", page: Forecasts },
+  { path: "/stale", title: "Stale work", page: StaleWork },
   { path: "/reports", title: "Reports", page: Reports },
   { path: "/gates", title: "Gates", page: Gates },
   { path: "/admin", title: "Admin", page: Admin },

@@ -296,6 +296,13 @@ try {
   await page.getByText("No gate evaluated yet").waitFor();
   await inspect(page, "13-gates");
 
+  step("stale work: the scope's outliers, or that there are none");
+  await open(page, "Stale work", "Stale work");
+  const staleReply = await (await page.request.get(api(`work-items/stale?scope=${scope}`))).json();
+  if (staleReply.items.length === 0) await page.getByText("Nothing stale").waitFor();
+  else await page.getByRole("cell", { name: staleReply.items[0].key }).waitFor();
+  await inspect(page, "14-stale");
+
   step("time each page: from its link until its data shows, and its API call alone");
   const timed = [
     ["Overview", () => page.getByTestId("dora-definition"), `metrics/dora?scope=${scope}`],
