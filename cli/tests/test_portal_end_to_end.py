@@ -46,6 +46,7 @@ PAGES = (
     "12-admin",
     "13-gates",
     "14-stale",
+    "15-other-tenant",
 )
 
 

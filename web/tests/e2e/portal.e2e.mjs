@@ -333,6 +333,19 @@ try {
   timings.pages = pageMs;
   timings.api = apiMs;
 
+  step("another tenant sees none of it; its empty workspace list offers the demo");
+  await open(page, "Tenants", "Tenants");
+  await page.getByLabel("New tenant").fill("Other Corp");
+  await page.getByRole("button", { name: "Create tenant" }).click();
+  await page.getByRole("heading", { level: 1, name: "Workspaces & sources" }).waitFor();
+  await page.getByText("No workspace yet").waitFor();
+  await page.getByRole("button", { name: "Load the demo" }).click();
+  assert.equal(await page.getByTestId("demo-command").textContent(), ".venv/bin/sextant demo");
+  await inspect(page, "15-other-tenant");
+  await open(page, "Developers", "Developers");
+  await page.getByText("No developer yet").waitFor();
+  assert.equal(await page.getByRole("cell", { name: "Ada Lovelace" }).count(), 0);
+
   step("sign out ends the session");
   await page.getByRole("button", { name: "Sign out" }).click();
   await page.getByText("Sign in with the one-time link").waitFor();
