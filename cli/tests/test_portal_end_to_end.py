@@ -38,6 +38,15 @@ PAGES = (
     "4-overview",
     "5-forecast",
     "6-forecast-other-theme",
+    "7-metrics",
+    "8-metrics-phone",
+    "9-developer",
+    "10-reports",
+    "11-notifications",
+    "12-admin",
+    "13-gates",
+    "14-stale",
+    "15-other-tenant",
 )
 
 

@@ -3,9 +3,16 @@ import { actAsTenant, api, useCsrfToken, type Schemas } from "./api/client";
 import { problemOf, type Problem } from "./api/problem";
 import { ProblemMessage } from "./components/ProblemMessage";
 import { Loading } from "./components/States";
+import { NotificationCentre } from "./components/NotificationCentre";
+import { Admin } from "./pages/Admin";
+import { DeveloperDetail } from "./pages/DeveloperDetail";
 import { Developers } from "./pages/Developers";
 import { Forecasts } from "./pages/Forecasts";
+import { Gates } from "./pages/Gates";
+import { Metrics } from "./pages/Metrics";
 import { Overview } from "./pages/Overview";
+import { Reports } from "./pages/Reports";
+import { StaleWork } from "./pages/StaleWork";
 import { Tenants } from "./pages/Tenants";
 import { Workspaces } from "./pages/Workspaces";
 import { Link, navigate, usePath } from "./router";
@@ -13,9 +20,14 @@ import { SessionContext, usePortal, type PortalSession } from "./session";
 
 const PAGES = [
   { path: "/", title: "Overview", page: Overview },
+  { path: "/metrics", title: "Metrics", page: Metrics },
   { path: "/workspaces", title: "Workspaces & sources", page: Workspaces },
   { path: "/developers", title: "Developers", page: Developers },
   { path: "/forecasts", title: "Forecasts", page: Forecasts },
+  { path: "/stale", title: "Stale work", page: StaleWork },
+  { path: "/reports", title: "Reports", page: Reports },
+  { path: "/gates", title: "Gates", page: Gates },
+  { path: "/admin", title: "Admin", page: Admin },
 ];
 
 type Theme = "light" | "dark";
@@ -60,7 +72,14 @@ function Layout({ theme, toggleTheme }: { theme: Theme; toggleTheme: () => void 
   const [problem, setProblem] = useState<Problem | null>(null);
   const admin = portal.session.role === "platform_admin";
   const needsTenant = admin && portal.tenant === null;
-  const current = PAGES.find((p) => p.path === path) ?? null;
+  const developer = /^\/developers\/([0-9a-f-]{36})$/.exec(path)?.[1] ?? null;
+  // One component per path (a detail page's id in it), so a re-render keeps the page's state.
+  const current = useMemo(
+    () =>
+      PAGES.find((p) => p.path === path) ??
+      (developer ? { path, title: "Developer", page: () => <DeveloperDetail id={developer} /> } : null),
+    [path, developer],
+  );
   const Page = current?.page;
 
   const first = useRef(true);
@@ -92,7 +111,7 @@ function Layout({ theme, toggleTheme }: { theme: Theme; toggleTheme: () => void 
           <ul>
             {PAGES.map((p) => (
               <li key={p.path}>
-                <Link to={p.path} current={p.path === path}>
+                <Link to={p.path} current={p.path === path || (p.path === "/developers" && developer !== null)}>
                   {p.title}
                 </Link>
               </li>
@@ -107,6 +126,7 @@ function Layout({ theme, toggleTheme }: { theme: Theme; toggleTheme: () => void 
           </ul>
         </nav>
         <div className="who">
+          {portal.tenant && <NotificationCentre key={portal.tenant} tenant={portal.tenant} />}
           <span>
             {portal.session.subject} ({portal.session.role.replace("_", " ")})
           </span>

@@ -44,3 +44,11 @@ export function unwrap<T>(result: { data?: T; error?: unknown; response: Respons
   if (result.response.ok && result.response.status === 204) return undefined as T;
   throw new ProblemError(problemOf(result.error, result.response));
 }
+
+/** A route that also answers CSV is typed as JSON or text: the portal asks for JSON, and
+ * a text reply is a problem, not data. */
+export function json<T>(value: T | string): T {
+  if (typeof value === "string")
+    throw new ProblemError({ title: "Unexpected reply", status: 0, detail: "the API answered text, not JSON" });
+  return value;
+}

@@ -2,7 +2,10 @@ import { useState } from "react";
 import { api, type Schemas } from "../api/client";
 import { unwrap } from "../api/problem";
 import { Empty, Show } from "../components/States";
-import { useLoaded } from "../useLoaded";
+import { Link } from "../router";
+import { asProblem, useLoaded } from "../useLoaded";
+import { ProblemMessage } from "../components/ProblemMessage";
+import type { Problem } from "../api/problem";
 
 const PAGE = 50;
 
@@ -36,7 +39,9 @@ export function Developers() {
                 <tbody>
                   {all.map((d) => (
                     <tr key={d.id}>
-                      <td>{d.display_name}</td>
+                      <td>
+                        <Link to={`/developers/${d.id}`}>{d.display_name ?? "Unnamed developer"}</Link>
+                      </td>
                       <td>{d.aliases}</td>
                       <td>{d.is_bot ? "bot" : "person"}{d.locked ? ", locked" : ""}</td>
                     </tr>
@@ -57,6 +62,79 @@ export function Developers() {
             </>
           );
         }}
+      </Show>
+      <Suggestions />
+    </section>
+  );
+}
+
+/** Links too weak to merge on their own: a person confirms (merge the pair) or rejects
+ * (never suggested again). */
+function Suggestions() {
+  const [pending, reload] = useLoaded(
+    async () => unwrap(await api.GET("/v1/developers/merge-suggestions", { params: { query: { limit: 50 } } })),
+    "suggestions",
+  );
+  const [problem, setProblem] = useState<Problem | null>(null);
+  const decide = async (id: string, verdict: "confirm" | "reject") => {
+    setProblem(null);
+    try {
+      const path = { params: { path: { suggestion_id: id } } };
+      unwrap(
+        verdict === "confirm"
+          ? await api.POST("/v1/developers/merge-suggestions/{suggestion_id}/confirm", path)
+          : await api.POST("/v1/developers/merge-suggestions/{suggestion_id}/reject", path),
+      );
+      reload();
+    } catch (error) {
+      setProblem(asProblem(error));
+    }
+  };
+  return (
+    <section aria-labelledby="suggestions-title" className="panel">
+      <h2 id="suggestions-title">Merge suggestions</h2>
+      {problem && <ProblemMessage problem={problem} />}
+      <Show loaded={pending} what="merge suggestions">
+        {(list) =>
+          list.items.length === 0 ? (
+            <Empty>No suggestion waiting: every link found was strong enough, or decided.</Empty>
+          ) : (
+            <table>
+              <thead>
+                <tr>
+                  <th scope="col">Developers</th>
+                  <th scope="col">Why</th>
+                  <th scope="col">Decide</th>
+                </tr>
+              </thead>
+              <tbody>
+                {list.items.map((s) => (
+                  <tr key={s.id}>
+                    <td>
+                      {s.developer_ids.map((d, i) => (
+                        <span key={d}>
+                          {i > 0 && " and "}
+                          <Link to={`/developers/${d}`}>{d.slice(0, 8)}</Link>
+                        </span>
+                      ))}
+                    </td>
+                    <td>
+                      {s.rule} (score {s.score.toFixed(2)})
+                    </td>
+                    <td>
+                      <button type="button" onClick={() => decide(s.id, "confirm")}>
+                        Confirm
+                      </button>{" "}
+                      <button type="button" onClick={() => decide(s.id, "reject")}>
+                        Reject
+                      </button>
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )
+        }
       </Show>
     </section>
   );

@@ -3,17 +3,9 @@ import { unwrap } from "../api/problem";
 import { Empty, Show } from "../components/States";
 import { usePortal } from "../session";
 import { useLoaded } from "../useLoaded";
+import { hours, percent } from "../lib/metrics";
 
 type Band = "elite" | "high" | "medium" | "low" | null | undefined;
-
-function hours(value: number | null | undefined): string {
-  if (value === null || value === undefined) return "—";
-  return value >= 48 ? `${(value / 24).toFixed(1)} days` : `${value.toFixed(1)} h`;
-}
-
-function percent(rate: number | null | undefined): string {
-  return rate === null || rate === undefined ? "—" : `${(rate * 100).toFixed(0)} %`;
-}
 
 function Tile({ title, value, band, basis }: { title: string; value: string; band: Band; basis: string }) {
   return (
@@ -28,7 +20,8 @@ function Tile({ title, value, band, basis }: { title: string; value: string; ban
   );
 }
 
-function Tiles({ dora }: { dora: Schemas["DoraReply"] }) {
+/** The four DORA keys as tiles, each with its band and the counts behind it. */
+export function Tiles({ dora }: { dora: Schemas["DoraReply"] }) {
   const df = dora.deployment_frequency;
   return (
     <>

@@ -2,6 +2,7 @@ import { useState, type FormEvent } from "react";
 import { api } from "../api/client";
 import { unwrap, type Problem } from "../api/problem";
 import { ProblemMessage } from "../components/ProblemMessage";
+import { DemoOffer } from "../components/DemoOffer";
 import { Empty, Show } from "../components/States";
 import { usePortal } from "../session";
 import { asProblem, useLoaded } from "../useLoaded";
@@ -38,7 +39,10 @@ export function Tenants() {
       <Show loaded={tenants} what="tenants">
         {(page) =>
           page.items.length === 0 ? (
-            <Empty>No tenant yet: create the first below.</Empty>
+            <Empty>
+              No tenant yet: create the first below, or load the demo.
+              <DemoOffer />
+            </Empty>
           ) : (
             <ul className="cards">
               {page.items.map((t) => (

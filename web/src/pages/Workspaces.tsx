@@ -2,6 +2,8 @@ import { useState, type FormEvent } from "react";
 import { api, type Schemas } from "../api/client";
 import { unwrap, type Problem } from "../api/problem";
 import { ProblemMessage } from "../components/ProblemMessage";
+import { DemoOffer } from "../components/DemoOffer";
+import { SourceActivity } from "../components/SourceActivity";
 import { Empty, Show } from "../components/States";
 import { usePortal } from "../session";
 import { asProblem, useLoaded } from "../useLoaded";
@@ -37,6 +39,7 @@ function Sources({ workspace }: { workspace: Schemas["WorkspaceReply"] }) {
   const [name, setName] = useState("");
   const [created, setCreated] = useState<Schemas["CreatedSourceReply"] | null>(null);
   const [problem, setProblem] = useState<Problem | null>(null);
+  const [watched, setWatched] = useState<Schemas["SourceReply"] | null>(null);
 
   const create = async (event: FormEvent) => {
     event.preventDefault();
@@ -70,6 +73,7 @@ function Sources({ workspace }: { workspace: Schemas["WorkspaceReply"] }) {
                   <th scope="col">Name</th>
                   <th scope="col">Tool</th>
                   <th scope="col">Webhook URL</th>
+                  <th scope="col">Deliveries</th>
                 </tr>
               </thead>
               <tbody>
@@ -80,6 +84,15 @@ function Sources({ workspace }: { workspace: Schemas["WorkspaceReply"] }) {
                     <td>
                       <code>{s.webhook_url}</code> <Copy text={s.webhook_url} label={`${s.name}'s webhook URL`} />
                     </td>
+                    <td>
+                      <button
+                        type="button"
+                        aria-pressed={watched?.id === s.id}
+                        onClick={() => setWatched(watched?.id === s.id ? null : s)}
+                      >
+                        Deliveries<span className="visually-hidden"> of {s.name}</span>
+                      </button>
+                    </td>
                   </tr>
                 ))}
               </tbody>
@@ -87,6 +100,7 @@ function Sources({ workspace }: { workspace: Schemas["WorkspaceReply"] }) {
           )
         }
       </Show>
+      {watched && <SourceActivity key={watched.id} source={watched} />}
       <form onSubmit={create} className="inline-form">
         <label htmlFor="source-kind">Tool</label>
         <select id="source-kind" value={kind} onChange={(e) => setKind(e.target.value as Kind)}>
@@ -181,7 +195,13 @@ export function Workspaces() {
       <Show loaded={page} what="workspaces">
         {(current) => {
           const all = [...earlier, ...current.items];
-          if (all.length === 0) return <Empty>No workspace yet: create one above.</Empty>;
+          if (all.length === 0)
+            return (
+              <Empty>
+                No workspace yet: create one above, or load the demo (a tenant of its own).
+                <DemoOffer />
+              </Empty>
+            );
           const chosen = all.find((w) => w.id === chosenId);
           return (
             <>

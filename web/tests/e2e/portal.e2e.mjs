@@ -2,7 +2,9 @@
 // `sextant run` (cli/tests/test_portal_end_to_end.py starts it and runs this script):
 // sign in through the one-time link, create a tenant, a workspace and a Jira source in
 // the pages, send the source signed webhooks, see the developer appear, read the
-// forecast chart's numbers against the API, sign out. Every page gets a screenshot and
+// forecast chart's numbers and the metrics' throughput against the API, open the
+// developer's page (its trends, then the privacy answer), request a report and see its
+// notification arrive live over the WebSocket, download it, sign out. Every page gets a screenshot and
 // an axe-core check (no serious or critical violation).
 //
 // Environment: SEXTANT_URL, SEXTANT_SIGN_IN_URL, SEXTANT_WEBHOOKS (a folder of Jira
@@ -209,12 +211,106 @@ try {
   assert.match(await alert.textContent(), /422/);
   assert.match(await alert.textContent(), /items/);
 
+  step("the metrics page: DORA under another definition, flow and review load");
+  await open(page, "Metrics", "Metrics");
+  await page.getByLabel("Definition", { exact: true }).selectOption("dora-2021");
+  await page.getByTestId("dora-definition").filter({ hasText: "dora-2021" }).waitFor();
+  const flow = await (await page.request.get(api(`metrics/flow?scope=${scope}`))).json();
+  await page.getByTestId("flow-throughput").waitFor();
+  assert.equal(
+    await page.getByTestId("flow-throughput").textContent(),
+    String(flow.total.work_items.throughput),
+    "the page's throughput is the API's",
+  );
+  await inspect(page, "7-metrics");
+  await page.setViewportSize({ width: 390, height: 844 });
+  await inspect(page, "8-metrics-phone");
+  await page.setViewportSize({ width: 1280, height: 900 });
+
+  step("a developer's page: accounts, trends, and the privacy answer when switched off");
+  await open(page, "Developers", "Developers");
+  await page.getByRole("link", { name: "Ada Lovelace" }).click();
+  await page.getByRole("heading", { level: 1, name: "Ada Lovelace" }).waitFor();
+  await page.getByRole("group", { name: "Trend window" }).waitFor();
+  await page.getByRole("button", { name: "4 weeks" }).click();
+  await page.getByText("The last 4 weeks against the 52 before").waitFor();
+  await inspect(page, "9-developer");
+  const csrf = (await (await page.request.get(`${BASE}/v1/session`)).json()).csrf_token;
+  const setMetrics = async (on) => {
+    const reply = await page.request.put(api("metrics/developer-settings"), {
+      data: { developer_metrics_enabled: on },
+      headers: { "X-CSRF-Token": csrf, Origin: BASE },
+    });
+    assert.equal(reply.status(), 200, await reply.text());
+  };
+  await setMetrics(false);
+  await page.reload();
+  await page.getByTestId("trends-private").waitFor();
+  assert.match(await page.getByTestId("trends-private").textContent(), /turned off/);
+  await setMetrics(true);
+
+  step("a source's deliveries as the API lists them, and a replay of them");
+  await open(page, "Workspaces & sources", "Workspaces & sources");
+  await page.getByRole("button", { name: "Deliveries of ENG" }).click();
+  const sourceId = webhookUrl.split("/").pop();
+  const deliveries = await (await page.request.get(api(`sources/${sourceId}/deliveries?limit=20`))).json();
+  const activity = page.getByRole("region", { name: "Deliveries of ENG" });
+  await activity.getByRole("table").waitFor();
+  assert.equal(await activity.getByRole("row").count(), deliveries.items.length + 1, "a row per delivery");
+  await activity.getByRole("button", { name: "Replay the last 30 days" }).click();
+  await activity.getByText(`Replayed ${deliveries.items.length} deliveries`).waitFor();
+
+  step("request a report; its notification arrives live over the WebSocket; download it");
+  const unread = async () => Number(await page.getByTestId("unread-count").textContent());
+  const before = await unread();
+  await open(page, "Reports", "Reports");
+  await page.getByRole("button", { name: "Request report" }).click();
+  const link = page.getByRole("link", { name: /^Download dora CSV/ });
+  await link.waitFor({ timeout: 90_000 });
+  await until("the report's notification, live", async () => (await unread()) === before + 1, 30);
+  const [download] = await Promise.all([page.waitForEvent("download"), link.click()]);
+  const downloaded = readFileSync(await download.path(), "utf8");
+  const reports = await (await page.request.get(api("reports?limit=50"))).json();
+  const done = reports.items.find((r) => r.status === "done");
+  const file = await (await page.request.get(api(`reports/${done.id}/file`))).text();
+  assert.equal(downloaded, file, "the download is the API's file");
+  await inspect(page, "10-reports");
+  await page.getByTestId("notifications-button").click();
+  await page.getByText(/^Report ready: dora/).waitFor();
+  await inspect(page, "11-notifications");
+  await page.getByRole("button", { name: "Mark all read" }).click();
+  await until("all read", async () => (await unread()) === 0, 10);
+  await page.getByTestId("notifications-button").click();
+
+  step("the admin page: the audit log's chain holds as the API says");
+  await open(page, "Admin", "Admin");
+  await page.getByRole("button", { name: "Check the chain" }).click();
+  const verdict = await (await page.request.get(api("audit-log/verify"))).json();
+  assert.equal(verdict.intact, true);
+  await page.getByTestId("audit-chain").filter({ hasText: "The chain holds" }).waitFor();
+  await inspect(page, "12-admin");
+
+  step("the gates page: the scope's policy and its evaluations");
+  await open(page, "Gates", "Gates");
+  await page.getByLabel("Rules and who may override (JSON)").waitFor();
+  await page.getByText("No gate evaluated yet").waitFor();
+  await inspect(page, "13-gates");
+
+  step("stale work: the scope's outliers, or that there are none");
+  await open(page, "Stale work", "Stale work");
+  const staleReply = await (await page.request.get(api(`work-items/stale?scope=${scope}`))).json();
+  if (staleReply.items.length === 0) await page.getByText("Nothing stale").waitFor();
+  else await page.getByRole("cell", { name: staleReply.items[0].key }).waitFor();
+  await inspect(page, "14-stale");
+
   step("time each page: from its link until its data shows, and its API call alone");
   const timed = [
     ["Overview", () => page.getByTestId("dora-definition"), `metrics/dora?scope=${scope}`],
     ["Workspaces & sources", () => page.getByRole("heading", { name: "Sources of eng" }), "workspaces?limit=50"],
     ["Developers", () => page.getByRole("cell", { name: "Ada Lovelace" }), "developers?limit=50"],
     ["Forecasts", () => page.getByRole("img", { name: /When 3 items are done/ }), query],
+    ["Metrics", () => page.getByTestId("flow-throughput"), `metrics/flow?scope=${scope}`],
+    ["Reports", () => page.getByRole("link", { name: /^Download dora CSV/ }), "reports?limit=50"],
   ];
   const pageMs = {};
   const apiMs = {};
@@ -237,6 +333,19 @@ try {
   timings.pages = pageMs;
   timings.api = apiMs;
 
+  step("another tenant sees none of it; its empty workspace list offers the demo");
+  await open(page, "Tenants", "Tenants");
+  await page.getByLabel("New tenant").fill("Other Corp");
+  await page.getByRole("button", { name: "Create tenant" }).click();
+  await page.getByRole("heading", { level: 1, name: "Workspaces & sources" }).waitFor();
+  await page.getByText("No workspace yet").waitFor();
+  await page.getByRole("button", { name: "Load the demo" }).click();
+  assert.equal(await page.getByTestId("demo-command").textContent(), ".venv/bin/sextant demo");
+  await inspect(page, "15-other-tenant");
+  await open(page, "Developers", "Developers");
+  await page.getByText("No developer yet").waitFor();
+  assert.equal(await page.getByRole("cell", { name: "Ada Lovelace" }).count(), 0);
+
   step("sign out ends the session");
   await page.getByRole("button", { name: "Sign out" }).click();
   await page.getByText("Sign in with the one-time link").waitFor();
@@ -246,6 +355,14 @@ try {
   writeFileSync(join(ARTIFACTS, "timings.json"), JSON.stringify(timings, null, 2));
   step(`first load ${timings.firstLoadMs} ms; pages (ms): ${JSON.stringify(pageMs)}`);
   step("passed");
+} catch (error) {
+  // What the page showed when a step failed: its text, and a screenshot beside the others.
+  const page = context.pages()[0];
+  if (page) {
+    await page.screenshot({ path: join(ARTIFACTS, "failed.png"), fullPage: true }).catch(() => {});
+    console.log(`e2e: the page at ${page.url()} read:\n${await page.locator("body").innerText().catch(() => "?")}`);
+  }
+  throw error;
 } finally {
   await context.close();
   rmSync(profile, { recursive: true, force: true });

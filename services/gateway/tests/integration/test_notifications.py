@@ -173,6 +173,49 @@ async def test_a_stream_without_a_valid_token_is_refused(served: Served) -> None
                 pass
 
 
+async def test_the_portals_session_cookie_opens_the_stream_from_its_own_origin_only(
+    served: Served,
+) -> None:
+    """A browser cannot set headers on a WebSocket: the portal's page streams with its
+    session cookie, and the handshake must come from the gateway's own origin (another
+    site's page would send its user's cookie too). The portal's platform admin acts on a
+    tenant through /v1/tenants/{id}/… and reads what its admins read. Sign-out ends that
+    way in."""
+    admin = {"Authorization": f"Bearer {token('platform_admin')}"}
+    a = UUID(
+        (await served.http.post("/v1/tenants", json={"name": "A"}, headers=admin)).json()["id"]
+    )
+    code = ISSUER.mint_sign_in(
+        subject="platform-admin@local", role="platform_admin", tenant_id=None, ttl_seconds=600
+    )
+    link = await served.http.get("/v1/session/link", params={"code": code})
+    assert link.status_code == 303, link.text
+    cookie = link.cookies["sextant_session"]
+    served.http.cookies.clear()
+    jar = {"Cookie": f"sextant_session={cookie}"}
+    own = str(served.http.base_url).rstrip("/")
+    on_a = served.ws_url.replace("/v1/", f"/v1/tenants/{a}/")
+
+    async with connect(on_a, origin=own, additional_headers=jar) as page:  # type: ignore[arg-type]
+        await served.raise_notification(a, "deployment failed", ["tenant_admin"])
+        assert (await next_notification(page))["title"] == "deployment failed"
+    listed = await served.http.get(f"/v1/tenants/{a}/notifications", headers=jar)
+    assert [n["title"] for n in listed.json()["items"]] == ["deployment failed"]
+
+    for origin in ("http://evil.example", None):
+        with pytest.raises(InvalidStatus) as refused:
+            async with connect(on_a, origin=origin, additional_headers=jar):  # type: ignore[arg-type]
+                pass
+        assert refused.value.response.status_code == 403
+
+    csrf = (await served.http.get("/v1/session", headers=jar)).json()["csrf_token"]
+    out = await served.http.delete("/v1/session", headers={**jar, "X-CSRF-Token": csrf})
+    assert out.status_code == 204, out.text
+    with pytest.raises(InvalidStatus):
+        async with connect(on_a, origin=own, additional_headers=jar):  # type: ignore[arg-type]
+            pass
+
+
 @pytest.mark.parametrize(
     "served",
     [{"anonymous_failure_burst": 3, "anonymous_failure_rate_per_second": 0.01}],

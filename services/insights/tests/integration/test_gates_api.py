@@ -206,6 +206,7 @@ async def gates(database: str, internal_keys: InternalKeys) -> AsyncIterator[Gat
                 "member": mint("member", TENANT, "mel"),
                 "ci": mint("partner", TENANT, "ci-key"),
                 "stranger": mint("tenant_admin", OTHER_TENANT, "eve"),
+                "platform": mint("platform_admin", TENANT, "root@local"),
             }
             gates = Gates(client, conn, state, tokens, reader, {})
             reply = await gates.call("PUT", "/v1/gate-policies", "admin", json=POLICY)
@@ -428,3 +429,20 @@ async def test_policies_are_versioned_audited_and_validated(gates: Gates) -> Non
     assert refused.status_code == 422 and "severity_at_least" in refused.json()["detail"]
     missing = await gates.call("GET", "/v1/gate-policies", "member", params={"version": 99})
     assert missing.status_code == 404
+
+
+async def test_a_platform_admin_acting_on_the_tenant_reads_and_sets_its_policy(
+    gates: Gates,
+) -> None:
+    """The portal's admin is a platform admin acting on one tenant, as for the other
+    services' routes: it reads the policy and the evaluations, and sets a new version."""
+    current = await gates.call("GET", "/v1/gate-policies", "platform")
+    assert current.status_code == 200, current.text
+    listed = await gates.call("GET", "/v1/gates/evaluations", "platform")
+    assert listed.status_code == 200, listed.text
+    assert listed.json() == (await gates.call("GET", "/v1/gates/evaluations", "admin")).json()
+    same = {"rules": current.json()["rules"], "override_roles": current.json()["override_roles"]}
+    put = await gates.call("PUT", "/v1/gate-policies", "platform", json=same)
+    assert put.status_code == 200, put.text
+    assert put.json()["version"] == current.json()["version"] + 1
+    assert put.json()["created_by"] == "root@local"

@@ -379,6 +379,28 @@ async def test_bad_parameters_are_refused_before_any_job_exists(
     assert listed.json()["items"] == []
 
 
+@pytest.mark.parametrize(("role", "status"), [("platform_admin", 202), ("partner", 403)])
+async def test_a_platform_admin_acting_on_a_tenant_asks_for_reports_and_a_partner_cannot(
+    reports_alone: Platform, role: str, status: int
+) -> None:
+    """The portal's admin is a platform admin acting on a tenant (the gateway names it
+    in the token), as for every other service's reads; a partner's grants are not
+    checked here yet, so it is refused."""
+    tenant = uuid7()
+    token = reports_alone.keys.signer.mint(
+        service="reports", subject="admin@local", role=role, tenant_id=tenant
+    )
+    reply = await reports_alone.reports.post(
+        "/v1/reports",
+        params={"scope": SCOPE},
+        json={"kind": "dora", "format": "csv", **WEEK},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert reply.status_code == status, reply.text
+    if status == 202:
+        assert reply.json()["requested_by"] == "admin@local"
+
+
 async def test_a_job_that_cannot_read_its_data_fails_with_the_reason_and_is_retried(
     reports_alone: Platform,
 ) -> None:

@@ -18,6 +18,7 @@ from uuid import UUID
 from fastapi import Depends, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sextant.gateway.authn import (
@@ -29,7 +30,12 @@ from sextant.gateway.authn import (
 )
 from sextant.gateway.domain.cache import TtlCache
 from sextant.gateway.domain.limits import TokenBuckets, retry_after_header
-from sextant.gateway.sessions import check_csrf, session_cookie, session_principal
+from sextant.gateway.sessions import (
+    check_csrf,
+    check_stream_origin,
+    session_cookie,
+    session_principal,
+)
 from sextant.gateway.settings import GatewaySettings
 from sextant.gateway.upstreams import Upstreams
 from sextant.runtime.app import ServiceState, service_state
@@ -235,9 +241,12 @@ async def authenticated(gateway: Gateway, scope: Scope, authorization: str | Non
         raise
 
 
-async def signed_in(gateway: Gateway, db: Database, request: Request, cookie: str) -> Principal:
+async def signed_in(
+    gateway: Gateway, db: Database, request: HTTPConnection, cookie: str
+) -> Principal:
     """The caller a browser's session cookie stands for (no ``Authorization`` sent), its
-    writes checked for the CSRF token; an unknown cookie counts as a failed sign-in."""
+    writes checked for the CSRF token (a WebSocket for its origin); an unknown cookie
+    counts as a failed sign-in."""
     address = client_address(request.scope, gateway.settings.trusted_proxies)
     refuse_if_failing(gateway, address, time.monotonic())
     try:
@@ -245,7 +254,10 @@ async def signed_in(gateway: Gateway, db: Database, request: Request, cookie: st
     except Unauthenticated:
         gateway.anonymous_buckets.charge(address, time.monotonic())
         raise
-    check_csrf(request, request.method, cookie)
+    if request.scope["type"] == "websocket":
+        check_stream_origin(request)
+    else:
+        check_csrf(request, request.scope["method"], cookie)
     if caller.tenant_id is not None and not await gateway.authenticator.tenant_active(
         caller.tenant_id
     ):

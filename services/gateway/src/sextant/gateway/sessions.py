@@ -11,6 +11,8 @@ caller of ``/v1`` requests that carry no ``Authorization`` header.
   ``GET /v1/session`` hands to the page — a synchronizer token that needs no storage.
   A page on another origin can neither read the cookie nor ask for the token. A write
   whose ``Origin`` is not the gateway's own is refused too.
+- The notifications WebSocket accepts the cookie too (a page cannot set headers on a
+  WebSocket); its handshake must carry the gateway's own ``Origin``.
 - Bearer tokens and API keys are untouched: a request with ``Authorization`` is judged
   by it alone, and the cookie is ignored.
 """
@@ -56,7 +58,8 @@ def session_cookie(connection: HTTPConnection) -> str | None:
 
 def _own_origin(connection: HTTPConnection) -> str:
     url = connection.url
-    return f"{url.scheme}://{url.netloc}"
+    scheme = {"ws": "http", "wss": "https"}.get(url.scheme, url.scheme)  # a WebSocket's page
+    return f"{scheme}://{url.netloc}"
 
 
 def check_csrf(connection: HTTPConnection, method: str, cookie: str) -> None:
@@ -73,6 +76,15 @@ def check_csrf(connection: HTTPConnection, method: str, cookie: str) -> None:
             "a write signed in by cookie needs the X-CSRF-Token header "
             "(its value is in GET /v1/session)"
         )
+
+
+def check_stream_origin(connection: HTTPConnection) -> None:
+    """403 for a cookie-authenticated WebSocket from another origin. A page cannot set a
+    header on a WebSocket (no CSRF token), but the browser always sends ``Origin``: a
+    page elsewhere must not open the portal's stream with its user's cookie."""
+    origin = connection.headers.get("origin")
+    if origin != _own_origin(connection):
+        raise Forbidden(f"a signed-in stream must come from {_own_origin(connection)}")
 
 
 async def session_principal(db: Database, cookie: str, now: datetime) -> Principal:

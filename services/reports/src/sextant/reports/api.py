@@ -27,8 +27,9 @@ router = APIRouter(prefix="/v1", tags=["reports"])
 
 Requester = Annotated[
     InternalClaims,
-    # a partner reads only what a tenant granted it, which reports cannot check yet
-    Depends(caller_with_role("tenant_admin", "manager", "member")),
+    # a partner reads only what a tenant granted it, which reports cannot check yet; a
+    # platform admin acts on one tenant through the gateway's /v1/tenants/{id}/… (the portal)
+    Depends(caller_with_role("tenant_admin", "platform_admin", "manager", "member")),
 ]
 ReportId = Annotated[UUID, Path(description="the report's id, as POST /v1/reports gave it")]
 CHUNK_BYTES = 64 * 1024

@@ -18,6 +18,7 @@ from sextant.gateway.access import (
     authenticated,
     gateway_of,
     rate_limit,
+    signed_in,
     tenant_of,
 )
 from sextant.gateway.authn import ROLES, Principal
@@ -26,6 +27,7 @@ from sextant.gateway.db.repository import NotificationRow
 from sextant.gateway.notifications import NotificationHub, Streams
 from sextant.gateway.revocation import POLICY_VIOLATION
 from sextant.gateway.schemas import MarkedRead, MarkRead, NotificationReply, Page
+from sextant.gateway.sessions import session_cookie
 from sextant.runtime.app import ServiceState
 from sextant.runtime.errors import DomainError, InvalidInput, NotFound, Unauthenticated
 from sextant.runtime.paging import MAX_SEQ, Cursor, Limit, from_seq, next_cursor, seq_number
@@ -76,7 +78,7 @@ async def list_notifications(
     rows = await repository.list_notifications(
         session,
         tenant_of(caller),
-        role=caller.role,
+        role=audience_role(caller),
         subject=caller.subject,
         after_seq=after,
         before_seq=before,
@@ -95,7 +97,7 @@ async def mark_read(body: MarkRead, caller: Anyone, session: TenantSession) -> M
     marked = await repository.mark_read(
         session,
         tenant_of(caller),
-        role=caller.role,
+        role=audience_role(caller),
         subject=caller.subject,
         ids=body.ids,
         at=datetime.now(UTC),
@@ -113,17 +115,26 @@ async def mark_one_read(
 ) -> MarkedRead:
     """Marks one notification read for the caller."""
     tenant = tenant_of(caller)
-    if not await repository.notification_exists(session, tenant, notification_id, caller.role):
+    if not await repository.notification_exists(
+        session, tenant, notification_id, audience_role(caller)
+    ):
         raise NotFound(f"no notification {notification_id}")
     marked = await repository.mark_read(
         session,
         tenant,
-        role=caller.role,
+        role=audience_role(caller),
         subject=caller.subject,
         ids=[notification_id],
         at=datetime.now(UTC),
     )
     return MarkedRead(marked=marked)
+
+
+def audience_role(caller: Principal) -> str:
+    """The role whose notifications a caller reads: a platform admin acting on a tenant
+    (``/v1/tenants/{id}/…``, the portal's way in) reads what the tenant's admins do; no
+    notification is addressed to the platform's own role."""
+    return "tenant_admin" if caller.role == "platform_admin" else caller.role
 
 
 async def _stream_principal(websocket: WebSocket, state: ServiceState) -> Principal:
@@ -133,7 +144,11 @@ async def _stream_principal(websocket: WebSocket, state: ServiceState) -> Princi
     authorization = websocket.headers.get("authorization")
     if authorization is None and (token := websocket.query_params.get("access_token")):
         authorization = f"Bearer {token}"  # browsers cannot set headers on a WebSocket
-    caller = await authenticated(gateway, websocket.scope, authorization)
+    cookie = None if authorization else session_cookie(websocket)
+    if cookie is not None:  # the portal's page: its session, from its own origin
+        caller = await signed_in(gateway, state.db, websocket, cookie)
+    else:
+        caller = await authenticated(gateway, websocket.scope, authorization)
     acting = websocket.scope.get("state", {}).get(ACTING_TENANT)
     if acting is not None:
         if caller.role != "platform_admin":
@@ -149,7 +164,8 @@ async def _stream_principal(websocket: WebSocket, state: ServiceState) -> Princi
 
 @router.websocket("/notifications/stream")
 async def stream(websocket: WebSocket) -> None:
-    """Authenticate (``Authorization`` header or ``?access_token=``), send everything
+    """Authenticate (``Authorization`` header, ``?access_token=``, or the portal's session
+    cookie from the gateway's own origin), send everything
     after ``?after=<seq>``, then each new notification for the caller's tenant and role
     as JSON; ``{"type": "heartbeat"}`` every 15 s while quiet."""
     state: ServiceState = websocket.app.state.service
@@ -174,7 +190,7 @@ async def stream(websocket: WebSocket) -> None:
                 rows = await repository.list_notifications(
                     session,
                     tenant_of(caller),
-                    role=caller.role,
+                    role=audience_role(caller),
                     subject=caller.subject,
                     after_seq=after,
                     before_seq=None,

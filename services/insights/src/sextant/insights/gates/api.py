@@ -30,10 +30,12 @@ from sextant.runtime.tokens import InternalClaims, caller_with_role
 
 router = APIRouter(prefix="/v1", tags=["gates"])
 
-Admin = Annotated[InternalClaims, Depends(caller_with_role("tenant_admin"))]
+# A platform admin acts on one tenant through the gateway's /v1/tenants/{id}/… (the
+# portal's way in), as with every other service's routes.
+Admin = Annotated[InternalClaims, Depends(caller_with_role("tenant_admin", "platform_admin"))]
 Member = Annotated[
     InternalClaims,
-    Depends(caller_with_role("tenant_admin", "manager", "member", "partner")),
+    Depends(caller_with_role("tenant_admin", "platform_admin", "manager", "member", "partner")),
 ]
 Responses = dict[int | str, dict[str, Any]]
 BAD_SCOPE: Responses = {400: problem_response("a bad scope, or a cursor this API did not give out")}
