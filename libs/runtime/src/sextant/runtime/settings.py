@@ -130,7 +130,9 @@ class RuntimeSettings(BaseSettings):
     s3_region: str = Field(default="us-east-1", description="the S3 bucket's region")
 
     internal_token_public_key: str | None = Field(
-        default=None, description="PEM of the gateway's Ed25519 key that signs internal tokens"
+        default=None,
+        description="PEM of the gateway's Ed25519 key that signs internal tokens; "
+        "during a rotation the new and the old PEMs one after the other (both verify)",
     )
     internal_token_private_key: SecretStr | None = Field(
         default=None, description="PEM of that key's private half; only the gateway holds it"
