@@ -14,115 +14,28 @@ import contextlib
 import hashlib
 import hmac
 import json
-import os
 import secrets
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
-from sextant.cli import deployment
+from sextant.cli import cluster, deployment
+from sextant.cli.cluster import Fleet
 from sextant.cli.testing import eventually
 from sextant.gateway.authn import LocalIssuer, new_local_issuer_pem
-from sextant.runtime.embedded_pg import free_port
 from sextant.runtime.testing.plugin import InternalKeys
 from sextant.runtime.testing.servers import ACCESS_KEY, SECRET_KEY, MotoS3
 
-BIN = Path(sys.executable).parent
 ISSUES = 10  # distinct keys, so both identity processes get some of them
 # A process imports every service: ~3 s on a quiet box, near a minute on a loaded CI one.
 STARTUP_SECONDS = 240
 NOW = datetime.now(UTC)
 ADA = {"accountId": "5b10ac8d82e05b22cc7d4ef5", "displayName": "Ada Lovelace"}
 GRACE = {"login": "grace", "id": 7707, "type": "User"}
-
-
-@dataclass
-class Pod:
-    """One process of a Deployment: what the kubelet would run, on a loopback port."""
-
-    service: str
-    port: int
-    argv: list[str]
-    env: dict[str, str]
-    log: Path
-    process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        with self.log.open("ab") as log:
-            self.process = subprocess.Popen(
-                self.argv, env=self.env, stdout=log, stderr=log, stdin=subprocess.DEVNULL
-            )
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(10)
-
-    def metrics(self) -> str:
-        return httpx.get(f"http://127.0.0.1:{self.port}/metrics", timeout=5).text
-
-
-@dataclass
-class Fleet:
-    pods: list[Pod] = field(default_factory=list)
-
-    def of(self, service: str) -> list[Pod]:
-        return [pod for pod in self.pods if pod.service == service]
-
-    def stop(self) -> None:
-        for pod in self.pods:
-            if pod.process is not None and pod.process.poll() is None:
-                pod.process.send_signal(signal.SIGTERM)
-        for pod in self.pods:
-            if pod.process is not None:
-                try:
-                    pod.process.wait(15)
-                except subprocess.TimeoutExpired:
-                    pod.kill()
-
-    def logs(self) -> str:
-        return "\n".join(
-            f"--- {pod.service}:{pod.port} exit {pod.process and pod.process.poll()}\n{pod.log.read_text(errors='replace')[-1500:]}"
-            for pod in self.pods
-            if pod.log.exists()
-        )
-
-
-def with_port(args: list[str], port: int) -> list[str]:
-    """The chart's container args with the pod's port swapped for a free loopback one."""
-    swapped = list(args)
-    swapped[swapped.index("--port") + 1] = str(port)
-    return [*swapped, "--host", "127.0.0.1"]
-
-
-def localised(env: dict[str, str], ports: dict[str, int], release: str) -> dict[str, str]:
-    """The gateway's service URLs (cluster Service names) pointed at the local processes."""
-    if "SEXTANT_GATEWAY_SERVICE_URLS" in env:
-        urls = json.loads(env["SEXTANT_GATEWAY_SERVICE_URLS"])
-        for name, url in urls.items():
-            assert urlsplit(url).hostname == f"{release}-{name}"
-            urls[name] = f"http://127.0.0.1:{ports[name]}"
-        env = env | {"SEXTANT_GATEWAY_SERVICE_URLS": json.dumps(urls)}
-    return env
-
-
-def base_env(tmp: Path) -> dict[str, str]:
-    """What the image's ENV gives every container, here (PATH to this environment)."""
-    return {
-        "PATH": f"{BIN}:{os.environ.get('PATH', '')}",
-        "HOME": str(tmp),
-        "SEXTANT_DATA_DIR": str(tmp / "data"),
-        "PYTHONUNBUFFERED": "1",
-    }
 
 
 @pytest.fixture
@@ -258,33 +171,9 @@ async def test_the_chart_runs_apart_on_kafka_losing_and_doubling_nothing(
             "secret-keys": "k1:" + base64.b64encode(secrets.token_bytes(32)).decode()
         },
     }
-    base = base_env(tmp_path)
-
-    # The migrations Job: its init container (topics) then its container (schemas).
-    (job,) = [m for m in manifests if m["kind"] == "Job"]
-    pod_spec = job["spec"]["template"]["spec"]
-    for container in [*pod_spec.get("initContainers", []), *pod_spec["containers"]]:
-        env = base | deployment.container_env(container, cluster_secrets)
-        command = [str(BIN / container["command"][0]), *container["command"][1:]]
-        done = await asyncio.to_thread(
-            subprocess.run, command, env=env, capture_output=True, text=True, timeout=120
-        )
-        assert done.returncode == 0, f"{container['name']}: {done.stdout}{done.stderr}"
-
-    # Each Deployment: spec.replicas processes of the image's entrypoint + the chart's args.
-    entrypoint = deployment.entrypoint()
-    deployments = deployment.of_kind(manifests, "Deployment")
-    ports = {name: free_port() for name in deployments}
-    for name, manifest in deployments.items():
-        (container,) = manifest["spec"]["template"]["spec"]["containers"]
-        env = localised(deployment.container_env(container, cluster_secrets), ports, release)
-        for replica in range(manifest["spec"]["replicas"]):
-            # the Service's port is the first replica's; a second one listens on its own
-            port = ports[name] if replica == 0 else free_port()
-            argv = [str(BIN / entrypoint[0]), *entrypoint[1:], *with_port(container["args"], port)]
-            fleet.pods.append(Pod(name, port, argv, base | env, tmp_path / f"{name}-{replica}.log"))
-    for pod in fleet.pods:
-        pod.start()
+    # The migrations Job's commands, then every Deployment's processes.
+    await asyncio.to_thread(cluster.run_jobs, manifests, cluster_secrets, tmp_path)
+    cluster.start_release(manifests, cluster_secrets, tmp_path, fleet, release=release)
     assert len(fleet.of("identity")) == 2
 
     issuer = LocalIssuer.from_pem(issuer_pem)
@@ -292,7 +181,7 @@ async def test_the_chart_runs_apart_on_kafka_losing_and_doubling_nothing(
         "Authorization": "Bearer "
         + issuer.mint(subject="root", role="platform_admin", tenant_id=None, ttl_seconds=900)
     }
-    gateway = f"http://127.0.0.1:{ports['gateway']}"
+    gateway = fleet.url("gateway")
     async with httpx.AsyncClient(base_url=gateway, timeout=20) as public:
         last_status: list[str] = []
 
