@@ -165,7 +165,13 @@ def test_the_dockerfile_lints_and_runs_what_the_tests_run() -> None:
     )
     assert linted.returncode == 0, linted.stdout
     assert deployment.entrypoint() == ["sextant", "serve"]
-    # the locked environment, as `make install` builds it, less the dev tools
+    # the locked environment the tests run in (`make install`'s uv sync), less the dev tools
+    (make_sync,) = [
+        line.split("sync", 1)[1].split()
+        for line in (deployment.REPOSITORY / "Makefile").read_text().splitlines()
+        if "$(UV) sync" in line
+    ]
+    assert set(make_sync) <= set(deployment.build_command()[2:])
     assert deployment.build_command() == [
         "uv",
         "sync",
