@@ -5,10 +5,12 @@ issue counted in forecast history, read through the gateway), p50 and p95.
 
     .venv/bin/python cli/bench/bench_distributed.py [--rate 200] [--seconds 10]
 
-Each delivery is a signed Jira "moved to Done" webhook of a new issue, sent at a steady
-``--rate`` per second (each at its own scheduled instant, not after the previous answer).
+Each issue is three signed Jira webhooks (created, started, resolved) sent in order;
+issues start at a steady pace so that deliveries run at ``--rate`` per second (each issue
+at its own scheduled instant, not after the previous answer; at most 64 in flight), and
+an issue is accepted at its last 202.
 A poller reads the throughput count every 50 ms; when it reaches c, the first c accepted
-deliveries count as visible then (the count cannot tell which issue landed, so the
+issues count as visible then (the count cannot tell which issue landed, so the
 figure is the time until as many issues as were accepted by then are visible: an
 in-order estimate). The distributed mode runs `deploy/helm/sextant` rendered and started
 by `sextant.cli.cluster` (the migrations Job's commands, then every Deployment's process
@@ -48,14 +50,14 @@ from sextant.runtime.tokens import generate_keypair
 
 ADA = {"accountId": "5b10", "displayName": "Ada Lovelace"}
 DONE_AT = datetime.now(UTC) - timedelta(days=8)  # inside the last completed week
+PER_ISSUE = 3  # webhooks per issue: the rate counts deliveries
 
 
-def done(n: int) -> dict[str, Any]:
-    return {
-        "timestamp": int(DONE_AT.timestamp() * 1000),
-        "webhookEvent": "jira:issue_updated",
-        "user": ADA,
-        "issue": {
+def hooks(n: int) -> list[dict[str, Any]]:
+    """Issue ENG-n created, started and resolved (forecast counts it on the last)."""
+
+    def issue(status: str, category: str) -> dict[str, Any]:
+        return {
             "id": str(50_000 + n),
             "key": f"ENG-{n}",
             "self": "https://jira.example.org/rest/api/2/issue/1",
@@ -63,16 +65,30 @@ def done(n: int) -> dict[str, Any]:
                 "summary": "s",
                 "issuetype": {"name": "Story"},
                 "project": {"key": "ENG"},
-                "status": {"name": "Done", "statusCategory": {"key": "done"}},
+                "status": {"name": status, "statusCategory": {"key": category}},
                 "assignee": ADA,
                 "created": (DONE_AT - timedelta(days=3)).isoformat(),
             },
-        },
-        "changelog": {
-            "id": f"c{n}",
-            "items": [{"field": "status", "fromString": "In Progress", "toString": "Done"}],
-        },
-    }
+        }
+
+    def moved(old: str, new: str, category: str, days_before: int) -> dict[str, Any]:
+        return {
+            "timestamp": int((DONE_AT - timedelta(days=days_before)).timestamp() * 1000),
+            "webhookEvent": "jira:issue_updated",
+            "user": ADA,
+            "issue": issue(new, category),
+            "changelog": {
+                "id": f"{new[0]}{n}",
+                "items": [{"field": "status", "fromString": old, "toString": new}],
+            },
+        }
+
+    created = {"timestamp": 0, "webhookEvent": "jira:issue_created", "user": ADA}
+    return [
+        created | {"issue": issue("To Do", "new")},
+        moved("To Do", "In Progress", "indeterminate", 2),
+        moved("In Progress", "Done", "done", 0),
+    ]
 
 
 @dataclass
@@ -83,11 +99,13 @@ class Figures:
 
     def line(self, mode: str) -> str:
         ordered = sorted(self.latencies_ms)
+        if not ordered:
+            return f"{mode:<12} {self.sent * PER_ISSUE / self.seconds:7.1f} deliveries/s sent   none visible"
         p95 = ordered[max(int(len(ordered) * 0.95) - 1, 0)]
         return (
-            f"{mode:<12} {self.sent / self.seconds:7.1f} deliveries/s sent   "
+            f"{mode:<12} {self.sent * PER_ISSUE / self.seconds:7.1f} deliveries/s sent   "
             f"p50 {statistics.median(ordered):7.0f} ms   p95 {p95:7.0f} ms   "
-            f"visible {len(ordered)}/{self.sent}"
+            f"issues visible {len(ordered)}/{self.sent}"
         )
 
 
@@ -127,20 +145,27 @@ async def load(gateway: str, issuer: LocalIssuer, rate: float, seconds: float) -
         in_flight = asyncio.Semaphore(64)  # httpx's pool slows to a crawl with thousands waiting
 
         async def deliver(n: int) -> None:
+            """Issue n's three webhooks in order; accepted when the last one is."""
             try:
-                body = json.dumps(done(n)).encode()
-                digest = hmac.new(source["secret"].encode(), body, hashlib.sha256).hexdigest()
-                reply = await public.post(
-                    f"/v1/hooks/{source['id']}",
-                    content=body,
-                    headers={
+                for step, hook in enumerate(hooks(n)):
+                    body = json.dumps(hook).encode()
+                    digest = hmac.new(source["secret"].encode(), body, hashlib.sha256).hexdigest()
+                    headers = {
                         "content-type": "application/json",
                         "x-hub-signature": f"sha256={digest}",
-                        "x-atlassian-webhook-identifier": f"bench-{n}",
-                    },
-                )
-                if reply.status_code != 202:
-                    raise RuntimeError(f"delivery {n}: {reply.status_code} {reply.text}")
+                        "x-atlassian-webhook-identifier": f"bench-{n}-{step}",
+                    }
+                    for attempt in range(3):  # as a tool redelivers; the delivery id dedupes
+                        try:
+                            reply = await public.post(
+                                f"/v1/hooks/{source['id']}", content=body, headers=headers
+                            )
+                            break
+                        except httpx.TransportError:  # a keep-alive connection closed under us
+                            if attempt == 2:
+                                raise
+                    if reply.status_code not in (200, 202):  # 200: a redelivery, accepted
+                        raise RuntimeError(f"delivery {n}: {reply.status_code} {reply.text}")
                 accepted.append(time.perf_counter())
             finally:
                 in_flight.release()
@@ -148,12 +173,12 @@ async def load(gateway: str, issuer: LocalIssuer, rate: float, seconds: float) -
         async def send(total: int, start: float) -> list[None]:
             tasks = []
             for n in range(total):
-                await asyncio.sleep(max(0.0, start + n / rate - time.perf_counter()))
+                await asyncio.sleep(max(0.0, start + n * PER_ISSUE / rate - time.perf_counter()))
                 await in_flight.acquire()  # a slot frees as an answer comes: late, not queued
                 tasks.append(asyncio.create_task(deliver(n)))
             return await asyncio.gather(*tasks)
 
-        total = int(rate * seconds)
+        total = int(rate * seconds / PER_ISSUE)  # issues
         start = time.perf_counter() + 0.5
         senders = asyncio.create_task(send(total, start))
         latencies: list[float] = []
