@@ -22,11 +22,11 @@ NO_NPM := note: npm (Node.js 20+) not found: the web portal at / is not built; t
 help:
 	@echo "make run    start the whole platform on http://$(HOST):$(PORT) (embedded PostgreSQL under ./.data)"
 	@echo "make test   run every test against real PostgreSQL, Kafka-protocol broker and S3 servers"
-	@echo "make lint   ruff + mypy (strict on libs/)"
+	@echo "make lint   ruff + mypy (strict on libs/) + hadolint on the Dockerfile"
 	@echo "make fmt    format the tree with ruff"
 	@echo "make mutation  mutation-test the pure cores (85 % of mutants killed per module; long)"
 	@echo "make web-api  regenerate web/openapi.json and the portal's API types from the gateway"
-	@echo "make bench  benchmarks: bus, webhook accept rate, gateway latency, identity accuracy, Monte Carlo, freshness, archive throughput, portal"
+	@echo "make bench  benchmarks: bus, webhook accept rate, gateway latency, identity accuracy, Monte Carlo, freshness (embedded and distributed), archive throughput, portal"
 
 $(STAMP): uv.lock pyproject.toml $(wildcard libs/*/pyproject.toml services/*/pyproject.toml cli/pyproject.toml)
 	@# uv is run as a module: pip may put its script anywhere (pyenv, --user, a venv)
@@ -71,6 +71,7 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy libs/contracts/src libs/runtime/src
 	$(VENV)/bin/mypy services/*/src cli/src
 	$(VENV)/bin/mypy tools/mutation
+	$(VENV)/bin/hadolint Dockerfile
 	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory $(WEB_MODULES) && cd web && npm run typecheck; \
 	else echo "$(NO_NPM)"; fi
 

@@ -211,7 +211,14 @@ def topics_create(
         replication_factor or settings.kafka_replication_factor,
     )
     try:
-        outcomes = asyncio.run(reconcile(settings.kafka_bootstrap_servers, plans, create=True))
+        outcomes = asyncio.run(
+            reconcile(
+                settings.kafka_bootstrap_servers,
+                plans,
+                create=True,
+                client_options=settings.kafka_client_options(),
+            )
+        )
     except KafkaError as exc:
         console.print(f"[red]error:[/red] Kafka at {settings.kafka_bootstrap_servers}: {exc}")
         raise typer.Exit(1) from None

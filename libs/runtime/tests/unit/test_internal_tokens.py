@@ -141,3 +141,24 @@ def test_mint_refuses_an_overlong_ttl():
 def test_public_key_pem_is_ed25519():
     key = serialization.load_pem_public_key(PUBLIC.encode())
     assert type(key).__name__.startswith("_Ed25519PublicKey") or "Ed25519" in type(key).__name__
+
+
+def test_a_rotation_verifies_the_new_and_the_old_key_and_nothing_else() -> None:
+    from sextant.runtime.tokens import load_public_keys
+
+    new_private, new_public = generate_keypair()
+    rotating = InternalTokenVerifier(load_public_keys(new_public + PUBLIC), "forecast")
+    old = SIGNER.mint(service="forecast", subject="u", role="member", tenant_id=TENANT)
+    new = InternalTokenSigner(load_private_key(new_private)).mint(
+        service="forecast", subject="u", role="member", tenant_id=TENANT
+    )
+    assert rotating.verify(old).sub == rotating.verify(new).sub == "u"
+    stranger = InternalTokenSigner(load_private_key(generate_keypair()[0])).mint(
+        service="forecast", subject="u", role="member", tenant_id=TENANT
+    )
+    with pytest.raises(Unauthenticated, match="Signature verification failed"):
+        rotating.verify(stranger)
+    with pytest.raises(Unauthenticated):  # once the old key is gone, its tokens are refused
+        InternalTokenVerifier(load_public_keys(new_public), "forecast").verify(old)
+    with pytest.raises(ValueError, match="no public key"):
+        load_public_keys("  \n")

@@ -47,7 +47,7 @@ from sextant.runtime.outbox import (
 )
 from sextant.runtime.readiness import service_checks, summary
 from sextant.runtime.settings import RuntimeSettings
-from sextant.runtime.tokens import InternalTokenVerifier, internal_claims, load_public_key
+from sextant.runtime.tokens import InternalTokenVerifier, internal_claims, load_public_keys
 from sextant.runtime.tracing import (
     TraceExport,
     Tracer,
@@ -249,7 +249,7 @@ def create_service_app(
         generate_unique_id_function=operation_id,
     )
     app.state.token_verifier = InternalTokenVerifier(
-        load_public_key(settings.internal_token_public_key), spec.name
+        load_public_keys(settings.internal_token_public_key), spec.name
     )
     app.state.metrics = metrics
     install_problem_handlers(app)

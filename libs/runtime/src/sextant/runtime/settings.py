@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -73,6 +73,23 @@ class RuntimeSettings(BaseSettings):
         description="copies of each partition for the topics Sextant creates; 3 on a "
         "production cluster (1 suits a single dev broker)",
     )
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        default="PLAINTEXT",
+        description="how clients talk to the brokers: PLAINTEXT, SSL (TLS), SASL_PLAINTEXT "
+        "or SASL_SSL (SASL over TLS, e.g. MSK, Confluent Cloud)",
+    )
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
+        default=None, description="the SASL mechanism; needed when the protocol is SASL_*"
+    )
+    kafka_sasl_username: str | None = Field(default=None, description="the SASL user")
+    kafka_sasl_password: SecretStr | None = Field(
+        default=None, description="the SASL user's password"
+    )
+    kafka_ssl_cafile: Path | None = Field(
+        default=None,
+        description="PEM bundle of the CAs that sign the brokers' certificates (SSL, "
+        "SASL_SSL); unset: the system's",
+    )
     consumer_max_attempts: int = Field(
         default=5,
         ge=1,
@@ -113,7 +130,9 @@ class RuntimeSettings(BaseSettings):
     s3_region: str = Field(default="us-east-1", description="the S3 bucket's region")
 
     internal_token_public_key: str | None = Field(
-        default=None, description="PEM of the gateway's Ed25519 key that signs internal tokens"
+        default=None,
+        description="PEM of the gateway's Ed25519 key that signs internal tokens; "
+        "during a rotation the new and the old PEMs one after the other (both verify)",
     )
     internal_token_private_key: SecretStr | None = Field(
         default=None, description="PEM of that key's private half; only the gateway holds it"
@@ -168,6 +187,35 @@ class RuntimeSettings(BaseSettings):
         for entry in value:
             Allowed.parse(entry)  # a typo fails the start, not a tenant's backfill
         return value
+
+    @model_validator(mode="after")
+    def _check_kafka_sasl(self) -> RuntimeSettings:
+        if self.kafka_security_protocol.startswith("SASL_") and not (
+            self.kafka_sasl_mechanism and self.kafka_sasl_username and self.kafka_sasl_password
+        ):
+            raise ValueError(
+                f"SEXTANT_KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol} needs "
+                "SEXTANT_KAFKA_SASL_MECHANISM, SEXTANT_KAFKA_SASL_USERNAME and "
+                "SEXTANT_KAFKA_SASL_PASSWORD"
+            )
+        return self
+
+    def kafka_client_options(self) -> dict[str, Any]:
+        """The security options every Kafka client (producer, consumers, admin) takes."""
+        options: dict[str, Any] = {"security_protocol": self.kafka_security_protocol}
+        if self.kafka_security_protocol in ("SSL", "SASL_SSL"):
+            from aiokafka.helpers import create_ssl_context
+
+            cafile = str(self.kafka_ssl_cafile) if self.kafka_ssl_cafile else None
+            options["ssl_context"] = create_ssl_context(cafile=cafile)
+        if self.kafka_security_protocol.startswith("SASL_"):
+            password = self.kafka_sasl_password
+            options |= {
+                "sasl_mechanism": self.kafka_sasl_mechanism,
+                "sasl_plain_username": self.kafka_sasl_username,
+                "sasl_plain_password": password.get_secret_value() if password else None,
+            }
+        return options
 
 
 class ServiceSettings(BaseSettings):

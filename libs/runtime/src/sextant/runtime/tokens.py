@@ -11,9 +11,9 @@ service cannot mint tokens and a token for one service is refused by another. Pu
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import jwt
@@ -98,8 +98,11 @@ class InternalTokenSigner:
 class InternalTokenVerifier:
     """Checks internal tokens for one service: signature, type, issuer, audience, lifetime."""
 
-    def __init__(self, public_key: Ed25519PublicKey, service: str) -> None:
-        self._key = public_key
+    def __init__(
+        self, public_key: Ed25519PublicKey | Sequence[Ed25519PublicKey], service: str
+    ) -> None:
+        # several during a key rotation: the gateway's new key and its old one
+        self._keys = [public_key] if isinstance(public_key, Ed25519PublicKey) else list(public_key)
         self._audience = audience_for(service)
 
     def verify(self, token: str) -> InternalClaims:
@@ -109,23 +112,34 @@ class InternalTokenVerifier:
             raise Unauthenticated("internal token is malformed") from exc
         if header.get("typ") != TOKEN_TYPE or header.get("alg") != ALGORITHM:
             raise Unauthenticated("not an internal token")
-        try:
-            claims = jwt.decode(
-                token,
-                self._key,
-                algorithms=[ALGORITHM],
-                audience=self._audience,
-                issuer=ISSUER,
-                leeway=LEEWAY_SECONDS,
-                options={"require": ["exp", "iat", "iss", "aud", "sub", "jti"]},
-            )
-        except jwt.ExpiredSignatureError as exc:
-            raise Unauthenticated("internal token expired") from exc
-        except jwt.PyJWTError as exc:
-            raise Unauthenticated(f"internal token rejected: {exc}") from exc
+        claims = self._decode(token)
         if claims["exp"] - claims["iat"] > MAX_TTL_SECONDS:
             raise Unauthenticated("internal token lives too long")
         return InternalClaims.model_validate(claims)
+
+    def _decode(self, token: str) -> dict[str, Any]:
+        """The claims under the first key whose signature matches (a token signed by none
+        is refused with the last key's reason)."""
+        for index, key in enumerate(self._keys):
+            try:
+                claims: dict[str, Any] = jwt.decode(
+                    token,
+                    key,
+                    algorithms=[ALGORITHM],
+                    audience=self._audience,
+                    issuer=ISSUER,
+                    leeway=LEEWAY_SECONDS,
+                    options={"require": ["exp", "iat", "iss", "aud", "sub", "jti"]},
+                )
+                return claims
+            except jwt.InvalidSignatureError as exc:
+                if index == len(self._keys) - 1:
+                    raise Unauthenticated(f"internal token rejected: {exc}") from exc
+            except jwt.ExpiredSignatureError as exc:
+                raise Unauthenticated("internal token expired") from exc
+            except jwt.PyJWTError as exc:
+                raise Unauthenticated(f"internal token rejected: {exc}") from exc
+        raise Unauthenticated("no key verifies internal tokens")
 
 
 def generate_keypair() -> tuple[str, str]:
@@ -147,6 +161,15 @@ def load_private_key(pem: str) -> Ed25519PrivateKey:
     if not isinstance(key, Ed25519PrivateKey):
         raise ValueError("internal token key must be Ed25519")
     return key
+
+
+def load_public_keys(pems: str) -> list[Ed25519PublicKey]:
+    """Every public key of a PEM bundle: one, or the new and the old during a rotation."""
+    marker = "-----END PUBLIC KEY-----"
+    blocks = [block + marker for block in pems.split(marker) if block.strip()]
+    if not blocks:
+        raise ValueError("no public key in SEXTANT_INTERNAL_TOKEN_PUBLIC_KEY")
+    return [load_public_key(block) for block in blocks]
 
 
 def load_public_key(pem: str) -> Ed25519PublicKey:

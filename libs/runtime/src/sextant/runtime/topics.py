@@ -15,9 +15,9 @@ topic would ask the broker to auto-create it (aiokafka sets ``allow_auto_topic_c
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import for_code
@@ -106,13 +106,19 @@ def registry_plan(partitions: int | None = None, replication_factor: int = 1) ->
 
 
 async def reconcile(
-    bootstrap_servers: str, plans: Sequence[TopicPlan], *, create: bool
+    bootstrap_servers: str,
+    plans: Sequence[TopicPlan],
+    *,
+    create: bool,
+    client_options: Mapping[str, Any] | None = None,
 ) -> list[TopicOutcome]:
     """Compare the broker's topics with ``plans``; create the missing ones if ``create``.
 
     Idempotent: a topic another process creates meanwhile is read back and judged by its
     partitions like any other."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="sextant-topics")
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap_servers, client_id="sextant-topics", **(client_options or {})
+    )
     await admin.start()
     try:
         existing = await _partition_counts(admin)
@@ -126,10 +132,16 @@ async def reconcile(
 
 
 async def ensure_topics(
-    bootstrap_servers: str, plans: Sequence[TopicPlan], *, create: bool
+    bootstrap_servers: str,
+    plans: Sequence[TopicPlan],
+    *,
+    create: bool,
+    client_options: Mapping[str, Any] | None = None,
 ) -> list[TopicOutcome]:
     """:func:`reconcile`, raising :class:`TopicsNotReady` naming every topic not right."""
-    outcomes = await reconcile(bootstrap_servers, plans, create=create)
+    outcomes = await reconcile(
+        bootstrap_servers, plans, create=create, client_options=client_options
+    )
     failed = [o for o in outcomes if not o.ok]
     if failed:
         raise TopicsNotReady(failed)

@@ -25,6 +25,7 @@ def create_bus(settings: RuntimeSettings) -> EventBus:
             enable_idempotence=settings.kafka_enable_idempotence,
             topics=registry_plan(settings.kafka_partitions, settings.kafka_replication_factor),
             create_topics=settings.kafka_create_topics,
+            client_options=settings.kafka_client_options(),
         )
     if settings.database_url is None:
         raise ValueError("the local bus needs DATABASE_URL")

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -44,8 +45,11 @@ class KafkaBus:
         session_timeout_ms: int = 10_000,
         topics: Sequence[TopicPlan] = (),
         create_topics: bool = True,
+        client_options: Mapping[str, Any] | None = None,
     ) -> None:
         self._bootstrap = bootstrap_servers
+        # security (TLS, SASL): RuntimeSettings.kafka_client_options, given to every client
+        self._options = dict(client_options or {})
         self._topics = list(topics)
         self._create_topics = create_topics
         self._idempotence = enable_idempotence
@@ -59,7 +63,12 @@ class KafkaBus:
 
     async def start(self) -> None:
         if self._topics:  # before anything is sent: a send would auto-create a topic
-            await ensure_topics(self._bootstrap, self._topics, create=self._create_topics)
+            await ensure_topics(
+                self._bootstrap,
+                self._topics,
+                create=self._create_topics,
+                client_options=self._options,
+            )
         self._producer = AIOKafkaProducer(
             bootstrap_servers=self._bootstrap,
             client_id=self._client_id,
@@ -68,6 +77,7 @@ class KafkaBus:
             linger_ms=5,
             max_batch_size=1 << 20,
             request_timeout_ms=15_000,
+            **self._options,
         )
         await self._producer.start()
 
@@ -88,6 +98,7 @@ class KafkaBus:
                         bootstrap_servers=self._bootstrap,
                         client_id=f"{self._client_id}-probe",
                         request_timeout_ms=3000,
+                        **self._options,
                     )
                     self._probe = probe
                     await asyncio.wait_for(probe.start(), 5)
@@ -107,7 +118,7 @@ class KafkaBus:
         """Create topics that do not exist yet (idempotent); fail on one with fewer
         partitions (:mod:`sextant.runtime.topics`)."""
         plans = [TopicPlan(name, partitions) for name in names]
-        await ensure_topics(self._bootstrap, plans, create=True)
+        await ensure_topics(self._bootstrap, plans, create=True, client_options=self._options)
 
     async def publish(self, records: Sequence[OutgoingRecord]) -> None:
         if self._producer is None:
@@ -131,6 +142,7 @@ class KafkaBus:
             client_id=f"{self._client_id}-backlog",
             group_id=group,  # to read its committed offsets; it never subscribes
             enable_auto_commit=False,
+            **self._options,
         )
         await reader.start()
         try:
@@ -157,12 +169,19 @@ class KafkaBus:
         return Backlog(lag=lag, dead_letters=dead)
 
     def consumer(self, group: str, topics: Sequence[str]) -> KafkaConsumer:
-        return KafkaConsumer(self._bootstrap, group, list(topics), self._session_timeout_ms)
+        return KafkaConsumer(
+            self._bootstrap, group, list(topics), self._session_timeout_ms, self._options
+        )
 
 
 class KafkaConsumer:
     def __init__(
-        self, bootstrap: str, group: str, topics: list[str], session_timeout_ms: int
+        self,
+        bootstrap: str,
+        group: str,
+        topics: list[str],
+        session_timeout_ms: int,
+        client_options: Mapping[str, Any] | None = None,
     ) -> None:
         self._consumer = AIOKafkaConsumer(
             *topics,
@@ -173,6 +192,7 @@ class KafkaConsumer:
             session_timeout_ms=session_timeout_ms,
             heartbeat_interval_ms=max(500, session_timeout_ms // 4),
             max_poll_interval_ms=300_000,
+            **(client_options or {}),
         )
 
     @property
