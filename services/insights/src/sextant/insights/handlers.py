@@ -48,6 +48,7 @@ from sextant.insights.db import developer_days, projection, spine
 from sextant.insights.db.developer_days import DayChange, Pair, utc_day
 from sextant.insights.db.projection import Person, record_id
 from sextant.insights.gates import service as gates
+from sextant.insights.settings import insights_settings
 from sextant.runtime.consumer import Batched, Handler, each_in_context
 from sextant.runtime.outbox import Outbox
 
@@ -73,14 +74,16 @@ class Batch:
     def __init__(self, session: AsyncSession, tenant: UUID) -> None:
         self.session = session
         self.tenant = tenant
-        self.times: Touched = set()
-        self.links: Touched = set()
+        self.touched: dict[tuple[UUID, str], projection.Touch] = {}
         self.gated: Touched = set()  # facts a gate reads moved, nothing to derive (builds)
         # DeveloperMetrics to recompute, by the developer ids the events were attributed to:
         # exact days, and days from which every later row's WIP may have moved.
         self.days: set[Pair] = set()
         self.wip_from: set[Pair] = set()
-        self.pushes: list[tuple[UUID, str, str, list[str]]] = []
+
+    def repository(self, workspace: UUID, repository_id: str) -> projection.Touch:
+        """What the batch wrote of the repository so far."""
+        return self.touched.setdefault((workspace, repository_id), projection.Touch())
 
     def touch(self, person: Person, at: datetime) -> None:
         """``person``'s figures of the day of ``at`` may change."""
@@ -90,22 +93,28 @@ class Batch:
     async def finish(self) -> None:
         """Derive, per touched repository; their locks were taken before any row was
         written (:func:`on_attributed_activity`), so none is taken twice."""
-        for workspace, repository in sorted(self.times | self.links):
-            await projection.refresh_change_times(self.session, self.tenant, workspace, repository)
-            if (workspace, repository) in self.links:
+        for (workspace, repository), touch in sorted(self.touched.items()):
+            await projection.refresh_change_times(
+                self.session, self.tenant, workspace, repository, touch
+            )
+            if touch.linked:
                 await projection.relink_repository(self.session, self.tenant, workspace, repository)
-        for workspace, repository in sorted(self.times | self.links | self.gated):
-            await gates.reevaluate(self.session, OUTBOX, self.tenant, workspace, repository)
+        budget = insights_settings().reevaluations_per_batch
+        for workspace, repository in sorted(self.touched.keys() | self.gated):
+            budget -= await gates.reevaluate(
+                self.session, OUTBOX, self.tenant, workspace, repository, budget
+            )
         await self.refresh_developer_days()
 
     async def refresh_developer_days(self) -> None:
         """Recompute the developers' days the batch touched, after the derivations (a
         cycle time needs the first commit), and announce the ones that changed."""
         session, tenant = self.session, self.tenant
-        if not self.days and not self.pushes:
+        pushes = [(w, r, t.branches, t.shas) for (w, r), t in self.touched.items() if t.shas]
+        if not self.days and not pushes:
             return  # every event that moves WIP touches its own day too
         await developer_days.lock_tenant_days(session, tenant, exclusive=False)
-        exact = self.days | await developer_days.merged_days_of_pushes(session, tenant, self.pushes)
+        exact = self.days | await developer_days.merged_days_of_pushes(session, tenant, pushes)
         current = await developer_days.current_ids(
             session, tenant, {d for d, _ in exact | self.wip_from}
         )
@@ -218,7 +227,8 @@ async def _project(
             else event.occurred_at
         )
         await projection.record_change_request(session, tenant, workspace, change, at)
-        batch.times.add((workspace, change.repository_id))
+        touched = batch.repository(workspace, change.repository_id)
+        touched.changes.add(change.id)
         batch.touch(change.author, change.opened_at)
         if change.author.developer_id is not None:
             batch.wip_from.add((change.author.developer_id, utc_day(change.opened_at)))
@@ -239,7 +249,7 @@ async def _project(
             await projection.record_merge(
                 session, tenant, change.id, event.merge_sha, event.commit_shas, event.merged_at
             )
-            batch.links.add((workspace, change.repository_id))
+            touched.linked = True
             batch.touch(change.author, event.merged_at)
         elif isinstance(event, ChangeRequestClosed):
             await projection.record_close(session, tenant, change.id, event.closed_at)
@@ -266,12 +276,11 @@ async def _project(
             ],
             pushed_at=event.occurred_at,
         )
-        await projection.record_push(session, tenant, workspace, push)
-        batch.links.add((workspace, push.repository_id))
+        moved_from = await projection.record_push(session, tenant, workspace, push)
+        shas = [c.sha for c in push.commits]
+        batch.repository(workspace, push.repository_id).pushed({push.branch, *moved_from}, shas)
         for c in push.commits:
             batch.touch(c.author, c.authored_at)
-        shas = [c.sha for c in push.commits]
-        batch.pushes.append((workspace, push.repository_id, push.branch, shas))
     elif isinstance(event, BuildFinished):
         repository_id, repository = _repository(event.repository)
         await projection.record_build(
@@ -321,7 +330,7 @@ async def _project(
             ),
         )
         if repository_id is not None:
-            batch.links.add((workspace, repository_id))
+            batch.repository(workspace, repository_id).linked = True
     elif isinstance(
         event, WorkItemCreated | WorkItemTransitioned | WorkItemAssigned | WorkItemResolved
     ):

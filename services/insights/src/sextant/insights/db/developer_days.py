@@ -25,6 +25,7 @@ from sextant.insights.db import (
     commits,
     developer_day_rows,
     developers,
+    projection,
     reviews,
     tenant_settings,
 )
@@ -241,11 +242,12 @@ async def days_since(session: AsyncSession, tenant: UUID, since: Iterable[Pair])
 async def merged_days_of_pushes(
     session: AsyncSession,
     tenant: UUID,
-    pushes: Sequence[tuple[UUID, str, str, list[str]]],
+    pushes: Sequence[tuple[UUID, str, Iterable[str], Iterable[str]]],
 ) -> set[Pair]:
-    """The (author, merge day) of the merged change requests a push's commits may belong
-    to (its head branch, or the commits the merge listed): their first commit, and so
-    their cycle time, may have moved."""
+    """The (author, merge day) of the merged change requests pushed commits may belong
+    to (per repository, the branches and the commits pushed,
+    :func:`~sextant.insights.db.projection.may_hold`): their first commit, and so their
+    cycle time, may have moved."""
     if not pushes:
         return set()
     cr = change_requests
@@ -254,9 +256,9 @@ async def merged_days_of_pushes(
             sa.and_(
                 cr.c.workspace_id == workspace,
                 cr.c.repository_id == repository,
-                sa.or_(cr.c.head_branch == branch, cr.c.commit_shas.overlap(shas)),
+                projection.may_hold(branches, shas),
             )
-            for workspace, repository, branch, shas in pushes
+            for workspace, repository, branches, shas in pushes
         )
     )
     rows = await session.execute(

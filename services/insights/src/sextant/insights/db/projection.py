@@ -9,14 +9,14 @@ accumulated, so applying an event twice or out of order leaves the same rows.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sextant.contracts import uuid5
@@ -204,8 +204,10 @@ class PushRecord:
 
 async def record_push(
     session: AsyncSession, tenant: UUID, workspace: UUID, push: PushRecord
-) -> None:
-    """The push (once per event) and each commit as first pushed."""
+) -> set[str]:
+    """The push (once per event) and each commit as first pushed. Returns the branches
+    its commits were filed under before (this push came earlier than the one that named
+    them): the change requests of those branches lose them."""
     await session.execute(
         insert(pushes)
         .values(
@@ -226,7 +228,21 @@ async def record_push(
         .on_conflict_do_nothing()
     )
     if not push.commits:
-        return
+        return set()
+    t = commits
+    moved = await session.scalars(
+        sa.select(t.c.branch)
+        .distinct()
+        .where(
+            t.c.tenant_id == tenant,
+            t.c.workspace_id == workspace,
+            t.c.repository_id == push.repository_id,
+            t.c.sha.in_([c.sha for c in push.commits]),
+            t.c.branch != push.branch,
+            t.c.pushed_at > push.pushed_at,
+        )
+    )
+    moved_from = set(moved)
     statement = insert(commits).values(
         [
             {
@@ -247,7 +263,6 @@ async def record_push(
         ]
     )
     # The first push of a commit names its branch, whichever push arrives first.
-    t = commits
     await session.execute(
         statement.on_conflict_do_update(
             index_elements=[t.c.tenant_id, t.c.workspace_id, t.c.repository_id, t.c.sha],
@@ -255,6 +270,7 @@ async def record_push(
             where=t.c.pushed_at > statement.excluded.pushed_at,
         )
     )
+    return moved_from
 
 
 # builds, deployments, incidents ----------------------------------------------------------
@@ -519,15 +535,48 @@ async def delete_work_item(
 # derived columns --------------------------------------------------------------------------
 
 
+@dataclass
+class Touch:
+    """What a batch wrote of one repository: the change requests its events named, and
+    the branches and commits its pushes named (with the branches a commit moved from).
+    The derivations are redone for what these can move, not for the whole repository."""
+
+    changes: set[UUID] = field(default_factory=set)
+    branches: set[str] = field(default_factory=set)
+    shas: set[str] = field(default_factory=set)
+    linked: bool = False  # a merge, a push or a deployment: what shipped may have moved
+
+    def pushed(self, branches: Iterable[str], shas: Iterable[str]) -> None:
+        self.branches.update(branches)
+        self.shas.update(shas)
+        self.linked = True
+
+
+def may_hold(branches: Iterable[str], shas: Iterable[str]) -> Any:
+    """The change requests pushed commits may belong to: of their head branch, or listed
+    by their merge (the rule of the first commit, loosened to either)."""
+    cr = change_requests
+    return sa.or_(
+        cr.c.head_branch == sa.any_(sa.cast(list(branches), ARRAY(sa.Text))),
+        cr.c.commit_shas.overlap(sa.cast(list(shas), ARRAY(sa.Text))),
+    )
+
+
 async def refresh_change_times(
-    session: AsyncSession, tenant: UUID, workspace: UUID, repository_id: str
+    session: AsyncSession, tenant: UUID, workspace: UUID, repository_id: str, touch: Touch
 ) -> None:
-    """First commit and first review of the repository's change requests, from the rows.
+    """First commit and first review of the change requests ``touch`` can move, from the
+    rows: those its events named, and those its pushed commits may belong to.
 
     The first commit is the earliest authored of the commits the merge listed; before a
     merge (or when the tool listed none), of those first pushed to its head branch. The
     first review is the earliest by someone other than the author and not a bot."""
     cr, c, r = change_requests, commits, reviews
+    moved = [cr.c.id.in_(sorted(touch.changes))] if touch.changes else []
+    if touch.branches or touch.shas:
+        moved.append(may_hold(touch.branches, touch.shas))
+    if not moved:
+        return
     same_repository = sa.and_(
         c.c.tenant_id == cr.c.tenant_id,
         c.c.workspace_id == cr.c.workspace_id,
@@ -560,6 +609,7 @@ async def refresh_change_times(
             cr.c.tenant_id == tenant,
             cr.c.workspace_id == workspace,
             cr.c.repository_id == repository_id,
+            sa.or_(*moved),
         )
         .values(first_commit_at=first_commit, first_review_at=first_review)
     )
@@ -569,9 +619,18 @@ async def relink_repository(
     session: AsyncSession, tenant: UUID, workspace: UUID, repository_id: str
 ) -> None:
     """Recompute what each successful deployment of the repository shipped
-    (:func:`linkage.link_deployments`) and, per change request, its production one."""
+    (:func:`linkage.link_deployments`) and, per change request, its production one.
+
+    A repository no deployment has succeeded in, and that has nothing recorded as shipped,
+    ships nothing: its pushes are not read. Otherwise only the rows whose linkage moved
+    are written, and only the change requests they name get their deployment again."""
     d, cr, p, dc = deployments, change_requests, pushes, deployment_changes
     in_repository = (d.c.tenant_id == tenant, d.c.workspace_id == workspace)
+    of_shipped = (
+        dc.c.tenant_id == tenant,
+        dc.c.workspace_id == workspace,
+        dc.c.repository_id == repository_id,
+    )
     deployed = [
         linkage.Deployment(row.id, row.environment, row.sha, row.succeeded_at)
         for row in await session.execute(
@@ -580,6 +639,14 @@ async def relink_repository(
             )
         )
     ]
+    before = {
+        (row.deployment_id, row.change_request_id): row.counted
+        for row in await session.execute(
+            sa.select(dc.c.deployment_id, dc.c.change_request_id, dc.c.counted).where(*of_shipped)
+        )
+    }
+    if not deployed and not before:
+        return
     changes = [
         linkage.Change(row.id, row.merge_sha, row.commit_shas)
         for row in await session.execute(
@@ -601,32 +668,39 @@ async def relink_repository(
             )
         )
     ]
-    shipped = linkage.link_deployments(deployed, changes, pushed)
-    await session.execute(
-        sa.delete(dc).where(
-            dc.c.tenant_id == tenant,
-            dc.c.workspace_id == workspace,
-            dc.c.repository_id == repository_id,
+    after = {
+        (s.deployment_id, s.change_id): s.counted
+        for s in linkage.link_deployments(deployed, changes, pushed)
+    }
+    gone = [key for key, counted in before.items() if after.get(key) != counted]
+    added = [key for key, counted in after.items() if before.get(key) != counted]
+    if gone:
+        await session.execute(
+            sa.delete(dc).where(
+                *of_shipped,
+                sa.tuple_(dc.c.deployment_id, dc.c.change_request_id).in_(gone),
+            )
         )
-    )
-    if shipped:
+    if added:
         await session.execute(
             insert(dc).values(
                 [
                     {
                         "tenant_id": tenant,
-                        "deployment_id": s.deployment_id,
-                        "change_request_id": s.change_id,
+                        "deployment_id": deployment_id,
+                        "change_request_id": change_id,
                         "workspace_id": workspace,
                         "repository_id": repository_id,
-                        "counted": s.counted,
+                        "counted": after[deployment_id, change_id],
                     }
-                    for s in shipped
+                    for deployment_id, change_id in added
                 ]
             )
         )
 
-    # Each change's production deployment: the first successful one that counted it.
+    # Each change's production deployment: the first successful one that counted it. A
+    # deployment's status may have moved without its rows moving, so every change shipped
+    # before or now is looked at, and written only where it differs.
     def first_production(column: Any) -> Any:
         return (
             sa.select(column)
@@ -644,16 +718,21 @@ async def relink_repository(
             .scalar_subquery()
         )
 
+    named = sorted({change_id for _, change_id in [*before, *after]})
+    if not named:
+        return
+    first_id, first_at = first_production(d.c.id), first_production(d.c.succeeded_at)
     await session.execute(
         sa.update(cr)
         .where(
             cr.c.tenant_id == tenant,
-            cr.c.workspace_id == workspace,
-            cr.c.repository_id == repository_id,
+            cr.c.id.in_(named),
+            sa.or_(
+                cr.c.deployment_id.is_distinct_from(first_id),
+                cr.c.deployed_at.is_distinct_from(first_at),
+            ),
         )
-        .values(
-            deployment_id=first_production(d.c.id), deployed_at=first_production(d.c.succeeded_at)
-        )
+        .values(deployment_id=first_id, deployed_at=first_at)
     )
 
 
