@@ -80,6 +80,9 @@ class Batch:
         # exact days, and days from which every later row's WIP may have moved.
         self.days: set[Pair] = set()
         self.wip_from: set[Pair] = set()
+        # Written at the end, each table at once: change requests, then pushes.
+        self.changes: dict[UUID, projection.ChangeRequestWrites] = {}
+        self.pushes: dict[UUID, list[projection.PushRecord]] = {}
 
     def repository(self, workspace: UUID, repository_id: str) -> projection.Touch:
         """What the batch wrote of the repository so far."""
@@ -91,8 +94,15 @@ class Batch:
             self.days.add((person.developer_id, utc_day(at)))
 
     async def finish(self) -> None:
-        """Derive, per touched repository; their locks were taken before any row was
-        written (:func:`on_attributed_activity`), so none is taken twice."""
+        """Write the change requests and pushes, then derive, per touched repository; their locks were taken
+        before any row was written (:func:`on_attributed_activity`), so none is taken
+        twice."""
+        for workspace, writes in sorted(self.changes.items()):
+            await projection.record_changes(self.session, self.tenant, workspace, writes)
+        for workspace, pushed in sorted(self.pushes.items()):
+            moved = await projection.record_pushes(self.session, self.tenant, workspace, pushed)
+            for repository, branches in moved.items():
+                self.repository(workspace, repository).pushed(branches, ())
         for (workspace, repository), touch in sorted(self.touched.items()):
             await projection.refresh_change_times(
                 self.session, self.tenant, workspace, repository, touch
@@ -226,7 +236,8 @@ async def _project(
             if isinstance(event, ChangeRequestClosed)
             else event.occurred_at
         )
-        await projection.record_change_request(session, tenant, workspace, change, at)
+        writes = batch.changes.setdefault(workspace, projection.ChangeRequestWrites())
+        writes.snapshot(change, at)
         touched = batch.repository(workspace, change.repository_id)
         touched.changes.add(change.id)
         batch.touch(change.author, change.opened_at)
@@ -234,25 +245,14 @@ async def _project(
             batch.wip_from.add((change.author.developer_id, utc_day(change.opened_at)))
         if isinstance(event, ReviewSubmitted):
             reviewer = _person(attributed, "reviewer", event.reviewer)
-            await projection.record_review(
-                session,
-                tenant,
-                workspace,
-                change.id,
-                event.review_id,
-                reviewer,
-                event.state,
-                event.occurred_at,
-            )
+            writes.review(change.id, event.review_id, reviewer, event.state, event.occurred_at)
             batch.touch(reviewer, event.occurred_at)
         elif isinstance(event, ChangeRequestMerged):
-            await projection.record_merge(
-                session, tenant, change.id, event.merge_sha, event.commit_shas, event.merged_at
-            )
+            writes.merge(change.id, event.merge_sha, event.commit_shas, event.merged_at)
             touched.linked = True
             batch.touch(change.author, event.merged_at)
         elif isinstance(event, ChangeRequestClosed):
-            await projection.record_close(session, tenant, change.id, event.closed_at)
+            writes.close(change.id, event.closed_at)
             batch.touch(change.author, event.closed_at)
     elif isinstance(event, CommitsPushed):
         push = projection.PushRecord(
@@ -276,9 +276,8 @@ async def _project(
             ],
             pushed_at=event.occurred_at,
         )
-        moved_from = await projection.record_push(session, tenant, workspace, push)
-        shas = [c.sha for c in push.commits]
-        batch.repository(workspace, push.repository_id).pushed({push.branch, *moved_from}, shas)
+        batch.pushes.setdefault(workspace, []).append(push)
+        batch.repository(workspace, push.repository_id).pushed([push.branch], push.shas)
         for c in push.commits:
             batch.touch(c.author, c.authored_at)
     elif isinstance(event, BuildFinished):

@@ -73,107 +73,143 @@ class ChangeSnapshot:
     opened_at: datetime
 
 
-async def record_change_request(
-    session: AsyncSession, tenant: UUID, workspace: UUID, change: ChangeSnapshot, at: datetime
-) -> None:
-    """Create the change request, or refresh what it says if ``at`` is not older."""
-    t = change_requests
-    values = {
-        "tenant_id": tenant,
-        "id": change.id,
-        "workspace_id": workspace,
-        "source_kind": change.source_kind,
-        "external_id": change.external_id,
-        "url": change.url,
-        "repository_id": change.repository_id,
-        "repository": change.repository,
-        "number": change.number,
-        "title": change.title,
-        "author_developer_id": change.author.developer_id,
-        "author_is_bot": change.author.is_bot,
-        "author_alias_id": change.author.alias_id,
-        "base_branch": change.base_branch,
-        "head_branch": change.head_branch,
-        "into_default_branch": change.into_default_branch,
-        "draft": change.draft,
-        "labels": change.labels,
-        "opened_at": change.opened_at,
-        "snapshot_at": at,
-    }
-    statement = insert(t).values(**values)
-    refreshed = (
-        "url",
-        "repository",
-        "title",
-        "author_developer_id",
-        "author_is_bot",
-        "author_alias_id",
-        "base_branch",
-        "head_branch",
-        "into_default_branch",
-        "draft",
-        "labels",
-        "snapshot_at",
-    )
-    await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=[t.c.tenant_id, t.c.id],
-            set_={name: statement.excluded[name] for name in refreshed},
-            where=t.c.snapshot_at <= statement.excluded.snapshot_at,
+@dataclass
+class ChangeRequestWrites:
+    """A batch's writes of one workspace's change requests, folded as applying them one
+    by one in order would leave the rows, and written at once (:func:`record_changes`):
+    per change request the newest snapshot (of equals, the later), the last merge and
+    close, and every review."""
+
+    snapshots: dict[UUID, tuple[ChangeSnapshot, datetime]] = field(default_factory=dict)
+    merges: dict[UUID, tuple[str, list[str], datetime]] = field(default_factory=dict)
+    closes: dict[UUID, datetime] = field(default_factory=dict)
+    reviews: list[dict[str, Any]] = field(default_factory=list)
+
+    def snapshot(self, change: ChangeSnapshot, at: datetime) -> None:
+        """Refresh what it says if ``at`` is not older than what it said."""
+        held = self.snapshots.get(change.id)
+        if held is None or held[1] <= at:
+            self.snapshots[change.id] = (change, at)
+
+    def merge(
+        self, change_id: UUID, merge_sha: str, commit_shas: Sequence[str], merged_at: datetime
+    ) -> None:
+        self.merges[change_id] = (merge_sha, list(commit_shas), merged_at)
+
+    def close(self, change_id: UUID, closed_at: datetime) -> None:
+        self.closes[change_id] = closed_at
+
+    def review(
+        self,
+        change_id: UUID,
+        review_id: str,
+        reviewer: Person,
+        state: str,
+        submitted_at: datetime,
+    ) -> None:
+        self.reviews.append(
+            {
+                "change_request_id": change_id,
+                "review_id": review_id,
+                "reviewer_developer_id": reviewer.developer_id,
+                "reviewer_is_bot": reviewer.is_bot,
+                "reviewer_alias_id": reviewer.alias_id,
+                "state": state,
+                "submitted_at": submitted_at,
+            }
         )
-    )
 
 
-async def record_merge(
-    session: AsyncSession,
-    tenant: UUID,
-    change_id: UUID,
-    merge_sha: str,
-    commit_shas: Sequence[str],
-    merged_at: datetime,
+async def record_changes(
+    session: AsyncSession, tenant: UUID, workspace: UUID, writes: ChangeRequestWrites
 ) -> None:
+    """Create the change requests or refresh what they say (a snapshot older than the
+    stored one changes nothing), then their merges, closes and reviews (each review once):
+    at most four statements whatever the batch's size."""
     t = change_requests
-    await session.execute(
-        sa.update(t)
-        .where(t.c.tenant_id == tenant, t.c.id == change_id)
-        .values(merged_at=merged_at, merge_sha=merge_sha, commit_shas=list(commit_shas))
-    )
-
-
-async def record_close(
-    session: AsyncSession, tenant: UUID, change_id: UUID, closed_at: datetime
-) -> None:
-    t = change_requests
-    await session.execute(
-        sa.update(t).where(t.c.tenant_id == tenant, t.c.id == change_id).values(closed_at=closed_at)
-    )
-
-
-async def record_review(
-    session: AsyncSession,
-    tenant: UUID,
-    workspace: UUID,
-    change_id: UUID,
-    review_id: str,
-    reviewer: Person,
-    state: str,
-    submitted_at: datetime,
-) -> None:
-    await session.execute(
-        insert(reviews)
-        .values(
-            tenant_id=tenant,
-            change_request_id=change_id,
-            review_id=review_id,
-            workspace_id=workspace,
-            reviewer_developer_id=reviewer.developer_id,
-            reviewer_is_bot=reviewer.is_bot,
-            reviewer_alias_id=reviewer.alias_id,
-            state=state,
-            submitted_at=submitted_at,
+    if writes.snapshots:
+        statement = insert(t).values(
+            [
+                {
+                    "tenant_id": tenant,
+                    "id": change.id,
+                    "workspace_id": workspace,
+                    "source_kind": change.source_kind,
+                    "external_id": change.external_id,
+                    "url": change.url,
+                    "repository_id": change.repository_id,
+                    "repository": change.repository,
+                    "number": change.number,
+                    "title": change.title,
+                    "author_developer_id": change.author.developer_id,
+                    "author_is_bot": change.author.is_bot,
+                    "author_alias_id": change.author.alias_id,
+                    "base_branch": change.base_branch,
+                    "head_branch": change.head_branch,
+                    "into_default_branch": change.into_default_branch,
+                    "draft": change.draft,
+                    "labels": change.labels,
+                    "opened_at": change.opened_at,
+                    "snapshot_at": at,
+                }
+                for change, at in writes.snapshots.values()
+            ]
         )
-        .on_conflict_do_nothing()
-    )
+        refreshed = (
+            "url",
+            "repository",
+            "title",
+            "author_developer_id",
+            "author_is_bot",
+            "author_alias_id",
+            "base_branch",
+            "head_branch",
+            "into_default_branch",
+            "draft",
+            "labels",
+            "snapshot_at",
+        )
+        await session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[t.c.tenant_id, t.c.id],
+                set_={name: statement.excluded[name] for name in refreshed},
+                where=t.c.snapshot_at <= statement.excluded.snapshot_at,
+            )
+        )
+    if writes.merges:
+        merged = sa.values(
+            sa.column("id", sa.Uuid),
+            sa.column("merge_sha", sa.Text),
+            sa.column("commit_shas", ARRAY(sa.Text)),
+            sa.column("merged_at", sa.DateTime(timezone=True)),
+            name="merged",
+        ).data([(i, *m) for i, m in writes.merges.items()])
+        await session.execute(
+            sa.update(t)
+            .where(t.c.tenant_id == tenant, t.c.id == merged.c.id)
+            .values(
+                merged_at=merged.c.merged_at,
+                merge_sha=merged.c.merge_sha,
+                commit_shas=merged.c.commit_shas,
+            )
+        )
+    if writes.closes:
+        closed = sa.values(
+            sa.column("id", sa.Uuid),
+            sa.column("closed_at", sa.DateTime(timezone=True)),
+            name="closed",
+        ).data(list(writes.closes.items()))
+        await session.execute(
+            sa.update(t)
+            .where(t.c.tenant_id == tenant, t.c.id == closed.c.id)
+            .values(closed_at=closed.c.closed_at)
+        )
+    if writes.reviews:
+        await session.execute(
+            insert(reviews)
+            .values([{"tenant_id": tenant, "workspace_id": workspace, **r} for r in writes.reviews])
+            .on_conflict_do_nothing()
+        )
 
 
 # pushes and commits --------------------------------------------------------------------
@@ -201,49 +237,79 @@ class PushRecord:
     commits: list[PushedCommit]
     pushed_at: datetime
 
+    @property
+    def shas(self) -> list[str]:
+        return [c.sha for c in self.commits]
 
-async def record_push(
-    session: AsyncSession, tenant: UUID, workspace: UUID, push: PushRecord
-) -> set[str]:
-    """The push (once per event) and each commit as first pushed. Returns the branches
-    its commits were filed under before (this push came earlier than the one that named
-    them): the change requests of those branches lose them."""
+
+async def record_pushes(
+    session: AsyncSession, tenant: UUID, workspace: UUID, batch: Sequence[PushRecord]
+) -> dict[str, set[str]]:
+    """A batch's pushes of ``workspace`` (each once per event) and each commit as first
+    pushed, in three statements whatever the batch's size. Returns, per repository, the
+    branches its commits were filed under before (a push that came earlier than the one
+    that named them): the change requests of those branches lose them."""
+    if not batch:
+        return {}
     await session.execute(
         insert(pushes)
         .values(
-            tenant_id=tenant,
-            event_id=push.event_id,
-            workspace_id=workspace,
-            repository_id=push.repository_id,
-            branch=push.branch,
-            into_default_branch=push.into_default_branch,
-            before_sha=push.before_sha,
-            after_sha=push.after_sha,
-            forced=push.forced,
-            commit_shas=[c.sha for c in push.commits],
-            pusher_developer_id=push.pusher.developer_id,
-            pusher_is_bot=push.pusher.is_bot,
-            pushed_at=push.pushed_at,
+            [
+                {
+                    "tenant_id": tenant,
+                    "event_id": push.event_id,
+                    "workspace_id": workspace,
+                    "repository_id": push.repository_id,
+                    "branch": push.branch,
+                    "into_default_branch": push.into_default_branch,
+                    "before_sha": push.before_sha,
+                    "after_sha": push.after_sha,
+                    "forced": push.forced,
+                    "commit_shas": push.shas,
+                    "pusher_developer_id": push.pusher.developer_id,
+                    "pusher_is_bot": push.pusher.is_bot,
+                    "pushed_at": push.pushed_at,
+                }
+                for push in batch
+            ]
         )
         .on_conflict_do_nothing()
     )
-    if not push.commits:
-        return set()
+    # Each commit as the batch's earliest push of it shows it (the first of equals, as
+    # when they arrive one by one): the row a stored one is compared with.
+    first: dict[tuple[str, str], tuple[PushRecord, PushedCommit]] = {}
+    for push in batch:
+        for c in push.commits:
+            held = first.get((push.repository_id, c.sha))
+            if held is None or push.pushed_at < held[0].pushed_at or held[0] is push:
+                first[push.repository_id, c.sha] = (push, c)
+    if not first:
+        return {}
     t = commits
-    moved = await session.scalars(
-        sa.select(t.c.branch)
+    candidates = sa.values(
+        sa.column("repository_id", sa.Text),
+        sa.column("sha", sa.Text),
+        sa.column("branch", sa.Text),
+        sa.column("pushed_at", sa.DateTime(timezone=True)),
+        name="candidates",
+    ).data([(r, sha, p.branch, p.pushed_at) for (r, sha), (p, _) in first.items()])
+    moved_from: dict[str, set[str]] = {}
+    for row in await session.execute(
+        sa.select(t.c.repository_id, t.c.branch)
         .distinct()
+        .join(
+            candidates,
+            sa.and_(t.c.repository_id == candidates.c.repository_id, t.c.sha == candidates.c.sha),
+        )
         .where(
             t.c.tenant_id == tenant,
             t.c.workspace_id == workspace,
-            t.c.repository_id == push.repository_id,
-            t.c.sha.in_([c.sha for c in push.commits]),
-            t.c.branch != push.branch,
-            t.c.pushed_at > push.pushed_at,
+            t.c.branch != candidates.c.branch,
+            t.c.pushed_at > candidates.c.pushed_at,
         )
-    )
-    moved_from = set(moved)
-    statement = insert(commits).values(
+    ):
+        moved_from.setdefault(row.repository_id, set()).add(row.branch)
+    statement = insert(t).values(
         [
             {
                 "tenant_id": tenant,
@@ -259,7 +325,7 @@ async def record_push(
                 "branch": push.branch,
                 "pushed_at": push.pushed_at,
             }
-            for c in {c.sha: c for c in push.commits}.values()
+            for push, c in first.values()
         ]
     )
     # The first push of a commit names its branch, whichever push arrives first.
