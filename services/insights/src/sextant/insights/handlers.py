@@ -80,6 +80,7 @@ class Batch:
         # exact days, and days from which every later row's WIP may have moved.
         self.days: set[Pair] = set()
         self.wip_from: set[Pair] = set()
+        self.openings: dict[UUID, Pair] = {}  # change request → (author, day it opened)
         # Written at the end, each table at once: change requests, then pushes.
         self.changes: dict[UUID, projection.ChangeRequestWrites] = {}
         self.pushes: dict[UUID, list[projection.PushRecord]] = {}
@@ -98,7 +99,10 @@ class Batch:
         before any row was written (:func:`on_attributed_activity`), so none is taken
         twice."""
         for workspace, writes in sorted(self.changes.items()):
-            await projection.record_changes(self.session, self.tenant, workspace, writes)
+            created = await projection.record_changes(self.session, self.tenant, workspace, writes)
+            # A change request first seen is open from its opening on: every later day's
+            # WIP moved (a later event of it moves none, unless it merges or closes it).
+            self.wip_from |= {self.openings[c] for c in created if c in self.openings}
         for workspace, pushed in sorted(self.pushes.items()):
             moved = await projection.record_pushes(self.session, self.tenant, workspace, pushed)
             for repository, branches in moved.items():
@@ -115,6 +119,12 @@ class Batch:
                 self.session, OUTBOX, self.tenant, workspace, repository, budget
             )
         await self.refresh_developer_days()
+
+    def ends(self, author: Person, at: datetime) -> None:
+        """``author``'s change request stopped being open at ``at`` (merged or closed):
+        the WIP of that day and every later one may have moved."""
+        if author.developer_id is not None:
+            self.wip_from.add((author.developer_id, utc_day(at)))
 
     async def refresh_developer_days(self) -> None:
         """Recompute the developers' days the batch touched, after the derivations (a
@@ -242,7 +252,7 @@ async def _project(
         touched.changes.add(change.id)
         batch.touch(change.author, change.opened_at)
         if change.author.developer_id is not None:
-            batch.wip_from.add((change.author.developer_id, utc_day(change.opened_at)))
+            batch.openings[change.id] = (change.author.developer_id, utc_day(change.opened_at))
         if isinstance(event, ReviewSubmitted):
             reviewer = _person(attributed, "reviewer", event.reviewer)
             writes.review(change.id, event.review_id, reviewer, event.state, event.occurred_at)
@@ -251,9 +261,11 @@ async def _project(
             writes.merge(change.id, event.merge_sha, event.commit_shas, event.merged_at)
             touched.linked = True
             batch.touch(change.author, event.merged_at)
+            batch.ends(change.author, event.merged_at)
         elif isinstance(event, ChangeRequestClosed):
             writes.close(change.id, event.closed_at)
             batch.touch(change.author, event.closed_at)
+            batch.ends(change.author, event.closed_at)
     elif isinstance(event, CommitsPushed):
         push = projection.PushRecord(
             event_id=attributed.original_id,

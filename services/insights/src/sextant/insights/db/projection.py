@@ -122,11 +122,12 @@ class ChangeRequestWrites:
 
 async def record_changes(
     session: AsyncSession, tenant: UUID, workspace: UUID, writes: ChangeRequestWrites
-) -> None:
+) -> set[UUID]:
     """Create the change requests or refresh what they say (a snapshot older than the
     stored one changes nothing), then their merges, closes and reviews (each review once):
-    at most four statements whatever the batch's size."""
+    at most four statements whatever the batch's size. Returns the ids created."""
     t = change_requests
+    created: set[UUID] = set()
     if writes.snapshots:
         statement = insert(t).values(
             [
@@ -169,13 +170,15 @@ async def record_changes(
             "labels",
             "snapshot_at",
         )
-        await session.execute(
+        # xmax is 0 on a row this statement inserted, not on one it updated.
+        written = await session.execute(
             statement.on_conflict_do_update(
                 index_elements=[t.c.tenant_id, t.c.id],
                 set_={name: statement.excluded[name] for name in refreshed},
                 where=t.c.snapshot_at <= statement.excluded.snapshot_at,
-            )
+            ).returning(t.c.id, sa.literal_column("xmax").cast(sa.Text) == "0")
         )
+        created = {row[0] for row in written if row[1]}
     if writes.merges:
         merged = sa.values(
             sa.column("id", sa.Uuid),
@@ -210,6 +213,7 @@ async def record_changes(
             .values([{"tenant_id": tenant, "workspace_id": workspace, **r} for r in writes.reviews])
             .on_conflict_do_nothing()
         )
+    return created
 
 
 # pushes and commits --------------------------------------------------------------------
