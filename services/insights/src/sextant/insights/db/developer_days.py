@@ -101,15 +101,21 @@ CROSS JOIN LATERAL (
   SELECT coalesce(sum(greatest(0, extract(epoch FROM f.first - f.opened_at) / 3600.0)), 0) AS total,
          count(*) AS count
     FROM (
+      -- the changes whose first review by the person falls on the day: reviewed that
+      -- day and not before (read from the day's reviews, not the person's history)
       SELECT min(r.submitted_at) AS first, cr.opened_at
         FROM insights.reviews r
         JOIN insights.change_requests cr
           ON cr.tenant_id = r.tenant_id AND cr.id = r.change_request_id
        WHERE r.tenant_id = $1 AND r.reviewer_developer_id = ANY(p.members)
+         AND r.submitted_at >= p.starts AND r.submitted_at < p.ends
          AND NOT coalesce(cr.author_developer_id = ANY(p.members), false)
+         AND NOT EXISTS (
+           SELECT 1 FROM insights.reviews e
+            WHERE e.tenant_id = $1 AND e.change_request_id = r.change_request_id
+              AND e.reviewer_developer_id = ANY(p.members) AND e.submitted_at < p.starts)
        GROUP BY r.change_request_id, cr.opened_at
     ) f
-   WHERE f.first >= p.starts AND f.first < p.ends
 ) latency
 """
 
