@@ -183,10 +183,8 @@ def _repository(repository: Repository | None) -> tuple[str | None, str | None]:
 async def on_attributed_activity(session: AsyncSession, envelopes: Sequence[Envelope]) -> None:
     """Project a batch of one tenant's attributed events, in order.
 
-    The repositories whose derivations the batch will redo are locked first, in one
-    order, before any row is written: a batch that wrote a change request and then waited
-    for its repository's lock deadlocked with one holding that lock and writing the same
-    rows (PostgreSQL broke it, and the batch was retried)."""
+    What the batch will derive is locked first, before any row is written
+    (:func:`~sextant.insights.db.projection.lock_derivations`)."""
     batch = Batch(session, envelopes[0].tenantid)
     parsed: dict[UUID, tuple[UUID, ActivityAttributed, object]] = {}
     for envelope in envelopes:
@@ -197,18 +195,21 @@ async def on_attributed_activity(session: AsyncSession, envelopes: Sequence[Enve
             continue  # sprints are forecast's; nothing else is ours
         event = data_model_for(attributed.original_type).model_validate(attributed.original)
         parsed[envelope.id] = (envelope.workspaceid, attributed, event)
-    derived = {key for w, _, event in parsed.values() if (key := _derived(w, event)) is not None}
-    for workspace, repository in sorted(derived):
-        await projection.lock_repository(session, batch.tenant, workspace, repository)
+    plan: dict[tuple[UUID, str], projection.Derivation] = {}
+    for workspace, _, projected in parsed.values():
+        _plan(plan, workspace, projected)
+    await projection.lock_derivations(session, batch.tenant, plan)
     for envelope in each_in_context(envelopes):
         if envelope.id in parsed:
             await _project(batch, *parsed[envelope.id])
     await batch.finish()
 
 
-def _derived(workspace: UUID, event: object) -> tuple[UUID, str] | None:
-    """The repository whose derivations ``event`` makes the batch redo (see
-    :meth:`Batch.finish`), if any."""
+def _plan(
+    plan: dict[tuple[UUID, str], projection.Derivation], workspace: UUID, event: object
+) -> None:
+    """Note what ``event`` makes the batch derive (see :meth:`Batch.finish`), if anything:
+    its repository, the branch it names, whether it deploys."""
     if isinstance(
         event,
         ChangeRequestOpened
@@ -217,12 +218,20 @@ def _derived(workspace: UUID, event: object) -> tuple[UUID, str] | None:
         | ChangeRequestMerged
         | ChangeRequestClosed,
     ):
-        return workspace, event.change_request.repository.external_id
-    if isinstance(event, CommitsPushed):
-        return workspace, event.repository.external_id
-    if isinstance(event, DeploymentStatusChanged) and event.repository is not None:
-        return workspace, event.repository.external_id
-    return None
+        cr = event.change_request
+        derivation = plan.setdefault(
+            (workspace, cr.repository.external_id), projection.Derivation()
+        )
+        derivation.branches.add(cr.head_branch)
+    elif isinstance(event, CommitsPushed):
+        derivation = plan.setdefault(
+            (workspace, event.repository.external_id), projection.Derivation()
+        )
+        derivation.branches.add(event.branch)
+    elif isinstance(event, DeploymentStatusChanged) and event.repository is not None:
+        plan.setdefault(
+            (workspace, event.repository.external_id), projection.Derivation()
+        ).deploys = True
 
 
 async def _project(

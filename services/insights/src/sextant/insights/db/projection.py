@@ -806,19 +806,70 @@ async def relink_repository(
     )
 
 
-async def lock_repository(
-    session: AsyncSession, tenant: UUID, workspace: UUID, repository_id: str
-) -> None:
-    """Serialise the derivations of one repository across partitions: a deployment and
-    the merge it ships can be projected by two transactions at once, and each must derive
-    after the other's rows are committed (READ COMMITTED reads them once the lock is had)."""
-    await session.execute(
-        sa.select(
-            sa.func.pg_advisory_xact_lock(
-                sa.func.hashtextextended(f"insights/{tenant}/{workspace}/{repository_id}", 0)
-            )
-        )
+@dataclass
+class Derivation:
+    """What a batch will derive of one repository: whether it brings a deployment, and
+    the branches of its change requests and pushes."""
+
+    deploys: bool = False
+    branches: set[str] = field(default_factory=set)
+
+
+def _lock_key(tenant: UUID, workspace: UUID, repository_id: str, branch: str | None = None) -> str:
+    tail = "" if branch is None else f"/branch/{branch}"
+    return f"insights/{tenant}/{workspace}/{repository_id}{tail}"
+
+
+async def _advisory_lock(session: AsyncSession, key: str, *, shared: bool) -> None:
+    lock = sa.func.pg_advisory_xact_lock_shared if shared else sa.func.pg_advisory_xact_lock
+    await session.execute(sa.select(lock(sa.func.hashtextextended(key, 0))))
+
+
+async def _deployed_from(
+    session: AsyncSession, tenant: UUID, repositories: Iterable[tuple[UUID, str]]
+) -> set[tuple[UUID, str]]:
+    """Which of the repositories have a deployment recorded (committed)."""
+    d = deployments
+    wanted = sorted(repositories)
+    if not wanted:
+        return set()
+    rows = await session.execute(
+        sa.select(d.c.workspace_id, d.c.repository_id)
+        .distinct()
+        .where(d.c.tenant_id == tenant, sa.tuple_(d.c.workspace_id, d.c.repository_id).in_(wanted))
     )
+    return {(row.workspace_id, row.repository_id) for row in rows}
+
+
+async def lock_derivations(
+    session: AsyncSession, tenant: UUID, plan: dict[tuple[UUID, str], Derivation]
+) -> None:
+    """Serialise what must be, before the batch writes a row (a batch that wrote rows and
+    then waited for a lock deadlocked with the holder writing the same rows), in one order.
+
+    A repository something was deployed from, or that the batch deploys from, is relinked
+    whole: its lock is taken exclusively, so a deployment and the merge or push it ships,
+    projected by two transactions at once, derive one after the other (READ COMMITTED
+    reads the other's rows once the lock is had). A repository nothing was deployed from
+    ships nothing, so batches of it only share its lock (a first deployment waits for them)
+    and serialise per branch: a change request's first commit and review move with the
+    pushes to its head branch and with its own events. Should a deployment have committed
+    between the look and the shared lock, the lock is taken exclusively after all."""
+    deployed = await _deployed_from(session, tenant, plan)
+    keys: list[tuple[str, bool]] = []
+    shared: list[tuple[UUID, str]] = []
+    for (workspace, repository), derivation in plan.items():
+        whole = derivation.deploys or (workspace, repository) in deployed
+        keys.append((_lock_key(tenant, workspace, repository), not whole))
+        if not whole:
+            shared.append((workspace, repository))
+            keys += [
+                (_lock_key(tenant, workspace, repository, b), False) for b in derivation.branches
+            ]
+    for key, is_shared in sorted(keys):
+        await _advisory_lock(session, key, shared=is_shared)
+    for workspace, repository in sorted(await _deployed_from(session, tenant, shared)):
+        await _advisory_lock(session, _lock_key(tenant, workspace, repository), shared=False)
 
 
 # the local developer map -------------------------------------------------------------------
