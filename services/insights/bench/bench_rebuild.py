@@ -173,9 +173,13 @@ class Year:
 
 
 def records(developers: int) -> Iterator[OutgoingRecord]:
+    """The developers' years interleaved event by event (each year has the same shape, so
+    the topic runs in time order, as live ingest fills it), not one developer's year after
+    another's: then every partition works on the same developer and repository at once."""
     topic = ACTIVITY_ATTRIBUTED.name
-    for index in range(developers):
-        for envelope in Year(index, developers).events():
+    years = [Year(index, developers).events() for index in range(developers)]
+    for envelopes in zip(*years, strict=True):
+        for envelope in envelopes:
             key = entity_key(TENANT, WORKSPACE, envelope.subject or "")
             yield record_for(envelope, topic, key)
 

@@ -14,12 +14,14 @@ import json
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 import httpx
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from sextant.contracts import Envelope, uuid7
@@ -34,6 +36,9 @@ from sextant.contracts.events.activity import (
 )
 from sextant.contracts.events.common import SourceRef
 from sextant.contracts.topics import CONFIG, GATES
+from sextant.insights.gates.db import gate_evaluations
+from sextant.insights.gates.service import reevaluate
+from sextant.insights.handlers import OUTBOX
 from sextant.insights.main import SPEC
 from sextant.runtime.testing.apps import running_service, service_settings
 from sextant.runtime.testing.plugin import InternalKeys
@@ -446,3 +451,45 @@ async def test_a_platform_admin_acting_on_the_tenant_reads_and_sets_its_policy(
     assert put.status_code == 200, put.text
     assert put.json()["version"] == current.json()["version"] + 1
     assert put.json()["created_by"] == "root@local"
+
+
+class RolledBack(Exception):
+    """Raised to roll a test's transaction back."""
+
+
+async def test_a_flood_of_held_up_questions_does_not_grow_a_batch_s_work(gates: Gates) -> None:
+    """Thirty held-up questions of the repository (unknown, each in its own environment,
+    one a minute older than the next): a batch asks the five most recent again, no more."""
+    now = datetime.now(UTC)
+    flood = [
+        {
+            "tenant_id": TENANT,
+            "id": uuid7(),
+            "scope": SCOPE,
+            "workspace_id": WORKSPACE,
+            "repository": REPO.full_name,
+            "sha": MERGE_SHA,
+            "environment": f"flood-{minutes:02d}",
+            "policy_version": 1,
+            "digest": "held-up",
+            "verdict": "unknown",
+            "rules": [],
+            "evaluated_at": now - timedelta(minutes=minutes),
+            "requested_by": "ci-key",
+        }
+        for minutes in range(30)
+    ]
+    e = gate_evaluations
+    with pytest.raises(RolledBack):
+        async with gates.state.db.transaction(TENANT) as session:
+            await session.execute(sa.insert(e), flood)
+            asked = await reevaluate(session, OUTBOX, TENANT, WORKSPACE, REPO.external_id, limit=5)
+            answered = await session.scalars(
+                sa.select(e.c.environment).where(
+                    e.c.requested_by == "sextant:re-evaluation",
+                    e.c.environment.like("flood-%"),
+                )
+            )
+            assert asked == 5
+            assert sorted(answered) == ["flood-00", "flood-01", "flood-02", "flood-03", "flood-04"]
+            raise RolledBack

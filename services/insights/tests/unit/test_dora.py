@@ -22,6 +22,8 @@ from typing import Any
 from uuid import UUID
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from sextant.insights.domain.dora import (
     DEFINITIONS,
@@ -37,6 +39,7 @@ from sextant.insights.domain.dora import (
     band_of,
     compute,
     percentile,
+    rework_of,
 )
 
 HOUR = 3600.0
@@ -476,3 +479,53 @@ def test_the_edges_of_the_range_attribution_and_rework() -> None:
         compute(DORA_2024, deployments=[], changes=[], incidents=[], since=SINCE, until=SINCE)
     zero = report(attribution_window=timedelta(0))
     assert zero.attribution_window == timedelta(0)
+
+
+# attribution and rework by bisection, against the rules read literally ---------------------
+
+_HOUR = datetime(2026, 3, 2, tzinfo=UTC)
+_moments = st.integers(0, 48).map(lambda h: _HOUR + timedelta(hours=h))
+_services = st.sampled_from(["api", "web"])
+_deployments = st.lists(
+    st.builds(Deployment, id=st.uuids(), service=_services, succeeded_at=_moments), max_size=12
+)
+_incidents = st.lists(
+    st.builds(
+        Incident,
+        id=st.uuids(),
+        service=_services,
+        opened_at=_moments,
+        resolved_at=st.none() | _moments,
+    ),
+    max_size=8,
+)
+
+
+@given(deployments=_deployments, incidents=_incidents, hours=st.integers(0, 30))
+def test_attribution_and_rework_follow_the_rules_read_literally(
+    deployments: list[Deployment], incidents: list[Incident], hours: int
+) -> None:
+    """Every deployment and incident looked at for every other, as the rules say, on many
+    ties (hour-grained times, two services): the bisections give the same answers."""
+    window = timedelta(hours=hours)
+    expected: dict[UUID, Deployment] = {}
+    for i in incidents:
+        candidates = [
+            d
+            for d in deployments
+            if d.service == i.service
+            and d.succeeded_at <= i.opened_at
+            and i.opened_at - d.succeeded_at <= window
+        ]
+        if candidates:
+            expected[i.id] = max(candidates, key=lambda d: (d.succeeded_at, d.id))
+    assert attribute(incidents, deployments, window) == expected
+    is_rework = rework_of(incidents)
+    for d in deployments:
+        literal = any(
+            i.service == d.service
+            and i.opened_at < d.succeeded_at
+            and (i.resolved_at is None or d.succeeded_at <= i.resolved_at)
+            for i in incidents
+        )
+        assert is_rework(d) == literal

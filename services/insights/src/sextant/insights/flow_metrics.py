@@ -282,8 +282,9 @@ _FLOW_PERIOD_EXAMPLE: dict[str, Any] = {
 }
 
 
-class FlowReply(BaseModel):
-    """Change-request phases and work-item flow of a scope, in total and per period."""
+class AnsweredQuery(BaseModel):
+    """What every flow and review reply states it answered: the definition, the scope,
+    the range and the choices, so a reader can check the figures."""
 
     definition_id: str
     definition_version: int
@@ -294,6 +295,11 @@ class FlowReply(BaseModel):
     include_bots: bool
     developer: UUID | None = Field(description="the developer filter, if any")
     team: UUID | None = Field(default=None, description="the team filter, if any")
+
+
+class FlowReply(AnsweredQuery):
+    """Change-request phases and work-item flow of a scope, in total and per period."""
+
     total: FlowPeriod
     periods: list[FlowPeriod]
 
@@ -469,18 +475,9 @@ _REVIEW_PERIOD_EXAMPLE: dict[str, Any] = {
 }
 
 
-class ReviewReply(BaseModel):
+class ReviewReply(AnsweredQuery):
     """Review figures of a scope, in total and per period, and who gives the reviews."""
 
-    definition_id: str
-    definition_version: int
-    scope: str
-    since: datetime
-    until: datetime
-    granularity: GranularityName
-    include_bots: bool
-    developer: UUID | None = Field(description="the developer filter, if any")
-    team: UUID | None = Field(default=None, description="the team filter, if any")
     total: ReviewPeriod
     reviewer_load: list[ReviewerLoadView] = Field(description="over the whole range, busiest first")
     periods: list[ReviewPeriod]

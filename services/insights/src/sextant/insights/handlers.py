@@ -56,6 +56,7 @@ from sextant.insights.db.developer_days import DayChange, Pair, utc_day
 from sextant.insights.db.projection import Person, record_id
 from sextant.insights.gates import service as gates
 from sextant.insights.health import db as health_db
+from sextant.insights.settings import insights_settings
 from sextant.runtime.consumer import Batched, Handler, each_in_context
 from sextant.runtime.outbox import Outbox
 
@@ -81,14 +82,20 @@ class Batch:
     def __init__(self, session: AsyncSession, tenant: UUID) -> None:
         self.session = session
         self.tenant = tenant
-        self.times: Touched = set()
-        self.links: Touched = set()
+        self.touched: dict[tuple[UUID, str], projection.Touch] = {}
         self.gated: Touched = set()  # facts a gate reads moved, nothing to derive (builds)
         # DeveloperMetrics to recompute, by the developer ids the events were attributed to:
         # exact days, and days from which every later row's WIP may have moved.
         self.days: set[Pair] = set()
         self.wip_from: set[Pair] = set()
-        self.pushes: list[tuple[UUID, str, str, list[str]]] = []
+        self.openings: dict[UUID, Pair] = {}  # change request → (author, day it opened)
+        # Written at the end, each table at once: change requests, then pushes.
+        self.changes: dict[UUID, projection.ChangeRequestWrites] = {}
+        self.pushes: dict[UUID, list[projection.PushRecord]] = {}
+
+    def repository(self, workspace: UUID, repository_id: str) -> projection.Touch:
+        """What the batch wrote of the repository so far."""
+        return self.touched.setdefault((workspace, repository_id), projection.Touch())
 
     def touch(self, person: Person, at: datetime) -> None:
         """``person``'s figures of the day of ``at`` may change."""
@@ -96,24 +103,46 @@ class Batch:
             self.days.add((person.developer_id, utc_day(at)))
 
     async def finish(self) -> None:
-        """Derive, per touched repository; their locks were taken before any row was
-        written (:func:`on_attributed_activity`), so none is taken twice."""
-        for workspace, repository in sorted(self.times | self.links):
-            await projection.refresh_change_times(self.session, self.tenant, workspace, repository)
-            if (workspace, repository) in self.links:
+        """Write the change requests and pushes, then derive, per touched repository; their locks were taken
+        before any row was written (:func:`on_attributed_activity`), so none is taken
+        twice."""
+        for workspace, writes in sorted(self.changes.items()):
+            created = await projection.record_changes(self.session, self.tenant, workspace, writes)
+            # A change request first seen is open from its opening on: every later day's
+            # WIP moved (a later event of it moves none, unless it merges or closes it).
+            self.wip_from |= {self.openings[c] for c in created if c in self.openings}
+        for workspace, pushed in sorted(self.pushes.items()):
+            moved = await projection.record_pushes(self.session, self.tenant, workspace, pushed)
+            for repository, branches in moved.items():
+                self.repository(workspace, repository).pushed(branches, ())
+        for (workspace, repository), touch in sorted(self.touched.items()):
+            await projection.refresh_change_times(
+                self.session, self.tenant, workspace, repository, touch
+            )
+            if touch.linked:
                 await projection.relink_repository(self.session, self.tenant, workspace, repository)
-        for workspace, repository in sorted(self.times | self.links | self.gated):
-            await gates.reevaluate(self.session, OUTBOX, self.tenant, workspace, repository)
+        budget = insights_settings().reevaluations_per_batch
+        for workspace, repository in sorted(self.touched.keys() | self.gated):
+            budget -= await gates.reevaluate(
+                self.session, OUTBOX, self.tenant, workspace, repository, budget
+            )
         await self.refresh_developer_days()
+
+    def ends(self, author: Person, at: datetime) -> None:
+        """``author``'s change request stopped being open at ``at`` (merged or closed):
+        the WIP of that day and every later one may have moved."""
+        if author.developer_id is not None:
+            self.wip_from.add((author.developer_id, utc_day(at)))
 
     async def refresh_developer_days(self) -> None:
         """Recompute the developers' days the batch touched, after the derivations (a
         cycle time needs the first commit), and announce the ones that changed."""
         session, tenant = self.session, self.tenant
-        if not self.days and not self.pushes:
+        pushes = [(w, r, t.branches, t.shas) for (w, r), t in self.touched.items() if t.shas]
+        if not self.days and not pushes:
             return  # every event that moves WIP touches its own day too
         await developer_days.lock_tenant_days(session, tenant, exclusive=False)
-        exact = self.days | await developer_days.merged_days_of_pushes(session, tenant, self.pushes)
+        exact = self.days | await developer_days.merged_days_of_pushes(session, tenant, pushes)
         current = await developer_days.current_ids(
             session, tenant, {d for d, _ in exact | self.wip_from}
         )
@@ -162,10 +191,8 @@ def _repository(repository: Repository | None) -> tuple[str | None, str | None]:
 async def on_attributed_activity(session: AsyncSession, envelopes: Sequence[Envelope]) -> None:
     """Project a batch of one tenant's attributed events, in order.
 
-    The repositories whose derivations the batch will redo are locked first, in one
-    order, before any row is written: a batch that wrote a change request and then waited
-    for its repository's lock deadlocked with one holding that lock and writing the same
-    rows (PostgreSQL broke it, and the batch was retried)."""
+    What the batch will derive is locked first, before any row is written
+    (:func:`~sextant.insights.db.projection.lock_derivations`)."""
     batch = Batch(session, envelopes[0].tenantid)
     parsed: dict[UUID, tuple[UUID, ActivityAttributed, object]] = {}
     for envelope in envelopes:
@@ -176,18 +203,21 @@ async def on_attributed_activity(session: AsyncSession, envelopes: Sequence[Enve
             continue  # sprints are forecast's; nothing else is ours
         event = data_model_for(attributed.original_type).model_validate(attributed.original)
         parsed[envelope.id] = (envelope.workspaceid, attributed, event)
-    derived = {key for w, _, event in parsed.values() if (key := _derived(w, event)) is not None}
-    for workspace, repository in sorted(derived):
-        await projection.lock_repository(session, batch.tenant, workspace, repository)
+    plan: dict[tuple[UUID, str], projection.Derivation] = {}
+    for workspace, _, projected in parsed.values():
+        _plan(plan, workspace, projected)
+    await projection.lock_derivations(session, batch.tenant, plan)
     for envelope in each_in_context(envelopes):
         if envelope.id in parsed:
             await _project(batch, *parsed[envelope.id])
     await batch.finish()
 
 
-def _derived(workspace: UUID, event: object) -> tuple[UUID, str] | None:
-    """The repository whose derivations ``event`` makes the batch redo (see
-    :meth:`Batch.finish`), if any."""
+def _plan(
+    plan: dict[tuple[UUID, str], projection.Derivation], workspace: UUID, event: object
+) -> None:
+    """Note what ``event`` makes the batch derive (see :meth:`Batch.finish`), if anything:
+    its repository, the branch it names, whether it deploys."""
     if isinstance(
         event,
         ChangeRequestOpened
@@ -196,12 +226,20 @@ def _derived(workspace: UUID, event: object) -> tuple[UUID, str] | None:
         | ChangeRequestMerged
         | ChangeRequestClosed,
     ):
-        return workspace, event.change_request.repository.external_id
-    if isinstance(event, CommitsPushed):
-        return workspace, event.repository.external_id
-    if isinstance(event, DeploymentStatusChanged) and event.repository is not None:
-        return workspace, event.repository.external_id
-    return None
+        cr = event.change_request
+        derivation = plan.setdefault(
+            (workspace, cr.repository.external_id), projection.Derivation()
+        )
+        derivation.branches.add(cr.head_branch)
+    elif isinstance(event, CommitsPushed):
+        derivation = plan.setdefault(
+            (workspace, event.repository.external_id), projection.Derivation()
+        )
+        derivation.branches.add(event.branch)
+    elif isinstance(event, DeploymentStatusChanged) and event.repository is not None:
+        plan.setdefault(
+            (workspace, event.repository.external_id), projection.Derivation()
+        ).deploys = True
 
 
 async def _project(
@@ -225,33 +263,26 @@ async def _project(
             if isinstance(event, ChangeRequestClosed)
             else event.occurred_at
         )
-        await projection.record_change_request(session, tenant, workspace, change, at)
-        batch.times.add((workspace, change.repository_id))
+        writes = batch.changes.setdefault(workspace, projection.ChangeRequestWrites())
+        writes.snapshot(change, at)
+        touched = batch.repository(workspace, change.repository_id)
+        touched.changes.add(change.id)
         batch.touch(change.author, change.opened_at)
         if change.author.developer_id is not None:
-            batch.wip_from.add((change.author.developer_id, utc_day(change.opened_at)))
+            batch.openings[change.id] = (change.author.developer_id, utc_day(change.opened_at))
         if isinstance(event, ReviewSubmitted):
             reviewer = _person(attributed, "reviewer", event.reviewer)
-            await projection.record_review(
-                session,
-                tenant,
-                workspace,
-                change.id,
-                event.review_id,
-                reviewer,
-                event.state,
-                event.occurred_at,
-            )
+            writes.review(change.id, event.review_id, reviewer, event.state, event.occurred_at)
             batch.touch(reviewer, event.occurred_at)
         elif isinstance(event, ChangeRequestMerged):
-            await projection.record_merge(
-                session, tenant, change.id, event.merge_sha, event.commit_shas, event.merged_at
-            )
-            batch.links.add((workspace, change.repository_id))
+            writes.merge(change.id, event.merge_sha, event.commit_shas, event.merged_at)
+            touched.linked = True
             batch.touch(change.author, event.merged_at)
+            batch.ends(change.author, event.merged_at)
         elif isinstance(event, ChangeRequestClosed):
-            await projection.record_close(session, tenant, change.id, event.closed_at)
+            writes.close(change.id, event.closed_at)
             batch.touch(change.author, event.closed_at)
+            batch.ends(change.author, event.closed_at)
     elif isinstance(event, CommitsPushed):
         push = projection.PushRecord(
             event_id=attributed.original_id,
@@ -274,12 +305,10 @@ async def _project(
             ],
             pushed_at=event.occurred_at,
         )
-        await projection.record_push(session, tenant, workspace, push)
-        batch.links.add((workspace, push.repository_id))
+        batch.pushes.setdefault(workspace, []).append(push)
+        batch.repository(workspace, push.repository_id).pushed([push.branch], push.shas)
         for c in push.commits:
             batch.touch(c.author, c.authored_at)
-        shas = [c.sha for c in push.commits]
-        batch.pushes.append((workspace, push.repository_id, push.branch, shas))
     elif isinstance(event, BuildFinished):
         repository_id, repository = _repository(event.repository)
         await projection.record_build(
@@ -329,7 +358,7 @@ async def _project(
             ),
         )
         if repository_id is not None:
-            batch.links.add((workspace, repository_id))
+            batch.repository(workspace, repository_id).linked = True
     elif isinstance(
         event, WorkItemCreated | WorkItemTransitioned | WorkItemAssigned | WorkItemResolved
     ):

@@ -231,6 +231,12 @@ sa.Index(
 sa.Index(
     "reviews_reviewer", reviews.c.tenant_id, reviews.c.reviewer_developer_id, reviews.c.submitted_at
 )
+sa.Index(
+    "change_requests_author_merged",
+    change_requests.c.tenant_id,
+    change_requests.c.author_developer_id,
+    change_requests.c.merged_at,
+)
 
 developer_day_rows = sa.Table(
     "developer_days",

@@ -25,6 +25,7 @@ from sextant.insights.db import (
     commits,
     developer_day_rows,
     developers,
+    projection,
     reviews,
     tenant_settings,
 )
@@ -100,15 +101,21 @@ CROSS JOIN LATERAL (
   SELECT coalesce(sum(greatest(0, extract(epoch FROM f.first - f.opened_at) / 3600.0)), 0) AS total,
          count(*) AS count
     FROM (
+      -- the changes whose first review by the person falls on the day: reviewed that
+      -- day and not before (read from the day's reviews, not the person's history)
       SELECT min(r.submitted_at) AS first, cr.opened_at
         FROM insights.reviews r
         JOIN insights.change_requests cr
           ON cr.tenant_id = r.tenant_id AND cr.id = r.change_request_id
        WHERE r.tenant_id = $1 AND r.reviewer_developer_id = ANY(p.members)
+         AND r.submitted_at >= p.starts AND r.submitted_at < p.ends
          AND NOT coalesce(cr.author_developer_id = ANY(p.members), false)
+         AND NOT EXISTS (
+           SELECT 1 FROM insights.reviews e
+            WHERE e.tenant_id = $1 AND e.change_request_id = r.change_request_id
+              AND e.reviewer_developer_id = ANY(p.members) AND e.submitted_at < p.starts)
        GROUP BY r.change_request_id, cr.opened_at
     ) f
-   WHERE f.first >= p.starts AND f.first < p.ends
 ) latency
 """
 
@@ -241,11 +248,12 @@ async def days_since(session: AsyncSession, tenant: UUID, since: Iterable[Pair])
 async def merged_days_of_pushes(
     session: AsyncSession,
     tenant: UUID,
-    pushes: Sequence[tuple[UUID, str, str, list[str]]],
+    pushes: Sequence[tuple[UUID, str, Iterable[str], Iterable[str]]],
 ) -> set[Pair]:
-    """The (author, merge day) of the merged change requests a push's commits may belong
-    to (its head branch, or the commits the merge listed): their first commit, and so
-    their cycle time, may have moved."""
+    """The (author, merge day) of the merged change requests pushed commits may belong
+    to (per repository, the branches and the commits pushed,
+    :func:`~sextant.insights.db.projection.may_hold`): their first commit, and so their
+    cycle time, may have moved."""
     if not pushes:
         return set()
     cr = change_requests
@@ -254,9 +262,9 @@ async def merged_days_of_pushes(
             sa.and_(
                 cr.c.workspace_id == workspace,
                 cr.c.repository_id == repository,
-                sa.or_(cr.c.head_branch == branch, cr.c.commit_shas.overlap(shas)),
+                projection.may_hold(branches, shas),
             )
-            for workspace, repository, branch, shas in pushes
+            for workspace, repository, branches, shas in pushes
         )
     )
     rows = await session.execute(

@@ -9,14 +9,14 @@ accumulated, so applying an event twice or out of order leaves the same rows.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sextant.contracts import uuid5
@@ -73,107 +73,147 @@ class ChangeSnapshot:
     opened_at: datetime
 
 
-async def record_change_request(
-    session: AsyncSession, tenant: UUID, workspace: UUID, change: ChangeSnapshot, at: datetime
-) -> None:
-    """Create the change request, or refresh what it says if ``at`` is not older."""
-    t = change_requests
-    values = {
-        "tenant_id": tenant,
-        "id": change.id,
-        "workspace_id": workspace,
-        "source_kind": change.source_kind,
-        "external_id": change.external_id,
-        "url": change.url,
-        "repository_id": change.repository_id,
-        "repository": change.repository,
-        "number": change.number,
-        "title": change.title,
-        "author_developer_id": change.author.developer_id,
-        "author_is_bot": change.author.is_bot,
-        "author_alias_id": change.author.alias_id,
-        "base_branch": change.base_branch,
-        "head_branch": change.head_branch,
-        "into_default_branch": change.into_default_branch,
-        "draft": change.draft,
-        "labels": change.labels,
-        "opened_at": change.opened_at,
-        "snapshot_at": at,
-    }
-    statement = insert(t).values(**values)
-    refreshed = (
-        "url",
-        "repository",
-        "title",
-        "author_developer_id",
-        "author_is_bot",
-        "author_alias_id",
-        "base_branch",
-        "head_branch",
-        "into_default_branch",
-        "draft",
-        "labels",
-        "snapshot_at",
-    )
-    await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=[t.c.tenant_id, t.c.id],
-            set_={name: statement.excluded[name] for name in refreshed},
-            where=t.c.snapshot_at <= statement.excluded.snapshot_at,
+@dataclass
+class ChangeRequestWrites:
+    """A batch's writes of one workspace's change requests, folded as applying them one
+    by one in order would leave the rows, and written at once (:func:`record_changes`):
+    per change request the newest snapshot (of equals, the later), the last merge and
+    close, and every review."""
+
+    snapshots: dict[UUID, tuple[ChangeSnapshot, datetime]] = field(default_factory=dict)
+    merges: dict[UUID, tuple[str, list[str], datetime]] = field(default_factory=dict)
+    closes: dict[UUID, datetime] = field(default_factory=dict)
+    reviews: list[dict[str, Any]] = field(default_factory=list)
+
+    def snapshot(self, change: ChangeSnapshot, at: datetime) -> None:
+        """Refresh what it says if ``at`` is not older than what it said."""
+        held = self.snapshots.get(change.id)
+        if held is None or held[1] <= at:
+            self.snapshots[change.id] = (change, at)
+
+    def merge(
+        self, change_id: UUID, merge_sha: str, commit_shas: Sequence[str], merged_at: datetime
+    ) -> None:
+        self.merges[change_id] = (merge_sha, list(commit_shas), merged_at)
+
+    def close(self, change_id: UUID, closed_at: datetime) -> None:
+        self.closes[change_id] = closed_at
+
+    def review(
+        self,
+        change_id: UUID,
+        review_id: str,
+        reviewer: Person,
+        state: str,
+        submitted_at: datetime,
+    ) -> None:
+        self.reviews.append(
+            {
+                "change_request_id": change_id,
+                "review_id": review_id,
+                "reviewer_developer_id": reviewer.developer_id,
+                "reviewer_is_bot": reviewer.is_bot,
+                "reviewer_alias_id": reviewer.alias_id,
+                "state": state,
+                "submitted_at": submitted_at,
+            }
         )
-    )
 
 
-async def record_merge(
-    session: AsyncSession,
-    tenant: UUID,
-    change_id: UUID,
-    merge_sha: str,
-    commit_shas: Sequence[str],
-    merged_at: datetime,
-) -> None:
+async def record_changes(
+    session: AsyncSession, tenant: UUID, workspace: UUID, writes: ChangeRequestWrites
+) -> set[UUID]:
+    """Create the change requests or refresh what they say (a snapshot older than the
+    stored one changes nothing), then their merges, closes and reviews (each review once):
+    at most four statements whatever the batch's size. Returns the ids created."""
     t = change_requests
-    await session.execute(
-        sa.update(t)
-        .where(t.c.tenant_id == tenant, t.c.id == change_id)
-        .values(merged_at=merged_at, merge_sha=merge_sha, commit_shas=list(commit_shas))
-    )
-
-
-async def record_close(
-    session: AsyncSession, tenant: UUID, change_id: UUID, closed_at: datetime
-) -> None:
-    t = change_requests
-    await session.execute(
-        sa.update(t).where(t.c.tenant_id == tenant, t.c.id == change_id).values(closed_at=closed_at)
-    )
-
-
-async def record_review(
-    session: AsyncSession,
-    tenant: UUID,
-    workspace: UUID,
-    change_id: UUID,
-    review_id: str,
-    reviewer: Person,
-    state: str,
-    submitted_at: datetime,
-) -> None:
-    await session.execute(
-        insert(reviews)
-        .values(
-            tenant_id=tenant,
-            change_request_id=change_id,
-            review_id=review_id,
-            workspace_id=workspace,
-            reviewer_developer_id=reviewer.developer_id,
-            reviewer_is_bot=reviewer.is_bot,
-            reviewer_alias_id=reviewer.alias_id,
-            state=state,
-            submitted_at=submitted_at,
+    created: set[UUID] = set()
+    if writes.snapshots:
+        statement = insert(t).values(
+            [
+                {
+                    "tenant_id": tenant,
+                    "id": change.id,
+                    "workspace_id": workspace,
+                    "source_kind": change.source_kind,
+                    "external_id": change.external_id,
+                    "url": change.url,
+                    "repository_id": change.repository_id,
+                    "repository": change.repository,
+                    "number": change.number,
+                    "title": change.title,
+                    "author_developer_id": change.author.developer_id,
+                    "author_is_bot": change.author.is_bot,
+                    "author_alias_id": change.author.alias_id,
+                    "base_branch": change.base_branch,
+                    "head_branch": change.head_branch,
+                    "into_default_branch": change.into_default_branch,
+                    "draft": change.draft,
+                    "labels": change.labels,
+                    "opened_at": change.opened_at,
+                    "snapshot_at": at,
+                }
+                for change, at in writes.snapshots.values()
+            ]
         )
-        .on_conflict_do_nothing()
-    )
+        refreshed = (
+            "url",
+            "repository",
+            "title",
+            "author_developer_id",
+            "author_is_bot",
+            "author_alias_id",
+            "base_branch",
+            "head_branch",
+            "into_default_branch",
+            "draft",
+            "labels",
+            "snapshot_at",
+        )
+        # xmax is 0 on a row this statement inserted, not on one it updated.
+        written = await session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[t.c.tenant_id, t.c.id],
+                set_={name: statement.excluded[name] for name in refreshed},
+                where=t.c.snapshot_at <= statement.excluded.snapshot_at,
+            ).returning(t.c.id, sa.literal_column("xmax").cast(sa.Text) == "0")
+        )
+        created = {row[0] for row in written if row[1]}
+    if writes.merges:
+        merged = sa.values(
+            sa.column("id", sa.Uuid),
+            sa.column("merge_sha", sa.Text),
+            sa.column("commit_shas", ARRAY(sa.Text)),
+            sa.column("merged_at", sa.DateTime(timezone=True)),
+            name="merged",
+        ).data([(i, *m) for i, m in writes.merges.items()])
+        await session.execute(
+            sa.update(t)
+            .where(t.c.tenant_id == tenant, t.c.id == merged.c.id)
+            .values(
+                merged_at=merged.c.merged_at,
+                merge_sha=merged.c.merge_sha,
+                commit_shas=merged.c.commit_shas,
+            )
+        )
+    if writes.closes:
+        closed = sa.values(
+            sa.column("id", sa.Uuid),
+            sa.column("closed_at", sa.DateTime(timezone=True)),
+            name="closed",
+        ).data(list(writes.closes.items()))
+        await session.execute(
+            sa.update(t)
+            .where(t.c.tenant_id == tenant, t.c.id == closed.c.id)
+            .values(closed_at=closed.c.closed_at)
+        )
+    if writes.reviews:
+        await session.execute(
+            insert(reviews)
+            .values([{"tenant_id": tenant, "workspace_id": workspace, **r} for r in writes.reviews])
+            .on_conflict_do_nothing()
+        )
+    return created
 
 
 # pushes and commits --------------------------------------------------------------------
@@ -201,33 +241,79 @@ class PushRecord:
     commits: list[PushedCommit]
     pushed_at: datetime
 
+    @property
+    def shas(self) -> list[str]:
+        return [c.sha for c in self.commits]
 
-async def record_push(
-    session: AsyncSession, tenant: UUID, workspace: UUID, push: PushRecord
-) -> None:
-    """The push (once per event) and each commit as first pushed."""
+
+async def record_pushes(
+    session: AsyncSession, tenant: UUID, workspace: UUID, batch: Sequence[PushRecord]
+) -> dict[str, set[str]]:
+    """A batch's pushes of ``workspace`` (each once per event) and each commit as first
+    pushed, in three statements whatever the batch's size. Returns, per repository, the
+    branches its commits were filed under before (a push that came earlier than the one
+    that named them): the change requests of those branches lose them."""
+    if not batch:
+        return {}
     await session.execute(
         insert(pushes)
         .values(
-            tenant_id=tenant,
-            event_id=push.event_id,
-            workspace_id=workspace,
-            repository_id=push.repository_id,
-            branch=push.branch,
-            into_default_branch=push.into_default_branch,
-            before_sha=push.before_sha,
-            after_sha=push.after_sha,
-            forced=push.forced,
-            commit_shas=[c.sha for c in push.commits],
-            pusher_developer_id=push.pusher.developer_id,
-            pusher_is_bot=push.pusher.is_bot,
-            pushed_at=push.pushed_at,
+            [
+                {
+                    "tenant_id": tenant,
+                    "event_id": push.event_id,
+                    "workspace_id": workspace,
+                    "repository_id": push.repository_id,
+                    "branch": push.branch,
+                    "into_default_branch": push.into_default_branch,
+                    "before_sha": push.before_sha,
+                    "after_sha": push.after_sha,
+                    "forced": push.forced,
+                    "commit_shas": push.shas,
+                    "pusher_developer_id": push.pusher.developer_id,
+                    "pusher_is_bot": push.pusher.is_bot,
+                    "pushed_at": push.pushed_at,
+                }
+                for push in batch
+            ]
         )
         .on_conflict_do_nothing()
     )
-    if not push.commits:
-        return
-    statement = insert(commits).values(
+    # Each commit as the batch's earliest push of it shows it (the first of equals, as
+    # when they arrive one by one): the row a stored one is compared with.
+    first: dict[tuple[str, str], tuple[PushRecord, PushedCommit]] = {}
+    for push in batch:
+        for c in push.commits:
+            held = first.get((push.repository_id, c.sha))
+            if held is None or push.pushed_at < held[0].pushed_at or held[0] is push:
+                first[push.repository_id, c.sha] = (push, c)
+    if not first:
+        return {}
+    t = commits
+    candidates = sa.values(
+        sa.column("repository_id", sa.Text),
+        sa.column("sha", sa.Text),
+        sa.column("branch", sa.Text),
+        sa.column("pushed_at", sa.DateTime(timezone=True)),
+        name="candidates",
+    ).data([(r, sha, p.branch, p.pushed_at) for (r, sha), (p, _) in first.items()])
+    moved_from: dict[str, set[str]] = {}
+    for row in await session.execute(
+        sa.select(t.c.repository_id, t.c.branch)
+        .distinct()
+        .join(
+            candidates,
+            sa.and_(t.c.repository_id == candidates.c.repository_id, t.c.sha == candidates.c.sha),
+        )
+        .where(
+            t.c.tenant_id == tenant,
+            t.c.workspace_id == workspace,
+            t.c.branch != candidates.c.branch,
+            t.c.pushed_at > candidates.c.pushed_at,
+        )
+    ):
+        moved_from.setdefault(row.repository_id, set()).add(row.branch)
+    statement = insert(t).values(
         [
             {
                 "tenant_id": tenant,
@@ -243,11 +329,10 @@ async def record_push(
                 "branch": push.branch,
                 "pushed_at": push.pushed_at,
             }
-            for c in {c.sha: c for c in push.commits}.values()
+            for push, c in first.values()
         ]
     )
     # The first push of a commit names its branch, whichever push arrives first.
-    t = commits
     await session.execute(
         statement.on_conflict_do_update(
             index_elements=[t.c.tenant_id, t.c.workspace_id, t.c.repository_id, t.c.sha],
@@ -255,6 +340,7 @@ async def record_push(
             where=t.c.pushed_at > statement.excluded.pushed_at,
         )
     )
+    return moved_from
 
 
 # builds, deployments, incidents ----------------------------------------------------------
@@ -519,15 +605,48 @@ async def delete_work_item(
 # derived columns --------------------------------------------------------------------------
 
 
+@dataclass
+class Touch:
+    """What a batch wrote of one repository: the change requests its events named, and
+    the branches and commits its pushes named (with the branches a commit moved from).
+    The derivations are redone for what these can move, not for the whole repository."""
+
+    changes: set[UUID] = field(default_factory=set)
+    branches: set[str] = field(default_factory=set)
+    shas: set[str] = field(default_factory=set)
+    linked: bool = False  # a merge, a push or a deployment: what shipped may have moved
+
+    def pushed(self, branches: Iterable[str], shas: Iterable[str]) -> None:
+        self.branches.update(branches)
+        self.shas.update(shas)
+        self.linked = True
+
+
+def may_hold(branches: Iterable[str], shas: Iterable[str]) -> Any:
+    """The change requests pushed commits may belong to: of their head branch, or listed
+    by their merge (the rule of the first commit, loosened to either)."""
+    cr = change_requests
+    return sa.or_(
+        cr.c.head_branch == sa.any_(sa.cast(list(branches), ARRAY(sa.Text))),
+        cr.c.commit_shas.overlap(sa.cast(list(shas), ARRAY(sa.Text))),
+    )
+
+
 async def refresh_change_times(
-    session: AsyncSession, tenant: UUID, workspace: UUID, repository_id: str
+    session: AsyncSession, tenant: UUID, workspace: UUID, repository_id: str, touch: Touch
 ) -> None:
-    """First commit and first review of the repository's change requests, from the rows.
+    """First commit and first review of the change requests ``touch`` can move, from the
+    rows: those its events named, and those its pushed commits may belong to.
 
     The first commit is the earliest authored of the commits the merge listed; before a
     merge (or when the tool listed none), of those first pushed to its head branch. The
     first review is the earliest by someone other than the author and not a bot."""
     cr, c, r = change_requests, commits, reviews
+    moved = [cr.c.id.in_(sorted(touch.changes))] if touch.changes else []
+    if touch.branches or touch.shas:
+        moved.append(may_hold(touch.branches, touch.shas))
+    if not moved:
+        return
     same_repository = sa.and_(
         c.c.tenant_id == cr.c.tenant_id,
         c.c.workspace_id == cr.c.workspace_id,
@@ -560,6 +679,7 @@ async def refresh_change_times(
             cr.c.tenant_id == tenant,
             cr.c.workspace_id == workspace,
             cr.c.repository_id == repository_id,
+            sa.or_(*moved),
         )
         .values(first_commit_at=first_commit, first_review_at=first_review)
     )
@@ -569,9 +689,18 @@ async def relink_repository(
     session: AsyncSession, tenant: UUID, workspace: UUID, repository_id: str
 ) -> None:
     """Recompute what each successful deployment of the repository shipped
-    (:func:`linkage.link_deployments`) and, per change request, its production one."""
+    (:func:`linkage.link_deployments`) and, per change request, its production one.
+
+    A repository no deployment has succeeded in, and that has nothing recorded as shipped,
+    ships nothing: its pushes are not read. Otherwise only the rows whose linkage moved
+    are written, and only the change requests they name get their deployment again."""
     d, cr, p, dc = deployments, change_requests, pushes, deployment_changes
     in_repository = (d.c.tenant_id == tenant, d.c.workspace_id == workspace)
+    of_shipped = (
+        dc.c.tenant_id == tenant,
+        dc.c.workspace_id == workspace,
+        dc.c.repository_id == repository_id,
+    )
     deployed = [
         linkage.Deployment(row.id, row.environment, row.sha, row.succeeded_at)
         for row in await session.execute(
@@ -580,6 +709,14 @@ async def relink_repository(
             )
         )
     ]
+    before = {
+        (row.deployment_id, row.change_request_id): row.counted
+        for row in await session.execute(
+            sa.select(dc.c.deployment_id, dc.c.change_request_id, dc.c.counted).where(*of_shipped)
+        )
+    }
+    if not deployed and not before:
+        return
     changes = [
         linkage.Change(row.id, row.merge_sha, row.commit_shas)
         for row in await session.execute(
@@ -601,32 +738,39 @@ async def relink_repository(
             )
         )
     ]
-    shipped = linkage.link_deployments(deployed, changes, pushed)
-    await session.execute(
-        sa.delete(dc).where(
-            dc.c.tenant_id == tenant,
-            dc.c.workspace_id == workspace,
-            dc.c.repository_id == repository_id,
+    after = {
+        (s.deployment_id, s.change_id): s.counted
+        for s in linkage.link_deployments(deployed, changes, pushed)
+    }
+    gone = [key for key, counted in before.items() if after.get(key) != counted]
+    added = [key for key, counted in after.items() if before.get(key) != counted]
+    if gone:
+        await session.execute(
+            sa.delete(dc).where(
+                *of_shipped,
+                sa.tuple_(dc.c.deployment_id, dc.c.change_request_id).in_(gone),
+            )
         )
-    )
-    if shipped:
+    if added:
         await session.execute(
             insert(dc).values(
                 [
                     {
                         "tenant_id": tenant,
-                        "deployment_id": s.deployment_id,
-                        "change_request_id": s.change_id,
+                        "deployment_id": deployment_id,
+                        "change_request_id": change_id,
                         "workspace_id": workspace,
                         "repository_id": repository_id,
-                        "counted": s.counted,
+                        "counted": after[deployment_id, change_id],
                     }
-                    for s in shipped
+                    for deployment_id, change_id in added
                 ]
             )
         )
 
-    # Each change's production deployment: the first successful one that counted it.
+    # Each change's production deployment: the first successful one that counted it. A
+    # deployment's status may have moved without its rows moving, so every change shipped
+    # before or now is looked at, and written only where it differs.
     def first_production(column: Any) -> Any:
         return (
             sa.select(column)
@@ -644,32 +788,88 @@ async def relink_repository(
             .scalar_subquery()
         )
 
+    named = sorted({change_id for _, change_id in [*before, *after]})
+    if not named:
+        return
+    first_id, first_at = first_production(d.c.id), first_production(d.c.succeeded_at)
     await session.execute(
         sa.update(cr)
         .where(
             cr.c.tenant_id == tenant,
-            cr.c.workspace_id == workspace,
-            cr.c.repository_id == repository_id,
+            cr.c.id.in_(named),
+            sa.or_(
+                cr.c.deployment_id.is_distinct_from(first_id),
+                cr.c.deployed_at.is_distinct_from(first_at),
+            ),
         )
-        .values(
-            deployment_id=first_production(d.c.id), deployed_at=first_production(d.c.succeeded_at)
-        )
+        .values(deployment_id=first_id, deployed_at=first_at)
     )
 
 
-async def lock_repository(
-    session: AsyncSession, tenant: UUID, workspace: UUID, repository_id: str
+@dataclass
+class Derivation:
+    """What a batch will derive of one repository: whether it brings a deployment, and
+    the branches of its change requests and pushes."""
+
+    deploys: bool = False
+    branches: set[str] = field(default_factory=set)
+
+
+def _lock_key(tenant: UUID, workspace: UUID, repository_id: str, branch: str | None = None) -> str:
+    tail = "" if branch is None else f"/branch/{branch}"
+    return f"insights/{tenant}/{workspace}/{repository_id}{tail}"
+
+
+async def _advisory_lock(session: AsyncSession, key: str, *, shared: bool) -> None:
+    lock = sa.func.pg_advisory_xact_lock_shared if shared else sa.func.pg_advisory_xact_lock
+    await session.execute(sa.select(lock(sa.func.hashtextextended(key, 0))))
+
+
+async def _deployed_from(
+    session: AsyncSession, tenant: UUID, repositories: Iterable[tuple[UUID, str]]
+) -> set[tuple[UUID, str]]:
+    """Which of the repositories have a deployment recorded (committed)."""
+    d = deployments
+    wanted = sorted(repositories)
+    if not wanted:
+        return set()
+    rows = await session.execute(
+        sa.select(d.c.workspace_id, d.c.repository_id)
+        .distinct()
+        .where(d.c.tenant_id == tenant, sa.tuple_(d.c.workspace_id, d.c.repository_id).in_(wanted))
+    )
+    return {(row.workspace_id, row.repository_id) for row in rows}
+
+
+async def lock_derivations(
+    session: AsyncSession, tenant: UUID, plan: dict[tuple[UUID, str], Derivation]
 ) -> None:
-    """Serialise the derivations of one repository across partitions: a deployment and
-    the merge it ships can be projected by two transactions at once, and each must derive
-    after the other's rows are committed (READ COMMITTED reads them once the lock is had)."""
-    await session.execute(
-        sa.select(
-            sa.func.pg_advisory_xact_lock(
-                sa.func.hashtextextended(f"insights/{tenant}/{workspace}/{repository_id}", 0)
-            )
-        )
-    )
+    """Serialise what must be, before the batch writes a row (a batch that wrote rows and
+    then waited for a lock deadlocked with the holder writing the same rows), in one order.
+
+    A repository something was deployed from, or that the batch deploys from, is relinked
+    whole: its lock is taken exclusively, so a deployment and the merge or push it ships,
+    projected by two transactions at once, derive one after the other (READ COMMITTED
+    reads the other's rows once the lock is had). A repository nothing was deployed from
+    ships nothing, so batches of it only share its lock (a first deployment waits for them)
+    and serialise per branch: a change request's first commit and review move with the
+    pushes to its head branch and with its own events. Should a deployment have committed
+    between the look and the shared lock, the lock is taken exclusively after all."""
+    deployed = await _deployed_from(session, tenant, plan)
+    keys: list[tuple[str, bool]] = []
+    shared: list[tuple[UUID, str]] = []
+    for (workspace, repository), derivation in plan.items():
+        whole = derivation.deploys or (workspace, repository) in deployed
+        keys.append((_lock_key(tenant, workspace, repository), not whole))
+        if not whole:
+            shared.append((workspace, repository))
+            keys += [
+                (_lock_key(tenant, workspace, repository, b), False) for b in derivation.branches
+            ]
+    for key, is_shared in sorted(keys):
+        await _advisory_lock(session, key, shared=is_shared)
+    for workspace, repository in sorted(await _deployed_from(session, tenant, shared)):
+        await _advisory_lock(session, _lock_key(tenant, workspace, repository), shared=False)
 
 
 # the local developer map -------------------------------------------------------------------

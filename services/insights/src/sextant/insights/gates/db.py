@@ -490,11 +490,17 @@ async def record_override(
 
 
 async def awaiting(
-    session: AsyncSession, tenant: UUID, workspace: UUID, repository_id: str, since: datetime
+    session: AsyncSession,
+    tenant: UUID,
+    workspace: UUID,
+    repository_id: str,
+    since: datetime,
+    limit: int,
 ) -> list[sa.Row[Any]]:
     """The questions whose latest answer since ``since`` still holds a pipeline up: per
     (scope, SHA, environment) of the repository, the newest evaluation, if it is a fail or
-    an unknown nobody overrode."""
+    an unknown nobody overrode; the ``limit`` most recently answered (a pipeline asking
+    now is likelier to be waiting than one that asked days ago)."""
     e = gate_evaluations
     name = sa.func.coalesce(
         *(
@@ -519,8 +525,9 @@ async def awaiting(
         .subquery()
     )
     found = await session.execute(
-        sa.select(latest).where(
-            latest.c.verdict.in_(("fail", "unknown")), latest.c.overridden_at.is_(None)
-        )
+        sa.select(latest)
+        .where(latest.c.verdict.in_(("fail", "unknown")), latest.c.overridden_at.is_(None))
+        .order_by(latest.c.evaluated_at.desc(), latest.c.id.desc())
+        .limit(limit)
     )
     return list(found)

@@ -388,23 +388,31 @@ REEVALUATION_HORIZON = timedelta(days=7)
 
 
 async def reevaluate(
-    session: AsyncSession, outbox: Outbox, tenant: UUID, workspace: UUID, repository_id: str
+    session: AsyncSession,
+    outbox: Outbox,
+    tenant: UUID,
+    workspace: UUID,
+    repository_id: str,
+    limit: int,
 ) -> int:
-    """Ask again every question of the repository still held up (its latest answer a fail
+    """Ask again the questions of the repository still held up (its latest answer a fail
     or an unknown, not overridden, from the last week), now that its facts moved: a review
-    approved later turns the fail into a pass without the pipeline asking. Runs in the
-    consumer's batch transaction; a new answer is stored and announced as any other.
-    Returns how many answers changed."""
+    approved later turns the fail into a pass without the pipeline asking. At most
+    ``limit`` of them, the most recently answered first: a flood of held-up questions
+    must not grow a consumer batch's work; the rest are asked when the repository's facts
+    next move, or by their pipeline's retry. Runs in the consumer's batch transaction; a
+    new answer is stored and announced as any other. Returns how many were asked."""
+    if limit <= 0:
+        return 0
     now = datetime.now(UTC)
     change = Change(tenant, REEVALUATOR, "system", outbox)
-    changed = 0
-    for row in await db.awaiting(
-        session, tenant, workspace, repository_id, now - REEVALUATION_HORIZON
-    ):
+    held_up = await db.awaiting(
+        session, tenant, workspace, repository_id, now - REEVALUATION_HORIZON, limit
+    )
+    for row in held_up:
         asked = EvaluateRequest(repository=row.repository, sha=row.sha, environment=row.environment)
         try:
-            _, new = await evaluate(session, change, QueryScope(row.scope, [workspace]), asked, now)
+            await evaluate(session, change, QueryScope(row.scope, [workspace]), asked, now)
         except NotFound:
             continue  # the repository's facts were purged since
-        changed += new
-    return changed
+    return len(held_up)

@@ -1,0 +1,238 @@
+"""DORA keys of a view over a year, on real PostgreSQL, next to a plain indexed query.
+
+    .venv/bin/python services/insights/bench/bench_dora.py [--workspaces 10] [--calls 200]
+
+Loaded, as the consumer would have written them: per workspace one repository with a year
+of production deployments (four a day), two merged change requests shipped and counted by
+each (first commit a day before), and an incident a week blamed on a deployment. Then
+``GET /v1/metrics/dora?scope=view:…&definition=dora-2024`` over the year for a view of all
+the workspaces, through the service's HTTP app (in-process), next to a plain indexed query
+in the same run: the view's successful production deployments of the year (the first of
+the three reads the keys are computed from). Prints p50/p95 of each; target p95 <= 100 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from sextant.contracts import uuid7
+from sextant.insights.db import change_requests, deployment_changes, deployments, incidents
+from sextant.insights.main import SPEC
+from sextant.runtime.embedded_pg import EmbeddedPostgres
+from sextant.runtime.settings import RuntimeSettings
+from sextant.runtime.testing.apps import running_service
+from sextant.runtime.tokens import InternalTokenSigner, generate_keypair, load_private_key
+
+TENANT, VIEW = uuid7(), uuid7()
+NOW = datetime(2026, 12, 1, tzinfo=UTC)
+DAYS = 365
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def year_of(workspace: UUID, index: int) -> dict[sa.Table, list[dict[str, Any]]]:
+    """One workspace's year of delivery facts."""
+    common = {"tenant_id": TENANT, "workspace_id": workspace}
+    repository, repository_id = f"org/service-{index}", f"r{index}"
+    rows: dict[sa.Table, list[dict[str, Any]]] = {
+        t: [] for t in (deployments, change_requests, deployment_changes, incidents)
+    }
+    for day in range(DAYS):
+        for k in range(4):
+            at = NOW - timedelta(days=day, hours=3 * k)
+            deployment_id, deployed_sha = uuid7(), f"d-{index}-{day}-{k}"
+            rows[deployments].append(
+                common
+                | {
+                    "id": deployment_id,
+                    "source_kind": "github",
+                    "external_id": f"dep-{day}-{k}",
+                    "repository_id": repository_id,
+                    "repository": repository,
+                    "environment": "production",
+                    "is_production": True,
+                    "sha": deployed_sha,
+                    "status": "success",
+                    "status_at": at,
+                    "finished_at": at,
+                    "succeeded_at": at,
+                    "deployed_by_is_bot": False,
+                }
+            )
+            for c in range(2):
+                change_id, merged = uuid7(), at - timedelta(hours=1 + c)
+                rows[change_requests].append(
+                    common
+                    | {
+                        "id": change_id,
+                        "source_kind": "github",
+                        "external_id": f"pr-{day}-{k}-{c}",
+                        "repository_id": repository_id,
+                        "repository": repository,
+                        "number": (day * 4 + k) * 2 + c,
+                        "title": "change",
+                        "author_developer_id": uuid7(),
+                        "author_is_bot": False,
+                        "base_branch": "main",
+                        "head_branch": f"feature/{day}-{k}-{c}",
+                        "draft": False,
+                        "labels": [],
+                        "opened_at": merged - timedelta(hours=20),
+                        "first_commit_at": merged - timedelta(days=1),
+                        "merged_at": merged,
+                        "merge_sha": f"m-{index}-{day}-{k}-{c}",
+                        "commit_shas": [],
+                        "snapshot_at": merged,
+                        "deployment_id": deployment_id,
+                        "deployed_at": at,
+                    }
+                )
+                rows[deployment_changes].append(
+                    common
+                    | {
+                        "deployment_id": deployment_id,
+                        "change_request_id": change_id,
+                        "repository_id": repository_id,
+                        "counted": True,
+                    }
+                )
+        if day % 7 == 0:
+            opened = NOW - timedelta(days=day) + timedelta(hours=1)
+            rows[incidents].append(
+                common
+                | {
+                    "id": uuid7(),
+                    "source_kind": "generic",
+                    "external_id": f"inc-{day}",
+                    "title": "errors",
+                    "severity": "SEV3",
+                    "service": f"service-{index}",
+                    "deployment_sha": f"d-{index}-{day}-0",
+                    "opened_at": opened,
+                    "resolved_at": opened + timedelta(hours=2),
+                    "snapshot_at": opened + timedelta(hours=2),
+                }
+            )
+    return rows
+
+
+async def plain_query(state: Any, workspaces: list[UUID]) -> None:
+    """The view's successful production deployments of the year, by the index."""
+    d = deployments
+    async with state.db.transaction(TENANT) as session:
+        await session.execute(
+            sa.select(d.c.id, d.c.workspace_id, d.c.repository, d.c.succeeded_at).where(
+                d.c.tenant_id == TENANT,
+                d.c.workspace_id.in_(workspaces),
+                d.c.is_production,
+                d.c.status == "success",
+                d.c.succeeded_at >= NOW - timedelta(days=DAYS),
+                d.c.succeeded_at < NOW,
+            )
+        )
+
+
+async def main(count: int, calls: int) -> int:
+    workspaces = [uuid7() for _ in range(count)]
+    with tempfile.TemporaryDirectory() as tmp:
+        postgres = EmbeddedPostgres(Path(tmp) / "pg")
+        url = await asyncio.to_thread(postgres.start)
+        try:
+            private_pem, public_pem = generate_keypair()
+            settings = RuntimeSettings.model_validate(
+                {
+                    "database_url": url,
+                    "internal_token_public_key": public_pem,
+                    "bus": "local",
+                    "data_dir": tmp,
+                    "log_level": "WARNING",
+                }
+            )
+            async with running_service(SPEC, settings) as (client, state):
+                loaded = time.perf_counter()
+                totals: dict[str, int] = {}
+                for index, workspace in enumerate(workspaces):
+                    async with state.db.transaction(TENANT) as session:
+                        for table, values in year_of(workspace, index).items():
+                            totals[table.name] = totals.get(table.name, 0) + len(values)
+                            for start in range(0, len(values), 2000):
+                                await session.execute(
+                                    sa.insert(table), values[start : start + 2000]
+                                )
+                owner = await asyncpg.connect(
+                    make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+                )
+                await owner.execute("ANALYZE")  # as autovacuum would have by now
+                await owner.close()
+                print(
+                    f"loaded {count} workspaces, a year: {totals['deployments']:,} deployments, "
+                    f"{totals['change_requests']:,} changes shipped, {totals['incidents']} "
+                    f"incidents in {time.perf_counter() - loaded:.1f} s"
+                )
+                signer = InternalTokenSigner(load_private_key(private_pem))
+
+                def bearer() -> str:
+                    return "Bearer " + signer.mint(
+                        service="insights",
+                        subject="bench",
+                        role="tenant_admin",
+                        tenant_id=TENANT,
+                        scope_workspaces=workspaces,
+                    )
+
+                params = {
+                    "scope": f"view:{VIEW}",
+                    "definition": "dora-2024",
+                    "since": (NOW - timedelta(days=DAYS)).isoformat(),
+                    "until": NOW.isoformat(),
+                }
+                keys, plain = [], []
+                for _ in range(calls):
+                    client.headers["Authorization"] = bearer()  # a minute's token, as the gateway's
+                    started = time.perf_counter()
+                    reply = await client.get("/v1/metrics/dora", params=params)
+                    keys.append((time.perf_counter() - started) * 1000)
+                    assert reply.status_code == 200, reply.text
+                    started = time.perf_counter()
+                    await plain_query(state, workspaces)
+                    plain.append((time.perf_counter() - started) * 1000)
+                print("deployment frequency:", reply.json()["deployment_frequency"]["deployments"])
+        finally:
+            await asyncio.to_thread(postgres.stop)
+    load = os.getloadavg()[0]
+    print(f"{calls} DORA calls, a view of {count} workspaces over a year; load {load:.1f}:")
+    for name, values in (("DORA keys", keys), ("plain query", plain)):
+        print(
+            f"  {name:12} p50 {statistics.median(values):7.2f} ms   p95 {pct(values, 95):7.2f} ms"
+        )
+    print(f"ratio p95 {pct(keys, 95) / pct(plain, 95):.1f}x")
+    verdict = "met" if pct(keys, 95) <= 100 else "NOT met"
+    print(f"target: DORA p95 <= 100 ms: {verdict}")
+    return 0
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--workspaces", type=int, default=10)
+    parser.add_argument("--calls", type=int, default=200)
+    arguments = parser.parse_args()
+    sys.exit(asyncio.run(main(arguments.workspaces, arguments.calls)))
