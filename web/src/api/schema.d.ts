@@ -6362,7 +6362,7 @@ export interface components {
         RunRequest: {
             /**
              * Team Id
-             * @description the team the run is about (recorded; until insights knows teams, a run covers the whole workspace)
+             * @description the team the run is about: its members today, the changes they wrote, the reviews they gave and the items assigned to them (none: the whole workspace)
              */
             team_id?: string | null;
         };
@@ -16881,8 +16881,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the ?scope= or the object named is not the caller's tenant's */
+            /** @description no such team in this tenant */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the team was deleted */
+            410: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -149,6 +149,11 @@ async def test_a_run_suggests_feedback_teaches_and_the_cooldown_holds(
 
             denied = await client.post("/v1/suggestions/runs", params=params, headers=member)
             assert denied.status_code == 403
+            nowhere = {"team_id": str(uuid7())}
+            no_team = await client.post(
+                "/v1/suggestions/runs", params=params, headers=lead, json=nowhere
+            )
+            assert no_team.status_code == 404 and no_team.json()["parameter"] == "team_id"
 
             started = await client.post(
                 "/v1/suggestions/runs", params=params, headers=lead, json={}

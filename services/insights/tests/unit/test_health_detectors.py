@@ -375,3 +375,29 @@ def test_team_weeks_bucket_changes_and_reviews() -> None:
     assert (last.changes_opened, last.changes_merged, last.reviews_given) == (1, 1, 1)
     assert (last.review_latency_hours, last.cycle_time_p50_hours) == (4.0, 10.0)
     assert weeks[-2].active_days == 0
+
+
+def test_a_team_run_sees_its_members_changes_reviews_and_items_only() -> None:
+    from sextant.insights.health.service import team_activity
+
+    changes = [*authored(0, A, "billing", 9), *authored(20, B, "billing", 1)]
+    reviews = [Review(uid(0), C, hours_ago(50)), Review(uid(20), A, hours_ago(40))]
+    items = [
+        WorkItem(uid(300), "K-1", A, "in_progress", hours_ago(10)),
+        WorkItem(uid(301), "K-2", C, "queued", hours_ago(10)),
+        WorkItem(uid(302), "K-3", None, "queued", hours_ago(10)),
+    ]
+    whole = team_activity(NOW, changes, reviews, items, None)
+    assert set(whole.members) == {A, B, C}  # everyone active in the workspace
+    assert (len(whole.changes), len(whole.reviews), len(whole.items)) == (10, 2, 3)
+
+    team = team_activity(NOW, changes, reviews, items, {A, D})  # D: a member, idle
+    assert set(team.members) == {A, D}
+    assert [c.author for c in team.changes] == [A] * 9
+    assert [r.reviewer for r in team.reviews] == [A]
+    assert [i.key for i in team.items] == ["K-1"]
+    # Within the team A's 9 billing changes are too few to judge (10 needed); the
+    # workspace's 10, 9 of them A's, make a silo.
+    assert list(knowledge_silo(team)) == []
+    (silo,) = knowledge_silo(whole)
+    assert silo.people == (A,)

@@ -191,6 +191,20 @@ async def member_days(
     return [MemberDay(r.developer_id, r.day, figures_of(r._mapping)) for r in rows]
 
 
+async def members_on(session: AsyncSession, tenant: UUID, team_id: UUID, day: date) -> set[UUID]:
+    """The developers (as they read now) one of the team's memberships covers on ``day``."""
+    m = team_memberships
+    rows = await session.scalars(
+        sa.select(reads_as(tenant, m.c.developer_id)).where(
+            m.c.tenant_id == tenant,
+            m.c.team_id == team_id,
+            m.c.starts_on <= day,
+            sa.or_(m.c.ends_on.is_(None), m.c.ends_on >= day),
+        )
+    )
+    return set(rows)
+
+
 async def linked_developer(session: AsyncSession, tenant: UUID, user_id: str) -> UUID | None:
     """The developer linked to ``user_id``, as it reads now; None when not linked."""
     u = user_links

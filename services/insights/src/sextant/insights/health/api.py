@@ -22,6 +22,7 @@ from sextant.insights.health.schemas import (
     SuggestionPage,
     SuggestionStats,
 )
+from sextant.insights.team_metrics import team_or_error
 from sextant.runtime.app import Session, State
 from sextant.runtime.errors import InvalidInput, NotFound, problem_response
 from sextant.runtime.paging import Cursor, Limit, after_id, next_cursor
@@ -53,7 +54,13 @@ def _tenant(caller: InternalClaims) -> UUID:
     summary="Run the team-health detectors and suggestions for a workspace now",
     description="Queued and carried out in the background: 202 with the run and its "
     "Location; follow its progress and result with GET. The scope must be one workspace.",
-    responses={**BAD_SCOPE, **FORBIDDEN, **INVALID},
+    responses={
+        **BAD_SCOPE,
+        **FORBIDDEN,
+        404: problem_response("no such team in this tenant"),
+        410: problem_response("the team was deleted"),
+        **INVALID,
+    },
 )
 async def start_run(
     caller: Lead,
@@ -66,6 +73,8 @@ async def start_run(
 ) -> Run:
     if not scope.text.startswith("workspace:") or len(scope.workspaces) != 1:
         raise InvalidInput("scope must be one workspace:<id> for a run")
+    if body is not None and body.team_id is not None:
+        await team_or_error(session, _tenant(caller), body.team_id, parameter="team_id")
     row = await service.request_run(
         session,
         _tenant(caller),

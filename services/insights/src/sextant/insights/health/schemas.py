@@ -76,8 +76,8 @@ class RunRequest(BaseModel):
 
     team_id: UUID | None = Field(
         default=None,
-        description="the team the run is about (recorded; until insights knows teams, a run "
-        "covers the whole workspace)",
+        description="the team the run is about: its members today, the changes they wrote, "
+        "the reviews they gave and the items assigned to them (none: the whole workspace)",
     )
 
 

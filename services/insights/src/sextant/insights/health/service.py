@@ -28,6 +28,7 @@ from sextant.contracts.events.platform import (
     SuggestionCreated,
     SuggestionFeedbackRecorded,
 )
+from sextant.insights.db import teams
 from sextant.insights.health import db, learning
 from sextant.insights.health.detectors import (
     HISTORY,
@@ -67,10 +68,30 @@ def suggestion_view(row: sa.Row[Any]) -> Suggestion:
 def members_of(
     changes: Sequence[Change], reviews: Sequence[Review], items: Sequence[WorkItem]
 ) -> tuple[UUID, ...]:
-    """Everyone active in the workspace: authors, reviewers, assignees (until teams)."""
+    """Everyone active in the workspace: authors, reviewers, assignees."""
     people = [c.author for c in changes] + [r.reviewer for r in reviews]
     people += [i.assignee for i in items if i.assignee is not None]
     return tuple(dict.fromkeys(people))
+
+
+def team_activity(
+    now: datetime,
+    changes: Sequence[Change],
+    reviews: Sequence[Review],
+    items: Sequence[WorkItem],
+    team: set[UUID] | None,
+) -> TeamActivity:
+    """What a run looks at: the whole workspace's activity, or with ``team`` (its members
+    today) only the team's: the changes its members wrote, the reviews they gave, the
+    items assigned to them. A change still counts its first review whoever gave it."""
+    if team is not None:
+        changes = [c for c in changes if c.author in team]
+        reviews = [r for r in reviews if r.reviewer in team]
+        items = [i for i in items if i.assignee in team]
+    members = members_of(changes, reviews, items)
+    if team is not None:
+        members = tuple(sorted(team, key=str))
+    return TeamActivity(now, members, changes, reviews, items, team_weeks(changes, reviews, now))
 
 
 def _finding_json(f: Finding) -> dict[str, Any]:
@@ -200,16 +221,11 @@ class HealthWorker:
             changes, reviews, items = await db.activity(
                 session, tenant, row.workspace_id, now - HISTORY
             )
+            team = None
+            if row.team_id is not None:
+                team = await teams.members_on(session, tenant, row.team_id, now.date())
             spent = await db.tokens_spent(session, tenant, now.date())
-        activity = TeamActivity(
-            now,
-            members_of(changes, reviews, items),
-            changes,
-            reviews,
-            items,
-            team_weeks(changes, reviews, now),
-        )
-        findings = detect(activity)
+        findings = detect(team_activity(now, changes, reviews, items, team))
         await self._step(tenant, run_id, 40, "suggesting")
         outcome = await suggest(
             findings,
