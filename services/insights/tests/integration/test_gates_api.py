@@ -32,6 +32,8 @@ from sextant.contracts.events.activity import (
     ChangeRequestOpened,
     Commit,
     CommitsPushed,
+    IncidentOpened,
+    IncidentResolved,
     ReviewSubmitted,
 )
 from sextant.contracts.events.common import SourceRef
@@ -493,3 +495,40 @@ async def test_a_flood_of_held_up_questions_does_not_grow_a_batch_s_work(gates: 
             assert asked == 5
             assert sorted(answered) == ["flood-00", "flood-01", "flood-02", "flood-03", "flood-04"]
             raise RolledBack
+
+
+async def test_an_incident_resolved_on_the_service_re_evaluates_its_held_up_question(
+    gates: Gates,
+) -> None:
+    """An open SEV1 on octo-repo's service fails the gate; when it is resolved, the batch
+    asks the held-up question again, and it passes with nobody asking."""
+    scenario = Tenant(TENANT, WORKSPACE)
+    opened_at = datetime.now(UTC) - timedelta(minutes=30)
+    source = SourceRef(kind="generic", source_id=SOURCE, external_id="inc-1")
+    opened = IncidentOpened(
+        source=source, title="checkout down", severity="SEV1", service="octo-repo",
+        opened_at=opened_at,
+    )  # fmt: skip
+    before = await inbox_count(gates.conn)
+    events = [approval(scenario), scenario.attributed(opened, "incident-1")]
+    await publish(gates.state, scenario, events)
+    await settled(gates.conn, before, 2)
+    held = await gates.evaluate(sha=MERGE_SHA, environment="incident-drill")  # asked once
+    assert held.json()["verdict"] == "fail", held.text
+    assert outcomes(held.json())["incidents"] == "fail"
+    assert outcomes(held.json())["reviews"] == "pass"
+
+    resolved = IncidentResolved(
+        source=source, title="checkout down", severity="SEV1", service="octo-repo",
+        opened_at=opened_at, resolved_at=datetime.now(UTC) - timedelta(minutes=1),
+    )  # fmt: skip
+    before = await inbox_count(gates.conn)
+    await publish(gates.state, scenario, [scenario.attributed(resolved, "incident-1")])
+    await settled(gates.conn, before, 1)
+    listed = await gates.call(
+        "GET", "/v1/gates/evaluations", "member", params={"sha": MERGE_SHA, "verdict": "pass"}
+    )
+    [newest] = [i for i in listed.json()["items"] if i["environment"] == "incident-drill"]
+    assert newest["requested_by"] == "sextant:re-evaluation"
+    assert outcomes(newest)["incidents"] == "pass"
+    assert newest["evaluated_at"] > held.json()["evaluated_at"]

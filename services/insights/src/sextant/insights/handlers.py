@@ -84,6 +84,7 @@ class Batch:
         self.tenant = tenant
         self.touched: dict[tuple[UUID, str], projection.Touch] = {}
         self.gated: Touched = set()  # facts a gate reads moved, nothing to derive (builds)
+        self.incidents: set[tuple[UUID, str]] = set()  # (workspace, service) of incidents
         # DeveloperMetrics to recompute, by the developer ids the events were attributed to:
         # exact days, and days from which every later row's WIP may have moved.
         self.days: set[Pair] = set()
@@ -125,6 +126,10 @@ class Batch:
         for workspace, repository in sorted(self.touched.keys() | self.gated):
             budget -= await gates.reevaluate(
                 self.session, OUTBOX, self.tenant, workspace, repository, budget
+            )
+        for workspace, service in sorted(self.incidents):  # a resolved one may let one pass
+            budget -= await gates.reevaluate(
+                self.session, OUTBOX, self.tenant, workspace, None, budget, service
             )
         await self.refresh_developer_days()
 
@@ -411,6 +416,8 @@ async def _project(
                 at=event.opened_at if isinstance(event, IncidentOpened) else event.resolved_at,
             ),
         )
+        if event.service:
+            batch.incidents.add((workspace, event.service))
 
 
 async def on_identity(session: AsyncSession, envelopes: Sequence[Envelope]) -> None:

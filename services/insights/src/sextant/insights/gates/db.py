@@ -493,32 +493,39 @@ async def awaiting(
     session: AsyncSession,
     tenant: UUID,
     workspace: UUID,
-    repository_id: str,
+    repository_id: str | None,
     since: datetime,
     limit: int,
+    service: str | None = None,
 ) -> list[sa.Row[Any]]:
     """The questions whose latest answer since ``since`` still holds a pipeline up: per
-    (scope, SHA, environment) of the repository, the newest evaluation, if it is a fail or
-    an unknown nobody overrode; the ``limit`` most recently answered (a pipeline asking
-    now is likelier to be waiting than one that asked days ago)."""
+    (scope, SHA, environment) of the repository (or, given ``service``, of every repository
+    that is that service, as ``rules.same_service`` reads it), the newest evaluation, if it
+    is a fail or an unknown nobody overrode; the ``limit`` most recently answered (a
+    pipeline asking now is likelier to be waiting than one that asked days ago)."""
     e = gate_evaluations
-    name = sa.func.coalesce(
-        *(
-            sa.select(t.c.repository)
-            .where(t.c.tenant_id == tenant, t.c.workspace_id == workspace)
-            .where(t.c.repository_id == repository_id)
-            .limit(1)
-            .scalar_subquery()
-            for t in (change_requests, builds, deployments)
+    if service is not None:
+        short = service.rsplit("/", 1)[-1].strip().lower()
+        short_name = sa.func.lower(sa.func.trim(sa.func.regexp_replace(e.c.repository, "^.*/", "")))
+        which = short_name == short
+    else:
+        which = e.c.repository == sa.func.coalesce(
+            *(
+                sa.select(t.c.repository)
+                .where(t.c.tenant_id == tenant, t.c.workspace_id == workspace)
+                .where(t.c.repository_id == repository_id)
+                .limit(1)
+                .scalar_subquery()
+                for t in (change_requests, builds, deployments)
+            )
         )
-    )
     latest = (
         sa.select(e)
         .ext(distinct_on(e.c.scope, e.c.sha, e.c.environment))
         .where(
             e.c.tenant_id == tenant,
             e.c.workspace_id == workspace,
-            e.c.repository == name,
+            which,
             e.c.evaluated_at >= since,
         )
         .order_by(e.c.scope, e.c.sha, e.c.environment, e.c.evaluated_at.desc(), e.c.id.desc())

@@ -392,22 +392,25 @@ async def reevaluate(
     outbox: Outbox,
     tenant: UUID,
     workspace: UUID,
-    repository_id: str,
+    repository_id: str | None,
     limit: int,
+    service: str | None = None,
 ) -> int:
     """Ask again the questions of the repository still held up (its latest answer a fail
     or an unknown, not overridden, from the last week), now that its facts moved: a review
     approved later turns the fail into a pass without the pipeline asking. At most
     ``limit`` of them, the most recently answered first: a flood of held-up questions
     must not grow a consumer batch's work; the rest are asked when the repository's facts
-    next move, or by their pipeline's retry. Runs in the consumer's batch transaction; a
-    new answer is stored and announced as any other. Returns how many were asked."""
+    next move, or by their pipeline's retry. Given ``service`` instead of a repository (an
+    incident opened or resolved on it), the questions of every repository that is that
+    service. Runs in the consumer's batch transaction; a new answer is stored and announced
+    as any other. Returns how many were asked."""
     if limit <= 0:
         return 0
     now = datetime.now(UTC)
     change = Change(tenant, REEVALUATOR, "system", outbox)
     held_up = await db.awaiting(
-        session, tenant, workspace, repository_id, now - REEVALUATION_HORIZON, limit
+        session, tenant, workspace, repository_id, now - REEVALUATION_HORIZON, limit, service
     )
     for row in held_up:
         asked = EvaluateRequest(repository=row.repository, sha=row.sha, environment=row.environment)
