@@ -20,8 +20,12 @@ import asyncpg
 import httpx
 
 from sextant.contracts import Envelope, uuid7
-from sextant.contracts.events.platform import StaleFlagDismissed, WorkItemFlaggedStale
-from sextant.contracts.topics import FORECAST, INSIGHTS, NOTIFICATIONS, entity_key
+from sextant.contracts.events.platform import (
+    StaleFlagDismissed,
+    TeamCreated,
+    WorkItemFlaggedStale,
+)
+from sextant.contracts.topics import FORECAST, IDENTITY, INSIGHTS, NOTIFICATIONS, entity_key
 from sextant.insights.main import SPEC
 from sextant.runtime.outbox import record_for
 from sextant.runtime.testing.apps import running_service, service_settings
@@ -294,6 +298,31 @@ async def test_a_run_suggests_feedback_teaches_and_the_cooldown_holds(
                 "SELECT trigger FROM insights.health_runs ORDER BY created_at DESC LIMIT 1"
             )
             assert trigger == "schedule"
+
+            # a team's run joins the schedule too: its own weekly run, next to the workspace's
+            team = uuid7()
+            created = Envelope.wrap(
+                TeamCreated(team_id=team, name="Payments"),
+                source="/sextant/identity",
+                tenantid=TENANT,
+                subject=f"team:{team}",
+            )
+            before = await inbox_count(conn)
+            key = entity_key(TENANT, TENANT, f"team:{team}")
+            await state.bus.publish([record_for(created, IDENTITY.name, key)])
+            await settled(conn, before, 1)
+            for_team = await client.post(
+                "/v1/suggestions/runs", params=params, headers=lead, json={"team_id": str(team)}
+            )
+            run = await finished(client, for_team.headers["Location"], lead)
+            assert run["team_id"] == str(team) and run["result"]["findings"] == 0  # no members
+            much_later = later + timedelta(days=8)
+            assert await worker.schedule_due(much_later) == 2  # the workspace's and the team's
+            teams_run = await conn.fetch(
+                "SELECT team_id FROM insights.health_runs WHERE trigger = 'schedule'"
+                " ORDER BY created_at DESC LIMIT 2"
+            )
+            assert {r["team_id"] for r in teams_run} == {None, team}
         finally:
             await reader.stop()
             await conn.close()

@@ -3,7 +3,8 @@ this module: callers get plain values.
 
 - ``health_runs``: every run (on demand or scheduled), its progress and its result.
 - ``health_queue`` (cross-tenant): runs waiting for a worker, leased while one works.
-- ``health_schedules`` (cross-tenant): when each workspace's weekly run is next due.
+- ``health_schedules`` (cross-tenant): when each workspace's, or each team's in a
+  workspace, weekly run is next due.
 - ``suggestions``: what runs suggested, with the findings they rest on and their rank.
 - ``suggestion_feedback``: every verdict given (confirm, reject, snooze) and why.
 - ``health_acceptance``: per tenant and kind, the confirmations and rejections counted
@@ -61,9 +62,11 @@ health_schedules = sa.Table(
     metadata,
     sa.Column("tenant_id", sa.Uuid, primary_key=True),
     sa.Column("workspace_id", sa.Uuid, primary_key=True),
+    sa.Column("team_key", sa.Uuid, primary_key=True),  # WHOLE_WORKSPACE or a team's id
     sa.Column("next_run_at", _ts, nullable=False),
     info={"cross_tenant": "the scheduler finds the workspaces due, of every tenant"},
 )
+WHOLE_WORKSPACE = UUID(int=0)  # a schedule row of no team: the workspace's own run
 
 suggestions = sa.Table(
     "suggestions",
@@ -312,36 +315,42 @@ async def dequeue(session: AsyncSession, run_id: UUID) -> None:
     await session.execute(sa.delete(health_queue).where(health_queue.c.run_id == run_id))
 
 
-async def schedule(session: AsyncSession, tenant: UUID, workspace: UUID, due: datetime) -> None:
-    """Put the workspace on the weekly schedule (kept as is when it is already on it)."""
+async def schedule(
+    session: AsyncSession, tenant: UUID, workspace: UUID, team: UUID | None, due: datetime
+) -> None:
+    """Put the workspace's run, or its run for ``team``, on the weekly schedule (kept as is
+    when it is already on it)."""
     statement = insert(health_schedules).values(
-        tenant_id=tenant, workspace_id=workspace, next_run_at=due
+        tenant_id=tenant,
+        workspace_id=workspace,
+        team_key=team or WHOLE_WORKSPACE,
+        next_run_at=due,
     )
     await session.execute(statement.on_conflict_do_nothing())
 
 
 async def take_due(
     session: AsyncSession, now: datetime, every: timedelta, limit: int = 100
-) -> list[tuple[UUID, UUID]]:
-    """The workspaces due, moved on by ``every``; rows another replica holds are skipped,
-    so each due run is taken once."""
+) -> list[tuple[UUID, UUID, UUID | None]]:
+    """The (tenant, workspace, team or None) runs due, moved on by ``every``; rows another
+    replica holds are skipped, so each due run is taken once."""
     s = health_schedules
     due = (
         await session.execute(
-            sa.select(s.c.tenant_id, s.c.workspace_id)
+            sa.select(s.c.tenant_id, s.c.workspace_id, s.c.team_key)
             .where(s.c.next_run_at <= now)
             .order_by(s.c.next_run_at)
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
     ).all()
-    for tenant, workspace in due:
+    for tenant, workspace, team_key in due:
         await session.execute(
             sa.update(s)
-            .where(s.c.tenant_id == tenant, s.c.workspace_id == workspace)
+            .where(s.c.tenant_id == tenant, s.c.workspace_id == workspace, s.c.team_key == team_key)
             .values(next_run_at=now + every)
         )
-    return [(t, w) for t, w in due]
+    return [(t, w, None if k == WHOLE_WORKSPACE else k) for t, w, k in due]
 
 
 # tokens --------------------------------------------------------------------------------

@@ -5,7 +5,8 @@ verdict updates the suggestion, the acceptance counts and says so on the stream.
 A run never holds a transaction while Gemini thinks: it reads in one, calls, writes in
 another. A worker leases queued runs (``health_queue``), so replicas share them and one
 that dies leaves its run to another once the lease runs out; the weekly schedule puts each
-workspace's run on that queue once (``health_schedules``, rows skipped while locked).
+workspace's run, and each team's, on that queue once a week (``health_schedules``, rows
+skipped while locked).
 """
 
 from __future__ import annotations
@@ -111,7 +112,7 @@ async def request_run(
     by: str,
     now: datetime,
 ) -> sa.Row[Any]:
-    """Queue a run (and put the workspace on the weekly schedule)."""
+    """Queue a run (and put the workspace's, or the team's, run on the weekly schedule)."""
     row = await db.create_run(
         session,
         {
@@ -127,7 +128,7 @@ async def request_run(
             "created_at": now,
         },
     )
-    await db.schedule(session, tenant, workspace, now + WEEK)
+    await db.schedule(session, tenant, workspace, team, now + WEEK)
     return row
 
 
@@ -165,12 +166,12 @@ class HealthWorker:
             self.wake.clear()
 
     async def schedule_due(self, now: datetime) -> int:
-        """Queue a run for every workspace whose week is up; returns how many."""
+        """Queue a run for every workspace and team whose week is up; returns how many."""
         async with self.state.db.transaction() as session:
             due = await db.take_due(session, now, WEEK)
-        for tenant, workspace in due:
+        for tenant, workspace, team in due:
             async with self.state.db.transaction(tenant) as session:
-                await request_run(session, tenant, workspace, None, "schedule", "schedule", now)
+                await request_run(session, tenant, workspace, team, "schedule", "schedule", now)
         return len(due)
 
     async def run_next(self) -> bool:

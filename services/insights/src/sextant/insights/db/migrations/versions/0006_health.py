@@ -61,6 +61,7 @@ def upgrade() -> None:
         "health_schedules",
         sa.Column("tenant_id", sa.Uuid, primary_key=True),
         sa.Column("workspace_id", sa.Uuid, primary_key=True),
+        sa.Column("team_key", sa.Uuid, primary_key=True),  # the nil UUID: the whole workspace
         _ts("next_run_at", nullable=False),
         schema=schema,
     )
