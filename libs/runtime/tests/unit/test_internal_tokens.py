@@ -2,16 +2,18 @@
 
 import time
 import uuid
+from typing import Any
 
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from sextant.runtime.errors import Unauthenticated
+from sextant.runtime.errors import InvalidInput, Unauthenticated
 from sextant.runtime.tokens import (
     ALGORITHM,
     ISSUER,
     TOKEN_TYPE,
+    InternalClaims,
     InternalTokenSigner,
     InternalTokenVerifier,
     audience_for,
@@ -162,3 +164,10 @@ def test_a_rotation_verifies_the_new_and_the_old_key_and_nothing_else() -> None:
         InternalTokenVerifier(load_public_keys(new_public), "forecast").verify(old)
     with pytest.raises(ValueError, match="no public key"):
         load_public_keys("  \n")
+
+
+def test_a_caller_without_a_tenant_gets_a_400_saying_why_one_is_needed() -> None:
+    claims: dict[str, Any] = dict(sub="s", role="member", jti="j", exp=2, iat=1)
+    assert InternalClaims(tid=TENANT, **claims).tenant("forecasts are per tenant") == TENANT
+    with pytest.raises(InvalidInput, match=r"^forecasts are per tenant; the call names none$"):
+        InternalClaims(**claims).tenant("forecasts are per tenant")

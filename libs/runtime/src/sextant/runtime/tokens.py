@@ -23,7 +23,7 @@ from fastapi import Depends, Request
 from pydantic import BaseModel, Field
 
 from sextant.contracts import uuid7
-from sextant.runtime.errors import Forbidden, Unauthenticated
+from sextant.runtime.errors import Forbidden, InvalidInput, Unauthenticated
 
 TOKEN_TYPE = "sextant-internal+jwt"  # noqa: S105 - a JWT typ, not a secret
 ISSUER = "sextant-gateway"
@@ -50,6 +50,13 @@ class InternalClaims(BaseModel):
     jti: str
     exp: int
     iat: int
+
+    def tenant(self, needs_one: str) -> UUID:
+        """The caller's tenant; a 400 when the call names none, ``needs_one`` saying why it
+        must ("forecasts are per tenant")."""
+        if self.tid is None:
+            raise InvalidInput(f"{needs_one}; the call names none")
+        return self.tid
 
 
 def audience_for(service: str) -> str:

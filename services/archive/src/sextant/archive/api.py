@@ -45,10 +45,7 @@ ADMIN_PROBLEMS: dict[int | str, dict[str, Any]] = {
 TOPIC_PATTERN = r"^[a-z][a-z0-9_.-]*$"
 
 
-def _tenant(caller: InternalClaims) -> UUID:
-    if caller.tid is None:
-        raise InvalidInput("the archive is per tenant; the call names none")
-    return caller.tid
+PER_TENANT = "the archive is per tenant"  # why a call needs a tenant, in its 400
 
 
 @router.get(
@@ -82,7 +79,7 @@ async def list_manifests(
     limit: Limit = 100,
     cursor: Cursor = None,
 ) -> ManifestPage:
-    tenant = _tenant(caller)
+    tenant = caller.tenant(PER_TENANT)
     if since is not None and until is not None and since > until:
         raise InvalidInput("since must not be after until", parameter="since")
     rows = await coldstore_db.list_manifests(
@@ -138,7 +135,7 @@ def _manifest(row: coldstore_db.ManifestRow) -> Manifest:
     },
 )
 async def verify_archive(caller: Admin, state: State) -> VerificationReport:
-    report = await coldstore.verify_tenant(state, _tenant(caller))
+    report = await coldstore.verify_tenant(state, caller.tenant(PER_TENANT))
     first = first_finding(report.findings)
     return VerificationReport(
         intact=first is None,
@@ -211,7 +208,7 @@ async def get_restore(
     session: Session,
     restore_id: Annotated[UUID, Path(description="the restore's id, as requesting it gave it")],
 ) -> Restore:
-    found = await restores_db.get(session, _tenant(caller), restore_id)
+    found = await restores_db.get(session, caller.tenant(PER_TENANT), restore_id)
     if found is None:
         raise NotFound("no such restore")
     return _restore_view(found)
@@ -236,7 +233,7 @@ def _restore_view(restore: restores_db.Restore) -> Restore:
 
 
 def _actor(caller: InternalClaims, state: State) -> governance.Actor:
-    return governance.Actor(tenant=_tenant(caller), name=caller.sub, outbox=state.outbox)
+    return governance.Actor(tenant=caller.tenant(PER_TENANT), name=caller.sub, outbox=state.outbox)
 
 
 # retention policies -----------------------------------------------------------------------
@@ -252,7 +249,7 @@ def _actor(caller: InternalClaims, state: State) -> governance.Actor:
     responses=ADMIN_PROBLEMS,
 )
 async def get_retention_policies(caller: Admin, session: Session) -> RetentionPolicies:
-    return await governance.retention(session, _tenant(caller))
+    return await governance.retention(session, caller.tenant(PER_TENANT))
 
 
 @router.put(
@@ -318,7 +315,7 @@ async def list_legal_holds(
     cursor: Cursor = None,
 ) -> LegalHoldPage:
     rows = await holds_db.list_holds(
-        session, _tenant(caller), active=active, after=after_id(cursor), limit=limit
+        session, caller.tenant(PER_TENANT), active=active, after=after_id(cursor), limit=limit
     )
     return LegalHoldPage(
         items=[governance.hold_view(h) for h in rows],

@@ -79,10 +79,7 @@ def _options(
         raise InvalidInput(str(exc)) from None
 
 
-def _tenant(caller: Caller) -> UUID:
-    if caller.tid is None:
-        raise InvalidInput("forecasts are per tenant; the call names none")
-    return caller.tid
+PER_TENANT = "forecasts are per tenant"  # why a call needs a tenant, in its 400
 
 
 @router.get("/forecasts/how-many", response_model=HowManyReply, summary="Items done by a date")
@@ -102,7 +99,13 @@ async def how_many(
     completed history to sample from."""
     options = _options(trials, seed, window_weeks, capacity_factor)
     return await service.forecast_how_many(
-        session, _tenant(caller), scope, until, item_types, options, datetime.now(UTC).date()
+        session,
+        caller.tenant(PER_TENANT),
+        scope,
+        until,
+        item_types,
+        options,
+        datetime.now(UTC).date(),
     )
 
 
@@ -132,7 +135,13 @@ async def when(
         trials, seed, window_weeks, capacity_factor, split_rate, scope_growth_per_week
     )
     return await service.forecast_when(
-        session, _tenant(caller), scope, items, item_types, options, datetime.now(UTC).date()
+        session,
+        caller.tenant(PER_TENANT),
+        scope,
+        items,
+        item_types,
+        options,
+        datetime.now(UTC).date(),
     )
 
 
@@ -142,7 +151,7 @@ async def when(
 async def stale(caller: Caller, session: Session, scope: ScopeParam) -> StaleReply:
     """Items in progress for far longer than the scope's items of their type usually take, each
     with its age percentile and why it is flagged."""
-    return await service.stale_items(session, _tenant(caller), scope, datetime.now(UTC))
+    return await service.stale_items(session, caller.tenant(PER_TENANT), scope, datetime.now(UTC))
 
 
 # the read API ------------------------------------------------------------------------------
@@ -210,7 +219,7 @@ async def list_work_items(
     limit: Limit = 100,
     cursor: Cursor = None,
 ) -> WorkItemList | Response:
-    tenant, now = _tenant(caller), datetime.now(UTC)
+    tenant, now = caller.tenant(PER_TENANT), datetime.now(UTC)
     filters = reads.WorkItemFilter(
         status_categories=list(status_category or []),
         statuses=status or [],
@@ -248,7 +257,7 @@ async def get_work_item(
     item_id: Annotated[UUID, Path(description="the id GET /v1/work-items gives out")],
 ) -> WorkItemDetail:
     return await reading.work_item_detail(
-        session, _tenant(caller), scope, item_id, datetime.now(UTC)
+        session, caller.tenant(PER_TENANT), scope, item_id, datetime.now(UTC)
     )
 
 
@@ -287,7 +296,7 @@ async def list_sprints(
 ) -> SprintList | Response:
     page = await reading.sprint_page(
         session,
-        _tenant(caller),
+        caller.tenant(PER_TENANT),
         scope,
         list(state or []),
         reading.window(starts_since, starts_before, "starts"),
@@ -318,7 +327,7 @@ async def get_sprint(
     sprint_id: Annotated[UUID, Path(description="the id GET /v1/sprints gives out")],
 ) -> SprintDetail:
     return await reading.sprint_detail(
-        session, _tenant(caller), scope, sprint_id, datetime.now(UTC)
+        session, caller.tenant(PER_TENANT), scope, sprint_id, datetime.now(UTC)
     )
 
 
@@ -337,7 +346,7 @@ async def dismiss(
     """Says a stale flag is wrong for this item: it is not flagged again, and dismissals count
     in the false-positive rate."""
     if not await repository.dismiss_stale(
-        session, _tenant(caller), scope.workspaces, key, datetime.now(UTC)
+        session, caller.tenant(PER_TENANT), scope.workspaces, key, datetime.now(UTC)
     ):
         raise NotFound(f"no work item {key!r} in {scope.text}")
 
@@ -355,7 +364,7 @@ async def backtest(
     that held at each percentile, and the band it should land in."""
     options = _options(2000, 0, window_weeks, 1.0)
     return await service.calibration_for(
-        session, _tenant(caller), scope, options, datetime.now(UTC).date()
+        session, caller.tenant(PER_TENANT), scope, options, datetime.now(UTC).date()
     )
 
 
@@ -388,7 +397,7 @@ async def sprint_forecast(
     and each in-progress item's age. Answers 422 when the sprint has no end date."""
     options = _options(trials, seed, window_weeks, 1.0)
     return await service.forecast_sprint(
-        session, _tenant(caller), scope, sprint_id, options, datetime.now(UTC)
+        session, caller.tenant(PER_TENANT), scope, sprint_id, options, datetime.now(UTC)
     )
 
 
@@ -412,7 +421,7 @@ async def history(
     over its completed weeks: what forecasts sample from."""
     return await service.history(
         session,
-        _tenant(caller),
+        caller.tenant(PER_TENANT),
         scope,
         item_types,
         window_weeks,

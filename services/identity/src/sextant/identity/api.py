@@ -42,7 +42,7 @@ from sextant.identity.schemas import (
     UserLinkView,
 )
 from sextant.runtime.app import Session, State
-from sextant.runtime.errors import InvalidInput, problem_response
+from sextant.runtime.errors import problem_response
 from sextant.runtime.paging import Cursor, after_id, next_cursor
 from sextant.runtime.tokens import InternalClaims, caller_with_role
 
@@ -65,14 +65,11 @@ DECIDED: Responses = {409: problem_response("the suggestion was already confirme
 TEAM_GONE: Responses = {410: problem_response("the team was deleted")}
 
 
-def _tenant(caller: InternalClaims) -> UUID:
-    if caller.tid is None:
-        raise InvalidInput("developers belong to a tenant; the call names none")
-    return caller.tid
+PER_TENANT = "developers belong to a tenant"  # why a call needs a tenant, in its 400
 
 
 def _change(caller: InternalClaims, state: State) -> service.Change:
-    return service.Change(tenant=_tenant(caller), actor=caller.sub, outbox=state.outbox)
+    return service.Change(tenant=caller.tenant(PER_TENANT), actor=caller.sub, outbox=state.outbox)
 
 
 # developers ----------------------------------------------------------------------------
@@ -97,7 +94,7 @@ async def list_developers(
 ) -> DeveloperList:
     """The tenant's developers, each an identity across tools (GitHub, GitLab, Jira accounts
     linked by evidence), a page at a time; filter by name or team."""
-    tenant = _tenant(caller)
+    tenant = caller.tenant(PER_TENANT)
     only = None
     if team is not None:
         members = await service.team_members(session, tenant, team, service.today())
@@ -150,7 +147,11 @@ async def list_merge_suggestions(
     """Pairs of developers the matching found likely the same but not sure enough to merge,
     with the evidence; confirm or reject each."""
     rows = await service.suggestion_views(
-        session, _tenant(caller), None if status == "all" else status, limit, after_id(cursor)
+        session,
+        caller.tenant(PER_TENANT),
+        None if status == "all" else status,
+        limit,
+        after_id(cursor),
     )
     return SuggestionList(
         items=[
@@ -239,7 +240,7 @@ async def get_developer(
 ) -> DeveloperDetail:
     """One developer with every alias and the evidence that linked each; a developer merged
     away answers 404 naming the survivor."""
-    return await _detail(session, _tenant(caller), developer_id)
+    return await _detail(session, caller.tenant(PER_TENANT), developer_id)
 
 
 @router.post(
@@ -322,7 +323,7 @@ async def list_teams(
 ) -> TeamList:
     """The tenant's teams, a page at a time."""
     rows = await repository.list_teams(
-        session, _tenant(caller), include_deleted, limit, after=after_id(cursor)
+        session, caller.tenant(PER_TENANT), include_deleted, limit, after=after_id(cursor)
     )
     return TeamList(
         items=[_team(t) for t in rows], next_cursor=next_cursor(rows, limit, lambda t: t.id)
@@ -379,7 +380,7 @@ async def list_team_members(
     on: Annotated[date | None, Query(description="members on this day (YYYY-MM-DD)")] = None,
 ) -> MembershipList:
     """Who was in the team on a day, or every membership when no day is given."""
-    rows = await service.team_members(session, _tenant(caller), team_id, on)
+    rows = await service.team_members(session, caller.tenant(PER_TENANT), team_id, on)
     return MembershipList(items=[_membership(m, d) for m, d in rows])
 
 

@@ -85,10 +85,7 @@ Reader = Annotated[
 System = Annotated[InternalClaims, Depends(caller_with_role("system"))]
 
 
-def _tenant(caller: InternalClaims) -> UUID:
-    if caller.tid is None:
-        raise InvalidInput("sources belong to a tenant; the call names none")
-    return caller.tid
+PER_TENANT = "sources belong to a tenant"  # why a call needs a tenant, in its 400
 
 
 def _reply(state: State, row: SourceRow) -> SourceReply:
@@ -125,7 +122,7 @@ async def create_source(
         session,
         state.outbox,
         service.ingest_of(state).box,
-        tenant_id=_tenant(caller),
+        tenant_id=caller.tenant(PER_TENANT),
         workspace_id=workspace_id,
         kind=body.kind,
         name=body.name,
@@ -147,7 +144,7 @@ async def list_sources(
 ) -> SourceList:
     """The workspace's sources with their webhook URLs, mapping rules and state; never their
     secrets or credentials."""
-    _tenant(caller)
+    caller.tenant(PER_TENANT)
     rows = await repository.list_sources(session, workspace_id)
     return SourceList(items=[_reply(state, row) for row in rows])
 
@@ -157,7 +154,7 @@ async def get_source(
     source_id: SourceId, caller: Reader, session: Session, state: State
 ) -> SourceReply:
     """One source, with its webhook URL, mapping rules, state and signature failures."""
-    _tenant(caller)
+    caller.tenant(PER_TENANT)
     return _reply(state, await service.source_or_404(session, source_id))
 
 
@@ -171,7 +168,7 @@ async def change_source(
 ) -> SourceReply:
     """Renames a source, changes its mapping rules (replay to apply them to what was stored),
     replaces its credentials, or disables or enables it."""
-    _tenant(caller)
+    caller.tenant(PER_TENANT)
     values: dict[str, object] = {}
     if body.name is not None:
         values["name"] = body.name
@@ -220,7 +217,7 @@ async def delete_source(
     source_id: SourceId, caller: Admin, session: Session, state: State
 ) -> Response:
     """Soft-deletes a source: its webhook answers 404 from then on; what it delivered stays."""
-    _tenant(caller)
+    caller.tenant(PER_TENANT)
     await service.change_source(
         session,
         state.outbox,
@@ -247,7 +244,7 @@ async def list_deliveries(
 ) -> DeliveryList:
     """The source's raw webhook deliveries, newest first, with what became of each (normalized,
     ignored, failed, duplicate) and why."""
-    _tenant(caller)
+    caller.tenant(PER_TENANT)
     await service.source_or_404(session, source_id)
     rows = await repository.recent_deliveries(session, source_id, limit, after_id(cursor))
     return DeliveryList(
@@ -266,7 +263,7 @@ async def replay(
 ) -> ReplayReply:
     """Normalizes stored deliveries of a time range again, with the source's current mapping
     rules; facts that now say something else are published as revisions, the rest not again."""
-    _tenant(caller)
+    caller.tenant(PER_TENANT)
     source = await service.source_or_404(session, source_id)
     replayed = await service.replay(
         session, state.outbox, source, body.since, body.until, after=body.after, limit=body.limit
@@ -289,7 +286,7 @@ async def start_backfill(
 ) -> BackfillReply:
     """Starts fetching the source's history since a time through the tool's API, with its
     stored credentials; progress at GET of the same path."""
-    job = await service.start_backfill(state, _tenant(caller), source_id, body.since)
+    job = await service.start_backfill(state, caller.tenant(PER_TENANT), source_id, body.since)
     return _backfill_reply(job)
 
 
@@ -301,7 +298,7 @@ async def start_backfill(
 async def backfill_progress(source_id: SourceId, caller: Reader, session: Session) -> BackfillReply:
     """The latest backfill of the source: its state and the pages, items and events fetched per
     resource."""
-    _tenant(caller)
+    caller.tenant(PER_TENANT)
     await service.source_or_404(session, source_id)
     job = await repository.latest_backfill(session, source_id)
     if job is None:
@@ -336,7 +333,9 @@ def _backfill_reply(job: BackfillRow) -> BackfillReply:
     "or workspace; answers once every ingest replica holds it",
 )
 async def suspend_sources(body: SourceSuspension, caller: System, state: State) -> SuspensionReply:
-    count = await service.suspend_sources(state, _tenant(caller), body.workspace_id, body.suspended)
+    count = await service.suspend_sources(
+        state, caller.tenant(PER_TENANT), body.workspace_id, body.suspended
+    )
     return SuspensionReply(sources=count)
 
 
@@ -359,7 +358,7 @@ async def suspend_sources(body: SourceSuspension, caller: System, state: State) 
     },
 )
 async def start_jira_oauth(source_id: SourceId, caller: Admin, state: State) -> JiraOAuthStarted:
-    started = await jira_oauth.start(state, _tenant(caller), source_id, caller.sub)
+    started = await jira_oauth.start(state, caller.tenant(PER_TENANT), source_id, caller.sub)
     return JiraOAuthStarted(
         authorize_url=started.authorize_url, state_expires_at=started.expires_at
     )
@@ -374,7 +373,7 @@ async def start_jira_oauth(source_id: SourceId, caller: Admin, state: State) -> 
 async def jira_oauth_status(source_id: SourceId, caller: Reader, state: State) -> JiraOAuthStatus:
     """Whether the source's Atlassian grant is connected or needs reconnecting (access
     revoked), which site it reads, and when its token was refreshed and expires."""
-    grant = await jira_oauth.grant_of(state, _tenant(caller), source_id)
+    grant = await jira_oauth.grant_of(state, caller.tenant(PER_TENANT), source_id)
     return JiraOAuthStatus(
         status=grant.status,
         site_url=grant.site_url,

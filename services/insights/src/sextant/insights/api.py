@@ -75,10 +75,7 @@ ONE_PROBLEMS: dict[int | str, dict[str, Any]] = {
 LIST_RESPONSES: dict[int | str, dict[str, Any]] = {200: CSV_RESPONSE, **LIST_PROBLEMS}
 
 
-def _tenant(caller: Caller) -> UUID:
-    if caller.tid is None:
-        raise InvalidInput("what was ingested is per tenant; the call names none")
-    return caller.tid
+PER_TENANT = "what was ingested is per tenant"  # why a call needs a tenant, in its 400
 
 
 def _window(
@@ -93,7 +90,7 @@ def _window(
     if since is not None and until is not None and since >= until:
         raise InvalidInput("since must be before until", parameter="since")
     return reads.Window(
-        tenant=_tenant(caller),
+        tenant=caller.tenant(PER_TENANT),
         workspaces=scope.workspaces,
         since=since,
         until=until,
@@ -183,7 +180,7 @@ async def get_change_request(
     """The change request as it stands (state, times from first commit to merge), every
     review in order, the commits it carries, and the production deployment that shipped it
     (none until one has). 404 when it is not in the scope."""
-    tenant = _tenant(caller)
+    tenant = caller.tenant(PER_TENANT)
     row = await reads.change_request(session, tenant, scope.workspaces, change_request_id)
     if row is None:
         raise NotFound(f"no change request {change_request_id} in {scope.text}")
@@ -298,7 +295,7 @@ async def get_deployment(
     """The deployment (environment, status, SHA, times) and the change requests it shipped;
     each says whether it counts, since a first deployment's inherited changes do not.
     404 when it is not in the scope."""
-    tenant = _tenant(caller)
+    tenant = caller.tenant(PER_TENANT)
     row = await reads.deployment(session, tenant, scope.workspaces, deployment_id)
     if row is None:
         raise NotFound(f"no deployment {deployment_id} in {scope.text}")
@@ -385,7 +382,7 @@ async def get_incident(
     """The incident with its severity, open and resolve times, and the production deployment
     of the SHA its tool blamed (the last one at or before it opened). 404 when it is not in
     the scope."""
-    row = await reads.incident(session, _tenant(caller), scope.workspaces, incident_id)
+    row = await reads.incident(session, caller.tenant(PER_TENANT), scope.workspaces, incident_id)
     if row is None:
         raise NotFound(f"no incident {incident_id} in {scope.text}")
     return _incident(row)
@@ -456,7 +453,7 @@ async def get_build(
 ) -> BuildSummary:
     """The CI build: its pipeline, branch and SHA, result and times. 404 when it is not in
     the scope."""
-    row = await reads.build(session, _tenant(caller), scope.workspaces, build_id)
+    row = await reads.build(session, caller.tenant(PER_TENANT), scope.workspaces, build_id)
     if row is None:
         raise NotFound(f"no build {build_id} in {scope.text}")
     return _build(row)

@@ -23,7 +23,7 @@ from sextant.insights import privacy
 from sextant.insights.db import developer_days
 from sextant.insights.domain import trends
 from sextant.runtime.app import Session, State
-from sextant.runtime.errors import Forbidden, InvalidInput, NotFound, problem_response
+from sextant.runtime.errors import Forbidden, NotFound, problem_response
 from sextant.runtime.tabular import CSV_MEDIA_TYPE, csv_text, wants_csv
 from sextant.runtime.tokens import Caller, InternalClaims
 
@@ -40,10 +40,7 @@ OFF = (
 Responses = dict[int | str, dict[str, Any]]
 
 
-def _tenant(caller: InternalClaims) -> UUID:
-    if caller.tid is None:
-        raise InvalidInput("developer metrics are per tenant; the call names none")
-    return caller.tid
+PER_TENANT = "developer metrics are per tenant"  # why a call needs a tenant, in its 400
 
 
 # trends -------------------------------------------------------------------------------------
@@ -200,7 +197,7 @@ def this_week(today: date) -> date:
 
 async def may_see_developers(session: Session, caller: InternalClaims) -> UUID:
     """The caller's tenant, when per-developer metrics are on for it (else 403 saying so)."""
-    tenant = _tenant(caller)
+    tenant = caller.tenant(PER_TENANT)
     if caller.role not in privacy.SEES_EVERYTHING | privacy.SEES_THEIR_TEAMS:
         raise Forbidden(f"role '{caller.role}' may not see a developer's metrics")
     if not await developer_days.developer_metrics_enabled(session, tenant):
@@ -301,7 +298,7 @@ class DeveloperSettings(BaseModel):
 )
 async def get_developer_settings(caller: Caller, session: Session) -> DeveloperSettings:
     """On unless a tenant admin turned them off."""
-    enabled = await developer_days.developer_metrics_enabled(session, _tenant(caller))
+    enabled = await developer_days.developer_metrics_enabled(session, caller.tenant(PER_TENANT))
     return DeveloperSettings(developer_metrics_enabled=enabled)
 
 
@@ -319,7 +316,7 @@ async def put_developer_settings(
     body: DeveloperSettings, caller: Caller, session: Session, state: State
 ) -> DeveloperSettings:
     """Tenant admins only; the change goes to the gateway's audit log."""
-    tenant = _tenant(caller)
+    tenant = caller.tenant(PER_TENANT)
     if caller.role not in SETS_THE_SWITCH:
         raise Forbidden(f"role '{caller.role}' may not change this; it needs tenant_admin")
     enabled = body.developer_metrics_enabled

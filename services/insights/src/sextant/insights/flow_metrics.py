@@ -181,9 +181,7 @@ class Selection:
         developer: UUID | None,
         team: UUID | None = None,
     ) -> None:
-        if caller.tid is None:
-            raise InvalidInput("metrics are per tenant; the call names none")
-        self.tenant: UUID = caller.tid
+        self.tenant: UUID = caller.tenant("metrics are per tenant")
         self.scope = scope
         self.since, self.until = metric_range(since, until)
         self.granularity = flow.Granularity(granularity)

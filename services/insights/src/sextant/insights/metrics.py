@@ -501,8 +501,7 @@ async def get_dora(
         bool, Query(description="count changes authored by bots in lead time (left out by default)")
     ] = False,
 ) -> BaseModel | Response:
-    if caller.tid is None:
-        raise InvalidInput("metrics are per tenant; the call names none")
+    tenant = caller.tenant("metrics are per tenant")
     chosen = dora.DEFINITIONS[definition]
     start, end = metric_range(since, until)
     window = (
@@ -511,7 +510,7 @@ async def get_dora(
         else timedelta(days=attribution_window_days)
     )
     deployed, shipped, opened = await reads.dora_inputs(
-        session, caller.tid, scope.workspaces, start, end, earlier(start, window), include_bots
+        session, tenant, scope.workspaces, start, end, earlier(start, window), include_bots
     )
     report = dora.compute(
         chosen,

@@ -215,9 +215,7 @@ async def get_team_metrics(
         bool, Query(description="count developers identity knows as bots too")
     ] = False,
 ) -> BaseModel | Response:
-    if caller.tid is None:
-        raise InvalidInput("team metrics are per tenant; the call names none")
-    tenant = caller.tid
+    tenant = caller.tenant("team metrics are per tenant")
     end = until or datetime.now(UTC).date() + timedelta(days=1)
     start = since or earliest_day(end)
     cut = day_periods(start, end, flow.Granularity(granularity))

@@ -23,7 +23,7 @@ from sextant.insights.gates.schemas import (
     PolicyInput,
 )
 from sextant.runtime.app import Session, State
-from sextant.runtime.errors import InvalidInput, NotFound, problem_response
+from sextant.runtime.errors import NotFound, problem_response
 from sextant.runtime.paging import Cursor, Limit, after_id, next_cursor
 from sextant.runtime.scope import ScopeParam
 from sextant.runtime.tokens import InternalClaims, caller_with_role
@@ -44,14 +44,11 @@ FORBIDDEN: Responses = {403: problem_response("the caller's role may not do this
 PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
 
 
-def _tenant(caller: InternalClaims) -> UUID:
-    if caller.tid is None:
-        raise InvalidInput("gates belong to a tenant; the call names none")
-    return caller.tid
+PER_TENANT = "gates belong to a tenant"  # why a call needs a tenant, in its 400
 
 
 def _change(caller: InternalClaims, state: State) -> service.Change:
-    return service.Change(_tenant(caller), caller.sub, caller.role, state.outbox)
+    return service.Change(caller.tenant(PER_TENANT), caller.sub, caller.role, state.outbox)
 
 
 # policies ------------------------------------------------------------------------------
@@ -73,7 +70,7 @@ async def get_policy(
         int | None, Query(ge=0, le=2**31 - 1, description="a stored version; default: newest")
     ] = None,
 ) -> Policy:
-    return await service.current_policy(session, _tenant(caller), scope, version)
+    return await service.current_policy(session, caller.tenant(PER_TENANT), scope, version)
 
 
 @router.put(
@@ -163,7 +160,7 @@ async def list_evaluations(
         "verdict": verdict,
     }
     rows = await db.list_evaluations(
-        session, _tenant(caller), scope.workspaces, filters, limit, after_id(cursor)
+        session, caller.tenant(PER_TENANT), scope.workspaces, filters, limit, after_id(cursor)
     )
     return EvaluationPage(
         items=[service.view(r) for r in rows], next_cursor=next_cursor(rows, limit, lambda r: r.id)
@@ -188,7 +185,7 @@ EvaluationId = Annotated[UUID, Path(description="the evaluation's id, as evaluat
 async def get_evaluation(
     caller: Member, session: Session, scope: ScopeParam, evaluation_id: EvaluationId
 ) -> Evaluation:
-    row = await db.evaluation(session, _tenant(caller), scope.workspaces, evaluation_id)
+    row = await db.evaluation(session, caller.tenant(PER_TENANT), scope.workspaces, evaluation_id)
     if row is None:
         raise NotFound(f"no gate evaluation {evaluation_id} in {scope.text}")
     return service.view(row)

@@ -41,10 +41,7 @@ RunId = Annotated[UUID, Path(description="the run's id, as POST /v1/suggestions/
 SuggestionId = Annotated[UUID, Path(description="the suggestion's id")]
 
 
-def _tenant(caller: InternalClaims) -> UUID:
-    if caller.tid is None:
-        raise InvalidInput("suggestions belong to a tenant; the call names none")
-    return caller.tid
+PER_TENANT = "suggestions belong to a tenant"  # why a call needs a tenant, in its 400
 
 
 @router.post(
@@ -74,10 +71,10 @@ async def start_run(
     if not scope.text.startswith("workspace:") or len(scope.workspaces) != 1:
         raise InvalidInput("scope must be one workspace:<id> for a run")
     if body is not None and body.team_id is not None:
-        await team_or_error(session, _tenant(caller), body.team_id, parameter="team_id")
+        await team_or_error(session, caller.tenant(PER_TENANT), body.team_id, parameter="team_id")
     row = await service.request_run(
         session,
-        _tenant(caller),
+        caller.tenant(PER_TENANT),
         scope.workspaces[0],
         None if body is None else body.team_id,
         "on_demand",
@@ -106,7 +103,7 @@ async def start_run(
     },
 )
 async def get_run(caller: Member, session: Session, scope: ScopeParam, run_id: RunId) -> Run:
-    row = await db.run(session, _tenant(caller), scope.workspaces, run_id)
+    row = await db.run(session, caller.tenant(PER_TENANT), scope.workspaces, run_id)
     if row is None:
         raise NotFound(f"no suggestions run {run_id} in {scope.text}")
     return service.run_view(row)
@@ -133,7 +130,7 @@ async def list_suggestions(
     cursor: Cursor = None,
 ) -> SuggestionPage:
     rows = await db.list_suggestions(
-        session, _tenant(caller), scope.workspaces, status, limit, after_id(cursor)
+        session, caller.tenant(PER_TENANT), scope.workspaces, status, limit, after_id(cursor)
     )
     return SuggestionPage(
         items=[service.suggestion_view(r) for r in rows],
@@ -150,7 +147,7 @@ async def list_suggestions(
     responses={**BAD_SCOPE, **FORBIDDEN, **INVALID},
 )
 async def stats(caller: Member, session: Session, scope: ScopeParam) -> SuggestionStats:
-    tenant = _tenant(caller)
+    tenant = caller.tenant(PER_TENANT)
     counts = await db.verdict_counts(session, tenant, scope.workspaces)
     model = await db.acceptance(session, tenant)
     kinds = []
@@ -202,7 +199,7 @@ async def feedback(
     return await service.record_feedback(
         session,
         state.outbox,
-        _tenant(caller),
+        caller.tenant(PER_TENANT),
         scope.workspaces,
         suggestion_id,
         body,
