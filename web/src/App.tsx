@@ -13,6 +13,7 @@ import { Metrics } from "./pages/Metrics";
 import { Overview } from "./pages/Overview";
 import { Reports } from "./pages/Reports";
 import { StaleWork } from "./pages/StaleWork";
+import { Suggestions } from "./pages/Suggestions";
 import { Tenants } from "./pages/Tenants";
 import { Workspaces } from "./pages/Workspaces";
 import { Link, navigate, usePath } from "./router";
@@ -25,6 +26,7 @@ const PAGES = [
   { path: "/developers", title: "Developers", page: Developers },
   { path: "/forecasts", title: "Forecasts", page: Forecasts },
   { path: "/stale", title: "Stale work", page: StaleWork },
+  { path: "/health", title: "Team health", page: Suggestions },
   { path: "/reports", title: "Reports", page: Reports },
   { path: "/gates", title: "Gates", page: Gates },
   { path: "/admin", title: "Admin", page: Admin },
