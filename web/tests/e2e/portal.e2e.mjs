@@ -303,6 +303,21 @@ try {
   else await page.getByRole("cell", { name: staleReply.items[0].key }).waitFor();
   await inspect(page, "14-stale");
 
+  step("team health: a run from the page, its suggestions as the API lists them, a verdict");
+  await open(page, "Team health", "Team health");
+  await page.getByRole("button", { name: "Look for problems now" }).click();
+  await page.getByRole("button", { name: "Look for problems now" }).waitFor({ timeout: 60_000 });
+  const listed = await (await page.request.get(api(`suggestions?scope=${scope}`))).json();
+  if (listed.items.length === 0) await page.getByText("No open suggestion").waitFor();
+  else {
+    assert.equal(await page.locator("ol.suggestions > li").count(), listed.items.length);
+    await page.getByRole("button", { name: `Confirm ${listed.items[0].title}` }).click();
+    await page.getByRole("cell", { name: /confirmed/ }).first().waitFor();
+    const after = await (await page.request.get(api(`suggestions?scope=${scope}&status=confirmed`))).json();
+    assert.deepEqual(after.items.map((s) => s.id), [listed.items[0].id]);
+  }
+  await inspect(page, "14b-health");
+
   step("time each page: from its link until its data shows, and its API call alone");
   const timed = [
     ["Overview", () => page.getByTestId("dora-definition"), `metrics/dora?scope=${scope}`],
