@@ -216,18 +216,19 @@ async def test_embedded_metrics_show_every_service_its_backlog_lag_and_dead_lett
         assert count == before + 3
         assert value(text, "sextant_dlq_depth", service="identity", topic="sextant.activity") == 0.0
 
-        # a poison record on sextant.activity: identity and archive (which consumes every topic)
-        # each dead-letter their copy, so sextant.activity.dlq holds two
+        # a poison record on sextant.activity: identity, archive and the gateway (the last two
+        # consume every topic: the cold store, partner subscriptions) each dead-letter their
+        # copy, so sextant.activity.dlq holds three
         bus = ingest.bus
         await bus.publish([OutgoingRecord("sextant.activity", "x/-/poison", (), b"not an event")])
 
         async def dead_lettered() -> str | None:
             text = await scrape()
             depth = value(text, "sextant_dlq_depth", service="identity", topic="sextant.activity")
-            return text if depth == 2.0 else None
+            return text if depth == 3.0 else None
 
         text = await eventually(dead_lettered)
-        assert value(text, "sextant_dlq_depth", service="archive", topic="sextant.activity") == 2.0
+        assert value(text, "sextant_dlq_depth", service="archive", topic="sextant.activity") == 3.0
 
         # consumer lag: identity stopped, two more deliveries wait for it on activity
         identity = platform.apps["identity"].state.service

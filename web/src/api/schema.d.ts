@@ -7896,7 +7896,14 @@ export interface components {
              */
             user_id: string | null;
         };
-        /** UserLinkView */
+        /**
+         * UserLinkView
+         * @example {
+         *       "developer_id": "018f2a3b-4c5d-7e6f-8a9b-0c1d2e3f4a5b",
+         *       "previous_user_id": null,
+         *       "user_id": "ada@example.org"
+         *     }
+         */
         UserLinkView: {
             /**
              * Developer Id

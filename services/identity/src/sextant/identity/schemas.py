@@ -203,6 +203,14 @@ class UserLink(BaseModel):
 
 
 class UserLinkView(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"developer_id": ADA, "user_id": "ada@example.org", "previous_user_id": None}
+            ]
+        }
+    )
+
     developer_id: UUID
     user_id: str | None = Field(description="the user linked now; null for none")
     previous_user_id: str | None = Field(description="the user linked before this change")
