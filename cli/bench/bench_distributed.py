@@ -257,6 +257,7 @@ async def distributed(
         "sextant-s3": {"access-key-id": ACCESS_KEY, "secret-access-key": SECRET_KEY},
         "sextant-internal-token": {"public.pem": public_pem, "private.pem": private_pem},
         "sextant-ingest": {"secret-keys": "k1:" + base64.b64encode(secrets.token_bytes(32)).decode()},
+        "sextant-gateway": {"secret-keys": "g1:" + base64.b64encode(secrets.token_bytes(32)).decode()},
     }  # fmt: skip
     fleet = cluster.Fleet()
     try:

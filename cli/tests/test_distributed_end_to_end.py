@@ -170,6 +170,9 @@ async def test_the_chart_runs_apart_on_kafka_losing_and_doubling_nothing(
         "sextant-ingest": {
             "secret-keys": "k1:" + base64.b64encode(secrets.token_bytes(32)).decode()
         },
+        "sextant-gateway": {
+            "secret-keys": "g1:" + base64.b64encode(secrets.token_bytes(32)).decode()
+        },
     }
     # The migrations Job's commands, then every Deployment's processes.
     await asyncio.to_thread(cluster.run_jobs, manifests, cluster_secrets, tmp_path)

@@ -16,9 +16,12 @@ from typer.testing import CliRunner, Result
 from sextant.cli import client
 from sextant.cli.main import app
 from sextant.cli.testing import Platform, running_platform, served_platform
+from sextant.gateway.settings import GatewaySettings
+from sextant.gateway.subscriptions import GATEWAY_KEYS
 from sextant.ingest.sealing import secret_box
 from sextant.ingest.settings import IngestSettings
 from sextant.runtime.app import ServiceState
+from sextant.runtime.sealing import SecretBox
 from sextant.runtime.settings import RuntimeSettings
 from sextant.runtime.testing.plugin import InternalKeys
 from sextant.runtime.tokens import (
@@ -154,6 +157,12 @@ def test_generated_keys_are_what_the_settings_read(tmp_path: Path) -> None:
     sealed = box.seal("whsec_abc", source)
     assert sealed[2:4] == b"s1"  # sealed under the generated key's id
     assert box.open(sealed, source) == "whsec_abc"
+    gateway = GatewaySettings(_env_file=written)  # type: ignore[call-arg]
+    assert gateway.secret_keys is not None
+    gateway_box = SecretBox.from_setting(
+        None, tmp_path, shared=True, keys=gateway.secret_keys.get_secret_value(), names=GATEWAY_KEYS
+    )
+    assert gateway_box.open(gateway_box.seal("whsec_def", source), source) == "whsec_def"
 
     again = CliRunner().invoke(app, ["keys", "generate", "--output", str(written)])
     assert again.exit_code == 1 and "exists" in again.stderr  # never over the keys in use

@@ -379,19 +379,21 @@ keys_app = typer.Typer(help="Keys a distributed deployment must be given.", no_a
 
 def generated_keys(sealing_key_id: str) -> dict[str, str]:
     """Fresh keys under the names of the settings that read them: the Ed25519 pair the
-    gateway signs internal tokens with (every service holds the public half) and ingest's
-    AES-256 key that seals source secrets (``id:base64``, the form of its key ring)."""
-    from sextant.ingest.sealing import KEY_ID
+    gateway signs internal tokens with (every service holds the public half), ingest's
+    AES-256 key that seals source secrets and the gateway's that seals partner
+    subscriptions' secrets (``id:base64``, the form of their key rings)."""
+    from sextant.runtime.sealing import KEY_ID
     from sextant.runtime.tokens import generate_keypair
 
     if not KEY_ID.fullmatch(sealing_key_id):
         raise ValueError("the key id: letters, digits, '_', '.' or '-', 1-64 of them")
     private_pem, public_pem = generate_keypair()
-    sealing = base64.b64encode(secrets.token_bytes(32)).decode()
+    ingest, gateway = (base64.b64encode(secrets.token_bytes(32)).decode() for _ in "ig")
     return {
         "SEXTANT_INTERNAL_TOKEN_PRIVATE_KEY": private_pem,
         "SEXTANT_INTERNAL_TOKEN_PUBLIC_KEY": public_pem,
-        "SEXTANT_INGEST_SECRET_KEYS": f"{sealing_key_id}:{sealing}",
+        "SEXTANT_INGEST_SECRET_KEYS": f"{sealing_key_id}:{ingest}",
+        "SEXTANT_GATEWAY_SECRET_KEYS": f"{sealing_key_id}:{gateway}",
     }
 
 
@@ -409,8 +411,9 @@ SEALING_KEY_ID = typer.Option(None, help="the sealing key's id [default: s<today
 def keys_generate(output: Path = OUTPUT, sealing_key_id: str = SEALING_KEY_ID) -> None:
     """New keys for `sextant serve` (the embedded mode makes its own under .data/keys):
     SEXTANT_INTERNAL_TOKEN_PRIVATE_KEY (the gateway only), SEXTANT_INTERNAL_TOKEN_PUBLIC_KEY
-    (every service) and SEXTANT_INGEST_SECRET_KEYS (ingest; to rotate, put a new key
-    first and run `sextant ingest reseal`). Keep them in your secret store."""
+    (every service), SEXTANT_INGEST_SECRET_KEYS (ingest; to rotate, put a new key first
+    and run `sextant ingest reseal`) and SEXTANT_GATEWAY_SECRET_KEYS (the gateway; it
+    reseals on start). Keep them in your secret store."""
     key_id = sealing_key_id or f"s{datetime.now(UTC):%Y%m%d}"
     try:
         page = env_file(generated_keys(key_id))

@@ -97,6 +97,9 @@ app.kubernetes.io/instance: {{ .root.Release.Name }}
   value: {{ include "sextant.serviceUrls" .root | quote }}
 - name: SEXTANT_GATEWAY_REPLICAS
   value: {{ include "sextant.replicas" (dict "svc" $v.services.gateway) | quote }}
+- name: SEXTANT_GATEWAY_SECRET_KEYS
+  valueFrom:
+    secretKeyRef: {name: {{ $v.gatewaySecrets.existingSecret | quote }}, key: {{ $v.gatewaySecrets.secretKeysKey | quote }}}
 {{- end }}
 {{- if eq .name "ingest" }}
 - name: SEXTANT_INGEST_SECRET_KEYS

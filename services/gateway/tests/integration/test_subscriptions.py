@@ -24,6 +24,7 @@ from uuid import UUID
 import asyncpg
 import httpx
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -33,10 +34,12 @@ from starlette.routing import Route
 from sextant.contracts import uuid7
 from sextant.contracts.events.platform import GateEvaluated
 from sextant.gateway.authn import LocalIssuer, new_local_issuer_pem
+from sextant.gateway.db import subscriptions as subscriptions_table
 from sextant.gateway.db import webhooks as repository
 from sextant.gateway.db.webhooks import SubscriptionRow
 from sextant.gateway.main import create_app
 from sextant.gateway.settings import GatewaySettings
+from sextant.gateway.subscriptions import seal_stored_secrets, worker_of
 from sextant.gateway.upstreams import Upstreams
 from sextant.runtime.app import ServiceState
 from sextant.runtime.testing.apps import served as served_on_loopback
@@ -345,13 +348,16 @@ async def test_a_stored_url_aimed_at_loopback_by_name_is_refused_before_connecti
     receiver's very address, yet the delivery is refused before a connection."""
     tenant = await stack.tenant()
     port = stack.receiver.url.rsplit(":", 1)[1]
+    sneaky = uuid7()
     row = SubscriptionRow(
         tenant_id=tenant,
-        id=uuid7(),
+        id=sneaky,
         url=f"https://localhost:{port}/sneaky",
         description="",
         event_types=[GATE],
-        secret="whsec_" + base64.b64encode(bytes(32)).decode(),
+        sealed_secret=worker_of(stack.state).box.seal(
+            "whsec_" + base64.b64encode(bytes(32)).decode(), sneaky
+        ),
         status="active",
         consecutive_failures=0,
         disabled_reason=None,
@@ -423,3 +429,36 @@ async def _seen(stack: Stack, path: str, count: int) -> list[dict[str, Any]] | N
 async def _settled(stack: Stack, tenant: UUID, subscription_id: str) -> list[dict[str, Any]] | None:
     log = await stack.deliveries(tenant, subscription_id)
     return log if log and all(d["status"] != "pending" for d in log) else None
+
+
+async def test_secrets_are_kept_sealed_and_an_old_plaintext_one_is_sealed_at_start(
+    stack: Stack,
+) -> None:
+    """The created subscription's row holds no plaintext, and its sealed secret opens (bound
+    to its id) to the secret the reply gave; a row from before migration 0005, plaintext
+    only, is sealed by the start's pass and still signs deliveries a receiver verifies."""
+    tenant = await stack.tenant()
+    created = await stack.subscribe(tenant, "sealed")
+    box = worker_of(stack.state).box
+    s = subscriptions_table
+    async with stack.state.db.transaction(tenant) as session:
+        [stored] = await session.execute(
+            sa.select(s.c.secret, s.c.sealed_secret).where(s.c.id == UUID(created["id"]))
+        )
+        assert stored.secret is None
+        assert created["secret"].encode() not in stored.sealed_secret
+        assert box.open(stored.sealed_secret, UUID(created["id"])) == created["secret"]
+        with pytest.raises(ValueError, match="does not open"):
+            box.open(stored.sealed_secret, uuid7())  # bound to its own row
+        old_secret = "whsec_" + base64.b64encode(bytes(range(32))).decode()
+        await session.execute(
+            sa.update(s).where(s.c.id == UUID(created["id"])).values(
+                secret=old_secret, sealed_secret=None
+            )
+        )  # fmt: skip
+
+    assert await seal_stored_secrets(stack.state.db, box, tenants_per_batch=1) >= 1
+    assert await seal_stored_secrets(stack.state.db, box) == 0  # nothing left to seal
+    await stack.gate_evaluated(tenant, "5" * 40)
+    [got] = await eventually(lambda: _seen(stack, "sealed", 1))
+    assert verify(old_secret, got["headers"], got["body"])

@@ -30,8 +30,9 @@ from sextant.gateway.upstreams import UPSTREAM_SERVICES, Upstreams
 from sextant.ingest import atlassian, jira_oauth, service
 from sextant.ingest.main import SPEC as INGEST
 from sextant.ingest.reseal import reseal_sources
-from sextant.ingest.sealing import SecretBox, key_id_of
+from sextant.ingest.sealing import INGEST_KEYS
 from sextant.runtime.app import ServiceState, create_service_app
+from sextant.runtime.sealing import SecretBox, key_id_of
 from sextant.runtime.testing.apps import running_app, served, service_settings
 from sextant.runtime.testing.plugin import InternalKeys
 from sextant.runtime.wiring import create_bus
@@ -411,7 +412,9 @@ async def test_reseal_moves_grants_and_open_consents_to_the_current_key(
     asked = await platform.start(source)  # a consent still open
     fresh = base64.b64encode(os.urandom(32)).decode()
     # k1 first, the running service's k0 (its data dir's key file) kept to open the rest
-    box = SecretBox.from_setting(None, tmp_path, shared=False, keys=f"k1:{fresh}")
+    box = SecretBox.from_setting(
+        None, tmp_path, shared=False, keys=f"k1:{fresh}", names=INGEST_KEYS
+    )
     assert box.key_ids == ("k1", "k0")
 
     done = await reseal_sources(platform.ingest.db, box)

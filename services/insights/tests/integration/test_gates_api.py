@@ -38,7 +38,7 @@ from sextant.contracts.events.activity import (
 )
 from sextant.contracts.events.common import SourceRef
 from sextant.contracts.topics import CONFIG, GATES
-from sextant.insights.gates.db import gate_evaluations
+from sextant.insights.gates.db import gate_evaluations, latest_answer, store_evaluation
 from sextant.insights.gates.service import reevaluate
 from sextant.insights.handlers import OUTBOX
 from sextant.insights.main import SPEC
@@ -532,3 +532,43 @@ async def test_an_incident_resolved_on_the_service_re_evaluates_its_held_up_ques
     assert newest["requested_by"] == "sextant:re-evaluation"
     assert outcomes(newest)["incidents"] == "pass"
     assert newest["evaluated_at"] > held.json()["evaluated_at"]
+
+
+async def test_an_answer_that_returns_after_another_is_stored_again_as_the_latest(
+    gates: Gates,
+) -> None:
+    """fail (a), then pass (b), then the same fail (a) again: the third is a new answer —
+    stored, newest — not the first row handed back, which would leave the pass as the
+    question's latest answer (and its check run) while the pipeline is told fail."""
+    now = datetime.now(UTC)
+    question = {
+        "tenant_id": TENANT,
+        "scope": SCOPE,
+        "workspace_id": WORKSPACE,
+        "repository": REPO.full_name,
+        "sha": MERGE_SHA,
+        "environment": "returning-answer",
+        "policy_version": 1,
+        "rules": [],
+        "requested_by": "ci-key",
+    }
+    e = gate_evaluations
+    with pytest.raises(RolledBack):
+        async with gates.state.db.transaction(TENANT) as session:
+            for digest, verdict, minutes in (("a", "fail", 2), ("b", "pass", 1)):
+                await session.execute(
+                    sa.insert(e).values(
+                        **question, id=uuid7(), digest=digest, verdict=verdict,
+                        evaluated_at=now - timedelta(minutes=minutes),
+                    )
+                )  # fmt: skip
+            again = {**question, "id": uuid7(), "digest": "a", "verdict": "fail"}
+            stored = await store_evaluation(session, {**again, "evaluated_at": now})
+            same = {**question, "id": uuid7(), "digest": "a", "verdict": "fail"}
+            repeated = await store_evaluation(session, {**same, "evaluated_at": now})
+            newest = await latest_answer(session, question)
+            assert stored is not None and stored.id == again["id"]
+            assert repeated is None  # the latest answer already says exactly this
+            assert newest is not None and newest.id == again["id"]
+            assert newest.verdict == "fail"
+            raise RolledBack

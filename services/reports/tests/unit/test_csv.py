@@ -55,3 +55,35 @@ def test_chunks_join_to_the_same_bytes_every_time() -> None:
     assert len(chunks) == 3  # 2,048 rows a chunk (the header with the first), then 904
     assert b"".join(chunks) == csv_bytes(["n", "name", "at"], rows)
     assert chunks[-1].endswith(b"4999,row 4999,2026-01-04T11:19:00Z\r\n")
+
+
+def test_columns_of_mixed_or_odd_values_read_back_as_written() -> None:
+    rows = [[1, 0.1, "", "a,b"], [None, 1e-07, "plain", "plain"], [3, float("nan"), "x", 'q"']]
+    body = csv_bytes(["n", "f", "s", "needs, quoting"], rows)
+    assert body == (
+        b'n,f,s,"needs, quoting"\r\n1,0.1,,"a,b"\r\n,1e-07,plain,plain\r\n3,nan,x,"q"""\r\n'
+    )
+
+
+def test_a_lone_empty_field_is_quoted_so_its_row_is_not_read_as_blank() -> None:
+    body = csv_bytes(["only"], [[""], ["x"]])
+    assert body == b'only\r\n""\r\nx\r\n'
+    assert list(csv.reader(io.StringIO(body.decode(), newline=""))) == [["only"], [""], ["x"]]
+
+
+def test_a_row_wider_or_narrower_than_the_header_is_refused_by_number() -> None:
+    with pytest.raises(ValueError, match="row 1 has 1 cells where the header has 2"):
+        csv_bytes(["a", "b"], [[1, 2], [3]])
+
+
+def test_utc_times_are_spelled_to_the_second_or_the_microsecond() -> None:
+    times = [
+        datetime(2026, 12, 31, 23, 59, 59, tzinfo=UTC),
+        datetime(2027, 1, 1, 0, 0, 0, 7, tzinfo=UTC),
+        datetime(1969, 7, 20, 20, 17, 40, 123456, tzinfo=UTC),
+        datetime(2026, 12, 31, 9, 5, 1, tzinfo=UTC),
+    ]
+    assert csv_bytes(["at"], [[at] for at in times]) == (
+        b"at\r\n2026-12-31T23:59:59Z\r\n2027-01-01T00:00:00.000007Z\r\n"
+        b"1969-07-20T20:17:40.123456Z\r\n2026-12-31T09:05:01Z\r\n"
+    )

@@ -14,6 +14,9 @@ Three parts, in the order an event meets them:
   jitter, or failed after ``subscription_max_attempts``. A slow or dead receiver holds
   only its own slots, for at most the timeout each: other subscriptions, other tenants'
   above all, keep being delivered.
+- The signing secrets are sealed at rest with the runtime's SecretBox under
+  ``SEXTANT_GATEWAY_SECRET_KEYS``: :func:`seal_stored_secrets`, run at start, seals any
+  plaintext left from before and reseals what an older key sealed.
 - After ``subscription_disable_after`` consecutive failed attempts a subscription is
   disabled (its pending deliveries abandoned), audited, and the tenant's admins notified.
 
@@ -41,13 +44,21 @@ from sextant.gateway.domain import webhooks
 from sextant.gateway.settings import GatewaySettings
 from sextant.runtime.app import ServiceState
 from sextant.runtime.backoff import retry_delay
+from sextant.runtime.db import Database, set_tenant
 from sextant.runtime.egress import EgressPolicy, EgressRefused, egress_client, egress_policy
 from sextant.runtime.errors import InvalidInput, NotFound
 from sextant.runtime.outbox import Outbox
+from sextant.runtime.sealing import KeySettings, SecretBox
 from sextant.runtime.tasks import cancel_and_wait
 
 log = structlog.get_logger()
 
+GATEWAY_KEYS = KeySettings(
+    keys="SEXTANT_GATEWAY_SECRET_KEYS",
+    single_key=None,
+    key_file="gateway-secrets.key",
+    service="the gateway",
+)
 SYSTEM_ACTOR = "gateway"  # who disables a failing subscription, in the audit log
 MAX_ERROR = 500  # characters of an error kept in the delivery log
 
@@ -129,16 +140,20 @@ async def create_subscription(
     description: str,
     event_types: Sequence[str],
     actor: str,
-) -> SubscriptionRow:
-    """A new active subscription with a fresh secret (shown to the caller once)."""
+    box: SecretBox,
+) -> tuple[SubscriptionRow, str]:
+    """A new active subscription and its fresh secret (shown to the caller once, kept
+    sealed)."""
     check_destination(policy, url)
+    subscription_id = uuid7()
+    secret = webhooks.new_secret(os.urandom)
     row = SubscriptionRow(
         tenant_id=tenant_id,
-        id=uuid7(),
+        id=subscription_id,
         url=url,
         description=description,
         event_types=check_event_types(event_types),
-        secret=webhooks.new_secret(os.urandom),
+        sealed_secret=box.seal(secret, subscription_id),
         status="active",
         consecutive_failures=0,
         disabled_reason=None,
@@ -148,7 +163,39 @@ async def create_subscription(
     )
     await repository.create_subscription(session, row)
     await _audit(session, outbox, row, actor, "subscription.create", None, row)
-    return row
+    return row, secret
+
+
+async def seal_stored_secrets(db: Database, box: SecretBox, *, tenants_per_batch: int = 200) -> int:
+    """Seal every subscription secret still kept in plaintext (rows from before migration
+    0005) and reseal those an older key sealed, tenant by tenant; how many were written.
+    A sealed value that does not open (its key is gone, or it was altered) stops the start
+    with an error naming the subscription: deliveries could not be signed."""
+    written, after = 0, None
+    while True:
+        async with db.transaction() as session:
+            page = await repository.tenants_after(session, after, tenants_per_batch)
+            for tenant_id in page:
+                await set_tenant(session, tenant_id)
+                for subscription_id, plaintext, sealed in await repository.secrets_of(
+                    session, tenant_id
+                ):
+                    try:
+                        fresh = (
+                            box.seal(plaintext, subscription_id)
+                            if sealed is None
+                            else box.reseal(sealed, subscription_id)
+                        )
+                    except ValueError as exc:  # KeyMissing, SealBroken
+                        raise ValueError(f"subscription {subscription_id}: {exc}") from exc
+                    if fresh is not None:
+                        await repository.store_sealed_secret(
+                            session, tenant_id, subscription_id, fresh
+                        )
+                        written += 1
+        if len(page) < tenants_per_batch:
+            return written
+        after = page[-1]
 
 
 async def delete_subscription(
@@ -211,12 +258,23 @@ class DeliveryWorker:
     def __init__(self, state: ServiceState, settings: GatewaySettings) -> None:
         self.state, self.settings = state, settings
         self.policy = egress_policy(state.settings)
+        keys = settings.secret_keys
+        self.box = SecretBox.from_setting(
+            None,
+            state.settings.data_dir,
+            shared=state.settings.bus == "kafka",
+            keys=keys.get_secret_value() if keys else None,
+            names=GATEWAY_KEYS,
+        )
         self.wake = asyncio.Event()
         self._client: httpx.AsyncClient | None = None
         self._task: asyncio.Task[None] | None = None
         self._in_flight: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
+        sealed = await seal_stored_secrets(self.state.db, self.box)
+        if sealed:
+            log.info("subscriptions.secrets_sealed", count=sealed)
         timeout = self.settings.subscription_timeout_seconds
         self._client = egress_client(
             self.policy,
@@ -304,8 +362,9 @@ class DeliveryWorker:
         """Send one delivery: (the receiver's status, None) or (None, why it failed)."""
         assert self._client is not None
         body = delivery.body.encode()
+        secret = self.box.open(subscription.sealed_secret, subscription.id)
         headers = webhooks.signed_headers(
-            subscription.secret, str(delivery.event_id), int(_now().timestamp()), body
+            secret, str(delivery.event_id), int(_now().timestamp()), body
         )
         timeout = self.settings.subscription_timeout_seconds
         try:

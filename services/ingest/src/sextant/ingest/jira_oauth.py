@@ -34,7 +34,6 @@ from sextant.ingest import atlassian, service
 from sextant.ingest.db import repository
 from sextant.ingest.db.repository import OAuthGrantRow, OAuthStateRow, SourceRow
 from sextant.ingest.reading import notice
-from sextant.ingest.sealing import KeyMissing
 from sextant.ingest.settings import IngestSettings
 from sextant.runtime.app import ServiceState
 from sextant.runtime.errors import (
@@ -45,6 +44,7 @@ from sextant.runtime.errors import (
     NotFound,
     Unavailable,
 )
+from sextant.runtime.sealing import KeyMissing
 from sextant.runtime.tasks import cancel_and_wait
 
 log = structlog.get_logger()

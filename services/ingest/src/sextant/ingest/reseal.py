@@ -18,8 +18,8 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sextant.ingest.db import repository
-from sextant.ingest.sealing import SecretBox
 from sextant.runtime.db import Database, set_tenant
+from sextant.runtime.sealing import SecretBox
 
 
 @dataclass

@@ -29,7 +29,7 @@ from sextant.ingest.db.repository import BackfillRow, SourceRow
 from sextant.ingest.mapping import MappingRules
 from sextant.ingest.normalize import Context, pruned
 from sextant.ingest.reading import as_revision, read_delivery
-from sextant.ingest.sealing import KeyMissing, SecretBox, secret_box
+from sextant.ingest.sealing import secret_box
 from sextant.ingest.settings import IngestSettings
 from sextant.ingest.signature_failures import SignatureFailures
 from sextant.ingest.writer import DeliveryWriter, PendingDelivery
@@ -46,6 +46,7 @@ from sextant.runtime.errors import (
 )
 from sextant.runtime.outbox import Outbox
 from sextant.runtime.pgnotify import Invalidations, notify, plain_dsn
+from sextant.runtime.sealing import KeyMissing, SecretBox
 
 log = structlog.get_logger()
 

@@ -80,17 +80,19 @@ async def create_subscription(
     signed per Standard Webhooks with the ``whsec_`` secret returned here once: store it
     now. Failed deliveries are retried with backoff; after repeated failures the
     subscription is disabled and the tenant's admins notified."""
-    row = await service.create_subscription(
+    worker = service.worker_of(state)
+    row, secret = await service.create_subscription(
         session,
         state.outbox,
-        service.worker_of(state).policy,
+        worker.policy,
         tenant_of(caller),
         url=body.url,
         description=body.description,
         event_types=body.event_types,
         actor=caller.subject,
+        box=worker.box,
     )
-    return CreatedSubscriptionReply(**_reply(row).model_dump(), secret=row.secret)
+    return CreatedSubscriptionReply(**_reply(row).model_dump(), secret=secret)
 
 
 @router.get(

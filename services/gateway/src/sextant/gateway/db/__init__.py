@@ -158,8 +158,10 @@ notification_reads = sa.Table(
 
 # Partner subscriptions (signed outbound webhooks): what a tenant subscribed to, each
 # event's delivery to each subscription (the delivery log), and the cross-tenant queue the
-# delivery workers lease from. ``secret`` is kept as given out: a delivery is signed with
-# it, so it cannot be a digest.
+# delivery workers lease from. The signing secret is kept sealed (``sealed_secret``, the
+# runtime's SecretBox bound to the subscription's id): a delivery is signed with it, so it
+# cannot be a digest. ``secret`` holds plaintext only in rows from before migration 0005,
+# until the gateway's start seals them.
 subscriptions = sa.Table(
     "subscriptions",
     metadata,
@@ -168,7 +170,8 @@ subscriptions = sa.Table(
     sa.Column("url", sa.Text, nullable=False),
     sa.Column("description", sa.Text, nullable=False),
     sa.Column("event_types", ARRAY(sa.Text), nullable=False),
-    sa.Column("secret", sa.Text, nullable=False),
+    sa.Column("secret", sa.Text),
+    sa.Column("sealed_secret", sa.LargeBinary),
     sa.Column("status", sa.Text, nullable=False),  # active | disabled
     sa.Column("consecutive_failures", sa.Integer, nullable=False),
     sa.Column("disabled_reason", sa.Text),

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sextant.gateway.db import delivery_queue, subscription_deliveries, subscriptions
+from sextant.gateway.db import delivery_queue, subscription_deliveries, subscriptions, tenants
 
 # Claims are made one replica at a time (they take milliseconds), so the in-flight count
 # each claim reads is the one it leaves: the cap per subscription holds over all replicas.
@@ -27,7 +27,7 @@ class SubscriptionRow:
     url: str
     description: str
     event_types: list[str]
-    secret: str
+    sealed_secret: bytes
     status: str
     consecutive_failures: int
     disabled_reason: str | None
@@ -53,6 +53,9 @@ class DeliveryRow:
     finished_at: datetime | None
 
 
+SUBSCRIPTION_COLUMNS = [c for c in subscriptions.c if c.name != "secret"]
+
+
 def _subscription(row: Any) -> SubscriptionRow:
     return SubscriptionRow(**row._mapping)
 
@@ -76,7 +79,7 @@ async def get_subscription(
     s = subscriptions
     row = (
         await session.execute(
-            sa.select(s).where(
+            sa.select(*SUBSCRIPTION_COLUMNS).where(
                 (s.c.tenant_id == tenant_id)
                 & (s.c.id == subscription_id)
                 & s.c.deleted_at.is_(None)
@@ -91,7 +94,7 @@ async def list_subscriptions(
 ) -> list[SubscriptionRow]:
     s = subscriptions
     query = (
-        sa.select(s)
+        sa.select(*SUBSCRIPTION_COLUMNS)
         .where((s.c.tenant_id == tenant_id) & s.c.deleted_at.is_(None))
         .order_by(s.c.id)
         .limit(limit)
@@ -99,6 +102,38 @@ async def list_subscriptions(
     if after is not None:
         query = query.where(s.c.id > after)
     return [_subscription(r) for r in await session.execute(query)]
+
+
+async def tenants_after(session: AsyncSession, after: UUID | None, limit: int) -> list[UUID]:
+    """Every tenant's id in order, a page at a time (the tenants table has no RLS): how the
+    start's sealing pass walks the tenants' subscriptions."""
+    query = sa.select(tenants.c.id).order_by(tenants.c.id).limit(limit)
+    if after is not None:
+        query = query.where(tenants.c.id > after)
+    return list(await session.scalars(query))
+
+
+async def secrets_of(session: AsyncSession, tenant_id: UUID) -> list[Any]:
+    """The tenant's subscriptions' stored secrets, deleted ones included: (id, the
+    plaintext of before migration 0005 or None, the sealed secret or None)."""
+    s = subscriptions
+    return list(
+        await session.execute(
+            sa.select(s.c.id, s.c.secret, s.c.sealed_secret).where(s.c.tenant_id == tenant_id)
+        )
+    )
+
+
+async def store_sealed_secret(
+    session: AsyncSession, tenant_id: UUID, subscription_id: UUID, sealed: bytes
+) -> None:
+    """Keep the secret sealed, and no plaintext copy."""
+    s = subscriptions
+    await session.execute(
+        sa.update(s)
+        .where((s.c.tenant_id == tenant_id) & (s.c.id == subscription_id))
+        .values(sealed_secret=sealed, secret=None)
+    )
 
 
 async def active_subscriptions(

@@ -17,7 +17,7 @@ from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB, distinct_on, insert
+from sqlalchemy.dialects.postgresql import JSONB, distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sextant.insights.db import (
@@ -65,16 +65,6 @@ gate_evaluations = sa.Table(
     sa.Column("overridden_by", sa.Text),
     sa.Column("override_reason", sa.Text),
     sa.Column("overridden_at", sa.DateTime(timezone=True)),
-    sa.UniqueConstraint(
-        "tenant_id",
-        "scope",
-        "policy_version",
-        "repository",
-        "sha",
-        "environment",
-        "digest",
-        name="gate_evaluations_answer",
-    ),
 )
 
 # What a gate looks a SHA up by (the projections' own indexes are by repository id).
@@ -84,6 +74,14 @@ sa.Index("pushes_after_sha", pushes.c.tenant_id, pushes.c.workspace_id, pushes.c
 sa.Index("builds_sha", builds.c.tenant_id, builds.c.workspace_id, builds.c.sha)
 sa.Index("deployments_sha", deployments.c.tenant_id, deployments.c.workspace_id, deployments.c.sha)
 
+sa.Index(
+    "gate_evaluations_question",
+    gate_evaluations.c.tenant_id,
+    gate_evaluations.c.scope,
+    gate_evaluations.c.sha,
+    gate_evaluations.c.environment,
+    gate_evaluations.c.evaluated_at,
+)
 sa.Index(
     "gate_evaluations_repository",
     gate_evaluations.c.tenant_id,
@@ -422,23 +420,43 @@ async def production_deployments(
 
 
 async def store_evaluation(session: AsyncSession, values: dict[str, Any]) -> sa.Row[Any] | None:
-    """Insert the evaluation unless the same answer is stored; the new row, or None."""
+    """Insert the evaluation unless the question's latest answer (same scope, repository,
+    SHA, environment) is this one under the same policy version; the new row, or None.
+
+    Compared with the latest answer, not with every earlier one: a fail that passed and
+    then fails again the same way is a new answer, stored and announced, so the latest row
+    and the check run say fail. A transaction-scoped lock on the question keeps two
+    identical concurrent asks from both storing."""
+    question = ":".join(
+        str(values[k]) for k in ("tenant_id", "scope", "repository", "sha", "environment")
+    )
+    lock_key = sa.func.hashtextextended(f"gate-answer:{question}", 0)
+    await session.execute(sa.select(sa.func.pg_advisory_xact_lock(lock_key)))
+    latest = await latest_answer(session, values)
+    if (
+        latest is not None
+        and latest.digest == values["digest"]
+        and latest.policy_version == values["policy_version"]
+    ):
+        return None
     e = gate_evaluations
-    row: sa.Row[Any] | None = (
-        await session.execute(
-            insert(e)
-            .values(**values)
-            .on_conflict_do_nothing(constraint="gate_evaluations_answer")
-            .returning(e)
-        )
-    ).first()
+    row: sa.Row[Any] = (await session.execute(sa.insert(e).values(**values).returning(e))).one()
     return row
 
 
-async def same_answer(session: AsyncSession, values: dict[str, Any]) -> sa.Row[Any]:
+async def latest_answer(session: AsyncSession, values: dict[str, Any]) -> sa.Row[Any] | None:
+    """The newest evaluation of the question ``values`` asks, if any."""
     e = gate_evaluations
-    keys = ("tenant_id", "scope", "policy_version", "repository", "sha", "environment", "digest")
-    return (await session.execute(sa.select(e).where(*(e.c[k] == values[k] for k in keys)))).one()
+    keys = ("tenant_id", "scope", "repository", "sha", "environment")
+    found: sa.Row[Any] | None = (
+        await session.execute(
+            sa.select(e)
+            .where(*(e.c[k] == values[k] for k in keys))
+            .order_by(e.c.evaluated_at.desc(), e.c.id.desc())
+            .limit(1)
+        )
+    ).first()
+    return found
 
 
 async def evaluation(

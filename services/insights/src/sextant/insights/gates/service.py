@@ -258,8 +258,9 @@ async def evaluate(
     asked: EvaluateRequest,
     now: datetime,
 ) -> tuple[Evaluation, bool]:
-    """The gate's answer for the SHA: stored and announced once per distinct answer under
-    one policy version; the stored one when the facts have not moved. True when new."""
+    """The gate's answer for the SHA: stored and announced when it differs from the
+    question's latest answer (or the policy version moved); the latest stored one when the
+    facts have not moved. True when new."""
     target = await _target(session, change.tenant, scope, asked)
     policy = await current_policy(session, change.tenant, scope)
     results = await rule_results(
@@ -293,7 +294,9 @@ async def evaluate(
     }
     row = await db.store_evaluation(session, values)
     if row is None:
-        return view(await db.same_answer(session, values)), False
+        latest = await db.latest_answer(session, values)
+        assert latest is not None  # store_evaluation found it, under the question's lock
+        return view(latest), False
     stored = view(row)
     await change.outbox.add(
         session,
