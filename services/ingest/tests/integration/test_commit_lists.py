@@ -65,9 +65,7 @@ class FakeForge:
         return Starlette(
             routes=[
                 Route("/repos/{owner}/{repo}/pulls/{number}/commits", self.github_commits),
-                Route(
-                    "/projects/{project}/merge_requests/{iid}/commits", self.gitlab_commits
-                ),
+                Route("/projects/{project}/merge_requests/{iid}/commits", self.gitlab_commits),
             ]
         )
 
@@ -104,7 +102,11 @@ async def merges(ingest: Ingest, subject_part: str, count: int) -> list[Envelope
     async with asyncio.timeout(20):
         while len(found) < count:
             published = await ingest.published("sextant.activity", 1)
-            found = [e for e in published if e.type == MERGED and (e.subject or "").endswith(subject_part)]
+            found = [
+                e
+                for e in published
+                if e.type == MERGED and (e.subject or "").endswith(subject_part)
+            ]
             await asyncio.sleep(0.05)
     return found
 
@@ -136,7 +138,11 @@ async def test_a_webhook_merge_gets_its_commits_as_a_revision_through_limits_and
     async with served(forge.app()) as url:
         source = await ingest.source(
             "github",
-            credentials={"token": "gh-token", "repositories": ["octo-org/octo-repo"], "api_url": url},
+            credentials={
+                "token": "gh-token",
+                "repositories": ["octo-org/octo-repo"],
+                "api_url": url,
+            },
         )
         await deliver_merge(ingest, source, "github", "gh-merge")
         first, revision = await merges(ingest, ":42", 2)
