@@ -114,3 +114,39 @@ def test_the_purge_events_grew_only_optional_fields():
     assert PurgeDone.model_validate(first | {"rows_deleted": 3}).request_id is None
     assert FirstRequest.model_validate(old.model_dump(mode="json")).older_than == old.older_than
     assert FirstDone.model_validate(first | {"rows_deleted": 3, "data_class": "x"})
+
+
+def test_commits_source_is_an_additive_change_to_the_merged_event():
+    """#24: ChangeRequestMerged gained ``commits_source``; consumers of v1 are not broken,
+    and an event from before reads with it unset."""
+    from sextant.contracts.events.activity import ChangeRequestMerged
+    from sextant.contracts.schemas import all_schemas
+
+    new = all_schemas()["sextant.activity.change_request.merged.v1"]
+    old = {
+        **new,
+        "properties": {k: v for k, v in new["properties"].items() if k != "commits_source"},
+    }
+    assert "commits_source" in new["properties"]
+    assert "commits_source" not in new.get("required", [])
+    assert breaking_changes(old, new) == []
+    before = {
+        "change_request": {
+            "source": {
+                "kind": "github",
+                "source_id": "0190f5c2-0000-7000-8000-000000000001",
+                "external_id": "1042",
+            },
+            "repository": {"external_id": "1296269", "full_name": "octo-org/octo-repo"},
+            "number": 42,
+            "title": "Make the widget faster",
+            "author": {"kind": "github", "login": "octocat"},
+            "base_branch": "main",
+            "head_branch": "faster-widget",
+            "created_at": "2026-03-02T09:00:00Z",
+        },
+        "merge_sha": "9f8e7d6c5b4a39281706f5e4d3c2b1a098765432",
+        "commit_shas": ["6dcb09b5b57875f334f61aebed695e2e4193db5e"],
+        "merged_at": "2026-03-04T15:30:00Z",
+    }
+    assert ChangeRequestMerged.model_validate(before).commits_source is None

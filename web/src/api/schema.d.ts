@@ -2677,6 +2677,7 @@ export interface components {
          *           "title": "Fix the login page"
          *         }
          *       ],
+         *       "commits_source": "listed",
          *       "deployed_at": "2026-03-02T17:00:00Z",
          *       "deployment": null,
          *       "deployment_id": "0190f5c2-2222-7c3a-9d3e-1b2c3d4e5f60",
@@ -2733,6 +2734,11 @@ export interface components {
              * @description the commits pushed that belong to it
              */
             commits: components["schemas"]["CommitView"][];
+            /**
+             * Commits Source
+             * @description what commit_shas is: listed (the tool's list of the change request's commits); pending (the merge's head SHA until ingest has read the list); head_only (the head SHA, and no list will come: the source has no API credentials, or its API would not give the list); null when not said (merged before this was told)
+             */
+            commits_source?: ("listed" | "pending" | "head_only") | null;
             /** Deployed At */
             deployed_at: string | null;
             deployment: components["schemas"]["DeploymentSummary"] | null;

@@ -11,6 +11,7 @@ Staging: its first deployment at S1 inherits #0 and #1.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 from uuid import UUID
 
 from pydantic import BaseModel
@@ -156,10 +157,15 @@ class Tenant:
         merge_sha: str,
         commit_shas: list[str],
         at: datetime,
+        commits_source: Literal["listed", "pending", "head_only"] | None = None,
     ) -> Envelope:
         cr = self.change(number, author, head, opened)
         event = ChangeRequestMerged(
-            change_request=cr, merge_sha=merge_sha, commit_shas=commit_shas, merged_at=at
+            change_request=cr,
+            merge_sha=merge_sha,
+            commit_shas=commit_shas,
+            commits_source=commits_source,
+            merged_at=at,
         )
         return self.attributed(event, f"pr-{number}", {"change_request.author": author})
 

@@ -175,6 +175,19 @@ async def test_a_change_request_has_its_reviews_commits_times_and_deployment(
     ]
     assert body["merged_at"] == "2026-03-02T15:00:00Z"
     assert body["deployment"]["sha"] == "S1" and body["deployment"]["environment"] == "production"
+    assert body["commits_source"] is None  # a merge that did not say
+
+    # Ingest publishes a webhook's merge again once it has read the commit list (#24): the
+    # revision replaces the commits, what they are, and the first commit (lead time's start).
+    scenario = Tenant(TENANT, WORKSPACE)
+    revision = scenario.merged(1, ALICE, "feature/1", hours(2.5), "S1", ["b2"], hours(6), "listed")
+    before = await inbox_count(running.conn)
+    await publish(running.state, scenario, [revision])
+    await settled(running.conn, before, 1)
+    revised = (await client.get(f"/v1/change-requests/{one['id']}", params={"scope": SCOPE})).json()
+    assert (revised["commit_shas"], revised["commits_source"]) == (["b2"], "listed")
+    assert revised["first_commit_at"] == "2026-03-02T10:59:00Z"  # b2's, a minute after b1's
+    assert (revised["merged_at"], revised["merge_sha"]) == ("2026-03-02T15:00:00Z", "S1")
 
 
 async def test_an_incident_names_the_deployment_that_caused_it(

@@ -2,7 +2,7 @@
 
 from fastapi import FastAPI
 
-from sextant.ingest import api, checks, jira_oauth, retention, service
+from sextant.ingest import api, checks, commits, jira_oauth, retention, service
 from sextant.ingest.db import MIGRATIONS, metadata
 from sextant.ingest.handlers import HANDLERS
 from sextant.runtime.app import ServiceSpec
@@ -19,8 +19,8 @@ SPEC = ServiceSpec(
     public_routers=[api.hooks, api.callbacks],
     hot_routes=[api.hook_route()],
     handlers=with_purge(HANDLERS, retention.PURGER),
-    on_start=[service.start, jira_oauth.start_refresher, checks.start],
-    on_stop=[service.stop, jira_oauth.stop_refresher, checks.stop],  # run in reverse
+    on_start=[service.start, jira_oauth.start_refresher, checks.start, commits.start],
+    on_stop=[service.stop, jira_oauth.stop_refresher, checks.stop, commits.stop],  # run in reverse
 )
 
 

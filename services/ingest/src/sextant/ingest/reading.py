@@ -11,7 +11,7 @@ import structlog
 
 from sextant.contracts import uuid5, uuid7
 from sextant.contracts.events.platform import NotificationRaised
-from sextant.ingest.db.repository import OutboxRow, SourceRow
+from sextant.ingest.db.repository import CommitListAsk, OutboxRow, SourceRow
 from sextant.ingest.normalize import Context, Malformed, Normalized, normalize
 from sextant.ingest.normalize.base import FACT_NAMESPACE, meaning_of
 from sextant.runtime.outbox import Outbox, Staged
@@ -130,6 +130,23 @@ def _leaves(data: Any) -> list[tuple[str, Any]]:
         else:
             found.append((path, value))
     return found
+
+
+MERGED = "sextant.activity.change_request.merged.v1"
+
+
+def commit_list_ask(source: SourceRow, read: Read) -> CommitListAsk | None:
+    """The merge among the read's facts whose commits the source's API is to list (its
+    normalizer said ``pending``), if any: GitHub names the repository by owner/name, GitLab
+    by project id."""
+    for staged in read.events:
+        data = staged.envelope.data
+        if staged.envelope.type == MERGED and data.get("commits_source") == "pending":
+            change = data["change_request"]
+            repository = change["repository"]
+            name = repository["full_name"] if source.kind == "github" else repository["external_id"]
+            return CommitListAsk(source.id, str(name), int(change["number"]))
+    return None
 
 
 def as_revision(read: Read, revision: UUID) -> list[Staged]:

@@ -28,7 +28,7 @@ from sextant.ingest.db import repository
 from sextant.ingest.db.repository import BackfillRow, SourceRow
 from sextant.ingest.mapping import MappingRules
 from sextant.ingest.normalize import Context, pruned
-from sextant.ingest.reading import as_revision, read_delivery
+from sextant.ingest.reading import as_revision, commit_list_ask, read_delivery
 from sextant.ingest.sealing import secret_box
 from sextant.ingest.settings import IngestSettings
 from sextant.ingest.signature_failures import SignatureFailures
@@ -405,7 +405,17 @@ async def accept_delivery(
         raise Unauthenticated(str(exc)) from None
     except signatures.InvalidHeader as exc:
         raise InvalidInput(str(exc)) from None
-    return await _store(state, source, Context(source.id, known.rules), delivery, body)
+    ctx = Context(source.id, known.rules, lists_commits(source))
+    return await _store(state, source, ctx, delivery, body)
+
+
+LISTS_COMMITS = ("github", "gitlab")
+
+
+def lists_commits(source: SourceRow) -> bool:
+    """Whether a merge this source's webhook brings has its commits listed through the
+    tool's API (sextant.ingest.commits): a GitHub or GitLab source with credentials."""
+    return source.kind in LISTS_COMMITS and source.credentials_sealed is not None
 
 
 async def _known_source(state: ServiceState, source_id: UUID) -> KnownSource:
@@ -486,7 +496,8 @@ async def _store(
     # The parsed payload (some 150 KB of objects for 28 KB of JSON) is not needed while
     # the commit is awaited; freed now, dozens in flight do not crowd the CPU's caches.
     del payload
-    stored = await ingest_of(state).writer.write(PendingDelivery(source.tenant_id, row, read.rows))
+    pending = PendingDelivery(source.tenant_id, row, read.rows, commit_list_ask(source, read))
+    stored = await ingest_of(state).writer.write(pending)
     if not stored:
         return Accepted(delivery.delivery_id, True, "duplicate", 0, None)
     return Accepted(delivery.delivery_id, False, read.outcome, read.facts, read.reason)
@@ -542,7 +553,7 @@ async def replay(
       revision, so changing a mapping back and replaying again is news as well.
 
     Up to ``limit`` deliveries per call; ``resume_after`` continues a larger range."""
-    ctx = Context(source.id, MappingRules.model_validate(source.mapping))
+    ctx = Context(source.id, MappingRules.model_validate(source.mapping), lists_commits(source))
     revision = uuid7()
     outcomes: dict[str, int] = {"normalized": 0, "ignored": 0, "failed": 0}
     done = events = revised = unchanged = 0

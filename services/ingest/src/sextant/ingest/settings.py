@@ -124,3 +124,37 @@ class IngestSettings(ServiceSettings):
     check_run_poll_seconds: float = Field(
         default=1.0, gt=0, description="how often an idle poster looks for due check runs"
     )
+
+    # The commit lists of merges that webhooks brought, read through the tools' APIs
+    # (commits.py).
+    commit_list_poll_seconds: float = Field(
+        default=2.0, gt=0, description="how often an idle lister looks for due commit lists"
+    )
+    commit_list_timeout_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        le=120,
+        description="how long one request for a page of commits may take",
+    )
+    commit_list_max_wait_seconds: float = Field(
+        default=900.0,
+        ge=0,
+        description="the longest one page waits out the tool's rate limit (Retry-After, "
+        "x-ratelimit-reset) before the list is put back for later",
+    )
+    commit_list_max_attempts: int = Field(
+        default=8,
+        ge=1,
+        le=30,
+        description="tries of one commit list before it is marked failed (the merge keeps "
+        "its head SHA, said head_only)",
+    )
+    commit_list_backoff_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="the first retry of a commit list waits up to this (full jitter), each "
+        "next twice",
+    )
+    commit_list_backoff_cap_seconds: float = Field(
+        default=3600.0, gt=0, description="no commit-list retry waits longer than this"
+    )

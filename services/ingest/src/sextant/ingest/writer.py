@@ -18,7 +18,7 @@ from uuid import UUID
 import structlog
 
 from sextant.ingest.db import repository
-from sextant.ingest.db.repository import NewDelivery, OutboxRow
+from sextant.ingest.db.repository import CommitListAsk, NewDelivery, OutboxRow
 from sextant.runtime.db import Database
 from sextant.runtime.errors import is_outage
 from sextant.runtime.tasks import cancel_and_wait
@@ -33,6 +33,7 @@ class PendingDelivery:
     tenant_id: UUID
     row: NewDelivery
     outbox_rows: list[OutboxRow]  # its events' (``reading.Read.rows``)
+    commit_list: CommitListAsk | None = None  # a merge whose commits are to be listed
     done: asyncio.Future[bool] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -116,4 +117,5 @@ class DeliveryWriter:
                 tenant_id,
                 [p.row for p in first.values()],
                 [(p.row.id, row) for p in first.values() for row in p.outbox_rows],
+                [(p.row.id, p.commit_list) for p in first.values() if p.commit_list],
             )

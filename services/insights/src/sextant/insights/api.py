@@ -196,6 +196,7 @@ async def get_change_request(
         **_change_request(row).model_dump(),
         labels=row.labels,
         commit_shas=row.commit_shas,
+        commits_source=row.commits_source,
         reviews=[
             Review(
                 review_id=r.review_id,

@@ -280,7 +280,9 @@ async def _project(
             writes.review(change.id, event.review_id, reviewer, event.state, event.occurred_at)
             batch.touch(reviewer, event.occurred_at)
         elif isinstance(event, ChangeRequestMerged):
-            writes.merge(change.id, event.merge_sha, event.commit_shas, event.merged_at)
+            writes.merge(
+                change.id, event.merge_sha, event.commit_shas, event.commits_source, event.merged_at
+            )
             touched.linked = True
             batch.touch(change.author, event.merged_at)
             batch.ends(change.author, event.merged_at)

@@ -157,6 +157,7 @@ class ChangeRequestDetail(ChangeRequestSummary):
         ChangeRequestSummary,
         labels=["bug"],
         commit_shas=["9fceb02d0ae598e95dc970b74767f19372d61af8"],
+        commits_source="listed",
         reviews=[
             {
                 "review_id": "1901",
@@ -181,6 +182,13 @@ class ChangeRequestDetail(ChangeRequestSummary):
 
     labels: list[str]
     commit_shas: list[str] = Field(description="the commits the tool listed at merge")
+    commits_source: Literal["listed", "pending", "head_only"] | None = Field(
+        default=None,
+        description="what commit_shas is: listed (the tool's list of the change request's"
+        " commits); pending (the merge's head SHA until ingest has read the list); head_only"
+        " (the head SHA, and no list will come: the source has no API credentials, or its"
+        " API would not give the list); null when not said (merged before this was told)",
+    )
     reviews: list[Review]
     commits: list[CommitView] = Field(description="the commits pushed that belong to it")
     deployment: DeploymentSummary | None

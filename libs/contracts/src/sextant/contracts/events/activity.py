@@ -14,6 +14,8 @@ from sextant.contracts.events.common import Actor, Repository, SourceRef, Status
 from sextant.contracts.registry import EventModel, event_type
 from sextant.contracts.topics import ACTIVITY
 
+CommitsSource = Literal["listed", "pending", "head_only"]
+
 
 class ChangeRequest(EventModel):
     """A pull request / merge request as it stands when the event happened."""
@@ -68,6 +70,15 @@ class ChangeRequestMerged(EventModel):
     change_request: ChangeRequest
     merge_sha: str
     commit_shas: list[str] = Field(default_factory=list)
+    commits_source: CommitsSource | None = Field(
+        default=None,
+        description="what commit_shas is: listed (the tool's own list of the change"
+        " request's commits, read through its API by a backfill or for a webhook); pending"
+        " (a webhook's head SHA only, while the list is fetched: a revision of this event,"
+        " same type and entity under a new id, brings it); head_only (the head SHA only, and"
+        " no list follows: the source has no API credentials, or its API would not give the"
+        " list). None in events from before this was said",
+    )
     merged_by: Actor | None = None
     merged_at: AwareDatetime
 

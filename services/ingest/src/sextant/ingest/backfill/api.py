@@ -56,9 +56,12 @@ _HINTS = {
 class ApiError(Exception):
     """A page could not be fetched; the message says which and why (no secrets)."""
 
-    def __init__(self, message: str, status: int | None = None) -> None:
+    def __init__(
+        self, message: str, status: int | None = None, *, rate_limited: bool = False
+    ) -> None:
         super().__init__(message)
         self.status = status  # the HTTP status that ended it, if any
+        self.rate_limited = rate_limited  # still "wait" after the waits allowed: try later
 
 
 class Api:
@@ -128,6 +131,7 @@ class Api:
                             f"{where}: HTTP {response.status_code}, still rate limited "
                             f"after {waited:.0f} s of waiting ({limited} answers said wait)",
                             response.status_code,
+                            rate_limited=True,
                         )
                     log.info("backfill.rate_limited", path=where, wait_seconds=round(wait, 1))
                     waited += wait

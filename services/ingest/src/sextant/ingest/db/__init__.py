@@ -16,7 +16,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy import MetaData
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 from sextant.runtime.outbox import spine_tables
 
@@ -176,3 +176,37 @@ check_run_queue = sa.Table(
     info={"cross_tenant": "a poster takes the next due check run of any tenant"},
 )
 sa.Index("check_run_queue_due", check_run_queue.c.due_at)
+
+# The commit lists of merges webhooks brought (sextant.ingest.commits): one row per
+# source and change request; ``commit_shas`` and ``next_page`` are the checkpoint (the
+# SHAs read so far, and the page that continues them), and the cross-tenant queue the
+# listers lease from.
+commit_lists = sa.Table(
+    "commit_lists",
+    metadata,
+    sa.Column("tenant_id", sa.Uuid, nullable=False),
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("source_id", sa.Uuid, nullable=False),
+    sa.Column("delivery_id", sa.Uuid, nullable=False),  # deliveries.id: the merge's webhook
+    sa.Column("repository", sa.Text, nullable=False),  # GitHub owner/name, GitLab project id
+    sa.Column("number", sa.BigInteger, nullable=False),  # pull request number, MR iid
+    sa.Column("status", sa.Text, nullable=False),  # pending | listed | failed
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("commit_shas", ARRAY(sa.Text), nullable=False),
+    sa.Column("next_page", sa.Text),
+    sa.Column("last_error", sa.Text),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("source_id", "repository", "number"),
+)
+
+commit_list_queue = sa.Table(
+    "commit_list_queue",
+    metadata,
+    sa.Column("commit_list_id", sa.Uuid, primary_key=True),
+    sa.Column("tenant_id", sa.Uuid, nullable=False),
+    sa.Column("due_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("lease_until", sa.DateTime(timezone=True)),
+    info={"cross_tenant": "a lister takes the next due commit list of any tenant"},
+)
+sa.Index("commit_list_queue_due", commit_list_queue.c.due_at)

@@ -4,7 +4,7 @@ tenant (except :func:`tenant_of`, which is how a webhook learns its tenant)."""
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sextant.contracts import uuid7
 from sextant.ingest.db import (
     SCHEMA,
     backfills,
@@ -165,12 +166,15 @@ async def store_deliveries(
     tenant_id: UUID,
     rows: list[NewDelivery],
     events: list[tuple[UUID, OutboxRow]],
+    lists: Sequence[tuple[UUID, CommitListAsk]] = (),
 ) -> set[UUID]:
     """Store a batch of raw deliveries, each once per (source, delivery id), and the
     outbox rows of those stored — ``events`` pairs each outbox row (:meth:`Outbox.rows`)
     with its delivery's row id —
     in one statement, so one round trip and one durable commit; returns the ids of the
     rows stored (the others were redeliveries, and their events are not staged again).
+    ``lists`` pairs the merges whose commits are to be listed with their delivery's row
+    id: queued with the delivery, once per change request (sextant.ingest.commits).
 
     This is the webhook hot path: the statement is its own transaction and sets the
     tenant for RLS itself, before its first row is checked, so it needs no BEGIN, tenant
@@ -199,10 +203,36 @@ async def store_deliveries(
         [delivery for delivery, _ in events],
         *([row[i] for _, row in events] for i in range(4)),  # event_id, topic, key, JSON
     ]
+    if not lists:
+        stored = await connection.fetch(
+            _STORE_DELIVERIES, tenant_id, str(tenant_id), *map(list, columns), *event_columns
+        )
+        return {record["id"] for record in stored}
+    list_columns = [
+        [delivery for delivery, _ in lists],
+        [uuid7() for _ in lists],
+        [ask.source_id for _, ask in lists],
+        [ask.repository for _, ask in lists],
+        [ask.number for _, ask in lists],
+    ]
     stored = await connection.fetch(
-        _STORE_DELIVERIES, tenant_id, str(tenant_id), *map(list, columns), *event_columns
+        _STORE_DELIVERIES_AND_LISTS,
+        tenant_id,
+        str(tenant_id),
+        *map(list, columns),
+        *event_columns,
+        *list_columns,
     )
     return {record["id"] for record in stored}
+
+
+@dataclass(frozen=True)
+class CommitListAsk:
+    """A merge a webhook brought whose commits its source's API is to list."""
+
+    source_id: UUID
+    repository: str  # GitHub owner/name, GitLab project id
+    number: int  # pull request number, merge request iid
 
 
 # New bodies are LZ4 frames (a fifth of zlib's CPU on the hot path); rows say their codec.
@@ -233,6 +263,27 @@ WITH stored AS (
     ON CONFLICT (event_id) DO NOTHING
 )
 SELECT id FROM stored"""
+
+# The same, and the commit lists asked for by the deliveries stored, each queued now.
+_STORE_DELIVERIES_AND_LISTS = (
+    _STORE_DELIVERIES.removesuffix("SELECT id FROM stored")
+    + f""", listed AS (
+    INSERT INTO {SCHEMA}.commit_lists (tenant_id, id, delivery_id, source_id, repository,
+                                       number, status, attempts, commit_shas, created_at,
+                                       updated_at)
+    SELECT $1, l.id, l.delivery, l.source_id, l.repository, l.number, 'pending', 0, '{{}}',
+           now(), now()
+    FROM unnest($18::uuid[], $19::uuid[], $20::uuid[], $21::text[], $22::bigint[])
+         AS l(delivery, id, source_id, repository, number)
+    JOIN stored ON stored.id = l.delivery
+    ON CONFLICT (source_id, repository, number) DO NOTHING
+    RETURNING id
+), queued AS (
+    INSERT INTO {SCHEMA}.commit_list_queue (commit_list_id, tenant_id, due_at)
+    SELECT listed.id, $1, now() FROM listed
+)
+SELECT id FROM stored"""
+)
 
 
 async def recent_deliveries(
@@ -318,6 +369,28 @@ async def deliveries_between(
         )
         for r in rows
     ]
+
+
+async def get_delivery(session: AsyncSession, delivery_id: UUID) -> StoredDelivery | None:
+    """A stored delivery by its row id, its body opened."""
+    d = deliveries
+    row = (
+        await session.execute(
+            sa.select(
+                d.c.id,
+                d.c.delivery_id,
+                d.c.event,
+                d.c.received_at,
+                d.c.meaning,
+                d.c.body,
+                d.c.body_codec,
+            ).where(d.c.id == delivery_id)
+        )
+    ).first()
+    if row is None:
+        return None
+    body = _DECOMPRESS[row.body_codec](row.body)
+    return StoredDelivery(row.id, row.delivery_id, row.event, row.received_at, row.meaning, body)
 
 
 async def record_outcome(

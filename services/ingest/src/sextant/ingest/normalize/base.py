@@ -14,7 +14,12 @@ from uuid import UUID
 from pydantic import BaseModel
 
 from sextant.contracts import uuid5
-from sextant.contracts.events.activity import WorkItem, WorkItemResolved, WorkItemTransitioned
+from sextant.contracts.events.activity import (
+    CommitsSource,
+    WorkItem,
+    WorkItemResolved,
+    WorkItemTransitioned,
+)
 from sextant.contracts.events.common import Actor
 from sextant.contracts.registry import EventModel, type_of
 from sextant.ingest.mapping import MappingRules
@@ -33,6 +38,22 @@ class Malformed(Exception):
 class Context:
     source_id: UUID
     rules: MappingRules
+    # The source can list a change request's commits through its tool's API (it has
+    # credentials): a merge a webhook brings is then ``pending``, not ``head_only``.
+    lists_commits: bool = False
+
+
+def merged_commits(
+    ctx: Context, payload: Any, head_sha: str | None
+) -> tuple[list[str], CommitsSource]:
+    """A merge's commit SHAs and what they are (``ChangeRequestMerged.commits_source``):
+    the tool's list when a backfill or the commit lister passed it
+    (``sextant.commit_shas``), else the head SHA alone — which ties the branch's pushes —
+    until a list comes (``pending``), or for good when the source cannot list them."""
+    listed = maybe(payload, "sextant.commit_shas")
+    if isinstance(listed, list) and listed:
+        return list(listed), "listed"
+    return ([head_sha] if head_sha else []), "pending" if ctx.lists_commits else "head_only"
 
 
 @dataclass(frozen=True)

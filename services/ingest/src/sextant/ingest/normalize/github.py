@@ -29,6 +29,7 @@ from sextant.ingest.normalize.base import (
     Normalized,
     maybe,
     maybe_timestamp,
+    merged_commits,
     need,
     open_or_closed,
     timestamp,
@@ -133,13 +134,14 @@ def pull_request(ctx: Context, payload: dict[str, Any]) -> Normalized:
     if action == "closed":
         if pr.get("merged"):
             merged_at = timestamp(need(pr, "merged_at"), "pull_request.merged_at")
+            # The webhook lists no commits; a backfill or the commit lister adds the
+            # tool's list, so squash merges keep lead time.
+            shas, commits_source = merged_commits(ctx, payload, cr.head_sha)
             merged = ChangeRequestMerged(
                 change_request=cr,
                 merge_sha=need(pr, "merge_commit_sha"),
-                # The webhook lists no commits; the head SHA ties the pushes of the branch,
-                # and a backfill adds the full list, so squash merges keep lead time.
-                commit_shas=maybe(payload, "sextant.commit_shas")
-                or ([cr.head_sha] if cr.head_sha else []),
+                commit_shas=shas,
+                commits_source=commits_source,
                 merged_by=actor(ctx, pr.get("merged_by")) or sender,
                 merged_at=merged_at,
             )

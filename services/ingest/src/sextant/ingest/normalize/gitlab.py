@@ -28,6 +28,7 @@ from sextant.ingest.normalize.base import (
     Normalized,
     maybe,
     maybe_timestamp,
+    merged_commits,
     need,
     open_or_closed,
     timestamp,
@@ -111,13 +112,14 @@ def merge_request(ctx: Context, payload: dict[str, Any]) -> Normalized:
         opened = ChangeRequestOpened(change_request=cr, occurred_at=updated_at)
         return Normalized([Fact(opened, entity, version)])
     if action == "merge":
+        # The hook lists no commits; a backfill or the commit lister adds the merge
+        # request's own (sextant.commit_shas), so squash merges keep their lead time.
+        shas, commits_source = merged_commits(ctx, payload, cr.head_sha)
         merged = ChangeRequestMerged(
             change_request=cr,
             merge_sha=attrs.get("merge_commit_sha") or need(attrs, "last_commit.id"),
-            # The hook lists no commits; a backfill adds the merge request's own
-            # (sextant.commit_shas), so squash merges keep their lead time.
-            commit_shas=maybe(payload, "sextant.commit_shas")
-            or ([cr.head_sha] if cr.head_sha else []),
+            commit_shas=shas,
+            commits_source=commits_source,
             merged_by=user,
             merged_at=updated_at,
         )

@@ -53,6 +53,7 @@ change_requests = sa.Table(
     _timestamp("merged_at"),
     sa.Column("merge_sha", sa.Text),
     sa.Column("commit_shas", ARRAY(sa.Text), nullable=False, server_default="{}"),
+    sa.Column("commits_source", sa.Text),  # listed | pending | head_only; None: not said
     _timestamp("closed_at"),
     _timestamp("snapshot_at", nullable=False),
     sa.Column("deployment_id", sa.Uuid),

@@ -81,7 +81,7 @@ class ChangeRequestWrites:
     close, and every review."""
 
     snapshots: dict[UUID, tuple[ChangeSnapshot, datetime]] = field(default_factory=dict)
-    merges: dict[UUID, tuple[str, list[str], datetime]] = field(default_factory=dict)
+    merges: dict[UUID, tuple[str, list[str], str | None, datetime]] = field(default_factory=dict)
     closes: dict[UUID, datetime] = field(default_factory=dict)
     reviews: list[dict[str, Any]] = field(default_factory=list)
 
@@ -92,9 +92,15 @@ class ChangeRequestWrites:
             self.snapshots[change.id] = (change, at)
 
     def merge(
-        self, change_id: UUID, merge_sha: str, commit_shas: Sequence[str], merged_at: datetime
+        self,
+        change_id: UUID,
+        merge_sha: str,
+        commit_shas: Sequence[str],
+        commits_source: str | None,
+        merged_at: datetime,
     ) -> None:
-        self.merges[change_id] = (merge_sha, list(commit_shas), merged_at)
+        """The last merge event wins: a revision (ingest's commit list) replaces it."""
+        self.merges[change_id] = (merge_sha, list(commit_shas), commits_source, merged_at)
 
     def close(self, change_id: UUID, closed_at: datetime) -> None:
         self.closes[change_id] = closed_at
@@ -184,6 +190,7 @@ async def record_changes(
             sa.column("id", sa.Uuid),
             sa.column("merge_sha", sa.Text),
             sa.column("commit_shas", ARRAY(sa.Text)),
+            sa.column("commits_source", sa.Text),
             sa.column("merged_at", sa.DateTime(timezone=True)),
             name="merged",
         ).data([(i, *m) for i, m in writes.merges.items()])
@@ -194,6 +201,7 @@ async def record_changes(
                 merged_at=merged.c.merged_at,
                 merge_sha=merged.c.merge_sha,
                 commit_shas=merged.c.commit_shas,
+                commits_source=merged.c.commits_source,
             )
         )
     if writes.closes:
