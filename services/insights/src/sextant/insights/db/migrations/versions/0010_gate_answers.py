@@ -1,14 +1,14 @@
 """A gate's answer is compared with the question's latest answer, not with every earlier
 one: the unique (…, digest) constraint goes, an index finds a question's latest answer.
 
-Revision ID: 0011
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 """
 
 from alembic import context, op
 
-revision = "0011"
-down_revision = "0008"
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
