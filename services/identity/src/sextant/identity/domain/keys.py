@@ -154,8 +154,11 @@ def keys_for(actor: Actor) -> list[Key]:
     if actor.kind == "github" and actor.login:
         keys.append(Key(f"github-login:{actor.login.lower()}", 1.0, "same GitHub login"))
     email = normalize_email(actor.email)
+    name = normalize_name(actor.display_name)
+    noreply = github_noreply(email) if email else None
+    # Folded and judged once: the name decides whether a role word is the owner's address.
+    personal = email is not None and noreply is None and not is_relay(email, name)
     if email:
-        noreply = github_noreply(email)
         if noreply is not None:
             user_id, login = noreply
             keys.append(Key(f"github-login:{login}", 1.0, "GitHub noreply address of the login"))
@@ -163,9 +166,8 @@ def keys_for(actor: Actor) -> list[Key]:
                 keys.append(
                     Key(f"account:github:{user_id}", 1.0, "GitHub noreply address of the account")
                 )
-        elif not is_relay(email, normalize_name(actor.display_name)):
+        elif personal:
             keys.append(Key(f"email:{mailbox(email)}", 1.0, "same email address"))
-    name = normalize_name(actor.display_name)
     if name:
         keys.append(Key(f"name:{name}", NAME_SCORE, "same full name"))
         parts = name.split()
@@ -181,12 +183,12 @@ def keys_for(actor: Actor) -> list[Key]:
     # colinsnyder (often seen only through a noreply address).
     handles = {name.replace(" ", "")} if name else set()
     logins = [actor.login] if actor.kind == "github" and actor.login else []
-    if email and (noreply := github_noreply(email)):
+    if noreply is not None:
         logins.append(noreply[1])
     handles |= {re.sub(r"[-_.]", "", login.lower()) for login in logins}
     # The local part of a personal address is a handle too: "schnaitterm@ucf.edu" and the
     # GitHub login schnaitterm; evidence.name_link judges how rare it is.
-    if email and not github_noreply(email) and not is_relay(email, name):
+    if email and personal:
         handles.add(re.sub(r"[-_.]", "", mailbox(email).rpartition("@")[0]))
     keys.extend(
         Key(f"handle:{handle}", NAME_SCORE, "a login or mailbox that spells the name")
