@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -111,6 +112,44 @@ def _spells_owner(domain: str, name: str | None) -> bool:
     label = domain.split(".", 1)[0]
     words = name.split()
     return label == "".join(words) or (len(label) >= 5 and label in words)
+
+
+# Unrelated names under which one address must be seen before it counts as shared (a
+# family's, a team's or a tool's): one person's address shows two or three spellings of
+# them (the eval bench lost right pairs when two unrelated names were enough).
+SHARED_ADDRESS_NAMES = 4
+
+
+def is_shared_address(names: Iterable[str]) -> bool:
+    """Is an address seen under these (normalized) names a shared one, never a merge key?
+    The one rule of the batch resolver and the service: names that are one person's
+    spellings of each other count once (:func:`same_person_spellings`)."""
+    return len(unrelated_names(names)) >= SHARED_ADDRESS_NAMES
+
+
+def unrelated_names(names: Iterable[str]) -> list[set[str]]:
+    """``names`` grouped so that spellings of one person's name share a group."""
+    groups: list[set[str]] = []
+    for name in sorted(set(names)):
+        joined = [g for g in groups if any(same_person_spellings(name, n) for n in g)]
+        merged = {name}.union(*joined)
+        groups = [g for g in groups if g not in joined] + [merged]
+    return groups
+
+
+def same_person_spellings(a: str, b: str) -> bool:
+    """Could two normalized names be one person's: one has words the other leaves out
+    ("john ronald smith", "john smith"), one given name shortens the other's under the same
+    surname ("matt kraai", "matthew kraai"), or one is the other run together as a handle
+    ("lev abalkin", "levabalkin")?"""
+    if a == b or a.replace(" ", "") == b.replace(" ", ""):
+        return True
+    wa, wb = a.split(), b.split()
+    if set(wa) <= set(wb) or set(wb) <= set(wa):
+        return True
+    if len(wa) >= 2 and len(wb) >= 2 and wa[-1] == wb[-1]:
+        return wa[0].startswith(wb[0]) or wb[0].startswith(wa[0])
+    return False
 
 
 def github_noreply(email: str) -> tuple[str | None, str] | None:
