@@ -7544,6 +7544,11 @@ export interface components {
          */
         SuggestionView: {
             /**
+             * Alias Ids
+             * @description a split's aliases to move out; empty for a merge
+             */
+            alias_ids?: string[];
+            /**
              * Created At
              * Format: date-time
              */
@@ -7564,6 +7569,12 @@ export interface components {
              * Format: uuid
              */
             id: string;
+            /**
+             * Kind
+             * @description merge: merge the two developers; split: move alias_ids out of the developer (named twice in developer_ids), after an address that merged them was found shared
+             * @default merge
+             */
+            kind: string;
             /** Rule */
             rule: string;
             /** Score */

@@ -157,7 +157,9 @@ async def list_merge_suggestions(
         items=[
             SuggestionView(
                 id=s.id,
+                kind=s.kind,
                 developer_ids=live,
+                alias_ids=list(s.alias_ids),
                 rule=s.rule,
                 score=s.score,
                 evidence=s.evidence,

@@ -236,7 +236,16 @@ class SuggestionView(BaseModel):
     )
 
     id: UUID
+    kind: str = Field(
+        default="merge",
+        description="merge: merge the two developers; split: move alias_ids out of the "
+        "developer (named twice in developer_ids), after an address that merged them was "
+        "found shared",
+    )
     developer_ids: list[UUID] = Field(description="the two developers, as they are now")
+    alias_ids: list[UUID] = Field(
+        default_factory=list, description="a split's aliases to move out; empty for a merge"
+    )
     rule: str
     score: float
     evidence: list[str]

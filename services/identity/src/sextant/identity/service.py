@@ -375,10 +375,13 @@ async def _pending(session: AsyncSession, tenant: UUID, suggestion_id: UUID) -> 
 
 
 async def confirm_suggestion(session: AsyncSession, change: Change, suggestion_id: UUID) -> UUID:
-    """Merge the suggested pair (the older developer survives); returns the survivor."""
+    """Merge the suggested pair (the older developer survives); returns the survivor. A
+    split suggestion moves its aliases out instead; returns the developer split."""
     tenant = change.tenant
     await repository.lock_tenant_resolution(session, tenant)
     suggestion = await _pending(session, tenant, suggestion_id)
+    if suggestion.kind == "split":
+        return await _confirm_split(session, change, suggestion)
     live = await repository.live_ids(
         session, tenant, [suggestion.developer_a, suggestion.developer_b]
     )
@@ -425,6 +428,34 @@ async def confirm_suggestion(session: AsyncSession, change: Change, suggestion_i
         {"status": "confirmed", "survivor_id": str(survivor)},
     )
     return survivor
+
+
+async def _confirm_split(session: AsyncSession, change: Change, suggestion: SuggestionRow) -> UUID:
+    """Move the suggested aliases out of the developer holding them now (:func:`split`)."""
+    tenant = change.tenant
+    live = await repository.live_ids(session, tenant, [suggestion.developer_a])
+    developer = live.get(suggestion.developer_a, suggestion.developer_a)
+    held = set(await repository.alias_ids_of(session, tenant, developer))
+    moving = [a for a in suggestion.alias_ids if a in held]
+    if not moving or set(moving) == held:
+        raise Conflict(
+            f"suggestion {suggestion.id}: its aliases were moved since; split by hand",
+            alias_ids=[str(a) for a in suggestion.alias_ids],
+        )
+    await split(session, change, developer, moving)
+    await repository.decide_suggestion(
+        session, tenant, suggestion.id, status="confirmed", decided_by=change.actor, at=_now()
+    )
+    await _audit(
+        session,
+        change,
+        "identity.merge_suggestion.confirm",
+        "merge_suggestion",
+        suggestion.id,
+        {"status": "pending", "developer_ids": [str(developer)]},
+        {"status": "confirmed", "alias_ids": [str(a) for a in moving]},
+    )
+    return developer
 
 
 async def reject_suggestion(session: AsyncSession, change: Change, suggestion_id: UUID) -> None:

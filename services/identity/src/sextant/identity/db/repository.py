@@ -72,6 +72,8 @@ class SuggestionRow:
     created_at: datetime
     decided_at: datetime | None = None
     decided_by: str | None = None
+    kind: str = "merge"  # or "split": ``alias_ids`` out of ``developer_a``
+    alias_ids: tuple[UUID, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -848,6 +850,73 @@ async def aliases_of(session: AsyncSession, tenant_id: UUID, developer_id: UUID)
     return [_alias(r, keys[r["id"]]) for r in rows]
 
 
+# shared addresses ----------------------------------------------------------------------
+
+_NAMES_AT_ADDRESS = (
+    "WITH added AS ("  # noqa: S608 (schema: a constant identifier)
+    f"  INSERT INTO {SCHEMA}.address_names (tenant_id, address, name) VALUES ($1, $2, $3)"
+    "  ON CONFLICT DO NOTHING RETURNING name"
+    f") SELECT name, false AS new FROM {SCHEMA}.address_names"
+    "  WHERE tenant_id = $1 AND address = $2"
+    " UNION ALL SELECT name, true FROM added"
+)
+
+
+async def names_at_address(
+    session: AsyncSession, tenant_id: UUID, address: str, name: str
+) -> tuple[set[str], bool]:
+    """Record that ``address`` was seen under ``name``, in one round trip: the names it was
+    seen under, this one included, and whether this one is new. Called under the address's
+    key lock (attribution takes it first), so two aliases of one address count in turn."""
+    driver = await driver_connection(session)
+    rows = await driver.fetch(_NAMES_AT_ADDRESS, tenant_id, address, name)
+    return {r["name"] for r in rows}, any(r["new"] for r in rows)
+
+
+@dataclass(frozen=True)
+class AddressAlias:
+    """An alias stored with an address key, and the live developer holding it."""
+
+    alias_id: UUID
+    developer_id: UUID
+    locked: bool
+    display_name: str | None
+
+
+async def aliases_at_address(
+    session: AsyncSession, tenant_id: UUID, key: str
+) -> list[AddressAlias]:
+    """The aliases holding the key ``email:<address>``, oldest first, with their live
+    developers."""
+    query = (
+        sa.select(
+            aliases.c.id,
+            developers.c.id.label("developer_id"),
+            developers.c.locked,
+            aliases.c.display_name,
+        )
+        .select_from(
+            alias_keys.join(
+                aliases,
+                sa.and_(
+                    aliases.c.tenant_id == alias_keys.c.tenant_id,
+                    aliases.c.id == alias_keys.c.alias_id,
+                ),
+            ).join(
+                developers,
+                sa.and_(
+                    developers.c.tenant_id == aliases.c.tenant_id,
+                    developers.c.id == aliases.c.developer_id,
+                ),
+            )
+        )
+        .where(alias_keys.c.tenant_id == tenant_id, alias_keys.c.key == key)
+        .order_by(aliases.c.first_seen_at, aliases.c.id)
+    )
+    rows = (await session.execute(query)).mappings()
+    return [AddressAlias(r["id"], r["developer_id"], r["locked"], r["display_name"]) for r in rows]
+
+
 # merge suggestions ---------------------------------------------------------------------
 
 
@@ -863,6 +932,8 @@ async def add_suggestion(session: AsyncSession, tenant_id: UUID, row: Suggestion
             evidence=row.evidence,
             status=row.status,
             created_at=row.created_at,
+            kind=row.kind,
+            alias_ids=list(row.alias_ids),
         )
     )
 
@@ -1080,6 +1151,8 @@ def _suggestion(row: sa.RowMapping) -> SuggestionRow:
         created_at=row["created_at"],
         decided_at=row["decided_at"],
         decided_by=row["decided_by"],
+        kind=row["kind"],
+        alias_ids=tuple(row["alias_ids"]),
     )
 
 

@@ -152,6 +152,20 @@ def same_person_spellings(a: str, b: str) -> bool:
     return False
 
 
+def mailbox_handle(email: str) -> str:
+    """The handle an address's mailbox spells: ``schnaitterm@ucf.edu`` → schnaitterm."""
+    return re.sub(r"[-_.]", "", mailbox(email).rpartition("@")[0])
+
+
+def address_keys(email: str, name: str | None) -> set[str]:
+    """The keys an address gives an alias named ``name`` (normalized): what a shared
+    address takes away — its email key, and its mailbox as a handle unless the name
+    spells it anyway."""
+    handle = mailbox_handle(email)
+    spelled = name is not None and name.replace(" ", "") == handle
+    return {f"email:{mailbox(email)}", *([] if spelled else [f"handle:{handle}"])}
+
+
 def github_noreply(email: str) -> tuple[str | None, str] | None:
     """``<id>+<login>@users.noreply.github.com`` or ``<login>@…``: (id, login)."""
     match = _NOREPLY.match(email)
@@ -228,7 +242,7 @@ def keys_for(actor: Actor) -> list[Key]:
     # The local part of a personal address is a handle too: "schnaitterm@ucf.edu" and the
     # GitHub login schnaitterm; evidence.name_link judges how rare it is.
     if email and personal:
-        handles.add(re.sub(r"[-_.]", "", mailbox(email).rpartition("@")[0]))
+        handles.add(mailbox_handle(email))
     keys.extend(
         Key(f"handle:{handle}", NAME_SCORE, "a login or mailbox that spells the name")
         for handle in sorted(handles)

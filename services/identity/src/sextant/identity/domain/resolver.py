@@ -26,11 +26,13 @@ from sextant.identity.domain.evidence import (
 from sextant.identity.domain.keys import (
     AUTO_MERGE_SCORE,
     Key,
+    address_keys,
     is_shared_address,
     keys_for,
     normalize_email,
     normalize_name,
 )
+
 
 @dataclasses.dataclass(frozen=True)
 class Union:
@@ -79,8 +81,14 @@ class Resolver:
         owner: dict[str, int] = {}
         carriers: dict[str, list[tuple[int, Key]]] = defaultdict(list)
         for i, actor in enumerate(actors):
+            email = normalize_email(actor.email)
+            shared = (
+                address_keys(email, normalize_name(actor.display_name))
+                if email in relays and email is not None
+                else set()
+            )
             for key in keys_for(actor):
-                if key.value.removeprefix("bot|").removeprefix("email:") in relays:
+                if key.value.removeprefix("bot|") in shared:
                     continue
                 if self.name_evidence and is_name_key(key.value):
                     if i not in facts:
