@@ -485,6 +485,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/developers/{developer_id}/merges": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The merges behind a developer, oldest first, a page at a time
+         * @description Every merge into the developer or into one merged into it, with the link and evidence
+         *     that made it (its detail shows the first 20); a developer merged away answers 404
+         *     naming the survivor.
+         */
+        get: operations["list_developer_merges"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/developers/{developer_id}/split": {
         parameters: {
             query?: never;
@@ -3641,6 +3663,7 @@ export interface components {
          *           "alias_ids": [
          *             "018f2a3b-5d6e-7f80-9a1b-2c3d4e5f6a7b"
          *           ],
+         *           "id": "018f2a3d-0b1c-7d2e-8f3a-4b5c6d7e8f9b",
          *           "merged_at": "2026-12-01T09:30:00Z",
          *           "merged_id": "018f2a3b-4c5d-7e6f-8a9b-0c1d2e3f4a6c",
          *           "rule": "same full name (0.004 others expected to carry the name among 120; same handle ada)",
@@ -3666,9 +3689,14 @@ export interface components {
             locked: boolean;
             /**
              * Merges
-             * @description the merges that brought this developer's aliases together, oldest first
+             * @description the merges that brought this developer's aliases together, oldest first: the first 20; the rest from GET /v1/developers/{id}/merges
              */
             merges?: components["schemas"]["MergeView"][];
+            /**
+             * Merges Next Cursor
+             * @description more merges than shown: pass as ?cursor= to GET /v1/developers/{id}/merges for the next page; null when all are shown
+             */
+            merges_next_cursor?: string | null;
         };
         /** DeveloperList */
         DeveloperList: {
@@ -5032,6 +5060,16 @@ export interface components {
              */
             team_id: string;
         };
+        /** MergeList */
+        MergeList: {
+            /** Items */
+            items: components["schemas"]["MergeView"][];
+            /**
+             * Next Cursor
+             * @description pass as ?cursor= for the next page; absent on the last
+             */
+            next_cursor?: string | null;
+        };
         /**
          * MergeRequest
          * @example {
@@ -5061,6 +5099,7 @@ export interface components {
          *       "alias_ids": [
          *         "018f2a3b-5d6e-7f80-9a1b-2c3d4e5f6a7b"
          *       ],
+         *       "id": "018f2a3d-0b1c-7d2e-8f3a-4b5c6d7e8f9b",
          *       "merged_at": "2026-12-01T09:30:00Z",
          *       "merged_id": "018f2a3b-4c5d-7e6f-8a9b-0c1d2e3f4a6c",
          *       "rule": "same full name (0.004 others expected to carry the name among 120; same handle ada)",
@@ -5079,6 +5118,12 @@ export interface components {
              * @description the aliases the merged developer brought
              */
             alias_ids: string[];
+            /**
+             * Id
+             * Format: uuid
+             * @description the merge's id
+             */
+            id: string;
             /**
              * Merged At
              * Format: date-time
@@ -6842,6 +6887,7 @@ export interface components {
          *             "alias_ids": [
          *               "018f2a3b-5d6e-7f80-9a1b-2c3d4e5f6a7b"
          *             ],
+         *             "id": "018f2a3d-0b1c-7d2e-8f3a-4b5c6d7e8f9b",
          *             "merged_at": "2026-12-01T09:30:00Z",
          *             "merged_id": "018f2a3b-4c5d-7e6f-8a9b-0c1d2e3f4a6c",
          *             "rule": "same full name (0.004 others expected to carry the name among 120; same handle ada)",
@@ -6881,6 +6927,7 @@ export interface components {
          *             "alias_ids": [
          *               "018f2a3b-5d6e-7f80-9a1b-2c3d4e5f6a7b"
          *             ],
+         *             "id": "018f2a3d-0b1c-7d2e-8f3a-4b5c6d7e8f9b",
          *             "merged_at": "2026-12-01T09:30:00Z",
          *             "merged_id": "018f2a3b-4c5d-7e6f-8a9b-0c1d2e3f4a6c",
          *             "rule": "same full name (0.004 others expected to carry the name among 120; same handle ada)",
@@ -10656,6 +10703,97 @@ export interface operations {
             };
             /** @description the body is over the gateway's limit */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description over the tenant's, the key's or the address's rate: retry after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the service behind this route or a database is unavailable: nothing was changed */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_developer_merges: {
+        parameters: {
+            query?: {
+                /** @description at most this many on the page */
+                limit?: number;
+                /** @description the previous page's next_cursor; none for the first */
+                cursor?: string | null;
+            };
+            header?: never;
+            path: {
+                /** @description the developer's id */
+                developer_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MergeList"];
+                };
+            };
+            /** @description a ?scope= given twice, or a value the service cannot use */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no token, or an expired, revoked or unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role or tenant may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the ?scope= or the object named is not the caller's tenant's */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -75,3 +75,29 @@ async def test_a_developers_detail_shows_the_link_that_placed_each_alias_and_its
     [alias] = [a for a in moved.json()["aliases"] if a["id"] == moved_alias]
     assert alias["placed_by"] == f"moved by tenant_admin-1 from developer {bridge}"
     assert alias["placed_score"] is None
+
+
+async def test_a_developers_detail_shows_its_first_twenty_merges_and_pages_the_rest(
+    identity: Identity,
+) -> None:
+    people = [person(f"Person {chr(97 + i)}{chr(97 + i)}", f"p{i}@x{i}.test") for i in range(22)]
+    survivor, *others = await identity.attribute(*people)
+    assert len({survivor, *others}) == 22
+    merged = await identity.client.post(
+        "/v1/developers/merge",
+        json={"survivor_id": str(survivor), "merged_ids": [str(o) for o in others]},
+        headers=identity.admin,
+    )
+    assert merged.status_code == 200, merged.text
+    assert len(merged.json()["merges"]) == 20  # 21 merges: the detail shows 20
+    cursor = merged.json()["merges_next_cursor"]
+    assert cursor is not None
+    url = f"/v1/developers/{survivor}/merges"
+    rest = await identity.client.get(url, params={"cursor": cursor}, headers=identity.member)
+    assert rest.status_code == 200, rest.text
+    assert len(rest.json()["items"]) == 1 and rest.json()["next_cursor"] is None
+    shown = {m["id"] for m in merged.json()["merges"]} | {rest.json()["items"][0]["id"]}
+    whole = await identity.client.get(url, params={"limit": 21}, headers=identity.member)
+    assert {m["id"] for m in whole.json()["items"]} == shown and len(shown) == 21
+    gone = await identity.client.get(f"/v1/developers/{others[0]}/merges", headers=identity.member)
+    assert gone.status_code == 404 and gone.json()["merged_into"] == str(survivor)

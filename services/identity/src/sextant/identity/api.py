@@ -28,6 +28,7 @@ from sextant.identity.schemas import (
     MembershipCreate,
     MembershipList,
     MembershipView,
+    MergeList,
     MergeRequest,
     MergeView,
     MoveRequest,
@@ -245,6 +246,30 @@ async def get_developer(
     return await _detail(session, caller.tenant(PER_TENANT), developer_id)
 
 
+@router.get(
+    "/developers/{developer_id}/merges",
+    response_model=MergeList,
+    summary="The merges behind a developer, oldest first, a page at a time",
+)
+async def list_developer_merges(
+    developer_id: DeveloperId,
+    caller: Reader,
+    session: Session,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> MergeList:
+    """Every merge into the developer or into one merged into it, with the link and evidence
+    that made it (its detail shows the first 20); a developer merged away answers 404
+    naming the survivor."""
+    rows = await service.merges_of(
+        session, caller.tenant(PER_TENANT), developer_id, limit, after_id(cursor)
+    )
+    return MergeList(
+        items=[MergeView(**vars(m)) for m in rows],
+        next_cursor=next_cursor(rows, limit, lambda m: m.id),
+    )
+
+
 @router.post(
     "/developers/{developer_id}/split",
     response_model=SplitReply,
@@ -398,6 +423,7 @@ async def _detail(session: AsyncSession, tenant: UUID, developer_id: UUID) -> De
         locked=developer.locked,
         aliases=[_alias(a) for a in aliases],
         merges=[MergeView(**vars(m)) for m in merges],
+        merges_next_cursor=next_cursor(merges, service.DETAIL_MERGES, lambda m: m.id),
     )
 
 

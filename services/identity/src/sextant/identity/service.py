@@ -73,11 +73,34 @@ async def live_developer(session: AsyncSession, tenant: UUID, developer_id: UUID
     return developer
 
 
+# The merges a developer's detail shows; the rest are paged (GET /v1/developers/{id}/merges).
+DETAIL_MERGES = 20
+
+
 async def developer_with_aliases(
     session: AsyncSession, tenant: UUID, developer_id: UUID
 ) -> tuple[DeveloperRow, list[AliasRow], list[repository.MergeRow]]:
-    """The live developer, its aliases (each with the link that placed it) and the merges
-    that brought them together; 404 naming the survivor for a merged-away developer."""
+    """The live developer, its aliases (each with the link that placed it) and the first
+    :data:`DETAIL_MERGES` merges that brought them together; 404 naming the survivor for a
+    merged-away developer."""
+    developer = await live_for_read(session, tenant, developer_id)
+    return (
+        developer,
+        await repository.aliases_of(session, tenant, developer_id),
+        await repository.merges_behind(session, tenant, developer_id, DETAIL_MERGES),
+    )
+
+
+async def merges_of(
+    session: AsyncSession, tenant: UUID, developer_id: UUID, limit: int, after: UUID | None
+) -> list[repository.MergeRow]:
+    """A page of the merges behind a live developer (404 as :func:`developer_with_aliases`)."""
+    await live_for_read(session, tenant, developer_id)
+    return await repository.merges_behind(session, tenant, developer_id, limit, after)
+
+
+async def live_for_read(session: AsyncSession, tenant: UUID, developer_id: UUID) -> DeveloperRow:
+    """The developer, or 404 (naming the survivor when it was merged away)."""
     developer = await repository.get_developer(session, tenant, developer_id)
     if developer is None:
         raise NotFound(f"no developer {developer_id}")
@@ -86,11 +109,7 @@ async def developer_with_aliases(
             f"developer {developer_id} was merged into {developer.merged_into}",
             merged_into=str(developer.merged_into),
         )
-    return (
-        developer,
-        await repository.aliases_of(session, tenant, developer_id),
-        await repository.merges_behind(session, tenant, developer_id),
-    )
+    return developer
 
 
 async def merge(

@@ -435,6 +435,7 @@ async def move_aliases(
 class MergeRow:
     """One merge that made a developer what it is: who was merged into whom, by which link."""
 
+    id: UUID
     survivor_id: UUID
     merged_id: UUID
     alias_ids: list[UUID]
@@ -445,18 +446,28 @@ class MergeRow:
 
 
 async def merges_behind(
-    session: AsyncSession, tenant_id: UUID, developer_id: UUID
+    session: AsyncSession,
+    tenant_id: UUID,
+    developer_id: UUID,
+    limit: int,
+    after: UUID | None = None,
 ) -> list[MergeRow]:
     """The merges into ``developer_id`` and into every developer merged into it, oldest
-    first: the links, with their evidence, that brought its aliases together."""
+    first: the links, with their evidence, that brought its aliases together (``limit`` of
+    them, after the merge ``after``)."""
     absorbed = _absorbed(tenant_id, [developer_id])
-    rows = await session.execute(
+    query = (
         sa.select(merges)
         .where(merges.c.tenant_id == tenant_id, merges.c.survivor_id.in_(sa.select(absorbed.c.id)))
         .order_by(merges.c.merged_at, merges.c.id)
+        .limit(limit)
     )
+    if after is not None:
+        query = query.where(_after_row(merges, merges.c.merged_at, after))
+    rows = await session.execute(query)
     return [
         MergeRow(
+            r["id"],
             r["survivor_id"],
             r["merged_id"],
             list(r["alias_ids"]),
