@@ -443,6 +443,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/developers/revisit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Weigh the tenant's name links again against its names as they are now
+         * @description Early name links were judged against few names ("among 0 names seen so far"): each
+         *     alias a name link placed whose link no longer merges becomes a suggestion to split it
+         *     out, and pending merge suggestions get today's score. Nothing is merged or split.
+         */
+        post: operations["revisit_name_links"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/developers/{developer_id}": {
         parameters: {
             query?: never;
@@ -6279,6 +6301,25 @@ export interface components {
              */
             minimum: number;
         };
+        /**
+         * RevisitReply
+         * @example {
+         *       "rescored": 3,
+         *       "suggested": 1
+         *     }
+         */
+        RevisitReply: {
+            /**
+             * Rescored
+             * @description pending merge suggestions given today's score
+             */
+            rescored: number;
+            /**
+             * Suggested
+             * @description new suggestions to split an alias a name link placed
+             */
+            suggested: number;
+        };
         /** RoundsView */
         RoundsView: {
             /**
@@ -10518,6 +10559,80 @@ export interface operations {
             };
             /** @description Validation Error */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description over the tenant's, the key's or the address's rate: retry after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the service behind this route or a database is unavailable: nothing was changed */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    revisit_name_links: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RevisitReply"];
+                };
+            };
+            /** @description a ?scope= given twice, or a value the service cannot use */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no token, or an expired, revoked or unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role or tenant may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the ?scope= or the object named is not the caller's tenant's */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -101,3 +101,41 @@ async def test_a_developers_detail_shows_its_first_twenty_merges_and_pages_the_r
     assert {m["id"] for m in whole.json()["items"]} == shown and len(shown) == 21
     gone = await identity.client.get(f"/v1/developers/{others[0]}/merges", headers=identity.member)
     assert gone.status_code == 404 and gone.json()["merged_into"] == str(survivor)
+
+
+async def test_a_tenants_first_name_links_are_revisited_once_its_names_have_grown(
+    identity: Identity,
+) -> None:
+    # The synthetic namesake scenario: a new tenant's first "David Smith" aliases are judged
+    # among 0 names and merge, as does a rare name.
+    early = await identity.attribute(
+        person("David Smith", "david.smith@gmail.com"),
+        person("David Smith", "dsmith@yahoo.com"),
+        person("Ottoline Marchbanks", "om@one.test"),
+        person("Ottoline Marchbanks", "ottoline@two.test"),
+    )
+    assert early[0] == early[1] and early[2] == early[3]
+    # Then 300 people join, half of them Davids, half Smiths: among 302 names, about 43
+    # others are expected to be called David Smith (302 * (151/402)^2), so the first link
+    # is worth 0.5 / 43 as odds, about 0.01, far below a merge.
+    crowd = [person(f"David Sn{i}x", f"d{i}@corp{i}.test") for i in range(150)]
+    crowd += [person(f"Gv{i}x Smith", f"s{i}@firm{i}.test") for i in range(150)]
+    await identity.attribute(*crowd)
+
+    revisit = await identity.client.post("/v1/developers/revisit", headers=identity.admin)
+    assert revisit.status_code == 200, revisit.text
+    assert revisit.json() == {"rescored": 0, "suggested": 1}
+    [split] = await pending(identity)
+    assert split["kind"] == "split" and split["developer_ids"] == [str(early[0])] * 2
+    evidence = split["evidence"]
+    assert isinstance(evidence, list) and evidence[0] == "name:david smith"
+    assert "among 0 names seen so far" in evidence[1]  # how it was judged then
+    assert "among 302 names seen so far" in evidence[2]  # and now
+    assert "43 others expected" in evidence[2]
+    assert split["score"] == 0.012  # odds 0.5 / 42.6 = 0.0117, as a probability 0.0116
+    # Nothing was split silently, and asking again suggests nothing more.
+    assert len(await identity.aliases(early[0])) == 2
+    again = await identity.client.post("/v1/developers/revisit", headers=identity.admin)
+    assert again.json() == {"rescored": 0, "suggested": 0}
+    forbidden = await identity.client.post("/v1/developers/revisit", headers=identity.member)
+    assert forbidden.status_code == 403

@@ -32,6 +32,7 @@ from sextant.identity.schemas import (
     MergeRequest,
     MergeView,
     MoveRequest,
+    RevisitReply,
     SplitReply,
     SplitRequest,
     SuggestionList,
@@ -128,6 +129,19 @@ async def merge_developers(
     change = _change(caller, state)
     survivor = await service.merge(session, change, body.survivor_id, body.merged_ids)
     return await _detail(session, change.tenant, survivor)
+
+
+@router.post(
+    "/developers/revisit",
+    response_model=RevisitReply,
+    summary="Weigh the tenant's name links again against its names as they are now",
+)
+async def revisit_name_links(caller: Admin, session: Session, state: State) -> RevisitReply:
+    """Early name links were judged against few names ("among 0 names seen so far"): each
+    alias a name link placed whose link no longer merges becomes a suggestion to split it
+    out, and pending merge suggestions get today's score. Nothing is merged or split."""
+    done = await service.revisit(session, _change(caller, state))
+    return RevisitReply(rescored=done.rescored, suggested=done.suggested)
 
 
 @router.get(

@@ -406,6 +406,7 @@ class Placing:
         self.tenant_locked = False
         self.named: set[str] = set()  # population entries of the new aliases
         self.known_named: set[str] = set()  # ... and of the aliases found holding keys
+        self.stored: set[str] = set()  # the fingerprints this event stored (names uncounted)
         # The event's last new alias, and its attributed copy given its developer: stored
         # by the statement storing that alias, with the names to count, when nothing
         # follows it (then ``written``).
@@ -546,7 +547,9 @@ class Placing:
             read = await self.read_again(print_, keys, facts)
         found = [h for h in read.held if h.key in values]
         counts = dict(read.counts)
-        for held in found:  # already counted: no need to count them again
+        for held in found:  # already counted (unless this event stored it): not again
+            if fingerprint(held.alias) in self.stored:
+                continue
             if name := normalize_name(held.alias.display_name):
                 self.known_named |= repository.population_entries(name, domain_of(held.alias.email))
         if not any(is_name_key(h.key) for h in found):
@@ -670,6 +673,7 @@ class Placing:
             placed,
         )
         if stored == "stored":
+            self.stored.add(print_)
             self.stale.update(k.value for k in keys)
             self.written = copy
             self.alias_ids[print_] = alias_id

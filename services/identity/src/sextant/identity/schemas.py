@@ -271,6 +271,13 @@ class SuggestionView(BaseModel):
     decided_by: str | None
 
 
+class RevisitReply(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"rescored": 3, "suggested": 1}]})
+
+    rescored: int = Field(description="pending merge suggestions given today's score")
+    suggested: int = Field(description="new suggestions to split an alias a name link placed")
+
+
 class SuggestionList(BaseModel):
     items: list[SuggestionView]
     next_cursor: str | None = Field(

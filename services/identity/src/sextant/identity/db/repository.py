@@ -839,12 +839,25 @@ async def get_developer(
 
 
 async def aliases_of(session: AsyncSession, tenant_id: UUID, developer_id: UUID) -> list[AliasRow]:
+    return await _aliases_where(
+        session, tenant_id, aliases.c.tenant_id == tenant_id, aliases.c.developer_id == developer_id
+    )
+
+
+async def aliases_placed_by_name(session: AsyncSession, tenant_id: UUID) -> list[AliasRow]:
+    """The aliases a name link placed (scored below an identifier's 1.0), oldest first."""
+    return await _aliases_where(
+        session, tenant_id, aliases.c.tenant_id == tenant_id, aliases.c.placed_score < 1.0
+    )
+
+
+async def _aliases_where(
+    session: AsyncSession, tenant_id: UUID, *where: sa.ColumnElement[bool]
+) -> list[AliasRow]:
     rows = (
         (
             await session.execute(
-                sa.select(aliases)
-                .where(aliases.c.tenant_id == tenant_id, aliases.c.developer_id == developer_id)
-                .order_by(aliases.c.first_seen_at, aliases.c.id)
+                sa.select(aliases).where(*where).order_by(aliases.c.first_seen_at, aliases.c.id)
             )
         )
         .mappings()
@@ -986,6 +999,16 @@ async def get_suggestion(
         .first()
     )
     return _suggestion(row) if row else None
+
+
+async def rescore_suggestion(
+    session: AsyncSession, tenant_id: UUID, suggestion_id: UUID, score: float, evidence: list[str]
+) -> None:
+    await session.execute(
+        merge_suggestions.update()
+        .where(merge_suggestions.c.tenant_id == tenant_id, merge_suggestions.c.id == suggestion_id)
+        .values(score=score, evidence=evidence)
+    )
 
 
 async def decide_suggestion(
