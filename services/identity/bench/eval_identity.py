@@ -24,7 +24,7 @@ from itertools import combinations
 from pathlib import Path
 
 from sextant.contracts.events.common import Actor
-from sextant.identity.domain import evidence
+from sextant.identity.domain import evidence, keys, resolver
 from sextant.identity.domain.evidence import is_name_key
 from sextant.identity.domain.keys import EXACT_SCORE, is_relay, normalize_email, normalize_name
 from sextant.identity.domain.resolver import Resolver
@@ -113,6 +113,31 @@ def prior_scaled(factor: float) -> Callable[[list[dict[str, str]]], list[object]
     return method
 
 
+def shared_after(names: int) -> Callable[[list[dict[str, str]]], list[object]]:
+    """Sextant with an address shared once seen under ``names`` unrelated names (2: the
+    pairwise variant); the kept rule is keys.SHARED_ADDRESS_NAMES."""
+
+    def method(rows: list[dict[str, str]]) -> list[object]:
+        saved = keys.SHARED_ADDRESS_NAMES
+        keys.SHARED_ADDRESS_NAMES = names
+        try:
+            return list(Resolver().resolve(actors_of(rows)))
+        finally:
+            keys.SHARED_ADDRESS_NAMES = saved
+
+    return method
+
+
+def shared_by_distinct_names(rows: list[dict[str, str]]) -> list[object]:
+    """Sextant with the old shared-address rule: four distinct names, spellings unjoined."""
+    saved = resolver.is_shared_address
+    resolver.is_shared_address = lambda names: len(set(names)) >= keys.SHARED_ADDRESS_NAMES
+    try:
+        return list(Resolver().resolve(actors_of(rows)))
+    finally:
+        resolver.is_shared_address = saved
+
+
 def relay_pairs(rows: list[dict[str, str]], labels: list[object]) -> int:
     """Pairs put together that share a relay or role address under different names."""
     using: dict[str, list[int]] = defaultdict(list)
@@ -160,6 +185,9 @@ def evaluate(repo: str) -> dict[str, tuple[float, float, float, float, float, fl
         ("prior odds / 3", prior_scaled(1 / 3)),
         ("prior odds x 3", prior_scaled(3)),
         ("names suggested", names_suggested),
+        ("shared: 4 names", shared_by_distinct_names),
+        ("shared: 3 unrel", shared_after(3)),
+        ("shared: 2 unrel", shared_after(2)),
     ):
         predicted = pairs(method(rows))
         strict = score(predicted, truth, lambda p: True)

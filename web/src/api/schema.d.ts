@@ -443,6 +443,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/developers/revisit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Weigh the tenant's name links again against its names as they are now
+         * @description Early name links were judged against few names ("among 0 names seen so far"): each
+         *     alias a name link placed whose link no longer merges becomes a suggestion to split it
+         *     out, and pending merge suggestions get today's score. Nothing is merged or split.
+         */
+        post: operations["revisit_name_links"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/developers/{developer_id}": {
         parameters: {
             query?: never;
@@ -478,6 +500,28 @@ export interface paths {
          *     still do), or unlocks it.
          */
         put: operations["lock_developer"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/developers/{developer_id}/merges": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The merges behind a developer, oldest first, a page at a time
+         * @description Every merge into the developer or into one merged into it, with the link and evidence
+         *     that made it (its detail shows the first 20); a developer merged away answers 404
+         *     naming the survivor.
+         */
+        get: operations["list_developer_merges"];
+        put?: never;
         post?: never;
         delete?: never;
         options?: never;
@@ -3647,6 +3691,7 @@ export interface components {
          *           "alias_ids": [
          *             "018f2a3b-5d6e-7f80-9a1b-2c3d4e5f6a7b"
          *           ],
+         *           "id": "018f2a3d-0b1c-7d2e-8f3a-4b5c6d7e8f9b",
          *           "merged_at": "2026-12-01T09:30:00Z",
          *           "merged_id": "018f2a3b-4c5d-7e6f-8a9b-0c1d2e3f4a6c",
          *           "rule": "same full name (0.004 others expected to carry the name among 120; same handle ada)",
@@ -3672,9 +3717,14 @@ export interface components {
             locked: boolean;
             /**
              * Merges
-             * @description the merges that brought this developer's aliases together, oldest first
+             * @description the merges that brought this developer's aliases together, oldest first: the first 20; the rest from GET /v1/developers/{id}/merges
              */
             merges?: components["schemas"]["MergeView"][];
+            /**
+             * Merges Next Cursor
+             * @description more merges than shown: pass as ?cursor= to GET /v1/developers/{id}/merges for the next page; null when all are shown
+             */
+            merges_next_cursor?: string | null;
         };
         /** DeveloperList */
         DeveloperList: {
@@ -5038,6 +5088,16 @@ export interface components {
              */
             team_id: string;
         };
+        /** MergeList */
+        MergeList: {
+            /** Items */
+            items: components["schemas"]["MergeView"][];
+            /**
+             * Next Cursor
+             * @description pass as ?cursor= for the next page; absent on the last
+             */
+            next_cursor?: string | null;
+        };
         /**
          * MergeRequest
          * @example {
@@ -5067,6 +5127,7 @@ export interface components {
          *       "alias_ids": [
          *         "018f2a3b-5d6e-7f80-9a1b-2c3d4e5f6a7b"
          *       ],
+         *       "id": "018f2a3d-0b1c-7d2e-8f3a-4b5c6d7e8f9b",
          *       "merged_at": "2026-12-01T09:30:00Z",
          *       "merged_id": "018f2a3b-4c5d-7e6f-8a9b-0c1d2e3f4a6c",
          *       "rule": "same full name (0.004 others expected to carry the name among 120; same handle ada)",
@@ -5085,6 +5146,12 @@ export interface components {
              * @description the aliases the merged developer brought
              */
             alias_ids: string[];
+            /**
+             * Id
+             * Format: uuid
+             * @description the merge's id
+             */
+            id: string;
             /**
              * Merged At
              * Format: date-time
@@ -6240,6 +6307,25 @@ export interface components {
              */
             minimum: number;
         };
+        /**
+         * RevisitReply
+         * @example {
+         *       "rescored": 3,
+         *       "suggested": 1
+         *     }
+         */
+        RevisitReply: {
+            /**
+             * Rescored
+             * @description pending merge suggestions given today's score
+             */
+            rescored: number;
+            /**
+             * Suggested
+             * @description new suggestions to split an alias a name link placed
+             */
+            suggested: number;
+        };
         /** RoundsView */
         RoundsView: {
             /**
@@ -6848,6 +6934,7 @@ export interface components {
          *             "alias_ids": [
          *               "018f2a3b-5d6e-7f80-9a1b-2c3d4e5f6a7b"
          *             ],
+         *             "id": "018f2a3d-0b1c-7d2e-8f3a-4b5c6d7e8f9b",
          *             "merged_at": "2026-12-01T09:30:00Z",
          *             "merged_id": "018f2a3b-4c5d-7e6f-8a9b-0c1d2e3f4a6c",
          *             "rule": "same full name (0.004 others expected to carry the name among 120; same handle ada)",
@@ -6887,6 +6974,7 @@ export interface components {
          *             "alias_ids": [
          *               "018f2a3b-5d6e-7f80-9a1b-2c3d4e5f6a7b"
          *             ],
+         *             "id": "018f2a3d-0b1c-7d2e-8f3a-4b5c6d7e8f9b",
          *             "merged_at": "2026-12-01T09:30:00Z",
          *             "merged_id": "018f2a3b-4c5d-7e6f-8a9b-0c1d2e3f4a6c",
          *             "rule": "same full name (0.004 others expected to carry the name among 120; same handle ada)",
@@ -7550,6 +7638,11 @@ export interface components {
          */
         SuggestionView: {
             /**
+             * Alias Ids
+             * @description a split's aliases to move out; empty for a merge
+             */
+            alias_ids?: string[];
+            /**
              * Created At
              * Format: date-time
              */
@@ -7570,6 +7663,12 @@ export interface components {
              * Format: uuid
              */
             id: string;
+            /**
+             * Kind
+             * @description merge: merge the two developers; split: move alias_ids out of the developer (named twice in developer_ids), after an address that merged them was found shared
+             * @default merge
+             */
+            kind: string;
             /** Rule */
             rule: string;
             /** Score */
@@ -10493,6 +10592,80 @@ export interface operations {
             };
         };
     };
+    revisit_name_links: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RevisitReply"];
+                };
+            };
+            /** @description a ?scope= given twice, or a value the service cannot use */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no token, or an expired, revoked or unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role or tenant may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the ?scope= or the object named is not the caller's tenant's */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description over the tenant's, the key's or the address's rate: retry after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the service behind this route or a database is unavailable: nothing was changed */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     get_developer: {
         parameters: {
             query?: never;
@@ -10651,6 +10824,97 @@ export interface operations {
             };
             /** @description the body is over the gateway's limit */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description over the tenant's, the key's or the address's rate: retry after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the service behind this route or a database is unavailable: nothing was changed */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_developer_merges: {
+        parameters: {
+            query?: {
+                /** @description at most this many on the page */
+                limit?: number;
+                /** @description the previous page's next_cursor; none for the first */
+                cursor?: string | null;
+            };
+            header?: never;
+            path: {
+                /** @description the developer's id */
+                developer_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MergeList"];
+                };
+            };
+            /** @description a ?scope= given twice, or a value the service cannot use */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no token, or an expired, revoked or unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role or tenant may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the ?scope= or the object named is not the caller's tenant's */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

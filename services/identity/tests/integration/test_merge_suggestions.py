@@ -162,3 +162,39 @@ async def test_suggestion_routes_refuse_bad_input(identity: Identity) -> None:
         ),
         404,
     )
+
+
+async def test_an_address_found_shared_merges_no_more_and_suggests_splitting_what_it_merged(
+    identity: Identity,
+) -> None:
+    home = "family@home.example.org"
+    ann, bob, carl = await identity.attribute(
+        person("Ann Lee", home), person("Bob Stone", home), person("Carl Marx", home)
+    )
+    assert ann == bob == carl  # three names at one address: still one person's, maybe
+    assert await pending(identity) == []
+    # A fourth unrelated name: the address is shared (keys.is_shared_address), a merge key
+    # no more, and what it merged becomes a suggestion to split, not a silent un-merge.
+    [dora] = await identity.attribute(person("Dora Bell", home))
+    assert dora != ann
+    assert len(await identity.aliases(ann)) == 3
+    [split] = await pending(identity)
+    assert split["kind"] == "split"
+    assert split["developer_ids"] == [str(ann), str(ann)]
+    assert split["evidence"][0] == f"email:{home}"  # type: ignore[index]
+    assert "4 unrelated names" in split["evidence"][1]  # type: ignore[index]
+    # A fifth name is kept apart too, and suggests nothing more.
+    [eve] = await identity.attribute(person("Eve Moss", home))
+    assert eve not in {ann, dora}
+    assert [s["id"] for s in await pending(identity)] == [split["id"]]
+
+    confirm = f"/v1/developers/merge-suggestions/{split['id']}/confirm"
+    response = await identity.client.post(confirm, headers=identity.admin)
+    assert response.status_code == 200, response.text
+    kept = response.json()
+    assert kept["id"] == str(ann)
+    assert [a["display_name"] for a in kept["aliases"]] == ["Ann Lee"]
+    moved = split["alias_ids"]
+    assert isinstance(moved, list) and len(moved) == 2
+    assert kept["aliases"][0]["id"] not in moved
+    assert await pending(identity) == []

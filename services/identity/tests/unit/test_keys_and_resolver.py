@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from sextant.contracts.events.common import Actor
-from sextant.identity.domain.keys import is_relay, keys_for, normalize_name
+from sextant.identity.domain.keys import (
+    is_relay,
+    is_shared_address,
+    keys_for,
+    normalize_name,
+    unrelated_names,
+)
 from sextant.identity.domain.resolver import Resolver
 
 
@@ -76,6 +82,28 @@ def test_an_address_used_under_many_names_is_a_relay_and_merges_no_one() -> None
     ]
     people = Resolver().resolve(shared)
     assert len(set(people)) == 5
+
+
+def test_one_persons_spellings_count_once_toward_a_shared_address() -> None:
+    spellings = ["matthew kraai", "matt kraai", "matthew james kraai", "matthewkraai"]
+    assert unrelated_names(spellings) == [set(spellings)]
+    assert not is_shared_address(spellings)
+    # Two unrelated names are one person often enough (Lev Abalkin and Alexander Belopolsky
+    # at one address in git): only four make an address shared.
+    assert not is_shared_address(["lev abalkin", "alexander belopolsky", "lev abalkin"])
+    assert not is_shared_address(["ann lee", "bob stone", "carl marx"])
+    assert is_shared_address(["ann lee", "bob stone", "carl marx", "dora bell"])
+    assert is_shared_address(["ann lee", "annie lee", "bob stone", "carl marx", "dora bell"])
+
+
+def test_an_address_seen_under_one_persons_four_spellings_still_merges_them() -> None:
+    people = Resolver().resolve(
+        [
+            actor(email="mk@kraai.example.org", display_name=name)
+            for name in ("Matthew Kraai", "Matt Kraai", "Matthew James Kraai", "matthewkraai")
+        ]
+    )
+    assert len(set(people)) == 1
 
 
 def test_a_subaddress_is_the_same_mailbox() -> None:

@@ -10,7 +10,12 @@ from sextant.contracts import uuid7
 from sextant.contracts.events.common import Actor
 from sextant.identity.domain.history import PastMerge, Span, first_overlap, restored_by_split
 from sextant.identity.domain.keys import AUTO_MERGE_SCORE, Key, keys_for
-from sextant.identity.domain.linking import Holder, place, shared_links
+from sextant.identity.domain.linking import (
+    Holder,
+    place,
+    shared_links,
+    splits_at_shared_address,
+)
 from sextant.identity.domain.resolver import Resolver
 
 EMAIL = Key("email:ada@example.org", 1.0, "same email address")
@@ -104,3 +109,24 @@ def test_memberships_overlap_on_shared_days_with_open_ends() -> None:
     assert first_overlap(existing, Span(date(2025, 12, 1), date(2025, 12, 31))) is None
     ongoing = [(uuid7(), Span(date(2025, 6, 1), None))]
     assert first_overlap(ongoing, Span(date(2030, 1, 1), date(2030, 1, 2))) == ongoing[0][0]
+
+
+def test_an_address_found_shared_suggests_moving_out_the_names_not_its_first() -> None:
+    one, two, alone = UUID(int=1), UUID(int=2), UUID(int=3)
+    ann, annie, bob, carl, dora, solo = (UUID(int=10 + i) for i in range(6))
+    names = ["ann lee", "annie lee", "bob stone", "carl marx", "dora bell"]
+    seen = [
+        (ann, one, "ann lee"),
+        (bob, one, "bob stone"),
+        (annie, one, "annie lee"),  # Ann's own spelling: stays
+        (carl, one, "carl marx"),
+        (dora, two, "dora bell"),
+        (solo, alone, None),
+    ]
+    [split] = splits_at_shared_address("email:family@home.example.org", seen, names)
+    assert split.developer_id == one
+    assert split.alias_ids == (bob, carl)
+    assert split.evidence == (
+        "email:family@home.example.org",
+        "seen under 4 unrelated names: ann lee, annie lee, bob stone, carl marx, dora bell",
+    )

@@ -28,9 +28,11 @@ from sextant.identity.schemas import (
     MembershipCreate,
     MembershipList,
     MembershipView,
+    MergeList,
     MergeRequest,
     MergeView,
     MoveRequest,
+    RevisitReply,
     SplitReply,
     SplitRequest,
     SuggestionList,
@@ -129,6 +131,19 @@ async def merge_developers(
     return await _detail(session, change.tenant, survivor)
 
 
+@router.post(
+    "/developers/revisit",
+    response_model=RevisitReply,
+    summary="Weigh the tenant's name links again against its names as they are now",
+)
+async def revisit_name_links(caller: Admin, session: Session, state: State) -> RevisitReply:
+    """Early name links were judged against few names ("among 0 names seen so far"): each
+    alias a name link placed whose link no longer merges becomes a suggestion to split it
+    out, and pending merge suggestions get today's score. Nothing is merged or split."""
+    done = await service.revisit(session, _change(caller, state))
+    return RevisitReply(rescored=done.rescored, suggested=done.suggested)
+
+
 @router.get(
     "/developers/merge-suggestions",
     response_model=SuggestionList,
@@ -157,7 +172,9 @@ async def list_merge_suggestions(
         items=[
             SuggestionView(
                 id=s.id,
+                kind=s.kind,
                 developer_ids=live,
+                alias_ids=list(s.alias_ids),
                 rule=s.rule,
                 score=s.score,
                 evidence=s.evidence,
@@ -241,6 +258,30 @@ async def get_developer(
     """One developer with every alias and the evidence that linked each; a developer merged
     away answers 404 naming the survivor."""
     return await _detail(session, caller.tenant(PER_TENANT), developer_id)
+
+
+@router.get(
+    "/developers/{developer_id}/merges",
+    response_model=MergeList,
+    summary="The merges behind a developer, oldest first, a page at a time",
+)
+async def list_developer_merges(
+    developer_id: DeveloperId,
+    caller: Reader,
+    session: Session,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> MergeList:
+    """Every merge into the developer or into one merged into it, with the link and evidence
+    that made it (its detail shows the first 20); a developer merged away answers 404
+    naming the survivor."""
+    rows = await service.merges_of(
+        session, caller.tenant(PER_TENANT), developer_id, limit, after_id(cursor)
+    )
+    return MergeList(
+        items=[MergeView(**vars(m)) for m in rows],
+        next_cursor=next_cursor(rows, limit, lambda m: m.id),
+    )
 
 
 @router.post(
@@ -396,6 +437,7 @@ async def _detail(session: AsyncSession, tenant: UUID, developer_id: UUID) -> De
         locked=developer.locked,
         aliases=[_alias(a) for a in aliases],
         merges=[MergeView(**vars(m)) for m in merges],
+        merges_next_cursor=next_cursor(merges, service.DETAIL_MERGES, lambda m: m.id),
     )
 
 

@@ -29,6 +29,7 @@ Both go in the statement storing the event's last new alias, when nothing follow
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -59,12 +60,25 @@ from sextant.identity.domain.evidence import (
     is_name_key,
     name_link,
 )
-from sextant.identity.domain.keys import Key, keys_for, normalize_name
-from sextant.identity.domain.linking import Holder, Suggestion, place
+from sextant.identity.domain.keys import (
+    Key,
+    address_keys,
+    is_shared_address,
+    keys_for,
+    normalize_name,
+)
+from sextant.identity.domain.linking import (
+    Holder,
+    Suggestion,
+    place,
+    splits_at_shared_address,
+)
 from sextant.runtime.consumer import each_in_context
 from sextant.runtime.outbox import Outbox, Staged
 
 ACTOR_KINDS = {"github", "gitlab", "jira", "generic"}
+# The rule of a suggestion to split what an address merged before it was found shared.
+SHARED_ADDRESS_RULE = "address found shared: split?"
 ATTRIBUTED = uuid.UUID("5b0c3d8e-2f4a-5e61-9a7b-3c1d2e4f5a6b")  # namespace of attributed ids
 
 
@@ -392,6 +406,7 @@ class Placing:
         self.tenant_locked = False
         self.named: set[str] = set()  # population entries of the new aliases
         self.known_named: set[str] = set()  # ... and of the aliases found holding keys
+        self.stored: set[str] = set()  # the fingerprints this event stored (names uncounted)
         # The event's last new alias, and its attributed copy given its developer: stored
         # by the statement storing that alias, with the names to count, when nothing
         # follows it (then ``written``).
@@ -410,6 +425,7 @@ class Placing:
         session, tenant = self.session, self.tenant
         if facts.name and not actor.is_bot:
             self.named |= repository.population_entries(facts.name, facts.domain)
+        keys, facts = await self.unshared(keys, facts)
         holders = await self.holders(print_, facts, keys)
         now = datetime.now(UTC)
         if not holders:
@@ -472,6 +488,55 @@ class Placing:
             self.stage(announced, f"developer:{owner}")
         return owner
 
+    async def unshared(self, keys: list[Key], facts: AliasFacts) -> tuple[list[Key], AliasFacts]:
+        """The alias's keys and facts with its address left out when the names it was seen
+        under make it shared (:func:`keys.is_shared_address`, as the batch resolver judges
+        it): no key, no handle or domain to corroborate a name. The name is recorded first
+        (under the address's key lock); when it is the one that makes the address shared,
+        the merges the address made before become suggestions to split."""
+        address = next(
+            (k.value for k in keys if k.value.removeprefix("bot|").startswith("email:")), None
+        )
+        if address is None or facts.name is None:
+            return keys, facts
+        names, new = await repository.names_at_address(
+            self.session, self.tenant, address, facts.name
+        )
+        if not is_shared_address(names):
+            return keys, facts
+        if new and not is_shared_address(names - {facts.name}):
+            await self.suggest_splits(address, names)
+        unshared = dataclasses.replace(facts, handles=frozenset(), domain=None)
+        taken = address_keys(address.removeprefix("bot|").removeprefix("email:"), facts.name)
+        return [k for k in keys if k.value.removeprefix("bot|") not in taken], unshared
+
+    async def suggest_splits(self, address: str, names: set[str]) -> None:
+        """Suggest moving apart the aliases an address, now found shared, brought together
+        (under the tenant's resolution lock, as every suggestion)."""
+        if not self.tenant_locked:
+            await repository.lock_tenant_resolution(self.session, self.tenant)
+            self.tenant_locked = True
+        seen = await repository.aliases_at_address(self.session, self.tenant, address)
+        at = [(a.alias_id, a.developer_id, normalize_name(a.display_name)) for a in seen]
+        now = datetime.now(UTC)
+        for split in splits_at_shared_address(address.removeprefix("bot|"), at, names):
+            await repository.add_suggestion(
+                self.session,
+                self.tenant,
+                SuggestionRow(
+                    id=uuid7(),
+                    developer_a=split.developer_id,
+                    developer_b=split.developer_id,
+                    rule=SHARED_ADDRESS_RULE,
+                    score=0.0,
+                    evidence=list(split.evidence),
+                    status="pending",
+                    created_at=now,
+                    kind="split",
+                    alias_ids=split.alias_ids,
+                ),
+            )
+
     async def holders(self, print_: str, facts: AliasFacts, keys: list[Key]) -> list[Holder]:
         """The holders of the alias's keys, with the population its name links need (the
         words of its own names and its domain come with the holders; a holder's other
@@ -482,7 +547,9 @@ class Placing:
             read = await self.read_again(print_, keys, facts)
         found = [h for h in read.held if h.key in values]
         counts = dict(read.counts)
-        for held in found:  # already counted: no need to count them again
+        for held in found:  # already counted (unless this event stored it): not again
+            if fingerprint(held.alias) in self.stored:
+                continue
             if name := normalize_name(held.alias.display_name):
                 self.known_named |= repository.population_entries(name, domain_of(held.alias.email))
         if not any(is_name_key(h.key) for h in found):
@@ -606,6 +673,7 @@ class Placing:
             placed,
         )
         if stored == "stored":
+            self.stored.add(print_)
             self.stale.update(k.value for k in keys)
             self.written = copy
             self.alias_ids[print_] = alias_id

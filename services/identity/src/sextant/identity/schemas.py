@@ -27,6 +27,7 @@ ALIAS_VIEW: JsonDict = {
     "placed_score": 1.0,
 }
 MERGE_VIEW: JsonDict = {
+    "id": "018f2a3d-0b1c-7d2e-8f3a-4b5c6d7e8f9b",
     "survivor_id": ADA,
     "merged_id": ADA_2,
     "alias_ids": [ALIAS],
@@ -42,6 +43,7 @@ DEVELOPER: JsonDict = {
     "locked": False,
     "aliases": [ALIAS_VIEW],
     "merges": [MERGE_VIEW],
+    "merges_next_cursor": None,
 }
 
 
@@ -102,6 +104,7 @@ class AliasView(BaseModel):
 class MergeView(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [MERGE_VIEW]})
 
+    id: UUID = Field(description="the merge's id")
     survivor_id: UUID = Field(
         description="the developer merged into (this one or one merged into it)"
     )
@@ -125,7 +128,20 @@ class DeveloperDetail(BaseModel):
     aliases: list[AliasView]
     merges: list[MergeView] = Field(
         default_factory=list,
-        description="the merges that brought this developer's aliases together, oldest first",
+        description="the merges that brought this developer's aliases together, oldest "
+        "first: the first 20; the rest from GET /v1/developers/{id}/merges",
+    )
+    merges_next_cursor: str | None = Field(
+        default=None,
+        description="more merges than shown: pass as ?cursor= to GET "
+        "/v1/developers/{id}/merges for the next page; null when all are shown",
+    )
+
+
+class MergeList(BaseModel):
+    items: list[MergeView]
+    next_cursor: str | None = Field(
+        default=None, description="pass as ?cursor= for the next page; absent on the last"
     )
 
 
@@ -236,7 +252,16 @@ class SuggestionView(BaseModel):
     )
 
     id: UUID
+    kind: str = Field(
+        default="merge",
+        description="merge: merge the two developers; split: move alias_ids out of the "
+        "developer (named twice in developer_ids), after an address that merged them was "
+        "found shared",
+    )
     developer_ids: list[UUID] = Field(description="the two developers, as they are now")
+    alias_ids: list[UUID] = Field(
+        default_factory=list, description="a split's aliases to move out; empty for a merge"
+    )
     rule: str
     score: float
     evidence: list[str]
@@ -244,6 +269,13 @@ class SuggestionView(BaseModel):
     created_at: datetime
     decided_at: datetime | None
     decided_by: str | None
+
+
+class RevisitReply(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"rescored": 3, "suggested": 1}]})
+
+    rescored: int = Field(description="pending merge suggestions given today's score")
+    suggested: int = Field(description="new suggestions to split an alias a name link placed")
 
 
 class SuggestionList(BaseModel):

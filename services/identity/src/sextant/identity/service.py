@@ -11,6 +11,7 @@ audit log.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -20,6 +21,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sextant.contracts import EventModel, uuid7
+from sextant.contracts.events.common import Actor
 from sextant.contracts.events.platform import (
     AliasMoved,
     ConfigChanged,
@@ -32,7 +34,7 @@ from sextant.contracts.events.platform import (
     TeamDeleted,
     TeamMembershipChanged,
 )
-from sextant.identity.attribution import KNOWN
+from sextant.identity.attribution import KNOWN, population_tokens
 from sextant.identity.db import repository
 from sextant.identity.db.repository import (
     AliasRow,
@@ -41,7 +43,9 @@ from sextant.identity.db.repository import (
     SuggestionRow,
     TeamRow,
 )
+from sextant.identity.domain.evidence import AliasFacts, NamePopulation, best_name_link
 from sextant.identity.domain.history import Span, first_overlap, restored_by_split
+from sextant.identity.domain.keys import AUTO_MERGE_SCORE, keys_for
 from sextant.runtime.errors import Conflict, Gone, InvalidInput, NotFound
 from sextant.runtime.outbox import Outbox
 
@@ -73,11 +77,34 @@ async def live_developer(session: AsyncSession, tenant: UUID, developer_id: UUID
     return developer
 
 
+# The merges a developer's detail shows; the rest are paged (GET /v1/developers/{id}/merges).
+DETAIL_MERGES = 20
+
+
 async def developer_with_aliases(
     session: AsyncSession, tenant: UUID, developer_id: UUID
 ) -> tuple[DeveloperRow, list[AliasRow], list[repository.MergeRow]]:
-    """The live developer, its aliases (each with the link that placed it) and the merges
-    that brought them together; 404 naming the survivor for a merged-away developer."""
+    """The live developer, its aliases (each with the link that placed it) and the first
+    :data:`DETAIL_MERGES` merges that brought them together; 404 naming the survivor for a
+    merged-away developer."""
+    developer = await live_for_read(session, tenant, developer_id)
+    return (
+        developer,
+        await repository.aliases_of(session, tenant, developer_id),
+        await repository.merges_behind(session, tenant, developer_id, DETAIL_MERGES),
+    )
+
+
+async def merges_of(
+    session: AsyncSession, tenant: UUID, developer_id: UUID, limit: int, after: UUID | None
+) -> list[repository.MergeRow]:
+    """A page of the merges behind a live developer (404 as :func:`developer_with_aliases`)."""
+    await live_for_read(session, tenant, developer_id)
+    return await repository.merges_behind(session, tenant, developer_id, limit, after)
+
+
+async def live_for_read(session: AsyncSession, tenant: UUID, developer_id: UUID) -> DeveloperRow:
+    """The developer, or 404 (naming the survivor when it was merged away)."""
     developer = await repository.get_developer(session, tenant, developer_id)
     if developer is None:
         raise NotFound(f"no developer {developer_id}")
@@ -86,11 +113,7 @@ async def developer_with_aliases(
             f"developer {developer_id} was merged into {developer.merged_into}",
             merged_into=str(developer.merged_into),
         )
-    return (
-        developer,
-        await repository.aliases_of(session, tenant, developer_id),
-        await repository.merges_behind(session, tenant, developer_id),
-    )
+    return developer
 
 
 async def merge(
@@ -375,10 +398,13 @@ async def _pending(session: AsyncSession, tenant: UUID, suggestion_id: UUID) -> 
 
 
 async def confirm_suggestion(session: AsyncSession, change: Change, suggestion_id: UUID) -> UUID:
-    """Merge the suggested pair (the older developer survives); returns the survivor."""
+    """Merge the suggested pair (the older developer survives); returns the survivor. A
+    split suggestion moves its aliases out instead; returns the developer split."""
     tenant = change.tenant
     await repository.lock_tenant_resolution(session, tenant)
     suggestion = await _pending(session, tenant, suggestion_id)
+    if suggestion.kind == "split":
+        return await _confirm_split(session, change, suggestion)
     live = await repository.live_ids(
         session, tenant, [suggestion.developer_a, suggestion.developer_b]
     )
@@ -425,6 +451,136 @@ async def confirm_suggestion(session: AsyncSession, change: Change, suggestion_i
         {"status": "confirmed", "survivor_id": str(survivor)},
     )
     return survivor
+
+
+async def _confirm_split(session: AsyncSession, change: Change, suggestion: SuggestionRow) -> UUID:
+    """Move the suggested aliases out of the developer holding them now (:func:`split`)."""
+    tenant = change.tenant
+    live = await repository.live_ids(session, tenant, [suggestion.developer_a])
+    developer = live.get(suggestion.developer_a, suggestion.developer_a)
+    held = set(await repository.alias_ids_of(session, tenant, developer))
+    moving = [a for a in suggestion.alias_ids if a in held]
+    if not moving or set(moving) == held:
+        raise Conflict(
+            f"suggestion {suggestion.id}: its aliases were moved since; split by hand",
+            alias_ids=[str(a) for a in suggestion.alias_ids],
+        )
+    await split(session, change, developer, moving)
+    await repository.decide_suggestion(
+        session, tenant, suggestion.id, status="confirmed", decided_by=change.actor, at=_now()
+    )
+    await _audit(
+        session,
+        change,
+        "identity.merge_suggestion.confirm",
+        "merge_suggestion",
+        suggestion.id,
+        {"status": "pending", "developer_ids": [str(developer)]},
+        {"status": "confirmed", "alias_ids": [str(a) for a in moving]},
+    )
+    return developer
+
+
+# revisiting early decisions -----------------------------------------------------------
+
+# The rule of a suggestion to split an alias whose name link no longer merges once weighed
+# against the tenant's names as they are now.
+RESCORED_RULE = "name link re-scored against the tenant's names now: split?"
+REVISITED = 10_000  # pending suggestions weighed again per revisit, oldest first
+
+
+@dataclass(frozen=True)
+class Revisit:
+    rescored: int  # pending merge suggestions given today's score and evidence
+    suggested: int  # new suggestions to split an alias a name link placed
+
+
+async def revisit(session: AsyncSession, change: Change) -> Revisit:
+    """Weigh again, against the tenant's name population as it is now, the name links
+    decided when it was smaller (its first names were judged "among 0 names"): every
+    alias a name link placed, and every pending merge suggestion. A placed alias whose
+    link now scores below the auto-merge threshold gets a suggestion to split it out; a
+    pending suggestion gets today's score and evidence. Nothing is merged or split: a
+    person decides (locked developers included)."""
+    tenant = change.tenant
+    await repository.lock_tenant_resolution(session, tenant)
+    placed = await repository.aliases_placed_by_name(session, tenant)
+    pending = [s for s in await repository.list_suggestions(session, tenant, "pending", 100_000)]
+    splitting = {a for s in pending if s.kind == "split" for a in s.alias_ids}
+    merging = [s for s in pending if s.kind == "merge"]
+    developers = {a.developer_id for a in placed} | {
+        d for s in merging for d in (s.developer_a, s.developer_b)
+    }
+    live = await repository.live_ids(session, tenant, sorted(developers))
+    held = {
+        d: [_actor(a) for a in await repository.aliases_of(session, tenant, d)]
+        for d in sorted(set(live.values()) | developers)
+    }
+    population = await _population_of(session, tenant, [a for v in held.values() for a in v])
+    now = _now()
+    suggested = 0
+    for alias in placed:
+        if alias.id in splitting:
+            continue
+        mine = _actor(alias)
+        others = [a for a in held[alias.developer_id] if a != mine]
+        link = best_name_link(mine, others, population)
+        if link is None or link.score >= AUTO_MERGE_SCORE:
+            continue
+        await repository.add_suggestion(
+            session,
+            tenant,
+            SuggestionRow(
+                id=uuid7(),
+                developer_a=alias.developer_id,
+                developer_b=alias.developer_id,
+                rule=RESCORED_RULE,
+                score=link.score,
+                evidence=[link.value, f"placed by {alias.placed_by}", *link.evidence],
+                status="pending",
+                created_at=now,
+                kind="split",
+                alias_ids=(alias.id,),
+            ),
+        )
+        suggested += 1
+    for suggestion in merging:
+        a = live.get(suggestion.developer_a, suggestion.developer_a)
+        b = live.get(suggestion.developer_b, suggestion.developer_b)
+        links = [best_name_link(x, held[b], population) for x in held[a]] if a != b else []
+        best = max((k for k in links if k is not None), key=lambda k: k.score, default=None)
+        if best is not None:
+            evidence = [best.value, *best.evidence]
+            await repository.rescore_suggestion(
+                session, tenant, suggestion.id, best.score, evidence
+            )
+    done = Revisit(rescored=len(merging), suggested=suggested)
+    await _audit(
+        session, change, "identity.revisit", "tenant", tenant, None, dataclasses.asdict(done)
+    )
+    return done
+
+
+def _actor(alias: AliasRow) -> Actor:
+    return Actor.model_validate(
+        {
+            "kind": alias.kind,
+            "account_id": alias.account_id,
+            "login": alias.login,
+            "email": alias.email,
+            "display_name": alias.display_name,
+            "is_bot": alias.is_bot,
+        }
+    )
+
+
+async def _population_of(
+    session: AsyncSession, tenant: UUID, actors: list[Actor]
+) -> NamePopulation:
+    """The tenant's name population as far as these aliases' links need it."""
+    tokens = {t for a in actors for t in population_tokens(keys_for(a), AliasFacts.of(a))}
+    counts = await repository.name_counts(session, tenant, [*repository.TOTAL_SHARDS, *tokens])
+    return repository.population_of(counts)
 
 
 async def reject_suggestion(session: AsyncSession, change: Change, suggestion_id: UUID) -> None:

@@ -62,6 +62,16 @@ alias_keys = sa.Table(
     sa.Column("rule", sa.Text, nullable=False),
 )
 
+# The distinct (normalized) names each address was seen under: keys.is_shared_address
+# judges them, as the batch resolver judges an address's whole population.
+address_names = sa.Table(
+    "address_names",
+    metadata,
+    sa.Column("tenant_id", sa.Uuid, primary_key=True),
+    sa.Column("address", sa.Text, primary_key=True),
+    sa.Column("name", sa.Text, primary_key=True),
+)
+
 # The tenant's name population (domain/evidence.py): each distinct full name and each
 # distinct (domain, name) seen once; per token the number of distinct names carrying it,
 # "#<shard>" counting all names, "@<domain>" the names seen at a domain, "@#<shard>" all
@@ -125,6 +135,9 @@ merge_suggestions = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("decided_at", sa.DateTime(timezone=True)),
     sa.Column("decided_by", sa.Text),
+    # merge: developer_a with developer_b; split: alias_ids out of developer_a (== b)
+    sa.Column("kind", sa.Text, nullable=False, server_default="merge"),
+    sa.Column("alias_ids", ARRAY(sa.Uuid), nullable=False, server_default="{}"),
 )
 sa.Index("merge_suggestions_status", merge_suggestions.c.tenant_id, merge_suggestions.c.status)
 

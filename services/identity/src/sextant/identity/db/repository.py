@@ -72,6 +72,8 @@ class SuggestionRow:
     created_at: datetime
     decided_at: datetime | None = None
     decided_by: str | None = None
+    kind: str = "merge"  # or "split": ``alias_ids`` out of ``developer_a``
+    alias_ids: tuple[UUID, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -433,6 +435,7 @@ async def move_aliases(
 class MergeRow:
     """One merge that made a developer what it is: who was merged into whom, by which link."""
 
+    id: UUID
     survivor_id: UUID
     merged_id: UUID
     alias_ids: list[UUID]
@@ -443,18 +446,28 @@ class MergeRow:
 
 
 async def merges_behind(
-    session: AsyncSession, tenant_id: UUID, developer_id: UUID
+    session: AsyncSession,
+    tenant_id: UUID,
+    developer_id: UUID,
+    limit: int,
+    after: UUID | None = None,
 ) -> list[MergeRow]:
     """The merges into ``developer_id`` and into every developer merged into it, oldest
-    first: the links, with their evidence, that brought its aliases together."""
+    first: the links, with their evidence, that brought its aliases together (``limit`` of
+    them, after the merge ``after``)."""
     absorbed = _absorbed(tenant_id, [developer_id])
-    rows = await session.execute(
+    query = (
         sa.select(merges)
         .where(merges.c.tenant_id == tenant_id, merges.c.survivor_id.in_(sa.select(absorbed.c.id)))
         .order_by(merges.c.merged_at, merges.c.id)
+        .limit(limit)
     )
+    if after is not None:
+        query = query.where(_after_row(merges, merges.c.merged_at, after))
+    rows = await session.execute(query)
     return [
         MergeRow(
+            r["id"],
             r["survivor_id"],
             r["merged_id"],
             list(r["alias_ids"]),
@@ -826,12 +839,25 @@ async def get_developer(
 
 
 async def aliases_of(session: AsyncSession, tenant_id: UUID, developer_id: UUID) -> list[AliasRow]:
+    return await _aliases_where(
+        session, tenant_id, aliases.c.tenant_id == tenant_id, aliases.c.developer_id == developer_id
+    )
+
+
+async def aliases_placed_by_name(session: AsyncSession, tenant_id: UUID) -> list[AliasRow]:
+    """The aliases a name link placed (scored below an identifier's 1.0), oldest first."""
+    return await _aliases_where(
+        session, tenant_id, aliases.c.tenant_id == tenant_id, aliases.c.placed_score < 1.0
+    )
+
+
+async def _aliases_where(
+    session: AsyncSession, tenant_id: UUID, *where: sa.ColumnElement[bool]
+) -> list[AliasRow]:
     rows = (
         (
             await session.execute(
-                sa.select(aliases)
-                .where(aliases.c.tenant_id == tenant_id, aliases.c.developer_id == developer_id)
-                .order_by(aliases.c.first_seen_at, aliases.c.id)
+                sa.select(aliases).where(*where).order_by(aliases.c.first_seen_at, aliases.c.id)
             )
         )
         .mappings()
@@ -846,6 +872,73 @@ async def aliases_of(session: AsyncSession, tenant_id: UUID, developer_id: UUID)
         ):
             keys[k.alias_id].append((k.key, k.score, k.rule))
     return [_alias(r, keys[r["id"]]) for r in rows]
+
+
+# shared addresses ----------------------------------------------------------------------
+
+_NAMES_AT_ADDRESS = (
+    "WITH added AS ("  # noqa: S608 (schema: a constant identifier)
+    f"  INSERT INTO {SCHEMA}.address_names (tenant_id, address, name) VALUES ($1, $2, $3)"
+    "  ON CONFLICT DO NOTHING RETURNING name"
+    f") SELECT name, false AS new FROM {SCHEMA}.address_names"
+    "  WHERE tenant_id = $1 AND address = $2"
+    " UNION ALL SELECT name, true FROM added"
+)
+
+
+async def names_at_address(
+    session: AsyncSession, tenant_id: UUID, address: str, name: str
+) -> tuple[set[str], bool]:
+    """Record that ``address`` was seen under ``name``, in one round trip: the names it was
+    seen under, this one included, and whether this one is new. Called under the address's
+    key lock (attribution takes it first), so two aliases of one address count in turn."""
+    driver = await driver_connection(session)
+    rows = await driver.fetch(_NAMES_AT_ADDRESS, tenant_id, address, name)
+    return {r["name"] for r in rows}, any(r["new"] for r in rows)
+
+
+@dataclass(frozen=True)
+class AddressAlias:
+    """An alias stored with an address key, and the live developer holding it."""
+
+    alias_id: UUID
+    developer_id: UUID
+    locked: bool
+    display_name: str | None
+
+
+async def aliases_at_address(
+    session: AsyncSession, tenant_id: UUID, key: str
+) -> list[AddressAlias]:
+    """The aliases holding the key ``email:<address>``, oldest first, with their live
+    developers."""
+    query = (
+        sa.select(
+            aliases.c.id,
+            developers.c.id.label("developer_id"),
+            developers.c.locked,
+            aliases.c.display_name,
+        )
+        .select_from(
+            alias_keys.join(
+                aliases,
+                sa.and_(
+                    aliases.c.tenant_id == alias_keys.c.tenant_id,
+                    aliases.c.id == alias_keys.c.alias_id,
+                ),
+            ).join(
+                developers,
+                sa.and_(
+                    developers.c.tenant_id == aliases.c.tenant_id,
+                    developers.c.id == aliases.c.developer_id,
+                ),
+            )
+        )
+        .where(alias_keys.c.tenant_id == tenant_id, alias_keys.c.key == key)
+        .order_by(aliases.c.first_seen_at, aliases.c.id)
+    )
+    rows = (await session.execute(query)).mappings()
+    return [AddressAlias(r["id"], r["developer_id"], r["locked"], r["display_name"]) for r in rows]
 
 
 # merge suggestions ---------------------------------------------------------------------
@@ -863,6 +956,8 @@ async def add_suggestion(session: AsyncSession, tenant_id: UUID, row: Suggestion
             evidence=row.evidence,
             status=row.status,
             created_at=row.created_at,
+            kind=row.kind,
+            alias_ids=list(row.alias_ids),
         )
     )
 
@@ -904,6 +999,16 @@ async def get_suggestion(
         .first()
     )
     return _suggestion(row) if row else None
+
+
+async def rescore_suggestion(
+    session: AsyncSession, tenant_id: UUID, suggestion_id: UUID, score: float, evidence: list[str]
+) -> None:
+    await session.execute(
+        merge_suggestions.update()
+        .where(merge_suggestions.c.tenant_id == tenant_id, merge_suggestions.c.id == suggestion_id)
+        .values(score=score, evidence=evidence)
+    )
 
 
 async def decide_suggestion(
@@ -1080,6 +1185,8 @@ def _suggestion(row: sa.RowMapping) -> SuggestionRow:
         created_at=row["created_at"],
         decided_at=row["decided_at"],
         decided_by=row["decided_by"],
+        kind=row["kind"],
+        alias_ids=tuple(row["alias_ids"]),
     )
 
 

@@ -26,6 +26,7 @@ from sextant.identity.domain.keys import (
     Key,
     github_noreply,
     is_relay,
+    keys_for,
     normalize_email,
     normalize_name,
 )
@@ -255,3 +256,23 @@ def _spelled_by(handle: str, a: AliasFacts, b: AliasFacts) -> str | None:
     rather than "samlubelsky": the words of a name say how rare it is)."""
     names = [n for n in (a.name, b.name) if n and n.replace(" ", "") == handle]
     return max(names, key=lambda n: n.count(" "), default=None)
+
+
+def best_name_link(alias: Actor, others: Iterable[Actor], population: NamePopulation) -> Key | None:
+    """The strongest name link between ``alias`` and any of ``others`` as ``population``
+    weighs it today: what a link judged against a smaller population is worth now (a
+    tenant's first names are judged among few names). None when they share no name key."""
+    mine = {k.value: k for k in keys_for(alias) if is_name_key(k.value)}
+    facts = AliasFacts.of(alias)
+    best: Key | None = None
+    for other in others:
+        theirs = AliasFacts.of(other)
+        for key in keys_for(other):
+            own = mine.get(key.value)
+            if own is None:
+                continue
+            weaker = own if own.score <= key.score else key
+            link = name_link(weaker, facts, theirs, population)
+            if best is None or link.score > best.score:
+                best = link
+    return best

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -113,6 +114,58 @@ def _spells_owner(domain: str, name: str | None) -> bool:
     return label == "".join(words) or (len(label) >= 5 and label in words)
 
 
+# Unrelated names under which one address must be seen before it counts as shared (a
+# family's, a team's or a tool's): one person's address shows two or three spellings of
+# them (the eval bench lost right pairs when two unrelated names were enough).
+SHARED_ADDRESS_NAMES = 4
+
+
+def is_shared_address(names: Iterable[str]) -> bool:
+    """Is an address seen under these (normalized) names a shared one, never a merge key?
+    The one rule of the batch resolver and the service: names that are one person's
+    spellings of each other count once (:func:`same_person_spellings`)."""
+    return len(unrelated_names(names)) >= SHARED_ADDRESS_NAMES
+
+
+def unrelated_names(names: Iterable[str]) -> list[set[str]]:
+    """``names`` grouped so that spellings of one person's name share a group."""
+    groups: list[set[str]] = []
+    for name in sorted(set(names)):
+        joined = [g for g in groups if any(same_person_spellings(name, n) for n in g)]
+        merged = {name}.union(*joined)
+        groups = [g for g in groups if g not in joined] + [merged]
+    return groups
+
+
+def same_person_spellings(a: str, b: str) -> bool:
+    """Could two normalized names be one person's: one has words the other leaves out
+    ("john ronald smith", "john smith"), one given name shortens the other's under the same
+    surname ("matt kraai", "matthew kraai"), or one is the other run together as a handle
+    ("lev abalkin", "levabalkin")?"""
+    if a == b or a.replace(" ", "") == b.replace(" ", ""):
+        return True
+    wa, wb = a.split(), b.split()
+    if set(wa) <= set(wb) or set(wb) <= set(wa):
+        return True
+    if len(wa) >= 2 and len(wb) >= 2 and wa[-1] == wb[-1]:
+        return wa[0].startswith(wb[0]) or wb[0].startswith(wa[0])
+    return False
+
+
+def mailbox_handle(email: str) -> str:
+    """The handle an address's mailbox spells: ``schnaitterm@ucf.edu`` → schnaitterm."""
+    return re.sub(r"[-_.]", "", mailbox(email).rpartition("@")[0])
+
+
+def address_keys(email: str, name: str | None) -> set[str]:
+    """The keys an address gives an alias named ``name`` (normalized): what a shared
+    address takes away — its email key, and its mailbox as a handle unless the name
+    spells it anyway."""
+    handle = mailbox_handle(email)
+    spelled = name is not None and name.replace(" ", "") == handle
+    return {f"email:{mailbox(email)}", *([] if spelled else [f"handle:{handle}"])}
+
+
 def github_noreply(email: str) -> tuple[str | None, str] | None:
     """``<id>+<login>@users.noreply.github.com`` or ``<login>@…``: (id, login)."""
     match = _NOREPLY.match(email)
@@ -154,8 +207,11 @@ def keys_for(actor: Actor) -> list[Key]:
     if actor.kind == "github" and actor.login:
         keys.append(Key(f"github-login:{actor.login.lower()}", 1.0, "same GitHub login"))
     email = normalize_email(actor.email)
+    name = normalize_name(actor.display_name)
+    noreply = github_noreply(email) if email else None
+    # Folded and judged once: the name decides whether a role word is the owner's address.
+    personal = email is not None and noreply is None and not is_relay(email, name)
     if email:
-        noreply = github_noreply(email)
         if noreply is not None:
             user_id, login = noreply
             keys.append(Key(f"github-login:{login}", 1.0, "GitHub noreply address of the login"))
@@ -163,9 +219,8 @@ def keys_for(actor: Actor) -> list[Key]:
                 keys.append(
                     Key(f"account:github:{user_id}", 1.0, "GitHub noreply address of the account")
                 )
-        elif not is_relay(email, normalize_name(actor.display_name)):
+        elif personal:
             keys.append(Key(f"email:{mailbox(email)}", 1.0, "same email address"))
-    name = normalize_name(actor.display_name)
     if name:
         keys.append(Key(f"name:{name}", NAME_SCORE, "same full name"))
         parts = name.split()
@@ -181,13 +236,13 @@ def keys_for(actor: Actor) -> list[Key]:
     # colinsnyder (often seen only through a noreply address).
     handles = {name.replace(" ", "")} if name else set()
     logins = [actor.login] if actor.kind == "github" and actor.login else []
-    if email and (noreply := github_noreply(email)):
+    if noreply is not None:
         logins.append(noreply[1])
     handles |= {re.sub(r"[-_.]", "", login.lower()) for login in logins}
     # The local part of a personal address is a handle too: "schnaitterm@ucf.edu" and the
     # GitHub login schnaitterm; evidence.name_link judges how rare it is.
-    if email and not github_noreply(email) and not is_relay(email, name):
-        handles.add(re.sub(r"[-_.]", "", mailbox(email).rpartition("@")[0]))
+    if email and personal:
+        handles.add(mailbox_handle(email))
     keys.extend(
         Key(f"handle:{handle}", NAME_SCORE, "a login or mailbox that spells the name")
         for handle in sorted(handles)

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Sequence, Set
 from dataclasses import dataclass
 from uuid import UUID
 
-from sextant.identity.domain.keys import AUTO_MERGE_SCORE, EXACT_SCORE, Key
+from sextant.identity.domain.keys import AUTO_MERGE_SCORE, EXACT_SCORE, Key, unrelated_names
 
 Pair = frozenset[UUID]
 
@@ -135,3 +135,38 @@ def _suggest(holder: Holder) -> Suggestion:
         best.score,
         (*sorted(k.value for k in holder.shared), *best.evidence),
     )
+
+
+@dataclass(frozen=True)
+class SplitSuggestion:
+    """Move ``alias_ids`` out of ``developer_id``? A person decides."""
+
+    developer_id: UUID
+    alias_ids: tuple[UUID, ...]
+    evidence: tuple[str, ...]
+
+
+def splits_at_shared_address(
+    address: str, seen: Sequence[tuple[UUID, UUID, str | None]], names: Iterable[str]
+) -> list[SplitSuggestion]:
+    """An address found shared (``names``, :func:`keys.is_shared_address`) may have merged
+    different people before it was: for each developer holding aliases of it (``seen``:
+    alias, developer, normalized name; oldest first) under names of different people,
+    suggest moving out those not spelling its oldest alias's name. Only suggested, never
+    undone silently: the merge may have rested on other evidence too."""
+    groups = unrelated_names(names)
+    group_of = {name: i for i, group in enumerate(groups) for name in group}
+    by_developer: dict[UUID, list[tuple[UUID, int | None]]] = {}
+    for alias_id, developer_id, name in seen:
+        by_developer.setdefault(developer_id, []).append(
+            (alias_id, group_of.get(name) if name else None)
+        )
+    shown = ", ".join(sorted(names))
+    suggestions = []
+    for developer_id, held in by_developer.items():
+        kept = held[0][1]
+        out = tuple(a for a, group in held if group is not None and group != kept)
+        if kept is not None and out:
+            evidence = (address, f"seen under {len(groups)} unrelated names: {shown}")
+            suggestions.append(SplitSuggestion(developer_id, out, evidence))
+    return suggestions

@@ -4,9 +4,10 @@ The service applies the same keys and the same name evidence one event at a time
 the database; this batch form is what the evaluation and the 100,000-alias benchmark run.
 An exact identifier merges on its own; a shared name merges when
 :func:`~sextant.identity.domain.evidence.name_link` scores some pair of aliases carrying
-it at or above the threshold, judged against the whole population's names. One more guard
-exists only here, where the whole population is visible: an address used under many
-different full names is a relay, however ordinary it looks, and makes no key.
+it at or above the threshold, judged against the whole population's names. An address
+seen under several unrelated names (:func:`~sextant.identity.domain.keys.is_shared_address`,
+the rule the service applies to the names it has seen at each address) is shared, however
+ordinary it looks, and makes no key.
 """
 
 from __future__ import annotations
@@ -25,12 +26,12 @@ from sextant.identity.domain.evidence import (
 from sextant.identity.domain.keys import (
     AUTO_MERGE_SCORE,
     Key,
+    address_keys,
+    is_shared_address,
     keys_for,
     normalize_email,
     normalize_name,
 )
-
-RELAY_NAMES = 4  # distinct full names on one address that make it a relay
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,8 +81,14 @@ class Resolver:
         owner: dict[str, int] = {}
         carriers: dict[str, list[tuple[int, Key]]] = defaultdict(list)
         for i, actor in enumerate(actors):
+            email = normalize_email(actor.email)
+            shared = (
+                address_keys(email, normalize_name(actor.display_name))
+                if email in relays and email is not None
+                else set()
+            )
             for key in keys_for(actor):
-                if key.value.removeprefix("bot|").removeprefix("email:") in relays:
+                if key.value.removeprefix("bot|") in shared:
                     continue
                 if self.name_evidence and is_name_key(key.value):
                     if i not in facts:
@@ -125,4 +132,4 @@ def _relays(actors: list[Actor]) -> set[str]:
         email, name = normalize_email(actor.email), normalize_name(actor.display_name)
         if email and name:
             names[email].add(name)
-    return {email for email, seen in names.items() if len(seen) >= RELAY_NAMES}
+    return {email for email, seen in names.items() if is_shared_address(seen)}
