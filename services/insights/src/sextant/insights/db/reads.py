@@ -512,10 +512,10 @@ async def dora_tally(
     attributed incident of their service was open, counted per span of
     :func:`dora.open_spans` and repository."""
     d, c = deployments, change_requests
-    epoch_since = sa.extract("epoch", sa.literal(since, sa.DateTime(timezone=True)))
+    since_at = sa.literal(since, sa.DateTime(timezone=True))
     summed = (
         sa.select(
-            sa.func.div(sa.extract("epoch", d.c.succeeded_at) - epoch_since, _WEEK_SECONDS).label(
+            sa.func.div(sa.extract("epoch", d.c.succeeded_at - since_at), _WEEK_SECONDS).label(
                 "week"
             ),
             sa.cast(sa.func.timezone("UTC", d.c.succeeded_at), sa.Date).label("day"),
@@ -532,16 +532,16 @@ async def dora_tally(
     )
     joined, conditions = _shipped(tenant, workspaces, since, until, include_bots)
     seconds = sa.cast(
-        sa.extract("epoch", c.c.deployed_at)
-        - sa.extract("epoch", sa.func.coalesce(c.c.first_commit_at, c.c.opened_at)),
+        sa.extract("epoch", c.c.deployed_at - sa.func.coalesce(c.c.first_commit_at, c.c.opened_at)),
         DOUBLE_PRECISION,
     )
     lead = (
         await session.execute(
             sa.select(
                 sa.func.count(),
-                sa.func.percentile_cont(sa.literal(0.5, DOUBLE_PRECISION)).within_group(seconds),
-                sa.func.percentile_cont(sa.literal(0.85, DOUBLE_PRECISION)).within_group(seconds),
+                sa.func.percentile_cont(
+                    sa.literal([0.5, 0.85], ARRAY(DOUBLE_PRECISION))
+                ).within_group(seconds),
             )
             .select_from(joined)
             .where(*conditions)
@@ -555,7 +555,7 @@ async def dora_tally(
         rework = await _rework(session, tenant, since, until, opened, caused)
     return dora.Tally(
         deployment_days=[dora.DeploymentDay(int(r[0]), r[1], r[2]) for r in days],
-        lead_time=dora.Spread(lead[0], lead[1], lead[2]),
+        lead_time=dora.Spread(lead[0], *(lead[1] or (None, None))),
         incidents=incident_list,
         caused=caused,
         rework=rework,
@@ -631,7 +631,8 @@ async def _rework(
 ) -> int:
     """Deployments in the range made while an attributed incident of their service was
     open: counted per disjoint span of the service and repository of its workspace, kept
-    where the repository is of the span's service (so none is counted twice)."""
+    where the repository is of the span's service (so none is counted twice). A span still
+    open ends at ``until`` (a bound the index can use)."""
     workspace_of = {i.service: w for w, i in opened}
     spans = [
         (service, start, end)
@@ -645,7 +646,7 @@ async def _rework(
         sa.func.unnest(
             sa.literal([workspace_of[service] for service, _, _ in spans], ARRAY(sa.Uuid)),
             sa.literal([start for _, start, _ in spans], _TIMESTAMPS),
-            sa.literal([end for _, _, end in spans], _TIMESTAMPS),
+            sa.literal([until if end is None else end for _, _, end in spans], _TIMESTAMPS),
         )
         .table_valued(
             sa.column("workspace_id", sa.Uuid),
@@ -655,24 +656,25 @@ async def _rework(
         )
         .render_derived(name="span")
     )
-    rows = await session.execute(
-        sa.select(span.c.n, d.c.repository, sa.func.count())
-        .select_from(
-            span.join(
-                d,
-                sa.and_(
-                    d.c.tenant_id == tenant,
-                    d.c.workspace_id == span.c.workspace_id,
-                    d.c.is_production,
-                    d.c.status == "success",
-                    d.c.succeeded_at > span.c.opened_at,
-                    sa.or_(span.c.resolved_at.is_(None), d.c.succeeded_at <= span.c.resolved_at),
-                    d.c.succeeded_at >= since,
-                    d.c.succeeded_at < until,
-                ),
-            )
+    made = (
+        sa.select(d.c.repository, sa.func.count().label("deployments"))
+        .where(
+            d.c.tenant_id == tenant,
+            d.c.workspace_id == span.c.workspace_id,
+            d.c.is_production,
+            d.c.status == "success",
+            d.c.succeeded_at > span.c.opened_at,
+            d.c.succeeded_at <= span.c.resolved_at,
+            d.c.succeeded_at >= since,
+            d.c.succeeded_at < until,
         )
-        .group_by(span.c.n, d.c.repository)
+        .group_by(d.c.repository)
+        .lateral("made")
+    )
+    rows = await session.execute(
+        sa.select(span.c.n, made.c.repository, made.c.deployments).select_from(
+            span.join(made, sa.true())
+        )
     )
     return sum(
         count
