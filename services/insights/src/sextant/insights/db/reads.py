@@ -512,6 +512,10 @@ async def dora_tally(
     attributed incident of their service was open, counted per span of
     :func:`dora.open_spans` and repository."""
     d, c = deployments, change_requests
+    # Planned for the values at hand each time: the generic plan a prepared statement gets
+    # after five runs cannot see how few incidents and spans there are, and merged every
+    # deployment of the workspaces against them (a call took 0.3 s, then 0.9 s).
+    await session.execute(sa.text("SET LOCAL plan_cache_mode = force_custom_plan"))
     since_at = sa.literal(since, sa.DateTime(timezone=True))
     summed = (
         sa.select(
