@@ -36,6 +36,7 @@ from uuid import UUID
 
 import asyncpg
 import sqlalchemy as sa
+from _timing import line, pct
 from sqlalchemy.engine import make_url
 
 from sextant.contracts import uuid7
@@ -69,11 +70,6 @@ POLICY = {
         },
     }
 }
-
-
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def sha(n: int, kind: str) -> str:
@@ -303,9 +299,7 @@ async def main(changes: int, evaluations: int) -> int:
         ("  asked again", again),
         ("baseline lookup", base),
     ):
-        print(
-            f"  {name:16} p50 {statistics.median(values):6.2f} ms   p99 {pct(values, 99):6.2f} ms"
-        )
+        print(line(name, values, 99))
     print(
         f"ratio evaluate/baseline: p50 {statistics.median(everything) / statistics.median(base):.1f}x"
         f"   p99 {pct(everything, 99) / pct(base, 99):.1f}x"

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
-from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
@@ -15,7 +14,7 @@ from sextant.insights.db import reads
 from sextant.insights.domain import dora
 from sextant.runtime.app import Session
 from sextant.runtime.errors import InvalidInput, problem_response
-from sextant.runtime.paging import EARLIEST, Moment
+from sextant.runtime.paging import Moment
 from sextant.runtime.scope import ScopeParam
 from sextant.runtime.tabular import CSV_MEDIA_TYPE, csv_text, wants_csv
 from sextant.runtime.tokens import Caller
@@ -325,30 +324,16 @@ def _rate(r: dora.Rate) -> RateView:
     )
 
 
-def earlier(moment: datetime, by: timedelta) -> datetime:
-    """``moment - by``, no earlier than the first storable moment (no overflow)."""
-    return moment - by if moment - EARLIEST > by else EARLIEST
-
-
 def metric_range(since: datetime | None, until: datetime | None) -> tuple[datetime, datetime]:
     """A metric call's ``[since, until)``: by default the 28 days before now; refused
     (400, naming ``since``) when empty or longer than three years."""
     end = until or datetime.now(UTC)
-    start = since or earlier(end, DEFAULT_RANGE)
+    start = since or dora.earlier(end, DEFAULT_RANGE)
     if start >= end:
         raise InvalidInput("since must be before until", parameter="since")
     if end - start > LONGEST_RANGE:
         raise InvalidInput("the range can be at most three years", parameter="since")
     return start, end
-
-
-def service_key(workspace: UUID, name: str | None, fallback: UUID) -> str:
-    """Deployments and incidents meet on the workspace and the service's short name: a
-    repository ``octo-org/api`` and an incident of service ``api`` are the same service.
-    Without a name a record is its own service (it meets nothing)."""
-    if not name:
-        return f"unnamed:{fallback}"
-    return f"{workspace}:{name.rsplit('/', 1)[-1].strip().lower()}"
 
 
 def reply_of(report: dora.DoraReport, scope: str, include_bots: bool) -> DoraReply:
@@ -509,29 +494,10 @@ async def get_dora(
         if attribution_window_days is None
         else timedelta(days=attribution_window_days)
     )
-    deployed, shipped, opened = await reads.dora_inputs(
-        session, tenant, scope.workspaces, start, end, earlier(start, window), include_bots
+    summed = await reads.dora_tally(
+        session, tenant, scope.workspaces, start, end, window, chosen, include_bots
     )
-    report = dora.compute(
-        chosen,
-        deployments=[
-            dora.Deployment(r.id, service_key(r.workspace_id, r.repository, r.id), r.succeeded_at)
-            for r in deployed
-        ],
-        changes=[dora.Change(r.id, r.opened_at, r.first_commit_at, r.deployed_at) for r in shipped],
-        incidents=[
-            dora.Incident(
-                r.id,
-                service_key(r.workspace_id, r.blamed_repository or r.service, r.id),
-                r.opened_at,
-                r.resolved_at,
-            )
-            for r in opened
-        ],
-        since=start,
-        until=end,
-        attribution_window=window,
-    )
+    report = dora.report(chosen, summed, since=start, until=end, attribution_window=window)
     reply = reply_of(report, scope.text, include_bots)
     if wants_csv(request.headers.get("accept")):
         return Response(csv_text(rows_of(reply), DoraRow), media_type=CSV_MEDIA_TYPE)

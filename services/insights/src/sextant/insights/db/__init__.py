@@ -314,3 +314,21 @@ user_links = sa.Table(
     sa.Column("user_id", sa.Text, primary_key=True),
     sa.Column("developer_id", sa.Uuid, nullable=False),
 )
+
+# The DORA keys' sums (db/reads.py dora_tally): a scope's records by workspace and time.
+sa.Index(
+    "deployments_production_succeeded",
+    deployments.c.tenant_id,
+    deployments.c.workspace_id,
+    deployments.c.succeeded_at,
+    postgresql_include=["repository", "id"],
+    postgresql_where=sa.and_(deployments.c.is_production, deployments.c.status == "success"),
+)
+sa.Index(
+    "change_requests_deployed",
+    change_requests.c.tenant_id,
+    change_requests.c.workspace_id,
+    change_requests.c.deployed_at,
+    postgresql_where=change_requests.c.deployment_id.is_not(None),
+)
+sa.Index("incidents_opened", incidents.c.tenant_id, incidents.c.workspace_id, incidents.c.opened_at)

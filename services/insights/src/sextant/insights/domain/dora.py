@@ -38,11 +38,13 @@ from __future__ import annotations
 import math
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from uuid import UUID
+
+from sextant.runtime.paging import EARLIEST
 
 DEFAULT_ATTRIBUTION_WINDOW = timedelta(days=7)
 WEEK_DAYS = 7
@@ -73,6 +75,10 @@ class FrequencyBand:
     band: Band
     bucket_days: int
     at_least: int
+
+    def __post_init__(self) -> None:
+        if self.bucket_days % WEEK_DAYS:
+            raise ValueError("a frequency band's bucket is whole weeks (counted from weeks)")
 
 
 @dataclass(frozen=True)
@@ -199,6 +205,42 @@ class Incident:
     resolved_at: datetime | None
 
 
+@dataclass(frozen=True)
+class DeploymentDay:
+    """The deployments counted on one UTC date within one 7-day bucket from ``since`` (a
+    date can straddle two buckets): deployment frequency needs no more than these."""
+
+    week: int
+    day: date
+    deployments: int
+
+
+@dataclass(frozen=True)
+class Spread:
+    """How many durations (seconds) and their median and P85, as :func:`percentile` takes
+    them (PostgreSQL's ``percentile_cont`` is the same rule)."""
+
+    count: int
+    median: float | None
+    p85: float | None
+
+
+@dataclass(frozen=True)
+class Tally:
+    """What the keys are computed from once the deployments and changes are summed: the
+    reads can sum in the database what the literal rules sum in Python."""
+
+    deployment_days: Sequence[DeploymentDay]
+    lead_time: Spread
+    incidents: Sequence[Incident]
+    """Opened in the range."""
+    caused: Mapping[UUID, Deployment]
+    """Each attributed incident's deployment (:func:`attribute`)."""
+    rework: int
+    """Deployments counted that succeeded while an attributed incident of their service was
+    open (:func:`rework_of`); 0 when the definition has no rework rate."""
+
+
 # outputs -------------------------------------------------------------------------------
 
 
@@ -308,35 +350,50 @@ def bucket_counts(
 ) -> tuple[list[int], list[int]]:
     """Deployment days and deployments per ``bucket_days`` bucket from ``since``; a trailing
     partial bucket is dropped unless it is the only one."""
-    span = until - since
-    full = span // timedelta(days=bucket_days)
-    buckets = max(full, 1)
-    days: list[set[date]] = [set() for _ in range(buckets)]
-    counts = [0] * buckets
+    return _buckets(deployment_days(times, since), since, until, bucket_days)
+
+
+def deployment_days(times: Sequence[datetime], since: datetime) -> list[DeploymentDay]:
+    """``times`` (at or after ``since``) summed per 7-day bucket from ``since`` and UTC date."""
+    summed: dict[tuple[int, date], int] = defaultdict(int)
     for at in times:
-        index = (at - since) // timedelta(days=bucket_days)
+        summed[(at - since) // timedelta(days=WEEK_DAYS), at.astimezone(UTC).date()] += 1
+    return [DeploymentDay(week, day, n) for (week, day), n in sorted(summed.items())]
+
+
+def _buckets(
+    days: Sequence[DeploymentDay], since: datetime, until: datetime, bucket_days: int
+) -> tuple[list[int], list[int]]:
+    """Per ``bucket_days`` bucket (whole weeks, so a week's bucket is its index divided by
+    the weeks per bucket): deployment days and deployments."""
+    per_bucket = bucket_days // WEEK_DAYS
+    buckets = max((until - since) // timedelta(days=bucket_days), 1)
+    dates: list[set[date]] = [set() for _ in range(buckets)]
+    counts = [0] * buckets
+    for summed in days:
+        index = summed.week // per_bucket
         if index < buckets:
-            counts[index] += 1
-            days[index].add(at.astimezone(UTC).date())
-    return [len(d) for d in days], counts
+            counts[index] += summed.deployments
+            dates[index].add(summed.day)
+    return [len(d) for d in dates], counts
 
 
 def _frequency(
-    times: Sequence[datetime], since: datetime, until: datetime, definition: Definition
+    days: Sequence[DeploymentDay], since: datetime, until: datetime, definition: Definition
 ) -> DeploymentFrequency:
-    week_days, week_counts = bucket_counts(times, since, until, WEEK_DAYS)
+    week_days, week_counts = _buckets(days, since, until, WEEK_DAYS)
     band: Band | None = None
-    if times:
+    if days:
         band = Band.LOW
         for rule in definition.deployment_frequency_bands:
-            per_bucket, _ = bucket_counts(times, since, until, rule.bucket_days)
+            per_bucket, _ = _buckets(days, since, until, rule.bucket_days)
             median = percentile(per_bucket, 0.5)
             if median is not None and median >= rule.at_least:
                 band = rule.band
                 break
     return DeploymentFrequency(
-        deployments=len(times),
-        deployment_days=len({at.astimezone(UTC).date() for at in times}),
+        deployments=sum(d.deployments for d in days),
+        deployment_days=len({d.day for d in days}),
         weeks=len(week_days),
         median_deployment_days_per_week=percentile(week_days, 0.5),
         p85_deployment_days_per_week=percentile(week_days, 0.85),
@@ -375,6 +432,40 @@ def attribute(
     return caused
 
 
+def service_of(workspace: UUID, name: str | None) -> str | None:
+    """Deployments and incidents meet on the workspace and the service's short name: a
+    repository ``octo-org/api`` and an incident of service ``api`` are the same service.
+    None without a name."""
+    if not name:
+        return None
+    return f"{workspace}:{name.rsplit('/', 1)[-1].strip().lower()}"
+
+
+def service_key(workspace: UUID, name: str | None, fallback: UUID) -> str:
+    """:func:`service_of`, and without a name the record is its own service (it meets
+    nothing)."""
+    return service_of(workspace, name) or f"unnamed:{fallback}"
+
+
+def earlier(moment: datetime, by: timedelta) -> datetime:
+    """``moment - by``, no earlier than the first storable moment (no overflow)."""
+    return moment - by if moment - EARLIEST > by else EARLIEST
+
+
+def latest_of_service(
+    incidents: Sequence[Incident], candidates: Mapping[UUID, Sequence[Deployment]]
+) -> dict[UUID, Deployment]:
+    """:func:`attribute` when the database has already found, per incident, the last
+    deployment of each repository of its workspace within the window: the incident's is
+    the latest of those of its service (ties: the greatest id)."""
+    caused: dict[UUID, Deployment] = {}
+    for incident in incidents:
+        mine = [d for d in candidates.get(incident.id, ()) if d.service == incident.service]
+        if mine:
+            caused[incident.id] = max(mine, key=lambda d: (d.succeeded_at, d.id))
+    return caused
+
+
 def rework_of(incidents: Sequence[Incident]) -> Callable[[Deployment], bool]:
     """Whether a deployment was unplanned, made to fix a production incident: it succeeded
     while an incident of its service was open (after it opened, at or before it was
@@ -395,6 +486,66 @@ def rework_of(incidents: Sequence[Incident]) -> Callable[[Deployment], bool]:
     return is_rework
 
 
+def open_spans(
+    incidents: Sequence[Incident], caused: Mapping[UUID, Deployment]
+) -> dict[str, list[tuple[datetime, datetime | None]]]:
+    """Per service, when an attributed incident of it was open, as disjoint spans
+    ``(opened, resolved]`` in time order (``None``: still open). A deployment is rework
+    (:func:`rework_of`) when it falls in one of its service's spans, so the database can
+    count them span by span without counting one twice."""
+    spans: dict[str, list[tuple[datetime, datetime | None]]] = defaultdict(list)
+    for incident in sorted((i for i in incidents if i.id in caused), key=lambda i: i.opened_at):
+        start, end = incident.opened_at, incident.resolved_at
+        if end is not None and end <= start:
+            continue  # (opened, resolved] holds no moment
+        merged = spans[incident.service]
+        last = merged[-1] if merged else None
+        if last is not None and (last[1] is None or start <= last[1]):
+            merged[-1] = (last[0], None if end is None or last[1] is None else max(last[1], end))
+        else:
+            merged.append((start, end))
+    return dict(spans)
+
+
+def tally(
+    definition: Definition,
+    *,
+    deployments: Sequence[Deployment],
+    changes: Sequence[Change],
+    incidents: Sequence[Incident],
+    since: datetime,
+    until: datetime,
+    window: timedelta,
+) -> Tally:
+    """The rules read literally over every deployment and change (the reference the reads'
+    sums in the database are tested against)."""
+
+    def in_window(at: datetime) -> bool:
+        return since <= at < until
+
+    counted = [d for d in deployments if in_window(d.succeeded_at)]
+    scoped_incidents = [i for i in incidents if in_window(i.opened_at)]
+    caused = attribute(scoped_incidents, deployments, window)
+    lead_times = [
+        (c.deployed_at - (c.first_commit_at or c.opened_at)).total_seconds()
+        for c in changes
+        if in_window(c.deployed_at)
+    ]
+    rework = 0
+    if definition.rework_rate:
+        is_rework = rework_of([i for i in incidents if i.id in caused])
+        rework = sum(1 for d in counted if is_rework(d))
+    return Tally(
+        deployment_days=deployment_days([d.succeeded_at for d in counted], since),
+        lead_time=Spread(
+            len(lead_times), percentile(lead_times, 0.5), percentile(lead_times, 0.85)
+        ),
+        incidents=scoped_incidents,
+        caused=caused,
+        rework=rework,
+    )
+
+
 def compute(
     definition: Definition,
     *,
@@ -408,65 +559,80 @@ def compute(
     """The keys over ``[since, until)``. ``deployments`` may include earlier ones (an
     incident early in the window can belong to one); only those in the window are counted.
     ``incidents`` are those opened in the window."""
+    window = _window(definition, since, until, attribution_window)
+    summed = tally(
+        definition,
+        deployments=deployments,
+        changes=changes,
+        incidents=incidents,
+        since=since,
+        until=until,
+        window=window,
+    )
+    return report(definition, summed, since=since, until=until, attribution_window=window)
+
+
+def _window(
+    definition: Definition, since: datetime, until: datetime, attribution_window: timedelta | None
+) -> timedelta:
     if since >= until:
         raise ValueError("since must be before until")
     window = definition.attribution_window if attribution_window is None else attribution_window
     if window < timedelta(0):
         raise ValueError("the attribution window cannot be negative")
+    return window
 
-    def in_window(at: datetime) -> bool:
-        return since <= at < until
 
-    counted = [d for d in deployments if in_window(d.succeeded_at)]
-    counted_ids = {d.id for d in counted}
-    scoped_incidents = [i for i in incidents if in_window(i.opened_at)]
-    caused = attribute(scoped_incidents, deployments, window)
-    failed = {d.id for d in caused.values()} & counted_ids
-
-    lead_times = [
-        (c.deployed_at - (c.first_commit_at or c.opened_at)).total_seconds()
-        for c in changes
-        if in_window(c.deployed_at)
-    ]
+def report(
+    definition: Definition,
+    summed: Tally,
+    *,
+    since: datetime,
+    until: datetime,
+    attribution_window: timedelta | None = None,
+) -> DoraReport:
+    """The keys over ``[since, until)`` from their tally, however it was summed."""
+    window = _window(definition, since, until, attribution_window)
+    caused = summed.caused
+    counted = sum(d.deployments for d in summed.deployment_days)
+    counted_caused = {d.id: d for d in caused.values() if since <= d.succeeded_at < until}
 
     if definition.restore_measure is RestoreMeasure.INCIDENT_OPENED:
-        restoring = [(i, i.opened_at) for i in scoped_incidents]
+        restoring = [(i, i.opened_at) for i in summed.incidents]
     else:
         restoring = [
             (i, caused[i.id].succeeded_at)
-            for i in scoped_incidents
-            if i.id in caused and caused[i.id].id in counted_ids
+            for i in summed.incidents
+            if i.id in caused and caused[i.id].id in counted_caused
         ]
     restored = [
         (i.resolved_at - start).total_seconds()
         for i, start in restoring
         if i.resolved_at is not None
     ]
-
-    rework: Rate | None = None
-    if definition.rework_rate:
-        production_incidents = [i for i in incidents if i.id in caused]
-        is_rework = rework_of(production_incidents)
-        fixes = sum(1 for d in counted if is_rework(d))
-        rework = _rate(fixes, len(counted), ())
-
+    lead_time = summed.lead_time
     return DoraReport(
         definition_id=definition.id,
         definition_version=definition.version,
         since=since,
         until=until,
         attribution_window=window,
-        deployment_frequency=_frequency(
-            [d.succeeded_at for d in counted], since, until, definition
+        deployment_frequency=_frequency(summed.deployment_days, since, until, definition),
+        lead_time=Distribution(
+            count=lead_time.count,
+            median_seconds=lead_time.median,
+            p85_seconds=lead_time.p85,
+            band=band_of(lead_time.median, definition.lead_time_bands),
         ),
-        lead_time=_distribution(lead_times, definition.lead_time_bands),
-        change_failure_rate=_rate(len(failed), len(counted), definition.change_failure_rate_bands),
+        change_failure_rate=_rate(
+            len(counted_caused), counted, definition.change_failure_rate_bands
+        ),
         time_to_restore=TimeToRestore(
             measure=definition.restore_measure,
             unresolved=len(restoring) - len(restored),
             distribution=_distribution(restored, definition.time_to_restore_bands),
         ),
-        rework_rate=rework,
-        incidents=len(scoped_incidents),
+        rework_rate=_rate(summed.rework, counted, ()) if definition.rework_rate else None,
+        incidents=len(summed.incidents),
         incidents_attributed=len(caused),
     )

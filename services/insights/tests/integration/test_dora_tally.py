@@ -1,0 +1,237 @@
+"""The DORA keys summed in PostgreSQL (reads.dora_tally) equal the rules read literally over
+every record (reads.dora_inputs + dora.compute), on random histories: two repositories of
+one service (``org/api`` and ``fork/api``), a nameless repository, incidents named by service
+or by the SHA they blame, failed and staging deployments, bots' changes, microsecond times,
+ranges that start mid-day and cut a week or a month short, windows from zero to nine days."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import pytest
+import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy.engine import make_url
+
+from sextant.contracts import uuid7
+from sextant.insights.db import change_requests, deployments, incidents, reads
+from sextant.insights.domain import dora
+from sextant.insights.main import SPEC
+from sextant.runtime.app import ServiceState
+from sextant.runtime.testing.apps import running_service, service_settings
+from sextant.runtime.testing.plugin import InternalKeys
+
+from .test_read_api import dsn
+
+START = datetime(2026, 3, 2, 7, 30, tzinfo=UTC)
+SPAN_SECONDS = 40 * 24 * 3600
+REPOSITORIES = ["org/api", "fork/api", "org/web", None]
+SERVICES = ["api", "API ", "web", "db", None]
+
+
+@pytest.fixture(scope="module")
+async def database(postgres_url: str) -> AsyncIterator[str]:
+    """One database for the module (the plugin's is per test; hypothesis runs many)."""
+    name = f"t_dora_{secrets.token_hex(4)}"
+    admin = await asyncpg.connect(dsn(postgres_url))
+    await admin.execute(f"CREATE DATABASE {name}")
+    await admin.close()
+    yield make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
+    admin = await asyncpg.connect(dsn(postgres_url))
+    await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    await admin.close()
+
+
+@pytest.fixture(scope="module")
+async def state(database: str, internal_keys: InternalKeys) -> AsyncIterator[ServiceState]:
+    async with running_service(SPEC, service_settings(database, internal_keys)) as (_, running):
+        yield running
+
+
+moments = st.builds(
+    lambda s, us: START + timedelta(seconds=s, microseconds=us),
+    st.integers(0, SPAN_SECONDS),
+    st.sampled_from([0, 0, 1, 499_999, 999_999]),
+)
+deployment_rows = st.lists(
+    st.fixed_dictionaries(
+        {
+            "repository": st.sampled_from(REPOSITORIES),
+            "is_production": st.booleans() | st.just(True),
+            "status": st.sampled_from(["success", "success", "failure"]),
+            "succeeded_at": moments,
+            "workspace": st.integers(0, 1),
+        }
+    ),
+    max_size=30,
+)
+change_rows = st.lists(
+    st.fixed_dictionaries(
+        {
+            "opened_at": moments,
+            "first_commit_hours": st.none() | st.integers(0, 300),
+            "deployed_at": st.none() | moments,
+            "bot": st.booleans(),
+            "workspace": st.integers(0, 1),
+        }
+    ),
+    max_size=20,
+)
+incident_rows = st.lists(
+    st.fixed_dictionaries(
+        {
+            "service": st.sampled_from(SERVICES),
+            "blames": st.none() | st.integers(0, 29),
+            "opened_at": moments,
+            "resolved_minutes": st.none() | st.integers(-30, 5000),
+            "workspace": st.integers(0, 1),
+        }
+    ),
+    max_size=10,
+)
+
+
+def history(
+    tenant: UUID,
+    workspaces: list[UUID],
+    deployed: list[dict[str, Any]],
+    changed: list[dict[str, Any]],
+    opened: list[dict[str, Any]],
+) -> dict[sa.Table, list[dict[str, Any]]]:
+    """The drawn records as the consumer would have written them."""
+    rows: dict[sa.Table, list[dict[str, Any]]] = {
+        deployments: [],
+        change_requests: [],
+        incidents: [],
+    }
+    for n, d in enumerate(deployed):
+        rows[deployments].append(
+            {
+                "tenant_id": tenant,
+                "workspace_id": workspaces[d["workspace"]],
+                "id": uuid7(),
+                "source_kind": "github",
+                "external_id": f"dep-{n}",
+                "repository_id": d["repository"] or "nameless",
+                "repository": d["repository"],
+                "environment": "production" if d["is_production"] else "staging",
+                "is_production": d["is_production"],
+                "sha": f"sha-{n}",
+                "status": d["status"],
+                "status_at": d["succeeded_at"],
+                "finished_at": d["succeeded_at"],
+                "succeeded_at": d["succeeded_at"] if d["status"] == "success" else None,
+                "deployed_by_is_bot": False,
+            }
+        )
+    for n, c in enumerate(changed):
+        first = c["first_commit_hours"]
+        rows[change_requests].append(
+            {
+                "tenant_id": tenant,
+                "workspace_id": workspaces[c["workspace"]],
+                "id": uuid7(),
+                "source_kind": "github",
+                "external_id": f"pr-{n}",
+                "repository_id": "org/api",
+                "repository": "org/api",
+                "number": n,
+                "title": "change",
+                "author_developer_id": uuid7(),
+                "author_is_bot": c["bot"],
+                "base_branch": "main",
+                "head_branch": f"feature/{n}",
+                "draft": False,
+                "labels": [],
+                "opened_at": c["opened_at"],
+                "first_commit_at": None
+                if first is None
+                else c["opened_at"] - timedelta(hours=first, microseconds=7),
+                "commit_shas": [],
+                "snapshot_at": c["opened_at"],
+                "deployment_id": None if c["deployed_at"] is None else uuid7(),
+                "deployed_at": c["deployed_at"],
+            }
+        )
+    for n, i in enumerate(opened):
+        minutes = i["resolved_minutes"]
+        rows[incidents].append(
+            {
+                "tenant_id": tenant,
+                "workspace_id": workspaces[i["workspace"]],
+                "id": uuid7(),
+                "source_kind": "generic",
+                "external_id": f"inc-{n}",
+                "title": "errors",
+                "service": i["service"],
+                "deployment_sha": None if i["blames"] is None else f"sha-{i['blames']}",
+                "opened_at": i["opened_at"],
+                "resolved_at": None
+                if minutes is None
+                else i["opened_at"] + timedelta(minutes=minutes),
+                "snapshot_at": i["opened_at"],
+            }
+        )
+    return rows
+
+
+@settings(
+    max_examples=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    deployed=deployment_rows,
+    changed=change_rows,
+    opened=incident_rows,
+    since_seconds=st.integers(0, SPAN_SECONDS // 2),
+    days=st.sampled_from([1, 6, 7, 15, 29, 40]),
+    window_hours=st.integers(0, 9 * 24),
+    include_bots=st.booleans(),
+)
+async def test_the_sums_in_the_database_equal_the_rules_read_literally(
+    state: ServiceState,
+    deployed: list[dict[str, Any]],
+    changed: list[dict[str, Any]],
+    opened: list[dict[str, Any]],
+    since_seconds: int,
+    days: int,
+    window_hours: int,
+    include_bots: bool,
+) -> None:
+    tenant, workspaces = uuid7(), [uuid7(), uuid7()]
+    async with state.db.transaction(tenant) as session:
+        for table, values in history(tenant, workspaces, deployed, changed, opened).items():
+            if values:
+                await session.execute(sa.insert(table), values)
+    since = START + timedelta(seconds=since_seconds, microseconds=3)
+    until = since + timedelta(days=days, seconds=-1)
+    window = timedelta(hours=window_hours)
+    async with state.db.transaction(tenant) as session:
+        literal = await reads.dora_inputs(
+            session, tenant, workspaces, since, until, window, include_bots
+        )
+        for definition in dora.DEFINITIONS.values():
+            summed = await reads.dora_tally(
+                session, tenant, workspaces, since, until, window, definition, include_bots
+            )
+            fast = dora.report(
+                definition, summed, since=since, until=until, attribution_window=window
+            )
+            deployments_, changes, incidents_ = literal
+            expected = dora.compute(
+                definition,
+                deployments=deployments_,
+                changes=changes,
+                incidents=incidents_,
+                since=since,
+                until=until,
+                attribution_window=window,
+            )
+            assert fast == expected
