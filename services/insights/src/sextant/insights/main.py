@@ -4,6 +4,7 @@ from fastapi import FastAPI
 
 from sextant.insights import (
     api,
+    day_worker,
     developer_metrics,
     flow_metrics,
     metrics,
@@ -35,8 +36,8 @@ SPEC = ServiceSpec(
         health_api.router,
     ],
     handlers=with_purge(HANDLERS, retention.PURGER),
-    on_start=[health.start],
-    on_stop=[health.stop],
+    on_start=[health.start, day_worker.start],
+    on_stop=[day_worker.stop, health.stop],
 )
 
 
