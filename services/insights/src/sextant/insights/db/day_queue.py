@@ -21,7 +21,7 @@ from uuid import UUID
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sextant.insights.db import developer_day_rows, metadata
+from sextant.insights.db import developer_day_rows, developers, metadata
 from sextant.runtime.db import driver_connection
 from sextant.runtime.pgnotify import notify
 
@@ -84,13 +84,20 @@ async def pending_tenants(session: AsyncSession) -> list[UUID]:
 
 
 async def days_of(session: AsyncSession, tenant: UUID, ids: Iterable[UUID]) -> set[date]:
-    """Every day any of ``ids`` has a row or a key waiting (a day not recomputed yet has no
-    row), read in one statement: a round committing between two reads would hide a day."""
+    """Every day any of ``ids`` (current ids) has a row or a key waiting, queued under it or
+    under an id that reads as it now (a day not recomputed yet has no row), read in one
+    statement: a round committing between two reads would hide a day."""
     wanted = list(set(ids))
-    q, t = metrics_queue, developer_day_rows
+    q, t, d = metrics_queue, developer_day_rows, developers
+    reading_as = sa.select(d.c.developer_id).where(
+        d.c.tenant_id == tenant, d.c.current_id.in_(wanted)
+    )
     rows = sa.union(
         sa.select(t.c.day).where(t.c.tenant_id == tenant, t.c.developer_id.in_(wanted)),
-        sa.select(q.c.day).where(q.c.tenant_id == tenant, q.c.developer_id.in_(wanted)),
+        sa.select(q.c.day).where(
+            q.c.tenant_id == tenant,
+            sa.or_(q.c.developer_id.in_(wanted), q.c.developer_id.in_(reading_as)),
+        ),
     )
     return set((await session.execute(rows)).scalars())
 
