@@ -179,6 +179,39 @@ async def test_identity_changes_recompute_each_side_s_history(running: Running) 
     assert await days(conn, tenant, DAVE) == DAVE_ALONE
 
 
+async def test_batches_queue_days_the_worker_recomputes_each_once(running: Running) -> None:
+    """A projecting batch writes no day: it queues the days it touched, and the worker
+    recomputes each (developer, day) once however many batches queued it."""
+    tenant, workspace = uuid7(), uuid7()
+    scenario = Tenant(tenant, workspace)
+    conn = running.conn
+    worker = running.state.extras["day_worker"]
+    await worker.stop()  # drained by hand below
+    for envelope in carol_and_dave(scenario):  # one batch each
+        before = await inbox_count(conn)
+        await publish(running.state, scenario, [envelope])
+        await until_true(lambda before=before: _more(conn, before))
+    assert await days(conn, tenant, CAROL) == {}
+    queued = await conn.fetch(
+        "SELECT developer_id, day FROM insights.metrics_queue WHERE tenant_id = $1", tenant
+    )
+    # Carol's push, opening and review each queued her day; Bob's opening his, Dave's three
+    # events his.
+    assert sum(1 for r in queued if r["developer_id"] == CAROL and r["day"] == DAY) >= 3
+    assert {r["developer_id"] for r in queued} == {CAROL, DAVE, BOB}
+
+    assert await worker.drain() >= len(queued)
+    assert await days(conn, tenant, CAROL) == CAROL_ALONE
+    assert await days(conn, tenant, DAVE) == DAVE_ALONE
+    assert await conn.fetchval("SELECT count(*) FROM insights.metrics_queue") == 0
+    subjects = sorted(e.subject or "" for e in await computed(conn, tenant))
+    assert subjects == sorted(f"developer:{d}" for d in (BOB, CAROL, DAVE))
+
+
+async def _more(conn: asyncpg.Connection, before: int) -> bool:
+    return await inbox_count(conn) > before
+
+
 def _copy(envelope: Envelope) -> Envelope:
     """The same event under a new envelope id (the inbox does not know it)."""
     return envelope.model_copy(update={"id": uuid7()})

@@ -68,10 +68,14 @@ async def inbox_count(conn: asyncpg.Connection) -> int:
 
 
 async def settled(conn: asyncpg.Connection, before: int, published: int) -> None:
-    """Wait until the consumer has taken ``published`` more events into its inbox."""
+    """Wait until the consumer has taken ``published`` more events into its inbox and the
+    DeveloperMetrics worker has recomputed every day they queued."""
 
     async def done() -> bool:
-        return await inbox_count(conn) >= before + published
+        if await inbox_count(conn) < before + published:
+            return False
+        waiting: int = await conn.fetchval("SELECT count(*) FROM insights.metrics_queue")
+        return waiting == 0
 
     await until_true(done)
 

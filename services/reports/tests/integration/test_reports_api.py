@@ -140,7 +140,8 @@ async def reports_alone(
 
 
 async def seed(state: ServiceState, database_url: str) -> None:
-    """Publish the scenario's whole week and wait until insights's consumer took it in."""
+    """Publish the scenario's whole week and wait until insights's consumer took it in and
+    its DeveloperMetrics worker recomputed every day it queued."""
     module = scenario()
     tenant = module.Tenant(TENANT, WORKSPACE)
     events = tenant.first_phase() + tenant.second_phase()
@@ -151,6 +152,7 @@ async def seed(state: ServiceState, database_url: str) -> None:
         await until(lambda: _inbox(conn), len(tenant.first_phase()))
         await state.bus.publish([tenant.record(e) for e in tenant.second_phase()])
         await until(lambda: _inbox(conn), len(events))
+        await until(lambda: _drained(conn), 1)
     finally:
         await conn.close()
 
@@ -158,6 +160,11 @@ async def seed(state: ServiceState, database_url: str) -> None:
 async def _inbox(conn: asyncpg.Connection) -> int:
     count: int = await conn.fetchval("SELECT count(*) FROM insights.inbox")
     return count
+
+
+async def _drained(conn: asyncpg.Connection) -> int:
+    waiting: int = await conn.fetchval("SELECT count(*) FROM insights.metrics_queue")
+    return int(waiting == 0)
 
 
 async def until(count: Any, at_least: int, seconds: float = 30) -> None:

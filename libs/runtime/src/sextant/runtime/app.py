@@ -74,6 +74,10 @@ class ServiceSpec:
         APIRouter
     ] = ()  # not behind the internal token (gateway edge, webhooks)
     handlers: Mapping[str, Handler] = field(default_factory=dict)  # topic → handler
+    # Records one poll takes across the partitions the consumer owns: a backlog's batches
+    # per partition are about this over the partitions (a Batched handler's cost per batch
+    # is amortised over more events when it is larger).
+    consumer_max_records: int = 500
     on_start: Sequence[Hook] = ()
     on_stop: Sequence[Hook] = ()
     description: str = ""
@@ -206,6 +210,7 @@ def create_service_app(
                     inbox=inbox_table,
                     group=spec.name,
                     handlers=spec.handlers,
+                    max_records=spec.consumer_max_records,
                     retry=RetryPolicy(
                         settings.consumer_max_attempts, settings.consumer_backoff_seconds
                     ),

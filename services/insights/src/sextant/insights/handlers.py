@@ -10,7 +10,7 @@ repository's change requests, and what its deployments shipped (domain/linkage.p
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -42,7 +42,6 @@ from sextant.contracts.events.platform import (
     DevelopersMerged,
     DeveloperSplit,
     DeveloperUserLinked,
-    MetricsComputed,
     StaleFlagDismissed,
     TeamCreated,
     TeamDeleted,
@@ -51,8 +50,8 @@ from sextant.contracts.events.platform import (
 )
 from sextant.contracts.registry import type_of
 from sextant.contracts.topics import ACTIVITY_ATTRIBUTED, FORECAST, IDENTITY
-from sextant.insights.db import developer_days, projection, spine, teams
-from sextant.insights.db.developer_days import DayChange, Pair, utc_day
+from sextant.insights.db import day_queue, developer_days, projection, spine, teams
+from sextant.insights.db.developer_days import Pair, utc_day
 from sextant.insights.db.projection import Person, record_id
 from sextant.insights.gates import service as gates
 from sextant.insights.health import db as health_db
@@ -131,7 +130,7 @@ class Batch:
             budget -= await gates.reevaluate(
                 self.session, OUTBOX, self.tenant, workspace, None, budget, service
             )
-        await self.refresh_developer_days()
+        await self.queue_developer_days()
 
     def ends(self, author: Person, at: datetime) -> None:
         """``author``'s change request stopped being open at ``at`` (merged or closed):
@@ -139,24 +138,17 @@ class Batch:
         if author.developer_id is not None:
             self.wip_from.add((author.developer_id, utc_day(at)))
 
-    async def refresh_developer_days(self) -> None:
-        """Recompute the developers' days the batch touched, after the derivations (a
-        cycle time needs the first commit), and announce the ones that changed."""
+    async def queue_developer_days(self) -> None:
+        """Queue the developers' days the batch touched for the DeveloperMetrics worker
+        (day_worker.py), after the derivations (a push may move a merged change's first
+        commit, so its cycle time): recomputing them here held each developer's days for
+        the whole batch and serialised the batches."""
         session, tenant = self.session, self.tenant
         pushes = [(w, r, t.branches, t.shas) for (w, r), t in self.touched.items() if t.shas]
         if not self.days and not pushes:
             return  # every event that moves WIP touches its own day too
-        await developer_days.lock_tenant_days(session, tenant, exclusive=False)
         exact = self.days | await developer_days.merged_days_of_pushes(session, tenant, pushes)
-        current = await developer_days.current_ids(
-            session, tenant, {d for d, _ in exact | self.wip_from}
-        )
-        await developer_days.lock_developers(session, tenant, current.values())
-        pairs = {(current[d], day) for d, day in exact}
-        pairs |= await developer_days.days_since(
-            session, tenant, {(current[d], day) for d, day in self.wip_from}
-        )
-        await announce(session, tenant, await developer_days.refresh(session, tenant, pairs))
+        await day_queue.note(session, tenant, exact, self.wip_from)
 
 
 def _person(attributed: ActivityAttributed, path: str, actor: Actor | None) -> Person:
@@ -199,6 +191,9 @@ async def on_attributed_activity(session: AsyncSession, envelopes: Sequence[Enve
     What the batch will derive is locked first, before any row is written
     (:func:`~sextant.insights.db.projection.lock_derivations`)."""
     batch = Batch(session, envelopes[0].tenantid)
+    # shared with the other batches, until commit: an identity change waits for the
+    # records a batch attributes before it moves records between developers
+    await developer_days.lock_tenant_days(session, batch.tenant, exclusive=False)
     parsed: dict[UUID, tuple[UUID, ActivityAttributed, object]] = {}
     for envelope in envelopes:
         attributed = ActivityAttributed.model_validate(envelope.data)
@@ -436,12 +431,7 @@ async def on_identity(session: AsyncSession, envelopes: Sequence[Envelope]) -> N
             await projection.remember_developer(session, tenant, event.developer_id, event.is_bot)
         elif isinstance(event, DevelopersMerged):
             await projection.merge_developers(session, tenant, event.survivor_id, event.merged_ids)
-            people = {event.survivor_id, *event.merged_ids}
-            await announce(
-                session,
-                tenant,
-                await developer_days.refresh_people(session, tenant, people, people),
-            )
+            await queue_people(session, tenant, {event.survivor_id, *event.merged_ids})
         elif isinstance(event, DeveloperSplit):
             await developer_days.restore_developer(session, tenant, event.new_developer_id)
             await _hand_over(
@@ -487,31 +477,14 @@ async def _hand_over(
     days recomputed."""
     current = await developer_days.current_ids(session, tenant, {source, target})
     await developer_days.reattribute_aliases(session, tenant, aliases, target)
-    people = {current[source], current[target]}
-    await announce(
-        session, tenant, await developer_days.refresh_people(session, tenant, people, people)
-    )
+    await queue_people(session, tenant, {current[source], current[target]})
 
 
-async def announce(session: AsyncSession, tenant: UUID, changes: Sequence[DayChange]) -> None:
-    """A ``MetricsComputed`` per (developer, day) whose figures changed, for partners — none
-    while the tenant has per-developer metrics turned off."""
-    if not changes or not await developer_days.developer_metrics_enabled(session, tenant):
-        return
-    staged = [
-        OUTBOX.stage(
-            MetricsComputed(
-                scope=f"developer:{c.developer_id}",
-                period_start=developer_days.day_start(c.day),
-                period_end=developer_days.day_start(c.day + timedelta(days=1)),
-                metrics=developer_days.published_metrics(c.figures),
-            ),
-            tenant_id=tenant,
-            entity=f"developer:{c.developer_id}",
-        )
-        for c in changes
-    ]
-    await OUTBOX.add_all(session, staged)
+async def queue_people(session: AsyncSession, tenant: UUID, people: set[UUID]) -> None:
+    """Queue every day any of ``people`` (current ids) has a row or a key waiting, for each
+    of them: what an identity change moved between them."""
+    days = await day_queue.days_of(session, tenant, people)
+    await day_queue.note(session, tenant, {(p, day) for p in people for day in days})
 
 
 async def on_forecast(session: AsyncSession, envelope: Envelope) -> None:

@@ -4,6 +4,7 @@ from fastapi import FastAPI
 
 from sextant.insights import (
     api,
+    day_worker,
     developer_metrics,
     flow_metrics,
     metrics,
@@ -35,8 +36,11 @@ SPEC = ServiceSpec(
         health_api.router,
     ],
     handlers=with_purge(HANDLERS, retention.PURGER),
-    on_start=[health.start],
-    on_stop=[health.stop],
+    # a backlog's batches of ~100 events over its 32 partitions, not ~16: each batch derives
+    # per repository it touched, so fewer, larger batches (bench_rebuild: +35% events/s)
+    consumer_max_records=3200,
+    on_start=[health.start, day_worker.start],
+    on_stop=[day_worker.stop, health.stop],
 )
 
 

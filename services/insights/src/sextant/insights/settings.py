@@ -18,6 +18,19 @@ class InsightsSettings(ServiceSettings):
         "recently answered first (the rest when their repository's facts next move, or "
         "at their pipeline's retry); 0 turns re-evaluation from the event stream off",
     )
+    day_keys_per_round: int = Field(
+        default=20_000,
+        ge=1,
+        description="queued (developer, day) keys of one tenant the DeveloperMetrics worker "
+        "takes in one round (one transaction), each recomputed once however often it was "
+        "queued; a day's figures lag its events by at most one round",
+    )
+    day_poll_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="how often the DeveloperMetrics worker looks at its queue when no "
+        "commit woke it (a wake-up lost with the listening connection)",
+    )
 
 
 @cache

@@ -172,28 +172,12 @@ def _days_lock(tenant: UUID, developer: UUID | None = None) -> str:
 
 async def lock_tenant_days(session: AsyncSession, tenant: UUID, *, exclusive: bool) -> None:
     """Hold the tenant's DeveloperMetrics lock until commit: exclusive for an identity change
-    (it moves records between developers), shared for a batch's recompute, which then locks
-    the developers it recomputes (:func:`lock_developers`). Without it a batch reading the
-    alias map before a merge commits would write the merged developer's day while the merge,
-    not seeing that row yet, recomputed the survivor without it."""
+    (it moves records between developers), shared for a projecting batch. Without it a
+    batch attributing records to a developer while a split moves that developer's aliases
+    would keep them on the old side (the split's update does not see them), and the split
+    would not queue the days of the batch's keys."""
     lock = sa.func.pg_advisory_xact_lock if exclusive else sa.func.pg_advisory_xact_lock_shared
     await session.execute(sa.select(lock(sa.func.hashtextextended(_days_lock(tenant), 0))))
-
-
-_LOCK_DEVELOPERS = sa.text(
-    "SELECT count(pg_advisory_xact_lock(h)) FROM ("
-    "  SELECT DISTINCT hashtextextended(k, 0) AS h FROM unnest(CAST(:keys AS text[])) AS k"
-    "  ORDER BY h) AS s"
-)
-
-
-async def lock_developers(session: AsyncSession, tenant: UUID, ids: Iterable[UUID]) -> None:
-    """Lock the developers (current ids) whose days a batch recomputes, until commit, in one
-    global order: two batches recomputing one developer's day must not each compute it
-    without the other's uncommitted records (the later one would overwrite the earlier)."""
-    keys = sorted({_days_lock(tenant, i) for i in ids})
-    if keys:
-        await session.execute(_LOCK_DEVELOPERS, {"keys": keys})
 
 
 async def current_ids(session: AsyncSession, tenant: UUID, ids: Iterable[UUID]) -> dict[UUID, UUID]:
@@ -211,20 +195,6 @@ async def current_ids(session: AsyncSession, tenant: UUID, ids: Iterable[UUID]) 
         )
     }
     return {i: found.get(i, i) for i in wanted}
-
-
-async def days_of(session: AsyncSession, tenant: UUID, ids: Iterable[UUID]) -> set[date]:
-    """Every day any of ``ids`` has a row."""
-    t = developer_day_rows
-    return set(
-        (
-            await session.execute(
-                sa.select(t.c.day)
-                .distinct()
-                .where(t.c.tenant_id == tenant, t.c.developer_id.in_(set(ids)))
-            )
-        ).scalars()
-    )
 
 
 async def days_since(session: AsyncSession, tenant: UUID, since: Iterable[Pair]) -> set[Pair]:
@@ -340,15 +310,6 @@ async def refresh(session: AsyncSession, tenant: UUID, pairs: Iterable[Pair]) ->
 
 
 # identity changes ---------------------------------------------------------------------------
-
-
-async def refresh_people(
-    session: AsyncSession, tenant: UUID, people: Iterable[UUID], days_from: Iterable[UUID]
-) -> list[DayChange]:
-    """Recompute every day ``days_from`` have rows for each of ``people`` (current ids): what
-    an identity change moved between them."""
-    days = await days_of(session, tenant, days_from)
-    return await refresh(session, tenant, {(p, day) for p in set(people) for day in days})
 
 
 async def reattribute_aliases(

@@ -1,0 +1,124 @@
+"""The DeveloperMetrics worker: recomputes the (developer, day)s projecting batches and
+identity changes queued (db/day_queue.py), after them, and announces the days whose figures
+changed (``MetricsComputed``).
+
+One round per tenant is one transaction: take up to ``day_keys_per_round`` queued rows,
+recompute each key once by the developer id it reads as now, delete the rows taken. A
+commit that queued keys wakes it (NOTIFY), so a day's figures lag its events by at most one
+round; it also looks every ``day_poll_seconds``. Rounds of one tenant never overlap, on any
+replica (an advisory lock of the worker's own): a round computing from an older snapshot
+must not overwrite a newer one. Projecting batches take no lock of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import timedelta
+from uuid import UUID
+
+import sqlalchemy as sa
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sextant.contracts.events.platform import MetricsComputed
+from sextant.insights.db import day_queue, developer_days
+from sextant.insights.db.developer_days import DayChange
+from sextant.insights.handlers import OUTBOX
+from sextant.insights.settings import InsightsSettings
+from sextant.runtime.app import ServiceState
+from sextant.runtime.pgnotify import Listener, plain_dsn
+from sextant.runtime.tasks import cancel_and_wait
+
+log = structlog.get_logger()
+
+
+async def announce(session: AsyncSession, tenant: UUID, changes: Sequence[DayChange]) -> None:
+    """A ``MetricsComputed`` per (developer, day) whose figures changed, for partners — none
+    while the tenant has per-developer metrics turned off."""
+    if not changes or not await developer_days.developer_metrics_enabled(session, tenant):
+        return
+    staged = [
+        OUTBOX.stage(
+            MetricsComputed(
+                scope=f"developer:{c.developer_id}",
+                period_start=developer_days.day_start(c.day),
+                period_end=developer_days.day_start(c.day + timedelta(days=1)),
+                metrics=developer_days.published_metrics(c.figures),
+            ),
+            tenant_id=tenant,
+            entity=f"developer:{c.developer_id}",
+        )
+        for c in changes
+    ]
+    await OUTBOX.add_all(session, staged)
+
+
+async def recompute(session: AsyncSession, tenant: UUID, limit: int) -> int:
+    """One round of ``tenant``'s queue in the caller's transaction; the rows taken."""
+    lock = sa.func.hashtextextended(f"insights/day-worker/{tenant}", 0)
+    await session.execute(sa.select(sa.func.pg_advisory_xact_lock(lock)))
+    taken = await day_queue.take(session, tenant, limit)
+    if not taken.ids:
+        return 0
+    current = await developer_days.current_ids(
+        session, tenant, {d for d, _ in taken.days | taken.onward}
+    )
+    # by the id each reads as now, and as queued: a developer merged away loses its rows
+    pairs = taken.days | {(current[d], day) for d, day in taken.days}
+    pairs |= await developer_days.days_since(
+        session, tenant, {(current[d], day) for d, day in taken.onward}
+    )
+    await announce(session, tenant, await developer_days.refresh(session, tenant, pairs))
+    await day_queue.forget(session, taken.ids)
+    return len(taken.ids)
+
+
+class DayWorker:
+    """The background loop of :func:`recompute`, every tenant in turn until the queue is empty."""
+
+    def __init__(self, state: ServiceState, settings: InsightsSettings) -> None:
+        self.state = state
+        self.settings = settings
+        self.listener = Listener(plain_dsn(state.db.app_url), day_queue.CHANNEL)
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self.listener.start()
+        self._task = asyncio.create_task(self._loop(), name="insights-day-worker")
+
+    async def stop(self) -> None:
+        await cancel_and_wait(self._task)
+        await self.listener.stop()
+
+    async def drain(self) -> int:
+        """Rounds until no tenant has keys waiting; the rows recomputed."""
+        done = 0
+        while True:
+            async with self.state.db.transaction() as session:
+                tenants = await day_queue.pending_tenants(session)
+            if not tenants:
+                return done
+            for tenant in tenants:
+                async with self.state.db.transaction(tenant) as session:
+                    done += await recompute(session, tenant, self.settings.day_keys_per_round)
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                await self.drain()
+            except Exception as exc:
+                log.warning("insights.day_worker_failed", error=str(exc))
+            await self.listener.wait(self.settings.day_poll_seconds)
+
+
+async def start(state: ServiceState) -> None:
+    worker = DayWorker(state, InsightsSettings())
+    state.extras["day_worker"] = worker
+    await worker.start()
+
+
+async def stop(state: ServiceState) -> None:
+    worker = state.extras.get("day_worker")
+    if worker is not None:
+        await worker.stop()

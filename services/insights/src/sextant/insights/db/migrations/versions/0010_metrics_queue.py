@@ -1,0 +1,32 @@
+"""The DeveloperMetrics queue (db/day_queue.py): the (developer, day)s batches touched, for
+the worker to recompute after them.
+
+Revision ID: 0010
+Revises: 0008
+"""
+
+import sqlalchemy as sa
+from alembic import context, op
+
+revision = "0010"
+down_revision = "0008"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    schema = context.config.attributes["schema"]
+    op.create_table(
+        "metrics_queue",
+        sa.Column("id", sa.BigInteger, sa.Identity(always=True), primary_key=True),
+        sa.Column("tenant_id", sa.Uuid, nullable=False),
+        sa.Column("developer_id", sa.Uuid, nullable=False),
+        sa.Column("day", sa.Date, nullable=False),
+        sa.Column("onward", sa.Boolean, nullable=False),
+        schema=schema,
+    )
+    op.create_index("metrics_queue_tenant", "metrics_queue", ["tenant_id", "id"], schema=schema)
+
+
+def downgrade() -> None:
+    op.drop_table("metrics_queue", schema=context.config.attributes["schema"])
