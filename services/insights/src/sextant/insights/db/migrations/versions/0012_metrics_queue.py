@@ -1,15 +1,15 @@
 """The DeveloperMetrics queue (db/day_queue.py): the (developer, day)s batches touched, for
 the worker to recompute after them.
 
-Revision ID: 0010
-Revises: 0008
+Revision ID: 0012
+Revises: 0011
 """
 
 import sqlalchemy as sa
 from alembic import context, op
 
-revision = "0010"
-down_revision = "0008"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
