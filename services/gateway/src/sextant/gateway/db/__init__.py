@@ -32,6 +32,7 @@ tenants = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("deleted_at", sa.DateTime(timezone=True)),
     sa.Column("restorable_until", sa.DateTime(timezone=True)),
+    sa.Column("purged_at", sa.DateTime(timezone=True)),  # its rows deleted: not restorable
 )
 
 workspaces = sa.Table(
@@ -43,6 +44,7 @@ workspaces = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("deleted_at", sa.DateTime(timezone=True)),
     sa.Column("restorable_until", sa.DateTime(timezone=True)),
+    sa.Column("purged_at", sa.DateTime(timezone=True)),  # its rows deleted: not restorable
 )
 sa.Index("workspaces_tenant", workspaces.c.tenant_id, workspaces.c.created_at)
 

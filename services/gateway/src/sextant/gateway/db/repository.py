@@ -35,6 +35,7 @@ class TenantRow:
     created_at: datetime
     deleted_at: datetime | None
     restorable_until: datetime | None
+    purged_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ class WorkspaceRow:
     created_at: datetime
     deleted_at: datetime | None
     restorable_until: datetime | None
+    purged_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -125,6 +127,25 @@ async def set_tenant_deleted(
         sa.update(tenants)
         .where(tenants.c.id == tenant_id)
         .values(deleted_at=at, restorable_until=restorable_until)
+    )
+
+
+async def mark_purged(session: AsyncSession, tenant_id: UUID, workspace_id: UUID | None) -> None:
+    """The archive's scope purge reached us: the tenant (workspace None) or the workspace is
+    purged, for good (called by the purge handler, in its transaction)."""
+    now = sa.func.now()
+    if workspace_id is None:
+        await session.execute(
+            sa.update(tenants)
+            .where(tenants.c.id == tenant_id, tenants.c.purged_at.is_(None))
+            .values(purged_at=now)
+        )
+        return
+    w = workspaces
+    await session.execute(
+        sa.update(w)
+        .where(w.c.tenant_id == tenant_id, w.c.id == workspace_id, w.c.purged_at.is_(None))
+        .values(purged_at=now)
     )
 
 
