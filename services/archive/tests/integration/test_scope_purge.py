@@ -2,7 +2,8 @@
 the archive notes the gateway's announcement, holds back while a legal hold covers the
 workspace, then (its events archived and verified) asks every owner to purge it; forecast
 and insights delete the workspace's rows (another workspace's stay) and their PurgeDone
-answers are recorded against the scope purge."""
+answers are recorded against the scope purge. A deleted tenant whose archived copy is
+missing is not purged and its admins are told."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import asyncpg
 
 from sextant.archive import coldstore, scopes
 from sextant.contracts import Envelope, uuid7
-from sextant.contracts.events.platform import WorkspaceSoftDeleted
+from sextant.contracts.events.platform import TenantSoftDeleted, WorkspaceSoftDeleted
 from sextant.contracts.topics import LIFECYCLE, entity_key
 from sextant.forecast.main import SPEC as FORECAST
 from sextant.insights.main import SPEC as INSIGHTS
@@ -25,7 +26,15 @@ from sextant.runtime.outbox import record_for
 from sextant.runtime.testing.apps import running_service, service_settings
 from sextant.runtime.testing.plugin import InternalKeys
 
-from .test_cold_store import LATER, SETTINGS, admin_dsn, admin_of, archive, staged
+from .test_cold_store import (
+    LATER,
+    SETTINGS,
+    admin_dsn,
+    admin_of,
+    archive,
+    delivered_of,
+    staged,
+)
 
 GRACE_END = datetime.now(UTC) - timedelta(minutes=1)  # the grace period is over
 
@@ -101,12 +110,25 @@ async def test_a_deleted_workspace_is_purged_everywhere_after_its_grace_but_not_
             workspaceid=doomed,
             subject="workspace",
         )
-        key = entity_key(tenant, doomed, "workspace")
-        await state.bus.publish([record_for(deleted, LIFECYCLE.name, key)])
-        await staged(database_url, 1)
-        # the announcement itself waits for its part: no copy of every event yet
+        gone_tenant = uuid7()
+        tenant_deleted = Envelope.wrap(
+            TenantSoftDeleted(restorable_until=GRACE_END),
+            source="/sextant/gateway",
+            tenantid=gone_tenant,
+            subject="tenant",
+        )
+        await state.bus.publish(
+            [
+                record_for(deleted, LIFECYCLE.name, entity_key(tenant, doomed, "workspace")),
+                record_for(tenant_deleted, LIFECYCLE.name, entity_key(gone_tenant, None, "tenant")),
+            ]
+        )
+        await staged(database_url, 2)
+        # the announcements themselves wait for their parts: no copy of every event yet
         assert await scopes.purge_scopes(state) == []
-        assert await coldstore.flush_due(state, SETTINGS, LATER) == 1
+        assert await coldstore.flush_due(state, SETTINGS, LATER) == 2
+        lost = f"tenant={gone_tenant}/topic=sextant.lifecycle/day={tenant_deleted.time:%Y-%m-%d}"
+        await store.delete(f"{lost}/part-00001.parquet")
 
         headers = admin_of(internal_keys, tenant)
         hold = await client.post(
@@ -115,7 +137,11 @@ async def test_a_deleted_workspace_is_purged_everywhere_after_its_grace_but_not_
             headers=headers,
         )
         assert hold.status_code == 201, hold.text
-        assert await scopes.purge_scopes(state) == []
+        assert await scopes.purge_scopes(state) == []  # the hold, the missing object
+        (notice,) = await delivered_of(
+            database_url, gone_tenant, "sextant.notifications.raised.v1", 1
+        )
+        assert notice["audience"] == ["tenant_admin"] and lost in notice["body"]
         why = await conn.fetchval(
             "SELECT held_back FROM archive.scope_purges WHERE id = $1", deleted.id
         )
