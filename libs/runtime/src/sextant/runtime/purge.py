@@ -103,6 +103,10 @@ class PurgeTable:
         return sa.and_(*parts)
 
 
+Deleter = Callable[[AsyncSession, UUID, PurgeRequested], Awaitable[int]]
+"""An owner's own deletion for a class its tables cannot be declared for (the gateway's
+hash-chained audit log): the rows it deleted."""
+
 ScopePurged = Callable[[AsyncSession, UUID, UUID | None], Awaitable[None]]
 """Called with the tenant and the workspace (None: the whole tenant) once its rows are gone."""
 
@@ -118,6 +122,7 @@ class Purger:
         *,
         chunk_rows: int = 5000,
         on_scope_purged: ScopePurged | None = None,
+        deleters: Mapping[str, Deleter] | None = None,
     ) -> None:
         if chunk_rows < 1:
             raise ValueError("chunk_rows must be at least 1")
@@ -126,13 +131,18 @@ class Purger:
         self.tables = tuple(tables)
         self.chunk_rows = chunk_rows
         self.on_scope_purged = on_scope_purged
+        self.deleters = dict(deleters or {})
 
     def classes(self) -> frozenset[str]:
-        return frozenset(t.data_class for t in self.tables)
+        return frozenset(t.data_class for t in self.tables) | frozenset(self.deleters)
 
     async def delete(self, session: AsyncSession, tenant: UUID, request: PurgeRequested) -> int:
-        """Delete the request's rows from every table it names, a chunk at a time."""
+        """Delete the request's rows from every table it names, a chunk at a time (and
+        through the class's own deleter, if it has one; never on a scope purge)."""
         deleted = 0
+        deleter = self.deleters.get(request.data_class or "")
+        if deleter is not None and request.scope is None:
+            deleted += await deleter(session, tenant, request)
         for purged in self.tables:
             doomed = purged.doomed(tenant, request)
             if doomed is None:

@@ -133,6 +133,18 @@ audit_heads = sa.Table(
     sa.Column("hash", sa.Text, nullable=False),
 )
 
+# Where a chain starts once its oldest rows were purged (migration 0006): written only by
+# ``purge_audit_prefix``, the one way the service may delete audit rows.
+audit_checkpoints = sa.Table(
+    "audit_checkpoints",
+    metadata,
+    sa.Column("tenant_id", sa.Uuid, primary_key=True),
+    sa.Column("seq", sa.BigInteger, nullable=False),  # the last purged row
+    sa.Column("hash", sa.Text, nullable=False),  # its hash: the next row's prev_hash
+    sa.Column("purged", sa.BigInteger, nullable=False),  # rows purged in all
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+)
+
 notifications = sa.Table(
     "notifications",
     metadata,
