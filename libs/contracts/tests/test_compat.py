@@ -110,10 +110,17 @@ def test_the_purge_events_grew_only_optional_fields():
         {"manifest_id": "00000000-0000-7000-8000-000000000001", "older_than": "2026-03-01T17:00Z"}
     )
     assert old.data_class is None and old.not_before is None and old.holds == []
+    assert old.scope is None and old.workspace_id is None
     first = {"manifest_id": "00000000-0000-7000-8000-000000000001", "service": "ingest"}
     assert PurgeDone.model_validate(first | {"rows_deleted": 3}).request_id is None
     assert FirstRequest.model_validate(old.model_dump(mode="json")).older_than == old.older_than
     assert FirstDone.model_validate(first | {"rows_deleted": 3, "data_class": "x"})
+    scoped = PurgeRequested.model_validate(
+        old.model_dump(mode="json") | {"scope": "workspace", "workspace_id": first["manifest_id"]}
+    )
+    assert scoped.data_class is None  # an owner predating scopes deletes nothing
+    assert FirstRequest.model_validate(scoped.model_dump(mode="json")).older_than == old.older_than
+    assert FirstDone.model_validate(first | {"rows_deleted": 0, "scope": "tenant"})
 
 
 def test_commits_source_is_an_additive_change_to_the_merged_event():

@@ -161,7 +161,8 @@ export interface paths {
         /**
          * Recompute the caller's chain and name the first row that does not hold
          * @description Recomputes the tenant's hash chain and says whether any record was altered or removed
-         *     since it was written.
+         *     since it was written; once the oldest records were purged (their archived copy
+         *     verified), from the checkpoint they left (`verified_from`).
          */
         get: operations["verify"];
         put?: never;
@@ -2345,10 +2346,21 @@ export interface components {
             first_bad_seq?: number | null;
             /** Intact */
             intact: boolean;
+            /**
+             * Purged
+             * @description records purged so far (their copy archived)
+             * @default 0
+             */
+            purged: number;
             /** Reason */
             reason?: string | null;
             /** Rows */
             rows: number;
+            /**
+             * Verified From
+             * @description the checkpoint the check started from: the seq of the last purged record (none while nothing was purged)
+             */
+            verified_from?: number | null;
         };
         /**
          * BackfillReply

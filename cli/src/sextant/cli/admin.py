@@ -24,7 +24,7 @@ from sextant.cli.embedded import CannotStart, claim_data_folder
 from sextant.gateway import service
 from sextant.gateway.authn import PublicRole, ensure_local_issuer
 from sextant.gateway.db import MIGRATIONS, metadata, repository, spine
-from sextant.gateway.domain.audit import ChainBreak, verify_chain
+from sextant.gateway.domain.audit import ChainBreak, Checkpoint, verify_chain
 from sextant.ingest import db as ingest_db
 from sextant.ingest.reseal import ResealProgress, reseal_sources
 from sextant.ingest.sealing import secret_box
@@ -113,9 +113,12 @@ async def create_token(
     return issuer.mint(subject=subject, role=role, tenant_id=tenant_id, ttl_seconds=ttl_seconds)
 
 
-async def verify_audit(data_dir: Path) -> list[tuple[UUID, int, ChainBreak | None]]:
-    """Every audit chain, recomputed as the database owner (who sees all tenants):
-    (tenant, rows, the first break or None)."""
+async def verify_audit(
+    data_dir: Path,
+) -> list[tuple[UUID, int, ChainBreak | None, Checkpoint | None]]:
+    """Every audit chain, recomputed as the database owner (who sees all tenants), from
+    its checkpoint once its oldest rows were purged: (tenant, rows, the first break or
+    None, the checkpoint or None)."""
     async with gateway_database(data_dir) as db:
         engine = db.owner_engine()
         try:
@@ -123,8 +126,10 @@ async def verify_audit(data_dir: Path) -> list[tuple[UUID, int, ChainBreak | Non
                 results = []
                 for tenant in await repository.audit_tenants(session):
                     rows, head = await repository.audit_chain(session, tenant)
-                    broken = verify_chain(((r.entry, r.prev_hash, r.hash) for r in rows), head)
-                    results.append((tenant, len(rows), broken))
+                    start = await repository.audit_checkpoint(session, tenant)
+                    chained = ((r.entry, r.prev_hash, r.hash) for r in rows)
+                    broken = verify_chain(chained, head, start)
+                    results.append((tenant, len(rows), broken, start))
                 return results
         finally:
             await engine.dispose()

@@ -295,14 +295,17 @@ app.add_typer(audit_app, name="audit")
 
 @audit_app.command("verify")
 def audit_verify(data_dir: Path = DATA_DIR) -> None:
-    """Recompute every tenant's audit chain; exit 1 naming the first bad row of any."""
+    """Recompute every tenant's audit chain (from its checkpoint once its oldest rows were
+    purged); exit 1 naming the first bad row of any."""
     from sextant.cli.admin import verify_audit
 
     results = _admin(verify_audit(data_dir.resolve()))
     table = Table("tenant", "rows", "verdict")
     failed = False
-    for tenant, rows, broken in results:
+    for tenant, rows, broken, start in results:
         verdict = "intact" if broken is None else f"row {broken.seq}: {broken.reason}"
+        if start is not None:
+            verdict += f" (verified from checkpoint {start.seq}; {start.purged} purged)"
         failed = failed or broken is not None
         table.add_row(str(tenant), str(rows), verdict)
     Console().print(table)

@@ -154,6 +154,7 @@ async def test_a_purge_deletes_exactly_its_range_but_held_rows_and_answers_once(
                 "rows_deleted": 4,  # range-start, developer-outside-hold, noon, range-end
                 "data_class": "activity_events",
                 "request_id": str(request.id),
+                "scope": None,
             }
         ]
 
@@ -196,3 +197,53 @@ async def test_a_request_of_another_class_or_another_event_reaches_the_own_handl
 def test_a_chunk_must_hold_a_row() -> None:
     with pytest.raises(ValueError, match="chunk_rows"):
         Purger("x", Outbox(busworker.spine.outbox, source="/x"), [], chunk_rows=0)
+
+
+async def test_a_workspace_purge_deletes_its_rows_of_every_class_and_tells_the_owner(
+    db: Database,
+) -> None:
+    purged: list[tuple[UUID, UUID | None]] = []
+
+    async def mark(session: AsyncSession, tenant: UUID, workspace: UUID | None) -> None:
+        purged.append((tenant, workspace))
+
+    owner = Purger(
+        "conformance",
+        Outbox(busworker.spine.outbox, source="/sextant/conformance"),
+        purger().tables,
+        on_scope_purged=mark,
+    )
+    handler = with_purge({}, owner)[LIFECYCLE.name]
+    scoped = PurgeRequested(
+        manifest_id=MANIFEST, older_than=at(23), scope="workspace", workspace_id=HELD_WS
+    )
+    async with db.transaction(TENANT) as session:
+        await handler(session, envelope(scoped))
+        # every time, every class; the rollups have no workspace column: kept
+        assert await labels(session, events) == {r[0] for r in ROWS} - {"held-workspace"}
+        assert len(await labels(session, rollups)) == 2
+        assert [(a["scope"], a["rows_deleted"]) for a in await answers(session)] == [
+            ("workspace", 1)
+        ]
+    assert purged == [(TENANT, HELD_WS)]
+
+
+async def test_a_tenant_purge_deletes_all_its_rows_but_those_a_hold_names(db: Database) -> None:
+    scoped = PurgeRequested(
+        manifest_id=MANIFEST,
+        older_than=at(23),
+        scope="tenant",
+        holds=[PurgeHold(scope_kind="developer", scope_id=HELD_DEV)],
+    )
+    async with db.transaction(TENANT) as session:
+        assert await purger().delete(session, TENANT, scoped) == 6
+        assert await labels(session, events) == {
+            "developer-outside-hold",
+            "held-developer",
+            "other-tenant",
+        }
+        # the rollups have no developer column: the hold may cover them, they stay
+        assert len(await labels(session, rollups)) == 2
+        unheld = scoped.model_copy(update={"holds": []})
+        assert await purger().delete(session, TENANT, unheld) == 2 + 1
+        assert await labels(session, rollups) == {f"day-{OTHER_TENANT}"}

@@ -268,6 +268,8 @@ async def test_events_are_archived_once_to_parquet_parts_the_manifest_names(
             "not_before": "2026-03-01T09:00:00Z",
             "older_than": "2026-03-01T09:02:00Z",
             "holds": [],  # the released hold is in force no more
+            "scope": None,
+            "workspace_id": None,
         }
 
         # An owner's answer is recorded against its request, once however often it comes.

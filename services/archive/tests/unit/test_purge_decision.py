@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from uuid import UUID
 
-from sextant.archive.domain.purge import ArchivedObject, Hold, cold_until, decide, expiry, meeting
+from sextant.archive.domain.purge import (
+    ArchivedObject,
+    Hold,
+    cold_until,
+    decide,
+    expiry,
+    meeting,
+    scope_hold,
+)
 from sextant.archive.domain.retention import DEFAULTS
 
 WS, OTHER_WS = UUID(int=1), UUID(int=2)
@@ -102,3 +110,21 @@ def test_a_cold_copy_is_locked_until_the_longest_cold_period_of_its_topic() -> N
         2028, 2, 29, 17, tzinfo=UTC
     )
     assert cold_until("sextant.identity", MARCH_1.last_at, DEFAULTS) is None
+
+
+def test_a_scope_purge_is_stopped_by_any_hold_on_a_tenant_and_by_a_workspaces_own_or_wider() -> (
+    None
+):
+    ws, other, dev = UUID(int=1), UUID(int=2), UUID(int=3)
+    on_other = Hold("workspace", other, None, None)
+    on_ws = Hold("workspace", ws, None, None)
+    on_dev = Hold("developer", dev, None, None)
+    tenant = Hold(
+        "tenant", None, datetime(2020, 1, 1, tzinfo=UTC), datetime(2020, 2, 1, tzinfo=UTC)
+    )
+    assert scope_hold("workspace", ws, [on_other]) is None
+    assert scope_hold("workspace", ws, [on_other, on_ws]) == on_ws
+    assert scope_hold("workspace", ws, [on_dev]) == on_dev  # who a row is about may be in it
+    assert scope_hold("workspace", ws, [tenant]) == tenant  # a past range still names rows
+    assert scope_hold("tenant", None, [on_other]) == on_other
+    assert scope_hold("tenant", None, []) is None

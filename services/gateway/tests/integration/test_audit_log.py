@@ -100,7 +100,14 @@ async def test_config_changes_are_chained_and_any_tampering_is_named(
         reply: dict[str, Any] = (await gateway.get("/v1/audit-log/verify", headers=admin)).json()
         return reply
 
-    assert await verdict() == {"intact": True, "rows": 6, "first_bad_seq": None, "reason": None}
+    assert await verdict() == {
+        "intact": True,
+        "rows": 6,
+        "first_bad_seq": None,
+        "reason": None,
+        "verified_from": None,  # nothing purged: from the first row
+        "purged": 0,
+    }
     monkeypatch.setenv("DATABASE_URL", database_url)
     from sextant.cli.admin import verify_audit
 
@@ -111,7 +118,7 @@ async def test_config_changes_are_chained_and_any_tampering_is_named(
         actor = await owner.fetchval(f"SELECT actor FROM {table} WHERE seq = 3")
         await owner.execute(f"UPDATE {table} SET actor = 'mallory' WHERE seq = 3")
         assert (await verdict())["first_bad_seq"] == 3
-        [(_, _, broken)] = await verify_audit(tmp_path)
+        [(_, _, broken, _)] = await verify_audit(tmp_path)
         assert broken is not None and broken.seq == 3
         await owner.execute(f"UPDATE {table} SET actor = $1 WHERE seq = 3", actor)
         assert (await verdict())["intact"]

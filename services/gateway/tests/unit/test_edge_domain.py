@@ -14,7 +14,13 @@ from hypothesis import strategies as st
 from starlette.requests import ClientDisconnect
 
 from sextant.gateway.access import client_address
-from sextant.gateway.domain.audit import GENESIS, AuditEntry, chain_hash, verify_chain
+from sextant.gateway.domain.audit import (
+    GENESIS,
+    AuditEntry,
+    Checkpoint,
+    chain_hash,
+    verify_chain,
+)
 from sextant.gateway.domain.limits import (
     Breakers,
     CircuitBreaker,
@@ -70,6 +76,24 @@ def test_a_removed_row_is_named_and_time_zones_do_not_change_the_hash() -> None:
     entry = rows[0][0]
     elsewhere = replace(entry, at=entry.at.astimezone(timezone(timedelta(hours=5))))
     assert chain_hash(GENESIS, elsewhere) == rows[0][2]
+
+
+def test_a_purged_chain_verifies_from_its_checkpoint_and_not_without_it() -> None:
+    rows = chain(6)
+    kept, head = rows[3:], (6, rows[-1][2])
+    start = Checkpoint(seq=3, hash=rows[2][2], purged=3)  # rows 1..3 purged
+    assert verify_chain(kept, head, start) is None
+    assert verify_chain(kept, head) == verify_chain(kept, head, None)  # from genesis: broken
+    assert verify_chain(kept, head) is not None
+    assert verify_chain([], (3, rows[2][2]), start) is None  # everything purged
+    forged = verify_chain(kept, head, Checkpoint(seq=3, hash="f" * 64, purged=3))
+    assert forged is not None and forged.seq == 4  # the first kept row no longer follows
+    gap = verify_chain(rows[4:], head, start)
+    assert gap is not None and gap.seq == 4 and "missing" in gap.reason
+    entry, prev, digest = kept[1]
+    tampered = [kept[0], (replace(entry, actor="mallory"), prev, digest), *kept[2:]]
+    broken = verify_chain(tampered, head, start)
+    assert broken is not None and broken.seq == 5
 
 
 def test_token_buckets_allow_a_burst_then_the_rate_and_say_how_long_to_wait() -> None:

@@ -14,13 +14,21 @@ A hold covers a row when its time range meets the row's time and its scope does:
 tenant hold always, a workspace or developer hold when the row's column names that id,
 or always when the table has no such column (the owner cannot tell, so it keeps the row).
 
+A scope purge (``scope`` set: a soft-deleted tenant or workspace past its grace period,
+sent only once the archive has verified a copy of its events) deletes every row of the
+tenant, or of the workspace, from every declared table whatever its class or time; a
+table without a workspace column keeps its rows on a workspace purge (it cannot tell
+them apart). The archive sends no scope purge while a legal hold could cover the scope,
+and the holds a request names are kept all the same. ``on_scope_purged`` lets the owner
+of the tenants and workspaces (the gateway) mark them purged in the same transaction.
+
 Redelivery is harmless: the rows are gone (a second run deletes none of them) and the
 answer's id is the request's and the service's, so the archive records it once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 from uuid import UUID, uuid5
@@ -71,14 +79,36 @@ class PurgeTable:
             parts.append(self._column(column) == hold.scope_id)
         return sa.and_(sa.true(), *parts)
 
-    def doomed(self, tenant: UUID, request: PurgeRequested) -> sa.ColumnElement[bool]:
-        """The rows the request deletes from this table."""
+    def doomed(self, tenant: UUID, request: PurgeRequested) -> sa.ColumnElement[bool] | None:
+        """The rows the request deletes from this table; None when it deletes none here."""
+        if request.scope is not None:
+            return self._scoped(tenant, request)
+        if request.data_class != self.data_class:
+            return None
         at = self._column(self.time_column)
         parts = [self._column(self.tenant_column) == tenant, at <= request.older_than]
         if request.not_before is not None:
             parts.append(at >= request.not_before)
         parts.extend(sa.not_(self._held(hold)) for hold in request.holds)
         return sa.and_(*parts)
+
+    def _scoped(self, tenant: UUID, request: PurgeRequested) -> sa.ColumnElement[bool] | None:
+        """Every row of the tenant, or of the workspace (None: no workspace column)."""
+        parts = [self._column(self.tenant_column) == tenant]
+        if request.scope == "workspace":
+            if self.workspace_column is None or request.workspace_id is None:
+                return None
+            parts.append(self._column(self.workspace_column) == request.workspace_id)
+        parts.extend(sa.not_(self._held(hold)) for hold in request.holds)
+        return sa.and_(*parts)
+
+
+Deleter = Callable[[AsyncSession, UUID, PurgeRequested], Awaitable[int]]
+"""An owner's own deletion for a class its tables cannot be declared for (the gateway's
+hash-chained audit log): the rows it deleted."""
+
+ScopePurged = Callable[[AsyncSession, UUID, UUID | None], Awaitable[None]]
+"""Called with the tenant and the workspace (None: the whole tenant) once its rows are gone."""
 
 
 class Purger:
@@ -91,6 +121,8 @@ class Purger:
         tables: Sequence[PurgeTable],
         *,
         chunk_rows: int = 5000,
+        on_scope_purged: ScopePurged | None = None,
+        deleters: Mapping[str, Deleter] | None = None,
     ) -> None:
         if chunk_rows < 1:
             raise ValueError("chunk_rows must be at least 1")
@@ -98,23 +130,25 @@ class Purger:
         self.outbox = outbox
         self.tables = tuple(tables)
         self.chunk_rows = chunk_rows
+        self.on_scope_purged = on_scope_purged
+        self.deleters = dict(deleters or {})
 
     def classes(self) -> frozenset[str]:
-        return frozenset(t.data_class for t in self.tables)
+        return frozenset(t.data_class for t in self.tables) | frozenset(self.deleters)
 
     async def delete(self, session: AsyncSession, tenant: UUID, request: PurgeRequested) -> int:
-        """Delete the request's rows from every table of its class, a chunk at a time."""
+        """Delete the request's rows from every table it names, a chunk at a time (and
+        through the class's own deleter, if it has one; never on a scope purge)."""
         deleted = 0
+        deleter = self.deleters.get(request.data_class or "")
+        if deleter is not None and request.scope is None:
+            deleted += await deleter(session, tenant, request)
         for purged in self.tables:
-            if purged.data_class != request.data_class:
+            doomed = purged.doomed(tenant, request)
+            if doomed is None:
                 continue
             ctid: sa.ColumnElement[object] = sa.literal_column("ctid")
-            chunk = (
-                sa.select(ctid)
-                .select_from(purged.table)
-                .where(purged.doomed(tenant, request))
-                .limit(self.chunk_rows)
-            )
+            chunk = sa.select(ctid).select_from(purged.table).where(doomed).limit(self.chunk_rows)
             statement = sa.delete(purged.table).where(
                 ctid == sa.func.any(sa.func.array(chunk.scalar_subquery()))
             )
@@ -131,15 +165,21 @@ class Purger:
         if envelope.type != PURGE_REQUESTED:
             return
         request = PurgeRequested.model_validate(envelope.data)
-        if request.data_class is None or request.data_class not in self.classes():
+        if request.scope is None and (
+            request.data_class is None or request.data_class not in self.classes()
+        ):
             return
         deleted = await self.delete(session, envelope.tenantid, request)
+        if request.scope is not None and self.on_scope_purged is not None:
+            workspace = request.workspace_id if request.scope == "workspace" else None
+            await self.on_scope_purged(session, envelope.tenantid, workspace)
         answer = PurgeDone(
             manifest_id=request.manifest_id,
             service=self.service,
             rows_deleted=deleted,
             data_class=request.data_class,
             request_id=envelope.id,
+            scope=request.scope,
         )
         await self.outbox.add(
             session,
@@ -148,7 +188,13 @@ class Purger:
             entity=f"manifest:{request.manifest_id}",
             event_id=uuid5(_ANSWERS, f"{envelope.id}:{self.service}"),
         )
-        log.info("purge.done", service=self.service, data_class=request.data_class, rows=deleted)
+        log.info(
+            "purge.done",
+            service=self.service,
+            data_class=request.data_class,
+            scope=request.scope,
+            rows=deleted,
+        )
 
 
 def with_purge(handlers: Mapping[str, Handler], purger: Purger) -> dict[str, Handler]:

@@ -14,6 +14,7 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import sextant.contracts.topics  # noqa: F401 - defining the topics registers them in TOPICS
+from sextant.archive import scopes
 from sextant.archive.db import coldstore
 from sextant.archive.domain.parts import ArchivedEvent
 from sextant.contracts import TOPICS, Envelope
@@ -60,22 +61,24 @@ def staging(topic: str) -> BatchHandle:
 
 
 def lifecycle(stage: BatchHandle) -> BatchHandle:
-    """The lifecycle topic's handler: staged like every topic, and each owner's
-    ``PurgeDone`` recorded against its request."""
+    """The lifecycle topic's handler: staged like every topic, each owner's ``PurgeDone``
+    recorded against its request, soft deletes and restores noted for the scope purge."""
 
     async def handle(session: AsyncSession, envelopes: Sequence[Envelope]) -> None:
         await stage(session, envelopes)
         for envelope in envelopes:
             if envelope.type != PURGE_DONE:
+                await scopes.note(session, envelope)
                 continue
             done = PurgeDone.model_validate(envelope.data)
-            if done.data_class is None:
+            answered = done.data_class or (f"scope:{done.scope}" if done.scope else None)
+            if answered is None:
                 continue  # an owner that names no class answers no request of ours
             await coldstore.record_answer(
                 session,
                 envelope.tenantid,
                 done.manifest_id,
-                done.data_class,
+                answered,
                 done.service,
                 done.rows_deleted,
                 envelope.time,

@@ -48,7 +48,7 @@ UNVERIFIED = "unverified: "
 _NOTICES = UUID("6a1f3c2e-5b0d-4e8a-9c71-2d4f8e6b0a35")  # namespace of the notices' ids
 
 
-async def _raise_unverified(
+async def raise_unverified(
     state: ServiceState, session: AsyncSession, tenant: UUID, row: ChainedEntry, why: str
 ) -> None:
     """Tell the tenant's admins an object failed verification. Its id is the object's and
@@ -117,7 +117,7 @@ async def request_purges(
             run.held_back.append((entry.seq, why or "nothing to purge"))
             if why is not None and why.startswith(UNVERIFIED) and data_class == classes[0]:
                 async with state.db.transaction(tenant) as session:
-                    await _raise_unverified(state, session, tenant, row.chained, why)
+                    await raise_unverified(state, session, tenant, row.chained, why)
     run.deleted = await expire_objects(state, tenant, periods, in_force, now)
     keep = timedelta(days=archive_settings(state).archived_ids_days)
     async with state.db.transaction(tenant) as session:
@@ -226,11 +226,11 @@ async def _held_back(
     if not decision.purge:
         return decision.reason
     if entry.manifest_id not in unverified:
-        unverified[entry.manifest_id] = await _unverified(state, row)
+        unverified[entry.manifest_id] = await why_unverified(state, row)
     return unverified[entry.manifest_id]
 
 
-async def _unverified(state: ServiceState, row: ChainedEntry) -> str | None:
+async def why_unverified(state: ServiceState, row: ChainedEntry) -> str | None:
     """Why the object does not verify (its entry's hash, then the object); None when it does."""
     entry = row.entry
     if chain_hash(row.prev_hash, entry) != row.row_hash:
@@ -250,8 +250,12 @@ async def _unverified(state: ServiceState, row: ChainedEntry) -> str | None:
 
 
 async def purge_all(state: ServiceState, now: datetime | None = None) -> int:
-    """One purge run over every tenant with archived objects; how many requests went out.
-    A tenant whose run fails (the store down) is logged and left for the next run."""
+    """One purge run over every tenant with archived objects, then over the soft-deleted
+    tenants and workspaces past their grace period (:mod:`sextant.archive.scopes`); how
+    many requests went out. A tenant whose run fails (the store down) is logged and left
+    for the next run."""
+    from sextant.archive.scopes import purge_scopes  # it builds on this module
+
     async with state.db.transaction() as session:
         tenants = await coldstore.tenants_with_archives(session)
     requested = 0
@@ -260,7 +264,7 @@ async def purge_all(state: ServiceState, now: datetime | None = None) -> int:
             requested += len((await request_purges(state, tenant, now)).requested)
         except Exception as exc:
             log.warning("archive.purge_run_failed", tenant_id=str(tenant), error=str(exc))
-    return requested
+    return requested + len(await purge_scopes(state, now))
 
 
 async def start(state: ServiceState) -> None:

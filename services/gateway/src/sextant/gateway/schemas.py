@@ -208,6 +208,12 @@ class AuditVerifyReply(BaseModel):
     rows: int
     first_bad_seq: int | None = None
     reason: str | None = None
+    verified_from: int | None = Field(
+        default=None,
+        description="the checkpoint the check started from: the seq of the last purged record "
+        "(none while nothing was purged)",
+    )
+    purged: int = Field(default=0, description="records purged so far (their copy archived)")
 
 
 class NotificationReply(BaseModel):

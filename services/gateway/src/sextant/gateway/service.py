@@ -95,7 +95,7 @@ async def restore_tenant(
         raise NotFound(f"no tenant {tenant_id}")
     if before.deleted_at is None:
         return before
-    _still_restorable(before.restorable_until, f"tenant {tenant_id}")
+    _still_restorable(before.restorable_until, before.purged_at, f"tenant {tenant_id}")
     announcement = TenantRestored(restored_by=actor)
     return await _mark_tenant(
         session, outbox, before, actor, "tenant.restore", announcement, None, None
@@ -120,7 +120,11 @@ async def _mark_tenant(
     return after
 
 
-def _still_restorable(restorable_until: datetime | None, what: str) -> None:
+def _still_restorable(
+    restorable_until: datetime | None, purged_at: datetime | None, what: str
+) -> None:
+    if purged_at is not None:
+        raise Gone(f"{what} was purged (its grace period is over); it can no longer be restored")
     if restorable_until is not None and restorable_until < _now():
         raise Gone(f"{what} can no longer be restored (its grace period is over)")
 
@@ -194,7 +198,7 @@ async def restore_workspace(
         raise NotFound(f"no workspace {workspace_id}")
     if before.deleted_at is None:
         return before
-    _still_restorable(before.restorable_until, f"workspace {workspace_id}")
+    _still_restorable(before.restorable_until, before.purged_at, f"workspace {workspace_id}")
     announcement = WorkspaceRestored(restored_by=actor)
     return await _mark_workspace(
         session, outbox, before, actor, "workspace.restore", announcement, None, None

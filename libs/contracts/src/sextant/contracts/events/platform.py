@@ -306,7 +306,13 @@ class PurgeHold(EventModel):
 class PurgeRequested(EventModel):
     """Owners delete their hot rows of ``data_class`` timed in ``[not_before, older_than]``
     (both inclusive) but those a hold covers; only sent after the cold copy is verified.
-    A request without a ``data_class`` (an older archive) names nothing to delete."""
+    A request without a ``data_class`` (an older archive) names nothing to delete.
+
+    A scope purge (``scope`` set, ``data_class`` none) is sent once a soft-deleted tenant's or
+    workspace's grace period is over and the archive has verified a copy of its events: owners
+    delete every row of the tenant (or of the workspace ``workspace_id``) they declared, and
+    ``manifest_id`` is the archive's record of that scope purge. An owner that predates
+    scopes reads a request naming no class and deletes nothing."""
 
     manifest_id: UUID
     older_than: AwareDatetime = Field(description="the range's end: the object's last event")
@@ -320,6 +326,10 @@ class PurgeRequested(EventModel):
     holds: list[PurgeHold] = Field(
         default_factory=list, description="legal holds in force that meet the range"
     )
+    scope: Literal["tenant", "workspace"] | None = Field(
+        default=None, description="a scope purge: every row of the tenant or of the workspace"
+    )
+    workspace_id: UUID | None = Field(default=None, description="the workspace a scope purge names")
 
 
 @event_type("sextant.lifecycle.purge.done.v1", topic=LIFECYCLE)
@@ -331,6 +341,9 @@ class PurgeDone(EventModel):
     rows_deleted: int = Field(ge=0)
     data_class: str | None = Field(default=None, description="the request's data class")
     request_id: UUID | None = Field(default=None, description="the PurgeRequested event's id")
+    scope: Literal["tenant", "workspace"] | None = Field(
+        default=None, description="the scope purge this answers, if it is one"
+    )
 
 
 @event_type("sextant.lifecycle.restore.done.v1", topic=LIFECYCLE)

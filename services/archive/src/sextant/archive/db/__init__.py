@@ -193,3 +193,28 @@ archived_tenants = sa.Table(
     sa.Column("tenant_id", sa.Uuid, primary_key=True),
     info={"cross_tenant": "the purge run lists the tenants with archived objects to visit each"},
 )
+
+# A soft-deleted tenant or workspace (migration 0008), noted from the gateway's
+# announcement: once its grace period is over and a copy of its events verifies, its scope
+# purge is requested (once: request_id) by the purge run holding the row's lease.
+scope_purges = sa.Table(
+    "scope_purges",
+    metadata,
+    sa.Column(
+        "id", sa.Uuid, primary_key=True
+    ),  # the soft-delete event's: the request's manifest_id
+    sa.Column("tenant_id", sa.Uuid, nullable=False),
+    sa.Column("scope_kind", sa.Text, nullable=False),  # tenant, workspace
+    sa.Column("workspace_id", sa.Uuid),
+    sa.Column("restorable_until", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("lease_until", sa.DateTime(timezone=True)),
+    sa.Column("held_back", sa.Text),  # why the last run did not request it
+    sa.Column("request_id", sa.Uuid),
+    sa.Column("requested_at", sa.DateTime(timezone=True)),
+    info={"cross_tenant": "the purge run lists the scopes whose grace period is over"},
+)
+sa.Index(
+    "scope_purges_due",
+    scope_purges.c.restorable_until,
+    postgresql_where=scope_purges.c.requested_at.is_(None),
+)

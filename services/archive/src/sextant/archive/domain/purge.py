@@ -141,3 +141,16 @@ def expiry(
         scope = hold.scope_kind if hold.scope_id is None else f"{hold.scope_kind}:{hold.scope_id}"
         return Decision(False, f"a legal hold on {scope} covers it")
     return Decision(True, "past its cold period")
+
+
+def scope_hold(scope_kind: str, workspace: UUID | None, holds: Iterable[Hold]) -> Hold | None:
+    """The first hold that stops the purge of a soft-deleted tenant or workspace: for a
+    tenant any hold (every one names some of its rows); for a workspace a tenant or a
+    developer hold (who a row is about may be in it) or a hold on that workspace. A time
+    range does not narrow it: a scope purge deletes rows of every time."""
+    for hold in holds:
+        if scope_kind == "tenant" or hold.scope_kind != "workspace":
+            return hold
+        if hold.scope_id == workspace:
+            return hold
+    return None

@@ -83,11 +83,15 @@ async def audit_log(
 )
 async def verify(caller: Auditor, session: TenantSession) -> AuditVerifyReply:
     """Recomputes the tenant's hash chain and says whether any record was altered or removed
-    since it was written."""
-    rows, head = await repository.audit_chain(session, caller.tenant_id or PLATFORM_CHAIN)
-    broken = verify_chain(((r.entry, r.prev_hash, r.hash) for r in rows), head)
+    since it was written; once the oldest records were purged (their archived copy
+    verified), from the checkpoint they left (`verified_from`)."""
+    chain = caller.tenant_id or PLATFORM_CHAIN
+    rows, head = await repository.audit_chain(session, chain)
+    start = await repository.audit_checkpoint(session, chain)
+    broken = verify_chain(((r.entry, r.prev_hash, r.hash) for r in rows), head, start)
+    since = {"verified_from": start.seq, "purged": start.purged} if start else {}
     if broken is None:
-        return AuditVerifyReply(intact=True, rows=len(rows))
+        return AuditVerifyReply(intact=True, rows=len(rows), **since)
     return AuditVerifyReply(
-        intact=False, rows=len(rows), first_bad_seq=broken.seq, reason=broken.reason
+        intact=False, rows=len(rows), first_bad_seq=broken.seq, reason=broken.reason, **since
     )

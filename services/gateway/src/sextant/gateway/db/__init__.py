@@ -32,6 +32,7 @@ tenants = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("deleted_at", sa.DateTime(timezone=True)),
     sa.Column("restorable_until", sa.DateTime(timezone=True)),
+    sa.Column("purged_at", sa.DateTime(timezone=True)),  # its rows deleted: not restorable
 )
 
 workspaces = sa.Table(
@@ -43,6 +44,7 @@ workspaces = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("deleted_at", sa.DateTime(timezone=True)),
     sa.Column("restorable_until", sa.DateTime(timezone=True)),
+    sa.Column("purged_at", sa.DateTime(timezone=True)),  # its rows deleted: not restorable
 )
 sa.Index("workspaces_tenant", workspaces.c.tenant_id, workspaces.c.created_at)
 
@@ -129,6 +131,18 @@ audit_heads = sa.Table(
     sa.Column("tenant_id", sa.Uuid, primary_key=True),
     sa.Column("seq", sa.BigInteger, nullable=False),
     sa.Column("hash", sa.Text, nullable=False),
+)
+
+# Where a chain starts once its oldest rows were purged (migration 0007): written only by
+# ``purge_audit_prefix``, the one way the service may delete audit rows.
+audit_checkpoints = sa.Table(
+    "audit_checkpoints",
+    metadata,
+    sa.Column("tenant_id", sa.Uuid, primary_key=True),
+    sa.Column("seq", sa.BigInteger, nullable=False),  # the last purged row
+    sa.Column("hash", sa.Text, nullable=False),  # its hash: the next row's prev_hash
+    sa.Column("purged", sa.BigInteger, nullable=False),  # rows purged in all
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
 )
 
 notifications = sa.Table(

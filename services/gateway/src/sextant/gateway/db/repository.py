@@ -5,6 +5,7 @@ RLS on the transaction's tenant is the second."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -15,8 +16,10 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sextant.gateway.db import (
+    SCHEMA,
     api_key_routes,
     api_keys,
+    audit_checkpoints,
     audit_heads,
     audit_log,
     notification_reads,
@@ -25,7 +28,7 @@ from sextant.gateway.db import (
     views,
     workspaces,
 )
-from sextant.gateway.domain.audit import GENESIS, AuditEntry, chain_hash
+from sextant.gateway.domain.audit import GENESIS, AuditEntry, Checkpoint, chain_hash
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,7 @@ class TenantRow:
     created_at: datetime
     deleted_at: datetime | None
     restorable_until: datetime | None
+    purged_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,7 @@ class WorkspaceRow:
     created_at: datetime
     deleted_at: datetime | None
     restorable_until: datetime | None
+    purged_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -125,6 +130,25 @@ async def set_tenant_deleted(
         sa.update(tenants)
         .where(tenants.c.id == tenant_id)
         .values(deleted_at=at, restorable_until=restorable_until)
+    )
+
+
+async def mark_purged(session: AsyncSession, tenant_id: UUID, workspace_id: UUID | None) -> None:
+    """The archive's scope purge reached us: the tenant (workspace None) or the workspace is
+    purged, for good (called by the purge handler, in its transaction)."""
+    now = sa.func.now()
+    if workspace_id is None:
+        await session.execute(
+            sa.update(tenants)
+            .where(tenants.c.id == tenant_id, tenants.c.purged_at.is_(None))
+            .values(purged_at=now)
+        )
+        return
+    w = workspaces
+    await session.execute(
+        sa.update(w)
+        .where(w.c.tenant_id == tenant_id, w.c.id == workspace_id, w.c.purged_at.is_(None))
+        .values(purged_at=now)
     )
 
 
@@ -404,6 +428,56 @@ async def audit_chain(
         )
     ).first()
     return [_audit_row(r) for r in rows], ((head.seq, head.hash) if head else None)
+
+
+async def audit_checkpoint(session: AsyncSession, tenant_id: UUID) -> Checkpoint | None:
+    """Where the tenant's chain starts, once its oldest rows were purged."""
+    c = audit_checkpoints
+    row = (
+        await session.execute(
+            sa.select(c.c.seq, c.c.hash, c.c.purged).where(c.c.tenant_id == tenant_id)
+        )
+    ).first()
+    return Checkpoint(row.seq, row.hash, row.purged) if row else None
+
+
+async def purge_audit(
+    session: AsyncSession,
+    tenant_id: UUID,
+    not_before: datetime | None,
+    older_than: datetime,
+    held: Sequence[tuple[datetime | None, datetime | None]],
+) -> tuple[int, Checkpoint | None]:
+    """Purge the oldest rows of the tenant's chain whose archived copy verified: the
+    longest prefix of rows timed in ``[not_before, older_than]`` that no hold's
+    ``[starts_at, ends_at)`` meets (a row before ``not_before`` is one no verified object
+    holds: the prefix stops there). The rows deleted and the new checkpoint."""
+    await session.execute(
+        sa.text("SELECT pg_advisory_xact_lock(:k, hashtext(:t))"),
+        {"k": _AUDIT_LOCK, "t": str(tenant_id)},
+    )
+    a = audit_log
+    stops: list[sa.ColumnElement[bool]] = [a.c.at > older_than]
+    if not_before is not None:
+        stops.append(a.c.at < not_before)
+    for starts_at, ends_at in held:
+        meets: list[sa.ColumnElement[bool]] = [sa.true()]
+        if starts_at is not None:
+            meets.append(a.c.at >= starts_at)
+        if ends_at is not None:
+            meets.append(a.c.at < ends_at)
+        stops.append(sa.and_(*meets))
+    first_kept = await session.scalar(
+        sa.select(sa.func.min(a.c.seq)).where(a.c.tenant_id == tenant_id, sa.or_(*stops))
+    )
+    last = await session.scalar(sa.select(sa.func.max(a.c.seq)).where(a.c.tenant_id == tenant_id))
+    upto = last if first_kept is None else first_kept - 1
+    if upto is None or upto < 1:
+        return 0, await audit_checkpoint(session, tenant_id)
+    deleted = await session.scalar(
+        sa.text(f"SELECT {SCHEMA}.purge_audit_prefix(:t, :upto)"), {"t": tenant_id, "upto": upto}
+    )
+    return int(deleted or 0), await audit_checkpoint(session, tenant_id)
 
 
 async def audit_tenants(session: AsyncSession) -> list[UUID]:

@@ -68,16 +68,33 @@ class ChainBreak:
     reason: str
 
 
+@dataclass(frozen=True)
+class Checkpoint:
+    """Where a chain starts once its oldest rows were purged: the last purged row's seq and
+    hash (the next kept row's ``prev_hash``) and how many rows were purged in all."""
+
+    seq: int
+    hash: str
+    purged: int
+
+
 def verify_chain(
-    rows: Iterable[tuple[AuditEntry, str, str]], head: tuple[int, str] | None
+    rows: Iterable[tuple[AuditEntry, str, str]],
+    head: tuple[int, str] | None,
+    start: Checkpoint | None = None,
 ) -> ChainBreak | None:
     """The first bad row of one tenant's chain, or None when it is intact.
 
     ``rows`` are (entry, prev_hash, hash) in ``seq`` order; ``head`` is the chain's
-    recorded last (seq, hash), which catches the newest rows being removed."""
+    recorded last (seq, hash), which catches the newest rows being removed; ``start`` is
+    the checkpoint the chain continues from after a purge (the first kept row must follow
+    it: removing a kept row or altering the checkpoint breaks the chain there)."""
     expected_prev, expected_seq = GENESIS, 1
     tenant: UUID | None = None
     last: tuple[int, str] | None = None
+    if start is not None:
+        expected_prev, expected_seq = start.hash, start.seq + 1
+        last = (start.seq, start.hash)
     for entry, prev_hash, stored_hash in rows:
         tenant = entry.tenant_id
         if entry.seq != expected_seq:
