@@ -9562,7 +9562,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description over the tenant's, the key's or the address's rate: retry after Retry-After */
+            /** @description too many refused sign-ins from this address; retry later */
             429: {
                 headers: {
                     [name: string]: unknown;

@@ -100,12 +100,18 @@ async def list_providers(state: State) -> Page[SignInProvider]:
         303: {"description": "the provider is unreachable: to the portal, `?sign_in_error=`"},
         404: problem_response("no provider of that name is configured"),
         422: problem_response("the provider's name is over its length"),
+        429: problem_response("too many refused sign-ins from this address; retry later"),
         503: problem_response("the gateway's database is unavailable: no sign-in started"),
     },
 )
 async def login(request: Request, state: State, provider: ProviderName) -> Response:
+    gateway = gateway_of(state)
     sign_in = sign_in_of(state)
     chosen = sign_in.provider(provider)
+    # An address whose sign-ins keep being refused starts no more (each start is a row).
+    refuse_if_failing(
+        gateway, client_address(request.scope, gateway.settings.trusted_proxies), time.monotonic()
+    )
     redirect_uri = sign_in.redirect_uri(provider, str(request.base_url))
     try:
         started = await sign_in.start(chosen, redirect_uri)
@@ -115,7 +121,7 @@ async def login(request: Request, state: State, provider: ProviderName) -> Respo
     response.set_cookie(
         _state_cookie_name(request),
         started.state,
-        max_age=gateway_of(state).settings.oidc_state_seconds,
+        max_age=gateway.settings.oidc_state_seconds,
         path=STATE_COOKIE_PATH,
         secure=request.url.scheme == "https",
         httponly=True,
