@@ -68,6 +68,7 @@ class Provider:
     claims: dict[str, Any] = field(default_factory=dict)  # the next ID token's, over the usual
     sign_with_rogue: bool = False
     token_status: int = 200
+    raw_id_token: str | None = None  # sent instead of a signed one
     codes: dict[str, dict[str, str]] = field(default_factory=dict)  # code -> authorize query
     token_requests: list[dict[str, Any]] = field(default_factory=list)
     _codes: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -129,8 +130,9 @@ class Provider:
             digest = hashlib.sha256(str(form.get("code_verifier")).encode()).digest()
             if base64.urlsafe_b64encode(digest).rstrip(b"=").decode() != asked["code_challenge"]:
                 return JSONResponse({"error": "invalid_grant", "error_description": "PKCE"}, 400)
+            id_token = self.raw_id_token or self.id_token(asked)
             return JSONResponse(
-                {"access_token": "at", "token_type": "Bearer", "id_token": self.id_token(asked)}
+                {"access_token": "at", "token_type": "Bearer", "id_token": id_token}
             )
 
         return app
@@ -258,6 +260,7 @@ def fresh_knobs(browser: Browser) -> None:
     browser.provider.claims = {"sextant_tenant": str(browser.tenant)}
     browser.provider.sign_with_rogue = False
     browser.provider.token_status = 200
+    browser.provider.raw_id_token = None
     browser.provider.token_requests.clear()
     browser.gateway.cookies.clear()
 
@@ -367,6 +370,7 @@ async def test_a_callback_this_browser_did_not_start_is_refused_before_the_code_
         ({"sign_with_rogue": True}, "key its provider does not publish"),
         ({"claims": {"sextant_role": "overlord"}}, "names no Sextant role"),
         ({"token_status": 500}, "token endpoint answered 500"),
+        ({"raw_id_token": "not-a-jwt"}, "not a well-formed JWT"),
     ],
     ids=[
         "wrong-nonce",
@@ -375,6 +379,7 @@ async def test_a_callback_this_browser_did_not_start_is_refused_before_the_code_
         "unknown-key",
         "no-role",
         "token-endpoint-down",
+        "malformed-token",
     ],
 )
 async def test_a_refused_id_token_or_exchange_sends_the_browser_back_with_the_reason(

@@ -247,9 +247,9 @@ class OidcSignIn:
         if not code:
             raise SignInRefused("code: missing from the provider's callback")
         id_token = await self._exchange(provider, code, row)
-        key = await self._key(provider, id_token)
         discovery = await self.discovery(provider)
         try:
+            key = await self._key(provider, id_token)
             claims = verified_claims(
                 id_token,
                 key,
