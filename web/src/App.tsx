@@ -4,6 +4,7 @@ import { problemOf, type Problem } from "./api/problem";
 import { ProblemMessage } from "./components/ProblemMessage";
 import { Loading } from "./components/States";
 import { NotificationCentre } from "./components/NotificationCentre";
+import { SignedOut } from "./components/SignIn";
 import { Admin } from "./pages/Admin";
 import { DeveloperDetail } from "./pages/DeveloperDetail";
 import { Developers } from "./pages/Developers";
@@ -53,19 +54,6 @@ function stored(key: string): string | null {
 function remember(key: string, value: string | null): void {
   if (value === null) localStorage.removeItem(key);
   else localStorage.setItem(key, value);
-}
-
-function SignedOut({ problem }: { problem: Problem }) {
-  return (
-    <main id="main" className="signed-out">
-      <h1>Sextant</h1>
-      <p>
-        Sign in with the one-time link <code>make run</code> printed (the line{" "}
-        <code>SEXTANT_SIGN_IN_URL=…</code>); each link opens one session.
-      </p>
-      {problem.status !== 401 && <ProblemMessage problem={problem} />}
-    </main>
-  );
 }
 
 function Layout({ theme, toggleTheme }: { theme: Theme; toggleTheme: () => void }) {

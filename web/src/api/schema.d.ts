@@ -194,6 +194,66 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/auth/oidc/{provider}/callback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The provider's redirect back after sign-in (the redirect URI to register)
+         * @description Register `<SEXTANT_GATEWAY_OIDC_REDIRECT_BASE>/v1/auth/oidc/<name>/callback` at the provider. Checks the state (this browser's, unknown, used or expired: refused), exchanges the code with the PKCE verifier (and the client secret when one is set), verifies the ID token (signature by the provider's JWKS, iss, aud, exp, nonce) and maps its role and tenant claims as a bearer token's are. Signed in: the session cookie is set and the browser goes to the portal. Refused: to the portal's sign-in page with the reason in `?sign_in_error=`.
+         */
+        get: operations["callback"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/oidc/{provider}/login": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Start a portal sign-in with an OIDC provider (a redirect to it)
+         * @description Redirects the browser to the provider's authorization endpoint (from its discovery document) with a fresh `state`, `nonce` and an S256 PKCE `code_challenge`. The state and verifier stay on the gateway; the state also goes into a short-lived HttpOnly cookie so that only this browser can finish the sign-in. A provider that cannot be reached sends the browser back to the portal with the reason.
+         */
+        get: operations["login"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/providers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The OIDC providers the portal's sign-in page offers (no sign-in needed)
+         * @description Each configured provider (`SEXTANT_GATEWAY_OIDC_PROVIDERS`) with the URL that starts a sign-in with it; empty when only the embedded mode's one-time link signs in. All of them fit on one page.
+         */
+        get: operations["list_providers"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/builds": {
         parameters: {
             query?: never;
@@ -5334,6 +5394,16 @@ export interface components {
              */
             next_cursor?: string | null;
         };
+        /** Page[SignInProvider] */
+        Page_SignInProvider_: {
+            /** Items */
+            items: components["schemas"]["SignInProvider"][];
+            /**
+             * Next Cursor
+             * @description pass as ?cursor= for the next page; absent on the last
+             */
+            next_cursor?: string | null;
+        };
         /** Page[SubscriptionDeliveryReply] */
         Page_SubscriptionDeliveryReply_: {
             /** Items */
@@ -6762,6 +6832,31 @@ export interface components {
             repository: string;
             /** Title */
             title: string;
+        };
+        /**
+         * SignInProvider
+         * @example {
+         *       "display_name": "Okta",
+         *       "login_url": "/v1/auth/oidc/okta/login",
+         *       "name": "okta"
+         *     }
+         */
+        SignInProvider: {
+            /**
+             * Display Name
+             * @description what the sign-in button says: "Sign in with …"
+             */
+            display_name: string;
+            /**
+             * Login Url
+             * @description where the browser goes to sign in with it (a 302 on)
+             */
+            login_url: string;
+            /**
+             * Name
+             * @description the provider's name in its sign-in URLs
+             */
+            name: string;
         };
         /** SizeRule */
         SizeRule: {
@@ -9411,6 +9506,246 @@ export interface operations {
             };
             /** @description this deployment has no local issuer */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    callback: {
+        parameters: {
+            query?: {
+                /** @description the authorization code */
+                code?: string | null;
+                /** @description the state the login handed out */
+                state?: string | null;
+                /** @description the provider's error instead of a code */
+                error?: string | null;
+                /** @description the provider's words for the error */
+                error_description?: string | null;
+            };
+            header?: never;
+            path: {
+                /** @description the provider's configured name (`okta`) */
+                provider: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description to the portal: signed in (the session cookie set), or with `?sign_in_error=` saying why not */
+            303: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description a value the service cannot use or store */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no token, or an expired, revoked or unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role or tenant may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no provider of that name is configured */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description a parameter over its length */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many refused sign-ins from this address; retry later */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the gateway's database is unavailable: no session was opened */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    login: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the provider's configured name (`okta`) */
+                provider: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description to the provider's sign-in page */
+            302: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description the provider is unreachable: to the portal, `?sign_in_error=` */
+            303: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description a value the service cannot use or store */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no token, or an expired, revoked or unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role or tenant may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no provider of that name is configured */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the provider's name is over its length */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many refused sign-ins from this address; retry later */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the gateway's database is unavailable: no sign-in started */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_providers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_SignInProvider_"];
+                };
+            };
+            /** @description no token, or an expired, revoked or unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role or tenant may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description over the tenant's, the key's or the address's rate: retry after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the service behind this route or a database is unavailable: nothing was changed */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

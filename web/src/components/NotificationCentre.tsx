@@ -1,7 +1,15 @@
 import { useEffect, useRef, useState } from "react";
 import { api } from "../api/client";
 import { unwrap, type Problem } from "../api/problem";
-import { fromMessage, lastSeq, merged, streamUrl, unreadCount, type Notification } from "../lib/notifications";
+import {
+  afterClose,
+  fromMessage,
+  lastSeq,
+  merged,
+  streamUrl,
+  unreadCount,
+  type Notification,
+} from "../lib/notifications";
 import { asProblem } from "../useLoaded";
 import { ProblemMessage } from "./ProblemMessage";
 
@@ -14,15 +22,24 @@ export function NotificationCentre({ tenant }: { tenant: string }) {
   const [open, setOpen] = useState(false);
   const [problem, setProblem] = useState<Problem | null>(null);
   const [latest, setLatest] = useState<string | null>(null);
+  const [signedOut, setSignedOut] = useState(false);
   const seen = useRef(0);
 
   useEffect(() => {
     let socket: WebSocket | null = null;
     let timer: ReturnType<typeof setTimeout> | undefined;
     let stopped = false;
+    const endStream = () => {
+      stopped = true;
+      setSignedOut(true);
+    };
     const connect = () => {
       if (stopped) return;
+      let opened = false;
       socket = new WebSocket(streamUrl(window.location, tenant, seen.current));
+      socket.onopen = () => {
+        opened = true;
+      };
       socket.onmessage = (event) => {
         const arrived = fromMessage(String(event.data));
         if (!arrived) return;
@@ -30,8 +47,22 @@ export function NotificationCentre({ tenant }: { tenant: string }) {
         setList((known) => merged(known, [arrived]));
         setLatest(arrived.title);
       };
-      socket.onclose = () => {
-        if (!stopped) timer = setTimeout(connect, RECONNECT_MS);
+      socket.onclose = (event) => {
+        if (stopped) return;
+        const next = afterClose(event.code, opened);
+        if (next === "signed-out") endStream();
+        else if (next === "reconnect") timer = setTimeout(connect, RECONNECT_MS);
+        else
+          api.GET("/v1/session").then(
+            ({ response }) => {
+              if (stopped) return;
+              if (response.status === 401) endStream();
+              else timer = setTimeout(connect, RECONNECT_MS);
+            },
+            () => {
+              if (!stopped) timer = setTimeout(connect, RECONNECT_MS);
+            },
+          );
       };
     };
     api.GET("/v1/notifications", { params: { query: { limit: 50 } } }).then(
@@ -80,6 +111,11 @@ export function NotificationCentre({ tenant }: { tenant: string }) {
       <p className="visually-hidden" role="status" aria-live="polite">
         {latest ? `New notification: ${latest}` : ""}
       </p>
+      {signedOut && (
+        <p className="hint" data-testid="notifications-signed-out">
+          Signed out: notifications stopped. <a href="/">Sign in again</a>
+        </p>
+      )}
       {open && (
         <section id="notification-list" className="notification-list" aria-label="Notifications">
           {problem && <ProblemMessage problem={problem} />}

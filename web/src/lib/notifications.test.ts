@@ -1,5 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { fromMessage, lastSeq, merged, streamUrl, unreadCount, type Notification } from "./notifications";
+import {
+  afterClose,
+  fromMessage,
+  lastSeq,
+  merged,
+  streamUrl,
+  unreadCount,
+  type Notification,
+} from "./notifications";
 
 function note(seq: number, read = false): Notification {
   return {
@@ -16,6 +24,14 @@ function note(seq: number, read = false): Notification {
 }
 
 describe("the notification centre", () => {
+  it("stops on a policy close, asks the session when refused at once, else reconnects", () => {
+    expect(afterClose(1008, true)).toBe("signed-out");
+    expect(afterClose(1008, false)).toBe("signed-out");
+    expect(afterClose(1006, false)).toBe("check-session");
+    expect(afterClose(1006, true)).toBe("reconnect");
+    expect(afterClose(1001, true)).toBe("reconnect");
+  });
+
   it("streams from the page's own host, under the tenant a platform admin acts on", () => {
     expect(streamUrl({ protocol: "http:", host: "127.0.0.1:8080" }, null, 0)).toBe(
       "ws://127.0.0.1:8080/v1/notifications/stream?after=0",

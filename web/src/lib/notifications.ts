@@ -37,3 +37,16 @@ export function fromMessage(data: string): Notification | null {
     return null;
   }
 }
+
+/** WebSocket close code the gateway sends when the stream's credential ends (sign-out,
+ * expiry, a revoked key or a deleted tenant): RFC 6455's "policy violation". */
+export const POLICY_VIOLATION = 1008;
+
+/** What the centre does after its stream closed: a policy close means the session is
+ * over (retrying every few seconds would only be refused again); a stream refused before
+ * it opened (a browser reports the gateway's refusal as 1006) asks the session first;
+ * any other close reconnects. */
+export function afterClose(code: number, opened: boolean): "signed-out" | "check-session" | "reconnect" {
+  if (code === POLICY_VIOLATION) return "signed-out";
+  return opened ? "reconnect" : "check-session";
+}

@@ -10,6 +10,7 @@ from sextant.gateway import subscriptions as webhook_deliveries
 from sextant.gateway.access import BodyLimit, CrossTenantPaths, Gateway
 from sextant.gateway.api import (
     audit,
+    auth,
     keys,
     notifications,
     oauth,
@@ -26,11 +27,13 @@ from sextant.gateway.domain.cache import TtlCache
 from sextant.gateway.domain.limits import TokenBuckets, replica_share
 from sextant.gateway.handlers import HANDLERS
 from sextant.gateway.notifications import NotificationHub
+from sextant.gateway.oidc import OidcSignIn
 from sextant.gateway.revocation import close_revocations, open_revocations
 from sextant.gateway.settings import GatewaySettings
 from sextant.gateway.upstreams import Upstreams
 from sextant.runtime.app import ServiceSpec, ServiceState, create_service_app
 from sextant.runtime.bus.base import EventBus
+from sextant.runtime.egress import egress_policy
 from sextant.runtime.pgnotify import plain_dsn
 from sextant.runtime.purge import with_purge
 from sextant.runtime.settings import RuntimeSettings
@@ -73,9 +76,13 @@ def spec(
             issuer = LocalIssuer.from_pem(
                 gateway_settings.local_issuer_private_key.get_secret_value()
             )
+        authenticator = Authenticator(gateway_settings, state.db, issuer)
+        state.extras["oidc_sign_in"] = OidcSignIn(
+            gateway_settings, state.db, authenticator, egress_policy(state.settings)
+        )
         state.extras["gateway"] = Gateway(
             settings=gateway_settings,
-            authenticator=Authenticator(gateway_settings, state.db, issuer),
+            authenticator=authenticator,
             local_issuer=issuer,
             signer=InternalTokenSigner(load_private_key(private_key.get_secret_value())),
             upstreams=calls,
@@ -108,6 +115,7 @@ def spec(
         await state.extras["notification_hub"].stop()
         gateway: Gateway = state.extras["gateway"]
         await gateway.authenticator.close()
+        await state.extras["oidc_sign_in"].close()
         await gateway.upstreams.close()
 
     return ServiceSpec(
@@ -127,6 +135,7 @@ def spec(
             subscriptions.router,
             oauth.router,
             session.router,
+            auth.router,
             proxy.router,  # it takes every /v1 path the others do not
             portal.router,  # last: every path nothing else answers, but the platform's own
         ],

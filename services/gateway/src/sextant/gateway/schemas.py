@@ -407,3 +407,21 @@ class SubscriptionDeliveryReply(BaseModel):
     next_attempt_at: datetime | None = None
     created_at: datetime
     finished_at: datetime | None = None
+
+
+class SignInProvider(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "okta",
+                    "display_name": "Okta",
+                    "login_url": "/v1/auth/oidc/okta/login",
+                }
+            ]
+        }
+    )
+
+    name: str = Field(description="the provider's name in its sign-in URLs")
+    display_name: str = Field(description='what the sign-in button says: "Sign in with …"')
+    login_url: str = Field(description="where the browser goes to sign in with it (a 302 on)")

@@ -120,15 +120,33 @@ async def open_session_from_link(
         raise Forbidden("the sign-in link's tenant is not a tenant id") from None
     if role != "platform_admin" and tenant_id is None:
         raise Forbidden(f"a {role} sign-in link must name its tenant")
+    caller = Principal(str(claims["sub"]), cast(PublicRole, role), tenant_id, "session")
+    link_expires_at = datetime.fromtimestamp(int(claims["exp"]), UTC)
+    cookie, expires_at = await open_session(
+        db, caller, ttl_seconds, link_jti=str(claims["jti"]), link_expires_at=link_expires_at
+    )
+    return cookie, caller, expires_at
+
+
+async def open_session(
+    db: Database,
+    caller: Principal,
+    ttl_seconds: int,
+    *,
+    link_jti: str | None = None,
+    link_expires_at: datetime | None = None,
+) -> tuple[str, datetime]:
+    """A new session for a caller whose sign-in was verified: (cookie, expiry). 409 when
+    it spends a sign-in link (``link_jti``) that was used already."""
     now = datetime.now(UTC)
     cookie = secrets.token_urlsafe(32)
     row = store.BrowserSessionRow(
         id_sha256=_digest(cookie),
-        subject=str(claims["sub"]),
-        role=str(role),
-        tenant_id=tenant_id,
-        link_jti=str(claims["jti"]),
-        link_expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC),
+        subject=caller.subject,
+        role=caller.role,
+        tenant_id=caller.tenant_id,
+        link_jti=link_jti,
+        link_expires_at=link_expires_at,
         created_at=now,
         expires_at=now + timedelta(seconds=ttl_seconds),
     )
@@ -136,8 +154,7 @@ async def open_session_from_link(
         await store.forget_expired(session, now)
         if not await store.create_session(session, row):
             raise Conflict("this sign-in link was used already: each opens one session")
-    caller = Principal(row.subject, cast(PublicRole, row.role), tenant_id, "session")
-    return cookie, caller, row.expires_at
+    return cookie, row.expires_at
 
 
 async def end_session(db: Database, cookie: str) -> None:

@@ -18,6 +18,35 @@ class TrustedIssuer(BaseModel):
     role_claim: str = Field(default="sextant_role", description="claim naming the role")
 
 
+class OidcProvider(BaseModel):
+    """An OIDC provider the portal's users sign in with (authorization code with PKCE).
+
+    Its endpoints come from its discovery document (``<issuer>/.well-known/openid-
+    configuration``); its ID tokens name the user's role and tenant in the same claims a
+    bearer token of a trusted issuer does."""
+
+    name: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9-]{0,39}$",
+        description="the provider's name in the sign-in URLs (/v1/auth/oidc/<name>/login)",
+    )
+    display_name: str = Field(
+        min_length=1, max_length=80, description='what the portal\'s button says: "Sign in with …"'
+    )
+    issuer: str = Field(description="the exact `iss` of its ID tokens; discovery is found under it")
+    client_id: str = Field(min_length=1, description="Sextant's client id at the provider")
+    client_secret: SecretStr | None = Field(
+        default=None,
+        description="the client secret (a confidential client: client_secret_basic); unset: "
+        "a public client, PKCE alone",
+    )
+    scopes: list[str] = Field(
+        default_factory=lambda: ["openid", "email", "profile"],
+        description="scopes asked for; openid is always added",
+    )
+    tenant_claim: str = Field(default="sextant_tenant", description="claim naming the tenant id")
+    role_claim: str = Field(default="sextant_role", description="claim naming the role")
+
+
 class GatewaySettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="SEXTANT_GATEWAY_", extra="ignore")
 
@@ -63,6 +92,25 @@ class GatewaySettings(ServiceSettings):
         le=30 * 24 * 3600,
         description="how long a browser's sign-in session lasts (the portal's cookie); "
         "sign-out ends it at once",
+    )
+    oidc_providers: list[OidcProvider] = Field(
+        default_factory=list,
+        description="OIDC providers the portal signs in with (authorization code with PKCE), a "
+        'JSON list of {"name", "display_name", "issuer", "client_id", "client_secret", '
+        '"scopes", "tenant_claim", "role_claim"}; empty: the one-time link only',
+    )
+    oidc_redirect_base: str | None = Field(
+        default=None,
+        description="the gateway's public base URL (https://sextant.example.com): the "
+        "callback registered at each provider is <base>/v1/auth/oidc/<name>/callback; "
+        "unset: the base URL the browser used for the login",
+    )
+    oidc_state_seconds: int = Field(
+        default=600,
+        ge=60,
+        le=3600,
+        description="how long a started OIDC sign-in may take at the provider before its "
+        "state is refused",
     )
     web_dist: Path | None = Field(
         default=None,

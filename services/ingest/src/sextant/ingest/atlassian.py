@@ -11,9 +11,6 @@ beyond that code (``error_description`` is Atlassian's text for people, kept sho
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import secrets
 import time
 from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass
@@ -24,6 +21,8 @@ import httpx
 
 from sextant.ingest.settings import IngestSettings
 from sextant.runtime.egress import STRICT, EgressPolicy, EgressRefused, egress_client
+from sextant.runtime.pkce import challenge_of as challenge_of  # re-exported: ingest's name
+from sextant.runtime.pkce import pkce_pair as pkce_pair
 
 AUDIENCE = "api.atlassian.com"
 TIMEOUT_SECONDS = 15.0
@@ -56,18 +55,6 @@ class Site:
     cloud_id: str
     url: str
     name: str
-
-
-def pkce_pair() -> tuple[str, str]:
-    """A PKCE code_verifier (86 characters of the URL-safe alphabet, RFC 7636 §4.1) and
-    its S256 code_challenge."""
-    verifier = secrets.token_urlsafe(64)
-    return verifier, challenge_of(verifier)
-
-
-def challenge_of(verifier: str) -> str:
-    digest = hashlib.sha256(verifier.encode("ascii")).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
 def consent_url(settings: IngestSettings, redirect_uri: str, state: str, challenge: str) -> str:

@@ -6,7 +6,8 @@ returns plain values.
 routes and by authentication. ``api_key_routes`` is the one cross-tenant lookup: an API
 key names only its id, and the route says which tenant to act as before anything of
 the tenant's is read (as ingest's ``hook_routes`` does for webhooks); so is
-``browser_sessions``, found by the cookie alone (a platform admin's names no tenant).
+``browser_sessions``, found by the cookie alone (a platform admin's names no tenant), and
+``oidc_sign_ins``, started before anyone is known.
 Every other table is a tenant table with forced RLS.
 """
 
@@ -85,6 +86,23 @@ browser_sessions = sa.Table(
     info={"cross_tenant": "a session is found by its cookie before any tenant is known"},
 )
 sa.Index("browser_sessions_expiry", browser_sessions.c.expires_at)
+
+# An OIDC sign-in the portal started: its state (as SHA-256), the PKCE verifier and the
+# nonce, until the provider sends the browser back; a callback claims it once.
+oidc_sign_ins = sa.Table(
+    "oidc_sign_ins",
+    metadata,
+    sa.Column("state_sha256", sa.LargeBinary, primary_key=True),
+    sa.Column("provider", sa.Text, nullable=False),
+    sa.Column("code_verifier", sa.Text, nullable=False),
+    sa.Column("nonce", sa.Text, nullable=False),
+    sa.Column("redirect_uri", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("used_at", sa.DateTime(timezone=True)),
+    info={"cross_tenant": "a sign-in is started before anyone, or any tenant, is known"},
+)
+sa.Index("oidc_sign_ins_expiry", oidc_sign_ins.c.expires_at)
 
 api_keys = sa.Table(
     "api_keys",
