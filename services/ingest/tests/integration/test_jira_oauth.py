@@ -27,11 +27,12 @@ from sqlalchemy.engine import make_url
 from sextant.gateway.authn import LocalIssuer, new_local_issuer_pem
 from sextant.gateway.main import create_app as create_gateway
 from sextant.gateway.upstreams import UPSTREAM_SERVICES, Upstreams
-from sextant.ingest import atlassian, jira_oauth, service
+from sextant.ingest import jira_oauth, service
 from sextant.ingest.main import SPEC as INGEST
 from sextant.ingest.reseal import reseal_sources
 from sextant.ingest.sealing import INGEST_KEYS
 from sextant.runtime.app import ServiceState, create_service_app
+from sextant.runtime.pkce import challenge_of
 from sextant.runtime.sealing import SecretBox, key_id_of
 from sextant.runtime.testing.apps import running_app, served, service_settings
 from sextant.runtime.testing.plugin import InternalKeys
@@ -202,7 +203,7 @@ async def test_an_admin_connects_jira_through_the_gateway_and_the_backfill_uses_
     }
     # The exchange carried the verifier the challenge was made from, and the same URI.
     [exchange] = platform.atlassian.grants
-    assert atlassian.challenge_of(exchange["code_verifier"]) == asked["code_challenge"]
+    assert challenge_of(exchange["code_verifier"]) == asked["code_challenge"]
     assert exchange["redirect_uri"] == CALLBACK
 
     # Sealed at rest: no token in the row's bytes, and both open with ingest's box.
@@ -250,7 +251,7 @@ async def test_a_code_whose_pkce_challenge_is_not_the_verifiers_is_refused(
     asked = await platform.start(source)
     # A code issued for another challenge (one an attacker made), carried back with this state.
     stolen = platform.atlassian.consent(
-        atlassian.challenge_of("another verifier " + "x" * 40), asked["redirect_uri"]
+        challenge_of("another verifier " + "x" * 40), asked["redirect_uri"]
     )
     refused = await platform.callback(code=stolen, state=asked["state"])
     assert_problem(refused, 403, "code:", "invalid_grant", "PKCE verification failed")
@@ -432,7 +433,7 @@ async def test_reseal_moves_grants_and_open_consents_to_the_current_key(
         "refresh_token": "refresh-1",
     }
     verifier = box.open(consent["verifier_sealed"], UUID(source))
-    assert atlassian.challenge_of(verifier) == asked["code_challenge"]
+    assert challenge_of(verifier) == asked["code_challenge"]
 
 
 async def test_replicas_looking_at_once_refresh_a_grant_once(platform: Platform) -> None:

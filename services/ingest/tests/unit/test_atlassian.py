@@ -10,22 +10,23 @@ import httpx
 from sextant.ingest import atlassian
 from sextant.ingest.backfill import jira
 from sextant.ingest.settings import IngestSettings
+from sextant.runtime.pkce import challenge_of, pkce_pair
 
 
 def test_the_s256_challenge_is_rfc_7636s_worked_example() -> None:
     # RFC 7636, appendix B
     verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
-    assert atlassian.challenge_of(verifier) == "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+    assert challenge_of(verifier) == "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
 
 
 def test_a_pkce_verifier_is_within_rfc_7636s_length_and_alphabet() -> None:
-    verifier, challenge = atlassian.pkce_pair()
+    verifier, challenge = pkce_pair()
     assert 43 <= len(verifier) <= 128
     assert set(verifier) <= set(
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~"
     )
-    assert challenge == atlassian.challenge_of(verifier)
-    assert atlassian.pkce_pair()[0] != verifier
+    assert challenge == challenge_of(verifier)
+    assert pkce_pair()[0] != verifier
 
 
 def test_the_consent_url_asks_atlassian_for_a_code_with_pkce_and_a_refresh_token() -> None:

@@ -21,8 +21,6 @@ import httpx
 
 from sextant.ingest.settings import IngestSettings
 from sextant.runtime.egress import STRICT, EgressPolicy, EgressRefused, egress_client
-from sextant.runtime.pkce import challenge_of as challenge_of  # re-exported: ingest's name
-from sextant.runtime.pkce import pkce_pair as pkce_pair
 
 AUDIENCE = "api.atlassian.com"
 TIMEOUT_SECONDS = 15.0

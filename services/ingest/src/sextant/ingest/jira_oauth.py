@@ -44,6 +44,7 @@ from sextant.runtime.errors import (
     NotFound,
     Unavailable,
 )
+from sextant.runtime.pkce import pkce_pair
 from sextant.runtime.sealing import KeyMissing
 from sextant.runtime.tasks import cancel_and_wait
 
@@ -118,7 +119,7 @@ async def start(state: ServiceState, tenant_id: UUID, source_id: UUID, actor: st
     ingest = service.ingest_of(state)
     settings = ingest.settings
     _configured(settings)
-    verifier, challenge = atlassian.pkce_pair()
+    verifier, challenge = pkce_pair()
     token = secrets.token_urlsafe(32)
     now = _now()
     expires_at = now + timedelta(seconds=settings.jira_oauth_state_seconds)
