@@ -6,6 +6,7 @@ import { Link } from "../router";
 import { asProblem, useLoaded } from "../useLoaded";
 import { ProblemMessage } from "../components/ProblemMessage";
 import type { Problem } from "../api/problem";
+import { suggestionWording } from "../lib/identity";
 
 const PAGE = 50;
 
@@ -68,8 +69,9 @@ export function Developers() {
   );
 }
 
-/** Links too weak to merge on their own: a person confirms (merge the pair) or rejects
- * (never suggested again). */
+/** Links too weak to merge on their own, and merges an address later found shared put in
+ * doubt: a person confirms (merge the pair, or split the aliases out) or rejects (never
+ * suggested again; a split's developer stays whole). */
 function Suggestions() {
   const [pending, reload] = useLoaded(
     async () => unwrap(await api.GET("/v1/developers/merge-suggestions", { params: { query: { limit: 50 } } })),
@@ -92,9 +94,9 @@ function Suggestions() {
   };
   return (
     <section aria-labelledby="suggestions-title" className="panel">
-      <h2 id="suggestions-title">Merge suggestions</h2>
+      <h2 id="suggestions-title">Merge and split suggestions</h2>
       {problem && <ProblemMessage problem={problem} />}
-      <Show loaded={pending} what="merge suggestions">
+      <Show loaded={pending} what="merge and split suggestions">
         {(list) =>
           list.items.length === 0 ? (
             <Empty>No suggestion waiting: every link found was strong enough, or decided.</Empty>
@@ -108,29 +110,39 @@ function Suggestions() {
                 </tr>
               </thead>
               <tbody>
-                {list.items.map((s) => (
-                  <tr key={s.id}>
-                    <td>
-                      {s.developer_ids.map((d, i) => (
-                        <span key={d}>
-                          {i > 0 && " and "}
-                          <Link to={`/developers/${d}`}>{d.slice(0, 8)}</Link>
-                        </span>
-                      ))}
-                    </td>
-                    <td>
-                      {s.rule} (score {s.score.toFixed(2)})
-                    </td>
-                    <td>
-                      <button type="button" onClick={() => decide(s.id, "confirm")}>
-                        Confirm
-                      </button>{" "}
-                      <button type="button" onClick={() => decide(s.id, "reject")}>
-                        Reject
-                      </button>
-                    </td>
-                  </tr>
-                ))}
+                {list.items.map((s) => {
+                  const wording = suggestionWording(s.kind, s.alias_ids?.length ?? 0);
+                  return (
+                    <tr key={s.id}>
+                      <td>
+                        {s.kind === "split" ? (
+                          <span>
+                            {wording.what}{" "}
+                            <Link to={`/developers/${s.developer_ids[0]}`}>{s.developer_ids[0].slice(0, 8)}</Link>
+                          </span>
+                        ) : (
+                          s.developer_ids.map((d, i) => (
+                            <span key={d}>
+                              {i > 0 && " and "}
+                              <Link to={`/developers/${d}`}>{d.slice(0, 8)}</Link>
+                            </span>
+                          ))
+                        )}
+                      </td>
+                      <td>
+                        {s.rule} (score {s.score.toFixed(2)})
+                      </td>
+                      <td>
+                        <button type="button" onClick={() => decide(s.id, "confirm")}>
+                          {wording.confirm}
+                        </button>{" "}
+                        <button type="button" onClick={() => decide(s.id, "reject")}>
+                          {wording.reject}
+                        </button>
+                      </td>
+                    </tr>
+                  );
+                })}
               </tbody>
             </table>
           )
