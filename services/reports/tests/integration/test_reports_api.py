@@ -35,6 +35,9 @@ from sqlalchemy.engine import make_url
 
 from sextant.contracts import uuid7
 from sextant.contracts.envelope import from_kafka_binary
+from sextant.gateway.authn import LocalIssuer, new_local_issuer_pem
+from sextant.gateway.main import create_app as create_gateway
+from sextant.gateway.upstreams import Upstreams
 from sextant.insights.main import SPEC as INSIGHTS
 from sextant.reports.main import SPEC as REPORTS
 from sextant.reports.scheduler import scheduler_of
@@ -50,6 +53,8 @@ WORKSPACE = uuid7()
 SCOPE = f"workspace:{WORKSPACE}"
 WEEK = {"from": "2026-03-02", "to": "2026-03-08", "time_zone": "UTC"}
 API_WEEK = {"since": "2026-03-02T00:00:00Z", "until": "2026-03-09T00:00:00Z"}
+TENANT_NAME = "Acme & Sons"
+ISSUER = LocalIssuer.from_pem(new_local_issuer_pem())
 
 
 def scenario() -> ModuleType:
@@ -68,6 +73,7 @@ class Platform:
     state: ServiceState
     keys: InternalKeys
     dsn: str
+    gateway: httpx.AsyncClient | None = None
 
     def as_member(
         self, tenant: Any = TENANT, subject: str = "u1", role: str = "member"
@@ -99,15 +105,29 @@ async def platform(
         objects=FolderObjectStore(tmp_path / "objects"),
         configure_logs=False,
     )
-    reports_app.state.peer_apps = {"insights": insights_app}
-    async with running_app(insights_app) as insights, running_app(reports_app) as reports:
+    gateway_app = create_gateway(settings, upstreams=Upstreams({}), local_issuer=ISSUER)
+    reports_app.state.peer_apps = {"insights": insights_app, "gateway": gateway_app}
+    async with (
+        running_app(insights_app) as insights,
+        running_app(reports_app) as reports,
+        running_app(gateway_app) as gateway,
+    ):
         await seed(insights_app.state.service, database_url)
         token = internal_keys.signer.mint(
             service="insights", subject="u1", role="member", tenant_id=TENANT
         )
         insights.headers["Authorization"] = f"Bearer {token}"
         dsn = make_url(database_url).set(drivername="postgresql").render_as_string(False)
-        yield Platform(reports, insights, reports_app.state.service, internal_keys, dsn)
+        conn = await asyncpg.connect(dsn)
+        try:  # the tenant as the gateway knows it (the scenario's id, hence not its API)
+            await conn.execute(
+                "INSERT INTO gateway.tenants (id, name, created_at) VALUES ($1, $2, now())",
+                TENANT,
+                TENANT_NAME,
+            )
+        finally:
+            await conn.close()
+        yield Platform(reports, insights, reports_app.state.service, internal_keys, dsn, gateway)
 
 
 @pytest.fixture(scope="module")
@@ -169,10 +189,10 @@ async def until(count: Any, at_least: int, seconds: float = 30) -> None:
 
 
 async def rendered(
-    platform: Platform, body: dict[str, Any], tenant: Any = TENANT
+    platform: Platform, body: dict[str, Any], tenant: Any = TENANT, role: str = "member"
 ) -> dict[str, Any]:
     """Ask for a report and follow it to its end, checking progress never goes back."""
-    headers = platform.as_member(tenant)
+    headers = platform.as_member(tenant, role=role)
     asked = await platform.reports.post(
         "/v1/reports", params={"scope": SCOPE}, json=body, headers=headers
     )
@@ -246,6 +266,10 @@ async def test_dora_and_compliance_reports_match_insights_for_the_same_week(
     assert len(production.json()["items"]) == 3
     assert "Deployments: 3." in text and "made in the period: 0, overridden: 0." in text
     assert "Production deployments and what they shipped" in text and "not gated" in text
+    assert f"Tenant: {TENANT_NAME} ({TENANT})" in text
+    # the gateway shows its audit log to tenant admins only: a member's pack says so
+    assert "Configuration changes: not shown (gateway /internal/audit-log: 403" in text
+    await audited_pack_matches_the_gateway(platform)
 
     told = await published(platform.dsn, dora["id"])
     outcome = {e["type"]: e["data"] for e in told[1:3]}
@@ -275,8 +299,8 @@ async def test_dora_and_compliance_reports_match_insights_for_the_same_week(
     sweeper, now = scheduler_of(platform.state), datetime.now(UTC)
     assert await sweeper.expire_files(now + timedelta(days=89)) == 0
     assert (
-        await sweeper.expire_files(now + timedelta(days=91)) == 4
-    )  # dora csv+pdf, compliance csv+pdf
+        await sweeper.expire_files(now + timedelta(days=91)) == 5
+    )  # dora csv+pdf, compliance csv+pdf+the admin's pdf
     member = platform.as_member()
     for path in (f"/v1/reports/{pdf['id']}", pdf["file"], f"/v1/reports/{pdf['id']}/retry"):
         send = platform.reports.post if path.endswith("retry") else platform.reports.get
@@ -286,6 +310,43 @@ async def test_dora_and_compliance_reports_match_insights_for_the_same_week(
     listed = await platform.reports.get("/v1/reports", headers=member)
     assert listed.json()["items"] == []
     assert await platform.state.objects.list("reports/") == []  # type: ignore[union-attr]
+
+
+async def audited_pack_matches_the_gateway(platform: Platform) -> None:
+    """A tenant admin's pack over today carries today's configuration changes and the chain
+    check, as the gateway's public audit API answers them for the same period."""
+    assert platform.gateway is not None
+    admin = {"Authorization": f"Bearer {ISSUER.mint(subject='ada@acme.example', role='tenant_admin', tenant_id=TENANT, ttl_seconds=600)}"}  # fmt: skip
+    for name in ("web", "api"):
+        created = await platform.gateway.post("/v1/workspaces", json={"name": name}, headers=admin)
+        assert created.status_code == 201, created.text
+    today = datetime.now(UTC).date()
+    period = {"since": f"{today}T00:00:00Z", "until": f"{today + timedelta(days=1)}T00:00:00Z"}
+    for _ in range(200):  # the gateway's consumer writes the audit log
+        log = await platform.gateway.get("/v1/audit-log", params=period, headers=admin)
+        if len(log.json()["items"]) >= 2:
+            break
+        await asyncio.sleep(0.05)
+    records = log.json()["items"]
+    assert [r["action"] for r in records] == ["workspace.create", "workspace.create"]
+    chain = (await platform.gateway.get("/v1/audit-log/verify", headers=admin)).json()
+    assert chain["intact"] is True
+    day = {"from": str(today), "to": str(today), "time_zone": "UTC"}
+    pack = await rendered(
+        platform, {"kind": "compliance", "format": "pdf", **day}, role="tenant_admin"
+    )
+    assert pack["status"] == "done", pack["reason"]
+    pdf = pypdf.PdfReader(io.BytesIO((await download(platform, pack)).content))
+    text = [" ".join(page.extract_text().split()) for page in pdf.pages]
+    assert (
+        "Configuration changes (the gateway's audit log): 2 in the period; the tenant's hash "
+        f"chain verified intact over {chain['rows']} records." in text[0]
+    )
+    [table] = [page for page in text if page.split(" ", 2)[2].startswith("Configuration changes")]
+    for record in reversed(records):  # oldest first in the pack
+        row = f"{record['seq']} {record['at'].replace('+00:00', 'Z')} gateway ada@acme.example"
+        assert row in table and record["hash"][:16] in table and record["target_id"] in table
+    assert table.index(str(records[-1]["target_id"])) < table.index(str(records[0]["target_id"]))
 
 
 def logo_png() -> bytes:
