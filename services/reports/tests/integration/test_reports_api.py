@@ -686,3 +686,64 @@ async def audited(dsn: str, schedule_id: str, seconds: float = 15) -> list[dict[
             return found
         await asyncio.sleep(0.1)
     raise AssertionError(f"fewer than 2 audit events about {schedule_id}: {found}")
+
+
+async def test_a_tenant_admin_grants_pages_and_revokes_rollup_access_audited(
+    reports_alone: Platform,
+) -> None:
+    admin, partner, third = reports_alone.as_member(role="tenant_admin"), uuid7(), uuid7()
+    client = reports_alone.reports
+    made = await client.post(
+        "/v1/rollup-grants", json={"grantee_tenant_id": str(partner)}, headers=admin
+    )
+    assert made.status_code == 201, made.text
+    grant = made.json()
+    assert made.headers["Location"] == f"/v1/rollup-grants/{grant['id']}"
+    assert (grant["grantee_tenant_id"], grant["granted_by"]) == (str(partner), "u1")
+    for body, status in (
+        ({"grantee_tenant_id": str(partner)}, 409),  # granted already
+        ({"grantee_tenant_id": str(TENANT)}, 400),  # its own tenant
+        ({"grantee_tenant_id": "acme"}, 422),
+    ):
+        refused = await client.post("/v1/rollup-grants", json=body, headers=admin)
+        assert refused.status_code == status, refused.text
+        assert "grantee_tenant_id" in refused.text
+    manager = reports_alone.as_manager()
+    assert (await client.get("/v1/rollup-grants", headers=manager)).status_code == 403
+    later = await client.post(
+        "/v1/rollup-grants", json={"grantee_tenant_id": str(third)}, headers=admin
+    )
+    first = await client.get("/v1/rollup-grants", params={"limit": 1}, headers=admin)
+    rest = await client.get(
+        "/v1/rollup-grants", params={"cursor": first.json()["next_cursor"]}, headers=admin
+    )
+    assert [g["id"] for g in first.json()["items"] + rest.json()["items"]] == [
+        grant["id"],
+        later.json()["id"],
+    ]
+    stranger = reports_alone.as_member(OTHER_TENANT, "intruder", "tenant_admin")
+    assert (await client.get("/v1/rollup-grants", headers=stranger)).json()["items"] == []
+    path = f"/v1/rollup-grants/{grant['id']}"
+    assert (await client.delete(path, headers=stranger)).status_code == 404
+    assert (await client.delete(path, headers=admin)).status_code == 204
+    assert (await client.delete(path, headers=admin)).status_code == 404
+    listed = (await client.get("/v1/rollup-grants", headers=admin)).json()["items"]
+    assert [g["grantee_tenant_id"] for g in listed] == [str(third)]
+
+    for _ in range(150):  # the outbox relay publishes the audit events
+        conn = await asyncpg.connect(reports_alone.dsn)
+        try:
+            values = await conn.fetch(
+                "SELECT value FROM sextant_bus.records WHERE topic = 'sextant.config'"
+            )
+        finally:
+            await conn.close()
+        told = [json.loads(v["value"]) for v in values if grant["id"] in str(v["value"])]
+        if len(told) >= 2:
+            break
+        await asyncio.sleep(0.1)
+    actions = sorted((e.get("data", e)["action"], e.get("data", e)["target_id"]) for e in told)
+    assert actions == [
+        ("reports.rollup_grant.create", grant["id"]),
+        ("reports.rollup_grant.delete", grant["id"]),
+    ]
