@@ -68,8 +68,10 @@ async def test_a_service_reads_the_tenant_name_and_the_audit_log_a_user_may_see(
     assert named.json() == {"id": tenant, "name": "Acme & Sons"}
 
     public = (await gateway.get("/v1/audit-log", headers=admin)).json()["items"]
-    first, rest = public[-1], public[:-1]  # tenant.create, then the two workspace.create
-    period = {"since": rest[-1]["at"]}  # from the first workspace on: tenant.create left out
+    [first] = [r for r in public if r["action"] == "tenant.create"]
+    # the chain is in arrival order, not time order: the period starts at the earliest
+    # workspace's change, after the tenant's (its request came first)
+    period = {"since": min(r["at"] for r in public if r["action"] == "workspace.create")}
     page = await gateway.get(
         "/internal/audit-log", params={**period, "limit": 1}, headers=internal("tenant_admin")
     )
