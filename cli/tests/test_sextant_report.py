@@ -8,6 +8,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pypdf
 from typer.testing import CliRunner, Result
 
 from sextant.cli.main import app
@@ -98,6 +99,12 @@ async def test_a_report_asked_from_the_command_line_is_written_to_the_file(
                 "report", "schedule", "create", "dora", "--scope", scope, "--every", "weekly",
                 "--day", "1", "--at", "08:00", "--url", url, "--token", member,
             )  # fmt: skip
+            partner = await platform.tenant("Partner")
+            granted = await sextant("rollup-grants", "create", str(partner), *planned)
+            grants = await sextant("rollup-grants", "list", *planned)
+            grant_id = granted.output.split()[1].rstrip(":")
+            revoked = await sextant("rollup-grants", "delete", grant_id, *planned)
+            not_admin = await sextant("rollup-grants", "list", "--url", url, "--token", member)
 
     assert wrote.exit_code == 0, wrote.output
     # an empty workspace: nothing merged without review, the header alone
@@ -106,6 +113,8 @@ async def test_a_report_asked_from_the_command_line_is_written_to_the_file(
     )
     assert pdf.exit_code == 0, pdf.output
     assert pdf_file.read_bytes().startswith(b"%PDF-")
+    cover = pypdf.PdfReader(pdf_file).pages[0].extract_text()
+    assert f"Tenant: Acme ({tenant})" in cover  # the gateway's name, read in-process
     assert sprints.exit_code == 0, sprints.output  # forecast read in-process too
     assert (tmp_path / "s.csv").read_bytes() == (
         b"name,state,starts_at,ends_at,closed_at,items,done,in_progress,todo,done_share\r\n"
@@ -122,6 +131,11 @@ async def test_a_report_asked_from_the_command_line_is_written_to_the_file(
     assert stopped.exit_code == 0, stopped.output
     assert again.exit_code == 1 and "no report schedule" in again.output
     assert by_member.exit_code == 1 and "role 'member' may not" in by_member.output
+    assert granted.exit_code == 0, granted.output
+    assert f"{partner} may include this tenant" in granted.output
+    assert grants.exit_code == 0 and grant_id in grants.output, grants.output
+    assert revoked.exit_code == 0 and f"revoked grant {grant_id}" in revoked.output
+    assert not_admin.exit_code == 1 and "role 'member' may not" in not_admin.output
     # forecast was asked on the member's behalf and said why it cannot answer yet
     assert forecast.exit_code == 1
     assert "no completed work items in this scope yet" in forecast.output

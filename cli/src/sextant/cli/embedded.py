@@ -22,7 +22,7 @@ import fcntl
 import os
 import signal
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -238,6 +238,7 @@ async def _serve(
             trace_export=export,
         )
         serve_metrics_of(gateway, apps)
+        join_peers(apps, gateway)
         admin_token = issuer.mint(
             subject="platform-admin@local",
             role="platform_admin",
@@ -259,6 +260,13 @@ async def _serve(
         )
         async with _started(gateway, stop_within=SERVICES_STOP_SECONDS):
             await _serve_gateway(listener, gateway, ready, on_ready, signals)
+
+
+def join_peers(apps: Mapping[str, FastAPI], gateway: FastAPI) -> None:
+    """The gateway among the services' peers: reports reads a tenant's name and audit log
+    through its /internal routes (it is built over the services, so it joins last)."""
+    for app in apps.values():
+        app.state.peer_apps["gateway"] = gateway
 
 
 async def _serve_gateway(
@@ -344,8 +352,9 @@ async def running_services(
             )
             for name, spec in UPSTREAM_SPECS.items()
         }
+        peers: dict[str, FastAPI] = dict(apps)  # the gateway joins it once built
         for app in apps.values():
-            app.state.peer_apps = apps  # for calls on a user's behalf (reports)
+            app.state.peer_apps = peers  # for calls on a user's behalf (reports)
         for app in apps.values():
             lifespan = app.router.lifespan_context(app)
             await lifespan.__aenter__()

@@ -11,9 +11,20 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
 
-from sextant.cli.client import TOKEN, URL, Api, ApiProblem, _fail, console, problem_of
+from sextant.cli.client import (
+    TOKEN,
+    URL,
+    Api,
+    ApiProblem,
+    _fail,
+    _listed,
+    _table,
+    console,
+    problem_of,
+)
 
 report_app = typer.Typer(
     help="Reports (PDF or CSV), rendered by the platform.", no_args_is_help=True
@@ -169,3 +180,56 @@ def schedule_delete(
     except ApiProblem as problem:
         raise _fail(problem) from None
     console.print(f"deleted schedule {schedule_id}", highlight=False)
+
+
+grants_app = typer.Typer(
+    help="Roll-up grants: the tenants this tenant lets include it in their cross-tenant "
+    "roll-ups (a tenant admin's token).",
+    no_args_is_help=True,
+)
+
+
+@grants_app.command("create")
+def grant_create(
+    grantee: str = typer.Argument(help="the tenant id granted (a partner's own tenant)"),
+    url: str = URL,
+    token: str = TOKEN,
+) -> None:
+    """Let GRANTEE include the token's tenant in its roll-ups; prints the grant's id."""
+    body = {"grantee_tenant_id": grantee}
+    try:
+        made = Api.connect(url, token).call("POST", "/v1/rollup-grants", json=body).json()
+    except ApiProblem as problem:
+        raise _fail(problem) from None
+    console.print(
+        f"grant {made['id']}: {made['grantee_tenant_id']} may include this tenant",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+@grants_app.command("list")
+def grant_list(url: str = URL, token: str = TOKEN) -> None:
+    """The token's tenant's grants: id, grantee, who granted, when."""
+    try:
+        found = _listed(Api.connect(url, token), "/v1/rollup-grants", "grants")
+    except ApiProblem as problem:
+        raise _fail(problem) from None
+    table = _table("id", "grantee tenant", "granted by", "at")
+    for g in found:
+        table.add_row(g["id"], g["grantee_tenant_id"], g["granted_by"], g["created_at"])
+    Console().print(table)
+
+
+@grants_app.command("delete")
+def grant_delete(
+    grant_id: str = typer.Argument(help="the grant's id"),
+    url: str = URL,
+    token: str = TOKEN,
+) -> None:
+    """Revoke a grant: its grantee may no longer include this tenant."""
+    try:
+        Api.connect(url, token).call("DELETE", f"/v1/rollup-grants/{grant_id}")
+    except ApiProblem as problem:
+        raise _fail(problem) from None
+    console.print(f"revoked grant {grant_id}", highlight=False)

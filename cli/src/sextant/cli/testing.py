@@ -16,7 +16,7 @@ import httpx
 import uvicorn
 from fastapi import FastAPI
 
-from sextant.cli.embedded import running_services
+from sextant.cli.embedded import join_peers, running_services
 from sextant.gateway.authn import LocalIssuer, PublicRole, ensure_local_issuer
 from sextant.gateway.main import create_app as create_gateway
 from sextant.gateway.settings import GatewaySettings
@@ -74,6 +74,7 @@ async def running_platform(
             trace_export=trace_export,
         )
         serve_metrics_of(gateway, apps)
+        join_peers(apps, gateway)
         async with running_app(gateway) as client:
             yield Platform(client, issuer, apps, gateway)
 

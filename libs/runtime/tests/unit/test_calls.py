@@ -97,3 +97,23 @@ async def test_a_refusal_and_a_service_without_address_fail_naming_the_call(
         await calls.get_json("forecast", "/v1/sprints", {}, USER)
     assert str(nowhere.value) == "forecast /v1/sprints: unreachable (its URL is not configured)"
     await calls.close()
+
+
+async def test_a_peer_that_joins_after_the_clients_were_built_is_called() -> None:
+    """The embedded mode adds the gateway to the services' peers after they started."""
+    private_pem, public_pem = generate_keypair()
+    peers: dict[str, FastAPI] = {}
+    calls = PeerCalls.build(
+        InternalTokenSigner(load_private_key(private_pem)),
+        ["insights"],
+        urls={},
+        apps=peers,
+        timeout=5,
+    )
+    peers["insights"] = callee(public_pem)
+    peers["forecast"] = callee(public_pem)
+    assert (await calls.get_json("insights", "/v1/who", {}, USER))["sub"] == "u1"
+    with pytest.raises(PeerCallFailed) as unlisted:
+        await calls.get_json("forecast", "/v1/who", {}, USER)
+    assert unlisted.value.status == 0
+    await calls.close()

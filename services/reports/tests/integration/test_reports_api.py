@@ -35,6 +35,9 @@ from sqlalchemy.engine import make_url
 
 from sextant.contracts import uuid7
 from sextant.contracts.envelope import from_kafka_binary
+from sextant.gateway.authn import LocalIssuer, new_local_issuer_pem
+from sextant.gateway.main import create_app as create_gateway
+from sextant.gateway.upstreams import Upstreams
 from sextant.insights.main import SPEC as INSIGHTS
 from sextant.reports.main import SPEC as REPORTS
 from sextant.reports.scheduler import scheduler_of
@@ -50,6 +53,8 @@ WORKSPACE = uuid7()
 SCOPE = f"workspace:{WORKSPACE}"
 WEEK = {"from": "2026-03-02", "to": "2026-03-08", "time_zone": "UTC"}
 API_WEEK = {"since": "2026-03-02T00:00:00Z", "until": "2026-03-09T00:00:00Z"}
+TENANT_NAME = "Acme & Sons"
+ISSUER = LocalIssuer.from_pem(new_local_issuer_pem())
 
 
 def scenario() -> ModuleType:
@@ -68,6 +73,7 @@ class Platform:
     state: ServiceState
     keys: InternalKeys
     dsn: str
+    gateway: httpx.AsyncClient | None = None
 
     def as_member(
         self, tenant: Any = TENANT, subject: str = "u1", role: str = "member"
@@ -99,15 +105,29 @@ async def platform(
         objects=FolderObjectStore(tmp_path / "objects"),
         configure_logs=False,
     )
-    reports_app.state.peer_apps = {"insights": insights_app}
-    async with running_app(insights_app) as insights, running_app(reports_app) as reports:
+    gateway_app = create_gateway(settings, upstreams=Upstreams({}), local_issuer=ISSUER)
+    reports_app.state.peer_apps = {"insights": insights_app, "gateway": gateway_app}
+    async with (
+        running_app(insights_app) as insights,
+        running_app(reports_app) as reports,
+        running_app(gateway_app) as gateway,
+    ):
         await seed(insights_app.state.service, database_url)
         token = internal_keys.signer.mint(
             service="insights", subject="u1", role="member", tenant_id=TENANT
         )
         insights.headers["Authorization"] = f"Bearer {token}"
         dsn = make_url(database_url).set(drivername="postgresql").render_as_string(False)
-        yield Platform(reports, insights, reports_app.state.service, internal_keys, dsn)
+        conn = await asyncpg.connect(dsn)
+        try:  # the tenant as the gateway knows it (the scenario's id, hence not its API)
+            await conn.execute(
+                "INSERT INTO gateway.tenants (id, name, created_at) VALUES ($1, $2, now())",
+                TENANT,
+                TENANT_NAME,
+            )
+        finally:
+            await conn.close()
+        yield Platform(reports, insights, reports_app.state.service, internal_keys, dsn, gateway)
 
 
 @pytest.fixture(scope="module")
@@ -176,10 +196,10 @@ async def until(count: Any, at_least: int, seconds: float = 30) -> None:
 
 
 async def rendered(
-    platform: Platform, body: dict[str, Any], tenant: Any = TENANT
+    platform: Platform, body: dict[str, Any], tenant: Any = TENANT, role: str = "member"
 ) -> dict[str, Any]:
     """Ask for a report and follow it to its end, checking progress never goes back."""
-    headers = platform.as_member(tenant)
+    headers = platform.as_member(tenant, role=role)
     asked = await platform.reports.post(
         "/v1/reports", params={"scope": SCOPE}, json=body, headers=headers
     )
@@ -253,6 +273,10 @@ async def test_dora_and_compliance_reports_match_insights_for_the_same_week(
     assert len(production.json()["items"]) == 3
     assert "Deployments: 3." in text and "made in the period: 0, overridden: 0." in text
     assert "Production deployments and what they shipped" in text and "not gated" in text
+    assert f"Tenant: {TENANT_NAME} ({TENANT})" in text
+    # the gateway shows its audit log to tenant admins only: a member's pack says so
+    assert "Configuration changes: not shown (gateway /internal/audit-log: 403" in text
+    await audited_pack_matches_the_gateway(platform)
 
     told = await published(platform.dsn, dora["id"])
     outcome = {e["type"]: e["data"] for e in told[1:3]}
@@ -282,8 +306,8 @@ async def test_dora_and_compliance_reports_match_insights_for_the_same_week(
     sweeper, now = scheduler_of(platform.state), datetime.now(UTC)
     assert await sweeper.expire_files(now + timedelta(days=89)) == 0
     assert (
-        await sweeper.expire_files(now + timedelta(days=91)) == 4
-    )  # dora csv+pdf, compliance csv+pdf
+        await sweeper.expire_files(now + timedelta(days=91)) == 5
+    )  # dora csv+pdf, compliance csv+pdf+the admin's pdf
     member = platform.as_member()
     for path in (f"/v1/reports/{pdf['id']}", pdf["file"], f"/v1/reports/{pdf['id']}/retry"):
         send = platform.reports.post if path.endswith("retry") else platform.reports.get
@@ -293,6 +317,43 @@ async def test_dora_and_compliance_reports_match_insights_for_the_same_week(
     listed = await platform.reports.get("/v1/reports", headers=member)
     assert listed.json()["items"] == []
     assert await platform.state.objects.list("reports/") == []  # type: ignore[union-attr]
+
+
+async def audited_pack_matches_the_gateway(platform: Platform) -> None:
+    """A tenant admin's pack over today carries today's configuration changes and the chain
+    check, as the gateway's public audit API answers them for the same period."""
+    assert platform.gateway is not None
+    admin = {"Authorization": f"Bearer {ISSUER.mint(subject='ada@acme.example', role='tenant_admin', tenant_id=TENANT, ttl_seconds=600)}"}  # fmt: skip
+    for name in ("web", "api"):
+        created = await platform.gateway.post("/v1/workspaces", json={"name": name}, headers=admin)
+        assert created.status_code == 201, created.text
+    today = datetime.now(UTC).date()
+    period = {"since": f"{today}T00:00:00Z", "until": f"{today + timedelta(days=1)}T00:00:00Z"}
+    for _ in range(200):  # the gateway's consumer writes the audit log
+        log = await platform.gateway.get("/v1/audit-log", params=period, headers=admin)
+        if len(log.json()["items"]) >= 2:
+            break
+        await asyncio.sleep(0.05)
+    records = log.json()["items"]
+    assert [r["action"] for r in records] == ["workspace.create", "workspace.create"]
+    chain = (await platform.gateway.get("/v1/audit-log/verify", headers=admin)).json()
+    assert chain["intact"] is True
+    day = {"from": str(today), "to": str(today), "time_zone": "UTC"}
+    pack = await rendered(
+        platform, {"kind": "compliance", "format": "pdf", **day}, role="tenant_admin"
+    )
+    assert pack["status"] == "done", pack["reason"]
+    pdf = pypdf.PdfReader(io.BytesIO((await download(platform, pack)).content))
+    text = [" ".join(page.extract_text().split()) for page in pdf.pages]
+    assert (
+        "Configuration changes (the gateway's audit log): 2 in the period; the tenant's hash "
+        f"chain verified intact over {chain['rows']} records." in text[0]
+    )
+    [table] = [page for page in text if page.split(" ", 2)[2].startswith("Configuration changes")]
+    for record in reversed(records):  # oldest first in the pack
+        row = f"{record['seq']} {record['at'].replace('+00:00', 'Z')} gateway ada@acme.example"
+        assert row in table and record["hash"][:16] in table and record["target_id"] in table
+    assert table.index(str(records[-1]["target_id"])) < table.index(str(records[0]["target_id"]))
 
 
 def logo_png() -> bytes:
@@ -632,3 +693,64 @@ async def audited(dsn: str, schedule_id: str, seconds: float = 15) -> list[dict[
             return found
         await asyncio.sleep(0.1)
     raise AssertionError(f"fewer than 2 audit events about {schedule_id}: {found}")
+
+
+async def test_a_tenant_admin_grants_pages_and_revokes_rollup_access_audited(
+    reports_alone: Platform,
+) -> None:
+    admin, partner, third = reports_alone.as_member(role="tenant_admin"), uuid7(), uuid7()
+    client = reports_alone.reports
+    made = await client.post(
+        "/v1/rollup-grants", json={"grantee_tenant_id": str(partner)}, headers=admin
+    )
+    assert made.status_code == 201, made.text
+    grant = made.json()
+    assert made.headers["Location"] == f"/v1/rollup-grants/{grant['id']}"
+    assert (grant["grantee_tenant_id"], grant["granted_by"]) == (str(partner), "u1")
+    for body, status in (
+        ({"grantee_tenant_id": str(partner)}, 409),  # granted already
+        ({"grantee_tenant_id": str(TENANT)}, 400),  # its own tenant
+        ({"grantee_tenant_id": "acme"}, 422),
+    ):
+        refused = await client.post("/v1/rollup-grants", json=body, headers=admin)
+        assert refused.status_code == status, refused.text
+        assert "grantee_tenant_id" in refused.text
+    manager = reports_alone.as_manager()
+    assert (await client.get("/v1/rollup-grants", headers=manager)).status_code == 403
+    later = await client.post(
+        "/v1/rollup-grants", json={"grantee_tenant_id": str(third)}, headers=admin
+    )
+    first = await client.get("/v1/rollup-grants", params={"limit": 1}, headers=admin)
+    rest = await client.get(
+        "/v1/rollup-grants", params={"cursor": first.json()["next_cursor"]}, headers=admin
+    )
+    assert [g["id"] for g in first.json()["items"] + rest.json()["items"]] == [
+        grant["id"],
+        later.json()["id"],
+    ]
+    stranger = reports_alone.as_member(OTHER_TENANT, "intruder", "tenant_admin")
+    assert (await client.get("/v1/rollup-grants", headers=stranger)).json()["items"] == []
+    path = f"/v1/rollup-grants/{grant['id']}"
+    assert (await client.delete(path, headers=stranger)).status_code == 404
+    assert (await client.delete(path, headers=admin)).status_code == 204
+    assert (await client.delete(path, headers=admin)).status_code == 404
+    listed = (await client.get("/v1/rollup-grants", headers=admin)).json()["items"]
+    assert [g["grantee_tenant_id"] for g in listed] == [str(third)]
+
+    for _ in range(150):  # the outbox relay publishes the audit events
+        conn = await asyncpg.connect(reports_alone.dsn)
+        try:
+            values = await conn.fetch(
+                "SELECT value FROM sextant_bus.records WHERE topic = 'sextant.config'"
+            )
+        finally:
+            await conn.close()
+        told = [json.loads(v["value"]) for v in values if grant["id"] in str(v["value"])]
+        if len(told) >= 2:
+            break
+        await asyncio.sleep(0.1)
+    actions = sorted((e.get("data", e)["action"], e.get("data", e)["target_id"]) for e in told)
+    assert actions == [
+        ("reports.rollup_grant.create", grant["id"]),
+        ("reports.rollup_grant.delete", grant["id"]),
+    ]

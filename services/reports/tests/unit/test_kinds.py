@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from sextant.reports.domain.kinds import (
+    AuditEvidence,
     Period,
     approved_by_another,
     compliance_report,
@@ -328,3 +329,63 @@ def test_developers_insights_refuses_are_left_out_and_all_refused_fails() -> Non
     assert shown([], "m (member)") == []  # nobody to hide
     with pytest.raises(RenderFailed, match=r"not shown to m \(member\): not linked"):
         shown([(ada, None, "elsewhere"), (zoe, None, "not linked")], "m (member)")
+
+
+def audit_record(seq: int, at: str, action: str) -> dict[str, Any]:
+    return {
+        "seq": seq,
+        "at": at,
+        "service": "gateway",
+        "actor": "ada@acme.example",
+        "action": action,
+        "target_type": "workspace",
+        "target_id": f"w{seq}",
+        "before": None,
+        "after": {"name": "web"},
+        "request_id": None,
+        "hash": f"h{seq}",
+    }
+
+
+def test_the_compliance_pack_lists_the_audit_log_oldest_first_with_the_chain_check() -> None:
+    newest_first = [
+        audit_record(7, "2026-03-05T10:00:00Z", "workspace.update"),
+        audit_record(6, "2026-03-03T09:00:00Z", "workspace.create"),
+    ]
+    pack = compliance_report(
+        [], *WEEK, audit=AuditEvidence(newest_first, {"intact": True, "rows": 7})
+    )
+    [section] = [s for s in pack.sections if s.title == "Configuration changes (audit log)"]
+    assert [row[:5] for row in section.rows] == [
+        [6, datetime(2026, 3, 3, 9, tzinfo=UTC), "gateway", "ada@acme.example", "workspace.create"],
+        [
+            7,
+            datetime(2026, 3, 5, 10, tzinfo=UTC),
+            "gateway",
+            "ada@acme.example",
+            "workspace.update",
+        ],
+    ]
+    assert section.rows[0][6:] == ["w6", "h6"]
+    assert (
+        "Configuration changes (the gateway's audit log): 2 in the period; the tenant's hash "
+        "chain verified intact over 7 records." in pack.definition
+    )
+    broken = AuditEvidence(
+        newest_first, {"intact": False, "rows": 7, "first_bad_seq": 3, "reason": "hash mismatch"}
+    )
+    assert (
+        "chain is BROKEN at record 3: hash mismatch"
+        in compliance_report([], *WEEK, audit=broken).definition
+    )
+
+
+def test_an_audit_log_the_gateway_refused_is_said_and_not_tabled() -> None:
+    refused = AuditEvidence(refused="gateway /internal/audit-log: 403 role 'member' may not")
+    pack = compliance_report([], *WEEK, audit=refused)
+    assert "Configuration changes: not shown (gateway /internal/audit-log: 403" in pack.definition
+    assert [s.title for s in pack.sections] == [
+        "Merged without an approving review",
+        "Production deployments and what they shipped",
+        "Gate evaluations and overrides",
+    ]

@@ -56,5 +56,11 @@ def test_contents_page_numbers_tables_and_charts() -> None:
     assert "octo/web" in text[4] and "Unit: changes" in text[4]
 
 
+def test_a_tenant_name_with_markup_is_printed_as_text() -> None:
+    cover = Cover(tenant="Smith & <Jones>", scope="workspace:w1", period="p", generated_for="<u1>")
+    first = pypdf.PdfReader(io.BytesIO(render_pdf(REPORT, cover))).pages[0].extract_text()
+    assert "Tenant: Smith & <Jones>" in first and "Requested by: <u1>" in first
+
+
 def test_the_same_report_gives_the_same_bytes() -> None:
     assert render_pdf(REPORT, COVER) == render_pdf(REPORT, COVER)

@@ -48,13 +48,25 @@ class PeerCallFailed(Exception):
 
 
 class PeerCalls:
-    """HTTP clients for the services a service reads, with tokens minted per call."""
+    """HTTP clients for the services a service reads, with tokens minted per call.
+
+    A client is made at a service's first call, from ``apps`` as it is then: the embedded
+    mode adds the gateway to the services' peers only after they started (it is built
+    over them), and reports reads tenant names and the audit log from it."""
 
     def __init__(
-        self, signer: InternalTokenSigner, clients: Mapping[str, httpx.AsyncClient]
+        self,
+        signer: InternalTokenSigner,
+        services: list[str],
+        *,
+        urls: Mapping[str, str],
+        apps: Mapping[str, Any],
+        timeout: float,
     ) -> None:
         self._signer = signer
-        self._clients = dict(clients)
+        self._services = frozenset(services)
+        self._urls, self._apps, self._timeout = urls, apps, timeout
+        self._clients: dict[str, httpx.AsyncClient] = {}
 
     @classmethod
     def build(
@@ -66,27 +78,32 @@ class PeerCalls:
         apps: Mapping[str, Any],
         timeout: float,
     ) -> PeerCalls:
-        """Clients for ``services``: the in-process app when there is one, else its URL; a
-        service with neither has no client, and a call to it fails saying so."""
-        clients: dict[str, httpx.AsyncClient] = {}
-        for name in services:
-            if name in apps:
-                transport: httpx.AsyncBaseTransport = httpx.ASGITransport(app=apps[name])
-                base_url = f"http://{name}"
-            elif name in urls:
-                transport, base_url = httpx.AsyncHTTPTransport(), urls[name]
-            else:
-                continue
-            clients[name] = httpx.AsyncClient(
-                transport=TracedTransport(transport), base_url=base_url, timeout=timeout
-            )
-        return cls(signer, clients)
+        """Clients for ``services``: the in-process app when there is one (``apps`` is read
+        at each service's first call), else its URL; a service with neither has no client,
+        and a call to it fails saying so."""
+        return cls(signer, services, urls=urls, apps=apps, timeout=timeout)
+
+    def _client(self, name: str) -> httpx.AsyncClient | None:
+        if name in self._clients or name not in self._services:
+            return self._clients.get(name)
+        if name in self._apps:
+            transport: httpx.AsyncBaseTransport = httpx.ASGITransport(app=self._apps[name])
+            base_url = f"http://{name}"
+        elif name in self._urls:
+            transport, base_url = httpx.AsyncHTTPTransport(), self._urls[name]
+        else:
+            return None
+        client = httpx.AsyncClient(
+            transport=TracedTransport(transport), base_url=base_url, timeout=self._timeout
+        )
+        self._clients[name] = client
+        return client
 
     async def get_json(
         self, service: str, path: str, params: Mapping[str, str], on_behalf: OnBehalfOf
     ) -> Any:
         """The JSON answer of ``GET path`` at ``service``; :class:`PeerCallFailed` else."""
-        client = self._clients.get(service)
+        client = self._client(service)
         if client is None:
             raise PeerCallFailed(service, path, 0, "its URL is not configured")
         token = self._signer.mint(

@@ -11,6 +11,7 @@ from sextant.gateway.access import BodyLimit, CrossTenantPaths, Gateway
 from sextant.gateway.api import (
     audit,
     auth,
+    internal,
     keys,
     notifications,
     oauth,
@@ -123,6 +124,7 @@ def spec(
         description="Authentication, tenancy, routing to services, audit log, notifications.",
         metadata=metadata,
         migrations_dir=MIGRATIONS,
+        routers=[internal.router],  # behind the internal token: other services' reads
         public_routers=[
             platform.public_router,
             platform.docs_router,

@@ -2,7 +2,7 @@
 
 from fastapi import FastAPI
 
-from sextant.reports import api, branding_api, render, schedule_api, scheduler
+from sextant.reports import api, branding_api, grants_api, render, schedule_api, scheduler
 from sextant.reports.db import MIGRATIONS, metadata
 from sextant.reports.handlers import HANDLERS
 from sextant.runtime.app import ServiceSpec
@@ -14,7 +14,7 @@ SPEC = ServiceSpec(
     description="Report definitions, jobs, schedules, rendered files.",
     metadata=metadata,
     migrations_dir=MIGRATIONS,
-    routers=[api.router, schedule_api.router, branding_api.router],
+    routers=[api.router, schedule_api.router, branding_api.router, grants_api.router],
     handlers=HANDLERS,
     on_start=[render.start, scheduler.start],
     on_stop=[scheduler.stop, render.stop],

@@ -29,6 +29,7 @@ from sextant.contracts.events.platform import (
 from sextant.reports.db import repository
 from sextant.reports.domain.csv import csv_bytes
 from sextant.reports.domain.kinds import (
+    AuditEvidence,
     Period,
     ReportModel,
     compliance_report,
@@ -47,7 +48,7 @@ from sextant.runtime.tokens import InternalTokenSigner, load_private_key
 
 log = structlog.get_logger()
 
-READS = ["insights", "forecast", "identity"]
+READS = ["insights", "forecast", "identity", "gateway"]
 AUDIENCE: list[Any] = ["tenant_admin", "manager", "member"]
 CONTENT_TYPES = {"pdf": "application/pdf", "csv": "text/csv; charset=utf-8"}
 
@@ -120,7 +121,8 @@ async def fetch_model(calls: PeerCalls, job: sa.Row[Any], on_behalf: OnBehalfOf)
                 "insights", "/v1/gates/evaluations", {"scope": job.scope, "limit": "500"}, on_behalf
             )
         ]
-        return compliance_report(details, since, until, deployments, evaluations)
+        audit = await _audit_evidence(calls, window, on_behalf)
+        return compliance_report(details, since, until, deployments, evaluations, audit)
     if job.kind == "sprint":
         started = calls.pages(
             "forecast",
@@ -151,6 +153,32 @@ async def fetch_model(calls: PeerCalls, job: sa.Row[Any], on_behalf: OnBehalfOf)
     if job.kind == "developer-trends":
         return await _developer_trends(calls, job, on_behalf)
     raise RenderFailed(f"unknown report kind {job.kind!r}")
+
+
+async def _audit_evidence(
+    calls: PeerCalls, window: dict[str, str], on_behalf: OnBehalfOf
+) -> AuditEvidence:
+    """The gateway's audit log over the period and its chain check; the gateway shows them
+    to tenant admins (and a platform admin acting on the tenant) only, so for anyone else
+    the pack says it was refused rather than failing."""
+    period = {"since": window["since"], "until": window["until"], "limit": "500"}
+    try:
+        records = [
+            r async for r in calls.pages("gateway", "/internal/audit-log", period, on_behalf)
+        ]
+        chain = await calls.get_json("gateway", "/internal/audit-log/verify", {}, on_behalf)
+    except PeerCallFailed as refused:
+        if refused.status != 403:
+            raise
+        return AuditEvidence(refused=str(refused))
+    return AuditEvidence(records, chain)
+
+
+async def tenant_name(calls: PeerCalls, on_behalf: OnBehalfOf) -> str:
+    """The requester's tenant as the cover prints it: its name (the gateway holds it) and
+    its id."""
+    tenant = await calls.get_json("gateway", "/internal/tenant", {}, on_behalf)
+    return f"{tenant['name']} ({tenant['id']})"
 
 
 async def _developer_trends(
@@ -191,13 +219,16 @@ def logo_key(tenant_id: Any) -> str:
     return f"branding/{tenant_id}/logo"
 
 
-def render_file(model: ReportModel, job: sa.Row[Any], logo: bytes | None = None) -> bytes:
-    """The job's file in its format (CPU work: run it off the event loop)."""
+def render_file(
+    model: ReportModel, job: sa.Row[Any], logo: bytes | None = None, tenant: str | None = None
+) -> bytes:
+    """The job's file in its format (CPU work: run it off the event loop); ``tenant`` is the
+    name the PDF's cover prints (the id when none is given)."""
     if job.format == "csv":
         section = model.sections[0]
         return csv_bytes(section.header, section.rows)
     cover = Cover(
-        tenant=str(job.tenant_id),
+        tenant=tenant or str(job.tenant_id),
         scope=job.scope,
         period=f"{job.period_from.isoformat()} to {job.period_to.isoformat()} ({job.time_zone})",
         generated_for=job.requested_by,
@@ -222,7 +253,7 @@ class RenderWorker:
                 InternalTokenSigner(load_private_key(key.get_secret_value())),
                 READS,
                 urls=self.settings.service_urls,
-                apps={n: a for n, a in self.state.peers.items() if n in READS},
+                apps=self.state.peers,  # live: the embedded gateway joins after start
                 timeout=self.settings.call_timeout_seconds,
             )
         self._task = asyncio.create_task(self._run(), name="reports-render-worker")
@@ -287,11 +318,12 @@ class RenderWorker:
         await self._step(job, 10, "reading")
         model = await fetch_model(self.calls, job, on_behalf)
         await self._step(job, 60, "rendering")
-        logo = None
+        logo, tenant = None, None
         if job.format == "pdf":
+            tenant = await tenant_name(self.calls, on_behalf)
             with suppress(ObjectNotFound):  # no logo uploaded: the cover goes without
                 logo = await self.state.objects.get(logo_key(job.tenant_id))
-        data = await asyncio.to_thread(render_file, model, job, logo)
+        data = await asyncio.to_thread(render_file, model, job, logo, tenant)
         await self._step(job, 90, "storing")
         object_key = f"reports/{job.tenant_id}/{job.id}.{job.format}"
         await self.state.objects.put(object_key, data, CONTENT_TYPES[job.format])

@@ -267,3 +267,46 @@ class SchedulePage(BaseModel):
 
     items: list[ScheduleView]
     next_cursor: str | None = Field(description="pass as ?cursor= for the next page")
+
+
+GRANT_EXAMPLE: dict[str, JsonValue] = {
+    "id": "01a24c0b-fe8d-7377-8d87-5d73ab74e7f8",
+    "grantee_tenant_id": "0190d6a0-0000-7000-8000-000000000002",
+    "granted_by": "alice@example.com",
+    "created_at": "2026-03-20T10:00:00Z",
+}
+
+
+class GrantRequest(BaseModel):
+    """Let another tenant put this tenant's metrics in its cross-tenant roll-ups."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"grantee_tenant_id": GRANT_EXAMPLE["grantee_tenant_id"]}]},
+    )
+
+    grantee_tenant_id: UUID = Field(
+        description="the tenant granted read access to this tenant's roll-up metrics (a "
+        "partner's own tenant); its tenant admins and managers may then name this tenant "
+        "in a roll-up"
+    )
+
+
+class GrantView(BaseModel):
+    """A roll-up grant: who may read this tenant's roll-up metrics, given by whom, when."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [GRANT_EXAMPLE]})
+
+    id: UUID
+    grantee_tenant_id: UUID
+    granted_by: str
+    created_at: datetime
+
+
+class GrantPage(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"items": [GRANT_EXAMPLE], "next_cursor": None}]}
+    )
+
+    items: list[GrantView]
+    next_cursor: str | None = Field(description="pass as ?cursor= for the next page")

@@ -13,8 +13,8 @@ class ReportsSettings(ServiceSettings):
         default_factory=dict,
         description='distributed mode: where the services reports read are, {"insights": '
         '"http://insights:8000", "forecast": "http://forecast:8000", "identity": '
-        '"http://identity:8000"} (a JSON map); the '
-        "embedded mode calls them in-process",
+        '"http://identity:8000", "gateway": "http://gateway:8000"} (a JSON map; the gateway '
+        "for tenant names and the audit log); the embedded mode calls them in-process",
     )
     call_timeout_seconds: float = Field(
         default=30.0, gt=0, description="how long one call to another service may take"

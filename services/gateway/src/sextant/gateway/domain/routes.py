@@ -55,6 +55,7 @@ ROUTES: tuple[Route, ...] = (
     Route("/v1/reports/**", "reports"),
     Route("/v1/report-schedules/**", "reports"),
     Route("/v1/report-logo", "reports"),
+    Route("/v1/rollup-grants/**", "reports"),
 )
 
 

@@ -104,3 +104,15 @@ file_expiry = sa.Table(
     sa.Index("file_expiry_expires_at", "expires_at"),
     info={"cross_tenant": "the sweeper finds every tenant's expired files, then works as it"},
 )
+
+rollup_grants = sa.Table(
+    "rollup_grants",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("tenant_id", sa.Uuid, nullable=False),  # the granting tenant (RLS)
+    sa.Column("grantee_tenant_id", sa.Uuid, nullable=False),
+    sa.Column("granted_by", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("rollup_grants_tenant_id", "tenant_id", "id"),
+    sa.Index("rollup_grants_grantee", "tenant_id", "grantee_tenant_id", unique=True),
+)

@@ -195,18 +195,77 @@ def approved_by_another(change: Mapping[str, Any]) -> bool:
     )
 
 
+@dataclass(frozen=True)
+class AuditEvidence:
+    """The gateway's audit log over the period and its chain check (its ``/verify``
+    answer), or why the gateway did not show them to the requester."""
+
+    records: Sequence[Mapping[str, Any]] = ()
+    chain: Mapping[str, Any] | None = None
+    refused: str | None = None
+
+    def summary(self) -> str:
+        """The sentence the pack's definition carries about the configuration changes."""
+        if self.refused is not None:
+            return f"Configuration changes: not shown ({self.refused})."
+        chain = self.chain or {}
+        if chain.get("intact"):
+            verdict = f"the tenant's hash chain verified intact over {chain.get('rows')} records"
+        else:
+            verdict = (
+                f"the tenant's hash chain is BROKEN at record {chain.get('first_bad_seq')}: "
+                f"{chain.get('reason')}"
+            )
+        return (
+            f"Configuration changes (the gateway's audit log): {len(self.records)} in the "
+            f"period; {verdict}."
+        )
+
+
+AUDIT_HEADER = [
+    "seq",
+    "at",
+    "service",
+    "actor",
+    "action",
+    "target_type",
+    "target_id",
+    "hash_prefix",
+]
+HASH_PREFIX = 16  # enough to find the record; the whole hash overflows a landscape page
+
+
+def _audit_rows(audit: AuditEvidence) -> list[list[Cell]]:
+    """Oldest first, as the chain runs (the gateway lists newest first)."""
+    return [
+        [
+            r["seq"],
+            _moment(r["at"]),
+            r["service"],
+            r["actor"],
+            r["action"],
+            r["target_type"],
+            r["target_id"],
+            str(r["hash"])[:HASH_PREFIX],
+        ]
+        for r in sorted(audit.records, key=lambda r: int(r["seq"]))
+    ]
+
+
 def compliance_report(
     changes: Sequence[Mapping[str, Any]],
     since: datetime,
     until: datetime,
     deployments: Sequence[Mapping[str, Any]] = (),
     evaluations: Sequence[Mapping[str, Any]] = (),
+    audit: AuditEvidence | None = None,
 ) -> ReportModel:
     """The compliance evidence pack for [since, until): changes merged without an approving
     review (from insights' change details, reviews included; the CSV's table), production
     deployments with the changes they shipped and the gate verdict that let each through
-    (from insights' deployment details), and every gate evaluation with its failed rules
-    and who overrode it (insights' stored evaluations)."""
+    (from insights' deployment details), every gate evaluation with its failed rules and
+    who overrode it (insights' stored evaluations), and the configuration changes of the
+    gateway's audit log with its chain check (``audit``; none: not asked)."""
     merged = [
         c
         for c in changes
@@ -253,6 +312,7 @@ def compliance_report(
             "verdict of the latest gate evaluation of its repository, SHA and environment "
             f"made before it finished. Deployments: {len(shipped)}. Gate evaluations made in "
             f"the period: {len(judged)}, overridden: {overridden}."
+            + ("" if audit is None else " " + audit.summary())
         ),
         sections=[
             Section("Merged without an approving review", COMPLIANCE_HEADER, rows),
@@ -262,6 +322,11 @@ def compliance_report(
                 [row for d in shipped for row in _deployment_rows(d, evaluations)],
             ),
             Section("Gate evaluations and overrides", GATE_HEADER, [_gate_row(e) for e in judged]),
+            *(
+                [Section("Configuration changes (audit log)", AUDIT_HEADER, _audit_rows(audit))]
+                if audit is not None and audit.refused is None
+                else []  # not asked, or not shown to the requester: the definition says why
+            ),
         ],
         charts=[
             chart

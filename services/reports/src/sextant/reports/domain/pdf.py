@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from typing import Any
+from xml.sax.saxutils import escape
 
 from reportlab.graphics.charts.barcharts import VerticalBarChart
 from reportlab.graphics.charts.linecharts import HorizontalLineChart
@@ -115,14 +116,15 @@ def render_pdf(report: ReportModel, cover: Cover) -> bytes:
     contents = TableOfContents()
     story: list[Flowable] = [] if cover.logo is None else [_logo(cover.logo)]
     story += [
-        Paragraph(report.title, styles["Title"]),
-        Paragraph(f"Tenant: {cover.tenant}", styles["BodyText"]),
-        Paragraph(f"Scope: {cover.scope}", styles["BodyText"]),
-        Paragraph(f"Period: {cover.period}", styles["BodyText"]),
-        Paragraph(f"Requested by: {cover.generated_for}", styles["BodyText"]),
+        # escaped: a tenant's name or a service's reason is text, never reportlab markup
+        Paragraph(escape(report.title), styles["Title"]),
+        Paragraph(escape(f"Tenant: {cover.tenant}"), styles["BodyText"]),
+        Paragraph(escape(f"Scope: {cover.scope}"), styles["BodyText"]),
+        Paragraph(escape(f"Period: {cover.period}"), styles["BodyText"]),
+        Paragraph(escape(f"Requested by: {cover.generated_for}"), styles["BodyText"]),
         Spacer(1, 6 * mm),
         Paragraph("Definition", styles["Heading2"]),
-        Paragraph(report.definition, styles["BodyText"]),
+        Paragraph(escape(report.definition), styles["BodyText"]),
         PageBreak(),
         Paragraph("Contents", styles["Heading2"]),
         contents,
