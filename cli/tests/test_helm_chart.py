@@ -64,7 +64,8 @@ def test_each_service_runs_the_image_entrypoint_with_its_name(
         env = env_names(manifest)
         assert env["SEXTANT_BUS"]["value"] == "kafka"
         assert env["SEXTANT_MIGRATE_ON_START"]["value"] == "false"
-        assert ("SEXTANT_INTERNAL_TOKEN_PRIVATE_KEY" in env) == (name == "gateway")
+        # The gateway signs callers' tokens; reports signs its calls on a requester's behalf.
+        assert ("SEXTANT_INTERNAL_TOKEN_PRIVATE_KEY" in env) == (name in ("gateway", "reports"))
 
 
 def test_the_gateway_knows_every_service_by_its_service_name(
@@ -76,6 +77,10 @@ def test_the_gateway_knows_every_service_by_its_service_name(
         name: f"http://sextant-{name}:8000" for name in SERVICE_NAMES if name != "gateway"
     }
     assert env["SEXTANT_GATEWAY_REPLICAS"]["value"] == "2"  # the autoscaler's floor
+    reports = env_names(deployment.of_kind(default, "Deployment")["reports"])
+    assert json.loads(reports["SEXTANT_REPORTS_SERVICE_URLS"]["value"]) == {
+        name: f"http://sextant-{name}:8000" for name in SERVICE_NAMES if name != "reports"
+    }
     services = deployment.of_kind(default, "Service")
     assert {f"http://{s['metadata']['name']}:8000" for s in services.values()} >= set(urls.values())
 

@@ -94,12 +94,21 @@ app.kubernetes.io/instance: {{ .root.Release.Name }}
   valueFrom:
     secretKeyRef: {name: {{ $v.internalToken.existingSecret | quote }}, key: {{ $v.internalToken.privateKeyKey | quote }}}
 - name: SEXTANT_GATEWAY_SERVICE_URLS
-  value: {{ include "sextant.serviceUrls" .root | quote }}
+  value: {{ include "sextant.serviceUrls" (dict "root" .root "except" "gateway") | quote }}
 - name: SEXTANT_GATEWAY_REPLICAS
   value: {{ include "sextant.replicas" (dict "svc" $v.services.gateway) | quote }}
 - name: SEXTANT_GATEWAY_SECRET_KEYS
   valueFrom:
     secretKeyRef: {name: {{ $v.gatewaySecrets.existingSecret | quote }}, key: {{ $v.gatewaySecrets.secretKeysKey | quote }}}
+{{- end }}
+{{- if eq .name "reports" }}
+{{- /* reports reads the other services (the gateway included) on behalf of whoever asked
+  for a report, with internal tokens it mints: it holds the signing key too. */}}
+- name: SEXTANT_INTERNAL_TOKEN_PRIVATE_KEY
+  valueFrom:
+    secretKeyRef: {name: {{ $v.internalToken.existingSecret | quote }}, key: {{ $v.internalToken.privateKeyKey | quote }}}
+- name: SEXTANT_REPORTS_SERVICE_URLS
+  value: {{ include "sextant.serviceUrls" (dict "root" .root "except" "reports") | quote }}
 {{- end }}
 {{- if eq .name "ingest" }}
 - name: SEXTANT_INGEST_SECRET_KEYS
@@ -120,10 +129,10 @@ app.kubernetes.io/instance: {{ .root.Release.Name }}
 
 {{/* The gateway's map of the services behind it, by their Service names (a JSON object). */}}
 {{- define "sextant.serviceUrls" -}}
-{{- $full := include "sextant.fullname" . -}}
+{{- $full := include "sextant.fullname" .root -}}
 {{- $urls := dict -}}
-{{- range $name, $svc := .Values.services -}}
-{{- if ne $name "gateway" -}}
+{{- range $name, $svc := .root.Values.services -}}
+{{- if ne $name $.except -}}
 {{- $_ := set $urls $name (printf "http://%s-%s:8000" $full $name) -}}
 {{- end -}}
 {{- end -}}
