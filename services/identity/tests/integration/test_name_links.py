@@ -137,5 +137,13 @@ async def test_a_tenants_first_name_links_are_revisited_once_its_names_have_grow
     assert len(await identity.aliases(early[0])) == 2
     again = await identity.client.post("/v1/developers/revisit", headers=identity.admin)
     assert again.json() == {"rescored": 0, "suggested": 0}
+    # Kept together by a person: a later revisit never asks about it again.
+    kept = await identity.client.post(
+        f"/v1/developers/merge-suggestions/{split['id']}/reject", headers=identity.admin
+    )
+    assert kept.status_code == 204, kept.text
+    after = await identity.client.post("/v1/developers/revisit", headers=identity.admin)
+    assert after.json() == {"rescored": 0, "suggested": 0}
+    assert await pending(identity) == []
     forbidden = await identity.client.post("/v1/developers/revisit", headers=identity.member)
     assert forbidden.status_code == 403

@@ -486,7 +486,6 @@ async def _confirm_split(session: AsyncSession, change: Change, suggestion: Sugg
 # The rule of a suggestion to split an alias whose name link no longer merges once weighed
 # against the tenant's names as they are now.
 RESCORED_RULE = "name link re-scored against the tenant's names now: split?"
-REVISITED = 10_000  # pending suggestions weighed again per revisit, oldest first
 
 
 @dataclass(frozen=True)
@@ -505,9 +504,11 @@ async def revisit(session: AsyncSession, change: Change) -> Revisit:
     tenant = change.tenant
     await repository.lock_tenant_resolution(session, tenant)
     placed = await repository.aliases_placed_by_name(session, tenant)
-    pending = [s for s in await repository.list_suggestions(session, tenant, "pending", 100_000)]
-    splitting = {a for s in pending if s.kind == "split" for a in s.alias_ids}
-    merging = [s for s in pending if s.kind == "merge"]
+    suggestions = await repository.list_suggestions(session, tenant, None, 100_000)
+    # An alias already asked about is not asked again: pending, split, or kept together
+    # by a person (a rejected split is never suggested again).
+    splitting = {a for s in suggestions if s.kind == "split" for a in s.alias_ids}
+    merging = [s for s in suggestions if s.kind == "merge" and s.status == "pending"]
     developers = {a.developer_id for a in placed} | {
         d for s in merging for d in (s.developer_a, s.developer_b)
     }
