@@ -17,7 +17,9 @@ from pydantic import ValidationError
 from sextant.archive.domain.manifest import GENESIS, ChainedEntry, ManifestEntry, chain_hash
 from sextant.archive.domain.parts import ArchivedEvent, build_part, part_key
 from sextant.archive.domain.verify import Unreadable, check_chain, check_object, first_finding
+from sextant.archive.restoring import replay_record
 from sextant.archive.schemas import LegalHoldRequest
+from sextant.contracts.envelope import from_kafka_binary
 
 TENANT = UUID("0190f1c4-0000-7000-8000-000000000001")
 WORKSPACE = UUID("0190f1c4-0000-7000-8000-0000000000aa")
@@ -190,3 +192,22 @@ def test_a_hold_scope_names_the_tenant_or_a_well_formed_id() -> None:
         with pytest.raises(ValidationError) as refused:
             LegalHoldRequest(scope=bad, reason="r")
         assert refused.value.errors()[0]["loc"] == ("scope",)
+
+
+def test_a_replay_record_is_the_event_as_published_marked_with_its_restore() -> None:
+    restore = UUID("0190f1c4-0000-7000-8000-0000000000ff")
+    record = replay_record(event(1, data='{"key":"PROJ-1"}'), "sextant.activity", restore)
+    assert (record.topic, record.value) == ("sextant.activity", b'{"key":"PROJ-1"}')
+    assert record.key == f"{TENANT}/{WORKSPACE}/work_item:1"  # the key it was published on
+    headers = dict(record.headers)
+    assert headers["ce_replayid"] == b"0190f1c4-0000-7000-8000-0000000000ff"
+    assert "ce_dataschema" not in headers and "ce_traceparent" not in headers
+    back = from_kafka_binary(record.headers, record.value)  # as a consumer reads it
+    assert (back.id, back.replayid, back.data) == (
+        UUID("0190f1c4-0000-7000-8000-000000000001"),
+        restore,
+        {"key": "PROJ-1"},
+    )
+    assert back.time == datetime(2026, 3, 1, 10, 1, tzinfo=UTC)
+    assert (back.tenantid, back.workspaceid, back.subject) == (TENANT, WORKSPACE, "work_item:1")
+    assert back.inbox_id != back.id  # claimed per restore, not as the original
