@@ -129,8 +129,10 @@ def pyarrow_baseline(batch: list[Envelope]) -> tuple[float, float]:
     return time.perf_counter() - started, time.process_time() - cpu
 
 
-async def restore_rate(state: ServiceState, tenant: UUID, n: int) -> float:
-    """Events/s of a restore of the whole day, until the relay has published them all."""
+async def restore_rate(
+    state: ServiceState, pg_pid: int, tenant: UUID, n: int
+) -> tuple[float, float]:
+    """Events/s of a restore of the whole day (its last event on the bus), wall and per core."""
     restore = replays.Restore(
         id=uuid7(),
         tenant_id=tenant,
@@ -150,24 +152,28 @@ async def restore_rate(state: ServiceState, tenant: UUID, n: int) -> float:
     )
     async with state.db.transaction(tenant) as session:
         await replays.create(session, restore)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), cpu_seconds(pg_pid)
     await restoring.run_restore(state, restore)  # returns once its last event is on the bus
     async with state.db.transaction(tenant) as session:
         done = await replays.get(session, tenant, restore.id)
     assert done is not None and done.events_published == n, done
-    return n / (time.perf_counter() - started)
+    return n / (time.perf_counter() - started), n / (cpu_seconds(pg_pid) - cpu)
 
 
-async def bus_publish_rate(state: ServiceState, batch: list[Envelope]) -> float:
-    """Events/s of the bus publishing the same events as ready records, 500 a call."""
+async def bus_publish_rate(
+    state: ServiceState, pg_pid: int, batch: list[Envelope]
+) -> tuple[float, float]:
+    """Events/s of the bus publishing the same events as ready records, 500 a call, wall
+    and per core."""
     records = [
         record_for(e, ACTIVITY.name, entity_key(e.tenantid, e.workspaceid, e.subject or ""))
         for e in batch
     ]
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), cpu_seconds(pg_pid)
     for i in range(0, len(records), 500):
         await state.bus.publish(records[i : i + 500])
-    return len(records) / (time.perf_counter() - started)
+    n = len(records)
+    return n / (time.perf_counter() - started), n / (cpu_seconds(pg_pid) - cpu)
 
 
 async def one_run(url: str, pg_pid: int, tmp: Path, n: int, run: int) -> dict[str, float]:
@@ -207,8 +213,8 @@ async def one_run(url: str, pg_pid: int, tmp: Path, n: int, run: int) -> dict[st
         t2, cpu_written = time.perf_counter(), cpu_seconds(pg_pid)
         report = await coldstore.verify_tenant(state, tenant)
         t3, cpu1, own1 = time.perf_counter(), cpu_seconds(pg_pid), time.process_time()
-        restored = await restore_rate(state, tenant, n)
-        published = await bus_publish_rate(state, batch)
+        restored = await restore_rate(state, pg_pid, tenant, n)
+        published = await bus_publish_rate(state, pg_pid, batch)
     assert report.events == n and not report.findings, report.findings
     assert parts == -(-n // 50_000)
     baseline = pyarrow_baseline(batch)
@@ -222,8 +228,10 @@ async def one_run(url: str, pg_pid: int, tmp: Path, n: int, run: int) -> dict[st
         "archived and verified": n / (t3 - t0),
         "per core": n / (cpu1 - cpu0),
         "per core of Python alone": n / (own1 - own0),
-        "restore, on the bus": restored,
-        "bus publish alone": published,
+        "restore, on the bus": restored[0],
+        "restore per core": restored[1],
+        "bus publish alone": published[0],
+        "bus publish per core": published[1],
         "pyarrow alone": n / baseline[0],
         "pyarrow alone per core": n / baseline[1],
     }
@@ -250,7 +258,8 @@ async def main(n: int, runs: int) -> int:
     verdict = "met" if medians["per core"] >= 50_000 else "NOT met"
     print(f"target: >= 50,000 events/s per core archived and verified: {verdict}")
     ratio = medians["bus publish alone"] / medians["restore, on the bus"]
-    print(f"  the bus alone publishes {ratio:.1f}x the restore's rate")
+    per_core = medians["bus publish per core"] / medians["restore per core"]
+    print(f"  the bus alone publishes {ratio:.1f}x the restore's rate ({per_core:.1f}x per core)")
     verdict = "met" if medians["restore, on the bus"] >= 20_000 else "NOT met"
     print(f"target: restore >= 20,000 events/s: {verdict}")
     return 0

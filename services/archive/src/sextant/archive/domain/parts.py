@@ -108,31 +108,10 @@ def read_part_ids(data: bytes) -> PartContents:
     return PartContents(ids=[str(v) for v in table.column("id").to_pylist()])
 
 
-def read_part(data: bytes) -> list[ArchivedEvent]:
-    """Every event a part holds, in file order (a restore publishes them again);
+def read_part_columns(data: bytes) -> PartColumns:
+    """Every event a part holds, as columns in file order (a restore publishes them again);
     ValueError when the bytes are not a readable Parquet file of this schema."""
     try:
-        rows = pq.read_table(pa.BufferReader(data)).to_pylist()
+        return dict(pq.read_table(pa.BufferReader(data)).to_pydict())
     except (pa.ArrowInvalid, pa.ArrowException, OSError, KeyError) as exc:
         raise ValueError(f"not a readable part: {exc}") from exc
-
-    def uuid_or_none(value: str | None) -> UUID | None:
-        return None if value is None else UUID(value)
-
-    return [
-        ArchivedEvent(
-            id=UUID(r["id"]),
-            specversion=r["specversion"],
-            source=r["source"],
-            type=r["type"],
-            subject=r["subject"],
-            time=r["time"],
-            datacontenttype=r["datacontenttype"],
-            dataschema=r["dataschema"],
-            tenantid=UUID(r["tenantid"]),
-            workspaceid=uuid_or_none(r["workspaceid"]),
-            traceparent=r["traceparent"],
-            data=r["data"],
-        )
-        for r in rows
-    ]
