@@ -26,7 +26,7 @@ help:
 	@echo "make fmt    format the tree with ruff"
 	@echo "make mutation  mutation-test the pure cores (85 % of mutants killed per module; long)"
 	@echo "make web-api  regenerate web/openapi.json and the portal's API types from the gateway"
-	@echo "make bench  benchmarks: bus, webhook accept rate, gateway latency, identity accuracy, Monte Carlo, freshness (embedded and distributed), archive throughput, portal"
+	@echo "make bench  benchmarks: bus, webhook accept rate, gateway latency, identity accuracy, Monte Carlo, freshness (embedded and distributed), archive throughput and restore, portal"
 
 $(STAMP): uv.lock pyproject.toml $(wildcard libs/*/pyproject.toml services/*/pyproject.toml cli/pyproject.toml)
 	@# uv is run as a module: pip may put its script anywhere (pyenv, --user, a venv)

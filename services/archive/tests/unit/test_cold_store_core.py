@@ -14,10 +14,13 @@ import pyarrow.parquet as pq
 import pytest
 from pydantic import ValidationError
 
+from sextant.archive.db.replays import Restore
 from sextant.archive.domain.manifest import GENESIS, ChainedEntry, ManifestEntry, chain_hash
-from sextant.archive.domain.parts import ArchivedEvent, build_part, part_key
+from sextant.archive.domain.parts import ArchivedEvent, build_part, part_key, read_part_columns
 from sextant.archive.domain.verify import Unreadable, check_chain, check_object, first_finding
+from sextant.archive.restoring import replay_records
 from sextant.archive.schemas import LegalHoldRequest
+from sextant.contracts.envelope import from_kafka_binary
 
 TENANT = UUID("0190f1c4-0000-7000-8000-000000000001")
 WORKSPACE = UUID("0190f1c4-0000-7000-8000-0000000000aa")
@@ -190,3 +193,49 @@ def test_a_hold_scope_names_the_tenant_or_a_well_formed_id() -> None:
         with pytest.raises(ValidationError) as refused:
             LegalHoldRequest(scope=bad, reason="r")
         assert refused.value.errors()[0]["loc"] == ("scope",)
+
+
+def test_a_restores_records_are_its_events_as_published_marked_with_it() -> None:
+    restore = Restore(
+        id=UUID("0190f1c4-0000-7000-8000-0000000000ff"),
+        tenant_id=TENANT,
+        topics=["sextant.activity"],
+        since=datetime(2026, 3, 1, 10, 1, tzinfo=UTC),  # takes 10:01 and 10:02, not 10:03
+        until=datetime(2026, 3, 1, 10, 3, tzinfo=UTC),
+        workspace_id=None,
+        status="running",
+        objects_total=None,
+        objects_done=0,
+        events_published=0,
+        after_seq=0,
+        failure=None,
+        requested_by="admin",
+        created_at=datetime(2026, 3, 2, tzinfo=UTC),
+        finished_at=None,
+    )
+    part = read_part_columns(build_part([event(1, data='{"key":"PROJ-1"}'), event(2), event(3)]))
+    records = replay_records(part, "sextant.activity", restore)
+    assert len(records) == 2
+    record = records[0]
+    assert (record.topic, record.value) == ("sextant.activity", b'{"key":"PROJ-1"}')
+    assert record.key == f"{TENANT}/{WORKSPACE}/work_item:1"  # the key it was published on
+    headers = dict(record.headers)
+    assert headers["ce_replayid"] == b"0190f1c4-0000-7000-8000-0000000000ff"
+    assert "ce_dataschema" not in headers and "ce_traceparent" not in headers
+    back = from_kafka_binary(record.headers, record.value)  # as a consumer reads it
+    assert (back.id, back.replayid, back.data) == (
+        UUID("0190f1c4-0000-7000-8000-000000000001"),
+        restore.id,
+        {"key": "PROJ-1"},
+    )
+    assert back.time == datetime(2026, 3, 1, 10, 1, tzinfo=UTC)
+    assert (back.tenantid, back.workspaceid, back.subject) == (TENANT, WORKSPACE, "work_item:1")
+    assert back.inbox_id != back.id  # claimed per restore, not as the original
+    second = from_kafka_binary(records[1].headers, records[1].value)
+    assert (second.subject, second.workspaceid) == ("work_item:2", None)
+    # a restore of one workspace takes its events alone
+    only = replace(restore, workspace_id=WORKSPACE, until=datetime(2026, 3, 2, tzinfo=UTC))
+    assert [dict(r.headers)["ce_subject"] for r in replay_records(part, "t", only)] == [
+        b"work_item:1",
+        b"work_item:3",
+    ]

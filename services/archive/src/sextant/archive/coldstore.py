@@ -1,10 +1,10 @@
 """The cold store's shell: writing waiting partitions to part files, and verifying them.
 
-A part is written, then recorded: its manifest entry and the marking of its events as
-archived commit together, after the object is stored. A crash between the two leaves an
-object no entry names, under the part number the next flush takes again (overwritten);
-a crash before the commit loses nothing (the events still wait). So every staged event
-ends in exactly one recorded part.
+A part is written, then recorded: its events are taken (deleted from the waiting ones,
+their ids kept) and its manifest entry added in one transaction, committed after the
+object is stored. A crash between the two leaves an object no entry names, under the part
+number the next flush takes again (overwritten); a crash before the commit loses nothing
+(the events still wait). So every staged event ends in exactly one recorded part.
 """
 
 from __future__ import annotations
@@ -88,12 +88,13 @@ async def write_part(
     """One part file of the partition's oldest waiting events, stored and recorded; None
     when another replica wrote them while this one waited for the chain's lock."""
     await coldstore.lock_chain(session, partition.tenant_id)
-    events = await coldstore.take_waiting(session, partition, limit)
-    if not events:
+    columns = await coldstore.take_waiting(session, partition, limit)
+    ids, times = columns["id"], columns["time"]
+    if not ids:
         return None
     head = await coldstore.chain_head(session, partition.tenant_id)
     part = await coldstore.next_part(session, partition)
-    data = await asyncio.to_thread(parts.build_part, events)
+    data = await asyncio.to_thread(parts.build_part_of, columns)
     key = parts.part_key(partition.tenant_id, partition.topic, partition.day, part)
     entry = ManifestEntry(
         tenant_id=partition.tenant_id,
@@ -102,15 +103,15 @@ async def write_part(
         topic=partition.topic,
         day=partition.day,
         object_key=key,
-        event_count=len(events),
-        first_event_id=events[0].id,
-        last_event_id=events[-1].id,
-        first_at=events[0].time,
-        last_at=events[-1].time,
+        event_count=len(ids),
+        first_event_id=UUID(ids[0]),
+        last_event_id=UUID(ids[-1]),
+        first_at=times[0],
+        last_at=times[-1],
         sha256=hashlib.sha256(data).hexdigest(),
         size_bytes=len(data),
-        schema_versions=tuple(sorted({e.type for e in events})),
-        workspace_ids=tuple(sorted({e.workspaceid for e in events if e.workspaceid})),
+        schema_versions=tuple(sorted(set(columns["type"]))),
+        workspace_ids=tuple(sorted({UUID(w) for w in set(columns["workspaceid"]) if w})),
     )
     prev = GENESIS if head is None else head.row_hash
     chained = ChainedEntry(entry, prev, chain_hash(prev, entry))
@@ -120,7 +121,7 @@ async def write_part(
     stored = await object_store(state).put(key, data, parts.CONTENT_TYPE, retain_until=retain)
     if stored.sha256 != entry.sha256:
         raise ChecksumMismatch(f"the store kept {key!r} with another checksum")
-    await coldstore.record_part(session, chained, part, [e.id for e in events])
+    await coldstore.record_part(session, chained, part)
     await state.outbox.add(
         session,
         ArchiveWritten(
@@ -138,7 +139,7 @@ async def write_part(
         topic=partition.topic,
         day=str(partition.day),
         part=part,
-        events=len(events),
+        events=len(ids),
         bytes=len(data),
     )
     return chained

@@ -1,7 +1,8 @@
 """Archive's tables (schema ``archive``).
 
 Tenant tables (RLS forced in the migrations): ``staged_events`` (events waiting for their
-part file, kept after it as the ids already archived, without their data), ``manifests``
+part file; writing it deletes them), ``archived_ids`` (the ids of the events archived, to
+recognise a redelivery), ``manifests``
 and ``manifest_heads`` (the cold store's hash chain), ``retention_policies`` and
 ``legal_holds``. ``open_partitions`` is the archive's own index of the (tenant, topic,
 day) partitions holding waiting events, which the flusher reads across tenants.
@@ -37,11 +38,10 @@ staged_events = sa.Table(
     sa.Column("dataschema", sa.Text),
     sa.Column("workspace_id", sa.Uuid),
     sa.Column("traceparent", sa.Text),
-    sa.Column("data", sa.Text),  # the JSON text; NULL once archived
+    sa.Column("data", sa.Text),  # the JSON text
     sa.Column(
         "staged_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
     ),
-    sa.Column("manifest_id", sa.Uuid),  # the part that holds it; NULL while waiting
 )
 sa.Index(
     "staged_events_waiting",
@@ -50,7 +50,16 @@ sa.Index(
     staged_events.c.day,
     staged_events.c.time,
     staged_events.c.event_id,
-    postgresql_where=staged_events.c.manifest_id.is_(None),
+)
+
+# The ids of events written to a part (migration 0008): a row, not an update of the staged
+# one, so writing a part is a delete and one narrow insert; kept ``archived_ids_days``.
+archived_ids = sa.Table(
+    "archived_ids",
+    metadata,
+    sa.Column("tenant_id", sa.Uuid, primary_key=True),
+    sa.Column("event_id", sa.Uuid, primary_key=True),
+    sa.Column("staged_at", sa.DateTime(timezone=True), nullable=False),
 )
 
 open_partitions = sa.Table(

@@ -11,6 +11,7 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 from uuid import UUID
 
 import pyarrow as pa
@@ -59,20 +60,31 @@ def part_key(tenant: UUID, topic: str, day: date, part: int) -> str:
     return f"tenant={tenant}/topic={topic}/day={day.isoformat()}/part-{part:05d}.parquet"
 
 
+PartColumns = dict[str, list[Any]]
+"""A part's rows as columns (SCHEMA's names; ids as text, ``time`` as datetimes): how the
+flusher reads waiting events back, so no Python object is built per row."""
+
+
+def columns_of(events: Sequence[ArchivedEvent]) -> PartColumns:
+    """``events`` as columns, in the order given."""
+
+    def text(value: object) -> str | None:
+        return None if value is None else str(value)
+
+    return {
+        name: [getattr(e, name) if name == "time" else text(getattr(e, name)) for e in events]
+        for name in SCHEMA.names
+    }
+
+
 def build_part(events: Sequence[ArchivedEvent]) -> bytes:
     """The Parquet bytes of ``events``, in the order given."""
+    return build_part_of(columns_of(events))
 
-    def strings(values: list[object]) -> list[str | None]:
-        return [None if v is None else str(v) for v in values]
 
-    columns = {name: [getattr(e, name) for e in events] for name in SCHEMA.names}
-    arrays = [
-        pa.array(
-            columns[field.name] if field.name in ("time",) else strings(columns[field.name]),
-            type=field.type,
-        )
-        for field in SCHEMA
-    ]
+def build_part_of(columns: PartColumns) -> bytes:
+    """The Parquet bytes of a part's columns."""
+    arrays = [pa.array(columns[field.name], type=field.type) for field in SCHEMA]
     table = pa.Table.from_arrays(arrays, schema=SCHEMA)
     sink = io.BytesIO()
     pq.write_table(table, sink, compression="zstd")
@@ -96,31 +108,10 @@ def read_part_ids(data: bytes) -> PartContents:
     return PartContents(ids=[str(v) for v in table.column("id").to_pylist()])
 
 
-def read_part(data: bytes) -> list[ArchivedEvent]:
-    """Every event a part holds, in file order (a restore publishes them again);
+def read_part_columns(data: bytes) -> PartColumns:
+    """Every event a part holds, as columns in file order (a restore publishes them again);
     ValueError when the bytes are not a readable Parquet file of this schema."""
     try:
-        rows = pq.read_table(pa.BufferReader(data)).to_pylist()
+        return dict(pq.read_table(pa.BufferReader(data)).to_pydict())
     except (pa.ArrowInvalid, pa.ArrowException, OSError, KeyError) as exc:
         raise ValueError(f"not a readable part: {exc}") from exc
-
-    def uuid_or_none(value: str | None) -> UUID | None:
-        return None if value is None else UUID(value)
-
-    return [
-        ArchivedEvent(
-            id=UUID(r["id"]),
-            specversion=r["specversion"],
-            source=r["source"],
-            type=r["type"],
-            subject=r["subject"],
-            time=r["time"],
-            datacontenttype=r["datacontenttype"],
-            dataschema=r["dataschema"],
-            tenantid=UUID(r["tenantid"]),
-            workspaceid=uuid_or_none(r["workspaceid"]),
-            traceparent=r["traceparent"],
-            data=r["data"],
-        )
-        for r in rows
-    ]
