@@ -52,7 +52,7 @@ sa.Index(
     staged_events.c.event_id,
 )
 
-# The ids of events written to a part (migration 0008): a row, not an update of the staged
+# The ids of events written to a part (migration 0009): a row, not an update of the staged
 # one, so writing a part is a delete and one narrow insert; kept ``archived_ids_days``.
 archived_ids = sa.Table(
     "archived_ids",

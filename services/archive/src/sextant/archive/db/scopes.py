@@ -107,9 +107,10 @@ async def mark_requested(session: AsyncSession, id: UUID, request_id: UUID, at: 
 
 
 async def waiting(session: AsyncSession, tenant: UUID, workspace: UUID | None) -> bool:
-    """Whether an event of the tenant (of the workspace) still waits for its part."""
+    """Whether an event of the tenant (of the workspace) still waits for its part (a
+    staged event is deleted when its part is written)."""
     c = staged_events.c
-    where = [c.tenant_id == tenant, c.manifest_id.is_(None)]
+    where = [c.tenant_id == tenant]
     if workspace is not None:
         where.append(c.workspace_id == workspace)
     found = await session.scalar(sa.select(sa.literal(True)).where(*where).limit(1))

@@ -2,8 +2,8 @@
 (what recognises a redelivery), so writing a part deletes its rows instead of updating
 them, and ``staged_events`` holds only waiting events.
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 """
 
 import sqlalchemy as sa
@@ -11,8 +11,8 @@ from alembic import context, op
 
 from sextant.runtime.migrations import enable_tenant_rls
 
-revision = "0008"
-down_revision = "0007"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
