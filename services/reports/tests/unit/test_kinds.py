@@ -371,6 +371,13 @@ def test_the_compliance_pack_lists_the_audit_log_oldest_first_with_the_chain_che
         "Configuration changes (the gateway's audit log): 2 in the period; the tenant's hash "
         "chain verified intact over 7 records." in pack.definition
     )
+    purged = AuditEvidence(
+        newest_first, {"intact": True, "rows": 5, "verified_from": 2, "purged": 2}
+    )
+    assert (
+        "chain verified intact over 5 records from the checkpoint after record 2 (2 older records "
+        "purged after archiving)." in compliance_report([], *WEEK, audit=purged).definition
+    )
     broken = AuditEvidence(
         newest_first, {"intact": False, "rows": 7, "first_bad_seq": 3, "reason": "hash mismatch"}
     )

@@ -211,6 +211,11 @@ class AuditEvidence:
         chain = self.chain or {}
         if chain.get("intact"):
             verdict = f"the tenant's hash chain verified intact over {chain.get('rows')} records"
+            if chain.get("verified_from") is not None:
+                verdict += (
+                    f" from the checkpoint after record {chain['verified_from']} "
+                    f"({chain.get('purged')} older records purged after archiving)"
+                )
         else:
             verdict = (
                 f"the tenant's hash chain is BROKEN at record {chain.get('first_bad_seq')}: "
