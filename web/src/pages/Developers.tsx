@@ -92,9 +92,28 @@ function Suggestions() {
       setProblem(asProblem(error));
     }
   };
+  const [revisited, setRevisited] = useState<string | null>(null);
+  /** A tenant admin asks identity to weigh its early name links against the names it
+   * knows now: it only suggests (splits, new scores), never merges or splits itself. */
+  const revisit = async () => {
+    setProblem(null);
+    try {
+      const done = unwrap(await api.POST("/v1/developers/revisit", {}));
+      setRevisited(`${done.suggested} new split suggestions, ${done.rescored} re-scored`);
+      reload();
+    } catch (error) {
+      setProblem(asProblem(error));
+    }
+  };
   return (
     <section aria-labelledby="suggestions-title" className="panel">
       <h2 id="suggestions-title">Merge and split suggestions</h2>
+      <p>
+        <button type="button" onClick={revisit}>
+          Weigh early name links again
+        </button>{" "}
+        {revisited && <span role="status">{revisited}</span>}
+      </p>
       {problem && <ProblemMessage problem={problem} />}
       <Show loaded={pending} what="merge and split suggestions">
         {(list) =>
