@@ -13,7 +13,7 @@ import pytest
 from sextant.reports.domain.csv import csv_bytes
 from sextant.reports.domain.kinds import TenantFigures, rollup_report
 from sextant.reports.domain.pdf import Cover, render_pdf
-from sextant.reports.schemas import ReportRequest
+from sextant.reports.schemas import ReportRequest, ScheduleRequest
 
 
 def dora(deployments: int, days: int, median_lead: float | None, rate: float | None) -> Any:
@@ -119,3 +119,10 @@ def test_a_rollup_request_names_2_to_20_distinct_tenants_and_only_a_rollup_does(
 ) -> None:
     with pytest.raises(pydantic.ValidationError, match=named):
         ReportRequest.model_validate({"from": "2026-03-02", "to": "2026-03-08", **body})
+
+
+def test_a_rollup_is_not_schedulable() -> None:
+    with pytest.raises(pydantic.ValidationError, match="a rollup names tenants"):
+        ScheduleRequest.model_validate(
+            {"kind": "rollup", "every": "weekly", "day": 1, "at": "08:00"}
+        )
