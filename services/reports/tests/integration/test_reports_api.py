@@ -869,6 +869,30 @@ async def test_a_rollup_shows_granted_tenants_numbers_as_insights_answers_them(
     )
     assert {r["count"] for r in rows if r["tenant"] == "Partner" and r["metric"] != "work_item_cycle_time"} <= {"0", ""}  # fmt: skip
 
+    # A platform admin acting as the platform names any tenant; the job is the platform's.
+    rooted = await platform.reports.post(
+        "/v1/reports",
+        json={**rollup, "tenants": [str(stranger), str(TENANT)], "format": "pdf"},
+        headers=platform_admin,
+    )
+    assert rooted.status_code == 202, rooted.text
+    for _ in range(300):
+        seen = (
+            await platform.reports.get(rooted.headers["Location"], headers=platform_admin)
+        ).json()
+        if seen["status"] in ("done", "failed"):
+            break
+        await asyncio.sleep(0.1)
+    assert seen["status"] == "done", seen["reason"]
+    pdf = await platform.reports.get(seen["file"], headers=platform_admin)
+    cover = pypdf.PdfReader(io.BytesIO(pdf.content)).pages[0].extract_text()
+    assert "Tenant: the platform, for root@local" in cover
+    for tenant in (TENANT, partner, stranger):  # kept from every tenant's own list
+        mine = await platform.reports.get(
+            "/v1/reports", headers=platform.as_member(tenant, role="tenant_admin")
+        )
+        assert rooted.json()["id"] not in mine.text
+
     # Revoked after the ask, before the render: the worker (paused here) checks again.
     worker = worker_of(platform.state)
     await cancel_and_wait(worker._task)
