@@ -103,7 +103,15 @@ async def test_a_report_asked_from_the_command_line_is_written_to_the_file(
             granted = await sextant("rollup-grants", "create", str(partner), *planned)
             grants = await sextant("rollup-grants", "list", *planned)
             grant_id = granted.output.split()[1].rstrip(":")
+            partner_manager = platform.headers("manager", partner)["Authorization"][7:]
+            side_by_side = (
+                "report", "create", "rollup", "--tenants", f"{partner},{tenant}", *week,
+                "--format", "csv", "--url", url, "--token", partner_manager,
+            )  # fmt: skip
+            rollup_file = tmp_path / "rollup.csv"
+            rolled = await sextant(*side_by_side, "-o", str(rollup_file))
             revoked = await sextant("rollup-grants", "delete", grant_id, *planned)
+            ungranted = await sextant(*side_by_side, "-o", str(tmp_path / "never.csv"))
             not_admin = await sextant("rollup-grants", "list", "--url", url, "--token", member)
 
     assert wrote.exit_code == 0, wrote.output
@@ -135,6 +143,15 @@ async def test_a_report_asked_from_the_command_line_is_written_to_the_file(
     assert f"{partner} may include this tenant" in granted.output
     assert grants.exit_code == 0 and grant_id in grants.output, grants.output
     assert revoked.exit_code == 0 and f"revoked grant {grant_id}" in revoked.output
+    assert rolled.exit_code == 0, rolled.output
+    rollup_rows = rollup_file.read_text().splitlines()
+    assert rollup_rows[0].startswith("tenant_id,tenant,metric,definition_id,count,")
+    assert [r.split(",")[:3] for r in rollup_rows[1::6]] == [
+        [str(partner), "Partner", "deployment_frequency"],
+        [str(tenant), "Acme", "deployment_frequency"],
+    ]
+    assert ungranted.exit_code == 1 and f"tenant {tenant} has not granted" in ungranted.output
+    assert not (tmp_path / "never.csv").exists()
     assert not_admin.exit_code == 1 and "role 'member' may not" in not_admin.output
     # forecast was asked on the member's behalf and said why it cannot answer yet
     assert forecast.exit_code == 1

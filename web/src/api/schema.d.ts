@@ -1286,7 +1286,7 @@ export interface paths {
         put?: never;
         /**
          * Ask for a report; it is rendered in the background
-         * @description Checks the parameters, stores a queued job and answers 202 with its id and a Location to follow (GET /v1/reports/{id} shows status and progress). The scope is ?scope=, checked against the caller's tenant by the gateway; from and to are days in the time zone, both included.
+         * @description Checks the parameters, stores a queued job and answers 202 with its id and a Location to follow (GET /v1/reports/{id} shows status and progress). The scope is ?scope=, checked against the caller's tenant by the gateway; from and to are days in the time zone, both included. A rollup names `tenants` instead of a scope: each one other than the caller's own must have granted the caller's tenant (a platform admin may name any).
          */
         post: operations["create_report"];
         delete?: never;
@@ -4744,6 +4744,22 @@ export interface components {
             /** Name */
             name: string;
         };
+        /**
+         * InternalWorkspace
+         * @example {
+         *       "id": "0190d6a0-0000-7000-8000-000000000011",
+         *       "name": "Payments"
+         *     }
+         */
+        InternalWorkspace: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Name */
+            name: string;
+        };
         /** ItemFlowView */
         ItemFlowView: {
             /** @description how long those had been in progress */
@@ -5511,6 +5527,16 @@ export interface components {
              */
             next_cursor?: string | null;
         };
+        /** Page[InternalWorkspace] */
+        Page_InternalWorkspace_: {
+            /** Items */
+            items: components["schemas"]["InternalWorkspace"][];
+            /**
+             * Next Cursor
+             * @description pass as ?cursor= for the next page; absent on the last
+             */
+            next_cursor?: string | null;
+        };
         /** Page[NotificationReply] */
         Page_NotificationReply_: {
             /** Items */
@@ -5929,6 +5955,11 @@ export interface components {
          */
         ReportRequest: {
             /**
+             * Definition
+             * @description rollup only: the DORA definition the keys are computed under (default dora-2024)
+             */
+            definition?: ("dora-2021" | "dora-2023" | "dora-2024") | null;
+            /**
              * Format
              * @description pdf or csv
              * @default pdf
@@ -5948,10 +5979,15 @@ export interface components {
             items?: number | null;
             /**
              * Kind
-             * @description dora: the DORA keys over the period; compliance: the evidence pack (unreviewed merges, production deployments and their gates, gate evaluations and overrides); sprint: the sprints that started in it; forecast: how many items the scope finishes from today to the period's last day (and when `items` will be done); developer-trends: each of the tenant's developers against their own past (managers and tenant admins, when the tenant shows per-developer metrics)
+             * @description dora: the DORA keys over the period; compliance: the evidence pack (unreviewed merges, production deployments and their gates, gate evaluations and overrides); sprint: the sprints that started in it; forecast: how many items the scope finishes from today to the period's last day (and when `items` will be done); developer-trends: each of the tenant's developers against their own past (managers and tenant admins, when the tenant shows per-developer metrics); rollup: the DORA and flow numbers of several tenants side by side (`tenants`, no scope)
              * @enum {string}
              */
-            kind: "dora" | "compliance" | "sprint" | "forecast" | "developer-trends";
+            kind: "dora" | "compliance" | "sprint" | "forecast" | "developer-trends" | "rollup";
+            /**
+             * Tenants
+             * @description rollup only: the tenants side by side, 2 to 20; each one other than the caller's own must have granted the caller's tenant (POST /v1/rollup-grants), a platform admin may name any
+             */
+            tenants?: string[] | null;
             /**
              * Time Zone
              * @description IANA time zone the days are counted in, e.g. Europe/Paris
@@ -6001,6 +6037,11 @@ export interface components {
              */
             created_at: string;
             /**
+             * Definition
+             * @description rollup: the DORA definition
+             */
+            definition?: string | null;
+            /**
              * File
              * @description where to download it (done only)
              */
@@ -6031,7 +6072,7 @@ export interface components {
              * Kind
              * @enum {string}
              */
-            kind: "dora" | "compliance" | "sprint" | "forecast" | "developer-trends";
+            kind: "dora" | "compliance" | "sprint" | "forecast" | "developer-trends" | "rollup";
             /**
              * Progress
              * @description percent done
@@ -6066,6 +6107,11 @@ export interface components {
              * @description what the worker is doing, or did last
              */
             step: string;
+            /**
+             * Tenants
+             * @description rollup: the tenants side by side, in the asked order
+             */
+            tenants?: string[] | null;
             /** Time Zone */
             time_zone: string;
             /**
@@ -6815,7 +6861,7 @@ export interface components {
              * @description the report kind, as for POST /v1/reports
              * @enum {string}
              */
-            kind: "dora" | "compliance" | "sprint" | "forecast" | "developer-trends";
+            kind: "dora" | "compliance" | "sprint" | "forecast" | "developer-trends" | "rollup";
             /**
              * Notify
              * @description the roles notified when a report of this schedule is ready or failed
@@ -6885,7 +6931,7 @@ export interface components {
              * Kind
              * @enum {string}
              */
-            kind: "dora" | "compliance" | "sprint" | "forecast" | "developer-trends";
+            kind: "dora" | "compliance" | "sprint" | "forecast" | "developer-trends" | "rollup";
             /**
              * Last Report Id
              * @description the report the last run produced
@@ -15101,9 +15147,9 @@ export interface operations {
     };
     create_report: {
         parameters: {
-            query: {
-                /** @description workspace:<id> or view:<id> (a view joins several workspaces) */
-                scope: string;
+            query?: {
+                /** @description workspace:<id> or view:<id> (a view joins several workspaces); required except for a rollup */
+                scope?: string | null;
             };
             header?: never;
             path?: never;
@@ -15124,7 +15170,7 @@ export interface operations {
                     "application/json": components["schemas"]["ReportView"];
                 };
             };
-            /** @description a bad scope, from after to, or a period over three years */
+            /** @description a bad or missing scope, from after to, or a period over three years */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -15142,7 +15188,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the caller's role may not ask for reports */
+            /** @description the caller's role may not ask for reports (or a rollup), or a named tenant has not granted the caller's tenant (named in the detail and `tenant_id`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -15151,7 +15197,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the ?scope= or the object named is not the caller's tenant's */
+            /** @description a rollup names a tenant that does not exist (named) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -15187,7 +15233,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the service behind this route or a database is unavailable: nothing was changed */
+            /** @description a rollup's tenants cannot be looked up (the gateway is down) */
             503: {
                 headers: {
                     [name: string]: unknown;

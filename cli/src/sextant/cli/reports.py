@@ -62,8 +62,12 @@ def wait_for(api: Api, location: str, timeout: float, show: bool) -> dict[str, A
 
 @report_app.command("create")
 def report_create(
-    kind: str = typer.Argument(help="dora, compliance, sprint, forecast or developer-trends"),
-    scope: str = typer.Option(..., "--scope", help="workspace:<id> or view:<id>"),
+    kind: str = typer.Argument(
+        help="dora, compliance, sprint, forecast, developer-trends or rollup"
+    ),
+    scope: str | None = typer.Option(
+        None, "--scope", help="workspace:<id> or view:<id> (every kind but rollup)"
+    ),
     first: str = typer.Option(..., "--from", help="first day, YYYY-MM-DD (included)"),
     last: str = typer.Option(..., "--to", help="last day, YYYY-MM-DD (included)"),
     output: Path = OUTPUT,
@@ -72,6 +76,12 @@ def report_create(
     timeout: float = typer.Option(600.0, "--timeout", help="seconds to wait for the file"),
     items: int | None = typer.Option(
         None, "--items", help="forecast: also forecast when this many items will be done"
+    ),
+    tenants: str | None = typer.Option(
+        None, "--tenants", help="rollup: the tenant ids side by side, comma-separated (2 to 20)"
+    ),
+    definition: str | None = typer.Option(
+        None, "--definition", help="rollup: the DORA definition (default dora-2024)"
     ),
     url: str = URL,
     token: str = TOKEN,
@@ -87,8 +97,13 @@ def report_create(
     }
     if items is not None:
         body["items"] = items
+    if tenants is not None:
+        body["tenants"] = [t.strip() for t in tenants.split(",") if t.strip()]
+    if definition is not None:
+        body["definition"] = definition
+    params = {} if scope is None else {"scope": scope}
     try:
-        asked = api.call("POST", "/v1/reports", json=body, params={"scope": scope})
+        asked = api.call("POST", "/v1/reports", json=body, params=params)
         location = asked.headers.get("Location") or f"/v1/reports/{asked.json()['id']}"
         view = wait_for(api, location, timeout, show=console.is_terminal)
         if view["status"] == "failed":

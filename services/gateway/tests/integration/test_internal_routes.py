@@ -104,3 +104,19 @@ async def test_a_service_reads_the_tenant_name_and_the_audit_log_a_user_may_see(
     assert other.status_code == 404
     assert (await gateway.get("/internal/tenant", headers=admin)).status_code == 401
     assert (await gateway.get("/internal/audit-log/verify")).status_code == 401
+
+    # the tenant's live workspaces, paged, for a roll-up; another tenant's list is its own
+    first_page = await gateway.get(
+        "/internal/workspaces", params={"limit": 1}, headers=internal("member")
+    )
+    assert first_page.status_code == 200, first_page.text
+    rest = await gateway.get(
+        "/internal/workspaces",
+        params={"cursor": first_page.json()["next_cursor"]},
+        headers=internal("member"),
+    )
+    listed = first_page.json()["items"] + rest.json()["items"]
+    assert [w["name"] for w in listed] == ["web", "api"]
+    assert rest.json()["next_cursor"] is None
+    nobody = await gateway.get("/internal/workspaces", headers=internal("member", UUID(int=7)))
+    assert nobody.json() == {"items": [], "next_cursor": None}

@@ -40,9 +40,11 @@ from sextant.gateway.main import create_app as create_gateway
 from sextant.gateway.upstreams import Upstreams
 from sextant.insights.main import SPEC as INSIGHTS
 from sextant.reports.main import SPEC as REPORTS
+from sextant.reports.render import worker_of
 from sextant.reports.scheduler import scheduler_of
 from sextant.runtime.app import ServiceState, create_service_app
 from sextant.runtime.objectstore import FolderObjectStore
+from sextant.runtime.tasks import cancel_and_wait
 from sextant.runtime.testing.apps import running_app, service_settings
 from sextant.runtime.testing.plugin import InternalKeys
 from sextant.runtime.wiring import create_bus
@@ -430,7 +432,14 @@ async def test_another_tenant_sees_nothing_of_a_report(platform: Platform) -> No
         ({"scope": "team:1"}, {"kind": "dora", **WEEK}, 400, "scope"),
         ({"scope": SCOPE}, {"kind": "forecast", **WEEK}, 400, "to must be after today"),
         ({"scope": SCOPE}, {"kind": "dora", **WEEK, "items": 30}, 400, "items"),
-        ({}, {"kind": "dora", **WEEK}, 422, "scope"),
+        ({}, {"kind": "dora", **WEEK}, 400, "scope"),
+        ({}, {"kind": "rollup", **WEEK, "tenants": [str(TENANT)]}, 422, "tenants"),
+        (
+            {"scope": SCOPE},
+            {"kind": "rollup", **WEEK, "tenants": [str(TENANT), str(OTHER_TENANT)]},
+            400,
+            "scope",
+        ),
     ],
 )
 async def test_bad_parameters_are_refused_before_any_job_exists(
@@ -754,3 +763,148 @@ async def test_a_tenant_admin_grants_pages_and_revokes_rollup_access_audited(
         ("reports.rollup_grant.create", grant["id"]),
         ("reports.rollup_grant.delete", grant["id"]),
     ]
+
+
+async def test_a_rollup_shows_granted_tenants_numbers_as_insights_answers_them(
+    platform: Platform,
+) -> None:
+    """A partner's manager puts its own tenant and Acme (which granted it) side by side:
+    Acme's row holds insights' own numbers for the week over its one workspace. A tenant
+    that did not grant is a 403 naming it before any job; an unknown one a 404 for a
+    platform admin; a grant revoked before the job renders fails it naming the tenant."""
+    partner, stranger, unknown = uuid7(), uuid7(), uuid7()
+    conn = await asyncpg.connect(platform.dsn)
+    try:
+        for tenant, name in ((partner, "Partner"), (stranger, "Stranger")):
+            await conn.execute(
+                "INSERT INTO gateway.tenants (id, name, created_at) VALUES ($1, $2, now())",
+                tenant,
+                name,
+            )
+        await conn.execute(
+            "INSERT INTO gateway.workspaces (tenant_id, id, name, created_at) "
+            "VALUES ($1, $2, 'scenario', now())",
+            TENANT,
+            WORKSPACE,
+        )
+    finally:
+        await conn.close()
+    granted = await platform.reports.post(
+        "/v1/rollup-grants",
+        json={"grantee_tenant_id": str(partner)},
+        headers=platform.as_member(role="tenant_admin"),
+    )
+    assert granted.status_code == 201, granted.text
+    manager = platform.as_manager(partner)
+    rollup = {"kind": "rollup", "format": "csv", **WEEK}
+
+    refused = await platform.reports.post(
+        "/v1/reports", json={**rollup, "tenants": [str(TENANT), str(stranger)]}, headers=manager
+    )
+    assert refused.status_code == 403, refused.text
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert str(stranger) in refused.json()["detail"] and str(TENANT) not in refused.json()["detail"]
+    for asker in (platform.as_member(partner), platform.as_member(partner, role="partner")):
+        member = await platform.reports.post(
+            "/v1/reports", json={**rollup, "tenants": [str(partner), str(TENANT)]}, headers=asker
+        )
+        assert member.status_code == 403, member.text
+    platform_admin = {"Authorization": "Bearer " + platform.keys.signer.mint(service="reports", subject="root@local", role="platform_admin", tenant_id=None)}  # fmt: skip
+    missing = await platform.reports.post(
+        "/v1/reports",
+        json={**rollup, "tenants": [str(TENANT), str(unknown)]},
+        headers=platform_admin,
+    )
+    assert missing.status_code == 404, missing.text
+    assert str(unknown) in missing.json()["detail"]
+    conn = await asyncpg.connect(platform.dsn)
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM reports.reports") == 0
+    finally:
+        await conn.close()
+    assert await platform.state.objects.list("reports/") == []  # type: ignore[union-attr]
+
+    asked = await platform.reports.post(
+        "/v1/reports", json={**rollup, "tenants": [str(partner), str(TENANT)]}, headers=manager
+    )
+    assert asked.status_code == 202, asked.text
+    assert asked.json()["tenants"] == [str(partner), str(TENANT)]
+    for _ in range(300):
+        view = (await platform.reports.get(asked.headers["Location"], headers=manager)).json()
+        if view["status"] in ("done", "failed"):
+            break
+        await asyncio.sleep(0.1)
+    assert view["status"] == "done", view["reason"]
+    got = await platform.reports.get(view["file"], headers=manager)
+    rows = list(csv.DictReader(io.StringIO(got.text)))
+    assert [(r["tenant"], r["metric"]) for r in rows[::6]] == [
+        ("Partner", "deployment_frequency"),
+        (TENANT_NAME, "deployment_frequency"),
+    ]
+    acme = {
+        r["metric"]: numbers({k: v for k, v in r.items() if k != "tenant_id"})
+        for r in rows
+        if r["tenant_id"] == str(TENANT)
+    }
+    theirs = (
+        await platform.insights.get("/v1/metrics/dora", params={"scope": SCOPE, **API_WEEK})
+    ).json()
+    assert acme["lead_time"]["median"] == theirs["lead_time"]["median_hours"]
+    assert acme["lead_time"]["median"] == pytest.approx(4 + 1 / 60)  # by hand: 3 h, 5 h 2 min
+    assert acme["lead_time"]["p85"] == theirs["lead_time"]["p85_hours"]
+    assert (
+        acme["deployment_frequency"]["count"] == theirs["deployment_frequency"]["deployments"] == 3
+    )
+    failures = acme["change_failure_rate"]
+    assert (failures["numerator"], failures["denominator"]) == (1, 3)
+    assert failures["rate"] == theirs["change_failure_rate"]["rate"]
+    assert acme["time_to_restore"]["median"] == theirs["time_to_restore"]["median_hours"] == 1.5
+    flow = (
+        await platform.insights.get("/v1/metrics/flow", params={"scope": SCOPE, **API_WEEK})
+    ).json()["total"]["work_items"]
+    # the scenario moves no work item (unit tests work the flow columns by hand)
+    assert acme["work_items_done"]["count"] == flow["throughput"] == 0
+    assert (
+        acme["work_item_cycle_time"]["median"] == "" and flow["cycle_time"]["median_hours"] is None
+    )
+    assert {r["count"] for r in rows if r["tenant"] == "Partner" and r["metric"] != "work_item_cycle_time"} <= {"0", ""}  # fmt: skip
+
+    # A platform admin acting as the platform names any tenant; the job is the platform's.
+    rooted = await platform.reports.post(
+        "/v1/reports",
+        json={**rollup, "tenants": [str(stranger), str(TENANT)], "format": "pdf"},
+        headers=platform_admin,
+    )
+    assert rooted.status_code == 202, rooted.text
+    for _ in range(300):
+        seen = (
+            await platform.reports.get(rooted.headers["Location"], headers=platform_admin)
+        ).json()
+        if seen["status"] in ("done", "failed"):
+            break
+        await asyncio.sleep(0.1)
+    assert seen["status"] == "done", seen["reason"]
+    pdf = await platform.reports.get(seen["file"], headers=platform_admin)
+    cover = pypdf.PdfReader(io.BytesIO(pdf.content)).pages[0].extract_text()
+    assert "Tenant: the platform, for root@local" in cover
+    for tenant in (TENANT, partner, stranger):  # kept from every tenant's own list
+        mine = await platform.reports.get(
+            "/v1/reports", headers=platform.as_member(tenant, role="tenant_admin")
+        )
+        assert rooted.json()["id"] not in mine.text
+
+    # Revoked after the ask, before the render: the worker (paused here) checks again.
+    worker = worker_of(platform.state)
+    await cancel_and_wait(worker._task)
+    late = await platform.reports.post(
+        "/v1/reports", json={**rollup, "tenants": [str(TENANT), str(partner)]}, headers=manager
+    )
+    assert late.status_code == 202, late.text
+    revoked = await platform.reports.delete(
+        f"/v1/rollup-grants/{granted.json()['id']}", headers=platform.as_member(role="tenant_admin")
+    )
+    assert revoked.status_code == 204
+    assert await worker.render_next()
+    failed = (await platform.reports.get(late.headers["Location"], headers=manager)).json()
+    assert failed["status"] == "failed"
+    assert f"tenant {TENANT} no longer grants" in failed["reason"]

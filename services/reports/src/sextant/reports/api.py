@@ -9,19 +9,30 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import sqlalchemy as sa
-from fastapi import APIRouter, BackgroundTasks, Depends, Path, Response
+from fastapi import APIRouter, BackgroundTasks, Depends, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from sextant.contracts import uuid7
 from sextant.reports.db import repository
 from sextant.reports.render import CONTENT_TYPES, announce_requested, worker_of
+from sextant.reports.rollup import PLATFORM_TENANT, first_ungranted, tenant_named
 from sextant.reports.schemas import LONGEST_PERIOD_DAYS, ReportPage, ReportRequest, ReportView
-from sextant.runtime.app import Session, State
-from sextant.runtime.errors import Conflict, Gone, InvalidInput, NotFound, problem_response
+from sextant.runtime.app import State, service_state
+from sextant.runtime.calls import PeerCallFailed
+from sextant.runtime.errors import (
+    Conflict,
+    Forbidden,
+    Gone,
+    InvalidInput,
+    NotFound,
+    Unavailable,
+    problem_response,
+)
 from sextant.runtime.objectstore import ObjectNotFound
 from sextant.runtime.paging import Cursor, Limit, after_id, next_cursor
-from sextant.runtime.scope import ScopeParam
-from sextant.runtime.tokens import InternalClaims, caller_with_role
+from sextant.runtime.scope import SCOPE_DESCRIPTION, QueryScope, resolve_scope
+from sextant.runtime.tokens import InternalClaims, caller_with_role, internal_claims
 
 router = APIRouter(prefix="/v1", tags=["reports"])
 
@@ -54,6 +65,66 @@ async def _kept(session: Any, tenant: UUID, report_id: UUID) -> sa.Row[Any]:
 
 
 PER_TENANT = "reports are per tenant"  # why a call needs a tenant, in its 400
+ROLLUP_ROLES = ("tenant_admin", "manager", "platform_admin")  # who a grant lets in
+
+
+def requester_tenant(caller: InternalClaims) -> UUID:
+    """Where the caller's reports are kept: its tenant, or for a platform admin acting as
+    the platform (no tenant) the platform's own pseudo-tenant, which holds its roll-ups."""
+    if caller.tid is None and caller.role == "platform_admin":
+        return PLATFORM_TENANT
+    return caller.tenant(PER_TENANT)
+
+
+async def tenant_session(request: Request, caller: Requester) -> AsyncIterator[AsyncSession]:
+    """The request's transaction in :func:`requester_tenant` (the runtime's opens none for
+    a caller without a tenant, and a platform admin's roll-ups are kept under one)."""
+    async with service_state(request).db.transaction(requester_tenant(caller)) as session:
+        yield session
+
+
+# scope="function": committed before the reply is sent, as the runtime's Session
+Session = Annotated[AsyncSession, Depends(tenant_session, scope="function")]
+
+
+async def optional_scope(
+    request: Request,
+    scope: Annotated[
+        str | None, Query(description=f"{SCOPE_DESCRIPTION}; required except for a rollup")
+    ] = None,
+) -> QueryScope | None:
+    """``?scope=`` resolved as everywhere, when given (a roll-up names tenants instead)."""
+    if scope is None:
+        return None
+    claims: InternalClaims = getattr(request.state, "claims", None) or await internal_claims(
+        request
+    )
+    return resolve_scope(scope, claims)
+
+
+async def check_rollup(state: Any, caller: InternalClaims, tenant: UUID, named: list[UUID]) -> None:
+    """Before any job exists: the caller's role may ask for roll-ups, every named tenant
+    (its own aside) granted the caller's tenant (403 naming the first that did not), and
+    each exists (404 naming it). Grants are checked first, so a caller learns nothing of a
+    tenant that did not grant it, not even whether it exists."""
+    if caller.role not in ROLLUP_ROLES:
+        raise Forbidden(f"a {caller.role} may not ask for a roll-up (tenant admins and managers)")
+    refused = await first_ungranted(state.db, tenant, named)
+    if refused is not None:
+        raise Forbidden(
+            f"tenant {refused} has not granted this tenant its roll-up metrics",
+            tenant_id=str(refused),
+        )
+    calls = worker_of(state).calls
+    if calls is None:
+        raise Unavailable("reports cannot reach the gateway to look the tenants up")
+    for named_tenant in named:
+        try:
+            await tenant_named(calls, caller.sub, named_tenant)
+        except PeerCallFailed as failed:
+            if failed.status == 404:
+                raise NotFound(f"no tenant {named_tenant}", tenant_id=str(named_tenant)) from None
+            raise Unavailable(f"the tenants cannot be looked up: {failed}") from None
 
 
 def _view(row: sa.Row[Any]) -> ReportView:
@@ -76,6 +147,8 @@ def _view(row: sa.Row[Any]) -> ReportView:
         requested_by=row.requested_by,
         items=row.items,
         schedule_id=row.schedule_id,
+        tenants=row.tenants,
+        definition=row.definition,
         created_at=row.created_at,
         finished_at=row.finished_at,
     )
@@ -89,23 +162,32 @@ def _view(row: sa.Row[Any]) -> ReportView:
     description="Checks the parameters, stores a queued job and answers 202 with its id and "
     "a Location to follow (GET /v1/reports/{id} shows status and progress). The scope is "
     "?scope=, checked against the caller's tenant by the gateway; from and to are days in "
-    "the time zone, both included.",
+    "the time zone, both included. A rollup names `tenants` instead of a scope: each one "
+    "other than the caller's own must have granted the caller's tenant (a platform admin "
+    "may name any).",
     responses={
-        400: problem_response("a bad scope, from after to, or a period over three years"),
-        403: FORBIDDEN,
+        400: problem_response(
+            "a bad or missing scope, from after to, or a period over three years"
+        ),
+        403: problem_response(
+            "the caller's role may not ask for reports (or a rollup), or a named tenant has "
+            "not granted the caller's tenant (named in the detail and `tenant_id`)"
+        ),
+        404: problem_response("a rollup names a tenant that does not exist (named)"),
         422: problem_response("a parameter of the wrong type or value (named in the detail)"),
+        503: problem_response("a rollup's tenants cannot be looked up (the gateway is down)"),
     },
 )
 async def create_report(
     body: ReportRequest,
     caller: Requester,
-    scope: ScopeParam,
+    scope: Annotated[QueryScope | None, Depends(optional_scope)],
     session: Session,
     state: State,
     response: Response,
     background: BackgroundTasks,
 ) -> ReportView:
-    tenant = caller.tenant(PER_TENANT)
+    tenant = requester_tenant(caller)
     if body.period_from > body.period_to:
         raise InvalidInput("from must be on or before to", parameter="from")
     if (body.period_to - body.period_from).days >= LONGEST_PERIOD_DAYS:
@@ -114,6 +196,15 @@ async def create_report(
         raise InvalidInput("a forecast looks ahead: to must be after today", parameter="to")
     if body.items is not None and body.kind != "forecast":
         raise InvalidInput("items is for the forecast kind only", parameter="items")
+    if body.tenants is not None:
+        if scope is not None:
+            raise InvalidInput("a rollup names tenants, not a scope", parameter="scope")
+        await check_rollup(state, caller, tenant, body.tenants)
+        scope = QueryScope("tenants:" + ",".join(str(t) for t in body.tenants), [])
+    elif scope is None:
+        raise InvalidInput("scope is required: workspace:<id> or view:<id>", parameter="scope")
+    elif tenant == PLATFORM_TENANT:
+        raise InvalidInput(f"{PER_TENANT}; the call names none")
     new = repository.NewReport(
         id=uuid7(),
         tenant_id=tenant,
@@ -127,6 +218,8 @@ async def create_report(
         requested_by=caller.sub,
         requester_role=caller.role,
         items=body.items,
+        tenants=body.tenants,
+        definition=body.definition,
     )
     row = await repository.create(session, new, datetime.now(UTC))
     await _requested(session, state, row)
@@ -154,7 +247,7 @@ async def _requested(session: Any, state: Any, row: sa.Row[Any]) -> None:
 async def list_reports(
     caller: Requester, session: Session, limit: Limit = 50, cursor: Cursor = None
 ) -> ReportPage:
-    rows = await repository.page(session, caller.tenant(PER_TENANT), after_id(cursor), limit)
+    rows = await repository.page(session, requester_tenant(caller), after_id(cursor), limit)
     return ReportPage(
         items=[_view(r) for r in rows], next_cursor=next_cursor(rows, limit, lambda r: r.id)
     )
@@ -169,7 +262,7 @@ async def list_reports(
 async def get_report(report_id: ReportId, caller: Requester, session: Session) -> ReportView:
     """Queued, running (with a percentage and the step), done (with the file's link, size
     and SHA-256) or failed (with the reason; POST .../retry renders it again)."""
-    return _view(await _kept(session, caller.tenant(PER_TENANT), report_id))
+    return _view(await _kept(session, requester_tenant(caller), report_id))
 
 
 @router.get(
@@ -193,7 +286,7 @@ async def report_file(
 ) -> StreamingResponse:
     """The file as rendered, with its SHA-256 in a header; a download name from the kind
     and period."""
-    row = await _kept(session, caller.tenant(PER_TENANT), report_id)
+    row = await _kept(session, requester_tenant(caller), report_id)
     if row.status != "done" or row.object_key is None or state.objects is None:
         raise Conflict(
             f"report {report_id} is {row.status}, not rendered", report_status=row.status
@@ -241,7 +334,7 @@ async def retry_report(
     background: BackgroundTasks,
 ) -> ReportView:
     """Puts a failed report back on the queue with the same parameters."""
-    tenant = caller.tenant(PER_TENANT)
+    tenant = requester_tenant(caller)
     if not await repository.requeue(session, tenant, report_id, datetime.now(UTC)):
         held = await _kept(session, tenant, report_id)
         raise Conflict(f"report {report_id} is {held.status}; only a failed one is retried")

@@ -36,9 +36,11 @@ from sextant.reports.domain.kinds import (
     developer_trends_report,
     dora_report,
     forecast_report,
+    rollup_report,
     sprint_report,
 )
 from sextant.reports.domain.pdf import Cover, render_pdf
+from sextant.reports.rollup import PLATFORM_TENANT, first_ungranted, tenant_figures
 from sextant.reports.settings import ReportsSettings
 from sextant.runtime.app import ServiceState
 from sextant.runtime.calls import OnBehalfOf, PeerCallFailed, PeerCalls
@@ -152,6 +154,15 @@ async def fetch_model(calls: PeerCalls, job: sa.Row[Any], on_behalf: OnBehalfOf)
         return forecast_report(how_many, when)
     if job.kind == "developer-trends":
         return await _developer_trends(calls, job, on_behalf)
+    if job.kind == "rollup":
+        period = {"since": window["since"], "until": window["until"]}
+        definition = job.definition or "dora-2024"
+        return rollup_report(
+            [
+                await tenant_figures(calls, job.requested_by, tenant, period, definition)
+                for tenant in job.tenants
+            ]
+        )
     raise RenderFailed(f"unknown report kind {job.kind!r}")
 
 
@@ -316,10 +327,19 @@ class RenderWorker:
             scope_workspaces=list(job.scope_workspaces),
         )
         await self._step(job, 10, "reading")
+        if job.kind == "rollup":
+            revoked = await first_ungranted(self.state.db, job.tenant_id, list(job.tenants))
+            if revoked is not None:
+                raise RenderFailed(
+                    f"tenant {revoked} no longer grants this tenant its roll-up metrics (its "
+                    "grant was revoked after the report was asked for)"
+                )
         model = await fetch_model(self.calls, job, on_behalf)
         await self._step(job, 60, "rendering")
         logo, tenant = None, None
-        if job.format == "pdf":
+        if job.format == "pdf" and job.tenant_id == PLATFORM_TENANT:
+            tenant = f"the platform, for {job.requested_by}"
+        elif job.format == "pdf":
             tenant = await tenant_name(self.calls, on_behalf)
             with suppress(ObjectNotFound):  # no logo uploaded: the cover goes without
                 logo = await self.state.objects.get(logo_key(job.tenant_id))

@@ -13,6 +13,8 @@ from sextant.contracts.events.platform import Role
 from sextant.reports.domain.kinds import Kind
 
 Format = Literal["pdf", "csv"]
+DefinitionId = Literal["dora-2021", "dora-2023", "dora-2024"]  # insights' definitions
+ROLLUP_TENANTS = (2, 20)  # the fewest and most tenants a roll-up puts side by side
 Status = Literal["queued", "running", "done", "failed"]
 LONGEST_PERIOD_DAYS = 3 * 366  # insights answers at most three years at once
 EARLIEST_DAY, LATEST_DAY = date(1970, 1, 1), date(9998, 12, 31)  # every zone's midnights fit
@@ -43,7 +45,8 @@ class ReportRequest(BaseModel):
         "overrides); sprint: the sprints that started in it; forecast: how many items the "
         "scope finishes from today to the period's last day (and when `items` will be done); "
         "developer-trends: each of the tenant's developers against their own past (managers "
-        "and tenant admins, when the tenant shows per-developer metrics)"
+        "and tenant admins, when the tenant shows per-developer metrics); rollup: the DORA and "
+        "flow numbers of several tenants side by side (`tenants`, no scope)"
     )
     period_from: date = Field(alias="from", description="first day of the period (included)")
     period_to: date = Field(alias="to", description="last day of the period (included)")
@@ -60,6 +63,36 @@ class ReportRequest(BaseModel):
         le=100_000,
         description="forecast only: also forecast when this many items will be done",
     )
+    tenants: list[UUID] | None = Field(
+        default=None,
+        min_length=ROLLUP_TENANTS[0],
+        max_length=ROLLUP_TENANTS[1],
+        description="rollup only: the tenants side by side, 2 to 20; each one other than the "
+        "caller's own must have granted the caller's tenant (POST /v1/rollup-grants), a "
+        "platform admin may name any",
+    )
+    definition: DefinitionId | None = Field(
+        default=None,
+        description="rollup only: the DORA definition the keys are computed under (default "
+        "dora-2024)",
+    )
+
+    @field_validator("tenants")
+    @classmethod
+    def _distinct(cls, value: list[UUID] | None) -> list[UUID] | None:
+        if value is not None and len(set(value)) != len(value):
+            raise ValueError("names a tenant twice")
+        return value
+
+    @model_validator(mode="after")
+    def _rollup_fields(self) -> ReportRequest:
+        if self.kind == "rollup" and self.tenants is None:
+            raise ValueError("tenants: a rollup names the tenants it puts side by side")
+        if self.kind != "rollup" and self.tenants is not None:
+            raise ValueError("tenants: for the rollup kind only")
+        if self.kind != "rollup" and self.definition is not None:
+            raise ValueError("definition: for the rollup kind only")
+        return self
 
     @field_validator("period_from", "period_to")
     @classmethod
@@ -109,6 +142,8 @@ REPORT_EXAMPLE: dict[str, JsonValue] = {
     "requested_by": "alice@example.com",
     "items": None,
     "schedule_id": None,
+    "tenants": None,
+    "definition": None,
     "created_at": "2026-03-09T08:00:00Z",
     "finished_at": "2026-03-09T08:00:03Z",
 }
@@ -139,6 +174,10 @@ class ReportView(BaseModel):
     schedule_id: UUID | None = Field(
         default=None, description="the schedule that produced it; none when asked for"
     )
+    tenants: list[UUID] | None = Field(
+        default=None, description="rollup: the tenants side by side, in the asked order"
+    )
+    definition: str | None = Field(default=None, description="rollup: the DORA definition")
     created_at: datetime
     finished_at: datetime | None
 
@@ -216,6 +255,8 @@ class ScheduleRequest(BaseModel):
     def _weekday(self) -> ScheduleRequest:
         if self.kind == "forecast":
             raise ValueError("kind: a forecast looks ahead; schedules report on past periods")
+        if self.kind == "rollup":
+            raise ValueError("kind: a rollup names tenants, which a schedule does not keep")
         if self.every == "weekly" and self.day > 7:
             raise ValueError(f"day: a weekly day is 1 (Monday) to 7 (Sunday), not {self.day}")
         return self

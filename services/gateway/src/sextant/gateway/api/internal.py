@@ -1,6 +1,6 @@
 """What other services may read from the gateway (behind the internal token, never public):
-the caller's tenant's name and its audit log with the chain check, for the reports
-service's covers and compliance packs. Each route applies the rule of its public twin to
+the caller's tenant's name, its live workspaces and its audit log with the chain check, for
+the reports service's covers, cross-tenant roll-ups and compliance packs. Each route applies the rule of its public twin to
 the user the token names, so nothing is visible through a job that is not through the API.
 """
 
@@ -18,7 +18,7 @@ from sextant.gateway.db import repository
 from sextant.gateway.schemas import AuditRecord, AuditVerifyReply, Page
 from sextant.runtime.app import Session
 from sextant.runtime.errors import NotFound, problem_response
-from sextant.runtime.paging import Cursor, Limit, Moment
+from sextant.runtime.paging import Cursor, Limit, Moment, after_id, next_cursor
 from sextant.runtime.tokens import InternalClaims, caller_with_role
 
 router = APIRouter(prefix="/internal", tags=["internal"])
@@ -36,6 +36,17 @@ class InternalTenantReply(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [{"id": "0190d6a0-0000-7000-8000-000000000001", "name": "Acme"}]
+        }
+    )
+
+    id: UUID
+    name: str
+
+
+class InternalWorkspace(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"id": "0190d6a0-0000-7000-8000-000000000011", "name": "Payments"}]
         }
     )
 
@@ -63,6 +74,30 @@ async def own_tenant(claims: AnyTenantRole, session: Session) -> InternalTenantR
     if row is None:
         raise NotFound(f"no tenant {tenant_id}")
     return InternalTenantReply(id=row.id, name=row.name)
+
+
+@router.get(
+    "/workspaces",
+    response_model=Page[InternalWorkspace],
+    summary="The caller's tenant's live workspaces, by id (for a cross-tenant roll-up)",
+    responses={400: problem_response("a cursor this API did not give out, or no tenant")},
+)
+async def tenant_workspaces(
+    claims: AnyTenantRole, session: Session, limit: Limit = 100, cursor: Cursor = None
+) -> Page[InternalWorkspace]:
+    """Every workspace of the tenant not deleted, oldest id first: what a roll-up counts as
+    the tenant (the reports worker signs them into its token for insights)."""
+    rows = await repository.list_workspaces(
+        session,
+        claims.tenant(PER_TENANT),
+        include_deleted=False,
+        after=after_id(cursor),
+        limit=limit,
+    )
+    return Page[InternalWorkspace](
+        items=[InternalWorkspace(id=r.id, name=r.name) for r in rows],
+        next_cursor=next_cursor(rows, limit, lambda r: r.id),
+    )
 
 
 @router.get(

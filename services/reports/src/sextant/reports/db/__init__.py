@@ -51,6 +51,8 @@ reports = sa.Table(
     sa.Column("items", sa.Integer),
     sa.Column("expires_at", sa.DateTime(timezone=True)),
     sa.Column("deleted_at", sa.DateTime(timezone=True)),
+    sa.Column("tenants", sa.ARRAY(sa.Uuid)),  # rollup: the tenants side by side
+    sa.Column("definition", sa.Text),  # rollup: the DORA definition asked for
     sa.Index("reports_tenant_id", "tenant_id", "id"),
 )
 

@@ -57,3 +57,14 @@ async def delete(session: AsyncSession, tenant_id: UUID, grant_id: UUID) -> sa.R
             .returning(*rollup_grants.c)
         )
     ).one_or_none()
+
+
+async def granted(session: AsyncSession, tenant_id: UUID, grantee: UUID) -> bool:
+    """Whether ``tenant_id`` grants ``grantee`` its roll-up metrics (in its transaction)."""
+    found = await session.execute(
+        sa.select(rollup_grants.c.id).where(
+            rollup_grants.c.tenant_id == tenant_id,
+            rollup_grants.c.grantee_tenant_id == grantee,
+        )
+    )
+    return found.first() is not None

@@ -29,6 +29,8 @@ class NewReport:
     schedule_id: UUID | None = None
     notify: list[str] | None = None
     items: int | None = None
+    tenants: list[UUID] | None = None
+    definition: str | None = None
 
 
 async def create(session: AsyncSession, new: NewReport, now: datetime) -> sa.Row[Any]:

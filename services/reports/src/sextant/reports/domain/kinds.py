@@ -13,8 +13,15 @@ from zoneinfo import ZoneInfo
 
 from sextant.reports.domain.csv import Cell
 
-Kind = Literal["dora", "compliance", "sprint", "forecast", "developer-trends"]
-KINDS: tuple[Kind, ...] = ("dora", "compliance", "sprint", "forecast", "developer-trends")
+Kind = Literal["dora", "compliance", "sprint", "forecast", "developer-trends", "rollup"]
+KINDS: tuple[Kind, ...] = (
+    "dora",
+    "compliance",
+    "sprint",
+    "forecast",
+    "developer-trends",
+    "rollup",
+)
 
 
 @dataclass(frozen=True)
@@ -682,3 +689,119 @@ CALIBRATION_PERCENTILES = (50, 70, 85, 95)  # forecast's own
 
 def _moment(value: str | datetime) -> datetime:
     return value if isinstance(value, datetime) else datetime.fromisoformat(value)
+
+
+# cross-tenant roll-up ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TenantFigures:
+    """What insights answered for one tenant of a roll-up, over its live workspaces."""
+
+    tenant_id: Any
+    name: str
+    workspaces: int
+    dora: Mapping[str, Any]
+    flow: Mapping[str, Any]
+
+
+ROLLUP_HEADER = [
+    "tenant_id",
+    "tenant",
+    "metric",
+    "definition_id",
+    "count",
+    "median",
+    "p85",
+    "numerator",
+    "denominator",
+    "rate",
+    "unit",
+]
+# each key's chart: its metric, title, and the column (index) its bar shows
+ROLLUP_CHARTS = [
+    ("deployment_frequency", "Deployment frequency, median (deployment days per week)", 5),
+    ("lead_time", "Lead time for changes, median (hours)", 5),
+    ("change_failure_rate", "Change failure rate", 9),
+    ("time_to_restore", "Time to restore, median (hours)", 5),
+    ("work_items_done", "Throughput (work items done)", 4),
+    ("work_item_cycle_time", "Work-item cycle time, median (hours)", 5),
+]
+
+
+def _spread(metric: str, definition: str, view: Mapping[str, Any]) -> list[Cell]:
+    """A duration key's cells: count, median and P85 in hours."""
+    spread: list[Cell] = [metric, definition, view["count"], view["median_hours"]]
+    return [*spread, view["p85_hours"], None, None, None, "hours"]
+
+
+def _tenant_rows(figures: TenantFigures) -> list[list[Cell]]:
+    """One tenant's keys: the DORA keys (under the asked definition) and its flow."""
+    dora, definition = figures.dora, str(figures.dora["definition_id"])
+    frequency, failures = dora["deployment_frequency"], dora["change_failure_rate"]
+    items, flow_definition = figures.flow["total"]["work_items"], str(figures.flow["definition_id"])
+    rows: list[list[Cell]] = [
+        [
+            "deployment_frequency",
+            definition,
+            frequency["deployments"],
+            frequency["median_deployment_days_per_week"],
+            frequency["p85_deployment_days_per_week"],
+            frequency["deployment_days"],
+            frequency["weeks"],
+            None,
+            "deployment days per week",
+        ],
+        _spread("lead_time", definition, dora["lead_time"]),
+        [
+            "change_failure_rate",
+            definition,
+            None,
+            None,
+            None,
+            failures["numerator"],
+            failures["denominator"],
+            failures["rate"],
+            "fraction",
+        ],
+        _spread("time_to_restore", definition, dora["time_to_restore"]),
+        ["work_items_done", flow_definition, items["throughput"], *[None] * 5, "items"],
+        _spread("work_item_cycle_time", flow_definition, items["cycle_time"]),
+    ]
+    return [[str(figures.tenant_id), figures.name, *row] for row in rows]
+
+
+def rollup_report(tenants: Sequence[TenantFigures]) -> ReportModel:
+    """Several tenants' DORA keys and flow side by side: one row per tenant and key (in the
+    asked order), and a bar chart per key with a bar per tenant (a tenant without the number
+    has no bar)."""
+    rows = [row for figures in tenants for row in _tenant_rows(figures)]
+    charts = []
+    for metric, title, column in ROLLUP_CHARTS:
+        bars = [
+            (str(row[1]), float(value))
+            for row in rows
+            if row[2] == metric and isinstance(value := row[column], int | float)
+        ]
+        if bars:
+            unit = "fraction" if metric == "change_failure_rate" else "value"
+            charts.append(
+                ChartSeries(title, "bar", [n for n, _ in bars], [v for _, v in bars], unit)
+            )
+    first = tenants[0].dora if tenants else {}
+    counted = ", ".join(f"{t.name}: {t.workspaces}" for t in tenants)
+    return ReportModel(
+        title="Cross-tenant roll-up",
+        definition=(
+            f"DORA keys under definition {first.get('definition_id', '-')} (version "
+            f"{first.get('definition_version', '-')}): deployment frequency in deployment "
+            "days per week, lead time for changes from first commit to production, change "
+            "failure rate, time to restore, median and P85; flow: work items that entered "
+            "done in the period (throughput) and their cycle time from the first move into "
+            "progress to done, median and P85 in hours. Each tenant is counted over all its "
+            f"live workspaces when the report rendered ({counted}), as the tenant granted: "
+            "nothing beyond these numbers."
+        ),
+        sections=[Section("Tenants side by side", ROLLUP_HEADER, rows)],
+        charts=charts,
+    )
