@@ -113,6 +113,17 @@ async def test_a_report_asked_from_the_command_line_is_written_to_the_file(
             revoked = await sextant("rollup-grants", "delete", grant_id, *planned)
             ungranted = await sextant(*side_by_side, "-o", str(tmp_path / "never.csv"))
             not_admin = await sextant("rollup-grants", "list", "--url", url, "--token", member)
+            # The platform's own admin (no tenant) needs no grant, and reaches no tenant's scope.
+            root = platform.headers("platform_admin")["Authorization"][7:]
+            platform_file = tmp_path / "platform-rollup.csv"
+            by_platform = await sextant(
+                "report", "create", "rollup", "--tenants", f"{partner},{tenant}", *week,
+                "--format", "csv", "--url", url, "--token", root, "-o", str(platform_file),
+            )  # fmt: skip
+            scoped_by_platform = await sextant(
+                "report", "create", "dora", "--scope", scope, *week, "--url", url,
+                "--token", root, "-o", str(tmp_path / "never-platform.pdf"),
+            )  # fmt: skip
 
     assert wrote.exit_code == 0, wrote.output
     # an empty workspace: nothing merged without review, the header alone
@@ -152,6 +163,13 @@ async def test_a_report_asked_from_the_command_line_is_written_to_the_file(
     ]
     assert ungranted.exit_code == 1 and f"tenant {tenant} has not granted" in ungranted.output
     assert not (tmp_path / "never.csv").exists()
+    assert by_platform.exit_code == 0, by_platform.output
+    assert [r.split(",")[:2] for r in platform_file.read_text().splitlines()[1::6]] == [
+        [str(partner), "Partner"],
+        [str(tenant), "Acme"],
+    ]
+    assert scoped_by_platform.exit_code == 1 and "platform admin" in scoped_by_platform.output
+    assert not (tmp_path / "never-platform.pdf").exists()
     assert not_admin.exit_code == 1 and "role 'member' may not" in not_admin.output
     # forecast was asked on the member's behalf and said why it cannot answer yet
     assert forecast.exit_code == 1

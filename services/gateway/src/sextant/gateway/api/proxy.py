@@ -16,10 +16,15 @@ from starlette.exceptions import HTTPException
 from starlette.routing import compile_path
 
 from sextant.gateway import service
-from sextant.gateway.access import CurrentPrincipal, gateway_of, tenant_of
+from sextant.gateway.access import (
+    PLATFORM_ADMIN_HOLDS_NO_TENANT,
+    CurrentPrincipal,
+    gateway_of,
+    tenant_of,
+)
 from sextant.gateway.domain.routes import encoded_path, path_segments, route_for
 from sextant.runtime.app import ServiceState, State
-from sextant.runtime.errors import InvalidInput, NotFound
+from sextant.runtime.errors import Forbidden, InvalidInput, NotFound
 
 router = APIRouter()
 
@@ -46,14 +51,19 @@ async def forward(path: str, request: Request, caller: CurrentPrincipal, state: 
         raise NotFound(f"no route {request.method} {request.url.path[:200]!r}")
     request.scope["sextant.route"] = match.pattern  # the metrics' and span's route label
     gateway = gateway_of(state)
-    tenant = tenant_of(caller)
     scope = request.query_params.getlist("scope")
     if len(scope) > 1:
         raise InvalidInput("give one scope")
+    as_platform = caller.tenant_id is None and caller.role == "platform_admin" and match.platform
+    if as_platform and (scope or "workspace_id" in match.params):
+        raise Forbidden(PLATFORM_ADMIN_HOLDS_NO_TENANT)  # a scope is always some tenant's
+    tenant = None if as_platform else tenant_of(caller)
     body = await request.body()  # within the edge's BodyLimit
-    if "workspace_id" in match.params:
-        await _covered(state, tenant, f"workspace:{match.params['workspace_id']}")
-    workspaces = await _covered(state, tenant, scope[0]) if scope else None
+    workspaces = None
+    if tenant is not None:
+        if "workspace_id" in match.params:
+            await _covered(state, tenant, f"workspace:{match.params['workspace_id']}")
+        workspaces = await _covered(state, tenant, scope[0]) if scope else None
     token = gateway.signer.mint(
         service=match.service,
         subject=caller.subject,
@@ -65,7 +75,7 @@ async def forward(path: str, request: Request, caller: CurrentPrincipal, state: 
         match.service,
         request,
         encoded_path(segments),
-        key=str(tenant),
+        key=str(tenant) if tenant is not None else "platform",
         authorization=f"Bearer {token}",
         body=body,
     )

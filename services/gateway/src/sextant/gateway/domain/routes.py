@@ -15,6 +15,9 @@ from urllib.parse import quote, unquote
 class Route:
     pattern: str
     service: str
+    # A platform admin holding no tenant may call it too: the service keeps what it does
+    # under the platform (reports: cross-tenant roll-ups). Every other route needs a tenant.
+    platform: bool = False
 
     def match(self, segments: list[str]) -> dict[str, str] | None:
         parts = self.pattern.strip("/").split("/")
@@ -52,7 +55,7 @@ ROUTES: tuple[Route, ...] = (
     Route("/v1/retention-policies/**", "archive"),
     Route("/v1/archive/**", "archive"),
     Route("/v1/legal-holds/**", "archive"),
-    Route("/v1/reports/**", "reports"),
+    Route("/v1/reports/**", "reports", platform=True),
     Route("/v1/report-schedules/**", "reports"),
     Route("/v1/report-logo", "reports"),
     Route("/v1/rollup-grants/**", "reports"),
@@ -64,6 +67,7 @@ class Match:
     service: str
     params: dict[str, str]
     pattern: str = ""  # the route's template: the request metrics' label, never the raw path
+    platform: bool = False  # see Route.platform
 
 
 def path_segments(raw_path: str) -> list[str] | None:
@@ -93,5 +97,5 @@ def route_for(path: str | list[str]) -> Match | None:
     for route in ROUTES:
         params = route.match(segments)
         if params is not None:
-            return Match(route.service, params, route.pattern)
+            return Match(route.service, params, route.pattern, route.platform)
     return None
