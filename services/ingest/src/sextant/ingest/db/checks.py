@@ -13,7 +13,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sextant.contracts import uuid7
-from sextant.ingest.db import check_run_queue, check_runs, sources
+from sextant.ingest.db import check_run_queue, check_runs, leases, sources
 from sextant.ingest.db.repository import SourceRow
 
 POSTS_TO = ("github", "gitlab")
@@ -119,24 +119,9 @@ async def claim_due(
     session: AsyncSession, *, limit: int, lease: timedelta
 ) -> list[tuple[UUID, UUID]]:
     """Lease up to ``limit`` due check runs of any tenant: (check run, tenant)."""
-    q = check_run_queue
-    due = (
-        sa.select(q.c.check_run_id)
-        .where(
-            (q.c.due_at <= sa.func.now())
-            & sa.or_(q.c.lease_until.is_(None), q.c.lease_until <= sa.func.now())
-        )
-        .order_by(q.c.due_at)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
+    return await leases.claim_due(
+        session, check_run_queue, "check_run_id", limit=limit, lease=lease
     )
-    rows = await session.execute(
-        sa.update(q)
-        .where(q.c.check_run_id.in_(due.scalar_subquery()))
-        .values(lease_until=sa.func.now() + lease)
-        .returning(q.c.check_run_id, q.c.tenant_id)
-    )
-    return [(r.check_run_id, r.tenant_id) for r in rows]
 
 
 async def get_check_run(session: AsyncSession, check_run_id: UUID) -> CheckRunRow | None:

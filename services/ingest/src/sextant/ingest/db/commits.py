@@ -11,7 +11,7 @@ from uuid import UUID
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sextant.ingest.db import commit_list_queue, commit_lists
+from sextant.ingest.db import commit_list_queue, commit_lists, leases
 
 
 @dataclass(frozen=True)
@@ -35,24 +35,9 @@ async def claim_due(
     session: AsyncSession, *, limit: int, lease: timedelta
 ) -> list[tuple[UUID, UUID]]:
     """Lease up to ``limit`` due commit lists of any tenant: (commit list, tenant)."""
-    q = commit_list_queue
-    due = (
-        sa.select(q.c.commit_list_id)
-        .where(
-            (q.c.due_at <= sa.func.now())
-            & sa.or_(q.c.lease_until.is_(None), q.c.lease_until <= sa.func.now())
-        )
-        .order_by(q.c.due_at)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
+    return await leases.claim_due(
+        session, commit_list_queue, "commit_list_id", limit=limit, lease=lease
     )
-    rows = await session.execute(
-        sa.update(q)
-        .where(q.c.commit_list_id.in_(due.scalar_subquery()))
-        .values(lease_until=sa.func.now() + lease)
-        .returning(q.c.commit_list_id, q.c.tenant_id)
-    )
-    return [(r.commit_list_id, r.tenant_id) for r in rows]
 
 
 async def get_commit_list(session: AsyncSession, commit_list_id: UUID) -> CommitListRow | None:
