@@ -23,20 +23,15 @@ import statistics
 import sys
 import tempfile
 import time
-from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 
-from sextant.cli.embedded import running_services
-from sextant.gateway.authn import ensure_local_issuer
-from sextant.gateway.main import create_app as create_gateway
-from sextant.gateway.upstreams import Upstreams
-from sextant.runtime.embedded_pg import EmbeddedPostgres, free_port
-from sextant.runtime.settings import RuntimeSettings
+from sextant.cli.testing import Platform, running_platform, served_platform
+from sextant.runtime.embedded_pg import EmbeddedPostgres
+from sextant.runtime.testing.plugin import InternalKeys
 from sextant.runtime.tokens import generate_keypair
 
 USER = {
@@ -104,41 +99,19 @@ async def main(items: int) -> int:
 
 async def measure(database_url: str, data_dir: Path, items: int) -> int:
     private_pem, public_pem = generate_keypair()
-    settings = RuntimeSettings.model_validate(
-        {
-            "database_url": database_url,
-            "internal_token_public_key": public_pem,
-            "internal_token_private_key": private_pem,
-            "data_dir": str(data_dir),
-            "bus": "local",
-            "log_level": "WARNING",
-        }
-    )
-    issuer = ensure_local_issuer(data_dir)
-    stack = AsyncExitStack()
-    apps, bus = await stack.enter_async_context(running_services(settings))
-    gateway = create_gateway(
-        settings, upstreams=Upstreams.in_process(apps, timeout=10), bus=bus, local_issuer=issuer
-    )
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(gateway, host="127.0.0.1", port=port, log_level="warning")
-    )
-    serving = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.05)
+    keys = InternalKeys(private_pem, public_pem)
+    async with (
+        running_platform(database_url, keys, data_dir) as platform,
+        served_platform(platform) as url,
+        httpx.AsyncClient(base_url=url, timeout=10) as public,
+    ):
+        return await drive(platform, public, items)
 
-    def bearer(role: str, tenant: str | None) -> dict[str, str]:
-        minted = issuer.mint(subject="bench", role=role, tenant_id=tenant, ttl_seconds=3600)  # type: ignore[arg-type]
-        return {"Authorization": f"Bearer {minted}"}
 
-    public = httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10)
-    tenant = (
-        await public.post(
-            "/v1/tenants", json={"name": "bench"}, headers=bearer("platform_admin", None)
-        )
-    ).json()["id"]
-    admin, manager = bearer("tenant_admin", tenant), bearer("manager", tenant)
+async def drive(platform: Platform, public: httpx.AsyncClient, items: int) -> int:
+    """Jira issues one at a time through the served gateway, each timed to forecast."""
+    tenant = await platform.tenant("bench")
+    admin, manager = (platform.headers(role, tenant) for role in ("tenant_admin", "manager"))
     workspace = (await public.post("/v1/workspaces", json={"name": "eng"}, headers=admin)).json()[
         "id"
     ]
@@ -182,10 +155,6 @@ async def measure(database_url: str, data_dir: Path, items: int) -> int:
             await asyncio.sleep(0.002)
         latencies.append((time.perf_counter() - accepted) * 1000)
 
-    server.should_exit = True
-    await serving
-    await public.aclose()
-    await stack.aclose()
     latencies.sort()
     p95 = latencies[max(int(len(latencies) * 0.95) - 1, 0)]
     print(

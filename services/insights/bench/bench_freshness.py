@@ -27,25 +27,20 @@ import statistics
 import sys
 import tempfile
 import time
-from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
-import uvicorn
 from sqlalchemy.engine import make_url
 
-from sextant.cli.embedded import running_services
+from sextant.cli.testing import Platform, running_platform, served_platform
 from sextant.contracts import Envelope, uuid7
-from sextant.gateway.authn import ensure_local_issuer
-from sextant.gateway.main import create_app as create_gateway
-from sextant.gateway.upstreams import Upstreams
 from sextant.runtime.bus.base import EventBus
-from sextant.runtime.embedded_pg import EmbeddedPostgres, free_port
+from sextant.runtime.embedded_pg import EmbeddedPostgres
 from sextant.runtime.outbox import record_for
-from sextant.runtime.settings import RuntimeSettings
+from sextant.runtime.testing.plugin import InternalKeys
 from sextant.runtime.tokens import generate_keypair
 
 SCRATCH = "sextant.bench.freshness"
@@ -118,41 +113,21 @@ async def bus_latency(bus: EventBus, count: int, rate: float) -> list[float]:
 
 async def measure(database_url: str, data_dir: Path, events: int, rate: float) -> int:
     private_pem, public_pem = generate_keypair()
-    settings = RuntimeSettings.model_validate(
-        {
-            "database_url": database_url,
-            "internal_token_public_key": public_pem,
-            "internal_token_private_key": private_pem,
-            "data_dir": str(data_dir),
-            "bus": "local",
-            "log_level": "WARNING",
-        }
-    )
-    issuer = ensure_local_issuer(data_dir)
-    stack = AsyncExitStack()
-    apps, bus = await stack.enter_async_context(running_services(settings))
-    gateway = create_gateway(
-        settings, upstreams=Upstreams.in_process(apps, timeout=10), bus=bus, local_issuer=issuer
-    )
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(gateway, host="127.0.0.1", port=port, log_level="warning")
-    )
-    serving = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.05)
+    keys = InternalKeys(private_pem, public_pem)
+    async with (
+        running_platform(database_url, keys, data_dir) as platform,
+        served_platform(platform) as url,
+        httpx.AsyncClient(base_url=url, timeout=10) as public,
+    ):
+        return await drive(platform, public, database_url, events, rate)
 
-    def bearer(role: str, tenant: str | None) -> dict[str, str]:
-        minted = issuer.mint(subject="bench", role=role, tenant_id=tenant, ttl_seconds=3600)  # type: ignore[arg-type]
-        return {"Authorization": f"Bearer {minted}"}
 
-    public = httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10)
-    tenant = (
-        await public.post(
-            "/v1/tenants", json={"name": "bench"}, headers=bearer("platform_admin", None)
-        )
-    ).json()["id"]
-    admin = bearer("tenant_admin", tenant)
+async def drive(
+    platform: Platform, public: httpx.AsyncClient, database_url: str, events: int, rate: float
+) -> int:
+    """Pushes at a steady rate through the served gateway, timed to the day's figures."""
+    tenant = await platform.tenant("bench")
+    admin = platform.headers("tenant_admin", tenant)
     workspace = (await public.post("/v1/workspaces", json={"name": "eng"}, headers=admin)).json()[
         "id"
     ]
@@ -206,13 +181,9 @@ async def measure(database_url: str, data_dir: Path, events: int, rate: float) -
     watching = asyncio.create_task(watch())
     await steady(events, rate, send)
     await watching
-    bus_figures = await bus_latency(bus, events, rate)
+    bus_figures = await bus_latency(platform.bus, events, rate)
 
     await owner.close()
-    server.should_exit = True
-    await serving
-    await public.aclose()
-    await stack.aclose()
     if len(latencies) < events:
         print(f"only {len(latencies)} of {events} pushes became visible within 60 s")
         return 1

@@ -22,6 +22,7 @@ from sextant.gateway.main import create_app as create_gateway
 from sextant.gateway.settings import GatewaySettings
 from sextant.gateway.upstreams import Upstreams
 from sextant.runtime.app import serve_metrics_of
+from sextant.runtime.bus.base import EventBus
 from sextant.runtime.embedded_pg import free_port
 from sextant.runtime.testing.apps import running_app, service_settings
 from sextant.runtime.testing.plugin import InternalKeys
@@ -34,6 +35,7 @@ class Platform:
     issuer: LocalIssuer
     apps: dict[str, FastAPI]
     gateway: FastAPI
+    bus: EventBus  # the services' one local bus (what the benches time bare)
 
     def headers(
         self, role: PublicRole, tenant: UUID | None = None, subject: str | None = None
@@ -76,7 +78,7 @@ async def running_platform(
         serve_metrics_of(gateway, apps)
         join_peers(apps, gateway)
         async with running_app(gateway) as client:
-            yield Platform(client, issuer, apps, gateway)
+            yield Platform(client, issuer, apps, gateway, bus)
 
 
 @asynccontextmanager
