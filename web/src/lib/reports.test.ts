@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { downloadHref, inProgress, lastFourWeeks, type Report } from "./reports";
+import { downloadHref, inProgress, lastFourWeeks, tenantIds, type Report } from "./reports";
 
 function report(status: Report["status"], file: string | null = null): Report {
   return {
@@ -42,5 +42,12 @@ describe("reports", () => {
     expect(downloadHref(done, null)).toBe("/v1/reports/r1/file");
     expect(downloadHref(done, "t-1")).toBe("/v1/tenants/t-1/reports/r1/file");
     expect(downloadHref(report("running"), null)).toBeNull();
+  });
+});
+
+describe("tenantIds", () => {
+  it("reads comma- or space-separated ids, blanks and repeats dropped", () => {
+    expect(tenantIds(" a1, b2,,a1  c3 ")).toEqual(["a1", "b2", "c3"]);
+    expect(tenantIds("")).toEqual([]);
   });
 });

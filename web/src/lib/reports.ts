@@ -20,3 +20,9 @@ export function inProgress(reports: Report[]): boolean {
 export function downloadHref(report: Report, tenant: string | null): string | null {
   return report.status === "done" && report.file ? tenantPath(report.file, tenant) : null;
 }
+
+/** The tenant ids a roll-up names, typed as a list: split on commas and spaces, blanks and
+ * repeats dropped (the API refuses a repeated tenant). */
+export function tenantIds(text: string): string[] {
+  return [...new Set(text.split(/[\s,]+/).filter((id) => id !== ""))];
+}

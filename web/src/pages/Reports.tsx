@@ -3,7 +3,7 @@ import { api, type Schemas } from "../api/client";
 import { unwrap, type Problem } from "../api/problem";
 import { ProblemMessage } from "../components/ProblemMessage";
 import { Empty, Show } from "../components/States";
-import { downloadHref, inProgress, lastFourWeeks } from "../lib/reports";
+import { downloadHref, inProgress, lastFourWeeks, tenantIds } from "../lib/reports";
 import { usePortal } from "../session";
 import { asProblem, useLoaded } from "../useLoaded";
 
@@ -21,6 +21,7 @@ export function Reports() {
     time_zone: "UTC",
     ...lastFourWeeks(new Date()),
   }));
+  const [tenants, setTenants] = useState("");
   const [problem, setProblem] = useState<Problem | null>(null);
   const [reports, reload] = useLoaded(
     async () => unwrap(await api.GET("/v1/reports", { params: { query: { limit: 50 } } })).items,
@@ -38,7 +39,12 @@ export function Reports() {
     if (!scope) return;
     setProblem(null);
     try {
-      unwrap(await api.POST("/v1/reports", { params: { query: { scope } }, body: request }));
+      // A roll-up names tenants (each must have granted this one) and no scope.
+      unwrap(
+        request.kind === "rollup"
+          ? await api.POST("/v1/reports", { body: { ...request, tenants: tenantIds(tenants) } })
+          : await api.POST("/v1/reports", { params: { query: { scope } }, body: request }),
+      );
       reload();
     } catch (error) {
       setProblem(asProblem(error));
@@ -70,8 +76,22 @@ export function Reports() {
               <option value="dora">DORA keys</option>
               <option value="compliance">Compliance (merged without approval)</option>
               <option value="sprint">Sprints</option>
+              <option value="forecast">Delivery forecast</option>
+              <option value="developer-trends">Developer trends</option>
+              <option value="rollup">Roll-up of several tenants</option>
             </select>
           </label>
+          {request.kind === "rollup" && (
+            <label>
+              Tenants{" "}
+              <input
+                required
+                value={tenants}
+                placeholder="tenant ids, comma-separated"
+                onChange={(e) => setTenants(e.target.value)}
+              />
+            </label>
+          )}
           <label>
             From <input type="date" required value={request.from} onChange={(e) => setRequest({ ...request, from: e.target.value })} />
           </label>
