@@ -223,6 +223,10 @@ async def test_no_role_of_one_tenant_reads_or_changes_the_other_tenants_objects(
             if path.startswith(("/v1/tenants", "/v1/audit-log", "/v1/auth/")) or path == "/v1/me":
                 continue
             reply = await call(None, "platform_admin", method, path, operation, a)
+            # The one platform route lists the platform's own roll-ups, never a tenant's reports.
+            own = (method, path) == ("GET", "/v1/reports") and reply.is_success
+            if own and reply.json()["items"] == []:
+                continue
             if reply.is_success:
                 cross_tenant.append(f"platform_admin {method} {path} -> {reply.status_code}")
 
