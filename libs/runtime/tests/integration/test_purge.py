@@ -90,9 +90,7 @@ ITEM_TABLE = PurgeTable(
     lifetime=True,
     since_column="created_at",
 )
-ITEM_MOVES = PurgeTable(
-    moves, DELETED_WORK_ITEMS, time_column="at", item_of=(ITEM_TABLE, ("tenant_id", "label"))
-)
+ITEM_MOVES = PurgeTable(moves, DELETED_WORK_ITEMS, item_of=(ITEM_TABLE, ("tenant_id", "label")))
 DELETED = PurgeRequested(
     manifest_id=MANIFEST,
     data_class=DELETED_WORK_ITEMS,
@@ -273,6 +271,11 @@ async def test_a_request_of_another_class_or_another_event_reaches_the_own_handl
         assert len(await labels(session, events)) == len(ROWS)
         assert await answers(session) == []
     assert seen == [restored.type]
+
+
+def test_a_table_is_declared_with_its_time_or_the_item_its_rows_belong_to() -> None:
+    with pytest.raises(ValueError, match="purge_item_moves"):
+        PurgeTable(moves, DELETED_WORK_ITEMS)
 
 
 def test_a_chunk_must_hold_a_row() -> None:

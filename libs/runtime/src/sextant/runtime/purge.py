@@ -30,8 +30,8 @@ class has ``lifetime`` set and its time column is the deletion's: the rows delet
 before ``older_than`` go, but those a hold covers — a hold's time range is met by the
 item's life, from ``since_column`` (from the beginning when there is none) to its deletion,
 not by its deletion alone. Rows that belong to such an item in other tables (``item_of``:
-the parent declaration and the columns naming the item in both) go with it, deleted
-before it. An owner that predates the class does not declare it and answers nothing.
+the parent declaration and the columns naming the item in both; no time column needed) go
+with it, deleted before it, on that class's request as on a scope purge. An owner that predates the class does not declare it and answers nothing.
 
 Redelivery is harmless: the rows are gone (a second run deletes none of them) and the
 answer's id is the request's and the service's, so the archive records it once.
@@ -67,7 +67,8 @@ class PurgeTable:
 
     table: sa.Table
     data_class: str
-    time_column: str
+    time_column: str | None = None
+    """When the row happened (None only for a row belonging to an item: ``item_of``)."""
     tenant_column: str = "tenant_id"
     workspace_column: str | None = None
     developer_column: str | None = None
@@ -78,12 +79,20 @@ class PurgeTable:
     item_of: tuple[PurgeTable, tuple[str, ...]] | None = None
     """The row belongs to an item of that declaration (these columns name it in both)."""
 
+    def __post_init__(self) -> None:
+        if self.time_column is None and self.item_of is None:
+            raise ValueError(f"{self.table.name}: a time column, or the item its rows belong to")
+
     def _column(self, name: str) -> sa.ColumnElement[object]:
         return self.table.c[name]
 
+    def _at(self) -> sa.ColumnElement[object]:
+        assert self.time_column is not None  # only an item's rows have none (__post_init__)
+        return self._column(self.time_column)
+
     def _held(self, hold: PurgeHold) -> sa.ColumnElement[bool]:
         """Rows the hold covers (see the module for the rule)."""
-        at = self._column(self.time_column)
+        at = self._at()
         parts: list[sa.ColumnElement[bool]] = []
         if hold.starts_at is not None:
             parts.append(at >= hold.starts_at)
@@ -100,13 +109,13 @@ class PurgeTable:
 
     def doomed(self, tenant: UUID, request: PurgeRequested) -> sa.ColumnElement[bool] | None:
         """The rows the request deletes from this table; None when it deletes none here."""
-        if request.scope is not None:
-            return self._scoped(tenant, request)
         if self.item_of is not None:
             return self._belonging(tenant, request, *self.item_of)
+        if request.scope is not None:
+            return self._scoped(tenant, request)
         if request.data_class != self.data_class:
             return None
-        at = self._column(self.time_column)
+        at = self._at()
         parts = [self._column(self.tenant_column) == tenant, at <= request.older_than]
         if request.not_before is not None:
             parts.append(at >= request.not_before)
@@ -116,7 +125,8 @@ class PurgeTable:
     def _belonging(
         self, tenant: UUID, request: PurgeRequested, item: PurgeTable, columns: tuple[str, ...]
     ) -> sa.ColumnElement[bool] | None:
-        """The rows of the items the request deletes from ``item``'s table."""
+        """The rows of the items the request deletes from ``item``'s table (on a scope
+        purge too: its holds are the item's)."""
         doomed = item.doomed(tenant, request)
         if doomed is None:
             return None
