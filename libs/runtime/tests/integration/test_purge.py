@@ -273,9 +273,30 @@ async def test_a_request_of_another_class_or_another_event_reaches_the_own_handl
     assert seen == [restored.type]
 
 
-def test_a_table_is_declared_with_its_time_or_the_item_its_rows_belong_to() -> None:
-    with pytest.raises(ValueError, match="purge_item_moves"):
-        PurgeTable(moves, DELETED_WORK_ITEMS)
+async def test_a_table_of_no_class_goes_only_with_its_scope_and_any_hold_keeps_it(
+    db: Database,
+) -> None:
+    scope_only = Purger(
+        "x", Outbox(busworker.spine.outbox, source="/x"), [PurgeTable(rollups, None)]
+    )
+    assert scope_only.classes() == frozenset()
+    held = PurgeRequested(
+        manifest_id=MANIFEST,
+        older_than=at(23),
+        scope="tenant",
+        holds=[PurgeHold(scope_kind="tenant", starts_at=at(20))],
+    )
+    async with db.transaction(TENANT) as session:
+        assert (
+            await scope_only.delete(
+                session, TENANT, REQUEST.model_copy(update={"data_class": None})
+            )
+            == 0
+        )
+        # when its rows happened is not declared: the hold may cover them, they stay
+        assert await scope_only.delete(session, TENANT, held) == 0
+        assert await scope_only.delete(session, TENANT, held.model_copy(update={"holds": []})) == 1
+        assert await labels(session, rollups) == {f"day-{OTHER_TENANT}"}
 
 
 def test_a_chunk_must_hold_a_row() -> None:

@@ -18,7 +18,9 @@ A scope purge (``scope`` set: a soft-deleted tenant or workspace past its grace 
 sent only once the archive has verified a copy of its events) deletes every row of the
 tenant, or of the workspace, from every declared table whatever its class or time; a
 table without a workspace column keeps its rows on a workspace purge (it cannot tell
-them apart). The archive sends no scope purge while a legal hold could cover the scope,
+them apart). A table of no class (``data_class`` None: identity's developers and aliases)
+is purged only with its scope; one without a time column is kept by any hold meeting its
+scope (it cannot tell when its rows happened). The archive sends no scope purge while a legal hold could cover the scope,
 and the holds a request names are kept all the same. ``on_scope_purged`` lets the owner
 of the tenants and workspaces (the gateway) mark them purged in the same transaction.
 
@@ -30,7 +32,7 @@ class has ``lifetime`` set and its time column is the deletion's: the rows delet
 before ``older_than`` go, but those a hold covers — a hold's time range is met by the
 item's life, from ``since_column`` (from the beginning when there is none) to its deletion,
 not by its deletion alone. Rows that belong to such an item in other tables (``item_of``:
-the parent declaration and the columns naming the item in both; no time column needed) go
+the parent declaration and the columns naming the item in both; with no time column) go
 with it, deleted before it, on that class's request as on a scope purge. An owner that predates the class does not declare it and answers nothing.
 
 Redelivery is harmless: the rows are gone (a second run deletes none of them) and the
@@ -66,9 +68,10 @@ class PurgeTable:
     """One of a service's tables holding rows of a retention data class."""
 
     table: sa.Table
-    data_class: str
+    data_class: str | None
+    """None: purged only with its tenant or workspace (a scope purge), or its item."""
     time_column: str | None = None
-    """When the row happened (None only for a row belonging to an item: ``item_of``)."""
+    """When the row happened; None: it cannot tell (any hold meeting its scope keeps it)."""
     tenant_column: str = "tenant_id"
     workspace_column: str | None = None
     developer_column: str | None = None
@@ -78,33 +81,29 @@ class PurgeTable:
     """Where that life starts; None: unknown, so from the beginning."""
     item_of: tuple[PurgeTable, tuple[str, ...]] | None = None
     """The row belongs to an item of that declaration (these columns name it in both)."""
-
-    def __post_init__(self) -> None:
-        if self.time_column is None and self.item_of is None:
-            raise ValueError(f"{self.table.name}: a time column, or the item its rows belong to")
+    item_columns: tuple[str, ...] | None = None
+    """The item's own names for ``item_of``'s columns, when they differ."""
 
     def _column(self, name: str) -> sa.ColumnElement[object]:
         return self.table.c[name]
 
-    def _at(self) -> sa.ColumnElement[object]:
-        assert self.time_column is not None  # only an item's rows have none (__post_init__)
-        return self._column(self.time_column)
-
     def _held(self, hold: PurgeHold) -> sa.ColumnElement[bool]:
         """Rows the hold covers (see the module for the rule)."""
-        at = self._at()
         parts: list[sa.ColumnElement[bool]] = []
+        column = {"workspace": self.workspace_column, "developer": self.developer_column}.get(
+            hold.scope_kind
+        )
+        if column is not None and hold.scope_id is not None:
+            parts.append(self._column(column) == hold.scope_id)
+        if self.time_column is None:
+            return sa.and_(sa.true(), *parts)
+        at = self._column(self.time_column)
         if hold.starts_at is not None:
             parts.append(at >= hold.starts_at)
         if hold.ends_at is not None and not self.lifetime:
             parts.append(at < hold.ends_at)
         elif hold.ends_at is not None and self.since_column is not None:
             parts.append(self._column(self.since_column) < hold.ends_at)
-        column = {"workspace": self.workspace_column, "developer": self.developer_column}.get(
-            hold.scope_kind
-        )
-        if column is not None and hold.scope_id is not None:
-            parts.append(self._column(column) == hold.scope_id)
         return sa.and_(sa.true(), *parts)
 
     def doomed(self, tenant: UUID, request: PurgeRequested) -> sa.ColumnElement[bool] | None:
@@ -113,9 +112,11 @@ class PurgeTable:
             return self._belonging(tenant, request, *self.item_of)
         if request.scope is not None:
             return self._scoped(tenant, request)
+        if self.data_class is None or self.time_column is None:
+            return None
         if request.data_class != self.data_class:
             return None
-        at = self._at()
+        at = self._column(self.time_column)
         parts = [self._column(self.tenant_column) == tenant, at <= request.older_than]
         if request.not_before is not None:
             parts.append(at >= request.not_before)
@@ -130,7 +131,8 @@ class PurgeTable:
         doomed = item.doomed(tenant, request)
         if doomed is None:
             return None
-        items = sa.select(*(item._column(c) for c in columns)).where(doomed)
+        named = self.item_columns or columns
+        items = sa.select(*(item._column(c) for c in named)).where(doomed)
         mine = sa.tuple_(*(self._column(c) for c in columns))
         return sa.and_(self._column(self.tenant_column) == tenant, mine.in_(items))
 
@@ -176,7 +178,9 @@ class Purger:
         self.deleters = dict(deleters or {})
 
     def classes(self) -> frozenset[str]:
-        declared = frozenset(t.data_class for t in self.tables if t.item_of is None)
+        declared = frozenset(
+            t.data_class for t in self.tables if t.item_of is None and t.data_class is not None
+        )
         return declared | frozenset(self.deleters)
 
     async def delete(self, session: AsyncSession, tenant: UUID, request: PurgeRequested) -> int:
