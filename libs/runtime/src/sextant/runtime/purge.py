@@ -20,8 +20,8 @@ tenant, or of the workspace, from every declared table whatever its class or tim
 table without a workspace column keeps its rows on a workspace purge (it cannot tell
 them apart). A table of no class (``data_class`` None: identity's developers and aliases)
 is purged only with its scope; one without a time column is kept by any hold meeting its
-scope (it cannot tell when its rows happened). The archive sends no scope purge while a legal hold could cover the scope,
-and the holds a request names are kept all the same. ``on_scope_purged`` lets the owner
+scope (it cannot tell when its rows happened). The archive sends no scope purge while a
+legal hold could cover the scope, and the holds a request names are kept all the same. ``on_scope_purged`` lets the owner
 of the tenants and workspaces (the gateway) mark them purged in the same transaction.
 
 Work items deleted in their tool are kept soft-deleted (``deleted_at``) by their owners
@@ -32,8 +32,10 @@ class has ``lifetime`` set and its time column is the deletion's: the rows delet
 before ``older_than`` go, but those a hold covers — a hold's time range is met by the
 item's life, from ``since_column`` (from the beginning when there is none) to its deletion,
 not by its deletion alone. Rows that belong to such an item in other tables (``item_of``:
-the parent declaration and the columns naming the item in both; with no time column) go
-with it, deleted before it, on that class's request as on a scope purge. An owner that predates the class does not declare it and answers nothing.
+the item's declaration and the columns naming it, ``item_columns`` when the item names
+them otherwise; no time column needed) go with it, deleted before it, on that class's
+request as on a scope purge. An owner that predates the class does not declare it and
+answers nothing.
 
 Redelivery is harmless: the rows are gone (a second run deletes none of them) and the
 answer's id is the request's and the service's, so the archive records it once.
