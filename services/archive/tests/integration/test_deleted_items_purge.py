@@ -27,7 +27,7 @@ from sextant.runtime.outbox import record_for
 from sextant.runtime.testing.apps import running_service, service_settings
 from sextant.runtime.testing.plugin import InternalKeys
 
-from .test_cold_store import LATER, SETTINGS, admin_dsn, admin_of, archive, staged
+from .test_cold_store import LATER, SETTINGS, admin_dsn, admin_of, archive, delivered_of, staged
 
 CREATED = datetime(2026, 3, 1, 9, tzinfo=UTC)
 DELETED = datetime(2026, 3, 2, 9, tzinfo=UTC)
@@ -149,6 +149,10 @@ async def test_deleted_items_go_after_their_grace_once_verified_but_not_under_a_
             "SELECT held_back FROM archive.deleted_item_purges WHERE tenant_id = $1", lost_tenant
         )
         assert why is not None and why.startswith("unverified: ")
+        (notice,) = await delivered_of(
+            database_url, lost_tenant, "sextant.notifications.raised.v1", 1
+        )
+        assert notice["audience"] == ["tenant_admin"] and "sextant.activity" in notice["body"]
 
         headers = admin_of(internal_keys, tenant)
         hold = await client.post(
