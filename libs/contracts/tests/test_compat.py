@@ -123,6 +123,31 @@ def test_the_purge_events_grew_only_optional_fields():
     assert FirstDone.model_validate(first | {"rows_deleted": 0, "scope": "tenant"})
 
 
+def test_a_deleted_work_items_request_is_a_purge_request_of_the_first_shape():
+    """#18: work items deleted in their tool are purged by a request of a class of its own,
+    no new field; a consumer of the first shape reads it, and one predating the class
+    sees a class it does not declare (it deletes nothing)."""
+    from pydantic import AwareDatetime, BaseModel
+
+    from sextant.contracts.events.platform import DELETED_WORK_ITEMS, PurgeRequested
+    from sextant.contracts.schemas import json_schema_for
+
+    class FirstRequest(BaseModel):
+        manifest_id: str
+        older_than: AwareDatetime
+
+    request = PurgeRequested(
+        manifest_id="00000000-0000-7000-8000-000000000001",
+        older_than="2026-03-01T17:00Z",
+        data_class=DELETED_WORK_ITEMS,
+    )
+    sent = request.model_dump(mode="json")
+    assert sent["data_class"] == "deleted_work_items" and sent["topic"] is None
+    assert FirstRequest.model_validate(sent).older_than == request.older_than
+    schema = json_schema_for("sextant.lifecycle.purge.requested.v1")
+    assert sorted(schema["required"]) == ["manifest_id", "older_than"]
+
+
 def test_commits_source_is_an_additive_change_to_the_merged_event():
     """#24: ChangeRequestMerged gained ``commits_source``; consumers of v1 are not broken,
     and an event from before reads with it unset."""

@@ -6264,7 +6264,7 @@ export interface components {
              * Data Class
              * @enum {string}
              */
-            data_class: "raw_deliveries" | "activity_events" | "work_items" | "change_requests" | "deployments" | "audit_log" | "notifications" | "rendered_reports";
+            data_class: "raw_deliveries" | "activity_events" | "work_items" | "change_requests" | "deployments" | "audit_log" | "notifications" | "rendered_reports" | "deleted_work_items";
             /**
              * Hot Days
              * @description days the rows stay in PostgreSQL, from the event
@@ -6301,7 +6301,7 @@ export interface components {
              * Data Class
              * @enum {string}
              */
-            data_class: "raw_deliveries" | "activity_events" | "work_items" | "change_requests" | "deployments" | "audit_log" | "notifications" | "rendered_reports";
+            data_class: "raw_deliveries" | "activity_events" | "work_items" | "change_requests" | "deployments" | "audit_log" | "notifications" | "rendered_reports" | "deleted_work_items";
             /**
              * Hot Days
              * @description days the rows stay in PostgreSQL, from the event

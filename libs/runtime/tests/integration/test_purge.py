@@ -12,7 +12,12 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from sextant.contracts import Envelope
-from sextant.contracts.events.platform import PurgeHold, PurgeRequested, WorkspaceRestored
+from sextant.contracts.events.platform import (
+    DELETED_WORK_ITEMS,
+    PurgeHold,
+    PurgeRequested,
+    WorkspaceRestored,
+)
 from sextant.contracts.topics import LIFECYCLE
 from sextant.runtime.db import Database
 from sextant.runtime.outbox import Outbox
@@ -47,6 +52,58 @@ rollups = sa.Table(
     sa.Column("label", sa.Text, primary_key=True),
     sa.Column("day", sa.DateTime(timezone=True), nullable=False),
 )
+# Items kept soft-deleted (deleted in their tool) and the moves that belong to them.
+items = sa.Table(
+    "purge_items",
+    tables,
+    sa.Column("tenant_id", sa.Uuid, nullable=False),
+    sa.Column("label", sa.Text, primary_key=True),
+    sa.Column("workspace_id", sa.Uuid, nullable=False),
+    sa.Column("developer_id", sa.Uuid),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("deleted_at", sa.DateTime(timezone=True)),
+)
+moves = sa.Table(
+    "purge_item_moves",
+    tables,
+    sa.Column("tenant_id", sa.Uuid, nullable=False),
+    sa.Column("move", sa.Text, primary_key=True),
+    sa.Column("label", sa.Text, nullable=False),  # the item's
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+)
+# (label, workspace, developer, created, deleted)
+ITEMS = [
+    ("deleted-early", WS, DEV, at(6), at(9)),
+    ("deleted-at-cutoff", WS, DEV, at(13), at(17)),
+    ("deleted-after-cutoff", WS, DEV, at(1), at(17, 1)),
+    ("alive", WS, DEV, at(1), None),
+    ("held-workspace", HELD_WS, DEV, at(1), at(9)),
+    ("held-developer", WS, HELD_DEV, at(1), at(9)),
+    ("life-meets-tenant-hold", WS, DEV, at(4), at(16)),
+]
+ITEM_TABLE = PurgeTable(
+    items,
+    DELETED_WORK_ITEMS,
+    time_column="deleted_at",
+    workspace_column="workspace_id",
+    developer_column="developer_id",
+    lifetime=True,
+    since_column="created_at",
+)
+ITEM_MOVES = PurgeTable(moves, DELETED_WORK_ITEMS, item_of=(ITEM_TABLE, ("tenant_id", "label")))
+DELETED = PurgeRequested(
+    manifest_id=MANIFEST,
+    data_class=DELETED_WORK_ITEMS,
+    older_than=at(17),
+    holds=[
+        PurgeHold(scope_kind="workspace", scope_id=HELD_WS),
+        PurgeHold(scope_kind="developer", scope_id=HELD_DEV),
+        # its events from 2 to 5 are held: an item whose life meets that range stays,
+        # though it was deleted long after
+        PurgeHold(scope_kind="tenant", starts_at=at(2), ends_at=at(5)),
+    ],
+)
+
 # (label, tenant, workspace, developer, time)
 ROWS = [
     ("before-range", TENANT, WS, DEV, at(8)),
@@ -98,6 +155,28 @@ async def db(database_url: str) -> AsyncIterator[Database]:
             await session.execute(
                 sa.insert(rollups), [{"label": f"day-{tenant}", "tenant_id": tenant, "day": at(0)}]
             )
+    async with database.transaction(TENANT) as session:
+        await session.execute(
+            sa.insert(items),
+            [
+                {
+                    "label": n,
+                    "tenant_id": TENANT,
+                    "workspace_id": w,
+                    "developer_id": d,
+                    "created_at": c,
+                    "deleted_at": x,
+                }
+                for n, w, d, c, x in ITEMS
+            ],
+        )
+        await session.execute(
+            sa.insert(moves),
+            [
+                {"move": f"{n}/move", "tenant_id": TENANT, "label": n, "at": c}
+                for n, *_, c, _ in ITEMS
+            ],
+        )
     yield database
     await database.stop()
 
@@ -194,6 +273,32 @@ async def test_a_request_of_another_class_or_another_event_reaches_the_own_handl
     assert seen == [restored.type]
 
 
+async def test_a_table_of_no_class_goes_only_with_its_scope_and_any_hold_keeps_it(
+    db: Database,
+) -> None:
+    scope_only = Purger(
+        "x", Outbox(busworker.spine.outbox, source="/x"), [PurgeTable(rollups, None)]
+    )
+    assert scope_only.classes() == frozenset()
+    held = PurgeRequested(
+        manifest_id=MANIFEST,
+        older_than=at(23),
+        scope="tenant",
+        holds=[PurgeHold(scope_kind="tenant", starts_at=at(20))],
+    )
+    async with db.transaction(TENANT) as session:
+        assert (
+            await scope_only.delete(
+                session, TENANT, REQUEST.model_copy(update={"data_class": None})
+            )
+            == 0
+        )
+        # when its rows happened is not declared: the hold may cover them, they stay
+        assert await scope_only.delete(session, TENANT, held) == 0
+        assert await scope_only.delete(session, TENANT, held.model_copy(update={"holds": []})) == 1
+        assert await labels(session, rollups) == {f"day-{OTHER_TENANT}"}
+
+
 def test_a_chunk_must_hold_a_row() -> None:
     with pytest.raises(ValueError, match="chunk_rows"):
         Purger("x", Outbox(busworker.spine.outbox, source="/x"), [], chunk_rows=0)
@@ -247,3 +352,77 @@ async def test_a_tenant_purge_deletes_all_its_rows_but_those_a_hold_names(db: Da
         unheld = scoped.model_copy(update={"holds": []})
         assert await purger().delete(session, TENANT, unheld) == 2 + 1
         assert await labels(session, rollups) == {f"day-{OTHER_TENANT}"}
+
+
+def item_purger() -> Purger:
+    """An owner keeping soft-deleted items, their moves declared before nothing: the
+    purge deletes the moves first whatever the order."""
+    return Purger(
+        "conformance",
+        Outbox(busworker.spine.outbox, source="/sextant/conformance"),
+        [ITEM_TABLE, ITEM_MOVES, *purger().tables],
+        chunk_rows=2,
+    )
+
+
+async def test_items_deleted_in_their_tool_go_with_their_moves_but_those_a_hold_meets(
+    db: Database,
+) -> None:
+    handler = with_purge({}, item_purger())[LIFECYCLE.name]
+    request = envelope(DELETED)
+    async with db.transaction(TENANT) as session:
+        await handler(session, request)
+        kept = {
+            "deleted-after-cutoff",
+            "alive",
+            "held-workspace",
+            "held-developer",
+            "life-meets-tenant-hold",  # created at 4, inside the hold's 2..5
+        }
+        assert await labels(session, items) == kept
+        assert await labels(session, moves) == kept
+        assert len(await labels(session, events)) == len(ROWS)  # another class: untouched
+        assert await answers(session) == [
+            {
+                "manifest_id": str(MANIFEST),
+                "service": "conformance",
+                "rows_deleted": 4,  # deleted-early, deleted-at-cutoff and their moves
+                "data_class": "deleted_work_items",
+                "request_id": str(request.id),
+                "scope": None,
+            }
+        ]
+
+
+async def test_an_item_of_unknown_start_is_kept_by_any_hold_before_its_deletion(
+    db: Database,
+) -> None:
+    unknown_start = PurgeTable(
+        items,
+        DELETED_WORK_ITEMS,
+        time_column="deleted_at",
+        workspace_column="workspace_id",
+        lifetime=True,
+    )
+    owner = Purger("x", Outbox(busworker.spine.outbox, source="/x"), [unknown_start])
+    held = DELETED.model_copy(
+        update={"holds": [PurgeHold(scope_kind="tenant", starts_at=at(10), ends_at=at(11))]}
+    )
+    async with db.transaction(TENANT) as session:
+        # those deleted at 9, before the hold starts, go: their lives cannot meet it;
+        # those deleted at 16 and 17 stay, however late they were created
+        assert await owner.delete(session, TENANT, held) == 3
+        assert await labels(session, items) == {
+            "deleted-at-cutoff",
+            "deleted-after-cutoff",
+            "alive",
+            "life-meets-tenant-hold",
+        }
+
+
+async def test_an_owner_declaring_no_deleted_items_answers_nothing(db: Database) -> None:
+    handler = with_purge({}, purger())[LIFECYCLE.name]
+    async with db.transaction(TENANT) as session:
+        await handler(session, envelope(DELETED))
+        assert len(await labels(session, items)) == len(ITEMS)
+        assert await answers(session) == []

@@ -103,11 +103,12 @@ async def delivered_of(
 
 
 async def purge_requests(database_url: str, tenant: UUID, count: int) -> list[str]:
-    """The manifest ids of the tenant's PurgeRequested events."""
+    """The manifest ids of the tenant's PurgeRequested events for archived objects (not
+    its daily request for work items deleted in their tool)."""
     requested = await delivered_of(
-        database_url, tenant, "sextant.lifecycle.purge.requested.v1", count
+        database_url, tenant, "sextant.lifecycle.purge.requested.v1", count + 1
     )
-    return [r["manifest_id"] for r in requested]
+    return [r["manifest_id"] for r in requested if r["data_class"] != "deleted_work_items"]
 
 
 @asynccontextmanager
@@ -245,11 +246,12 @@ async def test_events_are_archived_once_to_parquet_parts_the_manifest_names(
         )
         assert released.status_code == 200
         # The scheduled run visits every tenant with archives: this one's 3, the other's 1,
-        # each requested once though two replicas run at the same time.
+        # and each one's work items deleted in their tool, each requested once though two
+        # replicas run at the same time.
         runs = await asyncio.gather(
             purging.purge_all(state, PURGE_TIME), purging.purge_all(state, PURGE_TIME)
         )
-        assert sum(runs) == 4
+        assert sum(runs) == 4 + 2
         # ... and, at that time, the archived events' ids are past the redelivery window.
         conn = await asyncpg.connect(admin_dsn(database_url))
         try:
@@ -261,7 +263,7 @@ async def test_events_are_archived_once_to_parquet_parts_the_manifest_names(
         assert await purging.purge_all(state, PURGE_TIME) == 0  # each object once
         assert sorted(await purge_requests(database_url, tenant, 3)) == sorted(ids)
         requested = await delivered_of(
-            database_url, tenant, "sextant.lifecycle.purge.requested.v1", 3
+            database_url, tenant, "sextant.lifecycle.purge.requested.v1", 4
         )
         first = next(r for r in requested if r["manifest_id"] == ids[0])
         assert first | {"manifest_id": None} == {

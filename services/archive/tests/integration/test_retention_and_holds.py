@@ -51,7 +51,9 @@ async def test_retention_policies_start_at_defaults_change_audited_and_refuse_ba
         start = await client.get("/v1/retention-policies", headers=admin)
         assert start.status_code == 200, start.text
         by_class = {p["data_class"]: p for p in start.json()["items"]}
-        assert len(by_class) == 8 and all(p["is_default"] for p in by_class.values())
+        assert len(by_class) == 9 and all(p["is_default"] for p in by_class.values())
+        # the grace of work items deleted in their tool, as long as a soft-deleted workspace's
+        assert by_class["deleted_work_items"]["hot_days"] == 30
         assert (by_class["audit_log"]["hot_days"], by_class["audit_log"]["cold_days"]) == (
             365,
             2555,

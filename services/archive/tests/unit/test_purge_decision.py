@@ -10,7 +10,10 @@ from sextant.archive.domain.purge import (
     Hold,
     cold_until,
     decide,
+    deleted_items_cutoff,
+    deleted_items_due,
     expiry,
+    holds_meeting_lives,
     meeting,
     scope_hold,
 )
@@ -128,3 +131,32 @@ def test_a_scope_purge_is_stopped_by_any_hold_on_a_tenant_and_by_a_workspaces_ow
     assert scope_hold("workspace", ws, [tenant]) == tenant  # a past range still names rows
     assert scope_hold("tenant", None, [on_other]) == on_other
     assert scope_hold("tenant", None, []) is None
+
+
+def test_items_deleted_in_their_tool_go_once_the_day_their_grace_ends_has_begun() -> None:
+    # 30 days back from 2026-04-15 12:00 is 2026-03-16 12:00; the cut-off is that day's start
+    cutoff = deleted_items_cutoff(datetime(2026, 4, 15, 12, tzinfo=UTC), 30)
+    assert cutoff == datetime(2026, 3, 16, tzinfo=UTC)
+    assert DEFAULTS["deleted_work_items"].hot_days == 30  # the gateway's soft-delete grace
+
+
+def test_the_holds_named_for_deleted_items_are_those_starting_by_the_cut_off() -> None:
+    cutoff = datetime(2026, 3, 16, tzinfo=UTC)
+    open_ended = Hold("workspace", WS, None, None)
+    started = Hold(
+        "tenant", None, datetime(2025, 1, 1, tzinfo=UTC), datetime(2025, 2, 1, tzinfo=UTC)
+    )
+    later = Hold("developer", OTHER_WS, datetime(2026, 3, 17, tzinfo=UTC), None)
+    # an item deleted by the cut-off lived before it: a hold starting after cannot meet it;
+    # one that ended long ago still may (the item may have lived then)
+    assert holds_meeting_lives([open_ended, started, later], cutoff) == {open_ended, started}
+
+
+def test_deleted_items_are_asked_for_again_when_the_cut_off_moves_or_the_holds_change() -> None:
+    march_16, march_17 = datetime(2026, 3, 16, tzinfo=UTC), datetime(2026, 3, 17, tzinfo=UTC)
+    held = frozenset({Hold("workspace", WS, None, None)})
+    assert deleted_items_due(None, frozenset(), march_16, frozenset())  # never asked
+    assert not deleted_items_due(march_16, held, march_16, held)  # the same request
+    assert deleted_items_due(march_16, held, march_17, held)  # a day later
+    assert deleted_items_due(march_16, held, march_16, frozenset())  # the hold released
+    assert deleted_items_due(march_16, frozenset(), march_16, held)  # a hold placed

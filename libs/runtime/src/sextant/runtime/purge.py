@@ -18,9 +18,24 @@ A scope purge (``scope`` set: a soft-deleted tenant or workspace past its grace 
 sent only once the archive has verified a copy of its events) deletes every row of the
 tenant, or of the workspace, from every declared table whatever its class or time; a
 table without a workspace column keeps its rows on a workspace purge (it cannot tell
-them apart). The archive sends no scope purge while a legal hold could cover the scope,
-and the holds a request names are kept all the same. ``on_scope_purged`` lets the owner
+them apart). A table of no class (``data_class`` None: identity's developers and aliases)
+is purged only with its scope; one without a time column is kept by any hold meeting its
+scope (it cannot tell when its rows happened). The archive sends no scope purge while a
+legal hold could cover the scope, and the holds a request names are kept all the same. ``on_scope_purged`` lets the owner
 of the tenants and workspaces (the gateway) mark them purged in the same transaction.
+
+Work items deleted in their tool are kept soft-deleted (``deleted_at``) by their owners
+until the archive sends a request of class ``deleted_work_items``
+(:data:`sextant.contracts.events.platform.DELETED_WORK_ITEMS`), once their grace period is
+over and a copy of every event up to ``older_than`` verifies. A table declared for that
+class has ``lifetime`` set and its time column is the deletion's: the rows deleted at or
+before ``older_than`` go, but those a hold covers — a hold's time range is met by the
+item's life, from ``since_column`` (from the beginning when there is none) to its deletion,
+not by its deletion alone. Rows that belong to such an item in other tables (``item_of``:
+the item's declaration and the columns naming it, ``item_columns`` when the item names
+them otherwise; no time column needed) go with it, deleted before it, on that class's
+request as on a scope purge. An owner that predates the class does not declare it and
+answers nothing.
 
 Redelivery is harmless: the rows are gone (a second run deletes none of them) and the
 answer's id is the request's and the service's, so the archive records it once.
@@ -55,34 +70,52 @@ class PurgeTable:
     """One of a service's tables holding rows of a retention data class."""
 
     table: sa.Table
-    data_class: str
-    time_column: str
+    data_class: str | None
+    """None: purged only with its tenant or workspace (a scope purge), or its item."""
+    time_column: str | None = None
+    """When the row happened; None: it cannot tell (any hold meeting its scope keeps it)."""
     tenant_column: str = "tenant_id"
     workspace_column: str | None = None
     developer_column: str | None = None
+    lifetime: bool = False
+    """The row stands for an item's life up to ``time_column`` (a soft-deleted item)."""
+    since_column: str | None = None
+    """Where that life starts; None: unknown, so from the beginning."""
+    item_of: tuple[PurgeTable, tuple[str, ...]] | None = None
+    """The row belongs to an item of that declaration (these columns name it in both)."""
+    item_columns: tuple[str, ...] | None = None
+    """The item's own names for ``item_of``'s columns, when they differ."""
 
     def _column(self, name: str) -> sa.ColumnElement[object]:
         return self.table.c[name]
 
     def _held(self, hold: PurgeHold) -> sa.ColumnElement[bool]:
         """Rows the hold covers (see the module for the rule)."""
-        at = self._column(self.time_column)
         parts: list[sa.ColumnElement[bool]] = []
-        if hold.starts_at is not None:
-            parts.append(at >= hold.starts_at)
-        if hold.ends_at is not None:
-            parts.append(at < hold.ends_at)
         column = {"workspace": self.workspace_column, "developer": self.developer_column}.get(
             hold.scope_kind
         )
         if column is not None and hold.scope_id is not None:
             parts.append(self._column(column) == hold.scope_id)
+        if self.time_column is None:
+            return sa.and_(sa.true(), *parts)
+        at = self._column(self.time_column)
+        if hold.starts_at is not None:
+            parts.append(at >= hold.starts_at)
+        if hold.ends_at is not None and not self.lifetime:
+            parts.append(at < hold.ends_at)
+        elif hold.ends_at is not None and self.since_column is not None:
+            parts.append(self._column(self.since_column) < hold.ends_at)
         return sa.and_(sa.true(), *parts)
 
     def doomed(self, tenant: UUID, request: PurgeRequested) -> sa.ColumnElement[bool] | None:
         """The rows the request deletes from this table; None when it deletes none here."""
+        if self.item_of is not None:
+            return self._belonging(tenant, request, *self.item_of)
         if request.scope is not None:
             return self._scoped(tenant, request)
+        if self.data_class is None or self.time_column is None:
+            return None
         if request.data_class != self.data_class:
             return None
         at = self._column(self.time_column)
@@ -91,6 +124,19 @@ class PurgeTable:
             parts.append(at >= request.not_before)
         parts.extend(sa.not_(self._held(hold)) for hold in request.holds)
         return sa.and_(*parts)
+
+    def _belonging(
+        self, tenant: UUID, request: PurgeRequested, item: PurgeTable, columns: tuple[str, ...]
+    ) -> sa.ColumnElement[bool] | None:
+        """The rows of the items the request deletes from ``item``'s table (on a scope
+        purge too: its holds are the item's)."""
+        doomed = item.doomed(tenant, request)
+        if doomed is None:
+            return None
+        named = self.item_columns or columns
+        items = sa.select(*(item._column(c) for c in named)).where(doomed)
+        mine = sa.tuple_(*(self._column(c) for c in columns))
+        return sa.and_(self._column(self.tenant_column) == tenant, mine.in_(items))
 
     def _scoped(self, tenant: UUID, request: PurgeRequested) -> sa.ColumnElement[bool] | None:
         """Every row of the tenant, or of the workspace (None: no workspace column)."""
@@ -134,16 +180,20 @@ class Purger:
         self.deleters = dict(deleters or {})
 
     def classes(self) -> frozenset[str]:
-        return frozenset(t.data_class for t in self.tables) | frozenset(self.deleters)
+        declared = frozenset(
+            t.data_class for t in self.tables if t.item_of is None and t.data_class is not None
+        )
+        return declared | frozenset(self.deleters)
 
     async def delete(self, session: AsyncSession, tenant: UUID, request: PurgeRequested) -> int:
         """Delete the request's rows from every table it names, a chunk at a time (and
-        through the class's own deleter, if it has one; never on a scope purge)."""
+        through the class's own deleter, if it has one; never on a scope purge); the rows
+        belonging to an item before the item."""
         deleted = 0
         deleter = self.deleters.get(request.data_class or "")
         if deleter is not None and request.scope is None:
             deleted += await deleter(session, tenant, request)
-        for purged in self.tables:
+        for purged in sorted(self.tables, key=lambda t: t.item_of is None):
             doomed = purged.doomed(tenant, request)
             if doomed is None:
                 continue

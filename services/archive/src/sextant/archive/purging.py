@@ -250,11 +250,13 @@ async def why_unverified(state: ServiceState, row: ChainedEntry) -> str | None:
 
 
 async def purge_all(state: ServiceState, now: datetime | None = None) -> int:
-    """One purge run over every tenant with archived objects, then over the soft-deleted
-    tenants and workspaces past their grace period (:mod:`sextant.archive.scopes`); how
-    many requests went out. A tenant whose run fails (the store down) is logged and left
-    for the next run."""
-    from sextant.archive.scopes import purge_scopes  # it builds on this module
+    """One purge run over every tenant with archived objects (their hot rows, then their
+    work items deleted in their tool: :mod:`sextant.archive.deleted_items`), then over the
+    soft-deleted tenants and workspaces past their grace period
+    (:mod:`sextant.archive.scopes`); how many requests went out. A tenant whose run fails
+    (the store down) is logged and left for the next run."""
+    from sextant.archive.deleted_items import request_deleted_items  # they build on this
+    from sextant.archive.scopes import purge_scopes
 
     async with state.db.transaction() as session:
         tenants = await coldstore.tenants_with_archives(session)
@@ -262,6 +264,7 @@ async def purge_all(state: ServiceState, now: datetime | None = None) -> int:
     for tenant in tenants:
         try:
             requested += len((await request_purges(state, tenant, now)).requested)
+            requested += await request_deleted_items(state, tenant, now) is not None
         except Exception as exc:
             log.warning("archive.purge_run_failed", tenant_id=str(tenant), error=str(exc))
     return requested + len(await purge_scopes(state, now))

@@ -2,10 +2,11 @@
 
 from fastapi import FastAPI
 
-from sextant.identity import api
+from sextant.identity import api, retention
 from sextant.identity.db import MIGRATIONS, metadata
 from sextant.identity.handlers import HANDLERS
 from sextant.runtime.app import ServiceSpec
+from sextant.runtime.purge import with_purge
 from sextant.runtime.settings import RuntimeSettings
 from sextant.runtime.wiring import standalone_app
 
@@ -15,7 +16,7 @@ SPEC = ServiceSpec(
     metadata=metadata,
     migrations_dir=MIGRATIONS,
     routers=[api.router],
-    handlers=HANDLERS,
+    handlers=with_purge(HANDLERS, retention.PURGER),
 )
 
 

@@ -1,8 +1,11 @@
 """Insights' rows under retention: the projections, each row timed by the latest event it
 reflects, purged when the archive asks. The daily rollups (developer_days, the DORA days)
 and the gates' tables are not declared: they stay hot, so trends survive the purge of the
-events behind them."""
+events behind them. Work items deleted in their tool (``deleted_at``) go when the archive
+asks for the ``deleted_work_items`` class; their row has no creation time, so a hold whose
+range starts before the deletion keeps them."""
 
+from sextant.contracts.events.platform import DELETED_WORK_ITEMS
 from sextant.insights.db import (
     builds,
     change_requests,
@@ -71,6 +74,14 @@ PURGER = Purger(
             time_column="done_at",  # open items stay
             workspace_column=WS,
             developer_column="assignee_developer_id",
+        ),
+        PurgeTable(
+            work_items,
+            DELETED_WORK_ITEMS,
+            time_column="deleted_at",
+            workspace_column=WS,
+            developer_column="assignee_developer_id",
+            lifetime=True,
         ),
     ],
 )

@@ -302,6 +302,11 @@ class PurgeHold(EventModel):
     ends_at: AwareDatetime | None = Field(default=None, description="exclusive")
 
 
+DELETED_WORK_ITEMS = "deleted_work_items"
+"""The data class of work items deleted in their tool (kept soft-deleted by their owners):
+a ``PurgeRequested`` of it deletes those whose deletion is at or before ``older_than``."""
+
+
 @event_type("sextant.lifecycle.purge.requested.v1", topic=LIFECYCLE)
 class PurgeRequested(EventModel):
     """Owners delete their hot rows of ``data_class`` timed in ``[not_before, older_than]``
@@ -312,7 +317,15 @@ class PurgeRequested(EventModel):
     workspace's grace period is over and the archive has verified a copy of its events: owners
     delete every row of the tenant (or of the workspace ``workspace_id``) they declared, and
     ``manifest_id`` is the archive's record of that scope purge. An owner that predates
-    scopes reads a request naming no class and deletes nothing."""
+    scopes reads a request naming no class and deletes nothing.
+
+    A request of class ``deleted_work_items`` (:data:`DELETED_WORK_ITEMS`, no ``topic`` nor
+    ``not_before``) is sent once the tenant's grace period for work items deleted in their
+    tool is over and a copy of every event up to ``older_than`` verifies: owners delete the
+    items deleted at or before it (and what belongs to them) but those a hold covers, a
+    hold meeting the item's life rather than its deletion; ``manifest_id`` is the
+    archive's record of that request. An owner that predates the class does not declare it:
+    it deletes nothing and does not answer."""
 
     manifest_id: UUID
     older_than: AwareDatetime = Field(description="the range's end: the object's last event")

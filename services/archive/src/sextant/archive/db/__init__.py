@@ -12,7 +12,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy import MetaData
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 from sextant.runtime.outbox import spine_tables
 
@@ -226,4 +226,19 @@ sa.Index(
     "scope_purges_due",
     scope_purges.c.restorable_until,
     postgresql_where=scope_purges.c.requested_at.is_(None),
+)
+
+# A tenant's purge of work items deleted in their tool (migration 0010): the manifest seq up
+# to which the objects of the work items' topics verified, and the last request (cut-off
+# and holds), so a run asks again only when the cut-off moved or the holds changed.
+deleted_item_purges = sa.Table(
+    "deleted_item_purges",
+    metadata,
+    sa.Column("tenant_id", sa.Uuid, primary_key=True),
+    sa.Column("verified_seq", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("older_than", sa.DateTime(timezone=True)),
+    sa.Column("holds", JSONB),  # the last request's, as sent
+    sa.Column("request_id", sa.Uuid),
+    sa.Column("requested_at", sa.DateTime(timezone=True)),
+    sa.Column("held_back", sa.Text),  # why the last run did not ask
 )

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 from sextant.archive.domain.retention import DataClass, Periods
@@ -154,3 +154,32 @@ def scope_hold(scope_kind: str, workspace: UUID | None, holds: Iterable[Hold]) -
         if hold.scope_id == workspace:
             return hold
     return None
+
+
+WORK_ITEM_TOPICS: tuple[str, ...] = ("sextant.activity", "sextant.activity.attributed")
+"""The topics a work item's events are on: their copy up to the cut-off must verify before
+the items deleted in their tool by then are purged."""
+
+
+def deleted_items_cutoff(now: datetime, grace_days: int) -> datetime:
+    """Items deleted in their tool at or before this may be purged: the grace counted back
+    from ``now``, down to the start of that UTC day (one request a day, not one a run)."""
+    moment = (now - timedelta(days=grace_days)).astimezone(UTC)
+    return moment.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def holds_meeting_lives(holds: Iterable[Hold], cutoff: datetime) -> frozenset[Hold]:
+    """The holds the owners must apply to items deleted by ``cutoff``: every one that
+    starts by then (an item's life, however long, ends at its deletion)."""
+    return frozenset(h for h in holds if h.starts_at is None or h.starts_at <= cutoff)
+
+
+def deleted_items_due(
+    last_cutoff: datetime | None,
+    last_holds: frozenset[Hold],
+    cutoff: datetime,
+    holds: frozenset[Hold],
+) -> bool:
+    """Whether to ask again: the cut-off moved on, or the holds changed since the last
+    request (a hold released, its items may go now; a new one, the owners must keep)."""
+    return last_cutoff is None or cutoff > last_cutoff or holds != last_holds

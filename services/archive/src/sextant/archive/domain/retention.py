@@ -2,9 +2,10 @@
 (in the object store), and the defaults a tenant starts with.
 
 Both periods count from the event's time. The cold copy is the only one once the hot
-period ends, so it must last at least as long (``cold_days >= hot_days``). Daily rollups
-(DeveloperMetrics, DORA days) are no class here: they are kept hot, so trends survive the
-purge of the events behind them.
+period ends, so it must last at least as long (``cold_days >= hot_days``). The hot period
+of ``deleted_work_items`` is the grace of work items deleted in their tool: their rows are
+purged that many days after the deletion. Daily rollups (DeveloperMetrics, DORA days) are
+no class here: they are kept hot, so trends survive the purge of the events behind them.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ DataClass = Literal[
     "audit_log",
     "notifications",
     "rendered_reports",
+    "deleted_work_items",
 ]
 DATA_CLASSES: tuple[DataClass, ...] = get_args(DataClass)
 
@@ -47,6 +49,10 @@ DEFAULTS: Mapping[DataClass, Periods] = {
     "audit_log": Periods(365, 2555),
     "notifications": Periods(90, 365),
     "rendered_reports": Periods(90, 365),
+    # items deleted in their tool: hot is the grace before their rows are purged, as long
+    # as the gateway's soft-delete grace (30 days); their events' cold copy is the
+    # work_items class's, so cold_days only has to outlast hot_days
+    "deleted_work_items": Periods(30, 1825),
 }
 
 
