@@ -401,3 +401,48 @@ async def test_a_declined_sign_in_and_a_provider_that_is_down_are_shown_not_500s
 
     down = await browser.login("gone")
     assert "Gone SSO is unreachable" in sign_in_error(down)
+
+
+async def test_an_over_long_or_binary_state_or_code_is_a_4xx_or_a_reason_never_a_500(
+    browser: Browser,
+) -> None:
+    path = "/v1/auth/oidc/corp/callback"
+    # Over its length: refused by the parameter's bound, before the handler reads anything.
+    for query, named in (
+        (f"code=c&state={'s' * 513}", "state"),
+        (f"code={'c' * 4097}&state=s", "code"),
+    ):
+        long = await browser.gateway.get(
+            f"{path}?{query}", headers={"Cookie": "sextant_oidc_state=s"}
+        )
+        assert long.status_code == 422, long.text
+        assert long.headers["content-type"] == "application/problem+json"
+        assert named in long.json()["detail"]
+    # Binary: NUL, an invalid UTF-8 byte, CR LF. A state no browser was given...
+    binary = "%00%FF%0D%0Aset-cookie:x"
+    assert "this browser did not start" in sign_in_error(
+        await browser.gateway.get(f"{path}?code={binary}&state={binary}")
+    )
+    # ... one at its longest with a cookie to match (only its SHA-256 is looked up) ...
+    longest = "s" * 512
+    matched = await browser.gateway.get(
+        f"{path}?code={binary}&state={longest}", headers={"Cookie": f"sextant_oidc_state={longest}"}
+    )
+    assert "state: unknown" in sign_in_error(matched)
+    # ... and a binary code, an error and its description on a live state.
+    started = await browser.login()
+    state = cookies(started)["sextant_oidc_state"].value
+    refused = await browser.gateway.get(
+        f"{path}?code={binary}&state={state}", headers={"Cookie": f"sextant_oidc_state={state}"}
+    )
+    assert "code: Corp SSO refused it" in sign_in_error(refused)
+    assert browser.provider.token_requests[-1]["form"]["code"] == "\x00\ufffd\r\nset-cookie:x"
+    started = await browser.login()
+    state = cookies(started)["sextant_oidc_state"].value
+    declined = await browser.gateway.get(
+        f"{path}?error={binary}&error_description={binary * 40}&state={state}",
+        headers={"Cookie": f"sextant_oidc_state={state}"},
+    )
+    reason = sign_in_error(declined)
+    assert "Corp SSO answered" in reason and "\r\n" in reason
+    assert "\r" not in declined.headers["location"]
