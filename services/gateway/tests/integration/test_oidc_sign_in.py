@@ -33,6 +33,7 @@ from sextant.gateway.main import create_app
 from sextant.gateway.settings import GatewaySettings, OidcProvider
 from sextant.gateway.upstreams import Upstreams
 from sextant.runtime.embedded_pg import free_port
+from sextant.runtime.sealing import key_id_of
 from sextant.runtime.testing.apps import served, service_settings
 from sextant.runtime.testing.plugin import InternalKeys
 
@@ -146,6 +147,7 @@ class Browser:
     provider: Provider
     provider_http: httpx.AsyncClient
     tenant: UUID
+    dsn: str  # the gateway's database, to read what it stored
 
     async def login(self, name: str = "corp") -> httpx.Response:
         started = await self.gateway.get(f"/v1/auth/oidc/{name}/login")
@@ -248,7 +250,7 @@ async def browser(postgres_url: str, internal_keys: InternalKeys) -> AsyncIterat
                 "/v1/tenants", json={"name": "corp"}, headers={"Authorization": f"Bearer {root}"}
             )
             assert made.status_code == 201, made.text
-            yield Browser(gateway, fake, provider_http, UUID(made.json()["id"]))
+            yield Browser(gateway, fake, provider_http, UUID(made.json()["id"]), _dsn(database))
     admin = await asyncpg.connect(_dsn(postgres_url))
     await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
     await admin.close()
@@ -319,6 +321,29 @@ async def test_a_user_signs_in_with_the_provider_by_code_and_pkce_and_gets_the_s
     # The same callback again, cookie and all: the state is spent.
     replayed = await browser.callback(back.headers["location"], morsel.value)
     assert "state: already used" in sign_in_error(replayed)
+
+
+async def test_the_pkce_verifier_is_stored_sealed_and_the_sign_in_still_finishes(
+    browser: Browser,
+) -> None:
+    started = await browser.login()
+    state = cookies(started)["sextant_oidc_state"].value
+    conn = await asyncpg.connect(browser.dsn)
+    try:
+        [stored] = await conn.fetch(
+            "SELECT * FROM gateway.oidc_sign_ins WHERE state_sha256 = $1",
+            hashlib.sha256(state.encode()).digest(),
+        )
+    finally:
+        await conn.close()
+    assert "code_verifier" not in dict(stored)
+    back = await browser.provider_http.get(started.headers["location"])
+    signed_in = await browser.callback(back.headers["location"], state)
+    assert signed_in.status_code == 303 and signed_in.headers["location"] == "/"
+    verifier = browser.provider.token_requests[-1]["form"]["code_verifier"]
+    assert 43 <= len(verifier) <= 128  # RFC 7636
+    assert verifier.encode() not in stored["sealed_verifier"]
+    assert key_id_of(stored["sealed_verifier"]) == "k0"  # the gateway's key (the key file's)
 
 
 async def test_the_providers_are_listed_for_the_sign_in_page_and_an_unknown_one_is_a_404(

@@ -95,7 +95,7 @@ oidc_sign_ins = sa.Table(
     metadata,
     sa.Column("state_sha256", sa.LargeBinary, primary_key=True),
     sa.Column("provider", sa.Text, nullable=False),
-    sa.Column("code_verifier", sa.Text, nullable=False),
+    sa.Column("sealed_verifier", sa.LargeBinary, nullable=False),  # the PKCE verifier, sealed
     sa.Column("nonce", sa.Text, nullable=False),
     sa.Column("redirect_uri", sa.Text, nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
