@@ -9,11 +9,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from sextant.reports.audit import record_change
 from sextant.reports.domain.logo import logo_media_type
 from sextant.reports.render import logo_key
 from sextant.reports.settings import ReportsSettings
 from sextant.runtime.app import State
+from sextant.runtime.audit import config_change, record_change
 from sextant.runtime.errors import (
     NotFound,
     PayloadTooLarge,
@@ -71,11 +71,7 @@ async def _audit(state: Any, caller: InternalClaims, action: str, before: Any, a
             session,
             state.outbox,
             tenant,
-            caller,
-            action,
-            ("report_logo", tenant),
-            before=before,
-            after=after,
+            config_change(caller.sub, action, ("report_logo", tenant), before=before, after=after),
         )
 
 

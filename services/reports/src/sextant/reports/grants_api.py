@@ -13,10 +13,10 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Path, Response
 
 from sextant.contracts import uuid7
-from sextant.reports.audit import record_change
 from sextant.reports.db import grants
 from sextant.reports.schemas import GrantPage, GrantRequest, GrantView
 from sextant.runtime.app import Session, State
+from sextant.runtime.audit import config_change, record_change
 from sextant.runtime.errors import Conflict, InvalidInput, NotFound, problem_response
 from sextant.runtime.paging import Cursor, Limit, after_id, page_by_id
 from sextant.runtime.tokens import InternalClaims, caller_with_role
@@ -75,10 +75,12 @@ async def create_grant(
         session,
         state.outbox,
         tenant,
-        caller,
-        "reports.rollup_grant.create",
-        ("rollup_grant", view.id),
-        after=view.model_dump(mode="json"),
+        config_change(
+            caller.sub,
+            "reports.rollup_grant.create",
+            ("rollup_grant", view.id),
+            after=view.model_dump(mode="json"),
+        ),
     )
     response.headers["Location"] = f"/v1/rollup-grants/{view.id}"
     return view
@@ -125,9 +127,11 @@ async def delete_grant(
         session,
         state.outbox,
         tenant,
-        caller,
-        "reports.rollup_grant.delete",
-        ("rollup_grant", grant_id),
-        before=_view(row).model_dump(mode="json"),
+        config_change(
+            caller.sub,
+            "reports.rollup_grant.delete",
+            ("rollup_grant", grant_id),
+            before=_view(row).model_dump(mode="json"),
+        ),
     )
     return Response(status_code=204)

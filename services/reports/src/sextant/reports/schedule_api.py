@@ -12,12 +12,12 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Path, Response
 
 from sextant.contracts import uuid7
-from sextant.reports.audit import record_change
 from sextant.reports.db import schedules
 from sextant.reports.domain.schedules import next_run
 from sextant.reports.scheduler import cadence_of
 from sextant.reports.schemas import SchedulePage, ScheduleRequest, ScheduleView
 from sextant.runtime.app import Session, State
+from sextant.runtime.audit import config_change, record_change
 from sextant.runtime.errors import NotFound, problem_response
 from sextant.runtime.paging import Cursor, Limit, after_id, page_by_id
 from sextant.runtime.scope import ScopeParam
@@ -109,10 +109,12 @@ async def create_schedule(
         session,
         state.outbox,
         tenant,
-        caller,
-        "reports.schedule.create",
-        ("report_schedule", view.id),
-        after=_audited(view),
+        config_change(
+            caller.sub,
+            "reports.schedule.create",
+            ("report_schedule", view.id),
+            after=_audited(view),
+        ),
     )
     response.headers["Location"] = f"/v1/report-schedules/{view.id}"
     return view
@@ -178,9 +180,11 @@ async def delete_schedule(
         session,
         state.outbox,
         tenant,
-        caller,
-        "reports.schedule.delete",
-        ("report_schedule", schedule_id),
-        before=_audited(_view(row)),
+        config_change(
+            caller.sub,
+            "reports.schedule.delete",
+            ("report_schedule", schedule_id),
+            before=_audited(_view(row)),
+        ),
     )
     return Response(status_code=204)
