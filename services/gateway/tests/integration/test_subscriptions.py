@@ -51,6 +51,7 @@ from sextant.runtime.app import ServiceState
 from sextant.runtime.sealing import SecretBox, key_id_of
 from sextant.runtime.testing.apps import served as served_on_loopback
 from sextant.runtime.testing.apps import service_settings
+from sextant.runtime.testing.checks import check_forged_cursors_are_refused
 from sextant.runtime.testing.plugin import InternalKeys
 
 GATE = "sextant.gates.evaluated.v1"
@@ -409,6 +410,8 @@ async def test_subscriptions_are_validated_paged_deleted_and_for_admins_only(
         f"/v1/subscriptions?limit=1&cursor={page['next_cursor']}", headers=admin
     )
     assert [s["id"] for s in rest.json()["items"]] == [second["id"]]
+    deliveries = f"/v1/subscriptions/{second['id']}/deliveries"
+    await check_forged_cursors_are_refused(stack.http, deliveries, admin)
 
     deleted = await stack.http.delete(f"/v1/subscriptions/{first['id']}", headers=admin)
     assert deleted.status_code == 200
