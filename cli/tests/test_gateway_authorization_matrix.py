@@ -20,6 +20,7 @@ from uuid import UUID, uuid4
 import httpx
 
 from sextant.cli.testing import Platform, eventually, running_platform
+from sextant.gateway.domain.routes import route_for
 from sextant.gateway.settings import GatewaySettings
 from sextant.runtime.testing.plugin import InternalKeys
 
@@ -85,6 +86,13 @@ async def _world(platform: Platform, tenant: UUID) -> dict[str, str]:
 
     dev = await eventually(developer)
     detail = (await platform.client.get(f"/v1/developers/{dev['id']}", headers=admin)).json()
+    report = await post(
+        "/v1/reports",
+        params={"scope": f"workspace:{ws}"},
+        json={"kind": "dora", "from": "2026-03-02", "to": "2026-03-08", "format": "csv"},
+        headers=admin,
+    )
+    assert report.status_code == 202, report.text
     return {
         "tenant_id": str(tenant),
         "workspace_id": ws,
@@ -94,6 +102,7 @@ async def _world(platform: Platform, tenant: UUID) -> dict[str, str]:
         "team_id": team,
         "developer_id": dev["id"],
         "alias_id": detail["aliases"][0]["id"],
+        "report_id": report.json()["id"],
         "key": "ENG-1",
         "sprint_id": "1",
         "suggestion_id": str(uuid4()),
@@ -127,6 +136,37 @@ def _query(operation: dict[str, Any], world: dict[str, str]) -> dict[str, str]:
                 "2099-01-01" if fmt == "date" else "5" if kind in ("integer", "number") else "x"
             )
     return query
+
+
+def platform_admin_breach(
+    method: str, path: str, reply: httpx.Response, tenant_ids: set[str]
+) -> str | None:
+    """Why a platform admin's (tenant-less) answer is a breach, if it is: any success on a
+    tenant route, and on a platform route (the gateway's ``Route.platform``) a success
+    naming any tenant's object, since it keeps only what the platform owns."""
+    if not reply.is_success:
+        return None
+    label = f"platform_admin {method} {path} -> {reply.status_code}"
+    match = route_for(path)
+    if match is None or not match.platform:
+        return label
+    named = sorted(i for i in tenant_ids if i in reply.text)
+    return f"{label} names {named}" if named else None
+
+
+def test_a_platform_route_may_answer_a_platform_admin_only_without_tenant_data() -> None:
+    ok = httpx.Response(200, json={"items": [], "next_cursor": None})
+    leaked = httpx.Response(200, json={"items": [{"id": "r-1", "tenant_id": "t-a"}]})
+    tenants = {"t-a", "r-1", "w-1"}
+    assert platform_admin_breach("GET", "/v1/reports", ok, tenants) is None
+    assert platform_admin_breach("GET", "/v1/reports", leaked, tenants) == (
+        "platform_admin GET /v1/reports -> 200 names ['r-1', 't-a']"
+    )
+    assert platform_admin_breach("GET", "/v1/report-schedules", ok, tenants) == (
+        "platform_admin GET /v1/report-schedules -> 200"
+    )
+    assert platform_admin_breach("GET", "/v1/workspaces", ok, tenants) is not None
+    assert platform_admin_breach("GET", "/v1/reports", httpx.Response(403), tenants) is None
 
 
 def _url(path: str, world: dict[str, str]) -> str:
@@ -223,12 +263,11 @@ async def test_no_role_of_one_tenant_reads_or_changes_the_other_tenants_objects(
             if path.startswith(("/v1/tenants", "/v1/audit-log", "/v1/auth/")) or path == "/v1/me":
                 continue
             reply = await call(None, "platform_admin", method, path, operation, a)
-            # The one platform route lists the platform's own roll-ups, never a tenant's reports.
-            own = (method, path) == ("GET", "/v1/reports") and reply.is_success
-            if own and reply.json()["items"] == []:
-                continue
-            if reply.is_success:
-                cross_tenant.append(f"platform_admin {method} {path} -> {reply.status_code}")
+            breach = platform_admin_breach(
+                method, path, reply, ids_of(a) | ids_of(b) | {str(a), str(b)}
+            )
+            if breach is not None:
+                cross_tenant.append(breach)
 
         assert server_errors == []
         assert cross_tenant == []

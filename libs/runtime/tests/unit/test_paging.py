@@ -4,12 +4,13 @@ string is a 400 naming the parameter, never another exception (issue #25 item 7)
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from types import SimpleNamespace
 from uuid import UUID
 
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from sextant.runtime.errors import InvalidInput
 from sextant.runtime.paging import (
@@ -19,6 +20,7 @@ from sextant.runtime.paging import (
     from_seq,
     id_cursor,
     next_cursor,
+    page_by_id,
     seq_cursor,
     seq_number,
 )
@@ -97,6 +99,18 @@ def test_the_next_cursor_is_given_only_for_a_full_page() -> None:
     assert next_cursor(rows, 2, lambda r: r) == seq_cursor(2)
     assert next_cursor(rows, 3, lambda r: r) is None
     assert next_cursor([], 1, lambda r: r) is None
+
+
+class NamePage(BaseModel):
+    items: list[str]
+    next_cursor: str | None
+
+
+def test_a_page_by_id_shows_each_row_and_continues_after_the_last_id() -> None:
+    rows = [SimpleNamespace(id=UUID(int=1), name="a"), SimpleNamespace(id=UUID(int=0), name="b")]
+    full = page_by_id(NamePage, rows, 2, lambda r: r.name.upper())
+    assert full == NamePage(items=["A", "B"], next_cursor="aQAAAAAAAAAAAAAAAAAAAAA")
+    assert page_by_id(NamePage, rows, 3, lambda r: r.name).next_cursor is None
 
 
 @pytest.mark.parametrize("text", ["²", "-1", "1.5", "", " 1", "9223372036854775808", "9" * 40])

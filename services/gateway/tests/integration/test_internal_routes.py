@@ -17,6 +17,7 @@ from sextant.gateway.authn import LocalIssuer, new_local_issuer_pem
 from sextant.gateway.main import create_app
 from sextant.gateway.upstreams import Upstreams
 from sextant.runtime.testing.apps import running_app, service_settings
+from sextant.runtime.testing.checks import check_forged_cursors_are_refused
 from sextant.runtime.testing.plugin import InternalKeys
 
 ISSUER = LocalIssuer.from_pem(new_local_issuer_pem())
@@ -120,3 +121,5 @@ async def test_a_service_reads_the_tenant_name_and_the_audit_log_a_user_may_see(
     assert rest.json()["next_cursor"] is None
     nobody = await gateway.get("/internal/workspaces", headers=internal("member", UUID(int=7)))
     assert nobody.json() == {"items": [], "next_cursor": None}
+    await check_forged_cursors_are_refused(gateway, "/internal/workspaces", internal("member"))
+    await check_forged_cursors_are_refused(gateway, "/internal/audit-log", internal("tenant_admin"))

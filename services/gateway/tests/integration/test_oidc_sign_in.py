@@ -33,6 +33,7 @@ from sextant.gateway.main import create_app
 from sextant.gateway.settings import GatewaySettings, OidcProvider
 from sextant.gateway.upstreams import Upstreams
 from sextant.runtime.embedded_pg import free_port
+from sextant.runtime.sealing import key_id_of
 from sextant.runtime.testing.apps import served, service_settings
 from sextant.runtime.testing.plugin import InternalKeys
 
@@ -146,6 +147,7 @@ class Browser:
     provider: Provider
     provider_http: httpx.AsyncClient
     tenant: UUID
+    dsn: str  # the gateway's database, to read what it stored
 
     async def login(self, name: str = "corp") -> httpx.Response:
         started = await self.gateway.get(f"/v1/auth/oidc/{name}/login")
@@ -248,7 +250,7 @@ async def browser(postgres_url: str, internal_keys: InternalKeys) -> AsyncIterat
                 "/v1/tenants", json={"name": "corp"}, headers={"Authorization": f"Bearer {root}"}
             )
             assert made.status_code == 201, made.text
-            yield Browser(gateway, fake, provider_http, UUID(made.json()["id"]))
+            yield Browser(gateway, fake, provider_http, UUID(made.json()["id"]), _dsn(database))
     admin = await asyncpg.connect(_dsn(postgres_url))
     await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
     await admin.close()
@@ -319,6 +321,29 @@ async def test_a_user_signs_in_with_the_provider_by_code_and_pkce_and_gets_the_s
     # The same callback again, cookie and all: the state is spent.
     replayed = await browser.callback(back.headers["location"], morsel.value)
     assert "state: already used" in sign_in_error(replayed)
+
+
+async def test_the_pkce_verifier_is_stored_sealed_and_the_sign_in_still_finishes(
+    browser: Browser,
+) -> None:
+    started = await browser.login()
+    state = cookies(started)["sextant_oidc_state"].value
+    conn = await asyncpg.connect(browser.dsn)
+    try:
+        [stored] = await conn.fetch(
+            "SELECT * FROM gateway.oidc_sign_ins WHERE state_sha256 = $1",
+            hashlib.sha256(state.encode()).digest(),
+        )
+    finally:
+        await conn.close()
+    assert "code_verifier" not in dict(stored)
+    back = await browser.provider_http.get(started.headers["location"])
+    signed_in = await browser.callback(back.headers["location"], state)
+    assert signed_in.status_code == 303 and signed_in.headers["location"] == "/"
+    verifier = browser.provider.token_requests[-1]["form"]["code_verifier"]
+    assert 43 <= len(verifier) <= 128  # RFC 7636
+    assert verifier.encode() not in stored["sealed_verifier"]
+    assert key_id_of(stored["sealed_verifier"]) == "k0"  # the gateway's key (the key file's)
 
 
 async def test_the_providers_are_listed_for_the_sign_in_page_and_an_unknown_one_is_a_404(
@@ -401,3 +426,48 @@ async def test_a_declined_sign_in_and_a_provider_that_is_down_are_shown_not_500s
 
     down = await browser.login("gone")
     assert "Gone SSO is unreachable" in sign_in_error(down)
+
+
+async def test_an_over_long_or_binary_state_or_code_is_a_4xx_or_a_reason_never_a_500(
+    browser: Browser,
+) -> None:
+    path = "/v1/auth/oidc/corp/callback"
+    # Over its length: refused by the parameter's bound, before the handler reads anything.
+    for query, named in (
+        (f"code=c&state={'s' * 513}", "state"),
+        (f"code={'c' * 4097}&state=s", "code"),
+    ):
+        long = await browser.gateway.get(
+            f"{path}?{query}", headers={"Cookie": "sextant_oidc_state=s"}
+        )
+        assert long.status_code == 422, long.text
+        assert long.headers["content-type"] == "application/problem+json"
+        assert named in long.json()["detail"]
+    # Binary: NUL, an invalid UTF-8 byte, CR LF. A state no browser was given...
+    binary = "%00%FF%0D%0Aset-cookie:x"
+    assert "this browser did not start" in sign_in_error(
+        await browser.gateway.get(f"{path}?code={binary}&state={binary}")
+    )
+    # ... one at its longest with a cookie to match (only its SHA-256 is looked up) ...
+    longest = "s" * 512
+    matched = await browser.gateway.get(
+        f"{path}?code={binary}&state={longest}", headers={"Cookie": f"sextant_oidc_state={longest}"}
+    )
+    assert "state: unknown" in sign_in_error(matched)
+    # ... and a binary code, an error and its description on a live state.
+    started = await browser.login()
+    state = cookies(started)["sextant_oidc_state"].value
+    refused = await browser.gateway.get(
+        f"{path}?code={binary}&state={state}", headers={"Cookie": f"sextant_oidc_state={state}"}
+    )
+    assert "code: Corp SSO refused it" in sign_in_error(refused)
+    assert browser.provider.token_requests[-1]["form"]["code"] == "\x00\ufffd\r\nset-cookie:x"
+    started = await browser.login()
+    state = cookies(started)["sextant_oidc_state"].value
+    declined = await browser.gateway.get(
+        f"{path}?error={binary}&error_description={binary * 40}&state={state}",
+        headers={"Cookie": f"sextant_oidc_state={state}"},
+    )
+    reason = sign_in_error(declined)
+    assert "Corp SSO answered" in reason and "\r\n" in reason
+    assert "\r" not in declined.headers["location"]

@@ -14,6 +14,7 @@ import base64
 import hashlib
 import hmac
 import json
+import os
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -39,11 +40,18 @@ from sextant.gateway.db import webhooks as repository
 from sextant.gateway.db.webhooks import SubscriptionRow
 from sextant.gateway.main import create_app
 from sextant.gateway.settings import GatewaySettings
-from sextant.gateway.subscriptions import seal_stored_secrets, worker_of
+from sextant.gateway.subscriptions import (
+    GATEWAY_KEYS,
+    seal_at_start,
+    seal_stored_secrets,
+    worker_of,
+)
 from sextant.gateway.upstreams import Upstreams
 from sextant.runtime.app import ServiceState
+from sextant.runtime.sealing import SecretBox, key_id_of
 from sextant.runtime.testing.apps import served as served_on_loopback
 from sextant.runtime.testing.apps import service_settings
+from sextant.runtime.testing.checks import check_forged_cursors_are_refused
 from sextant.runtime.testing.plugin import InternalKeys
 
 GATE = "sextant.gates.evaluated.v1"
@@ -402,6 +410,8 @@ async def test_subscriptions_are_validated_paged_deleted_and_for_admins_only(
         f"/v1/subscriptions?limit=1&cursor={page['next_cursor']}", headers=admin
     )
     assert [s["id"] for s in rest.json()["items"]] == [second["id"]]
+    deliveries = f"/v1/subscriptions/{second['id']}/deliveries"
+    await check_forged_cursors_are_refused(stack.http, deliveries, admin)
 
     deleted = await stack.http.delete(f"/v1/subscriptions/{first['id']}", headers=admin)
     assert deleted.status_code == 200
@@ -462,3 +472,48 @@ async def test_secrets_are_kept_sealed_and_an_old_plaintext_one_is_sealed_at_sta
     await stack.gate_evaluated(tenant, "5" * 40)
     [got] = await eventually(lambda: _seen(stack, "sealed", 1))
     assert verify(old_secret, got["headers"], got["body"])
+
+
+async def test_the_start_walks_the_tenants_once_per_key_and_again_after_a_rotation(
+    stack: Stack,
+) -> None:
+    """The gateway's start left its mark under its key: a start with the same key walks
+    nothing (a plaintext secret slipped in behind the mark stays so); a new current key
+    walks and reseals everything once, and rotating back walks again."""
+    tenant = await stack.tenant()
+    created = await stack.subscribe(tenant, "marked")
+    subscription, db, box = UUID(created["id"]), stack.state.db, worker_of(stack.state).box
+    s = subscriptions_table
+
+    async def stored() -> Any:
+        async with db.transaction(tenant) as session:
+            query = sa.select(s.c.secret, s.c.sealed_secret).where(s.c.id == subscription)
+            return (await session.execute(query)).one()
+
+    assert await seal_at_start(db, box) is None
+    async with db.transaction(tenant) as session:
+        await session.execute(
+            sa.update(s).where(s.c.id == subscription).values(
+                secret=created["secret"], sealed_secret=None
+            )
+        )  # fmt: skip
+    assert await seal_at_start(db, box) is None
+    assert (await stored()).secret == created["secret"]  # not walked
+
+    key_file = stack.state.settings.data_dir / "keys" / GATEWAY_KEYS.key_file
+    k0, k2 = base64.b64decode(key_file.read_text()), os.urandom(32)
+    rotated = SecretBox({"k2": k2, "k0": k0}, "k2")
+    assert (await seal_at_start(db, rotated) or 0) >= 1
+    after = await stored()
+    assert after.secret is None and key_id_of(after.sealed_secret) == "k2"
+    assert rotated.open(after.sealed_secret, subscription) == created["secret"]
+    assert await seal_at_start(db, rotated) is None
+
+    assert (await seal_at_start(db, SecretBox({"k0": k0, "k2": k2}, "k0")) or 0) >= 1
+    assert key_id_of((await stored()).sealed_secret) == "k0"
+    assert await seal_at_start(db, box) is None
+    # The mark is the key's, not its id's: a key file made anew as k0 walks (and writes
+    # nothing: a reseal keeps what its key id already names), and so does the old key after.
+    assert await seal_at_start(db, SecretBox({"k0": os.urandom(32)}, "k0")) == 0
+    assert await seal_at_start(db, box) == 0
+    assert await seal_at_start(db, box) is None

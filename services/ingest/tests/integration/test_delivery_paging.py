@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+from sextant.runtime.testing.checks import check_forged_cursors_are_refused
+
 from ..fixtures.signing import sign
 from .conftest import Ingest
 
@@ -29,7 +31,4 @@ async def test_deliveries_page_newest_first_with_a_cursor_to_the_end(ingest: Ing
         if cursor is None:
             break
     assert pages == [["msg-4", "msg-3"], ["msg-2", "msg-1"], ["msg-0"]]
-    for refused in ("²", "9" * 20, "00000000-0000-0000-0000-000000000000"):
-        response = await ingest.client.get(path, params={"cursor": refused}, headers=reader)
-        assert response.status_code == 400, response.text
-        assert "cursor" in response.json()["detail"]
+    await check_forged_cursors_are_refused(ingest.client, path, reader)

@@ -46,6 +46,7 @@ from sextant.runtime.app import ServiceState, create_service_app
 from sextant.runtime.objectstore import FolderObjectStore
 from sextant.runtime.tasks import cancel_and_wait
 from sextant.runtime.testing.apps import running_app, service_settings
+from sextant.runtime.testing.checks import check_forged_cursors_are_refused
 from sextant.runtime.testing.plugin import InternalKeys
 from sextant.runtime.wiring import create_bus
 
@@ -763,6 +764,21 @@ async def test_a_tenant_admin_grants_pages_and_revokes_rollup_access_audited(
         ("reports.rollup_grant.create", grant["id"]),
         ("reports.rollup_grant.delete", grant["id"]),
     ]
+
+
+@pytest.mark.parametrize(
+    ("path", "role"),
+    [
+        ("/v1/rollup-grants", "tenant_admin"),
+        ("/v1/reports", "member"),
+        ("/v1/report-schedules", "member"),
+    ],
+)
+async def test_a_malformed_absurd_or_forged_cursor_is_a_400_naming_it(
+    reports_alone: Platform, path: str, role: str
+) -> None:
+    headers = reports_alone.as_member(role=role)
+    await check_forged_cursors_are_refused(reports_alone.reports, path, headers)
 
 
 async def test_a_rollup_shows_granted_tenants_numbers_as_insights_answers_them(

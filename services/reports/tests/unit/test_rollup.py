@@ -11,7 +11,7 @@ import pypdf
 import pytest
 
 from sextant.reports.domain.csv import csv_bytes
-from sextant.reports.domain.kinds import TenantFigures, rollup_report
+from sextant.reports.domain.kinds import TenantFigures, dora_report, rollup_report
 from sextant.reports.domain.pdf import Cover, render_pdf
 from sextant.reports.schemas import ReportRequest, ScheduleRequest
 
@@ -126,3 +126,20 @@ def test_a_rollup_is_not_schedulable() -> None:
         ScheduleRequest.model_validate(
             {"kind": "rollup", "every": "weekly", "day": 1, "at": "08:00"}
         )
+
+
+def test_a_tenants_dora_rows_are_the_dora_reports_rows_without_the_band() -> None:
+    reply = {
+        **dora(3, 1, 4.0, 1 / 3),
+        "attribution_window_days": 7.0,
+        "include_bots": False,
+        "incidents": 1,
+        "incidents_attributed": 1,
+        "lead_time": {"count": 2, "median_hours": 4.0, "p85_hours": 5.5, "band": "elite"},
+    }
+    tenant = TenantFigures("t-acme", "Acme", 2, reply, flow(2, 30.0))
+    dora_rows = dora_report(reply).sections[0].rows
+    rollup_rows = rollup_report([tenant]).sections[0].rows[:4]
+    assert [row[-1] for row in dora_rows] == [None, "elite", None, None]
+    assert [row[2:] for row in rollup_rows] == [row[:-1] for row in dora_rows]
+    assert rollup_rows[1][2:] == ["lead_time", "dora-2024", 2, 4.0, 5.5, None, None, None, "hours"]

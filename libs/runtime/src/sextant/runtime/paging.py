@@ -14,11 +14,11 @@ import binascii
 import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Annotated, Final, TypeVar
+from typing import Annotated, Any, Final, TypeVar
 from uuid import UUID
 
 from fastapi import Query
-from pydantic import AfterValidator, AwareDatetime
+from pydantic import AfterValidator, AwareDatetime, BaseModel
 
 from sextant.runtime.errors import InvalidInput
 
@@ -35,6 +35,7 @@ _ID, _SEQ = b"i", b"s"
 _ID_LENGTH, _SEQ_LENGTH = 1 + 16, 1 + 8
 _BASE64URL = re.compile(r"[A-Za-z0-9_-]{12,24}")  # what the two shapes encode to, no padding
 T = TypeVar("T")
+P = TypeVar("P", bound=BaseModel)
 
 
 def id_cursor(position: UUID) -> str:
@@ -79,6 +80,17 @@ def next_cursor(rows: Sequence[T], limit: int, position: Callable[[T], UUID | in
         return None
     last = position(rows[-1])
     return id_cursor(last) if isinstance(last, UUID) else seq_cursor(last)
+
+
+def page_by_id(page: type[P], rows: Sequence[Any], limit: int, item: Callable[[Any], object]) -> P:
+    """The reply of a list in row-id order: ``page``'s ``items`` (each row as ``item`` shows
+    it) and its ``next_cursor``, so every such route shapes its page the same way."""
+    return page(items=[item(row) for row in rows], next_cursor=next_cursor(rows, limit, _row_id))
+
+
+def _row_id(row: Any) -> UUID:
+    position: UUID = row.id
+    return position
 
 
 def _encode(raw: bytes) -> str:

@@ -79,7 +79,11 @@ def spec(
             )
         authenticator = Authenticator(gateway_settings, state.db, issuer)
         state.extras["oidc_sign_in"] = OidcSignIn(
-            gateway_settings, state.db, authenticator, egress_policy(state.settings)
+            gateway_settings,
+            state.db,
+            authenticator,
+            egress_policy(state.settings),
+            webhook_deliveries.gateway_box(state.settings, gateway_settings),
         )
         state.extras["gateway"] = Gateway(
             settings=gateway_settings,

@@ -1,7 +1,8 @@
 """The portal's sign-in with an OIDC provider: authorization code with PKCE.
 
-1. ``login``: a random ``state`` (kept as its SHA-256 with the PKCE verifier and the
-   nonce, single-use, ``oidc_state_seconds``), and the provider's authorization URL
+1. ``login``: a random ``state`` (kept as its SHA-256 with the PKCE verifier, sealed
+   with the gateway's key as subscription secrets are, and the nonce, single-use,
+   ``oidc_state_seconds``), and the provider's authorization URL
    (from its discovery document) to send the browser to. The state also goes into a
    short-lived HttpOnly cookie, so only the browser that started a sign-in can finish it
    (no login CSRF with someone else's code).
@@ -24,6 +25,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 import httpx
 import jwt
@@ -44,6 +46,7 @@ from sextant.runtime.db import Database
 from sextant.runtime.egress import EgressPolicy, egress_client
 from sextant.runtime.errors import DomainError, Forbidden, NotFound
 from sextant.runtime.pkce import pkce_pair
+from sextant.runtime.sealing import SecretBox
 
 log = structlog.get_logger()
 
@@ -85,6 +88,12 @@ def state_digest(state: str) -> bytes:
     return hashlib.sha256(state.encode()).digest()
 
 
+def verifier_bound_to(digest: bytes) -> UUID:
+    """What a sign-in's sealed verifier is bound to (its row's state digest, cut to the
+    16 bytes the seal takes): a verifier copied onto another sign-in does not open."""
+    return UUID(bytes=digest[:16])
+
+
 def callback_path(provider: str) -> str:
     return f"/v1/auth/oidc/{provider}/callback"
 
@@ -98,9 +107,11 @@ class OidcSignIn:
         db: Database,
         authenticator: Authenticator,
         policy: EgressPolicy,
+        box: SecretBox,
     ) -> None:
         self._settings = settings
         self._db = db
+        self._box = box
         self._authenticator = authenticator
         self._http = egress_client(policy, timeout=PROVIDER_TIMEOUT)
         self.providers = {p.name: p for p in settings.oidc_providers}
@@ -187,10 +198,11 @@ class OidcSignIn:
         verifier, challenge = pkce_pair()
         state, nonce = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         now = datetime.now(UTC)
+        digest = state_digest(state)
         row = store.OidcSignInRow(
-            state_sha256=state_digest(state),
+            state_sha256=digest,
             provider=provider.name,
-            code_verifier=verifier,
+            sealed_verifier=self._box.seal(verifier, verifier_bound_to(digest)),
             nonce=nonce,
             redirect_uri=redirect_uri,
             created_at=now,
@@ -273,11 +285,18 @@ class OidcSignIn:
     async def _exchange(self, provider: OidcProvider, code: str, row: store.OidcSignInRow) -> str:
         """The ID token the token endpoint gives for ``code`` and the sign-in's verifier."""
         discovery = await self.discovery(provider)
+        try:
+            verifier = self._box.open(row.sealed_verifier, verifier_bound_to(row.state_sha256))
+        except ValueError as exc:  # KeyMissing, SealBroken: the key it was sealed with is gone
+            log.warning("oidc.verifier_unopened", provider=provider.name, reason=str(exc))
+            raise SignInRefused(
+                "state: this sign-in can no longer be finished here; start it again"
+            ) from None
         form = {
             "grant_type": "authorization_code",
             "code": code,
             "redirect_uri": row.redirect_uri,
-            "code_verifier": row.code_verifier,
+            "code_verifier": verifier,
             "client_id": provider.client_id,
         }
         auth = httpx.Auth()  # the base class sends the request as it is: a public client

@@ -205,7 +205,8 @@ class GatewaySettings(ServiceSettings):
     # Partner subscriptions: signed outbound webhooks (sextant.gateway.subscriptions).
     secret_keys: SecretStr | None = Field(
         default=None,
-        description="keys that seal partner subscriptions' signing secrets at rest, as "
+        description="keys that seal partner subscriptions' signing secrets and OIDC sign-ins' "
+        "PKCE verifiers at rest, as "
         "`id:base64key,...` (each key 32 random bytes): the first seals, every one opens what "
         "it sealed; rotate by putting a new key first and restarting (the gateway reseals on "
         "start), then removing the old one. Required when distributed; the embedded mode keeps "

@@ -15,8 +15,9 @@ Three parts, in the order an event meets them:
   only its own slots, for at most the timeout each: other subscriptions, other tenants'
   above all, keep being delivered.
 - The signing secrets are sealed at rest with the runtime's SecretBox under
-  ``SEXTANT_GATEWAY_SECRET_KEYS``: :func:`seal_stored_secrets`, run at start, seals any
-  plaintext left from before and reseals what an older key sealed.
+  ``SEXTANT_GATEWAY_SECRET_KEYS``: :func:`seal_stored_secrets` seals any plaintext left
+  from before and reseals what an older key sealed; the start runs it
+  (:func:`seal_at_start`) only until it has finished once under the current key.
 - After ``subscription_disable_after`` consecutive failed attempts a subscription is
   disabled (its pending deliveries abandoned), audited, and the tenant's admins notified.
 
@@ -48,7 +49,8 @@ from sextant.runtime.db import Database, set_tenant
 from sextant.runtime.egress import EgressPolicy, EgressRefused, egress_client, egress_policy
 from sextant.runtime.errors import InvalidInput, NotFound
 from sextant.runtime.outbox import Outbox
-from sextant.runtime.sealing import KeySettings, SecretBox
+from sextant.runtime.sealing import KeySettings, SecretBox, key_id_of
+from sextant.runtime.settings import RuntimeSettings
 from sextant.runtime.tasks import cancel_and_wait
 
 log = structlog.get_logger()
@@ -198,6 +200,52 @@ async def seal_stored_secrets(db: Database, box: SecretBox, *, tenants_per_batch
         after = page[-1]
 
 
+def gateway_box(runtime: RuntimeSettings, settings: GatewaySettings) -> SecretBox:
+    """The gateway's keys (``SEXTANT_GATEWAY_SECRET_KEYS``, else the embedded mode's key
+    file): what seals subscription secrets and OIDC sign-ins' PKCE verifiers."""
+    keys = settings.secret_keys
+    return SecretBox.from_setting(
+        None,
+        runtime.data_dir,
+        shared=runtime.bus == "kafka",
+        keys=keys.get_secret_value() if keys else None,
+        names=GATEWAY_KEYS,
+    )
+
+
+# The start's sealing pass leaves this mark, sealed with the key it ran under: a start whose
+# current key opens it has nothing to seal (new secrets are sealed with that key as they are
+# made), so it does not walk every tenant again. A new current key, or a key file made anew
+# under the same id, does not open it: that start walks, and reseals or stops as before.
+SEAL_MARK = "subscription_secrets"
+SEAL_MARK_BOUND_TO = UUID("00000000-0000-0000-0000-5ea1ed5ec2e7")
+SEAL_MARK_TEXT = "every subscription secret is sealed with this key"
+
+
+async def seal_at_start(db: Database, box: SecretBox) -> int | None:
+    """:func:`seal_stored_secrets` unless its last pass finished under ``box``'s current
+    key (None: nothing walked); then the mark of this pass."""
+    async with db.transaction() as session:
+        mark = await repository.seal_mark(session, SEAL_MARK)
+    if mark is not None and _opens(box, mark):
+        return None
+    written = await seal_stored_secrets(db, box)
+    async with db.transaction() as session:
+        sealed = box.seal(SEAL_MARK_TEXT, SEAL_MARK_BOUND_TO)
+        await repository.put_seal_mark(session, SEAL_MARK, sealed, _now())
+    return written
+
+
+def _opens(box: SecretBox, mark: bytes) -> bool:
+    """Whether ``mark`` was sealed with the current key (that very key, not only its id)."""
+    try:
+        return key_id_of(mark) == box.current and (
+            box.open(mark, SEAL_MARK_BOUND_TO) == SEAL_MARK_TEXT
+        )
+    except ValueError:  # KeyMissing, SealBroken: another key's, or altered
+        return False
+
+
 async def delete_subscription(
     session: AsyncSession, outbox: Outbox, tenant_id: UUID, subscription_id: UUID, actor: str
 ) -> SubscriptionRow:
@@ -258,22 +306,17 @@ class DeliveryWorker:
     def __init__(self, state: ServiceState, settings: GatewaySettings) -> None:
         self.state, self.settings = state, settings
         self.policy = egress_policy(state.settings)
-        keys = settings.secret_keys
-        self.box = SecretBox.from_setting(
-            None,
-            state.settings.data_dir,
-            shared=state.settings.bus == "kafka",
-            keys=keys.get_secret_value() if keys else None,
-            names=GATEWAY_KEYS,
-        )
+        self.box = gateway_box(state.settings, settings)
         self.wake = asyncio.Event()
         self._client: httpx.AsyncClient | None = None
         self._task: asyncio.Task[None] | None = None
         self._in_flight: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
-        sealed = await seal_stored_secrets(self.state.db, self.box)
-        if sealed:
+        sealed = await seal_at_start(self.state.db, self.box)
+        if sealed is None:
+            log.info("subscriptions.secrets_sealed_before", key=self.box.current)
+        elif sealed:
             log.info("subscriptions.secrets_sealed", count=sealed)
         timeout = self.settings.subscription_timeout_seconds
         self._client = egress_client(

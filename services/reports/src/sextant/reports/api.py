@@ -30,7 +30,7 @@ from sextant.runtime.errors import (
     problem_response,
 )
 from sextant.runtime.objectstore import ObjectNotFound
-from sextant.runtime.paging import Cursor, Limit, after_id, next_cursor
+from sextant.runtime.paging import Cursor, Limit, after_id, page_by_id
 from sextant.runtime.scope import SCOPE_DESCRIPTION, QueryScope, resolve_scope
 from sextant.runtime.tokens import InternalClaims, caller_with_role, internal_claims
 
@@ -248,9 +248,7 @@ async def list_reports(
     caller: Requester, session: Session, limit: Limit = 50, cursor: Cursor = None
 ) -> ReportPage:
     rows = await repository.page(session, requester_tenant(caller), after_id(cursor), limit)
-    return ReportPage(
-        items=[_view(r) for r in rows], next_cursor=next_cursor(rows, limit, lambda r: r.id)
-    )
+    return page_by_id(ReportPage, rows, limit, _view)
 
 
 @router.get(

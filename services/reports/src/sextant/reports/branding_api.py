@@ -7,14 +7,13 @@ from __future__ import annotations
 import hashlib
 from typing import Annotated, Any
 
-import structlog
 from fastapi import APIRouter, Depends, Request, Response
 
-from sextant.contracts.events.platform import ConfigChanged
 from sextant.reports.domain.logo import logo_media_type
 from sextant.reports.render import logo_key
 from sextant.reports.settings import ReportsSettings
 from sextant.runtime.app import State
+from sextant.runtime.audit import config_change, record_change
 from sextant.runtime.errors import (
     NotFound,
     PayloadTooLarge,
@@ -68,19 +67,11 @@ async def _body(request: Request, limit: int) -> bytes:
 async def _audit(state: Any, caller: InternalClaims, action: str, before: Any, after: Any) -> None:
     tenant = caller.tenant(PER_TENANT)
     async with state.db.transaction(tenant) as session:
-        await state.outbox.add(
+        await record_change(
             session,
-            ConfigChanged(
-                actor=caller.sub,
-                action=action,
-                target_type="report_logo",
-                target_id=str(tenant),
-                before=before,
-                after=after,
-                request_id=structlog.contextvars.get_contextvars().get("request_id"),
-            ),
-            tenant_id=tenant,
-            entity=f"report_logo:{tenant}",
+            state.outbox,
+            tenant,
+            config_change(caller.sub, action, ("report_logo", tenant), before=before, after=after),
         )
 
 

@@ -10,16 +10,15 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import sqlalchemy as sa
-import structlog
 from fastapi import APIRouter, Depends, Path, Response
 
 from sextant.contracts import uuid7
-from sextant.contracts.events.platform import ConfigChanged
 from sextant.reports.db import grants
 from sextant.reports.schemas import GrantPage, GrantRequest, GrantView
 from sextant.runtime.app import Session, State
+from sextant.runtime.audit import config_change, record_change
 from sextant.runtime.errors import Conflict, InvalidInput, NotFound, problem_response
-from sextant.runtime.paging import Cursor, Limit, after_id, next_cursor
+from sextant.runtime.paging import Cursor, Limit, after_id, page_by_id
 from sextant.runtime.tokens import InternalClaims, caller_with_role
 
 router = APIRouter(prefix="/v1", tags=["reports"])
@@ -39,20 +38,6 @@ def _view(row: sa.Row[Any]) -> GrantView:
         grantee_tenant_id=row.grantee_tenant_id,
         granted_by=row.granted_by,
         created_at=row.created_at,
-    )
-
-
-def _audited(action: str, caller: InternalClaims, view: GrantView) -> ConfigChanged:
-    stored = view.model_dump(mode="json")
-    created = action.endswith("create")
-    return ConfigChanged(
-        actor=caller.sub,
-        action=action,
-        target_type="rollup_grant",
-        target_id=str(view.id),
-        before=None if created else stored,
-        after=stored if created else None,
-        request_id=structlog.contextvars.get_contextvars().get("request_id"),
     )
 
 
@@ -86,11 +71,16 @@ async def create_grant(
             "grant first to grant it again"
         )
     view = _view(row)
-    await state.outbox.add(
+    await record_change(
         session,
-        _audited("reports.rollup_grant.create", caller, view),
-        tenant_id=tenant,
-        entity=f"rollup_grant:{view.id}",
+        state.outbox,
+        tenant,
+        config_change(
+            caller.sub,
+            "reports.rollup_grant.create",
+            ("rollup_grant", view.id),
+            after=view.model_dump(mode="json"),
+        ),
     )
     response.headers["Location"] = f"/v1/rollup-grants/{view.id}"
     return view
@@ -111,9 +101,7 @@ async def list_grants(
     caller: Admin, session: Session, limit: Limit = 50, cursor: Cursor = None
 ) -> GrantPage:
     rows = await grants.page(session, caller.tenant(PER_TENANT), after_id(cursor), limit)
-    return GrantPage(
-        items=[_view(r) for r in rows], next_cursor=next_cursor(rows, limit, lambda r: r.id)
-    )
+    return page_by_id(GrantPage, rows, limit, _view)
 
 
 @router.delete(
@@ -135,10 +123,15 @@ async def delete_grant(
     row = await grants.delete(session, tenant, grant_id)
     if row is None:
         raise NotFound(f"no roll-up grant {grant_id}")
-    await state.outbox.add(
+    await record_change(
         session,
-        _audited("reports.rollup_grant.delete", caller, _view(row)),
-        tenant_id=tenant,
-        entity=f"rollup_grant:{grant_id}",
+        state.outbox,
+        tenant,
+        config_change(
+            caller.sub,
+            "reports.rollup_grant.delete",
+            ("rollup_grant", grant_id),
+            before=_view(row).model_dump(mode="json"),
+        ),
     )
     return Response(status_code=204)

@@ -9,18 +9,17 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import sqlalchemy as sa
-import structlog
 from fastapi import APIRouter, Depends, Path, Response
 
 from sextant.contracts import uuid7
-from sextant.contracts.events.platform import ConfigChanged
 from sextant.reports.db import schedules
 from sextant.reports.domain.schedules import next_run
 from sextant.reports.scheduler import cadence_of
 from sextant.reports.schemas import SchedulePage, ScheduleRequest, ScheduleView
 from sextant.runtime.app import Session, State
+from sextant.runtime.audit import config_change, record_change
 from sextant.runtime.errors import NotFound, problem_response
-from sextant.runtime.paging import Cursor, Limit, after_id, next_cursor
+from sextant.runtime.paging import Cursor, Limit, after_id, page_by_id
 from sextant.runtime.scope import ScopeParam
 from sextant.runtime.tokens import InternalClaims, caller_with_role
 
@@ -59,18 +58,9 @@ def _view(row: sa.Row[Any]) -> ScheduleView:
     )
 
 
-def _audited(action: str, caller: InternalClaims, view: ScheduleView) -> ConfigChanged:
-    stored = view.model_dump(mode="json", exclude={"next_run_at", "last_run_at", "last_report_id"})
-    created = action.endswith("create")
-    return ConfigChanged(
-        actor=caller.sub,
-        action=action,
-        target_type="report_schedule",
-        target_id=str(view.id),
-        before=None if created else stored,
-        after=stored if created else None,
-        request_id=structlog.contextvars.get_contextvars().get("request_id"),
-    )
+def _audited(view: ScheduleView) -> dict[str, Any]:
+    """What the audit log keeps of a schedule: as configured, not its runs."""
+    return view.model_dump(mode="json", exclude={"next_run_at", "last_run_at", "last_report_id"})
 
 
 @router.post(
@@ -115,11 +105,16 @@ async def create_schedule(
         creator_role=caller.role,
     )
     view = _view(await schedules.create(session, new, now, next_run(cadence_of(new), now)))
-    await state.outbox.add(
+    await record_change(
         session,
-        _audited("reports.schedule.create", caller, view),
-        tenant_id=tenant,
-        entity=f"report_schedule:{view.id}",
+        state.outbox,
+        tenant,
+        config_change(
+            caller.sub,
+            "reports.schedule.create",
+            ("report_schedule", view.id),
+            after=_audited(view),
+        ),
     )
     response.headers["Location"] = f"/v1/report-schedules/{view.id}"
     return view
@@ -141,9 +136,7 @@ async def list_schedules(
     caller: Reader, session: Session, limit: Limit = 50, cursor: Cursor = None
 ) -> SchedulePage:
     rows = await schedules.page(session, caller.tenant(PER_TENANT), after_id(cursor), limit)
-    return SchedulePage(
-        items=[_view(r) for r in rows], next_cursor=next_cursor(rows, limit, lambda r: r.id)
-    )
+    return page_by_id(SchedulePage, rows, limit, _view)
 
 
 @router.get(
@@ -183,10 +176,15 @@ async def delete_schedule(
     row = await schedules.delete(session, tenant, schedule_id)
     if row is None:
         raise NotFound(f"no report schedule {schedule_id}")
-    await state.outbox.add(
+    await record_change(
         session,
-        _audited("reports.schedule.delete", caller, _view(row)),
-        tenant_id=tenant,
-        entity=f"report_schedule:{schedule_id}",
+        state.outbox,
+        tenant,
+        config_change(
+            caller.sub,
+            "reports.schedule.delete",
+            ("report_schedule", schedule_id),
+            before=_audited(_view(row)),
+        ),
     )
     return Response(status_code=204)

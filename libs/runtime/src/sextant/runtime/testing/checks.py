@@ -5,7 +5,10 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from collections.abc import Mapping
+from urllib.parse import urlencode
 
+import httpx
 import jwt
 from sqlalchemy import text
 
@@ -161,3 +164,40 @@ async def check_routes_require_the_internal_token(
     assert body["service"] == spec.name
     assert body["caller"] == {"sub": "user-7", "role": "manager", "tenant": str(TENANT)}
     assert body["consumes"] == sorted(spec.handlers)
+
+
+# Cursors no list gave out: each must be a 400 naming the parameter, never a 500 or a page.
+FORGED_CURSORS = (
+    "²",  # str.isdigit() says yes, int() says no
+    "9" * 20,  # past PostgreSQL's bigint
+    "1",  # a bare sequence number
+    "00000000-0000-0000-0000-000000000000",  # a bare row id
+    "-1",
+    "not-a-cursor",
+    "AAAAAAAAAAAAAAAAAAAAAAA",  # base64 of the right length, of no list's kind
+    "aQAAAAAAAAAAAAAAAAAAAAB",  # an id cursor's kind, spelled with trailing bits set
+    "aQAAAAAAAAAAAAAAAAAAAA",  # an id cursor one byte short
+    "cwAAAAAAAAAA",  # a sequence cursor holding 0
+    "c4AAAAAAAAAA",  # a sequence cursor holding 2**63, past bigint
+    "\x00\udcff",  # binary: NUL and a byte that is not UTF-8 (sent percent-encoded)
+)
+
+
+async def check_forged_cursors_are_refused(
+    client: httpx.AsyncClient,
+    path: str,
+    headers: Mapping[str, str],
+    parameter: str = "cursor",
+) -> None:
+    """``GET path`` answers every forged cursor with a 400 problem naming ``parameter``,
+    and one over the length bound with a 422 naming it."""
+    for cursor in FORGED_CURSORS:
+        query = urlencode({parameter: cursor}, encoding="utf-8", errors="surrogateescape")
+        response = await client.get(f"{path}?{query}", headers=dict(headers))
+        assert response.status_code == 400, (path, cursor, response.status_code, response.text)
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["parameter"] == parameter, (path, cursor, response.json())
+        assert parameter in response.json()["detail"]
+    too_long = await client.get(path, params={parameter: "A" * 65}, headers=dict(headers))
+    assert too_long.status_code == 422, (path, too_long.text)
+    assert parameter in too_long.json()["detail"]

@@ -7,7 +7,8 @@ routes and by authentication. ``api_key_routes`` is the one cross-tenant lookup:
 key names only its id, and the route says which tenant to act as before anything of
 the tenant's is read (as ingest's ``hook_routes`` does for webhooks); so is
 ``browser_sessions``, found by the cookie alone (a platform admin's names no tenant), and
-``oidc_sign_ins``, started before anyone is known.
+``oidc_sign_ins``, started before anyone is known. ``seal_marks`` holds the platform's
+own marks, no tenant's.
 Every other table is a tenant table with forced RLS.
 """
 
@@ -94,7 +95,7 @@ oidc_sign_ins = sa.Table(
     metadata,
     sa.Column("state_sha256", sa.LargeBinary, primary_key=True),
     sa.Column("provider", sa.Text, nullable=False),
-    sa.Column("code_verifier", sa.Text, nullable=False),
+    sa.Column("sealed_verifier", sa.LargeBinary, nullable=False),  # the PKCE verifier, sealed
     sa.Column("nonce", sa.Text, nullable=False),
     sa.Column("redirect_uri", sa.Text, nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
@@ -103,6 +104,16 @@ oidc_sign_ins = sa.Table(
     info={"cross_tenant": "a sign-in is started before anyone, or any tenant, is known"},
 )
 sa.Index("oidc_sign_ins_expiry", oidc_sign_ins.c.expires_at)
+
+# What the start's sealing pass finished under: a value sealed with the key it ran under
+# (no tenant's: the pass walks them all). See subscriptions.seal_at_start.
+seal_marks = sa.Table(
+    "seal_marks",
+    metadata,
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("sealed", sa.LargeBinary, nullable=False),
+    sa.Column("marked_at", sa.DateTime(timezone=True), nullable=False),
+)
 
 api_keys = sa.Table(
     "api_keys",

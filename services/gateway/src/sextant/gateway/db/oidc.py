@@ -1,7 +1,8 @@
 """Reads and writes of ``oidc_sign_ins``: plain values in and out, never a commit.
 
-Only the state's SHA-256 is stored: the state travels in URLs, and a leaked table must
-not let anyone finish a sign-in someone else started."""
+Only the state's SHA-256 is stored, and the PKCE verifier sealed with the gateway's key:
+the state travels in URLs, and a leaked table must not let anyone finish a sign-in
+someone else started."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from sextant.gateway.db import oidc_sign_ins
 class OidcSignInRow:
     state_sha256: bytes
     provider: str
-    code_verifier: str
+    sealed_verifier: bytes
     nonce: str
     redirect_uri: str
     created_at: datetime

@@ -13,7 +13,13 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sextant.gateway.db import delivery_queue, subscription_deliveries, subscriptions, tenants
+from sextant.gateway.db import (
+    delivery_queue,
+    seal_marks,
+    subscription_deliveries,
+    subscriptions,
+    tenants,
+)
 
 # Claims are made one replica at a time (they take milliseconds), so the in-flight count
 # each claim reads is the one it leaves: the cap per subscription holds over all replicas.
@@ -133,6 +139,23 @@ async def store_sealed_secret(
         sa.update(s)
         .where((s.c.tenant_id == tenant_id) & (s.c.id == subscription_id))
         .values(sealed_secret=sealed, secret=None)
+    )
+
+
+async def seal_mark(session: AsyncSession, name: str) -> bytes | None:
+    """The sealed value the sealing pass ``name`` left when it last finished, if it did."""
+    found: bytes | None = await session.scalar(
+        sa.select(seal_marks.c.sealed).where(seal_marks.c.name == name)
+    )
+    return found
+
+
+async def put_seal_mark(session: AsyncSession, name: str, sealed: bytes, now: datetime) -> None:
+    """Record that the sealing pass ``name`` finished, under the key that sealed ``sealed``."""
+    await session.execute(
+        insert(seal_marks)
+        .values(name=name, sealed=sealed, marked_at=now)
+        .on_conflict_do_update(index_elements=["name"], set_={"sealed": sealed, "marked_at": now})
     )
 
 

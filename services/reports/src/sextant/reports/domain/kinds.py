@@ -89,26 +89,9 @@ def dora_report(reply: Mapping[str, Any]) -> ReportModel:
     """The DORA keys as insights' ``GET /v1/metrics/dora`` gave them, one row per key (the
     same columns as that route's own CSV), and a chart of each key's headline number."""
     definition = str(reply["definition_id"])
-    frequency = reply["deployment_frequency"]
-    rows: list[list[Cell]] = [
-        [
-            "deployment_frequency",
-            definition,
-            frequency["deployments"],
-            frequency["median_deployment_days_per_week"],
-            frequency["p85_deployment_days_per_week"],
-            frequency["deployment_days"],
-            frequency["weeks"],
-            None,
-            "deployment days per week",
-            frequency["band"],
-        ],
-        _duration("lead_time", definition, reply["lead_time"]),
-        _rate("change_failure_rate", definition, reply["change_failure_rate"]),
-        _duration("time_to_restore", definition, reply["time_to_restore"]),
-    ]
-    if reply.get("rework_rate") is not None:
-        rows.append(_rate("rework_rate", definition, reply["rework_rate"]))
+    rows = _dora_rows(reply)
+    if (rework := reply.get("rework_rate")) is not None:
+        rows.append([*_rate("rework_rate", definition, rework), rework.get("band")])
     medians = [(str(row[0]), row[3]) for row in rows if isinstance(row[3], int | float)]
     rates = [(str(row[0]), row[7]) for row in rows if isinstance(row[7], int | float)]
     charts = [
@@ -142,34 +125,49 @@ def dora_report(reply: Mapping[str, Any]) -> ReportModel:
     )
 
 
-def _duration(metric: str, definition: str, view: Mapping[str, Any]) -> list[Cell]:
-    return [
-        metric,
-        definition,
-        view["count"],
-        view["median_hours"],
-        view["p85_hours"],
-        None,
-        None,
-        None,
-        "hours",
-        view["band"],
+def _dora_rows(reply: Mapping[str, Any]) -> list[list[Cell]]:
+    """The four DORA keys' rows (DORA_HEADER's columns) from one insights DORA reply: the
+    DORA report prints them as they are, the roll-up without the band."""
+    definition = str(reply["definition_id"])
+    frequency = reply["deployment_frequency"]
+    keys: list[tuple[list[Cell], Mapping[str, Any]]] = [
+        (
+            [
+                "deployment_frequency",
+                definition,
+                frequency["deployments"],
+                frequency["median_deployment_days_per_week"],
+                frequency["p85_deployment_days_per_week"],
+                frequency["deployment_days"],
+                frequency["weeks"],
+                None,
+                "deployment days per week",
+            ],
+            frequency,
+        ),
+        (_spread("lead_time", definition, reply["lead_time"]), reply["lead_time"]),
+        (
+            _rate("change_failure_rate", definition, reply["change_failure_rate"]),
+            reply["change_failure_rate"],
+        ),
+        (
+            _spread("time_to_restore", definition, reply["time_to_restore"]),
+            reply["time_to_restore"],
+        ),
     ]
+    return [[*cells, view.get("band")] for cells, view in keys]
+
+
+def _spread(metric: str, definition: str, view: Mapping[str, Any]) -> list[Cell]:
+    """A duration key's cells: count, median and P85 in hours."""
+    spread: list[Cell] = [metric, definition, view["count"], view["median_hours"]]
+    return [*spread, view["p85_hours"], None, None, None, "hours"]
 
 
 def _rate(metric: str, definition: str, view: Mapping[str, Any]) -> list[Cell]:
-    return [
-        metric,
-        definition,
-        None,
-        None,
-        None,
-        view["numerator"],
-        view["denominator"],
-        view["rate"],
-        "fraction",
-        view["band"],
-    ]
+    """A rate key's cells: numerator, denominator and the rate."""
+    counts: list[Cell] = [metric, definition, None, None, None, view["numerator"]]
+    return [*counts, view["denominator"], view["rate"], "fraction"]
 
 
 # compliance evidence ---------------------------------------------------------------------
@@ -729,42 +727,12 @@ ROLLUP_CHARTS = [
 ]
 
 
-def _spread(metric: str, definition: str, view: Mapping[str, Any]) -> list[Cell]:
-    """A duration key's cells: count, median and P85 in hours."""
-    spread: list[Cell] = [metric, definition, view["count"], view["median_hours"]]
-    return [*spread, view["p85_hours"], None, None, None, "hours"]
-
-
 def _tenant_rows(figures: TenantFigures) -> list[list[Cell]]:
-    """One tenant's keys: the DORA keys (under the asked definition) and its flow."""
-    dora, definition = figures.dora, str(figures.dora["definition_id"])
-    frequency, failures = dora["deployment_frequency"], dora["change_failure_rate"]
+    """One tenant's keys: the DORA keys (under the asked definition, without their band)
+    and its flow."""
     items, flow_definition = figures.flow["total"]["work_items"], str(figures.flow["definition_id"])
     rows: list[list[Cell]] = [
-        [
-            "deployment_frequency",
-            definition,
-            frequency["deployments"],
-            frequency["median_deployment_days_per_week"],
-            frequency["p85_deployment_days_per_week"],
-            frequency["deployment_days"],
-            frequency["weeks"],
-            None,
-            "deployment days per week",
-        ],
-        _spread("lead_time", definition, dora["lead_time"]),
-        [
-            "change_failure_rate",
-            definition,
-            None,
-            None,
-            None,
-            failures["numerator"],
-            failures["denominator"],
-            failures["rate"],
-            "fraction",
-        ],
-        _spread("time_to_restore", definition, dora["time_to_restore"]),
+        *(row[:-1] for row in _dora_rows(figures.dora)),
         ["work_items_done", flow_definition, items["throughput"], *[None] * 5, "items"],
         _spread("work_item_cycle_time", flow_definition, items["cycle_time"]),
     ]
