@@ -22,6 +22,7 @@ import httpx
 from sextant.cli.testing import Platform, eventually, running_platform
 from sextant.gateway.domain.routes import route_for
 from sextant.gateway.settings import GatewaySettings
+from sextant.runtime.testing.checks import check_forged_cursors_are_refused
 from sextant.runtime.testing.plugin import InternalKeys
 
 TENANT_ROLES = ("tenant_admin", "manager", "member", "partner")
@@ -245,7 +246,31 @@ async def test_no_role_of_one_tenant_reads_or_changes_the_other_tenants_objects(
             keys = (await platform.client.get("/v1/api-keys", headers=admin)).json()
             assert [k["revoked_at"] for k in keys] == [None]
 
-        # 3. Every role against its own objects (these may change them: it is their right).
+        # 3. Every paged list refuses a cursor it never gave out, naming the parameter (before
+        # step 4 may delete what the lists hang on).
+        forged_cursor_answers: list[str] = []
+        paged = [
+            (path, operation)
+            for method, path, operation in operations
+            if method == "GET"
+            and any(p["name"] == "cursor" for p in operation.get("parameters", []))
+            and all(name in worlds[a] for name in re.findall(r"\{(\w+)\}", path))
+        ]
+        assert len(paged) >= 15, [path for path, _ in paged]
+        for path, operation in paged:
+            world = worlds[a]
+            owner = ("platform_admin", None) if path == "/v1/tenants" else ("tenant_admin", a)
+            try:
+                await check_forged_cursors_are_refused(
+                    platform.client,
+                    _url(path, world),
+                    platform.headers(*owner),  # type: ignore[arg-type]
+                    params=_query(operation, world),
+                )
+            except AssertionError as refused_wrongly:
+                forged_cursor_answers.append(f"{path}: {refused_wrongly}"[:300])
+
+        # 4. Every role against its own objects (these may change them: it is their right).
         for caller in (a, b):
             for role in ("partner", "member", "manager", "tenant_admin"):
                 for method, path, operation in operations:
@@ -256,7 +281,7 @@ async def test_no_role_of_one_tenant_reads_or_changes_the_other_tenants_objects(
                     if path.startswith("/v1/tenants") and reply.is_success:
                         role_breaches.append(f"{role} {method} {path} -> {reply.status_code}")
 
-        # 4. A platform admin's token reaches no tenant's data outside /v1/tenants/{id}/…
+        # 5. A platform admin's token reaches no tenant's data outside /v1/tenants/{id}/…
         # (its audit log is the platform's own chain, not a tenant's; the sign-in
         # providers are public, asked before anyone is signed in).
         for method, path, operation in operations:
@@ -270,6 +295,7 @@ async def test_no_role_of_one_tenant_reads_or_changes_the_other_tenants_objects(
                 cross_tenant.append(breach)
 
         assert server_errors == []
+        assert forged_cursor_answers == [], "\n".join(forged_cursor_answers)
         assert cross_tenant == []
         assert leaks == []
         assert role_breaches == []

@@ -188,16 +188,19 @@ async def check_forged_cursors_are_refused(
     path: str,
     headers: Mapping[str, str],
     parameter: str = "cursor",
+    params: Mapping[str, str] | None = None,
 ) -> None:
     """``GET path`` answers every forged cursor with a 400 problem naming ``parameter``,
-    and one over the length bound with a 422 naming it."""
+    and one over the length bound with a 422 naming it; ``params`` are the list's other
+    query parameters (a scope it requires)."""
+    others = dict(params or {})
     for cursor in FORGED_CURSORS:
-        query = urlencode({parameter: cursor}, encoding="utf-8", errors="surrogateescape")
+        query = urlencode({**others, parameter: cursor}, encoding="utf-8", errors="surrogateescape")
         response = await client.get(f"{path}?{query}", headers=dict(headers))
         assert response.status_code == 400, (path, cursor, response.status_code, response.text)
         assert response.headers["content-type"] == "application/problem+json"
         assert response.json()["parameter"] == parameter, (path, cursor, response.json())
         assert parameter in response.json()["detail"]
-    too_long = await client.get(path, params={parameter: "A" * 65}, headers=dict(headers))
+    too_long = await client.get(path, params={**others, parameter: "A" * 65}, headers=dict(headers))
     assert too_long.status_code == 422, (path, too_long.text)
     assert parameter in too_long.json()["detail"]
