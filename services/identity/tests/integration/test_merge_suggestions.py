@@ -198,3 +198,14 @@ async def test_an_address_found_shared_merges_no_more_and_suggests_splitting_wha
     assert isinstance(moved, list) and len(moved) == 2
     assert kept["aliases"][0]["id"] not in moved
     assert await pending(identity) == []
+    # Confirming is one change, audited once: the confirmation, naming the split it made.
+    [audited] = await identity.events("sextant.config.changed.v1")
+    assert audited.data["action"] == "identity.merge_suggestion.confirm"
+    assert audited.data["target_id"] == split["id"]
+    assert audited.data["before"]["developer"]["alias_ids"] == sorted(
+        [kept["aliases"][0]["id"], *moved]  # type: ignore[list-item]
+    )
+    after = audited.data["after"]
+    assert after["status"] == "confirmed" and sorted(after["alias_ids"]) == sorted(moved)
+    assert after["developer"]["alias_ids"] == [kept["aliases"][0]["id"]]
+    assert sorted(after["new_developer"]["alias_ids"]) == sorted(moved)

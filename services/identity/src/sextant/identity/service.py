@@ -167,8 +167,28 @@ async def split(
     Returns (the other developer, restored)."""
     if len(set(alias_ids)) != len(alias_ids):
         raise InvalidInput("alias_ids names an alias twice")
+    await repository.lock_tenant_resolution(session, change.tenant)
+    done = await _split_out(session, change, developer_id, alias_ids)
+    await _audit(
+        session, change, "identity.split", "developer", developer_id, done.before, done.after
+    )
+    return done.other, done.restored
+
+
+@dataclass(frozen=True)
+class _Split:
+    other: UUID  # the developer the aliases went to
+    restored: bool  # revived (a merge brought exactly them), not new
+    before: dict[str, Any]  # the developer split, as the audit log records it
+    after: dict[str, Any]
+
+
+async def _split_out(
+    session: AsyncSession, change: Change, developer_id: UUID, alias_ids: list[UUID]
+) -> _Split:
+    """:func:`split` without its audit entry, so a confirmed split suggestion is audited
+    once, as the confirmation (under the tenant's resolution lock, taken by the caller)."""
     tenant = change.tenant
-    await repository.lock_tenant_resolution(session, tenant)
     developer = await live_developer(session, tenant, developer_id)
     held = set(await repository.alias_ids_of(session, tenant, developer_id))
     foreign = [a for a in alias_ids if a not in held]
@@ -236,7 +256,6 @@ async def split(
         "new_developer": await _describe(session, tenant, other_row),
         "restored": restored is not None,
     }
-    await _audit(session, change, "identity.split", "developer", developer_id, before, after)
     KNOWN.forget_after_commit(session, tenant)
     log.info(
         "developer.split",
@@ -244,7 +263,7 @@ async def split(
         aliases=len(alias_ids),
         restored=restored is not None,
     )
-    return other, restored is not None
+    return _Split(other, restored is not None, before, after)
 
 
 async def move_alias(
@@ -465,18 +484,19 @@ async def _confirm_split(session: AsyncSession, change: Change, suggestion: Sugg
             f"suggestion {suggestion.id}: its aliases were moved since; split by hand",
             alias_ids=[str(a) for a in suggestion.alias_ids],
         )
-    await split(session, change, developer, moving)
+    done = await _split_out(session, change, developer, moving)
     await repository.decide_suggestion(
         session, tenant, suggestion.id, status="confirmed", decided_by=change.actor, at=_now()
     )
+    # One audit entry: the confirmation, carrying the split it made (before and after).
     await _audit(
         session,
         change,
         "identity.merge_suggestion.confirm",
         "merge_suggestion",
         suggestion.id,
-        {"status": "pending", "developer_ids": [str(developer)]},
-        {"status": "confirmed", "alias_ids": [str(a) for a in moving]},
+        {"status": "pending", "developer_ids": [str(developer)], **done.before},
+        {"status": "confirmed", "alias_ids": [str(a) for a in moving], **done.after},
     )
     return developer
 
