@@ -183,6 +183,11 @@ async def test_an_address_found_shared_merges_no_more_and_suggests_splitting_wha
     assert split["developer_ids"] == [str(ann), str(ann)]
     assert split["evidence"][0] == f"email:{home}"  # type: ignore[index]
     assert "4 unrelated names" in split["evidence"][1]  # type: ignore[index]
+    [announced] = await identity.events("sextant.identity.merge.suggested.v1")
+    assert announced.data["suggestion_id"] == split["id"]
+    assert announced.data["kind"] == "split"
+    assert announced.data["developer_ids"] == [str(ann), str(ann)]
+    assert sorted(announced.data["alias_ids"]) == sorted(split["alias_ids"])  # type: ignore[arg-type]
     # A fifth name is kept apart too, and suggests nothing more.
     [eve] = await identity.attribute(person("Eve Moss", home))
     assert eve not in {ann, dora}

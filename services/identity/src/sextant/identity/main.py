@@ -2,7 +2,7 @@
 
 from fastapi import FastAPI
 
-from sextant.identity import api
+from sextant.identity import api, revisiting
 from sextant.identity.db import MIGRATIONS, metadata
 from sextant.identity.handlers import HANDLERS
 from sextant.runtime.app import ServiceSpec
@@ -16,6 +16,8 @@ SPEC = ServiceSpec(
     migrations_dir=MIGRATIONS,
     routers=[api.router],
     handlers=HANDLERS,
+    on_start=[revisiting.start],
+    on_stop=[revisiting.stop],
 )
 
 
