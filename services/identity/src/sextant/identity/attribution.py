@@ -300,9 +300,9 @@ KNOWN = KnownAliases()
 
 
 class Scheduled:
-    """The tenants this process has seen on the automatic revisit's schedule: a tenant is
-    put on it by its first attribution here (one statement per tenant and process), and
-    remembered once that commits."""
+    """The tenants this process has noted for the automatic revisit's schedule: a tenant
+    is noted by its first attribution here (one insert per tenant and process, which never
+    waits), and remembered once that commits."""
 
     def __init__(self) -> None:
         self._tenants: set[UUID] = set()
@@ -310,7 +310,7 @@ class Scheduled:
     async def register(self, session: AsyncSession, tenant: UUID) -> None:
         if tenant in self._tenants:
             return
-        await repository.register_for_revisits(session, tenant)
+        await repository.tenant_seen(session, tenant)
 
         def remember(_: SyncSession) -> None:
             self._tenants.add(tenant)

@@ -81,6 +81,17 @@ revisits = sa.Table(
     sa.Column("tenant_id", sa.Uuid, primary_key=True),
     sa.Column("names_then", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("revisited_at", sa.DateTime(timezone=True)),
+    info={"cross_tenant": "the revisit loop lists the tenants to look at before acting as each"},
+)
+
+# Tenants as attribution meets them, once per tenant and process: no key, so a new
+# tenant's first transactions never wait on each other's insert; the loop moves them to
+# revisits.
+tenants_seen = sa.Table(
+    "tenants_seen",
+    metadata,
+    sa.Column("tenant_id", sa.Uuid, nullable=False),
+    info={"cross_tenant": "the revisit loop moves every tenant noted to its schedule"},
 )
 
 # The tenant's name population (domain/evidence.py): each distinct full name and each

@@ -28,6 +28,7 @@ from sextant.identity.db import (
     separations,
     team_memberships,
     teams,
+    tenants_seen,
     user_links,
 )
 from sextant.identity.domain.evidence import NamePopulation
@@ -966,13 +967,27 @@ async def aliases_at_address(
 # the revisit's schedule ----------------------------------------------------------------
 
 
+async def tenant_seen(session: AsyncSession, tenant_id: UUID) -> None:
+    """Note the tenant for the automatic revisit's schedule: a plain insert that never
+    waits (:func:`revisit_schedule` moves it to the schedule)."""
+    await session.execute(tenants_seen.insert().values(tenant_id=tenant_id))
+
+
 async def register_for_revisits(session: AsyncSession, tenant_id: UUID) -> None:
     """Put the tenant on the automatic revisit's schedule (nothing when it is on it)."""
     await session.execute(insert(revisits).values(tenant_id=tenant_id).on_conflict_do_nothing())
 
 
 async def revisit_schedule(session: AsyncSession) -> list[UUID]:
-    """Every tenant on the schedule (read across tenants: the table has no RLS)."""
+    """Every tenant on the schedule, the tenants seen since the last look moved onto it
+    (read across tenants: neither table has RLS)."""
+    await session.execute(
+        sa.text(
+            f"WITH moved AS (DELETE FROM {SCHEMA}.tenants_seen RETURNING tenant_id) "  # noqa: S608 (schema: a constant identifier)
+            f"INSERT INTO {SCHEMA}.revisits (tenant_id) SELECT DISTINCT tenant_id FROM moved "
+            "ON CONFLICT DO NOTHING"
+        )
+    )
     rows = await session.execute(sa.select(revisits.c.tenant_id).order_by(revisits.c.tenant_id))
     return list(rows.scalars())
 

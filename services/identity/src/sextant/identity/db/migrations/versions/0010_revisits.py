@@ -27,6 +27,10 @@ def upgrade() -> None:
         sa.Column("revisited_at", sa.DateTime(timezone=True)),
         schema=schema,
     )
+    # Tenants as attribution meets them (once per tenant and process): a plain insert,
+    # no key, so two first transactions of a new tenant never wait on each other; the loop
+    # moves them to revisits.
+    op.create_table("tenants_seen", sa.Column("tenant_id", sa.Uuid, nullable=False), schema=schema)
     # Every tenant from before is due its first revisit once it has enough names: its
     # first links were judged against the few names it had then.
     op.execute(
@@ -38,4 +42,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     schema = context.config.attributes["schema"]
+    op.drop_table("tenants_seen", schema=schema)
     op.drop_table("revisits", schema=schema)
