@@ -34,6 +34,7 @@ async def test_a_rejected_pair_is_never_suggested_or_merged_again(identity: Iden
     assert any("others expected to carry the name" in e for e in evidence[1:])
     [announced] = await identity.events("sextant.identity.merge.suggested.v1")
     assert announced.data["suggestion_id"] == suggestion["id"]
+    assert (announced.data["kind"], announced.data["alias_ids"]) == ("merge", [])
 
     reject = f"/v1/developers/merge-suggestions/{suggestion['id']}/reject"
     assert_problem(await identity.client.post(reject, headers=identity.member), 403)

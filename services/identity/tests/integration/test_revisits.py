@@ -7,10 +7,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
+import asyncpg
 import pytest
 from sqlalchemy.engine import make_url
 
 from sextant.contracts import Envelope, uuid7
+from sextant.identity.revisiting import revisit_grown
 from sextant.identity.main import SPEC
 from sextant.runtime.testing.apps import running_service, service_settings
 from sextant.runtime.testing.plugin import InternalKeys
@@ -100,3 +102,24 @@ async def test_the_loop_suggests_splitting_an_early_name_link_once_the_names_hav
     assert audited[1].data["after"]["trigger"] == "names grew from 302 to 612"
     assert await pending(identity) == []
     assert len(await identity.aliases(early[0])) == 2
+
+
+async def test_a_tenant_being_revisited_elsewhere_is_skipped_not_revisited_twice(
+    identity: Identity,
+) -> None:
+    await identity.attribute(*(person(f"Pq{i}x Rs{i}y", f"p{i}@p{i}.test") for i in range(100)))
+    other = await asyncpg.connect(identity.dsn)  # another replica, revisiting this tenant
+    try:
+        await other.execute(
+            "INSERT INTO identity.revisits (tenant_id) VALUES ($1) ON CONFLICT DO NOTHING",
+            identity.tenant,
+        )
+        async with other.transaction():
+            await other.execute(
+                "SELECT 1 FROM identity.revisits WHERE tenant_id = $1 FOR UPDATE", identity.tenant
+            )
+            assert identity.tenant not in await revisit_grown(identity.state)
+        assert identity.tenant in await revisit_grown(identity.state)
+        assert identity.tenant not in await revisit_grown(identity.state)  # done
+    finally:
+        await other.close()
