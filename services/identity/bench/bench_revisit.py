@@ -3,12 +3,13 @@
     .venv/bin/python services/identity/bench/bench_revisit.py [--people 3000] [--runs 3]
 
 The tenant: ``--people`` developers, each seen under one name at two addresses (so the
-second alias was placed by a name link), a tenth of them with common names (140 names of
-20 given names and 7 surnames, two people each: merges early, suggestions later) and the rest with coined
-ones. Each run revisits the whole tenant (``service.revisit``, as the route and the
-background loop do) in a transaction that is rolled back, so every run does the same
-work. The baseline, in the same run: the reads the revisit made before it was set-based,
-one query pair per developer (``repository.aliases_of`` for each developer it looks at).
+second alias was placed by a name link); a tenth of them with common names (140 names of
+20 given names and 7 surnames, two people each: merges early, suggestions later), the
+rest with a coined name beside a common given name or surname. Each run revisits the
+whole tenant (``service.revisit``, as the route and the background loop do) in a
+transaction that is rolled back, so every run does the same work. The baseline, in the
+same run: the reads the revisit made before it was set-based, one query pair per developer
+(``repository.aliases_of`` for each developer it looks at).
 """
 
 from __future__ import annotations
@@ -47,8 +48,10 @@ class _Undo(Exception):
 def name_of(n: int) -> str:
     if n % 10 == 0:  # a common name
         return f"Given{(n // 10) % 20} Sur{(n // 10) % 7}"  # 140 names, two people each
-    coined = "".join(SYLLABLES[(n // 10**i) % 10] for i in range(4))
-    return f"{coined.capitalize()} {coined[::-1].capitalize()}x"
+    coined = "".join(SYLLABLES[(n // 10**i) % 10] for i in range(4)).capitalize()
+    # The others carry a common given name or surname with a coined one, so the common
+    # names' words are shared by many names, as in a real tenant.
+    return f"Given{n % 20} {coined}" if n % 2 else f"{coined} Sur{n % 7}"
 
 
 def push(actors: list[Actor], n: int) -> Envelope:
