@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from sextant.contracts import Envelope, uuid7
-from sextant.identity.revisiting import revisit_grown
 from sextant.identity.main import SPEC
+from sextant.identity.revisiting import revisit_grown
 from sextant.runtime.testing.apps import running_service, service_settings
 from sextant.runtime.testing.plugin import InternalKeys
 
