@@ -34,6 +34,7 @@ async def test_a_rejected_pair_is_never_suggested_or_merged_again(identity: Iden
     assert any("others expected to carry the name" in e for e in evidence[1:])
     [announced] = await identity.events("sextant.identity.merge.suggested.v1")
     assert announced.data["suggestion_id"] == suggestion["id"]
+    assert (announced.data["kind"], announced.data["alias_ids"]) == ("merge", [])
 
     reject = f"/v1/developers/merge-suggestions/{suggestion['id']}/reject"
     assert_problem(await identity.client.post(reject, headers=identity.member), 403)
@@ -183,6 +184,11 @@ async def test_an_address_found_shared_merges_no_more_and_suggests_splitting_wha
     assert split["developer_ids"] == [str(ann), str(ann)]
     assert split["evidence"][0] == f"email:{home}"  # type: ignore[index]
     assert "4 unrelated names" in split["evidence"][1]  # type: ignore[index]
+    [announced] = await identity.events("sextant.identity.merge.suggested.v1")
+    assert announced.data["suggestion_id"] == split["id"]
+    assert announced.data["kind"] == "split"
+    assert announced.data["developer_ids"] == [str(ann), str(ann)]
+    assert sorted(announced.data["alias_ids"]) == sorted(split["alias_ids"])  # type: ignore[arg-type]
     # A fifth name is kept apart too, and suggests nothing more.
     [eve] = await identity.attribute(person("Eve Moss", home))
     assert eve not in {ann, dora}
@@ -198,3 +204,14 @@ async def test_an_address_found_shared_merges_no_more_and_suggests_splitting_wha
     assert isinstance(moved, list) and len(moved) == 2
     assert kept["aliases"][0]["id"] not in moved
     assert await pending(identity) == []
+    # Confirming is one change, audited once: the confirmation, naming the split it made.
+    [audited] = await identity.events("sextant.config.changed.v1")
+    assert audited.data["action"] == "identity.merge_suggestion.confirm"
+    assert audited.data["target_id"] == split["id"]
+    assert audited.data["before"]["developer"]["alias_ids"] == sorted(
+        [kept["aliases"][0]["id"], *moved]  # type: ignore[list-item]
+    )
+    after = audited.data["after"]
+    assert after["status"] == "confirmed" and sorted(after["alias_ids"]) == sorted(moved)
+    assert after["developer"]["alias_ids"] == [kept["aliases"][0]["id"]]
+    assert sorted(after["new_developer"]["alias_ids"]) == sorted(moved)

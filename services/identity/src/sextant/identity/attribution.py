@@ -133,6 +133,7 @@ async def attribute_many(
     counting: set[str] = set()  # the population entries to count, once, at the end
     attributed: list[ActivityAttributed] = []
     last = len(envelopes) - 1
+    await SCHEDULED.register(session, envelopes[0].tenantid)
     if last > 0:
         await _lock_batch_keys(session, envelopes)
     alias_ids = await _alias_ids(session, envelopes)
@@ -296,6 +297,28 @@ class KnownAliases:
 
 
 KNOWN = KnownAliases()
+
+
+class Scheduled:
+    """The tenants this process has noted for the automatic revisit's schedule: a tenant
+    is noted by its first attribution here (one insert per tenant and process, which never
+    waits), and remembered once that commits."""
+
+    def __init__(self) -> None:
+        self._tenants: set[UUID] = set()
+
+    async def register(self, session: AsyncSession, tenant: UUID) -> None:
+        if tenant in self._tenants:
+            return
+        await repository.tenant_seen(session, tenant)
+
+        def remember(_: SyncSession) -> None:
+            self._tenants.add(tenant)
+
+        sa.event.listen(session.sync_session, "after_commit", remember, once=True)
+
+
+SCHEDULED = Scheduled()
 
 
 class AliasIds:
@@ -520,22 +543,20 @@ class Placing:
         at = [(a.alias_id, a.developer_id, normalize_name(a.display_name)) for a in seen]
         now = datetime.now(UTC)
         for split in splits_at_shared_address(address.removeprefix("bot|"), at, names):
-            await repository.add_suggestion(
-                self.session,
-                self.tenant,
-                SuggestionRow(
-                    id=uuid7(),
-                    developer_a=split.developer_id,
-                    developer_b=split.developer_id,
-                    rule=SHARED_ADDRESS_RULE,
-                    score=0.0,
-                    evidence=list(split.evidence),
-                    status="pending",
-                    created_at=now,
-                    kind="split",
-                    alias_ids=split.alias_ids,
-                ),
+            row = SuggestionRow(
+                id=uuid7(),
+                developer_a=split.developer_id,
+                developer_b=split.developer_id,
+                rule=SHARED_ADDRESS_RULE,
+                score=0.0,
+                evidence=list(split.evidence),
+                status="pending",
+                created_at=now,
+                kind="split",
+                alias_ids=split.alias_ids,
             )
+            await repository.add_suggestion(self.session, self.tenant, row)
+            self.stage(announcement(row), f"developer:{split.developer_id}")
 
     async def holders(self, print_: str, facts: AliasFacts, keys: list[Key]) -> list[Holder]:
         """The holders of the alias's keys, with the population its name links need (the
@@ -737,10 +758,18 @@ async def suggest(
         created_at=now,
     )
     await repository.add_suggestion(session, tenant, row)
+    return announcement(row)
+
+
+def announcement(row: SuggestionRow) -> MergeSuggested:
+    """A stored suggestion as the bus announces it: a split names its developer twice and
+    the aliases it would move out."""
     return MergeSuggested(
         suggestion_id=row.id,
         developer_ids=[row.developer_a, row.developer_b],
         rule=row.rule,
         score=row.score,
         evidence=row.evidence,
+        kind="split" if row.kind == "split" else "merge",
+        alias_ids=list(row.alias_ids),
     )

@@ -2,7 +2,7 @@
 
 from fastapi import FastAPI
 
-from sextant.identity import api, retention
+from sextant.identity import api, retention, revisiting
 from sextant.identity.db import MIGRATIONS, metadata
 from sextant.identity.handlers import HANDLERS
 from sextant.runtime.app import ServiceSpec
@@ -17,6 +17,8 @@ SPEC = ServiceSpec(
     migrations_dir=MIGRATIONS,
     routers=[api.router],
     handlers=with_purge(HANDLERS, retention.PURGER),
+    on_start=[revisiting.start],
+    on_stop=[revisiting.stop],
 )
 
 

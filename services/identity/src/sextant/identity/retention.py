@@ -1,9 +1,9 @@
 """Identity's rows for the purge of a soft-deleted tenant: every table is declared, of no
 retention class (identity's events are what projections are rebuilt from: never purged on
 a hot period), so a tenant's scope purge deletes its developers, aliases and their match
-keys, the name population, merges, separations, suggestions, teams, memberships and user
-links. Nothing here has a workspace: a workspace's purge keeps identity's rows (developers
-are the tenant's, across workspaces)."""
+keys, the name population, merges, separations, suggestions, teams, memberships, user
+links and its place on the revisit schedule. Nothing here has a workspace: a workspace's
+purge keeps identity's rows (developers are the tenant's, across workspaces)."""
 
 from sextant.identity.db import (
     address_names,
@@ -14,9 +14,11 @@ from sextant.identity.db import (
     merges,
     name_tokens,
     names_seen,
+    revisits,
     separations,
     team_memberships,
     teams,
+    tenants_seen,
     user_links,
 )
 from sextant.identity.handlers import OUTBOX
@@ -45,5 +47,7 @@ PURGER = Purger(
         PurgeTable(teams, None, time_column="created_at"),
         PurgeTable(team_memberships, None, time_column="created_at", developer_column=DEV),
         PurgeTable(user_links, None, time_column="linked_at", developer_column=DEV),
+        PurgeTable(revisits, None),  # the revisit schedule (no RLS: filtered by tenant here)
+        PurgeTable(tenants_seen, None),
     ],
 )

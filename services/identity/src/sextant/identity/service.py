@@ -12,6 +12,7 @@ audit log.
 from __future__ import annotations
 
 import dataclasses
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -34,7 +35,7 @@ from sextant.contracts.events.platform import (
     TeamDeleted,
     TeamMembershipChanged,
 )
-from sextant.identity.attribution import KNOWN, population_tokens
+from sextant.identity.attribution import KNOWN, announcement, population_tokens
 from sextant.identity.db import repository
 from sextant.identity.db.repository import (
     AliasRow,
@@ -167,8 +168,28 @@ async def split(
     Returns (the other developer, restored)."""
     if len(set(alias_ids)) != len(alias_ids):
         raise InvalidInput("alias_ids names an alias twice")
+    await repository.lock_tenant_resolution(session, change.tenant)
+    done = await _split_out(session, change, developer_id, alias_ids)
+    await _audit(
+        session, change, "identity.split", "developer", developer_id, done.before, done.after
+    )
+    return done.other, done.restored
+
+
+@dataclass(frozen=True)
+class _Split:
+    other: UUID  # the developer the aliases went to
+    restored: bool  # revived (a merge brought exactly them), not new
+    before: dict[str, Any]  # the developer split, as the audit log records it
+    after: dict[str, Any]
+
+
+async def _split_out(
+    session: AsyncSession, change: Change, developer_id: UUID, alias_ids: list[UUID]
+) -> _Split:
+    """:func:`split` without its audit entry, so a confirmed split suggestion is audited
+    once, as the confirmation (under the tenant's resolution lock, taken by the caller)."""
     tenant = change.tenant
-    await repository.lock_tenant_resolution(session, tenant)
     developer = await live_developer(session, tenant, developer_id)
     held = set(await repository.alias_ids_of(session, tenant, developer_id))
     foreign = [a for a in alias_ids if a not in held]
@@ -236,7 +257,6 @@ async def split(
         "new_developer": await _describe(session, tenant, other_row),
         "restored": restored is not None,
     }
-    await _audit(session, change, "identity.split", "developer", developer_id, before, after)
     KNOWN.forget_after_commit(session, tenant)
     log.info(
         "developer.split",
@@ -244,7 +264,7 @@ async def split(
         aliases=len(alias_ids),
         restored=restored is not None,
     )
-    return other, restored is not None
+    return _Split(other, restored is not None, before, after)
 
 
 async def move_alias(
@@ -465,18 +485,19 @@ async def _confirm_split(session: AsyncSession, change: Change, suggestion: Sugg
             f"suggestion {suggestion.id}: its aliases were moved since; split by hand",
             alias_ids=[str(a) for a in suggestion.alias_ids],
         )
-    await split(session, change, developer, moving)
+    done = await _split_out(session, change, developer, moving)
     await repository.decide_suggestion(
         session, tenant, suggestion.id, status="confirmed", decided_by=change.actor, at=_now()
     )
+    # One audit entry: the confirmation, carrying the split it made (before and after).
     await _audit(
         session,
         change,
         "identity.merge_suggestion.confirm",
         "merge_suggestion",
         suggestion.id,
-        {"status": "pending", "developer_ids": [str(developer)]},
-        {"status": "confirmed", "alias_ids": [str(a) for a in moving]},
+        {"status": "pending", "developer_ids": [str(developer)], **done.before},
+        {"status": "confirmed", "alias_ids": [str(a) for a in moving], **done.after},
     )
     return developer
 
@@ -492,45 +513,45 @@ RESCORED_RULE = "name link re-scored against the tenant's names now: split?"
 class Revisit:
     rescored: int  # pending merge suggestions given today's score and evidence
     suggested: int  # new suggestions to split an alias a name link placed
+    names: int  # the tenant's distinct names the links were weighed against
 
 
-async def revisit(session: AsyncSession, change: Change) -> Revisit:
+async def revisit(session: AsyncSession, change: Change, trigger: str = "asked") -> Revisit:
     """Weigh again, against the tenant's name population as it is now, the name links
     decided when it was smaller (its first names were judged "among 0 names"): every
     alias a name link placed, and every pending merge suggestion. A placed alias whose
-    link now scores below the auto-merge threshold gets a suggestion to split it out; a
-    pending suggestion gets today's score and evidence. Nothing is merged or split: a
-    person decides (locked developers included)."""
+    link now scores below the auto-merge threshold gets a suggestion to split it out,
+    announced as a ``MergeSuggested`` of kind "split"; a pending suggestion gets today's
+    score and evidence. Nothing is merged or split: a person decides (locked developers
+    included). Set-based: a few statements for the whole tenant, whatever its size.
+    ``trigger`` says in the audit entry why it ran (asked, or the names' growth)."""
     tenant = change.tenant
+    await repository.hold_revisit(session, tenant, wait=True)  # one at a time, first
     await repository.lock_tenant_resolution(session, tenant)
-    placed = await repository.aliases_placed_by_name(session, tenant)
     suggestions = await repository.list_suggestions(session, tenant, None, 100_000)
     # An alias already asked about is not asked again: pending, split, or kept together
     # by a person (a rejected split is never suggested again).
     splitting = {a for s in suggestions if s.kind == "split" for a in s.alias_ids}
     merging = [s for s in suggestions if s.kind == "merge" and s.status == "pending"]
-    developers = {a.developer_id for a in placed} | {
-        d for s in merging for d in (s.developer_a, s.developer_b)
-    }
-    live = await repository.live_ids(session, tenant, sorted(developers))
-    held = {
-        d: [_actor(a) for a in await repository.aliases_of(session, tenant, d)]
-        for d in sorted(set(live.values()) | developers)
-    }
+    live = await repository.live_ids(
+        session, tenant, sorted({d for s in merging for d in (s.developer_a, s.developer_b)})
+    )
+    found = await repository.aliases_to_revisit(session, tenant, sorted(set(live.values())))
+    held: dict[UUID, list[Actor]] = defaultdict(list)
+    for alias in found:
+        held[alias.developer_id].append(_actor(alias))
     population = await _population_of(session, tenant, [a for v in held.values() for a in v])
     now = _now()
-    suggested = 0
-    for alias in placed:
-        if alias.id in splitting:
+    splits: list[SuggestionRow] = []
+    for alias in found:
+        if alias.placed_score is None or alias.placed_score >= 1.0 or alias.id in splitting:
             continue
         mine = _actor(alias)
         others = [a for a in held[alias.developer_id] if a != mine]
         link = best_name_link(mine, others, population)
         if link is None or link.score >= AUTO_MERGE_SCORE:
             continue
-        await repository.add_suggestion(
-            session,
-            tenant,
+        splits.append(
             SuggestionRow(
                 id=uuid7(),
                 developer_a=alias.developer_id,
@@ -542,22 +563,51 @@ async def revisit(session: AsyncSession, change: Change) -> Revisit:
                 created_at=now,
                 kind="split",
                 alias_ids=(alias.id,),
-            ),
+            )
         )
-        suggested += 1
+    rescored: list[tuple[UUID, float, list[str]]] = []
     for suggestion in merging:
         a = live.get(suggestion.developer_a, suggestion.developer_a)
         b = live.get(suggestion.developer_b, suggestion.developer_b)
         links = [best_name_link(x, held[b], population) for x in held[a]] if a != b else []
         best = max((k for k in links if k is not None), key=lambda k: k.score, default=None)
         if best is not None:
-            evidence = [best.value, *best.evidence]
-            await repository.rescore_suggestion(
-                session, tenant, suggestion.id, best.score, evidence
-            )
-    done = Revisit(rescored=len(merging), suggested=suggested)
-    await _audit(
-        session, change, "identity.revisit", "tenant", tenant, None, dataclasses.asdict(done)
+            rescored.append((suggestion.id, best.score, [best.value, *best.evidence]))
+    await repository.add_suggestions(session, tenant, splits)
+    await repository.rescore_suggestions(session, tenant, rescored)
+    await repository.revisited(session, tenant, population.names, now)
+    done = Revisit(rescored=len(merging), suggested=len(splits), names=population.names)
+    request_id = structlog.contextvars.get_contextvars().get("request_id")
+    await change.outbox.add_all(
+        session,
+        [
+            *(
+                change.outbox.stage(
+                    announcement(row), tenant_id=tenant, entity=f"developer:{row.developer_a}"
+                )
+                for row in splits
+            ),
+            change.outbox.stage(
+                _audited(
+                    change,
+                    "identity.revisit",
+                    "tenant",
+                    tenant,
+                    None,
+                    {**dataclasses.asdict(done), "trigger": trigger},
+                    request_id,
+                ),
+                tenant_id=tenant,
+                entity=f"tenant:{tenant}",
+            ),
+        ],
+    )
+    log.info(
+        "identity.revisited",
+        suggested=done.suggested,
+        rescored=done.rescored,
+        names=done.names,
+        trigger=trigger,
     )
     return done
 
@@ -765,7 +815,22 @@ async def _audit(
 ) -> None:
     """Stage the change for the gateway's hash-chained audit log (topic sextant.config)."""
     request_id = structlog.contextvars.get_contextvars().get("request_id")
-    audited = ConfigChanged(
+    audited = _audited(change, action, target_type, target_id, before, after, request_id)
+    await change.outbox.add(
+        session, audited, tenant_id=change.tenant, entity=f"{target_type}:{target_id}"
+    )
+
+
+def _audited(
+    change: Change,
+    action: str,
+    target_type: str,
+    target_id: UUID,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+    request_id: str | None,
+) -> ConfigChanged:
+    return ConfigChanged(
         actor=change.actor,
         action=action,
         target_type=target_type,
@@ -773,9 +838,6 @@ async def _audit(
         before=before,
         after=after,
         request_id=request_id,
-    )
-    await change.outbox.add(
-        session, audited, tenant_id=change.tenant, entity=f"{target_type}:{target_id}"
     )
 
 

@@ -97,11 +97,26 @@ class DeveloperLockChanged(EventModel):
 
 @event_type("sextant.identity.merge.suggested.v1", topic=IDENTITY)
 class MergeSuggested(EventModel):
+    """A suggestion for a person to decide: merge two developers, or (``kind`` "split")
+    move ``alias_ids`` out of the developer named twice in ``developer_ids``: a name link
+    that no longer holds against the tenant's names now, or an address found shared.
+
+    ``kind`` and ``alias_ids`` were added later, optional, so a reader of the first
+    schema still reads every merge suggestion as before."""
+
     suggestion_id: UUID
     developer_ids: list[UUID] = Field(min_length=2)
     rule: str
     score: float = Field(ge=0, le=1)
     evidence: list[str] = Field(default_factory=list)
+    kind: Literal["merge", "split"] = Field(
+        default="merge",
+        description="merge: the two developers are likely one person; split: the aliases "
+        "named in alias_ids are likely someone else than the developer holding them",
+    )
+    alias_ids: list[UUID] = Field(
+        default_factory=list, description="the aliases a split suggestion would move out"
+    )
 
 
 @event_type("sextant.identity.team.created.v1", topic=IDENTITY)

@@ -72,6 +72,28 @@ address_names = sa.Table(
     sa.Column("name", sa.Text, primary_key=True),
 )
 
+# When each tenant's name links were last revisited, and its distinct names then: the
+# background loop (revisiting.py) revisits a tenant once they have grown enough. Read
+# across tenants, so no row-level security (a tenant id and counts, nothing personal).
+revisits = sa.Table(
+    "revisits",
+    metadata,
+    sa.Column("tenant_id", sa.Uuid, primary_key=True),
+    sa.Column("names_then", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("revisited_at", sa.DateTime(timezone=True)),
+    info={"cross_tenant": "the revisit loop lists the tenants to look at before acting as each"},
+)
+
+# Tenants as attribution meets them, once per tenant and process: no key, so a new
+# tenant's first transactions never wait on each other's insert; the loop moves them to
+# revisits.
+tenants_seen = sa.Table(
+    "tenants_seen",
+    metadata,
+    sa.Column("tenant_id", sa.Uuid, nullable=False),
+    info={"cross_tenant": "the revisit loop moves every tenant noted to its schedule"},
+)
+
 # The tenant's name population (domain/evidence.py): each distinct full name and each
 # distinct (domain, name) seen once; per token the number of distinct names carrying it,
 # "#<shard>" counting all names, "@<domain>" the names seen at a domain, "@#<shard>" all

@@ -3,6 +3,7 @@ functions the API reaches filter by tenant as well. Nothing here commits."""
 
 from __future__ import annotations
 
+import json
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -23,9 +24,11 @@ from sextant.identity.db import (
     developers,
     merge_suggestions,
     merges,
+    revisits,
     separations,
     team_memberships,
     teams,
+    tenants_seen,
     user_links,
 )
 from sextant.identity.domain.evidence import NamePopulation
@@ -851,6 +854,26 @@ async def aliases_placed_by_name(session: AsyncSession, tenant_id: UUID) -> list
     )
 
 
+async def aliases_to_revisit(
+    session: AsyncSession, tenant_id: UUID, developer_ids: Sequence[UUID]
+) -> list[AliasRow]:
+    """In one statement, oldest first and without their keys: every alias of a developer
+    holding an alias a name link placed (scored below an identifier's 1.0), and of
+    ``developer_ids``. A revisit weighs each placed alias against its developer's others."""
+    placing = sa.select(aliases.c.developer_id).where(
+        aliases.c.tenant_id == tenant_id, aliases.c.placed_score < 1.0
+    )
+    rows = await session.execute(
+        sa.select(aliases)
+        .where(
+            aliases.c.tenant_id == tenant_id,
+            sa.or_(aliases.c.developer_id.in_(placing), aliases.c.developer_id.in_(developer_ids)),
+        )
+        .order_by(aliases.c.first_seen_at, aliases.c.id)
+    )
+    return [_alias(r, []) for r in rows.mappings()]
+
+
 async def _aliases_where(
     session: AsyncSession, tenant_id: UUID, *where: sa.ColumnElement[bool]
 ) -> list[AliasRow]:
@@ -941,6 +964,61 @@ async def aliases_at_address(
     return [AddressAlias(r["id"], r["developer_id"], r["locked"], r["display_name"]) for r in rows]
 
 
+# the revisit's schedule ----------------------------------------------------------------
+
+
+async def tenant_seen(session: AsyncSession, tenant_id: UUID) -> None:
+    """Note the tenant for the automatic revisit's schedule: a plain insert that never
+    waits (:func:`revisit_schedule` moves it to the schedule)."""
+    await session.execute(tenants_seen.insert().values(tenant_id=tenant_id))
+
+
+async def register_for_revisits(session: AsyncSession, tenant_id: UUID) -> None:
+    """Put the tenant on the automatic revisit's schedule (nothing when it is on it)."""
+    await session.execute(insert(revisits).values(tenant_id=tenant_id).on_conflict_do_nothing())
+
+
+async def revisit_schedule(session: AsyncSession) -> list[UUID]:
+    """Every tenant on the schedule, the tenants seen since the last look moved onto it
+    (read across tenants: neither table has RLS)."""
+    await session.execute(
+        sa.text(
+            f"WITH moved AS (DELETE FROM {SCHEMA}.tenants_seen RETURNING tenant_id) "  # noqa: S608 (schema: a constant identifier)
+            f"INSERT INTO {SCHEMA}.revisits (tenant_id) SELECT DISTINCT tenant_id FROM moved "
+            "ON CONFLICT DO NOTHING"
+        )
+    )
+    rows = await session.execute(sa.select(revisits.c.tenant_id).order_by(revisits.c.tenant_id))
+    return list(rows.scalars())
+
+
+async def hold_revisit(session: AsyncSession, tenant_id: UUID, *, wait: bool) -> int | None:
+    """Hold the tenant's schedule row until this transaction ends, so one revisit of a
+    tenant runs at a time over every replica (the row lock is the lease: it ends with the
+    transaction, even one whose replica died). The names counted at its last revisit; None
+    when another transaction holds it and ``wait`` is False. Taken before the tenant's
+    resolution lock, always."""
+    await register_for_revisits(session, tenant_id)
+    query = sa.select(revisits.c.names_then).where(revisits.c.tenant_id == tenant_id)
+    query = query.with_for_update() if wait else query.with_for_update(skip_locked=True)
+    names: int | None = (await session.execute(query)).scalar()
+    return names
+
+
+async def revisited(session: AsyncSession, tenant_id: UUID, names: int, at: datetime) -> None:
+    """Record a revisit: the names it weighed the links against (the next one's baseline)."""
+    await session.execute(
+        revisits.update()
+        .where(revisits.c.tenant_id == tenant_id)
+        .values(names_then=names, revisited_at=at)
+    )
+
+
+async def names_counted(session: AsyncSession, tenant_id: UUID) -> int:
+    """The tenant's distinct names (the population total, summed over its shards)."""
+    return population_of(await name_counts(session, tenant_id, TOTAL_SHARDS)).names
+
+
 # merge suggestions ---------------------------------------------------------------------
 
 
@@ -959,6 +1037,33 @@ async def add_suggestion(session: AsyncSession, tenant_id: UUID, row: Suggestion
             kind=row.kind,
             alias_ids=list(row.alias_ids),
         )
+    )
+
+
+async def add_suggestions(
+    session: AsyncSession, tenant_id: UUID, rows: Sequence[SuggestionRow]
+) -> None:
+    """Store suggestions in one statement (a revisit's)."""
+    if not rows:
+        return
+    await session.execute(
+        merge_suggestions.insert(),
+        [
+            {
+                "tenant_id": tenant_id,
+                "id": r.id,
+                "developer_a": r.developer_a,
+                "developer_b": r.developer_b,
+                "rule": r.rule,
+                "score": r.score,
+                "evidence": r.evidence,
+                "status": r.status,
+                "created_at": r.created_at,
+                "kind": r.kind,
+                "alias_ids": list(r.alias_ids),
+            }
+            for r in rows
+        ],
     )
 
 
@@ -1001,13 +1106,25 @@ async def get_suggestion(
     return _suggestion(row) if row else None
 
 
-async def rescore_suggestion(
-    session: AsyncSession, tenant_id: UUID, suggestion_id: UUID, score: float, evidence: list[str]
+async def rescore_suggestions(
+    session: AsyncSession, tenant_id: UUID, scores: Sequence[tuple[UUID, float, list[str]]]
 ) -> None:
+    """Give suggestions (id, score, evidence) today's score and evidence, in one statement."""
+    if not scores:
+        return
     await session.execute(
-        merge_suggestions.update()
-        .where(merge_suggestions.c.tenant_id == tenant_id, merge_suggestions.c.id == suggestion_id)
-        .values(score=score, evidence=evidence)
+        sa.text(
+            f"UPDATE {SCHEMA}.merge_suggestions AS s SET score = u.score, evidence = CAST(u.evidence AS jsonb) "  # noqa: S608 (schema: a constant identifier)
+            "FROM unnest(CAST(:ids AS uuid[]), CAST(:scores AS float8[]), "
+            "CAST(:evidence AS text[])) AS u(id, score, evidence) "
+            "WHERE s.tenant_id = :tenant AND s.id = u.id"
+        ),
+        {
+            "tenant": tenant_id,
+            "ids": [i for i, _, _ in scores],
+            "scores": [score for _, score, _ in scores],
+            "evidence": [json.dumps(e) for _, _, e in scores],
+        },
     )
 
 
