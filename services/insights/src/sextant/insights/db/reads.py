@@ -426,11 +426,18 @@ def _opened_select(
     )
 
 
-def _incident(row: Any) -> tuple[UUID, dora.Incident]:
-    """An incident with its workspace, of the service of the deployment its tool blamed
-    when there is one, else its own."""
-    service = dora.service_key(row.workspace_id, row.blamed_repository or row.service, row.id)
-    return row.workspace_id, dora.Incident(row.id, service, row.opened_at, row.resolved_at)
+def _incident(
+    incident_id: UUID,
+    workspace: UUID,
+    service: str | None,
+    opened_at: datetime,
+    resolved_at: datetime | None,
+    blamed_repository: str | None,
+) -> tuple[UUID, dora.Incident]:
+    """An incident (a row of :func:`_opened_select`, in its order) with its workspace, of
+    the service of the deployment its tool blamed when there is one, else its own."""
+    key = dora.service_key(workspace, blamed_repository or service, incident_id)
+    return workspace, dora.Incident(incident_id, key, opened_at, resolved_at)
 
 
 async def _opened(
@@ -444,7 +451,7 @@ async def _opened(
     rows = await session.execute(
         _opened_select(tenant, workspaces, since, until).order_by(incidents.c.id)
     )
-    return [_incident(r) for r in rows]
+    return [_incident(*r) for r in rows]
 
 
 async def dora_inputs(
@@ -608,12 +615,13 @@ async def _opened_and_attributed(
     )
     listed: list[tuple[UUID, dora.Incident]] = []
     candidates: dict[UUID, list[dora.Deployment]] = defaultdict(list)
-    for r in rows:
-        if not listed or listed[-1][1].id != r.id:
-            listed.append(_incident(r))
-        if r.deployment_id is not None:
-            service = dora.service_key(r.workspace_id, r.repository, r.deployment_id)
-            candidates[r.id].append(dora.Deployment(r.deployment_id, service, r.succeeded_at))
+    for *incident, deployment_id, repository, succeeded_at in rows:
+        incident_id, workspace = incident[0], incident[1]
+        if not listed or listed[-1][1].id != incident_id:
+            listed.append(_incident(*incident))
+        if deployment_id is not None:
+            service = dora.service_key(workspace, repository, deployment_id)
+            candidates[incident_id].append(dora.Deployment(deployment_id, service, succeeded_at))
     return listed, dora.latest_of_service([i for _, i in listed], candidates)
 
 
