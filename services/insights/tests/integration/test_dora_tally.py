@@ -2,7 +2,10 @@
 every record (reads.dora_inputs + dora.compute), on random histories: two repositories of
 one service (``org/api`` and ``fork/api``), a nameless repository, incidents named by service
 or by the SHA they blame, failed and staging deployments, bots' changes, microsecond times,
-ranges that start mid-day and cut a week or a month short, windows from zero to nine days."""
+ranges that start mid-day and cut a week or a month short, windows from zero to nine days;
+then some changes relinked as the linkage would after a late deployment (shipped later, or
+no longer shipped) or their first commit moved by a commit list arriving late, so the lead
+time PostgreSQL keeps on each row (``lead_seconds``) is checked after updates too."""
 
 from __future__ import annotations
 
@@ -82,6 +85,18 @@ change_rows = st.lists(
         }
     ),
     max_size=20,
+)
+# A later write to a change already stored: relinked to a deployment at another moment (None:
+# nothing ships it now) and its first commit so many hours before it opened (None: unknown).
+moves = st.lists(
+    st.fixed_dictionaries(
+        {
+            "change": st.integers(0, 19),
+            "deployed_at": st.none() | moments,
+            "first_commit_hours": st.none() | st.integers(0, 300),
+        }
+    ),
+    max_size=6,
 )
 incident_rows = st.lists(
     st.fixed_dictionaries(
@@ -190,6 +205,7 @@ def history(
     deployed=deployment_rows,
     changed=change_rows,
     opened=incident_rows,
+    moved=moves,
     since_seconds=st.integers(0, SPAN_SECONDS // 2),
     days=st.sampled_from([1, 6, 7, 15, 29, 40]),
     window_hours=st.integers(0, 9 * 24),
@@ -200,16 +216,34 @@ async def test_the_sums_in_the_database_equal_the_rules_read_literally(
     deployed: list[dict[str, Any]],
     changed: list[dict[str, Any]],
     opened: list[dict[str, Any]],
+    moved: list[dict[str, Any]],
     since_seconds: int,
     days: int,
     window_hours: int,
     include_bots: bool,
 ) -> None:
     tenant, workspaces = uuid7(), [uuid7(), uuid7()]
+    written = history(tenant, workspaces, deployed, changed, opened)
     async with state.db.transaction(tenant) as session:
-        for table, values in history(tenant, workspaces, deployed, changed, opened).items():
+        for table, values in written.items():
             if values:
                 await session.execute(sa.insert(table), values)
+    stored = written[change_requests]
+    async with state.db.transaction(tenant) as session:
+        for move in (m for m in moved if m["change"] < len(stored)):
+            change = stored[move["change"]]
+            hours = move["first_commit_hours"]
+            await session.execute(
+                sa.update(change_requests)
+                .where(change_requests.c.tenant_id == tenant, change_requests.c.id == change["id"])
+                .values(
+                    deployment_id=None if move["deployed_at"] is None else uuid7(),
+                    deployed_at=move["deployed_at"],
+                    first_commit_at=None
+                    if hours is None
+                    else change["opened_at"] - timedelta(hours=hours, microseconds=11),
+                )
+            )
     since = START + timedelta(seconds=since_seconds, microseconds=3)
     until = since + timedelta(days=days, seconds=-1)
     window = timedelta(hours=window_hours)
@@ -235,3 +269,32 @@ async def test_the_sums_in_the_database_equal_the_rules_read_literally(
                 attribution_window=window,
             )
             assert fast == expected
+
+
+async def test_a_changes_stored_lead_time_follows_its_relinking_and_its_first_commit(
+    state: ServiceState,
+) -> None:
+    """Opened 4 May 10:00, first commit unknown, shipped 12:30: 2.5 h. A late deployment
+    relinks it to 6 May 22:30 (2 days 12.5 h: 60.5 h); its commit list arrives with a first
+    commit on 3 May 08:00 (3 days 14.5 h: 86.5 h); then nothing ships it (no lead time)."""
+    tenant, workspace = uuid7(), uuid7()
+    opened = datetime(2026, 5, 4, 10, tzinfo=UTC)
+    row = history(tenant, [workspace], [], [dict(CHANGE, opened_at=opened)], [])[change_requests][
+        0
+    ] | {"deployment_id": uuid7(), "deployed_at": opened + timedelta(hours=2, minutes=30)}
+    c = change_requests
+    of_change = (c.c.tenant_id == tenant, c.c.id == row["id"])
+    steps: list[tuple[dict[str, Any], float | None]] = [
+        ({"deployed_at": datetime(2026, 5, 6, 22, 30, tzinfo=UTC)}, 60.5 * 3600),
+        ({"first_commit_at": datetime(2026, 5, 3, 8, tzinfo=UTC)}, 86.5 * 3600),
+        ({"deployment_id": None, "deployed_at": None}, None),
+    ]
+    async with state.db.transaction(tenant) as session:
+        await session.execute(sa.insert(c), [row])
+        assert await session.scalar(sa.select(c.c.lead_seconds).where(*of_change)) == 9000
+        for values, expected in steps:
+            await session.execute(sa.update(c).where(*of_change).values(**values))
+            assert await session.scalar(sa.select(c.c.lead_seconds).where(*of_change)) == expected
+
+
+CHANGE = {"first_commit_hours": None, "deployed_at": None, "bot": False, "workspace": 0}

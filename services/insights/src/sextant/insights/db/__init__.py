@@ -11,7 +11,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy import MetaData
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, DOUBLE_PRECISION
 
 from sextant.runtime.outbox import spine_tables
 
@@ -20,6 +20,9 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 metadata = MetaData(schema=SCHEMA)
 spine = spine_tables(metadata)
+
+
+LEAD_SECONDS = "extract(epoch from deployed_at - coalesce(first_commit_at, opened_at))"
 
 
 def _timestamp(name: str, nullable: bool = True) -> sa.Column[object]:
@@ -58,6 +61,15 @@ change_requests = sa.Table(
     _timestamp("snapshot_at", nullable=False),
     sa.Column("deployment_id", sa.Uuid),
     _timestamp("deployed_at"),
+    # The lead time for changes in seconds (first commit, else opening, to the production
+    # deployment), kept by PostgreSQL from the row's own columns at every write: a relink, a
+    # first commit moving or a replay cannot leave it stale. The DORA median reads it from
+    # the index below instead of computing it per change per call.
+    sa.Column(
+        "lead_seconds",
+        DOUBLE_PRECISION,
+        sa.Computed(LEAD_SECONDS, persisted=True),
+    ),
 )
 sa.Index(
     "change_requests_repository",
@@ -325,10 +337,11 @@ sa.Index(
     postgresql_where=sa.and_(deployments.c.is_production, deployments.c.status == "success"),
 )
 sa.Index(
-    "change_requests_deployed",
+    "change_requests_lead_times",
     change_requests.c.tenant_id,
     change_requests.c.workspace_id,
     change_requests.c.deployed_at,
+    postgresql_include=["lead_seconds", "author_developer_id", "author_is_bot"],
     postgresql_where=change_requests.c.deployment_id.is_not(None),
 )
 sa.Index("incidents_opened", incidents.c.tenant_id, incidents.c.workspace_id, incidents.c.opened_at)
