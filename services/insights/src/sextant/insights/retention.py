@@ -1,7 +1,8 @@
 """Insights' rows under retention: the projections, each row timed by the latest event it
-reflects, purged when the archive asks. The daily rollups (developer_days, the DORA days)
-and the gates' tables are not declared: they stay hot, so trends survive the purge of the
-events behind them. Work items deleted in their tool (``deleted_at``) go when the archive
+reflects, purged when the archive asks. The daily rollup (developer_days) and the gates'
+tables are not declared: they stay hot, so developer trends survive the purge of the events
+behind them. DORA has no rollup (each call picks its definition and attribution window):
+over a period past the hot period of change requests and deployments it reads what is left. Work items deleted in their tool (``deleted_at``) go when the archive
 asks for the ``deleted_work_items`` class; their row has no creation time, so a hold whose
 range starts before the deletion keeps them."""
 

@@ -4,8 +4,10 @@
 Both periods count from the event's time. The cold copy is the only one once the hot
 period ends, so it must last at least as long (``cold_days >= hot_days``). The hot period
 of ``deleted_work_items`` is the grace of work items deleted in their tool: their rows are
-purged that many days after the deletion. Daily rollups (DeveloperMetrics, DORA days) are
-no class here: they are kept hot, so trends survive the purge of the events behind them.
+purged that many days after the deletion. The daily rollup of DeveloperMetrics is no class
+here: it is kept hot, so developer trends survive the purge of the events behind them.
+DORA is not rolled up (each call picks its definition and attribution window), so DORA over
+a period past the change requests' and deployments' hot period reads only what is left.
 """
 
 from __future__ import annotations
