@@ -1,13 +1,15 @@
-"""The DeveloperMetrics worker: recomputes the (developer, day)s projecting batches and
-identity changes queued (db/day_queue.py), after them, and announces the days whose figures
-changed (``MetricsComputed``).
+"""The derivation and DeveloperMetrics worker: derives the repositories projecting batches
+touched (db/derivation_queue.py, derivations.py), then recomputes the (developer, day)s they
+and identity changes queued (db/day_queue.py), after them, and announces the days whose
+figures changed (``MetricsComputed``).
 
-One round per tenant is one transaction: take up to ``day_keys_per_round`` queued rows,
-recompute each key once by the developer id it reads as now, delete the rows taken. A
-commit that queued keys wakes it (NOTIFY), so a day's figures lag its events by at most one
-round; it also looks every ``day_poll_seconds``. Rounds of one tenant never overlap, on any
-replica (an advisory lock of the worker's own): a round computing from an older snapshot
-must not overwrite a newer one. Projecting batches take no lock of it.
+One round per tenant is one transaction: take up to ``day_keys_per_round`` rows of each
+queue, derive each repository once and recompute each key once by the developer id it
+reads as now, delete the rows taken. A commit that queued rows wakes it (NOTIFY), so
+derived columns and a day's figures lag their events by at most one round; it also looks
+every ``day_poll_seconds``. Rounds of one tenant never overlap, on any replica (an
+advisory lock of the worker's own): a round computing from an older snapshot must not
+overwrite a newer one. Projecting batches take no lock of it.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sextant.contracts.events.platform import MetricsComputed
-from sextant.insights.db import day_queue, developer_days
+from sextant.insights import derivations
+from sextant.insights.db import day_queue, derivation_queue, developer_days
 from sextant.insights.db.developer_days import DayChange
 from sextant.insights.handlers import OUTBOX
 from sextant.insights.settings import InsightsSettings
@@ -55,23 +58,34 @@ async def announce(session: AsyncSession, tenant: UUID, changes: Sequence[DayCha
 
 
 async def recompute(session: AsyncSession, tenant: UUID, limit: int) -> int:
-    """One round of ``tenant``'s queue in the caller's transaction; the rows taken."""
+    """One round of ``tenant``'s queues (up to ``limit`` rows of each) in the caller's
+    transaction; the rows taken.
+
+    The day keys are taken first, then the derivations: every batch whose keys were taken
+    committed before its derivations were looked for, so they are derived before its days
+    are recomputed (a day reads the first commit and review derived). When the derivations
+    fill their limit, the round derives only and the days wait for the next."""
     lock = sa.func.hashtextextended(f"insights/day-worker/{tenant}", 0)
     await session.execute(sa.select(sa.func.pg_advisory_xact_lock(lock)))
     taken = await day_queue.take(session, tenant, limit)
-    if not taken.ids:
-        return 0
-    current = await developer_days.current_ids(
-        session, tenant, {d for d, _ in taken.days | taken.onward}
-    )
+    derived = await derivation_queue.take(session, tenant, limit)
+    moved = await derivations.derive(session, OUTBOX, tenant, derived.noted)
+    await derivation_queue.forget(session, derived.ids)
+    if len(derived.ids) >= limit:
+        await day_queue.note(session, tenant, moved)  # the next round's, after the rest
+        return len(derived.ids)
+    if not taken.ids and not moved:
+        return len(derived.ids)
+    days = taken.days | moved
+    current = await developer_days.current_ids(session, tenant, {d for d, _ in days | taken.onward})
     # by the id each reads as now, and as queued: a developer merged away loses its rows
-    pairs = taken.days | {(current[d], day) for d, day in taken.days}
+    pairs = days | {(current[d], day) for d, day in days}
     pairs |= await developer_days.days_since(
         session, tenant, {(current[d], day) for d, day in taken.onward}
     )
     await announce(session, tenant, await developer_days.refresh(session, tenant, pairs))
     await day_queue.forget(session, taken.ids)
-    return len(taken.ids)
+    return len(taken.ids) + len(derived.ids)
 
 
 class DayWorker:
@@ -96,10 +110,11 @@ class DayWorker:
         done = 0
         while True:
             async with self.state.db.transaction() as session:
-                tenants = await day_queue.pending_tenants(session)
+                tenants = set(await day_queue.pending_tenants(session))
+                tenants |= await derivation_queue.pending_tenants(session)
             if not tenants:
                 return done
-            for tenant in tenants:
+            for tenant in sorted(tenants):
                 async with self.state.db.transaction(tenant) as session:
                     done += await recompute(session, tenant, self.settings.day_keys_per_round)
 

@@ -9,7 +9,7 @@ accumulated, so applying an event twice or out of order leaves the same rows.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -641,19 +641,31 @@ def may_hold(branches: Iterable[str], shas: Iterable[str]) -> Any:
 
 
 async def refresh_change_times(
-    session: AsyncSession, tenant: UUID, workspace: UUID, repository_id: str, touch: Touch
+    session: AsyncSession, tenant: UUID, touched: Mapping[tuple[UUID, str], Touch]
 ) -> None:
-    """First commit and first review of the change requests ``touch`` can move, from the
-    rows: those its events named, and those its pushed commits may belong to.
+    """First commit and first review of the change requests the touches can move, from
+    the rows, in one statement over every (workspace, repository) touched: those their
+    events named, and those their pushed commits may belong to. Only rows whose value
+    moves are written (and locked).
 
     The first commit is the earliest authored of the commits the merge listed; before a
     merge (or when the tool listed none), of those first pushed to its head branch. The
     first review is the earliest by someone other than the author and not a bot."""
     cr, c, r = change_requests, commits, reviews
-    moved = [cr.c.id.in_(sorted(touch.changes))] if touch.changes else []
-    if touch.branches or touch.shas:
-        moved.append(may_hold(touch.branches, touch.shas))
-    if not moved:
+    wanted = []
+    for (workspace, repository_id), touch in sorted(touched.items()):
+        moved = [cr.c.id.in_(sorted(touch.changes))] if touch.changes else []
+        if touch.branches or touch.shas:
+            moved.append(may_hold(touch.branches, touch.shas))
+        if moved:
+            wanted.append(
+                sa.and_(
+                    cr.c.workspace_id == workspace,
+                    cr.c.repository_id == repository_id,
+                    sa.or_(*moved),
+                )
+            )
+    if not wanted:
         return
     same_repository = sa.and_(
         c.c.tenant_id == cr.c.tenant_id,
@@ -681,15 +693,29 @@ async def refresh_change_times(
         )
         .scalar_subquery()
     )
+    computed = (
+        sa.select(
+            cr.c.id,
+            first_commit.label("first_commit_at"),
+            first_review.label("first_review_at"),
+        )
+        .where(cr.c.tenant_id == tenant, sa.or_(*wanted))
+        .subquery()
+    )
     await session.execute(
         sa.update(cr)
         .where(
             cr.c.tenant_id == tenant,
-            cr.c.workspace_id == workspace,
-            cr.c.repository_id == repository_id,
-            sa.or_(*moved),
+            cr.c.id == computed.c.id,
+            sa.or_(
+                cr.c.first_commit_at.is_distinct_from(computed.c.first_commit_at),
+                cr.c.first_review_at.is_distinct_from(computed.c.first_review_at),
+            ),
         )
-        .values(first_commit_at=first_commit, first_review_at=first_review)
+        .values(
+            first_commit_at=computed.c.first_commit_at,
+            first_review_at=computed.c.first_review_at,
+        )
     )
 
 
@@ -812,72 +838,6 @@ async def relink_repository(
         )
         .values(deployment_id=first_id, deployed_at=first_at)
     )
-
-
-@dataclass
-class Derivation:
-    """What a batch will derive of one repository: whether it brings a deployment, and
-    the branches of its change requests and pushes."""
-
-    deploys: bool = False
-    branches: set[str] = field(default_factory=set)
-
-
-def _lock_key(tenant: UUID, workspace: UUID, repository_id: str, branch: str | None = None) -> str:
-    tail = "" if branch is None else f"/branch/{branch}"
-    return f"insights/{tenant}/{workspace}/{repository_id}{tail}"
-
-
-async def _advisory_lock(session: AsyncSession, key: str, *, shared: bool) -> None:
-    lock = sa.func.pg_advisory_xact_lock_shared if shared else sa.func.pg_advisory_xact_lock
-    await session.execute(sa.select(lock(sa.func.hashtextextended(key, 0))))
-
-
-async def _deployed_from(
-    session: AsyncSession, tenant: UUID, repositories: Iterable[tuple[UUID, str]]
-) -> set[tuple[UUID, str]]:
-    """Which of the repositories have a deployment recorded (committed)."""
-    d = deployments
-    wanted = sorted(repositories)
-    if not wanted:
-        return set()
-    rows = await session.execute(
-        sa.select(d.c.workspace_id, d.c.repository_id)
-        .distinct()
-        .where(d.c.tenant_id == tenant, sa.tuple_(d.c.workspace_id, d.c.repository_id).in_(wanted))
-    )
-    return {(row.workspace_id, row.repository_id) for row in rows}
-
-
-async def lock_derivations(
-    session: AsyncSession, tenant: UUID, plan: dict[tuple[UUID, str], Derivation]
-) -> None:
-    """Serialise what must be, before the batch writes a row (a batch that wrote rows and
-    then waited for a lock deadlocked with the holder writing the same rows), in one order.
-
-    A repository something was deployed from, or that the batch deploys from, is relinked
-    whole: its lock is taken exclusively, so a deployment and the merge or push it ships,
-    projected by two transactions at once, derive one after the other (READ COMMITTED
-    reads the other's rows once the lock is had). A repository nothing was deployed from
-    ships nothing, so batches of it only share its lock (a first deployment waits for them)
-    and serialise per branch: a change request's first commit and review move with the
-    pushes to its head branch and with its own events. Should a deployment have committed
-    between the look and the shared lock, the lock is taken exclusively after all."""
-    deployed = await _deployed_from(session, tenant, plan)
-    keys: list[tuple[str, bool]] = []
-    shared: list[tuple[UUID, str]] = []
-    for (workspace, repository), derivation in plan.items():
-        whole = derivation.deploys or (workspace, repository) in deployed
-        keys.append((_lock_key(tenant, workspace, repository), not whole))
-        if not whole:
-            shared.append((workspace, repository))
-            keys += [
-                (_lock_key(tenant, workspace, repository, b), False) for b in derivation.branches
-            ]
-    for key, is_shared in sorted(keys):
-        await _advisory_lock(session, key, shared=is_shared)
-    for workspace, repository in sorted(await _deployed_from(session, tenant, shared)):
-        await _advisory_lock(session, _lock_key(tenant, workspace, repository), shared=False)
 
 
 # the local developer map -------------------------------------------------------------------
