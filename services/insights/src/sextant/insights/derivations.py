@@ -26,9 +26,16 @@ async def derive(session: AsyncSession, outbox: Outbox, tenant: UUID, noted: Not
         if touch.linked:
             await projection.relink_repository(session, tenant, workspace, repository)
     budget = insights_settings().reevaluations_per_batch
+    held_up = await gates.held_up(
+        session, tenant, {w for w, _ in noted.repositories} | {w for w, _ in noted.services}
+    )
     for workspace, repository in sorted(noted.repositories):
-        budget -= await gates.reevaluate(session, outbox, tenant, workspace, repository, budget)
+        if workspace in held_up:
+            budget -= await gates.reevaluate(session, outbox, tenant, workspace, repository, budget)
     for workspace, service in sorted(noted.services):  # a resolved one may let one pass
-        budget -= await gates.reevaluate(session, outbox, tenant, workspace, None, budget, service)
+        if workspace in held_up:
+            budget -= await gates.reevaluate(
+                session, outbox, tenant, workspace, None, budget, service
+            )
     pushes = [(w, r, t.branches, t.shas) for (w, r), t in noted.repositories.items() if t.shas]
     return await developer_days.merged_days_of_pushes(session, tenant, pushes)

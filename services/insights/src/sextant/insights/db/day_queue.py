@@ -19,6 +19,7 @@ from datetime import date
 from uuid import UUID
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sextant.insights.db import developer_day_rows, developers, metadata
@@ -122,7 +123,9 @@ async def forget(session: AsyncSession, ids: list[int]) -> None:
     """Drop the rows a round recomputed (not rows queued since: they wait for the next)."""
     if ids:
         q = metrics_queue
-        await session.execute(sa.delete(q).where(q.c.id.in_(ids)))
+        await session.execute(
+            sa.delete(q).where(q.c.id == sa.any_(sa.cast(ids, ARRAY(sa.BigInteger))))
+        )
 
 
 async def waiting(session: AsyncSession) -> int:

@@ -113,7 +113,9 @@ async def forget(session: AsyncSession, ids: Iterable[int]) -> None:
     wanted = list(ids)
     if wanted:
         q = derivation_queue
-        await session.execute(sa.delete(q).where(q.c.id.in_(wanted)))
+        await session.execute(
+            sa.delete(q).where(q.c.id == sa.any_(sa.cast(wanted, ARRAY(sa.BigInteger))))
+        )
 
 
 async def pending_tenants(session: AsyncSession) -> set[UUID]:

@@ -135,33 +135,32 @@ async def record_changes(
     t = change_requests
     created: set[UUID] = set()
     if writes.snapshots:
-        statement = insert(t).values(
-            [
-                {
-                    "tenant_id": tenant,
-                    "id": change.id,
-                    "workspace_id": workspace,
-                    "source_kind": change.source_kind,
-                    "external_id": change.external_id,
-                    "url": change.url,
-                    "repository_id": change.repository_id,
-                    "repository": change.repository,
-                    "number": change.number,
-                    "title": change.title,
-                    "author_developer_id": change.author.developer_id,
-                    "author_is_bot": change.author.is_bot,
-                    "author_alias_id": change.author.alias_id,
-                    "base_branch": change.base_branch,
-                    "head_branch": change.head_branch,
-                    "into_default_branch": change.into_default_branch,
-                    "draft": change.draft,
-                    "labels": change.labels,
-                    "opened_at": change.opened_at,
-                    "snapshot_at": at,
-                }
-                for change, at in writes.snapshots.values()
-            ]
-        )
+        rows = [
+            {
+                "tenant_id": tenant,
+                "id": change.id,
+                "workspace_id": workspace,
+                "source_kind": change.source_kind,
+                "external_id": change.external_id,
+                "url": change.url,
+                "repository_id": change.repository_id,
+                "repository": change.repository,
+                "number": change.number,
+                "title": change.title,
+                "author_developer_id": change.author.developer_id,
+                "author_is_bot": change.author.is_bot,
+                "author_alias_id": change.author.alias_id,
+                "base_branch": change.base_branch,
+                "head_branch": change.head_branch,
+                "into_default_branch": change.into_default_branch,
+                "draft": change.draft,
+                "labels": change.labels,
+                "opened_at": change.opened_at,
+                "snapshot_at": at,
+            }
+            for change, at in writes.snapshots.values()
+        ]
+        statement = insert(t)
         refreshed = (
             "url",
             "repository",
@@ -182,7 +181,8 @@ async def record_changes(
                 index_elements=[t.c.tenant_id, t.c.id],
                 set_={name: statement.excluded[name] for name in refreshed},
                 where=t.c.snapshot_at <= statement.excluded.snapshot_at,
-            ).returning(t.c.id, sa.literal_column("xmax").cast(sa.Text) == "0")
+            ).returning(t.c.id, sa.literal_column("xmax").cast(sa.Text) == "0"),
+            rows,
         )
         created = {row[0] for row in written if row[1]}
     if writes.merges:
@@ -217,9 +217,8 @@ async def record_changes(
         )
     if writes.reviews:
         await session.execute(
-            insert(reviews)
-            .values([{"tenant_id": tenant, "workspace_id": workspace, **r} for r in writes.reviews])
-            .on_conflict_do_nothing()
+            insert(reviews).on_conflict_do_nothing(),
+            [{"tenant_id": tenant, "workspace_id": workspace, **r} for r in writes.reviews],
         )
     return created
 
@@ -264,28 +263,25 @@ async def record_pushes(
     if not batch:
         return {}
     await session.execute(
-        insert(pushes)
-        .values(
-            [
-                {
-                    "tenant_id": tenant,
-                    "event_id": push.event_id,
-                    "workspace_id": workspace,
-                    "repository_id": push.repository_id,
-                    "branch": push.branch,
-                    "into_default_branch": push.into_default_branch,
-                    "before_sha": push.before_sha,
-                    "after_sha": push.after_sha,
-                    "forced": push.forced,
-                    "commit_shas": push.shas,
-                    "pusher_developer_id": push.pusher.developer_id,
-                    "pusher_is_bot": push.pusher.is_bot,
-                    "pushed_at": push.pushed_at,
-                }
-                for push in batch
-            ]
-        )
-        .on_conflict_do_nothing()
+        insert(pushes).on_conflict_do_nothing(),
+        [
+            {
+                "tenant_id": tenant,
+                "event_id": push.event_id,
+                "workspace_id": workspace,
+                "repository_id": push.repository_id,
+                "branch": push.branch,
+                "into_default_branch": push.into_default_branch,
+                "before_sha": push.before_sha,
+                "after_sha": push.after_sha,
+                "forced": push.forced,
+                "commit_shas": push.shas,
+                "pusher_developer_id": push.pusher.developer_id,
+                "pusher_is_bot": push.pusher.is_bot,
+                "pushed_at": push.pushed_at,
+            }
+            for push in batch
+        ],
     )
     # Each commit as the batch's earliest push of it shows it (the first of equals, as
     # when they arrive one by one): the row a stored one is compared with.
@@ -321,32 +317,32 @@ async def record_pushes(
         )
     ):
         moved_from.setdefault(row.repository_id, set()).add(row.branch)
-    statement = insert(t).values(
-        [
-            {
-                "tenant_id": tenant,
-                "workspace_id": workspace,
-                "repository_id": push.repository_id,
-                "sha": c.sha,
-                "title": c.title,
-                "author_developer_id": c.author.developer_id,
-                "author_is_bot": c.author.is_bot,
-                "author_alias_id": c.author.alias_id,
-                "authored_at": c.authored_at,
-                "committed_at": c.committed_at,
-                "branch": push.branch,
-                "pushed_at": push.pushed_at,
-            }
-            for push, c in first.values()
-        ]
-    )
+    rows = [
+        {
+            "tenant_id": tenant,
+            "workspace_id": workspace,
+            "repository_id": push.repository_id,
+            "sha": c.sha,
+            "title": c.title,
+            "author_developer_id": c.author.developer_id,
+            "author_is_bot": c.author.is_bot,
+            "author_alias_id": c.author.alias_id,
+            "authored_at": c.authored_at,
+            "committed_at": c.committed_at,
+            "branch": push.branch,
+            "pushed_at": push.pushed_at,
+        }
+        for push, c in first.values()
+    ]
+    statement = insert(t)
     # The first push of a commit names its branch, whichever push arrives first.
     await session.execute(
         statement.on_conflict_do_update(
             index_elements=[t.c.tenant_id, t.c.workspace_id, t.c.repository_id, t.c.sha],
             set_={"branch": statement.excluded.branch, "pushed_at": statement.excluded.pushed_at},
             where=t.c.pushed_at > statement.excluded.pushed_at,
-        )
+        ),
+        rows,
     )
     return moved_from
 
