@@ -79,9 +79,12 @@ async def derive(session: AsyncSession, tenant: UUID, limit: int) -> tuple[day_q
     derived = await derivation_queue.take(session, tenant, limit)
     moved = await derivations.derive(session, OUTBOX, tenant, derived.noted)
     await derivation_queue.forget(session, derived.ids)
-    await day_queue.note(session, tenant, moved)  # their first commit moved: the next round's
+    # their first commit moved: queued (kept should the recompute fail) and taken too
+    queued = await day_queue.note(session, tenant, moved)
     if len(derived.ids) >= limit:
         return day_queue.Taken(), len(derived.ids)
+    taken.ids += queued
+    taken.days |= moved
     return taken, len(derived.ids)
 
 

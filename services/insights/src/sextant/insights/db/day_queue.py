@@ -59,23 +59,24 @@ class Taken:
 
 async def note(
     session: AsyncSession, tenant: UUID, days: Iterable[Pair], onward: Iterable[Pair] = ()
-) -> None:
+) -> list[int]:
     """Queue ``days`` (and the days from each of ``onward``) for the worker, in the caller's
-    transaction; the worker is woken at commit."""
+    transaction; the worker is woken at commit. Returns the rows' ids."""
     keys = [(d, day, False) for d, day in sorted(set(days))]
     keys += [(d, day, True) for d, day in sorted(set(onward))]
     if not keys:
-        return
+        return []
     driver = await driver_connection(session)
-    await driver.execute(
+    rows = await driver.fetch(
         "INSERT INTO insights.metrics_queue (tenant_id, developer_id, day, onward)"
-        " SELECT $1, * FROM unnest($2::uuid[], $3::date[], $4::bool[])",
+        " SELECT $1, * FROM unnest($2::uuid[], $3::date[], $4::bool[]) RETURNING id",
         tenant,
         [k[0] for k in keys],
         [k[1] for k in keys],
         [k[2] for k in keys],
     )
     await notify(session, CHANNEL, "")
+    return [row["id"] for row in rows]
 
 
 async def pending_tenants(session: AsyncSession) -> list[UUID]:
