@@ -3,8 +3,10 @@
 Both are :class:`~sextant.runtime.consumer.Batched`: a backlog is projected a batch of one
 tenant's events at a time, in order, in one transaction (a batch that fails is handled
 again one event at a time by the runtime, so retries and the DLQ stay per event). What a
-batch touched is derived once, at its end: the first commit and review of each touched
-repository's change requests, and what its deployments shipped (domain/linkage.py).
+batch touched is only noted (db/derivation_queue.py): the worker (day_worker.py) derives it
+after the batch commits, once per round however many batches touched a repository — the
+first commit and review of its change requests, what its deployments shipped
+(domain/linkage.py), its held-up gate questions.
 """
 
 from __future__ import annotations
