@@ -159,7 +159,9 @@ async def record_changes(
                 "opened_at": change.opened_at,
                 "snapshot_at": at,
             }
-            for change, at in writes.snapshots.values()
+            # in key order: batches no longer serialised by derivation locks take the rows'
+            # locks in one order (no deadlock between two writing the same rows)
+            for _, (change, at) in sorted(writes.snapshots.items())
         ]
         statement = insert(t)
         refreshed = (
@@ -329,7 +331,7 @@ async def record_pushes(
             "branch": push.branch,
             "pushed_at": push.pushed_at,
         }
-        for push, c in first.values()
+        for _, (push, c) in sorted(first.items())  # in key order, as the change requests
     ]
     statement = insert(t)
     # The first push of a commit names its branch, whichever push arrives first.
