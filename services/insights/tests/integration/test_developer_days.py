@@ -9,7 +9,7 @@ import base64
 import csv
 import io
 import json
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from sextant.contracts import Envelope, from_kafka_binary, uuid7
 from sextant.contracts.events.platform import AliasMoved, DevelopersMerged, DeveloperSplit
+from sextant.insights.db import derivation_queue
 from sextant.runtime.testing.plugin import InternalKeys
 from sextant.runtime.tokens import Role
 
@@ -206,6 +207,59 @@ async def test_batches_queue_days_the_worker_recomputes_each_once(running: Runni
     assert await conn.fetchval("SELECT count(*) FROM insights.metrics_queue") == 0
     subjects = sorted(e.subject or "" for e in await computed(conn, tenant))
     assert subjects == sorted(f"developer:{d}" for d in (BOB, CAROL, DAVE))
+
+
+async def test_batches_queue_repositories_the_worker_derives_once_before_the_days(
+    running: Running,
+) -> None:
+    """A projecting batch derives nothing: it queues the repository it touched, and one
+    round of the worker merges every batch's row of it, derives the first commits and
+    reviews, then recomputes the days from them (Dave's cycle time runs from d1, not from
+    his opening at 13:30)."""
+    tenant, workspace = uuid7(), uuid7()
+    scenario = Tenant(tenant, workspace)
+    conn = running.conn
+    worker = running.state.extras["day_worker"]
+    await worker.stop()  # one round by hand below
+    for envelope in carol_and_dave(scenario):  # one batch each
+        before = await inbox_count(conn)
+        await publish(running.state, scenario, [envelope])
+        await until_true(lambda before=before: _more(conn, before))
+    queued = await conn.fetch(
+        "SELECT workspace_id, repository_id FROM insights.derivation_queue WHERE tenant_id = $1",
+        tenant,
+    )
+    assert [tuple(r) for r in queued] == [(workspace, "r1")] * 7
+    derived = "SELECT number, first_commit_at, first_review_at FROM insights.change_requests"
+    derived += " WHERE tenant_id = $1 ORDER BY number"
+    assert [tuple(r) for r in await conn.fetch(derived, tenant)] == [
+        (10, None, None),
+        (11, None, None),
+        (12, None, None),
+    ]
+    day_keys = await conn.fetch(
+        "SELECT id FROM insights.metrics_queue WHERE tenant_id = $1", tenant
+    )
+    async with running.state.db.transaction(tenant) as session:
+        noted = (await derivation_queue.take(session, tenant, 100)).noted
+    assert list(noted.repositories) == [(workspace, "r1")]
+    touch = noted.repositories[workspace, "r1"]
+    assert touch.branches == {"feature/10", "feature/11"}
+    assert touch.shas == {"k1", "k2", "d1"}
+    assert len(touch.changes) == 3 and touch.linked
+
+    # one round: the 7 derivations, the queued days and Dave's merge day once more (d1's
+    # push may have moved #11's first commit: its merge day is queued and taken at once)
+    assert await worker.round(tenant) == 7 + len(day_keys) + 1
+    assert [tuple(r) for r in await conn.fetch(derived, tenant)] == [
+        (10, hours(1) - timedelta(minutes=2), None),  # k1, 9:58
+        (11, hours(4) - timedelta(minutes=1), None),  # d1, 12:59
+        (12, None, hours(3)),  # Carol's review at 12:00
+    ]
+    assert await conn.fetchval("SELECT count(*) FROM insights.derivation_queue") == 0
+    assert await conn.fetchval("SELECT count(*) FROM insights.metrics_queue") == 0
+    assert await days(conn, tenant, CAROL) == CAROL_ALONE
+    assert await days(conn, tenant, DAVE) == DAVE_ALONE
 
 
 async def _more(conn: asyncpg.Connection, before: int) -> bool:

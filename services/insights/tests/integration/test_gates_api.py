@@ -572,3 +572,55 @@ async def test_an_answer_that_returns_after_another_is_stored_again_as_the_lates
             assert newest is not None and newest.id == again["id"]
             assert newest.verdict == "fail"
             raise RolledBack
+
+
+async def test_a_gate_asked_while_its_repository_waits_for_the_worker_reads_the_new_facts(
+    gates: Gates,
+) -> None:
+    """Gates read only facts a batch writes (reviews, builds, deployments, incidents, change
+    heads), never a column the worker derives: asked while the review's repository still
+    waits in the derivation queue, the answer already counts the review."""
+    scenario = Tenant(TENANT, WORKSPACE)
+    nine = change(9, "feature/PROJ-9")
+    pushed = CommitsPushed(
+        source=SourceRef(kind="github", source_id=SOURCE, external_id="push-c9c9c9c9"),
+        repository=REPO,
+        branch=nine.head_branch,
+        after_sha="c9c9c9c9",
+        commits=[Commit(sha="c9c9c9c9", title="c9", author=ACTORS[ALICE], authored_at=hours(1))],
+        occurred_at=hours(1),
+    )
+    opened = ChangeRequestOpened(change_request=nine, occurred_at=T0)
+    events = [
+        scenario.attributed(opened, "pr-9", {"change_request.author": ALICE}),
+        scenario.attributed(pushed, "repo-r1-feature/PROJ-9"),
+    ]
+    before = await inbox_count(gates.conn)
+    await publish(gates.state, scenario, events)
+    await settled(gates.conn, before, len(events))
+    first = await gates.evaluate(sha="c9c9c9c9")
+    assert outcomes(first.json())["reviews"] == "fail"
+
+    worker_lock = f"SELECT pg_advisory_lock(hashtextextended('insights/day-worker/{TENANT}', 0))"
+    await gates.conn.execute(worker_lock)  # the worker's rounds of the tenant wait
+    try:
+        before = await inbox_count(gates.conn)
+        await publish(gates.state, scenario, [approval(scenario, 9, "feature/PROJ-9")])
+        await until_true(lambda: _projected(gates.conn, before))
+        waiting = await gates.conn.fetchval(
+            "SELECT count(*) FROM insights.derivation_queue WHERE tenant_id = $1"
+            " AND repository_id = $2",
+            TENANT,
+            REPO.external_id,
+        )
+        assert waiting >= 1  # the repository is not derived yet
+        asked = await gates.evaluate(sha="c9c9c9c9")
+        assert asked.status_code == 201, asked.text
+        assert outcomes(asked.json())["reviews"] == "pass"
+    finally:
+        await gates.conn.execute(worker_lock.replace("pg_advisory_lock", "pg_advisory_unlock"))
+    await settled(gates.conn, before, 1)
+
+
+async def _projected(conn: asyncpg.Connection, before: int) -> bool:
+    return await inbox_count(conn) > before

@@ -69,12 +69,15 @@ async def inbox_count(conn: asyncpg.Connection) -> int:
 
 async def settled(conn: asyncpg.Connection, before: int, published: int) -> None:
     """Wait until the consumer has taken ``published`` more events into its inbox and the
-    DeveloperMetrics worker has recomputed every day they queued."""
+    worker has derived every repository and recomputed every day they queued."""
 
     async def done() -> bool:
         if await inbox_count(conn) < before + published:
             return False
-        waiting: int = await conn.fetchval("SELECT count(*) FROM insights.metrics_queue")
+        waiting: int = await conn.fetchval(
+            "SELECT (SELECT count(*) FROM insights.metrics_queue)"
+            " + (SELECT count(*) FROM insights.derivation_queue)"
+        )
         return waiting == 0
 
     await until_true(done)

@@ -164,7 +164,7 @@ async def reports_alone(
 
 async def seed(state: ServiceState, database_url: str) -> None:
     """Publish the scenario's whole week and wait until insights's consumer took it in and
-    its DeveloperMetrics worker recomputed every day it queued."""
+    its worker derived every repository and recomputed every day it queued."""
     module = scenario()
     tenant = module.Tenant(TENANT, WORKSPACE)
     events = tenant.first_phase() + tenant.second_phase()
@@ -186,7 +186,10 @@ async def _inbox(conn: asyncpg.Connection) -> int:
 
 
 async def _drained(conn: asyncpg.Connection) -> int:
-    waiting: int = await conn.fetchval("SELECT count(*) FROM insights.metrics_queue")
+    waiting: int = await conn.fetchval(
+        "SELECT (SELECT count(*) FROM insights.metrics_queue)"
+        " + (SELECT count(*) FROM insights.derivation_queue)"
+    )
     return int(waiting == 0)
 
 

@@ -3,8 +3,10 @@
 Both are :class:`~sextant.runtime.consumer.Batched`: a backlog is projected a batch of one
 tenant's events at a time, in order, in one transaction (a batch that fails is handled
 again one event at a time by the runtime, so retries and the DLQ stay per event). What a
-batch touched is derived once, at its end: the first commit and review of each touched
-repository's change requests, and what its deployments shipped (domain/linkage.py).
+batch touched is only noted (db/derivation_queue.py): the worker (day_worker.py) derives it
+after the batch commits, once per round however many batches touched a repository — the
+first commit and review of its change requests, what its deployments shipped
+(domain/linkage.py), its held-up gate questions.
 """
 
 from __future__ import annotations
@@ -50,12 +52,17 @@ from sextant.contracts.events.platform import (
 )
 from sextant.contracts.registry import type_of
 from sextant.contracts.topics import ACTIVITY_ATTRIBUTED, FORECAST, IDENTITY
-from sextant.insights.db import day_queue, developer_days, projection, spine, teams
+from sextant.insights.db import (
+    day_queue,
+    derivation_queue,
+    developer_days,
+    projection,
+    spine,
+    teams,
+)
 from sextant.insights.db.developer_days import Pair, utc_day
 from sextant.insights.db.projection import Person, record_id
-from sextant.insights.gates import service as gates
 from sextant.insights.health import db as health_db
-from sextant.insights.settings import insights_settings
 from sextant.runtime.consumer import Batched, Handler, each_in_context
 from sextant.runtime.outbox import Outbox
 
@@ -103,9 +110,10 @@ class Batch:
             self.days.add((person.developer_id, utc_day(at)))
 
     async def finish(self) -> None:
-        """Write the change requests and pushes, then derive, per touched repository; their locks were taken
-        before any row was written (:func:`on_attributed_activity`), so none is taken
-        twice."""
+        """Write the change requests and pushes, then note what the batch touched for the
+        worker to derive (db/derivation_queue.py) and the developers' days it touched
+        for it to recompute after that (db/day_queue.py). Deriving here, per batch and
+        under per-repository locks, serialised a backlog's batches (see the README)."""
         for workspace, writes in sorted(self.changes.items()):
             created = await projection.record_changes(self.session, self.tenant, workspace, writes)
             # A change request first seen is open from its opening on: every later day's
@@ -115,40 +123,17 @@ class Batch:
             moved = await projection.record_pushes(self.session, self.tenant, workspace, pushed)
             for repository, branches in moved.items():
                 self.repository(workspace, repository).pushed(branches, ())
-        for (workspace, repository), touch in sorted(self.touched.items()):
-            await projection.refresh_change_times(
-                self.session, self.tenant, workspace, repository, touch
-            )
-            if touch.linked:
-                await projection.relink_repository(self.session, self.tenant, workspace, repository)
-        budget = insights_settings().reevaluations_per_batch
-        for workspace, repository in sorted(self.touched.keys() | self.gated):
-            budget -= await gates.reevaluate(
-                self.session, OUTBOX, self.tenant, workspace, repository, budget
-            )
-        for workspace, service in sorted(self.incidents):  # a resolved one may let one pass
-            budget -= await gates.reevaluate(
-                self.session, OUTBOX, self.tenant, workspace, None, budget, service
-            )
-        await self.queue_developer_days()
+        for key in self.gated:
+            self.touched.setdefault(key, projection.Touch())
+        noted = derivation_queue.Noted(self.touched, self.incidents)
+        await derivation_queue.note(self.session, self.tenant, noted)
+        await day_queue.note(self.session, self.tenant, self.days, self.wip_from)
 
     def ends(self, author: Person, at: datetime) -> None:
         """``author``'s change request stopped being open at ``at`` (merged or closed):
         the WIP of that day and every later one may have moved."""
         if author.developer_id is not None:
             self.wip_from.add((author.developer_id, utc_day(at)))
-
-    async def queue_developer_days(self) -> None:
-        """Queue the developers' days the batch touched for the DeveloperMetrics worker
-        (day_worker.py), after the derivations (a push may move a merged change's first
-        commit, so its cycle time): recomputing them here held each developer's days for
-        the whole batch and serialised the batches."""
-        session, tenant = self.session, self.tenant
-        pushes = [(w, r, t.branches, t.shas) for (w, r), t in self.touched.items() if t.shas]
-        if not self.days and not pushes:
-            return  # every event that moves WIP touches its own day too
-        exact = self.days | await developer_days.merged_days_of_pushes(session, tenant, pushes)
-        await day_queue.note(session, tenant, exact, self.wip_from)
 
 
 def _person(attributed: ActivityAttributed, path: str, actor: Actor | None) -> Person:
@@ -186,60 +171,21 @@ def _repository(repository: Repository | None) -> tuple[str | None, str | None]:
 
 
 async def on_attributed_activity(session: AsyncSession, envelopes: Sequence[Envelope]) -> None:
-    """Project a batch of one tenant's attributed events, in order.
-
-    What the batch will derive is locked first, before any row is written
-    (:func:`~sextant.insights.db.projection.lock_derivations`)."""
+    """Project a batch of one tenant's attributed events, in order; what they touched is
+    derived by the worker after the batch commits (:meth:`Batch.finish`)."""
     batch = Batch(session, envelopes[0].tenantid)
     # shared with the other batches, until commit: an identity change waits for the
     # records a batch attributes before it moves records between developers
     await developer_days.lock_tenant_days(session, batch.tenant, exclusive=False)
-    parsed: dict[UUID, tuple[UUID, ActivityAttributed, object]] = {}
-    for envelope in envelopes:
+    for envelope in each_in_context(envelopes):
         attributed = ActivityAttributed.model_validate(envelope.data)
         if envelope.workspaceid is None or not any(
             part in attributed.original_type for part in PROJECTED
         ):
             continue  # sprints are forecast's; nothing else is ours
         event = data_model_for(attributed.original_type).model_validate(attributed.original)
-        parsed[envelope.id] = (envelope.workspaceid, attributed, event)
-    plan: dict[tuple[UUID, str], projection.Derivation] = {}
-    for workspace, _, projected in parsed.values():
-        _plan(plan, workspace, projected)
-    await projection.lock_derivations(session, batch.tenant, plan)
-    for envelope in each_in_context(envelopes):
-        if envelope.id in parsed:
-            await _project(batch, *parsed[envelope.id])
+        await _project(batch, envelope.workspaceid, attributed, event)
     await batch.finish()
-
-
-def _plan(
-    plan: dict[tuple[UUID, str], projection.Derivation], workspace: UUID, event: object
-) -> None:
-    """Note what ``event`` makes the batch derive (see :meth:`Batch.finish`), if anything:
-    its repository, the branch it names, whether it deploys."""
-    if isinstance(
-        event,
-        ChangeRequestOpened
-        | ChangeRequestUpdated
-        | ReviewSubmitted
-        | ChangeRequestMerged
-        | ChangeRequestClosed,
-    ):
-        cr = event.change_request
-        derivation = plan.setdefault(
-            (workspace, cr.repository.external_id), projection.Derivation()
-        )
-        derivation.branches.add(cr.head_branch)
-    elif isinstance(event, CommitsPushed):
-        derivation = plan.setdefault(
-            (workspace, event.repository.external_id), projection.Derivation()
-        )
-        derivation.branches.add(event.branch)
-    elif isinstance(event, DeploymentStatusChanged) and event.repository is not None:
-        plan.setdefault(
-            (workspace, event.repository.external_id), projection.Derivation()
-        ).deploys = True
 
 
 async def _project(

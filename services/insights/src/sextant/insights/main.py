@@ -36,8 +36,9 @@ SPEC = ServiceSpec(
         health_api.router,
     ],
     handlers=with_purge(HANDLERS, retention.PURGER),
-    # a backlog's batches of ~100 events over its 32 partitions, not ~16: each batch derives
-    # per repository it touched, so fewer, larger batches (bench_rebuild: +35% events/s)
+    # a backlog's batches of ~100 events over its 32 partitions, not ~16: each batch writes
+    # a few statements per table whatever its size (bench_rebuild: +35% events/s, measured
+    # when batches still derived; not measured again since the derivation queue)
     consumer_max_records=3200,
     on_start=[health.start, day_worker.start],
     on_stop=[day_worker.stop, health.stop],

@@ -14,16 +14,18 @@ class InsightsSettings(ServiceSettings):
     reevaluations_per_batch: int = Field(
         default=50,
         ge=0,
-        description="held-up gate questions a consumer batch asks again at most, the most "
-        "recently answered first (the rest when their repository's facts next move, or "
-        "at their pipeline's retry); 0 turns re-evaluation from the event stream off",
+        description="held-up gate questions a round of the derivation worker asks again at "
+        "most, the most recently answered first (the rest when their repository's facts "
+        "next move, or at their pipeline's retry); 0 turns re-evaluation from the event "
+        "stream off",
     )
     day_keys_per_round: int = Field(
         default=20_000,
         ge=1,
-        description="queued (developer, day) keys of one tenant the DeveloperMetrics worker "
-        "takes in one round (one transaction), each recomputed once however often it was "
-        "queued; a day's figures lag its events by at most one round",
+        description="queued rows of one tenant the worker takes in one round from each of "
+        "its queues: repositories to derive (each derived once however often it was "
+        "queued) and (developer, day) keys to recompute (each once); derived columns and a "
+        "day's figures lag their events by at most one round",
     )
     day_poll_seconds: float = Field(
         default=5.0,

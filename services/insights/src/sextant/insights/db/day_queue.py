@@ -19,6 +19,7 @@ from datetime import date
 from uuid import UUID
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sextant.insights.db import developer_day_rows, developers, metadata
@@ -58,23 +59,24 @@ class Taken:
 
 async def note(
     session: AsyncSession, tenant: UUID, days: Iterable[Pair], onward: Iterable[Pair] = ()
-) -> None:
+) -> list[int]:
     """Queue ``days`` (and the days from each of ``onward``) for the worker, in the caller's
-    transaction; the worker is woken at commit."""
+    transaction; the worker is woken at commit. Returns the rows' ids."""
     keys = [(d, day, False) for d, day in sorted(set(days))]
     keys += [(d, day, True) for d, day in sorted(set(onward))]
     if not keys:
-        return
+        return []
     driver = await driver_connection(session)
-    await driver.execute(
+    rows = await driver.fetch(
         "INSERT INTO insights.metrics_queue (tenant_id, developer_id, day, onward)"
-        " SELECT $1, * FROM unnest($2::uuid[], $3::date[], $4::bool[])",
+        " SELECT $1, * FROM unnest($2::uuid[], $3::date[], $4::bool[]) RETURNING id",
         tenant,
         [k[0] for k in keys],
         [k[1] for k in keys],
         [k[2] for k in keys],
     )
     await notify(session, CHANNEL, "")
+    return [row["id"] for row in rows]
 
 
 async def pending_tenants(session: AsyncSession) -> list[UUID]:
@@ -122,7 +124,9 @@ async def forget(session: AsyncSession, ids: list[int]) -> None:
     """Drop the rows a round recomputed (not rows queued since: they wait for the next)."""
     if ids:
         q = metrics_queue
-        await session.execute(sa.delete(q).where(q.c.id.in_(ids)))
+        await session.execute(
+            sa.delete(q).where(q.c.id == sa.any_(sa.cast(ids, ARRAY(sa.BigInteger))))
+        )
 
 
 async def waiting(session: AsyncSession) -> int:

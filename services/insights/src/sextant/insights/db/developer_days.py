@@ -262,13 +262,17 @@ async def refresh(session: AsyncSession, tenant: UUID, pairs: Iterable[Pair]) ->
         )
     }
     t = developer_day_rows
+    # by the driver and arrays, as the computation: thousands of pairs in a rebuild's round
+    # made the statement's compiling its slowest part
     existing = {
-        (row.developer_id, row.day): figures_of(row._mapping)
-        for row in await session.execute(
-            sa.select(t).where(
-                t.c.tenant_id == tenant,
-                sa.tuple_(t.c.developer_id, t.c.day).in_(wanted),
-            )
+        (row["developer_id"], row["day"]): figures_of(row)
+        for row in await driver.fetch(
+            "SELECT t.* FROM insights.developer_days t"
+            " JOIN unnest($2::uuid[], $3::date[]) AS p(developer_id, day)"
+            " ON t.developer_id = p.developer_id AND t.day = p.day WHERE t.tenant_id = $1",
+            tenant,
+            [d for d, _ in wanted],
+            [day for _, day in wanted],
         )
     }
     changes: list[DayChange] = []
@@ -278,26 +282,26 @@ async def refresh(session: AsyncSession, tenant: UUID, pairs: Iterable[Pair]) ->
             changes.append(DayChange(pair[0], pair[1], now))
     written = [c for c in changes if c.figures is not None]
     if written:
-        statement = insert(t).values(
-            [
-                {
-                    "tenant_id": tenant,
-                    "developer_id": c.developer_id,
-                    "day": c.day,
-                    **{
-                        name: list(value) if isinstance(value, tuple) else value
-                        for name in FIELDS
-                        for value in [getattr(c.figures, name)]
-                    },
-                }
-                for c in written
-            ]
-        )
+        statement = insert(t)
+        rows = [
+            {
+                "tenant_id": tenant,
+                "developer_id": c.developer_id,
+                "day": c.day,
+                **{
+                    name: list(value) if isinstance(value, tuple) else value
+                    for name in FIELDS
+                    for value in [getattr(c.figures, name)]
+                },
+            }
+            for c in written
+        ]
         await session.execute(
             statement.on_conflict_do_update(
                 index_elements=[t.c.tenant_id, t.c.developer_id, t.c.day],
                 set_={name: statement.excluded[name] for name in FIELDS},
-            )
+            ),
+            rows,
         )
     gone = [(c.developer_id, c.day) for c in changes if c.figures is None]
     if gone:

@@ -9,7 +9,7 @@ accumulated, so applying an event twice or out of order leaves the same rows.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -33,6 +33,7 @@ from sextant.insights.db import (
     work_items,
 )
 from sextant.insights.domain import linkage
+from sextant.runtime.db import driver_connection
 
 RECORDS = UUID("9d3f6a2e-4c1b-5e7a-8f90-1a2b3c4d5e6f")  # namespace of projected record ids
 
@@ -135,33 +136,34 @@ async def record_changes(
     t = change_requests
     created: set[UUID] = set()
     if writes.snapshots:
-        statement = insert(t).values(
-            [
-                {
-                    "tenant_id": tenant,
-                    "id": change.id,
-                    "workspace_id": workspace,
-                    "source_kind": change.source_kind,
-                    "external_id": change.external_id,
-                    "url": change.url,
-                    "repository_id": change.repository_id,
-                    "repository": change.repository,
-                    "number": change.number,
-                    "title": change.title,
-                    "author_developer_id": change.author.developer_id,
-                    "author_is_bot": change.author.is_bot,
-                    "author_alias_id": change.author.alias_id,
-                    "base_branch": change.base_branch,
-                    "head_branch": change.head_branch,
-                    "into_default_branch": change.into_default_branch,
-                    "draft": change.draft,
-                    "labels": change.labels,
-                    "opened_at": change.opened_at,
-                    "snapshot_at": at,
-                }
-                for change, at in writes.snapshots.values()
-            ]
-        )
+        rows = [
+            {
+                "tenant_id": tenant,
+                "id": change.id,
+                "workspace_id": workspace,
+                "source_kind": change.source_kind,
+                "external_id": change.external_id,
+                "url": change.url,
+                "repository_id": change.repository_id,
+                "repository": change.repository,
+                "number": change.number,
+                "title": change.title,
+                "author_developer_id": change.author.developer_id,
+                "author_is_bot": change.author.is_bot,
+                "author_alias_id": change.author.alias_id,
+                "base_branch": change.base_branch,
+                "head_branch": change.head_branch,
+                "into_default_branch": change.into_default_branch,
+                "draft": change.draft,
+                "labels": change.labels,
+                "opened_at": change.opened_at,
+                "snapshot_at": at,
+            }
+            # in key order: batches no longer serialised by derivation locks take the rows'
+            # locks in one order (no deadlock between two writing the same rows)
+            for _, (change, at) in sorted(writes.snapshots.items())
+        ]
+        statement = insert(t)
         refreshed = (
             "url",
             "repository",
@@ -182,7 +184,8 @@ async def record_changes(
                 index_elements=[t.c.tenant_id, t.c.id],
                 set_={name: statement.excluded[name] for name in refreshed},
                 where=t.c.snapshot_at <= statement.excluded.snapshot_at,
-            ).returning(t.c.id, sa.literal_column("xmax").cast(sa.Text) == "0")
+            ).returning(t.c.id, sa.literal_column("xmax").cast(sa.Text) == "0"),
+            rows,
         )
         created = {row[0] for row in written if row[1]}
     if writes.merges:
@@ -217,9 +220,8 @@ async def record_changes(
         )
     if writes.reviews:
         await session.execute(
-            insert(reviews)
-            .values([{"tenant_id": tenant, "workspace_id": workspace, **r} for r in writes.reviews])
-            .on_conflict_do_nothing()
+            insert(reviews).on_conflict_do_nothing(),
+            [{"tenant_id": tenant, "workspace_id": workspace, **r} for r in writes.reviews],
         )
     return created
 
@@ -264,28 +266,25 @@ async def record_pushes(
     if not batch:
         return {}
     await session.execute(
-        insert(pushes)
-        .values(
-            [
-                {
-                    "tenant_id": tenant,
-                    "event_id": push.event_id,
-                    "workspace_id": workspace,
-                    "repository_id": push.repository_id,
-                    "branch": push.branch,
-                    "into_default_branch": push.into_default_branch,
-                    "before_sha": push.before_sha,
-                    "after_sha": push.after_sha,
-                    "forced": push.forced,
-                    "commit_shas": push.shas,
-                    "pusher_developer_id": push.pusher.developer_id,
-                    "pusher_is_bot": push.pusher.is_bot,
-                    "pushed_at": push.pushed_at,
-                }
-                for push in batch
-            ]
-        )
-        .on_conflict_do_nothing()
+        insert(pushes).on_conflict_do_nothing(),
+        [
+            {
+                "tenant_id": tenant,
+                "event_id": push.event_id,
+                "workspace_id": workspace,
+                "repository_id": push.repository_id,
+                "branch": push.branch,
+                "into_default_branch": push.into_default_branch,
+                "before_sha": push.before_sha,
+                "after_sha": push.after_sha,
+                "forced": push.forced,
+                "commit_shas": push.shas,
+                "pusher_developer_id": push.pusher.developer_id,
+                "pusher_is_bot": push.pusher.is_bot,
+                "pushed_at": push.pushed_at,
+            }
+            for push in batch
+        ],
     )
     # Each commit as the batch's earliest push of it shows it (the first of equals, as
     # when they arrive one by one): the row a stored one is compared with.
@@ -298,55 +297,51 @@ async def record_pushes(
     if not first:
         return {}
     t = commits
-    candidates = sa.values(
-        sa.column("repository_id", sa.Text),
-        sa.column("sha", sa.Text),
-        sa.column("branch", sa.Text),
-        sa.column("pushed_at", sa.DateTime(timezone=True)),
-        name="candidates",
-    ).data([(r, sha, p.branch, p.pushed_at) for (r, sha), (p, _) in first.items()])
+    # by the driver and arrays: the same join written with sa.values() was compiled anew
+    # for every batch, the batches' largest cost in Python (bench_rebuild)
+    driver = await driver_connection(session)
     moved_from: dict[str, set[str]] = {}
-    for row in await session.execute(
-        sa.select(t.c.repository_id, t.c.branch)
-        .distinct()
-        .join(
-            candidates,
-            sa.and_(t.c.repository_id == candidates.c.repository_id, t.c.sha == candidates.c.sha),
-        )
-        .where(
-            t.c.tenant_id == tenant,
-            t.c.workspace_id == workspace,
-            t.c.branch != candidates.c.branch,
-            t.c.pushed_at > candidates.c.pushed_at,
-        )
+    for row in await driver.fetch(
+        "SELECT DISTINCT t.repository_id, t.branch FROM insights.commits t"
+        " JOIN unnest($3::text[], $4::text[], $5::text[], $6::timestamptz[])"
+        " AS c(repository_id, sha, branch, pushed_at)"
+        " ON t.repository_id = c.repository_id AND t.sha = c.sha"
+        " WHERE t.tenant_id = $1 AND t.workspace_id = $2"
+        " AND t.branch <> c.branch AND t.pushed_at > c.pushed_at",
+        tenant,
+        workspace,
+        [r for r, _ in first],
+        [sha for _, sha in first],
+        [p.branch for p, _ in first.values()],
+        [p.pushed_at for p, _ in first.values()],
     ):
-        moved_from.setdefault(row.repository_id, set()).add(row.branch)
-    statement = insert(t).values(
-        [
-            {
-                "tenant_id": tenant,
-                "workspace_id": workspace,
-                "repository_id": push.repository_id,
-                "sha": c.sha,
-                "title": c.title,
-                "author_developer_id": c.author.developer_id,
-                "author_is_bot": c.author.is_bot,
-                "author_alias_id": c.author.alias_id,
-                "authored_at": c.authored_at,
-                "committed_at": c.committed_at,
-                "branch": push.branch,
-                "pushed_at": push.pushed_at,
-            }
-            for push, c in first.values()
-        ]
-    )
+        moved_from.setdefault(row["repository_id"], set()).add(row["branch"])
+    rows = [
+        {
+            "tenant_id": tenant,
+            "workspace_id": workspace,
+            "repository_id": push.repository_id,
+            "sha": c.sha,
+            "title": c.title,
+            "author_developer_id": c.author.developer_id,
+            "author_is_bot": c.author.is_bot,
+            "author_alias_id": c.author.alias_id,
+            "authored_at": c.authored_at,
+            "committed_at": c.committed_at,
+            "branch": push.branch,
+            "pushed_at": push.pushed_at,
+        }
+        for _, (push, c) in sorted(first.items())  # in key order, as the change requests
+    ]
+    statement = insert(t)
     # The first push of a commit names its branch, whichever push arrives first.
     await session.execute(
         statement.on_conflict_do_update(
             index_elements=[t.c.tenant_id, t.c.workspace_id, t.c.repository_id, t.c.sha],
             set_={"branch": statement.excluded.branch, "pushed_at": statement.excluded.pushed_at},
             where=t.c.pushed_at > statement.excluded.pushed_at,
-        )
+        ),
+        rows,
     )
     return moved_from
 
@@ -641,19 +636,31 @@ def may_hold(branches: Iterable[str], shas: Iterable[str]) -> Any:
 
 
 async def refresh_change_times(
-    session: AsyncSession, tenant: UUID, workspace: UUID, repository_id: str, touch: Touch
+    session: AsyncSession, tenant: UUID, touched: Mapping[tuple[UUID, str], Touch]
 ) -> None:
-    """First commit and first review of the change requests ``touch`` can move, from the
-    rows: those its events named, and those its pushed commits may belong to.
+    """First commit and first review of the change requests the touches can move, from
+    the rows, in one statement over every (workspace, repository) touched: those their
+    events named, and those their pushed commits may belong to. Only rows whose value
+    moves are written (and locked).
 
     The first commit is the earliest authored of the commits the merge listed; before a
     merge (or when the tool listed none), of those first pushed to its head branch. The
     first review is the earliest by someone other than the author and not a bot."""
     cr, c, r = change_requests, commits, reviews
-    moved = [cr.c.id.in_(sorted(touch.changes))] if touch.changes else []
-    if touch.branches or touch.shas:
-        moved.append(may_hold(touch.branches, touch.shas))
-    if not moved:
+    wanted = []
+    for (workspace, repository_id), touch in sorted(touched.items()):
+        moved = [cr.c.id.in_(sorted(touch.changes))] if touch.changes else []
+        if touch.branches or touch.shas:
+            moved.append(may_hold(touch.branches, touch.shas))
+        if moved:
+            wanted.append(
+                sa.and_(
+                    cr.c.workspace_id == workspace,
+                    cr.c.repository_id == repository_id,
+                    sa.or_(*moved),
+                )
+            )
+    if not wanted:
         return
     same_repository = sa.and_(
         c.c.tenant_id == cr.c.tenant_id,
@@ -681,15 +688,29 @@ async def refresh_change_times(
         )
         .scalar_subquery()
     )
+    computed = (
+        sa.select(
+            cr.c.id,
+            first_commit.label("first_commit_at"),
+            first_review.label("first_review_at"),
+        )
+        .where(cr.c.tenant_id == tenant, sa.or_(*wanted))
+        .subquery()
+    )
     await session.execute(
         sa.update(cr)
         .where(
             cr.c.tenant_id == tenant,
-            cr.c.workspace_id == workspace,
-            cr.c.repository_id == repository_id,
-            sa.or_(*moved),
+            cr.c.id == computed.c.id,
+            sa.or_(
+                cr.c.first_commit_at.is_distinct_from(computed.c.first_commit_at),
+                cr.c.first_review_at.is_distinct_from(computed.c.first_review_at),
+            ),
         )
-        .values(first_commit_at=first_commit, first_review_at=first_review)
+        .values(
+            first_commit_at=computed.c.first_commit_at,
+            first_review_at=computed.c.first_review_at,
+        )
     )
 
 
@@ -812,72 +833,6 @@ async def relink_repository(
         )
         .values(deployment_id=first_id, deployed_at=first_at)
     )
-
-
-@dataclass
-class Derivation:
-    """What a batch will derive of one repository: whether it brings a deployment, and
-    the branches of its change requests and pushes."""
-
-    deploys: bool = False
-    branches: set[str] = field(default_factory=set)
-
-
-def _lock_key(tenant: UUID, workspace: UUID, repository_id: str, branch: str | None = None) -> str:
-    tail = "" if branch is None else f"/branch/{branch}"
-    return f"insights/{tenant}/{workspace}/{repository_id}{tail}"
-
-
-async def _advisory_lock(session: AsyncSession, key: str, *, shared: bool) -> None:
-    lock = sa.func.pg_advisory_xact_lock_shared if shared else sa.func.pg_advisory_xact_lock
-    await session.execute(sa.select(lock(sa.func.hashtextextended(key, 0))))
-
-
-async def _deployed_from(
-    session: AsyncSession, tenant: UUID, repositories: Iterable[tuple[UUID, str]]
-) -> set[tuple[UUID, str]]:
-    """Which of the repositories have a deployment recorded (committed)."""
-    d = deployments
-    wanted = sorted(repositories)
-    if not wanted:
-        return set()
-    rows = await session.execute(
-        sa.select(d.c.workspace_id, d.c.repository_id)
-        .distinct()
-        .where(d.c.tenant_id == tenant, sa.tuple_(d.c.workspace_id, d.c.repository_id).in_(wanted))
-    )
-    return {(row.workspace_id, row.repository_id) for row in rows}
-
-
-async def lock_derivations(
-    session: AsyncSession, tenant: UUID, plan: dict[tuple[UUID, str], Derivation]
-) -> None:
-    """Serialise what must be, before the batch writes a row (a batch that wrote rows and
-    then waited for a lock deadlocked with the holder writing the same rows), in one order.
-
-    A repository something was deployed from, or that the batch deploys from, is relinked
-    whole: its lock is taken exclusively, so a deployment and the merge or push it ships,
-    projected by two transactions at once, derive one after the other (READ COMMITTED
-    reads the other's rows once the lock is had). A repository nothing was deployed from
-    ships nothing, so batches of it only share its lock (a first deployment waits for them)
-    and serialise per branch: a change request's first commit and review move with the
-    pushes to its head branch and with its own events. Should a deployment have committed
-    between the look and the shared lock, the lock is taken exclusively after all."""
-    deployed = await _deployed_from(session, tenant, plan)
-    keys: list[tuple[str, bool]] = []
-    shared: list[tuple[UUID, str]] = []
-    for (workspace, repository), derivation in plan.items():
-        whole = derivation.deploys or (workspace, repository) in deployed
-        keys.append((_lock_key(tenant, workspace, repository), not whole))
-        if not whole:
-            shared.append((workspace, repository))
-            keys += [
-                (_lock_key(tenant, workspace, repository, b), False) for b in derivation.branches
-            ]
-    for key, is_shared in sorted(keys):
-        await _advisory_lock(session, key, shared=is_shared)
-    for workspace, repository in sorted(await _deployed_from(session, tenant, shared)):
-        await _advisory_lock(session, _lock_key(tenant, workspace, repository), shared=False)
 
 
 # the local developer map -------------------------------------------------------------------

@@ -10,7 +10,7 @@ the facts a gate is evaluated on. Rows never leave this module: callers get plai
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -505,6 +505,30 @@ async def record_override(
         )
     ).first()
     return row
+
+
+async def held_up_workspaces(
+    session: AsyncSession, tenant: UUID, workspaces: Iterable[UUID], since: datetime
+) -> set[UUID]:
+    """Which of ``workspaces`` answered a fail or an unknown nobody overrode since
+    ``since`` (a superset of those with a question :func:`awaiting` finds): one look, so a
+    rebuild's rounds skip the per-repository look where no pipeline can be held up."""
+    e = gate_evaluations
+    wanted = sorted(set(workspaces))
+    if not wanted:
+        return set()
+    found = await session.execute(
+        sa.select(e.c.workspace_id)
+        .distinct()
+        .where(
+            e.c.tenant_id == tenant,
+            e.c.workspace_id.in_(wanted),
+            e.c.evaluated_at >= since,
+            e.c.verdict.in_(("fail", "unknown")),
+            e.c.overridden_at.is_(None),
+        )
+    )
+    return set(found.scalars())
 
 
 async def awaiting(

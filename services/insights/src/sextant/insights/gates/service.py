@@ -390,6 +390,12 @@ REEVALUATOR = "sextant:re-evaluation"
 REEVALUATION_HORIZON = timedelta(days=7)
 
 
+async def held_up(session: AsyncSession, tenant: UUID, workspaces: set[UUID]) -> set[UUID]:
+    """Which of ``workspaces`` may have a question :func:`reevaluate` would ask again."""
+    since = datetime.now(UTC) - REEVALUATION_HORIZON
+    return await db.held_up_workspaces(session, tenant, workspaces, since)
+
+
 async def reevaluate(
     session: AsyncSession,
     outbox: Outbox,
