@@ -12,7 +12,7 @@ from alembic import context, op
 from sqlalchemy.dialects.postgresql import DOUBLE_PRECISION
 
 revision = "0014"
-down_revision = "0012"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
