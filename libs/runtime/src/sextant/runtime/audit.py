@@ -37,8 +37,13 @@ def config_change(
 
 
 async def record_change(
-    session: AsyncSession, outbox: Outbox, tenant: UUID, change: ConfigChanged
+    session: AsyncSession,
+    outbox: Outbox,
+    tenant: UUID,
+    change: ConfigChanged,
+    workspace: UUID | None = None,
 ) -> None:
-    """Stage ``change`` about its target (the event's entity is ``<type>:<id>``)."""
+    """Stage ``change`` about its target (the event's entity is ``<type>:<id>``), of
+    ``workspace`` when the target belongs to one."""
     entity = f"{change.target_type}:{change.target_id}"
-    await outbox.add(session, change, tenant_id=tenant, entity=entity)
+    await outbox.add(session, change, tenant_id=tenant, workspace_id=workspace, entity=entity)

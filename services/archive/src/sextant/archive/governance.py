@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sextant.archive.db import holds, policies
@@ -24,7 +23,8 @@ from sextant.archive.schemas import (
     RetentionUpdate,
 )
 from sextant.contracts import uuid7
-from sextant.contracts.events.platform import ConfigChanged, LegalHoldChanged
+from sextant.contracts.events.platform import LegalHoldChanged
+from sextant.runtime.audit import config_change, record_change
 from sextant.runtime.errors import Conflict, NotFound
 from sextant.runtime.outbox import Outbox
 
@@ -47,21 +47,8 @@ async def _audit(
     before: dict[str, Any] | None,
     after: dict[str, Any] | None,
 ) -> None:
-    request_id = structlog.contextvars.get_contextvars().get("request_id")
-    await actor.outbox.add(
-        session,
-        ConfigChanged(
-            actor=actor.name,
-            action=action,
-            target_type=target_type,
-            target_id=target_id,
-            before=before,
-            after=after,
-            request_id=request_id,
-        ),
-        tenant_id=actor.tenant,
-        entity=f"{target_type}:{target_id}",
-    )
+    change = config_change(actor.name, action, (target_type, target_id), before=before, after=after)
+    await record_change(session, actor.outbox, actor.tenant, change)
 
 
 async def retention(session: AsyncSession, tenant: UUID) -> RetentionPolicies:

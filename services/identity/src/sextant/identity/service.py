@@ -25,7 +25,6 @@ from sextant.contracts import EventModel, uuid7
 from sextant.contracts.events.common import Actor
 from sextant.contracts.events.platform import (
     AliasMoved,
-    ConfigChanged,
     DeveloperCreated,
     DeveloperLockChanged,
     DevelopersMerged,
@@ -47,6 +46,7 @@ from sextant.identity.db.repository import (
 from sextant.identity.domain.evidence import AliasFacts, NamePopulation, best_name_link
 from sextant.identity.domain.history import Span, first_overlap, restored_by_split
 from sextant.identity.domain.keys import AUTO_MERGE_SCORE, keys_for
+from sextant.runtime.audit import config_change, record_change
 from sextant.runtime.errors import Conflict, Gone, InvalidInput, NotFound
 from sextant.runtime.outbox import Outbox
 
@@ -577,7 +577,6 @@ async def revisit(session: AsyncSession, change: Change, trigger: str = "asked")
     await repository.rescore_suggestions(session, tenant, rescored)
     await repository.revisited(session, tenant, population.names, now)
     done = Revisit(rescored=len(merging), suggested=len(splits), names=population.names)
-    request_id = structlog.contextvars.get_contextvars().get("request_id")
     await change.outbox.add_all(
         session,
         [
@@ -588,14 +587,11 @@ async def revisit(session: AsyncSession, change: Change, trigger: str = "asked")
                 for row in splits
             ),
             change.outbox.stage(
-                _audited(
-                    change,
+                config_change(
+                    change.actor,
                     "identity.revisit",
-                    "tenant",
-                    tenant,
-                    None,
-                    {**dataclasses.asdict(done), "trigger": trigger},
-                    request_id,
+                    ("tenant", tenant),
+                    after={**dataclasses.asdict(done), "trigger": trigger},
                 ),
                 tenant_id=tenant,
                 entity=f"tenant:{tenant}",
@@ -814,31 +810,10 @@ async def _audit(
     after: dict[str, Any] | None,
 ) -> None:
     """Stage the change for the gateway's hash-chained audit log (topic sextant.config)."""
-    request_id = structlog.contextvars.get_contextvars().get("request_id")
-    audited = _audited(change, action, target_type, target_id, before, after, request_id)
-    await change.outbox.add(
-        session, audited, tenant_id=change.tenant, entity=f"{target_type}:{target_id}"
+    audited = config_change(
+        change.actor, action, (target_type, target_id), before=before, after=after
     )
-
-
-def _audited(
-    change: Change,
-    action: str,
-    target_type: str,
-    target_id: UUID,
-    before: dict[str, Any] | None,
-    after: dict[str, Any] | None,
-    request_id: str | None,
-) -> ConfigChanged:
-    return ConfigChanged(
-        actor=change.actor,
-        action=action,
-        target_type=target_type,
-        target_id=str(target_id),
-        before=before,
-        after=after,
-        request_id=request_id,
-    )
+    await record_change(session, change.outbox, change.tenant, audited)
 
 
 def _now() -> datetime:

@@ -19,7 +19,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sextant.contracts import uuid7
 from sextant.contracts.events.common import SourceKind
-from sextant.contracts.events.platform import ConfigChanged
 from sextant.ingest import signatures
 from sextant.ingest.atlassian import StoredBearer
 from sextant.ingest.backfill import jira, runner
@@ -34,6 +33,7 @@ from sextant.ingest.settings import IngestSettings
 from sextant.ingest.signature_failures import SignatureFailures
 from sextant.ingest.writer import DeliveryWriter, PendingDelivery
 from sextant.runtime.app import ServiceState
+from sextant.runtime.audit import config_change, record_change
 from sextant.runtime.db import set_tenant
 from sextant.runtime.egress import egress_policy
 from sextant.runtime.errors import (
@@ -327,23 +327,8 @@ async def audit_source(
     before: dict[str, Any] | None,
     after: dict[str, Any] | None,
 ) -> None:
-    request_id = structlog.contextvars.get_contextvars().get("request_id")
-    change = ConfigChanged(
-        actor=actor,
-        action=action,
-        target_type="source",
-        target_id=str(row.id),
-        before=before,
-        after=after,
-        request_id=request_id,
-    )
-    await outbox.add(
-        session,
-        change,
-        tenant_id=row.tenant_id,
-        workspace_id=row.workspace_id,
-        entity=f"source:{row.id}",
-    )
+    change = config_change(actor, action, ("source", row.id), before=before, after=after)
+    await record_change(session, outbox, row.tenant_id, change, row.workspace_id)
 
 
 async def suspend_sources(

@@ -13,16 +13,15 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-import structlog
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from sextant.contracts.events.platform import ConfigChanged
 from sextant.insights import privacy
 from sextant.insights.db import developer_days
 from sextant.insights.domain import trends
 from sextant.runtime.app import Session, State
+from sextant.runtime.audit import config_change, record_change
 from sextant.runtime.errors import Forbidden, NotFound, problem_response
 from sextant.runtime.tabular import CSV_MEDIA_TYPE, csv_text, wants_csv
 from sextant.runtime.tokens import Caller, InternalClaims
@@ -323,14 +322,12 @@ async def put_developer_settings(
     before = await developer_days.set_developer_metrics_enabled(
         session, tenant, enabled, caller.sub, datetime.now(UTC)
     )
-    audited = ConfigChanged(
-        actor=caller.sub,
-        action="insights.developer_metrics.set",
-        target_type="tenant",
-        target_id=str(tenant),
+    audited = config_change(
+        caller.sub,
+        "insights.developer_metrics.set",
+        ("tenant", tenant),
         before={"developer_metrics_enabled": before},
         after={"developer_metrics_enabled": enabled},
-        request_id=structlog.contextvars.get_contextvars().get("request_id"),
     )
-    await state.outbox.add(session, audited, tenant_id=tenant, entity=f"tenant:{tenant}")
+    await record_change(session, state.outbox, tenant, audited)
     return body

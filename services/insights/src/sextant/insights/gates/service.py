@@ -12,12 +12,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sextant.contracts import uuid7
 from sextant.contracts.events.platform import (
-    ConfigChanged,
     GateEvaluated,
     GateOverridden,
     GateRuleResult,
@@ -33,6 +31,7 @@ from sextant.insights.gates.schemas import (
     PolicyRules,
     RuleView,
 )
+from sextant.runtime.audit import config_change, record_change
 from sextant.runtime.errors import Conflict, Forbidden, NotFound
 from sextant.runtime.outbox import Outbox
 from sextant.runtime.scope import QueryScope
@@ -81,18 +80,14 @@ async def set_policy(
     before = await db.latest_policy(session, change.tenant, scope.text)
     stored = policy.model_dump(mode="json")
     version = await db.add_policy(session, change.tenant, scope.text, stored, change.actor, now)
-    audited = ConfigChanged(
-        actor=change.actor,
-        action="gates.policy.set",
-        target_type="gate_policy",
-        target_id=scope.text,
+    audited = config_change(
+        change.actor,
+        "gates.policy.set",
+        ("gate_policy", scope.text),
         before=None if before is None else {"version": before.version, **before.policy},
         after={"version": version, **stored},
-        request_id=structlog.contextvars.get_contextvars().get("request_id"),
     )
-    await change.outbox.add(
-        session, audited, tenant_id=change.tenant, entity=f"gate_policy:{scope.text}"
-    )
+    await record_change(session, change.outbox, change.tenant, audited)
     return Policy(
         **policy.model_dump(),
         scope=scope.text,
@@ -351,20 +346,14 @@ async def override(
     if updated is None:
         raise Conflict(f"gate evaluation {evaluation_id} was already overridden")
     stored = view(updated)
-    await change.outbox.add(
-        session,
-        ConfigChanged(
-            actor=change.actor,
-            action="gates.override",
-            target_type="gate_evaluation",
-            target_id=str(evaluation_id),
-            before={"verdict": stored.verdict, "overridden": False},
-            after={"verdict": stored.verdict, "overridden": True, "reason": reason},
-            request_id=structlog.contextvars.get_contextvars().get("request_id"),
-        ),
-        tenant_id=change.tenant,
-        entity=f"gate_evaluation:{evaluation_id}",
+    overridden = config_change(
+        change.actor,
+        "gates.override",
+        ("gate_evaluation", evaluation_id),
+        before={"verdict": stored.verdict, "overridden": False},
+        after={"verdict": stored.verdict, "overridden": True, "reason": reason},
     )
+    await record_change(session, change.outbox, change.tenant, overridden)
     await change.outbox.add(
         session,
         GateOverridden(
