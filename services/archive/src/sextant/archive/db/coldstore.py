@@ -225,17 +225,45 @@ async def chain_head(session: AsyncSession, tenant: UUID) -> ChainHead | None:
     return None if row is None else ChainHead(row.seq, row.row_hash)
 
 
-async def next_part(session: AsyncSession, partition: Partition) -> int:
+async def next_part(session: AsyncSession, tenant: UUID, topic: str, day: date) -> int:
     """The part number the partition's next file takes (a file written by a flush that
     did not commit is overwritten by the next: it was never in the manifest)."""
     highest = await session.scalar(
         sa.select(sa.func.max(manifests.c.part)).where(
-            manifests.c.tenant_id == partition.tenant_id,
-            manifests.c.topic == partition.topic,
-            manifests.c.day == partition.day,
+            manifests.c.tenant_id == tenant,
+            manifests.c.topic == topic,
+            manifests.c.day == day,
         )
     )
     return int(highest or 0) + 1
+
+
+_CLAIM = """
+WITH claimed AS (
+    INSERT INTO archive.archived_ids (tenant_id, event_id, staged_at)
+    SELECT $1, e.id, now() FROM unnest($2::uuid[]) AS e(id)
+    WHERE NOT EXISTS (
+        SELECT 1 FROM archive.staged_events s WHERE s.tenant_id = $1 AND s.event_id = e.id)
+    ON CONFLICT (tenant_id, event_id) DO NOTHING
+    RETURNING event_id
+)
+SELECT count(*) AS n, CASE WHEN count(*) < $3 THEN array_agg(event_id) END AS fresh
+FROM claimed
+"""
+
+
+async def claim_archived(
+    session: AsyncSession, tenant: UUID, ids: Sequence[UUID]
+) -> set[UUID] | None:
+    """Record ``ids`` as archived (in the caller's transaction, which writes their part),
+    except those the tenant archived before or still has waiting: None when every id was
+    new (the usual case, answered without sending the ids back), else the new ones."""
+    driver = await driver_connection(session)
+    row = await driver.fetchrow(_CLAIM, tenant, list(ids), len(ids))
+    assert row is not None  # an aggregate answers one row
+    if row["fresh"] is None and row["n"] == len(ids):
+        return None
+    return set(row["fresh"] or ())
 
 
 async def record_part(session: AsyncSession, chained: ChainedEntry, part: int) -> None:

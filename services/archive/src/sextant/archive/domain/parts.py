@@ -10,12 +10,16 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID
 
+import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
+
+from sextant.contracts import Envelope
 
 CONTENT_TYPE = "application/vnd.apache.parquet"
 
@@ -83,12 +87,76 @@ def build_part(events: Sequence[ArchivedEvent]) -> bytes:
 
 
 def build_part_of(columns: PartColumns) -> bytes:
-    """The Parquet bytes of a part's columns."""
+    """The Parquet bytes of a part's columns, in the order given."""
+    return write_part(table_of(columns))
+
+
+def table_of(columns: PartColumns) -> pa.Table:
+    """A part's columns as an Arrow table of SCHEMA (``data`` may be JSON text or bytes)."""
     arrays = [pa.array(columns[field.name], type=field.type) for field in SCHEMA]
-    table = pa.Table.from_arrays(arrays, schema=SCHEMA)
+    return pa.Table.from_arrays(arrays, schema=SCHEMA)
+
+
+def table_of_envelopes(envelopes: Sequence[Envelope]) -> pa.Table:
+    """Envelopes as a part's rows in (time, id) order, built column by column (``data``
+    serialised by orjson, no Python object per event besides its JSON)."""
+    columns: PartColumns = {
+        "id": [str(e.id) for e in envelopes],
+        "specversion": [e.specversion for e in envelopes],
+        "source": [e.source for e in envelopes],
+        "type": [e.type for e in envelopes],
+        "subject": [e.subject for e in envelopes],
+        "time": [e.time for e in envelopes],
+        "datacontenttype": [e.datacontenttype for e in envelopes],
+        "dataschema": [e.dataschema for e in envelopes],
+        "tenantid": [str(e.tenantid) for e in envelopes],
+        "workspaceid": [None if e.workspaceid is None else str(e.workspaceid) for e in envelopes],
+        "traceparent": [e.traceparent for e in envelopes],
+        "data": [orjson.dumps(e.data) for e in envelopes],
+    }
+    return in_order(table_of(columns))
+
+
+def in_order(table: pa.Table) -> pa.Table:
+    """The rows in (time, id) order, the order every part keeps (ids are lowercase UUID
+    text, which sorts as PostgreSQL sorts the UUIDs)."""
+    return table.sort_by([("time", "ascending"), ("id", "ascending")])
+
+
+def write_part(table: pa.Table) -> bytes:
+    """The Parquet (zstd) bytes of a part's table."""
     sink = io.BytesIO()
     pq.write_table(table, sink, compression="zstd")
     return sink.getvalue()
+
+
+@dataclass(frozen=True)
+class PartSummary:
+    """What a manifest entry says of a part's rows (taken from its table in file order)."""
+
+    count: int
+    first_id: UUID
+    last_id: UUID
+    first_at: datetime
+    last_at: datetime
+    types: tuple[str, ...]
+    workspace_ids: tuple[UUID, ...]
+
+
+def summary(table: pa.Table) -> PartSummary:
+    """The manifest's view of a non-empty part's table (its rows already in order)."""
+    ids, times = table.column("id"), table.column("time")
+    last = table.num_rows - 1
+    workspaces = pc.unique(table.column("workspaceid").drop_null()).to_pylist()
+    return PartSummary(
+        count=table.num_rows,
+        first_id=UUID(ids[0].as_py()),
+        last_id=UUID(ids[last].as_py()),
+        first_at=times[0].as_py().astimezone(UTC),
+        last_at=times[last].as_py().astimezone(UTC),
+        types=tuple(sorted(pc.unique(table.column("type")).to_pylist())),
+        workspace_ids=tuple(sorted(UUID(w) for w in workspaces if w)),
+    )
 
 
 @dataclass(frozen=True)
