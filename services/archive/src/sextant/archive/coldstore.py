@@ -122,18 +122,13 @@ async def write_direct(
     has waiting (a redelivery) is left out, by one set-based insert of the ids into
     ``archived_ids`` under the chain's lock; None when every event was such a copy."""
     await coldstore.lock_chain(session, tenant)
-    ids = [e.id for e in envelopes]
-    fresh = await coldstore.claim_archived(session, tenant, ids)
+    columns = await asyncio.to_thread(parts.columns_of_envelopes, envelopes)
+    fresh = await coldstore.claim_archived(session, tenant, columns["id"])
     if fresh is not None:  # some were archived or waiting already: the others, each once
-        kept: list[Envelope] = []
-        for envelope in envelopes:
-            if envelope.id in fresh:
-                fresh.discard(envelope.id)
-                kept.append(envelope)
-        envelopes = kept
-    if not envelopes:
+        columns = parts.rows_of(columns, fresh)
+    if not columns["id"]:
         return None
-    table = await asyncio.to_thread(parts.table_of_envelopes, envelopes)
+    table = await asyncio.to_thread(parts.table_of, columns)
     return await store_part(state, session, tenant, topic, day, table)
 
 
