@@ -69,6 +69,11 @@ def replay_records_of(
     headers (the CloudEvents binding's, ``kafka_headers``' names) with those the part's
     events share (type, source, tenant, workspace...) encoded once per part, and the
     replay id once: no model, dict or UUID per event."""
+    return records_of(chosen_rows(table, restore), topic, restore)
+
+
+def chosen_rows(table: pa.Table, restore: restores.Restore) -> pa.Table:
+    """A part's rows the restore takes: its range, and its workspace if it names one."""
     times = table.column("time")
     chosen = pc.and_(
         pc.greater_equal(times, pa.scalar(restore.since, times.type)),
@@ -76,7 +81,11 @@ def replay_records_of(
     )
     if restore.workspace_id is not None:
         chosen = pc.and_(chosen, pc.equal(table.column("workspaceid"), str(restore.workspace_id)))
-    table = table.filter(chosen)
+    return table.filter(chosen)
+
+
+def records_of(table: pa.Table, topic: str, restore: restores.Restore) -> list[OutgoingRecord]:
+    """Chosen rows as their replay records (see :func:`replay_records_of`)."""
     if table.num_rows == 0:
         return []
     column = {name: table.column(name).to_pylist() for name in _SHARED + _OWN}
@@ -137,6 +146,31 @@ async def _fetch(state: ServiceState, row: ChainedEntry) -> bytes | str:
     return fetched
 
 
+async def publish_part(
+    state: ServiceState, table: pa.Table, topic: str, restore: restores.Restore
+) -> int:
+    """Publish a verified part's chosen rows, ``PUBLISH_BATCH`` records a call and in
+    order, building the next call's records (in a thread) while the bus takes the last's;
+    how many were published."""
+    chosen = chosen_rows(table, restore)
+    calls = [chosen.slice(i, PUBLISH_BATCH) for i in range(0, chosen.num_rows, PUBLISH_BATCH)]
+    if not calls:
+        return 0
+    pending = asyncio.ensure_future(asyncio.to_thread(records_of, calls[0], topic, restore))
+    try:
+        for following in [*calls[1:], None]:
+            records = await pending
+            if following is not None:
+                pending = asyncio.ensure_future(
+                    asyncio.to_thread(records_of, following, topic, restore)
+                )
+            await state.bus.publish(records)
+    finally:
+        if not pending.done():  # the bus failed: the records being built are not needed
+            await asyncio.wait([pending])
+    return int(chosen.num_rows)
+
+
 async def run_restore(state: ServiceState, restore: restores.Restore) -> None:
     """Verify, then publish, the restore's objects (see the module)."""
     async with state.db.transaction(restore.tenant_id) as session:
@@ -167,12 +201,11 @@ async def run_restore(state: ServiceState, restore: restores.Restore) -> None:
         data = verified.pop(row.entry.seq, None) or await _fetch(state, row)
         if isinstance(data, str):  # altered since it verified: the next lease tries again
             raise RuntimeError(data)
-        records = replay_records_of(read_part_table(data), row.entry.topic, restore)
-        for i in range(0, len(records), PUBLISH_BATCH):
-            await state.bus.publish(records[i : i + PUBLISH_BATCH])
+        table = await asyncio.to_thread(read_part_table, data)
+        published = await publish_part(state, table, row.entry.topic, restore)
         async with state.db.transaction(restore.tenant_id) as session:
             await restores.progress(
-                session, restore.id, row.entry.seq, len(records), datetime.now(UTC) + LEASE
+                session, restore.id, row.entry.seq, published, datetime.now(UTC) + LEASE
             )
     async with state.db.transaction(restore.tenant_id) as session:
         await restores.update(
