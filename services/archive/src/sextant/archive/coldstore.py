@@ -1,10 +1,12 @@
-"""The cold store's shell: writing waiting partitions to part files, and verifying them.
+"""The cold store's shell: writing parts (waiting partitions, or a consumer's large
+batch straight away), and verifying them.
 
 A part is written, then recorded: its events are taken (deleted from the waiting ones,
-their ids kept) and its manifest entry added in one transaction, committed after the
-object is stored. A crash between the two leaves an object no entry names, under the part
-number the next flush takes again (overwritten); a crash before the commit loses nothing
-(the events still wait). So every staged event ends in exactly one recorded part.
+their ids kept; or, straight from a batch, their ids claimed) and its manifest entry added
+in one transaction, committed after the object is stored, read back and verified. A crash
+between the two leaves an object no entry names, under the part number the next part
+takes again (overwritten); a crash before the commit loses nothing (the events still wait,
+or the bus delivers the batch again). So every event ends in exactly one recorded part.
 """
 
 from __future__ import annotations
