@@ -62,6 +62,11 @@ async def stage(
     if not events:
         return 0
     driver = await driver_connection(session)
+    # shared with other batches, not with a part being written (the chain's lock): a part
+    # claiming an event this batch stages, or taking it, waits for it, and the other way
+    await driver.execute(
+        "SELECT pg_advisory_xact_lock_shared($1, hashtext($2))", _CHAIN_LOCK, str(tenant)
+    )
     days = await driver.fetch(
         _STAGE,
         tenant,
