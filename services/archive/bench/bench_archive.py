@@ -1,16 +1,21 @@
-"""Archive throughput: events staged, written to Parquet parts and verified, per second,
-next to a plain pyarrow write of the same rows in the same run.
+"""Archive throughput: events archived to Parquet parts and verified, per second, next
+to a plain pyarrow write of the same rows in the same run.
 
     .venv/bin/python services/archive/bench/bench_archive.py [--events 100000] [--runs 3]
 
 One tenant, one topic, one UTC day, on real PostgreSQL (embedded) and the folder object
 store. Phases, as the service runs them:
 
-- **stage**: the consumer's path, a batch of 1,000 at a time (``Batched.max_batch``):
-  inbox claimed and events staged in one transaction, committed;
-- **write**: the flusher: waiting events read back, a zstd Parquet part of 50,000 built,
-  stored, its manifest entry chained and its events marked archived, committed;
-- **verify**: every part re-read, its SHA-256, count and id range checked, the chain too.
+- **direct** (a backlog, the path the target is for): the consumer's handler given
+  batches of ``--batch`` (50,000, ``handlers.BATCH``) events as the consumer hands them
+  over (no inbox claimed, see ``Batched.claims_inbox``), each written as a part of its
+  own: ids claimed in ``archived_ids``, a zstd Parquet part built, stored, read back and
+  verified, its manifest entry chained, committed;
+- **verify**: every part of the tenant re-read, its SHA-256, count and id range checked,
+  the chain too;
+- **staged** (a trickle, for comparison): another tenant's same number of events, 1,000
+  a batch (under ``direct_part_min_events``), staged, then written by the flusher as
+  parts of 50,000 (each read back and verified).
 
 - **restore**: a restore of the whole day (``restoring.run_restore``: every part
   re-verified, its events published again as replays on the bus, each part's progress
@@ -18,7 +23,7 @@ store. Phases, as the service runs them:
   the same events as records (``EventBus.publish``, 500 a call as the relay sends them).
   The bench's app consumes nothing (the replays are not handled back).
 
-"archived and verified" is events over the first three phases' wall time; "per core" divides by
+"archived and verified" is events over the direct and verify phases' wall time; "per core" divides by
 the CPU seconds this process and PostgreSQL's backends spent (both measured), so a box
 with other load reads the same. The baseline is ``pyarrow.parquet.write_table`` (zstd) of
 the same rows from Python lists, to memory. Medians over ``--runs``. Target (issue #18):
@@ -45,26 +50,26 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sextant.archive import coldstore, restoring
-from sextant.archive.db import replays, spine
+from sextant.archive.db import replays
 from sextant.archive.domain.parts import SCHEMA
-from sextant.archive.handlers import handlers
+from sextant.archive.handlers import BATCH, handlers
 from sextant.archive.main import SPEC
 from sextant.archive.settings import ArchiveSettings
 from sextant.contracts import Envelope, uuid7
 from sextant.contracts.events.activity import WorkItem, WorkItemCreated
 from sextant.contracts.events.common import SourceRef
 from sextant.contracts.topics import ACTIVITY, entity_key
-from sextant.runtime.app import ServiceState, create_service_app
+from sextant.runtime.app import ServiceState, create_service_app, current_service
 from sextant.runtime.consumer import Batched
 from sextant.runtime.embedded_pg import EmbeddedPostgres
 from sextant.runtime.objectstore import FolderObjectStore
-from sextant.runtime.outbox import claim_inbox_many, record_for
+from sextant.runtime.outbox import record_for
 from sextant.runtime.settings import RuntimeSettings
 from sextant.runtime.testing.apps import running_app
 from sextant.runtime.tokens import generate_keypair
 from sextant.runtime.wiring import create_bus
 
-BATCH = 1000
+TRICKLE = 1000
 DAY = datetime(2026, 3, 4, tzinfo=UTC)
 
 
@@ -176,7 +181,22 @@ async def bus_publish_rate(
     return n / (time.perf_counter() - started), n / (cpu_seconds(pg_pid) - cpu)
 
 
-async def one_run(url: str, pg_pid: int, tmp: Path, n: int, run: int) -> dict[str, float]:
+async def handled(state: ServiceState, handler: Batched, batch: list[Envelope], size: int) -> None:
+    """``batch`` through the archive's handler as the consumer hands it over: ``size`` a
+    transaction, in the running service's context."""
+    tenant = batch[0].tenantid
+    entered = current_service.set(state)
+    try:
+        for i in range(0, len(batch), size):
+            async with state.db.transaction(tenant) as session:
+                await handler.handle_many(session, batch[i : i + size])
+    finally:
+        current_service.reset(entered)
+
+
+async def one_run(
+    url: str, pg_pid: int, tmp: Path, n: int, size: int, run: int
+) -> dict[str, float]:
     _, public_pem = generate_keypair()
     settings = RuntimeSettings.model_validate(
         {
@@ -189,7 +209,7 @@ async def one_run(url: str, pg_pid: int, tmp: Path, n: int, run: int) -> dict[st
     )
     store = FolderObjectStore(tmp / f"objects-{run}")
     app = create_service_app(
-        replace(SPEC, handlers={}),  # staged by calling the handler; replays not consumed
+        replace(SPEC, handlers={}),  # archived by calling the handler; replays not consumed
         settings,
         bus_factory=lambda: create_bus(settings),
         objects=store,
@@ -197,37 +217,37 @@ async def one_run(url: str, pg_pid: int, tmp: Path, n: int, run: int) -> dict[st
     )
     handler = handlers()[ACTIVITY.name]
     assert isinstance(handler, Batched)
-    batch = events(n)
+    batch, trickle = events(n), events(n)
     tenant = batch[0].tenantid
     flush = ArchiveSettings(part_max_events=50_000, part_max_age_seconds=1)
     async with running_app(app):
         state = app.state.service
+        state.extras["archive_settings"] = flush
         cpu0, t0, own0 = cpu_seconds(pg_pid), time.perf_counter(), time.process_time()
-        for i in range(0, n, BATCH):
-            chunk = batch[i : i + BATCH]
-            async with state.db.transaction(tenant) as session:
-                await claim_inbox_many(session, spine.inbox, SPEC.name, [e.id for e in chunk])
-                await handler.handle_many(session, chunk)
-        t1, cpu_staged = time.perf_counter(), cpu_seconds(pg_pid)
-        parts = await coldstore.flush_due(state, flush, datetime.now(UTC) + timedelta(days=1))
-        t2, cpu_written = time.perf_counter(), cpu_seconds(pg_pid)
+        await handled(state, handler, batch, size)
+        t1, cpu_direct = time.perf_counter(), cpu_seconds(pg_pid)
         report = await coldstore.verify_tenant(state, tenant)
-        t3, cpu1, own1 = time.perf_counter(), cpu_seconds(pg_pid), time.process_time()
+        t2, cpu1, own1 = time.perf_counter(), cpu_seconds(pg_pid), time.process_time()
+        await handled(state, handler, trickle, TRICKLE)
+        later = datetime.now(UTC) + timedelta(days=1)
+        parts = await coldstore.flush_due(state, flush, later)
+        t3, cpu_staged = time.perf_counter(), cpu_seconds(pg_pid)
         restored = await restore_rate(state, pg_pid, tenant, n)
         published = await bus_publish_rate(state, pg_pid, batch)
     assert report.events == n and not report.findings, report.findings
+    assert report.objects == -(-n // size)
     assert parts == -(-n // 50_000)
     baseline = pyarrow_baseline(batch)
     return {
-        "stage": n / (t1 - t0),
-        "write": n / (t2 - t1),
-        "verify": n / (t3 - t2),
-        "stage per core": n / (cpu_staged - cpu0),
-        "write per core": n / (cpu_written - cpu_staged),
-        "verify per core": n / (cpu1 - cpu_written),
-        "archived and verified": n / (t3 - t0),
+        "direct": n / (t1 - t0),
+        "direct per core": n / (cpu_direct - cpu0),
+        "verify": n / (t2 - t1),
+        "verify per core": n / (cpu1 - cpu_direct),
+        "archived and verified": n / (t2 - t0),
         "per core": n / (cpu1 - cpu0),
         "per core of Python alone": n / (own1 - own0),
+        "staged path (trickle)": n / (t3 - t2),
+        "staged path per core": n / (cpu_staged - cpu1),
         "restore, on the bus": restored[0],
         "restore per core": restored[1],
         "bus publish alone": published[0],
@@ -237,7 +257,7 @@ async def one_run(url: str, pg_pid: int, tmp: Path, n: int, run: int) -> dict[st
     }
 
 
-async def main(n: int, runs: int) -> int:
+async def main(n: int, size: int, runs: int) -> int:
     # the service's own flusher waits: the bench times the flush itself
     os.environ["SEXTANT_ARCHIVE_FLUSH_CHECK_SECONDS"] = "3600"
     os.environ["SEXTANT_ARCHIVE_RESTORE_CHECK_SECONDS"] = "3600"
@@ -246,10 +266,13 @@ async def main(n: int, runs: int) -> int:
         url = await asyncio.to_thread(postgres.start)
         pg_pid = postgres.postmaster_pid() or -1
         try:
-            results = [await one_run(url, pg_pid, Path(tmp), n, r) for r in range(runs)]
+            results = [await one_run(url, pg_pid, Path(tmp), n, size, r) for r in range(runs)]
         finally:
             await asyncio.to_thread(postgres.stop)
-    print(f"archive, {n:,} events of one tenant/topic/day, median of {runs} runs")
+    print(
+        f"archive, {n:,} events of one tenant/topic/day, {size:,} a batch, "
+        f"median of {runs} runs (load average {os.getloadavg()[0]:.1f})"
+    )
     medians = {k: statistics.median(r[k] for r in results) for k in results[0]}
     for name, rate in medians.items():
         print(f"  {name:24} {rate:>12,.0f} events/s")
@@ -270,6 +293,7 @@ if __name__ == "__main__":
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--batch", type=int, default=BATCH)
     parser.add_argument("--runs", type=int, default=3)
     arguments = parser.parse_args()
-    sys.exit(asyncio.run(main(arguments.events, arguments.runs)))
+    sys.exit(asyncio.run(main(arguments.events, arguments.batch, arguments.runs)))

@@ -125,3 +125,28 @@ async def test_each_of_runs_a_per_event_handler_for_a_batch_in_one_transaction(d
     assert [trace for _, _, trace in seen] == [event(n).traceparent for n in range(120)]
     transactions = [transaction for _, transaction, _ in seen]
     assert [len(list(run)) for _, run in itertools.groupby(transactions)] == [50, 50, 20]
+
+
+async def test_a_handler_that_claims_no_inbox_gets_every_copy_and_leaves_no_inbox_row(
+    database_url,
+):
+    """``claims_inbox=False``: the handler's own idempotence is trusted, so a copy
+    redelivered after its batch comes to it again, and the inbox stays empty."""
+    recorder = Recorder()
+    envelopes = [event(0), event(1), event(1), event(2), event(0)]
+    await consume(database_url, envelopes, len(envelopes), Batched(recorder, 3, claims_inbox=False))
+    # a copy within a batch is once (the consumer's own); the copy of 0 after its batch is not
+    assert [seqs for _, seqs, _ in recorder.calls] == [[0, 1], [2, 0]]
+    db = busworker.database(database_url)
+    await db.start()
+    try:
+        async with db.transaction(busworker.TENANT) as session:
+            ids = [e.inbox_id for e in envelopes]
+            claimed = await session.scalar(
+                sa.select(sa.func.count())
+                .select_from(busworker.spine.inbox)
+                .where(busworker.spine.inbox.c.event_id.in_(ids))
+            )
+    finally:
+        await db.stop()
+    assert claimed == 0

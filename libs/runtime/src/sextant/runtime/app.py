@@ -14,6 +14,7 @@ import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, cast
@@ -113,6 +114,11 @@ class ServiceState:
     # The other services' apps when they run in this process (the embedded mode), for
     # calls on a user's behalf (sextant.runtime.calls); empty when distributed.
     peers: Mapping[str, FastAPI] = field(default_factory=dict)
+
+
+current_service: ContextVar[ServiceState | None] = ContextVar("sextant_service", default=None)
+"""The running service, as its consumer's handlers see it (a handler is given a session
+and events; one that stores objects or stages more events reaches the rest here)."""
 
 
 def service_state(request: Request) -> ServiceState:
@@ -217,7 +223,12 @@ def create_service_app(
                     metrics=metrics,
                     tracer=tracer,
                 )
-                await state.processor.start()
+                # the consumer's task copies this context: its handlers see the state
+                entered = current_service.set(state)
+                try:
+                    await state.processor.start()
+                finally:
+                    current_service.reset(entered)
                 stack.push_async_callback(state.processor.stop)
                 pruner = InboxPruner(
                     db,

@@ -48,10 +48,15 @@ BatchHandle = Callable[[AsyncSession, Sequence[Envelope]], Awaitable[None]]
 class Batched:
     """A handler that takes up to ``max_batch`` envelopes of one tenant at a time, in
     order, in one transaction (their inbox already claimed). It is also a plain
-    :data:`Handler`: one envelope is a batch of one."""
+    :data:`Handler`: one envelope is a batch of one.
+
+    ``claims_inbox=False`` is for a handler that is idempotent by itself (the archive
+    recognises an event it already holds by its id): the consumer claims no inbox row
+    for its events, which is half the cost of a large batch."""
 
     handle_many: BatchHandle
     max_batch: int = 100
+    claims_inbox: bool = True
 
     async def __call__(self, session: AsyncSession, envelope: Envelope) -> None:
         await self.handle_many(session, [envelope])
@@ -281,6 +286,9 @@ class EventProcessor:
         )  # a copy redelivered within: once
 
         async def handle(session: AsyncSession) -> None:
+            if not handler.claims_inbox:
+                await handler.handle_many(session, envelopes)
+                return
             claimed = await claim_inbox_many(
                 session, self._inbox, self._group, [e.inbox_id for e in envelopes]
             )
@@ -333,8 +341,10 @@ class EventProcessor:
                 return
         handler, event = self._handlers[record.topic], envelope
 
+        claims = not isinstance(handler, Batched) or handler.claims_inbox
+
         async def handle(session: AsyncSession) -> None:
-            if await claim_inbox(session, self._inbox, self._group, event.inbox_id):
+            if not claims or await claim_inbox(session, self._inbox, self._group, event.inbox_id):
                 await handler(session, event)
 
         # A Batched handler's each_in_context makes the event's span (the same one a

@@ -1,20 +1,24 @@
-"""The cold store's shell: writing waiting partitions to part files, and verifying them.
+"""The cold store's shell: writing parts (waiting partitions, or a consumer's large
+batch straight away), and verifying them.
 
 A part is written, then recorded: its events are taken (deleted from the waiting ones,
-their ids kept) and its manifest entry added in one transaction, committed after the
-object is stored. A crash between the two leaves an object no entry names, under the part
-number the next flush takes again (overwritten); a crash before the commit loses nothing
-(the events still wait). So every staged event ends in exactly one recorded part.
+their ids kept; or, straight from a batch, their ids claimed) and its manifest entry added
+in one transaction, committed after the object is stored, read back and verified. A crash
+between the two leaves an object no entry names, under the part number the next part
+takes again (overwritten); a crash before the commit loses nothing (the events still wait,
+or the bus delivers the batch again). So every event ends in exactly one recorded part.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from uuid import UUID
 
+import pyarrow as pa
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,6 +29,7 @@ from sextant.archive.domain.purge import cold_until
 from sextant.archive.domain.retention import effective
 from sextant.archive.domain.verify import Finding, Unreadable, check_chain, check_object
 from sextant.archive.settings import ArchiveSettings
+from sextant.contracts import Envelope
 from sextant.contracts.events.platform import ArchiveWritten
 from sextant.contracts.ids import uuid7
 from sextant.runtime.app import ServiceState
@@ -35,6 +40,11 @@ from sextant.runtime.tasks import cancel_and_wait
 log = structlog.get_logger()
 
 VERIFY_PAGE = 500
+
+
+class PartNotStored(Exception):
+    """A part the store did not keep as written (down, refused, or read back otherwise):
+    nothing of it may be recorded."""
 
 
 def object_store(state: ServiceState) -> ObjectStore:
@@ -85,42 +95,94 @@ async def flush_partition(
 async def write_part(
     state: ServiceState, session: AsyncSession, partition: coldstore.Partition, limit: int
 ) -> ChainedEntry | None:
-    """One part file of the partition's oldest waiting events, stored and recorded; None
-    when another replica wrote them while this one waited for the chain's lock."""
+    """One part file of the partition's oldest waiting events, stored, verified and
+    recorded; None when another replica wrote them while this one waited for the chain's
+    lock."""
     await coldstore.lock_chain(session, partition.tenant_id)
     columns = await coldstore.take_waiting(session, partition, limit)
-    ids, times = columns["id"], columns["time"]
-    if not ids:
+    if not columns["id"]:
         return None
-    head = await coldstore.chain_head(session, partition.tenant_id)
-    part = await coldstore.next_part(session, partition)
-    data = await asyncio.to_thread(parts.build_part_of, columns)
-    key = parts.part_key(partition.tenant_id, partition.topic, partition.day, part)
+    table = await asyncio.to_thread(parts.table_of, columns)
+    return await store_part(
+        state, session, partition.tenant_id, partition.topic, partition.day, table
+    )
+
+
+async def write_direct(
+    state: ServiceState,
+    session: AsyncSession,
+    tenant: UUID,
+    topic: str,
+    day: date,
+    envelopes: Sequence[Envelope],
+) -> ChainedEntry | None:
+    """A consumer's large group of one (tenant, topic, day) written as its own part, with
+    no event staged: stored, verified and recorded in the consumer's transaction, so the
+    bus offset moves on only once the part is durable (a rollback or a crash before the
+    commit leaves the events to be delivered again, and the stored object unnamed, under
+    the part number the next part takes). An event this tenant archived before or still
+    has waiting (a redelivery) is left out, by one set-based insert of the ids into
+    ``archived_ids`` under the chain's lock; None when every event was such a copy."""
+    await coldstore.lock_chain(session, tenant)
+    columns = await asyncio.to_thread(parts.columns_of_envelopes, envelopes)
+    fresh = await coldstore.claim_archived(session, tenant, columns["id"])
+    if fresh is not None:  # some were archived or waiting already: the others, each once
+        columns = parts.rows_of(columns, fresh)
+    if not columns["id"]:
+        return None
+    table = await asyncio.to_thread(parts.table_of, columns)
+    return await store_part(state, session, tenant, topic, day, table)
+
+
+async def store_part(
+    state: ServiceState,
+    session: AsyncSession,
+    tenant: UUID,
+    topic: str,
+    day: date,
+    table: pa.Table,
+) -> ChainedEntry:
+    """Store a part's rows (taken or claimed in ``session``, under the tenant's chain lock)
+    as the partition's next part file, read it back and verify it, then chain its manifest
+    entry and announce it, in ``session``: the one place a part is written."""
+    head = await coldstore.chain_head(session, tenant)
+    part = await coldstore.next_part(session, tenant, topic, day)
+    table = parts.in_order(table)
+    data = await asyncio.to_thread(parts.write_part, table)
+    rows = parts.summary(table)
+    key = parts.part_key(tenant, topic, day, part)
     entry = ManifestEntry(
-        tenant_id=partition.tenant_id,
+        tenant_id=tenant,
         seq=1 if head is None else head.seq + 1,
         manifest_id=uuid7(),
-        topic=partition.topic,
-        day=partition.day,
+        topic=topic,
+        day=day,
         object_key=key,
-        event_count=len(ids),
-        first_event_id=UUID(ids[0]),
-        last_event_id=UUID(ids[-1]),
-        first_at=times[0],
-        last_at=times[-1],
+        event_count=rows.count,
+        first_event_id=rows.first_id,
+        last_event_id=rows.last_id,
+        first_at=rows.first_at,
+        last_at=rows.last_at,
         sha256=hashlib.sha256(data).hexdigest(),
         size_bytes=len(data),
-        schema_versions=tuple(sorted(set(columns["type"]))),
-        workspace_ids=tuple(sorted({UUID(w) for w in set(columns["workspaceid"]) if w})),
+        schema_versions=rows.types,
+        workspace_ids=rows.workspace_ids,
     )
     prev = GENESIS if head is None else head.row_hash
     chained = ChainedEntry(entry, prev, chain_hash(prev, entry))
     # Object Lock (where the bucket has it) keeps the copy until its cold period ends
-    periods = effective(await policies.chosen(session, partition.tenant_id))
-    retain = cold_until(partition.topic, entry.last_at, periods)
-    stored = await object_store(state).put(key, data, parts.CONTENT_TYPE, retain_until=retain)
+    periods = effective(await policies.chosen(session, tenant))
+    retain = cold_until(topic, entry.last_at, periods)
+    store = object_store(state)
+    try:
+        stored = await store.put(key, data, parts.CONTENT_TYPE, retain_until=retain)
+        fetched = await store.get(key)
+    except Exception as exc:  # the store's failure, however it shows: nothing recorded
+        raise PartNotStored(f"{key}: the object store failed: {exc}") from exc
     if stored.sha256 != entry.sha256:
-        raise ChecksumMismatch(f"the store kept {key!r} with another checksum")
+        raise PartNotStored(f"{key}: the store kept it with another checksum")
+    if (finding := check_object(chained, fetched)) is not None:
+        raise PartNotStored(f"{key}: read back, {finding.reason}")
     await coldstore.record_part(session, chained, part)
     await state.outbox.add(
         session,
@@ -131,15 +193,15 @@ async def write_part(
             row_count=entry.event_count,
             covers_until=entry.last_at,
         ),
-        tenant_id=partition.tenant_id,
+        tenant_id=tenant,
         entity=f"manifest:{entry.manifest_id}",
     )
     log.info(
         "archive.part_written",
-        topic=partition.topic,
-        day=str(partition.day),
+        topic=topic,
+        day=str(day),
         part=part,
-        events=len(ids),
+        events=rows.count,
         bytes=len(data),
     )
     return chained

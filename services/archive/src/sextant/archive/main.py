@@ -16,6 +16,8 @@ SPEC = ServiceSpec(
     migrations_dir=MIGRATIONS,
     routers=[api.router],
     handlers=handlers(),
+    # a backlog's poll brings whole parts' worth of a partition (see handlers.BATCH)
+    consumer_max_records=100_000,
     on_start=[coldstore.start, purging.start, restoring.start],
     on_stop=[coldstore.stop, purging.stop, restoring.stop],
 )

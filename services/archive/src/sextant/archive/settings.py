@@ -16,6 +16,15 @@ class ArchiveSettings(ServiceSettings):
         description="a (tenant, topic, day) partition is written to a part file once this "
         "many events wait, and a part holds at most this many",
     )
+    direct_part_min_events: int = Field(
+        default=5_000,
+        ge=1,
+        le=1_000_000,
+        description="a consumer's batch that holds at least this many events of one "
+        "(tenant, topic, day) writes them as a part of their own, verified before the batch "
+        "commits, instead of staging each (smaller groups are staged, so a trickle still "
+        "makes large parts)",
+    )
     part_max_age_seconds: float = Field(
         default=300.0,
         gt=0,

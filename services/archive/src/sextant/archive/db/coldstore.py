@@ -62,6 +62,11 @@ async def stage(
     if not events:
         return 0
     driver = await driver_connection(session)
+    # shared with other batches, not with a part being written (the chain's lock): a part
+    # claiming an event this batch stages, or taking it, waits for it, and the other way
+    await driver.execute(
+        "SELECT pg_advisory_xact_lock_shared($1, hashtext($2))", _CHAIN_LOCK, str(tenant)
+    )
     days = await driver.fetch(
         _STAGE,
         tenant,
@@ -225,17 +230,48 @@ async def chain_head(session: AsyncSession, tenant: UUID) -> ChainHead | None:
     return None if row is None else ChainHead(row.seq, row.row_hash)
 
 
-async def next_part(session: AsyncSession, partition: Partition) -> int:
+async def next_part(session: AsyncSession, tenant: UUID, topic: str, day: date) -> int:
     """The part number the partition's next file takes (a file written by a flush that
     did not commit is overwritten by the next: it was never in the manifest)."""
     highest = await session.scalar(
         sa.select(sa.func.max(manifests.c.part)).where(
-            manifests.c.tenant_id == partition.tenant_id,
-            manifests.c.topic == partition.topic,
-            manifests.c.day == partition.day,
+            manifests.c.tenant_id == tenant,
+            manifests.c.topic == topic,
+            manifests.c.day == day,
         )
     )
     return int(highest or 0) + 1
+
+
+_CLAIM = """
+WITH claimed AS (
+    INSERT INTO archive.archived_ids (tenant_id, event_id, staged_at)
+    SELECT $1, e.id::uuid, now() FROM unnest(string_to_array($2::text, ',')) AS e(id)
+    WHERE NOT EXISTS (
+        SELECT 1 FROM archive.staged_events s
+        WHERE s.tenant_id = $1 AND s.event_id = e.id::uuid)
+    ON CONFLICT (tenant_id, event_id) DO NOTHING
+    RETURNING event_id
+)
+SELECT count(*) AS n, CASE WHEN count(*) < $3 THEN array_agg(event_id::text) END AS fresh
+FROM claimed
+"""
+
+
+async def claim_archived(
+    session: AsyncSession, tenant: UUID, ids: Sequence[str]
+) -> list[str] | None:
+    """Record ``ids`` (UUIDs as text: what a part holds, and cheaper to send than UUID
+    objects) as archived, in the caller's transaction (which writes their part), except
+    those the tenant archived before or still has waiting: None when every id was new (the
+    usual case, answered without sending the ids back), else the new ones."""
+    driver = await driver_connection(session)
+    # one text, not an array: the driver checks each element of a list it sends
+    row = await driver.fetchrow(_CLAIM, tenant, ",".join(ids), len(ids))
+    assert row is not None  # an aggregate answers one row
+    if row["fresh"] is None and row["n"] == len(ids):
+        return None
+    return list(row["fresh"] or ())
 
 
 async def record_part(session: AsyncSession, chained: ChainedEntry, part: int) -> None:

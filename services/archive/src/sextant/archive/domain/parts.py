@@ -10,12 +10,16 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID
 
+import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
+
+from sextant.contracts import Envelope
 
 CONTENT_TYPE = "application/vnd.apache.parquet"
 
@@ -83,12 +87,94 @@ def build_part(events: Sequence[ArchivedEvent]) -> bytes:
 
 
 def build_part_of(columns: PartColumns) -> bytes:
-    """The Parquet bytes of a part's columns."""
+    """The Parquet bytes of a part's columns, in the order given."""
+    return write_part(table_of(columns))
+
+
+def table_of(columns: PartColumns) -> pa.Table:
+    """A part's columns as an Arrow table of SCHEMA (``data`` may be JSON text or bytes)."""
     arrays = [pa.array(columns[field.name], type=field.type) for field in SCHEMA]
-    table = pa.Table.from_arrays(arrays, schema=SCHEMA)
+    return pa.Table.from_arrays(arrays, schema=SCHEMA)
+
+
+def columns_of_envelopes(envelopes: Sequence[Envelope]) -> PartColumns:
+    """One tenant's envelopes as a part's columns, in the order given, built column by
+    column: ``data`` serialised by orjson, the tenant's and each workspace's id made text
+    once, not once per event."""
+    tenant = str(envelopes[0].tenantid) if envelopes else ""
+    workspaces: dict[UUID | None, str] = {
+        w: str(w) for w in {e.workspaceid for e in envelopes} if w is not None
+    }
+    return {
+        "id": [str(e.id) for e in envelopes],
+        "specversion": [e.specversion for e in envelopes],
+        "source": [e.source for e in envelopes],
+        "type": [e.type for e in envelopes],
+        "subject": [e.subject for e in envelopes],
+        "time": [e.time for e in envelopes],
+        "datacontenttype": [e.datacontenttype for e in envelopes],
+        "dataschema": [e.dataschema for e in envelopes],
+        "tenantid": [tenant] * len(envelopes),
+        "workspaceid": [workspaces.get(e.workspaceid) for e in envelopes],
+        "traceparent": [e.traceparent for e in envelopes],
+        "data": [orjson.dumps(e.data) for e in envelopes],
+    }
+
+
+def rows_of(columns: PartColumns, ids: Sequence[str]) -> PartColumns:
+    """Only the rows of ``ids`` (each once, its first), in the order given."""
+    wanted, keep = set(ids), []
+    for index, id_ in enumerate(columns["id"]):
+        if id_ in wanted:
+            wanted.discard(id_)
+            keep.append(index)
+    return {name: [values[i] for i in keep] for name, values in columns.items()}
+
+
+def in_order(table: pa.Table) -> pa.Table:
+    """The rows in (time, id) order, the order every part keeps (ids are lowercase UUID
+    text, which sorts as PostgreSQL sorts the UUIDs). Rows already in strictly rising
+    time (a backlog's usual order) are kept as they are, without a sort."""
+    times = table.column("time")
+    if table.num_rows < 2 or pc.all(pc.less(times[:-1], times[1:])).as_py():
+        return table
+    return table.sort_by([("time", "ascending"), ("id", "ascending")])
+
+
+def write_part(table: pa.Table) -> bytes:
+    """The Parquet (zstd) bytes of a part's table."""
     sink = io.BytesIO()
     pq.write_table(table, sink, compression="zstd")
     return sink.getvalue()
+
+
+@dataclass(frozen=True)
+class PartSummary:
+    """What a manifest entry says of a part's rows (taken from its table in file order)."""
+
+    count: int
+    first_id: UUID
+    last_id: UUID
+    first_at: datetime
+    last_at: datetime
+    types: tuple[str, ...]
+    workspace_ids: tuple[UUID, ...]
+
+
+def summary(table: pa.Table) -> PartSummary:
+    """The manifest's view of a non-empty part's table (its rows already in order)."""
+    ids, times = table.column("id"), table.column("time")
+    last = table.num_rows - 1
+    workspaces = pc.unique(table.column("workspaceid").drop_null()).to_pylist()
+    return PartSummary(
+        count=table.num_rows,
+        first_id=UUID(ids[0].as_py()),
+        last_id=UUID(ids[last].as_py()),
+        first_at=times[0].as_py().astimezone(UTC),
+        last_at=times[last].as_py().astimezone(UTC),
+        types=tuple(sorted(pc.unique(table.column("type")).to_pylist())),
+        workspace_ids=tuple(sorted(UUID(w) for w in workspaces if w)),
+    )
 
 
 @dataclass(frozen=True)
@@ -109,9 +195,15 @@ def read_part_ids(data: bytes) -> PartContents:
 
 
 def read_part_columns(data: bytes) -> PartColumns:
-    """Every event a part holds, as columns in file order (a restore publishes them again);
-    ValueError when the bytes are not a readable Parquet file of this schema."""
+    """Every event a part holds, as columns in file order; ValueError when the bytes are
+    not a readable Parquet file of this schema."""
+    return dict(read_part_table(data).to_pydict())
+
+
+def read_part_table(data: bytes) -> pa.Table:
+    """A part's table (a restore publishes its rows again); ValueError when the bytes are
+    not a readable Parquet file of this schema."""
     try:
-        return dict(pq.read_table(pa.BufferReader(data)).to_pydict())
+        return pq.read_table(pa.BufferReader(data), schema=SCHEMA)
     except (pa.ArrowInvalid, pa.ArrowException, OSError, KeyError) as exc:
         raise ValueError(f"not a readable part: {exc}") from exc
