@@ -9,6 +9,7 @@ from uuid import UUID
 
 from sextant.archive.domain.parts import (
     columns_of_envelopes,
+    ids_as_text,
     in_order,
     rows_of,
     summary,
@@ -70,3 +71,12 @@ def test_a_part_is_in_time_then_id_order_and_its_summary_names_its_ends() -> Non
     assert part.workspace_ids == (WORKSPACE,)
     rising = in_order(table_of(columns_of_envelopes([envelope(9, 1), envelope(8, 2)])))
     assert rising.column("id").to_pylist() == [ids(9), ids(8)]  # rising time: kept as given
+
+
+def test_ids_are_made_text_in_their_canonical_lowercase_form() -> None:
+    given = [UUID("0190F1C4-0000-7000-8000-0000000000AA"), UUID(int=0)]
+    assert ids_as_text(given) == [
+        "0190f1c4-0000-7000-8000-0000000000aa",
+        "00000000-0000-0000-0000-000000000000",
+    ]
+    assert ids_as_text([]) == []
