@@ -11,6 +11,7 @@ from sextant.archive.domain.parts import (
     columns_of_envelopes,
     ids_as_text,
     in_order,
+    json_texts,
     rows_of,
     summary,
     table_of,
@@ -80,3 +81,20 @@ def test_ids_are_made_text_in_their_canonical_lowercase_form() -> None:
         "00000000-0000-0000-0000-000000000000",
     ]
     assert ids_as_text([]) == []
+
+
+def test_json_texts_are_each_values_own_even_when_they_hold_the_marker_or_commas() -> None:
+    given = [
+        {"a": [{"b": 1}, {"c": 2}]},  # "},{" inside a value
+        {"s": ",\x01,"},  # the marker in a string: escaped, not split on
+        [],
+        None,
+    ]
+    assert json_texts(given) == [
+        b'{"a":[{"b":1},{"c":2}]}',
+        b'{"s":",\\u0001,"}',
+        b"[]",
+        b"null",
+    ]
+    assert json_texts([{"one": True}]) == [b'{"one":true}']
+    assert json_texts([]) == []
