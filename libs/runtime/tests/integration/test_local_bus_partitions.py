@@ -51,3 +51,24 @@ async def test_another_partition_count_than_the_bus_was_created_with_is_refused(
     again = LocalBus(dsn, partitions=3)
     await again.start()  # the same count starts
     await again.stop()
+
+
+async def test_a_poll_gives_its_budget_to_the_partitions_with_records(database_url: str) -> None:
+    """Not split evenly over every owned partition (90 // 3 = 30 each): the one busy
+    partition's backlog comes 85 at once, the other's 5 with it."""
+    settings = RuntimeSettings(database_url=database_url, local_bus_partitions=3)
+    bus = create_bus(settings)
+    await bus.start()
+    try:
+        busy, quiet = "key-0", "key-1"
+        await bus.publish([OutgoingRecord("shares", busy, (), b"{}") for _ in range(200)])
+        await bus.publish([OutgoingRecord("shares", quiet, (), b"{}") for _ in range(5)])
+        consumer = bus.consumer("g", ["shares"])
+        await consumer.start()
+        try:
+            polled = await consumer.poll(90, timeout=0.1)
+        finally:
+            await consumer.stop()
+    finally:
+        await bus.stop()
+    assert sorted(len(records) for records in polled.values()) == [5, 85]

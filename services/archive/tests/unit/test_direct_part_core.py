@@ -9,7 +9,9 @@ from uuid import UUID
 
 from sextant.archive.domain.parts import (
     columns_of_envelopes,
+    ids_as_text,
     in_order,
+    json_texts,
     rows_of,
     summary,
     table_of,
@@ -70,3 +72,29 @@ def test_a_part_is_in_time_then_id_order_and_its_summary_names_its_ends() -> Non
     assert part.workspace_ids == (WORKSPACE,)
     rising = in_order(table_of(columns_of_envelopes([envelope(9, 1), envelope(8, 2)])))
     assert rising.column("id").to_pylist() == [ids(9), ids(8)]  # rising time: kept as given
+
+
+def test_ids_are_made_text_in_their_canonical_lowercase_form() -> None:
+    given = [UUID("0190F1C4-0000-7000-8000-0000000000AA"), UUID(int=0)]
+    assert ids_as_text(given) == [
+        "0190f1c4-0000-7000-8000-0000000000aa",
+        "00000000-0000-0000-0000-000000000000",
+    ]
+    assert ids_as_text([]) == []
+
+
+def test_json_texts_are_each_values_own_even_when_they_hold_the_marker_or_commas() -> None:
+    given = [
+        {"a": [{"b": 1}, {"c": 2}]},  # "},{" inside a value
+        {"s": ",\x01,"},  # the marker in a string: escaped, not split on
+        [],
+        None,
+    ]
+    assert json_texts(given) == [
+        b'{"a":[{"b":1},{"c":2}]}',
+        b'{"s":",\\u0001,"}',
+        b"[]",
+        b"null",
+    ]
+    assert json_texts([{"one": True}]) == [b'{"one":true}']
+    assert json_texts([]) == []

