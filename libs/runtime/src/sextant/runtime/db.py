@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import weakref
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from typing import Any
 from uuid import UUID
 
@@ -149,6 +149,37 @@ class Database:
             if tenant_id is not None:
                 await set_tenant(session, tenant_id)
             yield session
+
+    @asynccontextmanager
+    async def snapshot_transactions(
+        self, tenant_id: UUID, count: int = 2
+    ) -> AsyncIterator[list[AsyncSession]]:
+        """``count`` read-only transactions on as many connections that see one snapshot,
+        tenant-scoped: for a read whose independent statements run at once yet must agree
+        (as one REPEATABLE READ transaction's would). The first exports its snapshot
+        (``pg_export_snapshot``), the others import it before anything else
+        (``SET TRANSACTION SNAPSHOT``); all end (roll back) on exit."""
+        if self._engine is None:
+            raise RuntimeError("Database.start() has not run")
+        async with AsyncExitStack() as stack:
+            sessions: list[AsyncSession] = []
+            snapshot = ""
+            for index in range(count):
+                connection = await stack.enter_async_context(self._engine.connect())
+                connection = await connection.execution_options(
+                    isolation_level="REPEATABLE READ", postgresql_readonly=True
+                )
+                await stack.enter_async_context(connection.begin())
+                if index == 0:
+                    snapshot = (
+                        await connection.execute(text("SELECT pg_export_snapshot()"))
+                    ).one()[0]
+                else:  # the server's name for it: hex digits and dashes, safe to inline
+                    await connection.exec_driver_sql(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+                session = await stack.enter_async_context(AsyncSession(bind=connection))
+                await set_tenant(session, tenant_id)
+                sessions.append(session)
+            yield sessions
 
     @asynccontextmanager
     async def driver_transaction(
