@@ -1,6 +1,7 @@
 """The second wall: as the app role, RLS hides other tenants' rows whatever the query."""
 
 import uuid
+from typing import Any
 
 import asyncpg
 import pytest
@@ -149,3 +150,38 @@ async def test_a_sessions_driver_connection_is_its_transactions_own(db):
             assert [r["name"] for r in await again.fetch("SELECT name FROM rlsdemo.items")] == [
                 "b1"
             ]
+
+
+async def test_snapshot_transactions_see_one_snapshot_of_their_tenant_and_write_nothing(db):
+    checkouts = 0
+
+    def commit_a3_before_the_second_begins(dbapi_connection: Any, *_: Any) -> None:
+        """Between the first transaction's export and the second's import, a3 commits."""
+        nonlocal checkouts
+        checkouts += 1
+        if checkouts == 2:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("SELECT set_config('sextant.tenant_id', $1, true)", (str(TENANT_A),))
+            cursor.execute(
+                "INSERT INTO rlsdemo.items (tenant_id, name) VALUES ($1, 'a3')", (TENANT_A,)
+            )
+            dbapi_connection.commit()
+
+    pool = db.engine.sync_engine.pool
+    sa.event.listen(pool, "checkout", commit_a3_before_the_second_begins)
+    try:
+        async with db.snapshot_transactions(TENANT_A, 2) as (first, second):
+            for transaction in (first, second):
+                seen = (
+                    await transaction.execute(sa.text("SELECT name FROM rlsdemo.items"))
+                ).scalars()
+                assert sorted(seen) == ["a1", "a2"]
+            with pytest.raises(DBAPIError, match="read-only transaction"):
+                await second.execute(
+                    sa.text("INSERT INTO rlsdemo.items (tenant_id, name) VALUES (:t, 'a4')"),
+                    {"t": TENANT_A},
+                )
+    finally:
+        sa.event.remove(pool, "checkout", commit_a3_before_the_second_begins)
+    assert checkouts == 2
+    assert await names(db, TENANT_A) == ["a1", "a2", "a3"]
