@@ -158,7 +158,7 @@ class Database:
         tenant-scoped: for a read whose independent statements run at once yet must agree
         (as one REPEATABLE READ transaction's would). The first exports its snapshot
         (``pg_export_snapshot``), the others import it before anything else
-        (``SET TRANSACTION SNAPSHOT``); all end (roll back) on exit."""
+        (``SET TRANSACTION SNAPSHOT``); all end on exit, having written nothing."""
         if self._engine is None:
             raise RuntimeError("Database.start() has not run")
         async with AsyncExitStack() as stack:
@@ -170,14 +170,17 @@ class Database:
                     isolation_level="REPEATABLE READ", postgresql_readonly=True
                 )
                 await stack.enter_async_context(connection.begin())
-                if index == 0:
-                    snapshot = (
-                        await connection.execute(text("SELECT pg_export_snapshot()"))
-                    ).one()[0]
+                session = await stack.enter_async_context(AsyncSession(bind=connection))
+                if index == 0:  # the export rides on the tenant's statement: one round trip
+                    exported = await session.execute(
+                        text("SELECT pg_export_snapshot(), set_config(:name, :value, true)"),
+                        {"name": TENANT_SETTING, "value": str(tenant_id)},
+                    )
+                    snapshot = exported.one()[0]
+                    session.info[_TRANSACTION_OPEN] = True
                 else:  # the server's name for it: hex digits and dashes, safe to inline
                     await connection.exec_driver_sql(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
-                session = await stack.enter_async_context(AsyncSession(bind=connection))
-                await set_tenant(session, tenant_id)
+                    await set_tenant(session, tenant_id)
                 sessions.append(session)
             yield sessions
 

@@ -527,16 +527,17 @@ async def dora_tally(
     :meth:`Database.snapshot_transactions` opens), the incidents and rework are read there
     while the deployments and lead times are read on ``session``: the two halves depend on
     nothing of each other, so the call takes the longer one's time, not their sum."""
-    for transaction in (session,) if beside is None else (session, beside):
-        await _plan_for_values(transaction)
 
     async def deliveries() -> tuple[list[dora.DeploymentDay], dora.Spread]:
+        await _plan_for_values(session)
         days = await _deployment_days(session, tenant, workspaces, since, until)
         return days, await _lead_time(session, tenant, workspaces, since, until, include_bots)
 
     async def failures(
         on: AsyncSession,
     ) -> tuple[list[tuple[UUID, dora.Incident]], dict[UUID, dora.Deployment], int]:
+        if on is not session:
+            await _plan_for_values(on)
         opened, caused = await _opened_and_attributed(on, tenant, workspaces, since, until, window)
         rework = 0
         if definition.rework_rate:
