@@ -153,22 +153,26 @@ async def test_a_sessions_driver_connection_is_its_transactions_own(db):
 
 
 async def test_snapshot_transactions_see_one_snapshot_of_their_tenant_and_write_nothing(db):
-    checkouts = 0
+    imports = 0
 
-    def commit_a3_before_the_second_begins(dbapi_connection: Any, *_: Any) -> None:
+    def commit_a3_before_the_import(_: Any, __: Any, statement: str, *___: Any) -> None:
         """Between the first transaction's export and the second's import, a3 commits."""
-        nonlocal checkouts
-        checkouts += 1
-        if checkouts == 2:
-            cursor = dbapi_connection.cursor()
-            cursor.execute("SELECT set_config('sextant.tenant_id', $1, true)", (str(TENANT_A),))
-            cursor.execute(
-                "INSERT INTO rlsdemo.items (tenant_id, name) VALUES ($1, 'a3')", (TENANT_A,)
-            )
-            dbapi_connection.commit()
+        nonlocal imports
+        if "TRANSACTION SNAPSHOT" in statement:
+            imports += 1
+            with db.engine.sync_engine.connect() as other:
+                other.execute(
+                    sa.text("SELECT set_config('sextant.tenant_id', :t, true)"),
+                    {"t": str(TENANT_A)},
+                )
+                other.execute(
+                    sa.text("INSERT INTO rlsdemo.items (tenant_id, name) VALUES (:t, 'a3')"),
+                    {"t": TENANT_A},
+                )
+                other.commit()
 
-    pool = db.engine.sync_engine.pool
-    sa.event.listen(pool, "checkout", commit_a3_before_the_second_begins)
+    engine = db.engine.sync_engine
+    sa.event.listen(engine, "before_cursor_execute", commit_a3_before_the_import)
     try:
         async with db.snapshot_transactions(TENANT_A, 2) as (first, second):
             for transaction in (first, second):
@@ -182,6 +186,6 @@ async def test_snapshot_transactions_see_one_snapshot_of_their_tenant_and_write_
                     {"t": TENANT_A},
                 )
     finally:
-        sa.event.remove(pool, "checkout", commit_a3_before_the_second_begins)
-    assert checkouts == 2
+        sa.event.remove(engine, "before_cursor_execute", commit_a3_before_the_import)
+    assert imports == 1
     assert await names(db, TENANT_A) == ["a1", "a2", "a3"]

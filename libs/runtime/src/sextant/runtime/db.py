@@ -8,6 +8,7 @@ every tenant table has a FORCE'd RLS policy on ``sextant.tenant_id``, which
 
 from __future__ import annotations
 
+import asyncio
 import re
 import weakref
 from collections.abc import AsyncIterator
@@ -161,28 +162,35 @@ class Database:
         (``SET TRANSACTION SNAPSHOT``); all end on exit, having written nothing."""
         if self._engine is None:
             raise RuntimeError("Database.start() has not run")
+        engine = self._engine
         async with AsyncExitStack() as stack:
-            sessions: list[AsyncSession] = []
-            snapshot = ""
-            for index in range(count):
-                connection = await stack.enter_async_context(self._engine.connect())
+            exported: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+            async def begin(index: int) -> AsyncSession:
+                """Check out, begin and scope one; the others' checkouts and BEGINs run
+                meanwhile, only the import waits for the export."""
+                connection = await stack.enter_async_context(engine.connect())
                 connection = await connection.execution_options(
                     isolation_level="REPEATABLE READ", postgresql_readonly=True
                 )
                 await stack.enter_async_context(connection.begin())
                 session = await stack.enter_async_context(AsyncSession(bind=connection))
                 if index == 0:  # the export rides on the tenant's statement: one round trip
-                    exported = await session.execute(
+                    row = await session.execute(
                         text("SELECT pg_export_snapshot(), set_config(:name, :value, true)"),
                         {"name": TENANT_SETTING, "value": str(tenant_id)},
                     )
-                    snapshot = exported.one()[0]
+                    exported.set_result(row.one()[0])
                     session.info[_TRANSACTION_OPEN] = True
                 else:  # the server's name for it: hex digits and dashes, safe to inline
+                    snapshot = await exported
                     await connection.exec_driver_sql(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
                     await set_tenant(session, tenant_id)
-                sessions.append(session)
-            yield sessions
+                return session
+
+            async with asyncio.TaskGroup() as group:
+                begun = [group.create_task(begin(index)) for index in range(count)]
+            yield [task.result() for task in begun]
 
     @asynccontextmanager
     async def driver_transaction(
