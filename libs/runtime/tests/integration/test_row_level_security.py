@@ -1,6 +1,7 @@
 """The second wall: as the app role, RLS hides other tenants' rows whatever the query."""
 
 import uuid
+from typing import Any
 
 import asyncpg
 import pytest
@@ -149,3 +150,42 @@ async def test_a_sessions_driver_connection_is_its_transactions_own(db):
             assert [r["name"] for r in await again.fetch("SELECT name FROM rlsdemo.items")] == [
                 "b1"
             ]
+
+
+async def test_snapshot_transactions_see_one_snapshot_of_their_tenant_and_write_nothing(db):
+    imports = 0
+
+    def commit_a3_before_the_import(_: Any, __: Any, statement: str, *___: Any) -> None:
+        """Between the first transaction's export and the second's import, a3 commits."""
+        nonlocal imports
+        if "TRANSACTION SNAPSHOT" in statement:
+            imports += 1
+            with db.engine.sync_engine.connect() as other:
+                other.execute(
+                    sa.text("SELECT set_config('sextant.tenant_id', :t, true)"),
+                    {"t": str(TENANT_A)},
+                )
+                other.execute(
+                    sa.text("INSERT INTO rlsdemo.items (tenant_id, name) VALUES (:t, 'a3')"),
+                    {"t": TENANT_A},
+                )
+                other.commit()
+
+    engine = db.engine.sync_engine
+    sa.event.listen(engine, "before_cursor_execute", commit_a3_before_the_import)
+    try:
+        async with db.snapshot_transactions(TENANT_A, 2) as (first, second):
+            for transaction in (first, second):
+                seen = (
+                    await transaction.execute(sa.text("SELECT name FROM rlsdemo.items"))
+                ).scalars()
+                assert sorted(seen) == ["a1", "a2"]
+            with pytest.raises(DBAPIError, match="read-only transaction"):
+                await second.execute(
+                    sa.text("INSERT INTO rlsdemo.items (tenant_id, name) VALUES (:t, 'a4')"),
+                    {"t": TENANT_A},
+                )
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", commit_a3_before_the_import)
+    assert imports == 1
+    assert await names(db, TENANT_A) == ["a1", "a2", "a3"]

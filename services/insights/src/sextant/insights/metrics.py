@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sextant.insights.db import reads
 from sextant.insights.domain import dora
-from sextant.runtime.app import Session
+from sextant.runtime.app import State
 from sextant.runtime.errors import InvalidInput, problem_response
 from sextant.runtime.paging import Moment
 from sextant.runtime.scope import ScopeParam
@@ -457,7 +457,7 @@ DORA_RESPONSES: dict[int | str, dict[str, Any]] = {
 async def get_dora(
     request: Request,
     caller: Caller,
-    session: Session,
+    state: State,
     scope: ScopeParam,
     definition: Annotated[
         DefinitionId, Query(description="which definition to compute the keys under")
@@ -494,9 +494,19 @@ async def get_dora(
         if attribution_window_days is None
         else timedelta(days=attribution_window_days)
     )
-    summed = await reads.dora_tally(
-        session, tenant, scope.workspaces, start, end, window, chosen, include_bots
-    )
+    # Two connections on one snapshot: the deliveries and the failures read at once.
+    async with state.db.snapshot_transactions(tenant) as (deliveries, failures):
+        summed = await reads.dora_tally(
+            deliveries,
+            tenant,
+            scope.workspaces,
+            start,
+            end,
+            window,
+            chosen,
+            include_bots,
+            beside=failures,
+        )
     report = dora.report(chosen, summed, since=start, until=end, attribution_window=window)
     reply = reply_of(report, scope.text, include_bots)
     if wants_csv(request.headers.get("accept")):

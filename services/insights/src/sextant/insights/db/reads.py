@@ -6,6 +6,7 @@ map), and a bot is a bot if the tool or identity says so."""
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -511,6 +512,7 @@ async def dora_tally(
     window: timedelta,
     definition: dora.Definition,
     include_bots: bool,
+    beside: AsyncSession | None = None,
 ) -> dora.Tally:
     """What :func:`dora_inputs` and :func:`dora.tally` make of every record, summed in the
     database so a view's year answers from a few hundred rows: deployments per 7-day
@@ -519,25 +521,73 @@ async def dora_tally(
     the last deployment of each repository of its workspace within the window (the
     incident's is the latest of its service's); and the deployments made while an
     attributed incident of their service was open, counted per span of
-    :func:`dora.open_spans` and repository."""
-    d, c = deployments, change_requests
-    # Planned for the values at hand each time: the generic plan a prepared statement gets
-    # after five runs cannot see how few incidents and spans there are, and merged every
-    # deployment of the workspaces against them (a call took 0.3 s, then 0.9 s). In UTC, so
-    # the attribution window's days are 24 hours each.
+    :func:`dora.open_spans` and repository.
+
+    With ``beside`` (a transaction on another connection that sees the same snapshot, as
+    :meth:`Database.snapshot_transactions` opens), the incidents and rework are read there
+    while the deployments and lead times are read on ``session``: the two halves depend on
+    nothing of each other, so the call takes the longer one's time, not their sum."""
+
+    async def deliveries() -> tuple[list[dora.DeploymentDay], dora.Spread]:
+        await _plan_for_values(session)
+        days = await _deployment_days(session, tenant, workspaces, since, until)
+        return days, await _lead_time(session, tenant, workspaces, since, until, include_bots)
+
+    async def failures(
+        on: AsyncSession,
+    ) -> tuple[list[tuple[UUID, dora.Incident]], dict[UUID, dora.Deployment], int]:
+        if on is not session:
+            await _plan_for_values(on)
+        opened, caused = await _opened_and_attributed(on, tenant, workspaces, since, until, window)
+        rework = 0
+        if definition.rework_rate:
+            rework = await _rework(on, tenant, since, until, opened, caused)
+        return opened, caused, rework
+
+    if beside is None:
+        (days, lead), (opened, caused, rework) = await deliveries(), await failures(session)
+    else:
+        (days, lead), (opened, caused, rework) = await asyncio.gather(
+            deliveries(), failures(beside)
+        )
+    return dora.Tally(
+        deployment_days=days,
+        lead_time=lead,
+        incidents=[incident for _, incident in opened],
+        caused=caused,
+        rework=rework,
+    )
+
+
+async def _plan_for_values(session: AsyncSession) -> None:
+    """Plan each query for the values at hand: the generic plan a prepared statement gets
+    after five runs cannot see how few incidents and spans there are, and merged every
+    deployment of the workspaces against them (a call took 0.3 s, then 0.9 s). In UTC, so
+    the attribution window's days are 24 hours each."""
     await session.execute(
         sa.select(
             sa.func.set_config("plan_cache_mode", "force_custom_plan", True),
             sa.func.set_config("TimeZone", "UTC", True),
         )
     )
-    # Weeks by date_bin from ``since`` (timestamp arithmetic; the epoch seconds' numeric
-    # division cost as much as the scan), turned into their number here.
+
+
+async def _deployment_days(
+    session: AsyncSession,
+    tenant: UUID,
+    workspaces: Sequence[UUID],
+    since: datetime,
+    until: datetime,
+) -> list[dora.DeploymentDay]:
+    """The range's deployments per 7-day bucket from ``since`` and UTC date: weeks by
+    ``date_bin`` (timestamp arithmetic; the epoch seconds' numeric division cost as much
+    as the scan), turned into their number here."""
+    d = deployments
     week = sa.func.date_bin(
         sa.literal(_WEEK, sa.Interval), d.c.succeeded_at, sa.literal(since, _TIMESTAMP)
     )
     day = sa.cast(sa.func.timezone("UTC", d.c.succeeded_at), sa.Date)
-    days = await session.execute(
+    rows = await session.execute(
         sa.select(week, day, sa.func.count())
         .where(
             *_production(tenant, workspaces), d.c.succeeded_at >= since, d.c.succeeded_at < until
@@ -545,6 +595,20 @@ async def dora_tally(
         .group_by(week, day)
         .order_by(week, day)
     )
+    return [dora.DeploymentDay((r[0] - since) // _WEEK, r[1], r[2]) for r in rows]
+
+
+async def _lead_time(
+    session: AsyncSession,
+    tenant: UUID,
+    workspaces: Sequence[UUID],
+    since: datetime,
+    until: datetime,
+    include_bots: bool,
+) -> dora.Spread:
+    """The shipped changes' lead times: count, median and P85 (``percentile_cont`` is
+    :func:`dora.percentile`'s rule, on the same float seconds)."""
+    c = change_requests
     joined, conditions = _shipped(tenant, workspaces, since, until, include_bots)
     lead = (
         await session.execute(
@@ -558,18 +622,7 @@ async def dora_tally(
             .where(*conditions)
         )
     ).one()
-    opened, caused = await _opened_and_attributed(session, tenant, workspaces, since, until, window)
-    incident_list = [incident for _, incident in opened]
-    rework = 0
-    if definition.rework_rate:
-        rework = await _rework(session, tenant, since, until, opened, caused)
-    return dora.Tally(
-        deployment_days=[dora.DeploymentDay((r[0] - since) // _WEEK, r[1], r[2]) for r in days],
-        lead_time=dora.Spread(lead[0], *(lead[1] or (None, None))),
-        incidents=incident_list,
-        caused=caused,
-        rework=rework,
-    )
+    return dora.Spread(lead[0], *(lead[1] or (None, None)))
 
 
 async def _opened_and_attributed(
