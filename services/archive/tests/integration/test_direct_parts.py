@@ -7,69 +7,32 @@ from __future__ import annotations
 
 import asyncio
 import io
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from uuid import UUID
 
 import asyncpg
-import httpx
 import pyarrow.parquet as pq
 import pytest
-from sqlalchemy.engine import make_url
 from structlog.testing import capture_logs
 
 from sextant.archive import coldstore
 from sextant.archive.main import SPEC
 from sextant.archive.settings import ArchiveSettings
 from sextant.contracts import Envelope, uuid7
-from sextant.contracts.events.platform import ConfigChanged
 from sextant.contracts.topics import CONFIG, entity_key
-from sextant.runtime.app import ServiceState, create_service_app, current_service
+from sextant.runtime.app import ServiceState, current_service
 from sextant.runtime.consumer import Batched
-from sextant.runtime.objectstore import FolderObjectStore, ObjectStore
+from sextant.runtime.objectstore import FolderObjectStore
 from sextant.runtime.outbox import record_for
-from sextant.runtime.testing.apps import running_app, service_settings
 from sextant.runtime.testing.plugin import InternalKeys
-from sextant.runtime.wiring import create_bus
+
+from .test_cold_store import admin_dsn, archive, change
 
 DAY = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 NEXT_DAY = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 LATER = datetime.now(UTC) + timedelta(days=1)
 DIRECT = ArchiveSettings(direct_part_min_events=3, part_max_events=50, part_max_age_seconds=1)
-
-
-def change(tenant: UUID, at: datetime, n: int) -> Envelope:
-    envelope = Envelope.wrap(
-        ConfigChanged(
-            actor="admin", action="workspace.create", target_type="workspace", target_id=str(n)
-        ),
-        source="/sextant/gateway",
-        tenantid=tenant,
-        subject=f"workspace:{n}",
-    )
-    return envelope.model_copy(update={"time": at})
-
-
-def admin_dsn(database_url: str) -> str:
-    return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-@asynccontextmanager
-async def archive(
-    database_url: str, internal_keys: InternalKeys, store: ObjectStore
-) -> AsyncIterator[tuple[httpx.AsyncClient, ServiceState]]:
-    settings = service_settings(database_url, internal_keys)
-    app = create_service_app(
-        SPEC,
-        settings,
-        bus_factory=lambda: create_bus(settings),
-        objects=store,
-        configure_logs=False,
-    )
-    async with running_app(app) as client:
-        yield client, app.state.service
 
 
 async def handle(state: ServiceState, envelopes: Sequence[Envelope], *, commit: bool) -> None:

@@ -99,9 +99,10 @@ def table_of(columns: PartColumns) -> pa.Table:
 
 def columns_of_envelopes(envelopes: Sequence[Envelope]) -> PartColumns:
     """One tenant's envelopes as a part's columns, in the order given, built column by
-    column: ``data`` serialised by one orjson call (:func:`json_texts`), the ids made text by one orjson call (its
-    canonical lowercase form, as ``str``; ``str`` per id cost 1.1 µs an event, this 0.3),
-    the tenant's and each workspace's id made text once, not once per event."""
+    column: ``data`` serialised by one orjson call (:func:`json_texts`), the ids made text
+    by one orjson call (its canonical lowercase form, as ``str``; ``str`` per id cost 1.1
+    µs an event, this 0.3), the tenant's and each workspace's id made text once, not once
+    per event."""
     tenant = str(envelopes[0].tenantid) if envelopes else ""
     workspaces: dict[UUID | None, str] = {
         w: str(w) for w in {e.workspaceid for e in envelopes} if w is not None
