@@ -1,8 +1,10 @@
 """The archive's purges reaching the gateway through the bus: a soft-deleted workspace is
 marked purged, and restoring it is then a 410 saying so (even within its grace period,
-which a purge can only follow when the clocks disagree); the audit log's oldest rows are
-purged past a checkpoint (not a row a hold meets), the chain still verifies from it, the
-purge is audited, and a kept row tampered with is found."""
+which a purge can only follow when the clocks disagree); a purged tenant leaves no row in
+any gateway table but its tombstones, its audit chain gone with a record of the purge in
+the platform's chain, and its API key answers 401; the audit log's oldest rows are purged
+past a checkpoint (not a row a hold meets), the chain still verifies from it, the purge is
+audited, and a kept row tampered with is found."""
 
 from __future__ import annotations
 
@@ -18,11 +20,15 @@ from sextant.contracts import Envelope, uuid7
 from sextant.contracts.events.platform import PurgeHold, PurgeRequested
 from sextant.contracts.topics import LIFECYCLE, entity_key
 from sextant.gateway.authn import LocalIssuer, new_local_issuer_pem
+from sextant.gateway.db import audit_checkpoints, audit_heads, audit_log
+from sextant.gateway.domain.audit import PLATFORM_CHAIN
 from sextant.gateway.main import create_app
+from sextant.gateway.retention import PURGER
 from sextant.gateway.upstreams import Upstreams
 from sextant.runtime.outbox import record_for
 from sextant.runtime.testing.apps import running_app, service_settings
 from sextant.runtime.testing.plugin import InternalKeys
+from sextant.runtime.testing.purging import check_scope_purges_leave_nothing, scope_purge
 
 
 async def purged_at(database_url: str, workspace: UUID) -> datetime:
@@ -166,3 +172,70 @@ async def test_a_purged_workspace_is_marked_and_can_no_longer_be_restored(
         )
         tampered = (await http.get("/v1/audit-log/verify", headers=admin)).json()
         assert (tampered["intact"], tampered["first_bad_seq"]) == (False, 3), tampered
+
+
+async def test_a_purged_tenant_leaves_only_its_tombstones_and_its_key_stops_working(
+    database_url: str, internal_keys: InternalKeys
+) -> None:
+    issuer = LocalIssuer.from_pem(new_local_issuer_pem())
+    app = create_app(
+        service_settings(database_url, internal_keys), upstreams=Upstreams({}), local_issuer=issuer
+    )
+    async with running_app(app) as http:
+        root = issuer.mint(
+            subject="root@test", role="platform_admin", tenant_id=None, ttl_seconds=600
+        )  # type: ignore[arg-type]
+        platform = {"Authorization": f"Bearer {root}"}
+        tenant = UUID(
+            (await http.post("/v1/tenants", json={"name": "gone"}, headers=platform)).json()["id"]
+        )
+        token = issuer.mint(
+            subject="a@test", role="tenant_admin", tenant_id=tenant, ttl_seconds=600
+        )  # type: ignore[arg-type]
+        made = await http.post(
+            "/v1/api-keys",
+            json={"name": "ci", "role": "member"},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        as_key = {"Authorization": f"Bearer {made.json()['key']}"}
+        assert made.status_code == 201, made.text
+        assert (await http.get("/v1/me", headers=as_key)).status_code == 200
+        deleted = await http.delete(f"/v1/tenants/{tenant}", headers=platform)
+        assert deleted.status_code == 200, deleted.text
+
+        state = app.state.service
+        handler = state.spec.handlers[LIFECYCLE.name]
+        async with state.db.transaction(tenant) as session:
+            await handler(session, scope_purge(tenant))
+        refused = await http.get("/v1/me", headers=as_key)
+        assert refused.status_code == 401, refused.text
+        restored = await http.post(f"/v1/tenants/{tenant}/restore", headers=platform)
+        assert restored.status_code == 410, restored.text
+        record = await fetch_when(
+            database_url,
+            "SELECT target_id, after FROM gateway.audit_log"
+            " WHERE tenant_id = $1 AND action = 'tenant.purge'",
+            PLATFORM_CHAIN,
+        )
+        assert record[0]["target_id"] == str(tenant)
+
+        # every table, filled directly for a second soft-deleted tenant (and another)
+        filled = uuid7()
+        dsn = make_url(database_url).set(drivername="postgresql")
+        conn = await asyncpg.connect(dsn.render_as_string(hide_password=False))
+        try:
+            await conn.execute(
+                "INSERT INTO gateway.tenants (id, name, created_at, deleted_at)"
+                " VALUES ($1, 'filled', now(), now())",
+                filled,
+            )
+        finally:
+            await conn.close()
+        await check_scope_purges_leave_nothing(
+            state.db,
+            handler,
+            PURGER,
+            tenant=filled,
+            other=uuid7(),
+            owner_deletes=(audit_log, audit_heads, audit_checkpoints),
+        )
