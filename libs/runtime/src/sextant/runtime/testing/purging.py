@@ -33,9 +33,13 @@ def check_every_table_is_purged_or_kept(
     metadata: sa.MetaData, purger: Purger | None, kept: Mapping[str, str]
 ) -> None:
     """Each of ``metadata``'s tables is declared to ``purger`` or in ``kept`` (name →
-    why it stays), not both; the runtime's outbox and inbox are kept for every service."""
+    why it stays), not both; the runtime's outbox and inbox are kept for every service. A
+    table of items' rows is declared for its scope too (a row whose item is gone goes)."""
     tables = {t.name for t in metadata.sorted_tables}
-    declared = {d.table.name for d in purger.tables} if purger is not None else set()
+    declarations = purger.tables if purger is not None else ()
+    declared = {d.table.name for d in declarations}
+    only_items = declared - {d.table.name for d in declarations if d.item_of is None}
+    assert not only_items, f"only as items' rows (orphans would stay): {sorted(only_items)}"
     kept = {**RUNTIME_KEPT, **kept}
     assert not declared & kept.keys(), f"declared and kept: {sorted(declared & kept.keys())}"
     assert not [name for name, why in kept.items() if not why.strip()], "a kept table needs a why"
@@ -87,7 +91,8 @@ def _reaches_workspace(declaration: PurgeTable) -> bool:
 
 
 class _Scopes:
-    """Rows of (tenant, workspace) pairs in every table, items' rows named by their items."""
+    """Rows of (tenant, workspace) pairs in every table; a row of an item's names one of
+    the items, unless its table tells the workspace apart itself (then it names none)."""
 
     def __init__(self, purger: Purger, owner_deletes: Sequence[sa.Table]) -> None:
         self.declared: dict[sa.Table, list[PurgeTable]] = {}
@@ -110,6 +115,8 @@ class _Scopes:
         for d in declarations:
             if d.workspace_column is not None:
                 values[d.workspace_column] = workspace
+        if any(d.item_of is None and d.workspace_column is not None for d in declarations):
+            return values  # it tells workspaces apart itself: a row whose item is gone goes too
         for d in declarations:
             if d.item_of is not None:
                 item, columns = d.item_of
