@@ -237,5 +237,6 @@ async def test_a_purged_tenant_leaves_only_its_tombstones_and_its_key_stops_work
             PURGER,
             tenant=filled,
             other=uuid7(),
+            workspace_tables=(),  # no gateway table is per workspace
             owner_deletes=(audit_log, audit_heads, audit_checkpoints),
         )

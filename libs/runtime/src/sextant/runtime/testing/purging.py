@@ -9,7 +9,7 @@ reaches it, never another workspace's or tenant's.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, date, datetime, time
 from typing import Any
 from uuid import UUID, uuid4
@@ -84,29 +84,28 @@ def _sample(column: sa.Column[Any]) -> object:
     raise TypeError(f"no sample value for {column.table.name}.{column.name}: {kind!r}")
 
 
-def _reaches_workspace(declaration: PurgeTable) -> bool:
-    if declaration.item_of is not None:
-        return _reaches_workspace(declaration.item_of[0])
-    return declaration.workspace_column is not None
-
-
 class _Scopes:
     """Rows of (tenant, workspace) pairs in every table; a row of an item's names one of
     the items, unless its table tells the workspace apart itself (then it names none)."""
 
-    def __init__(self, purger: Purger, owner_deletes: Sequence[sa.Table]) -> None:
+    def __init__(
+        self, purger: Purger, owner_deletes: Sequence[sa.Table], workspace_tables: Collection[str]
+    ) -> None:
         self.declared: dict[sa.Table, list[PurgeTable]] = {}
         for declaration in purger.tables:
             self.declared.setdefault(declaration.table, []).append(declaration)
         for table in owner_deletes:
             self.declared.setdefault(table, [PurgeTable(table, None)])
         self.rows: dict[sa.Table, dict[int, dict[str, object]]] = {}
+        names = {t.name for t in self.declared}
+        assert not set(workspace_tables) - names, f"no such table: {set(workspace_tables) - names}"
+        self.workspace_tables = frozenset(workspace_tables)
 
     def tenant_column(self, table: sa.Table) -> str:
         return self.declared[table][0].tenant_column
 
     def reaches_workspace(self, table: sa.Table) -> bool:
-        return any(_reaches_workspace(d) for d in self.declared[table])
+        return table.name in self.workspace_tables
 
     def row(self, table: sa.Table, index: int, tenant: UUID, workspace: UUID) -> dict[str, object]:
         declarations = self.declared[table]
@@ -128,7 +127,19 @@ class _Scopes:
 
     def order(self) -> list[sa.Table]:
         """Items before the rows that name them."""
-        return sorted(self.declared, key=lambda t: any(d.item_of for d in self.declared[t]))
+        ordered: list[sa.Table] = []
+
+        def visit(table: sa.Table) -> None:
+            if table in ordered:
+                return
+            for d in self.declared[table]:
+                if d.item_of is not None:
+                    visit(d.item_of[0].table)
+            ordered.append(table)
+
+        for table in self.declared:
+            visit(table)
+        return ordered
 
 
 async def check_scope_purges_leave_nothing(
@@ -138,15 +149,17 @@ async def check_scope_purges_leave_nothing(
     *,
     tenant: UUID,
     other: UUID,
+    workspace_tables: Collection[str],
     owner_deletes: Sequence[sa.Table] = (),
 ) -> None:
     """Give every table declared to ``purger`` (and each of ``owner_deletes``, which the
     owner empties itself on a tenant's purge) a row of ``tenant``'s workspace, one of
-    another of its workspaces where the table tells workspaces apart, and one of
-    ``other``'s; through ``handler`` (the service's lifecycle handler, run as the tenant),
-    purge the workspace — its rows go, the other's stay — then the tenant: none of its rows
-    is left anywhere, and ``other``'s all stay."""
-    scopes = _Scopes(purger, owner_deletes)
+    another of its workspaces in ``workspace_tables`` (those a workspace's purge should
+    reach), and one of ``other``'s; through ``handler`` (the service's lifecycle handler,
+    run as the tenant), purge the workspace — its rows go from ``workspace_tables``, the
+    other's stay — then the tenant: none of its rows is left anywhere, and ``other``'s all
+    stay."""
+    scopes = _Scopes(purger, owner_deletes, workspace_tables)
     purged, spared = uuid7(), uuid7()
     owners = [(tenant, purged), (tenant, spared), (other, uuid7())]
     engine = db.owner_engine()
