@@ -15,7 +15,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import JSONB
 
 from sextant.contracts import Envelope, uuid7
 from sextant.contracts.events.platform import PurgeRequested
@@ -64,7 +64,7 @@ def scope_purge(tenant: UUID, workspace: UUID | None = None) -> Envelope:
 def _sample(column: sa.Column[Any]) -> object:
     """A value of the column's type, unique enough for any key (no constraint checks more)."""
     kind = column.type
-    if isinstance(kind, ARRAY):
+    if isinstance(kind, sa.ARRAY):
         return []
     if isinstance(kind, JSONB):
         return {}
