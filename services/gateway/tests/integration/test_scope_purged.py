@@ -22,7 +22,12 @@ from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 
 from sextant.contracts import Envelope, uuid7
-from sextant.contracts.events.platform import PurgeHold, PurgeRequested
+from sextant.contracts.events.platform import (
+    ConfigChanged,
+    NotificationRaised,
+    PurgeHold,
+    PurgeRequested,
+)
 from sextant.contracts.topics import LIFECYCLE, entity_key
 from sextant.gateway.authn import LocalIssuer, new_local_issuer_pem
 from sextant.gateway.db import audit_checkpoints, audit_heads, audit_log
@@ -227,6 +232,38 @@ async def test_a_purged_tenant_leaves_only_its_tombstones_and_its_key_stops_work
         PLATFORM_CHAIN,
     )
     assert record[0]["target_id"] == str(gateway.tenant)
+
+    # the tenant's late events bring nothing back
+    async with state.db.transaction(gateway.tenant) as session:
+        late = [
+            await state.outbox.add(session, event, tenant_id=gateway.tenant, entity="late")
+            for event in (
+                NotificationRaised(
+                    notification_id=uuid7(),
+                    severity="info",
+                    audience=["tenant_admin"],
+                    title="t",
+                    body="b",
+                    raised_by="x",
+                ),
+                ConfigChanged(actor="x", action="view.create", target_type="view", target_id="v"),
+            )
+        ]
+    await fetch_when(
+        database_url,
+        "SELECT 1 FROM gateway.inbox WHERE event_id = ANY($1)",
+        [e.id for e in late],
+        until=lambda rows: len(rows) == 2,
+    )
+    left = await fetch_when(
+        database_url,
+        "SELECT (SELECT count(*) FROM gateway.notifications WHERE tenant_id = $1)"
+        " + (SELECT count(*) FROM gateway.audit_log WHERE tenant_id = $1) AS n,"
+        " (SELECT array_agg(action) FROM gateway.audit_log WHERE tenant_id = $1) AS actions",
+        gateway.tenant,
+        until=lambda rows: True,
+    )
+    assert left[0]["n"] == 0, left
 
     # every table, filled directly for a second soft-deleted tenant (and another)
     filled = uuid7()

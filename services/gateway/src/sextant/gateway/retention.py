@@ -56,8 +56,9 @@ async def purge_audit_log(session: AsyncSession, tenant: UUID, request: PurgeReq
 
 
 async def scope_purged(session: AsyncSession, tenant: UUID, workspace: UUID | None) -> int:
-    """Once the scope's declared rows are gone: mark it purged; a tenant's audit chain
-    goes too, its purge recorded in the platform's chain. The audit rows deleted."""
+    """Before the scope's declared rows go: mark it purged (locking its row: see
+    :func:`repository.tenant_purged`); a tenant's audit chain goes too, its purge recorded
+    in the platform's chain. The audit rows deleted."""
     await repository.mark_purged(session, tenant, workspace)
     if workspace is not None:
         return 0

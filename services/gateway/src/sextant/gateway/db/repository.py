@@ -156,6 +156,16 @@ async def mark_purged(session: AsyncSession, tenant_id: UUID, workspace_id: UUID
     )
 
 
+async def tenant_purged(session: AsyncSession, tenant_id: UUID) -> bool:
+    """Whether the tenant's scope purge went through (its rows are gone for good). The row
+    is locked for share: a purge under way (it marks the row first) is waited for, and one
+    that starts meanwhile deletes what this transaction writes once it commits."""
+    at = await session.scalar(
+        sa.select(tenants.c.purged_at).where(tenants.c.id == tenant_id).with_for_update(read=True)
+    )
+    return at is not None
+
+
 async def purge_audit_chain(session: AsyncSession, tenant_id: UUID) -> int:
     """Delete a soft-deleted tenant's whole audit chain (its rows, head and checkpoint),
     through the one function allowed to: the rows deleted."""
