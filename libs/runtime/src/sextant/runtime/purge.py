@@ -21,8 +21,11 @@ table without a workspace column keeps its rows on a workspace purge (it cannot 
 them apart). A table of no class (``data_class`` None: identity's developers and aliases)
 is purged only with its scope; one without a time column is kept by any hold meeting its
 scope (it cannot tell when its rows happened). The archive sends no scope purge while a
-legal hold could cover the scope, and the holds a request names are kept all the same. ``on_scope_purged`` lets the owner
-of the tenants and workspaces (the gateway) mark them purged in the same transaction.
+legal hold could cover the scope, and the holds a request names are kept all the same.
+``on_scope_purged`` lets the owner of the tenants and workspaces (the gateway) mark them
+purged, and delete what it cannot declare (its hash-chained audit log), in the same
+transaction, before the declared rows go: marking first locks the scope's row, so a
+writer that checks it (for share) either commits before the deletes or sees it purged.
 
 Work items deleted in their tool are kept soft-deleted (``deleted_at``) by their owners
 until the archive sends a request of class ``deleted_work_items``
@@ -153,8 +156,9 @@ Deleter = Callable[[AsyncSession, UUID, PurgeRequested], Awaitable[int]]
 """An owner's own deletion for a class its tables cannot be declared for (the gateway's
 hash-chained audit log): the rows it deleted."""
 
-ScopePurged = Callable[[AsyncSession, UUID, UUID | None], Awaitable[None]]
-"""Called with the tenant and the workspace (None: the whole tenant) once its rows are gone."""
+ScopePurged = Callable[[AsyncSession, UUID, UUID | None], Awaitable[int]]
+"""Called with the tenant and the workspace (None: the whole tenant) before its declared
+rows are deleted, in the same transaction: the rows it deleted itself."""
 
 
 class Purger:
@@ -219,10 +223,11 @@ class Purger:
             request.data_class is None or request.data_class not in self.classes()
         ):
             return
-        deleted = await self.delete(session, envelope.tenantid, request)
+        deleted = 0
         if request.scope is not None and self.on_scope_purged is not None:
             workspace = request.workspace_id if request.scope == "workspace" else None
-            await self.on_scope_purged(session, envelope.tenantid, workspace)
+            deleted += await self.on_scope_purged(session, envelope.tenantid, workspace)
+        deleted += await self.delete(session, envelope.tenantid, request)
         answer = PurgeDone(
             manifest_id=request.manifest_id,
             service=self.service,

@@ -15,6 +15,9 @@ The gateway announces a soft delete (``TenantSoftDeleted``/``WorkspaceSoftDelete
 The request's ``manifest_id`` is the scope purge's id (the soft-delete event's), so the
 owners' ``PurgeDone`` answers are recorded against it (``purge_answers``, class
 ``scope:<kind>``). The gateway, an owner too, marks the tenant or workspace purged.
+
+The archive deletes none of its own rows on a scope purge: it holds the copy the purge
+relied on, until its cold period ends, and the record of the purge (:data:`KEPT`).
 """
 
 from __future__ import annotations
@@ -42,6 +45,23 @@ from sextant.runtime.app import ServiceState
 log = structlog.get_logger()
 
 LEASE = timedelta(minutes=10)
+
+KEPT = {
+    "staged_events": "events waiting for their part: a scope is purged only once none waits",
+    "archived_ids": "archived events' ids, to know a redelivery: pruned after archived_ids_days",
+    "open_partitions": "the flusher's index of partitions with waiting events",
+    "manifests": "the cold copy's chain: kept to the end of its cold period, then tombstones",
+    "manifest_heads": "the head of the cold copy's chain",
+    "retention_policies": "the tenant's periods: they decide when its cold copy ends",
+    "legal_holds": "a hold outlives a purge: it keeps the cold copy",
+    "archived_tenants": "the tenants with a cold copy: the end of its cold period visits them",
+    "purge_requests": "the record of the purges asked of the owners",
+    "purge_answers": "the owners' PurgeDone answers: the record that a purge went through",
+    "scope_purges": "the record of the tenant's or workspace's scope purge",
+    "deleted_item_purges": "the record of the purges of work items deleted in their tool",
+    "restores": "the record of the restores made from the cold copy",
+}
+"""The archive's tables a scope purge leaves, and why."""
 _DELETED = {type_of(TenantSoftDeleted): "tenant", type_of(WorkspaceSoftDeleted): "workspace"}
 _RESTORED = {type_of(TenantRestored): "tenant", type_of(WorkspaceRestored): "workspace"}
 

@@ -2,10 +2,23 @@
 done, status moves by when they moved), purged when the archive asks. Open items stay
 (their ``done_at`` is NULL, in no range). Items deleted in their tool (``deleted_at``) are
 purged, with their status moves and sprint memberships, once the archive asks for the
-``deleted_work_items`` class (their grace period over, their events' copy verified)."""
+``deleted_work_items`` class (their grace period over, their events' copy verified).
+
+A scope purge deletes every row of the tenant, or of the workspace, from every table: work
+items, their status moves, sprints and sprint memberships (whether or not their item is
+still here), the stale scan's list of scopes, and — on a tenant's purge — its developers'
+merges (they have no workspace)."""
 
 from sextant.contracts.events.platform import DELETED_WORK_ITEMS
-from sextant.forecast.db import spine, sprint_items, transitions, work_items
+from sextant.forecast.db import (
+    developer_merges,
+    known_scopes,
+    spine,
+    sprint_items,
+    sprints,
+    transitions,
+    work_items,
+)
 from sextant.runtime.outbox import Outbox
 from sextant.runtime.purge import Purger, PurgeTable
 
@@ -44,5 +57,10 @@ PURGER = Purger(
             workspace_column="workspace_id",
             item_of=(DELETED_ITEMS, ITEM),
         ),
+        *(
+            PurgeTable(table, None, workspace_column="workspace_id")
+            for table in (sprints, sprint_items, known_scopes)
+        ),
+        PurgeTable(developer_merges, None),
     ],
 )

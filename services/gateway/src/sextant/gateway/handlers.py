@@ -1,6 +1,7 @@
 """Gateway's event handlers. Each runs inside the runtime's transaction with the inbox
 already claimed: notifications are stored for the API and the streams, and every
-``config.changed`` from any service is appended to its tenant's audit chain. Both are
+``config.changed`` from any service is appended to its tenant's audit chain — neither for a
+purged tenant (its late events are dropped). Both are
 :class:`~sextant.runtime.consumer.Batched`: a batch of one tenant's events in order, in one
 transaction (a failed batch is handled again one event at a time by the runtime)."""
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import sqlalchemy as sa
+import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sextant.contracts import TOPICS, Envelope
@@ -19,6 +21,8 @@ from sextant.gateway.domain.audit import AuditEntry
 from sextant.gateway.notifications import CHANNEL
 from sextant.gateway.subscriptions import fan_out
 from sextant.runtime.consumer import Batched, Handler, each_in_context
+
+log = structlog.get_logger()
 
 
 async def on_notifications(session: AsyncSession, envelopes: Sequence[Envelope]) -> None:
@@ -78,8 +82,20 @@ async def on_config_changed(session: AsyncSession, envelope: Envelope) -> None:
     )
 
 
+async def _purged(session: AsyncSession, envelopes: Sequence[Envelope]) -> bool:
+    """Whether the batch's tenant was purged: its late events must not bring back what
+    the purge deleted (a notification, an audit chain), so they are dropped."""
+    tenant = envelopes[0].tenantid
+    if not await repository.tenant_purged(session, tenant):
+        return False
+    log.info("gateway.purged_tenant_events_dropped", tenant=str(tenant), events=len(envelopes))
+    return True
+
+
 async def on_config_batch(session: AsyncSession, envelopes: Sequence[Envelope]) -> None:
     """Audit a batch of one tenant's config changes, then queue them for its partners."""
+    if await _purged(session, envelopes):
+        return
     for envelope in each_in_context(envelopes):
         await on_config_changed(session, envelope)
     await fan_out(session, envelopes)
@@ -87,6 +103,8 @@ async def on_config_batch(session: AsyncSession, envelopes: Sequence[Envelope]) 
 
 async def on_notifications_batch(session: AsyncSession, envelopes: Sequence[Envelope]) -> None:
     """Keep and announce a batch of notifications, then queue them for the partners."""
+    if await _purged(session, envelopes):
+        return
     await on_notifications(session, envelopes)
     await fan_out(session, envelopes)
 

@@ -2,10 +2,19 @@
 
 from fastapi import FastAPI
 
-from sextant.reports import api, branding_api, grants_api, render, schedule_api, scheduler
+from sextant.reports import (
+    api,
+    branding_api,
+    grants_api,
+    render,
+    retention,
+    schedule_api,
+    scheduler,
+)
 from sextant.reports.db import MIGRATIONS, metadata
 from sextant.reports.handlers import HANDLERS
 from sextant.runtime.app import ServiceSpec
+from sextant.runtime.purge import with_purge
 from sextant.runtime.settings import RuntimeSettings
 from sextant.runtime.wiring import standalone_app
 
@@ -15,7 +24,7 @@ SPEC = ServiceSpec(
     metadata=metadata,
     migrations_dir=MIGRATIONS,
     routers=[api.router, schedule_api.router, branding_api.router, grants_api.router],
-    handlers=HANDLERS,
+    handlers=with_purge(HANDLERS, retention.PURGER),
     on_start=[render.start, scheduler.start],
     on_stop=[scheduler.stop, render.stop],
 )

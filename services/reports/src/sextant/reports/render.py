@@ -225,6 +225,11 @@ def shown(
     return kept
 
 
+def report_prefix(tenant_id: Any) -> str:
+    """Where a tenant's rendered files are kept in the object store (each ``<id>.<format>``)."""
+    return f"reports/{tenant_id}/"
+
+
 def logo_key(tenant_id: Any) -> str:
     """Where a tenant's cover logo is kept in the object store."""
     return f"branding/{tenant_id}/logo"
@@ -345,7 +350,7 @@ class RenderWorker:
                 logo = await self.state.objects.get(logo_key(job.tenant_id))
         data = await asyncio.to_thread(render_file, model, job, logo, tenant)
         await self._step(job, 90, "storing")
-        object_key = f"reports/{job.tenant_id}/{job.id}.{job.format}"
+        object_key = f"{report_prefix(job.tenant_id)}{job.id}.{job.format}"
         await self.state.objects.put(object_key, data, CONTENT_TYPES[job.format])
         return data, object_key
 

@@ -134,22 +134,45 @@ async def set_tenant_deleted(
 
 
 async def mark_purged(session: AsyncSession, tenant_id: UUID, workspace_id: UUID | None) -> None:
-    """The archive's scope purge reached us: the tenant (workspace None) or the workspace is
-    purged, for good (called by the purge handler, in its transaction)."""
+    """The archive's scope purge reached us: the tenant (workspace None) and its
+    workspaces, or the workspace, are purged for good — tombstones that can be neither
+    restored nor made again (called by the purge handler, in its transaction)."""
     now = sa.func.now()
+    w = workspaces
     if workspace_id is None:
         await session.execute(
             sa.update(tenants)
             .where(tenants.c.id == tenant_id, tenants.c.purged_at.is_(None))
             .values(purged_at=now)
         )
-        return
-    w = workspaces
     await session.execute(
         sa.update(w)
-        .where(w.c.tenant_id == tenant_id, w.c.id == workspace_id, w.c.purged_at.is_(None))
+        .where(
+            w.c.tenant_id == tenant_id,
+            sa.true() if workspace_id is None else w.c.id == workspace_id,
+            w.c.purged_at.is_(None),
+        )
         .values(purged_at=now)
     )
+
+
+async def tenant_purged(session: AsyncSession, tenant_id: UUID) -> bool:
+    """Whether the tenant's scope purge went through (its rows are gone for good). The row
+    is locked for share: a purge under way (it marks the row first) is waited for, and one
+    that starts meanwhile deletes what this transaction writes once it commits."""
+    at = await session.scalar(
+        sa.select(tenants.c.purged_at).where(tenants.c.id == tenant_id).with_for_update(read=True)
+    )
+    return at is not None
+
+
+async def purge_audit_chain(session: AsyncSession, tenant_id: UUID) -> int:
+    """Delete a soft-deleted tenant's whole audit chain (its rows, head and checkpoint),
+    through the one function allowed to: the rows deleted."""
+    deleted = await session.scalar(
+        sa.text(f"SELECT {SCHEMA}.purge_audit_chain(:t)"), {"t": tenant_id}
+    )
+    return int(deleted or 0)
 
 
 # workspaces -----------------------------------------------------------------------------

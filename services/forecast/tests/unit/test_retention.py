@@ -1,0 +1,10 @@
+"""Every forecast table is deleted from by a scope purge or kept on purpose, with the
+reason: a new table has to choose (issue #18)."""
+
+from sextant.forecast.db import metadata
+from sextant.forecast.retention import PURGER
+from sextant.runtime.testing.purging import check_every_table_is_purged_or_kept
+
+
+def test_every_forecast_table_is_purged_with_its_scope() -> None:
+    check_every_table_is_purged_or_kept(metadata, PURGER, kept={})

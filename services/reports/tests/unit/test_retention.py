@@ -1,0 +1,10 @@
+"""Every reports table is deleted from by a tenant's purge or kept on purpose, with the
+reason: a new table has to choose (issue #18)."""
+
+from sextant.reports.db import metadata
+from sextant.reports.retention import PURGER
+from sextant.runtime.testing.purging import check_every_table_is_purged_or_kept
+
+
+def test_every_reports_table_is_purged_with_its_tenant() -> None:
+    check_every_table_is_purged_or_kept(metadata, PURGER, kept={})
