@@ -370,6 +370,12 @@ sa.Index(
     postgresql_include=["repository", "id"],
     postgresql_where=kept_deployments.c.status == "success",
 )
+sa.Index(  # the incidents' blamed SHAs, as deployments_sha on the live rows
+    "kept_deployments_sha",
+    kept_deployments.c.tenant_id,
+    kept_deployments.c.workspace_id,
+    kept_deployments.c.sha,
+)
 kept_changes = sa.Table(
     "kept_changes",
     metadata,

@@ -1,6 +1,7 @@
 """DORA's facts of the rows a class purge deletes, kept hot (retention.py): the production
 deployments, the shipped changes with their lead time generated as on the live row, and the
-incidents, each indexed as the DORA reads range over the live ones.
+incidents, each indexed as the DORA reads range over (and the blamed SHAs are found in)
+the live ones.
 
 Revision ID: 0015
 Revises: 0014
@@ -48,6 +49,12 @@ def upgrade() -> None:
         schema=schema,
         postgresql_include=["repository", "id"],
         postgresql_where=sa.text("status = 'success'"),
+    )
+    op.create_index(
+        "kept_deployments_sha",
+        "kept_deployments",
+        ["tenant_id", "workspace_id", "sha"],
+        schema=schema,
     )
     op.create_table(
         "kept_changes",
