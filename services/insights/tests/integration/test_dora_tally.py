@@ -25,9 +25,9 @@ from hypothesis import strategies as st
 from sqlalchemy.engine import make_url
 
 from sextant.contracts import uuid7
+from sextant.contracts.events.platform import PurgeRequested
 from sextant.insights.db import change_requests, deployments, incidents, reads
 from sextant.insights.domain import dora
-from sextant.contracts.events.platform import PurgeRequested
 from sextant.insights.main import SPEC
 from sextant.insights.retention import PURGER
 from sextant.runtime.app import ServiceState
