@@ -43,7 +43,7 @@ answers nothing.
 An owner may keep hot what it still reads of the rows a class purge deletes (``keep``, a
 :class:`Keep`: DORA's facts of insights' projections): the same statement that deletes a
 chunk moves the kept table's columns of the chunk's rows into it (``WITH gone AS (DELETE …
-RETURNING …) INSERT … ON CONFLICT (its key) DO UPDATE``), so a row is never in neither.
+RETURNING …) INSERT … ON CONFLICT (its key) DO UPDATE``), so no row is lost between them.
 The kept table is declared with no class, so only a scope purge deletes its rows.
 
 Redelivery is harmless: the rows are gone (a second run deletes none of them) and the
@@ -89,9 +89,8 @@ class Keep:
         it returns how many rows it deleted."""
         names = [c.name for c in self.table.c if c.computed is None]
         kept = (sa.true() if self.when is None else self.when).label("kept")
-        gone = (sa.delete(purged).where(doomed).returning(*(purged.c[n] for n in names), kept)).cte(
-            "gone"
-        )
+        deleting = sa.delete(purged).where(doomed).returning(*(purged.c[n] for n in names), kept)
+        gone = deleting.cte("gone")
         insert = pg_insert(self.table).from_select(
             names, sa.select(*(gone.c[n] for n in names)).where(gone.c.kept)
         )
