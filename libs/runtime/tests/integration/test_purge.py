@@ -437,6 +437,12 @@ async def test_an_owner_declaring_no_deleted_items_answers_nothing(db: Database)
         assert await answers(session) == []
 
 
+async def noon_again(session: AsyncSession, moment: datetime) -> None:
+    """The purged "noon" row projected again (a replay), at ``moment``."""
+    row = {"label": "noon", "tenant_id": TENANT, "workspace_id": WS, "developer_id": DEV}
+    await session.execute(sa.insert(events), [row | {"at": moment}])
+
+
 async def test_a_class_purge_keeps_what_the_owner_keeps_of_its_rows_in_the_same_statement(
     db: Database,
 ) -> None:
@@ -464,33 +470,11 @@ async def test_a_class_purge_keeps_what_the_owner_keeps_of_its_rows_in_the_same_
         rows = await session.execute(sa.select(kept.c.label, kept.c.at).order_by(kept.c.label))
         assert list(rows) == [("noon", at(12)), ("range-end", at(17)), ("range-start", at(9))]
         # the row comes back (a replay) and goes again: its kept facts are the newer ones
-        await session.execute(
-            sa.insert(events),
-            [
-                {
-                    "label": "noon",
-                    "tenant_id": TENANT,
-                    "workspace_id": WS,
-                    "developer_id": DEV,
-                    "at": at(13),
-                }
-            ],
-        )
+        await noon_again(session, at(13))
         assert await owner.delete(session, TENANT, request) == 1
         assert await session.scalar(sa.select(kept.c.at).where(kept.c.label == "noon")) == at(13)
         # a scope purge keeps nothing
-        await session.execute(
-            sa.insert(events),
-            [
-                {
-                    "label": "noon",
-                    "tenant_id": TENANT,
-                    "workspace_id": WS,
-                    "developer_id": DEV,
-                    "at": at(15),
-                }
-            ],
-        )
+        await noon_again(session, at(15))
         scoped = PurgeRequested(manifest_id=MANIFEST, older_than=at(23), scope="tenant")
-        await owner.delete(session, TENANT, scoped)
+        assert await owner.delete(session, TENANT, scoped) == 4  # noon and the three left
         assert await session.scalar(sa.select(kept.c.at).where(kept.c.label == "noon")) == at(13)
