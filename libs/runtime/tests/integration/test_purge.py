@@ -21,7 +21,7 @@ from sextant.contracts.events.platform import (
 from sextant.contracts.topics import LIFECYCLE
 from sextant.runtime.db import Database
 from sextant.runtime.outbox import Outbox
-from sextant.runtime.purge import Purger, PurgeTable, with_purge
+from sextant.runtime.purge import Keep, Purger, PurgeTable, with_purge
 from sextant.runtime.testing import busworker
 
 TENANT = busworker.TENANT
@@ -51,6 +51,14 @@ rollups = sa.Table(
     sa.Column("tenant_id", sa.Uuid, nullable=False),
     sa.Column("label", sa.Text, primary_key=True),
     sa.Column("day", sa.DateTime(timezone=True), nullable=False),
+)
+# What an owner keeps hot of the events a class purge deletes (none of the held developer's).
+kept = sa.Table(
+    "purge_kept",
+    tables,
+    sa.Column("tenant_id", sa.Uuid, nullable=False),
+    sa.Column("label", sa.Text, primary_key=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
 )
 # Items kept soft-deleted (deleted in their tool) and the moves that belong to them.
 items = sa.Table(
@@ -427,3 +435,46 @@ async def test_an_owner_declaring_no_deleted_items_answers_nothing(db: Database)
         await handler(session, envelope(DELETED))
         assert len(await labels(session, items)) == len(ITEMS)
         assert await answers(session) == []
+
+
+async def noon_again(session: AsyncSession, moment: datetime) -> None:
+    """The purged "noon" row projected again (a replay), at ``moment``."""
+    row = {"label": "noon", "tenant_id": TENANT, "workspace_id": WS, "developer_id": DEV}
+    await session.execute(sa.insert(events), [row | {"at": moment}])
+
+
+async def test_a_class_purge_keeps_what_the_owner_keeps_of_its_rows_in_the_same_statement(
+    db: Database,
+) -> None:
+    declared = PurgeTable(
+        events,
+        "activity_events",
+        time_column="at",
+        workspace_column="workspace_id",
+        keep=Keep(kept, events.c.developer_id != HELD_DEV),
+    )
+    owner = Purger("x", Outbox(busworker.spine.outbox, source="/x"), [declared], chunk_rows=2)
+    request = REQUEST.model_copy(
+        update={"holds": [PurgeHold(scope_kind="workspace", scope_id=HELD_WS)]}
+    )
+    async with db.transaction(TENANT) as session:
+        # range-start 9:00, developer-outside-hold 10:00, noon, held-developer 14:00,
+        # range-end 17:00 go (three chunks of at most two); the held developer's is not kept
+        assert await owner.delete(session, TENANT, request) == 5
+        assert await labels(session, events) == {
+            "before-range",
+            "held-workspace",
+            "after-range",
+            "other-tenant",
+        }
+        rows = await session.execute(sa.select(kept.c.label, kept.c.at).order_by(kept.c.label))
+        assert list(rows) == [("noon", at(12)), ("range-end", at(17)), ("range-start", at(9))]
+        # the row comes back (a replay) and goes again: its kept facts are the newer ones
+        await noon_again(session, at(13))
+        assert await owner.delete(session, TENANT, request) == 1
+        assert await session.scalar(sa.select(kept.c.at).where(kept.c.label == "noon")) == at(13)
+        # a scope purge keeps nothing
+        await noon_again(session, at(15))
+        scoped = PurgeRequested(manifest_id=MANIFEST, older_than=at(23), scope="tenant")
+        assert await owner.delete(session, TENANT, scoped) == 4  # noon and the three left
+        assert await session.scalar(sa.select(kept.c.at).where(kept.c.label == "noon")) == at(13)

@@ -52,6 +52,7 @@ async def history(running: Running) -> AsyncIterator[Running]:
     second = Tenant(TENANT, WORKSPACE).second_phase()
     await publish(running.state, Tenant(TENANT, WORKSPACE), second)
     await settled(running.conn, before, len(second))
+    running.second = second
     yield running
 
 

@@ -1,7 +1,8 @@
 """The archive's purge requests through the real consumer: the projections of the
 requested class go, the rows of other classes and the daily rollups (DeveloperMetrics)
 stay, a workspace hold keeps its rows, and PurgeDone answers with the counts; the
-restore's replays bring the purged projection back to equal."""
+restore's replays bring the purged projection back to equal. DORA for the purged week is
+what it was, after the restore too (counted once), until the workspace itself is purged."""
 
 from __future__ import annotations
 
@@ -17,9 +18,10 @@ from sextant.runtime.outbox import record_for
 
 from .scenario import Tenant
 from .test_developer_days import published
+from .test_dora_api import dora, history
 from .test_read_api import TENANT, WORKSPACE, Running, inbox_count, running, settled
 
-__all__ = ["running"]  # the fixture, imported to be reused
+__all__ = ["history", "running"]  # the fixtures, imported to be reused
 
 EVERYTHING = datetime(2030, 1, 1, tzinfo=UTC)  # after every event of the scenario
 
@@ -40,11 +42,17 @@ async def rollups(conn: asyncpg.Connection) -> list[tuple[Any, ...]]:
     return [tuple(r) for r in rows]
 
 
-async def request(running: Running, data_class: str, holds: list[PurgeHold]) -> dict[str, Any]:
+async def request(
+    running: Running, data_class: str | None, holds: list[PurgeHold], **scope: Any
+) -> dict[str, Any]:
     """Publish the archive's request; the insights answer's data once it is staged."""
     asked = Envelope.wrap(
         PurgeRequested(
-            manifest_id=uuid7(), data_class=data_class, older_than=EVERYTHING, holds=holds
+            manifest_id=uuid7(),
+            data_class=data_class,
+            older_than=EVERYTHING,
+            holds=holds,
+            **scope,
         ),
         source="/sextant/archive",
         tenantid=TENANT,
@@ -110,3 +118,66 @@ async def test_a_purge_takes_its_class_of_projections_and_a_replay_brings_them_b
     await published(conn, LIFECYCLE.name, TENANT)  # everything it staged is out
     assert {t: await rows_of(conn, t) for t in CHANGES} == before
     assert await inbox_count(conn) == handled + len(replays)  # the copy: not again
+
+
+KEPT = ("kept_deployments", "kept_changes", "kept_incidents")
+
+
+def keys(body: dict[str, Any]) -> tuple[Any, ...]:
+    """The DORA keys of a reply (test_dora_api.py works them out for the scenario's week)."""
+    frequency, lead = body["deployment_frequency"], body["lead_time"]
+    failures, restore = body["change_failure_rate"], body["time_to_restore"]
+    return (
+        frequency["deployments"],
+        frequency["deployment_days"],
+        lead["count"],
+        round(lead["median_hours"], 6),
+        round(lead["p85_hours"], 6),
+        (failures["numerator"], failures["denominator"]),
+        (restore["count"], restore["median_hours"]),
+        (body["rework_rate"]["numerator"], body["rework_rate"]["denominator"]),
+        (body["incidents"], body["incidents_attributed"]),
+    )
+
+
+# test_dora_api.py: D1, D2, D3 on one day; lead times 3 h and 5 h 2 min; the incident
+# attributed to D2, restored 1.5 h after it; nothing deployed while it was open.
+WORKED = (3, 1, 2, 4.016667, 4.728333, (1, 3), (1, 1.5), (0, 3), (1, 1))
+WITH_BOTS = 3  # the bot's #2 too
+
+
+async def test_dora_of_a_purged_week_is_kept_counted_once_after_a_restore_until_its_scope_goes(
+    history: Running,
+) -> None:
+    conn = history.conn
+    assert keys(await dora(history)) == WORKED
+    for data_class in ("deployments", "change_requests"):
+        await request(history, data_class, [])
+    for table in ("deployments", "change_requests", "incidents"):
+        assert await count(conn, table) == 0, table
+    # D1-D3 (not staging), the three changes shipped and counted (#1, the bot's #2, #3; #0
+    # was inherited by D1, not counted), the incident
+    assert [await count(conn, t) for t in KEPT] == [3, 3, 1]
+    assert keys(await dora(history)) == WORKED
+    assert (await dora(history, include_bots="true"))["lead_time"]["count"] == WITH_BOTS
+
+    # the archive's restore: the same events again, replays, projected anew; the kept
+    # copies stay, and the live rows are the ones counted
+    restore = uuid7()
+    replays = [
+        e.model_copy(update={"replayid": restore}) for e in [*history.first, *history.second]
+    ]
+    handled = await inbox_count(conn)
+    await history.state.bus.publish([Tenant(TENANT, WORKSPACE).record(e) for e in replays])
+    await settled(conn, handled, len(replays))
+    live_and_kept = [await count(conn, t) for t in ("deployments", *KEPT)]
+    assert live_and_kept == [4, 3, 3, 1]  # D1-D3 and staging live again
+    assert keys(await dora(history)) == WORKED
+    assert (await dora(history, include_bots="true"))["lead_time"]["count"] == WITH_BOTS
+
+    # the workspace deleted and past its grace: its kept facts go with its projections
+    await request(history, None, [], scope="workspace", workspace_id=WORKSPACE)
+    assert [await count(conn, t) for t in ("deployments", *KEPT)] == [0, 0, 0, 0]
+    gone = await dora(history)
+    assert (gone["deployment_frequency"]["deployments"], gone["lead_time"]["count"]) == (0, 0)
+    assert gone["incidents"] == 0

@@ -9,7 +9,7 @@ import asyncio
 import csv
 import io
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 from uuid import UUID
@@ -89,6 +89,8 @@ class Running:
     state: ServiceState
     conn: asyncpg.Connection
     first: list[Envelope]
+    second: list[Envelope] = field(default_factory=list)
+    """The scenario's second phase, once a test's fixture published it."""
 
 
 @pytest.fixture

@@ -40,6 +40,12 @@ them otherwise; no time column needed) go with it, deleted before it, on that cl
 request as on a scope purge. An owner that predates the class does not declare it and
 answers nothing.
 
+An owner may keep hot what it still reads of the rows a class purge deletes (``keep``, a
+:class:`Keep`: DORA's facts of insights' projections): the same statement that deletes a
+chunk moves the kept table's columns of the chunk's rows into it (``WITH gone AS (DELETE …
+RETURNING …) INSERT … ON CONFLICT (its key) DO UPDATE``), so no row is lost between them.
+The kept table is declared with no class, so only a scope purge deletes its rows.
+
 Redelivery is harmless: the rows are gone (a second run deletes none of them) and the
 answer's id is the request's and the service's, so the archive records it once.
 """
@@ -53,6 +59,7 @@ from uuid import UUID, uuid5
 
 import sqlalchemy as sa
 import structlog
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -66,6 +73,32 @@ log = structlog.get_logger()
 
 PURGE_REQUESTED = "sextant.lifecycle.purge.requested.v1"
 _ANSWERS = UUID("0b7d2f64-3c1e-4f5a-8e92-6d1a7c4b3e58")  # namespace of PurgeDone ids
+
+
+@dataclass(frozen=True)
+class Keep:
+    """Where a class purge moves what the owner keeps of the rows it deletes: ``table``'s
+    columns (named as in the purged table; its generated ones are left to PostgreSQL) of
+    the rows ``when`` (over the purged table's columns) holds for, upserted by its key."""
+
+    table: sa.Table
+    when: sa.ColumnElement[bool] | None = None
+
+    def moving(self, purged: sa.Table, doomed: sa.ColumnElement[bool]) -> sa.Select[Any]:
+        """One statement deleting ``doomed`` from ``purged`` and keeping what it should;
+        it returns how many rows it deleted."""
+        names = [c.name for c in self.table.c if c.computed is None]
+        kept = (sa.true() if self.when is None else self.when).label("kept")
+        deleting = sa.delete(purged).where(doomed).returning(*(purged.c[n] for n in names), kept)
+        gone = deleting.cte("gone")
+        insert = pg_insert(self.table).from_select(
+            names, sa.select(*(gone.c[n] for n in names)).where(gone.c.kept)
+        )
+        key = [c.name for c in self.table.primary_key]
+        upsert = insert.on_conflict_do_update(
+            index_elements=key, set_={n: insert.excluded[n] for n in names if n not in key}
+        )
+        return sa.select(sa.func.count()).select_from(gone).add_cte(upsert.cte("keep"))
 
 
 @dataclass(frozen=True)
@@ -88,6 +121,8 @@ class PurgeTable:
     """The row belongs to an item of that declaration (these columns name it in both)."""
     item_columns: tuple[str, ...] | None = None
     """The item's own names for ``item_of``'s columns, when they differ."""
+    keep: Keep | None = None
+    """What a class purge of this table keeps hot of the rows it deletes (see the module)."""
 
     def _column(self, name: str) -> sa.ColumnElement[object]:
         return self.table.c[name]
@@ -203,12 +238,16 @@ class Purger:
                 continue
             ctid: sa.ColumnElement[object] = sa.literal_column("ctid")
             chunk = sa.select(ctid).select_from(purged.table).where(doomed).limit(self.chunk_rows)
-            statement = sa.delete(purged.table).where(
-                ctid == sa.func.any(sa.func.array(chunk.scalar_subquery()))
+            in_chunk = ctid == sa.func.any(sa.func.array(chunk.scalar_subquery()))
+            keep = purged.keep if request.scope is None else None
+            statement: sa.Executable = (
+                sa.delete(purged.table).where(in_chunk)
+                if keep is None
+                else keep.moving(purged.table, in_chunk)
             )
             while True:
                 result = cast("CursorResult[Any]", await session.execute(statement))
-                count = result.rowcount or 0
+                count = (result.rowcount if keep is None else result.scalar_one()) or 0
                 deleted += count
                 if count < self.chunk_rows:
                     break

@@ -6,8 +6,9 @@ period ends, so it must last at least as long (``cold_days >= hot_days``). The h
 of ``deleted_work_items`` is the grace of work items deleted in their tool: their rows are
 purged that many days after the deletion. The daily rollup of DeveloperMetrics is no class
 here: it is kept hot, so developer trends survive the purge of the events behind them.
-DORA is not rolled up (each call picks its definition and attribution window), so DORA over
-a period past the change requests' and deployments' hot period reads only what is left.
+DORA is not rolled up (each call picks its definition and attribution window); insights
+keeps hot what DORA reads of the change requests, deployments and incidents those classes'
+purges delete, so DORA for a period past their hot period stays what it was.
 """
 
 from __future__ import annotations

@@ -345,3 +345,73 @@ sa.Index(
     postgresql_where=change_requests.c.deployment_id.is_not(None),
 )
 sa.Index("incidents_opened", incidents.c.tenant_id, incidents.c.workspace_id, incidents.c.opened_at)
+
+# DORA's facts of the rows a class purge deletes (retention.py moves them in the deleting
+# statement), so DORA for a period survives the purge of the projections behind it: the
+# production deployments, the shipped changes (their lead time generated as on the live
+# row) and the incidents. Never class-purged; a scope purge deletes them. The DORA reads
+# take a live row over its kept copy (db/reads.py), so a restore's replay counts once.
+kept_deployments = sa.Table(
+    "kept_deployments",
+    metadata,
+    sa.Column("tenant_id", sa.Uuid, primary_key=True),
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("workspace_id", sa.Uuid, nullable=False),
+    sa.Column("repository", sa.Text),
+    sa.Column("sha", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    _timestamp("succeeded_at"),
+)
+sa.Index(
+    "kept_deployments_succeeded",
+    kept_deployments.c.tenant_id,
+    kept_deployments.c.workspace_id,
+    kept_deployments.c.succeeded_at,
+    postgresql_include=["repository", "id"],
+    postgresql_where=kept_deployments.c.status == "success",
+)
+sa.Index(  # the incidents' blamed SHAs, as deployments_sha on the live rows
+    "kept_deployments_sha",
+    kept_deployments.c.tenant_id,
+    kept_deployments.c.workspace_id,
+    kept_deployments.c.sha,
+)
+kept_changes = sa.Table(
+    "kept_changes",
+    metadata,
+    sa.Column("tenant_id", sa.Uuid, primary_key=True),
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("workspace_id", sa.Uuid, nullable=False),
+    sa.Column("author_developer_id", sa.Uuid),
+    sa.Column("author_is_bot", sa.Boolean, nullable=False),
+    _timestamp("opened_at", nullable=False),
+    _timestamp("first_commit_at"),
+    sa.Column("deployment_id", sa.Uuid),
+    _timestamp("deployed_at"),
+    sa.Column("lead_seconds", DOUBLE_PRECISION, sa.Computed(LEAD_SECONDS, persisted=True)),
+)
+sa.Index(
+    "kept_changes_deployed",
+    kept_changes.c.tenant_id,
+    kept_changes.c.workspace_id,
+    kept_changes.c.deployed_at,
+    postgresql_include=["lead_seconds", "author_developer_id", "author_is_bot"],
+    postgresql_where=kept_changes.c.deployment_id.is_not(None),
+)
+kept_incidents = sa.Table(
+    "kept_incidents",
+    metadata,
+    sa.Column("tenant_id", sa.Uuid, primary_key=True),
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("workspace_id", sa.Uuid, nullable=False),
+    sa.Column("service", sa.Text),
+    sa.Column("deployment_sha", sa.Text),
+    _timestamp("opened_at", nullable=False),
+    _timestamp("resolved_at"),
+)
+sa.Index(
+    "kept_incidents_opened",
+    kept_incidents.c.tenant_id,
+    kept_incidents.c.workspace_id,
+    kept_incidents.c.opened_at,
+)

@@ -26,6 +26,9 @@ from sextant.insights.db import (
     deployments,
     developers,
     incidents,
+    kept_changes,
+    kept_deployments,
+    kept_incidents,
     reviews,
     teams,
     work_items,
@@ -363,9 +366,29 @@ async def build(
 # DORA inputs ----------------------------------------------------------------------------------
 
 
+def _live_or_kept(live: sa.Table, kept: sa.Table, **same: sa.ColumnElement[Any]) -> sa.Subquery:
+    """The rows DORA reads of ``live``: its own and the facts a class purge kept of those it
+    deleted (retention.py), named as ``live`` is, so DORA for a period outlives the purge.
+    A kept row whose record is live again (a restore's replay projected it anew) is left
+    out: a record counts once, as the live row says. ``same``: what every kept row was."""
+    names = [c.name for c in kept.c]
+    again = sa.exists().where(live.c.tenant_id == kept.c.tenant_id, live.c.id == kept.c.id)
+    return sa.union_all(
+        sa.select(*(live.c[n] for n in [*names, *same])),
+        sa.select(*(kept.c[n] for n in names), *(v.label(n) for n, v in same.items())).where(
+            sa.not_(again)
+        ),
+    ).subquery(live.name)
+
+
+DORA_DEPLOYMENTS = _live_or_kept(deployments, kept_deployments, is_production=sa.true())
+DORA_CHANGES = _live_or_kept(change_requests, kept_changes)
+DORA_INCIDENTS = _live_or_kept(incidents, kept_incidents)
+
+
 def _production(tenant: UUID, workspaces: Sequence[UUID]) -> list[Any]:
     """The scope's successful production deployments (what DORA counts as one)."""
-    d = deployments
+    d = DORA_DEPLOYMENTS
     return [
         d.c.tenant_id == tenant,
         d.c.workspace_id.in_(workspaces),
@@ -379,7 +402,7 @@ def _shipped(
 ) -> tuple[Any, list[Any]]:
     """The counted changes a production deployment shipped in the range (bots' left out
     unless asked): the join and the conditions."""
-    c = change_requests
+    c = DORA_CHANGES
     _, author_bot, author = _person(c.c.author_developer_id, c.c.author_is_bot, "author")
     conditions = [
         c.c.tenant_id == tenant,
@@ -399,7 +422,7 @@ def _opened_select(
 ) -> sa.Select[Any]:
     """The incidents opened in the range, each with the repository of the production
     deployment of the SHA its tool blamed, if any."""
-    d, i = deployments, incidents
+    d, i = DORA_DEPLOYMENTS, DORA_INCIDENTS
     blamed = (
         sa.select(d.c.repository)
         .where(
@@ -450,7 +473,7 @@ async def _opened(
 ) -> list[tuple[UUID, dora.Incident]]:
     """The incidents opened in the range with their workspace (:func:`_incident`)."""
     rows = await session.execute(
-        _opened_select(tenant, workspaces, since, until).order_by(incidents.c.id)
+        _opened_select(tenant, workspaces, since, until).order_by(DORA_INCIDENTS.c.id)
     )
     return [_incident(*r) for r in rows]
 
@@ -469,7 +492,7 @@ async def dora_inputs(
     may belong to an earlier one) to ``until``, the counted changes shipped in the range,
     the incidents opened in it. The reference :func:`dora_tally` is tested against; a view's
     year is tens of thousands of rows, too many to answer from."""
-    d, c = deployments, change_requests
+    d, c = DORA_DEPLOYMENTS, DORA_CHANGES
     deployed = await session.execute(
         sa.select(d.c.id, d.c.workspace_id, d.c.repository, d.c.succeeded_at)
         .where(
@@ -582,7 +605,7 @@ async def _deployment_days(
     """The range's deployments per 7-day bucket from ``since`` and UTC date: weeks by
     ``date_bin`` (timestamp arithmetic; the epoch seconds' numeric division cost as much
     as the scan), turned into their number here."""
-    d = deployments
+    d = DORA_DEPLOYMENTS
     week = sa.func.date_bin(
         sa.literal(_WEEK, sa.Interval), d.c.succeeded_at, sa.literal(since, _TIMESTAMP)
     )
@@ -608,7 +631,7 @@ async def _lead_time(
 ) -> dora.Spread:
     """The shipped changes' lead times: count, median and P85 (``percentile_cont`` is
     :func:`dora.percentile`'s rule, on the same float seconds)."""
-    c = change_requests
+    c = DORA_CHANGES
     joined, conditions = _shipped(tenant, workspaces, since, until, include_bots)
     lead = (
         await session.execute(
@@ -638,7 +661,7 @@ async def _opened_and_attributed(
     repository of its workspace within the window (one index range each, never the range's
     deployments), the latest of its service's chosen here. Needs the transaction's time zone
     to be UTC, so a day of the window is 24 hours."""
-    d = deployments
+    d = DORA_DEPLOYMENTS
     opened = _opened_select(tenant, workspaces, since, until).subquery("opened")
     lowest = sa.func.greatest(
         opened.c.opened_at - sa.literal(window, sa.Interval),
@@ -698,7 +721,7 @@ async def _rework(
     ]
     if not spans:
         return 0
-    d = deployments
+    d = DORA_DEPLOYMENTS
     span = (
         sa.func.unnest(
             sa.literal([workspace_of[service] for service, _, _ in spans], ARRAY(sa.Uuid)),
