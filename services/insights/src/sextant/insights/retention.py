@@ -1,6 +1,6 @@
 """Insights' rows under retention: the projections, each row timed by the latest event it
 reflects, purged when the archive asks. The daily rollup (developer_days) and the gates'
-tables are not declared: they stay hot, so developer trends survive the purge of the events
+tables are of no class: they stay hot, so developer trends survive the purge of the events
 behind them. DORA has no rollup (each call picks its definition and attribution window), so
 a class purge keeps what DORA reads of the rows it deletes: the production deployments', the
 shipped changes' and the incidents' facts move into ``kept_*`` in the deleting statement
@@ -8,14 +8,25 @@ shipped changes' and the incidents' facts move into ``kept_*`` in the deleting s
 workspace) deletes them; DORA for a period past the hot period of change requests and
 deployments stays what it was. Work items deleted in their tool (``deleted_at``) go when
 the archive asks for the ``deleted_work_items`` class; their row has no creation time, so a
-hold whose range starts before the deletion keeps them."""
+hold whose range starts before the deletion keeps them.
+
+A scope purge (a soft-deleted tenant or workspace past its grace period) deletes every row
+of the tenant from every table here, of no class for the rest: the rollups, the alias map,
+teams, memberships, user links and settings, the gates' policies and evaluations, the team
+health runs, suggestions and their feedback, and the queues. A workspace's purge deletes
+the rows of the tables that name the workspace, and the health queue's and feedback's rows
+of its runs and suggestions; the rest are the tenant's, across workspaces (a workspace's
+gate policy among them: its scope is text), and stay until the tenant goes."""
 
 from sextant.contracts.events.platform import DELETED_WORK_ITEMS
 from sextant.insights.db import (
     builds,
     change_requests,
     commits,
+    deployment_changes,
     deployments,
+    developer_day_rows,
+    developers,
     incidents,
     kept_changes,
     kept_deployments,
@@ -23,12 +34,32 @@ from sextant.insights.db import (
     pushes,
     reviews,
     spine,
+    team_memberships,
+    team_rows,
+    tenant_settings,
+    user_links,
     work_items,
+)
+from sextant.insights.db.day_queue import metrics_queue
+from sextant.insights.db.derivation_queue import derivation_queue
+from sextant.insights.gates.db import gate_evaluations, gate_policies
+from sextant.insights.health.db import (
+    health_acceptance,
+    health_queue,
+    health_runs,
+    health_schedules,
+    health_stale,
+    health_tokens,
+    suggestion_feedback,
+    suggestions,
 )
 from sextant.runtime.outbox import Outbox
 from sextant.runtime.purge import Keep, Purger, PurgeTable
 
 WS = "workspace_id"
+DEV = "developer_id"
+RUNS = PurgeTable(health_runs, None, time_column="created_at", workspace_column=WS)
+SUGGESTIONS = PurgeTable(suggestions, None, time_column="created_at", workspace_column=WS)
 PURGER = Purger(
     "insights",
     Outbox(spine.outbox, source="/sextant/insights"),
@@ -101,6 +132,40 @@ PURGER = Purger(
             workspace_column=WS,
             developer_column="assignee_developer_id",
             lifetime=True,
+        ),
+        # of no class: only a scope purge deletes them (the rollup and the tenant's own
+        # rows outlive the projections' hot period)
+        PurgeTable(deployment_changes, None, workspace_column=WS),
+        PurgeTable(developer_day_rows, None, developer_column=DEV),
+        PurgeTable(developers, None, developer_column=DEV),
+        PurgeTable(team_rows, None),
+        PurgeTable(team_memberships, None, developer_column=DEV),
+        PurgeTable(user_links, None, developer_column=DEV),
+        PurgeTable(tenant_settings, None),
+        PurgeTable(gate_policies, None, time_column="created_at"),
+        PurgeTable(gate_evaluations, None, time_column="evaluated_at", workspace_column=WS),
+        RUNS,
+        SUGGESTIONS,
+        PurgeTable(suggestion_feedback, None, time_column="at"),
+        PurgeTable(
+            suggestion_feedback,
+            None,
+            item_of=(SUGGESTIONS, ("tenant_id", "suggestion_id")),
+            item_columns=("tenant_id", "id"),
+        ),
+        PurgeTable(health_schedules, None, workspace_column=WS),
+        PurgeTable(health_stale, None, time_column="flagged_at", workspace_column=WS),
+        PurgeTable(health_acceptance, None),
+        PurgeTable(health_tokens, None),
+        # the queues, a tenant's purge; a workspace's: its repositories' and its runs'
+        PurgeTable(metrics_queue, None),
+        PurgeTable(derivation_queue, None, workspace_column=WS),
+        PurgeTable(health_queue, None),
+        PurgeTable(
+            health_queue,
+            None,
+            item_of=(RUNS, ("tenant_id", "run_id")),
+            item_columns=("tenant_id", "id"),
         ),
     ],
 )

@@ -77,6 +77,8 @@ def _sample(column: sa.Column[Any]) -> object:
         sa.Time: lambda: time(9),
         sa.BigInteger: lambda: secrets.randbelow(1 << 62),
         sa.Integer: lambda: secrets.randbelow(1 << 30),
+        sa.Boolean: lambda: False,
+        sa.Float: lambda: 1.5,
     }
     for base, make in samples.items():
         if isinstance(kind, base):
@@ -109,7 +111,9 @@ class _Scopes:
 
     def row(self, table: sa.Table, index: int, tenant: UUID, workspace: UUID) -> dict[str, object]:
         declarations = self.declared[table]
-        values: dict[str, object] = {c.name: _sample(c) for c in table.c if c.identity is None}
+        values: dict[str, object] = {
+            c.name: _sample(c) for c in table.c if c.identity is None and c.computed is None
+        }
         values[declarations[0].tenant_column] = tenant
         for d in declarations:
             if d.workspace_column is not None:
