@@ -20,8 +20,7 @@ import numpy as np
 from sextant.forecast.domain.montecarlo import (
     ForecastOptions,
     how_many,
-    level_shift,
-    level_sigma,
+    level,
     when,
 )
 
@@ -68,14 +67,14 @@ def loop_paths(
 
 def loop_how_many(hist: np.ndarray, weeks: int, trials: int) -> dict[int, int]:
     window = hist[-52:].astype(np.float32)
-    sigma, shift, rng = level_sigma(window), level_shift(window), np.random.default_rng(1)
+    (shift, sigma), rng = level(hist, ForecastOptions()), np.random.default_rng(1)
     totals = [sum(loop_paths(window, weeks, rng, sigma, shift)) for _ in range(trials)]
     return {p: round(np.percentile(totals, 100 - p, method="lower")) for p in (50, 85, 95)}
 
 
 def loop_when(hist: np.ndarray, items: int, trials: int, horizon: int = 104) -> dict[int, float]:
     window = hist[-52:].astype(np.float32)
-    sigma, shift, rng = level_sigma(window), level_shift(window), np.random.default_rng(1)
+    (shift, sigma), rng = level(hist, ForecastOptions()), np.random.default_rng(1)
     finishes = []
     for _ in range(trials):
         done, week = 0.0, float(horizon + 1)

@@ -9,6 +9,8 @@ from numpy.typing import NDArray
 from sextant.forecast.domain.montecarlo import (
     ForecastOptions,
     how_many,
+    level,
+    level_persistence,
     level_shift,
     level_sigma,
     sprint_completion_probability,
@@ -212,3 +214,53 @@ def test_the_level_factor_centres_on_the_recent_pace_only_when_asked() -> None:
     recent = how_many(history, 13, ForecastOptions(trials=4000)).totals[50]
     window = how_many(history, 13, ForecastOptions(trials=4000, recent_level=False)).totals[50]
     assert 100 <= recent <= 125 and 75 <= window <= 95
+
+
+def _one_busy_week(at: int, weeks: int = 67) -> NDArray[np.float64]:
+    history = np.zeros(weeks)
+    history[at] = 26.0  # a quarter's mean of 2 (log1p: log 3), a 26-week window's of 1 (log 2)
+    return history
+
+
+def test_persistence_is_the_slope_of_the_next_quarters_departure_on_the_latest_quarters() -> None:
+    """26-week windows, origins every 4 weeks from 26 to 54 (the 8 needed), one busy week
+    at 27. At 30, 34 and 38 it is in the latest quarter: log 3 - log 2 = log 1.5 above the
+    window, the next quarter log 2 below. At 42, 46 and 50 it is in the window's older
+    quarter: the latest and the next quarter are both log 2 below. At 26 (it is after)
+    and 54 (past it) the latest quarter does not depart. Slope through 0:
+    3 (log 2)(log 2 - log 1.5) / (3 (log 2)^2 + 3 (log 1.5)^2)."""
+    log2, log15 = np.log(2), np.log(1.5)
+    expected = log2 * (log2 - log15) / (log2**2 + log15**2)
+    assert expected == pytest.approx(0.30923, abs=1e-5)
+    assert level_persistence(_one_busy_week(27), 26) == pytest.approx(expected)
+
+
+def test_persistence_needs_eight_origins_and_stays_in_zero_to_one() -> None:
+    assert level_persistence(_one_busy_week(27)[:-1], 26) is None  # origins 26 to 50: 7
+    assert level_persistence(np.full(67, 5.0), 26) == 0.0  # no quarter ever departs
+    # at 40 the busy week is in the latest quarter at 42, 46, 50 (next quarter below the
+    # window), in the older quarter only at 54: the slope is negative, clipped to 0
+    assert level_persistence(_one_busy_week(40), 26) == 0.0
+    # a lasting step (13 a week from week 40): the next quarter sits further above the
+    # window than the latest, part of which precedes the step: a slope above 1, clipped
+    step = np.where(np.arange(67) >= 40, 13.0, 0.0)
+    assert level_persistence(step, 26) == 1.0
+
+
+def test_the_level_centre_follows_the_series_persistence_not_the_windows_weight() -> None:
+    """The busy week at 40 never lasted (persistence 0). Three weeks of 13 after week 66
+    (no origin sees them) move the last window's latest quarter to 3 a week against 0:
+    the window's own weight would shift towards it; the series' past says not to. The
+    spread is the quarters': std of log 1 and log 4."""
+    history = np.concatenate([_one_busy_week(40), [13.0, 13.0, 13.0]])
+    shift, sigma = level(history, ForecastOptions(window_weeks=26))
+    assert shift == 0.0
+    assert sigma == pytest.approx(np.log(4) / 2)
+    assert level(history, ForecastOptions(window_weeks=26, level_uncertainty=False)) == (0.0, 0.0)
+
+
+def test_a_given_persistence_scales_the_move_to_the_latest_quarter() -> None:
+    """4 then 9 a week: the full move is log(1 + 9) - log(1 + 6.5); half of it lasts."""
+    window = np.array([4.0] * 13 + [9.0] * 13, dtype=np.float32)
+    assert level_shift(window, 0.5) == pytest.approx(0.5 * np.log(10 / 7.5))
+    assert level_shift(window, 0.0) == 0.0

@@ -11,6 +11,9 @@ are alike, so sums of independently drawn weeks are too narrow — measured here
    lognormal factor whose spread is the spread of the window's quarterly (13-week)
    mean rates on a log scale. A team whose pace wandered a lot between quarters gets
    wider forecasts; a steady team keeps narrow ones. Nothing is tuned per data set.
+   The factor is centred on the latest quarter's pace as far as such departures have
+   lasted in the series' own past (:func:`level_persistence`; an empirical-Bayes weight
+   from the window while there is too little past to tell).
 
 The rolling-origin backtest in :mod:`calibration` holds this method to its nominal
 coverage; users see that calibration next to every forecast.
@@ -29,6 +32,8 @@ from numpy.typing import NDArray
 PERCENTILES = (50, 70, 85, 95)
 _QUARTER_WEEKS = 13
 _CHUNK_TRIALS = 25_000  # bounds memory: one chunk is trials x weeks float32 values
+_ORIGIN_STEP = 4  # weeks between the past origins level_persistence looks back from
+_PERSISTENCE_ORIGINS = 8  # past origins needed before the series' own persistence is used
 
 
 @dataclass(frozen=True)
@@ -108,10 +113,40 @@ def level_sigma(window: NDArray[np.float32]) -> float:
     return float(np.std(np.log1p(means)))
 
 
-def level_shift(window: NDArray[np.float32]) -> float:
-    """How far the latest quarter's pace sits from the window's, on a log scale, shrunk by
-    how much of the quarters' spread week-to-week noise alone would explain (0 when too
-    short). An empirical-Bayes estimate of the current level."""
+def level_persistence(history: Sequence[float] | NDArray[Any], window_weeks: int) -> float | None:
+    """How much of a quarter's departure from its window's pace lasted into the next
+    quarter, in this series' own past: at every 4th week with a full window before it and
+    a quarter after it, the latest quarter's and the next quarter's log mean rate less the
+    window's; the slope through 0 of the second on the first, clipped to [0, 1]. None with
+    fewer than 8 such origins.
+
+    Why: the window's quarters alone cannot tell a lasting change of pace from a passing
+    one (four quarters are too few); trusting the latest quarter fully cost sympy and git
+    CRPS, ignoring it cost the regime-change and trending series (README)."""
+    values = np.asarray(history, dtype=np.float64)
+    ends = np.arange(window_weeks, values.size - _QUARTER_WEEKS + 1, _ORIGIN_STEP)
+    if ends.size < _PERSISTENCE_ORIGINS:
+        return None
+    total = np.concatenate(([0.0], np.cumsum(values)))
+
+    def log_rate(starts: NDArray[Any], stops: NDArray[Any]) -> NDArray[np.float64]:
+        rates: NDArray[np.float64] = np.log1p((total[stops] - total[starts]) / (stops - starts))
+        return rates
+
+    window = log_rate(ends - window_weeks, ends)
+    latest = log_rate(ends - _QUARTER_WEEKS, ends) - window
+    after = log_rate(ends, ends + _QUARTER_WEEKS) - window
+    spread = float(latest @ latest)
+    if spread == 0.0:
+        return 0.0
+    return float(np.clip(latest @ after / spread, 0.0, 1.0))
+
+
+def level_shift(window: NDArray[np.float32], persistence: float | None = None) -> float:
+    """How far the latest quarter's pace sits from the window's, on a log scale, times
+    ``persistence`` (:func:`level_persistence`); without it, shrunk by how much of the
+    quarters' spread week-to-week noise alone would explain, an empirical-Bayes estimate
+    of the current level. 0 when the window has fewer than two quarters."""
     quarters = window.size // _QUARTER_WEEKS
     if quarters < 2:
         return 0.0
@@ -120,6 +155,9 @@ def level_shift(window: NDArray[np.float32]) -> float:
     )
     means = table.mean(axis=1)
     logs = np.log1p(means)
+    move = float(logs[-1] - np.log1p(table.mean()))
+    if persistence is not None:
+        return persistence * move
     between = float(np.var(logs, ddof=1))
     # a quarter's mean from its three 4-week runs, so a busy month counts as one draw
     runs = table[:, : 3 * 4].reshape(quarters, 3, 4).mean(axis=2)
@@ -127,8 +165,18 @@ def level_shift(window: NDArray[np.float32]) -> float:
     signal = max(0.0, between - noise)
     if signal == 0.0:
         return 0.0
-    weight = signal / (signal + noise)
-    return weight * float(logs[-1] - np.log1p(table.mean()))
+    return signal / (signal + noise) * move
+
+
+def level(history: Sequence[float] | NDArray[Any], options: ForecastOptions) -> tuple[float, float]:
+    """The level factor's centre and spread on a log scale, (0, 0) when it is off."""
+    window = _window(history, options)
+    if not options.level_uncertainty:
+        return 0.0, 0.0
+    shift = 0.0
+    if options.recent_level:
+        shift = level_shift(window, level_persistence(history, options.window_weeks))
+    return shift, level_sigma(window)
 
 
 def weekly_paths(
@@ -137,8 +185,10 @@ def weekly_paths(
     trials: int,
     options: ForecastOptions,
     rng: np.random.Generator,
+    centre_and_spread: tuple[float, float] = (0.0, 0.0),
 ) -> NDArray[np.float32]:
-    """Simulated throughput, shape (trials, weeks): blocks of real weeks x a level factor."""
+    """Simulated throughput, shape (trials, weeks): blocks of real weeks x a level factor
+    (lognormal, ``centre_and_spread`` from :func:`level`; none when the spread is 0)."""
     block = min(options.block_weeks, window.size)
     blocks = -(-weeks // block)
     starts = rng.integers(0, window.size - block + 1, size=(trials, blocks), dtype=np.int32)
@@ -148,13 +198,11 @@ def weekly_paths(
     paths: NDArray[np.float32] = runs[starts].reshape(trials, blocks * block)[:, :weeks]
     scale = np.float32(options.capacity_factor)
     # Scaled in place: these arrays are the whole cost, a copy of one is time and memory.
-    if options.level_uncertainty:
-        sigma = level_sigma(window)
-        shift = level_shift(window) if options.recent_level else 0.0
-        if sigma > 0:
-            factor = np.exp(rng.normal(shift, sigma, size=(trials, 1))).astype(np.float32)
-            paths *= factor * scale
-            return paths
+    shift, sigma = centre_and_spread
+    if sigma > 0:
+        factor = np.exp(rng.normal(shift, sigma, size=(trials, 1))).astype(np.float32)
+        paths *= factor * scale
+        return paths
     paths *= scale
     return paths
 
@@ -177,11 +225,13 @@ def simulated_totals(
     on sparse series made P85 over-cover (91-93 % at 4 weeks, issue #24)."""
     if horizon_weeks < 1:
         raise ValueError("horizon_weeks must be at least 1")
-    window = _window(history, options)
+    window, centre_and_spread = _window(history, options), level(history, options)
     rng = np.random.default_rng(options.seed)
     return np.concatenate(
         [
-            weekly_paths(window, horizon_weeks, n, options, rng).sum(axis=1).astype(np.float64)
+            weekly_paths(window, horizon_weeks, n, options, rng, centre_and_spread)
+            .sum(axis=1)
+            .astype(np.float64)
             for n in _chunks(options.trials)
         ]
     )
@@ -272,7 +322,7 @@ def finish_weeks(
     ``max_weeks + 1``: not within the horizon."""
     if items < 1 or max_weeks < 1:
         raise ValueError("items and max_weeks must be at least 1")
-    window = _window(history, options)
+    window, centre_and_spread = _window(history, options), level(history, options)
     rng = np.random.default_rng(options.seed)
     # float32 like the paths, so the comparison does not widen every simulated value
     target = (
@@ -280,7 +330,7 @@ def finish_weeks(
     ).astype(np.float32)
     finish: list[NDArray[np.float64]] = []
     for n in _chunks(options.trials):
-        paths = weekly_paths(window, max_weeks, n, options, rng)
+        paths = weekly_paths(window, max_weeks, n, options, rng, centre_and_spread)
         finish.append(finish_times(np.cumsum(paths, axis=1, out=paths), target))
     return np.concatenate(finish)
 
@@ -314,7 +364,7 @@ def sprint_completion_probability(
     window = _window(history, options)
     rng = np.random.default_rng(options.seed)
     whole = int(np.ceil(weeks_left))
-    paths = weekly_paths(window, whole, options.trials, options, rng)
+    paths = weekly_paths(window, whole, options.trials, options, rng, level(history, options))
     paths[:, -1] *= np.float32(weeks_left - (whole - 1))  # the last, partial week
     capacity = np.floor(paths.sum(axis=1))
     finish_p = np.asarray(in_progress_finish_probabilities, dtype=np.float64)
