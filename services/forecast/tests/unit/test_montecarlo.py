@@ -162,6 +162,38 @@ def test_sprint_already_over_is_done_only_when_nothing_is_left() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    "edge",
+    [
+        {"trials": 1, "window_weeks": 1, "block_weeks": 1},
+        {"capacity_factor": 10.0},
+        {"capacity_factor": 0.01},
+        {"split_rate": 1.0, "scope_growth_per_week": 0.0},
+    ],
+)
+def test_options_at_their_bounds_are_taken(edge: dict[str, float]) -> None:
+    options = ForecastOptions(**edge)  # type: ignore[arg-type]
+    assert all(getattr(options, name) == value for name, value in edge.items())
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"trials": 0},
+        {"window_weeks": 0},
+        {"block_weeks": 0},
+        {"capacity_factor": 0.0},
+        {"capacity_factor": 10.5},
+        {"split_rate": 0.5},
+        {"scope_growth_per_week": -1.0},
+    ],
+)
+def test_options_past_their_bounds_are_refused(bad: dict[str, float]) -> None:
+    """Each bound alone, the others at their defaults: every condition is checked."""
+    with pytest.raises(ValueError):
+        ForecastOptions(**bad)  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize("bad", [[], [-1, 2], [float("nan")]])
 def test_bad_history_is_refused(bad: list[float]) -> None:
     with pytest.raises(ValueError):
