@@ -26,7 +26,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from sextant.forecast.backtest import read_weekly
-from sextant.forecast.domain.calibration import Calibration, backtest, backtest_when
+from sextant.forecast.domain.calibration import (
+    Calibration,
+    backtest,
+    backtest_when,
+    crps_difference_interval,
+)
 from sextant.forecast.domain.montecarlo import ForecastOptions
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -100,11 +105,13 @@ def main() -> None:
     outside = {"ours": 0, "plain": 0}
     total_cells = 0
     crps_ratios: list[float] = []
+    worse = better = 0  # rows whose CRPS ratio's 95 % interval lies wholly above / below 1
     width_ratios: list[float] = []
     print("calibration, rolling origin every 4 weeks, 52-week window; '*' outside its band")
     print(
         f"{'series':24s} {'kind':8s} {'h':>3s} {'orig':>4s} | {'ours P50/P85/P95':23s} "
-        f"{'width':>7s} {'CRPS':>7s} | {'plain P50/P85/P95':23s} {'width':>7s} {'CRPS':>7s}"
+        f"{'width':>7s} {'CRPS':>7s} | {'plain P50/P85/P95':23s} {'width':>7s} {'CRPS':>7s} | "
+        f"{'ratio [95 % interval]':21s}"
     )
     for name, series in series_to_bench(args.corpora):
         for kind, run in (("how-many", backtest), ("when", backtest_when)):
@@ -117,11 +124,14 @@ def main() -> None:
                     )
                 total_cells += len(SHOWN)
                 crps_ratios.append(ours.mean_crps / plain.mean_crps)
+                low, high = crps_difference_interval(ours, plain)
+                worse, better = worse + (low > 1), better + (high < 1)
                 width_ratios.append(ours.median_width / max(plain.median_width, 1e-9))
                 print(
                     f"{name:24s} {kind:8s} {ours.horizon_weeks:>3d} {ours.origins:>4d} | "
                     f"{cells(ours)} {ours.median_width:7.1f} {ours.mean_crps:7.2f} | "
-                    f"{cells(plain)} {plain.median_width:7.1f} {plain.mean_crps:7.2f}"
+                    f"{cells(plain)} {plain.median_width:7.1f} {plain.mean_crps:7.2f} | "
+                    f"{crps_ratios[-1]:.3f} [{low:.3f}, {high:.3f}]"
                 )
     print(
         f"cells outside their band: ours {outside['ours']}/{total_cells}, "
@@ -131,6 +141,11 @@ def main() -> None:
         f"ours / plain: CRPS median {np.median(crps_ratios):.3f} "
         f"(worst {max(crps_ratios):.3f}, best {min(crps_ratios):.3f}); "
         f"interval width median {np.median(width_ratios):.2f}x"
+    )
+    print(
+        f"rows with CRPS <= plain's: {sum(r <= 1 for r in crps_ratios)}/{len(crps_ratios)}; "
+        f"by the paired 95 % interval, better on {better}, worse on {worse}, "
+        f"within noise on {len(crps_ratios) - better - worse}"
     )
     print(f"({time.perf_counter() - started:.0f} s)")
 

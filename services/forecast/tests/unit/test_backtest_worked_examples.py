@@ -6,12 +6,15 @@ import numpy as np
 import pytest
 
 from sextant.forecast.domain.calibration import (
+    Calibration,
+    Kind,
     _binomial_quantile,
     _central_width,
     backtest,
     backtest_when,
     coverage_band,
     crps,
+    crps_difference_interval,
 )
 from sextant.forecast.domain.montecarlo import ForecastOptions
 
@@ -83,6 +86,7 @@ def test_how_many_holds_when_the_count_reaches_the_total_less_half_an_item(
     assert result.hit_share == dict.fromkeys(ALL, held)
     assert result.median_width == pytest.approx(0.0, abs=1e-5)
     assert result.mean_crps == pytest.approx(error, abs=1e-5)
+    assert result.crps_by_origin == pytest.approx((error, error), abs=1e-5)
 
 
 def test_the_defaults_are_4_and_12_week_horizons_every_4_weeks_after_a_52_week_window() -> None:
@@ -204,3 +208,50 @@ def test_a_backlog_of_nothing_is_one_item() -> None:
     [result] = backtest_when([0.0] * 8 + [1.0] * 12, horizons=(4,), options=options)
     assert (result.origins, result.hit_share) == (1, dict.fromkeys(ALL, 1.0))
     assert result.mean_crps == 12.0
+
+
+def _scored(crps_by_origin: tuple[float, ...], horizon: int, kind: Kind) -> Calibration:
+    return Calibration(
+        horizon_weeks=horizon,
+        origins=len(crps_by_origin),
+        hit_share={},
+        bands={},
+        median_width=0.0,
+        mean_crps=sum(crps_by_origin) / len(crps_by_origin),
+        kind=kind,
+        first_origin=52,
+        last_origin=52 + 4 * (len(crps_by_origin) - 1),
+        step_weeks=4,
+        crps_by_origin=crps_by_origin,
+    )
+
+
+@pytest.mark.parametrize(
+    ("horizon", "kind", "expected"),
+    [
+        # differences 1, 1, 0, 2: mean 1, centred 0, 0, -1, 1. A 4-week reach at 4-week
+        # steps shares no weeks: variance 2/4 = 0.5, se √(0.5/4) = 0.35355, half-width
+        # 1.96 se = 0.69296; over plain's mean 2.5: 1 + (1 ± 0.69296) / 2.5
+        (4, "how_many", (1.12282, 1.67718)),
+        # a 12-week reach overlaps 2 neighbours: lag 1's products sum to -1 (weight 2/3),
+        # lag 2's to 0: variance 0.5 + 2 (2/3)(-1/4) = 1/6, half-width 1.96 √(1/24) = 0.40008
+        (12, "how_many", (1.23997, 1.56003)),
+        # "when" looks 3 horizons ahead: a 4-week "when" overlaps like a 12-week "how many"
+        (4, "when", (1.23997, 1.56003)),
+    ],
+)
+def test_the_crps_ratio_interval_allows_for_overlapping_origins(
+    horizon: int, kind: Kind, expected: tuple[float, float]
+) -> None:
+    ours = _scored((2.0, 4.0, 3.0, 5.0), horizon, kind)
+    plain = _scored((1.0, 3.0, 3.0, 3.0), horizon, kind)
+    assert crps_difference_interval(ours, plain) == pytest.approx(expected, abs=1e-5)
+
+
+def test_the_crps_ratio_needs_the_same_origins_and_a_nonzero_reference() -> None:
+    with pytest.raises(ValueError, match="same origins"):
+        crps_difference_interval(_scored((1.0, 2.0), 4, "how_many"), _scored((1.0,), 4, "how_many"))
+    with pytest.raises(ValueError, match="no ratio"):
+        crps_difference_interval(
+            _scored((1.0, 2.0), 4, "how_many"), _scored((0.0, 0.0), 4, "how_many")
+        )

@@ -78,6 +78,7 @@ class Calibration:
     first_origin: int
     last_origin: int
     step_weeks: int
+    crps_by_origin: tuple[float, ...] = ()  # in origin order: what mean_crps averages
 
 
 @dataclass(frozen=True)
@@ -157,7 +158,34 @@ def _rolling(
         first_origin=origins[0],
         last_origin=origins[-1],
         step_weeks=step_weeks,
+        crps_by_origin=tuple(s.crps for s in scored),
     )
+
+
+def crps_difference_interval(ours: Calibration, theirs: Calibration) -> tuple[float, float]:
+    """How much lower or higher ``ours`` mean CRPS is than ``theirs`` on the same origins,
+    as a 95 % interval of the ratio of the means (a Diebold-Mariano comparison).
+
+    The per-origin differences are not independent: origins closer together than a
+    forecast's reach score overlapping real weeks. Their variance is the Newey-West
+    (Bartlett) long-run variance over lags up to ``reach / step - 1``, so a row whose ratio
+    is 1.02 on a few hundred overlapping origins can be told from noise, or not."""
+    if ours.crps_by_origin == () or len(ours.crps_by_origin) != len(theirs.crps_by_origin):
+        raise ValueError("both backtests must score the same origins")
+    differences = np.subtract(ours.crps_by_origin, theirs.crps_by_origin)
+    n = differences.size
+    centred = differences - differences.mean()
+    reach = ours.horizon_weeks * (WHEN_REACH if ours.kind == "when" else 1)
+    lags = min(n - 1, math.ceil(reach / ours.step_weeks) - 1)
+    variance = float(centred @ centred) / n
+    for lag in range(1, lags + 1):
+        variance += 2 * (1 - lag / (lags + 1)) * float(centred[lag:] @ centred[:-lag]) / n
+    half = 1.96 * math.sqrt(max(variance, 0.0) / n)
+    base = theirs.mean_crps
+    if base == 0:
+        raise ValueError("the reference forecast scored 0 everywhere: no ratio")
+    middle = float(differences.mean())
+    return (1 + (middle - half) / base, 1 + (middle + half) / base)
 
 
 def _central_width(samples: NDArray[Any]) -> float:
