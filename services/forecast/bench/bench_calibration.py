@@ -4,7 +4,7 @@
 
 For every weekly throughput file in ``../shared/corpora/throughput`` (``*.weekly.csv``;
 the ``.detail`` files break the same weeks down and have no ``count``), and for a few
-shapes generated here (sparse, growing, declining, regime change, drifting), a
+shapes generated here (sparse, growing, declining, regime change, drifting, steady), a
 rolling-origin backtest (origins every 4 weeks after a 52-week window; horizons 4 and 12)
 of "how many" and "when", with this service's method and with plain resampling of single
 weeks (no blocks, no level factor). Per row: the share of origins each of P50/P85/P95
@@ -71,12 +71,20 @@ def drifting(rng: np.random.Generator) -> NDArray[np.float64]:
     return rng.poisson(np.exp(log_rate + bursts)).astype(np.float64)
 
 
+def steady(rng: np.random.Generator) -> NDArray[np.float64]:
+    """No change of pace at all: independent uneven weeks (mean 12, coefficient of variation
+    0.8, negative binomial). Plain resampling is the right model here; a method earns its
+    extra machinery only if it costs little on such a team."""
+    return rng.negative_binomial(1.8, 1.8 / 13.8, WEEKS).astype(np.float64)
+
+
 SHAPES: dict[str, Callable[[np.random.Generator], NDArray[np.float64]]] = {
     "synthetic sparse": sparse,
     "synthetic growing": growing,
     "synthetic declining": declining,
     "synthetic regime change": regime_change,
     "synthetic drifting": drifting,
+    "synthetic steady": steady,
 }
 
 
