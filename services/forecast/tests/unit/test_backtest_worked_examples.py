@@ -229,21 +229,25 @@ def _scored(crps_by_origin: tuple[float, ...], horizon: int, kind: Kind) -> Cali
 @pytest.mark.parametrize(
     ("horizon", "kind", "expected"),
     [
-        # differences 1, 1, 0, 2: mean 1, centred 0, 0, -1, 1. A 4-week reach at 4-week
-        # steps shares no weeks: variance 2/4 = 0.5, se √(0.5/4) = 0.35355, half-width
-        # 1.96 se = 0.69296; over plain's mean 2.5: 1 + (1 ± 0.69296) / 2.5
-        (4, "how_many", (1.12282, 1.67718)),
-        # a 12-week reach overlaps 2 neighbours: lag 1's products sum to -1 (weight 2/3),
-        # lag 2's to 0: variance 0.5 + 2 (2/3)(-1/4) = 1/6, half-width 1.96 √(1/24) = 0.40008
-        (12, "how_many", (1.23997, 1.56003)),
+        # differences 2, 1, 0, 3: mean 1.5, centred .5, -.5, -1.5, 1.5; their products sum
+        # to 5 at lag 0, -1.75 at lag 1, -1.5 at lag 2, .75 at lag 3 (each / 4 origins).
+        # A 4-week reach at 4-week steps shares no weeks: variance 1.25, half-width
+        # 1.96 √(1.25/4) = 1.09567; over plain's mean 2.5: 1 + (1.5 ± 1.09567) / 2.5
+        (4, "how_many", (1.16173, 2.03827)),
+        # a 12-week reach overlaps 2 neighbours: 1.25 + 2 (2/3)(-.4375) + 2 (1/3)(-.375)
+        # = 5/12, half-width 1.96 √(5/48) = .63259
+        (12, "how_many", (1.34697, 1.85303)),
         # "when" looks 3 horizons ahead: a 4-week "when" overlaps like a 12-week "how many"
-        (4, "when", (1.23997, 1.56003)),
+        (4, "when", (1.34697, 1.85303)),
+        # a 12-week "when" would overlap 8 neighbours, but 4 origins have 3 lags:
+        # 1.25 + 2 (.75)(-.4375) + 2 (.5)(-.375) + 2 (.25)(.1875) = .3125, half-width .54784
+        (12, "when", (1.38087, 1.81913)),
     ],
 )
 def test_the_crps_ratio_interval_allows_for_overlapping_origins(
     horizon: int, kind: Kind, expected: tuple[float, float]
 ) -> None:
-    ours = _scored((2.0, 4.0, 3.0, 5.0), horizon, kind)
+    ours = _scored((3.0, 4.0, 3.0, 6.0), horizon, kind)
     plain = _scored((1.0, 3.0, 3.0, 3.0), horizon, kind)
     assert crps_difference_interval(ours, plain) == pytest.approx(expected, abs=1e-5)
 
