@@ -1,6 +1,6 @@
 """Calibration and skill of the forecasts, next to plain resampling, in one run.
 
-    .venv/bin/python services/forecast/bench/bench_calibration.py [--corpora DIR]
+    .venv/bin/python services/forecast/bench/bench_calibration.py [--corpora DIR] [--held-out]
 
 For every weekly throughput file in ``../shared/corpora/throughput`` (``*.weekly.csv``;
 the ``.detail`` files break the same weeks down and have no ``count``), and for a few
@@ -88,7 +88,29 @@ SHAPES: dict[str, Callable[[np.random.Generator], NDArray[np.float64]]] = {
 }
 
 
-def series_to_bench(corpora: Path) -> list[tuple[str, NDArray[np.float64]]]:
+# Shapes no change to the method was measured on while it was made (--held-out): a check
+# that a change did not just fit the shapes above.
+HELD_OUT: dict[str, Callable[[np.random.Generator], NDArray[np.float64]]] = {
+    "held-out poisson": lambda rng: rng.poisson(12, WEEKS).astype(np.float64),
+    "held-out heavy-tailed": lambda rng: np.round(rng.lognormal(2, 1.0, WEEKS)),
+    "held-out yearly season": lambda rng: rng.poisson(
+        12 * np.exp(0.35 * np.sin(2 * np.pi * np.arange(WEEKS) / 52))
+    ).astype(np.float64),
+    "held-out one step down": lambda rng: rng.poisson(
+        np.where(np.arange(WEEKS) < WEEKS // 2, 18, 9)
+    ).astype(np.float64),
+    "held-out bursty sparse": lambda rng: (
+        rng.poisson(0.6, WEEKS) * rng.geometric(0.3, WEEKS)
+    ).astype(np.float64),
+}
+
+
+def series_to_bench(corpora: Path, held_out: bool = False) -> list[tuple[str, NDArray[np.float64]]]:
+    """The corpora's weekly series and the shapes (seed 24); held out: the shapes at seed 7
+    and the held-out shapes instead."""
+    if held_out:
+        again = {name.replace("synthetic", "seed 7"): make for name, make in SHAPES.items()}
+        return [(name, make(np.random.default_rng(7))) for name, make in (again | HELD_OUT).items()]
     found = sorted((corpora / "throughput").glob("*.weekly.csv"))
     series = [(path.name, np.asarray(read_weekly(path))[1:-1]) for path in found]
     if not found:
@@ -108,6 +130,9 @@ def cells(row: Calibration) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpora", type=Path, default=CORPORA)
+    parser.add_argument(
+        "--held-out", action="store_true", help="other shapes and another seed, no corpora"
+    )
     args = parser.parse_args()
     started = time.perf_counter()
     outside = {"ours": 0, "plain": 0}
@@ -121,7 +146,7 @@ def main() -> None:
         f"{'width':>7s} {'CRPS':>7s} | {'plain P50/P85/P95':23s} {'width':>7s} {'CRPS':>7s} | "
         f"{'ratio [95 % interval]':21s}"
     )
-    for name, series in series_to_bench(args.corpora):
+    for name, series in series_to_bench(args.corpora, args.held_out):
         for kind, run in (("how-many", backtest), ("when", backtest_when)):
             for ours, plain in zip(
                 run(series, options=OURS), run(series, options=PLAIN), strict=True
