@@ -303,3 +303,29 @@ def with_purge(handlers: Mapping[str, Handler], purger: Purger) -> dict[str, Han
             await own(session, envelope)
 
     return {**handlers, LIFECYCLE.name: on_lifecycle}
+
+
+def without_workspace(
+    column: sa.Column[Any],
+    tenant: UUID,
+    workspace: UUID,
+    *,
+    tenant_column: str = "tenant_id",
+    when_emptied: Mapping[str, sa.ColumnElement[Any]] | None = None,
+) -> sa.Update:
+    """Remove a purged workspace from the tenant's lists naming it (``column``, an array of
+    ids, names it among others: a table of such lists has no workspace column to be
+    declared by). ``when_emptied`` sets those columns of the rows whose list it leaves
+    empty, each row's old value kept otherwise. The statement returns the changed rows."""
+    table = column.table
+    left = sa.func.array_remove(column, workspace)
+    emptied = sa.func.cardinality(left) == 0
+    values: dict[str, Any] = {column.name: left}
+    for name, value in (when_emptied or {}).items():
+        values[name] = sa.case((emptied, value), else_=table.c[name])
+    return (
+        sa.update(table)
+        .where(table.c[tenant_column] == tenant, column.any_() == workspace)
+        .values(values)
+        .returning(*table.c)
+    )
