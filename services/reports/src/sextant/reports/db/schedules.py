@@ -12,9 +12,10 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sextant.reports.db import report_schedules, schedule_clock
+from sextant.runtime.purge import without_workspace
 
 COLUMNS = [*report_schedules.c, schedule_clock.c.next_run_at]
-JOINED = report_schedules.join(
+JOINED = report_schedules.outerjoin(  # a paused schedule is off the clock
     schedule_clock, schedule_clock.c.schedule_id == report_schedules.c.id
 )
 
@@ -125,6 +126,28 @@ async def ran(
         .where(schedule_clock.c.schedule_id == schedule_id)
         .values(next_run_at=next_run_at)
     )
+
+
+async def drop_workspace(
+    session: AsyncSession, tenant_id: UUID, workspace_id: UUID
+) -> list[sa.Row[Any]]:
+    """On its purge, take the workspace out of the tenant's schedules; one it leaves with
+    none is paused, off the clock (each run would fail: its scope covers no workspace, and
+    none can be added back). The schedules it paused."""
+    paused_at = sa.func.coalesce(report_schedules.c.paused_at, sa.func.now())
+    changed = await session.execute(
+        without_workspace(
+            report_schedules.c.scope_workspaces,
+            tenant_id,
+            workspace_id,
+            when_emptied={"paused_at": paused_at},
+        )
+    )
+    paused = [row for row in changed if not row.scope_workspaces]
+    await session.execute(
+        sa.delete(schedule_clock).where(schedule_clock.c.schedule_id.in_([r.id for r in paused]))
+    )
+    return paused
 
 
 async def forget(session: AsyncSession, schedule_id: UUID) -> None:
