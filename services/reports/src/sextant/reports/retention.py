@@ -47,14 +47,16 @@ async def scope_purged(session: AsyncSession, tenant: UUID, workspace: UUID | No
     deleted here is counted."""
     if workspace is None:
         return await forget_files(session, tenant, workspace)
+    paused = await schedules.drop_workspace(session, tenant, workspace)
+    # after the schedules: a pass that held one's clock or row has committed its run's job
     await repository.drop_workspace(session, tenant, workspace)
-    for paused in await schedules.drop_workspace(session, tenant, workspace):
+    for schedule in paused:
         change = config_change(
             "archive",
             "reports.schedule.pause",
-            ("report_schedule", paused.id),
+            ("report_schedule", schedule.id),
             before={"scope_workspaces": [str(workspace)], "paused_at": None},
-            after={"scope_workspaces": [], "paused_at": paused.paused_at.isoformat()},
+            after={"scope_workspaces": [], "paused_at": schedule.paused_at.isoformat()},
         )
         await record_change(session, OUTBOX, tenant, change)
     return 0

@@ -133,21 +133,23 @@ async def drop_workspace(
 ) -> list[sa.Row[Any]]:
     """On its purge, take the workspace out of the tenant's schedules; one it leaves with
     none is paused, off the clock (each run would fail: its scope covers no workspace, and
-    none can be added back). The schedules it paused."""
-    paused_at = sa.func.coalesce(report_schedules.c.paused_at, sa.func.now())
-    changed = await session.execute(
-        without_workspace(
-            report_schedules.c.scope_workspaces,
-            tenant_id,
-            workspace_id,
-            when_emptied={"paused_at": paused_at},
+    none can be added back). The schedules it paused. The clock goes first, as in the
+    scheduler's pass (clock, then schedule), so the two never wait on each other."""
+    s = report_schedules
+    named = sa.and_(s.c.tenant_id == tenant_id, s.c.scope_workspaces.any_() == workspace_id)
+    only = sa.func.cardinality(sa.func.array_remove(s.c.scope_workspaces, workspace_id)) == 0
+    await session.execute(
+        sa.delete(schedule_clock).where(
+            schedule_clock.c.schedule_id.in_(sa.select(s.c.id).where(named, only))
         )
     )
-    paused = [row for row in changed if not row.scope_workspaces]
-    await session.execute(
-        sa.delete(schedule_clock).where(schedule_clock.c.schedule_id.in_([r.id for r in paused]))
+    paused_at = sa.func.coalesce(s.c.paused_at, sa.func.now())
+    changed = await session.execute(
+        without_workspace(
+            s.c.scope_workspaces, tenant_id, workspace_id, when_emptied={"paused_at": paused_at}
+        )
     )
-    return paused
+    return [row for row in changed if not row.scope_workspaces]
 
 
 async def forget(session: AsyncSession, schedule_id: UUID) -> None:
