@@ -26,6 +26,9 @@ legal hold could cover the scope, and the holds a request names are kept all the
 purged, and delete what it cannot declare (its hash-chained audit log), in the same
 transaction, before the declared rows go: marking first locks the scope's row, so a
 writer that checks it (for share) either commits before the deletes or sees it purged.
+A table that lists workspaces (an array of ids) rather than belonging to one cannot be
+declared for a workspace's purge: its owner's ``on_scope_purged`` takes the id out of each
+list with :func:`without_workspace`, deciding what a row left with none becomes.
 
 Work items deleted in their tool are kept soft-deleted (``deleted_at``) by their owners
 until the archive sends a request of class ``deleted_work_items``
