@@ -6944,12 +6944,16 @@ export interface components {
             last_run_at: string | null;
             /**
              * Next Run At
-             * Format: date-time
-             * @description the next run, in UTC
+             * @description the next run, in UTC; none when paused
              */
-            next_run_at: string;
+            next_run_at: string | null;
             /** Notify */
             notify: ("platform_admin" | "tenant_admin" | "manager" | "member" | "partner")[];
+            /**
+             * Paused At
+             * @description when it stopped running: the purge of a workspace left its scope none (it never runs again; delete it and schedule the scope as it is now)
+             */
+            paused_at?: string | null;
             /** Scope */
             scope: string;
             /** Time Zone */

@@ -168,13 +168,15 @@ def schedule_create(
 
 @schedule_app.command("list")
 def schedule_list(url: str = URL, token: str = TOKEN) -> None:
-    """The tenant's schedules: id, kind, scope, cadence and next run."""
+    """The tenant's schedules: id, kind, scope, cadence and next run (or since when paused)."""
     api = Api.connect(url, token)
     try:
         for s in api.pages("/v1/report-schedules"):
+            paused = s.get("paused_at")  # a purge left its scope no workspace
+            runs = f"paused since {paused}" if paused else f"next {s['next_run_at']}"
             console.print(
                 f"{s['id']}  {s['kind']} {s['format']}  {s['scope']}  {s['every']} day "
-                f"{s['day']} at {s['at'][:5]} {s['time_zone']}  next {s['next_run_at']}",
+                f"{s['day']} at {s['at'][:5]} {s['time_zone']}  {runs}",
                 highlight=False,
                 soft_wrap=True,
             )

@@ -30,7 +30,7 @@ from sextant.contracts.events.platform import (
 )
 from sextant.contracts.topics import LIFECYCLE, entity_key
 from sextant.gateway.authn import LocalIssuer, new_local_issuer_pem
-from sextant.gateway.db import audit_checkpoints, audit_heads, audit_log
+from sextant.gateway.db import audit_checkpoints, audit_heads, audit_log, views
 from sextant.gateway.domain.audit import PLATFORM_CHAIN
 from sextant.gateway.main import create_app
 from sextant.gateway.retention import PURGER
@@ -200,6 +200,42 @@ async def test_a_purged_workspace_is_marked_and_can_no_longer_be_restored(
     tampered = (await gateway.http.get("/v1/audit-log/verify", headers=gateway.admin)).json()
     assert (tampered["intact"], tampered["first_bad_seq"]) == (False, 3), tampered
 
+    # a second workspace's purge takes it out of the views naming it: a view left with
+    # another keeps it, one left with none is deleted; both changes audited as the archive's
+    made = [
+        await gateway.http.post("/v1/workspaces", json={"name": n}, headers=gateway.admin)
+        for n in ("gone", "kept")
+    ]
+    gone, kept = (UUID(m.json()["id"]) for m in made)
+    both, only = [
+        (
+            await gateway.http.post(
+                "/v1/views", json={"name": n, "workspace_ids": ids}, headers=gateway.admin
+            )
+        ).json()["id"]
+        for n, ids in (("both", [str(gone), str(kept)]), ("only", [str(gone)]))
+    ]
+    deleted = await gateway.http.delete(f"/v1/workspaces/{gone}", headers=gateway.admin)
+    assert deleted.status_code == 200, deleted.text
+    state = gateway.app.state.service
+    async with state.db.transaction(gateway.tenant) as session:
+        await state.spec.handlers[LIFECYCLE.name](session, scope_purge(gateway.tenant, gone))
+    left = await gateway.http.get(f"/v1/views/{both}", headers=gateway.admin)
+    assert left.json()["workspace_ids"] == [str(kept)], left.text
+    emptied = await gateway.http.get(f"/v1/views/{only}", headers=gateway.admin)
+    assert emptied.status_code == 404, emptied.text
+    audited = await fetch_when(
+        database_url,
+        "SELECT action, target_id FROM gateway.audit_log"
+        " WHERE tenant_id = $1 AND actor = 'archive' AND action LIKE 'view.%' ORDER BY action",
+        gateway.tenant,
+        until=lambda rows: len(rows) >= 2,
+    )
+    assert [(r["action"], r["target_id"]) for r in audited] == [
+        ("view.delete", only),
+        ("view.update", both),
+    ]
+
 
 async def test_a_purged_tenant_leaves_only_its_tombstones_and_its_key_stops_working(
     gateway: Gateway, database_url: str
@@ -281,4 +317,5 @@ async def test_a_purged_tenant_leaves_only_its_tombstones_and_its_key_stops_work
         other=uuid7(),
         workspace_tables=(),  # no gateway table is per workspace
         owner_deletes=(audit_log, audit_heads, audit_checkpoints),
+        workspace_lists=(views.c.workspace_ids,),
     )

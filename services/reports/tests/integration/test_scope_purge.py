@@ -1,19 +1,24 @@
-"""A purged tenant leaves no row in any reports table (a workspace's purge keeps them: none
-names a workspace) and none of its files: its rendered reports and cover logo are gone
-from the object store, another tenant's stay."""
+"""A purged tenant leaves no row in any reports table and none of its files: its rendered
+reports and cover logo are gone from the object store, another tenant's stay. A purged
+workspace keeps the rows (none has a workspace column) but leaves every job's and
+schedule's list: a schedule left with none is paused, off the clock; a job keeps its
+record."""
 
+from datetime import UTC, date, datetime, time
 from pathlib import Path
+from uuid import UUID
 
 from sextant.contracts import uuid7
 from sextant.contracts.topics import LIFECYCLE
+from sextant.reports.db import report_schedules, reports, repository, schedules
 from sextant.reports.main import SPEC
 from sextant.reports.render import logo_key
 from sextant.reports.retention import PURGER
-from sextant.runtime.app import create_service_app, current_service
+from sextant.runtime.app import ServiceState, create_service_app, current_service
 from sextant.runtime.objectstore import FolderObjectStore
 from sextant.runtime.testing.apps import running_app, service_settings
 from sextant.runtime.testing.plugin import InternalKeys
-from sextant.runtime.testing.purging import check_scope_purges_leave_nothing
+from sextant.runtime.testing.purging import check_scope_purges_leave_nothing, scope_purge
 from sextant.runtime.wiring import create_bus
 
 
@@ -39,9 +44,58 @@ async def test_a_purged_tenant_leaves_no_row_and_no_file_in_reports(
                 tenant=tenant,
                 other=other,
                 workspace_tables=(),
+                workspace_lists=(reports.c.scope_workspaces, report_schedules.c.scope_workspaces),
             )
+            await check_a_schedule_of_nothing_is_paused(app.state.service, uuid7())
         finally:
             current_service.reset(entered)
     left = await objects.list()
     assert [k for k in left if str(tenant) in k] == []
     assert len([k for k in left if str(other) in k]) == 2
+
+
+async def check_a_schedule_of_nothing_is_paused(state: ServiceState, tenant: UUID) -> None:
+    """A schedule and a job naming only the purged workspace: the schedule is paused and
+    off the clock, the job kept with an empty list."""
+    gone, now = uuid7(), datetime.now(UTC)
+    schedule = schedules.NewSchedule(
+        uuid7(),
+        tenant,
+        "dora",
+        "csv",
+        f"workspace:{gone}",
+        [gone],
+        "weekly",
+        1,
+        time(9),
+        "UTC",
+        [],
+        "a@test",
+        "tenant_admin",
+    )
+    job = repository.NewReport(
+        uuid7(),
+        tenant,
+        "dora",
+        "csv",
+        f"workspace:{gone}",
+        [gone],
+        date(2026, 11, 1),
+        date(2026, 11, 30),
+        "UTC",
+        "a@test",
+        "tenant_admin",
+    )
+    async with state.db.transaction(tenant) as session:
+        await schedules.create(session, schedule, now, now)
+        await repository.create(session, job, now)
+    async with state.db.transaction(tenant) as session:
+        await SPEC.handlers[LIFECYCLE.name](session, scope_purge(tenant, gone))
+    async with state.db.transaction(tenant) as session:
+        paused = await schedules.get(session, tenant, schedule.id)
+        kept = await repository.get(session, tenant, job.id)
+        due = await schedules.due(session, now, 1000)
+    assert paused is not None and paused.scope_workspaces == []
+    assert (paused.paused_at is not None, paused.next_run_at) == (True, None)
+    assert schedule.id not in {c.schedule_id for c in due}
+    assert kept is not None and kept.scope_workspaces == []  # (the worker may have taken it)

@@ -26,6 +26,9 @@ legal hold could cover the scope, and the holds a request names are kept all the
 purged, and delete what it cannot declare (its hash-chained audit log), in the same
 transaction, before the declared rows go: marking first locks the scope's row, so a
 writer that checks it (for share) either commits before the deletes or sees it purged.
+A table that lists workspaces (an array of ids) rather than belonging to one cannot be
+declared for a workspace's purge: its owner's ``on_scope_purged`` takes the id out of each
+list with :func:`without_workspace`, deciding what a row left with none becomes.
 
 Work items deleted in their tool are kept soft-deleted (``deleted_at``) by their owners
 until the archive sends a request of class ``deleted_work_items``
@@ -303,3 +306,29 @@ def with_purge(handlers: Mapping[str, Handler], purger: Purger) -> dict[str, Han
             await own(session, envelope)
 
     return {**handlers, LIFECYCLE.name: on_lifecycle}
+
+
+def without_workspace(
+    column: sa.Column[Any],
+    tenant: UUID,
+    workspace: UUID,
+    *,
+    tenant_column: str = "tenant_id",
+    when_emptied: Mapping[str, sa.ColumnElement[Any]] | None = None,
+) -> sa.Update:
+    """Remove a purged workspace from the tenant's lists naming it (``column``, an array of
+    ids, names it among others: a table of such lists has no workspace column to be
+    declared by). ``when_emptied`` sets those columns of the rows whose list it leaves
+    empty, each row's old value kept otherwise. The statement returns the changed rows."""
+    table = column.table
+    left = sa.func.array_remove(column, workspace)
+    emptied = sa.func.cardinality(left) == 0
+    values: dict[str, Any] = {column.name: left}
+    for name, value in (when_emptied or {}).items():
+        values[name] = sa.case((emptied, value), else_=table.c[name])
+    return (
+        sa.update(table)
+        .where(table.c[tenant_column] == tenant, column.any_() == workspace)
+        .values(values)
+        .returning(*table.c)
+    )

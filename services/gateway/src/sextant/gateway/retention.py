@@ -9,7 +9,10 @@ their deliveries and queue — and, on a tenant's purge, its whole audit chain
 (:func:`scope_purged`): the chain is the tenant's data, and the platform's record that it
 was purged is the tombstone (``purged_at``), the platform chain's ``tenant.purge`` entry
 and the archive's manifest. None of these tables has a workspace column: a workspace's
-purge only marks the workspace purged. What stays is listed in :data:`KEPT`."""
+purge marks the workspace purged and takes its id out of every view naming it — a view it
+leaves with none is deleted, as a user's delete would (a view of nothing answers nothing,
+and reappears nowhere), and each change is audited as the archive's. What stays is listed
+in :data:`KEPT`."""
 
 from uuid import UUID
 
@@ -58,9 +61,19 @@ async def purge_audit_log(session: AsyncSession, tenant: UUID, request: PurgeReq
 async def scope_purged(session: AsyncSession, tenant: UUID, workspace: UUID | None) -> int:
     """Before the scope's declared rows go: mark it purged (locking its row: see
     :func:`repository.tenant_purged`); a tenant's audit chain goes too, its purge recorded
-    in the platform's chain. The audit rows deleted."""
+    in the platform's chain; a workspace leaves the views naming it, each change audited
+    (a view left with none is deleted). The audit rows deleted."""
     await repository.mark_purged(session, tenant, workspace)
     if workspace is not None:
+        for before, after in await repository.remove_workspace_from_views(
+            session, tenant, workspace
+        ):
+            if after.deleted_at is None:
+                await audit(
+                    session, OUTBOX, tenant, "archive", "view.update", after.id, before, after
+                )
+            else:
+                await audit(session, OUTBOX, tenant, "archive", "view.delete", after.id, before)
         return 0
     deleted = await repository.purge_audit_chain(session, tenant)
     tombstone = await repository.get_tenant(session, tenant)

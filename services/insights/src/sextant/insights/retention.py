@@ -14,9 +14,16 @@ A scope purge (a soft-deleted tenant or workspace past its grace period) deletes
 of the tenant from every table here, of no class for the rest: the rollups, the alias map,
 teams, memberships, user links and settings, the gates' policies and evaluations, the team
 health runs, suggestions and their feedback, and the queues. A workspace's purge deletes
-the rows of the tables that name the workspace, and the health queue's and feedback's rows
-of its runs and suggestions; the rest are the tenant's, across workspaces (a workspace's
-gate policy among them: its scope is text), and stay until the tenant goes."""
+the rows of the tables that name the workspace, the health queue's and feedback's rows
+of its runs and suggestions, and its gate policy's versions (their scope names it in text:
+:func:`scope_purged`); the rest are the tenant's, across workspaces, and stay until the
+tenant goes. None of them lists workspaces: ``developer_days``, settings, the alias map,
+teams and user links name none, and a view's gate policy names the view, not its
+workspaces."""
+
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from sextant.contracts.events.platform import DELETED_WORK_ITEMS
 from sextant.insights.db import (
@@ -42,7 +49,7 @@ from sextant.insights.db import (
 )
 from sextant.insights.db.day_queue import metrics_queue
 from sextant.insights.db.derivation_queue import derivation_queue
-from sextant.insights.gates.db import gate_evaluations, gate_policies
+from sextant.insights.gates.db import delete_workspace_policies, gate_evaluations, gate_policies
 from sextant.insights.health.db import (
     health_acceptance,
     health_queue,
@@ -60,6 +67,13 @@ WS = "workspace_id"
 DEV = "developer_id"
 RUNS = PurgeTable(health_runs, None, time_column="created_at", workspace_column=WS)
 SUGGESTIONS = PurgeTable(suggestions, None, time_column="created_at", workspace_column=WS)
+
+
+async def scope_purged(session: AsyncSession, tenant: UUID, workspace: UUID | None) -> int:
+    """A workspace's gate policies go with it (a tenant's go with its declared rows)."""
+    return 0 if workspace is None else await delete_workspace_policies(session, tenant, workspace)
+
+
 PURGER = Purger(
     "insights",
     Outbox(spine.outbox, source="/sextant/insights"),
@@ -168,4 +182,5 @@ PURGER = Purger(
             item_columns=("tenant_id", "id"),
         ),
     ],
+    on_scope_purged=scope_purged,
 )

@@ -55,6 +55,7 @@ def _view(row: sa.Row[Any]) -> ScheduleView:
         next_run_at=row.next_run_at,
         last_run_at=row.last_run_at,
         last_report_id=row.last_report_id,
+        paused_at=row.paused_at,
     )
 
 

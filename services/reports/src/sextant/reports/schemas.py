@@ -296,9 +296,14 @@ class ScheduleView(BaseModel):
     notify: list[Role]
     created_by: str
     created_at: datetime
-    next_run_at: datetime = Field(description="the next run, in UTC")
+    next_run_at: datetime | None = Field(description="the next run, in UTC; none when paused")
     last_run_at: datetime | None = Field(description="the last run, in UTC")
     last_report_id: UUID | None = Field(description="the report the last run produced")
+    paused_at: datetime | None = Field(
+        default=None,
+        description="when it stopped running: the purge of a workspace left its scope none "
+        "(it never runs again; delete it and schedule the scope as it is now)",
+    )
 
 
 class SchedulePage(BaseModel):

@@ -155,6 +155,7 @@ async def check_scope_purges_leave_nothing(
     other: UUID,
     workspace_tables: Collection[str],
     owner_deletes: Sequence[sa.Table] = (),
+    workspace_lists: Collection[sa.Column[Any]] = (),
 ) -> None:
     """Give every table declared to ``purger`` (and each of ``owner_deletes``, which the
     owner empties itself on a tenant's purge) a row of ``tenant``'s workspace, one of
@@ -162,7 +163,9 @@ async def check_scope_purges_leave_nothing(
     reach), and one of ``other``'s; through ``handler`` (the service's lifecycle handler,
     run as the tenant), purge the workspace — its rows go from ``workspace_tables``, the
     other's stay — then the tenant: none of its rows is left anywhere, and ``other``'s all
-    stay."""
+    stay. Each of ``workspace_lists`` (arrays of workspace ids, in declared tables) names
+    the purged workspace and another in every row: the workspace's purge leaves the
+    tenant's naming only the other, and ``other``'s as they were."""
     scopes = _Scopes(purger, owner_deletes, workspace_tables)
     purged, spared = uuid7(), uuid7()
     owners = [(tenant, purged), (tenant, spared), (other, uuid7())]
@@ -177,6 +180,11 @@ async def check_scope_purges_leave_nothing(
                     for i, (t, w) in enumerate(owners)
                     if w != spared or scopes.reaches_workspace(table)
                 }
+                for column in workspace_lists:
+                    if column.table is table:
+                        for i, (t, w) in enumerate(owners):
+                            if i in rows:
+                                rows[i][column.name] = [purged, spared if t == tenant else w]
                 scopes.rows[table] = rows
                 await conn.execute(sa.insert(table), list(rows.values()))
 
@@ -190,9 +198,24 @@ async def check_scope_purges_leave_nothing(
                     for t in scopes.declared
                 }
 
+        async def lists(of: UUID) -> dict[str, list[list[UUID]]]:
+            async with engine.connect() as conn:
+                return {
+                    f"{c.table.name}.{c.name}": list(
+                        await conn.scalars(
+                            sa.select(c).where(c.table.c[scopes.tenant_column(c.table)] == of)
+                        )
+                    )
+                    for c in workspace_lists
+                }
+
+        others = await lists(other)
         async with db.transaction(tenant) as session:
             await handler(session, scope_purge(tenant, purged))
         assert await left(tenant) == dict.fromkeys((t.name for t in scopes.declared), 1)
+        named = {f"{c.table.name}.{c.name}": [[spared]] for c in workspace_lists}
+        assert await lists(tenant) == named  # its one row left in each table
+        assert await lists(other) == others
         async with db.transaction(tenant) as session:
             await handler(session, scope_purge(tenant))
         assert await left(tenant) == dict.fromkeys((t.name for t in scopes.declared), 0)

@@ -29,6 +29,7 @@ from sextant.gateway.db import (
     workspaces,
 )
 from sextant.gateway.domain.audit import GENESIS, AuditEntry, Checkpoint, chain_hash
+from sextant.runtime.purge import without_workspace
 
 
 @dataclass(frozen=True)
@@ -277,6 +278,32 @@ async def list_views(
     if after is not None:
         query = query.where(v.c.id > after)
     return [ViewRow(**r._mapping) for r in await session.execute(query)]
+
+
+async def remove_workspace_from_views(
+    session: AsyncSession, tenant_id: UUID, workspace_id: UUID
+) -> list[tuple[ViewRow, ViewRow]]:
+    """On its purge, take the workspace out of every view of the tenant naming it; a view
+    it leaves with none is deleted (a view of nothing answers nothing). Each live view
+    changed, before and after (one already deleted is changed but not returned)."""
+    v = views
+    named = (
+        sa.select(v)
+        .where(
+            v.c.tenant_id == tenant_id,
+            v.c.workspace_ids.any_() == workspace_id,
+            v.c.deleted_at.is_(None),
+        )
+        .with_for_update()
+    )
+    before = {r.id: ViewRow(**r._mapping) for r in await session.execute(named)}
+    deleted_at = sa.func.coalesce(v.c.deleted_at, sa.func.now())
+    changed = await session.execute(
+        without_workspace(
+            v.c.workspace_ids, tenant_id, workspace_id, when_emptied={"deleted_at": deleted_at}
+        )
+    )
+    return [(before[r.id], ViewRow(**r._mapping)) for r in changed if r.id in before]
 
 
 async def update_view(session: AsyncSession, tenant_id: UUID, view_id: UUID, **values: Any) -> None:

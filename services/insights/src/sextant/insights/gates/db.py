@@ -13,11 +13,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB, distinct_on
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sextant.insights.db import (
@@ -103,6 +104,16 @@ async def latest_policy(
         query = query.where(p.c.version == version)
     row = (await session.execute(query.order_by(p.c.version.desc()).limit(1))).first()
     return row
+
+
+async def delete_workspace_policies(session: AsyncSession, tenant: UUID, workspace: UUID) -> int:
+    """On its purge, every version of the workspace's own policy (its scope names it in
+    text, not in a column a purge could be declared by); a view's stay. The rows deleted."""
+    p = gate_policies
+    deleted = await session.execute(
+        sa.delete(p).where(p.c.tenant_id == tenant, p.c.scope == f"workspace:{workspace}")
+    )
+    return int(cast("CursorResult[Any]", deleted).rowcount or 0)
 
 
 async def add_policy(

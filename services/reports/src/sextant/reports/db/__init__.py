@@ -84,6 +84,8 @@ report_schedules = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("last_run_at", sa.DateTime(timezone=True)),
     sa.Column("last_report_id", sa.Uuid),
+    # a purge left its scope no workspace: off the clock, it no longer runs (migration 0006)
+    sa.Column("paused_at", sa.DateTime(timezone=True)),
     sa.Index("report_schedules_tenant_id", "tenant_id", "id"),
 )
 

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sextant.reports.db import file_expiry, render_queue, reports
+from sextant.runtime.purge import without_workspace
 
 
 @dataclass(frozen=True)
@@ -216,3 +217,9 @@ async def soft_delete(session: AsyncSession, report_id: UUID, now: datetime) -> 
     ).scalar_one_or_none()
     await session.execute(sa.delete(file_expiry).where(file_expiry.c.report_id == report_id))
     return key
+
+
+async def drop_workspace(session: AsyncSession, tenant_id: UUID, workspace_id: UUID) -> None:
+    """On its purge, take the workspace out of the tenant's jobs; a job keeps its record
+    (a finished one its file) even when none is left: it says what was asked and made."""
+    await session.execute(without_workspace(reports.c.scope_workspaces, tenant_id, workspace_id))

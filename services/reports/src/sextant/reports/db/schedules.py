@@ -12,9 +12,10 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sextant.reports.db import report_schedules, schedule_clock
+from sextant.runtime.purge import without_workspace
 
 COLUMNS = [*report_schedules.c, schedule_clock.c.next_run_at]
-JOINED = report_schedules.join(
+JOINED = report_schedules.outerjoin(  # a paused schedule is off the clock
     schedule_clock, schedule_clock.c.schedule_id == report_schedules.c.id
 )
 
@@ -125,6 +126,30 @@ async def ran(
         .where(schedule_clock.c.schedule_id == schedule_id)
         .values(next_run_at=next_run_at)
     )
+
+
+async def drop_workspace(
+    session: AsyncSession, tenant_id: UUID, workspace_id: UUID
+) -> list[sa.Row[Any]]:
+    """On its purge, take the workspace out of the tenant's schedules; one it leaves with
+    none is paused, off the clock (each run would fail: its scope covers no workspace, and
+    none can be added back). The schedules it paused. The clock goes first, as in the
+    scheduler's pass (clock, then schedule), so the two never wait on each other."""
+    s = report_schedules
+    named = sa.and_(s.c.tenant_id == tenant_id, s.c.scope_workspaces.any_() == workspace_id)
+    only = sa.func.cardinality(sa.func.array_remove(s.c.scope_workspaces, workspace_id)) == 0
+    await session.execute(
+        sa.delete(schedule_clock).where(
+            schedule_clock.c.schedule_id.in_(sa.select(s.c.id).where(named, only))
+        )
+    )
+    paused_at = sa.func.coalesce(s.c.paused_at, sa.func.now())
+    changed = await session.execute(
+        without_workspace(
+            s.c.scope_workspaces, tenant_id, workspace_id, when_emptied={"paused_at": paused_at}
+        )
+    )
+    return [row for row in changed if not row.scope_workspaces]
 
 
 async def forget(session: AsyncSession, schedule_id: UUID) -> None:
