@@ -4,6 +4,7 @@ workspace keeps the rows (none has a workspace column) but leaves every job's an
 schedule's list: a schedule left with none is paused, off the clock; a job keeps its
 record."""
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from uuid import UUID
@@ -21,6 +22,10 @@ from sextant.runtime.testing.plugin import InternalKeys
 from sextant.runtime.testing.purging import check_scope_purges_leave_nothing, scope_purge
 from sextant.runtime.wiring import create_bus
 
+# the render worker and scheduler off: they would take the queue's and clock's rows this
+# test counts (a render claimed a row once, failing a count)
+QUIET = replace(SPEC, on_start=(), on_stop=())
+
 
 async def test_a_purged_tenant_leaves_no_row_and_no_file_in_reports(
     database_url: str, internal_keys: InternalKeys, tmp_path: Path
@@ -28,7 +33,7 @@ async def test_a_purged_tenant_leaves_no_row_and_no_file_in_reports(
     settings = service_settings(database_url, internal_keys)
     objects = FolderObjectStore(tmp_path)
     app = create_service_app(
-        SPEC, settings, bus_factory=lambda: create_bus(settings), objects=objects
+        QUIET, settings, bus_factory=lambda: create_bus(settings), objects=objects
     )
     tenant, other = uuid7(), uuid7()
     for owner in (tenant, other):
