@@ -308,6 +308,12 @@ def with_purge(handlers: Mapping[str, Handler], purger: Purger) -> dict[str, Han
     return {**handlers, LIFECYCLE.name: on_lifecycle}
 
 
+def emptied_without(column: sa.Column[Any], workspace: UUID) -> sa.ColumnElement[bool]:
+    """Whether taking ``workspace`` out of ``column`` (an array of ids) leaves it empty:
+    the rows whose owner decides what a list of none becomes (:func:`without_workspace`)."""
+    return sa.func.cardinality(sa.func.array_remove(column, workspace)) == 0
+
+
 def without_workspace(
     column: sa.Column[Any],
     tenant: UUID,
@@ -321,9 +327,8 @@ def without_workspace(
     declared by). ``when_emptied`` sets those columns of the rows whose list it leaves
     empty, each row's old value kept otherwise. The statement returns the changed rows."""
     table = column.table
-    left = sa.func.array_remove(column, workspace)
-    emptied = sa.func.cardinality(left) == 0
-    values: dict[str, Any] = {column.name: left}
+    emptied = emptied_without(column, workspace)
+    values: dict[str, Any] = {column.name: sa.func.array_remove(column, workspace)}
     for name, value in (when_emptied or {}).items():
         values[name] = sa.case((emptied, value), else_=table.c[name])
     return (

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sextant.reports.db import report_schedules, schedule_clock
-from sextant.runtime.purge import without_workspace
+from sextant.runtime.purge import emptied_without, without_workspace
 
 COLUMNS = [*report_schedules.c, schedule_clock.c.next_run_at]
 JOINED = report_schedules.outerjoin(  # a paused schedule is off the clock
@@ -137,7 +137,7 @@ async def drop_workspace(
     scheduler's pass (clock, then schedule), so the two never wait on each other."""
     s = report_schedules
     named = sa.and_(s.c.tenant_id == tenant_id, s.c.scope_workspaces.any_() == workspace_id)
-    only = sa.func.cardinality(sa.func.array_remove(s.c.scope_workspaces, workspace_id)) == 0
+    only = emptied_without(s.c.scope_workspaces, workspace_id)
     await session.execute(
         sa.delete(schedule_clock).where(
             schedule_clock.c.schedule_id.in_(sa.select(s.c.id).where(named, only))
