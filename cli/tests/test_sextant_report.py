@@ -93,6 +93,9 @@ async def test_a_report_asked_from_the_command_line_is_written_to_the_file(
             )  # fmt: skip
             listed = await sextant("report", "schedule", "list", *planned)
             schedule_id = scheduled.output.split()[1].rstrip(":")
+            rescoped = await sextant(
+                "report", "schedule", "rescope", schedule_id, "--scope", scope, *planned
+            )  # fmt: skip
             stopped = await sextant("report", "schedule", "delete", schedule_id, *planned)
             again = await sextant("report", "schedule", "delete", schedule_id, *planned)
             by_member = await sextant(
@@ -147,6 +150,8 @@ async def test_a_report_asked_from_the_command_line_is_written_to_the_file(
     assert (
         schedule_id in listed.output and "monthly day 31 at 07:00 America/New_York" in listed.output
     )
+    assert rescoped.exit_code == 0, rescoped.output
+    assert f"schedule {schedule_id}: {scope}, 1 workspace(s), next run" in rescoped.output
     assert stopped.exit_code == 0, stopped.output
     assert again.exit_code == 1 and "no report schedule" in again.output
     assert by_member.exit_code == 1 and "role 'member' may not" in by_member.output

@@ -1268,7 +1268,11 @@ export interface paths {
         delete: operations["delete_schedule"];
         options?: never;
         head?: never;
-        patch?: never;
+        /**
+         * Give a report schedule a new scope, resuming it if a purge paused it
+         * @description Replaces the schedule's scope and workspaces with those ?scope= covers now (checked as on creation; audited). A schedule paused because the purge of its workspaces left it none runs again, from its next run after now as on creation; one still running keeps its next run.
+         */
+        patch: operations["rescope_schedule"];
         trace?: never;
     };
     "/v1/reports": {
@@ -6800,6 +6804,9 @@ export interface components {
          *             "manager"
          *           ],
          *           "scope": "workspace:0190f5c2-1111-7c3a-9d3e-1b2c3d4e5f60",
+         *           "scope_workspaces": [
+         *             "0190f5c2-1111-7c3a-9d3e-1b2c3d4e5f60"
+         *           ],
          *           "time_zone": "Europe/Paris"
          *         }
          *       ],
@@ -6894,6 +6901,9 @@ export interface components {
          *         "manager"
          *       ],
          *       "scope": "workspace:0190f5c2-1111-7c3a-9d3e-1b2c3d4e5f60",
+         *       "scope_workspaces": [
+         *         "0190f5c2-1111-7c3a-9d3e-1b2c3d4e5f60"
+         *       ],
          *       "time_zone": "Europe/Paris"
          *     }
          */
@@ -6951,11 +6961,16 @@ export interface components {
             notify: ("platform_admin" | "tenant_admin" | "manager" | "member" | "partner")[];
             /**
              * Paused At
-             * @description when it stopped running: the purge of a workspace left its scope none (it never runs again; delete it and schedule the scope as it is now)
+             * @description when it stopped running: the purge of a workspace left its scope none (PATCH it a scope to run it again)
              */
             paused_at?: string | null;
             /** Scope */
             scope: string;
+            /**
+             * Scope Workspaces
+             * @description the workspaces each run reports on: the scope's when it was created or last given (PATCH), less those purged since
+             */
+            scope_workspaces: string[];
             /** Time Zone */
             time_zone: string;
         };
@@ -14862,7 +14877,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description a parameter of the wrong type or value (named in the detail) */
+            /** @description a parameter of the wrong type or value (named in the detail); a scope covering no live workspace */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -15033,6 +15048,95 @@ export interface operations {
                 };
             };
             /** @description the id is not a UUID */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description over the tenant's, the key's or the address's rate: retry after Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the service behind this route or a database is unavailable: nothing was changed */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    rescope_schedule: {
+        parameters: {
+            query: {
+                /** @description workspace:<id> or view:<id> (a view joins several workspaces) */
+                scope: string;
+            };
+            header?: never;
+            path: {
+                /** @description the schedule's id, as POST /v1/report-schedules gave it */
+                schedule_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScheduleView"];
+                };
+            };
+            /** @description a bad scope */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no token, or an expired, revoked or unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the caller's role may not change schedules */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no such schedule in the caller's tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the id is not a UUID; a scope covering no live workspace */
             422: {
                 headers: {
                     [name: string]: unknown;

@@ -184,6 +184,29 @@ def schedule_list(url: str = URL, token: str = TOKEN) -> None:
         raise _fail(problem) from None
 
 
+@schedule_app.command("rescope")
+def schedule_rescope(
+    schedule_id: str = typer.Argument(help="the schedule's id"),
+    scope: str = typer.Option(..., "--scope", help="workspace:<id> or view:<id>"),
+    url: str = URL,
+    token: str = TOKEN,
+) -> None:
+    """Give a schedule the workspaces a scope covers now; one a purge paused runs again."""
+    api = Api.connect(url, token)
+    try:
+        made = api.call(
+            "PATCH", f"/v1/report-schedules/{schedule_id}", params={"scope": scope}
+        ).json()
+    except ApiProblem as problem:
+        raise _fail(problem) from None
+    console.print(
+        f"schedule {made['id']}: {made['scope']}, {len(made['scope_workspaces'])} "
+        f"workspace(s), next run {made['next_run_at']}",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
 @schedule_app.command("delete")
 def schedule_delete(
     schedule_id: str = typer.Argument(help="the schedule's id"),

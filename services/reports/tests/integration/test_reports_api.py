@@ -20,11 +20,12 @@ import io
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import httpx
@@ -35,6 +36,7 @@ from sqlalchemy.engine import make_url
 
 from sextant.contracts import uuid7
 from sextant.contracts.envelope import from_kafka_binary
+from sextant.contracts.topics import LIFECYCLE
 from sextant.gateway.authn import LocalIssuer, new_local_issuer_pem
 from sextant.gateway.main import create_app as create_gateway
 from sextant.gateway.upstreams import Upstreams
@@ -48,6 +50,7 @@ from sextant.runtime.tasks import cancel_and_wait
 from sextant.runtime.testing.apps import running_app, service_settings
 from sextant.runtime.testing.checks import check_forged_cursors_are_refused
 from sextant.runtime.testing.plugin import InternalKeys
+from sextant.runtime.testing.purging import scope_purge
 from sextant.runtime.wiring import create_bus
 
 SCENARIO_FILE = Path(__file__).parents[3] / "insights" / "tests" / "integration" / "scenario.py"
@@ -678,8 +681,11 @@ async def test_a_bad_schedule_is_refused_with_the_field_named(
     assert named in reply.text
 
 
-async def audited(dsn: str, schedule_id: str, seconds: float = 15) -> list[dict[str, Any]]:
-    """The configuration changes about a schedule on the local bus, in order, once two are."""
+async def audited(
+    dsn: str, schedule_id: str, seconds: float = 15, count: int = 2
+) -> list[dict[str, Any]]:
+    """The configuration changes about a schedule on the local bus, in order, once ``count``
+    are."""
     found: list[dict[str, Any]] = []
     for _ in range(int(seconds / 0.1)):
         conn = await asyncpg.connect(dsn)
@@ -702,10 +708,91 @@ async def audited(dsn: str, schedule_id: str, seconds: float = 15) -> list[dict[
             )
             if e["data"]["target_id"] == schedule_id
         ]
-        if len(found) >= 2:
+        if len(found) >= count:
             return found
         await asyncio.sleep(0.1)
-    raise AssertionError(f"fewer than 2 audit events about {schedule_id}: {found}")
+    raise AssertionError(f"fewer than {count} audit events about {schedule_id}: {found}")
+
+
+async def test_a_schedule_paused_by_a_purge_is_given_a_scope_and_runs_again_audited(
+    reports_alone: Platform,
+) -> None:
+    """Monday 08:00 in Paris over one workspace, paused when the archive purges it; a PATCH
+    over another workspace resumes it (next run: the coming Monday 08:00 Paris, as at
+    creation), audited after the archive's pause. Refused: another tenant's or an unknown
+    schedule (404), a member (403), a scope covering no workspace (422), one the token does
+    not cover (400), each as creation refuses them."""
+    client, manager = reports_alone.reports, reports_alone.as_manager()
+    purged, live = uuid7(), uuid7()
+    made = await client.post(
+        "/v1/report-schedules",
+        params={"scope": f"workspace:{purged}"},
+        json=MONDAY_8_PARIS,
+        headers=manager,
+    )
+    assert made.status_code == 201, made.text
+    path = f"/v1/report-schedules/{made.json()['id']}"
+    async with reports_alone.state.db.transaction(TENANT) as session:
+        await REPORTS.handlers[LIFECYCLE.name](session, scope_purge(TENANT, purged))
+    paused = (await client.get(path, headers=manager)).json()
+    assert (paused["scope_workspaces"], paused["next_run_at"]) == ([], None)
+    assert paused["paused_at"] is not None
+
+    def signed(*workspaces: UUID) -> dict[str, str]:
+        token = reports_alone.keys.signer.mint(
+            service="reports",
+            subject="manager@example.com",
+            role="manager",
+            tenant_id=TENANT,
+            scope_workspaces=list(workspaces),
+        )
+        return {"Authorization": f"Bearer {token}"}
+
+    to_live = {"scope": f"workspace:{live}"}
+    stranger = reports_alone.as_member(OTHER_TENANT, "intruder", "tenant_admin")
+    for target, params, headers, status, named in (
+        (path, to_live, stranger, 404, "no report schedule"),
+        (f"/v1/report-schedules/{uuid7()}", to_live, manager, 404, "no report schedule"),
+        (path, to_live, reports_alone.as_member(), 403, "member"),
+        (path, {"scope": f"view:{uuid7()}"}, signed(), 422, "covers no live workspace"),
+        (path, to_live, signed(purged), 400, f"does not cover workspace:{live}"),
+    ):
+        refused = await client.patch(target, params=params, headers=headers)
+        assert refused.status_code == status, (target, params, refused.text)
+        assert refused.headers["content-type"].startswith("application/problem+json")
+        assert named in refused.json()["detail"]
+    nothing = await client.post(  # creation refuses it the same way
+        "/v1/report-schedules",
+        params={"scope": f"view:{uuid7()}"},
+        json=MONDAY_8_PARIS,
+        headers=signed(),
+    )
+    assert nothing.status_code == 422 and "covers no live workspace" in nothing.text
+
+    now = datetime.now(UTC)
+    resumed = await client.patch(path, params=to_live, headers=manager)
+    assert resumed.status_code == 200, resumed.text
+    view = resumed.json()
+    assert (view["scope"], view["scope_workspaces"], view["paused_at"]) == (
+        f"workspace:{live}",
+        [str(live)],
+        None,
+    )
+    next_run = datetime.fromisoformat(view["next_run_at"])
+    local = next_run.astimezone(ZoneInfo("Europe/Paris"))
+    assert (local.isoweekday(), local.time()) == (1, time(8))
+    assert now < next_run <= now + timedelta(days=7)
+    assert (await client.get(path, headers=manager)).json() == view
+
+    audit = await audited(reports_alone.dsn, made.json()["id"], count=3)
+    assert [(a["action"], a["actor"]) for a in audit] == [
+        ("reports.schedule.create", "manager@example.com"),
+        ("reports.schedule.pause", "archive"),
+        ("reports.schedule.update", "manager@example.com"),
+    ]
+    before, after = audit[2]["before"], audit[2]["after"]
+    assert (before["scope_workspaces"], before["paused_at"] is not None) == ([], True)
+    assert (after["scope_workspaces"], after["paused_at"]) == ([str(live)], None)
 
 
 async def test_a_tenant_admin_grants_pages_and_revokes_rollup_access_audited(

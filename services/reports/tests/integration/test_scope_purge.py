@@ -2,7 +2,7 @@
 reports and cover logo are gone from the object store, another tenant's stay. A purged
 workspace keeps the rows (none has a workspace column) but leaves every job's and
 schedule's list: a schedule left with none is paused, off the clock; a job keeps its
-record."""
+record. The roll-up grants other tenants gave a purged tenant go with it."""
 
 from dataclasses import replace
 from datetime import UTC, date, datetime, time
@@ -11,7 +11,7 @@ from uuid import UUID
 
 from sextant.contracts import uuid7
 from sextant.contracts.topics import LIFECYCLE
-from sextant.reports.db import report_schedules, reports, repository, schedules
+from sextant.reports.db import grants, report_schedules, reports, repository, schedules
 from sextant.reports.main import SPEC
 from sextant.reports.render import logo_key
 from sextant.reports.retention import PURGER
@@ -52,6 +52,7 @@ async def test_a_purged_tenant_leaves_no_row_and_no_file_in_reports(
                 workspace_lists=(reports.c.scope_workspaces, report_schedules.c.scope_workspaces),
             )
             await check_a_schedule_of_nothing_is_paused(app.state.service, uuid7())
+            await check_grants_given_to_a_purged_tenant_go(app.state.service, uuid7())
         finally:
             current_service.reset(entered)
     left = await objects.list()
@@ -104,3 +105,17 @@ async def check_a_schedule_of_nothing_is_paused(state: ServiceState, tenant: UUI
     assert (paused.paused_at is not None, paused.next_run_at) == (True, None)
     assert schedule.id not in {c.schedule_id for c in due}
     assert kept is not None and kept.scope_workspaces == []  # (the worker may have taken it)
+
+
+async def check_grants_given_to_a_purged_tenant_go(state: ServiceState, grantee: UUID) -> None:
+    """Another tenant granted the purged one (and a third): the purge, run as the purged
+    tenant, deletes that grant, though the granter owns its row; the third's stays."""
+    granter, third, now = uuid7(), uuid7(), datetime.now(UTC)
+    async with state.db.transaction(granter) as session:  # as POST /v1/rollup-grants writes
+        await grants.create(session, uuid7(), granter, grantee, "a@test", now)
+        await grants.create(session, uuid7(), granter, third, "a@test", now)
+    async with state.db.transaction(grantee) as session:
+        await SPEC.handlers[LIFECYCLE.name](session, scope_purge(grantee))
+    async with state.db.transaction(granter) as session:
+        left = await grants.page(session, granter, None, 10)
+    assert [g.grantee_tenant_id for g in left] == [third]

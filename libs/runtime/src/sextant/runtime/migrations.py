@@ -137,15 +137,31 @@ def _is_version_table(diff: Any) -> bool:
     return bool(diff[0] == "remove_table" and diff[1].name == "alembic_version")
 
 
+def _names_current_tenant(column: str) -> str:
+    """SQL: the row's ``column`` is the transaction's tenant (none set: no row)."""
+    return f"{identifier(column)} = NULLIF(current_setting('{TENANT_SETTING}', true), '')::uuid"
+
+
 def enable_tenant_rls(op: AlembicOps, table: str, schema: str) -> None:
     """Turn on FORCE'd row-level security keyed on ``tenant_id`` for a tenant table."""
     qualified = f"{identifier(schema)}.{identifier(table)}"
-    condition = f"tenant_id = NULLIF(current_setting('{TENANT_SETTING}', true), '')::uuid"
+    condition = _names_current_tenant("tenant_id")
     op.execute(f"ALTER TABLE {qualified} ENABLE ROW LEVEL SECURITY")
     op.execute(f"ALTER TABLE {qualified} FORCE ROW LEVEL SECURITY")
     op.execute(
         f"CREATE POLICY tenant_isolation ON {qualified} USING ({condition}) WITH CHECK ({condition})"
     )
+
+
+def let_named_tenant_read_and_delete(op: AlembicOps, table: str, schema: str, column: str) -> None:
+    """Beside :func:`enable_tenant_rls`'s policy, let the tenant ``column`` names (a row
+    about two tenants: the other one) read and delete the row in its own transaction, never
+    write it: so its purge can delete what others hold about it."""
+    qualified = f"{identifier(schema)}.{identifier(table)}"
+    condition = _names_current_tenant(column)
+    for statement in ("SELECT", "DELETE"):
+        name = identifier(f"{column}_{statement.lower()}")
+        op.execute(f"CREATE POLICY {name} ON {qualified} FOR {statement} USING ({condition})")
 
 
 def create_spine_tables(op: AlembicOps, schema: str) -> None:

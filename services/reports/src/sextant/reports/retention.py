@@ -1,6 +1,7 @@
 """Reports' rows and files for the purge of a soft-deleted tenant: every job, the render
-queue, schedules and their clock, file expiries and the rollup grants it gave, and in the
-object store its rendered files and cover logo (:func:`forget_files`).
+queue, schedules and their clock, file expiries, the rollup grants it gave and those given
+to it (its transaction reads and deletes those: migration 0007), and in the object store its
+rendered files and cover logo (:func:`forget_files`).
 
 No table has a workspace column (a job's or schedule's ``scope_workspaces`` is a list): a
 workspace's purge keeps their rows but takes its id out of every list
@@ -76,6 +77,7 @@ PURGER = Purger(
             report_schedules,
             rollup_grants,
         )
-    ],
+    ]
+    + [PurgeTable(rollup_grants, None, tenant_column="grantee_tenant_id")],
     on_scope_purged=scope_purged,
 )

@@ -1,6 +1,7 @@
 """Report schedules (behind the gateway's internal token): create one, page the tenant's,
-read one, delete one. Creating and deleting are configuration changes, audited through
-the gateway's audit log (ConfigChanged on the outbox)."""
+read one, give one a new scope (which resumes it when a purge paused it), delete one.
+Creating, changing and deleting are configuration changes, audited through the gateway's
+audit log (ConfigChanged on the outbox)."""
 
 from __future__ import annotations
 
@@ -18,9 +19,9 @@ from sextant.reports.scheduler import cadence_of
 from sextant.reports.schemas import SchedulePage, ScheduleRequest, ScheduleView
 from sextant.runtime.app import Session, State
 from sextant.runtime.audit import config_change, record_change
-from sextant.runtime.errors import NotFound, problem_response
+from sextant.runtime.errors import NotFound, Unprocessable, problem_response
 from sextant.runtime.paging import Cursor, Limit, after_id, page_by_id
-from sextant.runtime.scope import ScopeParam
+from sextant.runtime.scope import QueryScope, ScopeParam
 from sextant.runtime.tokens import InternalClaims, caller_with_role
 
 router = APIRouter(prefix="/v1", tags=["reports"])
@@ -39,12 +40,25 @@ BAD_ID = problem_response("the id is not a UUID")
 PER_TENANT = "schedules are per tenant"  # why a call needs a tenant, in its 400
 
 
+def schedulable_scope(scope: ScopeParam) -> QueryScope:
+    """The request's ``?scope=``, checked as the gateway signed it, covering a workspace at
+    least: a schedule of none would report on nothing (as a purge-paused one would)."""
+    if not scope.workspaces:
+        raise Unprocessable(f"scope {scope.text} covers no live workspace to report on")
+    return scope
+
+
+SchedulableScope = Annotated[QueryScope, Depends(schedulable_scope)]
+EMPTY_SCOPE = "a scope covering no live workspace"
+
+
 def _view(row: sa.Row[Any]) -> ScheduleView:
     return ScheduleView(
         id=row.id,
         kind=row.kind,
         format=row.format,
         scope=row.scope,
+        scope_workspaces=row.scope_workspaces,
         every=row.every,
         day=row.day,
         at=row.at,
@@ -77,13 +91,15 @@ def _audited(view: ScheduleView) -> dict[str, Any]:
     responses={
         400: problem_response("a bad scope"),
         403: problem_response("the caller's role may not schedule reports"),
-        422: problem_response("a parameter of the wrong type or value (named in the detail)"),
+        422: problem_response(
+            f"a parameter of the wrong type or value (named in the detail); {EMPTY_SCOPE}"
+        ),
     },
 )
 async def create_schedule(
     body: ScheduleRequest,
     caller: Planner,
-    scope: ScopeParam,
+    scope: SchedulableScope,
     session: Session,
     state: State,
     response: Response,
@@ -157,6 +173,54 @@ async def get_schedule(schedule_id: ScheduleId, caller: Reader, session: Session
     if row is None:
         raise NotFound(f"no report schedule {schedule_id}")
     return _view(row)
+
+
+@router.patch(
+    "/report-schedules/{schedule_id}",
+    response_model=ScheduleView,
+    summary="Give a report schedule a new scope, resuming it if a purge paused it",
+    description="Replaces the schedule's scope and workspaces with those ?scope= covers now "
+    "(checked as on creation; audited). A schedule paused because the purge of its "
+    "workspaces left it none runs again, from its next run after now as on creation; one "
+    "still running keeps its next run.",
+    responses={
+        400: problem_response("a bad scope"),
+        403: problem_response("the caller's role may not change schedules"),
+        404: NOT_FOUND,
+        422: problem_response(f"the id is not a UUID; {EMPTY_SCOPE}"),
+    },
+)
+async def rescope_schedule(
+    schedule_id: ScheduleId,
+    caller: Planner,
+    scope: SchedulableScope,
+    session: Session,
+    state: State,
+) -> ScheduleView:
+    tenant = caller.tenant(PER_TENANT)
+    before = await schedules.get(session, tenant, schedule_id, for_update=True)
+    if before is None:
+        raise NotFound(f"no report schedule {schedule_id}")
+    paused = before.paused_at is not None
+    resume_at = next_run(cadence_of(before), datetime.now(UTC)) if paused else None
+    after = _view(
+        await schedules.rescope(
+            session, tenant, schedule_id, scope.text, scope.workspaces, resume_at
+        )
+    )
+    await record_change(
+        session,
+        state.outbox,
+        tenant,
+        config_change(
+            caller.sub,
+            "reports.schedule.update",
+            ("report_schedule", schedule_id),
+            before=_audited(_view(before)),
+            after=_audited(after),
+        ),
+    )
+    return after
 
 
 @router.delete(

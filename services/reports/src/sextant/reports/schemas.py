@@ -267,6 +267,7 @@ SCHEDULE_EXAMPLE: dict[str, JsonValue] = {
     "kind": "dora",
     "format": "pdf",
     "scope": "workspace:0190f5c2-1111-7c3a-9d3e-1b2c3d4e5f60",
+    "scope_workspaces": ["0190f5c2-1111-7c3a-9d3e-1b2c3d4e5f60"],
     "every": "weekly",
     "day": 1,
     "at": "08:00:00",
@@ -289,6 +290,10 @@ class ScheduleView(BaseModel):
     kind: Kind
     format: Format
     scope: str
+    scope_workspaces: list[UUID] = Field(
+        description="the workspaces each run reports on: the scope's when it was created or "
+        "last given (PATCH), less those purged since"
+    )
     every: Every
     day: int
     at: time
@@ -302,7 +307,7 @@ class ScheduleView(BaseModel):
     paused_at: datetime | None = Field(
         default=None,
         description="when it stopped running: the purge of a workspace left its scope none "
-        "(it never runs again; delete it and schedule the scope as it is now)",
+        "(PATCH it a scope to run it again)",
     )
 
 

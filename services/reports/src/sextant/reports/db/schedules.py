@@ -42,25 +42,61 @@ async def create(
 ) -> sa.Row[Any]:
     """Store a schedule and its first run on the clock."""
     await session.execute(sa.insert(report_schedules).values(**new.__dict__, created_at=now))
+    await _start_clock(session, new.tenant_id, new.id, next_run_at)
+    return await _written(session, new.tenant_id, new.id)
+
+
+async def _start_clock(
+    session: AsyncSession, tenant_id: UUID, schedule_id: UUID, next_run_at: datetime
+) -> None:
     await session.execute(
         sa.insert(schedule_clock).values(
-            schedule_id=new.id, tenant_id=new.tenant_id, next_run_at=next_run_at
+            schedule_id=schedule_id, tenant_id=tenant_id, next_run_at=next_run_at
         )
     )
-    row = await get(session, new.tenant_id, new.id)
-    assert row is not None  # written just above, in this transaction
+
+
+async def _written(session: AsyncSession, tenant_id: UUID, schedule_id: UUID) -> sa.Row[Any]:
+    """A schedule this transaction wrote, as it is now."""
+    row = await get(session, tenant_id, schedule_id)
+    assert row is not None  # written in this transaction
     return row
 
 
-async def get(session: AsyncSession, tenant_id: UUID, schedule_id: UUID) -> sa.Row[Any] | None:
-    """A schedule with its next run."""
-    return (
-        await session.execute(
-            sa.select(*COLUMNS)
-            .select_from(JOINED)
-            .where(report_schedules.c.tenant_id == tenant_id, report_schedules.c.id == schedule_id)
-        )
-    ).one_or_none()
+async def get(
+    session: AsyncSession, tenant_id: UUID, schedule_id: UUID, *, for_update: bool = False
+) -> sa.Row[Any] | None:
+    """A schedule with its next run; ``for_update`` locks the schedule's row (not its clock:
+    a paused one has none) until the transaction ends."""
+    query = (
+        sa.select(*COLUMNS)
+        .select_from(JOINED)
+        .where(report_schedules.c.tenant_id == tenant_id, report_schedules.c.id == schedule_id)
+    )
+    if for_update:
+        query = query.with_for_update(of=report_schedules)
+    return (await session.execute(query)).one_or_none()
+
+
+async def rescope(
+    session: AsyncSession,
+    tenant_id: UUID,
+    schedule_id: UUID,
+    scope: str,
+    workspaces: list[UUID],
+    resume_at: datetime | None,
+) -> sa.Row[Any]:
+    """Give a schedule (locked by the caller: :func:`get` ``for_update``) a new scope and
+    list of workspaces, unpaused; ``resume_at`` puts a paused one back on the clock (one
+    that was running keeps its entry). The schedule as it is now."""
+    await session.execute(
+        sa.update(report_schedules)
+        .where(report_schedules.c.tenant_id == tenant_id, report_schedules.c.id == schedule_id)
+        .values(scope=scope, scope_workspaces=workspaces, paused_at=None)
+    )
+    if resume_at is not None:
+        await _start_clock(session, tenant_id, schedule_id, resume_at)
+    return await _written(session, tenant_id, schedule_id)
 
 
 async def page(
@@ -132,8 +168,8 @@ async def drop_workspace(
     session: AsyncSession, tenant_id: UUID, workspace_id: UUID
 ) -> list[sa.Row[Any]]:
     """On its purge, take the workspace out of the tenant's schedules; one it leaves with
-    none is paused, off the clock (each run would fail: its scope covers no workspace, and
-    none can be added back). The schedules it paused. The clock goes first, as in the
+    none is paused, off the clock (each run would fail: its scope covers no workspace) until
+    :func:`rescope` gives it some. The schedules it paused. The clock goes first, as in the
     scheduler's pass (clock, then schedule), so the two never wait on each other."""
     s = report_schedules
     named = sa.and_(s.c.tenant_id == tenant_id, s.c.scope_workspaces.any_() == workspace_id)
