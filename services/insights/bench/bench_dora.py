@@ -1,7 +1,7 @@
 """DORA keys of a view over a year, on real PostgreSQL, next to a plain indexed query.
 
     .venv/bin/python services/insights/bench/bench_dora.py [--workspaces 10] [--calls 200]
-        [--purged-days 0]
+        [--purged-days 0] [--concurrency 1]
 
 Loaded, as the consumer would have written them: per workspace one repository with a year
 of production deployments (four a day), two merged change requests shipped and counted by
@@ -12,7 +12,9 @@ in the same run: the view's successful production deployments of the year (what 
 were once computed from; now summed in the database). With ``--purged-days N`` the year's
 oldest N days are purged first, as the archive asks (retention.py keeps DORA's facts of
 them), so the keys read kept rows for those days. Prints p50/p95 of each and the box's
-load; target p95 <= 100 ms.
+load; target p95 <= 100 ms. With ``--concurrency N`` the calls are made by N clients at
+once, and it prints their p50/p95, calls per second and the most of the service's pool
+connections checked out at once (a call's connections are what a busy pool runs out of).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -161,7 +164,54 @@ async def purge(state: Any, days: int) -> None:
             await PURGER.delete(session, TENANT, request)
 
 
-async def main(count: int, calls: int, purged_days: int) -> int:
+async def concurrent_calls(
+    client: Any,
+    state: Any,
+    bearer: Callable[[], str],
+    params: dict[str, str],
+    calls: int,
+    concurrency: int,
+) -> int:
+    """``calls`` DORA calls made by ``concurrency`` clients at once, the pool's checked-out
+    connections sampled every millisecond meanwhile."""
+    pool = state.db.engine.pool
+    keys: list[float] = []
+    most = 0
+
+    async def caller(share: int) -> None:
+        for _ in range(share):
+            started = time.perf_counter()
+            reply = await client.get(
+                "/v1/metrics/dora", params=params, headers={"Authorization": bearer()}
+            )
+            keys.append((time.perf_counter() - started) * 1000)
+            assert reply.status_code == 200, reply.text
+
+    async def sample() -> None:
+        nonlocal most
+        while True:
+            most = max(most, pool.checkedout())
+            await asyncio.sleep(0.001)
+
+    sampler = asyncio.create_task(sample())
+    started = time.perf_counter()
+    async with asyncio.TaskGroup() as group:
+        for _ in range(concurrency):
+            group.create_task(caller(calls // concurrency))
+    elapsed = time.perf_counter() - started
+    sampler.cancel()
+    print(
+        f"{len(keys)} DORA calls by {concurrency} clients at once; load {os.getloadavg()[0]:.1f}:"
+    )
+    print(line("DORA keys", keys, 95, width=12))
+    print(
+        f"  {len(keys) / elapsed:.1f} calls/s; at most {most} connections checked out at "
+        f"once (a pool of {pool.size()}, as many more on overflow)"
+    )
+    return 0
+
+
+async def main(count: int, calls: int, purged_days: int, concurrency: int) -> int:
     workspaces = [uuid7() for _ in range(count)]
     with tempfile.TemporaryDirectory() as tmp:
         postgres = EmbeddedPostgres(Path(tmp) / "pg")
@@ -219,6 +269,8 @@ async def main(count: int, calls: int, purged_days: int) -> int:
                     "since": (NOW - timedelta(days=DAYS)).isoformat(),
                     "until": NOW.isoformat(),
                 }
+                if concurrency > 1:
+                    return await concurrent_calls(client, state, bearer, params, calls, concurrency)
                 keys, plain = [], []
                 for _ in range(calls):
                     client.headers["Authorization"] = bearer()  # a minute's token, as the gateway's
@@ -252,5 +304,15 @@ if __name__ == "__main__":
     parser.add_argument("--workspaces", type=int, default=10)
     parser.add_argument("--calls", type=int, default=200)
     parser.add_argument("--purged-days", type=int, default=0, choices=range(DAYS + 1))
+    parser.add_argument("--concurrency", type=int, default=1)
     arguments = parser.parse_args()
-    sys.exit(asyncio.run(main(arguments.workspaces, arguments.calls, arguments.purged_days)))
+    sys.exit(
+        asyncio.run(
+            main(
+                arguments.workspaces,
+                arguments.calls,
+                arguments.purged_days,
+                arguments.concurrency,
+            )
+        )
+    )

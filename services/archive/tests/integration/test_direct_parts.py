@@ -1,7 +1,8 @@
 """Large batches straight to parts: a consumer batch's large (tenant, topic, day) group is
 written as its own verified part before the batch commits, with no event staged; a
-redelivered batch (the first attempt killed after its part was stored) archives each
-event once; a store that is down records nothing and leaves the events to the flusher."""
+redelivered batch (the first attempt killed after its part was stored, or an event twice
+in it) archives each event once, with no statement refused on the way; a store that is
+down records nothing and leaves the events to the flusher."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pathlib import Path
 import asyncpg
 import pyarrow.parquet as pq
 import pytest
+from asyncpg.connection import LoggedQuery
 from structlog.testing import capture_logs
 
 from sextant.archive import coldstore
@@ -23,6 +25,7 @@ from sextant.contracts import Envelope, uuid7
 from sextant.contracts.topics import CONFIG, entity_key
 from sextant.runtime.app import ServiceState, current_service
 from sextant.runtime.consumer import Batched
+from sextant.runtime.db import driver_connection
 from sextant.runtime.objectstore import FolderObjectStore
 from sextant.runtime.outbox import record_for
 from sextant.runtime.testing.plugin import InternalKeys
@@ -35,19 +38,30 @@ LATER = datetime.now(UTC) + timedelta(days=1)
 DIRECT = ArchiveSettings(direct_part_min_events=3, part_max_events=50, part_max_age_seconds=1)
 
 
-async def handle(state: ServiceState, envelopes: Sequence[Envelope], *, commit: bool) -> None:
+async def handle(
+    state: ServiceState, envelopes: Sequence[Envelope], *, commit: bool
+) -> list[BaseException]:
     """The config topic's handler on a batch, as the consumer runs it (in its service's
-    context); ``commit=False`` is a consumer killed once the handler returned."""
+    context); ``commit=False`` is a consumer killed once the handler returned. Answers the
+    errors of the statements PostgreSQL refused meanwhile (each one an ERROR in its log)."""
     handler = SPEC.handlers[CONFIG.name]
     assert isinstance(handler, Batched)
+    refused: list[BaseException] = []
+
+    def note(query: LoggedQuery) -> None:
+        if query.exception is not None:
+            refused.append(query.exception)
+
     entered = current_service.set(state)
     try:
         async with state.db.transaction(envelopes[0].tenantid) as session:
-            await handler.handle_many(session, envelopes)
+            with (await driver_connection(session)).query_logger(note):
+                await handler.handle_many(session, envelopes)
             if not commit:
                 await session.rollback()
     finally:
         current_service.reset(entered)
+    return refused
 
 
 async def fetch(database_url: str, query: str, *args: object) -> list[asyncpg.Record]:
@@ -117,10 +131,14 @@ async def test_a_redelivered_large_batch_killed_after_its_part_was_stored_is_arc
         assert await store.list(f"tenant={tenant}/") == [key]
         assert await fetch(database_url, "SELECT 1 FROM archive.manifests") == []
 
-        await handle(state, events, commit=True)  # redelivered: the 4 not staged
-        await handle(state, events, commit=True)  # and again, after it committed: nothing
+        # redelivered, one event twice: the 4 not staged, each once; then again, after it
+        # committed: nothing. A copy is left out by the claim, not refused by a unique key.
+        assert await handle(state, [*events, events[3]], commit=True) == []
+        assert await handle(state, events, commit=True) == []
         entries = await fetch(database_url, "SELECT part, event_count FROM archive.manifests")
         assert [tuple(e) for e in entries] == [(1, 4)]
+        archived = await fetch(database_url, "SELECT event_id FROM archive.archived_ids")
+        assert sorted(r["event_id"] for r in archived) == sorted(e.id for e in events[2:])
         part = pq.read_table(io.BytesIO(await store.get(key)))  # the first attempt's, replaced
         assert part.column("id").to_pylist() == [str(e.id) for e in events[2:]]
 

@@ -8,11 +8,10 @@ every tenant table has a FORCE'd RLS policy on ``sextant.tenant_id``, which
 
 from __future__ import annotations
 
-import asyncio
 import re
 import weakref
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager, suppress
+from contextlib import asynccontextmanager, suppress
 from typing import Any
 from uuid import UUID
 
@@ -152,45 +151,20 @@ class Database:
             yield session
 
     @asynccontextmanager
-    async def snapshot_transactions(
-        self, tenant_id: UUID, count: int = 2
-    ) -> AsyncIterator[list[AsyncSession]]:
-        """``count`` read-only transactions on as many connections that see one snapshot,
-        tenant-scoped: for a read whose independent statements run at once yet must agree
-        (as one REPEATABLE READ transaction's would). The first exports its snapshot
-        (``pg_export_snapshot``), the others import it before anything else
-        (``SET TRANSACTION SNAPSHOT``); all end on exit, having written nothing."""
-        if self._engine is None:
-            raise RuntimeError("Database.start() has not run")
-        engine = self._engine
-        async with AsyncExitStack() as stack:
-            exported: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-
-            async def begin(index: int) -> AsyncSession:
-                """Check out, begin and scope one; the others' checkouts and BEGINs run
-                meanwhile, only the import waits for the export."""
-                connection = await stack.enter_async_context(engine.connect())
-                connection = await connection.execution_options(
-                    isolation_level="REPEATABLE READ", postgresql_readonly=True
-                )
-                await stack.enter_async_context(connection.begin())
-                session = await stack.enter_async_context(AsyncSession(bind=connection))
-                if index == 0:  # the export rides on the tenant's statement: one round trip
-                    row = await session.execute(
-                        text("SELECT pg_export_snapshot(), set_config(:name, :value, true)"),
-                        {"name": TENANT_SETTING, "value": str(tenant_id)},
-                    )
-                    exported.set_result(row.one()[0])
-                    session.info[_TRANSACTION_OPEN] = True
-                else:  # the server's name for it: hex digits and dashes, safe to inline
-                    snapshot = await exported
-                    await connection.exec_driver_sql(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
-                    await set_tenant(session, tenant_id)
-                return session
-
-            async with asyncio.TaskGroup() as group:
-                begun = [group.create_task(begin(index)) for index in range(count)]
-            yield [task.result() for task in begun]
+    async def snapshot_transaction(self, tenant_id: UUID) -> AsyncIterator[AsyncSession]:
+        """A tenant's read-only transaction whose statements all see one snapshot
+        (REPEATABLE READ), on one of the pool's connections: for a read of several
+        statements that must agree (insights' DORA keys: the deployments, and the failures
+        among them)."""
+        async with self.transaction() as session:
+            await session.connection(
+                execution_options={
+                    "isolation_level": "REPEATABLE READ",
+                    "postgresql_readonly": True,
+                }
+            )
+            await set_tenant(session, tenant_id)
+            yield session
 
     @asynccontextmanager
     async def driver_transaction(

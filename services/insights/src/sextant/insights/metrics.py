@@ -494,18 +494,9 @@ async def get_dora(
         if attribution_window_days is None
         else timedelta(days=attribution_window_days)
     )
-    # Two connections on one snapshot: the deliveries and the failures read at once.
-    async with state.db.snapshot_transactions(tenant) as (deliveries, failures):
+    async with state.db.snapshot_transaction(tenant) as session:
         summed = await reads.dora_tally(
-            deliveries,
-            tenant,
-            scope.workspaces,
-            start,
-            end,
-            window,
-            chosen,
-            include_bots,
-            beside=failures,
+            session, tenant, scope.workspaces, start, end, window, chosen, include_bots
         )
     report = dora.report(chosen, summed, since=start, until=end, attribution_window=window)
     reply = reply_of(report, scope.text, include_bots)

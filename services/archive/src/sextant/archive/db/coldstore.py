@@ -243,28 +243,20 @@ async def next_part(session: AsyncSession, tenant: UUID, topic: str, day: date) 
     return int(highest or 0) + 1
 
 
-_CLAIM_FRESH = """
-INSERT INTO archive.archived_ids (tenant_id, event_id, staged_at)
-SELECT $1, e.id::uuid, now() FROM unnest(string_to_array($2::text, ',')) AS e(id)
-WHERE NOT EXISTS (
-    SELECT 1 FROM archive.staged_events s
-    WHERE s.tenant_id = $1 AND s.event_id = e.id::uuid)
-"""
-
 _CLAIM = """
 WITH claimed AS (
     INSERT INTO archive.archived_ids (tenant_id, event_id, staged_at)
-    SELECT $1, e.id::uuid, now() FROM unnest(string_to_array($2::text, ',')) AS e(id)
+    SELECT DISTINCT ON (e.id) $1::uuid, e.id, now()
+    FROM unnest(string_to_array($2::text, ',')::uuid[]) AS e(id)
     WHERE NOT EXISTS (
-        SELECT 1 FROM archive.staged_events s
-        WHERE s.tenant_id = $1 AND s.event_id = e.id::uuid)
-    ON CONFLICT (tenant_id, event_id) DO NOTHING
+        SELECT 1 FROM archive.archived_ids a WHERE a.tenant_id = $1 AND a.event_id = e.id)
+    AND NOT EXISTS (
+        SELECT 1 FROM archive.staged_events s WHERE s.tenant_id = $1 AND s.event_id = e.id)
     RETURNING event_id
 )
-SELECT array_agg(event_id::text) AS fresh FROM claimed
+SELECT count(*) AS n, CASE WHEN count(*) < $3 THEN array_agg(event_id::text) END AS fresh
+FROM claimed
 """
-
-_UNIQUE_VIOLATION = "23505"
 
 
 async def claim_archived(
@@ -275,31 +267,19 @@ async def claim_archived(
     those the tenant archived before or still has waiting: None when every id was new (the
     usual case, answered without sending the ids back), else the new ones.
 
-    The usual case is tried first as a plain insert, under a savepoint: ``ON CONFLICT``
-    writes a speculative insertion and its confirmation per row, 3x the buffers and half
-    again the WAL of a plain insert (8.5 against 4.4 µs an event measured, 50,000 ids). A
-    copy among the ids (a redelivery: a duplicate key, or fewer rows than ids because one
-    waits in ``staged_events``) rolls the attempt back, and the exact statement answers.
-    The caller holds the tenant's chain lock, so no other claim runs meanwhile."""
+    A copy (a redelivery, or an id twice among ``ids``) is left out by the statement
+    itself, so a redelivery raises nothing and PostgreSQL logs no error: a plain insert of
+    what is in neither table, each id once. Not ``ON CONFLICT``: its speculative insertion
+    per row cost 5.9 µs an id against this 3.7 (a plain insert's 3.4; 50,000 ids, medians).
+    The caller holds the tenant's chain lock, which every insert into ``archived_ids``
+    takes, so no other transaction adds one of these ids meanwhile."""
     driver = await driver_connection(session)
     # one text, not an array: the driver checks each element of a list it sends
-    joined = ",".join(ids)
-    await driver.execute("SAVEPOINT archive_claim")
-    try:
-        status: str = await driver.execute(_CLAIM_FRESH, tenant, joined)
-    except Exception as exc:
-        if getattr(exc, "sqlstate", None) != _UNIQUE_VIOLATION:
-            raise
-        inserted = -1
-    else:
-        inserted = int(status.rsplit(" ", 1)[1])  # "INSERT 0 <rows>"
-    if inserted == len(ids):
-        await driver.execute("RELEASE SAVEPOINT archive_claim")
+    row = await driver.fetchrow(_CLAIM, tenant, ",".join(ids), len(ids))
+    assert row is not None  # an aggregate answers one row
+    if row["n"] == len(ids):
         return None
-    await driver.execute("ROLLBACK TO SAVEPOINT archive_claim")
-    await driver.execute("RELEASE SAVEPOINT archive_claim")
-    fresh = await driver.fetchval(_CLAIM, tenant, joined)
-    return list(fresh or ())
+    return list(row["fresh"] or ())
 
 
 async def record_part(session: AsyncSession, chained: ChainedEntry, part: int) -> None:

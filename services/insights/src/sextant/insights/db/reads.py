@@ -6,7 +6,6 @@ map), and a bot is a bot if the tool or identity says so."""
 
 from __future__ import annotations
 
-import asyncio
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -535,7 +534,6 @@ async def dora_tally(
     window: timedelta,
     definition: dora.Definition,
     include_bots: bool,
-    beside: AsyncSession | None = None,
 ) -> dora.Tally:
     """What :func:`dora_inputs` and :func:`dora.tally` make of every record, summed in the
     database so a view's year answers from a few hundred rows: deployments per 7-day
@@ -544,35 +542,15 @@ async def dora_tally(
     the last deployment of each repository of its workspace within the window (the
     incident's is the latest of its service's); and the deployments made while an
     attributed incident of their service was open, counted per span of
-    :func:`dora.open_spans` and repository.
-
-    With ``beside`` (a transaction on another connection that sees the same snapshot, as
-    :meth:`Database.snapshot_transactions` opens), the incidents and rework are read there
-    while the deployments and lead times are read on ``session``: the two halves depend on
-    nothing of each other, so the call takes the longer one's time, not their sum."""
-
-    async def deliveries() -> tuple[list[dora.DeploymentDay], dora.Spread]:
-        await _plan_for_values(session)
-        days = await _deployment_days(session, tenant, workspaces, since, until)
-        return days, await _lead_time(session, tenant, workspaces, since, until, include_bots)
-
-    async def failures(
-        on: AsyncSession,
-    ) -> tuple[list[tuple[UUID, dora.Incident]], dict[UUID, dora.Deployment], int]:
-        if on is not session:
-            await _plan_for_values(on)
-        opened, caused = await _opened_and_attributed(on, tenant, workspaces, since, until, window)
-        rework = 0
-        if definition.rework_rate:
-            rework = await _rework(on, tenant, since, until, opened, caused)
-        return opened, caused, rework
-
-    if beside is None:
-        (days, lead), (opened, caused, rework) = await deliveries(), await failures(session)
-    else:
-        (days, lead), (opened, caused, rework) = await asyncio.gather(
-            deliveries(), failures(beside)
-        )
+    :func:`dora.open_spans` and repository. Its statements agree with each other in a
+    REPEATABLE READ transaction (:meth:`Database.snapshot_transaction`)."""
+    await _plan_for_values(session)
+    days = await _deployment_days(session, tenant, workspaces, since, until)
+    lead = await _lead_time(session, tenant, workspaces, since, until, include_bots)
+    opened, caused = await _opened_and_attributed(session, tenant, workspaces, since, until, window)
+    rework = 0
+    if definition.rework_rate:
+        rework = await _rework(session, tenant, since, until, opened, caused)
     return dora.Tally(
         deployment_days=days,
         lead_time=lead,
