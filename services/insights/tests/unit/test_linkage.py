@@ -8,6 +8,9 @@ feature:  A ── b1 ── b2        c1 ── c2 (from S1)
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from sextant.insights.domain.linkage import (
     Change,
     Deployment,
@@ -122,3 +125,30 @@ def test_deployments_out_of_order_in_the_input_are_taken_in_time_order() -> None
 
     assert Shipped(D2, SQUASHED, counted=True) in shipped
     assert Shipped(D1, OLD, counted=False) in shipped
+
+
+@given(
+    st.permutations(
+        [
+            deployed(D1, "A", 0),
+            deployed(D2, "S1", 1),
+            deployed(STAGING, "S1", 1, environment="staging"),
+            deployed(D3, "r2'", 2),
+        ]
+    ),
+    st.permutations(CHANGES),
+    st.permutations(PUSHES),
+)
+def test_the_order_the_rows_are_read_in_does_not_matter(
+    deployments: list[Deployment], changes: list[Change], pushes: list[Push]
+) -> None:
+    """The relink reads a repository's deployments, changes and pushes in no set order
+    (and a late event's row can come anywhere among them)."""
+    assert link_deployments(deployments, changes, pushes) == [
+        Shipped(D1, OLD, counted=False),
+        Shipped(D2, SQUASHED, counted=True),
+        Shipped(D3, MERGED, counted=True),
+        Shipped(D3, REBASED, counted=True),
+        Shipped(STAGING, OLD, counted=False),
+        Shipped(STAGING, SQUASHED, counted=False),
+    ]
