@@ -1,5 +1,6 @@
-"""The scheduler: queues the report of every schedule that fell due, and deletes rendered
-files once they expire (SEXTANT_REPORTS_FILE_RETENTION_DAYS).
+"""The scheduler: queues the report of every schedule that fell due, deletes rendered
+files once they expire (SEXTANT_REPORTS_FILE_RETENTION_DAYS) and those of tenants whose
+purge committed (:func:`sextant.reports.retention.clear_forgotten`).
 
 Every replica runs one, but a pass holds a transaction-scoped advisory lock, so one
 replica at a time does the work (another that finds the lock taken skips its pass), and
@@ -23,6 +24,7 @@ from sextant.contracts import uuid7
 from sextant.reports.db import repository, schedules
 from sextant.reports.domain.schedules import Cadence, latest_due, next_run, period_of
 from sextant.reports.render import announce_requested, worker_of
+from sextant.reports.retention import clear_forgotten
 from sextant.reports.settings import ReportsSettings
 from sextant.runtime.app import ServiceState
 from sextant.runtime.db import set_tenant
@@ -57,6 +59,7 @@ class Scheduler:
             try:
                 await self.run_due(datetime.now(UTC))
                 await self.expire_files(datetime.now(UTC))
+                await clear_forgotten(self.state.db, self.state.objects)
             except Exception as exc:
                 log.warning("reports.scheduler_failed", error=str(exc))
             await asyncio.sleep(self.settings.schedule_poll_seconds)
