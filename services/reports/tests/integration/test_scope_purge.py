@@ -4,14 +4,17 @@ another tenant's stay; a purge rolled back leaves them, and a delete the store r
 retried. A purged
 workspace keeps the rows (none has a workspace column) but leaves every job's and
 schedule's list: a schedule left with none is paused, off the clock; a job keeps its
-record. The roll-up grants other tenants gave a purged tenant go with it."""
+record, and a scheduler's pass that waited for the purge queues a job without it. The
+roll-up grants other tenants gave a purged tenant go with it."""
 
+import asyncio
 import secrets
 from dataclasses import replace
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from uuid import UUID
 
 import pytest
+import sqlalchemy as sa
 
 from sextant.contracts import uuid7
 from sextant.contracts.topics import LIFECYCLE
@@ -19,7 +22,10 @@ from sextant.reports.db import grants, report_schedules, reports, repository, sc
 from sextant.reports.main import SPEC
 from sextant.reports.render import logo_key
 from sextant.reports.retention import PURGER, clear_forgotten
+from sextant.reports.scheduler import Scheduler
+from sextant.reports.settings import ReportsSettings
 from sextant.runtime.app import ServiceState, create_service_app, current_service
+from sextant.runtime.db import Database
 from sextant.runtime.objectstore import S3ObjectStore
 from sextant.runtime.testing.apps import running_app, service_settings
 from sextant.runtime.testing.plugin import InternalKeys
@@ -65,6 +71,7 @@ async def test_a_purged_tenant_leaves_no_row_and_no_file_in_reports(
             assert await files_of(objects, tenant) == []
             assert len(await files_of(objects, other)) == 2
             await check_a_schedule_of_nothing_is_paused(state, uuid7())
+            await check_a_pass_waiting_on_a_purge_leaves_its_workspace_out(state, uuid7())
             await check_grants_given_to_a_purged_tenant_go(state, uuid7())
         finally:
             current_service.reset(entered)
@@ -145,3 +152,54 @@ async def check_grants_given_to_a_purged_tenant_go(state: ServiceState, grantee:
     async with state.db.transaction(granter) as session:
         left = await grants.page(session, granter, None, 10)
     assert [g.grantee_tenant_id for g in left] == [third]
+
+
+async def check_a_pass_waiting_on_a_purge_leaves_its_workspace_out(
+    state: ServiceState, tenant: UUID
+) -> None:
+    """A due schedule of two workspaces, one being purged: the scheduler's pass, started
+    while the purge's transaction holds the schedule's row, waits for it and queues a job
+    of the other workspace alone (reading the schedule unlocked, it queued both)."""
+    gone, kept, now = uuid7(), uuid7(), datetime.now(UTC)
+    schedule = schedules.NewSchedule(
+        uuid7(),
+        tenant,
+        "dora",
+        "csv",
+        "tenant",
+        [gone, kept],
+        "weekly",
+        1,
+        time(9),
+        "UTC",
+        [],
+        "a@test",
+        "tenant_admin",
+    )
+    async with state.db.transaction(tenant) as session:
+        await schedules.create(session, schedule, now, now - timedelta(minutes=1))
+    scheduler = Scheduler(state, ReportsSettings())
+    async with state.db.transaction(tenant) as purge:
+        await SPEC.handlers[LIFECYCLE.name](purge, scope_purge(tenant, gone))
+        purging = await purge.scalar(sa.select(sa.func.pg_backend_pid()))
+        one_pass = asyncio.create_task(scheduler._batch(now))  # a pass's one transaction
+        while not one_pass.done() and not await waits_for(state.db, purging):
+            pass  # the pass waits on the purge's row lock (each check yields to it)
+    await one_pass
+    async with state.db.transaction(tenant) as session:
+        ran = await schedules.get(session, tenant, schedule.id)
+        assert ran is not None and ran.last_report_id is not None
+        job = await repository.get(session, tenant, ran.last_report_id)
+    assert job is not None and job.scope_workspaces == [kept]
+
+
+async def waits_for(db: Database, pid: int | None) -> bool:
+    """Whether a session waits on a lock the backend ``pid`` holds."""
+    async with db.transaction() as session:
+        waiting = await session.scalar(
+            sa.text(
+                "SELECT count(*) FROM pg_stat_activity WHERE :pid = ANY(pg_blocking_pids(pid))"
+            ),
+            {"pid": pid},
+        )
+    return bool(waiting)

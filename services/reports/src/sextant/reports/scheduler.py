@@ -9,6 +9,11 @@ report, its ReportRequested event and the schedule's next run in one transaction
 run is queued exactly once even if the replica dies mid-pass. A scheduler that was down
 queues one report per schedule for the latest run it missed, then carries on from the
 next run after now (sextant.reports.domain.schedules).
+
+A pass locks a due schedule's clock entry, then its row (``FOR UPDATE``), before it reads
+what to queue, as a workspace's purge does (clock, then schedule): a pass that got there
+first commits its job before the purge scrubs jobs, and one that waited reads the schedule
+as the purge left it, so no job names a purged workspace.
 """
 
 from __future__ import annotations
@@ -118,7 +123,9 @@ class Scheduler:
                 return swept
 
     async def _queue(self, session: Any, clock: Any, now: datetime) -> None:
-        schedule = await schedules.get(session, clock.tenant_id, clock.schedule_id)
+        schedule = await schedules.get(
+            session, clock.tenant_id, clock.schedule_id, for_update=True
+        )  # waits for a purge changing its workspaces (see the module)
         if schedule is None:
             await schedules.forget(session, clock.schedule_id)
             return
