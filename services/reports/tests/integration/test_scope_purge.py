@@ -1,22 +1,32 @@
 """A purged tenant leaves no row in any reports table and none of its files: its rendered
-reports and cover logo are gone from the object store, another tenant's stay. A purged
+reports and cover logo are gone from the object store (S3) once the purge committed,
+another tenant's stay; a purge rolled back leaves them, and a delete the store refuses is
+retried. A purged
 workspace keeps the rows (none has a workspace column) but leaves every job's and
 schedule's list: a schedule left with none is paused, off the clock; a job keeps its
-record. The roll-up grants other tenants gave a purged tenant go with it."""
+record, and a scheduler's pass that waited for the purge queues a job without it. The
+roll-up grants other tenants gave a purged tenant go with it."""
 
+import asyncio
+import secrets
 from dataclasses import replace
-from datetime import UTC, date, datetime, time
-from pathlib import Path
+from datetime import UTC, date, datetime, time, timedelta
 from uuid import UUID
+
+import pytest
+import sqlalchemy as sa
 
 from sextant.contracts import uuid7
 from sextant.contracts.topics import LIFECYCLE
 from sextant.reports.db import grants, report_schedules, reports, repository, schedules
 from sextant.reports.main import SPEC
 from sextant.reports.render import logo_key
-from sextant.reports.retention import PURGER
+from sextant.reports.retention import PURGER, clear_forgotten
+from sextant.reports.scheduler import Scheduler
+from sextant.reports.settings import ReportsSettings
 from sextant.runtime.app import ServiceState, create_service_app, current_service
-from sextant.runtime.objectstore import FolderObjectStore
+from sextant.runtime.db import Database
+from sextant.runtime.objectstore import S3ObjectStore
 from sextant.runtime.testing.apps import running_app, service_settings
 from sextant.runtime.testing.plugin import InternalKeys
 from sextant.runtime.testing.purging import check_scope_purges_leave_nothing, scope_purge
@@ -28,10 +38,11 @@ QUIET = replace(SPEC, on_start=(), on_stop=())
 
 
 async def test_a_purged_tenant_leaves_no_row_and_no_file_in_reports(
-    database_url: str, internal_keys: InternalKeys, tmp_path: Path
+    database_url: str, internal_keys: InternalKeys, s3_endpoint: str
 ) -> None:
     settings = service_settings(database_url, internal_keys)
-    objects = FolderObjectStore(tmp_path)
+    objects = S3ObjectStore(f"reports-{secrets.token_hex(4)}", endpoint_url=s3_endpoint)
+    await objects.ensure_bucket()
     app = create_service_app(
         QUIET, settings, bus_factory=lambda: create_bus(settings), objects=objects
     )
@@ -40,8 +51,10 @@ async def test_a_purged_tenant_leaves_no_row_and_no_file_in_reports(
         await objects.put(f"reports/{owner}/{uuid7()}.pdf", b"%PDF-1.7")
         await objects.put(logo_key(owner), b"\x89PNG")
     async with running_app(app):
-        entered = current_service.set(app.state.service)  # as the consumer runs handlers
+        state: ServiceState = app.state.service
+        entered = current_service.set(state)  # as the consumer runs handlers
         try:
+            await check_a_rolled_back_purge_keeps_the_files(state, tenant)
             await check_scope_purges_leave_nothing(
                 app.state.service.db,
                 SPEC.handlers[LIFECYCLE.name],
@@ -51,13 +64,33 @@ async def test_a_purged_tenant_leaves_no_row_and_no_file_in_reports(
                 workspace_tables=(),
                 workspace_lists=(reports.c.scope_workspaces, report_schedules.c.scope_workspaces),
             )
-            await check_a_schedule_of_nothing_is_paused(app.state.service, uuid7())
-            await check_grants_given_to_a_purged_tenant_go(app.state.service, uuid7())
+            assert len(await files_of(objects, tenant)) == 2  # queued: the pass deletes them
+            refusing = S3ObjectStore(f"absent-{secrets.token_hex(4)}", endpoint_url=s3_endpoint)
+            assert await clear_forgotten(state.db, refusing) == 0  # no such bucket
+            assert await clear_forgotten(state.db, objects) == 2  # its reports and its logo
+            assert await files_of(objects, tenant) == []
+            assert len(await files_of(objects, other)) == 2
+            await check_a_schedule_of_nothing_is_paused(state, uuid7())
+            await check_a_pass_waiting_on_a_purge_leaves_its_workspace_out(state, uuid7())
+            await check_grants_given_to_a_purged_tenant_go(state, uuid7())
         finally:
             current_service.reset(entered)
-    left = await objects.list()
-    assert [k for k in left if str(tenant) in k] == []
-    assert len([k for k in left if str(other) in k]) == 2
+
+
+async def files_of(objects: S3ObjectStore, tenant: UUID) -> list[str]:
+    return [k for k in await objects.list() if str(tenant) in k]
+
+
+async def check_a_rolled_back_purge_keeps_the_files(state: ServiceState, tenant: UUID) -> None:
+    """The tenant's purge ran its hook, then its transaction failed: its reports stay, and
+    so do their files (none was queued)."""
+    assert state.objects is not None
+    with pytest.raises(RuntimeError):
+        async with state.db.transaction(tenant) as session:
+            await SPEC.handlers[LIFECYCLE.name](session, scope_purge(tenant))
+            raise RuntimeError("the purge's transaction fails after its hook")
+    assert await clear_forgotten(state.db, state.objects) == 0
+    assert len([k for k in await state.objects.list() if str(tenant) in k]) == 2
 
 
 async def check_a_schedule_of_nothing_is_paused(state: ServiceState, tenant: UUID) -> None:
@@ -119,3 +152,54 @@ async def check_grants_given_to_a_purged_tenant_go(state: ServiceState, grantee:
     async with state.db.transaction(granter) as session:
         left = await grants.page(session, granter, None, 10)
     assert [g.grantee_tenant_id for g in left] == [third]
+
+
+async def check_a_pass_waiting_on_a_purge_leaves_its_workspace_out(
+    state: ServiceState, tenant: UUID
+) -> None:
+    """A due schedule of two workspaces, one being purged: the scheduler's pass, started
+    while the purge's transaction holds the schedule's row, waits for it and queues a job
+    of the other workspace alone (reading the schedule unlocked, it queued both)."""
+    gone, kept, now = uuid7(), uuid7(), datetime.now(UTC)
+    schedule = schedules.NewSchedule(
+        uuid7(),
+        tenant,
+        "dora",
+        "csv",
+        "tenant",
+        [gone, kept],
+        "weekly",
+        1,
+        time(9),
+        "UTC",
+        [],
+        "a@test",
+        "tenant_admin",
+    )
+    async with state.db.transaction(tenant) as session:
+        await schedules.create(session, schedule, now, now - timedelta(minutes=1))
+    scheduler = Scheduler(state, ReportsSettings())
+    async with state.db.transaction(tenant) as purge:
+        await SPEC.handlers[LIFECYCLE.name](purge, scope_purge(tenant, gone))
+        purging = await purge.scalar(sa.select(sa.func.pg_backend_pid()))
+        one_pass = asyncio.create_task(scheduler._batch(now))  # a pass's one transaction
+        while not one_pass.done() and not await waits_for(state.db, purging):
+            pass  # the pass waits on the purge's row lock (each check yields to it)
+    await one_pass
+    async with state.db.transaction(tenant) as session:
+        ran = await schedules.get(session, tenant, schedule.id)
+        assert ran is not None and ran.last_report_id is not None
+        job = await repository.get(session, tenant, ran.last_report_id)
+    assert job is not None and job.scope_workspaces == [kept]
+
+
+async def waits_for(db: Database, pid: int | None) -> bool:
+    """Whether a session waits on a lock the backend ``pid`` holds."""
+    async with db.transaction() as session:
+        waiting = await session.scalar(
+            sa.text(
+                "SELECT count(*) FROM pg_stat_activity WHERE :pid = ANY(pg_blocking_pids(pid))"
+            ),
+            {"pid": pid},
+        )
+    return bool(waiting)

@@ -1,7 +1,8 @@
 """Reports' rows and files for the purge of a soft-deleted tenant: every job, the render
 queue, schedules and their clock, file expiries, the rollup grants it gave and those given
 to it (its transaction reads and deletes those: migration 0007), and in the object store its
-rendered files and cover logo (:func:`forget_files`).
+rendered files and cover logo — queued in its transaction (:func:`forget_files`), deleted
+once it committed (:func:`clear_forgotten`), so a purge rolled back keeps its reports' files.
 
 No table has a workspace column (a job's or schedule's ``scope_workspaces`` is a list): a
 workspace's purge keeps their rows but takes its id out of every list
@@ -10,9 +11,11 @@ archive's — rather than left to fail every run; a job keeps its record whateve
 
 from uuid import UUID
 
+import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sextant.reports.db import (
+    deletions,
     file_expiry,
     render_queue,
     report_schedules,
@@ -24,28 +27,56 @@ from sextant.reports.db import (
     spine,
 )
 from sextant.reports.render import logo_key, report_prefix
-from sextant.runtime.app import current_service
 from sextant.runtime.audit import config_change, record_change
+from sextant.runtime.db import Database
+from sextant.runtime.objectstore import ObjectStore
 from sextant.runtime.outbox import Outbox
 from sextant.runtime.purge import Purger, PurgeTable
 
+log = structlog.get_logger()
+
+BATCH = 100  # prefixes cleared per transaction
+
 
 async def forget_files(session: AsyncSession, tenant: UUID, workspace: UUID | None) -> int:
-    """On a tenant's purge, delete its rendered files and logo from the object store
-    (inside the purge's transaction: a failure leaves its rows for the redelivery, and a
-    delete is idempotent). Objects are not rows: none counted."""
-    state = current_service.get()  # None outside a running service: no store to clear
-    if workspace is not None or state is None or state.objects is None:
-        return 0
-    for key in [*await state.objects.list(report_prefix(tenant)), logo_key(tenant)]:
-        await state.objects.delete(key)
+    """On a tenant's purge, queue its rendered files and logo for deletion from the object
+    store (``object_deletions``, in the purge's transaction): deleting them here would
+    leave a purge that then rolls back with reports whose files are gone. Objects are not
+    rows: none counted."""
+    if workspace is None:
+        await deletions.queue(session, [report_prefix(tenant), logo_key(tenant)])
     return 0
+
+
+async def clear_forgotten(db: Database, objects: ObjectStore | None) -> int:
+    """Delete every object under each prefix committed purges queued, then the prefix;
+    one whose store call fails stays queued for the next pass (deleting is idempotent).
+    How many prefixes were cleared."""
+    if objects is None:  # no store to clear: the queue waits for a replica with one
+        return 0
+    cleared = 0
+    while True:
+        failed = False
+        async with db.transaction() as session:
+            batch = await deletions.pending(session, BATCH)
+            for prefix in batch:
+                try:
+                    for key in await objects.list(prefix):
+                        await objects.delete(key)
+                except Exception as exc:
+                    log.warning("reports.objects_not_deleted", prefix=prefix, error=str(exc))
+                    failed = True
+                    continue
+                await deletions.done(session, prefix)
+                cleared += 1
+        if failed or len(batch) < BATCH:
+            return cleared
 
 
 async def scope_purged(session: AsyncSession, tenant: UUID, workspace: UUID | None) -> int:
     """Before the scope's rows go: a workspace leaves every job's and schedule's list (a
-    schedule it leaves empty is paused, the pause audited); a tenant's files go. Nothing
-    deleted here is counted."""
+    schedule it leaves empty is paused, the pause audited); a tenant's files are queued to
+    go. Nothing deleted here is counted."""
     if workspace is None:
         return await forget_files(session, tenant, workspace)
     paused = await schedules.drop_workspace(session, tenant, workspace)

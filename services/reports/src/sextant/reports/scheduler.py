@@ -1,5 +1,6 @@
-"""The scheduler: queues the report of every schedule that fell due, and deletes rendered
-files once they expire (SEXTANT_REPORTS_FILE_RETENTION_DAYS).
+"""The scheduler: queues the report of every schedule that fell due, deletes rendered
+files once they expire (SEXTANT_REPORTS_FILE_RETENTION_DAYS) and those of tenants whose
+purge committed (:func:`sextant.reports.retention.clear_forgotten`).
 
 Every replica runs one, but a pass holds a transaction-scoped advisory lock, so one
 replica at a time does the work (another that finds the lock taken skips its pass), and
@@ -8,6 +9,11 @@ report, its ReportRequested event and the schedule's next run in one transaction
 run is queued exactly once even if the replica dies mid-pass. A scheduler that was down
 queues one report per schedule for the latest run it missed, then carries on from the
 next run after now (sextant.reports.domain.schedules).
+
+A pass locks a due schedule's clock entry, then its row (``FOR UPDATE``), before it reads
+what to queue, as a workspace's purge does (clock, then schedule): a pass that got there
+first commits its job before the purge scrubs jobs, and one that waited reads the schedule
+as the purge left it, so no job names a purged workspace.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from sextant.contracts import uuid7
 from sextant.reports.db import repository, schedules
 from sextant.reports.domain.schedules import Cadence, latest_due, next_run, period_of
 from sextant.reports.render import announce_requested, worker_of
+from sextant.reports.retention import clear_forgotten
 from sextant.reports.settings import ReportsSettings
 from sextant.runtime.app import ServiceState
 from sextant.runtime.db import set_tenant
@@ -57,6 +64,7 @@ class Scheduler:
             try:
                 await self.run_due(datetime.now(UTC))
                 await self.expire_files(datetime.now(UTC))
+                await clear_forgotten(self.state.db, self.state.objects)
             except Exception as exc:
                 log.warning("reports.scheduler_failed", error=str(exc))
             await asyncio.sleep(self.settings.schedule_poll_seconds)
@@ -115,7 +123,9 @@ class Scheduler:
                 return swept
 
     async def _queue(self, session: Any, clock: Any, now: datetime) -> None:
-        schedule = await schedules.get(session, clock.tenant_id, clock.schedule_id)
+        schedule = await schedules.get(
+            session, clock.tenant_id, clock.schedule_id, for_update=True
+        )  # waits for a purge changing its workspaces (see the module)
         if schedule is None:
             await schedules.forget(session, clock.schedule_id)
             return

@@ -5,7 +5,8 @@ worker's cross-tenant list of jobs to render, leased so a crashed worker's job i
 again once its lease runs out. ``report_schedules`` holds each tenant's schedules (under
 row-level security) and ``schedule_clock`` the cross-tenant time each one runs next, which
 the scheduler reads and advances; ``file_expiry`` the cross-tenant time each rendered
-file expires, which the retention sweep reads.
+file expires, which the retention sweep reads; ``object_deletions`` the object-store
+prefixes a committed tenant purge left to clear, which the same pass deletes.
 """
 
 from pathlib import Path
@@ -119,4 +120,12 @@ rollup_grants = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Index("rollup_grants_tenant_id", "tenant_id", "id"),
     sa.Index("rollup_grants_grantee", "tenant_id", "grantee_tenant_id", unique=True),
+)
+
+object_deletions = sa.Table(
+    "object_deletions",
+    metadata,
+    # a key or key prefix: every object under it goes (a purged tenant's files and logo)
+    sa.Column("prefix", sa.Text, primary_key=True),
+    sa.Column("queued_at", sa.DateTime(timezone=True), nullable=False),
 )
