@@ -35,7 +35,7 @@ class ReportsSettings(ServiceSettings):
         default=30.0,
         gt=0,
         description="how often the scheduler looks for schedules that fell due (a run is "
-        "queued at most this late)",
+        "queued at most this late), expired files and the files of purged tenants",
     )
     file_retention_days: int = Field(
         default=90,
