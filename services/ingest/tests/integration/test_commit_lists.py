@@ -162,10 +162,12 @@ async def test_a_webhook_merge_gets_its_commits_as_a_revision_through_limits_and
     assert waits[0] == 7.0  # the Retry-After, waited out before asking again
     assert waits[1:] == [0.5, 1.0, 2.0]  # the server errors' backoff within one try
     [row] = await ingest.sql(
-        "SELECT status, attempts, commit_shas, next_page, last_error FROM ingest.commit_lists"
+        "SELECT status, attempts, commit_shas, next_page, last_error,"
+        " finished_at = updated_at AS finished FROM ingest.commit_lists"
     )
     assert (row["status"], row["attempts"], row["commit_shas"]) == ("listed", 2, LISTED)
     assert row["next_page"] is None and row["last_error"] is None
+    assert row["finished"]  # retention's time: the list is raw data once published
     assert await ingest.sql("SELECT * FROM ingest.commit_list_queue") == []
 
 
@@ -185,8 +187,11 @@ async def test_a_gone_project_keeps_the_head_sha_and_no_credentials_say_so(
     assert first.data["commits_source"] == "pending"
     assert given_up.data["commits_source"] == "head_only"
     assert given_up.data["commit_shas"] == first.data["commit_shas"] == ["bb" * 20]
-    [row] = await ingest.sql("SELECT status, attempts, last_error FROM ingest.commit_lists")
-    assert (row["status"], row["attempts"]) == ("failed", 1)
+    [row] = await ingest.sql(
+        "SELECT status, attempts, last_error, finished_at = updated_at AS finished"
+        " FROM ingest.commit_lists"
+    )
+    assert (row["status"], row["attempts"], row["finished"]) == ("failed", 1, True)
     assert "merge_requests/4/commits: HTTP 404, not found" in row["last_error"]
     [kept] = await ingest.sql("SELECT outcome FROM ingest.deliveries")
     assert kept["outcome"] == "normalized"

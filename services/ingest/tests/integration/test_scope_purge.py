@@ -1,15 +1,21 @@
 """A purged workspace, then its tenant, leaves no row in any ingest table: its sources
 (sealed secrets and credentials), and every row of theirs — webhook routes, deliveries,
 backfills, OAuth consents, grants and refreshes, check runs, commit lists and their
-queues; another workspace's and another tenant's rows stay."""
+queues; another workspace's and another tenant's rows stay. A ``raw_deliveries`` purge of
+a range deletes the commit lists finished in it, but pending ones and those of a held
+workspace's sources."""
 
-from sextant.contracts import uuid7
+from datetime import UTC, datetime
+from uuid import UUID
+
+from sextant.contracts import Envelope, uuid7
+from sextant.contracts.events.platform import PurgeHold, PurgeRequested
 from sextant.contracts.topics import LIFECYCLE
 from sextant.ingest.main import SPEC
 from sextant.ingest.retention import PURGER
 from sextant.runtime.testing.purging import check_scope_purges_leave_nothing
 
-from .conftest import Ingest
+from .conftest import TENANT, WORKSPACE, Ingest
 
 # a workspace's: its sources and every row of theirs (all but the spine)
 PER_WORKSPACE = {
@@ -36,3 +42,77 @@ async def test_a_purged_scope_leaves_no_row_in_ingest(ingest: Ingest) -> None:
         other=uuid7(),
         workspace_tables=PER_WORKSPACE,
     )
+
+
+def at(hour: int) -> datetime:
+    return datetime(2026, 3, 1, hour, tzinfo=UTC)
+
+
+async def test_a_raw_deliveries_purge_deletes_the_commit_lists_finished_in_its_range(
+    ingest: Ingest,
+) -> None:
+    held_workspace = uuid7()
+    source, held_source = uuid7(), uuid7()
+    for source_id, workspace in ((source, WORKSPACE), (held_source, held_workspace)):
+        await ingest.sql(
+            "INSERT INTO ingest.sources (tenant_id, id, workspace_id, kind, name, secret_sealed,"
+            " mapping, created_at) VALUES ($1, $2, $3, 'github', 'gh', '\\x00', '{}', now())",
+            TENANT,
+            source_id,
+            workspace,
+        )
+    lists: dict[str, tuple[UUID, str, datetime | None]] = {
+        "finished-in-range": (source, "listed", at(12)),
+        "failed-at-range-end": (source, "failed", at(17)),
+        "finished-after-range": (source, "listed", at(18)),
+        "pending-in-range": (source, "pending", None),  # tried and updated at 12, not done
+        "held-workspace": (held_source, "listed", at(12)),
+    }
+    ids = {name: uuid7() for name in lists}
+    for number, (name, (source_id, status, finished_at)) in enumerate(lists.items()):
+        await ingest.sql(
+            "INSERT INTO ingest.commit_lists (tenant_id, id, source_id, delivery_id, repository,"
+            " number, status, attempts, commit_shas, created_at, updated_at, finished_at)"
+            " VALUES ($1, $2, $3, $4, 'o/r', $5, $6, 1, '{}', $7, $8, $9)",
+            TENANT,
+            ids[name],
+            source_id,
+            uuid7(),
+            number,
+            status,
+            at(10),
+            at(12),
+            finished_at,
+        )
+    for name in ("finished-in-range", "pending-in-range"):  # a finished one's, were one left
+        await ingest.sql(
+            "INSERT INTO ingest.commit_list_queue (commit_list_id, tenant_id, due_at)"
+            " VALUES ($1, $2, $3)",
+            ids[name],
+            TENANT,
+            at(12),
+        )
+    request = PurgeRequested(
+        manifest_id=uuid7(),
+        data_class="raw_deliveries",
+        not_before=at(9),
+        older_than=at(17),
+        holds=[
+            PurgeHold(
+                scope_kind="workspace", scope_id=held_workspace, starts_at=at(11), ends_at=at(13)
+            )
+        ],
+    )
+    envelope = Envelope.wrap(request, source="/sextant/archive", tenantid=TENANT, subject="m")
+    async with ingest.state.db.transaction(TENANT) as session:
+        await SPEC.handlers[LIFECYCLE.name](session, envelope)
+
+    names = {v: k for k, v in ids.items()}
+    left = await ingest.sql("SELECT id FROM ingest.commit_lists")
+    assert sorted(names[r["id"]] for r in left) == [
+        "finished-after-range",
+        "held-workspace",
+        "pending-in-range",
+    ]
+    queued = await ingest.sql("SELECT commit_list_id FROM ingest.commit_list_queue")
+    assert [names[r["commit_list_id"]] for r in queued] == ["pending-in-range"]

@@ -12,7 +12,9 @@ same transaction.
 
 A hold covers a row when its time range meets the row's time and its scope does: a
 tenant hold always, a workspace or developer hold when the row's column names that id,
-or always when the table has no such column (the owner cannot tell, so it keeps the row).
+or its ``owner``'s row's column does (a table naming its workspace only through another:
+ingest's commit lists through their source), or always when neither has such a column
+(the owner cannot tell, so it keeps the row).
 
 A scope purge (``scope`` set: a soft-deleted tenant or workspace past its grace period,
 sent only once the archive has verified a copy of its events) deletes every row of the
@@ -126,18 +128,38 @@ class PurgeTable:
     """The item's own names for ``item_of``'s columns, when they differ."""
     keep: Keep | None = None
     """What a class purge of this table keeps hot of the rows it deletes (see the module)."""
+    owner: tuple[PurgeTable, tuple[str, ...], tuple[str, ...]] | None = None
+    """The row naming the workspace and developer this table has no column for: its
+    declaration, this table's columns naming it and the row's own (for holds only)."""
 
     def _column(self, name: str) -> sa.ColumnElement[object]:
         return self.table.c[name]
 
+    def _scope_column(self, kind: str) -> str | None:
+        return {"workspace": self.workspace_column, "developer": self.developer_column}.get(kind)
+
+    def _in_scope(self, hold: PurgeHold) -> sa.ColumnElement[bool] | None:
+        """Rows of the hold's workspace or developer; None: this table cannot tell."""
+        if hold.scope_id is None:
+            return None
+        column = self._scope_column(hold.scope_kind)
+        if column is not None:
+            return self._column(column) == hold.scope_id
+        if self.owner is None:
+            return None
+        owner, mine, theirs = self.owner
+        owners = owner._in_scope(hold)
+        if owners is None:
+            return None
+        rows = sa.select(*(owner._column(c) for c in theirs)).where(owners)
+        return sa.tuple_(*(self._column(c) for c in mine)).in_(rows)
+
     def _held(self, hold: PurgeHold) -> sa.ColumnElement[bool]:
         """Rows the hold covers (see the module for the rule)."""
         parts: list[sa.ColumnElement[bool]] = []
-        column = {"workspace": self.workspace_column, "developer": self.developer_column}.get(
-            hold.scope_kind
-        )
-        if column is not None and hold.scope_id is not None:
-            parts.append(self._column(column) == hold.scope_id)
+        in_scope = self._in_scope(hold)
+        if in_scope is not None:
+            parts.append(in_scope)
         if self.time_column is None:
             return sa.and_(sa.true(), *parts)
         at = self._column(self.time_column)

@@ -1,5 +1,9 @@
 """Ingest's rows under retention: the raw deliveries, purged when the archive asks (after
-the activity events they became are archived and verified).
+the activity events they became are archived and verified), and the finished commit lists
+with them — raw tool data too, timed by when their revision was published (``finished_at``;
+pending and retrying lists have none, so they stay until they publish). Deliveries name no
+workspace, so a workspace hold keeps every one in its time range; a commit list's source
+names it, so such a hold keeps only the lists of that workspace's sources.
 
 A scope purge deletes every row of the tenant from every table: its sources (their sealed
 secrets and credentials), webhook routes, deliveries, backfills, OAuth consents, grants and
@@ -39,6 +43,12 @@ def of_source(table: sa.Table) -> PurgeTable:
 
 CHECK_RUNS = of_source(check_runs)
 COMMIT_LISTS = of_source(commit_lists)
+FINISHED_COMMIT_LISTS = PurgeTable(
+    commit_lists,
+    "raw_deliveries",
+    time_column="finished_at",
+    owner=(SOURCES, ("tenant_id", "source_id"), SOURCE),
+)
 OTHERS = (hook_routes, deliveries, backfills, oauth_states, oauth_grants, oauth_refreshes)
 
 PURGER = Purger(
@@ -47,6 +57,13 @@ PURGER = Purger(
     [
         # No workspace column: a workspace hold keeps every delivery in its time range.
         PurgeTable(deliveries, "raw_deliveries", time_column="received_at"),
+        FINISHED_COMMIT_LISTS,
+        PurgeTable(
+            commit_list_queue,  # a finished list's row, were one left
+            None,
+            item_of=(FINISHED_COMMIT_LISTS, ("tenant_id", "commit_list_id")),
+            item_columns=SOURCE,
+        ),
         # a workspace's purge: the queues' rows before their check runs and commit lists,
         # those before their sources (items' rows go first, in this order)
         PurgeTable(
@@ -64,10 +81,11 @@ PURGER = Purger(
         CHECK_RUNS,
         COMMIT_LISTS,
         *(of_source(t) for t in OTHERS),
-        # a tenant's purge: every row of it (the deliveries' class declaration does that)
+        # a tenant's purge: every row of it (the deliveries' and commit lists' class
+        # declarations do that for theirs)
         *(
             PurgeTable(t, None)
-            for t in (check_run_queue, commit_list_queue, check_runs, commit_lists, *OTHERS)
+            for t in (check_run_queue, commit_list_queue, check_runs, *OTHERS)
             if t is not deliveries
         ),
         SOURCES,

@@ -197,6 +197,9 @@ commit_lists = sa.Table(
     sa.Column("last_error", sa.Text),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    # when it was listed or given up (its revision published); None while pending: the
+    # time retention purges it by (sextant.ingest.retention)
+    sa.Column("finished_at", sa.DateTime(timezone=True)),
     sa.UniqueConstraint("source_id", "repository", "number"),
 )
 

@@ -29,6 +29,7 @@ class CommitListRow:
     last_error: str | None
     created_at: datetime
     updated_at: datetime
+    finished_at: datetime | None
 
 
 async def claim_due(
@@ -67,7 +68,11 @@ async def finish(
         sa.update(c)
         .where(c.c.id == commit_list_id)
         .values(
-            status=status, attempts=c.c.attempts + 1, last_error=error, updated_at=sa.func.now()
+            status=status,
+            attempts=c.c.attempts + 1,
+            last_error=error,
+            updated_at=sa.func.now(),
+            finished_at=sa.func.now(),
         )
     )
     q = commit_list_queue
