@@ -10,12 +10,11 @@ import {
   rolesText,
   SCHEDULE_KINDS,
   withEvery,
-  type Schedule,
   type ScheduleRequest,
 } from "../lib/reports";
-import { asProblem, useLoaded } from "../useLoaded";
+import { asProblem, usePaged } from "../useLoaded";
 import { ProblemMessage } from "./ProblemMessage";
-import { Empty, Show } from "./States";
+import { Empty, More, Show } from "./States";
 
 const PAGE = 50;
 const NOTIFIED = ["tenant_admin", "manager", "member"] as const;
@@ -27,16 +26,9 @@ const BROWSER_ZONE = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
  * (the API refuses them the rest). */
 export function ReportSchedules({ scope, role }: { scope: string | null; role: string }) {
   const planner = mayPlan(role);
-  const [cursor, setCursor] = useState<string | null>(null);
-  const [earlier, setEarlier] = useState<Schedule[]>([]);
-  // Each page says which cursor it answers: until the next one is read, the last one shown
-  // is already in `earlier` and must not be drawn twice.
-  const [page, reload] = useLoaded(
-    async () => ({
-      cursor,
-      ...unwrap(await api.GET("/v1/report-schedules", { params: { query: { limit: PAGE, cursor } } })),
-    }),
-    `schedules:${cursor}`,
+  const { loaded, more, restart } = usePaged(
+    async (cursor) => unwrap(await api.GET("/v1/report-schedules", { params: { query: { limit: PAGE, cursor } } })),
+    "schedules",
   );
   const [request, setRequest] = useState<ScheduleRequest>(() => newSchedule(BROWSER_ZONE));
   const [deleting, setDeleting] = useState<string | null>(null);
@@ -48,9 +40,7 @@ export function ReportSchedules({ scope, role }: { scope: string | null; role: s
     try {
       await call();
       setDeleting(null);
-      setEarlier([]);
-      setCursor(null);
-      reload();
+      restart();
     } catch (error) {
       setProblem(asProblem(error));
     }
@@ -151,9 +141,8 @@ export function ReportSchedules({ scope, role }: { scope: string | null; role: s
         </form>
       )}
       {problem && <ProblemMessage problem={problem} />}
-      <Show loaded={page} what="schedules">
-        {(current) => {
-          const all = current.cursor === cursor ? [...earlier, ...current.items] : earlier;
+      <Show loaded={loaded} what="schedules">
+        {({ all, next }) => {
           if (all.length === 0) return <Empty>No schedule yet.</Empty>;
           return (
             <>
@@ -206,17 +195,7 @@ export function ReportSchedules({ scope, role }: { scope: string | null; role: s
                   ))}
                 </tbody>
               </table>
-              {current.next_cursor && (
-                <button
-                  type="button"
-                  onClick={() => {
-                    setEarlier(all);
-                    setCursor(current.next_cursor ?? null);
-                  }}
-                >
-                  More schedules
-                </button>
-              )}
+              <More next={next} more={more} what="schedules" />
             </>
           );
         }}
