@@ -42,6 +42,7 @@ PAGES = (
     "8-metrics-phone",
     "9-developer",
     "10-reports",
+    "10b-report-schedules",
     "11-notifications",
     "12-admin",
     "13-gates",

@@ -29,3 +29,13 @@ export function Show<T>({
   if (loaded.state === "failed") return <ProblemMessage problem={loaded.problem as Problem} />;
   return <>{children(loaded.data)}</>;
 }
+
+/** The button under a paged list that reads its next page; none after the last. */
+export function More({ next, more, what }: { next: string | null; more: () => void; what: string }) {
+  if (!next) return null;
+  return (
+    <button type="button" onClick={more}>
+      More {what}
+    </button>
+  );
+}

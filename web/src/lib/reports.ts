@@ -26,3 +26,70 @@ export function downloadHref(report: Report, tenant: string | null): string | nu
 export function tenantIds(text: string): string[] {
   return [...new Set(text.split(/[\s,]+/).filter((id) => id !== ""))];
 }
+
+export type Schedule = Schemas["ScheduleView"];
+export type ScheduleRequest = Schemas["ScheduleRequest"];
+type Role = Schedule["notify"][number];
+
+/** The report kinds as the forms name them, in the API's order. */
+export const KINDS: [Report["kind"], string][] = [
+  ["dora", "DORA keys"],
+  ["compliance", "Compliance (merged without approval)"],
+  ["sprint", "Sprints"],
+  ["forecast", "Delivery forecast"],
+  ["developer-trends", "Developer trends"],
+  ["rollup", "Roll-up of several tenants"],
+];
+
+/** What a schedule may produce: a roll-up names tenants, which a schedule has no field for. */
+export const SCHEDULE_KINDS = KINDS.filter(([kind]) => kind !== "rollup");
+
+/** Who may create, rescope or delete a schedule (the API's 403 for the others). */
+export function mayPlan(role: string): boolean {
+  return role === "tenant_admin" || role === "manager" || role === "platform_admin";
+}
+
+const WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
+
+/** The days a cadence runs on, as the form offers them: weekly 1 (Monday) to 7, monthly 1 to 31. */
+export function dayChoices(every: Schedule["every"]): [number, string][] {
+  return every === "weekly"
+    ? WEEKDAYS.map((name, i) => [i + 1, name])
+    : Array.from({ length: 31 }, (_, i) => [i + 1, String(i + 1)]);
+}
+
+/** "weekly on Monday at 08:00 (Europe/Paris)", "monthly on day 31 at 06:30 (UTC)". */
+export function cadenceText(s: Pick<Schedule, "every" | "day" | "at" | "time_zone">): string {
+  const day = s.every === "weekly" ? WEEKDAYS[s.day - 1] : `day ${s.day}`;
+  return `${s.every} on ${day} at ${s.at.slice(0, 5)} (${s.time_zone})`;
+}
+
+/** When it runs next, in its own zone (as its cadence reads), or why it does not: a purge
+ * left it no workspace. */
+export function nextRunText(s: Pick<Schedule, "next_run_at" | "paused_at" | "time_zone">): string {
+  if (s.paused_at) return `paused since ${s.paused_at.slice(0, 10)}`;
+  if (!s.next_run_at) return "—";
+  // sv-SE writes "2026-03-23 08:00", the API's own date order.
+  const local = new Intl.DateTimeFormat("sv-SE", {
+    timeZone: s.time_zone,
+    dateStyle: "short",
+    timeStyle: "short",
+  }).format(new Date(s.next_run_at));
+  return `${local} (${s.time_zone})`;
+}
+
+/** "tenant admin, manager". */
+export function rolesText(roles: Role[]): string {
+  return roles.map((r) => r.replace("_", " ")).join(", ");
+}
+
+/** The form's first schedule: the DORA keys each Monday at 08:00 in the browser's zone, told
+ * to the tenant's admins and managers (the API's default). */
+export function newSchedule(timeZone: string): ScheduleRequest {
+  return { kind: "dora", format: "pdf", every: "weekly", day: 1, at: "08:00", time_zone: timeZone, notify: ["tenant_admin", "manager"] };
+}
+
+/** The request with another cadence: a monthly day past Sunday becomes Monday. */
+export function withEvery(request: ScheduleRequest, every: ScheduleRequest["every"]): ScheduleRequest {
+  return { ...request, every, day: every === "weekly" && request.day > 7 ? 1 : request.day };
+}

@@ -1,9 +1,9 @@
 import { useState } from "react";
-import { api, type Schemas } from "../api/client";
+import { api } from "../api/client";
 import { unwrap } from "../api/problem";
-import { Empty, Show } from "../components/States";
+import { Empty, More, Show } from "../components/States";
 import { Link } from "../router";
-import { asProblem, useLoaded } from "../useLoaded";
+import { asProblem, useLoaded, usePaged } from "../useLoaded";
 import { ProblemMessage } from "../components/ProblemMessage";
 import type { Problem } from "../api/problem";
 import { suggestionWording } from "../lib/identity";
@@ -12,19 +12,15 @@ const PAGE = 50;
 
 /** The tenant's developers, a page at a time (the API's cursor). */
 export function Developers() {
-  const [cursor, setCursor] = useState<string | null>(null);
-  const [earlier, setEarlier] = useState<Schemas["DeveloperSummary"][]>([]);
-  const [page] = useLoaded(
-    async () =>
-      unwrap(await api.GET("/v1/developers", { params: { query: { limit: PAGE, cursor } } })),
-    `developers:${cursor}`,
+  const { loaded, more } = usePaged(
+    async (cursor) => unwrap(await api.GET("/v1/developers", { params: { query: { limit: PAGE, cursor } } })),
+    "developers",
   );
   return (
     <section aria-labelledby="developers-title">
       <h1 id="developers-title">Developers</h1>
-      <Show loaded={page} what="developers">
-        {(current) => {
-          const all = [...earlier, ...current.items];
+      <Show loaded={loaded} what="developers">
+        {({ all, next }) => {
           if (all.length === 0)
             return <Empty>No developer yet: they appear as the sources' webhooks name them.</Empty>;
           return (
@@ -49,17 +45,7 @@ export function Developers() {
                   ))}
                 </tbody>
               </table>
-              {current.next_cursor && (
-                <button
-                  type="button"
-                  onClick={() => {
-                    setEarlier(all);
-                    setCursor(current.next_cursor ?? null);
-                  }}
-                >
-                  More developers
-                </button>
-              )}
+              <More next={next} more={more} what="developers" />
             </>
           );
         }}

@@ -2,8 +2,9 @@ import { useEffect, useState, type FormEvent } from "react";
 import { api, type Schemas } from "../api/client";
 import { unwrap, type Problem } from "../api/problem";
 import { ProblemMessage } from "../components/ProblemMessage";
+import { ReportSchedules } from "../components/ReportSchedules";
 import { Empty, Show } from "../components/States";
-import { downloadHref, inProgress, lastFourWeeks, tenantIds } from "../lib/reports";
+import { downloadHref, inProgress, KINDS, lastFourWeeks, tenantIds } from "../lib/reports";
 import { usePortal } from "../session";
 import { asProblem, useLoaded } from "../useLoaded";
 
@@ -11,7 +12,7 @@ type Request = Schemas["ReportRequest"];
 const POLL_MS = 1_000;
 
 /** Ask for a report of the chosen scope (kind, period, format), follow its progress and
- * download it when done; a failed one can be tried again. */
+ * download it when done; a failed one can be tried again. Below, the tenant's schedules. */
 export function Reports() {
   const { scope, session, tenant } = usePortal();
   const acting = session.role === "platform_admin" ? tenant : null;
@@ -73,12 +74,11 @@ export function Reports() {
               value={request.kind}
               onChange={(e) => setRequest({ ...request, kind: e.target.value as Request["kind"] })}
             >
-              <option value="dora">DORA keys</option>
-              <option value="compliance">Compliance (merged without approval)</option>
-              <option value="sprint">Sprints</option>
-              <option value="forecast">Delivery forecast</option>
-              <option value="developer-trends">Developer trends</option>
-              <option value="rollup">Roll-up of several tenants</option>
+              {KINDS.map(([kind, label]) => (
+                <option key={kind} value={kind}>
+                  {label}
+                </option>
+              ))}
             </select>
           </label>
           {request.kind === "rollup" && (
@@ -165,6 +165,7 @@ export function Reports() {
           )
         }
       </Show>
+      <ReportSchedules scope={scope} role={session.role} />
     </section>
   );
 }

@@ -4,9 +4,9 @@ import { unwrap, type Problem } from "../api/problem";
 import { ProblemMessage } from "../components/ProblemMessage";
 import { DemoOffer } from "../components/DemoOffer";
 import { SourceActivity } from "../components/SourceActivity";
-import { Empty, Show } from "../components/States";
+import { Empty, More, Show } from "../components/States";
 import { usePortal } from "../session";
-import { asProblem, useLoaded } from "../useLoaded";
+import { asProblem, useLoaded, usePaged } from "../useLoaded";
 
 const KINDS = ["github", "gitlab", "jira", "generic"] as const;
 type Kind = (typeof KINDS)[number];
@@ -151,12 +151,9 @@ function Sources({ workspace }: { workspace: Schemas["WorkspaceReply"] }) {
 /** The tenant's workspaces (paged), a form to add one, and the chosen one's sources. */
 export function Workspaces() {
   const { scope, chooseScope } = usePortal();
-  const [cursor, setCursor] = useState<string | null>(null);
-  const [earlier, setEarlier] = useState<Schemas["WorkspaceReply"][]>([]);
-  const [page, reload] = useLoaded(
-    async () =>
-      unwrap(await api.GET("/v1/workspaces", { params: { query: { limit: 50, cursor } } })),
-    `workspaces:${cursor}`,
+  const { loaded, more, restart } = usePaged(
+    async (cursor) => unwrap(await api.GET("/v1/workspaces", { params: { query: { limit: 50, cursor } } })),
+    "workspaces",
   );
   const [name, setName] = useState("");
   const [problem, setProblem] = useState<Problem | null>(null);
@@ -169,9 +166,7 @@ export function Workspaces() {
       const made = unwrap(await api.POST("/v1/workspaces", { body: { name } }));
       setName("");
       chooseScope(`workspace:${made.id}`);
-      setEarlier([]);
-      setCursor(null);
-      reload();
+      restart();
     } catch (error) {
       setProblem(asProblem(error));
     }
@@ -192,9 +187,8 @@ export function Workspaces() {
         <button type="submit">Create workspace</button>
       </form>
       {problem && <ProblemMessage problem={problem} />}
-      <Show loaded={page} what="workspaces">
-        {(current) => {
-          const all = [...earlier, ...current.items];
+      <Show loaded={loaded} what="workspaces">
+        {({ all, next }) => {
           if (all.length === 0)
             return (
               <Empty>
@@ -219,17 +213,7 @@ export function Workspaces() {
                   </li>
                 ))}
               </ul>
-              {current.next_cursor && (
-                <button
-                  type="button"
-                  onClick={() => {
-                    setEarlier(all);
-                    setCursor(current.next_cursor ?? null);
-                  }}
-                >
-                  More workspaces
-                </button>
-              )}
+              <More next={next} more={more} what="workspaces" />
               {chosen && <Sources workspace={chosen} />}
             </>
           );

@@ -4,7 +4,8 @@
 // the pages, send the source signed webhooks, see the developer appear, read the
 // forecast chart's numbers and the metrics' throughput against the API, open the
 // developer's page (its trends, then the privacy answer), request a report and see its
-// notification arrive live over the WebSocket, download it, sign out. Every page gets a screenshot and
+// notification arrive live over the WebSocket, download it, schedule one and delete it,
+// sign out. Every page gets a screenshot and
 // an axe-core check (no serious or critical violation).
 //
 // Environment: SEXTANT_URL, SEXTANT_SIGN_IN_URL, SEXTANT_WEBHOOKS (a folder of Jira
@@ -281,6 +282,24 @@ try {
   await page.getByRole("button", { name: "Mark all read" }).click();
   await until("all read", async () => (await unread()) === 0, 10);
   await page.getByTestId("notifications-button").click();
+
+  step("schedule a report on the Reports page, see it listed as the API has it, delete it");
+  await open(page, "Reports", "Reports");
+  const schedules = page.getByRole("region", { name: "Schedules" });
+  await schedules.getByText("No schedule yet").waitFor();
+  await schedules.getByLabel(/^Every/).selectOption("monthly");
+  await schedules.getByLabel(/^On\b/).selectOption("31");
+  await schedules.getByLabel("Time zone", { exact: true }).fill("Asia/Tokyo");
+  await schedules.getByRole("button", { name: "Create schedule" }).click();
+  await schedules.getByRole("cell", { name: "monthly on day 31 at 08:00 (Asia/Tokyo)" }).waitFor();
+  await inspect(page, "10b-report-schedules");
+  const [made] = (await (await page.request.get(api("report-schedules"))).json()).items;
+  assert.equal(made.scope, scope, "created over the page's scope");
+  const row = schedules.getByTestId(`schedule-${made.id}`);
+  await row.getByRole("button", { name: "Delete" }).click();
+  await row.getByRole("button", { name: "Yes, delete it" }).click();
+  await schedules.getByText("No schedule yet").waitFor();
+  assert.deepEqual((await (await page.request.get(api("report-schedules"))).json()).items, []);
 
   step("the admin page: the audit log's chain holds as the API says");
   await open(page, "Admin", "Admin");

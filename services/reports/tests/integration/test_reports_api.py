@@ -468,21 +468,31 @@ async def test_a_platform_admin_acting_on_a_tenant_asks_for_reports_and_a_partne
     reports_alone: Platform, role: str, status: int
 ) -> None:
     """The portal's admin is a platform admin acting on a tenant (the gateway names it
-    in the token), as for every other service's reads; a partner's grants are not
-    checked here yet, so it is refused."""
+    in the token), as for every other service's reads, and schedules reports there too;
+    a partner's grants are not checked here yet, so it is refused both."""
     tenant = uuid7()
     token = reports_alone.keys.signer.mint(
-        service="reports", subject="admin@local", role=role, tenant_id=tenant
+        service="reports",
+        subject="admin@local",
+        role=role,
+        tenant_id=tenant,
+        scope_workspaces=[WORKSPACE],
     )
+    headers = {"Authorization": f"Bearer {token}"}
     reply = await reports_alone.reports.post(
         "/v1/reports",
         params={"scope": SCOPE},
         json={"kind": "dora", "format": "csv", **WEEK},
-        headers={"Authorization": f"Bearer {token}"},
+        headers=headers,
     )
     assert reply.status_code == status, reply.text
+    scheduled = await reports_alone.reports.post(
+        "/v1/report-schedules", params={"scope": SCOPE}, json=MONDAY_8_PARIS, headers=headers
+    )
+    assert scheduled.status_code == (201 if status == 202 else 403), scheduled.text
     if status == 202:
         assert reply.json()["requested_by"] == "admin@local"
+        assert scheduled.json()["created_by"] == "admin@local"
 
 
 async def test_a_job_that_cannot_read_its_data_fails_with_the_reason_and_is_retried(

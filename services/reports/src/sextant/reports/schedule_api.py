@@ -26,9 +26,16 @@ from sextant.runtime.tokens import InternalClaims, caller_with_role
 
 router = APIRouter(prefix="/v1", tags=["reports"])
 
-Reader = Annotated[InternalClaims, Depends(caller_with_role("tenant_admin", "manager", "member"))]
+# A platform admin acts on one tenant through the gateway's /v1/tenants/{id}/… (the portal's
+# admin), as on every other reports route; without a tenant it gets PER_TENANT's 400.
+Reader = Annotated[
+    InternalClaims,
+    Depends(caller_with_role("tenant_admin", "platform_admin", "manager", "member")),
+]
 # A schedule reports on its creator's behalf to the roles it notifies: not a member's call.
-Planner = Annotated[InternalClaims, Depends(caller_with_role("tenant_admin", "manager"))]
+Planner = Annotated[
+    InternalClaims, Depends(caller_with_role("tenant_admin", "platform_admin", "manager"))
+]
 ScheduleId = Annotated[
     UUID, Path(description="the schedule's id, as POST /v1/report-schedules gave it")
 ]
