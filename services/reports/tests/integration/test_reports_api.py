@@ -675,6 +675,7 @@ async def test_schedules_are_paged_audited_deleted_and_kept_from_other_tenants(
         ({**MONDAY_8_PARIS, "notify": ["everyone"]}, "notify"),
         ({**MONDAY_8_PARIS, "kind": "poetry"}, "kind"),
         ({**MONDAY_8_PARIS, "kind": "forecast"}, "a forecast looks ahead"),
+        ({**MONDAY_8_PARIS, "kind": "rollup"}, "a rollup names tenants"),
     ],
 )
 async def test_a_bad_schedule_is_refused_with_the_field_named(
