@@ -1,5 +1,6 @@
 """An owner's purge deletes exactly the request's range of its class, in chunks, keeps what
-a hold covers, answers PurgeDone once, and leaves other classes (the rollups) alone."""
+a hold covers (through the row naming the scope, when only that one does, keeping the rows
+it cannot place), answers PurgeDone once, and leaves other classes (the rollups) alone."""
 
 from __future__ import annotations
 
@@ -478,3 +479,135 @@ async def test_a_class_purge_keeps_what_the_owner_keeps_of_its_rows_in_the_same_
         scoped = PurgeRequested(manifest_id=MANIFEST, older_than=at(23), scope="tenant")
         assert await owner.delete(session, TENANT, scoped) == 4  # noon and the three left
         assert await session.scalar(sa.select(kept.c.at).where(kept.c.label == "noon")) == at(13)
+
+
+# Rows naming their scope only through another's (ingest's deliveries through their source):
+# a source names the workspace and developer, a delivery its source, a note its delivery.
+sources = sa.Table(
+    "purge_sources",
+    tables,
+    sa.Column("tenant_id", sa.Uuid, nullable=False),
+    sa.Column("label", sa.Text, primary_key=True),
+    sa.Column("workspace_id", sa.Uuid, nullable=False),
+    sa.Column("developer_id", sa.Uuid, nullable=False),
+)
+deliveries = sa.Table(
+    "purge_deliveries",
+    tables,
+    sa.Column("tenant_id", sa.Uuid, nullable=False),
+    sa.Column("label", sa.Text, primary_key=True),
+    sa.Column("source", sa.Text),  # no foreign key: a source may be gone
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+)
+notes = sa.Table(
+    "purge_delivery_notes",
+    tables,
+    sa.Column("tenant_id", sa.Uuid, nullable=False),
+    sa.Column("label", sa.Text, primary_key=True),
+    sa.Column("delivery", sa.Text, nullable=False),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+)
+# (label, workspace, developer)
+SOURCES = [("held-ws", HELD_WS, DEV), ("other-ws", WS, DEV), ("held-dev", WS, HELD_DEV)]
+# (label, source, time): the holds below run from 11 to 13
+DELIVERIES = [
+    ("of-held-ws", "held-ws", at(12)),
+    ("of-held-ws-later", "held-ws", at(14)),
+    ("of-other-ws", "other-ws", at(12)),
+    ("of-held-dev", "held-dev", at(12)),
+    ("of-gone-source", "gone", at(12)),
+    ("of-gone-source-later", "gone", at(14)),
+    ("of-no-source", None, at(12)),
+]
+# (label, delivery): all at 12
+NOTES = [
+    ("on-held-ws", "of-held-ws"),
+    ("on-other-ws", "of-other-ws"),
+    ("on-gone-source", "of-gone-source"),
+    ("on-gone-delivery", "gone"),
+]
+OF_SOURCE = ("tenant_id", "source"), ("tenant_id", "label")
+SOURCE_TABLE = PurgeTable(
+    sources, None, workspace_column="workspace_id", developer_column="developer_id"
+)
+DELIVERY_TABLE = PurgeTable(deliveries, "raw", time_column="at", owner=(SOURCE_TABLE, *OF_SOURCE))
+
+
+async def add_owned_rows(session: AsyncSession) -> None:
+    await session.execute(
+        sa.insert(sources),
+        [
+            {"tenant_id": TENANT, "label": n, "workspace_id": w, "developer_id": d}
+            for n, w, d in SOURCES
+        ],
+    )
+    await session.execute(
+        sa.insert(deliveries),
+        [{"tenant_id": TENANT, "label": n, "source": s, "at": a} for n, s, a in DELIVERIES],
+    )
+    await session.execute(
+        sa.insert(notes),
+        [{"tenant_id": TENANT, "label": n, "delivery": d, "at": at(12)} for n, d in NOTES],
+    )
+
+
+def raw_purge(data_class: str, hold: PurgeHold) -> PurgeRequested:
+    return PurgeRequested(
+        manifest_id=MANIFEST, data_class=data_class, older_than=at(17), holds=[hold]
+    )
+
+
+def between_11_and_13(kind: str, scope: UUID | None = None) -> PurgeHold:
+    return PurgeHold(scope_kind=kind, scope_id=scope, starts_at=at(11), ends_at=at(13))
+
+
+async def test_a_hold_reaches_rows_through_their_owner_and_keeps_those_it_cannot_place(
+    db: Database,
+) -> None:
+    workspace_only = PurgeTable(
+        deliveries,
+        "raw",
+        time_column="at",
+        owner=(PurgeTable(sources, None, workspace_column="workspace_id"), *OF_SOURCE),
+    )
+    cannot_place = {"of-gone-source", "of-no-source"}  # in the hold's time: kept
+    cases = [
+        (DELIVERY_TABLE, between_11_and_13("workspace", HELD_WS), {"of-held-ws"} | cannot_place),
+        (DELIVERY_TABLE, between_11_and_13("developer", HELD_DEV), {"of-held-dev"} | cannot_place),
+        (
+            DELIVERY_TABLE,
+            between_11_and_13("tenant"),
+            {"of-held-ws", "of-other-ws", "of-held-dev"} | cannot_place,
+        ),
+        # its owner names no developer: the hold may cover every row it meets in time
+        (
+            workspace_only,
+            between_11_and_13("developer", HELD_DEV),
+            {"of-held-ws", "of-other-ws", "of-held-dev"} | cannot_place,
+        ),
+    ]
+    async with db.transaction(TENANT) as session:
+        await add_owned_rows(session)
+        for declared, hold, kept in cases:
+            case = await session.begin_nested()
+            owner = Purger("x", Outbox(busworker.spine.outbox, source="/x"), [declared])
+            await owner.delete(session, TENANT, raw_purge("raw", hold))
+            assert await labels(session, deliveries) == kept, hold
+            assert len(await labels(session, sources)) == len(SOURCES)  # an owner only
+            await case.rollback()
+
+
+async def test_a_hold_reaches_rows_through_their_owners_owner(db: Database) -> None:
+    declared = PurgeTable(
+        notes,
+        "notes",
+        time_column="at",
+        owner=(DELIVERY_TABLE, ("tenant_id", "delivery"), ("tenant_id", "label")),
+    )
+    owner = Purger("x", Outbox(busworker.spine.outbox, source="/x"), [declared])
+    async with db.transaction(TENANT) as session:
+        await add_owned_rows(session)
+        held = raw_purge("notes", between_11_and_13("workspace", HELD_WS))
+        assert await owner.delete(session, TENANT, held) == 1
+        # the held workspace's, and those whose delivery or its source cannot be placed
+        assert await labels(session, notes) == {"on-held-ws", "on-gone-source", "on-gone-delivery"}

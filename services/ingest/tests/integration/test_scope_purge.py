@@ -2,8 +2,9 @@
 (sealed secrets and credentials), and every row of theirs — webhook routes, deliveries,
 backfills, OAuth consents, grants and refreshes, check runs, commit lists and their
 queues; another workspace's and another tenant's rows stay. A ``raw_deliveries`` purge of
-a range deletes the commit lists finished in it, but pending ones and those of a held
-workspace's sources."""
+a range deletes the deliveries received and the commit lists finished in it, but pending
+lists and, in a hold's time, the rows of a held workspace's sources and of a missing
+source (a hold keeps what it cannot place)."""
 
 from datetime import UTC, datetime
 from uuid import UUID
@@ -48,11 +49,11 @@ def at(hour: int) -> datetime:
     return datetime(2026, 3, 1, hour, tzinfo=UTC)
 
 
-async def test_a_raw_deliveries_purge_deletes_the_commit_lists_finished_in_its_range(
+async def test_a_raw_deliveries_purge_deletes_its_range_but_a_held_workspaces_rows(
     ingest: Ingest,
 ) -> None:
     held_workspace = uuid7()
-    source, held_source = uuid7(), uuid7()
+    source, held_source, gone_source = uuid7(), uuid7(), uuid7()  # the last has no row
     for source_id, workspace in ((source, WORKSPACE), (held_source, held_workspace)):
         await ingest.sql(
             "INSERT INTO ingest.sources (tenant_id, id, workspace_id, kind, name, secret_sealed,"
@@ -83,6 +84,24 @@ async def test_a_raw_deliveries_purge_deletes_the_commit_lists_finished_in_its_r
             at(10),
             at(12),
             finished_at,
+        )
+    deliveries = {  # the hold runs from 11 to 13
+        "in-hold-time": (source, at(12)),
+        "held-workspace": (held_source, at(12)),
+        "held-workspace-after-hold": (held_source, at(14)),
+        "gone-source": (gone_source, at(12)),
+        "gone-source-after-hold": (gone_source, at(14)),
+    }
+    for name, (source_id, received_at) in deliveries.items():
+        await ingest.sql(
+            "INSERT INTO ingest.deliveries (tenant_id, id, source_id, delivery_id, received_at,"
+            " body, body_codec, outcome, event_count) VALUES ($1, $2, $3, $4, $5, '\\x00',"
+            " 'lz4', 'normalized', 1)",
+            TENANT,
+            uuid7(),
+            source_id,
+            name,
+            received_at,
         )
     for name in ("finished-in-range", "pending-in-range"):  # a finished one's, were one left
         await ingest.sql(
@@ -116,3 +135,5 @@ async def test_a_raw_deliveries_purge_deletes_the_commit_lists_finished_in_its_r
     ]
     queued = await ingest.sql("SELECT commit_list_id FROM ingest.commit_list_queue")
     assert [names[r["commit_list_id"]] for r in queued] == ["pending-in-range"]
+    received = await ingest.sql("SELECT delivery_id FROM ingest.deliveries")
+    assert sorted(r["delivery_id"] for r in received) == ["gone-source", "held-workspace"]

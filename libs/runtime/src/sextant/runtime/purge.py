@@ -13,8 +13,9 @@ same transaction.
 A hold covers a row when its time range meets the row's time and its scope does: a
 tenant hold always, a workspace or developer hold when the row's column names that id,
 or its ``owner``'s row's column does (a table naming its workspace only through another:
-ingest's commit lists through their source), or always when neither has such a column
-(the owner cannot tell, so it keeps the row).
+ingest's deliveries and commit lists through their source; an owner may have its own), or
+always when neither has such a column or the owner's row is missing (the owner cannot
+tell, so it keeps the row).
 
 A scope purge (``scope`` set: a soft-deleted tenant or workspace past its grace period,
 sent only once the archive has verified a copy of its events) deletes every row of the
@@ -130,7 +131,8 @@ class PurgeTable:
     """What a class purge of this table keeps hot of the rows it deletes (see the module)."""
     owner: tuple[PurgeTable, tuple[str, ...], tuple[str, ...]] | None = None
     """The row naming the workspace and developer this table has no column for: its
-    declaration, this table's columns naming it and the row's own (for holds only)."""
+    declaration (which may have an owner of its own), this table's columns naming it and
+    the row's own (for holds only)."""
 
     def _column(self, name: str) -> sa.ColumnElement[object]:
         return self.table.c[name]
@@ -151,8 +153,11 @@ class PurgeTable:
         owners = owner._in_scope(hold)
         if owners is None:
             return None
-        rows = sa.select(*(owner._column(c) for c in theirs)).where(owners)
-        return sa.tuple_(*(self._column(c) for c in mine)).in_(rows)
+        named = sa.select(*(owner._column(c) for c in theirs)).where(owners)
+        pairs = zip(mine, theirs, strict=True)
+        placed = sa.exists().where(*(owner._column(t) == self._column(m) for m, t in pairs))
+        # no owner row (deleted, purged, never written): the row cannot be placed, so kept
+        return sa.or_(sa.tuple_(*(self._column(c) for c in mine)).in_(named), sa.not_(placed))
 
     def _held(self, hold: PurgeHold) -> sa.ColumnElement[bool]:
         """Rows the hold covers (see the module for the rule)."""

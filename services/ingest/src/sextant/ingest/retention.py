@@ -1,9 +1,10 @@
 """Ingest's rows under retention: the raw deliveries, purged when the archive asks (after
 the activity events they became are archived and verified), and the finished commit lists
 with them — raw tool data too, timed by when their revision was published (``finished_at``;
-pending and retrying lists have none, so they stay until they publish). Deliveries name no
-workspace, so a workspace hold keeps every one in its time range; a commit list's source
-names it, so such a hold keeps only the lists of that workspace's sources.
+pending and retrying lists have none, so they stay until they publish). Neither names its
+workspace, their source does: a workspace hold keeps the deliveries and lists of that
+workspace's sources, and those whose source row is missing (it cannot place them; a source
+is only soft-deleted, and purged with its rows, so none should be).
 
 A scope purge deletes every row of the tenant from every table: its sources (their sealed
 secrets and credentials), webhook routes, deliveries, backfills, OAuth consents, grants and
@@ -32,6 +33,8 @@ from sextant.runtime.purge import Purger, PurgeTable
 
 SOURCES = PurgeTable(sources, None, workspace_column="workspace_id")
 SOURCE = ("tenant_id", "id")
+BY_SOURCE = (SOURCES, ("tenant_id", "source_id"), SOURCE)
+"""A hold reaches a row naming its source through the source's workspace."""
 
 
 def of_source(table: sa.Table) -> PurgeTable:
@@ -47,7 +50,7 @@ FINISHED_COMMIT_LISTS = PurgeTable(
     commit_lists,
     "raw_deliveries",
     time_column="finished_at",
-    owner=(SOURCES, ("tenant_id", "source_id"), SOURCE),
+    owner=BY_SOURCE,
 )
 OTHERS = (hook_routes, deliveries, backfills, oauth_states, oauth_grants, oauth_refreshes)
 
@@ -55,8 +58,7 @@ PURGER = Purger(
     "ingest",
     Outbox(spine.outbox, source="/sextant/ingest"),
     [
-        # No workspace column: a workspace hold keeps every delivery in its time range.
-        PurgeTable(deliveries, "raw_deliveries", time_column="received_at"),
+        PurgeTable(deliveries, "raw_deliveries", time_column="received_at", owner=BY_SOURCE),
         FINISHED_COMMIT_LISTS,
         PurgeTable(
             commit_list_queue,  # a finished list's row, were one left
