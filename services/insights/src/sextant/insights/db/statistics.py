@@ -1,5 +1,5 @@
 """The planner's statistics of the tables the day recompute reads, kept up with their growth
-by the worker (day_worker.py) before its rounds.
+by the worker (day_worker.py) before each round's recompute.
 
 A rebuild fills these tables in seconds, before autovacuum's first look (a minute apart by
 default). Planned from a table never analyzed, the recompute takes ``tenant_id = $1`` for

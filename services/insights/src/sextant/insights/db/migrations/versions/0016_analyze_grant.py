@@ -1,6 +1,8 @@
 """The app role may analyze the tables the day recompute reads (PostgreSQL 17's MAINTAIN
 privilege): the worker analyzes them when a rebuild outgrows their statistics
 (db/statistics.py). An older server grants nothing; autovacuum alone analyzes them there.
+MAINTAIN also lets the role vacuum, reindex, cluster and lock these tables: none of it
+changes what a row says or who may read it (RLS stays forced).
 
 Revision ID: 0016
 Revises: 0015
