@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from sextant.contracts import Envelope, from_kafka_binary, uuid7
 from sextant.contracts.events.platform import AliasMoved, DevelopersMerged, DeveloperSplit
-from sextant.insights.db import derivation_queue
+from sextant.insights.db import day_queue, derivation_queue, statistics
 from sextant.runtime.testing.plugin import InternalKeys
 from sextant.runtime.tokens import Role
 
@@ -260,6 +260,39 @@ async def test_batches_queue_repositories_the_worker_derives_once_before_the_day
     assert await conn.fetchval("SELECT count(*) FROM insights.metrics_queue") == 0
     assert await days(conn, tenant, CAROL) == CAROL_ALONE
     assert await days(conn, tenant, DAVE) == DAVE_ALONE
+
+
+async def test_the_worker_analyzes_a_table_grown_past_its_statistics(running: Running) -> None:
+    """A round analyzes the tables its recompute reads that hold twice the rows their
+    statistics say (here reviews, never analyzed, as in a rebuild's first minute), as the
+    app role, before the recompute; once analyzed, not again until they double."""
+    conn = running.conn
+    worker = running.state.extras["day_worker"]
+    await worker.stop()  # rounds by hand below
+    tenant = uuid7()
+    await conn.execute(
+        "INSERT INTO insights.reviews (tenant_id, change_request_id, review_id, workspace_id,"
+        " reviewer_is_bot, state, submitted_at)"
+        " SELECT $1, $1, 'r' || i, $1, false, 'approved', now() FROM generate_series(1, $2) i",
+        tenant,
+        statistics.FLOOR,
+    )
+    await conn.execute("SELECT pg_stat_force_next_flush()")  # the rows counted at once
+    await conn.execute("SELECT pg_clear_relation_stats('insights', 'reviews')")
+    planned = "SELECT reltuples FROM pg_class WHERE oid = 'insights.reviews'::regclass"
+    analyzed = (
+        "SELECT analyze_count FROM pg_stat_user_tables"
+        " WHERE schemaname = 'insights' AND relname = 'reviews'"
+    )
+    assert await conn.fetchval(planned) == -1
+    before = await conn.fetchval(analyzed)
+
+    for _ in range(2):
+        async with running.state.db.transaction(tenant) as session:
+            await day_queue.note(session, tenant, {(CAROL, DAY)})
+        assert await worker.round(tenant) == 1
+    assert await conn.fetchval(planned) >= statistics.FLOOR
+    assert await conn.fetchval(analyzed) == before + 1
 
 
 async def _more(conn: asyncpg.Connection, before: int) -> bool:

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sextant.contracts.events.platform import MetricsComputed
 from sextant.insights import derivations
-from sextant.insights.db import day_queue, derivation_queue, developer_days
+from sextant.insights.db import day_queue, derivation_queue, developer_days, statistics
 from sextant.insights.db.developer_days import DayChange
 from sextant.insights.handlers import OUTBOX
 from sextant.insights.settings import InsightsSettings
@@ -138,9 +138,15 @@ class DayWorker:
 
     async def round(self, tenant: UUID) -> int:
         """One round of the tenant's queues, in two transactions (:func:`derive`, then
-        :func:`recompute`); the rows done."""
+        :func:`recompute`); the rows done. Before the recompute, the tables it reads that
+        outgrew their statistics are analyzed (db/statistics.py): it is planned from them."""
         async with self.state.db.transaction(tenant) as session:
             taken, derived = await derive(session, tenant, self.settings.day_keys_per_round)
+        if taken.ids:
+            async with self.state.db.transaction() as session:
+                grown = await statistics.analyze_grown(session)
+            if grown:
+                log.info("insights.tables_analyzed", tables=grown)
         async with self.state.db.transaction(tenant) as session:
             return derived + await recompute(session, tenant, taken)
 
