@@ -4,6 +4,7 @@ killed server is restarted on the same port; the stop leaves nothing running."""
 import asyncio
 import os
 import signal
+import subprocess
 import time
 
 import asyncpg
@@ -40,3 +41,23 @@ async def test_an_orphan_is_stopped_a_killed_server_restarted_and_the_stop_compl
     assert supervised.pid is None
     assert not process_alive(restarted)
     assert not (tmp_path / "pg" / "pgdata" / "postmaster.pid").exists()
+
+
+async def test_a_server_pg_ctl_cannot_stop_is_killed_and_removed_at_destroy(tmp_path, monkeypatch):
+    """A test server's teardown must not fail, nor leave a postmaster, when ``pg_ctl stop``
+    fails (as it did once on a server caught mid-restart by a crash test)."""
+    server = EmbeddedPostgres(tmp_path / "pg")
+    await asyncio.to_thread(server.start)
+    pid = server.postmaster_pid()
+    assert pid is not None
+
+    def refused(mode: str = "fast") -> None:
+        raise subprocess.CalledProcessError(1, ["pg_ctl", "stop"], stderr=b"pg_ctl: refused")
+
+    monkeypatch.setattr(server, "stop", refused)
+    server.destroy()
+    deadline = time.monotonic() + 30
+    while process_alive(pid):
+        assert time.monotonic() < deadline, "the postmaster outlived destroy"
+        await asyncio.sleep(0.1)
+    assert not (tmp_path / "pg").exists()
