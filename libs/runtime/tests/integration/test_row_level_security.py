@@ -11,7 +11,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sextant.runtime.db import Database, driver_connection, set_tenant
-from sextant.runtime.migrations import _bootstrap, enable_tenant_rls
+from sextant.runtime.migrations import _bootstrap, enable_tenant_rls, sees_every_row
 
 TENANT_A = uuid.UUID("0190d6a0-0000-7000-8000-00000000000a")
 TENANT_B = uuid.UUID("0190d6a0-0000-7000-8000-00000000000b")
@@ -167,3 +167,17 @@ async def test_a_snapshot_transaction_sees_one_snapshot_of_its_tenant_and_writes
         with pytest.raises(DBAPIError, match="read-only transaction"):
             await snapshot.execute(insert, {"t": TENANT_A, "n": "a4"})
     assert await names(db, TENANT_A) == ["a1", "a2", "a3"]
+
+
+async def test_a_migrating_role_is_told_apart_by_whether_it_sees_every_tenant(db):
+    """The test server's owner is a superuser: it migrates seeing every row. The app role
+    (NOBYPASSRLS) stands for an owner without BYPASSRLS: migrate warns for such a role."""
+    owner = db.owner_engine()
+    try:
+        async with owner.connect() as conn:
+            assert await conn.run_sync(sees_every_row) is True
+    finally:
+        await owner.dispose()
+    async with db.transaction(None) as session:
+        connection = await session.connection()
+        assert await connection.run_sync(sees_every_row) is False

@@ -13,6 +13,7 @@ from types import ModuleType
 from typing import Any
 
 import sqlalchemy as sa
+import structlog
 from alembic import command, context
 from alembic.config import Config
 from alembic.operations import Operations
@@ -20,6 +21,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, MetaData, text
 
 from sextant.runtime.db import TENANT_SETTING, Database, app_role_for, identifier
+
+log = structlog.get_logger()
 
 # Migrations pass ``alembic.op`` (a module proxy); tests may pass an Operations object.
 AlembicOps = Operations | ModuleType
@@ -34,9 +37,25 @@ async def migrate(db: Database, migrations_dir: Path, metadata: MetaData) -> Non
         async with engine.begin() as conn:
             await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
             await conn.run_sync(_bootstrap, db.schema, db._app_password)
+            if not await conn.run_sync(sees_every_row):
+                log.warning(
+                    "migrations.owner_under_row_security",
+                    schema=db.schema,
+                    why="the owner is neither superuser nor BYPASSRLS: a data step that reads "
+                    "or fills rows across tenants sees none and does nothing",
+                )
             await conn.run_sync(_upgrade, migrations_dir, db.schema, metadata)
     finally:
         await engine.dispose()
+
+
+def sees_every_row(conn: Connection) -> bool:
+    """Whether the connected role reads every tenant's rows (a superuser, or BYPASSRLS).
+    Tenant tables FORCE row-level security, so any other owner migrates blind: a backfill
+    across tenants (identity 0010's address names, ingest 0011's finished lists) finds no
+    row, silently. The deployment docs ask for BYPASSRLS; :func:`migrate` warns without it."""
+    query = text("SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user")
+    return bool(conn.execute(query).scalar())
 
 
 def _bootstrap(conn: Connection, schema: str, password: str) -> None:
