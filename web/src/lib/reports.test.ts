@@ -108,8 +108,8 @@ describe("schedules", () => {
     expect(withEvery({ ...newSchedule("UTC"), day: 3 }, "monthly")).toMatchObject({ every: "monthly", day: 3 });
   });
 
-  it("names the roles told and leaves the roll-up out of what a schedule makes", () => {
+  it("names the roles told and leaves the forecast and the roll-up out of what a schedule makes", () => {
     expect(rolesText(["tenant_admin", "manager"])).toBe("tenant admin, manager");
-    expect(SCHEDULE_KINDS.map(([kind]) => kind)).toEqual(["dora", "compliance", "sprint", "forecast", "developer-trends"]);
+    expect(SCHEDULE_KINDS.map(([kind]) => kind)).toEqual(["dora", "compliance", "sprint", "developer-trends"]);
   });
 });

@@ -41,8 +41,10 @@ export const KINDS: [Report["kind"], string][] = [
   ["rollup", "Roll-up of several tenants"],
 ];
 
-/** What a schedule may produce: a roll-up names tenants, which a schedule has no field for. */
-export const SCHEDULE_KINDS = KINDS.filter(([kind]) => kind !== "rollup");
+/** What a schedule may produce (the API refuses the others): a schedule reports on the period
+ * before each run, so not a forecast (it looks ahead), and it keeps no tenants, so not a
+ * roll-up. */
+export const SCHEDULE_KINDS = KINDS.filter(([kind]) => kind !== "rollup" && kind !== "forecast");
 
 /** Who may create, rescope or delete a schedule (the API's 403 for the others). */
 export function mayPlan(role: string): boolean {
