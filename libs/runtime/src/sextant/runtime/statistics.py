@@ -54,7 +54,7 @@ async def analyze_grown(
     return grown
 
 
-class Throttled:
+class ThrottledAnalyze:
     """:func:`analyze_grown` at most once every ``seconds`` (per process): for a path that
     runs per event, where the check itself (one catalog query) would cost too much."""
 
