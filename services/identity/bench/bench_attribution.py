@@ -18,8 +18,9 @@ the steady state); one event in ten brings a new alias. Two phases:
   all known and events bringing a new alias.
 
 After the warm-up the identity tables are analyzed (as autovacuum does in a running
-database); ``--no-analyze`` keeps the fresh tables' empty statistics, under which the
-planner scans the key table instead of using its index.
+database); ``--no-analyze`` leaves them to the activity handler, which analyzes those that
+outgrew their statistics on the backlog's first batch (handlers.STATISTICS; the warm-up
+goes around the handler, so it runs with the fresh tables' empty statistics).
 """
 
 from __future__ import annotations

@@ -7,12 +7,16 @@ from __future__ import annotations
 import dataclasses
 from uuid import UUID
 
+import asyncpg
 import pytest
 
 from sextant.contracts import Envelope, uuid7
 from sextant.contracts.events.common import Actor
+from sextant.contracts.topics import ACTIVITY
 from sextant.identity import attribution
-from sextant.identity.handlers import OUTBOX
+from sextant.identity.handlers import HANDLERS, OUTBOX, STATISTICS
+from sextant.runtime import statistics
+from sextant.runtime.consumer import Batched
 
 from .conftest import Identity, person, push
 
@@ -92,3 +96,35 @@ async def test_a_batch_that_fails_leaves_nothing_behind(identity: Identity) -> N
     ours = dataclasses.replace(identity, tenant=tenant)
     assert await ours.events(ATTRIBUTED) == []
     assert await ours.events(CREATED) == []
+
+
+async def test_the_consumer_analyzes_a_table_grown_past_its_statistics(
+    identity: Identity, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch first analyzes the tables attribution reads that hold twice the rows their
+    statistics say (here name_tokens, never analyzed, as in a fresh tenant's first minute),
+    as the app role; the next batch within seconds does not look again."""
+    tenant = uuid7()
+    handler = HANDLERS[ACTIVITY.name]
+    assert isinstance(handler, Batched)
+    monkeypatch.setattr(STATISTICS, "next_at", float("-inf"))  # no check made yet
+    planned = "SELECT reltuples FROM pg_class WHERE oid = 'identity.name_tokens'::regclass"
+    conn = await asyncpg.connect(identity.dsn)
+    try:
+        await conn.execute(
+            "INSERT INTO identity.name_tokens (tenant_id, token, names)"
+            " SELECT $1, 't' || i, 1 FROM generate_series(1, $2) i",
+            tenant,
+            statistics.FLOOR,
+        )
+        await conn.execute("SELECT pg_stat_force_next_flush()")  # the rows counted at once
+        seen = []
+        for actors in history()[:2]:
+            await conn.execute("SELECT pg_clear_relation_stats('identity', 'name_tokens')")
+            async with identity.state.db.transaction(tenant) as session:
+                await handler.handle_many(session, [push(tenant, *actors)])
+            seen.append(await conn.fetchval(planned))
+    finally:
+        await conn.close()
+    assert seen[0] >= statistics.FLOOR
+    assert seen[1] == -1

@@ -8,6 +8,7 @@ replicas and the embedded mode's seven services never race.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -181,6 +182,33 @@ def let_named_tenant_read_and_delete(op: AlembicOps, table: str, schema: str, co
     for statement in ("SELECT", "DELETE"):
         name = identifier(f"{column}_{statement.lower()}")
         op.execute(f"CREATE POLICY {name} ON {qualified} FOR {statement} USING ({condition})")
+
+
+def grant_maintain(op: AlembicOps, schema: str, tables: Sequence[str]) -> None:
+    """Let the service's app role analyze ``tables`` (PostgreSQL 17's MAINTAIN privilege),
+    as :func:`sextant.runtime.statistics.analyze_grown` does once they outgrow their
+    statistics. An older server grants nothing: autovacuum alone analyzes them there.
+    MAINTAIN also lets the role vacuum, reindex, cluster and lock the tables: none of it
+    changes what a row says or who may read it (row-level security stays forced)."""
+    _on_17_or_later(op, f"GRANT MAINTAIN ON {_qualified(schema, tables)} TO {app_role_for(schema)}")
+
+
+def revoke_maintain(op: AlembicOps, schema: str, tables: Sequence[str]) -> None:
+    """Undo :func:`grant_maintain`."""
+    _on_17_or_later(
+        op, f"REVOKE MAINTAIN ON {_qualified(schema, tables)} FROM {app_role_for(schema)}"
+    )
+
+
+def _qualified(schema: str, tables: Sequence[str]) -> str:
+    return ", ".join(f"{identifier(schema)}.{identifier(t)}" for t in tables)
+
+
+def _on_17_or_later(op: AlembicOps, statement: str) -> None:
+    op.execute(
+        "DO $$ BEGIN IF current_setting('server_version_num')::int >= 170000 THEN "
+        f"EXECUTE '{statement}'; END IF; END $$"
+    )
 
 
 def create_spine_tables(op: AlembicOps, schema: str) -> None:
