@@ -767,6 +767,8 @@ async def test_a_schedule_paused_by_a_purge_is_given_a_scope_and_runs_again_audi
         (path, to_live, reports_alone.as_member(), 403, "member"),
         (path, {"scope": f"view:{uuid7()}"}, signed(), 422, "covers no live workspace"),
         (path, to_live, signed(purged), 400, f"does not cover workspace:{live}"),
+        ("/v1/report-schedules/not-a-uuid", to_live, manager, 422, "schedule_id"),
+        (path, {}, manager, 422, "scope"),
     ):
         refused = await client.patch(target, params=params, headers=headers)
         assert refused.status_code == status, (target, params, refused.text)
