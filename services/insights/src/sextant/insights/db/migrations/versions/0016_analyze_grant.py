@@ -10,7 +10,7 @@ Revises: 0015
 
 from alembic import context, op
 
-from sextant.runtime.db import app_role_for
+from sextant.runtime.migrations import grant_maintain, revoke_maintain
 
 revision = "0016"
 down_revision = "0015"
@@ -20,20 +20,9 @@ depends_on = None
 TABLES = ("commits", "change_requests", "reviews", "developer_days")
 
 
-def _on_17_or_later(statement: str) -> None:
-    op.execute(
-        "DO $$ BEGIN IF current_setting('server_version_num')::int >= 170000 THEN "
-        f"EXECUTE '{statement}'; END IF; END $$"
-    )
-
-
 def upgrade() -> None:
-    schema = context.config.attributes["schema"]
-    tables = ", ".join(f"{schema}.{t}" for t in TABLES)
-    _on_17_or_later(f"GRANT MAINTAIN ON {tables} TO {app_role_for(schema)}")
+    grant_maintain(op, context.config.attributes["schema"], TABLES)
 
 
 def downgrade() -> None:
-    schema = context.config.attributes["schema"]
-    tables = ", ".join(f"{schema}.{t}" for t in TABLES)
-    _on_17_or_later(f"REVOKE MAINTAIN ON {tables} FROM {app_role_for(schema)}")
+    revoke_maintain(op, context.config.attributes["schema"], TABLES)
