@@ -4,16 +4,19 @@ import { unwrap, type Problem } from "../api/problem";
 import {
   cadenceText,
   dayChoices,
+  lastRunText,
   mayPlan,
   newSchedule,
   nextRunText,
   rolesText,
   SCHEDULE_KINDS,
   withEvery,
+  type Report,
   type ScheduleRequest,
 } from "../lib/reports";
 import { asProblem, usePaged } from "../useLoaded";
 import { ProblemMessage } from "./ProblemMessage";
+import { ReportDownload } from "./ReportDownload";
 import { Empty, More, Show } from "./States";
 
 const PAGE = 50;
@@ -23,10 +26,11 @@ const BROWSER_ZONE = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
 const ZONES = Intl.supportedValuesOf("timeZone");
 
 /** The tenant's report schedules, a page at a time: what each makes, when it runs next (or
- * since when a purge paused it) and whom it tells. Admins and managers create one over the
- * page's scope, give a paused one that scope again, and delete one; members only read
- * (the API refuses them the rest). */
-export function ReportSchedules({ scope, role }: { scope: string | null; role: string }) {
+ * since when a purge paused it), when it last ran (opening the report it made) and whom it
+ * tells. Admins and managers create one over the page's scope, give a paused one that
+ * scope again, and delete one; members only read (the API refuses them the rest).
+ * ``tenant``: the one a platform admin acts on (the last report's download goes there). */
+export function ReportSchedules({ scope, role, tenant }: { scope: string | null; role: string; tenant: string | null }) {
   const planner = mayPlan(role);
   const { loaded, more, restart } = usePaged(
     async (cursor) => unwrap(await api.GET("/v1/report-schedules", { params: { query: { limit: PAGE, cursor } } })),
@@ -155,6 +159,7 @@ export function ReportSchedules({ scope, role }: { scope: string | null; role: s
                     <th scope="col">Report</th>
                     <th scope="col">Runs</th>
                     <th scope="col">Next run</th>
+                    <th scope="col">Last run</th>
                     <th scope="col">Tells</th>
                     <th scope="col">Scope</th>
                     {planner && <th scope="col">Change</th>}
@@ -168,6 +173,15 @@ export function ReportSchedules({ scope, role }: { scope: string | null; role: s
                       </td>
                       <td>{cadenceText(s)}</td>
                       <td>{nextRunText(s)}</td>
+                      <td>
+                        {lastRunText(s)}
+                        {s.last_report_id && (
+                          <>
+                            {" "}
+                            <LastReport id={s.last_report_id} tenant={tenant} />
+                          </>
+                        )}
+                      </td>
                       <td>{rolesText(s.notify)}</td>
                       <td>{s.scope}</td>
                       {planner && (
@@ -204,4 +218,27 @@ export function ReportSchedules({ scope, role }: { scope: string | null; role: s
       </Show>
     </section>
   );
+}
+
+/** The report a schedule's last run made, read when asked (not once per row of the list):
+ * its download link once done, else how far it got; a problem such as its file's expiry. */
+function LastReport({ id, tenant }: { id: string; tenant: string | null }) {
+  const [report, setReport] = useState<Report | null>(null);
+  const [problem, setProblem] = useState<Problem | null>(null);
+  const open = async () => {
+    setProblem(null);
+    try {
+      setReport(unwrap(await api.GET("/v1/reports/{report_id}", { params: { path: { report_id: id } } })));
+    } catch (error) {
+      setProblem(asProblem(error));
+    }
+  };
+  if (problem) return <ProblemMessage problem={problem} />;
+  if (report === null)
+    return (
+      <button type="button" onClick={() => void open()}>
+        Open the last report
+      </button>
+    );
+  return report.status === "done" ? <ReportDownload report={report} tenant={tenant} /> : <span>(its report is {report.status})</span>;
 }

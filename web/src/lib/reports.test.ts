@@ -5,6 +5,7 @@ import {
   downloadHref,
   inProgress,
   lastFourWeeks,
+  lastRunText,
   mayPlan,
   newSchedule,
   nextRunText,
@@ -75,19 +76,28 @@ describe("schedules", () => {
     expect(cadenceText({ every: "monthly", day: 31, at: "06:30", time_zone: "UTC" })).toBe("monthly on day 31 at 06:30 (UTC)");
   });
 
-  it("shows the next run in the schedule's zone, across the change to summer time", () => {
+  it("shows the next run in the viewer's locale and the schedule's zone, across the change to summer time", () => {
     const paris = { paused_at: null, time_zone: "Europe/Paris" };
     // 07:00Z in winter and 06:00Z from 29 March 2026 are both 08:00 in Paris.
-    expect(nextRunText({ ...paris, next_run_at: "2026-03-23T07:00:00Z" })).toBe("2026-03-23 08:00 (Europe/Paris)");
-    expect(nextRunText({ ...paris, next_run_at: "2026-03-30T06:00:00Z" })).toBe("2026-03-30 08:00 (Europe/Paris)");
-    expect(nextRunText({ next_run_at: "2026-12-07T23:30:00Z", paused_at: null, time_zone: "Asia/Tokyo" })).toBe(
-      "2026-12-08 08:30 (Asia/Tokyo)",
+    expect(nextRunText({ ...paris, next_run_at: "2026-03-23T07:00:00Z" }, "en-GB")).toBe("23 Mar 2026, 08:00 (Europe/Paris)");
+    expect(nextRunText({ ...paris, next_run_at: "2026-03-30T06:00:00Z" }, "en-GB")).toBe("30 Mar 2026, 08:00 (Europe/Paris)");
+    expect(nextRunText({ ...paris, next_run_at: "2026-03-30T06:00:00Z" }, "de-DE")).toBe("30.03.2026, 08:00 (Europe/Paris)");
+    expect(nextRunText({ next_run_at: "2026-12-07T23:30:00Z", paused_at: null, time_zone: "Asia/Tokyo" }, "en-GB")).toBe(
+      "8 Dec 2026, 08:30 (Asia/Tokyo)",
     );
   });
 
   it("says since when a purge paused it instead of a next run", () => {
-    expect(nextRunText({ next_run_at: null, paused_at: "2026-12-01T09:15:00Z", time_zone: "UTC" })).toBe("paused since 2026-12-01");
+    const paused = { next_run_at: null, paused_at: "2026-12-01T09:15:00Z", time_zone: "Asia/Tokyo" };
+    expect(nextRunText(paused, "en-GB")).toBe("paused since 1 Dec 2026, 18:15 (Asia/Tokyo)");
     expect(nextRunText({ next_run_at: null, paused_at: null, time_zone: "UTC" })).toBe("—");
+  });
+
+  it("shows the last run like the next one, or never", () => {
+    expect(lastRunText({ last_run_at: "2026-03-16T07:00:41Z", time_zone: "Europe/Paris" }, "en-GB")).toBe(
+      "16 Mar 2026, 08:00 (Europe/Paris)",
+    );
+    expect(lastRunText({ last_run_at: null, time_zone: "Europe/Paris" })).toBe("never");
   });
 
   it("lets admins and managers plan, not members or partners", () => {

@@ -66,18 +66,23 @@ export function cadenceText(s: Pick<Schedule, "every" | "day" | "at" | "time_zon
   return `${s.every} on ${day} at ${s.at.slice(0, 5)} (${s.time_zone})`;
 }
 
-/** When it runs next, in its own zone (as its cadence reads), or why it does not: a purge
- * left it no workspace. */
-export function nextRunText(s: Pick<Schedule, "next_run_at" | "paused_at" | "time_zone">): string {
-  if (s.paused_at) return `paused since ${s.paused_at.slice(0, 10)}`;
-  if (!s.next_run_at) return "—";
-  // sv-SE writes "2026-03-23 08:00", the API's own date order.
-  const local = new Intl.DateTimeFormat("sv-SE", {
-    timeZone: s.time_zone,
-    dateStyle: "short",
-    timeStyle: "short",
-  }).format(new Date(s.next_run_at));
-  return `${local} (${s.time_zone})`;
+/** A schedule's time in the viewer's locale but the schedule's own zone, so its runs read
+ * against its cadence ("at 08:00 (Asia/Tokyo)"): "31 Dec 2026, 08:00 (Asia/Tokyo)" in en-GB.
+ * ``locale`` is the viewer's unless a test names one. */
+function inZone(at: string, timeZone: string, locale?: string): string {
+  const local = new Intl.DateTimeFormat(locale, { timeZone, dateStyle: "medium", timeStyle: "short" }).format(new Date(at));
+  return `${local} (${timeZone})`;
+}
+
+/** When it runs next, or since when it does not: a purge left it no workspace. */
+export function nextRunText(s: Pick<Schedule, "next_run_at" | "paused_at" | "time_zone">, locale?: string): string {
+  if (s.paused_at) return `paused since ${inZone(s.paused_at, s.time_zone, locale)}`;
+  return s.next_run_at ? inZone(s.next_run_at, s.time_zone, locale) : "—";
+}
+
+/** When it last ran, or "never" (a schedule made since its last due time). */
+export function lastRunText(s: Pick<Schedule, "last_run_at" | "time_zone">, locale?: string): string {
+  return s.last_run_at ? inZone(s.last_run_at, s.time_zone, locale) : "never";
 }
 
 /** "tenant admin, manager". */

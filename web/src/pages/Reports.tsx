@@ -2,9 +2,10 @@ import { useEffect, useState, type FormEvent } from "react";
 import { api, type Schemas } from "../api/client";
 import { unwrap, type Problem } from "../api/problem";
 import { ProblemMessage } from "../components/ProblemMessage";
+import { ReportDownload } from "../components/ReportDownload";
 import { ReportSchedules } from "../components/ReportSchedules";
 import { Empty, Show } from "../components/States";
-import { downloadHref, inProgress, KINDS, lastFourWeeks, tenantIds } from "../lib/reports";
+import { inProgress, KINDS, lastFourWeeks, tenantIds } from "../lib/reports";
 import { usePortal } from "../session";
 import { asProblem, useLoaded } from "../useLoaded";
 
@@ -128,44 +129,36 @@ export function Reports() {
                 </tr>
               </thead>
               <tbody>
-                {items.map((r) => {
-                  const href = downloadHref(r, acting);
-                  return (
-                    <tr key={r.id}>
-                      <td>
-                        {r.kind} ({r.format})
-                      </td>
-                      <td>
-                        {r.scope}, {r.from} to {r.to}
-                      </td>
-                      <td>
-                        <progress max={100} value={r.progress} aria-label={`${r.kind} report progress`} />{" "}
-                        <span data-testid={`report-status-${r.id}`}>{r.status}</span>{" "}
-                        {r.status === "failed" ? <span className="hint">{r.reason}</span> : r.step !== r.status && <span className="hint">{r.step}</span>}
-                      </td>
-                      <td>
-                        {href ? (
-                          <a href={href} download>
-                            Download {r.kind} {r.format.toUpperCase()}
-                            {r.size_bytes !== null && r.size_bytes !== undefined && ` (${r.size_bytes} bytes)`}
-                          </a>
-                        ) : r.status === "failed" ? (
-                          <button type="button" onClick={() => retry(r.id)}>
-                            Try again
-                          </button>
-                        ) : (
-                          "—"
-                        )}
-                      </td>
-                    </tr>
-                  );
-                })}
+                {items.map((r) => (
+                  <tr key={r.id}>
+                    <td>
+                      {r.kind} ({r.format})
+                    </td>
+                    <td>
+                      {r.scope}, {r.from} to {r.to}
+                    </td>
+                    <td>
+                      <progress max={100} value={r.progress} aria-label={`${r.kind} report progress`} />{" "}
+                      <span data-testid={`report-status-${r.id}`}>{r.status}</span>{" "}
+                      {r.status === "failed" ? <span className="hint">{r.reason}</span> : r.step !== r.status && <span className="hint">{r.step}</span>}
+                    </td>
+                    <td>
+                      {r.status === "failed" ? (
+                        <button type="button" onClick={() => retry(r.id)}>
+                          Try again
+                        </button>
+                      ) : (
+                        <ReportDownload report={r} tenant={acting} />
+                      )}
+                    </td>
+                  </tr>
+                ))}
               </tbody>
             </table>
           )
         }
       </Show>
-      <ReportSchedules scope={scope} role={session.role} />
+      <ReportSchedules scope={scope} role={session.role} tenant={acting} />
     </section>
   );
 }

@@ -54,6 +54,19 @@ async function until(what, check, seconds = 90) {
   throw new Error(`${what}: not within ${seconds} s${last ? ` (${last})` : ""}`);
 }
 
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+/** The first run after ``now`` of a monthly schedule on day 31 at 08:00 in Tokyo (UTC+9 all
+ * year): each month's last day, 08:00 there being 23:00 UTC the day before. */
+function monthEndInTokyo(now) {
+  const tokyo = new Date(now + 9 * 3_600_000);
+  for (let month = tokyo.getUTCMonth(); ; month++) {
+    const last = new Date(Date.UTC(tokyo.getUTCFullYear(), month + 1, 0)); // day 0: the one before the 1st
+    const at = Date.UTC(last.getUTCFullYear(), last.getUTCMonth(), last.getUTCDate(), 8 - 9);
+    if (at > now) return { at, year: last.getUTCFullYear(), month: last.getUTCMonth(), day: last.getUTCDate() };
+  }
+}
+
 /** Screenshot and axe-check the page as it stands. */
 async function inspect(page, name) {
   await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
@@ -106,6 +119,7 @@ const context = await chromium.launchPersistentContext(profile, {
     "--disable-sync",
   ],
   viewport: { width: 1280, height: 900 },
+  locale: "en-GB", // the viewer's locale, which writes the portal's dates: one the steps can read
 });
 try {
   const page = context.pages()[0] ?? (await context.newPage());
@@ -290,12 +304,19 @@ try {
   await schedules.getByLabel(/^Every/).selectOption("monthly");
   await schedules.getByLabel(/^On\b/).selectOption("31");
   await schedules.getByLabel("Time zone", { exact: true }).fill("Asia/Tokyo");
+  const firstRun = monthEndInTokyo(Date.now());
   await schedules.getByRole("button", { name: "Create schedule" }).click();
   await schedules.getByRole("cell", { name: "monthly on day 31 at 08:00 (Asia/Tokyo)" }).waitFor();
   await inspect(page, "10b-report-schedules");
   const [made] = (await (await page.request.get(api("report-schedules"))).json()).items;
   assert.equal(made.scope, scope, "created over the page's scope");
+  assert.equal(Date.parse(made.next_run_at), firstRun.at, "runs first on the month's last day, 08:00 in Tokyo");
   const row = schedules.getByTestId(`schedule-${made.id}`);
+  // en-GB's medium date: "31 Dec 2026, 08:00" (September is "Sep" or "Sept" by ICU version).
+  const { year, month, day } = firstRun;
+  await row.getByRole("cell", { name: new RegExp(`^${day} ${MONTHS[month]}t? ${year}, 08:00 \\(Asia/Tokyo\\)$`) }).waitFor();
+  await row.getByRole("cell", { name: "never", exact: true }).waitFor();
+  assert.equal(await row.getByRole("button", { name: "Open the last report" }).count(), 0, "no last report yet");
   await row.getByRole("button", { name: "Delete" }).click();
   await row.getByRole("button", { name: "Yes, delete it" }).click();
   await schedules.getByText("No schedule yet").waitFor();

@@ -202,6 +202,13 @@ commit_lists = sa.Table(
     sa.Column("finished_at", sa.DateTime(timezone=True)),
     sa.UniqueConstraint("source_id", "repository", "number"),
 )
+# The retention purge's read: a tenant's lists finished before a time (retention.py).
+sa.Index(
+    "commit_lists_finished",
+    commit_lists.c.tenant_id,
+    commit_lists.c.finished_at,
+    postgresql_where=commit_lists.c.finished_at.is_not(None),
+)
 
 commit_list_queue = sa.Table(
     "commit_list_queue",
