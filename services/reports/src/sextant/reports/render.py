@@ -230,6 +230,11 @@ def report_prefix(tenant_id: Any) -> str:
     return f"reports/{tenant_id}/"
 
 
+def file_key(job: sa.Row[Any]) -> str:
+    """Where a job's rendered file is kept in the object store."""
+    return f"{report_prefix(job.tenant_id)}{job.id}.{job.format}"
+
+
 def logo_key(tenant_id: Any) -> str:
     """Where a tenant's cover logo is kept in the object store."""
     return f"branding/{tenant_id}/logo"
@@ -350,7 +355,7 @@ class RenderWorker:
                 logo = await self.state.objects.get(logo_key(job.tenant_id))
         data = await asyncio.to_thread(render_file, model, job, logo, tenant)
         await self._step(job, 90, "storing")
-        object_key = f"{report_prefix(job.tenant_id)}{job.id}.{job.format}"
+        object_key = file_key(job)
         await self.state.objects.put(object_key, data, CONTENT_TYPES[job.format])
         return data, object_key
 
