@@ -1,7 +1,8 @@
 """A purged tenant leaves no row in any reports table and none of its files: its rendered
 reports and cover logo are gone from the object store (S3) once the purge committed,
 another tenant's stay; a purge rolled back leaves them, and a delete the store refuses is
-retried. An expired file goes only once its report's soft delete committed. A purged
+retried. A render that finishes after its tenant's purge leaves no file either, and an
+expired file goes only once its report's soft delete committed. A purged
 workspace keeps the rows (none has a workspace column) but leaves every job's and
 schedule's list: a schedule left with none is paused, off the clock; a job keeps its
 record, and a scheduler's pass that waited for the purge queues a job without it. The
@@ -57,6 +58,7 @@ async def test_a_purged_tenant_leaves_no_row_and_no_file_in_reports(
         entered = current_service.set(state)  # as the consumer runs handlers
         try:
             await check_a_rolled_back_purge_keeps_the_files(state, tenant)
+            await check_a_render_done_after_its_tenants_purge_leaves_no_file(state, uuid7())
             await check_an_expiry_that_fails_to_commit_keeps_the_file(state, uuid7(), s3_endpoint)
             await check_scope_purges_leave_nothing(
                 app.state.service.db,
@@ -121,6 +123,23 @@ async def rendering(state: ServiceState, tenant: UUID) -> sa.Row[Any]:
         started = await repository.start_attempt(session, job.id, now)
     assert started is not None
     return started
+
+
+async def check_a_render_done_after_its_tenants_purge_leaves_no_file(
+    state: ServiceState, tenant: UUID
+) -> None:
+    """The tenant's purge commits, and its pass clears the tenant's files, while a job of
+    it renders; the render then stores its file and marks its job done: it finds the job
+    gone and queues the file, which the next pass deletes."""
+    assert state.objects is not None
+    job = await rendering(state, tenant)
+    async with state.db.transaction(tenant) as session:
+        await SPEC.handlers[LIFECYCLE.name](session, scope_purge(tenant))
+    assert await clear_forgotten(state.db, state.objects) == 2  # its (empty) files and logo
+    await state.objects.put(file_key(job), b"metric\r\n")  # as the render stores it
+    await RenderWorker(state, ReportsSettings())._done(job, b"metric\r\n", file_key(job))
+    assert await clear_forgotten(state.db, state.objects) == 1
+    assert await state.objects.list(f"reports/{tenant}/") == []
 
 
 COMMIT_FAILS = (  # a deferred constraint trigger: the sweep's transaction fails at COMMIT

@@ -1,6 +1,6 @@
 """Object-store keys and prefixes queued for deletion in the transaction that frees them (a
-tenant's purge, a report's expiry), deleted by the scheduler's pass once it committed:
-every statement on them. Functions never commit."""
+tenant's purge, a report's expiry, a render finding its job purged), deleted by the
+scheduler's pass once it committed: every statement on them. Functions never commit."""
 
 from __future__ import annotations
 
