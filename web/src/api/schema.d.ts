@@ -1270,7 +1270,7 @@ export interface paths {
         head?: never;
         /**
          * Give a report schedule a new scope, resuming it if a purge paused it
-         * @description Replaces the schedule's scope and workspaces with those ?scope= covers now (checked as on creation; audited). A schedule paused because the purge of its workspaces left it none runs again, from its next run after now as on creation; one still running keeps its next run.
+         * @description Replaces the schedule's scope and workspaces with those ?scope= covers now (checked as on creation, once the schedule is found: another tenant's or an unknown one is a 404 whatever the scope; audited). A schedule paused because the purge of its workspaces left it none runs again, from its next run after now as on creation; one still running keeps its next run.
          */
         patch: operations["rescope_schedule"];
         trace?: never;
@@ -15127,7 +15127,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description no such schedule in the caller's tenant */
+            /** @description no such schedule in the caller's tenant, whatever the scope */
             404: {
                 headers: {
                     [name: string]: unknown;

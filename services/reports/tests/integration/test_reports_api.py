@@ -43,6 +43,7 @@ from sextant.gateway.upstreams import Upstreams
 from sextant.insights.main import SPEC as INSIGHTS
 from sextant.reports.main import SPEC as REPORTS
 from sextant.reports.render import worker_of
+from sextant.reports.retention import clear_forgotten
 from sextant.reports.scheduler import scheduler_of
 from sextant.runtime.app import ServiceState, create_service_app
 from sextant.runtime.objectstore import FolderObjectStore
@@ -313,6 +314,7 @@ async def test_dora_and_compliance_reports_match_insights_for_the_same_week(
 
     # Files are kept 90 days (the default): not swept a day before, gone a day after.
     sweeper, now = scheduler_of(platform.state), datetime.now(UTC)
+    await sweeper.stop()  # its own pass would race this one's to delete the queued files
     assert await sweeper.expire_files(now + timedelta(days=89)) == 0
     assert (
         await sweeper.expire_files(now + timedelta(days=91)) == 5
@@ -325,6 +327,7 @@ async def test_dora_and_compliance_reports_match_insights_for_the_same_week(
         assert "ask for the report again" in gone.json()["detail"]
     listed = await platform.reports.get("/v1/reports", headers=member)
     assert listed.json()["items"] == []
+    assert await clear_forgotten(platform.state.db, platform.state.objects) == 5
     assert await platform.state.objects.list("reports/") == []  # type: ignore[union-attr]
 
 
@@ -731,8 +734,9 @@ async def test_a_schedule_paused_by_a_purge_is_given_a_scope_and_runs_again_audi
     """Monday 08:00 in Paris over one workspace, paused when the archive purges it; a PATCH
     over another workspace resumes it (next run: the coming Monday 08:00 Paris, as at
     creation), audited after the archive's pause. Refused: another tenant's or an unknown
-    schedule (404), a member (403), a scope covering no workspace (422), one the token does
-    not cover (400), each as creation refuses them."""
+    schedule (404, whatever the scope: it is looked up first), a member (403), a scope
+    covering no workspace (422), one the token does not cover (400), each as creation
+    refuses them."""
     client, manager = reports_alone.reports, reports_alone.as_manager()
     purged, live = uuid7(), uuid7()
     made = await client.post(
@@ -749,21 +753,26 @@ async def test_a_schedule_paused_by_a_purge_is_given_a_scope_and_runs_again_audi
     assert (paused["scope_workspaces"], paused["next_run_at"]) == ([], None)
     assert paused["paused_at"] is not None
 
-    def signed(*workspaces: UUID) -> dict[str, str]:
+    def signed(*workspaces: UUID, tenant: UUID = TENANT) -> dict[str, str]:
         token = reports_alone.keys.signer.mint(
             service="reports",
             subject="manager@example.com",
             role="manager",
-            tenant_id=TENANT,
+            tenant_id=tenant,
             scope_workspaces=list(workspaces),
         )
         return {"Authorization": f"Bearer {token}"}
 
     to_live = {"scope": f"workspace:{live}"}
     stranger = reports_alone.as_member(OTHER_TENANT, "intruder", "tenant_admin")
+    unknown = f"/v1/report-schedules/{uuid7()}"
     for target, params, headers, status, named in (
         (path, to_live, stranger, 404, "no report schedule"),
-        (f"/v1/report-schedules/{uuid7()}", to_live, manager, 404, "no report schedule"),
+        (unknown, to_live, manager, 404, "no report schedule"),
+        # the schedule is looked up first: a bad scope says nothing of another's schedule
+        (path, {"scope": "team:1"}, stranger, 404, "no report schedule"),
+        (path, {"scope": f"view:{uuid7()}"}, signed(tenant=OTHER_TENANT), 404, "no report"),
+        (unknown, {"scope": "team:1"}, manager, 404, "no report schedule"),
         (path, to_live, reports_alone.as_member(), 403, "member"),
         (path, {"scope": f"view:{uuid7()}"}, signed(), 422, "covers no live workspace"),
         (path, to_live, signed(purged), 400, f"does not cover workspace:{live}"),

@@ -1,7 +1,8 @@
 """A purged tenant leaves no row in any reports table and none of its files: its rendered
 reports and cover logo are gone from the object store (S3) once the purge committed,
 another tenant's stay; a purge rolled back leaves them, and a delete the store refuses is
-retried. A purged
+retried. A render that finishes after its tenant's purge leaves no file either, and an
+expired file goes only once its report's soft delete committed. A purged
 workspace keeps the rows (none has a workspace column) but leaves every job's and
 schedule's list: a schedule left with none is paused, off the clock; a job keeps its
 record, and a scheduler's pass that waited for the purge queues a job without it. The
@@ -11,16 +12,18 @@ import asyncio
 import secrets
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from uuid import UUID
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.exc import DBAPIError
 
 from sextant.contracts import uuid7
 from sextant.contracts.topics import LIFECYCLE
 from sextant.reports.db import grants, report_schedules, reports, repository, schedules
 from sextant.reports.main import SPEC
-from sextant.reports.render import logo_key
+from sextant.reports.render import RenderWorker, file_key, logo_key
 from sextant.reports.retention import PURGER, clear_forgotten
 from sextant.reports.scheduler import Scheduler
 from sextant.reports.settings import ReportsSettings
@@ -55,6 +58,8 @@ async def test_a_purged_tenant_leaves_no_row_and_no_file_in_reports(
         entered = current_service.set(state)  # as the consumer runs handlers
         try:
             await check_a_rolled_back_purge_keeps_the_files(state, tenant)
+            await check_a_render_done_after_its_tenants_purge_leaves_no_file(state, uuid7())
+            await check_an_expiry_that_fails_to_commit_keeps_the_file(state, uuid7(), s3_endpoint)
             await check_scope_purges_leave_nothing(
                 app.state.service.db,
                 SPEC.handlers[LIFECYCLE.name],
@@ -93,6 +98,94 @@ async def check_a_rolled_back_purge_keeps_the_files(state: ServiceState, tenant:
     assert len([k for k in await state.objects.list() if str(tenant) in k]) == 2
 
 
+def november_job(tenant: UUID, workspace: UUID) -> repository.NewReport:
+    """A tenant admin's DORA CSV of November 2026 over one workspace."""
+    return repository.NewReport(
+        uuid7(),
+        tenant,
+        "dora",
+        "csv",
+        f"workspace:{workspace}",
+        [workspace],
+        date(2026, 11, 1),
+        date(2026, 11, 30),
+        "UTC",
+        "a@test",
+        "tenant_admin",
+    )
+
+
+async def rendering(state: ServiceState, tenant: UUID) -> sa.Row[Any]:
+    """A job of the tenant, queued then started, as the worker holds it while it renders."""
+    now, job = datetime.now(UTC), november_job(tenant, uuid7())
+    async with state.db.transaction(tenant) as session:
+        await repository.create(session, job, now)
+        started = await repository.start_attempt(session, job.id, now)
+    assert started is not None
+    return started
+
+
+async def check_a_render_done_after_its_tenants_purge_leaves_no_file(
+    state: ServiceState, tenant: UUID
+) -> None:
+    """The tenant's purge commits, and its pass clears the tenant's files, while a job of
+    it renders; the render then stores its file and marks its job done: it finds the job
+    gone and queues the file, which the next pass deletes."""
+    assert state.objects is not None
+    job = await rendering(state, tenant)
+    async with state.db.transaction(tenant) as session:
+        await SPEC.handlers[LIFECYCLE.name](session, scope_purge(tenant))
+    assert await clear_forgotten(state.db, state.objects) == 2  # its (empty) files and logo
+    await state.objects.put(file_key(job), b"metric\r\n")  # as the render stores it
+    await RenderWorker(state, ReportsSettings())._done(job, b"metric\r\n", file_key(job))
+    assert await clear_forgotten(state.db, state.objects) == 1
+    assert await state.objects.list(f"reports/{tenant}/") == []
+
+
+COMMIT_FAILS = (  # a deferred constraint trigger: the sweep's transaction fails at COMMIT
+    "CREATE FUNCTION reports.refuse() RETURNS trigger LANGUAGE plpgsql AS "
+    "$$ BEGIN RAISE EXCEPTION 'the commit fails'; END $$",
+    "CREATE CONSTRAINT TRIGGER commit_fails AFTER UPDATE ON reports.reports "
+    "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (NEW.deleted_at IS NOT NULL) "
+    "EXECUTE FUNCTION reports.refuse()",
+)
+
+
+async def check_an_expiry_that_fails_to_commit_keeps_the_file(
+    state: ServiceState, tenant: UUID, s3_endpoint: str
+) -> None:
+    """A file rendered 91 days ago: a sweep whose transaction fails at its commit leaves
+    the report live and its file stored; the next sweep's commit queues the file, which a
+    store refusing the delete keeps queued, and the pass after deletes."""
+    objects = state.objects
+    assert isinstance(objects, S3ObjectStore)
+    job = await rendering(state, tenant)
+    await objects.put(file_key(job), b"metric\r\n")
+    await RenderWorker(state, ReportsSettings())._done(job, b"metric\r\n", file_key(job))
+    sweeper, later = Scheduler(state, ReportsSettings()), datetime.now(UTC) + timedelta(days=91)
+    owner = state.db.owner_engine()
+    try:
+        async with owner.begin() as conn:
+            for statement in COMMIT_FAILS:
+                await conn.execute(sa.text(statement))
+        with pytest.raises(DBAPIError, match="the commit fails"):
+            await sweeper.expire_files(later)
+        async with owner.begin() as conn:
+            await conn.execute(sa.text("DROP TRIGGER commit_fails ON reports.reports"))
+    finally:
+        await owner.dispose()
+    async with state.db.transaction(tenant) as session:
+        kept = await repository.get(session, tenant, job.id)
+    assert kept is not None and kept.deleted_at is None
+    assert await files_of(objects, tenant) == [file_key(job)]
+    assert await sweeper.expire_files(later) == 1
+    assert await files_of(objects, tenant) == [file_key(job)]  # queued, not yet deleted
+    refusing = S3ObjectStore(f"absent-{secrets.token_hex(4)}", endpoint_url=s3_endpoint)
+    assert await clear_forgotten(state.db, refusing) == 0
+    assert await clear_forgotten(state.db, objects) == 1
+    assert await files_of(objects, tenant) == []
+
+
 async def check_a_schedule_of_nothing_is_paused(state: ServiceState, tenant: UUID) -> None:
     """A schedule and a job naming only the purged workspace: the schedule is paused and
     off the clock, the job kept with an empty list."""
@@ -112,19 +205,7 @@ async def check_a_schedule_of_nothing_is_paused(state: ServiceState, tenant: UUI
         "a@test",
         "tenant_admin",
     )
-    job = repository.NewReport(
-        uuid7(),
-        tenant,
-        "dora",
-        "csv",
-        f"workspace:{gone}",
-        [gone],
-        date(2026, 11, 1),
-        date(2026, 11, 30),
-        "UTC",
-        "a@test",
-        "tenant_admin",
-    )
+    job = november_job(tenant, gone)
     async with state.db.transaction(tenant) as session:
         await schedules.create(session, schedule, now, now)
         await repository.create(session, job, now)

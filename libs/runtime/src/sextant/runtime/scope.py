@@ -53,10 +53,12 @@ def resolve_scope(scope: str, claims: InternalClaims) -> QueryScope:
     return QueryScope(scope, list(signed))
 
 
-async def query_scope(
-    request: Request,
-    scope: Annotated[str, Query(description=SCOPE_DESCRIPTION)],
-) -> QueryScope:
+# ``?scope=`` as the caller wrote it, for a route that resolves it itself (after a lookup
+# that must answer first, say)
+ScopeText = Annotated[str, Query(description=SCOPE_DESCRIPTION)]
+
+
+async def query_scope(request: Request, scope: ScopeText) -> QueryScope:
     """FastAPI dependency: the request's ``?scope=``, resolved."""
     claims: InternalClaims = getattr(request.state, "claims", None) or await internal_claims(
         request

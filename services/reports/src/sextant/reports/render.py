@@ -26,7 +26,7 @@ from sextant.contracts.events.platform import (
     ReportRendered,
     ReportRequested,
 )
-from sextant.reports.db import repository
+from sextant.reports.db import deletions, repository
 from sextant.reports.domain.csv import csv_bytes
 from sextant.reports.domain.kinds import (
     AuditEvidence,
@@ -230,6 +230,11 @@ def report_prefix(tenant_id: Any) -> str:
     return f"reports/{tenant_id}/"
 
 
+def file_key(job: sa.Row[Any]) -> str:
+    """Where a job's rendered file is kept in the object store."""
+    return f"{report_prefix(job.tenant_id)}{job.id}.{job.format}"
+
+
 def logo_key(tenant_id: Any) -> str:
     """Where a tenant's cover logo is kept in the object store."""
     return f"branding/{tenant_id}/logo"
@@ -303,6 +308,8 @@ class RenderWorker:
         report_id, tenant_id = claimed
         async with self.state.db.transaction(tenant_id) as session:
             job = await repository.start_attempt(session, report_id, datetime.now(UTC))
+        if job is None:
+            return True  # purged with its tenant since it was leased: the next one
         try:
             data, object_key = await self._render(job)
         except (RenderFailed, PeerCallFailed) as exc:
@@ -350,15 +357,18 @@ class RenderWorker:
                 logo = await self.state.objects.get(logo_key(job.tenant_id))
         data = await asyncio.to_thread(render_file, model, job, logo, tenant)
         await self._step(job, 90, "storing")
-        object_key = f"{report_prefix(job.tenant_id)}{job.id}.{job.format}"
+        object_key = file_key(job)
         await self.state.objects.put(object_key, data, CONTENT_TYPES[job.format])
         return data, object_key
 
     async def _done(self, job: sa.Row[Any], data: bytes, object_key: str) -> None:
+        """Mark the job done with its stored file, announced; or, when its tenant's purge
+        took the job as it rendered (and may have cleared the tenant's files before this
+        one was stored), queue the file for deletion in the same transaction instead."""
         digest = hashlib.sha256(data).hexdigest()
         now = datetime.now(UTC)
         async with self.state.db.transaction(job.tenant_id) as session:
-            await repository.finish(
+            if not await repository.finish(
                 session,
                 job.id,
                 now,
@@ -366,7 +376,10 @@ class RenderWorker:
                 size_bytes=len(data),
                 sha256=digest,
                 expires_at=now + timedelta(days=self.settings.file_retention_days),
-            )
+            ):
+                await deletions.queue(session, [object_key])
+                log.info("reports.render_purged", report_id=str(job.id))
+                return
             await self._announce(
                 session,
                 job,
@@ -391,7 +404,9 @@ class RenderWorker:
 
     async def _fail(self, job: sa.Row[Any], reason: str) -> None:
         async with self.state.db.transaction(job.tenant_id) as session:
-            await repository.finish(session, job.id, datetime.now(UTC), reason=reason)
+            if not await repository.finish(session, job.id, datetime.now(UTC), reason=reason):
+                log.info("reports.render_purged", report_id=str(job.id))
+                return  # its tenant's purge took the job: nobody to tell
             await self._announce(
                 session,
                 job,

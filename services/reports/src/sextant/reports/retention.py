@@ -49,9 +49,9 @@ async def forget_files(session: AsyncSession, tenant: UUID, workspace: UUID | No
 
 
 async def clear_forgotten(db: Database, objects: ObjectStore | None) -> int:
-    """Delete every object under each prefix committed purges queued, then the prefix;
-    one whose store call fails stays queued for the next pass (deleting is idempotent).
-    How many prefixes were cleared."""
+    """Delete every object under each prefix committed transactions queued (a purge's, an
+    expiry's, a render's whose job a purge took), then the prefix; one whose store call
+    fails stays queued for the next pass (deleting is idempotent). How many were cleared."""
     if objects is None:  # no store to clear: the queue waits for a replica with one
         return 0
     cleared = 0

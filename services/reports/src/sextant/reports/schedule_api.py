@@ -21,7 +21,7 @@ from sextant.runtime.app import Session, State
 from sextant.runtime.audit import config_change, record_change
 from sextant.runtime.errors import NotFound, Unprocessable, problem_response
 from sextant.runtime.paging import Cursor, Limit, after_id, page_by_id
-from sextant.runtime.scope import QueryScope, ScopeParam
+from sextant.runtime.scope import QueryScope, ScopeParam, ScopeText, resolve_scope
 from sextant.runtime.tokens import InternalClaims, caller_with_role
 
 router = APIRouter(prefix="/v1", tags=["reports"])
@@ -187,20 +187,21 @@ async def get_schedule(schedule_id: ScheduleId, caller: Reader, session: Session
     response_model=ScheduleView,
     summary="Give a report schedule a new scope, resuming it if a purge paused it",
     description="Replaces the schedule's scope and workspaces with those ?scope= covers now "
-    "(checked as on creation; audited). A schedule paused because the purge of its "
+    "(checked as on creation, once the schedule is found: another tenant's or an unknown "
+    "one is a 404 whatever the scope; audited). A schedule paused because the purge of its "
     "workspaces left it none runs again, from its next run after now as on creation; one "
     "still running keeps its next run.",
     responses={
         400: problem_response("a bad scope"),
         403: problem_response("the caller's role may not change schedules"),
-        404: NOT_FOUND,
+        404: problem_response("no such schedule in the caller's tenant, whatever the scope"),
         422: problem_response(f"the id is not a UUID; {EMPTY_SCOPE}"),
     },
 )
 async def rescope_schedule(
     schedule_id: ScheduleId,
     caller: Planner,
-    scope: SchedulableScope,
+    scope: ScopeText,
     session: Session,
     state: State,
 ) -> ScheduleView:
@@ -208,11 +209,13 @@ async def rescope_schedule(
     before = await schedules.get(session, tenant, schedule_id, for_update=True)
     if before is None:
         raise NotFound(f"no report schedule {schedule_id}")
+    # only now: a scope's 400 or 422 would answer for another tenant's schedule
+    asked = schedulable_scope(resolve_scope(scope, caller))
     paused = before.paused_at is not None
     resume_at = next_run(cadence_of(before), datetime.now(UTC)) if paused else None
     after = _view(
         await schedules.rescope(
-            session, tenant, schedule_id, scope.text, scope.workspaces, resume_at
+            session, tenant, schedule_id, asked.text, asked.workspaces, resume_at
         )
     )
     await record_change(

@@ -1,6 +1,7 @@
-"""The scheduler: queues the report of every schedule that fell due, deletes rendered
-files once they expire (SEXTANT_REPORTS_FILE_RETENTION_DAYS) and those of tenants whose
-purge committed (:func:`sextant.reports.retention.clear_forgotten`).
+"""The scheduler: queues the report of every schedule that fell due, soft-deletes reports
+whose files expired (SEXTANT_REPORTS_FILE_RETENTION_DAYS), and deletes the files queued in
+``object_deletions`` — those expired reports', and those of tenants whose purge committed —
+once what queued them committed (:func:`sextant.reports.retention.clear_forgotten`).
 
 Every replica runs one, but a pass holds a transaction-scoped advisory lock, so one
 replica at a time does the work (another that finds the lock taken skips its pass), and
@@ -26,7 +27,7 @@ import sqlalchemy as sa
 import structlog
 
 from sextant.contracts import uuid7
-from sextant.reports.db import repository, schedules
+from sextant.reports.db import deletions, repository, schedules
 from sextant.reports.domain.schedules import Cadence, latest_due, next_run, period_of
 from sextant.reports.render import announce_requested, worker_of
 from sextant.reports.retention import clear_forgotten
@@ -98,10 +99,11 @@ class Scheduler:
             return len(due)
 
     async def expire_files(self, now: datetime) -> int:
-        """Delete the files expired at ``now`` and soft-delete their reports (each in its
-        tenant); how many. A file is deleted inside the transaction that marks its report,
-        so a pass that dies before its commit is redone by the next (deleting is
-        idempotent)."""
+        """Soft-delete the reports whose files expired at ``now`` (each in its tenant) and
+        queue their files in ``object_deletions`` in the same transaction; how many. The
+        pass's :func:`clear_forgotten` deletes them only once that committed: a transaction
+        that fails leaves its reports live with their files (the next pass sweeps them
+        again), and a file whose delete the store refuses stays queued for the pass after."""
         swept = 0
         while True:
             async with self.state.db.transaction() as session:
@@ -113,11 +115,13 @@ class Scheduler:
                 if not locked:
                     return swept
                 due = await repository.expired(session, now, BATCH)
+                files: list[str] = []
                 for entry in due:
                     await set_tenant(session, entry.tenant_id)
                     key = await repository.soft_delete(session, entry.report_id, now)
-                    if key is not None and self.state.objects is not None:
-                        await self.state.objects.delete(key)
+                    if key is not None:
+                        files.append(key)
+                await deletions.queue(session, files)
                 swept += len(due)
             if len(due) < BATCH:
                 return swept

@@ -5,8 +5,9 @@ worker's cross-tenant list of jobs to render, leased so a crashed worker's job i
 again once its lease runs out. ``report_schedules`` holds each tenant's schedules (under
 row-level security) and ``schedule_clock`` the cross-tenant time each one runs next, which
 the scheduler reads and advances; ``file_expiry`` the cross-tenant time each rendered
-file expires, which the retention sweep reads; ``object_deletions`` the object-store
-prefixes a committed tenant purge left to clear, which the same pass deletes.
+file expires, which the retention sweep reads; ``object_deletions`` the object-store keys
+and prefixes to clear once what queued them committed (a tenant's purge, a file's expiry, a
+render whose job a purge took), which the same pass deletes.
 """
 
 from pathlib import Path
@@ -125,7 +126,8 @@ rollup_grants = sa.Table(
 object_deletions = sa.Table(
     "object_deletions",
     metadata,
-    # a key or key prefix: every object under it goes (a purged tenant's files and logo)
+    # a key or key prefix: every object under it goes (a purged tenant's files and logo, an
+    # expired file, a file rendered for a job a purge took)
     sa.Column("prefix", sa.Text, primary_key=True),
     sa.Column("queued_at", sa.DateTime(timezone=True), nullable=False),
 )

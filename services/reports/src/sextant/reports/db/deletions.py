@@ -1,5 +1,6 @@
-"""Object-store prefixes queued for deletion by a tenant's purge: every statement on them.
-Functions never commit."""
+"""Object-store keys and prefixes queued for deletion in the transaction that frees them (a
+tenant's purge, a report's expiry, a render finding its job purged), deleted by the
+scheduler's pass once it committed: every statement on them. Functions never commit."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from sextant.reports.db import object_deletions
 async def queue(session: AsyncSession, prefixes: Sequence[str]) -> None:
     """Queue every object under each prefix for deletion once this transaction commits (a
     redelivered purge queues nothing twice)."""
+    if not prefixes:
+        return
     await session.execute(
         pg_insert(object_deletions)
         .values([{"prefix": p, "queued_at": sa.func.now()} for p in prefixes])

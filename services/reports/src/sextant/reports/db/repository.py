@@ -119,8 +119,11 @@ async def claim_next(session: AsyncSession, lease: timedelta) -> tuple[UUID, UUI
     return None if row is None else (row.report_id, row.tenant_id)
 
 
-async def start_attempt(session: AsyncSession, report_id: UUID, now: datetime) -> sa.Row[Any]:
-    row: sa.Row[Any] = (
+async def start_attempt(
+    session: AsyncSession, report_id: UUID, now: datetime
+) -> sa.Row[Any] | None:
+    """The leased job, now running; None when its tenant's purge took it since the lease."""
+    row: sa.Row[Any] | None = (
         await session.execute(
             sa.update(reports)
             .where(reports.c.id == report_id)
@@ -133,7 +136,7 @@ async def start_attempt(session: AsyncSession, report_id: UUID, now: datetime) -
             )
             .returning(reports)
         )
-    ).one()
+    ).one_or_none()
     return row
 
 
@@ -157,9 +160,9 @@ async def finish(
     sha256: str | None = None,
     reason: str | None = None,
     expires_at: datetime | None = None,
-) -> None:
+) -> bool:
     """Done with its file (kept until ``expires_at``), or failed with its reason; off the
-    queue either way."""
+    queue either way. False when the job is gone: its tenant's purge took it as it rendered."""
     failed = reason is not None
     tenant_id = (
         await session.execute(
@@ -179,7 +182,9 @@ async def finish(
             )
             .returning(reports.c.tenant_id)
         )
-    ).scalar_one()
+    ).scalar_one_or_none()
+    if tenant_id is None:
+        return False
     await session.execute(sa.delete(render_queue).where(render_queue.c.report_id == report_id))
     if expires_at is not None:
         await session.execute(
@@ -187,6 +192,7 @@ async def finish(
                 report_id=report_id, tenant_id=tenant_id, expires_at=expires_at
             )
         )
+    return True
 
 
 async def expired(session: AsyncSession, now: datetime, limit: int) -> list[sa.Row[Any]]:
