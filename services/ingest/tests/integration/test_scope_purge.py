@@ -3,11 +3,13 @@
 backfills, OAuth consents, grants and refreshes, check runs, commit lists and their
 queues; another workspace's and another tenant's rows stay. A ``raw_deliveries`` purge of
 a range deletes the deliveries received and the commit lists finished in it, but pending
-lists and, in a hold's time, the rows of a held workspace's sources and of a missing
-source (a hold keeps what it cannot place)."""
+lists, another tenant's rows and, in a hold's time, the rows of a held workspace's sources
+and of a missing source (a hold keeps what it cannot place)."""
 
 from datetime import UTC, datetime
 from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from sextant.contracts import Envelope, uuid7
 from sextant.contracts.events.platform import PurgeHold, PurgeRequested
@@ -16,7 +18,7 @@ from sextant.ingest.main import SPEC
 from sextant.ingest.retention import PURGER
 from sextant.runtime.testing.purging import check_scope_purges_leave_nothing
 
-from .conftest import TENANT, WORKSPACE, Ingest
+from .conftest import OTHER_TENANT, TENANT, WORKSPACE, Ingest
 
 # a workspace's: its sources and every row of theirs (all but the spine)
 PER_WORKSPACE = {
@@ -91,13 +93,14 @@ async def test_a_raw_deliveries_purge_deletes_its_range_but_a_held_workspaces_ro
         "held-workspace-after-hold": (held_source, at(14)),
         "gone-source": (gone_source, at(12)),
         "gone-source-after-hold": (gone_source, at(14)),
+        "other-tenant": (uuid7(), at(14)),  # in range, but another tenant's
     }
     for name, (source_id, received_at) in deliveries.items():
         await ingest.sql(
             "INSERT INTO ingest.deliveries (tenant_id, id, source_id, delivery_id, received_at,"
             " body, body_codec, outcome, event_count) VALUES ($1, $2, $3, $4, $5, '\\x00',"
             " 'lz4', 'normalized', 1)",
-            TENANT,
+            OTHER_TENANT if name == "other-tenant" else TENANT,
             uuid7(),
             source_id,
             name,
@@ -136,4 +139,16 @@ async def test_a_raw_deliveries_purge_deletes_its_range_but_a_held_workspaces_ro
     queued = await ingest.sql("SELECT commit_list_id FROM ingest.commit_list_queue")
     assert [names[r["commit_list_id"]] for r in queued] == ["pending-in-range"]
     received = await ingest.sql("SELECT delivery_id FROM ingest.deliveries")
-    assert sorted(r["delivery_id"] for r in received) == ["gone-source", "held-workspace"]
+    assert sorted(r["delivery_id"] for r in received) == [
+        "gone-source",
+        "held-workspace",
+        "other-tenant",
+    ]
+    # row-level security hid the other tenant's row; the purge's own predicate keeps it too
+    engine = ingest.state.db.owner_engine()
+    try:
+        async with engine.begin() as conn:
+            assert await PURGER.delete(AsyncSession(bind=conn), TENANT, request) == 0
+            await conn.rollback()
+    finally:
+        await engine.dispose()

@@ -8,7 +8,9 @@ declares once, in its SPEC's handlers, which of its tables hold which data class
 columns when it has them) and :func:`with_purge` answers for it: rows of the class timed
 in the range are deleted in chunks of ``chunk_rows`` (each statement bounded), never a
 row a hold covers, and ``PurgeDone`` with the count goes out through the outbox in the
-same transaction.
+same transaction. Such a table needs an index leading with its tenant column, or one
+tenant's purge reads every tenant's rows (checked from the metadata by
+:func:`sextant.runtime.testing.purging.check_class_purges_find_their_tenants_rows`).
 
 A hold covers a row when its time range meets the row's time and its scope does: a
 tenant hold always, a workspace or developer hold when the row's column names that id,

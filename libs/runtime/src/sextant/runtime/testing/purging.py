@@ -3,7 +3,8 @@
 Every table of a service is either declared to its :class:`~sextant.runtime.purge.Purger`
 or listed as kept on purpose, with the reason, so a new table has to choose; and a purge
 of a workspace, then of its tenant, deletes a row of the scope from every table that
-reaches it, never another workspace's or tenant's.
+reaches it, never another workspace's or tenant's. A table a class purge deletes from by
+time can find one tenant's rows without reading the others'.
 """
 
 from __future__ import annotations
@@ -46,6 +47,30 @@ def check_every_table_is_purged_or_kept(
     assert not kept.keys() - tables, f"kept but no such table: {sorted(kept.keys() - tables)}"
     undecided = tables - declared - kept.keys()
     assert not undecided, f"neither purged nor kept (declare or keep them): {sorted(undecided)}"
+
+
+def _leading_columns(table: sa.Table) -> set[str]:
+    """The first column of each of the table's indexes, unique constraints and primary key."""
+    firsts: list[object] = [next(iter(i.expressions), None) for i in table.indexes]
+    firsts += [
+        next(iter(c.columns), None)
+        for c in table.constraints
+        if isinstance(c, sa.UniqueConstraint | sa.PrimaryKeyConstraint)
+    ]
+    return {first.name for first in firsts if isinstance(first, sa.Column)}
+
+
+def check_class_purges_find_their_tenants_rows(purger: Purger) -> None:
+    """Each table a class purge deletes from by time (``tenant = … AND time <= …``) has an
+    index, unique constraint or primary key leading with its tenant column: without one,
+    a tenant's purge reads every tenant's rows, its cost growing with all of their data."""
+    unbounded = sorted(
+        f"{d.table.name}.{d.tenant_column}"
+        for d in purger.tables
+        if d.data_class is not None and d.time_column is not None and d.item_of is None
+        if d.tenant_column not in _leading_columns(d.table)
+    )
+    assert not unbounded, f"no index leading with the tenant column: {unbounded}"
 
 
 def scope_purge(tenant: UUID, workspace: UUID | None = None) -> Envelope:

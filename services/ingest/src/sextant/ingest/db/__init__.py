@@ -74,6 +74,8 @@ deliveries = sa.Table(
     sa.UniqueConstraint("source_id", "delivery_id", name="deliveries_once"),
 )
 sa.Index("deliveries_received", deliveries.c.source_id, deliveries.c.received_at)
+# the retention purges: a tenant's deliveries by time, without reading other tenants'
+sa.Index("deliveries_tenant_received", deliveries.c.tenant_id, deliveries.c.received_at)
 
 backfills = sa.Table(
     "backfills",
