@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from sextant.contracts import Envelope
 from sextant.contracts.events.platform import PurgeRequested
@@ -92,13 +92,7 @@ class Notes:
 
 @pytest.fixture
 async def db(database_url: str) -> AsyncIterator[Database]:
-    await busworker.prepare(database_url)
-    database = busworker.database(database_url)
-    owner = create_async_engine(database.owner_url)
-    async with owner.begin() as connection:  # the app role gets them by default privileges
-        await connection.run_sync(tables.create_all)
-    await owner.dispose()
-    await database.start()
+    database = await busworker.started_with(database_url, tables)
     yield database
     await database.stop()
 
