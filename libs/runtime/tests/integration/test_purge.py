@@ -10,7 +10,7 @@ from uuid import UUID
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from sextant.contracts import Envelope
 from sextant.contracts.events.platform import (
@@ -144,13 +144,7 @@ def envelope(data: PurgeRequested | WorkspaceRestored, tenant: UUID = TENANT) ->
 
 @pytest.fixture
 async def db(database_url: str) -> AsyncIterator[Database]:
-    await busworker.prepare(database_url)
-    database = busworker.database(database_url)
-    owner = create_async_engine(database.owner_url)
-    async with owner.begin() as connection:  # the app role gets them by default privileges
-        await connection.run_sync(tables.create_all)
-    await owner.dispose()
-    await database.start()
+    database = await busworker.started_with(database_url, tables)
     for tenant in (TENANT, OTHER_TENANT):
         async with database.transaction(tenant) as session:
             await session.execute(

@@ -18,11 +18,12 @@ from sextant.identity.main import SPEC
 
 from .conftest import Identity, person
 
-OWN_TABLES = [t.name for t in metadata.sorted_tables if t not in (spine.outbox, spine.inbox)]
+SPINE = (spine.outbox, spine.inbox, spine.purged_tenants)
+OWN_TABLES = [t.name for t in metadata.sorted_tables if t not in SPINE]
 
 
 async def rows_of(identity: Identity, tenant: UUID) -> dict[str, int]:
-    """The tenant's row count in each of identity's own tables (not the outbox/inbox)."""
+    """The tenant's row count in each of identity's own tables (not the spine's)."""
     conn = await asyncpg.connect(identity.dsn)
     try:
         return {

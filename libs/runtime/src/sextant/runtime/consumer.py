@@ -7,6 +7,12 @@ with backoff ``max_attempts`` times, then its record goes to ``<topic>.dlq`` wit
 and the attempt count, and the partition moves on. Database or broker outages are not the
 event's fault: they are retried until the infrastructure is back and never dead-lettered.
 
+An event of a purged tenant (produced before its purge, still queued) is claimed but not
+handled: the transaction holds the tenant's purge lock shared and reads its tombstone with
+the inbox claim (:mod:`sextant.runtime.tombstones`), so no handler brings its rows back.
+Only the purge requests themselves are handled whatever the tombstone says (a redelivered
+purge still answers).
+
 A :class:`Batched` handler takes a partition's consecutive records of one tenant together,
 in one transaction: the inbox claim, the handler's own round trips and the commit (an
 fsync) are shared, which is what lets a consumer keep up with a backlog. A batch that fails
@@ -33,8 +39,9 @@ from sextant.runtime.bus.base import EventBus, IncomingRecord, OutgoingRecord, P
 from sextant.runtime.db import Database
 from sextant.runtime.logging import bind_request_context, clear_request_context
 from sextant.runtime.metrics import ServiceMetrics
-from sextant.runtime.outbox import claim_inbox, claim_inbox_many
+from sextant.runtime.outbox import claim_inbox_checked
 from sextant.runtime.tasks import cancel_and_wait
+from sextant.runtime.tombstones import PURGE_REQUESTED, is_purged, tenant_lock
 from sextant.runtime.tracing import Tracer, current_tracer, end_span, start_span, traceparent_of
 from sextant.runtime.transient import is_transient
 
@@ -177,6 +184,7 @@ class EventProcessor:
         self._bus = bus
         self._db = db
         self._inbox = inbox
+        self._schema = inbox.schema or "public"
         self._group = group
         self._handlers = dict(handlers)
         self._retry = retry or RetryPolicy()
@@ -285,14 +293,23 @@ class EventProcessor:
             {e.inbox_id: e for _, e in run}.values()
         )  # a copy redelivered within: once
 
+        purged_skipped = 0
+
         async def handle(session: AsyncSession) -> None:
-            if not handler.claims_inbox:
-                await handler.handle_many(session, envelopes)
-                return
-            claimed = await claim_inbox_many(
-                session, self._inbox, self._group, [e.inbox_id for e in envelopes]
-            )
-            if fresh := [e for e in envelopes if e.inbox_id in claimed]:
+            nonlocal purged_skipped
+            if handler.claims_inbox:
+                ids = [e.inbox_id for e in envelopes]
+                claimed, purged = await claim_inbox_checked(
+                    session, self._inbox, self._group, ids, tenant
+                )
+                fresh = [e for e in envelopes if e.inbox_id in claimed]
+            else:
+                fresh, purged = envelopes, await is_purged(session, self._schema, tenant)
+            if purged:
+                kept = [e for e in fresh if e.type == PURGE_REQUESTED]
+                purged_skipped = self._tenant_purged(topic, tenant, len(fresh) - len(kept))
+                fresh = kept
+            if fresh:
                 await handler.handle_many(session, fresh)
 
         bind_request_context(tenant_id=str(tenant))
@@ -312,7 +329,8 @@ class EventProcessor:
             )
             bind_request_context(traceparent=traceparent_of(span))
         try:
-            await self._committed(tenant, handle)
+            guarded = any(e.type != PURGE_REQUESTED for e in envelopes)
+            await self._committed(tenant, handle, guarded=guarded)
         except Exception as exc:
             log.warning(
                 "consumer.batch_failed", group=self._group, records=len(run), error=str(exc)
@@ -329,7 +347,9 @@ class EventProcessor:
             clear_request_context()
         self.handled += len(run)
         if self._metrics:
-            self._metrics.events_handled.labels(topic, "ok").inc(len(run))
+            self._metrics.events_handled.labels(topic, "ok").inc(len(run) - purged_skipped)
+            if purged_skipped:
+                self._metrics.events_handled.labels(topic, "tenant_purged").inc(purged_skipped)
 
     async def process(self, record: IncomingRecord, envelope: Envelope | None = None) -> None:
         """Handle one record to completion: effect committed, or dead-lettered."""
@@ -342,10 +362,26 @@ class EventProcessor:
         handler, event = self._handlers[record.topic], envelope
 
         claims = not isinstance(handler, Batched) or handler.claims_inbox
+        guarded = event.type != PURGE_REQUESTED
+        outcome = "ok"
 
         async def handle(session: AsyncSession) -> None:
-            if not claims or await claim_inbox(session, self._inbox, self._group, event.inbox_id):
-                await handler(session, event)
+            nonlocal outcome
+            tenant = event.tenantid
+            if claims:
+                ids = [event.inbox_id]
+                claimed, purged = await claim_inbox_checked(
+                    session, self._inbox, self._group, ids, tenant
+                )
+                if not claimed:
+                    return
+            else:
+                purged = guarded and await is_purged(session, self._schema, tenant)
+            if purged and guarded:
+                self._tenant_purged(record.topic, tenant, 1)
+                outcome = "tenant_purged"
+                return
+            await handler(session, event)
 
         # A Batched handler's each_in_context makes the event's span (the same one a
         # batch of many gives it); any other handler's is made here.
@@ -359,10 +395,10 @@ class EventProcessor:
             attempt = 0
             while True:
                 try:
-                    await self._committed(envelope.tenantid, handle)
+                    await self._committed(envelope.tenantid, handle, guarded=guarded)
                     self.handled += 1
                     if self._metrics:
-                        self._metrics.events_handled.labels(record.topic, "ok").inc()
+                        self._metrics.events_handled.labels(record.topic, outcome).inc()
                     return
                 except asyncio.CancelledError:
                     raise
@@ -385,14 +421,28 @@ class EventProcessor:
                 end_span(span, failure)
             clear_request_context()
 
+    def _tenant_purged(self, topic: str, tenant: UUID, events: int) -> int:
+        """Note events of a purged tenant left unhandled; how many."""
+        if events:
+            log.info(
+                "consumer.tenant_purged",
+                group=self._group,
+                topic=topic,
+                tenant_id=str(tenant),
+                events=events,
+            )
+        return events
+
     async def _committed(
-        self, tenant: UUID, handle: Callable[[AsyncSession], Awaitable[None]]
+        self, tenant: UUID, handle: Callable[[AsyncSession], Awaitable[None]], *, guarded: bool
     ) -> None:
         """Run ``handle`` in a transaction as ``tenant`` and commit, retrying for as long as
-        the database or broker is away; any other failure is the events', raised."""
+        the database or broker is away; any other failure is the events', raised.
+        ``guarded``: holding the tenant's purge lock shared (see the module)."""
+        lock = tenant_lock(self._schema, tenant) if guarded else None
         while True:
             try:
-                async with self._db.transaction(tenant) as session:
+                async with self._db.transaction(tenant, shared_lock=lock) as session:
                     await handle(session)
                 return
             except asyncio.CancelledError:

@@ -56,11 +56,22 @@ _TRANSACTION_OPEN = "sextant.transaction_open"
 _DRIVER = "sextant.driver_connection"  # (weak ref to the transaction, its connection)
 
 
-async def set_tenant(session: AsyncSession, tenant_id: UUID) -> None:
-    """Scope the rest of the current transaction to one tenant (RLS reads this setting)."""
+async def set_tenant(
+    session: AsyncSession, tenant_id: UUID, *, shared_lock: str | None = None
+) -> None:
+    """Scope the rest of the current transaction to one tenant (RLS reads this setting);
+    with ``shared_lock``, also hold that advisory lock shared until it ends, in the same
+    statement (the consumer's side of :mod:`sextant.runtime.tombstones`)."""
+    if shared_lock is None:
+        statement, values = "SELECT set_config(:name, :value, true)", {}
+    else:
+        statement = (
+            "SELECT set_config(:name, :value, true),"
+            " pg_advisory_xact_lock_shared(hashtextextended(:lock, 0))"
+        )
+        values = {"lock": shared_lock}
     await session.execute(
-        text("SELECT set_config(:name, :value, true)"),
-        {"name": TENANT_SETTING, "value": str(tenant_id)},
+        text(statement), {"name": TENANT_SETTING, "value": str(tenant_id), **values}
     )
     session.info[_TRANSACTION_OPEN] = True
 
@@ -141,13 +152,16 @@ class Database:
             self._engine = None
 
     @asynccontextmanager
-    async def transaction(self, tenant_id: UUID | None = None) -> AsyncIterator[AsyncSession]:
-        """One unit of work: begin, set the tenant for RLS, yield, commit (rollback on error)."""
+    async def transaction(
+        self, tenant_id: UUID | None = None, *, shared_lock: str | None = None
+    ) -> AsyncIterator[AsyncSession]:
+        """One unit of work: begin, set the tenant for RLS (and take ``shared_lock``, see
+        :func:`set_tenant`), yield, commit (rollback on error)."""
         if self._sessions is None:
             raise RuntimeError("Database.start() has not run")
         async with self._sessions() as session, session.begin():
             if tenant_id is not None:
-                await set_tenant(session, tenant_id)
+                await set_tenant(session, tenant_id, shared_lock=shared_lock)
             yield session
 
     @asynccontextmanager

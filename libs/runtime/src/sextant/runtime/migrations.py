@@ -245,6 +245,24 @@ def create_spine_tables(op: AlembicOps, schema: str) -> None:
     )
 
 
+def create_purged_tenants(op: AlembicOps, schema: str) -> None:
+    """Create ``purged_tenants`` (:mod:`sextant.runtime.tombstones`), in a migration of
+    every service's own (after ``create_spine_tables``'s). Not under row-level security:
+    the platform's record, read and written by the runtime in any tenant's transaction (the
+    app role gets DML by the schema's default privileges, as on the outbox and inbox)."""
+    op.create_table(
+        "purged_tenants",
+        sa.Column("tenant_id", sa.Uuid, primary_key=True),
+        sa.Column("purged_at", sa.DateTime(timezone=True), nullable=False),
+        schema=schema,
+    )
+
+
+def drop_purged_tenants(op: AlembicOps, schema: str) -> None:
+    """Undo :func:`create_purged_tenants`."""
+    op.drop_table("purged_tenants", schema=schema)
+
+
 def drop_spine_tables(op: AlembicOps, schema: str) -> None:
     """Undo :func:`create_spine_tables`."""
     op.execute(f"DROP TRIGGER IF EXISTS outbox_notify ON {identifier(schema)}.outbox")

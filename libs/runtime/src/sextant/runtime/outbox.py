@@ -31,6 +31,7 @@ from sextant.runtime.db import Database, driver_connection, identifier
 from sextant.runtime.metrics import ServiceMetrics
 from sextant.runtime.pgnotify import Listener, plain_dsn
 from sextant.runtime.tasks import cancel_and_wait
+from sextant.runtime.tombstones import purged_tenants_name, purged_tenants_table
 from sextant.runtime.tracing import Tracer, end_span, start_span
 from sextant.runtime.transient import is_transient
 
@@ -41,10 +42,12 @@ log = structlog.get_logger()
 class SpineTables:
     outbox: Table
     inbox: Table
+    purged_tenants: Table
 
 
 def spine_tables(metadata: MetaData) -> SpineTables:
-    """Declare the outbox and inbox in a service's metadata (its schema)."""
+    """Declare the outbox, inbox and purged tenants (:mod:`sextant.runtime.tombstones`) in
+    a service's metadata (its schema)."""
     outbox = Table(
         "outbox",
         metadata,
@@ -66,7 +69,7 @@ def spine_tables(metadata: MetaData) -> SpineTables:
             "processed_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
         ),
     )
-    return SpineTables(outbox=outbox, inbox=inbox)
+    return SpineTables(outbox=outbox, inbox=inbox, purged_tenants=purged_tenants_table(metadata))
 
 
 def record_for(envelope: Envelope, topic: str, key: str) -> OutgoingRecord:
@@ -86,6 +89,11 @@ class Outbox:
         )
         self._table = table
         self.source = source
+
+    @property
+    def schema(self) -> str:
+        """The schema of the service writing through it."""
+        return self._table.schema or "public"
 
     def stage(
         self,
@@ -188,20 +196,40 @@ async def claim_inbox(session: AsyncSession, inbox: Table, group: str, event_id:
     return event_id in await claim_inbox_many(session, inbox, group, [event_id])
 
 
+def _claiming(inbox: Table) -> str:
+    name = f"{identifier(inbox.schema or 'public')}.{identifier(inbox.name)}"
+    return (
+        f"INSERT INTO {name} (consumer_group, event_id) SELECT $1, unnest($2::uuid[])"
+        " ON CONFLICT DO NOTHING RETURNING event_id"
+    )
+
+
 async def claim_inbox_many(
     session: AsyncSession, inbox: Table, group: str, event_ids: Sequence[UUID]
 ) -> set[UUID]:
     """Record that ``group`` processes ``event_ids``, in one statement; the ids it had
     not processed before."""
-    name = f"{identifier(inbox.schema or 'public')}.{identifier(inbox.name)}"
     driver = await driver_connection(session)
-    rows = await driver.fetch(
-        f"INSERT INTO {name} (consumer_group, event_id) SELECT $1, unnest($2::uuid[])"
-        " ON CONFLICT DO NOTHING RETURNING event_id",
+    rows = await driver.fetch(_claiming(inbox), group, list(event_ids))
+    return {row[0] for row in rows}
+
+
+async def claim_inbox_checked(
+    session: AsyncSession, inbox: Table, group: str, event_ids: Sequence[UUID], tenant: UUID
+) -> tuple[set[UUID], bool]:
+    """:func:`claim_inbox_many`, and whether ``tenant`` is purged (its tombstone in the
+    inbox's schema), in the same statement: the consumer's check, free of a round trip."""
+    purged = purged_tenants_name(inbox.schema or "public")
+    driver = await driver_connection(session)
+    row = await driver.fetchrow(
+        f"WITH claimed AS ({_claiming(inbox)})"
+        f" SELECT ARRAY(SELECT event_id FROM claimed),"
+        f" EXISTS (SELECT 1 FROM {purged} WHERE tenant_id = $3)",
         group,
         list(event_ids),
+        tenant,
     )
-    return {row[0] for row in rows}
+    return set(row[0]), bool(row[1])
 
 
 DEFAULT_TOPIC_RETENTION_DAYS = 7  # Kafka's log.retention.hours=168

@@ -54,6 +54,13 @@ chunk moves the kept table's columns of the chunk's rows into it (``WITH gone AS
 RETURNING …) INSERT … ON CONFLICT (its key) DO UPDATE``), so no row is lost between them.
 The kept table is declared with no class, so only a scope purge deletes its rows.
 
+A tenant's scope purge also leaves it a tombstone (:mod:`sextant.runtime.tombstones`):
+before anything else it takes the tenant's purge lock exclusively, so the handlers of the
+tenant's events already running commit first and their rows go too, and it records the
+tenant in ``purged_tenants``, so the consumer handles none of its events queued behind the
+purge (they are claimed, not handled) and nothing brings its rows back. A workspace's
+purge leaves none: a workspace's events still queued may write its rows again.
+
 Redelivery is harmless: the rows are gone (a second run deletes none of them) and the
 answer's id is the request's and the service's, so the archive records it once.
 """
@@ -76,10 +83,10 @@ from sextant.contracts.events.platform import PurgeDone, PurgeHold, PurgeRequest
 from sextant.contracts.topics import LIFECYCLE
 from sextant.runtime.consumer import Handler
 from sextant.runtime.outbox import Outbox
+from sextant.runtime.tombstones import PURGE_REQUESTED, bury
 
 log = structlog.get_logger()
 
-PURGE_REQUESTED = "sextant.lifecycle.purge.requested.v1"
 _ANSWERS = UUID("0b7d2f64-3c1e-4f5a-8e92-6d1a7c4b3e58")  # namespace of PurgeDone ids
 
 
@@ -295,6 +302,8 @@ class Purger:
         ):
             return
         deleted = 0
+        if request.scope == "tenant":
+            await bury(session, self.outbox.schema, envelope.tenantid)
         if request.scope is not None and self.on_scope_purged is not None:
             workspace = request.workspace_id if request.scope == "workspace" else None
             deleted += await self.on_scope_purged(session, envelope.tenantid, workspace)

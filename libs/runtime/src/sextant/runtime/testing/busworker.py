@@ -22,7 +22,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy import MetaData
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from sextant.contracts import Envelope
 from sextant.runtime.bus.base import EventBus
@@ -110,6 +110,19 @@ def database(url: str) -> Database:
 async def prepare(url: str) -> None:
     """Create the conformance schema, role and tables (idempotent)."""
     await migrate(database(url), MIGRATIONS, metadata)
+
+
+async def started_with(url: str, tables: MetaData) -> Database:
+    """The conformance schema prepared with a test's own ``tables`` too (created by the
+    owner; the app role gets them by default privileges), and its database started."""
+    await prepare(url)
+    db = database(url)
+    owner = create_async_engine(db.owner_url)
+    async with owner.begin() as connection:
+        await connection.run_sync(tables.create_all)
+    await owner.dispose()
+    await db.start()
+    return db
 
 
 async def consume_forever(env: dict[str, str]) -> None:

@@ -27,6 +27,7 @@ from sextant.runtime.purge import Purger, PurgeTable
 RUNTIME_KEPT = {
     "outbox": "the runtime's: a row leaves once relayed (the purge's own answer among them)",
     "inbox": "the runtime's: the ids of events handled, nothing of a tenant's",
+    "purged_tenants": "the runtime's: the tombstone keeping a purged tenant's late events out",
 }
 
 
@@ -34,7 +35,7 @@ def check_every_table_is_purged_or_kept(
     metadata: sa.MetaData, purger: Purger | None, kept: Mapping[str, str]
 ) -> None:
     """Each of ``metadata``'s tables is declared to ``purger`` or in ``kept`` (name →
-    why it stays), not both; the runtime's outbox and inbox are kept for every service. A
+    why it stays), not both; the runtime's spine tables are kept for every service. A
     table of items' rows is declared for its scope too (a row whose item is gone goes)."""
     tables = {t.name for t in metadata.sorted_tables}
     declarations = purger.tables if purger is not None else ()
