@@ -1,16 +1,16 @@
 """Tombstones of purged tenants, so events of a tenant still queued after its purge bring
 none of its rows back (sextant.runtime.tombstones; the consumer checks them).
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 """
 
 from alembic import context, op
 
 from sextant.runtime.migrations import create_purged_tenants, drop_purged_tenants
 
-revision = "0013"
-down_revision = "0012"
+revision = "0014"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
