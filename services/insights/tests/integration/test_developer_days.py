@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 
 from sextant.contracts import Envelope, from_kafka_binary, uuid7
 from sextant.contracts.events.platform import AliasMoved, DevelopersMerged, DeveloperSplit
-from sextant.insights.db import day_queue, derivation_queue, statistics
+from sextant.insights.db import day_queue, derivation_queue
+from sextant.runtime import statistics
 from sextant.runtime.testing.plugin import InternalKeys
 from sextant.runtime.tokens import Role
 

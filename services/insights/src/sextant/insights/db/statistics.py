@@ -18,7 +18,6 @@ from sextant.insights.db import SCHEMA, change_requests, commits, developer_day_
 from sextant.runtime import statistics
 
 TABLES = tuple(t.name for t in (commits, change_requests, reviews, developer_day_rows))
-FLOOR = statistics.FLOOR
 
 
 async def analyze_grown(session: AsyncSession) -> list[str]:
