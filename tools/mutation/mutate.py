@@ -66,6 +66,10 @@ CORES: Final = (
         "services/forecast/src/sextant/forecast/domain/calibration.py",
         (f"{FORECAST}/test_backtest_worked_examples.py", f"{FORECAST}/test_calibration.py"),
     ),
+    Core(
+        "services/forecast/src/sextant/forecast/domain/independence.py",
+        (f"{FORECAST}/test_independence.py",),
+    ),
     Core("services/forecast/src/sextant/forecast/domain/stale.py", STALE_TESTS),
     Core("services/forecast/src/sextant/forecast/domain/history.py", STALE_TESTS),
     Core("services/identity/src/sextant/identity/domain/linking.py", (IDENTITY,)),

@@ -9,7 +9,9 @@ rolling-origin backtest (origins every 4 weeks after a 52-week window; horizons 
 of "how many" and "when", with this service's method and with plain resampling of single
 weeks (no blocks, no level factor). Per row: the share of origins each of P50/P85/P95
 held (``*``: outside the band the number of origins allows), the median width of the
-central 90 % interval and the mean CRPS (lower is better). The corpora's first and last
+central 90 % interval and the mean CRPS (lower is better); ``indep``: the share of origins
+whose past gave no reason to doubt independent weeks, where the method samples as plain
+resampling does (``montecarlo.sampled_options``). The corpora's first and last
 weeks are partial (their README) and are left out. ``--corpora`` or ``SEXTANT_CORPORA``
 points elsewhere than ``../shared/corpora``.
 """
@@ -32,7 +34,7 @@ from sextant.forecast.domain.calibration import (
     backtest_when,
     crps_difference_interval,
 )
-from sextant.forecast.domain.montecarlo import ForecastOptions
+from sextant.forecast.domain.montecarlo import ForecastOptions, sampled_options
 
 ROOT = Path(__file__).resolve().parents[3]
 CORPORA = Path(os.environ.get("SEXTANT_CORPORA", ROOT.parent / "shared" / "corpora"))
@@ -118,6 +120,12 @@ def series_to_bench(corpora: Path, held_out: bool = False) -> list[tuple[str, ND
     return series + [(name, make(np.random.default_rng(24))) for name, make in SHAPES.items()]
 
 
+def independent_share(series: NDArray[np.float64], row: Calibration) -> float:
+    """The share of the row's origins at which the method sampled single weeks."""
+    origins = range(row.first_origin, row.last_origin + 1, row.step_weeks)
+    return float(np.mean([sampled_options(series[:o], OURS)[0] != OURS for o in origins]))
+
+
 def cells(row: Calibration) -> str:
     shown = []
     for p in SHOWN:
@@ -142,7 +150,7 @@ def main() -> None:
     width_ratios: list[float] = []
     print("calibration, rolling origin every 4 weeks, 52-week window; '*' outside its band")
     print(
-        f"{'series':24s} {'kind':8s} {'h':>3s} {'orig':>4s} | {'ours P50/P85/P95':23s} "
+        f"{'series':24s} {'kind':8s} {'h':>3s} {'orig':>4s} {'indep':>5s} | {'ours P50/P85/P95':23s} "
         f"{'width':>7s} {'CRPS':>7s} | {'plain P50/P85/P95':23s} {'width':>7s} {'CRPS':>7s} | "
         f"{'ratio [95 % interval]':21s}"
     )
@@ -161,7 +169,8 @@ def main() -> None:
                 worse, better = worse + (low > 1), better + (high < 1)
                 width_ratios.append(ours.median_width / max(plain.median_width, 1e-9))
                 print(
-                    f"{name:24s} {kind:8s} {ours.horizon_weeks:>3d} {ours.origins:>4d} | "
+                    f"{name:24s} {kind:8s} {ours.horizon_weeks:>3d} {ours.origins:>4d} "
+                    f"{independent_share(series, ours):5.0%} | "
                     f"{cells(ours)} {ours.median_width:7.1f} {ours.mean_crps:7.2f} | "
                     f"{cells(plain)} {plain.median_width:7.1f} {plain.mean_crps:7.2f} | "
                     f"{crps_ratios[-1]:.3f} [{low:.3f}, {high:.3f}]"

@@ -4591,6 +4591,7 @@ export interface components {
          *           5
          *         ],
          *         "item_types": null,
+         *         "model": "blocks and level: the past's weeks are not independent (p = 0.002)",
          *         "options": {
          *           "capacity_factor": 1,
          *           "seed": 0,
@@ -4725,7 +4726,15 @@ export interface components {
             history_weeks: number[];
             /** Item Types */
             item_types: string[] | null;
-            /** Options */
+            /**
+             * Model
+             * @description what was sampled and why: blocks of weeks and a level factor, or single weeks where the scope's whole history gave no reason to doubt that its weeks are independent (three tests, the smallest p-value times 3 against 0.05)
+             */
+            model: string;
+            /**
+             * Options
+             * @description the options the simulation ran with
+             */
             options: {
                 [key: string]: unknown;
             };
@@ -7391,6 +7400,7 @@ export interface components {
          *           5
          *         ],
          *         "item_types": null,
+         *         "model": "blocks and level: the past's weeks are not independent (p = 0.002)",
          *         "options": {
          *           "capacity_factor": 1,
          *           "seed": 0,
@@ -8544,6 +8554,7 @@ export interface components {
          *           5
          *         ],
          *         "item_types": null,
+         *         "model": "blocks and level: the past's weeks are not independent (p = 0.002)",
          *         "options": {
          *           "capacity_factor": 1,
          *           "seed": 0,

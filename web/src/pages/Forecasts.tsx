@@ -16,6 +16,15 @@ function inFourWeeks(): string {
   return new Date(Date.now() + 28 * 86_400_000).toISOString().slice(0, 10);
 }
 
+/** What was sampled (blocks and a level factor, or single weeks) and why. */
+function Model({ inputs }: { inputs: Schemas["Inputs"] }) {
+  return (
+    <p className="hint" data-testid="forecast-model">
+      Sampled: {inputs.model}
+    </p>
+  );
+}
+
 function Calibration({ report }: { report: Schemas["CalibrationReport"] }) {
   if (!report.available)
     return <p className="hint">Calibration: not available ({report.reason ?? "too little history"}).</p>;
@@ -147,6 +156,7 @@ export function Forecasts() {
             curve={answer.reply.curve as Point[]}
             percentiles={answer.reply.percentiles}
           />
+          <Model inputs={answer.reply.inputs} />
           <Calibration report={answer.reply.calibration} />
         </>
       )}
@@ -158,6 +168,7 @@ export function Forecasts() {
             curve={answer.reply.curve as Point[]}
             percentiles={answer.reply.percentiles}
           />
+          <Model inputs={answer.reply.inputs} />
           <Calibration report={answer.reply.calibration} />
         </>
       )}

@@ -211,6 +211,12 @@ try {
   );
   assert.deepEqual(shown, wanted, "the chart's percentiles are the API's");
   assert.ok(Object.keys(shown).length >= 3, "the forecast has its percentiles");
+  assert.ok(expected.inputs.model.length > 0, "the API says what it sampled");
+  assert.equal(
+    await page.getByTestId("forecast-model").textContent(),
+    `Sampled: ${expected.inputs.model}`,
+    "the portal says what was sampled, as the API does",
+  );
   await inspect(page, "5-forecast");
 
   step("the other theme is checked too, the chart in it");

@@ -17,6 +17,7 @@ INPUTS: JsonDict = {
     "item_types": None,
     "history_weeks": [4, 6, 3, 5, 7, 5],
     "options": {"trials": 10000, "seed": 0, "window_weeks": 52, "capacity_factor": 1.0},
+    "model": "blocks and level: the past's weeks are not independent (p = 0.002)",
 }
 CALIBRATION: JsonDict = {
     "kind": "how_many",
@@ -76,7 +77,12 @@ class Inputs(BaseModel):
     scope: str
     item_types: list[str] | None
     history_weeks: list[int] = Field(description="the weekly throughput sampled, oldest first")
-    options: dict[str, Any]
+    options: dict[str, Any] = Field(description="the options the simulation ran with")
+    model: str = Field(
+        description="what was sampled and why: blocks of weeks and a level factor, or single "
+        "weeks where the scope's whole history gave no reason to doubt that its weeks are "
+        "independent (three tests, the smallest p-value times 3 against 0.05)"
+    )
 
 
 class HowManyReply(BaseModel):

@@ -33,6 +33,7 @@ from sextant.forecast.domain.history import (
 from sextant.forecast.domain.montecarlo import (
     ForecastOptions,
     how_many,
+    sampled_options,
     sprint_completion_probability,
     when,
 )
@@ -54,6 +55,13 @@ from sextant.runtime.outbox import Outbox
 from sextant.runtime.scope import QueryScope
 
 BACKTEST_HORIZONS = (4, 12)
+# Weeks of throughput a forecast reads: its window samples the latest 52, but whether the
+# weeks look independent and how long past changes of pace lasted are read from all of
+# them (montecarlo.sampled_options, level_persistence), as in bench_calibration.py.
+HISTORY_WEEKS = 520
+# Origins the backtest shown with a forecast scores: the latest two years' (every 4th
+# week), each forecast from all the weeks before it.
+BACKTEST_SPAN_WEEKS = 104
 # How far ahead "how many by <date>" looks: five years, as far back as the longest sampling
 # window reaches. Each week ahead costs a column per trial (memory and time), so a year-9999
 # date would ask for gigabytes.
@@ -99,7 +107,10 @@ def _calibration(
             ),
         )
     run = backtest_when if kind == "when" else backtest
-    rows = run(history, BACKTEST_HORIZONS, options=replace(options, trials=2000))
+    first_origin = max(options.window_weeks, len(history) - reach - BACKTEST_SPAN_WEEKS)
+    rows = run(
+        history, BACKTEST_HORIZONS, options=replace(options, trials=2000), first_origin=first_origin
+    )
     # history[-1] is last week, so origin i (forecast made before week i) is this Monday
     # less len(history) - i weeks
     this_week = week_start(today)
@@ -144,9 +155,7 @@ async def forecast_how_many(
         )
     workspaces = scope.workspaces
     # Calibration needs more history than the sampling window: read window + 12 weeks + slack.
-    history = await weekly_history(
-        session, tenant, workspaces, item_types, options.window_weeks * 3, today
-    )
+    history = await weekly_history(session, tenant, workspaces, item_types, HISTORY_WEEKS, today)
     horizon = -(-(until - today).days // 7)
     forecast = await asyncio.to_thread(how_many, history, horizon, options)
     calibration = await asyncio.to_thread(_calibration, history, options, "how_many", today)
@@ -160,6 +169,7 @@ async def forecast_how_many(
             item_types=item_types,
             history_weeks=history[-options.window_weeks :],
             options=forecast.options,
+            model=forecast.model,
         ),
         calibration=calibration,
     )
@@ -176,9 +186,7 @@ async def forecast_when(
     max_weeks: int = 104,
 ) -> WhenReply:
     workspaces = scope.workspaces
-    history = await weekly_history(
-        session, tenant, workspaces, item_types, options.window_weeks * 3, today
-    )
+    history = await weekly_history(session, tenant, workspaces, item_types, HISTORY_WEEKS, today)
     forecast = await asyncio.to_thread(when, history, items, options, max_weeks)
     calibration = await asyncio.to_thread(_calibration, history, options, "when", today)
 
@@ -197,6 +205,7 @@ async def forecast_when(
             item_types=item_types,
             history_weeks=history[-options.window_weeks :],
             options=forecast.options,
+            model=forecast.model,
         ),
         calibration=calibration,
     )
@@ -302,22 +311,21 @@ async def forecast_sprint(
         listed = await reads.sprint_by_source(session, tenant, workspace, source_id, now)
     if state.ends_at is None:
         raise Unprocessable(f"sprint {sprint_id!r} has no end date to forecast against")
-    history = await weekly_history(
-        session, tenant, [workspace], None, options.window_weeks, now.date()
-    )
+    history = await weekly_history(session, tenant, [workspace], None, HISTORY_WEEKS, now.date())
     cycle = await repository.cycle_times(session, tenant, [workspace])
     remaining_days = max((state.ends_at - now).total_seconds() / 86400, 0.0)
     finish = [
         finish_probability((now - since).total_seconds() / 86400, remaining_days, cycle)
         for since in state.in_progress_since
     ]
+    sampled, model = sampled_options(history, options)
     probability = await asyncio.to_thread(
         sprint_completion_probability,
         history,
         weeks_left=remaining_days / 7,
         not_started=state.not_started,
         in_progress_finish_probabilities=finish,
-        options=options,
+        options=sampled,
     )
     return SprintForecastReply(
         id=listed.id,
@@ -332,7 +340,11 @@ async def forecast_sprint(
         },
         in_progress_finish_probabilities=[round(p, 4) for p in finish],
         inputs=Inputs(
-            scope=scope.text, item_types=None, history_weeks=history, options=asdict(options)
+            scope=scope.text,
+            item_types=None,
+            history_weeks=history[-options.window_weeks :],
+            options=asdict(sampled),
+            model=model,
         ),
     )
 
@@ -351,9 +363,7 @@ async def _listed_sprint(
 async def calibration_for(
     session: AsyncSession, tenant: UUID, scope: QueryScope, options: ForecastOptions, today: date
 ) -> BacktestReply:
-    history = await weekly_history(
-        session, tenant, scope.workspaces, None, options.window_weeks * 3, today
-    )
+    history = await weekly_history(session, tenant, scope.workspaces, None, HISTORY_WEEKS, today)
     report = await asyncio.to_thread(_calibration, history, options, "how_many", today)
     when_report = await asyncio.to_thread(_calibration, history, options, "when", today)
     return BacktestReply(

@@ -15,6 +15,10 @@ are alike, so sums of independently drawn weeks are too narrow — measured here
    lasted in the series' own past (:func:`level_persistence`; an empirical-Bayes weight
    from the window while there is too little past to tell).
 
+Neither is used where the series' whole past gives no reason to doubt that its weeks are
+independent draws from one pace (:mod:`independence`): there plain resampling is the right
+model, and the machinery would only cost sharpness (:func:`sampled_options`).
+
 The rolling-origin backtest in :mod:`calibration` holds this method to its nominal
 coverage; users see that calibration next to every forecast.
 """
@@ -22,12 +26,14 @@ coverage; users see that calibration next to every forecast.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import NDArray
+
+from sextant.forecast.domain.independence import ALPHA, independence_p
 
 PERCENTILES = (50, 70, 85, 95)
 _QUARTER_WEEKS = 13
@@ -46,6 +52,7 @@ class ForecastOptions:
     block_weeks: int = 4
     level_uncertainty: bool = True
     recent_level: bool = True  # centre the level factor on the latest quarter's pace
+    plain_when_independent: bool = True  # single weeks, no level, if the past allows it
     capacity_factor: float = 1.0  # share of the team's throughput available (focus)
     split_rate: float = 1.0  # items a backlog item turns into when worked
     scope_growth_per_week: float = 0.0  # items added to the backlog each week
@@ -71,7 +78,8 @@ class HowManyForecast:
     percentiles: dict[int, int]
     totals: dict[int, float]
     curve: list[tuple[int, float]]  # (count, probability of reaching at least it)
-    options: dict[str, Any]
+    options: dict[str, Any]  # as simulated (see model)
+    model: str  # which model was sampled, and why (:func:`sampled_options`)
     window: list[float] = field(default_factory=list)
 
 
@@ -90,7 +98,30 @@ class WhenForecast:
     curve: list[tuple[int, float]]  # (whole week, probability of being done by its end)
     done_within_horizon: float
     max_weeks: int
-    options: dict[str, Any]
+    options: dict[str, Any]  # as simulated (see model)
+    model: str  # which model was sampled, and why (:func:`sampled_options`)
+
+
+def sampled_options(
+    history: Sequence[float] | NDArray[Any], options: ForecastOptions
+) -> tuple[ForecastOptions, str]:
+    """The options a simulation runs with, and why: plain resampling of single weeks when
+    the whole history was tested and gave no reason to doubt independent weeks, the
+    options as given otherwise."""
+    if not options.plain_when_independent or (
+        options.block_weeks == 1 and not options.level_uncertainty
+    ):
+        return options, "as asked"
+    p = independence_p(history)
+    if p is None:
+        return options, "blocks and level: too little past to test its weeks (under 52)"
+    if p < ALPHA:
+        return options, f"blocks and level: the past's weeks are not independent (p = {p:.3f})"
+    plain = replace(options, block_weeks=1, level_uncertainty=False)
+    return (
+        plain,
+        f"single weeks: nothing in the past says its weeks are not independent (p = {p:.2f})",
+    )
 
 
 def _window(
@@ -225,6 +256,7 @@ def simulated_totals(
     on sparse series made P85 over-cover (91-93 % at 4 weeks, issue #24)."""
     if horizon_weeks < 1:
         raise ValueError("horizon_weeks must be at least 1")
+    options = sampled_options(history, options)[0]
     window, centre_and_spread = _window(history, options), level(history, options)
     rng = np.random.default_rng(options.seed)
     return np.concatenate(
@@ -253,7 +285,7 @@ def how_many(
     options: ForecastOptions | None = None,
 ) -> HowManyForecast:
     """The distribution of items done within ``horizon_weeks``."""
-    options = options or ForecastOptions()
+    options, model = sampled_options(history, options or ForecastOptions())
     totals = simulated_totals(history, horizon_weeks, options)
     exact = how_many_totals(totals)
     # The curve is over whole counts: P(total ≥ c) = P(floor(total) ≥ c) for a whole c.
@@ -265,6 +297,7 @@ def how_many(
         totals=exact,
         curve=[(int(c), round(float(r), 4)) for c, r in zip(counts, reached, strict=True)],
         options=asdict(options),
+        model=model,
         window=[float(v) for v in _window(history, options)],
     )
 
@@ -276,7 +309,7 @@ def when(
     max_weeks: int = 104,
 ) -> WhenForecast:
     """The distribution of weeks until ``items`` (grown by split rate and scope growth) are done."""
-    options = options or ForecastOptions()
+    options, model = sampled_options(history, options or ForecastOptions())
     weeks = finish_weeks(history, items, options, max_weeks)
     by_week = np.searchsorted(np.sort(weeks), np.arange(1, max_weeks + 1), side="right")
     tally = np.diff(by_week, prepend=0)
@@ -291,6 +324,7 @@ def when(
         done_within_horizon=round(float(np.mean(weeks <= max_weeks)), 4),
         max_weeks=max_weeks,
         options=asdict(options),
+        model=model,
     )
 
 
@@ -322,6 +356,7 @@ def finish_weeks(
     ``max_weeks + 1``: not within the horizon."""
     if items < 1 or max_weeks < 1:
         raise ValueError("items and max_weeks must be at least 1")
+    options = sampled_options(history, options)[0]
     window, centre_and_spread = _window(history, options), level(history, options)
     rng = np.random.default_rng(options.seed)
     # float32 like the paths, so the comparison does not widen every simulated value
@@ -358,7 +393,7 @@ def sprint_completion_probability(
     :func:`sextant.forecast.domain.history.finish_probability`); what the simulated
     throughput has left over must cover the items not started yet.
     """
-    options = options or ForecastOptions()
+    options = sampled_options(history, options or ForecastOptions())[0]
     if weeks_left <= 0:
         return 1.0 if not_started == 0 and not in_progress_finish_probabilities else 0.0
     window = _window(history, options)
