@@ -250,6 +250,11 @@ async def test_how_many_answers_from_projected_history_with_its_inputs(
     assert p[95] <= p[85] <= p[50] <= 16  # about two stories a week
     assert p[50] >= 4
     assert sum(body["inputs"]["history_weeks"]) > 0
+    # a few weeks of history: too few to test whether its weeks are independent
+    assert (
+        body["inputs"]["model"] == "blocks and level: too little past to test its weeks (under 52)"
+    )
+    assert body["inputs"]["options"]["block_weeks"] == 4
     assert (
         body["calibration"]["available"] is False
         and "weeks of history" in body["calibration"]["reason"]

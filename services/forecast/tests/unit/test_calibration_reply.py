@@ -36,3 +36,16 @@ def test_when_needs_three_horizons_more_history_than_how_many() -> None:
     assert when_report.reason == (
         "needs 88 weeks of history to backtest when forecasts; this scope has 87"
     )
+
+
+def test_a_long_history_is_backtested_over_its_latest_two_years() -> None:
+    """300 weeks: every forecast reads all the weeks before it, but only origins from 184
+    on are scored (300 less the 12-week reach less 104): 184 to 296 for 4 weeks (29), to
+    288 for 12 (27); origin 184 is 116 weeks before Monday 2026-11-30."""
+    report = service._calibration(
+        [5] * 300, ForecastOptions(trials=100), "how_many", date(2026, 12, 2)
+    )
+    short, long = report.rows
+    assert (short.origins, long.origins) == (29, 27)
+    assert (short.first_origin, short.last_origin) == (date(2024, 9, 9), date(2026, 11, 2))
+    assert (long.first_origin, long.last_origin) == (date(2024, 9, 9), date(2026, 9, 7))
