@@ -6,7 +6,7 @@ import math
 import re
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import asyncpg
 import httpx
@@ -434,6 +434,26 @@ async def test_history_gives_throughput_and_cycle_time_by_the_callers_definition
         )
     ).json()
     assert from_todo["cycle_time"][0]["percentiles_days"]["50"] > stories["percentiles_days"]["50"]
+
+
+async def test_a_forecast_samples_the_weeks_the_history_counts(
+    forecast: httpx.AsyncClient,
+) -> None:
+    """The forecast's weeks are counted by PostgreSQL, the history's item by item: the same
+    Monday-to-Sunday UTC weeks (half the items here are done at 00:01, on week edges)."""
+    history = (
+        await forecast.get("/v1/forecasts/history", params={"scope": SCOPE, "window_weeks": 52})
+    ).json()
+    until = (NOW + timedelta(weeks=4)).date().isoformat()
+    reply = (
+        await forecast.get("/v1/forecasts/how-many", params={"scope": SCOPE, "until": until})
+    ).json()
+    sampled = reply["inputs"]["history_weeks"]
+    this_monday = datetime.combine(NOW.date() - timedelta(days=NOW.weekday()), time(), UTC)
+    done_before = [i for i in range(60) if NOW - timedelta(days=207 - 3.5 * i) < this_monday]
+    assert sum(sampled) == len(done_before) >= 58  # the stories done before this week
+    assert 25 <= len(sampled) <= 31 and sampled[0] > 0
+    assert history["throughput"][-len(sampled) :] == sampled
 
 
 async def test_a_revised_fact_updates_the_item_without_repeating_its_history(

@@ -81,10 +81,10 @@ async def weekly_history(
     last_week = week_start(today) - timedelta(days=7)
     first_week = last_week - timedelta(weeks=window_weeks - 1)
     since = datetime.combine(first_week, datetime.min.time(), tzinfo=UTC)
-    done = await repository.done_times(session, tenant, workspaces, item_types, since)
+    done = await repository.done_per_week(session, tenant, workspaces, item_types, since)
     if not done:
         raise Unprocessable("no completed work items in this scope yet; forecasts need history")
-    weekly = throughput_by_week(done, first_week, last_week)
+    weekly = [done.get(first_week + timedelta(weeks=i), 0) for i in range(window_weeks)]
     first_active = next((i for i, count in enumerate(weekly) if count), None)
     if first_active is None:  # everything done so far was done this (unfinished) week
         raise Unprocessable("no completed week of work in this scope yet; forecasts need history")
