@@ -1,6 +1,10 @@
 """Leasing from ingest's cross-tenant work queues (check runs to post, commit lists to
 read): each row is due at a time and leased to one replica for a while, so replicas share
-the work and a crashed one's rows come due again when their lease ends."""
+the work and a crashed one's rows come due again when their lease ends.
+
+A transaction that makes a row due now NOTIFYs the queue's channel (:func:`wake`), so
+the workers hear of it at its commit; :func:`seconds_to_next_due` tells them when to look
+next otherwise (a retry's time)."""
 
 from __future__ import annotations
 
@@ -9,6 +13,19 @@ from uuid import UUID
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from sextant.runtime.pgnotify import notify
+
+
+def channel(queue: sa.Table) -> str:
+    """The NOTIFY channel of ``queue``: its workers wake when it is notified."""
+    return f"sextant_ingest_{queue.name}"
+
+
+async def wake(session: AsyncSession, queue: sa.Table) -> None:
+    """Wake ``queue``'s workers when the caller's transaction commits (never if it rolls
+    back): it made a row due now."""
+    await notify(session, channel(queue), "")
 
 
 async def claim_due(
@@ -34,3 +51,14 @@ async def claim_due(
         .returning(q.c[key], q.c.tenant_id)
     )
     return [(row[0], row[1]) for row in rows]
+
+
+async def seconds_to_next_due(session: AsyncSession, queue: sa.Table) -> float | None:
+    """Seconds until the first row of ``queue`` no replica holds is due (0 or less: due
+    already), or None when there is none; by the database's clock, through the queue's
+    ``due_at`` index. A lease running out (its replica gone) is left to the fallback."""
+    q = queue
+    free = sa.or_(q.c.lease_until.is_(None), q.c.lease_until <= sa.func.now())
+    first = sa.select(sa.func.min(q.c.due_at)).where(free).scalar_subquery()
+    seconds = await session.scalar(sa.select(sa.extract("epoch", first - sa.func.now())))
+    return None if seconds is None else float(seconds)
