@@ -1,5 +1,5 @@
 """How long a queued check run waits for the poster: woken by the queuing commit's NOTIFY
-(now) against the plain poll it replaced, at the default interval, in the same process.
+(now) against the plain poll it replaced, at that poll's interval (1 s), in the same process.
 
     .venv/bin/python services/ingest/bench/bench_wakeups.py [--items 50]
 
@@ -10,13 +10,15 @@ its wait is from the commit to the time the attempt recorded (``updated_at``: it
 and one read later). Items go one at a time, each a random part of the interval after
 the last was taken, so the poll is met at every phase. "poll" is the same loop with the
 listener's wait turned into a plain sleep of the fallback interval: what the poster did
-before. The commit lister waits in the same loop (queue_worker.py), with 2 s for 1 s.
+before, at its default then (1 s; the fallback's default is 30 s now, the bench sets 1 s
+for both phases). The commit lister waits in the same loop (queue_worker.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import statistics
 import sys
@@ -69,6 +71,9 @@ async def waited(state: ServiceState, item: int) -> float:
             await asyncio.sleep(0.005)
 
 
+OLD_POLL_SECONDS = 1.0  # the poster's poll before it was woken by NOTIFY
+
+
 async def phase(state: ServiceState, items: int, interval: float, first: int) -> list[float]:
     waits = []
     for item in range(first, first + items):
@@ -85,6 +90,7 @@ def summary(name: str, waits: list[float]) -> str:
 
 async def main(items: int) -> int:
     configure_logging("WARNING", json=False)
+    os.environ["SEXTANT_INGEST_CHECK_RUN_POLL_SECONDS"] = str(OLD_POLL_SECONDS)
     interval = IngestSettings().check_run_poll_seconds
     async with running_on_embedded_postgres(SPEC) as (_, state, _url):
         poster: CheckRunPoster = state.extras["check_run_poster"]

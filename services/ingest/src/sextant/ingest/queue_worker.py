@@ -1,8 +1,9 @@
 """The loop of ingest's queue workers (the check-run poster, checks.py; the commit lister,
 commits.py): take due rows until none is left, then wait for whichever comes first of a
-commit that queued one (its NOTIFY, db/leases.py), the queue's next due time (a retry
-waiting out its backoff) and the fallback interval. The fallback bounds what a lost
-notification (the listener reconnecting) or a lease run out (its replica gone) delays."""
+commit that queued one (its NOTIFY, db/leases.py), the time the queue's next row may be
+claimed (a retry waiting out its backoff, a dead replica's lease running out) and the
+fallback interval, which bounds only what a notification lost while the listener
+reconnects delays."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ the work and a crashed one's rows come due again when their lease ends.
 
 A transaction that makes a row due now NOTIFYs the queue's channel (:func:`wake`), so
 the workers hear of it at its commit; :func:`seconds_to_next_due` tells them when to look
-next otherwise (a retry's time)."""
+next otherwise (a retry's time, a dead replica's lease end)."""
 
 from __future__ import annotations
 
@@ -54,11 +54,12 @@ async def claim_due(
 
 
 async def seconds_to_next_due(session: AsyncSession, queue: sa.Table) -> float | None:
-    """Seconds until the first row of ``queue`` no replica holds is due (0 or less: due
-    already), or None when there is none; by the database's clock, through the queue's
-    ``due_at`` index. A lease running out (its replica gone) is left to the fallback."""
+    """Seconds until the first row of ``queue`` may be claimed (0 or less: already), or
+    None when the queue is empty; by the database's clock. A row may be claimed once it
+    is due and its lease, if any, has run out: a retry at its backoff's end, a row whose
+    replica died at its lease's end (a live replica's row is done and gone by then)."""
     q = queue
-    free = sa.or_(q.c.lease_until.is_(None), q.c.lease_until <= sa.func.now())
-    first = sa.select(sa.func.min(q.c.due_at)).where(free).scalar_subquery()
+    claimable = sa.func.min(sa.func.greatest(q.c.due_at, q.c.lease_until))
+    first = sa.select(claimable).scalar_subquery()
     seconds = await session.scalar(sa.select(sa.extract("epoch", first - sa.func.now())))
     return None if seconds is None else float(seconds)
