@@ -86,9 +86,12 @@ async def ingest(
     database_url: str, internal_keys: InternalKeys, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[Ingest]:
     """Ingest letting its posts reach the fakes on 127.0.0.1 over plain http; retries
-    fast."""
-    monkeypatch.setenv("SEXTANT_INGEST_CHECK_RUN_POLL_SECONDS", "0.05")
-    monkeypatch.setenv("SEXTANT_INGEST_CHECK_RUN_BACKOFF_SECONDS", "0.05")
+    fast. The fallback look is a minute away, beyond every wait here: a check run is
+    posted because the commit that queued it woke the poster, and a retry because its
+    due time did (a draw of up to 0.3 s: later, nearly always, than the poster's next
+    look for due check runs)."""
+    monkeypatch.setenv("SEXTANT_INGEST_CHECK_RUN_POLL_SECONDS", "60")
+    monkeypatch.setenv("SEXTANT_INGEST_CHECK_RUN_BACKOFF_SECONDS", "0.3")
     async with running_ingest(
         database_url, internal_keys, tmp_path, egress_allow=["127.0.0.1"], egress_allow_http=True
     ) as trusting:

@@ -74,10 +74,12 @@ class FakeForge:
 async def ingest(
     database_url: str, internal_keys: InternalKeys, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[Ingest]:
-    """Ingest reaching the fakes on 127.0.0.1 over plain http; lists polled and retried
-    fast."""
-    monkeypatch.setenv("SEXTANT_INGEST_COMMIT_LIST_POLL_SECONDS", "0.05")
-    monkeypatch.setenv("SEXTANT_INGEST_COMMIT_LIST_BACKOFF_SECONDS", "0.05")
+    """Ingest reaching the fakes on 127.0.0.1 over plain http; lists retried fast. The
+    fallback look is a minute away, beyond every wait here: a list is taken because its
+    delivery's commit woke the lister, and a retry because its due time did (a draw of up
+    to 0.3 s: later, nearly always, than the lister's next look for due lists)."""
+    monkeypatch.setenv("SEXTANT_INGEST_COMMIT_LIST_POLL_SECONDS", "60")
+    monkeypatch.setenv("SEXTANT_INGEST_COMMIT_LIST_BACKOFF_SECONDS", "0.3")
     async with running_ingest(
         database_url, internal_keys, tmp_path, egress_allow=["127.0.0.1"], egress_allow_http=True
     ) as trusting:

@@ -3,9 +3,10 @@ check run, a GitLab commit status.
 
 Ingest holds the sources' API credentials, so it consumes ``sextant.gates``: each
 evaluation is recorded, in the event's transaction, for every GitHub and GitLab source
-of the evaluation's workspace that has credentials (:func:`on_gate_evaluated`). A poster
-per replica (:class:`CheckRunPoster`) leases due rows, opens the credentials, and — when
-they list the repository — posts the result through the egress policy: on GitHub it
+of the evaluation's workspace that has credentials (:func:`on_gate_evaluated`), which
+wakes the posters at its commit (queue_worker.py). A poster per replica
+(:class:`CheckRunPoster`) leases due rows, opens the credentials, and — when they list
+the repository — posts the result through the egress policy: on GitHub it
 creates the check run once (``external_id`` = the evaluation id) and PATCHes that same
 check run for every later evaluation of the SHA and environment (a fail turned pass by
 a late review); on GitLab it sets the commit status of the same name. Failures are
@@ -29,15 +30,16 @@ from sextant.contracts import Envelope
 from sextant.contracts.events.platform import GateEvaluated, GateOverridden
 from sextant.ingest.backfill import github, gitlab
 from sextant.ingest.backfill.api import ApiError
+from sextant.ingest.db import check_run_queue
 from sextant.ingest.db import checks as repository
 from sextant.ingest.db.checks import CheckRunRow
 from sextant.ingest.db.repository import get_source
+from sextant.ingest.queue_worker import QueueWorker
 from sextant.ingest.service import ingest_of, open_sealed
 from sextant.ingest.settings import IngestSettings
 from sextant.runtime.app import ServiceState
 from sextant.runtime.backoff import retry_delay
 from sextant.runtime.egress import egress_policy
-from sextant.runtime.tasks import cancel_and_wait
 
 log = structlog.get_logger()
 
@@ -139,22 +141,18 @@ class CheckRunPoster:
     def __init__(self, state: ServiceState, settings: IngestSettings) -> None:
         self.state, self.settings = state, settings
         self.policy = egress_policy(state.settings)
-        self._task: asyncio.Task[None] | None = None
+        self.worker = QueueWorker(
+            state.db,
+            check_run_queue,
+            self.post_due,
+            fallback_seconds=settings.check_run_poll_seconds,
+        )
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="ingest:check-runs")
+        await self.worker.start()
 
     async def stop(self) -> None:
-        await cancel_and_wait(self._task)
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                while await self.post_due():
-                    pass
-            except Exception as exc:
-                log.warning("checks.poster_failed", error=str(exc))
-            await asyncio.sleep(self.settings.check_run_poll_seconds)
+        await self.worker.stop()
 
     async def post_due(self) -> int:
         """Post what is due, a few at a time; how many were taken."""

@@ -3,9 +3,10 @@
 GitHub's ``pull_request`` webhook and GitLab's merge request hook list no commits, so a
 merge they bring carries the head SHA alone. When its source has API credentials the
 normalizer says ``commits_source: pending`` and the delivery's statement queues a commit
-list (``commit_lists``, :func:`repository.store_deliveries`). A lister per replica
-(:class:`CommitLister`) leases due lists and reads the commits page by page through the
-egress policy — GitHub ``/repos/{o}/{r}/pulls/{n}/commits``, GitLab
+list (``commit_lists``, :func:`repository.store_deliveries`), which wakes the listers at
+its commit (queue_worker.py). A lister per replica (:class:`CommitLister`) leases due lists
+and reads the commits page by page through the egress policy — GitHub
+``/repos/{o}/{r}/pulls/{n}/commits``, GitLab
 ``/projects/{id}/merge_requests/{iid}/commits`` — each page committed with its cursor
 (the checkpoint), so a retry resumes after the last page read, as a backfill does. The
 tool's rate limits are waited out as the backfill client waits them (``Retry-After``,
@@ -35,11 +36,13 @@ import structlog
 
 from sextant.ingest.backfill import github, github_app, gitlab
 from sextant.ingest.backfill.api import Api, ApiError, next_link, query
+from sextant.ingest.db import commit_list_queue
 from sextant.ingest.db import commits as repository
 from sextant.ingest.db.commits import CommitListRow
 from sextant.ingest.db.repository import SourceRow, get_delivery, get_source
 from sextant.ingest.mapping import MappingRules
 from sextant.ingest.normalize import Context, pruned
+from sextant.ingest.queue_worker import QueueWorker
 from sextant.ingest.reading import MERGED, as_revision, read_delivery
 from sextant.ingest.service import ingest_of, open_sealed
 from sextant.ingest.settings import IngestSettings
@@ -47,7 +50,6 @@ from sextant.runtime.app import ServiceState
 from sextant.runtime.backoff import retry_delay
 from sextant.runtime.egress import egress_policy
 from sextant.runtime.outbox import Staged
-from sextant.runtime.tasks import cancel_and_wait
 
 log = structlog.get_logger()
 
@@ -93,22 +95,18 @@ class CommitLister:
     ) -> None:
         self.state, self.settings, self.sleep = state, settings, sleep
         self.policy = egress_policy(state.settings)
-        self._task: asyncio.Task[None] | None = None
+        self.worker = QueueWorker(
+            state.db,
+            commit_list_queue,
+            self.list_due,
+            fallback_seconds=settings.commit_list_poll_seconds,
+        )
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="ingest:commit-lists")
+        await self.worker.start()
 
     async def stop(self) -> None:
-        await cancel_and_wait(self._task)
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                while await self.list_due():
-                    pass
-            except Exception as exc:
-                log.warning("commits.lister_failed", error=str(exc))
-            await asyncio.sleep(self.settings.commit_list_poll_seconds)
+        await self.worker.stop()
 
     def lease(self) -> timedelta:
         """Long enough for a list's pages, their retries and its rate-limit waits."""

@@ -122,13 +122,19 @@ class IngestSettings(ServiceSettings):
         default=600.0, gt=0, description="no check-run retry waits longer than this"
     )
     check_run_poll_seconds: float = Field(
-        default=1.0, gt=0, description="how often an idle poster looks for due check runs"
+        default=30.0,
+        gt=0,
+        description="the longest an idle poster waits before it looks for due check runs "
+        "(a queued one wakes it at once, a retry at its time)",
     )
 
     # The commit lists of merges that webhooks brought, read through the tools' APIs
     # (commits.py).
     commit_list_poll_seconds: float = Field(
-        default=2.0, gt=0, description="how often an idle lister looks for due commit lists"
+        default=30.0,
+        gt=0,
+        description="the longest an idle lister waits before it looks for due commit lists "
+        "(a queued one wakes it at once, a retry at its time)",
     )
     commit_list_timeout_seconds: float = Field(
         default=15.0,

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -12,9 +14,10 @@ import uvicorn
 from fastapi import FastAPI
 
 from sextant.runtime.app import ServiceSpec, ServiceState, create_service_app
-from sextant.runtime.embedded_pg import free_port
+from sextant.runtime.embedded_pg import EmbeddedPostgres, free_port
 from sextant.runtime.settings import RuntimeSettings
 from sextant.runtime.testing.plugin import InternalKeys
+from sextant.runtime.tokens import generate_keypair
 from sextant.runtime.wiring import create_bus
 
 
@@ -51,6 +54,32 @@ async def running_service(
     )
     async with running_app(app) as client:
         yield client, app.state.service
+
+
+@asynccontextmanager
+async def running_on_embedded_postgres(
+    spec: ServiceSpec, **runtime: Any
+) -> AsyncIterator[tuple[httpx.AsyncClient, ServiceState, str]]:
+    """:func:`running_service` on a PostgreSQL of its own (embedded, removed afterwards)
+    and the local bus, for a benchmark; ``runtime`` overrides settings. Yields its client,
+    its state and the server's owner URL."""
+    with tempfile.TemporaryDirectory(prefix=f"sextant-{spec.name}-") as tmp:
+        postgres = EmbeddedPostgres(Path(tmp) / "pg")
+        url = await asyncio.to_thread(postgres.start)
+        try:
+            _, public_pem = generate_keypair()
+            values: dict[str, Any] = {
+                "database_url": url,
+                "internal_token_public_key": public_pem,
+                "bus": "local",
+                "data_dir": tmp,
+                "log_level": "WARNING",
+            }
+            settings = RuntimeSettings.model_validate(values | runtime)
+            async with running_service(spec, settings) as (client, state):
+                yield client, state, url
+        finally:
+            await asyncio.to_thread(postgres.stop)
 
 
 @asynccontextmanager

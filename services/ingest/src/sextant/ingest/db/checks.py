@@ -1,5 +1,6 @@
 """Reads and writes of the check runs posted back to the tools and their queue; plain
-values in and out, never a commit. The queue's claim is the one cross-tenant read."""
+values in and out, never a commit. The queue's reads (db/leases.py) are the only
+cross-tenant ones."""
 
 from __future__ import annotations
 
@@ -104,15 +105,21 @@ async def record_evaluation(
     ).first()
     if row is None:
         return False
+    await _due(session, row.id, tenant_id, now)
+    return True
+
+
+async def _due(session: AsyncSession, check_run_id: UUID, tenant_id: UUID, now: datetime) -> None:
+    """Queue the check run (again), due ``now``; the posters woken at commit."""
     q = insert(check_run_queue).values(
-        check_run_id=row.id, tenant_id=tenant_id, due_at=now, lease_until=None
+        check_run_id=check_run_id, tenant_id=tenant_id, due_at=now, lease_until=None
     )
     await session.execute(
         q.on_conflict_do_update(
             index_elements=["check_run_id"], set_={"due_at": now, "lease_until": None}
         )
     )
-    return True
+    await leases.wake(session, check_run_queue)
 
 
 async def claim_due(
@@ -199,12 +206,5 @@ async def record_override(
         )
     ).all()
     for row in rows:
-        q = insert(check_run_queue).values(
-            check_run_id=row.id, tenant_id=row.tenant_id, due_at=now, lease_until=None
-        )
-        await session.execute(
-            q.on_conflict_do_update(
-                index_elements=["check_run_id"], set_={"due_at": now, "lease_until": None}
-            )
-        )
+        await _due(session, row.id, row.tenant_id, now)
     return len(rows)

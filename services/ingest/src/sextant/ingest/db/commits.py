@@ -1,6 +1,7 @@
 """Reads and writes of the commit lists fetched for merges webhooks brought, and their
-queue; plain values in and out, never a commit. The queue's claim is the one
-cross-tenant read. (The rows are created with their delivery: repository.store_deliveries.)"""
+queue; plain values in and out, never a commit. The queue's reads (db/leases.py) are the
+only cross-tenant ones. (The rows are created, and the listers woken, with their delivery:
+repository.store_deliveries.)"""
 
 from __future__ import annotations
 

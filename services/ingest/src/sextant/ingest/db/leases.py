@@ -1,6 +1,10 @@
 """Leasing from ingest's cross-tenant work queues (check runs to post, commit lists to
 read): each row is due at a time and leased to one replica for a while, so replicas share
-the work and a crashed one's rows come due again when their lease ends."""
+the work and a crashed one's rows come due again when their lease ends.
+
+A transaction that makes a row due now NOTIFYs the queue's channel (:func:`wake`), so
+the workers hear of it at its commit; :func:`seconds_to_next_due` tells them when to look
+next otherwise (a retry's time, a dead replica's lease end)."""
 
 from __future__ import annotations
 
@@ -9,6 +13,19 @@ from uuid import UUID
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from sextant.runtime.pgnotify import notify
+
+
+def channel(queue: sa.Table) -> str:
+    """The NOTIFY channel of ``queue``: its workers wake when it is notified."""
+    return f"sextant_ingest_{queue.name}"
+
+
+async def wake(session: AsyncSession, queue: sa.Table) -> None:
+    """Wake ``queue``'s workers when the caller's transaction commits (never if it rolls
+    back): it made a row due now."""
+    await notify(session, channel(queue), "")
 
 
 async def claim_due(
@@ -34,3 +51,15 @@ async def claim_due(
         .returning(q.c[key], q.c.tenant_id)
     )
     return [(row[0], row[1]) for row in rows]
+
+
+async def seconds_to_next_due(session: AsyncSession, queue: sa.Table) -> float | None:
+    """Seconds until the first row of ``queue`` may be claimed (0 or less: already), or
+    None when the queue is empty; by the database's clock. A row may be claimed once it
+    is due and its lease, if any, has run out: a retry at its backoff's end, a row whose
+    replica died at its lease's end (a live replica's row is done and gone by then)."""
+    q = queue
+    claimable = sa.func.min(sa.func.greatest(q.c.due_at, q.c.lease_until))
+    first = sa.select(claimable).scalar_subquery()
+    seconds = await session.scalar(sa.select(sa.extract("epoch", first - sa.func.now())))
+    return None if seconds is None else float(seconds)

@@ -20,8 +20,10 @@ from sextant.contracts import uuid7
 from sextant.ingest.db import (
     SCHEMA,
     backfills,
+    commit_list_queue,
     deliveries,
     hook_routes,
+    leases,
     oauth_grants,
     oauth_refreshes,
     oauth_states,
@@ -264,7 +266,8 @@ WITH stored AS (
 )
 SELECT id FROM stored"""
 
-# The same, and the commit lists asked for by the deliveries stored, each queued now.
+# The same, and the commit lists asked for by the deliveries stored, each queued now
+# (db/leases.py).
 _STORE_DELIVERIES_AND_LISTS = (
     _STORE_DELIVERIES.removesuffix("SELECT id FROM stored")
     + f""", listed AS (
@@ -281,6 +284,8 @@ _STORE_DELIVERIES_AND_LISTS = (
 ), queued AS (
     INSERT INTO {SCHEMA}.commit_list_queue (commit_list_id, tenant_id, due_at)
     SELECT listed.id, $1, now() FROM listed
+    -- the listers woken at commit (once: PostgreSQL folds a transaction's equal NOTIFYs)
+    RETURNING pg_notify('{leases.channel(commit_list_queue)}', '')
 )
 SELECT id FROM stored"""
 )
