@@ -30,10 +30,8 @@ import asyncio
 import random
 import statistics
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
 import asyncpg
 from sqlalchemy.engine import make_url
@@ -47,11 +45,8 @@ from sextant.identity.db import spine
 from sextant.identity.handlers import HANDLERS, OUTBOX
 from sextant.identity.main import SPEC
 from sextant.runtime.consumer import Batched
-from sextant.runtime.embedded_pg import EmbeddedPostgres
 from sextant.runtime.outbox import claim_inbox_many
-from sextant.runtime.settings import RuntimeSettings
-from sextant.runtime.testing.apps import running_service
-from sextant.runtime.tokens import generate_keypair
+from sextant.runtime.testing.apps import running_on_embedded_postgres
 
 TENANT, WORKSPACE, SOURCE = uuid7(), uuid7(), uuid7()
 NOW = datetime(2026, 3, 4, tzinfo=UTC)
@@ -116,50 +111,34 @@ async def main(events: int, batch: int | None, refresh_statistics: bool) -> int:
     handler_of_activity = HANDLERS[ACTIVITY.name]
     assert isinstance(handler_of_activity, Batched)
     batch = batch or handler_of_activity.max_batch
-    with tempfile.TemporaryDirectory(prefix="sextant-identity-") as tmp:
-        postgres = EmbeddedPostgres(Path(tmp) / "pg")
-        url = await asyncio.to_thread(postgres.start)
-        try:
-            _, public_pem = generate_keypair()
-            settings = RuntimeSettings.model_validate(
-                {
-                    "database_url": url,
-                    "internal_token_public_key": public_pem,
-                    "bus": "local",
-                    "data_dir": tmp,
-                    "log_level": "WARNING",
-                }
-            )
-            async with running_service(SPEC, settings) as (_, state):
-                for n in range(1000):  # warm: every person seen once
-                    async with state.db.transaction(TENANT) as session:
-                        await attribution.attribute(session, OUTBOX, event(person(n), person(n), n))
-                if refresh_statistics:
-                    await analyze(url)
-                per_event, started_phase = [], time.perf_counter()
-                for b in range(events // batch):  # the backlog, a batch per transaction
-                    envelopes = [next_event(rng, b * batch + i)[0] for i in range(batch)]
-                    started = time.perf_counter()
-                    async with state.db.transaction(TENANT) as session:
-                        claimed = await claim_inbox_many(
-                            session, spine.inbox, SPEC.name, [e.id for e in envelopes]
-                        )
-                        assert len(claimed) == batch
-                        await handler_of_activity.handle_many(session, envelopes)
-                    per_event.append((time.perf_counter() - started) * 1000 / batch)
-                backlog_rate = (events // batch) * batch / (time.perf_counter() - started_phase)
-                handler, total, new = [], [], []
-                for i in range(events):  # one at a time
-                    envelope, fresh = next_event(rng, events + i)
-                    new.append(fresh)
-                    started = time.perf_counter()
-                    async with state.db.transaction(TENANT) as session:
-                        inner = time.perf_counter()
-                        await attribution.attribute(session, OUTBOX, envelope)
-                        handler.append((time.perf_counter() - inner) * 1000)
-                    total.append((time.perf_counter() - started) * 1000)
-        finally:
-            await asyncio.to_thread(postgres.stop)
+    async with running_on_embedded_postgres(SPEC) as (_, state, url):
+        for n in range(1000):  # warm: every person seen once
+            async with state.db.transaction(TENANT) as session:
+                await attribution.attribute(session, OUTBOX, event(person(n), person(n), n))
+        if refresh_statistics:
+            await analyze(url)
+        per_event, started_phase = [], time.perf_counter()
+        for b in range(events // batch):  # the backlog, a batch per transaction
+            envelopes = [next_event(rng, b * batch + i)[0] for i in range(batch)]
+            started = time.perf_counter()
+            async with state.db.transaction(TENANT) as session:
+                claimed = await claim_inbox_many(
+                    session, spine.inbox, SPEC.name, [e.id for e in envelopes]
+                )
+                assert len(claimed) == batch
+                await handler_of_activity.handle_many(session, envelopes)
+            per_event.append((time.perf_counter() - started) * 1000 / batch)
+        backlog_rate = (events // batch) * batch / (time.perf_counter() - started_phase)
+        handler, total, new = [], [], []
+        for i in range(events):  # one at a time
+            envelope, fresh = next_event(rng, events + i)
+            new.append(fresh)
+            started = time.perf_counter()
+            async with state.db.transaction(TENANT) as session:
+                inner = time.perf_counter()
+                await attribution.attribute(session, OUTBOX, envelope)
+                handler.append((time.perf_counter() - inner) * 1000)
+            total.append((time.perf_counter() - started) * 1000)
     print(
         f"incremental attribution, {events} events x 2 actors, 1,000 known people, 10 % new aliases"
     )

@@ -18,10 +18,8 @@ import argparse
 import asyncio
 import statistics
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
 from sextant.contracts import Envelope, uuid7
 from sextant.contracts.events.activity import Commit, CommitsPushed
@@ -31,10 +29,7 @@ from sextant.identity.db import repository
 from sextant.identity.handlers import OUTBOX
 from sextant.identity.main import SPEC
 from sextant.runtime.app import ServiceState
-from sextant.runtime.embedded_pg import EmbeddedPostgres
-from sextant.runtime.settings import RuntimeSettings
-from sextant.runtime.testing.apps import running_service
-from sextant.runtime.tokens import generate_keypair
+from sextant.runtime.testing.apps import running_on_embedded_postgres
 
 TENANT = uuid7()
 NOW = datetime(2026, 3, 4, tzinfo=UTC)
@@ -112,30 +107,14 @@ async def timed_reads_per_developer(state: ServiceState) -> tuple[float, int]:
 
 
 async def main(people: int, runs: int) -> int:
-    with tempfile.TemporaryDirectory(prefix="sextant-identity-") as tmp:
-        postgres = EmbeddedPostgres(Path(tmp) / "pg")
-        url = await asyncio.to_thread(postgres.start)
-        try:
-            _, public_pem = generate_keypair()
-            settings = RuntimeSettings.model_validate(
-                {
-                    "database_url": url,
-                    "internal_token_public_key": public_pem,
-                    "bus": "local",
-                    "data_dir": tmp,
-                    "log_level": "WARNING",
-                }
-            )
-            async with running_service(SPEC, settings) as (_, state):
-                await seed(state, people)
-                revisits, baseline, done, developers = [], [], None, 0
-                for _ in range(runs):  # interleaved, so both see the same box
-                    ms, done = await timed_revisit(state)
-                    revisits.append(ms)
-                    ms, developers = await timed_reads_per_developer(state)
-                    baseline.append(ms)
-        finally:
-            await asyncio.to_thread(postgres.stop)
+    async with running_on_embedded_postgres(SPEC) as (_, state, _url):
+        await seed(state, people)
+        revisits, baseline, done, developers = [], [], None, 0
+        for _ in range(runs):  # interleaved, so both see the same box
+            ms, done = await timed_revisit(state)
+            revisits.append(ms)
+            ms, developers = await timed_reads_per_developer(state)
+            baseline.append(ms)
     assert done is not None
     revisit, reads = statistics.median(revisits), statistics.median(baseline)
     print(

@@ -23,11 +23,9 @@ import argparse
 import asyncio
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -41,9 +39,7 @@ from sextant.contracts.events.platform import PurgeRequested
 from sextant.insights.db import change_requests, deployment_changes, deployments, incidents
 from sextant.insights.main import SPEC
 from sextant.insights.retention import PURGER
-from sextant.runtime.embedded_pg import EmbeddedPostgres
-from sextant.runtime.settings import RuntimeSettings
-from sextant.runtime.testing.apps import running_service
+from sextant.runtime.testing.apps import running_on_embedded_postgres
 from sextant.runtime.tokens import InternalTokenSigner, generate_keypair, load_private_key
 
 TENANT, VIEW = uuid7(), uuid7()
@@ -213,77 +209,61 @@ async def concurrent_calls(
 
 async def main(count: int, calls: int, purged_days: int, concurrency: int) -> int:
     workspaces = [uuid7() for _ in range(count)]
-    with tempfile.TemporaryDirectory() as tmp:
-        postgres = EmbeddedPostgres(Path(tmp) / "pg")
-        url = await asyncio.to_thread(postgres.start)
-        try:
-            private_pem, public_pem = generate_keypair()
-            settings = RuntimeSettings.model_validate(
-                {
-                    "database_url": url,
-                    "internal_token_public_key": public_pem,
-                    "bus": "local",
-                    "data_dir": tmp,
-                    "log_level": "WARNING",
-                }
+    private_pem, public_pem = generate_keypair()  # the bench mints the tokens
+    insights = running_on_embedded_postgres(SPEC, internal_token_public_key=public_pem)
+    async with insights as (client, state, url):
+        loaded = time.perf_counter()
+        totals: dict[str, int] = {}
+        for index, workspace in enumerate(workspaces):
+            async with state.db.transaction(TENANT) as session:
+                for table, values in year_of(workspace, index).items():
+                    totals[table.name] = totals.get(table.name, 0) + len(values)
+                    for start in range(0, len(values), 2000):
+                        await session.execute(sa.insert(table), values[start : start + 2000])
+        if purged_days:
+            await purge(state, purged_days)
+        owner = await asyncpg.connect(
+            make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+        )
+        # As autovacuum would have by now (it vacuums insert-only tables too): the
+        # statistics, and the visibility map the index-only scans rely on.
+        await owner.execute("VACUUM ANALYZE")
+        await owner.close()
+        print(
+            f"loaded {count} workspaces, a year: {totals['deployments']:,} deployments, "
+            f"{totals['change_requests']:,} changes shipped, {totals['incidents']} "
+            f"incidents in {time.perf_counter() - loaded:.1f} s"
+        )
+        signer = InternalTokenSigner(load_private_key(private_pem))
+
+        def bearer() -> str:
+            return "Bearer " + signer.mint(
+                service="insights",
+                subject="bench",
+                role="tenant_admin",
+                tenant_id=TENANT,
+                scope_workspaces=workspaces,
             )
-            async with running_service(SPEC, settings) as (client, state):
-                loaded = time.perf_counter()
-                totals: dict[str, int] = {}
-                for index, workspace in enumerate(workspaces):
-                    async with state.db.transaction(TENANT) as session:
-                        for table, values in year_of(workspace, index).items():
-                            totals[table.name] = totals.get(table.name, 0) + len(values)
-                            for start in range(0, len(values), 2000):
-                                await session.execute(
-                                    sa.insert(table), values[start : start + 2000]
-                                )
-                if purged_days:
-                    await purge(state, purged_days)
-                owner = await asyncpg.connect(
-                    make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-                )
-                # As autovacuum would have by now (it vacuums insert-only tables too): the
-                # statistics, and the visibility map the index-only scans rely on.
-                await owner.execute("VACUUM ANALYZE")
-                await owner.close()
-                print(
-                    f"loaded {count} workspaces, a year: {totals['deployments']:,} deployments, "
-                    f"{totals['change_requests']:,} changes shipped, {totals['incidents']} "
-                    f"incidents in {time.perf_counter() - loaded:.1f} s"
-                )
-                signer = InternalTokenSigner(load_private_key(private_pem))
 
-                def bearer() -> str:
-                    return "Bearer " + signer.mint(
-                        service="insights",
-                        subject="bench",
-                        role="tenant_admin",
-                        tenant_id=TENANT,
-                        scope_workspaces=workspaces,
-                    )
-
-                params = {
-                    "scope": f"view:{VIEW}",
-                    "definition": "dora-2024",
-                    "since": (NOW - timedelta(days=DAYS)).isoformat(),
-                    "until": NOW.isoformat(),
-                }
-                if concurrency > 1:
-                    return await concurrent_calls(client, state, bearer, params, calls, concurrency)
-                keys, plain = [], []
-                for _ in range(calls):
-                    client.headers["Authorization"] = bearer()  # a minute's token, as the gateway's
-                    started = time.perf_counter()
-                    reply = await client.get("/v1/metrics/dora", params=params)
-                    keys.append((time.perf_counter() - started) * 1000)
-                    assert reply.status_code == 200, reply.text
-                    started = time.perf_counter()
-                    await plain_query(state, workspaces)
-                    plain.append((time.perf_counter() - started) * 1000)
-                print("deployment frequency:", reply.json()["deployment_frequency"]["deployments"])
-        finally:
-            await asyncio.to_thread(postgres.stop)
+        params = {
+            "scope": f"view:{VIEW}",
+            "definition": "dora-2024",
+            "since": (NOW - timedelta(days=DAYS)).isoformat(),
+            "until": NOW.isoformat(),
+        }
+        if concurrency > 1:
+            return await concurrent_calls(client, state, bearer, params, calls, concurrency)
+        keys, plain = [], []
+        for _ in range(calls):
+            client.headers["Authorization"] = bearer()  # a minute's token, as the gateway's
+            started = time.perf_counter()
+            reply = await client.get("/v1/metrics/dora", params=params)
+            keys.append((time.perf_counter() - started) * 1000)
+            assert reply.status_code == 200, reply.text
+            started = time.perf_counter()
+            await plain_query(state, workspaces)
+            plain.append((time.perf_counter() - started) * 1000)
+        print("deployment frequency:", reply.json()["deployment_frequency"]["deployments"])
     load = os.getloadavg()[0]
     print(
         f"{calls} DORA calls, a view of {count} workspaces over a year "

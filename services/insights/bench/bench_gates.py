@@ -27,10 +27,8 @@ import os
 import random
 import statistics
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -42,9 +40,7 @@ from sqlalchemy.engine import make_url
 from sextant.contracts import uuid7
 from sextant.insights.db import builds, change_requests, deployments, incidents, pushes, reviews
 from sextant.insights.main import SPEC
-from sextant.runtime.embedded_pg import EmbeddedPostgres
-from sextant.runtime.settings import RuntimeSettings
-from sextant.runtime.testing.apps import running_service
+from sextant.runtime.testing.apps import running_on_embedded_postgres
 from sextant.runtime.tokens import InternalTokenSigner, generate_keypair, load_private_key
 
 TENANT, WORKSPACE = uuid7(), uuid7()
@@ -220,76 +216,62 @@ async def baseline(state: Any, change_id: UUID, commit: str) -> None:
 
 async def main(changes: int, evaluations: int) -> int:
     rng = random.Random(26)
-    with tempfile.TemporaryDirectory() as tmp:
-        postgres = EmbeddedPostgres(Path(tmp) / "pg")
-        url = await asyncio.to_thread(postgres.start)
-        try:
-            private_pem, public_pem = generate_keypair()
-            settings = RuntimeSettings.model_validate(
-                {
-                    "database_url": url,
-                    "internal_token_public_key": public_pem,
-                    "bus": "local",
-                    "data_dir": tmp,
-                    "log_level": "WARNING",
-                }
+    private_pem, public_pem = generate_keypair()  # the bench mints the tokens
+    insights = running_on_embedded_postgres(SPEC, internal_token_public_key=public_pem)
+    async with insights as (client, state, url):
+        loaded = time.perf_counter()
+        rows = facts(changes)
+        async with state.db.transaction(TENANT) as session:
+            for table, values in rows.items():
+                for start in range(0, len(values), 2000):
+                    await session.execute(sa.insert(table), values[start : start + 2000])
+        owner = await asyncpg.connect(
+            make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+        )
+        await owner.execute("ANALYZE")  # as autovacuum would have by now
+        await owner.close()
+        print(
+            f"loaded {changes:,} open change requests, {len(rows[deployments]):,} "
+            f"deployments over a year, {len(rows[builds]):,} builds, "
+            f"{len(rows[incidents])} incidents in {time.perf_counter() - loaded:.1f} s"
+        )
+        signer = InternalTokenSigner(load_private_key(private_pem))
+
+        def bearer() -> str:
+            return "Bearer " + signer.mint(
+                service="insights", subject="bench", role="tenant_admin", tenant_id=TENANT
             )
-            async with running_service(SPEC, settings) as (client, state):
-                loaded = time.perf_counter()
-                rows = facts(changes)
-                async with state.db.transaction(TENANT) as session:
-                    for table, values in rows.items():
-                        for start in range(0, len(values), 2000):
-                            await session.execute(sa.insert(table), values[start : start + 2000])
-                owner = await asyncpg.connect(
-                    make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-                )
-                await owner.execute("ANALYZE")  # as autovacuum would have by now
-                await owner.close()
-                print(
-                    f"loaded {changes:,} open change requests, {len(rows[deployments]):,} "
-                    f"deployments over a year, {len(rows[builds]):,} builds, "
-                    f"{len(rows[incidents])} incidents in {time.perf_counter() - loaded:.1f} s"
-                )
-                signer = InternalTokenSigner(load_private_key(private_pem))
 
-                def bearer() -> str:
-                    return "Bearer " + signer.mint(
-                        service="insights", subject="bench", role="tenant_admin", tenant_id=TENANT
-                    )
-
+        client.headers["Authorization"] = bearer()
+        scope = {"scope": f"workspace:{WORKSPACE}"}
+        reply = await client.put("/v1/gate-policies", params=scope, json=POLICY)
+        assert reply.status_code == 200, reply.text
+        picks = [rng.randrange(changes) for _ in range(evaluations // 2)]
+        picks = picks + picks  # each SHA asked twice: the stored answer too
+        evaluated, again, base = [], [], []
+        seen: set[int] = set()
+        for count, n in enumerate(picks):
+            if count % 50 == 0:  # internal tokens live a minute, as the gateway's
                 client.headers["Authorization"] = bearer()
-                scope = {"scope": f"workspace:{WORKSPACE}"}
-                reply = await client.put("/v1/gate-policies", params=scope, json=POLICY)
-                assert reply.status_code == 200, reply.text
-                picks = [rng.randrange(changes) for _ in range(evaluations // 2)]
-                picks = picks + picks  # each SHA asked twice: the stored answer too
-                evaluated, again, base = [], [], []
-                seen: set[int] = set()
-                for count, n in enumerate(picks):
-                    if count % 50 == 0:  # internal tokens live a minute, as the gateway's
-                        client.headers["Authorization"] = bearer()
-                    started = time.perf_counter()
-                    reply = await client.post(
-                        "/v1/gates/evaluate",
-                        params=scope,
-                        json={
-                            "repository": REPOSITORY,
-                            "sha": sha(n, "c"),
-                            "environment": "production",
-                        },
-                    )
-                    elapsed = (time.perf_counter() - started) * 1000
-                    assert reply.status_code in (200, 201), reply.text
-                    assert reply.json()["verdict"] == "warn", reply.json()  # size: unknown
-                    (again if n in seen else evaluated).append(elapsed)
-                    seen.add(n)
-                    change_id = rows[change_requests][n]["id"]
-                    started = time.perf_counter()
-                    await baseline(state, change_id, sha(n, "c"))
-                    base.append((time.perf_counter() - started) * 1000)
-        finally:
-            await asyncio.to_thread(postgres.stop)
+            started = time.perf_counter()
+            reply = await client.post(
+                "/v1/gates/evaluate",
+                params=scope,
+                json={
+                    "repository": REPOSITORY,
+                    "sha": sha(n, "c"),
+                    "environment": "production",
+                },
+            )
+            elapsed = (time.perf_counter() - started) * 1000
+            assert reply.status_code in (200, 201), reply.text
+            assert reply.json()["verdict"] == "warn", reply.json()  # size: unknown
+            (again if n in seen else evaluated).append(elapsed)
+            seen.add(n)
+            change_id = rows[change_requests][n]["id"]
+            started = time.perf_counter()
+            await baseline(state, change_id, sha(n, "c"))
+            base.append((time.perf_counter() - started) * 1000)
     everything = evaluated + again
     load = os.getloadavg()[0]
     print(f"{len(everything)} evaluations (half asked again), every rule on; load {load:.1f}:")

@@ -61,8 +61,9 @@ async def running_on_embedded_postgres(
     spec: ServiceSpec, **runtime: Any
 ) -> AsyncIterator[tuple[httpx.AsyncClient, ServiceState, str]]:
     """:func:`running_service` on a PostgreSQL of its own (embedded, removed afterwards)
-    and the local bus, for a benchmark; ``runtime`` overrides settings. Yields its client,
-    its state and the server's owner URL."""
+    and the local bus, for a benchmark; ``runtime`` overrides settings (a bench that mints
+    internal tokens passes the public half of its own pair as ``internal_token_public_key``).
+    Yields its client, its state and the server's owner URL."""
     with tempfile.TemporaryDirectory(prefix=f"sextant-{spec.name}-") as tmp:
         postgres = EmbeddedPostgres(Path(tmp) / "pg")
         url = await asyncio.to_thread(postgres.start)
