@@ -138,7 +138,7 @@ def test_a_changing_past_keeps_blocks_and_level() -> None:
     options = ForecastOptions(trials=500, seed=3)
     sampled, model = sampled_options(STEP, options)
     assert sampled == options
-    assert model.startswith("blocks and level: the past's weeks are not independent")
+    assert model == "blocks and level: the past's weeks are not independent (p < 0.001)"
     assert how_many(STEP, 4, options).options["block_weeks"] == 4
 
 
@@ -152,3 +152,10 @@ def test_too_little_past_or_asked_otherwise_keeps_the_options() -> None:
     assert sampled_options(ALTERNATING, asked) == (asked, "as asked")
     plain = replace(options, block_weeks=1, level_uncertainty=False)
     assert sampled_options(STEP, plain) == (plain, "as asked")
+
+
+def test_a_history_that_cannot_be_sampled_is_refused_before_it_is_tested() -> None:
+    with pytest.raises(ValueError, match="finite and non-negative"):
+        sampled_options(np.concatenate((ALTERNATING, [np.nan])), ForecastOptions())
+    with pytest.raises(ValueError, match="non-empty list"):
+        sampled_options(np.ones((52, 2)), ForecastOptions())

@@ -108,6 +108,7 @@ def sampled_options(
     """The options a simulation runs with, and why: plain resampling of single weeks when
     the whole history was tested and gave no reason to doubt independent weeks, the
     options as given otherwise."""
+    _window(history, options)  # a history that cannot be sampled is refused first, and why
     if not options.plain_when_independent or (
         options.block_weeks == 1 and not options.level_uncertainty
     ):
@@ -116,7 +117,8 @@ def sampled_options(
     if p is None:
         return options, "blocks and level: too little past to test its weeks (under 52)"
     if p < ALPHA:
-        return options, f"blocks and level: the past's weeks are not independent (p = {p:.3f})"
+        shown = "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+        return options, f"blocks and level: the past's weeks are not independent ({shown})"
     plain = replace(options, block_weeks=1, level_uncertainty=False)
     return (
         plain,
