@@ -109,12 +109,22 @@ def test_a_change_of_pace_is_not_independent() -> None:
 
 def test_the_threshold_is_alpha() -> None:
     """Runs (1,3,1,3), (3,5,3,5) in turn for a year: 13 runs, means 2 (7 of them) and 4
-    (6), between = 4 x 1.1795, within 4/3, F = 3.54 on (12, 39): about 0.001, under
-    ALPHA even times 3."""
+    (6), their mean 38/13 and variance 14/13, so between = 56/13, within 4/3, F = 42/13 =
+    3.23 on (12, 39): exact tail 0.0027, times 3 is 0.008, under ALPHA."""
     year = np.tile([1.0, 3.0, 1.0, 3.0, 3.0, 5.0, 3.0, 5.0], 7)[:52]
     p = independence_p(year)
-    assert p is not None and p < ALPHA
+    assert p == pytest.approx(0.0082, abs=0.0003)
     assert not weeks_look_independent(year)
+    assert sampled_options(year, ForecastOptions())[1] == (
+        "blocks and level: the past's weeks are not independent (p = 0.008)"
+    )
+
+
+def test_a_single_week_block_still_has_its_level_tested() -> None:
+    """Blocks of one week but the level asked for: not plain yet, so the past is tested."""
+    options = ForecastOptions(trials=200, block_weeks=1)
+    assert sampled_options(STEP, options)[0] == options
+    assert sampled_options(ALTERNATING, options)[0] == replace(options, level_uncertainty=False)
 
 
 def test_independent_weeks_are_sampled_singly_without_a_level() -> None:

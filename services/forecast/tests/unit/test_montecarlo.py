@@ -148,6 +148,26 @@ def test_sprint_probability_falls_as_remaining_work_grows() -> None:
     assert probabilities[0] > 0.6 and probabilities[-1] < 0.05
 
 
+def test_a_sprint_counts_its_last_partial_week_by_its_share() -> None:
+    """Six a week, every week: 1.5 weeks left hold 6 + 6 x 0.5 = 9 items. A certain
+    in-progress item takes one of them, so 8 more may start and finish, 9 may not."""
+
+    def probability(not_started: int, in_progress: list[float]) -> float:
+        return sprint_completion_probability(
+            [6.0] * 60,
+            weeks_left=1.5,
+            not_started=not_started,
+            in_progress_finish_probabilities=in_progress,
+            options=ForecastOptions(trials=200),
+        )
+
+    assert probability(9, []) == 1.0
+    assert probability(10, []) == 0.0
+    assert probability(8, [1.0]) == 1.0
+    assert probability(9, [1.0]) == 0.0
+    assert probability(0, [0.0]) == 0.0  # an item that cannot finish fails the sprint
+
+
 def test_sprint_already_over_is_done_only_when_nothing_is_left() -> None:
     assert (
         sprint_completion_probability(
