@@ -34,7 +34,6 @@ import time
 from datetime import UTC, datetime
 
 import asyncpg
-from sqlalchemy.engine import make_url
 
 from sextant.contracts import Envelope, uuid7
 from sextant.contracts.events.activity import ChangeRequest, ChangeRequestMerged
@@ -46,6 +45,7 @@ from sextant.identity.handlers import HANDLERS, OUTBOX
 from sextant.identity.main import SPEC
 from sextant.runtime.consumer import Batched
 from sextant.runtime.outbox import claim_inbox_many
+from sextant.runtime.pgnotify import plain_dsn
 from sextant.runtime.testing.apps import running_on_embedded_postgres
 
 TENANT, WORKSPACE, SOURCE = uuid7(), uuid7(), uuid7()
@@ -89,7 +89,7 @@ def pct(values: list[float], p: float) -> float:
 
 async def analyze(url: str) -> None:
     """Refresh the planner's statistics of identity's tables, as the owner."""
-    dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    dsn = plain_dsn(url)
     conn = await asyncpg.connect(dsn)
     try:
         for table in ("developers", "aliases", "alias_keys", "name_tokens", "names_seen"):

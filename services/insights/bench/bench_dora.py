@@ -32,13 +32,13 @@ from uuid import UUID
 import asyncpg
 import sqlalchemy as sa
 from _timing import line, pct
-from sqlalchemy.engine import make_url
 
 from sextant.contracts import uuid7
 from sextant.contracts.events.platform import PurgeRequested
 from sextant.insights.db import change_requests, deployment_changes, deployments, incidents
 from sextant.insights.main import SPEC
 from sextant.insights.retention import PURGER
+from sextant.runtime.pgnotify import plain_dsn
 from sextant.runtime.testing.apps import running_on_embedded_postgres
 from sextant.runtime.tokens import InternalTokenSigner, generate_keypair, load_private_key
 
@@ -222,9 +222,7 @@ async def main(count: int, calls: int, purged_days: int, concurrency: int) -> in
                         await session.execute(sa.insert(table), values[start : start + 2000])
         if purged_days:
             await purge(state, purged_days)
-        owner = await asyncpg.connect(
-            make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-        )
+        owner = await asyncpg.connect(plain_dsn(url))
         # As autovacuum would have by now (it vacuums insert-only tables too): the
         # statistics, and the visibility map the index-only scans rely on.
         await owner.execute("VACUUM ANALYZE")

@@ -35,11 +35,11 @@ from uuid import UUID
 import asyncpg
 import sqlalchemy as sa
 from _timing import line, pct
-from sqlalchemy.engine import make_url
 
 from sextant.contracts import uuid7
 from sextant.insights.db import builds, change_requests, deployments, incidents, pushes, reviews
 from sextant.insights.main import SPEC
+from sextant.runtime.pgnotify import plain_dsn
 from sextant.runtime.testing.apps import running_on_embedded_postgres
 from sextant.runtime.tokens import InternalTokenSigner, generate_keypair, load_private_key
 
@@ -225,9 +225,7 @@ async def main(changes: int, evaluations: int) -> int:
             for table, values in rows.items():
                 for start in range(0, len(values), 2000):
                     await session.execute(sa.insert(table), values[start : start + 2000])
-        owner = await asyncpg.connect(
-            make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-        )
+        owner = await asyncpg.connect(plain_dsn(url))
         await owner.execute("ANALYZE")  # as autovacuum would have by now
         await owner.close()
         print(

@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sextant.contracts import Envelope
@@ -23,6 +22,7 @@ from sextant.runtime.consumer import Batched, EventProcessor, Handler
 from sextant.runtime.db import Database
 from sextant.runtime.metrics import ServiceMetrics, create_metrics
 from sextant.runtime.outbox import Outbox, record_for
+from sextant.runtime.pgnotify import plain_dsn
 from sextant.runtime.purge import Purger, PurgeTable
 from sextant.runtime.testing import busworker
 
@@ -107,7 +107,7 @@ def processor(
     metrics: ServiceMetrics | None = None,
 ) -> EventProcessor:
     """A consumer fed records by hand (its bus is never started: nothing is dead-lettered)."""
-    dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    dsn = plain_dsn(database_url)
     return EventProcessor(
         bus=LocalBus(dsn, partitions=1),
         db=db,

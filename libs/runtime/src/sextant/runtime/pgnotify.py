@@ -285,8 +285,10 @@ class Announcement:
 
 
 def plain_dsn(sqlalchemy_url: object) -> str:
-    """A libpq DSN for asyncpg from a SQLAlchemy URL."""
-    from sqlalchemy.engine import URL
+    """A libpq DSN for asyncpg from a SQLAlchemy URL or its text (``postgresql+asyncpg://``)."""
+    from sqlalchemy.engine import URL, make_url
 
-    assert isinstance(sqlalchemy_url, URL)
-    return sqlalchemy_url.set(drivername="postgresql").render_as_string(hide_password=False)
+    assert isinstance(sqlalchemy_url, URL | str)
+    return (
+        make_url(sqlalchemy_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    )
