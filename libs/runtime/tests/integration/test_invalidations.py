@@ -1,6 +1,7 @@
-"""Invalidation feeds on real PostgreSQL: a change announced through one is applied by
-every listening replica before its block ends; a feed trusts its caches only while
-listening, and drops them on every reconnection."""
+"""LISTEN/NOTIFY on real PostgreSQL. Invalidation feeds: a change announced through one is
+applied by every listening replica before its block ends; a feed trusts its caches only
+while listening, and drops them on every reconnection. Wake-ups: one listener's
+connection serves several channels, each waking its own waiter only."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from sqlalchemy.engine import make_url
 
 from sextant.runtime.db import Database
 from sextant.runtime.migrations import _bootstrap
-from sextant.runtime.pgnotify import Invalidations, plain_dsn
+from sextant.runtime.pgnotify import Invalidations, Listener, notify, plain_dsn
 
 CHANNEL = "sextant_test_invalidations"
 
@@ -124,6 +125,30 @@ async def test_a_feed_trusts_nothing_while_disconnected_and_resets_on_reconnecti
         await owner.close()
         await feed.stop()
     assert not feed.trusted
+
+
+async def test_one_listener_wakes_each_channels_waiter_and_no_other(db: Database) -> None:
+    listener = Listener(plain_dsn(db.app_url))
+    checks = listener.wakeup("sextant_test_checks")
+    await listener.start()
+    commits = listener.wakeup("sextant_test_commits")  # a waiter may come after the start
+    try:
+        async with asyncio.timeout(5):  # each woken once its channel is listened on
+            await checks.woken.wait()
+            await commits.woken.wait()
+        for channel, woken, other in (
+            ("sextant_test_checks", checks.woken, commits.woken),
+            ("sextant_test_commits", commits.woken, checks.woken),
+        ):
+            woken.clear()
+            other.clear()
+            async with db.transaction() as session:
+                await notify(session, channel, "queued")
+            async with asyncio.timeout(5):
+                await woken.wait()
+            assert not other.is_set()
+    finally:
+        await listener.stop()
 
 
 def plain_dsn_of(database_url: str) -> str:

@@ -1,8 +1,10 @@
 """PostgreSQL LISTEN/NOTIFY: wake-ups, so waiting is not a poll interval, and
 invalidations, so a change made through one replica holds on every replica at once.
 
-A :class:`Listener` keeps one connection, reconnects after failures and always falls back
-to a short timeout, so a lost notification delays work by at most that timeout.
+A :class:`Listener` keeps one connection for any number of channels, each waiter with its
+own :class:`Wakeup`, so a process's workers share one rather than hold one apiece. It
+reconnects after failures, and a waiter always falls back to a short timeout, so a lost
+notification delays work by at most that timeout.
 
 An :class:`Invalidations` feed cannot fall back on a timeout: a lost message would let a
 replica believe a revoked key or a deleted source. So it says whether its replica may
@@ -35,52 +37,101 @@ if TYPE_CHECKING:
 log = structlog.get_logger()
 
 
-class Listener:
-    """Sets an :class:`asyncio.Event` whenever ``channel`` is notified (optionally filtered)."""
+class Wakeup:
+    """One waiter's wake-ups on ``channel`` (:meth:`Listener.wakeup`): set whenever the
+    channel is notified with a payload ``accept`` takes, and once each time the listener
+    starts listening on it (after every reconnection too), so the waiter looks again for
+    anything notified while nobody listened."""
 
-    def __init__(self, dsn: str, channel: str, accept: Callable[[str], bool] | None = None) -> None:
-        self._dsn = dsn
-        self._channel = channel
+    def __init__(self, channel: str, accept: Callable[[str], bool] | None = None) -> None:
+        self.channel = channel
         self._accept = accept or (lambda _payload: True)
         self.woken = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name=f"listen:{self._channel}")
-
-    async def stop(self) -> None:
-        await cancel_and_wait(self._task)
 
     async def wait(self, timeout: float) -> None:
-        """Return when notified or after ``timeout`` seconds, whichever comes first."""
+        """Return when woken or after ``timeout`` seconds, whichever comes first."""
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout):  # not wait_for: see sextant.runtime.tasks
                 await self.woken.wait()
         self.woken.clear()
 
-    def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
+    def heard(self, payload: str) -> None:
         if self._accept(payload):
             self.woken.set()
+
+
+class Listener:
+    """One connection LISTENing for any number of waiters (:meth:`wakeup`), each woken by
+    its own channel only. ``Listener(dsn, channel)`` makes the usual single waiter, waited
+    on with :meth:`wait`."""
+
+    def __init__(
+        self, dsn: str, channel: str | None = None, accept: Callable[[str], bool] | None = None
+    ) -> None:
+        self._dsn = dsn
+        self._wakeups: list[Wakeup] = []
+        self._added = asyncio.Event()  # a waiter came whose channel may not be listened on yet
+        self._task: asyncio.Task[None] | None = None
+        self._single = None if channel is None else self.wakeup(channel, accept)
+
+    def wakeup(self, channel: str, accept: Callable[[str], bool] | None = None) -> Wakeup:
+        """A new waiter on ``channel``, before or after :meth:`start`."""
+        wakeup = Wakeup(channel, accept)
+        self._wakeups.append(wakeup)
+        self._added.set()
+        return wakeup
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="pgnotify-listener")
+
+    async def stop(self) -> None:
+        await cancel_and_wait(self._task)
+
+    async def wait(self, timeout: float) -> None:
+        """Wait on the channel given at construction (:meth:`Wakeup.wait`)."""
+        if self._single is None:
+            raise TypeError("a Listener made without a channel is waited on through wakeup()")
+        await self._single.wait(timeout)
+
+    def _waiting_on(self, channel: str) -> list[Wakeup]:
+        return [wakeup for wakeup in self._wakeups if wakeup.channel == channel]
+
+    def _on_notify(self, _conn: object, _pid: int, channel: str, payload: str) -> None:
+        for wakeup in self._waiting_on(channel):
+            wakeup.heard(payload)
 
     async def _run(self) -> None:
         while True:
             conn: asyncpg.Connection | None = None
             try:
                 conn = await asyncpg.connect(self._dsn, timeout=5)
-                await conn.add_listener(self._channel, self._on_notify)
-                self.woken.set()  # catch up on anything missed while disconnected
-                while not conn.is_closed():
-                    await asyncio.sleep(1)
-                    await conn.execute("SELECT 1")
+                await self._serve(conn)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.debug("listener.reconnecting", channel=self._channel, error=str(exc))
+                channels = sorted({wakeup.channel for wakeup in self._wakeups})
+                log.debug("listener.reconnecting", channels=channels, error=str(exc))
                 await asyncio.sleep(0.5)
             finally:
                 if conn is not None and not conn.is_closed():
                     with contextlib.suppress(Exception):
                         await conn.close(timeout=1)
+
+    async def _serve(self, conn: asyncpg.Connection) -> None:
+        """LISTEN on every waiter's channel (a new waiter's as it comes) and wake the
+        channel's waiters once it is listened on; ping every second."""
+        listening: set[str] = set()
+        while not conn.is_closed():
+            self._added.clear()
+            for channel in sorted({wakeup.channel for wakeup in self._wakeups} - listening):
+                await conn.add_listener(channel, self._on_notify)
+                listening.add(channel)
+                for wakeup in self._waiting_on(channel):
+                    wakeup.woken.set()  # catch up on anything missed while not listening
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(1):
+                    await self._added.wait()
+            await conn.execute("SELECT 1")
 
 
 async def notify(session: AsyncSession, channel: str, payload: str) -> None:

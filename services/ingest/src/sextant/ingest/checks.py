@@ -145,6 +145,7 @@ class CheckRunPoster:
             state.db,
             check_run_queue,
             self.post_due,
+            listener=ingest_of(state).listener,
             fallback_seconds=settings.check_run_poll_seconds,
         )
 

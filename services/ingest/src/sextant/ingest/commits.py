@@ -99,6 +99,7 @@ class CommitLister:
             state.db,
             commit_list_queue,
             self.list_due,
+            listener=ingest_of(state).listener,
             fallback_seconds=settings.commit_list_poll_seconds,
         )
 

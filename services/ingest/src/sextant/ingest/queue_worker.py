@@ -3,7 +3,8 @@ commits.py): take due rows until none is left, then wait for whichever comes fir
 commit that queued one (its NOTIFY, db/leases.py), the time the queue's next row may be
 claimed (a retry waiting out its backoff, a dead replica's lease running out) and the
 fallback interval, which bounds only what a notification lost while the listener
-reconnects delays."""
+reconnects delays. The workers of a replica share one listener, the app's (service.py):
+one connection for every queue's channel."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import structlog
 
 from sextant.ingest.db import leases
 from sextant.runtime.db import Database
-from sextant.runtime.pgnotify import Listener, plain_dsn
+from sextant.runtime.pgnotify import Listener
 from sextant.runtime.tasks import cancel_and_wait
 
 log = structlog.get_logger()
@@ -23,7 +24,8 @@ log = structlog.get_logger()
 
 class QueueWorker:
     """Runs ``take`` (one claim and its work; returns how many rows it took) whenever
-    ``queue`` may hold due rows; one per worker and replica."""
+    ``queue`` may hold due rows, woken through ``listener`` (started and stopped by its
+    owner); one per worker and replica."""
 
     def __init__(
         self,
@@ -31,20 +33,19 @@ class QueueWorker:
         queue: sa.Table,
         take: Callable[[], Awaitable[int]],
         *,
+        listener: Listener,
         fallback_seconds: float,
     ) -> None:
         self.db, self.queue, self.take = db, queue, take
         self.fallback_seconds = fallback_seconds
-        self.listener = Listener(plain_dsn(db.app_url), leases.channel(queue))
+        self.wakeup = listener.wakeup(leases.channel(queue))
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        await self.listener.start()
         self._task = asyncio.create_task(self._run(), name=f"ingest:{self.queue.name}")
 
     async def stop(self) -> None:
         await cancel_and_wait(self._task)
-        await self.listener.stop()
 
     async def _run(self) -> None:
         while True:
@@ -58,4 +59,4 @@ class QueueWorker:
                     wait = min(wait, max(due_in, 0.0))
             except Exception as exc:
                 log.warning("ingest.queue_failed", queue=self.queue.name, error=str(exc))
-            await self.listener.wait(wait)
+            await self.wakeup.wait(wait)

@@ -45,7 +45,7 @@ from sextant.runtime.errors import (
     Unavailable,
 )
 from sextant.runtime.outbox import Outbox
-from sextant.runtime.pgnotify import Invalidations, notify, plain_dsn
+from sextant.runtime.pgnotify import Invalidations, Listener, notify, plain_dsn
 from sextant.runtime.sealing import KeyMissing, SecretBox
 
 log = structlog.get_logger()
@@ -182,7 +182,8 @@ def _forget_changed(sources: SourceCache, payload: str) -> None:
 class Ingest:
     """What the routes need beyond the runtime's state: settings, the secret box, the
     in-flight limiter, the source cache and what keeps it true, the group-commit writer,
-    the signature-failure counter and the backfills."""
+    the signature-failure counter, the backfills, and the listener the queue workers
+    (queue_worker.py) share: one connection for all their channels."""
 
     settings: IngestSettings
     box: SecretBox
@@ -192,6 +193,7 @@ class Ingest:
     writer: DeliveryWriter
     signature_failures: SignatureFailures
     backfills: runner.Backfills
+    listener: Listener
 
 
 def ingest_of(state: ServiceState) -> Ingest:
@@ -219,11 +221,14 @@ async def start(state: ServiceState) -> None:
         DeliveryWriter(state.db),
         SignatureFailures(state),
         runner.Backfills(egress_policy(state.settings)),
+        Listener(plain_dsn(state.db.app_url)),
     )
     await source_changes.start()
+    await ingest_of(state).listener.start()
 
 
 async def stop(state: ServiceState) -> None:
+    await ingest_of(state).listener.stop()
     await ingest_of(state).source_changes.stop()
     await ingest_of(state).backfills.stop()
     await ingest_of(state).writer.stop()
