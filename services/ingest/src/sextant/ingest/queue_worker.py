@@ -14,8 +14,8 @@ import sqlalchemy as sa
 import structlog
 
 from sextant.ingest.db import leases
-from sextant.runtime.db import Database
-from sextant.runtime.pgnotify import Listener, plain_dsn
+from sextant.runtime.db import Database, plain_dsn
+from sextant.runtime.pgnotify import Listener
 from sextant.runtime.tasks import cancel_and_wait
 
 log = structlog.get_logger()
