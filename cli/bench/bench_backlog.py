@@ -30,7 +30,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
-from sqlalchemy.engine import make_url
 
 from sextant.contracts import Envelope, uuid7
 from sextant.contracts.events.activity import WorkItem, WorkItemCreated
@@ -42,6 +41,7 @@ from sextant.identity.handlers import OUTBOX
 from sextant.identity.main import SPEC as IDENTITY
 from sextant.runtime.app import ServiceState
 from sextant.runtime.bus.base import EventBus
+from sextant.runtime.db import plain_dsn
 from sextant.runtime.embedded_pg import EmbeddedPostgres
 from sextant.runtime.outbox import record_for
 from sextant.runtime.settings import RuntimeSettings
@@ -161,7 +161,7 @@ async def main(events: int, latency_seconds: float) -> int:
                 "log_json": False,
             }
         )
-        dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+        dsn = plain_dsn(url)
         try:
             async with (
                 running_service(IDENTITY, settings) as (_, identity),

@@ -19,13 +19,13 @@ import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy.engine import make_url
 
 from sextant.gateway.authn import LocalIssuer, new_local_issuer_pem
 from sextant.gateway.main import create_app as create_gateway
 from sextant.gateway.upstreams import UPSTREAM_SERVICES, Upstreams
 from sextant.ingest.main import SPEC as INGEST
 from sextant.runtime.app import create_service_app
+from sextant.runtime.db import plain_dsn
 from sextant.runtime.testing.apps import running_app, service_settings
 from sextant.runtime.testing.plugin import InternalKeys
 from sextant.runtime.wiring import create_bus
@@ -86,7 +86,7 @@ async def stack(
     gateway = create_gateway(
         settings, upstreams=Upstreams.in_process(apps, timeout=5), local_issuer=ISSUER
     )
-    dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    dsn = plain_dsn(database_url)
     async with (
         asyncio.timeout(90),
         running_app(one),

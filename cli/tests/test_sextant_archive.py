@@ -9,7 +9,6 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from sqlalchemy.engine import make_url
 from typer.testing import CliRunner, Result
 
 from sextant.archive import coldstore
@@ -20,6 +19,7 @@ from sextant.contracts import Envelope, uuid7
 from sextant.contracts.events.platform import ConfigChanged
 from sextant.contracts.topics import CONFIG, entity_key
 from sextant.runtime.app import ServiceState, create_service_app
+from sextant.runtime.db import plain_dsn
 from sextant.runtime.objectstore import FolderObjectStore
 from sextant.runtime.outbox import record_for
 from sextant.runtime.testing.apps import served, service_settings
@@ -59,7 +59,7 @@ async def test_archive_verify_exits_1_naming_the_first_bad_object(
     admin = internal_keys.signer.mint(
         service="archive", subject="admin-1", role="tenant_admin", tenant_id=tenant
     )
-    dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    dsn = plain_dsn(database_url)
     async with served(service) as url:
         state: ServiceState = service.state.service
         await state.bus.publish(

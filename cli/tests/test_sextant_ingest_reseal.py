@@ -13,10 +13,10 @@ from pathlib import Path
 from uuid import UUID
 
 import asyncpg
-from sqlalchemy.engine import make_url
 
 from sextant.contracts import uuid7
 from sextant.ingest.sealing import SecretBox
+from sextant.runtime.db import plain_dsn
 
 SEXTANT = [sys.executable, "-m", "sextant.cli"]
 KEY_A, KEY_B, KEY_C = (os.urandom(32) for _ in range(3))
@@ -40,9 +40,7 @@ def reseal(database_url: str, keys: str, data_dir: Path) -> subprocess.Completed
 
 
 async def connect(database_url: str) -> asyncpg.Connection:
-    return await asyncpg.connect(
-        make_url(database_url).set(drivername="postgresql").render_as_string(False)
-    )
+    return await asyncpg.connect(plain_dsn(database_url))
 
 
 async def add_sources(database_url: str, box: SecretBox) -> list[UUID]:

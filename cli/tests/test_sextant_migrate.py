@@ -7,9 +7,9 @@ import sys
 
 import asyncpg
 from alembic.script import ScriptDirectory
-from sqlalchemy.engine import make_url
 
 from sextant.cli.services import SERVICE_NAMES, spec_for
+from sextant.runtime.db import plain_dsn
 from sextant.runtime.migrations import alembic_config
 
 
@@ -28,7 +28,7 @@ async def test_migrate_creates_every_schema_once(database_url: str) -> None:
     assert first.returncode == 0, first.stderr
     again = await asyncio.to_thread(migrate, database_url, "forecast")
     assert again.returncode == 0, again.stderr
-    dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    dsn = plain_dsn(database_url)
     conn = await asyncpg.connect(dsn)
     try:
         for name in SERVICE_NAMES:

@@ -23,11 +23,11 @@ from pathlib import Path
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from sqlalchemy.engine import make_url
 
 from sextant.runtime.bus.base import OutgoingRecord
 from sextant.runtime.bus.kafka import KafkaBus
 from sextant.runtime.consumer import EventProcessor, RetryPolicy
+from sextant.runtime.db import plain_dsn
 from sextant.runtime.embedded_pg import EmbeddedPostgres, free_port
 from sextant.runtime.outbox import record_for
 from sextant.runtime.testing import busworker
@@ -136,7 +136,7 @@ async def through_sextant(
         retry=RetryPolicy(max_attempts=3, backoff_seconds=0.05),
         max_records=500,
     )
-    dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    dsn = plain_dsn(database_url)
     conn = await asyncpg.connect(dsn)
     await conn.execute("TRUNCATE conformance.effects")
     records = bench_records(topic, events + 1)
@@ -214,7 +214,7 @@ async def main(events: int, runs: int, batched: bool) -> None:
 
 
 async def conn_reset(database_url: str) -> None:
-    dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    dsn = plain_dsn(database_url)
     conn = await asyncpg.connect(dsn)
     await conn.execute("TRUNCATE conformance.inbox, conformance.effects")
     await conn.close()

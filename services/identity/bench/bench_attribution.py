@@ -44,8 +44,8 @@ from sextant.identity.db import spine
 from sextant.identity.handlers import HANDLERS, OUTBOX
 from sextant.identity.main import SPEC
 from sextant.runtime.consumer import Batched
+from sextant.runtime.db import plain_dsn
 from sextant.runtime.outbox import claim_inbox_many
-from sextant.runtime.pgnotify import plain_dsn
 from sextant.runtime.testing.apps import running_on_embedded_postgres
 
 TENANT, WORKSPACE, SOURCE = uuid7(), uuid7(), uuid7()

@@ -38,7 +38,7 @@ from sextant.contracts.events.platform import PurgeRequested
 from sextant.insights.db import change_requests, deployment_changes, deployments, incidents
 from sextant.insights.main import SPEC
 from sextant.insights.retention import PURGER
-from sextant.runtime.pgnotify import plain_dsn
+from sextant.runtime.db import plain_dsn
 from sextant.runtime.testing.apps import running_on_embedded_postgres
 from sextant.runtime.tokens import InternalTokenSigner, generate_keypair, load_private_key
 

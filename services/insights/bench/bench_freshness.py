@@ -33,11 +33,11 @@ from typing import Any
 
 import asyncpg
 import httpx
-from sqlalchemy.engine import make_url
 
 from sextant.cli.testing import Platform, running_platform, served_platform
 from sextant.contracts import Envelope, uuid7
 from sextant.runtime.bus.base import EventBus
+from sextant.runtime.db import plain_dsn
 from sextant.runtime.embedded_pg import EmbeddedPostgres
 from sextant.runtime.outbox import record_for
 from sextant.runtime.testing.plugin import InternalKeys
@@ -138,9 +138,7 @@ async def drive(
             headers=admin,
         )
     ).json()
-    owner = await asyncpg.connect(
-        make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
-    )
+    owner = await asyncpg.connect(plain_dsn(database_url))
     accepted: dict[int, float] = {}
     latencies: list[float] = []
     projected: list[float] = []  # the commit in insights' projection, before the worker

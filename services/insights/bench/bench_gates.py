@@ -39,7 +39,7 @@ from _timing import line, pct
 from sextant.contracts import uuid7
 from sextant.insights.db import builds, change_requests, deployments, incidents, pushes, reviews
 from sextant.insights.main import SPEC
-from sextant.runtime.pgnotify import plain_dsn
+from sextant.runtime.db import plain_dsn
 from sextant.runtime.testing.apps import running_on_embedded_postgres
 from sextant.runtime.tokens import InternalTokenSigner, generate_keypair, load_private_key
 

@@ -26,7 +26,6 @@ from uuid import UUID
 
 import asyncpg
 from pydantic import BaseModel
-from sqlalchemy.engine import make_url
 
 from sextant.contracts import Envelope, uuid5, uuid7
 from sextant.contracts.events.activity import (
@@ -43,6 +42,7 @@ from sextant.contracts.registry import type_of
 from sextant.contracts.topics import ACTIVITY_ATTRIBUTED, entity_key
 from sextant.insights.main import SPEC
 from sextant.runtime.bus.base import EventBus, OutgoingRecord
+from sextant.runtime.db import plain_dsn
 from sextant.runtime.embedded_pg import EmbeddedPostgres
 from sextant.runtime.outbox import record_for
 from sextant.runtime.testing.apps import running_service, service_settings
@@ -236,11 +236,7 @@ async def main(developers: int) -> None:
         events = await publish_all(bus, developers)
         plain = await plain_consume(bus, events)
         await bus.stop()
-        dsn = (
-            make_url(database_url)
-            .set(drivername="postgresql")
-            .render_as_string(hide_password=False)
-        )
+        dsn = plain_dsn(database_url)
         started = time.perf_counter()
         async with running_service(SPEC, settings):
             conn = await asyncpg.connect(dsn)

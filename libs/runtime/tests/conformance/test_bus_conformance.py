@@ -18,10 +18,10 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from sqlalchemy.engine import make_url
 
 from sextant.runtime.bus.base import EventBus, OutgoingRecord
 from sextant.runtime.consumer import EventProcessor, RetryPolicy
+from sextant.runtime.db import plain_dsn
 from sextant.runtime.embedded_pg import EmbeddedPostgres
 from sextant.runtime.outbox import OutboxRelay, record_for
 from sextant.runtime.testing import busworker
@@ -40,12 +40,8 @@ class EffectCounts:
     members: int
 
 
-def dsn(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
 async def effect_counts(database_url: str) -> EffectCounts:
-    conn = await asyncpg.connect(dsn(database_url))
+    conn = await asyncpg.connect(plain_dsn(database_url))
     try:
         row = await conn.fetchrow(
             """SELECT count(*) AS rows, count(DISTINCT event_id) AS distinct_events,
@@ -202,7 +198,7 @@ async def test_producer_killed_after_commit_publishes_from_outbox_on_restart(
     producer.send_signal(signal.SIGKILL)  # after the DB commit, before any publish
     await asyncio.to_thread(producer.wait)
 
-    conn = await asyncpg.connect(dsn(bus_under_test.database_url))
+    conn = await asyncpg.connect(plain_dsn(bus_under_test.database_url))
     try:
         assert await conn.fetchval("SELECT count(*) FROM conformance.outbox") == total
     finally:

@@ -11,12 +11,12 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 import structlog
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sextant.contracts import Envelope
 from sextant.runtime.bus.local import LocalBus
 from sextant.runtime.consumer import Batched, EventProcessor, Handler, each_in_context, each_of
+from sextant.runtime.db import plain_dsn
 from sextant.runtime.outbox import record_for
 from sextant.runtime.testing import busworker
 
@@ -60,7 +60,7 @@ async def consume(
     """Publish ``envelopes`` on one key, then consume them with a Batched recorder (or
     ``handler``)."""
     await busworker.prepare(database_url)
-    dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    dsn = plain_dsn(database_url)
     bus = LocalBus(dsn, partitions=2)
     db = busworker.database(database_url)
     recorder = Recorder()

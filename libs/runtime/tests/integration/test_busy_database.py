@@ -6,14 +6,14 @@ import secrets
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from sextant.runtime.db import asyncpg_url
 from sextant.runtime.transient import is_transient
 
 
 async def test_a_pool_with_no_connection_free_in_time_is_transient(database_url: str) -> None:
-    url = make_url(database_url).set(drivername="postgresql+asyncpg")
+    url = asyncpg_url(database_url)
     engine = create_async_engine(url, pool_size=1, max_overflow=0, pool_timeout=0.2)
     try:
         async with engine.connect() as held:
@@ -29,7 +29,7 @@ async def test_a_pool_with_no_connection_free_in_time_is_transient(database_url:
 
 async def test_a_server_out_of_connections_is_transient(database_url: str) -> None:
     """SQLSTATE 53300 (too many connections), here for a role limited to none."""
-    url = make_url(database_url).set(drivername="postgresql+asyncpg")
+    url = asyncpg_url(database_url)
     role, password = f"busy_{secrets.token_hex(4)}", secrets.token_hex(12)
     owner = create_async_engine(url)
     try:

@@ -4,14 +4,15 @@ import os
 
 import asyncpg
 import pytest
-from sqlalchemy.engine import make_url
+
+from sextant.runtime.db import plain_dsn
 
 
 @pytest.mark.skipif("DATABASE_URL" in os.environ, reason="an external server has its own settings")
 async def test_the_embedded_server_commits_durably_without_stalling_on_wal_or_checkpoints(
     postgres_url,
 ):
-    dsn = make_url(postgres_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    dsn = plain_dsn(postgres_url)
     conn = await asyncpg.connect(dsn)
     try:
         settings = {

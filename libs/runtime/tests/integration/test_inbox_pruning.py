@@ -7,8 +7,8 @@ import uuid
 from datetime import timedelta
 
 import asyncpg
-from sqlalchemy.engine import make_url
 
+from sextant.runtime.db import plain_dsn
 from sextant.runtime.outbox import claim_inbox, inbox_retention, prune_inbox
 from sextant.runtime.testing import busworker
 
@@ -16,15 +16,11 @@ GROUP = "pruned-group"
 OTHER = "other-group"
 
 
-def dsn_of(database_url: str) -> str:
-    return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
 async def test_prune_walks_the_heap_in_ranges_and_keeps_fresh_rows_and_other_groups(
     database_url: str,
 ) -> None:
     await busworker.prepare(database_url)
-    conn = await asyncpg.connect(dsn_of(database_url))
+    conn = await asyncpg.connect(plain_dsn(database_url))
     db = busworker.database(database_url)
     await db.start()
     try:
@@ -83,7 +79,7 @@ async def test_a_pruned_id_can_be_claimed_again(database_url: str) -> None:
             assert await claim_inbox(session, busworker.spine.inbox, GROUP, event_id)
         async with db.transaction() as session:
             assert not await claim_inbox(session, busworker.spine.inbox, GROUP, event_id)
-        conn = await asyncpg.connect(dsn_of(database_url))
+        conn = await asyncpg.connect(plain_dsn(database_url))
         await conn.execute("UPDATE conformance.inbox SET processed_at = now() - interval '31 days'")
         await conn.close()
 

@@ -12,11 +12,10 @@ from dataclasses import dataclass, field
 
 import asyncpg
 import pytest
-from sqlalchemy.engine import make_url
 
-from sextant.runtime.db import Database
+from sextant.runtime.db import Database, plain_dsn
 from sextant.runtime.migrations import _bootstrap
-from sextant.runtime.pgnotify import Invalidations, Listener, notify, plain_dsn
+from sextant.runtime.pgnotify import Invalidations, Listener, notify
 
 CHANNEL = "sextant_test_invalidations"
 
@@ -113,7 +112,7 @@ async def test_a_feed_trusts_nothing_while_disconnected_and_resets_on_reconnecti
     replica = await listening(db)
     feed = replica.feed
     assert feed is not None and replica.resets == 1 and feed.backend_pid is not None
-    owner = await asyncpg.connect(plain_dsn_of(database_url))
+    owner = await asyncpg.connect(plain_dsn(database_url))
     try:
         await owner.execute("SELECT pg_terminate_backend($1)", feed.backend_pid)
         await until(lambda: not feed.trusted, seconds=2)
@@ -150,6 +149,3 @@ async def test_one_listener_wakes_each_channels_waiter_and_no_other(db: Database
     finally:
         await listener.stop()
 
-
-def plain_dsn_of(database_url: str) -> str:
-    return plain_dsn(make_url(database_url))

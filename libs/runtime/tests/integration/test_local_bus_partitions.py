@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import asyncpg
 import pytest
-from sqlalchemy.engine import make_url
 
 from sextant.runtime.bus.base import OutgoingRecord
 from sextant.runtime.bus.local import SCHEMA, LocalBus
+from sextant.runtime.db import plain_dsn
 from sextant.runtime.settings import RuntimeSettings
 from sextant.runtime.wiring import create_bus
 
@@ -28,7 +28,7 @@ async def test_records_spread_over_the_configured_partitions(database_url: str) 
         await consumer.stop()
     finally:
         await bus.stop()
-    dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    dsn = plain_dsn(database_url)
     conn = await asyncpg.connect(dsn)
     try:
         used = {r[0] for r in await conn.fetch(f"SELECT DISTINCT partition FROM {SCHEMA}.records")}
@@ -40,7 +40,7 @@ async def test_records_spread_over_the_configured_partitions(database_url: str) 
 async def test_another_partition_count_than_the_bus_was_created_with_is_refused(
     database_url: str,
 ) -> None:
-    dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    dsn = plain_dsn(database_url)
     first = LocalBus(dsn, partitions=3)
     await first.start()
     await first.stop()

@@ -15,11 +15,11 @@ from itertools import count
 
 import asyncpg
 import pytest
-from sqlalchemy.engine import make_url
 
 from sextant.runtime.bus.base import PartitionKey
 from sextant.runtime.bus.local import LocalBus, LocalConsumer
 from sextant.runtime.consumer import EventProcessor, RetryPolicy
+from sextant.runtime.db import plain_dsn
 from sextant.runtime.outbox import record_for
 from sextant.runtime.testing import busworker
 
@@ -34,13 +34,9 @@ def no_ticks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(LocalConsumer, "REBALANCE_EVERY", 3600.0)
 
 
-def dsn_of(database_url: str) -> str:
-    return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
 @contextlib.asynccontextmanager
 async def local_bus(database_url: str, partitions: int = PARTITIONS) -> AsyncIterator[LocalBus]:
-    bus = LocalBus(dsn_of(database_url), partitions=partitions)
+    bus = LocalBus(plain_dsn(database_url), partitions=partitions)
     await bus.start()
     try:
         yield bus
@@ -87,7 +83,7 @@ async def test_a_joining_and_a_leaving_member_move_partitions_at_once_keeping_or
             max_records=20,
         )
 
-    conn = await asyncpg.connect(dsn_of(database_url))
+    conn = await asyncpg.connect(plain_dsn(database_url))
 
     async def handled_by(name: str) -> int:
         return int(

@@ -1,14 +1,14 @@
 """The local bus drops records past retention and keeps the rest."""
 
 import asyncpg
-from sqlalchemy.engine import make_url
 
 from sextant.runtime.bus.base import OutgoingRecord
 from sextant.runtime.bus.local import SCHEMA, LocalBus
+from sextant.runtime.db import plain_dsn
 
 
 async def test_prune_removes_only_records_older_than_retention(database_url):
-    dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    dsn = plain_dsn(database_url)
     bus = LocalBus(dsn, partitions=2, retention_days=7)
     await bus.start()
     try:

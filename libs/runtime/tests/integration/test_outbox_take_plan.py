@@ -3,8 +3,8 @@
 import json
 
 import asyncpg
-from sqlalchemy.engine import make_url
 
+from sextant.runtime.db import plain_dsn
 from sextant.runtime.outbox import take_statement
 
 OUTBOX = (
@@ -23,7 +23,7 @@ def scans(plan: dict) -> list[tuple[str, str | None]]:
 
 
 async def test_a_churned_outbox_is_taken_through_its_primary_key_not_scanned(database_url):
-    dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    dsn = plain_dsn(database_url)
     conn = await asyncpg.connect(dsn)
     try:
         await conn.execute(OUTBOX)

@@ -6,14 +6,14 @@ import secrets
 import httpx
 from fastapi import FastAPI
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from sextant.runtime.db import asyncpg_url
 from sextant.runtime.errors import install_problem_handlers
 
 
 async def test_values_the_database_refuses_are_not_an_outage(database_url: str) -> None:
-    engine = create_async_engine(make_url(database_url).set(drivername="postgresql+asyncpg"))
+    engine = create_async_engine(asyncpg_url(database_url))
     app = FastAPI()
     install_problem_handlers(app)
 

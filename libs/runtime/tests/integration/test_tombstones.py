@@ -19,10 +19,9 @@ from sextant.contracts.events.platform import PurgeRequested
 from sextant.runtime.bus.base import IncomingRecord
 from sextant.runtime.bus.local import LocalBus
 from sextant.runtime.consumer import Batched, EventProcessor, Handler
-from sextant.runtime.db import Database
+from sextant.runtime.db import Database, plain_dsn
 from sextant.runtime.metrics import ServiceMetrics, create_metrics
 from sextant.runtime.outbox import Outbox, record_for
-from sextant.runtime.pgnotify import plain_dsn
 from sextant.runtime.purge import Purger, PurgeTable
 from sextant.runtime.testing import busworker
 

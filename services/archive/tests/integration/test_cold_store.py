@@ -19,7 +19,6 @@ import asyncpg
 import httpx
 import pyarrow.parquet as pq
 import pytest
-from sqlalchemy.engine import make_url
 
 from sextant.archive import coldstore, purging
 from sextant.archive.main import SPEC
@@ -28,6 +27,7 @@ from sextant.contracts import Envelope, uuid7
 from sextant.contracts.events.platform import ConfigChanged, PurgeDone
 from sextant.contracts.topics import CONFIG, LIFECYCLE, entity_key
 from sextant.runtime.app import ServiceState, create_service_app
+from sextant.runtime.db import plain_dsn
 from sextant.runtime.objectstore import FolderObjectStore, ObjectStore, S3ObjectStore
 from sextant.runtime.outbox import record_for
 from sextant.runtime.testing.apps import running_app, service_settings
@@ -52,10 +52,6 @@ def change(tenant: UUID, at: datetime, n: int, workspace: UUID | None = None) ->
     return envelope.model_copy(update={"time": at})
 
 
-def admin_dsn(database_url: str) -> str:
-    return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
 async def publish(state: ServiceState, envelopes: list[Envelope]) -> None:
     await state.bus.publish(
         [
@@ -72,7 +68,7 @@ async def staged(database_url: str, count: int) -> None:
         "SELECT (SELECT count(*) FROM archive.staged_events)"
         " + (SELECT count(*) FROM archive.archived_ids)"
     )
-    conn = await asyncpg.connect(admin_dsn(database_url))
+    conn = await asyncpg.connect(plain_dsn(database_url))
     try:
         async with asyncio.timeout(30):
             while await conn.fetchval(handled) < count:
@@ -86,7 +82,7 @@ async def delivered_of(
 ) -> list[dict[str, Any]]:
     """The data of the tenant's events of a type, as the bus delivered them to the archive
     (which consumes its own), once ``count`` are in."""
-    conn = await asyncpg.connect(admin_dsn(database_url))
+    conn = await asyncpg.connect(plain_dsn(database_url))
     try:
         async with asyncio.timeout(30):
             while True:
@@ -253,7 +249,7 @@ async def test_events_are_archived_once_to_parquet_parts_the_manifest_names(
         )
         assert sum(runs) == 4 + 2
         # ... and, at that time, the archived events' ids are past the redelivery window.
-        conn = await asyncpg.connect(admin_dsn(database_url))
+        conn = await asyncpg.connect(plain_dsn(database_url))
         try:
             kept = await conn.fetchval("SELECT count(*) FROM archive.archived_ids")
         finally:
@@ -290,7 +286,7 @@ async def test_events_are_archived_once_to_parquet_parts_the_manifest_names(
         await state.bus.publish([record_for(done, LIFECYCLE.name, key)] * 2)
         async with state.db.transaction(tenant) as session:  # redelivered, inbox forgotten
             await SPEC.handlers[LIFECYCLE.name](session, done)
-        conn = await asyncpg.connect(admin_dsn(database_url))
+        conn = await asyncpg.connect(plain_dsn(database_url))
         try:
             async with asyncio.timeout(30):
                 while not await conn.fetchval("SELECT count(*) FROM archive.purge_answers"):
@@ -376,7 +372,7 @@ async def test_verification_names_a_missing_object_an_altered_object_and_an_alte
         await store.delete(keys[0])
         original = await store.get(keys[1])
         await store.put(keys[1], original[:-8] + b"\x00" * 8)
-        conn = await asyncpg.connect(admin_dsn(database_url))
+        conn = await asyncpg.connect(plain_dsn(database_url))
         try:
             await conn.execute("UPDATE archive.manifests SET event_count = 2 WHERE seq = 3")
         finally:

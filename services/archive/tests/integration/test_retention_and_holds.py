@@ -10,10 +10,10 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-from sqlalchemy.engine import make_url
 
 from sextant.archive.main import SPEC
 from sextant.contracts import uuid7
+from sextant.runtime.db import plain_dsn
 from sextant.runtime.testing.apps import running_service, service_settings
 from sextant.runtime.testing.plugin import InternalKeys
 
@@ -25,7 +25,7 @@ def headers(keys: InternalKeys, tenant: UUID, role: str = "tenant_admin") -> dic
 
 async def delivered(database_url: str, tenant: UUID, count: int) -> list[dict[str, Any]]:
     """The tenant's events the archive consumed (its own included), once ``count`` are in."""
-    dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    dsn = plain_dsn(database_url)
     conn = await asyncpg.connect(dsn)
     try:
         async with asyncio.timeout(30):

@@ -26,7 +26,6 @@ from uuid import UUID
 
 import asyncpg
 import pytest
-from sqlalchemy.engine import make_url
 
 from sextant.contracts import Envelope, uuid7
 from sextant.contracts.events.activity import (
@@ -39,6 +38,7 @@ from sextant.contracts.events.common import SourceRef
 from sextant.contracts.events.platform import ActivityAttributed
 from sextant.contracts.topics import ACTIVITY_ATTRIBUTED, entity_key
 from sextant.runtime.bus.base import EventBus, OutgoingRecord
+from sextant.runtime.db import plain_dsn
 from sextant.runtime.embedded_pg import EmbeddedPostgres
 from sextant.runtime.outbox import record_for
 from sextant.runtime.settings import RuntimeSettings
@@ -128,10 +128,6 @@ class Stream:
         return [record_for(e, ACTIVITY_ATTRIBUTED.name, key) for e in envelopes]
 
 
-def dsn(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
 def settings_for(database_url: str, keys: InternalKeys, bootstrap: str | None) -> dict[str, Any]:
     values: dict[str, Any] = {
         "database_url": database_url,
@@ -167,7 +163,7 @@ def start_worker(settings: dict[str, Any], log_dir: Path) -> subprocess.Popen[st
 async def projected(database_url: str, stream: Stream) -> tuple[int, int, int, int]:
     """(items Done as expected, history rows, items whose history is not exactly
     To Do → In Progress → Done, inbox rows) for ``stream``'s tenant."""
-    conn = await asyncpg.connect(dsn(database_url))
+    conn = await asyncpg.connect(plain_dsn(database_url))
     try:
         done = await conn.fetchval(
             "SELECT count(*) FROM forecast.work_items WHERE tenant_id = $1 AND status = 'Done'"

@@ -9,7 +9,6 @@ import asyncio
 from uuid import UUID
 
 import asyncpg
-from sqlalchemy.engine import make_url
 
 from sextant.contracts import Envelope, EventModel, uuid7
 from sextant.contracts.events.activity import WorkItemCreated, WorkItemTransitioned
@@ -23,6 +22,7 @@ from sextant.contracts.events.platform import (
 )
 from sextant.contracts.topics import ACTIVITY_ATTRIBUTED, IDENTITY, entity_key
 from sextant.forecast.main import SPEC
+from sextant.runtime.db import plain_dsn
 from sextant.runtime.outbox import record_for
 from sextant.runtime.testing.apps import running_service, service_settings
 from sextant.runtime.testing.plugin import InternalKeys
@@ -53,7 +53,7 @@ def assigned(event: EventModel, type_name: str, developer: UUID, alias: UUID) ->
 async def test_assignees_follow_merges_splits_and_moved_aliases(
     database_url: str, internal_keys: InternalKeys
 ) -> None:
-    dsn = make_url(database_url).set(drivername="postgresql").render_as_string(False)
+    dsn = plain_dsn(database_url)
     async with running_service(SPEC, service_settings(database_url, internal_keys)) as (_, state):
 
         async def publish(topic: str, *envelopes: Envelope) -> None:

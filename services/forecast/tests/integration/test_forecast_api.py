@@ -12,7 +12,6 @@ import asyncpg
 import httpx
 import pytest
 from pydantic import BaseModel
-from sqlalchemy.engine import make_url
 
 from sextant.contracts import Envelope, uuid7
 from sextant.contracts.events.activity import (
@@ -31,6 +30,7 @@ from sextant.forecast.handlers import HANDLERS
 from sextant.forecast.main import SPEC
 from sextant.runtime.app import ServiceState
 from sextant.runtime.consumer import Batched
+from sextant.runtime.db import plain_dsn
 from sextant.runtime.outbox import record_for
 from sextant.runtime.testing.apps import running_service, service_settings
 from sextant.runtime.testing.plugin import InternalKeys
@@ -165,11 +165,7 @@ async def running_forecast(
             for e in history_events()
         ]
         await state.bus.publish(records)
-        dsn = (
-            make_url(database_url)
-            .set(drivername="postgresql")
-            .render_as_string(hide_password=False)
-        )
+        dsn = plain_dsn(database_url)
         conn = await asyncpg.connect(dsn)
         for _ in range(200):
             transitions = await conn.fetchval("SELECT count(*) FROM forecast.work_item_transitions")
@@ -386,7 +382,7 @@ async def test_an_item_turning_stale_is_announced_once_on_the_bus(
     _, state = running_forecast
     assert await stale_scan.scan_once(state) == 1
     assert await stale_scan.scan_once(state) == 0  # already flagged
-    dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    dsn = plain_dsn(database_url)
     conn = await asyncpg.connect(dsn)
     try:
         for _ in range(100):
@@ -463,7 +459,7 @@ async def test_a_revised_fact_updates_the_item_without_repeating_its_history(
     incident): the item takes the new meaning, its status history gains nothing."""
     _, state = running_forecast
     start = NOW - timedelta(days=207 - 3.5 * 0) - timedelta(days=2)  # PROJ-0's creation
-    dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    dsn = plain_dsn(database_url)
     conn = await asyncpg.connect(dsn)
     try:
         [original] = await conn.fetch(
@@ -516,7 +512,7 @@ async def test_a_batch_of_one_tenants_events_is_projected_in_order_in_one_transa
     settings = service_settings(database_url, internal_keys)
     async with running_service(SPEC, settings) as (_, state), state.db.transaction(TENANT) as s:
         await handler.handle_many(s, batch)
-    dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    dsn = plain_dsn(database_url)
     conn = await asyncpg.connect(dsn)
     try:
         rows = await conn.fetch(
@@ -568,7 +564,7 @@ async def test_a_scope_change_after_the_sprint_started_keeps_the_sprints_dates(
     settings = service_settings(database_url, internal_keys)
     async with running_service(SPEC, settings) as (_, state), state.db.transaction(TENANT) as s:
         await handler.handle_many(s, batch)
-    dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    dsn = plain_dsn(database_url)
     conn = await asyncpg.connect(dsn)
     try:
         sprint = await conn.fetchrow(
@@ -602,7 +598,7 @@ async def test_a_done_stays_done_whatever_the_order_and_a_same_instant_move_coun
     settings = service_settings(database_url, internal_keys)
     async with running_service(SPEC, settings) as (_, state), state.db.transaction(TENANT) as s:
         await handler.handle_many(s, batch)
-    dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    dsn = plain_dsn(database_url)
     conn = await asyncpg.connect(dsn)
     try:
         items = await conn.fetch(

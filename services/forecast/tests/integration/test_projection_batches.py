@@ -12,7 +12,6 @@ from uuid import UUID
 import asyncpg
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 
 from sextant.contracts import Envelope, uuid7
 from sextant.contracts.events.activity import (
@@ -29,7 +28,7 @@ from sextant.forecast.handlers import on_attributed_activity
 from sextant.forecast.main import SPEC
 from sextant.runtime.app import ServiceState
 from sextant.runtime.consumer import DLQ_SUFFIX
-from sextant.runtime.db import driver_connection
+from sextant.runtime.db import driver_connection, plain_dsn
 from sextant.runtime.outbox import record_for
 from sextant.runtime.testing.apps import running_service, service_settings
 from sextant.runtime.testing.plugin import InternalKeys
@@ -98,17 +97,13 @@ def deleted(key: str, at: datetime) -> Envelope:
     return attributed(DELETED, event, key=key)
 
 
-def dsn(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
 @pytest.fixture
 async def forecast(
     database_url: str, internal_keys: InternalKeys
 ) -> AsyncIterator[tuple[ServiceState, asyncpg.Connection]]:
     settings = service_settings(database_url, internal_keys)
     async with running_service(SPEC, settings) as (_, state):
-        conn = await asyncpg.connect(dsn(database_url))
+        conn = await asyncpg.connect(plain_dsn(database_url))
         try:
             yield state, conn
         finally:

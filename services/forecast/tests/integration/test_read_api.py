@@ -33,7 +33,6 @@ import asyncpg
 import httpx
 import pytest
 from pydantic import BaseModel
-from sqlalchemy.engine import make_url
 
 from sextant.contracts import Envelope, uuid7
 from sextant.contracts.events.activity import (
@@ -50,6 +49,7 @@ from sextant.contracts.events.platform import ActivityAttributed, Attribution
 from sextant.contracts.topics import ACTIVITY_ATTRIBUTED, entity_key
 from sextant.forecast.main import SPEC
 from sextant.runtime.app import ServiceState
+from sextant.runtime.db import plain_dsn
 from sextant.runtime.outbox import record_for
 from sextant.runtime.testing.apps import running_service, service_settings
 from sextant.runtime.testing.plugin import InternalKeys
@@ -235,11 +235,7 @@ async def projected(
             for e in worked_example()
         ]
         await state.bus.publish(records)
-        dsn = (
-            make_url(database_url)
-            .set(drivername="postgresql")
-            .render_as_string(hide_password=False)
-        )
+        dsn = plain_dsn(database_url)
         conn = await asyncpg.connect(dsn)
         try:
             for _ in range(300):

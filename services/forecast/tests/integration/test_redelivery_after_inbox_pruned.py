@@ -8,7 +8,6 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
-from sqlalchemy.engine import make_url
 
 from sextant.contracts import Envelope, uuid7
 from sextant.contracts.events.activity import WorkItem, WorkItemCreated, WorkItemTransitioned
@@ -17,6 +16,7 @@ from sextant.contracts.events.platform import ActivityAttributed
 from sextant.contracts.topics import ACTIVITY_ATTRIBUTED, entity_key
 from sextant.forecast.main import SPEC
 from sextant.runtime.app import ServiceState
+from sextant.runtime.db import plain_dsn
 from sextant.runtime.outbox import record_for
 from sextant.runtime.testing.apps import running_service, service_settings
 from sextant.runtime.testing.plugin import InternalKeys
@@ -86,7 +86,7 @@ async def test_a_transition_redelivered_after_its_inbox_row_was_pruned_changes_n
             "sextant.activity.work_item.transitioned.v1",
         ),
     ]
-    dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    dsn = plain_dsn(database_url)
     async with running_service(SPEC, settings) as (_, state):
         conn = await asyncpg.connect(dsn)
         try:

@@ -16,6 +16,7 @@ import pytest
 from sextant.gateway.authn import LocalIssuer, new_local_issuer_pem
 from sextant.gateway.main import create_app
 from sextant.gateway.upstreams import Upstreams
+from sextant.runtime.db import plain_dsn
 from sextant.runtime.testing.apps import running_app, service_settings
 from sextant.runtime.testing.plugin import InternalKeys
 
@@ -143,9 +144,7 @@ async def test_config_changes_are_chained_and_any_tampering_is_named(
     from sqlalchemy.engine import make_url
 
     as_app = make_url(database_url).set(username="gateway_app", password="sextant-app")
-    app_conn = await asyncpg.connect(
-        as_app.set(drivername="postgresql").render_as_string(hide_password=False)
-    )
+    app_conn = await asyncpg.connect(plain_dsn(as_app))
     try:
         for statement in (
             "UPDATE gateway.audit_log SET actor = 'x'",

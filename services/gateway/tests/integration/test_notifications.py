@@ -14,7 +14,6 @@ from uuid import UUID
 import asyncpg
 import httpx
 import pytest
-from sqlalchemy.engine import make_url
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 
@@ -29,6 +28,7 @@ from sextant.gateway.settings import GatewaySettings
 from sextant.gateway.upstreams import Upstreams
 from sextant.runtime.app import ServiceState
 from sextant.runtime.consumer import Batched
+from sextant.runtime.db import plain_dsn
 from sextant.runtime.testing.apps import served as served_on_loopback
 from sextant.runtime.testing.apps import service_settings
 from sextant.runtime.testing.plugin import InternalKeys
@@ -286,7 +286,7 @@ async def test_a_batch_of_notifications_is_kept_in_order_with_one_wake_up(
     tenant = uuid7()
     batch = [raised_envelope(tenant, f"batched {n}") for n in range(3)]
     woken: list[str] = []
-    dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    dsn = plain_dsn(database_url)
     listener = await asyncpg.connect(dsn)
     try:
         await listener.add_listener(CHANNEL, lambda *args: woken.append(args[3]))

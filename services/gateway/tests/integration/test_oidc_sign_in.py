@@ -32,6 +32,7 @@ from sextant.gateway.authn import LocalIssuer, new_local_issuer_pem
 from sextant.gateway.main import create_app
 from sextant.gateway.settings import GatewaySettings, OidcProvider
 from sextant.gateway.upstreams import Upstreams
+from sextant.runtime.db import plain_dsn
 from sextant.runtime.embedded_pg import free_port
 from sextant.runtime.sealing import key_id_of
 from sextant.runtime.testing.apps import served, service_settings
@@ -191,14 +192,10 @@ def sign_in_error(response: httpx.Response) -> str:
     return parse_qs(location.query)["sign_in_error"][0]
 
 
-def _dsn(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
 @pytest.fixture(scope="module")
 async def browser(postgres_url: str, internal_keys: InternalKeys) -> AsyncIterator[Browser]:
     name = f"t_oidc_{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(_dsn(postgres_url))
+    admin = await asyncpg.connect(plain_dsn(postgres_url))
     await admin.execute(f"CREATE DATABASE {name}")
     await admin.close()
     database = make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
@@ -250,8 +247,10 @@ async def browser(postgres_url: str, internal_keys: InternalKeys) -> AsyncIterat
                 "/v1/tenants", json={"name": "corp"}, headers={"Authorization": f"Bearer {root}"}
             )
             assert made.status_code == 201, made.text
-            yield Browser(gateway, fake, provider_http, UUID(made.json()["id"]), _dsn(database))
-    admin = await asyncpg.connect(_dsn(postgres_url))
+            yield Browser(
+                gateway, fake, provider_http, UUID(made.json()["id"]), plain_dsn(database)
+            )
+    admin = await asyncpg.connect(plain_dsn(postgres_url))
     await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
     await admin.close()
 

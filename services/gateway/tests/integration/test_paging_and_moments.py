@@ -19,6 +19,7 @@ from websockets.exceptions import InvalidStatus
 from sextant.gateway.authn import LocalIssuer, new_local_issuer_pem
 from sextant.gateway.main import create_app
 from sextant.gateway.upstreams import Upstreams
+from sextant.runtime.db import plain_dsn
 from sextant.runtime.testing.apps import served as served_on_loopback
 from sextant.runtime.testing.apps import service_settings
 from sextant.runtime.testing.checks import check_forged_cursors_are_refused
@@ -55,12 +56,12 @@ class Served:
 async def module_database(postgres_url: str) -> AsyncIterator[str]:
     """One database for the module: its tests only read what the fixture wrote."""
     name = f"t_paging_{secrets.token_hex(4)}"
-    admin_dsn = make_url(postgres_url).set(drivername="postgresql")
-    admin = await asyncpg.connect(admin_dsn.render_as_string(hide_password=False))
+    admin_dsn = plain_dsn(postgres_url)
+    admin = await asyncpg.connect(admin_dsn)
     await admin.execute(f"CREATE DATABASE {name}")
     await admin.close()
     yield make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
-    admin = await asyncpg.connect(admin_dsn.render_as_string(hide_password=False))
+    admin = await asyncpg.connect(admin_dsn)
     await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
     await admin.close()
 

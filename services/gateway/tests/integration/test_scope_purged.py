@@ -19,7 +19,6 @@ import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy.engine import make_url
 
 from sextant.contracts import Envelope, uuid7
 from sextant.contracts.events.platform import (
@@ -35,6 +34,7 @@ from sextant.gateway.domain.audit import PLATFORM_CHAIN
 from sextant.gateway.main import create_app
 from sextant.gateway.retention import PURGER
 from sextant.gateway.upstreams import Upstreams
+from sextant.runtime.db import plain_dsn
 from sextant.runtime.outbox import record_for
 from sextant.runtime.testing.apps import running_app, service_settings
 from sextant.runtime.testing.plugin import InternalKeys
@@ -42,7 +42,7 @@ from sextant.runtime.testing.purging import check_scope_purges_leave_nothing, sc
 
 
 async def purged_at(database_url: str, workspace: UUID) -> datetime:
-    dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    dsn = plain_dsn(database_url)
     conn = await asyncpg.connect(dsn)
     try:
         async with asyncio.timeout(30):
@@ -61,7 +61,7 @@ async def fetch_when(
     database_url: str, query: str, *args: Any, until: Any = bool
 ) -> list[asyncpg.Record]:
     """The query's rows once ``until(rows)`` holds (the bus delivers in its own time)."""
-    dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    dsn = plain_dsn(database_url)
     conn = await asyncpg.connect(dsn)
     try:
         async with asyncio.timeout(30):

@@ -48,6 +48,7 @@ from sextant.gateway.subscriptions import (
 )
 from sextant.gateway.upstreams import Upstreams
 from sextant.runtime.app import ServiceState
+from sextant.runtime.db import plain_dsn
 from sextant.runtime.sealing import SecretBox, key_id_of
 from sextant.runtime.testing.apps import served as served_on_loopback
 from sextant.runtime.testing.apps import service_settings
@@ -152,20 +153,16 @@ async def eventually(probe: Callable[[], Awaitable[T | None]], seconds: float = 
             await asyncio.sleep(0.05)
 
 
-def _dsn(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
 @pytest.fixture(scope="module")
 async def module_database(postgres_url: str) -> AsyncIterator[str]:
     """One database for the module's tests, each working in tenants of its own (the
     plugin's database is per test, and a gateway per test costs seconds)."""
     name = f"t_subscriptions_{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(_dsn(postgres_url))
+    admin = await asyncpg.connect(plain_dsn(postgres_url))
     await admin.execute(f"CREATE DATABASE {name}")
     await admin.close()
     yield make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
-    admin = await asyncpg.connect(_dsn(postgres_url))
+    admin = await asyncpg.connect(plain_dsn(postgres_url))
     await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
     await admin.close()
 

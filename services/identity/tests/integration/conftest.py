@@ -16,7 +16,6 @@ from uuid import UUID
 import asyncpg
 import httpx
 import pytest
-from sqlalchemy.engine import make_url
 
 from sextant.contracts import Envelope, from_kafka_binary, uuid7
 from sextant.contracts.events.activity import Commit, CommitsPushed
@@ -25,6 +24,7 @@ from sextant.identity import attribution
 from sextant.identity.handlers import OUTBOX
 from sextant.identity.main import SPEC
 from sextant.runtime.app import ServiceState
+from sextant.runtime.db import plain_dsn
 from sextant.runtime.testing.apps import running_service, service_settings
 from sextant.runtime.testing.plugin import InternalKeys
 
@@ -96,7 +96,7 @@ class Identity:
 
 @pytest.fixture
 async def identity(database_url: str, internal_keys: InternalKeys) -> AsyncIterator[Identity]:
-    dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    dsn = plain_dsn(database_url)
     async with running_service(SPEC, service_settings(database_url, internal_keys)) as (
         client,
         state,

@@ -10,7 +10,6 @@ import json
 from datetime import UTC, datetime
 
 import asyncpg
-from sqlalchemy.engine import make_url
 
 from sextant.contracts import Envelope, EventModel, from_kafka_binary, uuid7
 from sextant.contracts.events.activity import (
@@ -22,6 +21,7 @@ from sextant.contracts.events.activity import (
 from sextant.contracts.events.common import Actor, Repository, SourceRef
 from sextant.contracts.topics import ACTIVITY, entity_key
 from sextant.identity.main import SPEC
+from sextant.runtime.db import plain_dsn
 from sextant.runtime.outbox import record_for
 from sextant.runtime.testing.apps import running_service, service_settings
 from sextant.runtime.testing.plugin import InternalKeys
@@ -85,7 +85,7 @@ async def published(dsn: str, topic: str, expect: int) -> list[Envelope]:
 async def test_actors_become_developers_and_events_come_back_attributed(
     database_url: str, internal_keys: InternalKeys
 ) -> None:
-    dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    dsn = plain_dsn(database_url)
     async with running_service(SPEC, service_settings(database_url, internal_keys)) as (
         client,
         state,

@@ -11,11 +11,11 @@ import json
 from typing import Any
 
 import asyncpg
-from sqlalchemy.engine import make_url
 
 from sextant.contracts import Envelope, from_kafka_binary, uuid7
 from sextant.contracts.topics import ACTIVITY, ACTIVITY_ATTRIBUTED, entity_key
 from sextant.identity.main import SPEC
+from sextant.runtime.db import plain_dsn
 from sextant.runtime.outbox import record_for
 from sextant.runtime.testing.apps import running_service, service_settings
 from sextant.runtime.testing.plugin import InternalKeys
@@ -75,7 +75,7 @@ async def test_an_activity_event_redelivered_after_its_inbox_row_was_pruned_chan
         workspace_id=WORKSPACE,
     )
     record = record_for(event, ACTIVITY.name, entity_key(TENANT, WORKSPACE, event.subject or ""))
-    dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    dsn = plain_dsn(database_url)
     async with running_service(SPEC, settings) as (_, state):
         conn = await asyncpg.connect(dsn)
         try:

@@ -9,11 +9,11 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
-from sqlalchemy.engine import make_url
 
 from sextant.contracts import Envelope, uuid7
 from sextant.identity.main import SPEC
 from sextant.identity.revisiting import revisit_grown
+from sextant.runtime.db import plain_dsn
 from sextant.runtime.testing.apps import running_service, service_settings
 from sextant.runtime.testing.plugin import InternalKeys
 
@@ -29,7 +29,7 @@ async def revisiting(
 ) -> AsyncIterator[Identity]:
     """The identity service with its revisit loop looking every 0.1 s."""
     monkeypatch.setenv("SEXTANT_IDENTITY_REVISIT_CHECK_SECONDS", "0.1")
-    dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    dsn = plain_dsn(database_url)
     async with running_service(SPEC, service_settings(database_url, internal_keys)) as (
         client,
         state,

@@ -16,11 +16,11 @@ from uuid import UUID
 import asyncpg
 import httpx
 import pytest
-from sqlalchemy.engine import make_url
 
 from sextant.contracts import Envelope, from_kafka_binary, uuid7
 from sextant.ingest.main import SPEC
 from sextant.runtime.app import ServiceState
+from sextant.runtime.db import plain_dsn
 from sextant.runtime.testing.apps import running_service, service_settings
 from sextant.runtime.testing.plugin import InternalKeys
 
@@ -88,7 +88,7 @@ async def running_ingest(
 ) -> AsyncIterator[Ingest]:
     """The service with these runtime settings, the defaults for the rest."""
     settings = service_settings(database_url, internal_keys, data_dir=tmp_path, **runtime)
-    dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    dsn = plain_dsn(database_url)
     async with running_service(SPEC, settings) as (client, state):
         yield Ingest(client, state, internal_keys, dsn)
 

@@ -22,7 +22,6 @@ import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy.engine import make_url
 
 from sextant.gateway.authn import LocalIssuer, new_local_issuer_pem
 from sextant.gateway.main import create_app as create_gateway
@@ -32,6 +31,7 @@ from sextant.ingest.main import SPEC as INGEST
 from sextant.ingest.reseal import reseal_sources
 from sextant.ingest.sealing import INGEST_KEYS
 from sextant.runtime.app import ServiceState, create_service_app
+from sextant.runtime.db import plain_dsn
 from sextant.runtime.pkce import challenge_of
 from sextant.runtime.sealing import SecretBox, key_id_of
 from sextant.runtime.testing.apps import running_app, served, service_settings
@@ -143,7 +143,7 @@ async def platform(
         gateway = create_gateway(
             settings, upstreams=Upstreams.in_process(apps, timeout=10), local_issuer=issuer
         )
-        dsn = make_url(database_url).set(drivername="postgresql")
+        dsn = plain_dsn(database_url)
         async with running_app(ingest), running_app(gateway) as public:
             root = issuer.mint(
                 subject="root", role="platform_admin", tenant_id=None, ttl_seconds=900
@@ -165,7 +165,7 @@ async def platform(
                 admin,
                 tenant,
                 workspace.json()["id"],
-                dsn.render_as_string(hide_password=False),
+                dsn,
             )
 
 

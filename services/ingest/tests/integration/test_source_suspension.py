@@ -14,12 +14,12 @@ from uuid import UUID
 
 import httpx
 import pytest
-from sqlalchemy.engine import make_url
 
 from sextant.contracts import uuid7
 from sextant.ingest.main import SPEC
 from sextant.ingest.service import ingest_of
 from sextant.runtime.app import ServiceState
+from sextant.runtime.db import plain_dsn
 from sextant.runtime.testing.apps import running_service, service_settings
 from sextant.runtime.testing.plugin import InternalKeys
 
@@ -35,7 +35,7 @@ async def replicas(
     database_url: str, internal_keys: InternalKeys, tmp_path: Path
 ) -> AsyncIterator[tuple[Ingest, Ingest]]:
     settings = service_settings(database_url, internal_keys, data_dir=tmp_path)
-    dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    dsn = plain_dsn(database_url)
     async with (
         running_service(SPEC, settings) as (client_one, state_one),
         running_service(SPEC, settings) as (client_two, state_two),

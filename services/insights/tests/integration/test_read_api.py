@@ -17,12 +17,12 @@ from uuid import UUID
 import asyncpg
 import httpx
 import pytest
-from sqlalchemy.engine import make_url
 
 from sextant.contracts import Envelope, uuid7
 from sextant.contracts.topics import ACTIVITY_ATTRIBUTED
 from sextant.insights.main import SPEC
 from sextant.runtime.app import ServiceState
+from sextant.runtime.db import plain_dsn
 from sextant.runtime.testing.apps import running_service, service_settings
 from sextant.runtime.testing.plugin import InternalKeys
 
@@ -42,10 +42,6 @@ PROJECTIONS = (
     "incidents",
     "developers",
 )
-
-
-def dsn(database_url: str) -> str:
-    return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 async def until_true(check: Callable[[], Awaitable[Any]], seconds: float = 30) -> Any:
@@ -100,7 +96,7 @@ async def running(database_url: str, internal_keys: InternalKeys) -> AsyncIterat
         client,
         state,
     ):
-        conn = await asyncpg.connect(dsn(database_url))
+        conn = await asyncpg.connect(plain_dsn(database_url))
         try:
             before = await inbox_count(conn)
             first = Tenant(TENANT, WORKSPACE).first_phase()

@@ -46,6 +46,7 @@ from sextant.reports.render import worker_of
 from sextant.reports.retention import clear_forgotten
 from sextant.reports.scheduler import scheduler_of
 from sextant.runtime.app import ServiceState, create_service_app
+from sextant.runtime.db import plain_dsn
 from sextant.runtime.objectstore import FolderObjectStore
 from sextant.runtime.tasks import cancel_and_wait
 from sextant.runtime.testing.apps import running_app, service_settings
@@ -124,7 +125,7 @@ async def platform(
             service="insights", subject="u1", role="member", tenant_id=TENANT
         )
         insights.headers["Authorization"] = f"Bearer {token}"
-        dsn = make_url(database_url).set(drivername="postgresql").render_as_string(False)
+        dsn = plain_dsn(database_url)
         conn = await asyncpg.connect(dsn)
         try:  # the tenant as the gateway knows it (the scenario's id, hence not its API)
             await conn.execute(
@@ -143,7 +144,7 @@ async def reports_alone(
 ) -> AsyncIterator[Platform]:
     """Reports with no other service to read (its calls fail), one database per module."""
     name = f"t_{uuid7().hex[:12]}"
-    admin = make_url(postgres_url).set(drivername="postgresql").render_as_string(False)
+    admin = plain_dsn(postgres_url)
     conn = await asyncpg.connect(admin)
     await conn.execute(f"CREATE DATABASE {name}")
     await conn.close()
@@ -158,7 +159,7 @@ async def reports_alone(
     )
     try:
         async with running_app(app) as client:
-            dsn = make_url(url).set(drivername="postgresql").render_as_string(False)
+            dsn = plain_dsn(url)
             yield Platform(client, client, app.state.service, internal_keys, dsn)
     finally:
         conn = await asyncpg.connect(admin)
@@ -172,7 +173,7 @@ async def seed(state: ServiceState, database_url: str) -> None:
     module = scenario()
     tenant = module.Tenant(TENANT, WORKSPACE)
     events = tenant.first_phase() + tenant.second_phase()
-    dsn = make_url(database_url).set(drivername="postgresql").render_as_string(False)
+    dsn = plain_dsn(database_url)
     conn = await asyncpg.connect(dsn)
     try:
         await state.bus.publish([tenant.record(e) for e in tenant.first_phase()])

@@ -42,6 +42,12 @@ def asyncpg_url(url: str) -> URL:
     return parsed.set(drivername="postgresql+asyncpg")
 
 
+def plain_dsn(url: URL | str) -> str:
+    """A libpq DSN (password included) for a bare asyncpg connection from a SQLAlchemy URL
+    or its text: asyncpg refuses the ``postgresql+asyncpg://`` scheme SQLAlchemy needs."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
 def app_role_for(schema: str) -> str:
     """The login role a service's app connects as."""
     return identifier(f"{schema}_app")
@@ -220,7 +226,7 @@ class Database:
             if self._engine is None:
                 raise RuntimeError("Database.start() has not run")
             pool = await asyncpg.create_pool(
-                self.app_url.set(drivername="postgresql").render_as_string(hide_password=False),
+                plain_dsn(self.app_url),
                 min_size=1,
                 max_size=self._pool_size,
                 reset=_rollback_if_open,

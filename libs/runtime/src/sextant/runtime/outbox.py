@@ -27,9 +27,9 @@ from sextant.contracts import Envelope, EventModel, kafka_headers, to_kafka_bina
 from sextant.contracts.registry import TOPICS, _ensure_loaded
 from sextant.contracts.topics import entity_key
 from sextant.runtime.bus.base import EventBus, OutgoingRecord
-from sextant.runtime.db import Database, driver_connection, identifier
+from sextant.runtime.db import Database, driver_connection, identifier, plain_dsn
 from sextant.runtime.metrics import ServiceMetrics
-from sextant.runtime.pgnotify import Listener, plain_dsn
+from sextant.runtime.pgnotify import Listener
 from sextant.runtime.tasks import cancel_and_wait
 from sextant.runtime.tombstones import purged_tenants_name, purged_tenants_table
 from sextant.runtime.tracing import Tracer, end_span, start_span

@@ -333,13 +333,3 @@ class Announcement:
         self._sent.append(payload)
         self.feed._acked.setdefault(_digest(payload), set())  # acks may beat the commit's return
         await notify(self.session, self.feed.channel, payload)
-
-
-def plain_dsn(sqlalchemy_url: object) -> str:
-    """A libpq DSN for asyncpg from a SQLAlchemy URL or its text (``postgresql+asyncpg://``)."""
-    from sqlalchemy.engine import URL, make_url
-
-    assert isinstance(sqlalchemy_url, URL | str)
-    return (
-        make_url(sqlalchemy_url).set(drivername="postgresql").render_as_string(hide_password=False)
-    )

@@ -8,9 +8,8 @@ from sextant.runtime.app import ServiceSpec, create_service_app
 from sextant.runtime.bus.base import EventBus
 from sextant.runtime.bus.kafka import KafkaBus
 from sextant.runtime.bus.local import LocalBus
-from sextant.runtime.db import asyncpg_url
+from sextant.runtime.db import plain_dsn
 from sextant.runtime.objectstore import FolderObjectStore, ObjectStore, S3ObjectStore
-from sextant.runtime.pgnotify import plain_dsn
 from sextant.runtime.settings import RuntimeSettings
 from sextant.runtime.topics import registry_plan
 
@@ -30,7 +29,7 @@ def create_bus(settings: RuntimeSettings) -> EventBus:
     if settings.database_url is None:
         raise ValueError("the local bus needs DATABASE_URL")
     return LocalBus(
-        plain_dsn(asyncpg_url(settings.database_url)),
+        plain_dsn(settings.database_url),
         partitions=settings.local_bus_partitions,
         retention_days=settings.local_bus_retention_days,
     )

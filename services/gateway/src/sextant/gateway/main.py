@@ -34,8 +34,8 @@ from sextant.gateway.settings import GatewaySettings
 from sextant.gateway.upstreams import Upstreams
 from sextant.runtime.app import ServiceSpec, ServiceState, create_service_app
 from sextant.runtime.bus.base import EventBus
+from sextant.runtime.db import plain_dsn
 from sextant.runtime.egress import egress_policy
-from sextant.runtime.pgnotify import plain_dsn
 from sextant.runtime.purge import with_purge
 from sextant.runtime.settings import RuntimeSettings
 from sextant.runtime.tokens import InternalTokenSigner, load_private_key

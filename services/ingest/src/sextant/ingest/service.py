@@ -34,7 +34,7 @@ from sextant.ingest.signature_failures import SignatureFailures
 from sextant.ingest.writer import DeliveryWriter, PendingDelivery
 from sextant.runtime.app import ServiceState
 from sextant.runtime.audit import config_change, record_change
-from sextant.runtime.db import set_tenant
+from sextant.runtime.db import plain_dsn, set_tenant
 from sextant.runtime.egress import egress_policy
 from sextant.runtime.errors import (
     Conflict,
@@ -45,7 +45,7 @@ from sextant.runtime.errors import (
     Unavailable,
 )
 from sextant.runtime.outbox import Outbox
-from sextant.runtime.pgnotify import Invalidations, Listener, notify, plain_dsn
+from sextant.runtime.pgnotify import Invalidations, Listener, notify
 from sextant.runtime.sealing import KeyMissing, SecretBox
 
 log = structlog.get_logger()

@@ -30,7 +30,8 @@ from sextant.insights.db.developer_days import DayChange
 from sextant.insights.handlers import OUTBOX
 from sextant.insights.settings import InsightsSettings
 from sextant.runtime.app import ServiceState
-from sextant.runtime.pgnotify import Listener, plain_dsn
+from sextant.runtime.db import plain_dsn
+from sextant.runtime.pgnotify import Listener
 from sextant.runtime.tasks import cancel_and_wait
 
 log = structlog.get_logger()

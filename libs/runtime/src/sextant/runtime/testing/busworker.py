@@ -29,10 +29,9 @@ from sextant.runtime.bus.base import EventBus
 from sextant.runtime.bus.kafka import KafkaBus
 from sextant.runtime.bus.local import LocalBus
 from sextant.runtime.consumer import Batched, EventProcessor, Handler, RetryPolicy, each_in_context
-from sextant.runtime.db import Database, asyncpg_url
+from sextant.runtime.db import Database, plain_dsn
 from sextant.runtime.migrations import migrate
 from sextant.runtime.outbox import Outbox, spine_tables
-from sextant.runtime.pgnotify import plain_dsn
 
 SCHEMA = "conformance"
 MIGRATIONS = Path(__file__).parent / "conformance_migrations"
@@ -99,7 +98,7 @@ def make_bus(
     if transport == "kafka":
         assert bootstrap, "kafka transport needs a bootstrap server"
         return KafkaBus(bootstrap, session_timeout_ms=3000)
-    return LocalBus(bus_dsn or plain_dsn(asyncpg_url(database_url)), partitions=4)
+    return LocalBus(bus_dsn or plain_dsn(database_url), partitions=4)
 
 
 def database(url: str) -> Database:

@@ -59,10 +59,10 @@ async def database_url(postgres_url: str) -> AsyncIterator[str]:
     import asyncpg
     from sqlalchemy.engine import make_url
 
+    from sextant.runtime.db import plain_dsn
+
     name = f"t_{secrets.token_hex(6)}"
-    admin_dsn = (
-        make_url(postgres_url).set(drivername="postgresql").render_as_string(hide_password=False)
-    )
+    admin_dsn = plain_dsn(postgres_url)
     conn = await asyncpg.connect(admin_dsn)
     try:
         await conn.execute(f"CREATE DATABASE {name}")
