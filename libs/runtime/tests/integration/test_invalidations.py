@@ -148,4 +148,3 @@ async def test_one_listener_wakes_each_channels_waiter_and_no_other(db: Database
             assert not other.is_set()
     finally:
         await listener.stop()
-
