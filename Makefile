@@ -61,9 +61,12 @@ web-test-deps: web
 run: $(STAMP) web
 	$(VENV)/bin/sextant run --host $(HOST) --port $(PORT)
 
+# A worker per core, at most 4 (each starts its own servers); whole files to a worker, so a
+# file's module fixtures are built once. PYTEST_WORKERS=0 runs everything in one process.
+PYTEST_WORKERS ?= auto
 test: $(STAMP) web-test-deps
 	@if command -v npm >/dev/null 2>&1; then cd web && npm test; else echo "$(NO_NPM)"; fi
-	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+	$(VENV)/bin/python -m pytest -n $(PYTEST_WORKERS) --maxprocesses 4 --dist loadfile $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
