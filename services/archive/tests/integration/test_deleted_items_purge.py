@@ -22,12 +22,13 @@ from sextant.contracts.events.common import SourceRef
 from sextant.contracts.topics import ACTIVITY, entity_key
 from sextant.forecast.main import SPEC as FORECAST
 from sextant.insights.main import SPEC as INSIGHTS
+from sextant.runtime.db import plain_dsn
 from sextant.runtime.objectstore import FolderObjectStore
 from sextant.runtime.outbox import record_for
 from sextant.runtime.testing.apps import running_service, service_settings
 from sextant.runtime.testing.plugin import InternalKeys
 
-from .test_cold_store import LATER, SETTINGS, admin_dsn, admin_of, archive, delivered_of, staged
+from .test_cold_store import LATER, SETTINGS, admin_of, archive, delivered_of, staged
 
 CREATED = datetime(2026, 3, 1, 9, tzinfo=UTC)
 DELETED = datetime(2026, 3, 2, 9, tzinfo=UTC)
@@ -126,7 +127,7 @@ async def test_deleted_items_go_after_their_grace_once_verified_but_not_under_a_
         client, state = await stack.enter_async_context(archive(database_url, internal_keys, store))
         for spec in (FORECAST, INSIGHTS):
             await stack.enter_async_context(running_service(spec, settings))
-        conn = await asyncpg.connect(admin_dsn(database_url))
+        conn = await asyncpg.connect(plain_dsn(database_url))
         stack.push_async_callback(conn.close)
         await seed(conn, tenant, ws, "WEB-1", deleted=True)
         await seed(conn, tenant, ws, "WEB-2", deleted=False)

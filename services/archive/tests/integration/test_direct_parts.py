@@ -25,12 +25,12 @@ from sextant.contracts import Envelope, uuid7
 from sextant.contracts.topics import CONFIG, entity_key
 from sextant.runtime.app import ServiceState, current_service
 from sextant.runtime.consumer import Batched
-from sextant.runtime.db import driver_connection
+from sextant.runtime.db import driver_connection, plain_dsn
 from sextant.runtime.objectstore import FolderObjectStore
 from sextant.runtime.outbox import record_for
 from sextant.runtime.testing.plugin import InternalKeys
 
-from .test_cold_store import admin_dsn, archive, change
+from .test_cold_store import archive, change
 
 DAY = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 NEXT_DAY = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -65,7 +65,7 @@ async def handle(
 
 
 async def fetch(database_url: str, query: str, *args: object) -> list[asyncpg.Record]:
-    conn = await asyncpg.connect(admin_dsn(database_url))
+    conn = await asyncpg.connect(plain_dsn(database_url))
     try:
         return await conn.fetch(query, *args)
     finally:

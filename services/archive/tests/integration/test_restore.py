@@ -17,11 +17,12 @@ from sextant.archive import coldstore, restoring
 from sextant.contracts import Envelope, uuid7
 from sextant.contracts.events.platform import DeveloperCreated
 from sextant.contracts.topics import IDENTITY, entity_key
+from sextant.runtime.db import plain_dsn
 from sextant.runtime.objectstore import FolderObjectStore
 from sextant.runtime.outbox import record_for
 from sextant.runtime.testing.plugin import InternalKeys
 
-from .test_cold_store import LATER, SETTINGS, admin_dsn, admin_of, archive, staged
+from .test_cold_store import LATER, SETTINGS, admin_of, archive, staged
 
 NINE = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
@@ -38,7 +39,7 @@ def developer(tenant: UUID, minute: int) -> Envelope:
 
 async def replays(database_url: str, restore_id: str) -> list[str]:
     """The ids of the events published on the identity topic as replays of the restore."""
-    conn = await asyncpg.connect(admin_dsn(database_url))
+    conn = await asyncpg.connect(plain_dsn(database_url))
     try:
         rows = await conn.fetch(
             "SELECT headers::text AS h FROM sextant_bus.records WHERE topic = $1", IDENTITY.name

@@ -21,6 +21,7 @@ from sextant.contracts.events.platform import TenantSoftDeleted, WorkspaceSoftDe
 from sextant.contracts.topics import LIFECYCLE, entity_key
 from sextant.forecast.main import SPEC as FORECAST
 from sextant.insights.main import SPEC as INSIGHTS
+from sextant.runtime.db import plain_dsn
 from sextant.runtime.objectstore import FolderObjectStore
 from sextant.runtime.outbox import record_for
 from sextant.runtime.testing.apps import running_service, service_settings
@@ -29,7 +30,6 @@ from sextant.runtime.testing.plugin import InternalKeys
 from .test_cold_store import (
     LATER,
     SETTINGS,
-    admin_dsn,
     admin_of,
     archive,
     delivered_of,
@@ -98,7 +98,7 @@ async def test_a_deleted_workspace_is_purged_everywhere_after_its_grace_but_not_
         client, state = await stack.enter_async_context(archive(database_url, internal_keys, store))
         for spec in (FORECAST, INSIGHTS):
             await stack.enter_async_context(running_service(spec, settings))
-        conn = await asyncpg.connect(admin_dsn(database_url))
+        conn = await asyncpg.connect(plain_dsn(database_url))
         stack.push_async_callback(conn.close)
         await seed(conn, tenant, doomed, "WEB-1")
         await seed(conn, tenant, kept, "API-1")

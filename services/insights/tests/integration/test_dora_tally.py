@@ -31,10 +31,9 @@ from sextant.insights.domain import dora
 from sextant.insights.main import SPEC
 from sextant.insights.retention import PURGER
 from sextant.runtime.app import ServiceState
+from sextant.runtime.db import plain_dsn
 from sextant.runtime.testing.apps import running_service, service_settings
 from sextant.runtime.testing.plugin import InternalKeys
-
-from .test_read_api import dsn
 
 START = datetime(2026, 3, 2, 7, 30, tzinfo=UTC)
 SPAN_SECONDS = 40 * 24 * 3600
@@ -46,11 +45,11 @@ SERVICES = ["api", "API ", "web", "db", None]
 async def database(postgres_url: str) -> AsyncIterator[str]:
     """One database for the module (the plugin's is per test; hypothesis runs many)."""
     name = f"t_dora_{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(dsn(postgres_url))
+    admin = await asyncpg.connect(plain_dsn(postgres_url))
     await admin.execute(f"CREATE DATABASE {name}")
     await admin.close()
     yield make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
-    admin = await asyncpg.connect(dsn(postgres_url))
+    admin = await asyncpg.connect(plain_dsn(postgres_url))
     await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
     await admin.close()
 

@@ -42,11 +42,12 @@ from sextant.insights.gates.db import gate_evaluations, latest_answer, store_eva
 from sextant.insights.gates.service import reevaluate
 from sextant.insights.handlers import OUTBOX
 from sextant.insights.main import SPEC
+from sextant.runtime.db import plain_dsn
 from sextant.runtime.testing.apps import running_service, service_settings
 from sextant.runtime.testing.plugin import InternalKeys
 
 from .scenario import ACTORS, ALICE, BOB, REPO, SOURCE, T0, Tenant, hours
-from .test_read_api import dsn, inbox_count, publish, settled, until_true
+from .test_read_api import inbox_count, publish, settled, until_true
 
 TENANT, OTHER_TENANT = uuid7(), uuid7()
 WORKSPACE = uuid7()
@@ -178,11 +179,11 @@ class Gates:
 async def database(postgres_url: str) -> AsyncIterator[str]:
     """One database for the module's story (the plugin's is per test)."""
     name = f"t_gates_{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(dsn(postgres_url))
+    admin = await asyncpg.connect(plain_dsn(postgres_url))
     await admin.execute(f"CREATE DATABASE {name}")
     await admin.close()
     yield make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
-    admin = await asyncpg.connect(dsn(postgres_url))
+    admin = await asyncpg.connect(plain_dsn(postgres_url))
     await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
     await admin.close()
 
@@ -193,7 +194,7 @@ async def gates(database: str, internal_keys: InternalKeys) -> AsyncIterator[Gat
         client,
         state,
     ):
-        conn = await asyncpg.connect(dsn(database))
+        conn = await asyncpg.connect(plain_dsn(database))
         reader = state.bus.consumer("gates-test-reader", [GATES.name, CONFIG.name])
         await reader.start()
         try:

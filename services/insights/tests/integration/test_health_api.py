@@ -27,11 +27,12 @@ from sextant.contracts.events.platform import (
 )
 from sextant.contracts.topics import FORECAST, IDENTITY, INSIGHTS, NOTIFICATIONS, entity_key
 from sextant.insights.main import SPEC
+from sextant.runtime.db import plain_dsn
 from sextant.runtime.outbox import record_for
 from sextant.runtime.testing.apps import running_service, service_settings
 from sextant.runtime.testing.plugin import InternalKeys
 
-from .test_read_api import dsn, inbox_count, settled, until_true
+from .test_read_api import inbox_count, settled, until_true
 
 TENANT, OTHER = uuid7(), uuid7()
 WORKSPACE = uuid7()
@@ -134,7 +135,7 @@ async def test_a_run_suggests_feedback_teaches_and_the_cooldown_holds(
         client,
         state,
     ):
-        conn = await asyncpg.connect(dsn(database_url))
+        conn = await asyncpg.connect(plain_dsn(database_url))
         reader = state.bus.consumer("health-test-reader", [INSIGHTS.name, NOTIFICATIONS.name])
         await reader.start()
         seen: dict[str, tuple[str, Any]] = {}

@@ -43,11 +43,12 @@ import pytest
 from sextant.contracts import Envelope, uuid7
 from sextant.insights.main import SPEC
 from sextant.runtime.app import ServiceState
+from sextant.runtime.db import plain_dsn
 from sextant.runtime.testing.apps import running_service, service_settings
 from sextant.runtime.testing.plugin import InternalKeys
 
 from .scenario import ALICE, BOB, T0, Tenant, hours
-from .test_read_api import dsn, inbox_count, settled
+from .test_read_api import inbox_count, settled
 
 OLD = T0 - timedelta(days=30)
 SHIPPED = [  # (environment, deployed SHA, change request, counted)
@@ -103,7 +104,7 @@ async def service(
     database_url: str, internal_keys: InternalKeys
 ) -> AsyncIterator[tuple[ServiceState, asyncpg.Connection]]:
     async with running_service(SPEC, service_settings(database_url, internal_keys)) as (_, state):
-        conn = await asyncpg.connect(dsn(database_url))
+        conn = await asyncpg.connect(plain_dsn(database_url))
         try:
             yield state, conn
         finally:
