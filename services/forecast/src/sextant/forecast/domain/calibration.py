@@ -26,7 +26,7 @@ The bands a row's hit shares should land in widen with fewer origins: see
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -82,7 +82,7 @@ class Calibration:
 
 
 @dataclass(frozen=True)
-class _Scored:
+class Scored:
     held: dict[int, bool]
     width: float
     crps: float
@@ -134,19 +134,14 @@ def coverage_band(
     return (min(fixed_low, low), max(fixed_high, high))
 
 
-def _rolling(
-    series: NDArray[np.float64],
+def summary(
     horizon: int,
     kind: Kind,
-    reach: int,
+    origins: Sequence[int],
     step_weeks: int,
-    start: int,
-    score: Callable[[int], _Scored],
+    scored: Sequence[Scored],
 ) -> Calibration:
-    origins = list(range(start, series.size - reach + 1, step_weeks))
-    if not origins:
-        raise ValueError(f"the series is too short for a {horizon}-week backtest")
-    scored = [score(origin) for origin in origins]
+    """One backtest row from each origin's score."""
     return Calibration(
         horizon_weeks=horizon,
         origins=len(origins),
@@ -160,6 +155,48 @@ def _rolling(
         step_weeks=step_weeks,
         crps_by_origin=tuple(s.crps for s in scored),
     )
+
+
+def reach_of(kind: Kind, horizon: int) -> int:
+    """How many weeks after an origin its forecast looks (module docstring)."""
+    return WHEN_REACH * horizon if kind == "when" else horizon
+
+
+def scored_origins(
+    series: NDArray[np.float64], kind: Kind, horizon: int, step: int, start: int
+) -> list[int]:
+    """The origins a backtest scores: every ``step`` weeks from ``start`` while the weeks
+    the forecast looks at are all known."""
+    origins = list(range(start, series.size - reach_of(kind, horizon) + 1, step))
+    if not origins:
+        raise ValueError(f"the series is too short for a {horizon}-week backtest")
+    return origins
+
+
+def origin_forecast(
+    series: NDArray[np.float64], origin: int, kind: Kind, horizon: int, options: ForecastOptions
+) -> tuple[NDArray[np.float64], float]:
+    """What a forecast made at ``origin`` from the weeks before it sampled (totals, or
+    finish weeks), and what really happened after it."""
+    seeded = replace(options, seed=options.seed + origin)
+    if kind == "how_many":
+        totals = simulated_totals(series[:origin], horizon, seeded)
+        return totals, float(series[origin : origin + horizon].sum())
+    reach = reach_of(kind, horizon)
+    items = max(1, round(float(series[max(0, origin - horizon) : origin].sum())))
+    weeks = finish_weeks(series[:origin], items, seeded, reach)
+    real = np.cumsum(series[origin : origin + reach])[None, :]
+    return weeks, float(finish_times(real, np.full(reach, items))[0])
+
+
+def score(kind: Kind, samples: NDArray[Any], actual: float, reach: int) -> Scored:
+    """Which percentiles held, how wide and how good (CRPS) one forecast was."""
+    if kind == "how_many":
+        held = {p: actual >= total - 0.5 for p, total in how_many_totals(samples).items()}
+    else:
+        # a percentile beyond the reach holds: the real finish was no later than that
+        held = {p: w is None or actual <= w for p, w in when_weeks(samples, reach).items()}
+    return Scored(held, _central_width(samples), crps(samples, actual))
 
 
 def crps_difference_interval(ours: Calibration, theirs: Calibration) -> tuple[float, float]:
@@ -200,24 +237,24 @@ def backtest(
     step_weeks: int = 4,
     options: ForecastOptions | None = None,
     first_origin: int | None = None,
+    kind: Kind = "how_many",
 ) -> list[Calibration]:
-    """Rolling-origin backtest of "how many" forecasts over a weekly throughput series."""
+    """Rolling-origin backtest of "how many" (or ``kind="when"``) forecasts over a weekly
+    throughput series (module docstring: how a "when" backlog is sized)."""
     options = options or ForecastOptions(trials=DEFAULT_TRIALS)
     series = np.asarray(weekly, dtype=np.float64)
     start = first_origin if first_origin is not None else options.window_weeks
-
-    def scorer(horizon: int) -> Callable[[int], _Scored]:
-        def score(origin: int) -> _Scored:
-            totals = simulated_totals(
-                series[:origin], horizon, replace(options, seed=options.seed + origin)
+    rows = []
+    for horizon in horizons:
+        origins = scored_origins(series, kind, horizon, step_weeks, start)
+        scored = [
+            score(
+                kind, *origin_forecast(series, o, kind, horizon, options), reach_of(kind, horizon)
             )
-            actual = float(series[origin : origin + horizon].sum())
-            held = {p: actual >= total - 0.5 for p, total in how_many_totals(totals).items()}
-            return _Scored(held, _central_width(totals), crps(totals, actual))
-
-        return score
-
-    return [_rolling(series, h, "how_many", h, step_weeks, start, scorer(h)) for h in horizons]
+            for o in origins
+        ]
+        rows.append(summary(horizon, kind, origins, step_weeks, scored))
+    return rows
 
 
 def backtest_when(
@@ -229,28 +266,11 @@ def backtest_when(
     first_origin: int | None = None,
 ) -> list[Calibration]:
     """Rolling-origin backtest of "when" forecasts (module docstring: how a backlog is sized)."""
-    options = options or ForecastOptions(trials=DEFAULT_TRIALS)
-    series = np.asarray(weekly, dtype=np.float64)
-    start = first_origin if first_origin is not None else options.window_weeks
-
-    def scorer(horizon: int) -> Callable[[int], _Scored]:
-        reach = WHEN_REACH * horizon
-
-        def score(origin: int) -> _Scored:
-            items = max(1, round(float(series[max(0, origin - horizon) : origin].sum())))
-            weeks = finish_weeks(
-                series[:origin], items, replace(options, seed=options.seed + origin), reach
-            )
-            real = np.cumsum(series[origin : origin + reach])[None, :]
-            actual = float(finish_times(real, np.full(reach, items))[0])
-            # a percentile beyond the reach holds: the real finish was no later than that
-            held = {
-                p: week is None or actual <= week for p, week in when_weeks(weeks, reach).items()
-            }
-            return _Scored(held, _central_width(weeks), crps(weeks, actual))
-
-        return score
-
-    return [
-        _rolling(series, h, "when", WHEN_REACH * h, step_weeks, start, scorer(h)) for h in horizons
-    ]
+    return backtest(
+        weekly,
+        horizons,
+        step_weeks=step_weeks,
+        options=options,
+        first_origin=first_origin,
+        kind="when",
+    )

@@ -108,7 +108,7 @@ def sampled_options(
     """The options a simulation runs with, and why: plain resampling of single weeks when
     the whole history was tested and gave no reason to doubt independent weeks, the
     options as given otherwise."""
-    _window(history, options)  # a history that cannot be sampled is refused first, and why
+    sampled_window(history, options)  # a history that cannot be sampled is refused first, and why
     if not options.plain_when_independent or (
         options.block_weeks == 1 and not options.level_uncertainty
     ):
@@ -119,14 +119,18 @@ def sampled_options(
     if p < ALPHA:
         shown = "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
         return options, f"blocks and level: the past's weeks are not independent ({shown})"
-    plain = replace(options, block_weeks=1, level_uncertainty=False)
     return (
-        plain,
+        plain_options(options),
         f"single weeks: nothing in the past says its weeks are not independent (p = {p:.2f})",
     )
 
 
-def _window(
+def plain_options(options: ForecastOptions) -> ForecastOptions:
+    """The same options for plain resampling: single weeks, no level factor."""
+    return replace(options, block_weeks=1, level_uncertainty=False)
+
+
+def sampled_window(
     history: Sequence[float] | NDArray[Any], options: ForecastOptions
 ) -> NDArray[np.float32]:
     values = np.asarray(history, dtype=np.float32)
@@ -203,7 +207,7 @@ def level_shift(window: NDArray[np.float32], persistence: float | None = None) -
 
 def level(history: Sequence[float] | NDArray[Any], options: ForecastOptions) -> tuple[float, float]:
     """The level factor's centre and spread on a log scale, (0, 0) when it is off."""
-    window = _window(history, options)
+    window = sampled_window(history, options)
     if not options.level_uncertainty:
         return 0.0, 0.0
     shift = 0.0
@@ -259,7 +263,7 @@ def simulated_totals(
     if horizon_weeks < 1:
         raise ValueError("horizon_weeks must be at least 1")
     options = sampled_options(history, options)[0]
-    window, centre_and_spread = _window(history, options), level(history, options)
+    window, centre_and_spread = sampled_window(history, options), level(history, options)
     rng = np.random.default_rng(options.seed)
     return np.concatenate(
         [
@@ -289,6 +293,17 @@ def how_many(
     """The distribution of items done within ``horizon_weeks``."""
     options, model = sampled_options(history, options or ForecastOptions())
     totals = simulated_totals(history, horizon_weeks, options)
+    return how_many_of(totals, horizon_weeks, options, model, sampled_window(history, options))
+
+
+def how_many_of(
+    totals: NDArray[np.float64],
+    horizon_weeks: int,
+    options: ForecastOptions,
+    model: str,
+    window: NDArray[Any],
+) -> HowManyForecast:
+    """The forecast that simulated ``totals`` stand for."""
     exact = how_many_totals(totals)
     # The curve is over whole counts: P(total ≥ c) = P(floor(total) ≥ c) for a whole c.
     counts, tallies = np.unique(np.floor(totals).astype(np.int64), return_counts=True)
@@ -300,7 +315,7 @@ def how_many(
         curve=[(int(c), round(float(r), 4)) for c, r in zip(counts, reached, strict=True)],
         options=asdict(options),
         model=model,
-        window=[float(v) for v in _window(history, options)],
+        window=[float(v) for v in window],
     )
 
 
@@ -313,6 +328,13 @@ def when(
     """The distribution of weeks until ``items`` (grown by split rate and scope growth) are done."""
     options, model = sampled_options(history, options or ForecastOptions())
     weeks = finish_weeks(history, items, options, max_weeks)
+    return when_of(weeks, items, options, model, max_weeks)
+
+
+def when_of(
+    weeks: NDArray[np.float64], items: int, options: ForecastOptions, model: str, max_weeks: int
+) -> WhenForecast:
+    """The forecast that simulated finish ``weeks`` stand for."""
     by_week = np.searchsorted(np.sort(weeks), np.arange(1, max_weeks + 1), side="right")
     tally = np.diff(by_week, prepend=0)
     return WhenForecast(
@@ -359,7 +381,7 @@ def finish_weeks(
     if items < 1 or max_weeks < 1:
         raise ValueError("items and max_weeks must be at least 1")
     options = sampled_options(history, options)[0]
-    window, centre_and_spread = _window(history, options), level(history, options)
+    window, centre_and_spread = sampled_window(history, options), level(history, options)
     rng = np.random.default_rng(options.seed)
     # float32 like the paths, so the comparison does not widen every simulated value
     target = (
@@ -398,7 +420,7 @@ def sprint_completion_probability(
     options = sampled_options(history, options or ForecastOptions())[0]
     if weeks_left <= 0:
         return 1.0 if not_started == 0 and not in_progress_finish_probabilities else 0.0
-    window = _window(history, options)
+    window = sampled_window(history, options)
     rng = np.random.default_rng(options.seed)
     whole = int(np.ceil(weeks_left))
     paths = weekly_paths(window, whole, options.trials, options, rng, level(history, options))
