@@ -1,0 +1,264 @@
+"""The choice among blends of the method and plain resampling (domain/choice.py), on
+worked examples: the blend and its widening by hand, the choice on hand-made score tables."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sextant.forecast.domain import choice
+from sextant.forecast.domain.calibration import Scored
+from sextant.forecast.domain.choice import (
+    WIDENINGS,
+    Past,
+    backlog_weeks,
+    backtest_row,
+    blend,
+    candidates,
+    choose,
+    described,
+    score_past,
+    widened,
+)
+from sextant.forecast.domain.montecarlo import (
+    ForecastOptions,
+    how_many,
+    plain_options,
+    simulated_totals,
+)
+
+
+def test_the_blend_averages_quantile_by_quantile() -> None:
+    # sorted [1, 2, 3] and [4, 5, 6]: pairwise means
+    assert blend(np.array([3.0, 1.0, 2.0]), np.array([6.0, 4.0, 5.0])).tolist() == [2.5, 3.5, 4.5]
+
+
+def test_widening_spreads_from_the_median_and_floors_at_zero() -> None:
+    # median 3; 3 + 2 x (each - 3): -1 floored to 0, 1, 3, 5, 17
+    assert widened(np.array([1.0, 2.0, 3.0, 4.0, 10.0]), 2.0).tolist() == [0, 1, 3, 5, 17]
+
+
+def test_widening_leaves_what_lies_beyond_the_horizon() -> None:
+    # 10 is past 9 ("not within the horizon"): it stays 10, not 17
+    assert widened(np.array([1.0, 2.0, 3.0, 4.0, 10.0]), 2.0, beyond=9).tolist() == [0, 1, 3, 5, 10]
+    # finishing at the horizon itself is within it: widened, 3 + 2 x 6
+    assert widened(np.array([1.0, 2.0, 3.0, 4.0, 9.0]), 2.0, beyond=9).tolist() == [0, 1, 3, 5, 15]
+
+
+def test_candidates_are_the_method_then_each_widened_blend() -> None:
+    method, plain = np.array([2.0, 4.0, 6.0]), np.array([2.0, 2.0, 2.0])
+    made = candidates(method, plain)
+    assert len(made) == 1 + len(WIDENINGS) == 8
+    assert made[0].tolist() == [2, 4, 6]
+    assert made[1].tolist() == [2, 3, 4]  # the blend, widened 1.0x
+    # widened 1.1x around its median 3: 3 - 1.1, 3, 3 + 1.1
+    assert made[2].tolist() == pytest.approx([1.9, 3.0, 4.1])
+    # the blend [2, 3, 4]'s top widened by 1, 1.1, 1.2, 1.3, 1.4, 1.5 and 1.7
+    assert [c[2] for c in made[1:]] == pytest.approx([4.0, 4.1, 4.2, 4.3, 4.4, 4.5, 4.7])
+
+
+def _scored(p50: bool, crps: float, p85: bool = True, p95: bool = True) -> Scored:
+    return Scored({50: p50, 70: True, 85: p85, 95: p95}, 1.0, crps)
+
+
+def _past(
+    columns: dict[int, tuple[list[bool], float]], origins: int = 20, independent: int = 0
+) -> Past:
+    """A 4-week how-many table, origins at weeks 52, 56, …: each listed candidate held P50
+    as its pattern says (repeated) and P85/P95 always, at the given CRPS; the others never
+    held P50 (a 0 % share: outside any band) at CRPS 0.5, the best."""
+    rows = []
+    for i in range(origins):
+        row = []
+        for c in range(1 + len(WIDENINGS)):
+            pattern, crps = columns.get(c, ([False], 0.5))
+            row.append(_scored(pattern[i % len(pattern)], crps))
+        rows.append(row)
+    return Past(
+        kind="how_many",
+        horizon=4,
+        step_weeks=4,
+        origins=np.arange(52, 52 + 4 * origins, 4, dtype=np.int64),
+        independent=np.arange(origins) < independent,
+        scores=rows,
+    )
+
+
+HALF = [True, False]  # P50 held at every other origin: a 50 % share
+
+
+def test_the_calibrated_blend_with_the_lowest_crps_is_chosen() -> None:
+    past = _past({1: (HALF, 2.0), 2: (HALF, 1.5), 3: (HALF, 1.8)})
+    # 12 origins known by week 100 (52 … 96: each ends 4 weeks later, at most at 100)
+    assert choose(past, 100) == 2
+
+
+def test_the_method_is_not_a_candidate_however_well_it_scored() -> None:
+    past = _past({0: (HALF, 0.1), 1: (HALF, 2.0)})
+    assert choose(past, 100) == 1
+
+
+def test_no_calibrated_blend_leaves_the_method() -> None:
+    past = _past({})  # every blend's P50 share is 0 %
+    assert choose(past, 100) == 0
+
+
+def test_eight_known_origins_are_enough_seven_are_not() -> None:
+    past = _past({4: (HALF, 1.0)})
+    # origins 52 … 80 end by week 84: eight of them; by 83 only seven (52 … 76)
+    assert choose(past, 84) == 4
+    assert choose(past, 83) == 0
+
+
+def test_a_share_on_the_bands_edge_qualifies() -> None:
+    # 8 origins known by week 84: P(Binomial(8, 1/2) <= 0) = 1/256 < 2.5 % and
+    # P(<= 1) = 9/256 >= 2.5 %, so P50's band starts at 1/8; P(<= 6) = 247/256 < 97.5 % and
+    # P(<= 7) = 255/256, so it ends at 7/8
+    once = [True] + [False] * 7
+    all_but_once = [False] + [True] * 7
+    assert choose(_past({3: (once, 1.0)}), 84) == 3
+    assert choose(_past({3: (all_but_once, 1.0)}), 84) == 3
+    assert choose(_past({3: ([True], 1.0)}), 84) == 0  # 8 of 8: above the band
+
+
+def test_only_origins_known_by_then_count() -> None:
+    # candidate 1 held P50 at its first 8 origins only, candidate 2 at none of them and at
+    # every one after: by week 84 (8 known) 1 is calibrated... only if its share is in band
+    early = [True, False] * 4 + [False] * 12
+    late = [False] * 8 + [True] * 12
+    past = _past({1: (early, 2.0), 2: (late, 1.0)})
+    assert choose(past, 84) == 1  # candidate 2: 0 of 8 held
+    # by week 132 (20 known) candidate 1 holds 4 of 20 (20 %), candidate 2 12 of 20 (60 %)
+    assert choose(past, 132) == 2
+
+
+def test_the_backtest_scores_what_was_chosen_at_each_origin() -> None:
+    # candidate 2 is calibrated throughout at CRPS 1.5; the method scored 3.0
+    past = _past({0: (HALF, 3.0), 2: (HALF, 1.5)})
+    row = backtest_row(past, 52)
+    # origins 52 … 80 (8) know fewer than 8 outcomes: the method's 3.0; 84 … 128 (12): 1.5
+    assert row.origins == 20
+    assert row.mean_crps == pytest.approx((8 * 3.0 + 12 * 1.5) / 20)
+    assert backtest_row(past, 52, method_only=True).mean_crps == pytest.approx(3.0)
+    assert backtest_row(past, 100).origins == 8  # 100 … 128
+
+
+def test_the_backtest_keeps_plain_where_the_past_was_independent() -> None:
+    past = _past({0: (HALF, 3.0), 2: (HALF, 1.5)}, independent=20)
+    assert backtest_row(past, 52).mean_crps == pytest.approx(3.0)
+
+
+def test_a_backtest_with_no_origin_to_show_is_refused() -> None:
+    with pytest.raises(ValueError, match="too short"):
+        backtest_row(_past({}), 200)
+
+
+@pytest.mark.parametrize(
+    ("items", "split", "pace_weeks", "weeks"),
+    [
+        (30, 1.0, 10.0, 3),  # 30 items at 10 a week
+        (30, 1.5, 10.0, 5),  # 45 items: 4.5 weeks, a started week counts
+        (1, 1.0, 10.0, 1),  # never under a week
+        (5000, 1.0, 10.0, 34),  # at most a third of the 104-week horizon
+        (30, 1.0, 0.0, 34),  # no pace: as far as the horizon allows
+        (1, 1.0, 0.5, 2),  # half an item a week: two weeks for one
+    ],
+)
+def test_a_backlog_is_as_many_weeks_as_it_takes_at_the_window_pace(
+    items: int, split: float, pace_weeks: float, weeks: int
+) -> None:
+    options = ForecastOptions(split_rate=split)
+    assert backlog_weeks([pace_weeks] * 60, items, options, 104) == weeks
+
+
+def test_a_backlog_counts_only_the_capacity_available() -> None:
+    # half the team's 10 a week: 30 items take 6 weeks
+    assert backlog_weeks([10.0] * 60, 30, ForecastOptions(capacity_factor=0.5), 104) == 6
+
+
+def test_a_backlog_is_a_week_at_least_however_short_the_horizon() -> None:
+    assert backlog_weeks([10.0] * 60, 30, ForecastOptions(), 2) == 1
+
+
+def test_the_past_is_scored_every_4_weeks_from_a_full_window() -> None:
+    # 80 weeks, 4-week how-many: origins 52 … 76 (the last whose 4 weeks are all known)
+    past = score_past(_changing(80), "how_many", 4, ForecastOptions(trials=200))
+    assert past.origins.tolist() == [52, 56, 60, 64, 68, 72, 76]
+    assert not past.independent.any()
+    assert len(past.scores) == 7 and len(past.scores[0]) == 8
+    # a 4-week "when" looks 12 weeks ahead: origins 52 … 68
+    when_past = score_past(_changing(80), "when", 4, ForecastOptions(trials=200))
+    assert when_past.origins.tolist() == [52, 56, 60, 64, 68]
+
+
+def test_independent_pasts_are_marked() -> None:
+    history = np.random.default_rng(5).poisson(12, 120).astype(float)
+    past = score_past(history, "how_many", 4, ForecastOptions(trials=200))
+    assert past.independent.all()
+
+
+def test_what_was_chosen_is_said() -> None:
+    assert described(0, 5) == "too little past to choose a blend (5 of 8 past origins scored)"
+    assert described(0, 8) == "no blend held its bands at 8 past origins"
+    assert described(2, 30) == (
+        "blocks and level averaged with single weeks, widened 1.1x: the calibrated blend "
+        "with the lowest CRPS at 30 past origins"
+    )
+
+
+def _changing(weeks: int, seed: int = 3) -> np.ndarray:
+    """A pace that steps from 8 to 20 and back every 30 weeks: never independent."""
+    rng = np.random.default_rng(seed)
+    return rng.poisson(np.where((np.arange(weeks) // 30) % 2 == 0, 8, 20)).astype(float)
+
+
+def test_with_too_little_past_the_forecast_is_the_methods() -> None:
+    history = _changing(80)  # 52-week window: origins 52 … 76, all 7 known by week 80
+    options = ForecastOptions(trials=2000)
+    chosen = choice.how_many(history, 4, options)
+    assert chosen.model.startswith("blocks and level: the past's weeks are not independent")
+    assert chosen.model.endswith("; too little past to choose a blend (7 of 8 past origins scored)")
+    assert chosen.totals == how_many(history, 4, options).totals
+    # "when": 40 items at 8-20 a week is a 3-week backlog (the window's mean, 13.7 a week),
+    # which looks 9 weeks ahead: origins 52 … 68, 5 known by week 80
+    later = choice.when(history, 40, options)
+    assert later.model.endswith("; too little past to choose a blend (5 of 8 past origins scored)")
+    assert later.max_weeks == 104
+
+
+def test_independent_weeks_stay_plain_resampling() -> None:
+    history = np.random.default_rng(5).poisson(12, 300).astype(float)
+    chosen = choice.how_many(history, 4, ForecastOptions(trials=2000))
+    assert chosen.model.startswith("single weeks")
+    assert chosen.options["block_weeks"] == 1
+    later = choice.when(history, 40, ForecastOptions(trials=2000))
+    assert later.model.startswith("single weeks")
+    assert later.options["level_uncertainty"] is False
+
+
+def test_the_backtest_shows_origins_from_where_it_is_asked() -> None:
+    options = ForecastOptions(trials=200)
+    whole = choice.backtest(_changing(120), (4,), kind="how_many", options=options)
+    assert (whole[0].first_origin, whole[0].last_origin, whole[0].origins) == (52, 116, 17)
+    late = choice.backtest(_changing(120), (4,), kind="how_many", options=options, first_origin=100)
+    assert (late[0].first_origin, late[0].origins) == (100, 5)
+
+
+def test_a_long_changing_past_chooses_a_blend_between_the_two() -> None:
+    history = _changing(400)
+    options = ForecastOptions(trials=4000)
+    chosen = choice.how_many(history, 12, options)
+    assert "widened" in chosen.model and "past origins" in chosen.model
+    # widening around the blend's median leaves it the mean of the two medians
+    method = np.median(simulated_totals(history, 12, options))
+    plain = np.median(simulated_totals(history, 12, plain_options(options)))
+    assert min(method, plain) - 1 <= chosen.totals[50] <= max(method, plain) + 1
+    assert chosen.totals[50] == pytest.approx((method + plain) / 2, abs=1.0)
+
+
+def test_a_when_forecast_keeps_beyond_the_horizon_beyond_it() -> None:
+    history = _changing(400)
+    # far more than 20 weeks' work at 8-20 a week: most trials never finish within 20
+    chosen = choice.when(history, 1000, ForecastOptions(trials=2000), max_weeks=20)
+    assert chosen.percentiles[50] is None
+    assert chosen.done_within_horizon < 0.5
