@@ -246,9 +246,11 @@ async def test_how_many_answers_from_projected_history_with_its_inputs(
     assert p[95] <= p[85] <= p[50] <= 16  # about two stories a week
     assert p[50] >= 4
     assert sum(body["inputs"]["history_weeks"]) > 0
-    # a few weeks of history: too few to test whether its weeks are independent
-    assert (
-        body["inputs"]["model"] == "blocks and level: too little past to test its weeks (under 52)"
+    # a few weeks of history: too few to test whether its weeks are independent, and no
+    # past origin with a full window to choose a blend by
+    assert body["inputs"]["model"] == (
+        "blocks and level: too little past to test its weeks (under 52); "
+        "too little past to choose a blend (0 of 8 past origins scored)"
     )
     assert body["inputs"]["options"]["block_weeks"] == 4
     assert (

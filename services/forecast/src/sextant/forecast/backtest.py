@@ -14,7 +14,9 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from sextant.forecast.domain.calibration import backtest, backtest_when
+from sextant.forecast.domain import choice
+from sextant.forecast.domain.calibration import DEFAULT_TRIALS
+from sextant.forecast.domain.montecarlo import ForecastOptions
 
 WEEK_COLUMN = "week_start"
 COUNT_COLUMN = "count"
@@ -86,7 +88,12 @@ def main(paths: list[str]) -> int:
     for name in paths:
         try:
             weekly = read_weekly(Path(name))
-            results = backtest(weekly) + backtest_when(weekly)
+            options = ForecastOptions(trials=DEFAULT_TRIALS)
+            results = [
+                row
+                for kind in ("how_many", "when")
+                for row in choice.backtest(weekly, (4, 12), kind=kind, options=options)
+            ]
         except ValueError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2

@@ -14,14 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sextant.contracts import uuid7
 from sextant.contracts.events.platform import NotificationRaised, WorkItemFlaggedStale
 from sextant.forecast.db import reads, repository
+from sextant.forecast.domain import choice
 from sextant.forecast.domain import stale as stale_domain
-from sextant.forecast.domain.calibration import (
-    CALIBRATION_TARGETS,
-    WHEN_REACH,
-    Kind,
-    backtest,
-    backtest_when,
-)
+from sextant.forecast.domain.calibration import CALIBRATION_TARGETS, WHEN_REACH, Kind
 from sextant.forecast.domain.history import (
     Transition,
     cycle_time_days,
@@ -32,10 +27,8 @@ from sextant.forecast.domain.history import (
 )
 from sextant.forecast.domain.montecarlo import (
     ForecastOptions,
-    how_many,
     sampled_options,
     sprint_completion_probability,
-    when,
 )
 from sextant.forecast.schemas import (
     BacktestReply,
@@ -106,10 +99,13 @@ def _calibration(
                 f"forecasts; this scope has {len(history)}"
             ),
         )
-    run = backtest_when if kind == "when" else backtest
     first_origin = max(options.window_weeks, len(history) - reach - BACKTEST_SPAN_WEEKS)
-    rows = run(
-        history, BACKTEST_HORIZONS, options=replace(options, trials=2000), first_origin=first_origin
+    rows = choice.backtest(
+        history,
+        BACKTEST_HORIZONS,
+        kind=kind,
+        options=replace(options, trials=choice.PAST_TRIALS),
+        first_origin=first_origin,
     )
     # history[-1] is last week, so origin i (forecast made before week i) is this Monday
     # less len(history) - i weeks
@@ -157,7 +153,7 @@ async def forecast_how_many(
     # Calibration needs more history than the sampling window: read window + 12 weeks + slack.
     history = await weekly_history(session, tenant, workspaces, item_types, HISTORY_WEEKS, today)
     horizon = -(-(until - today).days // 7)
-    forecast = await asyncio.to_thread(how_many, history, horizon, options)
+    forecast = await asyncio.to_thread(choice.how_many, history, horizon, options)
     calibration = await asyncio.to_thread(_calibration, history, options, "how_many", today)
     return HowManyReply(
         until=until,
@@ -187,7 +183,7 @@ async def forecast_when(
 ) -> WhenReply:
     workspaces = scope.workspaces
     history = await weekly_history(session, tenant, workspaces, item_types, HISTORY_WEEKS, today)
-    forecast = await asyncio.to_thread(when, history, items, options, max_weeks)
+    forecast = await asyncio.to_thread(choice.when, history, items, options, max_weeks)
     calibration = await asyncio.to_thread(_calibration, history, options, "when", today)
 
     def to_date(weeks: float | None) -> date | None:
