@@ -18,7 +18,7 @@ from sextant.identity.main import SPEC
 
 from .conftest import Identity, person
 
-SPINE = (spine.outbox, spine.inbox, spine.purged_tenants)
+SPINE = (spine.outbox, spine.inbox, spine.purged_tenants, spine.purged_workspaces)
 OWN_TABLES = [t.name for t in metadata.sorted_tables if t not in SPINE]
 
 

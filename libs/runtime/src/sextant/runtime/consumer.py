@@ -7,11 +7,13 @@ with backoff ``max_attempts`` times, then its record goes to ``<topic>.dlq`` wit
 and the attempt count, and the partition moves on. Database or broker outages are not the
 event's fault: they are retried until the infrastructure is back and never dead-lettered.
 
-An event of a purged tenant (produced before its purge, still queued) is claimed but not
-handled: the transaction holds the tenant's purge lock shared and reads its tombstone with
-the inbox claim (:mod:`sextant.runtime.tombstones`), so no handler brings its rows back.
-Only the purge requests themselves are handled whatever the tombstone says (a redelivered
-purge still answers).
+An event of a purged tenant or workspace (produced before its purge, still queued) is
+claimed but not handled: the transaction holds the tenant's purge lock shared and reads the
+tenant's tombstone and those of the batch's workspaces with the inbox claim
+(:mod:`sextant.runtime.tombstones`), so no handler brings their rows back. The purge
+requests themselves are handled whatever the tombstones say (a redelivered purge still
+answers), and in a purged workspace configuration changes too (the tenant's audit chain
+stays).
 
 A :class:`Batched` handler takes a partition's consecutive records of one tenant together,
 in one transaction: the inbox claim, the handler's own round trips and the commit (an
@@ -25,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from uuid import UUID
@@ -41,7 +44,13 @@ from sextant.runtime.logging import bind_request_context, clear_request_context
 from sextant.runtime.metrics import ServiceMetrics
 from sextant.runtime.outbox import claim_inbox_checked
 from sextant.runtime.tasks import cancel_and_wait
-from sextant.runtime.tombstones import PURGE_REQUESTED, is_purged, tenant_lock
+from sextant.runtime.tombstones import (
+    PURGE_REQUESTED,
+    Tombstones,
+    read_tombstones,
+    tenant_lock,
+    workspaces_of,
+)
 from sextant.runtime.tracing import Tracer, current_tracer, end_span, start_span, traceparent_of
 from sextant.runtime.transient import is_transient
 
@@ -293,22 +302,21 @@ class EventProcessor:
             {e.inbox_id: e for _, e in run}.values()
         )  # a copy redelivered within: once
 
-        purged_skipped = 0
+        unhandled: Counter[str] = Counter()
 
         async def handle(session: AsyncSession) -> None:
-            nonlocal purged_skipped
+            nonlocal unhandled
+            workspaces = workspaces_of(envelopes)
             if handler.claims_inbox:
                 ids = [e.inbox_id for e in envelopes]
-                claimed, purged = await claim_inbox_checked(
-                    session, self._inbox, self._group, ids, tenant
+                claimed, tombstones = await claim_inbox_checked(
+                    session, self._inbox, self._group, ids, tenant, workspaces
                 )
                 fresh = [e for e in envelopes if e.inbox_id in claimed]
             else:
-                fresh, purged = envelopes, await is_purged(session, self._schema, tenant)
-            if purged:
-                kept = [e for e in fresh if e.type == PURGE_REQUESTED]
-                purged_skipped = self._tenant_purged(topic, tenant, len(fresh) - len(kept))
-                fresh = kept
+                fresh = envelopes
+                tombstones = await read_tombstones(session, self._schema, tenant, workspaces)
+            fresh, unhandled = self._handled(topic, tenant, fresh, tombstones)
             if fresh:
                 await handler.handle_many(session, fresh)
 
@@ -347,9 +355,9 @@ class EventProcessor:
             clear_request_context()
         self.handled += len(run)
         if self._metrics:
-            self._metrics.events_handled.labels(topic, "ok").inc(len(run) - purged_skipped)
-            if purged_skipped:
-                self._metrics.events_handled.labels(topic, "tenant_purged").inc(purged_skipped)
+            self._metrics.events_handled.labels(topic, "ok").inc(len(run) - unhandled.total())
+            for outcome, events in unhandled.items():
+                self._metrics.events_handled.labels(topic, outcome).inc(events)
 
     async def process(self, record: IncomingRecord, envelope: Envelope | None = None) -> None:
         """Handle one record to completion: effect committed, or dead-lettered."""
@@ -367,19 +375,21 @@ class EventProcessor:
 
         async def handle(session: AsyncSession) -> None:
             nonlocal outcome
-            tenant = event.tenantid
+            tenant, workspaces = event.tenantid, workspaces_of([event])
             if claims:
                 ids = [event.inbox_id]
-                claimed, purged = await claim_inbox_checked(
-                    session, self._inbox, self._group, ids, tenant
+                claimed, tombstones = await claim_inbox_checked(
+                    session, self._inbox, self._group, ids, tenant, workspaces
                 )
                 if not claimed:
                     return
+            elif guarded:
+                tombstones = await read_tombstones(session, self._schema, tenant, workspaces)
             else:
-                purged = guarded and await is_purged(session, self._schema, tenant)
-            if purged and guarded:
-                self._tenant_purged(record.topic, tenant, 1)
-                outcome = "tenant_purged"
+                tombstones = Tombstones()
+            handled, unhandled = self._handled(record.topic, tenant, [event], tombstones)
+            if not handled:
+                outcome = next(iter(unhandled))
                 return
             await handler(session, event)
 
@@ -421,17 +431,28 @@ class EventProcessor:
                 end_span(span, failure)
             clear_request_context()
 
-    def _tenant_purged(self, topic: str, tenant: UUID, events: int) -> int:
-        """Note events of a purged tenant left unhandled; how many."""
-        if events:
+    def _handled(
+        self, topic: str, tenant: UUID, envelopes: Sequence[Envelope], tombstones: Tombstones
+    ) -> tuple[list[Envelope], Counter[str]]:
+        """The envelopes to handle; those of a purged tenant or workspace are noted (logged
+        as ``consumer.<outcome>``) and counted by outcome instead."""
+        handled: list[Envelope] = []
+        unhandled: Counter[str] = Counter()
+        for envelope in envelopes:
+            outcome = tombstones.unhandled(envelope)
+            if outcome is None:
+                handled.append(envelope)
+            else:
+                unhandled[outcome] += 1
+        for outcome, events in unhandled.items():
             log.info(
-                "consumer.tenant_purged",
+                f"consumer.{outcome}",
                 group=self._group,
                 topic=topic,
                 tenant_id=str(tenant),
                 events=events,
             )
-        return events
+        return handled, unhandled
 
     async def _committed(
         self, tenant: UUID, handle: Callable[[AsyncSession], Awaitable[None]], *, guarded: bool

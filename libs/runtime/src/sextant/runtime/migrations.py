@@ -263,6 +263,23 @@ def drop_purged_tenants(op: AlembicOps, schema: str) -> None:
     op.drop_table("purged_tenants", schema=schema)
 
 
+def create_purged_workspaces(op: AlembicOps, schema: str) -> None:
+    """Create ``purged_workspaces`` (:mod:`sextant.runtime.tombstones`), like
+    :func:`create_purged_tenants`: a workspace's tombstone."""
+    op.create_table(
+        "purged_workspaces",
+        sa.Column("tenant_id", sa.Uuid, primary_key=True),
+        sa.Column("workspace_id", sa.Uuid, primary_key=True),
+        sa.Column("purged_at", sa.DateTime(timezone=True), nullable=False),
+        schema=schema,
+    )
+
+
+def drop_purged_workspaces(op: AlembicOps, schema: str) -> None:
+    """Undo :func:`create_purged_workspaces`."""
+    op.drop_table("purged_workspaces", schema=schema)
+
+
 def drop_spine_tables(op: AlembicOps, schema: str) -> None:
     """Undo :func:`create_spine_tables`."""
     op.execute(f"DROP TRIGGER IF EXISTS outbox_notify ON {identifier(schema)}.outbox")

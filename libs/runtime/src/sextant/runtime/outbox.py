@@ -31,7 +31,13 @@ from sextant.runtime.db import Database, driver_connection, identifier, plain_ds
 from sextant.runtime.metrics import ServiceMetrics
 from sextant.runtime.pgnotify import Listener
 from sextant.runtime.tasks import cancel_and_wait
-from sextant.runtime.tombstones import purged_tenants_name, purged_tenants_table
+from sextant.runtime.tombstones import (
+    Tombstones,
+    purged_tenants_table,
+    purged_workspaces_table,
+    reading_tombstones,
+    tombstones_of,
+)
 from sextant.runtime.tracing import Tracer, end_span, start_span
 from sextant.runtime.transient import is_transient
 
@@ -43,11 +49,12 @@ class SpineTables:
     outbox: Table
     inbox: Table
     purged_tenants: Table
+    purged_workspaces: Table
 
 
 def spine_tables(metadata: MetaData) -> SpineTables:
-    """Declare the outbox, inbox and purged tenants (:mod:`sextant.runtime.tombstones`) in
-    a service's metadata (its schema)."""
+    """Declare the outbox, inbox and purged tenants and workspaces
+    (:mod:`sextant.runtime.tombstones`) in a service's metadata (its schema)."""
     outbox = Table(
         "outbox",
         metadata,
@@ -69,7 +76,12 @@ def spine_tables(metadata: MetaData) -> SpineTables:
             "processed_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
         ),
     )
-    return SpineTables(outbox=outbox, inbox=inbox, purged_tenants=purged_tenants_table(metadata))
+    return SpineTables(
+        outbox=outbox,
+        inbox=inbox,
+        purged_tenants=purged_tenants_table(metadata),
+        purged_workspaces=purged_workspaces_table(metadata),
+    )
 
 
 def record_for(envelope: Envelope, topic: str, key: str) -> OutgoingRecord:
@@ -215,21 +227,27 @@ async def claim_inbox_many(
 
 
 async def claim_inbox_checked(
-    session: AsyncSession, inbox: Table, group: str, event_ids: Sequence[UUID], tenant: UUID
-) -> tuple[set[UUID], bool]:
-    """:func:`claim_inbox_many`, and whether ``tenant`` is purged (its tombstone in the
-    inbox's schema), in the same statement: the consumer's check, free of a round trip."""
-    purged = purged_tenants_name(inbox.schema or "public")
+    session: AsyncSession,
+    inbox: Table,
+    group: str,
+    event_ids: Sequence[UUID],
+    tenant: UUID,
+    workspaces: Sequence[UUID] = (),
+) -> tuple[set[UUID], Tombstones]:
+    """:func:`claim_inbox_many`, and the tombstones of ``tenant`` and of those of its
+    ``workspaces`` purged (in the inbox's schema), in the same statement: the consumer's
+    check, free of a round trip."""
     driver = await driver_connection(session)
     row = await driver.fetchrow(
         f"WITH claimed AS ({_claiming(inbox)})"
-        f" SELECT ARRAY(SELECT event_id FROM claimed),"
-        f" EXISTS (SELECT 1 FROM {purged} WHERE tenant_id = $3)",
+        " SELECT ARRAY(SELECT event_id FROM claimed),"
+        f" {reading_tombstones(inbox.schema or 'public', 3, 4)}",
         group,
         list(event_ids),
         tenant,
+        list(workspaces),
     )
-    return set(row[0]), bool(row[1])
+    return set(row[0]), tombstones_of(row[1], row[2])
 
 
 DEFAULT_TOPIC_RETENTION_DAYS = 7  # Kafka's log.retention.hours=168

@@ -54,12 +54,12 @@ chunk moves the kept table's columns of the chunk's rows into it (``WITH gone AS
 RETURNING …) INSERT … ON CONFLICT (its key) DO UPDATE``), so no row is lost between them.
 The kept table is declared with no class, so only a scope purge deletes its rows.
 
-A tenant's scope purge also leaves it a tombstone (:mod:`sextant.runtime.tombstones`):
-before anything else it takes the tenant's purge lock exclusively, so the handlers of the
-tenant's events already running commit first and their rows go too, and it records the
-tenant in ``purged_tenants``, so the consumer handles none of its events queued behind the
-purge (they are claimed, not handled) and nothing brings its rows back. A workspace's
-purge leaves none: a workspace's events still queued may write its rows again.
+A scope purge also leaves a tombstone (:mod:`sextant.runtime.tombstones`): before anything
+else it takes the tenant's purge lock exclusively (a workspace's purge too), so the
+handlers of the tenant's events already running commit first and their rows go too, and it
+records the tenant in ``purged_tenants``, or the workspace in ``purged_workspaces``, so the
+consumer handles none of its events queued behind the purge (they are claimed, not
+handled) and nothing brings its rows back.
 
 Redelivery is harmless: the rows are gone (a second run deletes none of them) and the
 answer's id is the request's and the service's, so the archive records it once.
@@ -302,10 +302,10 @@ class Purger:
         ):
             return
         deleted = 0
-        if request.scope == "tenant":
-            await bury(session, self.outbox.schema, envelope.tenantid)
+        workspace = request.workspace_id if request.scope == "workspace" else None
+        if request.scope == "tenant" or workspace is not None:
+            await bury(session, self.outbox.schema, envelope.tenantid, workspace)
         if request.scope is not None and self.on_scope_purged is not None:
-            workspace = request.workspace_id if request.scope == "workspace" else None
             deleted += await self.on_scope_purged(session, envelope.tenantid, workspace)
         deleted += await self.delete(session, envelope.tenantid, request)
         answer = PurgeDone(

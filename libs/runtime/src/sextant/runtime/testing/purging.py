@@ -28,6 +28,7 @@ RUNTIME_KEPT = {
     "outbox": "the runtime's: a row leaves once relayed (the purge's own answer among them)",
     "inbox": "the runtime's: the ids of events handled, nothing of a tenant's",
     "purged_tenants": "the runtime's: the tombstone keeping a purged tenant's late events out",
+    "purged_workspaces": "the runtime's: the tombstone keeping a purged workspace's late events out",
 }
 
 

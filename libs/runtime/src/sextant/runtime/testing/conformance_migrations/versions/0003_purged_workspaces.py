@@ -1,0 +1,23 @@
+"""Tombstones of purged workspaces, so events of a workspace still queued after its purge
+bring none of its rows back (sextant.runtime.tombstones; the consumer checks them).
+
+Revision ID: 0003
+Revises: 0002
+"""
+
+from alembic import context, op
+
+from sextant.runtime.migrations import create_purged_workspaces, drop_purged_workspaces
+
+revision = "0003"
+down_revision = "0002"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    create_purged_workspaces(op, context.config.attributes["schema"])
+
+
+def downgrade() -> None:
+    drop_purged_workspaces(op, context.config.attributes["schema"])
