@@ -70,7 +70,9 @@ CORES: Final = (
         "services/forecast/src/sextant/forecast/domain/independence.py",
         (f"{FORECAST}/test_independence.py",),
     ),
-    Core("services/forecast/src/sextant/forecast/domain/choice.py", (f"{FORECAST}/test_choice.py",)),
+    Core(
+        "services/forecast/src/sextant/forecast/domain/choice.py", (f"{FORECAST}/test_choice.py",)
+    ),
     Core("services/forecast/src/sextant/forecast/domain/stale.py", STALE_TESTS),
     Core("services/forecast/src/sextant/forecast/domain/history.py", STALE_TESTS),
     Core("services/identity/src/sextant/identity/domain/linking.py", (IDENTITY,)),
