@@ -6,6 +6,12 @@ Targets (issue #6): how-many, 100,000 trials x 26 weeks ≤ 50 ms; when, 500 ite
 104-week horizon ≤ 150 ms; peak extra memory ≤ 64 MB. Medians of several runs. The loop
 runs fewer trials and is scaled to the same count (its cost is linear in trials).
 Calibration and skill are in ``bench_calibration.py``.
+
+Then a forecast as the service answers one (``choice.py``: both simulations, the past's
+choice among blends, 10,000 trials) with the backtest shown beside it (the latest two
+years of origins, 2,000 trials, each choosing from every origin before it), on a
+changing 520-week history (what the service reads at most), next to the method alone and
+its backtest: the cost of choosing from the past, per request.
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from sextant.forecast.domain import calibration, choice
+from sextant.forecast.domain.calibration import Kind
 from sextant.forecast.domain.montecarlo import (
     ForecastOptions,
     how_many,
@@ -125,7 +133,44 @@ def main() -> None:
         f"{[round(vec_when[p] or 0, 2) for p in (50, 85, 95)]}  "
         f"loop {[round(ref_when[p], 2) for p in (50, 85, 95)]}"
     )
+    print_request_costs()
     print("calibration: see bench_calibration.py")
+
+
+def changing_history(weeks: int = 520) -> np.ndarray:
+    """A pace that wanders (log random walk) with month-long bursts: never independent."""
+    rng = np.random.default_rng(11)
+    log_rate = np.log(12) + np.cumsum(rng.normal(0, 0.02, weeks))
+    bursts = np.repeat(rng.normal(0, 0.2, weeks // 4 + 1), 4)[:weeks]
+    weekly: np.ndarray = rng.poisson(np.exp(log_rate + bursts)).astype(float)
+    return weekly
+
+
+def print_request_costs() -> None:
+    hist = changing_history()
+    options, shown = ForecastOptions(), ForecastOptions(trials=choice.PAST_TRIALS)
+    print("A request on 520 weeks of a changing history (median of runs): chosen vs method alone")
+    kinds: tuple[tuple[Kind, int], ...] = (("how_many", 12), ("when", 3 * 12))
+    for kind, reach in kinds:
+        first = len(hist) - reach - 104  # the service's: the latest two years of origins
+
+        def answer(chosen: bool, kind: Kind = kind) -> object:
+            if kind == "how_many":
+                return (choice.how_many if chosen else how_many)(hist, 12, options)
+            return (choice.when if chosen else when)(hist, 150, options)
+
+        def backtest(chosen: bool, kind: Kind = kind, first: int = first) -> object:
+            if chosen:
+                return choice.backtest(hist, (4, 12), kind=kind, options=shown, first_origin=first)
+            return calibration.backtest(hist, (4, 12), options=shown, first_origin=first, kind=kind)
+
+        label = "how-many 12 weeks" if kind == "how_many" else "when 150 items"
+        print(
+            f"  {label:18s} answer {median_ms(lambda: answer(True), 5):7.0f} ms "
+            f"(method {median_ms(lambda: answer(False), 5):5.0f})   backtest shown "
+            f"{median_ms(lambda: backtest(True), 3):7.0f} ms "
+            f"(method {median_ms(lambda: backtest(False), 3):5.0f})"
+        )
 
 
 if __name__ == "__main__":

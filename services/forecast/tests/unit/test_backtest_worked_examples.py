@@ -9,12 +9,13 @@ from sextant.forecast.domain.calibration import (
     Calibration,
     Kind,
     _binomial_quantile,
-    _central_width,
     backtest,
     backtest_when,
     coverage_band,
     crps,
     crps_difference_interval,
+    score,
+    scores,
 )
 from sextant.forecast.domain.montecarlo import ForecastOptions
 
@@ -133,7 +134,30 @@ def test_a_single_origin_counts_once_not_twice() -> None:
 
 def test_the_width_is_the_central_90_percent() -> None:
     # 0..100: the 5th and the 95th percentiles are 5 and 95
-    assert _central_width(np.arange(101.0)) == 90.0
+    assert score("how_many", np.arange(101.0), 50.0, 4).width == 90.0
+
+
+def test_forecasts_scored_together_are_scored_as_alone() -> None:
+    """0..100 and 100..200 (shuffled) against 60 for a 4-week how-many: P50 (the 50th
+    percentile, 50 or 150) held by the first only; P95 (the 5th: 5 or 105) likewise; the
+    CRPS of 0..100 against 60 is E|X - 60| - E|X - X'|/2: (60 x 61 / 2 + 40 x 41 / 2) / 101
+    = 2650 / 101 less half of (101² - 1) / (3 x 101) = 10200 / 303, so 9.406."""
+    low, high = np.arange(101.0), np.random.default_rng(1).permutation(np.arange(100.0, 201.0))
+    first, second = scores("how_many", [low, high], 60.0, 4)
+    assert first.held == {50: True, 70: True, 85: True, 95: True}
+    assert second.held == {50: False, 70: False, 85: False, 95: False}
+    assert first.crps == pytest.approx(2650 / 101 - 10200 / 606)
+    assert second.crps == pytest.approx(crps(high, 60.0))
+    assert (first.width, second.width) == (90.0, 90.0)
+
+
+def test_a_when_percentile_beyond_the_reach_holds() -> None:
+    """Finish weeks 1..20 with reach 12: P85 (the 85th percentile, 17.15 → 18 higher) lies
+    beyond 12, so it holds whatever happened; P50 (11) holds for a finish at 10.5."""
+    held = score("when", np.arange(1.0, 21.0), 10.5, 12).held
+    assert held[85] is True and held[95] is True
+    assert held[50] is True
+    assert score("when", np.arange(1.0, 21.0), 11.5, 12).held[50] is False
 
 
 def test_an_early_origin_sizes_its_backlog_from_the_weeks_there_are() -> None:

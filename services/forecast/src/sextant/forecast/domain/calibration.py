@@ -38,9 +38,9 @@ from sextant.forecast.domain.montecarlo import (
     ForecastOptions,
     finish_times,
     finish_weeks,
-    how_many_totals,
+    how_many_levels,
     simulated_totals,
-    when_weeks,
+    when_levels,
 )
 
 # Where a calibrated method's hit shares should land (issue #6): nominal ± a band that
@@ -91,7 +91,11 @@ class Scored:
 def crps(samples: NDArray[Any], actual: float) -> float:
     """Continuous ranked probability score of a sample forecast against what happened:
     E|X - y| - E|X - X'| / 2, the second term from the sorted samples in one pass."""
-    ordered = np.sort(np.asarray(samples, dtype=np.float64))
+    return crps_sorted(np.sort(np.asarray(samples, dtype=np.float64)), actual)
+
+
+def crps_sorted(ordered: NDArray[np.float64], actual: float) -> float:
+    """:func:`crps` of samples already sorted."""
     n = ordered.size
     ranks = np.arange(1, n + 1)
     spread = float(np.sum((2 * ranks - n - 1) * ordered)) / (n * n)
@@ -191,12 +195,31 @@ def origin_forecast(
 
 def score(kind: Kind, samples: NDArray[Any], actual: float, reach: int) -> Scored:
     """Which percentiles held, how wide and how good (CRPS) one forecast was."""
+    return scores(kind, [samples], actual, reach)[0]
+
+
+def scores(
+    kind: Kind, forecasts: Sequence[NDArray[Any]], actual: float, reach: int
+) -> list[Scored]:
+    """:func:`score` for several forecasts of one origin (as many samples each), computed
+    together: a choice among candidates scores thousands."""
+    table = np.sort(np.asarray(forecasts, dtype=np.float64), axis=1)
     if kind == "how_many":
-        held = {p: actual >= total - 0.5 for p, total in how_many_totals(samples).items()}
+        levels = how_many_levels(table)  # (percentiles, forecasts)
+        held = actual >= levels - 0.5
     else:
         # a percentile beyond the reach holds: the real finish was no later than that
-        held = {p: w is None or actual <= w for p, w in when_weeks(samples, reach).items()}
-    return Scored(held, _central_width(samples), crps(samples, actual))
+        levels = when_levels(table)
+        held = (levels > reach) | (actual <= levels)
+    low, high = np.percentile(table, [5, 95], axis=1)
+    return [
+        Scored(
+            {p: bool(held[i, f]) for i, p in enumerate(PERCENTILES)},
+            float(high[f] - low[f]),
+            crps_sorted(table[f], actual),
+        )
+        for f in range(table.shape[0])
+    ]
 
 
 def crps_difference_interval(ours: Calibration, theirs: Calibration) -> tuple[float, float]:
@@ -223,11 +246,6 @@ def crps_difference_interval(ours: Calibration, theirs: Calibration) -> tuple[fl
         raise ValueError("the reference forecast scored 0 everywhere: no ratio")
     middle = float(differences.mean())
     return (1 + (middle - half) / base, 1 + (middle + half) / base)
-
-
-def _central_width(samples: NDArray[Any]) -> float:
-    low, high = np.percentile(samples, [5, 95])
-    return float(high - low)
 
 
 def backtest(

@@ -44,7 +44,7 @@ from sextant.forecast.domain.calibration import (
     coverage_band,
     origin_forecast,
     reach_of,
-    score,
+    scores,
     summary,
 )
 from sextant.forecast.domain.montecarlo import (
@@ -139,19 +139,19 @@ def score_past(
     reach = reach_of(kind, horizon)
     origins = range(options.window_weeks, values.size - reach + 1, step_weeks)
     beyond = float(reach) if kind == "when" else None
-    independent, scores = [], []
+    independent, table = [], []
     for origin in origins:
         method, actual = origin_forecast(values, origin, kind, horizon, options)
         others, _ = origin_forecast(values, origin, kind, horizon, plain)
         independent.append(sampled_options(values[:origin], options)[0] != options)
-        scores.append([score(kind, c, actual, reach) for c in candidates(method, others, beyond)])
+        table.append(scores(kind, candidates(method, others, beyond), actual, reach))
     return Past(
         kind=kind,
         horizon=horizon,
         step_weeks=step_weeks,
         origins=np.asarray(list(origins), dtype=np.int64),
         independent=np.asarray(independent, dtype=bool),
-        scores=scores,
+        scores=table,
     )
 
 

@@ -275,9 +275,18 @@ def simulated_totals(
     )
 
 
+def how_many_levels(totals: NDArray[Any]) -> NDArray[np.float64]:
+    """:func:`how_many_totals` as an array, one row per percentile (a column per row of
+    ``totals`` when it has several forecasts' samples, one forecast a row)."""
+    levels: NDArray[np.float64] = np.percentile(
+        totals, [100 - p for p in PERCENTILES], axis=-1, method="lower"
+    )
+    return levels
+
+
 def how_many_totals(totals: NDArray[np.float64]) -> dict[int, float]:
     """The total reached with each percentile's probability (P85: the 15th percentile)."""
-    return {p: float(np.percentile(totals, 100 - p, method="lower")) for p in PERCENTILES}
+    return {p: float(v) for p, v in zip(PERCENTILES, how_many_levels(totals), strict=True)}
 
 
 def whole_items(total: float) -> int:
@@ -396,11 +405,17 @@ def finish_weeks(
 
 def when_weeks(weeks: NDArray[np.float64], max_weeks: int) -> dict[int, float | None]:
     """The time each percentile's share of trials is done by; None: beyond ``max_weeks``."""
-    percentiles: dict[int, float | None] = {}
-    for p in PERCENTILES:
-        value = float(np.percentile(weeks, p, method="higher"))
-        percentiles[p] = value if value <= max_weeks else None
-    return percentiles
+    return {
+        p: float(v) if v <= max_weeks else None
+        for p, v in zip(PERCENTILES, when_levels(weeks), strict=True)
+    }
+
+
+def when_levels(weeks: NDArray[Any]) -> NDArray[np.float64]:
+    """:func:`when_weeks` as an array, before "beyond the horizon" is told apart (rows and
+    columns as :func:`how_many_levels`)."""
+    levels: NDArray[np.float64] = np.percentile(weeks, PERCENTILES, axis=-1, method="higher")
+    return levels
 
 
 def sprint_completion_probability(
