@@ -4,10 +4,10 @@ insights, gates, lifecycle (archive), reports, notifications and config/audit.""
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, Literal
+from typing import Any, Literal, Self
 from uuid import UUID
 
-from pydantic import AwareDatetime, Field
+from pydantic import AwareDatetime, Field, model_validator
 
 from sextant.contracts.events.common import Actor
 from sextant.contracts.registry import EventModel, event_type
@@ -358,6 +358,14 @@ class PurgeRequested(EventModel):
         default=None, description="a scope purge: every row of the tenant or of the workspace"
     )
     workspace_id: UUID | None = Field(default=None, description="the workspace a scope purge names")
+
+    @model_validator(mode="after")
+    def _a_workspace_purge_names_its_workspace(self) -> Self:
+        """Refused, not read as the tenant's: an owner given no workspace would purge (and
+        the gateway mark purged) the whole tenant."""
+        if self.scope == "workspace" and self.workspace_id is None:
+            raise ValueError("a workspace's scope purge must name its workspace_id")
+        return self
 
 
 @event_type("sextant.lifecycle.purge.done.v1", topic=LIFECYCLE)
