@@ -158,6 +158,8 @@ def test_a_when_percentile_beyond_the_reach_holds() -> None:
     assert held[85] is True and held[95] is True
     assert held[50] is True
     assert score("when", np.arange(1.0, 21.0), 11.5, 12).held[50] is False
+    # every trial done exactly at the reach: not beyond it, so unfinished (13) misses
+    assert score("when", np.full(20, 12.0), 13.0, 12).held[50] is False
 
 
 def test_an_early_origin_sizes_its_backlog_from_the_weeks_there_are() -> None:
