@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 from sextant.forecast.domain import choice
-from sextant.forecast.domain.calibration import Scored
 from sextant.forecast.domain.choice import (
     WIDENINGS,
     Past,
@@ -57,30 +56,28 @@ def test_candidates_are_the_method_then_each_widened_blend() -> None:
     assert [c[2] for c in made[1:]] == pytest.approx([4.0, 4.1, 4.2, 4.3, 4.4, 4.5, 4.7])
 
 
-def _scored(p50: bool, crps: float, p85: bool = True, p95: bool = True) -> Scored:
-    return Scored({50: p50, 70: True, 85: p85, 95: p95}, 1.0, crps)
-
-
 def _past(
     columns: dict[int, tuple[list[bool], float]], origins: int = 20, independent: int = 0
 ) -> Past:
     """A 4-week how-many table, origins at weeks 52, 56, …: each listed candidate held P50
-    as its pattern says (repeated) and P85/P95 always, at the given CRPS; the others never
-    held P50 (a 0 % share: outside any band) at CRPS 0.5, the best."""
-    rows = []
-    for i in range(origins):
-        row = []
-        for c in range(1 + len(WIDENINGS)):
-            pattern, crps = columns.get(c, ([False], 0.5))
-            row.append(_scored(pattern[i % len(pattern)], crps))
-        rows.append(row)
+    as its pattern says (repeated) and P70/P85/P95 always, at the given CRPS; the others
+    never held P50 (a 0 % share: outside any band) at CRPS 0.5, the best."""
+    candidates = 1 + len(WIDENINGS)
+    crps = np.full((origins, candidates), 0.5)
+    held = np.ones((origins, candidates, 4), dtype=bool)  # P50, P70, P85, P95
+    held[:, :, 0] = False
+    for c, (pattern, score) in columns.items():
+        crps[:, c] = score
+        held[:, c, 0] = [pattern[i % len(pattern)] for i in range(origins)]
     return Past(
         kind="how_many",
         horizon=4,
         step_weeks=4,
         origins=np.arange(52, 52 + 4 * origins, 4, dtype=np.int64),
         independent=np.arange(origins) < independent,
-        scores=rows,
+        crps=crps,
+        held=held,
+        width=np.ones((origins, candidates)),
     )
 
 
@@ -185,10 +182,22 @@ def test_the_past_is_scored_every_4_weeks_from_a_full_window() -> None:
     past = score_past(_changing(80), "how_many", 4, ForecastOptions(trials=200))
     assert past.origins.tolist() == [52, 56, 60, 64, 68, 72, 76]
     assert not past.independent.any()
-    assert len(past.scores) == 7 and len(past.scores[0]) == 8
+    assert past.crps.shape == past.width.shape == (7, 8) and past.held.shape == (7, 8, 4)
     # a 4-week "when" looks 12 weeks ahead: origins 52 … 68
     when_past = score_past(_changing(80), "when", 4, ForecastOptions(trials=200))
     assert when_past.origins.tolist() == [52, 56, 60, 64, 68]
+
+
+def test_a_past_is_scored_once_per_history_and_question() -> None:
+    history, options = _changing(80), ForecastOptions(trials=200)
+    first = score_past(history, "how_many", 4, options)
+    assert score_past(list(history), "how_many", 4, options) is first  # the same history
+    assert score_past(history, "how_many", 12, options) is not first
+    changed = history.copy()
+    changed[-1] += 1
+    assert score_past(changed, "how_many", 4, options) is not first
+    with pytest.raises(ValueError, match="read-only"):
+        first.crps[0, 0] = 0.0  # shared: nobody may change it
 
 
 def test_independent_pasts_are_marked() -> None:

@@ -27,6 +27,7 @@ resampling on every corpus file and shape, are in the service README.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -48,6 +49,7 @@ from sextant.forecast.domain.calibration import (
     summary,
 )
 from sextant.forecast.domain.montecarlo import (
+    PERCENTILES,
     ForecastOptions,
     HowManyForecast,
     WhenForecast,
@@ -67,6 +69,7 @@ and 12, 40 and 21)."""
 MIN_SCORED = 8  # past origins with a known outcome needed before the past chooses
 STEP_WEEKS = 4  # weeks between the past origins scored
 PAST_TRIALS = 2000  # pragma: no mutate (per past origin: the choice needs scores, not detail)
+PASTS_CACHED = 256  # pragma: no mutate (scored pasts kept, ~20 kB each at 520 weeks)
 _QUALIFYING = tuple(CALIBRATION_TARGETS)  # P50, P85, P95: the percentiles with bands
 
 
@@ -99,29 +102,29 @@ def candidates(
 
 @dataclass(frozen=True)
 class Past:
-    """Every candidate's score at every past origin (column 0: the method; then one per
-    widening). ``independent``: origins whose past looked like independent weeks, where
-    every forecast was plain resampling."""
+    """Every candidate's score at every past origin, one row an origin and one column a
+    candidate (0: the method; then one per widening). ``independent``: origins whose past
+    looked like independent weeks, where every forecast was plain resampling. Read-only:
+    pasts are cached and shared (:func:`score_past`)."""
 
     kind: Kind
     horizon: int
     step_weeks: int
     origins: NDArray[np.int64]
     independent: NDArray[np.bool_]
-    scores: list[list[Scored]]  # [origin][candidate]
+    crps: NDArray[np.float64]  # (origins, candidates)
+    held: NDArray[np.bool_]  # (origins, candidates, PERCENTILES)
+    width: NDArray[np.float64]  # (origins, candidates)
 
     @property
     def reach(self) -> int:
         return reach_of(self.kind, self.horizon)
 
-    def crps(self) -> NDArray[np.float64]:
-        """(origins, candidates)"""
-        return np.array([[s.crps for s in row] for row in self.scores], dtype=np.float64)
-
-    def held(self) -> NDArray[np.bool_]:
-        """(origins, candidates, percentiles with bands)"""
-        return np.array(
-            [[[s.held[p] for p in _QUALIFYING] for s in row] for row in self.scores], dtype=bool
+    def scored(self, origin: int, candidate: int) -> Scored:
+        """One candidate's score at one origin (by their indices)."""
+        held = {p: bool(self.held[origin, candidate, i]) for i, p in enumerate(PERCENTILES)}
+        return Scored(
+            held, float(self.width[origin, candidate]), float(self.crps[origin, candidate])
         )
 
 
@@ -134,26 +137,43 @@ def score_past(
     step_weeks: int = STEP_WEEKS,
 ) -> Past:
     """Score the candidates at every origin from a full window on whose outcome is known
-    (none: an empty table)."""
-    values = np.asarray(series, dtype=np.float64)
+    (none: an empty table). Cached by the history and the question: a history changes
+    once a week, and a forecast's answer and its backtest often ask for the same past."""
+    history = tuple(float(v) for v in np.asarray(series, dtype=np.float64))
+    return _scored_past(history, kind, horizon, options, step_weeks)
+
+
+def forget_pasts() -> None:
+    """Empty the cache of scored pasts (benchmarks measure a first request with it)."""
+    _scored_past.cache_clear()
+
+
+@functools.lru_cache(maxsize=PASTS_CACHED)
+def _scored_past(
+    history: tuple[float, ...], kind: Kind, horizon: int, options: ForecastOptions, step_weeks: int
+) -> Past:
+    values = np.asarray(history, dtype=np.float64)
     plain = plain_options(options)
     reach = reach_of(kind, horizon)
-    origins = range(options.window_weeks, values.size - reach + 1, step_weeks)
+    origins = np.arange(options.window_weeks, values.size - reach + 1, step_weeks, dtype=np.int64)
     beyond = float(reach) if kind == "when" else None
-    independent, table = [], []
-    for origin in origins:
-        method, actual = origin_forecast(values, origin, kind, horizon, options)
-        others, _ = origin_forecast(values, origin, kind, horizon, plain)
-        independent.append(sampled_options(values[:origin], options)[0] != options)
-        table.append(scores(kind, candidates(method, others, beyond), actual, reach))
-    return Past(
-        kind=kind,
-        horizon=horizon,
-        step_weeks=step_weeks,
-        origins=np.asarray(list(origins), dtype=np.int64),
-        independent=np.asarray(independent, dtype=bool),
-        scores=table,
-    )
+    shape = (origins.size, 1 + len(WIDENINGS))
+    crps, width = np.zeros(shape), np.zeros(shape)
+    held = np.zeros((*shape, len(PERCENTILES)), dtype=bool)
+    independent = np.zeros(origins.size, dtype=bool)
+    for row, origin in enumerate(origins):
+        method, actual = origin_forecast(values, int(origin), kind, horizon, options)
+        others, _ = origin_forecast(values, int(origin), kind, horizon, plain)
+        independent[row] = sampled_options(values[:origin], options)[0] != options
+        for column, scored in enumerate(
+            scores(kind, candidates(method, others, beyond), actual, reach)
+        ):
+            crps[row, column], width[row, column] = scored.crps, scored.width
+            held[row, column] = [scored.held[p] for p in PERCENTILES]
+    past = Past(kind, horizon, step_weeks, origins, independent, crps, held, width)
+    for array in (past.origins, past.independent, past.crps, past.held, past.width):
+        array.setflags(write=False)
+    return past
 
 
 class Chooser:
@@ -161,8 +181,7 @@ class Chooser:
 
     def __init__(self, past: Past) -> None:
         self.past = past
-        self._crps = past.crps()
-        self._held = past.held()
+        self._held = past.held[:, :, [PERCENTILES.index(p) for p in _QUALIFYING]]
 
     def known(self, before: int) -> NDArray[np.bool_]:
         """The past origins whose outcome was known by week ``before``."""
@@ -187,7 +206,7 @@ class Chooser:
         inside[0] = False  # the method is the fallback, not a candidate
         if not inside.any():
             return 0
-        mean_crps = np.where(inside, self._crps[known].mean(axis=0), np.inf)
+        mean_crps = np.where(inside, self.past.crps[known].mean(axis=0), np.inf)
         return int(np.argmin(mean_crps))
 
 
@@ -280,7 +299,7 @@ def backtest_row(past: Past, first_origin: int, *, method_only: bool = False) ->
             return 0
         return chooser.choose(int(past.origins[i]))
 
-    scored = [past.scores[i][chosen(i)] for i in shown]
+    scored = [past.scored(i, chosen(i)) for i in shown]
     origins = [int(past.origins[i]) for i in shown]
     return summary(past.horizon, past.kind, origins, past.step_weeks, scored)
 
