@@ -1,5 +1,6 @@
 """The choice among blends of the method and plain resampling (domain/choice.py), on
-worked examples: the blend and its widening by hand, the choice on hand-made score tables."""
+worked examples: the blend, its widening and recentring by hand, the past's bias from
+hand-made errors, the choice on hand-made score tables."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from sextant.forecast.domain.choice import (
     candidates,
     choose,
     described,
+    past_bias,
+    recentred,
     score_past,
     widened,
 )
@@ -44,16 +47,76 @@ def test_widening_leaves_what_lies_beyond_the_horizon() -> None:
     assert widened(np.array([1.0, 2.0, 3.0, 4.0, 9.0]), 2.0, beyond=9).tolist() == [0, 1, 3, 5, 15]
 
 
-def test_candidates_are_the_method_then_each_widened_blend() -> None:
+def test_candidates_are_the_method_then_each_widened_blend_then_each_recentred() -> None:
     method, plain = np.array([2.0, 4.0, 6.0]), np.array([2.0, 2.0, 2.0])
     made = candidates(method, plain)
-    assert len(made) == 1 + len(WIDENINGS) == 8
+    assert len(made) == 1 + 2 * len(WIDENINGS) == 15
     assert made[0].tolist() == [2, 4, 6]
     assert made[1].tolist() == [2, 3, 4]  # the blend, widened 1.0x
     # widened 1.1x around its median 3: 3 - 1.1, 3, 3 + 1.1
     assert made[2].tolist() == pytest.approx([1.9, 3.0, 4.1])
     # the blend [2, 3, 4]'s top widened by 1, 1.1, 1.2, 1.3, 1.4, 1.5 and 1.7
-    assert [c[2] for c in made[1:]] == pytest.approx([4.0, 4.1, 4.2, 4.3, 4.4, 4.5, 4.7])
+    assert [c[2] for c in made[1:8]] == pytest.approx([4.0, 4.1, 4.2, 4.3, 4.4, 4.5, 4.7])
+    # no bias: the recentred group is the widened group again
+    assert [c.tolist() for c in made[8:]] == [c.tolist() for c in made[1:8]]
+    # recentred 2x: [4, 6, 8], then widened around its median 6 (1.5x: 3, 6, 9)
+    moved = candidates(method, plain, bias=2.0)
+    assert moved[8].tolist() == [4, 6, 8]
+    assert moved[13].tolist() == pytest.approx([3.0, 6.0, 9.0])
+    assert [c.tolist() for c in moved[:8]] == [c.tolist() for c in made[:8]]
+
+
+def test_recentring_scales_all_but_what_lies_beyond_the_horizon() -> None:
+    assert recentred(np.array([1.0, 2.0, 10.0]), 1.5).tolist() == [1.5, 3.0, 15.0]
+    # 10 is past 9 ("not within the horizon"): it stays; 9 itself is within it
+    assert recentred(np.array([1.0, 9.0, 10.0]), 1.5, beyond=9).tolist() == [1.5, 13.5, 10.0]
+
+
+# Errors of +0.3 and -0.1 on the log(1 + x) scale in turn around medians of 9 (log 10):
+# actuals 10 e^0.3 - 1 = 12.49859 and 10 e^-0.1 - 1 = 8.04837. Their mean error is 0.1,
+# each 0.2 from it.
+HIGH, LOW = 10 * np.exp(0.3) - 1, 10 * np.exp(-0.1) - 1
+
+
+def _errors(origins: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.full(origins, 9.0), np.array([HIGH, LOW] * (origins // 2))
+
+
+def test_a_past_off_one_way_by_two_standard_errors_is_a_bias() -> None:
+    # 20 origins 4 weeks apart, 4-week horizon: 20 independent ones. Standard deviation
+    # sqrt(20 x 0.04 / 19) = 0.20520, standard error 0.20520 / sqrt(20) = 0.04588:
+    # 0.1 is 2.18 of them. The factor: total actuals over total medians,
+    # (12.49859 + 8.04837) / 2 / 9 = 1.14150
+    medians, actuals = _errors(20)
+    assert past_bias(medians, actuals, 4, 4) == pytest.approx(1.14150, abs=1e-5)
+    # 16 origins: standard deviation 0.20656, standard error 0.05164, 0.1 is 1.94 of them
+    assert past_bias(*_errors(16), 4, 4) == 1.0
+    # a 12-week horizon: 20 origins 4 weeks apart count as 6, standard error 0.0838
+    assert past_bias(medians, actuals, 12, 4) == 1.0
+    # the other way: the actuals were the medians, the medians the actuals
+    assert past_bias(actuals, medians, 4, 4) == pytest.approx(1 / 1.14150, abs=1e-5)
+
+
+def test_the_spread_is_the_samples_not_the_populations() -> None:
+    # errors +0.36 and -0.04 in turn at 8 origins: mean 0.16, each 0.2 from it. Standard
+    # deviation sqrt(8 x 0.04 / 7) = 0.21381, standard error 0.07559: 0.16 is 2.12 of them
+    # (with 6 degrees of freedom instead of 7 it would be 1.96). Actuals 10 e^0.36 - 1 =
+    # 13.33329 and 10 e^-0.04 - 1 = 8.60789: (13.33329 + 8.60789) / 2 / 9 = 1.21896
+    medians = np.full(8, 9.0)
+    actuals = np.array([10 * np.exp(0.36) - 1, 10 * np.exp(-0.04) - 1] * 4)
+    assert past_bias(medians, actuals, 4, 4) == pytest.approx(1.21896, abs=1e-5)
+
+
+def test_errors_all_alike_are_a_bias_and_none_is_none() -> None:
+    assert past_bias(np.full(8, 10.0), np.full(8, 12.0), 4, 4) == pytest.approx(1.2)
+    assert past_bias(np.full(8, 10.0), np.full(8, 10.0), 4, 4) == 1.0
+
+
+def test_a_bias_needs_eight_origins_and_something_forecast() -> None:
+    assert past_bias(np.full(7, 10.0), np.full(7, 12.0), 4, 4) == 1.0
+    assert past_bias(np.zeros(8), np.full(8, 3.0), 4, 4) == 1.0
+    # a small forecast is still a forecast: 8 medians of 0.1 (0.8 in all), outcomes of 0.5
+    assert past_bias(np.full(8, 0.1), np.full(8, 0.5), 4, 4) == pytest.approx(5.0)
 
 
 def _past(
@@ -61,8 +124,9 @@ def _past(
 ) -> Past:
     """A 4-week how-many table, origins at weeks 52, 56, …: each listed candidate held P50
     as its pattern says (repeated) and P70/P85/P95 always, at the given CRPS; the others
-    never held P50 (a 0 % share: outside any band) at CRPS 0.5, the best."""
-    candidates = 1 + len(WIDENINGS)
+    never held P50 (a 0 % share: outside any band) at CRPS 0.5, the best. Every median
+    was 10 and every outcome 12."""
+    candidates = 1 + 2 * len(WIDENINGS)
     crps = np.full((origins, candidates), 0.5)
     held = np.ones((origins, candidates, 4), dtype=bool)  # P50, P70, P85, P95
     held[:, :, 0] = False
@@ -78,6 +142,8 @@ def _past(
         crps=crps,
         held=held,
         width=np.ones((origins, candidates)),
+        medians=np.full(origins, 10.0),
+        actuals=np.full(origins, 12.0),
     )
 
 
@@ -88,6 +154,14 @@ def test_the_calibrated_blend_with_the_lowest_crps_is_chosen() -> None:
     past = _past({1: (HALF, 2.0), 2: (HALF, 1.5), 3: (HALF, 1.8)})
     # 12 origins known by week 100 (52 … 96: each ends 4 weeks later, at most at 100)
     assert choose(past, 100) == 2
+
+
+def test_a_recentred_blend_is_chosen_as_any_other() -> None:
+    past = _past({1: (HALF, 2.0), 12: (HALF, 1.5)})
+    assert choose(past, 100) == 12
+    # the bias by week 100: its 12 known origins all fell 12 over 10 short
+    assert past.bias(100) == pytest.approx(1.2)
+    assert past.bias(83) == 1.0  # 7 known: too few
 
 
 def test_the_method_is_not_a_candidate_however_well_it_scored() -> None:
@@ -182,7 +256,12 @@ def test_the_past_is_scored_every_4_weeks_from_a_full_window() -> None:
     past = score_past(_changing(80), "how_many", 4, ForecastOptions(trials=200))
     assert past.origins.tolist() == [52, 56, 60, 64, 68, 72, 76]
     assert not past.independent.any()
-    assert past.crps.shape == past.width.shape == (7, 8) and past.held.shape == (7, 8, 4)
+    assert past.crps.shape == past.width.shape == (7, 15) and past.held.shape == (7, 15, 4)
+    # never 8 known origins, so never a bias: the recentred group repeats the widened one
+    assert (past.crps[:, 8:] == past.crps[:, 1:8]).all()
+    assert past.medians.shape == past.actuals.shape == (7,)
+    # what happened at week 52's 4 weeks
+    assert past.actuals[0] == _changing(80)[52:56].sum()
     # a 4-week "when" looks 12 weeks ahead: origins 52 … 68
     when_past = score_past(_changing(80), "when", 4, ForecastOptions(trials=200))
     assert when_past.origins.tolist() == [52, 56, 60, 64, 68]
@@ -207,11 +286,27 @@ def test_independent_pasts_are_marked() -> None:
 
 
 def test_what_was_chosen_is_said() -> None:
-    assert described(0, 5) == "too little past to choose a blend (5 of 8 past origins scored)"
-    assert described(0, 8) == "no blend held its bands at 8 past origins"
-    assert described(2, 30) == (
+    assert described(0, 5, 1.0) == (
+        "too little past to choose a blend (5 of 8 past origins scored)"
+    )
+    assert described(0, 8, 1.0) == "no blend held its bands at 8 past origins"
+    assert described(7, 30, 1.2) == (
+        "blocks and level averaged with single weeks, widened 1.7x: the calibrated blend "
+        "with the lowest CRPS at 30 past origins"
+    )
+    assert described(8, 30, 1.2) == (
+        "blocks and level averaged with single weeks, recentred 1.2x (the past's outcomes "
+        "over its forecasts' medians), widened 1x: the calibrated blend with the lowest "
+        "CRPS at 30 past origins"
+    )
+    assert described(2, 30, 1.0) == (
         "blocks and level averaged with single weeks, widened 1.1x: the calibrated blend "
         "with the lowest CRPS at 30 past origins"
+    )
+    assert described(10, 30, 1.0834) == (
+        "blocks and level averaged with single weeks, recentred 1.08x (the past's outcomes "
+        "over its forecasts' medians), widened 1.2x: the calibrated blend with the lowest "
+        "CRPS at 30 past origins"
     )
 
 
@@ -271,3 +366,37 @@ def test_a_when_forecast_keeps_beyond_the_horizon_beyond_it() -> None:
     chosen = choice.when(history, 1000, ForecastOptions(trials=2000), max_weeks=20)
     assert chosen.percentiles[50] is None
     assert chosen.done_within_horizon < 0.5
+
+
+def _growing(weeks: int, seed: int = 7) -> tuple[np.ndarray, np.ndarray]:
+    """A pace growing 0.4 % a week from 8 (doubling in about 3.3 years): the weeks drawn
+    and the rates they were drawn at."""
+    rate = 8 * np.exp(0.004 * np.arange(weeks))
+    return np.random.default_rng(seed).poisson(rate).astype(float), rate
+
+
+def test_each_past_origin_is_recentred_by_the_outcomes_known_by_then() -> None:
+    # 1 % a week: a 52-week window's forecasts fall e^(0.01 x 32) = 1.38 short, clearly
+    rate = 8 * np.exp(0.01 * np.arange(140))
+    history = np.random.default_rng(7).poisson(rate).astype(float)
+    past = score_past(history, "how_many", 12, ForecastOptions(trials=200))
+    # 12-week outcomes: by origin 92 (row 10) those of origins 52 … 80 are known, eight;
+    # by origin 88 (row 9) seven, too few to recentre by
+    same = (past.crps[:, 8:] == past.crps[:, 1:8]).all(axis=1)
+    assert past.origins[10] == 92
+    assert same[:10].all() and not same[10:].any()
+    assert past.bias(92) > 1.2 and past.bias(91) == 1.0
+
+
+def test_a_past_that_kept_falling_short_recentres_the_forecast() -> None:
+    weeks, rate = _growing(312)
+    history, options = weeks[:300], ForecastOptions(trials=4000)
+    chosen = choice.how_many(history, 12, options)
+    assert "recentred" in chosen.model, chosen.model
+    # the next 12 weeks' expected total: 8 x (e^(0.004 x 300) + … + e^(0.004 x 311)) =
+    # 325.9. A 52-week window's mean pace is 26 weeks old and the 12 weeks' middle is 6
+    # ahead: forecasts from it fall short by e^(0.004 x 32) = 1.137, plain resampling's too.
+    assert rate[300:].sum() == pytest.approx(325.9, abs=0.05)
+    assert chosen.totals[50] == pytest.approx(325.9, rel=0.05)
+    plain = np.median(simulated_totals(history, 12, plain_options(options)))
+    assert plain < 325.9 / 1.05

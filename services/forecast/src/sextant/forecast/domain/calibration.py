@@ -119,18 +119,24 @@ def _binomial_quantile(trials: int, probability: float, level: float) -> int:
     return trials
 
 
+def independent_origins(origins: int, horizon_weeks: int, step_weeks: int) -> int:
+    """How many independent outcomes ``origins`` backtest origins ``step_weeks`` apart
+    stand for: origins closer together than the horizon share real weeks, so they count
+    as ``origins x step / horizon`` (at least one)."""
+    return max(1, int(origins * min(1.0, step_weeks / horizon_weeks)))
+
+
 def coverage_band(
     percentile: int, origins: int, horizon_weeks: int, step_weeks: int
 ) -> tuple[float, float]:
     """Where a calibrated method's hit share lands with 95 % probability, given the origins.
 
     Each origin's hit is a coin with the nominal probability, so the share of hits is
-    binomial; origins closer together than the horizon share weeks, so they count as
-    ``origins x step / horizon`` independent ones. The band is the central 95 % of that
-    binomial, never narrower than the fixed target (which allows for what sampling noise
-    cannot explain). Few origins → a wide band, not a false alarm."""
+    binomial over the independent origins (:func:`independent_origins`). The band is the
+    central 95 % of that binomial, never narrower than the fixed target (which allows for
+    what sampling noise cannot explain). Few origins → a wide band, not a false alarm."""
     nominal = percentile / 100
-    independent = max(1, int(origins * min(1.0, step_weeks / horizon_weeks)))
+    independent = independent_origins(origins, horizon_weeks, step_weeks)
     tail = (1 - BAND_CONFIDENCE) / 2
     low = _binomial_quantile(independent, nominal, tail) / independent
     high = _binomial_quantile(independent, nominal, 1 - tail) / independent

@@ -15,7 +15,14 @@ forecast is made from both:
    whose hit shares at P50, P85 and P95 lie inside their bands (:func:`coverage_band` for
    that many origins) qualify, and the one with the lowest mean CRPS is used: the best
    score among the forecasts the series' own past calls calibrated.
-3. **Otherwise the method.** With fewer than :data:`MIN_SCORED` scored past origins, or
+3. **Recentred where the past was off one way.** A series whose pace grows or shrinks for
+   years leaves every forecast from a trailing window behind it: the blend's medians fell
+   short (or overshot) at the past origins, one way, again and again. Where the mean of
+   those errors (log scale) lies :data:`BIAS_T` standard errors or more from 0
+   (:func:`past_bias`), the candidates also include each widened blend recentred by what
+   the past delivered over what its medians said, and the past scores those too; no clear
+   bias, no recentred candidates. The choice below is the same.
+4. **Otherwise the method.** With fewer than :data:`MIN_SCORED` scored past origins, or
    no candidate qualifying, the forecast is the method's, which insures against a change
    of pace the past cannot yet speak to. Where the whole past looks like independent weeks
    (:func:`montecarlo.sampled_options`) the forecast stays plain resampling, unblended.
@@ -43,6 +50,7 @@ from sextant.forecast.domain.calibration import (
     Kind,
     Scored,
     coverage_band,
+    independent_origins,
     origin_forecast,
     reach_of,
     scores,
@@ -67,6 +75,11 @@ WIDENINGS = (1.0, 1.1, 1.2, 1.3, 1.4, 1.5, 1.7)
 33 of 36 rows and 13 cells outside, 38 of 44 and 21 on the held-out shapes; these give 33
 and 12, 40 and 21)."""
 MIN_SCORED = 8  # past origins with a known outcome needed before the past chooses
+BIAS_T = 2.0
+"""How many standard errors from 0 the past's mean error (log scale) must lie before
+forecasts are recentred (README: at 2, 4 and 4 cells outside their bands, no corpus row
+moved; at 3, 5 and 11; recentring wherever the past leant, 5 and 2 cells but only 30 of
+36 rows at or under plain's CRPS)."""
 STEP_WEEKS = 4  # weeks between the past origins scored
 PAST_TRIALS = 2000  # pragma: no mutate (per past origin: the choice needs scores, not detail)
 PASTS_CACHED = 256  # pragma: no mutate (scored pasts kept, ~20 kB each at 520 weeks)
@@ -92,19 +105,61 @@ def widened(samples: NDArray[Any], k: float, beyond: float | None = None) -> NDA
     return out
 
 
+def recentred(
+    samples: NDArray[Any], factor: float, beyond: float | None = None
+) -> NDArray[np.float64]:
+    """``samples`` times ``factor``; samples past ``beyond`` (a "when" forecast's "not
+    within the horizon") stay where they are."""
+    values = np.asarray(samples, dtype=np.float64)
+    if beyond is None:
+        scaled: NDArray[np.float64] = values * factor
+        return scaled
+    kept: NDArray[np.float64] = np.where(values > beyond, values, values * factor)
+    return kept
+
+
 def candidates(
-    method: NDArray[Any], plain: NDArray[Any], beyond: float | None = None
+    method: NDArray[Any], plain: NDArray[Any], beyond: float | None = None, bias: float = 1.0
 ) -> list[NDArray[np.float64]]:
-    """The method's samples, then the blend widened by each of :data:`WIDENINGS`."""
+    """The method's samples, the blend widened by each of :data:`WIDENINGS`, then the blend
+    recentred by ``bias`` (:func:`past_bias`) widened by each (the same as the second
+    group when ``bias`` is 1)."""
     mixed = blend(method, plain)
-    return [np.asarray(method, dtype=np.float64)] + [widened(mixed, k, beyond) for k in WIDENINGS]
+    moved = recentred(mixed, bias, beyond)
+    return (
+        [np.asarray(method, dtype=np.float64)]
+        + [widened(mixed, k, beyond) for k in WIDENINGS]
+        + [widened(moved, k, beyond) for k in WIDENINGS]
+    )
+
+
+def past_bias(medians: NDArray[Any], actuals: NDArray[Any], horizon: int, step_weeks: int) -> float:
+    """What the past delivered over what its forecasts' medians said (total actuals over
+    total medians), where they were off one way: the mean of log(1 + actual) - log(1 +
+    median) at least :data:`BIAS_T` standard errors from 0, the origins counted as
+    independent ones (:func:`independent_origins`). 1 otherwise, and with fewer than
+    :data:`MIN_SCORED` origins. For a "when" forecast these are weeks: above 1, the work
+    took longer than forecast."""
+    medians = np.asarray(medians, dtype=np.float64)
+    actuals = np.asarray(actuals, dtype=np.float64)
+    if medians.size < MIN_SCORED or medians.sum() <= 0:
+        return 1.0
+    errors = np.log1p(actuals) - np.log1p(medians)
+    mean = float(errors.mean())
+    spread = float(errors.std(ddof=1))
+    counted = independent_origins(medians.size, horizon, step_weeks)
+    if abs(mean) < BIAS_T * spread / math.sqrt(counted):
+        return 1.0  # (errors all 0 get past this, and their ratio is 1)
+    return float(actuals.sum() / medians.sum())
 
 
 @dataclass(frozen=True)
 class Past:
     """Every candidate's score at every past origin, one row an origin and one column a
-    candidate (0: the method; then one per widening). ``independent``: origins whose past
-    looked like independent weeks, where every forecast was plain resampling. Read-only:
+    candidate (:func:`candidates`: 0 the method, then one per widening, then one per
+    widening recentred). ``independent``: origins whose past looked like independent weeks,
+    where every forecast was plain resampling. ``medians`` and ``actuals``: the blend's
+    median and what happened, at each origin (:func:`past_bias` reads them). Read-only:
     pasts are cached and shared (:func:`score_past`)."""
 
     kind: Kind
@@ -115,10 +170,22 @@ class Past:
     crps: NDArray[np.float64]  # (origins, candidates)
     held: NDArray[np.bool_]  # (origins, candidates, PERCENTILES)
     width: NDArray[np.float64]  # (origins, candidates)
+    medians: NDArray[np.float64]  # (origins,)
+    actuals: NDArray[np.float64]  # (origins,)
 
     @property
     def reach(self) -> int:
         return reach_of(self.kind, self.horizon)
+
+    def known(self, before: int) -> NDArray[np.bool_]:
+        """The origins whose outcome was known by week ``before``."""
+        known: NDArray[np.bool_] = self.origins + self.reach <= before
+        return known
+
+    def bias(self, before: int) -> float:
+        """:func:`past_bias` of the origins known by week ``before``."""
+        known = self.known(before)
+        return past_bias(self.medians[known], self.actuals[known], self.horizon, self.step_weeks)
 
     def scored(self, origin: int, candidate: int) -> Scored:
         """One candidate's score at one origin (by their indices)."""
@@ -159,21 +226,38 @@ def _scored_past(
     reach = reach_of(kind, horizon)
     origins = np.arange(options.window_weeks, values.size - reach + 1, step_weeks, dtype=np.int64)
     beyond = float(reach) if kind == "when" else None
-    shape = (origins.size, 1 + len(WIDENINGS))
+    shape = (origins.size, 1 + 2 * len(WIDENINGS))
     crps, width = np.zeros(shape), np.zeros(shape)
     held = np.zeros((*shape, len(PERCENTILES)), dtype=bool)
     independent = np.zeros(origins.size, dtype=bool)
+    medians, actuals = np.zeros(origins.size), np.zeros(origins.size)
     for row, origin in enumerate(origins):
         method, actual = origin_forecast(values, int(origin), kind, horizon, options)
         others, _ = origin_forecast(values, int(origin), kind, horizon, plain)
         independent[row] = sampled_options(values[:origin], options)[0] != options
-        for column, scored in enumerate(
-            scores(kind, candidates(method, others, beyond), actual, reach)
-        ):
-            crps[row, column], width[row, column] = scored.crps, scored.width
-            held[row, column] = [scored.held[p] for p in PERCENTILES]
-    past = Past(kind, horizon, step_weeks, origins, independent, crps, held, width)
-    for array in (past.origins, past.independent, past.crps, past.held, past.width):
+        medians[row], actuals[row] = float(np.median(blend(method, others))), actual
+        known = origins[:row] + reach <= origin
+        bias = past_bias(medians[:row][known], actuals[:row][known], horizon, step_weeks)
+        made = candidates(method, others, beyond, bias)
+        # unrecentred (bias 1), the last group repeats the second: scored once, copied
+        scored = scores(kind, made if bias != 1.0 else made[: 1 + len(WIDENINGS)], actual, reach)
+        if bias == 1.0:
+            scored += scored[1:]
+        for column, one in enumerate(scored):
+            crps[row, column], width[row, column] = one.crps, one.width
+            held[row, column] = [one.held[p] for p in PERCENTILES]
+    past = Past(
+        kind, horizon, step_weeks, origins, independent, crps, held, width, medians, actuals
+    )
+    for array in (
+        past.origins,
+        past.independent,
+        past.crps,
+        past.held,
+        past.width,
+        past.medians,
+        past.actuals,
+    ):
         array.setflags(write=False)
     return past
 
@@ -185,16 +269,11 @@ class Chooser:
         self.past = past
         self._held = past.held[:, :, [PERCENTILES.index(p) for p in _QUALIFYING]]
 
-    def known(self, before: int) -> NDArray[np.bool_]:
-        """The past origins whose outcome was known by week ``before``."""
-        known: NDArray[np.bool_] = self.past.origins + self.past.reach <= before
-        return known
-
     def choose(self, before: int) -> int:
         """The candidate a forecast made at week ``before`` uses (0: the method): among the
         blends whose hit shares at the origins known by then lie inside their bands, the
         lowest mean CRPS."""
-        known = self.known(before)
+        known = self.past.known(before)
         count = int(known.sum())
         if count < MIN_SCORED:
             return 0
@@ -217,14 +296,18 @@ def choose(past: Past, before: int) -> int:
     return Chooser(past).choose(before)
 
 
-def described(candidate: int, known: int) -> str:
-    """What the past chose, for the reply's ``model``."""
+def described(candidate: int, known: int, bias: float) -> str:
+    """What the past chose, for the reply's ``model`` (``bias``: :meth:`Past.bias`)."""
     if candidate == 0 and known < MIN_SCORED:
         return f"too little past to choose a blend ({known} of {MIN_SCORED} past origins scored)"
     if candidate == 0:
         return f"no blend held its bands at {known} past origins"
+    moved = ""
+    if candidate > len(WIDENINGS):
+        moved = f" recentred {bias:.3g}x (the past's outcomes over its forecasts' medians),"
     return (
-        f"blocks and level averaged with single weeks, widened {WIDENINGS[candidate - 1]:g}x:"
+        f"blocks and level averaged with single weeks,{moved}"
+        f" widened {WIDENINGS[(candidate - 1) % len(WIDENINGS)]:g}x:"
         f" the calibrated blend with the lowest CRPS at {known} past origins"
     )
 
@@ -239,18 +322,19 @@ def how_many(
     if sampled != options:  # independent weeks, or options that asked for plain
         return how_many_of(method, horizon_weeks, sampled, model, window)
     past = score_past(history, "how_many", horizon_weeks, replace(options, trials=PAST_TRIALS))
-    chosen, why = _chosen(past, len(history))
+    chosen, bias, why = _chosen(past, len(history))
     if chosen == 0:
         return how_many_of(method, horizon_weeks, options, f"{model}; {why}", window)
     plain = simulated_totals(history, horizon_weeks, plain_options(options))
-    return how_many_of(candidates(method, plain)[chosen], horizon_weeks, options, why, window)
+    totals = candidates(method, plain, bias=bias)[chosen]
+    return how_many_of(totals, horizon_weeks, options, why, window)
 
 
-def _chosen(past: Past, now: int) -> tuple[int, str]:
-    """The candidate a forecast made now uses, and why (:func:`described`)."""
-    chooser = Chooser(past)
-    chosen = chooser.choose(now)
-    return chosen, described(chosen, int(chooser.known(now).sum()))
+def _chosen(past: Past, now: int) -> tuple[int, float, str]:
+    """The candidate a forecast made now uses, the past's bias by then (:meth:`Past.bias`)
+    and why (:func:`described`)."""
+    chosen, bias = Chooser(past).choose(now), past.bias(now)
+    return chosen, bias, described(chosen, int(past.known(now).sum()), bias)
 
 
 def backlog_weeks(
@@ -279,11 +363,11 @@ def when(
         return when_of(method, items, sampled, model, max_weeks)
     horizon = backlog_weeks(history, items, options, max_weeks)
     past = score_past(history, "when", horizon, replace(options, trials=PAST_TRIALS))
-    chosen, why = _chosen(past, len(history))
+    chosen, bias, why = _chosen(past, len(history))
     if chosen == 0:
         return when_of(method, items, options, f"{model}; {why}", max_weeks)
     plain = finish_weeks(history, items, plain_options(options), max_weeks)
-    weeks = candidates(method, plain, float(max_weeks))[chosen]
+    weeks = candidates(method, plain, float(max_weeks), bias)[chosen]
     return when_of(weeks, items, options, why, max_weeks)
 
 
