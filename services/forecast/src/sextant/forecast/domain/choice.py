@@ -153,6 +153,12 @@ def past_bias(medians: NDArray[Any], actuals: NDArray[Any], horizon: int, step_w
     return float(actuals.sum() / medians.sum())
 
 
+def known_by(origins: NDArray[np.int64], reach: int, before: int) -> NDArray[np.bool_]:
+    """Which of ``origins`` had their outcome (``reach`` weeks after) known by ``before``."""
+    known: NDArray[np.bool_] = origins + reach <= before
+    return known
+
+
 @dataclass(frozen=True)
 class Past:
     """Every candidate's score at every past origin, one row an origin and one column a
@@ -179,8 +185,7 @@ class Past:
 
     def known(self, before: int) -> NDArray[np.bool_]:
         """The origins whose outcome was known by week ``before``."""
-        known: NDArray[np.bool_] = self.origins + self.reach <= before
-        return known
+        return known_by(self.origins, self.reach, before)
 
     def bias(self, before: int) -> float:
         """:func:`past_bias` of the origins known by week ``before``."""
@@ -236,7 +241,7 @@ def _scored_past(
         others, _ = origin_forecast(values, int(origin), kind, horizon, plain)
         independent[row] = sampled_options(values[:origin], options)[0] != options
         medians[row], actuals[row] = float(np.median(blend(method, others))), actual
-        known = origins[:row] + reach <= origin
+        known = known_by(origins[:row], reach, int(origin))
         bias = past_bias(medians[:row][known], actuals[:row][known], horizon, step_weeks)
         made = candidates(method, others, beyond, bias)
         # unrecentred (bias 1), the last group repeats the second: scored once, copied
