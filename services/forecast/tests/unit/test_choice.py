@@ -4,6 +4,8 @@ hand-made errors, the choice on hand-made score tables."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -17,8 +19,8 @@ from sextant.forecast.domain.choice import (
     candidates,
     choose,
     described,
-    past_bias,
     recentred,
+    recentring_factor,
     score_past,
     widened,
 )
@@ -60,7 +62,7 @@ def test_candidates_are_the_method_then_each_widened_blend_then_each_recentred()
     # no bias: the recentred group is the widened group again
     assert [c.tolist() for c in made[8:]] == [c.tolist() for c in made[1:8]]
     # recentred 2x: [4, 6, 8], then widened around its median 6 (1.5x: 3, 6, 9)
-    moved = candidates(method, plain, bias=2.0)
+    moved = candidates(method, plain, factor=2.0)
     assert moved[8].tolist() == [4, 6, 8]
     assert moved[13].tolist() == pytest.approx([3.0, 6.0, 9.0])
     assert [c.tolist() for c in moved[:8]] == [c.tolist() for c in made[:8]]
@@ -88,35 +90,55 @@ def test_a_past_off_one_way_by_two_standard_errors_is_a_bias() -> None:
     # 0.1 is 2.18 of them. The factor: total actuals over total medians,
     # (12.49859 + 8.04837) / 2 / 9 = 1.14150
     medians, actuals = _errors(20)
-    assert past_bias(medians, actuals, 4, 4) == pytest.approx(1.14150, abs=1e-5)
+    assert recentring_factor(medians, actuals, 4, 4) == pytest.approx(1.14150, abs=1e-5)
     # 16 origins: standard deviation 0.20656, standard error 0.05164, 0.1 is 1.94 of them
-    assert past_bias(*_errors(16), 4, 4) == 1.0
+    assert recentring_factor(*_errors(16), 4, 4) == 1.0
     # a 12-week horizon: 20 origins 4 weeks apart count as 6, standard error 0.0838
-    assert past_bias(medians, actuals, 12, 4) == 1.0
+    assert recentring_factor(medians, actuals, 12, 4) == 1.0
     # the other way: the actuals were the medians, the medians the actuals
-    assert past_bias(actuals, medians, 4, 4) == pytest.approx(1 / 1.14150, abs=1e-5)
+    assert recentring_factor(actuals, medians, 4, 4) == pytest.approx(1 / 1.14150, abs=1e-5)
 
 
 def test_the_spread_is_the_samples_not_the_populations() -> None:
     # errors +0.36 and -0.04 in turn at 8 origins: mean 0.16, each 0.2 from it. Standard
     # deviation sqrt(8 x 0.04 / 7) = 0.21381, standard error 0.07559: 0.16 is 2.12 of them
     # (with 6 degrees of freedom instead of 7 it would be 1.96). Actuals 10 e^0.36 - 1 =
-    # 13.33329 and 10 e^-0.04 - 1 = 8.60789: (13.33329 + 8.60789) / 2 / 9 = 1.21896
+    # 13.33329 and 10 e^-0.04 - 1 = 8.60789: (13.33329 + 8.60789) / 2 / 9 = 1.218955
     medians = np.full(8, 9.0)
     actuals = np.array([10 * np.exp(0.36) - 1, 10 * np.exp(-0.04) - 1] * 4)
-    assert past_bias(medians, actuals, 4, 4) == pytest.approx(1.21896, abs=1e-5)
+    assert recentring_factor(medians, actuals, 4, 4) == pytest.approx(1.218955, abs=1e-6)
+    # +0.345 and -0.055: mean 0.145, 1.92 standard errors of the sample's 0.07559 (with
+    # the population's 0.2 / sqrt(8) = 0.07071 it would be 2.05)
+    nearly = np.array([10 * np.exp(0.345) - 1, 10 * np.exp(-0.055) - 1] * 4)
+    assert recentring_factor(medians, nearly, 4, 4) == 1.0
 
 
 def test_errors_all_alike_are_a_bias_and_none_is_none() -> None:
-    assert past_bias(np.full(8, 10.0), np.full(8, 12.0), 4, 4) == pytest.approx(1.2)
-    assert past_bias(np.full(8, 10.0), np.full(8, 10.0), 4, 4) == 1.0
+    assert recentring_factor(np.full(8, 10.0), np.full(8, 12.0), 4, 4) == pytest.approx(1.2)
+    assert recentring_factor(np.full(8, 10.0), np.full(8, 10.0), 4, 4) == 1.0
 
 
 def test_a_bias_needs_eight_origins_and_something_forecast() -> None:
-    assert past_bias(np.full(7, 10.0), np.full(7, 12.0), 4, 4) == 1.0
-    assert past_bias(np.zeros(8), np.full(8, 3.0), 4, 4) == 1.0
+    assert recentring_factor(np.full(7, 10.0), np.full(7, 12.0), 4, 4) == 1.0
+    assert recentring_factor(np.zeros(8), np.full(8, 3.0), 4, 4) == 1.0
     # a small forecast is still a forecast: 8 medians of 0.1 (0.8 in all), outcomes of 0.5
-    assert past_bias(np.full(8, 0.1), np.full(8, 0.5), 4, 4) == pytest.approx(5.0)
+    assert recentring_factor(np.full(8, 0.1), np.full(8, 0.5), 4, 4) == pytest.approx(5.0)
+    # nothing delivered at all: no factor of 0 (the forecast would say nothing, ever)
+    assert recentring_factor(np.full(8, 10.0), np.zeros(8), 4, 4) == 1.0
+    # but a little is something: 8 outcomes of 0.1 (0.8 in all) against medians of 0.5
+    assert recentring_factor(np.full(8, 0.5), np.full(8, 0.1), 4, 4) == pytest.approx(0.2)
+
+
+def test_a_factor_against_the_errors_lean_is_no_recentring() -> None:
+    # seven small forecasts each 1 short (log(3) - log(2) = 0.405 each) and one large 20
+    # over (log(81) - log(101) = -0.221): the errors lean short (mean 0.327, spread 0.221,
+    # 4.18 standard errors), but the totals say over, 94 / 107 = 0.879
+    medians, actuals = np.array([1.0] * 7 + [100.0]), np.array([2.0] * 7 + [80.0])
+    assert recentring_factor(medians, actuals, 4, 4) == 1.0
+    # the large one 20 short instead: 134 / 107 = 1.252, the same way as the errors
+    assert recentring_factor(medians, np.array([2.0] * 7 + [120.0]), 4, 4) == pytest.approx(
+        134 / 107
+    )
 
 
 def _past(
@@ -159,9 +181,17 @@ def test_the_calibrated_blend_with_the_lowest_crps_is_chosen() -> None:
 def test_a_recentred_blend_is_chosen_as_any_other() -> None:
     past = _past({1: (HALF, 2.0), 12: (HALF, 1.5)})
     assert choose(past, 100) == 12
-    # the bias by week 100: its 12 known origins all fell 12 over 10 short
-    assert past.bias(100) == pytest.approx(1.2)
-    assert past.bias(83) == 1.0  # 7 known: too few
+    # the recentring by week 100: its 12 known origins all fell 12 over 10 short
+    assert past.recentring(100) == pytest.approx(1.2)
+    assert past.recentring(83) == 1.0  # 7 known: too few
+
+
+def test_no_lean_by_then_leaves_the_recentred_blends_out() -> None:
+    # the same scores, but every outcome was its median: nothing to recentre by, and a
+    # recentred blend would be the widened one again
+    leaning = _past({1: (HALF, 2.0), 12: (HALF, 1.5)})
+    level = replace(leaning, actuals=np.full(20, 10.0))
+    assert choose(level, 100) == 1
 
 
 def test_the_method_is_not_a_candidate_however_well_it_scored() -> None:
@@ -385,7 +415,7 @@ def test_each_past_origin_is_recentred_by_the_outcomes_known_by_then() -> None:
     same = (past.crps[:, 8:] == past.crps[:, 1:8]).all(axis=1)
     assert past.origins[10] == 92
     assert same[:10].all() and not same[10:].any()
-    assert past.bias(92) > 1.2 and past.bias(91) == 1.0
+    assert past.recentring(92) > 1.2 and past.recentring(91) == 1.0
 
 
 def test_a_past_that_kept_falling_short_recentres_the_forecast() -> None:
@@ -394,9 +424,9 @@ def test_a_past_that_kept_falling_short_recentres_the_forecast() -> None:
     chosen = choice.how_many(history, 12, options)
     assert "recentred" in chosen.model, chosen.model
     # the next 12 weeks' expected total: 8 x (e^(0.004 x 300) + … + e^(0.004 x 311)) =
-    # 325.9. A 52-week window's mean pace is 26 weeks old and the 12 weeks' middle is 6
+    # 325.85. A 52-week window's mean pace is 26 weeks old and the 12 weeks' middle is 6
     # ahead: forecasts from it fall short by e^(0.004 x 32) = 1.137, plain resampling's too.
-    assert rate[300:].sum() == pytest.approx(325.9, abs=0.05)
+    assert rate[300:].sum() == pytest.approx(325.85, abs=0.01)
     assert chosen.totals[50] == pytest.approx(325.9, rel=0.05)
     plain = np.median(simulated_totals(history, 12, plain_options(options)))
     assert plain < 325.9 / 1.05

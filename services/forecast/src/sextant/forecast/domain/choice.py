@@ -19,9 +19,9 @@ forecast is made from both:
    years leaves every forecast from a trailing window behind it: the blend's medians fell
    short (or overshot) at the past origins, one way, again and again. Where the mean of
    those errors (log scale) lies :data:`BIAS_T` standard errors or more from 0
-   (:func:`past_bias`), the candidates also include each widened blend recentred by what
-   the past delivered over what its medians said, and the past scores those too; no clear
-   bias, no recentred candidates. The choice below is the same.
+   (:func:`recentring_factor`), the candidates also include each widened blend recentred
+   by what the past delivered over what its medians said, and the past scores those too;
+   no clear lean, no recentred candidates. They are chosen among as in 2.
 4. **Otherwise the method.** With fewer than :data:`MIN_SCORED` scored past origins, or
    no candidate qualifying, the forecast is the method's, which insures against a change
    of pace the past cannot yet speak to. Where the whole past looks like independent weeks
@@ -71,9 +71,12 @@ from sextant.forecast.domain.montecarlo import (
 )
 
 WIDENINGS = (1.0, 1.1, 1.2, 1.3, 1.4, 1.5, 1.7)
-"""The blend's candidate widenings around its median (README: with 1, 1.3 and 1.5 only,
-33 of 36 rows and 13 cells outside, 38 of 44 and 21 on the held-out shapes; these give 33
-and 12, 40 and 21)."""
+"""The blend's candidate widenings around its median (README, measured before recentring:
+with 1, 1.3 and 1.5 only, 33 of 36 rows and 13 cells outside, 38 of 44 and 21 on the
+held-out shapes; these gave 33 and 12, 40 and 21)."""
+FIRST_RECENTRED = 1 + len(WIDENINGS)
+"""The candidates' layout (:func:`candidates`): 0 the method, 1 … 7 the blend widened by
+each of :data:`WIDENINGS`, 8 … 14 the blend recentred, widened by each."""
 MIN_SCORED = 8  # past origins with a known outcome needed before the past chooses
 BIAS_T = 2.0
 """How many standard errors from 0 the past's mean error (log scale) must lie before
@@ -119,13 +122,13 @@ def recentred(
 
 
 def candidates(
-    method: NDArray[Any], plain: NDArray[Any], beyond: float | None = None, bias: float = 1.0
+    method: NDArray[Any], plain: NDArray[Any], beyond: float | None = None, factor: float = 1.0
 ) -> list[NDArray[np.float64]]:
     """The method's samples, the blend widened by each of :data:`WIDENINGS`, then the blend
-    recentred by ``bias`` (:func:`past_bias`) widened by each (the same as the second
-    group when ``bias`` is 1)."""
+    recentred by ``factor`` (:func:`recentring_factor`) widened by each (the same as the
+    second group when ``factor`` is 1). Layout: :data:`FIRST_RECENTRED`."""
     mixed = blend(method, plain)
-    moved = recentred(mixed, bias, beyond)
+    moved = recentred(mixed, factor, beyond)
     return (
         [np.asarray(method, dtype=np.float64)]
         + [widened(mixed, k, beyond) for k in WIDENINGS]
@@ -133,24 +136,29 @@ def candidates(
     )
 
 
-def past_bias(medians: NDArray[Any], actuals: NDArray[Any], horizon: int, step_weeks: int) -> float:
+def recentring_factor(
+    medians: NDArray[Any], actuals: NDArray[Any], horizon: int, step_weeks: int
+) -> float:
     """What the past delivered over what its forecasts' medians said (total actuals over
     total medians), where they were off one way: the mean of log(1 + actual) - log(1 +
     median) at least :data:`BIAS_T` standard errors from 0, the origins counted as
-    independent ones (:func:`independent_origins`). 1 otherwise, and with fewer than
-    :data:`MIN_SCORED` origins. For a "when" forecast these are weeks: above 1, the work
-    took longer than forecast."""
+    independent ones (:func:`independent_origins`), and the factor on the same side of 1
+    as that mean (errors on scales far apart can tell the two apart). 1 otherwise: with
+    fewer than :data:`MIN_SCORED` origins, or nothing forecast or nothing delivered in
+    all of them. For a "when" forecast these are weeks: above 1, the work took longer
+    than forecast."""
     medians = np.asarray(medians, dtype=np.float64)
     actuals = np.asarray(actuals, dtype=np.float64)
-    if medians.size < MIN_SCORED or medians.sum() <= 0:
+    if medians.size < MIN_SCORED or medians.sum() <= 0 or actuals.sum() <= 0:
         return 1.0
     errors = np.log1p(actuals) - np.log1p(medians)
     mean = float(errors.mean())
     spread = float(errors.std(ddof=1))
     counted = independent_origins(medians.size, horizon, step_weeks)
-    if abs(mean) < BIAS_T * spread / math.sqrt(counted):
-        return 1.0  # (errors all 0 get past this, and their ratio is 1)
-    return float(actuals.sum() / medians.sum())
+    factor = float(actuals.sum() / medians.sum())
+    if abs(mean) < BIAS_T * spread / math.sqrt(counted) or (factor > 1) != (mean > 0):
+        return 1.0  # (errors all 0 are no lean either: their factor is 1)
+    return factor
 
 
 def known_by(origins: NDArray[np.int64], reach: int, before: int) -> NDArray[np.bool_]:
@@ -165,7 +173,7 @@ class Past:
     candidate (:func:`candidates`: 0 the method, then one per widening, then one per
     widening recentred). ``independent``: origins whose past looked like independent weeks,
     where every forecast was plain resampling. ``medians`` and ``actuals``: the blend's
-    median and what happened, at each origin (:func:`past_bias` reads them). Read-only:
+    median and what happened, at each origin (:func:`recentring_factor` reads them). Read-only:
     pasts are cached and shared (:func:`score_past`)."""
 
     kind: Kind
@@ -187,10 +195,12 @@ class Past:
         """The origins whose outcome was known by week ``before``."""
         return known_by(self.origins, self.reach, before)
 
-    def bias(self, before: int) -> float:
-        """:func:`past_bias` of the origins known by week ``before``."""
+    def recentring(self, before: int) -> float:
+        """:func:`recentring_factor` of the origins known by week ``before``."""
         known = self.known(before)
-        return past_bias(self.medians[known], self.actuals[known], self.horizon, self.step_weeks)
+        return recentring_factor(
+            self.medians[known], self.actuals[known], self.horizon, self.step_weeks
+        )
 
     def scored(self, origin: int, candidate: int) -> Scored:
         """One candidate's score at one origin (by their indices)."""
@@ -231,7 +241,7 @@ def _scored_past(
     reach = reach_of(kind, horizon)
     origins = np.arange(options.window_weeks, values.size - reach + 1, step_weeks, dtype=np.int64)
     beyond = float(reach) if kind == "when" else None
-    shape = (origins.size, 1 + 2 * len(WIDENINGS))
+    shape = (origins.size, FIRST_RECENTRED + len(WIDENINGS))
     crps, width = np.zeros(shape), np.zeros(shape)
     held = np.zeros((*shape, len(PERCENTILES)), dtype=bool)
     independent = np.zeros(origins.size, dtype=bool)
@@ -242,12 +252,14 @@ def _scored_past(
         independent[row] = sampled_options(values[:origin], options)[0] != options
         medians[row], actuals[row] = float(np.median(blend(method, others))), actual
         known = known_by(origins[:row], reach, int(origin))
-        bias = past_bias(medians[:row][known], actuals[:row][known], horizon, step_weeks)
-        made = candidates(method, others, beyond, bias)
-        # unrecentred (bias 1), the last group repeats the second: scored once, copied
-        scored = scores(kind, made if bias != 1.0 else made[: 1 + len(WIDENINGS)], actual, reach)
-        if bias == 1.0:
+        factor = recentring_factor(medians[:row][known], actuals[:row][known], horizon, step_weeks)
+        made = candidates(method, others, beyond, factor)
+        # the recentred group repeats the widened one: scored once, copied (a shortcut)
+        if factor == 1.0:  # pragma: no mutate
+            scored = scores(kind, made[:FIRST_RECENTRED], actual, reach)
             scored += scored[1:]
+        else:
+            scored = scores(kind, made, actual, reach)
         for column, one in enumerate(scored):
             crps[row, column], width[row, column] = one.crps, one.width
             held[row, column] = [one.held[p] for p in PERCENTILES]
@@ -277,7 +289,8 @@ class Chooser:
     def choose(self, before: int) -> int:
         """The candidate a forecast made at week ``before`` uses (0: the method): among the
         blends whose hit shares at the origins known by then lie inside their bands, the
-        lowest mean CRPS."""
+        lowest mean CRPS; the recentred ones only where the past by then leant one way
+        (:meth:`Past.recentring`), as they would be the widened ones again otherwise."""
         known = self.past.known(before)
         count = int(known.sum())
         if count < MIN_SCORED:
@@ -290,6 +303,8 @@ class Chooser:
         high = np.array([band[1] for band in bands])
         inside = np.all((shares >= low) & (shares <= high), axis=1)
         inside[0] = False  # the method is the fallback, not a candidate
+        if self.past.recentring(before) == 1.0:
+            inside[FIRST_RECENTRED:] = False
         if not inside.any():
             return 0
         mean_crps = np.where(inside, self.past.crps[known].mean(axis=0), np.inf)
@@ -301,15 +316,15 @@ def choose(past: Past, before: int) -> int:
     return Chooser(past).choose(before)
 
 
-def described(candidate: int, known: int, bias: float) -> str:
-    """What the past chose, for the reply's ``model`` (``bias``: :meth:`Past.bias`)."""
+def described(candidate: int, known: int, factor: float) -> str:
+    """What the past chose, for the reply's ``model`` (``factor``: :meth:`Past.recentring`)."""
     if candidate == 0 and known < MIN_SCORED:
         return f"too little past to choose a blend ({known} of {MIN_SCORED} past origins scored)"
     if candidate == 0:
         return f"no blend held its bands at {known} past origins"
     moved = ""
-    if candidate > len(WIDENINGS):
-        moved = f" recentred {bias:.3g}x (the past's outcomes over its forecasts' medians),"
+    if candidate >= FIRST_RECENTRED:
+        moved = f" recentred {factor:.3g}x (the past's outcomes over its forecasts' medians),"
     return (
         f"blocks and level averaged with single weeks,{moved}"
         f" widened {WIDENINGS[(candidate - 1) % len(WIDENINGS)]:g}x:"
@@ -327,19 +342,19 @@ def how_many(
     if sampled != options:  # independent weeks, or options that asked for plain
         return how_many_of(method, horizon_weeks, sampled, model, window)
     past = score_past(history, "how_many", horizon_weeks, replace(options, trials=PAST_TRIALS))
-    chosen, bias, why = _chosen(past, len(history))
+    chosen, factor, why = _chosen(past, len(history))
     if chosen == 0:
         return how_many_of(method, horizon_weeks, options, f"{model}; {why}", window)
     plain = simulated_totals(history, horizon_weeks, plain_options(options))
-    totals = candidates(method, plain, bias=bias)[chosen]
+    totals = candidates(method, plain, factor=factor)[chosen]
     return how_many_of(totals, horizon_weeks, options, why, window)
 
 
 def _chosen(past: Past, now: int) -> tuple[int, float, str]:
-    """The candidate a forecast made now uses, the past's bias by then (:meth:`Past.bias`)
-    and why (:func:`described`)."""
-    chosen, bias = Chooser(past).choose(now), past.bias(now)
-    return chosen, bias, described(chosen, int(past.known(now).sum()), bias)
+    """The candidate a forecast made now uses, the recentring by then
+    (:meth:`Past.recentring`) and why (:func:`described`)."""
+    chosen, factor = Chooser(past).choose(now), past.recentring(now)
+    return chosen, factor, described(chosen, int(past.known(now).sum()), factor)
 
 
 def backlog_weeks(
@@ -368,11 +383,11 @@ def when(
         return when_of(method, items, sampled, model, max_weeks)
     horizon = backlog_weeks(history, items, options, max_weeks)
     past = score_past(history, "when", horizon, replace(options, trials=PAST_TRIALS))
-    chosen, bias, why = _chosen(past, len(history))
+    chosen, factor, why = _chosen(past, len(history))
     if chosen == 0:
         return when_of(method, items, options, f"{model}; {why}", max_weeks)
     plain = finish_weeks(history, items, plain_options(options), max_weeks)
-    weeks = candidates(method, plain, float(max_weeks), bias)[chosen]
+    weeks = candidates(method, plain, float(max_weeks), factor)[chosen]
     return when_of(weeks, items, options, why, max_weeks)
 
 
