@@ -126,14 +126,15 @@ def candidates(
 ) -> list[NDArray[np.float64]]:
     """The method's samples, the blend widened by each of :data:`WIDENINGS`, then the blend
     recentred by ``factor`` (:func:`recentring_factor`) widened by each (the same as the
-    second group when ``factor`` is 1). Layout: :data:`FIRST_RECENTRED`."""
+    second group when ``factor`` is 1: the same arrays, not built twice). Layout:
+    :data:`FIRST_RECENTRED`."""
     mixed = blend(method, plain)
-    moved = recentred(mixed, factor, beyond)
-    return (
-        [np.asarray(method, dtype=np.float64)]
-        + [widened(mixed, k, beyond) for k in WIDENINGS]
-        + [widened(moved, k, beyond) for k in WIDENINGS]
-    )
+    spread = [widened(mixed, k, beyond) for k in WIDENINGS]
+    if factor == 1.0:  # pragma: no mutate (a shortcut: recentring by 1 builds the same)
+        moved = spread
+    else:
+        moved = [widened(recentred(mixed, factor, beyond), k, beyond) for k in WIDENINGS]
+    return [np.asarray(method, dtype=np.float64), *spread, *moved]
 
 
 def recentring_factor(
